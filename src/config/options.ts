@@ -1,0 +1,69 @@
+// The one table of options. Env vars, CLI flags, `--help` and docs/configuration.md all come
+// from here; nothing else defines an option.
+
+export type OptionType = "string" | "url" | "path" | "int" | "duration" | "bool" | "enum" | "host";
+
+/** Which command reads an option; `common` options apply to every long-running command. */
+export type OptionScope = "common" | "runner" | "controller";
+
+export interface OptionSpec {
+  /** Key in the resolved config object; durations end in `Ms`. */
+  readonly name: string;
+  readonly type: OptionType;
+  readonly scope: OptionScope;
+  readonly default?: string | number | boolean;
+  readonly help: string;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  /** A secret: never printed, never logged; prefer its `…File` sibling. */
+  readonly secret?: boolean;
+}
+
+export const OPTIONS = [
+  // common
+  { name: "configFile", type: "path", scope: "common", help: "JSON config file; its keys are the option names below." },
+  { name: "dataDir", type: "path", scope: "common", default: "./.edge-runner", help: "Directory for state: keys, plugin cache, controller queue." },
+  { name: "logLevel", type: "enum", scope: "common", default: "info", values: ["debug", "info", "warn", "error"], help: "Lowest level written to the log." },
+  { name: "logFormat", type: "enum", scope: "common", default: "auto", values: ["auto", "json", "text"], help: "Log line format; auto is JSON unless stderr is a terminal." },
+  { name: "statusHost", type: "host", scope: "common", default: "127.0.0.1", help: "Address the status page binds to; loopback unless you mean otherwise." },
+  { name: "statusPort", type: "int", scope: "common", default: 8787, min: 0, max: 65535, help: "Port of the status page (/, /healthz, /readyz, /status, /metrics); 0 picks one." },
+
+  // runner
+  { name: "runnerId", type: "string", scope: "runner", help: "This runner's id, as registered with the controller." },
+  { name: "group", type: "string", scope: "runner", default: "default", help: "Runner group whose queue this runner serves." },
+  { name: "controllerUrl", type: "url", scope: "runner", default: "http://127.0.0.1:8780", help: "Base URL of the controller (https://…; http only to loopback or with --insecure)." },
+  { name: "apiKey", type: "string", scope: "runner", secret: true, help: "API key for the controller. Prefer apiKeyFile: env and flags can be read by other users." },
+  { name: "apiKeyFile", type: "path", scope: "runner", help: "File holding the API key (mode 0600 or stricter)." },
+  { name: "transport", type: "enum", scope: "runner", default: "auto", values: ["auto", "websocket", "poll"], help: "Edge transport; auto tries WebSocket and falls back to HTTP long-poll." },
+  { name: "insecure", type: "bool", scope: "runner", default: false, help: "Allow plain http/ws to a non-loopback controller. Never in production." },
+  { name: "caFile", type: "path", scope: "runner", help: "PEM bundle of extra CAs trusted for the controller's TLS certificate." },
+  { name: "concurrency", type: "int", scope: "runner", default: 4, min: 1, max: 1024, help: "Jobs run at once by this runner." },
+  { name: "jobTimeoutMs", type: "duration", scope: "runner", default: "15m", help: "Default per-job timeout when the job sets none." },
+  { name: "drainTimeoutMs", type: "duration", scope: "runner", default: "60s", help: "On the first SIGTERM, how long running jobs may take to finish." },
+  { name: "workerIdleMs", type: "duration", scope: "runner", default: "60s", help: "A plugin worker idle this long is stopped." },
+  { name: "startJitterMs", type: "duration", scope: "runner", default: "1s", help: "Upper bound of the random wait before the first connect (spreads a fleet restart)." },
+  { name: "reconnectMinMs", type: "duration", scope: "runner", default: "500ms", help: "First reconnect backoff ceiling (full jitter below it)." },
+  { name: "reconnectMaxMs", type: "duration", scope: "runner", default: "60s", help: "Largest reconnect backoff ceiling." },
+
+  // controller
+  { name: "listenHost", type: "host", scope: "controller", default: "127.0.0.1", help: "Address the reference controller listens on." },
+  { name: "listenPort", type: "int", scope: "controller", default: 8780, min: 0, max: 65535, help: "Port of the reference controller's API and edge endpoint." },
+  { name: "leaseTtlMs", type: "duration", scope: "controller", default: "30s", help: "How long a claimed job's lease lasts without a heartbeat." },
+  { name: "heartbeatIntervalMs", type: "duration", scope: "controller", default: "10s", help: "How often runners are told to heartbeat (must be under leaseTtlMs)." },
+  { name: "maxAttempts", type: "int", scope: "controller", default: 3, min: 1, max: 100, help: "Leases a job may get before it fails for good." },
+] as const satisfies readonly OptionSpec[];
+
+export type OptionName = (typeof OPTIONS)[number]["name"];
+
+/** `drainTimeoutMs` → `EDGE_RUNNER_DRAIN_TIMEOUT`; durations drop their unit (values carry one). */
+export function envName(spec: OptionSpec): string {
+  const base = spec.type === "duration" ? spec.name.replace(/Ms$/, "") : spec.name;
+  return "EDGE_RUNNER_" + base.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** `drainTimeoutMs` → `--drain-timeout`. */
+export function flagName(spec: OptionSpec): string {
+  const base = spec.type === "duration" ? spec.name.replace(/Ms$/, "") : spec.name;
+  return "--" + base.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
+}

@@ -1,0 +1,212 @@
+// Config is a pure function of file + environment + flags (later wins) that returns a frozen,
+// fully resolved object, or throws a ConfigError naming the field before anything touches the
+// network.
+
+import { EdgeError } from "../errors.ts";
+import { OPTIONS, envName, flagName, type OptionScope, type OptionSpec } from "./options.ts";
+import { parseDuration } from "./duration.ts";
+
+type Spec = (typeof OPTIONS)[number];
+type ValueOf<S extends Spec> = S["type"] extends "int" | "duration" ? number : S["type"] extends "bool" ? boolean : string;
+type HasDefault<S extends Spec> = S extends { default: unknown } ? S["name"] : never;
+
+/** Every option, typed: options with a default are always present. */
+export type Config = Readonly<
+  { [S in Spec as HasDefault<S>]: ValueOf<S> } & { [S in Spec as Exclude<S["name"], HasDefault<S>>]?: ValueOf<S> }
+>;
+
+/** Exit status for a configuration error (sysexits.h EX_CONFIG). */
+export const EX_CONFIG = 78;
+
+export class ConfigError extends EdgeError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super("config_invalid", message);
+    this.name = "ConfigError";
+    this.field = field;
+  }
+}
+
+export interface ResolveOptions {
+  /** Which command is resolving; it sees `common` options plus its own scopes. */
+  scopes: readonly OptionScope[];
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  /** Reads the config file; injected so the function stays pure and testable. */
+  readFile?: (path: string) => string;
+}
+
+export interface Resolved {
+  config: Config;
+  /** Arguments that are not options (sub-commands, positional values). */
+  positionals: string[];
+}
+
+export function resolveConfig(options: ResolveOptions): Resolved {
+  const specs = OPTIONS.filter((s) => s.scope === "common" || options.scopes.includes(s.scope));
+  const { flags, positionals } = parseFlags(options.argv, specs);
+
+  const raw = new Map<string, { value: unknown; source: string }>();
+  for (const spec of specs) {
+    if ("default" in spec) raw.set(spec.name, { value: spec.default, source: "default" });
+  }
+
+  const configFile = flags.get("configFile") ?? options.env[envName(byName("configFile"))];
+  if (configFile !== undefined && configFile !== "") {
+    for (const [key, value] of Object.entries(readConfigFile(configFile, options.readFile))) {
+      const spec = specs.find((s) => s.name === key);
+      if (spec === undefined) {
+        const known = specs.map((s) => s.name).join(", ");
+        throw new ConfigError(key, `Cannot read config file "${configFile}": unknown option "${key}" (known: ${known})`);
+      }
+      raw.set(key, { value, source: `config file "${configFile}"` });
+    }
+  }
+  for (const spec of specs) {
+    const value = options.env[envName(spec)];
+    if (value !== undefined && value !== "") raw.set(spec.name, { value, source: envName(spec) });
+  }
+  for (const [name, value] of flags) raw.set(name, { value, source: flagName(byName(name)) });
+
+  const out: Record<string, unknown> = {};
+  for (const spec of specs) {
+    const entry = raw.get(spec.name);
+    if (entry !== undefined) out[spec.name] = coerce(spec, entry.value, entry.source);
+  }
+  checkCrossField(out);
+  return { config: Object.freeze(out) as Config, positionals };
+}
+
+function byName(name: string): OptionSpec {
+  const spec = OPTIONS.find((s) => s.name === name);
+  if (spec === undefined) throw new TypeError(`Unknown option "${name}"`);
+  return spec;
+}
+
+function parseFlags(argv: readonly string[], specs: readonly OptionSpec[]) {
+  const flags = new Map<string, string>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("--")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const negated = flag.startsWith("--no-") ? "--" + flag.slice(5) : undefined;
+    const spec = specs.find((s) => flagName(s) === flag) ?? specs.find((s) => s.type === "bool" && flagName(s) === negated);
+    if (spec === undefined) {
+      throw new ConfigError(flag, `Unknown option "${flag}" (see --help for the accepted options)`);
+    }
+    if (spec.type === "bool" && eq === -1) {
+      flags.set(spec.name, negated === undefined ? "true" : "false");
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(spec.name, `Option "${flag}" needs a value`);
+    flags.set(spec.name, value);
+  }
+  return { flags, positionals };
+}
+
+function readConfigFile(path: string, readFile: ((path: string) => string) | undefined): Record<string, unknown> {
+  if (readFile === undefined) throw new ConfigError("configFile", `Cannot read config file "${path}": no file reader`);
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    throw new ConfigError("configFile", `Cannot read config file "${path}": ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError("configFile", `Cannot parse config file "${path}" as JSON: ${(error as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError("configFile", `Cannot read config file "${path}": expected a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
+  const fail = (expected: string): never => {
+    const shown = spec.secret ? "(hidden)" : JSON.stringify(value);
+    throw new ConfigError(spec.name, `Invalid value ${shown} for "${spec.name}" from ${source}: expected ${expected}`);
+  };
+  switch (spec.type) {
+    case "int": {
+      const n = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+      const range = `an integer from ${spec.min ?? "-∞"} to ${spec.max ?? "∞"}`;
+      if (!Number.isSafeInteger(n)) return fail(range);
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) return fail(range);
+      return n;
+    }
+    case "duration": {
+      const ms = typeof value === "number" ? value : typeof value === "string" ? parseDuration(value) : undefined;
+      if (ms === undefined || !Number.isSafeInteger(ms) || ms < 0) return fail('a duration such as "500ms", "30s", "5m", "1h" or milliseconds');
+      return ms;
+    }
+    case "bool": {
+      if (typeof value === "boolean") return value;
+      const text = String(value).toLowerCase();
+      if (["true", "1", "yes", "on"].includes(text)) return true;
+      if (["false", "0", "no", "off"].includes(text)) return false;
+      return fail("true or false");
+    }
+    case "enum": {
+      if (typeof value !== "string" || !spec.values?.includes(value)) return fail(`one of ${spec.values?.map((v) => `"${v}"`).join(", ")}`);
+      return value;
+    }
+    case "url": {
+      if (typeof value !== "string") return fail("a URL");
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        return fail("an absolute http:// or https:// URL");
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") return fail("an absolute http:// or https:// URL");
+      return value.replace(/\/+$/, "");
+    }
+    case "host":
+    case "path":
+    case "string": {
+      if (typeof value !== "string" || value.trim() === "") return fail("a non-empty string");
+      if (spec.type === "host" && /[\s/]/.test(value)) return fail("a host name or IP address");
+      return value;
+    }
+  }
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}
+
+function checkCrossField(out: Record<string, unknown>): void {
+  const url = out.controllerUrl;
+  if (typeof url === "string" && url.startsWith("http:") && out.insecure !== true && !isLoopbackHost(new URL(url).hostname)) {
+    throw new ConfigError(
+      "controllerUrl",
+      `Refusing plain http controller URL "${url}": use https://, a loopback address, or --insecure`,
+    );
+  }
+  if (out.apiKey !== undefined && out.apiKeyFile !== undefined) {
+    throw new ConfigError("apiKey", `Options "apiKey" and "apiKeyFile" exclude each other: set one`);
+  }
+  const hb = out.heartbeatIntervalMs, ttl = out.leaseTtlMs;
+  if (typeof hb === "number" && typeof ttl === "number" && hb >= ttl) {
+    throw new ConfigError("heartbeatIntervalMs", `Invalid value ${hb} for "heartbeatIntervalMs": expected less than leaseTtlMs (${ttl})`);
+  }
+  const min = out.reconnectMinMs, max = out.reconnectMaxMs;
+  if (typeof min === "number" && typeof max === "number" && min > max) {
+    throw new ConfigError("reconnectMinMs", `Invalid value ${min} for "reconnectMinMs": expected at most reconnectMaxMs (${max})`);
+  }
+}

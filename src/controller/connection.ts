@@ -1,0 +1,54 @@
+// The runner's view of a controller: one interface, one adapter per controller kind.
+// The edge adapter (WebSocket/long-poll, push) is the first; a meshStack adapter (HTTP polling,
+// a status call per run) fits the same shape: it claims runs while `freeSlots` > 0 and turns
+// `JobHandle` calls into its own status updates.
+
+import type { JobOffer, LogLine, StepUpdate, WireError, JobStatus } from "../protocol/edge-v1.ts";
+
+export type ConnectionState = "idle" | "connecting" | "connected" | "backoff" | "unauthorized" | "closed";
+
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** Epoch ms of the last state change. */
+  since: number;
+  transport?: "websocket" | "poll" | "http";
+  lastError?: string;
+  reconnects: number;
+  /** Malformed frames received and rejected. */
+  protocolErrors: number;
+}
+
+export interface JobResult {
+  status: JobStatus;
+  output?: unknown;
+  error?: WireError;
+  startedAt: number;
+  finishedAt: number;
+}
+
+/** What the runner does with one job it was given; the adapter decides how each call travels. */
+export interface JobHandle {
+  readonly job: JobOffer;
+  /** Aborted when the controller cancels the job or its lease is lost (`reason` says which). */
+  readonly signal: AbortSignal;
+  accept(): void;
+  reject(error: WireError): void;
+  log(lines: LogLine[]): void;
+  step(step: StepUpdate): void;
+  /** Queues the result; resolves once the controller acknowledged it or refused it for good. */
+  complete(result: JobResult): Promise<{ accepted: boolean; reason?: string }>;
+}
+
+export interface ControllerConnection {
+  readonly kind: string;
+  status(): ConnectionStatus;
+  /**
+   * Runs until `signal` aborts: connects, reconnects, and hands each job to `onJob`.
+   * Rejects only on a fatal error; unauthorized is a state, not a rejection.
+   */
+  run(options: { signal: AbortSignal; onJob: (handle: JobHandle) => void }): Promise<void>;
+  /** How many more jobs the runner can take now; the adapter never hands out more. */
+  setFreeSlots(free: number): void;
+  /** Resolves once every queued result and log line has been acknowledged, or `signal` aborts. */
+  flush(signal: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,65 @@
+// One error base for the whole runner: a stable `code` crosses Worker and network boundaries,
+// classes do not, so callers branch on `code` and `retryable`.
+
+export type ErrorCode =
+  | "config_invalid"
+  | "unauthorized"
+  | "forbidden"
+  | "protocol_error"
+  | "connection_failed"
+  | "stale_attempt"
+  | "lease_lost"
+  | "plugin_not_found"
+  | "plugin_error"
+  | "plugin_crashed"
+  | "plugin_exit"
+  | "plugin_timeout"
+  | "job_cancelled"
+  | "job_interrupted"
+  | "job_timeout"
+  | "input_invalid"
+  | "not_found"
+  | "conflict"
+  | "internal";
+
+export interface EdgeErrorOptions {
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+export class EdgeError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: EdgeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "EdgeError";
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+  }
+
+  toJSON(): SerializedError {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** The shape an error takes on the wire (Worker messages, protocol frames, job results). */
+export interface SerializedError {
+  code: string;
+  message: string;
+}
+
+/** Turns anything thrown into a wire error without leaking a stack or an object dump. */
+export function serializeError(error: unknown, fallbackCode: ErrorCode = "internal"): SerializedError {
+  if (error instanceof EdgeError) return error.toJSON();
+  if (error instanceof Error) {
+    const raw = (error as unknown as { code?: unknown }).code;
+    const code = typeof raw === "string" ? raw : fallbackCode;
+    return { code, message: error.message || error.name };
+  }
+  return { code: fallbackCode, message: typeof error === "string" ? error : "Unknown error" };
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,97 @@
+// Serving HTTP (and WebSocket upgrades) on Bun, Deno and Node behind one function.
+// Hono apps are runtime-neutral; only binding a port and upgrading a socket differ.
+
+import type { Hono } from "hono";
+import type { UpgradeWebSocket } from "hono/ws";
+import { serve as nodeServe, upgradeWebSocket as nodeUpgrade } from "@hono/node-server";
+import { WebSocketServer } from "ws";
+import type { AddressInfo } from "node:net";
+import { runtime } from "./runtime.ts";
+
+export interface ServeOptions {
+  hostname: string;
+  /** 0 picks a free port; read the chosen one from `HttpServer.port`. */
+  port: number;
+}
+
+export interface HttpServer {
+  readonly hostname: string;
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+// `hono/bun` and `hono/deno` read their runtime's global when loaded, so each is imported only
+// on its own runtime (esbuild keeps dynamic imports lazy in the Node/Deno bundle).
+const bun = runtime === "bun" ? await import("hono/bun") : undefined;
+const deno = runtime === "deno" ? await import("./deno-websocket.ts") : undefined;
+
+/** Upgrades a request to a WebSocket on whichever runtime serves it (use as Hono middleware). */
+export const upgradeWebSocket: UpgradeWebSocket<unknown> = (bun?.upgradeWebSocket ??
+  deno?.denoUpgradeWebSocket ??
+  nodeUpgrade) as UpgradeWebSocket<unknown>;
+
+// deno-lint-ignore no-explicit-any
+type AnyHono = Hono<any, any, any>;
+
+export function serveHttp(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
+  if (runtime === "bun") return serveBun(app, options);
+  if (runtime === "deno") return serveDeno(app, options);
+  return serveNode(app, options);
+}
+
+function describe(hostname: string, port: number, close: () => Promise<void>): HttpServer {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return { hostname, port, url: `http://${host}:${port}`, close };
+}
+
+async function serveBun(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
+  const Bun = (globalThis as unknown as { Bun: { serve(o: unknown): { port: number; stop(force?: boolean): Promise<void> | void } } }).Bun;
+  const server = Bun.serve({
+    hostname: options.hostname,
+    port: options.port,
+    fetch: app.fetch,
+    websocket: bun?.websocket,
+    // Long-poll requests hold for up to 30 s; Bun's default idle timeout is 10 s.
+    idleTimeout: 60,
+  });
+  return describe(options.hostname, server.port, async () => {
+    await server.stop(true);
+  });
+}
+
+async function serveDeno(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
+  const Deno = (globalThis as unknown as {
+    Deno: { serve(o: unknown, h: unknown): { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> } };
+  }).Deno;
+  let resolvePort: (port: number) => void = () => {};
+  const listening = new Promise<number>((resolve) => (resolvePort = resolve));
+  const server = Deno.serve(
+    { hostname: options.hostname, port: options.port, onListen: (addr: { port: number }) => resolvePort(addr.port) },
+    app.fetch,
+  );
+  const port = await listening;
+  return describe(options.hostname, port, () => server.shutdown());
+}
+
+async function serveNode(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
+  const wss = new WebSocketServer({ noServer: true });
+  return new Promise((resolve, reject) => {
+    const server = nodeServe(
+      { fetch: app.fetch, hostname: options.hostname, port: options.port, websocket: { server: wss as never } },
+      (info: AddressInfo) => {
+        resolve(
+          describe(options.hostname, info.port, () =>
+            new Promise<void>((done) => {
+              wss.close();
+              for (const client of wss.clients) client.terminate();
+              (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+              server.close(() => done());
+            }),
+          ),
+        );
+      },
+    );
+    server.once("error", reject);
+  });
+}

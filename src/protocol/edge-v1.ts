@@ -1,0 +1,268 @@
+// Edge protocol v1: every message between runner and controller, as one discriminated union per
+// direction, and the parser that turns an untrusted frame into one of them or a clear error.
+// docs/protocol.md is the prose version of this file; keep them together.
+
+export const PROTOCOL_VERSION = 1;
+
+export type JobStatus = "succeeded" | "failed" | "cancelled" | "timed_out" | "interrupted";
+export type StepStatus = "pending" | "running" | "succeeded" | "failed" | "skipped";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+/** A job as offered to a runner: everything it needs to run one attempt. */
+export interface JobOffer {
+  id: string;
+  /** 1 for the first lease, +1 for each new lease; with `id` it is the idempotency key and the fencing token. */
+  attempt: number;
+  group: string;
+  plugin: string;
+  action: string;
+  input: unknown;
+  /** Per-job timeout; absent means the runner's default. */
+  timeoutMs?: number;
+  /** Epoch ms when the lease lapses unless a heartbeat extends it. */
+  leaseExpiresAt: number;
+  submittedAt: number;
+}
+
+export interface LeaseRef {
+  jobId: string;
+  attempt: number;
+}
+
+export interface LogLine {
+  ts: number;
+  level: LogLevel;
+  msg: string;
+}
+
+export interface StepUpdate {
+  id: string;
+  name?: string;
+  status: StepStatus;
+  message?: string;
+}
+
+// ---- runner → controller ----
+
+export type RunnerMessage =
+  | { v: 1; type: "credit"; slots: number }
+  | { v: 1; type: "accept"; jobId: string; attempt: number }
+  | { v: 1; type: "reject"; jobId: string; attempt: number; error: WireError }
+  | { v: 1; type: "heartbeat"; leases: LeaseRef[] }
+  | { v: 1; type: "log"; jobId: string; attempt: number; seq: number; lines: LogLine[] }
+  | { v: 1; type: "step"; jobId: string; attempt: number; seq: number; step: StepUpdate }
+  | {
+      v: 1;
+      type: "result";
+      jobId: string;
+      attempt: number;
+      /** Seq of the last log/step event of this attempt (0 when there were none). */
+      lastSeq: number;
+      status: JobStatus;
+      output?: unknown;
+      error?: WireError;
+      startedAt: number;
+      finishedAt: number;
+    }
+  | { v: 1; type: "error"; error: WireError };
+
+// ---- controller → runner ----
+
+export type ControllerMessage =
+  | { v: 1; type: "offer"; job: JobOffer }
+  | { v: 1; type: "cancel"; jobId: string; attempt: number; reason: string }
+  | { v: 1; type: "heartbeat_ack"; leases: Array<LeaseRef & { ok: boolean; leaseExpiresAt?: number; reason?: string }> }
+  | { v: 1; type: "ack"; jobId: string; attempt: number; seq: number }
+  | { v: 1; type: "result_ack"; jobId: string; attempt: number; accepted: boolean; reason?: ResultRefusal; expectedSeq?: number }
+  | { v: 1; type: "error"; error: WireError };
+
+/** Why a result is refused: `stale_attempt` and `unknown_job` are final; `events_missing` asks for a resend. */
+export type ResultRefusal = "stale_attempt" | "unknown_job" | "events_missing";
+
+export type AnyMessage = RunnerMessage | ControllerMessage;
+
+// ---- HTTP bodies (session creation, long-poll) ----
+
+export interface CreateSessionRequest {
+  v: 1;
+  runnerId: string;
+  group: string;
+  version: string;
+  transport: "websocket" | "poll";
+}
+
+export interface CreateSessionResponse {
+  v: 1;
+  sessionId: string;
+  /** Single-use for the WebSocket attach; the bearer token for long-poll calls. */
+  token: string;
+  heartbeatIntervalMs: number;
+  leaseTtlMs: number;
+  /** How long a long-poll receive may hold before answering with no messages. */
+  pollWaitMs: number;
+}
+
+export interface MessageBatch<M> {
+  messages: M[];
+}
+
+// ---- parsing ----
+
+export type ParseResult<M> =
+  | { ok: true; message: M }
+  /** `unknown_type` is to be logged and ignored; `malformed` answered with an error frame. */
+  | { ok: false; kind: "malformed" | "unknown_type"; error: WireError };
+
+const RUNNER_TYPES = ["credit", "accept", "reject", "heartbeat", "log", "step", "result", "error"] as const;
+const CONTROLLER_TYPES = ["offer", "cancel", "heartbeat_ack", "ack", "result_ack", "error"] as const;
+const JOB_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled", "timed_out", "interrupted"];
+const STEP_STATUSES: readonly StepStatus[] = ["pending", "running", "succeeded", "failed", "skipped"];
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+class Malformed extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function need(cond: boolean, what: string): asserts cond {
+  if (!cond) throw new Malformed(what);
+}
+function obj(v: unknown, field: string): Obj {
+  need(v !== null && typeof v === "object" && !Array.isArray(v), `"${field}" must be an object`);
+  return v as Obj;
+}
+function str(o: Obj, field: string, max = 1024): string {
+  const v = o[field];
+  need(typeof v === "string" && v.length > 0 && v.length <= max, `"${field}" must be a non-empty string of at most ${max} characters`);
+  return v;
+}
+function int(o: Obj, field: string, min = 0): number {
+  const v = o[field];
+  need(typeof v === "number" && Number.isSafeInteger(v) && v >= min, `"${field}" must be an integer ≥ ${min}`);
+  return v;
+}
+function optInt(o: Obj, field: string, min = 0): void {
+  if (o[field] !== undefined) int(o, field, min);
+}
+function oneOf<T extends string>(o: Obj, field: string, values: readonly T[]): T {
+  const v = o[field];
+  need(typeof v === "string" && (values as readonly string[]).includes(v), `"${field}" must be one of ${values.join(", ")}`);
+  return v as T;
+}
+function arr(o: Obj, field: string, max = 10_000): unknown[] {
+  const v = o[field];
+  need(Array.isArray(v) && v.length <= max, `"${field}" must be an array of at most ${max} items`);
+  return v;
+}
+function wireError(v: unknown, field: string): void {
+  const e = obj(v, field);
+  str(e, "code", 128);
+  need(typeof e.message === "string", `"${field}.message" must be a string`);
+}
+function lease(v: unknown): void {
+  const l = obj(v, "lease");
+  str(l, "jobId");
+  int(l, "attempt", 1);
+}
+
+const runnerValidators: Record<RunnerMessage["type"], (m: Obj) => void> = {
+  credit: (m) => void int(m, "slots", 0),
+  accept: (m) => { str(m, "jobId"); int(m, "attempt", 1); },
+  reject: (m) => { str(m, "jobId"); int(m, "attempt", 1); wireError(m.error, "error"); },
+  heartbeat: (m) => arr(m, "leases").forEach(lease),
+  log: (m) => {
+    str(m, "jobId"); int(m, "attempt", 1); int(m, "seq", 1);
+    for (const l of arr(m, "lines", 1000)) {
+      const line = obj(l, "lines[]");
+      int(line, "ts"); oneOf(line, "level", LOG_LEVELS);
+      need(typeof line.msg === "string", `"lines[].msg" must be a string`);
+    }
+  },
+  step: (m) => {
+    str(m, "jobId"); int(m, "attempt", 1); int(m, "seq", 1);
+    const s = obj(m.step, "step");
+    str(s, "id", 256); oneOf(s, "status", STEP_STATUSES);
+  },
+  result: (m) => {
+    str(m, "jobId"); int(m, "attempt", 1); int(m, "lastSeq", 0); oneOf(m, "status", JOB_STATUSES);
+    int(m, "startedAt"); int(m, "finishedAt");
+    if (m.error !== undefined) wireError(m.error, "error");
+  },
+  error: (m) => wireError(m.error, "error"),
+};
+
+const controllerValidators: Record<ControllerMessage["type"], (m: Obj) => void> = {
+  offer: (m) => {
+    const j = obj(m.job, "job");
+    str(j, "id"); int(j, "attempt", 1); str(j, "group"); str(j, "plugin"); str(j, "action");
+    int(j, "leaseExpiresAt"); int(j, "submittedAt"); optInt(j, "timeoutMs", 1);
+  },
+  cancel: (m) => { str(m, "jobId"); int(m, "attempt", 1); need(typeof m.reason === "string", `"reason" must be a string`); },
+  heartbeat_ack: (m) => {
+    for (const l of arr(m, "leases")) {
+      lease(l);
+      need(typeof (l as Obj).ok === "boolean", `"leases[].ok" must be a boolean`);
+    }
+  },
+  ack: (m) => { str(m, "jobId"); int(m, "attempt", 1); int(m, "seq", 0); },
+  result_ack: (m) => {
+    str(m, "jobId"); int(m, "attempt", 1);
+    need(typeof m.accepted === "boolean", `"accepted" must be a boolean`);
+  },
+  error: (m) => wireError(m.error, "error"),
+};
+
+function parseWith<M>(frame: unknown, types: readonly string[], validators: Record<string, (m: Obj) => void>): ParseResult<M> {
+  try {
+    let value = frame;
+    if (typeof frame === "string") {
+      try {
+        value = JSON.parse(frame);
+      } catch {
+        throw new Malformed("frame is not valid JSON");
+      }
+    }
+    const m = obj(value, "message");
+    need(m.v === PROTOCOL_VERSION, `"v" must be ${PROTOCOL_VERSION}`);
+    need(typeof m.type === "string", `"type" must be a string`);
+    if (!types.includes(m.type)) {
+      return { ok: false, kind: "unknown_type", error: { code: "unknown_type", message: `Unknown message type "${m.type.slice(0, 64)}"` } };
+    }
+    (validators[m.type] as (m: Obj) => void)(m);
+    return { ok: true, message: m as M };
+  } catch (error) {
+    if (!(error instanceof Malformed)) throw error;
+    return { ok: false, kind: "malformed", error: { code: "malformed_frame", message: `Malformed frame: ${error.message}` } };
+  }
+}
+
+/** Parses a frame sent by a runner (used by the controller). Never throws on bad input. */
+export function parseRunnerMessage(frame: unknown): ParseResult<RunnerMessage> {
+  return parseWith(frame, RUNNER_TYPES, runnerValidators);
+}
+
+/** Parses a frame sent by a controller (used by the runner). Never throws on bad input. */
+export function parseControllerMessage(frame: unknown): ParseResult<ControllerMessage> {
+  return parseWith(frame, CONTROLLER_TYPES, controllerValidators);
+}
+
+/** Distributes `Omit` over a union, so `Omit<RunnerMessage, "v">` keeps each member's fields. */
+export type WithoutVersion<M> = M extends unknown ? Omit<M, "v"> : never;
+
+export function message<M extends AnyMessage>(body: WithoutVersion<M>): M {
+  return { v: PROTOCOL_VERSION, ...body } as unknown as M;
+}
+
+// ---- paths (shared by both ends so they cannot drift) ----
+
+export const EDGE_PATHS = {
+  sessions: "/edge/v1/sessions",
+  session: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}`,
+  websocket: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/ws`,
+  send: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/send`,
+  receive: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/receive`,
+} as const;
