@@ -1,0 +1,77 @@
+// Builds the executable (`dist/edge-runner`, bun build --compile) and the ESM bundle that runs
+// the same CLI under Node and Deno (`dist/node/edge-runner.mjs`). Run with: bun scripts/build.ts
+// Options: --target=bun-linux-arm64 (cross-compile), --outfile=PATH, --skip-bundle, --skip-compile.
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { build } from "esbuild";
+
+const root = new URL("..", import.meta.url).pathname;
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    return [k as string, v ?? "true"] as const;
+  }),
+);
+
+const version = (JSON.parse(readFileSync(`${root}/package.json`, "utf8")) as { version: string }).version;
+let commit = process.env.EDGE_RUNNER_BUILD_COMMIT ?? "";
+if (commit === "") {
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: root, encoding: "utf8" }).trim();
+    if (dirty !== "") commit += "-dirty";
+  } catch {
+    commit = "unknown";
+  }
+}
+const define = {
+  __EDGE_RUNNER_VERSION__: JSON.stringify(version),
+  __EDGE_RUNNER_COMMIT__: JSON.stringify(commit),
+};
+
+/** Every Worker entry must be an extra entrypoint of the compiled binary (Bun embeds only those). */
+export const WORKER_ENTRIES = ["src/plugins/worker-entry.ts"];
+
+mkdirSync(`${root}/dist/node`, { recursive: true });
+
+if (args.get("skip-compile") !== "true") {
+  const outfile = args.get("outfile") ?? `${root}/dist/edge-runner`;
+  const target = args.get("target");
+  const bunArgs = [
+    "build", "--compile", "--minify", "--bytecode", "--format=esm",
+    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+    ...(target !== undefined ? [`--target=${target}`] : []),
+    ...Object.entries(define).map(([k, v]) => `--define=${k}=${v}`),
+    "src/main.ts", ...WORKER_ENTRIES,
+    `--outfile=${outfile}`,
+  ];
+  const started = performance.now();
+  const result = spawnSync(process.execPath, bunArgs, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
+  if (result.status !== 0) {
+    process.stderr.write(result.stdout);
+    throw new Error(`bun build --compile failed with status ${result.status}`);
+  }
+  const size = statSync(outfile).size;
+  console.log(`built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB, ${version}+${commit}) in ${Math.round(performance.now() - started)} ms`);
+}
+
+if (args.get("skip-bundle") !== "true") {
+  await build({
+    absWorkingDir: root,
+    entryPoints: { "edge-runner": "src/main.ts", "worker-entry": "src/plugins/worker-entry.ts" },
+    outdir: "dist/node",
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    minify: true,
+    sourcemap: "linked",
+    define,
+    // Some dependencies still call require(); give the ESM bundle one.
+    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+    logLevel: "warning",
+  });
+  console.log(`built dist/node/edge-runner.mjs (Node ≥ 20, Deno 2)`);
+}

@@ -1,0 +1,60 @@
+// The edge-runner executable: one table of sub-commands, each loaded only when it is used so
+// `--version` and `--help` start instantly.
+
+import { COMMIT, VERSION } from "../version.ts";
+import { runtime } from "../platform/runtime.ts";
+import type { Command } from "./command.ts";
+import { EXIT } from "./command.ts";
+import { ConfigError, EX_CONFIG } from "../config/resolve.ts";
+
+type Loader = () => Promise<Command>;
+
+const COMMANDS: Record<string, { summary: string; load: Loader }> = {
+  run: { summary: "Run the runner: connect to the controller and run jobs.", load: async () => (await import("./run-command.ts")).runCommand },
+  controller: { summary: "Run the reference controller.", load: async () => (await import("./controller-command.ts")).controllerCommand },
+  dev: { summary: "Run a controller and a runner in one process, with a demo job (npm start).", load: async () => (await import("./dev-command.ts")).devCommand },
+  job: { summary: "Submit, inspect, cancel jobs and read their logs: job submit|get|list|cancel|logs.", load: async () => (await import("./job-command.ts")).jobCommand },
+  runner: { summary: "Register and list runners on the reference controller: runner register|list.", load: async () => (await import("./runner-admin-command.ts")).runnerAdminCommand },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `edge-runner ${VERSION}: a self-hosted runner for automation platforms.
+
+Usage: edge-runner <command> [options]
+
+Commands:
+${rows.join("\n")}
+
+Run "edge-runner <command> --help" for a command's options.
+  --version  Print the version and build commit.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === "--version" || name === "-v" || name === "version") {
+    process.stdout.write(`edge-runner ${VERSION} (commit ${COMMIT}, ${runtime})\n`);
+    return EXIT.ok;
+  }
+  const entry = COMMANDS[name];
+  if (entry === undefined) {
+    process.stderr.write(`Unknown command "${name}".\n\n${usage()}`);
+    return EXIT.usage;
+  }
+  try {
+    const command = await entry.load();
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`edge-runner ${name}: configuration error: ${error.message}\n`);
+      return EX_CONFIG;
+    }
+    throw error;
+  }
+}
