@@ -19,6 +19,8 @@ export type LogSink = (record: LogRecord) => void;
 
 export interface LoggerOptions {
   level?: LogLevel;
+  /** `auto`: JSON unless stderr is a terminal. Ignored when `sink` is given. */
+  format?: "auto" | "json" | "text";
   sink?: LogSink;
   fields?: LogFields;
 }
@@ -30,7 +32,7 @@ export class Logger {
 
   constructor(options: LoggerOptions = {}) {
     this.#level = options.level ?? "info";
-    this.#sink = options.sink ?? defaultSink();
+    this.#sink = options.sink ?? defaultSink(options.format ?? "auto");
     this.#fields = options.fields ?? {};
   }
 
@@ -56,8 +58,8 @@ export class Logger {
   }
 }
 
-function defaultSink(): LogSink {
-  const json = !process.stderr.isTTY || process.env.EDGE_RUNNER_LOG_FORMAT === "json";
+function defaultSink(format: "auto" | "json" | "text"): LogSink {
+  const json = format === "json" || (format === "auto" && !process.stderr.isTTY);
   return (record) => {
     if (json) {
       process.stderr.write(JSON.stringify(record) + "\n");

@@ -1,0 +1,40 @@
+// `edge-runner run`: the runner as a long-running service. First SIGTERM/SIGINT drains, a
+// second one interrupts running jobs at once.
+
+import { readFileSync } from "node:fs";
+import { optionsHelp } from "../config/help.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { Logger } from "../log/logger.ts";
+import { startRunnerService, runnerCredentials } from "../runner/runner-service.ts";
+import { EXIT, type Command } from "./command.ts";
+import { onStopSignals } from "./signals.ts";
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "Run the runner: connect to the controller and run jobs.",
+  async run(args) {
+    if (args.includes("--help") || args.includes("-h")) {
+      process.stdout.write(`Usage: edge-runner run [options]\n\n${optionsHelp(["runner"])}\n`);
+      return EXIT.ok;
+    }
+    const { config } = resolveConfig({ scopes: ["runner"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+    runnerCredentials(config); // fail on a missing id or key before anything starts
+    const logger = new Logger({ level: config.logLevel, format: config.logFormat });
+    const service = await startRunnerService(config, logger);
+    const stopped = new Promise<void>((resolve) => {
+      onStopSignals({
+        first: (signal) => {
+          logger.info(`Received ${signal}: draining (send it again to interrupt running jobs)`);
+          void service.stop().then(resolve);
+        },
+        second: (signal) => {
+          logger.warn(`Received ${signal} again: interrupting running jobs`);
+          void service.stop();
+        },
+      });
+    });
+    await stopped;
+    logger.info("Runner stopped");
+    return service.runner.lifecycle.state === "failed" ? EXIT.failure : EXIT.ok;
+  },
+};

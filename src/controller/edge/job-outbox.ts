@@ -1,0 +1,132 @@
+// One leased job as the edge adapter tracks it: the handle the runner uses, and an outbox of
+// everything not yet acknowledged (log/step events by seq, then the result), so that a lost
+// connection loses nothing: a new session replays the outbox in order.
+
+import type { JobHandle, JobResult } from "../connection.ts";
+import { message, type JobOffer, type LogLine, type RunnerMessage, type StepUpdate, type WireError } from "../../protocol/edge-v1.ts";
+
+type EventMessage = Extract<RunnerMessage, { type: "log" | "step" }>;
+type ResultMessage = Extract<RunnerMessage, { type: "result" }>;
+
+export interface CompleteAnswer {
+  accepted: boolean;
+  reason?: string;
+}
+
+export class JobOutbox implements JobHandle {
+  readonly job: JobOffer;
+  readonly #abort = new AbortController();
+  readonly #send: (messages: RunnerMessage[]) => void;
+  readonly #onDone: (job: JobOutbox) => void;
+  #seq = 0;
+  #events: EventMessage[] = [];
+  #result: ResultMessage | undefined;
+  #answer: ((answer: CompleteAnswer) => void) | undefined;
+  #done = false;
+  #lost: string | undefined;
+
+  constructor(job: JobOffer, send: (messages: RunnerMessage[]) => void, onDone: (job: JobOutbox) => void) {
+    this.job = job;
+    this.#send = send;
+    this.#onDone = onDone;
+  }
+
+  get key(): string {
+    return `${this.job.id}#${this.job.attempt}`;
+  }
+
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** True while the lease should be heartbeated: not yet acknowledged and not lost. */
+  get holdsLease(): boolean {
+    return !this.#done && this.#lost === undefined;
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  accept(): void {
+    this.#send([message({ type: "accept", jobId: this.job.id, attempt: this.job.attempt })]);
+  }
+
+  reject(error: WireError): void {
+    this.#send([message({ type: "reject", jobId: this.job.id, attempt: this.job.attempt, error })]);
+    this.#finish({ accepted: false, reason: "rejected" });
+  }
+
+  log(lines: LogLine[]): void {
+    if (lines.length === 0 || this.#lost !== undefined) return;
+    this.#push(message({ type: "log", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, lines }));
+  }
+
+  step(step: StepUpdate): void {
+    if (this.#lost !== undefined) return;
+    this.#push(message({ type: "step", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, step }));
+  }
+
+  complete(result: JobResult): Promise<CompleteAnswer> {
+    if (this.#lost !== undefined) {
+      // The controller already gave this attempt away; reporting it would only be refused.
+      this.#finish({ accepted: false, reason: this.#lost });
+      return Promise.resolve({ accepted: false, reason: this.#lost });
+    }
+    const answer = new Promise<CompleteAnswer>((resolve) => (this.#answer = resolve));
+    const body: ResultMessage = message({
+      type: "result",
+      jobId: this.job.id,
+      attempt: this.job.attempt,
+      lastSeq: this.#seq,
+      status: result.status,
+      startedAt: result.startedAt,
+      finishedAt: result.finishedAt,
+    });
+    if (result.output !== undefined) body.output = result.output;
+    if (result.error !== undefined) body.error = result.error;
+    this.#result = body;
+    this.#send([body]);
+    return answer;
+  }
+
+  // ---- called by the connection ----
+
+  /** Everything unacknowledged, in order: replayed on a new session. */
+  pending(): RunnerMessage[] {
+    return this.#result === undefined ? [...this.#events] : [...this.#events, this.#result];
+  }
+
+  acked(seq: number): void {
+    if (this.#events.length > 0 && this.#events[0]!.seq <= seq) {
+      this.#events = this.#events.filter((event) => event.seq > seq);
+    }
+  }
+
+  resultAnswered(accepted: boolean, reason: string | undefined): "resend" | "done" {
+    if (!accepted && reason === "events_missing") return "resend";
+    this.#finish(reason === undefined ? { accepted } : { accepted, reason });
+    return "done";
+  }
+
+  /** The controller cancelled the job, or its lease is gone: abort the plugin. */
+  abort(reason: string, leaseLost: boolean): void {
+    if (leaseLost) this.#lost = reason;
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+    if (leaseLost && this.#answer !== undefined) this.#finish({ accepted: false, reason });
+  }
+
+  #push(event: EventMessage): void {
+    this.#events.push(event);
+    this.#send([event]);
+  }
+
+  #finish(answer: CompleteAnswer): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#events = [];
+    this.#result = undefined;
+    this.#answer?.(answer);
+    this.#onDone(this);
+  }
+}

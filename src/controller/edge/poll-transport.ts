@@ -1,0 +1,107 @@
+// The HTTP long-poll transport, for networks whose proxies block WebSockets: one receive
+// request held open by the controller, and sends as ordered batches. Same messages, same meaning.
+
+import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
+import { parseRetryAfter } from "../backoff.ts";
+import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
+
+export async function openPollTransport(options: OpenTransportOptions): Promise<Transport> {
+  const base = options.baseUrl;
+  const headers = { authorization: `Bearer ${options.token}`, "content-type": "application/json" };
+  const stop = new AbortController();
+  let resolveClosed: (closed: TransportClosed) => void = () => {};
+  const closed = new Promise<TransportClosed>((r) => (resolveClosed = r));
+  let isClosed = false;
+  const finish = (result: TransportClosed) => {
+    if (isClosed) return;
+    isClosed = true;
+    stop.abort();
+    resolveClosed(result);
+  };
+
+  const fromStatus = (response: Response, what: string): TransportClosed => {
+    const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
+    const result: TransportClosed = {
+      reason: `Long-poll ${what} answered ${response.status}`,
+      unauthorized: response.status === 401 || response.status === 403,
+    };
+    if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
+    return result;
+  };
+
+  // Sends go one batch at a time so the controller sees them in order.
+  let queue: RunnerMessage[] = [];
+  let sending = false;
+  const pump = async () => {
+    if (sending) return;
+    sending = true;
+    try {
+      while (queue.length > 0 && !isClosed) {
+        const batch = queue;
+        queue = [];
+        const response = await fetch(base + EDGE_PATHS.send(options.sessionId), {
+          method: "POST",
+          headers,
+          body: JSON.stringify({ messages: batch }),
+          signal: stop.signal,
+        });
+        await response.body?.cancel();
+        if (!response.ok) return finish(fromStatus(response, "send"));
+      }
+    } catch (error) {
+      finish({ reason: `Long-poll send failed: ${(error as Error).message}` });
+    } finally {
+      sending = false;
+    }
+  };
+
+  const receiveLoop = async () => {
+    const url = `${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=${options.pollWaitMs}`;
+    while (!isClosed) {
+      try {
+        const response = await fetch(url, {
+          headers,
+          signal: AbortSignal.any([stop.signal, AbortSignal.timeout(options.pollWaitMs + 15_000)]),
+        });
+        if (!response.ok) return finish(fromStatus(response, "receive"));
+        const body = (await response.json()) as { messages?: unknown };
+        if (!Array.isArray(body.messages)) {
+          options.onFrame(body);
+          continue;
+        }
+        for (const frame of body.messages) options.onFrame(frame);
+      } catch (error) {
+        return finish({ reason: `Long-poll receive failed: ${(error as Error).message}` });
+      }
+    }
+  };
+
+  // The first receive proves the session and token before we call the transport open.
+  const probe = await fetch(`${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=0`, { headers, signal: stop.signal });
+  if (!probe.ok) {
+    await probe.body?.cancel();
+    const result = fromStatus(probe, "receive");
+    throw Object.assign(new Error(`Cannot attach long-poll transport: ${result.reason}`), { unauthorized: result.unauthorized });
+  }
+  const first = (await probe.json()) as { messages?: unknown[] };
+  for (const frame of first.messages ?? []) options.onFrame(frame);
+  void receiveLoop();
+
+  return {
+    kind: "poll",
+    closed,
+    send(messages) {
+      if (isClosed) return;
+      queue.push(...messages);
+      void pump();
+    },
+    close() {
+      if (isClosed) return;
+      void fetch(base + EDGE_PATHS.session(options.sessionId), { method: "DELETE", headers }).then(
+        (r) => r.body?.cancel(),
+        () => {},
+      );
+      finish({ reason: "closed by runner" });
+    },
+  };
+}

@@ -1,0 +1,30 @@
+// A transport carries edge messages for one session; WebSocket and long-poll implement it the
+// same way, so nothing above this layer knows which one is in use.
+
+import type { RunnerMessage } from "../../protocol/edge-v1.ts";
+
+export type TransportKind = "websocket" | "poll";
+
+export interface TransportClosed {
+  reason: string;
+  /** The controller refused our credentials (401/403, WS close 4401/4403). */
+  unauthorized?: boolean;
+  retryAfterMs?: number;
+}
+
+export interface Transport {
+  readonly kind: TransportKind;
+  /** Queues messages in order; a transport that closes drops what it could not send (the outbox resends). */
+  send(messages: RunnerMessage[]): void;
+  readonly closed: Promise<TransportClosed>;
+  close(): void;
+}
+
+export interface OpenTransportOptions {
+  baseUrl: string;
+  sessionId: string;
+  token: string;
+  pollWaitMs: number;
+  /** Called with each raw frame (string or parsed JSON value) in arrival order. */
+  onFrame(frame: unknown): void;
+}

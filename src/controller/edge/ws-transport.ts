@@ -1,0 +1,47 @@
+// The WebSocket transport: one JSON message per text frame. The single-use session token is
+// in the URL because browsers' (and Bun's/Deno's) WebSocket clients cannot set headers.
+
+import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
+import { openWebSocket } from "../../platform/websocket.ts";
+import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
+
+const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
+
+export function openWebSocketTransport(options: OpenTransportOptions): Promise<Transport> {
+  const url = new URL(options.baseUrl.replace(/^http/, "ws") + EDGE_PATHS.websocket(options.sessionId));
+  url.searchParams.set("token", options.token);
+  const socket = openWebSocket(url.toString());
+
+  return new Promise((resolve, reject) => {
+    let opened = false;
+    let resolveClosed: (closed: TransportClosed) => void = () => {};
+    const closed = new Promise<TransportClosed>((r) => (resolveClosed = r));
+
+    socket.onopen = () => {
+      opened = true;
+      resolve({
+        kind: "websocket",
+        closed,
+        send(messages: RunnerMessage[]) {
+          if (socket.readyState !== 1) return;
+          for (const message of messages) socket.send(JSON.stringify(message));
+        },
+        close() {
+          if (socket.readyState <= 1) socket.close(1000, "runner closing");
+        },
+      });
+    };
+    socket.onmessage = (event: MessageEvent) => {
+      options.onFrame(typeof event.data === "string" ? event.data : String(event.data));
+    };
+    socket.onerror = (event: Event) => {
+      const message = (event as { message?: string }).message ?? "WebSocket error";
+      if (!opened) reject(new Error(`Cannot open WebSocket to "${options.baseUrl}": ${message}`));
+    };
+    socket.onclose = (event: CloseEvent) => {
+      const reason = `WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
+      if (!opened) reject(new Error(`Cannot open WebSocket to "${options.baseUrl}": ${reason}`));
+      resolveClosed({ reason, unauthorized: UNAUTHORIZED_CLOSE_CODES.has(event.code) });
+    };
+  });
+}

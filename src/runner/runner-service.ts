@@ -1,0 +1,88 @@
+// Assembles a runner from resolved config: logger, plugin pool, edge connection, status server.
+// Used by `edge-runner run` and by `edge-runner dev` (which runs a controller beside it).
+
+import type { Config } from "../config/resolve.ts";
+import { ConfigError } from "../config/resolve.ts";
+import { readSecretFile } from "../config/secret-file.ts";
+import { redactor } from "../log/redact.ts";
+import type { Logger } from "../log/logger.ts";
+import { EdgeConnection } from "../controller/edge/edge-connection.ts";
+import { PluginPool } from "../plugins/pool.ts";
+import { createStatusApp } from "../status/app.ts";
+import { RunnerMetrics } from "../status/metrics.ts";
+import { serveHttp, type HttpServer } from "../platform/http-server.ts";
+import { VERSION } from "../version.ts";
+import { Runner } from "./runner.ts";
+
+export interface RunnerService {
+  runner: Runner;
+  status: HttpServer;
+  /** Drains and stops everything; resolves when done. A second call interrupts running jobs. */
+  stop(): Promise<void>;
+}
+
+/** Checks what `run` needs beyond the table's own validation; throws ConfigError before any network call. */
+export function runnerCredentials(config: Config): { runnerId: string; apiKey: string } {
+  if (config.runnerId === undefined) {
+    throw new ConfigError("runnerId", `Missing "runnerId": set --runner-id, EDGE_RUNNER_RUNNER_ID or "runnerId" in the config file`);
+  }
+  const apiKey = config.apiKey ?? (config.apiKeyFile !== undefined ? readSecretFile(config.apiKeyFile, "apiKeyFile") : undefined);
+  if (apiKey === undefined) {
+    throw new ConfigError("apiKeyFile", `Missing API key: set --api-key-file (preferred) or EDGE_RUNNER_API_KEY`);
+  }
+  redactor.add(apiKey);
+  return { runnerId: config.runnerId, apiKey };
+}
+
+export async function startRunnerService(config: Config, logger: Logger): Promise<RunnerService> {
+  const { runnerId, apiKey } = runnerCredentials(config);
+  const metrics = new RunnerMetrics();
+  const pool = new PluginPool({ idleMs: config.workerIdleMs, maxWorkersPerPlugin: config.concurrency, logger });
+  let runner: Runner | undefined;
+  const connection = new EdgeConnection({
+    controllerUrl: config.controllerUrl,
+    runnerId,
+    group: config.group,
+    apiKey,
+    version: VERSION,
+    transport: config.transport,
+    reconnectMinMs: config.reconnectMinMs,
+    reconnectMaxMs: config.reconnectMaxMs,
+    startJitterMs: config.startJitterMs,
+    logger,
+    onTick: (loop, maxSilenceMs) => runner?.loops.tick(loop, maxSilenceMs),
+    onProtocolError: () => metrics.protocolError(),
+    onReconnect: () => metrics.reconnected(),
+  });
+  runner = new Runner({
+    runnerId,
+    group: config.group,
+    controllerUrl: config.controllerUrl,
+    concurrency: config.concurrency,
+    jobTimeoutMs: config.jobTimeoutMs,
+    drainTimeoutMs: config.drainTimeoutMs,
+    connection,
+    executor: pool,
+    logger,
+    metrics,
+  });
+  const started = runner;
+  const app = createStatusApp({ snapshot: () => started.snapshot(), metrics });
+  const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort });
+  started.start();
+  logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    runner: started,
+    status,
+    stop() {
+      if (stopping !== undefined) {
+        void started.interruptNow();
+        return stopping;
+      }
+      stopping = started.drain().then(() => status.close());
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,222 @@
+// The runner: owns the lifecycle, the controller connection, the job executor and the slots.
+// First stop request drains (no new jobs, running ones may finish within the drain timeout,
+// the rest are reported interrupted); a second one interrupts at once.
+
+import type { ControllerConnection, JobHandle } from "../controller/connection.ts";
+import type { Logger } from "../log/logger.ts";
+import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "../status/snapshot.ts";
+import { COMMIT, VERSION } from "../version.ts";
+import { runtime } from "../platform/runtime.ts";
+import { realTimers, type Timers } from "../util/sleep.ts";
+import type { JobExecutor } from "./job-executor.ts";
+import { INTERRUPTED, runJob } from "./job-runner.ts";
+import { Lifecycle } from "./lifecycle.ts";
+import { LoopMonitor } from "./loop-monitor.ts";
+
+/** What the runner reports into; the status endpoint's RunnerMetrics implements it. */
+export interface RunnerMetricsSink {
+  jobFinished(result: string, durationMs: number): void;
+  jobRejected(): void;
+}
+
+export interface RunnerOptions {
+  runnerId: string;
+  group: string;
+  controllerUrl: string;
+  concurrency: number;
+  jobTimeoutMs: number;
+  drainTimeoutMs: number;
+  connection: ControllerConnection;
+  executor: JobExecutor;
+  logger: Logger;
+  metrics?: RunnerMetricsSink;
+  timers?: Timers;
+  /** How long, after jobs end, results may take to reach the controller before we stop anyway. */
+  flushTimeoutMs?: number;
+}
+
+const RECENT_RESULTS = 20;
+
+export class Runner {
+  readonly lifecycle: Lifecycle;
+  readonly loops: LoopMonitor;
+  readonly #o: RunnerOptions;
+  readonly #timers: Timers;
+  readonly #log: Logger;
+  readonly #startedAt: number;
+  readonly #running = new Map<string, { info: RunningJobInfo; done: Promise<void> }>();
+  readonly #recent: RecentResultInfo[] = [];
+  readonly #stopConnection = new AbortController();
+  readonly #interrupt = new AbortController();
+  #connectionDone: Promise<void> = Promise.resolve();
+  #drained: Promise<void> | undefined;
+  #ticker: ReturnType<typeof setInterval> | undefined;
+
+  constructor(options: RunnerOptions) {
+    this.#o = options;
+    this.#timers = options.timers ?? realTimers;
+    this.#log = options.logger.child({ component: "runner" });
+    this.lifecycle = new Lifecycle({ logger: this.#log, now: this.#timers.now });
+    this.loops = new LoopMonitor(this.#timers.now);
+    this.#startedAt = this.#timers.now();
+  }
+
+  /** Starts connecting and taking jobs; returns at once. */
+  start(): void {
+    this.loops.tick("event-loop", 10_000);
+    // A cheap interval that proves the event loop is not blocked; /healthz reads it.
+    this.#ticker = setInterval(() => {
+      this.loops.tick("event-loop", 10_000);
+      this.#syncState();
+    }, 1000);
+    (this.#ticker as { unref?: () => void }).unref?.();
+    this.lifecycle.transition("connecting");
+    this.#o.connection.setFreeSlots(this.#o.concurrency);
+    this.#connectionDone = this.#o.connection
+      .run({ signal: this.#stopConnection.signal, onJob: (handle) => this.#onJob(handle) })
+      .catch((error: unknown) => {
+        this.#log.error(`Controller connection failed: ${(error as Error).message}`);
+        if (this.lifecycle.canTransition("failed")) this.lifecycle.transition("failed", (error as Error).message);
+      });
+    this.#syncState();
+  }
+
+  /** Number of jobs running now. */
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /**
+   * First stop request: take no new jobs, let running ones finish within the drain timeout,
+   * interrupt the rest, deliver every result, then stop. Idempotent.
+   */
+  drain(reason = "stop requested"): Promise<void> {
+    this.#drained ??= this.#drain(reason);
+    return this.#drained;
+  }
+
+  /** Second stop request: interrupt running jobs now, report them, stop. */
+  interruptNow(): Promise<void> {
+    this.#log.warn(`Interrupting ${this.#running.size} running job(s) now`);
+    if (!this.#interrupt.signal.aborted) this.#interrupt.abort(INTERRUPTED);
+    return this.drain("interrupted");
+  }
+
+  async #drain(reason: string): Promise<void> {
+    if (this.lifecycle.canTransition("draining")) this.lifecycle.transition("draining", reason);
+    this.#o.connection.setFreeSlots(0);
+    const deadline = this.#timers.now() + this.#o.drainTimeoutMs;
+    if (this.#running.size > 0) {
+      this.#log.info(`Draining: waiting up to ${this.#o.drainTimeoutMs} ms for ${this.#running.size} running job(s)`);
+    }
+    const giveUp = new AbortController();
+    const timer = this.#timers.sleep(Math.max(0, deadline - this.#timers.now()), giveUp.signal).then(() => "timeout" as const);
+    const allDone = this.#allDone().then(() => "done" as const);
+    const first = await Promise.race([timer, allDone, this.#interruptedPromise()]);
+    if (first !== "done" && this.#running.size > 0) {
+      this.#log.warn(`Drain timeout: interrupting ${this.#running.size} job(s) that did not finish`);
+      if (!this.#interrupt.signal.aborted) this.#interrupt.abort(INTERRUPTED);
+      await this.#allDone();
+    }
+    giveUp.abort();
+    // Results and log lines must reach the controller before we hang up.
+    const flushTimeout = AbortSignal.timeout(this.#o.flushTimeoutMs ?? 10_000);
+    await this.#o.connection.flush(flushTimeout);
+    if (flushTimeout.aborted) this.#log.warn("Stopping with results the controller has not acknowledged; it will re-run those jobs");
+    this.#stopConnection.abort();
+    await this.#connectionDone;
+    await this.#o.executor.close();
+    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    if (this.lifecycle.canTransition("stopped")) this.lifecycle.transition("stopped");
+  }
+
+  #interruptedPromise(): Promise<"interrupted"> {
+    const signal = this.#interrupt.signal;
+    if (signal.aborted) return Promise.resolve("interrupted");
+    return new Promise((resolve) => signal.addEventListener("abort", () => resolve("interrupted"), { once: true }));
+  }
+
+  async #allDone(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all([...this.#running.values()].map((r) => r.done));
+  }
+
+  #free(): number {
+    const state = this.lifecycle.state;
+    if (state === "draining" || state === "stopped" || state === "failed") return 0;
+    return Math.max(0, this.#o.concurrency - this.#running.size);
+  }
+
+  #onJob(handle: JobHandle): void {
+    const { job } = handle;
+    if (this.#free() === 0) {
+      const draining = this.lifecycle.state !== "ready" && this.lifecycle.state !== "connecting";
+      this.#o.metrics?.jobRejected();
+      handle.reject({
+        code: draining ? "runner_draining" : "no_free_slot",
+        message: draining ? "The runner is draining and takes no new jobs" : "The runner has no free slot",
+      });
+      return;
+    }
+    const info: RunningJobInfo = { jobId: job.id, attempt: job.attempt, plugin: job.plugin, action: job.action, startedAt: this.#timers.now() };
+    const key = `${job.id}#${job.attempt}`;
+    const log = this.#log.child({ jobId: job.id, attempt: job.attempt, plugin: job.plugin });
+    log.info(`Job started`);
+    const done = (async () => {
+      const result = await runJob(handle, {
+        executor: this.#o.executor,
+        defaultTimeoutMs: this.#o.jobTimeoutMs,
+        interrupt: this.#interrupt.signal,
+        now: this.#timers.now,
+      });
+      this.#running.delete(key);
+      this.#o.connection.setFreeSlots(this.#free());
+      const durationMs = result.finishedAt - result.startedAt;
+      this.#o.metrics?.jobFinished(result.status, durationMs);
+      const recent: RecentResultInfo = { jobId: job.id, attempt: job.attempt, plugin: job.plugin, status: result.status, durationMs, finishedAt: result.finishedAt };
+      if (result.error !== undefined) recent.errorCode = result.error.code;
+      this.#recent.unshift(recent);
+      this.#recent.length = Math.min(this.#recent.length, RECENT_RESULTS);
+      log.info(`Job ${result.status}`, { durationMs, ...(result.error ? { errorCode: result.error.code } : {}) });
+      const answer = await handle.complete(result);
+      if (!answer.accepted) log.warn(`Result of job not recorded by the controller: ${answer.reason ?? "refused"}`);
+    })().catch((error: unknown) => {
+      // runJob never throws; this is the last line of defence so a bug cannot kill the runner.
+      this.#running.delete(key);
+      log.error(`Job runner failed unexpectedly: ${(error as Error).message}`);
+    });
+    this.#running.set(key, { info, done });
+    this.#o.connection.setFreeSlots(this.#free());
+  }
+
+  /** Keeps the lifecycle in step with the connection: ready while connected. */
+  #syncState(): void {
+    const connected = this.#o.connection.status().state === "connected";
+    const state = this.lifecycle.state;
+    if (connected && state === "connecting") this.lifecycle.transition("ready");
+    else if (!connected && state === "ready") this.lifecycle.transition("connecting", this.#o.connection.status().lastError);
+  }
+
+  snapshot(): RunnerSnapshot {
+    this.#syncState();
+    return {
+      runnerId: this.#o.runnerId,
+      group: this.#o.group,
+      version: VERSION,
+      commit: COMMIT,
+      runtime,
+      pid: process.pid,
+      startedAt: this.#startedAt,
+      state: this.lifecycle.state,
+      stateSince: this.lifecycle.since,
+      connection: this.#o.connection.status(),
+      controllerUrl: this.#o.controllerUrl,
+      concurrency: this.#o.concurrency,
+      freeSlots: this.#free(),
+      running: [...this.#running.values()].map((r) => ({ ...r.info })),
+      recent: this.#recent.map((r) => ({ ...r })),
+      workers: this.#o.executor.workers(),
+      loops: this.loops.list(),
+      now: this.#timers.now(),
+    };
+  }
+}
