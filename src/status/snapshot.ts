@@ -20,6 +20,8 @@ export interface RecentResultInfo {
   plugin: string;
   status: JobStatus;
   errorCode?: string;
+  /** The error's message as reported to the controller (already redacted); shown clipped. */
+  errorMessage?: string;
   durationMs: number;
   finishedAt: number;
 }

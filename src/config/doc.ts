@@ -1,0 +1,31 @@
+// docs/configuration.md, generated from the option table so the docs cannot drift from the code.
+
+import { optionsMarkdown } from "./help.ts";
+
+export function configurationDoc(): string {
+  return `# Configuration
+
+<!-- Generated from src/config/options.ts by \`bun scripts/gen-config-doc.ts\`; do not edit by hand. -->
+
+Every option can be set in three places; a later one wins:
+
+1. a JSON config file (\`--config-file\` / \`EDGE_RUNNER_CONFIG_FILE\`) whose keys are the option names,
+2. an environment variable \`EDGE_RUNNER_*\`,
+3. a command-line flag.
+
+Durations take a unit (\`500ms\`, \`30s\`, \`5m\`, \`1h\`, \`1m30s\`) or plain milliseconds. Booleans take
+\`true/false/1/0/yes/no\`; a boolean flag alone means true and \`--no-<flag>\` false.
+
+A bad value stops the command before any network call, with exit code **78** (EX_CONFIG) and a
+message that names the field, where it came from, and what is accepted:
+
+\`\`\`
+edge-runner run: configuration error: Invalid value "0" for "concurrency" from --concurrency: expected an integer from 1 to 1024
+\`\`\`
+
+Secrets (\`apiKey\`, \`adminToken\`) are never echoed in errors or logs. Prefer the \`…File\` options:
+the file must not be readable by group or others (\`chmod 600\`), or the runner refuses it.
+
+${optionsMarkdown()}
+`;
+}

@@ -1,0 +1,78 @@
+// The local status endpoint as a Hono app: the HTML page for people, /healthz, /readyz, /status
+// and /metrics for machines. Every answer comes from one snapshot taken per request; binding
+// (loopback by default) is the caller's business.
+
+import { Hono, type MiddlewareHandler } from "hono";
+import { serializeError } from "../errors.ts";
+import { redactor as processRedactor, type Redactor } from "../log/redact.ts";
+import { statusDocument } from "./document.ts";
+import { checkHealth } from "./health.ts";
+import type { RunnerMetrics } from "./metrics.ts";
+import { PAGE_CSP, renderPage } from "./page.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
+import { checkReadiness } from "./readiness.ts";
+import type { RunnerSnapshot } from "./snapshot.ts";
+
+export interface StatusAppOptions {
+  /** Builds the current snapshot; called once per request. */
+  snapshot: () => RunnerSnapshot;
+  metrics: RunnerMetrics;
+  /** Masks registered secret values in every text answer; the process redactor by default. */
+  redactor?: Redactor;
+}
+
+export function createStatusApp(options: StatusAppOptions): Hono {
+  const redactor = options.redactor ?? processRedactor;
+  const app = new Hono();
+
+  app.use("*", securityHeaders);
+
+  app.get("/", (c) => {
+    c.header("Content-Security-Policy", PAGE_CSP);
+    // The document is redacted field by field; redacting the whole HTML could mangle the script.
+    return c.html(renderPage(statusDocument(options.snapshot(), redactor)));
+  });
+
+  app.get("/healthz", (c) => {
+    const health = checkHealth(options.snapshot());
+    const loops = health.loops.map((l) => ({ name: l.name, lastTickSecondsAgo: l.lastTickSecondsAgo }));
+    if (health.ok) return c.json({ status: "ok", loops });
+    return c.json({ status: "unhealthy", reason: health.reason, loops }, 503);
+  });
+
+  app.get("/readyz", (c) => {
+    const readiness = checkReadiness(options.snapshot());
+    if (readiness.ready) return c.json({ ready: true });
+    return c.json({ ready: false, reason: redactor.text(readiness.reason) }, 503);
+  });
+
+  app.get("/status", (c) => c.json(statusDocument(options.snapshot(), redactor)));
+
+  app.get("/metrics", (c) => c.body(options.metrics.expose(options.snapshot()), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE }));
+
+  app.notFound((c) => {
+    const path = c.req.path.length > 200 ? c.req.path.slice(0, 200) + "…" : c.req.path;
+    const message = `No status endpoint at "${path}" for ${c.req.method}`;
+    return c.json({ error: { code: "not_found", message: redactor.text(message) } }, 404);
+  });
+
+  // A snapshot that throws is a runner bug: answer 500 (so /healthz fails closed), never crash.
+  app.onError((error, c) => {
+    const { code, message } = serializeError(error);
+    return c.json({ error: { code, message: redactor.text(`Cannot answer "${c.req.path}": ${message}`) } }, 500);
+  });
+
+  return app;
+}
+
+const securityHeaders: MiddlewareHandler = async function securityHeaders(c, next) {
+  await next();
+  c.header("Cache-Control", "no-store");
+  c.header("X-Content-Type-Options", "nosniff");
+  c.header("Referrer-Policy", "no-referrer");
+  c.header("X-Frame-Options", "DENY");
+  c.header("Cross-Origin-Resource-Policy", "same-origin");
+  if (!c.res.headers.has("Content-Security-Policy")) {
+    c.header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
+};

@@ -1,0 +1,141 @@
+// The /status JSON: the snapshot plus what a reader would otherwise compute (ages, readiness),
+// with every free-text field passed through the redactor and URLs stripped of credentials.
+// The page renders from this same document, on the server and in the browser.
+
+import type { Redactor } from "../log/redact.ts";
+import type { ConnectionState } from "../controller/connection.ts";
+import type { JobStatus } from "../protocol/edge-v1.ts";
+import { checkReadiness } from "./readiness.ts";
+import type { RunnerSnapshot, RunnerState, WorkerInfo } from "./snapshot.ts";
+
+/** Longest error text shown; a plugin may throw a whole HTTP body. */
+const MAX_ERROR_CHARS = 300;
+
+export interface StatusDocument {
+  runnerId: string;
+  group: string;
+  version: string;
+  commit: string;
+  runtime: string;
+  pid: number;
+  now: number;
+  startedAt: number;
+  uptimeMs: number;
+  state: RunnerState;
+  stateSince: number;
+  ready: boolean;
+  /** Why the runner is not ready; absent when ready. */
+  readyReason?: string;
+  controllerUrl: string;
+  connection: {
+    state: ConnectionState;
+    since: number;
+    sinceMs: number;
+    transport?: string;
+    lastError?: string;
+    reconnects: number;
+    protocolErrors: number;
+  };
+  concurrency: number;
+  freeSlots: number;
+  running: Array<{ jobId: string; attempt: number; plugin: string; action: string; startedAt: number; elapsedMs: number }>;
+  recent: Array<{
+    jobId: string;
+    attempt: number;
+    plugin: string;
+    status: JobStatus;
+    errorCode?: string;
+    errorMessage?: string;
+    durationMs: number;
+    finishedAt: number;
+    agoMs: number;
+  }>;
+  workers: Array<{ id: number; plugin: string; state: WorkerInfo["state"]; jobsServed: number; startedAt: number; upMs: number; memoryBytes?: number }>;
+  loops: Array<{ name: string; lastTickAt: number; lastTickSecondsAgo: number; maxSilenceMs: number }>;
+}
+
+export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): StatusDocument {
+  const now = snapshot.now;
+  const text = (value: string): string => redactor.text(value);
+  const readiness = checkReadiness(snapshot);
+  const c = snapshot.connection;
+  return {
+    runnerId: text(snapshot.runnerId),
+    group: text(snapshot.group),
+    version: snapshot.version,
+    commit: snapshot.commit,
+    runtime: snapshot.runtime,
+    pid: snapshot.pid,
+    now,
+    startedAt: snapshot.startedAt,
+    uptimeMs: Math.max(0, now - snapshot.startedAt),
+    state: snapshot.state,
+    stateSince: snapshot.stateSince,
+    ready: readiness.ready,
+    ...(readiness.ready ? {} : { readyReason: text(readiness.reason) }),
+    controllerUrl: text(publicUrl(snapshot.controllerUrl)),
+    connection: {
+      state: c.state,
+      since: c.since,
+      sinceMs: Math.max(0, now - c.since),
+      ...(c.transport === undefined ? {} : { transport: c.transport }),
+      ...(c.lastError === undefined ? {} : { lastError: clip(text(c.lastError)) }),
+      reconnects: c.reconnects,
+      protocolErrors: c.protocolErrors,
+    },
+    concurrency: snapshot.concurrency,
+    freeSlots: snapshot.freeSlots,
+    running: snapshot.running.map((j) => ({
+      jobId: text(j.jobId),
+      attempt: j.attempt,
+      plugin: text(j.plugin),
+      action: text(j.action),
+      startedAt: j.startedAt,
+      elapsedMs: Math.max(0, now - j.startedAt),
+    })),
+    recent: snapshot.recent.map((r) => ({
+      jobId: text(r.jobId),
+      attempt: r.attempt,
+      plugin: text(r.plugin),
+      status: r.status,
+      ...(r.errorCode === undefined ? {} : { errorCode: clip(text(r.errorCode)) }),
+      ...(r.errorMessage === undefined ? {} : { errorMessage: clip(text(r.errorMessage)) }),
+      durationMs: r.durationMs,
+      finishedAt: r.finishedAt,
+      agoMs: Math.max(0, now - r.finishedAt),
+    })),
+    workers: snapshot.workers.map((w) => ({
+      id: w.id,
+      plugin: text(w.plugin),
+      state: w.state,
+      jobsServed: w.jobsServed,
+      startedAt: w.startedAt,
+      upMs: Math.max(0, now - w.startedAt),
+      ...(w.memoryBytes === undefined ? {} : { memoryBytes: w.memoryBytes }),
+    })),
+    loops: snapshot.loops.map((l) => ({
+      name: l.name,
+      lastTickAt: l.lastTickAt,
+      lastTickSecondsAgo: Math.round(Math.max(0, now - l.lastTickAt) / 100) / 10,
+      maxSilenceMs: l.maxSilenceMs,
+    })),
+  };
+}
+
+/** Drops user:password, query and fragment: a controller URL may carry a token in either. */
+export function publicUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    url.hash = "";
+    return url.toString();
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+function clip(value: string): string {
+  return value.length <= MAX_ERROR_CHARS ? value : value.slice(0, MAX_ERROR_CHARS - 1) + "…";
+}
