@@ -20,7 +20,23 @@ export type ErrorCode =
   | "input_invalid"
   | "not_found"
   | "conflict"
-  | "internal";
+  | "internal"
+  // plugin bundles (src/plugin-bundles/): one code per reason a bundle is refused
+  | "bundle_unsigned"
+  | "bundle_signature_invalid"
+  | "bundle_key_unknown"
+  | "bundle_key_expired"
+  | "bundle_digest_mismatch"
+  | "bundle_name_mismatch"
+  | "bundle_version_mismatch"
+  | "bundle_too_large"
+  | "bundle_truncated"
+  | "bundle_not_found"
+  | "bundle_cache_corrupt"
+  // distribution (src/ops/): release verification, downloads, self-update
+  | "release_unverified"
+  | "download_failed"
+  | "busy";
 
 export interface EdgeErrorOptions {
   retryable?: boolean;

@@ -15,6 +15,11 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   dev: { summary: "Run a controller and a runner in one process, with a demo job (npm start).", load: async () => (await import("./dev-command.ts")).devCommand },
   job: { summary: "Submit, inspect, cancel jobs and read their logs: job submit|get|list|cancel|logs.", load: async () => (await import("./job-command.ts")).jobCommand },
   runner: { summary: "Register and list runners on the reference controller: runner register|list.", load: async () => (await import("./runner-admin-command.ts")).runnerAdminCommand },
+  keygen: { summary: "Create the runner key pair, or a plugin signing key pair with --signing.", load: async () => (await import("./keygen-command.ts")).keygenCommand },
+  plugin: { summary: "Plugin author tools: plugin build|sign|verify|publish|run.", load: async () => (await import("./plugin-command.ts")).pluginCommand },
+  doctor: { summary: "Check config, keys, controller reachability, TLS and authentication.", load: async () => (await import("./doctor-command.ts")).doctorCommand },
+  update: { summary: "Replace this executable with a verified newer release, while no job runs.", load: async () => (await import("./update-command.ts")).updateCommand },
+  healthcheck: { summary: "Exit 0 when the local status endpoint says ready (--wait to wait for it).", load: async () => (await import("./healthcheck-command.ts")).healthcheckCommand },
 };
 
 export function usage(): string {

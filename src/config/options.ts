@@ -45,6 +45,10 @@ export const OPTIONS = [
   { name: "startJitterMs", type: "duration", scope: "runner", default: "1s", help: "Upper bound of the random wait before the first connect (spreads a fleet restart)." },
   { name: "reconnectMinMs", type: "duration", scope: "runner", default: "500ms", help: "First reconnect backoff ceiling (full jitter below it)." },
   { name: "reconnectMaxMs", type: "duration", scope: "runner", default: "60s", help: "Largest reconnect backoff ceiling." },
+  { name: "releaseBaseUrl", type: "url", scope: "runner", default: "https://github.com/edge-runner/edge-runner/releases/latest/download", help: "Where `edge-runner update` downloads a release (SHA256SUMS, SHA256SUMS.jws, executables); point it at a mirror for air-gapped hosts." },
+  { name: "releasePublicKeyFile", type: "path", scope: "runner", help: "Release signing public key (PEM, JWK or JWK set) trusted by `update` instead of the built-in one: for a mirror that signs its own releases." },
+  { name: "trustedKeys", type: "path", scope: "runner", help: "Trusted plugin signing keys: a directory of public JWK/JWKS/PEM files or one JWKS file (default <dataDir>/trusted-keys). Re-read before each bundle download." },
+  { name: "pluginMaxBytes", type: "int", scope: "runner", default: 33554432, min: 1024, max: 1073741824, help: "Largest plugin bundle downloaded, in bytes; a larger one fails with bundle_too_large." },
 
   // controller
   { name: "listenHost", type: "host", scope: "controller", default: "127.0.0.1", help: "Address the reference controller listens on." },
@@ -52,6 +56,8 @@ export const OPTIONS = [
   { name: "leaseTtlMs", type: "duration", scope: "controller", default: "30s", help: "How long a claimed job's lease lasts without a heartbeat." },
   { name: "heartbeatIntervalMs", type: "duration", scope: "controller", default: "10s", help: "How often runners are told to heartbeat (must be under leaseTtlMs)." },
   { name: "maxAttempts", type: "int", scope: "controller", default: 3, min: 1, max: 100, help: "Leases a job may get before it fails for good." },
+  { name: "adminToken", type: "string", scope: "controller", secret: true, help: "Admin API token of the reference controller. Prefer adminTokenFile: env and flags can be read by other users." },
+  { name: "adminTokenFile", type: "path", scope: "controller", help: "File holding the admin token (mode 0600); the controller creates it when missing (default <dataDir>/controller/admin-token)." },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionName = (typeof OPTIONS)[number]["name"];

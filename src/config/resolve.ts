@@ -7,7 +7,13 @@ import { OPTIONS, envName, flagName, type OptionScope, type OptionSpec } from ".
 import { parseDuration } from "./duration.ts";
 
 type Spec = (typeof OPTIONS)[number];
-type ValueOf<S extends Spec> = S["type"] extends "int" | "duration" ? number : S["type"] extends "bool" ? boolean : string;
+type ValueOf<S extends Spec> = S["type"] extends "int" | "duration"
+  ? number
+  : S["type"] extends "bool"
+    ? boolean
+    : S extends { values: readonly (infer V)[] }
+      ? V
+      : string;
 type HasDefault<S extends Spec> = S extends { default: unknown } ? S["name"] : never;
 
 /** Every option, typed: options with a default are always present. */

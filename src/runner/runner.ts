@@ -173,7 +173,10 @@ export class Runner {
       const durationMs = result.finishedAt - result.startedAt;
       this.#o.metrics?.jobFinished(result.status, durationMs);
       const recent: RecentResultInfo = { jobId: job.id, attempt: job.attempt, plugin: job.plugin, status: result.status, durationMs, finishedAt: result.finishedAt };
-      if (result.error !== undefined) recent.errorCode = result.error.code;
+      if (result.error !== undefined) {
+        recent.errorCode = result.error.code;
+        recent.errorMessage = result.error.message;
+      }
       this.#recent.unshift(recent);
       this.#recent.length = Math.min(this.#recent.length, RECENT_RESULTS);
       log.info(`Job ${result.status}`, { durationMs, ...(result.error ? { errorCode: result.error.code } : {}) });

@@ -1,0 +1,65 @@
+// The content-addressed bundle cache, `<dataDir>/plugins/sha256/<hex>.mjs`. Only verified bytes
+// are written (temp file, fsync, rename); every load checks the digest again, and a corrupt file
+// is deleted so the caller downloads it once more. The `.mjs` suffix makes Node load it as ESM.
+
+import { mkdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { errorMessage } from "../errors.ts";
+import { writeFileAtomic } from "./atomic-write.ts";
+import { bundleError } from "./bundle-errors.ts";
+import { digestEquals, digestHex, sha256Digest } from "./digest.ts";
+import type { BundleManifest } from "./manifest.ts";
+
+export interface BundleCacheOptions {
+  /** The cache root, usually `<dataDir>/plugins`. */
+  dir: string;
+}
+
+export class BundleCache {
+  readonly #dir: string;
+
+  constructor(options: BundleCacheOptions) {
+    this.#dir = join(options.dir, "sha256");
+  }
+
+  static forDataDir(dataDir: string): BundleCache {
+    return new BundleCache({ dir: join(dataDir, "plugins") });
+  }
+
+  pathFor(digest: string): string {
+    return join(this.#dir, `${digestHex(digest)}.mjs`);
+  }
+
+  /**
+   * The path of the cached bundle after checking its bytes, or undefined when it is not cached.
+   * Throws `bundle_cache_corrupt` (after deleting the file) when the bytes do not match.
+   */
+  async load(manifest: BundleManifest): Promise<string | undefined> {
+    const path = this.pathFor(manifest.digest);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+      throw bundleError("bundle_cache_corrupt", manifest.digest, `cannot read "${path}" (${errorMessage(error)})`, { action: "load" });
+    }
+    const actual = sha256Digest(bytes);
+    if (bytes.byteLength !== manifest.size || !digestEquals(actual, manifest.digest)) {
+      await rm(path, { force: true });
+      throw bundleError("bundle_cache_corrupt", `${manifest.name}@${manifest.version}`, `cached file "${path}" has digest "${actual}" (${bytes.byteLength} bytes); deleted it`, { action: "load", retryable: true });
+    }
+    return path;
+  }
+
+  /** Writes bytes that the caller has verified against `manifest`; checks the digest once more. */
+  async store(manifest: BundleManifest, bytes: Uint8Array): Promise<string> {
+    if (!digestEquals(sha256Digest(bytes), manifest.digest)) {
+      throw bundleError("bundle_digest_mismatch", `${manifest.name}@${manifest.version}`, "refusing to cache bytes that do not match the signed digest", { action: "store" });
+    }
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const path = this.pathFor(manifest.digest);
+    // Read-only: nothing in the runner rewrites a cached bundle.
+    await writeFileAtomic(path, bytes, { mode: 0o444, dirMode: 0o700 });
+    return path;
+  }
+}

@@ -1,0 +1,126 @@
+// The controller's plugin endpoints, as a Hono sub-app to mount at the root:
+//   GET /api/v1/plugins/:name/:version/manifest  → 200 {manifest, signature}
+//   GET /api/v1/plugins/:name/:version/bundle    → 200 the bundle bytes
+//   PUT /api/v1/plugins/:name/:version           → 201 created | 200 re-signed; raw body = bundle,
+//       headers X-Edge-Plugin-Manifest (base64url JSON) and X-Edge-Plugin-Signature (compact JWS).
+// Errors answer {"error":{"code","message"}} like the rest of the controller API.
+
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { Hono, type Context } from "hono";
+import { EdgeError, errorMessage, serializeError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { bundleError } from "./bundle-errors.ts";
+import type { BundleStore } from "./bundle-store.ts";
+import { pluginRef } from "./manifest.ts";
+
+export const MANIFEST_HEADER = "x-edge-plugin-manifest";
+export const SIGNATURE_HEADER = "x-edge-plugin-signature";
+
+export type BundleAccess = "read" | "publish";
+
+export interface BundleRoutesOptions {
+  store: BundleStore;
+  /** Decides each request; runners need "read", `plugin publish` needs "publish". Fail closed. */
+  authorize: (request: Request, access: BundleAccess) => boolean | Promise<boolean>;
+  /** Where unexpected (500) errors are logged. */
+  logger?: Logger;
+}
+
+const STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 422> = {
+  input_invalid: 400,
+  unauthorized: 401,
+  bundle_not_found: 404,
+  conflict: 409,
+  bundle_too_large: 413,
+};
+
+export function bundleRoutes(options: BundleRoutesOptions): Hono {
+  const app = new Hono();
+  const { store } = options;
+
+  app.use("/api/v1/plugins/*", async function authorizeBundleRequest(c, next) {
+    const access: BundleAccess = c.req.method === "PUT" ? "publish" : "read";
+    if (!(await options.authorize(c.req.raw, access))) {
+      return c.json({ error: { code: "unauthorized", message: `Cannot ${access} plugin bundles: not authorized` } }, 401);
+    }
+    return next();
+  });
+
+  app.get("/api/v1/plugins/:name/:version/manifest", async (c) => {
+    const { name, version } = c.req.param();
+    const entry = await store.get(name, version);
+    if (entry === undefined) return fail(c, notFound(name, version));
+    return c.json({ manifest: entry.manifest, signature: entry.signature });
+  });
+
+  app.get("/api/v1/plugins/:name/:version/bundle", async (c) => {
+    const { name, version } = c.req.param();
+    const entry = await store.get(name, version);
+    if (entry === undefined) return fail(c, notFound(name, version));
+    const size = (await stat(entry.path)).size;
+    const body = Readable.toWeb(createReadStream(entry.path)) as unknown as ReadableStream<Uint8Array>;
+    return c.body(body, 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "content-length": String(size),
+      "x-edge-plugin-digest": entry.manifest.digest,
+    });
+  });
+
+  app.put("/api/v1/plugins/:name/:version", async (c) => {
+    const { name, version } = c.req.param();
+    const ref = pluginRef(name, version);
+    try {
+      const manifestHeader = c.req.header(MANIFEST_HEADER);
+      const signature = c.req.header(SIGNATURE_HEADER) ?? "";
+      if (manifestHeader === undefined) throw new EdgeError("input_invalid", `Cannot store bundle "${ref}": header "${MANIFEST_HEADER}" missing`);
+      let manifest: unknown;
+      try {
+        manifest = JSON.parse(Buffer.from(manifestHeader, "base64url").toString("utf8"));
+      } catch (error) {
+        throw new EdgeError("input_invalid", `Cannot store bundle "${ref}": header "${MANIFEST_HEADER}" is not base64url JSON (${errorMessage(error)})`);
+      }
+      const bundle = await readBody(c.req.raw, store.maxBytes, ref);
+      const result = await store.put({ name, version, bundle, manifest, signature });
+      return c.json({ manifest: result.manifest, created: result.created }, result.created ? 201 : 200);
+    } catch (error) {
+      return fail(c, error, options.logger);
+    }
+  });
+
+  return app;
+}
+
+function notFound(name: string, version: string): EdgeError {
+  return bundleError("bundle_not_found", pluginRef(name, version), "no such plugin version", { action: "find" });
+}
+
+function fail(c: Context, error: unknown, logger?: Logger): Response {
+  const wire = serializeError(error);
+  const status = STATUS[wire.code] ?? (wire.code.startsWith("bundle_") ? 422 : 500);
+  if (status === 500) logger?.error("Plugin bundle request failed", { path: c.req.path, error: wire });
+  if (status === 500) return c.json({ error: { code: "internal", message: "Internal error" } }, 500);
+  return c.json({ error: wire }, status);
+}
+
+async function readBody(request: Request, maxBytes: number, ref: string): Promise<Uint8Array> {
+  const tooLarge = () => bundleError("bundle_too_large", ref, `body exceeds the limit of ${maxBytes} bytes`, { action: "store" });
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) throw tooLarge();
+  const reader = request.body?.getReader();
+  if (reader === undefined) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}

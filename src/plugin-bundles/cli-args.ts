@@ -1,0 +1,54 @@
+// Argument parsing shared by `keygen` and `plugin …`: node:util parseArgs (same on Bun, Deno and
+// Node) with usage errors that name the flag, plus the common --data-dir/--config-file options
+// resolved through the one option table.
+
+import { readFileSync } from "node:fs";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { resolveConfig, type Config } from "../config/resolve.ts";
+import { errorMessage } from "../errors.ts";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+/** Flags every command here accepts, passed on to resolveConfig. */
+const COMMON: Options = {
+  "data-dir": { type: "string" },
+  "config-file": { type: "string" },
+  help: { type: "boolean", short: "h" },
+};
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+}
+
+export function parseCommandArgs(args: string[], options: Options): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+    return { values: values as ParsedArgs["values"], positionals };
+  } catch (error) {
+    throw new UsageError(errorMessage(error));
+  }
+}
+
+/** The resolved common config (dataDir …) from env, config file and the common flags. */
+export function commonConfig(values: ParsedArgs["values"]): Config {
+  const argv: string[] = [];
+  if (typeof values["data-dir"] === "string") argv.push("--data-dir", values["data-dir"]);
+  if (typeof values["config-file"] === "string") argv.push("--config-file", values["config-file"]);
+  return resolveConfig({ scopes: [], argv, env: process.env, readFile: (path) => readFileSync(path, "utf8") }).config;
+}
+
+export function stringFlag(values: ParsedArgs["values"], name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function requireFlag(values: ParsedArgs["values"], name: string, action: string): string {
+  const value = stringFlag(values, name);
+  if (value === undefined || value === "") throw new UsageError(`Cannot ${action}: option "--${name}" is required`);
+  return value;
+}

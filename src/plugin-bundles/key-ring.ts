@@ -1,0 +1,143 @@
+// The runner's trusted plugin signing keys, by key id. Several keys may be trusted at once so a
+// signing key can rotate without downtime; a key may carry `exp` (seconds since the epoch).
+// Loaded from a directory of public JWK / JWKS / PEM files or from one JWKS file; reload() re-reads.
+
+import { calculateJwkThumbprint, exportJWK, importJWK, importSPKI, type CryptoKey, type JWK } from "jose";
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { EdgeError, errorMessage } from "../errors.ts";
+
+export interface TrustedKey {
+  kid: string;
+  key: CryptoKey;
+  /** Epoch ms after which signatures by this key are refused. */
+  expiresAt?: number;
+  /** Where the key came from, for messages. */
+  source: string;
+  /** The public key (JWK "x"), to tell one key in two files from two keys under one id. */
+  x: string;
+}
+
+const KEY_FILE = /\.(jwk|json|jwks|pem)$/;
+
+export class TrustedKeyRing {
+  #keys: Map<string, TrustedKey>;
+  readonly #path: string | undefined;
+
+  private constructor(keys: Map<string, TrustedKey>, path: string | undefined) {
+    this.#keys = keys;
+    this.#path = path;
+  }
+
+  /** Loads every public key file of a directory, or one JWKS/JWK/PEM file. */
+  static async load(path: string): Promise<TrustedKeyRing> {
+    return new TrustedKeyRing(await readKeys(path), path);
+  }
+
+  /** A ring from JWKs held in memory (tests, embedded configuration). */
+  static async fromJwks(keys: readonly JWK[], source = "memory"): Promise<TrustedKeyRing> {
+    const map = new Map<string, TrustedKey>();
+    for (const jwk of keys) add(map, await fromJwk(jwk, source));
+    return new TrustedKeyRing(map, undefined);
+  }
+
+  /** Re-reads the path the ring was loaded from; on error the ring is left as it was and the error thrown. */
+  async reload(): Promise<void> {
+    if (this.#path !== undefined) this.#keys = await readKeys(this.#path);
+  }
+
+  get(kid: string): TrustedKey | undefined {
+    return this.#keys.get(kid);
+  }
+
+  get kids(): string[] {
+    return [...this.#keys.keys()].sort();
+  }
+
+  get size(): number {
+    return this.#keys.size;
+  }
+}
+
+async function readKeys(path: string): Promise<Map<string, TrustedKey>> {
+  const map = new Map<string, TrustedKey>();
+  let isDir: boolean;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch (error) {
+    throw new EdgeError("config_invalid", `Cannot load trusted keys "${path}": ${errorMessage(error)}`);
+  }
+  const files = isDir ? (await readdir(path)).filter((f) => KEY_FILE.test(f) && !f.startsWith(".")).sort().map((f) => join(path, f)) : [path];
+  for (const file of files) {
+    for (const key of await readKeyFile(file)) add(map, key);
+  }
+  return map;
+}
+
+async function readKeyFile(file: string): Promise<TrustedKey[]> {
+  const fail = (reason: string): never => {
+    throw new EdgeError("config_invalid", `Cannot load trusted key file "${file}": ${reason}`);
+  };
+  const text = await readFile(file, "utf8").catch((error: unknown) => fail(errorMessage(error)));
+  if (text.includes("-----BEGIN")) {
+    if (text.includes("PRIVATE KEY")) fail("it holds a private key; trust only public keys");
+    try {
+      const key = (await importSPKI(text, "EdDSA", { extractable: true })) as CryptoKey;
+      const jwk = await exportJWK(key);
+      const kid = await calculateJwkThumbprint(jwk, "sha256");
+      return [{ kid, key, source: file, x: jwk.x ?? "" }];
+    } catch (error) {
+      return fail(`not an Ed25519 public key PEM (${errorMessage(error)})`);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return fail(`not JSON (${errorMessage(error)})`);
+  }
+  const list = parsed !== null && typeof parsed === "object" && Array.isArray((parsed as { keys?: unknown }).keys) ? (parsed as { keys: unknown[] }).keys : [parsed];
+  const out: TrustedKey[] = [];
+  for (const jwk of list) out.push(await fromJwk(jwk as JWK, file));
+  return out;
+}
+
+async function fromJwk(jwk: JWK, source: string): Promise<TrustedKey> {
+  const fail = (reason: string): never => {
+    throw new EdgeError("config_invalid", `Cannot load trusted key from "${source}": ${reason}`);
+  };
+  if (jwk === null || typeof jwk !== "object") fail("expected a JWK object");
+  if (jwk.d !== undefined) fail(`key "${jwk.kid ?? "?"}" holds a private key; trust only public keys`);
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") fail(`key "${jwk.kid ?? "?"}" is not an Ed25519 public key (kty "OKP", crv "Ed25519")`);
+  if (jwk.alg !== undefined && jwk.alg !== "EdDSA" && jwk.alg !== "Ed25519") fail(`key "${jwk.kid ?? "?"}" has alg "${jwk.alg}", expected "EdDSA"`);
+  const exp = (jwk as { exp?: unknown }).exp;
+  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) fail(`key "${jwk.kid ?? "?"}" has exp ${JSON.stringify(exp)}, expected seconds since the epoch`);
+  const kid = jwk.kid ?? (await calculateJwkThumbprint({ kty: "OKP", crv: "Ed25519", x: jwk.x as string }, "sha256"));
+  let key: CryptoKey;
+  try {
+    key = (await importJWK({ kty: "OKP", crv: "Ed25519", x: jwk.x as string }, "EdDSA")) as CryptoKey;
+  } catch (error) {
+    return fail(`key "${kid}" cannot be imported (${errorMessage(error)})`);
+  }
+  return { kid, key, source, x: jwk.x as string, ...(typeof exp === "number" ? { expiresAt: exp * 1000 } : {}) };
+}
+
+function add(map: Map<string, TrustedKey>, key: TrustedKey): void {
+  const existing = map.get(key.kid);
+  if (existing !== undefined && existing.x === key.x) {
+    // The same key twice (its .jwk and its .pem side by side): keep the earlier expiry.
+    const expiresAt = Math.min(existing.expiresAt ?? Infinity, key.expiresAt ?? Infinity);
+    if (expiresAt !== Infinity) existing.expiresAt = expiresAt;
+    return;
+  }
+  // Two different keys under one id would make verification depend on file order: refuse.
+  if (existing !== undefined) {
+    throw new EdgeError("config_invalid", `Cannot load trusted key "${key.kid}" from "${key.source}": the id is already used by "${existing.source}"`);
+  }
+  map.set(key.kid, key);
+}
+
+/** Where the trusted keys are when the `trustedKeys` option is not set. */
+export function defaultTrustedKeysPath(dataDir: string): string {
+  return join(dataDir, "trusted-keys");
+}

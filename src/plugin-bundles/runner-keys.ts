@@ -1,0 +1,90 @@
+// The runner's own key pair (RSA-4096, PKCS#8 PEM; secret inputs are encrypted to it), and the
+// check every reader of a private key file makes: refuse a file other users can read.
+
+import { generateKeyPair as generateNodeKeyPair } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { EdgeError, errorMessage } from "../errors.ts";
+import { writeFileAtomic } from "./atomic-write.ts";
+
+const generate = promisify(generateNodeKeyPair);
+
+export interface RunnerKeyFiles {
+  privateKey: string;
+  publicKey: string;
+}
+
+export function runnerKeyFiles(dir: string): RunnerKeyFiles {
+  return { privateKey: join(dir, "runner-key.pem"), publicKey: join(dir, "runner-key.pub.pem") };
+}
+
+export interface EnsureRunnerKeyOptions {
+  outDir: string;
+  /** Replace an existing pair. */
+  force?: boolean;
+  /** RSA modulus; 4096 unless a test needs speed. */
+  modulusLength?: number;
+}
+
+export interface RunnerKeyResult {
+  files: RunnerKeyFiles;
+  publicPem: string;
+  /** False when an existing pair was left alone. */
+  created: boolean;
+}
+
+/** Creates the pair unless one exists (then checks it and returns its public key). */
+export async function ensureRunnerKey(options: EnsureRunnerKeyOptions): Promise<RunnerKeyResult> {
+  const files = runnerKeyFiles(options.outDir);
+  if (options.force !== true && (await fileExists(files.privateKey))) {
+    await checkPrivateKeyFile(files.privateKey);
+    if (!(await fileExists(files.publicKey))) {
+      throw new EdgeError("config_invalid", `Cannot use runner key "${files.privateKey}": public key "${files.publicKey}" is missing (use --force to make a new pair)`);
+    }
+    return { files, publicPem: await readFile(files.publicKey, "utf8"), created: false };
+  }
+  const { privateKey, publicKey } = await generate("rsa", {
+    modulusLength: options.modulusLength ?? 4096,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  await writeFileAtomic(files.privateKey, privateKey, { mode: 0o600, dirMode: 0o700 });
+  await writeFileAtomic(files.publicKey, publicKey, { mode: 0o644, dirMode: 0o700 });
+  return { files, publicPem: publicKey, created: true };
+}
+
+/**
+ * Throws a `config_invalid` EdgeError when `path` is not a regular file or when its group or
+ * others may read or write it. POSIX modes do not exist on Windows, so the check passes there.
+ */
+export async function checkPrivateKeyFile(path: string): Promise<void> {
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    throw new EdgeError("config_invalid", `Cannot read private key "${path}": ${errorMessage(error)}`);
+  }
+  if (!info.isFile()) throw new EdgeError("config_invalid", `Cannot use private key "${path}": not a regular file`);
+  if (process.platform === "win32") return;
+  const mode = info.mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    const shown = mode.toString(8).padStart(4, "0");
+    throw new EdgeError("config_invalid", `Refusing private key "${path}": mode ${shown} lets other users read it; run chmod 600 "${path}"`);
+  }
+}
+
+/** Checks the file mode, then returns the PEM text. */
+export async function readPrivateKeyFile(path: string): Promise<string> {
+  await checkPrivateKeyFile(path);
+  return readFile(path, "utf8");
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import { readdir, stat, writeFile, chmod } from "node:fs/promises";
+import { BundleCache } from "../../src/plugin-bundles/bundle-cache.ts";
+import { bundleBytes, codeOf, manifestFor, tempDir } from "./fixtures.ts";
+
+test("BundleCache.store() writes a read-only, content-addressed file and leaves no temp file", async () => {
+  const root = await tempDir();
+  const cache = new BundleCache({ dir: root });
+  const bytes = bundleBytes("hello", "1.0.0");
+  const manifest = manifestFor("hello", "1.0.0", bytes);
+  const path = await cache.store(manifest, bytes);
+  expect(path).toMatch(/\/sha256\/[0-9a-f]{64}\.mjs$/);
+  expect((await stat(path)).mode & 0o777).toBe(0o444);
+  expect(await readdir(`${root}/sha256`)).toEqual([path.split("/").pop() as string]);
+  expect(await cache.load(manifest)).toBe(path);
+});
+
+test("BundleCache.store() refuses bytes that do not match the digest", async () => {
+  const cache = new BundleCache({ dir: await tempDir() });
+  const bytes = bundleBytes("hello", "1.0.0");
+  expect(await codeOf(() => cache.store(manifestFor("hello", "1.0.0", bytes), bundleBytes("hello", "1.0.1")))).toBe("bundle_digest_mismatch");
+});
+
+test("BundleCache.load() deletes a corrupted file and reports bundle_cache_corrupt", async () => {
+  const cache = new BundleCache({ dir: await tempDir() });
+  const bytes = bundleBytes("hello", "1.0.0");
+  const manifest = manifestFor("hello", "1.0.0", bytes);
+  const path = await cache.store(manifest, bytes);
+  await chmod(path, 0o644);
+  await writeFile(path, bytes.subarray(0, bytes.byteLength - 1));
+  expect(await codeOf(() => cache.load(manifest))).toBe("bundle_cache_corrupt");
+  expect(await cache.load(manifest)).toBeUndefined();
+});
