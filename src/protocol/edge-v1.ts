@@ -50,7 +50,8 @@ export interface StepUpdate {
 // ---- runner → controller ----
 
 export type RunnerMessage =
-  | { v: 1; type: "credit"; slots: number }
+  /** Allows `slots` more offers; with `reset: true` the remaining credit becomes `slots` (used to shrink it, e.g. to 0 when draining). */
+  | { v: 1; type: "credit"; slots: number; reset?: boolean }
   | { v: 1; type: "accept"; jobId: string; attempt: number }
   | { v: 1; type: "reject"; jobId: string; attempt: number; error: WireError }
   | { v: 1; type: "heartbeat"; leases: LeaseRef[] }
@@ -170,7 +171,10 @@ function lease(v: unknown): void {
 }
 
 const runnerValidators: Record<RunnerMessage["type"], (m: Obj) => void> = {
-  credit: (m) => void int(m, "slots", 0),
+  credit: (m) => {
+    int(m, "slots", 0);
+    need(m.reset === undefined || typeof m.reset === "boolean", `"reset" must be a boolean`);
+  },
   accept: (m) => { str(m, "jobId"); int(m, "attempt", 1); },
   reject: (m) => { str(m, "jobId"); int(m, "attempt", 1); wireError(m.error, "error"); },
   heartbeat: (m) => arr(m, "leases").forEach(lease),

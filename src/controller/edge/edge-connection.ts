@@ -200,11 +200,17 @@ export class EdgeConnection implements ControllerConnection {
     this.#grantCredit();
   }
 
+  /** Keeps the session's unused credit equal to the free slots: grants more, or resets it when slots shrink (drain). */
   #grantCredit(): void {
+    if (this.#transport === undefined) return;
     const more = this.#freeSlots - this.#credit;
-    if (more <= 0 || this.#transport === undefined) return;
-    this.#credit += more;
-    this.#transport.send([message({ type: "credit", slots: more })]);
+    if (more > 0) {
+      this.#credit += more;
+      this.#transport.send([message({ type: "credit", slots: more })]);
+    } else if (more < 0) {
+      this.#credit = this.#freeSlots;
+      this.#transport.send([message({ type: "credit", slots: this.#freeSlots, reset: true })]);
+    }
   }
 
   async #heartbeatLoop(signal: AbortSignal): Promise<void> {

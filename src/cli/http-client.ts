@@ -1,0 +1,123 @@
+// A small client for the reference controller's admin API (/api/v1), used by the `job` and
+// `runner` commands, the dev command and tests. Errors keep the server's code and message.
+
+import { EdgeError, type ErrorCode } from "../errors.ts";
+import type { JobJson } from "../reference-controller/records.ts";
+import type { JobEvent } from "../reference-controller/job-logs.ts";
+import type { RunnerInfo } from "../reference-controller/runner-registry.ts";
+
+export interface AdminClientOptions {
+  baseUrl: string;
+  adminToken: string;
+  fetch?: typeof fetch;
+}
+
+export interface SubmitJobRequest {
+  plugin: string;
+  action?: string;
+  input?: unknown;
+  group?: string;
+  timeoutMs?: number;
+  maxAttempts?: number;
+}
+
+/** An answer other than 2xx; `status` is the HTTP status (0 when the controller was unreachable). */
+export class AdminApiError extends EdgeError {
+  readonly status: number;
+  readonly serverCode: string;
+  constructor(status: number, serverCode: string, message: string, retryable: boolean) {
+    super(codeFor(status), message, { retryable });
+    this.name = "AdminApiError";
+    this.status = status;
+    this.serverCode = serverCode;
+  }
+}
+
+function codeFor(status: number): ErrorCode {
+  if (status === 0) return "connection_failed";
+  return ({ 400: "input_invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict" } as Record<number, ErrorCode>)[status] ?? "internal";
+}
+
+export class AdminClient {
+  readonly baseUrl: string;
+  readonly #token: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: AdminClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.#token = options.adminToken;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  async #call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const url = `${this.baseUrl}/api/v1${path}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(url, {
+        method,
+        headers: { authorization: `Bearer ${this.#token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (error) {
+      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${this.baseUrl}: ${(error as Error).message}`, true);
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? {} : JSON.parse(text);
+    } catch {
+      throw new AdminApiError(response.status, "protocol_error", `${method} ${path} answered ${response.status} with a body that is not JSON`, false);
+    }
+    if (!response.ok) {
+      const error = (parsed as { error?: { code?: string; message?: string } }).error;
+      throw new AdminApiError(response.status, error?.code ?? "unknown", error?.message ?? `${method} ${path} answered ${response.status}`, response.status >= 500 || response.status === 429);
+    }
+    return parsed as T;
+  }
+
+  health(): Promise<{ status: string; version: string; [key: string]: unknown }> {
+    return this.#call("GET", "/health");
+  }
+
+  registerRunner(input: { id: string; group?: string; publicKey?: string }, options: { rotate?: boolean } = {}): Promise<{ id: string; group: string; apiKey: string }> {
+    return this.#call("POST", `/runners${options.rotate === true ? "?rotate=true" : ""}`, input);
+  }
+
+  async listRunners(): Promise<RunnerInfo[]> {
+    return (await this.#call<{ runners: RunnerInfo[] }>("GET", "/runners")).runners;
+  }
+
+  deleteRunner(id: string): Promise<{ id: string; deleted: boolean }> {
+    return this.#call("DELETE", `/runners/${encodeURIComponent(id)}`);
+  }
+
+  submitJob(input: SubmitJobRequest): Promise<JobJson> {
+    return this.#call("POST", "/jobs", input);
+  }
+
+  getJob(id: string): Promise<JobJson> {
+    return this.#call("GET", `/jobs/${encodeURIComponent(id)}`);
+  }
+
+  async listJobs(filter: { group?: string; status?: string; limit?: number } = {}): Promise<JobJson[]> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) query.set(k, String(v));
+    const qs = query.size > 0 ? `?${query}` : "";
+    return (await this.#call<{ jobs: JobJson[] }>("GET", `/jobs${qs}`)).jobs;
+  }
+
+  cancelJob(id: string): Promise<JobJson> {
+    return this.#call("POST", `/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** Events with job-wide `seq > after`; pass the returned `nextSeq` as `after` next time. */
+  jobLogs(id: string, after = 0, signal?: AbortSignal): Promise<{ events: JobEvent[]; nextSeq: number }> {
+    return this.#call("GET", `/jobs/${encodeURIComponent(id)}/logs?after=${after}`, undefined, signal);
+  }
+
+  /** Long-polls until the job is terminal or `timeoutMs` passes (then the job as it is). */
+  waitJob(id: string, timeoutMs = 30_000, signal?: AbortSignal): Promise<JobJson> {
+    return this.#call("GET", `/jobs/${encodeURIComponent(id)}/wait?timeoutMs=${timeoutMs}`, undefined, signal);
+  }
+}

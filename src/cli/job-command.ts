@@ -1,0 +1,165 @@
+// `edge-runner job submit|get|list|cancel|logs`: the reference controller's jobs from a shell.
+
+import * as fs from "node:fs";
+import { optionsHelp } from "../config/help.ts";
+import { ConfigError } from "../config/resolve.ts";
+import { isTerminal, JOB_STATES, type JobState } from "../reference-controller/job-state.ts";
+import type { JobEvent } from "../reference-controller/job-logs.ts";
+import type { JobJson } from "../reference-controller/records.ts";
+import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
+import type { AdminClient, SubmitJobRequest } from "./http-client.ts";
+import { EXIT, type Command } from "./command.ts";
+
+const USAGE = `Usage:
+  edge-runner job submit <plugin> [--action a] [--input JSON | --input-file F] [--group g] [--wait]
+  edge-runner job get <id>
+  edge-runner job list [--status s] [--group g] [--limit n]
+  edge-runner job cancel <id>
+  edge-runner job logs <id> [--follow]
+
+Every sub-command takes --json (machine-readable output), --controller-url and the admin token
+(--admin-token-file F, --admin-token T, or the controller's --data-dir).
+`;
+
+const FLAGS: FlagSpec = {
+  "--action": "value", "--input": "value", "--input-file": "value", "--group": "value", "--wait": "bool",
+  "--status": "value", "--limit": "value", "--follow": "bool", "--json": "bool", "--help": "bool", "-h": "bool",
+};
+
+export const jobCommand: Command = {
+  name: "job",
+  summary: "Submit, inspect, cancel jobs and read their logs: job submit|get|list|cancel|logs.",
+  async run(args) {
+    const { flags, positionals, config } = parseCommandArgs(args, FLAGS);
+    const [sub, ...rest] = positionals;
+    if (flags.has("--help") || flags.has("-h") || sub === undefined) {
+      out(`${USAGE}\n${optionsHelp(["controller"])}`);
+      return sub === undefined && !flags.has("--help") && !flags.has("-h") ? EXIT.usage : EXIT.ok;
+    }
+    const json = flags.has("--json");
+    const str = (name: string) => (typeof flags.get(name) === "string" ? (flags.get(name) as string) : undefined);
+    const needId = (what: string): string | undefined => {
+      if (rest[0] === undefined) fail(`edge-runner job ${sub}: missing the ${what}\n\n${USAGE}`);
+      return rest[0];
+    };
+    if (!["submit", "get", "list", "cancel", "logs"].includes(sub)) {
+      fail(`edge-runner job: unknown sub-command "${sub}"\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    const client = adminClient(config);
+    return withApiErrors(`job ${sub}`, async () => {
+      switch (sub) {
+        case "submit": {
+          const plugin = needId("plugin name");
+          if (plugin === undefined) return EXIT.usage;
+          const request: SubmitJobRequest = { plugin, input: readInput(str("--input"), str("--input-file")) };
+          const action = str("--action"), group = str("--group");
+          if (action !== undefined) request.action = action;
+          if (group !== undefined) request.group = group;
+          let job = await client.submitJob(request);
+          if (!flags.has("--wait")) return print(job, json);
+          while (!isTerminal(job.status as JobState)) job = await client.waitJob(job.id, 30_000);
+          print(job, json);
+          return job.status === "succeeded" ? EXIT.ok : EXIT.failure;
+        }
+        case "get": {
+          const id = needId("job id");
+          return id === undefined ? EXIT.usage : print(await client.getJob(id), json);
+        }
+        case "cancel": {
+          const id = needId("job id");
+          return id === undefined ? EXIT.usage : print(await client.cancelJob(id), json);
+        }
+        case "list": {
+          const status = str("--status"), group = str("--group"), limit = str("--limit");
+          if (status !== undefined && !JOB_STATES.includes(status as JobState)) {
+            fail(`edge-runner job list: unknown status "${status}" (one of ${JOB_STATES.join(", ")})`);
+            return EXIT.usage;
+          }
+          const filter: { status?: string; group?: string; limit?: number } = {};
+          if (status !== undefined) filter.status = status;
+          if (group !== undefined) filter.group = group;
+          if (limit !== undefined) filter.limit = Number(limit);
+          const jobs = await client.listJobs(filter);
+          if (json) out(JSON.stringify({ jobs }));
+          else out(table([["ID", "STATUS", "PLUGIN", "ACTION", "GROUP", "ATTEMPT", "RUNNER", "SUBMITTED"], ...jobs.map(row)]));
+          return EXIT.ok;
+        }
+        case "logs": {
+          const id = needId("job id");
+          return id === undefined ? EXIT.usage : streamLogs(client, id, flags.has("--follow"), json);
+        }
+        default:
+          fail(`edge-runner job: unknown sub-command "${sub}"\n\n${USAGE}`);
+          return EXIT.usage;
+      }
+    });
+  },
+};
+
+function readInput(inline: string | undefined, file: string | undefined): unknown {
+  if (inline !== undefined && file !== undefined) throw new ConfigError("--input", `Options "--input" and "--input-file" exclude each other: set one`);
+  const text = inline ?? (file === undefined ? undefined : readFile(file));
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError("--input", `Cannot parse the job input${file === undefined ? "" : ` from "${file}"`} as JSON: ${(error as Error).message}`);
+  }
+}
+
+function readFile(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError("--input-file", `Cannot read input file "${file}": ${(error as Error).message}`);
+  }
+}
+
+function row(job: JobJson): string[] {
+  return [job.id, job.status, job.plugin, job.action, job.group, `${job.attempt}/${job.maxAttempts}`, job.runnerId ?? "-", time(job.submittedAt)];
+}
+
+function print(job: JobJson, json: boolean): number {
+  if (json) {
+    out(JSON.stringify(job));
+    return EXIT.ok;
+  }
+  const lines: Array<[string, string]> = [
+    ["id", job.id], ["status", job.status], ["plugin", `${job.plugin} (action ${job.action})`], ["group", job.group],
+    ["attempt", `${job.attempt} of ${job.maxAttempts}`], ["runner", job.runnerId ?? "-"],
+    ["submitted", time(job.submittedAt)], ["started", time(job.startedAt)], ["finished", time(job.finishedAt)],
+  ];
+  if (job.error !== undefined) lines.push(["error", `${job.error.code}: ${job.error.message}`]);
+  if (job.output !== undefined) lines.push(["output", JSON.stringify(job.output)]);
+  out(lines.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n"));
+  return EXIT.ok;
+}
+
+function formatEvent(event: JobEvent): string {
+  if (event.type === "step") {
+    const s = event.step;
+    return `[attempt ${event.attempt}] step ${s.name ?? s.id}: ${s.status}${s.message === undefined ? "" : ` (${s.message})`}`;
+  }
+  return event.lines.map((l) => `${time(l.ts)} ${l.level.toUpperCase().padEnd(5)} ${l.msg}`).join("\n");
+}
+
+/** Prints events; with `follow`, keeps reading until the job is terminal and fully printed. */
+async function streamLogs(client: AdminClient, id: string, follow: boolean, json: boolean): Promise<number> {
+  let after = 0;
+  for (;;) {
+    const { events, nextSeq } = await client.jobLogs(id, after);
+    for (const event of events) out(json ? JSON.stringify(event) : formatEvent(event));
+    after = nextSeq;
+    if (events.length > 0) continue;
+    if (!follow) return EXIT.ok;
+    // Waiting on the job doubles as the pause between reads: it returns at once when it ends.
+    const job = await client.waitJob(id, 1000);
+    if (isTerminal(job.status as JobState)) {
+      const last = await client.jobLogs(id, after);
+      for (const event of last.events) out(json ? JSON.stringify(event) : formatEvent(event));
+      if (last.events.length === 0) return EXIT.ok;
+      after = last.nextSeq;
+    }
+  }
+}

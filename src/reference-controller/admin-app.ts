@@ -1,0 +1,52 @@
+// The admin API under /api/v1: bearer admin-token auth (constant-time), health, and the jobs
+// and runners routes.
+
+import { Hono } from "hono";
+import { VERSION } from "../version.ts";
+import { createAdminJobsApp } from "./admin-jobs.ts";
+import { createAdminRunnersApp } from "./admin-runners.ts";
+import type { ControllerCore } from "./controller-core.ts";
+import { errorResponse } from "./http-helpers.ts";
+import type { RunnerRegistry } from "./runner-registry.ts";
+import { bearerToken, matchesHash } from "./tokens.ts";
+
+export interface AdminAppOptions {
+  core: ControllerCore;
+  runners: RunnerRegistry;
+  adminTokenHash: string;
+  state: () => "starting" | "ready" | "stopping";
+  startedAt: number;
+}
+
+export function createAdminApp(options: AdminAppOptions): Hono {
+  const { core } = options;
+  const app = new Hono();
+
+  // Health without a token says only whether the controller is up; with one it adds counters.
+  app.get("/health", function health(c) {
+    const state = options.state();
+    const body: Record<string, unknown> = { status: state === "ready" ? "ok" : state, version: VERSION };
+    if (matchesHash(bearerToken(c.req.header("authorization")), options.adminTokenHash)) {
+      Object.assign(body, {
+        uptimeMs: core.clock.now() - options.startedAt,
+        sessions: core.sessions.size,
+        queued: core.queuedCount(),
+        jobs: core.store.jobs.size,
+        runners: core.store.runners.size,
+        counters: { ...core.counters },
+      });
+    }
+    return c.json(body, state === "ready" ? 200 : 503);
+  });
+
+  app.use("*", async function requireAdminToken(c, next) {
+    if (!matchesHash(bearerToken(c.req.header("authorization")), options.adminTokenHash)) {
+      return errorResponse(c, 401, "unauthorized", "Missing or wrong admin token (Authorization: Bearer <admin token>)");
+    }
+    await next();
+  });
+
+  app.route("/jobs", createAdminJobsApp(core));
+  app.route("/runners", createAdminRunnersApp(options.runners));
+  return app;
+}

@@ -1,0 +1,92 @@
+// The admin API for jobs: submit, list, get, cancel, read logs, and wait for the end.
+
+import { Hono } from "hono";
+import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
+import { JOB_STATES, type JobState } from "./job-state.ts";
+import { asObject, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
+import { jobJson } from "./records.ts";
+
+const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
+const MAX_WAIT_MS = 5 * 60_000;
+const DEFAULT_WAIT_MS = 30_000;
+
+export function createAdminJobsApp(core: ControllerCore): Hono {
+  const app = new Hono();
+
+  app.onError((error, c) => errorFromException(c, error));
+
+  app.post("/", async function submitJob(c) {
+    const input = parseSubmit(asObject(await readJson(c, "submit a job"), "submit a job"));
+    return c.json(jobJson(core.submitJob(input)), 201);
+  });
+
+  app.get("/", function listJobs(c) {
+    const action = "list jobs";
+    const query = c.req.query();
+    onlyFields(query, ["group", "status", "limit"], action);
+    const group = optionalId(query, "group", action);
+    const status = query.status;
+    if (status !== undefined && !JOB_STATES.includes(status as JobState)) {
+      throw invalid(`Cannot ${action}: "status" must be one of ${JOB_STATES.join(", ")} (got "${status.slice(0, 40)}")`);
+    }
+    const limit = optionalInt(query, "limit", action, 1, 1000) ?? 100;
+    const jobs = [...core.store.jobs.values()]
+      .filter((j) => (group === undefined || j.group === group) && (status === undefined || j.status === status))
+      .sort((a, b) => b.queueSeq - a.queueSeq)
+      .slice(0, limit)
+      .map(jobJson);
+    return c.json({ jobs });
+  });
+
+  app.get("/:id", function getJob(c) {
+    return c.json(jobJson(core.requireJob(c.req.param("id"), "get")));
+  });
+
+  app.post("/:id/cancel", function cancelJob(c) {
+    return c.json(jobJson(core.cancelJob(c.req.param("id"))));
+  });
+
+  app.get("/:id/logs", function jobLogs(c) {
+    const job = core.requireJob(c.req.param("id"), "read the logs of");
+    const query = c.req.query();
+    const after = optionalInt(query, "after", "read job logs", 0, Number.MAX_SAFE_INTEGER) ?? 0;
+    const limit = optionalInt(query, "limit", "read job logs", 1, 10_000) ?? 1000;
+    const events = core.logs.read(job.id, after, limit);
+    // `nextSeq` is what to pass as `after` next time.
+    return c.json({ events, nextSeq: events.at(-1)?.seq ?? after });
+  });
+
+  app.get("/:id/wait", async function waitForJob(c) {
+    const timeoutMs = optionalInt(c.req.query(), "timeoutMs", "wait for a job", 0, MAX_WAIT_MS) ?? DEFAULT_WAIT_MS;
+    const job = await core.waitForJob(c.req.param("id"), timeoutMs, c.req.raw.signal);
+    return c.json(jobJson(job));
+  });
+
+  return app;
+}
+
+function parseSubmit(body: Obj): SubmitJobInput {
+  const action = "submit a job";
+  onlyFields(body, ["plugin", "action", "input", "group", "timeoutMs", "maxAttempts"], action);
+  const name = (field: string): string | undefined => {
+    const v = body[field];
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || v.trim() === "" || v.length > 256) {
+      throw invalid(`Cannot ${action}: "${field}" must be a non-empty string of at most 256 characters`);
+    }
+    return v;
+  };
+  const plugin = name("plugin");
+  if (plugin === undefined) throw invalid(`Cannot ${action}: "plugin" is required`);
+  const out: SubmitJobInput = { plugin };
+  const act = name("action");
+  const group = optionalId(body, "group", action);
+  const timeoutMs = optionalInt(body, "timeoutMs", action, 1, MAX_TIMEOUT_MS);
+  const maxAttempts = optionalInt(body, "maxAttempts", action, 1, 100);
+  if (act !== undefined) out.action = act;
+  if (body.input !== undefined) out.input = body.input;
+  if (group !== undefined) out.group = group;
+  if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
+  if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
+  return out;
+}

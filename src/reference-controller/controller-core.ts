@@ -1,0 +1,303 @@
+// The reference controller's engine: job queue per group, leases, dispatch of offers to
+// sessions with credit, re-queue and failure, cancellation, and waiters for terminal jobs.
+// Everything here is synchronous, so one change is written and applied before the next begins.
+
+import { randomBytes } from "node:crypto";
+import { EdgeError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { message, type JobOffer, type WireError } from "../protocol/edge-v1.ts";
+import type { Clock } from "./clock.ts";
+import { isLeased, isTerminal, transitionJob, type JobState } from "./job-state.ts";
+import type { EventCursor, JobLogs } from "./job-logs.ts";
+import { JobQueue } from "./job-queue.ts";
+import { JobWaiters } from "./job-waiters.ts";
+import type { StoredJob } from "./records.ts";
+import type { SessionRegistry } from "./session-registry.ts";
+import type { ControllerStore } from "./store.ts";
+
+export interface CoreSettings {
+  leaseTtlMs: number;
+  heartbeatIntervalMs: number;
+  pollWaitMs: number;
+  maxAttempts: number;
+}
+
+export interface CoreOptions extends CoreSettings {
+  store: ControllerStore;
+  logs: JobLogs;
+  sessions: SessionRegistry;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface SubmitJobInput {
+  plugin: string;
+  action?: string;
+  input?: unknown;
+  group?: string;
+  timeoutMs?: number;
+  maxAttempts?: number;
+}
+
+export interface ControllerCounters {
+  protocolErrors: number;
+  unknownTypes: number;
+  staleEvents: number;
+  offers: number;
+}
+
+export class ControllerCore {
+  readonly store: ControllerStore;
+  readonly logs: JobLogs;
+  readonly sessions: SessionRegistry;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly settings: Readonly<CoreSettings>;
+  readonly counters: ControllerCounters = { protocolErrors: 0, unknownTypes: 0, staleEvents: 0, offers: 0 };
+  readonly #queues = new Map<string, JobQueue>();
+  /** Jobs a runner holds a lease on: the expiry sweep looks only at these. */
+  readonly #leased = new Set<string>();
+  /** Event cursors of jobs that may still receive events (leased ones). */
+  readonly #cursors = new Map<string, EventCursor>();
+  /** Which session last sent or received something about a lease (to re-send a cancel). */
+  readonly leaseSession = new Map<string, string>();
+  readonly #waiters = new JobWaiters();
+
+  constructor(options: CoreOptions) {
+    this.store = options.store;
+    this.logs = options.logs;
+    this.sessions = options.sessions;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.settings = {
+      leaseTtlMs: options.leaseTtlMs,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      pollWaitMs: options.pollWaitMs,
+      maxAttempts: options.maxAttempts,
+    };
+    for (const job of [...this.store.jobs.values()].sort((a, b) => a.queueSeq - b.queueSeq)) {
+      if (job.status === "queued") this.#queue(job.group).insert(job.id, job.queueSeq);
+      if (isLeased(job.status)) this.#leased.add(job.id);
+    }
+  }
+
+  #queue(group: string): JobQueue {
+    let queue = this.#queues.get(group);
+    if (queue === undefined) this.#queues.set(group, (queue = new JobQueue()));
+    return queue;
+  }
+
+  queuedCount(group?: string): number {
+    if (group !== undefined) return this.#queues.get(group)?.size ?? 0;
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.size;
+    return n;
+  }
+
+  getJob(id: string): StoredJob | undefined {
+    return this.store.jobs.get(id);
+  }
+
+  requireJob(id: string, action: string): StoredJob {
+    const job = this.store.jobs.get(id);
+    if (job === undefined) throw new EdgeError("not_found", `Cannot ${action} job "${id}": no such job`);
+    return job;
+  }
+
+  /** Validated input in, a durable queued job out (and offered at once if a session has credit). */
+  submitJob(input: SubmitJobInput): StoredJob {
+    const now = this.clock.now();
+    const job: StoredJob = {
+      id: `job_${now.toString(36)}${randomBytes(9).toString("base64url")}`,
+      group: input.group ?? "default",
+      plugin: input.plugin,
+      action: input.action ?? "default",
+      input: input.input ?? {},
+      status: "queued",
+      attempt: 0,
+      maxAttempts: input.maxAttempts ?? this.settings.maxAttempts,
+      submittedAt: now,
+      queueSeq: this.store.nextQueueSeq(),
+      ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }),
+    };
+    this.store.putJobs([job]);
+    this.#queue(job.group).insert(job.id, job.queueSeq);
+    this.logger.info("Job submitted", { jobId: job.id, group: job.group, plugin: job.plugin });
+    this.dispatch(job.group);
+    return this.store.jobs.get(job.id) ?? job;
+  }
+
+  /** Leases the oldest queued jobs of `group` to sessions with credit, then sends the offers. */
+  dispatch(group: string): void {
+    const queue = this.#queues.get(group);
+    if (queue === undefined || queue.size === 0) return;
+    const now = this.clock.now();
+    const batch: Array<{ job: StoredJob; sessionId: string; previous: StoredJob }> = [];
+    while (queue.size > 0) {
+      const session = this.sessions.nextWithCredit(group);
+      if (session === undefined) break;
+      const id = queue.shift() as string;
+      const previous = this.store.jobs.get(id);
+      if (previous === undefined || previous.status !== "queued") continue;
+      session.credit--;
+      const { error: _e, ...rest } = previous;
+      batch.push({
+        previous,
+        sessionId: session.id,
+        job: {
+          ...rest,
+          status: transitionJob(id, previous.status, "leased"),
+          attempt: previous.attempt + 1,
+          runnerId: session.runnerId,
+          leaseExpiresAt: now + this.settings.leaseTtlMs,
+        },
+      });
+    }
+    if (batch.length === 0) return;
+    try {
+      // Attempt and lease are durable before any offer leaves (docs/protocol.md).
+      this.store.putJobs(batch.map((b) => b.job));
+    } catch (error) {
+      this.logger.error("Cannot lease jobs: the store write failed; they stay queued", { error: String(error) });
+      for (const b of batch) {
+        queue.insert(b.previous.id, b.previous.queueSeq);
+        const session = this.sessions.get(b.sessionId);
+        if (session !== undefined) session.credit++;
+      }
+      return;
+    }
+    for (const { job, sessionId } of batch) {
+      this.#leased.add(job.id);
+      this.#cursors.set(job.id, this.logs.cursor(job.id, job.attempt));
+      this.leaseSession.set(job.id, sessionId);
+      this.counters.offers++;
+      this.sessions.get(sessionId)?.send(message({ type: "offer", job: offerOf(job) }));
+      this.logger.debug("Job offered", { jobId: job.id, attempt: job.attempt, runnerId: job.runnerId });
+    }
+  }
+
+  /** The event cursor of a job, rebuilt from its log file when not in memory (after a restart). */
+  cursor(job: StoredJob): EventCursor {
+    let cursor = this.#cursors.get(job.id);
+    if (cursor === undefined || cursor.attempt !== job.attempt) {
+      cursor = this.logs.cursor(job.id, job.attempt);
+      this.#cursors.set(job.id, cursor);
+    }
+    return cursor;
+  }
+
+  /** Ends a leased job: back to the queue while attempts remain, otherwise failed with `error`. */
+  requeueOrFail(job: StoredJob, error: WireError, patch: Partial<StoredJob> = {}): StoredJob {
+    if (job.attempt < job.maxAttempts) {
+      const { runnerId: _r, leaseExpiresAt: _l, ...rest } = job;
+      const next: StoredJob = { ...rest, ...patch, status: transitionJob(job.id, job.status, "queued"), error };
+      this.store.putJobs([next]);
+      this.#release(job.id);
+      this.#queue(job.group).insert(job.id, job.queueSeq);
+      this.logger.info("Job re-queued", { jobId: job.id, attempt: job.attempt, reason: error.code });
+      this.dispatch(job.group);
+      return next;
+    }
+    return this.finish(job, "failed", { ...patch, error });
+  }
+
+  /** Moves a job to a terminal state durably and wakes whoever waits for it. */
+  finish(job: StoredJob, status: JobState, patch: Partial<StoredJob> = {}): StoredJob {
+    const { leaseExpiresAt: _l, ...rest } = job;
+    const next: StoredJob = { ...rest, ...patch, status: transitionJob(job.id, job.status, status), finishedAt: this.clock.now() };
+    this.store.putJobs([next]);
+    this.#release(job.id);
+    this.#queues.get(job.group)?.remove(job.id);
+    this.logger.info("Job finished", { jobId: job.id, attempt: job.attempt, status, errorCode: next.error?.code });
+    this.#waiters.wake(job.id);
+    return next;
+  }
+
+  #release(jobId: string): void {
+    this.#leased.delete(jobId);
+    this.#cursors.delete(jobId);
+    this.leaseSession.delete(jobId);
+  }
+
+  /** Queued: cancelled at once. Leased: `cancel` to the holder, `cancelling` until it reports. */
+  cancelJob(id: string, reason = "cancelled by an operator"): StoredJob {
+    const job = this.requireJob(id, "cancel");
+    if (job.status === "cancelling") return job;
+    if (isTerminal(job.status)) throw new EdgeError("conflict", `Cannot cancel job "${id}": it is already ${job.status}`);
+    if (job.status === "queued") {
+      return this.finish(job, "cancelled", { error: { code: "job_cancelled", message: reason } });
+    }
+    const next: StoredJob = { ...job, status: transitionJob(id, job.status, "cancelling"), error: { code: "job_cancelled", message: reason } };
+    this.store.putJobs([next]);
+    const session = job.runnerId === undefined ? undefined : this.sessions.ofRunner(job.runnerId);
+    session?.send(message({ type: "cancel", jobId: id, attempt: job.attempt, reason }));
+    if (session !== undefined) this.leaseSession.set(id, session.id);
+    this.logger.info("Job cancelling", { jobId: id, attempt: job.attempt, runnerId: job.runnerId });
+    return next;
+  }
+
+  /** Expires every lease past its time; returns how many expired. Called by the lease sweeper. */
+  expireLeases(): number {
+    const now = this.clock.now();
+    let expired = 0;
+    for (const id of [...this.#leased]) {
+      const job = this.store.jobs.get(id);
+      if (job !== undefined && (job.leaseExpiresAt ?? 0) <= now) {
+        this.expireLease(job);
+        expired++;
+      }
+    }
+    return expired;
+  }
+
+  expireLease(job: StoredJob): StoredJob {
+    this.logger.warn("Job lease expired", { jobId: job.id, attempt: job.attempt, runnerId: job.runnerId });
+    if (job.status === "cancelling") return this.finish(job, "cancelled");
+    return this.requeueOrFail(job, {
+      code: "lease_expired",
+      message: `Lease of job "${job.id}" expired on attempt ${job.attempt} of ${job.maxAttempts}`,
+    });
+  }
+
+  /** The earliest lease expiry, for the sweeper to sleep until. */
+  nextExpiry(): number | undefined {
+    let next: number | undefined;
+    for (const id of this.#leased) {
+      const at = this.store.jobs.get(id)?.leaseExpiresAt;
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
+  leasedBy(runnerId: string): number {
+    let n = 0;
+    for (const id of this.#leased) if (this.store.jobs.get(id)?.runnerId === runnerId) n++;
+    return n;
+  }
+
+  /** The job once it is terminal, or as it is after `timeoutMs`, whichever comes first. */
+  async waitForJob(id: string, timeoutMs: number, signal?: AbortSignal): Promise<StoredJob> {
+    const job = this.requireJob(id, "wait for");
+    if (!isTerminal(job.status) && timeoutMs > 0) await this.#waiters.wait(id, timeoutMs, signal);
+    return this.store.jobs.get(id) ?? job;
+  }
+
+  /** Wakes every waiter (on shutdown, so long-polls answer instead of hanging). */
+  wakeAll(): void {
+    this.#waiters.wakeAll();
+  }
+}
+
+export function offerOf(job: StoredJob): JobOffer {
+  return {
+    id: job.id,
+    attempt: job.attempt,
+    group: job.group,
+    plugin: job.plugin,
+    action: job.action,
+    input: job.input,
+    ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+    leaseExpiresAt: job.leaseExpiresAt ?? 0,
+    submittedAt: job.submittedAt,
+  };
+}

@@ -1,0 +1,44 @@
+// One controller per data directory: two processes appending to one journal would corrupt it,
+// so the second refuses to start while the first is alive.
+
+import * as fs from "node:fs";
+import { EdgeError } from "../errors.ts";
+
+export class ControllerLock {
+  readonly #file: string;
+
+  private constructor(file: string) {
+    this.#file = file;
+  }
+
+  /** Takes the lock, replacing one left by a process that no longer runs. */
+  static acquire(file: string): ControllerLock {
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        fs.writeFileSync(file, String(process.pid), { flag: "wx", mode: 0o600 });
+        return new ControllerLock(file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      const pid = Number(fs.readFileSync(file, "utf8").trim());
+      if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new EdgeError("conflict", `Cannot start the controller: data directory is in use by process ${pid} (lock "${file}")`);
+      }
+      fs.rmSync(file, { force: true });
+    }
+    throw new EdgeError("conflict", `Cannot start the controller: cannot take the lock "${file}"`);
+  }
+
+  release(): void {
+    fs.rmSync(this.#file, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

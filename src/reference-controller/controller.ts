@@ -1,0 +1,196 @@
+// The reference controller as one object to embed: `edge-runner controller`, `edge-runner dev`
+// and the tests start it with `ReferenceController.start()` and stop it with `close()`.
+
+import * as path from "node:path";
+import { Hono } from "hono";
+import { Logger } from "../log/logger.ts";
+import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-server.ts";
+import { createAdminApp } from "./admin-app.ts";
+import { systemClock, systemTimer, type Clock, type Timer } from "./clock.ts";
+import { ControllerLock } from "./controller-lock.ts";
+import { ControllerCore, type SubmitJobInput } from "./controller-core.ts";
+import { createEdgeApp } from "./edge-app.ts";
+import { EdgeSessions } from "./edge-sessions.ts";
+import { JobLogs } from "./job-logs.ts";
+import { LeaseSweeper } from "./lease-sweeper.ts";
+import { jobJson, type JobJson } from "./records.ts";
+import { RunnerMessages } from "./runner-messages.ts";
+import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./runner-registry.ts";
+import { SessionRegistry } from "./session-registry.ts";
+import { ControllerStore } from "./store.ts";
+import { loadOrCreateAdminToken, sha256Hex } from "./tokens.ts";
+
+export interface ReferenceControllerOptions {
+  /** State lives in `<dataDir>/controller/`. */
+  dataDir: string;
+  hostname?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  leaseTtlMs?: number;
+  heartbeatIntervalMs?: number;
+  maxAttempts?: number;
+  /** Longest hold of a long-poll receive. */
+  pollWaitMs?: number;
+  /** Fixed admin token; otherwise read from (or created in) `adminTokenFile`. */
+  adminToken?: string;
+  /** Defaults to `<dataDir>/controller/admin-token`. */
+  adminTokenFile?: string;
+  logger?: Logger;
+  clock?: Clock;
+  timer?: Timer;
+  /** Longest pause of the lease sweep loop. */
+  sweepIntervalMs?: number;
+  /** False: no sweep loop; tests call `sweep()` after moving their clock. */
+  autoSweep?: boolean;
+  /** Journal lines before compaction into a snapshot. */
+  compactAfter?: number;
+}
+
+export class ReferenceController {
+  readonly core: ControllerCore;
+  readonly runners: RunnerRegistry;
+  readonly sessions: EdgeSessions;
+  readonly messages: RunnerMessages;
+  /** The whole HTTP surface; tests may drive it with `app.request()` without a port. */
+  readonly app: Hono;
+  readonly adminToken: string;
+  readonly dataDir: string;
+  readonly #sweeper: LeaseSweeper;
+  readonly #lock: ControllerLock;
+  #server: HttpServer | undefined;
+  #state: "starting" | "ready" | "stopping" = "starting";
+
+  private constructor(options: ReferenceControllerOptions) {
+    const logger = (options.logger ?? new Logger()).child({ component: "controller" });
+    const clock = options.clock ?? systemClock;
+    const timer = options.timer ?? systemTimer;
+    const dir = path.join(options.dataDir, "controller");
+    this.dataDir = dir;
+    const store = ControllerStore.open({ dir, logger, ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
+    try {
+      this.#lock = ControllerLock.acquire(path.join(dir, "controller.lock"));
+    } catch (error) {
+      store.close();
+      throw error;
+    }
+    if (options.adminToken !== undefined) this.adminToken = options.adminToken;
+    else {
+      const file = options.adminTokenFile ?? path.join(dir, "admin-token");
+      const { token, created } = loadOrCreateAdminToken(file);
+      if (created) logger.info("Created the admin token (mode 0600)", { file });
+      this.adminToken = token;
+    }
+    this.core = new ControllerCore({
+      store,
+      logs: new JobLogs({ dir: path.join(dir, "logs"), logger }),
+      sessions: new SessionRegistry(),
+      clock,
+      logger,
+      leaseTtlMs: options.leaseTtlMs ?? 30_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 10_000,
+      pollWaitMs: options.pollWaitMs ?? 25_000,
+      maxAttempts: options.maxAttempts ?? 3,
+    });
+    this.runners = new RunnerRegistry(this.core);
+    this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
+    this.messages = new RunnerMessages(this.core, this.runners);
+    this.app = new Hono();
+    this.app.route("/", createEdgeApp({
+      core: this.core,
+      sessions: this.sessions,
+      messages: this.messages,
+      upgradeWebSocket,
+      accepting: () => this.#state === "ready",
+    }));
+    this.app.route("/api/v1", createAdminApp({
+      core: this.core,
+      runners: this.runners,
+      adminTokenHash: sha256Hex(this.adminToken),
+      state: () => this.#state,
+      startedAt: clock.now(),
+    }));
+    this.#sweeper = new LeaseSweeper({
+      clock,
+      timer,
+      intervalMs: options.sweepIntervalMs ?? 1000,
+      nextExpiry: () => this.core.nextExpiry(),
+      onTick: () => this.sweep(),
+      onError: (error) => logger.error("Lease sweep failed; retrying on the next tick", { error: String(error) }),
+    });
+  }
+
+  /** Opens the store (replaying it) without binding a port: for in-memory tests. */
+  static create(options: ReferenceControllerOptions): ReferenceController {
+    const controller = new ReferenceController(options);
+    controller.#state = "ready";
+    if (options.autoSweep !== false) controller.#sweeper.start();
+    return controller;
+  }
+
+  /** Opens the store, then serves HTTP and WebSocket on `hostname:port`. */
+  static async start(options: ReferenceControllerOptions): Promise<ReferenceController> {
+    const controller = ReferenceController.create(options);
+    try {
+      controller.#server = await serveHttp(controller.app, { hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 });
+    } catch (error) {
+      await controller.close();
+      throw error;
+    }
+    controller.core.logger.info("Reference controller listening", { url: controller.url });
+    return controller;
+  }
+
+  get url(): string {
+    if (this.#server === undefined) throw new Error("The controller is not serving HTTP (created without start())");
+    return this.#server.url;
+  }
+
+  get port(): number {
+    return this.#server?.port ?? 0;
+  }
+
+  registerRunner(input: RegisterRunnerInput): { id: string; group: string; apiKey: string } {
+    const { rotated: _r, ...created } = this.runners.register(input);
+    return created;
+  }
+
+  listRunners(): RunnerInfo[] {
+    return this.runners.list();
+  }
+
+  submitJob(input: SubmitJobInput): JobJson {
+    return jobJson(this.core.submitJob(input));
+  }
+
+  getJob(id: string): JobJson | undefined {
+    const job = this.core.getJob(id);
+    return job === undefined ? undefined : jobJson(job);
+  }
+
+  cancelJob(id: string): JobJson {
+    return jobJson(this.core.cancelJob(id));
+  }
+
+  async waitForJob(id: string, timeoutMs: number): Promise<JobJson> {
+    return jobJson(await this.core.waitForJob(id, timeoutMs));
+  }
+
+  /** One pass of the lease and session sweep (the loop calls it; tests call it directly). */
+  sweep(): void {
+    this.core.expireLeases();
+    this.sessions.sweep();
+  }
+
+  /** Stops serving, ends every session (leases stay), answers waiters, closes the store. */
+  async close(): Promise<void> {
+    if (this.#state === "stopping") return;
+    this.#state = "stopping";
+    this.#sweeper.stop();
+    for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller stopping", 1001);
+    this.core.wakeAll();
+    await this.#server?.close();
+    this.core.store.close();
+    this.#lock.release();
+    this.core.logger.info("Reference controller stopped");
+  }
+}

@@ -1,0 +1,140 @@
+// The edge protocol endpoints (docs/protocol.md, "Session"): session creation, the WebSocket
+// attach, long-poll send/receive, and session end.
+
+import { Hono, type Context } from "hono";
+import type { UpgradeWebSocket } from "hono/ws";
+import { EDGE_PATHS, PROTOCOL_VERSION, type CreateSessionRequest } from "../protocol/edge-v1.ts";
+import type { ControllerCore } from "./controller-core.ts";
+import type { EdgeSessions } from "./edge-sessions.ts";
+import { asObject, errorFromException, errorResponse, invalid, readJson, type Obj } from "./http-helpers.ts";
+import type { RunnerMessages } from "./runner-messages.ts";
+import type { EdgeSession } from "./session.ts";
+import { bearerToken } from "./tokens.ts";
+
+export interface EdgeAppOptions {
+  core: ControllerCore;
+  sessions: EdgeSessions;
+  messages: RunnerMessages;
+  upgradeWebSocket: UpgradeWebSocket<unknown>;
+  /** False while starting or stopping: session creation answers 503 with Retry-After. */
+  accepting: () => boolean;
+}
+
+const MAX_BATCH = 1000;
+
+export function createEdgeApp(options: EdgeAppOptions): Hono {
+  const { core, sessions, messages } = options;
+  const app = new Hono();
+  const base = EDGE_PATHS.sessions;
+
+  app.post(base, async function createSession(c) {
+    if (!options.accepting()) {
+      c.header("Retry-After", "1");
+      return errorResponse(c, 503, "unavailable", "The controller is starting or stopping; retry shortly");
+    }
+    try {
+      const body = asObject(await readJson(c, "create a session"), "create a session");
+      if (body.v !== PROTOCOL_VERSION) {
+        if (typeof body.v === "number") {
+          return errorResponse(c, 426, "unsupported_version", `Cannot create a session: protocol version ${body.v} is not supported (this controller speaks ${PROTOCOL_VERSION})`);
+        }
+        throw invalid(`Cannot create a session: "v" must be ${PROTOCOL_VERSION}`);
+      }
+      const created = sessions.create(sessionRequest(body), bearerToken(c.req.header("authorization")));
+      return c.json(created, 201);
+    } catch (error) {
+      return errorFromException(c, error);
+    }
+  });
+
+  /** The session named in the path, if the presented token is right; else an error response. */
+  const pollSession = (c: Context): EdgeSession | Response => {
+    const session = core.sessions.get(c.req.param("id") ?? "");
+    if (session === undefined) return errorResponse(c, 404, "not_found", "No such session (it ended); create a new one");
+    if (!session.checkPollToken(bearerToken(c.req.header("authorization")))) {
+      return errorResponse(c, 401, "unauthorized", "Wrong or missing session token");
+    }
+    return session;
+  };
+
+  app.get(
+    `${base}/:id/ws`,
+    async function checkWebSocketToken(c, next) {
+      const session = core.sessions.get(c.req.param("id"));
+      if (session === undefined) return errorResponse(c, 404, "not_found", "No such session (it ended); create a new one");
+      if (!session.consumeWebSocketToken(c.req.query("token"))) {
+        return errorResponse(c, 401, "unauthorized", "Wrong, missing or already used session token");
+      }
+      c.set("session" as never, session as never);
+      await next();
+    },
+    options.upgradeWebSocket((c) => {
+      const session = c.get("session" as never) as EdgeSession;
+      return {
+        onOpen: (_event, ws) => {
+          if (session.closed) return ws.close(1000, "session ended");
+          session.attachSocket({ send: (data) => ws.send(data), close: (code, reason) => ws.close(code, reason) });
+        },
+        onMessage: (event, _ws) => {
+          const data = event.data;
+          if (typeof data === "string") messages.handleFrame(session, data);
+          else messages.handleBinaryFrame(session);
+        },
+        onClose: () => sessions.end(session, "WebSocket closed"),
+        onError: () => sessions.end(session, "WebSocket error"),
+      };
+    }),
+  );
+
+  app.post(`${base}/:id/send`, async function send(c) {
+    const session = pollSession(c);
+    if (session instanceof Response) return session;
+    try {
+      const body = asObject(await readJson(c, "send messages"), "send messages");
+      if (!Array.isArray(body.messages) || body.messages.length > MAX_BATCH) {
+        throw invalid(`Cannot send messages: "messages" must be an array of at most ${MAX_BATCH} items`);
+      }
+      session.transport = "poll";
+      session.lastPollAt = core.clock.now();
+      for (const frame of body.messages) messages.handleFrame(session, frame);
+      return c.json({}, 202);
+    } catch (error) {
+      return errorFromException(c, error);
+    }
+  });
+
+  app.get(`${base}/:id/receive`, async function receive(c) {
+    const session = pollSession(c);
+    if (session instanceof Response) return session;
+    if (session.receiving) return errorResponse(c, 409, "conflict", "Another receive is outstanding for this session");
+    const asked = Number(c.req.query("waitMs") ?? core.settings.pollWaitMs);
+    const waitMs = Number.isFinite(asked) && asked >= 0 ? Math.min(asked, core.settings.pollWaitMs) : core.settings.pollWaitMs;
+    const out = await session.receive(waitMs);
+    if (session.closed && out.length === 0) return errorResponse(c, 404, "not_found", "The session ended; create a new one");
+    return c.json({ messages: out });
+  });
+
+  app.delete(`${base}/:id`, function endSession(c) {
+    const session = pollSession(c);
+    if (session instanceof Response) return session;
+    sessions.end(session, "ended by the runner");
+    return c.json({});
+  });
+
+  return app;
+}
+
+function sessionRequest(body: Obj): CreateSessionRequest {
+  const field = (name: string, max = 256): string => {
+    const v = body[name];
+    if (typeof v !== "string" || v === "" || v.length > max) {
+      throw invalid(`Cannot create a session: "${name}" must be a non-empty string of at most ${max} characters`);
+    }
+    return v;
+  };
+  const transport = body.transport;
+  if (transport !== "websocket" && transport !== "poll") {
+    throw invalid(`Cannot create a session: "transport" must be "websocket" or "poll"`);
+  }
+  return { v: 1, runnerId: field("runnerId", 128), group: field("group", 128), version: field("version", 64), transport };
+}

@@ -1,0 +1,57 @@
+// What the controller stores: jobs, runners, and the journal records that change them. Every
+// record is a full upsert, so replaying a record twice (after a crash mid-compaction) is harmless.
+
+import type { WireError } from "../protocol/edge-v1.ts";
+import type { JobState } from "./job-state.ts";
+
+export interface StoredJob {
+  id: string;
+  group: string;
+  plugin: string;
+  action: string;
+  input: unknown;
+  status: JobState;
+  attempt: number;
+  maxAttempts: number;
+  runnerId?: string;
+  leaseExpiresAt?: number;
+  submittedAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  output?: unknown;
+  error?: WireError;
+  timeoutMs?: number;
+  /** FIFO position in its group's queue; a re-queued job keeps it and so goes first again. */
+  queueSeq: number;
+  /** The attempt whose `result` was accepted, so a resent result is acked again, not refused. */
+  reportedAttempt?: number;
+}
+
+export interface StoredRunner {
+  id: string;
+  group: string;
+  /** SHA-256 (hex) of the API key; the key itself is shown once and never stored. */
+  apiKeyHash: string;
+  publicKey?: string;
+  registeredAt: number;
+  lastSeenAt?: number;
+}
+
+export type JournalRecord =
+  | { t: "job"; job: StoredJob }
+  | { t: "runner"; runner: StoredRunner }
+  | { t: "runner_deleted"; id: string };
+
+export interface Snapshot {
+  v: 1;
+  jobs: StoredJob[];
+  runners: StoredRunner[];
+}
+
+/** The job as the admin API shows it (internal bookkeeping fields removed). */
+export type JobJson = Omit<StoredJob, "queueSeq" | "reportedAttempt">;
+
+export function jobJson(job: StoredJob): JobJson {
+  const { queueSeq: _q, reportedAttempt: _r, ...rest } = job;
+  return rest;
+}

@@ -1,0 +1,56 @@
+// Secrets the controller hands out (runner API keys, session tokens, the admin token): random,
+// stored only as SHA-256, and compared in constant time.
+
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ConfigError } from "../config/resolve.ts";
+
+/** 32 random bytes, base64url. */
+export function randomToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+export function sha256Hex(secret: string): string {
+  return createHash("sha256").update(secret, "utf8").digest("hex");
+}
+
+/** Compares a presented secret with a stored hash without leaking where they differ. */
+export function matchesHash(presented: string | undefined, storedHash: string): boolean {
+  if (presented === undefined || presented === "") return false;
+  const a = Buffer.from(sha256Hex(presented), "hex");
+  const b = Buffer.from(storedHash, "hex");
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The bearer token of an `Authorization` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return match?.[1];
+}
+
+/** Reads a secret file, refusing one that other users can read (fail closed). */
+export function readSecretFile(file: string, field: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (error) {
+    throw new ConfigError(field, `Cannot read ${field} file "${file}": ${(error as Error).message}`);
+  }
+  if (process.platform !== "win32" && (stat.mode & 0o077) !== 0) {
+    throw new ConfigError(field, `Refusing ${field} file "${file}": it is readable by other users (run chmod 600)`);
+  }
+  const value = fs.readFileSync(file, "utf8").trim();
+  if (value === "") throw new ConfigError(field, `Cannot read ${field} file "${file}": it is empty`);
+  return value;
+}
+
+/** The admin token at `file`, created (mode 0600) with a new random token when missing. */
+export function loadOrCreateAdminToken(file: string): { token: string; created: boolean } {
+  if (fs.existsSync(file)) return { token: readSecretFile(file, "adminTokenFile"), created: false };
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const token = randomToken();
+  // `wx` fails if another process created it meanwhile, rather than overwriting its token.
+  fs.writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
+  return { token, created: true };
+}

@@ -1,0 +1,82 @@
+// Test harness: an in-process reference controller on 127.0.0.1:0 and runners wired to it,
+// so runner tests exercise the real protocol over real sockets without spawning processes.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { ReferenceController, type ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
+import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
+import { PluginPool } from "../../src/plugins/pool.ts";
+import { Runner } from "../../src/runner/runner.ts";
+import { memoryLogger, type Logger, type LogRecord } from "../../src/log/logger.ts";
+import type { JobExecutor } from "../../src/runner/job-executor.ts";
+
+export function tempDir(prefix = "edge-runner-test-"): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function startController(options: Partial<ReferenceControllerOptions> & { dataDir: string }) {
+  const { logger, records } = memoryLogger("warn");
+  const controller = await ReferenceController.start({ logger, leaseTtlMs: 5000, heartbeatIntervalMs: 1000, pollWaitMs: 2000, ...options });
+  return { controller, records };
+}
+
+export interface TestRunnerOptions {
+  controller: ReferenceController;
+  runnerId?: string;
+  group?: string;
+  apiKey?: string;
+  transport?: "websocket" | "poll" | "auto";
+  concurrency?: number;
+  drainTimeoutMs?: number;
+  executor?: JobExecutor;
+  controllerUrl?: string;
+}
+
+export function startRunner(options: TestRunnerOptions): { runner: Runner; connection: EdgeConnection; executor: JobExecutor; logger: Logger; records: LogRecord[] } {
+  const { logger, records } = memoryLogger("debug");
+  const runnerId = options.runnerId ?? "r1";
+  const group = options.group ?? "default";
+  const apiKey = options.apiKey ?? options.controller.registerRunner({ id: runnerId, group }).apiKey;
+  const executor = options.executor ?? new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200 });
+  let runner: Runner | undefined;
+  const connection = new EdgeConnection({
+    controllerUrl: options.controllerUrl ?? options.controller.url,
+    runnerId,
+    group,
+    apiKey,
+    version: "test",
+    transport: options.transport ?? "websocket",
+    reconnectMinMs: 20,
+    reconnectMaxMs: 200,
+    startJitterMs: 0,
+    logger,
+    onTick: (loop, ms) => runner?.loops.tick(loop, ms),
+  });
+  runner = new Runner({
+    runnerId,
+    group,
+    controllerUrl: options.controller.url,
+    concurrency: options.concurrency ?? 4,
+    jobTimeoutMs: 30_000,
+    drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
+    connection,
+    executor,
+    logger,
+    flushTimeoutMs: 3000,
+  });
+  runner.start();
+  return { runner, connection, executor, logger, records };
+}
+
+/** Polls `check` every 10 ms until it returns a value other than undefined (bounded by `timeoutMs`). */
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,141 @@
+// The job, runner and controller commands run in-process against a controller on port 0.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { jobCommand } from "../../src/cli/job-command.ts";
+import { runnerAdminCommand } from "../../src/cli/runner-admin-command.ts";
+import { controllerCommand, runController } from "../../src/cli/controller-command.ts";
+import { ConfigError, resolveConfig } from "../../src/config/resolve.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { ReferenceController } from "../../src/reference-controller/controller.ts";
+import { FakeRunner, tempDir } from "./helpers.ts";
+
+let controller: ReferenceController;
+let dataDir: string;
+let common: string[];
+
+beforeAll(async () => {
+  dataDir = tempDir();
+  controller = await ReferenceController.start({ dataDir, port: 0, logger: memoryLogger().logger, autoSweep: false });
+  common = ["--controller-url", controller.url, "--data-dir", dataDir];
+});
+afterAll(async () => {
+  await controller.close();
+});
+
+/** Runs a command with stdout/stderr captured. */
+async function run(command: { run(args: string[]): Promise<number> }, args: string[]) {
+  let stdout = "", stderr = "";
+  const out = process.stdout.write, err = process.stderr.write;
+  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
+  try {
+    const code = await command.run(args);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+test("runnerAdminCommand register prints the key once, --api-key-out writes it with mode 0600", async () => {
+  const shown = await run(runnerAdminCommand, ["register", "cli-1", "--group", "ops", ...common]);
+  expect(shown.code).toBe(0);
+  const key = shown.stdout.trim().split("\n").at(-1) as string;
+  expect(controller.runners.authenticate("cli-1", key)?.group).toBe("ops");
+
+  const keyFile = path.join(tempDir(), "api-key");
+  const written = await run(runnerAdminCommand, ["register", "cli-2", "--api-key-out", keyFile, "--json", ...common]);
+  expect(JSON.parse(written.stdout)).toEqual({ id: "cli-2", group: "default", apiKeyFile: keyFile });
+  expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+  expect(written.stdout).not.toContain(fs.readFileSync(keyFile, "utf8").trim());
+
+  const again = await run(runnerAdminCommand, ["register", "cli-1", ...common]);
+  expect(again.code).toBe(1);
+  expect(again.stderr).toContain('Cannot register runner "cli-1": it is already registered');
+
+  const list = await run(runnerAdminCommand, ["list", ...common]);
+  expect(list.stdout).toMatch(/^ID\s+GROUP\s+STATUS/);
+  expect(list.stdout).toMatch(/cli-1\s+ops\s+pending\s+no/);
+  const json = JSON.parse((await run(runnerAdminCommand, ["list", "--json", ...common])).stdout);
+  expect(json.runners.map((r: { id: string }) => r.id)).toContain("cli-2");
+});
+
+test("jobCommand submit, get, list, cancel and logs", async () => {
+  const submitted = await run(jobCommand, ["submit", "shell", "--action", "run", "--input", '{"cmd":"true"}', "--group", "idle", "--json", ...common]);
+  expect(submitted.code).toBe(0);
+  const job = JSON.parse(submitted.stdout);
+  expect(job).toMatchObject({ plugin: "shell", action: "run", group: "idle", input: { cmd: "true" }, status: "queued" });
+
+  const got = await run(jobCommand, ["get", job.id, ...common]);
+  expect(got.stdout).toContain(`id         ${job.id}`);
+  expect(got.stdout).toContain("status     queued");
+
+  const listed = await run(jobCommand, ["list", "--status", "queued", "--group", "idle", ...common]);
+  expect(listed.stdout).toContain(job.id);
+  expect((await run(jobCommand, ["list", "--status", "nope", ...common])).code).toBe(64);
+
+  const cancelled = await run(jobCommand, ["cancel", job.id, "--json", ...common]);
+  expect(JSON.parse(cancelled.stdout).status).toBe("cancelled");
+  const missing = await run(jobCommand, ["get", "job_missing", ...common]);
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain('Cannot get job "job_missing": no such job');
+});
+
+test("jobCommand submit --wait and logs --follow see a job a runner runs", async () => {
+  const runner = FakeRunner.connect(controller, "cli-runner", "work");
+  runner.send({ type: "credit", slots: 1 });
+  const inputFile = path.join(tempDir(), "input.json");
+  fs.writeFileSync(inputFile, '{"n":1}');
+  const waiting = run(jobCommand, ["submit", "echo", "--input-file", inputFile, "--group", "work", "--wait", "--json", ...common]);
+  let offer;
+  for (let i = 0; i < 400 && offer === undefined; i++) {
+    offer = runner.of("offer")[0];
+    if (offer === undefined) await Bun.sleep(5);
+  }
+  if (offer === undefined) throw new Error("no offer");
+  const { id } = offer.job;
+  runner.send({ type: "log", jobId: id, attempt: 1, seq: 1, lines: [{ ts: 0, level: "info", msg: "hello from the job" }] });
+  runner.send({ type: "step", jobId: id, attempt: 1, seq: 2, step: { id: "s1", name: "Greet", status: "succeeded" } });
+  runner.send({ type: "result", jobId: id, attempt: 1, lastSeq: 2, status: "succeeded", output: { n: 1 }, startedAt: 1, finishedAt: 2 });
+  const done = await waiting;
+  expect(done.code).toBe(0);
+  expect(JSON.parse(done.stdout)).toMatchObject({ id, status: "succeeded", output: { n: 1 } });
+
+  const logs = await run(jobCommand, ["logs", id, "--follow", ...common]);
+  expect(logs.stdout).toContain("INFO  hello from the job");
+  expect(logs.stdout).toContain("[attempt 1] step Greet: succeeded");
+});
+
+test("jobCommand and runnerAdminCommand fail with a ConfigError on bad flags or no admin token", async () => {
+  await expect(run(jobCommand, ["submit", "x", "--input", "{bad", ...common])).rejects.toBeInstanceOf(ConfigError);
+  await expect(run(jobCommand, ["list", "--controller-url", controller.url, "--data-dir", tempDir()])).rejects.toThrow("No admin token");
+  await expect(run(jobCommand, ["list", "--bogus", ...common])).rejects.toThrow('Unknown option "--bogus"');
+  const help = await run(runnerAdminCommand, ["--help"]);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toContain("--admin-token-file");
+  const unreachable = await run(jobCommand, ["list", "--controller-url", "http://127.0.0.1:1", "--admin-token", "x"]);
+  expect(unreachable.code).toBe(69);
+});
+
+test("runController() prints its URL, serves, and stops when its signal aborts", async () => {
+  const dir = tempDir();
+  const { config } = resolveConfig({ scopes: ["controller"], argv: ["--data-dir", dir, "--listen-port", "0"], env: {} });
+  const stop = new AbortController();
+  let stdout = "";
+  const write = process.stdout.write;
+  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
+  let running: Promise<number>;
+  try {
+    running = runController(config, memoryLogger().logger, stop.signal);
+    for (let i = 0; i < 400 && !stdout.includes("listening"); i++) await Bun.sleep(5);
+  } finally {
+    process.stdout.write = write;
+  }
+  const url = /listening on (\S+)/.exec(stdout)?.[1] as string;
+  expect((await fetch(`${url}/api/v1/health`)).status).toBe(200);
+  expect(fs.statSync(path.join(dir, "controller", "admin-token")).mode & 0o777).toBe(0o600);
+  stop.abort();
+  expect(await running).toBe(0);
+  expect((await run(controllerCommand, ["--help"])).stdout).toContain("--lease-ttl");
+});

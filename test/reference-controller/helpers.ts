@@ -1,0 +1,127 @@
+// Test helpers for the reference controller: a fake clock, a timer that only fires when told,
+// temp data dirs, and an in-memory "runner" whose session collects what the controller sends.
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { message, type ControllerMessage, type RunnerMessage, type WithoutVersion } from "../../src/protocol/edge-v1.ts";
+import type { Timer } from "../../src/reference-controller/clock.ts";
+import { ReferenceController, type ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
+import type { EdgeSession } from "../../src/reference-controller/session.ts";
+
+export class FakeClock {
+  t = 1_700_000_000_000;
+  now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** A timer whose callbacks run only on `fireAll()`. */
+export class ManualTimer implements Timer {
+  readonly pending = new Map<number, () => void>();
+  /** The delay of every `set`, in order. */
+  readonly delays: number[] = [];
+  #next = 1;
+  set(callback: () => void, delayMs: number): unknown {
+    this.delays.push(delayMs);
+    const id = this.#next++;
+    this.pending.set(id, callback);
+    return id;
+  }
+  clear(handle: unknown): void {
+    this.pending.delete(handle as number);
+  }
+  fireAll(): void {
+    const callbacks = [...this.pending.values()];
+    this.pending.clear();
+    for (const cb of callbacks) cb();
+  }
+}
+
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), "edge-rc-test-"));
+}
+
+export interface Harness {
+  controller: ReferenceController;
+  clock: FakeClock;
+  dataDir: string;
+  records: ReturnType<typeof memoryLogger>["records"];
+  reopen(extra?: Partial<ReferenceControllerOptions>): Promise<Harness>;
+}
+
+export function makeController(extra: Partial<ReferenceControllerOptions> = {}, dataDir = tempDir(), clock = new FakeClock()): Harness {
+  const { logger, records } = memoryLogger();
+  const controller = ReferenceController.create({
+    dataDir,
+    logger,
+    clock,
+    timer: new ManualTimer(),
+    autoSweep: false,
+    leaseTtlMs: 30_000,
+    maxAttempts: 3,
+    pollWaitMs: 50,
+    adminToken: "test-admin-token",
+    ...extra,
+  });
+  return {
+    controller,
+    clock,
+    dataDir,
+    records,
+    async reopen(more = {}) {
+      await controller.close();
+      return makeController({ ...extra, ...more }, dataDir, clock);
+    },
+  };
+}
+
+/** A runner connected in memory: `sent` is everything the controller sent to it. */
+export class FakeRunner {
+  readonly sent: ControllerMessage[] = [];
+  session!: EdgeSession;
+  apiKey = "";
+  closedWith: number | undefined;
+
+  constructor(readonly controller: ReferenceController, readonly id: string, readonly group = "default") {}
+
+  static connect(controller: ReferenceController, id: string, group = "default", apiKey?: string): FakeRunner {
+    const runner = new FakeRunner(controller, id, group);
+    runner.apiKey = apiKey ?? controller.registerRunner({ id, group }).apiKey;
+    runner.reconnect();
+    return runner;
+  }
+
+  /** A new session of the same runner (replaces the old one). */
+  reconnect(): this {
+    const created = this.controller.sessions.create({ v: 1, runnerId: this.id, group: this.group, version: "test", transport: "websocket" }, this.apiKey);
+    const session = this.controller.core.sessions.get(created.sessionId) as EdgeSession;
+    session.attachSocket({
+      send: (data) => this.sent.push(JSON.parse(data) as ControllerMessage),
+      close: (code) => (this.closedWith = code),
+    });
+    this.session = session;
+    return this;
+  }
+
+  send(body: WithoutVersion<RunnerMessage>): void {
+    this.controller.messages.handleFrame(this.session, JSON.stringify(message(body)));
+  }
+
+  raw(frame: unknown): void {
+    this.controller.messages.handleFrame(this.session, frame);
+  }
+
+  of<T extends ControllerMessage["type"]>(type: T): Array<Extract<ControllerMessage, { type: T }>> {
+    return this.sent.filter((m) => m.type === type) as Array<Extract<ControllerMessage, { type: T }>>;
+  }
+
+  last<T extends ControllerMessage["type"]>(type: T): Extract<ControllerMessage, { type: T }> {
+    const all = this.of(type);
+    const m = all[all.length - 1];
+    if (m === undefined) throw new Error(`No "${type}" message was sent to runner "${this.id}"`);
+    return m;
+  }
+}
