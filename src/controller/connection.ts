@@ -42,6 +42,8 @@ export interface JobHandle {
 export interface ControllerConnection {
   readonly kind: string;
   status(): ConnectionStatus;
+  /** Calls `listener` on every state change; returns the unsubscribe function. */
+  onStateChange(listener: (status: ConnectionStatus) => void): () => void;
   /**
    * Runs until `signal` aborts: connects, reconnects, and hands each job to `onJob`.
    * Rejects only on a fatal error; unauthorized is a state, not a rejection.

@@ -71,6 +71,7 @@ export class Runner {
     }, 1000);
     (this.#ticker as { unref?: () => void }).unref?.();
     this.lifecycle.transition("connecting");
+    this.#o.connection.onStateChange(() => this.#syncState());
     this.#o.connection.setFreeSlots(this.#o.concurrency);
     this.#connectionDone = this.#o.connection
       .run({ signal: this.#stopConnection.signal, onJob: (handle) => this.#onJob(handle) })
@@ -195,7 +196,7 @@ export class Runner {
   #syncState(): void {
     const connected = this.#o.connection.status().state === "connected";
     const state = this.lifecycle.state;
-    if (connected && state === "connecting") this.lifecycle.transition("ready");
+    if (connected && state === "connecting") this.lifecycle.transition("ready", `connected over ${this.#o.connection.status().transport ?? "?"}`);
     else if (!connected && state === "ready") this.lifecycle.transition("connecting", this.#o.connection.status().lastError);
   }
 

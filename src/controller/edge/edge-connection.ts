@@ -55,6 +55,7 @@ export class EdgeConnection implements ControllerConnection {
   #kind: TransportKind;
   #unknownTypesSeen = new Set<string>();
   #flushWaiters = new Set<() => void>();
+  #stateListeners = new Set<(status: ConnectionStatus) => void>();
 
   constructor(options: EdgeConnectionOptions) {
     this.#o = options;
@@ -71,6 +72,11 @@ export class EdgeConnection implements ControllerConnection {
 
   status(): ConnectionStatus {
     return { ...this.#status };
+  }
+
+  onStateChange(listener: (status: ConnectionStatus) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
   }
 
   setFreeSlots(free: number): void {
@@ -313,5 +319,6 @@ export class EdgeConnection implements ControllerConnection {
     this.#status.since = this.#timers.now();
     if (reason !== undefined) this.#status.lastError = reason;
     else if (state === "connected") delete this.#status.lastError;
+    for (const listener of this.#stateListeners) listener(this.status());
   }
 }
