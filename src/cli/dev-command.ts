@@ -50,20 +50,8 @@ export const devCommand: Command = {
       writeFileSync(keyFile, apiKey + "\n", { mode: 0o600 });
     }
 
-    const runnerConfig = resolveConfig({
-      scopes: ["runner"],
-      argv: [],
-      env: {},
-    }).config;
     const service = await startRunnerService(
-      {
-        ...runnerConfig,
-        ...Object.fromEntries(Object.entries(config).filter(([k]) => k in runnerConfig || k === "apiKeyFile" || k === "runnerId")),
-        runnerId: DEV_RUNNER_ID,
-        apiKeyFile: keyFile,
-        controllerUrl: controller.url,
-        startJitterMs: 0,
-      },
+      { ...config, runnerId: DEV_RUNNER_ID, apiKeyFile: keyFile, controllerUrl: controller.url, startJitterMs: 0 },
       logger,
     );
 
@@ -77,7 +65,7 @@ edge-runner dev is running.
   demo job     ${result.id}: ${result.status}${result.output !== undefined ? ` → ${JSON.stringify(result.output)}` : ""}${result.error ? ` (${result.error.code}: ${result.error.message})` : ""}
 
 Submit more jobs from another terminal:
-  npx edge-runner job submit echo --input '{"n":1}' --wait --controller-url ${controller.url} --data-dir ${config.dataDir}
+  npm run cli -- job submit echo --input '{"n":1}' --wait --controller-url ${controller.url} --data-dir ${config.dataDir}
 Press Ctrl-C to stop (twice to interrupt running jobs).
 `);
 

@@ -174,6 +174,19 @@ describe("edge-runner executable", () => {
     expect(missing.output).toContain("runnerId");
   });
 
+  test("dev runs a controller and a runner in one process, prints the demo result, stops on SIGINT", async () => {
+    const [listen, status] = [await freePort(), await freePort()];
+    const dev = start(binary, ["dev", "--data-dir", path.join(dir, "dev"), "--listen-port", String(listen), "--status-port", String(status)]);
+    procs.push(dev);
+    const deadline = Date.now() + 20_000;
+    while (!dev.output().includes("demo job") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(dev.output()).toMatch(/demo job +job_\S+: succeeded/);
+    expect(dev.output()).toContain(`http://127.0.0.1:${status}/`);
+    await waitForHttp(`http://127.0.0.1:${status}/readyz`);
+    dev.kill("SIGINT");
+    expect(await dev.exited).toBe(0);
+  }, 30_000);
+
   test("--version prints the version and the build commit", async () => {
     const { code, output } = await runToEnd(binary, ["--version"]);
     expect(code).toBe(0);
