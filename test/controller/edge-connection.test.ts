@@ -1,0 +1,137 @@
+// EdgeConnection against a scripted fake controller: what it does with refusals, Retry-After,
+// malformed and unknown frames, and lost leases. The real controller is covered in test/runner.
+
+import { afterEach, expect, test } from "bun:test";
+import { Hono } from "hono";
+import { serveHttp, upgradeWebSocket, type HttpServer } from "../../src/platform/http-server.ts";
+import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
+import type { JobHandle } from "../../src/controller/connection.ts";
+import { eventually } from "../helpers/harness.ts";
+
+const servers: HttpServer[] = [];
+const stops: AbortController[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0)) stop.abort();
+  for (const server of servers.splice(0)) await server.close();
+});
+
+interface Script {
+  session?: (attempt: number) => Response | undefined;
+  onOpen?: (send: (frame: string) => void) => void;
+  received: unknown[];
+}
+
+async function fakeController(script: Script): Promise<string> {
+  const app = new Hono();
+  let attempts = 0;
+  app.post("/edge/v1/sessions", () => {
+    attempts++;
+    return script.session?.(attempts) ?? Response.json({ v: 1, sessionId: "s1", token: "t1", heartbeatIntervalMs: 60_000, leaseTtlMs: 120_000, pollWaitMs: 1000 }, { status: 201 });
+  });
+  app.get(
+    "/edge/v1/sessions/:id/ws",
+    upgradeWebSocket(() => ({
+      onOpen(_evt, ws) {
+        script.onOpen?.((frame) => ws.send(frame));
+      },
+      onMessage(evt) {
+        script.received.push(JSON.parse(String(evt.data)));
+      },
+    })),
+  );
+  const server = await serveHttp(app, { hostname: "127.0.0.1", port: 0 });
+  servers.push(server);
+  return server.url;
+}
+
+function connect(url: string, sleeps: number[] = []) {
+  const { logger, records } = memoryLogger();
+  const connection = new EdgeConnection({
+    controllerUrl: url, runnerId: "r1", group: "g", apiKey: "secret-api-key-1", version: "t", transport: "websocket",
+    reconnectMinMs: 100, reconnectMaxMs: 5000, startJitterMs: 0, logger, random: () => 0.5,
+    timers: {
+      now: Date.now,
+      // Record every wait, but wait only a moment, so backoff decisions are visible without waiting.
+      sleep: (ms, signal) => {
+        if (ms > 0) sleeps.push(ms);
+        return new Promise((r) => { const t = setTimeout(r, Math.min(ms, 5)); signal?.addEventListener("abort", () => { clearTimeout(t); r(); }); });
+      },
+    },
+  });
+  const jobs: JobHandle[] = [];
+  const stop = new AbortController();
+  stops.push(stop);
+  connection.setFreeSlots(2);
+  const done = connection.run({ signal: stop.signal, onJob: (j) => jobs.push(j) });
+  return { connection, jobs, records, stop, done };
+}
+
+test("EdgeConnection waits at least Retry-After after a 503", async () => {
+  const sleeps: number[] = [];
+  const url = await fakeController({
+    received: [],
+    session: (n) => (n === 1 ? new Response("starting", { status: 503, headers: { "retry-after": "3" } }) : undefined),
+  });
+  const { connection } = connect(url, sleeps);
+  await eventually(() => (connection.status().state === "connected" ? true : undefined));
+  expect(sleeps[0]).toBe(3000);
+});
+
+test("EdgeConnection treats 401 as unauthorized and waits the backoff ceiling", async () => {
+  const sleeps: number[] = [];
+  const url = await fakeController({ received: [], session: () => Response.json({ error: { code: "unauthorized", message: "no" } }, { status: 401 }) });
+  const { connection } = connect(url, sleeps);
+  await eventually(() => (connection.status().state === "unauthorized" ? true : undefined));
+  await eventually(() => (sleeps.length >= 2 ? true : undefined));
+  expect(sleeps.slice(0, 2)).toEqual([5000, 5000]);
+  expect(connection.status().lastError).toContain("refused the runner id or API key");
+  expect(connection.status().lastError).not.toContain("secret-api-key-1");
+});
+
+test("EdgeConnection answers a malformed frame with an error frame, counts it, and keeps going", async () => {
+  const script: Script = {
+    received: [],
+    onOpen(send) {
+      send("{not json");
+      send(JSON.stringify({ v: 1, type: "offer", job: { id: "j1" } }));
+      send(JSON.stringify({ v: 1, type: "teleport", to: "mars" }));
+      send(JSON.stringify({ v: 1, type: "offer", job: { id: "j2", attempt: 1, group: "g", plugin: "echo", action: "default", input: 1, leaseExpiresAt: 1, submittedAt: 1 } }));
+    },
+  };
+  const url = await fakeController(script);
+  const { connection, jobs, records } = connect(url);
+  await eventually(() => (jobs.length === 1 ? true : undefined));
+  expect(jobs[0]?.job.id).toBe("j2");
+  expect(connection.status().protocolErrors).toBe(2);
+  expect(connection.status().state).toBe("connected");
+  const errors = script.received.filter((m) => (m as { type: string }).type === "error");
+  expect(errors).toHaveLength(2);
+  expect(records.some((r) => r.msg.includes('Unknown message type "teleport"'))).toBe(true);
+});
+
+test("EdgeConnection grants credit for free slots and resets it to zero when slots shrink", async () => {
+  const script: Script = { received: [] };
+  const url = await fakeController(script);
+  const { connection } = connect(url);
+  await eventually(() => (script.received.some((m) => (m as { type: string }).type === "credit") ? true : undefined));
+  connection.setFreeSlots(0);
+  await eventually(() => (script.received.some((m) => (m as { reset?: boolean }).reset === true) ? true : undefined));
+  const credits = script.received.filter((m) => (m as { type: string }).type === "credit");
+  expect(credits).toEqual([{ v: 1, type: "credit", slots: 2 }, { v: 1, type: "credit", slots: 0, reset: true }]);
+});
+
+test("EdgeConnection aborts a job whose lease the controller refuses, and does not report it", async () => {
+  let sendFrame: (f: string) => void = () => {};
+  const script: Script = { received: [], onOpen: (send) => (sendFrame = send) };
+  const url = await fakeController(script);
+  const { jobs } = connect(url);
+  await eventually(() => (script.received.length > 0 ? true : undefined));
+  sendFrame(JSON.stringify({ v: 1, type: "offer", job: { id: "j1", attempt: 2, group: "g", plugin: "echo", action: "default", input: 1, leaseExpiresAt: 1, submittedAt: 1 } }));
+  await eventually(() => (jobs.length === 1 ? true : undefined));
+  sendFrame(JSON.stringify({ v: 1, type: "heartbeat_ack", leases: [{ jobId: "j1", attempt: 2, ok: false, reason: "stale_attempt" }] }));
+  await eventually(() => (jobs[0]!.signal.aborted ? true : undefined));
+  const answer = await jobs[0]!.complete({ status: "cancelled", startedAt: 1, finishedAt: 2 });
+  expect(answer.accepted).toBe(false);
+  expect(script.received.some((m) => (m as { type: string }).type === "result")).toBe(false);
+});

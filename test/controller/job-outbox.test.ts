@@ -1,0 +1,54 @@
+import { expect, test } from "bun:test";
+import { JobOutbox } from "../../src/controller/edge/job-outbox.ts";
+import type { RunnerMessage } from "../../src/protocol/edge-v1.ts";
+
+const offer = { id: "j1", attempt: 1, group: "g", plugin: "echo", action: "default", input: null, leaseExpiresAt: 1, submittedAt: 1 };
+
+function outbox() {
+  const sent: RunnerMessage[] = [];
+  const done: JobOutbox[] = [];
+  const job = new JobOutbox(offer, (m) => sent.push(...m), (j) => done.push(j));
+  return { job, sent, done };
+}
+
+test("JobOutbox numbers logs and steps with one sequence and keeps them until acked", () => {
+  const { job, sent } = outbox();
+  job.log([{ ts: 1, level: "info", msg: "a" }]);
+  job.step({ id: "s", status: "running" });
+  job.log([{ ts: 2, level: "info", msg: "b" }]);
+  expect(sent.map((m) => (m as { seq: number }).seq)).toEqual([1, 2, 3]);
+  job.acked(2);
+  expect(job.pending().map((m) => (m as { seq: number }).seq)).toEqual([3]);
+});
+
+test("JobOutbox.pending() replays unacked events then the result, until the result is accepted", async () => {
+  const { job, done } = outbox();
+  job.log([{ ts: 1, level: "info", msg: "a" }]);
+  const answer = job.complete({ status: "succeeded", output: 1, startedAt: 1, finishedAt: 2 });
+  expect(job.pending().map((m) => m.type)).toEqual(["log", "result"]);
+  expect((job.pending()[1] as { lastSeq: number }).lastSeq).toBe(1);
+  expect(job.resultAnswered(false, "events_missing")).toBe("resend");
+  expect(job.pending()).toHaveLength(2);
+  expect(job.resultAnswered(true, undefined)).toBe("done");
+  expect(await answer).toEqual({ accepted: true });
+  expect(job.pending()).toHaveLength(0);
+  expect(done).toEqual([job]);
+});
+
+test("JobOutbox.abort() with a lost lease stops reporting: complete() answers without sending", async () => {
+  const { job, sent } = outbox();
+  job.abort("lease_lost: stale_attempt", true);
+  expect(job.signal.aborted).toBe(true);
+  expect(job.holdsLease).toBe(false);
+  const answer = await job.complete({ status: "cancelled", startedAt: 1, finishedAt: 2 });
+  expect(answer.accepted).toBe(false);
+  expect(sent.some((m) => m.type === "result")).toBe(false);
+});
+
+test("JobOutbox.abort() for a controller cancel keeps the lease and still reports", async () => {
+  const { job, sent } = outbox();
+  job.abort("cancelled by controller", false);
+  expect(job.holdsLease).toBe(true);
+  void job.complete({ status: "cancelled", startedAt: 1, finishedAt: 2 });
+  expect(sent.at(-1)?.type).toBe("result");
+});
