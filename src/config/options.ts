@@ -42,6 +42,7 @@ export const OPTIONS = [
   { name: "jobTimeoutMs", type: "duration", scope: "runner", default: "15m", help: "Default per-job timeout when the job sets none." },
   { name: "drainTimeoutMs", type: "duration", scope: "runner", default: "60s", help: "On the first SIGTERM, how long running jobs may take to finish." },
   { name: "workerIdleMs", type: "duration", scope: "runner", default: "60s", help: "A plugin worker idle this long is stopped." },
+  { name: "workerMaxHeapMb", type: "int", scope: "runner", default: 256, min: 16, max: 65536, help: "Heap cap per plugin worker in MiB; a plugin past it fails its job with plugin_crashed. Enforced on Node and Deno; Bun ignores it." },
   { name: "startJitterMs", type: "duration", scope: "runner", default: "1s", help: "Upper bound of the random wait before the first connect (spreads a fleet restart)." },
   { name: "reconnectMinMs", type: "duration", scope: "runner", default: "500ms", help: "First reconnect backoff ceiling (full jitter below it)." },
   { name: "reconnectMaxMs", type: "duration", scope: "runner", default: "60s", help: "Largest reconnect backoff ceiling." },

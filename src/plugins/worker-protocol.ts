@@ -8,9 +8,18 @@ export type PluginSource =
   | { kind: "builtin"; name: string }
   | { kind: "bundle"; path: string; name: string; version: string };
 
+/** One job attempt as the worker sees it; `runId` is the host's key, unique per worker. */
+export interface RunJob {
+  id: string;
+  attempt: number;
+  action: string;
+  input: unknown;
+}
+
 export type HostToWorker =
   | { type: "init"; source: PluginSource }
-  | { type: "run"; runId: number; job: { id: string; attempt: number; action: string; input: unknown; timeoutMs: number } }
+  | { type: "run"; runId: number; job: RunJob }
+  /** Aborts the run's AbortSignal; the host terminates the worker if the run does not end in its grace time. */
   | { type: "cancel"; runId: number; reason: string }
   | { type: "shutdown" };
 
@@ -20,6 +29,10 @@ export type WorkerToHost =
   | { type: "log"; runId: number; level: LogLevel; msg: string; ts: number }
   | { type: "step"; runId: number; step: StepUpdate }
   | { type: "done"; runId: number; output: unknown }
-  | { type: "failed"; runId: number; error: WireError }
+  /**
+   * The run failed. `broken` means the failure escaped the action (uncaught error, unhandled
+   * rejection): the worker's state is no longer trusted and the host retires it.
+   */
+  | { type: "failed"; runId: number; error: WireError; broken?: true }
   /** The plugin broke the worker itself (process.exit, uncaught error outside a run). */
   | { type: "fatal"; error: WireError };

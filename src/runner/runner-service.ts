@@ -37,7 +37,7 @@ export function runnerCredentials(config: Config): { runnerId: string; apiKey: s
 export async function startRunnerService(config: Config, logger: Logger): Promise<RunnerService> {
   const { runnerId, apiKey } = runnerCredentials(config);
   const metrics = new RunnerMetrics();
-  const pool = new PluginPool({ idleMs: config.workerIdleMs, maxWorkersPerPlugin: config.concurrency, logger });
+  const pool = new PluginPool({ idleMs: config.workerIdleMs, maxWorkersPerPlugin: config.concurrency, maxWorkerHeapMb: config.workerMaxHeapMb, logger });
   let runner: Runner | undefined;
   const connection = new EdgeConnection({
     controllerUrl: config.controllerUrl,

@@ -1,0 +1,56 @@
+// Built-in "echo": returns its input. Its `sleep` and `fail` actions make drains, cancels and
+// failures easy to try without a real automation behind them.
+
+import { EdgeError } from "../../errors.ts";
+import { definePlugin, type ActionContext } from "../sdk.ts";
+
+const LOGGED_INPUT_MAX = 2048;
+
+export default definePlugin({
+  name: "echo",
+  version: "1.0.0",
+  actions: {
+    default(input, ctx) {
+      ctx.step({ id: "echo", name: "Echo input", status: "running" });
+      ctx.log.info(`Echo: ${preview(input)}`);
+      ctx.step({ id: "echo", name: "Echo input", status: "succeeded" });
+      return input;
+    },
+    sleep(input, ctx) {
+      const ms = (input as { ms?: unknown } | null)?.ms;
+      if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+        throw new EdgeError("input_invalid", `Cannot run echo action "sleep": "ms" must be a number ≥ 0, got ${preview(ms)}`);
+      }
+      return sleep(ms, ctx);
+    },
+    fail(input) {
+      const message = (input as { message?: unknown } | null)?.message;
+      throw new EdgeError("plugin_error", typeof message === "string" && message !== "" ? message : "Echo failed as asked");
+    },
+  },
+});
+
+function sleep(ms: number, ctx: ActionContext): Promise<{ sleptMs: number }> {
+  return new Promise((resolve, reject) => {
+    if (ctx.signal.aborted) return reject(new EdgeError("job_cancelled", "Echo sleep cancelled"));
+    const timer = setTimeout(() => {
+      ctx.signal.removeEventListener("abort", onAbort);
+      resolve({ sleptMs: ms });
+    }, ms);
+    function onAbort(): void {
+      clearTimeout(timer);
+      reject(new EdgeError("job_cancelled", "Echo sleep cancelled"));
+    }
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  return text.length > LOGGED_INPUT_MAX ? `${text.slice(0, LOGGED_INPUT_MAX)}… (${text.length} characters)` : text;
+}

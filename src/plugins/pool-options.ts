@@ -1,0 +1,45 @@
+// What the runner hands the plugin pool: one run request per job attempt, and the pool's options.
+
+import type { Worker } from "node:worker_threads";
+import type { Logger } from "../log/logger.ts";
+import type { StartWorkerOptions } from "../platform/worker.ts";
+import type { LogLine, StepUpdate } from "../protocol/edge-v1.ts";
+import type { PluginResolver } from "./plugin-ref.ts";
+import type { Clock, Timers } from "./timers.ts";
+
+export interface RunRequest {
+  jobId: string;
+  attempt: number;
+  /** "echo" or "echo@1.0.0" (built-ins ignore the version). */
+  plugin: string;
+  action: string;
+  input: unknown;
+  /** Covers the whole run: waiting for a worker, starting it, and the action itself. */
+  timeoutMs: number;
+  /** Cancellation from the controller or the runner's second SIGTERM. */
+  signal: AbortSignal;
+  onLog(line: LogLine): void;
+  onStep(step: StepUpdate): void;
+}
+
+export interface PluginPoolOptions {
+  /** Default 4 (the runner's default concurrency); pass the runner's `concurrency`. */
+  maxWorkersPerPlugin?: number;
+  /** A worker idle this long is stopped. */
+  idleMs: number;
+  /** Recycle a worker after this many jobs (default 1000), so slow leaks stay bounded. */
+  maxJobsPerWorker?: number;
+  /** After cancel or timeout, how long the plugin may take to stop before its worker is terminated (default 2000). */
+  cancelGraceMs?: number;
+  /** How long loading a plugin may take before its worker is terminated (default 30000). */
+  startTimeoutMs?: number;
+  /** Heap cap per worker in MiB (default 256); Node and Deno enforce it, Bun ignores it. */
+  maxWorkerHeapMb?: number;
+  logger: Logger;
+  /** Finds non-built-in plugins (download + verify + cache); default: built-ins only. */
+  resolve?: PluginResolver;
+  clock?: Clock;
+  timers?: Timers;
+  /** Starts the thread; tests may point it elsewhere. Default: src/platform/worker.ts. */
+  spawn?: (options: StartWorkerOptions) => Worker;
+}

@@ -1,0 +1,346 @@
+// The plugin worker pool: reuses a warm worker per plugin, starts one when none is free (up to a
+// per-plugin limit, queueing beyond it), enforces each job's timeout and cancellation, and turns
+// every fault into a RunOutcome. `run()` never rejects.
+
+import { EdgeError, serializeError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { WireError } from "../protocol/edge-v1.ts";
+import { startWorker, type StartWorkerOptions } from "../platform/worker.ts";
+import type { WorkerInfo } from "../status/snapshot.ts";
+import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLabel, type PluginResolver } from "./plugin-ref.ts";
+import type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
+import { abortReason, endedOutcome, resultOutcome, type Ending, type RunOutcome } from "./run-outcome.ts";
+import { realClock, realTimers, type Clock, type Timers } from "./timers.ts";
+import { WorkerHost, type RunResult, type RunSink } from "./worker-host.ts";
+import type { PluginSource } from "./worker-protocol.ts";
+
+export type { StepStatus } from "../protocol/edge-v1.ts";
+export type { RunOutcome } from "./run-outcome.ts";
+export type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
+
+interface Group {
+  readonly key: string;
+  readonly label: string;
+  readonly source: PluginSource;
+  readonly hosts: Set<WorkerHost>;
+  /** Most recently used last: the warmest worker is reused first, the coldest idles out. */
+  readonly idle: WorkerHost[];
+  readonly queue: Task[];
+}
+
+interface Task {
+  readonly request: RunRequest;
+  readonly resolve: (outcome: RunOutcome) => void;
+  readonly sink: RunSink;
+  readonly onAbort: () => void;
+  group: Group | undefined;
+  host: WorkerHost | undefined;
+  runId: number;
+  ending: Ending | undefined;
+  done: boolean;
+  deadline: unknown;
+  grace: unknown;
+}
+
+const MAX_TIMER_MS = 2_147_483_647;
+
+export class PluginPool {
+  readonly #maxWorkers: number;
+  readonly #maxJobs: number;
+  readonly #graceMs: number;
+  readonly #options: PluginPoolOptions;
+  readonly #log: Logger;
+  readonly #timers: Timers;
+  readonly #clock: Clock;
+  readonly #resolve: PluginResolver;
+  readonly #groups = new Map<string, Group>();
+  readonly #tasks = new Set<Task>();
+  readonly #idleTimers = new Map<WorkerHost, unknown>();
+  #nextWorkerId = 1;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: PluginPoolOptions) {
+    this.#options = options;
+    this.#maxWorkers = positive(options.maxWorkersPerPlugin ?? 4, "maxWorkersPerPlugin");
+    this.#maxJobs = positive(options.maxJobsPerWorker ?? 1000, "maxJobsPerWorker");
+    this.#graceMs = options.cancelGraceMs ?? 2000;
+    this.#log = options.logger.child({ component: "plugin-pool" });
+    this.#timers = options.timers ?? realTimers;
+    this.#clock = options.clock ?? realClock;
+    this.#resolve = options.resolve ?? builtinOnlyResolver;
+  }
+
+  run(request: RunRequest): Promise<RunOutcome> {
+    return new Promise<RunOutcome>((resolve) => {
+      try {
+        this.#start(request, resolve);
+      } catch (error) {
+        resolve({ status: "failed", error: serializeError(error) });
+      }
+    });
+  }
+
+  workers(): WorkerInfo[] {
+    const out: WorkerInfo[] = [];
+    for (const group of this.#groups.values()) for (const host of group.hosts) out.push(host.info());
+    return out;
+  }
+
+  /** Starts a worker for `plugin` unless one lives; rejects with an EdgeError when it cannot load. */
+  async prewarm(plugin: string): Promise<void> {
+    if (this.#closing !== undefined) throw new EdgeError("internal", `Cannot prewarm plugin "${plugin}": the plugin pool is closed`);
+    const ref = parsePluginRef(plugin);
+    const source = builtinSource(ref) ?? (await this.#resolve(ref, new AbortController().signal));
+    const group = this.#group(source);
+    const host = [...group.hosts].find((h) => h.state !== "stopping") ?? this.#spawn(group);
+    if (host === undefined) throw new EdgeError("plugin_crashed", `Cannot prewarm plugin "${plugin}": its worker thread did not start`);
+    await host.ready();
+  }
+
+  /** Terminates every worker; runs still going end `cancelled` with `job_interrupted`. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    for (const task of [...this.#tasks]) this.#end(task, "closed");
+    const stopped: Promise<void>[] = [];
+    for (const group of this.#groups.values()) {
+      for (const host of [...group.hosts]) stopped.push(host.terminate({ code: "job_interrupted", message: "Plugin pool closed" }));
+    }
+    for (const handle of this.#idleTimers.values()) this.#timers.clearTimeout(handle);
+    this.#idleTimers.clear();
+    await Promise.all(stopped);
+  }
+
+  #start(request: RunRequest, resolve: (outcome: RunOutcome) => void): void {
+    if (this.#closing !== undefined) {
+      resolve({ status: "cancelled", error: { code: "job_interrupted", message: `Cannot run job "${request.jobId}": the plugin pool is closed` } });
+      return;
+    }
+    const ref = parsePluginRef(request.plugin);
+    const { timeoutMs } = request;
+    if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS) {
+      throw new EdgeError("input_invalid", `Cannot run job "${request.jobId}": timeoutMs must be between 1 and ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
+    }
+    const task: Task = {
+      request, resolve, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
+      onAbort: this.#guarded(() => this.#end(task, "cancelled")),
+      sink: {
+        onLog: (line) => this.#deliver(task, request.onLog, line),
+        onStep: (step) => this.#deliver(task, request.onStep, step),
+      },
+    };
+    if (request.signal.aborted) {
+      this.#settle(task, this.#ended(task, "cancelled", undefined));
+      return;
+    }
+    request.signal.addEventListener("abort", task.onAbort, { once: true });
+    this.#tasks.add(task);
+    task.deadline = this.#timers.setTimeout(this.#guarded(() => this.#end(task, "timed_out")), timeoutMs);
+    const builtin = builtinSource(ref);
+    if (builtin !== undefined) {
+      this.#enqueue(task, builtin);
+      return;
+    }
+    Promise.resolve()
+      .then(() => this.#resolve(ref, request.signal))
+      .then(
+        (source) => { if (!task.done) this.#enqueue(task, source); },
+        (error: unknown) => this.#settle(task, { status: "failed", error: serializeError(error, "plugin_not_found") }),
+      );
+  }
+
+  #enqueue(task: Task, source: PluginSource): void {
+    const group = this.#group(source);
+    task.group = group;
+    const host = group.idle.pop();
+    if (host !== undefined) {
+      this.#dispatch(task, host);
+      return;
+    }
+    group.queue.push(task);
+    this.#pump(group);
+  }
+
+  /** Gives queued runs to idle workers, then starts workers for the rest up to the limit. */
+  #pump(group: Group): void {
+    if (this.#closing !== undefined) return;
+    while (group.queue.length > 0 && group.idle.length > 0) this.#dispatch(group.queue.shift() as Task, group.idle.pop() as WorkerHost);
+    let starting = 0;
+    for (const host of group.hosts) if (host.state === "starting") starting++;
+    while (group.queue.length > starting && group.hosts.size < this.#maxWorkers) {
+      if (this.#spawn(group) === undefined) return;
+      starting++;
+    }
+  }
+
+  #dispatch(task: Task, host: WorkerHost): void {
+    this.#clearIdle(host);
+    task.host = host;
+    const { request } = task;
+    const { runId, result } = host.execute({ id: request.jobId, attempt: request.attempt, action: request.action, input: request.input }, task.sink);
+    task.runId = runId;
+    void result.then(this.#guarded((r: RunResult) => this.#finished(task, host, r)));
+  }
+
+  #finished(task: Task, host: WorkerHost, result: RunResult): void {
+    this.#settle(task, task.ending === undefined ? resultOutcome(result) : this.#ended(task, task.ending, result));
+    if (host.state === "idle" && task.group !== undefined) this.#release(task.group, host);
+  }
+
+  /** A worker just became idle (loaded, or finished a run): reuse it, recycle it, or let it idle. */
+  #release(group: Group, host: WorkerHost): void {
+    if (this.#closing !== undefined || host.state !== "idle") return;
+    if (host.jobsServed >= this.#maxJobs) {
+      this.#log.debug("Recycling plugin worker", { worker: host.id, plugin: host.label, jobsServed: host.jobsServed });
+      void host.terminate({ code: "internal", message: "Plugin worker recycled" });
+      return;
+    }
+    const next = group.queue.shift();
+    if (next !== undefined) {
+      this.#dispatch(next, host);
+      return;
+    }
+    group.idle.push(host);
+    this.#idleTimers.set(host, this.#timers.setTimeout(this.#guarded(() => {
+      this.#idleTimers.delete(host);
+      if (host.state === "idle") void host.terminate({ code: "internal", message: "Plugin worker idle" });
+    }), this.#options.idleMs));
+  }
+
+  #spawn(group: Group): WorkerHost | undefined {
+    let host: WorkerHost;
+    try {
+      host = this.#newHost(group);
+    } catch (error) {
+      // The thread could not even be created (missing entry, out of threads): fail a waiting job.
+      const wire = serializeError(error, "plugin_crashed");
+      this.#log.error("Cannot start plugin worker thread", { plugin: group.label, error: wire.message });
+      const oldest = group.queue.shift();
+      if (oldest !== undefined) this.#settle(oldest, { status: "failed", error: { code: "plugin_crashed", message: `Cannot start a worker for plugin "${group.label}": ${wire.message}` } });
+      return undefined;
+    }
+    if (host.state !== "stopping") group.hosts.add(host);
+    host.ready().then(this.#guarded(() => this.#release(group, host)), () => undefined);
+    return host;
+  }
+
+  #newHost(group: Group): WorkerHost {
+    return new WorkerHost({
+      id: this.#nextWorkerId++,
+      label: group.label,
+      source: group.source,
+      logger: this.#log,
+      clock: this.#clock,
+      timers: this.#timers,
+      startTimeoutMs: this.#options.startTimeoutMs ?? 30_000,
+      spawn: () => (this.#options.spawn ?? startWorker)(heapOption(this.#options.maxWorkerHeapMb)),
+      onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
+    });
+  }
+
+  #retired(group: Group, host: WorkerHost, error: WireError, wasStarting: boolean): void {
+    group.hosts.delete(host);
+    const at = group.idle.indexOf(host);
+    if (at >= 0) group.idle.splice(at, 1);
+    this.#clearIdle(host);
+    // A plugin that cannot load fails the oldest waiting job rather than being restarted forever.
+    if (wasStarting && this.#closing === undefined) {
+      this.#log.warn("Cannot start plugin worker", { worker: host.id, plugin: host.label, code: error.code, error: error.message });
+      const oldest = group.queue.shift();
+      if (oldest !== undefined) this.#settle(oldest, { status: "failed", error });
+    }
+    if (group.hosts.size === 0 && group.queue.length === 0) this.#groups.delete(group.key);
+    else queueMicrotask(() => this.#pump(group));
+  }
+
+  /** Cancel or timeout: queued runs end now; running ones get the abort, a grace, then terminate. */
+  #end(task: Task, why: Ending): void {
+    if (task.done || task.ending !== undefined) return;
+    task.ending = why;
+    const host = task.host;
+    if (host === undefined) {
+      const queue = task.group?.queue;
+      const at = queue?.indexOf(task) ?? -1;
+      if (at >= 0) queue?.splice(at, 1);
+      this.#settle(task, this.#ended(task, why, undefined));
+      return;
+    }
+    if (why === "closed") {
+      void host.terminate({ code: "job_interrupted", message: "Plugin pool closed" });
+      return;
+    }
+    host.cancel(task.runId, why === "timed_out" ? "Job timed out" : abortReason(task.request.signal));
+    task.grace = this.#timers.setTimeout(this.#guarded(() => {
+      this.#log.warn("Terminating plugin worker: the plugin did not stop in time", { worker: host.id, plugin: host.label, jobId: task.request.jobId, graceMs: this.#graceMs });
+      void host.terminate({ code: why === "timed_out" ? "plugin_timeout" : "job_cancelled", message: `Plugin did not stop within ${this.#graceMs} ms` });
+    }), this.#graceMs);
+  }
+
+  #ended(task: Task, why: Ending, result: RunResult | undefined): RunOutcome {
+    const { jobId, timeoutMs, signal, plugin } = task.request;
+    return endedOutcome({ jobId, timeoutMs, signal, plugin: task.group?.label ?? plugin, dispatched: task.host !== undefined }, why, result);
+  }
+
+  #settle(task: Task, outcome: RunOutcome): void {
+    if (task.done) return;
+    task.done = true;
+    this.#tasks.delete(task);
+    if (task.deadline !== undefined) this.#timers.clearTimeout(task.deadline);
+    if (task.grace !== undefined) this.#timers.clearTimeout(task.grace);
+    task.request.signal.removeEventListener("abort", task.onAbort);
+    task.resolve(outcome);
+  }
+
+  #deliver<T>(task: Task, callback: (value: T) => void, value: T): void {
+    if (task.done) return;
+    try {
+      callback(value);
+    } catch (error) {
+      this.#log.error("Run callback threw", { jobId: task.request.jobId, error: serializeError(error).message });
+    }
+  }
+
+  /**
+   * Wraps a callback that runs from a timer, an abort event or a worker message, so a bug in
+   * the pool is logged instead of becoming an uncaught exception that stops the runner.
+   */
+  #guarded<A extends unknown[]>(callback: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      try {
+        callback(...args);
+      } catch (error) {
+        this.#log.error("Plugin pool bug", { error: serializeError(error).message });
+      }
+    };
+  }
+
+  #group(source: PluginSource): Group {
+    const key = sourceKey(source);
+    let group = this.#groups.get(key);
+    if (group === undefined) {
+      group = { key, label: sourceLabel(source), source, hosts: new Set(), idle: [], queue: [] };
+      this.#groups.set(key, group);
+    }
+    return group;
+  }
+
+  #clearIdle(host: WorkerHost): void {
+    const handle = this.#idleTimers.get(host);
+    if (handle === undefined) return;
+    this.#timers.clearTimeout(handle);
+    this.#idleTimers.delete(host);
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`Cannot create plugin pool: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function heapOption(mb: number | undefined): StartWorkerOptions {
+  return mb === undefined ? {} : { maxOldGenerationSizeMb: mb };
+}
+

@@ -1,0 +1,214 @@
+// The runner's side of one plugin Worker thread: starts it, sends runs, routes its logs and
+// steps, and turns every way a thread can die into a settled run, never a rejected promise.
+
+import type { Worker } from "node:worker_threads";
+import { EdgeError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
+import type { WorkerInfo } from "../status/snapshot.ts";
+import type { Clock, Timers } from "./timers.ts";
+import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
+import { transitionWorker, type WorkerState } from "./worker-state.ts";
+
+export interface RunSink {
+  onLog(line: LogLine): void;
+  onStep(step: StepUpdate): void;
+}
+
+export type RunResult = { ok: true; output: unknown } | { ok: false; error: WireError };
+
+export interface WorkerHostOptions {
+  id: number;
+  /** What status shows: "echo", "shell@1.2.0". */
+  label: string;
+  source: PluginSource;
+  logger: Logger;
+  clock: Clock;
+  timers: Timers;
+  startTimeoutMs: number;
+  spawn(): Worker;
+  /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
+  onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
+}
+
+interface PendingRun {
+  readonly sink: RunSink;
+  readonly settle: (result: RunResult) => void;
+}
+
+export class WorkerHost {
+  readonly id: number;
+  readonly label: string;
+  readonly startedAt: number;
+  #state: WorkerState = "starting";
+  #jobsServed = 0;
+  #nextRunId = 1;
+  readonly #pending = new Map<number, PendingRun>();
+  readonly #options: WorkerHostOptions;
+  readonly #worker: Worker;
+  readonly #log: Logger;
+  #lastError: string | undefined;
+  #startSettle: ((error?: EdgeError) => void) | undefined;
+  readonly #started: Promise<void>;
+  #terminated: Promise<void> = Promise.resolve();
+
+  constructor(options: WorkerHostOptions) {
+    this.#options = options;
+    this.id = options.id;
+    this.label = options.label;
+    this.startedAt = options.clock();
+    this.#log = options.logger.child({ worker: options.id, plugin: options.label });
+    this.#worker = options.spawn();
+    this.#started = new Promise<void>((resolve, reject) => {
+      const timer = options.timers.setTimeout(() => {
+        void this.#fail({ code: "plugin_timeout", message: `Cannot start plugin "${this.label}": not ready within ${options.startTimeoutMs} ms` });
+      }, options.startTimeoutMs);
+      this.#startSettle = (error) => {
+        options.timers.clearTimeout(timer);
+        this.#startSettle = undefined;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+    });
+    // Nobody may await a prewarm; a failed start must not become an unhandled rejection.
+    this.#started.catch(() => undefined);
+    // Without an 'error' listener a throwing Worker takes a Node parent down with it.
+    this.#worker.on("error", this.#guarded((error: Error & { code?: string }) => this.#onError(error)));
+    this.#worker.on("exit", this.#guarded((code: number) => this.#onExit(code)));
+    this.#worker.on("message", this.#guarded((message: WorkerToHost) => this.#onMessage(message)));
+    this.#post({ type: "init", source: options.source });
+  }
+
+  get state(): WorkerState { return this.#state; }
+  get jobsServed(): number { return this.#jobsServed; }
+
+  /** Resolves when the plugin is loaded; rejects with an EdgeError (plugin_not_found, plugin_error, …). */
+  ready(): Promise<void> { return this.#started; }
+
+  /** Sends one run to an idle worker; the promise always resolves. */
+  execute(job: RunJob, sink: RunSink): { runId: number; result: Promise<RunResult> } {
+    this.#to("busy");
+    const runId = this.#nextRunId++;
+    const result = new Promise<RunResult>((settle) => this.#pending.set(runId, { sink, settle }));
+    this.#post({ type: "run", runId, job });
+    return { runId, result };
+  }
+
+  cancel(runId: number, reason: string): void {
+    if (this.#pending.has(runId)) this.#post({ type: "cancel", runId, reason });
+  }
+
+  /** Kills the thread now (the only way to stop a loop that never yields); pending runs settle with `reason`. */
+  terminate(reason: WireError): Promise<void> {
+    return this.#fail(reason);
+  }
+
+  info(): WorkerInfo {
+    return { id: this.id, plugin: this.label, state: this.#state, jobsServed: this.#jobsServed, startedAt: this.startedAt };
+  }
+
+  #onMessage(message: WorkerToHost): void {
+    switch (message.type) {
+      case "log": {
+        const run = this.#pending.get(message.runId);
+        if (run === undefined) this.#log.debug("Dropped a log line of a finished run", { runId: message.runId });
+        else run.sink.onLog({ ts: message.ts, level: message.level, msg: message.msg });
+        return;
+      }
+      case "step":
+        this.#pending.get(message.runId)?.sink.onStep(message.step);
+        return;
+      case "done":
+        this.#finish(message.runId, { ok: true, output: message.output }, false);
+        return;
+      case "failed":
+        this.#finish(message.runId, { ok: false, error: message.error }, message.broken === true);
+        return;
+      case "ready":
+        if (this.#state !== "starting") return;
+        this.#to("idle");
+        this.#startSettle?.();
+        return;
+      case "init_failed":
+        void this.#fail(message.error);
+        return;
+      case "fatal":
+        this.#log.warn("Plugin broke its worker", { code: message.error.code, error: message.error.message });
+        void this.#fail(message.error);
+    }
+  }
+
+  #finish(runId: number, result: RunResult, broken: boolean): void {
+    const run = this.#pending.get(runId);
+    if (run === undefined) return;
+    this.#pending.delete(runId);
+    this.#jobsServed++;
+    if (broken) {
+      // An escaped error may leave timers or half-done state behind that would hit the next job.
+      this.#log.warn("Retiring plugin worker after an escaped error", { error: result.ok ? "" : result.error.message });
+      void this.#fail(result.ok ? { code: "plugin_error", message: "broken" } : result.error);
+    } else if (this.#state === "busy") {
+      this.#to("idle");
+    }
+    run.settle(result);
+  }
+
+  #onError(error: Error & { code?: string }): void {
+    this.#lastError = error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "ran out of memory" : `crashed: ${error.message}`;
+    void this.#fail({ code: "plugin_crashed", message: `Plugin worker of "${this.label}" ${this.#lastError}` });
+  }
+
+  #onExit(code: number): void {
+    const why = this.#lastError ?? `exited with code ${code}`;
+    void this.#fail({ code: "plugin_crashed", message: `Plugin worker of "${this.label}" ${why}` });
+  }
+
+  /**
+   * Takes the worker out of service (once) and ends the thread: settles the start and every
+   * pending run with `error`. Resolves when the thread is gone. Everything is settled before
+   * terminate() is called because Deno may emit 'exit' synchronously from inside it.
+   */
+  #fail(error: WireError): Promise<void> {
+    if (this.#state === "stopping") return this.#terminated;
+    const wasStarting = this.#state === "starting";
+    this.#to("stopping");
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    // The code crosses as a string; EdgeError's union is for the runner's own codes.
+    this.#startSettle?.(new EdgeError(error.code as EdgeError["code"], error.message));
+    for (const run of pending) run.settle({ ok: false, error });
+    this.#options.onRetired(this, error, wasStarting);
+    this.#terminated = this.#worker.terminate().then(() => undefined, () => undefined);
+    return this.#terminated;
+  }
+
+  /** A bug here must be logged, not thrown from an event listener where it would stop the runner. */
+  #guarded<A extends unknown[]>(listener: (...args: A) => void): (...args: A) => void {
+    return (...args) => {
+      try {
+        listener(...args);
+      } catch (error) {
+        this.#log.error("Plugin worker host bug", { error: (error as Error).message });
+      }
+    };
+  }
+
+  #to(next: WorkerState): void {
+    this.#state = transitionWorker(this.#state, next, this.id);
+    // An idle worker must not keep a finished process alive; a busy one must.
+    if (next === "idle") this.#worker.unref();
+    else if (next === "busy") this.#worker.ref();
+  }
+
+  #post(message: HostToWorker): void {
+    try {
+      this.#worker.postMessage(message);
+    } catch (error) {
+      // An input that cannot be cloned (a function, a socket) fails its run, not the runner.
+      const runId = message.type === "run" ? message.runId : undefined;
+      const reason = { code: "input_invalid", message: `Cannot send ${message.type} to plugin "${this.label}": ${(error as Error).message}` };
+      if (runId !== undefined) this.#finish(runId, { ok: false, error: reason }, false);
+      else void this.#fail(reason);
+    }
+  }
+}
