@@ -1,0 +1,451 @@
+#!/bin/sh
+# edge-runner installer: downloads a release, verifies the signature of SHA256SUMS (Ed25519, with
+# openssl, against the key below) and the SHA-256 of every file it uses, then installs the
+# executable, its config and state directories, the runner key pair and the systemd unit.
+#
+#   curl -fsSL https://<release host>/install.sh | sh -s -- --runner-id r1 --api-key-file ./key
+#   sh install.sh --help
+#
+# Everything runs inside main(), called on the last line, so a download cut short never runs
+# half a script.
+set -eu
+
+DEFAULT_BASE_URL="https://github.com/edge-runner/edge-runner/releases/latest/download"
+
+# The release signing key (keys/release-public.jwk as SPKI PEM; a test keeps the two identical).
+RELEASE_PUBLIC_KEY_PEM='-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAdPRVY1FN0lTwSrsVVgNhPB4bYd9Pj0vZ5IW6LtgTo2c=
+-----END PUBLIC KEY-----'
+
+usage() {
+	cat <<'EOF'
+Usage: install.sh [options]        (or: curl -fsSL <url>/install.sh | sh -s -- [options])
+
+Installs edge-runner: verifies the release (SHA256SUMS signed with Ed25519, SHA-256 of each
+file), installs the executable, creates the edge-runner user, /etc/edge-runner (config, 0750)
+and /var/lib/edge-runner (state, 0700), the runner key pair, and the systemd unit.
+Running it again changes nothing.
+
+Source:
+  --base-url URL          Release location (default: the project's latest release;
+                          env EDGE_RUNNER_BASE_URL). A mirror or file:// URL works.
+  --from-dir DIR          Take the release files from a local directory (air-gapped hosts).
+  --public-key FILE       Trust this Ed25519 public key (PEM) instead of the built-in one.
+  --insecure-skip-signature
+                          Do not verify SHA256SUMS.jws (checksums are still checked). Never in
+                          production.
+Config (written to /etc/edge-runner/config.json; given flags replace the file, the old one is
+kept as config.json.bak-<time>):
+  --runner-id ID          This runner's id, as registered with the controller.
+  --controller-url URL    Base URL of the controller (https://...).
+  --group NAME            Runner group.
+  --api-key-file FILE     File holding the API key; copied to /etc/edge-runner/api-key (0600).
+Layout:
+  --prefix DIR            Install the executable to DIR/bin (default /usr/local).
+  --root DIR              Install into DIR as if it were / (images, tests); runs no service.
+  --user NAME             Service user (default edge-runner).
+  --no-user               Do not create the service user (files are owned by the caller).
+  --no-systemd            Do not install the systemd unit.
+  --no-keygen             Do not create the runner key pair.
+  --no-start              Install and enable the service, but do not start it.
+Actions:
+  --upgrade               Replace an installed executable (atomically) and restart the service.
+  --uninstall             Remove the executable and the unit; keep config, state and keys.
+  --purge                 Also remove /etc/edge-runner, /var/lib/edge-runner and the user.
+  -h, --help              Show this help.
+EOF
+}
+
+say() { printf 'edge-runner install: %s\n' "$*"; }
+warn() { printf 'edge-runner install: warning: %s\n' "$*" >&2; }
+die() {
+	printf 'edge-runner install: error: %s\n' "$*" >&2
+	exit 1
+}
+
+parse_args() {
+	BASE_URL=${EDGE_RUNNER_BASE_URL:-$DEFAULT_BASE_URL}
+	FROM_DIR="" PUBLIC_KEY_FILE="" SKIP_SIGNATURE=0
+	RUNNER_ID="" CONTROLLER_URL="" GROUP="" API_KEY_SOURCE=""
+	PREFIX=/usr/local ROOT="" SERVICE_USER=edge-runner
+	NO_USER=0 NO_SYSTEMD=0 NO_KEYGEN=0 NO_START=0
+	ACTION=install
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--base-url | --from-dir | --public-key | --runner-id | --controller-url | --group | --api-key-file | --prefix | --root | --user)
+			if [ $# -lt 2 ] || [ -z "$2" ]; then die "option \"$1\" needs a value"; fi
+			case $1 in
+			--base-url) BASE_URL=$2 ;;
+			--from-dir) FROM_DIR=$2 ;;
+			--public-key) PUBLIC_KEY_FILE=$2 ;;
+			--runner-id) RUNNER_ID=$2 ;;
+			--controller-url) CONTROLLER_URL=$2 ;;
+			--group) GROUP=$2 ;;
+			--api-key-file) API_KEY_SOURCE=$2 ;;
+			--prefix) PREFIX=$2 ;;
+			--root) ROOT=$2 ;;
+			--user) SERVICE_USER=$2 ;;
+			esac
+			shift 2
+			continue
+			;;
+		--insecure-skip-signature) SKIP_SIGNATURE=1 ;;
+		--no-user) NO_USER=1 ;;
+		--no-systemd) NO_SYSTEMD=1 ;;
+		--no-keygen) NO_KEYGEN=1 ;;
+		--no-start) NO_START=1 ;;
+		--upgrade) ACTION=upgrade ;;
+		--uninstall) [ "$ACTION" = purge ] || ACTION=uninstall ;;
+		--purge) ACTION=purge ;;
+		-h | --help)
+			usage
+			exit 0
+			;;
+		*) die "unknown option \"$1\" (see --help)" ;;
+		esac
+		shift
+	done
+	case $PREFIX in /*) ;; *) die "invalid value \"$PREFIX\" for --prefix: expected an absolute path" ;; esac
+	case $ROOT in "" | /*) ;; *) die "invalid value \"$ROOT\" for --root: expected an absolute path" ;; esac
+	ROOT=${ROOT%/}
+	PREFIX=${PREFIX%/}
+	case $SERVICE_USER in *[!a-z0-9_-]* | "" | -*) die "invalid value \"$SERVICE_USER\" for --user: expected lower-case letters, digits, \"_\" or \"-\"" ;; esac
+	for value in "$RUNNER_ID" "$CONTROLLER_URL" "$GROUP"; do
+		case $value in *[[:cntrl:]\"\\]*) die "invalid value \"$value\": quotes, backslashes and control characters are not allowed" ;; esac
+	done
+	case $CONTROLLER_URL in "" | http://* | https://*) ;; *) die "invalid value \"$CONTROLLER_URL\" for --controller-url: expected https://..." ;; esac
+	# Paths as the installed system sees them, and where this run writes them.
+	BIN_RUNTIME=$PREFIX/bin/edge-runner
+	BIN=$ROOT$BIN_RUNTIME
+	CONF_DIR=$ROOT/etc/edge-runner
+	STATE_DIR=$ROOT/var/lib/edge-runner
+	UNIT=$ROOT/etc/systemd/system/edge-runner.service
+	WANTS_LINK=$ROOT/etc/systemd/system/multi-user.target.wants/edge-runner.service
+}
+
+systemd_running() {
+	[ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1
+}
+
+detect_asset() {
+	os=$(uname -s)
+	[ "$os" = Linux ] || die "unsupported OS \"$os\": edge-runner releases exist for Linux only"
+	machine=$(uname -m)
+	case $machine in
+	x86_64 | amd64) ASSET=edge-runner-linux-x64 ;;
+	aarch64 | arm64) ASSET=edge-runner-linux-arm64 ;;
+	*) die "unsupported CPU \"$machine\": edge-runner releases exist for x86_64 and aarch64" ;;
+	esac
+}
+
+need_tools() {
+	if [ "$SKIP_SIGNATURE" = 0 ] && ! command -v openssl >/dev/null 2>&1; then
+		die "openssl is needed to verify the release signature; install it (apt-get install openssl), or pass --insecure-skip-signature if you verify releases another way"
+	fi
+	if [ -z "$FROM_DIR" ] && ! command -v curl >/dev/null 2>&1 && ! command -v wget >/dev/null 2>&1; then
+		die "curl or wget is needed to download the release, or use --from-dir DIR"
+	fi
+}
+
+fetch() {
+	name=$1
+	if [ -n "$FROM_DIR" ]; then
+		[ -f "$FROM_DIR/$name" ] || die "cannot read \"$FROM_DIR/$name\": no such file"
+		cp "$FROM_DIR/$name" "$WORK/$name"
+	elif command -v curl >/dev/null 2>&1; then
+		curl -fsSL --retry 3 -o "$WORK/$name" "${BASE_URL%/}/$name" || die "cannot download \"${BASE_URL%/}/$name\""
+	else
+		wget -q -O "$WORK/$name" "${BASE_URL%/}/$name" || die "cannot download \"${BASE_URL%/}/$name\""
+	fi
+}
+
+sha256_of() {
+	if command -v sha256sum >/dev/null 2>&1; then
+		sha256sum "$1" | cut -d' ' -f1
+	elif command -v shasum >/dev/null 2>&1; then
+		shasum -a 256 "$1" | cut -d' ' -f1
+	else
+		openssl dgst -sha256 -r "$1" | cut -d' ' -f1
+	fi
+}
+
+b64url_decode() {
+	s=$(printf '%s' "$1" | tr '_-' '/+')
+	case $((${#s} % 4)) in
+	2) s="$s==" ;;
+	3) s="$s=" ;;
+	1) return 1 ;;
+	esac
+	printf '%s\n' "$s" | openssl base64 -d -A
+}
+
+# SHA256SUMS.jws is "<header>..<signature>": EdDSA over "<header>.<SHA256SUMS bytes>" (RFC 7797).
+verify_signature() {
+	if [ "$SKIP_SIGNATURE" = 1 ]; then
+		warn "**********************************************************************"
+		warn "NOT verifying the release signature (--insecure-skip-signature)."
+		warn "Anyone who can change the download can run code on this host as root."
+		warn "**********************************************************************"
+		return 0
+	fi
+	refuse="refusing the release: SHA256SUMS.jws"
+	jws=$(tr -d ' \r\n' <"$WORK/SHA256SUMS.jws")
+	case $jws in "" | *[!A-Za-z0-9_.-]*) die "$refuse is not a compact JWS" ;; esac
+	header=${jws%%..*}
+	sig=${jws#*..}
+	case $header$sig in *.*) die "$refuse is not a compact JWS with a detached payload" ;; esac
+	if [ -z "$header" ] || [ -z "$sig" ] || [ "$header..$sig" != "$jws" ]; then die "$refuse is not a compact JWS with a detached payload"; fi
+	b64url_decode "$header" >"$WORK/jws-header.json" 2>/dev/null || die "$refuse has an undecodable header"
+	if ! grep -q '"alg":"EdDSA"' "$WORK/jws-header.json" || ! grep -q '"b64":false' "$WORK/jws-header.json"; then
+		die "$refuse must be alg EdDSA with b64 false"
+	fi
+	b64url_decode "$sig" >"$WORK/signature.bin" 2>/dev/null || die "$refuse has an undecodable signature"
+	[ "$(wc -c <"$WORK/signature.bin" | tr -d ' ')" = 64 ] || die "$refuse is not an Ed25519 signature"
+	printf '%s.' "$header" >"$WORK/signed-input"
+	cat "$WORK/SHA256SUMS" >>"$WORK/signed-input"
+	if [ -n "$PUBLIC_KEY_FILE" ]; then
+		cp "$PUBLIC_KEY_FILE" "$WORK/release-public.pem" || die "cannot read --public-key \"$PUBLIC_KEY_FILE\""
+	else
+		printf '%s\n' "$RELEASE_PUBLIC_KEY_PEM" >"$WORK/release-public.pem"
+	fi
+	if ! out=$(openssl pkeyutl -verify -pubin -inkey "$WORK/release-public.pem" -rawin \
+		-in "$WORK/signed-input" -sigfile "$WORK/signature.bin" 2>&1) ||
+		! printf '%s' "$out" | grep -q 'Verified Successfully'; then
+		die "$refuse does not match the release public key: SHA256SUMS was altered or signed by someone else"
+	fi
+	say "verified the signature of SHA256SUMS"
+}
+
+verify_checksum() {
+	name=$1
+	expected=$(awk -v n="$name" '$2 == n || $2 == "*" n { print $1 }' "$WORK/SHA256SUMS")
+	case $expected in
+	"") die "refusing \"$name\": it is not listed in SHA256SUMS" ;;
+	*[!0-9a-f]* | *"
+"*) die "refusing \"$name\": SHA256SUMS has no single valid entry for it" ;;
+	esac
+	[ ${#expected} = 64 ] || die "refusing \"$name\": SHA256SUMS has no valid entry for it"
+	actual=$(sha256_of "$WORK/$name")
+	[ "$actual" = "$expected" ] || die "refusing \"$name\": its SHA-256 is $actual, SHA256SUMS says $expected"
+}
+
+download_release() {
+	for f in SHA256SUMS SHA256SUMS.jws "$ASSET"; do fetch "$f"; done
+	[ "$NO_SYSTEMD" = 1 ] || fetch edge-runner.service
+	verify_signature
+	verify_checksum "$ASSET"
+	[ "$NO_SYSTEMD" = 1 ] || verify_checksum edge-runner.service
+	chmod 0755 "$WORK/$ASSET"
+	NEW_VERSION=$("$WORK/$ASSET" --version 2>/dev/null) || die "the verified executable \"$ASSET\" does not run on this machine"
+	say "verified $NEW_VERSION"
+}
+
+# Installs $1 as $2 with mode $3 and owner $4 unless $2 already has those bytes; the rename is
+# atomic, so a reader (or a starting service) never sees a half-written file. Sets CHANGED=1.
+put_file() {
+	CHANGED=0
+	if [ -f "$2" ] && cmp -s "$1" "$2"; then
+		chmod "$3" "$2"
+		chown "$4" "$2"
+		return 0
+	fi
+	tmp="$(dirname "$2")/.$(basename "$2").new.$$"
+	cp "$1" "$tmp"
+	chmod "$3" "$tmp"
+	chown "$4" "$tmp"
+	mv -f "$tmp" "$2"
+	CHANGED=1
+}
+
+install_binary() {
+	BIN_CHANGED=0
+	mkdir -p "$(dirname "$BIN")"
+	if [ -f "$BIN" ] && ! cmp -s "$WORK/$ASSET" "$BIN" && [ "$ACTION" != upgrade ]; then
+		say "keeping the installed $("$BIN" --version 2>/dev/null || echo "executable") at $BIN_RUNTIME; run with --upgrade to replace it with $NEW_VERSION"
+		return 0
+	fi
+	put_file "$WORK/$ASSET" "$BIN" 0755 0:0
+	BIN_CHANGED=$CHANGED
+	if [ "$CHANGED" = 1 ]; then say "installed $BIN_RUNTIME"; else say "$BIN_RUNTIME is up to date"; fi
+}
+
+ensure_user() {
+	if [ "$NO_USER" = 1 ]; then
+		OWNER="$(id -u):$(id -g)"
+		GROUP_ID=$(id -g)
+		return 0
+	fi
+	if ! user_ids >/dev/null; then
+		if command -v useradd >/dev/null 2>&1; then
+			set -- --system --user-group --home-dir /var/lib/edge-runner --no-create-home --shell /usr/sbin/nologin
+			if [ -n "$ROOT" ]; then useradd --prefix "$ROOT" "$@" "$SERVICE_USER"; else useradd "$@" "$SERVICE_USER"; fi ||
+				die "cannot create the user \"$SERVICE_USER\" (useradd failed); create it yourself or pass --no-user"
+		elif [ -z "$ROOT" ] && command -v adduser >/dev/null 2>&1; then
+			adduser -S -D -H -h /var/lib/edge-runner -s /sbin/nologin "$SERVICE_USER" ||
+				die "cannot create the user \"$SERVICE_USER\" (adduser failed)"
+		else
+			die "cannot create the user \"$SERVICE_USER\": no useradd; create it yourself or pass --no-user"
+		fi
+		say "created the system user \"$SERVICE_USER\""
+	fi
+	OWNER=$(user_ids) || die "cannot find the user \"$SERVICE_USER\" after creating it"
+	GROUP_ID=${OWNER#*:}
+}
+
+# "uid:gid" of the service user, read from the target root's passwd (not this host's, with --root).
+user_ids() {
+	if [ -z "$ROOT" ]; then
+		id -u "$SERVICE_USER" >/dev/null 2>&1 || return 1
+		printf '%s:%s\n' "$(id -u "$SERVICE_USER")" "$(id -g "$SERVICE_USER")"
+	else
+		[ -f "$ROOT/etc/passwd" ] || return 1
+		awk -F: -v u="$SERVICE_USER" '$1 == u { print $3 ":" $4; found = 1 } END { exit !found }' "$ROOT/etc/passwd"
+	fi
+}
+
+ensure_dirs() {
+	mkdir -p "$CONF_DIR" "$STATE_DIR"
+	chown "0:$GROUP_ID" "$CONF_DIR"
+	chmod 0750 "$CONF_DIR"
+	chown "$OWNER" "$STATE_DIR"
+	chmod 0700 "$STATE_DIR"
+}
+
+json_line() {
+	printf '  "%s": "%s"' "$1" "$2"
+}
+
+write_config() {
+	if [ -n "$API_KEY_SOURCE" ]; then
+		if [ ! -f "$API_KEY_SOURCE" ] || [ ! -r "$API_KEY_SOURCE" ]; then die "cannot read --api-key-file \"$API_KEY_SOURCE\""; fi
+		[ -n "$(tr -d ' \r\n\t' <"$API_KEY_SOURCE")" ] || die "refusing --api-key-file \"$API_KEY_SOURCE\": it is empty"
+		put_file "$API_KEY_SOURCE" "$CONF_DIR/api-key" 0600 "$OWNER"
+		[ "$CHANGED" = 0 ] || say "installed the API key as /etc/edge-runner/api-key (0600)"
+	fi
+	if [ -f "$CONF_DIR/config.json" ] && [ -z "$RUNNER_ID$CONTROLLER_URL$GROUP$API_KEY_SOURCE" ]; then
+		chown "0:$GROUP_ID" "$CONF_DIR/config.json"
+		chmod 0640 "$CONF_DIR/config.json"
+		return 0
+	fi
+	{
+		echo "{"
+		[ -z "$RUNNER_ID" ] || { json_line runnerId "$RUNNER_ID" && echo ","; }
+		[ -z "$GROUP" ] || { json_line group "$GROUP" && echo ","; }
+		[ -z "$CONTROLLER_URL" ] || { json_line controllerUrl "$CONTROLLER_URL" && echo ","; }
+		[ ! -f "$CONF_DIR/api-key" ] || { json_line apiKeyFile /etc/edge-runner/api-key && echo ","; }
+		json_line dataDir /var/lib/edge-runner && echo
+		echo "}"
+	} >"$WORK/config.json"
+	if [ -f "$CONF_DIR/config.json" ] && ! cmp -s "$WORK/config.json" "$CONF_DIR/config.json"; then
+		backup="$CONF_DIR/config.json.bak-$(date +%Y%m%d%H%M%S)"
+		cp -p "$CONF_DIR/config.json" "$backup"
+		say "kept the previous config as $backup"
+	fi
+	put_file "$WORK/config.json" "$CONF_DIR/config.json" 0640 "0:$GROUP_ID"
+	[ "$CHANGED" = 0 ] || say "wrote /etc/edge-runner/config.json"
+}
+
+ensure_keys() {
+	[ "$NO_KEYGEN" = 0 ] || return 0
+	if [ -f "$STATE_DIR/keys/runner-key.pem" ]; then
+		PUBLIC_KEY_NOTE="the runner public key is /var/lib/edge-runner/keys/runner-key.pub.pem"
+		return 0
+	fi
+	"$BIN" keygen --out-dir "$STATE_DIR/keys" >"$WORK/runner-key.pub.pem" 2>"$WORK/keygen.log" ||
+		die "cannot create the runner key pair: $(cat "$WORK/keygen.log")"
+	chown -R "$OWNER" "$STATE_DIR/keys"
+	say "created the runner key pair in /var/lib/edge-runner/keys; register this public key with the controller:"
+	cat "$WORK/runner-key.pub.pem"
+	PUBLIC_KEY_NOTE=""
+}
+
+configured() {
+	grep -q '"runnerId"' "$CONF_DIR/config.json" 2>/dev/null && [ -f "$CONF_DIR/api-key" ]
+}
+
+install_unit() {
+	UNIT_CHANGED=0
+	[ "$NO_SYSTEMD" = 0 ] || return 0
+	mkdir -p "$(dirname "$UNIT")" "$(dirname "$WANTS_LINK")"
+	sed -e "s#/usr/local/bin/edge-runner#$BIN_RUNTIME#g" \
+		-e "s#^User=edge-runner\$#User=$SERVICE_USER#" -e "s#^Group=edge-runner\$#Group=$SERVICE_USER#" \
+		"$WORK/edge-runner.service" >"$WORK/edge-runner.service.final"
+	put_file "$WORK/edge-runner.service.final" "$UNIT" 0644 0:0
+	UNIT_CHANGED=$CHANGED
+	[ "$CHANGED" = 0 ] || say "installed the systemd unit /etc/systemd/system/edge-runner.service"
+	if systemd_running; then
+		[ "$UNIT_CHANGED" = 0 ] || systemctl daemon-reload
+		systemctl is-enabled --quiet edge-runner.service 2>/dev/null || systemctl enable --quiet edge-runner.service
+		if [ "$NO_START" = 1 ]; then
+			say "enabled edge-runner.service (not started: --no-start)"
+		elif ! configured; then
+			say "enabled edge-runner.service; it starts once --runner-id and --api-key-file are set (run this installer again with them)"
+		elif [ "$BIN_CHANGED$UNIT_CHANGED" != 00 ] && systemctl is-active --quiet edge-runner.service; then
+			say "restarting edge-runner.service (running jobs drain first)"
+			systemctl restart edge-runner.service
+		else
+			systemctl start edge-runner.service
+			say "edge-runner.service is running: journalctl -u edge-runner -f"
+		fi
+	else
+		# What `systemctl enable` does for WantedBy=multi-user.target, for a root without systemd.
+		[ -L "$WANTS_LINK" ] || ln -s /etc/systemd/system/edge-runner.service "$WANTS_LINK"
+		if [ -z "$ROOT" ]; then
+			say "systemd is not running here: the unit is installed and enabled for the next boot."
+			say "to run the runner now: runuser -u $SERVICE_USER -- $BIN_RUNTIME run --config-file /etc/edge-runner/config.json"
+		fi
+	fi
+}
+
+do_install() {
+	detect_asset
+	need_tools
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/edge-runner-install.XXXXXX")
+	trap 'rm -rf "$WORK"' EXIT
+	trap 'exit 130' INT TERM
+	download_release
+	[ "$ACTION" != upgrade ] || [ -f "$BIN" ] || say "nothing installed yet at $BIN_RUNTIME: installing"
+	install_binary
+	ensure_user
+	ensure_dirs
+	write_config
+	PUBLIC_KEY_NOTE=""
+	ensure_keys
+	install_unit
+	say "done."
+	[ -z "$PUBLIC_KEY_NOTE" ] || say "$PUBLIC_KEY_NOTE"
+	say "check the setup with: runuser -u $SERVICE_USER -- $BIN_RUNTIME doctor --config-file /etc/edge-runner/config.json"
+}
+
+do_uninstall() {
+	if systemd_running && [ -f "$UNIT" ]; then
+		systemctl disable --now --quiet edge-runner.service || warn "could not stop edge-runner.service"
+	fi
+	rm -f "$WANTS_LINK" "$UNIT"
+	if systemd_running; then systemctl daemon-reload; fi
+	rm -f "$BIN" "$BIN.previous"
+	say "removed $BIN_RUNTIME and the systemd unit"
+	if [ "$ACTION" != purge ]; then
+		say "kept /etc/edge-runner (config, API key) and /var/lib/edge-runner (state, keys); --purge removes them"
+		return 0
+	fi
+	rm -rf "$CONF_DIR" "$STATE_DIR"
+	say "removed /etc/edge-runner and /var/lib/edge-runner"
+	if [ "$NO_USER" = 1 ] || ! user_ids >/dev/null; then return 0; fi
+	if [ -n "$ROOT" ]; then userdel --prefix "$ROOT" "$SERVICE_USER"; else userdel "$SERVICE_USER"; fi ||
+		die "cannot remove the user \"$SERVICE_USER\" (userdel failed)"
+	if [ -n "$ROOT" ] && grep -q "^$SERVICE_USER:" "$ROOT/etc/group" 2>/dev/null; then groupdel --prefix "$ROOT" "$SERVICE_USER" || true; fi
+	say "removed the user \"$SERVICE_USER\""
+}
+
+main() {
+	parse_args "$@"
+	[ "$(id -u)" = 0 ] || die "run me as root, e.g. curl -fsSL <url>/install.sh | sudo sh -s -- [options]"
+	umask 022
+	case $ACTION in
+	uninstall | purge) do_uninstall ;;
+	*) do_install ;;
+	esac
+}
+
+main "$@"

@@ -1,0 +1,67 @@
+// `edge-runner doctor`: runs every check in src/ops/doctor/checks/ and prints pass/fail with the
+// fix for each; exit 0 only when none failed. Run it as the runner's user with its config.
+
+import { readFileSync } from "node:fs";
+import { parseDuration } from "../config/duration.ts";
+import { optionsHelp } from "../config/help.ts";
+import { takeFlags } from "../ops/command-flags.ts";
+import { formatReport, passed, runDoctor, type DoctorCheck } from "../ops/doctor/check.ts";
+import { DOCTOR_CHECKS } from "../ops/doctor/checks/index.ts";
+import { EXIT, type Command } from "./command.ts";
+
+const HELP = `Usage: edge-runner doctor [--json] [--timeout 5s] [options]
+
+Checks the config, key files and their permissions, trusted signing keys, controller
+reachability (DNS, TCP, HTTP), TLS and authentication, and the data directory.
+Run it as the user the runner runs as, e.g.
+  sudo -u edge-runner edge-runner doctor --config-file /etc/edge-runner/config.json
+  --json           Print the results as JSON.
+  --timeout <dur>  Bound of each network step (default 5s).
+`;
+
+export interface DoctorDeps {
+  env?: Readonly<Record<string, string | undefined>>;
+  checks?: readonly DoctorCheck[];
+  uid?: number;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+}
+
+export function createDoctorCommand(deps: DoctorDeps = {}): Command {
+  const out = deps.out ?? ((t: string) => void process.stdout.write(t));
+  const err = deps.err ?? ((t: string) => void process.stderr.write(t));
+  return {
+    name: "doctor",
+    summary: "Check config, keys, controller reachability, TLS and authentication.",
+    async run(args) {
+      if (args.includes("--help") || args.includes("-h")) {
+        out(`${HELP}\n${optionsHelp(["runner"])}\n`);
+        return EXIT.ok;
+      }
+      let taken;
+      try {
+        taken = takeFlags(args, { "--json": "bool", "--timeout": "string" });
+      } catch (error) {
+        err(`edge-runner doctor: ${(error as Error).message}\n`);
+        return EXIT.usage;
+      }
+      const timeoutMs = parseDuration(String(taken.flags.get("--timeout") ?? "5s"));
+      if (timeoutMs === undefined || timeoutMs <= 0) {
+        err(`edge-runner doctor: invalid value "${String(taken.flags.get("--timeout"))}" for "--timeout": expected a duration such as "5s"\n`);
+        return EXIT.usage;
+      }
+      const reports = await runDoctor(deps.checks ?? DOCTOR_CHECKS, {
+        argv: taken.rest,
+        env: deps.env ?? process.env,
+        readFile: (p) => readFileSync(p, "utf8"),
+        uid: deps.uid ?? process.getuid?.(),
+        timeoutMs,
+        state: {},
+      });
+      out(taken.flags.has("--json") ? JSON.stringify({ ok: passed(reports), checks: reports }, null, 2) + "\n" : formatReport(reports));
+      return passed(reports) ? EXIT.ok : EXIT.failure;
+    },
+  };
+}
+
+export const doctorCommand: Command = createDoctorCommand();

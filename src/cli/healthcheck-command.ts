@@ -1,0 +1,80 @@
+// `edge-runner healthcheck`: exit 0 when the local status endpoint answers 200. Without --wait it
+// asks /readyz once (connected and taking jobs); with --wait it polls /healthz (process up, loops
+// ticking) until the timeout, which is what systemd's ExecStartPost waits for at start-up.
+
+import { readFileSync } from "node:fs";
+import { parseDuration } from "../config/duration.ts";
+import { optionsHelp } from "../config/help.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { takeFlags } from "../ops/command-flags.ts";
+import { probeOnce, waitUntilHealthy } from "../ops/health-probe.ts";
+import { statusBaseUrl } from "../ops/status-url.ts";
+import type { Timers } from "../util/sleep.ts";
+import { EXIT, type Command } from "./command.ts";
+
+const HELP = `Usage: edge-runner healthcheck [--wait] [--timeout 90s] [--path /readyz|/healthz] [options]
+
+Exit 0 when the runner's local status endpoint (statusHost:statusPort) answers 200.
+  --wait            Poll until it answers 200 or --timeout passes (default path /healthz).
+  --timeout <dur>   How long --wait polls (default 90s).
+  --path <path>     Endpoint to ask: /readyz (default without --wait) or /healthz.
+`;
+
+export interface HealthcheckDeps {
+  env?: Readonly<Record<string, string | undefined>>;
+  fetch?: typeof fetch;
+  timers?: Timers;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+}
+
+export function createHealthcheckCommand(deps: HealthcheckDeps = {}): Command {
+  const out = deps.out ?? ((t: string) => void process.stdout.write(t));
+  const err = deps.err ?? ((t: string) => void process.stderr.write(t));
+  return {
+    name: "healthcheck",
+    summary: "Exit 0 when the local status endpoint says ready (--wait to wait for it).",
+    async run(args) {
+      if (args.includes("--help") || args.includes("-h")) {
+        out(`${HELP}\n${optionsHelp(["runner"])}\n`);
+        return EXIT.ok;
+      }
+      let taken;
+      try {
+        taken = takeFlags(args, { "--wait": "bool", "--timeout": "string", "--path": "string" });
+      } catch (error) {
+        err(`edge-runner healthcheck: ${(error as Error).message}\n`);
+        return EXIT.usage;
+      }
+      const wait = taken.flags.has("--wait");
+      const path = String(taken.flags.get("--path") ?? (wait ? "/healthz" : "/readyz"));
+      const timeoutMs = parseDuration(String(taken.flags.get("--timeout") ?? "90s"));
+      if (timeoutMs === undefined) {
+        err(`edge-runner healthcheck: invalid value "${String(taken.flags.get("--timeout"))}" for "--timeout": expected a duration such as "90s"\n`);
+        return EXIT.usage;
+      }
+      if (path !== "/readyz" && path !== "/healthz") {
+        err(`edge-runner healthcheck: invalid value "${path}" for "--path": expected "/readyz" or "/healthz"\n`);
+        return EXIT.usage;
+      }
+      const { config } = resolveConfig({ scopes: ["runner"], argv: taken.rest, env: deps.env ?? process.env, readFile: (p) => readFileSync(p, "utf8") });
+      let url: string;
+      try {
+        url = statusBaseUrl(config.statusHost, config.statusPort) + path;
+      } catch (error) {
+        err(`edge-runner healthcheck: ${(error as Error).message}\n`);
+        return EXIT.config;
+      }
+      const probe = { url, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) };
+      const result = wait ? await waitUntilHealthy({ ...probe, timeoutMs, ...(deps.timers === undefined ? {} : { timers: deps.timers }) }) : await probeOnce(probe);
+      if (result.ok) {
+        out(`${url}: OK\n`);
+        return EXIT.ok;
+      }
+      err(`edge-runner healthcheck: ${url}: ${result.reason}${wait ? ` (waited ${Math.round(timeoutMs / 1000)} s)` : ""}\n`);
+      return EXIT.unavailable;
+    },
+  };
+}
+
+export const healthcheckCommand: Command = createHealthcheckCommand();

@@ -1,0 +1,42 @@
+// Doctor check: the API key file and the runner's private key exist, belong to the runner's user
+// and are unreadable by anyone else (the runner refuses them otherwise).
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { runnerKeyFiles } from "../../../plugin-bundles/runner-keys.ts";
+import type { DoctorCheck } from "../check.ts";
+import { secretFileProblem } from "../file-safety.ts";
+
+export const keyFilesCheck: DoctorCheck = {
+  id: "key-files",
+  title: "key files",
+  needs: ["config"],
+  async run(ctx) {
+    const config = ctx.state.config!;
+    const checked: string[] = [];
+    if (config.apiKeyFile !== undefined) {
+      const problem = await secretFileProblem(config.apiKeyFile, ctx.uid);
+      if (problem !== undefined) return { status: "fail", summary: `API key file: ${problem.problem}`, fix: problem.fix };
+      const key = (await readFile(config.apiKeyFile, "utf8")).trim();
+      if (key === "") return { status: "fail", summary: `API key file "${config.apiKeyFile}" is empty`, fix: `write the runner's API key into "${config.apiKeyFile}"` };
+      ctx.state.apiKey = key;
+      checked.push(`"${config.apiKeyFile}"`);
+    } else if (config.apiKey !== undefined) {
+      ctx.state.apiKey = config.apiKey;
+    }
+    // Where `edge-runner keygen` puts the pair by default, and where the runner looks for it.
+    const keyDir = join(config.dataDir, "keys");
+    const runnerKey = runnerKeyFiles(keyDir).privateKey;
+    const problem = await secretFileProblem(runnerKey, ctx.uid);
+    if (problem !== undefined) {
+      const missing = problem.problem.includes("ENOENT");
+      return {
+        status: "fail",
+        summary: `runner private key: ${problem.problem}`,
+        fix: missing ? `edge-runner keygen --out-dir "${keyDir}" (then register the public key it prints)` : problem.fix,
+      };
+    }
+    checked.push(`"${runnerKey}"`);
+    return { status: "pass", summary: `${checked.join(" and ")}: owner and mode 0600 or stricter` };
+  },
+};
