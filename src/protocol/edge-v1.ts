@@ -265,6 +265,7 @@ export function message<M extends AnyMessage>(body: WithoutVersion<M>): M {
 
 export const EDGE_PATHS = {
   sessions: "/edge/v1/sessions",
+  check: "/edge/v1/check",
   session: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}`,
   websocket: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/ws`,
   send: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/send`,

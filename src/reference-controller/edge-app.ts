@@ -47,6 +47,17 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
     }
   });
 
+  // Checks credentials without creating a session (a session would replace the runner's live one).
+  app.post(EDGE_PATHS.check, async function checkCredentials(c) {
+    try {
+      const body = asObject(await readJson(c, "check credentials"), "check credentials");
+      const runner = sessions.authorize(sessionRequest({ ...body, v: PROTOCOL_VERSION, version: "check", transport: "poll" }), bearerToken(c.req.header("authorization")), "check credentials");
+      return c.json({ v: PROTOCOL_VERSION, runnerId: runner.id, group: runner.group });
+    } catch (error) {
+      return errorFromException(c, error);
+    }
+  });
+
   /** The session named in the path, if the presented token is right; else an error response. */
   const pollSession = (c: Context): EdgeSession | Response => {
     const session = core.sessions.get(c.req.param("id") ?? "");

@@ -1,6 +1,7 @@
 // Session lifecycle on the controller side: create (after API key auth), replace an older one
 // of the same runner, end on close/DELETE, and end long-poll sessions that went silent.
 
+import type { StoredRunner } from "./records.ts";
 import { EdgeError } from "../errors.ts";
 import type { CreateSessionRequest, CreateSessionResponse } from "../protocol/edge-v1.ts";
 import type { Timer } from "./clock.ts";
@@ -24,15 +25,21 @@ export class EdgeSessions {
   }
 
   /** Throws `unauthorized` (401) or `forbidden` (403); the request was validated before. */
-  create(request: CreateSessionRequest, apiKey: string | undefined): CreateSessionResponse {
+  /** The runner these credentials belong to, or an unauthorized/forbidden EdgeError. */
+  authorize(request: Pick<CreateSessionRequest, "runnerId" | "group">, apiKey: string | undefined, action = "create a session"): StoredRunner {
     const runner = this.#runners.authenticate(request.runnerId, apiKey);
     if (runner === undefined) {
       // One message for an unknown id and a wrong key, so ids cannot be probed.
-      throw new EdgeError("unauthorized", `Cannot create a session for runner "${request.runnerId}": unknown runner or wrong API key`);
+      throw new EdgeError("unauthorized", `Cannot ${action} for runner "${request.runnerId}": unknown runner or wrong API key`);
     }
     if (runner.group !== request.group) {
-      throw new EdgeError("forbidden", `Cannot create a session for runner "${runner.id}": it is registered in group "${runner.group}", not "${request.group}"`);
+      throw new EdgeError("forbidden", `Cannot ${action} for runner "${runner.id}": it is registered in group "${runner.group}", not "${request.group}"`);
     }
+    return runner;
+  }
+
+  create(request: CreateSessionRequest, apiKey: string | undefined): CreateSessionResponse {
+    const runner = this.authorize(request, apiKey);
     const session = new EdgeSession({
       runnerId: runner.id,
       group: runner.group,
