@@ -42,7 +42,8 @@ export function workerEntry(): string | URL {
   return new URL("./worker-entry.mjs", import.meta.url);
 }
 
-function pluginEnv(): Record<string, string> {
+/** The environment a plugin sees: the runner's, minus its own EDGE_RUNNER_* configuration. */
+export function pluginEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !HIDDEN_ENV.test(key)) env[key] = value;

@@ -12,6 +12,8 @@ import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { VERSION } from "../version.ts";
+import { controllerClient } from "../platform/controller-client.ts";
+import { readFileSync } from "node:fs";
 import { Runner } from "./runner.ts";
 
 export interface RunnerService {
@@ -34,8 +36,20 @@ export function runnerCredentials(config: Config): { runnerId: string; apiKey: s
   return { runnerId: config.runnerId, apiKey };
 }
 
+function readCaFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError("caFile", `Cannot read "caFile" "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("caFile", `Cannot use "caFile" "${path}": it holds no PEM certificate`);
+  return pem;
+}
+
 export async function startRunnerService(config: Config, logger: Logger): Promise<RunnerService> {
   const { runnerId, apiKey } = runnerCredentials(config);
+  const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
   const metrics = new RunnerMetrics();
   const pool = new PluginPool({ idleMs: config.workerIdleMs, maxWorkersPerPlugin: config.concurrency, maxWorkerHeapMb: config.workerMaxHeapMb, logger });
   let runner: Runner | undefined;
@@ -50,6 +64,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     reconnectMaxMs: config.reconnectMaxMs,
     startJitterMs: config.startJitterMs,
     logger,
+    ...(client === undefined ? {} : { client }),
     onTick: (loop, maxSilenceMs) => runner?.loops.tick(loop, maxSilenceMs),
     onProtocolError: () => metrics.protocolError(),
     onReconnect: () => metrics.reconnected(),

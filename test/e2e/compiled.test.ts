@@ -187,6 +187,16 @@ describe("edge-runner executable", () => {
     expect(await dev.exited).toBe(0);
   }, 30_000);
 
+  test("the bundle on Node refuses caFile without NODE_EXTRA_CA_CERTS (exit 78, names the fix)", async () => {
+    const node = FLAVOURS[1] as Flavour;
+    const caFile = path.join(dir, "ca.pem");
+    await Bun.write(caFile, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    const args = ["run", "--runner-id", "r1", "--api-key", "k-123456", "--ca-file", caFile, "--controller-url", "https://127.0.0.1:9", "--status-port", "0"];
+    const { code, output } = await runToEnd(node, args, { env: { NODE_EXTRA_CA_CERTS: "" } });
+    expect(code).toBe(78);
+    expect(output).toContain(`NODE_EXTRA_CA_CERTS="${caFile}"`);
+  });
+
   test("--version prints the version and the build commit", async () => {
     const { code, output } = await runToEnd(binary, ["--version"]);
     expect(code).toBe(0);

@@ -10,6 +10,7 @@ import { realTimers, type Timers } from "../../util/sleep.ts";
 import { createSession, SessionRefused } from "./session.ts";
 import { JobOutbox } from "./job-outbox.ts";
 import type { Transport, TransportClosed, TransportKind } from "./transport.ts";
+import { defaultControllerClient, type ControllerClient } from "../../platform/controller-client.ts";
 import { openWebSocketTransport } from "./ws-transport.ts";
 import { openPollTransport } from "./poll-transport.ts";
 
@@ -24,6 +25,8 @@ export interface EdgeConnectionOptions {
   reconnectMaxMs: number;
   startJitterMs: number;
   logger: Logger;
+  /** HTTP and WebSocket clients (with the configured CA); the runtime's own by default. */
+  client?: ControllerClient;
   timers?: Timers;
   random?: () => number;
   /** Called on each loop tick with how long the loop may stay silent, for /healthz. */
@@ -138,6 +141,7 @@ export class EdgeConnection implements ControllerConnection {
     try {
       session = await createSession({
         baseUrl: this.#o.controllerUrl,
+        client: this.#o.client ?? defaultControllerClient,
         runnerId: this.#o.runnerId,
         group: this.#o.group,
         apiKey: this.#o.apiKey,
@@ -162,6 +166,7 @@ export class EdgeConnection implements ControllerConnection {
       const open = kind === "websocket" ? openWebSocketTransport : openPollTransport;
       transport = await open({
         baseUrl: this.#o.controllerUrl,
+        client: this.#o.client ?? defaultControllerClient,
         sessionId: session.sessionId,
         token: session.token,
         pollWaitMs: session.pollWaitMs,

@@ -39,7 +39,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
       while (queue.length > 0 && !isClosed) {
         const batch = queue;
         queue = [];
-        const response = await fetch(base + EDGE_PATHS.send(options.sessionId), {
+        const response = await options.client.fetch(base + EDGE_PATHS.send(options.sessionId), {
           method: "POST",
           headers,
           body: JSON.stringify({ messages: batch }),
@@ -59,7 +59,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     const url = `${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=${options.pollWaitMs}`;
     while (!isClosed) {
       try {
-        const response = await fetch(url, {
+        const response = await options.client.fetch(url, {
           headers,
           signal: AbortSignal.any([stop.signal, AbortSignal.timeout(options.pollWaitMs + 15_000)]),
         });
@@ -77,7 +77,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
   };
 
   // The first receive proves the session and token before we call the transport open.
-  const probe = await fetch(`${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=0`, { headers, signal: stop.signal });
+  const probe = await options.client.fetch(`${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=0`, { headers, signal: stop.signal });
   if (!probe.ok) {
     await probe.body?.cancel();
     const result = fromStatus(probe, "receive");
@@ -97,7 +97,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     },
     close() {
       if (isClosed) return;
-      void fetch(base + EDGE_PATHS.session(options.sessionId), { method: "DELETE", headers }).then(
+      void options.client.fetch(base + EDGE_PATHS.session(options.sessionId), { method: "DELETE", headers }).then(
         (r) => r.body?.cancel(),
         () => {},
       );

@@ -5,6 +5,7 @@ import { EdgeError } from "../../errors.ts";
 import { PROTOCOL_VERSION, EDGE_PATHS, type CreateSessionRequest, type CreateSessionResponse } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { TransportKind } from "./transport.ts";
+import type { ControllerClient } from "../../platform/controller-client.ts";
 
 export class SessionRefused extends EdgeError {
   readonly status: number;
@@ -21,6 +22,7 @@ export class SessionRefused extends EdgeError {
 
 export interface CreateSessionOptions {
   baseUrl: string;
+  client: ControllerClient;
   runnerId: string;
   group: string;
   apiKey: string;
@@ -40,7 +42,7 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
   };
   let response: Response;
   try {
-    response = await fetch(options.baseUrl + EDGE_PATHS.sessions, {
+    response = await options.client.fetch(options.baseUrl + EDGE_PATHS.sessions, {
       method: "POST",
       headers: { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json", "user-agent": `edge-runner/${options.version}` },
       body: JSON.stringify(body),

@@ -2,6 +2,7 @@
 // same way, so nothing above this layer knows which one is in use.
 
 import type { RunnerMessage } from "../../protocol/edge-v1.ts";
+import type { ControllerClient } from "../../platform/controller-client.ts";
 
 export type TransportKind = "websocket" | "poll";
 
@@ -22,6 +23,7 @@ export interface Transport {
 
 export interface OpenTransportOptions {
   baseUrl: string;
+  client: ControllerClient;
   sessionId: string;
   token: string;
   pollWaitMs: number;

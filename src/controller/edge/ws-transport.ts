@@ -2,7 +2,6 @@
 // in the URL because browsers' (and Bun's/Deno's) WebSocket clients cannot set headers.
 
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
-import { openWebSocket } from "../../platform/websocket.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 
 const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
@@ -10,7 +9,7 @@ const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
 export function openWebSocketTransport(options: OpenTransportOptions): Promise<Transport> {
   const url = new URL(options.baseUrl.replace(/^http/, "ws") + EDGE_PATHS.websocket(options.sessionId));
   url.searchParams.set("token", options.token);
-  const socket = openWebSocket(url.toString());
+  const socket = options.client.openWebSocket(url.toString());
 
   return new Promise((resolve, reject) => {
     let opened = false;
