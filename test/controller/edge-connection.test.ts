@@ -135,3 +135,33 @@ test("EdgeConnection aborts a job whose lease the controller refuses, and does n
   expect(answer.accepted).toBe(false);
   expect(script.received.some((m) => (m as { type: string }).type === "result")).toBe(false);
 });
+
+test("EdgeConnection in auto mode falls back to long-poll when a proxy refuses WebSocket upgrades", async () => {
+  const { ReferenceController } = await import("../../src/reference-controller/controller.ts");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const dataDir = mkdtempSync(`${tmpdir()}/edge-runner-proxy-`);
+  const controller = ReferenceController.create({ dataDir, logger: memoryLogger("error").logger });
+  const { apiKey } = controller.registerRunner({ id: "r1", group: "g" });
+  // A proxy in front of the controller that forwards plain HTTP and refuses every upgrade.
+  const proxy = new Hono().all("*", (c) =>
+    c.req.header("upgrade") !== undefined ? c.text("upgrades are not allowed here", 403) : controller.app.fetch(c.req.raw),
+  );
+  const server = await serveHttp(proxy, { hostname: "127.0.0.1", port: 0 });
+  servers.push(server);
+  const { logger, records } = memoryLogger();
+  const connection = new EdgeConnection({
+    controllerUrl: server.url, runnerId: "r1", group: "g", apiKey, version: "t", transport: "auto",
+    reconnectMinMs: 10, reconnectMaxMs: 50, startJitterMs: 0, logger,
+  });
+  const stop = new AbortController();
+  stops.push(stop);
+  const done = connection.run({ signal: stop.signal, onJob: () => {} });
+  await eventually(() => (connection.status().state === "connected" ? true : undefined));
+  expect(connection.status().transport).toBe("poll");
+  expect(records.some((r) => r.msg.includes("falling back to HTTP long-poll"))).toBe(true);
+  stop.abort();
+  await done;
+  await controller.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
