@@ -169,6 +169,8 @@ export class Runner {
         interrupt: this.#interrupt.signal,
         now: this.#timers.now,
       });
+      // The result goes out first, then the freed slot's credit (docs/protocol.md, "credit").
+      const answered = handle.complete(result);
       this.#running.delete(key);
       this.#o.connection.setFreeSlots(this.#free());
       const durationMs = result.finishedAt - result.startedAt;
@@ -181,7 +183,7 @@ export class Runner {
       this.#recent.unshift(recent);
       this.#recent.length = Math.min(this.#recent.length, RECENT_RESULTS);
       log.info(`Job ${result.status}`, { durationMs, ...(result.error ? { errorCode: result.error.code } : {}) });
-      const answer = await handle.complete(result);
+      const answer = await answered;
       if (!answer.accepted) log.warn(`Result of job not recorded by the controller: ${answer.reason ?? "refused"}`);
     })().catch((error: unknown) => {
       // runJob never throws; this is the last line of defence so a bug cannot kill the runner.

@@ -1,0 +1,158 @@
+// `npm run bench`: measures dispatch latency, jobs per second, the process-per-job baseline and
+// the compiled executable's start-up and footprint on this machine; prints a table and writes a
+// Markdown report (docs/performance.md explains the numbers). Not a test: nothing depends on it.
+// Flags: --quick (fewer samples), --binary=PATH (skip the build), --report=FILE, --skip-binary.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { binaryFootprint } from "./bench/binary-bench.ts";
+import { freshProcessBaseline } from "./bench/fresh-process-bench.ts";
+import { probeFsync } from "./bench/fsync-probe.ts";
+import { fullPathLatency, fullPathThroughput, type FullThroughput } from "./bench/full-path-bench.ts";
+import { poolLatency, poolThroughput } from "./bench/pool-bench.ts";
+import { judge, machine, markdown, text, type Row } from "./bench/report.ts";
+import { splitProcessThroughput } from "./bench/split-process-bench.ts";
+import { mib, ms, perSecond } from "./bench/stats.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const flags = new Map(process.argv.slice(2).map((a) => {
+  const [k, v] = a.replace(/^--/, "").split("=");
+  return [k as string, v ?? "true"] as const;
+}));
+const known = new Set(["quick", "binary", "report", "skip-binary"]);
+for (const key of flags.keys()) if (!known.has(key)) throw new Error(`Cannot run the bench: unknown flag "--${key}" (known: --quick, --binary=PATH, --report=FILE, --skip-binary)`);
+const quick = flags.has("quick");
+const n = (full: number) => (quick ? Math.max(1, Math.round(full / 10)) : full);
+const diskDir = tmpdir();
+const tmpfsDir = existsSync("/dev/shm") ? "/dev/shm" : undefined;
+const reportFile = flags.get("report") ?? path.join(tmpdir(), "edge-runner-bench.md");
+const rows: Row[] = [];
+const raw: Record<string, unknown> = {};
+const say = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+const began = performance.now();
+
+// ---- 1. warm dispatch latency ----
+say("1a pool latency");
+const poolLat = await poolLatency({ warmup: 200, samples: n(2000) });
+raw.poolLatency = poolLat;
+rows.push(
+  { section: "1a", metric: "Warm dispatch, pool: run() → first onLog, p50", value: ms(poolLat.firstLog.p50Ms), target: "≤ 1 ms (problem > 2 ms)", verdict: judge(poolLat.firstLog.p50Ms, 1, 2, false) },
+  { section: "1a", metric: `Warm dispatch, pool: p99 (${poolLat.firstLog.samples} samples)`, value: ms(poolLat.firstLog.p99Ms), target: "", verdict: "info" },
+);
+
+say("1b full-path latency (in-process controller, WebSocket, fsync'd store on disk)");
+const fullLat = await fullPathLatency({ parentDir: diskDir, warmup: 100, samples: n(2000) });
+raw.fullLatency = fullLat;
+rows.push(
+  { section: "1b", metric: "Warm dispatch, full path: submitJob() → first log line in runner, p50", value: ms(fullLat.firstLog.p50Ms), target: "≤ 1 ms (problem > 2 ms)", verdict: judge(fullLat.firstLog.p50Ms, 1, 2, false) },
+  { section: "1b", metric: `Warm dispatch, full path: p99 (${fullLat.firstLog.samples} samples)`, value: ms(fullLat.firstLog.p99Ms), target: "", verdict: "info" },
+  { section: "1b", metric: "  p50 legs: submitJob() call (2 fsyncs) / offer → executor / executor → first log", value: `${ms(fullLat.legs.submitCallMs)} / ${ms(fullLat.legs.deliveryMs)} / ${ms(fullLat.legs.poolMs)}`, target: "", verdict: "info" },
+  { section: "1b", metric: "  submitJob() → job terminal at the controller, p50 / p99", value: `${ms(fullLat.complete.p50Ms)} / ${ms(fullLat.complete.p99Ms)}`, target: "", verdict: "info" },
+);
+
+// ---- 2. jobs per second ----
+const fsync = probeFsync(diskDir);
+raw.fsync = fsync;
+rows.push({ section: "2", metric: `Disk (${diskDir}): append + fsync / open + append + fsync + close, median`, value: `${ms(fsync.appendFsyncMs)} / ${ms(fsync.openAppendFsyncCloseMs)}`, target: "", verdict: "info" });
+for (const concurrency of [4, 16]) {
+  say(`2a pool throughput, concurrency ${concurrency}`);
+  const tp = await poolThroughput({ concurrency, warmupJobs: 500, jobs: n(20_000) });
+  raw[`poolThroughput${concurrency}`] = tp;
+  rows.push({ section: "2a", metric: `No-op jobs/s, pool, concurrency ${concurrency} (${tp.jobs} jobs)`, value: perSecond(tp.perSecond), target: "≥ 5,000/s (problem < 1,000/s)", verdict: judge(tp.perSecond, 5000, 1000, true) });
+}
+const fullRows = (section: string, label: string, tp: FullThroughput, judged: boolean): Row[] => {
+  const w = tp.writes;
+  const wallMs = tp.seconds * 1000;
+  const writeMs = w.journalMs + w.eventMs + w.compactMs;
+  return [
+    { section, metric: `No-op jobs/s, ${label}, concurrency ${tp.concurrency} (${tp.jobs} jobs)`, value: perSecond(tp.perSecond), target: judged ? "≥ 5,000/s (problem < 1,000/s)" : "diagnostic", verdict: judged ? judge(tp.perSecond, 5000, 1000, true) : "info" },
+    {
+      section,
+      metric: `  durable writes per job: ${(w.journalCommits / tp.jobs).toFixed(1)} journal fsyncs + ${(w.eventAppends / tp.jobs).toFixed(1)} event-file fsyncs, ${w.compactions} compaction(s)`,
+      value: `${ms(writeMs / tp.jobs)}/job = ${Math.round((100 * writeMs) / wallMs)}% of wall`,
+      target: "",
+      verdict: "info",
+    },
+  ];
+};
+for (const concurrency of [4, 16]) {
+  say(`2b full-path throughput on disk, concurrency ${concurrency}`);
+  const tp = await fullPathThroughput({ parentDir: diskDir, concurrency, warmupJobs: 200, jobs: n(3000) });
+  raw[`fullThroughputDisk${concurrency}`] = tp;
+  rows.push(...fullRows("2b", "full path (in-process controller, store on disk)", tp, true));
+}
+if (tmpfsDir !== undefined) {
+  for (const concurrency of [4, 16]) {
+    say(`2c full-path throughput on tmpfs, concurrency ${concurrency}`);
+    const tp = await fullPathThroughput({ parentDir: tmpfsDir, concurrency, warmupJobs: 200, jobs: n(5000) });
+    raw[`fullThroughputTmpfs${concurrency}`] = tp;
+    rows.push(...fullRows("2c", "same, store on tmpfs (fsync ≈ free)", tp, false));
+  }
+}
+
+// ---- 4 (binary needed by 2d as well) ----
+let binary = flags.get("binary");
+if (binary === undefined && !flags.has("skip-binary")) {
+  binary = "/tmp/bench-bin/edge-runner";
+  mkdirSync(path.dirname(binary), { recursive: true });
+  say(`building ${binary}`);
+  const built = spawnSync(process.execPath, ["scripts/build.ts", "--skip-bundle", `--outfile=${binary}`], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  if (built.status !== 0) throw new Error(`Cannot build the executable for the bench: scripts/build.ts exited ${built.status}`);
+}
+
+if (binary !== undefined) {
+  const splits: Array<{ dir: string; label: string; concurrency: number; jobs: number }> = [
+    ...(tmpfsDir === undefined ? [] : [4, 16].map((concurrency) => ({ dir: tmpfsDir, label: "tmpfs", concurrency, jobs: n(5000) }))),
+    { dir: diskDir, label: "disk", concurrency: 16, jobs: n(2000) },
+  ];
+  for (const s of splits) {
+    say(`2d runner alone, controller in its own process (store on ${s.label}), concurrency ${s.concurrency}`);
+    const tp = await splitProcessThroughput({ binary, parentDir: s.dir, concurrency: s.concurrency, warmupJobs: 200, jobs: s.jobs });
+    raw[`split-${s.label}-${s.concurrency}`] = tp;
+    rows.push({
+      section: "2d",
+      metric: `No-op jobs/s, runner process + \`edge-runner controller\` process (${s.label}), concurrency ${s.concurrency}; CPU runner / controller`,
+      value: `${perSecond(tp.perSecond)}; ${tp.runnerCpu.toFixed(2)} / ${tp.controllerCpu.toFixed(2)} cores`,
+      target: "diagnostic",
+      verdict: "info",
+    });
+  }
+}
+
+// ---- 3. process per job ----
+say("3 process-per-job baseline");
+const fresh = await freshProcessBaseline({ runs: n(20), runtimes: [{ name: "bun", bin: process.execPath }, { name: "node", bin: "node" }] });
+raw.fresh = fresh;
+for (const f of fresh) {
+  const ratio = f.firstLineMs / poolLat.firstLog.p50Ms;
+  rows.push(
+    { section: "3", metric: `Fresh ${f.runtime} process per job (echo-once.mjs): spawn → log line / → exit, median of ${f.runs}`, value: `${ms(f.firstLineMs)} / ${ms(f.exitMs)}`, target: "", verdict: "info" },
+    { section: "3", metric: `  ratio fresh ${f.runtime} process / warm Worker (first log line, p50)`, value: `${Math.round(ratio)}×`, target: "≥ 100× (problem < 50×)", verdict: judge(ratio, 100, 50, true) },
+  );
+}
+
+if (binary !== undefined) {
+  say("4 compiled executable: size, --version, /readyz, RSS");
+  const fp = await binaryFootprint({ binary, versionRuns: n(20), readyRuns: 5, idleSettleMs: 5000, workers: 8 });
+  raw.binary = fp;
+  const readySorted = [...fp.readyMs].sort((a, b) => a - b);
+  rows.push(
+    { section: "4", metric: "Executable size", value: `${fp.sizeBytes.toLocaleString("en-US")} B (${mib(fp.sizeBytes)})`, target: "", verdict: "info" },
+    { section: "4", metric: `\`edge-runner --version\` wall time, median of ${n(20)}`, value: ms(fp.versionMs), target: "", verdict: "info" },
+    { section: "4", metric: "Spawn `edge-runner run` → /readyz 200 (5 ms polls), median of 5", value: ms(readySorted[Math.floor(readySorted.length / 2)] ?? Number.NaN), target: "", verdict: "info" },
+    { section: "4", metric: "  all five runs", value: fp.readyMs.map((v) => v.toFixed(1)).join(", ") + " ms", target: "", verdict: "info" },
+    { section: "4", metric: "Idle RSS of the runner 5 s after start", value: mib(fp.idleRssBytes), target: "", verdict: "info" },
+    { section: "4", metric: `RSS per warm echo worker ((RSS with ${fp.workersSeen} idle workers − idle RSS) / ${fp.workersSeen})`, value: mib(fp.perWorkerBytes), target: "", verdict: "info" },
+  );
+}
+
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+const m = machine();
+const report = markdown(m, rows, command);
+writeFileSync(reportFile, report);
+writeFileSync(reportFile.replace(/\.md$/, "") + ".json", JSON.stringify({ machine: m, results: raw }, null, 2));
+console.log(text(rows));
+console.log(`\n${m.nproc} CPUs, ${m.cpu}; Bun ${m.bun}, Node ${m.node}; ${((performance.now() - began) / 1000).toFixed(0)} s. Report: ${reportFile} (raw numbers: ${reportFile.replace(/\.md$/, "")}.json)`);
+process.exit(0);
