@@ -18,6 +18,8 @@ export type ErrorCode =
   | "job_interrupted"
   | "job_timeout"
   | "input_invalid"
+  // secrets asked for by a plugin (ctx.secrets.get) that the job does not have
+  | "secret_not_found"
   | "not_found"
   | "conflict"
   | "internal"

@@ -47,6 +47,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`edge-runner ${VERSION} (commit ${COMMIT}, ${runtime})\n`);
     return EXIT.ok;
   }
+  // Hidden: the plugin host child of process isolation mode (src/plugins/process-worker.ts). It
+  // runs until the runner closes the IPC channel, so this promise never settles.
+  if (name === "__plugin-host") {
+    await import("../plugins/process-entry.ts");
+    return new Promise<number>(() => undefined);
+  }
   const entry = COMMANDS[name];
   if (entry === undefined) {
     process.stderr.write(`Unknown command "${name}".\n\n${usage()}`);

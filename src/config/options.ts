@@ -49,6 +49,7 @@ export const OPTIONS = [
   { name: "releaseBaseUrl", type: "url", scope: "runner", default: "https://github.com/edge-runner/edge-runner/releases/latest/download", help: "Where `edge-runner update` downloads a release (SHA256SUMS, SHA256SUMS.jws, executables); point it at a mirror for air-gapped hosts." },
   { name: "releasePublicKeyFile", type: "path", scope: "runner", help: "Release signing public key (PEM, JWK or JWK set) trusted by `update` instead of the built-in one: for a mirror that signs its own releases." },
   { name: "trustedKeys", type: "path", scope: "runner", help: "Trusted plugin signing keys: a directory of public JWK/JWKS/PEM files or one JWKS file (default <dataDir>/trusted-keys). Re-read before each bundle download." },
+  { name: "pluginPolicy", type: "string", scope: "runner", help: "Warm-pool policy per plugin: JSON text or the path of a JSON file mapping \"default\", a plugin name or name@version to {maxWorkers, maxJobsPerWorker, idleMs, prewarm, isolation (thread or process), memoryCeilingMb}. Unset fields come from concurrency, workerIdleMs and workerMaxHeapMb; see docs/plugins.md." },
   { name: "pluginMaxBytes", type: "int", scope: "runner", default: 33554432, min: 1024, max: 1073741824, help: "Largest plugin bundle downloaded, in bytes; a larger one fails with bundle_too_large." },
 
   // controller

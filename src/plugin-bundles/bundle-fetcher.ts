@@ -23,6 +23,8 @@ export interface ResolvePluginBundleOptions {
   controllerUrl: string;
   /** Sent as `Authorization: Bearer …`. */
   auth?: { bearer: string };
+  /** Extra request headers, e.g. `x-edge-runner-id` so the controller knows whose API key it is. */
+  headers?: Readonly<Record<string, string>>;
   trustedKeys: TrustedKeyRing;
   cache: BundleCache;
   signal?: AbortSignal;
@@ -95,7 +97,7 @@ async function resolveOnce(options: ResolvePluginBundleOptions, signal: AbortSig
 }
 
 async function request(options: ResolvePluginBundleOptions, url: string, ref: string, signal: AbortSignal): Promise<Response> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (options.auth !== undefined) headers.authorization = `Bearer ${options.auth.bearer}`;
   let response: Response;
   try {

@@ -10,21 +10,27 @@ import { PluginPool } from "../plugins/pool.ts";
 import { builtinSource } from "../plugins/plugin-ref.ts";
 import { parseCommandArgs, requireFlag, stringFlag, UsageError } from "./cli-args.ts";
 
-export const RUN_USAGE = `  run <bundle.mjs> --action A [--input k=v …] [--input-json JSON] [--timeout 60s] [--name N --version V]
+export const RUN_USAGE = `  run <bundle.mjs> --action A [--input k=v …] [--input-json JSON] [--secret ref=value …] [--timeout 60s] [--name N --version V]
       Run one action in a plugin worker and print its output as JSON. Name and version come from
-      the manifest next to the bundle unless given.
+      the manifest next to the bundle unless given; --secret answers ctx.secrets.get(ref).
 `;
 
 export async function runPluginLocally(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {
     action: { type: "string" }, input: { type: "string", multiple: true }, "input-json": { type: "string" },
-    timeout: { type: "string" }, name: { type: "string" }, version: { type: "string" }, "job-id": { type: "string" },
+    timeout: { type: "string" }, secret: { type: "string", multiple: true }, name: { type: "string" }, version: { type: "string" }, "job-id": { type: "string" },
   });
   const [bundle, extra] = parsed.positionals;
   if (bundle === undefined) throw new UsageError("Cannot run plugin: bundle file missing");
   if (extra !== undefined) throw new UsageError(`Cannot run plugin: unexpected argument "${extra}"`);
   const action = requireFlag(parsed.values, "action", "run plugin");
   const input = parseInput(stringFlag(parsed.values, "input-json"), parsed.values.input);
+  const secrets: Record<string, string> = {};
+  for (const pair of Array.isArray(parsed.values.secret) ? (parsed.values.secret as string[]) : []) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`Cannot run plugin: --secret "${pair.slice(0, 40)}" is not ref=value`);
+    secrets[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
   const timeoutText = stringFlag(parsed.values, "timeout") ?? "60s";
   const timeoutMs = parseDuration(timeoutText);
   if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`Cannot run plugin: --timeout "${timeoutText}" is not a duration`);
@@ -48,6 +54,7 @@ export async function runPluginLocally(args: string[]): Promise<number> {
       input,
       timeoutMs,
       signal: controller.signal,
+      secrets,
       onLog: (line) => process.stderr.write(`${new Date(line.ts).toISOString().slice(11, 23)} ${line.level.toUpperCase().padEnd(5)} ${line.msg}\n`),
       onStep: (step) => process.stderr.write(`step ${step.id}${step.name === undefined ? "" : ` (${step.name})`}: ${step.status}${step.message === undefined ? "" : ` ${step.message}`}\n`),
     });

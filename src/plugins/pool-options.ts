@@ -1,10 +1,12 @@
 // What the runner hands the plugin pool: one run request per job attempt, and the pool's options.
 
-import type { Worker } from "node:worker_threads";
 import type { Logger } from "../log/logger.ts";
 import type { StartWorkerOptions } from "../platform/worker.ts";
 import type { LogLine, StepUpdate } from "../protocol/edge-v1.ts";
 import type { PluginResolver } from "./plugin-ref.ts";
+import type { PluginThread } from "./plugin-thread.ts";
+import type { PoolPolicy } from "./pool-policy.ts";
+import type { JobStorageProvider, SecretResolver } from "./run-services.ts";
 import type { Clock, Timers } from "./timers.ts";
 
 export interface RunRequest {
@@ -20,9 +22,13 @@ export interface RunRequest {
   signal: AbortSignal;
   onLog(line: LogLine): void;
   onStep(step: StepUpdate): void;
+  /** The job's secrets by reference, as the controller gave them; ctx.secrets.get() reads them. */
+  secrets?: Readonly<Record<string, string>>;
 }
 
 export interface PluginPoolOptions {
+  /** Per-plugin warm-pool policy; when given, it replaces maxWorkersPerPlugin, maxJobsPerWorker and idleMs. */
+  policy?: PoolPolicy;
   /** Default 4 (the runner's default concurrency); pass the runner's `concurrency`. */
   maxWorkersPerPlugin?: number;
   /** A worker idle this long is stopped. */
@@ -33,13 +39,17 @@ export interface PluginPoolOptions {
   cancelGraceMs?: number;
   /** How long loading a plugin may take before its worker is terminated (default 30000). */
   startTimeoutMs?: number;
-  /** Heap cap per worker in MiB (default 256); Node and Deno enforce it, Bun ignores it. */
+  /** Heap cap per worker in MiB (default 256); Node and Deno enforce it, Bun ignores it (see the policy's memoryCeilingMb). */
   maxWorkerHeapMb?: number;
   logger: Logger;
   /** Finds non-built-in plugins (download + verify + cache); default: built-ins only. */
   resolve?: PluginResolver;
+  /** Resolves ctx.secrets.get() for a run; default: the request's own `secrets` map. */
+  secrets?: (request: RunRequest) => SecretResolver;
+  /** Intermediate job data; default a directory under the OS temp dir. The runner passes <dataDir>/storage. */
+  storage?: JobStorageProvider;
   clock?: Clock;
   timers?: Timers;
   /** Starts the thread; tests may point it elsewhere. Default: src/platform/worker.ts. */
-  spawn?: (options: StartWorkerOptions) => Worker;
+  spawn?: (options: StartWorkerOptions) => PluginThread;
 }

@@ -1,14 +1,23 @@
-// The plugin worker pool: reuses a warm worker per plugin, starts one when none is free (up to a
-// per-plugin limit, queueing beyond it), enforces each job's timeout and cancellation, and turns
-// every fault into a RunOutcome. `run()` never rejects.
+// The plugin worker pool: reuses a warm worker per plugin, starts one when none is free (up to the
+// plugin's policy, queueing beyond it), enforces each job's timeout and cancellation, answers the
+// plugin's secret and storage calls, and turns every fault into a RunOutcome. `run()` never rejects.
 
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { EdgeError, serializeError } from "../errors.ts";
+import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import type { WireError } from "../protocol/edge-v1.ts";
 import { startWorker, type StartWorkerOptions } from "../platform/worker.ts";
 import type { WorkerInfo } from "../status/snapshot.ts";
 import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLabel, type PluginResolver } from "./plugin-ref.ts";
 import type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
+import { JobCalls } from "./host-calls.ts";
+import { LocalStorageProvider } from "./local-storage.ts";
+import type { PluginThread } from "./plugin-thread.ts";
+import { PoolPolicy, type PluginPolicy } from "./pool-policy.ts";
+import { startProcessWorker } from "./process-worker.ts";
+import { jobSecretResolver, type JobStorageProvider } from "./run-services.ts";
 import { abortReason, endedOutcome, resultOutcome, type Ending, type RunOutcome } from "./run-outcome.ts";
 import { realClock, realTimers, type Clock, type Timers } from "./timers.ts";
 import { WorkerHost, type RunResult, type RunSink } from "./worker-host.ts";
@@ -22,6 +31,7 @@ interface Group {
   readonly key: string;
   readonly label: string;
   readonly source: PluginSource;
+  readonly policy: PluginPolicy;
   readonly hosts: Set<WorkerHost>;
   /** Most recently used last: the warmest worker is reused first, the coldest idles out. */
   readonly idle: WorkerHost[];
@@ -33,6 +43,7 @@ interface Task {
   readonly resolve: (outcome: RunOutcome) => void;
   readonly sink: RunSink;
   readonly onAbort: () => void;
+  readonly calls: JobCalls;
   group: Group | undefined;
   host: WorkerHost | undefined;
   runId: number;
@@ -45,8 +56,8 @@ interface Task {
 const MAX_TIMER_MS = 2_147_483_647;
 
 export class PluginPool {
-  readonly #maxWorkers: number;
-  readonly #maxJobs: number;
+  readonly #policy: PoolPolicy;
+  readonly #storage: JobStorageProvider;
   readonly #graceMs: number;
   readonly #options: PluginPoolOptions;
   readonly #log: Logger;
@@ -61,8 +72,15 @@ export class PluginPool {
 
   constructor(options: PluginPoolOptions) {
     this.#options = options;
-    this.#maxWorkers = positive(options.maxWorkersPerPlugin ?? 4, "maxWorkersPerPlugin");
-    this.#maxJobs = positive(options.maxJobsPerWorker ?? 1000, "maxJobsPerWorker");
+    this.#policy = options.policy ?? new PoolPolicy({
+      maxWorkers: positive(options.maxWorkersPerPlugin ?? 4, "maxWorkersPerPlugin"),
+      maxJobsPerWorker: positive(options.maxJobsPerWorker ?? 1000, "maxJobsPerWorker"),
+      idleMs: options.idleMs,
+      prewarm: 0,
+      isolation: "thread",
+      ...(options.maxWorkerHeapMb === undefined ? {} : { memoryCeilingMb: options.maxWorkerHeapMb }),
+    });
+    this.#storage = options.storage ?? new LocalStorageProvider({ dir: join(tmpdir(), "edge-runner-storage", String(process.pid)) });
     this.#graceMs = options.cancelGraceMs ?? 2000;
     this.#log = options.logger.child({ component: "plugin-pool" });
     this.#timers = options.timers ?? realTimers;
@@ -86,15 +104,32 @@ export class PluginPool {
     return out;
   }
 
-  /** Starts a worker for `plugin` unless one lives; rejects with an EdgeError when it cannot load. */
-  async prewarm(plugin: string): Promise<void> {
+  /** Starts workers for `plugin` until `count` live (at most its maxWorkers); rejects with an EdgeError when it cannot load. */
+  async prewarm(plugin: string, count = 1): Promise<void> {
     if (this.#closing !== undefined) throw new EdgeError("internal", `Cannot prewarm plugin "${plugin}": the plugin pool is closed`);
     const ref = parsePluginRef(plugin);
     const source = builtinSource(ref) ?? (await this.#resolve(ref, new AbortController().signal));
     const group = this.#group(source);
-    const host = [...group.hosts].find((h) => h.state !== "stopping") ?? this.#spawn(group);
-    if (host === undefined) throw new EdgeError("plugin_crashed", `Cannot prewarm plugin "${plugin}": its worker thread did not start`);
-    await host.ready();
+    const live = [...group.hosts].filter((h) => h.state !== "stopping");
+    while (live.length < Math.min(count, group.policy.maxWorkers)) {
+      const host = this.#spawn(group);
+      if (host === undefined) throw new EdgeError("plugin_crashed", `Cannot prewarm plugin "${plugin}": its worker did not start`);
+      live.push(host);
+    }
+    await Promise.all(live.map((h) => h.ready()));
+  }
+
+  /** Prewarms every plugin the policy names with a `prewarm` count; failures are logged, not thrown. */
+  async prewarmAll(): Promise<void> {
+    await Promise.all(this.#policy.prewarmList().map(async ({ plugin, count }) => {
+      try {
+        await this.prewarm(plugin, count);
+        this.#log.info("Pre-warmed plugin workers", { plugin, count });
+      } catch (error) {
+        const wire = serializeError(error);
+        this.#log.warn("Cannot pre-warm plugin", { plugin, code: wire.code, error: wire.message });
+      }
+    }));
   }
 
   /** Terminates every worker; runs still going end `cancelled` with `job_interrupted`. */
@@ -125,11 +160,20 @@ export class PluginPool {
       throw new EdgeError("input_invalid", `Cannot run job "${request.jobId}": timeoutMs must be between 1 and ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
     }
     const task: Task = {
+      calls: new JobCalls({
+        jobId: request.jobId,
+        attempt: request.attempt,
+        secrets: this.#options.secrets?.(request) ?? jobSecretResolver(request.jobId, request.secrets),
+        storage: this.#storage,
+        signal: request.signal,
+      }),
       request, resolve, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
       onAbort: this.#guarded(() => this.#end(task, "cancelled")),
       sink: {
-        onLog: (line) => this.#deliver(task, request.onLog, line),
-        onStep: (step) => this.#deliver(task, request.onStep, step),
+        // Secrets a plugin got through ctx.secrets are registered with the redactor: mask them here too.
+        onLog: (line) => this.#deliver(task, request.onLog, { ...line, msg: redactor.text(line.msg) }),
+        onStep: (step) => this.#deliver(task, request.onStep, step.message === undefined ? step : { ...step, message: redactor.text(step.message) }),
+        call: (call) => task.calls.answer(call),
       },
     };
     if (request.signal.aborted) {
@@ -170,7 +214,7 @@ export class PluginPool {
     while (group.queue.length > 0 && group.idle.length > 0) this.#dispatch(group.queue.shift() as Task, group.idle.pop() as WorkerHost);
     let starting = 0;
     for (const host of group.hosts) if (host.state === "starting") starting++;
-    while (group.queue.length > starting && group.hosts.size < this.#maxWorkers) {
+    while (group.queue.length > starting && group.hosts.size < group.policy.maxWorkers) {
       if (this.#spawn(group) === undefined) return;
       starting++;
     }
@@ -193,9 +237,16 @@ export class PluginPool {
   /** A worker just became idle (loaded, or finished a run): reuse it, recycle it, or let it idle. */
   #release(group: Group, host: WorkerHost): void {
     if (this.#closing !== undefined || host.state !== "idle") return;
-    if (host.jobsServed >= this.#maxJobs) {
+    if (host.jobsServed >= group.policy.maxJobsPerWorker) {
       this.#log.debug("Recycling plugin worker", { worker: host.id, plugin: host.label, jobsServed: host.jobsServed });
       void host.terminate({ code: "internal", message: "Plugin worker recycled" });
+      return;
+    }
+    const ceiling = group.policy.memoryCeilingMb;
+    if (ceiling !== undefined && host.memoryBytes !== undefined && host.memoryBytes > ceiling * 1024 * 1024) {
+      // The only memory bound that holds on Bun, which ignores Worker resourceLimits.
+      this.#log.info("Recycling plugin worker past its memory ceiling", { worker: host.id, plugin: host.label, memoryBytes: host.memoryBytes, memoryCeilingMb: ceiling });
+      void host.terminate({ code: "internal", message: "Plugin worker recycled: memory ceiling" });
       return;
     }
     const next = group.queue.shift();
@@ -207,7 +258,7 @@ export class PluginPool {
     this.#idleTimers.set(host, this.#timers.setTimeout(this.#guarded(() => {
       this.#idleTimers.delete(host);
       if (host.state === "idle") void host.terminate({ code: "internal", message: "Plugin worker idle" });
-    }), this.#options.idleMs));
+    }), group.policy.idleMs));
   }
 
   #spawn(group: Group): WorkerHost | undefined {
@@ -236,9 +287,21 @@ export class PluginPool {
       clock: this.#clock,
       timers: this.#timers,
       startTimeoutMs: this.#options.startTimeoutMs ?? 30_000,
-      spawn: () => (this.#options.spawn ?? startWorker)(heapOption(this.#options.maxWorkerHeapMb)),
+      spawn: () => this.#startThread(group),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
     });
+  }
+
+  #startThread(group: Group): PluginThread {
+    const { policy } = group;
+    if (policy.isolation === "process") {
+      return startProcessWorker({
+        ...(this.#options.maxWorkerHeapMb === undefined ? {} : { maxOldGenerationSizeMb: this.#options.maxWorkerHeapMb }),
+        ...(policy.memoryCeilingMb === undefined ? {} : { memoryCeilingMb: policy.memoryCeilingMb }),
+        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: redactor.text(line) }),
+      });
+    }
+    return (this.#options.spawn ?? startWorker)(heapOption(this.#options.maxWorkerHeapMb));
   }
 
   #retired(group: Group, host: WorkerHost, error: WireError, wasStarting: boolean): void {
@@ -291,7 +354,15 @@ export class PluginPool {
     if (task.deadline !== undefined) this.#timers.clearTimeout(task.deadline);
     if (task.grace !== undefined) this.#timers.clearTimeout(task.grace);
     task.request.signal.removeEventListener("abort", task.onAbort);
-    task.resolve(outcome);
+    if (outcome.error !== undefined) outcome.error = { code: outcome.error.code, message: redactor.text(outcome.error.message) };
+    // The job's intermediate data is gone before its result is reported.
+    task.calls.close().then(
+      () => task.resolve(outcome),
+      (error: unknown) => {
+        this.#log.error("Cannot delete a job's intermediate data", { jobId: task.request.jobId, attempt: task.request.attempt, error: serializeError(error).message });
+        task.resolve(outcome);
+      },
+    );
   }
 
   #deliver<T>(task: Task, callback: (value: T) => void, value: T): void {
@@ -321,7 +392,8 @@ export class PluginPool {
     const key = sourceKey(source);
     let group = this.#groups.get(key);
     if (group === undefined) {
-      group = { key, label: sourceLabel(source), source, hosts: new Set(), idle: [], queue: [] };
+      const policy = source.kind === "builtin" ? this.#policy.for(source.name) : this.#policy.for(source.name, source.version);
+      group = { key, label: sourceLabel(source), source, policy, hosts: new Set(), idle: [], queue: [] };
       this.#groups.set(key, group);
     }
     return group;

@@ -23,7 +23,9 @@ export interface EndedRun {
 }
 
 export function resultOutcome(result: RunResult): RunOutcome {
-  return result.ok ? { status: "succeeded", output: result.output } : { status: "failed", error: result.error };
+  if (result.ok) return { status: "succeeded", output: result.output };
+  // Named outputs set before the failure are reported with it rather than lost.
+  return result.output === undefined ? { status: "failed", error: result.error } : { status: "failed", error: result.error, output: result.output };
 }
 
 export function endedOutcome(run: EndedRun, why: Ending, result: RunResult | undefined): RunOutcome {

@@ -1,21 +1,25 @@
-// The runner's side of one plugin Worker thread: starts it, sends runs, routes its logs and
-// steps, and turns every way a thread can die into a settled run, never a rejected promise.
+// The runner's side of one plugin worker (a Worker thread, or a child process in process mode):
+// starts it, sends runs, routes its logs, steps and host calls, and turns every way a worker can
+// die into a settled run, never a rejected promise.
 
-import type { Worker } from "node:worker_threads";
-import { EdgeError } from "../errors.ts";
+import { EdgeError, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 import type { WorkerInfo } from "../status/snapshot.ts";
 import type { Clock, Timers } from "./timers.ts";
-import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
+import type { PluginThread } from "./plugin-thread.ts";
+import type { HostCall, HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { transitionWorker, type WorkerState } from "./worker-state.ts";
 
 export interface RunSink {
   onLog(line: LogLine): void;
   onStep(step: StepUpdate): void;
+  /** Answers the plugin's ctx.secrets / ctx.storage calls; a rejection crosses as {code, message}. */
+  call(call: HostCall): Promise<unknown>;
 }
 
-export type RunResult = { ok: true; output: unknown } | { ok: false; error: WireError };
+/** A failure may carry the named outputs the plugin set before it failed. */
+export type RunResult = { ok: true; output: unknown } | { ok: false; error: WireError; output?: unknown };
 
 export interface WorkerHostOptions {
   id: number;
@@ -26,7 +30,7 @@ export interface WorkerHostOptions {
   clock: Clock;
   timers: Timers;
   startTimeoutMs: number;
-  spawn(): Worker;
+  spawn(): PluginThread;
   /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
   onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
 }
@@ -45,7 +49,8 @@ export class WorkerHost {
   #nextRunId = 1;
   readonly #pending = new Map<number, PendingRun>();
   readonly #options: WorkerHostOptions;
-  readonly #worker: Worker;
+  readonly #worker: PluginThread;
+  #memoryBytes: number | undefined;
   readonly #log: Logger;
   #lastError: string | undefined;
   #startSettle: ((error?: EdgeError) => void) | undefined;
@@ -104,7 +109,14 @@ export class WorkerHost {
   }
 
   info(): WorkerInfo {
-    return { id: this.id, plugin: this.label, state: this.#state, jobsServed: this.#jobsServed, startedAt: this.startedAt };
+    const info: WorkerInfo = { id: this.id, plugin: this.label, state: this.#state, jobsServed: this.#jobsServed, startedAt: this.startedAt };
+    if (this.#memoryBytes !== undefined) info.memoryBytes = this.#memoryBytes;
+    return info;
+  }
+
+  /** The heap the worker last reported about itself (after a run), in bytes. */
+  get memoryBytes(): number | undefined {
+    return this.#memoryBytes;
   }
 
   #onMessage(message: WorkerToHost): void {
@@ -118,11 +130,17 @@ export class WorkerHost {
       case "step":
         this.#pending.get(message.runId)?.sink.onStep(message.step);
         return;
+      case "call":
+        this.#call(message.runId, message.callId, message.call);
+        return;
+      case "usage":
+        if (Number.isFinite(message.heapBytes)) this.#memoryBytes = message.heapBytes;
+        return;
       case "done":
         this.#finish(message.runId, { ok: true, output: message.output }, false);
         return;
       case "failed":
-        this.#finish(message.runId, { ok: false, error: message.error }, message.broken === true);
+        this.#finish(message.runId, message.output === undefined ? { ok: false, error: message.error } : { ok: false, error: message.error, output: message.output }, message.broken === true);
         return;
       case "ready":
         if (this.#state !== "starting") return;
@@ -135,6 +153,27 @@ export class WorkerHost {
       case "fatal":
         this.#log.warn("Plugin broke its worker", { code: message.error.code, error: message.error.message });
         void this.#fail(message.error);
+    }
+  }
+
+  /** A plugin's ctx.secrets / ctx.storage call: answered by the run's sink; an ended run gets an error. */
+  #call(runId: number, callId: number, call: HostCall): void {
+    const run = this.#pending.get(runId);
+    const answer = run === undefined
+      ? Promise.reject(new EdgeError("job_cancelled", `Cannot answer "${String(call?.op)}": run ${runId} has ended`))
+      : Promise.resolve().then(() => run.sink.call(call));
+    answer.then(
+      (value) => this.#reply({ type: "reply", callId, ok: true, value }),
+      (error: unknown) => this.#reply({ type: "reply", callId, ok: false, error: serializeError(error) }),
+    );
+  }
+
+  #reply(message: HostToWorker): void {
+    if (this.#state === "stopping") return;
+    try {
+      this.#worker.postMessage(message);
+    } catch (error) {
+      this.#log.warn("Cannot answer a plugin's host call", { error: (error as Error).message });
     }
   }
 

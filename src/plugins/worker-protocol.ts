@@ -1,5 +1,6 @@
-// Messages between the runner (host) and a plugin worker thread: one discriminated union per
-// direction. Errors cross as {code, message}; classes do not survive structured clone.
+// Messages between the runner (host) and a plugin worker (a thread, or a child process in
+// process isolation mode): one discriminated union per direction. Errors cross as {code, message};
+// classes do not survive structured clone.
 
 import type { LogLevel, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 
@@ -16,11 +17,25 @@ export interface RunJob {
   input: unknown;
 }
 
+/**
+ * What a running action asks the host for (ctx.secrets, ctx.storage). The host answers with a
+ * `reply`; secrets and storage live on the host so a plugin never holds a credential store or
+ * the storage backend's keys, and the host can delete a job's data when the job ends.
+ */
+export type HostCall =
+  | { op: "secret.get"; ref: string }
+  | { op: "storage.put"; key: string; data: Uint8Array }
+  | { op: "storage.get"; key: string }
+  | { op: "storage.delete"; key: string }
+  | { op: "storage.list"; prefix: string };
+
 export type HostToWorker =
   | { type: "init"; source: PluginSource }
   | { type: "run"; runId: number; job: RunJob }
   /** Aborts the run's AbortSignal; the host terminates the worker if the run does not end in its grace time. */
   | { type: "cancel"; runId: number; reason: string }
+  | { type: "reply"; callId: number; ok: true; value: unknown }
+  | { type: "reply"; callId: number; ok: false; error: WireError }
   | { type: "shutdown" };
 
 export type WorkerToHost =
@@ -28,11 +43,15 @@ export type WorkerToHost =
   | { type: "init_failed"; error: WireError }
   | { type: "log"; runId: number; level: LogLevel; msg: string; ts: number }
   | { type: "step"; runId: number; step: StepUpdate }
+  | { type: "call"; runId: number; callId: number; call: HostCall }
+  /** The worker's own heap after a run (Bun, Node and Deno all report it per worker). */
+  | { type: "usage"; heapBytes: number; rssBytes: number }
   | { type: "done"; runId: number; output: unknown }
   /**
    * The run failed. `broken` means the failure escaped the action (uncaught error, unhandled
-   * rejection): the worker's state is no longer trusted and the host retires it.
+   * rejection): the worker's state is no longer trusted and the host retires it. `output`
+   * carries the named outputs the action set before it failed, so they are not lost.
    */
-  | { type: "failed"; runId: number; error: WireError; broken?: true }
+  | { type: "failed"; runId: number; error: WireError; broken?: true; output?: unknown }
   /** The plugin broke the worker itself (process.exit, uncaught error outside a run). */
   | { type: "fatal"; error: WireError };

@@ -4,6 +4,9 @@
 import * as path from "node:path";
 import { Hono } from "hono";
 import { Logger } from "../log/logger.ts";
+import { bundleRoutes } from "../plugin-bundles/bundle-routes.ts";
+import { BundleStore } from "../plugin-bundles/bundle-store.ts";
+import { RUNNER_ID_HEADER } from "../plugin-bundles/runner-bundles.ts";
 import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-server.ts";
 import { createAdminApp } from "./admin-app.ts";
 import { systemClock, systemTimer, type Clock, type Timer } from "./clock.ts";
@@ -18,7 +21,7 @@ import { RunnerMessages } from "./runner-messages.ts";
 import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./runner-registry.ts";
 import { SessionRegistry } from "./session-registry.ts";
 import { ControllerStore } from "./store.ts";
-import { loadOrCreateAdminToken, sha256Hex } from "./tokens.ts";
+import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
 
 export interface ReferenceControllerOptions {
   /** State lives in `<dataDir>/controller/`. */
@@ -102,10 +105,24 @@ export class ReferenceController {
       upgradeWebSocket,
       accepting: () => this.#state === "ready",
     }));
+    // Plugin bundles (before the admin app, whose middleware wants the admin token on all of
+    // /api/v1): the admin token may publish and read; a registered runner's API key may read.
+    const adminTokenHash = sha256Hex(this.adminToken);
+    this.app.route("/", bundleRoutes({
+      store: new BundleStore({ dir: path.join(dir, "plugins") }),
+      logger,
+      authorize: (request, access) => {
+        const token = bearerToken(request.headers.get("authorization") ?? undefined);
+        if (matchesHash(token, adminTokenHash)) return true;
+        if (access !== "read") return false;
+        const runnerId = request.headers.get(RUNNER_ID_HEADER);
+        return runnerId !== null && this.runners.authenticate(runnerId, token) !== undefined;
+      },
+    }));
     this.app.route("/api/v1", createAdminApp({
       core: this.core,
       runners: this.runners,
-      adminTokenHash: sha256Hex(this.adminToken),
+      adminTokenHash,
       state: () => this.#state,
       startedAt: clock.now(),
     }));

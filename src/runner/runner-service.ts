@@ -7,7 +7,11 @@ import { readSecretFile } from "../config/secret-file.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import { EdgeConnection } from "../controller/edge/edge-connection.ts";
+import { join } from "node:path";
+import { runnerBundleResolver } from "../plugin-bundles/runner-bundles.ts";
+import { LocalStorageProvider } from "../plugins/local-storage.ts";
 import { PluginPool } from "../plugins/pool.ts";
+import { parsePoolPolicy } from "../plugins/pool-policy.ts";
 import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
@@ -51,7 +55,31 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const { runnerId, apiKey } = runnerCredentials(config);
   const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
   const metrics = new RunnerMetrics();
-  const pool = new PluginPool({ idleMs: config.workerIdleMs, maxWorkersPerPlugin: config.concurrency, maxWorkerHeapMb: config.workerMaxHeapMb, logger });
+  // Plugins: per-plugin warm-pool policy, signed bundles from the controller, per-job storage.
+  const policy = parsePoolPolicy(config.pluginPolicy, {
+    maxWorkers: config.concurrency, maxJobsPerWorker: 1000, idleMs: config.workerIdleMs, prewarm: 0, isolation: "thread", memoryCeilingMb: config.workerMaxHeapMb,
+  }, (file) => readFileSync(file, "utf8"));
+  const storage = new LocalStorageProvider({ dir: join(config.dataDir, "storage") });
+  await storage.sweep();
+  const pool = new PluginPool({
+    idleMs: config.workerIdleMs,
+    maxWorkerHeapMb: config.workerMaxHeapMb,
+    policy,
+    storage,
+    logger,
+    resolve: runnerBundleResolver({
+      controllerUrl: config.controllerUrl,
+      runnerId,
+      apiKey,
+      dataDir: config.dataDir,
+      ...(config.trustedKeys === undefined ? {} : { trustedKeys: config.trustedKeys }),
+      maxBytes: config.pluginMaxBytes,
+      logger,
+      onRefused: (code) => metrics.bundleRefused(code),
+      // Bundles come from the controller, so they use its TLS trust (caFile).
+      ...(client === undefined ? {} : { fetch: ((input: string | URL | Request, init?: RequestInit) => client.fetch(String(input), init)) as typeof fetch }),
+    }),
+  });
   let runner: Runner | undefined;
   const connection = new EdgeConnection({
     controllerUrl: config.controllerUrl,
@@ -85,6 +113,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const app = createStatusApp({ snapshot: () => started.snapshot(), metrics });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort });
   started.start();
+  void pool.prewarmAll();
   logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl });
 
   let stopping: Promise<void> | undefined;

@@ -3,6 +3,7 @@
 
 import type { ConnectionState } from "../controller/connection.ts";
 import type { JobStatus } from "../protocol/edge-v1.ts";
+import { BUNDLE_ERROR_CODES } from "../plugin-bundles/bundle-errors.ts";
 import { Registry, type Counter, type Gauge, type Histogram } from "./prometheus.ts";
 import type { RunnerSnapshot, WorkerInfo } from "./snapshot.ts";
 
@@ -41,6 +42,7 @@ export class RunnerMetrics {
   readonly #reconnects: Counter;
   readonly #protocolErrors: Counter;
   readonly #workers: Gauge;
+  readonly #bundleRefusals: Counter;
   readonly #info: Gauge;
   readonly #up: Gauge;
   readonly #memory: Gauge;
@@ -59,9 +61,11 @@ export class RunnerMetrics {
     this.#duration = r.histogram({ name: "edge_runner_job_duration_seconds", help: "Time from a job's start to its result.", buckets: JOB_DURATION_BUCKETS });
     this.#running = r.gauge({ name: "edge_runner_jobs_running", help: "Jobs running now." });
     this.#workers = r.gauge({ name: "edge_runner_plugin_workers", help: "Plugin worker threads, by plugin and state.", labelNames: ["plugin", "state"] });
+    this.#bundleRefusals = r.counter({ name: "edge_runner_plugin_bundle_refusals_total", help: "Plugin bundles refused (never run), by error code.", labelNames: ["code"] });
     this.#memory = r.gauge({ name: "process_resident_memory_bytes", help: "Resident memory size in bytes." });
     this.#start = r.gauge({ name: "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds." });
     for (const result of JOB_OUTCOMES) this.#jobs.init({ result });
+    for (const code of BUNDLE_ERROR_CODES) this.#bundleRefusals.init({ code });
     this.#reconnects.init();
     this.#protocolErrors.init();
   }
@@ -78,6 +82,11 @@ export class RunnerMetrics {
   /** Records an offer refused before running (draining, unknown plugin). */
   jobRejected(): void {
     this.#jobs.inc({ result: "rejected" });
+  }
+
+  /** Records a plugin bundle that was refused (bad signature, unknown key, altered…); `code` is its bundle_* code. */
+  bundleRefused(code: string): void {
+    this.#bundleRefusals.inc({ code });
   }
 
   reconnected(): void {

@@ -29,7 +29,7 @@ test("plugin build/sign/verify/publish/run round trip on examples/hello-plugin",
   const built = await cli("plugin", "build", "examples/hello-plugin/index.ts", "--out", `${dir}/dist`);
   expect(built.code).toBe(0);
   const manifest = JSON.parse(await readFile(`${dir}/dist/hello-1.0.0.manifest.json`, "utf8"));
-  expect(manifest).toMatchObject({ name: "hello", version: "1.0.0", actions: ["echo", "greet"], size: (await stat(`${dir}/dist/hello-1.0.0.mjs`)).size });
+  expect(manifest).toMatchObject({ name: "hello", version: "1.0.0", actions: ["echo", "greet", "ping"], size: (await stat(`${dir}/dist/hello-1.0.0.mjs`)).size });
   expect(manifest.digest).toMatch(/^sha256-[A-Za-z0-9_-]{43}$/);
 
   const signed = await cli("plugin", "sign", `${dir}/dist/hello-1.0.0.manifest.json`, "--key", `${dir}/keys/signing-dev-key.key.jwk`);

@@ -52,7 +52,7 @@ test("RunnerMetrics.expose() writes every series with HELP and TYPE", () => {
   const families = parseExposition(metrics().expose(snapshotFixture()));
   expect([...families.keys()].sort()).toEqual([
     "edge_runner_connection_state", "edge_runner_info", "edge_runner_job_duration_seconds", "edge_runner_jobs_running",
-    "edge_runner_jobs_total", "edge_runner_plugin_workers", "edge_runner_protocol_errors_total", "edge_runner_reconnects_total",
+    "edge_runner_jobs_total", "edge_runner_plugin_bundle_refusals_total", "edge_runner_plugin_workers", "edge_runner_protocol_errors_total", "edge_runner_reconnects_total",
     "edge_runner_up", "process_resident_memory_bytes", "process_start_time_seconds",
   ]);
   const value = (name: string, labels: Record<string, string> = {}) =>

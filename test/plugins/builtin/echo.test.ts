@@ -1,27 +1,25 @@
 import { afterAll, expect, test } from "bun:test";
 import echo from "../../../src/plugins/builtin/echo.ts";
-import type { ActionContext } from "../../../src/plugins/sdk.ts";
+import { createTestContext, type TestContext } from "../../../src/plugins/test-context.ts";
 import { request, testPool, waitFor } from "../support/helpers.ts";
 
 const { pool } = testPool();
 afterAll(() => pool.close());
 
-function context(signal = new AbortController().signal): ActionContext & { lines: string[] } {
-  const lines: string[] = [];
-  const log = (msg: string): void => { lines.push(msg); };
-  return { jobId: "j1", attempt: 1, signal, log: { debug: log, info: log, warn: log, error: log }, step: () => undefined, lines };
+function context(signal = new AbortController().signal): TestContext {
+  return createTestContext({ jobId: "j1", signal });
 }
 
 test("echo default returns its input and logs it", async () => {
   const ctx = context();
   expect(await echo.actions.default?.({ a: [1, 2] }, ctx)).toEqual({ a: [1, 2] });
-  expect(ctx.lines).toEqual(['Echo: {"a":[1,2]}']);
+  expect(ctx.lines.map((l) => l.msg)).toEqual(['Echo: {"a":[1,2]}']);
 });
 
 test("echo default shortens a huge input in its log line", () => {
   const ctx = context();
   echo.actions.default?.("x".repeat(5000), ctx);
-  expect(ctx.lines[0]).toEndWith("… (5000 characters)");
+  expect(ctx.lines[0]?.msg).toEndWith("… (5000 characters)");
 });
 
 test("echo sleep rejects a bad duration with input_invalid", () => {

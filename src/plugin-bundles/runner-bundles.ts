@@ -1,0 +1,70 @@
+// The runner's bundle resolver: `plugin@version` from its controller, authenticated with the
+// runner's API key, verified against the trusted keys, cached under the data dir. Every refusal
+// is counted and logged, and fails only the job that asked for the bundle.
+
+import { EdgeError, serializeError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { PluginResolver } from "../plugins/plugin-ref.ts";
+import { BundleCache } from "./bundle-cache.ts";
+import { isBundleErrorCode } from "./bundle-errors.ts";
+import { createBundleResolver } from "./bundle-resolver.ts";
+import { defaultTrustedKeysPath, TrustedKeyRing } from "./key-ring.ts";
+
+/** The header naming the runner whose API key is the bearer credential of a bundle download. */
+export const RUNNER_ID_HEADER = "x-edge-runner-id";
+
+export interface RunnerBundleResolverOptions {
+  controllerUrl: string;
+  runnerId: string;
+  apiKey: string;
+  dataDir: string;
+  /** Directory or JWKS file of trusted signing keys; default `<dataDir>/trusted-keys`. */
+  trustedKeys?: string;
+  maxBytes: number;
+  logger: Logger;
+  /** Called with the code of every refused bundle (metrics). */
+  onRefused?: (code: string) => void;
+  fetch?: typeof fetch;
+}
+
+export function runnerBundleResolver(options: RunnerBundleResolverOptions): PluginResolver {
+  const log = options.logger.child({ component: "plugin-bundles" });
+  const trustedPath = options.trustedKeys ?? defaultTrustedKeysPath(options.dataDir);
+  const cache = BundleCache.forDataDir(options.dataDir);
+  let ring: Promise<TrustedKeyRing> | undefined;
+  // Loaded on first use (and re-read by every download), so a runner that runs only built-ins
+  // needs no key directory; a missing or bad one fails the bundle job, never the runner.
+  const keys = (): Promise<TrustedKeyRing> => {
+    ring ??= TrustedKeyRing.load(trustedPath).catch((error: unknown) => {
+      ring = undefined;
+      throw error;
+    });
+    return ring;
+  };
+  let inner: PluginResolver | undefined;
+  return async function resolveRunnerBundle(ref, signal) {
+    try {
+      inner ??= createBundleResolver({
+        controllerUrl: options.controllerUrl.replace(/\/+$/, ""),
+        auth: { bearer: options.apiKey },
+        headers: { [RUNNER_ID_HEADER]: options.runnerId },
+        trustedKeys: await keys(),
+        cache,
+        maxBytes: options.maxBytes,
+        logger: log,
+        ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+      });
+      return await inner(ref, signal);
+    } catch (error) {
+      const wire = serializeError(error);
+      const plugin = ref.version === undefined ? ref.name : `${ref.name}@${ref.version}`;
+      if (isBundleErrorCode(wire.code)) {
+        options.onRefused?.(wire.code);
+        log.warn("Refused plugin bundle", { plugin, code: wire.code, error: wire.message });
+      } else {
+        log.warn("Cannot resolve plugin bundle", { plugin, code: wire.code, error: wire.message });
+      }
+      throw error instanceof EdgeError ? error : new EdgeError("plugin_not_found", wire.message, { cause: error });
+    }
+  };
+}

@@ -1,0 +1,138 @@
+// The worker's side of an action's context: log lines, steps, named outputs, secrets and storage
+// (asked of the host over the worker protocol) and a fetch bound to the run's AbortSignal.
+
+import type { LogLevel, StepUpdate, WireError } from "../protocol/edge-v1.ts";
+import type { ActionContext, ActionOutputs } from "./sdk.ts";
+import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
+
+const MESSAGE_MAX = 64 * 1024;
+const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
+const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+const MAX_OUTPUTS = 256;
+
+/** One run as the worker tracks it. */
+export interface CurrentRun {
+  readonly runId: number;
+  readonly abort: AbortController;
+  readonly outputs: Map<string, unknown>;
+  finished: boolean;
+}
+
+/** Host calls waiting for their reply, by call id; the runtime settles them on `reply`. */
+export class PendingCalls {
+  #next = 1;
+  readonly #calls = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+
+  open(post: (message: WorkerToHost) => void, runId: number, call: HostCall): Promise<unknown> {
+    const callId = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(callId, { resolve, reject });
+      post({ type: "call", runId, callId, call });
+    });
+  }
+
+  settle(callId: number, ok: boolean, value: unknown): void {
+    const call = this.#calls.get(callId);
+    if (call === undefined) return;
+    this.#calls.delete(callId);
+    if (ok) call.resolve(value);
+    else {
+      const wire = value as WireError;
+      call.reject(Object.assign(new Error(wire.message), { code: wire.code }));
+    }
+  }
+}
+
+export interface ContextDeps {
+  post(message: WorkerToHost): void;
+  calls: PendingCalls;
+  logLine(state: CurrentRun, level: LogLevel, msg: unknown): void;
+}
+
+export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps): ActionContext {
+  const log = (level: LogLevel) => (msg: string): void => deps.logLine(state, level, msg);
+  const call = (request: HostCall): Promise<unknown> => {
+    if (state.finished) return Promise.reject(Object.assign(new Error(`Cannot call "${request.op}" for job "${job.id}": the run has ended`), { code: "job_cancelled" }));
+    return deps.calls.open(deps.post, state.runId, request);
+  };
+  return {
+    jobId: job.id,
+    attempt: job.attempt,
+    signal: state.abort.signal,
+    log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
+    step(update: StepUpdate): void {
+      if (update === null || typeof update !== "object" || typeof update.id !== "string" || update.id === "" || !STEP_STATUSES.has(update.status)) {
+        throw new TypeError(`Cannot report step ${JSON.stringify(update)}: it needs an "id" and a "status" (pending, running, succeeded, failed, skipped)`);
+      }
+      if (state.finished) return;
+      const step: StepUpdate = { id: update.id, status: update.status };
+      if (typeof update.name === "string") step.name = update.name;
+      if (typeof update.message === "string") step.message = update.message.slice(0, MESSAGE_MAX);
+      deps.post({ type: "step", runId: state.runId, step });
+    },
+    outputs: outputsOf(state),
+    secrets: {
+      async get(ref: string): Promise<string> {
+        if (typeof ref !== "string" || ref === "" || ref.length > 256) throw new TypeError(`Cannot get secret ${JSON.stringify(ref)}: a reference is a non-empty string of at most 256 characters`);
+        return (await call({ op: "secret.get", ref })) as string;
+      },
+    },
+    storage: {
+      async put(key: string, data: Uint8Array | string): Promise<void> {
+        const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+        if (!(bytes instanceof Uint8Array)) throw new TypeError(`Cannot store "${String(key)}": data must be a Uint8Array or a string`);
+        await call({ op: "storage.put", key, data: bytes });
+      },
+      async get(key: string): Promise<Uint8Array | undefined> {
+        return (await call({ op: "storage.get", key })) as Uint8Array | undefined;
+      },
+      async getText(key: string): Promise<string | undefined> {
+        const bytes = (await call({ op: "storage.get", key })) as Uint8Array | undefined;
+        return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
+      },
+      async delete(key: string): Promise<boolean> {
+        return (await call({ op: "storage.delete", key })) as boolean;
+      },
+      async list(prefix = ""): Promise<string[]> {
+        return (await call({ op: "storage.list", prefix })) as string[];
+      },
+    },
+    fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+      const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+      const signal = own === undefined || own === null ? state.abort.signal : AbortSignal.any([own, state.abort.signal]);
+      return fetch(input, { ...init, signal });
+    },
+  };
+}
+
+function outputsOf(state: CurrentRun): ActionOutputs {
+  return {
+    set(name: string, value: unknown): void {
+      if (typeof name !== "string" || !OUTPUT_NAME.test(name)) throw new TypeError(`Cannot set output ${JSON.stringify(name)}: a name is a letter, then letters, digits, "_" or "-" (64 at most)`);
+      if (!state.outputs.has(name) && state.outputs.size >= MAX_OUTPUTS) throw new RangeError(`Cannot set output "${name}": a run has at most ${MAX_OUTPUTS} outputs`);
+      let copy: unknown;
+      try {
+        // Cloned now so a bad value fails where it is set, and later mutation does not change it.
+        copy = structuredClone(value);
+      } catch (error) {
+        throw new TypeError(`Cannot set output "${name}": the value cannot be cloned (${(error as Error).message})`);
+      }
+      if (!state.finished) state.outputs.set(name, copy);
+    },
+    all(): Record<string, unknown> {
+      return Object.fromEntries(state.outputs);
+    },
+  };
+}
+
+/**
+ * The job's output: the action's return value, with the named outputs merged in. A plain object
+ * return is merged (its own keys win); any other return value goes under `result`.
+ */
+export function mergeOutputs(returned: unknown, outputs: Map<string, unknown>): unknown {
+  if (outputs.size === 0) return returned;
+  const named = Object.fromEntries(outputs);
+  if (returned === undefined) return named;
+  if (returned !== null && typeof returned === "object" && Object.getPrototypeOf(returned) === Object.prototype) return { ...named, ...(returned as object) };
+  return { ...named, result: returned };
+}

@@ -1,0 +1,239 @@
+// The plugin worker's runtime, shared by the Worker thread entry and the child-process entry:
+// loads one plugin, then runs its actions one job at a time. Guards against process.exit and
+// escaped errors are installed before any plugin code is loaded, so a misbehaving plugin fails
+// its own job and never takes the runner down.
+
+import { pathToFileURL } from "node:url";
+import { format } from "node:util";
+import { serializeError } from "../errors.ts";
+import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
+import { BUILTIN_PLUGINS } from "./builtin/index.ts";
+import { actionContext, mergeOutputs, PendingCalls, type CurrentRun } from "./action-context.ts";
+import { isPluginDefinition, type PluginDefinition } from "./sdk.ts";
+import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
+
+/** How the runtime talks to its host: a thread's parentPort or a child process's IPC channel. */
+export interface RuntimePort {
+  post(message: WorkerToHost): void;
+  onMessage(listener: (message: HostToWorker) => void): void;
+}
+
+const MESSAGE_MAX = 64 * 1024;
+const ERROR_MESSAGE_MAX = 4096;
+const CODE = /^[a-z][a-z0-9_]{0,63}$/;
+/** Memory is sampled after a run that took this long, or when the last sample is older than USAGE_EVERY_MS (sampling costs ~12 µs). */
+const USAGE_SLOW_RUN_MS = 1;
+const USAGE_EVERY_MS = 50;
+
+/** Thrown out of the replaced exit functions so the plugin's code after exit() does not go on. */
+class ExitIntercepted extends Error {
+  constructor(call: string) {
+    super(`Plugin called ${call}`);
+    this.name = "ExitIntercepted";
+  }
+}
+
+export function startPluginRuntime(port: RuntimePort): void {
+  const post = (message: WorkerToHost): void => port.post(message);
+  const calls = new PendingCalls();
+  let plugin: PluginDefinition | undefined;
+  let current: (CurrentRun & { startedAt: number }) | undefined;
+  let lastUsageAt = 0;
+
+  // ---- guards: before any plugin code ----
+
+  const realExit = process.exit.bind(process);
+
+  /** Reports the attempt to end the worker (the host then terminates it) and unwinds the plugin. */
+  function intercept(call: string): never {
+    const error = new ExitIntercepted(call);
+    if (current !== undefined) current.finished = true;
+    post({ type: "fatal", error: { code: "plugin_exit", message: error.message } });
+    throw error;
+  }
+
+  process.exit = ((code?: unknown) => intercept(`process.exit(${String(code ?? "")})`)) as typeof process.exit;
+  // The other ways a plugin could take the whole runner process down with it.
+  process.abort = (() => intercept("process.abort()")) as typeof process.abort;
+  const realKill = process.kill.bind(process);
+  process.kill = ((pid: number, signal?: string | number) => {
+    if (pid === process.pid || pid === 0 || pid === -process.pid || pid === process.ppid) intercept(`process.kill(${pid}, ${String(signal ?? "SIGTERM")})`);
+    return realKill(pid, signal);
+  }) as typeof process.kill;
+  const deno = (globalThis as { Deno?: { exit?: unknown } }).Deno;
+  if (deno !== undefined && typeof deno.exit === "function") {
+    try {
+      deno.exit = (code?: unknown) => intercept(`Deno.exit(${String(code ?? "")})`);
+    } catch {
+      // Deno.exit is read-only on some versions; process.exit is the one plugins use under Node compat.
+    }
+  }
+
+  function onEscaped(kind: string) {
+    return function escaped(error: unknown): void {
+      // The exit guard already reported; its error unwinding through a timer lands here.
+      if (error instanceof ExitIntercepted) return;
+      const wire = toWire(error);
+      const message = `${kind}: ${wire.message}`;
+      if (current !== undefined && !current.finished) {
+        current.finished = true;
+        post({ type: "failed", runId: current.runId, error: { code: "plugin_error", message }, broken: true, ...outputsOf(current) });
+      } else {
+        post({ type: "fatal", error: { code: "plugin_error", message } });
+      }
+    };
+  }
+  const uncaught = onEscaped("Uncaught error");
+  const unhandled = onEscaped("Unhandled rejection");
+  process.on("uncaughtException", uncaught);
+  process.on("unhandledRejection", unhandled);
+  // Where process events are not delivered (`bun test` workers), the web events may be.
+  const scope = globalThis as unknown as { addEventListener?: (type: string, listener: (event: Event) => void) => void };
+  scope.addEventListener?.("error", (event) => {
+    event.preventDefault();
+    uncaught((event as ErrorEvent).error);
+  });
+  scope.addEventListener?.("unhandledrejection", (event) => {
+    event.preventDefault();
+    unhandled((event as PromiseRejectionEvent).reason);
+  });
+
+  // Plugins that print with console.* still reach their job's log; outside a run, stderr.
+  const consoleLevels: ReadonlyArray<readonly [string, LogLevel]> = [["debug", "debug"], ["log", "info"], ["info", "info"], ["warn", "warn"], ["error", "error"]];
+  const realConsoleError = console.error.bind(console);
+  for (const [method, level] of consoleLevels) {
+    (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]): void => {
+      const run = current;
+      if (run !== undefined && !run.finished) logLine(run, level, format(...args));
+      else realConsoleError(format(...args));
+    };
+  }
+
+  // ---- messages ----
+
+  port.onMessage((message: HostToWorker) => {
+    switch (message.type) {
+      case "run":
+        run(message.runId, message.job);
+        return;
+      case "cancel":
+        if (current?.runId === message.runId) current.abort.abort(new DOMException(message.reason, "AbortError"));
+        return;
+      case "reply":
+        calls.settle(message.callId, message.ok, message.ok ? message.value : message.error);
+        return;
+      case "init":
+        void init(message.source);
+        return;
+      case "shutdown":
+        current?.abort.abort(new DOMException("Worker shutting down", "AbortError"));
+        realExit(0);
+    }
+  });
+
+  async function init(source: PluginSource): Promise<void> {
+    try {
+      plugin = await load(source);
+      post({ type: "ready", plugin: { name: plugin.name, version: plugin.version, actions: Object.keys(plugin.actions) } });
+    } catch (error) {
+      if (error instanceof ExitIntercepted) return;
+      post({ type: "init_failed", error: toWire(error) });
+    }
+  }
+
+  function run(runId: number, job: RunJob): void {
+    if (plugin === undefined || current !== undefined) {
+      const why = plugin === undefined ? "plugin not loaded" : `worker busy with run ${current?.runId}`;
+      post({ type: "failed", runId, error: { code: "internal", message: `Cannot run job "${job.id}": ${why}` } });
+      return;
+    }
+    const action = Object.hasOwn(plugin.actions, job.action) ? plugin.actions[job.action] : undefined;
+    if (action === undefined) {
+      const known = Object.keys(plugin.actions).map((a) => `"${a}"`).join(", ");
+      const message = `Cannot run job "${job.id}": plugin "${plugin.name}" has no action "${job.action}" (it has ${known})`;
+      post({ type: "failed", runId, error: { code: "input_invalid", message } });
+      return;
+    }
+    const state = { runId, abort: new AbortController(), outputs: new Map<string, unknown>(), finished: false, startedAt: performance.now() };
+    current = state;
+    let result: unknown;
+    try {
+      result = action(job.input, actionContext(state, job, { post, calls, logLine }));
+    } catch (error) {
+      settle(state, false, error);
+      return;
+    }
+    if (result !== null && typeof (result as { then?: unknown } | undefined)?.then === "function") {
+      Promise.resolve(result).then((output) => settle(state, true, output), (error: unknown) => settle(state, false, error));
+    } else {
+      settle(state, true, result);
+    }
+  }
+
+  function settle(state: CurrentRun & { startedAt: number }, ok: boolean, value: unknown): void {
+    if (current === state) current = undefined;
+    if (state.finished) return;
+    state.finished = true;
+    reportUsage(state.startedAt);
+    if (!ok) {
+      if (value instanceof ExitIntercepted) return;
+      post({ type: "failed", runId: state.runId, error: toWire(value), ...outputsOf(state) });
+      return;
+    }
+    try {
+      post({ type: "done", runId: state.runId, output: mergeOutputs(value, state.outputs) });
+    } catch (error) {
+      // Functions, symbols and class instances with private state cannot be cloned to the host.
+      post({ type: "failed", runId: state.runId, error: { code: "plugin_error", message: `Cannot send the output of run ${state.runId}: ${toWire(error).message}` }, ...outputsOf(state) });
+    }
+  }
+
+  /** The worker's own heap, so the host can recycle a worker past its memory ceiling (Bun has no heap cap). */
+  function reportUsage(startedAt: number): void {
+    const now = performance.now();
+    if (now - startedAt < USAGE_SLOW_RUN_MS && now - lastUsageAt < USAGE_EVERY_MS) return;
+    lastUsageAt = now;
+    const usage = process.memoryUsage();
+    post({ type: "usage", heapBytes: usage.heapUsed, rssBytes: usage.rss });
+  }
+
+  function logLine(state: CurrentRun, level: LogLevel, msg: unknown): void {
+    if (state.finished) return;
+    const text = typeof msg === "string" ? msg : String(msg);
+    post({ type: "log", runId: state.runId, level, msg: text.length > MESSAGE_MAX ? `${text.slice(0, MESSAGE_MAX)}… (cut at ${MESSAGE_MAX} characters)` : text, ts: Date.now() });
+  }
+}
+
+async function load(source: PluginSource): Promise<PluginDefinition> {
+  if (source.kind === "builtin") {
+    const builtin = BUILTIN_PLUGINS.get(source.name);
+    if (builtin === undefined) throw wireError("plugin_not_found", `Cannot load plugin "${source.name}": no such built-in plugin`);
+    return builtin;
+  }
+  const label = `${source.name}@${source.version}`;
+  const module = (await import(pathToFileURL(source.path).href)) as { default?: unknown };
+  if (!isPluginDefinition(module.default)) {
+    throw wireError("plugin_error", `Cannot load plugin bundle "${label}": its default export is not a plugin (use definePlugin)`);
+  }
+  if (module.default.name !== source.name) {
+    throw wireError("plugin_error", `Cannot load plugin bundle "${label}": it defines plugin "${module.default.name}"`);
+  }
+  return module.default;
+}
+
+/** The named outputs set before a failure travel with it; a value that cannot be sent is dropped. */
+function outputsOf(state: CurrentRun): { output?: unknown } {
+  return state.outputs.size === 0 ? {} : { output: Object.fromEntries(state.outputs) };
+}
+
+function wireError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+/** Plugins choose their codes, but only well-formed ones; anything else becomes `plugin_error`. */
+function toWire(error: unknown): WireError {
+  const wire = serializeError(error, "plugin_error");
+  const code = CODE.test(wire.code) ? wire.code : "plugin_error";
+  const message = wire.message.length > ERROR_MESSAGE_MAX ? `${wire.message.slice(0, ERROR_MESSAGE_MAX)}…` : wire.message;
+  return { code, message };
+}

@@ -1,0 +1,124 @@
+// Process isolation mode: the plugin runtime in a child process (`edge-runner __plugin-host`),
+// adapted to the PluginThread shape the host uses. The child gets its own heap cap where the
+// runtime has one (--max-old-space-size on Node), and on Linux the host polls its resident
+// memory and kills it past the ceiling, which bounds a plugin on Bun too.
+
+import { fork, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { pluginEnv } from "../platform/worker.ts";
+import { isCompiled, runtime } from "../platform/runtime.ts";
+import type { PluginThread } from "./plugin-thread.ts";
+import type { HostToWorker, WorkerToHost } from "./worker-protocol.ts";
+
+/** The hidden sub-command that starts process-entry.ts in the executable. */
+export const PLUGIN_HOST_COMMAND = "__plugin-host";
+
+export interface StartProcessWorkerOptions {
+  /** Heap cap (Node: --max-old-space-size); Bun has none, see memoryCeilingMb. */
+  maxOldGenerationSizeMb?: number;
+  /** Resident memory ceiling; the child is killed past it (Linux /proc; checked every `pollMs`). */
+  memoryCeilingMb?: number;
+  pollMs?: number;
+  /** Lines the child writes to stderr (its runtime's crash output), for the runner's log. */
+  onStderr?: (line: string) => void;
+  /** Overrides the command (tests). */
+  command?: { execPath: string; args: string[] };
+}
+
+export function startProcessWorker(options: StartProcessWorkerOptions = {}): PluginThread {
+  const { execPath, args } = options.command ?? pluginHostCommand(options.maxOldGenerationSizeMb);
+  const child = fork(args[0] ?? "", args.slice(1), {
+    execPath,
+    execArgv: [],
+    env: pluginEnv(),
+    serialization: "advanced",
+    stdio: ["ignore", "ignore", "pipe", "ipc"],
+  });
+  return new ProcessWorker(child, options);
+}
+
+/** How to start the plugin host for this build: compiled binary, source under Bun, or the bundle under Node. */
+export function pluginHostCommand(heapMb?: number): { execPath: string; args: string[] } {
+  if (isCompiled) return { execPath: process.execPath, args: [PLUGIN_HOST_COMMAND] };
+  if (import.meta.url.endsWith(".ts")) return { execPath: process.execPath, args: [fileURLToPath(new URL("./process-entry.ts", import.meta.url))] };
+  // The esbuild bundle: this code is inlined in edge-runner.mjs, the main module.
+  const heap = heapMb === undefined || runtime === "bun" ? [] : [`--max-old-space-size=${heapMb}`];
+  return { execPath: process.execPath, args: [...heap, fileURLToPath(import.meta.url), PLUGIN_HOST_COMMAND] };
+}
+
+class ProcessWorker extends EventEmitter implements PluginThread {
+  readonly #child: ChildProcess;
+  readonly #exited: Promise<number>;
+  #poll: ReturnType<typeof setInterval> | undefined;
+  #overCeiling = false;
+
+  constructor(child: ChildProcess, options: StartProcessWorkerOptions) {
+    super();
+    this.#child = child;
+    this.#exited = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        if (this.#poll !== undefined) clearInterval(this.#poll);
+        const status = code ?? (signal === null ? 1 : 128);
+        if (this.#overCeiling) this.emit("error", Object.assign(new Error(`resident memory over ${options.memoryCeilingMb} MiB`), { code: "ERR_WORKER_OUT_OF_MEMORY" }));
+        this.emit("exit", status);
+        resolve(status);
+      });
+    });
+    child.on("message", (message) => this.emit("message", message as WorkerToHost));
+    child.on("error", (error) => this.emit("error", error));
+    let buffered = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) if (line !== "") options.onStderr?.(line.slice(0, 4096));
+    });
+    (child.stderr as { unref?: () => void } | null)?.unref?.();
+    const ceiling = options.memoryCeilingMb;
+    if (ceiling !== undefined && process.platform === "linux" && child.pid !== undefined) {
+      const pid = child.pid;
+      this.#poll = setInterval(() => {
+        void residentBytes(pid).then((rss) => {
+          if (rss !== undefined && rss > ceiling * 1024 * 1024 && !this.#overCeiling) {
+            this.#overCeiling = true;
+            child.kill("SIGKILL");
+          }
+        });
+      }, options.pollMs ?? 250);
+      this.#poll.unref();
+    }
+  }
+
+  postMessage(message: HostToWorker): void {
+    if (!this.#child.connected) throw new Error("the plugin host process is gone");
+    this.#child.send(message);
+  }
+
+  terminate(): Promise<unknown> {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill("SIGKILL");
+    return this.#exited;
+  }
+
+  ref(): void {
+    this.#child.ref();
+    (this.#child.channel as { ref?: () => void } | undefined)?.ref?.();
+  }
+
+  unref(): void {
+    this.#child.unref();
+    (this.#child.channel as { unref?: () => void } | undefined)?.unref?.();
+  }
+}
+
+/** VmRSS of a process from /proc, or undefined when it cannot be read (gone, not Linux). */
+async function residentBytes(pid: number): Promise<number | undefined> {
+  try {
+    const statm = await readFile(`/proc/${pid}/statm`, "utf8");
+    const pages = Number(statm.split(" ")[1]);
+    return Number.isFinite(pages) ? pages * 4096 : undefined;
+  } catch {
+    return undefined;
+  }
+}

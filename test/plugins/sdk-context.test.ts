@@ -1,0 +1,91 @@
+import { afterAll, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LocalStorageProvider } from "../../src/plugins/local-storage.ts";
+import { request, testPool, waitFor } from "./support/helpers.ts";
+
+const storageDir = mkdtempSync(join(tmpdir(), "edge-runner-storage-test-"));
+const { pool, records } = testPool({ storage: new LocalStorageProvider({ dir: storageDir }), cancelGraceMs: 200 });
+afterAll(async () => {
+  await pool.close();
+  rmSync(storageDir, { recursive: true, force: true });
+});
+
+test("ActionContext.outputs merges named outputs into the job's output", async () => {
+  expect(await pool.run(request("sdk-features", "outputs"))).toEqual({ status: "succeeded", output: { count: 2, names: ["a", "b"], returned: true } });
+});
+
+test("ActionContext.outputs keeps outputs set before a failure", async () => {
+  expect(await pool.run(request("sdk-features", "outputsThenFail"))).toEqual({
+    status: "failed",
+    error: { code: "half_done", message: "failed after an output" },
+    output: { partial: "kept" },
+  });
+});
+
+test("ActionContext.outputs.set() refuses a value that cannot be cloned", async () => {
+  const outcome = await pool.run(request("sdk-features", "badOutput"));
+  expect(outcome.status).toBe("failed");
+  expect(outcome.error?.message).toStartWith('Cannot set output "fn": the value cannot be cloned');
+});
+
+test("ActionContext.secrets.get() resolves from the job's secrets and the value never reaches a log line or error", async () => {
+  const secret = "s3cr3t-value-for-test";
+  const req = request("sdk-features", "secret", { input: { ref: "db/password" }, secrets: { "db/password": secret } });
+  const outcome = await pool.run(req);
+  expect(outcome.status).toBe("failed");
+  expect(outcome.error?.message).toBe("still the secret: [REDACTED]");
+  expect(req.logs.map((l) => l.msg)).toEqual(["the secret is [REDACTED]"]);
+  expect(JSON.stringify(records)).not.toContain(secret);
+});
+
+test("ActionContext.secrets.get() fails with secret_not_found for a reference the job lacks", async () => {
+  const outcome = await pool.run(request("sdk-features", "secret", { input: { ref: "missing" }, secrets: { other: "value-1234" } }));
+  expect(outcome).toEqual({ status: "failed", error: { code: "secret_not_found", message: 'Cannot resolve secret "missing" for job "sdk-features-secret": the job has no such secret' } });
+});
+
+test("ActionContext.storage puts, gets, lists and deletes a job's data", async () => {
+  const outcome = await pool.run(request("sdk-features", "storage"));
+  expect(outcome).toEqual({ status: "succeeded", output: { listed: ["a/b.txt", "bin"], text: "hello", bytes: [1, 2, 3], missing: true, deleted: true, after: ["a/b.txt"] } });
+});
+
+test("ActionContext.storage is deleted when the job ends", async () => {
+  const outcome = await pool.run(request("sdk-features", "storageKeep", { jobId: "keep-1" }));
+  expect(outcome.status).toBe("succeeded");
+  expect(existsSync(join(storageDir, "keep-1.1"))).toBe(false);
+  expect(existsSync(storageDir) ? readdirSync(storageDir) : []).toEqual([]);
+});
+
+test("ActionContext.storage refuses a key that escapes the job's directory", async () => {
+  const outcome = await pool.run(request("sdk-features", "storageBadKey"));
+  expect(outcome.status).toBe("failed");
+  expect(outcome.error?.code).toBe("input_invalid");
+  expect(outcome.error?.message).toStartWith('Cannot store "../escape": a storage key is');
+});
+
+test("ActionContext.fetch is aborted when the job is cancelled", async () => {
+  // A server that never answers: only the job's signal can end the request.
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Promise<Response>(() => undefined) });
+  try {
+    const cancel = new AbortController();
+    const req = request("sdk-features", "fetch", { input: { url: `http://127.0.0.1:${server.port}/` }, signal: cancel.signal });
+    const run = pool.run(req);
+    await waitFor(() => req.logs.length > 0, "the fetch to start");
+    cancel.abort("stop");
+    const outcome = await run;
+    expect(outcome.status).toBe("cancelled");
+    // The plugin stopped within its grace (its fetch rejected), so the worker was kept.
+    expect(records.some((r) => r.msg === "Terminating plugin worker: the plugin did not stop in time" && r.jobId === req.jobId)).toBe(false);
+  } finally {
+    server.stop(true);
+  }
+});
+
+test("LocalStorageProvider.sweep() removes what a crashed process left", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "edge-runner-sweep-"));
+  const provider = new LocalStorageProvider({ dir });
+  await provider.open({ jobId: "j", attempt: 1 }).put("k", new Uint8Array([1]));
+  await provider.sweep();
+  expect(existsSync(dir)).toBe(false);
+});
