@@ -53,3 +53,9 @@ export interface PluginPoolOptions {
   /** Starts the thread; tests may point it elsewhere. Default: src/platform/worker.ts. */
   spawn?: (options: StartWorkerOptions) => PluginThread;
 }
+
+/** Option check shared by the pool: a count that must be a positive integer. */
+export function positive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`Cannot create plugin pool: ${name} must be a positive integer, got ${value}`);
+  return value;
+}

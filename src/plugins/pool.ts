@@ -8,15 +8,13 @@ import { EdgeError, serializeError } from "../errors.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import type { WireError } from "../protocol/edge-v1.ts";
-import { startWorker, type StartWorkerOptions } from "../platform/worker.ts";
 import type { WorkerInfo } from "../status/snapshot.ts";
 import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLabel, type PluginResolver } from "./plugin-ref.ts";
-import type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
+import { positive, type PluginPoolOptions, type RunRequest } from "./pool-options.ts";
 import { JobCalls } from "./host-calls.ts";
 import { LocalStorageProvider } from "./local-storage.ts";
-import type { PluginThread } from "./plugin-thread.ts";
 import { PoolPolicy, type PluginPolicy } from "./pool-policy.ts";
-import { startProcessWorker } from "./process-worker.ts";
+import { startPluginThread } from "./plugin-thread-start.ts";
 import { jobSecretResolver, type JobStorageProvider } from "./run-services.ts";
 import { abortReason, endedOutcome, resultOutcome, type Ending, type RunOutcome } from "./run-outcome.ts";
 import { realClock, realTimers, type Clock, type Timers } from "./timers.ts";
@@ -287,21 +285,14 @@ export class PluginPool {
       clock: this.#clock,
       timers: this.#timers,
       startTimeoutMs: this.#options.startTimeoutMs ?? 30_000,
-      spawn: () => this.#startThread(group),
+      spawn: () => startPluginThread({
+        policy: group.policy,
+        ...(this.#options.maxWorkerHeapMb === undefined ? {} : { maxWorkerHeapMb: this.#options.maxWorkerHeapMb }),
+        ...(this.#options.spawn === undefined ? {} : { spawn: this.#options.spawn }),
+        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: redactor.text(line) }),
+      }),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
     });
-  }
-
-  #startThread(group: Group): PluginThread {
-    const { policy } = group;
-    if (policy.isolation === "process") {
-      return startProcessWorker({
-        ...(this.#options.maxWorkerHeapMb === undefined ? {} : { maxOldGenerationSizeMb: this.#options.maxWorkerHeapMb }),
-        ...(policy.memoryCeilingMb === undefined ? {} : { memoryCeilingMb: policy.memoryCeilingMb }),
-        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: redactor.text(line) }),
-      });
-    }
-    return (this.#options.spawn ?? startWorker)(heapOption(this.#options.maxWorkerHeapMb));
   }
 
   #retired(group: Group, host: WorkerHost, error: WireError, wasStarting: boolean): void {
@@ -406,13 +397,3 @@ export class PluginPool {
     this.#idleTimers.delete(host);
   }
 }
-
-function positive(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`Cannot create plugin pool: ${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function heapOption(mb: number | undefined): StartWorkerOptions {
-  return mb === undefined ? {} : { maxOldGenerationSizeMb: mb };
-}
-

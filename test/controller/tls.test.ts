@@ -16,7 +16,7 @@ import { eventually } from "../helpers/harness.ts";
 let dir: string;
 let caFile: string;
 let controller: ReferenceController;
-let server: { port: number; stop(force?: boolean): void };
+let server: { port?: number | undefined; stop(force?: boolean): unknown };
 let apiKey: string;
 
 beforeAll(() => {
