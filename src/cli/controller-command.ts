@@ -52,6 +52,7 @@ export async function runController(config: Config, logger: Logger, signal: Abor
     leaseTtlMs: config.leaseTtlMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     maxAttempts: config.maxAttempts,
+    jobRetentionMs: config.jobRetentionMs,
     logger,
     ...resolveAdminTokenForServer(config),
   });

@@ -58,6 +58,7 @@ export const OPTIONS = [
   { name: "leaseTtlMs", type: "duration", scope: "controller", default: "30s", help: "How long a claimed job's lease lasts without a heartbeat." },
   { name: "heartbeatIntervalMs", type: "duration", scope: "controller", default: "10s", help: "How often runners are told to heartbeat (must be under leaseTtlMs)." },
   { name: "maxAttempts", type: "int", scope: "controller", default: 3, min: 1, max: 100, help: "Leases a job may get before it fails for good." },
+  { name: "jobRetentionMs", type: "duration", scope: "controller", default: "7d", help: "How long a finished job and its logs are kept before the reference controller prunes them." },
   { name: "adminToken", type: "string", scope: "controller", secret: true, help: "Admin API token of the reference controller. Prefer adminTokenFile: env and flags can be read by other users." },
   { name: "adminTokenFile", type: "path", scope: "controller", help: "File holding the admin token (mode 0600); the controller creates it when missing (default <dataDir>/controller/admin-token)." },
 ] as const satisfies readonly OptionSpec[];

@@ -14,7 +14,7 @@ export interface AdminAppOptions {
   core: ControllerCore;
   runners: RunnerRegistry;
   adminTokenHash: string;
-  state: () => "starting" | "ready" | "stopping";
+  state: () => "starting" | "ready" | "stopping" | "failed";
   startedAt: number;
 }
 
@@ -37,6 +37,18 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       });
     }
     return c.json(body, state === "ready" ? 200 : 503);
+  });
+
+  // Written before answered: a change made (or seen) by this request is durable before the answer
+  // leaves; if the store failed, the answer is a 500 and the change was never acknowledged.
+  // (/health above answers from state, even after a failure.)
+  app.use("*", async function answerWhenDurable(c, next) {
+    await next();
+    try {
+      await core.store.durable();
+    } catch {
+      c.res = errorResponse(c, 500, "internal", "The controller could not write its store; restart it");
+    }
   });
 
   app.use("*", async function requireAdminToken(c, next) {

@@ -1,6 +1,7 @@
 // The reference controller's engine: job queue per group, leases, dispatch of offers to
 // sessions with credit, re-queue and failure, cancellation, and waiters for terminal jobs.
-// Everything here is synchronous, so one change is written and applied before the next begins.
+// Everything here is synchronous: a change is applied and appended at once, and whatever
+// acknowledges it (an offer, a wake-up) waits for the group commit to make it durable.
 
 import { randomBytes } from "node:crypto";
 import { EdgeError } from "../errors.ts";
@@ -10,6 +11,7 @@ import type { Clock } from "./clock.ts";
 import { isLeased, isTerminal, transitionJob, type JobState } from "./job-state.ts";
 import type { EventCursor, JobLogs } from "./job-logs.ts";
 import { JobQueue } from "./job-queue.ts";
+import { FinishedJobs } from "./job-retention.ts";
 import { JobWaiters } from "./job-waiters.ts";
 import type { StoredJob } from "./records.ts";
 import type { SessionRegistry } from "./session-registry.ts";
@@ -20,6 +22,8 @@ export interface CoreSettings {
   heartbeatIntervalMs: number;
   pollWaitMs: number;
   maxAttempts: number;
+  /** Finished jobs and their events are pruned this long after they finished. */
+  jobRetentionMs: number;
 }
 
 export interface CoreOptions extends CoreSettings {
@@ -57,11 +61,10 @@ export class ControllerCore {
   readonly #queues = new Map<string, JobQueue>();
   /** Jobs a runner holds a lease on: the expiry sweep looks only at these. */
   readonly #leased = new Set<string>();
-  /** Event cursors of jobs that may still receive events (leased ones). */
-  readonly #cursors = new Map<string, EventCursor>();
   /** Which session last sent or received something about a lease (to re-send a cancel). */
   readonly leaseSession = new Map<string, string>();
   readonly #waiters = new JobWaiters();
+  readonly #finished: FinishedJobs;
 
   constructor(options: CoreOptions) {
     this.store = options.store;
@@ -74,11 +77,20 @@ export class ControllerCore {
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       pollWaitMs: options.pollWaitMs,
       maxAttempts: options.maxAttempts,
+      jobRetentionMs: options.jobRetentionMs,
     };
+    this.#finished = new FinishedJobs(options.jobRetentionMs);
+    const finished: StoredJob[] = [];
     for (const job of [...this.store.jobs.values()].sort((a, b) => a.queueSeq - b.queueSeq)) {
       if (job.status === "queued") this.#queue(job.group).insert(job.id, job.queueSeq);
       if (isLeased(job.status)) this.#leased.add(job.id);
+      if (isTerminal(job.status)) finished.push(job);
     }
+    for (const job of finished.sort((a, b) => finishedAt(a) - finishedAt(b))) this.#finished.add(job.id, finishedAt(job));
+    // A replayed journal brings back jobs pruned before the restart: prune them again, and drop
+    // the events of jobs the store no longer has.
+    this.pruneFinished();
+    this.logs.retainOnly((id) => this.store.jobs.has(id));
   }
 
   #queue(group: string): JobQueue {
@@ -168,22 +180,17 @@ export class ControllerCore {
     }
     for (const { job, sessionId } of batch) {
       this.#leased.add(job.id);
-      this.#cursors.set(job.id, this.logs.cursor(job.id, job.attempt));
       this.leaseSession.set(job.id, sessionId);
       this.counters.offers++;
+      // Attempt and lease are durable before the offer leaves: sessions send after the batch's fsync.
       this.sessions.get(sessionId)?.send(message({ type: "offer", job: offerOf(job) }));
       this.logger.debug("Job offered", { jobId: job.id, attempt: job.attempt, runnerId: job.runnerId });
     }
   }
 
-  /** The event cursor of a job, rebuilt from its log file when not in memory (after a restart). */
+  /** The event cursor of a job's current attempt (from the event journal's in-memory index). */
   cursor(job: StoredJob): EventCursor {
-    let cursor = this.#cursors.get(job.id);
-    if (cursor === undefined || cursor.attempt !== job.attempt) {
-      cursor = this.logs.cursor(job.id, job.attempt);
-      this.#cursors.set(job.id, cursor);
-    }
-    return cursor;
+    return this.logs.cursor(job.id, job.attempt);
   }
 
   /** Ends a leased job: back to the queue while attempts remain, otherwise failed with `error`. */
@@ -209,14 +216,24 @@ export class ControllerCore {
     this.#release(job.id);
     this.#queues.get(job.group)?.remove(job.id);
     this.logger.info("Job finished", { jobId: job.id, attempt: job.attempt, status, errorCode: next.error?.code });
-    this.#waiters.wake(job.id);
+    this.#finished.add(job.id, finishedAt(next));
+    this.store.commits.afterDurable(() => this.#waiters.wake(job.id));
     return next;
   }
 
   #release(jobId: string): void {
     this.#leased.delete(jobId);
-    this.#cursors.delete(jobId);
     this.leaseSession.delete(jobId);
+  }
+
+  /** Forgets finished jobs past their retention, and their events; returns how many. */
+  pruneFinished(): number {
+    const ids = this.#finished.expired(this.clock.now());
+    if (ids.length === 0) return 0;
+    this.store.forgetJobs(ids);
+    this.logs.drop(ids);
+    this.logger.info("Pruned finished jobs past their retention", { jobs: ids.length, retentionMs: this.settings.jobRetentionMs });
+    return ids.length;
   }
 
   /** Queued: cancelled at once. Leased: `cancel` to the holder, `cancelling` until it reports. */
@@ -275,10 +292,12 @@ export class ControllerCore {
     return n;
   }
 
-  /** The job once it is terminal, or as it is after `timeoutMs`, whichever comes first. */
+  /** The job once it is terminal (and durably so), or as it is after `timeoutMs`, whichever comes first. */
   async waitForJob(id: string, timeoutMs: number, signal?: AbortSignal): Promise<StoredJob> {
     const job = this.requireJob(id, "wait for");
     if (!isTerminal(job.status) && timeoutMs > 0) await this.#waiters.wait(id, timeoutMs, signal);
+    // Never answer with a state a crash could still take back.
+    await this.store.durable();
     return this.store.jobs.get(id) ?? job;
   }
 
@@ -286,6 +305,10 @@ export class ControllerCore {
   wakeAll(): void {
     this.#waiters.wakeAll();
   }
+}
+
+function finishedAt(job: StoredJob): number {
+  return job.finishedAt ?? job.submittedAt;
 }
 
 export function offerOf(job: StoredJob): JobOffer {

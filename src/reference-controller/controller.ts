@@ -14,6 +14,7 @@ import { ControllerLock } from "./controller-lock.ts";
 import { ControllerCore, type SubmitJobInput } from "./controller-core.ts";
 import { createEdgeApp } from "./edge-app.ts";
 import { EdgeSessions } from "./edge-sessions.ts";
+import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
 import { JobLogs } from "./job-logs.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
 import { jobJson, type JobJson } from "./records.ts";
@@ -47,6 +48,10 @@ export interface ReferenceControllerOptions {
   autoSweep?: boolean;
   /** Journal lines before compaction into a snapshot. */
   compactAfter?: number;
+  /** Finished jobs and their logs are pruned this long after they finished (default 7 days). */
+  jobRetentionMs?: number;
+  /** How changes are batched and fsync'd; tests inject `SYNCHRONOUS` or a fake fsync. */
+  commit?: GroupCommitOptions;
 }
 
 export class ReferenceController {
@@ -61,7 +66,7 @@ export class ReferenceController {
   readonly #sweeper: LeaseSweeper;
   readonly #lock: ControllerLock;
   #server: HttpServer | undefined;
-  #state: "starting" | "ready" | "stopping" = "starting";
+  #state: "starting" | "ready" | "stopping" | "failed" = "starting";
 
   private constructor(options: ReferenceControllerOptions) {
     const logger = (options.logger ?? new Logger()).child({ component: "controller" });
@@ -69,7 +74,8 @@ export class ReferenceController {
     const timer = options.timer ?? systemTimer;
     const dir = path.join(options.dataDir, "controller");
     this.dataDir = dir;
-    const store = ControllerStore.open({ dir, logger, ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
+    const commits = new GroupCommit({ logger, ...options.commit });
+    const store = ControllerStore.open({ dir, logger, commits, ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
     try {
       this.#lock = ControllerLock.acquire(path.join(dir, "controller.lock"));
     } catch (error) {
@@ -85,7 +91,7 @@ export class ReferenceController {
     }
     this.core = new ControllerCore({
       store,
-      logs: new JobLogs({ dir: path.join(dir, "logs"), logger }),
+      logs: new JobLogs({ dir: path.join(dir, "events"), logger, commits, legacyDir: path.join(dir, "logs") }),
       sessions: new SessionRegistry(),
       clock,
       logger,
@@ -93,6 +99,15 @@ export class ReferenceController {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 10_000,
       pollWaitMs: options.pollWaitMs ?? 25_000,
       maxAttempts: options.maxAttempts ?? 3,
+      jobRetentionMs: options.jobRetentionMs ?? 7 * 24 * 3_600_000,
+    });
+    // Fail closed: nothing unwritten was acknowledged; runners reconnect and resend to the next
+    // controller process, which replays what is on disk.
+    commits.onFailure(() => {
+      if (this.#state === "stopping") return;
+      this.#state = "failed";
+      for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller store failed", 1011);
+      this.core.wakeAll();
     });
     this.runners = new RunnerRegistry(this.core);
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
@@ -166,8 +181,10 @@ export class ReferenceController {
     return this.#server?.port ?? 0;
   }
 
+  /** Durable when it returns: the key it hands out works after a crash. */
   registerRunner(input: RegisterRunnerInput): { id: string; group: string; apiKey: string } {
     const { rotated: _r, ...created } = this.runners.register(input);
+    this.core.store.commits.flushSync();
     return created;
   }
 
@@ -175,8 +192,17 @@ export class ReferenceController {
     return this.runners.list();
   }
 
+  /**
+   * Queues a job and returns at once; it is written with this turn's batch, before any runner is
+   * offered it. A caller that must know it is on disk awaits `durable()` (the admin API does).
+   */
   submitJob(input: SubmitJobInput): JobJson {
     return jobJson(this.core.submitJob(input));
+  }
+
+  /** Resolves once every change made so far is on disk; rejects if the store failed. */
+  durable(): Promise<void> {
+    return this.core.store.durable();
   }
 
   getJob(id: string): JobJson | undefined {
@@ -184,18 +210,22 @@ export class ReferenceController {
     return job === undefined ? undefined : jobJson(job);
   }
 
+  /** Durable when it returns. */
   cancelJob(id: string): JobJson {
-    return jobJson(this.core.cancelJob(id));
+    const job = jobJson(this.core.cancelJob(id));
+    this.core.store.commits.flushSync();
+    return job;
   }
 
   async waitForJob(id: string, timeoutMs: number): Promise<JobJson> {
     return jobJson(await this.core.waitForJob(id, timeoutMs));
   }
 
-  /** One pass of the lease and session sweep (the loop calls it; tests call it directly). */
+  /** One pass of the lease, session and retention sweep (the loop calls it; tests call it directly). */
   sweep(): void {
     this.core.expireLeases();
     this.sessions.sweep();
+    this.core.pruneFinished();
   }
 
   /** Stops serving, ends every session (leases stay), answers waiters, closes the store. */

@@ -41,6 +41,8 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
         throw invalid(`Cannot create a session: "v" must be ${PROTOCOL_VERSION}`);
       }
       const created = sessions.create(sessionRequest(body), bearerToken(c.req.header("authorization")));
+      // The runner's contact time was written; answer once it is durable like every change.
+      await core.store.durable();
       return c.json(created, 201);
     } catch (error) {
       return errorFromException(c, error);

@@ -47,6 +47,7 @@ export class EdgeSessions {
       requestedTransport: request.transport,
       clock: this.#core.clock,
       timer: this.#timer,
+      afterDurable: (deliver) => this.#core.store.commits.afterDurable(deliver),
     });
     const token = session.token as string;
     session.token = undefined;

@@ -1,5 +1,5 @@
-// Append-only JSON-lines files, fsync'd before the caller goes on, and read back so that a line
-// torn by a crash mid-write is skipped with a warning (and cut off so the next append is clean).
+// JSON-lines files read back so that a line torn by a crash mid-write is skipped with a warning
+// (and cut off so the next append is clean), and whole files replaced atomically.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -41,26 +41,6 @@ export function readJsonl(file: string, logger: Logger): ReadJsonlResult {
     fs.truncateSync(file, Buffer.byteLength(text) - Buffer.byteLength(torn));
   }
   return { values, skipped };
-}
-
-/** Appends lines and fsyncs before returning: when this returns, the lines survive a crash. */
-export function appendJsonl(fd: number, values: readonly unknown[]): void {
-  if (values.length === 0) return;
-  const text = values.map((v) => JSON.stringify(v)).join("\n") + "\n";
-  const buffer = Buffer.from(text, "utf8");
-  let offset = 0;
-  while (offset < buffer.length) offset += fs.writeSync(fd, buffer, offset);
-  fs.fsyncSync(fd);
-}
-
-/** Appends to a file opened just for this call (for the many small per-job log files). */
-export function appendJsonlFile(file: string, values: readonly unknown[]): void {
-  const fd = fs.openSync(file, "a", 0o600);
-  try {
-    appendJsonl(fd, values);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** Replaces `file` atomically: write a temp file, fsync it, rename over, fsync the directory. */

@@ -1,5 +1,6 @@
 // One edge session of one runner: its token, its credit, and its outgoing message stream, which
-// a WebSocket drains at once or a long-poll `receive` takes in batches.
+// a WebSocket drains at once or a long-poll `receive` takes in batches. Every message leaves only
+// after the changes made before it are durable (group commit), in the order it was sent.
 
 import type { ControllerMessage } from "../protocol/edge-v1.ts";
 import type { Clock, Timer } from "./clock.ts";
@@ -20,6 +21,8 @@ export interface EdgeSessionOptions {
   requestedTransport: SessionTransport;
   clock: Clock;
   timer: Timer;
+  /** Runs `deliver` once every change made so far is durable (default: at once). */
+  afterDurable?: (deliver: () => void) => void;
 }
 
 const MAX_BATCH = 500;
@@ -43,6 +46,7 @@ export class EdgeSession {
   #wsTokenUsed = false;
   readonly #clock: Clock;
   readonly #timer: Timer;
+  readonly #afterDurable: (deliver: () => void) => void;
   #outbox: ControllerMessage[] = [];
   #socket: SessionSocket | undefined;
   #waiter: (() => void) | undefined;
@@ -55,6 +59,7 @@ export class EdgeSession {
     this.requestedTransport = options.requestedTransport;
     this.#clock = options.clock;
     this.#timer = options.timer;
+    this.#afterDurable = options.afterDurable ?? ((deliver) => deliver());
     this.createdAt = options.clock.now();
     this.lastPollAt = this.createdAt;
     this.#tokenHash = sha256Hex(token);
@@ -85,7 +90,13 @@ export class EdgeSession {
     for (const message of pending) socket.send(JSON.stringify(message));
   }
 
+  /** Queues `message` behind the current batch's fsync: an offer or ack never outruns its write. */
   send(message: ControllerMessage): void {
+    if (this.closed) return;
+    this.#afterDurable(() => this.#deliver(message));
+  }
+
+  #deliver(message: ControllerMessage): void {
     if (this.closed) return;
     if (this.#socket !== undefined) {
       this.#socket.send(JSON.stringify(message));

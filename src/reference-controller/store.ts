@@ -1,17 +1,25 @@
-// The controller's durable state: jobs and runners in memory, every change appended to an
-// fsync'd journal first, replayed on start, and folded into a snapshot when the journal grows.
+// The controller's durable state: jobs and runners in memory, every change appended to a journal
+// that the group commit fsyncs in batches, replayed on start, and folded into a snapshot (without
+// pruned jobs) when the journal grows.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "../log/logger.ts";
-import { appendJsonl, readJsonl, syncDirectory, writeFileAtomic } from "./jsonl-file.ts";
+import { AppendFile } from "./append-file.ts";
+import { GroupCommit, SYNCHRONOUS } from "./group-commit.ts";
+import { readJsonl, syncDirectory, writeFileAtomic } from "./jsonl-file.ts";
 import type { JournalRecord, Snapshot, StoredJob, StoredRunner } from "./records.ts";
 
 export interface ControllerStoreOptions {
   /** `<dataDir>/controller`; created when missing. */
   dir: string;
   logger: Logger;
-  /** Journal lines after which the next commit writes a snapshot and starts a new journal. */
+  /**
+   * Shared with the event journal, so one batch covers both files. Default: a group commit of
+   * its own that writes and fsyncs each change at once (a store used on its own).
+   */
+  commits?: GroupCommit;
+  /** Journal lines after which the next durable batch is followed by a snapshot. */
   compactAfter?: number;
 }
 
@@ -20,16 +28,19 @@ const SNAPSHOT = "snapshot.json";
 
 export class ControllerStore {
   readonly dir: string;
+  readonly commits: GroupCommit;
   readonly #logger: Logger;
   readonly #compactAfter: number;
   readonly #jobs = new Map<string, StoredJob>();
   readonly #runners = new Map<string, StoredRunner>();
-  #fd: number | undefined;
+  #journal: AppendFile | undefined;
   #journalLines = 0;
   #maxQueueSeq = 0;
+  #compacting = false;
 
   private constructor(options: ControllerStoreOptions) {
     this.dir = options.dir;
+    this.commits = options.commits ?? new GroupCommit({ logger: options.logger, ...SYNCHRONOUS });
     this.#logger = options.logger;
     this.#compactAfter = options.compactAfter ?? 10_000;
   }
@@ -39,7 +50,11 @@ export class ControllerStore {
     const store = new ControllerStore(options);
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     store.#load();
-    store.#fd = fs.openSync(path.join(options.dir, JOURNAL), "a", 0o600);
+    store.#journal = new AppendFile(path.join(options.dir, JOURNAL));
+    store.commits.track(store.#journal);
+    store.commits.afterFlush(() => {
+      if (store.#journalLines >= store.#compactAfter && !store.#compacting) store.compact();
+    });
     return store;
   }
 
@@ -53,39 +68,58 @@ export class ControllerStore {
   }
 
   /**
-   * Writes the records durably, then applies them in memory. If the write throws, memory is
-   * unchanged, so the caller can answer with an error and nothing half-done remains.
+   * Appends the records to the journal and applies them in memory at once; they are durable at
+   * the end of this turn's batch. Whatever acknowledges them must wait for that:
+   * `commits.afterDurable()` or `durable()`. Throws, changing nothing, once the store failed.
    */
   commit(records: readonly JournalRecord[]): void {
     if (records.length === 0) return;
-    if (this.#fd === undefined) throw new Error("Cannot write to the controller store: it is closed");
-    appendJsonl(this.#fd, records);
+    this.commits.check("change the controller's state");
+    const journal = this.#journal;
+    if (journal === undefined || journal.closed) throw new Error("Cannot write to the controller store: it is closed");
+    journal.append(records.map((r) => JSON.stringify(r)).join("\n") + "\n");
     this.#journalLines += records.length;
     for (const record of records) this.#apply(record);
-    if (this.#journalLines >= this.#compactAfter) this.compact();
+    this.commits.appended();
   }
 
   putJobs(jobs: readonly StoredJob[]): void {
     this.commit(jobs.map((job) => ({ t: "job", job })));
   }
 
+  /** Drops jobs from memory (retention); the next snapshot leaves them out, a replay prunes again. */
+  forgetJobs(ids: readonly string[]): void {
+    for (const id of ids) this.#jobs.delete(id);
+  }
+
+  /** Resolves once every change made so far is durable; rejects if the store failed. */
+  durable(): Promise<void> {
+    return this.commits.durable();
+  }
+
   /** Folds everything into a new snapshot and starts an empty journal. */
   compact(): void {
-    const snapshot: Snapshot = { v: 1, jobs: [...this.#jobs.values()], runners: [...this.#runners.values()] };
-    writeFileAtomic(path.join(this.dir, SNAPSHOT), JSON.stringify(snapshot));
-    // A crash between the rename and the truncate replays records the snapshot already holds:
-    // harmless, because every record is a full upsert.
-    if (this.#fd !== undefined) fs.closeSync(this.#fd);
-    this.#fd = fs.openSync(path.join(this.dir, JOURNAL), "w", 0o600);
-    fs.fsyncSync(this.#fd);
-    syncDirectory(this.dir);
-    this.#journalLines = 0;
-    this.#logger.debug("Compacted the controller journal", { jobs: snapshot.jobs.length, runners: snapshot.runners.length });
+    if (this.#journal === undefined || this.#journal.closed) return;
+    this.#compacting = true;
+    try {
+      // The journal must hold every applied change before it is replaced by their fold.
+      this.commits.flushSync();
+      const snapshot: Snapshot = { v: 1, jobs: [...this.#jobs.values()], runners: [...this.#runners.values()] };
+      writeFileAtomic(path.join(this.dir, SNAPSHOT), JSON.stringify(snapshot));
+      // A crash between the rename and the truncate replays records the snapshot already holds:
+      // harmless, because every record is a full upsert (and pruning runs again on load).
+      this.#journal.truncate();
+      syncDirectory(this.dir);
+      this.#journalLines = 0;
+      this.#logger.debug("Compacted the controller journal", { jobs: snapshot.jobs.length, runners: snapshot.runners.length });
+    } finally {
+      this.#compacting = false;
+    }
   }
 
   close(): void {
-    if (this.#fd !== undefined) fs.closeSync(this.#fd);
-    this.#fd = undefined;
+    this.commits.close();
+    this.#journal = undefined;
   }
 
   #load(): void {

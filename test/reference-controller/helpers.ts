@@ -8,6 +8,7 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import { message, type ControllerMessage, type RunnerMessage, type WithoutVersion } from "../../src/protocol/edge-v1.ts";
 import type { Timer } from "../../src/reference-controller/clock.ts";
 import { ReferenceController, type ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
+import { SYNCHRONOUS, type GroupCommitOptions } from "../../src/reference-controller/group-commit.ts";
 import type { EdgeSession } from "../../src/reference-controller/session.ts";
 
 export class FakeClock {
@@ -64,6 +65,9 @@ export function makeController(extra: Partial<ReferenceControllerOptions> = {}, 
     maxAttempts: 3,
     pollWaitMs: 50,
     adminToken: "test-admin-token",
+    // Each change written and fsync'd before the call returns, so these tests read like a
+    // conversation; group-commit.test.ts covers batching with the real scheduling.
+    commit: SYNCHRONOUS,
     ...extra,
   });
   return {
@@ -124,4 +128,43 @@ export class FakeRunner {
     if (m === undefined) throw new Error(`No "${type}" message was sent to runner "${this.id}"`);
     return m;
   }
+}
+
+/**
+ * Group-commit scheduling driven by the test: flushes run on `flush()`, and each fsync is held
+ * until `completeFsyncs()`, so a test sees exactly what is sent before and after the disk says yes.
+ */
+export class ManualCommits {
+  readonly scheduled: Array<() => void> = [];
+  readonly held: Array<{ fd: number; done: (error: Error | null) => void }> = [];
+  readonly options: GroupCommitOptions = {
+    schedule: (flush) => void this.scheduled.push(flush),
+    fsync: (fd, done) => void this.held.push({ fd, done }),
+  };
+
+  /** Runs the scheduled flushes (they write and start their fsyncs). */
+  flush(): void {
+    for (const flush of this.scheduled.splice(0)) flush();
+  }
+
+  /** Completes every held fsync (really fsyncing unless an error is given). */
+  completeFsyncs(error: Error | null = null): void {
+    for (const { fd, done } of this.held.splice(0)) {
+      if (error === null) fs.fsyncSync(fd);
+      done(error);
+    }
+  }
+
+  /** Flushes and completes until nothing is left. */
+  settle(): void {
+    while (this.scheduled.length > 0 || this.held.length > 0) {
+      this.flush();
+      this.completeFsyncs();
+    }
+  }
+}
+
+/** Lets pending promise callbacks and I/O callbacks run (not a timing wait). */
+export async function turns(n = 5): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
 }

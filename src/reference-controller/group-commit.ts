@@ -1,0 +1,224 @@
+// Group commit for the controller's files: appends made during one turn of the event loop are
+// written and fsync'd together, and what depends on them (an offer, an ack, an API answer) runs
+// only once they are durable. One fsync per file per batch instead of one per change.
+
+import * as fs from "node:fs";
+import { EdgeError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { AppendFile } from "./append-file.ts";
+
+export type FsyncFn = (fd: number, done: (error: Error | null) => void) => void;
+
+export interface GroupCommitOptions {
+  /** Runs a flush later. Default `setImmediate`: every append of this turn joins the batch. */
+  schedule?: (flush: () => void) => void;
+  /** Default `fs.fsync` on the thread pool, so the event loop keeps working during the fsync. */
+  fsync?: FsyncFn;
+}
+
+/** No batching: every append is written and fsync'd before the call that made it returns. */
+export const SYNCHRONOUS: Required<GroupCommitOptions> = {
+  schedule: (flush) => flush(),
+  fsync: (fd, done) => {
+    let error: Error | null = null;
+    try {
+      fs.fsyncSync(fd);
+    } catch (caught) {
+      error = caught instanceof Error ? caught : new Error(String(caught));
+    }
+    done(error);
+  },
+};
+
+export interface GroupCommitStats {
+  /** Batches made durable. */
+  flushes: number;
+  fsyncs: number;
+}
+
+interface Waiting {
+  target: number;
+  run: () => void;
+  fail?: (error: Error) => void;
+}
+
+export class GroupCommit {
+  readonly #files = new Set<AppendFile>();
+  /** Closed while an fsync on them may be running: closed when it ends. */
+  readonly #retired: AppendFile[] = [];
+  readonly #schedule: (flush: () => void) => void;
+  readonly #fsync: FsyncFn;
+  readonly #logger: Logger;
+  readonly #onFailure: Array<(error: Error) => void> = [];
+  readonly #afterFlush: Array<() => void> = [];
+  /** FIFO, targets ascending; `#head` avoids an O(n) shift per callback. */
+  #waiting: Waiting[] = [];
+  #head = 0;
+  #appended = 0;
+  #durable = 0;
+  #scheduled = false;
+  #inFlight = false;
+  #failure: Error | undefined;
+  #closed = false;
+  readonly stats: GroupCommitStats = { flushes: 0, fsyncs: 0 };
+
+  constructor(options: GroupCommitOptions & { logger: Logger }) {
+    this.#schedule = options.schedule ?? ((flush) => setImmediate(flush));
+    this.#fsync = options.fsync ?? ((fd, done) => fs.fsync(fd, (error) => done(error)));
+    this.#logger = options.logger;
+  }
+
+  /** The first write or fsync error; after it every change is refused (fail closed). */
+  get failure(): Error | undefined { return this.#failure; }
+
+  /** Whether everything appended so far is durable. */
+  get idle(): boolean { return this.#appended === this.#durable && !this.#inFlight; }
+
+  track(file: AppendFile): void { this.#files.add(file); }
+
+  /** Stops flushing `file` and closes it (after a running fsync on it, if any). */
+  retire(file: AppendFile): void {
+    this.#files.delete(file);
+    if (this.#inFlight) this.#retired.push(file);
+    else file.close();
+  }
+
+  onFailure(listener: (error: Error) => void): void { this.#onFailure.push(listener); }
+
+  /** Runs after every durable batch (the store compacts there). */
+  afterFlush(hook: () => void): void { this.#afterFlush.push(hook); }
+
+  /** Throws unless changes may be made: refused after a failure and after close. */
+  check(action: string): void {
+    if (this.#failure !== undefined) {
+      throw new EdgeError("internal", `Cannot ${action}: the controller's store failed to write (${this.#failure.message}); restart the controller`);
+    }
+    if (this.#closed) throw new EdgeError("internal", `Cannot ${action}: the controller's store is closed`);
+  }
+
+  /** Call after appending to a tracked file: the append joins the next batch. */
+  appended(): void {
+    this.#appended++;
+    if (!this.#scheduled && !this.#inFlight) {
+      this.#scheduled = true;
+      this.#schedule(() => this.#flush());
+    }
+  }
+
+  /**
+   * Runs `fn` once everything appended so far is durable: at once if it already is, else after
+   * the batch's fsync, in call order. After a failure `fn` never runs (nothing is acknowledged).
+   */
+  afterDurable(fn: () => void, fail?: (error: Error) => void): void {
+    if (this.#failure !== undefined) {
+      fail?.(this.#failure);
+      return;
+    }
+    if (this.#head === this.#waiting.length && this.#appended === this.#durable) {
+      fn();
+      return;
+    }
+    this.#waiting.push({ target: this.#appended, run: fn, ...(fail === undefined ? {} : { fail }) });
+  }
+
+  /** Resolves when everything appended so far is durable; rejects if the store failed. */
+  durable(): Promise<void> {
+    return new Promise((resolve, reject) => this.afterDurable(resolve, reject));
+  }
+
+  /** Writes and fsyncs everything now, on this thread (close, compaction, rare admin changes). */
+  flushSync(): void {
+    if (this.#failure !== undefined || this.#closed) return;
+    const target = this.#appended;
+    try {
+      for (const file of this.#files) {
+        if (file.writePending()) {
+          file.markSyncStarted();
+          this.stats.fsyncs++;
+          fs.fsyncSync(file.fd);
+        }
+      }
+    } catch (error) {
+      this.#fail(error);
+      throw this.#failure;
+    }
+    this.stats.flushes++;
+    this.#markDurable(target);
+  }
+
+  /** Flushes what is left and closes the files (after a running fsync, if any). */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      this.flushSync();
+    } finally {
+      this.#closed = true;
+      for (const file of [...this.#files]) this.retire(file);
+    }
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#inFlight || this.#failure !== undefined || this.#closed) return;
+    const target = this.#appended;
+    if (target === this.#durable) return;
+    const dirty: AppendFile[] = [];
+    try {
+      for (const file of this.#files) if (file.writePending()) dirty.push(file);
+    } catch (error) {
+      return this.#fail(error);
+    }
+    this.stats.flushes++;
+    if (dirty.length === 0) return this.#markDurable(target);
+    this.#inFlight = true;
+    let left = dirty.length;
+    let failed: unknown;
+    for (const file of dirty) {
+      file.markSyncStarted();
+      this.stats.fsyncs++;
+      this.#fsync(file.fd, (error) => {
+        if (error !== null) failed ??= error;
+        if (--left > 0) return;
+        this.#inFlight = false;
+        for (const retired of this.#retired.splice(0)) retired.close();
+        if (failed !== undefined) return this.#fail(failed);
+        this.#markDurable(target);
+      });
+    }
+  }
+
+  #markDurable(target: number): void {
+    if (target > this.#durable) this.#durable = target;
+    // Callbacks may append and even flush (synchronous test scheduling): the loop re-reads state.
+    while (this.#head < this.#waiting.length && (this.#waiting[this.#head] as Waiting).target <= this.#durable) {
+      const waiting = this.#waiting[this.#head++] as Waiting;
+      try {
+        waiting.run();
+      } catch (error) {
+        this.#logger.error("A callback after a durable write failed", { error: String(error) });
+      }
+    }
+    if (this.#head === this.#waiting.length) {
+      this.#waiting = [];
+      this.#head = 0;
+    }
+    for (const hook of this.#afterFlush) hook();
+    if (this.#appended > this.#durable && !this.#scheduled && !this.#inFlight && this.#failure === undefined && !this.#closed) {
+      this.#scheduled = true;
+      this.#schedule(() => this.#flush());
+    }
+  }
+
+  #fail(cause: unknown): void {
+    if (this.#failure !== undefined) return;
+    const error = cause instanceof Error ? cause : new Error(String(cause));
+    this.#failure = error;
+    this.#logger.error("Cannot write the controller's store: refusing every change until a restart replays it from disk", { error: error.message });
+    // What waited for this batch was never acknowledged; runners and clients will resend.
+    const waiting = this.#waiting.slice(this.#head);
+    this.#waiting = [];
+    this.#head = 0;
+    for (const w of waiting) w.fail?.(error);
+    for (const listener of this.#onFailure) listener(error);
+  }
+}
