@@ -6,7 +6,7 @@ import { optionsHelp } from "../config/help.ts";
 import { resolveConfig, type Config } from "../config/resolve.ts";
 import { Logger, type LogLevel } from "../log/logger.ts";
 import { ReferenceController } from "../reference-controller/controller.ts";
-import { resolveAdminTokenForServer } from "../reference-controller/server-config.ts";
+import { controllerOptionsFromConfig } from "../reference-controller/server-config.ts";
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
 
@@ -43,21 +43,26 @@ export const controllerCommand: Command = {
   },
 };
 
-/** Starts the controller from resolved config and runs it until `signal` aborts. */
+/**
+ * Starts the controller from resolved config and runs it until `signal` aborts. A failed journal
+ * write stops it with exit code 1 (systemd restarts it; a restart replays what is on disk).
+ */
 export async function runController(config: Config, logger: Logger, signal: AbortSignal): Promise<number> {
-  const controller = await ReferenceController.start({
-    dataDir: config.dataDir,
-    hostname: config.listenHost,
-    port: config.listenPort,
-    leaseTtlMs: config.leaseTtlMs,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    maxAttempts: config.maxAttempts,
-    jobRetentionMs: config.jobRetentionMs,
-    logger,
-    ...resolveAdminTokenForServer(config),
-  });
+  const controller = await ReferenceController.start(controllerOptionsFromConfig(config, logger));
+  let failed = false;
+  const failure = new Promise<void>((resolve) =>
+    controller.core.store.commits.onFailure((error) => {
+      failed = true;
+      logger.error(`Stopping: the controller's journal cannot be written: ${error.message}`);
+      resolve();
+    }),
+  );
   process.stdout.write(`Reference controller listening on ${controller.url}\n`);
-  if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-  await controller.close();
-  return EXIT.ok;
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await Promise.race([stopped, failure]);
+  await controller.close().catch((error: unknown) => logger.error(`Controller did not close cleanly: ${(error as Error).message}`));
+  return failed ? EXIT.failure : EXIT.ok;
 }

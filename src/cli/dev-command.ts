@@ -8,6 +8,7 @@ import { optionsHelp } from "../config/help.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { Logger } from "../log/logger.ts";
 import { ReferenceController } from "../reference-controller/controller.ts";
+import { controllerOptionsFromConfig } from "../reference-controller/server-config.ts";
 import { startRunnerService } from "../runner/runner-service.ts";
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
@@ -32,21 +33,13 @@ export const devCommand: Command = {
     const dataDir = path.resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
-    const controller = await ReferenceController.start({
-      dataDir,
-      hostname: config.listenHost,
-      port: config.listenPort,
-      leaseTtlMs: config.leaseTtlMs,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      maxAttempts: config.maxAttempts,
-      logger,
-    });
+    const controller = await ReferenceController.start({ ...controllerOptionsFromConfig(config, logger), dataDir });
 
     // The dev runner's API key lives beside the controller state, created once, mode 0600.
     const keyFile = path.join(dataDir, "dev-runner.api-key");
     if (!existsSync(keyFile) || !controller.listRunners().some((r) => r.id === DEV_RUNNER_ID)) {
       const rotate = controller.listRunners().some((r) => r.id === DEV_RUNNER_ID);
-      const { apiKey } = controller.runners.register({ id: DEV_RUNNER_ID, group: config.group, ...(rotate ? { rotate: true } : {}) });
+      const { apiKey } = controller.registerRunner({ id: DEV_RUNNER_ID, group: config.group, ...(rotate ? { rotate: true } : {}) });
       writeFileSync(keyFile, apiKey + "\n", { mode: 0o600 });
     }
 
