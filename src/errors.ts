@@ -7,6 +7,7 @@ export type ErrorCode =
   | "forbidden"
   | "protocol_error"
   | "connection_failed"
+  | "listen_failed"
   | "stale_attempt"
   | "lease_lost"
   | "plugin_not_found"

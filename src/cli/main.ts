@@ -6,6 +6,7 @@ import { runtime } from "../platform/runtime.ts";
 import type { Command } from "./command.ts";
 import { EXIT } from "./command.ts";
 import { ConfigError, EX_CONFIG } from "../config/resolve.ts";
+import { EdgeError } from "../errors.ts";
 
 type Loader = () => Promise<Command>;
 
@@ -65,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) {
       process.stderr.write(`edge-runner ${name}: configuration error: ${error.message}\n`);
       return EX_CONFIG;
+    }
+    if (error instanceof EdgeError && error.code === "listen_failed") {
+      process.stderr.write(`edge-runner ${name}: ${error.message}\n`);
+      return EXIT.unavailable;
     }
     throw error;
   }

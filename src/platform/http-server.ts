@@ -7,6 +7,7 @@ import { serve as nodeServe, upgradeWebSocket as nodeUpgrade } from "@hono/node-
 import { WebSocketServer } from "ws";
 import type { AddressInfo } from "node:net";
 import { runtime } from "./runtime.ts";
+import { EdgeError } from "../errors.ts";
 
 export interface ServeOptions {
   hostname: string;
@@ -34,10 +35,16 @@ export const upgradeWebSocket: UpgradeWebSocket<unknown> = (bun?.upgradeWebSocke
 // deno-lint-ignore no-explicit-any
 type AnyHono = Hono<any, any, any>;
 
-export function serveHttp(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
-  if (runtime === "bun") return serveBun(app, options);
-  if (runtime === "deno") return serveDeno(app, options);
-  return serveNode(app, options);
+export async function serveHttp(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
+  try {
+    if (runtime === "bun") return await serveBun(app, options);
+    if (runtime === "deno") return await serveDeno(app, options);
+    return await serveNode(app, options);
+  } catch (error) {
+    // Each runtime words "address in use" differently; say it one way, naming the address.
+    const detail = (error as { code?: string }).code === "EADDRINUSE" || /in use/i.test((error as Error).message) ? "the address is in use" : (error as Error).message;
+    throw new EdgeError("listen_failed", `Cannot listen on ${options.hostname}:${options.port}: ${detail}`, { cause: error });
+  }
 }
 
 function describe(hostname: string, port: number, close: () => Promise<void>): HttpServer {

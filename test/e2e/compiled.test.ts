@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { FLAVOURS, assertBuilt, freePort, runToEnd, start, waitForHttp, type Flavour, type Proc } from "../helpers/processes.ts";
+import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
 
 const binary = FLAVOURS[0] as Flavour;
 let dir: string;
@@ -34,10 +34,9 @@ interface Cluster {
 
 async function startController(flavour: Flavour, name: string, extra: string[] = [], port?: number): Promise<Cluster> {
   const dataDir = path.join(dir, name);
-  const listenPort = port ?? (await freePort());
-  const url = `http://127.0.0.1:${listenPort}`;
-  const controller = start(flavour, ["controller", "--data-dir", dataDir, "--listen-port", String(listenPort), ...extra]);
+  const controller = start(flavour, ["controller", "--data-dir", dataDir, "--listen-port", String(port ?? 0), ...extra]);
   procs.push(controller);
+  const url = await waitForOutput(controller, CONTROLLER_URL);
   await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
   const common = ["--controller-url", url, "--data-dir", dataDir];
   const cli = (args: string[]) => runToEnd(flavour, [...args, ...common]);
@@ -60,13 +59,12 @@ async function startController(flavour: Flavour, name: string, extra: string[] =
     },
     async startRunner(id, extra = []) {
       const keyFile = path.join(dataDir, `${id}.key`);
-      const statusPort = await freePort();
       const proc = start(flavour, [
         "run", "--runner-id", id, "--api-key-file", keyFile, "--controller-url", url,
-        "--status-port", String(statusPort), "--start-jitter", "0", "--data-dir", path.join(dataDir, id), ...extra,
+        "--status-port", "0", "--start-jitter", "0", "--data-dir", path.join(dataDir, id), ...extra,
       ]);
       procs.push(proc);
-      const statusUrl = `http://127.0.0.1:${statusPort}`;
+      const statusUrl = await waitForOutput(proc, STATUS_URL);
       await waitForHttp(`${statusUrl}/readyz`);
       return { proc, statusUrl };
     },
@@ -175,14 +173,11 @@ describe("edge-runner executable", () => {
   });
 
   test("dev runs a controller and a runner in one process, prints the demo result, stops on SIGINT", async () => {
-    const [listen, status] = [await freePort(), await freePort()];
-    const dev = start(binary, ["dev", "--data-dir", path.join(dir, "dev"), "--listen-port", String(listen), "--status-port", String(status)]);
+    const dev = start(binary, ["dev", "--data-dir", path.join(dir, "dev"), "--listen-port", "0", "--status-port", "0"]);
     procs.push(dev);
-    const deadline = Date.now() + 20_000;
-    while (!dev.output().includes("demo job") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(dev.output()).toMatch(/demo job +job_\S+: succeeded/);
-    expect(dev.output()).toContain(`http://127.0.0.1:${status}/`);
-    await waitForHttp(`http://127.0.0.1:${status}/readyz`);
+    expect(await waitForOutput(dev, /demo job +job_\S+: (\w+)/)).toBe("succeeded");
+    const statusUrl = await waitForOutput(dev, /status page +(http:\/\/\S+)\//);
+    await waitForHttp(`${statusUrl}/readyz`);
     dev.kill("SIGINT");
     expect(await dev.exited).toBe(0);
   }, 30_000);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { FLAVOURS, assertBuilt, freePort, runToEnd, start, waitForHttp, type Flavour, type Proc } from "../helpers/processes.ts";
+import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 // EDGE_RUNNER_TEST_BINARY runs this file against another build (e.g. one in /tmp while dist/ is in use).
@@ -72,10 +72,9 @@ interface JobJson { id: string; status: string; output?: Record<string, unknown>
 
 test("plugin build, sign, publish, run on a runner; rotate the key, publish v2, run again; a tampered bundle is refused", async () => {
   const dataDir = path.join(dir, "controller");
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", String(port)]);
+  const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
   procs.push(controller);
+  const url = await waitForOutput(controller, CONTROLLER_URL);
   await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
   const tokenFile = path.join(dataDir, "controller", "admin-token");
   const common = ["--controller-url", url, "--data-dir", dataDir];
@@ -93,15 +92,14 @@ test("plugin build, sign, publish, run on a runner; rotate the key, publish v2, 
 
   const keyFile = path.join(dataDir, "r1.key");
   await cli(["runner", "register", "r1", "--api-key-out", keyFile, ...common]);
-  const statusPort = await freePort();
   const runner = start(binary, [
-    "run", "--runner-id", "r1", "--api-key-file", keyFile, "--controller-url", url, "--status-port", String(statusPort),
+    "run", "--runner-id", "r1", "--api-key-file", keyFile, "--controller-url", url, "--status-port", "0",
     "--start-jitter", "0", "--data-dir", path.join(dir, "runner"), "--trusted-keys", trusted,
     // v2 runs in process isolation: a child `edge-runner __plugin-host` of the executable.
     "--plugin-policy", '{"hello@2.0.0": {"isolation": "process", "memoryCeilingMb": 512}}',
   ]);
   procs.push(runner);
-  const statusUrl = `http://127.0.0.1:${statusPort}`;
+  const statusUrl = await waitForOutput(runner, STATUS_URL);
   await waitForHttp(`${statusUrl}/readyz`);
 
   const v1 = await submit("hello@1.0.0");

@@ -25,6 +25,28 @@ export function assertBuilt(): void {
   }
 }
 
+/** Waits until the process prints something matching `pattern`; returns the first capture group. */
+export async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = pattern.exec(proc.output());
+    if (match !== null) return match[1] ?? match[0];
+    if (proc.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`Process never printed ${pattern} (${proc.child.exitCode !== null ? `exited ${proc.child.exitCode}` : "timed out"}); output:\n${proc.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The controller's URL from its start-up line (start it with --listen-port 0). */
+export const CONTROLLER_URL = /Reference controller listening on (http:\/\/\S+)/;
+/** The runner's status page base URL from its start-up log line (start it with --status-port 0). */
+export const STATUS_URL = /Status page on (http:\/\/[^/"\s]+)\//;
+
+/**
+ * A port that was free a moment ago. Racy (another process may take it before it is used), so
+ * prefer port 0 and the announced URL; use it only where a fixed port is the point (a restart).
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
