@@ -86,7 +86,7 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
       return {
         onOpen: (_event, ws) => {
           if (session.closed) return ws.close(1000, "session ended");
-          session.attachSocket({ send: (data) => ws.send(data), close: (code, reason) => ws.close(code, reason) });
+          session.attachSocket(batchingSocket(ws));
         },
         onMessage: (event, _ws) => {
           const data = event.data;
@@ -150,4 +150,33 @@ function sessionRequest(body: Obj): CreateSessionRequest {
     throw invalid(`Cannot create a session: "transport" must be "websocket" or "poll"`);
   }
   return { v: 1, runnerId: field("runnerId", 128), group: field("group", 128), version: field("version", 64), transport };
+}
+
+/**
+ * A session socket that sends what one turn delivers as one frame: a single message as itself,
+ * several as a JSON array (a batch, docs/protocol.md). The messages are already JSON text, so
+ * the batch is joined, not serialized again. Whatever is pending leaves before a close.
+ */
+function batchingSocket(ws: { send(data: string): void; close(code?: number, reason?: string): void }) {
+  let pending: string[] = [];
+  const flush = () => {
+    const batch = pending;
+    pending = [];
+    try {
+      if (batch.length === 1) ws.send(batch[0] as string);
+      else if (batch.length > 1) ws.send(`[${batch.join(",")}]`);
+    } catch {
+      // The socket closed under us: its close handler ends the session, and the runner's next
+      // session replays what matters. A throw here (in a microtask) would crash the process.
+    }
+  };
+  return {
+    send(data: string): void {
+      if (pending.push(data) === 1) queueMicrotask(flush);
+    },
+    close(code?: number, reason?: string): void {
+      flush();
+      ws.close(code, reason);
+    },
+  };
 }

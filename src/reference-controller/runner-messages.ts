@@ -13,6 +13,8 @@ type Msg<T extends RunnerMessage["type"]> = Extract<RunnerMessage, { type: T }>;
 type Refusal = "stale_attempt" | "unknown_job";
 
 const MAX_FRAME_CHARS = 4 * 1024 * 1024;
+/** Messages in one WebSocket batch frame (as many as a long-poll send may carry). */
+const MAX_BATCH_MESSAGES = 1000;
 /** Credit beyond this is pointless and would only risk overflow from a hostile runner. */
 const MAX_CREDIT = 100_000;
 
@@ -26,13 +28,36 @@ export class RunnerMessages {
     this.#runners = runners;
   }
 
-  /** Handles one frame (text or an already-parsed value). Never throws. */
+  /**
+   * Handles one frame: a message (text or an already-parsed value) or, in a WebSocket text frame,
+   * a JSON array of messages (a batch) handled in order. Never throws.
+   */
   handleFrame(session: EdgeSession, frame: unknown): void {
     if (session.closed) return;
-    try {
-      if (typeof frame === "string" && frame.length > MAX_FRAME_CHARS) {
-        return this.#malformed(session, `Malformed frame: larger than ${MAX_FRAME_CHARS} characters`);
+    if (typeof frame === "string" && frame.length > MAX_FRAME_CHARS) {
+      return this.#malformed(session, `Malformed frame: larger than ${MAX_FRAME_CHARS} characters`);
+    }
+    if (typeof frame === "string" && frame.charCodeAt(0) === 91 /* "[" */) {
+      let batch: unknown;
+      try {
+        batch = JSON.parse(frame);
+      } catch {
+        return this.#malformed(session, "Malformed frame: frame is not valid JSON");
       }
+      if (!Array.isArray(batch) || batch.length === 0 || batch.length > MAX_BATCH_MESSAGES) {
+        return this.#malformed(session, `Malformed frame: a batch must be an array of 1 to ${MAX_BATCH_MESSAGES} messages`);
+      }
+      for (const item of batch) {
+        if (session.closed) return;
+        this.#handleMessage(session, item);
+      }
+      return;
+    }
+    this.#handleMessage(session, frame);
+  }
+
+  #handleMessage(session: EdgeSession, frame: unknown): void {
+    try {
       const parsed = parseRunnerMessage(frame);
       this.#runners.touch(session.runnerId);
       if (!parsed.ok) {

@@ -36,7 +36,9 @@ async function fakeController(script: Script): Promise<string> {
         script.onOpen?.((frame) => ws.send(frame));
       },
       onMessage(evt) {
-        script.received.push(JSON.parse(String(evt.data)));
+        const value = JSON.parse(String(evt.data)) as unknown;
+        if (Array.isArray(value)) script.received.push(...value);
+        else script.received.push(value);
       },
     })),
   );

@@ -39,7 +39,12 @@ function openWs(sessionId: string, token: string) {
   const ws = new WebSocket(`${controller.url.replace("http", "ws")}/edge/v1/sessions/${sessionId}/ws?token=${token}`);
   const got: ControllerMessage[] = [];
   let closeCode: number | undefined;
-  ws.onmessage = (e) => got.push(JSON.parse(String(e.data)) as ControllerMessage);
+  ws.onmessage = (e) => {
+    // A frame is one message or a batch (JSON array) of them.
+    const value = JSON.parse(String(e.data)) as ControllerMessage | ControllerMessage[];
+    if (Array.isArray(value)) got.push(...value);
+    else got.push(value);
+  };
   ws.onclose = (e) => (closeCode = e.code);
   const opened = new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
@@ -61,6 +66,20 @@ test("POST /edge/v1/sessions answers 400, 401, 403 and 426 per docs/protocol.md"
   expect(notJson.status).toBe(400);
 });
 
+test("WebSocket: a batch frame is handled in order; a bad element gets its own error and the rest still counts", async () => {
+  const res = await createSession(good);
+  const { sessionId, token } = (await res.json()) as { sessionId: string; token: string };
+  const client = openWs(sessionId, token);
+  await client.opened;
+  const before = controller.core.counters.protocolErrors;
+  client.ws.send(JSON.stringify([{ v: 1, type: "credit", slots: 2 }, { v: 1, type: "credit" }, { v: 1, type: "credit", slots: 1, reset: true }]));
+  await until(() => (client.got.some((m) => m.type === "error") ? true : undefined), "error frame");
+  // credit 2, then the malformed element, then reset to 1: order kept, the bad one skipped.
+  await until(() => (controller.core.sessions.get(sessionId)?.credit === 1 ? true : undefined), "credit");
+  expect(controller.core.counters.protocolErrors - before).toBe(1);
+  client.ws.close();
+});
+
 test("WebSocket: garbage frames get error frames and are counted; the session goes on", async () => {
   const res = await createSession(good);
   expect(res.status).toBe(201);
@@ -71,7 +90,7 @@ test("WebSocket: garbage frames get error frames and are counted; the session go
   const before = controller.core.counters.protocolErrors;
   const garbage = [
     "not json",
-    "[1,2,3]",
+    "[]",
     "null",
     '{"v":2,"type":"credit","slots":1}',
     '{"v":1,"type":"credit"}',

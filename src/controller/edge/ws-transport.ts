@@ -13,6 +13,17 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
 
   return new Promise((resolve, reject) => {
     let opened = false;
+    let pending: RunnerMessage[] = [];
+    const flush = () => {
+      const batch = pending;
+      pending = [];
+      if (batch.length === 0 || socket.readyState !== 1) return;
+      try {
+        socket.send(JSON.stringify(batch.length === 1 ? batch[0] : batch));
+      } catch {
+        // Closing under us: the outbox replays unacknowledged messages on the next session.
+      }
+    };
     let resolveClosed: (closed: TransportClosed) => void = () => {};
     const closed = new Promise<TransportClosed>((r) => (resolveClosed = r));
 
@@ -23,7 +34,9 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
         closed,
         send(messages: RunnerMessage[]) {
           if (socket.readyState !== 1) return;
-          for (const message of messages) socket.send(JSON.stringify(message));
+          // Everything sent in one turn leaves as one frame (a JSON array when more than one).
+          if (pending.length === 0) queueMicrotask(flush);
+          pending.push(...messages);
         },
         close() {
           if (socket.readyState <= 1) socket.close(1000, "runner closing");
@@ -31,7 +44,16 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       });
     };
     socket.onmessage = (event: MessageEvent) => {
-      options.onFrame(typeof event.data === "string" ? event.data : String(event.data));
+      const data = typeof event.data === "string" ? event.data : String(event.data);
+      if (data.charCodeAt(0) !== 91 /* "[" */) return options.onFrame(data);
+      let batch: unknown;
+      try {
+        batch = JSON.parse(data);
+      } catch {
+        return options.onFrame(data); // reported as malformed by the parser
+      }
+      if (!Array.isArray(batch) || batch.length === 0) return options.onFrame(batch);
+      for (const message of batch) options.onFrame(message);
     };
     socket.onerror = (event: Event) => {
       const message = (event as { message?: string }).message ?? "WebSocket error";
