@@ -19,6 +19,8 @@ export interface SubmitJobRequest {
   group?: string;
   timeoutMs?: number;
   maxAttempts?: number;
+  /** Secret references the job may resolve from the controller's store. */
+  secrets?: string[];
 }
 
 /** An answer other than 2xx; `status` is the HTTP status (0 when the controller was unreachable). */
@@ -94,6 +96,18 @@ export class AdminClient {
 
   submitJob(input: SubmitJobRequest): Promise<JobJson> {
     return this.#call("POST", "/jobs", input);
+  }
+
+  setSecret(name: string, value: string): Promise<void> {
+    return this.#call("PUT", `/secrets/${encodeURIComponent(name)}`, { value });
+  }
+
+  async listSecrets(): Promise<string[]> {
+    return (await this.#call<{ secrets: string[] }>("GET", "/secrets")).secrets;
+  }
+
+  deleteSecret(name: string): Promise<void> {
+    return this.#call("DELETE", `/secrets/${encodeURIComponent(name)}`);
   }
 
   getJob(id: string): Promise<JobJson> {

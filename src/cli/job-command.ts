@@ -11,7 +11,8 @@ import type { AdminClient, SubmitJobRequest } from "./http-client.ts";
 import { EXIT, type Command } from "./command.ts";
 
 const USAGE = `Usage:
-  edge-runner job submit <plugin> [--action a] [--input JSON | --input-file F] [--group g] [--wait]
+  edge-runner job submit <plugin> [--action a] [--input JSON | --input-file F] [--group g]
+                        [--secrets name1,name2] [--wait]
   edge-runner job get <id>
   edge-runner job list [--status s] [--group g] [--limit n]
   edge-runner job cancel <id>
@@ -22,7 +23,7 @@ Every sub-command takes --json (machine-readable output), --controller-url and t
 `;
 
 const FLAGS: FlagSpec = {
-  "--action": "value", "--input": "value", "--input-file": "value", "--group": "value", "--wait": "bool",
+  "--action": "value", "--input": "value", "--input-file": "value", "--group": "value", "--wait": "bool", "--secrets": "value",
   "--status": "value", "--limit": "value", "--follow": "bool", "--json": "bool", "--help": "bool", "-h": "bool",
 };
 
@@ -56,6 +57,8 @@ export const jobCommand: Command = {
           const action = str("--action"), group = str("--group");
           if (action !== undefined) request.action = action;
           if (group !== undefined) request.group = group;
+          const secrets = str("--secrets");
+          if (secrets !== undefined) request.secrets = secrets.split(",").map((s) => s.trim()).filter((s) => s !== "");
           let job = await client.submitJob(request);
           if (!flags.has("--wait")) return print(job, json);
           while (!isTerminal(job.status as JobState)) job = await client.waitJob(job.id, 30_000);

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   dev: { summary: "Run a controller and a runner in one process, with a demo job (npm start).", load: async () => (await import("./dev-command.ts")).devCommand },
   job: { summary: "Submit, inspect, cancel jobs and read their logs: job submit|get|list|cancel|logs.", load: async () => (await import("./job-command.ts")).jobCommand },
   runner: { summary: "Register and list runners on the reference controller: runner register|list.", load: async () => (await import("./runner-admin-command.ts")).runnerAdminCommand },
+  secret: { summary: "Store, list and delete secrets jobs resolve by reference: secret set|list|delete.", load: async () => (await import("./secret-command.ts")).secretCommand },
   keygen: { summary: "Create the runner key pair, or a plugin signing key pair with --signing.", load: async () => (await import("./keygen-command.ts")).keygenCommand },
   plugin: { summary: "Plugin author tools: plugin build|sign|verify|publish|run.", load: async () => (await import("./plugin-command.ts")).pluginCommand },
   doctor: { summary: "Check config, keys, controller reachability, TLS and authentication.", load: async () => (await import("./doctor-command.ts")).doctorCommand },

@@ -266,6 +266,7 @@ export function message<M extends AnyMessage>(body: WithoutVersion<M>): M {
 export const EDGE_PATHS = {
   sessions: "/edge/v1/sessions",
   check: "/edge/v1/check",
+  resolveSecret: "/edge/v1/secrets/resolve",
   session: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}`,
   websocket: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/ws`,
   send: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/send`,

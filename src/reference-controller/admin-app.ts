@@ -5,6 +5,8 @@ import { Hono } from "hono";
 import { VERSION } from "../version.ts";
 import { createAdminJobsApp } from "./admin-jobs.ts";
 import { createAdminRunnersApp } from "./admin-runners.ts";
+import { createAdminSecretsApp } from "./admin-secrets.ts";
+import type { SecretStore } from "./secret-store.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import { errorResponse } from "./http-helpers.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
@@ -13,6 +15,7 @@ import { bearerToken, matchesHash } from "./tokens.ts";
 export interface AdminAppOptions {
   core: ControllerCore;
   runners: RunnerRegistry;
+  secrets: SecretStore;
   adminTokenHash: string;
   state: () => "starting" | "ready" | "stopping" | "failed";
   startedAt: number;
@@ -60,5 +63,6 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.route("/jobs", createAdminJobsApp(core));
   app.route("/runners", createAdminRunnersApp(options.runners));
+  app.route("/secrets", createAdminSecretsApp(options.secrets));
   return app;
 }

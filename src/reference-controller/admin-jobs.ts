@@ -1,5 +1,6 @@
 // The admin API for jobs: submit, list, get, cancel, read logs, and wait for the end.
 
+import { SECRET_NAME } from "./secret-store.ts";
 import { Hono } from "hono";
 import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
@@ -67,7 +68,7 @@ export function createAdminJobsApp(core: ControllerCore): Hono {
 
 function parseSubmit(body: Obj): SubmitJobInput {
   const action = "submit a job";
-  onlyFields(body, ["plugin", "action", "input", "group", "timeoutMs", "maxAttempts"], action);
+  onlyFields(body, ["plugin", "action", "input", "group", "timeoutMs", "maxAttempts", "secrets"], action);
   const name = (field: string): string | undefined => {
     const v = body[field];
     if (v === undefined) return undefined;
@@ -88,5 +89,12 @@ function parseSubmit(body: Obj): SubmitJobInput {
   if (group !== undefined) out.group = group;
   if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
   if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
+  if (body.secrets !== undefined) {
+    const refs = body.secrets;
+    if (!Array.isArray(refs) || refs.length > 50 || !refs.every((r) => typeof r === "string" && SECRET_NAME.test(r))) {
+      throw invalid(`Cannot ${action}: "secrets" must be an array of at most 50 secret names (letters, digits, "_.-/")`);
+    }
+    out.secrets = [...new Set(refs as string[])];
+  }
   return out;
 }

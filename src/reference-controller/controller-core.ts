@@ -41,6 +41,8 @@ export interface SubmitJobInput {
   group?: string;
   timeoutMs?: number;
   maxAttempts?: number;
+  /** Secret references the job may resolve (controller store); names only. */
+  secrets?: string[];
 }
 
 export interface ControllerCounters {
@@ -131,6 +133,7 @@ export class ControllerCore {
       submittedAt: now,
       queueSeq: this.store.nextQueueSeq(),
       ...(input.timeoutMs === undefined ? {} : { timeoutMs: input.timeoutMs }),
+      ...(input.secrets === undefined ? {} : { secrets: input.secrets }),
     };
     this.store.putJobs([job]);
     this.#queue(job.group).insert(job.id, job.queueSeq);

@@ -13,6 +13,8 @@ import { systemClock, systemTimer, type Clock, type Timer } from "./clock.ts";
 import { ControllerLock } from "./controller-lock.ts";
 import { ControllerCore, type SubmitJobInput } from "./controller-core.ts";
 import { createEdgeApp } from "./edge-app.ts";
+import { createEdgeSecretsApp } from "./edge-secrets.ts";
+import { SecretStore } from "./secret-store.ts";
 import { EdgeSessions } from "./edge-sessions.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
 import { JobLogs } from "./job-logs.ts";
@@ -62,6 +64,8 @@ export class ReferenceController {
   /** The whole HTTP surface; tests may drive it with `app.request()` without a port. */
   readonly app: Hono;
   readonly adminToken: string;
+  /** Named secrets jobs may resolve by reference (values never leave except to a lease holder). */
+  readonly secrets: SecretStore;
   readonly dataDir: string;
   readonly #sweeper: LeaseSweeper;
   readonly #lock: ControllerLock;
@@ -134,9 +138,13 @@ export class ReferenceController {
         return runnerId !== null && this.runners.authenticate(runnerId, token) !== undefined;
       },
     }));
+    const secrets = new SecretStore(dir);
+    this.secrets = secrets;
+    this.app.route("/", createEdgeSecretsApp({ core: this.core, runners: this.runners, secrets }));
     this.app.route("/api/v1", createAdminApp({
       core: this.core,
       runners: this.runners,
+      secrets,
       adminTokenHash,
       state: () => this.#state,
       startedAt: clock.now(),

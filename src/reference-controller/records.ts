@@ -21,6 +21,8 @@ export interface StoredJob {
   output?: unknown;
   error?: WireError;
   timeoutMs?: number;
+  /** Secret references the job may resolve at run time (names only; values stay in the store). */
+  secrets?: string[];
   /** FIFO position in its group's queue; a re-queued job keeps it and so goes first again. */
   queueSeq: number;
   /** The attempt whose `result` was accepted, so a resent result is acked again, not refused. */

@@ -19,6 +19,7 @@ import { VERSION } from "../version.ts";
 import { controllerClient } from "../platform/controller-client.ts";
 import { readFileSync } from "node:fs";
 import { Runner } from "./runner.ts";
+import { controllerSecretResolver } from "./controller-secrets.ts";
 
 export interface RunnerService {
   runner: Runner;
@@ -61,11 +62,13 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   }, (file) => readFileSync(file, "utf8"));
   const storage = new LocalStorageProvider({ dir: join(config.dataDir, "storage") });
   await storage.sweep();
+  const secrets = controllerSecretResolver({ controllerUrl: config.controllerUrl, runnerId, apiKey, ...(client === undefined ? {} : { client }) });
   const pool = new PluginPool({
     idleMs: config.workerIdleMs,
     maxWorkerHeapMb: config.workerMaxHeapMb,
     policy,
     storage,
+    secrets: (request) => secrets(request),
     logger,
     resolve: runnerBundleResolver({
       controllerUrl: config.controllerUrl,

@@ -113,6 +113,25 @@ describe("edge-runner executable", () => {
     }, 60_000);
   }
 
+  test("secret set and job submit --secrets: the job resolves the secret, logs and CLI never show it", async () => {
+    const cluster = await startController(binary, "secrets");
+    await cluster.register("r1");
+    await cluster.startRunner("r1");
+    const valueFile = path.join(dir, "secret-value");
+    await Bun.write(valueFile, "tf-token-0123456789\n");
+    expect((await cluster.cli(["secret", "set", "tf/token", "--value-file", valueFile])).code).toBe(0);
+    const listed = await cluster.cli(["secret", "list"]);
+    expect(listed.output).toContain("tf/token");
+    expect(listed.output).not.toContain("tf-token-0123456789");
+    const submitted = await cluster.cli(["job", "submit", "echo", "--action", "secret", "--input", '{"ref":"tf/token"}', "--secrets", "tf/token", "--wait", "--json"]);
+    const job = JSON.parse(submitted.output) as { id: string; status: string; output: unknown };
+    expect(job.status).toBe("succeeded");
+    expect(job.output).toEqual({ ref: "tf/token", length: 19 });
+    const logs = await cluster.cli(["job", "logs", job.id]);
+    expect(logs.output).toContain("[REDACTED]");
+    expect(logs.output).not.toContain("tf-token-0123456789");
+  }, 60_000);
+
   test("a runner SIGKILLed while holding a lease: a new runner completes the job on attempt 2", async () => {
     const cluster = await startController(binary, "sigkill", ["--lease-ttl", "2s", "--heartbeat-interval", "500ms"]);
     await cluster.register("r1");

@@ -8,6 +8,7 @@ import { ReferenceController, type ReferenceControllerOptions } from "../../src/
 import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
 import { Runner } from "../../src/runner/runner.ts";
+import { controllerSecretResolver } from "../../src/runner/controller-secrets.ts";
 import { memoryLogger, type Logger, type LogRecord } from "../../src/log/logger.ts";
 import type { JobExecutor } from "../../src/runner/job-executor.ts";
 
@@ -39,7 +40,8 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
   const runnerId = options.runnerId ?? "r1";
   const group = options.group ?? "default";
   const apiKey = options.apiKey ?? options.controller.registerRunner({ id: runnerId, group }).apiKey;
-  const executor = options.executor ?? new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200 });
+  const secrets = controllerSecretResolver({ controllerUrl: options.controllerUrl ?? options.controller.url, runnerId, apiKey });
+  const executor = options.executor ?? new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => secrets(request) });
   let runner: Runner | undefined;
   const connection = new EdgeConnection({
     controllerUrl: options.controllerUrl ?? options.controller.url,

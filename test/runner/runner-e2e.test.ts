@@ -136,3 +136,26 @@ describe("Runner end to end", () => {
 });
 
 export type { ReferenceController, Runner };
+
+describe("Runner secrets", () => {
+  test("a job resolves a declared secret from the controller's store; the value never reaches its logs", async () => {
+    const { controller } = await setup();
+    controller.secrets.set("db/password", "hunter2-very-secret");
+    const job = controller.submitJob({ plugin: "echo", action: "secret", input: { ref: "db/password" }, secrets: ["db/password"] });
+    const done = await controller.waitForJob(job.id, 10_000);
+    expect(done.status).toBe("succeeded");
+    expect(done.output).toEqual({ ref: "db/password", length: 19 });
+    const events = JSON.stringify(controller.core.logs.read(job.id, 0, 1000));
+    expect(events).toContain("[REDACTED]");
+    expect(events).not.toContain("hunter2-very-secret");
+  });
+
+  test("a job cannot resolve a secret it did not declare", async () => {
+    const { controller } = await setup();
+    controller.secrets.set("other", "not-for-you-1234");
+    const job = controller.submitJob({ plugin: "echo", action: "secret", input: { ref: "other" } });
+    const done = await controller.waitForJob(job.id, 10_000);
+    expect(done.status).toBe("failed");
+    expect(done.error?.code).toBe("secret_not_found");
+  });
+});

@@ -1,5 +1,5 @@
-// Built-in "echo": returns its input. Its `sleep` and `fail` actions make drains, cancels and
-// failures easy to try without a real automation behind them.
+// Built-in "echo": returns its input. Its `sleep`, `fail` and `secret` actions make drains,
+// cancels, failures and secret masking easy to try without a real automation behind them.
 
 import { EdgeError } from "../../errors.ts";
 import { definePlugin, type ActionContext } from "../sdk.ts";
@@ -22,6 +22,15 @@ export default definePlugin({
         throw new EdgeError("input_invalid", `Cannot run echo action "sleep": "ms" must be a number ≥ 0, got ${preview(ms)}`);
       }
       return sleep(ms, ctx);
+    },
+    // Resolves a secret by reference and returns only its length. It logs the value on purpose:
+    // the line reaches the controller as "[REDACTED]", which shows (and tests) the masking.
+    async secret(input, ctx) {
+      const ref = (input as { ref?: unknown } | null)?.ref;
+      if (typeof ref !== "string" || ref === "") throw new EdgeError("input_invalid", `Cannot run echo action "secret": "ref" must be a secret name`);
+      const value = await ctx.secrets.get(ref);
+      ctx.log.info(`Secret "${ref}" is ${value}`);
+      return { ref, length: value.length };
     },
     fail(input) {
       const message = (input as { message?: unknown } | null)?.message;

@@ -1,0 +1,26 @@
+// Admin routes for the controller's secret store: set, list names, delete. Values go in and are
+// never returned: only a runner holding a job's lease can resolve one (edge-secrets.ts).
+
+import { Hono } from "hono";
+import { asObject, errorFromException, errorResponse, invalid, onlyFields, readJson } from "./http-helpers.ts";
+import type { SecretStore } from "./secret-store.ts";
+
+export function createAdminSecretsApp(store: SecretStore): Hono {
+  const app = new Hono();
+  app.get("/", (c) => c.json({ secrets: store.names() }));
+  app.put("/:name", async function setSecret(c) {
+    try {
+      const body = asObject(await readJson(c, "store a secret"), "store a secret");
+      onlyFields(body, ["value"], "store a secret");
+      if (typeof body.value !== "string") throw invalid(`Cannot store a secret: "value" must be a string`);
+      store.set(c.req.param("name"), body.value);
+      return c.body(null, 204);
+    } catch (error) {
+      return errorFromException(c, error);
+    }
+  });
+  app.delete("/:name", (c) =>
+    store.delete(c.req.param("name")) ? c.body(null, 204) : errorResponse(c, 404, "not_found", `No secret "${c.req.param("name")}"`),
+  );
+  return app;
+}

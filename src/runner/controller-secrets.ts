@@ -1,0 +1,47 @@
+// Resolves `ctx.secrets.get(ref)` against the controller's secret store: the runner asks for
+// one reference of one job attempt it holds, with its API key; the controller answers only the
+// lease holder. Every value is registered with the redactor before the plugin sees it.
+
+import { EdgeError } from "../errors.ts";
+import { redactor } from "../log/redact.ts";
+import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
+import { EDGE_PATHS } from "../protocol/edge-v1.ts";
+import type { SecretResolver } from "../plugins/run-services.ts";
+
+export interface ControllerSecretsOptions {
+  controllerUrl: string;
+  runnerId: string;
+  apiKey: string;
+  client?: ControllerClient;
+}
+
+export function controllerSecretResolver(options: ControllerSecretsOptions): (job: { jobId: string; attempt: number }) => SecretResolver {
+  const client = options.client ?? defaultControllerClient;
+  return ({ jobId, attempt }) => ({
+    async get(ref, signal) {
+      let response: Response;
+      try {
+        response = await client.fetch(options.controllerUrl + EDGE_PATHS.resolveSecret, {
+          method: "POST",
+          headers: { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" },
+          body: JSON.stringify({ v: 1, runnerId: options.runnerId, jobId, attempt, ref }),
+          signal,
+        });
+      } catch (error) {
+        throw new EdgeError("connection_failed", `Cannot resolve secret "${ref}": the controller is unreachable (${(error as Error).message})`, { retryable: true });
+      }
+      if (response.status === 404) {
+        await response.body?.cancel();
+        throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref}" for job "${jobId}": the controller has no such secret for this job`);
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new EdgeError("connection_failed", `Cannot resolve secret "${ref}": the controller answered ${response.status}`, { retryable: response.status >= 500 });
+      }
+      const { value } = (await response.json()) as { value?: unknown };
+      if (typeof value !== "string") throw new EdgeError("protocol_error", `Cannot resolve secret "${ref}": the controller's answer has no value`);
+      redactor.add(value);
+      return value;
+    },
+  });
+}

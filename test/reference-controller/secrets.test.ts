@@ -1,0 +1,63 @@
+// The controller's secret store: the admin API never returns values; a runner resolves a secret
+// only for a job it holds the current lease of, and only for a reference the job declared.
+import { afterEach, expect, test } from "bun:test";
+import { FakeRunner, makeController, type Harness } from "./helpers.ts";
+
+let h: Harness;
+afterEach(async () => {
+  await h.controller.close();
+});
+
+const admin = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
+
+async function resolve(body: Record<string, unknown>, apiKey: string) {
+  const res = await h.controller.app.request("/edge/v1/secrets/resolve", {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ v: 1, ...body }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+test("admin API stores, lists (names only) and deletes secrets", async () => {
+  h = makeController();
+  const put = await h.controller.app.request("/api/v1/secrets/db%2Fpassword", { method: "PUT", headers: admin, body: JSON.stringify({ value: "s3cret-value" }) });
+  expect(put.status).toBe(204);
+  const list = await h.controller.app.request("/api/v1/secrets", { headers: admin });
+  const text = await list.text();
+  expect(JSON.parse(text)).toEqual({ secrets: ["db/password"] });
+  expect(text).not.toContain("s3cret-value");
+  expect((await h.controller.app.request("/api/v1/secrets/x", { method: "PUT", headers: {}, body: "{}" })).status).toBe(401);
+  expect((await h.controller.app.request("/api/v1/secrets/..bad", { method: "PUT", headers: admin, body: JSON.stringify({ value: "v" }) })).status).toBe(400);
+  expect((await h.controller.app.request("/api/v1/secrets/db%2Fpassword", { method: "DELETE", headers: admin })).status).toBe(204);
+  expect((await h.controller.app.request("/api/v1/secrets/db%2Fpassword", { method: "DELETE", headers: admin })).status).toBe(404);
+});
+
+test("POST /edge/v1/secrets/resolve answers only the lease holder, for a declared reference", async () => {
+  h = makeController();
+  h.controller.secrets.set("token", "tok-123456");
+  h.controller.secrets.set("undeclared", "nope-123456");
+  const r1 = FakeRunner.connect(h.controller, "r1");
+  const r2 = FakeRunner.connect(h.controller, "r2");
+  const job = h.controller.submitJob({ plugin: "echo", secrets: ["token"] });
+  r1.send({ type: "credit", slots: 1 });
+  await h.controller.durable();
+  const offer = r1.last("offer");
+  expect(offer.job.id).toBe(job.id);
+  const ask = { runnerId: "r1", jobId: job.id, attempt: offer.job.attempt, ref: "token" };
+  expect(await resolve(ask, r1.apiKey)).toEqual({ status: 200, body: { v: 1, value: "tok-123456" } });
+  expect((await resolve({ ...ask, ref: "undeclared" }, r1.apiKey)).status).toBe(404);
+  expect((await resolve({ ...ask, attempt: offer.job.attempt + 1 }, r1.apiKey)).status).toBe(404);
+  expect((await resolve({ ...ask, runnerId: "r2" }, r2.apiKey)).status).toBe(404);
+  expect((await resolve(ask, "wrong-key")).status).toBe(401);
+  expect((await resolve({ jobId: job.id }, r1.apiKey)).status).toBe(400);
+});
+
+test("SecretStore keeps secrets across a restart in a file only the owner can read", async () => {
+  h = makeController();
+  h.controller.secrets.set("a", "value-a-1234");
+  h = await h.reopen();
+  expect(h.controller.secrets.get("a")).toBe("value-a-1234");
+  const { statSync } = await import("node:fs");
+  expect(statSync(`${h.dataDir}/controller/secrets.json`).mode & 0o777).toBe(0o600);
+});
