@@ -16,3 +16,16 @@ export const EXIT = {
   unavailable: 69,
   config: 78,
 } as const;
+
+/** Where a command writes; injectable so tests capture what a person would read. */
+export interface CommandOutput {
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+}
+
+export function commandOutput(deps: CommandOutput): Required<CommandOutput> {
+  return {
+    out: deps.out ?? ((text) => void process.stdout.write(text)),
+    err: deps.err ?? ((text) => void process.stderr.write(text)),
+  };
+}

@@ -7,7 +7,7 @@ import { optionsHelp } from "../config/help.ts";
 import { takeFlags } from "../ops/command-flags.ts";
 import { formatReport, passed, runDoctor, type DoctorCheck } from "../ops/doctor/check.ts";
 import { DOCTOR_CHECKS } from "../ops/doctor/checks/index.ts";
-import { EXIT, type Command } from "./command.ts";
+import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
 
 const HELP = `Usage: edge-runner doctor [--json] [--timeout 5s] [options]
 
@@ -19,17 +19,14 @@ Run it as the user the runner runs as, e.g.
   --timeout <dur>  Bound of each network step (default 5s).
 `;
 
-export interface DoctorDeps {
+export interface DoctorDeps extends CommandOutput {
   env?: Readonly<Record<string, string | undefined>>;
   checks?: readonly DoctorCheck[];
   uid?: number;
-  out?: (text: string) => void;
-  err?: (text: string) => void;
 }
 
 export function createDoctorCommand(deps: DoctorDeps = {}): Command {
-  const out = deps.out ?? ((t: string) => void process.stdout.write(t));
-  const err = deps.err ?? ((t: string) => void process.stderr.write(t));
+  const { out, err } = commandOutput(deps);
   return {
     name: "doctor",
     summary: "Check config, keys, controller reachability, TLS and authentication.",

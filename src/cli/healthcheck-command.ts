@@ -10,7 +10,7 @@ import { takeFlags } from "../ops/command-flags.ts";
 import { probeOnce, waitUntilHealthy } from "../ops/health-probe.ts";
 import { statusBaseUrl } from "../ops/status-url.ts";
 import type { Timers } from "../util/sleep.ts";
-import { EXIT, type Command } from "./command.ts";
+import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
 
 const HELP = `Usage: edge-runner healthcheck [--wait] [--timeout 90s] [--path /readyz|/healthz] [options]
 
@@ -20,17 +20,14 @@ Exit 0 when the runner's local status endpoint (statusHost:statusPort) answers 2
   --path <path>     Endpoint to ask: /readyz (default without --wait) or /healthz.
 `;
 
-export interface HealthcheckDeps {
+export interface HealthcheckDeps extends CommandOutput {
   env?: Readonly<Record<string, string | undefined>>;
   fetch?: typeof fetch;
   timers?: Timers;
-  out?: (text: string) => void;
-  err?: (text: string) => void;
 }
 
 export function createHealthcheckCommand(deps: HealthcheckDeps = {}): Command {
-  const out = deps.out ?? ((t: string) => void process.stdout.write(t));
-  const err = deps.err ?? ((t: string) => void process.stderr.write(t));
+  const { out, err } = commandOutput(deps);
   return {
     name: "healthcheck",
     summary: "Exit 0 when the local status endpoint says ready (--wait to wait for it).",

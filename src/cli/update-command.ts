@@ -15,7 +15,7 @@ import { loadTrustedReleaseKeys } from "../ops/trusted-release-keys.ts";
 import { runUpdate, versionOf, type UpdateOptions } from "../ops/update.ts";
 import { isCompiled } from "../platform/runtime.ts";
 import { VERSION } from "../version.ts";
-import { EXIT, type Command } from "./command.ts";
+import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
 
 /** sysexits.h EX_TEMPFAIL: jobs are running, try again later. */
 export const EXIT_BUSY = 75;
@@ -33,17 +33,14 @@ Exits 75 when jobs are running: nothing is changed, try again later.
   --from-dir DIR     Take the release files from a directory instead of releaseBaseUrl.
 `;
 
-export interface UpdateDeps {
+export interface UpdateDeps extends CommandOutput {
   env?: Readonly<Record<string, string | undefined>>;
   fetch?: typeof fetch;
   activity?: UpdateOptions["activity"];
-  out?: (text: string) => void;
-  err?: (text: string) => void;
 }
 
 export function createUpdateCommand(deps: UpdateDeps = {}): Command {
-  const out = deps.out ?? ((t: string) => void process.stdout.write(t));
-  const err = deps.err ?? ((t: string) => void process.stderr.write(t));
+  const { out, err } = commandOutput(deps);
   return {
     name: "update",
     summary: "Replace this executable with a verified newer release, while no job runs.",

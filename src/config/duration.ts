@@ -1,4 +1,4 @@
-// Durations in config and on the wire: "250ms", "30s", "5m", "1h", "1m30s", or bare milliseconds.
+// Durations in config and flags: "250ms", "30s", "5m", "1h", "1m30s", or bare milliseconds.
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -12,11 +12,4 @@ export function parseDuration(text: string): number | undefined {
     total += Number(amount) * (UNIT_MS[unit as string] as number);
   }
   return Math.round(total);
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
-  return `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`;
 }
