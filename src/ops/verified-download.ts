@@ -9,6 +9,7 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { parseChecksums, sha256Hex } from "./checksums.ts";
 import { RELEASE_FILES } from "./release-assets.ts";
 import { verifyDetached, type TrustedKey } from "./release-signature.ts";
+import { readLimited } from "../util/read-limited.ts";
 
 export interface VerifiedDownloadOptions {
   /** An http(s) base URL, a file:// URL or a local directory holding the release files. */
@@ -78,29 +79,11 @@ async function fetchFile(options: FetchFileOptions): Promise<Uint8Array> {
     await response.body?.cancel();
     throw new EdgeError("download_failed", `Cannot download "${url}": HTTP ${response.status}`, { retryable: response.status >= 500 });
   }
-  return readLimited(response, url, options.maxBytes);
+  return readLimited(response.body, {
+    maxBytes: options.maxBytes,
+    tooLarge: () => {
+      throw new EdgeError("download_failed", `Cannot download "${url}": larger than ${options.maxBytes} bytes`);
+    },
+  });
 }
 
-async function readLimited(response: Response, url: string, maxBytes: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = response.body?.getReader();
-  if (reader === undefined) return new Uint8Array();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new EdgeError("download_failed", `Cannot download "${url}": larger than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}

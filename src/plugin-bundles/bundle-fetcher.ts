@@ -11,6 +11,7 @@ import type { TrustedKeyRing } from "./key-ring.ts";
 import { assertPluginRef, pluginRef, type BundleManifest } from "./manifest.ts";
 import { SingleFlight } from "./single-flight.ts";
 import { checkBundleContent, verifySignedManifest } from "./verify-bundle.ts";
+import { readLimited } from "../util/read-limited.ts";
 
 /** Default size limit of a plugin bundle (option pluginMaxBytes). */
 export const DEFAULT_MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
@@ -116,8 +117,12 @@ async function request(options: ResolvePluginBundleOptions, url: string, ref: st
 
 async function getManifest(options: ResolvePluginBundleOptions, url: string, ref: string, signal: AbortSignal): Promise<{ manifest: unknown; signature: unknown }> {
   const response = await request(options, url, ref, signal);
-  const text = new TextDecoder().decode(await readCapped(response, MAX_MANIFEST_BYTES, ref, signal, () => {
-    throw new EdgeError("protocol_error", `Cannot download bundle "${ref}": manifest answer exceeds ${MAX_MANIFEST_BYTES} bytes`);
+  const text = new TextDecoder().decode(await readLimited(response.body, {
+    maxBytes: MAX_MANIFEST_BYTES,
+    tooLarge: () => {
+      throw new EdgeError("protocol_error", `Cannot download bundle "${ref}": manifest answer exceeds ${MAX_MANIFEST_BYTES} bytes`);
+    },
+    broken: truncated(ref, signal),
   }));
   let body: unknown;
   try {
@@ -140,43 +145,22 @@ async function download(options: ResolvePluginBundleOptions, url: string, manife
   }
   // Past the limit it is too large; past the signed size (but under the limit) it is not the signed bundle.
   const cap = Math.min(maxBytes, manifest.size);
-  const bytes = await readCapped(response, cap, ref, signal, (got) => {
-    if (got > maxBytes) throw bundleError("bundle_too_large", ref, `received more than the limit of ${maxBytes} bytes`, { action: "download" });
-    throw bundleError("bundle_digest_mismatch", ref, `received more than the signed size of ${manifest.size} bytes`, { action: "download" });
+  const bytes = await readLimited(response.body, {
+    maxBytes: cap,
+    tooLarge: (got) => {
+      if (got > maxBytes) throw bundleError("bundle_too_large", ref, `received more than the limit of ${maxBytes} bytes`, { action: "download" });
+      throw bundleError("bundle_digest_mismatch", ref, `received more than the signed size of ${manifest.size} bytes`, { action: "download" });
+    },
+    broken: truncated(ref, signal),
   });
   checkBundleContent(manifest, { size: bytes.byteLength, digest: sha256Digest(bytes) });
   return bytes;
 }
 
-/** Reads a body into memory, calling `over` (which throws) as soon as more than `cap` bytes arrive. */
-async function readCapped(response: Response, cap: number, ref: string, signal: AbortSignal, over: (got: number) => never): Promise<Uint8Array> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      let result: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        throw bundleError("bundle_truncated", ref, `the download broke off after ${total} bytes (${errorMessage(error)})`, { action: "download", retryable: true, cause: error });
-      }
-      if (result.done) break;
-      total += result.value.byteLength;
-      if (total > cap) over(total);
-      chunks.push(result.value);
-    }
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    throw error;
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+/** A read that broke off: the job's own abort, or a truncated download worth one retry. */
+function truncated(ref: string, signal: AbortSignal): (error: unknown, got: number) => never {
+  return (error, got) => {
+    if (signal.aborted) throw signal.reason;
+    throw bundleError("bundle_truncated", ref, `the download broke off after ${got} bytes (${errorMessage(error)})`, { action: "download", retryable: true, cause: error });
+  };
 }

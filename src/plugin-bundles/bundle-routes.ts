@@ -14,6 +14,7 @@ import type { Logger } from "../log/logger.ts";
 import { bundleError } from "./bundle-errors.ts";
 import type { BundleStore } from "./bundle-store.ts";
 import { pluginRef } from "./manifest.ts";
+import { readLimited } from "../util/read-limited.ts";
 
 export const MANIFEST_HEADER = "x-edge-plugin-manifest";
 export const SIGNATURE_HEADER = "x-edge-plugin-signature";
@@ -108,19 +109,10 @@ async function readBody(request: Request, maxBytes: number, ref: string): Promis
   const tooLarge = () => bundleError("bundle_too_large", ref, `body exceeds the limit of ${maxBytes} bytes`, { action: "store" });
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw tooLarge();
-  const reader = request.body?.getReader();
-  if (reader === undefined) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
+  return readLimited(request.body, {
+    maxBytes,
+    tooLarge: () => {
       throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+    },
+  });
 }

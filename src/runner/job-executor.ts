@@ -1,26 +1,13 @@
 // What the runner needs from whatever runs a job: the plugin pool in production, a fake in
-// tests. The pool (src/plugins/pool.ts) implements it.
+// tests. The request and outcome are the pool's own types (the runner depends on the pool, not
+// the other way round); this interface is the part the runner calls.
 
-import type { LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
+import type { RunRequest } from "../plugins/pool-options.ts";
+import type { RunOutcome } from "../plugins/run-outcome.ts";
 import type { WorkerInfo } from "../status/snapshot.ts";
 
-export interface ExecuteRequest {
-  jobId: string;
-  attempt: number;
-  plugin: string;
-  action: string;
-  input: unknown;
-  timeoutMs: number;
-  signal: AbortSignal;
-  onLog(line: LogLine): void;
-  onStep(step: StepUpdate): void;
-}
-
-export interface ExecuteOutcome {
-  status: "succeeded" | "failed" | "cancelled" | "timed_out";
-  output?: unknown;
-  error?: WireError;
-}
+export type ExecuteRequest = RunRequest;
+export type ExecuteOutcome = RunOutcome;
 
 export interface JobExecutor {
   /** Never rejects: every fault of a plugin becomes an outcome. */
