@@ -70,12 +70,12 @@ const put = await fetch(`${controller.url}/api/v1/plugins/bench/1.0.0`, {
 });
 if (put.status !== 201) throw new Error(`Cannot publish the bench bundle: ${put.status} ${await put.text()}`);
 
-function pool(isolation: Isolation, dataDir: string, maxWorkers = 1): PluginPool {
+function pool(isolation: Isolation, dataDir: string, maxWorkers = 1, recheckMs = 0): PluginPool {
   return new PluginPool({
     idleMs: 60_000,
     logger: quiet,
     policy: new PoolPolicy({ maxWorkers, maxJobsPerWorker: 1_000_000, idleMs: 60_000, prewarm: 0, isolation }),
-    resolve: runnerBundleResolver({ controllerUrl: controller.url, runnerId: "bench", apiKey, dataDir, trustedKeys: join(dir, "trusted"), maxBytes: 32 * 2 ** 20, logger: quiet }),
+    resolve: runnerBundleResolver({ controllerUrl: controller.url, runnerId: "bench", apiKey, dataDir, trustedKeys: join(dir, "trusted"), maxBytes: 32 * 2 ** 20, logger: quiet, recheckMs }),
   });
 }
 
@@ -100,6 +100,16 @@ for (const isolation of ["thread", "process"] as const) {
     warm.push(performance.now() - started);
   }
   await warmPool.close();
+  // The runner's default: a verified resolution is reused for bundleRecheckMs (30 s).
+  const reusePool = pool(isolation, join(dir, `reuse-${isolation}`), 1, 30_000);
+  await reusePool.run(request("bench@1.0.0", "warmup"));
+  const reuse: number[] = [];
+  for (let i = 0; i < WARM_RUNS; i++) {
+    const started = performance.now();
+    await reusePool.run(request("bench@1.0.0", `reuse-${i}`));
+    reuse.push(performance.now() - started);
+  }
+  await reusePool.close();
 
   const memPool = pool(isolation, join(dir, `mem-${isolation}`), WARM_WORKERS);
   await memPool.run(request("bench@1.0.0", "load"));
@@ -114,6 +124,7 @@ for (const isolation of ["thread", "process"] as const) {
   results[isolation] = {
     coldStartMs: { p50: quantile(cold, 0.5), max: Math.max(...cold) },
     warmDispatchMs: { p50: quantile(warm, 0.5), p99: quantile(warm, 0.99) },
+    warmDispatchReuseMs: { p50: quantile(reuse, 0.5), p99: quantile(reuse, 0.99) },
     runnerRssPerWarmWorkerMb: (after - before) / (WARM_WORKERS - 1),
     workerHeapMb: quantile(heaps, 0.5),
     ...(childRss.length > 0 ? { childRssPerWorkerMb: quantile(childRss, 0.5) } : {}),
@@ -127,8 +138,8 @@ else {
   const f = (n: number): string => n.toFixed(n < 1 ? 3 : 1);
   console.log(`Plugin bench (Bun, ${String(results.cpus)} CPUs, ${BUNDLE_BYTES / 2 ** 20} MiB bundle)`);
   for (const isolation of ["thread", "process"] as const) {
-    const r = results[isolation] as { coldStartMs: { p50: number; max: number }; warmDispatchMs: { p50: number; p99: number }; runnerRssPerWarmWorkerMb: number; workerHeapMb: number; childRssPerWorkerMb?: number };
+    const r = results[isolation] as { coldStartMs: { p50: number; max: number }; warmDispatchMs: { p50: number; p99: number }; warmDispatchReuseMs: { p50: number; p99: number }; runnerRssPerWarmWorkerMb: number; workerHeapMb: number; childRssPerWorkerMb?: number };
     const child = r.childRssPerWorkerMb === undefined ? "" : `, child process RSS ${f(r.childRssPerWorkerMb)} MiB each`;
-    console.log(`  ${isolation.padEnd(7)} cold start p50 ${f(r.coldStartMs.p50)} ms (max ${f(r.coldStartMs.max)}), warm dispatch p50 ${f(r.warmDispatchMs.p50)} ms p99 ${f(r.warmDispatchMs.p99)} ms, runner RSS per warm worker ${f(r.runnerRssPerWarmWorkerMb)} MiB${child}, worker heap ${f(r.workerHeapMb)} MiB`);
+    console.log(`  ${isolation.padEnd(7)} cold start p50 ${f(r.coldStartMs.p50)} ms (max ${f(r.coldStartMs.max)}), warm dispatch p50 ${f(r.warmDispatchMs.p50)} ms p99 ${f(r.warmDispatchMs.p99)} ms (re-verified every job), ${f(r.warmDispatchReuseMs.p50)} ms p99 ${f(r.warmDispatchReuseMs.p99)} ms (bundleRecheckMs 30 s), runner RSS per warm worker ${f(r.runnerRssPerWarmWorkerMb)} MiB${child}, worker heap ${f(r.workerHeapMb)} MiB`);
   }
 }

@@ -50,6 +50,7 @@ export const OPTIONS = [
   { name: "releasePublicKeyFile", type: "path", scope: "runner", help: "Release signing public key (PEM, JWK or JWK set) trusted by `update` instead of the built-in one: for a mirror that signs its own releases." },
   { name: "trustedKeys", type: "path", scope: "runner", help: "Trusted plugin signing keys: a directory of public JWK/JWKS/PEM files or one JWKS file (default <dataDir>/trusted-keys). Re-read before each bundle download." },
   { name: "pluginPolicy", type: "string", scope: "runner", help: "Warm-pool policy per plugin: JSON text or the path of a JSON file mapping \"default\", a plugin name or name@version to {maxWorkers, maxJobsPerWorker, idleMs, prewarm, isolation (thread or process), memoryCeilingMb}. Unset fields come from concurrency, workerIdleMs and workerMaxHeapMb; see docs/plugins.md." },
+  { name: "bundleRecheckMs", type: "duration", scope: "runner", default: "30s", help: "How long a verified plugin bundle is reused before the runner checks it with the controller and its trusted keys again; 0 checks for every job." },
   { name: "pluginMaxBytes", type: "int", scope: "runner", default: 33554432, min: 1024, max: 1073741824, help: "Largest plugin bundle downloaded, in bytes; a larger one fails with bundle_too_large." },
 
   // controller

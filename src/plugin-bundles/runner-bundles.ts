@@ -2,6 +2,7 @@
 // runner's API key, verified against the trusted keys, cached under the data dir. Every refusal
 // is counted and logged, and fails only the job that asked for the bundle.
 
+import { statSync } from "node:fs";
 import { EdgeError, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PluginResolver } from "../plugins/plugin-ref.ts";
@@ -25,6 +26,12 @@ export interface RunnerBundleResolverOptions {
   /** Called with the code of every refused bundle (metrics). */
   onRefused?: (code: string) => void;
   fetch?: typeof fetch;
+  /**
+   * How long a verified resolution is reused before it is checked with the controller again
+   * (manifest, signature, trusted keys, cached file's digest). 0 checks for every job.
+   */
+  recheckMs?: number;
+  now?: () => number;
 }
 
 export function runnerBundleResolver(options: RunnerBundleResolverOptions): PluginResolver {
@@ -42,7 +49,23 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
     return ring;
   };
   let inner: PluginResolver | undefined;
+  // A verified resolution is reused for `recheckMs`: without it every bundle job costs a manifest
+  // request to the controller and a re-hash of the cached file. Any change to the trusted keys
+  // (a key added or removed changes the file's or directory's mtime) drops every reuse at once,
+  // so a removed key still stops the next job.
+  const verified = new Map<string, { source: Awaited<ReturnType<PluginResolver>>; at: number }>();
+  const recheckMs = options.recheckMs ?? 0;
+  const now = options.now ?? Date.now;
+  let keysStamp = trustedStamp(trustedPath);
   return async function resolveRunnerBundle(ref, signal) {
+    const stamp = trustedStamp(trustedPath);
+    if (stamp !== keysStamp) {
+      verified.clear();
+      keysStamp = stamp;
+    }
+    const key = `${ref.name}@${ref.version ?? ""}`;
+    const hit = verified.get(key);
+    if (hit !== undefined && now() - hit.at < recheckMs) return hit.source;
     try {
       inner ??= createBundleResolver({
         controllerUrl: options.controllerUrl.replace(/\/+$/, ""),
@@ -54,8 +77,11 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
         logger: log,
         ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       });
-      return await inner(ref, signal);
+      const source = await inner(ref, signal);
+      if (recheckMs > 0) verified.set(key, { source, at: now() });
+      return source;
     } catch (error) {
+      verified.delete(key);
       const wire = serializeError(error);
       const plugin = ref.version === undefined ? ref.name : `${ref.name}@${ref.version}`;
       if (isBundleErrorCode(wire.code)) {
@@ -67,4 +93,14 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
       throw error instanceof EdgeError ? error : new EdgeError("plugin_not_found", wire.message, { cause: error });
     }
   };
+}
+
+/** Changes whenever a trusted key file or the key directory changes; "" when it is missing. */
+function trustedStamp(path: string): string {
+  try {
+    const stat = statSync(path);
+    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+  } catch {
+    return "";
+  }
 }

@@ -77,6 +77,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
       dataDir: config.dataDir,
       ...(config.trustedKeys === undefined ? {} : { trustedKeys: config.trustedKeys }),
       maxBytes: config.pluginMaxBytes,
+      recheckMs: config.bundleRecheckMs,
       logger,
       onRefused: (code) => metrics.bundleRefused(code),
       // Bundles come from the controller, so they use its TLS trust (caFile).
