@@ -7,18 +7,21 @@ import { parseDuration } from "../config/duration.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { Logger } from "../log/logger.ts";
 import { PluginPool } from "../plugins/pool.ts";
+import { PoolPolicy } from "../plugins/pool-policy.ts";
 import { builtinSource } from "../plugins/plugin-ref.ts";
 import { parseCommandArgs, requireFlag, stringFlag, UsageError } from "./cli-args.ts";
 
-export const RUN_USAGE = `  run <bundle.mjs> --action A [--input k=v …] [--input-json JSON] [--secret ref=value …] [--timeout 60s] [--name N --version V]
+export const RUN_USAGE = `  run <bundle.mjs> --action A [--input k=v …] [--input-json JSON] [--secret ref=value …] [--timeout 60s] [--name N --version V] [--isolation thread|process]
       Run one action in a plugin worker and print its output as JSON. Name and version come from
-      the manifest next to the bundle unless given; --secret answers ctx.secrets.get(ref).
+      the manifest next to the bundle unless given; --secret answers ctx.secrets.get(ref);
+      --isolation process runs the plugin host as a child process, as a runner's policy can.
 `;
 
 export async function runPluginLocally(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {
     action: { type: "string" }, input: { type: "string", multiple: true }, "input-json": { type: "string" },
     timeout: { type: "string" }, secret: { type: "string", multiple: true }, name: { type: "string" }, version: { type: "string" }, "job-id": { type: "string" },
+    isolation: { type: "string" },
   });
   const [bundle, extra] = parsed.positionals;
   if (bundle === undefined) throw new UsageError("Cannot run plugin: bundle file missing");
@@ -41,7 +44,10 @@ export async function runPluginLocally(args: string[]): Promise<number> {
 
   const logger = new Logger({ level: "warn" });
   const path = resolve(bundle);
-  const pool = new PluginPool({ idleMs: 1000, logger, maxWorkersPerPlugin: 1, resolve: () => ({ kind: "bundle", path, name, version }) });
+  const isolation = stringFlag(parsed.values, "isolation") ?? "thread";
+  if (isolation !== "thread" && isolation !== "process") throw new UsageError(`Cannot run plugin: --isolation "${isolation}" must be "thread" or "process"`);
+  const policy = new PoolPolicy({ maxWorkers: 1, maxJobsPerWorker: 1000, idleMs: 1000, prewarm: 0, isolation });
+  const pool = new PluginPool({ idleMs: 1000, logger, policy, resolve: () => ({ kind: "bundle", path, name, version }) });
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error("interrupted"));
   process.once("SIGINT", onSignal);
