@@ -77,23 +77,23 @@ test("EdgeConnection refuses a controller certificate from an unknown CA", async
   await stop();
 });
 
-test("the bundle on Deno and the compiled binary reach a private-CA controller with --ca-file", async () => {
+test("the compiled binary, the bundle on Node (NODE_EXTRA_CA_CERTS) and on Deno reach a private-CA controller with --ca-file", async () => {
   const { FLAVOURS, STATUS_URL, start, waitForHttp, waitForOutput } = await import("../helpers/processes.ts");
   const keyFile = path.join(dir, "r1.key");
   await Bun.write(keyFile, apiKey);
   const { chmodSync } = await import("node:fs");
   chmodSync(keyFile, 0o600);
-  for (const flavour of [FLAVOURS[0], FLAVOURS[2]]) {
-    const runner = start(flavour!, [
+  for (const flavour of FLAVOURS) {
+    const runner = start(flavour, [
       "run", "--runner-id", "r1", "--api-key-file", keyFile, "--ca-file", caFile, "--controller-url", `https://localhost:${server.port}`,
-      "--status-port", "0", "--start-jitter", "0", "--data-dir", path.join(dir, `runner-${flavour!.name.replace(/\W/g, "")}`),
-    ]);
+      "--status-port", "0", "--start-jitter", "0", "--data-dir", path.join(dir, `runner-${flavour.name.replace(/\W/g, "")}`),
+    ], { env: { NODE_EXTRA_CA_CERTS: caFile } });
     try {
       const statusUrl = await waitForOutput(runner, STATUS_URL);
       try {
         await waitForHttp(`${statusUrl}/readyz`);
       } catch (error) {
-        throw new Error(`${flavour!.name}: ${(error as Error).message}\n${runner.output().slice(-3000)}`);
+        throw new Error(`${flavour.name}: ${(error as Error).message}\n${runner.output().slice(-3000)}`);
       }
     } finally {
       runner.kill("SIGTERM");
