@@ -109,7 +109,7 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
       }
       session.transport = "poll";
       session.lastPollAt = core.clock.now();
-      for (const frame of body.messages) messages.handleFrame(session, frame);
+      messages.handleBatch(session, body.messages);
       return c.json({}, 202);
     } catch (error) {
       return errorFromException(c, error);

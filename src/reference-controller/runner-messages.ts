@@ -28,6 +28,9 @@ export class RunnerMessages {
     this.#runners = runners;
   }
 
+  /** While a batch is handled: the last ack per job attempt, sent once the batch is done. */
+  #acks: Map<string, { jobId: string; attempt: number; seq: number }> | undefined;
+
   /**
    * Handles one frame: a message (text or an already-parsed value) or, in a WebSocket text frame,
    * a JSON array of messages (a batch) handled in order. Never throws.
@@ -47,13 +50,29 @@ export class RunnerMessages {
       if (!Array.isArray(batch) || batch.length === 0 || batch.length > MAX_BATCH_MESSAGES) {
         return this.#malformed(session, `Malformed frame: a batch must be an array of 1 to ${MAX_BATCH_MESSAGES} messages`);
       }
-      for (const item of batch) {
-        if (session.closed) return;
-        this.#handleMessage(session, item);
-      }
+      this.handleBatch(session, batch);
       return;
     }
     this.#handleMessage(session, frame);
+  }
+
+  /**
+   * Handles messages that arrived together (a WebSocket batch frame, a long-poll send) in order.
+   * Their `ack`s are cumulative, so one per job attempt goes out after the batch instead of one
+   * per event: fewer messages, same meaning.
+   */
+  handleBatch(session: EdgeSession, frames: readonly unknown[]): void {
+    const acks = new Map<string, { jobId: string; attempt: number; seq: number }>();
+    this.#acks = acks;
+    try {
+      for (const frame of frames) {
+        if (session.closed) return;
+        this.#handleMessage(session, frame);
+      }
+    } finally {
+      this.#acks = undefined;
+      for (const ack of acks.values()) session.send(message({ type: "ack", ...ack }));
+    }
   }
 
   #handleMessage(session: EdgeSession, frame: unknown): void {
@@ -179,7 +198,9 @@ export class RunnerMessages {
       cursor.count++;
       cursor.highestSeq = msg.seq;
     }
-    session.send(message({ type: "ack", jobId: job.id, attempt: job.attempt, seq: cursor.highestSeq }));
+    const ack = { jobId: job.id, attempt: job.attempt, seq: cursor.highestSeq };
+    if (this.#acks !== undefined) this.#acks.set(`${job.id}#${job.attempt}`, ack);
+    else session.send(message({ type: "ack", ...ack }));
   }
 
   #result(session: EdgeSession, msg: Msg<"result">): void {
