@@ -18,4 +18,4 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 node_modules/.bin/bun scripts/build.ts
-exec node_modules/.bin/bun test "$@"
+exec node_modules/.bin/bun test --timeout 30000 "$@"
