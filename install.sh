@@ -50,6 +50,7 @@ Layout:
   --no-start              Install and enable the service, but do not start it.
 Actions:
   --upgrade               Replace an installed executable (atomically) and restart the service.
+  --allow-downgrade       With --upgrade: allow installing an older version than the installed one.
   --uninstall             Remove the executable and the unit; keep config, state and keys.
   --purge                 Also remove /etc/edge-runner, /var/lib/edge-runner and the user.
   -h, --help              Show this help.
@@ -68,7 +69,7 @@ parse_args() {
 	FROM_DIR="" PUBLIC_KEY_FILE="" SKIP_SIGNATURE=0
 	RUNNER_ID="" CONTROLLER_URL="" GROUP="" API_KEY_SOURCE=""
 	PREFIX=/usr/local ROOT="" SERVICE_USER=edge-runner
-	NO_USER=0 NO_SYSTEMD=0 NO_KEYGEN=0 NO_START=0
+	NO_USER=0 NO_SYSTEMD=0 NO_KEYGEN=0 NO_START=0 ALLOW_DOWNGRADE=0
 	ACTION=install
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -95,6 +96,7 @@ parse_args() {
 		--no-keygen) NO_KEYGEN=1 ;;
 		--no-start) NO_START=1 ;;
 		--upgrade) ACTION=upgrade ;;
+		--allow-downgrade) ALLOW_DOWNGRADE=1 ;;
 		--uninstall) [ "$ACTION" = purge ] || ACTION=uninstall ;;
 		--purge) ACTION=purge ;;
 		-h | --help)
@@ -257,6 +259,23 @@ put_file() {
 	CHANGED=1
 }
 
+# "edge-runner 1.2.3 (commit …)" -> "1.2.3"
+version_of() { sed -n 's/^edge-runner \([0-9][^ ]*\).*/\1/p'; }
+
+# An old signed release is still validly signed: a stale mirror, or someone replaying an old
+# release with a known hole, must not roll an upgrade back. Checked before anything is written.
+refuse_downgrade() {
+	[ "$ACTION" = upgrade ] && [ "$ALLOW_DOWNGRADE" = 0 ] && [ -f "$BIN" ] || return 0
+	old=$("$BIN" --version 2>/dev/null | version_of)
+	new=$(printf '%s\n' "$NEW_VERSION" | version_of)
+	[ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] || return 0
+	if ! newest=$(printf '%s\n%s\n' "$old" "$new" | sort -V 2>/dev/null | tail -n 1); then
+		warn "cannot compare versions (no sort -V); not checking for a downgrade"
+		return 0
+	fi
+	[ "$newest" = "$new" ] || die "refusing to downgrade $BIN_RUNTIME from $old to $new (a stale mirror or an old release?); pass --allow-downgrade to do it on purpose"
+}
+
 install_binary() {
 	BIN_CHANGED=0
 	mkdir -p "$(dirname "$BIN")"
@@ -404,6 +423,7 @@ do_install() {
 	trap 'rm -rf "$WORK"' EXIT
 	trap 'exit 130' INT TERM
 	download_release
+	refuse_downgrade
 	[ "$ACTION" != upgrade ] || [ -f "$BIN" ] || say "nothing installed yet at $BIN_RUNTIME: installing"
 	install_binary
 	ensure_user

@@ -14,7 +14,8 @@ const args = new Map(
   }),
 );
 
-const version = (JSON.parse(readFileSync(`${root}/package.json`, "utf8")) as { version: string }).version;
+// EDGE_RUNNER_BUILD_VERSION overrides package.json's version (test releases of other versions).
+const version = process.env.EDGE_RUNNER_BUILD_VERSION || (JSON.parse(readFileSync(`${root}/package.json`, "utf8")) as { version: string }).version;
 let commit = process.env.EDGE_RUNNER_BUILD_COMMIT ?? "";
 if (commit === "") {
   try {

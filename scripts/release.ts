@@ -82,7 +82,7 @@ function readSigningKey(path: string): JWK {
 
 /** What the executables are built from; equal hashes mean a rebuild would give the same release. */
 function sourceHash(arches: readonly string[], skipBundle: boolean): string {
-  const hash = createHash("sha256").update(JSON.stringify({ arches, skipBundle, commit: process.env.EDGE_RUNNER_BUILD_COMMIT ?? "" }));
+  const hash = createHash("sha256").update(JSON.stringify({ arches, skipBundle, commit: process.env.EDGE_RUNNER_BUILD_COMMIT ?? "", version: process.env.EDGE_RUNNER_BUILD_VERSION ?? "" }));
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const path = join(dir, entry.name);

@@ -109,6 +109,19 @@ test("install.sh creates the runner key pair, keeps the installed executable wit
   expect(readdirSync(join(root, "usr/local/bin"))).toEqual(["edge-runner"]);
 });
 
+test("install.sh --upgrade refuses an older release with nothing changed, unless --allow-downgrade", async () => {
+  const root = newRoot();
+  expect((await install(root, releaseB.url)).code).toBe(0);
+  const before = snapshotTree(root);
+  const down = await install(root, releaseA.url, "--upgrade");
+  expect(down.code).not.toBe(0);
+  expect(down.stderr).toContain("refusing to downgrade /usr/local/bin/edge-runner from 0.1.1 to 0.1.0");
+  expect(snapshotTree(root)).toEqual(before);
+  const allowed = await install(root, releaseA.url, "--upgrade", "--allow-downgrade");
+  expect(allowed.code).toBe(0);
+  expect((await run([join(root, "usr/local/bin/edge-runner"), "--version"])).stdout).toContain("edge-runner 0.1.0");
+});
+
 test("install.sh --uninstall keeps config, state and keys; --purge removes them", async () => {
   const root = newRoot();
   expect((await install(root, releaseA.url, "--no-keygen", ...CONFIG_FLAGS())).code).toBe(0);

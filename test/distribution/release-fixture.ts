@@ -39,7 +39,8 @@ export function testRelease(variant: "a" | "b"): string {
   const result = spawnSync(BUN, [join(ROOT, "scripts/release.ts"), `--out-dir=${outDir}`, "--targets=linux-x64", "--skip-bundle", "--unsigned", "--reuse"], {
     cwd: ROOT,
     encoding: "utf8",
-    env: { ...process.env, EDGE_RUNNER_BUILD_COMMIT: `test-${variant}` },
+    // Release b is a newer version than a, so upgrade and downgrade can both be tried.
+    env: { ...process.env, EDGE_RUNNER_BUILD_COMMIT: `test-${variant}`, EDGE_RUNNER_BUILD_VERSION: variant === "a" ? "0.1.0" : "0.1.1" },
   });
   if (result.status !== 0) throw new Error(`scripts/release.ts failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   built.set(variant, outDir);
