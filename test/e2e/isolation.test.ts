@@ -29,3 +29,16 @@ for (const flavour of FLAVOURS) {
     }, 60_000);
   }
 }
+
+test("compiled binary: a faulty plugin in process isolation fails only its run, with its code", async () => {
+  const { build } = await import("esbuild");
+  const faults = path.join(dir, "faults.mjs");
+  await build({ entryPoints: [path.join(root, "test/plugins/fixtures/faults.ts")], bundle: true, platform: "node", format: "esm", outfile: faults, logLevel: "warning" });
+  const expected: Record<string, string> = { uncaught: "plugin_error", unhandled: "plugin_error", throw: "plugin_error", exit: "plugin_exit" };
+  for (const [action, code] of Object.entries(expected)) {
+    const { code: exit, output } = await runToEnd(FLAVOURS[0] as Flavour, ["plugin", "run", faults, "--action", action, "--name", "faults", "--version", "0.0.1", "--isolation", "process"], { cwd: dir });
+    expect(output).toContain(`failed: ${code}:`);
+    expect(exit).not.toBe(0);
+    expect(exit).not.toBe(70); // the host process itself did not crash
+  }
+}, 60_000);
