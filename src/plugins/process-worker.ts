@@ -97,7 +97,12 @@ class ProcessWorker extends EventEmitter implements PluginThread {
   }
 
   terminate(): Promise<unknown> {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill("SIGKILL");
+    if (this.#child.exitCode === null && this.#child.signalCode === null) {
+      // An idle child is unref'd; a caller awaiting its end must keep the process alive until the
+      // exit event, or the event loop empties first and the process ends without finishing.
+      this.ref();
+      this.#child.kill("SIGKILL");
+    }
     return this.#exited;
   }
 
