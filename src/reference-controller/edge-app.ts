@@ -4,6 +4,7 @@
 import { Hono, type Context } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import { EDGE_PATHS, PROTOCOL_VERSION, type CreateSessionRequest } from "../protocol/edge-v1.ts";
+import { packTexts } from "../protocol/frames.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import type { EdgeSessions } from "./edge-sessions.ts";
 import { asObject, errorFromException, errorResponse, invalid, readJson, type Obj } from "./http-helpers.ts";
@@ -153,9 +154,9 @@ function sessionRequest(body: Obj): CreateSessionRequest {
 }
 
 /**
- * A session socket that sends what one turn delivers as one frame: a single message as itself,
- * several as a JSON array (a batch, docs/protocol.md). The messages are already JSON text, so
- * the batch is joined, not serialized again. Whatever is pending leaves before a close.
+ * A session socket that sends what one turn delivers as one frame (or a few, each ≤ 1 MiB): a
+ * single message as itself, several as a JSON array (a batch, docs/protocol.md). The messages are
+ * already JSON text, so a batch is joined, not serialized again. Pending ones leave before a close.
  */
 function batchingSocket(ws: { send(data: string): void; close(code?: number, reason?: string): void }) {
   let pending: string[] = [];
@@ -163,8 +164,7 @@ function batchingSocket(ws: { send(data: string): void; close(code?: number, rea
     const batch = pending;
     pending = [];
     try {
-      if (batch.length === 1) ws.send(batch[0] as string);
-      else if (batch.length > 1) ws.send(`[${batch.join(",")}]`);
+      for (const frame of packTexts(batch)) ws.send(frame);
     } catch {
       // The socket closed under us: its close handler ends the session, and the runner's next
       // session replays what matters. A throw here (in a microtask) would crash the process.

@@ -9,6 +9,12 @@ import type { JobExecutor } from "./job-executor.ts";
 /** The abort reason the runner uses when a drain timeout or a second signal stops a job. */
 export const INTERRUPTED = "interrupted";
 
+/** A log message carries at most this many lines or characters (the protocol allows 1,000 lines). */
+const MAX_LINES_PER_MESSAGE = 500;
+const MAX_CHARS_PER_MESSAGE = 256 * 1024;
+/** A result's output beyond this fails the job: it would not fit a frame the controller accepts. */
+export const MAX_OUTPUT_CHARS = 1024 * 1024;
+
 export interface JobRunOptions {
   executor: JobExecutor;
   defaultTimeoutMs: number;
@@ -22,12 +28,16 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
   const startedAt = options.now();
   handle.accept();
 
-  // Lines are batched until the end of the current tick: one message per burst, not per line.
+  // Lines are batched until the end of the current tick (one message per burst, not per line),
+  // and a burst is cut into messages of bounded size so a chatty plugin cannot build one the
+  // controller refuses.
   let buffer: LogLine[] = [];
+  let bufferedChars = 0;
   const flush = () => {
     if (buffer.length === 0) return;
     const lines = buffer;
     buffer = [];
+    bufferedChars = 0;
     handle.log(lines);
   };
   const signal = AbortSignal.any([handle.signal, options.interrupt]);
@@ -42,7 +52,10 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
     signal,
     onLog(line) {
       if (buffer.length === 0) queueMicrotask(flush);
-      buffer.push({ ts: line.ts, level: line.level, msg: redactor.text(line.msg) });
+      const msg = redactor.text(line.msg);
+      buffer.push({ ts: line.ts, level: line.level, msg });
+      bufferedChars += msg.length + 40;
+      if (buffer.length >= MAX_LINES_PER_MESSAGE || bufferedChars >= MAX_CHARS_PER_MESSAGE) flush();
     },
     onStep(step) {
       flush();
@@ -52,11 +65,29 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
   flush();
 
   const result: JobResult = { status: outcome.status, startedAt, finishedAt: options.now() };
-  if (outcome.output !== undefined) result.output = outcome.output;
+  if (outcome.output !== undefined) {
+    const size = outputSize(outcome.output);
+    if (size === undefined || size > MAX_OUTPUT_CHARS) {
+      const message = size === undefined
+        ? "The job's output cannot be sent as JSON (a cycle, or a BigInt)"
+        : `The job's output is ${size} characters of JSON, over the ${MAX_OUTPUT_CHARS} limit; keep large data in storage and return a reference`;
+      return { status: "failed", startedAt, finishedAt: result.finishedAt, error: { code: "output_invalid", message } };
+    }
+    result.output = outcome.output;
+  }
   if (outcome.error !== undefined) result.error = { code: outcome.error.code, message: redactor.text(outcome.error.message) };
   if (outcome.status === "cancelled" && options.interrupt.aborted && !handle.signal.aborted) {
     result.status = "interrupted";
     result.error = { code: "job_interrupted", message: "The runner stopped before the job finished" };
   }
   return result;
+}
+
+/** Characters of the output as JSON, or undefined when it cannot be serialized. */
+function outputSize(output: unknown): number | undefined {
+  try {
+    return JSON.stringify(output)?.length ?? 0;
+  } catch {
+    return undefined;
+  }
 }

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { eventually, startController, startRunner, tempDir } from "../helpers/harness.ts";
 import type { ReferenceController } from "../../src/reference-controller/controller.ts";
 import type { Runner } from "../../src/runner/runner.ts";
+import type { JobExecutor } from "../../src/runner/job-executor.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -157,5 +158,42 @@ describe("Runner secrets", () => {
     const done = await controller.waitForJob(job.id, 10_000);
     expect(done.status).toBe("failed");
     expect(done.error?.code).toBe("secret_not_found");
+  });
+});
+
+describe("Runner limits", () => {
+  const chatty = (lines: number, output: unknown): JobExecutor => ({
+    async run(request) {
+      // All lines in one synchronous burst: the worst case for batching.
+      for (let i = 1; i <= lines; i++) request.onLog({ ts: i, level: "info", msg: `line ${i} ${"x".repeat(200)}` });
+      return { status: "succeeded", output };
+    },
+    workers: () => [],
+    close: async () => {},
+  });
+
+  for (const transport of ["websocket", "poll"] as const) {
+    test(`a plugin logging 5,000 lines at once loses none, in order, and the job completes (${transport})`, async () => {
+      const tmp = tempDir();
+      const { controller } = await startController({ dataDir: tmp.dir });
+      const { runner } = startRunner({ controller, transport, executor: chatty(5000, { ok: true }) });
+      cleanups.push(tmp.remove, () => controller.close(), () => runner.drain());
+      const job = controller.submitJob({ plugin: "echo" });
+      const done = await controller.waitForJob(job.id, 20_000);
+      expect(done.status).toBe("succeeded");
+      const lines = controller.core.logs.read(job.id, 0, 100_000).flatMap((e) => (e.type === "log" ? e.lines.map((l) => l.ts) : []));
+      expect(lines).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+    });
+  }
+
+  test("an output too large for the protocol fails the job with output_invalid instead of wedging it", async () => {
+    const tmp = tempDir();
+    const { controller } = await startController({ dataDir: tmp.dir });
+    const { runner } = startRunner({ controller, executor: chatty(1, { blob: "y".repeat(2 * 1024 * 1024) }) });
+    cleanups.push(tmp.remove, () => controller.close(), () => runner.drain());
+    const job = controller.submitJob({ plugin: "echo" });
+    const done = await controller.waitForJob(job.id, 20_000);
+    expect(done.status).toBe("failed");
+    expect(done.error?.code).toBe("output_invalid");
   });
 });

@@ -4,6 +4,7 @@
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
+import { packFrames } from "../../protocol/frames.ts";
 
 export async function openPollTransport(options: OpenTransportOptions): Promise<Transport> {
   const base = options.baseUrl;
@@ -39,14 +40,17 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
       while (queue.length > 0 && !isClosed) {
         const batch = queue;
         queue = [];
-        const response = await options.client.fetch(base + EDGE_PATHS.send(options.sessionId), {
-          method: "POST",
-          headers,
-          body: JSON.stringify({ messages: batch }),
-          signal: stop.signal,
-        });
-        await response.body?.cancel();
-        if (!response.ok) return finish(fromStatus(response, "send"));
+        // Same size rule as WebSocket frames: each POST stays far under the controller's limit.
+        for (const frame of packFrames(batch)) {
+          const response = await options.client.fetch(base + EDGE_PATHS.send(options.sessionId), {
+            method: "POST",
+            headers,
+            body: `{"messages":${frame.startsWith("[") ? frame : `[${frame}]`}}`,
+            signal: stop.signal,
+          });
+          await response.body?.cancel();
+          if (!response.ok) return finish(fromStatus(response, "send"));
+        }
       }
     } catch (error) {
       finish({ reason: `Long-poll send failed: ${(error as Error).message}` });

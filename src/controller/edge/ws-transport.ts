@@ -3,6 +3,7 @@
 
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
+import { packFrames } from "../../protocol/frames.ts";
 
 const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
 
@@ -19,7 +20,7 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       pending = [];
       if (batch.length === 0 || socket.readyState !== 1) return;
       try {
-        socket.send(JSON.stringify(batch.length === 1 ? batch[0] : batch));
+        for (const frame of packFrames(batch)) socket.send(frame);
       } catch {
         // Closing under us: the outbox replays unacknowledged messages on the next session.
       }
