@@ -14,6 +14,12 @@ const MAX_LINES_PER_MESSAGE = 500;
 const MAX_CHARS_PER_MESSAGE = 256 * 1024;
 /** A result's output beyond this fails the job: it would not fit a frame the controller accepts. */
 export const MAX_OUTPUT_CHARS = 1024 * 1024;
+/** Error and step messages are for people; a plugin that throws megabytes gets them cut. */
+const MAX_MESSAGE_CHARS = 16 * 1024;
+
+function clip(text: string): string {
+  return text.length <= MAX_MESSAGE_CHARS ? text : `${text.slice(0, MAX_MESSAGE_CHARS)}… (${text.length - MAX_MESSAGE_CHARS} more characters cut)`;
+}
 
 export interface JobRunOptions {
   executor: JobExecutor;
@@ -59,7 +65,7 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
     },
     onStep(step) {
       flush();
-      handle.step(step.message === undefined ? step : { ...step, message: redactor.text(step.message) });
+      handle.step(step.message === undefined ? step : { ...step, message: clip(redactor.text(step.message)) });
     },
   });
   flush();
@@ -75,7 +81,7 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
     }
     result.output = outcome.output;
   }
-  if (outcome.error !== undefined) result.error = { code: outcome.error.code, message: redactor.text(outcome.error.message) };
+  if (outcome.error !== undefined) result.error = { code: outcome.error.code.slice(0, 128), message: clip(redactor.text(outcome.error.message)) };
   if (outcome.status === "cancelled" && options.interrupt.aborted && !handle.signal.aborted) {
     result.status = "interrupted";
     result.error = { code: "job_interrupted", message: "The runner stopped before the job finished" };

@@ -186,6 +186,23 @@ describe("Runner limits", () => {
     });
   }
 
+  test("a plugin error of megabytes reaches the controller cut to a readable size", async () => {
+    const tmp = tempDir();
+    const { controller } = await startController({ dataDir: tmp.dir });
+    const executor: JobExecutor = {
+      run: async () => ({ status: "failed", error: { code: "plugin_error", message: "z".repeat(5 * 1024 * 1024) } }),
+      workers: () => [],
+      close: async () => {},
+    };
+    const { runner } = startRunner({ controller, executor });
+    cleanups.push(tmp.remove, () => controller.close(), () => runner.drain());
+    const job = controller.submitJob({ plugin: "echo", maxAttempts: 1 });
+    const done = await controller.waitForJob(job.id, 20_000);
+    expect(done.status).toBe("failed");
+    expect(done.error?.message.length).toBeLessThan(17_000);
+    expect(done.error?.message).toContain("more characters cut");
+  });
+
   test("an output too large for the protocol fails the job with output_invalid instead of wedging it", async () => {
     const tmp = tempDir();
     const { controller } = await startController({ dataDir: tmp.dir });
