@@ -3,6 +3,7 @@
 // Bun per request (`tls.ca`), Deno through an HttpClient, Node through NODE_EXTRA_CA_CERTS
 // (its global fetch has no per-request CA) and the `ws` package's `ca` option.
 
+import { readFileSync } from "node:fs";
 import WsWebSocket from "ws";
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
@@ -58,4 +59,16 @@ export function controllerClient(options: ControllerClientOptions): ControllerCl
     fetch: (url, init) => fetch(url, init),
     openWebSocket: (url) => new WsWebSocket(url, { ca: caPem }) as unknown as WebSocket,
   };
+}
+
+/** Reads the `caFile` option's PEM bundle, naming the field when it is missing or holds no certificate. */
+export function readCaFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError("caFile", `Cannot read "caFile" "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("caFile", `Cannot use "caFile" "${path}": it holds no PEM certificate`);
+  return pem;
 }

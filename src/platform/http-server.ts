@@ -6,6 +6,7 @@ import type { UpgradeWebSocket } from "hono/ws";
 import { serve as nodeServe, upgradeWebSocket as nodeUpgrade } from "@hono/node-server";
 import { WebSocketServer } from "ws";
 import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
 import { runtime } from "./runtime.ts";
 import { EdgeError } from "../errors.ts";
 
@@ -13,6 +14,8 @@ export interface ServeOptions {
   hostname: string;
   /** 0 picks a free port; read the chosen one from `HttpServer.port`. */
   port: number;
+  /** PEM certificate chain and private key: serve HTTPS (and WSS) instead of plain HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 export interface HttpServer {
@@ -47,9 +50,10 @@ export async function serveHttp(app: AnyHono, options: ServeOptions): Promise<Ht
   }
 }
 
-function describe(hostname: string, port: number, close: () => Promise<void>): HttpServer {
+function describe(options: ServeOptions, port: number, close: () => Promise<void>): HttpServer {
+  const { hostname } = options;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return { hostname, port, url: `http://${host}:${port}`, close };
+  return { hostname, port, url: `${options.tls === undefined ? "http" : "https"}://${host}:${port}`, close };
 }
 
 async function serveBun(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
@@ -59,10 +63,11 @@ async function serveBun(app: AnyHono, options: ServeOptions): Promise<HttpServer
     port: options.port,
     fetch: app.fetch,
     websocket: bun?.websocket,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     // Long-poll requests hold for up to 30 s; Bun's default idle timeout is 10 s.
     idleTimeout: 60,
   });
-  return describe(options.hostname, server.port, async () => {
+  return describe(options, server.port, async () => {
     await server.stop(true);
   });
 }
@@ -74,21 +79,22 @@ async function serveDeno(app: AnyHono, options: ServeOptions): Promise<HttpServe
   let resolvePort: (port: number) => void = () => {};
   const listening = new Promise<number>((resolve) => (resolvePort = resolve));
   const server = Deno.serve(
-    { hostname: options.hostname, port: options.port, onListen: (addr: { port: number }) => resolvePort(addr.port) },
+    { hostname: options.hostname, port: options.port, ...(options.tls ?? {}), onListen: (addr: { port: number }) => resolvePort(addr.port) },
     app.fetch,
   );
   const port = await listening;
-  return describe(options.hostname, port, () => server.shutdown());
+  return describe(options, port, () => server.shutdown());
 }
 
 async function serveNode(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
   const wss = new WebSocketServer({ noServer: true });
   return new Promise((resolve, reject) => {
+    const tls = options.tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } };
     const server = nodeServe(
-      { fetch: app.fetch, hostname: options.hostname, port: options.port, websocket: { server: wss as never } },
+      { fetch: app.fetch, hostname: options.hostname, port: options.port, websocket: { server: wss as never }, ...tls },
       (info: AddressInfo) => {
         resolve(
-          describe(options.hostname, info.port, () =>
+          describe(options, info.port, () =>
             new Promise<void>((done) => {
               wss.close();
               for (const client of wss.clients) client.terminate();

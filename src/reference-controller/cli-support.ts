@@ -2,6 +2,7 @@
 // flags, the admin client built from config, tables for humans, and API errors to exit codes.
 
 import * as fs from "node:fs";
+import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import * as path from "node:path";
 import { resolveConfig, ConfigError, type Config } from "../config/resolve.ts";
 import { AdminApiError, AdminClient } from "../cli/http-client.ts";
@@ -66,8 +67,12 @@ export function resolveAdminToken(config: Config): string {
   );
 }
 
+/** The admin API client; with `caFile` it trusts that CA for a controller behind private TLS. */
 export function adminClient(config: Config): AdminClient {
-  return new AdminClient({ baseUrl: config.controllerUrl, adminToken: resolveAdminToken(config) });
+  const options = { baseUrl: config.controllerUrl, adminToken: resolveAdminToken(config) };
+  if (config.caFile === undefined) return new AdminClient(options);
+  const client = controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
+  return new AdminClient({ ...options, fetch: ((input: string | URL | Request, init?: RequestInit) => client.fetch(String(input), init)) as typeof fetch });
 }
 
 export function out(text: string): void {

@@ -30,6 +30,8 @@ export interface ReferenceControllerOptions {
   /** State lives in `<dataDir>/controller/`. */
   dataDir: string;
   hostname?: string;
+  /** PEM certificate chain and key: serve HTTPS/WSS (runners refuse plain http off loopback). */
+  tls?: { cert: string; key: string };
   /** 0 (the default) picks a free port. */
   port?: number;
   leaseTtlMs?: number;
@@ -171,7 +173,11 @@ export class ReferenceController {
   static async start(options: ReferenceControllerOptions): Promise<ReferenceController> {
     const controller = ReferenceController.create(options);
     try {
-      controller.#server = await serveHttp(controller.app, { hostname: options.hostname ?? "127.0.0.1", port: options.port ?? 0 });
+      controller.#server = await serveHttp(controller.app, {
+        hostname: options.hostname ?? "127.0.0.1",
+        port: options.port ?? 0,
+        ...(options.tls === undefined ? {} : { tls: options.tls }),
+      });
     } catch (error) {
       await controller.close();
       throw error;

@@ -1,6 +1,8 @@
 // How the controller and dev commands turn resolved config into the controller's options.
 
+import * as fs from "node:fs";
 import { ConfigError, type Config } from "../config/resolve.ts";
+import { readSecretFile } from "../config/secret-file.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ReferenceControllerOptions } from "./controller.ts";
 
@@ -26,5 +28,24 @@ export function controllerOptionsFromConfig(config: Config, logger: Logger): Ref
     jobRetentionMs: config.jobRetentionMs,
     logger,
     ...resolveAdminTokenForServer(config),
+    ...tlsFromConfig(config),
   };
+}
+
+/** Both TLS files or neither; the key must be private to its owner. Read before anything listens. */
+function tlsFromConfig(config: Config): { tls?: { cert: string; key: string } } {
+  const { tlsCertFile, tlsKeyFile } = config;
+  if (tlsCertFile === undefined && tlsKeyFile === undefined) return {};
+  if (tlsCertFile === undefined || tlsKeyFile === undefined) {
+    const missing = tlsCertFile === undefined ? "tlsCertFile" : "tlsKeyFile";
+    throw new ConfigError(missing, `Option "${missing}" is missing: "tlsCertFile" and "tlsKeyFile" go together`);
+  }
+  let cert: string;
+  try {
+    cert = fs.readFileSync(tlsCertFile, "utf8");
+  } catch (error) {
+    throw new ConfigError("tlsCertFile", `Cannot read "tlsCertFile" "${tlsCertFile}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("tlsCertFile", `Cannot use "tlsCertFile" "${tlsCertFile}": it holds no PEM certificate`);
+  return { tls: { cert, key: readSecretFile(tlsKeyFile, "tlsKeyFile") } };
 }

@@ -16,7 +16,7 @@ import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { VERSION } from "../version.ts";
-import { controllerClient } from "../platform/controller-client.ts";
+import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import { readFileSync } from "node:fs";
 import { Runner } from "./runner.ts";
 import { controllerSecretResolver } from "./controller-secrets.ts";
@@ -41,16 +41,6 @@ export function runnerCredentials(config: Config): { runnerId: string; apiKey: s
   return { runnerId: config.runnerId, apiKey };
 }
 
-function readCaFile(path: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new ConfigError("caFile", `Cannot read "caFile" "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("caFile", `Cannot use "caFile" "${path}": it holds no PEM certificate`);
-  return pem;
-}
 
 export async function startRunnerService(config: Config, logger: Logger): Promise<RunnerService> {
   const { runnerId, apiKey } = runnerCredentials(config);

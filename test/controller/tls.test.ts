@@ -3,10 +3,9 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { websocket } from "hono/bun";
 import { ReferenceController } from "../../src/reference-controller/controller.ts";
 import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import { controllerClient, type ControllerClient } from "../../src/platform/controller-client.ts";
@@ -16,10 +15,10 @@ import { eventually } from "../helpers/harness.ts";
 let dir: string;
 let caFile: string;
 let controller: ReferenceController;
-let server: { port?: number | undefined; stop(force?: boolean): unknown };
+let server: { port: number };
 let apiKey: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "edge-runner-tls-"));
   // A private CA and a server certificate it signed (a self-signed leaf used as its own CA is
   // refused by rustls on Deno: "CaUsedAsEndEntity").
@@ -38,13 +37,18 @@ beforeAll(() => {
   openssl(["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=edge-runner test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout", caKey, "-out", caFile]);
   openssl(["req", ...ec, "-subj", "/CN=localhost", "-keyout", keyFile, "-out", csrFile]);
   openssl(["x509", "-req", "-in", csrFile, "-CA", caFile, "-CAkey", caKey, "-CAcreateserial", "-days", "2", "-extfile", extFile, "-out", certFile]);
-  controller = ReferenceController.create({ dataDir: path.join(dir, "c"), logger: memoryLogger("error").logger });
+  chmodSync(keyFile, 0o600);
+  // The reference controller itself serves HTTPS/WSS with the CA-signed certificate.
+  controller = await ReferenceController.start({
+    dataDir: path.join(dir, "c"), logger: memoryLogger("error").logger,
+    tls: { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") },
+  });
+  expect(controller.url).toStartWith("https://");
+  server = { port: controller.port };
   apiKey = controller.registerRunner({ id: "r1", group: "default" }).apiKey;
-  server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: controller.app.fetch, websocket, tls: { cert: readFileSync(path.join(dir, "cert.pem"), "utf8"), key: readFileSync(path.join(dir, "key.pem"), "utf8") } });
 });
 
 afterAll(async () => {
-  server.stop(true);
   await controller.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -77,27 +81,39 @@ test("EdgeConnection refuses a controller certificate from an unknown CA", async
   await stop();
 });
 
-test("the compiled binary, the bundle on Node (NODE_EXTRA_CA_CERTS) and on Deno reach a private-CA controller with --ca-file", async () => {
-  const { FLAVOURS, STATUS_URL, start, waitForHttp, waitForOutput } = await import("../helpers/processes.ts");
-  const keyFile = path.join(dir, "r1.key");
-  await Bun.write(keyFile, apiKey);
-  const { chmodSync } = await import("node:fs");
-  chmodSync(keyFile, 0o600);
+test("each flavour (compiled, Node, Deno) serves the controller over TLS and its runner reaches it with --ca-file", async () => {
+  const { CONTROLLER_URL, FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput } = await import("../helpers/processes.ts");
+  const tlsFlags = ["--tls-cert-file", path.join(dir, "cert.pem"), "--tls-key-file", path.join(dir, "key.pem")];
   for (const flavour of FLAVOURS) {
-    const runner = start(flavour, [
-      "run", "--runner-id", "r1", "--api-key-file", keyFile, "--ca-file", caFile, "--controller-url", `https://localhost:${server.port}`,
-      "--status-port", "0", "--start-jitter", "0", "--data-dir", path.join(dir, `runner-${flavour.name.replace(/\W/g, "")}`),
-    ], { env: { NODE_EXTRA_CA_CERTS: caFile } });
+    const tag = flavour.name.replace(/\W/g, "");
+    const dataDir = path.join(dir, `ctl-${tag}`);
+    // NODE_EXTRA_CA_CERTS: how Node trusts a private CA (the runner insists on it there).
+    const env = { NODE_EXTRA_CA_CERTS: caFile };
+    const ctl = start(flavour, ["controller", "--data-dir", dataDir, "--listen-port", "0", ...tlsFlags], { env });
     try {
-      const statusUrl = await waitForOutput(runner, STATUS_URL);
+      const url = (await waitForOutput(ctl, CONTROLLER_URL)).replace("127.0.0.1", "localhost");
+      expect(url).toStartWith("https://localhost:");
+      const keyFile = path.join(dir, `${tag}.key`);
+      const registered = await runToEnd(flavour, ["runner", "register", "r1", "--api-key-out", keyFile, "--controller-url", url, "--data-dir", dataDir, "--ca-file", caFile], { env });
+      expect(registered.code).toBe(0);
+      const runner = start(flavour, [
+        "run", "--runner-id", "r1", "--api-key-file", keyFile, "--ca-file", caFile, "--controller-url", url,
+        "--status-port", "0", "--start-jitter", "0", "--data-dir", path.join(dir, `runner-${tag}`),
+      ], { env });
       try {
-        await waitForHttp(`${statusUrl}/readyz`);
-      } catch (error) {
-        throw new Error(`${flavour.name}: ${(error as Error).message}\n${runner.output().slice(-3000)}`);
+        const statusUrl = await waitForOutput(runner, STATUS_URL);
+        try {
+          await waitForHttp(`${statusUrl}/readyz`);
+        } catch (error) {
+          throw new Error(`${flavour.name}: ${(error as Error).message}\n${runner.output().slice(-3000)}`);
+        }
+      } finally {
+        runner.kill("SIGTERM");
+        await runner.exited;
       }
     } finally {
-      runner.kill("SIGTERM");
-      await runner.exited;
+      ctl.kill("SIGTERM");
+      await ctl.exited;
     }
   }
-}, 60_000);
+}, 90_000);

@@ -39,7 +39,7 @@ export async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 20_
 }
 
 /** The controller's URL from its start-up line (start it with --listen-port 0). */
-export const CONTROLLER_URL = /Reference controller listening on (http:\/\/\S+)/;
+export const CONTROLLER_URL = /Reference controller listening on (https?:\/\/\S+)/;
 /** The runner's status page base URL from its start-up log line (start it with --status-port 0). */
 export const STATUS_URL = /Status page on (http:\/\/[^/"\s]+)\//;
 
