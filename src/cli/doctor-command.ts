@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parseDuration } from "../config/duration.ts";
 import { optionsHelp } from "../config/help.ts";
-import { takeFlags } from "../ops/command-flags.ts";
+import { startOpsCommand } from "../ops/command-flags.ts";
 import { formatReport, passed, runDoctor, type DoctorCheck } from "../ops/doctor/check.ts";
 import { DOCTOR_CHECKS } from "../ops/doctor/checks/index.ts";
 import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
@@ -31,17 +31,8 @@ export function createDoctorCommand(deps: DoctorDeps = {}): Command {
     name: "doctor",
     summary: "Check config, keys, controller reachability, TLS and authentication.",
     async run(args) {
-      if (args.includes("--help") || args.includes("-h")) {
-        out(`${HELP}\n${optionsHelp(["runner"])}\n`);
-        return EXIT.ok;
-      }
-      let taken;
-      try {
-        taken = takeFlags(args, { "--json": "bool", "--timeout": "string" });
-      } catch (error) {
-        err(`edge-runner doctor: ${(error as Error).message}\n`);
-        return EXIT.usage;
-      }
+      const taken = startOpsCommand("doctor", `${HELP}\n${optionsHelp(["runner"])}\n`, args, { "--json": "bool", "--timeout": "string" }, { out, err });
+      if ("exit" in taken) return taken.exit;
       const timeoutMs = parseDuration(String(taken.flags.get("--timeout") ?? "5s"));
       if (timeoutMs === undefined || timeoutMs <= 0) {
         err(`edge-runner doctor: invalid value "${String(taken.flags.get("--timeout"))}" for "--timeout": expected a duration such as "5s"\n`);

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseDuration } from "../config/duration.ts";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig } from "../config/resolve.ts";
-import { takeFlags } from "../ops/command-flags.ts";
+import { startOpsCommand } from "../ops/command-flags.ts";
 import { probeOnce, waitUntilHealthy } from "../ops/health-probe.ts";
 import { statusBaseUrl } from "../ops/status-url.ts";
 import type { Timers } from "../util/sleep.ts";
@@ -32,17 +32,8 @@ export function createHealthcheckCommand(deps: HealthcheckDeps = {}): Command {
     name: "healthcheck",
     summary: "Exit 0 when the local status endpoint says ready (--wait to wait for it).",
     async run(args) {
-      if (args.includes("--help") || args.includes("-h")) {
-        out(`${HELP}\n${optionsHelp(["runner"])}\n`);
-        return EXIT.ok;
-      }
-      let taken;
-      try {
-        taken = takeFlags(args, { "--wait": "bool", "--timeout": "string", "--path": "string" });
-      } catch (error) {
-        err(`edge-runner healthcheck: ${(error as Error).message}\n`);
-        return EXIT.usage;
-      }
+      const taken = startOpsCommand("healthcheck", `${HELP}\n${optionsHelp(["runner"])}\n`, args, { "--wait": "bool", "--timeout": "string", "--path": "string" }, { out, err });
+      if ("exit" in taken) return taken.exit;
       const wait = taken.flags.has("--wait");
       const path = String(taken.flags.get("--path") ?? (wait ? "/healthz" : "/readyz"));
       const timeoutMs = parseDuration(String(taken.flags.get("--timeout") ?? "90s"));

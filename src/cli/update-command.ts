@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
-import { takeFlags } from "../ops/command-flags.ts";
+import { startOpsCommand } from "../ops/command-flags.ts";
 import { assetFor } from "../ops/release-assets.ts";
 import { statusBaseUrl } from "../ops/status-url.ts";
 import { loadTrustedReleaseKeys } from "../ops/trusted-release-keys.ts";
@@ -45,17 +45,8 @@ export function createUpdateCommand(deps: UpdateDeps = {}): Command {
     name: "update",
     summary: "Replace this executable with a verified newer release, while no job runs.",
     async run(args) {
-      if (args.includes("--help") || args.includes("-h")) {
-        out(`${HELP}\n${optionsHelp(["runner"])}\n`);
-        return EXIT.ok;
-      }
-      let taken;
-      try {
-        taken = takeFlags(args, { "--dry-run": "bool", "--allow-downgrade": "bool", "--restart": "bool", "--target": "string", "--from-dir": "string" });
-      } catch (error) {
-        err(`edge-runner update: ${(error as Error).message}\n`);
-        return EXIT.usage;
-      }
+      const taken = startOpsCommand("update", `${HELP}\n${optionsHelp(["runner"])}\n`, args, { "--dry-run": "bool", "--allow-downgrade": "bool", "--restart": "bool", "--target": "string", "--from-dir": "string" }, { out, err });
+      if ("exit" in taken) return taken.exit;
       const { config } = resolveConfig({ scopes: ["runner"], argv: taken.rest, env: deps.env ?? process.env, readFile: (p) => readFileSync(p, "utf8") });
       const flag = (name: string) => taken.flags.get(name) as string | undefined;
       try {

@@ -32,3 +32,26 @@ export function takeFlags(args: readonly string[], spec: Readonly<Record<string,
   }
   return { flags, rest };
 }
+
+/**
+ * The start every ops command shares: `--help` prints its help, then its own flags are taken.
+ * Returns the exit code to stop with (help shown, or a usage error written), or the flags.
+ */
+export function startOpsCommand(
+  command: string,
+  help: string,
+  args: readonly string[],
+  spec: Readonly<Record<string, FlagKind>>,
+  io: { out(text: string): void; err(text: string): void },
+): { exit: number } | TakenFlags {
+  if (args.includes("--help") || args.includes("-h")) {
+    io.out(help);
+    return { exit: 0 };
+  }
+  try {
+    return takeFlags(args, spec);
+  } catch (error) {
+    io.err(`edge-runner ${command}: ${(error as Error).message}\n`);
+    return { exit: 64 };
+  }
+}
