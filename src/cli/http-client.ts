@@ -3,6 +3,7 @@
 
 import { EdgeError, type ErrorCode } from "../errors.ts";
 import type { JobJson } from "../reference-controller/records.ts";
+import type { SubmitJobInput } from "../reference-controller/controller-core.ts";
 import type { JobEvent } from "../reference-controller/job-logs.ts";
 import type { RunnerInfo } from "../reference-controller/runner-registry.ts";
 
@@ -12,16 +13,8 @@ export interface AdminClientOptions {
   fetch?: typeof fetch;
 }
 
-export interface SubmitJobRequest {
-  plugin: string;
-  action?: string;
-  input?: unknown;
-  group?: string;
-  timeoutMs?: number;
-  maxAttempts?: number;
-  /** Secret references the job may resolve from the controller's store. */
-  secrets?: string[];
-}
+/** The body of POST /api/v1/jobs: the controller's own submit input. */
+export type SubmitJobRequest = SubmitJobInput;
 
 /** An answer other than 2xx; `status` is the HTTP status (0 when the controller was unreachable). */
 export class AdminApiError extends EdgeError {
