@@ -4,9 +4,8 @@
 
 import type { Redactor } from "../log/redact.ts";
 import type { ConnectionState } from "../controller/connection.ts";
-import type { JobStatus } from "../protocol/edge-v1.ts";
 import { checkReadiness } from "./readiness.ts";
-import type { RunnerSnapshot, RunnerState, WorkerInfo } from "./snapshot.ts";
+import type { RecentResultInfo, RunnerSnapshot, RunnerState, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
 
 /** Longest error text shown; a plugin may throw a whole HTTP body. */
 const MAX_ERROR_CHARS = 300;
@@ -38,18 +37,8 @@ export interface StatusDocument {
   };
   concurrency: number;
   freeSlots: number;
-  running: Array<{ jobId: string; attempt: number; plugin: string; action: string; startedAt: number; elapsedMs: number }>;
-  recent: Array<{
-    jobId: string;
-    attempt: number;
-    plugin: string;
-    status: JobStatus;
-    errorCode?: string;
-    errorMessage?: string;
-    durationMs: number;
-    finishedAt: number;
-    agoMs: number;
-  }>;
+  running: Array<RunningJobInfo & { elapsedMs: number }>;
+  recent: Array<RecentResultInfo & { agoMs: number }>;
   workers: Array<{ id: number; plugin: string; state: WorkerInfo["state"]; jobsServed: number; startedAt: number; upMs: number; memoryBytes?: number }>;
   loops: Array<{ name: string; lastTickAt: number; lastTickSecondsAgo: number; maxSilenceMs: number }>;
 }
