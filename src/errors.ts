@@ -21,6 +21,12 @@ export type ErrorCode =
   | "input_invalid"
   // secrets asked for by a plugin (ctx.secrets.get) that the job does not have
   | "secret_not_found"
+  // secrets (src/secrets/): one code per reason a secret cannot reach a job
+  | "secret_undecryptable"
+  | "secret_reference_invalid"
+  | "secret_permission_denied"
+  | "secret_backend_unavailable"
+  | "secret_corrupt"
   | "not_found"
   | "conflict"
   | "internal"
