@@ -1,0 +1,137 @@
+import { describe, expect, test } from "bun:test";
+import { LineStreamRedactor } from "../../src/secrets/redaction/line-stream.ts";
+import { PatternMatcher } from "../../src/secrets/redaction/pattern-matcher.ts";
+import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
+import { secretForms } from "../../src/secrets/redaction/secret-forms.ts";
+
+const SECRET = "hunter2-Sup3r/S3cret+value=";
+
+describe("RedactionScope.text()", () => {
+  test("masks the value in every encoded form", () => {
+    const scope = new RedactionScope();
+    scope.add(SECRET);
+    const bytes = Buffer.from(SECRET);
+    const forms = [
+      SECRET,
+      bytes.toString("base64"),
+      bytes.toString("base64url"),
+      `prefix:${Buffer.concat([Buffer.from("x"), bytes]).toString("base64")}`,
+      Buffer.concat([Buffer.from("xy"), bytes, Buffer.from("z")]).toString("base64"),
+      Buffer.concat([Buffer.from("xy"), bytes]).toString("base64url"),
+      encodeURIComponent(SECRET),
+      bytes.toString("hex"),
+      bytes.toString("hex").toUpperCase(),
+      JSON.stringify({ s: SECRET }),
+      JSON.stringify(JSON.stringify({ s: SECRET })),
+    ];
+    for (const form of forms) {
+      const out = scope.text(`before ${form} after`);
+      expect(out).toContain("[REDACTED]");
+      // No 8-character run of any encoded form survives.
+      for (const encoded of secretForms(SECRET)) {
+        for (let i = 0; i + 8 <= encoded.length; i += 4) expect(out).not.toContain(encoded.slice(i, i + 8));
+      }
+    }
+  });
+
+  test("masks a secret whole when another secret is its prefix (longest first)", () => {
+    const scope = new RedactionScope();
+    scope.add("abcd1234");
+    scope.add("abcd1234-and-more-secret");
+    expect(scope.text("x abcd1234-and-more-secret y abcd1234 z")).toBe("x [REDACTED] y [REDACTED] z");
+    const other = new RedactionScope();
+    other.add("abcd1234-and-more-secret");
+    other.add("abcd1234");
+    expect(other.text("abcd1234-and-more-secret!")).toBe("[REDACTED]!");
+  });
+
+  test("masks a multi-line secret whole and line by line", () => {
+    const scope = new RedactionScope();
+    const key = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD9\n-----END KEY-----";
+    scope.add(key);
+    expect(scope.text(`key=${key}`)).toBe("key=[REDACTED]");
+    expect(scope.text("line: MIIBOgIBAAJBAKj34GkxFhD9")).toBe("line: [REDACTED]");
+  });
+
+  test("a job scope masks its own and the process's secrets; the process scope masks live jobs' until they end", () => {
+    const process = new RedactionScope();
+    process.add("process-api-key");
+    const job = process.child("job-1");
+    job.add("job-secret-1");
+    expect(job.text("process-api-key job-secret-1")).toBe("[REDACTED] [REDACTED]");
+    expect(process.text("job-secret-1")).toBe("[REDACTED]");
+    const sibling = process.child("job-2");
+    expect(sibling.text("job-secret-1")).toBe("job-secret-1");
+    job.dispose();
+    expect(process.text("job-secret-1")).toBe("job-secret-1");
+    job.add("late-secret");
+    expect(job.count).toBe(0);
+  });
+
+  test("value() masks strings at any depth, keys, and fields named like secrets", () => {
+    const scope = new RedactionScope();
+    scope.add("s3cr3t-value");
+    expect(scope.value({ a: [{ b: "x s3cr3t-value" }], password: "anything", "s3cr3t-value": 1 })).toEqual({
+      a: [{ b: "x [REDACTED]" }],
+      password: "[REDACTED]",
+      "[REDACTED]": 1,
+    });
+  });
+
+  test("ignores values under 4 characters", () => {
+    const scope = new RedactionScope();
+    scope.add("abc");
+    expect(scope.text("abc")).toBe("abc");
+  });
+});
+
+describe("LineStreamRedactor.next()", () => {
+  test("masks a secret split across two chunks or two lines", () => {
+    const scope = new RedactionScope();
+    scope.add("split-secret-value");
+    for (const [a, b] of [["log: split-sec", "ret-value done"], ["split-secret-v", "alue"]]) {
+      const stream = new LineStreamRedactor(scope);
+      const out = stream.next(a!) + stream.next(b!);
+      expect(out).not.toContain("secret-v");
+      expect(out).not.toContain("split-sec");
+      expect(out).not.toContain("ret-value");
+    }
+    const lines = new LineStreamRedactor(scope);
+    const printed = "-----A-----\nline-one-of-key\nline-two-of-key";
+    scope.add(printed);
+    const out = printed.split("\n").map((line) => lines.next(line));
+    expect(out.join("\n")).not.toContain("line-one-of-key");
+    expect(out.join("\n")).not.toContain("line-two-of-key");
+  });
+
+  test("leaves ordinary lines alone", () => {
+    const scope = new RedactionScope();
+    scope.add("zq-secret-qz");
+    const stream = new LineStreamRedactor(scope);
+    expect(stream.next("hello world")).toBe("hello world");
+    expect(stream.next("second line")).toBe("second line");
+  });
+});
+
+describe("PatternMatcher", () => {
+  test("finds overlapping patterns and merges them", () => {
+    const matcher = new PatternMatcher(["he", "she", "hers", "his"]);
+    expect(matcher.spans("ushers")).toEqual([{ start: 1, end: 6 }]);
+    expect(matcher.spans("ahis xhe")).toEqual([{ start: 1, end: 4 }, { start: 6, end: 8 }]);
+    expect(matcher.spans("nothing")).toEqual([]);
+  });
+
+  test("agrees with indexOf on random text", () => {
+    const alphabet = "abc";
+    const rand = (n: number) => Array.from({ length: n }, () => alphabet[Math.floor(Math.random() * 3)]).join("");
+    for (let round = 0; round < 50; round++) {
+      const patterns = Array.from({ length: 5 }, () => rand(2 + Math.floor(Math.random() * 4)));
+      const text = rand(60);
+      const covered = new Array<boolean>(text.length).fill(false);
+      for (const p of patterns) for (let i = text.indexOf(p); i >= 0; i = text.indexOf(p, i + 1)) for (let k = i; k < i + p.length; k++) covered[k] = true;
+      const fromMatcher = new Array<boolean>(text.length).fill(false);
+      for (const s of new PatternMatcher(patterns).spans(text)) for (let k = s.start; k < s.end; k++) fromMatcher[k] = true;
+      expect(fromMatcher).toEqual(covered);
+    }
+  });
+});
