@@ -3,6 +3,8 @@
 
 export type ErrorCode =
   | "config_invalid"
+  // a command line that does not parse (unknown flag, missing value): exit 64
+  | "usage_invalid"
   | "unauthorized"
   | "forbidden"
   | "protocol_error"

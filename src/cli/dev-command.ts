@@ -29,7 +29,7 @@ export const devCommand: Command = {
       env: process.env,
       readFile: (p) => readFileSync(p, "utf8"),
     });
-    const logger = new Logger({ level: config.logLevel, format: config.logFormat === "auto" ? "text" : config.logFormat });
+    const logger = new Logger({ level: config.logLevel, format: config.logFormat });
     const dataDir = path.resolve(config.dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
@@ -43,10 +43,15 @@ export const devCommand: Command = {
       writeFileSync(keyFile, apiKey + "\n", { mode: 0o600 });
     }
 
+    // A part that fails to start stops the parts already running, so the command exits with the
+    // failure's code (main maps it) instead of staying half-started.
     const service = await startRunnerService(
       { ...config, runnerId: DEV_RUNNER_ID, apiKeyFile: keyFile, controllerUrl: controller.url, startJitterMs: 0 },
       logger,
-    );
+    ).catch(async (error: unknown) => {
+      await controller.close().catch(() => undefined);
+      throw error;
+    });
 
     const demo = controller.submitJob({ plugin: "echo", action: "default", input: { hello: "edge-runner", at: new Date().toISOString() }, group: config.group });
     const result = await controller.waitForJob(demo.id, 30_000);
@@ -58,7 +63,7 @@ edge-runner dev is running.
   demo job     ${result.id}: ${result.status}${result.output !== undefined ? ` → ${JSON.stringify(result.output)}` : ""}${result.error ? ` (${result.error.code}: ${result.error.message})` : ""}
 
 Submit more jobs from another terminal:
-  npm run cli -- job submit echo --input '{"n":1}' --wait --controller-url ${controller.url} --data-dir ${config.dataDir}
+  npm run -s cli -- job submit echo --input '{"n":1}' --wait --controller-url ${controller.url} --data-dir ${config.dataDir}
 Press Ctrl-C to stop (twice to interrupt running jobs).
 `);
 

@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import { optionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
+import { UsageError } from "../config/usage-error.ts";
 import { isTerminal, JOB_STATES, type JobState } from "../reference-controller/job-state.ts";
 import type { JobEvent } from "../reference-controller/job-logs.ts";
 import type { JobJson } from "../reference-controller/records.ts";
@@ -53,6 +54,7 @@ export const jobCommand: Command = {
         case "submit": {
           const plugin = needId("plugin name");
           if (plugin === undefined) return EXIT.usage;
+          await warnUnknownPlugin(plugin);
           const request: SubmitJobRequest = { plugin, input: readInput(str("--input"), str("--input-file")) };
           const action = str("--action"), group = str("--group");
           if (action !== undefined) request.action = action;
@@ -100,14 +102,27 @@ export const jobCommand: Command = {
   },
 };
 
+/**
+ * A name without @version runs only as a built-in: say so before the job fails on a runner. A
+ * warning, not a refusal: runners of another version may have built-ins this CLI does not.
+ */
+async function warnUnknownPlugin(plugin: string): Promise<void> {
+  if (plugin.includes("@")) return;
+  const { BUILTIN_PLUGINS } = await import("../plugins/builtin/index.ts");
+  if (BUILTIN_PLUGINS.has(plugin)) return;
+  const { noBuiltinMessage } = await import("../plugin-bundles/bundle-resolver.ts");
+  fail(`Warning: ${noBuiltinMessage(plugin)}; submitting anyway for runners that have it.`);
+}
+
 function readInput(inline: string | undefined, file: string | undefined): unknown {
-  if (inline !== undefined && file !== undefined) throw new ConfigError("--input", `Options "--input" and "--input-file" exclude each other: set one`);
+  if (inline !== undefined && file !== undefined) throw new UsageError(`Options "--input" and "--input-file" exclude each other: set one`, "--input");
   const text = inline ?? (file === undefined ? undefined : readFile(file));
   if (text === undefined) return {};
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ConfigError("--input", `Cannot parse the job input${file === undefined ? "" : ` from "${file}"`} as JSON: ${(error as Error).message}`);
+    const where = file === undefined ? `--input` : `--input-file "${file}"`;
+    throw new UsageError(`Cannot parse the job input of ${where} as JSON: ${(error as Error).message}`, file === undefined ? "--input" : "--input-file");
   }
 }
 
@@ -144,7 +159,7 @@ function formatEvent(event: JobEvent): string {
     const s = event.step;
     return `[attempt ${event.attempt}] step ${s.name ?? s.id}: ${s.status}${s.message === undefined ? "" : ` (${s.message})`}`;
   }
-  return event.lines.map((l) => `${time(l.ts)} ${l.level.toUpperCase().padEnd(5)} ${l.msg}`).join("\n");
+  return event.lines.map((l) => `[attempt ${event.attempt}] ${time(l.ts)} ${l.level.toUpperCase().padEnd(5)} ${l.msg}`).join("\n");
 }
 
 /** Prints events; with `follow`, keeps reading until the job is terminal and fully printed. */
@@ -161,7 +176,11 @@ async function streamLogs(client: AdminClient, id: string, follow: boolean, json
     if (isTerminal(job.status as JobState)) {
       const last = await client.jobLogs(id, after);
       for (const event of last.events) out(json ? JSON.stringify(event) : formatEvent(event));
-      if (last.events.length === 0) return EXIT.ok;
+      if (last.events.length === 0) {
+        // The last line says how it ended, even for a job that logged nothing.
+        if (!json) out(`job ${job.id} ${job.status}${job.error === undefined ? "" : `: ${job.error.code}: ${job.error.message}`}`);
+        return EXIT.ok;
+      }
       after = last.nextSeq;
     }
   }

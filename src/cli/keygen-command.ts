@@ -7,6 +7,7 @@ import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "../plugi
 import { ensureRunnerKey } from "../plugin-bundles/runner-keys.ts";
 import { generateSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { EXIT, type Command } from "./command.ts";
+import { untrackedSecretWarning } from "./untracked-secret-warning.ts";
 
 const USAGE = `Usage:
   edge-runner keygen [--out-dir DIR] [--force]
@@ -47,7 +48,8 @@ export const keygenCommand: Command = {
         process.stderr.write(
           `Created signing key "${key.kid}":\n  private: ${key.files.privateJwk} (0600), ${key.files.privatePem} (0600)\n` +
             `  public:  ${key.files.publicJwk}, ${key.files.publicPem}\n` +
-            `Copy the public JWK into each runner's trusted keys directory; keep the private one off runners.\n`,
+            `Copy the public JWK into each runner's trusted keys directory; keep the private one off runners.\n` +
+            untrackedSecretWarning([key.files.privateJwk, key.files.privatePem]),
         );
         process.stdout.write(JSON.stringify(key.publicJwk, null, 2) + "\n" + withNewline(key.publicPem));
         return EXIT.ok;
@@ -55,7 +57,7 @@ export const keygenCommand: Command = {
       const result = await ensureRunnerKey({ outDir, force });
       process.stderr.write(
         result.created
-          ? `Created runner key pair: ${result.files.privateKey} (0600), ${result.files.publicKey}\n`
+          ? `Created runner key pair: ${result.files.privateKey} (0600), ${result.files.publicKey}\n${untrackedSecretWarning([result.files.privateKey])}`
           : `Kept the existing runner key pair in ${outDir} (use --force to replace it)\n`,
       );
       process.stdout.write(withNewline(result.publicPem));

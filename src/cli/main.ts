@@ -7,6 +7,7 @@ import type { Command } from "./command.ts";
 import { EXIT } from "./command.ts";
 import { ConfigError, EX_CONFIG } from "../config/resolve.ts";
 import { EdgeError } from "../errors.ts";
+import { UsageError, nearest } from "../config/usage-error.ts";
 
 type Loader = () => Promise<Command>;
 
@@ -57,20 +58,26 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = COMMANDS[name];
   if (entry === undefined) {
-    process.stderr.write(`Unknown command "${name}".\n\n${usage()}`);
+    const near = nearest(name, Object.keys(COMMANDS));
+    process.stderr.write(`Unknown command "${name}"${near === undefined ? "" : ` (did you mean "${near}"?)`}.\n\n${usage()}`);
     return EXIT.usage;
   }
   try {
     const command = await entry.load();
     return await command.run(args);
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`edge-runner ${name}: ${error.message}\nRun "edge-runner ${name} --help" for the accepted options.\n`);
+      return EXIT.usage;
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`edge-runner ${name}: configuration error: ${error.message}\n`);
       return EX_CONFIG;
     }
-    if (error instanceof EdgeError && error.code === "listen_failed") {
+    // Expected failures (a port or a data directory in use, …) read as one line, never a stack.
+    if (error instanceof EdgeError) {
       process.stderr.write(`edge-runner ${name}: ${error.message}\n`);
-      return EXIT.unavailable;
+      return error.code === "listen_failed" || error.code === "conflict" ? EXIT.unavailable : EXIT.failure;
     }
     throw error;
   }

@@ -5,6 +5,7 @@
 import { EdgeError } from "../errors.ts";
 import { OPTIONS, envName, flagName, type OptionScope, type OptionSpec } from "./options.ts";
 import { parseDuration } from "./duration.ts";
+import { UsageError, unknownFlag } from "./usage-error.ts";
 
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S["type"] extends "int" | "duration"
@@ -40,6 +41,8 @@ export interface ResolveOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Reads the config file; injected so the function stays pure and testable. */
   readFile?: (path: string) => string;
+  /** A command's own flags (taken out before), only so an unknown flag can be matched to them. */
+  ownFlags?: readonly string[];
 }
 
 export interface Resolved {
@@ -50,7 +53,7 @@ export interface Resolved {
 
 export function resolveConfig(options: ResolveOptions): Resolved {
   const specs = OPTIONS.filter((s) => s.scope === "common" || options.scopes.includes(s.scope));
-  const { flags, positionals } = parseFlags(options.argv, specs);
+  const { flags, positionals } = parseFlags(options.argv, specs, options.ownFlags ?? []);
 
   const raw = new Map<string, { value: unknown; source: string }>();
   for (const spec of specs) {
@@ -89,7 +92,7 @@ function byName(name: string): OptionSpec {
   return spec;
 }
 
-function parseFlags(argv: readonly string[], specs: readonly OptionSpec[]) {
+function parseFlags(argv: readonly string[], specs: readonly OptionSpec[], ownFlags: readonly string[]) {
   const flags = new Map<string, string>();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -107,14 +110,14 @@ function parseFlags(argv: readonly string[], specs: readonly OptionSpec[]) {
     const negated = flag.startsWith("--no-") ? "--" + flag.slice(5) : undefined;
     const spec = specs.find((s) => flagName(s) === flag) ?? specs.find((s) => s.type === "bool" && flagName(s) === negated);
     if (spec === undefined) {
-      throw new ConfigError(flag, `Unknown option "${flag}" (see --help for the accepted options)`);
+      throw unknownFlag(flag, [...specs.map(flagName), ...ownFlags]);
     }
     if (spec.type === "bool" && eq === -1) {
       flags.set(spec.name, negated === undefined ? "true" : "false");
       continue;
     }
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new ConfigError(spec.name, `Option "${flag}" needs a value`);
+    if (value === undefined) throw new UsageError(`Option "${flag}" needs a value`, flag);
     flags.set(spec.name, value);
   }
   return { flags, positionals };

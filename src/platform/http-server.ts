@@ -16,6 +16,8 @@ export interface ServeOptions {
   port: number;
   /** PEM certificate chain and private key: serve HTTPS (and WSS) instead of plain HTTP. */
   tls?: { cert: string; key: string };
+  /** The flag that sets this address (`--status-port`), named when it cannot be bound. */
+  flag?: string;
 }
 
 export interface HttpServer {
@@ -45,8 +47,10 @@ export async function serveHttp(app: AnyHono, options: ServeOptions): Promise<Ht
     return await serveNode(app, options);
   } catch (error) {
     // Each runtime words "address in use" differently; say it one way, naming the address.
-    const detail = (error as { code?: string }).code === "EADDRINUSE" || /in use/i.test((error as Error).message) ? "the address is in use" : (error as Error).message;
-    throw new EdgeError("listen_failed", `Cannot listen on ${options.hostname}:${options.port}: ${detail}`, { cause: error });
+    const inUse = (error as { code?: string }).code === "EADDRINUSE" || /in use/i.test((error as Error).message);
+    const detail = inUse ? "the address is in use" : (error as Error).message;
+    const fix = options.flag === undefined ? "" : ` (${inUse ? "choose another port with" : "see"} ${options.flag})`;
+    throw new EdgeError("listen_failed", `Cannot listen on ${options.hostname}:${options.port}: ${detail}${fix}`, { cause: error });
   }
 }
 

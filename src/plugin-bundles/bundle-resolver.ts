@@ -2,6 +2,7 @@
 // that turns `name@version` into a verified, cached bundle file via resolvePluginBundle().
 
 import { EdgeError } from "../errors.ts";
+import { BUILTIN_PLUGINS } from "../plugins/builtin/index.ts";
 import type { PluginResolver } from "../plugins/plugin-ref.ts";
 import { resolvePluginBundle, type ResolvePluginBundleOptions } from "./bundle-fetcher.ts";
 
@@ -11,9 +12,15 @@ export function createBundleResolver(options: BundleResolverOptions): PluginReso
   return async function resolveSignedBundle(ref, signal) {
     // A bundle is only ever identified by name and version: "latest" would be unsigned intent.
     if (ref.version === undefined) {
-      throw new EdgeError("input_invalid", `Cannot resolve plugin "${ref.name}": a plugin bundle needs a version ("${ref.name}@1.2.3")`);
+      throw new EdgeError("plugin_not_found", noBuiltinMessage(ref.name));
     }
     const resolved = await resolvePluginBundle({ ...options, plugin: ref.name, version: ref.version, signal });
     return { kind: "bundle", path: resolved.path, name: resolved.manifest.name, version: resolved.manifest.version };
   };
+}
+
+/** What to say when a job names a plugin without a version that is not a built-in. */
+export function noBuiltinMessage(name: string): string {
+  const builtins = [...BUILTIN_PLUGINS.keys()].map((n) => `"${n}"`).join(", ");
+  return `Cannot find plugin "${name}": no built-in plugin is named "${name}" (the built-ins are ${builtins}), and a plugin bundle is named name@version ("${name}@1.2.3")`;
 }

@@ -6,10 +6,9 @@ import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { resolveConfig, type Config } from "../config/resolve.ts";
 import { errorMessage } from "../errors.ts";
+import { UsageError, unknownFlag } from "../config/usage-error.ts";
 
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
+export { UsageError };
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -30,6 +29,9 @@ export function parseCommandArgs(args: string[], options: Options): ParsedArgs {
     const { values, positionals } = parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
     return { values: values as ParsedArgs["values"], positionals };
   } catch (error) {
+    // node:util words it "Unknown option '--x'. …"; say it as every command does, with a suggestion.
+    const unknown = /^Unknown option '(--?[^']+)'/.exec(errorMessage(error));
+    if (unknown !== null) throw unknownFlag(unknown[1] as string, Object.keys({ ...COMMON, ...options }).map((name) => `--${name}`));
     throw new UsageError(errorMessage(error));
   }
 }

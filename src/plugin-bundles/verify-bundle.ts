@@ -10,7 +10,7 @@ import type { TrustedKeyRing } from "./key-ring.ts";
 import { manifestDifferences, parseManifest, pluginRef, type BundleManifest } from "./manifest.ts";
 import { SIGNATURE_TYP } from "./sign-manifest.ts";
 
-/** What the job asked for: the bundle must be exactly this plugin and version. */
+/** What was asked for (by a job, or by `plugin verify`): the bundle must be exactly this plugin and version. */
 export interface ExpectedBundle {
   name: string;
   version: string;
@@ -87,9 +87,9 @@ export async function verifySignedManifest(options: VerifyManifestOptions): Prom
       throw bundleError("bundle_signature_invalid", ref, `signature is for another bundle: the signed manifest differs in ${diff.map((f) => `"${f}"`).join(", ")}`);
     }
   }
-  if (manifest.name !== options.expected.name) throw bundleError("bundle_name_mismatch", ref, `signed name is "${manifest.name}", the job asked for "${options.expected.name}"`);
+  if (manifest.name !== options.expected.name) throw bundleError("bundle_name_mismatch", ref, `signed name is "${manifest.name}", expected "${options.expected.name}"`);
   if (manifest.version !== options.expected.version) {
-    throw bundleError("bundle_version_mismatch", ref, `signed version is "${manifest.version}", the job asked for "${options.expected.version}"`);
+    throw bundleError("bundle_version_mismatch", ref, `signed version is "${manifest.version}", expected "${options.expected.version}"`);
   }
   if (manifest.size > options.maxBytes) throw bundleError("bundle_too_large", ref, `size ${manifest.size} bytes exceeds the limit of ${options.maxBytes}`);
   return { manifest, kid };

@@ -8,6 +8,7 @@ import { resolveConfig, ConfigError, type Config } from "../config/resolve.ts";
 import { AdminApiError, AdminClient } from "../cli/http-client.ts";
 import { EXIT } from "../cli/command.ts";
 import { readSecretFile } from "./tokens.ts";
+import { UsageError } from "../config/usage-error.ts";
 
 /** A command's own flags: `value` takes an argument, `bool` does not. */
 export type FlagSpec = Record<string, "value" | "bool">;
@@ -40,7 +41,7 @@ export function parseCommandArgs(args: readonly string[], own: FlagSpec): Parsed
       continue;
     }
     const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new ConfigError(name, `Option "${name}" needs a value`);
+    if (value === undefined) throw new UsageError(`Option "${name}" needs a value`, name);
     flags.set(name, value);
   }
   const { config, positionals } = resolveConfig({
@@ -48,6 +49,7 @@ export function parseCommandArgs(args: readonly string[], own: FlagSpec): Parsed
     argv: rest,
     env: process.env,
     readFile: (p) => fs.readFileSync(p, "utf8"),
+    ownFlags: Object.keys(own).filter((f) => f.startsWith("--")),
   });
   return { flags, positionals, config };
 }

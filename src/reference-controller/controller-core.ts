@@ -240,7 +240,7 @@ export class ControllerCore {
   }
 
   /** Queued: cancelled at once. Leased: `cancel` to the holder, `cancelling` until it reports. */
-  cancelJob(id: string, reason = "cancelled by an operator"): StoredJob {
+  cancelJob(id: string, reason = "an operator asked for it"): StoredJob {
     const job = this.requireJob(id, "cancel");
     if (job.status === "cancelling") return job;
     if (isTerminal(job.status)) throw new EdgeError("conflict", `Cannot cancel job "${id}": it is already ${job.status}`);

@@ -176,6 +176,7 @@ export class ReferenceController {
       controller.#server = await serveHttp(controller.app, {
         hostname: options.hostname ?? "127.0.0.1",
         port: options.port ?? 0,
+        flag: "--listen-port",
         ...(options.tls === undefined ? {} : { tls: options.tls }),
       });
     } catch (error) {

@@ -105,7 +105,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   const started = runner;
   const app = createStatusApp({ snapshot: () => started.snapshot(), metrics });
-  const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort });
+  const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
+    await pool.close(); // nothing else started yet: leave no worker behind the failure
+    throw error;
+  });
   started.start();
   void pool.prewarmAll();
   logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl });

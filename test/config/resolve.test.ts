@@ -3,6 +3,7 @@ import { ConfigError, resolveConfig, type ResolveOptions } from "../../src/confi
 import { OPTIONS, envName, flagName } from "../../src/config/options.ts";
 import { optionsHelp, optionsMarkdown } from "../../src/config/help.ts";
 import { parseDuration } from "../../src/config/duration.ts";
+import { UsageError } from "../../src/config/usage-error.ts";
 
 const base: ResolveOptions = { scopes: ["runner", "controller"], argv: [], env: {} };
 
@@ -73,8 +74,6 @@ describe("resolveConfig()", () => {
     ["heartbeatIntervalMs", { argv: ["--heartbeat-interval", "40s", "--lease-ttl", "30s"] }, "less than leaseTtlMs"],
     ["reconnectMinMs", { argv: ["--reconnect-min", "2m", "--reconnect-max", "1m"] }, "at most reconnectMaxMs"],
     ["apiKey", { argv: ["--api-key", "k1234", "--api-key-file", "/k"] }, "exclude each other"],
-    ["--frobnicate", { argv: ["--frobnicate"] }, "Unknown option"],
-    ["group", { argv: ["--group"] }, "needs a value"],
   ];
   for (const [field, options, expected] of bad) {
     test(`resolveConfig() rejects a bad ${field} and names it`, () => {
@@ -100,8 +99,29 @@ describe("resolveConfig()", () => {
     expect(error.message).toContain("(hidden)");
   });
 
-  test("resolveConfig() keeps runner options out of the controller command", () => {
-    expect(fails({ scopes: ["controller"], argv: ["--concurrency", "2"] }).field).toBe("--concurrency");
+  test("resolveConfig() keeps runner options out of the controller command, as a usage error", () => {
+    expect(() => resolveConfig({ scopes: ["controller"], argv: ["--concurrency", "2"], env: {} })).toThrow(UsageError);
+  });
+
+  test("resolveConfig() calls an unknown flag or a missing value a usage error naming the flag, with the nearest known one", () => {
+    const usage = (argv: string[], ownFlags?: string[]): UsageError => {
+      try {
+        resolveConfig({ scopes: ["runner"], argv, env: {}, ...(ownFlags === undefined ? {} : { ownFlags }) });
+      } catch (error) {
+        if (error instanceof UsageError) return error;
+        throw error;
+      }
+      throw new Error("no usage error");
+    };
+    const typo = usage(["--concurreny", "2"]);
+    expect(typo.code).toBe("usage_invalid");
+    expect(typo.flag).toBe("--concurreny");
+    expect(typo.message).toBe('Unknown option "--concurreny" (did you mean --concurrency?)');
+    expect(usage(["--frobnicate"]).message).toBe('Unknown option "--frobnicate" (see --help for the accepted options)');
+    expect(usage(["--wiat"], ["--wait"]).message).toContain("did you mean --wait?");
+    const missing = usage(["--group"]);
+    expect(missing.flag).toBe("--group");
+    expect(missing.message).toContain('Option "--group" needs a value');
   });
 });
 

@@ -95,7 +95,7 @@ test("verifySignedManifest() error messages name the bundle and quote values", a
   const key = await makeKey("k1");
   const b = await signedBundle("hello", "1.0.0", key);
   const error = await errorOf(async () => verifySignedManifest({ signature: b.signature, keyRing: await ring(key), expected: { name: "hello", version: "9.9.9" }, maxBytes: MAX }));
-  expect(error.message).toBe('Cannot verify bundle "hello@9.9.9": signed version is "1.0.0", the job asked for "9.9.9"');
+  expect(error.message).toBe('Cannot verify bundle "hello@9.9.9": signed version is "1.0.0", expected "9.9.9"');
   // A re-signed manifest with an extra field is not a manifest this runner accepts.
   const odd = await signManifest({ ...b.manifest, extra: true } as never, key);
   expect(await codeOf(async () => verifySignedManifest({ signature: odd, keyRing: await ring(key), expected, maxBytes: MAX }))).toBe("bundle_signature_invalid");

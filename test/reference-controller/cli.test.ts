@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { jobCommand } from "../../src/cli/job-command.ts";
 import { runnerAdminCommand } from "../../src/cli/runner-admin-command.ts";
 import { controllerCommand, runController } from "../../src/cli/controller-command.ts";
-import { ConfigError, resolveConfig } from "../../src/config/resolve.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
+import { UsageError } from "../../src/config/usage-error.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { ReferenceController } from "../../src/reference-controller/controller.ts";
 import { FakeRunner, tempDir } from "./helpers.ts";
@@ -107,10 +108,13 @@ test("jobCommand submit --wait and logs --follow see a job a runner runs", async
   expect(logs.stdout).toContain("[attempt 1] step Greet: succeeded");
 });
 
-test("jobCommand and runnerAdminCommand fail with a ConfigError on bad flags or no admin token", async () => {
-  await expect(run(jobCommand, ["submit", "x", "--input", "{bad", ...common])).rejects.toBeInstanceOf(ConfigError);
+test("jobCommand and runnerAdminCommand fail with a UsageError on bad flags, a ConfigError with no admin token", async () => {
+  const badInput = run(jobCommand, ["submit", "echo", "--input", "{bad", ...common]);
+  await expect(badInput).rejects.toBeInstanceOf(UsageError);
+  await expect(badInput).rejects.toThrow("Cannot parse the job input of --input as JSON");
   await expect(run(jobCommand, ["list", "--controller-url", controller.url, "--data-dir", tempDir()])).rejects.toThrow("No admin token");
   await expect(run(jobCommand, ["list", "--bogus", ...common])).rejects.toThrow('Unknown option "--bogus"');
+  await expect(run(jobCommand, ["list", "--statu", "queued", ...common])).rejects.toThrow('Unknown option "--statu" (did you mean --status?)');
   const help = await run(runnerAdminCommand, ["--help"]);
   expect(help.code).toBe(0);
   expect(help.stdout).toContain("--admin-token-file");

@@ -279,7 +279,7 @@ export class EdgeConnection implements ControllerConnection {
         const job = this.#jobs.get(`${msg.jobId}#${msg.attempt}`);
         if (job === undefined) return this.#log.info(`Cancel for a job this runner does not hold: "${msg.jobId}"`);
         this.#log.info(`Controller cancelled job "${msg.jobId}": ${msg.reason}`);
-        job.abort(`cancelled by controller: ${msg.reason}`, false);
+        job.abort(`${msg.reason} (via the controller)`, false);
         return;
       }
       case "heartbeat_ack": {
