@@ -6,6 +6,7 @@ import type { JobJson } from "../reference-controller/records.ts";
 import type { SubmitJobInput } from "../reference-controller/controller-core.ts";
 import type { JobEvent } from "../reference-controller/job-logs.ts";
 import type { RunnerInfo } from "../reference-controller/runner-registry.ts";
+import { publicUrl } from "../config/url.ts";
 
 export interface AdminClientOptions {
   baseUrl: string;
@@ -55,7 +56,7 @@ export class AdminClient {
         ...(signal === undefined ? {} : { signal }),
       });
     } catch (error) {
-      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${this.baseUrl}: ${(error as Error).message}`, true);
+      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${publicUrl(this.baseUrl)}: ${(error as Error).message}`, true);
     }
     const text = await response.text();
     let parsed: unknown;

@@ -15,6 +15,8 @@ import { loadSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { verifyBundle } from "../plugin-bundles/verify-bundle.ts";
 import { runPluginLocally, RUN_USAGE } from "../plugin-bundles/run-plugin.ts";
 import { EXIT, type Command } from "./command.ts";
+import { ConfigError } from "../config/resolve.ts";
+import { normalizeHttpUrl, plainHttpRefusal, publicUrl } from "../config/url.ts";
 
 const USAGE = `Usage: edge-runner plugin <build|sign|verify|publish|run> …
   build <entry.ts> [--out DIR] [--name N] [--version V] [--bundler auto|esbuild|bun]
@@ -23,7 +25,7 @@ const USAGE = `Usage: edge-runner plugin <build|sign|verify|publish|run> …
       Write a JWS over the manifest to <name>-<version>.jws (next to the manifest).
   verify <bundle.mjs> --trusted-keys <dir|jwks> [--manifest M] [--signature S] [--name N] [--version V] [--max-bytes B]
       Check a bundle as a runner would and say exactly why it fails. M and S default to the files next to it.
-  publish <bundle.mjs> --controller-url URL [--admin-token-file F] [--manifest M] [--signature S] [--progress]
+  publish <bundle.mjs> --controller-url URL [--admin-token-file F] [--manifest M] [--signature S] [--progress] [--insecure]
       Upload to the controller. The token comes from --admin-token-file, --admin-token or EDGE_RUNNER_ADMIN_TOKEN.
 ${RUN_USAGE}`;
 
@@ -162,12 +164,13 @@ async function verify(args: string[]): Promise<number> {
 async function publish(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {
     manifest: { type: "string" }, signature: { type: "string" }, "controller-url": { type: "string" },
-    "admin-token": { type: "string" }, "admin-token-file": { type: "string" }, progress: { type: "boolean" },
+    "admin-token": { type: "string" }, "admin-token-file": { type: "string" }, progress: { type: "boolean" }, insecure: { type: "boolean" },
   });
   const bundlePath = onePositional(parsed, "bundle file", "publish");
   const base = fileBase(bundlePath);
-  const controllerUrl = stringFlag(parsed.values, "controller-url") ?? process.env.EDGE_RUNNER_CONTROLLER_URL;
-  if (controllerUrl === undefined) throw new UsageError(`Cannot publish: option "--controller-url" is required`);
+  const rawUrl = stringFlag(parsed.values, "controller-url") ?? process.env.EDGE_RUNNER_CONTROLLER_URL;
+  if (rawUrl === undefined) throw new UsageError(`Cannot publish: option "--controller-url" is required`);
+  const controllerUrl = checkedControllerUrl(rawUrl, parsed.values.insecure === true);
   const tokenFile = stringFlag(parsed.values, "admin-token-file");
   const envToken = process.env.EDGE_RUNNER_ADMIN_TOKEN === "" ? undefined : process.env.EDGE_RUNNER_ADMIN_TOKEN;
   const adminToken = (tokenFile !== undefined ? (await readText(tokenFile, "admin token file", "publish")).trim() : undefined) ??
@@ -192,6 +195,15 @@ async function publish(args: string[]): Promise<number> {
     },
   });
   const m = result.manifest;
-  process.stdout.write(`${result.created ? "Published" : "Re-signed"} "${pluginRef(m.name, m.version)}" (${m.digest}) on ${controllerUrl}\n`);
+  process.stdout.write(`${result.created ? "Published" : "Re-signed"} "${pluginRef(m.name, m.version)}" (${m.digest}) on ${publicUrl(controllerUrl)}\n`);
   return EXIT.ok;
+}
+
+/** The admin token goes in a header: the same plain-http rule as the runner's controller URL. */
+function checkedControllerUrl(raw: string, insecure: boolean): string {
+  const url = normalizeHttpUrl(raw);
+  if (url === undefined) throw new ConfigError("controllerUrl", `Invalid value "${publicUrl(raw)}" for "controllerUrl": expected an absolute http:// or https:// URL`);
+  const refusal = plainHttpRefusal(url, insecure);
+  if (refusal !== undefined) throw new ConfigError("controllerUrl", refusal);
+  return url;
 }

@@ -6,6 +6,7 @@ import { EdgeError } from "../errors.ts";
 import { OPTIONS, envName, flagName, type OptionScope, type OptionSpec } from "./options.ts";
 import { parseDuration } from "./duration.ts";
 import { UsageError, unknownFlag } from "./usage-error.ts";
+import { normalizeHttpUrl, plainHttpRefusal } from "./url.ts";
 
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S["type"] extends "int" | "duration"
@@ -173,15 +174,9 @@ function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
       return value;
     }
     case "url": {
-      if (typeof value !== "string") return fail("a URL");
-      let url: URL;
-      try {
-        url = new URL(value);
-      } catch {
-        return fail("an absolute http:// or https:// URL");
-      }
-      if (url.protocol !== "http:" && url.protocol !== "https:") return fail("an absolute http:// or https:// URL");
-      return value.replace(/\/+$/, "");
+      // Only the normalized form is kept: every later check and use sees the same spelling.
+      const url = typeof value === "string" ? normalizeHttpUrl(value) : undefined;
+      return url ?? fail("an absolute http:// or https:// URL");
     }
     case "host":
     case "path":
@@ -193,20 +188,10 @@ function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
   }
 }
 
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK.test(hostname);
-}
-
 function checkCrossField(out: Record<string, unknown>): void {
   const url = out.controllerUrl;
-  if (typeof url === "string" && url.startsWith("http:") && out.insecure !== true && !isLoopbackHost(new URL(url).hostname)) {
-    throw new ConfigError(
-      "controllerUrl",
-      `Refusing plain http controller URL "${url}": use https://, a loopback address, or --insecure`,
-    );
-  }
+  const refusal = typeof url === "string" ? plainHttpRefusal(url, out.insecure === true) : undefined;
+  if (refusal !== undefined) throw new ConfigError("controllerUrl", refusal);
   if (out.apiKey !== undefined && out.apiKeyFile !== undefined) {
     throw new ConfigError("apiKey", `Options "apiKey" and "apiKeyFile" exclude each other: set one`);
   }

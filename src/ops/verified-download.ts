@@ -10,6 +10,7 @@ import { parseChecksums, sha256Hex } from "./checksums.ts";
 import { RELEASE_FILES } from "./release-assets.ts";
 import { verifyDetached, type TrustedKey } from "./release-signature.ts";
 import { readLimited } from "../util/read-limited.ts";
+import { publicUrl } from "../config/url.ts";
 
 export interface VerifiedDownloadOptions {
   /** An http(s) base URL, a file:// URL or a local directory holding the release files. */
@@ -73,16 +74,16 @@ async function fetchFile(options: FetchFileOptions): Promise<Uint8Array> {
   try {
     response = await (options.fetch ?? fetch)(url, { redirect: "follow", ...(options.signal === undefined ? {} : { signal: options.signal }) });
   } catch (error) {
-    throw new EdgeError("download_failed", `Cannot download "${url}": ${errorMessage(error)}`, { retryable: true });
+    throw new EdgeError("download_failed", `Cannot download "${publicUrl(url)}": ${errorMessage(error)}`, { retryable: true });
   }
   if (!response.ok) {
     await response.body?.cancel();
-    throw new EdgeError("download_failed", `Cannot download "${url}": HTTP ${response.status}`, { retryable: response.status >= 500 });
+    throw new EdgeError("download_failed", `Cannot download "${publicUrl(url)}": HTTP ${response.status}`, { retryable: response.status >= 500 });
   }
   return readLimited(response.body, {
     maxBytes: options.maxBytes,
     tooLarge: () => {
-      throw new EdgeError("download_failed", `Cannot download "${url}": larger than ${options.maxBytes} bytes`);
+      throw new EdgeError("download_failed", `Cannot download "${publicUrl(url)}": larger than ${options.maxBytes} bytes`);
     },
   });
 }

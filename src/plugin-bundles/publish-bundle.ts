@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { MANIFEST_HEADER, SIGNATURE_HEADER } from "./bundle-routes.ts";
 import { parseManifest, pluginRef, type BundleManifest } from "./manifest.ts";
+import { publicUrl } from "../config/url.ts";
 
 export interface PublishBundleOptions {
   bundlePath: string;
@@ -75,7 +76,7 @@ export async function publishBundle(options: PublishBundleOptions): Promise<Publ
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     } as RequestInit);
   } catch (error) {
-    throw new EdgeError("connection_failed", `Cannot publish bundle "${ref}" to "${options.controllerUrl}": ${errorMessage(error)}`, { retryable: true });
+    throw new EdgeError("connection_failed", `Cannot publish bundle "${ref}" to "${publicUrl(options.controllerUrl)}": ${errorMessage(error)}`, { retryable: true });
   }
   const text = await response.text();
   let answer: { created?: unknown; error?: { code?: unknown; message?: unknown } } = {};

@@ -20,6 +20,7 @@ import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import { readFileSync } from "node:fs";
 import { Runner } from "./runner.ts";
 import { controllerSecretResolver } from "./controller-secrets.ts";
+import { publicUrl } from "../config/url.ts";
 
 export interface RunnerService {
   runner: Runner;
@@ -111,7 +112,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   started.start();
   void pool.prewarmAll();
-  logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl });
+  logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: publicUrl(config.controllerUrl) });
 
   let stopping: Promise<void> | undefined;
   return {

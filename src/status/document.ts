@@ -5,6 +5,7 @@
 import type { Redactor } from "../log/redact.ts";
 import type { ConnectionState } from "../controller/connection.ts";
 import { checkReadiness } from "./readiness.ts";
+import { publicUrl } from "../config/url.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunnerState, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
 
 /** Longest error text shown; a plugin may throw a whole HTTP body. */
@@ -109,20 +110,6 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
       maxSilenceMs: l.maxSilenceMs,
     })),
   };
-}
-
-/** Drops user:password, query and fragment: a controller URL may carry a token in either. */
-export function publicUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    url.username = "";
-    url.password = "";
-    url.search = "";
-    url.hash = "";
-    return url.toString();
-  } catch {
-    return "(invalid URL)";
-  }
 }
 
 function clip(value: string): string {

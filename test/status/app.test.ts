@@ -121,6 +121,6 @@ test("createStatusApp() never shows a secret on any endpoint", async () => {
     for (const [, value] of res.headers) expect(value).not.toContain(FAKE_KEY);
   }
   const doc = (await (await app.request("/status")).json()) as { controllerUrl: string; recent: Array<{ errorMessage?: string }> };
-  expect(doc.controllerUrl).toBe("https://controller.example.com/");
+  expect(doc.controllerUrl).toBe("https://controller.example.com");
   expect(doc.recent.at(-1)?.errorMessage).toBe("POST failed: Authorization: Bearer [REDACTED]");
 });

@@ -6,6 +6,7 @@ import { PROTOCOL_VERSION, EDGE_PATHS, type CreateSessionRequest, type CreateSes
 import { parseRetryAfter } from "../backoff.ts";
 import type { TransportKind } from "./transport.ts";
 import type { ControllerClient } from "../../platform/controller-client.ts";
+import { publicUrl } from "../../config/url.ts";
 
 export class SessionRefused extends EdgeError {
   readonly status: number;
@@ -49,7 +50,7 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
       signal: AbortSignal.any([options.signal, AbortSignal.timeout(30_000)]),
     });
   } catch (error) {
-    throw new SessionRefused(0, `Cannot reach controller at "${options.baseUrl}": ${(error as Error).message}`);
+    throw new SessionRefused(0, `Cannot reach controller at "${publicUrl(options.baseUrl)}": ${(error as Error).message}`);
   }
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), options.now());
   if (response.status !== 201 && response.status !== 200) {

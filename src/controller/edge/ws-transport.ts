@@ -4,6 +4,7 @@
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
+import { publicUrl } from "../../config/url.ts";
 
 const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
 
@@ -58,11 +59,11 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
     };
     socket.onerror = (event: Event) => {
       const message = (event as { message?: string }).message ?? "WebSocket error";
-      if (!opened) reject(new Error(`Cannot open WebSocket to "${options.baseUrl}": ${message}`));
+      if (!opened) reject(new Error(`Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${message}`));
     };
     socket.onclose = (event: CloseEvent) => {
       const reason = `WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
-      if (!opened) reject(new Error(`Cannot open WebSocket to "${options.baseUrl}": ${reason}`));
+      if (!opened) reject(new Error(`Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${reason}`));
       resolveClosed({ reason, unauthorized: UNAUTHORIZED_CLOSE_CODES.has(event.code) });
     };
   });

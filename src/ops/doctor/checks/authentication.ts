@@ -7,6 +7,7 @@ import { redactor } from "../../../log/redact.ts";
 import { EDGE_PATHS } from "../../../protocol/edge-v1.ts";
 import type { DoctorCheck } from "../check.ts";
 import { httpRequestText } from "../http-request.ts";
+import { publicUrl } from "../../../config/url.ts";
 
 export const authenticationCheck: DoctorCheck = {
   id: "authentication",
@@ -25,7 +26,7 @@ export const authenticationCheck: DoctorCheck = {
       const body = JSON.stringify({ v: 1, runnerId: config.runnerId!, group: config.group });
       answer = await httpRequestText({ url, method: "POST", headers: { authorization: `Bearer ${apiKey}` }, body, ...tls });
     } catch (error) {
-      return { status: "fail", summary: `cannot check credentials at ${url}: ${errorMessage(error)}`, fix: "see the TLS and reachability checks above" };
+      return { status: "fail", summary: `cannot check credentials at ${publicUrl(url)}: ${errorMessage(error)}`, fix: "see the TLS and reachability checks above" };
     }
     const who = `runner "${config.runnerId}"`;
     switch (answer.status) {
@@ -36,9 +37,9 @@ export const authenticationCheck: DoctorCheck = {
       case 403:
         return { status: "fail", summary: `${who} is known but not allowed (403): ${reason(answer.body)}`, fix: `enable ${who} on the controller, or correct "group" (now "${config.group}")` };
       case 404:
-        return { status: "fail", summary: `the controller has no ${EDGE_PATHS.check} endpoint (404)`, fix: `check that "controllerUrl" (${base}) points at an edge protocol v1 controller` };
+        return { status: "fail", summary: `the controller has no ${EDGE_PATHS.check} endpoint (404)`, fix: `check that "controllerUrl" (${publicUrl(base)}) points at an edge protocol v1 controller` };
       default:
-        return { status: "fail", summary: `the credentials check answered HTTP ${answer.status}: ${reason(answer.body)}`, fix: answer.status >= 500 || answer.status === 429 ? "retry later; check the controller's logs" : `check "controllerUrl" (${base})` };
+        return { status: "fail", summary: `the credentials check answered HTTP ${answer.status}: ${reason(answer.body)}`, fix: answer.status >= 500 || answer.status === 429 ? "retry later; check the controller's logs" : `check "controllerUrl" (${publicUrl(base)})` };
     }
   },
 };

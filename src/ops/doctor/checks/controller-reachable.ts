@@ -6,6 +6,7 @@ import { connect, isIP } from "node:net";
 import { errorMessage } from "../../../errors.ts";
 import type { DoctorCheck } from "../check.ts";
 import { httpRequestText } from "../http-request.ts";
+import { publicUrl } from "../../../config/url.ts";
 
 export const controllerReachableCheck: DoctorCheck = {
   id: "controller-reachable",
@@ -21,7 +22,7 @@ export const controllerReachableCheck: DoctorCheck = {
       try {
         address = (await withTimeout(lookup(host), ctx.timeoutMs, "DNS lookup")).address;
       } catch (error) {
-        return { status: "fail", summary: `DNS: cannot resolve "${host}": ${errorMessage(error)}`, fix: `check the host name in "controllerUrl" (${base}) and the resolver (/etc/resolv.conf)` };
+        return { status: "fail", summary: `DNS: cannot resolve "${host}": ${errorMessage(error)}`, fix: `check the host name in "controllerUrl" (${publicUrl(base)}) and the resolver (/etc/resolv.conf)` };
       }
     }
     try {
@@ -38,7 +39,7 @@ export const controllerReachableCheck: DoctorCheck = {
       const answer = await httpRequestText({ url: `${base}/`, verifyTls: false, timeoutMs: ctx.timeoutMs });
       return { status: "pass", summary: `"${host}" → ${address}, TCP port ${port} open, HTTP answered ${answer.status}` };
     } catch (error) {
-      return { status: "fail", summary: `HTTP: ${base} accepted TCP but gave no HTTP answer: ${errorMessage(error)}`, fix: `check that "controllerUrl" points at the controller (scheme ${url.protocol.slice(0, -1)}, port ${port})` };
+      return { status: "fail", summary: `HTTP: ${publicUrl(base)} accepted TCP but gave no HTTP answer: ${errorMessage(error)}`, fix: `check that "controllerUrl" points at the controller (scheme ${url.protocol.slice(0, -1)}, port ${port})` };
     }
   },
 };

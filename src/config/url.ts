@@ -1,0 +1,46 @@
+// URLs are parsed once, here, and only their normalized form travels on. Comparing the raw text
+// let `HTTP://host`, `Http://host` and " http://host" past the plain-http rule and sent the API
+// key (or the admin token) in clear; the WHATWG parser lower-cases the scheme and trims spaces.
+
+/** `localhost`, 127.0.0.0/8 and `[::1]`, as the WHATWG parser spells them. */
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname.toLowerCase());
+}
+
+/** The normalized form of an absolute http(s) URL without its trailing slashes, or undefined. */
+export function normalizeHttpUrl(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  return url.href.replace(/\/+$/, "");
+}
+
+/**
+ * Why a normalized controller URL may not be used, or undefined when it may: plain http only to
+ * loopback or with `insecure`, since the API key and the admin token travel in its headers.
+ */
+export function plainHttpRefusal(normalized: string, insecure: boolean): string | undefined {
+  const url = new URL(normalized);
+  if (url.protocol !== "http:" || insecure || isLoopbackHost(url.hostname)) return undefined;
+  return `Refusing plain http controller URL "${publicUrl(normalized)}": use https://, a loopback address, or --insecure`;
+}
+
+/** Drops user:password, query and fragment: a URL may carry a token in any of them. */
+export function publicUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    url.hash = "";
+    return url.href.replace(/\/+$/, "");
+  } catch {
+    return "(invalid URL)";
+  }
+}
