@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { EdgeError } from "../errors.ts";
 import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "../plugin-bundles/cli-args.ts";
-import { ensureRunnerKey } from "../plugin-bundles/runner-keys.ts";
+import { ensureRunnerKey } from "../secrets/runner-keys.ts";
 import { generateSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { EXIT, type Command } from "./command.ts";
 import { untrackedSecretWarning } from "./untracked-secret-warning.ts";

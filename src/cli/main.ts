@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: Loader }> = {
   runner: { summary: "Register and list runners on the reference controller: runner register|list.", load: async () => (await import("./runner-admin-command.ts")).runnerAdminCommand },
   secret: { summary: "Store, list and delete secrets jobs resolve by reference: secret set|list|delete.", load: async () => (await import("./secret-command.ts")).secretCommand },
   keygen: { summary: "Create the runner key pair, or a plugin signing key pair with --signing.", load: async () => (await import("./keygen-command.ts")).keygenCommand },
+  keys: { summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire.", load: async () => (await import("./keys-command.ts")).keysCommand },
   plugin: { summary: "Plugin author tools: plugin build|sign|verify|publish|run.", load: async () => (await import("./plugin-command.ts")).pluginCommand },
   doctor: { summary: "Check config, keys, controller reachability, TLS and authentication.", load: async () => (await import("./doctor-command.ts")).doctorCommand },
   update: { summary: "Replace this executable with a verified newer release, while no job runs.", load: async () => (await import("./update-command.ts")).updateCommand },

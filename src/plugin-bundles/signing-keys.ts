@@ -6,7 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "./atomic-write.ts";
-import { checkPrivateKeyFile } from "./runner-keys.ts";
+import { checkPrivateKeyFile } from "../secrets/runner-keys.ts";
 
 const KID = /^[A-Za-z0-9._-]{1,128}$/;
 

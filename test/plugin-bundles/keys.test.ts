@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { TrustedKeyRing } from "../../src/plugin-bundles/key-ring.ts";
-import { checkPrivateKeyFile, ensureRunnerKey } from "../../src/plugin-bundles/runner-keys.ts";
+import { checkPrivateKeyFile, ensureRunnerKey } from "../../src/secrets/runner-keys.ts";
 import { generateSigningKey, loadSigningKey } from "../../src/plugin-bundles/signing-keys.ts";
 import { codeOf, errorOf, makeKey, tempDir } from "./fixtures.ts";
 

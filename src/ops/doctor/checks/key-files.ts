@@ -3,7 +3,7 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runnerKeyFiles } from "../../../plugin-bundles/runner-keys.ts";
+import { runnerKeyFiles } from "../../../secrets/runner-keys.ts";
 import type { DoctorCheck } from "../check.ts";
 import { secretFileProblem } from "../file-safety.ts";
 

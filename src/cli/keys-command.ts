@@ -1,0 +1,69 @@
+// `edge-runner keys list|rotate|retire`: the runner's key ring. `rotate` makes a new current
+// key and keeps the old one for decryption; `retire KID` removes an old key once nothing
+// encrypted to it is left. A running runner notices either within its key check interval and
+// tells the controller its new public keys.
+
+import { join } from "node:path";
+import { EdgeError } from "../errors.ts";
+import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "../plugin-bundles/cli-args.ts";
+import { RunnerKeyRing, retireRunnerKey, rotateRunnerKey } from "../secrets/key-ring.ts";
+import { EXIT, type Command } from "./command.ts";
+
+const USAGE = `Usage:
+  edge-runner keys list [--json]       the ring: key id (RFC 7638), current or retained, size, file
+  edge-runner keys rotate              make a new current key; the old one stays for decryption
+  edge-runner keys retire <KID>        remove a retained key (after re-encrypting what needed it)
+Options:
+  --key-dir DIR       default <dataDir>/keys
+  --data-dir DIR      the runner's data directory (default ./.edge-runner, env EDGE_RUNNER_DATA_DIR)
+  --config-file FILE  JSON config file
+`;
+
+export const keysCommand: Command = {
+  name: "keys",
+  summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire.",
+  async run(args) {
+    try {
+      const { values, positionals } = parseCommandArgs(args, { "key-dir": { type: "string" }, json: { type: "boolean" } });
+      if (values.help === true) {
+        process.stdout.write(USAGE);
+        return EXIT.ok;
+      }
+      const [sub, kid, extra] = positionals;
+      if (sub === undefined) throw new UsageError("Missing a sub-command (list, rotate or retire)");
+      if (!["list", "rotate", "retire"].includes(sub)) throw new UsageError(`Unknown sub-command "${sub}"`);
+      if (sub === "retire" && kid === undefined) throw new UsageError("Missing the key id to retire");
+      if ((sub === "retire" ? extra : kid) !== undefined) throw new UsageError(`Unexpected argument "${sub === "retire" ? extra : kid}"`);
+      const dir = stringFlag(values, "key-dir") ?? join(commonConfig(values).dataDir, "keys");
+      if (sub === "rotate") {
+        const result = await rotateRunnerKey(dir);
+        process.stderr.write(result.previous === undefined
+          ? `Created the runner's first key "${result.current}" in ${dir}\n`
+          : `Rotated the runner key in ${dir}: "${result.current}" is current; "${result.previous}" is kept for decryption until you retire it\n`);
+        process.stdout.write(`${result.current}\n`);
+        return EXIT.ok;
+      }
+      if (sub === "retire") {
+        await retireRunnerKey(dir, kid as string);
+        process.stderr.write(`Retired runner key "${kid}": inputs encrypted to it can no longer be decrypted\n`);
+        return EXIT.ok;
+      }
+      const ring = await RunnerKeyRing.load(dir);
+      const rows = ring.keys.map((key) => ({ kid: key.kid, current: key.current, bits: key.modulusLength, file: key.file }));
+      if (values.json === true) process.stdout.write(JSON.stringify({ dir, keys: rows }) + "\n");
+      else if (rows.length === 0) process.stdout.write(`(no runner key in ${dir}; run "edge-runner keygen" or "edge-runner keys rotate")\n`);
+      else for (const row of rows) process.stdout.write(`${row.kid}  ${row.current ? "current " : "retained"}  RSA-${row.bits}  ${row.file}\n`);
+      return EXIT.ok;
+    } catch (error) {
+      if (error instanceof UsageError || error instanceof RangeError) {
+        process.stderr.write(`edge-runner keys: ${error.message}\n\n${USAGE}`);
+        return EXIT.usage;
+      }
+      if (error instanceof EdgeError) {
+        process.stderr.write(`edge-runner keys: ${error.message}\n`);
+        return error.code === "config_invalid" ? EXIT.config : EXIT.failure;
+      }
+      throw error;
+    }
+  },
+};

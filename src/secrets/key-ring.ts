@@ -1,0 +1,157 @@
+// The runner's key ring: the current RSA key (runner-key.pem, the one keygen makes) and the keys
+// it replaced (runner-key.<kid>.pem), kept so inputs encrypted before a rotation still decrypt.
+// A key's id is the RFC 7638 thumbprint of its public key. Every private key file is refused
+// when other users can read it.
+
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from "node:crypto";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { calculateJwkThumbprint, type JWK } from "jose";
+import { EdgeError } from "../errors.ts";
+import { writeFileAtomic } from "../plugin-bundles/atomic-write.ts";
+import { readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
+
+const generate = promisify(generateKeyPair);
+const RETAINED = /^runner-key\.([A-Za-z0-9_-]{43})\.pem$/;
+/** A ring of more keys than this is a mistake (or an attack on start-up time). */
+const MAX_KEYS = 32;
+
+/** A runner public key as told to a controller: RSA JWK with kid, use "enc", alg RSA-OAEP-256. */
+export interface RunnerPublicJwk {
+  kty: "RSA";
+  n: string;
+  e: string;
+  kid: string;
+  use: "enc";
+  alg: "RSA-OAEP-256";
+}
+
+export interface RingKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicJwk: RunnerPublicJwk;
+  current: boolean;
+  file: string;
+  modulusLength: number;
+}
+
+/** The RFC 7638 thumbprint (SHA-256, base64url) of an RSA public key. */
+export async function rsaKeyId(publicKey: KeyObject): Promise<string> {
+  const jwk = publicKey.export({ format: "jwk" }) as JWK;
+  return calculateJwkThumbprint({ kty: "RSA", n: jwk.n as string, e: jwk.e as string }, "sha256");
+}
+
+async function ringKey(file: string, current: boolean): Promise<RingKey> {
+  const pem = await readPrivateKeyFile(file);
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(pem);
+  } catch {
+    throw new EdgeError("config_invalid", `Cannot load runner key "${file}": not a PEM private key`);
+  }
+  if (privateKey.asymmetricKeyType !== "rsa") throw new EdgeError("config_invalid", `Cannot load runner key "${file}": not an RSA key`);
+  const publicKey = createPublicKey(privateKey);
+  const jwk = publicKey.export({ format: "jwk" }) as JWK;
+  const kid = await rsaKeyId(publicKey);
+  return {
+    kid,
+    privateKey,
+    publicJwk: { kty: "RSA", n: jwk.n as string, e: jwk.e as string, kid, use: "enc", alg: "RSA-OAEP-256" },
+    current,
+    file,
+    modulusLength: privateKey.asymmetricKeyDetails?.modulusLength ?? 0,
+  };
+}
+
+export class RunnerKeyRing {
+  readonly dir: string;
+  readonly #keys: RingKey[];
+
+  constructor(dir: string, keys: RingKey[]) {
+    this.dir = dir;
+    this.#keys = keys;
+  }
+
+  /** Loads the ring from `dir`; an empty ring when there is no current key. */
+  static async load(dir: string): Promise<RunnerKeyRing> {
+    const files = runnerKeyFiles(dir);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as { code?: string }).code === "ENOENT") return new RunnerKeyRing(dir, []);
+      throw new EdgeError("config_invalid", `Cannot read the runner key directory "${dir}": ${(error as Error).message}`);
+    }
+    if (!names.includes("runner-key.pem")) return new RunnerKeyRing(dir, []);
+    const keys = [await ringKey(files.privateKey, true)];
+    const retained = names.filter((name) => RETAINED.test(name)).sort();
+    if (retained.length + 1 > MAX_KEYS) throw new EdgeError("config_invalid", `Cannot load the runner key ring "${dir}": ${retained.length + 1} keys is over ${MAX_KEYS}; retire old ones`);
+    for (const name of retained) {
+      const key = await ringKey(join(dir, name), false);
+      // A rotation cut short can leave the current key also kept under its id: count it once.
+      if (!keys.some((k) => k.kid === key.kid)) keys.push(key);
+    }
+    return new RunnerKeyRing(dir, keys);
+  }
+
+  /** Current key first, then the retained ones. */
+  get keys(): readonly RingKey[] {
+    return this.#keys;
+  }
+
+  get current(): RingKey | undefined {
+    return this.#keys[0];
+  }
+
+  get(kid: string): RingKey | undefined {
+    return this.#keys.find((key) => key.kid === kid);
+  }
+
+  /** What the controller is told: every public key, the current one first. */
+  publicJwks(): RunnerPublicJwk[] {
+    return this.#keys.map((key) => key.publicJwk);
+  }
+
+  /** A digest of the ring's ids, to notice a rotation or retirement made by another process. */
+  get fingerprint(): string {
+    return this.#keys.map((key) => key.kid).join(",");
+  }
+}
+
+export interface RotateOptions {
+  /** RSA modulus; 4096 unless a test needs speed. */
+  modulusLength?: number;
+}
+
+/**
+ * Makes a new current key; the previous one is kept as runner-key.<kid>.pem for decryption.
+ * The old key is written under its id before the new one replaces it, so a crash in between
+ * loses nothing.
+ */
+export async function rotateRunnerKey(dir: string, options: RotateOptions = {}): Promise<{ previous?: string; current: string }> {
+  const ring = await RunnerKeyRing.load(dir);
+  const files = runnerKeyFiles(dir);
+  const previous = ring.current;
+  if (previous !== undefined) {
+    await writeFileAtomic(join(dir, `runner-key.${previous.kid}.pem`), await readFile(previous.file), { mode: 0o600, dirMode: 0o700 });
+  }
+  const { privateKey, publicKey } = await generate("rsa", {
+    modulusLength: options.modulusLength ?? 4096,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  await writeFileAtomic(files.privateKey, privateKey, { mode: 0o600, dirMode: 0o700 });
+  await writeFileAtomic(files.publicKey, publicKey, { mode: 0o644, dirMode: 0o700 });
+  const current = await rsaKeyId(createPublicKey(publicKey));
+  return previous === undefined ? { current } : { previous: previous.kid, current };
+}
+
+/** Removes a retained key. The current key cannot be retired (rotate first). */
+export async function retireRunnerKey(dir: string, kid: string): Promise<void> {
+  const ring = await RunnerKeyRing.load(dir);
+  const key = ring.get(kid);
+  if (key === undefined) throw new EdgeError("not_found", `Cannot retire runner key "${kid.slice(0, 64)}": the ring in "${dir}" has no such key`);
+  if (key.current) throw new EdgeError("conflict", `Cannot retire runner key "${kid}": it is the current key; run "edge-runner keys rotate" first`);
+  await rm(key.file);
+}
