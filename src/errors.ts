@@ -45,6 +45,10 @@ export type ErrorCode =
   | "bundle_not_found"
   | "bundle_cache_corrupt"
   // distribution (src/ops/): release verification, downloads, self-update
+  // job storage and artifacts (src/storage/): over a size limit, the backend failed, the attempt has ended
+  | "storage_limit"
+  | "storage_failed"
+  | "storage_closed"
   | "release_unverified"
   | "download_failed"
   | "busy";

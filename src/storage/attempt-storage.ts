@@ -1,0 +1,187 @@
+// One job attempt's objects, as the host serves them to the plugin: keys scoped under the
+// attempt's prefix, the per-object and per-job size limits enforced while bytes flow (a stream is
+// refused at the byte that crosses a limit, not after it was stored), counters kept, and every
+// call refused once the attempt has ended.
+
+import { EdgeError, errorMessage } from "../errors.ts";
+import type { ObjectInfo, ObjectStore, StoredObject } from "./object-store.ts";
+import type { ObjectOptions } from "./storage-keys.ts";
+import type { StorageStats } from "./storage-stats.ts";
+
+export interface StorageLimits {
+  /** Largest single object, in bytes. */
+  maxObjectBytes: number;
+  /** Largest total of one attempt's live objects, in bytes. */
+  maxJobBytes: number;
+}
+
+/** At most this many keys come back from one list() call. */
+export const MAX_LIST_KEYS = 10_000;
+
+type AttemptState = "open" | "ended";
+
+export class AttemptStorage {
+  /** `<runnerId>/<jobId>/<attempt>/` */
+  readonly prefix: string;
+  readonly label: string;
+  readonly #store: ObjectStore;
+  readonly #limits: StorageLimits;
+  readonly #stats: StorageStats;
+  readonly #sizes = new Map<string, number>();
+  readonly #writing = new Map<symbol, number>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #abort = new AbortController();
+  #state: AttemptState = "open";
+
+  constructor(options: { store: ObjectStore; prefix: string; label: string; limits: StorageLimits; stats: StorageStats }) {
+    this.#store = options.store;
+    this.prefix = options.prefix;
+    this.label = options.label;
+    this.#limits = options.limits;
+    this.#stats = options.stats;
+  }
+
+  get state(): AttemptState { return this.#state; }
+
+  /** Stores `body` under `key`; resolves with the size stored. Rejects with `storage_limit` past a limit. */
+  put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: ObjectOptions = {}): Promise<number> {
+    return this.#track("store", key, async () => {
+      const token = Symbol(key);
+      this.#writing.set(token, 0);
+      try {
+        const check = (total: number): void => this.#check(key, token, total);
+        const source = body instanceof Uint8Array ? (check(body.byteLength), body) : counted(body, check, (n) => { this.#stats.bytesWritten += n; });
+        const size = await this.#store.put(this.prefix + key, source, { ...options, signal: this.#abort.signal });
+        if (body instanceof Uint8Array) this.#stats.bytesWritten += size;
+        if (!this.#sizes.has(key)) this.#stats.objectsAlive++;
+        this.#sizes.set(key, size);
+        return size;
+      } finally {
+        this.#writing.delete(token);
+      }
+    });
+  }
+
+  /** The object with its body stream (counted as read while it flows), or undefined. */
+  get(key: string): Promise<StoredObject | undefined> {
+    return this.#track("read", key, async () => {
+      const found = await this.#store.get(this.prefix + key, this.#abort.signal);
+      if (found === undefined) return undefined;
+      const stats = this.#stats;
+      return { info: { ...found.info, key }, body: counted(found.body, undefined, (n) => { stats.bytesRead += n; }) };
+    });
+  }
+
+  head(key: string): Promise<ObjectInfo | undefined> {
+    return this.#track("inspect", key, async () => {
+      const info = await this.#store.head(this.prefix + key);
+      return info === undefined ? undefined : { ...info, key };
+    });
+  }
+
+  /** Objects whose key starts with `prefix`, sorted by key, at most MAX_LIST_KEYS. */
+  list(prefix: string): Promise<ObjectInfo[]> {
+    return this.#track("list", prefix, async () => {
+      const out: ObjectInfo[] = [];
+      for await (const info of this.#store.list(this.prefix + prefix)) {
+        const key = info.key.slice(this.prefix.length);
+        // Keys starting with "." are the runner's own (artifacts in flight), never a plugin's.
+        if (key.startsWith(".")) continue;
+        out.push({ ...info, key });
+        if (out.length >= MAX_LIST_KEYS) break;
+      }
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    });
+  }
+
+  /** True when an object was there. */
+  delete(key: string): Promise<boolean> {
+    return this.#track("delete", key, async () => {
+      const existed = this.#sizes.has(key) || (await this.#store.head(this.prefix + key)) !== undefined;
+      await this.#store.delete(this.prefix + key);
+      if (this.#sizes.delete(key)) this.#stats.objectsAlive--;
+      return existed;
+    });
+  }
+
+  /** Refuses further calls, aborts uploads in flight (a multipart upload is aborted) and waits for them. */
+  async end(): Promise<void> {
+    if (this.#state === "ended") return;
+    this.#state = "ended";
+    this.#abort.abort(new EdgeError("storage_closed", `Job attempt "${this.label}" has ended`));
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /** The attempt's objects are gone: stop counting them as alive. */
+  forget(): void {
+    this.#stats.objectsAlive -= this.#sizes.size;
+    this.#sizes.clear();
+  }
+
+  #check(key: string, token: symbol, total: number): void {
+    if (total > this.#limits.maxObjectBytes) {
+      throw new EdgeError("storage_limit", `Cannot store "${key}" for job "${this.label}": it is over the limit of ${this.#limits.maxObjectBytes} bytes per object`);
+    }
+    this.#writing.set(token, total);
+    let used = 0;
+    for (const [other, size] of this.#sizes) if (other !== key) used += size;
+    for (const size of this.#writing.values()) used += size;
+    if (used > this.#limits.maxJobBytes) {
+      throw new EdgeError("storage_limit", `Cannot store "${key}" for job "${this.label}": the job's objects would be over the limit of ${this.#limits.maxJobBytes} bytes`);
+    }
+  }
+
+  #track<T>(action: string, key: string, work: () => Promise<T>): Promise<T> {
+    if (this.#state === "ended") return Promise.reject(new EdgeError("storage_closed", `Cannot ${action} "${key}" for job "${this.label}": the job attempt has ended`));
+    const promise = work().catch((error: unknown) => {
+      if (error instanceof EdgeError) throw error;
+      if (this.#abort.signal.aborted) throw new EdgeError("storage_closed", `Cannot ${action} "${key}" for job "${this.label}": the job attempt has ended`);
+      throw new EdgeError("storage_failed", `Cannot ${action} "${key}" for job "${this.label}": ${errorMessage(error)}`);
+    });
+    this.#inFlight.add(promise);
+    void promise.finally(() => this.#inFlight.delete(promise)).catch(() => undefined);
+    return promise;
+  }
+}
+
+/**
+ * Passes a stream through, pulling only when its reader pulls (backpressure intact), calling
+ * `check` with the running total before each chunk goes on (a throw fails the stream there).
+ */
+function counted(body: ReadableStream<Uint8Array>, check?: (total: number) => void, onBytes?: (n: number) => void): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let total = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let read: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        read = await reader.read();
+      } catch (error) {
+        controller.error(error);
+        return;
+      }
+      if (read.done) {
+        controller.close();
+        return;
+      }
+      const chunk = read.value;
+      if (!(chunk instanceof Uint8Array)) {
+        const error = new EdgeError("input_invalid", "Cannot store a stream chunk that is not a Uint8Array");
+        await reader.cancel(error).catch(() => undefined);
+        controller.error(error);
+        return;
+      }
+      total += chunk.byteLength;
+      try {
+        check?.(total);
+      } catch (error) {
+        await reader.cancel(error).catch(() => undefined);
+        controller.error(error);
+        return;
+      }
+      onBytes?.(chunk.byteLength);
+      controller.enqueue(chunk);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}

@@ -1,0 +1,116 @@
+// One upload to S3: a body that fits in one part goes up as one PutObject; anything larger as a
+// multipart upload that holds one part in memory at a time, whatever the object's size. A failed
+// or aborted multipart upload is aborted on the server, so no invisible parts are left billing.
+
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+
+export interface UploadTarget {
+  client: S3Client;
+  bucket: string;
+  key: string;
+  partSizeBytes: number;
+  /** ContentType, Metadata, ServerSideEncryption, SSEKMSKeyId. */
+  extra: Record<string, unknown>;
+}
+
+/** S3 allows at most 10,000 parts: past that the object is too large for this part size. */
+const MAX_PARTS = 10_000;
+
+export async function uploadObject(target: UploadTarget, body: Uint8Array | ReadableStream<Uint8Array>, signal?: AbortSignal): Promise<number> {
+  const send = signal === undefined ? {} : { abortSignal: signal };
+  if (body instanceof Uint8Array && body.byteLength <= target.partSizeBytes) {
+    await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: body, ContentLength: body.byteLength, ...target.extra }), send);
+    return body.byteLength;
+  }
+  const parts = new PartReader(body, target.partSizeBytes);
+  const first = await parts.next();
+  const second = first.full ? await parts.next() : { bytes: new Uint8Array(0), full: false };
+  if (second.bytes.byteLength === 0) {
+    signal?.throwIfAborted();
+    await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: first.bytes, ContentLength: first.bytes.byteLength, ...target.extra }), send);
+    return first.bytes.byteLength;
+  }
+  const created = await target.client.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, ...target.extra }), send);
+  const uploadId = created.UploadId as string;
+  const done: Array<{ ETag: string; PartNumber: number }> = [];
+  let size = 0;
+  try {
+    let part: { bytes: Uint8Array; full: boolean } | undefined = first;
+    let next: { bytes: Uint8Array; full: boolean } | undefined = second;
+    while (part !== undefined && part.bytes.byteLength > 0) {
+      const number = done.length + 1;
+      if (number > MAX_PARTS) throw new Error(`the object needs more than ${MAX_PARTS} parts of ${target.partSizeBytes} bytes`);
+      signal?.throwIfAborted();
+      const uploaded = await target.client.send(new UploadPartCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, PartNumber: number, Body: part.bytes, ContentLength: part.bytes.byteLength }), send);
+      done.push({ ETag: uploaded.ETag as string, PartNumber: number });
+      size += part.bytes.byteLength;
+      // The part just sent is released here; at most one part plus the one being read is held.
+      part = next;
+      next = part !== undefined && part.full ? await parts.next() : undefined;
+    }
+    signal?.throwIfAborted();
+    await target.client.send(new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: done } }), send);
+    return size;
+  } catch (error) {
+    await parts.cancel(error);
+    // Not with the caller's signal: the abort must reach the server even when the job was aborted.
+    await target.client.send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId })).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Cuts a body into parts of exactly `size` bytes (the last may be shorter). */
+class PartReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  readonly #bytes: Uint8Array | undefined;
+  readonly #size: number;
+  #offset = 0;
+  #carry: Uint8Array | undefined;
+  #ended = false;
+
+  constructor(body: Uint8Array | ReadableStream<Uint8Array>, size: number) {
+    this.#size = size;
+    if (body instanceof Uint8Array) this.#bytes = body;
+    else this.#reader = body.getReader();
+  }
+
+  /** The next part; `full` is false for the last one (shorter than the part size, possibly empty). */
+  async next(): Promise<{ bytes: Uint8Array; full: boolean }> {
+    if (this.#bytes !== undefined) {
+      const part = this.#bytes.subarray(this.#offset, this.#offset + this.#size);
+      this.#offset += part.byteLength;
+      return { bytes: part, full: part.byteLength === this.#size && this.#offset < this.#bytes.byteLength };
+    }
+    const buffer = new Uint8Array(this.#size);
+    let filled = 0;
+    while (filled < this.#size) {
+      let chunk = this.#carry;
+      this.#carry = undefined;
+      if (chunk === undefined) {
+        if (this.#ended) break;
+        const read = await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+        if (read.done) {
+          this.#ended = true;
+          break;
+        }
+        chunk = read.value;
+      }
+      const take = Math.min(chunk.byteLength, this.#size - filled);
+      buffer.set(chunk.subarray(0, take), filled);
+      filled += take;
+      if (take < chunk.byteLength) this.#carry = chunk.subarray(take);
+    }
+    return { bytes: filled === this.#size ? buffer : buffer.subarray(0, filled), full: filled === this.#size };
+  }
+
+  async cancel(reason: unknown): Promise<void> {
+    await this.#reader?.cancel(reason).catch(() => undefined);
+  }
+}

@@ -1,0 +1,84 @@
+// The seam between job storage and where bytes live: a flat key space of objects (the local
+// directory backend, or an S3-compatible bucket). Keys here are full keys below the backend's own
+// root (`<runnerId>/<jobId>/<attempt>/<key>`); limits, scoping and accounting live above
+// (attempt-storage.ts), so a backend only moves bytes.
+
+export type StorageBackendKind = "local" | "s3";
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Milliseconds since the epoch; the sweeper's grace is measured from it. */
+  lastModified: number;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface PutObjectOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+  /** Aborts the upload; a multipart upload in progress is aborted on the server too. */
+  signal?: AbortSignal;
+}
+
+export interface StoredObject {
+  info: ObjectInfo;
+  /** The object's bytes; cancel it to stop reading early. */
+  body: ReadableStream<Uint8Array>;
+}
+
+export interface ObjectStore {
+  readonly kind: StorageBackendKind;
+  /** Where the bytes go, for the status page: a directory, or `s3://bucket/prefix` (never a credential). */
+  readonly location: string;
+  /** Stores `body` under `key`, replacing any object there; resolves with the size stored. */
+  put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options?: PutObjectOptions): Promise<number>;
+  /** The object, or undefined when there is none. */
+  get(key: string, signal?: AbortSignal): Promise<StoredObject | undefined>;
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with `prefix`, in no particular order; paginated underneath. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Deletes one object; a missing one is not an error. */
+  delete(key: string): Promise<void>;
+  /** Deletes every object under `prefix`; resolves with how many were deleted. */
+  deletePrefix(prefix: string): Promise<number>;
+  /** Releases connections and files. */
+  close(): Promise<void>;
+}
+
+/** Reads a whole stream into one array; callers bound the size first (limitStream). */
+export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** A stream of `bytes`, in chunks of at most `chunkBytes` (views, not copies). */
+export function bytesStream(bytes: Uint8Array, chunkBytes = 1024 * 1024): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.byteLength) {
+        controller.close();
+        return;
+      }
+      const end = Math.min(bytes.byteLength, at + chunkBytes);
+      controller.enqueue(bytes.subarray(at, end));
+      at = end;
+    },
+  });
+}

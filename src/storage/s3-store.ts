@@ -1,0 +1,200 @@
+// The S3-compatible backend (AWS S3, MinIO, Ceph, R2, …) through @aws-sdk/client-s3. This module
+// is only ever loaded by a dynamic import (open-store.ts), so a runner on the local backend never
+// loads the SDK. Large bodies go up as multipart uploads (multipart.ts) holding one part in memory.
+
+import { Agent } from "node:https";
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import { EdgeError, errorMessage } from "../errors.ts";
+import { uploadObject, type UploadTarget } from "./multipart.ts";
+import type { ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** Key prefix inside the bucket, without a trailing "/" ("" for the bucket root). */
+  prefix: string;
+  region: string;
+  /** For MinIO, a VPC endpoint or another S3-compatible store; unset means AWS's own endpoint. */
+  endpoint?: string;
+  forcePathStyle: boolean;
+  /** Static keys; unset means the AWS default chain (environment, shared files, web identity, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Extra CAs (PEM) trusted for the endpoint's certificate. */
+  caPem?: string;
+  sse?: "AES256" | "aws:kms";
+  kmsKeyId?: string;
+  /** Bytes per multipart part, and the size below which one PutObject is used. */
+  partSizeBytes: number;
+}
+
+export function createS3Store(options: S3StoreOptions): ObjectStore {
+  return new S3ObjectStore(options);
+}
+
+class S3ObjectStore implements ObjectStore {
+  readonly kind = "s3" as const;
+  readonly location: string;
+  readonly #client: S3Client;
+  readonly #options: S3StoreOptions;
+  readonly #root: string;
+
+  constructor(options: S3StoreOptions) {
+    this.#options = options;
+    this.#root = options.prefix === "" ? "" : `${options.prefix}/`;
+    this.location = `s3://${options.bucket}/${this.#root}`;
+    const config: S3ClientConfig = {
+      region: options.region,
+      forcePathStyle: options.forcePathStyle,
+      // Without these the SDK frames bodies as aws-chunked with a trailing checksum, which several
+      // S3-compatible servers (s3rver among them) store verbatim: the object is silently corrupted.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      maxAttempts: 3,
+    };
+    if (options.endpoint !== undefined) config.endpoint = options.endpoint;
+    if (options.credentials !== undefined) config.credentials = options.credentials;
+    if (options.caPem !== undefined) config.requestHandler = { httpsAgent: new Agent({ ca: options.caPem, keepAlive: true }) };
+    this.#client = new S3Client(config);
+  }
+
+  async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutObjectOptions = {}): Promise<number> {
+    const target: UploadTarget = {
+      client: this.#client,
+      bucket: this.#options.bucket,
+      key: this.#root + key,
+      partSizeBytes: this.#options.partSizeBytes,
+      extra: {
+        ...(options.contentType === undefined ? {} : { ContentType: options.contentType }),
+        ...(options.metadata === undefined ? {} : { Metadata: options.metadata }),
+        ...(this.#options.sse === undefined ? {} : { ServerSideEncryption: this.#options.sse }),
+        ...(this.#options.kmsKeyId === undefined ? {} : { SSEKMSKeyId: this.#options.kmsKeyId }),
+      },
+    };
+    return this.#wrap("store", key, () => uploadObject(target, body, options.signal));
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<StoredObject | undefined> {
+    const response = await this.#wrap("read", key, async () => {
+      try {
+        return await this.#client.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), signal === undefined ? {} : { abortSignal: signal });
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    });
+    if (response === undefined) return undefined;
+    const info: ObjectInfo = { key, size: response.ContentLength ?? 0, lastModified: response.LastModified?.getTime() ?? 0 };
+    if (response.ContentType !== undefined && response.ContentType !== "binary/octet-stream") info.contentType = response.ContentType;
+    if (response.Metadata !== undefined && Object.keys(response.Metadata).length > 0) info.metadata = response.Metadata;
+    return { info, body: webStream(response.Body) };
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    return this.#wrap("inspect", key, async () => {
+      try {
+        const response = await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }));
+        const info: ObjectInfo = { key, size: response.ContentLength ?? 0, lastModified: response.LastModified?.getTime() ?? 0 };
+        if (response.ContentType !== undefined && response.ContentType !== "binary/octet-stream") info.contentType = response.ContentType;
+        if (response.Metadata !== undefined && Object.keys(response.Metadata).length > 0) info.metadata = response.Metadata;
+        return info;
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const page = await this.#wrap("list", prefix, () => this.#client.send(new ListObjectsV2Command({
+        Bucket: this.#options.bucket,
+        Prefix: this.#root + prefix,
+        ...(token === undefined ? {} : { ContinuationToken: token }),
+      })));
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        yield { key: item.Key.slice(this.#root.length), size: item.Size ?? 0, lastModified: item.LastModified?.getTime() ?? 0 };
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#wrap("delete", key, () => this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key })));
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    let count = 0;
+    let batch: string[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const keys = batch;
+      batch = [];
+      const result = await this.#wrap("delete", prefix, () => this.#client.send(new DeleteObjectsCommand({
+        Bucket: this.#options.bucket,
+        Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+      })));
+      const failed = result.Errors ?? [];
+      if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`.trim());
+      count += keys.length;
+    };
+    for await (const info of this.list(prefix)) {
+      batch.push(this.#root + info.key);
+      if (batch.length === 1000) await flush();
+    }
+    await flush();
+    return count;
+  }
+
+  async close(): Promise<void> {
+    this.#client.destroy();
+  }
+
+  /** Backend errors become `storage_failed` naming the action and key; the SDK's message carries no credential. */
+  async #wrap<T>(action: string, key: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof EdgeError) throw error;
+      if ((error as { name?: string }).name === "AbortError") throw error;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const name = (error as { name?: string }).name ?? "Error";
+      throw new EdgeError("storage_failed", `Cannot ${action} "${key}" in ${this.location}: ${name}${status === undefined ? "" : ` (HTTP ${status})`}: ${errorMessage(error)}`, { retryable: status === undefined || status >= 500 });
+    }
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === "NoSuchKey" || e.name === "NotFound" || e.$metadata?.httpStatusCode === 404;
+}
+
+/** The SDK's body (a Node Readable, or a web stream on some runtimes) as a web ReadableStream that pulls on demand. */
+function webStream(body: unknown): ReadableStream<Uint8Array> {
+  if (body === undefined || body === null) return new ReadableStream({ start: (c) => c.close() });
+  if (body instanceof ReadableStream) return body as ReadableStream<Uint8Array>;
+  const iterator = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await iterator.next();
+        if (done) controller.close();
+        else controller.enqueue(value instanceof Uint8Array ? value : new Uint8Array(value as ArrayBuffer));
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      await iterator.return?.();
+      (body as { destroy?: () => void }).destroy?.();
+    },
+  }, { highWaterMark: 0 });
+}

@@ -1,0 +1,165 @@
+// The runner's job storage: opens one AttemptStorage per job attempt under
+// `<runnerId>/<jobId>/<attempt>/`, deletes it when the attempt ends (retrying a failed deletion
+// with backoff, counting and logging every failure), and sweeps orphans of a crashed process at
+// start and periodically. Backend-independent: the ObjectStore is the local directory or S3.
+
+import { EdgeError, serializeError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { sleep as realSleep } from "../util/sleep.ts";
+import { AttemptStorage, type StorageLimits } from "./attempt-storage.ts";
+import type { ObjectStore } from "./object-store.ts";
+import { attemptPrefix, runnerPrefix, type AttemptId } from "./storage-keys.ts";
+import { StorageStats } from "./storage-stats.ts";
+import { sweepOrphans, type SweepReport } from "./sweeper.ts";
+
+export interface StorageServiceOptions {
+  store: ObjectStore;
+  runnerId: string;
+  limits: StorageLimits;
+  logger: Logger;
+  /** An orphaned attempt is deleted once its newest object is this old. */
+  sweepGraceMs: number;
+  /** How often the sweeper looks for orphans; 0 sweeps only at start. */
+  sweepIntervalMs: number;
+  /** Deletion retries after the first failure, with doubling waits from retryBaseMs (default 5 and 500 ms). */
+  retries?: number;
+  retryBaseMs?: number;
+  clock?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+type ServiceState = "running" | "closed";
+
+export class StorageService {
+  readonly stats: StorageStats;
+  readonly #options: StorageServiceOptions;
+  readonly #log: Logger;
+  readonly #runnerPrefix: string;
+  /** Attempt prefixes in use: open attempts and cleanups still retrying. */
+  readonly #live = new Map<string, AttemptStorage>();
+  readonly #cleaning = new Set<string>();
+  readonly #stop = new AbortController();
+  readonly #clock: () => number;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #sweeping: Promise<SweepReport> | undefined;
+  #state: ServiceState = "running";
+
+  constructor(options: StorageServiceOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ component: "storage", backend: options.store.kind });
+    this.#runnerPrefix = runnerPrefix(options.runnerId);
+    this.#clock = options.clock ?? Date.now;
+    this.#sleep = options.sleep ?? realSleep;
+    this.stats = new StorageStats(options.store.kind, options.store.location);
+  }
+
+  get store(): ObjectStore { return this.#options.store; }
+
+  /** The storage of one attempt; the same object for the same attempt while it is open. */
+  open(job: AttemptId): AttemptStorage {
+    if (this.#state === "closed") throw new EdgeError("storage_closed", `Cannot open storage for job "${job.jobId}": the runner's storage is closed`);
+    const prefix = attemptPrefix(this.#options.runnerId, job);
+    const existing = this.#live.get(prefix);
+    if (existing !== undefined && existing.state === "open") return existing;
+    const storage = new AttemptStorage({ store: this.#options.store, prefix, label: `${job.jobId}#${job.attempt}`, limits: this.#options.limits, stats: this.stats });
+    this.#live.set(prefix, storage);
+    return storage;
+  }
+
+  /**
+   * Ends the attempt and deletes its objects. Resolves after the first deletion try; when that
+   * fails, retries continue in the background with backoff, every failure counted and logged,
+   * and what is still left after the last retry is the sweeper's.
+   */
+  async release(storage: AttemptStorage): Promise<void> {
+    await storage.end();
+    this.#cleaning.add(storage.prefix);
+    if (this.#live.get(storage.prefix) === storage) this.#live.delete(storage.prefix);
+    if (await this.#deleteOnce(storage, 0)) return;
+    void this.#retry(storage);
+  }
+
+  /** Looks for orphans of this runner now; one sweep at a time. */
+  sweep(): Promise<SweepReport> {
+    this.#sweeping ??= sweepOrphans({
+      store: this.#options.store,
+      runnerPrefix: this.#runnerPrefix,
+      busy: (prefix) => this.#live.has(prefix) || this.#cleaning.has(prefix),
+      graceMs: this.#options.sweepGraceMs,
+      now: this.#clock(),
+    }).then((report) => {
+      this.stats.pendingSweeps = report.pending;
+      this.stats.sweptAttempts += report.deleted;
+      this.stats.lastSweepAt = this.#clock();
+      if (report.deleted > 0) this.#log.info("Deleted objects of job attempts a previous run of this runner left behind", { attempts: report.deleted });
+      if (report.failed > 0) {
+        this.stats.cleanupFailures += report.failed;
+        this.stats.lastError = report.errors[0];
+        this.#log.warn("Cannot delete objects of orphaned job attempts; the next sweep tries again", { attempts: report.failed, error: report.errors[0] });
+      }
+      return report;
+    }, (error: unknown) => {
+      const message = serializeError(error).message;
+      this.stats.lastError = message;
+      this.#log.warn("Cannot sweep orphaned job storage", { error: message });
+      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, errors: [message] };
+    }).finally(() => { this.#sweeping = undefined; });
+    return this.#sweeping;
+  }
+
+  /** Sweeps now, then every sweepIntervalMs. */
+  start(): Promise<SweepReport> {
+    const first = this.sweep();
+    if (this.#options.sweepIntervalMs > 0 && this.#timer === undefined) {
+      this.#timer = setInterval(() => void this.sweep(), this.#options.sweepIntervalMs);
+      // The sweeper must not keep a finished process alive.
+      (this.#timer as { unref?: () => void }).unref?.();
+    }
+    return first;
+  }
+
+  /** Stops the sweeper and background retries, then the backend. Open attempts are released first. */
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    for (const storage of [...this.#live.values()]) await this.release(storage).catch(() => undefined);
+    this.#state = "closed";
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#stop.abort();
+    await this.#sweeping;
+    await this.#options.store.close();
+  }
+
+  async #retry(storage: AttemptStorage): Promise<void> {
+    const retries = this.#options.retries ?? 5;
+    const base = this.#options.retryBaseMs ?? 500;
+    this.stats.cleanupsRetrying++;
+    try {
+      for (let n = 1; n <= retries && !this.#stop.signal.aborted; n++) {
+        await this.#sleep(base * 2 ** (n - 1), this.#stop.signal);
+        if (this.#stop.signal.aborted) break;
+        if (await this.#deleteOnce(storage, n)) return;
+      }
+      // Left to the sweeper, which only skips prefixes still in use.
+      this.#cleaning.delete(storage.prefix);
+      this.#log.error("Giving up deleting a job attempt's objects; the sweeper deletes them after its grace period", { attempt: storage.label, prefix: storage.prefix });
+    } finally {
+      this.stats.cleanupsRetrying--;
+    }
+  }
+
+  async #deleteOnce(storage: AttemptStorage, attempt: number): Promise<boolean> {
+    try {
+      await this.#options.store.deletePrefix(storage.prefix);
+      storage.forget();
+      this.#cleaning.delete(storage.prefix);
+      return true;
+    } catch (error) {
+      const message = serializeError(error).message;
+      this.stats.cleanupFailures++;
+      this.stats.lastError = message;
+      this.#log.warn("Cannot delete a job attempt's objects", { attempt: storage.label, try: attempt + 1, error: message });
+      return false;
+    }
+  }
+}

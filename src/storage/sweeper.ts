@@ -1,0 +1,54 @@
+// Finds what a crashed process of this runner left behind: attempt prefixes under its own
+// `<runnerId>/` that no attempt of this process is using, and deletes those whose newest object
+// is older than the grace period. Only the runner's own prefix is ever listed, so another runner
+// sharing the bucket is never touched.
+
+import { serializeError } from "../errors.ts";
+import type { ObjectStore } from "./object-store.ts";
+import { attemptOf } from "./storage-keys.ts";
+
+export interface SweepOptions {
+  store: ObjectStore;
+  /** `<runnerId>/` */
+  runnerPrefix: string;
+  /** True for an attempt prefix this process still uses (running, or its cleanup in progress). */
+  busy(prefix: string): boolean;
+  graceMs: number;
+  now: number;
+}
+
+export interface SweepReport {
+  /** Orphaned attempts deleted. */
+  deleted: number;
+  /** Orphaned attempts younger than the grace period, left for a later sweep. */
+  pending: number;
+  /** Orphaned attempts whose deletion failed (retried at the next sweep). */
+  failed: number;
+  errors: string[];
+}
+
+export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> {
+  const newest = new Map<string, number>();
+  for await (const info of options.store.list(options.runnerPrefix)) {
+    const prefix = attemptOf(options.runnerPrefix, info.key);
+    if (prefix === undefined || options.busy(prefix)) continue;
+    newest.set(prefix, Math.max(newest.get(prefix) ?? 0, info.lastModified));
+  }
+  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, errors: [] };
+  for (const [prefix, modified] of newest) {
+    // Checked again: an attempt may have started between the listing and now.
+    if (options.busy(prefix)) continue;
+    if (options.now - modified < options.graceMs) {
+      report.pending++;
+      continue;
+    }
+    try {
+      await options.store.deletePrefix(prefix);
+      report.deleted++;
+    } catch (error) {
+      report.failed++;
+      if (report.errors.length < 5) report.errors.push(serializeError(error).message);
+    }
+  }
+  return report;
+}
