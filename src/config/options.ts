@@ -28,6 +28,7 @@ export const OPTIONS = [
   { name: "logFormat", type: "enum", scope: "common", default: "auto", values: ["auto", "json", "text"], help: "Log line format; auto is JSON unless stderr is a terminal." },
   { name: "statusHost", type: "host", scope: "common", default: "127.0.0.1", help: "Address the status page binds to; loopback unless you mean otherwise." },
   { name: "statusPort", type: "int", scope: "common", default: 8787, min: 0, max: 65535, help: "Port of the status page (/, /healthz, /readyz, /status, /metrics); 0 picks one." },
+  { name: "allowedHosts", type: "string", scope: "common", help: "Comma-separated Host names the status page (and a loopback-bound reference controller) answer besides loopback names and IP addresses; others get 421 (DNS rebinding defence)." },
 
   // runner
   { name: "runnerId", type: "string", scope: "runner", help: "This runner's id, as registered with the controller." },

@@ -44,3 +44,8 @@ export function publicUrl(raw: string): string {
     return "(invalid URL)";
   }
 }
+
+/** `allowedHosts` as a list: comma-separated, trimmed, empty entries dropped. */
+export function hostList(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");
+}

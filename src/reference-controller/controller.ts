@@ -8,6 +8,8 @@ import { bundleRoutes } from "../plugin-bundles/bundle-routes.ts";
 import { BundleStore } from "../plugin-bundles/bundle-store.ts";
 import { RUNNER_ID_HEADER } from "../plugin-bundles/runner-bundles.ts";
 import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-server.ts";
+import { hostGuard } from "../platform/host-guard.ts";
+import { isLoopbackHost } from "../config/url.ts";
 import { createAdminApp } from "./admin-app.ts";
 import { systemClock, systemTimer, type Clock, type Timer } from "./clock.ts";
 import { ControllerLock } from "./controller-lock.ts";
@@ -30,6 +32,8 @@ export interface ReferenceControllerOptions {
   /** State lives in `<dataDir>/controller/`. */
   dataDir: string;
   hostname?: string;
+  /** Host names answered besides loopback names and IP addresses when bound to loopback. */
+  allowedHosts?: readonly string[];
   /** PEM certificate chain and key: serve HTTPS/WSS (runners refuse plain http off loopback). */
   tls?: { cert: string; key: string };
   /** 0 (the default) picks a free port. */
@@ -119,6 +123,11 @@ export class ReferenceController {
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
     this.messages = new RunnerMessages(this.core, this.runners);
     this.app = new Hono();
+    // Bound to loopback, the admin API is reachable from the operator's browser: refuse rebound names.
+    const bind = options.hostname ?? "127.0.0.1";
+    if (isLoopbackHost(bind.includes(":") && !bind.startsWith("[") ? `[${bind}]` : bind)) {
+      this.app.use("*", hostGuard({ hosts: [bind, ...(options.allowedHosts ?? [])] }));
+    }
     this.app.route("/", createEdgeApp({
       core: this.core,
       sessions: this.sessions,

@@ -2,6 +2,7 @@
 
 import * as fs from "node:fs";
 import { ConfigError, type Config } from "../config/resolve.ts";
+import { hostList } from "../config/url.ts";
 import { readSecretFile } from "../config/secret-file.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ReferenceControllerOptions } from "./controller.ts";
@@ -21,6 +22,7 @@ export function controllerOptionsFromConfig(config: Config, logger: Logger): Ref
   return {
     dataDir: config.dataDir,
     hostname: config.listenHost,
+    allowedHosts: hostList(config.allowedHosts),
     port: config.listenPort,
     leaseTtlMs: config.leaseTtlMs,
     heartbeatIntervalMs: config.heartbeatIntervalMs,

@@ -20,7 +20,7 @@ import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import { readFileSync } from "node:fs";
 import { Runner } from "./runner.ts";
 import { controllerSecretResolver } from "./controller-secrets.ts";
-import { publicUrl } from "../config/url.ts";
+import { hostList, publicUrl } from "../config/url.ts";
 
 export interface RunnerService {
   runner: Runner;
@@ -105,7 +105,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     metrics,
   });
   const started = runner;
-  const app = createStatusApp({ snapshot: () => started.snapshot(), metrics });
+  const app = createStatusApp({ snapshot: () => started.snapshot(), metrics, allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)] });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
     await pool.close(); // nothing else started yet: leave no worker behind the failure
     throw error;

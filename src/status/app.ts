@@ -1,8 +1,9 @@
 // The local status endpoint as a Hono app: the HTML page for people, /healthz, /readyz, /status
 // and /metrics for machines. Every answer comes from one snapshot taken per request; binding
-// (loopback by default) is the caller's business.
+// (loopback by default) is the caller's business, the Host header check (DNS rebinding) is ours.
 
 import { Hono, type MiddlewareHandler } from "hono";
+import { hostGuard } from "../platform/host-guard.ts";
 import { serializeError } from "../errors.ts";
 import { redactor as processRedactor, type Redactor } from "../log/redact.ts";
 import { statusDocument } from "./document.ts";
@@ -19,6 +20,8 @@ export interface StatusAppOptions {
   metrics: RunnerMetrics;
   /** Masks registered secret values in every text answer; the process redactor by default. */
   redactor?: Redactor;
+  /** Host names answered besides loopback names and IP addresses (bind address, allowedHosts). */
+  allowedHosts?: readonly string[];
 }
 
 export function createStatusApp(options: StatusAppOptions): Hono {
@@ -26,6 +29,7 @@ export function createStatusApp(options: StatusAppOptions): Hono {
   const app = new Hono();
 
   app.use("*", securityHeaders);
+  app.use("*", hostGuard({ hosts: options.allowedHosts ?? [] }));
 
   app.get("/", (c) => {
     c.header("Content-Security-Policy", PAGE_CSP);
