@@ -13,7 +13,14 @@ export interface ConnectionStatus {
   since: number;
   transport?: "websocket" | "poll" | "http";
   lastError?: string;
+  /** Epoch ms of the first session ever opened; absent while the runner has never connected. */
+  firstConnectedAt?: number;
+  /** Epoch ms since which there has been no session: the first attempt, or the loss of the last session. */
+  disconnectedSince?: number;
+  /** New sessions after a lost one (never counts a first connection or a failed attempt). */
   reconnects: number;
+  /** Attempts to open a session that failed (refused, unreachable, unauthorized). */
+  failedAttempts?: number;
   /** Malformed frames received and rejected. */
   protocolErrors: number;
 }

@@ -38,7 +38,8 @@ export function startPluginRuntime(port: RuntimePort): void {
   const calls = new PendingCalls();
   let plugin: PluginDefinition | undefined;
   let current: (CurrentRun & { startedAt: number }) | undefined;
-  let lastUsageAt = 0;
+  // -Infinity: the first run always reports, so a young worker's memory is known (the status page's MEMORY column).
+  let lastUsageAt = -Infinity;
 
   // ---- guards: before any plugin code ----
 
@@ -135,6 +136,7 @@ export function startPluginRuntime(port: RuntimePort): void {
     try {
       plugin = await load(source);
       post({ type: "ready", plugin: { name: plugin.name, version: plugin.version, actions: Object.keys(plugin.actions) } });
+      reportUsage(-Infinity); // a pre-warmed worker that never ran shows its memory too
     } catch (error) {
       if (error instanceof ExitIntercepted) return;
       post({ type: "init_failed", error: toWire(error) });

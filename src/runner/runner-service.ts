@@ -91,6 +91,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     onTick: (loop, maxSilenceMs) => runner?.loops.tick(loop, maxSilenceMs),
     onProtocolError: () => metrics.protocolError(),
     onReconnect: () => metrics.reconnected(),
+    onConnectFailure: () => metrics.connectFailed(),
   });
   runner = new Runner({
     runnerId,

@@ -47,7 +47,7 @@ export function createStatusApp(options: StatusAppOptions): Hono {
   app.get("/readyz", (c) => {
     const readiness = checkReadiness(options.snapshot());
     if (readiness.ready) return c.json({ ready: true });
-    return c.json({ ready: false, reason: redactor.text(readiness.reason) }, 503);
+    return c.json({ ready: false, kind: readiness.kind, reason: redactor.text(readiness.reason) }, 503);
   });
 
   app.get("/status", (c) => c.json(statusDocument(options.snapshot(), redactor)));

@@ -4,7 +4,7 @@
 
 import type { Redactor } from "../log/redact.ts";
 import type { ConnectionState } from "../controller/connection.ts";
-import { checkReadiness } from "./readiness.ts";
+import { checkReadiness, type NotReadyKind } from "./readiness.ts";
 import { publicUrl } from "../config/url.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunnerState, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
 
@@ -26,6 +26,8 @@ export interface StatusDocument {
   ready: boolean;
   /** Why the runner is not ready; absent when ready. */
   readyReason?: string;
+  /** The named cause of `readyReason` (busy is healthy; unauthorized is not). */
+  readyKind?: NotReadyKind;
   controllerUrl: string;
   connection: {
     state: ConnectionState;
@@ -33,7 +35,12 @@ export interface StatusDocument {
     sinceMs: number;
     transport?: string;
     lastError?: string;
+    /** True until a session was ever opened: the page says "never connected", not "disconnected". */
+    neverConnected: boolean;
+    /** How long there has been no session (since the first attempt, or since the last one was lost). */
+    downMs?: number;
     reconnects: number;
+    failedAttempts: number;
     protocolErrors: number;
   };
   concurrency: number;
@@ -62,7 +69,7 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
     state: snapshot.state,
     stateSince: snapshot.stateSince,
     ready: readiness.ready,
-    ...(readiness.ready ? {} : { readyReason: text(readiness.reason) }),
+    ...(readiness.ready ? {} : { readyReason: text(readiness.reason), readyKind: readiness.kind }),
     controllerUrl: text(publicUrl(snapshot.controllerUrl)),
     connection: {
       state: c.state,
@@ -70,7 +77,10 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
       sinceMs: Math.max(0, now - c.since),
       ...(c.transport === undefined ? {} : { transport: c.transport }),
       ...(c.lastError === undefined ? {} : { lastError: clip(text(c.lastError)) }),
+      neverConnected: c.firstConnectedAt === undefined && c.reconnects === 0 && c.state !== "connected",
+      ...(c.state === "connected" ? {} : { downMs: Math.max(0, now - (c.disconnectedSince ?? c.since)) }),
       reconnects: c.reconnects,
+      failedAttempts: c.failedAttempts ?? 0,
       protocolErrors: c.protocolErrors,
     },
     concurrency: snapshot.concurrency,

@@ -40,6 +40,7 @@ export class RunnerMetrics {
   readonly #running: Gauge;
   readonly #connection: Gauge;
   readonly #reconnects: Counter;
+  readonly #connectFailures: Counter;
   readonly #protocolErrors: Counter;
   readonly #workers: Gauge;
   readonly #bundleRefusals: Counter;
@@ -55,7 +56,8 @@ export class RunnerMetrics {
     this.#up = r.gauge({ name: "edge_runner_up", help: "1 while the runner process answers scrapes." });
     this.#info = r.gauge({ name: "edge_runner_info", help: "Build information; always 1.", labelNames: ["version", "commit", "runtime"] });
     this.#connection = r.gauge({ name: "edge_runner_connection_state", help: "1 for the current controller connection state, 0 for the others.", labelNames: ["state"] });
-    this.#reconnects = r.counter({ name: "edge_runner_reconnects_total", help: "New controller sessions after a lost one." });
+    this.#reconnects = r.counter({ name: "edge_runner_reconnects_total", help: "New controller sessions after a lost one (a first connection and failed attempts do not count)." });
+    this.#connectFailures = r.counter({ name: "edge_runner_connect_failures_total", help: "Attempts to open a controller session that failed (unreachable, refused, unauthorized)." });
     this.#protocolErrors = r.counter({ name: "edge_runner_protocol_errors_total", help: "Malformed frames received from the controller and rejected." });
     this.#jobs = r.counter({ name: "edge_runner_jobs_total", help: "Jobs finished, by result; rejected counts offers refused before running.", labelNames: ["result"] });
     this.#duration = r.histogram({ name: "edge_runner_job_duration_seconds", help: "Time from a job's start to its result.", buckets: JOB_DURATION_BUCKETS });
@@ -67,6 +69,7 @@ export class RunnerMetrics {
     for (const result of JOB_OUTCOMES) this.#jobs.init({ result });
     for (const code of BUNDLE_ERROR_CODES) this.#bundleRefusals.init({ code });
     this.#reconnects.init();
+    this.#connectFailures.init();
     this.#protocolErrors.init();
   }
 
@@ -91,6 +94,10 @@ export class RunnerMetrics {
 
   reconnected(): void {
     this.#reconnects.inc();
+  }
+
+  connectFailed(): void {
+    this.#connectFailures.inc();
   }
 
   protocolError(): void {

@@ -52,18 +52,34 @@ export function renderSections(doc: StatusDocument): PageSections {
     `<h2>${esc(title)} <span class="count">${count}</span></h2>${body}`;
 
   const c = doc.connection;
+  // A runner that never reached its controller is not "disconnected since" the last retry: it says
+  // how long it has been trying. The clock of an outage starts when the session was lost.
   const connection: Record<string, [string, string, string]> = {
     connected: ["ok", "Connected", "Taking jobs from the controller"],
-    connecting: ["warn", "Connecting", "Opening a session with the controller"],
-    backoff: ["bad", "Disconnected", "Waiting before the next reconnect"],
-    unauthorized: ["bad", "Unauthorized", "The controller refused the API key"],
+    connecting: ["warn", c.neverConnected ? "Never connected" : "Disconnected", "Opening a session with the controller"],
+    backoff: ["bad", c.neverConnected ? "Never connected" : "Disconnected", "Waiting before the next attempt"],
+    unauthorized: ["bad", "Unauthorized", "The controller refused the API key: check --api-key-file and the runner's registration"],
     idle: ["warn", "Not connected", "The connection has not started yet"],
     closed: ["bad", "Closed", "The connection was shut down"],
   };
   const [connTone, connLabel, connHint] = connection[c.state] ?? ["bad", c.state, ""];
-  const tone: "ok" | "warn" | "bad" = connTone === "ok" && doc.ready ? "ok" : connTone === "bad" || doc.state === "failed" ? "bad" : "warn";
+  const readyChip: Record<string, [string, string, string]> = {
+    busy: ["info", "Busy", "Every slot runs a job; the next job starts when one finishes"],
+    draining: ["warn", "Draining", "Finishing running jobs; taking no new ones"],
+    unauthorized: ["bad", "Unauthorized", "The controller refused the API key"],
+    never_connected: ["bad", "Not connected", "Never reached the controller"],
+    disconnected: ["bad", "Not connected", "Lost the controller; reconnecting"],
+    starting: ["warn", "Starting", "Not taking jobs yet"],
+    stopped: ["idle", "Stopped", "Not taking jobs"],
+    failed: ["bad", "Failed", "The runner stopped on an error"],
+  };
+  const [readyTone, readyLabel, readyHint] = doc.ready ? ["ok", "Ready", "Accepting new jobs"] : (readyChip[doc.readyKind ?? ""] ?? ["warn", "Not ready", ""]);
+  // Busy is a healthy runner at work: only the controller and readiness problems change the tone.
+  const tone: "ok" | "warn" | "bad" =
+    connTone === "ok" && (doc.ready || doc.readyKind === "busy") ? "ok" : connTone === "bad" || doc.state === "failed" || readyTone === "bad" ? "bad" : "warn";
   const busy = doc.concurrency - Math.max(0, doc.freeSlots);
   const pct = doc.concurrency > 0 ? Math.min(100, Math.round((busy / doc.concurrency) * 100)) : 0;
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
   const header =
     `<div class="brand"><span class="dot t-${tone}"></span>edge-runner</div>` +
@@ -71,20 +87,30 @@ export function renderSections(doc: StatusDocument): PageSections {
     `<div class="meta"><span>group <b>${esc(doc.group)}</b></span><span>v${esc(doc.version)} <span class="mono">${esc(doc.commit)}</span></span>` +
     `<span>${esc(doc.runtime)} · pid ${esc(doc.pid)}</span><span class="mono">${esc(doc.controllerUrl)}</span></div>`;
 
+  const since =
+    c.state === "connected"
+      ? `since ${dur(c.sinceMs)}${c.transport === undefined ? "" : ` · ${c.transport}`}`
+      : c.neverConnected
+        ? `trying for ${dur(c.downMs ?? c.sinceMs)}`
+        : `for ${dur(c.downMs ?? c.sinceMs)}`;
+  const counts = [
+    c.reconnects > 0 ? plural(c.reconnects, "reconnect") : "",
+    c.failedAttempts > 0 && c.state !== "connected" ? plural(c.failedAttempts, "failed attempt") : "",
+    c.protocolErrors > 0 ? plural(c.protocolErrors, "protocol error") : "",
+  ].filter((t) => t !== "");
   const summary =
     `<div class="card wide conn t-${connTone}"><div class="label">Controller</div>` +
     `<div class="badge"><span class="dot t-${connTone}"></span>${esc(connLabel)}</div>` +
-    `<div class="since">since ${esc(dur(c.sinceMs))}${c.transport === undefined ? "" : ` · ${esc(c.transport)}`}</div>` +
-    `<div class="hint">${esc(connHint)}${c.reconnects > 0 ? ` · ${esc(c.reconnects)} reconnect${c.reconnects === 1 ? "" : "s"}` : ""}` +
-    `${c.protocolErrors > 0 ? ` · ${esc(c.protocolErrors)} protocol error${c.protocolErrors === 1 ? "" : "s"}` : ""}</div>` +
-    (c.lastError !== undefined && c.state !== "connected" ? `<div class="err">${esc(c.lastError)}</div>` : "") +
+    `<div class="since">${esc(since)}</div>` +
+    `<div class="hint">${esc([connHint, ...counts].join(" · "))}</div>` +
+    (c.lastError !== undefined && c.state !== "connected" ? `<div class="err">last error: ${esc(c.lastError)}</div>` : "") +
     `</div>` +
     `<div class="card wide"><div class="label">Readiness</div>` +
-    `<div class="big">${doc.ready ? chip("ok", "Ready") : chip(doc.state === "failed" ? "bad" : "warn", "Not ready")}</div>` +
-    `<div class="hint">${doc.ready ? "Accepting new jobs" : esc(doc.readyReason ?? "")}</div>` +
+    `<div class="big">${chip(readyTone, readyLabel)}</div>` +
+    `<div class="hint">${esc(readyHint)}</div>` +
     `<div class="hint">state <b>${esc(doc.state)}</b> for ${esc(dur(doc.now - doc.stateSince))}</div></div>` +
     `<div class="card"><div class="label">Slots</div><div class="big">${esc(busy)}<span class="of"> / ${esc(doc.concurrency)} busy</span></div>` +
-    `<div class="bar"><span class="fill t-${pct >= 100 ? "warn" : "ok"} w${Math.round(pct / 5) * 5}"></span></div>` +
+    `<div class="bar"><span class="fill t-${pct >= 100 ? "info" : "ok"} w${Math.round(pct / 5) * 5}"></span></div>` +
     `<div class="hint">${esc(doc.running.length)} running · ${esc(Math.max(0, doc.freeSlots))} free</div></div>` +
     `<div class="card"><div class="label">Uptime</div><div class="big">${esc(dur(doc.uptimeMs))}</div>` +
     `<div class="hint">since ${esc(clock(doc.startedAt, false))}</div></div>`;

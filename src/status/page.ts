@@ -44,7 +44,7 @@ h1{margin:2px 0 6px;font-size:26px;font-weight:650;word-break:break-all}
 .badge .dot{width:16px;height:16px}
 .dot.t-ok{background:var(--ok)}.dot.t-warn{background:var(--warn)}.dot.t-bad{background:var(--bad)}
 .bar{height:8px;border-radius:4px;background:var(--idle-bg);overflow:hidden;margin:6px 0 4px}
-.fill{display:block;height:100%;background:var(--ok)}.fill.t-warn{background:var(--warn)}
+.fill{display:block;height:100%;background:var(--ok)}.fill.t-warn{background:var(--warn)}.fill.t-info{background:var(--info)}
 ${widths}
 .panel{margin-bottom:16px}
 h2{margin:0 0 10px;font-size:15px;font-weight:650}

@@ -1,28 +1,42 @@
 // /readyz: may the runner take jobs now? Ready means state `ready`, connected, and a free slot;
-// otherwise one short reason an operator (or a load balancer log) can act on.
+// otherwise a named kind (busy is healthy, unauthorized is broken: the page must not show them
+// alike) and one short reason an operator (or a load balancer log) can act on.
 
 import { formatDuration } from "./format.ts";
 import type { RunnerSnapshot } from "./snapshot.ts";
 
-export type Readiness = { ready: true } | { ready: false; reason: string };
+export type NotReadyKind =
+  | "starting"
+  | "draining"
+  | "stopped"
+  | "failed"
+  | "unauthorized"
+  | "never_connected"
+  | "disconnected"
+  | "busy";
+
+export type Readiness = { ready: true } | { ready: false; kind: NotReadyKind; reason: string };
 
 export function checkReadiness(snapshot: RunnerSnapshot): Readiness {
   const { state, connection } = snapshot;
   if (state === "starting" || state === "draining" || state === "stopped" || state === "failed") {
-    return { ready: false, reason: state };
+    return { ready: false, kind: state, reason: state };
   }
   if (connection.state === "unauthorized") {
-    return { ready: false, reason: "unauthorized: the controller refused the API key" };
+    return { ready: false, kind: "unauthorized", reason: "unauthorized: the controller refused the API key" };
   }
   if (connection.state !== "connected") {
-    const since = formatDuration(snapshot.now - connection.since);
-    return { ready: false, reason: `not connected (${connection.state} since ${since})` };
+    const down = formatDuration(snapshot.now - (connection.disconnectedSince ?? connection.since));
+    if (connection.firstConnectedAt === undefined && connection.reconnects === 0) {
+      return { ready: false, kind: "never_connected", reason: `never connected (trying for ${down})` };
+    }
+    return { ready: false, kind: "disconnected", reason: `not connected (disconnected for ${down})` };
   }
   // Connected but the runner has not finished its own start (state "connecting").
-  if (state !== "ready") return { ready: false, reason: "starting" };
+  if (state !== "ready") return { ready: false, kind: "starting", reason: "starting" };
   if (snapshot.freeSlots <= 0) {
     const busy = snapshot.concurrency - Math.max(0, snapshot.freeSlots);
-    return { ready: false, reason: `no free slots (${busy}/${snapshot.concurrency} busy)` };
+    return { ready: false, kind: "busy", reason: `busy: every slot runs a job (${busy}/${snapshot.concurrency})` };
   }
   return { ready: true };
 }

@@ -18,7 +18,7 @@ afterEach(async () => {
 
 interface Script {
   session?: (attempt: number) => Response | undefined;
-  onOpen?: (send: (frame: string) => void) => void;
+  onOpen?: (send: (frame: string) => void, close: () => void) => void;
   received: unknown[];
 }
 
@@ -33,7 +33,7 @@ async function fakeController(script: Script): Promise<string> {
     "/edge/v1/sessions/:id/ws",
     upgradeWebSocket(() => ({
       onOpen(_evt, ws) {
-        script.onOpen?.((frame) => ws.send(frame));
+        script.onOpen?.((frame) => ws.send(frame), () => ws.close());
       },
       onMessage(evt) {
         const value = JSON.parse(String(evt.data)) as unknown;
@@ -166,4 +166,42 @@ test("EdgeConnection in auto mode falls back to long-poll when a proxy refuses W
   await done;
   await controller.close();
   rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("EdgeConnection counts failed attempts apart from reconnects, and never calls a connection that never was 'lost'", async () => {
+  const closed = await serveHttp(new Hono(), { hostname: "127.0.0.1", port: 0 });
+  const url = closed.url;
+  await closed.close(); // nothing listens there now: every attempt fails
+  const { connection, records } = connect(url);
+  await eventually(() => ((connection.status().failedAttempts ?? 0) >= 3 ? true : undefined));
+  const status = connection.status();
+  expect(status.reconnects).toBe(0);
+  expect(status.firstConnectedAt).toBeUndefined();
+  // The outage clock starts at the first attempt and does not restart at each retry.
+  const firstDown = status.disconnectedSince;
+  expect(firstDown).toBeDefined();
+  await eventually(() => ((connection.status().failedAttempts ?? 0) >= 5 ? true : undefined));
+  expect(connection.status().disconnectedSince).toBe(firstDown as number);
+  const messages = records.map((r) => r.msg);
+  expect(messages.some((m) => m.startsWith("Cannot connect to the controller (never connected yet): "))).toBe(true);
+  expect(messages.some((m) => m.includes("connection lost"))).toBe(false);
+});
+
+test("EdgeConnection counts a new session after a lost one as one reconnect, and a first connection as none", async () => {
+  let opened = 0;
+  const url = await fakeController({
+    received: [],
+    session: (n) => (n <= 2 ? new Response("starting", { status: 503 }) : undefined),
+    // The first session is lost right away; the second stays up.
+    onOpen: (_send, close) => {
+      if (++opened === 1) setTimeout(close, 20);
+    },
+  });
+  const { connection, records } = connect(url);
+  await eventually(() => (connection.status().reconnects === 1 && connection.status().state === "connected" ? true : undefined));
+  const status = connection.status();
+  expect(status.failedAttempts).toBe(2);
+  expect(status.firstConnectedAt).toBeDefined();
+  expect(status.disconnectedSince).toBeUndefined();
+  expect(records.filter((r) => r.msg.startsWith("Controller connection lost")).length).toBe(1);
 });

@@ -173,12 +173,15 @@ test("PluginPool.close() terminates every worker and interrupts running jobs", a
   await expect(pool.prewarm("echo")).rejects.toThrow("the plugin pool is closed");
 });
 
-test("PluginPool.workers() reports plugin, state and jobs served per worker", async () => {
+test("PluginPool.workers() reports plugin, state, jobs served and memory per worker, even after one quick job", async () => {
   const { pool } = track(testPool({ clock: () => 42 }));
   await pool.run(request("echo", "default"));
   await pool.run(request("faults", "ok"));
-  expect(pool.workers().sort((a, b) => a.id - b.id)).toEqual([
-    { id: 1, plugin: "echo", state: "idle", jobsServed: 1, startedAt: 42 },
-    { id: 2, plugin: "faults@0.0.1", state: "idle", jobsServed: 1, startedAt: 42 },
+  const workers = pool.workers().sort((a, b) => a.id - b.id);
+  expect(workers).toEqual([
+    { id: 1, plugin: "echo", state: "idle", jobsServed: 1, startedAt: 42, memoryBytes: expect.any(Number) },
+    { id: 2, plugin: "faults@0.0.1", state: "idle", jobsServed: 1, startedAt: 42, memoryBytes: expect.any(Number) },
   ]);
+  // The status page's MEMORY column shows this; "–" for every worker was issue 14 item 7.
+  for (const worker of workers) expect(worker.memoryBytes as number).toBeGreaterThan(0);
 });

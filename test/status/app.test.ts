@@ -32,9 +32,9 @@ test("createStatusApp() GET /readyz answers 200 when ready and 503 with the reas
   expect((await appFor(snapshotFixture()).request("/readyz")).status).toBe(200);
   const busy = await appFor(snapshotFixture({ freeSlots: 0 })).request("/readyz");
   expect(busy.status).toBe(503);
-  expect(await busy.json()).toEqual({ ready: false, reason: "no free slots (4/4 busy)" });
+  expect(await busy.json()).toEqual({ ready: false, kind: "busy", reason: "busy: every slot runs a job (4/4)" });
   const draining = await appFor(snapshotFixture({ state: "draining" })).request("/readyz");
-  expect(await draining.json()).toEqual({ ready: false, reason: "draining" });
+  expect(await draining.json()).toEqual({ ready: false, kind: "draining", reason: "draining" });
 });
 
 test("createStatusApp() GET /status returns the snapshot with ages and readiness", async () => {

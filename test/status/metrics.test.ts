@@ -51,7 +51,7 @@ const metrics = () => new RunnerMetrics({ residentMemoryBytes: () => 123_456_789
 test("RunnerMetrics.expose() writes every series with HELP and TYPE", () => {
   const families = parseExposition(metrics().expose(snapshotFixture()));
   expect([...families.keys()].sort()).toEqual([
-    "edge_runner_connection_state", "edge_runner_info", "edge_runner_job_duration_seconds", "edge_runner_jobs_running",
+    "edge_runner_connect_failures_total", "edge_runner_connection_state", "edge_runner_info", "edge_runner_job_duration_seconds", "edge_runner_jobs_running",
     "edge_runner_jobs_total", "edge_runner_plugin_bundle_refusals_total", "edge_runner_plugin_workers", "edge_runner_protocol_errors_total", "edge_runner_reconnects_total",
     "edge_runner_up", "process_resident_memory_bytes", "process_start_time_seconds",
   ]);
@@ -81,6 +81,9 @@ test("RunnerMetrics.jobFinished() counts by result and fills cumulative duration
   m.jobFinished("failed", 7_200_000);
   m.jobRejected();
   m.reconnected();
+  m.connectFailed();
+  m.connectFailed();
+  m.connectFailed();
   m.protocolError();
   m.protocolError();
   const families = parseExposition(m.expose(snapshotFixture()));
@@ -90,6 +93,7 @@ test("RunnerMetrics.jobFinished() counts by result and fills cumulative duration
     succeeded: 2, failed: 1, cancelled: 0, timed_out: 0, interrupted: 0, rejected: 1,
   });
   expect(families.get("edge_runner_reconnects_total")?.samples[0]?.value).toBe(1);
+  expect(families.get("edge_runner_connect_failures_total")?.samples[0]?.value).toBe(3);
   expect(families.get("edge_runner_protocol_errors_total")?.samples[0]?.value).toBe(2);
 
   const samples = families.get("edge_runner_job_duration_seconds")?.samples ?? [];

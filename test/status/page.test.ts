@@ -40,15 +40,16 @@ test("renderPage() is complete without JavaScript and refreshes itself in <noscr
   }
 });
 
-test("renderPage() shows why a disconnected runner is not ready", () => {
+test("renderPage() shows a lost session as disconnected for the outage's length, with real reconnects and failed attempts apart", () => {
   const html = renderPage(docFor({
     state: "connecting",
-    connection: { state: "backoff", since: NOW - 42_000, reconnects: 5, protocolErrors: 0, lastError: "connect ECONNREFUSED 10.0.0.5:443" },
+    connection: { state: "backoff", since: NOW - 2_000, firstConnectedAt: NOW - 3_600_000, disconnectedSince: NOW - 42_000, reconnects: 5, failedAttempts: 7, protocolErrors: 0, lastError: "connect ECONNREFUSED 10.0.0.5:443" },
   }));
   expect(html).toContain("Disconnected");
-  expect(html).toContain("not connected (backoff since 42 s)");
-  expect(html).toContain("connect ECONNREFUSED 10.0.0.5:443");
-  expect(html).toContain("5 reconnects");
+  expect(html).toContain("for 42 s");
+  expect(html).toContain("last error: connect ECONNREFUSED 10.0.0.5:443");
+  expect(html).toContain("5 reconnects · 7 failed attempts");
+  expect(html).toContain("Not connected");
 });
 
 test("PAGE_CSP allows exactly the inline script and style by hash", () => {

@@ -33,6 +33,8 @@ export interface EdgeConnectionOptions {
   onTick?: (loop: string, maxSilenceMs: number) => void;
   onProtocolError?: () => void;
   onReconnect?: () => void;
+  /** Called for every attempt to open a session that failed. */
+  onConnectFailure?: () => void;
 }
 
 /** A session that stayed up this long resets the backoff. */
@@ -59,6 +61,8 @@ export class EdgeConnection implements ControllerConnection {
   #unknownTypesSeen = new Set<string>();
   #flushWaiters = new Set<() => void>();
   #stateListeners = new Set<(status: ConnectionStatus) => void>();
+  /** Whether the current attempt got as far as a connected session. */
+  #sessionOpened = false;
 
   constructor(options: EdgeConnectionOptions) {
     this.#o = options;
@@ -70,7 +74,7 @@ export class EdgeConnection implements ControllerConnection {
       ...(options.random ? { random: options.random } : {}),
     });
     this.#kind = options.transport === "poll" ? "poll" : "websocket";
-    this.#status = { state: "idle", since: this.#timers.now(), reconnects: 0, protocolErrors: 0 };
+    this.#status = { state: "idle", since: this.#timers.now(), reconnects: 0, failedAttempts: 0, protocolErrors: 0 };
   }
 
   status(): ConnectionStatus {
@@ -96,7 +100,9 @@ export class EdgeConnection implements ControllerConnection {
 
     while (!signal.aborted) {
       this.#tick(this.#o.reconnectMaxMs);
+      this.#status.disconnectedSince ??= this.#timers.now();
       this.#setState("connecting");
+      this.#sessionOpened = false;
       const closed = await this.#session(signal);
       if (signal.aborted) break;
       let waitMs: number;
@@ -107,13 +113,18 @@ export class EdgeConnection implements ControllerConnection {
         this.#setState("backoff", closed.reason);
         waitMs = this.#backoff.next(closed.retryAfterMs);
       }
-      this.#log.warn(`Controller connection lost: ${closed.reason}; next attempt in ${waitMs} ms`, {
-        state: this.#status.state,
-        failures: this.#backoff.failures,
-      });
+      // A lost session and an attempt that never opened one are different events: say which.
+      const fields = { state: this.#status.state, failures: this.#backoff.failures };
+      if (this.#sessionOpened) {
+        this.#status.disconnectedSince = this.#timers.now();
+        this.#log.warn(`Controller connection lost: ${closed.reason}; next attempt in ${waitMs} ms`, fields);
+      } else {
+        this.#status.failedAttempts = (this.#status.failedAttempts ?? 0) + 1;
+        this.#o.onConnectFailure?.();
+        const never = this.#status.firstConnectedAt === undefined ? " (never connected yet)" : "";
+        this.#log.warn(`Cannot connect to the controller${never}: ${closed.reason}; next attempt in ${waitMs} ms`, fields);
+      }
       await this.#timers.sleep(waitMs, signal);
-      this.#status.reconnects++;
-      this.#o.onReconnect?.();
     }
     this.#transport?.close();
     this.#transport = undefined;
@@ -184,6 +195,13 @@ export class EdgeConnection implements ControllerConnection {
     const openedAt = this.#timers.now();
     this.#transport = transport;
     this.#status.transport = kind;
+    this.#sessionOpened = true;
+    if (this.#status.firstConnectedAt === undefined) this.#status.firstConnectedAt = openedAt;
+    else {
+      this.#status.reconnects++;
+      this.#o.onReconnect?.();
+    }
+    delete this.#status.disconnectedSince;
     this.#setState("connected");
     this.#log.info(`Connected to controller over ${kind}`, { sessionId: session.sessionId });
     this.#startSession();
