@@ -55,7 +55,7 @@ export function renderSections(doc: StatusDocument): PageSections {
   // A runner that never reached its controller is not "disconnected since" the last retry: it says
   // how long it has been trying. The clock of an outage starts when the session was lost.
   const connection: Record<string, [string, string, string]> = {
-    connected: ["ok", "Connected", "Taking jobs from the controller"],
+    connected: ["ok", "Connected", doc.state === "draining" ? "Session open; reporting results while draining" : "Taking jobs from the controller"],
     connecting: ["warn", c.neverConnected ? "Never connected" : "Disconnected", "Opening a session with the controller"],
     backoff: ["bad", c.neverConnected ? "Never connected" : "Disconnected", "Waiting before the next attempt"],
     unauthorized: ["bad", "Unauthorized", "The controller refused the API key: check --api-key-file and the runner's registration"],
@@ -66,7 +66,7 @@ export function renderSections(doc: StatusDocument): PageSections {
   const readyChip: Record<string, [string, string, string]> = {
     busy: ["info", "Busy", "Every slot runs a job; the next job starts when one finishes"],
     draining: ["warn", "Draining", "Finishing running jobs; taking no new ones"],
-    unauthorized: ["bad", "Unauthorized", "The controller refused the API key"],
+    unauthorized: ["bad", "Unauthorized", "Takes no jobs until the controller accepts its API key"],
     never_connected: ["bad", "Not connected", "Never reached the controller"],
     disconnected: ["bad", "Not connected", "Lost the controller; reconnecting"],
     starting: ["warn", "Starting", "Not taking jobs yet"],

@@ -57,7 +57,7 @@ th{text-align:left;font-size:12px;font-weight:600;color:var(--muted);text-transf
 td{padding:7px 10px 7px 0;border-bottom:1px solid var(--line);vertical-align:top;white-space:nowrap}
 tr:last-child td{border-bottom:0}
 .num{text-align:right}
-.errcell{max-width:min(620px,52vw);overflow:hidden;text-overflow:ellipsis}
+.errcell{white-space:normal;overflow-wrap:anywhere;min-width:220px;overflow:hidden;display:-webkit-box;-webkit-box-orient:vertical;-webkit-line-clamp:2}
 .errcell .msg{color:var(--muted);margin-left:6px}
 .muted{color:var(--muted)}
 .empty{color:var(--muted);margin:4px 0}
@@ -67,7 +67,7 @@ tr:last-child td{border-bottom:0}
 footer{display:flex;flex-wrap:wrap;justify-content:space-between;gap:6px 16px;margin-top:16px;color:var(--muted);font-size:12px}
 .stale{background:var(--bad);color:#fff;padding:8px 24px;font-weight:600;text-align:center}
 .stale[hidden]{display:none}
-@media (max-width:1000px){.cards{grid-template-columns:1fr 1fr}.cols{grid-template-columns:1fr}.errcell{max-width:70vw}}
+@media (max-width:1000px){.cards{grid-template-columns:1fr 1fr}.cols{grid-template-columns:1fr}}
 @media (max-width:560px){.wrap{padding:14px 12px 20px}.card.wide{grid-column:span 2}h1{font-size:21px}.badge{font-size:26px}
 .big{font-size:21px}
 table,tbody,tr,td{display:block}thead{display:none}
