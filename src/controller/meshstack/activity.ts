@@ -1,0 +1,128 @@
+// What the meshStack adapter has been doing, for the status page, /status and /metrics: the last
+// successful claim poll (meshStack's own liveness signal for a runner), claims by outcome, login
+// and status-call failures, the runs being worked on with their meshStack uuid and workspace, and
+// recent results. Plain state; the status section renders it.
+
+import type { ChannelEnd } from "./run-channel.ts";
+import type { RunRecord } from "./outbox.ts";
+import type { MeshstackRun } from "./run-document.ts";
+
+export type ClaimOutcome = "claimed" | "none" | "conflict" | "failed";
+export const CLAIM_OUTCOMES: readonly ClaimOutcome[] = ["claimed", "none", "conflict", "failed"];
+
+export interface MeshstackRunInfo {
+  runUuid: string;
+  workspace: string;
+  type: string;
+  behavior: string;
+  claimedAt: number;
+}
+
+export interface MeshstackResultInfo {
+  runUuid: string;
+  workspace: string;
+  type: string;
+  /** SUCCEEDED, FAILED, ABORTED, HANDED_OFF (async) or UNREPORTED (meshStack refused the run token). */
+  status: string;
+  message?: string;
+  finishedAt: number;
+}
+
+export interface MeshstackActivitySnapshot {
+  lastClaimPollAt?: number;
+  lastClaimAt?: number;
+  lastClaimError?: { at: number; message: string };
+  claims: Record<ClaimOutcome, number>;
+  statusCalls: { ok: number; failed: number };
+  running: MeshstackRunInfo[];
+  recent: MeshstackResultInfo[];
+  /** Runs whose updates are not all acknowledged yet. */
+  outboxRuns: number;
+  recoveredRuns: number;
+}
+
+const RECENT = 20;
+
+export class MeshstackActivity {
+  readonly #now: () => number;
+  readonly #running = new Map<string, MeshstackRunInfo>();
+  readonly #recent: MeshstackResultInfo[] = [];
+  readonly #outbox = new Set<string>();
+  readonly #claims: Record<ClaimOutcome, number> = { claimed: 0, none: 0, conflict: 0, failed: 0 };
+  readonly #calls = { ok: 0, failed: 0 };
+  #lastPoll: number | undefined;
+  #lastClaim: number | undefined;
+  #lastClaimError: { at: number; message: string } | undefined;
+  #recovered = 0;
+  /** Final run status by run, set when the runner decides it (before meshStack acknowledges it). */
+  readonly #decided = new Map<string, { status: string; message?: string }>();
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  claimPolled(outcome: Exclude<ClaimOutcome, "failed">): void {
+    this.#claims[outcome]++;
+    this.#lastPoll = this.#now();
+    if (outcome === "claimed") this.#lastClaim = this.#lastPoll;
+  }
+
+  claimFailed(message: string): void {
+    this.#claims.failed++;
+    this.#lastClaimError = { at: this.#now(), message: message.slice(0, 500) };
+  }
+
+  statusCall(ok: boolean): void {
+    if (ok) this.#calls.ok++;
+    else this.#calls.failed++;
+  }
+
+  claimed(run: MeshstackRun): void {
+    this.#outbox.add(run.uuid);
+    this.#running.set(run.uuid, { runUuid: run.uuid, workspace: run.workspace, type: run.implementation.type, behavior: run.behavior, claimedAt: this.#now() });
+  }
+
+  recovered(record: RunRecord): void {
+    this.#recovered++;
+    this.#outbox.add(record.uuid);
+  }
+
+  /** The runner decided the run's outcome (the update may still be on its way). */
+  finished(runUuid: string, status: string, message?: string): void {
+    this.#decided.set(runUuid, message === undefined ? { status } : { status, message: message.slice(0, 500) });
+  }
+
+  outboxEnded(runUuid: string, end: ChannelEnd): void {
+    this.#outbox.delete(runUuid);
+    const info = this.#running.get(runUuid);
+    this.#running.delete(runUuid);
+    const decided = this.#decided.get(runUuid);
+    this.#decided.delete(runUuid);
+    const status = end.kind === "aborted" ? "ABORTED" : end.kind === "refused" ? "UNREPORTED" : (decided?.status ?? "REPORTED");
+    const message = end.kind === "refused" ? end.reason : decided?.message;
+    this.#recent.unshift({
+      runUuid,
+      workspace: info?.workspace ?? "",
+      type: info?.type ?? "",
+      status,
+      ...(message === undefined ? {} : { message }),
+      finishedAt: this.#now(),
+    });
+    this.#recent.length = Math.min(this.#recent.length, RECENT);
+  }
+
+  snapshot(): MeshstackActivitySnapshot {
+    const out: MeshstackActivitySnapshot = {
+      claims: { ...this.#claims },
+      statusCalls: { ...this.#calls },
+      running: [...this.#running.values()].map((r) => ({ ...r })),
+      recent: this.#recent.map((r) => ({ ...r })),
+      outboxRuns: this.#outbox.size,
+      recoveredRuns: this.#recovered,
+    };
+    if (this.#lastPoll !== undefined) out.lastClaimPollAt = this.#lastPoll;
+    if (this.#lastClaim !== undefined) out.lastClaimAt = this.#lastClaim;
+    if (this.#lastClaimError !== undefined) out.lastClaimError = { ...this.#lastClaimError };
+    return out;
+  }
+}

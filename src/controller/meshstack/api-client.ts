@@ -1,0 +1,212 @@
+// meshStack's building block run API as the runner calls it: login (API key, or deprecated basic
+// auth) with a cached token, the claim, register source, PATCH status and plan artifact downloads.
+// Every call carries every header meshcloud's runners send (and the two the Kotlin ones omit);
+// calls about a run use its run token. Answers are bounded before they are read.
+
+import { EdgeError, errorMessage } from "../../errors.ts";
+import { readLimited } from "../../util/read-limited.ts";
+import { parseRetryAfter } from "../backoff.ts";
+
+export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
+/** A claimed run is a few KiB; 8 MiB leaves room for FILE inputs without trusting any size. */
+const MAX_RUN_BYTES = 8 * 1024 * 1024;
+const MAX_SMALL_BYTES = 64 * 1024;
+export const MAX_PLAN_BYTES = 128 * 1024 * 1024;
+const LOGIN_MIN_CACHE_MS = 1000;
+const LOGIN_EARLY_MS = 30_000;
+
+export type MeshstackAuth =
+  | { kind: "apiKey"; clientId: string; clientSecret: string }
+  | { kind: "basic"; username: string; password: string };
+
+export interface MeshstackClientOptions {
+  /** meshStack's API base URL, without a trailing slash. */
+  baseUrl: string;
+  auth: MeshstackAuth;
+  runnerName: string;
+  runnerVersion: string;
+  /** X-Block-Runner-Node-Id: this runner process. */
+  nodeId: string;
+  requestTimeoutMs?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/** A failed call: `status` is the HTTP status (0 when no answer came), `retryAfterMs` from the server. */
+export class MeshstackCallError extends EdgeError {
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+  /** True when the request may have reached meshStack (a timeout or a cut connection). */
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, status: number, options: { retryAfterMs?: number | undefined; outcomeUnknown?: boolean } = {}) {
+    super(status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 0 ? "connection_failed" : "protocol_error", message);
+    this.status = status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
+  }
+}
+
+export type ClaimAnswer = { kind: "run"; run: unknown } | { kind: "none"; status: 404 | 409 };
+export type PatchAnswer = { kind: "ok"; runAborted: boolean } | { kind: "ended"; runAborted: boolean };
+
+export class MeshstackClient {
+  readonly #o: MeshstackClientOptions;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  #token: { value: string; until: number } | undefined;
+  #login: Promise<string> | undefined;
+  /** Epoch ms of the last failed login and its message, for the status page. */
+  lastLoginError: { at: number; message: string } | undefined;
+  logins = 0;
+
+  constructor(options: MeshstackClientOptions) {
+    this.#o = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
+    this.#fetch = options.fetch ?? fetch;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get baseUrl(): string {
+    return this.#o.baseUrl;
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      Accept: RUN_MEDIA_TYPE,
+      "Content-Type": RUN_MEDIA_TYPE,
+      "User-Agent": `${this.#o.runnerName}/${this.#o.runnerVersion}`,
+      "X-Meshcloud-Runner-Name": this.#o.runnerName,
+      "X-Meshcloud-Runner-Version": this.#o.runnerVersion,
+      "X-Block-Runner-Node-Id": this.#o.nodeId,
+      ...extra,
+    };
+  }
+
+  /** The API authorization header: a cached login token, or basic auth. */
+  async #apiAuthorization(): Promise<string> {
+    const auth = this.#o.auth;
+    if (auth.kind === "basic") return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+    if (this.#token !== undefined && this.#token.until > this.#now()) return `Bearer ${this.#token.value}`;
+    this.#login ??= this.#doLogin(auth).finally(() => (this.#login = undefined));
+    return `Bearer ${await this.#login}`;
+  }
+
+  /** Forgets the cached token (after a 401) so the next call logs in again. */
+  dropToken(): void {
+    this.#token = undefined;
+  }
+
+  async #doLogin(auth: Extract<MeshstackAuth, { kind: "apiKey" }>): Promise<string> {
+    try {
+      const response = await this.#call("POST", `${this.#o.baseUrl}/api/login`, {
+        headers: this.headers({ "Content-Type": "application/json", Accept: "application/json" }),
+        body: JSON.stringify({ clientId: auth.clientId, clientSecret: auth.clientSecret }),
+      }, "log in to meshStack");
+      if (!response.ok) {
+        throw new MeshstackCallError(`Cannot log in to meshStack at "${this.#o.baseUrl}/api/login": HTTP ${response.status}${response.status === 401 || response.status === 403 ? " (check meshstackClientId and the client secret in apiKeyFile)" : ""}`, response.status, { retryAfterMs: response.retryAfterMs });
+      }
+      const body = parseJson(response.text, "the login answer");
+      const token = body.access_token;
+      const expiresIn = body.expires_in;
+      if (typeof token !== "string" || token === "" || token.length > 16_384) throw new MeshstackCallError(`Cannot log in to meshStack: the answer has no usable "access_token"`, 502);
+      const seconds = typeof expiresIn === "number" && Number.isFinite(expiresIn) ? Math.min(Math.max(expiresIn, 0), 86_400 * 30) : 60;
+      this.#token = { value: token, until: this.#now() + Math.max(LOGIN_MIN_CACHE_MS, seconds * 1000 - LOGIN_EARLY_MS) };
+      this.logins++;
+      this.lastLoginError = undefined;
+      return token;
+    } catch (error) {
+      this.lastLoginError = { at: this.#now(), message: errorMessage(error) };
+      throw error;
+    }
+  }
+
+  /** Claims one run for `runnerUuid`. Never retried here: a retry after an unknown outcome could claim a second run. */
+  async claim(runnerUuid: string): Promise<ClaimAnswer> {
+    const url = `${this.#o.baseUrl}/api/meshobjects/meshbuildingblockruns/create?forRunnerUuid=${encodeURIComponent(runnerUuid)}`;
+    let response = await this.#call("POST", url, { headers: this.headers({ Authorization: await this.#apiAuthorization() }) }, "claim a run", MAX_RUN_BYTES);
+    // A 401 means nothing was claimed: log in again and ask once more.
+    if (response.status === 401 && this.#o.auth.kind === "apiKey") {
+      this.dropToken();
+      response = await this.#call("POST", url, { headers: this.headers({ Authorization: await this.#apiAuthorization() }) }, "claim a run", MAX_RUN_BYTES);
+    }
+    if (response.status === 404 || response.status === 409) return { kind: "none", status: response.status };
+    if (response.status !== 200 && response.status !== 201) {
+      throw new MeshstackCallError(`Cannot claim a run from meshStack: HTTP ${response.status}${response.status === 401 || response.status === 403 ? " (check the runner's credentials and runnerId)" : ""}`, response.status, { retryAfterMs: response.retryAfterMs });
+    }
+    return { kind: "run", run: parseJson(response.text, "the claimed run") };
+  }
+
+  /** Registers this runner as the run's source; 409 (already registered) counts as success. */
+  async register(url: string, runToken: string, body: unknown): Promise<void> {
+    const response = await this.#call("POST", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "register as the run's source");
+    if (response.ok || response.status === 409) return;
+    throw new MeshstackCallError(`Cannot register as the run's source: HTTP ${response.status}`, response.status, { retryAfterMs: response.retryAfterMs });
+  }
+
+  /** Sends a status update; `ended` when meshStack answered 409 (the run ended or was aborted). */
+  async patch(url: string, runToken: string, body: unknown): Promise<PatchAnswer> {
+    const response = await this.#call("PATCH", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "send a run's status");
+    if (response.ok || response.status === 409) {
+      let aborted = false;
+      try {
+        aborted = response.text !== "" && (JSON.parse(response.text) as { runAborted?: unknown }).runAborted === true;
+      } catch {
+        aborted = false;
+      }
+      return response.ok ? { kind: "ok", runAborted: aborted } : { kind: "ended", runAborted: aborted };
+    }
+    throw new MeshstackCallError(`Cannot send the run's status: HTTP ${response.status}`, response.status, { retryAfterMs: response.retryAfterMs });
+  }
+
+  /** Downloads a predecessor DETECT run's plan (bytes, at most 128 MiB). */
+  async planArtifact(url: string, runToken: string): Promise<Uint8Array> {
+    const response = await this.#fetchRaw("GET", url, { headers: this.headers({ Authorization: `Bearer ${runToken}`, Accept: "application/octet-stream" }) }, "download the plan artifact");
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      throw new MeshstackCallError(`Cannot download the plan artifact: HTTP ${response.status}`, response.status);
+    }
+    return readLimited(response.body, {
+      maxBytes: MAX_PLAN_BYTES,
+      tooLarge: (n) => {
+        throw new EdgeError("input_invalid", `Cannot download the plan artifact: it is over ${MAX_PLAN_BYTES} bytes (${n} so far)`);
+      },
+    });
+  }
+
+  async #fetchRaw(method: string, url: string, init: { headers: Record<string, string>; body?: string }, action: string): Promise<Response> {
+    const headers = { ...init.headers };
+    if (init.body === undefined && method === "GET") delete headers["Content-Type"];
+    try {
+      return await this.#fetch(url, { method, headers, ...(init.body === undefined ? {} : { body: init.body }), signal: AbortSignal.timeout(this.#o.requestTimeoutMs ?? 30_000), redirect: "error" });
+    } catch (error) {
+      const timedOut = (error as Error).name === "TimeoutError";
+      throw new MeshstackCallError(`Cannot ${action} at "${new URL(url).origin}": ${timedOut ? "no answer in time" : errorMessage(error)}`, 0, { outcomeUnknown: true });
+    }
+  }
+
+  async #call(method: string, url: string, init: { headers: Record<string, string>; body?: string }, action: string, maxBytes = MAX_SMALL_BYTES): Promise<{ status: number; ok: boolean; text: string; retryAfterMs: number | undefined }> {
+    const response = await this.#fetchRaw(method, url, init, action);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readLimited(response.body, {
+        maxBytes,
+        tooLarge: () => {
+          throw new MeshstackCallError(`Cannot ${action}: meshStack's answer is over ${maxBytes} bytes`, 502);
+        },
+      });
+    } catch (error) {
+      if (error instanceof MeshstackCallError) throw error;
+      throw new MeshstackCallError(`Cannot ${action}: the answer broke off (${errorMessage(error)})`, 0, { outcomeUnknown: true });
+    }
+    return { status: response.status, ok: response.ok, text: new TextDecoder().decode(bytes), retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), this.#now()) };
+  }
+}
+
+function parseJson(text: string, what: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new MeshstackCallError(`Cannot read ${what} from meshStack: not a JSON object`, 502);
+}

@@ -1,0 +1,266 @@
+// The meshStack adapter behind ControllerConnection: it claims building block runs only while a
+// slot is free (again at once after a claim returned a run or a run ended, every pollIntervalMs
+// with jitter when idle), never retries a claim blindly, decrypts and prepares each run, and
+// hands it to the runner as a JobHandle whose calls become meshStack status updates through the
+// durable outbox. At start it reports the runs a previous process left in its outbox.
+
+import type { KeyObject } from "node:crypto";
+import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle } from "../connection.ts";
+import type { Logger } from "../../log/logger.ts";
+import { errorMessage, serializeError } from "../../errors.ts";
+import { realTimers, type Timers } from "../../util/sleep.ts";
+import { Backoff } from "../backoff.ts";
+import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
+import { RunReport } from "./final-status.ts";
+import { MAIN_STEP, prepareRun, type PluginChoice } from "./implementations.ts";
+import type { RunOutboxStore, RunRecord } from "./outbox.ts";
+import { RunChannel, type ChannelEnd } from "./run-channel.ts";
+import { MeshstackRunHandle } from "./run-handle.ts";
+import { parseRun, updateUrl, type ImplementationType, type MeshstackRun } from "./run-document.ts";
+import { MeshstackActivity } from "./activity.ts";
+
+export const RESTARTED_MESSAGE = "The runner restarted during the run; its outcome is unknown. Run it again.";
+
+export interface MeshstackConnectionOptions {
+  client: MeshstackClient;
+  runnerUuid: string;
+  store: RunOutboxStore;
+  /** The runner's key ring for meshStack: the current key first, then older and extra ones. */
+  keys: () => readonly KeyObject[];
+  plugins?: Partial<Record<ImplementationType, PluginChoice>>;
+  logger: Logger;
+  timers?: Timers;
+  random?: () => number;
+  pollIntervalMs: number;
+  statusIntervalMs: number;
+  logIntervalMs?: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  onTick?: (loop: string, maxSilenceMs: number) => void;
+}
+
+export class MeshstackConnection implements ControllerConnection {
+  readonly kind = "meshstack";
+  readonly activity: MeshstackActivity;
+  readonly #o: MeshstackConnectionOptions;
+  readonly #log: Logger;
+  readonly #timers: Timers;
+  readonly #random: () => number;
+  readonly #channels = new Map<string, RunChannel>();
+  readonly #listeners = new Set<(status: ConnectionStatus) => void>();
+  #status: ConnectionStatus;
+  #free = 0;
+  #wake = new AbortController();
+  #recovered = new AbortController();
+  #failing = false;
+
+  constructor(options: MeshstackConnectionOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ component: "meshstack" });
+    this.#timers = options.timers ?? realTimers;
+    this.#random = options.random ?? Math.random;
+    this.#status = { state: "idle", since: this.#timers.now(), transport: "http", reconnects: 0, protocolErrors: 0 };
+    this.activity = new MeshstackActivity(this.#timers.now);
+  }
+
+  status(): ConnectionStatus {
+    return { ...this.#status };
+  }
+
+  onStateChange(listener: (status: ConnectionStatus) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  setFreeSlots(free: number): void {
+    const more = free > this.#free;
+    this.#free = free;
+    if (more) this.#wakeUp();
+  }
+
+  async flush(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const busy = [...this.#channels.values()].filter((c) => !c.isEnded && c.pendingCount > 0);
+      if (busy.length === 0) return;
+      await Promise.race([Promise.all(busy.map((c) => c.idle(signal))), this.#timers.sleep(1000, signal)]);
+    }
+  }
+
+  async run(options: { signal: AbortSignal; onJob: (handle: JobHandle) => void }): Promise<void> {
+    const { signal } = options;
+    this.#setState("connecting");
+    await this.#recover();
+    const backoff = new Backoff({ minMs: this.#o.retryMinMs, maxMs: this.#o.retryMaxMs, random: this.#random });
+    while (!signal.aborted) {
+      this.#o.onTick?.("meshstack-claim", Math.max(60_000, this.#o.pollIntervalMs * 3));
+      let wait = this.#jittered(this.#o.pollIntervalMs);
+      if (this.#free > 0) {
+        try {
+          const answer = await this.#o.client.claim(this.#o.runnerUuid);
+          this.activity.claimPolled(answer.kind === "run" ? "claimed" : answer.status === 409 ? "conflict" : "none");
+          this.#answered();
+          backoff.reset();
+          if (answer.kind === "run") {
+            await this.#take(answer.run, options.onJob);
+            continue; // a claim that returned a run is followed by another at once
+          }
+        } catch (error) {
+          this.activity.claimFailed(errorMessage(error));
+          const status = error instanceof MeshstackCallError ? error.status : 0;
+          if (status === 401 || status === 403) {
+            this.#setState("unauthorized", errorMessage(error));
+            wait = backoff.ceiling();
+          } else {
+            this.#setState("backoff", errorMessage(error));
+            // Never retried at once: after an unknown outcome a retry could claim a second run.
+            wait = Math.max(wait, backoff.next(error instanceof MeshstackCallError ? error.retryAfterMs : undefined));
+          }
+          this.#failing = true;
+          this.#log.warn(`Cannot claim a run from meshStack: ${errorMessage(error)}; next try in ${wait} ms`);
+        }
+      }
+      await this.#timers.sleep(wait, AbortSignal.any([signal, this.#wake.signal]));
+      if (this.#wake.signal.aborted) this.#wake = new AbortController();
+    }
+    for (const channel of this.#channels.values()) channel.stop();
+    this.#setState("closed");
+  }
+
+  #wakeUp(): void {
+    this.#wake.abort();
+  }
+
+  /** meshStack answered: the connection is up, and outbox retries waiting on an outage go now. */
+  #answered(): void {
+    this.#setState("connected");
+    if (this.#failing) {
+      this.#failing = false;
+      this.#recovered.abort();
+      this.#recovered = new AbortController();
+    }
+  }
+
+  #jittered(ms: number): number {
+    return Math.max(1, Math.round(ms * (0.8 + 0.4 * this.#random())));
+  }
+
+  #setState(state: ConnectionState, lastError?: string): void {
+    if (state === this.#status.state && lastError === this.#status.lastError) return;
+    const next: ConnectionStatus = { ...this.#status, state, since: this.#timers.now() };
+    if (lastError !== undefined) next.lastError = lastError;
+    else delete next.lastError;
+    if (state === "connected" && this.#status.state !== "connected" && this.#status.state !== "connecting") next.reconnects++;
+    this.#status = next;
+    for (const listener of this.#listeners) listener(this.status());
+  }
+
+  #channel(record: RunRecord): RunChannel {
+    const channel = new RunChannel(record, {
+      client: this.#o.client,
+      store: this.#o.store,
+      logger: this.#o.logger,
+      timers: this.#timers,
+      retryMinMs: this.#o.retryMinMs,
+      retryMaxMs: this.#o.retryMaxMs,
+      recovered: () => this.#recovered.signal,
+      onCall: (ok) => {
+        if (ok) this.#answered();
+        else this.#failing = true;
+        this.activity.statusCall(ok);
+      },
+    });
+    this.#channels.set(record.uuid, channel);
+    void channel.ended.then((end) => {
+      this.#channels.delete(record.uuid);
+      this.activity.outboxEnded(record.uuid, end);
+    });
+    return channel;
+  }
+
+  /** Runs a previous process claimed: report them instead of leaving them IN_PROGRESS forever. */
+  async #recover(): Promise<void> {
+    const records = await this.#o.store.load((file, reason) => this.#log.error(`Ignoring meshStack outbox file "${file}": ${reason}`));
+    for (const record of records) {
+      const channel = this.#channel(record);
+      this.activity.recovered(record);
+      if (record.phase === "running") {
+        this.#log.warn(`Run "${record.uuid}" was running when the runner stopped; reporting it FAILED`);
+        await channel.enqueue("patch", {
+          status: "FAILED",
+          summary: RESTARTED_MESSAGE,
+          steps: [{ id: MAIN_STEP[record.implementationType as ImplementationType]?.id ?? "run", status: "FAILED", userMessage: RESTARTED_MESSAGE }],
+        }, { final: true, phase: "ending" });
+        this.activity.finished(record.uuid, "FAILED", RESTARTED_MESSAGE);
+      } else {
+        this.#log.info(`Sending the updates of run "${record.uuid}" that were not acknowledged before the restart`);
+        await channel.resume();
+      }
+    }
+  }
+
+  async #take(raw: unknown, onJob: (handle: JobHandle) => void): Promise<void> {
+    let run: MeshstackRun;
+    try {
+      run = parseRun(raw);
+    } catch (error) {
+      this.#status.protocolErrors++;
+      this.#log.error(`${errorMessage(error)}; it cannot be reported back`);
+      return;
+    }
+    const type = run.implementation.type;
+    const mainStep = MAIN_STEP[type];
+    const record: RunRecord = {
+      v: 1,
+      uuid: run.uuid,
+      runToken: run.runToken,
+      registerUrl: run.links.registerSource,
+      updateUrl: updateUrl(run, this.#o.runnerUuid),
+      claimedAt: this.#timers.now(),
+      phase: "running",
+      workspace: run.workspace,
+      implementationType: type,
+      nextSeq: 1,
+      pending: [],
+    };
+    const channel = this.#channel(record);
+    // On disk before anything else: a crash from here on still reports the run.
+    await channel.enqueue("register", { source: { id: this.#o.runnerUuid }, steps: [{ ...mainStep, status: "PENDING" }] });
+    this.activity.claimed(run);
+    const log = this.#log.child({ runUuid: run.uuid, workspace: run.workspace, type, behavior: run.behavior });
+    log.info("Claimed meshStack run");
+    const fail = async (message: string) => {
+      log.error(`Run failed before it started: ${message}`);
+      this.activity.finished(run.uuid, "FAILED", message);
+      await channel.enqueue("patch", { status: "FAILED", summary: message, steps: [{ ...mainStep, status: "FAILED", userMessage: message }] }, { final: true, phase: "ending" });
+    };
+    let planArtifact: string | undefined;
+    if (run.links.planArtifact !== undefined && run.behavior === "APPLY") {
+      try {
+        planArtifact = Buffer.from(await this.#o.client.planArtifact(run.links.planArtifact, run.runToken)).toString("base64");
+      } catch (error) {
+        return fail(`Cannot download the plan of the preceding DETECT run: ${errorMessage(error)}`);
+      }
+    }
+    let prepared;
+    try {
+      prepared = prepareRun(run, this.#o.keys(), this.#o.plugins ?? {}, planArtifact === undefined ? {} : { planArtifact });
+    } catch (error) {
+      return fail(serializeError(error).message);
+    }
+    const report = new RunReport({ runUuid: run.uuid, implementationType: type, behavior: run.behavior, async: prepared.async, mainStep, inputs: run.inputs });
+    const now = this.#timers.now();
+    const handle = new MeshstackRunHandle({
+      job: { id: run.uuid, attempt: 1, group: "meshstack", plugin: prepared.plugin, action: prepared.action, input: prepared.input, leaseExpiresAt: 0, submittedAt: now },
+      channel,
+      report,
+      timers: this.#timers,
+      statusIntervalMs: this.#o.statusIntervalMs,
+      logIntervalMs: this.#o.logIntervalMs ?? Math.min(2000, this.#o.statusIntervalMs),
+      onDecided: (status, message) => this.activity.finished(run.uuid, status, message),
+    });
+    void channel.ended.then((end: ChannelEnd) => {
+      if (end.kind === "aborted") log.warn("meshStack aborted the run: cancelling it");
+    });
+    onJob(handle);
+  }
+}

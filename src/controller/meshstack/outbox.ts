@@ -1,0 +1,109 @@
+// The durable outbox: everything the runner owes meshStack about a run (register source, status
+// updates, the final status) is written to disk before it is sent, and sent in order per run,
+// retried with backoff through outages and restarts until meshStack acknowledges it (2xx, or 409
+// on a run that already ended). One file per run under <dataDir>/meshstack/runs/, rewritten
+// atomically; it is deleted once the run's last update is acknowledged.
+
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { errorMessage } from "../../errors.ts";
+import { writeFileAtomic } from "../../plugin-bundles/atomic-write.ts";
+
+/** What the runner is doing with a run; a file found at start-up in `running` was cut off by a restart. */
+export type RunPhase = "running" | "handed_off" | "ending";
+
+export interface OutboxOp {
+  seq: number;
+  kind: "register" | "patch";
+  body: Record<string, unknown>;
+  /** The run's last update: once acknowledged, the run is done. */
+  final?: boolean;
+}
+
+export interface RunRecord {
+  v: 1;
+  uuid: string;
+  runToken: string;
+  registerUrl: string;
+  updateUrl: string;
+  claimedAt: number;
+  phase: RunPhase;
+  workspace: string;
+  implementationType: string;
+  nextSeq: number;
+  pending: OutboxOp[];
+}
+
+const FILE_SUFFIX = ".run.json";
+/** A record is small; a bigger file is corrupt or not ours. */
+const MAX_RECORD_BYTES = 64 * 1024 * 1024;
+
+export class RunOutboxStore {
+  readonly dir: string;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, "meshstack", "runs");
+  }
+
+  #path(uuid: string): string {
+    return join(this.dir, `${uuid}${FILE_SUFFIX}`);
+  }
+
+  async save(record: RunRecord): Promise<void> {
+    await writeFileAtomic(this.#path(record.uuid), JSON.stringify(record), { mode: 0o600, dirMode: 0o700 });
+  }
+
+  async remove(uuid: string): Promise<void> {
+    await rm(this.#path(uuid), { force: true });
+  }
+
+  /** Every run record left on disk (by a previous process, or this one), oldest claim first. */
+  async load(onBad: (file: string, reason: string) => void): Promise<RunRecord[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const records: RunRecord[] = [];
+    for (const name of names.filter((n) => n.endsWith(FILE_SUFFIX))) {
+      const file = join(this.dir, name);
+      try {
+        const text = await readFile(file, "utf8");
+        if (text.length > MAX_RECORD_BYTES) throw new Error("the file is too large");
+        records.push(checkRecord(JSON.parse(text) as unknown));
+      } catch (error) {
+        onBad(file, errorMessage(error));
+      }
+    }
+    return records.sort((a, b) => a.claimedAt - b.claimedAt);
+  }
+}
+
+function checkRecord(value: unknown): RunRecord {
+  const r = value as Partial<RunRecord> | null;
+  const ok =
+    r !== null && typeof r === "object" && r.v === 1 && typeof r.uuid === "string" && typeof r.runToken === "string" &&
+    typeof r.registerUrl === "string" && typeof r.updateUrl === "string" && typeof r.claimedAt === "number" &&
+    (r.phase === "running" || r.phase === "handed_off" || r.phase === "ending") && typeof r.nextSeq === "number" &&
+    Array.isArray(r.pending) && r.pending.every((op) => op !== null && typeof op === "object" && (op.kind === "register" || op.kind === "patch") && typeof op.body === "object");
+  if (!ok) throw new Error("not a run record of this runner version");
+  const record = r as RunRecord;
+  return { ...record, workspace: typeof record.workspace === "string" ? record.workspace : "", implementationType: typeof record.implementationType === "string" ? record.implementationType : "" };
+}
+
+/** Merges a status update into an earlier one not yet sent: steps upsert by id, fields replace. */
+export function mergeUpdates(older: Record<string, unknown>, newer: Record<string, unknown>): Record<string, unknown> {
+  const steps = new Map<string, Record<string, unknown>>();
+  for (const step of [...asSteps(older.steps), ...asSteps(newer.steps)]) {
+    const id = String(step.id);
+    steps.set(id, { ...(steps.get(id) ?? {}), ...step });
+  }
+  const merged: Record<string, unknown> = { ...older, ...newer };
+  if (steps.size > 0) merged.steps = [...steps.values()];
+  return merged;
+}
+
+function asSteps(value: unknown): Array<Record<string, unknown>> {
+  return Array.isArray(value) ? (value.filter((s) => s !== null && typeof s === "object" && "id" in s) as Array<Record<string, unknown>>) : [];
+}

@@ -1,0 +1,197 @@
+// One run's ordered, durable line to meshStack: ops are persisted (RunOutboxStore) before they
+// are sent, sent one at a time in order, and retried with backoff until acknowledged. An answer
+// with `runAborted` stops everything for the run at once; nothing more is sent.
+
+import type { Logger } from "../../log/logger.ts";
+import { errorMessage } from "../../errors.ts";
+import type { Timers } from "../../util/sleep.ts";
+import { Backoff } from "../backoff.ts";
+import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
+import { mergeUpdates, type OutboxOp, type RunOutboxStore, type RunPhase, type RunRecord } from "./outbox.ts";
+
+/** How a run's line to meshStack ended. */
+export type ChannelEnd =
+  | { kind: "acknowledged" }
+  /** meshStack said the run was aborted: stop the work, send nothing more. */
+  | { kind: "aborted" }
+  /** meshStack answered 409: the run had already ended there. */
+  | { kind: "already_ended" }
+  /** The run token was refused or the run is unknown: reporting is impossible. */
+  | { kind: "refused"; reason: string };
+
+export interface ChannelDeps {
+  client: MeshstackClient;
+  store: RunOutboxStore;
+  logger: Logger;
+  timers: Timers;
+  retryMinMs: number;
+  retryMaxMs: number;
+  /** Aborted whenever meshStack answers again after failures, so waiting retries go at once. */
+  recovered(): AbortSignal;
+  /** Called with every call's outcome (for the status page and metrics). */
+  onCall?(ok: boolean): void;
+}
+
+export class RunChannel {
+  readonly record: RunRecord;
+  readonly #d: ChannelDeps;
+  readonly #log: Logger;
+  readonly #backoff: Backoff;
+  readonly #stop = new AbortController();
+  #saving: Promise<void> = Promise.resolve();
+  #inFlight: number | undefined;
+  #sender: Promise<void> | undefined;
+  #end: ChannelEnd | undefined;
+  readonly #ended: Promise<ChannelEnd>;
+  #resolveEnd!: (end: ChannelEnd) => void;
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(record: RunRecord, deps: ChannelDeps) {
+    this.record = record;
+    this.#d = deps;
+    this.#log = deps.logger.child({ component: "meshstack-outbox", runUuid: record.uuid });
+    this.#backoff = new Backoff({ minMs: deps.retryMinMs, maxMs: deps.retryMaxMs });
+    this.#ended = new Promise((resolve) => (this.#resolveEnd = resolve));
+  }
+
+  /** Resolves when the run's last update was acknowledged, or the line ended otherwise. */
+  get ended(): Promise<ChannelEnd> {
+    return this.#ended;
+  }
+
+  get isEnded(): boolean {
+    return this.#end !== undefined;
+  }
+
+  get pendingCount(): number {
+    return this.record.pending.length;
+  }
+
+  /** Persists and starts sending whatever the record holds (used after a restart). */
+  async resume(): Promise<void> {
+    await this.#persist();
+    this.#kick();
+  }
+
+  /**
+   * Queues an op; resolves once it is on disk. A status update not yet sent is merged with the
+   * one before it (steps upsert by id, messages replace), so an outage cannot grow the queue.
+   */
+  async enqueue(kind: OutboxOp["kind"], body: Record<string, unknown>, options: { final?: boolean; phase?: RunPhase } = {}): Promise<void> {
+    if (this.#end !== undefined) return;
+    const pending = this.record.pending;
+    const last = pending.at(-1);
+    if (kind === "patch" && last !== undefined && last.kind === "patch" && last.final !== true && last.seq !== this.#inFlight) {
+      last.body = mergeUpdates(last.body, body);
+      if (options.final === true) last.final = true;
+    } else {
+      pending.push({ seq: this.record.nextSeq++, kind, body, ...(options.final === true ? { final: true } : {}) });
+    }
+    if (options.phase !== undefined) this.record.phase = options.phase;
+    await this.#persist();
+    this.#kick();
+  }
+
+  /** Resolves once nothing is pending (or the line ended), or `signal` aborts. */
+  idle(signal: AbortSignal): Promise<void> {
+    if (this.record.pending.length === 0 || this.#end !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.#drainWaiters.push(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** Stops sending (the process is going away); what is on disk goes out after a restart. */
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  #persist(): Promise<void> {
+    const record = this.record;
+    this.#saving = this.#saving.then(async () => {
+      if (this.#end !== undefined) return;
+      try {
+        await this.#d.store.save(record);
+      } catch (error) {
+        this.#log.error(`Cannot write the meshStack outbox for run "${record.uuid}": ${errorMessage(error)}`);
+      }
+    });
+    return this.#saving;
+  }
+
+  #kick(): void {
+    this.#sender ??= this.#send().finally(() => {
+      this.#sender = undefined;
+      if (this.record.pending.length > 0 && this.#end === undefined && !this.#stop.signal.aborted) this.#kick();
+    });
+  }
+
+  async #send(): Promise<void> {
+    const { client } = this.#d;
+    while (this.#end === undefined && !this.#stop.signal.aborted) {
+      const op = this.record.pending[0];
+      if (op === undefined) break;
+      this.#inFlight = op.seq;
+      try {
+        if (op.kind === "register") {
+          await client.register(this.record.registerUrl, this.record.runToken, op.body);
+          this.#d.onCall?.(true);
+        } else {
+          const answer = await client.patch(this.record.updateUrl, this.record.runToken, op.body);
+          this.#d.onCall?.(true);
+          if (answer.runAborted) return this.#finish({ kind: "aborted" });
+          if (answer.kind === "ended") return this.#finish({ kind: "already_ended" });
+        }
+        this.#backoff.reset();
+        this.record.pending.shift();
+        if (op.final === true) return this.#finish({ kind: "acknowledged" });
+        await this.#persist();
+      } catch (error) {
+        const status = error instanceof MeshstackCallError ? error.status : 0;
+        this.#d.onCall?.(false);
+        if (status === 401 || status === 403 || status === 404) {
+          const reason = `meshStack refused the ${op.kind === "register" ? "source registration" : "status update"} with HTTP ${status}${status === 404 ? " (the run is unknown)" : " (the run token was not accepted)"}`;
+          this.#log.error(`Giving up on run "${this.record.uuid}": ${reason}`);
+          return this.#finish({ kind: "refused", reason });
+        }
+        if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+          // A body meshStack will never accept: drop this op, keep the run's later ones.
+          this.#log.error(`meshStack refused an update of run "${this.record.uuid}" with HTTP ${status}; dropping it: ${errorMessage(error)}`);
+          this.record.pending.shift();
+          if (op.final === true) return this.#finish({ kind: "refused", reason: `HTTP ${status}` });
+          await this.#persist();
+          continue;
+        }
+        const wait = this.#backoff.next(error instanceof MeshstackCallError ? error.retryAfterMs : undefined);
+        this.#log.warn(`Cannot reach meshStack for run "${this.record.uuid}" (${errorMessage(error)}); retrying in ${wait} ms`);
+        await this.#d.timers.sleep(wait, AbortSignal.any([this.#stop.signal, this.#d.recovered()]));
+      } finally {
+        this.#inFlight = undefined;
+      }
+    }
+    if (this.record.pending.length === 0) this.#wakeIdle();
+  }
+
+  async #finish(end: ChannelEnd): Promise<void> {
+    this.record.pending = [];
+    await this.#saving;
+    this.#end = end;
+    try {
+      await this.#d.store.remove(this.record.uuid);
+    } catch (error) {
+      this.#log.error(`Cannot remove the meshStack outbox file of run "${this.record.uuid}": ${errorMessage(error)}`);
+    }
+    this.#wakeIdle();
+    this.#resolveEnd(end);
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,139 @@
+// A claimed meshStack run, checked field by field before anything uses it: the claim answer is
+// untrusted input, so every string, list and link is bounded and a bad one is named.
+
+import { EdgeError } from "../../errors.ts";
+
+export const IMPLEMENTATION_TYPES = ["MANUAL", "TERRAFORM", "GITHUB_WORKFLOW", "GITLAB_CICD", "AZURE_DEVOPS"] as const;
+export type ImplementationType = (typeof IMPLEMENTATION_TYPES)[number];
+export const BEHAVIORS = ["APPLY", "DETECT", "DESTROY"] as const;
+export type Behavior = (typeof BEHAVIORS)[number];
+
+export interface RunInput {
+  key: string;
+  value: unknown;
+  type: string;
+  isSensitive: boolean;
+  isEnvironment: boolean;
+}
+
+export interface MeshstackRun {
+  uuid: string;
+  runNumber: number;
+  behavior: Behavior;
+  runToken: string;
+  buildingBlockUuid: string;
+  displayName: string;
+  workspace: string;
+  projectIdentifier?: string;
+  fullPlatformIdentifier?: string;
+  inputs: RunInput[];
+  implementation: Record<string, unknown> & { type: ImplementationType };
+  links: { registerSource: string; updateSource: string; planArtifact?: string; meshstackBaseUrl?: string };
+  trigger?: unknown;
+}
+
+const MAX_INPUTS = 1000;
+const MAX_KEY = 256;
+const MAX_TEXT = 1024;
+const MAX_LINK = 4096;
+const MAX_TOKEN = 16_384;
+
+type Obj = Record<string, unknown>;
+
+class RunInvalid extends EdgeError {
+  constructor(message: string) {
+    super("protocol_error", `Cannot take the meshStack run: ${message}`);
+  }
+}
+
+function obj(value: unknown, field: string): Obj {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new RunInvalid(`"${field}" is not an object`);
+  return value as Obj;
+}
+
+function str(o: Obj, key: string, field: string, max = MAX_TEXT, optional = false): string {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (optional) return "";
+    throw new RunInvalid(`"${field}" is missing`);
+  }
+  if (typeof v !== "string" || v.length > max) throw new RunInvalid(`"${field}" must be a string of at most ${max} characters`);
+  return v;
+}
+
+function link(links: Obj, name: string, optional: boolean): string | undefined {
+  const l = links[name];
+  if (l === undefined || l === null) {
+    if (optional) return undefined;
+    throw new RunInvalid(`"_links.${name}" is missing`);
+  }
+  const href = str(obj(l, `_links.${name}`), "href", `_links.${name}.href`, MAX_LINK);
+  if (!/^https?:\/\//.test(href)) throw new RunInvalid(`"_links.${name}.href" is not an http(s) URL`);
+  return href;
+}
+
+/** The run a claim returned, or a `protocol_error` naming the bad field. */
+export function parseRun(raw: unknown): MeshstackRun {
+  const doc = obj(raw, "run");
+  const metadata = obj(doc.metadata, "metadata");
+  const uuid = str(metadata, "uuid", "metadata.uuid", 128);
+  if (!/^[A-Za-z0-9._-]+$/.test(uuid)) throw new RunInvalid(`"metadata.uuid" has characters other than letters, digits, ".", "_" and "-"`);
+  const spec = obj(doc.spec, "spec");
+  const behavior = str(spec, "behavior", "spec.behavior", 16) as Behavior;
+  if (!BEHAVIORS.includes(behavior)) throw new RunInvalid(`"spec.behavior" must be one of ${BEHAVIORS.join(", ")}`);
+  const runToken = str(spec, "runToken", "spec.runToken", MAX_TOKEN);
+  const runNumber = typeof spec.runNumber === "number" && Number.isSafeInteger(spec.runNumber) ? spec.runNumber : 0;
+  const bb = obj(spec.buildingBlock, "spec.buildingBlock");
+  const bbSpec = obj(bb.spec, "spec.buildingBlock.spec");
+  const rawInputs = bbSpec.inputs ?? [];
+  if (!Array.isArray(rawInputs) || rawInputs.length > MAX_INPUTS) throw new RunInvalid(`"spec.buildingBlock.spec.inputs" must be a list of at most ${MAX_INPUTS}`);
+  const seen = new Set<string>();
+  const inputs = rawInputs.map((item, i): RunInput => {
+    const input = obj(item, `inputs[${i}]`);
+    const key = str(input, "key", `inputs[${i}].key`, MAX_KEY);
+    if (seen.has(key)) throw new RunInvalid(`input "${key}" appears twice`);
+    seen.add(key);
+    return {
+      key,
+      value: input.value,
+      type: str(input, "type", `inputs[${i}].type`, 32),
+      isSensitive: input.isSensitive === true,
+      isEnvironment: input.isEnvironment === true,
+    };
+  });
+  const definition = obj(spec.buildingBlockDefinition, "spec.buildingBlockDefinition");
+  const implementation = obj(obj(definition.spec, "spec.buildingBlockDefinition.spec").implementation, "implementation");
+  const type = str(implementation, "type", "implementation.type", 32) as ImplementationType;
+  if (!IMPLEMENTATION_TYPES.includes(type)) throw new RunInvalid(`implementation type "${type}" is not one of ${IMPLEMENTATION_TYPES.join(", ")}`);
+  const links = obj(doc._links, "_links");
+  const planArtifact = link(links, "planArtifact", true);
+  const meshstackBaseUrl = link(links, "meshstackBaseUrl", true);
+  const run: MeshstackRun = {
+    uuid,
+    runNumber,
+    behavior,
+    runToken,
+    buildingBlockUuid: str(bb, "uuid", "spec.buildingBlock.uuid", 128, true),
+    displayName: str(bbSpec, "displayName", "spec.buildingBlock.spec.displayName", MAX_TEXT, true),
+    workspace: str(bbSpec, "workspaceIdentifier", "spec.buildingBlock.spec.workspaceIdentifier", MAX_TEXT, true),
+    inputs,
+    implementation: { ...implementation, type },
+    links: {
+      registerSource: link(links, "registerSource", false) as string,
+      updateSource: link(links, "updateSource", false) as string,
+      ...(planArtifact === undefined ? {} : { planArtifact }),
+      ...(meshstackBaseUrl === undefined ? {} : { meshstackBaseUrl }),
+    },
+  };
+  const project = str(bbSpec, "projectIdentifier", "projectIdentifier", MAX_TEXT, true);
+  if (project !== "") run.projectIdentifier = project;
+  const platform = str(bbSpec, "fullPlatformIdentifier", "fullPlatformIdentifier", MAX_TEXT, true);
+  if (platform !== "") run.fullPlatformIdentifier = platform;
+  if (spec.trigger !== undefined) run.trigger = spec.trigger;
+  return run;
+}
+
+/** The update URL for this runner: `{sourceId}` replaced by the runner UUID. */
+export function updateUrl(run: Pick<MeshstackRun, "links">, runnerUuid: string): string {
+  return run.links.updateSource.replace("{sourceId}", encodeURIComponent(runnerUuid));
+}

@@ -1,0 +1,347 @@
+// A faithful fake of meshStack's building block run API (docs: ../shared/design/meshstack-protocol.md):
+// API-key and basic login, claim (200/404/409), register source, PATCH status with runAborted,
+// plan artifacts, every header checked on every call, token expiry, and injectable faults
+// (5xx outages, slow answers). It records what each run received, in order, for assertions.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import { meshstackEncrypt } from "./meshstack-encrypt.ts";
+
+export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
+const RUN_BASE = "/api/meshobjects/meshbuildingblockruns";
+
+export type ImplementationType = "MANUAL" | "TERRAFORM" | "GITHUB_WORKFLOW" | "GITLAB_CICD" | "AZURE_DEVOPS";
+export type Behavior = "APPLY" | "DETECT" | "DESTROY";
+export type RunStatus = "IN_PROGRESS" | "SUCCEEDED" | "FAILED" | "ABORTED";
+
+export interface FakeInput {
+  key: string;
+  value: unknown;
+  type: string;
+  isSensitive?: boolean;
+  isEnvironment?: boolean;
+}
+
+export interface RunSpec {
+  type: ImplementationType;
+  behavior?: Behavior;
+  /** Inputs in clear; sensitive STRING/CODE/FILE ones are encrypted to the fake's public key. */
+  inputs?: FakeInput[];
+  /** Implementation fields besides `type`; secrets named in `encryptFields` are encrypted. */
+  implementation?: Record<string, unknown>;
+  encryptFields?: string[];
+  planArtifact?: Buffer;
+  workspace?: string;
+  /** Send this value as is instead of encrypting (a value encrypted to another key, garbage…). */
+  rawInputs?: FakeInput[];
+}
+
+export interface StepRecord {
+  id: string;
+  displayName?: string;
+  status?: string;
+  userMessage?: string;
+  systemMessage?: string;
+  outputs?: Record<string, { value: unknown; type: string; isSensitive: boolean }>;
+}
+
+export interface FakeRun {
+  uuid: string;
+  spec: RunSpec;
+  runToken: string;
+  status: RunStatus;
+  claimedAt?: number;
+  registeredAt?: number;
+  source?: Record<string, unknown>;
+  steps: Map<string, StepRecord>;
+  /** Every accepted PATCH body, in arrival order. */
+  updates: Array<{ at: number; body: Record<string, unknown> }>;
+  /** PATCHes refused with 409 because the run had ended or was aborted. */
+  refusedUpdates: number;
+  finishedAt?: number;
+  summary?: string;
+  artifact?: string;
+  changesDetected?: boolean;
+}
+
+export interface ClaimRecord {
+  at: number;
+  status: number;
+  /** Runs claimed and not yet ended when this claim arrived. */
+  openRuns: number;
+}
+
+export interface FakeMeshstackOptions {
+  runnerUuid?: string;
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  /** `expires_in` of login answers, in seconds. */
+  tokenTtlSeconds?: number;
+  /** The runner's public key (PEM) that inputs are encrypted to. */
+  publicKeyPem: string;
+}
+
+export class FakeMeshstack {
+  readonly runnerUuid: string;
+  readonly runs = new Map<string, FakeRun>();
+  readonly queue: string[] = [];
+  readonly claims: ClaimRecord[] = [];
+  /** Header or body problems found in requests; a test expects this empty. */
+  readonly violations: string[] = [];
+  logins = 0;
+  /** Requests answered 503 because of an outage. */
+  outageAnswers = 0;
+  /** While set, every call answers 503 (a meshStack outage). */
+  outage = false;
+  /** Delay before each answer, in ms. */
+  slowMs = 0;
+  /** The next N claims answer 409 (meshStack's race). */
+  conflictClaims = 0;
+  tokenTtlSeconds: number;
+  readonly #o: FakeMeshstackOptions;
+  readonly #tokens = new Map<string, number>();
+  #server: Server | undefined;
+  url = "";
+
+  constructor(options: FakeMeshstackOptions) {
+    this.#o = options;
+    this.runnerUuid = options.runnerUuid ?? randomUUID();
+    this.tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
+  }
+
+  async start(port = 0): Promise<this> {
+    this.#server = createServer((req, res) => void this.#handle(req, res));
+    await new Promise<void>((resolve) => this.#server?.listen(port, "127.0.0.1", resolve));
+    const address = this.#server.address();
+    this.url = `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
+  }
+
+  /** Queues a run for the runner; returns its uuid. */
+  addRun(spec: RunSpec): string {
+    const uuid = randomUUID();
+    this.runs.set(uuid, { uuid, spec, runToken: fakeJwt(uuid), status: "IN_PROGRESS", steps: new Map(), updates: [], refusedUpdates: 0 });
+    this.queue.push(uuid);
+    return uuid;
+  }
+
+  run(uuid: string): FakeRun {
+    const run = this.runs.get(uuid);
+    if (run === undefined) throw new Error(`No run ${uuid}`);
+    return run;
+  }
+
+  /** meshStack's user pressed "abort": the next PATCH answers runAborted. */
+  abort(uuid: string): void {
+    this.run(uuid).status = "ABORTED";
+  }
+
+  /** Makes every issued API token expire now (the runner must log in again on the 401). */
+  expireTokens(): void {
+    for (const token of this.#tokens.keys()) this.#tokens.set(token, 0);
+  }
+
+  openRuns(): number {
+    return [...this.runs.values()].filter((r) => r.claimedAt !== undefined && r.status === "IN_PROGRESS").length;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    if (this.slowMs > 0) await new Promise((r) => setTimeout(r, this.slowMs));
+    const send = (status: number, payload?: unknown, type = RUN_MEDIA_TYPE) => {
+      if (res.destroyed) return;
+      res.writeHead(status, payload === undefined ? {} : { "Content-Type": type });
+      res.end(payload === undefined ? undefined : Buffer.isBuffer(payload) ? payload : JSON.stringify(payload));
+    };
+    if (this.outage) {
+      this.outageAnswers++;
+      return send(503, { message: "meshStack is down for maintenance" }, "application/json");
+    }
+    const url = new URL(req.url ?? "/", this.url);
+    try {
+      if (req.method === "POST" && url.pathname === "/api/login") return this.#login(req, body, send);
+      this.#checkHeaders(req, url.pathname.endsWith("/artifact") ? "application/octet-stream" : RUN_MEDIA_TYPE);
+      if (req.method === "POST" && url.pathname === `${RUN_BASE}/create`) return this.#claim(req, url, send);
+      const m = /^\/api\/meshobjects\/meshbuildingblockruns\/([^/]+)\/(status\/source(?:\/([^/]+))?|artifact)$/.exec(url.pathname);
+      const run = m === null ? undefined : this.runs.get(m[1] as string);
+      if (m === null || run === undefined) return send(404, { message: "not found" }, "application/json");
+      if (req.headers.authorization !== `Bearer ${run.runToken}`) {
+        this.violations.push(`${req.method} ${url.pathname} without the run token`);
+        return send(403, { message: "forbidden" }, "application/json");
+      }
+      if (m[2] === "artifact" && req.method === "GET") {
+        return run.spec.planArtifact === undefined ? send(404, { message: "no plan" }, "application/json") : send(200, run.spec.planArtifact, "application/octet-stream");
+      }
+      if (req.method === "POST" && m[3] === undefined) return this.#register(run, body, send);
+      if (req.method === "PATCH" && m[3] !== undefined) return this.#patch(run, m[3], body, send);
+      return send(405, { message: "method not allowed" }, "application/json");
+    } catch (error) {
+      return send(400, { message: (error as Error).message }, "application/json");
+    }
+  }
+
+  #checkHeaders(req: IncomingMessage, accept: string): void {
+    const h = req.headers;
+    const problems: string[] = [];
+    if (h.accept !== accept) problems.push(`Accept ${String(h.accept)}`);
+    if (req.method !== "GET" && h["content-type"] !== RUN_MEDIA_TYPE) problems.push(`Content-Type ${String(h["content-type"])}`);
+    if (!/^\S+\/\S+/.test(h["user-agent"] ?? "")) problems.push(`User-Agent ${String(h["user-agent"])}`);
+    for (const name of ["x-meshcloud-runner-name", "x-meshcloud-runner-version", "x-block-runner-node-id"]) {
+      if (typeof h[name] !== "string" || h[name] === "") problems.push(`missing ${name}`);
+    }
+    if (problems.length > 0) {
+      this.violations.push(`${req.method} ${req.url}: ${problems.join(", ")}`);
+      throw new Error(`Bad headers: ${problems.join(", ")}`);
+    }
+  }
+
+  #login(req: IncomingMessage, body: string, send: (s: number, p?: unknown, t?: string) => void): void {
+    if (req.headers["content-type"] !== "application/json") this.violations.push(`login Content-Type ${String(req.headers["content-type"])}`);
+    let ok = false;
+    try {
+      const parsed = JSON.parse(body) as { clientId?: unknown; clientSecret?: unknown };
+      ok = parsed.clientId === this.#o.clientId && parsed.clientSecret === this.#o.clientSecret && this.#o.clientId !== undefined;
+    } catch {
+      ok = false;
+    }
+    if (!ok) return send(401, { message: "Bad credentials" }, "application/json");
+    this.logins++;
+    const token = `api-${randomUUID()}`;
+    this.#tokens.set(token, Date.now() + this.tokenTtlSeconds * 1000);
+    send(200, { access_token: token, token_type: "bearer", expires_in: this.tokenTtlSeconds }, "application/json");
+  }
+
+  #apiAuthorized(req: IncomingMessage): boolean {
+    const auth = req.headers.authorization ?? "";
+    if (auth.startsWith("Bearer ")) {
+      const expires = this.#tokens.get(auth.slice(7));
+      return expires !== undefined && expires > Date.now();
+    }
+    if (auth.startsWith("Basic ") && this.#o.username !== undefined) {
+      return Buffer.from(auth.slice(6), "base64").toString("utf8") === `${this.#o.username}:${this.#o.password ?? ""}`;
+    }
+    return false;
+  }
+
+  #claim(req: IncomingMessage, url: URL, send: (s: number, p?: unknown, t?: string) => void): void {
+    const record = (status: number) => this.claims.push({ at: Date.now(), status, openRuns: this.openRuns() });
+    if (!this.#apiAuthorized(req)) {
+      record(401);
+      return send(401, { message: "Unauthorized" }, "application/json");
+    }
+    if (url.searchParams.get("forRunnerUuid") !== this.runnerUuid) {
+      record(404);
+      return send(404, { message: "Unknown runner" }, "application/json");
+    }
+    if (this.conflictClaims > 0) {
+      this.conflictClaims--;
+      record(409);
+      return send(409, { message: "Conflict" }, "application/json");
+    }
+    const uuid = this.queue.shift();
+    if (uuid === undefined) {
+      record(404);
+      return send(404, { message: "No run" }, "application/json");
+    }
+    record(200);
+    const run = this.run(uuid);
+    run.claimedAt = Date.now();
+    send(200, this.#runDocument(run));
+  }
+
+  #runDocument(run: FakeRun): unknown {
+    const spec = run.spec;
+    const encrypt = (value: unknown) => meshstackEncrypt(this.#o.publicKeyPem, typeof value === "string" ? value : JSON.stringify(value));
+    const inputs = (spec.inputs ?? []).map((i) => ({
+      key: i.key,
+      type: i.type,
+      isSensitive: i.isSensitive ?? false,
+      isEnvironment: i.isEnvironment ?? false,
+      value: i.isSensitive === true ? encrypt(i.value) : i.value,
+    }));
+    for (const raw of spec.rawInputs ?? []) inputs.push({ isEnvironment: false, isSensitive: false, ...raw });
+    const implementation: Record<string, unknown> = { type: spec.type, ...(spec.implementation ?? {}) };
+    for (const field of spec.encryptFields ?? []) {
+      if (implementation[field] !== undefined) implementation[field] = encrypt(implementation[field]);
+    }
+    const base = `${this.url}${RUN_BASE}/${run.uuid}`;
+    return {
+      apiVersion: "v1",
+      kind: "meshBuildingBlockRun",
+      metadata: { uuid: run.uuid },
+      status: "IN_PROGRESS",
+      spec: {
+        runNumber: 1,
+        behavior: spec.behavior ?? "APPLY",
+        runToken: run.runToken,
+        trigger: { reason: "MANUAL_EXECUTION", author: { identifier: "u1", type: "User", displayName: "Dev One", username: "dev1", email: "dev1@example.com", euid: "dev1" } },
+        buildingBlock: {
+          uuid: randomUUID(),
+          spec: { displayName: "bb", workspaceIdentifier: spec.workspace ?? "ws-1", projectIdentifier: "p-1", fullPlatformIdentifier: "aws.default", inputs, parentBuildingBlocks: [] },
+        },
+        buildingBlockDefinition: { uuid: randomUUID(), spec: { workspaceIdentifier: "platform-ws", version: 1, implementation } },
+      },
+      _links: {
+        self: { href: base },
+        registerSource: { href: `${base}/status/source` },
+        updateSource: { href: `${base}/status/source/{sourceId}`, templated: true },
+        meshstackBaseUrl: { href: this.url },
+        ...(spec.planArtifact === undefined ? {} : { planArtifact: { href: `${base}/artifact` } }),
+      },
+    };
+  }
+
+  #register(run: FakeRun, body: string, send: (s: number, p?: unknown, t?: string) => void): void {
+    if (run.registeredAt !== undefined) return send(409, { message: "Source already registered" }, "application/json");
+    const parsed = JSON.parse(body) as { source?: { id?: unknown }; steps?: unknown };
+    if (parsed.source?.id !== this.runnerUuid) this.violations.push(`register of ${run.uuid} with source ${String(parsed.source?.id)}`);
+    if (!Array.isArray(parsed.steps)) this.violations.push(`register of ${run.uuid} without steps`);
+    run.registeredAt = Date.now();
+    run.source = parsed.source as Record<string, unknown>;
+    for (const step of (parsed.steps ?? []) as StepRecord[]) run.steps.set(step.id, { ...step });
+    send(200, {});
+  }
+
+  #patch(run: FakeRun, sourceId: string, body: string, send: (s: number, p?: unknown, t?: string) => void): void {
+    if (sourceId !== this.runnerUuid) this.violations.push(`PATCH of ${run.uuid} for source ${sourceId}`);
+    if (run.registeredAt === undefined) this.violations.push(`PATCH of ${run.uuid} before register`);
+    if (run.status === "ABORTED") {
+      run.refusedUpdates++;
+      return send(409, { runAborted: true });
+    }
+    if (run.status !== "IN_PROGRESS") {
+      run.refusedUpdates++;
+      return send(409, { message: `Run is ${run.status}` }, "application/json");
+    }
+    const parsed = JSON.parse(body) as Record<string, unknown>;
+    if (parsed.status === "PENDING") this.violations.push(`PATCH of ${run.uuid} with run status PENDING`);
+    run.updates.push({ at: Date.now(), body: parsed });
+    for (const step of (parsed.steps ?? []) as StepRecord[]) {
+      const old = run.steps.get(step.id) ?? { id: step.id };
+      run.steps.set(step.id, { ...old, ...step });
+    }
+    if (typeof parsed.summary === "string") run.summary = parsed.summary;
+    if (typeof parsed.artifact === "string") run.artifact = parsed.artifact;
+    if (typeof parsed.changesDetected === "boolean") run.changesDetected = parsed.changesDetected;
+    if (parsed.status === "SUCCEEDED" || parsed.status === "FAILED" || parsed.status === "ABORTED") {
+      run.status = parsed.status;
+      run.finishedAt = Date.now();
+    }
+    send(200, { runAborted: false });
+  }
+}
+
+/** A JWT-shaped run token (meshStack's is a signed JWT; the runner treats it as opaque). */
+function fakeJwt(runUuid: string): string {
+  const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  return `${part({ alg: "RS256", typ: "JWT" })}.${part({ sub: runUuid, scope: "run" })}.${Buffer.from(randomUUID()).toString("base64url")}`;
+}
