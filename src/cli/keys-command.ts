@@ -1,4 +1,4 @@
-// `edge-runner keys list|rotate|retire`: the runner's key ring. `rotate` makes a new current
+// `edge-runner keys list|rotate|retire|cert`: the runner's key ring. `rotate` makes a new current
 // key and keeps the old one for decryption; `retire KID` removes an old key once nothing
 // encrypted to it is left. A running runner notices either within its key check interval and
 // tells the controller its new public keys.
@@ -7,12 +7,18 @@ import { join } from "node:path";
 import { EdgeError } from "../errors.ts";
 import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "../plugin-bundles/cli-args.ts";
 import { RunnerKeyRing, retireRunnerKey, rotateRunnerKey } from "../secrets/key-ring.ts";
+import { loadMeshstackPrivateKey } from "../secrets/meshstack-decrypt.ts";
+import { readPrivateKeyFile } from "../secrets/runner-keys.ts";
+import { selfSignedCertificate } from "../secrets/self-signed-certificate.ts";
 import { EXIT, type Command } from "./command.ts";
 
 const USAGE = `Usage:
   edge-runner keys list [--json]       the ring: key id (RFC 7638), current or retained, size, file
   edge-runner keys rotate              make a new current key; the old one stays for decryption
   edge-runner keys retire <KID>        remove a retained key (after re-encrypting what needed it)
+  edge-runner keys cert [--runner-key-file FILE] [--common-name CN] [--days N]
+                                       a self-signed X.509 certificate (PEM) for the current key, or
+                                       for FILE: what meshStack registers as the runner's public key
 Options:
   --key-dir DIR       default <dataDir>/keys
   --data-dir DIR      the runner's data directory (default ./.edge-runner, env EDGE_RUNNER_DATA_DIR)
@@ -21,20 +27,30 @@ Options:
 
 export const keysCommand: Command = {
   name: "keys",
-  summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire.",
+  summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire|cert.",
   async run(args) {
     try {
-      const { values, positionals } = parseCommandArgs(args, { "key-dir": { type: "string" }, json: { type: "boolean" } });
+      const { values, positionals } = parseCommandArgs(args, {
+        "key-dir": { type: "string" },
+        json: { type: "boolean" },
+        "runner-key-file": { type: "string" },
+        "common-name": { type: "string" },
+        days: { type: "string" },
+      });
       if (values.help === true) {
         process.stdout.write(USAGE);
         return EXIT.ok;
       }
       const [sub, kid, extra] = positionals;
-      if (sub === undefined) throw new UsageError("Missing a sub-command (list, rotate or retire)");
-      if (!["list", "rotate", "retire"].includes(sub)) throw new UsageError(`Unknown sub-command "${sub}"`);
+      if (sub === undefined) throw new UsageError("Missing a sub-command (list, rotate, retire or cert)");
+      if (!["list", "rotate", "retire", "cert"].includes(sub)) throw new UsageError(`Unknown sub-command "${sub}"`);
       if (sub === "retire" && kid === undefined) throw new UsageError("Missing the key id to retire");
       if ((sub === "retire" ? extra : kid) !== undefined) throw new UsageError(`Unexpected argument "${sub === "retire" ? extra : kid}"`);
       const dir = stringFlag(values, "key-dir") ?? join(commonConfig(values).dataDir, "keys");
+      if (sub === "cert") {
+        process.stdout.write(await certificateFor(dir, values));
+        return EXIT.ok;
+      }
       if (sub === "rotate") {
         const result = await rotateRunnerKey(dir);
         process.stderr.write(result.previous === undefined
@@ -67,3 +83,20 @@ export const keysCommand: Command = {
     }
   },
 };
+
+/** `keys cert`: the certificate meshStack registers, for the current key or an extra key file. */
+async function certificateFor(dir: string, values: Record<string, string | boolean | string[] | undefined>): Promise<string> {
+  const daysText = stringFlag(values, "days");
+  const days = daysText === undefined ? 3650 : Number(daysText);
+  if (!Number.isSafeInteger(days) || days < 1 || days > 36500) throw new UsageError(`Option "--days" must be a whole number from 1 to 36500, got "${daysText}"`);
+  const file = stringFlag(values, "runner-key-file");
+  let privateKey;
+  if (file !== undefined) {
+    privateKey = loadMeshstackPrivateKey(await readPrivateKeyFile(file), `runner key file "${file}"`);
+  } else {
+    const current = (await RunnerKeyRing.load(dir)).current;
+    if (current === undefined) throw new EdgeError("config_invalid", `Cannot make a certificate: no runner key in "${dir}"; run "edge-runner keygen" first`);
+    privateKey = current.privateKey;
+  }
+  return selfSignedCertificate({ privateKey, commonName: stringFlag(values, "common-name") ?? "edge-runner", days });
+}

@@ -18,7 +18,9 @@ export const runCommand: Command = {
       return EXIT.ok;
     }
     const { config } = resolveConfig({ scopes: ["runner"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
-    runnerCredentials(config); // fail on a missing id or key before anything starts
+    // Fail on a missing id or key before anything starts.
+    if (config.controllerKind === "meshstack") (await import("../controller/meshstack/from-config.ts")).meshstackSettings(config);
+    else runnerCredentials(config);
     const logger = new Logger({ level: config.logLevel, format: config.logFormat });
     const service = await startRunnerService(config, logger);
     const stopped = new Promise<void>((resolve) => {

@@ -72,6 +72,16 @@ export const OPTIONS = [
   { name: "s3PartSizeBytes", type: "int", scope: "runner", default: 8388608, min: 5242880, max: 5368709120, help: "Multipart part size in bytes; an upload holds one part in memory (two while the next is read)." },
   { name: "artifactMaxBytes", type: "int", scope: "common", default: 104857600, min: 1, max: 5368709120, help: "Largest artifact (ctx.artifacts.put) in bytes: the runner refuses a larger one, the reference controller too." },
 
+  // meshStack (controllerKind meshstack): docs/meshstack.md
+  { name: "controllerKind", type: "enum", scope: "runner", default: "edge", values: ["edge", "meshstack"], help: "Which controller the runner speaks to: edge (the edge protocol, default) or meshstack (meshStack's building block run API; controllerUrl is meshStack's API base URL and runnerId the runner's UUID there)." },
+  { name: "meshstackClientId", type: "string", scope: "runner", help: "meshStack API key client id; its client secret is read from apiKeyFile. Wins over meshstackUsername." },
+  { name: "meshstackUsername", type: "string", scope: "runner", help: "meshStack user for the deprecated basic auth, with meshstackPasswordFile." },
+  { name: "meshstackPasswordFile", type: "path", scope: "runner", help: "File holding the password of meshstackUsername (mode 0600 or stricter)." },
+  { name: "runnerKeyFile", type: "path", scope: "runner", help: "One PEM RSA private key (PKCS#8 or PKCS#1, mode 0600) used as an extra key of the runner's key ring: the key registered with meshcloud's own runner, when moving from it." },
+  { name: "pollIntervalMs", type: "duration", scope: "runner", default: "5s", help: "meshStack: how often an idle runner asks for a run (jittered ±20%); it asks again at once after a run ends or a claim returned one." },
+  { name: "meshstackStatusIntervalMs", type: "duration", scope: "runner", default: "10s", help: "meshStack: how often a running run's status is sent even when nothing changed (meshStack's liveness signal; an abort is noticed at the next one)." },
+  { name: "meshstackPlugins", type: "string", scope: "runner", help: "meshStack: JSON text or file mapping an implementation type (MANUAL, TERRAFORM, GITHUB_WORKFLOW, GITLAB_CICD, AZURE_DEVOPS) to the plugin that runs it: \"name[@version]\" or {\"plugin\", \"action\"}; default the built-in integrations." },
+
   // controller
   { name: "listenHost", type: "host", scope: "controller", default: "127.0.0.1", help: "Address the reference controller listens on." },
   { name: "listenPort", type: "int", scope: "controller", default: 8780, min: 0, max: 65535, help: "Port of the reference controller's API and edge endpoint." },

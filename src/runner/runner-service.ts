@@ -44,7 +44,9 @@ export function runnerCredentials(config: Config): { runnerId: string; apiKey: s
 
 
 export async function startRunnerService(config: Config, logger: Logger): Promise<RunnerService> {
-  const { runnerId, apiKey } = runnerCredentials(config);
+  // meshStack (controllerKind meshstack) is loaded only when asked for.
+  const meshstack = config.controllerKind === "meshstack" ? await import("../controller/meshstack/from-config.ts") : undefined;
+  const { runnerId, apiKey } = meshstack === undefined ? runnerCredentials(config) : { runnerId: meshstack.meshstackSettings(config).runnerUuid, apiKey: "" };
   const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
   const metrics = new RunnerMetrics();
   // Plugins: per-plugin warm-pool policy, signed bundles from the controller, per-job storage.
@@ -59,9 +61,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     maxWorkerHeapMb: config.workerMaxHeapMb,
     policy,
     storage,
-    secrets: (request) => secrets(request),
+    ...(meshstack === undefined ? { secrets: (request: { jobId: string; attempt: number }) => secrets(request) } : {}),
     logger,
-    resolve: runnerBundleResolver({
+    // meshStack serves no plugin bundles: its runs use the built-in integrations.
+    ...(meshstack !== undefined ? {} : { resolve: runnerBundleResolver({
       controllerUrl: config.controllerUrl,
       runnerId,
       apiKey,
@@ -73,10 +76,11 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
       onRefused: (code) => metrics.bundleRefused(code),
       // Bundles come from the controller, so they use its TLS trust (caFile).
       ...(client === undefined ? {} : { fetch: ((input: string | URL | Request, init?: RequestInit) => client.fetch(String(input), init)) as typeof fetch }),
-    }),
+    }) }),
   });
   let runner: Runner | undefined;
-  const connection = new EdgeConnection({
+  const onTick = (loop: string, maxSilenceMs: number) => runner?.loops.tick(loop, maxSilenceMs);
+  const connection = meshstack !== undefined ? await meshstack.createMeshstackConnection(config, logger, { onTick }) : new EdgeConnection({
     controllerUrl: config.controllerUrl,
     runnerId,
     group: config.group,
@@ -88,7 +92,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     startJitterMs: config.startJitterMs,
     logger,
     ...(client === undefined ? {} : { client }),
-    onTick: (loop, maxSilenceMs) => runner?.loops.tick(loop, maxSilenceMs),
+    onTick,
     onProtocolError: () => metrics.protocolError(),
     onReconnect: () => metrics.reconnected(),
     onConnectFailure: () => metrics.connectFailed(),

@@ -69,6 +69,8 @@ export interface ClaimRecord {
   status: number;
   /** Runs claimed and not yet ended when this claim arrived. */
   openRuns: number;
+  /** What `claimProbe` said when the claim arrived (in-process tests: the runner's running count). */
+  probe?: number;
 }
 
 export interface FakeMeshstackOptions {
@@ -97,6 +99,8 @@ export class FakeMeshstack {
   outage = false;
   /** Delay before each answer, in ms. */
   slowMs = 0;
+  /** Called as each claim arrives; its value is recorded with the claim. */
+  claimProbe: (() => number) | undefined;
   /** The next N claims answer 409 (meshStack's race). */
   conflictClaims = 0;
   tokenTtlSeconds: number;
@@ -233,7 +237,8 @@ export class FakeMeshstack {
   }
 
   #claim(req: IncomingMessage, url: URL, send: (s: number, p?: unknown, t?: string) => void): void {
-    const record = (status: number) => this.claims.push({ at: Date.now(), status, openRuns: this.openRuns() });
+    const probe = this.claimProbe?.();
+    const record = (status: number) => this.claims.push({ at: Date.now(), status, openRuns: this.openRuns(), ...(probe === undefined ? {} : { probe }) });
     if (!this.#apiAuthorized(req)) {
       record(401);
       return send(401, { message: "Unauthorized" }, "application/json");

@@ -1,0 +1,122 @@
+// The meshStack adapter as configuration builds it: credentials checked (and secrets read) before
+// any network call, the key ring loaded with the optional extra key of `runnerKeyFile`, and the
+// connection wired to its client, outbox and timers.
+
+import type { KeyObject } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { ConfigError, type Config } from "../../config/resolve.ts";
+import { readSecretFile } from "../../config/secret-file.ts";
+import { errorMessage } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import { redactor } from "../../log/redact.ts";
+import { RunnerKeyRing } from "../../secrets/key-ring.ts";
+import { loadMeshstackPrivateKey } from "../../secrets/meshstack-decrypt.ts";
+import { readPrivateKeyFile } from "../../secrets/runner-keys.ts";
+import { VERSION } from "../../version.ts";
+import { MeshstackClient, type MeshstackAuth } from "./api-client.ts";
+import { parsePluginChoices } from "./implementations.ts";
+import { MeshstackConnection } from "./meshstack-connection.ts";
+import { RunOutboxStore } from "./outbox.ts";
+
+export const RUNNER_NAME = "edge-runner";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A rotated key ring is picked up within this long. */
+const KEY_RING_RECHECK_MS = 30_000;
+
+export interface MeshstackSettings {
+  runnerUuid: string;
+  auth: MeshstackAuth;
+}
+
+/** Checks the meshStack options and reads the secret files; throws ConfigError (exit 78) before any network call. */
+export function meshstackSettings(config: Config): MeshstackSettings {
+  const runnerUuid = config.runnerId;
+  if (runnerUuid === undefined) throw new ConfigError("runnerId", `Missing "runnerId": set --runner-id to the runner's UUID in meshStack`);
+  if (!UUID.test(runnerUuid)) throw new ConfigError("runnerId", `Invalid value "${runnerUuid.slice(0, 80)}" for "runnerId": meshStack runner ids are UUIDs (Platform Builder › Building Block Runners)`);
+  if (config.meshstackClientId !== undefined) {
+    const secret = config.apiKey ?? (config.apiKeyFile !== undefined ? readSecretFile(config.apiKeyFile, "apiKeyFile") : undefined);
+    if (secret === undefined) throw new ConfigError("apiKeyFile", `Missing the meshStack API key secret of client "${config.meshstackClientId}": set --api-key-file`);
+    redactor.add(secret);
+    return { runnerUuid, auth: { kind: "apiKey", clientId: config.meshstackClientId, clientSecret: secret } };
+  }
+  if (config.meshstackUsername !== undefined) {
+    if (config.meshstackPasswordFile === undefined) throw new ConfigError("meshstackPasswordFile", `Missing the password of meshStack user "${config.meshstackUsername}": set --meshstack-password-file`);
+    const password = readSecretFile(config.meshstackPasswordFile, "meshstackPasswordFile");
+    redactor.add(password);
+    return { runnerUuid, auth: { kind: "basic", username: config.meshstackUsername, password } };
+  }
+  throw new ConfigError("meshstackClientId", `Missing meshStack credentials: set --meshstack-client-id with --api-key-file (an API key), or --meshstack-username with --meshstack-password-file`);
+}
+
+/** The extra key of `runnerKeyFile`, checked like every private key file. */
+export async function loadExtraKey(file: string | undefined): Promise<KeyObject | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return loadMeshstackPrivateKey(await readPrivateKeyFile(file), `runnerKeyFile "${file}"`);
+  } catch (error) {
+    throw new ConfigError("runnerKeyFile", errorMessage(error));
+  }
+}
+
+/** The runner's keys for meshStack: the ring (current first), then the extra key; reloaded after a rotation. */
+export async function meshstackKeys(config: Config, logger: Logger): Promise<() => readonly KeyObject[]> {
+  const dir = join(config.dataDir, "keys");
+  const extra = await loadExtraKey(config.runnerKeyFile);
+  let ring = await RunnerKeyRing.load(dir);
+  let keys = [...ring.keys.map((k) => k.privateKey), ...(extra === undefined ? [] : [extra])];
+  if (keys.length === 0) logger.warn(`No runner key in "${dir}" and no runnerKeyFile: runs with sensitive inputs will fail; run "edge-runner keygen" and register "edge-runner keys cert" in meshStack`);
+  let checkedAt = Date.now();
+  let reloading = false;
+  return () => {
+    if (!reloading && Date.now() - checkedAt > KEY_RING_RECHECK_MS) {
+      reloading = true;
+      checkedAt = Date.now();
+      void RunnerKeyRing.load(dir)
+        .then((next) => {
+          if (next.fingerprint !== ring.fingerprint) logger.info(`Runner key ring changed: ${next.keys.length} key(s)`);
+          ring = next;
+          keys = [...ring.keys.map((k) => k.privateKey), ...(extra === undefined ? [] : [extra])];
+        })
+        .catch((error: unknown) => logger.error(`Cannot reload the runner key ring: ${errorMessage(error)}`))
+        .finally(() => (reloading = false));
+    }
+    return keys;
+  };
+}
+
+export function meshstackClient(config: Config, settings: MeshstackSettings, fetchImpl?: typeof fetch): MeshstackClient {
+  return new MeshstackClient({
+    baseUrl: config.controllerUrl,
+    auth: settings.auth,
+    runnerName: RUNNER_NAME,
+    runnerVersion: VERSION,
+    nodeId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
+  });
+}
+
+export async function createMeshstackConnection(config: Config, logger: Logger, options: { onTick?: (loop: string, maxSilenceMs: number) => void; fetch?: typeof fetch } = {}): Promise<MeshstackConnection> {
+  const settings = meshstackSettings(config);
+  let plugins;
+  try {
+    plugins = parsePluginChoices(config.meshstackPlugins, (path) => readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new ConfigError("meshstackPlugins", errorMessage(error));
+  }
+  return new MeshstackConnection({
+    client: meshstackClient(config, settings, options.fetch),
+    runnerUuid: settings.runnerUuid,
+    store: new RunOutboxStore(config.dataDir),
+    keys: await meshstackKeys(config, logger),
+    plugins,
+    logger,
+    pollIntervalMs: Math.max(100, config.pollIntervalMs),
+    statusIntervalMs: Math.max(100, config.meshstackStatusIntervalMs),
+    retryMinMs: config.reconnectMinMs,
+    retryMaxMs: config.reconnectMaxMs,
+    ...(options.onTick === undefined ? {} : { onTick: options.onTick }),
+  });
+}
