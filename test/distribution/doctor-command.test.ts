@@ -121,11 +121,30 @@ test("doctorCommand fails an API key file other users can read, and one owned by
   expect(foreign.byId("key-files").summary).toContain("not by uid 12345 who runs this check");
 });
 
-test("doctorCommand fails a missing runner key with the keygen command as the fix", async () => {
+test("doctorCommand only warns about a missing runner key pair (optional: encrypted inputs), naming keygen", async () => {
   const { env } = setup();
   const result = await doctor({ ...env, EDGE_RUNNER_DATA_DIR: join(env.EDGE_RUNNER_DATA_DIR!, "keys") });
+  expect(result.byId("key-files")).toMatchObject({ status: "warn" });
+  expect(result.byId("key-files").summary).toContain("jobs with encrypted inputs");
   expect(result.byId("key-files").fix).toContain("edge-runner keygen --out-dir");
-  expect(result.code).toBe(1);
+  expect(result.status.authentication).toBe("pass");
+  expect(result.code).toBe(0);
+});
+
+test("doctorCommand's text report counts warnings and its summary names where values came from", async () => {
+  const { dir, env } = setup();
+  const { EDGE_RUNNER_RUNNER_ID: _id, EDGE_RUNNER_DATA_DIR: data, ...rest } = env;
+  let out = "";
+  const code = await createDoctorCommand({ env: rest, uid: process.getuid!(), out: (t) => (out += t) })
+    .run(["--runner-id", "r1", "--data-dir", join(data!, "keys")]);
+  expect(code).toBe(0);
+  expect(out).toMatch(/^PASS {2}config +runner "r1" in group "default" from flags and environment$/m);
+  expect(out).toMatch(/^WARN {2}key files /m);
+  expect(out).toContain("All checks passed (1 warning).");
+  const file = join(dir, "config.json");
+  writeFileSync(file, JSON.stringify({ runnerId: "r1" }));
+  const fromFile = await doctor(rest, { args: ["--config-file", file] });
+  expect(fromFile.byId("config").summary).toBe(`runner "r1" in group "default" from flags, environment and config file "${file}"`);
 });
 
 test("doctorCommand fails a missing or world-writable data directory", async () => {

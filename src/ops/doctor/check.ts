@@ -6,12 +6,13 @@ import type { Config } from "../../config/resolve.ts";
 import { errorMessage } from "../../errors.ts";
 import { redactor } from "../../log/redact.ts";
 
-export type CheckStatus = "pass" | "fail" | "skip";
+/** `warn`: works, but something optional is missing or unwise; it never fails the doctor. */
+export type CheckStatus = "pass" | "warn" | "fail" | "skip";
 
 export interface CheckResult {
   status: CheckStatus;
   summary: string;
-  /** What to do about a failure: a command or an edit. */
+  /** What to do about a failure or a warning: a command or an edit. */
   fix?: string;
   notes?: string[];
 }
@@ -81,10 +82,12 @@ export function formatReport(reports: readonly CheckReport[]): string {
   for (const r of reports) {
     lines.push(`${r.status.toUpperCase().padEnd(4)}  ${r.title.padEnd(width)}  ${r.summary}`);
     for (const note of r.notes ?? []) lines.push(`${" ".repeat(width + 8)}${note}`);
-    if (r.fix !== undefined && r.status === "fail") lines.push(`${" ".repeat(width + 8)}fix: ${r.fix}`);
+    if (r.fix !== undefined && (r.status === "fail" || r.status === "warn")) lines.push(`${" ".repeat(width + 8)}fix: ${r.fix}`);
   }
   const failed = reports.filter((r) => r.status === "fail").length;
-  lines.push("", failed === 0 ? "All checks passed." : `${failed} of ${reports.length} checks failed.`);
+  const warned = reports.filter((r) => r.status === "warn").length;
+  const warnings = warned === 0 ? "" : ` (${warned} warning${warned === 1 ? "" : "s"})`;
+  lines.push("", failed === 0 ? `All checks passed${warnings}.` : `${failed} of ${reports.length} checks failed${warnings}.`);
   return lines.join("\n") + "\n";
 }
 

@@ -21,7 +21,7 @@ export const configCheck: DoctorCheck = {
       return { status: "fail", summary: `unexpected argument "${resolved.positionals[0]}"`, fix: "pass only options, e.g. --config-file /etc/edge-runner/config.json" };
     }
     ctx.state.config = config;
-    ctx.state.configSource = config.configFile === undefined ? "defaults and environment" : `"${config.configFile}"`;
+    ctx.state.configSource = configSources(ctx.argv, ctx.env, config.configFile);
     const env = (name: string) => envName(OPTIONS.find((s) => s.name === name)!);
     if (config.runnerId === undefined) {
       return { status: "fail", summary: `"runnerId" is not set`, fix: `set "runnerId" in the config file or ${env("runnerId")}` };
@@ -33,3 +33,13 @@ export const configCheck: DoctorCheck = {
     return { status: "pass", summary: `runner "${config.runnerId}" in group "${config.group}" from ${ctx.state.configSource}`, notes };
   },
 };
+
+/** Where the values came from, as a person would say it: `flags, environment and config file "…"`. */
+export function configSources(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, configFile: string | undefined): string {
+  const sources: string[] = [];
+  if (argv.some((arg) => arg.startsWith("--"))) sources.push("flags");
+  if (OPTIONS.some((spec) => (env[envName(spec)] ?? "") !== "")) sources.push("environment");
+  if (configFile !== undefined) sources.push(`config file "${configFile}"`);
+  if (sources.length === 0) return "defaults";
+  return sources.length === 1 ? sources[0] as string : `${sources.slice(0, -1).join(", ")} and ${sources.at(-1)}`;
+}

@@ -1,5 +1,6 @@
-// Doctor check: the API key file and the runner's private key exist, belong to the runner's user
-// and are unreadable by anyone else (the runner refuses them otherwise).
+// Doctor check: the API key file exists, belongs to the runner's user and is unreadable by anyone
+// else (the runner refuses it otherwise). The runner's private key is optional: only jobs with
+// encrypted inputs need it, so a missing one warns; a present one must be as private.
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -29,12 +30,14 @@ export const keyFilesCheck: DoctorCheck = {
     const runnerKey = runnerKeyFiles(keyDir).privateKey;
     const problem = await secretFileProblem(runnerKey, ctx.uid);
     if (problem !== undefined) {
-      const missing = problem.problem.includes("ENOENT");
-      return {
-        status: "fail",
-        summary: `runner private key: ${problem.problem}`,
-        fix: missing ? `edge-runner keygen --out-dir "${keyDir}" (then register the public key it prints)` : problem.fix,
-      };
+      if (problem.problem.includes("ENOENT")) {
+        return {
+          status: "warn",
+          summary: `${checked.length > 0 ? `${checked.join(" and ")}: owner and mode 0600 or stricter; ` : ""}no runner key pair in "${keyDir}": jobs with encrypted inputs ({"$secret": …}) will fail, others run`,
+          fix: `edge-runner keygen --out-dir "${keyDir}" (then register the public key it prints), if your jobs send encrypted inputs`,
+        };
+      }
+      return { status: "fail", summary: `runner private key: ${problem.problem}`, fix: problem.fix };
     }
     checked.push(`"${runnerKey}"`);
     return { status: "pass", summary: `${checked.join(" and ")}: owner and mode 0600 or stricter` };
