@@ -15,7 +15,8 @@ export interface AdminClientOptions {
 }
 
 /** The body of POST /api/v1/jobs: the controller's own submit input. */
-export type SubmitJobRequest = SubmitJobInput;
+/** Secret inputs go by name and value; the controller encrypts them to the group's runner keys and stores only ciphertext. */
+export type SubmitJobRequest = SubmitJobInput & { secretInputs?: Record<string, string> };
 
 /** An answer other than 2xx; `status` is the HTTP status (0 when the controller was unreachable). */
 export class AdminApiError extends EdgeError {

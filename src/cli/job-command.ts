@@ -13,11 +13,16 @@ import { EXIT, type Command } from "./command.ts";
 
 const USAGE = `Usage:
   edge-runner job submit <plugin> [--action a] [--input JSON | --input-file F] [--group g]
-                        [--secrets name1,name2] [--wait]
+                        [--secrets name1,name2] [--secret NAME=VALUE]... [--wait]
   edge-runner job get <id>
   edge-runner job list [--status s] [--group g] [--limit n]
   edge-runner job cancel <id>
   edge-runner job logs <id> [--follow]
+
+--secret NAME=VALUE (repeatable) adds input NAME encrypted by the controller to the current keys
+of the group's runners: the controller stores only ciphertext, the plugin sees the value. A value
+given on the command line is visible to other local users in the process list; prefer
+--secret NAME=@FILE, which reads the value from FILE (one trailing newline dropped).
 
 Every sub-command takes --json (machine-readable output), --controller-url and the admin token
 (--admin-token-file F, --admin-token T, or the controller's --data-dir).
@@ -32,7 +37,8 @@ export const jobCommand: Command = {
   name: "job",
   summary: "Submit, inspect, cancel jobs and read their logs: job submit|get|list|cancel|logs.",
   async run(args) {
-    const { flags, positionals, config } = parseCommandArgs(args, FLAGS);
+    const { secretInputs, rest: otherArgs } = takeSecretFlags(args);
+    const { flags, positionals, config } = parseCommandArgs(otherArgs, FLAGS);
     const [sub, ...rest] = positionals;
     if (flags.has("--help") || flags.has("-h") || sub === undefined) {
       out(`${USAGE}\n${optionsHelp(["controller"])}`);
@@ -61,6 +67,7 @@ export const jobCommand: Command = {
           if (group !== undefined) request.group = group;
           const secrets = str("--secrets");
           if (secrets !== undefined) request.secrets = secrets.split(",").map((s) => s.trim()).filter((s) => s !== "");
+          if (secretInputs !== undefined) request.secretInputs = secretInputs;
           let job = await client.submitJob(request);
           if (!flags.has("--wait")) return print(job, json);
           while (!isTerminal(job.status as JobState)) job = await client.waitJob(job.id, 30_000);
@@ -184,4 +191,36 @@ async function streamLogs(client: AdminClient, id: string, follow: boolean, json
       after = last.nextSeq;
     }
   }
+}
+
+/** Takes every `--secret NAME=VALUE` (or NAME=@FILE) out of the arguments; the flag may repeat. */
+function takeSecretFlags(args: readonly string[]): { secretInputs?: Record<string, string>; rest: string[] } {
+  const rest: string[] = [];
+  let secretInputs: Record<string, string> | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === "--") {
+      rest.push(...args.slice(i));
+      break;
+    }
+    if (arg !== "--secret" && !arg.startsWith("--secret=")) {
+      rest.push(arg);
+      continue;
+    }
+    const spec = arg === "--secret" ? args[++i] : arg.slice("--secret=".length);
+    const eq = spec?.indexOf("=") ?? -1;
+    if (spec === undefined || eq <= 0) throw new UsageError(`Option "--secret" needs NAME=VALUE or NAME=@FILE`, "--secret");
+    const name = spec.slice(0, eq);
+    let value = spec.slice(eq + 1);
+    if (value.startsWith("@")) {
+      try {
+        value = fs.readFileSync(value.slice(1), "utf8").replace(/\r?\n$/, "");
+      } catch (error) {
+        throw new ConfigError("--secret", `Cannot read secret input "${name}" from "${value.slice(1)}": ${(error as Error).message}`);
+      }
+    }
+    secretInputs ??= {};
+    secretInputs[name] = value;
+  }
+  return secretInputs === undefined ? { rest } : { secretInputs, rest };
 }

@@ -53,6 +53,8 @@ export const OPTIONS = [
   { name: "pluginPolicy", type: "string", scope: "runner", help: "Warm-pool policy per plugin: JSON text or the path of a JSON file mapping \"default\", a plugin name or name@version to {maxWorkers, maxJobsPerWorker, idleMs, prewarm, isolation (thread or process), memoryCeilingMb}. Unset fields come from concurrency, workerIdleMs and workerMaxHeapMb; see docs/plugins.md." },
   { name: "bundleRecheckMs", type: "duration", scope: "runner", default: "30s", help: "How long a verified plugin bundle is reused before the runner checks it with the controller and its trusted keys again; 0 checks for every job." },
   { name: "pluginMaxBytes", type: "int", scope: "runner", default: 33554432, min: 1024, max: 1073741824, help: "Largest plugin bundle downloaded, in bytes; a larger one fails with bundle_too_large." },
+  { name: "runnerKeyDir", type: "path", scope: "runner", help: "The runner's key ring for encrypted inputs (runner-key.pem and retained keys; default <dataDir>/keys). See `edge-runner keys` and docs/secrets.md." },
+  { name: "keyRingCheckMs", type: "duration", scope: "runner", default: "30s", help: "How often the runner re-reads its key ring and, after `keys rotate` or `keys retire`, tells the controller its public keys." },
 
   { name: "storageBackend", type: "enum", scope: "runner", default: "local", values: ["local", "s3"], help: "Where jobs' intermediate data (ctx.storage) lives: local (<dataDir>/storage) or s3 (an S3-compatible bucket, see docs/storage.md). Deleted when each job attempt ends." },
   { name: "storageMaxObjectBytes", type: "int", scope: "runner", default: 2147483648, min: 1, max: 5497558138880, help: "Largest object a job may store, in bytes; a larger one fails with storage_limit." },

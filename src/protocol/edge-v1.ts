@@ -267,6 +267,8 @@ export const EDGE_PATHS = {
   sessions: "/edge/v1/sessions",
   check: "/edge/v1/check",
   resolveSecret: "/edge/v1/secrets/resolve",
+  /** POST {v, runnerId, keys: RSA JWK[]}: the runner's encryption keys, current first. */
+  runnerKeys: "/edge/v1/keys",
   session: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}`,
   websocket: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/ws`,
   send: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}/send`,

@@ -61,7 +61,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     await next();
   });
 
-  app.route("/jobs", createAdminJobsApp(core));
+  app.route("/jobs", createAdminJobsApp(core, (group) => options.runners.groupKeys(group)));
   app.route("/runners", createAdminRunnersApp(options.runners));
   app.route("/secrets", createAdminSecretsApp(options.secrets));
   return app;

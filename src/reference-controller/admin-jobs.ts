@@ -6,18 +6,27 @@ import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
 import { asObject, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
 import { jobJson } from "./records.ts";
+import { encryptSecretInputs, parseSecretInputs } from "./secret-inputs.ts";
+import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 
 const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
 const MAX_WAIT_MS = 5 * 60_000;
 const DEFAULT_WAIT_MS = 30_000;
 
-export function createAdminJobsApp(core: ControllerCore): Hono {
+/** What the jobs routes need beyond the core: the current encryption keys of a group's runners. */
+export type GroupKeys = (group: string) => RunnerPublicJwk[];
+
+export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = () => []): Hono {
   const app = new Hono();
 
   app.onError((error, c) => errorFromException(c, error));
 
   app.post("/", async function submitJob(c) {
-    const input = parseSubmit(asObject(await readJson(c, "submit a job"), "submit a job"));
+    const { input, secretInputs } = parseSubmit(asObject(await readJson(c, "submit a job"), "submit a job"));
+    if (secretInputs !== undefined) {
+      const group = input.group ?? "default";
+      input.input = await encryptSecretInputs(input.input, secretInputs, groupKeys(group), group);
+    }
     return c.json(jobJson(core.submitJob(input)), 201);
   });
 
@@ -66,9 +75,9 @@ export function createAdminJobsApp(core: ControllerCore): Hono {
   return app;
 }
 
-function parseSubmit(body: Obj): SubmitJobInput {
+function parseSubmit(body: Obj): { input: SubmitJobInput; secretInputs?: Record<string, string> } {
   const action = "submit a job";
-  onlyFields(body, ["plugin", "action", "input", "group", "timeoutMs", "maxAttempts", "secrets"], action);
+  onlyFields(body, ["plugin", "action", "input", "group", "timeoutMs", "maxAttempts", "secrets", "secretInputs"], action);
   const name = (field: string): string | undefined => {
     const v = body[field];
     if (v === undefined) return undefined;
@@ -96,5 +105,5 @@ function parseSubmit(body: Obj): SubmitJobInput {
     }
     out.secrets = [...new Set(refs as string[])];
   }
-  return out;
+  return body.secretInputs === undefined ? { input: out } : { input: out, secretInputs: parseSecretInputs(body.secretInputs, action) };
 }

@@ -1,9 +1,14 @@
+// The runner's secret calls. POST /edge/v1/keys: a runner tells its encryption keys (current
+// first), which the controller encrypts secret inputs and resolved secrets to.
 // POST /edge/v1/secrets/resolve: a runner resolves a secret reference for a job it runs. Given
-// only to the runner holding the job's current lease, for a reference the job declared at submit;
+// only to the runner holding the job's current lease, for a reference the job declared at submit,
+// and answered as a JWE to that runner's current key (a TLS-terminating proxy sees no value);
 // everything else is one answer, `secret_not_found`, so names cannot be probed.
 
 import { Hono } from "hono";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
+import { encryptToRunner } from "../secrets/jwe.ts";
+import { parseRunnerPublicKeys } from "../secrets/public-keys.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import { asObject, errorResponse, readJson } from "./http-helpers.ts";
 import { isLeased } from "./job-state.ts";
@@ -14,6 +19,29 @@ import { bearerToken } from "./tokens.ts";
 export function createEdgeSecretsApp(options: { core: ControllerCore; runners: RunnerRegistry; secrets: SecretStore }): Hono {
   const { core, runners, secrets } = options;
   const app = new Hono();
+
+  app.post(EDGE_PATHS.runnerKeys, async function tellKeys(c) {
+    const runnerId = c.req.header("x-edge-runner-id") ?? "";
+    // Authenticate before reading the body: an unauthenticated caller costs no parsing.
+    if (runners.authenticate(runnerId, bearerToken(c.req.header("authorization"))) === undefined) {
+      return errorResponse(c, 401, "unauthorized", `Cannot store keys for runner "${runnerId.slice(0, 128)}": unknown runner or wrong API key`);
+    }
+    let body;
+    try {
+      body = asObject(await readJson(c, "store runner keys"), "store runner keys");
+    } catch {
+      return errorResponse(c, 400, "invalid_request", "Cannot store runner keys: the body must be JSON {v, runnerId, keys}");
+    }
+    if (body.runnerId !== runnerId) return errorResponse(c, 400, "invalid_request", "Cannot store runner keys: the body's runnerId differs from the x-edge-runner-id header");
+    try {
+      const keys = await parseRunnerPublicKeys(body.keys);
+      runners.setEncryptionKeys(runnerId, keys);
+      return c.json({ v: 1, current: keys[0]?.kid });
+    } catch (error) {
+      return errorResponse(c, 400, "invalid_request", (error as Error).message);
+    }
+  });
+
   app.post(EDGE_PATHS.resolveSecret, async function resolveSecret(c) {
     let body;
     try {
@@ -25,19 +53,24 @@ export function createEdgeSecretsApp(options: { core: ControllerCore; runners: R
     if (typeof runnerId !== "string" || typeof jobId !== "string" || typeof attempt !== "number" || typeof ref !== "string") {
       return errorResponse(c, 400, "invalid_request", "Cannot resolve a secret: runnerId, jobId, ref (strings) and attempt (number) are required");
     }
-    if (runners.authenticate(runnerId, bearerToken(c.req.header("authorization"))) === undefined) {
+    const runner = runners.authenticate(runnerId, bearerToken(c.req.header("authorization")));
+    if (runner === undefined) {
       return errorResponse(c, 401, "unauthorized", `Cannot resolve a secret for runner "${runnerId}": unknown runner or wrong API key`);
     }
     const job = core.getJob(jobId);
-    const value = secrets.get(ref);
     const allowed = job !== undefined && isLeased(job.status) && job.runnerId === runnerId && job.attempt === attempt && job.secrets?.includes(ref) === true;
+    const value = allowed ? secrets.get(ref) : undefined;
     if (!allowed || value === undefined) {
       core.logger.warn("Refused a secret reference", { runnerId, jobId, attempt, ref });
       return errorResponse(c, 404, "secret_not_found", `Cannot resolve secret "${ref}" for job "${jobId}" attempt ${attempt}: not declared by the job, not held by this runner, or not stored`);
     }
-    core.logger.info("Secret resolved for a job", { runnerId, jobId, attempt, ref });
+    const key = runner.encryptionKeys?.[0];
+    if (key === undefined) {
+      return errorResponse(c, 409, "runner_key_unknown", `Cannot resolve secret "${ref}" for runner "${runnerId}": the runner has told no encryption key (POST ${EDGE_PATHS.runnerKeys}); values are only sent encrypted`);
+    }
+    core.logger.info("Secret resolved for a job", { runnerId, jobId, attempt, ref, kid: key.kid });
     c.header("cache-control", "no-store");
-    return c.json({ v: 1, value });
+    return c.json({ v: 1, jwe: await encryptToRunner(value, key) });
   });
   return app;
 }

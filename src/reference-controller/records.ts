@@ -2,6 +2,7 @@
 // record is a full upsert, so replaying a record twice (after a crash mid-compaction) is harmless.
 
 import type { WireError } from "../protocol/edge-v1.ts";
+import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 import type { JobState } from "./job-state.ts";
 
 export interface StoredJob {
@@ -35,6 +36,8 @@ export interface StoredRunner {
   /** SHA-256 (hex) of the API key; the key itself is shown once and never stored. */
   apiKeyHash: string;
   publicKey?: string;
+  /** The runner's encryption keys (RSA JWKs, current first), as it last told them. */
+  encryptionKeys?: RunnerPublicJwk[];
   registeredAt: number;
   lastSeenAt?: number;
 }

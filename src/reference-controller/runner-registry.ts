@@ -4,6 +4,7 @@
 import { EdgeError } from "../errors.ts";
 import type { Clock } from "./clock.ts";
 import type { ControllerCore } from "./controller-core.ts";
+import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 import type { StoredRunner } from "./records.ts";
 import { CLOSE_DEREGISTERED } from "./session-registry.ts";
 import { matchesHash, randomToken, sha256Hex } from "./tokens.ts";
@@ -26,6 +27,8 @@ export interface RunnerInfo {
   version?: string;
   runningJobs: number;
   publicKey?: string;
+  /** Ids of the encryption keys the runner told, current first. */
+  keyIds?: string[];
 }
 
 export interface RegisterRunnerInput {
@@ -103,6 +106,26 @@ export class RunnerRegistry {
     }
   }
 
+  /** Stores the encryption keys a runner told (already checked); durable only when they changed. */
+  setEncryptionKeys(runnerId: string, keys: RunnerPublicJwk[]): void {
+    const runner = this.#core.store.runners.get(runnerId);
+    if (runner === undefined) return;
+    const before = (runner.encryptionKeys ?? []).map((key) => key.kid).join(",");
+    if (before === keys.map((key) => key.kid).join(",")) return;
+    this.#core.store.commit([{ t: "runner", runner: { ...runner, encryptionKeys: keys } }]);
+    this.#core.logger.info("Runner encryption keys updated", { runnerId, current: keys[0]?.kid, keys: keys.length });
+  }
+
+  /** The current encryption key of every runner of `group` that told one, one per key id. */
+  groupKeys(group: string): RunnerPublicJwk[] {
+    const keys = new Map<string, RunnerPublicJwk>();
+    for (const runner of this.#core.store.runners.values()) {
+      const current = runner.group === group ? runner.encryptionKeys?.[0] : undefined;
+      if (current !== undefined) keys.set(current.kid, current);
+    }
+    return [...keys.values()];
+  }
+
   lastSeenAt(runner: StoredRunner): number | undefined {
     return this.#lastSeen.get(runner.id) ?? runner.lastSeenAt;
   }
@@ -128,6 +151,7 @@ export class RunnerRegistry {
       ...(session === undefined ? {} : { version: session.version }),
       runningJobs: this.#core.leasedBy(runner.id),
       ...(runner.publicKey === undefined ? {} : { publicKey: runner.publicKey }),
+      ...(runner.encryptionKeys === undefined ? {} : { keyIds: runner.encryptionKeys.map((key) => key.kid) }),
     };
   }
 }

@@ -1,10 +1,13 @@
 // The controller's secret store: named secrets a job may ask for by reference. Values live in
-// one file, mode 0600, rewritten atomically; they are only ever given to the runner that holds
-// the lease of a job that declared the reference (see edge-secrets.ts), never listed.
+// one file, rewritten atomically, each sealed with the controller's key file (secrets.key, 0600;
+// see src/secrets/at-rest.ts), so the store file alone holds no value in plain text. A value is
+// only ever given to the runner that holds the lease of a job that declared the reference (see
+// edge-secrets.ts), encrypted to that runner's key, and never listed.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EdgeError } from "../errors.ts";
+import { AtRestCipher } from "../secrets/at-rest.ts";
 import { writeFileAtomic } from "./jsonl-file.ts";
 
 /** A reference: what a job lists in `secrets` and a plugin passes to `ctx.secrets.get()`. */
@@ -13,13 +16,22 @@ const MAX_VALUE_BYTES = 64 * 1024;
 
 export class SecretStore {
   readonly #file: string;
+  readonly #cipher: AtRestCipher;
+  /** name → sealed value; opened only when a runner resolves it. */
   readonly #values = new Map<string, string>();
 
   constructor(dir: string) {
     this.#file = path.join(dir, "secrets.json");
+    this.#cipher = AtRestCipher.fromKeyFile(path.join(dir, "secrets.key"));
     if (!fs.existsSync(this.#file)) return;
     const parsed = JSON.parse(fs.readFileSync(this.#file, "utf8")) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(parsed)) if (typeof value === "string") this.#values.set(name, value);
+    if (parsed.v === 2 && parsed.values !== null && typeof parsed.values === "object") {
+      for (const [name, value] of Object.entries(parsed.values)) if (typeof value === "string") this.#values.set(name, value);
+      return;
+    }
+    // A store from before sealing: seal every value and rewrite the file at once.
+    for (const [name, value] of Object.entries(parsed)) if (typeof value === "string") this.#values.set(name, this.#cipher.seal(value, name));
+    this.#save();
   }
 
   names(): string[] {
@@ -27,13 +39,14 @@ export class SecretStore {
   }
 
   get(name: string): string | undefined {
-    return this.#values.get(name);
+    const sealed = this.#values.get(name);
+    return sealed === undefined ? undefined : this.#cipher.open(sealed, name);
   }
 
   set(name: string, value: string): void {
     if (!SECRET_NAME.test(name)) throw new EdgeError("input_invalid", `Cannot store secret "${name.slice(0, 130)}": a name is 1 to 128 letters, digits and "_.-/", starting with a letter or digit`);
     if (value === "" || Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new EdgeError("input_invalid", `Cannot store secret "${name}": its value must be 1 byte to 64 KiB`);
-    this.#values.set(name, value);
+    this.#values.set(name, this.#cipher.seal(value, name));
     this.#save();
   }
 
@@ -44,6 +57,6 @@ export class SecretStore {
   }
 
   #save(): void {
-    writeFileAtomic(this.#file, JSON.stringify(Object.fromEntries(this.#values)));
+    writeFileAtomic(this.#file, JSON.stringify({ v: 2, values: Object.fromEntries(this.#values) }));
   }
 }

@@ -1,9 +1,11 @@
 // Resolves `ctx.secrets.get(ref)` against the controller's secret store: the runner asks for
 // one reference of one job attempt it holds, with its API key; the controller answers only the
-// lease holder. Every value is registered with the redactor before the plugin sees it.
+// lease holder, with the value encrypted to this runner's current key (JWE). The caller
+// registers the value with the job's redaction before the plugin sees it.
 
 import { EdgeError } from "../errors.ts";
-import { redactor } from "../log/redact.ts";
+import { decryptJwe } from "../secrets/jwe.ts";
+import type { RunnerKeyRing } from "../secrets/key-ring.ts";
 import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
 import type { SecretResolver } from "../plugins/run-services.ts";
@@ -12,6 +14,8 @@ export interface ControllerSecretsOptions {
   controllerUrl: string;
   runnerId: string;
   apiKey: string;
+  /** The runner's key ring as it is now (it can change with `keys rotate`). */
+  ring: () => RunnerKeyRing;
   client?: ControllerClient;
 }
 
@@ -38,10 +42,9 @@ export function controllerSecretResolver(options: ControllerSecretsOptions): (jo
         await response.body?.cancel();
         throw new EdgeError("connection_failed", `Cannot resolve secret "${ref}": the controller answered ${response.status}`, { retryable: response.status >= 500 });
       }
-      const { value } = (await response.json()) as { value?: unknown };
-      if (typeof value !== "string") throw new EdgeError("protocol_error", `Cannot resolve secret "${ref}": the controller's answer has no value`);
-      redactor.add(value);
-      return value;
+      const { jwe } = (await response.json()) as { jwe?: unknown };
+      if (typeof jwe !== "string") throw new EdgeError("protocol_error", `Cannot resolve secret "${ref}": the controller's answer has no "jwe"`);
+      return decryptJwe(options.ring(), jwe, `secret "${ref}" from the controller`);
     },
   });
 }

@@ -79,7 +79,8 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
         : `The job's output is ${size} characters of JSON, over the ${MAX_OUTPUT_CHARS} limit; keep large data in storage and return a reference`;
       return { status: "failed", startedAt, finishedAt: result.finishedAt, error: { code: "output_invalid", message } };
     }
-    result.output = outcome.output;
+    // An output can carry a secret the plugin saw: masked like every other text of the job.
+    result.output = redactor.value(outcome.output);
   }
   if (outcome.error !== undefined) result.error = { code: outcome.error.code.slice(0, 128), message: clip(redactor.text(outcome.error.message)) };
   if (outcome.status === "cancelled" && options.interrupt.aborted && !handle.signal.aborted) {

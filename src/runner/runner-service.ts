@@ -20,6 +20,9 @@ import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import { readFileSync } from "node:fs";
 import { Runner } from "./runner.ts";
 import { controllerSecretResolver } from "./controller-secrets.ts";
+import { SecretInputsExecutor } from "./secret-inputs-executor.ts";
+import { RunnerKeyService } from "../secrets/runner-key-service.ts";
+import { defaultControllerClient } from "../platform/controller-client.ts";
 import { hostList, publicUrl } from "../config/url.ts";
 
 export interface RunnerService {
@@ -55,7 +58,18 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   }, (file) => readFileSync(file, "utf8"));
   const storage = new LocalStorageProvider({ dir: join(config.dataDir, "storage") });
   await storage.sweep();
-  const secrets = controllerSecretResolver({ controllerUrl: config.controllerUrl, runnerId, apiKey, ...(client === undefined ? {} : { client }) });
+  // The key ring is read before any network call, so a bad key file is a config error (78).
+  const keys = await RunnerKeyService.load({
+    dir: config.runnerKeyDir ?? join(config.dataDir, "keys"),
+    controllerUrl: config.controllerUrl,
+    runnerId,
+    apiKey,
+    client: client ?? defaultControllerClient,
+    logger,
+    checkMs: config.keyRingCheckMs,
+  });
+  const ring = () => keys.ring;
+  const secrets = controllerSecretResolver({ controllerUrl: config.controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) });
   const pool = new PluginPool({
     idleMs: config.workerIdleMs,
     maxWorkerHeapMb: config.workerMaxHeapMb,
@@ -105,7 +119,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     jobTimeoutMs: config.jobTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
     connection,
-    executor: pool,
+    executor: new SecretInputsExecutor(pool, ring),
     logger,
     metrics,
   });
@@ -115,6 +129,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     await pool.close(); // nothing else started yet: leave no worker behind the failure
     throw error;
   });
+  // meshStack has its own key registration (a certificate pasted into meshStack).
+  if (meshstack === undefined) keys.start();
   started.start();
   void pool.prewarmAll();
   logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: publicUrl(config.controllerUrl) });
@@ -128,6 +144,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
         void started.interruptNow();
         return stopping;
       }
+      keys.stop();
       stopping = started.drain().then(() => status.close());
       return stopping;
     },

@@ -3,11 +3,10 @@
 // A key's id is the RFC 7638 thumbprint of its public key. Every private key file is refused
 // when other users can read it.
 
-import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { calculateJwkThumbprint, type JWK } from "jose";
 import { EdgeError } from "../errors.ts";
 import { writeFileAtomic } from "../plugin-bundles/atomic-write.ts";
 import { readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
@@ -36,10 +35,26 @@ export interface RingKey {
   modulusLength: number;
 }
 
-/** The RFC 7638 thumbprint (SHA-256, base64url) of an RSA public key. */
-export async function rsaKeyId(publicKey: KeyObject): Promise<string> {
-  const jwk = publicKey.export({ format: "jwk" }) as JWK;
-  return calculateJwkThumbprint({ kty: "RSA", n: jwk.n as string, e: jwk.e as string }, "sha256");
+/** The RFC 7638 thumbprint (SHA-256, base64url) of an RSA public key: members e, kty, n in that order. */
+export function rsaKeyId(publicKey: KeyObject): string {
+  const jwk = publicKey.export({ format: "jwk" });
+  return createHash("sha256").update(JSON.stringify({ e: jwk.e, kty: "RSA", n: jwk.n })).digest("base64url");
+}
+
+/** A ring entry for a private key held in memory (`file` says where it came from). */
+export function ringKeyOf(privateKey: KeyObject, current: boolean, file: string): RingKey {
+  if (privateKey.asymmetricKeyType !== "rsa") throw new EdgeError("config_invalid", `Cannot load runner key "${file}": not an RSA key`);
+  const publicKey = createPublicKey(privateKey);
+  const jwk = publicKey.export({ format: "jwk" });
+  const kid = rsaKeyId(publicKey);
+  return {
+    kid,
+    privateKey,
+    publicJwk: { kty: "RSA", n: jwk.n as string, e: jwk.e as string, kid, use: "enc", alg: "RSA-OAEP-256" },
+    current,
+    file,
+    modulusLength: privateKey.asymmetricKeyDetails?.modulusLength ?? 0,
+  };
 }
 
 async function ringKey(file: string, current: boolean): Promise<RingKey> {
@@ -50,18 +65,7 @@ async function ringKey(file: string, current: boolean): Promise<RingKey> {
   } catch {
     throw new EdgeError("config_invalid", `Cannot load runner key "${file}": not a PEM private key`);
   }
-  if (privateKey.asymmetricKeyType !== "rsa") throw new EdgeError("config_invalid", `Cannot load runner key "${file}": not an RSA key`);
-  const publicKey = createPublicKey(privateKey);
-  const jwk = publicKey.export({ format: "jwk" }) as JWK;
-  const kid = await rsaKeyId(publicKey);
-  return {
-    kid,
-    privateKey,
-    publicJwk: { kty: "RSA", n: jwk.n as string, e: jwk.e as string, kid, use: "enc", alg: "RSA-OAEP-256" },
-    current,
-    file,
-    modulusLength: privateKey.asymmetricKeyDetails?.modulusLength ?? 0,
-  };
+  return ringKeyOf(privateKey, current, file);
 }
 
 export class RunnerKeyRing {
@@ -143,7 +147,7 @@ export async function rotateRunnerKey(dir: string, options: RotateOptions = {}):
   });
   await writeFileAtomic(files.privateKey, privateKey, { mode: 0o600, dirMode: 0o700 });
   await writeFileAtomic(files.publicKey, publicKey, { mode: 0o644, dirMode: 0o700 });
-  const current = await rsaKeyId(createPublicKey(publicKey));
+  const current = rsaKeyId(createPublicKey(publicKey));
   return previous === undefined ? { current } : { previous: previous.kid, current };
 }
 

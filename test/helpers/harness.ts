@@ -11,6 +11,16 @@ import { Runner } from "../../src/runner/runner.ts";
 import { controllerSecretResolver } from "../../src/runner/controller-secrets.ts";
 import { memoryLogger, type Logger, type LogRecord } from "../../src/log/logger.ts";
 import type { JobExecutor } from "../../src/runner/job-executor.ts";
+import { generateKeyPairSync } from "node:crypto";
+import { RunnerKeyRing, ringKeyOf } from "../../src/secrets/key-ring.ts";
+import { SecretInputsExecutor } from "../../src/runner/secret-inputs-executor.ts";
+
+let sharedRing: RunnerKeyRing | undefined;
+/** One RSA-2048 key ring for every test runner (made once: key generation is slow). */
+export function testKeyRing(): RunnerKeyRing {
+  sharedRing ??= new RunnerKeyRing("(memory)", [ringKeyOf(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, true, "(memory)")]);
+  return sharedRing;
+}
 
 export function tempDir(prefix = "edge-runner-test-"): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
@@ -33,6 +43,8 @@ export interface TestRunnerOptions {
   drainTimeoutMs?: number;
   executor?: JobExecutor;
   controllerUrl?: string;
+  /** The runner's key ring; default testKeyRing(), told to the controller at start. */
+  ring?: RunnerKeyRing;
 }
 
 export function startRunner(options: TestRunnerOptions): { runner: Runner; connection: EdgeConnection; executor: JobExecutor; logger: Logger; records: LogRecord[] } {
@@ -40,8 +52,10 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
   const runnerId = options.runnerId ?? "r1";
   const group = options.group ?? "default";
   const apiKey = options.apiKey ?? options.controller.registerRunner({ id: runnerId, group }).apiKey;
-  const secrets = controllerSecretResolver({ controllerUrl: options.controllerUrl ?? options.controller.url, runnerId, apiKey });
-  const executor = options.executor ?? new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => secrets(request) });
+  const ring = options.ring ?? testKeyRing();
+  options.controller.runners.setEncryptionKeys(runnerId, ring.publicJwks());
+  const secrets = controllerSecretResolver({ controllerUrl: options.controllerUrl ?? options.controller.url, runnerId, apiKey, ring: () => ring });
+  const executor = options.executor ?? new SecretInputsExecutor(new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => secrets(request) }), () => ring);
   let runner: Runner | undefined;
   const connection = new EdgeConnection({
     controllerUrl: options.controllerUrl ?? options.controller.url,

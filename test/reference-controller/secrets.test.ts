@@ -1,7 +1,25 @@
 // The controller's secret store: the admin API never returns values; a runner resolves a secret
 // only for a job it holds the current lease of, and only for a reference the job declared.
 import { afterEach, expect, test } from "bun:test";
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { decryptJwe } from "../../src/secrets/jwe.ts";
+import { RunnerKeyRing, rotateRunnerKey } from "../../src/secrets/key-ring.ts";
 import { FakeRunner, makeController, type Harness } from "./helpers.ts";
+
+const ringDir = await mkdtemp(join(tmpdir(), "ctl-ring-"));
+await rotateRunnerKey(ringDir, { modulusLength: 2048 });
+const ring = await RunnerKeyRing.load(ringDir);
+
+async function tellKeys(runnerId: string, apiKey: string, keys: unknown = ring.publicJwks()) {
+  const res = await h.controller.app.request("/edge/v1/keys", {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", "x-edge-runner-id": runnerId },
+    body: JSON.stringify({ v: 1, runnerId, keys }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
 
 let h: Harness;
 afterEach(async () => {
@@ -45,7 +63,13 @@ test("POST /edge/v1/secrets/resolve answers only the lease holder, for a declare
   const offer = r1.last("offer");
   expect(offer.job.id).toBe(job.id);
   const ask = { runnerId: "r1", jobId: job.id, attempt: offer.job.attempt, ref: "token" };
-  expect(await resolve(ask, r1.apiKey)).toEqual({ status: 200, body: { v: 1, value: "tok-123456" } });
+  // Values leave only encrypted: a runner that told no key gets none.
+  expect((await resolve(ask, r1.apiKey)).body.error.code).toBe("runner_key_unknown");
+  expect((await tellKeys("r1", r1.apiKey)).status).toBe(200);
+  const answer = await resolve(ask, r1.apiKey);
+  expect(answer.status).toBe(200);
+  expect(JSON.stringify(answer.body)).not.toContain("tok-123456");
+  expect(await decryptJwe(ring, answer.body.jwe, "the answer")).toBe("tok-123456");
   expect((await resolve({ ...ask, ref: "undeclared" }, r1.apiKey)).status).toBe(404);
   expect((await resolve({ ...ask, attempt: offer.job.attempt + 1 }, r1.apiKey)).status).toBe(404);
   expect((await resolve({ ...ask, runnerId: "r2" }, r2.apiKey)).status).toBe(404);
@@ -53,11 +77,28 @@ test("POST /edge/v1/secrets/resolve answers only the lease holder, for a declare
   expect((await resolve({ jobId: job.id }, r1.apiKey)).status).toBe(400);
 });
 
-test("SecretStore keeps secrets across a restart in a file only the owner can read", async () => {
+test("SecretStore keeps secrets across a restart sealed with a 0600 key file, never in plain text", async () => {
   h = makeController();
   h.controller.secrets.set("a", "value-a-1234");
   h = await h.reopen();
   expect(h.controller.secrets.get("a")).toBe("value-a-1234");
   const { statSync } = await import("node:fs");
   expect(statSync(`${h.dataDir}/controller/secrets.json`).mode & 0o777).toBe(0o600);
+  expect(statSync(`${h.dataDir}/controller/secrets.key`).mode & 0o777).toBe(0o600);
+  const stored = await readFile(`${h.dataDir}/controller/secrets.json`, "utf8");
+  expect(stored).not.toContain("value-a-1234");
+  expect(JSON.parse(stored).v).toBe(2);
+});
+
+test("POST /edge/v1/keys authenticates first and checks every key", async () => {
+  h = makeController();
+  const r1 = FakeRunner.connect(h.controller, "r1");
+  expect((await tellKeys("r1", "wrong-key")).status).toBe(401);
+  const key = ring.publicJwks()[0]!;
+  expect((await tellKeys("r1", r1.apiKey, [{ ...key, kid: "not-the-thumbprint" }])).body.error.message).toContain("not the RFC 7638 thumbprint");
+  expect((await tellKeys("r1", r1.apiKey, [])).status).toBe(400);
+  expect((await tellKeys("r1", r1.apiKey, [{ kty: "EC" }])).status).toBe(400);
+  expect((await tellKeys("r1", r1.apiKey)).body).toEqual({ v: 1, current: key.kid });
+  const runners = await h.controller.app.request("/api/v1/runners", { headers: admin });
+  expect(JSON.stringify(await runners.json())).toContain(key.kid);
 });

@@ -1,0 +1,61 @@
+// Values a controller keeps on disk encrypted with a key file of its own (32 random bytes,
+// mode 0600, made on first use): AES-256-GCM with a fresh IV per value, stored as
+// "v1.<iv>.<ciphertext>.<tag>" in base64url. A copy of the data directory without the key file
+// holds no secret in plain text.
+
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import { EdgeError } from "../errors.ts";
+
+const KEY_BYTES = 32;
+
+export class AtRestCipher {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length !== KEY_BYTES) throw new RangeError(`An at-rest key is ${KEY_BYTES} bytes, not ${key.length}`);
+    this.#key = key;
+  }
+
+  /** Reads the key file, or creates it (0600) when missing; refuses one other users can read. */
+  static fromKeyFile(file: string): AtRestCipher {
+    if (!fs.existsSync(file)) {
+      const fd = fs.openSync(file, "wx", 0o600);
+      try {
+        fs.writeSync(fd, randomBytes(KEY_BYTES).toString("base64") + "\n");
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    const info = fs.statSync(file);
+    if (process.platform !== "win32" && (info.mode & 0o077) !== 0) {
+      throw new EdgeError("config_invalid", `Refusing controller key file "${file}": mode ${(info.mode & 0o777).toString(8).padStart(4, "0")} lets other users read it; run chmod 600 "${file}"`);
+    }
+    const key = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
+    if (key.length !== KEY_BYTES) throw new EdgeError("config_invalid", `Cannot use controller key file "${file}": it must hold ${KEY_BYTES} bytes in base64`);
+    return new AtRestCipher(key);
+  }
+
+  seal(plain: string, context: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    // The context (e.g. the secret's name) is authenticated: a value cannot be moved to another name.
+    cipher.setAAD(Buffer.from(context));
+    const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final()]);
+    return ["v1", iv, body, cipher.getAuthTag()].map((part) => (typeof part === "string" ? part : part.toString("base64url"))).join(".");
+  }
+
+  open(sealed: string, context: string): string {
+    const parts = sealed.split(".");
+    if (parts.length !== 4 || parts[0] !== "v1") throw new EdgeError("secret_corrupt", `Cannot open the stored value of "${context}": not a sealed value`);
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", this.#key, Buffer.from(parts[1]!, "base64url"));
+      decipher.setAAD(Buffer.from(context));
+      decipher.setAuthTag(Buffer.from(parts[3]!, "base64url"));
+      return Buffer.concat([decipher.update(Buffer.from(parts[2]!, "base64url")), decipher.final()]).toString("utf8");
+    } catch {
+      throw new EdgeError("secret_corrupt", `Cannot open the stored value of "${context}": the controller key file does not match or the value was altered`);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+// The runner side of the key ring while it runs: loads the ring (or, when the runner has none,
+// a key that lasts until it stops, with a warning), tells the controller its public keys at
+// start and whenever `keys rotate` or `keys retire` changed the ring on disk, and hands the
+// current ring to whatever decrypts.
+
+import { generateKeyPair } from "node:crypto";
+import { promisify } from "node:util";
+import type { Logger } from "../log/logger.ts";
+import type { ControllerClient } from "../platform/controller-client.ts";
+import { EDGE_PATHS } from "../protocol/edge-v1.ts";
+import { RunnerKeyRing, ringKeyOf } from "./key-ring.ts";
+
+const generate = promisify(generateKeyPair);
+
+export interface RunnerKeyServiceOptions {
+  dir: string;
+  controllerUrl: string;
+  runnerId: string;
+  apiKey: string;
+  client: ControllerClient;
+  logger: Logger;
+  /** How often the ring on disk is checked for a rotation or retirement. */
+  checkMs: number;
+}
+
+export class RunnerKeyService {
+  readonly #o: RunnerKeyServiceOptions;
+  #ring: RunnerKeyRing;
+  #told = "";
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #checking: Promise<void> | undefined;
+
+  private constructor(options: RunnerKeyServiceOptions, ring: RunnerKeyRing) {
+    this.#o = options;
+    this.#ring = ring;
+  }
+
+  /** Loads the ring (a config error for a bad key file is thrown before any network call). */
+  static async load(options: RunnerKeyServiceOptions): Promise<RunnerKeyService> {
+    return new RunnerKeyService(options, await loadOrEphemeral(options.dir, options.logger));
+  }
+
+  get ring(): RunnerKeyRing {
+    return this.#ring;
+  }
+
+  /** Tells the controller the keys, then checks the ring every `checkMs`. */
+  start(): void {
+    void this.check();
+    this.#timer = setInterval(() => void this.check(), Math.max(1000, this.#o.checkMs));
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+  }
+
+  /** Reloads the ring when it changed on disk and tells the controller until it has accepted the current keys. */
+  check(): Promise<void> {
+    this.#checking ??= this.#check().finally(() => (this.#checking = undefined));
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
+    try {
+      const fresh = await RunnerKeyRing.load(this.#o.dir);
+      if (fresh.keys.length > 0 && fresh.fingerprint !== this.#ring.fingerprint) {
+        this.#o.logger.info("Runner key ring changed on disk", { current: fresh.current?.kid, keys: fresh.keys.length });
+        this.#ring = fresh;
+      }
+    } catch (error) {
+      this.#o.logger.warn(`Cannot reload the runner key ring: ${(error as Error).message}`);
+    }
+    if (this.#told === this.#ring.fingerprint) return;
+    try {
+      const response = await this.#o.client.fetch(this.#o.controllerUrl + EDGE_PATHS.runnerKeys, {
+        method: "POST",
+        headers: { authorization: `Bearer ${this.#o.apiKey}`, "content-type": "application/json", "x-edge-runner-id": this.#o.runnerId },
+        body: JSON.stringify({ v: 1, runnerId: this.#o.runnerId, keys: this.#ring.publicJwks() }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      await response.body?.cancel();
+      if (!response.ok) throw new Error(`the controller answered ${response.status}`);
+      this.#told = this.#ring.fingerprint;
+      this.#o.logger.info("Told the controller the runner's encryption keys", { current: this.#ring.current?.kid, keys: this.#ring.keys.length });
+    } catch (error) {
+      this.#o.logger.warn(`Cannot tell the controller the runner's encryption keys (retrying in ${Math.round(this.#o.checkMs / 1000)} s): ${(error as Error).message}`);
+    }
+  }
+}
+
+async function loadOrEphemeral(dir: string, logger: Logger): Promise<RunnerKeyRing> {
+  const ring = await RunnerKeyRing.load(dir);
+  if (ring.keys.length > 0) return ring;
+  logger.warn(`No runner key in "${dir}": using a key that lasts until the runner stops, so inputs encrypted to it before a restart cannot be decrypted after; run "edge-runner keygen"`);
+  const { privateKey } = await generate("rsa", { modulusLength: 2048 });
+  return new RunnerKeyRing(dir, [ringKeyOf(privateKey, true, "(memory)")]);
+}
