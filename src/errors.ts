@@ -51,7 +51,11 @@ export type ErrorCode =
   | "storage_closed"
   | "release_unverified"
   | "download_failed"
-  | "busy";
+  | "busy"
+  // the reference controller: a body past its cap, and a store that cannot be written
+  | "too_large"
+  | "store_full"
+  | "store_unavailable";
 
 export interface EdgeErrorOptions {
   retryable?: boolean;

@@ -44,25 +44,32 @@ export const controllerCommand: Command = {
 };
 
 /**
- * Starts the controller from resolved config and runs it until `signal` aborts. A failed journal
- * write stops it with exit code 1 (systemd restarts it; a restart replays what is on disk).
+ * Starts the controller from resolved config and runs it until `signal` aborts. When its store
+ * cannot be written it keeps serving reads and health (`failed`, with the reason) and refuses
+ * changes; once writing works again it exits with 75 (EX_TEMPFAIL) so that systemd restarts it
+ * and the restart replays what is on disk. It never exits in a loop on a full disk.
  */
-export async function runController(config: Config, logger: Logger, signal: AbortSignal): Promise<number> {
-  const controller = await ReferenceController.start(controllerOptionsFromConfig(config, logger));
-  let failed = false;
-  const failure = new Promise<void>((resolve) =>
-    controller.core.store.commits.onFailure((error) => {
-      failed = true;
-      logger.error(`Stopping: the controller's journal cannot be written: ${error.message}`);
-      resolve();
-    }),
-  );
+export async function runController(config: Config, logger: Logger, signal: AbortSignal, spaceProbeMs?: number): Promise<number> {
+  let writable: () => void = () => {};
+  const storeWritable = new Promise<void>((resolve) => (writable = resolve));
+  const controller = await ReferenceController.start({
+    ...controllerOptionsFromConfig(config, logger),
+    onStoreWritable: () => writable(),
+    ...(spaceProbeMs === undefined ? {} : { spaceProbeMs }),
+  });
+  controller.core.store.commits.onFailure((error) => {
+    logger.error(`The controller's store cannot be written (${error.message}): refusing changes, serving reads, waiting for the disk`);
+  });
   process.stdout.write(`Reference controller listening on ${controller.url}\n`);
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
-  await Promise.race([stopped, failure]);
+  const restart = await Promise.race([stopped.then(() => false), storeWritable.then(() => true)]);
+  if (restart) logger.warn("Exiting (75) so that the service manager restarts the controller from its journal");
   await controller.close().catch((error: unknown) => logger.error(`Controller did not close cleanly: ${(error as Error).message}`));
-  return failed ? EXIT.failure : EXIT.ok;
+  return restart ? EXIT_TEMPFAIL : EXIT.ok;
 }
+
+/** sysexits.h EX_TEMPFAIL: the store can be written again; a restart picks up from disk. */
+export const EXIT_TEMPFAIL = 75;

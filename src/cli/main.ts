@@ -41,6 +41,9 @@ Run "edge-runner <command> --help" for a command's options.
 `;
 }
 
+/** sysexits.h EX_CANTCREAT: a file the command must write cannot be. */
+const EX_CANTCREAT = 73;
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -74,6 +77,11 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) {
       process.stderr.write(`edge-runner ${name}: configuration error: ${error.message}\n`);
       return EX_CONFIG;
+    }
+    if (error instanceof EdgeError && (error.code === "store_unavailable" || error.code === "store_full")) {
+      // One clear line, no stack: a data directory that cannot be written is the operator's to fix.
+      process.stderr.write(`edge-runner ${name}: ${error.message}\n`);
+      return EX_CANTCREAT;
     }
     // Expected failures (a port or a data directory in use, …) read as one line, never a stack.
     if (error instanceof EdgeError) {

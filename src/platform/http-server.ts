@@ -18,7 +18,17 @@ export interface ServeOptions {
   tls?: { cert: string; key: string };
   /** The flag that sets this address (`--status-port`), named when it cannot be bound. */
   flag?: string;
+  /**
+   * The server's own cap on a request body, under every handler's (which read through a capped
+   * reader anyway): Bun refuses a larger body with 413 before any handler runs. Default 40 MiB
+   * (a plugin bundle upload of up to 32 MiB fits).
+   */
+  maxBodyBytes?: number;
 }
+
+/** The largest WebSocket message the server takes (protocol frames are at most 4 MiB). */
+const MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = 40 * 1024 * 1024;
 
 export interface HttpServer {
   readonly hostname: string;
@@ -66,7 +76,8 @@ async function serveBun(app: AnyHono, options: ServeOptions): Promise<HttpServer
     hostname: options.hostname,
     port: options.port,
     fetch: app.fetch,
-    websocket: bun?.websocket,
+    websocket: bun === undefined ? undefined : { ...bun.websocket, maxPayloadLength: MAX_WEBSOCKET_MESSAGE_BYTES },
+    maxRequestBodySize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     // Long-poll requests hold for up to 30 s; Bun's default idle timeout is 10 s.
     idleTimeout: 60,
@@ -91,7 +102,7 @@ async function serveDeno(app: AnyHono, options: ServeOptions): Promise<HttpServe
 }
 
 async function serveNode(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
   return new Promise((resolve, reject) => {
     const tls = options.tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } };
     const server = nodeServe(

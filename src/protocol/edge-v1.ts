@@ -2,6 +2,8 @@
 // direction, and the parser that turns an untrusted frame into one of them or a clear error.
 // docs/protocol.md is the prose version of this file; keep them together.
 
+import { checkJsonBounds } from "../util/json-bounds.ts";
+
 export const PROTOCOL_VERSION = 1;
 
 export type JobStatus = "succeeded" | "failed" | "cancelled" | "timed_out" | "interrupted";
@@ -127,6 +129,9 @@ const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
 class Malformed extends Error {}
 
+/** Deepest nesting a message may have (a job's input or output is held to less on storage). */
+export const MAX_MESSAGE_DEPTH = 100;
+
 type Obj = Record<string, unknown>;
 
 function need(cond: boolean, what: string): asserts cond {
@@ -231,6 +236,10 @@ function parseWith<M>(frame: unknown, types: readonly string[], validators: Reco
       }
     }
     const m = obj(value, "message");
+    // Before any field is read: a value nested past this is hostile, and one past 40,000 levels
+    // would make Bun's JSON.stringify throw wherever it is written back.
+    const problem = checkJsonBounds(m, { maxDepth: MAX_MESSAGE_DEPTH, maxBytes: Number.MAX_SAFE_INTEGER });
+    need(problem === undefined, `the message nests deeper than ${MAX_MESSAGE_DEPTH} levels`);
     need(m.v === PROTOCOL_VERSION, `"v" must be ${PROTOCOL_VERSION}`);
     need(typeof m.type === "string", `"type" must be a string`);
     if (!types.includes(m.type)) {

@@ -8,7 +8,8 @@ import { createAdminRunnersApp } from "./admin-runners.ts";
 import { createAdminSecretsApp } from "./admin-secrets.ts";
 import type { SecretStore } from "./secret-store.ts";
 import type { ControllerCore } from "./controller-core.ts";
-import { errorResponse } from "./http-helpers.ts";
+import { errorFromException, errorResponse } from "./http-helpers.ts";
+import { storeRefusal } from "./store-failure.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import { bearerToken, matchesHash } from "./tokens.ts";
 
@@ -18,6 +19,8 @@ export interface AdminAppOptions {
   secrets: SecretStore;
   adminTokenHash: string;
   state: () => "starting" | "ready" | "stopping" | "failed";
+  /** Why the state is `failed` (the store cannot be written), shown by /health. */
+  reason: () => string | undefined;
   startedAt: number;
 }
 
@@ -29,6 +32,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.get("/health", function health(c) {
     const state = options.state();
     const body: Record<string, unknown> = { status: state === "ready" ? "ok" : state, version: VERSION };
+    const reason = options.reason();
+    if (state === "failed" && reason !== undefined) body.reason = reason;
     if (matchesHash(bearerToken(c.req.header("authorization")), options.adminTokenHash)) {
       Object.assign(body, {
         uptimeMs: core.clock.now() - options.startedAt,
@@ -37,6 +42,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         jobs: core.store.jobs.size,
         runners: core.store.runners.size,
         counters: { ...core.counters },
+        store: { compaction: { ...core.store.compaction }, eventJournalBytes: core.logs.totalBytes },
       });
     }
     return c.json(body, state === "ready" ? 200 : 503);
@@ -49,8 +55,11 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     await next();
     try {
       await core.store.durable();
-    } catch {
-      c.res = errorResponse(c, 500, "internal", "The controller could not write its store; restart it");
+    } catch (error) {
+      // Reads are still served (from memory) while the store cannot be written; a change is not
+      // acknowledged: 507 when the disk is full, 503 otherwise, with Retry-After.
+      if (c.req.method === "GET" && c.res.status < 500) return;
+      c.res = errorFromException(c, storeRefusal(`${c.req.method} ${c.req.path}`, error as Error));
     }
   });
 

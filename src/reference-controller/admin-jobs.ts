@@ -4,7 +4,7 @@ import { SECRET_NAME } from "./secret-store.ts";
 import { Hono } from "hono";
 import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
-import { asObject, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
+import { asObject, boundedJson, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
 import { jobJson } from "./records.ts";
 import { encryptSecretInputs, parseSecretInputs } from "./secret-inputs.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
@@ -22,7 +22,7 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
   app.onError((error, c) => errorFromException(c, error));
 
   app.post("/", async function submitJob(c) {
-    const { input, secretInputs } = parseSubmit(asObject(await readJson(c, "submit a job"), "submit a job"));
+    const { input, secretInputs } = parseSubmit(asObject(await readJson(c, "submit a job", 2 * 1024 * 1024), "submit a job"));
     if (secretInputs !== undefined) {
       const group = input.group ?? "default";
       input.input = await encryptSecretInputs(input.input, secretInputs, groupKeys(group), group);
@@ -94,7 +94,7 @@ function parseSubmit(body: Obj): { input: SubmitJobInput; secretInputs?: Record<
   const timeoutMs = optionalInt(body, "timeoutMs", action, 1, MAX_TIMEOUT_MS);
   const maxAttempts = optionalInt(body, "maxAttempts", action, 1, 100);
   if (act !== undefined) out.action = act;
-  if (body.input !== undefined) out.input = body.input;
+  if (body.input !== undefined) out.input = boundedJson(body.input, "input", action);
   if (group !== undefined) out.group = group;
   if (timeoutMs !== undefined) out.timeoutMs = timeoutMs;
   if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;

@@ -13,7 +13,7 @@ export function createAdminRunnersApp(runners: RunnerRegistry): Hono {
 
   app.post("/", async function registerRunner(c) {
     const action = "register a runner";
-    const body = asObject(await readJson(c, action), action);
+    const body = asObject(await readJson(c, action, 64 * 1024), action);
     onlyFields(body, ["id", "group", "publicKey"], action);
     const id = optionalId(body, "id", action);
     if (id === undefined) throw invalid(`Cannot ${action}: "id" is required`);

@@ -10,7 +10,7 @@ export function createAdminSecretsApp(store: SecretStore): Hono {
   app.get("/", (c) => c.json({ secrets: store.names() }));
   app.put("/:name", async function setSecret(c) {
     try {
-      const body = asObject(await readJson(c, "store a secret"), "store a secret");
+      const body = asObject(await readJson(c, "store a secret", 256 * 1024), "store a secret");
       onlyFields(body, ["value"], "store a secret");
       if (typeof body.value !== "string") throw invalid(`Cannot store a secret: "value" must be a string`);
       store.set(c.req.param("name"), body.value);

@@ -24,6 +24,12 @@ export interface CoreSettings {
   maxAttempts: number;
   /** Finished jobs and their events are pruned this long after they finished. */
   jobRetentionMs: number;
+  /**
+   * After the controller starts, or resumes from a pause (SIGSTOP, a frozen VM), no lease expires
+   * before this long: leases lapsed because the controller was away, not the runner, and its
+   * runners need time to reconnect (their backoff) and heartbeat.
+   */
+  leaseGraceMs: number;
 }
 
 export interface CoreOptions extends CoreSettings {
@@ -67,6 +73,10 @@ export class ControllerCore {
   readonly leaseSession = new Map<string, string>();
   readonly #waiters = new JobWaiters();
   readonly #finished: FinishedJobs;
+  /** Called before every lease decision (the controller wires its pause detector here). */
+  awake: () => void = () => {};
+  /** Per leased job: no expiry before this (a restart's or a pause's grace), whatever its lease says. */
+  readonly #graceUntil = new Map<string, number>();
 
   constructor(options: CoreOptions) {
     this.store = options.store;
@@ -80,6 +90,7 @@ export class ControllerCore {
       pollWaitMs: options.pollWaitMs,
       maxAttempts: options.maxAttempts,
       jobRetentionMs: options.jobRetentionMs,
+      leaseGraceMs: options.leaseGraceMs,
     };
     this.#finished = new FinishedJobs(options.jobRetentionMs);
     const finished: StoredJob[] = [];
@@ -89,6 +100,8 @@ export class ControllerCore {
       if (isTerminal(job.status)) finished.push(job);
     }
     for (const job of finished.sort((a, b) => finishedAt(a) - finishedAt(b))) this.#finished.add(job.id, finishedAt(job));
+    // Replayed leases lapsed while the controller was down: none expires before the grace.
+    this.graceLeases("the controller started");
     // A replayed journal brings back jobs pruned before the restart: prune them again, and drop
     // the events of jobs the store no longer has.
     this.pruneFinished();
@@ -155,7 +168,7 @@ export class ControllerCore {
       const previous = this.store.jobs.get(id);
       if (previous === undefined || previous.status !== "queued") continue;
       session.credit--;
-      const { error: _e, ...rest } = previous;
+      const { error: _e, lapsedRunnerId: _l, ...rest } = previous;
       batch.push({
         previous,
         sessionId: session.id,
@@ -196,6 +209,46 @@ export class ControllerCore {
     return this.logs.cursor(job.id, job.attempt);
   }
 
+  /**
+   * Gives every current lease a fresh grace (`leaseGraceMs` from now) before any may expire: after
+   * a start, and after the controller was paused, when a lease lapsed because the controller was
+   * away. Kept in memory only: a crash replays the journal, and the start grants it again.
+   */
+  graceLeases(why: string): number {
+    const until = this.clock.now() + Math.max(this.settings.leaseGraceMs, this.settings.leaseTtlMs);
+    for (const id of this.#leased) this.#graceUntil.set(id, until);
+    if (this.#leased.size > 0) this.logger.info(`Leases get a fresh grace before any expires: ${why}`, { leases: this.#leased.size, graceMs: until - this.clock.now() });
+    return this.#leased.size;
+  }
+
+  /** When the lease of `job` lapses: its own expiry, or a grace after a restart or pause if later. */
+  leaseExpiry(job: StoredJob): number {
+    return Math.max(job.leaseExpiresAt ?? 0, this.#graceUntil.get(job.id) ?? 0);
+  }
+
+  /**
+   * Takes back a lease that expired while its job waits for a new lease, for the runner that held
+   * it: a message from that runner about that attempt shows it is alive and still running it, so
+   * re-running the job elsewhere would only do the work twice (fencing refuses only a job that
+   * was leased again). Returns the leased job, or undefined when it cannot be taken back.
+   */
+  reviveLease(job: StoredJob, runnerId: string, sessionId: string): StoredJob | undefined {
+    if (job.status !== "queued" || job.lapsedRunnerId !== runnerId || job.attempt === 0) return undefined;
+    const { error: _e, lapsedRunnerId: _l, ...rest } = job;
+    const next: StoredJob = {
+      ...rest,
+      status: transitionJob(job.id, job.status, "leased"),
+      runnerId,
+      leaseExpiresAt: this.clock.now() + this.settings.leaseTtlMs,
+    };
+    this.store.putJobs([next]);
+    this.#queues.get(job.group)?.remove(job.id);
+    this.#leased.add(job.id);
+    this.leaseSession.set(job.id, sessionId);
+    this.logger.info("Lease taken back by its runner after it expired (the job was not leased again)", { jobId: job.id, attempt: job.attempt, runnerId });
+    return next;
+  }
+
   /** Ends a leased job: back to the queue while attempts remain, otherwise failed with `error`. */
   requeueOrFail(job: StoredJob, error: WireError, patch: Partial<StoredJob> = {}): StoredJob {
     if (job.attempt < job.maxAttempts) {
@@ -213,7 +266,7 @@ export class ControllerCore {
 
   /** Moves a job to a terminal state durably and wakes whoever waits for it. */
   finish(job: StoredJob, status: JobState, patch: Partial<StoredJob> = {}): StoredJob {
-    const { leaseExpiresAt: _l, ...rest } = job;
+    const { leaseExpiresAt: _l, lapsedRunnerId: _r, ...rest } = job;
     const next: StoredJob = { ...rest, ...patch, status: transitionJob(job.id, job.status, status), finishedAt: this.clock.now() };
     this.store.putJobs([next]);
     this.#release(job.id);
@@ -226,6 +279,7 @@ export class ControllerCore {
 
   #release(jobId: string): void {
     this.#leased.delete(jobId);
+    this.#graceUntil.delete(jobId);
     this.leaseSession.delete(jobId);
   }
 
@@ -258,11 +312,12 @@ export class ControllerCore {
 
   /** Expires every lease past its time; returns how many expired. Called by the lease sweeper. */
   expireLeases(): number {
+    this.awake();
     const now = this.clock.now();
     let expired = 0;
     for (const id of [...this.#leased]) {
       const job = this.store.jobs.get(id);
-      if (job !== undefined && (job.leaseExpiresAt ?? 0) <= now) {
+      if (job !== undefined && this.leaseExpiry(job) <= now) {
         this.expireLease(job);
         expired++;
       }
@@ -273,17 +328,16 @@ export class ControllerCore {
   expireLease(job: StoredJob): StoredJob {
     this.logger.warn("Job lease expired", { jobId: job.id, attempt: job.attempt, runnerId: job.runnerId });
     if (job.status === "cancelling") return this.finish(job, "cancelled");
-    return this.requeueOrFail(job, {
-      code: "lease_expired",
-      message: `Lease of job "${job.id}" expired on attempt ${job.attempt} of ${job.maxAttempts}`,
-    });
+    const error = { code: "lease_expired", message: `Lease of job "${job.id}" expired on attempt ${job.attempt} of ${job.maxAttempts}` };
+    return this.requeueOrFail(job, error, job.runnerId === undefined ? {} : { lapsedRunnerId: job.runnerId });
   }
 
   /** The earliest lease expiry, for the sweeper to sleep until. */
   nextExpiry(): number | undefined {
     let next: number | undefined;
     for (const id of this.#leased) {
-      const at = this.store.jobs.get(id)?.leaseExpiresAt;
+      const job = this.store.jobs.get(id);
+      const at = job === undefined ? undefined : this.leaseExpiry(job);
       if (at !== undefined && (next === undefined || at < next)) next = at;
     }
     return next;

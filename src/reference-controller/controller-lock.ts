@@ -14,11 +14,23 @@ export class ControllerLock {
   /** Takes the lock, replacing one left by a process that no longer runs. */
   static acquire(file: string): ControllerLock {
     for (let tries = 0; tries < 2; tries++) {
+      let fd: number | undefined;
       try {
-        fs.writeFileSync(file, String(process.pid), { flag: "wx", mode: 0o600 });
-        return new ControllerLock(file);
+        fd = fs.openSync(file, "wx", 0o600);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      if (fd !== undefined) {
+        try {
+          fs.writeSync(fd, String(process.pid));
+        } catch (error) {
+          // A full disk: the empty lock file still marks the directory taken (a later start that
+          // finds it empty takes it over), and the controller starts to serve reads.
+          if ((error as NodeJS.ErrnoException).code !== "ENOSPC" && (error as NodeJS.ErrnoException).code !== "EDQUOT") throw error;
+        } finally {
+          fs.closeSync(fd);
+        }
+        return new ControllerLock(file);
       }
       const pid = Number(fs.readFileSync(file, "utf8").trim());
       if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {

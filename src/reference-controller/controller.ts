@@ -21,11 +21,14 @@ import { EdgeSessions } from "./edge-sessions.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
 import { JobLogs } from "./job-logs.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
+import { PauseDetector } from "./pause-detector.ts";
 import { jobJson, type JobJson } from "./records.ts";
 import { RunnerMessages } from "./runner-messages.ts";
 import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./runner-registry.ts";
 import { SessionRegistry } from "./session-registry.ts";
 import { ControllerStore } from "./store.ts";
+import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-failure.ts";
+import { EdgeError } from "../errors.ts";
 import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
 
 export interface ReferenceControllerOptions {
@@ -58,8 +61,23 @@ export interface ReferenceControllerOptions {
   compactAfter?: number;
   /** Finished jobs and their logs are pruned this long after they finished (default 7 days). */
   jobRetentionMs?: number;
+  /** After a start or a pause, no lease expires before this long (default leaseTtlMs + 60 s). */
+  leaseGraceMs?: number;
+  /** Monotonic clock of the pause detector (tests move it to fake a SIGSTOP). */
+  monotonic?: () => number;
+  /** Bytes of log and step events one job may store before the rest is cut (default 64 MiB). */
+  jobLogMaxBytes?: number;
+  /** Bytes the event journal may hold in all (default 4 GiB). */
+  eventJournalMaxBytes?: number;
   /** How changes are batched and fsync'd; tests inject `SYNCHRONOUS` or a fake fsync. */
   commit?: GroupCommitOptions;
+  /**
+   * Called once when the store can be written again after it failed. Memory may be ahead of the
+   * disk then, so the only safe way on is a restart that replays the disk: `edge-runner
+   * controller` exits (75) for its service manager to restart it. Probed every `spaceProbeMs` (5 s).
+   */
+  onStoreWritable?: () => void;
+  spaceProbeMs?: number;
 }
 
 export class ReferenceController {
@@ -74,9 +92,12 @@ export class ReferenceController {
   readonly secrets: SecretStore;
   readonly dataDir: string;
   readonly #sweeper: LeaseSweeper;
+  readonly #pauses: PauseDetector;
   readonly #lock: ControllerLock;
   #server: HttpServer | undefined;
   #state: "starting" | "ready" | "stopping" | "failed" = "starting";
+  #failureReason: string | undefined;
+  #probe: SpaceProbe | undefined;
 
   private constructor(options: ReferenceControllerOptions) {
     const logger = (options.logger ?? new Logger()).child({ component: "controller" });
@@ -85,7 +106,13 @@ export class ReferenceController {
     const dir = path.join(options.dataDir, "controller");
     this.dataDir = dir;
     const commits = new GroupCommit({ logger, ...options.commit });
-    const store = ControllerStore.open({ dir, logger, commits, ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
+    let store: ControllerStore;
+    try {
+      store = ControllerStore.open({ dir, logger, commits, now: () => clock.now(), ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
+    } catch (error) {
+      if (!isStoreWriteError(error)) throw error;
+      throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${(error as Error).message.slice(0, 200)})`, { cause: error });
+    }
     try {
       this.#lock = ControllerLock.acquire(path.join(dir, "controller.lock"));
     } catch (error) {
@@ -101,7 +128,14 @@ export class ReferenceController {
     }
     this.core = new ControllerCore({
       store,
-      logs: new JobLogs({ dir: path.join(dir, "events"), logger, commits, legacyDir: path.join(dir, "logs") }),
+      logs: new JobLogs({
+        dir: path.join(dir, "events"),
+        logger,
+        commits,
+        legacyDir: path.join(dir, "logs"),
+        ...(options.jobLogMaxBytes === undefined ? {} : { jobMaxBytes: options.jobLogMaxBytes }),
+        ...(options.eventJournalMaxBytes === undefined ? {} : { maxBytes: options.eventJournalMaxBytes }),
+      }),
       sessions: new SessionRegistry(),
       clock,
       logger,
@@ -110,14 +144,29 @@ export class ReferenceController {
       pollWaitMs: options.pollWaitMs ?? 25_000,
       maxAttempts: options.maxAttempts ?? 3,
       jobRetentionMs: options.jobRetentionMs ?? 7 * 24 * 3_600_000,
+      leaseGraceMs: options.leaseGraceMs ?? (options.leaseTtlMs ?? 30_000) + 60_000,
     });
     // Fail closed: nothing unwritten was acknowledged; runners reconnect and resend to the next
     // controller process, which replays what is on disk.
-    commits.onFailure(() => {
+    // Then it keeps serving reads and health (`failed`, with the reason), refuses changes (507 or
+    // 503), and probes the disk: once writing works again, `onStoreWritable` (the command exits
+    // for a clean restart). Never a crash, never an acknowledgement of what is not on disk.
+    commits.onFailure((error) => {
       if (this.#state === "stopping") return;
       this.#state = "failed";
+      this.#failureReason = storeRefusal("change anything", error).message;
       for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller store failed", 1011);
       this.core.wakeAll();
+      this.#probe = new SpaceProbe({
+        dir,
+        timer,
+        intervalMs: options.spaceProbeMs ?? 5_000,
+        onWritable: () => {
+          logger.warn("The controller's store can be written again; a restart replays it from disk");
+          options.onStoreWritable?.();
+        },
+      });
+      this.#probe.start();
     });
     this.runners = new RunnerRegistry(this.core);
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
@@ -132,6 +181,7 @@ export class ReferenceController {
       core: this.core,
       sessions: this.sessions,
       messages: this.messages,
+      runners: this.runners,
       upgradeWebSocket,
       accepting: () => this.#state === "ready",
     }));
@@ -158,21 +208,44 @@ export class ReferenceController {
       secrets,
       adminTokenHash,
       state: () => this.#state,
+      reason: () => this.#failureReason,
       startedAt: clock.now(),
     }));
+    const sweepIntervalMs = options.sweepIntervalMs ?? 1000;
+    this.#pauses = new PauseDetector({
+      thresholdMs: Math.max(5_000, 3 * sweepIntervalMs),
+      ...(options.monotonic === undefined ? {} : { monotonic: options.monotonic }),
+      onPause: (gapMs) => {
+        logger.warn(`The controller was paused for ${Math.round(gapMs / 1000)} s`, { gapMs });
+        this.core.graceLeases(`the controller was paused for ${Math.round(gapMs / 1000)} s`);
+        // Long-poll sessions went quiet because the controller did: they are not dead.
+        for (const session of this.core.sessions.all()) session.lastPollAt = clock.now();
+      },
+    });
+    this.core.awake = () => this.#pauses.check();
     this.#sweeper = new LeaseSweeper({
       clock,
       timer,
-      intervalMs: options.sweepIntervalMs ?? 1000,
+      intervalMs: sweepIntervalMs,
       nextExpiry: () => this.core.nextExpiry(),
-      onTick: () => this.sweep(),
+      onTick: () => {
+        this.#pauses.beat();
+        this.sweep();
+      },
       onError: (error) => logger.error("Lease sweep failed; retrying on the next tick", { error: String(error) }),
     });
   }
 
   /** Opens the store (replaying it) without binding a port: for in-memory tests. */
   static create(options: ReferenceControllerOptions): ReferenceController {
-    const controller = new ReferenceController(options);
+    let controller: ReferenceController;
+    try {
+      controller = new ReferenceController(options);
+    } catch (error) {
+      if (error instanceof EdgeError || !isStoreWriteError(error)) throw error;
+      const dir = path.join(options.dataDir, "controller");
+      throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${(error as Error).message.slice(0, 200)})`, { cause: error });
+    }
     controller.#state = "ready";
     if (options.autoSweep !== false) controller.#sweeper.start();
     return controller;
@@ -194,6 +267,11 @@ export class ReferenceController {
     }
     controller.core.logger.info("Reference controller listening", { url: controller.url });
     return controller;
+  }
+
+  /** `failed` with the reason while the store cannot be written. */
+  get health(): { state: string; reason?: string } {
+    return this.#failureReason === undefined ? { state: this.#state } : { state: this.#state, reason: this.#failureReason };
   }
 
   get url(): string {
@@ -247,6 +325,8 @@ export class ReferenceController {
 
   /** One pass of the lease, session and retention sweep (the loop calls it; tests call it directly). */
   sweep(): void {
+    // No change can be written: expiring leases would only fail (and runners cannot report).
+    if (this.core.store.commits.failure !== undefined) return;
     this.core.expireLeases();
     this.sessions.sweep();
     this.core.pruneFinished();
@@ -257,6 +337,8 @@ export class ReferenceController {
     if (this.#state === "stopping") return;
     this.#state = "stopping";
     this.#sweeper.stop();
+    this.#pauses.stop();
+    this.#probe?.stop();
     for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller stopping", 1001);
     this.core.wakeAll();
     await this.#server?.close();

@@ -9,6 +9,7 @@ import type { ControllerCore } from "./controller-core.ts";
 import type { EdgeSessions } from "./edge-sessions.ts";
 import { asObject, errorFromException, errorResponse, invalid, readJson, type Obj } from "./http-helpers.ts";
 import type { RunnerMessages } from "./runner-messages.ts";
+import type { RunnerRegistry } from "./runner-registry.ts";
 import type { EdgeSession } from "./session.ts";
 import { bearerToken } from "./tokens.ts";
 
@@ -16,15 +17,18 @@ export interface EdgeAppOptions {
   core: ControllerCore;
   sessions: EdgeSessions;
   messages: RunnerMessages;
+  runners: RunnerRegistry;
   upgradeWebSocket: UpgradeWebSocket<unknown>;
   /** False while starting or stopping: session creation answers 503 with Retry-After. */
   accepting: () => boolean;
 }
 
 const MAX_BATCH = 1000;
+/** Session creation and credential checks carry a few short strings. */
+const MAX_SESSION_BODY_BYTES = 16 * 1024;
 
 export function createEdgeApp(options: EdgeAppOptions): Hono {
-  const { core, sessions, messages } = options;
+  const { core, sessions, messages, runners } = options;
   const app = new Hono();
   const base = EDGE_PATHS.sessions;
 
@@ -34,14 +38,17 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
       return errorResponse(c, 503, "unavailable", "The controller is starting or stopping; retry shortly");
     }
     try {
-      const body = asObject(await readJson(c, "create a session"), "create a session");
+      // Authenticate before reading the body: no key, no bytes read.
+      const apiKey = bearerToken(c.req.header("authorization"));
+      if (!runners.knowsKey(apiKey)) return errorResponse(c, 401, "unauthorized", "Cannot create a session: unknown runner or wrong API key");
+      const body = asObject(await readJson(c, "create a session", MAX_SESSION_BODY_BYTES), "create a session");
       if (body.v !== PROTOCOL_VERSION) {
         if (typeof body.v === "number") {
           return errorResponse(c, 426, "unsupported_version", `Cannot create a session: protocol version ${body.v} is not supported (this controller speaks ${PROTOCOL_VERSION})`);
         }
         throw invalid(`Cannot create a session: "v" must be ${PROTOCOL_VERSION}`);
       }
-      const created = sessions.create(sessionRequest(body), bearerToken(c.req.header("authorization")));
+      const created = sessions.create(sessionRequest(body), apiKey);
       // The runner's contact time was written; answer once it is durable like every change.
       await core.store.durable();
       return c.json(created, 201);
@@ -53,8 +60,10 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
   // Checks credentials without creating a session (a session would replace the runner's live one).
   app.post(EDGE_PATHS.check, async function checkCredentials(c) {
     try {
-      const body = asObject(await readJson(c, "check credentials"), "check credentials");
-      const runner = sessions.authorize(sessionRequest({ ...body, v: PROTOCOL_VERSION, version: "check", transport: "poll" }), bearerToken(c.req.header("authorization")), "check credentials");
+      const apiKey = bearerToken(c.req.header("authorization"));
+      if (!runners.knowsKey(apiKey)) return errorResponse(c, 401, "unauthorized", "Cannot check credentials: unknown runner or wrong API key");
+      const body = asObject(await readJson(c, "check credentials", MAX_SESSION_BODY_BYTES), "check credentials");
+      const runner = sessions.authorize(sessionRequest({ ...body, v: PROTOCOL_VERSION, version: "check", transport: "poll" }), apiKey, "check credentials");
       return c.json({ v: PROTOCOL_VERSION, runnerId: runner.id, group: runner.group });
     } catch (error) {
       return errorFromException(c, error);

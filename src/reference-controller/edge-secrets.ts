@@ -43,9 +43,13 @@ export function createEdgeSecretsApp(options: { core: ControllerCore; runners: R
   });
 
   app.post(EDGE_PATHS.resolveSecret, async function resolveSecret(c) {
+    // Authenticate before reading the body: no key, no bytes read.
+    if (!runners.knowsKey(bearerToken(c.req.header("authorization")))) {
+      return errorResponse(c, 401, "unauthorized", "Cannot resolve a secret: unknown runner or wrong API key");
+    }
     let body;
     try {
-      body = asObject(await readJson(c, "resolve a secret"), "resolve a secret");
+      body = asObject(await readJson(c, "resolve a secret", 16 * 1024), "resolve a secret");
     } catch {
       return errorResponse(c, 400, "invalid_request", "Cannot resolve a secret: the body must be JSON {v, runnerId, jobId, attempt, ref}");
     }

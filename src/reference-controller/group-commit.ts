@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import { EdgeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { AppendFile } from "./append-file.ts";
+import { storeRefusal } from "./store-failure.ts";
 
 export type FsyncFn = (fd: number, done: (error: Error | null) => void) => void;
 
@@ -90,9 +91,7 @@ export class GroupCommit {
 
   /** Throws unless changes may be made: refused after a failure and after close. */
   check(action: string): void {
-    if (this.#failure !== undefined) {
-      throw new EdgeError("internal", `Cannot ${action}: the controller's store failed to write (${this.#failure.message}); restart the controller`);
-    }
+    if (this.#failure !== undefined) throw storeRefusal(action, this.#failure);
     if (this.#closed) throw new EdgeError("internal", `Cannot ${action}: the controller's store is closed`);
   }
 
@@ -202,7 +201,14 @@ export class GroupCommit {
       this.#waiting = [];
       this.#head = 0;
     }
-    for (const hook of this.#afterFlush) hook();
+    for (const hook of this.#afterFlush) {
+      try {
+        hook();
+      } catch (error) {
+        // A background step after a batch (compaction) must never end the process.
+        this.#logger.error("A step after a durable write failed", { error: String(error).slice(0, 300) });
+      }
+    }
     if (this.#appended > this.#durable && !this.#scheduled && !this.#inFlight && this.#failure === undefined && !this.#closed) {
       this.#scheduled = true;
       this.#schedule(() => this.#flush());

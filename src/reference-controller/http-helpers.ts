@@ -4,8 +4,14 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { EdgeError } from "../errors.ts";
+import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
+import { readLimited } from "../util/read-limited.ts";
+import { isStoreWriteError, storeRefusal } from "./store-failure.ts";
 
+/** The largest body any endpoint reads (a long-poll send of a full batch); most take less. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+/** Nesting any request body may have; fields that are stored are held to less (json-bounds.ts). */
+const MAX_BODY_DEPTH = 100;
 
 const STATUS: Record<string, ContentfulStatusCode> = {
   input_invalid: 400,
@@ -13,6 +19,10 @@ const STATUS: Record<string, ContentfulStatusCode> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  too_large: 413,
+  // The store cannot be written (store-health.ts): no space is 507, anything else 503.
+  store_full: 507,
+  store_unavailable: 503,
 };
 
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string): Response {
@@ -21,7 +31,14 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
 
 /** Answers with the status an EdgeError's code maps to; anything else is a 500 without detail. */
 export function errorFromException(c: Context, error: unknown): Response {
-  if (error instanceof EdgeError) return errorResponse(c, STATUS[error.code] ?? 500, error.code, error.message);
+  // A file write that failed for a reason of the disk (the secrets file, a bundle) is refused
+  // like any change while the store cannot be written: 507 or 503, never a bare 500.
+  if (!(error instanceof EdgeError) && isStoreWriteError(error)) error = storeRefusal("store the change", error as Error);
+  if (error instanceof EdgeError) {
+    const status = STATUS[error.code] ?? 500;
+    if (status === 503 || status === 507) c.header("Retry-After", "5");
+    return errorResponse(c, status, error.code, error.message);
+  }
   return errorResponse(c, 500, "internal", "Internal error; see the controller log");
 }
 
@@ -30,18 +47,42 @@ export function invalid(message: string): EdgeError {
   return new EdgeError("input_invalid", message);
 }
 
-/** The request body parsed as JSON; throws `input_invalid` for a missing, huge or bad body. */
-export async function readJson(c: Context, action: string): Promise<unknown> {
-  const length = Number(c.req.header("content-length") ?? "0");
-  if (length > MAX_BODY_BYTES) throw invalid(`Cannot ${action}: body is larger than ${MAX_BODY_BYTES} bytes`);
-  const text = await c.req.text();
-  if (text.length > MAX_BODY_BYTES) throw invalid(`Cannot ${action}: body is larger than ${MAX_BODY_BYTES} bytes`);
+/**
+ * The request body parsed as JSON, read through one capped reader: a declared or streamed
+ * (chunked) body past `maxBytes` is cut off as soon as it passes the cap, never held whole.
+ * Throws `too_large` (413) for that and `input_invalid` for a missing, bad or too deeply nested body.
+ */
+export async function readJson(c: Context, action: string, maxBytes: number = MAX_BODY_BYTES): Promise<unknown> {
+  const tooLarge = (): never => {
+    throw new EdgeError("too_large", `Cannot ${action}: body is larger than ${maxBytes} bytes`);
+  };
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && Number(declared) > maxBytes) tooLarge();
+  const bytes = await readLimited(c.req.raw.body, {
+    maxBytes,
+    tooLarge,
+    broken: () => {
+      throw invalid(`Cannot ${action}: the body broke off before its end`);
+    },
+  });
+  const text = new TextDecoder().decode(bytes);
   if (text.trim() === "") throw invalid(`Cannot ${action}: body is empty (expected a JSON object)`);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw invalid(`Cannot ${action}: body is not valid JSON`);
   }
+  const problem = checkJsonBounds(value, { maxDepth: MAX_BODY_DEPTH, maxBytes: Number.MAX_SAFE_INTEGER });
+  if (problem !== undefined) throw invalid(`Cannot ${action}: ${describeJsonProblem("body", problem)}`);
+  return value;
+}
+
+/** Throws `input_invalid` naming `field` unless `value` is within the bounds of a stored JSON value. */
+export function boundedJson(value: unknown, field: string, action: string): unknown {
+  const problem = checkJsonBounds(value, STORED_JSON_BOUNDS);
+  if (problem !== undefined) throw invalid(`Cannot ${action}: ${describeJsonProblem(field, problem)}`);
+  return value;
 }
 
 export type Obj = Record<string, unknown>;

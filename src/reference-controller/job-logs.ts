@@ -13,8 +13,11 @@ import { readJsonl, syncDirectory } from "./jsonl-file.ts";
 
 /** One stored event. `seq` is job-wide; `attemptSeq` is the runner's per-attempt sequence. */
 export type JobEvent =
-  | { seq: number; attempt: number; attemptSeq: number; type: "log"; lines: LogLine[] }
-  | { seq: number; attempt: number; attemptSeq: number; type: "step"; step: StepUpdate };
+  | { seq: number; attempt: number; attemptSeq: number; type: "log"; lines: LogLine[]; truncated?: true }
+  | { seq: number; attempt: number; attemptSeq: number; type: "step"; step: StepUpdate; truncated?: true };
+
+export const DEFAULT_JOB_LOG_MAX_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_EVENT_JOURNAL_MAX_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** What the controller must know about a job's events to dedupe and fence. */
 export interface EventCursor {
@@ -34,7 +37,14 @@ export interface JobLogsOptions {
   segmentBytes?: number;
   /** Per-job files (`<jobId>.jsonl`) of earlier versions: moved into the journal at open. */
   legacyDir?: string;
+  /** Bytes of events one job may store; past it lines are dropped after one truncation marker. */
+  jobMaxBytes?: number;
+  /** Bytes all segments together may hold; past it every job's new lines are dropped the same way. */
+  maxBytes?: number;
 }
+
+/** What to store of the next event of a job, given the quotas (see `admit`). */
+export type EventAdmission = "store" | "truncate" | "drop";
 
 interface Segment {
   no: number;
@@ -49,6 +59,10 @@ interface JobIndex {
   /** The latest attempt with events, and its highest contiguous attemptSeq. */
   attempt: number;
   highestSeq: number;
+  /** Bytes of this job's events on disk (and buffered). */
+  bytes: number;
+  /** The truncation marker was stored: later lines are dropped. */
+  truncated: boolean;
 }
 
 const SEGMENT_NAME = /^(\d{6,})\.jsonl$/;
@@ -60,6 +74,10 @@ export class JobLogs {
   readonly #segmentBytes: number;
   readonly #segments = new Map<number, Segment>();
   readonly #index = new Map<string, JobIndex>();
+  readonly #jobMaxBytes: number;
+  readonly #maxBytes: number;
+  /** Bytes of every segment (and buffered appends). */
+  #totalBytes = 0;
   #open!: Segment;
 
   constructor(options: JobLogsOptions) {
@@ -67,6 +85,8 @@ export class JobLogs {
     this.#logger = options.logger;
     this.#commits = options.commits;
     this.#segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
+    this.#jobMaxBytes = options.jobMaxBytes ?? DEFAULT_JOB_LOG_MAX_BYTES;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_EVENT_JOURNAL_MAX_BYTES;
     fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 });
     const numbers = fs.readdirSync(this.#dir)
       .map((name) => SEGMENT_NAME.exec(name)?.[1])
@@ -77,6 +97,31 @@ export class JobLogs {
     const last = numbers.at(-1);
     this.#open = last === undefined ? this.#newSegment(1) : (this.#segments.get(last) as Segment);
     if (options.legacyDir !== undefined) this.#migrate(options.legacyDir);
+  }
+
+  /** Bytes the event journal holds (all segments). */
+  get totalBytes(): number { return this.#totalBytes; }
+
+  /**
+   * Whether the next event of `jobId` (about `bytes` long) fits the quotas: `store` it;
+   * `truncate`: store a marker line in its place (once per job) and drop what follows; `drop`:
+   * store the event without its content (so seqs stay contiguous and acks stay true).
+   */
+  admit(jobId: string, bytes: number): EventAdmission {
+    const index = this.#index.get(jobId);
+    if (index?.truncated === true) return "drop";
+    const jobBytes = index?.bytes ?? 0;
+    if (jobBytes + bytes <= this.#jobMaxBytes && this.#totalBytes + bytes <= this.#maxBytes) return "store";
+    return "truncate";
+  }
+
+  /** The marker line stored in place of the first event past a quota. */
+  truncationLine(ts: number): LogLine {
+    return {
+      ts,
+      level: "warn",
+      msg: `[edge-runner] Log truncated: this job's events passed the controller's quota (${this.#jobMaxBytes} bytes per job, ${this.#maxBytes} bytes in all); later lines are dropped`,
+    };
   }
 
   /** Jobs with stored events (for tests and status). */
@@ -126,9 +171,11 @@ export class JobLogs {
   drop(jobIds: Iterable<string>): void {
     const touched = new Set<Segment>();
     for (const id of jobIds) {
-      const refs = this.#index.get(id)?.refs;
-      if (refs === undefined) continue;
+      const index = this.#index.get(id);
+      if (index === undefined) continue;
+      const refs = index.refs;
       this.#index.delete(id);
+      this.#totalBytes -= index.bytes;
       for (let i = 0; i < refs.length; i += 3) {
         const segment = this.#segments.get(refs[i] as number);
         if (segment !== undefined && segment.jobs.delete(id)) touched.add(segment);
@@ -148,10 +195,13 @@ export class JobLogs {
     this.drop([...this.#index.keys()].filter((id) => !keep(id)));
   }
 
-  #indexEvent(jobId: string, event: Pick<JobEvent, "attempt" | "attemptSeq">, segment: Segment, offset: number, length: number): void {
+  #indexEvent(jobId: string, event: Pick<JobEvent, "attempt" | "attemptSeq" | "truncated">, segment: Segment, offset: number, length: number): void {
     let index = this.#index.get(jobId);
-    if (index === undefined) this.#index.set(jobId, (index = { refs: [], attempt: 0, highestSeq: 0 }));
+    if (index === undefined) this.#index.set(jobId, (index = { refs: [], attempt: 0, highestSeq: 0, bytes: 0, truncated: false }));
     index.refs.push(segment.no, offset, length);
+    index.bytes += length;
+    this.#totalBytes += length;
+    if ((event as { truncated?: boolean }).truncated === true) index.truncated = true;
     if (event.attempt !== index.attempt) {
       index.attempt = event.attempt;
       index.highestSeq = 0;

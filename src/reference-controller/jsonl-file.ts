@@ -46,14 +46,20 @@ export function readJsonl(file: string, logger: Logger): ReadJsonlResult {
 /** Replaces `file` atomically: write a temp file, fsync it, rename over, fsync the directory. */
 export function writeFileAtomic(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, "w", 0o600);
   try {
-    fs.writeFileSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, "w", 0o600);
+    try {
+      fs.writeFileSync(fd, text);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (error) {
+    // A full disk (or any failure) leaves the old file as it was and no temp file behind.
+    fs.rmSync(tmp, { force: true });
+    throw error;
   }
-  fs.renameSync(tmp, file);
   syncDirectory(path.dirname(file));
 }
 

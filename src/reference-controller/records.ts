@@ -28,6 +28,11 @@ export interface StoredJob {
   queueSeq: number;
   /** The attempt whose `result` was accepted, so a resent result is acked again, not refused. */
   reportedAttempt?: number;
+  /**
+   * The runner whose lease of `attempt` expired while the job waits to be leased again: a message
+   * from it about that attempt takes the lease back (docs/protocol.md, "Fencing").
+   */
+  lapsedRunnerId?: string;
 }
 
 export interface StoredRunner {
@@ -54,9 +59,9 @@ export interface Snapshot {
 }
 
 /** The job as the admin API shows it (internal bookkeeping fields removed). */
-export type JobJson = Omit<StoredJob, "queueSeq" | "reportedAttempt">;
+export type JobJson = Omit<StoredJob, "queueSeq" | "reportedAttempt" | "lapsedRunnerId">;
 
 export function jobJson(job: StoredJob): JobJson {
-  const { queueSeq: _q, reportedAttempt: _r, ...rest } = job;
+  const { queueSeq: _q, reportedAttempt: _r, lapsedRunnerId: _l, ...rest } = job;
   return rest;
 }

@@ -8,6 +8,8 @@ import type { JobEvent } from "./job-logs.ts";
 import type { StoredJob } from "./records.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import type { EdgeSession } from "./session.ts";
+import { clip } from "../log/warn-limiter.ts";
+import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
 
 type Msg<T extends RunnerMessage["type"]> = Extract<RunnerMessage, { type: T }>;
 type Refusal = "stale_attempt" | "unknown_job";
@@ -21,7 +23,6 @@ const MAX_CREDIT = 100_000;
 export class RunnerMessages {
   readonly #core: ControllerCore;
   readonly #runners: RunnerRegistry;
-  readonly #unknownSeen = new Set<string>();
 
   constructor(core: ControllerCore, runners: RunnerRegistry) {
     this.#core = core;
@@ -37,6 +38,7 @@ export class RunnerMessages {
    */
   handleFrame(session: EdgeSession, frame: unknown): void {
     if (session.closed) return;
+    this.#core.awake();
     if (typeof frame === "string" && frame.length > MAX_FRAME_CHARS) {
       return this.#malformed(session, `Malformed frame: larger than ${MAX_FRAME_CHARS} characters`);
     }
@@ -62,6 +64,7 @@ export class RunnerMessages {
    * per event: fewer messages, same meaning.
    */
   handleBatch(session: EdgeSession, frames: readonly unknown[]): void {
+    this.#core.awake();
     const acks = new Map<string, { jobId: string; attempt: number; seq: number }>();
     this.#acks = acks;
     try {
@@ -82,17 +85,14 @@ export class RunnerMessages {
       if (!parsed.ok) {
         if (parsed.kind === "malformed") return this.#malformed(session, parsed.error.message);
         this.#core.counters.unknownTypes++;
-        if (!this.#unknownSeen.has(parsed.error.message)) {
-          this.#unknownSeen.add(parsed.error.message);
-          this.#core.logger.warn("Ignoring a message of an unknown type", { sessionId: session.id, detail: parsed.error.message });
-        }
+        this.#warn(session, "unknown_type", "Ignoring a message of an unknown type", { detail: parsed.error.message });
         return;
       }
       this.#dispatch(session, parsed.message);
     } catch (error) {
       // A bug or a failed write: answer with an error frame and keep the session alive; the
       // runner resends whatever was not acked.
-      this.#core.logger.error("Cannot handle a runner message", { sessionId: session.id, error: String(error) });
+      this.#warn(session, "internal", "Cannot handle a runner message", { error: String(error) }, "error");
       session.send(message({ type: "error", error: { code: "internal", message: "The controller could not handle the message; resend it" } }));
     }
   }
@@ -102,10 +102,24 @@ export class RunnerMessages {
     if (!session.closed) this.#malformed(session, "Malformed frame: binary frames are not supported (send JSON text)");
   }
 
+  /**
+   * Logs a warning about what a session sent, rate-limited per session and kind (never keyed on
+   * the peer's text, so a flood of distinct strings cannot grow a set or the log), with every
+   * field from outside clipped and the count of warnings suppressed since the last one logged.
+   */
+  #warn(session: EdgeSession, kind: string, text: string, fields: Record<string, string>, level: "warn" | "error" = "warn"): void {
+    const decision = session.warnings.allow(kind);
+    if (!decision.log) return;
+    const clipped: Record<string, unknown> = { sessionId: session.id, runnerId: session.runnerId };
+    for (const [key, value] of Object.entries(fields)) clipped[key] = clip(value);
+    if (decision.suppressed > 0) clipped.suppressed = decision.suppressed;
+    this.#core.logger[level](text, clipped);
+  }
+
   /** Counts a malformed frame and answers with an `error` frame. */
   #malformed(session: EdgeSession, detail: string): void {
     this.#core.counters.protocolErrors++;
-    this.#core.logger.warn("Malformed frame from a runner", { sessionId: session.id, runnerId: session.runnerId, detail });
+    this.#warn(session, "malformed", "Malformed frame from a runner", { detail });
     session.send(message({ type: "error", error: { code: "malformed_frame", message: detail } }));
   }
 
@@ -121,21 +135,21 @@ export class RunnerMessages {
       case "step": return this.#event(session, msg);
       case "result": return this.#result(session, msg);
       case "error":
-        this.#core.logger.warn("Runner reported an error", { sessionId: session.id, code: msg.error.code, detail: msg.error.message.slice(0, 500) });
+        this.#warn(session, "runner_error", "Runner reported an error", { code: msg.error.code, detail: msg.error.message });
         return;
     }
   }
 
   /** The job when `session`'s runner holds the current lease of (jobId, attempt); else why not. */
   #fence(session: EdgeSession, jobId: string, attempt: number): StoredJob | Refusal {
-    let job = this.#core.getJob(jobId);
+    const job = this.#core.getJob(jobId);
     if (job === undefined) return "unknown_job";
-    if (job.attempt !== attempt || job.runnerId !== session.runnerId || !isLeased(job.status)) return "stale_attempt";
-    // Expired but not yet swept: expire it now so the answer does not depend on sweep timing.
-    if ((job.leaseExpiresAt ?? 0) <= this.#core.clock.now()) {
-      job = this.#core.expireLease(job);
-      return "stale_attempt";
-    }
+    if (job.attempt !== attempt) return "stale_attempt";
+    // Fencing refuses only when a newer attempt exists (or the job ended): a lease that expired
+    // while the job waits to be leased again goes back to the runner that shows it still runs it.
+    if (job.status === "queued") return this.#core.reviveLease(job, session.runnerId, session.id) ?? "stale_attempt";
+    if (job.runnerId !== session.runnerId || !isLeased(job.status)) return "stale_attempt";
+    // A lease past its expiry but not swept yet is still this runner's: the message shows it is alive.
     return job;
   }
 
@@ -164,7 +178,12 @@ export class RunnerMessages {
     const answers: Array<LeaseRef & { ok: boolean; leaseExpiresAt?: number; reason?: string }> = [];
     const extended: StoredJob[] = [];
     const cancels: StoredJob[] = [];
+    // One answer and at most one write per lease, however often a frame lists it.
+    const seen = new Set<string>();
     for (const lease of leases) {
+      const key = `${lease.jobId}#${lease.attempt}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       const job = this.#fence(session, lease.jobId, lease.attempt);
       if (typeof job === "string") {
         const current = this.#core.getJob(lease.jobId);
@@ -193,7 +212,12 @@ export class RunnerMessages {
     // resends from the acked seq on `events_missing` or a new session).
     if (msg.seq === cursor.highestSeq + 1) {
       const base = { seq: cursor.count + 1, attempt: msg.attempt, attemptSeq: msg.seq };
-      const event: JobEvent = msg.type === "log" ? { ...base, type: "log", lines: msg.lines } : { ...base, type: "step", step: msg.step };
+      let event: JobEvent = msg.type === "log" ? { ...base, type: "log", lines: msg.lines } : { ...base, type: "step", step: storedStep(msg.step) };
+      // Quotas per job and for the whole journal: past one, a visible marker once, then events
+      // without content (their seq is kept, so acks and `lastSeq` stay true).
+      const admission = this.#core.logs.admit(job.id, approximateBytes(event));
+      if (admission === "truncate") event = { ...base, type: "log", lines: [this.#core.logs.truncationLine(this.#core.clock.now())], truncated: true };
+      else if (admission === "drop") event = { ...base, type: "log", lines: [] };
       this.#core.logs.append(job.id, [event]);
       cursor.count++;
       cursor.highestSeq = msg.seq;
@@ -223,8 +247,18 @@ export class RunnerMessages {
       reportedAttempt: msg.attempt,
       startedAt: job.startedAt ?? msg.startedAt,
       ...(msg.output === undefined ? {} : { output: msg.output }),
-      ...(msg.error === undefined ? {} : { error: msg.error }),
+      ...(msg.error === undefined ? {} : { error: storedError(msg.error) }),
     };
+    // An output the controller cannot keep ends the job failed, not the controller: refusing
+    // the result instead would have the runner resend it forever.
+    const problem = msg.output === undefined ? undefined : checkJsonBounds(msg.output, STORED_JSON_BOUNDS);
+    if (problem !== undefined) {
+      delete patch.output;
+      const error = { code: "output_invalid", message: `Cannot store the result of job "${job.id}": ${describeJsonProblem("output", problem)}` };
+      this.#warn(session, "output_invalid", "Refused a job output past the controller's bounds", { jobId: job.id, detail: error.message });
+      this.#core.finish(job, job.status === "cancelling" ? "cancelled" : "failed", { ...patch, error });
+      return ack(true);
+    }
     if (job.status === "cancelling") this.#core.finish(job, "cancelled", patch);
     else if (msg.status === "interrupted") {
       const error = msg.error ?? { code: "job_interrupted", message: `Runner "${session.runnerId}" stopped before job "${job.id}" finished` };
@@ -242,6 +276,30 @@ export class RunnerMessages {
     this.#core.counters.staleEvents++;
     this.#core.logger.info("Dropping a message about a job this runner does not hold", { what, jobId, attempt, runnerId: session.runnerId, reason });
   }
+}
+
+/** A runner cuts its own texts (errors to ~16 KiB); these only bound what a hostile one sends. */
+const MAX_STORED_TEXT = 32 * 1024;
+
+/** The stored size of an event, near enough for a quota (without serializing it twice). */
+function approximateBytes(event: JobEvent): number {
+  if (event.type === "step") return 200 + (event.step.name?.length ?? 0) + (event.step.message?.length ?? 0);
+  let bytes = 100;
+  for (const line of event.lines) bytes += 40 + line.msg.length;
+  return bytes;
+}
+
+/** The fields of a step the controller keeps, each string clipped: nothing else from the frame. */
+function storedStep(step: Msg<"step">["step"]): Msg<"step">["step"] {
+  const text = (v: unknown): string | undefined => (typeof v === "string" ? v.slice(0, MAX_STORED_TEXT) : undefined);
+  const name = text(step.name);
+  const detail = text(step.message);
+  return { id: step.id, status: step.status, ...(name === undefined ? {} : { name }), ...(detail === undefined ? {} : { message: detail }) };
+}
+
+/** An error from a runner as stored: code and a clipped message, nothing else. */
+function storedError(error: { code: string; message: string }): { code: string; message: string } {
+  return { code: error.code, message: error.message.slice(0, MAX_STORED_TEXT) };
 }
 
 /** Why a heartbeat lease is refused, in the words of docs/protocol.md. */

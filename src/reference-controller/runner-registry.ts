@@ -96,6 +96,17 @@ export class RunnerRegistry {
     return ok ? runner : undefined;
   }
 
+  /**
+   * Whether `apiKey` is the key of some registered runner: checked before a request body is read,
+   * so a caller without a key cannot make the controller read (and hold) anything.
+   */
+  knowsKey(apiKey: string | undefined): boolean {
+    if (apiKey === undefined || apiKey === "") return false;
+    let found = false;
+    for (const runner of this.#core.store.runners.values()) if (matchesHash(apiKey, runner.apiKeyHash)) found = true;
+    return found;
+  }
+
   /** Records contact from a runner; durable at most once a minute (status granularity is minutes). */
   touch(runnerId: string): void {
     const now = this.#clock.now();

@@ -46,17 +46,23 @@ export class SecretStore {
   set(name: string, value: string): void {
     if (!SECRET_NAME.test(name)) throw new EdgeError("input_invalid", `Cannot store secret "${name.slice(0, 130)}": a name is 1 to 128 letters, digits and "_.-/", starting with a letter or digit`);
     if (value === "" || Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new EdgeError("input_invalid", `Cannot store secret "${name}": its value must be 1 byte to 64 KiB`);
-    this.#values.set(name, this.#cipher.seal(value, name));
-    this.#save();
+    const sealed = this.#cipher.seal(value, name);
+    const next = new Map(this.#values).set(name, sealed);
+    this.#save(next);
+    this.#values.set(name, sealed);
   }
 
   delete(name: string): boolean {
-    const had = this.#values.delete(name);
-    if (had) this.#save();
-    return had;
+    if (!this.#values.has(name)) return false;
+    const next = new Map(this.#values);
+    next.delete(name);
+    this.#save(next);
+    this.#values.delete(name);
+    return true;
   }
 
-  #save(): void {
-    writeFileAtomic(this.#file, JSON.stringify({ v: 2, values: Object.fromEntries(this.#values) }));
+  /** Written before memory changes: a failed write (a full disk) changes nothing. */
+  #save(values: Map<string, string> = this.#values): void {
+    writeFileAtomic(this.#file, JSON.stringify({ v: 2, values: Object.fromEntries(values) }));
   }
 }

@@ -4,6 +4,7 @@
 
 import type { ControllerMessage } from "../protocol/edge-v1.ts";
 import type { Clock, Timer } from "./clock.ts";
+import { WarnLimiter } from "../log/warn-limiter.ts";
 import { matchesHash, randomToken, sha256Hex } from "./tokens.ts";
 
 export type SessionTransport = "websocket" | "poll";
@@ -26,6 +27,7 @@ export interface EdgeSessionOptions {
 }
 
 const MAX_BATCH = 500;
+const MAX_RECEIVE_CHARS = 4 * 1024 * 1024;
 
 export class EdgeSession {
   readonly id: string;
@@ -40,6 +42,8 @@ export class EdgeSession {
   closed = false;
   /** Last time a long-poll call was seen; a poll session silent too long is ended. */
   lastPollAt: number;
+  /** Repeated warnings about what this session's runner sends are rate-limited per kind. */
+  readonly warnings: WarnLimiter;
   /** Shown once in the 201 answer; cleared by the controller right after. */
   token: string | undefined;
   readonly #tokenHash: string;
@@ -61,6 +65,7 @@ export class EdgeSession {
     this.#timer = options.timer;
     this.#afterDurable = options.afterDurable ?? ((deliver) => deliver());
     this.createdAt = options.clock.now();
+    this.warnings = new WarnLimiter({ now: () => options.clock.now() });
     this.lastPollAt = this.createdAt;
     this.#tokenHash = sha256Hex(token);
     this.token = token;
@@ -126,7 +131,16 @@ export class EdgeSession {
       });
     }
     this.lastPollAt = this.#clock.now();
-    return this.#outbox.splice(0, MAX_BATCH);
+    // At most MAX_BATCH messages and about MAX_RECEIVE_CHARS of JSON (always at least one), so
+    // an answer stays far under the runner's cap on a receive body.
+    let count = 0;
+    let chars = 0;
+    while (count < this.#outbox.length && count < MAX_BATCH) {
+      chars += JSON.stringify(this.#outbox[count]).length;
+      if (count > 0 && chars > MAX_RECEIVE_CHARS) break;
+      count++;
+    }
+    return this.#outbox.splice(0, count);
   }
 
   /** Ends the session: closes its socket with `code`, wakes a waiting receive. */

@@ -9,6 +9,7 @@ import { AppendFile } from "./append-file.ts";
 import { GroupCommit, SYNCHRONOUS } from "./group-commit.ts";
 import { readJsonl, syncDirectory, writeFileAtomic } from "./jsonl-file.ts";
 import type { JournalRecord, Snapshot, StoredJob, StoredRunner } from "./records.ts";
+import { checkJsonBounds, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
 
 export interface ControllerStoreOptions {
   /** `<dataDir>/controller`; created when missing. */
@@ -21,7 +22,20 @@ export interface ControllerStoreOptions {
   commits?: GroupCommit;
   /** Journal lines after which the next durable batch is followed by a snapshot. */
   compactAfter?: number;
+  /** Wall clock for the compaction retry backoff (default `Date.now`). */
+  now?: () => number;
 }
+
+/** Compaction as health shows it: a failure is logged, retried with backoff, and counted here. */
+export interface CompactionHealth {
+  /** Failures since the last compaction that worked. */
+  failures: number;
+  lastError?: string;
+  /** Epoch ms before which it is not tried again. */
+  retryAt?: number;
+}
+
+const MAX_COMPACTION_BACKOFF_MS = 60_000;
 
 const JOURNAL = "journal.jsonl";
 const SNAPSHOT = "snapshot.json";
@@ -37,12 +51,15 @@ export class ControllerStore {
   #journalLines = 0;
   #maxQueueSeq = 0;
   #compacting = false;
+  readonly #now: () => number;
+  #compaction: CompactionHealth = { failures: 0 };
 
   private constructor(options: ControllerStoreOptions) {
     this.dir = options.dir;
     this.commits = options.commits ?? new GroupCommit({ logger: options.logger, ...SYNCHRONOUS });
     this.#logger = options.logger;
     this.#compactAfter = options.compactAfter ?? 10_000;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Opens the store and replays snapshot + journal. A torn last journal line is skipped. */
@@ -52,15 +69,14 @@ export class ControllerStore {
     store.#load();
     store.#journal = new AppendFile(path.join(options.dir, JOURNAL));
     store.commits.track(store.#journal);
-    store.commits.afterFlush(() => {
-      if (store.#journalLines >= store.#compactAfter && !store.#compacting) store.compact();
-    });
+    store.commits.afterFlush(() => store.#compactInBackground());
     return store;
   }
 
   get jobs(): ReadonlyMap<string, StoredJob> { return this.#jobs; }
   get runners(): ReadonlyMap<string, StoredRunner> { return this.#runners; }
   get journalLines(): number { return this.#journalLines; }
+  get compaction(): Readonly<CompactionHealth> { return this.#compaction; }
 
   /** The next FIFO position for a new job. */
   nextQueueSeq(): number {
@@ -117,6 +133,27 @@ export class ControllerStore {
     }
   }
 
+  /**
+   * Compacts when the journal is due, after a durable batch. A background step: it never throws
+   * into the batch that triggered it (that would end the process); a failure is logged, counted
+   * for health, and retried with backoff. The journal stays whole and replayable meanwhile.
+   */
+  #compactInBackground(): void {
+    if (this.#journalLines < this.#compactAfter || this.#compacting || this.commits.failure !== undefined) return;
+    if (this.#compaction.retryAt !== undefined && this.#now() < this.#compaction.retryAt) return;
+    try {
+      this.compact();
+      if (this.#compaction.failures > 0) this.#logger.info("Compacted the controller journal again after failures", { failures: this.#compaction.failures });
+      this.#compaction = { failures: 0 };
+    } catch (error) {
+      const failures = this.#compaction.failures + 1;
+      const retryAt = this.#now() + Math.min(MAX_COMPACTION_BACKOFF_MS, 1000 * 2 ** Math.min(failures, 16));
+      const lastError = error instanceof Error ? `${error.name}: ${error.message.slice(0, 300)}` : String(error).slice(0, 300);
+      this.#compaction = { failures, lastError, retryAt };
+      this.#logger.error("Cannot compact the controller journal; the journal stays whole, retrying later", { error: lastError, failures, retryAt });
+    }
+  }
+
   close(): void {
     this.commits.close();
     this.#journal = undefined;
@@ -128,15 +165,28 @@ export class ControllerStore {
       // The snapshot is written by rename, so it is whole or absent; a bad one is a real fault.
       const snapshot = JSON.parse(fs.readFileSync(snapshotFile, "utf8")) as Snapshot;
       for (const runner of snapshot.runners) this.#runners.set(runner.id, runner);
-      for (const job of snapshot.jobs) this.#putJob(job);
+      for (const job of snapshot.jobs) this.#putJob(this.#bounded(job));
     }
     const { values } = readJsonl(path.join(this.dir, JOURNAL), this.#logger);
     for (const value of values) {
-      if (isRecord(value)) this.#apply(value);
+      if (isRecord(value)) this.#apply(value.t === "job" ? { t: "job", job: this.#bounded(value.job) } : value);
       else this.#logger.error("Skipping an unknown journal record", { file: JOURNAL });
     }
     this.#journalLines = values.length;
     this.#logger.debug("Loaded the controller store", { jobs: this.#jobs.size, runners: this.#runners.size, journalLines: values.length });
+  }
+
+  /**
+   * A job written by an earlier version may hold an input or output past today's bounds (one
+   * nested 40,000 levels deep made every compaction throw): replayed without that value, logged.
+   */
+  #bounded(job: StoredJob): StoredJob {
+    const fix: Partial<StoredJob> = {};
+    if (checkJsonBounds(job.input, STORED_JSON_BOUNDS) !== undefined) fix.input = null;
+    if (job.output !== undefined && checkJsonBounds(job.output, STORED_JSON_BOUNDS) !== undefined) fix.output = null;
+    if (Object.keys(fix).length === 0) return job;
+    this.#logger.error("Replaying a job whose stored input or output is past the bounds: that value is dropped", { jobId: job.id, fields: Object.keys(fix).join(",") });
+    return { ...job, ...fix };
   }
 
   #apply(record: JournalRecord): void {

@@ -62,7 +62,10 @@ test("POST /edge/v1/sessions answers 400, 401, 403 and 426 per docs/protocol.md"
   expect((await createSession({ ...good, runnerId: "nobody" })).status).toBe(401);
   expect((await createSession({ ...good, group: "other" })).status).toBe(403);
   expect((await createSession({ ...good, v: 2 })).status).toBe(426);
-  const notJson = await fetch(`${controller.url}/edge/v1/sessions`, { method: "POST", body: "{nope" });
+  // The key is checked before the body is read: no key is a 401 whatever the body.
+  const noKey = await fetch(`${controller.url}/edge/v1/sessions`, { method: "POST", body: "{nope" });
+  expect(noKey.status).toBe(401);
+  const notJson = await fetch(`${controller.url}/edge/v1/sessions`, { method: "POST", body: "{nope", headers: { authorization: `Bearer ${apiKey}` } });
   expect(notJson.status).toBe(400);
 });
 

@@ -105,11 +105,11 @@ test("GroupCommit: a failed fsync acknowledges nothing, refuses every later chan
   commits.completeFsyncs(new Error("EIO: i/o error, fsync"));
   expect(r.of("offer")).toHaveLength(0);
   expect(r.closedWith).toBe(1011);
-  expect(() => h?.controller.submitJob({ plugin: "echo" })).toThrow(/store failed to write \(EIO: i\/o error, fsync\); restart the controller/);
+  expect(() => h?.controller.submitJob({ plugin: "echo" })).toThrow(/store is refusing changes because it cannot be written \(EIO: i\/o error, fsync\)/);
   await expect(h.controller.waitForJob(job.id, 10)).rejects.toThrow("EIO");
   const health = await h.controller.app.request("/api/v1/health");
   expect(health.status).toBe(503);
-  expect(((await health.json()) as { status: string }).status).toBe("failed");
+  expect(await health.json()).toMatchObject({ status: "failed", reason: expect.stringContaining("EIO: i/o error, fsync") });
   expect(h.records.some((x) => x.level === "error" && x.msg.includes("refusing every change"))).toBe(true);
 });
 

@@ -89,13 +89,17 @@ test("ReferenceController restart keeps a leased job leased with its expiry; a h
   await h.controller.close();
 });
 
-test("ReferenceController restart re-queues a leased job whose runner does not come back", async () => {
+test("ReferenceController restart re-queues a leased job whose runner does not come back, after the restart grace", async () => {
   let h = makeController();
   const r = FakeRunner.connect(h.controller, "r1");
   const job = h.controller.submitJob({ plugin: "echo" });
   r.send({ type: "credit", slots: 1 });
   h = await h.reopen();
+  // The lease lapsed while the controller was down: it gets leaseGraceMs (TTL + 60 s) first.
   h.clock.advance(30_000);
+  h.controller.sweep();
+  expect(h.controller.getJob(job.id)?.status).toBe("leased");
+  h.clock.advance(60_000);
   h.controller.sweep();
   expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", attempt: 1 });
   await h.controller.close();

@@ -5,6 +5,29 @@ import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
+import { readLimited } from "../../util/read-limited.ts";
+
+/**
+ * The largest long-poll receive body the runner reads: a batch of messages each of which fits a
+ * WebSocket frame (4 MiB). Read through a capped reader, so a hostile or broken controller
+ * cannot make the runner hold more than this (a 256 MiB body used to cost the runner 514 MiB).
+ */
+export const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
+
+/** The receive body, parsed, or an error naming the cap it passed. */
+async function readReceiveBody(response: Response): Promise<{ messages?: unknown }> {
+  const bytes = await readLimited(response.body, {
+    maxBytes: MAX_RECEIVE_BYTES,
+    tooLarge: (received) => {
+      throw new Error(`the controller's long-poll answer is larger than ${MAX_RECEIVE_BYTES} bytes (${received} read)`);
+    },
+  });
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as { messages?: unknown };
+  } catch {
+    throw new Error("the controller's long-poll answer is not valid JSON");
+  }
+}
 
 export async function openPollTransport(options: OpenTransportOptions): Promise<Transport> {
   const base = options.baseUrl;
@@ -68,7 +91,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
           signal: AbortSignal.any([stop.signal, AbortSignal.timeout(options.pollWaitMs + 15_000)]),
         });
         if (!response.ok) return finish(fromStatus(response, "receive"));
-        const body = (await response.json()) as { messages?: unknown };
+        const body = await readReceiveBody(response);
         if (!Array.isArray(body.messages)) {
           options.onFrame(body);
           continue;
@@ -87,8 +110,8 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     const result = fromStatus(probe, "receive");
     throw Object.assign(new Error(`Cannot attach long-poll transport: ${result.reason}`), { unauthorized: result.unauthorized });
   }
-  const first = (await probe.json()) as { messages?: unknown[] };
-  for (const frame of first.messages ?? []) options.onFrame(frame);
+  const first = await readReceiveBody(probe);
+  for (const frame of Array.isArray(first.messages) ? first.messages : []) options.onFrame(frame);
   void receiveLoop();
 
   return {
