@@ -28,7 +28,7 @@ export function createEdgeSecretsApp(options: { core: ControllerCore; runners: R
     }
     let body;
     try {
-      body = asObject(await readJson(c, "store runner keys"), "store runner keys");
+      body = asObject(await readJson(c, "store runner keys", 64 * 1024), "store runner keys");
     } catch {
       return errorResponse(c, 400, "invalid_request", "Cannot store runner keys: the body must be JSON {v, runnerId, keys}");
     }
