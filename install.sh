@@ -54,6 +54,9 @@ Actions:
   --uninstall             Remove the executable and the unit; keep config, state and keys.
   --purge                 Also remove /etc/edge-runner, /var/lib/edge-runner and the user.
   -h, --help              Show this help.
+Environment:
+  EDGE_RUNNER_VERSION_TIMEOUT
+                          Seconds an executable's --version may take (default 10).
 EOF
 }
 
@@ -71,6 +74,7 @@ parse_args() {
 	PREFIX=/usr/local ROOT="" SERVICE_USER=edge-runner
 	NO_USER=0 NO_SYSTEMD=0 NO_KEYGEN=0 NO_START=0 ALLOW_DOWNGRADE=0
 	ACTION=install
+	VERSION_TIMEOUT=${EDGE_RUNNER_VERSION_TIMEOUT:-10}
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--base-url | --from-dir | --public-key | --runner-id | --controller-url | --group | --api-key-file | --prefix | --root | --user)
@@ -107,10 +111,12 @@ parse_args() {
 		esac
 		shift
 	done
-	case $PREFIX in /*) ;; *) die "invalid value \"$PREFIX\" for --prefix: expected an absolute path" ;; esac
-	case $ROOT in "" | /*) ;; *) die "invalid value \"$ROOT\" for --root: expected an absolute path" ;; esac
+	# Both end up in a sed expression and in paths run as root: a strict pattern, checked first.
+	check_path --prefix "$PREFIX"
+	[ -z "$ROOT" ] || check_path --root "$ROOT"
 	ROOT=${ROOT%/}
 	PREFIX=${PREFIX%/}
+	case $VERSION_TIMEOUT in "" | *[!0-9]* | 0*) die "invalid value \"$VERSION_TIMEOUT\" for EDGE_RUNNER_VERSION_TIMEOUT: expected whole seconds" ;; esac
 	case $SERVICE_USER in *[!a-z0-9_-]* | "" | -*) die "invalid value \"$SERVICE_USER\" for --user: expected lower-case letters, digits, \"_\" or \"-\"" ;; esac
 	for value in "$RUNNER_ID" "$CONTROLLER_URL" "$GROUP"; do
 		case $value in *[[:cntrl:]\"\\]*) die "invalid value \"$value\": quotes, backslashes and control characters are not allowed" ;; esac
@@ -123,6 +129,19 @@ parse_args() {
 	STATE_DIR=$ROOT/var/lib/edge-runner
 	UNIT=$ROOT/etc/systemd/system/edge-runner.service
 	WANTS_LINK=$ROOT/etc/systemd/system/multi-user.target.wants/edge-runner.service
+}
+
+# An absolute path of letters, digits and "._+-/" with no ".." step: nothing a shell, sed or
+# systemd would read as anything but a path.
+check_path() {
+	case $2 in
+	/*) ;;
+	*) die "invalid value \"$2\" for $1: expected an absolute path" ;;
+	esac
+	case $2 in
+	*[!A-Za-z0-9._+/-]*) die "invalid value \"$2\" for $1: only letters, digits and \"._+-/\" are allowed" ;;
+	*/../* | */.. | */./* | */.) die "invalid value \"$2\" for $1: \".\" and \"..\" steps are not allowed" ;;
+	esac
 }
 
 systemd_running() {
@@ -153,7 +172,7 @@ fetch() {
 	name=$1
 	if [ -n "$FROM_DIR" ]; then
 		[ -f "$FROM_DIR/$name" ] || die "cannot read \"$FROM_DIR/$name\": no such file"
-		cp "$FROM_DIR/$name" "$WORK/$name"
+		cp -- "$FROM_DIR/$name" "$WORK/$name"
 	elif command -v curl >/dev/null 2>&1; then
 		curl -fsSL --retry 3 -o "$WORK/$name" "${BASE_URL%/}/$name" || die "cannot download \"${BASE_URL%/}/$name\""
 	else
@@ -206,7 +225,7 @@ verify_signature() {
 	printf '%s.' "$header" >"$WORK/signed-input"
 	cat "$WORK/SHA256SUMS" >>"$WORK/signed-input"
 	if [ -n "$PUBLIC_KEY_FILE" ]; then
-		cp "$PUBLIC_KEY_FILE" "$WORK/release-public.pem" || die "cannot read --public-key \"$PUBLIC_KEY_FILE\""
+		cp -- "$PUBLIC_KEY_FILE" "$WORK/release-public.pem" || die "cannot read --public-key \"$PUBLIC_KEY_FILE\""
 	else
 		printf '%s\n' "$RELEASE_PUBLIC_KEY_PEM" >"$WORK/release-public.pem"
 	fi
@@ -238,7 +257,9 @@ download_release() {
 	verify_checksum "$ASSET"
 	[ "$NO_SYSTEMD" = 1 ] || verify_checksum edge-runner.service
 	chmod 0755 "$WORK/$ASSET"
-	NEW_VERSION=$("$WORK/$ASSET" --version 2>/dev/null) || die "the verified executable \"$ASSET\" does not run on this machine"
+	NEW_VERSION=$(version_line "$WORK/$ASSET") || die "the verified executable \"$ASSET\" does not run on this machine (or did not answer --version within $VERSION_TIMEOUT s)"
+	new=$(printf '%s\n' "$NEW_VERSION" | version_of)
+	semver_compare "$new" "$new" >/dev/null || die "refusing the release: its version \"$NEW_VERSION\" is not a semantic version"
 	say "verified $NEW_VERSION"
 }
 
@@ -260,27 +281,91 @@ put_file() {
 }
 
 # "edge-runner 1.2.3 (commit …)" -> "1.2.3"
-version_of() { sed -n 's/^edge-runner \([0-9][^ ]*\).*/\1/p'; }
+version_of() { sed -n '1s/^edge-runner \([0-9][^ ]*\).*/\1/p'; }
+
+# The first line of "$1 --version", or failure. An executable this script did not verify (the
+# installed one) may hang: the call is bounded, so the installer never hangs with it.
+version_line() {
+	if command -v timeout >/dev/null 2>&1; then
+		timeout -k 2 "$VERSION_TIMEOUT" "$1" --version >"$WORK/version.out" 2>/dev/null || return 1
+	else
+		"$1" --version >"$WORK/version.out" 2>/dev/null &
+		vpid=$!
+		(
+			sleep "$VERSION_TIMEOUT"
+			kill -9 "$vpid" 2>/dev/null
+		) &
+		wpid=$!
+		wait "$vpid" || {
+			kill "$wpid" 2>/dev/null
+			return 1
+		}
+		kill "$wpid" 2>/dev/null || true
+	fi
+	sed -n '1p' "$WORK/version.out"
+}
+
+# Semantic-version precedence with the rules of `edge-runner update` (src/ops/version-compare.ts;
+# a test compares the two): prints -1, 0 or 1 for $1 against $2, and fails when either is not
+# MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]. Build metadata is ignored; a pre-release ranks below
+# its release; numeric identifiers compare as numbers and below alphanumeric ones.
+semver_compare() {
+	LC_ALL=C awk -v a="$1" -v b="$2" '
+	function valid(v) {
+		return v ~ /^(0|[1-9][0-9]*)[.](0|[1-9][0-9]*)[.](0|[1-9][0-9]*)(-[0-9A-Za-z-]+([.][0-9A-Za-z-]+)*)?([+][0-9A-Za-z-]+([.][0-9A-Za-z-]+)*)?$/
+	}
+	function num(x, y) {
+		sub(/^0+/, "", x); sub(/^0+/, "", y)
+		if (length(x) != length(y)) return length(x) < length(y) ? -1 : 1
+		return x < y ? -1 : x > y ? 1 : 0
+	}
+	function ident(x, y,   nx, ny) {
+		nx = x ~ /^[0-9]+$/; ny = y ~ /^[0-9]+$/
+		if (nx && ny) return num(x, y)
+		if (nx) return -1
+		if (ny) return 1
+		return x < y ? -1 : x > y ? 1 : 0
+	}
+	function cmp(a, b,   i, c, pa, pb, ca, cb, na, nb, xa, xb) {
+		sub(/[+].*/, "", a); sub(/[+].*/, "", b)
+		pa = ""; pb = ""
+		i = index(a, "-"); if (i) { pa = substr(a, i + 1); a = substr(a, 1, i - 1) }
+		i = index(b, "-"); if (i) { pb = substr(b, i + 1); b = substr(b, 1, i - 1) }
+		split(a, ca, "."); split(b, cb, ".")
+		for (i = 1; i <= 3; i++) if ((c = num(ca[i], cb[i])) != 0) return c
+		if (pa == "" || pb == "") return pa == pb ? 0 : pa == "" ? 1 : -1
+		na = split(pa, xa, "."); nb = split(pb, xb, ".")
+		for (i = 1; i <= na || i <= nb; i++) {
+			if (i > na) return -1
+			if (i > nb) return 1
+			if ((c = ident(xa[i], xb[i])) != 0) return c
+		}
+		return 0
+	}
+	BEGIN {
+		if (!valid(a) || !valid(b)) exit 1
+		print cmp(a, b)
+	}'
+}
 
 # An old signed release is still validly signed: a stale mirror, or someone replaying an old
 # release with a known hole, must not roll an upgrade back. Checked before anything is written.
 refuse_downgrade() {
 	[ "$ACTION" = upgrade ] && [ "$ALLOW_DOWNGRADE" = 0 ] && [ -f "$BIN" ] || return 0
-	old=$("$BIN" --version 2>/dev/null | version_of)
+	old_line=$(version_line "$BIN") ||
+		die "the installed $BIN_RUNTIME did not answer --version within $VERSION_TIMEOUT s, so a downgrade cannot be ruled out; pass --allow-downgrade to replace it anyway"
+	old=$(printf '%s\n' "$old_line" | version_of)
 	new=$(printf '%s\n' "$NEW_VERSION" | version_of)
-	[ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] || return 0
-	if ! newest=$(printf '%s\n%s\n' "$old" "$new" | sort -V 2>/dev/null | tail -n 1); then
-		warn "cannot compare versions (no sort -V); not checking for a downgrade"
-		return 0
-	fi
-	[ "$newest" = "$new" ] || die "refusing to downgrade $BIN_RUNTIME from $old to $new (a stale mirror or an old release?); pass --allow-downgrade to do it on purpose"
+	order=$(semver_compare "$old" "$new") ||
+		die "cannot compare the installed version \"$old_line\" with \"$NEW_VERSION\" (not semantic versions), so a downgrade cannot be ruled out; pass --allow-downgrade to replace it anyway"
+	[ "$order" != 1 ] || die "refusing to downgrade $BIN_RUNTIME from $old to $new (a stale mirror or an old release?); pass --allow-downgrade to do it on purpose"
 }
 
 install_binary() {
 	BIN_CHANGED=0
 	mkdir -p "$(dirname "$BIN")"
 	if [ -f "$BIN" ] && ! cmp -s "$WORK/$ASSET" "$BIN" && [ "$ACTION" != upgrade ]; then
-		say "keeping the installed $("$BIN" --version 2>/dev/null || echo "executable") at $BIN_RUNTIME; run with --upgrade to replace it with $NEW_VERSION"
+		say "keeping the installed $(version_line "$BIN" || echo "executable") at $BIN_RUNTIME; run with --upgrade to replace it with $NEW_VERSION"
 		return 0
 	fi
 	put_file "$WORK/$ASSET" "$BIN" 0755 0:0
@@ -370,12 +455,30 @@ ensure_keys() {
 		PUBLIC_KEY_NOTE="the runner public key is /var/lib/edge-runner/keys/runner-key.pub.pem"
 		return 0
 	fi
-	"$BIN" keygen --out-dir "$STATE_DIR/keys" >"$WORK/runner-key.pub.pem" 2>"$WORK/keygen.log" ||
-		die "cannot create the runner key pair: $(cat "$WORK/keygen.log")"
-	chown -R "$OWNER" "$STATE_DIR/keys"
+	# The service user owns $STATE_DIR, so it may have made keys/ a link to anywhere: refuse links,
+	# and run keygen as that user, so that even a link made after this check points root nowhere.
+	for path in "$STATE_DIR/keys" "$STATE_DIR/keys/runner-key.pem" "$STATE_DIR/keys/runner-key.pub.pem"; do
+		[ ! -L "$path" ] || die "refusing to create the runner key pair: \"${path#"$ROOT"}\" is a symbolic link; remove it"
+	done
+	if [ -e "$STATE_DIR/keys" ] && [ ! -d "$STATE_DIR/keys" ]; then die "refusing to create the runner key pair: \"/var/lib/edge-runner/keys\" is not a directory"; fi
+	as_service_user env HOME="$STATE_DIR" "$BIN" keygen --out-dir "$STATE_DIR/keys" >"$WORK/runner-key.pub.pem" 2>"$WORK/keygen.log" ||
+		die "cannot create the runner key pair as \"$SERVICE_USER\": $(cat "$WORK/keygen.log")"
 	say "created the runner key pair in /var/lib/edge-runner/keys; register this public key with the controller:"
 	cat "$WORK/runner-key.pub.pem"
 	PUBLIC_KEY_NOTE=""
+}
+
+# Runs "$@" as the service user (as the caller with --no-user), ids from the target's passwd.
+as_service_user() {
+	if [ "$NO_USER" = 1 ]; then
+		"$@"
+	elif command -v setpriv >/dev/null 2>&1; then
+		setpriv --reuid="${OWNER%%:*}" --regid="$GROUP_ID" --clear-groups -- "$@"
+	elif [ -z "$ROOT" ] && command -v runuser >/dev/null 2>&1; then
+		runuser -u "$SERVICE_USER" -- "$@"
+	else
+		die "setpriv (util-linux) is needed to create the runner key pair as \"$SERVICE_USER\"; install it, or pass --no-keygen and run \"edge-runner keygen\" as that user"
+	fi
 }
 
 configured() {

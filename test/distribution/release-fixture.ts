@@ -1,4 +1,4 @@
-// Test fixture: builds two x64 test releases once per source state (dist/release-test/{a,b},
+// Test fixture: builds x64 test releases once per source state (dist/release-test/{a,b,rc},
 // cached by scripts/release.ts --reuse), signs copies with a throwaway Ed25519 key made in a temp
 // dir, and serves a release directory on 127.0.0.1. The real release key is never used here.
 
@@ -32,7 +32,12 @@ export async function makeDevKey(dir: string, kid = "dev-test"): Promise<DevKey>
 const built = new Map<string, string>();
 
 /** Builds (or reuses) the unsigned x64 test release whose executables say commit `commit`. */
-export function testRelease(variant: "a" | "b"): string {
+export type ReleaseVariant = "a" | "b" | "rc";
+
+/** The version each test release reports: b is newer than a; rc is a pre-release of 0.1.2. */
+export const RELEASE_VERSIONS: Record<ReleaseVariant, string> = { a: "0.1.0", b: "0.1.1", rc: "0.1.2-rc.1" };
+
+export function testRelease(variant: ReleaseVariant): string {
   const cached = built.get(variant);
   if (cached !== undefined) return cached;
   const outDir = join(ROOT, "dist/release-test", variant);
@@ -40,7 +45,7 @@ export function testRelease(variant: "a" | "b"): string {
     cwd: ROOT,
     encoding: "utf8",
     // Release b is a newer version than a, so upgrade and downgrade can both be tried.
-    env: { ...process.env, EDGE_RUNNER_BUILD_COMMIT: `test-${variant}`, EDGE_RUNNER_BUILD_VERSION: variant === "a" ? "0.1.0" : "0.1.1" },
+    env: { ...process.env, EDGE_RUNNER_BUILD_COMMIT: `test-${variant}`, EDGE_RUNNER_BUILD_VERSION: RELEASE_VERSIONS[variant] },
   });
   if (result.status !== 0) throw new Error(`scripts/release.ts failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
   built.set(variant, outDir);
@@ -52,7 +57,7 @@ export function testRelease(variant: "a" | "b"): string {
  * small files copied; `mutate` may change files before SHA256SUMS is written and signed (it
  * must replace a file, never write into it: the executables are links to the cached build).
  */
-export async function signedRelease(variant: "a" | "b", key: DevKey, options: { parent?: string; mutate?: (dir: string) => void } = {}): Promise<string> {
+export async function signedRelease(variant: ReleaseVariant, key: DevKey, options: { parent?: string; mutate?: (dir: string) => void } = {}): Promise<string> {
   const source = testRelease(variant);
   const dir = mkdtempSync(join(options.parent ?? tmpdir(), `release-${variant}-`));
   for (const name of readdirSync(source)) {
