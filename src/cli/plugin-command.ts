@@ -1,7 +1,10 @@
 // `edge-runner plugin build|sign|verify|publish|run`: the plugin author's tools. Each
 // sub-command is a thin layer over src/plugin-bundles/; this file parses flags and prints.
 
+import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
+import { resolveConfig } from "../config/resolve.ts";
+import { resolveAdminToken } from "../reference-controller/cli-support.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { buildPlugin } from "../plugin-bundles/build-plugin.ts";
 import type { BundlerChoice } from "../plugin-bundles/bundler.ts";
@@ -15,26 +18,28 @@ import { loadSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { verifyBundle } from "../plugin-bundles/verify-bundle.ts";
 import { runPluginLocally, RUN_USAGE } from "../plugin-bundles/run-plugin.ts";
 import { EXIT, type Command } from "./command.ts";
-import { ConfigError } from "../config/resolve.ts";
-import { normalizeHttpUrl, plainHttpRefusal, publicUrl } from "../config/url.ts";
+import { INIT_USAGE, initPlugin } from "./plugin-init.ts";
+import { testPlugin } from "./plugin-test.ts";
+import { publicUrl } from "../config/url.ts";
 
-const USAGE = `Usage: edge-runner plugin <build|sign|verify|publish|run> …
-  build <entry.ts> [--out DIR] [--name N] [--version V] [--bundler auto|esbuild|bun]
+const USAGE = `Usage: edge-runner plugin <init|test|build|sign|verify|publish|run> …
+${INIT_USAGE}  build <entry.ts> [--out DIR] [--name N] [--version V] [--bundler auto|esbuild|bun]
       Bundle to DIR/<name>-<version>.mjs (default DIR ./dist) and write <name>-<version>.manifest.json.
   sign <manifest.json> --key <signing.key.jwk> [--out FILE]
       Write a JWS over the manifest to <name>-<version>.jws (next to the manifest).
   verify <bundle.mjs> --trusted-keys <dir|jwks> [--manifest M] [--signature S] [--name N] [--version V] [--max-bytes B]
       Check a bundle as a runner would and say exactly why it fails. M and S default to the files next to it.
-  publish <bundle.mjs> --controller-url URL [--admin-token-file F] [--manifest M] [--signature S] [--progress] [--insecure]
-      Upload to the controller. The token comes from --admin-token-file, --admin-token or EDGE_RUNNER_ADMIN_TOKEN.
+  publish <bundle.mjs> [--controller-url URL] [--data-dir D | --admin-token-file F] [--manifest M] [--signature S] [--progress] [--insecure]
+      Upload to the controller (default http://127.0.0.1:8780). The admin token comes from --admin-token-file,
+      --admin-token, EDGE_RUNNER_ADMIN_TOKEN(_FILE), or the controller's <dataDir>/controller/admin-token, as for "job".
 ${RUN_USAGE}`;
 
 type Sub = (args: string[]) => Promise<number>;
-const SUBCOMMANDS: Record<string, Sub> = { build, sign, verify, publish, run: runPluginLocally };
+const SUBCOMMANDS: Record<string, Sub> = { init: initPlugin, test: testPlugin, build, sign, verify, publish, run: runPluginLocally };
 
 export const pluginCommand: Command = {
   name: "plugin",
-  summary: "Plugin author tools: plugin build|sign|verify|publish|run.",
+  summary: "Plugin author tools: plugin init|test|build|sign|verify|publish|run.",
   async run(args) {
     const [name, ...rest] = args;
     if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -168,14 +173,16 @@ async function publish(args: string[]): Promise<number> {
   });
   const bundlePath = onePositional(parsed, "bundle file", "publish");
   const base = fileBase(bundlePath);
-  const rawUrl = stringFlag(parsed.values, "controller-url") ?? process.env.EDGE_RUNNER_CONTROLLER_URL;
-  if (rawUrl === undefined) throw new UsageError(`Cannot publish: option "--controller-url" is required`);
-  const controllerUrl = checkedControllerUrl(rawUrl, parsed.values.insecure === true);
-  const tokenFile = stringFlag(parsed.values, "admin-token-file");
-  const envToken = process.env.EDGE_RUNNER_ADMIN_TOKEN === "" ? undefined : process.env.EDGE_RUNNER_ADMIN_TOKEN;
-  const adminToken = (tokenFile !== undefined ? (await readText(tokenFile, "admin token file", "publish")).trim() : undefined) ??
-    stringFlag(parsed.values, "admin-token") ?? envToken;
-  if (adminToken === undefined || adminToken === "") throw new UsageError(`Cannot publish: no admin token (--admin-token-file, --admin-token or EDGE_RUNNER_ADMIN_TOKEN)`);
+  // The controller URL and admin token resolve as for `edge-runner job`: flags, env, config file
+  // (the plain-http rule included), and the controller's own token file under --data-dir.
+  const argv: string[] = parsed.values.insecure === true ? ["--insecure"] : [];
+  for (const flag of ["controller-url", "admin-token", "admin-token-file", "data-dir", "config-file"]) {
+    const value = stringFlag(parsed.values, flag);
+    if (value !== undefined) argv.push(`--${flag}`, value);
+  }
+  const { config } = resolveConfig({ scopes: ["runner", "controller"], argv, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+  const controllerUrl = config.controllerUrl;
+  const adminToken = resolveAdminToken(config);
 
   const showProgress = parsed.values.progress === true || process.stderr.isTTY === true;
   let shown = -1;
@@ -200,10 +207,3 @@ async function publish(args: string[]): Promise<number> {
 }
 
 /** The admin token goes in a header: the same plain-http rule as the runner's controller URL. */
-function checkedControllerUrl(raw: string, insecure: boolean): string {
-  const url = normalizeHttpUrl(raw);
-  if (url === undefined) throw new ConfigError("controllerUrl", `Invalid value "${publicUrl(raw)}" for "controllerUrl": expected an absolute http:// or https:// URL`);
-  const refusal = plainHttpRefusal(url, insecure);
-  if (refusal !== undefined) throw new ConfigError("controllerUrl", refusal);
-  return url;
-}

@@ -2,7 +2,7 @@
 // runner's API key, verified against the trusted keys, cached under the data dir. Every refusal
 // is counted and logged, and fails only the job that asked for the bundle.
 
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { EdgeError, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PluginResolver } from "../plugins/plugin-ref.ts";
@@ -44,6 +44,10 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
   const keys = (): Promise<TrustedKeyRing> => {
     ring ??= TrustedKeyRing.load(trustedPath).catch((error: unknown) => {
       ring = undefined;
+      // No key directory is the first thing a new author meets: say what to put where.
+      if (!existsSync(trustedPath)) {
+        throw new EdgeError("bundle_key_unknown", `Cannot verify plugin bundles: this runner trusts no signing key yet ("${trustedPath}" does not exist); copy the publisher's public key (its .pub.jwk file) into that directory, or set --trusted-keys (see docs/plugin-quickstart.md)`);
+      }
       throw error;
     });
     return ring;
