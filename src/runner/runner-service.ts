@@ -124,7 +124,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     metrics,
   });
   const started = runner;
-  const app = createStatusApp({ snapshot: () => started.snapshot(), metrics, allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)] });
+  const details = "details" in connection ? () => connection.details() : undefined;
+  const app = createStatusApp({ snapshot: () => (details === undefined ? started.snapshot() : { ...started.snapshot(), meshstack: details() }), metrics, allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)] });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
     await pool.close(); // nothing else started yet: leave no worker behind the failure
     throw error;

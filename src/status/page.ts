@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { StatusDocument } from "./document.ts";
 import { renderSections } from "./page-view.ts";
+import { renderMeshstackSection } from "./meshstack-section.ts";
 
 export const REFRESH_MS = 2000;
 
@@ -84,6 +85,7 @@ td:not(:first-child) .errcell{display:inline}
 const SCRIPT = `
 (() => {
   const render = ${renderSections.toString()};
+  const renderMeshstack = ${renderMeshstackSection.toString()};
   const stale = document.getElementById("stale");
   const icon = document.getElementById("icon");
   let lastOk = Date.now();
@@ -93,6 +95,9 @@ const SCRIPT = `
       const el = document.getElementById("s-" + key);
       if (el !== null && el.innerHTML !== s[key]) el.innerHTML = s[key];
     }
+    const ms = document.getElementById("s-meshstack");
+    const msHtml = renderMeshstack(doc);
+    if (ms !== null && ms.innerHTML !== msHtml) ms.innerHTML = msHtml;
     document.title = s.title;
     if (icon !== null) icon.href = icon.dataset[s.tone] || icon.href;
   };
@@ -158,6 +163,7 @@ export function renderPage(doc: StatusDocument): string {
 <section id="s-workers" class="panel">${s.workers}</section>
 </div>
 <section id="s-recent" class="panel">${s.recent}</section>
+<section id="s-meshstack" class="panel"${doc.meshstack === undefined ? " hidden" : ""}>${renderMeshstackSection(doc)}</section>
 </main>
 <footer id="s-footer">${s.footer}</footer>
 </div>

@@ -17,7 +17,7 @@ import type { RunOutboxStore, RunRecord } from "./outbox.ts";
 import { RunChannel, type ChannelEnd } from "./run-channel.ts";
 import { MeshstackRunHandle } from "./run-handle.ts";
 import { parseRun, updateUrl, type ImplementationType, type MeshstackRun } from "./run-document.ts";
-import { MeshstackActivity } from "./activity.ts";
+import { MeshstackActivity, type MeshstackActivitySnapshot } from "./activity.ts";
 
 export const RESTARTED_MESSAGE = "The runner restarted during the run; its outcome is unknown. Run it again.";
 
@@ -61,6 +61,12 @@ export class MeshstackConnection implements ControllerConnection {
     this.#random = options.random ?? Math.random;
     this.#status = { state: "idle", since: this.#timers.now(), transport: "http", reconnects: 0, protocolErrors: 0 };
     this.activity = new MeshstackActivity(this.#timers.now);
+  }
+
+  /** What the status page shows about meshStack (status/meshstack-section.ts renders it). */
+  details(): MeshstackActivitySnapshot & { runnerUuid: string; logins: number; lastLoginError?: { at: number; message: string } } {
+    const error = this.#o.client.lastLoginError;
+    return { ...this.activity.snapshot(), runnerUuid: this.#o.runnerUuid, logins: this.#o.client.logins, ...(error === undefined ? {} : { lastLoginError: { ...error } }) };
   }
 
   status(): ConnectionStatus {

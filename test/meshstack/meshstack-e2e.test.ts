@@ -1,0 +1,201 @@
+// edge-runner as a meshStack building block runner, through the compiled binary, against the
+// fake meshStack: keygen + keys cert as the registered key, a run end to end, a key mismatch,
+// abort, a meshStack outage in the middle of runs, SIGKILL with runs claimed and a restart,
+// concurrency 8 with no claim while full, and a SIGTERM drain.
+//
+// The outage lasts MESHSTACK_TEST_OUTAGE_MS (default 60 s, as the issue asks; CI may set less).
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { eventually } from "../helpers/harness.ts";
+import { FakeMeshstack, type FakeRun } from "./fake-meshstack.ts";
+import { meshstackEncrypt } from "./meshstack-encrypt.ts";
+
+const binary = FLAVOURS[0] as Flavour;
+const OUTAGE_MS = Number(process.env.MESHSTACK_TEST_OUTAGE_MS ?? 60_000);
+const SLEEP_PLUGIN = JSON.stringify({ MANUAL: { plugin: "echo", action: "sleep" } });
+let dir: string;
+let keyFile: string;
+let publicPem: string;
+const procs: Proc[] = [];
+const fakes: FakeMeshstack[] = [];
+
+beforeAll(() => {
+  assertBuilt();
+  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-meshstack-"));
+  // The key a meshcloud runner was registered with: PKCS#1, given with --runner-key-file.
+  const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  keyFile = path.join(dir, "meshcloud-runner.key");
+  writeFileSync(keyFile, pair.privateKey.export({ type: "pkcs1", format: "pem" }) as string, { mode: 0o600 });
+  publicPem = pair.publicKey.export({ type: "spki", format: "pem" }) as string;
+  writeFileSync(path.join(dir, "client-secret"), "meshstack-client-secret-0123\n", { mode: 0o600 });
+});
+afterAll(async () => {
+  for (const p of procs) p.kill("SIGKILL");
+  await Promise.all(procs.map((p) => p.exited));
+  await Promise.all(fakes.map((f) => f.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function fakeMeshstack(publicKeyPem = publicPem): Promise<FakeMeshstack> {
+  const fake = await new FakeMeshstack({ clientId: "edge-client", clientSecret: "meshstack-client-secret-0123", publicKeyPem }).start();
+  fakes.push(fake);
+  return fake;
+}
+
+function runnerArgs(fake: FakeMeshstack, dataDir: string, extra: string[] = []): string[] {
+  return [
+    "run", "--controller-kind", "meshstack", "--controller-url", fake.url, "--runner-id", fake.runnerUuid,
+    "--meshstack-client-id", "edge-client", "--api-key-file", path.join(dir, "client-secret"),
+    "--data-dir", dataDir, "--status-port", "0", "--poll-interval", "200ms", "--meshstack-status-interval", "500ms",
+    "--reconnect-min", "100ms", "--reconnect-max", "1s", ...extra,
+  ];
+}
+
+async function startRunner(fake: FakeMeshstack, name: string, extra: string[] = [], dataDir = path.join(dir, name)): Promise<{ proc: Proc; statusUrl: string; dataDir: string }> {
+  const proc = start(binary, runnerArgs(fake, dataDir, ["--runner-key-file", keyFile, ...extra]));
+  procs.push(proc);
+  const statusUrl = await waitForOutput(proc, STATUS_URL);
+  return { proc, statusUrl, dataDir };
+}
+
+const ended = (fake: FakeMeshstack, uuid: string) => () => (fake.run(uuid).status !== "IN_PROGRESS" ? fake.run(uuid) : undefined);
+
+/** Every update of a run after its final status would be a protocol error; the final one is last. */
+function expectOrdered(run: FakeRun): void {
+  const finals = run.updates.filter((u) => u.body.status === "SUCCEEDED" || u.body.status === "FAILED");
+  expect(finals.length).toBe(1);
+  expect(run.updates.at(-1)?.body.status).toBe(finals[0]?.body.status as string);
+}
+
+describe("edge-runner against meshStack (compiled binary)", () => {
+  test("keygen + keys cert: inputs encrypted to the certificate's key are decrypted, a MANUAL run succeeds, /status shows it", async () => {
+    const dataDir = path.join(dir, "keygen");
+    expect((await runToEnd(binary, ["keygen", "--data-dir", dataDir])).code).toBe(0);
+    const cert = await runToEnd(binary, ["keys", "cert", "--data-dir", dataDir, "--common-name", "edge-runner e2e"]);
+    expect(cert.code).toBe(0);
+    const certificate = new X509Certificate(cert.output.slice(cert.output.indexOf("-----BEGIN CERTIFICATE-----")));
+    expect(certificate.subject).toBe("CN=edge-runner e2e");
+    const fake = await fakeMeshstack(certificate.publicKey.export({ type: "spki", format: "pem" }) as string);
+    const proc = start(binary, runnerArgs(fake, dataDir, ["--meshstack-plugins", JSON.stringify({ MANUAL: { plugin: "echo", action: "sleep" } })]));
+    procs.push(proc);
+    const statusUrl = await waitForOutput(proc, STATUS_URL);
+    const uuid = fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 10, type: "INTEGER" }, { key: "token", value: "e2e-sensitive-token-value", type: "STRING", isSensitive: true }] });
+    const run = await eventually(ended(fake, uuid), 20_000, "run ended");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(run.steps.get("manual")?.outputs?.ms).toEqual({ value: 10, type: "INTEGER", isSensitive: false });
+    expect(fake.violations).toEqual([]);
+    const status = (await (await fetch(`${statusUrl}/status`)).json()) as { meshstack?: { lastClaimPollAt?: number; recent: Array<{ runUuid: string; status: string }> } };
+    expect(status.meshstack?.lastClaimPollAt).toBeGreaterThan(0);
+    expect(status.meshstack?.recent[0]).toMatchObject({ runUuid: uuid, status: "SUCCEEDED" });
+    const metrics = await (await fetch(`${statusUrl}/metrics`)).text();
+    expect(metrics).toContain('edge_runner_meshstack_claims_total{outcome="claimed"} 1');
+    expect(proc.output()).not.toContain("e2e-sensitive-token-value");
+    expect(proc.output()).not.toContain("meshstack-client-secret-0123");
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  }, 60_000);
+
+  test("a run encrypted to another key fails within 1 s with a key-mismatch message", async () => {
+    const fake = await fakeMeshstack();
+    await startRunner(fake, "mismatch");
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey;
+    const uuid = fake.addRun({ type: "MANUAL", rawInputs: [{ key: "dbPassword", type: "STRING", isSensitive: true, value: meshstackEncrypt(other, "x") }] });
+    const run = await eventually(ended(fake, uuid), 20_000, "run ended");
+    expect(run.status).toBe("FAILED");
+    expect((run.finishedAt as number) - (run.claimedAt as number)).toBeLessThan(1000);
+    expect(run.summary).toContain('"dbPassword"');
+    expect(run.summary).toContain("key pair does not match");
+    expect(fake.violations).toEqual([]);
+  }, 60_000);
+
+  test("runAborted cancels the run at once and nothing more is sent", async () => {
+    const fake = await fakeMeshstack();
+    const { statusUrl } = await startRunner(fake, "abort", ["--meshstack-plugins", SLEEP_PLUGIN]);
+    const uuid = fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 60_000, type: "INTEGER" }] });
+    await eventually(() => (fake.run(uuid).updates.length > 0 ? true : undefined), 20_000, "first update");
+    fake.abort(uuid);
+    await eventually(async () => {
+      const status = (await (await fetch(`${statusUrl}/status`)).json()) as { running: unknown[] };
+      return status.running.length === 0 ? true : undefined;
+    }, 10_000, "run cancelled");
+    const refused = fake.run(uuid).refusedUpdates;
+    expect(refused).toBe(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(fake.run(uuid).refusedUpdates).toBe(refused);
+  }, 60_000);
+
+  test(`a meshStack outage of ${OUTAGE_MS / 1000} s in the middle of runs: every final status arrives afterwards, in order`, async () => {
+    const fake = await fakeMeshstack();
+    await startRunner(fake, "outage", ["--meshstack-plugins", SLEEP_PLUGIN]);
+    const uuids = [500, 1000, 1500, 2000].map((ms) => fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: ms, type: "INTEGER" }] }));
+    await eventually(() => (uuids.every((u) => fake.run(u).registeredAt !== undefined) ? true : undefined), 20_000, "all registered");
+    fake.outage = true;
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    expect(uuids.map((u) => fake.run(u).status)).toEqual(Array(4).fill("IN_PROGRESS"));
+    fake.outage = false;
+    for (const uuid of uuids) {
+      const run = await eventually(ended(fake, uuid), 30_000, "run ended");
+      expect(run.status).toBe("SUCCEEDED");
+      expectOrdered(run);
+    }
+    expect(fake.outageAnswers).toBeGreaterThan(0);
+    expect(fake.violations).toEqual([]);
+  }, OUTAGE_MS + 90_000);
+
+  test("SIGKILL with runs claimed, then a restart: no run is left IN_PROGRESS", async () => {
+    const fake = await fakeMeshstack();
+    const first = await startRunner(fake, "sigkill", ["--meshstack-plugins", SLEEP_PLUGIN]);
+    const uuids = [1, 2, 3].map(() => fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 120_000, type: "INTEGER" }] }));
+    await eventually(() => (uuids.every((u) => fake.run(u).registeredAt !== undefined) ? true : undefined), 20_000, "all registered");
+    first.proc.kill("SIGKILL");
+    await first.proc.exited;
+    expect(uuids.map((u) => fake.run(u).status)).toEqual(Array(3).fill("IN_PROGRESS"));
+    expect(readdirSync(path.join(first.dataDir, "meshstack", "runs")).length).toBe(3);
+    await startRunner(fake, "sigkill", ["--meshstack-plugins", SLEEP_PLUGIN], first.dataDir);
+    for (const uuid of uuids) {
+      const run = await eventually(ended(fake, uuid), 20_000, "run reported");
+      expect(run.status).toBe("FAILED");
+      expect(run.summary).toContain("restarted during the run");
+    }
+    await eventually(() => (readdirSync(path.join(first.dataDir, "meshstack", "runs")).length === 0 ? true : undefined), 10_000, "outbox empty");
+  }, 90_000);
+
+  test("concurrency 8: eight runs at once, and no claim is sent while all eight slots are busy", async () => {
+    const fake = await fakeMeshstack();
+    await startRunner(fake, "concurrency", ["--meshstack-plugins", SLEEP_PLUGIN, "--concurrency", "8"]);
+    const uuids = Array.from({ length: 16 }, () => fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 3000, type: "INTEGER" }] }));
+    await eventually(() => (fake.openRuns() === 8 ? true : undefined), 20_000, "eight runs open");
+    for (const uuid of uuids) await eventually(ended(fake, uuid), 60_000, "run ended");
+    expect(uuids.map((u) => fake.run(u).status)).toEqual(Array(16).fill("SUCCEEDED"));
+    // A claim while eight runs were open is allowed only in the instant after one ended in the
+    // runner and before its final status reached meshStack.
+    const runs = uuids.map((u) => fake.run(u));
+    const whileFull = fake.claims.filter((c) => c.openRuns >= 8 && !runs.some((r) => (r.finishedAt ?? 0) >= c.at && (r.finishedAt ?? 0) - c.at < 1000));
+    expect(whileFull).toEqual([]);
+    const starts = runs.map((r) => r.claimedAt as number).sort((a, b) => a - b);
+    expect((starts[7] as number) - (starts[0] as number)).toBeLessThan(3000);
+  }, 120_000);
+
+  test("SIGTERM drains: no new claims, a running run finishes, one past the drain timeout is reported FAILED", async () => {
+    const fake = await fakeMeshstack();
+    const { proc } = await startRunner(fake, "drain", ["--meshstack-plugins", SLEEP_PLUGIN, "--drain-timeout", "2s"]);
+    const short = fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 800, type: "INTEGER" }] });
+    const long = fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 120_000, type: "INTEGER" }] });
+    await eventually(() => (fake.run(short).registeredAt !== undefined && fake.run(long).registeredAt !== undefined ? true : undefined), 20_000, "both registered");
+    proc.kill("SIGTERM");
+    const claimsAtTerm = fake.claims.length;
+    const queued = fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 10, type: "INTEGER" }] });
+    expect(await proc.exited).toBe(0);
+    expect(fake.run(short).status).toBe("SUCCEEDED");
+    expect(fake.run(long).status).toBe("FAILED");
+    expect(fake.run(long).summary).toContain("runner stopped before the run finished");
+    expect(fake.run(queued).claimedAt).toBeUndefined();
+    expect(fake.claims.length).toBeLessThanOrEqual(claimsAtTerm + 1);
+  }, 60_000);
+});
+
