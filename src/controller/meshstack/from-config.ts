@@ -23,8 +23,6 @@ import { RunOutboxStore } from "./outbox.ts";
 
 export const RUNNER_NAME = "edge-runner";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** A rotated key ring is picked up within this long. */
-const KEY_RING_RECHECK_MS = 30_000;
 
 export interface MeshstackSettings {
   runnerUuid: string;
@@ -63,7 +61,7 @@ export async function loadExtraKey(file: string | undefined): Promise<KeyObject 
 
 /** The runner's keys for meshStack: the ring (current first), then the extra key; reloaded after a rotation. */
 export async function meshstackKeys(config: Config, logger: Logger): Promise<() => readonly KeyObject[]> {
-  const dir = join(config.dataDir, "keys");
+  const dir = config.runnerKeyDir ?? join(config.dataDir, "keys");
   const extra = await loadExtraKey(config.runnerKeyFile);
   let ring = await RunnerKeyRing.load(dir);
   let keys = [...ring.keys.map((k) => k.privateKey), ...(extra === undefined ? [] : [extra])];
@@ -71,7 +69,7 @@ export async function meshstackKeys(config: Config, logger: Logger): Promise<() 
   let checkedAt = Date.now();
   let reloading = false;
   return () => {
-    if (!reloading && Date.now() - checkedAt > KEY_RING_RECHECK_MS) {
+    if (!reloading && Date.now() - checkedAt > Math.max(1000, config.keyRingCheckMs)) {
       reloading = true;
       checkedAt = Date.now();
       void RunnerKeyRing.load(dir)
