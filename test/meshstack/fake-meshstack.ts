@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { meshstackEncrypt } from "./meshstack-encrypt.ts";
 
 export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
+export const RUNNER_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrunner.v1-preview.hal+json";
 const RUN_BASE = "/api/meshobjects/meshbuildingblockruns";
 
 export type ImplementationType = "MANUAL" | "TERRAFORM" | "GITHUB_WORKFLOW" | "GITLAB_CICD" | "AZURE_DEVOPS";
@@ -104,6 +105,8 @@ export class FakeMeshstack {
   /** The next N claims answer 409 (meshStack's race). */
   conflictClaims = 0;
   tokenTtlSeconds: number;
+  /** What the runner's registration shows as `spec.publicKey` (a certificate); default the public key. */
+  registeredPublicKey: string | undefined;
   readonly #o: FakeMeshstackOptions;
   readonly #tokens = new Map<string, number>();
   #server: Server | undefined;
@@ -173,7 +176,13 @@ export class FakeMeshstack {
     const url = new URL(req.url ?? "/", this.url);
     try {
       if (req.method === "POST" && url.pathname === "/api/login") return this.#login(req, body, send);
-      this.#checkHeaders(req, url.pathname.endsWith("/artifact") ? "application/octet-stream" : RUN_MEDIA_TYPE);
+      const runnerPath = /^\/api\/meshobjects\/meshbuildingblockrunners\/([^/]+)$/.exec(url.pathname);
+      this.#checkHeaders(req, url.pathname.endsWith("/artifact") ? "application/octet-stream" : runnerPath !== null ? RUNNER_MEDIA_TYPE : RUN_MEDIA_TYPE);
+      if (runnerPath !== null && req.method === "GET") {
+        if (!this.#apiAuthorized(req)) return send(401, { message: "Unauthorized" }, "application/json");
+        if (runnerPath[1] !== this.runnerUuid) return send(404, { message: "No such runner" }, "application/json");
+        return send(200, { apiVersion: "v1-preview", kind: "meshBuildingBlockRunner", metadata: { uuid: this.runnerUuid, ownedByWorkspace: "platform-ws" }, spec: { displayName: "edge-runner", publicKey: this.registeredPublicKey ?? this.#o.publicKeyPem, implementationType: "ALL" } }, RUNNER_MEDIA_TYPE);
+      }
       if (req.method === "POST" && url.pathname === `${RUN_BASE}/create`) return this.#claim(req, url, send);
       const m = /^\/api\/meshobjects\/meshbuildingblockruns\/([^/]+)\/(status\/source(?:\/([^/]+))?|artifact)$/.exec(url.pathname);
       const run = m === null ? undefined : this.runs.get(m[1] as string);
@@ -197,7 +206,7 @@ export class FakeMeshstack {
     const h = req.headers;
     const problems: string[] = [];
     if (h.accept !== accept) problems.push(`Accept ${String(h.accept)}`);
-    if (req.method !== "GET" && h["content-type"] !== RUN_MEDIA_TYPE) problems.push(`Content-Type ${String(h["content-type"])}`);
+    if (req.method !== "GET" && h["content-type"] !== RUN_MEDIA_TYPE && h["content-type"] !== RUNNER_MEDIA_TYPE) problems.push(`Content-Type ${String(h["content-type"])}`);
     if (!/^\S+\/\S+/.test(h["user-agent"] ?? "")) problems.push(`User-Agent ${String(h["user-agent"])}`);
     for (const name of ["x-meshcloud-runner-name", "x-meshcloud-runner-version", "x-block-runner-node-id"]) {
       if (typeof h[name] !== "string" || h[name] === "") problems.push(`missing ${name}`);

@@ -7,7 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
@@ -199,3 +199,23 @@ describe("edge-runner against meshStack (compiled binary)", () => {
   }, 60_000);
 });
 
+
+describe("edge-runner doctor for meshStack (compiled binary)", () => {
+  test("passes when the login works, the runner UUID is registered and a key matches the registered certificate; fails on a foreign certificate", async () => {
+    const fake = await fakeMeshstack();
+    mkdirSync(path.join(dir, "doctor"), { mode: 0o700 });
+    const args = runnerArgs(fake, path.join(dir, "doctor"), ["--runner-key-file", keyFile]).slice(1).filter((a, i, all) => a !== "--status-port" && all[i - 1] !== "--status-port");
+    const good = await runToEnd(binary, ["doctor", ...args]);
+    expect(good.output).toContain("logged in as API key client");
+    expect(good.output).toMatch(/key 1 of 1 decrypts a test value/);
+    expect(good.code).toBe(0);
+    expect(fake.claims.length).toBe(0);
+    expect(good.output).not.toContain("meshstack-client-secret-0123");
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }) as string;
+    fake.registeredPublicKey = other;
+    const bad = await runToEnd(binary, ["doctor", ...args]);
+    expect(bad.output).toContain("none of the runner's 1 key(s) decrypts");
+    expect(bad.code).not.toBe(0);
+    expect(fake.claims.length).toBe(0);
+  }, 60_000);
+});

@@ -8,6 +8,8 @@ import { readLimited } from "../../util/read-limited.ts";
 import { parseRetryAfter } from "../backoff.ts";
 
 export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
+/** meshcloud's run controller reads and updates its registration with this type. */
+export const RUNNER_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrunner.v1-preview.hal+json";
 /** A claimed run is a few KiB; 8 MiB leaves room for FILE inputs without trusting any size. */
 const MAX_RUN_BYTES = 8 * 1024 * 1024;
 const MAX_SMALL_BYTES = 64 * 1024;
@@ -117,6 +119,21 @@ export class MeshstackClient {
       this.lastLoginError = { at: this.#now(), message: errorMessage(error) };
       throw error;
     }
+  }
+
+  /** Logs in (API key) without claiming anything: what `doctor` checks. */
+  async login(): Promise<void> {
+    this.dropToken();
+    await this.#apiAuthorization();
+  }
+
+  /** The runner as registered in meshStack (its `spec.publicKey` certificate), or undefined when unknown (404). */
+  async getRunner(runnerUuid: string): Promise<Record<string, unknown> | undefined> {
+    const url = `${this.#o.baseUrl}/api/meshobjects/meshbuildingblockrunners/${encodeURIComponent(runnerUuid)}`;
+    const response = await this.#call("GET", url, { headers: this.headers({ Authorization: await this.#apiAuthorization(), Accept: RUNNER_MEDIA_TYPE }) }, "read the runner's registration", MAX_RUN_BYTES);
+    if (response.status === 404) return undefined;
+    if (!response.ok) throw new MeshstackCallError(`Cannot read the runner's registration in meshStack: HTTP ${response.status}`, response.status);
+    return parseJson(response.text, "the runner's registration");
   }
 
   /** Claims one run for `runnerUuid`. Never retried here: a retry after an unknown outcome could claim a second run. */

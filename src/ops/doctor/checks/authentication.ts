@@ -15,6 +15,7 @@ export const authenticationCheck: DoctorCheck = {
   needs: ["key-files", "controller-reachable", "tls"],
   async run(ctx) {
     const config = ctx.state.config!;
+    if (config.controllerKind === "meshstack") return { status: "skip", summary: "meshStack is checked below" };
     const apiKey = ctx.state.apiKey;
     if (apiKey === undefined) return { status: "fail", summary: "no API key was read", fix: `set "apiKeyFile"` };
     redactor.add(apiKey);

@@ -6,6 +6,7 @@ import { configCheck } from "./config.ts";
 import { controllerReachableCheck } from "./controller-reachable.ts";
 import { dataDirCheck } from "./data-dir.ts";
 import { keyFilesCheck } from "./key-files.ts";
+import { meshstackCheck } from "./meshstack.ts";
 import { signingKeysCheck } from "./signing-keys.ts";
 import { tlsCheck } from "./tls.ts";
 
@@ -17,4 +18,5 @@ export const DOCTOR_CHECKS: readonly DoctorCheck[] = [
   controllerReachableCheck,
   tlsCheck,
   authenticationCheck,
+  meshstackCheck,
 ];
