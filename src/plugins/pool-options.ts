@@ -24,6 +24,8 @@ export interface RunRequest {
   onStep(step: StepUpdate): void;
   /** The job's secrets by reference, as the controller gave them; ctx.secrets.get() reads them. */
   secrets?: Readonly<Record<string, string>>;
+  /** The secret references the job declared at submit (the offer's `secrets`): the only ones it may resolve. */
+  declaredSecrets?: readonly string[];
 }
 
 export interface PluginPoolOptions {

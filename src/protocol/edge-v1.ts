@@ -26,6 +26,8 @@ export interface JobOffer {
   input: unknown;
   /** Per-job timeout; absent means the runner's default. */
   timeoutMs?: number;
+  /** Secret references the job declared at submit: the only ones it may resolve (ctx.secrets.get). */
+  secrets?: string[];
   /** Epoch ms when the lease lapses unless a heartbeat extends it. */
   leaseExpiresAt: number;
   submittedAt: number;
@@ -209,6 +211,7 @@ const controllerValidators: Record<ControllerMessage["type"], (m: Obj) => void> 
     const j = obj(m.job, "job");
     str(j, "id"); int(j, "attempt", 1); str(j, "group"); str(j, "plugin"); str(j, "action");
     int(j, "leaseExpiresAt"); int(j, "submittedAt"); optInt(j, "timeoutMs", 1);
+    if (j.secrets !== undefined) for (const ref of arr(j, "secrets", 50)) need(typeof ref === "string" && ref.length <= 512, `"job.secrets[]" must be strings of at most 512 characters`);
   },
   cancel: (m) => { str(m, "jobId"); int(m, "attempt", 1); need(typeof m.reason === "string", `"reason" must be a string`); },
   heartbeat_ack: (m) => {

@@ -1,6 +1,16 @@
 // The admin API for jobs: submit, list, get, cancel, read logs, and wait for the end.
 
 import { SECRET_NAME } from "./secret-store.ts";
+import { parseReference } from "../secrets/references/reference.ts";
+
+function isReference(ref: string): boolean {
+  try {
+    parseReference(ref);
+    return ref.includes(":");
+  } catch {
+    return false;
+  }
+}
 import { Hono } from "hono";
 import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
@@ -100,8 +110,8 @@ function parseSubmit(body: Obj): { input: SubmitJobInput; secretInputs?: Record<
   if (maxAttempts !== undefined) out.maxAttempts = maxAttempts;
   if (body.secrets !== undefined) {
     const refs = body.secrets;
-    if (!Array.isArray(refs) || refs.length > 50 || !refs.every((r) => typeof r === "string" && SECRET_NAME.test(r))) {
-      throw invalid(`Cannot ${action}: "secrets" must be an array of at most 50 secret names (letters, digits, "_.-/")`);
+    if (!Array.isArray(refs) || refs.length > 50 || !refs.every((r) => typeof r === "string" && (SECRET_NAME.test(r) || isReference(r)))) {
+      throw invalid(`Cannot ${action}: "secrets" must be an array of at most 50 secret names (letters, digits, "_.-/") or references (vault:, gcp:, controller:, env:, file:)`);
     }
     out.secrets = [...new Set(refs as string[])];
   }

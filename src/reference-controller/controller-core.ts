@@ -377,6 +377,7 @@ export function offerOf(job: StoredJob): JobOffer {
     action: job.action,
     input: job.input,
     ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
+    ...(job.secrets === undefined ? {} : { secrets: job.secrets }),
     leaseExpiresAt: job.leaseExpiresAt ?? 0,
     submittedAt: job.submittedAt,
   };

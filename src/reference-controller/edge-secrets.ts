@@ -63,7 +63,8 @@ export function createEdgeSecretsApp(options: { core: ControllerCore; runners: R
     }
     const job = core.getJob(jobId);
     const allowed = job !== undefined && isLeased(job.status) && job.runnerId === runnerId && job.attempt === attempt && job.secrets?.includes(ref) === true;
-    const value = allowed ? secrets.get(ref) : undefined;
+    // "controller:NAME" and a bare NAME are the same secret of this store.
+    const value = allowed ? secrets.get(ref.startsWith("controller:") ? ref.slice("controller:".length) : ref) : undefined;
     if (!allowed || value === undefined) {
       core.logger.warn("Refused a secret reference", { runnerId, jobId, attempt, ref });
       return errorResponse(c, 404, "secret_not_found", `Cannot resolve secret "${ref}" for job "${jobId}" attempt ${attempt}: not declared by the job, not held by this runner, or not stored`);

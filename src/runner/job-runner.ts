@@ -54,6 +54,7 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
     plugin: job.plugin,
     action: job.action,
     input: job.input,
+    ...(job.secrets === undefined ? {} : { declaredSecrets: job.secrets }),
     timeoutMs: job.timeoutMs ?? options.defaultTimeoutMs,
     signal,
     onLog(line) {

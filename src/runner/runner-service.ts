@@ -21,6 +21,9 @@ import { readFileSync } from "node:fs";
 import { Runner } from "./runner.ts";
 import { controllerSecretResolver } from "./controller-secrets.ts";
 import { SecretInputsExecutor } from "./secret-inputs-executor.ts";
+import { SecretBackends } from "../secrets/references/secret-backends.ts";
+import { secretsSection } from "../status/secrets-section.ts";
+import { backendOptionsFromConfig } from "../secrets/references/from-config.ts";
 import { RunnerKeyService } from "../secrets/runner-key-service.ts";
 import { defaultControllerClient } from "../platform/controller-client.ts";
 import { hostList, publicUrl } from "../config/url.ts";
@@ -69,13 +72,23 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     checkMs: config.keyRingCheckMs,
   });
   const ring = () => keys.ring;
-  const secrets = controllerSecretResolver({ controllerUrl: config.controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) });
+  const controllerSecrets = controllerSecretResolver({ controllerUrl: config.controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) });
+  // Secret references (vault:, gcp:, controller:, env:, file:); backend tokens join the process scope.
+  const backends = new SecretBackends({
+    ...backendOptionsFromConfig(config),
+    registerSecret: (value) => redactor.add(value),
+    ...(meshstack === undefined ? { controller: (ref: string, job: { jobId: string; attempt: number }, signal: AbortSignal) => controllerSecrets(job).get(ref, signal) } : {}),
+  });
+  const secrets = (request: { jobId: string; attempt: number; declaredSecrets?: readonly string[] }) => ({
+    get: (ref: string, signal: AbortSignal) => backends.resolve(ref, { jobId: request.jobId, attempt: request.attempt, ...(request.declaredSecrets === undefined ? {} : { declared: request.declaredSecrets }) }, signal),
+  });
   const pool = new PluginPool({
     idleMs: config.workerIdleMs,
     maxWorkerHeapMb: config.workerMaxHeapMb,
     policy,
     storage,
-    ...(meshstack === undefined ? { secrets: (request: { jobId: string; attempt: number }) => secrets(request) } : {}),
+    // meshStack runs carry their secrets in the request (the pool's default resolver reads them).
+    ...(meshstack === undefined ? { secrets } : {}),
     logger,
     // meshStack serves no plugin bundles: its runs use the built-in integrations.
     ...(meshstack !== undefined ? {} : { resolve: runnerBundleResolver({
@@ -125,7 +138,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   const started = runner;
   const details = "details" in connection ? () => connection.details() : undefined;
-  const app = createStatusApp({ snapshot: () => (details === undefined ? started.snapshot() : { ...started.snapshot(), meshstack: details() }), metrics, allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)] });
+  const app = createStatusApp({ snapshot: () => (details === undefined ? started.snapshot() : { ...started.snapshot(), meshstack: details() }), metrics, sections: [secretsSection(backends)], allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)] });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
     await pool.close(); // nothing else started yet: leave no worker behind the failure
     throw error;

@@ -13,6 +13,7 @@ import { PAGE_CSP, renderPage } from "./page.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { checkReadiness } from "./readiness.ts";
 import type { RunnerSnapshot } from "./snapshot.ts";
+import type { StatusSection } from "./secrets-section.ts";
 
 export interface StatusAppOptions {
   /** Builds the current snapshot; called once per request. */
@@ -22,10 +23,13 @@ export interface StatusAppOptions {
   redactor?: Redactor;
   /** Host names answered besides loopback names and IP addresses (bind address, allowedHosts). */
   allowedHosts?: readonly string[];
+  /** Parts contributed by other parts of the runner (secret backends, …): a /status key, a page section, /metrics lines. */
+  sections?: readonly StatusSection[];
 }
 
 export function createStatusApp(options: StatusAppOptions): Hono {
   const redactor = options.redactor ?? processRedactor;
+  const sections = options.sections ?? [];
   const app = new Hono();
 
   app.use("*", securityHeaders);
@@ -34,7 +38,9 @@ export function createStatusApp(options: StatusAppOptions): Hono {
   app.get("/", (c) => {
     c.header("Content-Security-Policy", PAGE_CSP);
     // The document is redacted field by field; redacting the whole HTML could mangle the script.
-    return c.html(renderPage(statusDocument(options.snapshot(), redactor)));
+    const snapshot = options.snapshot();
+    const extra = sections.map((s) => `<section id="s-${s.key}" class="panel">${s.html(redactor, snapshot.now)}</section>`).join("\n");
+    return c.html(renderPage(statusDocument(snapshot, redactor), extra));
   });
 
   app.get("/healthz", (c) => {
@@ -50,9 +56,15 @@ export function createStatusApp(options: StatusAppOptions): Hono {
     return c.json({ ready: false, kind: readiness.kind, reason: redactor.text(readiness.reason) }, 503);
   });
 
-  app.get("/status", (c) => c.json(statusDocument(options.snapshot(), redactor)));
+  app.get("/status", (c) => {
+    const snapshot = options.snapshot();
+    return c.json({ ...statusDocument(snapshot, redactor), ...Object.fromEntries(sections.map((s) => [s.key, s.json(redactor, snapshot.now)])) });
+  });
 
-  app.get("/metrics", (c) => c.body(options.metrics.expose(options.snapshot()), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE }));
+  app.get("/metrics", (c) => {
+    const text = options.metrics.expose(options.snapshot()) + sections.map((s) => s.metrics()).join("");
+    return c.body(text, 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
+  });
 
   app.notFound((c) => {
     const path = c.req.path.length > 200 ? c.req.path.slice(0, 200) + "…" : c.req.path;

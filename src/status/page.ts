@@ -137,7 +137,8 @@ const ICON_COLOURS = { ok: "#2fa36b", warn: "#e0a028", bad: "#d93a3a" } as const
 const icon = (colour: string): string =>
   "data:image/svg+xml," + encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="${colour}"/></svg>`);
 
-export function renderPage(doc: StatusDocument): string {
+/** `extra`: server-rendered sections of other parts (trusted HTML, already escaped). */
+export function renderPage(doc: StatusDocument, extra = ""): string {
   const s = renderSections(doc);
   const attr = (v: string): string => v.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
   const text = (v: string): string => attr(v).replace(/>/g, "&gt;");
@@ -164,6 +165,7 @@ export function renderPage(doc: StatusDocument): string {
 </div>
 <section id="s-recent" class="panel">${s.recent}</section>
 <section id="s-meshstack" class="panel"${doc.meshstack === undefined ? " hidden" : ""}>${renderMeshstackSection(doc)}</section>
+${extra}
 </main>
 <footer id="s-footer">${s.footer}</footer>
 </div>

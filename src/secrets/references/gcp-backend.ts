@@ -1,0 +1,172 @@
+// `gcp:` references through Secret Manager's REST API: GET
+// {endpoint}/v1/projects/P/secrets/S/versions/V:access, payload.data in base64 checked against
+// payload.dataCrc32c. The access token comes from a service-account key file (a JWT assertion
+// signed with jose, exchanged at the key's token_uri) or from the metadata server, and is cached
+// until shortly before it expires. Endpoints are configurable so tests can point at a fake.
+
+import { EdgeError, type ErrorCode } from "../../errors.ts";
+import { crc32c } from "./crc32c.ts";
+import type { SecretReference } from "./reference.ts";
+
+export interface GcpBackendOptions {
+  /** Secret Manager base URL; default https://secretmanager.googleapis.com. */
+  endpoint?: string;
+  /** Service-account key (the JSON file's content); without it, the metadata server is asked. */
+  serviceAccountJson?: string;
+  /** Overrides the key's token_uri (tests). */
+  tokenUrl?: string;
+  /** Metadata server base; default http://metadata.google.internal. */
+  metadataUrl?: string;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+  registerSecret?: (value: string) => void;
+}
+
+interface ServiceAccount {
+  client_email: string;
+  private_key: string;
+  private_key_id?: string;
+  token_uri?: string;
+}
+
+const SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+/** Refresh a cached token this long before it expires. */
+const EARLY_MS = 60_000;
+const MAX_BODY_CHARS = 1024 * 1024;
+
+export class GcpBackend {
+  readonly #o: GcpBackendOptions;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #account: ServiceAccount | undefined;
+  #token: { value: string; expiresAt: number } | undefined;
+  #tokenInFlight: Promise<string> | undefined;
+
+  constructor(options: GcpBackendOptions) {
+    this.#o = options;
+    this.#fetch = options.fetch ?? fetch;
+    this.#now = options.now ?? Date.now;
+    this.#account = options.serviceAccountJson === undefined ? undefined : parseServiceAccount(options.serviceAccountJson);
+    if (this.#account !== undefined) options.registerSecret?.(this.#account.private_key);
+  }
+
+  get label(): string {
+    return `GCP Secret Manager at "${this.#endpoint}"`;
+  }
+
+  get #endpoint(): string {
+    return (this.#o.endpoint ?? "https://secretmanager.googleapis.com").replace(/\/+$/, "");
+  }
+
+  async read(ref: Extract<SecretReference, { backend: "gcp" }>): Promise<string> {
+    const where = `Cannot resolve secret "${ref.raw}" from ${this.label}`;
+    const token = await this.#accessToken(ref.raw);
+    const url = `${this.#endpoint}/v1/projects/${ref.project}/secrets/${ref.secret}/versions/${ref.version}:access`;
+    const { status, body } = await this.#call(url, { headers: { authorization: `Bearer ${token}` } }, where);
+    if (status === 401) this.#token = undefined; // a revoked token: the next call gets a new one
+    if (status !== 200) throw this.#failure(status, body, where);
+    const payload = (body as { payload?: { data?: unknown; dataCrc32c?: unknown } } | undefined)?.payload;
+    if (typeof payload?.data !== "string") throw new EdgeError("secret_corrupt", `${where}: the answer has no payload.data`);
+    const bytes = Buffer.from(payload.data, "base64");
+    if (payload.dataCrc32c !== undefined) {
+      const expected = Number(payload.dataCrc32c);
+      if (!Number.isSafeInteger(expected) || crc32c(bytes) !== expected) {
+        throw new EdgeError("secret_corrupt", `${where}: the payload's CRC32C does not match dataCrc32c (corrupted in transit); refused`);
+      }
+    }
+    return bytes.toString("utf8");
+  }
+
+  async #accessToken(ref: string): Promise<string> {
+    if (this.#token !== undefined && this.#now() < this.#token.expiresAt - EARLY_MS) return this.#token.value;
+    this.#tokenInFlight ??= this.#fetchToken(ref).finally(() => (this.#tokenInFlight = undefined));
+    return this.#tokenInFlight;
+  }
+
+  async #fetchToken(ref: string): Promise<string> {
+    const where = `Cannot resolve secret "${ref}": cannot get a GCP access token`;
+    let status: number;
+    let body: unknown;
+    if (this.#account !== undefined) {
+      const tokenUrl = this.#o.tokenUrl ?? this.#account.token_uri ?? "https://oauth2.googleapis.com/token";
+      const assertion = await this.#assertion(tokenUrl);
+      ({ status, body } = await this.#call(tokenUrl, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
+      }, `${where} from "${tokenUrl}"`));
+    } else {
+      const base = (this.#o.metadataUrl ?? "http://metadata.google.internal").replace(/\/+$/, "");
+      ({ status, body } = await this.#call(`${base}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { "metadata-flavor": "Google" } }, `${where} from the metadata server`));
+    }
+    if (status !== 200) {
+      const oauth = body as { error?: unknown; error_description?: unknown } | undefined;
+      const detail = typeof oauth?.error === "string" ? `: ${oauth.error}${typeof oauth.error_description === "string" ? ` (${oauth.error_description.slice(0, 200)})` : ""}` : "";
+      const code: ErrorCode = status >= 500 || status === 429 ? "secret_backend_unavailable" : "secret_permission_denied";
+      throw new EdgeError(code, `${where}: the token endpoint answered ${status}${detail}`);
+    }
+    const { access_token: value, expires_in: expiresIn } = (body ?? {}) as { access_token?: unknown; expires_in?: unknown };
+    if (typeof value !== "string" || value === "") throw new EdgeError("secret_backend_unavailable", `${where}: the answer has no access_token`);
+    this.#o.registerSecret?.(value);
+    const seconds = typeof expiresIn === "number" && expiresIn > 0 ? Math.min(expiresIn, 24 * 3600) : 300;
+    this.#token = { value, expiresAt: this.#now() + seconds * 1000 };
+    return value;
+  }
+
+  async #assertion(audience: string): Promise<string> {
+    const account = this.#account!;
+    const { SignJWT, importPKCS8 } = await import("jose");
+    const key = await importPKCS8(account.private_key, "RS256");
+    const now = Math.floor(this.#now() / 1000);
+    return new SignJWT({ scope: SCOPE })
+      .setProtectedHeader({ alg: "RS256", typ: "JWT", ...(account.private_key_id === undefined ? {} : { kid: account.private_key_id }) })
+      .setIssuer(account.client_email)
+      .setAudience(audience)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .sign(key);
+  }
+
+  async #call(url: string, init: RequestInit, where: string): Promise<{ status: number; body: unknown }> {
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs), redirect: "error" });
+    } catch (error) {
+      const reason = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs} ms` : (error as Error).message.slice(0, 200);
+      throw new EdgeError("secret_backend_unavailable", `${where}: the service is unreachable (${reason})`, { retryable: true });
+    }
+    const text = await response.text();
+    if (text.length > MAX_BODY_CHARS) throw new EdgeError("secret_corrupt", `${where}: the answer is over ${MAX_BODY_CHARS} characters`);
+    let body: unknown;
+    try {
+      body = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, body };
+  }
+
+  #failure(status: number, body: unknown, where: string): EdgeError {
+    const error = (body as { error?: { message?: unknown; status?: unknown } } | undefined)?.error;
+    const detail = typeof error?.status === "string" ? `: ${error.status}${typeof error.message === "string" ? ` (${error.message.slice(0, 200)})` : ""}` : "";
+    if (status === 404) return new EdgeError("secret_not_found", `${where}: not found (404)${detail}`);
+    if (status === 403 || status === 401) return new EdgeError("secret_permission_denied", `${where}: permission denied (${status})${detail}; the account needs roles/secretmanager.secretAccessor`);
+    if (status >= 500 || status === 429) return new EdgeError("secret_backend_unavailable", `${where}: the service answered ${status}${detail}`, { retryable: true });
+    return new EdgeError("secret_reference_invalid", `${where}: the service refused the request (${status})${detail}`);
+  }
+}
+
+function parseServiceAccount(json: string): ServiceAccount {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    throw new EdgeError("config_invalid", "Cannot use the GCP service-account key file: it is not JSON");
+  }
+  const { client_email: email, private_key: key, private_key_id: kid, token_uri: tokenUri } = parsed;
+  if (typeof email !== "string" || typeof key !== "string" || !key.includes("PRIVATE KEY")) {
+    throw new EdgeError("config_invalid", "Cannot use the GCP service-account key file: it needs client_email and private_key (a PEM key)");
+  }
+  return { client_email: email, private_key: key, ...(typeof kid === "string" ? { private_key_id: kid } : {}), ...(typeof tokenUri === "string" ? { token_uri: tokenUri } : {}) };
+}

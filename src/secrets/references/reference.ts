@@ -1,0 +1,69 @@
+// A secret reference as a job names it: `vault:kv/data/app#field` (optional `?version=N`),
+// `gcp:projects/P/secrets/S[/versions/V]`, `controller:NAME` (or a bare NAME), `env:NAME`,
+// `file:/path`. Parsed once, bounded, and shown in errors as the job wrote it (never a value).
+
+import { EdgeError } from "../../errors.ts";
+
+export type Backend = "controller" | "vault" | "gcp" | "env" | "file";
+export const BACKENDS: readonly Backend[] = ["controller", "vault", "gcp", "env", "file"];
+
+export type SecretReference =
+  | { backend: "controller"; raw: string; name: string }
+  | { backend: "vault"; raw: string; path: string; field: string; version?: number }
+  | { backend: "gcp"; raw: string; project: string; secret: string; version: string }
+  | { backend: "env"; raw: string; name: string }
+  | { backend: "file"; raw: string; path: string };
+
+const MAX_REF_CHARS = 512;
+const VAULT_PATH = /^[A-Za-z0-9_.\-/]+$/;
+const GCP = /^projects\/([a-z0-9-]{1,64})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
+
+export function parseReference(raw: string): SecretReference {
+  const bad = (why: string) => new EdgeError("secret_reference_invalid", `Cannot resolve secret reference "${raw.slice(0, 120)}": ${why}`);
+  if (typeof raw !== "string" || raw.length === 0 || raw.length > MAX_REF_CHARS) throw bad(`a reference is 1 to ${MAX_REF_CHARS} characters`);
+  const colon = raw.indexOf(":");
+  // No scheme: a name in the controller's store, as before references had schemes.
+  if (colon === -1) return { backend: "controller", raw, name: raw };
+  const scheme = raw.slice(0, colon);
+  const rest = raw.slice(colon + 1);
+  switch (scheme) {
+    case "controller":
+      if (rest === "") throw bad("the secret name is missing");
+      return { backend: "controller", raw, name: rest };
+    case "env":
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(rest)) throw bad("an environment variable name is letters, digits and _");
+      return { backend: "env", raw, name: rest };
+    case "file":
+      if (!rest.startsWith("/")) throw bad("a file reference needs an absolute path");
+      return { backend: "file", raw, path: rest };
+    case "gcp": {
+      const match = GCP.exec(rest);
+      if (match === null) throw bad(`a gcp reference is gcp:projects/PROJECT/secrets/NAME[/versions/VERSION|latest]`);
+      return { backend: "gcp", raw, project: match[1]!, secret: match[2]!, version: match[3] ?? "latest" };
+    }
+    case "vault": {
+      // vault:PATH[?version=N]#FIELD, the query also accepted after the field.
+      let body = rest;
+      let version: number | undefined;
+      const q = body.indexOf("?");
+      let hash = body.indexOf("#");
+      if (q !== -1) {
+        const end = hash > q ? hash : body.length;
+        const query = new URLSearchParams(body.slice(q + 1, end));
+        const v = query.get("version");
+        if (v === null || !/^[1-9][0-9]{0,8}$/.test(v) || [...query.keys()].some((k) => k !== "version")) throw bad(`the only query is ?version=N with N ≥ 1`);
+        version = Number(v);
+        body = body.slice(0, q) + body.slice(end);
+        hash = body.indexOf("#");
+      }
+      if (hash === -1) throw bad(`a vault reference names its field: vault:PATH#FIELD`);
+      const path = body.slice(0, hash).replace(/^\/+/, "");
+      const field = body.slice(hash + 1);
+      if (!VAULT_PATH.test(path) || path.split("/").some((part) => part === ".." || part === "")) throw bad("the vault path has characters other than letters, digits and _.-/ or an empty or .. segment");
+      if (field === "" || field.length > 256) throw bad("the field after # is 1 to 256 characters");
+      return version === undefined ? { backend: "vault", raw, path, field } : { backend: "vault", raw, path, field, version };
+    }
+    default:
+      throw bad(`unknown scheme "${scheme.slice(0, 20)}" (use vault:, gcp:, controller:, env: or file:)`);
+  }
+}

@@ -1,0 +1,162 @@
+// Resolves a job's secret references just before (and while) it runs: one place that parses the
+// reference, checks the job declared it, picks the backend (Vault and GCP loaded only at first
+// use), and records each backend's health and a counter per backend and outcome for /status and
+// /metrics. A backend that is down fails the job that needs it, never the runner's /healthz.
+
+import * as fs from "node:fs/promises";
+import { EdgeError, serializeError } from "../../errors.ts";
+import type { GcpBackend, GcpBackendOptions } from "./gcp-backend.ts";
+import { BACKENDS, parseReference, type Backend, type SecretReference } from "./reference.ts";
+import type { VaultBackend, VaultBackendOptions } from "./vault-backend.ts";
+
+export interface BackendHealth {
+  backend: Backend;
+  /** False when the runner has no configuration for it (vault, gcp). */
+  configured: boolean;
+  lastSuccessAt?: number;
+  lastErrorAt?: number;
+  /** The last error's code and message (names the reference and backend, never a value). */
+  lastError?: { code: string; message: string };
+}
+
+export type ResolveOutcome = "ok" | "not_found" | "denied" | "unavailable" | "invalid" | "error";
+
+export interface SecretBackendsOptions {
+  vault?: Omit<VaultBackendOptions, "registerSecret">;
+  gcp?: Omit<GcpBackendOptions, "registerSecret">;
+  /** The runner's own scope: backend tokens are registered there. */
+  registerSecret: (value: string) => void;
+  /** Secrets in the controller's store (controller: and bare names). */
+  controller?: (ref: string, job: { jobId: string; attempt: number }, signal: AbortSignal) => Promise<string>;
+  env?: Readonly<Record<string, string | undefined>>;
+  now?: () => number;
+}
+
+const MAX_FILE_BYTES = 1024 * 1024;
+
+export class SecretBackends {
+  readonly #o: SecretBackendsOptions;
+  readonly #now: () => number;
+  readonly #health = new Map<Backend, BackendHealth>();
+  readonly #counts = new Map<string, number>();
+  #vault: Promise<VaultBackend> | undefined;
+  #gcp: Promise<GcpBackend> | undefined;
+
+  constructor(options: SecretBackendsOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    for (const backend of BACKENDS) {
+      const configured = backend === "vault" ? options.vault !== undefined : backend === "gcp" ? options.gcp !== undefined : backend === "controller" ? options.controller !== undefined : true;
+      this.#health.set(backend, { backend, configured });
+    }
+  }
+
+  /** Resolves `raw` for a job that declared `declared`; rejects with a coded EdgeError naming the reference. */
+  async resolve(raw: string, job: { jobId: string; attempt: number; declared?: readonly string[] }, signal: AbortSignal): Promise<string> {
+    let ref: SecretReference;
+    try {
+      ref = parseReference(raw);
+    } catch (error) {
+      this.#count("controller", "invalid");
+      throw error;
+    }
+    const started = this.#now();
+    try {
+      // The controller checks declarations for its own store; every other backend is checked here.
+      if (ref.backend !== "controller" && job.declared?.includes(raw) !== true) {
+        throw new EdgeError("secret_not_found", `Cannot resolve secret "${raw}" for job "${job.jobId}": the job did not declare it at submit (list it in "secrets")`);
+      }
+      const value = await this.#read(ref, job, signal);
+      this.#record(ref.backend, "ok", started);
+      return value;
+    } catch (error) {
+      const wire = serializeError(error);
+      this.#record(ref.backend, outcomeOf(wire.code), started, wire);
+      throw error;
+    }
+  }
+
+  health(): BackendHealth[] {
+    return [...this.#health.values()].map((h) => ({ ...h }));
+  }
+
+  /** Counts by backend and outcome, for /metrics. */
+  counts(): Array<{ backend: Backend; outcome: ResolveOutcome; count: number }> {
+    return [...this.#counts].map(([key, count]) => {
+      const [backend, outcome] = key.split("|") as [Backend, ResolveOutcome];
+      return { backend, outcome, count };
+    });
+  }
+
+  async #read(ref: SecretReference, job: { jobId: string; attempt: number }, signal: AbortSignal): Promise<string> {
+    switch (ref.backend) {
+      case "controller":
+        if (this.#o.controller === undefined) throw new EdgeError("secret_backend_unavailable", `Cannot resolve secret "${ref.raw}": this runner has no controller secret store`);
+        return this.#o.controller(ref.raw, job, signal);
+      case "env": {
+        const value = (this.#o.env ?? process.env)[ref.name];
+        if (value === undefined || value === "") throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}": the runner's environment has no variable "${ref.name}"`);
+        return value;
+      }
+      case "file":
+        return readSecretFile(ref.raw, ref.path);
+      case "vault": {
+        const vault = this.#o.vault;
+        if (vault === undefined) throw new EdgeError("secret_backend_unavailable", `Cannot resolve secret "${ref.raw}": this runner has no Vault configured (vaultAddr)`);
+        this.#vault ??= import("./vault-backend.ts").then(({ VaultBackend }) => new VaultBackend({ ...vault, registerSecret: this.#o.registerSecret }));
+        return (await this.#vault).read(ref);
+      }
+      case "gcp": {
+        const gcp = this.#o.gcp;
+        if (gcp === undefined) throw new EdgeError("secret_backend_unavailable", `Cannot resolve secret "${ref.raw}": this runner has no GCP Secret Manager configured (gcpCredentialsFile or gcpUseMetadata)`);
+        this.#gcp ??= import("./gcp-backend.ts").then(({ GcpBackend }) => new GcpBackend({ ...gcp, registerSecret: this.#o.registerSecret }));
+        return (await this.#gcp).read(ref);
+      }
+    }
+  }
+
+  #record(backend: Backend, outcome: ResolveOutcome, at: number, error?: { code: string; message: string }): void {
+    this.#count(backend, outcome);
+    const health = this.#health.get(backend)!;
+    // A missing or undeclared secret says nothing about the backend's health.
+    if (outcome === "ok" || outcome === "not_found") health.lastSuccessAt = at;
+    else if (error !== undefined) {
+      health.lastErrorAt = at;
+      health.lastError = { code: error.code, message: error.message.slice(0, 500) };
+    }
+  }
+
+  #count(backend: Backend, outcome: ResolveOutcome): void {
+    const key = `${backend}|${outcome}`;
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+}
+
+function outcomeOf(code: string): ResolveOutcome {
+  switch (code) {
+    case "secret_not_found": return "not_found";
+    case "secret_permission_denied": case "unauthorized": case "forbidden": return "denied";
+    case "secret_backend_unavailable": case "connection_failed": return "unavailable";
+    case "secret_reference_invalid": case "config_invalid": return "invalid";
+    default: return "error";
+  }
+}
+
+async function readSecretFile(raw: string, path: string): Promise<string> {
+  let handle;
+  try {
+    handle = await fs.open(path, "r");
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new EdgeError(code === "ENOENT" ? "secret_not_found" : "secret_permission_denied", `Cannot resolve secret "${raw}": cannot open the file (${code ?? "error"})`);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new EdgeError("secret_reference_invalid", `Cannot resolve secret "${raw}": not a regular file`);
+    if (info.size > MAX_FILE_BYTES) throw new EdgeError("secret_reference_invalid", `Cannot resolve secret "${raw}": the file is over ${MAX_FILE_BYTES} bytes`);
+    // One trailing newline is what editors and `echo` add; it is not part of the secret.
+    return (await handle.readFile("utf8")).replace(/\r?\n$/, "");
+  } finally {
+    await handle.close();
+  }
+}

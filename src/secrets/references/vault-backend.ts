@@ -1,0 +1,194 @@
+// `vault:` references through node-vault (loaded only when a runner uses Vault). Token or AppRole
+// auth; KV v2 (a path whose second segment is `data`, answer in data.data, `?version=N`) and
+// KV v1 (answer in data); a namespace header; the token renewed before its TTL runs out and,
+// with AppRole, a new login when renewal or a read is refused; a custom CA; a timeout per call.
+// Errors say which reference and which Vault, never a value or a token.
+
+import { EdgeError, type ErrorCode } from "../../errors.ts";
+import type { SecretReference } from "./reference.ts";
+
+export interface VaultBackendOptions {
+  addr: string;
+  token?: string;
+  roleId?: string;
+  secretId?: string;
+  /** AppRole mount point; default "approle". */
+  appRoleMount?: string;
+  namespace?: string;
+  caPem?: string;
+  timeoutMs: number;
+  now?: () => number;
+  /** The runner's own secrets scope: tokens are registered there so no log shows them. */
+  registerSecret?: (value: string) => void;
+}
+
+interface VaultClient {
+  token: string | undefined;
+  read(path: string, options?: unknown): Promise<any>;
+  approleLogin(args: { role_id: string; secret_id: string; mount_point?: string }): Promise<any>;
+  tokenRenewSelf(args?: unknown): Promise<any>;
+  tokenLookupSelf(args?: unknown): Promise<any>;
+}
+
+/** Renew when this share of the TTL has passed (Vault's own agents renew at about two thirds). */
+const RENEW_AT = 2 / 3;
+const MAX_VALUE_CHARS = 1024 * 1024;
+
+export class VaultBackend {
+  readonly #o: VaultBackendOptions;
+  readonly #now: () => number;
+  #client: Promise<VaultClient> | undefined;
+  /** When the token needs renewing (epoch ms); undefined: not known yet; Infinity: never expires. */
+  #renewAt: number | undefined;
+  #loginInFlight: Promise<void> | undefined;
+
+  constructor(options: VaultBackendOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  get label(): string {
+    return `Vault at "${this.#o.addr}"`;
+  }
+
+  async read(ref: Extract<SecretReference, { backend: "vault" }>): Promise<string> {
+    const client = await this.#ensureClient();
+    await this.#ensureToken(client, ref.raw);
+    const path = ref.version === undefined ? ref.path : `${ref.path}?version=${ref.version}`;
+    let body: any;
+    try {
+      body = await client.read(path);
+    } catch (error) {
+      // A token revoked or expired early: with AppRole, log in again once and retry.
+      if (statusOf(error) === 403 && this.#canLogin()) {
+        await this.#login(client, ref.raw);
+        try {
+          body = await client.read(path);
+        } catch (retryError) {
+          throw this.#failure(retryError, ref.raw);
+        }
+      } else {
+        throw this.#failure(error, ref.raw);
+      }
+    }
+    const kv2 = ref.path.split("/")[1] === "data";
+    const data = kv2 ? body?.data?.data : body?.data;
+    if (data === null || typeof data !== "object") {
+      // KV v2 answers data: null for a deleted or destroyed version.
+      throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no data (deleted or destroyed version?)`);
+    }
+    const value: unknown = (data as Record<string, unknown>)[ref.field];
+    if (value === undefined) throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no field "${ref.field}"`);
+    const text = typeof value === "string" ? value : JSON.stringify(value);
+    if (text.length > MAX_VALUE_CHARS) throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value is over ${MAX_VALUE_CHARS} characters`);
+    return text;
+  }
+
+  #canLogin(): boolean {
+    return this.#o.roleId !== undefined && this.#o.secretId !== undefined;
+  }
+
+  async #ensureClient(): Promise<VaultClient> {
+    this.#client ??= (async () => {
+      // Loaded here, at first use: a runner that uses no Vault never loads node-vault (or axios).
+      const { default: nodeVault } = (await import("node-vault")) as unknown as { default: (config: unknown) => VaultClient };
+      return nodeVault({
+        apiVersion: "v1",
+        endpoint: this.#o.addr,
+        ...(this.#o.token === undefined ? {} : { token: this.#o.token }),
+        ...(this.#o.namespace === undefined ? {} : { namespace: this.#o.namespace }),
+        // strictSSL would otherwise follow VAULT_SKIP_VERIFY from the environment.
+        rpDefaults: { timeout: this.#o.timeoutMs, strictSSL: true },
+        requestOptions: { timeout: this.#o.timeoutMs, ...(this.#o.caPem === undefined ? {} : { ca: this.#o.caPem }) },
+      });
+    })();
+    return this.#client;
+  }
+
+  async #ensureToken(client: VaultClient, ref: string): Promise<void> {
+    if (client.token === undefined || client.token === "") {
+      if (!this.#canLogin()) throw new EdgeError("config_invalid", `Cannot resolve secret "${ref}" from ${this.label}: no vaultToken and no AppRole (vaultRoleId, vaultSecretIdFile) configured`);
+      await this.#login(client, ref);
+      return;
+    }
+    if (this.#renewAt === undefined) {
+      // A token from the config: learn its TTL once (0 means it never expires, like a root token).
+      try {
+        const info = await client.tokenLookupSelf();
+        const ttl = Number(info?.data?.ttl ?? 0);
+        this.#renewAt = ttl > 0 && info?.data?.renewable !== false ? this.#now() + ttl * 1000 * RENEW_AT : ttl > 0 ? this.#now() + ttl * 1000 : Infinity;
+      } catch (error) {
+        if (statusOf(error) === 403 && this.#canLogin()) await this.#login(client, ref);
+        else throw this.#failure(error, ref);
+      }
+      return;
+    }
+    if (this.#now() < this.#renewAt) return;
+    try {
+      const answer = await client.tokenRenewSelf();
+      this.#setLease(answer?.auth);
+    } catch (error) {
+      // Renewal refused (max TTL reached, token revoked): log in again when we can.
+      if (this.#canLogin() && statusOf(error) !== undefined && statusOf(error)! < 500) await this.#login(client, ref);
+      else throw this.#failure(error, ref);
+    }
+  }
+
+  async #login(client: VaultClient, ref: string): Promise<void> {
+    this.#loginInFlight ??= (async () => {
+      try {
+        const answer = await client.approleLogin({ role_id: this.#o.roleId!, secret_id: this.#o.secretId!, ...(this.#o.appRoleMount === undefined ? {} : { mount_point: this.#o.appRoleMount }) });
+        const token: unknown = answer?.auth?.client_token;
+        if (typeof token !== "string" || token === "") throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer has no client_token`);
+        this.#o.registerSecret?.(token);
+        client.token = token;
+        this.#setLease(answer.auth);
+      } catch (error) {
+        throw error instanceof EdgeError ? error : this.#failure(error, ref, "log in with AppRole");
+      } finally {
+        this.#loginInFlight = undefined;
+      }
+    })();
+    return this.#loginInFlight;
+  }
+
+  #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined): void {
+    if (typeof auth?.client_token === "string") this.#o.registerSecret?.(auth.client_token);
+    const ttl = Number(auth?.lease_duration ?? 0);
+    this.#renewAt = ttl > 0 ? this.#now() + ttl * 1000 * RENEW_AT : Infinity;
+  }
+
+  #failure(error: unknown, ref: string, action = "read it"): EdgeError {
+    const status = statusOf(error);
+    const detail = vaultErrors(error);
+    const where = `Cannot resolve secret "${ref}" from ${this.label}`;
+    let code: ErrorCode;
+    let why: string;
+    if (status === 404) [code, why] = ["secret_not_found", "no secret at that path (404)"];
+    // Vault answers a bad AppRole role or secret id with 400.
+    else if (status === 403 || status === 401 || (status === 400 && action !== "read it")) [code, why] = ["secret_permission_denied", `permission denied (${status}) when trying to ${action}${detail}; check the token's policy`];
+    else if (status !== undefined && status >= 400 && status < 500 && status !== 429) [code, why] = ["secret_reference_invalid", `Vault refused the request (${status})${detail}`];
+    else if (status !== undefined) [code, why] = ["secret_backend_unavailable", `Vault answered ${status}${detail}`];
+    else [code, why] = ["secret_backend_unavailable", `Vault is unreachable (${networkReason(error, this.#o.timeoutMs)})`];
+    return new EdgeError(code, `${where}: ${why}`, { retryable: code === "secret_backend_unavailable" });
+  }
+}
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { response?: { statusCode?: unknown } } | null)?.response?.statusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** Vault's `errors` array, shortened; it names policies and paths, never a secret value. */
+function vaultErrors(error: unknown): string {
+  const errors = (error as { response?: { body?: { errors?: unknown } } } | null)?.response?.body?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return "";
+  return `: ${errors.filter((e) => typeof e === "string").map((e: string) => e.slice(0, 200)).join("; ").slice(0, 400)}`;
+}
+
+function networkReason(error: unknown, timeoutMs: number): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "ECONNABORTED" || code === "ETIMEDOUT") return `no answer within ${timeoutMs} ms`;
+  if (typeof code === "string") return code;
+  return (error as Error)?.message?.slice(0, 200) ?? "unknown error";
+}

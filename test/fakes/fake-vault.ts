@@ -1,0 +1,117 @@
+// A faithful fake of HashiCorp Vault's HTTP API, for what the runner uses: AppRole login
+// (POST /v1/auth/approle/login), token lookup-self and renew-self, KV v2 reads
+// (GET /v1/<mount>/data/<path>[?version=N] → {data: {data, metadata}}), KV v1 reads
+// (GET /v1/<mount>/<path> → {data}), namespaces (X-Vault-Namespace), and Vault's error shape
+// {"errors": [...]}: 403 "permission denied" for a missing, bad or expired token, 404 with an
+// empty list for a missing path, 400 for a bad AppRole login. Faults can be injected.
+
+import { startFake, type FakeAnswer, type FakeRequest } from "./http-fake.ts";
+
+export interface FakeVaultToken {
+  ttlSec: number;
+  renewable: boolean;
+  expiresAt: number;
+  /** Paths (prefixes) this token may read. */
+  allow: string[];
+}
+
+export interface FakeVaultOptions {
+  now?: () => number;
+  /** The namespace every request must name (X-Vault-Namespace); none when undefined. */
+  namespace?: string;
+  roleId?: string;
+  secretId?: string;
+  /** TTL of tokens the AppRole login issues. */
+  loginTtlSec?: number;
+}
+
+export async function startFakeVault(options: FakeVaultOptions = {}) {
+  const now = options.now ?? Date.now;
+  const tokens = new Map<string, FakeVaultToken>();
+  /** "kv/app" → versions (index 0 = version 1); null = destroyed. */
+  const kv2 = new Map<string, Array<Record<string, unknown> | null>>();
+  const kv1 = new Map<string, Record<string, unknown>>();
+  let counter = 0;
+  const faults: FakeAnswer[] = [];
+  let refuseRenewal = false;
+  let logins = 0;
+  let renewals = 0;
+
+  const errors = (status: number, ...messages: string[]): FakeAnswer => ({ status, body: { errors: messages } });
+  const issue = (allow: string[], ttlSec: number, renewable = true): string => {
+    const token = `hvs.fake${++counter}${Math.random().toString(36).slice(2, 10)}`;
+    tokens.set(token, { ttlSec, renewable, expiresAt: now() + ttlSec * 1000, allow });
+    return token;
+  };
+  const auth = (token: string, t: FakeVaultToken) => ({ client_token: token, accessor: `acc-${token.slice(-6)}`, policies: ["default", "edge-runner"], lease_duration: t.ttlSec, renewable: t.renewable });
+
+  const handle = (req: FakeRequest): FakeAnswer => {
+    const fault = faults.shift();
+    if (fault !== undefined) return fault;
+    if (options.namespace !== undefined && req.headers["x-vault-namespace"] !== options.namespace) {
+      // Outside its namespace a token and its paths do not exist.
+      return req.path.startsWith("/v1/auth/approle/login") ? errors(400, "invalid role or secret ID") : errors(403, "permission denied");
+    }
+    if (req.method === "POST" && req.path === "/v1/auth/approle/login") {
+      const body = JSON.parse(req.body || "{}") as { role_id?: string; secret_id?: string };
+      if (body.role_id === undefined || body.role_id !== options.roleId) return errors(400, "invalid role or secret ID");
+      if (body.secret_id !== options.secretId) return errors(400, "invalid role or secret ID");
+      logins++;
+      const token = issue(["kv/", "secret/"], options.loginTtlSec ?? 3600);
+      return { status: 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 0, data: null, auth: auth(token, tokens.get(token)!) } };
+    }
+    const token = String(req.headers["x-vault-token"] ?? "");
+    const held = tokens.get(token);
+    if (held === undefined || (held.ttlSec > 0 && now() >= held.expiresAt)) return errors(403, "permission denied");
+    if (req.method === "GET" && req.path === "/v1/auth/token/lookup-self") {
+      const ttl = held.ttlSec === 0 ? 0 : Math.max(0, Math.round((held.expiresAt - now()) / 1000));
+      return { status: 200, body: { data: { ttl, renewable: held.renewable, creation_ttl: held.ttlSec, policies: ["default"] } } };
+    }
+    if (req.method === "POST" && req.path === "/v1/auth/token/renew-self") {
+      if (refuseRenewal || !held.renewable) return errors(400, "lease is not renewable");
+      renewals++;
+      held.expiresAt = now() + held.ttlSec * 1000;
+      return { status: 200, body: { auth: auth(token, held) } };
+    }
+    if (req.method !== "GET" || !req.path.startsWith("/v1/")) return errors(405, "unsupported operation");
+    const path = req.path.slice("/v1/".length);
+    if (!held.allow.some((prefix) => path.startsWith(prefix))) return errors(403, "1 error occurred:\n\t* permission denied\n\n");
+    const [mount, kind, ...rest] = path.split("/");
+    if (kind === "data") {
+      const versions = kv2.get(`${mount}/${rest.join("/")}`);
+      if (versions === undefined) return errors(404);
+      const wanted = req.query.get("version");
+      const number = wanted === null || wanted === "0" ? versions.length : Number(wanted);
+      if (!(number >= 1 && number <= versions.length)) return errors(404);
+      const data = versions[number - 1];
+      const metadata = { version: number, created_time: "2026-01-01T00:00:00Z", deletion_time: "", destroyed: data === null, custom_metadata: null };
+      // A destroyed version answers 404 with the metadata and data: null, as Vault does.
+      return { status: data === null ? 404 : 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 0, data: { data, metadata }, wrap_info: null, warnings: null, auth: null } };
+    }
+    const value = kv1.get(path);
+    if (value === undefined) return errors(404);
+    return { status: 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 2764800, data: value, wrap_info: null, warnings: null, auth: null } };
+  };
+
+  const server = await startFake(handle);
+  return {
+    ...server,
+    /** A token the test hands to the runner (ttlSec 0 never expires, like a root token). */
+    token: (allow: string[] = ["kv/", "secret/"], ttlSec = 0, renewable = true) => issue(allow, ttlSec, renewable),
+    putKv2: (path: string, data: Record<string, unknown> | null) => {
+      const versions = kv2.get(path) ?? [];
+      versions.push(data);
+      kv2.set(path, versions);
+    },
+    putKv1: (path: string, data: Record<string, unknown>) => kv1.set(path, data),
+    revoke: (token: string) => tokens.delete(token),
+    fail: (answer: FakeAnswer) => faults.push(answer),
+    refuseRenewal: (refuse: boolean) => (refuseRenewal = refuse),
+    get logins() {
+      return logins;
+    },
+    get renewals() {
+      return renewals;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseReference } from "../../src/secrets/references/reference.ts";
+import { SecretBackends } from "../../src/secrets/references/secret-backends.ts";
+import { startFakeVault } from "../fakes/fake-vault.ts";
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return (error as { code: string }).code;
+  }
+  return "resolved";
+}
+
+describe("parseReference()", () => {
+  test("parses every scheme and refuses bad ones with secret_reference_invalid", () => {
+    expect(parseReference("db/password")).toEqual({ backend: "controller", raw: "db/password", name: "db/password" });
+    expect(parseReference("controller:x")).toMatchObject({ backend: "controller", name: "x" });
+    expect(parseReference("vault:kv/data/app?version=3#pw")).toMatchObject({ backend: "vault", path: "kv/data/app", field: "pw", version: 3 });
+    expect(parseReference("gcp:projects/p-1/secrets/s_1")).toMatchObject({ backend: "gcp", project: "p-1", secret: "s_1", version: "latest" });
+    expect(parseReference("env:HOME")).toMatchObject({ backend: "env", name: "HOME" });
+    expect(parseReference("file:/etc/x")).toMatchObject({ backend: "file", path: "/etc/x" });
+    for (const bad of ["aws:x", "vault:kv/data/app", "vault:kv/../x#f", "vault:kv#f?version=0", "gcp:p/s", "env:1A", "file:relative", ""]) {
+      expect(() => parseReference(bad)).toThrow();
+      try {
+        parseReference(bad);
+      } catch (error) {
+        expect((error as { code: string }).code).toBe("secret_reference_invalid");
+      }
+    }
+  });
+});
+
+describe("SecretBackends.resolve()", () => {
+  test("checks declarations, resolves env and file, counts outcomes and keeps backend health", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "backends-"));
+    await writeFile(join(dir, "secret.txt"), "from-a-file-1\n");
+    const backends = new SecretBackends({ registerSecret: () => {}, env: { TOKEN_X: "env-value-123" } });
+    const job = (declared: string[]) => ({ jobId: "j1", attempt: 1, declared });
+    const signal = new AbortController().signal;
+    expect(await backends.resolve("env:TOKEN_X", job(["env:TOKEN_X"]), signal)).toBe("env-value-123");
+    expect(await backends.resolve(`file:${dir}/secret.txt`, job([`file:${dir}/secret.txt`]), signal)).toBe("from-a-file-1");
+    expect(await codeOf(backends.resolve("env:TOKEN_X", job([]), signal))).toBe("secret_not_found");
+    expect(await codeOf(backends.resolve("env:NOPE", job(["env:NOPE"]), signal))).toBe("secret_not_found");
+    expect(await codeOf(backends.resolve("aws:thing", job(["aws:thing"]), signal))).toBe("secret_reference_invalid");
+    expect(await codeOf(backends.resolve("vault:kv/data/a#b", job(["vault:kv/data/a#b"]), signal))).toBe("secret_backend_unavailable");
+    expect(await codeOf(backends.resolve("gcp:projects/p/secrets/s", job(["gcp:projects/p/secrets/s"]), signal))).toBe("secret_backend_unavailable");
+    const counts = backends.counts();
+    expect(counts).toContainEqual({ backend: "env", outcome: "ok", count: 1 });
+    expect(counts).toContainEqual({ backend: "env", outcome: "not_found", count: 2 });
+    expect(counts).toContainEqual({ backend: "vault", outcome: "unavailable", count: 1 });
+    const vault = backends.health().find((h) => h.backend === "vault")!;
+    expect(vault.configured).toBe(false);
+    expect(vault.lastError?.code).toBe("secret_backend_unavailable");
+  });
+
+  test("a Vault that goes down is reported in health with its last success kept", async () => {
+    const fake = await startFakeVault();
+    try {
+      fake.putKv2("kv/app", { pw: "health-pw-1" });
+      let now = 1000;
+      const backends = new SecretBackends({ registerSecret: () => {}, vault: { addr: fake.url, token: fake.token(), timeoutMs: 2000 }, now: () => now });
+      const job = { jobId: "j", attempt: 1, declared: ["vault:kv/data/app#pw"] };
+      expect(await backends.resolve("vault:kv/data/app#pw", job, new AbortController().signal)).toBe("health-pw-1");
+      now = 2000;
+      fake.fail({ status: 500, body: { errors: ["internal error"] } });
+      expect(await codeOf(backends.resolve("vault:kv/data/app#pw", job, new AbortController().signal))).toBe("secret_backend_unavailable");
+      const health = backends.health().find((h) => h.backend === "vault")!;
+      expect(health).toMatchObject({ configured: true, lastSuccessAt: 1000, lastErrorAt: 2000 });
+      expect(health.lastError?.message).not.toContain("health-pw-1");
+    } finally {
+      await fake.close();
+    }
+  });
+});

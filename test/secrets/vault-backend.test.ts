@@ -1,0 +1,119 @@
+// VaultBackend (node-vault) against the fake Vault in test/fakes/fake-vault.ts: the real server
+// cannot be installed here, so these shapes are Vault's documented ones (see docs/testing.md).
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
+import { parseReference } from "../../src/secrets/references/reference.ts";
+import { startFakeVault } from "../fakes/fake-vault.ts";
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+async function vault(options: Parameters<typeof startFakeVault>[0] = {}) {
+  const fake = await startFakeVault({ roleId: "role-1", secretId: "secret-id-1", ...options });
+  closers.push(fake.close);
+  return fake;
+}
+
+const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (error) {
+    return `${(error as { code: string }).code}: ${(error as Error).message}`;
+  }
+  return "resolved";
+}
+
+describe("VaultBackend", () => {
+  test("reads KV v2 (latest and ?version=N) and KV v1 with a token", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { password: "pw-version-1" });
+    fake.putKv2("kv/app", { password: "pw-version-2", nested: { a: 1 } });
+    fake.putKv1("secret/legacy", { apiKey: "v1-api-key-value" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(), timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-version-2");
+    expect(await backend.read(ref("vault:kv/data/app?version=1#password"))).toBe("pw-version-1");
+    expect(await backend.read(ref("vault:kv/data/app#password?version=1"))).toBe("pw-version-1");
+    expect(await backend.read(ref("vault:kv/data/app#nested"))).toBe('{"a":1}');
+    expect(await backend.read(ref("vault:secret/legacy#apiKey"))).toBe("v1-api-key-value");
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#missing")))).toStartWith("secret_not_found");
+    expect(await codeOf(backend.read(ref("vault:kv/data/nope#x")))).toStartWith("secret_not_found");
+    expect(await codeOf(backend.read(ref("vault:kv/data/app?version=9#password")))).toStartWith("secret_not_found");
+  });
+
+  test("logs in with AppRole, sends the namespace header, and registers tokens with the runner's scope", async () => {
+    const fake = await vault({ namespace: "team-a" });
+    fake.putKv2("kv/app", { password: "ns-password-1" });
+    const registered: string[] = [];
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", namespace: "team-a", timeoutMs: 2000, registerSecret: (v) => registered.push(v) });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("ns-password-1");
+    expect(fake.logins).toBe(1);
+    expect(fake.requests.every((r) => r.headers["x-vault-namespace"] === "team-a")).toBe(true);
+    expect(registered.some((t) => t.startsWith("hvs."))).toBe(true);
+    const wrongNs = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    expect(await codeOf(wrongNs.read(ref("vault:kv/data/app#password")))).toStartWith("secret_permission_denied");
+  });
+
+  test("a bad or expired token is permission denied (403) without AppRole", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { password: "x-123456" });
+    const bad = new VaultBackend({ addr: fake.url, token: "hvs.wrong", timeoutMs: 2000 });
+    const message = await codeOf(bad.read(ref("vault:kv/data/app#password")));
+    expect(message).toStartWith("secret_permission_denied");
+    expect(message).toContain("vault:kv/data/app#password");
+    expect(message).not.toContain("hvs.wrong");
+    const narrow = new VaultBackend({ addr: fake.url, token: fake.token(["secret/"]), timeoutMs: 2000 });
+    expect(await codeOf(narrow.read(ref("vault:kv/data/app#password")))).toStartWith("secret_permission_denied");
+  });
+
+  test("renews the token before its TTL ends, and logs in again when renewal is refused or the token dies", async () => {
+    let clock = 1_000_000;
+    const fake = await vault({ now: () => clock, loginTtlSec: 60 });
+    fake.putKv2("kv/app", { password: "renewed-pw-1" });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("renewed-pw-1");
+    expect(fake.logins).toBe(1);
+    clock += 45_000; // past two thirds of the 60 s TTL
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("renewed-pw-1");
+    expect(fake.renewals).toBe(1);
+    fake.refuseRenewal(true);
+    clock += 45_000;
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("renewed-pw-1");
+    expect(fake.logins).toBe(2);
+    // A token revoked behind our back: the read's 403 leads to one new login and a retry.
+    for (const r of fake.requests) fake.revoke(String(r.headers["x-vault-token"] ?? ""));
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("renewed-pw-1");
+    expect(fake.logins).toBe(3);
+  });
+
+  test("a static token's TTL is looked up once and renewed in time", async () => {
+    let clock = 5_000_000;
+    const fake = await vault({ now: () => clock });
+    fake.putKv2("kv/app", { password: "static-1" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(["kv/"], 30), timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("static-1");
+    clock += 25_000;
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("static-1");
+    expect(fake.renewals).toBe(1);
+  });
+
+  test("5xx and timeouts are secret_backend_unavailable; a bad AppRole login is permission denied", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { password: "x-1234567" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(), timeoutMs: 300 });
+    fake.fail({ status: 200, body: { data: { ttl: 0 } } }); // lookup-self
+    fake.fail({ status: 503, body: { errors: ["Vault is sealed"] } });
+    const sealed = await codeOf(backend.read(ref("vault:kv/data/app#password")));
+    expect(sealed).toStartWith("secret_backend_unavailable");
+    expect(sealed).toContain("Vault is sealed");
+    fake.fail({ status: 200, body: {}, delayMs: 2000 });
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#password")))).toMatch(/^secret_backend_unavailable: .*within 300 ms/);
+    const down = new VaultBackend({ addr: "http://127.0.0.1:9", token: "t", timeoutMs: 500 });
+    expect(await codeOf(down.read(ref("vault:kv/data/app#password")))).toStartWith("secret_backend_unavailable");
+    const badLogin = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "wrong", timeoutMs: 2000 });
+    expect(await codeOf(badLogin.read(ref("vault:kv/data/app#password")))).toStartWith("secret_permission_denied");
+  });
+});
