@@ -49,3 +49,11 @@ export function publicUrl(raw: string): string {
 export function hostList(value: string | undefined): string[] {
   return (value ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");
 }
+
+/** The warning a runner started with --insecure logs at start and on every (re)connect. */
+export function insecureWarning(controllerUrl: string): string {
+  const plain = new URL(controllerUrl).protocol === "http:";
+  return plain
+    ? `Insecure: --insecure is set and the controller "${publicUrl(controllerUrl)}" is plain http: the API key, job inputs and results cross the network unencrypted. Never in production`
+    : `Insecure: --insecure is set: plain http/ws to a non-loopback controller would be allowed. Never in production`;
+}

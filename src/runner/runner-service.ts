@@ -26,7 +26,7 @@ import { secretsSection } from "../status/secrets-section.ts";
 import { backendOptionsFromConfig } from "../secrets/references/from-config.ts";
 import { RunnerKeyService } from "../secrets/runner-key-service.ts";
 import { defaultControllerClient } from "../platform/controller-client.ts";
-import { hostList, publicUrl } from "../config/url.ts";
+import { hostList, insecureWarning, publicUrl } from "../config/url.ts";
 
 export interface RunnerService {
   runner: Runner;
@@ -122,6 +122,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     onTick,
     onProtocolError: () => metrics.protocolError(),
     onReconnect: () => metrics.reconnected(),
+    insecure: config.insecure,
     onConnectFailure: () => metrics.connectFailed(),
   });
   runner = new Runner({
@@ -138,13 +139,19 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   const started = runner;
   const details = "details" in connection ? () => connection.details() : undefined;
-  const app = createStatusApp({ snapshot: () => (details === undefined ? started.snapshot() : { ...started.snapshot(), meshstack: details() }), metrics, sections: [secretsSection(backends)], allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)] });
+  const app = createStatusApp({
+    snapshot: () => ({ ...started.snapshot(), insecure: config.insecure, ...(details === undefined ? {} : { meshstack: details() }) }),
+    metrics,
+    sections: [secretsSection(backends)],
+    allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
+  });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
     await pool.close(); // nothing else started yet: leave no worker behind the failure
     throw error;
   });
   // meshStack has its own key registration (a certificate pasted into meshStack).
   if (meshstack === undefined) keys.start();
+  if (config.insecure) logger.warn(insecureWarning(config.controllerUrl), { runnerId });
   started.start();
   void pool.prewarmAll();
   logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: publicUrl(config.controllerUrl) });

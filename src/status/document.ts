@@ -30,6 +30,8 @@ export interface StatusDocument {
   /** The named cause of `readyReason` (busy is healthy; unauthorized is not). */
   readyKind?: NotReadyKind;
   controllerUrl: string;
+  /** Started with --insecure; also the page's notice and the edge_runner_insecure gauge. */
+  insecure: boolean;
   connection: {
     state: ConnectionState;
     since: number;
@@ -74,6 +76,7 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
     ready: readiness.ready,
     ...(readiness.ready ? {} : { readyReason: text(readiness.reason), readyKind: readiness.kind }),
     controllerUrl: text(publicUrl(snapshot.controllerUrl)),
+    insecure: snapshot.insecure === true,
     connection: {
       state: c.state,
       since: c.since,

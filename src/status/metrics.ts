@@ -47,6 +47,7 @@ export class RunnerMetrics {
   readonly #bundleRefusals: Counter;
   readonly #info: Gauge;
   readonly #up: Gauge;
+  readonly #insecure: Gauge;
   readonly #memory: Gauge;
   readonly #start: Gauge;
 
@@ -55,6 +56,7 @@ export class RunnerMetrics {
     this.#processStartMs = options.processStartMs ?? performance.timeOrigin;
     const r = this.#registry;
     this.#up = r.gauge({ name: "edge_runner_up", help: "1 while the runner process answers scrapes." });
+    this.#insecure = r.gauge({ name: "edge_runner_insecure", help: "1 when the runner was started with --insecure (plain http/ws to a non-loopback controller allowed)." });
     this.#info = r.gauge({ name: "edge_runner_info", help: "Build information; always 1.", labelNames: ["version", "commit", "runtime"] });
     this.#connection = r.gauge({ name: "edge_runner_connection_state", help: "1 for the current controller connection state, 0 for the others.", labelNames: ["state"] });
     this.#reconnects = r.counter({ name: "edge_runner_reconnects_total", help: "New controller sessions after a lost one (a first connection and failed attempts do not count)." });
@@ -108,6 +110,7 @@ export class RunnerMetrics {
   /** Renders every series; snapshot-backed gauges are rebuilt from `snapshot` first. */
   expose(snapshot: RunnerSnapshot): string {
     this.#up.set({}, 1);
+    this.#insecure.set({}, snapshot.insecure === true ? 1 : 0);
     this.#info.reset();
     this.#info.set({ version: snapshot.version, commit: snapshot.commit, runtime: snapshot.runtime }, 1);
     for (const state of CONNECTION_STATES) this.#connection.set({ state }, snapshot.connection.state === state ? 1 : 0);

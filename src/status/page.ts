@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { StatusDocument } from "./document.ts";
 import { renderSections } from "./page-view.ts";
 import { renderMeshstackSection } from "./meshstack-section.ts";
+import { renderSecurityNotice } from "./security-section.ts";
 
 export const REFRESH_MS = 2000;
 
@@ -79,6 +80,7 @@ td:first-child{flex-basis:100%;font-weight:600}
 td:not(:first-child)::before{content:attr(data-label);color:var(--muted);font-size:11px;text-transform:uppercase;letter-spacing:.04em;margin-right:5px}
 td:not(:first-child) .errcell{display:inline}
 .errcell{max-width:none;white-space:normal;overflow-wrap:anywhere}}
+.insecure{background:var(--bad-bg);color:var(--bad);border:1px solid var(--bad);border-radius:10px;padding:10px 14px;margin-bottom:16px}
 `;
 
 // The browser half: fetch /status, re-render with the server's renderer, flag a stale page.
@@ -86,6 +88,7 @@ const SCRIPT = `
 (() => {
   const render = ${renderSections.toString()};
   const renderMeshstack = ${renderMeshstackSection.toString()};
+  const security = ${renderSecurityNotice.toString()};
   const stale = document.getElementById("stale");
   const icon = document.getElementById("icon");
   let lastOk = Date.now();
@@ -98,6 +101,8 @@ const SCRIPT = `
     const ms = document.getElementById("s-meshstack");
     const msHtml = renderMeshstack(doc);
     if (ms !== null && ms.innerHTML !== msHtml) ms.innerHTML = msHtml;
+    const notice = document.getElementById("s-security");
+    if (notice !== null && notice.innerHTML !== security(doc)) notice.innerHTML = security(doc);
     document.title = s.title;
     if (icon !== null) icon.href = icon.dataset[s.tone] || icon.href;
   };
@@ -157,6 +162,7 @@ export function renderPage(doc: StatusDocument, extra = ""): string {
 <div id="stale" class="stale" role="alert" hidden></div>
 <div class="wrap">
 <header id="s-header">${s.header}</header>
+<div id="s-security">${renderSecurityNotice(doc)}</div>
 <main>
 <section id="s-summary" class="cards" aria-label="Summary">${s.summary}</section>
 <div class="cols">

@@ -59,6 +59,8 @@ export interface RunnerSnapshot {
   stateSince: number;
   connection: ConnectionStatus;
   controllerUrl: string;
+  /** Started with --insecure (plain http/ws to a non-loopback controller allowed). */
+  insecure?: boolean;
   concurrency: number;
   freeSlots: number;
   running: RunningJobInfo[];

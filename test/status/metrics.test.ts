@@ -51,13 +51,14 @@ const metrics = () => new RunnerMetrics({ residentMemoryBytes: () => 123_456_789
 test("RunnerMetrics.expose() writes every series with HELP and TYPE", () => {
   const families = parseExposition(metrics().expose(snapshotFixture()));
   expect([...families.keys()].sort()).toEqual([
-    "edge_runner_connect_failures_total", "edge_runner_connection_state", "edge_runner_info", "edge_runner_job_duration_seconds", "edge_runner_jobs_running",
+    "edge_runner_connect_failures_total", "edge_runner_connection_state", "edge_runner_info", "edge_runner_insecure", "edge_runner_job_duration_seconds", "edge_runner_jobs_running",
     "edge_runner_jobs_total", "edge_runner_plugin_bundle_refusals_total", "edge_runner_plugin_workers", "edge_runner_protocol_errors_total", "edge_runner_reconnects_total",
     "edge_runner_up", "process_resident_memory_bytes", "process_start_time_seconds",
   ]);
   const value = (name: string, labels: Record<string, string> = {}) =>
     families.get(name)?.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
   expect(value("edge_runner_up")).toBe(1);
+  expect(value("edge_runner_insecure")).toBe(0);
   expect(value("edge_runner_info", { version: "1.2.3", commit: "abc123def456", runtime: "bun" })).toBe(1);
   expect(value("edge_runner_jobs_running")).toBe(1);
   expect(value("process_resident_memory_bytes")).toBe(123_456_789);

@@ -13,6 +13,7 @@ import type { Transport, TransportClosed, TransportKind } from "./transport.ts";
 import { defaultControllerClient, type ControllerClient } from "../../platform/controller-client.ts";
 import { openWebSocketTransport } from "./ws-transport.ts";
 import { openPollTransport } from "./poll-transport.ts";
+import { insecureWarning } from "../../config/url.ts";
 
 export interface EdgeConnectionOptions {
   controllerUrl: string;
@@ -33,6 +34,8 @@ export interface EdgeConnectionOptions {
   onTick?: (loop: string, maxSilenceMs: number) => void;
   onProtocolError?: () => void;
   onReconnect?: () => void;
+  /** Started with --insecure: every (re)connect logs a warning, so it is never silent. */
+  insecure?: boolean;
   /** Called for every attempt to open a session that failed. */
   onConnectFailure?: () => void;
 }
@@ -204,6 +207,7 @@ export class EdgeConnection implements ControllerConnection {
     delete this.#status.disconnectedSince;
     this.#setState("connected");
     this.#log.info(`Connected to controller over ${kind}`, { sessionId: session.sessionId });
+    if (this.#o.insecure === true) this.#log.warn(insecureWarning(this.#o.controllerUrl));
     this.#startSession();
 
     const stopHeartbeat = new AbortController();
