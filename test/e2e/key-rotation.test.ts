@@ -1,0 +1,119 @@
+// Key rotation end to end through the built executable: a secret input encrypted to the old key
+// (queued while the runner was down) still runs after `keys rotate`; a new job is encrypted to
+// the new key; after `keys retire` a value for the old key fails at once with
+// secret_undecryptable, naming the input path and the key id.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createPrivateKey, createPublicKey } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { decodeProtectedHeader } from "jose";
+import { encryptToRunner } from "../../src/secrets/jwe.ts";
+import { ringKeyOf } from "../../src/secrets/key-ring.ts";
+import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+
+const binary: Flavour = process.env.EDGE_RUNNER_TEST_BINARY === undefined ? (FLAVOURS[0] as Flavour) : { name: "test binary", command: [process.env.EDGE_RUNNER_TEST_BINARY] };
+let dir: string;
+const procs: Proc[] = [];
+
+beforeAll(() => {
+  if (process.env.EDGE_RUNNER_TEST_BINARY === undefined) assertBuilt();
+  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-e2e-rotation-"));
+});
+afterAll(async () => {
+  for (const p of procs) p.kill("SIGKILL");
+  await Promise.all(procs.map((p) => p.exited));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface JobJson { id: string; status: string; input?: Record<string, any>; output?: Record<string, unknown>; error?: { code: string; message: string } }
+
+test("keys rotate keeps queued inputs decryptable, new jobs use the new key, keys retire makes old ones fail at once", async () => {
+  const cli = async (args: string[]): Promise<string> => {
+    const { code, output } = await runToEnd(binary, args);
+    if (code !== 0) throw new Error(`edge-runner ${args.join(" ")} exited ${code}:\n${output}`);
+    return output;
+  };
+  const dataDir = path.join(dir, "controller");
+  const runnerDir = path.join(dir, "runner");
+  const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
+  procs.push(controller);
+  const url = await waitForOutput(controller, CONTROLLER_URL);
+  await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
+  const common = ["--controller-url", url, "--data-dir", dataDir];
+  const keyFile = path.join(dataDir, "r1.key");
+  await cli(["runner", "register", "r1", "--api-key-out", keyFile, ...common]);
+  const runnerKeys = async (): Promise<string[]> => {
+    const list = JSON.parse(await cli(["runner", "list", "--json", ...common])) as { runners: Array<{ id: string; keyIds?: string[] }> };
+    return list.runners.find((r) => r.id === "r1")?.keyIds ?? [];
+  };
+  const waitForKeys = async (want: string[]) => {
+    const deadline = Date.now() + 20_000;
+    while (JSON.stringify(await runnerKeys()) !== JSON.stringify(want)) {
+      if (Date.now() > deadline) throw new Error(`The controller never learned keys ${want.join(",")} (has ${(await runnerKeys()).join(",")})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const startRunner = async () => {
+    const runner = start(binary, ["run", "--runner-id", "r1", "--api-key-file", keyFile, "--controller-url", url, "--status-port", "0", "--start-jitter", "0", "--data-dir", runnerDir, "--key-ring-check", "1s"]);
+    procs.push(runner);
+    await waitForHttp(`${await waitForOutput(runner, STATUS_URL)}/readyz`);
+    return runner;
+  };
+  const stop = async (proc: Proc) => {
+    proc.kill("SIGTERM");
+    expect(await proc.exited).toBe(0);
+  };
+  const submit = async (args: string[]): Promise<JobJson> => JSON.parse(await cli(["job", "submit", "echo", "--json", ...args, ...common])) as JobJson;
+  const wait = async (id: string): Promise<JobJson> => {
+    for (;;) {
+      const job = JSON.parse(await cli(["job", "get", id, "--json", ...common])) as JobJson;
+      if (!["queued", "leased", "running"].includes(job.status)) return job;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const kidOf = (job: JobJson, name: string): string | undefined => decodeProtectedHeader(job.input?.[name]?.$secret as string).kid as string | undefined;
+
+  // K1: the runner's first key, told to the controller at start.
+  const lastLine = (text: string): string => text.trim().split("\n").at(-1) ?? "";
+  const k1 = lastLine(await cli(["keys", "rotate", "--data-dir", runnerDir]));
+  let runner = await startRunner();
+  await waitForKeys([k1]);
+  await stop(runner);
+
+  // Queued while the runner is down: encrypted by the controller to K1.
+  const queued = await submit(["--secret", "password=queued-secret-123"]);
+  expect(kidOf(queued, "password")).toBe(k1);
+  expect(JSON.stringify(queued)).not.toContain("queued-secret-123");
+
+  const k2 = lastLine(await cli(["keys", "rotate", "--data-dir", runnerDir]));
+  expect(k2).not.toBe(k1);
+  const k1Public = ringKeyOf(createPrivateKey(readFileSync(path.join(runnerDir, "keys", `runner-key.${k1}.pem`), "utf8")), false, "k1").publicJwk;
+  runner = await startRunner();
+  const ran = await wait(queued.id);
+  expect(ran.error).toBeUndefined();
+  expect(ran).toMatchObject({ status: "succeeded", output: { password: "[REDACTED]" } });
+  await waitForKeys([k2, k1]);
+
+  const fresh = await submit(["--secret", "password=fresh-secret-456"]);
+  expect(kidOf(fresh, "password")).toBe(k2);
+  expect(await wait(fresh.id)).toMatchObject({ status: "succeeded" });
+
+  // Retired: the runner drops K1 and tells the controller; a value for K1 now fails at once.
+  await cli(["keys", "retire", k1, "--data-dir", runnerDir]);
+  await waitForKeys([k2]);
+  const oldValue = await encryptToRunner("too-late-secret-789", { ...k1Public, kid: k1 });
+  const late = await submit(["--input", JSON.stringify({ db: { password: { $secret: oldValue } } })]);
+  const failed = await wait(late.id);
+  expect(failed.status).toBe("failed");
+  expect(failed.error?.code).toBe("secret_undecryptable");
+  expect(failed.error?.message).toContain('input path "db.password"');
+  expect(failed.error?.message).toContain(k1);
+  expect(failed.error?.message).not.toContain(oldValue.slice(0, 30));
+  expect(createPublicKey(createPrivateKey(readFileSync(path.join(runnerDir, "keys", "runner-key.pem"), "utf8"))).asymmetricKeyDetails?.modulusLength).toBe(4096);
+
+  await stop(runner);
+  controller.kill("SIGTERM");
+  expect(await controller.exited).toBe(0);
+}, 180_000);
