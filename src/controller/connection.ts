@@ -1,6 +1,6 @@
 // The runner's view of a controller: one interface, one adapter per controller kind.
-// The edge adapter (WebSocket/long-poll, push) is the first; a meshStack adapter (HTTP polling,
-// a status call per run) fits the same shape: it claims runs while `freeSlots` > 0 and turns
+// The edge adapter (WebSocket/long-poll, push), and the meshStack adapter (meshstack/: HTTP polling,
+// a status call per run), which claims runs while `freeSlots` > 0 and turns
 // `JobHandle` calls into its own status updates.
 
 import type { JobOffer, LogLine, StepUpdate, WireError, JobStatus } from "../protocol/edge-v1.ts";
