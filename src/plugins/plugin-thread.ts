@@ -14,4 +14,6 @@ export interface PluginThread {
   /** Whether it keeps the runner's event loop alive: a busy one must, an idle one must not. */
   ref(): void;
   unref(): void;
+  /** A child process host leads its own process group (its id); a thread has none. */
+  readonly processGroup?: number | undefined;
 }

@@ -14,6 +14,7 @@ import { positive, type PluginPoolOptions, type RunRequest } from "./pool-option
 import { JobCalls } from "./host-calls.ts";
 import { LocalStorageProvider } from "./local-storage.ts";
 import { PoolPolicy, type PluginPolicy } from "./pool-policy.ts";
+import { groupMembers, stopProcesses } from "./processes/process-group.ts";
 import { startPluginThread } from "./plugin-thread-start.ts";
 import { jobSecretResolver, type JobStorageProvider } from "./run-services.ts";
 import { abortReason, endedOutcome, resultOutcome, type Ending, type RunOutcome } from "./run-outcome.ts";
@@ -42,6 +43,8 @@ interface Task {
   readonly sink: RunSink;
   readonly onAbort: () => void;
   readonly calls: JobCalls;
+  /** Process groups of the children this run started; stopped when the job ends, whatever its outcome. */
+  readonly childGroups: Set<number>;
   group: Group | undefined;
   host: WorkerHost | undefined;
   runId: number;
@@ -165,6 +168,7 @@ export class PluginPool {
         storage: this.#storage,
         signal: request.signal,
       }),
+      childGroups: new Set(),
       request, resolve, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
       onAbort: this.#guarded(() => this.#end(task, "cancelled")),
       sink: {
@@ -172,6 +176,7 @@ export class PluginPool {
         onLog: (line) => this.#deliver(task, request.onLog, { ...line, msg: redactor.text(line.msg) }),
         onStep: (step) => this.#deliver(task, request.onStep, step.message === undefined ? step : { ...step, message: redactor.text(step.message) }),
         call: (call) => task.calls.answer(call),
+        onSpawned: (pid) => task.childGroups.add(pid),
       },
     };
     if (request.signal.aborted) {
@@ -346,14 +351,28 @@ export class PluginPool {
     if (task.grace !== undefined) this.#timers.clearTimeout(task.grace);
     task.request.signal.removeEventListener("abort", task.onAbort);
     if (outcome.error !== undefined) outcome.error = { code: outcome.error.code, message: redactor.text(outcome.error.message) };
-    // The job's intermediate data is gone before its result is reported.
-    task.calls.close().then(
+    // The job's processes and intermediate data are gone before its result is reported.
+    this.#stopProcesses(task).then(() => task.calls.close()).then(
       () => task.resolve(outcome),
       (error: unknown) => {
         this.#log.error("Cannot delete a job's intermediate data", { jobId: task.request.jobId, attempt: task.request.attempt, error: serializeError(error).message });
         task.resolve(outcome);
       },
     );
+  }
+
+  /**
+   * Stops what the run left running: the process groups of the children it started, and in
+   * process isolation every other member of the host process's own group (taken now, before the
+   * host serves another run). SIGTERM, the cancel grace, SIGKILL.
+   */
+  #stopProcesses(task: Task): Promise<void> {
+    const hostGroup = task.host?.processGroup;
+    const pids = hostGroup === undefined ? [] : groupMembers(hostGroup).filter((pid) => pid !== hostGroup);
+    if (task.childGroups.size === 0 && pids.length === 0) return Promise.resolve();
+    return stopProcesses({ groups: task.childGroups, pids }, { graceMs: this.#graceMs }).catch((error: unknown) => {
+      this.#log.error("Cannot stop a job's processes", { jobId: task.request.jobId, error: serializeError(error).message });
+    });
   }
 
   #deliver<T>(task: Task, callback: (value: T) => void, value: T): void {

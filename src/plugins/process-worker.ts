@@ -35,6 +35,9 @@ export function startProcessWorker(options: StartProcessWorkerOptions = {}): Plu
     env: pluginEnv(),
     serialization: "advanced",
     stdio: ["ignore", "ignore", "pipe", "ipc"],
+    // Its own process group: what a plugin starts without node:child_process (Bun.spawn, a
+    // library's native spawn) stays in it, and is stopped when the run ends (see the pool).
+    detached: true,
   });
   return new ProcessWorker(child, options);
 }
@@ -89,6 +92,10 @@ class ProcessWorker extends EventEmitter implements PluginThread {
       }, options.pollMs ?? 250);
       this.#poll.unref();
     }
+  }
+
+  get processGroup(): number | undefined {
+    return this.#child.pid;
   }
 
   postMessage(message: HostToWorker): void {

@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import type { LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 import type { WorkerInfo } from "../status/snapshot.ts";
 import type { Clock, Timers } from "./timers.ts";
+import { stopProcessGroups } from "./processes/process-group.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { HostCall, HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { transitionWorker, type WorkerState } from "./worker-state.ts";
@@ -16,6 +17,8 @@ export interface RunSink {
   onStep(step: StepUpdate): void;
   /** Answers the plugin's ctx.secrets / ctx.storage calls; a rejection crosses as {code, message}. */
   call(call: HostCall): Promise<unknown>;
+  /** The run started a child process leading its own process group, stopped when the job ends. */
+  onSpawned(pid: number): void;
 }
 
 /** A failure may carry the named outputs the plugin set before it failed. */
@@ -114,6 +117,11 @@ export class WorkerHost {
     return info;
   }
 
+  /** In process isolation, the host process's own group: its other members belong to the current run. */
+  get processGroup(): number | undefined {
+    return this.#worker.processGroup;
+  }
+
   /** The heap the worker last reported about itself (after a run), in bytes. */
   get memoryBytes(): number | undefined {
     return this.#memoryBytes;
@@ -130,6 +138,13 @@ export class WorkerHost {
       case "step":
         this.#pending.get(message.runId)?.sink.onStep(message.step);
         return;
+      case "spawned": {
+        const run = this.#pending.get(message.runId);
+        // A child of a run that already ended has no job left to stop it with: stop it now.
+        if (run === undefined) stopProcessGroups([message.pid], { graceMs: 0 }).catch(() => undefined);
+        else if (Number.isInteger(message.pid) && message.pid > 1) run.sink.onSpawned(message.pid);
+        return;
+      }
       case "call":
         this.#call(message.runId, message.callId, message.call);
         return;

@@ -44,6 +44,8 @@ export type WorkerToHost =
   | { type: "log"; runId: number; level: LogLevel; msg: string; ts: number }
   | { type: "step"; runId: number; step: StepUpdate }
   | { type: "call"; runId: number; callId: number; call: HostCall }
+  /** The run started a child process (its own process group); the host stops the group when the job ends. */
+  | { type: "spawned"; runId: number; pid: number }
   /** The worker's own heap after a run (Bun, Node and Deno all report it per worker). */
   | { type: "usage"; heapBytes: number; rssBytes: number }
   | { type: "done"; runId: number; output: unknown }
