@@ -55,7 +55,14 @@ export type ErrorCode =
   // the reference controller: a body past its cap, and a store that cannot be written
   | "too_large"
   | "store_full"
-  | "store_unavailable";
+  | "store_unavailable"
+  // built-in integrations (src/plugins/builtin/): a command or pipeline that ran and failed,
+  // an approval refused or not given in time, an integration's API refusing or failing
+  | "command_failed"
+  | "approval_rejected"
+  | "approval_timeout"
+  | "integration_unauthorized"
+  | "integration_failed";
 
 export interface EdgeErrorOptions {
   retryable?: boolean;

@@ -7,8 +7,9 @@ import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { serializeError } from "../errors.ts";
 import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
-import { BUILTIN_PLUGINS } from "./builtin/index.ts";
+import { loadBuiltin } from "./builtin/index.ts";
 import { actionContext, mergeOutputs, PendingCalls, type CurrentRun } from "./action-context.ts";
+import { trackChildProcesses } from "./processes/child-tracking.ts";
 import { isPluginDefinition, type PluginDefinition } from "./sdk.ts";
 import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
 
@@ -97,6 +98,20 @@ export function startPluginRuntime(port: RuntimePort): void {
   scope.addEventListener?.("unhandledrejection", (event) => {
     event.preventDefault();
     unhandled((event as PromiseRejectionEvent).reason);
+  });
+
+  // Children a plugin starts are reported with their run, so the host can stop their process
+  // groups when the job ends; one started after its run ended has no job to belong to.
+  trackChildProcesses((pid) => {
+    const run = current;
+    if (run !== undefined && !run.finished) post({ type: "spawned", runId: run.runId, pid });
+    else {
+      try {
+        realKill(-pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
   });
 
   // Plugins that print with console.* still reach their job's log; outside a run, stderr.
@@ -208,7 +223,7 @@ export function startPluginRuntime(port: RuntimePort): void {
 
 async function load(source: PluginSource): Promise<PluginDefinition> {
   if (source.kind === "builtin") {
-    const builtin = BUILTIN_PLUGINS.get(source.name);
+    const builtin = await loadBuiltin(source.name);
     if (builtin === undefined) throw wireError("plugin_not_found", `Cannot load plugin "${source.name}": no such built-in plugin`);
     return builtin;
   }

@@ -1,10 +1,25 @@
-// The built-in plugins, imported statically so they are part of the executable and the bundle.
+// The built-in plugins by name. Their code is loaded on first use (dynamic import), so a runner
+// that never runs terraform never evaluates the terraform plugin; the names and input schemas are
+// known without loading anything (`job submit` checks input against them).
 
 import type { PluginDefinition } from "../sdk.ts";
-import echo from "./echo.ts";
-import http from "./http.ts";
+import { INPUT_SCHEMAS } from "./schemas.ts";
 
-export const BUILTIN_PLUGINS: ReadonlyMap<string, PluginDefinition> = new Map([
-  [echo.name, echo],
-  [http.name, http],
-]);
+type Loader = () => Promise<{ default: PluginDefinition }>;
+
+const LOADERS: Readonly<Record<string, Loader>> = {
+  echo: () => import("./echo.ts"),
+  http: () => import("./http.ts"),
+  shell: () => import("./shell/plugin.ts"),
+};
+
+/** Names of the built-in plugins (they win over bundles of the same name). */
+export const BUILTIN_PLUGINS: ReadonlySet<string> = new Set(Object.keys(LOADERS));
+
+/** Loads a built-in's code; undefined for a name that is not built in. */
+export async function loadBuiltin(name: string): Promise<PluginDefinition | undefined> {
+  const load = Object.hasOwn(LOADERS, name) ? LOADERS[name] : undefined;
+  return load === undefined ? undefined : (await load()).default;
+}
+
+export { INPUT_SCHEMAS };

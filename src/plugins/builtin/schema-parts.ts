@@ -1,0 +1,15 @@
+// Pieces the built-in integrations' input schemas share.
+
+import type { JsonSchema } from "./input-schema.ts";
+
+/** An environment variable name. */
+export const ENV_NAME = "^[A-Za-z_][A-Za-z0-9_]{0,127}$";
+
+/** A path inside the job's working directory: relative, no "." or ".." segment, no empty segment. */
+export const RELATIVE_PATH = "^(?:(?!\\.{1,2}(?:/|$))[A-Za-z0-9._-]{1,128}/){0,16}(?!\\.{1,2}$)[A-Za-z0-9._-]{1,128}$";
+
+/** The name of a secret the job declared (`job submit --secrets`), never its value. */
+export const SECRET_REF: JsonSchema = { type: "string", minLength: 1, maxLength: 256, "x-secret-ref": true };
+
+/** An http(s) base URL of a self-hosted or cloud API. */
+export const BASE_URL: JsonSchema = { type: "string", maxLength: 2048, pattern: "^https?://[^\\s]+$" };
