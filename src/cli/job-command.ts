@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import { optionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { UsageError } from "../config/usage-error.ts";
+import { builtinInputProblem } from "../plugins/builtin/schemas.ts";
 import { isTerminal, JOB_STATES, type JobState } from "../reference-controller/job-state.ts";
 import type { JobEvent } from "../reference-controller/job-logs.ts";
 import type { JobJson } from "../reference-controller/records.ts";
@@ -68,6 +69,9 @@ export const jobCommand: Command = {
           const secrets = str("--secrets");
           if (secrets !== undefined) request.secrets = secrets.split(",").map((s) => s.trim()).filter((s) => s !== "");
           if (secretInputs !== undefined) request.secretInputs = secretInputs;
+          // A built-in integration's input is checked against its JSON Schema before anything is sent.
+          const problem = builtinInputProblem(plugin, action, request.input);
+          if (problem !== undefined) throw new UsageError(`Cannot submit a "${plugin}" job: ${problem}`, "--input");
           let job = await client.submitJob(request);
           if (!flags.has("--wait")) return print(job, json);
           while (!isTerminal(job.status as JobState)) job = await client.waitJob(job.id, 30_000);

@@ -15,7 +15,7 @@ const msgs = (r: { logs: Array<{ msg: string }> }): string[] => r.logs.map((l) =
 test("shell streams the first line before the command ends, and maps exit 0 to success", async () => {
   const r = request("shell", "run", { input: { command: ["sh", "-c", "echo first; sleep 1.5; echo second"] } });
   const running = pool.run(r);
-  await waitFor(() => msgs(r).includes("first"), 10_000);
+  await waitFor(() => msgs(r).includes("first"), "the first line", 10_000);
   expect(msgs(r)).not.toContain("second");
   const outcome = await running;
   expect(outcome.status).toBe("succeeded");
@@ -86,7 +86,7 @@ test("shell cancel stops the whole tree, a grandchild ignoring SIGTERM included"
     input: { command: ["sh", "-c", `(trap "" TERM; exec sleep 300) & echo $! > ${pidFile}; echo started; trap "" TERM; sleep 300`], killGraceMs: 300 },
   });
   const running = pool.run(r);
-  await waitFor(() => msgs(r).includes("started"), 10_000);
+  await waitFor(() => msgs(r).includes("started"), "the tree to start", 10_000);
   const grandchild = Number(readFileSync(pidFile, "utf8"));
   expect(existsSync(`/proc/${grandchild}`)).toBe(true);
   abort.abort("stop");
