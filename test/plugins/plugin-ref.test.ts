@@ -18,10 +18,11 @@ test("parsePluginRef() rejects malformed references with input_invalid and quote
   }
 });
 
-test("builtinSource() knows echo and http and ignores the version", () => {
+test("builtinSource() knows the built-ins (echo, http, shell) and ignores the version", () => {
   expect(builtinSource({ name: "echo", version: "9.9.9" })).toEqual({ kind: "builtin", name: "echo" });
   expect(builtinSource({ name: "http" })).toEqual({ kind: "builtin", name: "http" });
-  expect(builtinSource({ name: "shell" })).toBeUndefined();
+  expect(builtinSource({ name: "hello" })).toBeUndefined();
+  expect(builtinSource({ name: "shell", version: "1.0.0" })).toEqual({ kind: "builtin", name: "shell" });
 });
 
 test("sourceKey() and sourceLabel() group bundles by file and show name@version", () => {

@@ -126,7 +126,7 @@ test("PluginPool.run() answers an already aborted signal with cancelled", async 
 test("PluginPool.run() refuses bad requests with a clear error instead of rejecting", async () => {
   const { pool } = track(testPool({ resolve: builtinOnlyResolver }));
   expect(await pool.run(request("Not A Plugin", "default"))).toMatchObject({ status: "failed", error: { code: "input_invalid", message: 'Cannot use plugin "Not A Plugin": expected "name" or "name@version"' } });
-  expect(await pool.run(request("shell@1.0.0", "default"))).toMatchObject({ status: "failed", error: { code: "plugin_not_found" } });
+  expect(await pool.run(request("hello@1.0.0", "default"))).toMatchObject({ status: "failed", error: { code: "plugin_not_found" } });
   expect(await pool.run(request("echo", "default", { timeoutMs: 0 }))).toMatchObject({ status: "failed", error: { code: "input_invalid" } });
   expect(await pool.run(request("echo", "nope"))).toMatchObject({ status: "failed", error: { code: "input_invalid", message: 'Cannot run job "echo-nope": plugin "echo" has no action "nope" (it has "default", "sleep", "secret", "fail")' } });
   expect(await pool.run(request("echo", "default", { input: { fn: () => 1 } }))).toMatchObject({ status: "failed", error: { code: "input_invalid" } });

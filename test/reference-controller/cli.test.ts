@@ -63,10 +63,10 @@ test("runnerAdminCommand register prints the key once, --api-key-out writes it w
 });
 
 test("jobCommand submit, get, list, cancel and logs", async () => {
-  const submitted = await run(jobCommand, ["submit", "shell", "--action", "run", "--input", '{"cmd":"true"}', "--group", "idle", "--json", ...common]);
+  const submitted = await run(jobCommand, ["submit", "kubectl", "--action", "run", "--input", '{"cmd":"true"}', "--group", "idle", "--json", ...common]);
   expect(submitted.code).toBe(0);
   const job = JSON.parse(submitted.stdout);
-  expect(job).toMatchObject({ plugin: "shell", action: "run", group: "idle", input: { cmd: "true" }, status: "queued" });
+  expect(job).toMatchObject({ plugin: "kubectl", action: "run", group: "idle", input: { cmd: "true" }, status: "queued" });
 
   const got = await run(jobCommand, ["get", job.id, ...common]);
   expect(got.stdout).toContain(`id         ${job.id}`);
