@@ -1,7 +1,7 @@
 // `edge-runner job submit|get|list|cancel|logs`: the reference controller's jobs from a shell.
 
 import * as fs from "node:fs";
-import { optionsHelp } from "../config/help.ts";
+import { clientOptionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { UsageError } from "../config/usage-error.ts";
 import { builtinInputProblem } from "../plugins/builtin/schemas.ts";
@@ -42,7 +42,7 @@ export const jobCommand: Command = {
     const { flags, positionals, config } = parseCommandArgs(otherArgs, FLAGS);
     const [sub, ...rest] = positionals;
     if (flags.has("--help") || flags.has("-h") || sub === undefined) {
-      out(`${USAGE}\n${optionsHelp(["controller"])}`);
+      out(`${USAGE}\n${clientOptionsHelp()}`);
       return sub === undefined && !flags.has("--help") && !flags.has("-h") ? EXIT.usage : EXIT.ok;
     }
     const json = flags.has("--json");

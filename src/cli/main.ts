@@ -11,24 +11,42 @@ import { UsageError, nearest } from "../config/usage-error.ts";
 
 type Loader = () => Promise<Command>;
 
-const COMMANDS: Record<string, { summary: string; load: Loader }> = {
+export interface CommandEntry {
+  summary: string;
+  /** Its sub-commands, shown as `job submit|get|…` in help and docs/cli.md and checked by the docs test. */
+  subcommands?: readonly string[];
+  load: Loader;
+}
+
+/** The one table of commands: `--help`, docs/cli.md (scripts/gen-cli-doc.ts) and the docs test come from it. */
+export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   run: { summary: "Run the runner: connect to the controller and run jobs.", load: async () => (await import("./run-command.ts")).runCommand },
   controller: { summary: "Run the reference controller.", load: async () => (await import("./controller-command.ts")).controllerCommand },
   dev: { summary: "Run a controller and a runner in one process, with a demo job (npm start).", load: async () => (await import("./dev-command.ts")).devCommand },
-  job: { summary: "Submit, inspect, cancel jobs and read their logs: job submit|get|list|cancel|logs.", load: async () => (await import("./job-command.ts")).jobCommand },
-  runner: { summary: "Register and list runners on the reference controller: runner register|list.", load: async () => (await import("./runner-admin-command.ts")).runnerAdminCommand },
-  secret: { summary: "Store, list and delete secrets jobs resolve by reference: secret set|list|delete.", load: async () => (await import("./secret-command.ts")).secretCommand },
+  job: { summary: "Submit, inspect, cancel jobs and read their logs.", subcommands: ["submit", "get", "list", "cancel", "logs"], load: async () => (await import("./job-command.ts")).jobCommand },
+  runner: { summary: "Register, list and delete runners on the reference controller.", subcommands: ["register", "list", "delete"], load: async () => (await import("./runner-admin-command.ts")).runnerAdminCommand },
+  secret: { summary: "Store, list and delete secrets jobs resolve by reference.", subcommands: ["set", "list", "delete"], load: async () => (await import("./secret-command.ts")).secretCommand },
   keygen: { summary: "Create the runner key pair, or a plugin signing key pair with --signing.", load: async () => (await import("./keygen-command.ts")).keygenCommand },
-  keys: { summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire.", load: async () => (await import("./keys-command.ts")).keysCommand },
-  plugin: { summary: "Plugin author tools: plugin init|test|build|sign|verify|publish|run.", load: async () => (await import("./plugin-command.ts")).pluginCommand },
+  keys: { summary: "The runner's key ring for encrypted inputs, and its certificate for meshStack.", subcommands: ["list", "rotate", "retire", "cert"], load: async () => (await import("./keys-command.ts")).keysCommand },
+  plugin: { summary: "Plugin author tools.", subcommands: ["init", "test", "build", "sign", "verify", "publish", "run"], load: async () => (await import("./plugin-command.ts")).pluginCommand },
   doctor: { summary: "Check config, keys, controller reachability, TLS and authentication.", load: async () => (await import("./doctor-command.ts")).doctorCommand },
   update: { summary: "Replace this executable with a verified newer release, while no job runs.", load: async () => (await import("./update-command.ts")).updateCommand },
-  healthcheck: { summary: "Exit 0 when the local status endpoint says ready (--wait to wait for it).", load: async () => (await import("./healthcheck-command.ts")).healthcheckCommand },
+  healthcheck: { summary: "Exit 0 when the local runner is ready (/readyz); with --wait, wait until it is up (/healthz).", load: async () => (await import("./healthcheck-command.ts")).healthcheckCommand },
 };
 
+/** `job submit|get|list|cancel|logs`, or just `run`. */
+export function commandSynopsis(name: string): string {
+  const subs = COMMANDS[name]?.subcommands;
+  return subs === undefined ? name : `${name} ${subs.join("|")}`;
+}
+
 export function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  const names = Object.keys(COMMANDS);
+  const width = Math.max(...names.map((n) => n.length));
+  const rows = names.map((name) => {
+    const { summary, subcommands } = COMMANDS[name]!;
+    return `  ${name.padEnd(width)}  ${summary}${subcommands === undefined ? "" : `\n  ${" ".repeat(width)}  ${commandSynopsis(name)}`}`;
+  });
   return `edge-runner ${VERSION}: a self-hosted runner for automation platforms.
 
 Usage: edge-runner <command> [options]
@@ -39,6 +57,12 @@ ${rows.join("\n")}
 Run "edge-runner <command> --help" for a command's options.
   --version  Print the version and build commit.
 `;
+}
+
+/** docs/cli.md's table (scripts/gen-cli-doc.ts writes it; test/cli/docs-commands.test.ts keeps it current). */
+export function commandsMarkdown(): string {
+  const rows = Object.keys(COMMANDS).map((name) => `| \`edge-runner ${commandSynopsis(name).replaceAll("|", "\\|")}\` | ${COMMANDS[name]!.summary} |`);
+  return ["| command | what it does |", "| --- | --- |", ...rows, "| `edge-runner --version` | Print the version and build commit. |"].join("\n");
 }
 
 /** sysexits.h EX_CANTCREAT: a file the command must write cannot be. */

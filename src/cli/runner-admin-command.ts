@@ -1,7 +1,7 @@
 // `edge-runner runner register|list|delete`: runners of the reference controller from a shell.
 
 import * as fs from "node:fs";
-import { optionsHelp } from "../config/help.ts";
+import { clientOptionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
 import { EXIT, type Command } from "./command.ts";
@@ -28,7 +28,7 @@ export const runnerAdminCommand: Command = {
     const { flags, positionals, config } = parseCommandArgs(args, FLAGS);
     const [sub, id] = positionals;
     if (flags.has("--help") || flags.has("-h") || sub === undefined) {
-      out(`${USAGE}\n${optionsHelp(["controller"])}`);
+      out(`${USAGE}\n${clientOptionsHelp()}`);
       return sub === undefined && !flags.has("--help") && !flags.has("-h") ? EXIT.usage : EXIT.ok;
     }
     const json = flags.has("--json");

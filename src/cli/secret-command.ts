@@ -2,7 +2,7 @@
 // Values are read from a file or stdin, never from the command line (shell history, ps).
 
 import * as fs from "node:fs";
-import { optionsHelp } from "../config/help.ts";
+import { clientOptionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { adminClient, fail, out, parseCommandArgs, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
 import { EXIT, type Command } from "./command.ts";
@@ -26,7 +26,7 @@ export const secretCommand: Command = {
     const { flags, positionals, config } = parseCommandArgs(args, FLAGS);
     const [sub, name] = positionals;
     if (flags.has("--help") || flags.has("-h") || sub === undefined) {
-      out(`${USAGE}\n${optionsHelp(["controller"])}`);
+      out(`${USAGE}\n${clientOptionsHelp()}`);
       return sub === undefined && !flags.has("--help") && !flags.has("-h") ? EXIT.usage : EXIT.ok;
     }
     if (!["set", "list", "delete"].includes(sub) || (sub !== "list" && name === undefined)) {

@@ -45,7 +45,7 @@ export function createUpdateCommand(deps: UpdateDeps = {}): Command {
     name: "update",
     summary: "Replace this executable with a verified newer release, while no job runs.",
     async run(args) {
-      const taken = startOpsCommand("update", `${HELP}\n${optionsHelp(["runner"])}\n`, args, { "--dry-run": "bool", "--allow-downgrade": "bool", "--restart": "bool", "--target": "string", "--from-dir": "string" }, { out, err });
+      const taken = startOpsCommand("update", `${HELP}\n${optionsHelp(["runner"], "update")}\n`, args, { "--dry-run": "bool", "--allow-downgrade": "bool", "--restart": "bool", "--target": "string", "--from-dir": "string" }, { out, err });
       if ("exit" in taken) return taken.exit;
       const { config } = resolveConfig({ scopes: ["runner"], argv: taken.rest, env: deps.env ?? process.env, readFile: (p) => readFileSync(p, "utf8") });
       const flag = (name: string) => taken.flags.get(name) as string | undefined;

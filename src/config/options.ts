@@ -18,6 +18,8 @@ export interface OptionSpec {
   readonly max?: number;
   /** A secret: never printed, never logged; prefer its `…File` sibling. */
   readonly secret?: boolean;
+  /** Read by this command only (`update`): others accept it (a shared config file) but do not list it in --help. */
+  readonly command?: string;
 }
 
 export const OPTIONS = [
@@ -47,8 +49,8 @@ export const OPTIONS = [
   { name: "startJitterMs", type: "duration", scope: "runner", default: "1s", help: "Upper bound of the random wait before the first connect (spreads a fleet restart)." },
   { name: "reconnectMinMs", type: "duration", scope: "runner", default: "500ms", help: "First reconnect backoff ceiling (full jitter below it)." },
   { name: "reconnectMaxMs", type: "duration", scope: "runner", default: "60s", help: "Largest reconnect backoff ceiling." },
-  { name: "releaseBaseUrl", type: "url", scope: "runner", default: "https://github.com/edge-runner/edge-runner/releases/latest/download", help: "Where `edge-runner update` downloads a release (SHA256SUMS, SHA256SUMS.jws, executables); point it at a mirror for air-gapped hosts." },
-  { name: "releasePublicKeyFile", type: "path", scope: "runner", help: "Release signing public key (PEM, JWK or JWK set) trusted by `update` instead of the built-in one: for a mirror that signs its own releases." },
+  { name: "releaseBaseUrl", type: "url", scope: "runner", command: "update", default: "https://github.com/edge-runner/edge-runner/releases/latest/download", help: "Where `edge-runner update` downloads a release (SHA256SUMS, SHA256SUMS.jws, executables); point it at a mirror for air-gapped hosts." },
+  { name: "releasePublicKeyFile", type: "path", scope: "runner", command: "update", help: "Release signing public key (PEM, JWK or JWK set) trusted by `update` instead of the built-in one: for a mirror that signs its own releases." },
   { name: "trustedKeys", type: "path", scope: "runner", help: "Trusted plugin signing keys: a directory of public JWK/JWKS/PEM files or one JWKS file (default <dataDir>/trusted-keys). Re-read before each bundle download." },
   { name: "pluginPolicy", type: "string", scope: "runner", help: "Warm-pool policy per plugin: JSON text or the path of a JSON file mapping \"default\", a plugin name or name@version to {maxWorkers, maxJobsPerWorker, idleMs, prewarm, isolation (thread or process), memoryCeilingMb}. Unset fields come from concurrency, workerIdleMs and workerMaxHeapMb; see docs/plugins.md." },
   { name: "bundleRecheckMs", type: "duration", scope: "runner", default: "30s", help: "How long a verified plugin bundle is reused before the runner checks it with the controller and its trusted keys again; 0 checks for every job." },

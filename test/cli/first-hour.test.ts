@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -137,5 +137,23 @@ describe("keygen and git (issue 14 item 4)", () => {
       expect(spawnSync("git", ["check-ignore", "-q", "--no-index", file], { cwd: root }).status).toBe(0);
     }
     expect(spawnSync("git", ["check-ignore", "-q", "--no-index", "keys/release-public.jwk"], { cwd: root }).status).toBe(1);
+  });
+});
+
+describe("the CLI from source (issue 14 item 8)", () => {
+  const root = new URL("../..", import.meta.url).pathname;
+
+  test("npm run -s cli -- prints only the CLI's own output, so --json can be piped into jq", () => {
+    const run = spawnSync("npm", ["run", "-s", "cli", "--", "--version"], { cwd: root, encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^edge-runner \S+ \(commit \S+, bun\)\n$/);
+  });
+
+  test("README.md and docs/ run the CLI from source with npm run -s (npm's banner would break JSON)", () => {
+    const files = ["README.md", ...readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+    const offenders = files.flatMap((file) =>
+      readFileSync(path.join(root, file), "utf8").split("\n").flatMap((line, i) => (/npm run cli\b/.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    expect(offenders).toEqual([]);
   });
 });

@@ -205,3 +205,18 @@ test("EdgeConnection counts a new session after a lost one as one reconnect, and
   expect(status.disconnectedSince).toBeUndefined();
   expect(records.filter((r) => r.msg.startsWith("Controller connection lost")).length).toBe(1);
 });
+
+test("EdgeConnection aborts a cancelled job with the controller's reason said once, not 'cancelled: cancelled by controller: cancelled …'", async () => {
+  let sendFrame: (f: string) => void = () => {};
+  const script: Script = { received: [], onOpen: (send) => (sendFrame = send) };
+  const url = await fakeController(script);
+  const { jobs } = connect(url);
+  await eventually(() => (script.received.length > 0 ? true : undefined));
+  sendFrame(JSON.stringify({ v: 1, type: "offer", job: { id: "j1", attempt: 1, group: "g", plugin: "echo", action: "default", input: 1, leaseExpiresAt: 1, submittedAt: 1 } }));
+  await eventually(() => (jobs.length === 1 ? true : undefined));
+  sendFrame(JSON.stringify({ v: 1, type: "cancel", jobId: "j1", attempt: 1, reason: "an operator asked for it" }));
+  await eventually(() => (jobs[0]!.signal.aborted ? true : undefined));
+  const reason = String((jobs[0]!.signal.reason as Error | undefined)?.message ?? jobs[0]!.signal.reason);
+  expect(reason).toContain("an operator asked for it (via the controller)");
+  expect(reason.match(/cancel/gi) ?? []).toEqual([]);
+});

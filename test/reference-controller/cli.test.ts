@@ -104,8 +104,19 @@ test("jobCommand submit --wait and logs --follow see a job a runner runs", async
   expect(JSON.parse(done.stdout)).toMatchObject({ id, status: "succeeded", output: { n: 1 } });
 
   const logs = await run(jobCommand, ["logs", id, "--follow", ...common]);
-  expect(logs.stdout).toContain("INFO  hello from the job");
+  // Log lines carry their attempt like steps do (a retried job's lines are told apart), and
+  // --follow ends with how the job ended.
+  expect(logs.stdout).toMatch(/^\[attempt 1\] 1970-01-01 00:00:00 INFO  hello from the job$/m);
   expect(logs.stdout).toContain("[attempt 1] step Greet: succeeded");
+  expect(logs.stdout.trimEnd().split("\n").at(-1)).toBe(`job ${id} succeeded`);
+});
+
+test("jobCommand logs --follow on a job that logged nothing ends with its status line; a cancel says who asked once", async () => {
+  const submitted = JSON.parse((await run(jobCommand, ["submit", "echo", "--group", "nobody-serves-this", "--json", ...common])).stdout) as { id: string };
+  await run(jobCommand, ["cancel", submitted.id, ...common]);
+  const logs = await run(jobCommand, ["logs", submitted.id, "--follow", ...common]);
+  expect(logs.code).toBe(0);
+  expect(logs.stdout.trim()).toBe(`job ${submitted.id} cancelled: job_cancelled: an operator asked for it`);
 });
 
 test("jobCommand and runnerAdminCommand fail with a UsageError on bad flags, a ConfigError with no admin token", async () => {

@@ -46,8 +46,8 @@ export function stateSnapshot(state: StatusState, now: number): RunnerSnapshot {
     recent,
     workers: workers.map((w) => ({ ...w, state: "idle" })),
     loops: [
-      { name: "heartbeat", lastTickAt: ago(3_000), maxSilenceMs: 30_000 },
-      { name: "credit", lastTickAt: ago(1_000), maxSilenceMs: 30_000 },
+      { name: "connection", lastTickAt: ago(3_000), maxSilenceMs: 65_000 },
+      { name: "event-loop", lastTickAt: ago(400), maxSilenceMs: 10_000 },
     ],
     now,
   };
