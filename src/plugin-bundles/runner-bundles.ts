@@ -8,7 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import type { PluginResolver } from "../plugins/plugin-ref.ts";
 import { BundleCache } from "./bundle-cache.ts";
 import { isBundleErrorCode } from "./bundle-errors.ts";
-import { createBundleResolver } from "./bundle-resolver.ts";
+import { createBundleResolver, noBuiltinMessage } from "./bundle-resolver.ts";
 import { defaultTrustedKeysPath, TrustedKeyRing } from "./key-ring.ts";
 
 /** The header naming the runner whose API key is the bearer credential of a bundle download. */
@@ -62,6 +62,8 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
   const now = options.now ?? Date.now;
   let keysStamp = trustedStamp(trustedPath);
   return async function resolveRunnerBundle(ref, signal) {
+    // A name without a version is a built-in that does not exist, not a bundle: say that first.
+    if (ref.version === undefined) throw new EdgeError("plugin_not_found", noBuiltinMessage(ref.name));
     const stamp = trustedStamp(trustedPath);
     if (stamp !== keysStamp) {
       verified.clear();

@@ -111,6 +111,24 @@ describe("start-up failures (issue 14 items 1 and 5)", () => {
   });
 });
 
+describe("a plugin that does not exist (issue 14 item 5)", () => {
+  test("job submit nosuch warns, and the job fails saying no built-in has that name, listing them, and how a bundle is named", async () => {
+    const dataDir = path.join(dir, "dev-nosuch");
+    const dev = start(binary, ["dev", "--data-dir", dataDir, "--listen-port", "0", "--status-port", "0"]);
+    procs.push(dev);
+    const url = await waitForOutput(dev, /controller\s+(http:\/\/\S+)/, 30_000);
+    const { code, output } = await runToEnd(binary, ["job", "submit", "nosuch", "--wait", "--json", "--data-dir", dataDir, "--controller-url", url]);
+    expect(code).toBe(1);
+    expect(output).toContain('Warning: Cannot find plugin "nosuch": no built-in plugin is named "nosuch" (the built-ins are "echo", "http"');
+    const job = JSON.parse(output.split("\n").find((l) => l.startsWith("{")) ?? "{}") as { error?: { code: string; message: string } };
+    expect(job.error?.code).toBe("plugin_not_found");
+    expect(job.error?.message).toContain('a plugin bundle is named name@version ("nosuch@1.2.3")');
+    expect(output).not.toContain("needs a version");
+    dev.kill();
+    await dev.exited;
+  });
+});
+
 describe("keygen and git (issue 14 item 4)", () => {
   const git = (cwd: string, ...args: string[]) => spawnSync("git", args, { cwd, stdio: "ignore" });
 
