@@ -120,6 +120,11 @@ export class AdminClient {
     return this.#call("POST", `/jobs/${encodeURIComponent(id)}/cancel`);
   }
 
+  /** Answers a job's manual step: approve or reject, with an optional comment. */
+  decideJob(id: string, decision: "approve" | "reject", comment?: string): Promise<JobJson> {
+    return this.#call("POST", `/jobs/${encodeURIComponent(id)}/${decision}`, comment === undefined ? {} : { comment });
+  }
+
   /** Events with job-wide `seq > after`; pass the returned `nextSeq` as `after` next time. */
   jobLogs(id: string, after = 0, signal?: AbortSignal): Promise<{ events: JobEvent[]; nextSeq: number }> {
     return this.#call("GET", `/jobs/${encodeURIComponent(id)}/logs?after=${after}`, undefined, signal);

@@ -1,4 +1,4 @@
-// `edge-runner job submit|get|list|cancel|logs`: the reference controller's jobs from a shell.
+// `edge-runner job submit|get|list|cancel|approve|reject|logs`: the reference controller's jobs from a shell.
 
 import * as fs from "node:fs";
 import { clientOptionsHelp } from "../config/help.ts";
@@ -18,6 +18,7 @@ const USAGE = `Usage:
   edge-runner job get <id>
   edge-runner job list [--status s] [--group g] [--limit n]
   edge-runner job cancel <id>
+  edge-runner job approve|reject <id> [--comment text]   (answers a job's manual step)
   edge-runner job logs <id> [--follow]
 
 --secret NAME=VALUE (repeatable) adds input NAME encrypted by the controller to the current keys
@@ -31,12 +32,12 @@ Every sub-command takes --json (machine-readable output), --controller-url and t
 
 const FLAGS: FlagSpec = {
   "--action": "value", "--input": "value", "--input-file": "value", "--group": "value", "--wait": "bool", "--secrets": "value",
-  "--status": "value", "--limit": "value", "--follow": "bool", "--json": "bool", "--help": "bool", "-h": "bool",
+  "--status": "value", "--limit": "value", "--follow": "bool", "--comment": "value", "--json": "bool", "--help": "bool", "-h": "bool",
 };
 
 export const jobCommand: Command = {
   name: "job",
-  summary: "Submit, inspect, cancel jobs and read their logs: job submit|get|list|cancel|logs.",
+  summary: "Submit, inspect, cancel, approve or reject jobs and read their logs: job submit|get|list|cancel|approve|reject|logs.",
   async run(args) {
     const { secretInputs, rest: otherArgs } = takeSecretFlags(args);
     const { flags, positionals, config } = parseCommandArgs(otherArgs, FLAGS);
@@ -51,7 +52,7 @@ export const jobCommand: Command = {
       if (rest[0] === undefined) fail(`edge-runner job ${sub}: missing the ${what}\n\n${USAGE}`);
       return rest[0];
     };
-    if (!["submit", "get", "list", "cancel", "logs"].includes(sub)) {
+    if (!["submit", "get", "list", "cancel", "approve", "reject", "logs"].includes(sub)) {
       fail(`edge-runner job: unknown sub-command "${sub}"\n\n${USAGE}`);
       return EXIT.usage;
     }
@@ -85,6 +86,11 @@ export const jobCommand: Command = {
         case "cancel": {
           const id = needId("job id");
           return id === undefined ? EXIT.usage : print(await client.cancelJob(id), json);
+        }
+        case "approve":
+        case "reject": {
+          const id = needId("job id");
+          return id === undefined ? EXIT.usage : print(await client.decideJob(id, sub, str("--comment")), json);
         }
         case "list": {
           const status = str("--status"), group = str("--group"), limit = str("--limit");
@@ -161,6 +167,8 @@ function print(job: JobJson, json: boolean): number {
   ];
   if (job.error !== undefined) lines.push(["error", `${job.error.code}: ${job.error.message}`]);
   if (job.output !== undefined) lines.push(["output", JSON.stringify(job.output)]);
+  if (job.approval !== undefined) lines.push(["approval", `${job.approval.decision} ${time(job.approval.at)}${job.approval.comment === undefined ? "" : ` (${job.approval.comment})`}`]);
+  if (job.callbackResult !== undefined) lines.push(["callback", `${job.callbackResult.status} ${time(job.callbackResult.at)}${job.callbackResult.error === undefined ? "" : ` ${job.callbackResult.error.code}: ${job.callbackResult.error.message}`}`]);
   out(lines.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n"));
   return EXIT.ok;
 }

@@ -16,6 +16,7 @@ import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
 import { asObject, boundedJson, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
 import { jobJson } from "./records.ts";
+import { decideApproval } from "./job-callbacks.ts";
 import { encryptSecretInputs, parseSecretInputs } from "./secret-inputs.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 
@@ -65,6 +66,28 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
   app.post("/:id/cancel", function cancelJob(c) {
     return c.json(jobJson(core.cancelJob(c.req.param("id"))));
   });
+
+  // A manual step (the manual plugin) waits for one of these; the body may carry a comment.
+  for (const decision of ["approved", "rejected"] as const) {
+    app.post(`/:id/${decision === "approved" ? "approve" : "reject"}`, async function decide(c) {
+      const action = `${decision === "approved" ? "approve" : "reject"} a job`;
+      const text = await c.req.text();
+      let comment: string | undefined;
+      if (text.trim() !== "") {
+        if (text.length > 8192) throw invalid(`Cannot ${action}: the body is over 8 KiB`);
+        let body: Obj;
+        try {
+          body = asObject(JSON.parse(text), action);
+        } catch {
+          throw invalid(`Cannot ${action}: the body must be JSON {"comment": "..."}`);
+        }
+        onlyFields(body, ["comment"], action);
+        if (body.comment !== undefined && typeof body.comment !== "string") throw invalid(`Cannot ${action}: "comment" must be a string`);
+        comment = body.comment as string | undefined;
+      }
+      return c.json(jobJson(decideApproval(core, c.req.param("id"), decision, comment)));
+    });
+  }
 
   app.get("/:id/logs", function jobLogs(c) {
     const job = core.requireJob(c.req.param("id"), "read the logs of");

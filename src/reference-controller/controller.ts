@@ -16,6 +16,8 @@ import { ControllerLock } from "./controller-lock.ts";
 import { ControllerCore, type SubmitJobInput } from "./controller-core.ts";
 import { createEdgeApp } from "./edge-app.ts";
 import { createEdgeSecretsApp } from "./edge-secrets.ts";
+import { CALLBACK_PATH_PREFIX, CallbackTokens } from "./callback-tokens.ts";
+import { createCallbackApp } from "./job-callbacks.ts";
 import { SecretStore } from "./secret-store.ts";
 import { EdgeSessions } from "./edge-sessions.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
@@ -201,7 +203,9 @@ export class ReferenceController {
     }));
     const secrets = new SecretStore(dir);
     this.secrets = secrets;
-    this.app.route("/", createEdgeSecretsApp({ core: this.core, runners: this.runners, secrets }));
+    const callbackTokens = CallbackTokens.inDir(dir);
+    this.app.route("/", createEdgeSecretsApp({ core: this.core, runners: this.runners, secrets, callbacks: { tokens: callbackTokens, baseUrl: () => this.url } }));
+    this.app.route(CALLBACK_PATH_PREFIX, createCallbackApp({ core: this.core, tokens: callbackTokens }));
     this.app.route("/api/v1", createAdminApp({
       core: this.core,
       runners: this.runners,

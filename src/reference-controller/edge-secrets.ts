@@ -15,8 +15,17 @@ import { isLeased } from "./job-state.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import type { SecretStore } from "./secret-store.ts";
 import { bearerToken } from "./tokens.ts";
+import { CALLBACK_PATH_PREFIX, CALLBACK_TOKEN_REF, CALLBACK_URL_REF, type CallbackTokens } from "./callback-tokens.ts";
 
-export function createEdgeSecretsApp(options: { core: ControllerCore; runners: RunnerRegistry; secrets: SecretStore }): Hono {
+export interface EdgeSecretsOptions {
+  core: ControllerCore;
+  runners: RunnerRegistry;
+  secrets: SecretStore;
+  /** Job-scoped callback tokens and the URL pipelines reach this controller at (job-callbacks.ts). */
+  callbacks?: { tokens: CallbackTokens; baseUrl: () => string };
+}
+
+export function createEdgeSecretsApp(options: EdgeSecretsOptions): Hono {
   const { core, runners, secrets } = options;
   const app = new Hono();
 
@@ -62,9 +71,13 @@ export function createEdgeSecretsApp(options: { core: ControllerCore; runners: R
       return errorResponse(c, 401, "unauthorized", `Cannot resolve a secret for runner "${runnerId}": unknown runner or wrong API key`);
     }
     const job = core.getJob(jobId);
-    const allowed = job !== undefined && isLeased(job.status) && job.runnerId === runnerId && job.attempt === attempt && job.secrets?.includes(ref) === true;
+    const holder = job !== undefined && isLeased(job.status) && job.runnerId === runnerId && job.attempt === attempt;
     // "controller:NAME" and a bare NAME are the same secret of this store.
-    const value = allowed ? secrets.get(ref.startsWith("controller:") ? ref.slice("controller:".length) : ref) : undefined;
+    const name = ref.startsWith("controller:") ? ref.slice("controller:".length) : ref;
+    // The job's own callback URL and token need no declaration: they are good for this job only.
+    const callback = holder ? callbackValue(name, jobId) : undefined;
+    const allowed = holder && (callback !== undefined || job.secrets?.includes(ref) === true);
+    const value = callback ?? (allowed ? secrets.get(name) : undefined);
     if (!allowed || value === undefined) {
       core.logger.warn("Refused a secret reference", { runnerId, jobId, attempt, ref });
       return errorResponse(c, 404, "secret_not_found", `Cannot resolve secret "${ref}" for job "${jobId}" attempt ${attempt}: not declared by the job, not held by this runner, or not stored`);
@@ -78,4 +91,17 @@ export function createEdgeSecretsApp(options: { core: ControllerCore; runners: R
     return c.json({ v: 1, jwe: await encryptToRunner(value, key) });
   });
   return app;
+
+  function callbackValue(name: string, jobId: string): string | undefined {
+    if (options.callbacks === undefined) return undefined;
+    if (name === CALLBACK_URL_REF) {
+      try {
+        return `${options.callbacks.baseUrl()}${CALLBACK_PATH_PREFIX}/${encodeURIComponent(jobId)}`;
+      } catch {
+        return undefined; // not serving HTTP (an in-memory controller): there is no URL to give
+      }
+    }
+    if (name === CALLBACK_TOKEN_REF) return options.callbacks.tokens.token(jobId);
+    return undefined;
+  }
 }

@@ -33,6 +33,10 @@ export interface StoredJob {
    * from it about that attempt takes the lease back (docs/protocol.md, "Fencing").
    */
   lapsedRunnerId?: string;
+  /** `job approve|reject`: what a manual step waits for (job-callbacks.ts). */
+  approval?: { decision: "approved" | "rejected"; at: number; comment?: string };
+  /** The final result an async pipeline reported with the job's callback token (job-callbacks.ts). */
+  callbackResult?: { status: "succeeded" | "failed"; at: number; output?: unknown; error?: { code: string; message: string } };
 }
 
 export interface StoredRunner {

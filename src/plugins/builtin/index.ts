@@ -11,6 +11,7 @@ const LOADERS: Readonly<Record<string, Loader>> = {
   echo: () => import("./echo.ts"),
   http: () => import("./http.ts"),
   shell: () => import("./shell/plugin.ts"),
+  manual: () => import("./manual/plugin.ts"),
 };
 
 /** Names of the built-in plugins (they win over bundles of the same name). */

@@ -1,0 +1,93 @@
+// Built-in "manual": a step that waits for a person. The job stays running with a "Waiting for
+// approval" step until someone answers `edge-runner job approve|reject JOB` (the controller's API)
+// or the time runs out. The decision is read from the controller's job callback endpoint with the
+// job's own callback token (both come through ctx.secrets, reserved references). A meshStack run
+// (input with `meshstack`) completes at once with its inputs as outputs, as meshStack's MANUAL does.
+
+import { EdgeError, errorMessage } from "../../../errors.ts";
+import { sleep } from "../../../util/sleep.ts";
+import { definePlugin, type ActionContext } from "../../sdk.ts";
+import { checkInput } from "../input-schema.ts";
+import { MANUAL_INPUT } from "./schema.ts";
+
+/** Reserved references the reference controller answers for the lease holder (callback-tokens.ts). */
+export const CALLBACK_URL_REF = "controller:$callback.url";
+export const CALLBACK_TOKEN_REF = "controller:$callback.token";
+
+interface ManualInput {
+  message?: string;
+  timeoutMs?: number;
+  pollMs?: number;
+  outputs?: Record<string, unknown>;
+}
+
+async function approval(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
+  if (isMeshstackRun(raw)) {
+    ctx.step({ id: "manual", name: "Manual Block Run", status: "succeeded" });
+    return { ...(raw.inputs ?? {}) };
+  }
+  checkInput(MANUAL_INPUT, raw ?? {}, "manual");
+  const input = (raw ?? {}) as ManualInput;
+  let url: string, token: string;
+  try {
+    url = await ctx.secrets.get(CALLBACK_URL_REF);
+    token = await ctx.secrets.get(CALLBACK_TOKEN_REF);
+  } catch (error) {
+    throw new EdgeError("integration_failed", `Cannot wait for approval of job "${ctx.jobId}": the controller gives no approval callback (${errorMessage(error)})`);
+  }
+  const step = { id: "approval", name: "Waiting for approval" };
+  ctx.step({ ...step, status: "running", ...(input.message === undefined ? {} : { message: input.message }) });
+  ctx.log.info(`Waiting for approval: edge-runner job approve ${ctx.jobId} (or reject)${input.message === undefined ? "" : `: ${input.message}`}`);
+  const deadline = input.timeoutMs === undefined ? Infinity : Date.now() + input.timeoutMs;
+  const pollMs = input.pollMs ?? 2000;
+  let failures = 0;
+  for (;;) {
+    if (ctx.signal.aborted) throw new EdgeError("job_cancelled", `Stopped waiting for approval of job "${ctx.jobId}": cancelled`);
+    const answer = await readDecision(`${url}/approval`, token, ctx).catch((error: unknown) => {
+      if (error instanceof EdgeError && !error.retryable) throw error;
+      // The controller restarting or a network blip: keep waiting, but say so now and then.
+      if (++failures % 10 === 1 && !ctx.signal.aborted) ctx.log.warn(`Cannot read the approval decision (will retry): ${errorMessage(error)}`);
+      return undefined;
+    });
+    if (answer?.decision === "approved") {
+      ctx.step({ ...step, status: "succeeded", ...(answer.comment === undefined ? {} : { message: answer.comment }) });
+      return { ...(input.outputs ?? {}), approved: true, ...(answer.comment === undefined ? {} : { comment: answer.comment }) };
+    }
+    if (answer?.decision === "rejected") {
+      ctx.step({ ...step, status: "failed", message: answer.comment ?? "rejected" });
+      throw new EdgeError("approval_rejected", `Job "${ctx.jobId}" was rejected${answer.comment === undefined ? "" : `: ${answer.comment}`}`);
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      ctx.step({ ...step, status: "failed", message: "no answer in time" });
+      throw new EdgeError("approval_timeout", `Job "${ctx.jobId}" got no approval within ${input.timeoutMs} ms`);
+    }
+    await sleep(Math.min(pollMs, left), ctx.signal);
+  }
+}
+
+async function readDecision(url: string, token: string, ctx: ActionContext): Promise<{ decision: string; comment?: string }> {
+  const response = await ctx.fetch(url, { headers: { authorization: `Bearer ${token}`, accept: "application/json" } });
+  if (response.status === 401 || response.status === 403) {
+    await response.body?.cancel();
+    throw new EdgeError("integration_unauthorized", `Cannot read the approval decision (GET …/approval): the controller refused the job's callback token (${response.status})`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new EdgeError("integration_failed", `GET …/approval answered ${response.status}`, { retryable: true });
+  }
+  const body = (await response.json()) as { decision?: unknown; comment?: unknown };
+  const decision = typeof body.decision === "string" ? body.decision : "pending";
+  return typeof body.comment === "string" ? { decision, comment: body.comment.slice(0, 1024) } : { decision };
+}
+
+function isMeshstackRun(raw: unknown): raw is { meshstack: object; inputs?: Record<string, unknown> } {
+  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
+}
+
+export default definePlugin({
+  name: "manual",
+  version: "1.0.0",
+  // meshStack names the action after the run's behavior (apply, destroy, detect).
+  actions: { default: approval, approve: approval, apply: approval, destroy: approval, detect: approval },
+});

@@ -1,0 +1,42 @@
+// Job-scoped callback tokens: a pipeline started by a job (async mode) or a manual approval step
+// reports back to the controller with a token that is good for that one job only. The token is
+// HMAC-SHA256(controller key, job id), so nothing per job is stored; the key lives in the data
+// directory (0600) so tokens survive a restart.
+
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+
+export const CALLBACK_PATH_PREFIX = "/callback/v1/jobs";
+
+/** Reserved references a job's plugin resolves through ctx.secrets (lease holder only, no declaration needed). */
+export const CALLBACK_URL_REF = "$callback.url";
+export const CALLBACK_TOKEN_REF = "$callback.token";
+
+export class CallbackTokens {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length < 32) throw new RangeError("Cannot use a callback key shorter than 32 bytes");
+    this.#key = key;
+  }
+
+  /** Reads `<dir>/callback.key`, creating it (32 random bytes, 0600) on first use. */
+  static inDir(dir: string): CallbackTokens {
+    const file = path.join(dir, "callback.key");
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32), { mode: 0o600, flag: "wx" });
+    chmodSync(file, 0o600);
+    return new CallbackTokens(readFileSync(file));
+  }
+
+  token(jobId: string): string {
+    return createHmac("sha256", this.#key).update(`edge-runner callback v1\0${jobId}`).digest("base64url");
+  }
+
+  verify(jobId: string, token: string | undefined): boolean {
+    if (token === undefined || token.length > 128) return false;
+    const want = Buffer.from(this.token(jobId));
+    const got = Buffer.from(token);
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+}
