@@ -13,6 +13,7 @@ import { probeFsync } from "./bench/fsync-probe.ts";
 import { fullPathLatency, fullPathThroughput, type FullThroughput } from "./bench/full-path-bench.ts";
 import { poolLatency, poolThroughput } from "./bench/pool-bench.ts";
 import { judge, machine, markdown, text, type Row } from "./bench/report.ts";
+import { secretsBench } from "./bench/secrets-bench.ts";
 import { splitProcessThroughput } from "./bench/split-process-bench.ts";
 import { mib, ms, perSecond } from "./bench/stats.ts";
 import { meshstackBench } from "./bench/meshstack-bench.ts";
@@ -157,6 +158,17 @@ rows.push(
   { section: "5", metric: `MANUAL runs/minute, one runner, concurrency 8 (backlog of ${mesh.runs})`, value: mesh.runsPerMinute.toFixed(0), target: "≥ floor", verdict: mesh.runsPerMinute >= mesh.oneAtATimeRunsPerMinute ? "ok" : "miss" },
   { section: "5", metric: "  floor: one run at a time, as meshcloud's runners (same fake, same run)", value: mesh.oneAtATimeRunsPerMinute.toFixed(0), target: "", verdict: "info" },
   { section: "5", metric: "  meshcloud's idle poll: 10 s (a run arriving at an idle runner waits 5 s on average); edge-runner's pollInterval 5 s ±20% (2.5 s on average)", value: "5 s vs 2.5 s", target: "", verdict: "info" },
+);
+
+// ---- 6. secrets on the job path ----
+say("6 secrets: RSA-4096 JWE input decryption per job, redaction per MiB of log");
+const sec = await secretsBench({ jobs: n(200), rounds: quick ? 2 : 5 });
+raw.secrets = sec;
+rows.push(
+  { section: "6", metric: "Decrypt a job's encrypted input (RSA-4096 JWE, RSA-OAEP-256 + A256GCM), median per job", value: ms(sec.jweDecryptMs), target: `floor: bare RSA-4096 OAEP decrypt ${ms(sec.rsaFloorMs)}`, verdict: "info" },
+  { section: "6", metric: "Redact 1 MiB of log lines, 10 live secrets (and their encoded forms)", value: ms(sec.redact10Ms), target: `floor: one substring scan per line ${ms(sec.scanFloorMs)}`, verdict: "info" },
+  { section: "6", metric: "Redact 1 MiB of log lines, 1,000 live secrets", value: ms(sec.redact1000Ms), target: "", verdict: "info" },
+  { section: "6", metric: "Redact 1 MiB, 10 live secrets after 1,000 finished jobs' secrets (must match the 10-secret row)", value: ms(sec.redact10AfterFinishedMs), target: "", verdict: "info" },
 );
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;

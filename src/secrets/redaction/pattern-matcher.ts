@@ -8,10 +8,18 @@ export interface Span {
   end: number;
 }
 
+/** Nodes this deep or shallower have a dense ASCII transition row (see the constructor). */
+const DENSE_DEPTH = 3;
+
 export class PatternMatcher {
-  /** (node * 65536 + charCode) → child node. */
+  /** (node * 65536 + charCode) → child node, for nodes other than the root. */
   readonly #edges = new Map<number, number>();
+  /** The root's children by char code (-1: none): most characters of a log line stop here. */
+  readonly #root = new Int32Array(65536).fill(-1);
   #fail: Int32Array;
+  /** Shallow nodes' full transitions (fail links followed) for ASCII: row per node, -1 none. */
+  #denseRow: Int32Array;
+  #dense: Int32Array;
   /** Length of the longest pattern that ends at this node (itself or through fail links); 0 if none. */
   #out: Int32Array;
   #depth: Int32Array;
@@ -26,13 +34,14 @@ export class PatternMatcher {
       count++;
       let node = 0;
       for (let i = 0; i < pattern.length; i++) {
-        const key = node * 65536 + pattern.charCodeAt(i);
-        let next = this.#edges.get(key);
+        const code = pattern.charCodeAt(i);
+        let next = this.#child(node, code);
         if (next === undefined) {
           next = depth.length;
           depth.push(depth[node]! + 1);
           terminal.push(0);
-          this.#edges.set(key, next);
+          if (node === 0) this.#root[code] = next;
+          else this.#edges.set(node * 65536 + code, next);
         }
         node = next;
       }
@@ -45,10 +54,10 @@ export class PatternMatcher {
     this.#out = new Int32Array(nodes);
     // Children per node, for the breadth-first pass that sets fail links.
     const children: Array<Array<[number, number]>> = Array.from({ length: nodes }, () => []);
+    for (let code = 0; code < 65536; code++) if (this.#root[code]! >= 0) children[0]!.push([code, this.#root[code]!]);
     for (const [key, child] of this.#edges) children[Math.floor(key / 65536)]!.push([key % 65536, child]);
     const queue: number[] = [];
     for (const [, child] of children[0]!) {
-      this.#fail[child] = 0;
       this.#out[child] = terminal[child]!;
       queue.push(child);
     }
@@ -56,10 +65,10 @@ export class PatternMatcher {
       const node = queue[head]!;
       for (const [code, child] of children[node]!) {
         let f = this.#fail[node]!;
-        let target = this.#edges.get(f * 65536 + code);
+        let target = this.#child(f, code);
         while (target === undefined && f !== 0) {
           f = this.#fail[f]!;
-          target = this.#edges.get(f * 65536 + code);
+          target = this.#child(f, code);
         }
         const failTo = target !== undefined && target !== child ? target : 0;
         this.#fail[child] = failTo;
@@ -67,14 +76,85 @@ export class PatternMatcher {
         queue.push(child);
       }
     }
+    // The root and nodes up to DENSE_DEPTH get a full ASCII transition row, filled in breadth-first
+    // order so a node's fail target (shallower) is always filled before it: a log line that brushes
+    // against the first characters of many secrets then costs one array read per character.
+    this.#denseRow = new Int32Array(nodes).fill(-1);
+    const dense: number[] = [];
+    let rows = 0;
+    for (const node of [0, ...queue]) {
+      if (this.#depth[node]! > DENSE_DEPTH) continue;
+      const row = rows++;
+      this.#denseRow[node] = row;
+      const failRow = node === 0 ? -1 : this.#denseRow[this.#fail[node]!]!;
+      for (let code = 0; code < 128; code++) {
+        const child = this.#child(node, code);
+        dense[row * 128 + code] = child !== undefined ? child : failRow < 0 ? 0 : dense[failRow * 128 + code]!;
+      }
+    }
+    this.#dense = Int32Array.from(dense);
+  }
+
+  #child(node: number, code: number): number | undefined {
+    if (node === 0) {
+      const next = this.#root[code]!;
+      return next < 0 ? undefined : next;
+    }
+    return this.#edges.get(node * 65536 + code);
   }
 
   #step(node: number, code: number): number {
+    if (code < 128) {
+      const row = this.#denseRow[node]!;
+      if (row >= 0) return this.#dense[row * 128 + code]!;
+    }
     for (;;) {
-      const next = this.#edges.get(node * 65536 + code);
+      const next = this.#child(node, code);
       if (next !== undefined) return next;
       if (node === 0) return 0;
       node = this.#fail[node]!;
+    }
+  }
+
+  /** How many trailing characters of the text scanned up to `state` begin a pattern. */
+  depth(state: number): number {
+    return this.#depth[state] ?? 0;
+  }
+
+  /** Scans `text` from `state`, adding every pattern's range to `spans`; returns the end state. */
+  scan(text: string, spans: Span[], state = 0): number {
+    if (this.size === 0) return 0;
+    // Locals, not private fields, in the hot loop: this is the per-character cost of every log line.
+    const dense = this.#dense;
+    const denseRow = this.#denseRow;
+    const out = this.#out;
+    let node = state;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      const row = code < 128 ? denseRow[node]! : -1;
+      node = row >= 0 ? dense[row * 128 + code]! : this.#step(node, code);
+      const length = out[node]!;
+      if (length > 0) pushSpan(spans, i + 1 - length, i + 1);
+    }
+    return node;
+  }
+
+  /**
+   * Continues from `state` (the end of the piece before) through `join` and `piece`, adding the
+   * part inside `piece` of every pattern that began before it. Stops as soon as no pattern can.
+   */
+  straddle(state: number, join: string, piece: string, spans: Span[]): void {
+    let node = state;
+    const total = join.length + piece.length;
+    for (let i = 0; i < total; i++) {
+      node = this.#step(node, i < join.length ? join.charCodeAt(i) : piece.charCodeAt(i - join.length));
+      const consumed = i + 1;
+      const length = this.#out[node]!;
+      if (length > 0 && consumed > join.length && consumed - length < join.length) {
+        pushSpan(spans, 0, consumed - join.length);
+      }
+      // The longest candidate now starts inside the piece: nothing that began before can follow.
+      if (consumed - this.#depth[node]! >= join.length) return;
     }
   }
 
@@ -85,14 +165,8 @@ export class PatternMatcher {
    */
   spans(text: string, openTail = 0): Span[] {
     const spans: Span[] = [];
-    if (this.size === 0) return spans;
-    let node = 0;
-    for (let i = 0; i < text.length; i++) {
-      node = this.#step(node, text.charCodeAt(i));
-      const length = this.#out[node]!;
-      if (length > 0) pushSpan(spans, i + 1 - length, i + 1);
-    }
-    if (openTail > 0 && this.#depth[node]! >= openTail) pushSpan(spans, text.length - this.#depth[node]!, text.length);
+    const end = this.scan(text, spans);
+    if (openTail > 0 && this.#depth[end]! >= openTail) pushSpan(spans, text.length - this.#depth[end]!, text.length);
     return spans;
   }
 }

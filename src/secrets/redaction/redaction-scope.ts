@@ -4,7 +4,7 @@
 // runner's own output (logs, /status, /metrics) with the process's and every live job's. So the
 // cost of a line never grows with secrets of jobs that have finished.
 
-import { applySpans, mergeSpans, PatternMatcher, type Span } from "./pattern-matcher.ts";
+import { applySpans, mergeSpans, PatternMatcher, pushSpan, type Span } from "./pattern-matcher.ts";
 import { MIN_SECRET_CHARS, secretForms } from "./secret-forms.ts";
 
 export const MASK = "[REDACTED]";
@@ -12,6 +12,8 @@ export const MASK = "[REDACTED]";
 const SECRET_FIELD = /(secret|password|passwd|token|api[-_]?key|authorization|private[-_]?key|credential)/i;
 /** value() stops walking past this depth (a hostile object cannot blow the stack). */
 const MAX_DEPTH = 64;
+/** How two pieces of a stream may have been joined: directly (chunks) or by a line break. */
+const JOINS = ["", "\n", "\r\n"];
 
 export class RedactionScope {
   readonly name: string;
@@ -22,6 +24,8 @@ export class RedactionScope {
   #matcher: PatternMatcher | undefined;
   #longest = 0;
   #disposed = false;
+  /** End state of each matcher after the last line of this scope's stream (see line()). */
+  #lineStates = new Map<PatternMatcher, number>();
 
   constructor(options: { name?: string; parent?: RedactionScope } = {}) {
     this.name = options.name ?? "process";
@@ -35,11 +39,13 @@ export class RedactionScope {
     return scope;
   }
 
-  /** Drops the scope's secrets; its parent stops masking them. */
+  /**
+   * Ends the scope: its parent (and so the runner's own output and every other job) stops
+   * masking its secrets, and it takes no new ones. Whoever still holds the scope (a worker that
+   * may print after the run) can still mask with it; the values go with the last reference.
+   */
   dispose(): void {
     this.#disposed = true;
-    this.#values.clear();
-    this.#matcher = undefined;
     if (this.#parent !== undefined) this.#parent.#live.delete(this);
   }
 
@@ -71,16 +77,60 @@ export class RedactionScope {
 
   /** Ranges of `text` to mask. `openTail`: also a trailing part of that many characters or more that begins a secret. */
   spans(text: string, openTail = 0): Span[] {
-    let spans = this.#own().spans(text, openTail);
-    if (this.#parent !== undefined) spans = mergeSpans(spans, this.#parent.#own().spans(text, openTail));
-    // The process scope also masks every live job's secrets in the runner's own output.
-    if (this.#parent === undefined) for (const child of this.#live) spans = mergeSpans(spans, child.#own().spans(text, openTail));
+    let spans: Span[] = [];
+    for (const matcher of this.#matchers()) spans = mergeSpans(spans, matcher.spans(text, openTail));
     return spans;
+  }
+
+  /** The matchers this scope masks with: its own and its parent's; the process scope's own and every live job's. */
+  #matchers(): PatternMatcher[] {
+    const out = [this.#own()];
+    if (this.#parent !== undefined) out.push(this.#parent.#own());
+    else for (const child of this.#live) out.push(child.#own());
+    return out.filter((m) => m.size > 0);
   }
 
   text(input: string): string {
     if (typeof input !== "string" || input.length === 0) return input;
     return applySpans(input, this.spans(input), MASK);
+  }
+
+  /**
+   * The next line (or chunk) of this scope's log stream: also masks a secret split across it and
+   * the line before, or cut off at its end (see line-stream.ts).
+   */
+  line(input: string): string {
+    if (typeof input !== "string") return input;
+    let spans: Span[] = [];
+    const states = new Map<PatternMatcher, number>();
+    for (const matcher of this.#matchers()) {
+      const own: Span[] = [];
+      // A secret that began at the end of the line before (printed in two chunks or two lines).
+      const before = this.#lineStates.get(matcher) ?? 0;
+      if (before !== 0) for (const join of JOINS) matcher.straddle(before, join, input, own);
+      const end = matcher.scan(input, own);
+      // A line that ends with the start of a secret: the rest may come next, and this part
+      // cannot be called back once sent.
+      const open = matcher.depth(end);
+      if (open >= MIN_SECRET_CHARS) pushSpan(own, input.length - open, input.length);
+      states.set(matcher, end);
+      spans = mergeSpans(spans, own.sort((a, b) => a.start - b.start));
+    }
+    this.#lineStates = states;
+    return applySpans(input, spans, MASK);
+  }
+
+  /** A step update as it may leave the runner: id, name and message masked. */
+  step<S extends { id: string; name?: string; message?: string }>(step: S): S {
+    const out = { ...step, id: this.text(String(step.id)) };
+    if (typeof step.name === "string") out.name = this.text(step.name);
+    if (typeof step.message === "string") out.message = this.text(step.message);
+    return out;
+  }
+
+  /** An error as it may leave the runner: code and message masked. */
+  error<E extends { code: string; message: string }>(error: E): E {
+    return { ...error, code: this.text(String(error.code)), message: this.text(String(error.message)) };
   }
 
   /** Masks strings anywhere in a JSON-like value, and whole fields whose names look secret. */
