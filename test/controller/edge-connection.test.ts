@@ -107,8 +107,10 @@ test("EdgeConnection answers a malformed frame with an error frame, counts it, a
   expect(jobs[0]?.job.id).toBe("j2");
   expect(connection.status().protocolErrors).toBe(2);
   expect(connection.status().state).toBe("connected");
-  const errors = script.received.filter((m) => (m as { type: string }).type === "error");
-  expect(errors).toHaveLength(2);
+  // The error frames travel back over the socket: wait for them rather than race them.
+  const errors = () => script.received.filter((m) => (m as { type: string }).type === "error");
+  await eventually(() => (errors().length >= 2 ? true : undefined));
+  expect(errors()).toHaveLength(2);
   expect(records.some((r) => r.msg.includes('Unknown message type "teleport"'))).toBe(true);
 });
 
@@ -123,14 +125,20 @@ test("EdgeConnection grants credit for free slots and resets it to zero when slo
   expect(credits).toEqual([{ v: 1, type: "credit", slots: 2 }, { v: 1, type: "credit", slots: 0, reset: true }]);
 });
 
-test("EdgeConnection aborts a job whose lease the controller refuses, and does not report it", async () => {
+/** A connection that was offered job "j1" at `attempt`; `sendFrame` talks as the controller. */
+async function offeredJob(attempt: number) {
   let sendFrame: (f: string) => void = () => {};
   const script: Script = { received: [], onOpen: (send) => (sendFrame = send) };
   const url = await fakeController(script);
   const { jobs } = connect(url);
   await eventually(() => (script.received.length > 0 ? true : undefined));
-  sendFrame(JSON.stringify({ v: 1, type: "offer", job: { id: "j1", attempt: 2, group: "g", plugin: "echo", action: "default", input: 1, leaseExpiresAt: 1, submittedAt: 1 } }));
+  sendFrame(JSON.stringify({ v: 1, type: "offer", job: { id: "j1", attempt, group: "g", plugin: "echo", action: "default", input: 1, leaseExpiresAt: 1, submittedAt: 1 } }));
   await eventually(() => (jobs.length === 1 ? true : undefined));
+  return { jobs, script, sendFrame: (frame: string) => sendFrame(frame) };
+}
+
+test("EdgeConnection aborts a job whose lease the controller refuses, and does not report it", async () => {
+  const { jobs, script, sendFrame } = await offeredJob(2);
   sendFrame(JSON.stringify({ v: 1, type: "heartbeat_ack", leases: [{ jobId: "j1", attempt: 2, ok: false, reason: "stale_attempt" }] }));
   await eventually(() => (jobs[0]!.signal.aborted ? true : undefined));
   const answer = await jobs[0]!.complete({ status: "cancelled", startedAt: 1, finishedAt: 2 });
@@ -207,13 +215,7 @@ test("EdgeConnection counts a new session after a lost one as one reconnect, and
 });
 
 test("EdgeConnection aborts a cancelled job with the controller's reason said once, not 'cancelled: cancelled by controller: cancelled …'", async () => {
-  let sendFrame: (f: string) => void = () => {};
-  const script: Script = { received: [], onOpen: (send) => (sendFrame = send) };
-  const url = await fakeController(script);
-  const { jobs } = connect(url);
-  await eventually(() => (script.received.length > 0 ? true : undefined));
-  sendFrame(JSON.stringify({ v: 1, type: "offer", job: { id: "j1", attempt: 1, group: "g", plugin: "echo", action: "default", input: 1, leaseExpiresAt: 1, submittedAt: 1 } }));
-  await eventually(() => (jobs.length === 1 ? true : undefined));
+  const { jobs, sendFrame } = await offeredJob(1);
   sendFrame(JSON.stringify({ v: 1, type: "cancel", jobId: "j1", attempt: 1, reason: "an operator asked for it" }));
   await eventually(() => (jobs[0]!.signal.aborted ? true : undefined));
   const reason = String((jobs[0]!.signal.reason as Error | undefined)?.message ?? jobs[0]!.signal.reason);

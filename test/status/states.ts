@@ -57,26 +57,23 @@ export function stateSnapshot(state: StatusState, now: number): RunnerSnapshot {
     case "busy":
       return { ...base, freeSlots: 0, running, workers };
     case "never-connected":
-      return {
-        ...base,
-        startedAt: ago(31_400),
-        state: "connecting",
-        stateSince: ago(31_400),
-        connection: { state: "backoff", since: ago(1_200), disconnectedSince: ago(31_000), reconnects: 0, failedAttempts: 6, protocolErrors: 0, lastError: "Cannot reach https://automation.example.com/edge/v1/sessions: connect ECONNREFUSED 10.20.0.4:443" },
-        recent: [],
-        workers: [],
-      };
+      return neverConnected(base, ago(31_400), { state: "backoff", since: ago(1_200), disconnectedSince: ago(31_000), failedAttempts: 6, lastError: "Cannot reach https://automation.example.com/edge/v1/sessions: connect ECONNREFUSED 10.20.0.4:443" });
     case "unauthorized":
-      return {
-        ...base,
-        startedAt: ago(95_000),
-        state: "connecting",
-        stateSince: ago(95_000),
-        connection: { state: "unauthorized", since: ago(2_000), disconnectedSince: ago(94_000), reconnects: 0, failedAttempts: 3, protocolErrors: 0, lastError: "The controller refused the session (401 unauthorized): unknown runner or wrong API key" },
-        recent: [],
-        workers: [],
-      };
+      return neverConnected(base, ago(95_000), { state: "unauthorized", since: ago(2_000), disconnectedSince: ago(94_000), failedAttempts: 3, lastError: "The controller refused the session (401 unauthorized): unknown runner or wrong API key" });
     case "draining":
       return { ...base, state: "draining", stateSince: ago(8_000), freeSlots: 2, running: running.slice(0, 2), workers };
   }
+}
+
+/** A runner started at `startedAt` that has not had a session yet: nothing run, no workers. */
+function neverConnected(base: RunnerSnapshot, startedAt: number, connection: Omit<RunnerSnapshot["connection"], "reconnects" | "protocolErrors">): RunnerSnapshot {
+  return {
+    ...base,
+    startedAt,
+    state: "connecting",
+    stateSince: startedAt,
+    connection: { ...connection, reconnects: 0, protocolErrors: 0 },
+    recent: [],
+    workers: [],
+  };
 }
