@@ -20,7 +20,8 @@ const context: ActionContext = {
   step: () => undefined,
   outputs: { set: unused("outputs"), all: unused("outputs") },
   secrets: { get: unused("secrets") },
-  storage: { put: unused("storage"), get: unused("storage"), getText: unused("storage"), delete: unused("storage"), list: unused("storage") },
+  storage: { put: unused("storage"), get: unused("storage"), getText: unused("storage"), getStream: unused("storage"), head: unused("storage"), delete: unused("storage"), list: unused("storage") },
+  artifacts: { put: unused("artifacts") },
   fetch: unused("fetch"),
 };
 const output = await action({ fresh: true }, context);

@@ -1,7 +1,8 @@
-// The worker's side of an action's context: log lines, steps, named outputs, secrets and storage
-// (asked of the host over the worker protocol) and a fetch bound to the run's AbortSignal.
+// The worker's side of an action's context: log lines, steps, named outputs, secrets, storage and
+// artifacts (asked of the host over the worker protocol, context-storage.ts) and a fetch bound to the run's AbortSignal.
 
 import type { LogLevel, StepUpdate, WireError } from "../protocol/edge-v1.ts";
+import { contextArtifacts, contextStorage } from "./context-storage.ts";
 import type { ActionContext, ActionOutputs } from "./sdk.ts";
 import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
 
@@ -77,26 +78,8 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
         return (await call({ op: "secret.get", ref })) as string;
       },
     },
-    storage: {
-      async put(key: string, data: Uint8Array | string): Promise<void> {
-        const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-        if (!(bytes instanceof Uint8Array)) throw new TypeError(`Cannot store "${String(key)}": data must be a Uint8Array or a string`);
-        await call({ op: "storage.put", key, data: bytes });
-      },
-      async get(key: string): Promise<Uint8Array | undefined> {
-        return (await call({ op: "storage.get", key })) as Uint8Array | undefined;
-      },
-      async getText(key: string): Promise<string | undefined> {
-        const bytes = (await call({ op: "storage.get", key })) as Uint8Array | undefined;
-        return bytes === undefined ? undefined : new TextDecoder().decode(bytes);
-      },
-      async delete(key: string): Promise<boolean> {
-        return (await call({ op: "storage.delete", key })) as boolean;
-      },
-      async list(prefix = ""): Promise<string[]> {
-        return (await call({ op: "storage.list", prefix })) as string[];
-      },
-    },
+    storage: contextStorage(call),
+    artifacts: contextArtifacts(call),
     fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
       const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
       const signal = own === undefined || own === null ? state.abort.signal : AbortSignal.any([own, state.abort.signal]);

@@ -1,64 +1,188 @@
-// The host's answers to a running action's ctx.secrets and ctx.storage calls, for one job:
-// secrets come from the job's resolver and are registered with the redactor before the plugin
-// sees them; storage is opened on first use and deleted when the job ends.
+// The host's answers to a running action's ctx.secrets, ctx.storage and ctx.artifacts calls, for
+// one job attempt: secrets come from the job's resolver and are registered with the redactor
+// before the plugin sees them; storage is the attempt's own (opened on first use, deleted when
+// the attempt ends, every later call refused); artifacts stream to the job's artifact sink and
+// are recorded with their digest for the result.
 
+import { checkArtifactName, MAX_ARTIFACTS, type ArtifactRecord, type ArtifactSink } from "../artifacts/artifact-sink.ts";
+import { digesting } from "../artifacts/artifact-digest.ts";
 import { EdgeError } from "../errors.ts";
 import { redactor } from "../log/redact.ts";
-import { checkStorageKey, type JobStorage, type JobStorageProvider, type SecretResolver } from "./run-services.ts";
-import type { HostCall } from "./worker-protocol.ts";
+import type { AttemptStorage } from "../storage/attempt-storage.ts";
+import type { ObjectInfo } from "../storage/object-store.ts";
+import { checkObjectOptions, checkStorageKey, checkStoragePrefix } from "../storage/storage-keys.ts";
+import type { StorageService } from "../storage/storage-service.ts";
+import { CHUNK_BYTES, HostRead, HostWrite } from "./host-streams.ts";
+import type { SecretResolver } from "./run-services.ts";
+import type { HostCall, StoredInfo } from "./worker-protocol.ts";
 
-/** Largest value one ctx.storage.put() may store (it crosses the worker boundary in one message). */
-export const MAX_STORAGE_VALUE_BYTES = 256 * 1024 * 1024;
+/** Streams one attempt may have open at once (reads and writes together). */
+const MAX_OPEN_STREAMS = 16;
+
+export interface JobCallsOptions {
+  jobId: string;
+  attempt: number;
+  secrets: SecretResolver;
+  storage: StorageService;
+  artifacts: ArtifactSink;
+  artifactMaxBytes: number;
+  signal: AbortSignal;
+}
 
 export class JobCalls {
-  readonly #job: { jobId: string; attempt: number };
-  readonly #secrets: SecretResolver;
-  readonly #provider: JobStorageProvider;
-  readonly #signal: AbortSignal;
-  #storage: JobStorage | undefined;
+  readonly #options: JobCallsOptions;
+  readonly #label: string;
+  readonly #writes = new Map<number, HostWrite<unknown>>();
+  readonly #reads = new Map<number, HostRead>();
+  readonly #artifacts: ArtifactRecord[] = [];
+  readonly #artifactNames = new Set<string>();
+  readonly #ended = new AbortController();
+  #storage: AttemptStorage | undefined;
+  #nextStream = 1;
   #closed = false;
 
-  constructor(options: { jobId: string; attempt: number; secrets: SecretResolver; storage: JobStorageProvider; signal: AbortSignal }) {
-    this.#job = { jobId: options.jobId, attempt: options.attempt };
-    this.#secrets = options.secrets;
-    this.#provider = options.storage;
-    this.#signal = options.signal;
+  constructor(options: JobCallsOptions) {
+    this.#options = options;
+    this.#label = `${options.jobId}#${options.attempt}`;
+  }
+
+  /** The artifacts kept so far, for the job's result. */
+  get artifacts(): ArtifactRecord[] {
+    return [...this.#artifacts];
   }
 
   async answer(call: HostCall): Promise<unknown> {
-    if (this.#closed) throw new EdgeError("job_cancelled", `Cannot answer "${call.op}" for job "${this.#job.jobId}": the job has ended`);
+    if (this.#closed) throw new EdgeError("storage_closed", `Cannot answer "${String(call?.op)}" for job "${this.#label}": the job attempt has ended`);
     switch (call.op) {
       case "secret.get": {
-        const value = await this.#secrets.get(String(call.ref), this.#signal);
+        const value = await this.#options.secrets.get(String(call.ref), this.#options.signal);
         // Registered before the plugin can print it: every log line and error passes the redactor.
         redactor.add(value);
         return value;
       }
       case "storage.put": {
         const key = checkStorageKey(call.key, "store");
-        if (!(call.data instanceof Uint8Array)) throw new EdgeError("input_invalid", `Cannot store "${key}": data must be bytes or a string`);
-        if (call.data.byteLength > MAX_STORAGE_VALUE_BYTES) throw new EdgeError("input_invalid", `Cannot store "${key}": ${call.data.byteLength} bytes is over the limit of ${MAX_STORAGE_VALUE_BYTES}`);
-        return this.#open().put(key, call.data);
+        if (!(call.data instanceof Uint8Array) || call.data.byteLength > CHUNK_BYTES) throw new EdgeError("input_invalid", `Cannot store "${key}": data must be bytes (at most ${CHUNK_BYTES} in one call)`);
+        return this.#open().put(key, call.data, checkObjectOptions(call.options, key));
       }
-      case "storage.get":
-        return this.#open().get(checkStorageKey(call.key, "read"));
+      case "storage.head":
+        return wireInfo(await this.#open().head(checkStorageKey(call.key, "inspect")));
       case "storage.delete":
         return this.#open().delete(checkStorageKey(call.key, "delete"));
       case "storage.list":
-        return this.#open().list(typeof call.prefix === "string" ? call.prefix : "");
+        return (await this.#open().list(checkStoragePrefix(call.prefix))).map((info) => info.key);
+      case "stream.write_open":
+        return this.#openWrite(call.target, call.name, call.options);
+      case "stream.write":
+        return this.#write(call.stream).write(call.chunk);
+      case "stream.write_end": {
+        const write = this.#write(call.stream);
+        this.#writes.delete(call.stream);
+        if (typeof call.abort === "string") {
+          write.abort(new EdgeError("plugin_error", `The plugin abandoned the stream: ${call.abort.slice(0, 200)}`));
+          return undefined;
+        }
+        return write.end();
+      }
+      case "stream.read_open": {
+        const key = checkStorageKey(call.key, "read");
+        this.#roomForStream();
+        const found = await this.#open().get(key);
+        if (found === undefined) return undefined;
+        const id = this.#nextStream++;
+        this.#reads.set(id, new HostRead(found.body));
+        return { stream: id, info: wireInfo(found.info) };
+      }
+      case "stream.read": {
+        const read = this.#reads.get(call.stream);
+        if (read === undefined) throw new EdgeError("input_invalid", `Cannot read stream ${String(call.stream)} of job "${this.#label}": no such open stream`);
+        const chunk = await read.read();
+        if (chunk === null) this.#reads.delete(call.stream);
+        return chunk;
+      }
+      case "stream.read_end": {
+        const read = this.#reads.get(call.stream);
+        this.#reads.delete(call.stream);
+        await read?.cancel();
+        return undefined;
+      }
       default:
         throw new EdgeError("input_invalid", `Cannot answer host call "${String((call as { op?: unknown }).op)}": unknown operation`);
     }
   }
 
-  /** The job ended: refuse further calls and delete its intermediate data. */
+  /** The attempt ended: refuse further calls, abort streams in flight and delete its intermediate data. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
-    await this.#storage?.destroy();
+    this.#ended.abort(new EdgeError("storage_closed", `Job attempt "${this.#label}" has ended`));
+    for (const write of this.#writes.values()) write.abort(new EdgeError("storage_closed", `Job attempt "${this.#label}" has ended`));
+    this.#writes.clear();
+    await Promise.allSettled([...this.#reads.values()].map((read) => read.cancel()));
+    this.#reads.clear();
+    if (this.#storage !== undefined) await this.#options.storage.release(this.#storage);
   }
 
-  #open(): JobStorage {
-    this.#storage ??= this.#provider.open(this.#job);
+  #openWrite(target: unknown, name: unknown, options: unknown): { stream: number } {
+    this.#roomForStream();
+    let write: HostWrite<unknown>;
+    if (target === "storage") {
+      const key = checkStorageKey(name, "store");
+      const checked = checkObjectOptions(options, key);
+      const storage = this.#open();
+      write = new HostWrite((body) => storage.put(key, body, checked));
+    } else if (target === "artifact") {
+      write = this.#artifactWrite(checkArtifactName(name), options);
+    } else {
+      throw new EdgeError("input_invalid", `Cannot open a stream to "${String(target)}": expected "storage" or "artifact"`);
+    }
+    const id = this.#nextStream++;
+    this.#writes.set(id, write);
+    return { stream: id };
+  }
+
+  #artifactWrite(name: string, options: unknown): HostWrite<ArtifactRecord> {
+    if (this.#artifactNames.has(name)) throw new EdgeError("conflict", `Cannot keep artifact "${name}" for job "${this.#label}": the job already kept one by that name`);
+    if (this.#artifactNames.size >= MAX_ARTIFACTS) throw new EdgeError("storage_limit", `Cannot keep artifact "${name}" for job "${this.#label}": a job keeps at most ${MAX_ARTIFACTS} artifacts`);
+    const { contentType } = checkObjectOptions(options, name);
+    this.#artifactNames.add(name);
+    const { jobId, attempt } = this.#options;
+    return new HostWrite(async (source) => {
+      const digest = digesting(source, this.#options.artifactMaxBytes, name);
+      try {
+        const stored = await this.#options.artifacts.put({ jobId, attempt, name, body: digest.body, signal: this.#ended.signal, ...(contentType === undefined ? {} : { contentType }) });
+        const { size, sha256 } = digest.done();
+        if (stored.sha256 !== undefined && stored.sha256 !== sha256) throw new EdgeError("storage_failed", `Cannot keep artifact "${name}" for job "${this.#label}": the destination stored different bytes (SHA-256 ${stored.sha256.slice(0, 16)}…, sent ${sha256.slice(0, 16)}…)`);
+        const record: ArtifactRecord = { name, size, sha256, ...(contentType === undefined ? {} : { contentType }) };
+        this.#artifacts.push(record);
+        return record;
+      } catch (error) {
+        this.#artifactNames.delete(name);
+        throw error;
+      }
+    });
+  }
+
+  #write(id: unknown): HostWrite<unknown> {
+    const write = typeof id === "number" ? this.#writes.get(id) : undefined;
+    if (write === undefined) throw new EdgeError("input_invalid", `Cannot write stream ${String(id)} of job "${this.#label}": no such open stream`);
+    return write;
+  }
+
+  #roomForStream(): void {
+    if (this.#writes.size + this.#reads.size >= MAX_OPEN_STREAMS) throw new EdgeError("storage_limit", `Cannot open another stream for job "${this.#label}": ${MAX_OPEN_STREAMS} are open (close or read them to the end first)`);
+  }
+
+  #open(): AttemptStorage {
+    this.#storage ??= this.#options.storage.open({ jobId: this.#options.jobId, attempt: this.#options.attempt });
     return this.#storage;
   }
+}
+
+function wireInfo(info: ObjectInfo | undefined): StoredInfo | undefined {
+  if (info === undefined) return undefined;
+  const out: StoredInfo = { key: info.key, size: info.size, lastModified: info.lastModified };
+  if (info.contentType !== undefined) out.contentType = info.contentType;
+  if (info.metadata !== undefined) out.metadata = info.metadata;
+  return out;
 }

@@ -6,7 +6,9 @@ import type { LogLine, StepUpdate } from "../protocol/edge-v1.ts";
 import type { PluginResolver } from "./plugin-ref.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { PoolPolicy } from "./pool-policy.ts";
-import type { JobStorageProvider, SecretResolver } from "./run-services.ts";
+import type { ArtifactSink } from "../artifacts/artifact-sink.ts";
+import type { StorageService } from "../storage/storage-service.ts";
+import type { SecretResolver } from "./run-services.ts";
 import type { Clock, Timers } from "./timers.ts";
 
 export interface RunRequest {
@@ -48,8 +50,12 @@ export interface PluginPoolOptions {
   resolve?: PluginResolver;
   /** Resolves ctx.secrets.get() for a run; default: the request's own `secrets` map. */
   secrets?: (request: RunRequest) => SecretResolver;
-  /** Intermediate job data; default a directory under the OS temp dir. The runner passes <dataDir>/storage. */
-  storage?: JobStorageProvider;
+  /** Intermediate job data (ctx.storage); default a directory under the OS temp dir. The runner passes its configured backend. */
+  storage?: StorageService;
+  /** Where a run's ctx.artifacts go; default: nowhere (a put fails). The runner passes its controller's sink. */
+  artifacts?: (request: RunRequest) => ArtifactSink;
+  /** Largest artifact in bytes (default 100 MiB). */
+  artifactMaxBytes?: number;
   clock?: Clock;
   timers?: Timers;
   /** Starts the thread; tests may point it elsewhere. Default: src/platform/worker.ts. */

@@ -4,7 +4,10 @@
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { noArtifactSink } from "../artifacts/artifact-sink.ts";
 import { EdgeError, serializeError } from "../errors.ts";
+import { LocalObjectStore } from "../storage/local-store.ts";
+import { StorageService } from "../storage/storage-service.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import type { WireError } from "../protocol/edge-v1.ts";
@@ -12,11 +15,10 @@ import type { WorkerInfo } from "../status/snapshot.ts";
 import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLabel, type PluginResolver } from "./plugin-ref.ts";
 import { positive, type PluginPoolOptions, type RunRequest } from "./pool-options.ts";
 import { JobCalls } from "./host-calls.ts";
-import { LocalStorageProvider } from "./local-storage.ts";
 import { PoolPolicy, type PluginPolicy } from "./pool-policy.ts";
 import { groupMembers, stopProcesses } from "./processes/process-group.ts";
 import { startPluginThread } from "./plugin-thread-start.ts";
-import { jobSecretResolver, type JobStorageProvider } from "./run-services.ts";
+import { jobSecretResolver } from "./run-services.ts";
 import { abortReason, endedOutcome, resultOutcome, type Ending, type RunOutcome } from "./run-outcome.ts";
 import { realClock, realTimers, type Clock, type Timers } from "./timers.ts";
 import { WorkerHost, type RunResult, type RunSink } from "./worker-host.ts";
@@ -58,7 +60,7 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 export class PluginPool {
   readonly #policy: PoolPolicy;
-  readonly #storage: JobStorageProvider;
+  readonly #storage: StorageService;
   readonly #graceMs: number;
   readonly #options: PluginPoolOptions;
   readonly #log: Logger;
@@ -81,7 +83,14 @@ export class PluginPool {
       isolation: "thread",
       ...(options.maxWorkerHeapMb === undefined ? {} : { memoryCeilingMb: options.maxWorkerHeapMb }),
     });
-    this.#storage = options.storage ?? new LocalStorageProvider({ dir: join(tmpdir(), "edge-runner-storage", String(process.pid)) });
+    this.#storage = options.storage ?? new StorageService({
+      store: new LocalObjectStore(join(tmpdir(), "edge-runner-storage", String(process.pid))),
+      runnerId: "pool",
+      limits: { maxObjectBytes: 2 * 1024 ** 3, maxJobBytes: 10 * 1024 ** 3 },
+      logger: options.logger,
+      sweepGraceMs: 0,
+      sweepIntervalMs: 0,
+    });
     this.#graceMs = options.cancelGraceMs ?? 2000;
     this.#log = options.logger.child({ component: "plugin-pool" });
     this.#timers = options.timers ?? realTimers;
@@ -166,6 +175,8 @@ export class PluginPool {
         attempt: request.attempt,
         secrets: this.#options.secrets?.(request) ?? jobSecretResolver(request.jobId, request.secrets),
         storage: this.#storage,
+        artifacts: this.#options.artifacts?.(request) ?? noArtifactSink,
+        artifactMaxBytes: this.#options.artifactMaxBytes ?? 100 * 1024 * 1024,
         signal: request.signal,
       }),
       childGroups: new Set(),
@@ -351,7 +362,11 @@ export class PluginPool {
     if (task.grace !== undefined) this.#timers.clearTimeout(task.grace);
     task.request.signal.removeEventListener("abort", task.onAbort);
     if (outcome.error !== undefined) outcome.error = { code: outcome.error.code, message: redactor.text(outcome.error.message) };
-    // The job's processes and intermediate data are gone before its result is reported.
+    // Artifacts the plugin kept travel with the result, whatever the outcome.
+    const artifacts = task.calls.artifacts;
+    if (artifacts.length > 0) outcome.artifacts = artifacts;
+    // The job's processes and intermediate data are gone before its result is reported (a failed
+    // deletion is retried in the background by the storage service, and counted).
     this.#stopProcesses(task).then(() => task.calls.close()).then(
       () => task.resolve(outcome),
       (error: unknown) => {

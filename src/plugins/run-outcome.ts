@@ -1,6 +1,7 @@
 // How a run's end becomes the RunOutcome the runner reports: the plugin's own result, or why the
 // pool stopped it (cancel, timeout, shutdown), with messages that name the job and the plugin.
 
+import type { ArtifactRecord } from "../artifacts/artifact-sink.ts";
 import type { WireError } from "../protocol/edge-v1.ts";
 import type { RunResult } from "./worker-host.ts";
 
@@ -8,6 +9,8 @@ export interface RunOutcome {
   status: "succeeded" | "failed" | "cancelled" | "timed_out";
   output?: unknown;
   error?: WireError;
+  /** Artifacts the plugin kept (ctx.artifacts.put), with size and digest; kept in every outcome. */
+  artifacts?: ArtifactRecord[];
 }
 
 /** Why the pool ended a run before the plugin did. */

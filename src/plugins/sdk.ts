@@ -19,24 +19,67 @@ export interface ActionSecrets {
   get(ref: string): Promise<string>;
 }
 
+/** Content type and a little metadata (at most 16 lower-case names, 2 KiB in all) kept with an object. */
+export interface ObjectOptions {
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/** What `head` and `getStream` tell about a stored object. */
+export interface StoredObjectInfo {
+  key: string;
+  size: number;
+  lastModified: number;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/** Bytes to store: a string (UTF-8), bytes, or a stream of bytes (never held whole in memory). */
+export type StorageData = Uint8Array | string | ReadableStream<Uint8Array>;
+
 /**
- * Intermediate data of one job attempt, kept by the runner (a local directory today, S3-compatible
- * storage later) and deleted when the job ends, whatever its result. Keys are 1 to 200 characters
- * of letters, digits and `._-/`, without `..` segments.
+ * Intermediate data of one job attempt, kept by the runner (a local directory or an S3-compatible
+ * bucket) and deleted when the attempt ends, whatever its result; calls after that are refused
+ * with `storage_closed`. Keys are 1 to 200 characters of letters, digits and `._-/`, without `..`
+ * segments. Past the runner's per-object or per-job size limit a put fails with `storage_limit`.
  */
 export interface ActionStorage {
-  put(key: string, data: Uint8Array | string): Promise<void>;
-  /** The bytes stored under `key`, or undefined. */
+  /** Stores `data` under `key` (replacing it); resolves with the size stored. */
+  put(key: string, data: StorageData, options?: ObjectOptions): Promise<number>;
+  /** The bytes stored under `key`, or undefined (reads the whole object into memory: prefer getStream for large ones). */
   get(key: string): Promise<Uint8Array | undefined>;
   /** The stored bytes decoded as UTF-8, or undefined. */
   getText(key: string): Promise<string | undefined>;
+  /** The object as a stream read on demand, with its description, or undefined. */
+  getStream(key: string): Promise<{ info: StoredObjectInfo; body: ReadableStream<Uint8Array> } | undefined>;
+  /** The object's size, content type and metadata, or undefined. */
+  head(key: string): Promise<StoredObjectInfo | undefined>;
   /** True when something was deleted. */
   delete(key: string): Promise<boolean>;
-  /** Keys starting with `prefix` (default: all), sorted. */
+  /** Keys starting with `prefix` (default: all), sorted; at most 10,000. */
   list(prefix?: string): Promise<string[]>;
 }
 
-/** What an action gets besides its input: identity, cancellation, the job's log, steps and outputs, secrets, storage, fetch. */
+/** What the job's result records for one artifact. */
+export interface ArtifactInfo {
+  name: string;
+  size: number;
+  /** Hex SHA-256 of the bytes. */
+  sha256: string;
+  contentType?: string;
+}
+
+/**
+ * Named objects handed back with the job's result, such as a Terraform plan: they outlive the job
+ * (the controller keeps them under its retention). Names are 1 to 128 letters, digits and `._-`;
+ * each name once per attempt, at most 32, each under the runner's artifactMaxBytes.
+ */
+export interface ActionArtifacts {
+  /** Streams `data` to the controller; resolves when it holds all of it, with the recorded size and digest. */
+  put(name: string, data: StorageData, options?: { contentType?: string }): Promise<ArtifactInfo>;
+}
+
+/** What an action gets besides its input: identity, cancellation, the job's log, steps and outputs, secrets, storage, artifacts, fetch. */
 export interface ActionContext {
   readonly jobId: string;
   /** With `jobId` the idempotency key: an attempt may run again after a lost lease. */
@@ -48,6 +91,7 @@ export interface ActionContext {
   readonly outputs: ActionOutputs;
   readonly secrets: ActionSecrets;
   readonly storage: ActionStorage;
+  readonly artifacts: ActionArtifacts;
   /** The global fetch, aborted with the job (a caller's own `signal` is combined with it). */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
 }

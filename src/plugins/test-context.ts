@@ -2,7 +2,8 @@
 // worker or a runner, and inspect its log lines, steps, outputs and storage afterwards.
 
 import type { LogLevel, StepUpdate } from "../protocol/edge-v1.ts";
-import type { ActionContext } from "./sdk.ts";
+import { createHash } from "node:crypto";
+import type { ActionContext, ArtifactInfo, ObjectOptions, StorageData, StoredObjectInfo } from "./sdk.ts";
 
 export interface TestContextOptions {
   jobId?: string;
@@ -16,6 +17,14 @@ export interface TestContext extends ActionContext {
   readonly lines: Array<{ level: LogLevel; msg: string }>;
   readonly steps: StepUpdate[];
   readonly stored: Map<string, Uint8Array>;
+  /** Artifacts kept with ctx.artifacts.put, by name. */
+  readonly artifactsKept: Map<string, { bytes: Uint8Array; info: ArtifactInfo }>;
+}
+
+async function bytesOf(data: StorageData): Promise<Uint8Array> {
+  if (typeof data === "string") return new TextEncoder().encode(data);
+  if (data instanceof Uint8Array) return data.slice();
+  return new Uint8Array(await new Response(data).arrayBuffer());
 }
 
 export function createTestContext(options: TestContextOptions = {}): TestContext {
@@ -23,6 +32,12 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
   const steps: StepUpdate[] = [];
   const outputs = new Map<string, unknown>();
   const stored = new Map<string, Uint8Array>();
+  const meta = new Map<string, ObjectOptions & { lastModified: number }>();
+  const artifactsKept = new Map<string, { bytes: Uint8Array; info: ArtifactInfo }>();
+  const infoOf = (key: string, bytes: Uint8Array): StoredObjectInfo => {
+    const m = meta.get(key);
+    return { key, size: bytes.byteLength, lastModified: m?.lastModified ?? 0, ...(m?.contentType === undefined ? {} : { contentType: m.contentType }), ...(m?.metadata === undefined ? {} : { metadata: m.metadata }) };
+  };
   const log = (level: LogLevel) => (msg: string): void => { lines.push({ level, msg }); };
   const signal = options.signal ?? new AbortController().signal;
   return {
@@ -43,15 +58,34 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
       },
     },
     storage: {
-      put: async (key, data) => { stored.set(key, typeof data === "string" ? new TextEncoder().encode(data) : data.slice()); },
+      put: async (key, data, options) => {
+        const bytes = await bytesOf(data);
+        stored.set(key, bytes);
+        meta.set(key, { ...options, lastModified: Date.now() });
+        return bytes.byteLength;
+      },
       get: async (key) => stored.get(key)?.slice(),
       getText: async (key) => { const bytes = stored.get(key); return bytes === undefined ? undefined : new TextDecoder().decode(bytes); },
-      delete: async (key) => stored.delete(key),
+      getStream: async (key) => {
+        const bytes = stored.get(key);
+        return bytes === undefined ? undefined : { info: infoOf(key, bytes), body: new Response(bytes.slice()).body as ReadableStream<Uint8Array> };
+      },
+      head: async (key) => { const bytes = stored.get(key); return bytes === undefined ? undefined : infoOf(key, bytes); },
+      delete: async (key) => { meta.delete(key); return stored.delete(key); },
       list: async (prefix = "") => [...stored.keys()].filter((k) => k.startsWith(prefix)).sort(),
+    },
+    artifacts: {
+      put: async (name, data, options) => {
+        const bytes = await bytesOf(data);
+        const info: ArtifactInfo = { name, size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex"), ...(options?.contentType === undefined ? {} : { contentType: options.contentType }) };
+        artifactsKept.set(name, { bytes, info });
+        return info;
+      },
     },
     fetch: (input, init) => (options.fetch ?? fetch)(input, { ...init, signal: init?.signal ?? signal }),
     lines,
     steps,
     stored,
+    artifactsKept,
   };
 }

@@ -3,6 +3,7 @@
 // classes do not survive structured clone.
 
 import type { LogLevel, StepUpdate, WireError } from "../protocol/edge-v1.ts";
+import type { ObjectOptions } from "../storage/storage-keys.ts";
 
 /** Which plugin a worker hosts: a built-in (part of the executable) or a verified bundle file. */
 export type PluginSource =
@@ -18,16 +19,37 @@ export interface RunJob {
 }
 
 /**
- * What a running action asks the host for (ctx.secrets, ctx.storage). The host answers with a
- * `reply`; secrets and storage live on the host so a plugin never holds a credential store or
- * the storage backend's keys, and the host can delete a job's data when the job ends.
+ * What a running action asks the host for (ctx.secrets, ctx.storage, ctx.artifacts). The host
+ * answers with a `reply`; secrets and storage live on the host so a plugin never holds a
+ * credential store or the storage backend's keys, and the host can delete a job's data when the
+ * job ends. Large bodies cross as streams of chunks (host-streams.ts): a write is answered when
+ * the host can take more, a read with the next chunk, so neither side holds a whole object.
  */
 export type HostCall =
   | { op: "secret.get"; ref: string }
-  | { op: "storage.put"; key: string; data: Uint8Array }
-  | { op: "storage.get"; key: string }
+  | { op: "storage.put"; key: string; data: Uint8Array; options?: ObjectOptions }
+  | { op: "storage.head"; key: string }
   | { op: "storage.delete"; key: string }
-  | { op: "storage.list"; prefix: string };
+  | { op: "storage.list"; prefix: string }
+  /** Answered with `{ stream }`; then `stream.write` chunks and one `stream.write_end`. */
+  | { op: "stream.write_open"; target: "storage" | "artifact"; name: string; options?: ObjectOptions }
+  | { op: "stream.write"; stream: number; chunk: Uint8Array }
+  /** Answered with the size stored (storage) or the ArtifactRecord; with `abort`, the write is abandoned. */
+  | { op: "stream.write_end"; stream: number; abort?: string }
+  /** Answered with `{ stream, info }`, or undefined when there is no such object. */
+  | { op: "stream.read_open"; key: string }
+  /** Answered with the next chunk, or null at the end. */
+  | { op: "stream.read"; stream: number }
+  | { op: "stream.read_end"; stream: number };
+
+/** An object's description as it crosses to the plugin. */
+export interface StoredInfo {
+  key: string;
+  size: number;
+  lastModified: number;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
 
 export type HostToWorker =
   | { type: "init"; source: PluginSource }

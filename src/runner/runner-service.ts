@@ -7,10 +7,9 @@ import { readSecretFile } from "../config/secret-file.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import { EdgeConnection } from "../controller/edge/edge-connection.ts";
-import { join } from "node:path";
 import { runnerBundleResolver } from "../plugin-bundles/runner-bundles.ts";
-import { LocalStorageProvider } from "../plugins/local-storage.ts";
 import { PluginPool } from "../plugins/pool.ts";
+import { openStorageService } from "../storage/open-store.ts";
 import { parsePoolPolicy } from "../plugins/pool-policy.ts";
 import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
@@ -18,6 +17,7 @@ import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { VERSION } from "../version.ts";
 import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Runner } from "./runner.ts";
 import { controllerSecretResolver } from "./controller-secrets.ts";
 import { SecretInputsExecutor } from "./secret-inputs-executor.ts";
@@ -59,8 +59,9 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const policy = parsePoolPolicy(config.pluginPolicy, {
     maxWorkers: config.concurrency, maxJobsPerWorker: 1000, idleMs: config.workerIdleMs, prewarm: 0, isolation: "thread", memoryCeilingMb: config.workerMaxHeapMb,
   }, (file) => readFileSync(file, "utf8"));
-  const storage = new LocalStorageProvider({ dir: join(config.dataDir, "storage") });
-  await storage.sweep();
+  // Job storage: options are checked here (a config error, 78) and the S3 SDK is loaded only
+  // when storageBackend is "s3"; its first sweep waits for the key ring below.
+  const storage = await openStorageService(config, runnerId, logger);
   // The key ring is read before any network call, so a bad key file is a config error (78).
   const keys = await RunnerKeyService.load({
     dir: config.runnerKeyDir ?? join(config.dataDir, "keys"),
@@ -71,6 +72,9 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     logger,
     checkMs: config.keyRingCheckMs,
   });
+  // The first sweep runs before any job, so a crashed run's orphans past their grace are gone
+  // before new work starts.
+  await storage.start();
   const ring = () => keys.ring;
   const controllerSecrets = controllerSecretResolver({ controllerUrl: config.controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) });
   // Secret references (vault:, gcp:, controller:, env:, file:); backend tokens join the process scope.
@@ -87,6 +91,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     maxWorkerHeapMb: config.workerMaxHeapMb,
     policy,
     storage,
+    artifactMaxBytes: config.artifactMaxBytes,
     // meshStack runs carry their secrets in the request (the pool's default resolver reads them).
     ...(meshstack === undefined ? { secrets } : {}),
     logger,
@@ -147,6 +152,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
     await pool.close(); // nothing else started yet: leave no worker behind the failure
+    await storage.close();
     throw error;
   });
   // meshStack has its own key registration (a certificate pasted into meshStack).
@@ -166,7 +172,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
         return stopping;
       }
       keys.stop();
-      stopping = started.drain().then(() => status.close());
+      stopping = started.drain().then(() => Promise.all([status.close(), storage.close()])).then(() => undefined);
       return stopping;
     },
   };

@@ -2,11 +2,14 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalStorageProvider } from "../../src/plugins/local-storage.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { LocalObjectStore } from "../../src/storage/local-store.ts";
+import { StorageService } from "../../src/storage/storage-service.ts";
 import { request, testPool, waitFor } from "./support/helpers.ts";
 
 const storageDir = mkdtempSync(join(tmpdir(), "edge-runner-storage-test-"));
-const { pool, records } = testPool({ storage: new LocalStorageProvider({ dir: storageDir }), cancelGraceMs: 200 });
+const storage = new StorageService({ store: new LocalObjectStore(storageDir), runnerId: "sdk", limits: { maxObjectBytes: 1024 ** 3, maxJobBytes: 1024 ** 3 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0 });
+const { pool, records } = testPool({ storage, cancelGraceMs: 200 });
 afterAll(async () => {
   await pool.close();
   rmSync(storageDir, { recursive: true, force: true });
@@ -53,7 +56,7 @@ test("ActionContext.storage puts, gets, lists and deletes a job's data", async (
 test("ActionContext.storage is deleted when the job ends", async () => {
   const outcome = await pool.run(request("sdk-features", "storageKeep", { jobId: "keep-1" }));
   expect(outcome.status).toBe("succeeded");
-  expect(existsSync(join(storageDir, "keep-1.1"))).toBe(false);
+  expect(existsSync(join(storageDir, "sdk.d", "keep-1.d"))).toBe(false);
   expect(existsSync(storageDir) ? readdirSync(storageDir) : []).toEqual([]);
 });
 
@@ -80,12 +83,4 @@ test("ActionContext.fetch is aborted when the job is cancelled", async () => {
   } finally {
     server.stop(true);
   }
-});
-
-test("LocalStorageProvider.sweep() removes what a crashed process left", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "edge-runner-sweep-"));
-  const provider = new LocalStorageProvider({ dir });
-  await provider.open({ jobId: "j", attempt: 1 }).put("k", new Uint8Array([1]));
-  await provider.sweep();
-  expect(existsSync(dir)).toBe(false);
 });
