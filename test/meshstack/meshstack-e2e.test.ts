@@ -63,6 +63,8 @@ async function startRunner(fake: FakeMeshstack, name: string, extra: string[] = 
   return { proc, statusUrl, dataDir };
 }
 
+const runFiles = (dataDir: string) => readdirSync(path.join(dataDir, "meshstack", "runs")).filter((n) => n.endsWith(".run.json"));
+
 const ended = (fake: FakeMeshstack, uuid: string) => () => (fake.run(uuid).status !== "IN_PROGRESS" ? fake.run(uuid) : undefined);
 
 /** Every update of a run after its final status would be a protocol error; the final one is last. */
@@ -155,13 +157,14 @@ describe("edge-runner against meshStack (compiled binary)", () => {
     first.proc.kill("SIGKILL");
     await first.proc.exited;
     expect(uuids.map((u) => fake.run(u).status)).toEqual(Array(3).fill("IN_PROGRESS"));
-    expect(readdirSync(path.join(first.dataDir, "meshstack", "runs")).length).toBe(3);
+    expect(runFiles(first.dataDir).length).toBe(3);
     await startRunner(fake, "sigkill", ["--meshstack-plugins", SLEEP_PLUGIN], first.dataDir);
     for (const uuid of uuids) {
       const run = await eventually(ended(fake, uuid), 20_000, "run reported");
       expect(run.status).toBe("FAILED");
       expect(run.summary).toContain("restarted during the run");
     }
+    // Nothing is left behind: no record, and no temporary file of a write the SIGKILL cut off.
     await eventually(() => (readdirSync(path.join(first.dataDir, "meshstack", "runs")).length === 0 ? true : undefined), 10_000, "outbox empty");
   }, 90_000);
 

@@ -65,6 +65,8 @@ export class RunOutboxStore {
     } catch {
       return [];
     }
+    // A write cut off by a crash leaves its temporary file; the record it replaced is intact.
+    for (const name of names.filter((n) => n.startsWith(".") && n.endsWith(".tmp"))) await rm(join(this.dir, name), { force: true });
     const records: RunRecord[] = [];
     for (const name of names.filter((n) => n.endsWith(FILE_SUFFIX))) {
       const file = join(this.dir, name);
