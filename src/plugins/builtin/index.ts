@@ -12,6 +12,7 @@ const LOADERS: Readonly<Record<string, Loader>> = {
   http: () => import("./http.ts"),
   shell: () => import("./shell/plugin.ts"),
   manual: () => import("./manual/plugin.ts"),
+  terraform: () => import("./terraform/plugin.ts"),
 };
 
 /** Names of the built-in plugins (they win over bundles of the same name). */

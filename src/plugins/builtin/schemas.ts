@@ -5,11 +5,13 @@ import type { JsonSchema } from "./input-schema.ts";
 import { findInputProblem } from "./input-schema.ts";
 import { MANUAL_INPUT } from "./manual/schema.ts";
 import { SHELL_INPUT } from "./shell/schema.ts";
+import { TERRAFORM_INPUT } from "./terraform/schema.ts";
 
 /** `plugin` for every action, or `plugin:action` for one. */
 export const INPUT_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   shell: SHELL_INPUT,
   manual: MANUAL_INPUT,
+  terraform: TERRAFORM_INPUT,
 };
 
 /** The schema for a built-in plugin's action, or undefined when it has none (echo, http, bundles). */

@@ -1,0 +1,200 @@
+// Built-in "terraform" (Terraform or OpenTofu): fetch the module into the job's own directory,
+// write the inputs as *.auto.tfvars.json, `init`, then `plan` (detect), `apply` or `destroy` from
+// a saved plan, with `-json` machine output turned into steps and log lines and `output -json`
+// into outputs (sensitive ones masked). Credentials come from secrets as environment variables
+// or variables; each run has its own working and data directory, so concurrent runs never share one.
+
+import { access, chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { constants as fsConstants } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, isAbsolute, join } from "node:path";
+import { EdgeError } from "../../../errors.ts";
+import { runCommand } from "../../processes/run-command.ts";
+import { definePlugin, type ActionContext } from "../../sdk.ts";
+import { checkInput } from "../input-schema.ts";
+import { parseUiLine } from "./json-ui.ts";
+import { fetchModule, type ModuleSource } from "./module-source.ts";
+import { fromMeshstack, isMeshstackRun } from "./meshstack-input.ts";
+import { TERRAFORM_INPUT } from "./schema.ts";
+
+export interface TerraformInput {
+  module: ModuleSource & { sshKey?: string; knownHosts?: string };
+  variables?: Record<string, unknown>;
+  secretVariables?: Record<string, string>;
+  env?: Record<string, string>;
+  secretEnv?: Record<string, string>;
+  backendConfig?: Record<string, string>;
+  binary?: string;
+  keepPlan?: boolean;
+  killGraceMs?: number;
+}
+
+type Operation = "plan" | "apply" | "destroy";
+const OUTPUT_MAX_BYTES = 1024 * 1024;
+const SENSITIVE = "(sensitive value)";
+
+function action(operation: Operation) {
+  return async function terraform(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
+    let input: TerraformInput;
+    if (isMeshstackRun(raw)) input = fromMeshstack(raw);
+    else {
+      checkInput(TERRAFORM_INPUT, raw, `terraform ${operation}`);
+      input = raw as TerraformInput;
+    }
+    const workDir = await mkdtemp(join(tmpdir(), "edge-runner-terraform-"));
+    try {
+      await chmod(workDir, 0o700);
+      return await run(operation, input, workDir, ctx);
+    } finally {
+      await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  };
+}
+
+async function run(operation: Operation, input: TerraformInput, workDir: string, ctx: ActionContext): Promise<Record<string, unknown>> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+    HOME: workDir,
+    TMPDIR: workDir,
+    TF_IN_AUTOMATION: "1",
+    TF_INPUT: "0",
+    CHECKPOINT_DISABLE: "1",
+    // Per run: providers, modules and the backend's local state of one run never meet another's.
+    TF_DATA_DIR: join(workDir, ".terraform-data"),
+    ...input.env,
+  };
+  for (const [name, ref] of Object.entries(input.secretEnv ?? {})) env[name] = await ctx.secrets.get(ref);
+  const binary = await findBinary(input.binary, env.PATH ?? "");
+  const dir = await fetchModule(input.module, workDir, env, ctx);
+  await writeFile(join(dir, "edge-runner.auto.tfvars.json"), JSON.stringify(input.variables ?? {}), { mode: 0o600 });
+  if (input.secretVariables !== undefined) {
+    const values: Record<string, string> = {};
+    for (const [name, ref] of Object.entries(input.secretVariables)) values[name] = await ctx.secrets.get(ref);
+    await writeFile(join(dir, "edge-runner-secrets.auto.tfvars.json"), JSON.stringify(values), { mode: 0o600 });
+  }
+  const tf = (name: string, args: string[], json: boolean) => terraformCommand({ binary, dir, env, ctx, name, args, json, graceMs: input.killGraceMs ?? 30_000 });
+
+  const backend = Object.entries(input.backendConfig ?? {}).map(([k, v]) => `-backend-config=${k}=${v}`);
+  await tf("init", ["init", "-input=false", "-no-color", ...backend], false).then(expectSuccess("init"));
+  const planArgs = ["plan", "-input=false", "-json", "-detailed-exitcode", "-out=tfplan", ...(operation === "destroy" ? ["-destroy"] : [])];
+  const plan = await tf("plan", planArgs, true);
+  // -detailed-exitcode: 0 no changes, 2 changes present, anything else an error.
+  if (plan.code !== 0 && plan.code !== 2) fail("plan", plan);
+  const changesDetected = plan.code === 2;
+  const result: Record<string, unknown> = { changesDetected, ...(plan.changes === undefined ? {} : { changes: plan.changes }) };
+  if (input.keepPlan === true) await keepPlan(join(dir, "tfplan"), ctx, result);
+  if (operation === "plan") return result;
+  if (changesDetected) {
+    const apply = await tf("apply", ["apply", "-input=false", "-json", "-auto-approve", "tfplan"], true);
+    if (apply.code !== 0) fail("apply", apply);
+    if (apply.changes !== undefined) result.changes = apply.changes;
+  } else {
+    ctx.log.info("No changes: nothing to apply");
+  }
+  if (operation === "apply") result.outputs = await readOutputs(binary, dir, env, ctx);
+  return result;
+}
+
+interface TfRun {
+  code: number;
+  cancelled: boolean;
+  changes?: { add: number; change: number; remove: number };
+  lastError?: string;
+}
+
+async function terraformCommand(o: { binary: string; dir: string; env: Record<string, string>; ctx: ActionContext; name: string; args: string[]; json: boolean; graceMs: number }): Promise<TfRun> {
+  const { ctx } = o;
+  const step = { id: `terraform-${o.name}`, name: `terraform ${o.name}` };
+  ctx.step({ ...step, status: "running" });
+  const state: TfRun = { code: 0, cancelled: false };
+  const onLine = (line: string): void => {
+    if (!o.json) return ctx.log.info(line);
+    const event = parseUiLine(line);
+    if (event.log !== undefined) ctx.log[event.log.level](event.log.msg);
+    if (event.log?.level === "error") state.lastError = event.log.msg;
+    if (event.step !== undefined) ctx.step(event.step);
+    if (event.changes !== undefined) state.changes = event.changes;
+  };
+  const exit = await runCommand({ argv: [o.binary, ...o.args], cwd: o.dir, env: o.env, signal: ctx.signal, graceMs: o.graceMs, onStdout: onLine, onStderr: (line) => ctx.log.warn(line) });
+  state.code = exit.code;
+  state.cancelled = exit.cancelled;
+  const ok = exit.code === 0 || (o.name === "plan" && exit.code === 2);
+  ctx.step({ ...step, status: ok && !exit.cancelled ? "succeeded" : "failed" });
+  return state;
+}
+
+function expectSuccess(name: string) {
+  return (run: TfRun): void => {
+    if (run.code !== 0) fail(name, run);
+  };
+}
+
+function fail(name: string, run: TfRun): never {
+  if (run.cancelled) throw new EdgeError("job_cancelled", `terraform ${name} stopped: the job was cancelled`);
+  const why = run.lastError === undefined ? "" : `: ${run.lastError.slice(0, 1000)}`;
+  throw new EdgeError("command_failed", `terraform ${name} exited with code ${run.code}${why}`);
+}
+
+/** `terraform output -json` as {name: value}, sensitive values replaced by a marker. */
+async function readOutputs(binary: string, dir: string, env: Record<string, string>, ctx: ActionContext): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const exit = await runCommand({
+    argv: [binary, "output", "-json"], cwd: dir, env, signal: ctx.signal,
+    onStdout: () => undefined,
+    onStderr: (line) => ctx.log.warn(line),
+    onStdoutChunk: (chunk) => {
+      size += chunk.byteLength;
+      if (size <= OUTPUT_MAX_BYTES) chunks.push(Buffer.from(chunk));
+    },
+  });
+  if (exit.code !== 0) fail("output", { code: exit.code, cancelled: exit.cancelled });
+  if (size > OUTPUT_MAX_BYTES) throw new EdgeError("command_failed", `terraform output is ${size} bytes, over the limit of ${OUTPUT_MAX_BYTES}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new EdgeError("command_failed", "terraform output -json did not print JSON");
+  }
+  const outputs: Record<string, unknown> = {};
+  for (const [name, entry] of Object.entries((parsed ?? {}) as Record<string, { sensitive?: boolean; value?: unknown }>)) {
+    outputs[name] = entry?.sensitive === true ? SENSITIVE : entry?.value;
+  }
+  return outputs;
+}
+
+/** The plan file as an artifact, when the runner offers artifacts (object storage); said when it does not. */
+async function keepPlan(file: string, ctx: ActionContext, result: Record<string, unknown>): Promise<void> {
+  const artifacts = (ctx as unknown as { artifacts?: { put(name: string, data: Uint8Array): Promise<unknown> } }).artifacts;
+  if (artifacts === undefined) {
+    ctx.log.warn("keepPlan: this runner offers no artifact storage; the plan file is not kept");
+    return;
+  }
+  await artifacts.put("tfplan", await readFile(file));
+  result.planArtifact = "tfplan";
+}
+
+/** The configured binary, or terraform, else tofu, from PATH. */
+async function findBinary(configured: string | undefined, path: string): Promise<string> {
+  const candidates = configured !== undefined ? [configured] : ["terraform", "tofu"];
+  for (const name of candidates) {
+    const dirs = isAbsolute(name) ? [""] : path.split(delimiter).filter((d) => d !== "");
+    for (const dir of dirs) {
+      const full = dir === "" ? name : join(dir, name);
+      try {
+        await access(full, fsConstants.X_OK);
+        return full;
+      } catch {
+        // next
+      }
+    }
+  }
+  throw new EdgeError("input_invalid", `Cannot run terraform: no executable ${candidates.map((c) => `"${c}"`).join(" or ")} found${configured === undefined ? " on PATH (set \"binary\")" : ""}`);
+}
+
+export default definePlugin({
+  name: "terraform",
+  version: "1.0.0",
+  // meshStack names the action after the run's behavior: apply, destroy, detect (a plan).
+  actions: { default: action("plan"), plan: action("plan"), detect: action("plan"), apply: action("apply"), destroy: action("destroy") },
+});
