@@ -25,6 +25,8 @@ export async function startS3rver(bucket = "edge-runner-test"): Promise<S3Server
     bucket,
     directory,
     async stop() {
+      // Clients keep connections alive; without this close() waits for them to time out.
+      (server as unknown as { httpServer?: { closeAllConnections?: () => void } }).httpServer?.closeAllConnections?.();
       await server.close();
       rmSync(directory, { recursive: true, force: true });
     },
