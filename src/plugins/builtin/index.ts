@@ -13,6 +13,7 @@ const LOADERS: Readonly<Record<string, Loader>> = {
   shell: () => import("./shell/plugin.ts"),
   manual: () => import("./manual/plugin.ts"),
   terraform: () => import("./terraform/plugin.ts"),
+  "github-workflow": () => import("./github-workflow/plugin.ts"),
 };
 
 /** Names of the built-in plugins (they win over bundles of the same name). */

@@ -3,6 +3,7 @@
 
 import type { JsonSchema } from "./input-schema.ts";
 import { findInputProblem } from "./input-schema.ts";
+import { GITHUB_WORKFLOW_INPUT } from "./github-workflow/schema.ts";
 import { MANUAL_INPUT } from "./manual/schema.ts";
 import { SHELL_INPUT } from "./shell/schema.ts";
 import { TERRAFORM_INPUT } from "./terraform/schema.ts";
@@ -12,6 +13,7 @@ export const INPUT_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   shell: SHELL_INPUT,
   manual: MANUAL_INPUT,
   terraform: TERRAFORM_INPUT,
+  "github-workflow": GITHUB_WORKFLOW_INPUT,
 };
 
 /** The schema for a built-in plugin's action, or undefined when it has none (echo, http, bundles). */

@@ -7,12 +7,10 @@
 import { EdgeError, errorMessage } from "../../../errors.ts";
 import { sleep } from "../../../util/sleep.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
+import { CALLBACK_TOKEN_REF, CALLBACK_URL_REF } from "../callback-info.ts";
 import { checkInput } from "../input-schema.ts";
 import { MANUAL_INPUT } from "./schema.ts";
 
-/** Reserved references the reference controller answers for the lease holder (callback-tokens.ts). */
-export const CALLBACK_URL_REF = "controller:$callback.url";
-export const CALLBACK_TOKEN_REF = "controller:$callback.token";
 
 interface ManualInput {
   message?: string;

@@ -1,0 +1,207 @@
+// The pipeline integrations' HTTP calls: bounded bodies, retries of transient failures (network
+// errors, 5xx, 429 and rate limits with their reset time) with full-jitter backoff, and errors
+// that name the integration and the call but never a credential. A call that is not idempotent
+// (a trigger) is retried only when the server surely did not act on it (429, a refused
+// connection) unless the caller supplies `alreadyDone` to check first.
+
+import { Backoff } from "../../controller/backoff.ts";
+import { EdgeError, errorMessage } from "../../errors.ts";
+import { sleep as realSleep } from "../../util/sleep.ts";
+import type { ActionContext } from "../sdk.ts";
+
+const BODY_MAX = 4 * 1024 * 1024;
+/** A rate-limit reset further away than this fails the call instead of holding the job. */
+const LONGEST_WAIT_MS = 15 * 60_000;
+
+export interface ApiCall {
+  /** "GitHub", "GitLab", "Azure DevOps": named in every error. */
+  integration: string;
+  /** What the call is for, named in errors: "dispatch workflow", "poll run". */
+  call: string;
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+  url: string;
+  headers?: Record<string, string>;
+  /** JSON (object) or a form (URLSearchParams). */
+  body?: unknown;
+  /** GET is; a trigger is not. */
+  idempotent: boolean;
+  /** For a non-idempotent call after an ambiguous failure: true when the first try did act. */
+  alreadyDone?: () => Promise<boolean>;
+  /** Status codes that are answers, not errors (e.g. 404 while a run is not yet listed). */
+  accept?: readonly number[];
+  /** Aborts the call; default ctx.signal. A cancel must still reach the API after ctx.signal aborted. */
+  signal?: AbortSignal;
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface ApiClientOptions {
+  maxAttempts?: number;
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+export class ApiClient {
+  readonly #ctx: ActionContext;
+  readonly #o: Required<ApiClientOptions>;
+
+  constructor(ctx: ActionContext, options: ApiClientOptions = {}) {
+    this.#ctx = ctx;
+    this.#o = { maxAttempts: 6, minBackoffMs: 250, maxBackoffMs: 10_000, sleep: realSleep, now: Date.now, ...options };
+  }
+
+  async request<T = unknown>(call: ApiCall): Promise<ApiResponse<T>> {
+    const backoff = new Backoff({ minMs: this.#o.minBackoffMs, maxMs: this.#o.maxBackoffMs });
+    const signal = call.signal ?? this.#ctx.signal;
+    const where = `${call.integration}: cannot ${call.call} (${call.method} ${safeUrl(call.url)})`;
+    for (let attempt = 1; ; attempt++) {
+      if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
+      let response: Response;
+      try {
+        response = await fetch(call.url, this.#init(call, signal));
+      } catch (error) {
+        if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
+        // Refused means nothing was sent; a reset or timeout may have reached the server.
+        const notSent = /ECONNREFUSED|Unable to connect|connection refused/i.test(errorMessage(error));
+        if (await this.#mayRetry(call, attempt, notSent)) {
+          this.#note(`${where}: ${errorMessage(error)}; retrying`);
+          await this.#o.sleep(backoff.next(), signal);
+          continue;
+        }
+        throw new EdgeError("connection_failed", `${where}: ${errorMessage(error)}`, { retryable: true });
+      }
+      const wait = rateLimitWaitMs(response, this.#o.now());
+      if (wait !== undefined) {
+        await response.body?.cancel().catch(() => undefined);
+        if (wait > LONGEST_WAIT_MS || attempt >= this.#o.maxAttempts) {
+          throw new EdgeError("integration_failed", `${where}: rate limited (answer ${response.status}) for ${Math.ceil(wait / 1000)} s more`, { retryable: true });
+        }
+        // The server refused the request outright: even a trigger is safe to send again.
+        this.#note(`${where}: rate limited (${response.status}); waiting ${Math.ceil(wait / 1000)} s as the API asks`);
+        await this.#o.sleep(Math.max(wait, 50), signal);
+        continue;
+      }
+      if (call.accept?.includes(response.status) === true || (response.status >= 200 && response.status < 300 && response.status !== 203)) {
+        return { status: response.status, headers: response.headers, body: (await readBody(response, where)) as T };
+      }
+      const detail = await errorDetail(response);
+      if (response.status === 401 || response.status === 403 || response.status === 203) {
+        // 203 is how Azure DevOps answers a bad PAT on some routes: a sign-in page.
+        throw new EdgeError("integration_unauthorized", `${where}: the credentials were refused (${response.status}${detail})`);
+      }
+      if (response.status >= 500 && (await this.#mayRetry(call, attempt, false))) {
+        this.#note(`${where}: answer ${response.status}; retrying`);
+        await this.#o.sleep(backoff.next(), signal);
+        continue;
+      }
+      throw new EdgeError("integration_failed", `${where}: answer ${response.status}${detail}`, { retryable: response.status >= 500 });
+    }
+  }
+
+  #init(call: ApiCall, signal: AbortSignal): RequestInit {
+    const headers: Record<string, string> = { accept: "application/json", ...call.headers };
+    const init: RequestInit = { method: call.method, headers, signal, redirect: "error" };
+    if (call.body instanceof URLSearchParams) {
+      init.body = call.body;
+    } else if (call.body !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(call.body);
+    }
+    return init;
+  }
+
+  async #mayRetry(call: ApiCall, attempt: number, notSent: boolean): Promise<boolean> {
+    if (attempt >= this.#o.maxAttempts) return false;
+    if (call.idempotent || notSent) return true;
+    // A trigger may have started something: retry only when the caller can tell it did not.
+    if (call.alreadyDone === undefined) return false;
+    if (await call.alreadyDone()) throw new AlreadyDone();
+    return true;
+  }
+
+  #note(message: string): void {
+    this.#ctx.log.warn(message);
+  }
+}
+
+/** Thrown out of request() when `alreadyDone` found that the first try of a trigger did act. */
+export class AlreadyDone extends Error {
+  constructor() {
+    super("The request was carried out by an earlier try");
+    this.name = "AlreadyDone";
+  }
+}
+
+/** How long the API asks us to wait, or undefined when this is no rate-limit answer. */
+export function rateLimitWaitMs(response: Response, now: number): number | undefined {
+  const limited = response.status === 429 || (response.status === 403 && response.headers.get("x-ratelimit-remaining") === "0");
+  if (!limited) return undefined;
+  const retryAfter = response.headers.get("retry-after");
+  if (retryAfter !== null) {
+    const seconds = Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 86_400) * 1000;
+    const date = Date.parse(retryAfter);
+    if (Number.isFinite(date)) return Math.max(0, date - now);
+  }
+  const reset = Number(response.headers.get("x-ratelimit-reset") ?? response.headers.get("ratelimit-reset") ?? NaN);
+  // GitHub and GitLab send an epoch second; a small number is seconds from now (RateLimit-Reset draft).
+  if (Number.isFinite(reset)) return reset > 1e9 ? Math.max(0, reset * 1000 - now) : reset * 1000;
+  return 60_000;
+}
+
+async function readBody(response: Response, where: string): Promise<unknown> {
+  const text = await readCapped(response, BODY_MAX, where);
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new EdgeError("integration_failed", `${where}: the answer is not JSON`);
+  }
+}
+
+async function readCapped(response: Response, max: number, where: string): Promise<string> {
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(length) && length > max) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new EdgeError("integration_failed", `${where}: the answer is over ${max} bytes`);
+  }
+  const buffer = await response.arrayBuffer();
+  if (buffer.byteLength > max) throw new EdgeError("integration_failed", `${where}: the answer is over ${max} bytes`);
+  return new TextDecoder().decode(buffer);
+}
+
+/** The API's own message, short and on one line (APIs do not echo credentials in them). */
+async function errorDetail(response: Response): Promise<string> {
+  try {
+    const text = (await readCapped(response, 64 * 1024, "")).trim();
+    let message = text;
+    try {
+      const json = JSON.parse(text) as { message?: unknown; error?: unknown; error_description?: unknown };
+      const m = json.message ?? json.error_description ?? json.error;
+      message = typeof m === "string" ? m : JSON.stringify(m ?? json);
+    } catch {
+      // not JSON: an HTML sign-in page says nothing useful
+      if (text.startsWith("<")) message = "";
+    }
+    message = message.replace(/\s+/g, " ").slice(0, 200);
+    return message === "" ? "" : `: ${message}`;
+  } catch {
+    return "";
+  }
+}
+
+/** The URL without query or credentials, for messages. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return "(bad URL)";
+  }
+}

@@ -1,0 +1,63 @@
+// GitHub App authentication: an RS256 app JWT made with jose (iat now-60 for clock drift, exp
+// now+540, under GitHub's 10-minute limit, iss the app id), the installation looked up for the
+// repository when not given, and an installation access token cached until 5 minutes before it
+// expires (per worker; tokens never leave it).
+
+import { createPrivateKey } from "node:crypto";
+import { SignJWT } from "jose";
+import { EdgeError } from "../../../errors.ts";
+import type { ApiClient } from "../api-client.ts";
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+const cache = new Map<string, CachedToken>();
+const REFRESH_BEFORE_MS = 5 * 60_000;
+
+export interface AppAuth {
+  baseUrl: string;
+  appId: string;
+  privateKeyPem: string;
+  installationId?: string;
+  owner: string;
+  repo: string;
+}
+
+export const GITHUB_HEADERS = { accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" } as const;
+
+export async function appJwt(appId: string, privateKeyPem: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<string> {
+  let key;
+  try {
+    // GitHub hands out PKCS#1 ("BEGIN RSA PRIVATE KEY"); node:crypto reads both it and PKCS#8.
+    key = createPrivateKey(privateKeyPem);
+  } catch {
+    throw new EdgeError("integration_unauthorized", `GitHub: cannot sign the app JWT for app ${appId}: the private key is not a PEM RSA key`);
+  }
+  return new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setIssuedAt(nowSeconds - 60).setExpirationTime(nowSeconds + 540).setIssuer(appId).sign(key);
+}
+
+/** An installation access token for the repository, from the cache while it has 5 minutes left. */
+export async function installationToken(api: ApiClient, auth: AppAuth): Promise<string> {
+  const key = `${auth.baseUrl}|${auth.appId}|${auth.installationId ?? `${auth.owner}/${auth.repo}`}`;
+  const cached = cache.get(key);
+  if (cached !== undefined && cached.expiresAt - REFRESH_BEFORE_MS > Date.now()) return cached.token;
+  const jwt = await appJwt(auth.appId, auth.privateKeyPem);
+  const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${jwt}` };
+  let installationId = auth.installationId;
+  if (installationId === undefined) {
+    const found = await api.request<{ id?: unknown }>({ integration: "GitHub", call: "look up the app installation", method: "GET", url: `${auth.baseUrl}/repos/${auth.owner}/${auth.repo}/installation`, headers, idempotent: true });
+    if (typeof found.body?.id !== "number") throw new EdgeError("integration_failed", `GitHub: the app installation for ${auth.owner}/${auth.repo} has no id`);
+    installationId = String(found.body.id);
+  }
+  const created = await api.request<{ token?: unknown; expires_at?: unknown }>({
+    integration: "GitHub", call: "create an installation access token", method: "POST",
+    url: `${auth.baseUrl}/app/installations/${installationId}/access_tokens`, headers, idempotent: true,
+  });
+  const token = created.body?.token;
+  if (typeof token !== "string" || token === "") throw new EdgeError("integration_failed", "GitHub: the access token answer has no token");
+  const expiresAt = Date.parse(String(created.body?.expires_at ?? "")) || Date.now() + 3_600_000;
+  cache.set(key, { token, expiresAt });
+  return token;
+}

@@ -1,0 +1,168 @@
+// Built-in "github-workflow": dispatches a GitHub Actions workflow (workflow_dispatch with ref and
+// inputs) as a GitHub App or with a token, on github.com or GitHub Enterprise Server. Sync mode
+// finds the run it started by a correlation id it passes as an input (never "the newest run"),
+// follows it with the rate-limit headers honoured, reports its jobs as steps and maps the
+// conclusion to the result; cancel cancels the run. Async mode passes the job's callback (URL and
+// token, or meshStack's run URLs and token) as inputs and ends the runner's part at once.
+
+import { randomUUID } from "node:crypto";
+import { EdgeError } from "../../../errors.ts";
+import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
+import { AlreadyDone, ApiClient } from "../api-client.ts";
+import { callbackFor } from "../callback-info.ts";
+import { checkInput } from "../input-schema.ts";
+import { followRun } from "../pipeline-run.ts";
+import { sleep } from "../../../util/sleep.ts";
+import { GITHUB_HEADERS, installationToken } from "./app-auth.ts";
+import { fromMeshstack, isMeshstackRun } from "./meshstack-input.ts";
+import { GITHUB_WORKFLOW_INPUT } from "./schema.ts";
+
+export interface GithubInput {
+  baseUrl?: string;
+  owner: string;
+  repo: string;
+  workflow: string;
+  ref: string;
+  inputs?: Record<string, string>;
+  app?: { appId: string | number; privateKeyRef?: string; privateKey?: string; installationId?: string | number };
+  tokenRef?: string;
+  mode?: "sync" | "async";
+  pollMs?: number;
+  runIdInput?: string | null;
+  findRunTimeoutMs?: number;
+  /** meshStack: how the callback goes to the workflow (one base64 JSON input, or none). */
+  meshstack?: Record<string, unknown>;
+  runObjectInput?: boolean;
+}
+
+interface WorkflowRun {
+  id: number;
+  name?: string;
+  display_title?: string;
+  status?: string;
+  conclusion?: string | null;
+  html_url?: string;
+}
+
+const INTEGRATION = "GitHub";
+
+async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
+  let input: GithubInput;
+  if (isMeshstackRun(raw)) input = fromMeshstack(raw, ctx);
+  else {
+    checkInput(GITHUB_WORKFLOW_INPUT, raw, "github-workflow");
+    input = raw as GithubInput;
+  }
+  const api = new ApiClient(ctx);
+  const base = (input.baseUrl ?? "https://api.github.com").replace(/\/+$/, "");
+  const repo = `${base}/repos/${input.owner}/${input.repo}`;
+  const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${await token(api, input, base, ctx)}` };
+  const correlation = input.meshstack !== undefined ? String(input.meshstack.runUuid ?? randomUUID()) : `${ctx.jobId}.${ctx.attempt}.${randomUUID().slice(0, 8)}`;
+  const inputs: Record<string, string> = { ...input.inputs };
+  const runIdInput = input.runIdInput === undefined ? "edge_run_id" : input.runIdInput;
+  if (runIdInput !== null) inputs[runIdInput] = correlation;
+  const mode = input.mode ?? "sync";
+  const runObject: Record<string, unknown> = { runUuid: correlation };
+  if (mode === "async") {
+    const callback = await callbackFor(ctx, input.meshstack, INTEGRATION);
+    if (callback.kind === "edge") Object.assign(inputs, { edge_callback_url: callback.url, edge_callback_token: callback.token });
+    else Object.assign(runObject, { registerSourceUrl: callback.registerSourceUrl, updateSourceUrl: callback.updateSourceUrl, runToken: callback.runToken });
+  }
+  // meshcloud's workflows take the run as one base64 JSON input, `buildingBlockRun`.
+  const byRunObject = input.meshstack !== undefined && input.runObjectInput !== false;
+  if (byRunObject) inputs.buildingBlockRun = Buffer.from(JSON.stringify(runObject)).toString("base64");
+
+  const since = new Date(Date.now() - 60_000).toISOString();
+  const findRun = async (): Promise<WorkflowRun | undefined> => {
+    const query = new URLSearchParams({ event: "workflow_dispatch", branch: input.ref, created: `>=${since}`, per_page: "100" });
+    const listed = await api.request<{ workflow_runs?: WorkflowRun[] }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, headers, idempotent: true });
+    return (listed.body?.workflow_runs ?? []).find((run) => typeof run?.id === "number" && `${run.display_title ?? ""} ${run.name ?? ""}`.includes(correlation));
+  };
+
+  ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "running" });
+  try {
+    await api.request({
+      integration: INTEGRATION, call: `dispatch workflow "${input.workflow}"`, method: "POST",
+      url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/dispatches`, headers,
+      body: { ref: input.ref, inputs }, idempotent: false,
+      // After an ambiguous failure, a run carrying our id means the dispatch went through.
+      alreadyDone: async () => (runIdInput !== null || byRunObject) && (await findRun().catch(() => undefined)) !== undefined,
+    });
+  } catch (error) {
+    if (!(error instanceof AlreadyDone)) {
+      ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "failed" });
+      throw error;
+    }
+    ctx.log.info("GitHub: the dispatch went through on an earlier try; not sending it again");
+  }
+  ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "succeeded" });
+  ctx.log.info(`GitHub: dispatched ${input.owner}/${input.repo} ${input.workflow} on ${input.ref} (correlation id ${correlation})`);
+  if (mode === "async") return { mode: "async", correlationId: correlation };
+  if (runIdInput === null && !byRunObject) throw new EdgeError("input_invalid", "GitHub: sync mode needs runIdInput to find the run it started");
+
+  const run = await waitForRun(findRun, input, ctx);
+  ctx.outputs.set("runId", run.id);
+  if (run.html_url !== undefined) ctx.outputs.set("runUrl", run.html_url);
+  ctx.log.info(`GitHub: following workflow run ${run.id} ${run.html_url ?? ""}`);
+  const final = await followRun({
+    integration: INTEGRATION,
+    label: `workflow run ${run.id}`,
+    async poll() {
+      const current = await api.request<WorkflowRun>({ integration: INTEGRATION, call: `read workflow run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}`, headers, idempotent: true });
+      const jobs = await api.request<{ jobs?: Array<{ id: number; name?: string; status?: string; conclusion?: string | null }> }>({ integration: INTEGRATION, call: `list jobs of run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}/jobs?per_page=100`, headers, idempotent: true });
+      const steps: StepUpdate[] = (jobs.body?.jobs ?? []).slice(0, 200).map((job) => ({ id: `job-${job.id}`, name: String(job.name ?? job.id).slice(0, 200), status: stepStatus(job.status, job.conclusion) }));
+      const done = current.body?.status === "completed";
+      const conclusion = current.body?.conclusion ?? "";
+      return { done, ok: conclusion === "success", status: done ? String(conclusion) : String(current.body?.status ?? "unknown"), steps };
+    },
+    async cancel(signal) {
+      await api.request({ integration: INTEGRATION, call: `cancel workflow run ${run.id}`, method: "POST", url: `${repo}/actions/runs/${run.id}/cancel`, headers, idempotent: true, signal, accept: [409] });
+    },
+  }, ctx, input.pollMs ?? 5000);
+  if (!final.ok) throw new EdgeError("integration_failed", `GitHub: workflow run ${run.id} concluded "${final.status}"${run.html_url === undefined ? "" : ` (${run.html_url})`}`);
+  return { runId: run.id, runUrl: run.html_url, conclusion: final.status };
+}
+
+async function waitForRun(findRun: () => Promise<WorkflowRun | undefined>, input: GithubInput, ctx: ActionContext): Promise<WorkflowRun> {
+  const deadline = Date.now() + (input.findRunTimeoutMs ?? 300_000);
+  ctx.step({ id: "find-run", name: "Find the workflow run", status: "running" });
+  for (;;) {
+    const run = await findRun();
+    if (run !== undefined) {
+      ctx.step({ id: "find-run", name: "Find the workflow run", status: "succeeded" });
+      return run;
+    }
+    if (Date.now() > deadline) {
+      ctx.step({ id: "find-run", name: "Find the workflow run", status: "failed" });
+      throw new EdgeError("integration_failed", `GitHub: no run of "${input.workflow}" shows the correlation id within ${input.findRunTimeoutMs ?? 300_000} ms (put \${{ inputs.${input.runIdInput ?? "edge_run_id"} }} in the workflow's run-name)`);
+    }
+    await sleep(Math.min(input.pollMs ?? 5000, 5000), ctx.signal);
+    if (ctx.signal.aborted) throw new EdgeError("job_cancelled", "GitHub: cancelled while looking for the workflow run");
+  }
+}
+
+async function token(api: ApiClient, input: GithubInput, baseUrl: string, ctx: ActionContext): Promise<string> {
+  if (input.app !== undefined) {
+    const privateKeyPem = input.app.privateKey ?? (await ctx.secrets.get(input.app.privateKeyRef ?? ""));
+    return installationToken(api, {
+      baseUrl, appId: String(input.app.appId), privateKeyPem, owner: input.owner, repo: input.repo,
+      ...(input.app.installationId === undefined ? {} : { installationId: String(input.app.installationId) }),
+    });
+  }
+  if (input.tokenRef !== undefined) return ctx.secrets.get(input.tokenRef);
+  throw new EdgeError("input_invalid", "GitHub: give app credentials or tokenRef");
+}
+
+function stepStatus(status: string | undefined, conclusion: string | null | undefined): StepUpdate["status"] {
+  if (status !== "completed") return status === "in_progress" ? "running" : "pending";
+  if (conclusion === "success") return "succeeded";
+  if (conclusion === "skipped" || conclusion === "neutral") return "skipped";
+  return "failed";
+}
+
+export default definePlugin({
+  name: "github-workflow",
+  version: "1.0.0",
+  // meshStack names the action after the run's behavior.
+  actions: { default: dispatch, dispatch, apply: dispatch, destroy: dispatch, detect: dispatch },
+});

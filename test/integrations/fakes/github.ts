@@ -1,0 +1,129 @@
+// A fake of the GitHub REST API parts the github-workflow plugin uses, true to the documented
+// paths, bodies and errors (docs.github.com/rest): app installation lookup and installation
+// access tokens (the app JWT is verified: RS256, iss, iat/exp window), workflow_dispatch (204,
+// 422 for an unknown ref or unexpected input), workflow runs by workflow with filters, a run,
+// its jobs, cancel (202, 409 when already completed), 401 "Bad credentials", and rate limiting
+// with x-ratelimit-* headers or Retry-After.
+
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { jwtVerify } from "jose";
+import { FakeServer, type FakeRequest, type FakeReply } from "./fake-server.ts";
+
+export interface FakeRun {
+  id: number;
+  workflow: string;
+  inputs: Record<string, string>;
+  ref: string;
+  polls: number;
+  cancelled: boolean;
+  createdAt: string;
+}
+
+const BAD_CREDENTIALS = { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" } };
+
+export class FakeGithub extends FakeServer {
+  readonly appId = "4242";
+  readonly installationId = 777;
+  readonly privateKeyPem: string;
+  readonly #publicKey: KeyObject;
+  readonly runs: FakeRun[] = [];
+  readonly tokens = new Set<string>(["ghp_fake_personal_token_value"]);
+  /** Polls of GET /runs/:id before the run completes, and its conclusion. */
+  pollsToComplete = 2;
+  conclusion = "success";
+  readonly workflowInputs = new Set(["edge_run_id", "environment", "edge_callback_url", "edge_callback_token", "buildingBlockRun"]);
+  #nextRun = 1000;
+
+  constructor() {
+    super();
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    // As GitHub hands it out: PKCS#1.
+    this.privateKeyPem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+    this.#publicKey = publicKey;
+    const repo = "/repos/([^/]+)/([^/]+)";
+    this.route("GET", new RegExp(`^${repo}/installation$`), (req) => this.#app(req, () => ({ status: 200, body: { id: this.installationId, app_id: Number(this.appId), account: { login: "acme" } } })));
+    this.route("POST", /^\/app\/installations\/(\d+)\/access_tokens$/, (req, [id]) => this.#app(req, () => {
+      if (Number(id) !== this.installationId) return { status: 404, body: { message: "Not Found" } };
+      const token = `ghs_fake_${Math.random().toString(36).slice(2)}`;
+      this.tokens.add(token);
+      return { status: 201, body: { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: { actions: "write" } } };
+    }));
+    this.route("POST", new RegExp(`^${repo}/actions/workflows/([^/]+)/dispatches$`), (req, [, , workflow]) => this.#token(req, () => {
+      const body = req.json() as { ref?: string; inputs?: Record<string, string> };
+      if (body.ref !== "main") return { status: 422, body: { message: `No ref found for: ${body.ref}`, status: "422" } };
+      const unexpected = Object.keys(body.inputs ?? {}).filter((k) => !this.workflowInputs.has(k));
+      if (unexpected.length > 0) return { status: 422, body: { message: `Unexpected inputs provided: ${JSON.stringify(unexpected)}`, status: "422" } };
+      this.runs.push({ id: this.#nextRun++, workflow: workflow as string, inputs: body.inputs ?? {}, ref: body.ref, polls: 0, cancelled: false, createdAt: new Date().toISOString() });
+      return { status: 204 };
+    }));
+    this.route("GET", new RegExp(`^${repo}/actions/workflows/([^/]+)/runs$`), (req, [, , workflow]) => this.#token(req, () => {
+      const runs = this.runs.filter((r) => r.workflow === workflow && (req.query.get("branch") ?? r.ref) === r.ref).reverse();
+      return { status: 200, body: { total_count: runs.length, workflow_runs: runs.map((r) => this.#runJson(r)) } };
+    }));
+    this.route("GET", new RegExp(`^${repo}/actions/runs/(\\d+)$`), (req, [, , id]) => this.#token(req, () => {
+      const run = this.runs.find((r) => r.id === Number(id));
+      if (run === undefined) return { status: 404, body: { message: "Not Found" } };
+      run.polls++;
+      return { status: 200, body: this.#runJson(run) };
+    }));
+    this.route("GET", new RegExp(`^${repo}/actions/runs/(\\d+)/jobs$`), (req, [, , id]) => this.#token(req, () => {
+      const run = this.runs.find((r) => r.id === Number(id));
+      if (run === undefined) return { status: 404, body: { message: "Not Found" } };
+      const state = this.#state(run);
+      const job = (jid: number, name: string, doneAt: number) => {
+        const completed = state.status === "completed" || run.polls >= doneAt;
+        return { id: run.id * 10 + jid, run_id: run.id, name, status: completed ? "completed" : run.polls >= doneAt - 1 ? "in_progress" : "queued", conclusion: completed ? (jid === 2 ? state.conclusion : "success") : null };
+      };
+      return { status: 200, body: { total_count: 2, jobs: [job(1, "build", 1), job(2, "deploy", this.pollsToComplete)] } };
+    }));
+    this.route("POST", new RegExp(`^${repo}/actions/runs/(\\d+)/cancel$`), (req, [, , id]) => this.#token(req, () => {
+      const run = this.runs.find((r) => r.id === Number(id));
+      if (run === undefined) return { status: 404, body: { message: "Not Found" } };
+      if (this.#state(run).status === "completed") return { status: 409, body: { message: "Cannot cancel a workflow run that is completed." } };
+      run.cancelled = true;
+      return { status: 202, body: {} };
+    }));
+  }
+
+  /** The next `times` requests get GitHub's primary rate limit answer (403, remaining 0, reset in 1 s). */
+  rateLimit(times: number, kind: "primary" | "secondary" = "primary"): void {
+    this.fault({
+      times,
+      reply: () => kind === "primary"
+        ? { status: 403, headers: { "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-used": "5000", "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + 1) }, body: { message: "API rate limit exceeded for installation ID 777.", documentation_url: "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting" } }
+        : { status: 429, headers: { "retry-after": "1" }, body: { message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again." } },
+    });
+  }
+
+  #state(run: FakeRun): { status: string; conclusion: string | null } {
+    if (run.cancelled) return { status: "completed", conclusion: "cancelled" };
+    if (run.polls >= this.pollsToComplete) return { status: "completed", conclusion: this.conclusion };
+    return { status: run.polls === 0 ? "queued" : "in_progress", conclusion: null };
+  }
+
+  #runJson(run: FakeRun): Record<string, unknown> {
+    const state = this.#state(run);
+    // The workflow's run-name shows the correlation input, as docs/integrations.md asks.
+    const title = run.inputs.edge_run_id !== undefined ? `Deploy ${run.inputs.edge_run_id}` : run.workflow;
+    return { id: run.id, name: "Deploy", display_title: title, event: "workflow_dispatch", head_branch: run.ref, status: state.status, conclusion: state.conclusion, html_url: `https://github.test/acme/app/actions/runs/${run.id}`, created_at: run.createdAt };
+  }
+
+  async #app(req: FakeRequest, ok: () => FakeReply): Promise<FakeReply> {
+    const jwt = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+    if (jwt === undefined) return { status: 401, body: { message: "A JSON web token could not be decoded", documentation_url: "https://docs.github.com/rest" } };
+    try {
+      const { payload, protectedHeader } = await jwtVerify(jwt, this.#publicKey, { algorithms: ["RS256"], issuer: this.appId, clockTolerance: 0 });
+      const now = Math.floor(Date.now() / 1000);
+      if (protectedHeader.alg !== "RS256" || payload.iat === undefined || payload.exp === undefined) throw new Error("claims");
+      if (payload.exp - payload.iat > 600 || payload.iat > now + 5) throw new Error("'Expiration time' claim ('exp') is too far in the future");
+    } catch {
+      return { status: 401, body: { message: "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued", documentation_url: "https://docs.github.com/rest" } };
+    }
+    return ok();
+  }
+
+  #token(req: FakeRequest, ok: () => FakeReply): FakeReply {
+    const token = /^(?:Bearer|token) (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
+    return token !== undefined && this.tokens.has(token) ? ok() : BAD_CREDENTIALS;
+  }
+}
