@@ -1,6 +1,7 @@
 // Assembles a runner from resolved config: logger, plugin pool, edge connection, status server.
 // Used by `edge-runner run` and by `edge-runner dev` (which runs a controller beside it).
 
+import { jobSecretResolver } from "../plugins/run-services.ts";
 import type { Config } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { readSecretFile } from "../config/secret-file.ts";
@@ -92,8 +93,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     policy,
     storage,
     artifactMaxBytes: config.artifactMaxBytes,
-    // meshStack runs carry their secrets in the request (the pool's default resolver reads them).
-    ...(meshstack === undefined ? { secrets } : {}),
+    // A meshStack run's secrets are the ones its adapter decrypted (meshstack:inputs.KEY, meshstack:implementation.FIELD).
+    secrets: meshstack === undefined ? secrets : (request) => jobSecretResolver(request.jobId, meshSecrets?.(request.jobId)),
     logger,
     // meshStack serves no plugin bundles: its runs use the built-in integrations.
     ...(meshstack !== undefined ? {} : { resolve: runnerBundleResolver({
@@ -111,6 +112,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     }) }),
   });
   let runner: Runner | undefined;
+  let meshSecrets: ((runUuid: string) => Readonly<Record<string, string>> | undefined) | undefined;
   const onTick = (loop: string, maxSilenceMs: number) => runner?.loops.tick(loop, maxSilenceMs);
   const connection = meshstack !== undefined ? await meshstack.createMeshstackConnection(config, logger, { onTick }) : new EdgeConnection({
     controllerUrl: config.controllerUrl,
@@ -130,6 +132,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     insecure: config.insecure,
     onConnectFailure: () => metrics.connectFailed(),
   });
+  if ("secretsFor" in connection) meshSecrets = (uuid) => connection.secretsFor(uuid);
   runner = new Runner({
     runnerId,
     group: config.group,

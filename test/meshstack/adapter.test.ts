@@ -12,6 +12,7 @@ import { RunOutboxStore } from "../../src/controller/meshstack/outbox.ts";
 import type { PluginChoice } from "../../src/controller/meshstack/implementations.ts";
 import type { ImplementationType } from "../../src/controller/meshstack/run-document.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
+import { jobSecretResolver } from "../../src/plugins/run-services.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import { eventually, tempDir } from "../helpers/harness.ts";
 import { FakeMeshstack } from "./fake-meshstack.ts";
@@ -38,7 +39,7 @@ interface Setup {
   dataDir: string;
 }
 
-async function setup(options: { concurrency?: number; plugins?: Partial<Record<ImplementationType, PluginChoice>>; fake?: FakeMeshstack; dataDir?: string; statusIntervalMs?: number } = {}): Promise<Setup> {
+async function setup(options: { concurrency?: number; plugins?: Partial<Record<ImplementationType, PluginChoice>>; fake?: FakeMeshstack; dataDir?: string; statusIntervalMs?: number; pollIntervalMs?: number; requestTimeoutMs?: number } = {}): Promise<Setup> {
   const fake = options.fake ?? (await new FakeMeshstack({ clientId: "cid", clientSecret: "csecret", publicKeyPem: publicPem }).start());
   if (options.fake === undefined) cleanups.push(() => fake.stop());
   let dataDir = options.dataDir;
@@ -48,21 +49,21 @@ async function setup(options: { concurrency?: number; plugins?: Partial<Record<I
     dataDir = t.dir;
   }
   const { logger } = memoryLogger("error");
-  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "node-1", requestTimeoutMs: 2000 });
+  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "node-1", requestTimeoutMs: options.requestTimeoutMs ?? 2000 });
   const connection = new MeshstackConnection({
     client,
     runnerUuid: fake.runnerUuid,
     store: new RunOutboxStore(dataDir),
     keys: () => [privateKey],
-    plugins: options.plugins ?? { MANUAL: { plugin: "echo", action: "default" } },
+    plugins: options.plugins ?? {},
     logger,
-    pollIntervalMs: 50,
+    pollIntervalMs: options.pollIntervalMs ?? 50,
     statusIntervalMs: options.statusIntervalMs ?? 200,
     logIntervalMs: 50,
     retryMinMs: 20,
     retryMaxMs: 200,
   });
-  const pool = new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200 });
+  const pool = new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => jobSecretResolver(request.jobId, connection.secretsFor(request.jobId)) });
   const runner = new Runner({ runnerId: fake.runnerUuid, group: "meshstack", controllerUrl: fake.url, concurrency: options.concurrency ?? 2, jobTimeoutMs: 30_000, drainTimeoutMs: 5000, connection, executor: pool, logger, flushTimeoutMs: 3000 });
   runner.start();
   cleanups.push(() => runner.interruptNow());
@@ -157,4 +158,63 @@ describe("meshStack adapter", () => {
     await eventually(ended(s.fake, uuid), 10_000, "run ended");
     expect(s.fake.logins).toBe(2);
   });
+
+  test("an async run hands off: the trigger step succeeds, the run stays IN_PROGRESS, the plugin got the run token, nothing is left to send", async () => {
+    const s = await setup({ plugins: { GITHUB_WORKFLOW: { plugin: "echo", action: "default" } } });
+    const uuid = s.fake.addRun({ type: "GITHUB_WORKFLOW", implementation: { owner: "o", repository: "r", appId: "1", appPem: "-----BEGIN RSA PRIVATE KEY-----fake", async: true, applyWorkflow: "apply.yml" }, encryptFields: ["appPem"] });
+    await eventually(() => (s.fake.run(uuid).steps.get("github-workflow")?.status === "SUCCEEDED" ? true : undefined), 10_000, "trigger step succeeded");
+    await eventually(() => (s.connection.details().recent[0]?.status === "HANDED_OFF" ? true : undefined), 5000, "handed off");
+    const run = s.fake.run(uuid);
+    expect(run.status).toBe("IN_PROGRESS");
+    expect(run.updates.every((u) => u.body.status === undefined || u.body.status === "IN_PROGRESS")).toBe(true);
+    expect(readdirSync(new RunOutboxStore(s.dataDir).dir)).toEqual([]);
+    // The plugin saw the decrypted app key and the run token (echo returns its input; the outputs are not sent for a handed-off run).
+    expect(JSON.stringify(run.updates)).not.toContain("BEGIN RSA PRIVATE KEY");
+  });
+
+  test("DETECT sends the plan and changesDetected; the log tail goes to the step's systemMessage with secrets masked", async () => {
+    const s = await setup({ plugins: { TERRAFORM: { plugin: "echo", action: "default" } } });
+    const plan = Buffer.from("terraform plan bytes").toString("base64");
+    const uuid = s.fake.addRun({
+      type: "TERRAFORM",
+      behavior: "DETECT",
+      implementation: { repositoryUrl: "https://git.example.com/m.git", terraformVersion: "1.9.0", async: false },
+      inputs: [{ key: "plan", value: plan, type: "STRING" }, { key: "changesDetected", value: true, type: "BOOLEAN" }, { key: "dbPassword", value: "hunter2-db-password", type: "STRING", isSensitive: true }],
+    });
+    const run = await eventually(ended(s.fake, uuid), 10_000, "run ended");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(run.artifact).toBe(plan);
+    expect(run.changesDetected).toBe(true);
+    const step = [...run.steps.values()].find((st) => typeof st.systemMessage === "string");
+    expect(step?.systemMessage).toContain("Echo:");
+    expect(JSON.stringify(run.updates)).not.toContain("hunter2-db-password");
+  });
+
+  test("a plugin resolves the run's decrypted secrets through ctx.secrets (meshstack:inputs.KEY), masked in its log", async () => {
+    const s = await setup({ plugins: { MANUAL: { plugin: "echo", action: "secret" } } });
+    const uuid = s.fake.addRun({ type: "MANUAL", inputs: [{ key: "ref", value: "meshstack:inputs.apiToken", type: "STRING" }, { key: "apiToken", value: "tok-0123456789", type: "STRING", isSensitive: true }] });
+    const run = await eventually(ended(s.fake, uuid), 10_000, "run ended");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(JSON.stringify(run.updates)).toContain("[REDACTED]");
+    expect(JSON.stringify(run.updates)).not.toContain("tok-0123456789");
+  });
+
+  test("an APPLY run after a DETECT downloads the plan artifact and gives it to the plugin", async () => {
+    const s = await setup({ plugins: { TERRAFORM: { plugin: "echo", action: "default" } } });
+    const uuid = s.fake.addRun({ type: "TERRAFORM", behavior: "APPLY", implementation: { repositoryUrl: "https://git.example.com/m.git" }, planArtifact: Buffer.from("PLAN") });
+    const run = await eventually(ended(s.fake, uuid), 10_000, "run ended");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(s.fake.artifactDownloads).toBe(1);
+    expect(JSON.stringify(run.steps.get("terraform")?.outputs?.planArtifact)).toContain(Buffer.from("PLAN").toString("base64"));
+  });
+
+  test("a claim whose outcome is unknown (no answer in time) is not retried at once: the next waits a poll interval", async () => {
+    const s = await setup({ pollIntervalMs: 1000, requestTimeoutMs: 300 });
+    s.fake.slowClaimMs = 800;
+    await eventually(() => (s.fake.claims.length >= 3 ? true : undefined), 15_000, "three claims");
+    s.fake.slowClaimMs = 0;
+    const gaps = s.fake.claims.slice(0, 3).map((c, i, all) => (i === 0 ? Infinity : c.at - (all[i - 1] as { at: number }).at));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(800);
+    expect(s.connection.details().claims.failed).toBeGreaterThanOrEqual(2);
+  }, 30_000);
 });

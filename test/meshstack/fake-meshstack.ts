@@ -94,12 +94,15 @@ export class FakeMeshstack {
   /** Header or body problems found in requests; a test expects this empty. */
   readonly violations: string[] = [];
   logins = 0;
+  artifactDownloads = 0;
   /** Requests answered 503 because of an outage. */
   outageAnswers = 0;
   /** While set, every call answers 503 (a meshStack outage). */
   outage = false;
   /** Delay before each answer, in ms. */
   slowMs = 0;
+  /** Delay before answering a claim (after recording it), in ms: an answer the runner may not wait for. */
+  slowClaimMs = 0;
   /** Called as each claim arrives; its value is recorded with the claim. */
   claimProbe: (() => number) | undefined;
   /** The next N claims answer 409 (meshStack's race). */
@@ -192,7 +195,9 @@ export class FakeMeshstack {
         return send(403, { message: "forbidden" }, "application/json");
       }
       if (m[2] === "artifact" && req.method === "GET") {
-        return run.spec.planArtifact === undefined ? send(404, { message: "no plan" }, "application/json") : send(200, run.spec.planArtifact, "application/octet-stream");
+        if (run.spec.planArtifact === undefined) return send(404, { message: "no plan" }, "application/json");
+        this.artifactDownloads++;
+        return send(200, run.spec.planArtifact, "application/octet-stream");
       }
       if (req.method === "POST" && m[3] === undefined) return this.#register(run, body, send);
       if (req.method === "PATCH" && m[3] !== undefined) return this.#patch(run, m[3], body, send);
@@ -245,7 +250,7 @@ export class FakeMeshstack {
     return false;
   }
 
-  #claim(req: IncomingMessage, url: URL, send: (s: number, p?: unknown, t?: string) => void): void {
+  async #claim(req: IncomingMessage, url: URL, send: (s: number, p?: unknown, t?: string) => void): Promise<void> {
     const probe = this.claimProbe?.();
     const record = (status: number) => this.claims.push({ at: Date.now(), status, openRuns: this.openRuns(), ...(probe === undefined ? {} : { probe }) });
     if (!this.#apiAuthorized(req)) {
@@ -264,11 +269,13 @@ export class FakeMeshstack {
     const uuid = this.queue.shift();
     if (uuid === undefined) {
       record(404);
+      if (this.slowClaimMs > 0) await new Promise((r) => setTimeout(r, this.slowClaimMs));
       return send(404, { message: "No run" }, "application/json");
     }
     record(200);
     const run = this.run(uuid);
     run.claimedAt = preciseNow();
+    if (this.slowClaimMs > 0) await new Promise((r) => setTimeout(r, this.slowClaimMs));
     send(200, this.#runDocument(run));
   }
 

@@ -83,13 +83,16 @@ describe("edge-runner against meshStack (compiled binary)", () => {
     const certificate = new X509Certificate(cert.output.slice(cert.output.indexOf("-----BEGIN CERTIFICATE-----")));
     expect(certificate.subject).toBe("CN=edge-runner e2e");
     const fake = await fakeMeshstack(certificate.publicKey.export({ type: "spki", format: "pem" }) as string);
-    const proc = start(binary, runnerArgs(fake, dataDir, ["--meshstack-plugins", JSON.stringify({ MANUAL: { plugin: "echo", action: "sleep" } })]));
+    // MANUAL runs on the built-in manual plugin (no --meshstack-plugins).
+    const proc = start(binary, runnerArgs(fake, dataDir));
     procs.push(proc);
     const statusUrl = await waitForOutput(proc, STATUS_URL);
     const uuid = fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 10, type: "INTEGER" }, { key: "token", value: "e2e-sensitive-token-value", type: "STRING", isSensitive: true }] });
     const run = await eventually(ended(fake, uuid), 20_000, "run ended");
     expect(run.status).toBe("SUCCEEDED");
     expect(run.steps.get("manual")?.outputs?.ms).toEqual({ value: 10, type: "INTEGER", isSensitive: false });
+    expect(run.steps.get("manual")?.outputs?.token?.isSensitive).toBe(true);
+    expect(JSON.stringify(run.updates)).not.toContain("e2e-sensitive-token-value");
     expect(fake.violations).toEqual([]);
     const status = (await (await fetch(`${statusUrl}/status`)).json()) as { meshstack?: { lastClaimPollAt?: number; recent: Array<{ runUuid: string; status: string }> } };
     expect(status.meshstack?.lastClaimPollAt).toBeGreaterThan(0);

@@ -46,6 +46,11 @@ export interface PreparedRun {
   plugin: string;
   action: string;
   input: Record<string, unknown>;
+  /**
+   * The run's decrypted secrets by reference, for `ctx.secrets.get(ref)`:
+   * `meshstack:implementation.<field>` and `meshstack:inputs.<key>`.
+   */
+  secrets: Record<string, string>;
   /** Async: the runner triggers and hands off; the pipeline reports to meshStack itself. */
   async: boolean;
 }
@@ -90,6 +95,11 @@ export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[]): Re
 export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugins: Partial<Record<ImplementationType, PluginChoice>>, extras: { planArtifact?: string }): PreparedRun {
   const type = run.implementation.type;
   const inputs = decryptInputs(run, keys);
+  const secrets: Record<string, string> = {};
+  for (const input of run.inputs) {
+    const value = inputs[input.key];
+    if (input.isSensitive && typeof value === "string") secrets[`meshstack:inputs.${input.key}`] = value;
+  }
   const implementation: Record<string, unknown> = { ...run.implementation };
   for (const field of IMPLEMENTATION_SECRETS[type]) {
     const value = implementation[field];
@@ -97,7 +107,9 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
     const plain = decryptWithRing(keys, (k) => decryptMeshstackBytes(k, value, `implementation.${field}`).toString("utf8"), `implementation.${field}`);
     redactor.add(plain);
     implementation[field] = plain;
+    secrets[`meshstack:implementation.${field}`] = plain;
   }
+  if (type === "GITLAB_CICD" || implementation.async === true) secrets["meshstack:runToken"] = run.runToken;
   const choice = plugins[type] ?? DEFAULT_PLUGINS[type];
   // GitLab pipelines are always async; the others say so in their definition.
   const async = type === "GITLAB_CICD" || implementation.async === true;
@@ -108,6 +120,8 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
     inputs,
     environment,
     inputTypes: Object.fromEntries(run.inputs.map((i) => [i.key, { type: i.type, isSensitive: i.isSensitive }])),
+    // The same secrets by reference, for plugins that read credentials through ctx.secrets.
+    secretRefs: Object.keys(secrets),
     implementation,
     async,
     meshstack: {
@@ -126,7 +140,7 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
   };
   // A custom plugin (meshstackPlugins) may read the building block's inputs at the top level.
   const custom = plugins[type] !== undefined;
-  return { plugin: choice.plugin, action: choice.action ?? run.behavior.toLowerCase(), input: custom ? { ...inputs, ...input } : input, async };
+  return { plugin: choice.plugin, action: choice.action ?? run.behavior.toLowerCase(), input: custom ? { ...inputs, ...input } : input, secrets, async };
 }
 
 /** Parses `meshstackPlugins`: JSON mapping an implementation type to "plugin[@version]" or {plugin, action}. */

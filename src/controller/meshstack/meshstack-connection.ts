@@ -53,6 +53,8 @@ export class MeshstackConnection implements ControllerConnection {
   #wake = new AbortController();
   #recovered = new AbortController();
   #failing = false;
+  /** Each running run's secrets by reference (ctx.secrets.get), dropped when its line ends. */
+  readonly #secrets = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(options: MeshstackConnectionOptions) {
     this.#o = options;
@@ -67,6 +69,11 @@ export class MeshstackConnection implements ControllerConnection {
   details(): MeshstackActivitySnapshot & { runnerUuid: string; logins: number; lastLoginError?: { at: number; message: string } } {
     const error = this.#o.client.lastLoginError;
     return { ...this.activity.snapshot(), runnerUuid: this.#o.runnerUuid, logins: this.#o.client.logins, ...(error === undefined ? {} : { lastLoginError: { ...error } }) };
+  }
+
+  /** The secrets `ctx.secrets.get(ref)` resolves for a run (the plugin pool's resolver reads them). */
+  secretsFor(runUuid: string): Readonly<Record<string, string>> | undefined {
+    return this.#secrets.get(runUuid);
   }
 
   status(): ConnectionStatus {
@@ -100,6 +107,9 @@ export class MeshstackConnection implements ControllerConnection {
     while (!signal.aborted) {
       this.#o.onTick?.("meshstack-claim", Math.max(60_000, this.#o.pollIntervalMs * 3));
       let wait = this.#jittered(this.#o.pollIntervalMs);
+      // A wake-up (a slot freed) from before this claim is answered by the claim itself.
+      this.#wake = new AbortController();
+      let failed = false;
       if (this.#free > 0) {
         try {
           const answer = await this.#o.client.claim(this.#o.runnerUuid);
@@ -122,11 +132,12 @@ export class MeshstackConnection implements ControllerConnection {
             wait = Math.max(wait, backoff.next(error instanceof MeshstackCallError ? error.retryAfterMs : undefined));
           }
           this.#failing = true;
+          failed = true;
           this.#log.warn(`Cannot claim a run from meshStack: ${errorMessage(error)}; next try in ${wait} ms`);
         }
       }
-      await this.#timers.sleep(wait, AbortSignal.any([signal, this.#wake.signal]));
-      if (this.#wake.signal.aborted) this.#wake = new AbortController();
+      // After a failed claim (its outcome may be unknown) a freed slot does not cut the wait short.
+      await this.#timers.sleep(wait, failed ? signal : AbortSignal.any([signal, this.#wake.signal]));
     }
     for (const channel of this.#channels.values()) channel.stop();
     this.#setState("closed");
@@ -253,6 +264,8 @@ export class MeshstackConnection implements ControllerConnection {
     } catch (error) {
       return fail(serializeError(error).message);
     }
+    this.#secrets.set(run.uuid, prepared.secrets);
+    void channel.ended.then(() => this.#secrets.delete(run.uuid));
     const report = new RunReport({ runUuid: run.uuid, implementationType: type, behavior: run.behavior, async: prepared.async, mainStep, inputs: run.inputs });
     const now = this.#timers.now();
     const handle = new MeshstackRunHandle({
