@@ -14,6 +14,7 @@ const LOADERS: Readonly<Record<string, Loader>> = {
   manual: () => import("./manual/plugin.ts"),
   terraform: () => import("./terraform/plugin.ts"),
   "github-workflow": () => import("./github-workflow/plugin.ts"),
+  "gitlab-pipeline": () => import("./gitlab-pipeline/plugin.ts"),
 };
 
 /** Names of the built-in plugins (they win over bundles of the same name). */

@@ -4,6 +4,7 @@
 import type { JsonSchema } from "./input-schema.ts";
 import { findInputProblem } from "./input-schema.ts";
 import { GITHUB_WORKFLOW_INPUT } from "./github-workflow/schema.ts";
+import { GITLAB_PIPELINE_INPUT } from "./gitlab-pipeline/schema.ts";
 import { MANUAL_INPUT } from "./manual/schema.ts";
 import { SHELL_INPUT } from "./shell/schema.ts";
 import { TERRAFORM_INPUT } from "./terraform/schema.ts";
@@ -14,6 +15,7 @@ export const INPUT_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   manual: MANUAL_INPUT,
   terraform: TERRAFORM_INPUT,
   "github-workflow": GITHUB_WORKFLOW_INPUT,
+  "gitlab-pipeline": GITLAB_PIPELINE_INPUT,
 };
 
 /** The schema for a built-in plugin's action, or undefined when it has none (echo, http, bundles). */

@@ -1,0 +1,161 @@
+// Built-in "gitlab-pipeline": starts a GitLab CI/CD pipeline on gitlab.com or a self-managed
+// instance, with a pipeline trigger token (POST /projects/:id/trigger/pipeline) or a project
+// access token (POST /projects/:id/pipeline). Sync mode follows the pipeline and its jobs (steps)
+// to the end; cancel cancels the pipeline; async passes the job's callback as variables and ends
+// at once. A trigger whose answer is lost is sent again only when a token can check that it did
+// not start a pipeline (by the EDGE_RUN_ID variable it carries).
+
+import { randomUUID } from "node:crypto";
+import { EdgeError } from "../../../errors.ts";
+import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
+import { AlreadyDone, ApiClient } from "../api-client.ts";
+import { callbackFor, callbackVariables } from "../callback-info.ts";
+import { checkInput } from "../input-schema.ts";
+import { followRun } from "../pipeline-run.ts";
+import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
+
+export interface GitlabInput {
+  baseUrl?: string;
+  projectId: number | string;
+  ref: string;
+  variables?: Record<string, string>;
+  triggerTokenRef?: string;
+  tokenRef?: string;
+  /** meshStack: the trigger token as a value (decrypted by the adapter). */
+  triggerToken?: string;
+  mode?: "sync" | "async";
+  pollMs?: number;
+  meshstack?: Record<string, unknown>;
+}
+
+interface Pipeline {
+  id: number;
+  status?: string;
+  web_url?: string;
+}
+
+const INTEGRATION = "GitLab";
+const FINAL = new Set(["success", "failed", "canceled", "skipped"]);
+
+async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
+  let input: GitlabInput;
+  if (isMeshstackRun(raw)) input = fromMeshstack(raw);
+  else {
+    checkInput(GITLAB_PIPELINE_INPUT, raw, "gitlab-pipeline");
+    input = raw as GitlabInput;
+  }
+  const mode = input.mode ?? "sync";
+  const api = new ApiClient(ctx);
+  const project = `${(input.baseUrl ?? "https://gitlab.com").replace(/\/+$/, "")}/api/v4/projects/${encodeURIComponent(String(input.projectId))}`;
+  const token = input.tokenRef === undefined ? undefined : await ctx.secrets.get(input.tokenRef);
+  const triggerToken = input.triggerToken ?? (input.triggerTokenRef === undefined ? undefined : await ctx.secrets.get(input.triggerTokenRef));
+  if (mode === "sync" && token === undefined) throw new EdgeError("input_invalid", "GitLab: sync mode reads the pipeline and its jobs: give tokenRef (a project access token with read_api or api)");
+  const headers = token === undefined ? {} : { "private-token": token };
+  const correlation = `${ctx.jobId}.${ctx.attempt}.${randomUUID().slice(0, 8)}`;
+  const variables: Record<string, string> = { ...input.variables, EDGE_RUN_ID: correlation };
+  if (mode === "async") Object.assign(variables, callbackVariables(await callbackFor(ctx, input.meshstack, INTEGRATION)));
+
+  let found: Pipeline | undefined;
+  const since = new Date(Date.now() - 60_000).toISOString();
+  // Only with a token: list the recent pipelines of the ref and look for our EDGE_RUN_ID.
+  const alreadyDone = token === undefined ? undefined : async (): Promise<boolean> => {
+    const listed = await api.request<Pipeline[]>({ integration: INTEGRATION, call: "list pipelines", method: "GET", url: `${project}/pipelines?ref=${encodeURIComponent(input.ref)}&updated_after=${since}&order_by=id&sort=desc&per_page=20`, headers, idempotent: true });
+    for (const pipeline of (listed.body ?? []).slice(0, 20)) {
+      const vars = await api.request<Array<{ key: string; value: string }>>({ integration: INTEGRATION, call: `read variables of pipeline ${pipeline.id}`, method: "GET", url: `${project}/pipelines/${pipeline.id}/variables`, headers, idempotent: true });
+      if ((vars.body ?? []).some((v) => v.key === "EDGE_RUN_ID" && v.value === correlation)) {
+        found = pipeline;
+        return true;
+      }
+    }
+    return false;
+  };
+
+  ctx.step({ id: "trigger", name: "Start pipeline", status: "running" });
+  let pipeline: Pipeline;
+  try {
+    if (triggerToken !== undefined) {
+      const form = new URLSearchParams({ token: triggerToken, ref: input.ref });
+      for (const [key, value] of Object.entries(variables)) form.set(`variables[${key}]`, value);
+      const answer = await api.request<Pipeline>({ integration: INTEGRATION, call: "trigger the pipeline", method: "POST", url: `${project}/trigger/pipeline`, body: form, idempotent: false, accept: [404], ...(alreadyDone === undefined ? {} : { alreadyDone }) });
+      // GitLab answers a wrong trigger token like an unknown project, so neither is revealed.
+      if (answer.status === 404) throw new EdgeError("integration_unauthorized", `GitLab: cannot trigger the pipeline (POST ${project.replace(/^https?:\/\/[^/]+/, "")}/trigger/pipeline): the trigger token was refused or the project does not exist (404)`);
+      pipeline = answer.body;
+    } else {
+      const body = { ref: input.ref, variables: Object.entries(variables).map(([key, value]) => ({ key, value, variable_type: "env_var" })) };
+      pipeline = (await api.request<Pipeline>({ integration: INTEGRATION, call: "create the pipeline", method: "POST", url: `${project}/pipeline`, headers, body, idempotent: false, ...(alreadyDone === undefined ? {} : { alreadyDone }) })).body;
+    }
+  } catch (error) {
+    if (!(error instanceof AlreadyDone) || found === undefined) {
+      ctx.step({ id: "trigger", name: "Start pipeline", status: "failed" });
+      throw error;
+    }
+    ctx.log.info(`GitLab: pipeline ${found.id} was started by an earlier try; not starting another`);
+    pipeline = found;
+  }
+  if (typeof pipeline?.id !== "number") throw new EdgeError("integration_failed", "GitLab: the pipeline answer has no id");
+  ctx.step({ id: "trigger", name: "Start pipeline", status: "succeeded" });
+  ctx.outputs.set("pipelineId", pipeline.id);
+  if (pipeline.web_url !== undefined) ctx.outputs.set("pipelineUrl", pipeline.web_url);
+  ctx.log.info(`GitLab: pipeline ${pipeline.id} started ${pipeline.web_url ?? ""}`);
+  if (mode === "async") return { mode: "async", pipelineId: pipeline.id, pipelineUrl: pipeline.web_url };
+
+  const id = pipeline.id;
+  const final = await followRun({
+    integration: INTEGRATION,
+    label: `pipeline ${id}`,
+    async poll() {
+      const current = await api.request<Pipeline>({ integration: INTEGRATION, call: `read pipeline ${id}`, method: "GET", url: `${project}/pipelines/${id}`, headers, idempotent: true });
+      const jobs = await api.request<Array<{ id: number; name?: string; stage?: string; status?: string }>>({ integration: INTEGRATION, call: `list jobs of pipeline ${id}`, method: "GET", url: `${project}/pipelines/${id}/jobs?per_page=100`, headers, idempotent: true });
+      const steps: StepUpdate[] = (jobs.body ?? []).slice(0, 200).map((job) => ({ id: `job-${job.id}`, name: `${job.stage ?? ""}: ${job.name ?? job.id}`.slice(0, 200), status: stepStatus(job.status) }));
+      const status = String(current.body?.status ?? "unknown");
+      return { done: FINAL.has(status), ok: status === "success", status, steps };
+    },
+    async cancel(signal) {
+      await api.request({ integration: INTEGRATION, call: `cancel pipeline ${id}`, method: "POST", url: `${project}/pipelines/${id}/cancel`, headers, idempotent: true, signal });
+    },
+  }, ctx, input.pollMs ?? 5000);
+  if (!final.ok) throw new EdgeError("integration_failed", `GitLab: pipeline ${id} ended "${final.status}"${pipeline.web_url === undefined ? "" : ` (${pipeline.web_url})`}`);
+  return { pipelineId: id, pipelineUrl: pipeline.web_url, status: final.status };
+}
+
+function stepStatus(status: string | undefined): StepUpdate["status"] {
+  switch (status) {
+    case "success": return "succeeded";
+    case "failed": case "canceled": return "failed";
+    case "skipped": case "manual": return "skipped";
+    case "running": return "running";
+    default: return "pending";
+  }
+}
+
+interface MeshstackRun {
+  meshstack: Record<string, unknown>;
+  behavior?: unknown;
+  implementation?: Record<string, unknown>;
+}
+
+function isMeshstackRun(raw: unknown): raw is MeshstackRun {
+  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
+}
+
+/** meshStack GITLAB_CICD (gitlabBaseUrl, projectId, refName, pipelineTriggerToken): always async. */
+function fromMeshstack(run: MeshstackRun): GitlabInput {
+  const impl = run.implementation ?? {};
+  const need = (key: string): string => {
+    const value = impl[key];
+    if ((typeof value !== "string" && typeof value !== "number") || value === "") throw new EdgeError("input_invalid", `Cannot run a meshStack GITLAB_CICD run: implementation.${key} is missing`);
+    return String(value);
+  };
+  const input: GitlabInput = {
+    projectId: need("projectId"), ref: need("refName"), triggerToken: need("pipelineTriggerToken"), mode: "async", meshstack: run.meshstack,
+    variables: { MESHSTACK_BEHAVIOR: String(run.behavior ?? "") },
+  };
+  if (typeof impl.gitlabBaseUrl === "string" && impl.gitlabBaseUrl !== "") input.baseUrl = impl.gitlabBaseUrl;
+  return input;
+}
+
+export default definePlugin({
+  name: "gitlab-pipeline",
+  version: "1.0.0",
+  actions: { default: trigger, trigger, apply: trigger, destroy: trigger, detect: trigger },
+});

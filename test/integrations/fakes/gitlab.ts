@@ -1,0 +1,103 @@
+// A fake of the GitLab REST API v4 parts the gitlab-pipeline plugin uses, true to the documented
+// paths, bodies and errors (docs.gitlab.com/api): trigger a pipeline with a trigger token (form
+// body, 201; a wrong token is a 404), create a pipeline with a PRIVATE-TOKEN (JSON, 201), read a
+// pipeline, its jobs and its variables, list pipelines, cancel (200), "401 Unauthorized", and
+// rate limiting (429 with Retry-After and RateLimit-* headers).
+
+import { FakeServer, type FakeRequest, type FakeReply } from "./fake-server.ts";
+
+export interface FakePipeline {
+  id: number;
+  projectId: string;
+  ref: string;
+  variables: Record<string, string>;
+  source: "trigger" | "api";
+  polls: number;
+  cancelled: boolean;
+}
+
+export class FakeGitlab extends FakeServer {
+  readonly triggerToken = "glptt-fake-trigger-token-0123456789";
+  readonly accessToken = "glpat-fake-access-token-0123456789";
+  readonly pipelines: FakePipeline[] = [];
+  pollsToComplete = 2;
+  finalStatus = "success";
+  #next = 500;
+
+  constructor() {
+    super();
+    const project = "/api/v4/projects/([^/]+)";
+    this.route("POST", new RegExp(`^${project}/trigger/pipeline$`), (req, [id]) => {
+      const form = req.form();
+      if (form.get("token") !== this.triggerToken) return { status: 404, body: { message: "404 Not Found" } };
+      const ref = form.get("ref");
+      if (ref === null) return { status: 400, body: { error: "ref is missing" } };
+      const variables: Record<string, string> = {};
+      for (const [key, value] of form) {
+        const m = /^variables\[(.+)\]$/.exec(key);
+        if (m !== null) variables[m[1] as string] = value;
+      }
+      return this.#create(id as string, ref, variables, "trigger");
+    });
+    this.route("POST", new RegExp(`^${project}/pipeline$`), (req, [id]) => this.#auth(req, () => {
+      const body = req.json() as { ref?: string; variables?: Array<{ key: string; value: string }> };
+      if (typeof body.ref !== "string") return { status: 400, body: { message: { base: ["Reference not found"] } } };
+      return this.#create(id as string, body.ref, Object.fromEntries((body.variables ?? []).map((v) => [v.key, v.value])), "api");
+    }));
+    this.route("GET", new RegExp(`^${project}/pipelines$`), (req, [id]) => this.#auth(req, () => ({ status: 200, body: this.pipelines.filter((p) => p.projectId === id && p.ref === (req.query.get("ref") ?? p.ref)).reverse().map((p) => this.#json(p)) })));
+    this.route("GET", new RegExp(`^${project}/pipelines/(\\d+)$`), (req, [id, pid]) => this.#auth(req, () => {
+      const p = this.#find(id as string, pid as string);
+      if (p === undefined) return { status: 404, body: { message: "404 Not found" } };
+      p.polls++;
+      return { status: 200, body: this.#json(p) };
+    }));
+    this.route("GET", new RegExp(`^${project}/pipelines/(\\d+)/variables$`), (req, [id, pid]) => this.#auth(req, () => {
+      const p = this.#find(id as string, pid as string);
+      return p === undefined ? { status: 404, body: { message: "404 Not found" } } : { status: 200, body: Object.entries(p.variables).map(([key, value]) => ({ key, value, variable_type: "env_var" })) };
+    }));
+    this.route("GET", new RegExp(`^${project}/pipelines/(\\d+)/jobs$`), (req, [id, pid]) => this.#auth(req, () => {
+      const p = this.#find(id as string, pid as string);
+      if (p === undefined) return { status: 404, body: { message: "404 Not found" } };
+      const status = this.#status(p);
+      const job = (n: number, stage: string, name: string, doneAt: number) => ({ id: p.id * 10 + n, name, stage, status: FINAL.has(status) ? (n === 2 ? status : "success") : p.polls >= doneAt ? "success" : p.polls >= doneAt - 1 ? "running" : "pending" });
+      return { status: 200, body: [job(1, "build", "compile", 1), job(2, "deploy", "release", this.pollsToComplete)] };
+    }));
+    this.route("POST", new RegExp(`^${project}/pipelines/(\\d+)/cancel$`), (req, [id, pid]) => this.#auth(req, () => {
+      const p = this.#find(id as string, pid as string);
+      if (p === undefined) return { status: 404, body: { message: "404 Not found" } };
+      p.cancelled = true;
+      return { status: 200, body: this.#json(p) };
+    }));
+  }
+
+  rateLimit(times: number): void {
+    this.fault({ times, reply: () => ({ status: 429, headers: { "retry-after": "1", "ratelimit-limit": "600", "ratelimit-remaining": "0", "ratelimit-reset": String(Math.ceil(Date.now() / 1000) + 1) }, body: "Retry later\n" }) });
+  }
+
+  #create(projectId: string, ref: string, variables: Record<string, string>, source: "trigger" | "api"): FakeReply {
+    if (ref !== "main") return { status: 400, body: { message: { base: ["Reference not found"] } } };
+    const p: FakePipeline = { id: this.#next++, projectId, ref, variables, source, polls: 0, cancelled: false };
+    this.pipelines.push(p);
+    return { status: 201, body: this.#json(p) };
+  }
+
+  #find(projectId: string, id: string): FakePipeline | undefined {
+    return this.pipelines.find((p) => p.projectId === projectId && p.id === Number(id));
+  }
+
+  #status(p: FakePipeline): string {
+    if (p.cancelled) return "canceled";
+    if (p.polls >= this.pollsToComplete) return this.finalStatus;
+    return p.polls === 0 ? "created" : "running";
+  }
+
+  #json(p: FakePipeline): Record<string, unknown> {
+    return { id: p.id, iid: p.id - 400, project_id: 42, status: this.#status(p), source: p.source, ref: p.ref, sha: "a91957a858320c0e17f3a0eca7cfacbff50ea29a", web_url: `https://gitlab.test/acme/app/-/pipelines/${p.id}` };
+  }
+
+  #auth(req: FakeRequest, ok: () => FakeReply): FakeReply {
+    return req.headers["private-token"] === this.accessToken ? ok() : { status: 401, body: { message: "401 Unauthorized" } };
+  }
+}
+
+const FINAL = new Set(["success", "failed", "canceled", "skipped"]);
