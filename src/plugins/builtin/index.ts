@@ -15,6 +15,7 @@ const LOADERS: Readonly<Record<string, Loader>> = {
   terraform: () => import("./terraform/plugin.ts"),
   "github-workflow": () => import("./github-workflow/plugin.ts"),
   "gitlab-pipeline": () => import("./gitlab-pipeline/plugin.ts"),
+  "azure-devops-pipeline": () => import("./azure-devops-pipeline/plugin.ts"),
 };
 
 /** Names of the built-in plugins (they win over bundles of the same name). */

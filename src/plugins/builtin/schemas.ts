@@ -3,6 +3,7 @@
 
 import type { JsonSchema } from "./input-schema.ts";
 import { findInputProblem } from "./input-schema.ts";
+import { AZURE_DEVOPS_PIPELINE_INPUT } from "./azure-devops-pipeline/schema.ts";
 import { GITHUB_WORKFLOW_INPUT } from "./github-workflow/schema.ts";
 import { GITLAB_PIPELINE_INPUT } from "./gitlab-pipeline/schema.ts";
 import { MANUAL_INPUT } from "./manual/schema.ts";
@@ -16,6 +17,7 @@ export const INPUT_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   terraform: TERRAFORM_INPUT,
   "github-workflow": GITHUB_WORKFLOW_INPUT,
   "gitlab-pipeline": GITLAB_PIPELINE_INPUT,
+  "azure-devops-pipeline": AZURE_DEVOPS_PIPELINE_INPUT,
 };
 
 /** The schema for a built-in plugin's action, or undefined when it has none (echo, http, bundles). */

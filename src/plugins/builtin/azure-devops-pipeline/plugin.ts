@@ -1,0 +1,152 @@
+// Built-in "azure-devops-pipeline": runs an Azure Pipelines pipeline (REST API 7.1) on Azure
+// DevOps Services or Server with a PAT (Basic auth, empty user), template parameters and a ref.
+// Sync mode polls the run and its build timeline (stages become steps) to the end; cancel asks
+// the build to cancel; async passes the job's callback as queue-time variables and ends at once.
+// The run request is not idempotent and its answer carries the only handle on the run, so it is
+// retried only when the service surely did not act (429, a refused connection).
+
+import { EdgeError } from "../../../errors.ts";
+import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
+import { ApiClient } from "../api-client.ts";
+import { callbackFor, callbackVariables } from "../callback-info.ts";
+import { checkInput } from "../input-schema.ts";
+import { followRun } from "../pipeline-run.ts";
+import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
+
+export interface AzureInput {
+  baseUrl?: string;
+  organization: string;
+  project: string;
+  pipelineId: number;
+  ref?: string;
+  templateParameters?: Record<string, string>;
+  variables?: Record<string, string>;
+  patRef?: string;
+  /** meshStack: the PAT as a value (decrypted by the adapter). */
+  pat?: string;
+  mode?: "sync" | "async";
+  pollMs?: number;
+  meshstack?: Record<string, unknown>;
+}
+
+interface PipelineRun {
+  id: number;
+  state?: string;
+  result?: string;
+  _links?: { web?: { href?: string } };
+}
+
+interface TimelineRecord {
+  id: string;
+  type?: string;
+  name?: string;
+  state?: string;
+  result?: string | null;
+  order?: number;
+}
+
+const INTEGRATION = "Azure DevOps";
+const API = "api-version=7.1";
+
+async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
+  let input: AzureInput;
+  if (isMeshstackRun(raw)) input = fromMeshstack(raw);
+  else {
+    checkInput(AZURE_DEVOPS_PIPELINE_INPUT, raw, "azure-devops-pipeline");
+    input = raw as AzureInput;
+  }
+  const mode = input.mode ?? "sync";
+  const api = new ApiClient(ctx);
+  const pat = input.pat ?? (await ctx.secrets.get(input.patRef ?? ""));
+  const headers = { authorization: `Basic ${Buffer.from(`:${pat}`).toString("base64")}` };
+  const project = `${(input.baseUrl ?? "https://dev.azure.com").replace(/\/+$/, "")}/${encodeURIComponent(input.organization)}/${encodeURIComponent(input.project)}`;
+  const variables: Record<string, string> = { ...input.variables };
+  if (mode === "async") Object.assign(variables, callbackVariables(await callbackFor(ctx, input.meshstack, INTEGRATION)));
+  const body: Record<string, unknown> = {};
+  if (input.ref !== undefined) body.resources = { repositories: { self: { refName: input.ref } } };
+  if (input.templateParameters !== undefined) body.templateParameters = input.templateParameters;
+  if (Object.keys(variables).length > 0) body.variables = Object.fromEntries(Object.entries(variables).map(([k, value]) => [k, { value, isSecret: /TOKEN/.test(k) }]));
+
+  ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "running" });
+  let started: PipelineRun;
+  try {
+    started = (await api.request<PipelineRun>({ integration: INTEGRATION, call: `run pipeline ${input.pipelineId}`, method: "POST", url: `${project}/_apis/pipelines/${input.pipelineId}/runs?${API}`, headers, body, idempotent: false })).body;
+  } catch (error) {
+    ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "failed" });
+    throw error;
+  }
+  if (typeof started?.id !== "number") throw new EdgeError("integration_failed", `${INTEGRATION}: the run answer has no id`);
+  ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "succeeded" });
+  const runId = started.id;
+  const webUrl = started._links?.web?.href;
+  ctx.outputs.set("runId", runId);
+  if (webUrl !== undefined) ctx.outputs.set("runUrl", webUrl);
+  ctx.log.info(`${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} started ${webUrl ?? ""}`);
+  if (mode === "async") return { mode: "async", runId, runUrl: webUrl };
+
+  const final = await followRun({
+    integration: INTEGRATION,
+    label: `run ${runId}`,
+    async poll() {
+      const current = await api.request<PipelineRun>({ integration: INTEGRATION, call: `read run ${runId}`, method: "GET", url: `${project}/_apis/pipelines/${input.pipelineId}/runs/${runId}?${API}`, headers, idempotent: true });
+      // The timeline may not exist yet right after queueing (404): no stages to show then.
+      const timeline = await api.request<{ records?: TimelineRecord[] }>({ integration: INTEGRATION, call: `read the timeline of run ${runId}`, method: "GET", url: `${project}/_apis/build/builds/${runId}/timeline?${API}`, headers, idempotent: true, accept: [404] });
+      const stages = (timeline.status === 404 ? [] : (timeline.body?.records ?? [])).filter((r) => r.type === "Stage").sort((a, b) => (a.order ?? 0) - (b.order ?? 0)).slice(0, 100);
+      const steps: StepUpdate[] = stages.map((r) => ({ id: `stage-${String(r.id).slice(0, 64)}`, name: String(r.name ?? r.id).slice(0, 200), status: stepStatus(r.state, r.result) }));
+      const done = current.body?.state === "completed";
+      const result = String(current.body?.result ?? "unknown");
+      return { done, ok: result === "succeeded", status: done ? result : String(current.body?.state ?? "unknown"), steps };
+    },
+    async cancel(signal) {
+      await api.request({ integration: INTEGRATION, call: `cancel run ${runId}`, method: "PATCH", url: `${project}/_apis/build/builds/${runId}?${API}`, headers, body: { status: "cancelling" }, idempotent: true, signal });
+    },
+  }, ctx, input.pollMs ?? 5000);
+  if (!final.ok) throw new EdgeError("integration_failed", `${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} ended "${final.status}"${webUrl === undefined ? "" : ` (${webUrl})`}`);
+  return { runId, runUrl: webUrl, result: final.status };
+}
+
+function stepStatus(state: string | undefined, result: string | null | undefined): StepUpdate["status"] {
+  if (state === "completed") {
+    if (result === "succeeded" || result === "succeededWithIssues") return "succeeded";
+    if (result === "skipped") return "skipped";
+    return "failed";
+  }
+  return state === "inProgress" ? "running" : "pending";
+}
+
+interface MeshstackRun {
+  meshstack: Record<string, unknown>;
+  behavior?: unknown;
+  async?: unknown;
+  implementation?: Record<string, unknown>;
+}
+
+function isMeshstackRun(raw: unknown): raw is MeshstackRun {
+  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
+}
+
+/** meshStack AZURE_DEVOPS (azureDevOpsBaseUrl, organization, project, pipelineId, personalAccessToken, async, refName). */
+function fromMeshstack(run: MeshstackRun): AzureInput {
+  const impl = run.implementation ?? {};
+  const need = (key: string): string => {
+    const value = impl[key];
+    if ((typeof value !== "string" && typeof value !== "number") || value === "") throw new EdgeError("input_invalid", `Cannot run a meshStack AZURE_DEVOPS run: implementation.${key} is missing`);
+    return String(value);
+  };
+  const pipelineId = Number(need("pipelineId"));
+  if (!Number.isInteger(pipelineId) || pipelineId < 1) throw new EdgeError("input_invalid", "Cannot run a meshStack AZURE_DEVOPS run: implementation.pipelineId is not a number");
+  const input: AzureInput = {
+    organization: need("organization"), project: need("project"), pipelineId, pat: need("personalAccessToken"),
+    mode: run.async === true ? "async" : "sync", meshstack: run.meshstack,
+    variables: { MESHSTACK_BEHAVIOR: String(run.behavior ?? "") },
+  };
+  if (typeof impl.azureDevOpsBaseUrl === "string" && impl.azureDevOpsBaseUrl !== "") input.baseUrl = impl.azureDevOpsBaseUrl;
+  if (typeof impl.refName === "string" && impl.refName !== "") input.ref = impl.refName.startsWith("refs/") ? impl.refName : `refs/heads/${impl.refName}`;
+  return input;
+}
+
+export default definePlugin({
+  name: "azure-devops-pipeline",
+  version: "1.0.0",
+  actions: { default: run, run, apply: run, destroy: run, detect: run },
+});
