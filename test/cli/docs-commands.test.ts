@@ -8,6 +8,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMMANDS } from "../../src/cli/main.ts";
 import { BUILTIN_PLUGINS, loadBuiltin } from "../../src/plugins/builtin/index.ts";
+import { inputSchemaOf } from "../../src/plugins/builtin/schemas.ts";
+import { BUILTIN_DOC, builtinDoc } from "../../scripts/gen-builtin-doc.ts";
 import { CLI_DOC, captureStdout, cliDoc } from "../../scripts/gen-cli-doc.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -168,16 +170,23 @@ test("each command's --help names each of its sub-commands", async () => {
   }
 });
 
-test("every built-in plugin and each of its actions is documented in docs/plugins.md", async () => {
+test("docs/builtin-plugins.md is what the built-ins and their input schemas say (run bun scripts/gen-builtin-doc.ts when this fails)", async () => {
+  expect(readFileSync(BUILTIN_DOC, "utf8")).toBe(await builtinDoc());
+});
+
+test("a built-in without an input schema is described by hand in docs/plugins.md, each of its actions listed", async () => {
   const doc = readFileSync(join(root, "docs/plugins.md"), "utf8");
   const section = (name: string) => doc.split(/\n(?=### )/).find((s) => s.startsWith(`### ${name}\n`)) ?? "";
+  const missing: string[] = [];
   for (const name of BUILTIN_PLUGINS) {
     const plugin = (await loadBuiltin(name))!;
-    expect(`docs/plugins.md has a "### ${name}" section: ${section(name) !== ""}`).toBe(`docs/plugins.md has a "### ${name}" section: true`);
+    if (Object.keys(plugin.actions).some((action) => inputSchemaOf(name, action) !== undefined)) continue;
+    if (section(name) === "") missing.push(`docs/plugins.md has no "### ${name}" section`);
     for (const action of Object.keys(plugin.actions)) {
-      expect(`docs/plugins.md "### ${name}" lists action ${action}: ${section(name).includes(`\`${action}\``)}`).toBe(`docs/plugins.md "### ${name}" lists action ${action}: true`);
+      if (section(name) !== "" && !section(name).includes(`\`${action}\``)) missing.push(`docs/plugins.md "### ${name}" does not list action "${action}"`);
     }
   }
+  expect(missing).toEqual([]);
 });
 
 test("an option one command reads is listed only in that command's --help (run does not list update's)", async () => {
