@@ -3,7 +3,7 @@
 // Options: --target=bun-linux-arm64 (cross-compile), --outfile=PATH, --skip-bundle, --skip-compile.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -35,6 +35,17 @@ const define = {
 export const WORKER_ENTRIES = ["src/plugins/worker-entry.ts"];
 
 mkdirSync(`${root}/dist/node`, { recursive: true });
+
+// The plugin SDK that `plugin init` writes is embedded as strings; regenerate them from the
+// source first so the executable never ships a stale SDK (commit the file if it changed).
+{
+  const { authorSdkSources, sdkFilesModule, SDK_FILES_MODULE } = await import("./gen-author-sdk.ts");
+  const text = sdkFilesModule(await authorSdkSources());
+  if (readFileSync(SDK_FILES_MODULE, "utf8") !== text) {
+    writeFileSync(SDK_FILES_MODULE, text);
+    console.log(`regenerated ${SDK_FILES_MODULE} (the plugin SDK changed): commit it`);
+  }
+}
 
 if (args.get("skip-compile") !== "true") {
   const outfile = args.get("outfile") ?? `${root}/dist/edge-runner`;

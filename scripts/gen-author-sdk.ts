@@ -17,7 +17,7 @@ const HEADER = "// edge-runner plugin SDK, written by `edge-runner plugin init` 
 export async function authorSdkSources(): Promise<{ js: string; dts: string }> {
   const bundled = await build({
     entryPoints: [join(root, "src/plugins/author-sdk.ts")],
-    bundle: true, write: false, format: "esm", platform: "neutral", target: "es2022", legalComments: "none", logLevel: "silent",
+    bundle: true, write: false, format: "esm", platform: "node", target: "es2022", legalComments: "none", logLevel: "silent",
   });
   const js = HEADER + (bundled.outputFiles[0]?.text ?? "").replace(/^\/\/ src\/.*\n/gm, "");
   return { js, dts: HEADER + declarations() };
