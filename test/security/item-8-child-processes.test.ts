@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { FLAVOURS, assertBuilt, start, waitForOutput, type Flavour } from "../helpers/processes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
-const binary = FLAVOURS[0] as Flavour;
+// The compiled binary (Bun) and the bundle on Node: their child_process modules differ.
+const flavours = FLAVOURS.slice(0, 2) as Flavour[];
 let dir: string;
 let bundle: string;
 
@@ -61,7 +62,7 @@ function alive(pid: number): boolean {
   }
 }
 
-async function runCase(isolation: "thread" | "process", ending: "success" | "timeout" | "cancel"): Promise<{ output: string; during: number[]; tree: number[]; after: number[] }> {
+async function runCase(binary: Flavour, isolation: "thread" | "process", ending: "success" | "timeout" | "cancel"): Promise<{ output: string; during: number[]; tree: number[]; after: number[] }> {
   const mark = randomUUID();
   const action = ending === "success" ? "leave" : "hang";
   const args = ["plugin", "run", bundle, "--name", "spawner", "--version", "0.0.1", "--action", action, "--input", `mark=${mark}`, "--isolation", isolation, "--timeout", ending === "timeout" ? "3s" : "60s"];
@@ -73,16 +74,18 @@ async function runCase(isolation: "thread" | "process", ending: "success" | "tim
   return { output: proc.output(), during, tree, after: [...marked(mark), ...tree.filter(alive)] };
 }
 
-for (const isolation of ["thread", "process"] as const) {
-  for (const ending of ["success", "timeout", "cancel"] as const) {
-    test(`plugin run --isolation ${isolation}: after ${ending}, no process the job started is left (grandchild ignores SIGTERM)`, async () => {
-      const { output, during, tree, after } = await runCase(isolation, ending);
-      expect(tree.every((pid) => pid > 1)).toBe(true);
-      // Running while the job ran (a successful job may already be cleaning up).
-      if (ending !== "success") expect(during.sort()).toEqual(tree.sort());
-      expect(after).toEqual([]);
-      if (ending === "timeout") expect(output).toContain("timed_out");
-      if (ending === "cancel") expect(output).toContain("cancelled");
-    }, 60_000);
+for (const binary of flavours) {
+  for (const isolation of ["thread", "process"] as const) {
+    for (const ending of ["success", "timeout", "cancel"] as const) {
+      test(`${binary.name}: plugin run --isolation ${isolation}: after ${ending}, no process the job started is left (grandchild ignores SIGTERM)`, async () => {
+        const { output, during, tree, after } = await runCase(binary, isolation, ending);
+        expect(tree.every((pid) => pid > 1)).toBe(true);
+        // Running while the job ran (a successful job may already be cleaning up).
+        if (ending !== "success") expect(during.sort()).toEqual(tree.sort());
+        expect(after).toEqual([]);
+        if (ending === "timeout") expect(output).toContain("timed_out");
+        if (ending === "cancel") expect(output).toContain("cancelled");
+      }, 60_000);
+    }
   }
 }
