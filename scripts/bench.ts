@@ -17,6 +17,7 @@ import { secretsBench } from "./bench/secrets-bench.ts";
 import { splitProcessThroughput } from "./bench/split-process-bench.ts";
 import { mib, ms, perSecond } from "./bench/stats.ts";
 import { meshstackBench } from "./bench/meshstack-bench.ts";
+import { shellBench } from "./bench/shell-bench.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const flags = new Map(process.argv.slice(2).map((a) => {
@@ -169,6 +170,17 @@ rows.push(
   { section: "6", metric: "Redact 1 MiB of log lines, 10 live secrets (and their encoded forms)", value: ms(sec.redact10Ms), target: `floor: one substring scan per line ${ms(sec.scanFloorMs)}`, verdict: "info" },
   { section: "6", metric: "Redact 1 MiB of log lines, 1,000 live secrets", value: ms(sec.redact1000Ms), target: "", verdict: "info" },
   { section: "6", metric: "Redact 1 MiB, 10 live secrets after 1,000 finished jobs' secrets (must match the 10-secret row)", value: ms(sec.redact10AfterFinishedMs), target: "", verdict: "info" },
+);
+
+// ---- 7. shell integration ----
+say("7 shell job `true` through the full path, beside a fresh process per job");
+const shell = await shellBench({ parentDir: diskDir, warmup: 20, samples: n(300), freshRuns: n(50), runtimes: [{ name: "bun", bin: process.execPath }, { name: "node", bin: "node" }] });
+raw.shell = shell;
+rows.push(
+  { section: "7", metric: `Shell job \`true\`, full path: submitJob() → result stored, p50 (${shell.fullPath.samples} jobs, one at a time)`, value: ms(shell.fullPath.p50Ms), target: "", verdict: "info" },
+  { section: "7", metric: "  p99", value: ms(shell.fullPath.p99Ms), target: "", verdict: "info" },
+  ...shell.freshProcess.map((f) => ({ section: "7", metric: `  beside: fresh ${f.runtime} process per job spawning \`true\`, p50 / p99`, value: `${ms(f.result.p50Ms)} / ${ms(f.result.p99Ms)}`, target: "", verdict: "info" as const })),
+  { section: "7", metric: "  floor: bare spawn of `sh -c true`, p50 / p99", value: `${ms(shell.bareSpawn.p50Ms)} / ${ms(shell.bareSpawn.p99Ms)}`, target: "", verdict: "info" },
 );
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
