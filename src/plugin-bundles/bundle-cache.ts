@@ -1,6 +1,8 @@
 // The content-addressed bundle cache, `<dataDir>/plugins/sha256/<hex>.mjs`. Only verified bytes
-// are written (temp file, fsync, rename); every load checks the digest again, and a corrupt file
-// is deleted so the caller downloads it once more. The `.mjs` suffix makes Node load it as ESM.
+// are written (temp file, fsync, rename); every load reads the file once, checks the digest of
+// those bytes and hands back the bytes themselves: the code that runs is what was checked, never a
+// second read of a file that may have been swapped in between. A corrupt file is deleted so the
+// caller downloads it once more.
 
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -31,10 +33,10 @@ export class BundleCache {
   }
 
   /**
-   * The path of the cached bundle after checking its bytes, or undefined when it is not cached.
-   * Throws `bundle_cache_corrupt` (after deleting the file) when the bytes do not match.
+   * The cached bundle's bytes after checking them, or undefined when it is not cached. Run these
+   * bytes, not the file. Throws `bundle_cache_corrupt` (after deleting the file) on a mismatch.
    */
-  async load(manifest: BundleManifest): Promise<string | undefined> {
+  async load(manifest: BundleManifest): Promise<Uint8Array | undefined> {
     const path = this.pathFor(manifest.digest);
     let bytes: Uint8Array;
     try {
@@ -48,7 +50,7 @@ export class BundleCache {
       await rm(path, { force: true });
       throw bundleError("bundle_cache_corrupt", `${manifest.name}@${manifest.version}`, `cached file "${path}" has digest "${actual}" (${bytes.byteLength} bytes); deleted it`, { action: "load", retryable: true });
     }
-    return path;
+    return bytes;
   }
 
   /** Writes bytes that the caller has verified against `manifest`; checks the digest once more. */

@@ -37,7 +37,10 @@ export interface ResolvePluginBundleOptions {
 }
 
 export interface ResolvedBundle {
+  /** Where the bundle is cached (for messages and tools); never import it: it may change. */
   path: string;
+  /** The verified bytes: the code a worker runs (see bundleSource()). */
+  bytes: Uint8Array;
   /** The signed manifest. */
   manifest: BundleManifest;
   kid: string;
@@ -83,8 +86,8 @@ async function resolveOnce(options: ResolvePluginBundleOptions, signal: AbortSig
   });
 
   try {
-    const path = await options.cache.load(manifest);
-    if (path !== undefined) return { path, manifest, kid, cached: true };
+    const cachedBytes = await options.cache.load(manifest);
+    if (cachedBytes !== undefined) return { path: options.cache.pathFor(manifest.digest), bytes: cachedBytes, manifest, kid, cached: true };
   } catch (error) {
     if (!(error instanceof EdgeError) || error.code !== "bundle_cache_corrupt") throw error;
     // A corrupt cache file is deleted by load(); download it once more.
@@ -94,7 +97,7 @@ async function resolveOnce(options: ResolvePluginBundleOptions, signal: AbortSig
   const bytes = await download(options, `${base}/bundle`, manifest, maxBytes, signal);
   const path = await options.cache.store(manifest, bytes);
   options.logger?.info(`Cached bundle "${ref}"`, { plugin: ref, digest: manifest.digest, kid, size: manifest.size });
-  return { path, manifest, kid, cached: false };
+  return { path, bytes, manifest, kid, cached: false };
 }
 
 async function request(options: ResolvePluginBundleOptions, url: string, ref: string, signal: AbortSignal): Promise<Response> {

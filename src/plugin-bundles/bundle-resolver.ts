@@ -4,6 +4,7 @@
 import { EdgeError } from "../errors.ts";
 import { BUILTIN_PLUGINS } from "../plugins/builtin/index.ts";
 import type { PluginResolver } from "../plugins/plugin-ref.ts";
+import { verifiedBundleSource } from "./verified-source.ts";
 import { resolvePluginBundle, type ResolvePluginBundleOptions } from "./bundle-fetcher.ts";
 
 export type BundleResolverOptions = Omit<ResolvePluginBundleOptions, "plugin" | "version" | "signal">;
@@ -15,7 +16,8 @@ export function createBundleResolver(options: BundleResolverOptions): PluginReso
       throw new EdgeError("plugin_not_found", noBuiltinMessage(ref.name));
     }
     const resolved = await resolvePluginBundle({ ...options, plugin: ref.name, version: ref.version, signal });
-    return { kind: "bundle", path: resolved.path, name: resolved.manifest.name, version: resolved.manifest.version };
+    // The worker runs the bytes just verified, never a second read of the cache file.
+    return verifiedBundleSource({ name: resolved.manifest.name, version: resolved.manifest.version, digest: resolved.manifest.digest, bytes: resolved.bytes });
   };
 }
 

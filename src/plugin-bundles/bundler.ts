@@ -18,7 +18,13 @@ export interface BundleOutput {
 }
 
 // Some npm packages still call require() for Node built-ins; give the ESM bundle one.
-const REQUIRE_SHIM = 'import { createRequire as __edgeCreateRequire } from "node:module"; const require = __edgeCreateRequire(import.meta.url);';
+// A runner imports a verified bundle from a data: URL (see verified-source.ts), where Node's and
+// Deno's createRequire() refuse import.meta.url: the shim falls back to a fixed file URL, which
+// is all require() of built-in modules needs.
+export const REQUIRE_SHIM =
+  'import { createRequire as __edgeCreateRequire } from "node:module"; const require = __edgeCreateRequire(import.meta.url.startsWith("file:") ? import.meta.url : "file:///edge-runner-plugin.mjs");';
+/** The shim bundles built before runners imported from data: URLs start with. */
+export const LEGACY_REQUIRE_SHIM = 'import { createRequire as __edgeCreateRequire } from "node:module"; const require = __edgeCreateRequire(import.meta.url);';
 
 export async function bundleEntry(entry: string, choice: BundlerChoice = "auto"): Promise<BundleOutput> {
   const esbuildPath = choice === "bun" ? undefined : findEsbuild([dirname(resolve(entry)), process.cwd()]);

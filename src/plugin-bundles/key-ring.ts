@@ -63,15 +63,34 @@ async function readKeys(path: string): Promise<Map<string, TrustedKey>> {
   const map = new Map<string, TrustedKey>();
   let isDir: boolean;
   try {
-    isDir = (await stat(path)).isDirectory();
+    const info = await stat(path);
+    isDir = info.isDirectory();
+    refuseWritableByOthers(path, info.mode, isDir ? "directory" : "file");
   } catch (error) {
+    if (error instanceof EdgeError) throw error;
     throw new EdgeError("config_invalid", `Cannot load trusted keys "${path}": ${errorMessage(error)}`);
   }
   const files = isDir ? (await readdir(path)).filter((f) => KEY_FILE.test(f) && !f.startsWith(".")).sort().map((f) => join(path, f)) : [path];
   for (const file of files) {
+    if (isDir) {
+      const info = await stat(file).catch((error: unknown) => {
+        throw new EdgeError("config_invalid", `Cannot load trusted key file "${file}": ${errorMessage(error)}`);
+      });
+      refuseWritableByOthers(file, info.mode, "file");
+    }
     for (const key of await readKeyFile(file)) add(map, key);
   }
   return map;
+}
+
+/**
+ * Whoever can write the trusted keys can sign plugins that run as this runner: a directory or key
+ * file that group or others may write is refused, not trusted (POSIX modes; no-op on Windows).
+ */
+function refuseWritableByOthers(path: string, mode: number, what: "directory" | "file"): void {
+  if (process.platform === "win32" || (mode & 0o022) === 0) return;
+  const shown = (mode & 0o777).toString(8).padStart(4, "0");
+  throw new EdgeError("config_invalid", `Cannot trust the keys in ${what} "${path}": it is writable by ${mode & 0o002 ? "others" : "its group"} (mode ${shown}); run "chmod go-w ${path}"`);
 }
 
 async function readKeyFile(file: string): Promise<TrustedKey[]> {

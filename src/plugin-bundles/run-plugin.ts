@@ -8,7 +8,7 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { Logger } from "../log/logger.ts";
 import { PluginPool } from "../plugins/pool.ts";
 import { PoolPolicy } from "../plugins/pool-policy.ts";
-import { builtinSource } from "../plugins/plugin-ref.ts";
+import { builtinSource, fileBundleSource } from "../plugins/plugin-ref.ts";
 import { parseCommandArgs, requireFlag, stringFlag, UsageError } from "./cli-args.ts";
 
 export const RUN_USAGE = `  run <bundle.mjs> --action A [--input k=v …] [--input-json JSON] [--secret ref=value …] [--timeout 60s] [--name N --version V] [--isolation thread|process]
@@ -47,7 +47,7 @@ export async function runPluginLocally(args: string[]): Promise<number> {
   const isolation = stringFlag(parsed.values, "isolation") ?? "thread";
   if (isolation !== "thread" && isolation !== "process") throw new UsageError(`Cannot run plugin: --isolation "${isolation}" must be "thread" or "process"`);
   const policy = new PoolPolicy({ maxWorkers: 1, maxJobsPerWorker: 1000, idleMs: 1000, prewarm: 0, isolation });
-  const pool = new PluginPool({ idleMs: 1000, logger, policy, resolve: () => ({ kind: "bundle", path, name, version }) });
+  const pool = new PluginPool({ idleMs: 1000, logger, policy, resolve: () => fileBundleSource(path, name, version) });
   const controller = new AbortController();
   const onSignal = () => controller.abort(new Error("interrupted"));
   process.once("SIGINT", onSignal);

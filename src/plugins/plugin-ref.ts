@@ -1,6 +1,7 @@
 // "echo" or "shell@1.2.0" as a job names its plugin, parsed once and checked, and the default
 // resolver that knows only the built-ins (bundle download and verification plug in beside it).
 
+import { pathToFileURL } from "node:url";
 import { EdgeError } from "../errors.ts";
 import { BUILTIN_PLUGINS } from "./builtin/index.ts";
 import type { PluginSource } from "./worker-protocol.ts";
@@ -30,13 +31,18 @@ export function builtinSource(ref: PluginRef): PluginSource | undefined {
   return BUILTIN_PLUGINS.has(ref.name) ? { kind: "builtin", name: ref.name } : undefined;
 }
 
+/** A local, unverified bundle file (`plugin run`, tests): imported from its path. */
+export function fileBundleSource(path: string, name: string, version: string): PluginSource {
+  return { kind: "bundle", url: pathToFileURL(path).href, id: path, name, version };
+}
+
 export const builtinOnlyResolver: PluginResolver = (ref) => {
   throw new EdgeError("plugin_not_found", `Cannot find plugin "${ref.version === undefined ? ref.name : `${ref.name}@${ref.version}`}": not a built-in and no bundle resolver is configured`);
 };
 
 /** Workers are shared by source: every job naming the same bundle file uses the same workers. */
 export function sourceKey(source: PluginSource): string {
-  return source.kind === "builtin" ? `builtin:${source.name}` : `bundle:${source.path}`;
+  return source.kind === "builtin" ? `builtin:${source.name}` : `bundle:${source.id}`;
 }
 
 export function sourceLabel(source: PluginSource): string {

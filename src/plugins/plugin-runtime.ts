@@ -3,7 +3,6 @@
 // escaped errors are installed before any plugin code is loaded, so a misbehaving plugin fails
 // its own job and never takes the runner down.
 
-import { pathToFileURL } from "node:url";
 import { format } from "node:util";
 import { serializeError } from "../errors.ts";
 import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
@@ -228,7 +227,7 @@ async function load(source: PluginSource): Promise<PluginDefinition> {
     return builtin;
   }
   const label = `${source.name}@${source.version}`;
-  const module = (await import(pathToFileURL(source.path).href)) as { default?: unknown };
+  const module = (await import(source.url)) as { default?: unknown };
   if (!isPluginDefinition(module.default)) {
     throw wireError("plugin_error", `Cannot load plugin bundle "${label}": its default export is not a plugin (use definePlugin)`);
   }

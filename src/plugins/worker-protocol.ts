@@ -8,7 +8,12 @@ import type { ObjectOptions } from "../storage/storage-keys.ts";
 /** Which plugin a worker hosts: a built-in (part of the executable) or a verified bundle file. */
 export type PluginSource =
   | { kind: "builtin"; name: string }
-  | { kind: "bundle"; path: string; name: string; version: string };
+  /**
+   * `url` is what the worker imports: a data: URL of the verified bytes for a signed bundle (a
+   * file on disk could be swapped between check and import), a file: URL for a local run.
+   * `id` tells bundles apart for worker sharing: the digest, or the file path.
+   */
+  | { kind: "bundle"; url: string; id: string; name: string; version: string };
 
 /** One job attempt as the worker sees it; `runId` is the host's key, unique per worker. */
 export interface RunJob {

@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { builtinSource, parsePluginRef, sourceKey, sourceLabel } from "../../src/plugins/plugin-ref.ts";
+import { builtinSource, parsePluginRef, sourceKey, sourceLabel, fileBundleSource } from "../../src/plugins/plugin-ref.ts";
+import { verifiedBundleSource } from "../../src/plugin-bundles/verified-source.ts";
 
 test("parsePluginRef() reads a name with or without a version", () => {
   expect(parsePluginRef("echo")).toEqual({ name: "echo" });
@@ -25,9 +26,12 @@ test("builtinSource() knows the built-ins (echo, http, shell) and ignores the ve
   expect(builtinSource({ name: "shell", version: "1.0.0" })).toEqual({ kind: "builtin", name: "shell" });
 });
 
-test("sourceKey() and sourceLabel() group bundles by file and show name@version", () => {
-  const bundle = { kind: "bundle", name: "shell", version: "1.2.0", path: "/cache/shell-1.2.0.mjs" } as const;
+test("sourceKey() and sourceLabel() group bundles by id (digest or file) and show name@version", () => {
+  const bundle = fileBundleSource("/cache/shell-1.2.0.mjs", "shell", "1.2.0");
   expect(sourceKey(bundle)).toBe("bundle:/cache/shell-1.2.0.mjs");
+  const verified = verifiedBundleSource({ name: "shell", version: "1.2.0", digest: "sha256:abc", bytes: new TextEncoder().encode("export default 1") });
+  expect(sourceKey(verified)).toBe("bundle:sha256:abc");
+  expect(verified.kind === "bundle" && verified.url).toBe(`data:text/javascript;base64,${btoa("export default 1")}`);
   expect(sourceLabel(bundle)).toBe("shell@1.2.0");
   expect(sourceLabel({ kind: "builtin", name: "echo" })).toBe("echo");
 });

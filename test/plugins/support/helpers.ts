@@ -4,6 +4,7 @@
 import { fileURLToPath } from "node:url";
 import { memoryLogger, type LogRecord } from "../../../src/log/logger.ts";
 import { PluginPool, type PluginPoolOptions, type RunRequest } from "../../../src/plugins/pool.ts";
+import { fileBundleSource } from "../../../src/plugins/plugin-ref.ts";
 import type { Timers } from "../../../src/plugins/timers.ts";
 import type { LogLine, StepUpdate } from "../../../src/protocol/edge-v1.ts";
 
@@ -16,7 +17,7 @@ export function testPool(options: Partial<PluginPoolOptions> = {}): { pool: Plug
     idleMs: 60_000,
     cancelGraceMs: 100,
     logger,
-    resolve: (ref) => ({ kind: "bundle", name: ref.name, version: ref.version ?? "0.0.1", path: fixture(ref.name) }),
+    resolve: (ref) => fileBundleSource(fixture(ref.name), ref.name, ref.version ?? "0.0.1"),
     ...options,
   });
   return { pool, records };

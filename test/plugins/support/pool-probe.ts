@@ -4,6 +4,7 @@
 
 import { memoryLogger } from "../../../src/log/logger.ts";
 import { PluginPool } from "../../../src/plugins/pool.ts";
+import { fileBundleSource } from "../../../src/plugins/plugin-ref.ts";
 
 const faultsPath = process.argv[2];
 if (faultsPath === undefined) throw new Error("Usage: pool-probe <faults-bundle-path> [memory]");
@@ -17,7 +18,7 @@ if (process.env.PROBE_CASES) cases.splice(0, cases.length, ...process.env.PROBE_
 const { logger } = memoryLogger();
 const pool = new PluginPool({
   idleMs: 60_000, cancelGraceMs: 50, maxWorkerHeapMb: 64, logger,
-  resolve: (ref) => ({ kind: "bundle", name: ref.name, version: "0.0.1", path: faultsPath }),
+  resolve: (ref) => fileBundleSource(faultsPath, ref.name, "0.0.1"),
 });
 const results: string[] = [];
 for (const [plugin, action] of cases) {
