@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { memoryLogger } from "../../../src/log/logger.ts";
 import { PluginPool } from "../../../src/plugins/pool.ts";
+import { fileBundleSource } from "../../../src/plugins/plugin-ref.ts";
 import { LocalObjectStore } from "../../../src/storage/local-store.ts";
 import type { ObjectStore } from "../../../src/storage/object-store.ts";
 import { StorageService } from "../../../src/storage/storage-service.ts";
@@ -25,7 +26,7 @@ const storage = new StorageService({ store, runnerId: "probe", limits: { maxObje
 const kept: Record<string, string> = {};
 const pool = new PluginPool({
   idleMs: 60_000, cancelGraceMs: 50, logger, storage,
-  resolve: (ref) => ({ kind: "bundle", name: ref.name, version: "0.0.1", path: pluginPath }),
+  resolve: (ref) => fileBundleSource(pluginPath, ref.name, "0.0.1"),
   artifacts: () => ({
     async put(upload) {
       const bytes = new Uint8Array(await new Response(upload.body).arrayBuffer());
