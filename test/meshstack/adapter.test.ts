@@ -170,6 +170,9 @@ describe("meshStack adapter", () => {
     expect(readdirSync(new RunOutboxStore(s.dataDir).dir)).toEqual([]);
     // The plugin saw the decrypted app key and the run token (echo returns its input; the outputs are not sent for a handed-off run).
     expect(JSON.stringify(run.updates)).not.toContain("BEGIN RSA PRIVATE KEY");
+    // echo logged its whole input, run token included: the log tail sent to meshStack masks it.
+    expect(JSON.stringify(run.updates)).toContain("Echo:");
+    expect(JSON.stringify(run.updates)).not.toContain(run.runToken);
   });
 
   test("DETECT sends the plan and changesDetected; the log tail goes to the step's systemMessage with secrets masked", async () => {

@@ -1,11 +1,10 @@
 // What runs a meshStack run: the implementation type picks a built-in plugin (or the operator's
 // choice from `meshstackPlugins`), the behavior picks its action, and the plugin's input is built
 // from the run with sensitive inputs and the implementation's own secrets decrypted. Decrypted
-// values are registered with the redactor before anything else sees them.
+// values are registered with the run's redaction scope before anything else sees them.
 
 import type { KeyObject } from "node:crypto";
 import { EdgeError, errorMessage } from "../../errors.ts";
-import { redactor } from "../../log/redact.ts";
 import { decryptMeshstackBytes, decryptMeshstackInput, MESHSTACK_DECRYPTED_TYPES } from "../../secrets/meshstack-decrypt.ts";
 import type { ImplementationType, MeshstackRun } from "./run-document.ts";
 
@@ -75,7 +74,7 @@ function decryptWithRing(keys: readonly KeyObject[], decrypt: (key: KeyObject) =
 }
 
 /** Every sensitive input decrypted (STRING, CODE, FILE; any other string value as text). */
-export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[]): Record<string, unknown> {
+export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[], register: (secret: string) => void): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   for (const input of run.inputs) {
     if (!input.isSensitive || typeof input.value !== "string") {
@@ -86,15 +85,16 @@ export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[]): Re
     const plain = MESHSTACK_DECRYPTED_TYPES.has(input.type)
       ? decryptWithRing(keys, (k) => decryptMeshstackInput(k, { key: input.key, type: input.type, value }), input.key)
       : decryptWithRing(keys, (k) => decryptMeshstackBytes(k, value, input.key).toString("utf8"), input.key);
-    redactor.add(plain);
+    register(plain);
     values[input.key] = plain;
   }
   return values;
 }
 
-export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugins: Partial<Record<ImplementationType, PluginChoice>>, extras: { planArtifact?: string }): PreparedRun {
+/** `register` gets every decrypted value before anything else sees it (the run's redaction scope). */
+export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugins: Partial<Record<ImplementationType, PluginChoice>>, extras: { planArtifact?: string; register: (secret: string) => void }): PreparedRun {
   const type = run.implementation.type;
-  const inputs = decryptInputs(run, keys);
+  const inputs = decryptInputs(run, keys, extras.register);
   const secrets: Record<string, string> = {};
   for (const input of run.inputs) {
     const value = inputs[input.key];
@@ -105,7 +105,7 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
     const value = implementation[field];
     if (typeof value !== "string" || value === "") continue;
     const plain = decryptWithRing(keys, (k) => decryptMeshstackBytes(k, value, `implementation.${field}`).toString("utf8"), `implementation.${field}`);
-    redactor.add(plain);
+    extras.register(plain);
     implementation[field] = plain;
     secrets[`meshstack:implementation.${field}`] = plain;
   }

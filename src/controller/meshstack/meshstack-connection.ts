@@ -8,6 +8,7 @@ import type { KeyObject } from "node:crypto";
 import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle } from "../connection.ts";
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage, serializeError } from "../../errors.ts";
+import { redactor } from "../../log/redact.ts";
 import { realTimers, type Timers } from "../../util/sleep.ts";
 import { Backoff } from "../backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
@@ -198,7 +199,10 @@ export class MeshstackConnection implements ControllerConnection {
   async #recover(): Promise<void> {
     const records = await this.#o.store.load((file, reason) => this.#log.error(`Ignoring meshStack outbox file "${file}": ${reason}`));
     for (const record of records) {
+      const scope = redactor.child(`meshstack run ${record.uuid}`);
+      scope.add(record.runToken);
       const channel = this.#channel(record);
+      void channel.ended.then(() => scope.dispose());
       this.activity.recovered(record);
       if (record.phase === "running") {
         this.#log.warn(`Run "${record.uuid}" was running when the runner stopped; reporting it FAILED`);
@@ -224,6 +228,9 @@ export class MeshstackConnection implements ControllerConnection {
       this.#log.error(`${errorMessage(error)}; it cannot be reported back`);
       return;
     }
+    // The run's secrets (its token, decrypted values) live in a redaction scope dropped when its line ends.
+    const scope = redactor.child(`meshstack run ${run.uuid}`);
+    scope.add(run.runToken);
     const type = run.implementation.type;
     const mainStep = MAIN_STEP[type];
     const record: RunRecord = {
@@ -240,6 +247,7 @@ export class MeshstackConnection implements ControllerConnection {
       pending: [],
     };
     const channel = this.#channel(record);
+    void channel.ended.then(() => scope.dispose());
     // On disk before anything else: a crash from here on still reports the run.
     await channel.enqueue("register", { source: { id: this.#o.runnerUuid }, steps: [{ ...mainStep, status: "PENDING" }] });
     this.activity.claimed(run);
@@ -260,7 +268,7 @@ export class MeshstackConnection implements ControllerConnection {
     }
     let prepared;
     try {
-      prepared = prepareRun(run, this.#o.keys(), this.#o.plugins ?? {}, planArtifact === undefined ? {} : { planArtifact });
+      prepared = prepareRun(run, this.#o.keys(), this.#o.plugins ?? {}, { register: (secret) => scope.add(secret), ...(planArtifact === undefined ? {} : { planArtifact }) });
     } catch (error) {
       return fail(serializeError(error).message);
     }

@@ -1,0 +1,153 @@
+// The meshStack API client with a scripted fetch and clock: login caching until expires_in − 30 s
+// (at least 1 s), re-login on 401, basic auth, the headers of every call, and claims never
+// retried after an error whose outcome is unknown.
+
+import { describe, expect, test } from "bun:test";
+import { MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
+import { parseRun } from "../../src/controller/meshstack/run-document.ts";
+
+interface Call {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+function scripted(answers: Array<(call: Call) => Response | Error>, auth: MeshstackAuth = { kind: "apiKey", clientId: "cid", clientSecret: "cs" }) {
+  const calls: Call[] = [];
+  let clock = 1_000_000;
+  const client = new MeshstackClient({
+    baseUrl: "https://meshstack.test/",
+    auth,
+    runnerName: "edge-runner",
+    runnerVersion: "1.2.3",
+    nodeId: "node-7",
+    now: () => clock,
+    fetch: (async (url: string, init: RequestInit) => {
+      const call: Call = { method: String(init.method), url: String(url), headers: init.headers as Record<string, string>, ...(typeof init.body === "string" ? { body: init.body } : {}) };
+      calls.push(call);
+      const answer = answers.shift();
+      if (answer === undefined) throw new Error(`unexpected call ${call.method} ${call.url}`);
+      const out = answer(call);
+      if (out instanceof Error) throw out;
+      return out;
+    }) as typeof fetch,
+  });
+  return { client, calls, advance: (ms: number) => (clock += ms) };
+}
+
+const json = (status: number, body: unknown) => () => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const login = (expiresIn: number, token = "tok") => json(200, { access_token: token, expires_in: expiresIn });
+
+describe("MeshstackClient", () => {
+  test("logs in once and reuses the token until expires_in − 30 s, then logs in again", async () => {
+    const { client, calls, advance } = scripted([login(100, "t1"), json(404, {}), json(404, {}), login(100, "t2"), json(404, {})]);
+    expect(await client.claim("r-1")).toEqual({ kind: "none", status: 404 });
+    advance(69_000);
+    await client.claim("r-1");
+    advance(2000); // past 100 s − 30 s
+    await client.claim("r-1");
+    expect(calls.map((c) => `${c.method} ${new URL(c.url).pathname}`)).toEqual([
+      "POST /api/login", "POST /api/meshobjects/meshbuildingblockruns/create", "POST /api/meshobjects/meshbuildingblockruns/create",
+      "POST /api/login", "POST /api/meshobjects/meshbuildingblockruns/create",
+    ]);
+    expect(calls[0]?.body).toBe(JSON.stringify({ clientId: "cid", clientSecret: "cs" }));
+    expect(calls[0]?.headers["Content-Type"]).toBe("application/json");
+    expect(calls[1]?.headers.Authorization).toBe("Bearer t1");
+    expect(calls[4]?.headers.Authorization).toBe("Bearer t2");
+    expect(new URL(calls[1]?.url ?? "").search).toBe("?forRunnerUuid=r-1");
+  });
+
+  test("a token with a tiny expires_in is still cached for at least 1 s", async () => {
+    const { client, calls, advance } = scripted([login(5), json(404, {}), json(404, {})]);
+    await client.claim("r");
+    advance(900);
+    await client.claim("r");
+    expect(calls.filter((c) => c.url.endsWith("/api/login")).length).toBe(1);
+  });
+
+  test("every call carries the run media type, User-Agent, runner name and version and node id; run calls use the run token", async () => {
+    const { client, calls } = scripted([login(3600), json(409, {}), json(200, {}), json(200, { runAborted: true })]);
+    expect(await client.claim("r")).toEqual({ kind: "none", status: 409 });
+    await client.register("https://meshstack.test/x/status/source", "run-token", { source: { id: "r" }, steps: [] });
+    expect(await client.patch("https://meshstack.test/x/status/source/r", "run-token", {})).toEqual({ kind: "ok", runAborted: true });
+    for (const call of calls.slice(1)) {
+      expect(call.headers.Accept).toBe(RUN_MEDIA_TYPE);
+      expect(call.headers["Content-Type"]).toBe(RUN_MEDIA_TYPE);
+      expect(call.headers["User-Agent"]).toBe("edge-runner/1.2.3");
+      expect(call.headers["X-Meshcloud-Runner-Name"]).toBe("edge-runner");
+      expect(call.headers["X-Meshcloud-Runner-Version"]).toBe("1.2.3");
+      expect(call.headers["X-Block-Runner-Node-Id"]).toBe("node-7");
+    }
+    expect(calls[2]?.headers.Authorization).toBe("Bearer run-token");
+    expect(calls[3]?.method).toBe("PATCH");
+  });
+
+  test("a 401 on a claim logs in again and asks once more (nothing was claimed); a 409 on PATCH means the run ended", async () => {
+    const { client, calls } = scripted([login(3600, "old"), json(401, {}), login(3600, "new"), json(404, {}), json(409, { runAborted: true }), json(409, {})]);
+    expect(await client.claim("r")).toEqual({ kind: "none", status: 404 });
+    expect(calls[3]?.headers.Authorization).toBe("Bearer new");
+    expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ended", runAborted: true });
+    expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ended", runAborted: false });
+  });
+
+  test("a claim that gets no answer fails with outcomeUnknown and is not retried; a 5xx is not retried either", async () => {
+    const { client, calls } = scripted([login(3600), () => new Error("socket hang up"), json(503, {})]);
+    const unknown = await client.claim("r").catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(MeshstackCallError);
+    expect((unknown as MeshstackCallError).outcomeUnknown).toBe(true);
+    expect((unknown as MeshstackCallError).code).toBe("connection_failed");
+    const busy = await client.claim("r").catch((e: unknown) => e);
+    expect((busy as MeshstackCallError).status).toBe(503);
+    expect(calls.length).toBe(3);
+  });
+
+  test("basic auth sends user:password on the API calls and never logs in; a refused login names the fix", async () => {
+    const basic = scripted([json(404, {})], { kind: "basic", username: "svc", password: "pw" });
+    await basic.client.claim("r");
+    expect(basic.calls[0]?.headers.Authorization).toBe(`Basic ${Buffer.from("svc:pw").toString("base64")}`);
+    const refused = scripted([json(401, { message: "Bad credentials" })]);
+    const error = (await refused.client.claim("r").catch((e: unknown) => e)) as MeshstackCallError;
+    expect(error.code).toBe("unauthorized");
+    expect(error.message).toContain("check meshstackClientId");
+    expect(refused.client.lastLoginError?.message).toContain("HTTP 401");
+  });
+});
+
+describe("parseRun()", () => {
+  const valid = () => ({
+    apiVersion: "v1",
+    kind: "meshBuildingBlockRun",
+    metadata: { uuid: "run-1" },
+    spec: {
+      runNumber: 3,
+      behavior: "APPLY",
+      runToken: "jwt",
+      buildingBlock: { uuid: "bb", spec: { displayName: "x", workspaceIdentifier: "ws", inputs: [{ key: "a", value: 1, type: "INTEGER", isSensitive: false, isEnvironment: true }] } },
+      buildingBlockDefinition: { uuid: "d", spec: { implementation: { type: "MANUAL" } } },
+    },
+    _links: { registerSource: { href: "https://m/s" }, updateSource: { href: "https://m/s/{sourceId}", templated: true } },
+  });
+
+  test("reads a run and its inputs", () => {
+    const run = parseRun(valid());
+    expect(run).toMatchObject({ uuid: "run-1", runNumber: 3, behavior: "APPLY", workspace: "ws", implementation: { type: "MANUAL" } });
+    expect(run.inputs).toEqual([{ key: "a", value: 1, type: "INTEGER", isSensitive: false, isEnvironment: true }]);
+  });
+
+  test("refuses a bad run naming the field", () => {
+    const cases: Array<[(doc: ReturnType<typeof valid>) => void, string]> = [
+      [(d) => ((d.spec as { behavior: string }).behavior = "DELETE"), '"spec.behavior"'],
+      [(d) => ((d.metadata as { uuid: string }).uuid = "../x"), '"metadata.uuid"'],
+      [(d) => ((d.spec.buildingBlockDefinition.spec.implementation as { type: string }).type = "ANSIBLE"), 'implementation type "ANSIBLE"'],
+      [(d) => ((d._links as Record<string, unknown>).updateSource = { href: "file:///etc/passwd" }), '"_links.updateSource.href"'],
+      [(d) => d.spec.buildingBlock.spec.inputs.push({ key: "a", value: 2, type: "INTEGER", isSensitive: false, isEnvironment: false }), 'input "a" appears twice'],
+      [(d) => ((d.spec as { runToken: unknown }).runToken = 42), '"spec.runToken"'],
+    ];
+    for (const [spoil, field] of cases) {
+      const doc = valid();
+      spoil(doc);
+      expect(() => parseRun(doc)).toThrow(field);
+    }
+  });
+});
