@@ -1,6 +1,7 @@
 // Assembles a runner from resolved config: logger, plugin pool, edge connection, status server.
 // Used by `edge-runner run` and by `edge-runner dev` (which runs a controller beside it).
 
+import { meshstackSection } from "../status/meshstack-section.ts";
 import { jobSecretResolver } from "../plugins/run-services.ts";
 import type { Config } from "../config/resolve.ts";
 import { ConfigError } from "../config/resolve.ts";
@@ -146,11 +147,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     metrics,
   });
   const started = runner;
-  const details = "details" in connection ? () => connection.details() : undefined;
   const app = createStatusApp({
-    snapshot: () => ({ ...started.snapshot(), insecure: config.insecure, ...(details === undefined ? {} : { meshstack: details() }) }),
+    snapshot: () => ({ ...started.snapshot(), insecure: config.insecure }),
     metrics,
-    sections: [secretsSection(backends)],
+    sections: [secretsSection(backends), ...("details" in connection ? [meshstackSection(() => connection.details())] : [])],
     allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
   });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {

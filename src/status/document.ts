@@ -6,7 +6,6 @@ import type { Redactor } from "../log/redact.ts";
 import type { ConnectionState } from "../controller/connection.ts";
 import { checkReadiness, type NotReadyKind } from "./readiness.ts";
 import { publicUrl } from "../config/url.ts";
-import { meshstackStatusSection, type MeshstackStatusSection } from "./meshstack-section.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunnerState, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
 
 /** Longest error text shown; a plugin may throw a whole HTTP body. */
@@ -52,8 +51,6 @@ export interface StatusDocument {
   recent: Array<RecentResultInfo & { agoMs: number }>;
   workers: Array<{ id: number; plugin: string; state: WorkerInfo["state"]; jobsServed: number; startedAt: number; upMs: number; memoryBytes?: number }>;
   loops: Array<{ name: string; lastTickAt: number; lastTickSecondsAgo: number; maxSilenceMs: number }>;
-  /** controllerKind meshstack: the meshStack connection, its runs and results (meshstack-section.ts). */
-  meshstack?: MeshstackStatusSection;
 }
 
 export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): StatusDocument {
@@ -125,7 +122,6 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
       lastTickSecondsAgo: Math.round(Math.max(0, now - l.lastTickAt) / 100) / 10,
       maxSilenceMs: l.maxSilenceMs,
     })),
-    ...(snapshot.meshstack === undefined ? {} : { meshstack: meshstackStatusSection(snapshot.meshstack, now, redactor) }),
   };
 }
 

@@ -3,10 +3,10 @@
 // outcome, login and status-call failures, runs being worked on with their meshStack run UUID and
 // workspace, recent results, and runs whose updates still wait in the outbox.
 
-import type { MeshstackActivitySnapshot } from "../controller/meshstack/activity.ts";
-import { CLAIM_OUTCOMES } from "../controller/meshstack/activity.ts";
+import type { ClaimOutcome, MeshstackActivitySnapshot } from "../controller/meshstack/activity.ts";
 import type { Redactor } from "../log/redact.ts";
 import { Registry } from "./prometheus.ts";
+import type { StatusSection } from "./secrets-section.ts";
 
 export interface MeshstackSnapshot extends MeshstackActivitySnapshot {
   runnerUuid: string;
@@ -32,6 +32,8 @@ export interface MeshstackStatusSection {
 }
 
 const MAX_TEXT = 300;
+// Types only from the adapter: an edge runner loads none of the meshStack code.
+const CLAIM_OUTCOMES = ["claimed", "none", "conflict", "failed"] as const satisfies readonly ClaimOutcome[];
 
 export function meshstackStatusSection(m: MeshstackSnapshot, now: number, redactor: Redactor): MeshstackStatusSection {
   const text = (value: string): string => {
@@ -75,13 +77,18 @@ export function meshstackMetrics(m: MeshstackSnapshot, now: number): string {
   return r.expose();
 }
 
-/**
- * The page panel. Self-contained like renderSections (page.ts sends its source to the browser,
- * which re-renders it every 2 s): it references nothing outside its own body.
- */
-export function renderMeshstackSection(doc: { meshstack?: MeshstackStatusSection }): string {
-  const m = doc.meshstack;
-  if (m === undefined) return "";
+/** The section the status app shows for a meshStack runner: `meshstack` in /status, a page panel, series in /metrics. */
+export function meshstackSection(source: () => MeshstackSnapshot, now: () => number = Date.now): StatusSection {
+  return {
+    key: "meshstack",
+    json: (redactor, at) => meshstackStatusSection(source(), at, redactor),
+    html: (redactor, at) => renderMeshstackSection(meshstackStatusSection(source(), at, redactor)),
+    metrics: () => meshstackMetrics(source(), now()),
+  };
+}
+
+/** The page panel (server-rendered; every value escaped here). */
+export function renderMeshstackSection(m: MeshstackStatusSection): string {
   const esc = (value: unknown): string =>
     String(value).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch);
   const ago = (ms: number | undefined): string => {

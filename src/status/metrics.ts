@@ -1,7 +1,6 @@
 // The runner's Prometheus series: counters the runner increments as things happen, and gauges
 // read from the snapshot at scrape time so they can never disagree with /status.
 
-import { meshstackMetrics } from "./meshstack-section.ts";
 import type { ConnectionState } from "../controller/connection.ts";
 import type { JobStatus } from "../protocol/edge-v1.ts";
 import { BUNDLE_ERROR_CODES } from "../plugin-bundles/bundle-errors.ts";
@@ -124,7 +123,7 @@ export class RunnerMetrics {
     for (const worker of snapshot.workers) this.#workers.inc({ plugin: worker.plugin, state: worker.state });
     this.#memory.set({}, this.#rss());
     this.#start.set({}, Math.floor(this.#processStartMs / 1000));
-    return this.#registry.expose() + (snapshot.meshstack === undefined ? "" : meshstackMetrics(snapshot.meshstack, snapshot.now));
+    return this.#registry.expose();
   }
 }
 

@@ -5,7 +5,6 @@
 import { createHash } from "node:crypto";
 import type { StatusDocument } from "./document.ts";
 import { renderSections } from "./page-view.ts";
-import { renderMeshstackSection } from "./meshstack-section.ts";
 import { renderSecurityNotice } from "./security-section.ts";
 
 export const REFRESH_MS = 2000;
@@ -87,7 +86,6 @@ td:not(:first-child) .errcell{display:inline}
 const SCRIPT = `
 (() => {
   const render = ${renderSections.toString()};
-  const renderMeshstack = ${renderMeshstackSection.toString()};
   const security = ${renderSecurityNotice.toString()};
   const stale = document.getElementById("stale");
   const icon = document.getElementById("icon");
@@ -98,9 +96,6 @@ const SCRIPT = `
       const el = document.getElementById("s-" + key);
       if (el !== null && el.innerHTML !== s[key]) el.innerHTML = s[key];
     }
-    const ms = document.getElementById("s-meshstack");
-    const msHtml = renderMeshstack(doc);
-    if (ms !== null && ms.innerHTML !== msHtml) ms.innerHTML = msHtml;
     const notice = document.getElementById("s-security");
     if (notice !== null && notice.innerHTML !== security(doc)) notice.innerHTML = security(doc);
     document.title = s.title;
@@ -170,7 +165,6 @@ export function renderPage(doc: StatusDocument, extra = ""): string {
 <section id="s-workers" class="panel">${s.workers}</section>
 </div>
 <section id="s-recent" class="panel">${s.recent}</section>
-<section id="s-meshstack" class="panel"${doc.meshstack === undefined ? " hidden" : ""}>${renderMeshstackSection(doc)}</section>
 ${extra}
 </main>
 <footer id="s-footer">${s.footer}</footer>

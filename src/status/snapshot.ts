@@ -1,7 +1,6 @@
 // What the status endpoint shows: a plain snapshot the runner builds on request, so the status
 // app answers from state and never probes anything itself.
 
-import type { MeshstackSnapshot } from "./meshstack-section.ts";
 import type { ConnectionStatus } from "../controller/connection.ts";
 import type { JobStatus } from "../protocol/edge-v1.ts";
 
@@ -46,8 +45,6 @@ export interface LoopInfo {
 }
 
 export interface RunnerSnapshot {
-  /** The meshStack adapter's state (controllerKind meshstack only). */
-  meshstack?: MeshstackSnapshot;
   runnerId: string;
   group: string;
   version: string;

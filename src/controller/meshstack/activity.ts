@@ -8,7 +8,6 @@ import type { RunRecord } from "./outbox.ts";
 import type { MeshstackRun } from "./run-document.ts";
 
 export type ClaimOutcome = "claimed" | "none" | "conflict" | "failed";
-export const CLAIM_OUTCOMES: readonly ClaimOutcome[] = ["claimed", "none", "conflict", "failed"];
 
 export interface MeshstackRunInfo {
   runUuid: string;

@@ -1,0 +1,100 @@
+// One run's durable line to meshStack against the fake: register 409 counts as done, updates
+// queued during an outage merge instead of piling up and arrive in order, a 403 on the run token
+// ends the line loudly, and an abort drops what is pending.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
+import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
+import { RunChannel } from "../../src/controller/meshstack/run-channel.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { realTimers } from "../../src/util/sleep.ts";
+import { eventually, tempDir } from "../helpers/harness.ts";
+import { FakeMeshstack } from "./fake-meshstack.ts";
+
+const publicKeyPem = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }) as string;
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function line(fake: FakeMeshstack, uuid: string) {
+  const t = tempDir("channel-");
+  cleanups.push(t.remove);
+  const store = new RunOutboxStore(t.dir);
+  const { logger, records } = memoryLogger("debug");
+  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "c", clientSecret: "s" }, runnerName: "edge-runner", runnerVersion: "t", nodeId: "n", requestTimeoutMs: 2000 });
+  // The run must be claimed in the fake for its routes to answer.
+  await client.claim(fake.runnerUuid);
+  const run = fake.run(uuid);
+  const base = `${fake.url}/api/meshobjects/meshbuildingblockruns/${uuid}/status/source`;
+  const record: RunRecord = { v: 1, uuid, runToken: run.runToken, registerUrl: base, updateUrl: `${base}/${fake.runnerUuid}`, claimedAt: Date.now(), phase: "running", workspace: "ws", implementationType: "MANUAL", nextSeq: 1, pending: [] };
+  const channel = new RunChannel(record, { client, store, logger, timers: realTimers, retryMinMs: 20, retryMaxMs: 100, recovered: () => new AbortController().signal });
+  cleanups.push(() => channel.stop());
+  return { channel, store, records };
+}
+
+async function fake(): Promise<FakeMeshstack> {
+  const f = await new FakeMeshstack({ clientId: "c", clientSecret: "s", publicKeyPem }).start();
+  cleanups.push(() => f.stop());
+  return f;
+}
+
+describe("RunChannel", () => {
+  test("a register answered 409 (already registered) counts as done; the final update ends the line and removes its file", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel, store } = await line(f, uuid);
+    f.run(uuid).registeredAt = Date.now(); // registered before a restart
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [] });
+    await channel.enqueue("patch", { status: "SUCCEEDED", steps: [] }, { final: true, phase: "ending" });
+    expect(await channel.ended).toEqual({ kind: "acknowledged" });
+    expect(f.run(uuid).status).toBe("SUCCEEDED");
+    expect(readdirSync(store.dir)).toEqual([]);
+  });
+
+  test("during an outage updates merge into one; after it they arrive in order, the final one last", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel } = await line(f, uuid);
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [{ id: "manual", displayName: "Manual", status: "PENDING" }] });
+    await eventually(() => (f.run(uuid).registeredAt !== undefined ? true : undefined), 5000, "registered");
+    f.outage = true;
+    await channel.enqueue("patch", { status: "IN_PROGRESS", steps: [{ id: "manual", status: "IN_PROGRESS", userMessage: "one" }] });
+    await eventually(() => (f.outageAnswers > 0 ? true : undefined), 5000, "a refused attempt");
+    for (let i = 0; i < 50; i++) await channel.enqueue("patch", { status: "IN_PROGRESS", steps: [{ id: "manual", userMessage: `message ${i}` }] });
+    await channel.enqueue("patch", { status: "SUCCEEDED", summary: "done", steps: [{ id: "manual", status: "SUCCEEDED" }] }, { final: true });
+    expect(channel.pendingCount).toBeLessThanOrEqual(3);
+    f.outage = false;
+    expect(await channel.ended).toEqual({ kind: "acknowledged" });
+    const run = f.run(uuid);
+    expect(run.updates.length).toBeLessThanOrEqual(3);
+    expect(run.updates.at(-1)?.body.status).toBe("SUCCEEDED");
+    expect(run.steps.get("manual")).toMatchObject({ status: "SUCCEEDED", userMessage: "message 49" });
+  });
+
+  test("a 403 on the run token ends the line as refused, with an error log, instead of retrying forever", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel, records } = await line(f, uuid);
+    channel.record.runToken = "not-the-run-token";
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [] });
+    const end = await channel.ended;
+    expect(end.kind).toBe("refused");
+    expect(records.some((r) => r.level === "error" && r.msg.includes("HTTP 403"))).toBe(true);
+  });
+
+  test("an answer with runAborted ends the line as aborted and drops what was pending", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel } = await line(f, uuid);
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [] });
+    f.abort(uuid);
+    await channel.enqueue("patch", { status: "IN_PROGRESS", steps: [] });
+    expect(await channel.ended).toEqual({ kind: "aborted" });
+    await channel.enqueue("patch", { status: "SUCCEEDED", steps: [] }, { final: true });
+    expect(channel.pendingCount).toBe(0);
+    expect(f.run(uuid).refusedUpdates).toBe(1);
+  });
+});
