@@ -54,7 +54,7 @@ export function nested(depth: number): unknown {
 }
 
 /** A frame's text (or a binary frame as a Uint8Array). */
-export type Frame = string | Uint8Array;
+export type Frame = string | Uint8Array<ArrayBuffer>;
 
 export interface JobRef {
   jobId: string;
