@@ -8,7 +8,9 @@ import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import type { Logger, LogRecord } from "../../src/log/logger.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
 import { ReferenceController } from "../../src/reference-controller/controller.ts";
-import type { ExecuteOutcome, ExecuteRequest, JobExecutor } from "../../src/runner/job-executor.ts";
+import type { RunRequest } from "../../src/plugins/pool-options.ts";
+import type { JobOutcome } from "../../src/protocol/edge-v1.ts";
+import type { JobExecutor } from "../../src/runner/job-executor.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import type { WorkerInfo } from "../../src/status/snapshot.ts";
 import { benchLogger } from "./quiet-logger.ts";
@@ -33,7 +35,7 @@ export class TimedExecutor implements JobExecutor {
     this.#inner = inner;
   }
 
-  run(request: ExecuteRequest): Promise<ExecuteOutcome> {
+  run(request: RunRequest): Promise<JobOutcome> {
     const marks: JobMarks = { executeAt: performance.now() };
     this.marks.set(request.jobId, marks);
     const outcome = this.#inner.run({

@@ -1,7 +1,8 @@
 // Pool level: PluginPool.run() with the built-in echo plugin and warm Worker threads, measured
 // from the run() call to the first log line (latency) and as completed jobs per second.
 
-import { PluginPool, type RunOutcome } from "../../src/plugins/pool.ts";
+import { PluginPool } from "../../src/plugins/pool.ts";
+import type { JobOutcome } from "../../src/protocol/edge-v1.ts";
 import { benchLogger } from "./quiet-logger.ts";
 import { summarize, type LatencySummary } from "./stats.ts";
 
@@ -97,7 +98,7 @@ function echoRequest(jobId: string, onLog: () => void) {
 }
 
 /** A benchmark that silently counted a failed or log-less job would measure the wrong thing. */
-function expectEcho(outcome: RunOutcome, jobId: string, logAt: number | undefined): void {
+function expectEcho(outcome: JobOutcome, jobId: string, logAt: number | undefined): void {
   if (outcome.status !== "succeeded") {
     throw new Error(`Cannot benchmark echo job "${jobId}": it ended ${outcome.status} (${outcome.error?.code ?? ""}: ${outcome.error?.message ?? ""})`);
   }

@@ -5,14 +5,9 @@
 
 import { EdgeError } from "../errors.ts";
 
-/** What the result carries for each artifact. */
-export interface ArtifactRecord {
-  name: string;
-  size: number;
-  /** Lower-case hex SHA-256 of the bytes, computed by the runner while they streamed. */
-  sha256: string;
-  contentType?: string;
-}
+// What the result carries for each artifact is part of the job's outcome, in the protocol.
+import type { ArtifactRecord } from "../protocol/edge-v1.ts";
+export type { ArtifactRecord };
 
 export interface ArtifactUpload {
   jobId: string;

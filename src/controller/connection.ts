@@ -3,7 +3,7 @@
 // a status call per run), which claims runs while `freeSlots` > 0 and turns
 // `JobHandle` calls into its own status updates.
 
-import type { JobOffer, LogLine, StepUpdate, WireError, JobStatus } from "../protocol/edge-v1.ts";
+import type { JobOffer, JobResult, LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 
 export type ConnectionState = "idle" | "connecting" | "connected" | "backoff" | "unauthorized" | "closed";
 
@@ -23,14 +23,6 @@ export interface ConnectionStatus {
   failedAttempts?: number;
   /** Malformed frames received and rejected. */
   protocolErrors: number;
-}
-
-export interface JobResult {
-  status: JobStatus;
-  output?: unknown;
-  error?: WireError;
-  startedAt: number;
-  finishedAt: number;
 }
 
 /** What the runner does with one job it was given; the adapter decides how each call travels. */

@@ -6,7 +6,6 @@ import { contextArtifacts, contextStorage } from "./context-storage.ts";
 import type { ActionContext, ActionOutputs } from "./sdk.ts";
 import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
 
-const MESSAGE_MAX = 64 * 1024;
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
 const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const MAX_OUTPUTS = 256;
@@ -68,7 +67,8 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
       if (state.finished) return;
       const step: StepUpdate = { id: update.id, status: update.status };
       if (typeof update.name === "string") step.name = update.name;
-      if (typeof update.message === "string") step.message = update.message.slice(0, MESSAGE_MAX);
+      // Not cut here: the host redacts first and then clips, so a cut can never split a secret.
+      if (typeof update.message === "string") step.message = update.message;
       deps.post({ type: "step", runId: state.runId, step });
     },
     outputs: outputsOf(state),

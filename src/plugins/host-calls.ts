@@ -1,13 +1,13 @@
 // The host's answers to a running action's ctx.secrets, ctx.storage and ctx.artifacts calls, for
-// one job attempt: secrets come from the job's resolver and are registered with the redactor
-// before the plugin sees them; storage is the attempt's own (opened on first use, deleted when
+// one job attempt: secrets come from the job's resolver and are registered with the job's
+// redaction scope before the plugin sees them; storage is the attempt's own (opened on first use, deleted when
 // the attempt ends, every later call refused); artifacts stream to the job's artifact sink and
 // are recorded with their digest for the result.
 
 import { checkArtifactName, MAX_ARTIFACTS, type ArtifactRecord, type ArtifactSink } from "../artifacts/artifact-sink.ts";
 import { digesting } from "../artifacts/artifact-digest.ts";
 import { EdgeError } from "../errors.ts";
-import { redactor } from "../log/redact.ts";
+import type { RedactionScope } from "../log/redact.ts";
 import type { AttemptStorage } from "../storage/attempt-storage.ts";
 import type { ObjectInfo } from "../storage/object-store.ts";
 import { checkObjectOptions, checkStorageKey, checkStoragePrefix } from "../storage/storage-keys.ts";
@@ -27,6 +27,8 @@ export interface JobCallsOptions {
   artifacts: ArtifactSink;
   artifactMaxBytes: number;
   signal: AbortSignal;
+  /** The job's scope: every secret the plugin gets is added before it sees it. */
+  redaction: RedactionScope;
 }
 
 export class JobCalls {
@@ -56,8 +58,8 @@ export class JobCalls {
     switch (call.op) {
       case "secret.get": {
         const value = await this.#options.secrets.get(String(call.ref), this.#options.signal);
-        // Registered before the plugin can print it: every log line and error passes the redactor.
-        redactor.add(value);
+        // Registered before the plugin can print it: every log line and error passes the scope.
+        this.#options.redaction.add(value);
         return value;
       }
       case "storage.put": {

@@ -18,8 +18,6 @@ export interface RuntimePort {
   onMessage(listener: (message: HostToWorker) => void): void;
 }
 
-const MESSAGE_MAX = 64 * 1024;
-const ERROR_MESSAGE_MAX = 4096;
 const CODE = /^[a-z][a-z0-9_]{0,63}$/;
 /** Memory is sampled after a run that took this long, or when the last sample is older than USAGE_EVERY_MS (sampling costs ~12 µs). */
 const USAGE_SLOW_RUN_MS = 1;
@@ -42,8 +40,6 @@ export function startPluginRuntime(port: RuntimePort): void {
   let lastUsageAt = -Infinity;
 
   // ---- guards: before any plugin code ----
-
-  const realExit = process.exit.bind(process);
 
   /** Reports the attempt to end the worker (the host then terminates it) and unwinds the plugin. */
   function intercept(call: string): never {
@@ -140,9 +136,6 @@ export function startPluginRuntime(port: RuntimePort): void {
       case "init":
         void init(message.source);
         return;
-      case "shutdown":
-        current?.abort.abort(new DOMException("Worker shutting down", "AbortError"));
-        realExit(0);
     }
   });
 
@@ -216,7 +209,8 @@ export function startPluginRuntime(port: RuntimePort): void {
   function logLine(state: CurrentRun, level: LogLevel, msg: unknown): void {
     if (state.finished) return;
     const text = typeof msg === "string" ? msg : String(msg);
-    post({ type: "log", runId: state.runId, level, msg: text.length > MESSAGE_MAX ? `${text.slice(0, MESSAGE_MAX)}… (cut at ${MESSAGE_MAX} characters)` : text, ts: Date.now() });
+    // Not cut here: the host redacts first and then clips (src/plugins/job-text.ts), so a cut can never split a secret.
+    post({ type: "log", runId: state.runId, level, msg: text, ts: Date.now() });
   }
 }
 
@@ -250,6 +244,5 @@ function wireError(code: string, message: string): Error & { code: string } {
 function toWire(error: unknown): WireError {
   const wire = serializeError(error, "plugin_error");
   const code = CODE.test(wire.code) ? wire.code : "plugin_error";
-  const message = wire.message.length > ERROR_MESSAGE_MAX ? `${wire.message.slice(0, ERROR_MESSAGE_MAX)}…` : wire.message;
-  return { code, message };
+  return { code, message: wire.message };
 }

@@ -1,6 +1,7 @@
 // What the runner hands the plugin pool: one run request per job attempt, and the pool's options.
 
 import type { Logger } from "../log/logger.ts";
+import type { RedactionScope } from "../log/redact.ts";
 import type { StartWorkerOptions } from "../platform/worker.ts";
 import type { LogLine, StepUpdate } from "../protocol/edge-v1.ts";
 import type { PluginResolver } from "./plugin-ref.ts";
@@ -20,8 +21,12 @@ export interface RunRequest {
   input: unknown;
   /** Covers the whole run: waiting for a worker, starting it, and the action itself. */
   timeoutMs: number;
-  /** Cancellation from the controller or the runner's second SIGTERM. */
+  /** Cancellation by the controller (or a lost lease): the run ends `cancelled`. */
   signal: AbortSignal;
+  /** The runner gave up on running jobs (drain timeout, second signal): the run ends `interrupted`. */
+  interrupt?: AbortSignal;
+  /** The job's redaction scope: secrets it resolves are added, its text is redacted with it. Default: the process redactor. */
+  redaction?: RedactionScope;
   onLog(line: LogLine): void;
   onStep(step: StepUpdate): void;
   /** The job's secrets by reference, as the controller gave them; ctx.secrets.get() reads them. */

@@ -1,6 +1,7 @@
 // The plugin worker pool: reuses a warm worker per plugin, starts one when none is free (up to the
-// plugin's policy, queueing beyond it), enforces each job's timeout and cancellation, answers the
-// plugin's secret and storage calls, and turns every fault into a RunOutcome. `run()` never rejects.
+// plugin's policy, queueing beyond it), enforces each job's timeout, cancellation and the runner's
+// interrupt, answers the plugin's secret and storage calls, and turns every fault into a
+// JobOutcome, its text bounded by job-text.ts. `run()` never rejects.
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,9 +9,9 @@ import { noArtifactSink } from "../artifacts/artifact-sink.ts";
 import { EdgeError, serializeError } from "../errors.ts";
 import { LocalObjectStore } from "../storage/local-store.ts";
 import { StorageService } from "../storage/storage-service.ts";
-import { redactor } from "../log/redact.ts";
+import { redactor, type RedactionScope } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
-import type { WireError } from "../protocol/edge-v1.ts";
+import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
 import type { WorkerInfo } from "../status/snapshot.ts";
 import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLabel, type PluginResolver } from "./plugin-ref.ts";
 import { positive, type PluginPoolOptions, type RunRequest } from "./pool-options.ts";
@@ -19,42 +20,14 @@ import { PoolPolicy, type PluginPolicy } from "./pool-policy.ts";
 import { groupMembers, stopProcesses } from "./processes/process-group.ts";
 import { startPluginThread } from "./plugin-thread-start.ts";
 import { jobSecretResolver } from "./run-services.ts";
-import { abortReason, endedOutcome, resultOutcome, type Ending, type RunOutcome } from "./run-outcome.ts";
+import { boundLine, boundOutcome, boundStep } from "./job-text.ts";
+import { abortReason, endedOutcome, type Ending } from "./run-outcome.ts";
 import { realClock, realTimers, type Clock, type Timers } from "./timers.ts";
-import { WorkerHost, type RunResult, type RunSink } from "./worker-host.ts";
+import type { Group, Task } from "./pool-task.ts";
+import { WorkerHost } from "./worker-host.ts";
 import type { PluginSource } from "./worker-protocol.ts";
 
-export type { StepStatus } from "../protocol/edge-v1.ts";
-export type { RunOutcome } from "./run-outcome.ts";
 export type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
-
-interface Group {
-  readonly key: string;
-  readonly label: string;
-  readonly source: PluginSource;
-  readonly policy: PluginPolicy;
-  readonly hosts: Set<WorkerHost>;
-  /** Most recently used last: the warmest worker is reused first, the coldest idles out. */
-  readonly idle: WorkerHost[];
-  readonly queue: Task[];
-}
-
-interface Task {
-  readonly request: RunRequest;
-  readonly resolve: (outcome: RunOutcome) => void;
-  readonly sink: RunSink;
-  readonly onAbort: () => void;
-  readonly calls: JobCalls;
-  /** Process groups of the children this run started; stopped when the job ends, whatever its outcome. */
-  readonly childGroups: Set<number>;
-  group: Group | undefined;
-  host: WorkerHost | undefined;
-  runId: number;
-  ending: Ending | undefined;
-  done: boolean;
-  deadline: unknown;
-  grace: unknown;
-}
 
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -98,8 +71,8 @@ export class PluginPool {
     this.#resolve = options.resolve ?? builtinOnlyResolver;
   }
 
-  run(request: RunRequest): Promise<RunOutcome> {
-    return new Promise<RunOutcome>((resolve) => {
+  run(request: RunRequest): Promise<JobOutcome> {
+    return new Promise<JobOutcome>((resolve) => {
       try {
         this.#start(request, resolve);
       } catch (error) {
@@ -159,7 +132,7 @@ export class PluginPool {
     await Promise.all(stopped);
   }
 
-  #start(request: RunRequest, resolve: (outcome: RunOutcome) => void): void {
+  #start(request: RunRequest, resolve: (outcome: JobOutcome) => void): void {
     if (this.#closing !== undefined) {
       resolve({ status: "cancelled", error: { code: "job_interrupted", message: `Cannot run job "${request.jobId}": the plugin pool is closed` } });
       return;
@@ -169,6 +142,8 @@ export class PluginPool {
     if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS) {
       throw new EdgeError("input_invalid", `Cannot run job "${request.jobId}": timeoutMs must be between 1 and ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
     }
+    const redaction = request.redaction ?? redactor;
+    const { interrupt } = request;
     const task: Task = {
       calls: new JobCalls({
         jobId: request.jobId,
@@ -177,24 +152,28 @@ export class PluginPool {
         storage: this.#storage,
         artifacts: this.#options.artifacts?.(request) ?? noArtifactSink,
         artifactMaxBytes: this.#options.artifactMaxBytes ?? 100 * 1024 * 1024,
-        signal: request.signal,
+        signal: interrupt === undefined ? request.signal : AbortSignal.any([request.signal, interrupt]),
+        redaction,
       }),
       childGroups: new Set(),
-      request, resolve, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
+      request, resolve, redaction, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
       onAbort: this.#guarded(() => this.#end(task, "cancelled")),
+      onInterrupt: this.#guarded(() => this.#end(task, "interrupted")),
       sink: {
-        // Secrets a plugin got through ctx.secrets are registered with the redactor: mask them here too.
-        onLog: (line) => this.#deliver(task, request.onLog, { ...line, msg: redactor.text(line.msg) }),
-        onStep: (step) => this.#deliver(task, request.onStep, step.message === undefined ? step : { ...step, message: redactor.text(step.message) }),
+        // The one place a plugin's text is redacted, then clipped (job-text.ts), before anyone sees it.
+        onLog: (line) => this.#deliver(task, request.onLog, boundLine(redaction, line)),
+        onStep: (step) => this.#deliver(task, request.onStep, boundStep(redaction, step)),
         call: (call) => task.calls.answer(call),
         onSpawned: (pid) => task.childGroups.add(pid),
       },
     };
-    if (request.signal.aborted) {
-      this.#settle(task, this.#ended(task, "cancelled", undefined));
+    const early: Ending | undefined = request.signal.aborted ? "cancelled" : interrupt?.aborted ? "interrupted" : undefined;
+    if (early !== undefined) {
+      this.#settle(task, this.#ended(task, early, undefined));
       return;
     }
     request.signal.addEventListener("abort", task.onAbort, { once: true });
+    interrupt?.addEventListener("abort", task.onInterrupt, { once: true });
     this.#tasks.add(task);
     task.deadline = this.#timers.setTimeout(this.#guarded(() => this.#end(task, "timed_out")), timeoutMs);
     const builtin = builtinSource(ref);
@@ -240,11 +219,11 @@ export class PluginPool {
     const { request } = task;
     const { runId, result } = host.execute({ id: request.jobId, attempt: request.attempt, action: request.action, input: request.input }, task.sink);
     task.runId = runId;
-    void result.then(this.#guarded((r: RunResult) => this.#finished(task, host, r)));
+    void result.then(this.#guarded((r: JobOutcome) => this.#finished(task, host, r)));
   }
 
-  #finished(task: Task, host: WorkerHost, result: RunResult): void {
-    this.#settle(task, task.ending === undefined ? resultOutcome(result) : this.#ended(task, task.ending, result));
+  #finished(task: Task, host: WorkerHost, result: JobOutcome): void {
+    this.#settle(task, task.ending === undefined ? result : this.#ended(task, task.ending, result));
     if (host.state === "idle" && task.group !== undefined) this.#release(task.group, host);
   }
 
@@ -342,26 +321,28 @@ export class PluginPool {
       void host.terminate({ code: "job_interrupted", message: "Plugin pool closed" });
       return;
     }
-    host.cancel(task.runId, why === "timed_out" ? "Job timed out" : abortReason(task.request.signal));
+    const reason = why === "timed_out" ? "Job timed out" : abortReason(why === "interrupted" && task.request.interrupt !== undefined ? task.request.interrupt : task.request.signal);
+    host.cancel(task.runId, reason);
     task.grace = this.#timers.setTimeout(this.#guarded(() => {
       this.#log.warn("Terminating plugin worker: the plugin did not stop in time", { worker: host.id, plugin: host.label, jobId: task.request.jobId, graceMs: this.#graceMs });
       void host.terminate({ code: why === "timed_out" ? "plugin_timeout" : "job_cancelled", message: `Plugin did not stop within ${this.#graceMs} ms` });
     }), this.#graceMs);
   }
 
-  #ended(task: Task, why: Ending, result: RunResult | undefined): RunOutcome {
+  #ended(task: Task, why: Ending, result: JobOutcome | undefined): JobOutcome {
     const { jobId, timeoutMs, signal, plugin } = task.request;
     return endedOutcome({ jobId, timeoutMs, signal, plugin: task.group?.label ?? plugin, dispatched: task.host !== undefined }, why, result);
   }
 
-  #settle(task: Task, outcome: RunOutcome): void {
+  #settle(task: Task, settled: JobOutcome): void {
     if (task.done) return;
     task.done = true;
     this.#tasks.delete(task);
     if (task.deadline !== undefined) this.#timers.clearTimeout(task.deadline);
     if (task.grace !== undefined) this.#timers.clearTimeout(task.grace);
     task.request.signal.removeEventListener("abort", task.onAbort);
-    if (outcome.error !== undefined) outcome.error = { code: outcome.error.code, message: redactor.text(outcome.error.message) };
+    task.request.interrupt?.removeEventListener("abort", task.onInterrupt);
+    const outcome = boundOutcome(task.redaction, settled);
     // Artifacts the plugin kept travel with the result, whatever the outcome.
     const artifacts = task.calls.artifacts;
     if (artifacts.length > 0) outcome.artifacts = artifacts;

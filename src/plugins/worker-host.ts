@@ -2,9 +2,9 @@
 // starts it, sends runs, routes its logs, steps and host calls, and turns every way a worker can
 // die into a settled run, never a rejected promise.
 
-import { EdgeError, serializeError } from "../errors.ts";
+import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import type { LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
+import type { JobOutcome, LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 import type { WorkerInfo } from "../status/snapshot.ts";
 import type { Clock, Timers } from "./timers.ts";
 import { stopProcessGroups } from "./processes/process-group.ts";
@@ -20,9 +20,6 @@ export interface RunSink {
   /** The run started a child process leading its own process group, stopped when the job ends. */
   onSpawned(pid: number): void;
 }
-
-/** A failure may carry the named outputs the plugin set before it failed. */
-export type RunResult = { ok: true; output: unknown } | { ok: false; error: WireError; output?: unknown };
 
 export interface WorkerHostOptions {
   id: number;
@@ -40,7 +37,8 @@ export interface WorkerHostOptions {
 
 interface PendingRun {
   readonly sink: RunSink;
-  readonly settle: (result: RunResult) => void;
+  /** Settles with the pool's own outcome type: `succeeded`, or `failed` with the named outputs set before the failure. */
+  readonly settle: (outcome: JobOutcome) => void;
 }
 
 export class WorkerHost {
@@ -94,10 +92,10 @@ export class WorkerHost {
   ready(): Promise<void> { return this.#started; }
 
   /** Sends one run to an idle worker; the promise always resolves. */
-  execute(job: RunJob, sink: RunSink): { runId: number; result: Promise<RunResult> } {
+  execute(job: RunJob, sink: RunSink): { runId: number; result: Promise<JobOutcome> } {
     this.#to("busy");
     const runId = this.#nextRunId++;
-    const result = new Promise<RunResult>((settle) => this.#pending.set(runId, { sink, settle }));
+    const result = new Promise<JobOutcome>((settle) => this.#pending.set(runId, { sink, settle }));
     this.#post({ type: "run", runId, job });
     return { runId, result };
   }
@@ -152,10 +150,10 @@ export class WorkerHost {
         if (Number.isFinite(message.heapBytes)) this.#memoryBytes = message.heapBytes;
         return;
       case "done":
-        this.#finish(message.runId, { ok: true, output: message.output }, false);
+        this.#finish(message.runId, { status: "succeeded", output: message.output }, false);
         return;
       case "failed":
-        this.#finish(message.runId, message.output === undefined ? { ok: false, error: message.error } : { ok: false, error: message.error, output: message.output }, message.broken === true);
+        this.#finish(message.runId, message.output === undefined ? { status: "failed", error: message.error } : { status: "failed", error: message.error, output: message.output }, message.broken === true);
         return;
       case "ready":
         if (this.#state !== "starting") return;
@@ -188,19 +186,20 @@ export class WorkerHost {
     try {
       this.#worker.postMessage(message);
     } catch (error) {
-      this.#log.warn("Cannot answer a plugin's host call", { error: (error as Error).message });
+      this.#log.warn("Cannot answer a plugin's host call", { error: errorMessage(error) });
     }
   }
 
-  #finish(runId: number, result: RunResult, broken: boolean): void {
+  #finish(runId: number, result: JobOutcome, broken: boolean): void {
     const run = this.#pending.get(runId);
     if (run === undefined) return;
     this.#pending.delete(runId);
     this.#jobsServed++;
     if (broken) {
       // An escaped error may leave timers or half-done state behind that would hit the next job.
-      this.#log.warn("Retiring plugin worker after an escaped error", { error: result.ok ? "" : result.error.message });
-      void this.#fail(result.ok ? { code: "plugin_error", message: "broken" } : result.error);
+      const error = result.error ?? { code: "plugin_error", message: "broken" };
+      this.#log.warn("Retiring plugin worker after an escaped error", { error: error.message });
+      void this.#fail(error);
     } else if (this.#state === "busy") {
       this.#to("idle");
     }
@@ -230,7 +229,7 @@ export class WorkerHost {
     this.#pending.clear();
     // The code crosses as a string; EdgeError's union is for the runner's own codes.
     this.#startSettle?.(new EdgeError(error.code as EdgeError["code"], error.message));
-    for (const run of pending) run.settle({ ok: false, error });
+    for (const run of pending) run.settle({ status: "failed", error });
     this.#options.onRetired(this, error, wasStarting);
     this.#terminated = this.#worker.terminate().then(() => undefined, () => undefined);
     return this.#terminated;
@@ -242,7 +241,7 @@ export class WorkerHost {
       try {
         listener(...args);
       } catch (error) {
-        this.#log.error("Plugin worker host bug", { error: (error as Error).message });
+        this.#log.error("Plugin worker host bug", { error: errorMessage(error) });
       }
     };
   }
@@ -260,8 +259,8 @@ export class WorkerHost {
     } catch (error) {
       // An input that cannot be cloned (a function, a socket) fails its run, not the runner.
       const runId = message.type === "run" ? message.runId : undefined;
-      const reason = { code: "input_invalid", message: `Cannot send ${message.type} to plugin "${this.label}": ${(error as Error).message}` };
-      if (runId !== undefined) this.#finish(runId, { ok: false, error: reason }, false);
+      const reason = { code: "input_invalid", message: `Cannot send ${message.type} to plugin "${this.label}": ${errorMessage(error)}` };
+      if (runId !== undefined) this.#finish(runId, { status: "failed", error: reason }, false);
       else void this.#fail(reason);
     }
   }

@@ -62,8 +62,7 @@ export type HostToWorker =
   /** Aborts the run's AbortSignal; the host terminates the worker if the run does not end in its grace time. */
   | { type: "cancel"; runId: number; reason: string }
   | { type: "reply"; callId: number; ok: true; value: unknown }
-  | { type: "reply"; callId: number; ok: false; error: WireError }
-  | { type: "shutdown" };
+  | { type: "reply"; callId: number; ok: false; error: WireError };
 
 export type WorkerToHost =
   | { type: "ready"; plugin: { name: string; version: string; actions: string[] } }

@@ -3,6 +3,7 @@
 // docs/protocol.md is the prose version of this file; keep them together.
 
 import { checkJsonBounds } from "../util/json-bounds.ts";
+import { MAX_ERROR_CODE_CHARS, MAX_LOG_LINES } from "./limits.ts";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -33,6 +34,33 @@ export interface JobOffer {
   submittedAt: number;
 }
 
+/**
+ * How a job attempt ended: the one shape from the plugin worker host through the pool and the
+ * runner to the `result` message. The pool reports every ending, `interrupted` included.
+ */
+export interface JobOutcome {
+  status: JobStatus;
+  output?: unknown;
+  error?: WireError;
+  /** Artifacts the plugin kept (ctx.artifacts.put), with size and digest; kept in every outcome. */
+  artifacts?: ArtifactRecord[];
+}
+
+/** What an outcome carries for each artifact. */
+export interface ArtifactRecord {
+  name: string;
+  size: number;
+  /** Lower-case hex SHA-256 of the bytes, computed by the runner while they streamed. */
+  sha256: string;
+  contentType?: string;
+}
+
+/** An outcome with its timing: what a `result` message reports. */
+export interface JobResult extends JobOutcome {
+  startedAt: number;
+  finishedAt: number;
+}
+
 export interface LeaseRef {
   jobId: string;
   attempt: number;
@@ -61,19 +89,14 @@ export type RunnerMessage =
   | { v: 1; type: "heartbeat"; leases: LeaseRef[] }
   | { v: 1; type: "log"; jobId: string; attempt: number; seq: number; lines: LogLine[] }
   | { v: 1; type: "step"; jobId: string; attempt: number; seq: number; step: StepUpdate }
-  | {
+  | ({
       v: 1;
       type: "result";
       jobId: string;
       attempt: number;
       /** Seq of the last log/step event of this attempt (0 when there were none). */
       lastSeq: number;
-      status: JobStatus;
-      output?: unknown;
-      error?: WireError;
-      startedAt: number;
-      finishedAt: number;
-    }
+    } & JobResult)
   | { v: 1; type: "error"; error: WireError };
 
 // ---- controller → runner ----
@@ -168,7 +191,7 @@ function arr(o: Obj, field: string, max = 10_000): unknown[] {
 }
 function wireError(v: unknown, field: string): void {
   const e = obj(v, field);
-  str(e, "code", 128);
+  str(e, "code", MAX_ERROR_CODE_CHARS);
   need(typeof e.message === "string", `"${field}.message" must be a string`);
 }
 function lease(v: unknown): void {
@@ -187,7 +210,7 @@ const runnerValidators: Record<RunnerMessage["type"], (m: Obj) => void> = {
   heartbeat: (m) => arr(m, "leases").forEach(lease),
   log: (m) => {
     str(m, "jobId"); int(m, "attempt", 1); int(m, "seq", 1);
-    for (const l of arr(m, "lines", 1000)) {
+    for (const l of arr(m, "lines", MAX_LOG_LINES)) {
       const line = obj(l, "lines[]");
       int(line, "ts"); oneOf(line, "level", LOG_LEVELS);
       need(typeof line.msg === "string", `"lines[].msg" must be a string`);

@@ -3,8 +3,7 @@
 // single message is never split; one larger than the limit goes alone (the job runner keeps log
 // batches and outputs far below it).
 
-export const MAX_FRAME_BYTES = 1024 * 1024;
-export const MAX_FRAME_MESSAGES = 1000;
+import { MAX_BATCH_MESSAGES, PACK_FRAME_BYTES } from "./limits.ts";
 
 /** JSON texts, one per frame: a single message as itself, several as an array. */
 export function packFrames(messages: readonly unknown[]): string[] {
@@ -23,7 +22,7 @@ export function packTexts(texts: readonly string[]): string[] {
     size = 0;
   };
   for (const text of texts) {
-    if (parts.length > 0 && (size + text.length + 1 > MAX_FRAME_BYTES || parts.length >= MAX_FRAME_MESSAGES)) close();
+    if (parts.length > 0 && (size + text.length + 1 > PACK_FRAME_BYTES || parts.length >= MAX_BATCH_MESSAGES)) close();
     parts.push(text);
     size += text.length + 1;
   }

@@ -5,6 +5,7 @@ import { Hono, type Context } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import { EDGE_PATHS, PROTOCOL_VERSION, type CreateSessionRequest } from "../protocol/edge-v1.ts";
 import { packTexts } from "../protocol/frames.ts";
+import { MAX_BATCH_MESSAGES } from "../protocol/limits.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import type { EdgeSessions } from "./edge-sessions.ts";
 import { asObject, errorFromException, errorResponse, invalid, readJson, type Obj } from "./http-helpers.ts";
@@ -23,7 +24,6 @@ export interface EdgeAppOptions {
   accepting: () => boolean;
 }
 
-const MAX_BATCH = 1000;
 /** Session creation and credential checks carry a few short strings. */
 const MAX_SESSION_BODY_BYTES = 16 * 1024;
 
@@ -114,8 +114,8 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
     if (session instanceof Response) return session;
     try {
       const body = asObject(await readJson(c, "send messages"), "send messages");
-      if (!Array.isArray(body.messages) || body.messages.length > MAX_BATCH) {
-        throw invalid(`Cannot send messages: "messages" must be an array of at most ${MAX_BATCH} items`);
+      if (!Array.isArray(body.messages) || body.messages.length > MAX_BATCH_MESSAGES) {
+        throw invalid(`Cannot send messages: "messages" must be an array of at most ${MAX_BATCH_MESSAGES} items`);
       }
       session.transport = "poll";
       session.lastPollAt = core.clock.now();

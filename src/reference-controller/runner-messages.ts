@@ -1,6 +1,7 @@
 // What the controller does with each message a runner sends: parse (malformed → error frame and
 // a count, unknown type → logged once), then credit, accept, reject, heartbeat, log/step, result.
 
+import { MAX_BATCH_MESSAGES, MAX_FRAME_CHARS } from "../protocol/limits.ts";
 import { message, parseRunnerMessage, type LeaseRef, type RunnerMessage } from "../protocol/edge-v1.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import { isLeased, isTerminal } from "./job-state.ts";
@@ -14,9 +15,6 @@ import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../uti
 type Msg<T extends RunnerMessage["type"]> = Extract<RunnerMessage, { type: T }>;
 type Refusal = "stale_attempt" | "unknown_job";
 
-const MAX_FRAME_CHARS = 4 * 1024 * 1024;
-/** Messages in one WebSocket batch frame (as many as a long-poll send may carry). */
-const MAX_BATCH_MESSAGES = 1000;
 /** Credit beyond this is pointless and would only risk overflow from a hostile runner. */
 const MAX_CREDIT = 100_000;
 

@@ -4,6 +4,8 @@
 
 import type { ControllerConnection, JobHandle } from "../controller/connection.ts";
 import type { Logger } from "../log/logger.ts";
+import { redactor, type RedactionScope } from "../log/redact.ts";
+import type { JobOffer } from "../protocol/edge-v1.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "../status/snapshot.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { runtime } from "../platform/runtime.ts";
@@ -31,6 +33,8 @@ export interface RunnerOptions {
   logger: Logger;
   metrics?: RunnerMetricsSink;
   timers?: Timers;
+  /** The redaction scope of one job; default: the process redactor for every job. */
+  redaction?: (job: JobOffer) => RedactionScope;
   /** How long, after jobs end, results may take to reach the controller before we stop anyway. */
   flushTimeoutMs?: number;
 }
@@ -167,6 +171,7 @@ export class Runner {
         executor: this.#o.executor,
         defaultTimeoutMs: this.#o.jobTimeoutMs,
         interrupt: this.#interrupt.signal,
+        redaction: this.#o.redaction?.(job) ?? redactor,
         now: this.#timers.now,
       });
       // The result goes out first, then the freed slot's credit (docs/protocol.md, "credit").

@@ -6,7 +6,9 @@ import { serializeError } from "../errors.ts";
 import { redactor } from "../log/redact.ts";
 import { decryptInputSecrets, hasInputSecrets } from "../secrets/input-secrets.ts";
 import type { RunnerKeyRing } from "../secrets/key-ring.ts";
-import type { ExecuteOutcome, ExecuteRequest, JobExecutor } from "./job-executor.ts";
+import type { RunRequest } from "../plugins/pool-options.ts";
+import type { JobOutcome } from "../protocol/edge-v1.ts";
+import type { JobExecutor } from "./job-executor.ts";
 
 export class SecretInputsExecutor implements JobExecutor {
   readonly #inner: JobExecutor;
@@ -17,9 +19,9 @@ export class SecretInputsExecutor implements JobExecutor {
     this.#ring = ring;
   }
 
-  async run(request: ExecuteRequest): Promise<ExecuteOutcome> {
+  async run(request: RunRequest): Promise<JobOutcome> {
     if (!hasInputSecrets(request.input)) return this.#inner.run(request);
-    const scope = (request as { redaction?: { add(value: string): void } }).redaction ?? redactor;
+    const scope = request.redaction ?? redactor;
     let input: unknown;
     try {
       input = await decryptInputSecrets(request.input, this.#ring(), scope);

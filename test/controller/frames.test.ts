@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
-import { MAX_FRAME_BYTES, MAX_FRAME_MESSAGES, packFrames } from "../../src/protocol/frames.ts";
+import { packFrames } from "../../src/protocol/frames.ts";
+import { MAX_BATCH_MESSAGES, PACK_FRAME_BYTES } from "../../src/protocol/limits.ts";
 
 test("packFrames() sends one message as itself and several as one array", () => {
   expect(packFrames([{ a: 1 }])).toEqual(['{"a":1}']);
@@ -11,8 +12,8 @@ test("packFrames() keeps frames under the size and count limits, in order", () =
   const big = Array.from({ length: 40 }, (_, i) => ({ i, pad: "x".repeat(100_000) }));
   const frames = packFrames(big);
   expect(frames.length).toBeGreaterThan(1);
-  for (const frame of frames) expect(frame.length).toBeLessThanOrEqual(MAX_FRAME_BYTES + 2);
+  for (const frame of frames) expect(frame.length).toBeLessThanOrEqual(PACK_FRAME_BYTES + 2);
   expect(frames.flatMap((f) => JSON.parse(f) as Array<{ i: number }>).map((m) => m.i)).toEqual(big.map((m) => m.i));
   const many = packFrames(Array.from({ length: 2500 }, (_, i) => ({ i })));
-  expect(many.map((f) => (JSON.parse(f) as unknown[]).length)).toEqual([MAX_FRAME_MESSAGES, MAX_FRAME_MESSAGES, 500]);
+  expect(many.map((f) => (JSON.parse(f) as unknown[]).length)).toEqual([MAX_BATCH_MESSAGES, MAX_BATCH_MESSAGES, 500]);
 });

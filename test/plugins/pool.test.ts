@@ -173,6 +173,28 @@ test("PluginPool.close() terminates every worker and interrupts running jobs", a
   await expect(pool.prewarm("echo")).rejects.toThrow("the plugin pool is closed");
 });
 
+test("PluginPool.run() ends a run `interrupted` when the runner's interrupt aborts, and the plugin sees the reason", async () => {
+  const { pool } = track(testPool());
+  const interrupt = new AbortController();
+  const running = pool.run(request("echo", "sleep", { input: { ms: 60_000 }, interrupt: interrupt.signal }));
+  await waitFor(() => pool.workers().some((w) => w.state === "busy"), "the job to start");
+  interrupt.abort("interrupted");
+  expect(await running).toEqual({ status: "interrupted", error: { code: "job_interrupted", message: "The runner stopped before the job finished" } });
+  // Already interrupted before it starts: no worker is asked.
+  expect(await pool.run(request("echo", "default", { interrupt: interrupt.signal }))).toMatchObject({ status: "interrupted" });
+});
+
+test("PluginPool.run(): a controller cancel that came first stays `cancelled` when the interrupt follows", async () => {
+  const { pool } = track(testPool());
+  const cancel = new AbortController();
+  const interrupt = new AbortController();
+  const running = pool.run(request("echo", "sleep", { input: { ms: 60_000 }, signal: cancel.signal, interrupt: interrupt.signal }));
+  await waitFor(() => pool.workers().some((w) => w.state === "busy"), "the job to start");
+  cancel.abort("cancelled by controller: stop");
+  interrupt.abort("interrupted");
+  expect(await running).toMatchObject({ status: "cancelled", error: { code: "job_cancelled" } });
+});
+
 test("PluginPool.workers() reports plugin, state, jobs served and memory per worker, even after one quick job", async () => {
   const { pool } = track(testPool({ clock: () => 42 }));
   await pool.run(request("echo", "default"));

@@ -43,6 +43,22 @@ test("ActionContext.secrets.get() resolves from the job's secrets and the value 
   expect(JSON.stringify(records)).not.toContain(secret);
 });
 
+test("a secret straddling a clipping limit is redacted before the cut, so no half of it gets through", async () => {
+  const secret = "S3CRET-straddles-the-cut-0123456789";
+  const req = request("sdk-features", "secretAtCut", { input: { ref: "k" }, secrets: { k: secret } });
+  const outcome = await pool.run(req);
+  const halves = [secret.slice(0, secret.length / 2), secret.slice(secret.length / 2)];
+  const texts = [outcome.error?.message ?? "", ...req.logs.map((l) => l.msg), ...req.steps.map((st) => st.message ?? "")];
+  expect(texts).toHaveLength(3);
+  for (const text of texts) {
+    expect(text).toContain("[REDACTED]");
+    expect(text).toContain("more characters cut");
+    for (const half of halves) expect(text).not.toContain(half);
+  }
+  expect(req.logs[0]!.msg.length).toBeLessThan(64 * 1024 + 100);
+  expect(outcome.error!.message.length).toBeLessThan(16 * 1024 + 100);
+});
+
 test("ActionContext.secrets.get() fails with secret_not_found for a reference the job lacks", async () => {
   const outcome = await pool.run(request("sdk-features", "secret", { input: { ref: "missing" }, secrets: { other: "value-1234" } }));
   expect(outcome).toEqual({ status: "failed", error: { code: "secret_not_found", message: 'Cannot resolve secret "missing" for job "sdk-features-secret": the job has no such secret' } });

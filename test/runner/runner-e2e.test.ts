@@ -5,6 +5,7 @@ import { eventually, startController, startRunner, tempDir } from "../helpers/ha
 import type { ReferenceController } from "../../src/reference-controller/controller.ts";
 import type { Runner } from "../../src/runner/runner.ts";
 import type { JobExecutor } from "../../src/runner/job-executor.ts";
+import { testPool } from "../plugins/support/helpers.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -189,14 +190,11 @@ describe("Runner limits", () => {
   test("a plugin error of megabytes reaches the controller cut to a readable size", async () => {
     const tmp = tempDir();
     const { controller } = await startController({ dataDir: tmp.dir });
-    const executor: JobExecutor = {
-      run: async () => ({ status: "failed", error: { code: "plugin_error", message: "z".repeat(5 * 1024 * 1024) } }),
-      workers: () => [],
-      close: async () => {},
-    };
+    // The pool bounds a plugin's text (src/plugins/job-text.ts): a fixture plugin throws 5 MiB.
+    const { pool: executor } = testPool();
     const { runner } = startRunner({ controller, executor });
     cleanups.push(tmp.remove, () => controller.close(), () => runner.drain());
-    const job = controller.submitJob({ plugin: "echo", maxAttempts: 1 });
+    const job = controller.submitJob({ plugin: "sdk-features", action: "hugeError", maxAttempts: 1 });
     const done = await controller.waitForJob(job.id, 20_000);
     expect(done.status).toBe("failed");
     expect(done.error?.message.length).toBeLessThan(17_000);

@@ -2,8 +2,8 @@
 // everything not yet acknowledged (log/step events by seq, then the result), so that a lost
 // connection loses nothing: a new session replays the outbox in order.
 
-import type { JobHandle, JobResult } from "../connection.ts";
-import { message, type JobOffer, type LogLine, type RunnerMessage, type StepUpdate, type WireError } from "../../protocol/edge-v1.ts";
+import type { JobHandle } from "../connection.ts";
+import { message, type JobOffer, type JobResult, type LogLine, type RunnerMessage, type StepUpdate, type WireError } from "../../protocol/edge-v1.ts";
 
 type EventMessage = Extract<RunnerMessage, { type: "log" | "step" }>;
 type ResultMessage = Extract<RunnerMessage, { type: "result" }>;
@@ -74,17 +74,11 @@ export class JobOutbox implements JobHandle {
       return Promise.resolve({ accepted: false, reason: this.#lost });
     }
     const answer = new Promise<CompleteAnswer>((resolve) => (this.#answer = resolve));
-    const body: ResultMessage = message({
-      type: "result",
-      jobId: this.job.id,
-      attempt: this.job.attempt,
-      lastSeq: this.#seq,
-      status: result.status,
-      startedAt: result.startedAt,
-      finishedAt: result.finishedAt,
-    });
-    if (result.output !== undefined) body.output = result.output;
-    if (result.error !== undefined) body.error = result.error;
+    // The result message names its fields: the outcome's artifacts are not part of edge protocol v1.
+    const { status, output, error, startedAt, finishedAt } = result;
+    const body: ResultMessage = message({ type: "result", jobId: this.job.id, attempt: this.job.attempt, lastSeq: this.#seq, status, startedAt, finishedAt });
+    if (output !== undefined) body.output = output;
+    if (error !== undefined) body.error = error;
     this.#result = body;
     this.#send([body]);
     return answer;

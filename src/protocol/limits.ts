@@ -1,0 +1,22 @@
+// The sizes the edge protocol and the runner's job path hold to, defined once: the controller
+// refuses what is larger, and the runner bounds what a plugin produces before it leaves.
+
+/** Messages in one WebSocket batch frame or one long-poll send; the controller refuses more. */
+export const MAX_BATCH_MESSAGES = 1000;
+/** Lines in one `log` message; the controller refuses more. */
+export const MAX_LOG_LINES = 1000;
+/** The largest frame or long-poll body a controller accepts. */
+export const MAX_FRAME_CHARS = 4 * 1024 * 1024;
+/** The runner packs its frames to about this size, well under MAX_FRAME_CHARS. */
+export const PACK_FRAME_BYTES = 1024 * 1024;
+/** The runner cuts a log burst into messages of at most this many lines or characters. */
+export const SEND_LOG_LINES = 500;
+export const SEND_LOG_CHARS = 256 * 1024;
+/** A log line or a step message from a plugin is cut (after redaction) beyond this. */
+export const MAX_LINE_CHARS = 64 * 1024;
+/** Error messages are for people; a plugin that throws megabytes gets them cut (after redaction). */
+export const MAX_ERROR_MESSAGE_CHARS = 16 * 1024;
+/** Error codes are identifiers; the parser refuses longer ones. */
+export const MAX_ERROR_CODE_CHARS = 128;
+/** A result's output beyond this fails the job: it would not fit a frame the controller accepts. */
+export const MAX_OUTPUT_CHARS = 1024 * 1024;
