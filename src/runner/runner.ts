@@ -4,8 +4,7 @@
 
 import type { ControllerConnection, JobHandle } from "../controller/connection.ts";
 import type { Logger } from "../log/logger.ts";
-import { redactor, type RedactionScope } from "../log/redact.ts";
-import type { JobOffer } from "../protocol/edge-v1.ts";
+import { redactor } from "../log/redact.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "../status/snapshot.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { runtime } from "../platform/runtime.ts";
@@ -33,8 +32,6 @@ export interface RunnerOptions {
   logger: Logger;
   metrics?: RunnerMetricsSink;
   timers?: Timers;
-  /** The redaction scope of one job; default: the process redactor for every job. */
-  redaction?: (job: JobOffer) => RedactionScope;
   /** How long, after jobs end, results may take to reach the controller before we stop anyway. */
   flushTimeoutMs?: number;
 }
@@ -166,14 +163,18 @@ export class Runner {
     const key = `${job.id}#${job.attempt}`;
     const log = this.#log.child({ jobId: job.id, attempt: job.attempt, plugin: job.plugin });
     log.info(`Job started`);
+    // The job's own redaction scope: its secrets are masked while it runs and dropped after, so
+    // the cost of redacting a line does not grow with the secrets of finished jobs.
+    const redaction = redactor.child(`job ${key}`);
     const done = (async () => {
       const result = await runJob(handle, {
         executor: this.#o.executor,
         defaultTimeoutMs: this.#o.jobTimeoutMs,
         interrupt: this.#interrupt.signal,
-        redaction: this.#o.redaction?.(job) ?? redactor,
+        redaction,
         now: this.#timers.now,
       });
+      redaction.dispose();
       // The result goes out first, then the freed slot's credit (docs/protocol.md, "credit").
       const answered = handle.complete(result);
       this.#running.delete(key);
@@ -192,6 +193,7 @@ export class Runner {
       if (!answer.accepted) log.warn(`Result of job not recorded by the controller: ${answer.reason ?? "refused"}`);
     })().catch((error: unknown) => {
       // runJob never throws; this is the last line of defence so a bug cannot kill the runner.
+      redaction.dispose();
       this.#running.delete(key);
       log.error(`Job runner failed unexpectedly: ${(error as Error).message}`);
     });
