@@ -69,7 +69,16 @@ class ProcessWorker extends EventEmitter implements PluginThread {
         resolve(status);
       });
     });
-    child.on("message", (message) => this.emit("message", message as WorkerToHost));
+    const ceiling = options.memoryCeilingMb === undefined ? undefined : options.memoryCeilingMb * 1024 * 1024;
+    child.on("message", (raw) => {
+      const message = raw as WorkerToHost;
+      // Killed for its memory: nothing it says after that counts (a `done` may already be on its way).
+      if (this.#overCeiling) return;
+      // The runtime reports its resident memory before it reports a run's end, so a run that
+      // crossed the ceiling fails even when it ended between two polls.
+      if (message.type === "usage" && ceiling !== undefined && message.rssBytes > ceiling) return this.#killOverCeiling();
+      this.emit("message", message);
+    });
     child.on("error", (error) => this.emit("error", error));
     let buffered = "";
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -79,15 +88,12 @@ class ProcessWorker extends EventEmitter implements PluginThread {
       for (const line of lines) if (line !== "") options.onStderr?.(line.slice(0, 4096));
     });
     (child.stderr as { unref?: () => void } | null)?.unref?.();
-    const ceiling = options.memoryCeilingMb;
+    // Between runs (a timer the plugin left behind) only polling sees the memory grow.
     if (ceiling !== undefined && process.platform === "linux" && child.pid !== undefined) {
       const pid = child.pid;
       this.#poll = setInterval(() => {
         void residentBytes(pid).then((rss) => {
-          if (rss !== undefined && rss > ceiling * 1024 * 1024 && !this.#overCeiling) {
-            this.#overCeiling = true;
-            child.kill("SIGKILL");
-          }
+          if (rss !== undefined && rss > ceiling) this.#killOverCeiling();
         });
       }, options.pollMs ?? 250);
       this.#poll.unref();
@@ -96,6 +102,12 @@ class ProcessWorker extends EventEmitter implements PluginThread {
 
   get processGroup(): number | undefined {
     return this.#child.pid;
+  }
+
+  #killOverCeiling(): void {
+    if (this.#overCeiling) return;
+    this.#overCeiling = true;
+    this.#child.kill("SIGKILL");
   }
 
   postMessage(message: HostToWorker): void {
