@@ -3,7 +3,7 @@
 // (as meshcloud's Go runner sends them). An async run instead ends the runner's part: its
 // trigger step succeeds and the run stays IN_PROGRESS for the pipeline to report.
 
-import type { JobResult } from "../connection.ts";
+import type { JobResult } from "../../protocol/edge-v1.ts";
 import type { Behavior, ImplementationType, RunInput } from "./run-document.ts";
 
 export const SUMMARY_MAX = 2000;

@@ -4,7 +4,8 @@
 // outputs. Everything goes through the run's durable channel; an abort from meshStack cancels
 // the plugin at once and nothing more is sent.
 
-import type { JobHandle, JobResult } from "../connection.ts";
+import type { JobHandle } from "../connection.ts";
+import type { JobResult } from "../../protocol/edge-v1.ts";
 import type { JobOffer, LogLine, StepStatus, StepUpdate, WireError } from "../../protocol/edge-v1.ts";
 import type { Timers } from "../../util/sleep.ts";
 import type { RunChannel } from "./run-channel.ts";
