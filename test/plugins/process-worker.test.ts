@@ -2,6 +2,7 @@
 // ceiling and ends between two polls must still fail, never succeed.
 
 import { expect, test } from "bun:test";
+import { fileBundleSource } from "../../src/plugins/plugin-ref.ts";
 import { startProcessWorker } from "../../src/plugins/process-worker.ts";
 import type { WorkerToHost } from "../../src/plugins/worker-protocol.ts";
 import { fixture } from "./support/helpers.ts";
@@ -19,7 +20,7 @@ test("a process worker whose run ends past its memory ceiling is killed before t
   });
   worker.on("error", (error: Error & { code?: string }) => errors.push(error.code ?? error.message));
   const exited = new Promise<number>((resolve) => worker.on("exit", resolve));
-  worker.postMessage({ type: "init", source: { kind: "bundle", name: "sdk-features", version: "0.0.1", path: fixture("sdk-features") } });
+  worker.postMessage({ type: "init", source: fileBundleSource(fixture("sdk-features"), "sdk-features", "0.0.1") });
   await loaded;
   worker.postMessage({ type: "run", runId: 1, job: { id: "mem", attempt: 1, action: "memory", input: { mb: 300 } } });
   await exited;
