@@ -4,26 +4,18 @@
 // the run request not blindly repeated), bad credentials (401 and 203 sign-in page).
 
 import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import * as path from "node:path";
 import { FakeAzureDevops } from "./fakes/azure-devops.ts";
 import { startCluster, terminal, type Cluster } from "./cluster.ts";
 
 let cluster: Cluster;
 let azure: FakeAzureDevops;
 
-async function setSecret(name: string, value: string): Promise<void> {
-  const file = path.join(cluster.dir, `secret-${name}`);
-  writeFileSync(file, value, { mode: 0o600 });
-  expect((await cluster.cli(["secret", "set", name, "--value-file", file])).code).toBe(0);
-}
-
 beforeAll(async () => {
   azure = new FakeAzureDevops();
   await azure.start();
   cluster = await startCluster();
-  await setSecret("azpat", azure.pat);
-  await setSecret("azwrong", "azpat-wrong-0123456789-abcdef");
+  await cluster.setSecret("azpat", azure.pat);
+  await cluster.setSecret("azwrong", "azpat-wrong-0123456789-abcdef");
 }, 60_000);
 afterAll(async () => {
   await cluster?.stop();

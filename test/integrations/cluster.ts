@@ -2,7 +2,7 @@
 // submit through the CLI, read jobs and logs, and stop everything afterwards.
 
 import { expect } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
@@ -22,6 +22,8 @@ export interface Cluster {
   job(id: string): Promise<JobView>;
   waitFor(id: string, done: (job: JobView) => boolean, timeoutMs?: number): Promise<JobView>;
   logs(id: string): Promise<string>;
+  /** Stores a secret in the controller (through a 0600 file, as an operator would). */
+  setSecret(name: string, value: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,11 @@ export async function startCluster(options: { runnerEnv?: Record<string, string>
     },
     async logs(id) {
       return (await cli(["job", "logs", id])).output;
+    },
+    async setSecret(name, value) {
+      const file = path.join(dir, `secret-${name}`);
+      writeFileSync(file, value, { mode: 0o600 });
+      expect((await cli(["secret", "set", name, "--value-file", file])).code).toBe(0);
     },
     async stop() {
       for (const p of procs) p.kill("SIGKILL");

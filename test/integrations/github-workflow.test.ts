@@ -4,27 +4,19 @@
 // bad credentials named clearly without the secret.
 
 import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import * as path from "node:path";
 import { FakeGithub } from "./fakes/github.ts";
 import { startCluster, terminal, type Cluster } from "./cluster.ts";
 
 let cluster: Cluster;
 let github: FakeGithub;
 
-async function setSecret(name: string, value: string): Promise<void> {
-  const file = path.join(cluster.dir, `secret-${name}`);
-  writeFileSync(file, value, { mode: 0o600 });
-  expect((await cluster.cli(["secret", "set", name, "--value-file", file])).code).toBe(0);
-}
-
 beforeAll(async () => {
   github = new FakeGithub();
   await github.start();
   cluster = await startCluster();
-  await setSecret("ghkey", github.privateKeyPem);
-  await setSecret("ghtoken", "ghp_fake_personal_token_value");
-  await setSecret("ghwrong", "ghp_wrong_token_value_0123456789");
+  await cluster.setSecret("ghkey", github.privateKeyPem);
+  await cluster.setSecret("ghtoken", "ghp_fake_personal_token_value");
+  await cluster.setSecret("ghwrong", "ghp_wrong_token_value_0123456789");
 }, 60_000);
 afterAll(async () => {
   await cluster?.stop();

@@ -3,27 +3,19 @@
 // job's callback, rate limiting, a 5xx storm, an ambiguous trigger not sent twice, bad credentials.
 
 import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import * as path from "node:path";
 import { FakeGitlab } from "./fakes/gitlab.ts";
 import { startCluster, terminal, type Cluster } from "./cluster.ts";
 
 let cluster: Cluster;
 let gitlab: FakeGitlab;
 
-async function setSecret(name: string, value: string): Promise<void> {
-  const file = path.join(cluster.dir, `secret-${name}`);
-  writeFileSync(file, value, { mode: 0o600 });
-  expect((await cluster.cli(["secret", "set", name, "--value-file", file])).code).toBe(0);
-}
-
 beforeAll(async () => {
   gitlab = new FakeGitlab();
   await gitlab.start();
   cluster = await startCluster();
-  await setSecret("gltrigger", gitlab.triggerToken);
-  await setSecret("gltoken", gitlab.accessToken);
-  await setSecret("glwrong", "glpat-wrong-token-value-987654321");
+  await cluster.setSecret("gltrigger", gitlab.triggerToken);
+  await cluster.setSecret("gltoken", gitlab.accessToken);
+  await cluster.setSecret("glwrong", "glpat-wrong-token-value-987654321");
 }, 60_000);
 afterAll(async () => {
   await cluster?.stop();

@@ -20,9 +20,7 @@ beforeAll(async () => {
   mkdirSync(moduleDir);
   writeFileSync(path.join(moduleDir, "main.tf"), 'resource "null_resource" "r" {}\n');
   logFile = path.join(cluster.dir, "terraform.log");
-  const secretFile = path.join(cluster.dir, "tf-secret");
-  writeFileSync(secretFile, "tf-sup3r-secret-value", { mode: 0o600 });
-  expect((await cluster.cli(["secret", "set", "tfpass", "--value-file", secretFile])).code).toBe(0);
+  await cluster.setSecret("tfpass", "tf-sup3r-secret-value");
 }, 60_000);
 afterAll(() => cluster?.stop());
 

@@ -9,7 +9,7 @@ import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
-import { checkInput } from "../input-schema.ts";
+import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
 import { followRun } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
 
@@ -49,12 +49,7 @@ const INTEGRATION = "Azure DevOps";
 const API = "api-version=7.1";
 
 async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
-  let input: AzureInput;
-  if (isMeshstackRun(raw)) input = fromMeshstack(raw);
-  else {
-    checkInput(AZURE_DEVOPS_PIPELINE_INPUT, raw, "azure-devops-pipeline");
-    input = raw as AzureInput;
-  }
+  const input = integrationInput<AzureInput>(raw, AZURE_DEVOPS_PIPELINE_INPUT, "azure-devops-pipeline", fromMeshstack);
   const mode = input.mode ?? "sync";
   const api = new ApiClient(ctx);
   const pat = input.pat ?? (await ctx.secrets.get(input.patRef ?? ""));
@@ -114,25 +109,10 @@ function stepStatus(state: string | undefined, result: string | null | undefined
   return state === "inProgress" ? "running" : "pending";
 }
 
-interface MeshstackRun {
-  meshstack: Record<string, unknown>;
-  behavior?: unknown;
-  async?: unknown;
-  implementation?: Record<string, unknown>;
-}
-
-function isMeshstackRun(raw: unknown): raw is MeshstackRun {
-  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
-}
-
 /** meshStack AZURE_DEVOPS (azureDevOpsBaseUrl, organization, project, pipelineId, personalAccessToken, async, refName). */
 function fromMeshstack(run: MeshstackRun): AzureInput {
-  const impl = run.implementation ?? {};
-  const need = (key: string): string => {
-    const value = impl[key];
-    if ((typeof value !== "string" && typeof value !== "number") || value === "") throw new EdgeError("input_invalid", `Cannot run a meshStack AZURE_DEVOPS run: implementation.${key} is missing`);
-    return String(value);
-  };
+  const field = implementationFields(run, "AZURE_DEVOPS");
+  const need = field.required;
   const pipelineId = Number(need("pipelineId"));
   if (!Number.isInteger(pipelineId) || pipelineId < 1) throw new EdgeError("input_invalid", "Cannot run a meshStack AZURE_DEVOPS run: implementation.pipelineId is not a number");
   const input: AzureInput = {
@@ -140,8 +120,9 @@ function fromMeshstack(run: MeshstackRun): AzureInput {
     mode: run.async === true ? "async" : "sync", meshstack: run.meshstack,
     variables: { MESHSTACK_BEHAVIOR: String(run.behavior ?? "") },
   };
-  if (typeof impl.azureDevOpsBaseUrl === "string" && impl.azureDevOpsBaseUrl !== "") input.baseUrl = impl.azureDevOpsBaseUrl;
-  if (typeof impl.refName === "string" && impl.refName !== "") input.ref = impl.refName.startsWith("refs/") ? impl.refName : `refs/heads/${impl.refName}`;
+  const base = field.optional("azureDevOpsBaseUrl"), ref = field.optional("refName");
+  if (base !== undefined) input.baseUrl = base;
+  if (ref !== undefined) input.ref = ref.startsWith("refs/") ? ref : `refs/heads/${ref}`;
   return input;
 }
 

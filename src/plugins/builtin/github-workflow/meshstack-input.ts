@@ -2,29 +2,12 @@
 // githubBaseUrl, owner, appId, appPem decrypted, repository, branch, applyWorkflow,
 // destroyWorkflow, async, omitRunObjectInput) turned into this plugin's own input.
 
-import { EdgeError } from "../../../errors.ts";
-import type { ActionContext } from "../../sdk.ts";
+import { implementationFields, type MeshstackRun } from "../meshstack-run.ts";
 import type { GithubInput } from "./plugin.ts";
 
-interface MeshstackRun {
-  meshstack: Record<string, unknown>;
-  behavior?: unknown;
-  async?: unknown;
-  implementation?: Record<string, unknown>;
-}
-
-export function isMeshstackRun(raw: unknown): raw is MeshstackRun {
-  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
-}
-
-export function fromMeshstack(run: MeshstackRun, _ctx: ActionContext): GithubInput {
+export function fromMeshstack(run: MeshstackRun): GithubInput {
   const impl = run.implementation ?? {};
-  const str = (key: string): string | undefined => (typeof impl[key] === "string" && impl[key] !== "" ? (impl[key] as string) : undefined);
-  const need = (key: string): string => {
-    const value = str(key);
-    if (value === undefined) throw new EdgeError("input_invalid", `Cannot run a meshStack GITHUB_WORKFLOW run: implementation.${key} is missing`);
-    return value;
-  };
+  const { optional: str, required: need } = implementationFields(run, "GITHUB_WORKFLOW");
   const destroy = String(run.behavior).toUpperCase() === "DESTROY";
   const input: GithubInput = {
     owner: need("owner"),

@@ -10,11 +10,11 @@ import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { callbackFor } from "../callback-info.ts";
-import { checkInput } from "../input-schema.ts";
 import { followRun } from "../pipeline-run.ts";
 import { sleep } from "../../../util/sleep.ts";
 import { GITHUB_HEADERS, installationToken } from "./app-auth.ts";
-import { fromMeshstack, isMeshstackRun } from "./meshstack-input.ts";
+import { integrationInput } from "../meshstack-run.ts";
+import { fromMeshstack } from "./meshstack-input.ts";
 import { GITHUB_WORKFLOW_INPUT } from "./schema.ts";
 
 export interface GithubInput {
@@ -47,12 +47,7 @@ interface WorkflowRun {
 const INTEGRATION = "GitHub";
 
 async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
-  let input: GithubInput;
-  if (isMeshstackRun(raw)) input = fromMeshstack(raw, ctx);
-  else {
-    checkInput(GITHUB_WORKFLOW_INPUT, raw, "github-workflow");
-    input = raw as GithubInput;
-  }
+  const input = integrationInput<GithubInput>(raw, GITHUB_WORKFLOW_INPUT, "github-workflow", fromMeshstack);
   const api = new ApiClient(ctx);
   const base = (input.baseUrl ?? "https://api.github.com").replace(/\/+$/, "");
   const repo = `${base}/repos/${input.owner}/${input.repo}`;

@@ -10,7 +10,7 @@ import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
-import { checkInput } from "../input-schema.ts";
+import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
 import { followRun } from "../pipeline-run.ts";
 import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
 
@@ -38,12 +38,7 @@ const INTEGRATION = "GitLab";
 const FINAL = new Set(["success", "failed", "canceled", "skipped"]);
 
 async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
-  let input: GitlabInput;
-  if (isMeshstackRun(raw)) input = fromMeshstack(raw);
-  else {
-    checkInput(GITLAB_PIPELINE_INPUT, raw, "gitlab-pipeline");
-    input = raw as GitlabInput;
-  }
+  const input = integrationInput<GitlabInput>(raw, GITLAB_PIPELINE_INPUT, "gitlab-pipeline", fromMeshstack);
   const mode = input.mode ?? "sync";
   const api = new ApiClient(ctx);
   const project = `${(input.baseUrl ?? "https://gitlab.com").replace(/\/+$/, "")}/api/v4/projects/${encodeURIComponent(String(input.projectId))}`;
@@ -128,29 +123,15 @@ function stepStatus(status: string | undefined): StepUpdate["status"] {
   }
 }
 
-interface MeshstackRun {
-  meshstack: Record<string, unknown>;
-  behavior?: unknown;
-  implementation?: Record<string, unknown>;
-}
-
-function isMeshstackRun(raw: unknown): raw is MeshstackRun {
-  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
-}
-
 /** meshStack GITLAB_CICD (gitlabBaseUrl, projectId, refName, pipelineTriggerToken): always async. */
 function fromMeshstack(run: MeshstackRun): GitlabInput {
-  const impl = run.implementation ?? {};
-  const need = (key: string): string => {
-    const value = impl[key];
-    if ((typeof value !== "string" && typeof value !== "number") || value === "") throw new EdgeError("input_invalid", `Cannot run a meshStack GITLAB_CICD run: implementation.${key} is missing`);
-    return String(value);
-  };
+  const field = implementationFields(run, "GITLAB_CICD");
   const input: GitlabInput = {
-    projectId: need("projectId"), ref: need("refName"), triggerToken: need("pipelineTriggerToken"), mode: "async", meshstack: run.meshstack,
+    projectId: field.required("projectId"), ref: field.required("refName"), triggerToken: field.required("pipelineTriggerToken"), mode: "async", meshstack: run.meshstack,
     variables: { MESHSTACK_BEHAVIOR: String(run.behavior ?? "") },
   };
-  if (typeof impl.gitlabBaseUrl === "string" && impl.gitlabBaseUrl !== "") input.baseUrl = impl.gitlabBaseUrl;
+  const base = field.optional("gitlabBaseUrl");
+  if (base !== undefined) input.baseUrl = base;
   return input;
 }
 

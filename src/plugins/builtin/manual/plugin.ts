@@ -9,6 +9,7 @@ import { sleep } from "../../../util/sleep.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { CALLBACK_TOKEN_REF, CALLBACK_URL_REF } from "../callback-info.ts";
 import { checkInput } from "../input-schema.ts";
+import { isMeshstackRun } from "../meshstack-run.ts";
 import { MANUAL_INPUT } from "./schema.ts";
 
 
@@ -77,10 +78,6 @@ async function readDecision(url: string, token: string, ctx: ActionContext): Pro
   const body = (await response.json()) as { decision?: unknown; comment?: unknown };
   const decision = typeof body.decision === "string" ? body.decision : "pending";
   return typeof body.comment === "string" ? { decision, comment: body.comment.slice(0, 1024) } : { decision };
-}
-
-function isMeshstackRun(raw: unknown): raw is { meshstack: object; inputs?: Record<string, unknown> } {
-  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
 }
 
 export default definePlugin({

@@ -4,25 +4,13 @@
 // environment inputs environment variables, the repository the module source.
 
 import { EdgeError } from "../../../errors.ts";
+import { implementationFields, type MeshstackRun } from "../meshstack-run.ts";
 import type { TerraformInput } from "./plugin.ts";
 
-interface MeshstackTerraformRun {
-  meshstack: object;
-  inputs?: Record<string, unknown>;
-  environment?: Record<string, unknown>;
-  implementation?: { repositoryUrl?: unknown; repositoryPath?: unknown; refName?: unknown; sshPrivateKey?: unknown; knownHost?: unknown };
-}
-
-export function isMeshstackRun(raw: unknown): raw is MeshstackTerraformRun {
-  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object";
-}
-
-export function fromMeshstack(run: MeshstackTerraformRun): TerraformInput {
-  const impl = run.implementation ?? {};
-  const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
-  const url = str(impl.repositoryUrl);
-  if (url === undefined) throw new EdgeError("input_invalid", "Cannot run a meshStack TERRAFORM run: implementation.repositoryUrl is missing");
-  const path = str(impl.repositoryPath)?.replace(/^\.?\/+/, "");
+export function fromMeshstack(run: MeshstackRun): TerraformInput {
+  const field = implementationFields(run, "TERRAFORM");
+  const url = field.required("repositoryUrl");
+  const path = field.optional("repositoryPath")?.replace(/^\.?\/+/, "");
   if (path !== undefined && path.split("/").includes("..")) throw new EdgeError("input_invalid", `Cannot use implementation.repositoryPath "${path.slice(0, 200)}": it must stay inside the repository`);
   const environment = run.environment ?? {};
   const variables: Record<string, unknown> = {};
@@ -30,7 +18,7 @@ export function fromMeshstack(run: MeshstackTerraformRun): TerraformInput {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) env[key] = typeof value === "string" ? value : JSON.stringify(value);
   const module: TerraformInput["module"] = { git: url };
-  const ref = str(impl.refName), key = str(impl.sshPrivateKey), hosts = str(impl.knownHost);
+  const ref = field.optional("refName"), key = field.optional("sshPrivateKey"), hosts = field.optional("knownHost");
   if (ref !== undefined) module.ref = ref;
   if (path !== undefined && path !== "") module.path = path;
   if (key !== undefined) module.sshKey = key;

@@ -11,10 +11,10 @@ import { delimiter, isAbsolute, join } from "node:path";
 import { EdgeError } from "../../../errors.ts";
 import { runCommand } from "../../processes/run-command.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
-import { checkInput } from "../input-schema.ts";
 import { parseUiLine } from "./json-ui.ts";
 import { fetchModule, type ModuleSource } from "./module-source.ts";
-import { fromMeshstack, isMeshstackRun } from "./meshstack-input.ts";
+import { integrationInput } from "../meshstack-run.ts";
+import { fromMeshstack } from "./meshstack-input.ts";
 import { TERRAFORM_INPUT } from "./schema.ts";
 
 export interface TerraformInput {
@@ -35,12 +35,7 @@ const SENSITIVE = "(sensitive value)";
 
 function action(operation: Operation) {
   return async function terraform(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
-    let input: TerraformInput;
-    if (isMeshstackRun(raw)) input = fromMeshstack(raw);
-    else {
-      checkInput(TERRAFORM_INPUT, raw, `terraform ${operation}`);
-      input = raw as TerraformInput;
-    }
+    const input = integrationInput<TerraformInput>(raw, TERRAFORM_INPUT, `terraform ${operation}`, fromMeshstack);
     const workDir = await mkdtemp(join(tmpdir(), "edge-runner-terraform-"));
     try {
       await chmod(workDir, 0o700);

@@ -1,0 +1,45 @@
+// A meshStack run as the meshStack adapter hands it to a built-in integration
+// (src/controller/meshstack/implementations.ts): behavior, inputs, environment inputs, the
+// implementation's fields with its secrets decrypted, async, and the run's URLs and token.
+// Each integration turns it into its own input; these are the pieces they share.
+
+import { EdgeError } from "../../errors.ts";
+import { checkInput, type JsonSchema } from "./input-schema.ts";
+
+export interface MeshstackRun {
+  meshstack: Record<string, unknown>;
+  behavior?: unknown;
+  async?: unknown;
+  inputs?: Record<string, unknown>;
+  environment?: Record<string, unknown>;
+  implementation?: Record<string, unknown>;
+}
+
+/** True for the adapter's shape (it always carries `meshstack`); edge jobs never do (their schemas refuse it). */
+export function isMeshstackRun(raw: unknown): raw is MeshstackRun {
+  return raw !== null && typeof raw === "object" && typeof (raw as { meshstack?: unknown }).meshstack === "object" && (raw as { meshstack?: unknown }).meshstack !== null;
+}
+
+/** Reads implementation fields: `optional` gives undefined for a missing one, `required` fails naming it. */
+export function implementationFields(run: MeshstackRun, type: string): { optional(key: string): string | undefined; required(key: string): string } {
+  const impl = run.implementation ?? {};
+  const optional = (key: string): string | undefined => {
+    const value = impl[key];
+    return (typeof value === "string" && value !== "") || typeof value === "number" ? String(value) : undefined;
+  };
+  return {
+    optional,
+    required(key) {
+      const value = optional(key);
+      if (value === undefined) throw new EdgeError("input_invalid", `Cannot run a meshStack ${type} run: implementation.${key} is missing`);
+      return value;
+    },
+  };
+}
+
+/** A plugin's own input: converted from a meshStack run, or checked against its schema (`input_invalid` naming the field). */
+export function integrationInput<T>(raw: unknown, schema: JsonSchema, what: string, fromMeshstack: (run: MeshstackRun) => T): T {
+  if (isMeshstackRun(raw)) return fromMeshstack(raw);
+  checkInput(schema, raw, what);
+  return raw as T;
+}
