@@ -6,6 +6,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import terraformPlugin from "../../src/plugins/builtin/terraform/plugin.ts";
+import { createTestContext } from "../../src/plugins/test-context.ts";
 import { startCluster, terminal, type Cluster } from "./cluster.ts";
 
 const fakes = new URL("./fakes", import.meta.url).pathname;
@@ -56,6 +58,18 @@ test("terraform detect (plan) reports changesDetected and applies nothing", asyn
   expect(done.status).toBe("succeeded");
   expect(done.output).toEqual({ changesDetected: true, changes: { add: 3, change: 0, remove: 0 } });
   expect(invocations().slice(before).map((i) => i.argv[0])).toEqual(["init", "plan"]);
+}, 60_000);
+
+test("terraform keepPlan puts the plan file with ctx.artifacts; a runner without an artifact destination fails the job saying so", async () => {
+  // The plugin itself, with a test context that keeps artifacts.
+  const ctx = createTestContext({ jobId: "tf-keep" });
+  const output = (await terraformPlugin.actions.plan?.({ ...input({ keepPlan: true, binary: path.join(fakes, "terraform") }, { resources: 1 }) }, ctx)) as { planArtifact?: { name: string; size: number; sha256: string } };
+  expect(output.planArtifact).toMatchObject({ name: "tfplan" });
+  expect(ctx.artifactsKept.get("tfplan")?.bytes.byteLength).toBe(output.planArtifact?.size);
+  // Through the binary: the runner's artifact destination decides.
+  const done = await cluster.waitFor(await cluster.submit("terraform", "plan", input({ keepPlan: true }, { resources: 1 })), terminal);
+  if (done.status === "failed") expect(done.error?.message).toContain('Cannot keep artifact "tfplan"');
+  else expect(done.output).toMatchObject({ planArtifact: { name: "tfplan" } });
 }, 60_000);
 
 test("terraform destroy plans with -destroy and applies it", async () => {

@@ -24,7 +24,7 @@ test("terraform: repository, ref, path and SSH key from the implementation; envi
   });
   expect(input).toEqual({
     module: { git: "git@github.com:acme/infra.git", ref: "main", path: "envs/prod", sshKey: "-----BEGIN KEY-----", knownHosts: "github.com ssh-ed25519 AAAA" },
-    variables: { region: "eu" }, env: { TF_VAR_x: "y" },
+    variables: { region: "eu" }, env: { TF_VAR_x: "y" }, planInOutput: true,
   });
   expect(() => terraform({ meshstack, implementation: { repositoryUrl: "https://x.test/r.git", repositoryPath: "../up" } })).toThrow("it must stay inside the repository");
   expect(() => terraform({ meshstack, implementation: {} })).toThrow("Cannot run a meshStack TERRAFORM run: implementation.repositoryUrl is missing");

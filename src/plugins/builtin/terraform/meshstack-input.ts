@@ -23,5 +23,5 @@ export function fromMeshstack(run: MeshstackRun): TerraformInput {
   if (path !== undefined && path !== "") module.path = path;
   if (key !== undefined) module.sshKey = key;
   if (hosts !== undefined) module.knownHosts = hosts;
-  return { module, variables, env };
+  return { module, variables, env, planInOutput: true };
 }

@@ -27,11 +27,15 @@ export interface TerraformInput {
   binary?: string;
   keepPlan?: boolean;
   killGraceMs?: number;
+  /** meshStack DETECT: the plan goes back in the output as `plan` (base64). */
+  planInOutput?: boolean;
 }
 
 type Operation = "plan" | "apply" | "destroy";
 const OUTPUT_MAX_BYTES = 1024 * 1024;
 const SENSITIVE = "(sensitive value)";
+/** A job's output is capped at 1 MiB; base64 of this stays well below. */
+const PLAN_IN_OUTPUT_MAX = 512 * 1024;
 
 function action(operation: Operation) {
   return async function terraform(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
@@ -78,6 +82,7 @@ async function run(operation: Operation, input: TerraformInput, workDir: string,
   const changesDetected = plan.code === 2;
   const result: Record<string, unknown> = { changesDetected, ...(plan.changes === undefined ? {} : { changes: plan.changes }) };
   if (input.keepPlan === true) await keepPlan(join(dir, "tfplan"), ctx, result);
+  if (input.planInOutput === true && operation === "plan") await planForMeshstack(join(dir, "tfplan"), ctx, result);
   if (operation === "plan") return result;
   if (changesDetected) {
     const apply = await tf("apply", ["apply", "-input=false", "-json", "-auto-approve", "tfplan"], true);
@@ -158,15 +163,20 @@ async function readOutputs(binary: string, dir: string, env: Record<string, stri
   return outputs;
 }
 
-/** The plan file as an artifact, when the runner offers artifacts (object storage); said when it does not. */
+/** The plan file as an artifact (streamed to the controller, kept with the job's result). */
 async function keepPlan(file: string, ctx: ActionContext, result: Record<string, unknown>): Promise<void> {
-  const artifacts = (ctx as unknown as { artifacts?: { put(name: string, data: Uint8Array): Promise<unknown> } }).artifacts;
-  if (artifacts === undefined) {
-    ctx.log.warn("keepPlan: this runner offers no artifact storage; the plan file is not kept");
+  const info = await ctx.artifacts.put("tfplan", await readFile(file), { contentType: "application/octet-stream" });
+  result.planArtifact = info;
+}
+
+/** meshStack takes a DETECT run's plan back as `artifact` (base64) with the result; bounded so the output stays small. */
+async function planForMeshstack(file: string, ctx: ActionContext, result: Record<string, unknown>): Promise<void> {
+  const bytes = await readFile(file);
+  if (bytes.byteLength > PLAN_IN_OUTPUT_MAX) {
+    ctx.log.warn(`The plan file is ${bytes.byteLength} bytes, over ${PLAN_IN_OUTPUT_MAX}: not sent to meshStack`);
     return;
   }
-  await artifacts.put("tfplan", await readFile(file));
-  result.planArtifact = "tfplan";
+  result.plan = bytes.toString("base64");
 }
 
 /** The configured binary, or terraform, else tofu, from PATH. */
