@@ -114,9 +114,11 @@ describe("start-up failures (issue 14 items 1 and 5)", () => {
 describe("a plugin that does not exist (issue 14 item 5)", () => {
   test("job submit nosuch warns, and the job fails saying no built-in has that name, listing them, and how a bundle is named", async () => {
     const dataDir = path.join(dir, "dev-nosuch");
-    const dev = start(binary, ["dev", "--data-dir", dataDir, "--listen-port", "0", "--status-port", "0"]);
+    // logFormat auto, stderr a pipe: dev logs JSON like run does (docs/configuration.md), not text.
+    const dev = start(binary, ["dev", "--data-dir", dataDir, "--listen-port", "0", "--status-port", "0"], { env: { EDGE_RUNNER_LOG_FORMAT: "auto" } });
     procs.push(dev);
     const url = await waitForOutput(dev, /controller\s+(http:\/\/\S+)/, 30_000);
+    expect(dev.output()).toMatch(/^\{"ts":"[^"]+","level":"info"/m);
     const { code, output } = await runToEnd(binary, ["job", "submit", "nosuch", "--wait", "--json", "--data-dir", dataDir, "--controller-url", url]);
     expect(code).toBe(1);
     expect(output).toContain('Warning: Cannot find plugin "nosuch": no built-in plugin is named "nosuch" (the built-ins are "echo", "http"');
