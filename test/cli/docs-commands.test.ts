@@ -7,6 +7,7 @@ import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMMANDS } from "../../src/cli/main.ts";
+import { projectFiles } from "../../src/cli/plugin-template.ts";
 import { BUILTIN_PLUGINS, loadBuiltin } from "../../src/plugins/builtin/index.ts";
 import { inputSchemaOf } from "../../src/plugins/builtin/schemas.ts";
 import { BUILTIN_DOC, builtinDoc } from "../../scripts/gen-builtin-doc.ts";
@@ -138,6 +139,13 @@ test("every edge-runner command line in README.md and docs/ names a real command
   }
   expect(checked).toBeGreaterThan(50);
   expect(problems).toEqual([]);
+});
+
+test("the README that plugin init writes has only command lines that parse", async () => {
+  const readme = projectFiles("hello", "0.1.0")["README.md"]!;
+  const lines = commandLines("<plugin init>/README.md", readme);
+  expect(lines.length).toBeGreaterThan(8);
+  expect((await Promise.all(lines.map(problemsOf))).flat()).toEqual([]);
 });
 
 test("commandLines() finds invocations after sudo and runuser, joins continued lines, and ignores other tools", () => {
