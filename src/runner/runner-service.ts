@@ -12,6 +12,7 @@ import { EdgeConnection } from "../controller/edge/edge-connection.ts";
 import { runnerBundleResolver } from "../plugin-bundles/runner-bundles.ts";
 import { PluginPool } from "../plugins/pool.ts";
 import { openStorageService } from "../storage/open-store.ts";
+import { storageSection } from "../status/storage-section.ts";
 import { parsePoolPolicy } from "../plugins/pool-policy.ts";
 import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
@@ -150,7 +151,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const app = createStatusApp({
     snapshot: () => ({ ...started.snapshot(), insecure: config.insecure }),
     metrics,
-    sections: [secretsSection(backends), ...("details" in connection ? [meshstackSection(() => connection.details())] : [])],
+    sections: [secretsSection(backends), storageSection(storage.stats), ...("details" in connection ? [meshstackSection(() => connection.details())] : [])],
     allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
   });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
