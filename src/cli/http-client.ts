@@ -109,6 +109,31 @@ export class AdminClient {
     return this.#call("GET", `/jobs/${encodeURIComponent(id)}`);
   }
 
+  async listArtifacts(id: string): Promise<Array<{ name: string; size: number; sha256: string; contentType?: string; attempt: number; storedAt: number }>> {
+    return (await this.#call<{ artifacts: Array<{ name: string; size: number; sha256: string; contentType?: string; attempt: number; storedAt: number }> }>("GET", `/jobs/${encodeURIComponent(id)}/artifacts`)).artifacts;
+  }
+
+  /** The artifact's bytes as a stream, with the digest the controller recorded. */
+  async getArtifact(id: string, name: string): Promise<{ body: ReadableStream<Uint8Array>; sha256: string | null; size: number }> {
+    const path = `/jobs/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.baseUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${this.#token}` } });
+    } catch (error) {
+      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${publicUrl(this.baseUrl)}: ${(error as Error).message}`, true);
+    }
+    if (!response.ok || response.body === null) {
+      let error: { code?: string; message?: string } | undefined;
+      try {
+        error = ((await response.json()) as { error?: { code?: string; message?: string } }).error;
+      } catch {
+        // not JSON: the status says enough
+      }
+      throw new AdminApiError(response.status, error?.code ?? "unknown", error?.message ?? `GET ${path} answered ${response.status}`, response.status >= 500);
+    }
+    return { body: response.body, sha256: response.headers.get("x-artifact-sha256"), size: Number(response.headers.get("content-length") ?? "0") };
+  }
+
   async listJobs(filter: { group?: string; status?: string; limit?: number } = {}): Promise<JobJson[]> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(filter)) if (v !== undefined) query.set(k, String(v));

@@ -1,4 +1,4 @@
-// `edge-runner job submit|get|list|cancel|approve|reject|logs`: the reference controller's jobs from a shell.
+// `edge-runner job submit|get|list|cancel|approve|reject|logs|artifacts|artifact`: the reference controller's jobs from a shell.
 
 import * as fs from "node:fs";
 import { clientOptionsHelp } from "../config/help.ts";
@@ -20,6 +20,8 @@ const USAGE = `Usage:
   edge-runner job cancel <id>
   edge-runner job approve|reject <id> [--comment text]   (answers a job's manual step)
   edge-runner job logs <id> [--follow]
+  edge-runner job artifacts <id>                 (the artifacts the job kept: name, size, SHA-256)
+  edge-runner job artifact <id> <name> > file    (one artifact's bytes to stdout, digest checked)
 
 --secret NAME=VALUE (repeatable) adds input NAME encrypted by the controller to the current keys
 of the group's runners: the controller stores only ciphertext, the plugin sees the value. A value
@@ -37,7 +39,7 @@ const FLAGS: FlagSpec = {
 
 export const jobCommand: Command = {
   name: "job",
-  summary: "Submit, inspect, cancel, approve or reject jobs and read their logs: job submit|get|list|cancel|approve|reject|logs.",
+  summary: "Submit, inspect, cancel, approve or reject jobs, read their logs and artifacts: job submit|get|list|cancel|approve|reject|logs|artifacts|artifact.",
   async run(args) {
     const { secretInputs, rest: otherArgs } = takeSecretFlags(args);
     const { flags, positionals, config } = parseCommandArgs(otherArgs, FLAGS);
@@ -52,7 +54,7 @@ export const jobCommand: Command = {
       if (rest[0] === undefined) fail(`edge-runner job ${sub}: missing the ${what}\n\n${USAGE}`);
       return rest[0];
     };
-    if (!["submit", "get", "list", "cancel", "approve", "reject", "logs"].includes(sub)) {
+    if (!["submit", "get", "list", "cancel", "approve", "reject", "logs", "artifacts", "artifact"].includes(sub)) {
       fail(`edge-runner job: unknown sub-command "${sub}"\n\n${USAGE}`);
       return EXIT.usage;
     }
@@ -111,6 +113,24 @@ export const jobCommand: Command = {
           const id = needId("job id");
           return id === undefined ? EXIT.usage : streamLogs(client, id, flags.has("--follow"), json);
         }
+        case "artifacts": {
+          const id = needId("job id");
+          if (id === undefined) return EXIT.usage;
+          const artifacts = await client.listArtifacts(id);
+          if (json) out(JSON.stringify({ artifacts }));
+          else if (artifacts.length === 0) out(`Job "${id}" kept no artifacts.`);
+          else out(table([["NAME", "SIZE", "SHA256", "TYPE", "ATTEMPT"], ...artifacts.map((a) => [a.name, String(a.size), a.sha256, a.contentType ?? "", String(a.attempt)])]));
+          return EXIT.ok;
+        }
+        case "artifact": {
+          const id = needId("job id");
+          if (id === undefined) return EXIT.usage;
+          if (rest[1] === undefined) {
+            fail(`edge-runner job artifact: missing the artifact name\n\n${USAGE}`);
+            return EXIT.usage;
+          }
+          return writeArtifact(client, id, rest[1]);
+        }
         default:
           fail(`edge-runner job: unknown sub-command "${sub}"\n\n${USAGE}`);
           return EXIT.usage;
@@ -118,6 +138,23 @@ export const jobCommand: Command = {
     });
   },
 };
+
+/** Streams an artifact to stdout, hashing it on the way; a digest that differs from the controller's fails. */
+async function writeArtifact(client: AdminClient, id: string, name: string): Promise<number> {
+  const { createHash } = await import("node:crypto");
+  const { body, sha256 } = await client.getArtifact(id, name);
+  const hash = createHash("sha256");
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    hash.update(chunk);
+    if (!process.stdout.write(chunk)) await new Promise<void>((resolve) => process.stdout.once("drain", () => resolve()));
+  }
+  const got = hash.digest("hex");
+  if (sha256 !== null && got !== sha256) {
+    process.stderr.write(`edge-runner job artifact: the bytes received (SHA-256 ${got}) differ from the recorded ${sha256}\n`);
+    return EXIT.failure;
+  }
+  return EXIT.ok;
+}
 
 /**
  * A name without @version runs only as a built-in: say so before the job fails on a runner. A

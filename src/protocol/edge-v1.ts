@@ -225,6 +225,15 @@ const runnerValidators: Record<RunnerMessage["type"], (m: Obj) => void> = {
     str(m, "jobId"); int(m, "attempt", 1); int(m, "lastSeq", 0); oneOf(m, "status", JOB_STATUSES);
     int(m, "startedAt"); int(m, "finishedAt");
     if (m.error !== undefined) wireError(m.error, "error");
+    if (m.artifacts !== undefined) {
+      for (const a of arr(m, "artifacts", 32)) {
+        const ref = obj(a, "artifacts[]");
+        need(typeof ref.name === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(ref.name), `"artifacts[].name" must be an artifact name`);
+        int(ref, "size");
+        need(typeof ref.sha256 === "string" && /^[0-9a-f]{64}$/.test(ref.sha256), `"artifacts[].sha256" must be 64 lower-case hex digits`);
+        if (ref.contentType !== undefined) str(ref, "contentType", 200);
+      }
+    }
   },
   error: (m) => wireError(m.error, "error"),
 };
@@ -302,6 +311,8 @@ export const EDGE_PATHS = {
   sessions: "/edge/v1/sessions",
   check: "/edge/v1/check",
   resolveSecret: "/edge/v1/secrets/resolve",
+  /** PUT the body of artifact `name` of the job attempt the runner holds; answered {v, name, size, sha256}. */
+  artifact: (jobId: string, attempt: number, name: string) => `/edge/v1/artifacts/${encodeURIComponent(jobId)}/${attempt}/${encodeURIComponent(name)}`,
   /** POST {v, runnerId, keys: RSA JWK[]}: the runner's encryption keys, current first. */
   runnerKeys: "/edge/v1/keys",
   session: (id: string) => `/edge/v1/sessions/${encodeURIComponent(id)}`,

@@ -4,6 +4,8 @@
 import { Hono } from "hono";
 import { VERSION } from "../version.ts";
 import { createAdminJobsApp } from "./admin-jobs.ts";
+import { createAdminArtifactsApp } from "./artifact-routes.ts";
+import type { ArtifactStore } from "./artifact-store.ts";
 import { createAdminRunnersApp } from "./admin-runners.ts";
 import { createAdminSecretsApp } from "./admin-secrets.ts";
 import type { SecretStore } from "./secret-store.ts";
@@ -17,6 +19,7 @@ export interface AdminAppOptions {
   core: ControllerCore;
   runners: RunnerRegistry;
   secrets: SecretStore;
+  artifacts: ArtifactStore;
   adminTokenHash: string;
   state: () => "starting" | "ready" | "stopping" | "failed";
   /** Why the state is `failed` (the store cannot be written), shown by /health. */
@@ -71,6 +74,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   });
 
   app.route("/jobs", createAdminJobsApp(core, (group) => options.runners.groupKeys(group)));
+  app.route("/jobs", createAdminArtifactsApp({ core, artifacts: options.artifacts }));
   app.route("/runners", createAdminRunnersApp(options.runners));
   app.route("/secrets", createAdminSecretsApp(options.secrets));
   return app;

@@ -35,6 +35,8 @@ export interface CoreSettings {
 export interface CoreOptions extends CoreSettings {
   store: ControllerStore;
   logs: JobLogs;
+  /** Artifacts of jobs, dropped with them when their retention ends. */
+  artifacts?: { drop(ids: readonly string[]): void };
   sessions: SessionRegistry;
   clock: Clock;
   logger: Logger;
@@ -61,6 +63,7 @@ export interface ControllerCounters {
 export class ControllerCore {
   readonly store: ControllerStore;
   readonly logs: JobLogs;
+  readonly #artifacts: { drop(ids: readonly string[]): void } | undefined;
   readonly sessions: SessionRegistry;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -81,6 +84,7 @@ export class ControllerCore {
   constructor(options: CoreOptions) {
     this.store = options.store;
     this.logs = options.logs;
+    this.#artifacts = options.artifacts;
     this.sessions = options.sessions;
     this.clock = options.clock;
     this.logger = options.logger;
@@ -289,6 +293,7 @@ export class ControllerCore {
     if (ids.length === 0) return 0;
     this.store.forgetJobs(ids);
     this.logs.drop(ids);
+    this.#artifacts?.drop(ids);
     this.logger.info("Pruned finished jobs past their retention", { jobs: ids.length, retentionMs: this.settings.jobRetentionMs });
     return ids.length;
   }

@@ -31,6 +31,8 @@ import { SessionRegistry } from "./session-registry.ts";
 import { ControllerStore } from "./store.ts";
 import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-failure.ts";
 import { EdgeError } from "../errors.ts";
+import { createEdgeArtifactsApp } from "./artifact-routes.ts";
+import { ArtifactStore } from "./artifact-store.ts";
 import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
 
 export interface ReferenceControllerOptions {
@@ -71,6 +73,8 @@ export interface ReferenceControllerOptions {
   jobLogMaxBytes?: number;
   /** Bytes the event journal may hold in all (default 4 GiB). */
   eventJournalMaxBytes?: number;
+  /** Largest artifact a runner may upload (default 100 MiB). */
+  artifactMaxBytes?: number;
   /** How changes are batched and fsync'd; tests inject `SYNCHRONOUS` or a fake fsync. */
   commit?: GroupCommitOptions;
   /**
@@ -92,6 +96,8 @@ export class ReferenceController {
   readonly adminToken: string;
   /** Named secrets jobs may resolve by reference (values never leave except to a lease holder). */
   readonly secrets: SecretStore;
+  /** Artifacts jobs kept (ctx.artifacts.put), dropped with their job. */
+  readonly artifacts: ArtifactStore;
   readonly dataDir: string;
   readonly #sweeper: LeaseSweeper;
   readonly #pauses: PauseDetector;
@@ -128,8 +134,10 @@ export class ReferenceController {
       if (created) logger.info("Created the admin token (mode 0600)", { file });
       this.adminToken = token;
     }
+    this.artifacts = new ArtifactStore({ dir: path.join(dir, "artifacts"), maxBytes: options.artifactMaxBytes ?? 100 * 1024 * 1024 });
     this.core = new ControllerCore({
       store,
+      artifacts: this.artifacts,
       logs: new JobLogs({
         dir: path.join(dir, "events"),
         logger,
@@ -203,6 +211,8 @@ export class ReferenceController {
     }));
     const secrets = new SecretStore(dir);
     this.secrets = secrets;
+    const artifacts = this.artifacts;
+    this.app.route("/", createEdgeArtifactsApp({ core: this.core, runners: this.runners, artifacts }));
     const callbackTokens = CallbackTokens.inDir(dir);
     this.app.route("/", createEdgeSecretsApp({ core: this.core, runners: this.runners, secrets, callbacks: { tokens: callbackTokens, baseUrl: () => this.url } }));
     this.app.route(CALLBACK_PATH_PREFIX, createCallbackApp({ core: this.core, tokens: callbackTokens }));
@@ -210,6 +220,7 @@ export class ReferenceController {
       core: this.core,
       runners: this.runners,
       secrets,
+      artifacts,
       adminTokenHash,
       state: () => this.#state,
       reason: () => this.#failureReason,
@@ -263,6 +274,8 @@ export class ReferenceController {
         hostname: options.hostname ?? "127.0.0.1",
         port: options.port ?? 0,
         flag: "--listen-port",
+        // Artifact uploads stream to disk with their own limit; the server's cap must not be lower.
+        maxBodyBytes: Math.max(40 * 1024 * 1024, (options.artifactMaxBytes ?? 100 * 1024 * 1024) + 1024 * 1024),
         ...(options.tls === undefined ? {} : { tls: options.tls }),
       });
     } catch (error) {

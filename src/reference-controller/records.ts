@@ -1,7 +1,7 @@
 // What the controller stores: jobs, runners, and the journal records that change them. Every
 // record is a full upsert, so replaying a record twice (after a crash mid-compaction) is harmless.
 
-import type { WireError } from "../protocol/edge-v1.ts";
+import type { ArtifactRecord, WireError } from "../protocol/edge-v1.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 import type { JobState } from "./job-state.ts";
 
@@ -21,6 +21,8 @@ export interface StoredJob {
   finishedAt?: number;
   output?: unknown;
   error?: WireError;
+  /** Artifacts the accepted result named (bytes in the artifact store). */
+  artifacts?: ArtifactRecord[];
   timeoutMs?: number;
   /** Secret references the job may resolve at run time (names only; values stay in the store). */
   secrets?: string[];

@@ -246,6 +246,7 @@ export class RunnerMessages {
       startedAt: job.startedAt ?? msg.startedAt,
       ...(msg.output === undefined ? {} : { output: msg.output }),
       ...(msg.error === undefined ? {} : { error: storedError(msg.error) }),
+      ...(msg.artifacts === undefined ? {} : { artifacts: msg.artifacts.map((a) => ({ name: a.name, size: a.size, sha256: a.sha256, ...(a.contentType === undefined ? {} : { contentType: a.contentType }) })) }),
     };
     // An output the controller cannot keep ends the job failed, not the controller: refusing
     // the result instead would have the runner resend it forever.

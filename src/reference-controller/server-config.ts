@@ -31,6 +31,7 @@ export function controllerOptionsFromConfig(config: Config, logger: Logger): Ref
     leaseGraceMs: config.leaseGraceMs,
     jobLogMaxBytes: config.jobLogMaxBytes,
     eventJournalMaxBytes: config.eventJournalMaxBytes,
+    artifactMaxBytes: config.artifactMaxBytes,
     logger,
     ...resolveAdminTokenForServer(config),
     ...tlsFromConfig(config),

@@ -23,6 +23,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Runner } from "./runner.ts";
 import { controllerSecretResolver } from "./controller-secrets.ts";
+import { controllerArtifactSink } from "./controller-artifacts.ts";
 import { SecretInputsExecutor } from "./secret-inputs-executor.ts";
 import { SecretBackends } from "../secrets/references/secret-backends.ts";
 import { secretsSection } from "../status/secrets-section.ts";
@@ -89,12 +90,15 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const secrets = (request: { jobId: string; attempt: number; declaredSecrets?: readonly string[] }) => ({
     get: (ref: string, signal: AbortSignal) => backends.resolve(ref, { jobId: request.jobId, attempt: request.attempt, ...(request.declaredSecrets === undefined ? {} : { declared: request.declaredSecrets }) }, signal),
   });
+  const artifactSink = controllerArtifactSink({ controllerUrl: config.controllerUrl, runnerId, apiKey, ...(client === undefined ? {} : { client }) });
   const pool = new PluginPool({
     idleMs: config.workerIdleMs,
     maxWorkerHeapMb: config.workerMaxHeapMb,
     policy,
     storage,
     artifactMaxBytes: config.artifactMaxBytes,
+    // Artifacts go to the reference controller; a meshStack runner has no destination for them yet.
+    ...(meshstack === undefined ? { artifacts: () => artifactSink } : {}),
     // A meshStack run's secrets are the ones its adapter decrypted (meshstack:inputs.KEY, meshstack:implementation.FIELD).
     secrets: meshstack === undefined ? secrets : (request) => jobSecretResolver(request.jobId, meshSecrets?.(request.jobId)),
     logger,

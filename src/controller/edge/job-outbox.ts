@@ -74,11 +74,12 @@ export class JobOutbox implements JobHandle {
       return Promise.resolve({ accepted: false, reason: this.#lost });
     }
     const answer = new Promise<CompleteAnswer>((resolve) => (this.#answer = resolve));
-    // The result message names its fields: the outcome's artifacts are not part of edge protocol v1.
-    const { status, output, error, startedAt, finishedAt } = result;
+    const { status, output, error, artifacts, startedAt, finishedAt } = result;
     const body: ResultMessage = message({ type: "result", jobId: this.job.id, attempt: this.job.attempt, lastSeq: this.#seq, status, startedAt, finishedAt });
     if (output !== undefined) body.output = output;
     if (error !== undefined) body.error = error;
+    // Artifacts were uploaded before the result (EDGE_PATHS.artifact); the result names them with their digests.
+    if (artifacts !== undefined && artifacts.length > 0) body.artifacts = artifacts;
     this.#result = body;
     this.#send([body]);
     return answer;

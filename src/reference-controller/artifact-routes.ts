@@ -1,0 +1,81 @@
+// Artifacts over HTTP. Edge: PUT /edge/v1/artifacts/:jobId/:attempt/:name, by the runner holding
+// that attempt's lease (authenticated before a byte of the body is read), streamed to disk with
+// the size limit and digest (artifact-store.ts). Admin (under /api/v1, behind the admin token):
+// GET /jobs/:id/artifacts lists them, GET /jobs/:id/artifacts/:name downloads one.
+
+import { open } from "node:fs/promises";
+import { Hono } from "hono";
+import { serializeError } from "../errors.ts";
+import type { ArtifactStore } from "./artifact-store.ts";
+import type { ControllerCore } from "./controller-core.ts";
+import { errorResponse } from "./http-helpers.ts";
+import { isLeased } from "./job-state.ts";
+import type { RunnerRegistry } from "./runner-registry.ts";
+import { bearerToken } from "./tokens.ts";
+
+export function createEdgeArtifactsApp(options: { core: ControllerCore; runners: RunnerRegistry; artifacts: ArtifactStore }): Hono {
+  const { core, runners, artifacts } = options;
+  const app = new Hono();
+  app.put("/edge/v1/artifacts/:jobId/:attempt/:name", async function putArtifact(c) {
+    const runnerId = c.req.header("x-edge-runner-id") ?? "";
+    const { jobId, name } = c.req.param();
+    const attempt = Number(c.req.param("attempt"));
+    if (runners.authenticate(runnerId, bearerToken(c.req.header("authorization"))) === undefined) {
+      return errorResponse(c, 401, "unauthorized", `Cannot store artifact "${name.slice(0, 128)}": unknown runner or wrong API key`);
+    }
+    const declared = Number(c.req.header("content-length") ?? "0");
+    if (declared > artifacts.maxBytes) return errorResponse(c, 413, "storage_limit", `Cannot store artifact "${name.slice(0, 128)}": ${declared} bytes is over the limit of ${artifacts.maxBytes}`);
+    const job = core.getJob(jobId);
+    if (job === undefined || !isLeased(job.status) || job.runnerId !== runnerId || job.attempt !== attempt) {
+      return errorResponse(c, 409, "stale_attempt", `Cannot store artifact "${name.slice(0, 128)}" of job "${jobId.slice(0, 128)}" attempt ${attempt}: runner "${runnerId}" does not hold it`);
+    }
+    const body = c.req.raw.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+    try {
+      const stored = await artifacts.put(jobId, attempt, name, body, c.req.header("content-type"), core.clock.now());
+      core.logger.info("Stored a job artifact", { jobId, attempt, name, size: stored.size });
+      return c.json({ v: 1, name: stored.name, size: stored.size, sha256: stored.sha256 });
+    } catch (error) {
+      const wire = serializeError(error);
+      return errorResponse(c, wire.code === "storage_limit" ? 413 : wire.code === "input_invalid" ? 400 : 500, wire.code, wire.message);
+    }
+  });
+  return app;
+}
+
+export function createAdminArtifactsApp(options: { core: ControllerCore; artifacts: ArtifactStore }): Hono {
+  const { core, artifacts } = options;
+  const app = new Hono();
+  app.get("/:id/artifacts", function listArtifacts(c) {
+    const id = c.req.param("id");
+    if (core.getJob(id) === undefined) return errorResponse(c, 404, "not_found", `Cannot list artifacts of job "${id.slice(0, 128)}": no such job`);
+    return c.json({ artifacts: artifacts.list(id) });
+  });
+  app.get("/:id/artifacts/:name", async function getArtifact(c) {
+    const { id, name } = c.req.param();
+    const found = core.getJob(id) === undefined ? undefined : artifacts.find(id, name);
+    if (found === undefined) return errorResponse(c, 404, "not_found", `Cannot read artifact "${name.slice(0, 128)}" of job "${id.slice(0, 128)}": no such artifact`);
+    const handle = await open(found.file, "r");
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const buffer = new Uint8Array(256 * 1024);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+        if (bytesRead === 0) {
+          await handle.close();
+          controller.close();
+        } else {
+          controller.enqueue(buffer.subarray(0, bytesRead));
+        }
+      },
+      cancel: () => handle.close(),
+    });
+    return new Response(body, {
+      headers: {
+        "content-type": found.record.contentType ?? "application/octet-stream",
+        "content-length": String(found.record.size),
+        "x-artifact-sha256": found.record.sha256,
+        "content-disposition": `attachment; filename="${found.record.name}"`,
+      },
+    });
+  });
+  return app;
+}

@@ -1,0 +1,114 @@
+// Job artifacts on the reference controller's disk: `<dir>/artifacts/<jobId>/<name>.data` with
+// `<name>.meta` beside it (size, SHA-256, content type, attempt). Written to a temp file and
+// renamed, digest computed as the bytes arrive, refused past the size limit at the byte that
+// crosses it. Dropped with their job when its retention ends.
+
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { open, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { EdgeError } from "../errors.ts";
+
+export interface StoredArtifact {
+  name: string;
+  size: number;
+  sha256: string;
+  contentType?: string;
+  attempt: number;
+  storedAt: number;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,199}$/;
+
+export class ArtifactStore {
+  readonly maxBytes: number;
+  readonly #dir: string;
+
+  constructor(options: { dir: string; maxBytes: number }) {
+    this.#dir = options.dir;
+    this.maxBytes = options.maxBytes;
+  }
+
+  /** Stores `body` as artifact `name` of `jobId`, replacing an earlier attempt's. */
+  async put(jobId: string, attempt: number, name: string, body: ReadableStream<Uint8Array>, contentType: string | undefined, now: number): Promise<StoredArtifact> {
+    checkName(name);
+    if (contentType !== undefined && !CONTENT_TYPE.test(contentType)) throw new EdgeError("input_invalid", `Cannot store artifact "${name}": content type "${contentType.slice(0, 100)}" is not printable ASCII of at most 200 characters`);
+    const dir = this.#jobDir(jobId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const temp = path.join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
+    const hash = createHash("sha256");
+    let size = 0;
+    const handle = await open(temp, "w", 0o600);
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > this.maxBytes) throw new EdgeError("storage_limit", `Cannot store artifact "${name}" of job "${jobId}": it is over the limit of ${this.maxBytes} bytes`);
+        hash.update(value);
+        let at = 0;
+        while (at < value.byteLength) at += (await handle.write(value, at, value.byteLength - at)).bytesWritten;
+      }
+      await handle.sync();
+    } catch (error) {
+      await reader.cancel().catch(() => undefined);
+      await handle.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    const record: StoredArtifact = { name, size, sha256: hash.digest("hex"), attempt, storedAt: now, ...(contentType === undefined ? {} : { contentType }) };
+    await rename(temp, path.join(dir, `${name}.data`));
+    await writeFile(path.join(dir, `${name}.meta`), JSON.stringify(record), { mode: 0o600 });
+    return record;
+  }
+
+  /** The job's artifacts, by name. */
+  list(jobId: string): StoredArtifact[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.#jobDir(jobId));
+    } catch {
+      return [];
+    }
+    const out: StoredArtifact[] = [];
+    for (const file of names.sort()) {
+      if (!file.endsWith(".meta")) continue;
+      try {
+        out.push(JSON.parse(readFileSync(path.join(this.#jobDir(jobId), file), "utf8")) as StoredArtifact);
+      } catch {
+        // A record being written right now; the next listing has it.
+      }
+    }
+    return out;
+  }
+
+  /** The artifact's record and file path, or undefined. */
+  find(jobId: string, name: string): { record: StoredArtifact; file: string } | undefined {
+    if (!NAME.test(name)) return undefined;
+    const record = this.list(jobId).find((r) => r.name === name);
+    if (record === undefined) return undefined;
+    const file = path.join(this.#jobDir(jobId), `${name}.data`);
+    try {
+      if (statSync(file).size !== record.size) return undefined;
+    } catch {
+      return undefined;
+    }
+    return { record, file };
+  }
+
+  /** Deletes the artifacts of jobs whose retention ended. */
+  drop(jobIds: readonly string[]): void {
+    for (const id of jobIds) rmSync(this.#jobDir(id), { recursive: true, force: true });
+  }
+
+  #jobDir(jobId: string): string {
+    return path.join(this.#dir, encodeURIComponent(jobId).replace(/\./g, "%2E"));
+  }
+}
+
+function checkName(name: string): void {
+  if (!NAME.test(name)) throw new EdgeError("input_invalid", `Cannot store artifact "${name.slice(0, 100)}": a name is 1 to 128 letters, digits and "._-", starting with a letter or digit`);
+}

@@ -1,0 +1,53 @@
+// The reference controller as a job's artifact destination: each artifact is one streamed PUT to
+// EDGE_PATHS.artifact by the runner holding the attempt, with its API key. The controller answers
+// with its own SHA-256, which the host compares with the one it computed (host-calls.ts).
+
+import type { ArtifactSink } from "../artifacts/artifact-sink.ts";
+import { EdgeError } from "../errors.ts";
+import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
+import { EDGE_PATHS } from "../protocol/edge-v1.ts";
+
+export interface ControllerArtifactsOptions {
+  controllerUrl: string;
+  runnerId: string;
+  apiKey: string;
+  client?: ControllerClient;
+}
+
+export function controllerArtifactSink(options: ControllerArtifactsOptions): ArtifactSink {
+  const client = options.client ?? defaultControllerClient;
+  return {
+    async put(upload) {
+      let response: Response;
+      try {
+        response = await client.fetch(options.controllerUrl + EDGE_PATHS.artifact(upload.jobId, upload.attempt, upload.name), {
+          method: "PUT",
+          headers: {
+            authorization: `Bearer ${options.apiKey}`,
+            "x-edge-runner-id": options.runnerId,
+            "content-type": upload.contentType ?? "application/octet-stream",
+          },
+          body: upload.body,
+          // A streamed request body (fetch on Node, Bun and Deno) must say so.
+          duplex: "half",
+          signal: upload.signal,
+        } as RequestInit);
+      } catch (error) {
+        throw new EdgeError("storage_failed", `Cannot upload artifact "${upload.name}" of job "${upload.jobId}": ${(error as Error).message}`, { retryable: true });
+      }
+      if (!response.ok) {
+        let detail = "";
+        try {
+          const body = (await response.json()) as { error?: { code?: string; message?: string } };
+          detail = body.error?.message ?? "";
+          if (body.error?.code === "storage_limit") throw new EdgeError("storage_limit", detail.slice(0, 500));
+        } catch (error) {
+          if (error instanceof EdgeError) throw error;
+        }
+        throw new EdgeError("storage_failed", `Cannot upload artifact "${upload.name}" of job "${upload.jobId}": the controller answered ${response.status}${detail === "" ? "" : ` (${detail.slice(0, 300)})`}`, { retryable: response.status >= 500 });
+      }
+      const body = (await response.json()) as { sha256?: unknown };
+      return typeof body.sha256 === "string" ? { sha256: body.sha256 } : {};
+    },
+  };
+}
