@@ -94,7 +94,11 @@ describe("edge-runner against meshStack (compiled binary)", () => {
     expect(run.steps.get("manual")?.outputs?.token?.isSensitive).toBe(true);
     expect(JSON.stringify(run.updates)).not.toContain("e2e-sensitive-token-value");
     expect(fake.violations).toEqual([]);
-    const status = (await (await fetch(`${statusUrl}/status`)).json()) as { meshstack?: { lastClaimPollAt?: number; recent: Array<{ runUuid: string; status: string }> } };
+    // The runner lists the result once meshStack's answer to the final update is in.
+    const status = await eventually(async () => {
+      const doc = (await (await fetch(`${statusUrl}/status`)).json()) as { meshstack?: { lastClaimPollAt?: number; recent: Array<{ runUuid: string; status: string }> } };
+      return doc.meshstack?.recent.length === 1 ? doc : undefined;
+    }, 10_000, "result on /status");
     expect(status.meshstack?.lastClaimPollAt).toBeGreaterThan(0);
     expect(status.meshstack?.recent[0]).toMatchObject({ runUuid: uuid, status: "SUCCEEDED" });
     const metrics = await (await fetch(`${statusUrl}/metrics`)).text();
@@ -226,5 +230,24 @@ describe("edge-runner doctor for meshStack (compiled binary)", () => {
     expect(bad.output).toContain("none of the runner's 1 key(s) decrypts");
     expect(bad.code).not.toBe(0);
     expect(fake.claims.length).toBe(0);
+  }, 60_000);
+});
+
+describe("meshStack configuration errors (compiled binary)", () => {
+  test("missing credentials, a runner id that is not a UUID and an unreadable runnerKeyFile exit 78 naming the option, before any network call", async () => {
+    const fake = await fakeMeshstack();
+    const base = ["run", "--controller-kind", "meshstack", "--controller-url", fake.url, "--data-dir", path.join(dir, "config-errors"), "--status-port", "0"];
+    const noCreds = await runToEnd(binary, [...base, "--runner-id", fake.runnerUuid]);
+    expect(noCreds.code).toBe(78);
+    expect(noCreds.output).toContain("--meshstack-client-id");
+    const notUuid = await runToEnd(binary, [...base, "--runner-id", "build-01", "--meshstack-client-id", "edge-client", "--api-key-file", path.join(dir, "client-secret")]);
+    expect(notUuid.code).toBe(78);
+    expect(notUuid.output).toContain('"runnerId"');
+    const readable = path.join(dir, "readable.key");
+    writeFileSync(readable, "x", { mode: 0o644 });
+    const badKey = await runToEnd(binary, [...base, "--runner-id", fake.runnerUuid, "--meshstack-client-id", "edge-client", "--api-key-file", path.join(dir, "client-secret"), "--runner-key-file", readable]);
+    expect(badKey.code).toBe(78);
+    expect(badKey.output).toContain("chmod 600");
+    expect(fake.logins + fake.claims.length).toBe(0);
   }, 60_000);
 });
