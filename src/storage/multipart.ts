@@ -66,8 +66,15 @@ export async function uploadObject(target: UploadTarget, body: Uint8Array | Read
   }
 }
 
-/** Cuts a body into parts of exactly `size` bytes (the last may be shorter). */
+/**
+ * Cuts a body into parts of exactly `size` bytes (the last may be shorter). Two buffers are used
+ * in turn: the upload holds the part being sent and reads the next one only after the send has
+ * finished, so a buffer is refilled only once its part is done with; memory is two parts, with
+ * no garbage per part.
+ */
 class PartReader {
+  readonly #buffers: Uint8Array[] = [];
+  #turn = 0;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   readonly #bytes: Uint8Array | undefined;
   readonly #size: number;
@@ -88,7 +95,8 @@ class PartReader {
       this.#offset += part.byteLength;
       return { bytes: part, full: part.byteLength === this.#size && this.#offset < this.#bytes.byteLength };
     }
-    const buffer = new Uint8Array(this.#size);
+    const slot = this.#turn++ % 2;
+    const buffer = (this.#buffers[slot] ??= new Uint8Array(this.#size));
     let filled = 0;
     while (filled < this.#size) {
       let chunk = this.#carry;
