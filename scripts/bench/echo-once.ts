@@ -19,7 +19,7 @@ const context: ActionContext = {
   log: { debug: out, info: out, warn: out, error: out },
   step: () => undefined,
   outputs: { set: unused("outputs"), all: unused("outputs") },
-  secrets: { get: unused("secrets") },
+  secrets: { get: unused("secrets"), mask: unused("secrets") },
   storage: { put: unused("storage"), get: unused("storage"), getText: unused("storage"), getStream: unused("storage"), head: unused("storage"), delete: unused("storage"), list: unused("storage") },
   artifacts: { put: unused("artifacts") },
   fetch: unused("fetch"),

@@ -5,6 +5,7 @@ import type { LogLevel, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 import { contextArtifacts, contextStorage } from "./context-storage.ts";
 import type { ActionContext, ActionOutputs } from "./sdk.ts";
 import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
+import { SENSITIVE } from "../secrets/sensitive-outputs.ts";
 
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
 const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -71,8 +72,13 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
       if (typeof update.message === "string") step.message = update.message;
       deps.post({ type: "step", runId: state.runId, step });
     },
-    outputs: outputsOf(state),
+    outputs: outputsOf(state, (value) => void call({ op: "secret.mask", value }).catch(() => undefined)),
     secrets: {
+      mask(value: string): void {
+        if (typeof value !== "string") throw new TypeError("Cannot mask a value: it must be a string");
+        // Posted before anything the plugin prints next, so the host masks that already.
+        void call({ op: "secret.mask", value }).catch(() => undefined);
+      },
       async get(ref: string): Promise<string> {
         if (typeof ref !== "string" || ref === "" || ref.length > 256) throw new TypeError(`Cannot get secret ${JSON.stringify(ref)}: a reference is a non-empty string of at most 256 characters`);
         return (await call({ op: "secret.get", ref })) as string;
@@ -88,9 +94,9 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
   };
 }
 
-function outputsOf(state: CurrentRun): ActionOutputs {
+function outputsOf(state: CurrentRun, mask: (value: string) => void): ActionOutputs {
   return {
-    set(name: string, value: unknown): void {
+    set(name: string, value: unknown, options?: { sensitive?: boolean }): void {
       if (typeof name !== "string" || !OUTPUT_NAME.test(name)) throw new TypeError(`Cannot set output ${JSON.stringify(name)}: a name is a letter, then letters, digits, "_" or "-" (64 at most)`);
       if (!state.outputs.has(name) && state.outputs.size >= MAX_OUTPUTS) throw new RangeError(`Cannot set output "${name}": a run has at most ${MAX_OUTPUTS} outputs`);
       let copy: unknown;
@@ -100,12 +106,31 @@ function outputsOf(state: CurrentRun): ActionOutputs {
       } catch (error) {
         throw new TypeError(`Cannot set output "${name}": the value cannot be cloned (${(error as Error).message})`);
       }
-      if (!state.finished) state.outputs.set(name, copy);
+      if (state.finished) return;
+      if (options?.sensitive === true) {
+        // Masked everywhere else; sent as {"$sensitive": value} for the controller to seal.
+        for (const text of stringsOf(copy)) mask(text);
+        state.outputs.set(name, { [SENSITIVE]: copy });
+      } else state.outputs.set(name, copy);
     },
     all(): Record<string, unknown> {
       return Object.fromEntries(state.outputs);
     },
   };
+}
+
+/** Every string inside a value (and the value as JSON), the forms a plugin might print. */
+function stringsOf(value: unknown, depth = 0, out: string[] = []): string[] {
+  if (depth === 0 && typeof value !== "string") {
+    try {
+      out.push(JSON.stringify(value));
+    } catch {
+      // Not JSON: its strings are still masked below.
+    }
+  }
+  if (typeof value === "string") out.push(value);
+  else if (value !== null && typeof value === "object" && depth < 16) for (const item of Object.values(value)) stringsOf(item, depth + 1, out);
+  return out;
 }
 
 /**

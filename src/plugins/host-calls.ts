@@ -62,6 +62,13 @@ export class JobCalls {
         this.#options.redaction.add(value);
         return value;
       }
+      case "secret.mask": {
+        // Registered at once, before the plugin's next message is read: its next line is masked.
+        if (typeof call.value !== "string") throw new EdgeError("input_invalid", "Cannot mask a value: it must be a string");
+        if (call.value.length > 1024 * 1024) throw new EdgeError("input_invalid", "Cannot mask a value of more than 1 MiB");
+        this.#options.redaction.add(call.value);
+        return undefined;
+      }
       case "storage.put": {
         const key = checkStorageKey(call.key, "store");
         if (!(call.data instanceof Uint8Array) || call.data.byteLength > CHUNK_BYTES) throw new EdgeError("input_invalid", `Cannot store "${key}": data must be bytes (at most ${CHUNK_BYTES} in one call)`);

@@ -109,15 +109,34 @@ export function startPluginRuntime(port: RuntimePort): void {
     }
   });
 
-  // Plugins that print with console.* still reach their job's log; outside a run, stderr.
+  // Plugins that print with console.* or process.stdout/stderr.write still reach their job's log.
+  // Outside a run (a timer left behind) the text goes to the host, which logs it redacted with the
+  // last job's scope: never raw to the runner's stderr, where a secret would reach the journal.
+  const stray = (text: string): void => post({ type: "stray", text: text.slice(0, 16 * 1024) });
   const consoleLevels: ReadonlyArray<readonly [string, LogLevel]> = [["debug", "debug"], ["log", "info"], ["info", "info"], ["warn", "warn"], ["error", "error"]];
-  const realConsoleError = console.error.bind(console);
   for (const [method, level] of consoleLevels) {
     (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]): void => {
       const run = current;
       if (run !== undefined && !run.finished) logLine(run, level, format(...args));
-      else realConsoleError(format(...args));
+      else stray(format(...args));
     };
+  }
+  const streams: ReadonlyArray<readonly [{ write?: unknown } | undefined, LogLevel]> = [[process.stdout, "info"], [process.stderr, "warn"]];
+  for (const [stream, level] of streams) {
+    if (stream === undefined || typeof stream.write !== "function") continue;
+    try {
+      stream.write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
+        const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? new TextDecoder().decode(chunk) : String(chunk);
+        const run = current;
+        if (run !== undefined && !run.finished) logLine(run, level, text.replace(/\r?\n$/, ""));
+        else stray(text);
+        const done = typeof encoding === "function" ? encoding : callback;
+        if (typeof done === "function") queueMicrotask(() => (done as () => void)());
+        return true;
+      };
+    } catch {
+      // A runtime whose streams cannot be replaced: console.* is still caught above.
+    }
   }
 
   // ---- messages ----

@@ -165,6 +165,7 @@ export class PluginPool {
         onStep: (step) => this.#deliver(task, request.onStep, boundStep(redaction, step)),
         call: (call) => task.calls.answer(call),
         onSpawned: (pid) => task.childGroups.add(pid),
+        redact: (text) => redaction.text(text),
       },
     };
     const early: Ending | undefined = request.signal.aborted ? "cancelled" : interrupt?.aborted ? "interrupted" : undefined;
@@ -272,7 +273,9 @@ export class PluginPool {
   }
 
   #newHost(group: Group): WorkerHost {
-    return new WorkerHost({
+    // Assigned below: the child's stderr (process isolation) is masked with its last run's secrets.
+    let host: WorkerHost | undefined;
+    host = new WorkerHost({
       id: this.#nextWorkerId++,
       label: group.label,
       source: group.source,
@@ -284,10 +287,12 @@ export class PluginPool {
         policy: group.policy,
         ...(this.#options.maxWorkerHeapMb === undefined ? {} : { maxWorkerHeapMb: this.#options.maxWorkerHeapMb }),
         ...(this.#options.spawn === undefined ? {} : { spawn: this.#options.spawn }),
-        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: redactor.text(line) }),
+        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: host?.redactStray(line) ?? redactor.text(line) }),
       }),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
+      redact: (text) => redactor.text(text),
     });
+    return host;
   }
 
   #retired(group: Group, host: WorkerHost, error: WireError, wasStarting: boolean): void {

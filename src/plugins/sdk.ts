@@ -7,8 +7,12 @@ export type { LogLevel, StepStatus, StepUpdate } from "../protocol/edge-v1.ts";
 
 /** Named outputs of a run: merged into the job's output, and kept even when the action fails. */
 export interface ActionOutputs {
-  /** Sets output `name` (a letter, then letters, digits, `_` or `-`); the value must be structured-cloneable. */
-  set(name: string, value: unknown): void;
+  /**
+   * Sets output `name` (a letter, then letters, digits, `_` or `-`); the value must be
+   * structured-cloneable. With `{sensitive: true}` the value is masked in every log, step and
+   * error of the job, never shown by the runner, and stored encrypted by the controller.
+   */
+  set(name: string, value: unknown, options?: { sensitive?: boolean }): void;
   /** The outputs set so far, as a fresh object. */
   all(): Record<string, unknown>;
 }
@@ -17,6 +21,8 @@ export interface ActionOutputs {
 export interface ActionSecrets {
   /** Rejects with code `secret_not_found` when the job has no such secret. */
   get(ref: string): Promise<string>;
+  /** Masks `value` (and its encoded forms) in everything the job writes from now on. */
+  mask(value: string): void;
 }
 
 /** Content type and a little metadata (at most 16 lower-case names, 2 KiB in all) kept with an object. */

@@ -19,6 +19,10 @@ export interface TestContext extends ActionContext {
   readonly stored: Map<string, Uint8Array>;
   /** Artifacts kept with ctx.artifacts.put, by name. */
   readonly artifactsKept: Map<string, { bytes: Uint8Array; info: ArtifactInfo }>;
+  /** Values given to ctx.secrets.mask(). */
+  readonly masked: string[];
+  /** Names of outputs set with {sensitive: true}. */
+  readonly sensitive: Set<string>;
 }
 
 async function bytesOf(data: StorageData): Promise<Uint8Array> {
@@ -38,6 +42,8 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
     const m = meta.get(key);
     return { key, size: bytes.byteLength, lastModified: m?.lastModified ?? 0, ...(m?.contentType === undefined ? {} : { contentType: m.contentType }), ...(m?.metadata === undefined ? {} : { metadata: m.metadata }) };
   };
+  const masked: string[] = [];
+  const sensitive = new Set<string>();
   const log = (level: LogLevel) => (msg: string): void => { lines.push({ level, msg }); };
   const signal = options.signal ?? new AbortController().signal;
   return {
@@ -47,7 +53,10 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
     log: { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") },
     step: (update) => { steps.push({ ...update }); },
     outputs: {
-      set: (name, value) => { outputs.set(name, structuredClone(value)); },
+      set: (name, value, setOptions) => {
+        outputs.set(name, structuredClone(value));
+        if (setOptions?.sensitive === true) sensitive.add(name);
+      },
       all: () => Object.fromEntries(outputs),
     },
     secrets: {
@@ -56,6 +65,7 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
         if (value === undefined) throw Object.assign(new Error(`Cannot resolve secret "${ref}": the job has no such secret`), { code: "secret_not_found" });
         return value;
       },
+      mask: (value) => { masked.push(value); },
     },
     storage: {
       put: async (key, data, options) => {
@@ -87,5 +97,7 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
     steps,
     stored,
     artifactsKept,
+    masked,
+    sensitive,
   };
 }

@@ -19,6 +19,8 @@ export interface RunSink {
   call(call: HostCall): Promise<unknown>;
   /** The run started a child process leading its own process group, stopped when the job ends. */
   onSpawned(pid: number): void;
+  /** Masks the job's secrets: kept after the run for what the worker prints later. */
+  redact(text: string): string;
 }
 
 export interface WorkerHostOptions {
@@ -33,6 +35,8 @@ export interface WorkerHostOptions {
   spawn(): PluginThread;
   /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
   onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
+  /** Masks the runner's own secrets in what the worker prints before its first run. */
+  redact(text: string): string;
 }
 
 interface PendingRun {
@@ -57,6 +61,8 @@ export class WorkerHost {
   #startSettle: ((error?: EdgeError) => void) | undefined;
   readonly #started: Promise<void>;
   #terminated: Promise<void> = Promise.resolve();
+  /** The last run's redaction: what the worker prints after (or between) runs is masked with it. */
+  #lastRedact: ((text: string) => string) | undefined;
 
   constructor(options: WorkerHostOptions) {
     this.#options = options;
@@ -96,6 +102,7 @@ export class WorkerHost {
     this.#to("busy");
     const runId = this.#nextRunId++;
     const result = new Promise<JobOutcome>((settle) => this.#pending.set(runId, { sink, settle }));
+    this.#lastRedact = (text) => sink.redact(text);
     this.#post({ type: "run", runId, job });
     return { runId, result };
   }
@@ -118,6 +125,11 @@ export class WorkerHost {
   /** In process isolation, the host process's own group: its other members belong to the current run. */
   get processGroup(): number | undefined {
     return this.#worker.processGroup;
+  }
+
+  /** Masks what the worker printed outside a run: with the last run's secrets, or the runner's own. */
+  redactStray(text: string): string {
+    return (this.#lastRedact ?? this.#options.redact)(text);
   }
 
   /** The heap the worker last reported about itself (after a run), in bytes. */
@@ -163,8 +175,11 @@ export class WorkerHost {
       case "init_failed":
         void this.#fail(message.error);
         return;
+      case "stray":
+        this.#log.warn("Plugin printed outside a run", { text: this.redactStray(String(message.text)).slice(0, 4096) });
+        return;
       case "fatal":
-        this.#log.warn("Plugin broke its worker", { code: message.error.code, error: message.error.message });
+        this.#log.warn("Plugin broke its worker", { code: this.redactStray(String(message.error.code)), error: this.redactStray(String(message.error.message)) });
         void this.#fail(message.error);
     }
   }
@@ -172,9 +187,16 @@ export class WorkerHost {
   /** A plugin's ctx.secrets / ctx.storage call: answered by the run's sink; an ended run gets an error. */
   #call(runId: number, callId: number, call: HostCall): void {
     const run = this.#pending.get(runId);
-    const answer = run === undefined
-      ? Promise.reject(new EdgeError("job_cancelled", `Cannot answer "${String(call?.op)}": run ${runId} has ended`))
-      : Promise.resolve().then(() => run.sink.call(call));
+    let answer: Promise<unknown>;
+    try {
+      // Started now, not in a later microtask: a secret.mask call must take effect before the
+      // plugin's next message (a log line) is handled, even when several arrive in one chunk.
+      answer = run === undefined
+        ? Promise.reject(new EdgeError("job_cancelled", `Cannot answer "${String(call?.op)}": run ${runId} has ended`))
+        : Promise.resolve(run.sink.call(call));
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
     answer.then(
       (value) => this.#reply({ type: "reply", callId, ok: true, value }),
       (error: unknown) => this.#reply({ type: "reply", callId, ok: false, error: serializeError(error) }),

@@ -32,6 +32,8 @@ export interface RunJob {
  */
 export type HostCall =
   | { op: "secret.get"; ref: string }
+  /** ctx.secrets.mask(value): one more value for the job's redaction. */
+  | { op: "secret.mask"; value: string }
   | { op: "storage.put"; key: string; data: Uint8Array; options?: ObjectOptions }
   | { op: "storage.head"; key: string }
   | { op: "storage.delete"; key: string }
@@ -72,6 +74,8 @@ export type WorkerToHost =
   | { type: "call"; runId: number; callId: number; call: HostCall }
   /** The run started a child process (its own process group); the host stops the group when the job ends. */
   | { type: "spawned"; runId: number; pid: number }
+  /** Text the plugin printed outside any run (a timer left behind): logged by the host, redacted. */
+  | { type: "stray"; text: string }
   /** The worker's own heap after a run (Bun, Node and Deno all report it per worker). */
   | { type: "usage"; heapBytes: number; rssBytes: number }
   | { type: "done"; runId: number; output: unknown }

@@ -73,7 +73,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     await next();
   });
 
-  app.route("/jobs", createAdminJobsApp(core, (group) => options.runners.groupKeys(group)));
+  app.route("/jobs", createAdminJobsApp(core, (group) => options.runners.groupKeys(group), options.secrets.cipher));
   app.route("/jobs", createAdminArtifactsApp({ core, artifacts: options.artifacts }));
   app.route("/runners", createAdminRunnersApp(options.runners));
   app.route("/secrets", createAdminSecretsApp(options.secrets));

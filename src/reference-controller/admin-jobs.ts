@@ -18,6 +18,9 @@ import { asObject, boundedJson, errorFromException, invalid, onlyFields, optiona
 import { jobJson } from "./records.ts";
 import { decideApproval } from "./job-callbacks.ts";
 import { encryptSecretInputs, parseSecretInputs } from "./secret-inputs.ts";
+import type { AtRestCipher } from "../secrets/at-rest.ts";
+import { openSensitiveOutput } from "../secrets/sensitive-outputs.ts";
+import { EdgeError } from "../errors.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 
 const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
@@ -27,7 +30,7 @@ const DEFAULT_WAIT_MS = 30_000;
 /** What the jobs routes need beyond the core: the current encryption keys of a group's runners. */
 export type GroupKeys = (group: string) => RunnerPublicJwk[];
 
-export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = () => []): Hono {
+export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = () => [], cipher?: AtRestCipher): Hono {
   const app = new Hono();
 
   app.onError((error, c) => errorFromException(c, error));
@@ -97,6 +100,14 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
     const events = core.logs.read(job.id, after, limit);
     // `nextSeq` is what to pass as `after` next time.
     return c.json({ events, nextSeq: events.at(-1)?.seq ?? after });
+  });
+
+  // The one place a sensitive output is shown: asked for by name, with the admin token.
+  app.get("/:id/outputs/:name", function sensitiveOutput(c) {
+    const job = core.requireJob(c.req.param("id"), "read an output of");
+    if (cipher === undefined) throw new EdgeError("not_found", `Cannot read output "${c.req.param("name")}": this controller keeps no sensitive outputs`);
+    c.header("cache-control", "no-store");
+    return c.json({ name: c.req.param("name"), value: openSensitiveOutput(job.output, c.req.param("name"), cipher, job.id) });
   });
 
   app.get("/:id/wait", async function waitForJob(c) {

@@ -19,6 +19,7 @@ import { createEdgeSecretsApp } from "./edge-secrets.ts";
 import { CALLBACK_PATH_PREFIX, CallbackTokens } from "./callback-tokens.ts";
 import { createCallbackApp } from "./job-callbacks.ts";
 import { SecretStore } from "./secret-store.ts";
+import { sealSensitiveOutputs } from "../secrets/sensitive-outputs.ts";
 import { EdgeSessions } from "./edge-sessions.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
 import { JobLogs } from "./job-logs.ts";
@@ -180,7 +181,10 @@ export class ReferenceController {
     });
     this.runners = new RunnerRegistry(this.core);
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
-    this.messages = new RunnerMessages(this.core, this.runners);
+    const secrets = new SecretStore(dir);
+    this.secrets = secrets;
+    // Sensitive outputs are sealed with the secret store's key before anything stores them.
+    this.messages = new RunnerMessages(this.core, this.runners, (jobId, output) => sealSensitiveOutputs(output, secrets.cipher, jobId));
     this.app = new Hono();
     // Bound to loopback, the admin API is reachable from the operator's browser: refuse rebound names.
     const bind = options.hostname ?? "127.0.0.1";
@@ -209,8 +213,6 @@ export class ReferenceController {
         return runnerId !== null && this.runners.authenticate(runnerId, token) !== undefined;
       },
     }));
-    const secrets = new SecretStore(dir);
-    this.secrets = secrets;
     const artifacts = this.artifacts;
     this.app.route("/", createEdgeArtifactsApp({ core: this.core, runners: this.runners, artifacts }));
     const callbackTokens = CallbackTokens.inDir(dir);

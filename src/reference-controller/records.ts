@@ -3,6 +3,7 @@
 
 import type { ArtifactRecord, WireError } from "../protocol/edge-v1.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
+import { hideSensitiveOutputs } from "../secrets/sensitive-outputs.ts";
 import type { JobState } from "./job-state.ts";
 
 export interface StoredJob {
@@ -69,5 +70,6 @@ export type JobJson = Omit<StoredJob, "queueSeq" | "reportedAttempt" | "lapsedRu
 
 export function jobJson(job: StoredJob): JobJson {
   const { queueSeq: _q, reportedAttempt: _r, lapsedRunnerId: _l, ...rest } = job;
-  return rest;
+  // Sensitive outputs are stored sealed and shown only as {"$sensitive": true}.
+  return rest.output === undefined ? rest : { ...rest, output: hideSensitiveOutputs(rest.output) };
 }

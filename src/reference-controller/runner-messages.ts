@@ -22,7 +22,11 @@ export class RunnerMessages {
   readonly #core: ControllerCore;
   readonly #runners: RunnerRegistry;
 
-  constructor(core: ControllerCore, runners: RunnerRegistry) {
+  /** Seals a result's sensitive outputs before anything stores them (sensitive-outputs.ts). */
+  readonly #seal: (jobId: string, output: unknown) => unknown;
+
+  constructor(core: ControllerCore, runners: RunnerRegistry, seal: (jobId: string, output: unknown) => unknown = (_id, output) => output) {
+    this.#seal = seal;
     this.#core = core;
     this.#runners = runners;
   }
@@ -244,7 +248,7 @@ export class RunnerMessages {
     const patch: Partial<StoredJob> = {
       reportedAttempt: msg.attempt,
       startedAt: job.startedAt ?? msg.startedAt,
-      ...(msg.output === undefined ? {} : { output: msg.output }),
+      ...(msg.output === undefined ? {} : { output: this.#seal(job.id, msg.output) }),
       ...(msg.error === undefined ? {} : { error: storedError(msg.error) }),
       ...(msg.artifacts === undefined ? {} : { artifacts: msg.artifacts.map((a) => ({ name: a.name, size: a.size, sha256: a.sha256, ...(a.contentType === undefined ? {} : { contentType: a.contentType }) })) }),
     };

@@ -34,6 +34,11 @@ export class SecretStore {
     this.#save();
   }
 
+  /** The controller's at-rest cipher (its key file), shared with sensitive job outputs. */
+  get cipher(): AtRestCipher {
+    return this.#cipher;
+  }
+
   names(): string[] {
     return [...this.#values.keys()].sort();
   }

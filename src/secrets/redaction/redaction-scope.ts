@@ -145,6 +145,21 @@ export class RedactionScope {
     return out;
   }
 
+  /**
+   * Masks registered values in every string and key of a JSON-like value, without value()'s
+   * field-name rule (a job's output field named "tokenCount" is data, not a secret), and passes
+   * `keep(entry)` entries through untouched (sensitive outputs, which the controller seals).
+   */
+  strings(input: unknown, keep: (entry: unknown) => boolean = () => false, depth = 0): unknown {
+    if (typeof input === "string") return this.text(input);
+    if (input === null || typeof input !== "object") return input;
+    if (depth >= MAX_DEPTH) return MASK;
+    if (Array.isArray(input)) return input.map((item) => this.strings(item, () => false, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(input)) out[depth === 0 && keep(v) ? k : this.text(k)] = depth === 0 && keep(v) ? v : this.strings(v, () => false, depth + 1);
+    return out;
+  }
+
   #own(): PatternMatcher {
     if (this.#matcher === undefined) {
       const forms: string[] = [];
