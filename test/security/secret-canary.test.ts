@@ -16,20 +16,22 @@ import { startFakeVault } from "../fakes/fake-vault.ts";
 import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
-const binary: Flavour = process.env.EDGE_RUNNER_TEST_BINARY === undefined ? (FLAVOURS[0] as Flavour) : { name: "test binary", command: [process.env.EDGE_RUNNER_TEST_BINARY] };
-let dir: string;
+// Every flavour: node-vault is loaded on first use, which must work compiled, bundled on Node and on Deno.
+const flavours: Flavour[] = process.env.EDGE_RUNNER_TEST_BINARY === undefined ? FLAVOURS : [{ name: "test binary", command: [process.env.EDGE_RUNNER_TEST_BINARY] }];
+let root0: string;
+let runs = 0;
 const procs: Proc[] = [];
 const closers: Array<() => Promise<void>> = [];
 
 beforeAll(() => {
   if (process.env.EDGE_RUNNER_TEST_BINARY === undefined) assertBuilt();
-  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-canary-"));
+  root0 = mkdtempSync(path.join(tmpdir(), "edge-runner-canary-"));
 });
 afterAll(async () => {
   for (const p of procs) p.kill("SIGKILL");
   await Promise.all(procs.map((p) => p.exited));
   for (const close of closers) await close();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(root0, { recursive: true, force: true });
 });
 
 const CANARIES = {
@@ -95,12 +97,14 @@ function needles(): Array<{ canary: string; form: string }> {
   return out;
 }
 
-test("no canary secret, in any form, reaches anything the runner or the controller wrote", async () => {
+for (const binary of flavours) test(`no canary secret, in any form, reaches anything the runner or the controller wrote (${binary.name})`, async () => {
   const cli = async (args: string[]): Promise<string> => {
     const { code, output } = await runToEnd(binary, args);
     if (code !== 0) throw new Error(`edge-runner ${args.join(" ")} exited ${code}:\n${output}`);
     return output;
   };
+  const dir = path.join(root0, String(++runs));
+  mkdirSync(dir);
   const vault = await startFakeVault();
   const gcp = await startFakeGcp();
   closers.push(vault.close, gcp.close);
