@@ -23,6 +23,8 @@ export interface FakeVaultOptions {
   secretId?: string;
   /** TTL of tokens the AppRole login issues. */
   loginTtlSec?: number;
+  /** Serve HTTPS with this key and certificate. */
+  tls?: { key: string; cert: string };
 }
 
 export async function startFakeVault(options: FakeVaultOptions = {}) {
@@ -93,7 +95,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     return { status: 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 2764800, data: value, wrap_info: null, warnings: null, auth: null } };
   };
 
-  const server = await startFake(handle);
+  const server = await startFake(handle, options.tls);
   return {
     ...server,
     /** A token the test hands to the runner (ttlSec 0 never expires, like a root token). */

@@ -1,6 +1,7 @@
 // A tiny loopback HTTP server for faithful fakes of APIs that cannot run here (Vault, GCP).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 
 export interface FakeRequest {
   method: string;
@@ -17,9 +18,9 @@ export interface FakeAnswer {
   delayMs?: number;
 }
 
-export async function startFake(handle: (request: FakeRequest) => FakeAnswer | Promise<FakeAnswer>): Promise<{ url: string; requests: FakeRequest[]; close(): Promise<void> }> {
+export async function startFake(handle: (request: FakeRequest) => FakeAnswer | Promise<FakeAnswer>, tls?: { key: string; cert: string }): Promise<{ url: string; requests: FakeRequest[]; close(): Promise<void> }> {
   const requests: FakeRequest[] = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", async () => {
@@ -35,11 +36,12 @@ export async function startFake(handle: (request: FakeRequest) => FakeAnswer | P
       if (answer.delayMs !== undefined) setTimeout(send, answer.delayMs);
       else send();
     });
-  });
+  };
+  const server: Server = tls === undefined ? createServer(listener) : (createTlsServer(tls, listener) as unknown as Server);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls === undefined ? "http" : "https"}://${tls === undefined ? "127.0.0.1" : "localhost"}:${port}`,
     requests,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections?.();

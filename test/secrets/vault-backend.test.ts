@@ -2,6 +2,10 @@
 // cannot be installed here, so these shapes are Vault's documented ones (see docs/testing.md).
 
 import { afterEach, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
@@ -98,6 +102,27 @@ describe("VaultBackend", () => {
     clock += 25_000;
     expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("static-1");
     expect(fake.renewals).toBe(1);
+  });
+
+  test("trusts a Vault whose certificate a custom CA signed only when given that CA", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "vault-ca-"));
+    const file = (name: string) => path.join(dir, name);
+    writeFileSync(file("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+    const openssl = (args: string[]) => {
+      const made = spawnSync("openssl", args, { encoding: "utf8" });
+      if (made.status !== 0) throw new Error(`openssl ${args[0]} failed: ${made.stderr}`);
+    };
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=vault test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout", file("ca-key.pem"), "-out", file("ca.pem")]);
+    openssl(["req", ...ec, "-subj", "/CN=localhost", "-keyout", file("key.pem"), "-out", file("cert.csr")]);
+    openssl(["x509", "-req", "-in", file("cert.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", file("ext.cnf"), "-out", file("cert.pem")]);
+    const fake = await vault({ tls: { key: readFileSync(file("key.pem"), "utf8"), cert: readFileSync(file("cert.pem"), "utf8") } });
+    fake.putKv2("kv/app", { password: "over-tls-1" });
+    const token = fake.token();
+    const trusted = new VaultBackend({ addr: fake.url, token, caPem: readFileSync(file("ca.pem"), "utf8"), timeoutMs: 2000 });
+    expect(await trusted.read(ref("vault:kv/data/app#password"))).toBe("over-tls-1");
+    const untrusted = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000 });
+    expect(await codeOf(untrusted.read(ref("vault:kv/data/app#password")))).toStartWith("secret_backend_unavailable");
   });
 
   test("5xx and timeouts are secret_backend_unavailable; a bad AppRole login is permission denied", async () => {
