@@ -63,7 +63,8 @@ export function createStatusApp(options: StatusAppOptions): Hono {
 
   app.get("/metrics", (c) => {
     const text = options.metrics.expose(options.snapshot()) + sections.map((s) => s.metrics()).join("");
-    return c.body(text, 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
+    // Label values come from jobs (plugin names, codes): masked like every other answer.
+    return c.body(redactor.text(text), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
   });
 
   app.notFound((c) => {

@@ -28,3 +28,12 @@ test("secretsSection() shows each backend's health on /status, the page and /met
   expect(metrics).toContain('edge_runner_secret_backend_last_error_timestamp_seconds{backend="vault"}');
   for (const text of [JSON.stringify(status), page, metrics]) expect(text).not.toContain("env-value-9876");
 });
+
+test("createStatusApp() masks secrets in /metrics label values", async () => {
+  const redactor = new Redactor();
+  redactor.add("label-secret-1234");
+  const app = createStatusApp({ snapshot: () => snapshotFixture({ workers: [{ id: 1, plugin: "p-label-secret-1234", state: "idle", jobsServed: 1, startedAt: NOW }] }), metrics: new RunnerMetrics({ residentMemoryBytes: () => 1, processStartMs: NOW }), redactor });
+  const metrics = await (await app.request("/metrics")).text();
+  expect(metrics).toContain('plugin="p-[REDACTED]"');
+  expect(metrics).not.toContain("label-secret-1234");
+});
