@@ -3,6 +3,7 @@
 // a status call per run), which claims runs while `freeSlots` > 0 and turns
 // `JobHandle` calls into its own status updates.
 
+import type { RedactionScope } from "../log/redact.ts";
 import type { JobOffer, JobResult, LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 
 export type ConnectionState = "idle" | "connecting" | "connected" | "backoff" | "unauthorized" | "closed";
@@ -30,6 +31,11 @@ export interface JobHandle {
   readonly job: JobOffer;
   /** Aborted when the controller cancels the job or its lease is lost (`reason` says which). */
   readonly signal: AbortSignal;
+  /**
+   * The job's redaction scope when the adapter already holds secrets of the job (meshStack: the
+   * run token, decrypted inputs) and owns the scope's lifetime; otherwise the runner makes one.
+   */
+  readonly redaction?: RedactionScope;
   accept(): void;
   reject(error: WireError): void;
   log(lines: LogLine[]): void;

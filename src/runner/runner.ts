@@ -164,8 +164,10 @@ export class Runner {
     const log = this.#log.child({ jobId: job.id, attempt: job.attempt, plugin: job.plugin });
     log.info(`Job started`);
     // The job's own redaction scope: its secrets are masked while it runs and dropped after, so
-    // the cost of redacting a line does not grow with the secrets of finished jobs.
-    const redaction = redactor.child(`job ${key}`);
+    // the cost of redacting a line does not grow with the secrets of finished jobs. An adapter
+    // that already holds the job's secrets gives its own scope and ends it itself.
+    const redaction = handle.redaction ?? redactor.child(`job ${key}`);
+    const ownScope = redaction !== handle.redaction;
     const done = (async () => {
       const result = await runJob(handle, {
         executor: this.#o.executor,
@@ -174,7 +176,7 @@ export class Runner {
         redaction,
         now: this.#timers.now,
       });
-      redaction.dispose();
+      if (ownScope) redaction.dispose();
       // The result goes out first, then the freed slot's credit (docs/protocol.md, "credit").
       const answered = handle.complete(result);
       this.#running.delete(key);
@@ -193,7 +195,7 @@ export class Runner {
       if (!answer.accepted) log.warn(`Result of job not recorded by the controller: ${answer.reason ?? "refused"}`);
     })().catch((error: unknown) => {
       // runJob never throws; this is the last line of defence so a bug cannot kill the runner.
-      redaction.dispose();
+      if (ownScope) redaction.dispose();
       this.#running.delete(key);
       log.error(`Job runner failed unexpectedly: ${(error as Error).message}`);
     });

@@ -280,6 +280,7 @@ export class MeshstackConnection implements ControllerConnection {
       job: { id: run.uuid, attempt: 1, group: "meshstack", plugin: prepared.plugin, action: prepared.action, input: prepared.input, leaseExpiresAt: 0, submittedAt: now },
       channel,
       report,
+      redaction: scope,
       timers: this.#timers,
       statusIntervalMs: this.#o.statusIntervalMs,
       logIntervalMs: this.#o.logIntervalMs ?? Math.min(2000, this.#o.statusIntervalMs),

@@ -7,6 +7,7 @@
 import type { JobHandle } from "../connection.ts";
 import type { JobResult } from "../../protocol/edge-v1.ts";
 import type { JobOffer, LogLine, StepStatus, StepUpdate, WireError } from "../../protocol/edge-v1.ts";
+import type { RedactionScope } from "../../log/redact.ts";
 import type { Timers } from "../../util/sleep.ts";
 import type { RunChannel } from "./run-channel.ts";
 import { finalUpdate, type RunReport } from "./final-status.ts";
@@ -27,6 +28,8 @@ export interface RunHandleOptions {
   job: JobOffer;
   channel: RunChannel;
   report: RunReport;
+  /** The run's scope (its token, decrypted values), disposed by the connection when the run's line ends. */
+  redaction: RedactionScope;
   timers: Timers;
   /** How often a running run's status goes out even when nothing changed (liveness, abort check). */
   statusIntervalMs: number;
@@ -59,6 +62,10 @@ export class MeshstackRunHandle implements JobHandle {
 
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  get redaction(): RedactionScope {
+    return this.#o.redaction;
   }
 
   /** meshStack aborted the run (or it can no longer be reported): stop the plugin now. */
