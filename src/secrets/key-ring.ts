@@ -3,15 +3,13 @@
 // A key's id is the RFC 7638 thumbprint of its public key. Every private key file is refused
 // when other users can read it.
 
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { EdgeError } from "../errors.ts";
 import { writeFileAtomic } from "../plugin-bundles/atomic-write.ts";
-import { readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
+import { ensureRunnerKey, readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
 
-const generate = promisify(generateKeyPair);
 const RETAINED = /^runner-key\.([A-Za-z0-9_-]{43})\.pem$/;
 /** A ring of more keys than this is a mistake (or an attack on start-up time). */
 const MAX_KEYS = 32;
@@ -135,19 +133,12 @@ export interface RotateOptions {
  */
 export async function rotateRunnerKey(dir: string, options: RotateOptions = {}): Promise<{ previous?: string; current: string }> {
   const ring = await RunnerKeyRing.load(dir);
-  const files = runnerKeyFiles(dir);
   const previous = ring.current;
   if (previous !== undefined) {
     await writeFileAtomic(join(dir, `runner-key.${previous.kid}.pem`), await readFile(previous.file), { mode: 0o600, dirMode: 0o700 });
   }
-  const { privateKey, publicKey } = await generate("rsa", {
-    modulusLength: options.modulusLength ?? 4096,
-    publicKeyEncoding: { type: "spki", format: "pem" },
-    privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  });
-  await writeFileAtomic(files.privateKey, privateKey, { mode: 0o600, dirMode: 0o700 });
-  await writeFileAtomic(files.publicKey, publicKey, { mode: 0o644, dirMode: 0o700 });
-  const current = rsaKeyId(createPublicKey(publicKey));
+  const made = await ensureRunnerKey({ outDir: dir, force: true, ...(options.modulusLength === undefined ? {} : { modulusLength: options.modulusLength }) });
+  const current = rsaKeyId(createPublicKey(made.publicPem));
   return previous === undefined ? { current } : { previous: previous.kid, current };
 }
 

@@ -6,6 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { crc32c } from "../../src/secrets/references/crc32c.ts";
 import { GcpBackend } from "../../src/secrets/references/gcp-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
+import { codeOf } from "../fakes/error-code.ts";
 import { startFakeGcp } from "../fakes/fake-gcp.ts";
 
 const closers: Array<() => Promise<void>> = [];
@@ -19,14 +20,6 @@ async function gcp(options: Parameters<typeof startFakeGcp>[0] = {}) {
   return fake;
 }
 const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "gcp" }>;
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return `${(error as { code: string }).code}: ${(error as Error).message}`;
-  }
-  return "resolved";
-}
 
 describe("GcpBackend", () => {
   test("crc32c() matches the Castagnoli check value", () => {

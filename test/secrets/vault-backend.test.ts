@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
+import { codeOf } from "../fakes/error-code.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
 
 const closers: Array<() => Promise<void>> = [];
@@ -22,14 +23,6 @@ async function vault(options: Parameters<typeof startFakeVault>[0] = {}) {
 }
 
 const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    return `${(error as { code: string }).code}: ${(error as Error).message}`;
-  }
-  return "resolved";
-}
 
 describe("VaultBackend", () => {
   test("reads KV v2 (latest and ?version=N) and KV v1 with a token", async () => {
