@@ -1,7 +1,7 @@
 // meshStack implementation types on the built-in integrations, through the compiled binary: the
 // fake meshStack hands out runs whose secrets (the GitHub App key) are encrypted by the test's
 // own implementation of the scheme; the integrations talk to the fakes of issue 12
-// (test/integrations/fakes: GitHub API, a `terraform` speaking the -json UI).
+// (test/integrations/fakes: GitHub, GitLab and Azure DevOps APIs, a `terraform` speaking the -json UI).
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FLAVOURS, STATUS_URL, assertBuilt, start, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
 import { eventually } from "../helpers/harness.ts";
+import { FakeAzureDevops } from "../integrations/fakes/azure-devops.ts";
 import { FakeGithub } from "../integrations/fakes/github.ts";
+import { FakeGitlab } from "../integrations/fakes/gitlab.ts";
 import { FakeMeshstack } from "./fake-meshstack.ts";
 
 const binary = FLAVOURS[0] as Flavour;
@@ -20,6 +22,8 @@ let dir: string;
 let keyFile: string;
 let fake: FakeMeshstack;
 let github: FakeGithub;
+let gitlab: FakeGitlab;
+let azure: FakeAzureDevops;
 let runner: Proc;
 let repo: string;
 
@@ -40,6 +44,10 @@ beforeAll(async () => {
   expect(git("commit", "-q", "-m", "module").status).toBe(0);
   github = new FakeGithub();
   await github.start();
+  gitlab = new FakeGitlab();
+  await gitlab.start();
+  azure = new FakeAzureDevops();
+  await azure.start();
   fake = await new FakeMeshstack({ clientId: "int-client", clientSecret: "int-client-secret-0123", publicKeyPem: pair.publicKey.export({ type: "spki", format: "pem" }) as string }).start();
   runner = start(binary, [
     "run", "--controller-kind", "meshstack", "--controller-url", fake.url, "--runner-id", fake.runnerUuid,
@@ -54,6 +62,8 @@ afterAll(async () => {
   await runner?.exited;
   await fake?.stop();
   await github?.stop();
+  await gitlab?.stop();
+  await azure?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -131,5 +141,49 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     expect(run.status).toBe("SUCCEEDED");
     expect(run.changesDetected).toBe(true);
     expect([...run.steps.keys()]).not.toContain("terraform-apply");
+  }, 90_000);
+
+  test("GITLAB_CICD (always async): the pipeline is triggered with the decrypted trigger token, the run's URLs and token as variables; the run is left IN_PROGRESS", async () => {
+    const uuid = fake.addRun({
+      type: "GITLAB_CICD",
+      implementation: { gitlabBaseUrl: gitlab.url, projectId: "42", refName: "main", pipelineTriggerToken: gitlab.triggerToken },
+      encryptFields: ["pipelineTriggerToken"],
+    });
+    await eventually(() => (fake.run(uuid).steps.get("gitlab-pipeline")?.status === "SUCCEEDED" ? true : undefined), 60_000, "trigger step succeeded");
+    const run = fake.run(uuid);
+    expect(run.status).toBe("IN_PROGRESS");
+    const pipeline = gitlab.pipelines.at(-1);
+    expect(pipeline?.variables.MESHSTACK_BEHAVIOR).toBe("APPLY");
+    expect(pipeline?.variables.MESHSTACK_RUN_TOKEN).toBe(run.runToken);
+    expect(pipeline?.variables.MESHSTACK_UPDATE_SOURCE_URL).toContain(`/meshbuildingblockruns/${uuid}/status/source`);
+    expect(runner.output()).not.toContain(gitlab.triggerToken);
+  }, 90_000);
+
+  test("AZURE_DEVOPS sync: the run is started with the decrypted PAT, followed through its timeline, SUCCEEDED; a failed result fails the run", async () => {
+    azure.pollsToComplete = 2;
+    azure.result = "succeeded";
+    const implementation = { azureDevOpsBaseUrl: azure.url, organization: "acme", project: "infra", pipelineId: "12", personalAccessToken: azure.pat, async: false, refName: "main" };
+    const ok = fake.addRun({ type: "AZURE_DEVOPS", implementation, encryptFields: ["personalAccessToken"] });
+    const run = await eventually(ended(ok), 60_000, "run ended");
+    expect(run.summary).toBe("Run succeeded");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(azure.runs.at(-1)?.body.resources?.repositories?.self?.refName).toBe("refs/heads/main");
+    azure.result = "failed";
+    const bad = fake.addRun({ type: "AZURE_DEVOPS", implementation, encryptFields: ["personalAccessToken"] });
+    const failed = await eventually(ended(bad), 60_000, "run ended");
+    azure.result = "succeeded";
+    expect(failed.status).toBe("FAILED");
+    expect(runner.output()).not.toContain(azure.pat);
+  }, 120_000);
+
+  test("AZURE_DEVOPS async: started with the run's URLs and token, handed off, left IN_PROGRESS", async () => {
+    const uuid = fake.addRun({
+      type: "AZURE_DEVOPS",
+      implementation: { azureDevOpsBaseUrl: azure.url, organization: "acme", project: "infra", pipelineId: "12", personalAccessToken: azure.pat, async: true },
+      encryptFields: ["personalAccessToken"],
+    });
+    await eventually(() => (fake.run(uuid).steps.get("azure-devops-pipeline")?.status === "SUCCEEDED" ? true : undefined), 60_000, "trigger step succeeded");
+    expect(fake.run(uuid).status).toBe("IN_PROGRESS");
+    expect(JSON.stringify(azure.runs.at(-1)?.body)).toContain(fake.run(uuid).runToken);
   }, 90_000);
 });
