@@ -151,13 +151,15 @@ if (binary !== undefined) {
 
 // ---- 5. meshStack adapter ----
 say("5 meshStack: claim-to-first-status latency and MANUAL runs/minute against the fake meshStack");
-const mesh = await meshstackBench({ samples: n(200), runs: n(500) });
+const mesh = await meshstackBench({ samples: n(200), runs: n(500), slowRuns: quick ? 8 : 32 });
 raw.meshstack = mesh;
 rows.push(
   { section: "5", metric: `meshStack claim answered → first status PATCH received, p50 (${mesh.claimToFirstStatus.samples} runs, plugin ${mesh.plugin})`, value: ms(mesh.claimToFirstStatus.p50Ms), target: "", verdict: "info" },
   { section: "5", metric: "meshStack claim → first status, p99", value: ms(mesh.claimToFirstStatus.p99Ms), target: "", verdict: "info" },
   { section: "5", metric: `MANUAL runs/minute, one runner, concurrency 8 (backlog of ${mesh.runs})`, value: mesh.runsPerMinute.toFixed(0), target: "≥ floor", verdict: mesh.runsPerMinute >= mesh.oneAtATimeRunsPerMinute ? "ok" : "miss" },
   { section: "5", metric: "  floor: one run at a time, as meshcloud's runners (same fake, same run)", value: mesh.oneAtATimeRunsPerMinute.toFixed(0), target: "", verdict: "info" },
+  { section: "5", metric: `Runs of 1 s each/minute, concurrency 8 (backlog of ${mesh.slowRuns})`, value: mesh.slowRunsPerMinute.toFixed(0), target: "≥ 4× floor", verdict: mesh.slowRunsPerMinute >= 4 * mesh.slowOneAtATimeRunsPerMinute ? "ok" : "miss" },
+  { section: "5", metric: "  floor: one at a time, as meshcloud's runners", value: mesh.slowOneAtATimeRunsPerMinute.toFixed(0), target: "", verdict: "info" },
   { section: "5", metric: "  meshcloud's idle poll: 10 s (a run arriving at an idle runner waits 5 s on average); edge-runner's pollInterval 5 s ±20% (2.5 s on average)", value: "5 s vs 2.5 s", target: "", verdict: "info" },
 );
 

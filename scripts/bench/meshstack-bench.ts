@@ -1,7 +1,8 @@
 // meshStack adapter bench against the fake meshStack (test/meshstack/fake-meshstack.ts) over
 // loopback: claim-to-first-status latency, and MANUAL runs per minute through one runner at
 // concurrency 8 beside the floor measured in the same run, meshcloud's documented behaviour
-// (one run at a time). Runs use the built-in "manual" plugin when present, else "echo".
+// (one run at a time): instant runs (the built-in "manual" plugin) and runs that take 1 s
+// ("echo" sleeping, standing in for a pipeline).
 
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,9 +24,13 @@ export interface MeshstackBenchResult {
   runsPerMinute: number;
   oneAtATimeRunsPerMinute: number;
   runs: number;
+  /** Runs that take 1 s each (a pipeline's worth of waiting): where running several at once pays. */
+  slowRunsPerMinute: number;
+  slowOneAtATimeRunsPerMinute: number;
+  slowRuns: number;
 }
 
-async function withRunner<T>(concurrency: number, pollIntervalMs: number, body: (fake: FakeMeshstack, runner: Runner) => Promise<T>): Promise<T> {
+async function withRunner<T>(concurrency: number, pollIntervalMs: number, body: (fake: FakeMeshstack, runner: Runner) => Promise<T>, plugins?: Record<string, { plugin: string; action: string }>): Promise<T> {
   const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const fake = await new FakeMeshstack({ clientId: "bench", clientSecret: "bench-secret", publicKeyPem: pair.publicKey.export({ type: "spki", format: "pem" }) as string }).start();
   const dataDir = mkdtempSync(path.join(tmpdir(), "meshstack-bench-"));
@@ -36,7 +41,7 @@ async function withRunner<T>(concurrency: number, pollIntervalMs: number, body: 
     runnerUuid: fake.runnerUuid,
     store: new RunOutboxStore(dataDir),
     keys: () => [pair.privateKey],
-    ...(manual ? {} : { plugins: { MANUAL: { plugin: "echo", action: "default" } } }),
+    ...(plugins !== undefined ? { plugins } : manual ? {} : { plugins: { MANUAL: { plugin: "echo", action: "default" } } }),
     logger,
     pollIntervalMs,
     statusIntervalMs: 10_000,
@@ -62,19 +67,20 @@ async function untilEnded(fake: FakeMeshstack, uuids: string[]): Promise<void> {
 }
 
 /** Runs per minute for a backlog of `runs` MANUAL runs: from the first claim to the last final status. */
-async function throughput(concurrency: number, runs: number): Promise<number> {
+async function throughput(concurrency: number, runs: number, runMs = 0): Promise<number> {
+  const inputs = runMs === 0 ? INPUTS : [...INPUTS, { key: "ms", value: runMs, type: "INTEGER" }];
   return withRunner(concurrency, 50, async (fake) => {
     // Warm: a backlog as deep as the slots, so every plugin worker has started before measuring.
-    await untilEnded(fake, Array.from({ length: concurrency * 4 }, () => fake.addRun({ type: "MANUAL", inputs: INPUTS })));
-    const uuids = Array.from({ length: runs }, () => fake.addRun({ type: "MANUAL", inputs: INPUTS }));
+    await untilEnded(fake, Array.from({ length: concurrency * (runMs === 0 ? 4 : 1) }, () => fake.addRun({ type: "MANUAL", inputs: INPUTS })));
+    const uuids = Array.from({ length: runs }, () => fake.addRun({ type: "MANUAL", inputs }));
     await untilEnded(fake, uuids);
     const first = Math.min(...uuids.map((u) => fake.run(u).claimedAt as number));
     const last = Math.max(...uuids.map((u) => fake.run(u).finishedAt as number));
     return (runs / Math.max(1, last - first)) * 60_000;
-  });
+  }, runMs === 0 ? undefined : { MANUAL: { plugin: "echo", action: "sleep" } });
 }
 
-export async function meshstackBench(options: { samples: number; runs: number }): Promise<MeshstackBenchResult> {
+export async function meshstackBench(options: { samples: number; runs: number; slowRuns: number }): Promise<MeshstackBenchResult> {
   const latencies = await withRunner(1, 20, async (fake) => {
     const out: number[] = [];
     for (let i = 0; i < options.samples + 5; i++) {
@@ -91,5 +97,8 @@ export async function meshstackBench(options: { samples: number; runs: number })
     runsPerMinute: await throughput(8, options.runs),
     oneAtATimeRunsPerMinute: await throughput(1, options.runs),
     runs: options.runs,
+    slowRunsPerMinute: await throughput(8, options.slowRuns, 1000),
+    slowOneAtATimeRunsPerMinute: await throughput(1, options.slowRuns, 1000),
+    slowRuns: options.slowRuns,
   };
 }
