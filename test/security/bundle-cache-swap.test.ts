@@ -15,8 +15,8 @@ import { verifiedBundleSource } from "../../src/plugin-bundles/verified-source.t
 import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
-/** Jobs per flavour: the compiled binary is quick to drive; the Node bundle's CLI starts slowly. */
-const JOBS: Record<string, number> = { "compiled binary": 30, "bundle on Node": 10 };
+/** Jobs per flavour: the compiled binary is quick to drive; the bundles' CLI starts slowly. */
+const JOBS: Record<string, number> = { "compiled binary": 30, "bundle on Node": 10, "bundle on Deno": 10 };
 let dir: string;
 const procs: Proc[] = [];
 
@@ -47,7 +47,7 @@ export default definePlugin({
 }
 
 describe("bundle cache swap race", () => {
-  for (const flavour of [FLAVOURS[0]!, FLAVOURS[1]!]) {
+  for (const flavour of FLAVOURS) {
     const jobs = JOBS[flavour.name] ?? 10;
     test(`${flavour.name}: a loop of cache-file swaps during ${jobs} jobs runs the swapped code 0 times`, async () => {
       const base = mkdtempSync(path.join(dir, "run-"));
