@@ -28,7 +28,10 @@ export class Backoff {
     const ceiling = Math.min(this.#maxMs, this.#minMs * 2 ** Math.min(this.#failures, 30));
     this.#failures++;
     const jittered = Math.floor(this.#random() * ceiling);
-    return retryAfterMs === undefined ? jittered : Math.max(jittered, retryAfterMs);
+    // A Retry-After raises the wait, never past the ceiling: a server cannot park the runner
+    // longer than its own reconnect bound, nor pass a timer an overflowing delay.
+    if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs)) return jittered;
+    return Math.max(jittered, Math.min(this.#maxMs, Math.max(0, retryAfterMs)));
   }
 
   /** The longest wait: used after 401/403, which another try in a moment will not fix. */

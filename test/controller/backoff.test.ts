@@ -13,9 +13,14 @@ test("Backoff.next() can wait zero (full jitter, not equal jitter)", () => {
   expect(backoff.next()).toBe(0);
 });
 
-test("Backoff.next() honours Retry-After as a floor", () => {
-  const backoff = new Backoff({ minMs: 100, maxMs: 1000, random: () => 0.5 });
+test("Backoff.next() honours Retry-After as a floor, clamped to the reconnect ceiling", () => {
+  const backoff = new Backoff({ minMs: 100, maxMs: 10_000, random: () => 0.5 });
   expect(backoff.next(5000)).toBe(5000);
+  // Issue 9 item 5: Retry-After 3600 s used to park the runner an hour, 99999999 s to overflow the timer.
+  expect(backoff.next(3_600_000)).toBe(10_000);
+  expect(backoff.next(99_999_999_000)).toBe(10_000);
+  expect(backoff.next(-5)).toBeLessThanOrEqual(10_000);
+  expect(backoff.next(Number.NaN)).toBeLessThanOrEqual(10_000);
 });
 
 test("Backoff.reset() starts the ceiling over; ceiling() waits the maximum", () => {

@@ -14,6 +14,9 @@ import { defaultControllerClient, type ControllerClient } from "../../platform/c
 import { openWebSocketTransport } from "./ws-transport.ts";
 import { openPollTransport } from "./poll-transport.ts";
 import { insecureWarning } from "../../config/url.ts";
+import { clip, WarnLimiter } from "../../log/warn-limiter.ts";
+import { clampRetryAfter, sessionValues } from "./controller-values.ts";
+import { Liveness, LIVENESS_PROBE_MS, LIVENESS_TIMEOUT_MS } from "./liveness.ts";
 
 export interface EdgeConnectionOptions {
   controllerUrl: string;
@@ -38,10 +41,14 @@ export interface EdgeConnectionOptions {
   insecure?: boolean;
   /** Called for every attempt to open a session that failed. */
   onConnectFailure?: () => void;
+  /** Silence before a liveness probe, and before the session is given up (5 s and 10 s). */
+  livenessProbeMs?: number;
+  livenessTimeoutMs?: number;
 }
 
-/** A session that stayed up this long resets the backoff. */
-const STABLE_SESSION_MS = 60_000;
+/** Texts from the controller (error messages, cancel reasons) are cut to this in logs and job errors. */
+const MAX_LOGGED_TEXT = 256;
+const MAX_REASON_TEXT = 1024;
 /** After this many WebSocket attach failures with a working session endpoint, `auto` uses long-poll. */
 const WS_FAILURES_BEFORE_POLL = 2;
 
@@ -61,7 +68,11 @@ export class EdgeConnection implements ControllerConnection {
   #heartbeatMs = 10_000;
   #wsFailures = 0;
   #kind: TransportKind;
-  #unknownTypesSeen = new Set<string>();
+  /** Warnings about what the controller sends: rate-limited per session and kind, never per text. */
+  #warnings: WarnLimiter;
+  /** The current session carried a valid message from the controller (the backoff was reset). */
+  #trafficSeen = false;
+  #liveness: Liveness | undefined;
   #flushWaiters = new Set<() => void>();
   #stateListeners = new Set<(status: ConnectionStatus) => void>();
   /** Whether the current attempt got as far as a connected session. */
@@ -77,6 +88,7 @@ export class EdgeConnection implements ControllerConnection {
       ...(options.random ? { random: options.random } : {}),
     });
     this.#kind = options.transport === "poll" ? "poll" : "websocket";
+    this.#warnings = new WarnLimiter({ now: () => this.#timers.now() });
     this.#status = { state: "idle", since: this.#timers.now(), reconnects: 0, failedAttempts: 0, protocolErrors: 0 };
   }
 
@@ -114,7 +126,7 @@ export class EdgeConnection implements ControllerConnection {
         waitMs = this.#backoff.ceiling();
       } else {
         this.#setState("backoff", closed.reason);
-        waitMs = this.#backoff.next(closed.retryAfterMs);
+        waitMs = this.#backoff.next(clampRetryAfter(closed.retryAfterMs, this.#o.reconnectMaxMs));
       }
       // A lost session and an attempt that never opened one are different events: say which.
       const fields = { state: this.#status.state, failures: this.#backoff.failures };
@@ -173,7 +185,12 @@ export class EdgeConnection implements ControllerConnection {
       if (refused?.retryAfterMs !== undefined) closed.retryAfterMs = refused.retryAfterMs;
       return closed;
     }
-    this.#heartbeatMs = session.heartbeatIntervalMs;
+    // Every number from the controller, clamped to its documented range before any timer sees it.
+    const values = sessionValues(session);
+    this.#heartbeatMs = values.heartbeatIntervalMs;
+    this.#warnings = new WarnLimiter({ now: () => this.#timers.now() });
+    this.#trafficSeen = false;
+    if (values.adjusted.length > 0) this.#log.warn(`The controller's session values are out of range; using ${clip(values.adjusted.join(", "), 400)}`);
 
     let transport: Transport;
     try {
@@ -183,8 +200,12 @@ export class EdgeConnection implements ControllerConnection {
         client: this.#o.client ?? defaultControllerClient,
         sessionId: session.sessionId,
         token: session.token,
-        pollWaitMs: session.pollWaitMs,
+        pollWaitMs: values.pollWaitMs,
         onFrame: (frame) => this.#receive(frame),
+        onMalformed: (detail) => {
+          this.#liveness?.heard();
+          this.#malformed(`Malformed frame: ${detail}`);
+        },
       });
     } catch (error) {
       if (kind === "websocket" && this.#o.transport === "auto" && ++this.#wsFailures >= WS_FAILURES_BEFORE_POLL) {
@@ -211,23 +232,35 @@ export class EdgeConnection implements ControllerConnection {
     this.#startSession();
 
     const stopHeartbeat = new AbortController();
-    void this.#heartbeatLoop(AbortSignal.any([signal, stopHeartbeat.signal]));
+    const loops = AbortSignal.any([signal, stopHeartbeat.signal]);
+    void this.#heartbeatLoop(loops);
     const aborted = new Promise<TransportClosed>((resolve) =>
       signal.addEventListener("abort", () => resolve({ reason: "runner stopping" }), { once: true }),
     );
-    const closed = await Promise.race([transport.closed, aborted]);
+    // A controller that stops answering (frozen, SIGSTOP, a dead peer behind a live proxy) keeps
+    // the socket open: probe with a heartbeat after a few quiet seconds, give up after a few more.
+    const silent = new Promise<TransportClosed>((resolve) => {
+      this.#liveness = new Liveness({
+        timers: this.#timers,
+        probeAfterMs: this.#o.livenessProbeMs ?? LIVENESS_PROBE_MS,
+        timeoutMs: this.#o.livenessTimeoutMs ?? LIVENESS_TIMEOUT_MS,
+        probe: () => this.#transport?.send([message({ type: "heartbeat", leases: this.#heldLeases() })]),
+        onSilent: (ms) => resolve({ reason: `The controller did not answer for ${Math.round(ms / 1000)} s (frozen or unreachable)` }),
+      });
+      void this.#liveness.run(loops);
+    });
+    const closed = await Promise.race([transport.closed, aborted, silent]);
     stopHeartbeat.abort();
-    if (signal.aborted) transport.close();
+    this.#liveness = undefined;
+    transport.close();
     this.#transport = undefined;
-    if (this.#timers.now() - openedAt >= STABLE_SESSION_MS) this.#backoff.reset();
     return closed;
   }
 
   /** A new session starts with zero credit: re-announce leases, replay the outbox, grant credit. */
   #startSession(): void {
     this.#credit = 0;
-    const leases = [...this.#jobs.values()].filter((j) => j.holdsLease).map((j) => ({ jobId: j.job.id, attempt: j.job.attempt }));
-    const replay: RunnerMessage[] = [message({ type: "heartbeat", leases })];
+    const replay: RunnerMessage[] = [message({ type: "heartbeat", leases: this.#heldLeases() })];
     for (const job of this.#jobs.values()) replay.push(...job.pending());
     this.#transport?.send(replay);
     this.#grantCredit();
@@ -251,9 +284,30 @@ export class EdgeConnection implements ControllerConnection {
       this.#tick(this.#heartbeatMs);
       await this.#timers.sleep(this.#heartbeatMs, signal);
       if (signal.aborted) break;
-      const leases = [...this.#jobs.values()].filter((j) => j.holdsLease).map((j) => ({ jobId: j.job.id, attempt: j.job.attempt }));
-      this.#transport?.send([message({ type: "heartbeat", leases })]);
+      this.#transport?.send([message({ type: "heartbeat", leases: this.#heldLeases() })]);
     }
+  }
+
+  #heldLeases(): Array<{ jobId: string; attempt: number }> {
+    return [...this.#jobs.values()].filter((j) => j.holdsLease).map((j) => ({ jobId: j.job.id, attempt: j.job.attempt }));
+  }
+
+  /**
+   * Logs a warning about what the controller sent, at most a few per kind and minute in a session
+   * (the next one logged says how many were suppressed), with the controller's text clipped.
+   */
+  #warn(kind: string, text: string, level: "warn" | "info" = "warn"): void {
+    const decision = this.#warnings.allow(kind);
+    if (!decision.log) return;
+    const suffix = decision.suppressed > 0 ? ` (${decision.suppressed} more like it suppressed)` : "";
+    this.#log[level](`${text}${suffix}`);
+  }
+
+  #malformed(detail: string): void {
+    this.#status.protocolErrors++;
+    this.#o.onProtocolError?.();
+    this.#warn("malformed", `Rejected a frame from the controller: ${clip(detail, MAX_LOGGED_TEXT)}`);
+    this.#send([message({ type: "error", error: { code: "malformed_frame", message: clip(detail, MAX_LOGGED_TEXT) } })]);
   }
 
   /** The connection loop is alive if it ticks at least every `periodMs` (plus slack for a slow session call). */
@@ -266,20 +320,19 @@ export class EdgeConnection implements ControllerConnection {
   }
 
   #receive(frame: unknown): void {
+    this.#liveness?.heard();
     const parsed = parseControllerMessage(frame);
     if (!parsed.ok) {
       if (parsed.kind === "unknown_type") {
-        if (!this.#unknownTypesSeen.has(parsed.error.message)) {
-          this.#unknownTypesSeen.add(parsed.error.message);
-          this.#log.info(`Ignoring a message this runner does not know: ${parsed.error.message}`);
-        }
-        return;
+        return this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
       }
-      this.#status.protocolErrors++;
-      this.#o.onProtocolError?.();
-      this.#log.warn(`Rejected a frame from the controller: ${parsed.error.message}`);
-      this.#send([message({ type: "error", error: parsed.error })]);
-      return;
+      return this.#malformed(parsed.error.message);
+    }
+    // The session carried traffic: the controller is back for real, so the next loss starts
+    // the backoff from its floor again (its jitter still spreads a fleet).
+    if (!this.#trafficSeen) {
+      this.#trafficSeen = true;
+      this.#backoff.reset();
     }
     this.#handle(parsed.message);
   }
@@ -290,7 +343,7 @@ export class EdgeConnection implements ControllerConnection {
         const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#forget(done));
         this.#credit = Math.max(0, this.#credit - 1);
         if (this.#jobs.has(job.key)) {
-          this.#log.warn(`Ignoring a repeated offer of job "${msg.job.id}" attempt ${msg.job.attempt}`);
+          this.#warn("repeated_offer", `Ignoring a repeated offer of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}`);
           return;
         }
         this.#jobs.set(job.key, job);
@@ -299,18 +352,20 @@ export class EdgeConnection implements ControllerConnection {
       }
       case "cancel": {
         const job = this.#jobs.get(`${msg.jobId}#${msg.attempt}`);
-        if (job === undefined) return this.#log.info(`Cancel for a job this runner does not hold: "${msg.jobId}"`);
-        this.#log.info(`Controller cancelled job "${msg.jobId}": ${msg.reason}`);
-        job.abort(`${msg.reason} (via the controller)`, false);
+        if (job === undefined) return this.#warn("unknown_cancel", `Cancel for a job this runner does not hold: "${clip(msg.jobId, 128)}"`, "info");
+        this.#log.info(`Controller cancelled job "${msg.jobId}": ${clip(msg.reason, MAX_LOGGED_TEXT)}`);
+        job.abort(`${clip(msg.reason, MAX_REASON_TEXT)} (via the controller)`, false);
         return;
       }
       case "heartbeat_ack": {
+        // Only leases this runner holds are looked at, each once, however long the list.
         for (const lease of msg.leases) {
           if (lease.ok) continue;
           const job = this.#jobs.get(`${lease.jobId}#${lease.attempt}`);
           if (job === undefined || !job.holdsLease) continue;
-          this.#log.warn(`Lease of job "${lease.jobId}" attempt ${lease.attempt} is lost (${lease.reason ?? "no reason"}): stopping it`);
-          job.abort(`lease_lost: ${lease.reason ?? "refused by controller"}`, true);
+          const reason = clip(typeof lease.reason === "string" ? lease.reason : "refused by controller", 128);
+          this.#log.warn(`Lease of job "${lease.jobId}" attempt ${lease.attempt} is lost (${reason}): stopping it`);
+          job.abort(`lease_lost: ${reason}`, true);
         }
         return;
       }
@@ -322,14 +377,14 @@ export class EdgeConnection implements ControllerConnection {
         const job = this.#jobs.get(`${msg.jobId}#${msg.attempt}`);
         if (job === undefined) return;
         if (!msg.accepted && msg.reason !== "events_missing") {
-          this.#log.warn(`Controller refused the result of job "${msg.jobId}" attempt ${msg.attempt}: ${msg.reason ?? "no reason"}`);
+          this.#warn("result_refused", `Controller refused the result of job "${msg.jobId}" attempt ${msg.attempt}: ${clip(String(msg.reason ?? "no reason"), 128)}`);
         }
         if (job.resultAnswered(msg.accepted, msg.reason) === "resend") this.#send(job.pending());
         return;
       }
       case "error": {
         this.#status.protocolErrors++;
-        this.#log.warn(`Controller reported a protocol error: ${msg.error.code}: ${msg.error.message}`);
+        this.#warn("controller_error", `Controller reported a protocol error: ${clip(msg.error.code, 64)}: ${clip(msg.error.message, MAX_LOGGED_TEXT)}`);
         return;
       }
     }

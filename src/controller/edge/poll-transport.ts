@@ -4,7 +4,7 @@
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
-import { packFrames } from "../../protocol/frames.ts";
+import { MAX_FRAME_MESSAGES, packFrames } from "../../protocol/frames.ts";
 import { readLimited } from "../../util/read-limited.ts";
 
 /**
@@ -94,6 +94,11 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
         const body = await readReceiveBody(response);
         if (!Array.isArray(body.messages)) {
           options.onFrame(body);
+          continue;
+        }
+        // Bounded work per answer, as per WebSocket frame.
+        if (body.messages.length > MAX_FRAME_MESSAGES) {
+          options.onMalformed?.(`a long-poll answer of ${body.messages.length} messages (at most ${MAX_FRAME_MESSAGES})`);
           continue;
         }
         for (const frame of body.messages) options.onFrame(frame);

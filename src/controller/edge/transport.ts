@@ -29,4 +29,6 @@ export interface OpenTransportOptions {
   pollWaitMs: number;
   /** Called with each raw frame (string or parsed JSON value) in arrival order. */
   onFrame(frame: unknown): void;
+  /** Called for a frame refused whole (binary, oversized, a batch too long), with why. */
+  onMalformed?(detail: string): void;
 }

@@ -3,7 +3,10 @@
 
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
-import { packFrames } from "../../protocol/frames.ts";
+import { MAX_FRAME_MESSAGES, packFrames } from "../../protocol/frames.ts";
+
+/** The largest frame the runner reads (the protocol's frame limit, docs/protocol.md). */
+const MAX_RECEIVED_FRAME_CHARS = 4 * 1024 * 1024;
 import { publicUrl } from "../../config/url.ts";
 
 const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
@@ -46,7 +49,11 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       });
     };
     socket.onmessage = (event: MessageEvent) => {
-      const data = typeof event.data === "string" ? event.data : String(event.data);
+      if (typeof event.data !== "string") return options.onMalformed?.("a binary frame (the protocol sends JSON text)");
+      const data = event.data;
+      // Bounded work per frame: larger than any frame a controller sends, or more messages than a
+      // batch may hold, is malformed as a whole (never parsed or walked).
+      if (data.length > MAX_RECEIVED_FRAME_CHARS) return options.onMalformed?.(`a frame of ${data.length} characters (at most ${MAX_RECEIVED_FRAME_CHARS})`);
       if (data.charCodeAt(0) !== 91 /* "[" */) return options.onFrame(data);
       let batch: unknown;
       try {
@@ -55,6 +62,7 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
         return options.onFrame(data); // reported as malformed by the parser
       }
       if (!Array.isArray(batch) || batch.length === 0) return options.onFrame(batch);
+      if (batch.length > MAX_FRAME_MESSAGES) return options.onMalformed?.(`a batch of ${batch.length} messages (at most ${MAX_FRAME_MESSAGES})`);
       for (const message of batch) options.onFrame(message);
     };
     socket.onerror = (event: Event) => {
