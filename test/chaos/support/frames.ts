@@ -95,3 +95,26 @@ export function runnerFrame(rng: Rng, jobs: readonly JobRef[]): Frame {
     default: return JSON.stringify(rng.pick(messages)());
   }
 }
+
+/** One hostile frame a controller could send to a runner. */
+export function controllerFrame(rng: Rng, jobSeq: { n: number }): string {
+  const deep = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
+  const jobId = `fz-${jobSeq.n}`;
+  const messages: Array<() => unknown> = [
+    () => ({ v: 1, type: "offer", job: { id: `fz-${++jobSeq.n}`, attempt: 1, group: "default", plugin: "echo", action: "default", input: oddValue(rng), leaseExpiresAt: rng.pick(ODD_NUMBERS), submittedAt: 1, ...(rng.next() < 0.3 ? { timeoutMs: rng.pick(ODD_NUMBERS) } : {}) } }),
+    () => ({ v: 1, type: "cancel", jobId, attempt: 1, reason: oddString(rng) }),
+    () => ({ v: 1, type: "heartbeat_ack", leases: Array.from({ length: rng.pick([1, 100, 10_000]) }, () => ({ jobId, attempt: 1, ok: rng.next() < 0.5, reason: oddString(rng).slice(0, 2000), leaseExpiresAt: rng.pick(ODD_NUMBERS) })) }),
+    () => ({ v: 1, type: "ack", jobId, attempt: 1, seq: rng.pick(ODD_NUMBERS) }),
+    () => ({ v: 1, type: "result_ack", jobId, attempt: 1, accepted: rng.next() < 0.5, reason: oddString(rng).slice(0, 5000), expectedSeq: rng.pick(ODD_NUMBERS) }),
+    () => ({ v: 1, type: "error", error: { code: oddString(rng).slice(0, 100) || "e", message: oddString(rng) } }),
+    () => ({ v: 1, type: `unknown-${rng.int(1e9)}-${oddString(rng).slice(0, 500)}` }),
+    () => ({ v: rng.pick([0, 2, "1"]), type: "offer" }),
+  ];
+  switch (rng.int(10)) {
+    case 0: return `{"v":1,"type":"ack",${"[".repeat(rng.pick([1, 100, 50_000]))}`;
+    case 1: return rng.pick(["", "[]", "null", "42", "{", "[[[[", "\u0000", "{\"v\":1}"]);
+    case 2: return `{"v":1,"type":"offer","job":${deep(rng.pick([65, 101, 39_998]))}}`;
+    case 3: return JSON.stringify(Array.from({ length: rng.pick([2, 10, 1001]) }, () => ({ v: 1, type: rng.pick(["ack", "error", "nope"]), jobId, attempt: 1, seq: 1, error: { code: "x", message: "y" } })));
+    default: return JSON.stringify(rng.pick(messages)());
+  }
+}
