@@ -4,7 +4,8 @@
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
-import { MAX_FRAME_MESSAGES, packFrames } from "../../protocol/frames.ts";
+import { packFrames } from "../../protocol/frames.ts";
+import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";
 import { readLimited } from "../../util/read-limited.ts";
 
 /**

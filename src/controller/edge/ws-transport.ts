@@ -3,10 +3,11 @@
 
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
-import { MAX_FRAME_MESSAGES, packFrames } from "../../protocol/frames.ts";
+import { packFrames } from "../../protocol/frames.ts";
+import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES, MAX_FRAME_CHARS } from "../../protocol/limits.ts";
 
 /** The largest frame the runner reads (the protocol's frame limit, docs/protocol.md). */
-const MAX_RECEIVED_FRAME_CHARS = 4 * 1024 * 1024;
+const MAX_RECEIVED_FRAME_CHARS = MAX_FRAME_CHARS;
 import { publicUrl } from "../../config/url.ts";
 
 const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
