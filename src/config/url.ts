@@ -22,13 +22,13 @@ export function normalizeHttpUrl(value: string): string | undefined {
 }
 
 /**
- * Why a normalized controller URL may not be used, or undefined when it may: plain http only to
- * loopback or with `insecure`, since the API key and the admin token travel in its headers.
+ * Why a normalized URL of a service that receives credentials (the controller, Vault) may not be
+ * used, or undefined when it may: plain http only to loopback or with `insecure`.
  */
-export function plainHttpRefusal(normalized: string, insecure: boolean): string | undefined {
+export function plainHttpRefusal(normalized: string, insecure: boolean, what = "controller"): string | undefined {
   const url = new URL(normalized);
   if (url.protocol !== "http:" || insecure || isLoopbackHost(url.hostname)) return undefined;
-  return `Refusing plain http controller URL "${publicUrl(normalized)}": use https://, a loopback address, or --insecure`;
+  return `Refusing plain http ${what} URL "${publicUrl(normalized)}": use https://, a loopback address, or --insecure`;
 }
 
 /** Drops user:password, query and fragment: a URL may carry a token in any of them. */

@@ -4,6 +4,7 @@
 // calls about a run use its run token. Answers are bounded before they are read.
 
 import { EdgeError, errorMessage } from "../../errors.ts";
+import { publicUrl } from "../../config/url.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { parseRetryAfter } from "../backoff.ts";
 
@@ -104,7 +105,7 @@ export class MeshstackClient {
         body: JSON.stringify({ clientId: auth.clientId, clientSecret: auth.clientSecret }),
       }, "log in to meshStack");
       if (!response.ok) {
-        throw new MeshstackCallError(`Cannot log in to meshStack at "${this.#o.baseUrl}/api/login": HTTP ${response.status}${response.status === 401 || response.status === 403 ? " (check meshstackClientId and the client secret in apiKeyFile)" : ""}`, response.status, { retryAfterMs: response.retryAfterMs });
+        throw new MeshstackCallError(`Cannot log in to meshStack at "${publicUrl(this.#o.baseUrl)}/api/login": HTTP ${response.status}${response.status === 401 || response.status === 403 ? " (check meshstackClientId and the client secret in apiKeyFile)" : ""}`, response.status, { retryAfterMs: response.retryAfterMs });
       }
       const body = parseJson(response.text, "the login answer");
       const token = body.access_token;

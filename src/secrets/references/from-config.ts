@@ -5,19 +5,19 @@
 import type { Config } from "../../config/resolve.ts";
 import { ConfigError } from "../../config/resolve.ts";
 import { readSecretFile } from "../../config/secret-file.ts";
-import { plainHttpRefusal } from "../../config/url.ts";
+import { plainHttpRefusal, publicUrl } from "../../config/url.ts";
 import { readFileSync } from "node:fs";
 import type { SecretBackendsOptions } from "./secret-backends.ts";
 
 export function backendOptionsFromConfig(config: Config): Pick<SecretBackendsOptions, "vault" | "gcp"> {
   const out: Pick<SecretBackendsOptions, "vault" | "gcp"> = {};
   if (config.vaultAddr !== undefined) {
-    const refusal = plainHttpRefusal(config.vaultAddr, config.insecure);
-    if (refusal !== undefined) throw new ConfigError("vaultAddr", refusal.replace(/controller/gi, "Vault"));
+    const refusal = plainHttpRefusal(config.vaultAddr, config.insecure, "Vault");
+    if (refusal !== undefined) throw new ConfigError("vaultAddr", refusal);
     const token = config.vaultTokenFile === undefined ? undefined : readSecretFile(config.vaultTokenFile, "vaultTokenFile");
     const secretId = config.vaultSecretIdFile === undefined ? undefined : readSecretFile(config.vaultSecretIdFile, "vaultSecretIdFile");
     if (token === undefined && (config.vaultRoleId === undefined || secretId === undefined)) {
-      throw new ConfigError("vaultAddr", `Vault at "${config.vaultAddr}" needs credentials: set vaultTokenFile, or vaultRoleId with vaultSecretIdFile`);
+      throw new ConfigError("vaultAddr", `Vault at "${publicUrl(config.vaultAddr)}" needs credentials: set vaultTokenFile, or vaultRoleId with vaultSecretIdFile`);
     }
     let caPem: string | undefined;
     if (config.vaultCaFile !== undefined) {

@@ -5,6 +5,7 @@
 // until shortly before it expires. Endpoints are configurable so tests can point at a fake.
 
 import { EdgeError, type ErrorCode } from "../../errors.ts";
+import { publicUrl } from "../../config/url.ts";
 import { crc32c } from "./crc32c.ts";
 import type { SecretReference } from "./reference.ts";
 
@@ -52,7 +53,7 @@ export class GcpBackend {
   }
 
   get label(): string {
-    return `GCP Secret Manager at "${this.#endpoint}"`;
+    return `GCP Secret Manager at "${publicUrl(this.#endpoint)}"`;
   }
 
   get #endpoint(): string {
