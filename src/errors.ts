@@ -1,5 +1,6 @@
 // One error base for the whole runner: a stable `code` crosses Worker and network boundaries,
-// classes do not, so callers branch on `code` and `retryable`.
+// classes do not, so callers branch on `code` (the controller connection in one table,
+// src/controller/failure.ts).
 
 export type ErrorCode =
   | "config_invalid"
@@ -11,7 +12,6 @@ export type ErrorCode =
   | "connection_failed"
   | "listen_failed"
   | "stale_attempt"
-  | "lease_lost"
   | "plugin_not_found"
   | "plugin_error"
   | "plugin_crashed"
@@ -19,7 +19,6 @@ export type ErrorCode =
   | "plugin_timeout"
   | "job_cancelled"
   | "job_interrupted"
-  | "job_timeout"
   | "input_invalid"
   // secrets asked for by a plugin (ctx.secrets.get) that the job does not have
   | "secret_not_found"
@@ -65,19 +64,24 @@ export type ErrorCode =
   | "integration_failed";
 
 export interface EdgeErrorOptions {
+  /** A hint for a caller that may try again (a plugin's own retries); the controller connection decides by code (src/controller/failure.ts). */
   retryable?: boolean;
+  /** How long the other side asked us to wait (HTTP Retry-After), in ms. */
+  retryAfterMs?: number;
   cause?: unknown;
 }
 
 export class EdgeError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: EdgeErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "EdgeError";
     this.code = code;
     this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   toJSON(): SerializedError {

@@ -9,6 +9,7 @@ import { ReferenceController } from "../reference-controller/controller.ts";
 import { controllerOptionsFromConfig } from "../reference-controller/server-config.ts";
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
+import { errorMessage } from "../errors.ts";
 
 const USAGE = `Usage: edge-runner controller [options]
 
@@ -67,7 +68,7 @@ export async function runController(config: Config, logger: Logger, signal: Abor
   });
   const restart = await Promise.race([stopped.then(() => false), storeWritable.then(() => true)]);
   if (restart) logger.warn("Exiting (75) so that the service manager restarts the controller from its journal");
-  await controller.close().catch((error: unknown) => logger.error(`Controller did not close cleanly: ${(error as Error).message}`));
+  await controller.close().catch((error: unknown) => logger.error(`Controller did not close cleanly: ${errorMessage(error)}`));
   return restart ? EXIT_TEMPFAIL : EXIT.ok;
 }
 

@@ -11,6 +11,7 @@ import { probeOnce, waitUntilHealthy } from "../ops/health-probe.ts";
 import { statusBaseUrl } from "../ops/status-url.ts";
 import type { Timers } from "../util/sleep.ts";
 import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
+import { errorMessage } from "../errors.ts";
 
 const HELP = `Usage: edge-runner healthcheck [--wait] [--timeout 90s] [--path /readyz|/healthz] [options]
 
@@ -50,7 +51,7 @@ export function createHealthcheckCommand(deps: HealthcheckDeps = {}): Command {
       try {
         url = statusBaseUrl(config.statusHost, config.statusPort) + path;
       } catch (error) {
-        err(`edge-runner healthcheck: ${(error as Error).message}\n`);
+        err(`edge-runner healthcheck: ${errorMessage(error)}\n`);
         return EXIT.config;
       }
       const probe = { url, ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }) };

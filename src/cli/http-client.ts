@@ -1,7 +1,7 @@
 // A small client for the reference controller's admin API (/api/v1), used by the `job` and
 // `runner` commands, the dev command and tests. Errors keep the server's code and message.
 
-import { EdgeError, type ErrorCode } from "../errors.ts";
+import { EdgeError, type ErrorCode, errorMessage } from "../errors.ts";
 import type { JobJson } from "../reference-controller/records.ts";
 import type { SubmitJobInput } from "../reference-controller/controller-core.ts";
 import type { JobEvent } from "../reference-controller/job-logs.ts";
@@ -57,7 +57,7 @@ export class AdminClient {
         ...(signal === undefined ? {} : { signal }),
       });
     } catch (error) {
-      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${publicUrl(this.baseUrl)}: ${(error as Error).message}`, true);
+      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${publicUrl(this.baseUrl)}: ${errorMessage(error)}`, true);
     }
     const text = await response.text();
     let parsed: unknown;
@@ -120,7 +120,7 @@ export class AdminClient {
     try {
       response = await this.#fetch(`${this.baseUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${this.#token}` } });
     } catch (error) {
-      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${publicUrl(this.baseUrl)}: ${(error as Error).message}`, true);
+      throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${publicUrl(this.baseUrl)}: ${errorMessage(error)}`, true);
     }
     if (!response.ok || response.body === null) {
       let error: { code?: string; message?: string } | undefined;

@@ -11,6 +11,7 @@ import type { JobJson } from "../reference-controller/records.ts";
 import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
 import type { AdminClient, SubmitJobRequest } from "./http-client.ts";
 import { EXIT, type Command } from "./command.ts";
+import { errorMessage } from "../errors.ts";
 
 const USAGE = `Usage:
   edge-runner job submit <plugin> [--action a] [--input JSON | --input-file F] [--group g]
@@ -176,7 +177,7 @@ function readInput(inline: string | undefined, file: string | undefined): unknow
     return JSON.parse(text);
   } catch (error) {
     const where = file === undefined ? `--input` : `--input-file "${file}"`;
-    throw new UsageError(`Cannot parse the job input of ${where} as JSON: ${(error as Error).message}`, file === undefined ? "--input" : "--input-file");
+    throw new UsageError(`Cannot parse the job input of ${where} as JSON: ${errorMessage(error)}`, file === undefined ? "--input" : "--input-file");
   }
 }
 
@@ -184,7 +185,7 @@ function readFile(file: string): string {
   try {
     return fs.readFileSync(file, "utf8");
   } catch (error) {
-    throw new ConfigError("--input-file", `Cannot read input file "${file}": ${(error as Error).message}`);
+    throw new ConfigError("--input-file", `Cannot read input file "${file}": ${errorMessage(error)}`);
   }
 }
 
@@ -265,7 +266,7 @@ function takeSecretFlags(args: readonly string[]): { secretInputs?: Record<strin
       try {
         value = fs.readFileSync(value.slice(1), "utf8").replace(/\r?\n$/, "");
       } catch (error) {
-        throw new ConfigError("--secret", `Cannot read secret input "${name}" from "${value.slice(1)}": ${(error as Error).message}`);
+        throw new ConfigError("--secret", `Cannot read secret input "${name}" from "${value.slice(1)}": ${errorMessage(error)}`);
       }
     }
     secretInputs ??= {};

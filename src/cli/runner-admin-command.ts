@@ -5,6 +5,7 @@ import { clientOptionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
 import { EXIT, type Command } from "./command.ts";
+import { errorMessage } from "../errors.ts";
 
 const USAGE = `Usage:
   edge-runner runner register <id> [--group g] [--public-key-file F] [--api-key-out FILE] [--rotate]
@@ -92,7 +93,7 @@ function readPublicKey(file: string): string {
   try {
     return fs.readFileSync(file, "utf8").trim();
   } catch (error) {
-    throw new ConfigError("--public-key-file", `Cannot read public key file "${file}": ${(error as Error).message}`);
+    throw new ConfigError("--public-key-file", `Cannot read public key file "${file}": ${errorMessage(error)}`);
   }
 }
 
@@ -101,6 +102,6 @@ function writeKeyFile(file: string, apiKey: string): void {
   try {
     fs.writeFileSync(file, apiKey + "\n", { mode: 0o600, flag: "wx" });
   } catch (error) {
-    throw new ConfigError("--api-key-out", `Cannot write the API key to "${file}": ${(error as Error).message}`);
+    throw new ConfigError("--api-key-out", `Cannot write the API key to "${file}": ${errorMessage(error)}`);
   }
 }

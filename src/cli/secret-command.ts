@@ -6,6 +6,7 @@ import { clientOptionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
 import { adminClient, fail, out, parseCommandArgs, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
 import { EXIT, type Command } from "./command.ts";
+import { errorMessage } from "../errors.ts";
 
 const USAGE = `Usage:
   edge-runner secret set <name> (--value-file F | --value-stdin)
@@ -59,6 +60,6 @@ function readValue(file: string | boolean | undefined, stdin: boolean): string {
     // One trailing newline is what `echo` and editors add; it is not part of the secret.
     return fs.readFileSync(typeof file === "string" ? file : 0, "utf8").replace(/\r?\n$/, "");
   } catch (error) {
-    throw new ConfigError("--value-file", `Cannot read the secret value${typeof file === "string" ? ` from "${file}"` : ""}: ${(error as Error).message}`);
+    throw new ConfigError("--value-file", `Cannot read the secret value${typeof file === "string" ? ` from "${file}"` : ""}: ${errorMessage(error)}`);
   }
 }

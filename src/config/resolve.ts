@@ -2,7 +2,7 @@
 // fully resolved object, or throws a ConfigError naming the field before anything touches the
 // network.
 
-import { EdgeError } from "../errors.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
 import { OPTIONS, envName, flagName, type OptionScope, type OptionSpec } from "./options.ts";
 import { parseDuration } from "./duration.ts";
 import { UsageError, unknownFlag } from "./usage-error.ts";
@@ -130,13 +130,13 @@ function readConfigFile(path: string, readFile: ((path: string) => string) | und
   try {
     text = readFile(path);
   } catch (error) {
-    throw new ConfigError("configFile", `Cannot read config file "${path}": ${(error as Error).message}`);
+    throw new ConfigError("configFile", `Cannot read config file "${path}": ${errorMessage(error)}`);
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError("configFile", `Cannot parse config file "${path}" as JSON: ${(error as Error).message}`);
+    throw new ConfigError("configFile", `Cannot parse config file "${path}" as JSON: ${errorMessage(error)}`);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new ConfigError("configFile", `Cannot read config file "${path}": expected a JSON object`);

@@ -3,13 +3,14 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { ConfigError } from "./resolve.ts";
+import { errorMessage } from "../errors.ts";
 
 export function readSecretFile(path: string, field: string): string {
   let mode: number;
   try {
     mode = statSync(path).mode;
   } catch (error) {
-    throw new ConfigError(field, `Cannot read "${field}" file "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(field, `Cannot read "${field}" file "${path}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(4, "0");

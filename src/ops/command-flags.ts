@@ -1,6 +1,8 @@
 // Separates a command's own flags (--wait, --json, …) from the option-table flags that
 // resolveConfig() parses, so each command adds flags without touching the option table.
 
+import { errorMessage } from "../errors.ts";
+
 export type FlagKind = "bool" | "string";
 
 export interface TakenFlags {
@@ -51,7 +53,7 @@ export function startOpsCommand(
   try {
     return takeFlags(args, spec);
   } catch (error) {
-    io.err(`edge-runner ${command}: ${(error as Error).message}\n`);
+    io.err(`edge-runner ${command}: ${errorMessage(error)}\n`);
     return { exit: 64 };
   }
 }

@@ -8,6 +8,7 @@ import WsWebSocket from "ws";
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
 import { openWebSocket } from "./websocket.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface ControllerClient {
   fetch(url: string, init?: RequestInit): Promise<Response>;
@@ -67,7 +68,7 @@ export function readCaFile(path: string): string {
   try {
     pem = readFileSync(path, "utf8");
   } catch (error) {
-    throw new ConfigError("caFile", `Cannot read "caFile" "${path}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError("caFile", `Cannot read "caFile" "${path}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("caFile", `Cannot use "caFile" "${path}": it holds no PEM certificate`);
   return pem;

@@ -8,7 +8,7 @@ import { WebSocketServer } from "ws";
 import type { AddressInfo } from "node:net";
 import { createServer as createHttpsServer } from "node:https";
 import { runtime } from "./runtime.ts";
-import { EdgeError } from "../errors.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
 
 export interface ServeOptions {
   hostname: string;
@@ -57,8 +57,8 @@ export async function serveHttp(app: AnyHono, options: ServeOptions): Promise<Ht
     return await serveNode(app, options);
   } catch (error) {
     // Each runtime words "address in use" differently; say it one way, naming the address.
-    const inUse = (error as { code?: string }).code === "EADDRINUSE" || /in use/i.test((error as Error).message);
-    const detail = inUse ? "the address is in use" : (error as Error).message;
+    const inUse = (error as { code?: string }).code === "EADDRINUSE" || /in use/i.test(errorMessage(error));
+    const detail = inUse ? "the address is in use" : errorMessage(error);
     const fix = options.flag === undefined ? "" : ` (${inUse ? "choose another port with" : "see"} ${options.flag})`;
     throw new EdgeError("listen_failed", `Cannot listen on ${options.hostname}:${options.port}: ${detail}${fix}`, { cause: error });
   }

@@ -6,6 +6,7 @@ import { contextArtifacts, contextStorage } from "./context-storage.ts";
 import type { ActionContext, ActionOutputs } from "./sdk.ts";
 import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { SENSITIVE } from "../secrets/sensitive-outputs.ts";
+import { errorMessage } from "../errors.ts";
 
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
 const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -104,7 +105,7 @@ function outputsOf(state: CurrentRun, mask: (value: string) => void): ActionOutp
         // Cloned now so a bad value fails where it is set, and later mutation does not change it.
         copy = structuredClone(value);
       } catch (error) {
-        throw new TypeError(`Cannot set output "${name}": the value cannot be cloned (${(error as Error).message})`);
+        throw new TypeError(`Cannot set output "${name}": the value cannot be cloned (${errorMessage(error)})`);
       }
       if (state.finished) return;
       if (options?.sensitive === true) {

@@ -31,7 +31,7 @@ import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./run
 import { SessionRegistry } from "./session-registry.ts";
 import { ControllerStore } from "./store.ts";
 import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-failure.ts";
-import { EdgeError } from "../errors.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
 import { createEdgeArtifactsApp } from "./artifact-routes.ts";
 import { ArtifactStore } from "./artifact-store.ts";
 import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
@@ -120,7 +120,7 @@ export class ReferenceController {
       store = ControllerStore.open({ dir, logger, commits, now: () => clock.now(), ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
     } catch (error) {
       if (!isStoreWriteError(error)) throw error;
-      throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${(error as Error).message.slice(0, 200)})`, { cause: error });
+      throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${errorMessage(error).slice(0, 200)})`, { cause: error });
     }
     try {
       this.#lock = ControllerLock.acquire(path.join(dir, "controller.lock"));
@@ -261,7 +261,7 @@ export class ReferenceController {
     } catch (error) {
       if (error instanceof EdgeError || !isStoreWriteError(error)) throw error;
       const dir = path.join(options.dataDir, "controller");
-      throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${(error as Error).message.slice(0, 200)})`, { cause: error });
+      throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${errorMessage(error).slice(0, 200)})`, { cause: error });
     }
     controller.#state = "ready";
     if (options.autoSweep !== false) controller.#sweeper.start();

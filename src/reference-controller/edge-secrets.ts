@@ -16,6 +16,7 @@ import type { RunnerRegistry } from "./runner-registry.ts";
 import type { SecretStore } from "./secret-store.ts";
 import { bearerToken } from "./tokens.ts";
 import { CALLBACK_PATH_PREFIX, CALLBACK_TOKEN_REF, CALLBACK_URL_REF, type CallbackTokens } from "./callback-tokens.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface EdgeSecretsOptions {
   core: ControllerCore;
@@ -47,7 +48,7 @@ export function createEdgeSecretsApp(options: EdgeSecretsOptions): Hono {
       runners.setEncryptionKeys(runnerId, keys);
       return c.json({ v: 1, current: keys[0]?.kid });
     } catch (error) {
-      return errorResponse(c, 400, "invalid_request", (error as Error).message);
+      return errorResponse(c, 400, "invalid_request", errorMessage(error));
     }
   });
 

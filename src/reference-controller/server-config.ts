@@ -6,6 +6,7 @@ import { hostList } from "../config/url.ts";
 import { readSecretFile } from "../config/secret-file.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ReferenceControllerOptions } from "./controller.ts";
+import { errorMessage } from "../errors.ts";
 
 /** `adminToken` and `adminTokenFile` exclude each other; with neither, the data-dir default applies. */
 export function resolveAdminTokenForServer(config: Config): { adminToken?: string; adminTokenFile?: string } {
@@ -50,7 +51,7 @@ function tlsFromConfig(config: Config): { tls?: { cert: string; key: string } } 
   try {
     cert = fs.readFileSync(tlsCertFile, "utf8");
   } catch (error) {
-    throw new ConfigError("tlsCertFile", `Cannot read "tlsCertFile" "${tlsCertFile}": ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError("tlsCertFile", `Cannot read "tlsCertFile" "${tlsCertFile}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
   if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("tlsCertFile", `Cannot use "tlsCertFile" "${tlsCertFile}": it holds no PEM certificate`);
   return { tls: { cert, key: readSecretFile(tlsKeyFile, "tlsKeyFile") } };

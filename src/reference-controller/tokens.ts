@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../config/resolve.ts";
+import { errorMessage } from "../errors.ts";
 
 /** 32 random bytes, base64url. */
 export function randomToken(): string {
@@ -35,7 +36,7 @@ export function readSecretFile(file: string, field: string): string {
   try {
     stat = fs.statSync(file);
   } catch (error) {
-    throw new ConfigError(field, `Cannot read ${field} file "${file}": ${(error as Error).message}`);
+    throw new ConfigError(field, `Cannot read ${field} file "${file}": ${errorMessage(error)}`);
   }
   if (process.platform !== "win32" && (stat.mode & 0o077) !== 0) {
     throw new ConfigError(field, `Refusing ${field} file "${file}": it is readable by other users (run chmod 600)`);

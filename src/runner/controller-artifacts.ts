@@ -3,7 +3,7 @@
 // with its own SHA-256, which the host compares with the one it computed (host-calls.ts).
 
 import type { ArtifactSink } from "../artifacts/artifact-sink.ts";
-import { EdgeError } from "../errors.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
 import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
 
@@ -33,7 +33,7 @@ export function controllerArtifactSink(options: ControllerArtifactsOptions): Art
           signal: upload.signal,
         } as RequestInit);
       } catch (error) {
-        throw new EdgeError("storage_failed", `Cannot upload artifact "${upload.name}" of job "${upload.jobId}": ${(error as Error).message}`, { retryable: true });
+        throw new EdgeError("storage_failed", `Cannot upload artifact "${upload.name}" of job "${upload.jobId}": ${errorMessage(error)}`, { retryable: true });
       }
       if (!response.ok) {
         let detail = "";

@@ -3,7 +3,7 @@
 // lease holder, with the value encrypted to this runner's current key (JWE). The caller
 // registers the value with the job's redaction before the plugin sees it.
 
-import { EdgeError } from "../errors.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
 import { decryptJwe } from "../secrets/jwe.ts";
 import type { RunnerKeyRing } from "../secrets/key-ring.ts";
 import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
@@ -32,7 +32,7 @@ export function controllerSecretResolver(options: ControllerSecretsOptions): (jo
           signal,
         });
       } catch (error) {
-        throw new EdgeError("connection_failed", `Cannot resolve secret "${ref}": the controller is unreachable (${(error as Error).message})`, { retryable: true });
+        throw new EdgeError("connection_failed", `Cannot resolve secret "${ref}": the controller is unreachable (${errorMessage(error)})`, { retryable: true });
       }
       if (response.status === 404) {
         await response.body?.cancel();

@@ -13,6 +13,7 @@ import type { JobExecutor } from "./job-executor.ts";
 import { INTERRUPTED, runJob } from "./job-runner.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { LoopMonitor } from "./loop-monitor.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What the runner reports into; the status endpoint's RunnerMetrics implements it. */
 export interface RunnerMetricsSink {
@@ -77,8 +78,8 @@ export class Runner {
     this.#connectionDone = this.#o.connection
       .run({ signal: this.#stopConnection.signal, onJob: (handle) => this.#onJob(handle) })
       .catch((error: unknown) => {
-        this.#log.error(`Controller connection failed: ${(error as Error).message}`);
-        if (this.lifecycle.canTransition("failed")) this.lifecycle.transition("failed", (error as Error).message);
+        this.#log.error(`Controller connection failed: ${errorMessage(error)}`);
+        if (this.lifecycle.canTransition("failed")) this.lifecycle.transition("failed", errorMessage(error));
       });
     this.#syncState();
   }
@@ -197,7 +198,7 @@ export class Runner {
       // runJob never throws; this is the last line of defence so a bug cannot kill the runner.
       if (ownScope) redaction.dispose();
       this.#running.delete(key);
-      log.error(`Job runner failed unexpectedly: ${(error as Error).message}`);
+      log.error(`Job runner failed unexpectedly: ${errorMessage(error)}`);
     });
     this.#running.set(key, { info, done });
     this.#o.connection.setFreeSlots(this.#free());

@@ -6,7 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { EdgeError } from "../errors.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../plugin-bundles/atomic-write.ts";
 import { ensureRunnerKey, readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
 
@@ -83,7 +83,7 @@ export class RunnerKeyRing {
       names = await readdir(dir);
     } catch (error) {
       if ((error as { code?: string }).code === "ENOENT") return new RunnerKeyRing(dir, []);
-      throw new EdgeError("config_invalid", `Cannot read the runner key directory "${dir}": ${(error as Error).message}`);
+      throw new EdgeError("config_invalid", `Cannot read the runner key directory "${dir}": ${errorMessage(error)}`);
     }
     if (!names.includes("runner-key.pem")) return new RunnerKeyRing(dir, []);
     const keys = [await ringKey(files.privateKey, true)];

@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
 import { RunnerKeyRing, ringKeyOf } from "./key-ring.ts";
+import { errorMessage } from "../errors.ts";
 
 const generate = promisify(generateKeyPair);
 
@@ -69,7 +70,7 @@ export class RunnerKeyService {
         this.#ring = fresh;
       }
     } catch (error) {
-      this.#o.logger.warn(`Cannot reload the runner key ring: ${(error as Error).message}`);
+      this.#o.logger.warn(`Cannot reload the runner key ring: ${errorMessage(error)}`);
     }
     if (this.#told === this.#ring.fingerprint) return;
     try {
@@ -84,7 +85,7 @@ export class RunnerKeyService {
       this.#told = this.#ring.fingerprint;
       this.#o.logger.info("Told the controller the runner's encryption keys", { current: this.#ring.current?.kid, keys: this.#ring.keys.length });
     } catch (error) {
-      this.#o.logger.warn(`Cannot tell the controller the runner's encryption keys (retrying in ${Math.round(this.#o.checkMs / 1000)} s): ${(error as Error).message}`);
+      this.#o.logger.warn(`Cannot tell the controller the runner's encryption keys (retrying in ${Math.round(this.#o.checkMs / 1000)} s): ${errorMessage(error)}`);
     }
   }
 }

@@ -12,6 +12,7 @@ import { LocalObjectStore } from "./local-store.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { S3StoreOptions } from "./s3-store.ts";
 import { StorageService } from "./storage-service.ts";
+import { errorMessage } from "../errors.ts";
 
 type StorageConfig = Pick<Config, "dataDir" | "storageBackend" | "storageMaxObjectBytes" | "storageMaxJobBytes" | "storageSweepGraceMs" | "storageSweepIntervalMs"
   | "s3Bucket" | "s3Prefix" | "s3Region" | "s3Endpoint" | "s3ForcePathStyle" | "s3AccessKeyId" | "s3SecretAccessKeyFile" | "s3CaFile" | "s3Sse" | "s3KmsKeyId" | "s3PartSizeBytes">;
@@ -46,7 +47,7 @@ export function s3Options(config: StorageConfig): S3StoreOptions {
     try {
       options.caPem = readFileSync(config.s3CaFile, "utf8");
     } catch (error) {
-      throw new ConfigError("s3CaFile", `Cannot read "s3CaFile" "${config.s3CaFile}": ${(error as Error).message}`);
+      throw new ConfigError("s3CaFile", `Cannot read "s3CaFile" "${config.s3CaFile}": ${errorMessage(error)}`);
     }
   }
   if (config.s3Sse !== "none") options.sse = config.s3Sse;

@@ -7,12 +7,11 @@ import { message, parseControllerMessage, type ControllerMessage, type RunnerMes
 import { Backoff } from "../backoff.ts";
 import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/sleep.ts";
-import { createSession, SessionRefused } from "./session.ts";
+import { failureHandling, failureOf } from "../failure.ts";
 import { JobOutbox } from "./job-outbox.ts";
+import { networkOpener, type TransportOpener } from "./opener.ts";
 import type { Transport, TransportClosed, TransportKind } from "./transport.ts";
 import { defaultControllerClient, type ControllerClient } from "../../platform/controller-client.ts";
-import { openWebSocketTransport } from "./ws-transport.ts";
-import { openPollTransport } from "./poll-transport.ts";
 import { insecureWarning } from "../../config/url.ts";
 import { clip, WarnLimiter } from "../../log/warn-limiter.ts";
 import { clampRetryAfter, sessionValues } from "./controller-values.ts";
@@ -44,6 +43,8 @@ export interface EdgeConnectionOptions {
   /** Silence before a liveness probe, and before the session is given up (5 s and 10 s). */
   livenessProbeMs?: number;
   livenessTimeoutMs?: number;
+  /** Opens sessions and transports: over the network by default, scripted in tests. */
+  opener?: TransportOpener;
 }
 
 /** Texts from the controller (error messages, cancel reasons) are cut to this in logs and job errors. */
@@ -121,7 +122,7 @@ export class EdgeConnection implements ControllerConnection {
       const closed = await this.#session(signal);
       if (signal.aborted) break;
       let waitMs: number;
-      if (closed.unauthorized) {
+      if (failureHandling(closed.code) === "unauthorized") {
         this.#setState("unauthorized", closed.reason);
         waitMs = this.#backoff.ceiling();
       } else {
@@ -165,7 +166,7 @@ export class EdgeConnection implements ControllerConnection {
     const kind = this.#kind;
     let session;
     try {
-      session = await createSession({
+      session = await (this.#o.opener ?? networkOpener).session({
         baseUrl: this.#o.controllerUrl,
         client: this.#o.client ?? defaultControllerClient,
         runnerId: this.#o.runnerId,
@@ -177,13 +178,7 @@ export class EdgeConnection implements ControllerConnection {
         now: this.#timers.now,
       });
     } catch (error) {
-      const refused = error instanceof SessionRefused ? error : undefined;
-      const closed: TransportClosed = {
-        reason: (error as Error).message,
-        unauthorized: refused?.status === 401 || refused?.status === 403,
-      };
-      if (refused?.retryAfterMs !== undefined) closed.retryAfterMs = refused.retryAfterMs;
-      return closed;
+      return failureOf(error);
     }
     // Every number from the controller, clamped to its documented range before any timer sees it.
     const values = sessionValues(session);
@@ -194,8 +189,7 @@ export class EdgeConnection implements ControllerConnection {
 
     let transport: Transport;
     try {
-      const open = kind === "websocket" ? openWebSocketTransport : openPollTransport;
-      transport = await open({
+      transport = await (this.#o.opener ?? networkOpener).open(kind, {
         baseUrl: this.#o.controllerUrl,
         client: this.#o.client ?? defaultControllerClient,
         sessionId: session.sessionId,
@@ -212,7 +206,7 @@ export class EdgeConnection implements ControllerConnection {
         this.#log.warn("WebSocket upgrades keep failing where sessions work (a proxy?): falling back to HTTP long-poll");
         this.#kind = "poll";
       }
-      return { reason: (error as Error).message, unauthorized: (error as { unauthorized?: boolean }).unauthorized === true };
+      return failureOf(error);
     }
     if (kind === "websocket") this.#wsFailures = 0;
 
@@ -235,7 +229,7 @@ export class EdgeConnection implements ControllerConnection {
     const loops = AbortSignal.any([signal, stopHeartbeat.signal]);
     void this.#heartbeatLoop(loops);
     const aborted = new Promise<TransportClosed>((resolve) =>
-      signal.addEventListener("abort", () => resolve({ reason: "runner stopping" }), { once: true }),
+      signal.addEventListener("abort", () => resolve({ reason: "runner stopping", code: "connection_failed" }), { once: true }),
     );
     // A controller that stops answering (frozen, SIGSTOP, a dead peer behind a live proxy) keeps
     // the socket open: probe with a heartbeat after a few quiet seconds, give up after a few more.
@@ -245,7 +239,7 @@ export class EdgeConnection implements ControllerConnection {
         probeAfterMs: this.#o.livenessProbeMs ?? LIVENESS_PROBE_MS,
         timeoutMs: this.#o.livenessTimeoutMs ?? LIVENESS_TIMEOUT_MS,
         probe: () => this.#transport?.send([message({ type: "heartbeat", leases: this.#heldLeases() })]),
-        onSilent: (ms) => resolve({ reason: `The controller did not answer for ${Math.round(ms / 1000)} s (frozen or unreachable)` }),
+        onSilent: (ms) => resolve({ reason: `The controller did not answer for ${Math.round(ms / 1000)} s (frozen or unreachable)`, code: "connection_failed" }),
       });
       void this.#liveness.run(loops);
     });

@@ -1,6 +1,8 @@
 // The HTTP long-poll transport, for networks whose proxies block WebSockets: one receive
 // request held open by the controller, and sends as ordered batches. Same messages, same meaning.
 
+import { EdgeError, errorMessage, type ErrorCode } from "../../errors.ts";
+import { codeForStatus } from "../failure.ts";
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
@@ -48,7 +50,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
     const result: TransportClosed = {
       reason: `Long-poll ${what} answered ${response.status}`,
-      unauthorized: response.status === 401 || response.status === 403,
+      code: codeForStatus(response.status),
     };
     if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
     return result;
@@ -77,7 +79,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
         }
       }
     } catch (error) {
-      finish({ reason: `Long-poll send failed: ${(error as Error).message}` });
+      finish({ reason: `Long-poll send failed: ${errorMessage(error)}`, code: "connection_failed" });
     } finally {
       sending = false;
     }
@@ -104,7 +106,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
         }
         for (const frame of body.messages) options.onFrame(frame);
       } catch (error) {
-        return finish({ reason: `Long-poll receive failed: ${(error as Error).message}` });
+        return finish({ reason: `Long-poll receive failed: ${errorMessage(error)}`, code: "connection_failed" });
       }
     }
   };
@@ -114,7 +116,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
   if (!probe.ok) {
     await probe.body?.cancel();
     const result = fromStatus(probe, "receive");
-    throw Object.assign(new Error(`Cannot attach long-poll transport: ${result.reason}`), { unauthorized: result.unauthorized });
+    throw new EdgeError(result.code as ErrorCode, `Cannot attach long-poll transport: ${result.reason}`, result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs });
   }
   const first = await readReceiveBody(probe);
   for (const frame of Array.isArray(first.messages) ? first.messages : []) options.onFrame(frame);
@@ -134,7 +136,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
         (r) => r.body?.cancel(),
         () => {},
       );
-      finish({ reason: "closed by runner" });
+      finish({ reason: "closed by runner", code: "connection_failed" });
     },
   };
 }

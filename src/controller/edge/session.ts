@@ -1,25 +1,14 @@
-// Creating an edge session: the one call that carries the API key. Its HTTP status decides
-// what happens next (see the table in docs/protocol.md).
+// Creating an edge session: the one call that carries the API key. Its HTTP status becomes an
+// error code (codeForStatus), and the connection's one table decides by code what happens next
+// (src/controller/failure.ts; the statuses are in docs/protocol.md).
 
-import { EdgeError } from "../../errors.ts";
+import { EdgeError, errorMessage } from "../../errors.ts";
 import { PROTOCOL_VERSION, EDGE_PATHS, type CreateSessionRequest, type CreateSessionResponse } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../backoff.ts";
+import { codeForStatus } from "../failure.ts";
 import type { TransportKind } from "./transport.ts";
 import type { ControllerClient } from "../../platform/controller-client.ts";
 import { publicUrl } from "../../config/url.ts";
-
-export class SessionRefused extends EdgeError {
-  readonly status: number;
-  readonly retryAfterMs: number | undefined;
-  constructor(status: number, message: string, retryAfterMs?: number) {
-    super(status === 401 ? "unauthorized" : status === 403 ? "forbidden" : "connection_failed", message, {
-      retryable: status !== 401 && status !== 403,
-    });
-    this.name = "SessionRefused";
-    this.status = status;
-    this.retryAfterMs = retryAfterMs;
-  }
-}
 
 export interface CreateSessionOptions {
   baseUrl: string;
@@ -50,7 +39,7 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
       signal: AbortSignal.any([options.signal, AbortSignal.timeout(30_000)]),
     });
   } catch (error) {
-    throw new SessionRefused(0, `Cannot reach controller at "${publicUrl(options.baseUrl)}": ${(error as Error).message}`);
+    throw new EdgeError("connection_failed", `Cannot reach controller at "${publicUrl(options.baseUrl)}": ${errorMessage(error)}`);
   }
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), options.now());
   if (response.status !== 201 && response.status !== 200) {
@@ -60,11 +49,11 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
       response.status === 403 ? "the controller does not allow this runner" :
       response.status === 426 ? `the controller does not speak edge protocol v${PROTOCOL_VERSION}` :
       `the controller answered ${response.status}`;
-    throw new SessionRefused(response.status, `Cannot create session: ${what}${detail}`, retryAfterMs);
+    throw new EdgeError(codeForStatus(response.status), `Cannot create session: ${what}${detail}`, retryAfterMs === undefined ? {} : { retryAfterMs });
   }
   const session = (await response.json()) as CreateSessionResponse;
   if (typeof session.sessionId !== "string" || typeof session.token !== "string") {
-    throw new SessionRefused(502, "Cannot create session: the controller's answer has no sessionId or token");
+    throw new EdgeError("protocol_error", "Cannot create session: the controller's answer has no sessionId or token");
   }
   return session;
 }

@@ -8,8 +8,8 @@ export type TransportKind = "websocket" | "poll";
 
 export interface TransportClosed {
   reason: string;
-  /** The controller refused our credentials (401/403, WS close 4401/4403). */
-  unauthorized?: boolean;
+  /** An error code (codeForStatus, codeForClose); the connection's table decides by it (src/controller/failure.ts). */
+  code: string;
   retryAfterMs?: number;
 }
 

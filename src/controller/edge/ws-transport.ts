@@ -4,13 +4,11 @@
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
-import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES, MAX_FRAME_CHARS } from "../../protocol/limits.ts";
-
-/** The largest frame the runner reads (the protocol's frame limit, docs/protocol.md). */
-const MAX_RECEIVED_FRAME_CHARS = MAX_FRAME_CHARS;
+import { MAX_BATCH_MESSAGES, MAX_FRAME_CHARS } from "../../protocol/limits.ts";
+import { EdgeError } from "../../errors.ts";
+import { codeForClose } from "../failure.ts";
 import { publicUrl } from "../../config/url.ts";
 
-const UNAUTHORIZED_CLOSE_CODES = new Set([4401, 4403]);
 
 export function openWebSocketTransport(options: OpenTransportOptions): Promise<Transport> {
   const url = new URL(options.baseUrl.replace(/^http/, "ws") + EDGE_PATHS.websocket(options.sessionId));
@@ -54,7 +52,7 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       const data = event.data;
       // Bounded work per frame: larger than any frame a controller sends, or more messages than a
       // batch may hold, is malformed as a whole (never parsed or walked).
-      if (data.length > MAX_RECEIVED_FRAME_CHARS) return options.onMalformed?.(`a frame of ${data.length} characters (at most ${MAX_RECEIVED_FRAME_CHARS})`);
+      if (data.length > MAX_FRAME_CHARS) return options.onMalformed?.(`a frame of ${data.length} characters (at most ${MAX_FRAME_CHARS})`);
       if (data.charCodeAt(0) !== 91 /* "[" */) return options.onFrame(data);
       let batch: unknown;
       try {
@@ -63,17 +61,17 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
         return options.onFrame(data); // reported as malformed by the parser
       }
       if (!Array.isArray(batch) || batch.length === 0) return options.onFrame(batch);
-      if (batch.length > MAX_FRAME_MESSAGES) return options.onMalformed?.(`a batch of ${batch.length} messages (at most ${MAX_FRAME_MESSAGES})`);
+      if (batch.length > MAX_BATCH_MESSAGES) return options.onMalformed?.(`a batch of ${batch.length} messages (at most ${MAX_BATCH_MESSAGES})`);
       for (const message of batch) options.onFrame(message);
     };
     socket.onerror = (event: Event) => {
       const message = (event as { message?: string }).message ?? "WebSocket error";
-      if (!opened) reject(new Error(`Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${message}`));
+      if (!opened) reject(new EdgeError("connection_failed", `Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${message}`));
     };
     socket.onclose = (event: CloseEvent) => {
       const reason = `WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
-      if (!opened) reject(new Error(`Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${reason}`));
-      resolveClosed({ reason, unauthorized: UNAUTHORIZED_CLOSE_CODES.has(event.code) });
+      if (!opened) reject(new EdgeError(codeForClose(event.code), `Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${reason}`));
+      resolveClosed({ reason, code: codeForClose(event.code) });
     };
   });
 }

@@ -38,13 +38,11 @@ export interface MeshstackClientOptions {
 /** A failed call: `status` is the HTTP status (0 when no answer came), `retryAfterMs` from the server. */
 export class MeshstackCallError extends EdgeError {
   readonly status: number;
-  readonly retryAfterMs: number | undefined;
   /** True when the request may have reached meshStack (a timeout or a cut connection). */
   readonly outcomeUnknown: boolean;
   constructor(message: string, status: number, options: { retryAfterMs?: number | undefined; outcomeUnknown?: boolean } = {}) {
-    super(status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 0 ? "connection_failed" : "protocol_error", message);
+    super(status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 0 ? "connection_failed" : "protocol_error", message, options.retryAfterMs === undefined ? {} : { retryAfterMs: options.retryAfterMs });
     this.status = status;
-    this.retryAfterMs = options.retryAfterMs;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
   }
 }

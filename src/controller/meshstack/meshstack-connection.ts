@@ -4,6 +4,7 @@
 // hands it to the runner as a JobHandle whose calls become meshStack status updates through the
 // durable outbox. At start it reports the runs a previous process left in its outbox.
 
+import { failureHandling, failureOf } from "../failure.ts";
 import type { KeyObject } from "node:crypto";
 import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle } from "../connection.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -123,14 +124,14 @@ export class MeshstackConnection implements ControllerConnection {
           }
         } catch (error) {
           this.activity.claimFailed(errorMessage(error));
-          const status = error instanceof MeshstackCallError ? error.status : 0;
-          if (status === 401 || status === 403) {
+          // The one table of controller failures decides (src/controller/failure.ts).
+          if (failureHandling(failureOf(error).code) === "unauthorized") {
             this.#setState("unauthorized", errorMessage(error));
             wait = backoff.ceiling();
           } else {
             this.#setState("backoff", errorMessage(error));
             // Never retried at once: after an unknown outcome a retry could claim a second run.
-            wait = Math.max(wait, backoff.next(error instanceof MeshstackCallError ? error.retryAfterMs : undefined));
+            wait = Math.max(wait, backoff.next(failureOf(error).retryAfterMs));
           }
           this.#failing = true;
           failed = true;

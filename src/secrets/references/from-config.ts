@@ -8,6 +8,7 @@ import { readSecretFile } from "../../config/secret-file.ts";
 import { plainHttpRefusal, publicUrl } from "../../config/url.ts";
 import { readFileSync } from "node:fs";
 import type { SecretBackendsOptions } from "./secret-backends.ts";
+import { errorMessage } from "../../errors.ts";
 
 export function backendOptionsFromConfig(config: Config): Pick<SecretBackendsOptions, "vault" | "gcp"> {
   const out: Pick<SecretBackendsOptions, "vault" | "gcp"> = {};
@@ -24,7 +25,7 @@ export function backendOptionsFromConfig(config: Config): Pick<SecretBackendsOpt
       try {
         caPem = readFileSync(config.vaultCaFile, "utf8");
       } catch (error) {
-        throw new ConfigError("vaultCaFile", `Cannot read "vaultCaFile" "${config.vaultCaFile}": ${(error as Error).message}`);
+        throw new ConfigError("vaultCaFile", `Cannot read "vaultCaFile" "${config.vaultCaFile}": ${errorMessage(error)}`);
       }
     }
     out.vault = {

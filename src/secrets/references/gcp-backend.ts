@@ -4,7 +4,7 @@
 // signed with jose, exchanged at the key's token_uri) or from the metadata server, and is cached
 // until shortly before it expires. Endpoints are configurable so tests can point at a fake.
 
-import { EdgeError, type ErrorCode } from "../../errors.ts";
+import { EdgeError, errorMessage, type ErrorCode } from "../../errors.ts";
 import { publicUrl } from "../../config/url.ts";
 import { crc32c } from "./crc32c.ts";
 import type { SecretReference } from "./reference.ts";
@@ -134,7 +134,7 @@ export class GcpBackend {
     try {
       response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs), redirect: "error" });
     } catch (error) {
-      const reason = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs} ms` : (error as Error).message.slice(0, 200);
+      const reason = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs} ms` : errorMessage(error).slice(0, 200);
       throw new EdgeError("secret_backend_unavailable", `${where}: the service is unreachable (${reason})`, { retryable: true });
     }
     const text = await response.text();

@@ -6,7 +6,7 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { EdgeError } from "../../../errors.ts";
+import { EdgeError, errorMessage } from "../../../errors.ts";
 import { OutputBudget, runCommand } from "../../processes/run-command.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { checkInput } from "../input-schema.ts";
@@ -82,7 +82,7 @@ async function execute(argv: string[], cwd: string, env: Record<string, string>,
       ...(input.captureStdout === true ? { onStdoutChunk: (chunk: Uint8Array) => (tail = (tail + Buffer.from(chunk).toString()).slice(-STDOUT_TAIL)) } : {}),
     });
   } catch (error) {
-    ctx.step({ id: "command", status: "failed", message: (error as Error).message });
+    ctx.step({ id: "command", status: "failed", message: errorMessage(error) });
     throw error;
   }
   ctx.outputs.set("exitCode", exit.code);
