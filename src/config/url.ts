@@ -57,3 +57,14 @@ export function insecureWarning(controllerUrl: string): string {
     ? `Insecure: --insecure is set and the controller "${publicUrl(controllerUrl)}" is plain http: the API key, job inputs and results cross the network unencrypted. Never in production`
     : `Insecure: --insecure is set: plain http/ws to a non-loopback controller would be allowed. Never in production`;
 }
+
+const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
+
+/**
+ * Drops `user:pass@` from every URL inside free text (an error a runtime wrote around a URL, such
+ * as Deno's "error sending request for url (…)"): the logger's last line of defence. A URL the
+ * code itself shows goes through publicUrl(), which also drops the query.
+ */
+export function stripUrlCredentials(text: string): string {
+  return text.includes("@") ? text.replace(USERINFO, "$1") : text;
+}

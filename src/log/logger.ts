@@ -2,6 +2,7 @@
 // human form on a terminal. Every line goes through the redactor.
 
 import { redactor } from "./redact.ts";
+import { stripUrlCredentials } from "../config/url.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -52,10 +53,19 @@ export class Logger {
     this.#sink({
       ts: new Date().toISOString(),
       level,
-      msg: redactor.text(msg),
-      ...(redactor.value(merged) as LogFields),
+      msg: redactor.text(stripUrlCredentials(msg)),
+      ...(redactor.value(withoutUrlCredentials(merged, 0)) as LogFields),
     });
   }
+}
+
+/** stripUrlCredentials() over every string of a log line's fields (bounded depth). */
+function withoutUrlCredentials(value: unknown, depth: number): unknown {
+  if (typeof value === "string") return stripUrlCredentials(value);
+  if (depth >= 8 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => withoutUrlCredentials(v, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutUrlCredentials(v, depth + 1)]));
 }
 
 function defaultSink(format: "auto" | "json" | "text"): LogSink {

@@ -6,7 +6,8 @@ import { createServer, type Server } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { publicUrl } from "../../src/config/url.ts";
+import { publicUrl, stripUrlCredentials } from "../../src/config/url.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
 import { assertBuilt, FLAVOURS, start, STATUS_URL, waitForOutput } from "../helpers/processes.ts";
 
 const USER = "canaryuser7f3";
@@ -17,6 +18,22 @@ describe("publicUrl()", () => {
   test("publicUrl() drops user, password, query and fragment", () => {
     expect(publicUrl(`https://${USER}:${PASSWORD}@controller.example.com:8443/base/?token=${QUERY}#${QUERY}`)).toBe("https://controller.example.com:8443/base");
     expect(publicUrl("not a url")).toBe("(invalid URL)");
+  });
+});
+
+describe("stripUrlCredentials() and the logger", () => {
+  test("stripUrlCredentials() drops user:pass@ from URLs inside text and leaves the rest", () => {
+    expect(stripUrlCredentials(`error sending request for url (https://${USER}:${PASSWORD}@c.example/x): refused`)).toBe("error sending request for url (https://c.example/x): refused");
+    expect(stripUrlCredentials("mail ada@example.com about postgres://u@db/x")).toBe("mail ada@example.com about postgres://db/x");
+  });
+
+  test("Logger never writes URL credentials, in the message or in any field", () => {
+    const { logger, records } = memoryLogger();
+    logger.warn(`Cannot reach http://${USER}:${PASSWORD}@127.0.0.1:1/`, { error: `fetch http://${USER}:${PASSWORD}@h/ failed`, nested: { urls: [`https://${USER}@h`] } });
+    const line = JSON.stringify(records);
+    expect(line).not.toContain(USER);
+    expect(line).not.toContain(PASSWORD);
+    expect(records[0]?.msg).toBe("Cannot reach http://127.0.0.1:1/");
   });
 });
 
