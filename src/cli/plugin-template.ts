@@ -127,7 +127,7 @@ edge-runner plugin run dist/${name}-${version}.mjs --action greet --input name=A
    download, so no restart is needed.
 
    \`\`\`sh
-   mkdir -p ../edge/trusted-keys && cp keys/signing-dev.pub.jwk ../edge/trusted-keys/
+   mkdir -p -m 755 ../edge/trusted-keys && cp keys/signing-dev.pub.jwk ../edge/trusted-keys/
    \`\`\`
 
 4. Publish the bundle to the controller (the admin token is found under \`--data-dir\`, as for
