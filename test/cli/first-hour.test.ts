@@ -131,6 +131,19 @@ describe("a plugin that does not exist (issue 14 item 5)", () => {
   });
 });
 
+test("a second dev (a second npm start in the same folder) says the data directory is in use, in one line", async () => {
+  const dataDir = path.join(dir, "dev-twice");
+  const first = start(binary, ["dev", "--data-dir", dataDir, "--listen-port", "0", "--status-port", "0"]);
+  procs.push(first);
+  await waitForOutput(first, /edge-runner dev is running/, 30_000);
+  const second = await runToEnd(binary, ["dev", "--data-dir", dataDir, "--listen-port", "0", "--status-port", "0"]);
+  expect(second.code).toBe(69);
+  expect(second.output).toContain("data directory is in use by process");
+  noStack(second.output);
+  first.kill();
+  await first.exited;
+});
+
 describe("keygen and git (issue 14 item 4)", () => {
   const git = (cwd: string, ...args: string[]) => spawnSync("git", args, { cwd, stdio: "ignore" });
 
