@@ -3,8 +3,6 @@
 
 import WsWebSocket from "ws";
 
-export type WebSocketLike = WebSocket;
-
 export const WebSocketImpl: typeof WebSocket =
   (globalThis as { WebSocket?: typeof WebSocket }).WebSocket ?? (WsWebSocket as unknown as typeof WebSocket);
 

@@ -20,7 +20,6 @@ export class Lifecycle {
   #since: number;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #listeners = new Set<(state: RunnerState) => void>();
 
   constructor(options: { logger: Logger; now?: () => number }) {
     this.#logger = options.logger;
@@ -46,15 +45,10 @@ export class Lifecycle {
     this.#state = next;
     this.#since = this.#now();
     this.#logger.info(`Runner ${from} → ${next}`, reason === undefined ? { from, to: next } : { from, to: next, reason });
-    for (const listener of this.#listeners) listener(next);
   }
 
   canTransition(next: RunnerState): boolean {
     return next === this.#state || ALLOWED[this.#state].includes(next);
   }
 
-  onChange(listener: (state: RunnerState) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
 }

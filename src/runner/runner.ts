@@ -2,7 +2,7 @@
 // First stop request drains (no new jobs, running ones may finish within the drain timeout,
 // the rest are reported interrupted); a second one interrupts at once.
 
-import type { ControllerConnection, JobHandle } from "../controller/connection.ts";
+import type { ConnectionStatus, ControllerConnection, JobHandle } from "../controller/connection.ts";
 import type { Logger } from "../log/logger.ts";
 import { redactor } from "../log/redact.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "../status/snapshot.ts";
@@ -67,13 +67,11 @@ export class Runner {
   start(): void {
     this.loops.tick("event-loop", 10_000);
     // A cheap interval that proves the event loop is not blocked; /healthz reads it.
-    this.#ticker = setInterval(() => {
-      this.loops.tick("event-loop", 10_000);
-      this.#syncState();
-    }, 1000);
+    this.#ticker = setInterval(() => this.loops.tick("event-loop", 10_000), 1000);
     (this.#ticker as { unref?: () => void }).unref?.();
     this.lifecycle.transition("connecting");
-    this.#o.connection.onStateChange(() => this.#syncState());
+    // The one way the lifecycle follows the connection: its state changes (ready while connected).
+    this.#o.connection.onStateChange((status) => this.#follow(status));
     this.#o.connection.setFreeSlots(this.#o.concurrency);
     this.#connectionDone = this.#o.connection
       .run({ signal: this.#stopConnection.signal, onJob: (handle) => this.#onJob(handle) })
@@ -81,7 +79,7 @@ export class Runner {
         this.#log.error(`Controller connection failed: ${errorMessage(error)}`);
         if (this.lifecycle.canTransition("failed")) this.lifecycle.transition("failed", errorMessage(error));
       });
-    this.#syncState();
+    this.#follow(this.#o.connection.status());
   }
 
   /** Number of jobs running now. */
@@ -205,15 +203,14 @@ export class Runner {
   }
 
   /** Keeps the lifecycle in step with the connection: ready while connected. */
-  #syncState(): void {
-    const connected = this.#o.connection.status().state === "connected";
+  #follow(status: ConnectionStatus): void {
+    const connected = status.state === "connected";
     const state = this.lifecycle.state;
-    if (connected && state === "connecting") this.lifecycle.transition("ready", `connected over ${this.#o.connection.status().transport ?? "?"}`);
-    else if (!connected && state === "ready") this.lifecycle.transition("connecting", this.#o.connection.status().lastError);
+    if (connected && state === "connecting") this.lifecycle.transition("ready", `connected over ${status.transport ?? "?"}`);
+    else if (!connected && state === "ready") this.lifecycle.transition("connecting", status.lastError);
   }
 
   snapshot(): RunnerSnapshot {
-    this.#syncState();
     return {
       runnerId: this.#o.runnerId,
       group: this.#o.group,
