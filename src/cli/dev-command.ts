@@ -9,7 +9,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import { Logger } from "../log/logger.ts";
 import { ReferenceController } from "../reference-controller/controller.ts";
 import { controllerOptionsFromConfig } from "../reference-controller/server-config.ts";
-import { startRunnerService } from "../runner/runner-service.ts";
+import { startRunnerService } from "./runner-service.ts";
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
 

@@ -8,7 +8,7 @@ import { builtinInputProblem } from "../plugins/builtin/schemas.ts";
 import { isTerminal, JOB_STATES, type JobState } from "../reference-controller/job-state.ts";
 import type { JobEvent } from "../reference-controller/job-logs.ts";
 import type { JobJson } from "../reference-controller/records.ts";
-import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
+import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "./admin-support.ts";
 import type { AdminClient, SubmitJobRequest } from "./http-client.ts";
 import { EXIT, type Command } from "./command.ts";
 import { errorMessage } from "../errors.ts";

@@ -3,7 +3,7 @@
 
 import { join } from "node:path";
 import { EdgeError } from "../errors.ts";
-import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "../plugin-bundles/cli-args.ts";
+import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "./cli-args.ts";
 import { ensureRunnerKey } from "../secrets/runner-keys.ts";
 import { generateSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { EXIT, type Command } from "./command.ts";

@@ -5,7 +5,7 @@
 
 import { join } from "node:path";
 import { EdgeError } from "../errors.ts";
-import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "../plugin-bundles/cli-args.ts";
+import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "./cli-args.ts";
 import { RunnerKeyRing, retireRunnerKey, rotateRunnerKey } from "../secrets/key-ring.ts";
 import { loadMeshstackPrivateKey } from "../secrets/meshstack-decrypt.ts";
 import { readPrivateKeyFile } from "../secrets/runner-keys.ts";

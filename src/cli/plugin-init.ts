@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { UsageError } from "../config/usage-error.ts";
 import { EdgeError } from "../errors.ts";
-import { parseCommandArgs, stringFlag } from "../plugin-bundles/cli-args.ts";
+import { parseCommandArgs, stringFlag } from "./cli-args.ts";
 import { VERSION } from "../version.ts";
 import { EXIT } from "./command.ts";
 import { SDK_DTS, SDK_JS } from "./plugin-sdk-files.ts";

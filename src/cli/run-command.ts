@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { Logger } from "../log/logger.ts";
-import { startRunnerService, runnerCredentials } from "../runner/runner-service.ts";
+import { startRunnerService, runnerCredentials } from "./runner-service.ts";
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
 

@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import { clientOptionsHelp } from "../config/help.ts";
 import { ConfigError } from "../config/resolve.ts";
-import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "../reference-controller/cli-support.ts";
+import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "./admin-support.ts";
 import { EXIT, type Command } from "./command.ts";
 import { errorMessage } from "../errors.ts";
 

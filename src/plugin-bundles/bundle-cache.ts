@@ -7,7 +7,7 @@
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../errors.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
 import { bundleError } from "./bundle-errors.ts";
 import { digestEquals, digestHex, sha256Digest } from "./digest.ts";
 import type { BundleManifest } from "./manifest.ts";

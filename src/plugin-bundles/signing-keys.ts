@@ -5,7 +5,7 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKey
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
 import { checkPrivateKeyFile } from "../secrets/runner-keys.ts";
 
 const KID = /^[A-Za-z0-9._-]{1,128}$/;

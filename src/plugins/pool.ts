@@ -12,7 +12,7 @@ import { StorageService } from "../storage/storage-service.ts";
 import { redactor, type RedactionScope } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
-import type { WorkerInfo } from "../status/snapshot.ts";
+import type { WorkerInfo } from "./worker-state.ts";
 import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLabel, type PluginResolver } from "./plugin-ref.ts";
 import { positive, type PluginPoolOptions, type RunRequest } from "./pool-options.ts";
 import { JobCalls } from "./host-calls.ts";

@@ -5,12 +5,11 @@
 import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
-import type { WorkerInfo } from "../status/snapshot.ts";
 import type { Clock, Timers } from "./timers.ts";
 import { stopProcessGroups } from "./processes/process-group.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { HostCall, HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
-import { transitionWorker, type WorkerState } from "./worker-state.ts";
+import { transitionWorker, type WorkerInfo, type WorkerState } from "./worker-state.ts";
 
 export interface RunSink {
   onLog(line: LogLine): void;

@@ -3,6 +3,17 @@
 
 export type WorkerState = "starting" | "idle" | "busy" | "stopping";
 
+/** One worker as the pool reports it (the status page shows these). */
+export interface WorkerInfo {
+  id: number;
+  plugin: string;
+  state: WorkerState;
+  jobsServed: number;
+  startedAt: number;
+  /** Heap in bytes where the runtime reports it per worker. */
+  memoryBytes?: number;
+}
+
 /** `stopping` is final: a worker never comes back from it. */
 const ALLOWED: Readonly<Record<WorkerState, readonly WorkerState[]>> = {
   starting: ["idle", "stopping"],

@@ -4,8 +4,8 @@
 import * as path from "node:path";
 import { Hono } from "hono";
 import { Logger } from "../log/logger.ts";
-import { bundleRoutes } from "../plugin-bundles/bundle-routes.ts";
-import { BundleStore } from "../plugin-bundles/bundle-store.ts";
+import { bundleRoutes } from "./bundle-routes.ts";
+import { BundleStore } from "./bundle-store.ts";
 import { RUNNER_ID_HEADER } from "../plugin-bundles/runner-bundles.ts";
 import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-server.ts";
 import { hostGuard } from "../platform/host-guard.ts";

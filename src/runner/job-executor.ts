@@ -4,7 +4,7 @@
 
 import type { RunRequest } from "../plugins/pool-options.ts";
 import type { JobOutcome } from "../protocol/edge-v1.ts";
-import type { WorkerInfo } from "../status/snapshot.ts";
+import type { WorkerInfo } from "../plugins/worker-state.ts";
 
 export interface JobExecutor {
   /** Never rejects: every fault of a plugin becomes an outcome, its text already redacted and clipped. */

@@ -2,9 +2,7 @@
 // change is logged, and an illegal one throws (a bug, not a condition to handle).
 
 import type { Logger } from "../log/logger.ts";
-import type { RunnerState } from "../status/snapshot.ts";
-
-export type { RunnerState };
+export type RunnerState = "starting" | "connecting" | "ready" | "draining" | "stopped" | "failed";
 
 const ALLOWED: Record<RunnerState, readonly RunnerState[]> = {
   starting: ["connecting", "draining", "stopped", "failed"],

@@ -1,6 +1,12 @@
 // Liveness of the runner's loops: each loop ticks, /healthz reports a loop that stopped ticking.
 
-import type { LoopInfo } from "../status/snapshot.ts";
+export interface LoopInfo {
+  name: string;
+  /** Epoch ms of the loop's last tick; /healthz fails when a loop stops ticking. */
+  lastTickAt: number;
+  /** How stale the tick may be before the loop counts as stuck. */
+  maxSilenceMs: number;
+}
 
 export class LoopMonitor {
   readonly #loops = new Map<string, LoopInfo>();

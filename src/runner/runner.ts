@@ -5,7 +5,7 @@
 import type { ConnectionStatus, ControllerConnection, JobHandle } from "../controller/connection.ts";
 import type { Logger } from "../log/logger.ts";
 import { redactor } from "../log/redact.ts";
-import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "../status/snapshot.ts";
+import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "./runner-snapshot.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { runtime } from "../platform/runtime.ts";
 import { realTimers, type Timers } from "../util/sleep.ts";

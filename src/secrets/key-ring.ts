@@ -7,7 +7,7 @@ import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "n
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
-import { writeFileAtomic } from "../plugin-bundles/atomic-write.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
 import { ensureRunnerKey, readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
 
 const RETAINED = /^runner-key\.([A-Za-z0-9_-]{43})\.pem$/;

@@ -6,7 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { EdgeError, errorMessage } from "../errors.ts";
-import { writeFileAtomic } from "../plugin-bundles/atomic-write.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
 
 const generate = promisify(generateNodeKeyPair);
 

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { Backoff, parseRetryAfter } from "../../src/controller/backoff.ts";
+import { Backoff, parseRetryAfter } from "../../src/util/backoff.ts";
 
 test("Backoff.next() draws below an exponentially growing ceiling (full jitter)", () => {
   const ceilings: number[] = [];

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
-import { bundleRoutes, MANIFEST_HEADER, SIGNATURE_HEADER } from "../../src/plugin-bundles/bundle-routes.ts";
-import { BundleStore } from "../../src/plugin-bundles/bundle-store.ts";
+import { bundleRoutes, MANIFEST_HEADER, SIGNATURE_HEADER } from "../../src/reference-controller/bundle-routes.ts";
+import { BundleStore } from "../../src/reference-controller/bundle-store.ts";
 import { codeOf, errorOf, makeKey, signedBundle, tempDir, type SignedBundle } from "./fixtures.ts";
 
 const ADMIN = "Bearer admin-token";

@@ -4,8 +4,8 @@ import { afterAll, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { mkdir, readdir, readFile, stat, writeFile, copyFile } from "node:fs/promises";
 import { serveHttp, type HttpServer } from "../../src/platform/http-server.ts";
-import { bundleRoutes } from "../../src/plugin-bundles/bundle-routes.ts";
-import { BundleStore } from "../../src/plugin-bundles/bundle-store.ts";
+import { bundleRoutes } from "../../src/reference-controller/bundle-routes.ts";
+import { BundleStore } from "../../src/reference-controller/bundle-store.ts";
 import { tempDir } from "./fixtures.ts";
 
 const root = new URL("../..", import.meta.url).pathname;

@@ -4,7 +4,7 @@
 
 import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle } from "../connection.ts";
 import { message, parseControllerMessage, type ControllerMessage, type RunnerMessage } from "../../protocol/edge-v1.ts";
-import { Backoff } from "../backoff.ts";
+import { Backoff } from "../../util/backoff.ts";
 import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/sleep.ts";
 import { failureHandling, failureOf } from "../failure.ts";

@@ -4,7 +4,7 @@
 import { EdgeError, errorMessage, type ErrorCode } from "../../errors.ts";
 import { codeForStatus } from "../failure.ts";
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
-import { parseRetryAfter } from "../backoff.ts";
+import { parseRetryAfter } from "../../util/backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
 import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";

@@ -4,7 +4,7 @@
 
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { PROTOCOL_VERSION, EDGE_PATHS, type CreateSessionRequest, type CreateSessionResponse } from "../../protocol/edge-v1.ts";
-import { parseRetryAfter } from "../backoff.ts";
+import { parseRetryAfter } from "../../util/backoff.ts";
 import { codeForStatus } from "../failure.ts";
 import type { TransportKind } from "./transport.ts";
 import type { ControllerClient } from "../../platform/controller-client.ts";

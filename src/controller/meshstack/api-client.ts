@@ -6,7 +6,7 @@
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { publicUrl } from "../../config/url.ts";
 import { readLimited } from "../../util/read-limited.ts";
-import { parseRetryAfter } from "../backoff.ts";
+import { parseRetryAfter } from "../../util/backoff.ts";
 
 export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
 /** meshcloud's run controller reads and updates its registration with this type. */

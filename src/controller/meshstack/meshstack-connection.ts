@@ -11,7 +11,7 @@ import type { Logger } from "../../log/logger.ts";
 import { errorMessage, serializeError } from "../../errors.ts";
 import { redactor } from "../../log/redact.ts";
 import { realTimers, type Timers } from "../../util/sleep.ts";
-import { Backoff } from "../backoff.ts";
+import { Backoff } from "../../util/backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
 import { RunReport } from "./final-status.ts";
 import { MAIN_STEP, prepareRun, type PluginChoice } from "./implementations.ts";

@@ -7,7 +7,7 @@
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
-import { writeFileAtomic } from "../../plugin-bundles/atomic-write.ts";
+import { writeFileAtomic } from "../../util/atomic-write.ts";
 
 /** What the runner is doing with a run; a file found at start-up in `running` was cut off by a restart. */
 export type RunPhase = "running" | "handed_off" | "ending";

@@ -5,7 +5,7 @@
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Timers } from "../../util/sleep.ts";
-import { Backoff } from "../backoff.ts";
+import { Backoff } from "../../util/backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
 import { mergeUpdates, type OutboxOp, type RunOutboxStore, type RunPhase, type RunRecord } from "./outbox.ts";
 

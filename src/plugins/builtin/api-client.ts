@@ -4,7 +4,7 @@
 // (a trigger) is retried only when the server surely did not act on it (429, a refused
 // connection) unless the caller supplies `alreadyDone` to check first.
 
-import { Backoff } from "../../controller/backoff.ts";
+import { Backoff } from "../../util/backoff.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { sleep as realSleep } from "../../util/sleep.ts";
 import type { ActionContext } from "../sdk.ts";

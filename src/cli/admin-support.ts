@@ -5,9 +5,9 @@ import * as fs from "node:fs";
 import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import * as path from "node:path";
 import { resolveConfig, ConfigError, type Config } from "../config/resolve.ts";
-import { AdminApiError, AdminClient } from "../cli/http-client.ts";
-import { EXIT } from "../cli/command.ts";
-import { readSecretFile } from "./tokens.ts";
+import { AdminApiError, AdminClient } from "./http-client.ts";
+import { EXIT } from "./command.ts";
+import { readSecretFile } from "../reference-controller/tokens.ts";
 import { UsageError } from "../config/usage-error.ts";
 
 /** A command's own flags: `value` takes an argument, `bool` does not. */

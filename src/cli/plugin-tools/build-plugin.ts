@@ -5,13 +5,13 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { randomBytes } from "node:crypto";
-import { EdgeError, errorMessage } from "../errors.ts";
-import { isPluginDefinition } from "../plugins/sdk.ts";
-import { VERSION } from "../version.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
-import { bundleEntry, type BundlerChoice } from "./bundler.ts";
-import { sha256Digest } from "./digest.ts";
-import { assertPluginRef, bundleFileBase, type BundleManifest } from "./manifest.ts";
+import { EdgeError, errorMessage } from "../../errors.ts";
+import { isPluginDefinition } from "../../plugins/sdk.ts";
+import { VERSION } from "../../version.ts";
+import { writeFileAtomic } from "../../util/atomic-write.ts";
+import { bundleEntry, type BundlerChoice } from "../../plugin-bundles/bundler.ts";
+import { sha256Digest } from "../../plugin-bundles/digest.ts";
+import { assertPluginRef, bundleFileBase, type BundleManifest } from "../../plugin-bundles/manifest.ts";
 
 export interface BuildPluginOptions {
   entry: string;

@@ -7,11 +7,11 @@ import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
 import { EdgeError, errorMessage } from "../errors.ts";
-import { writeFileAtomic } from "./atomic-write.ts";
-import { bundleError } from "./bundle-errors.ts";
-import { digestEquals, sha256Digest } from "./digest.ts";
-import { assertPluginRef, manifestDifferences, parseManifest, pluginRef, type BundleManifest } from "./manifest.ts";
-import { DEFAULT_MAX_BUNDLE_BYTES } from "./bundle-fetcher.ts";
+import { writeFileAtomic } from "../util/atomic-write.ts";
+import { bundleError } from "../plugin-bundles/bundle-errors.ts";
+import { digestEquals, sha256Digest } from "../plugin-bundles/digest.ts";
+import { assertPluginRef, manifestDifferences, parseManifest, pluginRef, type BundleManifest } from "../plugin-bundles/manifest.ts";
+import { DEFAULT_MAX_BUNDLE_BYTES } from "../plugin-bundles/bundle-fetcher.ts";
 
 export interface BundleStoreOptions {
   dir: string;

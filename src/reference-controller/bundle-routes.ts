@@ -11,9 +11,9 @@ import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { bundleError } from "./bundle-errors.ts";
+import { bundleError } from "../plugin-bundles/bundle-errors.ts";
 import type { BundleStore } from "./bundle-store.ts";
-import { pluginRef } from "./manifest.ts";
+import { pluginRef } from "../plugin-bundles/manifest.ts";
 import { readLimited } from "../util/read-limited.ts";
 
 export const MANIFEST_HEADER = "x-edge-plugin-manifest";

@@ -2,10 +2,10 @@
 // (PUT /api/v1/plugins/:name/:version, see bundle-routes.ts), reporting bytes sent as it goes.
 
 import { readFile } from "node:fs/promises";
-import { EdgeError, errorMessage } from "../errors.ts";
-import { MANIFEST_HEADER, SIGNATURE_HEADER } from "./bundle-routes.ts";
-import { parseManifest, pluginRef, type BundleManifest } from "./manifest.ts";
-import { publicUrl } from "../config/url.ts";
+import { EdgeError, errorMessage } from "../../errors.ts";
+import { MANIFEST_HEADER, SIGNATURE_HEADER } from "../../reference-controller/bundle-routes.ts";
+import { parseManifest, pluginRef, type BundleManifest } from "../../plugin-bundles/manifest.ts";
+import { publicUrl } from "../../config/url.ts";
 
 export interface PublishBundleOptions {
   bundlePath: string;

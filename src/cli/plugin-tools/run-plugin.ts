@@ -3,13 +3,13 @@
 
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseDuration } from "../config/duration.ts";
-import { EdgeError, errorMessage } from "../errors.ts";
-import { Logger } from "../log/logger.ts";
-import { PluginPool } from "../plugins/pool.ts";
-import { PoolPolicy } from "../plugins/pool-policy.ts";
-import { builtinSource, fileBundleSource } from "../plugins/plugin-ref.ts";
-import { parseCommandArgs, requireFlag, stringFlag, UsageError } from "./cli-args.ts";
+import { parseDuration } from "../../config/duration.ts";
+import { EdgeError, errorMessage } from "../../errors.ts";
+import { Logger } from "../../log/logger.ts";
+import { PluginPool } from "../../plugins/pool.ts";
+import { PoolPolicy } from "../../plugins/pool-policy.ts";
+import { builtinSource, fileBundleSource } from "../../plugins/plugin-ref.ts";
+import { parseCommandArgs, requireFlag, stringFlag, UsageError } from "../cli-args.ts";
 
 export const RUN_USAGE = `  run <bundle.mjs> --action A [--input k=v …] [--input-json JSON] [--secret ref=value …] [--timeout 60s] [--name N --version V] [--isolation thread|process]
       Run one action in a plugin worker and print its output as JSON. Name and version come from

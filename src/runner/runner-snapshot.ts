@@ -1,0 +1,51 @@
+// What a runner reports about itself on request: a plain snapshot, so the status endpoint answers
+// from state and never probes anything. The runner owns these types; src/status/ imports them.
+
+import type { ConnectionStatus } from "../controller/connection.ts";
+import type { WorkerInfo } from "../plugins/worker-state.ts";
+import type { JobStatus } from "../protocol/edge-v1.ts";
+import type { RunnerState } from "./lifecycle.ts";
+import type { LoopInfo } from "./loop-monitor.ts";
+
+export interface RunningJobInfo {
+  jobId: string;
+  attempt: number;
+  plugin: string;
+  action: string;
+  startedAt: number;
+}
+
+export interface RecentResultInfo {
+  jobId: string;
+  attempt: number;
+  plugin: string;
+  status: JobStatus;
+  errorCode?: string;
+  /** The error's message as reported to the controller (already redacted); shown clipped. */
+  errorMessage?: string;
+  durationMs: number;
+  finishedAt: number;
+}
+
+export interface RunnerSnapshot {
+  runnerId: string;
+  group: string;
+  version: string;
+  commit: string;
+  runtime: string;
+  pid: number;
+  startedAt: number;
+  state: RunnerState;
+  stateSince: number;
+  connection: ConnectionStatus;
+  controllerUrl: string;
+  /** Started with --insecure (plain http/ws to a non-loopback controller allowed). */
+  insecure?: boolean;
+  concurrency: number;
+  freeSlots: number;
+  running: RunningJobInfo[];
+  recent: RecentResultInfo[];
+  workers: WorkerInfo[];
+  loops: LoopInfo[];
+  now: number;
+}
