@@ -78,6 +78,12 @@ for (const [name, start] of BACKENDS) {
       expect(Buffer.compare(Buffer.from(artifacts.kept.get(`art-${name}/plan.bin`) ?? []), Buffer.from(plan))).toBe(0);
     });
 
+    test("an artifact past artifactMaxBytes fails with storage_limit and is not recorded", async () => {
+      const outcome = await pool.run(request("storage-user", "bigArtifact", { jobId: `bigart-${name}`, input: { size: 4 * MIB + 1 } }));
+      expect(outcome).toMatchObject({ status: "failed", error: { code: "storage_limit" } });
+      expect(outcome.artifacts).toBeUndefined();
+    });
+
     const outcomes: Array<[string, string, (req: ReturnType<typeof request>, cancel: AbortController) => void]> = [
       ["succeeded", "succeed", () => undefined],
       ["failed", "fail", () => undefined],
