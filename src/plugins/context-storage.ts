@@ -4,6 +4,7 @@
 // backend takes it; a read asks for the next chunk only when the plugin's reader pulls.
 
 import type { ActionArtifacts, ActionStorage, ArtifactInfo, ObjectOptions, StorageData, StoredObjectInfo } from "./sdk.ts";
+import { concatBytes } from "../util/concat-bytes.ts";
 import type { HostCall } from "./worker-protocol.ts";
 
 /** Must equal the host's CHUNK_BYTES (host-streams.ts); kept here so the worker does not load host code. */
@@ -137,16 +138,6 @@ function optionsOf(options: ObjectOptions | undefined): { options?: ObjectOption
 
 async function readAll(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  let size = 0;
-  for await (const part of body as unknown as AsyncIterable<Uint8Array>) {
-    parts.push(part);
-    size += part.byteLength;
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
+  for await (const part of body as unknown as AsyncIterable<Uint8Array>) parts.push(part);
+  return parts.length === 0 ? new Uint8Array(0) : concatBytes(parts);
 }

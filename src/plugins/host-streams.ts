@@ -4,6 +4,7 @@
 // stays bounded by the chunk size on both sides, on every runtime and in process isolation.
 
 import { EdgeError } from "../errors.ts";
+import { concatBytes } from "../util/concat-bytes.ts";
 
 /** Largest chunk one stream call carries. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -98,15 +99,7 @@ export class HostRead {
       parts.push(chunk);
       size += chunk.byteLength;
     }
-    if (parts.length === 0) return null;
-    if (parts.length === 1) return parts[0] as Uint8Array;
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.byteLength;
-    }
-    return out;
+    return parts.length === 0 ? null : concatBytes(parts);
   }
 
   async cancel(): Promise<void> {

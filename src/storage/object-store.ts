@@ -3,6 +3,8 @@
 // root (`<runnerId>/<jobId>/<attempt>/<key>`); limits, scoping and accounting live above
 // (attempt-storage.ts), so a backend only moves bytes.
 
+import { concatBytes } from "../util/concat-bytes.ts";
+
 export type StorageBackendKind = "local" | "s3";
 
 export interface ObjectInfo {
@@ -46,25 +48,11 @@ export interface ObjectStore {
   close(): Promise<void>;
 }
 
-/** Reads a whole stream into one array; callers bound the size first (limitStream). */
+/** Reads a whole stream into one array; callers bound the size first. */
 export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    total += value.byteLength;
-  }
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  return chunks.length === 0 ? new Uint8Array(0) : concatBytes(chunks);
 }
 
 /** A stream of `bytes`, in chunks of at most `chunkBytes` (views, not copies). */

@@ -70,8 +70,7 @@ export interface AttemptId {
 
 /** One id as one key segment: URL-encoded, so "/" and ".." stay inside it. */
 export function keySegment(id: string): string {
-  const encoded = encodeURIComponent(id).replace(/\./g, "%2E");
-  return encoded;
+  return encodeURIComponent(id).replace(/\./g, "%2E");
 }
 
 /** `<runnerId>/` : everything one runner writes, and the only place its sweeper looks. */

@@ -1,6 +1,8 @@
 // Reads a body into memory with a byte cap: the cap is checked per chunk, so an oversized or
 // endless body is cut off as soon as it passes the limit instead of filling memory first.
 
+import { concatBytes } from "./concat-bytes.ts";
+
 export interface ReadLimitedOptions {
   maxBytes: number;
   /** Called (and must throw) as soon as more than `maxBytes` arrived. */
@@ -32,11 +34,5 @@ export async function readLimited(body: ReadableStream<Uint8Array> | null | unde
     await reader.cancel().catch(() => {});
     throw error;
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return chunks.length === 0 ? new Uint8Array(0) : concatBytes(chunks);
 }

@@ -21,7 +21,7 @@ function upload(runner: FakeRunner, jobId: string, attempt: number, name: string
   return Promise.resolve(h.controller.app.request(EDGE_PATHS.artifact(jobId, attempt, name), {
     method: "PUT",
     headers: { authorization: `Bearer ${runner.apiKey}`, "x-edge-runner-id": runner.id, "content-type": "text/plain", ...headers },
-    body,
+    body: body as BodyInit,
   }));
 }
 
