@@ -6,6 +6,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
@@ -120,5 +121,35 @@ class PartReader {
 
   async cancel(reason: unknown): Promise<void> {
     await this.#reader?.cancel(reason).catch(() => undefined);
+  }
+}
+
+/**
+ * Aborts multipart uploads under `prefix` begun before `olderThan` (epoch ms) whose key `skip`
+ * does not claim: what a crashed process left half-uploaded, invisible in listings but billed.
+ * Resolves with how many were aborted; a store that cannot list uploads (s3rver answers
+ * NotImplemented) has none to abort.
+ */
+export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number> {
+  let aborted = 0;
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (;;) {
+    let page;
+    try {
+      page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }), ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }) }));
+    } catch (error) {
+      if ((error as { name?: string }).name === "NotImplemented") return aborted;
+      throw error;
+    }
+    for (const upload of page.Uploads ?? []) {
+      if (upload.Key === undefined || upload.UploadId === undefined) continue;
+      if ((upload.Initiated?.getTime() ?? 0) >= olderThan || skip(upload.Key)) continue;
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }));
+      aborted++;
+    }
+    if (page.IsTruncated !== true) return aborted;
+    keyMarker = page.NextKeyMarker;
+    uploadIdMarker = page.NextUploadIdMarker;
   }
 }

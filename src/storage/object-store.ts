@@ -44,6 +44,11 @@ export interface ObjectStore {
   delete(key: string): Promise<void>;
   /** Deletes every object under `prefix`; resolves with how many were deleted. */
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Aborts unfinished multipart uploads under `prefix` begun before `olderThan` whose key `skip`
+   * does not claim; resolves with how many. Only backends with such uploads (S3) have it.
+   */
+  abortStaleUploads?(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number>;
   /** Releases connections and files. */
   close(): Promise<void>;
 }

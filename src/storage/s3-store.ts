@@ -13,7 +13,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { EdgeError, errorMessage } from "../errors.ts";
-import { uploadObject, type UploadTarget } from "./multipart.ts";
+import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
 import type { ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
 export interface S3StoreOptions {
@@ -152,6 +152,10 @@ class S3ObjectStore implements ObjectStore {
     }
     await flush();
     return count;
+  }
+
+  async abortStaleUploads(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number> {
+    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#client, this.#options.bucket, this.#root + prefix, olderThan, (key) => skip(key.slice(this.#root.length))));
   }
 
   async close(): Promise<void> {

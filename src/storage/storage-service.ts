@@ -93,6 +93,7 @@ export class StorageService {
       this.stats.sweptAttempts += report.deleted;
       this.stats.lastSweepAt = this.#clock();
       if (report.deleted > 0) this.#log.info("Deleted objects of job attempts a previous run of this runner left behind", { attempts: report.deleted });
+      if (report.abortedUploads > 0) this.#log.info("Aborted unfinished uploads a previous run of this runner left behind", { uploads: report.abortedUploads });
       if (report.failed > 0) {
         this.stats.cleanupFailures += report.failed;
         this.stats.lastError = report.errors[0];
@@ -103,7 +104,7 @@ export class StorageService {
       const message = serializeError(error).message;
       this.stats.lastError = message;
       this.#log.warn("Cannot sweep orphaned job storage", { error: message });
-      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, errors: [message] };
+      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, errors: [message] };
     }).finally(() => { this.#sweeping = undefined; });
     return this.#sweeping;
   }

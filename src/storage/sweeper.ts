@@ -24,6 +24,8 @@ export interface SweepReport {
   pending: number;
   /** Orphaned attempts whose deletion failed (retried at the next sweep). */
   failed: number;
+  /** Unfinished multipart uploads of orphaned attempts that were aborted. */
+  abortedUploads: number;
   errors: string[];
 }
 
@@ -34,7 +36,7 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> 
     if (prefix === undefined || options.busy(prefix)) continue;
     newest.set(prefix, Math.max(newest.get(prefix) ?? 0, info.lastModified));
   }
-  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, errors: [] };
+  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, errors: [] };
   for (const [prefix, modified] of newest) {
     // Checked again: an attempt may have started between the listing and now.
     if (options.busy(prefix)) continue;
@@ -45,6 +47,18 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> 
     try {
       await options.store.deletePrefix(prefix);
       report.deleted++;
+    } catch (error) {
+      report.failed++;
+      if (report.errors.length < 5) report.errors.push(serializeError(error).message);
+    }
+  }
+  // A crash mid-upload leaves a multipart upload with no object to list: abort those too.
+  if (options.store.abortStaleUploads !== undefined) {
+    try {
+      report.abortedUploads = await options.store.abortStaleUploads(options.runnerPrefix, options.now - options.graceMs, (key) => {
+        const prefix = attemptOf(options.runnerPrefix, key);
+        return prefix === undefined || options.busy(prefix);
+      });
     } catch (error) {
       report.failed++;
       if (report.errors.length < 5) report.errors.push(serializeError(error).message);
