@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { ArtifactSink } from "../../src/artifacts/artifact-sink.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import type { ObjectStore } from "../../src/storage/object-store.ts";
+import { PoolPolicy } from "../../src/plugins/pool-policy.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
 import { request, testPool, waitFor } from "../plugins/support/helpers.ts";
 import { BACKENDS, MIB, pattern, type BackendFixture } from "./backends.ts";
@@ -60,6 +61,18 @@ for (const [name, start] of BACKENDS) {
       });
       expect(await keys(store, "plugin-runner/")).toEqual([]);
     });
+
+    test("streams work the same in process isolation (chunks over the child's IPC channel)", async () => {
+      const isolated = testPool({ storage, policy: new PoolPolicy({ maxWorkers: 1, maxJobsPerWorker: 1000, idleMs: 60_000, prewarm: 0, isolation: "process" }), artifacts: () => artifacts.sink }).pool;
+      try {
+        const size = 6 * MIB + 5;
+        const outcome = await isolated.run(request("storage-user", "roundTrip", { jobId: `proc-${name}`, input: { size, chunk: 65_537 } }));
+        expect(outcome).toMatchObject({ status: "succeeded", output: { stored: size, check: { size, ok: true } } });
+        expect(await keys(store, "plugin-runner/")).toEqual([]);
+      } finally {
+        await isolated.close();
+      }
+    }, 60_000);
 
     test("a stream past the object limit fails with storage_limit and leaves nothing", async () => {
       const outcome = await pool.run(request("storage-user", "tooLarge", { jobId: `big-${name}`, input: { size: 17 * MIB } }));
