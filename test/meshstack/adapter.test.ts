@@ -220,4 +220,14 @@ describe("meshStack adapter", () => {
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(800);
     expect(s.connection.details().claims.failed).toBeGreaterThanOrEqual(2);
   }, 30_000);
+
+  test("a claimed run this runner cannot take (an implementation type it does not know) fails at once with the reason, never hangs", async () => {
+    const s = await setup();
+    const uuid = s.fake.addRun({ type: "MANUAL" });
+    (s.fake.run(uuid).spec as { type: string }).type = "ANSIBLE_TOWER";
+    const run = await eventually(ended(s.fake, uuid), 10_000, "run ended");
+    expect(run.status).toBe("FAILED");
+    expect(run.summary).toContain('implementation type "ANSIBLE_TOWER"');
+    expect(s.fake.violations).toEqual([]);
+  });
 });

@@ -18,7 +18,7 @@ import { MAIN_STEP, prepareRun, type PluginChoice } from "./implementations.ts";
 import type { RunOutboxStore, RunRecord } from "./outbox.ts";
 import { RunChannel, type ChannelEnd } from "./run-channel.ts";
 import { MeshstackRunHandle } from "./run-handle.ts";
-import { parseRun, updateUrl, type ImplementationType, type MeshstackRun } from "./run-document.ts";
+import { parseRun, reportableRun, updateUrl, type ImplementationType, type MeshstackRun } from "./run-document.ts";
 import { MeshstackActivity, type MeshstackActivitySnapshot } from "./activity.ts";
 
 export const RESTARTED_MESSAGE = "The runner restarted during the run; its outcome is unknown. Run it again.";
@@ -220,14 +220,34 @@ export class MeshstackConnection implements ControllerConnection {
     }
   }
 
+  async #failUnrunnable(run: Pick<MeshstackRun, "uuid" | "runToken" | "links">, message: string): Promise<void> {
+    const scope = redactor.child(`meshstack run ${run.uuid}`);
+    scope.add(run.runToken);
+    const channel = this.#channel({
+      v: 1, uuid: run.uuid, runToken: run.runToken, registerUrl: run.links.registerSource, updateUrl: updateUrl(run, this.#o.runnerUuid),
+      claimedAt: this.#timers.now(), phase: "ending", workspace: "", implementationType: "", nextSeq: 1, pending: [],
+    });
+    void channel.ended.then(() => scope.dispose());
+    const step = { id: "run", displayName: "edge-runner" };
+    this.#log.error(`${message}: failing run "${run.uuid}"`);
+    this.activity.finished(run.uuid, "FAILED", message);
+    await channel.enqueue("register", { source: { id: this.#o.runnerUuid }, steps: [{ ...step, status: "PENDING" }] });
+    await channel.enqueue("patch", { status: "FAILED", summary: message, steps: [{ ...step, status: "FAILED", userMessage: message }] }, { final: true, phase: "ending" });
+  }
+
   async #take(raw: unknown, onJob: (handle: JobHandle) => void): Promise<void> {
     let run: MeshstackRun;
     try {
       run = parseRun(raw);
     } catch (error) {
       this.#status.protocolErrors++;
-      this.#log.error(`${errorMessage(error)}; it cannot be reported back`);
-      return;
+      const reportable = reportableRun(raw);
+      if (reportable === undefined) {
+        this.#log.error(`${errorMessage(error)}; it cannot be reported back`);
+        return;
+      }
+      // Claimed but not runnable here (say, an implementation type this version does not know): fail it now, never leave it hanging.
+      return this.#failUnrunnable(reportable, errorMessage(error));
     }
     // The run's secrets (its token, decrypted values) live in a redaction scope dropped when its line ends.
     const scope = redactor.child(`meshstack run ${run.uuid}`);

@@ -133,6 +133,23 @@ export function parseRun(raw: unknown): MeshstackRun {
   return run;
 }
 
+/**
+ * What reporting needs from a run that `parseRun` refused (an implementation type this runner
+ * does not know, a bad input): its uuid, token and links, or undefined when even those are bad.
+ */
+export function reportableRun(raw: unknown): Pick<MeshstackRun, "uuid" | "runToken" | "links"> | undefined {
+  try {
+    const doc = obj(raw, "run");
+    const uuid = str(obj(doc.metadata, "metadata"), "uuid", "metadata.uuid", 128);
+    if (!/^[A-Za-z0-9._-]+$/.test(uuid)) return undefined;
+    const runToken = str(obj(doc.spec, "spec"), "runToken", "spec.runToken", MAX_TOKEN);
+    const links = obj(doc._links, "_links");
+    return { uuid, runToken, links: { registerSource: link(links, "registerSource", false) as string, updateSource: link(links, "updateSource", false) as string } };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The update URL for this runner: `{sourceId}` replaced by the runner UUID. */
 export function updateUrl(run: Pick<MeshstackRun, "links">, runnerUuid: string): string {
   return run.links.updateSource.replace("{sourceId}", encodeURIComponent(runnerUuid));
