@@ -86,7 +86,7 @@ test("doctorCommand passes a healthy setup without opening a session", async () 
   const { env } = setup();
   sessionsCreated = 0;
   const result = await doctor(env);
-  expect(result.status).toEqual({ config: "pass", "data-dir": "pass", "key-files": "pass", "signing-keys": "skip", "controller-reachable": "pass", tls: "skip", authentication: "pass", meshstack: "skip" });
+  expect(result.status).toEqual({ config: "pass", "data-dir": "pass", "object-storage": "skip", "key-files": "pass", "signing-keys": "skip", "controller-reachable": "pass", tls: "skip", authentication: "pass", meshstack: "skip" });
   expect(result.code).toBe(0);
   expect(sessionsCreated).toBe(0);
 });

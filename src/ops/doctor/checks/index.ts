@@ -7,12 +7,14 @@ import { controllerReachableCheck } from "./controller-reachable.ts";
 import { dataDirCheck } from "./data-dir.ts";
 import { keyFilesCheck } from "./key-files.ts";
 import { meshstackCheck } from "./meshstack.ts";
+import { objectStorageCheck } from "./object-storage.ts";
 import { signingKeysCheck } from "./signing-keys.ts";
 import { tlsCheck } from "./tls.ts";
 
 export const DOCTOR_CHECKS: readonly DoctorCheck[] = [
   configCheck,
   dataDirCheck,
+  objectStorageCheck,
   keyFilesCheck,
   signingKeysCheck,
   controllerReachableCheck,
