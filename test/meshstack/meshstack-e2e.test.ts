@@ -251,3 +251,23 @@ describe("meshStack configuration errors (compiled binary)", () => {
     expect(fake.logins + fake.claims.length).toBe(0);
   }, 60_000);
 });
+
+describe("meshStack on the bundle under Node and Deno", () => {
+  for (const flavour of FLAVOURS.slice(1)) {
+    test(`${flavour.name}: a MANUAL run with a sensitive input succeeds`, async () => {
+      const fake = await fakeMeshstack();
+      const dataDir = path.join(dir, `bundle-${flavour.name.replace(/\W/g, "")}`);
+      const proc = start(flavour, runnerArgs(fake, dataDir, ["--runner-key-file", keyFile]));
+      procs.push(proc);
+      await waitForOutput(proc, STATUS_URL, 30_000);
+      const uuid = fake.addRun({ type: "MANUAL", inputs: [{ key: "pw", value: "bundle-sensitive-value", type: "STRING", isSensitive: true }, { key: "n", value: 1, type: "INTEGER" }] });
+      const run = await eventually(ended(fake, uuid), 30_000, "run ended");
+      expect(run.status).toBe("SUCCEEDED");
+      expect(run.steps.get("manual")?.outputs?.n).toEqual({ value: 1, type: "INTEGER", isSensitive: false });
+      expect(fake.violations).toEqual([]);
+      expect(proc.output()).not.toContain("bundle-sensitive-value");
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+    }, 60_000);
+  }
+});
