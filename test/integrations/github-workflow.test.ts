@@ -25,6 +25,8 @@ afterAll(async () => {
 beforeEach(() => {
   github.pollsToComplete = 2;
   github.conclusion = "success";
+  github.supportsRunDetails = true;
+  github.othersAfterEachDispatch = 0;
 });
 
 const input = (extra: Record<string, unknown> = {}) => ({
@@ -47,6 +49,19 @@ test("sync: App JWT, installation token, dispatch with the correlation input, th
   expect(logs).toContain("step build: succeeded");
   expect(logs).toContain("step deploy: succeeded");
   expect(github.count("GET", /\/installation$/)).toBeGreaterThanOrEqual(1);
+}, 60_000);
+
+test("sync on a server without return_run_details (older GHES): found by the correlation input in the run's title, not the newest run", async () => {
+  github.supportsRunDetails = false;
+  // Someone else's runs of the same workflow, newer than ours by the time we look.
+  github.othersAfterEachDispatch = 2;
+  const done = await cluster.waitFor(await submit(), terminal);
+  expect(done.status).toBe("succeeded");
+  const ours = github.runs.find((r) => r.inputs.edge_run_id?.startsWith(`${done.id}.`));
+  expect(ours).toBeDefined();
+  expect(done.output).toMatchObject({ runId: ours?.id });
+  expect(github.runs.at(-1)?.id).not.toBe(ours?.id);
+  expect(await cluster.logs(done.id)).toContain("refused return_run_details");
 }, 60_000);
 
 test("sync: a failed conclusion fails the job with integration_failed naming the run", async () => {

@@ -78,12 +78,9 @@ function githubRun(async: boolean): string {
   });
 }
 
-// Skipped until the github-workflow plugin finds a meshStack run's workflow run: in meshStack mode
-// it passes no correlation input (runIdInput null, as meshcloud's workflows know only
-// buildingBlockRun) but still looks for the run uuid in the run's title, which neither a real
-// meshcloud workflow nor the GitHub fake shows, so sync runs wait until findRunTimeoutMs.
-// meshcloud's runner takes the newest workflow_dispatch run created after its dispatch. (i12)
-const githubSync = test.skip;
+// Sync runs are found by the run id GitHub returns for return_run_details (meshcloud's workflows
+// know only buildingBlockRun, so there is no correlation input to search for). (i12)
+const githubSync = test;
 
 describe("meshStack implementation types on the built-in integrations (compiled binary)", () => {
   githubSync("GITHUB_WORKFLOW sync: the App key is decrypted, the workflow dispatched with buildingBlockRun and followed to SUCCEEDED", async () => {

@@ -1,7 +1,8 @@
 // A fake of the GitHub REST API parts the github-workflow plugin uses, true to the documented
 // paths, bodies and errors (docs.github.com/rest): app installation lookup and installation
-// access tokens (the app JWT is verified: RS256, iss, iat/exp window), workflow_dispatch (204,
-// 422 for an unknown ref or unexpected input), workflow runs by workflow with filters, a run,
+// access tokens (the app JWT is verified: RS256, iss, iat/exp window), workflow_dispatch (204, or
+// 200 with the run's id when asked with return_run_details; 422 for an unknown ref or unexpected
+// input, and for return_run_details on a server without it), workflow runs by workflow with filters, a run,
 // its jobs, cancel (202, 409 when already completed), 401 "Bad credentials", and rate limiting
 // with x-ratelimit-* headers or Retry-After.
 
@@ -31,6 +32,10 @@ export class FakeGithub extends FakeServer {
   /** Polls of GET /runs/:id before the run completes, and its conclusion. */
   pollsToComplete = 2;
   conclusion = "success";
+  /** False: an older GitHub Enterprise Server that refuses return_run_details (422) and answers 204. */
+  supportsRunDetails = true;
+  /** Runs of the same workflow someone else dispatches right after each dispatch (newer than ours). */
+  othersAfterEachDispatch = 0;
   readonly workflowInputs = new Set(["edge_run_id", "environment", "edge_callback_url", "edge_callback_token", "buildingBlockRun"]);
   #nextRun = 1000;
 
@@ -49,12 +54,17 @@ export class FakeGithub extends FakeServer {
       return { status: 201, body: { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: { actions: "write" } } };
     }));
     this.route("POST", new RegExp(`^${repo}/actions/workflows/([^/]+)/dispatches$`), (req, [, , workflow]) => this.#token(req, () => {
-      const body = req.json() as { ref?: string; inputs?: Record<string, string> };
+      const body = req.json() as { ref?: string; inputs?: Record<string, string>; return_run_details?: boolean };
+      if (body.return_run_details !== undefined && !this.supportsRunDetails) return { status: 422, body: { message: "Invalid request.\n\n\"return_run_details\" is not a permitted key.", status: "422" } };
       if (body.ref !== "main") return { status: 422, body: { message: `No ref found for: ${body.ref}`, status: "422" } };
       const unexpected = Object.keys(body.inputs ?? {}).filter((k) => !this.workflowInputs.has(k));
       if (unexpected.length > 0) return { status: 422, body: { message: `Unexpected inputs provided: ${JSON.stringify(unexpected)}`, status: "422" } };
-      this.runs.push({ id: this.#nextRun++, workflow: workflow as string, inputs: body.inputs ?? {}, ref: body.ref, polls: 0, cancelled: false, createdAt: new Date().toISOString() });
-      return { status: 204 };
+      const run: FakeRun = { id: this.#nextRun++, workflow: workflow as string, inputs: body.inputs ?? {}, ref: body.ref, polls: 0, cancelled: false, createdAt: new Date().toISOString() };
+      this.runs.push(run);
+      for (let i = 0; i < this.othersAfterEachDispatch; i++) this.runs.push({ ...run, id: this.#nextRun++, inputs: { edge_run_id: `someone-else-${i}` } });
+      if (body.return_run_details !== true) return { status: 204 };
+      const [, , owner, repoName] = req.path.split("/");
+      return { status: 200, body: { workflow_run_id: run.id, run_url: `${this.url}/repos/${owner}/${repoName}/actions/runs/${run.id}`, html_url: `https://github.test/acme/app/actions/runs/${run.id}` } };
     }));
     this.route("GET", new RegExp(`^${repo}/actions/workflows/([^/]+)/runs$`), (req, [, , workflow]) => this.#token(req, () => {
       const runs = this.runs.filter((r) => r.workflow === workflow && (req.query.get("branch") ?? r.ref) === r.ref).reverse();

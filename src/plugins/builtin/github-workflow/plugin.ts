@@ -75,14 +75,25 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   };
 
   ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "running" });
+  const dispatchUrl = `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/dispatches`;
+  const send = (details: boolean) => api.request<{ workflow_run_id?: unknown; html_url?: unknown }>({
+    integration: INTEGRATION, call: `dispatch workflow "${input.workflow}"`, method: "POST", url: dispatchUrl, headers,
+    // return_run_details (GitHub, Feb 2026) answers 200 with the run's id: no search needed.
+    body: details ? { ref: input.ref, inputs, return_run_details: true } : { ref: input.ref, inputs }, idempotent: false,
+    ...(details ? { accept: [400, 422] } : {}),
+    // After an ambiguous failure, a run carrying our id means the dispatch went through.
+    alreadyDone: async () => (runIdInput !== null || byRunObject) && (await findRun().catch(() => undefined)) !== undefined,
+  });
+  let dispatched: WorkflowRun | undefined;
   try {
-    await api.request({
-      integration: INTEGRATION, call: `dispatch workflow "${input.workflow}"`, method: "POST",
-      url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/dispatches`, headers,
-      body: { ref: input.ref, inputs }, idempotent: false,
-      // After an ambiguous failure, a run carrying our id means the dispatch went through.
-      alreadyDone: async () => (runIdInput !== null || byRunObject) && (await findRun().catch(() => undefined)) !== undefined,
-    });
+    let answer = await send(true);
+    // A server without return_run_details (an older GitHub Enterprise Server) refuses the field: send it without.
+    if (answer.status === 400 || answer.status === 422) {
+      ctx.log.info(`GitHub: the server refused return_run_details (${answer.status}); dispatching without it`);
+      answer = await send(false);
+    }
+    const id = answer.body?.workflow_run_id;
+    if (answer.status === 200 && typeof id === "number") dispatched = { id, ...(typeof answer.body?.html_url === "string" ? { html_url: answer.body.html_url } : {}) };
   } catch (error) {
     if (!(error instanceof AlreadyDone)) {
       ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "failed" });
@@ -91,11 +102,11 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
     ctx.log.info("GitHub: the dispatch went through on an earlier try; not sending it again");
   }
   ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "succeeded" });
-  ctx.log.info(`GitHub: dispatched ${input.owner}/${input.repo} ${input.workflow} on ${input.ref} (correlation id ${correlation})`);
-  if (mode === "async") return { mode: "async", correlationId: correlation };
-  if (runIdInput === null && !byRunObject) throw new EdgeError("input_invalid", "GitHub: sync mode needs runIdInput to find the run it started");
+  ctx.log.info(`GitHub: dispatched ${input.owner}/${input.repo} ${input.workflow} on ${input.ref} (correlation id ${correlation}${dispatched === undefined ? "" : `, run ${dispatched.id}`})`);
+  if (mode === "async") return { mode: "async", correlationId: correlation, ...(dispatched === undefined ? {} : { runId: dispatched.id, runUrl: dispatched.html_url }) };
+  if (dispatched === undefined && runIdInput === null && !byRunObject) throw new EdgeError("input_invalid", "GitHub: this server does not return the run it started; sync mode needs runIdInput to find it");
 
-  const run = await waitForRun(findRun, input, ctx);
+  const run = dispatched ?? (await waitForRun(findRun, input, ctx));
   ctx.outputs.set("runId", run.id);
   if (run.html_url !== undefined) ctx.outputs.set("runUrl", run.html_url);
   ctx.log.info(`GitHub: following workflow run ${run.id} ${run.html_url ?? ""}`);

@@ -32,7 +32,7 @@ export const GITHUB_WORKFLOW_INPUT: JsonSchema = {
     tokenRef: { ...SECRET_REF, description: "a fine-grained token instead of an App (actions: write)" },
     mode: { type: "string", enum: ["sync", "async"], default: "sync" },
     pollMs: { type: "integer", minimum: 100, maximum: 300000, default: 5000 },
-    runIdInput: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_-]{0,99}$", default: "edge_run_id", description: "the workflow input that carries the correlation id (show it in run-name)" },
+    runIdInput: { type: ["string", "null"], pattern: "^[A-Za-z_][A-Za-z0-9_-]{0,99}$", default: "edge_run_id", description: "the workflow input that carries the correlation id (show it in run-name); null: none (then the server must return run details)" },
     findRunTimeoutMs: { type: "integer", minimum: 1000, maximum: 3600000, default: 300000 },
   },
   anyOf: [{ required: ["app"] }, { required: ["tokenRef"] }],
