@@ -4,7 +4,7 @@
 // grace the objects its dead process left are gone while live runner r2's objects stay.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,14 +15,14 @@ import { S3RVER_CREDENTIALS, startS3rver, type S3Server } from "./s3rver.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const binary: Flavour = process.env.EDGE_RUNNER_TEST_BINARY === undefined ? (FLAVOURS[0] as Flavour) : { name: "test binary", command: [process.env.EDGE_RUNNER_TEST_BINARY] };
-let dir: string;
+let base: string;
 let s3: S3Server;
 let client: S3Client;
 const procs: Proc[] = [];
 
 beforeAll(async () => {
   if (process.env.EDGE_RUNNER_TEST_BINARY === undefined) assertBuilt();
-  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-e2e-storage-"));
+  base = mkdtempSync(path.join(tmpdir(), "edge-runner-e2e-storage-"));
   s3 = await startS3rver();
   client = new S3Client({ region: "us-east-1", endpoint: s3.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
 });
@@ -31,7 +31,7 @@ afterAll(async () => {
   await Promise.all(procs.map((p) => p.exited));
   client.destroy();
   await s3.stop();
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(base, { recursive: true, force: true });
 });
 
 const cli = async (args: string[]): Promise<string> => {
@@ -86,7 +86,8 @@ export default definePlugin({
 });
 `;
 
-test("artifacts through the controller, and the crash sweep of a SIGKILLed runner leaves a live runner's objects", async () => {
+async function scenario(runnerFlavour: Flavour, root: string): Promise<void> {
+  const dir = mkdtempSync(path.join(base, "scenario-"));
   const dataDir = path.join(dir, "controller");
   const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0", "--lease-ttl", "60s"]);
   procs.push(controller);
@@ -114,10 +115,10 @@ test("artifacts through the controller, and the crash sweep of a SIGKILLed runne
     "--status-port", "0", "--start-jitter", "0", "--data-dir", path.join(dir, id), "--trusted-keys", trusted,
     "--storage-backend", "s3", "--s3-endpoint", s3.endpoint, "--s3-bucket", s3.bucket, "--s3-force-path-style",
     "--s3-access-key-id", S3RVER_CREDENTIALS.accessKeyId, "--s3-secret-access-key-file", secretFile,
-    "--storage-sweep-grace", "3s", "--storage-sweep-interval", "500ms", "--drain-timeout", "1s",
+    "--storage-sweep-grace", "3s", "--storage-sweep-interval", "500ms", "--drain-timeout", "1s", "--s3-prefix", root,
   ];
   const startRunner = async (id: string): Promise<{ proc: Proc; statusUrl: string }> => {
-    const proc = start(binary, runnerArgs(id));
+    const proc = start(runnerFlavour, runnerArgs(id));
     procs.push(proc);
     const statusUrl = await waitForOutput(proc, STATUS_URL);
     await waitForHttp(`${statusUrl}/readyz`);
@@ -138,35 +139,41 @@ test("artifacts through the controller, and the crash sweep of a SIGKILLed runne
   expect(fetched.code).toBe(0);
   expect(Buffer.compare(fetched.stdout, Buffer.from(plan))).toBe(0);
   // The job's intermediate storage is already empty.
-  expect(await keys("edge-runner/r1/")).toEqual([]);
+  expect(await keys(`${root}/r1/`)).toEqual([]);
 
   // Both runners hold a job with objects in the shared bucket.
   const held = async (group: string) => JSON.parse(await cli(["job", "submit", "stash@1.0.0", "--action", "hold", "--group", group, "--input", "{}", "--json", ...common])) as { id: string };
   const j1 = await held("r1");
   const j2 = await held("r2");
-  const r1Keys = await until("r1's objects", async () => { const k = await keys(`edge-runner/r1/${j1.id}/1/`); return k.length === 2 ? k : undefined; });
-  const r2Keys = await until("r2's objects", async () => { const k = await keys(`edge-runner/r2/${j2.id}/1/`); return k.length === 2 ? k : undefined; });
+  const r1Keys = await until("r1's objects", async () => { const k = await keys(`${root}/r1/${j1.id}/1/`); return k.length === 2 ? k : undefined; });
+  const r2Keys = await until("r2's objects", async () => { const k = await keys(`${root}/r2/${j2.id}/1/`); return k.length === 2 ? k : undefined; });
 
   // r1 dies mid-job: nothing runs its cleanup.
   r1.proc.kill("SIGKILL");
   await r1.proc.exited;
-  expect(await keys(`edge-runner/r1/${j1.id}/1/`)).toEqual(r1Keys);
+  expect(await keys(`${root}/r1/${j1.id}/1/`)).toEqual(r1Keys);
 
   // Restarted, r1 finds the orphan, waits out the grace, then deletes it; r2's objects stay.
   r1 = await startRunner("r1");
-  await until("the orphan to be swept", async () => ((await keys(`edge-runner/r1/${j1.id}/1/`)).length === 0 ? true : undefined), 30_000);
-  expect(await keys(`edge-runner/r2/${j2.id}/1/`)).toEqual(r2Keys);
+  await until("the orphan to be swept", async () => ((await keys(`${root}/r1/${j1.id}/1/`)).length === 0 ? true : undefined), 30_000);
+  expect(await keys(`${root}/r2/${j2.id}/1/`)).toEqual(r2Keys);
   // The sweep's counters are updated once its deletions are done.
   await until("the sweep to be counted", async () => (/edge_runner_storage_swept_attempts_total\{backend="s3"\} [1-9]/.test(await (await fetch(`${r1.statusUrl}/metrics`)).text()) ? true : undefined));
   const status = (await (await fetch(`${r2.statusUrl}/status`)).json()) as { storage?: { backend: string; objectsAlive: number; location: string } };
-  expect(status.storage).toMatchObject({ backend: "s3", objectsAlive: 2, location: `s3://${s3.bucket}/edge-runner/` });
+  expect(status.storage).toMatchObject({ backend: "s3", objectsAlive: 2, location: `s3://${s3.bucket}/${root}/` });
 
   // r2 drains (its job is interrupted after 1 s) and deletes the job's objects on the way out.
   r1.proc.kill("SIGTERM");
   r2.proc.kill("SIGTERM");
   expect(await r2.proc.exited).toBe(0);
-  expect(await keys("edge-runner/r2/")).toEqual([]);
+  expect(await keys(`${root}/r2/`)).toEqual([]);
   expect(await r1.proc.exited).toBe(0);
   controller.kill("SIGTERM");
   expect(await controller.exited).toBe(0);
-}, 180_000);
+}
+
+test("compiled binary: artifacts through the controller, and the crash sweep of a SIGKILLed runner leaves a live runner's objects", () => scenario(binary, "edge-runner"), 180_000);
+
+// The same runners as the esbuild bundle under Node: the S3 SDK works there too (Deno runs the
+// same bundle in cross-runtime.test.ts).
+test.skipIf(spawnSync("node", ["--version"]).status !== 0)("bundle on Node: the same artifacts and crash sweep", () => scenario(FLAVOURS[1] as Flavour, "on-node"), 180_000);
