@@ -50,6 +50,7 @@ describe("VaultBackend", () => {
     expect(fake.logins).toBe(1);
     expect(fake.requests.every((r) => r.headers["x-vault-namespace"] === "team-a")).toBe(true);
     expect(registered.some((t) => t.startsWith("hvs."))).toBe(true);
+    expect(registered).toContain("secret-id-1");
     const wrongNs = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
     expect(await codeOf(wrongNs.read(ref("vault:kv/data/app#password")))).toStartWith("secret_permission_denied");
   });

@@ -206,6 +206,11 @@ for (const binary of flavours) test(`no canary secret, in any form, reaches anyt
   // The jobs did see the values (their logs carry the mask where each was printed).
   expect(corpus.find((c) => c.where.endsWith("logs"))?.text).toContain("[REDACTED]");
   const found: string[] = [];
+  // The runner's own secrets: its API key and its Vault token.
+  for (const [name, file] of [["api key", apiKey], ["vault token", vaultToken]] as const) {
+    const value = readFileSync(file, "utf8").trim();
+    for (const { where, text } of corpus) if (text.includes(value)) found.push(`${name} in ${where}`);
+  }
   for (const { canary, form } of needles()) {
     for (const { where, text } of corpus) if (text.includes(form)) found.push(`${canary} as ${JSON.stringify(form)} in ${where}`);
   }

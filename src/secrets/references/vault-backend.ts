@@ -45,6 +45,9 @@ export class VaultBackend {
   constructor(options: VaultBackendOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    // The runner's own secrets: masked in everything it writes, like its API key.
+    if (options.token !== undefined) options.registerSecret?.(options.token);
+    if (options.secretId !== undefined) options.registerSecret?.(options.secretId);
   }
 
   get label(): string {
