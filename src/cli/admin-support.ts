@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { resolveConfig, ConfigError, type Config } from "../config/resolve.ts";
 import { AdminApiError, AdminClient } from "./http-client.ts";
 import { EXIT } from "./command.ts";
-import { readSecretFile } from "../reference-controller/tokens.ts";
+import { readSecretFile } from "../config/secret-file.ts";
 import { UsageError } from "../config/usage-error.ts";
 
 /** A command's own flags: `value` takes an argument, `bool` does not. */

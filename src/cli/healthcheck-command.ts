@@ -9,7 +9,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import { startOpsCommand } from "../ops/command-flags.ts";
 import { probeOnce, waitUntilHealthy } from "../ops/health-probe.ts";
 import { statusBaseUrl } from "../ops/status-url.ts";
-import type { Timers } from "../util/sleep.ts";
+import type { Timers } from "../util/time.ts";
 import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -24,7 +24,7 @@ Exit 0 when the runner's local status endpoint (statusHost:statusPort) answers 2
 export interface HealthcheckDeps extends CommandOutput {
   env?: Readonly<Record<string, string | undefined>>;
   fetch?: typeof fetch;
-  timers?: Timers;
+  timers?: Pick<Timers, "now" | "sleep">;
 }
 
 export function createHealthcheckCommand(deps: HealthcheckDeps = {}): Command {

@@ -4,18 +4,17 @@
 import { readFileSync, statSync } from "node:fs";
 import { ConfigError } from "./resolve.ts";
 import { errorMessage } from "../errors.ts";
+import { secretFileRefusal } from "../util/secret-file-rule.ts";
 
 export function readSecretFile(path: string, field: string): string {
-  let mode: number;
+  let info;
   try {
-    mode = statSync(path).mode;
+    info = statSync(path);
   } catch (error) {
     throw new ConfigError(field, `Cannot read "${field}" file "${path}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
-  if ((mode & 0o077) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(4, "0");
-    throw new ConfigError(field, `Refusing "${field}" file "${path}": mode ${octal} lets other users read it; run: chmod 600 "${path}"`);
-  }
+  const refusal = secretFileRefusal(path, info);
+  if (refusal !== undefined) throw new ConfigError(field, `Refusing "${field}" file "${path}": ${refusal.reason}${refusal.fix === undefined ? "" : `; run: ${refusal.fix}`}`);
   const value = readFileSync(path, "utf8").trim();
   if (value === "") throw new ConfigError(field, `Refusing "${field}" file "${path}": it is empty`);
   return value;

@@ -2,7 +2,7 @@
 // answers 200 (systemd's ExecStartPost waits on this before the unit counts as started).
 
 import { errorMessage } from "../errors.ts";
-import { realTimers, type Timers } from "../util/sleep.ts";
+import { realTimers, type Timers } from "../util/time.ts";
 
 export type ProbeResult = { ok: true; status: number; body: string } | { ok: false; status?: number; reason: string };
 
@@ -28,7 +28,7 @@ export interface WaitOptions extends ProbeOptions {
   timeoutMs: number;
   /** Pause between probes; default 500 ms. */
   intervalMs?: number;
-  timers?: Timers;
+  timers?: Pick<Timers, "now" | "sleep">;
   signal?: AbortSignal;
 }
 

@@ -10,7 +10,7 @@ import type { PoolPolicy } from "./pool-policy.ts";
 import type { ArtifactSink } from "../artifacts/artifact-sink.ts";
 import type { StorageService } from "../storage/storage-service.ts";
 import type { SecretResolver } from "./run-services.ts";
-import type { Clock, Timers } from "./timers.ts";
+import type { Timers } from "../util/time.ts";
 
 export interface RunRequest {
   jobId: string;
@@ -61,8 +61,8 @@ export interface PluginPoolOptions {
   artifacts?: (request: RunRequest) => ArtifactSink;
   /** Largest artifact in bytes (default 100 MiB). */
   artifactMaxBytes?: number;
-  clock?: Clock;
-  timers?: Timers;
+  /** Time for idle expiry, timeouts, grace periods and workers' start times; real by default. */
+  timers?: Pick<Timers, "now" | "setTimeout" | "clearTimeout">;
   /** Starts the thread; tests may point it elsewhere. Default: src/platform/worker.ts. */
   spawn?: (options: StartWorkerOptions) => PluginThread;
 }

@@ -22,7 +22,7 @@ import { startPluginThread } from "./plugin-thread-start.ts";
 import { jobSecretResolver } from "./run-services.ts";
 import { boundLine, boundOutcome, boundStep } from "./job-text.ts";
 import { abortReason, endedOutcome, type Ending } from "./run-outcome.ts";
-import { realClock, realTimers, type Clock, type Timers } from "./timers.ts";
+import { realTimers, type Timers } from "../util/time.ts";
 import type { Group, Task } from "./pool-task.ts";
 import { WorkerHost } from "./worker-host.ts";
 import type { PluginSource } from "./worker-protocol.ts";
@@ -37,8 +37,7 @@ export class PluginPool {
   readonly #graceMs: number;
   readonly #options: PluginPoolOptions;
   readonly #log: Logger;
-  readonly #timers: Timers;
-  readonly #clock: Clock;
+  readonly #timers: Pick<Timers, "now" | "setTimeout" | "clearTimeout">;
   readonly #resolve: PluginResolver;
   readonly #groups = new Map<string, Group>();
   readonly #tasks = new Set<Task>();
@@ -67,7 +66,6 @@ export class PluginPool {
     this.#graceMs = options.cancelGraceMs ?? 2000;
     this.#log = options.logger.child({ component: "plugin-pool" });
     this.#timers = options.timers ?? realTimers;
-    this.#clock = options.clock ?? realClock;
     this.#resolve = options.resolve ?? builtinOnlyResolver;
   }
 
@@ -280,7 +278,6 @@ export class PluginPool {
       label: group.label,
       source: group.source,
       logger: this.#log,
-      clock: this.#clock,
       timers: this.#timers,
       startTimeoutMs: this.#options.startTimeoutMs ?? 30_000,
       spawn: () => startPluginThread({

@@ -5,7 +5,7 @@
 import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
-import type { Clock, Timers } from "./timers.ts";
+import type { Timers } from "../util/time.ts";
 import { stopProcessGroups } from "./processes/process-group.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { HostCall, HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
@@ -28,8 +28,7 @@ export interface WorkerHostOptions {
   label: string;
   source: PluginSource;
   logger: Logger;
-  clock: Clock;
-  timers: Timers;
+  timers: Pick<Timers, "now" | "setTimeout" | "clearTimeout">;
   startTimeoutMs: number;
   spawn(): PluginThread;
   /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
@@ -67,7 +66,7 @@ export class WorkerHost {
     this.#options = options;
     this.id = options.id;
     this.label = options.label;
-    this.startedAt = options.clock();
+    this.startedAt = options.timers.now();
     this.#log = options.logger.child({ worker: options.id, plugin: options.label });
     this.#worker = options.spawn();
     this.#started = new Promise<void>((resolve, reject) => {

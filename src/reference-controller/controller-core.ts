@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { EdgeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { message, type JobOffer, type WireError } from "../protocol/edge-v1.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../util/time.ts";
 import { isLeased, isTerminal, transitionJob, type JobState } from "./job-state.ts";
 import type { EventCursor, JobLogs } from "./job-logs.ts";
 import { JobQueue } from "./job-queue.ts";

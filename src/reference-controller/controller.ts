@@ -11,7 +11,7 @@ import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-s
 import { hostGuard } from "../platform/host-guard.ts";
 import { isLoopbackHost } from "../config/url.ts";
 import { createAdminApp } from "./admin-app.ts";
-import { systemClock, systemTimer, type Clock, type Timer } from "./clock.ts";
+import { type Clock, type Timers, realTimers } from "../util/time.ts";
 import { ControllerLock } from "./controller-lock.ts";
 import { ControllerCore, type SubmitJobInput } from "./controller-core.ts";
 import { createEdgeApp } from "./edge-app.ts";
@@ -57,7 +57,7 @@ export interface ReferenceControllerOptions {
   adminTokenFile?: string;
   logger?: Logger;
   clock?: Clock;
-  timer?: Timer;
+  timer?: Pick<Timers, "setTimeout" | "clearTimeout">;
   /** Longest pause of the lease sweep loop. */
   sweepIntervalMs?: number;
   /** False: no sweep loop; tests call `sweep()` after moving their clock. */
@@ -110,8 +110,8 @@ export class ReferenceController {
 
   private constructor(options: ReferenceControllerOptions) {
     const logger = (options.logger ?? new Logger()).child({ component: "controller" });
-    const clock = options.clock ?? systemClock;
-    const timer = options.timer ?? systemTimer;
+    const clock = options.clock ?? realTimers;
+    const timer = options.timer ?? realTimers;
     const dir = path.join(options.dataDir, "controller");
     this.dataDir = dir;
     const commits = new GroupCommit({ logger, ...options.commit });

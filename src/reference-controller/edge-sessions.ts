@@ -4,7 +4,7 @@
 import type { StoredRunner } from "./records.ts";
 import { EdgeError } from "../errors.ts";
 import type { CreateSessionRequest, CreateSessionResponse } from "../protocol/edge-v1.ts";
-import type { Timer } from "./clock.ts";
+import type { Timers } from "../util/time.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import { CLOSE_REPLACED } from "./session-registry.ts";
@@ -16,9 +16,9 @@ export const POLL_GRACE_MS = 15_000;
 export class EdgeSessions {
   readonly #core: ControllerCore;
   readonly #runners: RunnerRegistry;
-  readonly #timer: Timer;
+  readonly #timer: Pick<Timers, "setTimeout" | "clearTimeout">;
 
-  constructor(options: { core: ControllerCore; runners: RunnerRegistry; timer: Timer }) {
+  constructor(options: { core: ControllerCore; runners: RunnerRegistry; timer: Pick<Timers, "setTimeout" | "clearTimeout"> }) {
     this.#core = options.core;
     this.#runners = options.runners;
     this.#timer = options.timer;

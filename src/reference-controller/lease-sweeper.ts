@@ -1,11 +1,11 @@
 // The loop that expires leases and ends silent long-poll sessions. Its clock and timer are
 // injected: tests call `tick()` after moving a fake clock instead of waiting.
 
-import type { Clock, Timer } from "./clock.ts";
+import type { Clock, Timers } from "../util/time.ts";
 
 export interface LeaseSweeperOptions {
   clock: Clock;
-  timer: Timer;
+  timer: Pick<Timers, "setTimeout" | "clearTimeout">;
   /** Longest sleep between ticks (a new lease may expire sooner than the known next expiry). */
   intervalMs: number;
   /** Epoch ms of the next known lease expiry, if any. */
@@ -32,7 +32,7 @@ export class LeaseSweeper {
 
   stop(): void {
     this.#running = false;
-    if (this.#handle !== undefined) this.#options.timer.clear(this.#handle);
+    if (this.#handle !== undefined) this.#options.timer.clearTimeout(this.#handle);
     this.#handle = undefined;
   }
 
@@ -50,7 +50,7 @@ export class LeaseSweeper {
     const { clock, timer, intervalMs, nextExpiry } = this.#options;
     const next = nextExpiry();
     const delay = next === undefined ? intervalMs : Math.max(0, Math.min(intervalMs, next - clock.now() + 1));
-    this.#handle = timer.set(() => {
+    this.#handle = timer.setTimeout(() => {
       this.#handle = undefined;
       this.tick();
       this.#schedule();

@@ -2,7 +2,7 @@
 // rotation, deregistration, authentication of session requests, and pending/active/error status.
 
 import { EdgeError } from "../errors.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../util/time.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 import type { StoredRunner } from "./records.ts";

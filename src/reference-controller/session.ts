@@ -3,7 +3,7 @@
 // after the changes made before it are durable (group commit), in the order it was sent.
 
 import type { ControllerMessage } from "../protocol/edge-v1.ts";
-import type { Clock, Timer } from "./clock.ts";
+import type { Clock, Timers } from "../util/time.ts";
 import { WarnLimiter } from "../log/warn-limiter.ts";
 import { matchesHash, randomToken, sha256Hex } from "./tokens.ts";
 
@@ -21,7 +21,7 @@ export interface EdgeSessionOptions {
   version: string;
   requestedTransport: SessionTransport;
   clock: Clock;
-  timer: Timer;
+  timer: Pick<Timers, "setTimeout" | "clearTimeout">;
   /** Runs `deliver` once every change made so far is durable (default: at once). */
   afterDurable?: (deliver: () => void) => void;
 }
@@ -49,7 +49,7 @@ export class EdgeSession {
   readonly #tokenHash: string;
   #wsTokenUsed = false;
   readonly #clock: Clock;
-  readonly #timer: Timer;
+  readonly #timer: Pick<Timers, "setTimeout" | "clearTimeout">;
   readonly #afterDurable: (deliver: () => void) => void;
   #outbox: ControllerMessage[] = [];
   #socket: SessionSocket | undefined;
@@ -121,9 +121,9 @@ export class EdgeSession {
     this.lastPollAt = this.#clock.now();
     if (this.#outbox.length === 0 && waitMs > 0 && !this.closed) {
       await new Promise<void>((resolve) => {
-        const handle = this.#timer.set(() => done(), waitMs);
+        const handle = this.#timer.setTimeout(() => done(), waitMs);
         const done = () => {
-          this.#timer.clear(handle);
+          this.#timer.clearTimeout(handle);
           this.#waiter = undefined;
           resolve();
         };

@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EdgeError } from "../errors.ts";
-import type { Timer } from "./clock.ts";
+import type { Timers } from "../util/time.ts";
 
 const NO_SPACE = new Set(["ENOSPC", "EDQUOT"]);
 
@@ -37,7 +37,7 @@ function clipMessage(message: string): string {
 export interface SpaceProbeOptions {
   /** The directory whose writability is probed. */
   dir: string;
-  timer: Timer;
+  timer: Pick<Timers, "setTimeout" | "clearTimeout">;
   intervalMs: number;
   /** Bytes written (and fsync'd) per probe: room the controller needs to start again. */
   bytes?: number;
@@ -63,7 +63,7 @@ export class SpaceProbe {
 
   stop(): void {
     this.#stopped = true;
-    if (this.#handle !== undefined) this.#options.timer.clear(this.#handle);
+    if (this.#handle !== undefined) this.#options.timer.clearTimeout(this.#handle);
     this.#handle = undefined;
   }
 
@@ -86,7 +86,7 @@ export class SpaceProbe {
 
   #schedule(): void {
     if (this.#stopped) return;
-    this.#handle = this.#options.timer.set(() => {
+    this.#handle = this.#options.timer.setTimeout(() => {
       this.#handle = undefined;
       if (this.#stopped) return;
       if (this.probe()) this.#options.onWritable();

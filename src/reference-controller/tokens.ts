@@ -4,8 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ConfigError } from "../config/resolve.ts";
-import { errorMessage } from "../errors.ts";
+import { readSecretFile } from "../config/secret-file.ts";
 
 /** 32 random bytes, base64url. */
 export function randomToken(): string {
@@ -28,22 +27,6 @@ export function matchesHash(presented: string | undefined, storedHash: string): 
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
   return match?.[1];
-}
-
-/** Reads a secret file, refusing one that other users can read (fail closed). */
-export function readSecretFile(file: string, field: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (error) {
-    throw new ConfigError(field, `Cannot read ${field} file "${file}": ${errorMessage(error)}`);
-  }
-  if (process.platform !== "win32" && (stat.mode & 0o077) !== 0) {
-    throw new ConfigError(field, `Refusing ${field} file "${file}": it is readable by other users (run chmod 600)`);
-  }
-  const value = fs.readFileSync(file, "utf8").trim();
-  if (value === "") throw new ConfigError(field, `Cannot read ${field} file "${file}": it is empty`);
-  return value;
 }
 
 /** The admin token at `file`, created (mode 0600) with a new random token when missing. */

@@ -8,7 +8,7 @@ import { redactor } from "../log/redact.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "./runner-snapshot.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { runtime } from "../platform/runtime.ts";
-import { realTimers, type Timers } from "../util/sleep.ts";
+import { realTimers, type Timers } from "../util/time.ts";
 import type { JobExecutor } from "./job-executor.ts";
 import { INTERRUPTED, runJob } from "./job-runner.ts";
 import { Lifecycle } from "./lifecycle.ts";
@@ -32,7 +32,7 @@ export interface RunnerOptions {
   executor: JobExecutor;
   logger: Logger;
   metrics?: RunnerMetricsSink;
-  timers?: Timers;
+  timers?: Pick<Timers, "now" | "sleep">;
   /** How long, after jobs end, results may take to reach the controller before we stop anyway. */
   flushTimeoutMs?: number;
 }
@@ -43,7 +43,7 @@ export class Runner {
   readonly lifecycle: Lifecycle;
   readonly loops: LoopMonitor;
   readonly #o: RunnerOptions;
-  readonly #timers: Timers;
+  readonly #timers: Pick<Timers, "now" | "sleep">;
   readonly #log: Logger;
   readonly #startedAt: number;
   readonly #running = new Map<string, { info: RunningJobInfo; done: Promise<void> }>();

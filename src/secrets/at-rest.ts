@@ -3,6 +3,7 @@
 // "v1.<iv>.<ciphertext>.<tag>" in base64url. A copy of the data directory without the key file
 // holds no secret in plain text.
 
+import { secretFileRefusal } from "../util/secret-file-rule.ts";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { EdgeError } from "../errors.ts";
@@ -29,9 +30,8 @@ export class AtRestCipher {
       }
     }
     const info = fs.statSync(file);
-    if (process.platform !== "win32" && (info.mode & 0o077) !== 0) {
-      throw new EdgeError("config_invalid", `Refusing controller key file "${file}": mode ${(info.mode & 0o777).toString(8).padStart(4, "0")} lets other users read it; run chmod 600 "${file}"`);
-    }
+    const refusal = secretFileRefusal(file, info);
+    if (refusal !== undefined) throw new EdgeError("config_invalid", `Refusing controller key file "${file}": ${refusal.reason}${refusal.fix === undefined ? "" : `; run ${refusal.fix}`}`);
     const key = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
     if (key.length !== KEY_BYTES) throw new EdgeError("config_invalid", `Cannot use controller key file "${file}": it must hold ${KEY_BYTES} bytes in base64`);
     return new AtRestCipher(key);

@@ -1,6 +1,7 @@
 // The runner's own key pair (RSA-4096, PKCS#8 PEM; secret inputs are encrypted to it), and the
 // check every reader of a private key file makes: refuse a file other users can read.
 
+import { secretFileRefusal } from "../util/secret-file-rule.ts";
 import { generateKeyPair as generateNodeKeyPair } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -65,13 +66,8 @@ export async function checkPrivateKeyFile(path: string): Promise<void> {
   } catch (error) {
     throw new EdgeError("config_invalid", `Cannot read private key "${path}": ${errorMessage(error)}`);
   }
-  if (!info.isFile()) throw new EdgeError("config_invalid", `Cannot use private key "${path}": not a regular file`);
-  if (process.platform === "win32") return;
-  const mode = info.mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    const shown = mode.toString(8).padStart(4, "0");
-    throw new EdgeError("config_invalid", `Refusing private key "${path}": mode ${shown} lets other users read it; run chmod 600 "${path}"`);
-  }
+  const refusal = secretFileRefusal(path, info);
+  if (refusal !== undefined) throw new EdgeError("config_invalid", `Refusing private key "${path}": ${refusal.reason}${refusal.fix === undefined ? "" : `; run ${refusal.fix}`}`);
 }
 
 /** Checks the file mode, then returns the PEM text. */

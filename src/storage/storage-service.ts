@@ -5,7 +5,7 @@
 
 import { EdgeError, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { sleep as realSleep } from "../util/sleep.ts";
+import { sleep as realSleep } from "../util/time.ts";
 import { AttemptStorage, type StorageLimits } from "./attempt-storage.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { attemptPrefix, runnerPrefix, type AttemptId } from "./storage-keys.ts";

@@ -2,9 +2,9 @@
 
 import { expect, test } from "bun:test";
 import { createHealthcheckCommand } from "../../src/cli/healthcheck-command.ts";
-import type { Timers } from "../../src/util/sleep.ts";
+import type { Timers } from "../../src/util/time.ts";
 
-function fakeTimers(): Timers & { slept: number[] } {
+function fakeTimers(): Pick<Timers, "now" | "sleep"> & { slept: number[] } {
   let now = 0;
   const slept: number[] = [];
   return { slept, now: () => now, sleep: async (ms) => void (slept.push(ms), (now += ms)) };

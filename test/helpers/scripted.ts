@@ -7,10 +7,10 @@ import type { TransportOpener } from "../../src/controller/edge/opener.ts";
 import type { OpenTransportOptions, Transport, TransportClosed, TransportKind } from "../../src/controller/edge/transport.ts";
 import type { RedactionScope } from "../../src/log/redact.ts";
 import type { ControllerMessage, CreateSessionResponse, JobOffer, JobResult, LogLine, RunnerMessage, StepUpdate, WireError } from "../../src/protocol/edge-v1.ts";
-import type { Timers } from "../../src/util/sleep.ts";
+import type { Timers } from "../../src/util/time.ts";
 
 /** `now()` and `sleep()` that move only when the test calls advance(). */
-export class ManualClock implements Timers {
+export class ManualClock implements Pick<Timers, "now" | "sleep"> {
   #now: number;
   #sleeps: Array<{ until: number; resolve: () => void }> = [];
   /** Every sleep asked for, in order (ms). */

@@ -9,7 +9,7 @@ import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
 import { RunChannel } from "../../src/controller/meshstack/run-channel.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
-import { realTimers } from "../../src/util/sleep.ts";
+import { realTimers } from "../../src/util/time.ts";
 import { eventually, tempDir } from "../helpers/harness.ts";
 import { FakeMeshstack } from "./fake-meshstack.ts";
 

@@ -1,3 +1,4 @@
+import { realTimers } from "../../src/util/time.ts";
 import { afterEach, expect, test } from "bun:test";
 import { builtinOnlyResolver } from "../../src/plugins/plugin-ref.ts";
 import type { PluginPool } from "../../src/plugins/pool.ts";
@@ -196,7 +197,7 @@ test("PluginPool.run(): a controller cancel that came first stays `cancelled` wh
 });
 
 test("PluginPool.workers() reports plugin, state, jobs served and memory per worker, even after one quick job", async () => {
-  const { pool } = track(testPool({ clock: () => 42 }));
+  const { pool } = track(testPool({ timers: { ...realTimers, now: () => 42 } }));
   await pool.run(request("echo", "default"));
   await pool.run(request("faults", "ok"));
   const workers = pool.workers().sort((a, b) => a.id - b.id);

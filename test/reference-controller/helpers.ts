@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { message, type ControllerMessage, type RunnerMessage, type WithoutVersion } from "../../src/protocol/edge-v1.ts";
-import type { Timer } from "../../src/reference-controller/clock.ts";
+import type { Timers } from "../../src/util/time.ts";
 import { ReferenceController, type ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
 import { SYNCHRONOUS, type GroupCommitOptions } from "../../src/reference-controller/group-commit.ts";
 import type { EdgeSession } from "../../src/reference-controller/session.ts";
@@ -20,18 +20,18 @@ export class FakeClock {
 }
 
 /** A timer whose callbacks run only on `fireAll()`. */
-export class ManualTimer implements Timer {
+export class ManualTimer implements Pick<Timers, "setTimeout" | "clearTimeout"> {
   readonly pending = new Map<number, () => void>();
-  /** The delay of every `set`, in order. */
+  /** The delay of every `setTimeout`, in order. */
   readonly delays: number[] = [];
   #next = 1;
-  set(callback: () => void, delayMs: number): unknown {
+  setTimeout(callback: () => void, delayMs: number): unknown {
     this.delays.push(delayMs);
     const id = this.#next++;
     this.pending.set(id, callback);
     return id;
   }
-  clear(handle: unknown): void {
+  clearTimeout(handle: unknown): void {
     this.pending.delete(handle as number);
   }
   fireAll(): void {

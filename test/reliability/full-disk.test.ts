@@ -7,7 +7,7 @@ import { afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { FakeRunner, makeController, type Harness } from "../reference-controller/helpers.ts";
-import { systemTimer } from "../../src/reference-controller/clock.ts";
+import { realTimers } from "../../src/util/time.ts";
 import { Tmpfs, tmpfsUnavailable } from "../helpers/tmpfs.ts";
 
 const skip = tmpfsUnavailable();
@@ -104,7 +104,7 @@ test.skipIf(skip !== undefined)("a start on a full disk serves reads; the first 
   await h.controller.close();
   disk!.fill();
   let writable = 0;
-  h = makeController({ onStoreWritable: () => writable++, spaceProbeMs: 20, timer: systemTimer }, h.dataDir);
+  h = makeController({ onStoreWritable: () => writable++, spaceProbeMs: 20, timer: realTimers }, h.dataDir);
   expect((await request(`/api/v1/jobs/${job.id}`)).status).toBe(200);
   expect((await request("/api/v1/jobs", { method: "POST", body: JSON.stringify({ plugin: "echo", input: { blob: "n".repeat(10_000) } }) })).status).toBe(507);
   expect((await request("/api/v1/health")).body.status).toBe("failed");

@@ -6,7 +6,7 @@ import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle
 import { message, parseControllerMessage, type ControllerMessage, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { Backoff } from "../../util/backoff.ts";
 import type { Logger } from "../../log/logger.ts";
-import { realTimers, type Timers } from "../../util/sleep.ts";
+import { realTimers, type Timers } from "../../util/time.ts";
 import { failureHandling, failureOf } from "../failure.ts";
 import { JobOutbox } from "./job-outbox.ts";
 import { networkOpener, type TransportOpener } from "./opener.ts";
@@ -30,7 +30,7 @@ export interface EdgeConnectionOptions {
   logger: Logger;
   /** HTTP and WebSocket clients (with the configured CA); the runtime's own by default. */
   client?: ControllerClient;
-  timers?: Timers;
+  timers?: Pick<Timers, "now" | "sleep">;
   random?: () => number;
   /** Called on each loop tick with how long the loop may stay silent, for /healthz. */
   onTick?: (loop: string, maxSilenceMs: number) => void;
@@ -56,7 +56,7 @@ const WS_FAILURES_BEFORE_POLL = 2;
 export class EdgeConnection implements ControllerConnection {
   readonly kind = "edge";
   readonly #o: EdgeConnectionOptions;
-  readonly #timers: Timers;
+  readonly #timers: Pick<Timers, "now" | "sleep">;
   readonly #backoff: Backoff;
   readonly #log: Logger;
   readonly #jobs = new Map<string, JobOutbox>();

@@ -3,10 +3,10 @@
 // silent past the timeout is given up. A frozen controller (SIGSTOP) keeps its sockets open and
 // would otherwise leave the runner "connected" forever; this notices it within seconds.
 
-import type { Timers } from "../../util/sleep.ts";
+import type { Timers } from "../../util/time.ts";
 
 export interface LivenessOptions {
-  timers: Timers;
+  timers: Pick<Timers, "now" | "sleep">;
   /** Probe when nothing was heard for this long. */
   probeAfterMs: number;
   /** Give the session up when nothing was heard for this long (after a probe). */

@@ -10,7 +10,7 @@ import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage, serializeError } from "../../errors.ts";
 import { redactor } from "../../log/redact.ts";
-import { realTimers, type Timers } from "../../util/sleep.ts";
+import { realTimers, type Timers } from "../../util/time.ts";
 import { Backoff } from "../../util/backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
 import { RunReport } from "./final-status.ts";
@@ -31,7 +31,7 @@ export interface MeshstackConnectionOptions {
   keys: () => readonly KeyObject[];
   plugins?: Partial<Record<ImplementationType, PluginChoice>>;
   logger: Logger;
-  timers?: Timers;
+  timers?: Pick<Timers, "now" | "sleep">;
   random?: () => number;
   pollIntervalMs: number;
   statusIntervalMs: number;
@@ -46,7 +46,7 @@ export class MeshstackConnection implements ControllerConnection {
   readonly activity: MeshstackActivity;
   readonly #o: MeshstackConnectionOptions;
   readonly #log: Logger;
-  readonly #timers: Timers;
+  readonly #timers: Pick<Timers, "now" | "sleep">;
   readonly #random: () => number;
   readonly #channels = new Map<string, RunChannel>();
   readonly #listeners = new Set<(status: ConnectionStatus) => void>();

@@ -4,7 +4,7 @@
 
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../errors.ts";
-import type { Timers } from "../../util/sleep.ts";
+import type { Timers } from "../../util/time.ts";
 import { Backoff } from "../../util/backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
 import { mergeUpdates, type OutboxOp, type RunOutboxStore, type RunPhase, type RunRecord } from "./outbox.ts";
@@ -23,7 +23,7 @@ export interface ChannelDeps {
   client: MeshstackClient;
   store: RunOutboxStore;
   logger: Logger;
-  timers: Timers;
+  timers: Pick<Timers, "now" | "sleep">;
   retryMinMs: number;
   retryMaxMs: number;
   /** Aborted whenever meshStack answers again after failures, so waiting retries go at once. */

@@ -8,7 +8,7 @@ import type { JobHandle } from "../connection.ts";
 import type { JobResult } from "../../protocol/edge-v1.ts";
 import type { JobOffer, LogLine, StepStatus, StepUpdate, WireError } from "../../protocol/edge-v1.ts";
 import type { RedactionScope } from "../../log/redact.ts";
-import type { Timers } from "../../util/sleep.ts";
+import type { Timers } from "../../util/time.ts";
 import type { RunChannel } from "./run-channel.ts";
 import { finalUpdate, type RunReport } from "./final-status.ts";
 
@@ -30,7 +30,7 @@ export interface RunHandleOptions {
   report: RunReport;
   /** The run's scope (its token, decrypted values), disposed by the connection when the run's line ends. */
   redaction: RedactionScope;
-  timers: Timers;
+  timers: Pick<Timers, "now" | "sleep">;
   /** How often a running run's status goes out even when nothing changed (liveness, abort check). */
   statusIntervalMs: number;
   /** How often at most the log tail is sent. */

@@ -6,7 +6,7 @@
 
 import { Backoff } from "../../util/backoff.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
-import { sleep as realSleep } from "../../util/sleep.ts";
+import { sleep as realSleep } from "../../util/time.ts";
 import type { ActionContext } from "../sdk.ts";
 
 const BODY_MAX = 4 * 1024 * 1024;

@@ -3,7 +3,7 @@
 // final state, and on cancel or timeout cancel the run itself before giving up.
 
 import { EdgeError, errorMessage } from "../../errors.ts";
-import { sleep } from "../../util/sleep.ts";
+import { sleep } from "../../util/time.ts";
 import type { ActionContext, StepUpdate } from "../sdk.ts";
 
 export interface RunState {

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { memoryLogger, type LogRecord } from "../../../src/log/logger.ts";
 import { PluginPool, type PluginPoolOptions, type RunRequest } from "../../../src/plugins/pool.ts";
 import { fileBundleSource } from "../../../src/plugins/plugin-ref.ts";
-import type { Timers } from "../../../src/plugins/timers.ts";
+import type { Timers } from "../../../src/util/time.ts";
 import type { LogLine, StepUpdate } from "../../../src/protocol/edge-v1.ts";
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}.ts`, import.meta.url));
@@ -48,9 +48,13 @@ export function request(plugin: string, action: string, fields: Partial<RunReque
 }
 
 /** Timers that fire only when a test says so; `fire(ms)` runs every pending timer set for `ms`. */
-export class ManualTimers implements Timers {
+export class ManualTimers implements Pick<Timers, "now" | "setTimeout" | "clearTimeout"> {
   readonly #pending = new Map<number, { callback: () => void; ms: number }>();
   #next = 1;
+
+  now(): number {
+    return Date.now();
+  }
 
   setTimeout(callback: () => void, ms: number): unknown {
     const id = this.#next++;

@@ -11,7 +11,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { callbackFor } from "../callback-info.ts";
 import { followRun } from "../pipeline-run.ts";
-import { sleep } from "../../../util/sleep.ts";
+import { sleep } from "../../../util/time.ts";
 import { GITHUB_HEADERS, installationToken } from "./app-auth.ts";
 import { integrationInput } from "../meshstack-run.ts";
 import { fromMeshstack } from "./meshstack-input.ts";

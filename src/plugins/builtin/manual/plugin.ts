@@ -5,7 +5,7 @@
 // (input with `meshstack`) completes at once with its inputs as outputs, as meshStack's MANUAL does.
 
 import { EdgeError, errorMessage } from "../../../errors.ts";
-import { sleep } from "../../../util/sleep.ts";
+import { sleep } from "../../../util/time.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { CALLBACK_TOKEN_REF, CALLBACK_URL_REF } from "../callback-info.ts";
 import { checkInput } from "../input-schema.ts";
