@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { decodeProtectedHeader } from "jose";
@@ -96,9 +96,12 @@ test("keys rotate keeps queued inputs decryptable, new jobs use the new key, key
   expect(ran).toMatchObject({ status: "succeeded", output: { password: "[REDACTED]" } });
   await waitForKeys([k2, k1]);
 
-  const fresh = await submit(["--secret", "password=fresh-secret-456"]);
+  // NAME=@FILE keeps the value out of the process list; one trailing newline is dropped.
+  const valueFile = path.join(dir, "fresh-secret.txt");
+  writeFileSync(valueFile, "fresh-secret-456\n", { mode: 0o600 });
+  const fresh = await submit(["--secret", `password=@${valueFile}`]);
   expect(kidOf(fresh, "password")).toBe(k2);
-  expect(await wait(fresh.id)).toMatchObject({ status: "succeeded" });
+  expect(await wait(fresh.id)).toMatchObject({ status: "succeeded", output: { password: "[REDACTED]" } });
 
   // Retired: the runner drops K1 and tells the controller; a value for K1 now fails at once.
   await cli(["keys", "retire", k1, "--data-dir", runnerDir]);
