@@ -4,7 +4,9 @@
 import { join } from "node:path";
 import { EdgeError } from "../errors.ts";
 import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "./cli-args.ts";
-import { ensureRunnerKey } from "../secrets/runner-keys.ts";
+import { existsSync } from "node:fs";
+import { rotateRunnerKey } from "../secrets/key-ring.ts";
+import { ensureRunnerKey, runnerKeyFiles } from "../secrets/runner-keys.ts";
 import { generateSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { EXIT, type Command } from "./command.ts";
 import { untrackedSecretWarning } from "./untracked-secret-warning.ts";
@@ -12,7 +14,8 @@ import { untrackedSecretWarning } from "./untracked-secret-warning.ts";
 const USAGE = `Usage:
   edge-runner keygen [--out-dir DIR] [--force]
       The runner key pair (RSA-4096): DIR/runner-key.pem (mode 0600) and DIR/runner-key.pub.pem.
-      An existing pair is kept (its public key is printed) unless --force.
+      An existing pair is kept (its public key is printed) unless --force, which makes a new
+      current key and keeps the old one for decryption (same as "edge-runner keys rotate").
   edge-runner keygen --signing [--out-dir DIR] [--kid ID] [--force]
       A plugin signing key pair (Ed25519) as JWK and PEM: DIR/signing-<kid>.key.jwk (0600) …
       The key id defaults to the JWK thumbprint (RFC 7638). Give the .pub.jwk file to runners.
@@ -54,9 +57,14 @@ export const keygenCommand: Command = {
         process.stdout.write(JSON.stringify(key.publicJwk, null, 2) + "\n" + withNewline(key.publicPem));
         return EXIT.ok;
       }
-      const result = await ensureRunnerKey({ outDir, force });
+      // --force over an existing key rotates: the old key stays in the ring (runner-key.<kid>.pem),
+      // so inputs already encrypted to it still decrypt (meshcloud's runners lose them).
+      const rotated = force && existsSync(runnerKeyFiles(outDir).privateKey) ? await rotateRunnerKey(outDir) : undefined;
+      const result = await ensureRunnerKey({ outDir, force: force && rotated === undefined });
       process.stderr.write(
-        result.created
+        rotated !== undefined
+          ? `Created runner key "${rotated.current}" in ${outDir}; kept the previous key "${rotated.previous ?? ""}" for decryption (remove it with "edge-runner keys retire ${rotated.previous ?? ""}" once nothing needs it)\n`
+          : result.created
           ? `Created runner key pair: ${result.files.privateKey} (0600), ${result.files.publicKey}\n${untrackedSecretWarning([result.files.privateKey])}`
           : `Kept the existing runner key pair in ${outDir} (use --force to replace it)\n`,
       );

@@ -16,3 +16,13 @@ test("keysCommand.run() lists and retires keys, and answers usage errors with 64
   expect(await keysCommand.run(["retire", previous!, "--key-dir", dir])).toBe(0);
   expect((await RunnerKeyRing.load(dir)).keys.map((k) => k.kid)).toEqual([second]);
 });
+
+test("keygenCommand.run() --force over an existing runner key keeps the old one in the ring", async () => {
+  const { keygenCommand } = await import("../../src/cli/keygen-command.ts");
+  const dir = await mkdtemp(join(tmpdir(), "keygen-force-"));
+  expect(await keygenCommand.run(["--out-dir", dir])).toBe(0);
+  const first = (await RunnerKeyRing.load(dir)).current!.kid;
+  expect(await keygenCommand.run(["--out-dir", dir, "--force"])).toBe(0);
+  const ring = await RunnerKeyRing.load(dir);
+  expect(ring.keys.map((k) => [k.kid === first, k.current])).toEqual([[false, true], [true, false]]);
+}, 60_000);
