@@ -3,6 +3,7 @@
 
 import { main } from "./cli/main.ts";
 import { redactor } from "./log/redact.ts";
+import { PLUGIN_HOST_COMMAND } from "./platform/worker.ts";
 
 const describe = (error: unknown): string => redactor.text(error instanceof Error ? (error.stack ?? error.message) : String(error));
 
@@ -10,7 +11,7 @@ const describe = (error: unknown): string => redactor.text(error instanceof Erro
 // say it loudly and keep going. An uncaught exception may have left state half-changed, so that
 // one ends the process (systemd restarts it; the controller re-queues its leases). The plugin
 // host child (`__plugin-host`) has handlers of its own that fail only the plugin's job.
-if (process.argv[2] !== "__plugin-host") {
+if (process.argv[2] !== PLUGIN_HOST_COMMAND) {
   process.on("unhandledRejection", (reason) => {
     process.stderr.write(`${JSON.stringify({ ts: new Date().toISOString(), level: "error", msg: "Unhandled promise rejection (a bug; the process goes on)", error: describe(reason) })}\n`);
   });

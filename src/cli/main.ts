@@ -1,6 +1,7 @@
 // The edge-runner executable: one table of sub-commands, each loaded only when it is used so
 // `--version` and `--help` start instantly.
 
+import { PLUGIN_HOST_COMMAND } from "../platform/worker.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { runtime } from "../platform/runtime.ts";
 import type { Command } from "./command.ts";
@@ -80,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Hidden: the plugin host child of process isolation mode (src/plugins/process-worker.ts). It
   // runs until the runner closes the IPC channel, so this promise never settles.
-  if (name === "__plugin-host") {
+  if (name === PLUGIN_HOST_COMMAND) {
     await import("../plugins/process-entry.ts");
     return new Promise<number>(() => undefined);
   }

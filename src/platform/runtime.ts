@@ -9,5 +9,15 @@ export const runtime: RuntimeName =
       ? "deno"
       : "node";
 
+/** Bun's own API (its bundler, its gc) when running on Bun, else undefined. */
+export function bunApi(): typeof Bun | undefined {
+  return (globalThis as { Bun?: typeof Bun }).Bun;
+}
+
+/** Deno's own namespace when running on Deno (its exit, which a plugin guard replaces), else undefined. */
+export function denoApi(): { exit?: unknown } | undefined {
+  return (globalThis as { Deno?: { exit?: unknown } }).Deno;
+}
+
 /** True inside an executable made by `bun build --compile` (its modules live on a virtual $bunfs). */
 export const isCompiled: boolean = runtime === "bun" && import.meta.url.includes("$bunfs");

@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { isCompiled } from "./runtime.ts";
+import { isCompiled, runtime } from "./runtime.ts";
 
 export interface StartWorkerOptions {
   /** V8 old-space cap per worker. Enforced by Node and Deno (the worker dies with ERR_WORKER_OUT_OF_MEMORY); Bun ignores it. */
@@ -40,6 +40,18 @@ export function workerEntry(): string | URL {
   if (isCompiled) return fileURLToPath(new URL("./plugins/worker-entry.js", import.meta.url));
   if (import.meta.url.endsWith(".ts")) return new URL("../plugins/worker-entry.ts", import.meta.url);
   return new URL("./worker-entry.mjs", import.meta.url);
+}
+
+/** The hidden sub-command that starts the plugin host child of process isolation mode. */
+export const PLUGIN_HOST_COMMAND = "__plugin-host";
+
+/** How to start the plugin host child for this build: compiled binary, source under Bun, or the bundle under Node/Deno. */
+export function pluginHostCommand(heapMb?: number): { execPath: string; args: string[] } {
+  if (isCompiled) return { execPath: process.execPath, args: [PLUGIN_HOST_COMMAND] };
+  if (import.meta.url.endsWith(".ts")) return { execPath: process.execPath, args: [fileURLToPath(new URL("../plugins/process-entry.ts", import.meta.url))] };
+  // The esbuild bundle: this code is inlined in edge-runner.mjs, the main module.
+  const heap = heapMb === undefined || runtime === "bun" ? [] : [`--max-old-space-size=${heapMb}`];
+  return { execPath: process.execPath, args: [...heap, fileURLToPath(import.meta.url), PLUGIN_HOST_COMMAND] };
 }
 
 /** The environment a plugin sees: the runner's, minus its own EDGE_RUNNER_* configuration. */

@@ -3,6 +3,7 @@
 // node_modules from the entry, then the working directory), else Bun's built-in bundler when running
 // on Bun (which includes the compiled executable), else a clear error telling how to get esbuild.
 
+import { bunApi } from "../platform/runtime.ts";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -29,7 +30,7 @@ export const LEGACY_REQUIRE_SHIM = 'import { createRequire as __edgeCreateRequir
 export async function bundleEntry(entry: string, choice: BundlerChoice = "auto"): Promise<BundleOutput> {
   const esbuildPath = choice === "bun" ? undefined : findEsbuild([dirname(resolve(entry)), process.cwd()]);
   if (esbuildPath !== undefined) return bundleWithEsbuild(entry, esbuildPath);
-  const bun = (globalThis as { Bun?: typeof Bun }).Bun;
+  const bun = bunApi();
   if (choice !== "esbuild" && bun !== undefined) return bundleWithBun(entry, bun);
   throw new EdgeError(
     "config_invalid",

@@ -3,6 +3,7 @@
 // escaped errors are installed before any plugin code is loaded, so a misbehaving plugin fails
 // its own job and never takes the runner down.
 
+import { denoApi } from "../platform/runtime.ts";
 import { format } from "node:util";
 import { serializeError } from "../errors.ts";
 import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
@@ -57,7 +58,7 @@ export function startPluginRuntime(port: RuntimePort): void {
     if (pid === process.pid || pid === 0 || pid === -process.pid || pid === process.ppid) intercept(`process.kill(${pid}, ${String(signal ?? "SIGTERM")})`);
     return realKill(pid, signal);
   }) as typeof process.kill;
-  const deno = (globalThis as { Deno?: { exit?: unknown } }).Deno;
+  const deno = denoApi();
   if (deno !== undefined && typeof deno.exit === "function") {
     try {
       deno.exit = (code?: unknown) => intercept(`Deno.exit(${String(code ?? "")})`);

@@ -6,14 +6,10 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import { pluginEnv } from "../platform/worker.ts";
-import { isCompiled, runtime } from "../platform/runtime.ts";
+import { pluginEnv, pluginHostCommand } from "../platform/worker.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { HostToWorker, WorkerToHost } from "./worker-protocol.ts";
 
-/** The hidden sub-command that starts process-entry.ts in the executable. */
-export const PLUGIN_HOST_COMMAND = "__plugin-host";
 
 export interface StartProcessWorkerOptions {
   /** Heap cap (Node: --max-old-space-size); Bun has none, see memoryCeilingMb. */
@@ -42,14 +38,6 @@ export function startProcessWorker(options: StartProcessWorkerOptions = {}): Plu
   return new ProcessWorker(child, options);
 }
 
-/** How to start the plugin host for this build: compiled binary, source under Bun, or the bundle under Node. */
-export function pluginHostCommand(heapMb?: number): { execPath: string; args: string[] } {
-  if (isCompiled) return { execPath: process.execPath, args: [PLUGIN_HOST_COMMAND] };
-  if (import.meta.url.endsWith(".ts")) return { execPath: process.execPath, args: [fileURLToPath(new URL("./process-entry.ts", import.meta.url))] };
-  // The esbuild bundle: this code is inlined in edge-runner.mjs, the main module.
-  const heap = heapMb === undefined || runtime === "bun" ? [] : [`--max-old-space-size=${heapMb}`];
-  return { execPath: process.execPath, args: [...heap, fileURLToPath(import.meta.url), PLUGIN_HOST_COMMAND] };
-}
 
 class ProcessWorker extends EventEmitter implements PluginThread {
   readonly #child: ChildProcess;
