@@ -1,7 +1,8 @@
 // `npm run bench`: measures dispatch latency, jobs per second, the process-per-job baseline and
 // the compiled executable's start-up and footprint on this machine; prints a table and writes a
 // Markdown report (docs/performance.md explains the numbers). Not a test: nothing depends on it.
-// Flags: --quick (fewer samples), --binary=PATH (skip the build), --report=FILE, --skip-binary.
+// Flags: --quick (fewer samples), --binary=PATH (skip the build), --report=FILE, --skip-binary,
+// --only=1,2,4,8 (only those sections; 2d and 8 are in "2").
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -15,7 +16,8 @@ import { poolLatency, poolThroughput } from "./bench/pool-bench.ts";
 import { judge, machine, markdown, text, type Row } from "./bench/report.ts";
 import { secretsBench } from "./bench/secrets-bench.ts";
 import { splitProcessThroughput } from "./bench/split-process-bench.ts";
-import { mib, ms, perSecond } from "./bench/stats.ts";
+import { buildHelloWorlds } from "./bench/hello-world.ts";
+import { median, mib, ms, perSecond } from "./bench/stats.ts";
 import { meshstackBench } from "./bench/meshstack-bench.ts";
 import { shellBench } from "./bench/shell-bench.ts";
 
@@ -24,8 +26,10 @@ const flags = new Map(process.argv.slice(2).map((a) => {
   const [k, v] = a.replace(/^--/, "").split("=");
   return [k as string, v ?? "true"] as const;
 }));
-const known = new Set(["quick", "binary", "report", "skip-binary"]);
-for (const key of flags.keys()) if (!known.has(key)) throw new Error(`Cannot run the bench: unknown flag "--${key}" (known: --quick, --binary=PATH, --report=FILE, --skip-binary)`);
+const known = new Set(["quick", "binary", "report", "skip-binary", "only"]);
+for (const key of flags.keys()) if (!known.has(key)) throw new Error(`Cannot run the bench: unknown flag "--${key}" (known: --quick, --binary=PATH, --report=FILE, --skip-binary, --only=1,2,…)`);
+const only = flags.get("only")?.split(",");
+const want = (section: string) => only === undefined || only.includes(section);
 const quick = flags.has("quick");
 const n = (full: number) => (quick ? Math.max(1, Math.round(full / 10)) : full);
 const diskDir = tmpdir();
@@ -37,59 +41,64 @@ const say = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const began = performance.now();
 
 // ---- 1. warm dispatch latency ----
-say("1a pool latency");
-const poolLat = await poolLatency({ warmup: 200, samples: n(2000) });
-raw.poolLatency = poolLat;
-rows.push(
-  { section: "1a", metric: "Warm dispatch, pool: run() → first onLog, p50", value: ms(poolLat.firstLog.p50Ms), target: "≤ 1 ms (problem > 2 ms)", verdict: judge(poolLat.firstLog.p50Ms, 1, 2, false) },
-  { section: "1a", metric: `Warm dispatch, pool: p99 (${poolLat.firstLog.samples} samples)`, value: ms(poolLat.firstLog.p99Ms), target: "", verdict: "info" },
-);
+let poolLat: Awaited<ReturnType<typeof poolLatency>> | undefined;
+if (want("1")) {
+  say("1a pool latency");
+  poolLat = await poolLatency({ warmup: 200, samples: n(2000) });
+  raw.poolLatency = poolLat;
+  rows.push(
+    { section: "1a", metric: "Warm dispatch, pool: run() → first onLog, p50", value: ms(poolLat.firstLog.p50Ms), target: "≤ 1 ms (problem > 2 ms)", verdict: judge(poolLat.firstLog.p50Ms, 1, 2, false) },
+    { section: "1a", metric: `Warm dispatch, pool: p99 (${poolLat.firstLog.samples} samples)`, value: ms(poolLat.firstLog.p99Ms), target: "", verdict: "info" },
+  );
 
-say("1b full-path latency (in-process controller, WebSocket, fsync'd store on disk)");
-const fullLat = await fullPathLatency({ parentDir: diskDir, warmup: 100, samples: n(2000) });
-raw.fullLatency = fullLat;
-rows.push(
-  { section: "1b", metric: "Warm dispatch, full path: submitJob() → first log line in runner, p50", value: ms(fullLat.firstLog.p50Ms), target: "≤ 1 ms (problem > 2 ms)", verdict: judge(fullLat.firstLog.p50Ms, 1, 2, false) },
-  { section: "1b", metric: `Warm dispatch, full path: p99 (${fullLat.firstLog.samples} samples)`, value: ms(fullLat.firstLog.p99Ms), target: "", verdict: "info" },
-  { section: "1b", metric: "  p50 legs: submitJob() call (2 fsyncs) / offer → executor / executor → first log", value: `${ms(fullLat.legs.submitCallMs)} / ${ms(fullLat.legs.deliveryMs)} / ${ms(fullLat.legs.poolMs)}`, target: "", verdict: "info" },
-  { section: "1b", metric: "  submitJob() → job terminal at the controller, p50 / p99", value: `${ms(fullLat.complete.p50Ms)} / ${ms(fullLat.complete.p99Ms)}`, target: "", verdict: "info" },
-);
+  say("1b full-path latency (in-process controller, WebSocket, fsync'd store on disk)");
+  const fullLat = await fullPathLatency({ parentDir: diskDir, warmup: 100, samples: n(2000) });
+  raw.fullLatency = fullLat;
+  rows.push(
+    { section: "1b", metric: "Warm dispatch, full path: submitJob() → first log line in runner, p50", value: ms(fullLat.firstLog.p50Ms), target: "≤ 1 ms (problem > 2 ms)", verdict: judge(fullLat.firstLog.p50Ms, 1, 2, false) },
+    { section: "1b", metric: `Warm dispatch, full path: p99 (${fullLat.firstLog.samples} samples)`, value: ms(fullLat.firstLog.p99Ms), target: "", verdict: "info" },
+    { section: "1b", metric: "  p50 legs: submitJob() call (2 fsyncs) / offer → executor / executor → first log", value: `${ms(fullLat.legs.submitCallMs)} / ${ms(fullLat.legs.deliveryMs)} / ${ms(fullLat.legs.poolMs)}`, target: "", verdict: "info" },
+    { section: "1b", metric: "  submitJob() → job terminal at the controller, p50 / p99", value: `${ms(fullLat.complete.p50Ms)} / ${ms(fullLat.complete.p99Ms)}`, target: "", verdict: "info" },
+  );
+}
 
 // ---- 2. jobs per second ----
-const fsync = probeFsync(diskDir);
-raw.fsync = fsync;
-rows.push({ section: "2", metric: `Disk (${diskDir}): append + fsync / open + append + fsync + close, median`, value: `${ms(fsync.appendFsyncMs)} / ${ms(fsync.openAppendFsyncCloseMs)}`, target: "", verdict: "info" });
-for (const concurrency of [4, 16]) {
-  say(`2a pool throughput, concurrency ${concurrency}`);
-  const tp = await poolThroughput({ concurrency, warmupJobs: 500, jobs: n(20_000) });
-  raw[`poolThroughput${concurrency}`] = tp;
-  rows.push({ section: "2a", metric: `No-op jobs/s, pool, concurrency ${concurrency} (${tp.jobs} jobs)`, value: perSecond(tp.perSecond), target: "≥ 5,000/s (problem < 1,000/s)", verdict: judge(tp.perSecond, 5000, 1000, true) });
-}
-const fullRows = (section: string, label: string, tp: FullThroughput, judged: boolean): Row[] => {
-  const w = tp.writes;
-  return [
-    { section, metric: `No-op jobs/s, ${label}, concurrency ${tp.concurrency} (${tp.jobs} jobs)`, value: perSecond(tp.perSecond), target: judged ? "≥ 5,000/s (problem < 1,000/s)" : "diagnostic", verdict: judged ? judge(tp.perSecond, 5000, 1000, true) : "info" },
-    {
-      section,
-      metric: `  durable writes per job (group commit): flushes / fsyncs`,
-      value: `${(w.flushes / tp.jobs).toFixed(2)} / ${(w.fsyncs / tp.jobs).toFixed(2)}`,
-      target: "",
-      verdict: "info",
-    },
-  ];
-};
-for (const concurrency of [4, 16]) {
-  say(`2b full-path throughput on disk, concurrency ${concurrency}`);
-  const tp = await fullPathThroughput({ parentDir: diskDir, concurrency, warmupJobs: 200, jobs: n(3000) });
-  raw[`fullThroughputDisk${concurrency}`] = tp;
-  rows.push(...fullRows("2b", "full path (in-process controller, store on disk)", tp, true));
-}
-if (tmpfsDir !== undefined) {
+if (want("2")) {
+  const fsync = probeFsync(diskDir);
+  raw.fsync = fsync;
+  rows.push({ section: "2", metric: `Disk (${diskDir}): append + fsync / open + append + fsync + close, median`, value: `${ms(fsync.appendFsyncMs)} / ${ms(fsync.openAppendFsyncCloseMs)}`, target: "", verdict: "info" });
   for (const concurrency of [4, 16]) {
-    say(`2c full-path throughput on tmpfs, concurrency ${concurrency}`);
-    const tp = await fullPathThroughput({ parentDir: tmpfsDir, concurrency, warmupJobs: 200, jobs: n(5000) });
-    raw[`fullThroughputTmpfs${concurrency}`] = tp;
-    rows.push(...fullRows("2c", "same, store on tmpfs (fsync ≈ free)", tp, false));
+    say(`2a pool throughput, concurrency ${concurrency}`);
+    const tp = await poolThroughput({ concurrency, warmupJobs: 500, jobs: n(20_000) });
+    raw[`poolThroughput${concurrency}`] = tp;
+    rows.push({ section: "2a", metric: `No-op jobs/s, pool, concurrency ${concurrency} (${tp.jobs} jobs)`, value: perSecond(tp.perSecond), target: "≥ 5,000/s (problem < 1,000/s)", verdict: judge(tp.perSecond, 5000, 1000, true) });
+  }
+  const fullRows = (section: string, label: string, tp: FullThroughput, judged: boolean): Row[] => {
+    const w = tp.writes;
+    return [
+      { section, metric: `No-op jobs/s, ${label}, concurrency ${tp.concurrency} (${tp.jobs} jobs)`, value: perSecond(tp.perSecond), target: judged ? "≥ 5,000/s (problem < 1,000/s)" : "diagnostic", verdict: judged ? judge(tp.perSecond, 5000, 1000, true) : "info" },
+      {
+        section,
+        metric: `  durable writes per job (group commit): flushes / fsyncs`,
+        value: `${(w.flushes / tp.jobs).toFixed(2)} / ${(w.fsyncs / tp.jobs).toFixed(2)}`,
+        target: "",
+        verdict: "info",
+      },
+    ];
+  };
+  for (const concurrency of [4, 16]) {
+    say(`2b full-path throughput on disk, concurrency ${concurrency}`);
+    const tp = await fullPathThroughput({ parentDir: diskDir, concurrency, warmupJobs: 200, jobs: n(3000) });
+    raw[`fullThroughputDisk${concurrency}`] = tp;
+    rows.push(...fullRows("2b", "full path (in-process controller, store on disk)", tp, true));
+  }
+  if (tmpfsDir !== undefined) {
+    for (const concurrency of [4, 16]) {
+      say(`2c full-path throughput on tmpfs, concurrency ${concurrency}`);
+      const tp = await fullPathThroughput({ parentDir: tmpfsDir, concurrency, warmupJobs: 200, jobs: n(5000) });
+      raw[`fullThroughputTmpfs${concurrency}`] = tp;
+      rows.push(...fullRows("2c", "same, store on tmpfs (fsync ≈ free)", tp, false));
+    }
   }
 }
 
@@ -103,7 +112,7 @@ if (binary === undefined && !flags.has("skip-binary")) {
   if (built.status !== 0) throw new Error(`Cannot build the executable for the bench: scripts/build.ts exited ${built.status}`);
 }
 
-if (binary !== undefined) {
+if (binary !== undefined && want("2")) {
   const splits: Array<{ dir: string; label: string; concurrency: number; jobs: number }> = [
     ...(tmpfsDir === undefined ? [] : [4, 16].map((concurrency) => ({ dir: tmpfsDir, label: "tmpfs", concurrency, jobs: n(5000) }))),
     { dir: diskDir, label: "disk", concurrency: 16, jobs: n(2000) },
@@ -123,67 +132,80 @@ if (binary !== undefined) {
 }
 
 // ---- 3. process per job ----
-say("3 process-per-job baseline");
-const fresh = await freshProcessBaseline({ runs: n(20), runtimes: [{ name: "bun", bin: process.execPath }, { name: "node", bin: "node" }] });
-raw.fresh = fresh;
-for (const f of fresh) {
-  const ratio = f.firstLineMs / poolLat.firstLog.p50Ms;
-  rows.push(
-    { section: "3", metric: `Fresh ${f.runtime} process per job (echo-once.mjs): spawn → log line / → exit, median of ${f.runs}`, value: `${ms(f.firstLineMs)} / ${ms(f.exitMs)}`, target: "", verdict: "info" },
-    { section: "3", metric: `  ratio fresh ${f.runtime} process / warm Worker (first log line, p50)`, value: `${Math.round(ratio)}×`, target: "≥ 100× (problem < 50×)", verdict: judge(ratio, 100, 50, true) },
-  );
+if (want("3")) {
+  say("3 process-per-job baseline");
+  const fresh = await freshProcessBaseline({ runs: n(20), runtimes: [{ name: "bun", bin: process.execPath }, { name: "node", bin: "node" }] });
+  raw.fresh = fresh;
+  for (const f of fresh) {
+    const ratio = f.firstLineMs / (poolLat?.firstLog.p50Ms ?? Number.NaN);
+    rows.push(
+      { section: "3", metric: `Fresh ${f.runtime} process per job (echo-once.mjs): spawn → log line / → exit, median of ${f.runs}`, value: `${ms(f.firstLineMs)} / ${ms(f.exitMs)}`, target: "", verdict: "info" },
+      { section: "3", metric: `  ratio fresh ${f.runtime} process / warm Worker (first log line, p50)`, value: `${Math.round(ratio)}×`, target: "≥ 100× (problem < 50×)", verdict: judge(ratio, 100, 50, true) },
+    );
+  }
 }
 
-if (binary !== undefined) {
-  say("4 compiled executable: size, --version, /readyz, RSS");
-  const fp = await binaryFootprint({ binary, versionRuns: n(20), readyRuns: 5, idleSettleMs: 5000, workers: 8 });
+if (binary !== undefined && want("4")) {
+  say("4 compiled executable: size, --version, /readyz, RSS, beside a compiled Bun hello-world");
+  const floor = buildHelloWorlds("/tmp/bench-bin/hello-world");
+  const fp = await binaryFootprint({ binary, versionRuns: n(20), readyRuns: 5, idleSettleMs: 5000, workers: 8, floor });
   raw.binary = fp;
-  const readySorted = [...fp.readyMs].sort((a, b) => a - b);
+  const mid = (values: number[]) => median(values);
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const readyMs = mid(fp.readyMs);
+  const helloReadyMs = mid(fp.floor.readyMs);
   rows.push(
     { section: "4", metric: "Executable size", value: `${fp.sizeBytes.toLocaleString("en-US")} B (${mib(fp.sizeBytes)})`, target: "", verdict: "info" },
-    { section: "4", metric: `\`edge-runner --version\` wall time, median of ${n(20)}`, value: ms(fp.versionMs), target: "", verdict: "info" },
-    { section: "4", metric: "Spawn `edge-runner run` → /readyz 200 (5 ms polls), median of 5", value: ms(readySorted[Math.floor(readySorted.length / 2)] ?? Number.NaN), target: "", verdict: "info" },
-    { section: "4", metric: "  all five runs", value: fp.readyMs.map((v) => v.toFixed(1)).join(", ") + " ms", target: "", verdict: "info" },
-    { section: "4", metric: "Idle RSS of the runner 5 s after start", value: mib(fp.idleRssBytes), target: "", verdict: "info" },
+    { section: "4", metric: `\`edge-runner --version\` wall time, median of ${n(20)} (floor: compiled hello-world, interleaved)`, value: `${ms(fp.versionMs)} (floor ${ms(fp.floor.versionMs)}, ${ratio(fp.versionMs, fp.floor.versionMs)})`, target: "≤ 1.5× floor", verdict: fp.versionMs <= 1.5 * fp.floor.versionMs ? "ok" : "miss" },
+    { section: "4", metric: "Spawn `edge-runner run` → /readyz 200 (5 ms polls), median of 5 (floor: compiled Bun.serve hello-world → 200)", value: `${ms(readyMs)} (floor ${ms(helloReadyMs)}, ${ratio(readyMs, helloReadyMs)})`, target: "≤ 2.5× floor", verdict: readyMs <= 2.5 * helloReadyMs ? "ok" : "miss" },
+    { section: "4", metric: "  all five runs, runner / floor", value: `${fp.readyMs.map((v) => v.toFixed(1)).join(", ")} / ${fp.floor.readyMs.map((v) => v.toFixed(1)).join(", ")} ms`, target: "", verdict: "info" },
+    { section: "4", metric: "Idle RSS of the runner 5 s after start (floor: peak RSS of the hello-world)", value: `${mib(fp.idleRssBytes)} (floor ${mib(fp.floor.peakRssBytes)}, ${ratio(fp.idleRssBytes, fp.floor.peakRssBytes)})`, target: "≤ 1.6× floor", verdict: fp.idleRssBytes <= 1.6 * fp.floor.peakRssBytes ? "ok" : "miss" },
+    { section: "4", metric: "  beside: idle RSS of the Bun.serve hello-world after the same 5 s; peak RSS of `--version`", value: `${mib(fp.floor.idleRssBytes)}; ${mib(fp.versionPeakRssBytes)}`, target: "", verdict: "info" },
     { section: "4", metric: `RSS per warm echo worker ((RSS with ${fp.workersSeen} idle workers − idle RSS) / ${fp.workersSeen})`, value: mib(fp.perWorkerBytes), target: "", verdict: "info" },
   );
 }
 
 // ---- 5. meshStack adapter ----
-say("5 meshStack: claim-to-first-status latency and MANUAL runs/minute against the fake meshStack");
-const mesh = await meshstackBench({ samples: n(200), runs: n(500), slowRuns: quick ? 8 : 32 });
-raw.meshstack = mesh;
-rows.push(
-  { section: "5", metric: `meshStack claim answered → first status PATCH received, p50 (${mesh.claimToFirstStatus.samples} runs, plugin ${mesh.plugin})`, value: ms(mesh.claimToFirstStatus.p50Ms), target: "", verdict: "info" },
-  { section: "5", metric: "meshStack claim → first status, p99", value: ms(mesh.claimToFirstStatus.p99Ms), target: "", verdict: "info" },
-  { section: "5", metric: `MANUAL runs/minute, one runner, concurrency 8 (backlog of ${mesh.runs})`, value: mesh.runsPerMinute.toFixed(0), target: "≥ floor", verdict: mesh.runsPerMinute >= mesh.oneAtATimeRunsPerMinute ? "ok" : "miss" },
-  { section: "5", metric: "  floor: one run at a time, as meshcloud's runners (same fake, same run)", value: mesh.oneAtATimeRunsPerMinute.toFixed(0), target: "", verdict: "info" },
-  { section: "5", metric: `Runs of 1 s each/minute, concurrency 8 (backlog of ${mesh.slowRuns})`, value: mesh.slowRunsPerMinute.toFixed(0), target: "≥ 4× floor", verdict: mesh.slowRunsPerMinute >= 4 * mesh.slowOneAtATimeRunsPerMinute ? "ok" : "miss" },
-  { section: "5", metric: "  floor: one at a time, as meshcloud's runners", value: mesh.slowOneAtATimeRunsPerMinute.toFixed(0), target: "", verdict: "info" },
-  { section: "5", metric: "  meshcloud's idle poll: 10 s (a run arriving at an idle runner waits 5 s on average); edge-runner's pollInterval 5 s ±20% (2.5 s on average)", value: "5 s vs 2.5 s", target: "", verdict: "info" },
-);
+if (want("5")) {
+  say("5 meshStack: claim-to-first-status latency and MANUAL runs/minute against the fake meshStack");
+  const mesh = await meshstackBench({ samples: n(200), runs: n(500), slowRuns: quick ? 8 : 32 });
+  raw.meshstack = mesh;
+  rows.push(
+    { section: "5", metric: `meshStack claim answered → first status PATCH received, p50 (${mesh.claimToFirstStatus.samples} runs, plugin ${mesh.plugin})`, value: ms(mesh.claimToFirstStatus.p50Ms), target: "", verdict: "info" },
+    { section: "5", metric: "meshStack claim → first status, p99", value: ms(mesh.claimToFirstStatus.p99Ms), target: "", verdict: "info" },
+    { section: "5", metric: `MANUAL runs/minute, one runner, concurrency 8 (backlog of ${mesh.runs})`, value: mesh.runsPerMinute.toFixed(0), target: "≥ floor", verdict: mesh.runsPerMinute >= mesh.oneAtATimeRunsPerMinute ? "ok" : "miss" },
+    { section: "5", metric: "  floor: one run at a time, as meshcloud's runners (same fake, same run)", value: mesh.oneAtATimeRunsPerMinute.toFixed(0), target: "", verdict: "info" },
+    { section: "5", metric: `Runs of 1 s each/minute, concurrency 8 (backlog of ${mesh.slowRuns})`, value: mesh.slowRunsPerMinute.toFixed(0), target: "≥ 4× floor", verdict: mesh.slowRunsPerMinute >= 4 * mesh.slowOneAtATimeRunsPerMinute ? "ok" : "miss" },
+    { section: "5", metric: "  floor: one at a time, as meshcloud's runners", value: mesh.slowOneAtATimeRunsPerMinute.toFixed(0), target: "", verdict: "info" },
+    { section: "5", metric: "  meshcloud's idle poll: 10 s (a run arriving at an idle runner waits 5 s on average); edge-runner's pollInterval 5 s ±20% (2.5 s on average)", value: "5 s vs 2.5 s", target: "", verdict: "info" },
+  );
+}
 
 // ---- 6. secrets on the job path ----
-say("6 secrets: RSA-4096 JWE input decryption per job, redaction per MiB of log");
-const sec = await secretsBench({ jobs: n(200), rounds: quick ? 2 : 5 });
-raw.secrets = sec;
-rows.push(
-  { section: "6", metric: "Decrypt a job's encrypted input (RSA-4096 JWE, RSA-OAEP-256 + A256GCM), median per job", value: ms(sec.jweDecryptMs), target: `floor: bare RSA-4096 OAEP decrypt ${ms(sec.rsaFloorMs)}`, verdict: "info" },
-  { section: "6", metric: "Redact 1 MiB of log lines, 10 live secrets (and their encoded forms)", value: ms(sec.redact10Ms), target: `floor: one substring scan per line ${ms(sec.scanFloorMs)}`, verdict: "info" },
-  { section: "6", metric: "Redact 1 MiB of log lines, 1,000 live secrets", value: ms(sec.redact1000Ms), target: "", verdict: "info" },
-  { section: "6", metric: "Redact 1 MiB, 10 live secrets after 1,000 finished jobs' secrets (must match the 10-secret row)", value: ms(sec.redact10AfterFinishedMs), target: "", verdict: "info" },
-);
+if (want("6")) {
+  say("6 secrets: RSA-4096 JWE input decryption per job, redaction per MiB of log");
+  const sec = await secretsBench({ jobs: n(200), rounds: quick ? 2 : 5 });
+  raw.secrets = sec;
+  rows.push(
+    { section: "6", metric: "Decrypt a job's encrypted input (RSA-4096 JWE, RSA-OAEP-256 + A256GCM), median per job", value: ms(sec.jweDecryptMs), target: `floor: bare RSA-4096 OAEP decrypt ${ms(sec.rsaFloorMs)}`, verdict: "info" },
+    { section: "6", metric: "Redact 1 MiB of log lines, 10 live secrets (and their encoded forms)", value: ms(sec.redact10Ms), target: `floor: one substring scan per line ${ms(sec.scanFloorMs)}`, verdict: "info" },
+    { section: "6", metric: "Redact 1 MiB of log lines, 1,000 live secrets", value: ms(sec.redact1000Ms), target: "", verdict: "info" },
+    { section: "6", metric: "Redact 1 MiB, 10 live secrets after 1,000 finished jobs' secrets (must match the 10-secret row)", value: ms(sec.redact10AfterFinishedMs), target: "", verdict: "info" },
+  );
+}
 
 // ---- 7. shell integration ----
-say("7 shell job `true` through the full path, beside a fresh process per job");
-const shell = await shellBench({ parentDir: diskDir, warmup: 20, samples: n(300), freshRuns: n(50), runtimes: [{ name: "bun", bin: process.execPath }, { name: "node", bin: "node" }] });
-raw.shell = shell;
-rows.push(
-  { section: "7", metric: `Shell job \`true\`, full path: submitJob() → result stored, p50 (${shell.fullPath.samples} jobs, one at a time)`, value: ms(shell.fullPath.p50Ms), target: "", verdict: "info" },
-  { section: "7", metric: "  p99", value: ms(shell.fullPath.p99Ms), target: "", verdict: "info" },
-  ...shell.freshProcess.map((f) => ({ section: "7", metric: `  beside: fresh ${f.runtime} process per job spawning \`true\`, p50 / p99`, value: `${ms(f.result.p50Ms)} / ${ms(f.result.p99Ms)}`, target: "", verdict: "info" as const })),
-  { section: "7", metric: "  floor: bare spawn of `sh -c true`, p50 / p99", value: `${ms(shell.bareSpawn.p50Ms)} / ${ms(shell.bareSpawn.p99Ms)}`, target: "", verdict: "info" },
-);
+if (want("7")) {
+  say("7 shell job `true` through the full path, beside a fresh process per job");
+  const shell = await shellBench({ parentDir: diskDir, warmup: 20, samples: n(300), freshRuns: n(50), runtimes: [{ name: "bun", bin: process.execPath }, { name: "node", bin: "node" }] });
+  raw.shell = shell;
+  rows.push(
+    { section: "7", metric: `Shell job \`true\`, full path: submitJob() → result stored, p50 (${shell.fullPath.samples} jobs, one at a time)`, value: ms(shell.fullPath.p50Ms), target: "", verdict: "info" },
+    { section: "7", metric: "  p99", value: ms(shell.fullPath.p99Ms), target: "", verdict: "info" },
+    ...shell.freshProcess.map((f) => ({ section: "7", metric: `  beside: fresh ${f.runtime} process per job spawning \`true\`, p50 / p99`, value: `${ms(f.result.p50Ms)} / ${ms(f.result.p99Ms)}`, target: "", verdict: "info" as const })),
+    { section: "7", metric: "  floor: bare spawn of `sh -c true`, p50 / p99", value: `${ms(shell.bareSpawn.p50Ms)} / ${ms(shell.bareSpawn.p99Ms)}`, target: "", verdict: "info" },
+  );
+}
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
 const m = machine();

@@ -51,7 +51,10 @@ if (args.get("skip-compile") !== "true") {
   const outfile = args.get("outfile") ?? `${root}/dist/edge-runner`;
   const target = args.get("target");
   const bunArgs = [
-    "build", "--compile", "--minify", "--bytecode", "--format=esm",
+    // --splitting: each dynamically imported command and backend becomes its own chunk inside
+    // the executable, loaded only when imported, so `--version` and an idle `run` never read
+    // the S3, Vault, GCP or integration code (docs/performance.md, start-up).
+    "build", "--compile", "--splitting", "--minify", "--bytecode", "--format=esm",
     "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
     ...(target !== undefined ? [`--target=${target}`] : []),
     ...Object.entries(define).map(([k, v]) => `--define=${k}=${v}`),

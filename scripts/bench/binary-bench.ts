@@ -6,6 +6,8 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import type { HelloWorlds } from "./hello-world.ts";
+import { peakRss } from "./hello-world.ts";
 import { freePort, sleep, startChild, stopChild, vmRss, waitFor200 } from "./processes.ts";
 import { timeSpawn } from "./spawn-timer.ts";
 import { median } from "./stats.ts";
@@ -18,6 +20,8 @@ export interface BinaryOptions {
   idleSettleMs: number;
   /** Warm workers to start for the per-worker memory figure (echo, maxWorkersPerPlugin = this). */
   workers: number;
+  /** The compiled hello-worlds measured in the same rounds (interleaved), as the floor. */
+  floor: HelloWorlds;
 }
 
 export interface BinaryFootprint {
@@ -30,20 +34,40 @@ export interface BinaryFootprint {
   rssWithWorkersBytes: number;
   workersSeen: number;
   perWorkerBytes: number;
+  /** Peak RSS of `edge-runner --version`. */
+  versionPeakRssBytes: number;
+  floor: {
+    /** `hello` wall time, median of as many runs as --version, interleaved with them. */
+    versionMs: number;
+    /** Peak RSS of `hello`. */
+    peakRssBytes: number;
+    /** Each run: spawn of `hello-server` → first 200, interleaved with the runner's. */
+    readyMs: number[];
+    /** RSS of `hello-server` after the same settle time as the runner's idle RSS. */
+    idleRssBytes: number;
+  };
 }
 
 export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFootprint> {
   const { binary } = options;
   const sizeBytes = statSync(binary).size;
 
-  for (let i = 0; i < 2; i++) await timeSpawn(binary, ["--version"]);
+  const { floor } = options;
+  for (let i = 0; i < 2; i++) {
+    await timeSpawn(binary, ["--version"]);
+    await timeSpawn(floor.hello, []);
+  }
   const version: number[] = [];
+  const helloVersion: number[] = [];
   let versionLine = "";
   for (let i = 0; i < options.versionRuns; i++) {
     const timing = await timeSpawn(binary, ["--version"]);
     version.push(timing.exitMs);
     versionLine = timing.firstLine;
+    helloVersion.push((await timeSpawn(floor.hello, [])).exitMs);
   }
+  const versionPeakRssBytes = median(Array.from({ length: 3 }, () => peakRss(binary, ["--version"])));
+  const helloPeakRssBytes = median(Array.from({ length: 3 }, () => peakRss(floor.hello, [])));
 
   const dir = mkdtempSync(path.join(tmpdir(), "edge-runner-bench-bin-"));
   const children = new Set<ChildProcess>();
@@ -57,6 +81,9 @@ export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFoo
     await timeSpawn(binary, ["runner", "register", "bench", "--api-key-out", keyFile, "--controller-url", controllerUrl, "--data-dir", controllerDir]);
     const adminToken = readFileSync(path.join(controllerDir, "controller", "admin-token"), "utf8").trim();
 
+    // As in production (the runner warns without one): a key pair on disk. Without it every
+    // start generates a throwaway RSA-4096 pair first (~0.5 s), which this row is not about.
+    await timeSpawn(binary, ["keygen", "--data-dir", path.join(dir, "runner-data")]);
     const statusPort = await freePort();
     const runArgs = [
       "run", "--runner-id", "bench", "--api-key-file", keyFile, "--controller-url", controllerUrl,
@@ -64,9 +91,18 @@ export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFoo
       "--data-dir", path.join(dir, "runner-data"), "--log-level", "warn",
     ];
     const readyMs: number[] = [];
+    const helloReadyMs: number[] = [];
+    let helloServer: ChildProcess | undefined;
     let runner: ChildProcess | undefined;
     let startedAt = 0;
     for (let i = 0; i < options.readyRuns; i++) {
+      const helloPort = await freePort();
+      const helloStarted = performance.now();
+      helloServer = startChild(floor.server, [String(helloPort)]);
+      children.add(helloServer);
+      await waitFor200(`http://127.0.0.1:${helloPort}/readyz`, 10_000, "the hello-world server", 5);
+      helloReadyMs.push(performance.now() - helloStarted);
+      if (i < options.readyRuns - 1) await stopChild(helloServer, children);
       startedAt = performance.now();
       runner = startChild(binary, runArgs);
       children.add(runner);
@@ -77,6 +113,8 @@ export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFoo
     const pid = (runner as ChildProcess).pid as number;
     await sleep(Math.max(0, startedAt + options.idleSettleMs - performance.now()));
     const idleRssBytes = vmRss(pid);
+    const helloIdleRssBytes = vmRss((helloServer as ChildProcess).pid as number);
+    await stopChild(helloServer as ChildProcess, children);
 
     // N sleeping jobs at once force N workers of echo; they stay warm (idle) afterwards.
     const api = (p: string, init?: RequestInit) =>
@@ -105,6 +143,8 @@ export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFoo
       rssWithWorkersBytes,
       workersSeen,
       perWorkerBytes: workersSeen > 0 ? (rssWithWorkersBytes - idleRssBytes) / workersSeen : Number.NaN,
+      versionPeakRssBytes,
+      floor: { versionMs: median(helloVersion), peakRssBytes: helloPeakRssBytes, readyMs: helloReadyMs, idleRssBytes: helloIdleRssBytes },
     };
   } finally {
     for (const child of [...children]) await stopChild(child, children);
