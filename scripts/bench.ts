@@ -2,7 +2,7 @@
 // the compiled executable's start-up and footprint on this machine; prints a table and writes a
 // Markdown report (docs/performance.md explains the numbers). Not a test: nothing depends on it.
 // Flags: --quick (fewer samples), --binary=PATH (skip the build), --report=FILE, --skip-binary,
-// --only=1,2,4,8 (only those sections; 2d and 8 are in "2").
+// --only=1,2,4,8 (only those sections).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -16,6 +16,8 @@ import { poolLatency, poolThroughput } from "./bench/pool-bench.ts";
 import { judge, machine, markdown, text, type Row } from "./bench/report.ts";
 import { secretsBench } from "./bench/secrets-bench.ts";
 import { splitProcessThroughput } from "./bench/split-process-bench.ts";
+import { bullmqThroughput } from "./bench/bullmq-bench.ts";
+import { startRedis } from "./bench/redis-process.ts";
 import { buildHelloWorlds } from "./bench/hello-world.ts";
 import { median, mib, ms, perSecond } from "./bench/stats.ts";
 import { meshstackBench } from "./bench/meshstack-bench.ts";
@@ -129,6 +131,45 @@ if (binary !== undefined && want("2")) {
       verdict: "info",
     });
   }
+}
+
+// ---- 8. peer: BullMQ on Redis at equal durability, interleaved with 2d and the pool ----
+if (binary !== undefined && want("8")) {
+  const rounds = quick ? 2 : 5;
+  const concurrency = 16;
+  say(`8 peer: BullMQ on redis-server (appendfsync always, ${diskDir}) vs runner + controller processes (store on ${diskDir}) vs pool alone, concurrency ${concurrency}, ${rounds} interleaved rounds`);
+  const redis = await startRedis(diskDir);
+  const perRound: Array<{ edge: number; bull: number; pool: number; edgeCpuPer1000: number; bullCpuPer1000: number }> = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const edge = await splitProcessThroughput({ binary, parentDir: diskDir, concurrency, warmupJobs: 200, jobs: n(4000) });
+      const bull = await bullmqThroughput({ redis, concurrency, warmupJobs: 200, jobs: n(4000) });
+      const pool = await poolThroughput({ concurrency, warmupJobs: 500, jobs: n(20_000) });
+      const round = {
+        edge: edge.perSecond,
+        bull: bull.perSecond,
+        pool: pool.perSecond,
+        edgeCpuPer1000: ((edge.runnerCpu + edge.controllerCpu) * edge.seconds / edge.jobs) * 1000,
+        bullCpuPer1000: ((bull.workerCpu + bull.redisCpu) * bull.seconds / bull.jobs) * 1000,
+      };
+      perRound.push(round);
+      say(`  round ${r + 1}: edge-runner ${perSecond(round.edge)}, BullMQ ${perSecond(round.bull)}, pool ${perSecond(round.pool)}; CPU-s/1,000 jobs ${round.edgeCpuPer1000.toFixed(2)} vs ${round.bullCpuPer1000.toFixed(2)}`);
+    }
+  } finally {
+    await redis.stop();
+  }
+  raw.peer = perRound;
+  const vsBull = perRound.map((x) => x.edge / x.bull);
+  const vsPool = perRound.map((x) => x.edge / x.pool);
+  const list = (values: number[], digits = 2) => values.map((v) => v.toFixed(digits)).join(", ");
+  const edgeCpu = median(perRound.map((x) => x.edgeCpuPer1000));
+  rows.push(
+    { section: "8", metric: `No-op jobs/s at concurrency ${concurrency}, median of ${rounds} rounds: runner + controller processes (disk) / BullMQ + redis-server (appendfsync always, disk) / pool alone`, value: `${perSecond(median(perRound.map((x) => x.edge)))} / ${perSecond(median(perRound.map((x) => x.bull)))} / ${perSecond(median(perRound.map((x) => x.pool)))}`, target: "", verdict: "info" },
+    { section: "8", metric: `  ratio edge-runner / BullMQ per round (${list(vsBull)}), median`, value: `${median(vsBull).toFixed(2)}×`, target: "≥ 1.0×", verdict: median(vsBull) >= 1 ? "ok" : "miss" },
+    { section: "8", metric: `  ratio edge-runner / pool alone per round (${list(vsPool)}), median`, value: `${median(vsPool).toFixed(2)}×`, target: "≥ 0.5×", verdict: median(vsPool) >= 0.5 ? "ok" : "miss" },
+    { section: "8", metric: `  CPU-seconds per 1,000 jobs, runner + controller per round (${list(perRound.map((x) => x.edgeCpuPer1000))}), median`, value: edgeCpu.toFixed(2), target: "≤ 0.30", verdict: edgeCpu <= 0.3 ? "ok" : "miss" },
+    { section: "8", metric: `  beside: BullMQ worker + redis-server per round (${list(perRound.map((x) => x.bullCpuPer1000))}), median`, value: median(perRound.map((x) => x.bullCpuPer1000)).toFixed(2), target: "", verdict: "info" },
+  );
 }
 
 // ---- 3. process per job ----
