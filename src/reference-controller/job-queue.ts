@@ -8,6 +8,8 @@ interface Entry {
 
 export class JobQueue {
   readonly #entries: Entry[] = [];
+  /** The ids in #entries: a finished job (already shifted out) is removed without a scan of the backlog. */
+  readonly #ids = new Set<string>();
 
   get size(): number {
     return this.#entries.length;
@@ -23,13 +25,17 @@ export class JobQueue {
       else hi = mid;
     }
     this.#entries.splice(lo, 0, { id, queueSeq });
+    this.#ids.add(id);
   }
 
   shift(): string | undefined {
-    return this.#entries.shift()?.id;
+    const id = this.#entries.shift()?.id;
+    if (id !== undefined) this.#ids.delete(id);
+    return id;
   }
 
   remove(id: string): boolean {
+    if (!this.#ids.delete(id)) return false;
     const index = this.#entries.findIndex((e) => e.id === id);
     if (index === -1) return false;
     this.#entries.splice(index, 1);

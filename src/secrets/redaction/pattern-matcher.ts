@@ -25,7 +25,11 @@ export class PatternMatcher {
   #depth: Int32Array;
   readonly size: number;
 
+  /** How many matchers this process has built (tests check that a job without secrets builds none). */
+  static built = 0;
+
   constructor(patterns: Iterable<string>) {
+    PatternMatcher.built++;
     const depth: number[] = [0];
     const terminal: number[] = [0];
     let count = 0;

@@ -8,6 +8,7 @@ import { applySpans, mergeSpans, PatternMatcher, pushSpan, type Span } from "./p
 import { MIN_SECRET_CHARS, secretForms } from "./secret-forms.ts";
 
 export const MASK = "[REDACTED]";
+const EMPTY_MATCHER = new PatternMatcher([]);
 /** Fields whose names look secret are masked whatever their value. */
 const SECRET_FIELD = /(secret|password|passwd|token|api[-_]?key|authorization|private[-_]?key|credential)/i;
 /** value() stops walking past this depth (a hostile object cannot blow the stack). */
@@ -170,7 +171,9 @@ export class RedactionScope {
           if (form.length > longest) longest = form.length;
         }
       }
-      this.#matcher = new PatternMatcher(forms);
+      // Most jobs have no secrets: they share one empty matcher instead of building their own
+      // (a matcher's root row is 256 KiB to allocate and fill; issue 15, the runner's profile).
+      this.#matcher = forms.length === 0 ? EMPTY_MATCHER : new PatternMatcher(forms);
       this.#longest = longest;
     }
     return this.#matcher;

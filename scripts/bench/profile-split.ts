@@ -1,0 +1,13 @@
+// Entry for profiling both processes of the production layout (docs/performance.md): 4,000 echo
+// jobs at concurrency 16, this process as the runner, the controller in its own process.
+// BINARY is an executable or a wrapper that starts `controller` under `bun --cpu-prof`:
+// bun --cpu-prof --cpu-prof-md --cpu-prof-dir=/tmp/prof-runner scripts/bench/profile-split.ts BINARY
+
+import { tmpdir } from "node:os";
+import { splitProcessThroughput } from "./split-process-bench.ts";
+
+const binary = process.argv[2];
+if (binary === undefined) throw new Error("Usage: bun scripts/bench/profile-split.ts <edge-runner or wrapper>");
+const result = await splitProcessThroughput({ binary, parentDir: tmpdir(), concurrency: 16, warmupJobs: 200, jobs: 4000 });
+console.log(`${Math.round(result.perSecond)} jobs/s; CPU runner ${result.runnerCpu.toFixed(2)} / controller ${result.controllerCpu.toFixed(2)} cores; CPU-s per 1,000 jobs ${(((result.runnerCpu + result.controllerCpu) * result.seconds) / result.jobs * 1000).toFixed(2)}`);
+process.exit(0);
