@@ -1,0 +1,118 @@
+// deploy/kubernetes/: every object validates offline against the Kubernetes API schemas (the
+// kubernetes-models package: types, required fields and formats, not unknown fields, so the
+// settings that matter are also checked at their exact paths), the env and flags resolve through
+// the real option table, and the drain fits inside the grace period. Never applied to a cluster.
+
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { PersistentVolumeClaim } from "kubernetes-models/v1/PersistentVolumeClaim";
+import { Service } from "kubernetes-models/v1/Service";
+import { envName, OPTIONS } from "../../src/config/options.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
+
+const DIR = join(import.meta.dir, "../../deploy/kubernetes");
+const MODELS: Record<string, new (data: never) => { validate(): void }> = {
+  "apps/v1/Deployment": Deployment,
+  "apps/v1/StatefulSet": StatefulSet,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "v1/PersistentVolumeClaim": PersistentVolumeClaim,
+  "v1/Service": Service,
+};
+
+// biome-ignore lint: manifests are untyped YAML
+type Obj = any;
+
+function load(file: string): Obj[] {
+  const parsed = Bun.YAML.parse(readFileSync(join(DIR, file), "utf8")) as Obj;
+  return (Array.isArray(parsed) ? parsed : [parsed]).filter((doc) => doc !== null);
+}
+
+function find(docs: Obj[], kind: string, name: string): Obj {
+  const found = docs.find((doc) => doc.kind === kind && doc.metadata?.name === name);
+  if (found === undefined) throw new Error(`No ${kind} "${name}" in the manifests`);
+  return found;
+}
+
+/** The container's env (literal values; downward-API values as a placeholder) and args, resolved by the real option table. */
+function resolvedConfig(container: Obj, scope: "runner" | "controller") {
+  const env: Record<string, string> = {};
+  for (const entry of container.env ?? []) env[entry.name] = entry.value ?? "runners-0";
+  const argv = ((container.args ?? []) as string[]).map((arg) => arg.replaceAll("$(POD_NAME)", env.POD_NAME ?? ""));
+  return resolveConfig({ scopes: [scope], argv, env, readFile: () => "{}" }).config;
+}
+
+const runners = load("runners.yaml");
+const controller = load("controller.yaml");
+
+describe("deploy/kubernetes", () => {
+  test("every object validates against the Kubernetes schema of its kind", () => {
+    const all = [...runners, ...controller];
+    expect(all.length).toBeGreaterThanOrEqual(6);
+    for (const doc of all) {
+      const model = MODELS[`${doc.apiVersion}/${doc.kind}`];
+      if (model === undefined) throw new Error(`No schema for ${doc.apiVersion} ${doc.kind} "${doc.metadata?.name}"`);
+      expect(() => new model(doc as never).validate()).not.toThrow();
+    }
+  });
+
+  test("every EDGE_RUNNER_* variable is an option's (the resolver ignores unknown ones)", () => {
+    const known = new Set(OPTIONS.map((spec) => envName(spec)));
+    const names = [...runners, ...controller].flatMap((doc) => doc.spec?.template?.spec?.containers ?? []).flatMap((c: Obj) => (c.env ?? []).map((e: Obj) => e.name as string));
+    const ours = names.filter((name) => name.startsWith("EDGE_RUNNER_"));
+    expect(ours.length).toBeGreaterThan(10);
+    expect(ours.filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  test("the validator refuses a broken object (the check can fail)", () => {
+    const broken = structuredClone(find(runners, "StatefulSet", "runners"));
+    broken.spec.template.spec.terminationGracePeriodSeconds = "ninety";
+    expect(() => new StatefulSet(broken).validate()).toThrow();
+  });
+
+  test("runners: readiness /readyz, liveness /healthz, a preStop that drains, a grace above the drain timeout", () => {
+    const set = find(runners, "StatefulSet", "runners");
+    const pod = set.spec.template.spec;
+    const runner = pod.containers.find((c: Obj) => c.name === "runner");
+    const config = resolvedConfig(runner, "runner");
+    const statusPort = runner.ports.find((p: Obj) => p.name === runner.readinessProbe.httpGet.port).containerPort;
+    expect(statusPort).toBe(config.statusPort);
+    expect(config.statusHost).toBe("0.0.0.0");
+    expect(runner.readinessProbe.httpGet.path).toBe("/readyz");
+    expect(runner.livenessProbe.httpGet.path).toBe("/healthz");
+    expect(runner.lifecycle.preStop.exec.command.join(" ")).toContain("kill -TERM 1");
+    expect(runner.command).toEqual(["/usr/local/bin/edge-runner", "run"]);
+    expect(config.runnerId).toBe("runners-0");
+    expect(config.apiKeyFile).toBe("/keys/api-key");
+    // At least 20 s beyond the drain: the preStop loop and the runner's own exit fit in it.
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(config.drainTimeoutMs + 20_000);
+  });
+
+  test("the PodDisruptionBudget and the headless Service select the runner pods", () => {
+    const set = find(runners, "StatefulSet", "runners");
+    const labels = set.spec.template.metadata.labels;
+    const pdb = find(runners, "PodDisruptionBudget", "runners");
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    for (const selector of [pdb.spec.selector.matchLabels, set.spec.selector.matchLabels, find(runners, "Service", set.spec.serviceName).spec.selector]) {
+      for (const [key, value] of Object.entries(selector)) expect(labels[key]).toBe(value);
+    }
+  });
+
+  test("controller: one replica on its journal volume, TLS, health probe, env from the option table", () => {
+    const deployment = find(controller, "Deployment", "edge-runner-controller");
+    expect(deployment.spec.replicas).toBe(1);
+    expect(deployment.spec.strategy.type).toBe("Recreate");
+    const container = deployment.spec.template.spec.containers[0];
+    const config = resolvedConfig(container, "controller");
+    expect(config.listenHost).toBe("0.0.0.0");
+    expect(config.tlsCertFile).toBeDefined();
+    expect(config.tlsKeyFile).toBeDefined();
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: "/health", scheme: "HTTPS" });
+    const dataMount = container.volumeMounts.find((m: Obj) => m.mountPath === config.dataDir);
+    const dataVolume = deployment.spec.template.spec.volumes.find((v: Obj) => v.name === dataMount.name);
+    expect(find(controller, "PersistentVolumeClaim", dataVolume.persistentVolumeClaim.claimName)).toBeDefined();
+  });
+});
