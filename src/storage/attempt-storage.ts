@@ -85,7 +85,7 @@ export class AttemptStorage {
       const out: ObjectInfo[] = [];
       for await (const info of this.#store.list(this.prefix + prefix)) {
         const key = info.key.slice(this.prefix.length);
-        // Keys starting with "." are the runner's own (artifacts in flight), never a plugin's.
+        // Keys starting with "." are never a plugin's (checkStorageKey refuses them): not listed.
         if (key.startsWith(".")) continue;
         out.push({ ...info, key });
         if (out.length >= MAX_LIST_KEYS) break;
