@@ -3,7 +3,7 @@
 
 import { main } from "./cli/main.ts";
 import { redactor } from "./log/redact.ts";
-import { PLUGIN_HOST_COMMAND } from "./platform/worker.ts";
+import { PLUGIN_HOST_COMMAND } from "./platform/plugin-host-command.ts";
 
 const describe = (error: unknown): string => redactor.text(error instanceof Error ? (error.stack ?? error.message) : String(error));
 

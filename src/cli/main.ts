@@ -1,7 +1,7 @@
 // The edge-runner executable: one table of sub-commands, each loaded only when it is used so
 // `--version` and `--help` start instantly.
 
-import { PLUGIN_HOST_COMMAND } from "../platform/worker.ts";
+import { PLUGIN_HOST_COMMAND } from "../platform/plugin-host-command.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { runtime } from "../platform/runtime.ts";
 import type { Command } from "./command.ts";

@@ -3,6 +3,7 @@
 
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { PLUGIN_HOST_COMMAND } from "./plugin-host-command.ts";
 import { isCompiled, runtime } from "./runtime.ts";
 
 export interface StartWorkerOptions {
@@ -42,8 +43,7 @@ export function workerEntry(): string | URL {
   return new URL("./worker-entry.mjs", import.meta.url);
 }
 
-/** The hidden sub-command that starts the plugin host child of process isolation mode. */
-export const PLUGIN_HOST_COMMAND = "__plugin-host";
+export { PLUGIN_HOST_COMMAND };
 
 /** How to start the plugin host child for this build: compiled binary, source under Bun, or the bundle under Node/Deno. */
 export function pluginHostCommand(heapMb?: number): { execPath: string; args: string[] } {
