@@ -2,7 +2,7 @@
 // default action once, and prints the log line (then the output) to stdout, as a process-per-job
 // runner would have to for every job. Run by scripts/bench/fresh-process-bench.ts.
 
-import echo from "../../src/plugins/builtin/echo.ts";
+import echo from "../../src/plugins/builtin/echo/plugin.ts";
 import type { ActionContext } from "../../src/plugins/sdk.ts";
 
 const out = (text: string) => void process.stdout.write(`${text}\n`);

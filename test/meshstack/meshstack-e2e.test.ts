@@ -3,7 +3,9 @@
 // abort, a meshStack outage in the middle of runs, SIGKILL with runs claimed and a restart,
 // concurrency 8 with no claim while full, and a SIGTERM drain.
 //
-// The outage lasts MESHSTACK_TEST_OUTAGE_MS (default 60 s, as the issue asks; CI may set less).
+// The outage lasts MESHSTACK_TEST_OUTAGE_MS: 10 s by default, so `npm test` stays short (the runs,
+// poll, status and retry intervals are all well under it); MESHSTACK_TEST_OUTAGE_MS=60000 gives
+// the issue's 60 s.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
@@ -16,7 +18,7 @@ import { FakeMeshstack, type FakeRun } from "./fake-meshstack.ts";
 import { meshstackEncrypt } from "./meshstack-encrypt.ts";
 
 const binary = FLAVOURS[0] as Flavour;
-const OUTAGE_MS = Number(process.env.MESHSTACK_TEST_OUTAGE_MS ?? 60_000);
+const OUTAGE_MS = Number(process.env.MESHSTACK_TEST_OUTAGE_MS ?? 10_000);
 const SLEEP_PLUGIN = JSON.stringify({ MANUAL: { plugin: "echo", action: "sleep" } });
 let dir: string;
 let keyFile: string;

@@ -8,8 +8,8 @@ import { INPUT_SCHEMAS } from "./schemas.ts";
 type Loader = () => Promise<{ default: PluginDefinition }>;
 
 const LOADERS: Readonly<Record<string, Loader>> = {
-  echo: () => import("./echo.ts"),
-  http: () => import("./http.ts"),
+  echo: () => import("./echo/plugin.ts"),
+  http: () => import("./http/plugin.ts"),
   shell: () => import("./shell/plugin.ts"),
   manual: () => import("./manual/plugin.ts"),
   terraform: () => import("./terraform/plugin.ts"),

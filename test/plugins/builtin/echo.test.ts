@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import echo from "../../../src/plugins/builtin/echo.ts";
+import echo from "../../../src/plugins/builtin/echo/plugin.ts";
 import { createTestContext, type TestContext } from "../../../src/plugins/test-context.ts";
 import { request, testPool, waitFor } from "../support/helpers.ts";
 

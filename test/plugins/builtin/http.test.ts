@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Hono } from "hono";
 import { serveHttp, type HttpServer } from "../../../src/platform/http-server.ts";
-import { HTTP_BODY_LIMIT_BYTES } from "../../../src/plugins/builtin/http.ts";
+import { HTTP_BODY_LIMIT_BYTES } from "../../../src/plugins/builtin/http/plugin.ts";
 import { request, testPool, waitFor } from "../support/helpers.ts";
 
 const { pool } = testPool();

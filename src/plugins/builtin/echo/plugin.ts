@@ -1,8 +1,8 @@
 // Built-in "echo": returns its input. Its `sleep`, `fail` and `secret` actions make drains,
 // cancels, failures and secret masking easy to try without a real automation behind them.
 
-import { EdgeError } from "../../errors.ts";
-import { definePlugin, type ActionContext } from "../sdk.ts";
+import { EdgeError } from "../../../errors.ts";
+import { definePlugin, type ActionContext } from "../../sdk.ts";
 
 const LOGGED_INPUT_MAX = 2048;
 

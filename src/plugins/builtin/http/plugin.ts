@@ -1,8 +1,8 @@
 // Built-in "http": one HTTP(S) request with the job's cancellation, a body cap, and no other
 // scheme (file:, data:, ftp: are refused so a job cannot read the runner's disk).
 
-import { EdgeError, errorMessage } from "../../errors.ts";
-import { definePlugin, type ActionContext } from "../sdk.ts";
+import { EdgeError, errorMessage } from "../../../errors.ts";
+import { definePlugin, type ActionContext } from "../../sdk.ts";
 
 /** Larger bodies are cut here and the output says so; a runner is not a download manager. */
 export const HTTP_BODY_LIMIT_BYTES = 1024 * 1024;
