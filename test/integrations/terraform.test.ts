@@ -33,14 +33,15 @@ function input(extra: Record<string, unknown> = {}, variables: Record<string, un
   return { module: { local: moduleDir }, variables, env: { FAKE_TERRAFORM_LOG: logFile }, ...extra };
 }
 
-test("terraform apply: init, plan, apply from the plan file; resources become steps; outputs with sensitive ones masked", async () => {
+test("terraform apply: init, plan, apply from the plan file; resources become steps; sensitive outputs become sealed sensitive job outputs", async () => {
   const id = await cluster.submit("terraform", "apply", input({ secretVariables: { secret: "tfpass" } }, { resources: 2 }), ["--secrets", "tfpass"]);
   const done = await cluster.waitFor(id, terminal);
   expect(done.error).toBeUndefined();
   expect(done.status).toBe("succeeded");
   expect(done.output).toMatchObject({ changesDetected: true, changes: { add: 2, change: 0, remove: 0 }, outputs: { resource_count: 2 } });
-  // Masked by the plugin ("(sensitive value)"), or by the runner's output redaction before that.
-  expect((done.output as { outputs: { password: string } }).outputs.password).toMatch(/^(\(sensitive value\)|\[REDACTED\])$/);
+  // A marker among the outputs; the value itself is a sensitive job output, sealed by the controller.
+  expect((done.output as { outputs: { password: string } }).outputs.password).toBe("(sensitive value)");
+  expect((done.output as { password?: unknown }).password).toEqual({ $sensitive: true });
   const logs = await cluster.logs(id);
   expect(logs).toContain("step null_resource.r0: succeeded");
   expect(logs).toContain("step null_resource.r1: succeeded");
@@ -60,16 +61,23 @@ test("terraform detect (plan) reports changesDetected and applies nothing", asyn
   expect(invocations().slice(before).map((i) => i.argv[0])).toEqual(["init", "plan"]);
 }, 60_000);
 
-test("terraform keepPlan puts the plan file with ctx.artifacts; a runner without an artifact destination fails the job saying so", async () => {
+test("terraform keepPlan puts the plan file with ctx.artifacts; through the binary the reference controller keeps it (job artifacts lists it)", async () => {
   // The plugin itself, with a test context that keeps artifacts.
   const ctx = createTestContext({ jobId: "tf-keep" });
   const output = (await terraformPlugin.actions.plan?.({ ...input({ keepPlan: true, binary: path.join(fakes, "terraform") }, { resources: 1 }) }, ctx)) as { planArtifact?: { name: string; size: number; sha256: string } };
   expect(output.planArtifact).toMatchObject({ name: "tfplan" });
   expect(ctx.artifactsKept.get("tfplan")?.bytes.byteLength).toBe(output.planArtifact?.size);
-  // Through the binary: the runner's artifact destination decides.
-  const done = await cluster.waitFor(await cluster.submit("terraform", "plan", input({ keepPlan: true }, { resources: 1 })), terminal);
-  if (done.status === "failed") expect(done.error?.message).toContain('Cannot keep artifact "tfplan"');
-  else expect(done.output).toMatchObject({ planArtifact: { name: "tfplan" } });
+  // Through the binary: the reference controller's artifact store keeps it.
+  const id = await cluster.submit("terraform", "plan", input({ keepPlan: true }, { resources: 1 }));
+  const done = await cluster.waitFor(id, terminal);
+  expect(done.error).toBeUndefined();
+  expect(done.status).toBe("succeeded");
+  const kept = (done.output as { planArtifact: { name: string; size: number; sha256: string } }).planArtifact;
+  expect(kept).toMatchObject({ name: "tfplan", size: JSON.stringify({ destroy: false, n: 1 }).length });
+  const listed = await cluster.cli(["job", "artifacts", id, "--json"]);
+  expect(listed.code).toBe(0);
+  const { artifacts } = JSON.parse(listed.output) as { artifacts: Array<{ name: string; size: number; sha256: string }> };
+  expect(artifacts.map((a) => [a.name, a.size, a.sha256])).toEqual([["tfplan", kept.size, kept.sha256]]);
 }, 60_000);
 
 test("terraform destroy plans with -destroy and applies it", async () => {

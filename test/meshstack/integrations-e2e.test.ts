@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { FLAVOURS, STATUS_URL, assertBuilt, start, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
@@ -25,6 +25,7 @@ let github: FakeGithub;
 let gitlab: FakeGitlab;
 let azure: FakeAzureDevops;
 let runner: Proc;
+let statusUrl: string;
 let repo: string;
 
 beforeAll(async () => {
@@ -55,7 +56,7 @@ beforeAll(async () => {
     "--data-dir", path.join(dir, "data"), "--status-port", "0", "--poll-interval", "200ms", "--meshstack-status-interval", "500ms",
     "--concurrency", "4",
   ], { env: { PATH: `${fakesDir}:${process.env.PATH}` } });
-  await waitForOutput(runner, STATUS_URL);
+  statusUrl = await waitForOutput(runner, STATUS_URL);
 }, 60_000);
 afterAll(async () => {
   runner?.kill("SIGKILL");
@@ -137,7 +138,56 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     const run = await eventually(ended(uuid), 60_000, "run ended");
     expect(run.status).toBe("SUCCEEDED");
     expect(run.changesDetected).toBe(true);
+    // The plan file itself, base64, in the final PATCH (the fake terraform writes {destroy, n}).
+    expect(typeof run.artifact).toBe("string");
+    expect(JSON.parse(Buffer.from(String(run.artifact), "base64").toString("utf8"))).toEqual({ destroy: false, n: 1 });
+    const final = run.updates.find((u) => u.body.status === "SUCCEEDED");
+    expect(final?.body.artifact).toBe(run.artifact);
+    expect(final?.body.changesDetected).toBe(true);
     expect([...run.steps.keys()]).not.toContain("terraform-apply");
+  }, 90_000);
+
+  test("TERRAFORM APPLY: a sensitive output reaches meshStack as its real value with isSensitive, and nowhere else", async () => {
+    const secret = "tf-sensitive-output-Qx7v2LmN9";
+    const uuid = fake.addRun({ type: "TERRAFORM", implementation: { repositoryUrl: repo, async: false }, inputs: [{ key: "resources", value: 1, type: "INTEGER" }, { key: "secret", value: secret, type: "STRING" }] });
+    const run = await eventually(ended(uuid), 60_000, "run ended");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(run.steps.get("terraform")?.outputs?.password).toEqual({ value: secret, type: "STRING", isSensitive: true });
+    expect(run.steps.get("terraform")?.outputs?.resource_count).toEqual({ value: 1, type: "INTEGER", isSensitive: false });
+    // Only in the outputs of the final PATCH: no step message, summary or other update carries it.
+    for (const update of run.updates) {
+      const steps = (update.body.steps ?? []) as Array<Record<string, unknown>>;
+      const withoutOutputs = { ...update.body, steps: steps.map(({ outputs: _outputs, ...rest }) => rest) };
+      expect(JSON.stringify(withoutOutputs)).not.toContain(secret);
+    }
+    expect(runner.output()).not.toContain(secret);
+    expect(await (await fetch(`${statusUrl}/status`)).text()).not.toContain(secret);
+    expect(await (await fetch(`${statusUrl}/`)).text()).not.toContain(secret);
+  }, 90_000);
+
+  test("TERRAFORM async: the module gets the run's register/update URLs and run token (environment and TF_VAR_), never logged; the run is handed off", async () => {
+    const log = path.join(dir, "tf-async.log");
+    const uuid = fake.addRun({
+      type: "TERRAFORM",
+      implementation: { repositoryUrl: repo, async: true },
+      inputs: [{ key: "resources", value: 1, type: "INTEGER" }, { key: "FAKE_TERRAFORM_LOG", value: log, type: "STRING", isEnvironment: true }],
+    });
+    await eventually(() => (fake.run(uuid).steps.get("terraform")?.status === "SUCCEEDED" ? true : undefined), 60_000, "terraform step succeeded");
+    const run = fake.run(uuid);
+    expect(run.status).toBe("IN_PROGRESS");
+    const calls = readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { argv: string[]; meshstackEnv: Record<string, string> });
+    const apply = calls.find((c) => c.argv[0] === "apply");
+    expect(apply).toBeDefined();
+    const env = apply?.meshstackEnv ?? {};
+    expect(env.MESHSTACK_RUN_TOKEN).toBe(run.runToken);
+    expect(env.TF_VAR_meshstack_run_token).toBe(run.runToken);
+    expect(env.MESHSTACK_RUN_UUID).toBe(uuid);
+    expect(env.MESHSTACK_REGISTER_SOURCE_URL).toContain(`/meshbuildingblockruns/${uuid}/status/source`);
+    expect(env.MESHSTACK_UPDATE_SOURCE_URL).toContain(`/meshbuildingblockruns/${uuid}/status/source`);
+    expect(env.TF_VAR_meshstack_update_source_url).toBe(env.MESHSTACK_UPDATE_SOURCE_URL);
+    expect(env.TF_VAR_meshstack_register_source_url).toBe(env.MESHSTACK_REGISTER_SOURCE_URL);
+    expect(runner.output()).not.toContain(run.runToken);
+    expect(JSON.stringify(run.updates)).not.toContain(run.runToken);
   }, 90_000);
 
   test("GITLAB_CICD (always async): the pipeline is triggered with the decrypted trigger token, the run's URLs and token as variables; the run is left IN_PROGRESS", async () => {

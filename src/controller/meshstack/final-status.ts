@@ -4,6 +4,7 @@
 // trigger step succeeds and the run stays IN_PROGRESS for the pipeline to report.
 
 import type { JobResult } from "../../protocol/edge-v1.ts";
+import { isSensitiveEntry } from "../../secrets/sensitive-outputs.ts";
 import type { Behavior, ImplementationType, RunInput } from "./run-document.ts";
 
 export const SUMMARY_MAX = 2000;
@@ -113,7 +114,9 @@ export function outputType(inputType: string): string {
 
 /**
  * A plugin's output as meshStack outputs: `{outputs: {...}}` or the object itself; each value is
- * either plain (its type inferred) or `{value, type?, sensitive?|isSensitive?}`.
+ * either plain (its type inferred) or `{value, type?, sensitive?|isSensitive?}`. Sensitive job
+ * outputs (`ctx.outputs.set(name, value, {sensitive: true})`, top level `{"$sensitive": value}`)
+ * go with their real value and `isSensitive: true`, as meshcloud's runner sends them.
  */
 export function pluginOutputs(output: unknown): Record<string, MeshOutput> {
   if (output === null || typeof output !== "object" || Array.isArray(output)) return {};
@@ -122,12 +125,27 @@ export function pluginOutputs(output: unknown): Record<string, MeshOutput> {
   const out: Record<string, MeshOutput> = {};
   for (const [key, raw] of entries.slice(0, MAX_OUTPUTS)) {
     if (key.length > MAX_OUTPUT_KEY || (source === undefined && (key === "plan" || key === "changesDetected"))) continue;
+    if (isSensitiveEntry(raw)) {
+      out[key] = sensitiveOutput(raw.$sensitive);
+      continue;
+    }
     const wrapped = raw !== null && typeof raw === "object" && !Array.isArray(raw) && "value" in raw ? (raw as { value: unknown; type?: unknown; sensitive?: unknown; isSensitive?: unknown }) : undefined;
     const value = wrapped === undefined ? raw : wrapped.value;
     const type = typeof wrapped?.type === "string" ? outputType(wrapped.type.toUpperCase()) : inferType(value);
     out[key] = { value: type === "CODE" && typeof value !== "string" ? JSON.stringify(value) : value, type, isSensitive: wrapped?.sensitive === true || wrapped?.isSensitive === true };
   }
+  // With an `outputs` object, the sensitive job outputs are beside it at the top level (they win).
+  if (source !== undefined) {
+    for (const [key, raw] of Object.entries(output as Record<string, unknown>).slice(0, MAX_OUTPUTS)) {
+      if (key.length <= MAX_OUTPUT_KEY && isSensitiveEntry(raw)) out[key] = sensitiveOutput(raw.$sensitive);
+    }
+  }
   return out;
+}
+
+function sensitiveOutput(value: unknown): MeshOutput {
+  const type = inferType(value);
+  return { value: type === "CODE" && typeof value !== "string" ? JSON.stringify(value) : value, type, isSensitive: true };
 }
 
 function inferType(value: unknown): string {

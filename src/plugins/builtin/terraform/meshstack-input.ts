@@ -1,9 +1,13 @@
 // A meshStack TERRAFORM run as the meshStack adapter hands it over (src/controller/meshstack/
 // implementations.ts: behavior, inputs, environment, implementation with secrets decrypted),
 // turned into this plugin's own input: the building block's inputs become variables, its
-// environment inputs environment variables, the repository the module source.
+// environment inputs environment variables, the repository the module source. An async run's
+// module reports to meshStack itself: it gets the run's register/update URLs and run token as
+// environment variables (MESHSTACK_*) and as Terraform variables (TF_VAR_meshstack_*, which a
+// module that declares no such variable ignores); the token is masked like every run token.
 
 import { EdgeError } from "../../../errors.ts";
+import { callbackVariables } from "../callback-info.ts";
 import { implementationFields, type MeshstackRun } from "../meshstack-run.ts";
 import type { TerraformInput } from "./plugin.ts";
 
@@ -17,6 +21,7 @@ export function fromMeshstack(run: MeshstackRun): TerraformInput {
   for (const [key, value] of Object.entries(run.inputs ?? {})) if (!Object.hasOwn(environment, key)) variables[key] = value;
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(environment)) env[key] = typeof value === "string" ? value : JSON.stringify(value);
+  if (run.async === true) Object.assign(env, asyncEnvironment(run));
   const module: TerraformInput["module"] = { git: url };
   const ref = field.optional("refName"), key = field.optional("sshPrivateKey"), hosts = field.optional("knownHost");
   if (ref !== undefined) module.ref = ref;
@@ -24,4 +29,19 @@ export function fromMeshstack(run: MeshstackRun): TerraformInput {
   if (key !== undefined) module.sshKey = key;
   if (hosts !== undefined) module.knownHosts = hosts;
   return { module, variables, env, planInOutput: true };
+}
+
+/** What an async run's module needs to report back: MESHSTACK_* and TF_VAR_meshstack_* (lower case). */
+function asyncEnvironment(run: MeshstackRun): Record<string, string> {
+  const { registerSourceUrl, updateSourceUrl, runToken, runUuid } = run.meshstack;
+  if (typeof registerSourceUrl !== "string" || typeof updateSourceUrl !== "string" || typeof runToken !== "string") {
+    throw new EdgeError("input_invalid", "Cannot run a meshStack TERRAFORM run in async mode: the run carries no register/update URLs and run token");
+  }
+  const vars = callbackVariables({ kind: "meshstack", registerSourceUrl, updateSourceUrl, runToken, runUuid: String(runUuid ?? "") });
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(vars)) {
+    env[name] = value;
+    env[`TF_VAR_${name.toLowerCase()}`] = value;
+  }
+  return env;
 }

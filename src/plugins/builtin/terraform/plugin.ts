@@ -1,7 +1,8 @@
 // Built-in "terraform" (Terraform or OpenTofu): fetch the module into the job's own directory,
 // write the inputs as *.auto.tfvars.json, `init`, then `plan` (detect), `apply` or `destroy` from
 // a saved plan, with `-json` machine output turned into steps and log lines and `output -json`
-// into outputs (sensitive ones masked). Credentials come from secrets as environment variables
+// into outputs (sensitive ones as sensitive job outputs: the real value for the controller, masked
+// everywhere else). Credentials come from secrets as environment variables
 // or variables; each run has its own working and data directory, so concurrent runs never share one.
 
 import { access, chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -34,6 +35,10 @@ export interface TerraformInput {
 type Operation = "plan" | "apply" | "destroy";
 const OUTPUT_MAX_BYTES = 1024 * 1024;
 const SENSITIVE = "(sensitive value)";
+/** ctx.outputs.set's name rule; a sensitive output named otherwise stays a marker. */
+const JOB_OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+/** The keys of this plugin's own result: a sensitive output of that name would be overwritten by it. */
+const RESULT_KEYS = new Set(["changesDetected", "changes", "outputs", "planArtifact", "plan", "result"]);
 /** A job's output is capped at 1 MiB; base64 of this stays well below. */
 const PLAN_IN_OUTPUT_MAX = 512 * 1024;
 
@@ -135,7 +140,11 @@ function fail(name: string, run: TfRun): never {
   throw new EdgeError("command_failed", `terraform ${name} exited with code ${run.code}${why}`);
 }
 
-/** `terraform output -json` as {name: value}, sensitive values replaced by a marker. */
+/**
+ * `terraform output -json` as {name: value}. A sensitive output becomes a sensitive job output
+ * (`ctx.outputs.set(name, value, {sensitive: true})`: masked in every log, step and error, sealed
+ * by the reference controller, sent to meshStack with isSensitive) and shows here as a marker.
+ */
 async function readOutputs(binary: string, dir: string, env: Record<string, string>, ctx: ActionContext): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -158,7 +167,13 @@ async function readOutputs(binary: string, dir: string, env: Record<string, stri
   }
   const outputs: Record<string, unknown> = {};
   for (const [name, entry] of Object.entries((parsed ?? {}) as Record<string, { sensitive?: boolean; value?: unknown }>)) {
-    outputs[name] = entry?.sensitive === true ? SENSITIVE : entry?.value;
+    if (entry?.sensitive !== true) {
+      outputs[name] = entry?.value;
+      continue;
+    }
+    outputs[name] = SENSITIVE;
+    if (JOB_OUTPUT_NAME.test(name) && !RESULT_KEYS.has(name)) ctx.outputs.set(name, entry.value ?? null, { sensitive: true });
+    else ctx.log.warn(`Sensitive output "${name.slice(0, 64)}" is not passed on: a job output name is a letter, then up to 63 letters, digits, "_" or "-", and not one of ${[...RESULT_KEYS].join(", ")}`);
   }
   return outputs;
 }
