@@ -24,6 +24,7 @@ import { boundLine, boundOutcome, boundStep } from "./job-text.ts";
 import { abortReason, endedOutcome, type Ending } from "./run-outcome.ts";
 import { realTimers, type Timers } from "../util/time.ts";
 import type { Group, Task } from "./pool-task.ts";
+import { deliver, guarded } from "./pool-guard.ts";
 import { WorkerHost } from "./worker-host.ts";
 import type { PluginSource } from "./worker-protocol.ts";
 
@@ -155,12 +156,12 @@ export class PluginPool {
       }),
       childGroups: new Set(),
       request, resolve, redaction, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
-      onAbort: this.#guarded(() => this.#end(task, "cancelled")),
-      onInterrupt: this.#guarded(() => this.#end(task, "interrupted")),
+      onAbort: guarded(this.#log, () => this.#end(task, "cancelled")),
+      onInterrupt: guarded(this.#log, () => this.#end(task, "interrupted")),
       sink: {
         // The one place a plugin's text is redacted, then clipped (job-text.ts), before anyone sees it.
-        onLog: (line) => this.#deliver(task, request.onLog, boundLine(redaction, line)),
-        onStep: (step) => this.#deliver(task, request.onStep, boundStep(redaction, step)),
+        onLog: (line) => deliver(this.#log, task, request.onLog, boundLine(redaction, line)),
+        onStep: (step) => deliver(this.#log, task, request.onStep, boundStep(redaction, step)),
         call: (call) => task.calls.answer(call),
         onSpawned: (pid) => task.childGroups.add(pid),
         redact: (text) => redaction.text(text),
@@ -174,7 +175,7 @@ export class PluginPool {
     request.signal.addEventListener("abort", task.onAbort, { once: true });
     interrupt?.addEventListener("abort", task.onInterrupt, { once: true });
     this.#tasks.add(task);
-    task.deadline = this.#timers.setTimeout(this.#guarded(() => this.#end(task, "timed_out")), timeoutMs);
+    task.deadline = this.#timers.setTimeout(guarded(this.#log, () => this.#end(task, "timed_out")), timeoutMs);
     const builtin = builtinSource(ref);
     if (builtin !== undefined) {
       this.#enqueue(task, builtin);
@@ -218,7 +219,7 @@ export class PluginPool {
     const { request } = task;
     const { runId, result } = host.execute({ id: request.jobId, attempt: request.attempt, action: request.action, input: request.input }, task.sink);
     task.runId = runId;
-    void result.then(this.#guarded((r: JobOutcome) => this.#finished(task, host, r)));
+    void result.then(guarded(this.#log, (r: JobOutcome) => this.#finished(task, host, r)));
   }
 
   #finished(task: Task, host: WorkerHost, result: JobOutcome): void {
@@ -247,7 +248,7 @@ export class PluginPool {
       return;
     }
     group.idle.push(host);
-    this.#idleTimers.set(host, this.#timers.setTimeout(this.#guarded(() => {
+    this.#idleTimers.set(host, this.#timers.setTimeout(guarded(this.#log, () => {
       this.#idleTimers.delete(host);
       if (host.state === "idle") void host.terminate({ code: "internal", message: "Plugin worker idle" });
     }), group.policy.idleMs));
@@ -266,7 +267,7 @@ export class PluginPool {
       return undefined;
     }
     if (host.state !== "stopping") group.hosts.add(host);
-    host.ready().then(this.#guarded(() => this.#release(group, host)), () => undefined);
+    host.ready().then(guarded(this.#log, () => this.#release(group, host)), () => undefined);
     return host;
   }
 
@@ -325,7 +326,7 @@ export class PluginPool {
     }
     const reason = why === "timed_out" ? "Job timed out" : abortReason(why === "interrupted" && task.request.interrupt !== undefined ? task.request.interrupt : task.request.signal);
     host.cancel(task.runId, reason);
-    task.grace = this.#timers.setTimeout(this.#guarded(() => {
+    task.grace = this.#timers.setTimeout(guarded(this.#log, () => {
       this.#log.warn("Terminating plugin worker: the plugin did not stop in time", { worker: host.id, plugin: host.label, jobId: task.request.jobId, graceMs: this.#graceMs });
       void host.terminate({ code: why === "timed_out" ? "plugin_timeout" : "job_cancelled", message: `Plugin did not stop within ${this.#graceMs} ms` });
     }), this.#graceMs);
@@ -371,29 +372,6 @@ export class PluginPool {
     return stopProcesses({ groups: task.childGroups, pids }, { graceMs: this.#graceMs }).catch((error: unknown) => {
       this.#log.error("Cannot stop a job's processes", { jobId: task.request.jobId, error: serializeError(error).message });
     });
-  }
-
-  #deliver<T>(task: Task, callback: (value: T) => void, value: T): void {
-    if (task.done) return;
-    try {
-      callback(value);
-    } catch (error) {
-      this.#log.error("Run callback threw", { jobId: task.request.jobId, error: serializeError(error).message });
-    }
-  }
-
-  /**
-   * Wraps a callback that runs from a timer, an abort event or a worker message, so a bug in
-   * the pool is logged instead of becoming an uncaught exception that stops the runner.
-   */
-  #guarded<A extends unknown[]>(callback: (...args: A) => void): (...args: A) => void {
-    return (...args) => {
-      try {
-        callback(...args);
-      } catch (error) {
-        this.#log.error("Plugin pool bug", { error: serializeError(error).message });
-      }
-    };
   }
 
   #group(source: PluginSource): Group {

@@ -38,6 +38,8 @@ test("PluginPool.run() retires a worker after an escaped error but keeps one aft
 });
 
 test("PluginPool.run() times out an infinite loop and terminates its worker", async () => {
+  // A ready worker first: the 100 ms then measure the action, not a worker start on a loaded machine.
+  await pool.prewarm("faults@0.0.1");
   const outcome = await pool.run(request("faults", "loop", { jobId: "spin", timeoutMs: 100 }));
   expect(outcome).toEqual({ status: "timed_out", error: { code: "plugin_timeout", message: 'Cannot finish job "spin" within 100 ms: plugin "faults@0.0.1" ran longer than allowed' } });
   expect(records.some((r) => r.msg === "Terminating plugin worker: the plugin did not stop in time" && r.jobId === "spin")).toBe(true);

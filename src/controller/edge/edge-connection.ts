@@ -121,14 +121,10 @@ export class EdgeConnection implements ControllerConnection {
       this.#sessionOpened = false;
       const closed = await this.#session(signal);
       if (signal.aborted) break;
-      let waitMs: number;
-      if (failureHandling(closed.code) === "unauthorized") {
-        this.#setState("unauthorized", closed.reason);
-        waitMs = this.#backoff.ceiling();
-      } else {
-        this.#setState("backoff", closed.reason);
-        waitMs = this.#backoff.next(clampRetryAfter(closed.retryAfterMs, this.#o.reconnectMaxMs));
-      }
+      // The one table decides by code (src/controller/failure.ts).
+      const unauthorized = failureHandling(closed.code) === "unauthorized";
+      this.#setState(unauthorized ? "unauthorized" : "backoff", closed.reason);
+      const waitMs = unauthorized ? this.#backoff.ceiling() : this.#backoff.next(clampRetryAfter(closed.retryAfterMs, this.#o.reconnectMaxMs));
       // A lost session and an attempt that never opened one are different events: say which.
       const fields = { state: this.#status.state, failures: this.#backoff.failures };
       if (this.#sessionOpened) {
