@@ -46,6 +46,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         runners: core.store.runners.size,
         counters: { ...core.counters },
         store: { compaction: { ...core.store.compaction }, eventJournalBytes: core.logs.totalBytes },
+        background: { sweep: { ...core.background.sweep } },
       });
     }
     return c.json(body, state === "ready" ? 200 : 503);

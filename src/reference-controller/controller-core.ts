@@ -76,6 +76,8 @@ export class ControllerCore {
   readonly leaseSession = new Map<string, string>();
   readonly #waiters = new JobWaiters();
   readonly #finished: FinishedJobs;
+  /** Background steps as health shows them: a failure is logged, retried, and counted here. */
+  readonly background: { sweep: { failures: number; lastError?: string; lastFailedAt?: number } } = { sweep: { failures: 0 } };
   /** Called before every lease decision (the controller wires its pause detector here). */
   awake: () => void = () => {};
   /** Per leased job: no expiry before this (a restart's or a pause's grace), whatever its lease says. */

@@ -249,7 +249,11 @@ export class ReferenceController {
         this.#pauses.beat();
         this.sweep();
       },
-      onError: (error) => logger.error("Lease sweep failed; retrying on the next tick", { error: String(error) }),
+      onError: (error) => {
+        const failures = (this.core.background.sweep.failures ?? 0) + 1;
+        this.core.background.sweep = { failures, lastError: String(error).slice(0, 300), lastFailedAt: clock.now() };
+        logger.error("Lease sweep failed; retrying on the next tick", { error: String(error).slice(0, 300), failures });
+      },
     });
   }
 

@@ -112,3 +112,22 @@ test("a compaction that fails is logged, retried later and shown in health; it n
   expect(h.controller.core.store.compaction.failures).toBe(0);
   expect(fs.statSync(path.join(dir, "snapshot.json")).isFile()).toBe(true);
 });
+
+test("a lease sweep that throws is logged, retried on the next tick and counted in health; the loop goes on", async () => {
+  const { ManualTimer } = await import("../reference-controller/helpers.ts");
+  const timer = new ManualTimer();
+  h = makeController({ autoSweep: true, timer });
+  const original = h.controller.core.expireLeases.bind(h.controller.core);
+  let calls = 0;
+  h.controller.core.expireLeases = () => {
+    calls++;
+    if (calls === 1) throw new RangeError("Maximum call stack size exceeded");
+    return original();
+  };
+  timer.fireAll();
+  timer.fireAll();
+  expect(calls).toBe(2);
+  const health = await h.controller.app.request("/api/v1/health", { headers: ADMIN });
+  expect(await health.json()).toMatchObject({ status: "ok", background: { sweep: { failures: 1, lastError: expect.stringContaining("Maximum call stack") } } });
+  expect(h.records.some((r) => r.level === "error" && r.msg.includes("Lease sweep failed"))).toBe(true);
+});
