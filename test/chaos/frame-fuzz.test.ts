@@ -5,6 +5,7 @@
 
 import { afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
+import { rssMiB } from "../helpers/rss.ts";
 import { assertBuilt } from "../helpers/processes.ts";
 import { reportLine } from "./support/census.ts";
 import { ADMIN_TOKEN, Cluster } from "./support/cluster.ts";
@@ -18,9 +19,6 @@ afterEach(async () => {
   cluster = undefined;
 });
 
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-}
 
 async function session(url: string, apiKey: string, transport: "websocket" | "poll"): Promise<{ sessionId: string; token: string }> {
   const res = await fetch(`${url}/edge/v1/sessions`, {

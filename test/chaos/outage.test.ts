@@ -5,23 +5,14 @@
 // CI uses a shorter outage with the lease, reconnect ceiling and grace shortened in proportion
 // (CHAOS_OUTAGE_MS sets it; `npm run chaos` uses the full 60 s).
 
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { assertBuilt } from "../helpers/processes.ts";
 import { takeCensus } from "./support/census.ts";
-import { Cluster } from "./support/cluster.ts";
+import { chaosRuns } from "./support/chaos-run.ts";
 import { CHAOS, FULL, scaled } from "./support/settings.ts";
-import { Sink } from "./support/sink.ts";
 
-let cluster: Cluster | undefined;
-let sink: Sink | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster?.remove();
-  sink?.stop();
-  cluster = undefined;
-  sink = undefined;
-});
+const runs = chaosRuns();
 
 const s = (ms: number) => `${ms}ms`;
 const modes = FULL ? (["SIGSTOP", "SIGKILL", "SIGTERM"] as const) : (["SIGSTOP", "SIGKILL"] as const);
@@ -31,13 +22,11 @@ for (const mode of modes) {
     assertBuilt();
     const outage = CHAOS.outageMs;
     const t = scaled(outage);
-    sink = new Sink();
-    cluster = await Cluster.create({
+    const { cluster, sink } = await runs.start({
       // Full length: the defaults (no lease flags). Shorter: everything scaled together.
       controllerArgs: outage === 60_000 ? [] : ["--lease-ttl", s(t.leaseTtlMs), "--heartbeat-interval", s(t.heartbeatMs), "--lease-grace", s(t.leaseGraceMs)],
       runnerArgs: ["--transport", "websocket", "--concurrency", "6", ...(outage === 60_000 ? [] : ["--reconnect-max", s(t.reconnectMaxMs)])],
     });
-    await cluster.startController();
     for (const id of ["r1", "r2"]) await cluster.startRunner(id);
     const acked = new Map<string, string>();
     for (let i = 0; i < 12; i++) {

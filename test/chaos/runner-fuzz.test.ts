@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { Hono } from "hono";
 import { serveHttp, upgradeWebSocket, type HttpServer } from "../../src/platform/http-server.ts";
+import { rssMiB } from "../helpers/rss.ts";
 import { assertBuilt, FLAVOURS, STATUS_URL, start, waitForOutput, type Proc } from "../helpers/processes.ts";
 import { reportLine } from "./support/census.ts";
 import { controllerFrame, Rng } from "./support/frames.ts";
@@ -29,9 +30,6 @@ afterEach(async () => {
   dir = undefined;
 });
 
-function rssMiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
-}
 
 test(`runner against a hostile controller: ${CHAOS.frames} frames, hostile session values; it stays up and bounded`, async () => {
   assertBuilt();

@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
+import { rssMiB } from "../helpers/rss.ts";
 import { assertBuilt, CONTROLLER_URL, FLAVOURS, start, waitForOutput, type Proc } from "../helpers/processes.ts";
 
 const MiB = 1024 * 1024;
@@ -29,10 +30,6 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function rssMiB(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
-}
 
 /**
  * POSTs up to `totalBytes` in chunks without a Content-Length (chunked), as fast as the server
