@@ -98,6 +98,13 @@ function notFound(name: string, version: string): EdgeError {
 }
 
 function fail(c: Context, error: unknown, logger?: Logger): Response {
+  // A full disk is refused like every change of the controller's store (507, Retry-After), not
+  // an internal error; the atomic write left no temp file.
+  const errno = (error as { code?: unknown } | null)?.code;
+  if (errno === "ENOSPC" || errno === "EDQUOT") {
+    c.header("Retry-After", "5");
+    return c.json({ error: { code: "store_full", message: "Cannot store the bundle: the controller's disk is full" } }, 507);
+  }
   const wire = serializeError(error);
   const status = STATUS[wire.code] ?? (wire.code.startsWith("bundle_") ? 422 : 500);
   if (status === 500) logger?.error("Plugin bundle request failed", { path: c.req.path, error: wire });

@@ -115,3 +115,23 @@ test.skipIf(skip !== undefined)("a start on a full disk serves reads; the first 
   expect(writable).toBe(1);
   expect(disk!.tempFiles()).toEqual([]);
 });
+
+test.skipIf(skip !== undefined)("a plugin bundle published to a full disk: 507, no temp file, the version not stored", async () => {
+  const { makeKey, signedBundle } = await import("../plugin-bundles/fixtures.ts");
+  const { MANIFEST_HEADER, SIGNATURE_HEADER } = await import("../../src/plugin-bundles/bundle-routes.ts");
+  h = onDisk();
+  const bundle = await signedBundle("big", "1.0.0", await makeKey(), 64 * 1024);
+  disk!.fill();
+  const res = await h.controller.app.request("/api/v1/plugins/big/1.0.0", {
+    method: "PUT",
+    headers: { authorization: "Bearer test-admin-token", [MANIFEST_HEADER]: Buffer.from(JSON.stringify(bundle.manifest)).toString("base64url"), [SIGNATURE_HEADER]: bundle.signature },
+    body: bundle.bytes,
+  });
+  expect(res.status).toBe(507);
+  expect(((await res.json()) as { error: { code: string } }).error.code).toBe("store_full");
+  expect(disk!.tempFiles()).toEqual([]);
+  expect(fs.readdirSync(disk!.dir, { recursive: true }).filter((n) => String(n).endsWith(".tmp"))).toEqual([]);
+  disk!.free();
+  const manifest = await h.controller.app.request("/api/v1/plugins/big/1.0.0/manifest", { headers: { authorization: "Bearer test-admin-token" } });
+  expect(manifest.status).toBe(404);
+});
