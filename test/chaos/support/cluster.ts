@@ -133,6 +133,9 @@ export class Cluster {
   async stop(): Promise<void> {
     for (const id of [...this.runners.keys()]) await this.killRunner(id);
     await this.killController();
+    // For a failed run: every process's output, kept where CHAOS_KEEP_LOGS points.
+    const keep = process.env.CHAOS_KEEP_LOGS;
+    if (keep !== undefined) fs.writeFileSync(path.join(keep, `chaos-${Date.now()}.log`), this.outputs.join("\n----\n"));
   }
 
   remove(): void {

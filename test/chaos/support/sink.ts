@@ -10,10 +10,13 @@ export class Sink {
   readonly executions = new Map<string, Execution[]>();
   readonly #server: ReturnType<typeof Bun.serve>;
 
-  constructor() {
+  constructor(options: { idleTimeoutSec?: number } = {}) {
     this.#server = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
+      // A job holds its call open as long as it runs (up to 45 s in the full outage run); Bun's
+      // default idle timeout (10 s) would cut it and fail the job.
+      idleTimeout: options.idleTimeoutSec ?? 255,
       fetch: async (request) => {
         const url = new URL(request.url);
         const nonce = url.searchParams.get("n") ?? "";
