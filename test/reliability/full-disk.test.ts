@@ -118,7 +118,7 @@ test.skipIf(skip !== undefined)("a start on a full disk serves reads; the first 
 
 test.skipIf(skip !== undefined)("a plugin bundle published to a full disk: 507, no temp file, the version not stored", async () => {
   const { makeKey, signedBundle } = await import("../plugin-bundles/fixtures.ts");
-  const { MANIFEST_HEADER, SIGNATURE_HEADER } = await import("../../src/plugin-bundles/bundle-routes.ts");
+  const { MANIFEST_HEADER, SIGNATURE_HEADER } = await import("../../src/reference-controller/bundle-routes.ts");
   h = onDisk();
   const bundle = await signedBundle("big", "1.0.0", await makeKey(), 64 * 1024);
   disk!.fill();
