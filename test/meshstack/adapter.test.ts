@@ -98,18 +98,25 @@ describe("meshStack adapter", () => {
     await eventually(() => (readdirSync(new RunOutboxStore(s.dataDir).dir).length === 0 ? true : undefined), 5000, "outbox empty");
   });
 
-  test("a run whose inputs were encrypted to another key fails within 1 s saying the key pair does not match", async () => {
-    const s = await setup();
+  test("a run whose inputs were encrypted to another key fails at once (before any status interval or timeout) saying the key pair does not match", async () => {
+    // The "fails within 1 s", measured on one clock (the fake's) against the runner's own
+    // intervals: about 50 ms on an idle machine, but a loaded one can stall a process for over a
+    // second. So everything a late failure could wait for (the status interval, a request timeout,
+    // the job timeout) is at least 30 s away, and the run must fail long before: its FAILED final
+    // status is its only update (it never ran: no status tick).
+    const late = 30_000;
+    const s = await setup({ statusIntervalMs: 2 * late, requestTimeoutMs: 2 * late });
     const { meshstackEncrypt } = await import("./meshstack-encrypt.ts");
     const uuid = s.fake.addRun({ type: "MANUAL", rawInputs: [{ key: "password", type: "STRING", isSensitive: true, value: meshstackEncrypt(otherPublicPem, "x-secret") }] });
-    const run = await eventually(ended(s.fake, uuid), 10_000, "run ended");
+    const run = await eventually(ended(s.fake, uuid), late / 2, "run ended");
     expect(run.status).toBe("FAILED");
-    expect((run.finishedAt ?? 0) - (run.claimedAt ?? 0)).toBeLessThan(1000);
+    expect(run.updates.map((u) => u.body.status)).toEqual(["FAILED"]);
+    expect((run.finishedAt ?? Infinity) - (run.claimedAt ?? 0)).toBeLessThan(late / 3);
     expect(run.summary).toContain('Cannot decrypt meshStack input "password"');
     expect(run.summary).toContain("key pair does not match");
     expect(run.summary).toContain("--runner-key-file");
     expect(s.fake.violations).toEqual([]);
-  });
+  }, 60_000);
 
   test("runAborted stops the run at once and nothing more is sent", async () => {
     const s = await setup({ plugins: { MANUAL: { plugin: "echo", action: "sleep" } }, statusIntervalMs: 100 });
