@@ -2,13 +2,13 @@
 // --signing an Ed25519 plugin signing key pair. Prints the public key; never prints a private one.
 
 import { join } from "node:path";
-import { EdgeError } from "../errors.ts";
 import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "./cli-args.ts";
 import { existsSync } from "node:fs";
 import { rotateRunnerKey } from "../secrets/key-ring.ts";
 import { ensureRunnerKey, runnerKeyFiles } from "../secrets/runner-keys.ts";
 import { generateSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { EXIT, type Command } from "./command.ts";
+import { commandErrorExit } from "./command-error.ts";
 import { untrackedSecretWarning } from "./untracked-secret-warning.ts";
 
 const USAGE = `Usage:
@@ -71,15 +71,7 @@ export const keygenCommand: Command = {
       process.stdout.write(withNewline(result.publicPem));
       return EXIT.ok;
     } catch (error) {
-      if (error instanceof UsageError || error instanceof RangeError) {
-        process.stderr.write(`edge-runner keygen: ${error.message}\n\n${USAGE}`);
-        return EXIT.usage;
-      }
-      if (error instanceof EdgeError) {
-        process.stderr.write(`edge-runner keygen: ${error.message}\n`);
-        return error.code === "config_invalid" ? EXIT.config : EXIT.failure;
-      }
-      throw error;
+      return commandErrorExit(error, { label: "edge-runner keygen", usage: USAGE });
     }
   },
 };

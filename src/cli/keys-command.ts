@@ -11,6 +11,7 @@ import { loadMeshstackPrivateKey } from "../secrets/meshstack-decrypt.ts";
 import { readPrivateKeyFile } from "../secrets/runner-keys.ts";
 import { selfSignedCertificate } from "../secrets/self-signed-certificate.ts";
 import { EXIT, type Command } from "./command.ts";
+import { commandErrorExit } from "./command-error.ts";
 
 const USAGE = `Usage:
   edge-runner keys list [--json]       the ring: key id (RFC 7638), current or retained, size, file
@@ -71,15 +72,7 @@ export const keysCommand: Command = {
       else for (const row of rows) process.stdout.write(`${row.kid}  ${row.current ? "current " : "retained"}  RSA-${row.bits}  ${row.file}\n`);
       return EXIT.ok;
     } catch (error) {
-      if (error instanceof UsageError || error instanceof RangeError) {
-        process.stderr.write(`edge-runner keys: ${error.message}\n\n${USAGE}`);
-        return EXIT.usage;
-      }
-      if (error instanceof EdgeError) {
-        process.stderr.write(`edge-runner keys: ${error.message}\n`);
-        return error.code === "config_invalid" ? EXIT.config : EXIT.failure;
-      }
-      throw error;
+      return commandErrorExit(error, { label: "edge-runner keys", usage: USAGE });
     }
   },
 };

@@ -18,6 +18,7 @@ import { loadSigningKey } from "../plugin-bundles/signing-keys.ts";
 import { verifyBundle } from "../plugin-bundles/verify-bundle.ts";
 import { runPluginLocally, RUN_USAGE } from "./plugin-tools/run-plugin.ts";
 import { EXIT, type Command } from "./command.ts";
+import { commandErrorExit } from "./command-error.ts";
 import { INIT_USAGE, initPlugin } from "./plugin-init.ts";
 import { testPlugin } from "./plugin-test.ts";
 import { publicUrl } from "../config/url.ts";
@@ -54,15 +55,7 @@ export const pluginCommand: Command = {
     try {
       return await sub(rest);
     } catch (error) {
-      if (error instanceof UsageError || error instanceof RangeError) {
-        process.stderr.write(`edge-runner plugin ${name}: ${error.message}\n\n${USAGE}`);
-        return EXIT.usage;
-      }
-      if (error instanceof EdgeError) {
-        process.stderr.write(`edge-runner plugin ${name}: ${error.code}: ${error.message}\n`);
-        return error.code === "config_invalid" ? EXIT.config : EXIT.failure;
-      }
-      throw error;
+      return commandErrorExit(error, { label: `edge-runner plugin ${name}`, usage: USAGE, showCode: true });
     }
   },
 };
