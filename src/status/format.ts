@@ -1,5 +1,6 @@
 // Durations for people: "850 ms", "4.2 s", "3 m 12 s", "2 h 5 m", "3 d 4 h". Used in readiness
-// reasons; the page has its own copy because its renderer also runs in the browser.
+// reasons and on the status page; self-contained, because page.ts also sends its source to the
+// browser for the page's re-render.
 
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) ms = 0;

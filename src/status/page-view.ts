@@ -1,9 +1,11 @@
 // The status page's sections as HTML strings, rendered from a StatusDocument. The function is
 // self-contained on purpose: page.ts sends its source (Function.prototype.toString) to the
 // browser, which re-renders with this same code every 2 s. It must not reference anything
-// outside its own body (imports are types only).
+// outside its own body, except the default of `dur`: the browser always passes formatDuration's
+// own source (self-contained too), so the default is evaluated on the server only.
 
 import type { StatusDocument } from "./document.ts";
+import { formatDuration } from "./format.ts";
 
 export interface PageSections {
   title: string;
@@ -17,21 +19,9 @@ export interface PageSections {
   footer: string;
 }
 
-export function renderSections(doc: StatusDocument): PageSections {
+export function renderSections(doc: StatusDocument, dur: (ms: number) => string = formatDuration): PageSections {
   const esc = (value: unknown): string =>
     String(value).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch);
-  const dur = (ms: number): string => {
-    if (!Number.isFinite(ms) || ms < 0) ms = 0;
-    if (ms < 1000) return `${Math.round(ms)} ms`;
-    const s = ms / 1000;
-    if (s < 10) return `${(Math.floor(s * 10) / 10).toFixed(1)} s`;
-    if (s < 60) return `${Math.floor(s)} s`;
-    const m = Math.floor(s / 60);
-    if (m < 60) return `${m} m ${Math.floor(s % 60)} s`;
-    const h = Math.floor(m / 60);
-    if (h < 24) return `${h} h ${m % 60} m`;
-    return `${Math.floor(h / 24)} d ${h % 24} h`;
-  };
   const bytes = (n: number | undefined): string => {
     if (n === undefined) return "–";
     if (n < 1024 * 1024) return `${Math.round(n / 1024)} KiB`;

@@ -4,6 +4,7 @@
 
 import { createHash } from "node:crypto";
 import type { StatusDocument } from "./document.ts";
+import { formatDuration } from "./format.ts";
 import { renderSections } from "./page-view.ts";
 import { renderSecurityNotice } from "./security-section.ts";
 
@@ -86,12 +87,13 @@ td:not(:first-child) .errcell{display:inline}
 const SCRIPT = `
 (() => {
   const render = ${renderSections.toString()};
+  const dur = ${formatDuration.toString()};
   const security = ${renderSecurityNotice.toString()};
   const stale = document.getElementById("stale");
   const icon = document.getElementById("icon");
   let lastOk = Date.now();
   const apply = (doc) => {
-    const s = render(doc);
+    const s = render(doc, dur);
     for (const key of ["header", "summary", "running", "recent", "workers", "footer"]) {
       const el = document.getElementById("s-" + key);
       if (el !== null && el.innerHTML !== s[key]) el.innerHTML = s[key];
