@@ -6,23 +6,16 @@ import type { Redactor } from "../log/redact.ts";
 import type { ConnectionState } from "../controller/connection.ts";
 import { checkReadiness, type NotReadyKind } from "./readiness.ts";
 import { publicUrl } from "../config/url.ts";
-import type { RecentResultInfo, RunnerSnapshot, RunnerState, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
+import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
 
 /** Longest error text shown; a plugin may throw a whole HTTP body. */
 const MAX_ERROR_CHARS = 300;
 
-export interface StatusDocument {
-  runnerId: string;
-  group: string;
-  version: string;
-  commit: string;
-  runtime: string;
-  pid: number;
-  now: number;
-  startedAt: number;
+/** The snapshot's own facts are copied as they are; the rest is derived or cleaned below. */
+type SnapshotFacts = Pick<RunnerSnapshot, "runnerId" | "group" | "version" | "commit" | "runtime" | "pid" | "now" | "startedAt" | "state" | "stateSince" | "concurrency" | "freeSlots">;
+
+export interface StatusDocument extends SnapshotFacts {
   uptimeMs: number;
-  state: RunnerState;
-  stateSince: number;
   ready: boolean;
   /** Why the runner is not ready; absent when ready. */
   readyReason?: string;
@@ -45,8 +38,6 @@ export interface StatusDocument {
     failedAttempts: number;
     protocolErrors: number;
   };
-  concurrency: number;
-  freeSlots: number;
   running: Array<RunningJobInfo & { elapsedMs: number }>;
   recent: Array<RecentResultInfo & { agoMs: number }>;
   workers: Array<{ id: number; plugin: string; state: WorkerInfo["state"]; jobsServed: number; startedAt: number; upMs: number; memoryBytes?: number }>;
