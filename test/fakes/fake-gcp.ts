@@ -7,7 +7,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { importSPKI, jwtVerify } from "jose";
 import { crc32c } from "../../src/secrets/references/crc32c.ts";
-import { startFake, type FakeAnswer, type FakeRequest } from "./http-fake.ts";
+import { FakeServer, type FakeReply, type FakeRequest } from "./http-fake.ts";
 
 export async function startFakeGcp(options: { now?: () => number } = {}) {
   const now = options.now ?? Date.now;
@@ -16,22 +16,19 @@ export async function startFakeGcp(options: { now?: () => number } = {}) {
   const tokens = new Map<string, { expiresAt: number; allowed: boolean }>();
   /** "projects/P/secrets/S" → versions (index 0 = version 1). */
   const secrets = new Map<string, string[]>();
-  const faults: FakeAnswer[] = [];
   let corrupt = false;
   let exchanges = 0;
   let counter = 0;
   let url = "";
 
-  const gerror = (code: number, status: string, message: string): FakeAnswer => ({ status: code, body: { error: { code, message, status } } });
+  const gerror = (code: number, status: string, message: string): FakeReply => ({ status: code, body: { error: { code, message, status } } });
   const issue = (allowed = true) => {
     const token = `ya29.fake-${++counter}-${Math.random().toString(36).slice(2)}`;
     tokens.set(token, { expiresAt: now() + 3600_000, allowed });
-    return { status: 200, body: { access_token: token, expires_in: 3599, token_type: "Bearer" } } satisfies FakeAnswer;
+    return { status: 200, body: { access_token: token, expires_in: 3599, token_type: "Bearer" } } satisfies FakeReply;
   };
 
-  const handle = async (req: FakeRequest): Promise<FakeAnswer> => {
-    const fault = faults.shift();
-    if (fault !== undefined) return fault;
+  const handle = async (req: FakeRequest): Promise<FakeReply> => {
     if (req.method === "POST" && req.path === "/token") {
       const form = new URLSearchParams(req.body);
       if (form.get("grant_type") !== "urn:ietf:params:oauth:grant-type:jwt-bearer") return { status: 400, body: { error: "unsupported_grant_type", error_description: "Invalid grant_type" } };
@@ -74,10 +71,12 @@ export async function startFakeGcp(options: { now?: () => number } = {}) {
     return { status: 200, body: { name: `${name!.replace(/projects\/[^/]+/, "projects/123456789")}/versions/${number}`, payload: { data: bytes.toString("base64"), dataCrc32c: String(crc) } } };
   };
 
-  const server = await startFake(handle);
-  url = server.url;
+  const server = new FakeServer().any(handle);
+  url = await server.start();
   return {
-    ...server,
+    url: server.url,
+    requests: server.requests,
+    close: () => server.stop(),
     serviceAccountJson: JSON.stringify({
       type: "service_account",
       project_id: "test-project",
@@ -89,7 +88,8 @@ export async function startFakeGcp(options: { now?: () => number } = {}) {
     }),
     addVersion: (name: string, value: string) => secrets.set(name, [...(secrets.get(name) ?? []), value]),
     corrupt: (on: boolean) => (corrupt = on),
-    fail: (answer: FakeAnswer) => faults.push(answer),
+    /** The next request gets `answer`, whatever it asks. */
+    fail: (answer: FakeReply) => server.fault({ times: 1, reply: () => answer }),
     expireTokens: () => tokens.clear(),
     get exchanges() {
       return exchanges;

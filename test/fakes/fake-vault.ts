@@ -5,7 +5,7 @@
 // {"errors": [...]}: 403 "permission denied" for a missing, bad or expired token, 404 with an
 // empty list for a missing path, 400 for a bad AppRole login. Faults can be injected.
 
-import { startFake, type FakeAnswer, type FakeRequest } from "./http-fake.ts";
+import { FakeServer, type FakeReply, type FakeRequest } from "./http-fake.ts";
 
 export interface FakeVaultToken {
   ttlSec: number;
@@ -34,12 +34,11 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
   const kv2 = new Map<string, Array<Record<string, unknown> | null>>();
   const kv1 = new Map<string, Record<string, unknown>>();
   let counter = 0;
-  const faults: FakeAnswer[] = [];
   let refuseRenewal = false;
   let logins = 0;
   let renewals = 0;
 
-  const errors = (status: number, ...messages: string[]): FakeAnswer => ({ status, body: { errors: messages } });
+  const errors = (status: number, ...messages: string[]): FakeReply => ({ status, body: { errors: messages } });
   const issue = (allow: string[], ttlSec: number, renewable = true): string => {
     const token = `hvs.fake${++counter}${Math.random().toString(36).slice(2, 10)}`;
     tokens.set(token, { ttlSec, renewable, expiresAt: now() + ttlSec * 1000, allow });
@@ -47,9 +46,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
   };
   const auth = (token: string, t: FakeVaultToken) => ({ client_token: token, accessor: `acc-${token.slice(-6)}`, policies: ["default", "edge-runner"], lease_duration: t.ttlSec, renewable: t.renewable });
 
-  const handle = (req: FakeRequest): FakeAnswer => {
-    const fault = faults.shift();
-    if (fault !== undefined) return fault;
+  const handle = (req: FakeRequest): FakeReply => {
     if (options.namespace !== undefined && req.headers["x-vault-namespace"] !== options.namespace) {
       // Outside its namespace a token and its paths do not exist.
       return req.path.startsWith("/v1/auth/approle/login") ? errors(400, "invalid role or secret ID") : errors(403, "permission denied");
@@ -95,9 +92,12 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     return { status: 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 2764800, data: value, wrap_info: null, warnings: null, auth: null } };
   };
 
-  const server = await startFake(handle, options.tls);
+  const server = new FakeServer().any(handle);
+  await server.start(options.tls === undefined ? {} : { tls: options.tls });
   return {
-    ...server,
+    url: server.url,
+    requests: server.requests,
+    close: () => server.stop(),
     /** A token the test hands to the runner (ttlSec 0 never expires, like a root token). */
     token: (allow: string[] = ["kv/", "secret/"], ttlSec = 0, renewable = true) => issue(allow, ttlSec, renewable),
     putKv2: (path: string, data: Record<string, unknown> | null) => {
@@ -107,7 +107,8 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     },
     putKv1: (path: string, data: Record<string, unknown>) => kv1.set(path, data),
     revoke: (token: string) => tokens.delete(token),
-    fail: (answer: FakeAnswer) => faults.push(answer),
+    /** The next request gets `answer`, whatever it asks. */
+    fail: (answer: FakeReply) => server.fault({ times: 1, reply: () => answer }),
     refuseRenewal: (refuse: boolean) => (refuseRenewal = refuse),
     get logins() {
       return logins;

@@ -4,7 +4,7 @@
 // records; 404 until the build has one), Builds - Update Build with status "cancelling", PAT Basic
 // auth (401 TF400813, or 203 with a sign-in page), api-version checks, and 429 rate limiting.
 
-import { FakeServer, type FakeRequest, type FakeReply } from "./fake-server.ts";
+import { FakeServer, type FakeRequest, type FakeReply } from "../../fakes/http-fake.ts";
 
 export interface FakeAzureRun {
   id: number;

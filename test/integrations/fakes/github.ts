@@ -8,7 +8,7 @@
 
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { jwtVerify } from "jose";
-import { FakeServer, type FakeRequest, type FakeReply } from "./fake-server.ts";
+import { FakeServer, type FakeRequest, type FakeReply } from "../../fakes/http-fake.ts";
 
 export interface FakeRun {
   id: number;

@@ -4,7 +4,7 @@
 // pipeline, its jobs and its variables, list pipelines, cancel (200), "401 Unauthorized", and
 // rate limiting (429 with Retry-After and RateLimit-* headers).
 
-import { FakeServer, type FakeRequest, type FakeReply } from "./fake-server.ts";
+import { FakeServer, type FakeRequest, type FakeReply } from "../../fakes/http-fake.ts";
 
 export interface FakePipeline {
   id: number;
