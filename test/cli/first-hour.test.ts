@@ -3,27 +3,17 @@
 // use says so without a stack, keygen warns about a private key git would pick up, and the job
 // commands' small words.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { CONTROLLER_URL, FLAVOURS, assertBuilt, runToEnd, start, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { CONTROLLER_URL, FLAVOURS, runToEnd, start, waitForOutput, type Flavour } from "../helpers/processes.ts";
+import { binaryBed } from "../helpers/binary-bed.ts";
 
 const binary = FLAVOURS[0] as Flavour;
-let dir: string;
-const procs: Proc[] = [];
-
-beforeAll(() => {
-  assertBuilt();
-  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-first-hour-"));
-});
-afterAll(async () => {
-  for (const p of procs) p.kill("SIGKILL");
-  await Promise.all(procs.map((p) => p.exited));
-  rmSync(dir, { recursive: true, force: true });
-});
+const bed = binaryBed("edge-runner-first-hour-");
+const { procs } = bed;
 
 /** Holds a loopback port so the product finds it in use. */
 async function occupiedPort(): Promise<{ port: number; server: Server }> {
@@ -45,7 +35,7 @@ describe("usage errors (issue 14 item 5)", () => {
   });
 
   test("a command's own flag is suggested too, and a missing value is a usage error", async () => {
-    const typo = await runToEnd(binary, ["job", "submit", "echo", "--wiat", "--data-dir", dir]);
+    const typo = await runToEnd(binary, ["job", "submit", "echo", "--wiat", "--data-dir", bed.dir]);
     expect(typo.code).toBe(64);
     expect(typo.output).toContain("did you mean --wait?");
     const missing = await runToEnd(binary, ["job", "list", "--group"]);
@@ -74,7 +64,7 @@ describe("start-up failures (issue 14 items 1 and 5)", () => {
   test("dev with the status port in use stops its controller and exits 69 naming --status-port", async () => {
     const { port, server } = await occupiedPort();
     try {
-      const dev = start(binary, ["dev", "--data-dir", path.join(dir, "dev-busy"), "--listen-port", "0", "--status-port", String(port)]);
+      const dev = start(binary, ["dev", "--data-dir", path.join(bed.dir, "dev-busy"), "--listen-port", "0", "--status-port", String(port)]);
       procs.push(dev);
       const code = await Promise.race([dev.exited, new Promise<string>((r) => setTimeout(() => r("still running"), 20_000))]);
       expect(code).toBe(69);
@@ -88,7 +78,7 @@ describe("start-up failures (issue 14 items 1 and 5)", () => {
   test("a controller whose port is in use exits 69 naming --listen-port", async () => {
     const { port, server } = await occupiedPort();
     try {
-      const { code, output } = await runToEnd(binary, ["controller", "--data-dir", path.join(dir, "ctl-busy"), "--listen-port", String(port)]);
+      const { code, output } = await runToEnd(binary, ["controller", "--data-dir", path.join(bed.dir, "ctl-busy"), "--listen-port", String(port)]);
       expect(code).toBe(69);
       expect(output).toContain("(choose another port with --listen-port)");
       noStack(output);
@@ -98,7 +88,7 @@ describe("start-up failures (issue 14 items 1 and 5)", () => {
   });
 
   test("a second controller on the same data directory says so in one line, without a stack", async () => {
-    const dataDir = path.join(dir, "ctl-twice");
+    const dataDir = path.join(bed.dir, "ctl-twice");
     const first = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
     procs.push(first);
     await waitForOutput(first, CONTROLLER_URL);
@@ -113,7 +103,7 @@ describe("start-up failures (issue 14 items 1 and 5)", () => {
 
 describe("a plugin that does not exist (issue 14 item 5)", () => {
   test("job submit nosuch warns, and the job fails saying no built-in has that name, listing them, and how a bundle is named", async () => {
-    const dataDir = path.join(dir, "dev-nosuch");
+    const dataDir = path.join(bed.dir, "dev-nosuch");
     // logFormat auto, stderr a pipe: dev logs JSON like run does (docs/configuration.md), not text.
     const dev = start(binary, ["dev", "--data-dir", dataDir, "--listen-port", "0", "--status-port", "0"], { env: { EDGE_RUNNER_LOG_FORMAT: "auto" } });
     procs.push(dev);
@@ -132,7 +122,7 @@ describe("a plugin that does not exist (issue 14 item 5)", () => {
 });
 
 test("a second dev (a second npm start in the same folder) says the data directory is in use, in one line", async () => {
-  const dataDir = path.join(dir, "dev-twice");
+  const dataDir = path.join(bed.dir, "dev-twice");
   const first = start(binary, ["dev", "--data-dir", dataDir, "--listen-port", "0", "--status-port", "0"]);
   procs.push(first);
   await waitForOutput(first, /edge-runner dev is running/, 30_000);
@@ -148,7 +138,7 @@ describe("keygen and git (issue 14 item 4)", () => {
   const git = (cwd: string, ...args: string[]) => spawnSync("git", args, { cwd, stdio: "ignore" });
 
   test("keygen --signing warns when git would pick up the private key, and not when it is ignored", async () => {
-    const repo = path.join(dir, "repo");
+    const repo = path.join(bed.dir, "repo");
     mkdirSync(repo);
     expect(git(repo, "init", "-q").status).toBe(0);
     const exposed = await runToEnd(binary, ["keygen", "--signing", "--out-dir", path.join(repo, "keys"), "--kid", "dev"]);
@@ -160,7 +150,7 @@ describe("keygen and git (issue 14 item 4)", () => {
     expect(ignored.code).toBe(0);
     expect(ignored.output).not.toContain("Warning");
 
-    const outside = await runToEnd(binary, ["keygen", "--signing", "--out-dir", path.join(dir, "loose-keys"), "--kid", "x"]);
+    const outside = await runToEnd(binary, ["keygen", "--signing", "--out-dir", path.join(bed.dir, "loose-keys"), "--kid", "x"]);
     expect(outside.output).not.toContain("Warning");
   });
 

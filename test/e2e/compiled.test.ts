@@ -2,25 +2,14 @@
 // as a user runs them. Also the crash cases: a runner SIGKILLed while it holds a lease, and a
 // controller restarted with jobs queued.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import * as path from "node:path";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { CONTROLLER_URL, FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { binaryBed } from "../helpers/binary-bed.ts";
 
 const binary = FLAVOURS[0] as Flavour;
-let dir: string;
-const procs: Proc[] = [];
-
-beforeAll(() => {
-  assertBuilt();
-  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-e2e-"));
-});
-afterAll(async () => {
-  for (const p of procs) p.kill("SIGKILL");
-  await Promise.all(procs.map((p) => p.exited));
-  rmSync(dir, { recursive: true, force: true });
-});
+const bed = binaryBed("edge-runner-e2e-");
+const { procs } = bed;
 
 interface Cluster {
   url: string;
@@ -33,7 +22,7 @@ interface Cluster {
 }
 
 async function startController(flavour: Flavour, name: string, extra: string[] = [], port?: number): Promise<Cluster> {
-  const dataDir = path.join(dir, name);
+  const dataDir = path.join(bed.dir, name);
   const controller = start(flavour, ["controller", "--data-dir", dataDir, "--listen-port", String(port ?? 0), ...extra]);
   procs.push(controller);
   const url = await waitForOutput(controller, CONTROLLER_URL);
@@ -117,7 +106,7 @@ describe("edge-runner executable", () => {
     const cluster = await startController(binary, "secrets");
     await cluster.register("r1");
     await cluster.startRunner("r1");
-    const valueFile = path.join(dir, "secret-value");
+    const valueFile = path.join(bed.dir, "secret-value");
     await Bun.write(valueFile, "tf-token-0123456789\n");
     expect((await cluster.cli(["secret", "set", "tf/token", "--value-file", valueFile])).code).toBe(0);
     const listed = await cluster.cli(["secret", "list"]);
@@ -192,7 +181,7 @@ describe("edge-runner executable", () => {
   });
 
   test("dev runs a controller and a runner in one process, prints the demo result, stops on SIGINT", async () => {
-    const dev = start(binary, ["dev", "--data-dir", path.join(dir, "dev"), "--listen-port", "0", "--status-port", "0"]);
+    const dev = start(binary, ["dev", "--data-dir", path.join(bed.dir, "dev"), "--listen-port", "0", "--status-port", "0"]);
     procs.push(dev);
     expect(await waitForOutput(dev, /demo job +job_\S+: (\w+)/)).toBe("succeeded");
     const statusUrl = await waitForOutput(dev, /status page +(http:\/\/\S+)\//);
@@ -203,7 +192,7 @@ describe("edge-runner executable", () => {
 
   test("the bundle on Node refuses caFile without NODE_EXTRA_CA_CERTS (exit 78, names the fix)", async () => {
     const node = FLAVOURS[1] as Flavour;
-    const caFile = path.join(dir, "ca.pem");
+    const caFile = path.join(bed.dir, "ca.pem");
     await Bun.write(caFile, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     const args = ["run", "--runner-id", "r1", "--api-key", "k-123456", "--ca-file", caFile, "--controller-url", "https://127.0.0.1:9", "--status-port", "0"];
     const { code, output } = await runToEnd(node, args, { env: { NODE_EXTRA_CA_CERTS: "" } });

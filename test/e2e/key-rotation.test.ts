@@ -3,29 +3,19 @@
 // the new key; after `keys retire` a value for the old key fails at once with
 // secret_undecryptable, naming the input path and the key id.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createPrivateKey, createPublicKey } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { decodeProtectedHeader } from "jose";
 import { encryptToRunner } from "../../src/secrets/jwe.ts";
 import { ringKeyOf } from "../../src/secrets/key-ring.ts";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { CONTROLLER_URL, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput, type Proc } from "../helpers/processes.ts";
+import { binaryBed, TEST_BINARY } from "../helpers/binary-bed.ts";
 
-const binary: Flavour = process.env.EDGE_RUNNER_TEST_BINARY === undefined ? (FLAVOURS[0] as Flavour) : { name: "test binary", command: [process.env.EDGE_RUNNER_TEST_BINARY] };
-let dir: string;
-const procs: Proc[] = [];
-
-beforeAll(() => {
-  if (process.env.EDGE_RUNNER_TEST_BINARY === undefined) assertBuilt();
-  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-e2e-rotation-"));
-});
-afterAll(async () => {
-  for (const p of procs) p.kill("SIGKILL");
-  await Promise.all(procs.map((p) => p.exited));
-  rmSync(dir, { recursive: true, force: true });
-});
+const binary = TEST_BINARY;
+const bed = binaryBed("edge-runner-e2e-rotation-");
+const { procs } = bed;
 
 interface JobJson { id: string; status: string; input?: Record<string, any>; output?: Record<string, unknown>; error?: { code: string; message: string } }
 
@@ -35,8 +25,8 @@ test("keys rotate keeps queued inputs decryptable, new jobs use the new key, key
     if (code !== 0) throw new Error(`edge-runner ${args.join(" ")} exited ${code}:\n${output}`);
     return output;
   };
-  const dataDir = path.join(dir, "controller");
-  const runnerDir = path.join(dir, "runner");
+  const dataDir = path.join(bed.dir, "controller");
+  const runnerDir = path.join(bed.dir, "runner");
   const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
   procs.push(controller);
   const url = await waitForOutput(controller, CONTROLLER_URL);
@@ -97,7 +87,7 @@ test("keys rotate keeps queued inputs decryptable, new jobs use the new key, key
   await waitForKeys([k2, k1]);
 
   // NAME=@FILE keeps the value out of the process list; one trailing newline is dropped.
-  const valueFile = path.join(dir, "fresh-secret.txt");
+  const valueFile = path.join(bed.dir, "fresh-secret.txt");
   writeFileSync(valueFile, "fresh-secret-456\n", { mode: 0o600 });
   const fresh = await submit(["--secret", `password=@${valueFile}`]);
   expect(kidOf(fresh, "password")).toBe(k2);

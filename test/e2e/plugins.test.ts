@@ -3,27 +3,17 @@
 // that trusts the key; rotate the signing key, publish v2 (run in process isolation), run again;
 // a tampered bundle is refused.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { CONTROLLER_URL, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput } from "../helpers/processes.ts";
+import { binaryBed, TEST_BINARY } from "../helpers/binary-bed.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 // EDGE_RUNNER_TEST_BINARY runs this file against another build (e.g. one in /tmp while dist/ is in use).
-const binary: Flavour = process.env.EDGE_RUNNER_TEST_BINARY === undefined ? (FLAVOURS[0] as Flavour) : { name: "test binary", command: [process.env.EDGE_RUNNER_TEST_BINARY] };
-let dir: string;
-const procs: Proc[] = [];
-
-beforeAll(() => {
-  if (process.env.EDGE_RUNNER_TEST_BINARY === undefined) assertBuilt();
-  dir = mkdtempSync(path.join(tmpdir(), "edge-runner-e2e-plugins-"));
-});
-afterAll(async () => {
-  for (const p of procs) p.kill("SIGKILL");
-  await Promise.all(procs.map((p) => p.exited));
-  rmSync(dir, { recursive: true, force: true });
-});
+const binary = TEST_BINARY;
+const bed = binaryBed("edge-runner-e2e-plugins-");
+const { procs } = bed;
 
 const cli = async (args: string[]): Promise<string> => {
   const { code, output } = await runToEnd(binary, args);
@@ -49,9 +39,9 @@ export default definePlugin({
 }
 
 async function buildSignPublish(version: string, greeting: string, key: string, url: string, tokenFile: string): Promise<void> {
-  const src = path.join(dir, `hello-${version}.ts`);
+  const src = path.join(bed.dir, `hello-${version}.ts`);
   writeFileSync(src, pluginSource(version, greeting));
-  const out = path.join(dir, "build");
+  const out = path.join(bed.dir, "build");
   await cli(["plugin", "build", src, "--out", out]);
   await cli(["plugin", "sign", path.join(out, `hello-${version}.manifest.json`), "--key", key]);
   await cli(["plugin", "publish", path.join(out, `hello-${version}.mjs`), "--controller-url", url, "--admin-token-file", tokenFile]);
@@ -71,7 +61,7 @@ function pluginHostChildren(pid: number): number {
 interface JobJson { id: string; status: string; output?: Record<string, unknown>; error?: { code: string; message: string } }
 
 test("plugin build, sign, publish, run on a runner; rotate the key, publish v2, run again; a tampered bundle is refused", async () => {
-  const dataDir = path.join(dir, "controller");
+  const dataDir = path.join(bed.dir, "controller");
   const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
   procs.push(controller);
   const url = await waitForOutput(controller, CONTROLLER_URL);
@@ -83,9 +73,9 @@ test("plugin build, sign, publish, run on a runner; rotate the key, publish v2, 
     JSON.parse((await runToEnd(binary, ["job", "submit", plugin, "--action", "greet", "--input", '{"name":"Ada"}', "--wait", "--json", ...common])).output) as JobJson;
 
   // The author's key A; the runner trusts it.
-  const keys = path.join(dir, "keys");
+  const keys = path.join(bed.dir, "keys");
   await cli(["keygen", "--signing", "--out-dir", keys, "--kid", "key-a"]);
-  const trusted = path.join(dir, "trusted");
+  const trusted = path.join(bed.dir, "trusted");
   mkdirSync(trusted);
   copyFileSync(path.join(keys, "signing-key-a.pub.jwk"), path.join(trusted, "key-a.jwk"));
   await buildSignPublish("1.0.0", "Hello", path.join(keys, "signing-key-a.key.jwk"), url, tokenFile);
@@ -94,7 +84,7 @@ test("plugin build, sign, publish, run on a runner; rotate the key, publish v2, 
   await cli(["runner", "register", "r1", "--api-key-out", keyFile, ...common]);
   const runner = start(binary, [
     "run", "--runner-id", "r1", "--api-key-file", keyFile, "--controller-url", url, "--status-port", "0",
-    "--start-jitter", "0", "--data-dir", path.join(dir, "runner"), "--trusted-keys", trusted,
+    "--start-jitter", "0", "--data-dir", path.join(bed.dir, "runner"), "--trusted-keys", trusted,
     // v2 runs in process isolation: a child `edge-runner __plugin-host` of the executable.
     "--plugin-policy", '{"hello@2.0.0": {"isolation": "process", "memoryCeilingMb": 512}}',
   ]);

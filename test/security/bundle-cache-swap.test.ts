@@ -4,31 +4,21 @@
 // the bytes that were verified, not a second read of the file. Trusted-key directories and files
 // that group or others can write are refused.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { TrustedKeyRing } from "../../src/plugin-bundles/key-ring.ts";
 import { LEGACY_REQUIRE_SHIM, REQUIRE_SHIM } from "../../src/plugin-bundles/bundler.ts";
 import { verifiedBundleSource } from "../../src/plugin-bundles/verified-source.ts";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { CONTROLLER_URL, FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput } from "../helpers/processes.ts";
+import { binaryBed } from "../helpers/binary-bed.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 /** Jobs per flavour: the compiled binary is quick to drive; the bundles' CLI starts slowly. */
 const JOBS: Record<string, number> = { "compiled binary": 30, "bundle on Node": 10, "bundle on Deno": 10 };
-let dir: string;
-const procs: Proc[] = [];
-
-beforeAll(() => {
-  assertBuilt();
-  dir = mkdtempSync(path.join(tmpdir(), "er-sec-swap-"));
-});
-afterAll(async () => {
-  for (const p of procs) p.kill("SIGKILL");
-  await Promise.all(procs.map((p) => p.exited));
-  rmSync(dir, { recursive: true, force: true });
-});
+const bed = binaryBed("er-sec-swap-");
+const { procs } = bed;
 
 function pluginSource(tag: string, marker: string): string {
   return `import { definePlugin } from ${JSON.stringify(path.join(root, "src/plugins/sdk.ts"))};
@@ -50,7 +40,7 @@ describe("bundle cache swap race", () => {
   for (const flavour of FLAVOURS) {
     const jobs = JOBS[flavour.name] ?? 10;
     test(`${flavour.name}: a loop of cache-file swaps during ${jobs} jobs runs the swapped code 0 times`, async () => {
-      const base = mkdtempSync(path.join(dir, "run-"));
+      const base = mkdtempSync(path.join(bed.dir, "run-"));
       const cli = async (args: string[]): Promise<string> => {
         const { code, output } = await runToEnd(flavour, args);
         if (code !== 0) throw new Error(`edge-runner ${args.join(" ")} exited ${code}:\n${output}`);
@@ -150,7 +140,7 @@ describe("TrustedKeyRing.load() refuses keys others can change", () => {
 
   test("TrustedKeyRing.load() refuses a group- or world-writable directory", async () => {
     for (const mode of [0o775, 0o777]) {
-      const keys = mkdtempSync(path.join(dir, "keys-"));
+      const keys = mkdtempSync(path.join(bed.dir, "keys-"));
       writeFileSync(path.join(keys, "k.jwk"), JSON.stringify(key), { mode: 0o644 });
       chmodSync(keys, mode);
       const error = await TrustedKeyRing.load(keys).then(() => undefined, (e: unknown) => e as { code: string; message: string });
@@ -160,7 +150,7 @@ describe("TrustedKeyRing.load() refuses keys others can change", () => {
   });
 
   test("TrustedKeyRing.load() refuses a group- or world-writable key file, in a directory or alone", async () => {
-    const keys = mkdtempSync(path.join(dir, "keys-"));
+    const keys = mkdtempSync(path.join(bed.dir, "keys-"));
     writeFileSync(path.join(keys, "k.jwk"), JSON.stringify(key));
     chmodSync(path.join(keys, "k.jwk"), 0o664);
     expect(await TrustedKeyRing.load(keys).then(() => "loaded", (e: { code: string }) => e.code)).toBe("config_invalid");
