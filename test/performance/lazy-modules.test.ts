@@ -2,48 +2,10 @@
 // code of backends they do not use (issue 15; the HOUSE rule "lazy-load heavy backends"). The
 // build (scripts/build.ts, --splitting) puts every dynamic import() in its own chunk, loaded
 // only when imported, so what a command loads is the static import closure of its module. This
-// reads that closure from esbuild's metafile: static imports are followed, dynamic ones are not.
+// reads that closure from esbuild's metafile (test/helpers/import-graph.ts).
 
 import { describe, expect, test } from "bun:test";
-import { build, type Metafile } from "esbuild";
-
-const root = new URL("../..", import.meta.url).pathname;
-
-async function metafile(entry: string): Promise<Metafile> {
-  const result = await build({
-    absWorkingDir: root,
-    entryPoints: [entry],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    write: false,
-    metafile: true,
-    outdir: "/tmp/edge-runner-lazy-modules",
-    logLevel: "silent",
-    define: { __EDGE_RUNNER_VERSION__: '"0"', __EDGE_RUNNER_COMMIT__: '"test"' },
-  });
-  return result.metafile;
-}
-
-/** Every input reachable from `entry` through static imports (import statements, require). */
-function staticClosure(meta: Metafile, entry: string): Set<string> {
-  const seen = new Set<string>();
-  const stack = [entry];
-  while (stack.length > 0) {
-    const file = stack.pop() as string;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    for (const edge of meta.inputs[file]?.imports ?? []) if (edge.kind !== "dynamic-import" && edge.external !== true) stack.push(edge.path);
-  }
-  return seen;
-}
-
-/** The runtime's built-in modules (node:…) those files import statically. */
-function builtins(meta: Metafile, files: Iterable<string>): Set<string> {
-  const out = new Set<string>();
-  for (const file of files) for (const edge of meta.inputs[file]?.imports ?? []) if (edge.kind !== "dynamic-import" && edge.external === true) out.add(edge.path.replace(/^node:/, ""));
-  return out;
-}
+import { builtins, metafileOf, staticClosure } from "../helpers/import-graph.ts";
 
 // What a runner that uses no S3, Vault, GCP or integration must not load.
 const BACKENDS: Record<string, RegExp> = {
@@ -58,7 +20,7 @@ const BACKENDS: Record<string, RegExp> = {
 };
 
 describe("modules loaded at start-up", async () => {
-  const meta = await metafile("src/main.ts");
+  const meta = await metafileOf("src/main.ts");
   const all = Object.keys(meta.inputs);
 
   test("every backend named here exists in the executable (so the checks below can fail)", () => {

@@ -1,0 +1,44 @@
+// What a module loads when it is imported: esbuild's metafile of an entry point, walked along
+// static imports only (import statements, require). A dynamic import() is a chunk of its own in
+// the executable (scripts/build.ts, --splitting), loaded only when it runs, so it is not followed.
+
+import { build, type Metafile } from "esbuild";
+
+const root = new URL("../..", import.meta.url).pathname;
+
+/** The metafile of `entry` (a path relative to the repository root). */
+export async function metafileOf(entry: string): Promise<Metafile> {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    write: false,
+    metafile: true,
+    outdir: "/tmp/edge-runner-import-graph",
+    logLevel: "silent",
+    define: { __EDGE_RUNNER_VERSION__: '"0"', __EDGE_RUNNER_COMMIT__: '"test"' },
+  });
+  return result.metafile;
+}
+
+/** Every input reachable from `entry` through static imports (paths relative to the root, node_modules/… included). */
+export function staticClosure(meta: Metafile, entry: string): Set<string> {
+  const seen = new Set<string>();
+  const stack = [entry];
+  while (stack.length > 0) {
+    const file = stack.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    for (const edge of meta.inputs[file]?.imports ?? []) if (edge.kind !== "dynamic-import" && edge.external !== true) stack.push(edge.path);
+  }
+  return seen;
+}
+
+/** The runtime's built-in modules (node:… without the prefix) those files import statically. */
+export function builtins(meta: Metafile, files: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const file of files) for (const edge of meta.inputs[file]?.imports ?? []) if (edge.kind !== "dynamic-import" && edge.external === true) out.add(edge.path.replace(/^node:/, ""));
+  return out;
+}
