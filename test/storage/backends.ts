@@ -46,27 +46,8 @@ export async function s3Backend(): Promise<BackendFixture & { server: S3Server }
 
 export const BACKENDS: ReadonlyArray<[string, () => Promise<BackendFixture>]> = [["local", localBackend], ["s3", s3Backend]];
 
-/** Deterministic bytes that differ at every offset modulo 251 (a prime, so chunk boundaries show). */
-export function pattern(size: number, seed = 0): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) out[i] = (i + seed) % 251;
-  return out;
-}
-
-/** A stream of `size` pattern bytes in `chunk`-sized pieces, generated as it is read. */
-export function patternStream(size: number, chunk = 64 * 1024, seed = 0): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (at >= size) return controller.close();
-      const n = Math.min(chunk, size - at);
-      const bytes = new Uint8Array(n);
-      for (let i = 0; i < n; i++) bytes[i] = (at + i + seed) % 251;
-      at += n;
-      controller.enqueue(bytes);
-    },
-  }, { highWaterMark: 0 });
-}
+// The pattern bytes live in test/helpers/pattern-bytes.ts (a plugin fixture uses them too).
+export { pattern, patternStream } from "../helpers/pattern-bytes.ts";
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
