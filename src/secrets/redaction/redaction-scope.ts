@@ -8,7 +8,8 @@ import { applySpans, mergeSpans, PatternMatcher, pushSpan, type Span } from "./p
 import { MIN_SECRET_CHARS, secretForms } from "./secret-forms.ts";
 
 export const MASK = "[REDACTED]";
-const EMPTY_MATCHER = new PatternMatcher([]);
+/** The matcher of every scope without secrets, built at the first such use (not at start-up). */
+let emptyMatcher: PatternMatcher | undefined;
 /** Fields whose names look secret are masked whatever their value. */
 const SECRET_FIELD = /(secret|password|passwd|token|api[-_]?key|authorization|private[-_]?key|credential)/i;
 /** value() stops walking past this depth (a hostile object cannot blow the stack). */
@@ -173,7 +174,7 @@ export class RedactionScope {
       }
       // Most jobs have no secrets: they share one empty matcher instead of building their own
       // (a matcher's root row is 256 KiB to allocate and fill; issue 15, the runner's profile).
-      this.#matcher = forms.length === 0 ? EMPTY_MATCHER : new PatternMatcher(forms);
+      this.#matcher = forms.length === 0 ? (emptyMatcher ??= new PatternMatcher([])) : new PatternMatcher(forms);
       this.#longest = longest;
     }
     return this.#matcher;
