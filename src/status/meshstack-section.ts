@@ -7,6 +7,7 @@ import type { ClaimOutcome, MeshstackActivitySnapshot } from "../controller/mesh
 import type { Redactor } from "../log/redact.ts";
 import { Registry } from "./prometheus.ts";
 import type { StatusSection } from "./secrets-section.ts";
+import { escapeHtml } from "./html-escape.ts";
 
 export interface MeshstackSnapshot extends MeshstackActivitySnapshot {
   runnerUuid: string;
@@ -89,8 +90,7 @@ export function meshstackSection(source: () => MeshstackSnapshot, now: () => num
 
 /** The page panel (server-rendered; every value escaped here). */
 export function renderMeshstackSection(m: MeshstackStatusSection): string {
-  const esc = (value: unknown): string =>
-    String(value).replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch] ?? ch);
+  const esc = escapeHtml;
   const ago = (ms: number | undefined): string => {
     if (ms === undefined) return "never";
     const s = Math.floor(ms / 1000);

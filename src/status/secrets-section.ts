@@ -4,6 +4,7 @@
 
 import type { Redactor } from "../log/redact.ts";
 import type { BackendHealth, ResolveOutcome } from "../secrets/references/secret-backends.ts";
+import { escapeHtml } from "./html-escape.ts";
 
 /** One extra part of the status endpoint, contributed by a part of the runner. */
 export interface StatusSection {
@@ -20,7 +21,7 @@ export interface SecretsSource {
   counts(): Array<{ backend: string; outcome: ResolveOutcome; count: number }>;
 }
 
-const esc = (v: string): string => v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const esc = escapeHtml;
 const ago = (at: number | undefined, now: number): string => (at === undefined ? "never" : `${Math.max(0, Math.round((now - at) / 1000))} s ago`);
 
 export function secretsSection(source: SecretsSource): StatusSection {

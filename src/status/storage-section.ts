@@ -5,8 +5,9 @@
 import type { Redactor } from "../log/redact.ts";
 import type { StorageStatsSnapshot } from "../storage/storage-stats.ts";
 import type { StatusSection } from "./secrets-section.ts";
+import { escapeHtml } from "./html-escape.ts";
 
-const esc = (v: string): string => v.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const esc = escapeHtml;
 const ago = (at: number | undefined, now: number): string => (at === undefined ? "never" : `${Math.max(0, Math.round((now - at) / 1000))} s ago`);
 
 function bytes(n: number): string {
