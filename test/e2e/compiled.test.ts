@@ -4,8 +4,8 @@
 
 import { describe, expect, test } from "bun:test";
 import * as path from "node:path";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
-import { binaryBed } from "../helpers/binary-bed.ts";
+import { FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { binaryBed, launchController } from "../helpers/binary-bed.ts";
 
 const binary = FLAVOURS[0] as Flavour;
 const bed = binaryBed("edge-runner-e2e-");
@@ -23,11 +23,7 @@ interface Cluster {
 
 async function startController(flavour: Flavour, name: string, extra: string[] = [], port?: number): Promise<Cluster> {
   const dataDir = path.join(bed.dir, name);
-  const controller = start(flavour, ["controller", "--data-dir", dataDir, "--listen-port", String(port ?? 0), ...extra]);
-  procs.push(controller);
-  const url = await waitForOutput(controller, CONTROLLER_URL);
-  await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
-  const common = ["--controller-url", url, "--data-dir", dataDir];
+  const { proc: controller, url, common } = await launchController(flavour, procs, dataDir, { port, extra });
   const cli = (args: string[]) => runToEnd(flavour, [...args, ...common]);
   return {
     url,

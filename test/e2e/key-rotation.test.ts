@@ -10,8 +10,8 @@ import * as path from "node:path";
 import { decodeProtectedHeader } from "jose";
 import { encryptToRunner } from "../../src/secrets/jwe.ts";
 import { ringKeyOf } from "../../src/secrets/key-ring.ts";
-import { CONTROLLER_URL, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput, type Proc } from "../helpers/processes.ts";
-import { binaryBed, TEST_BINARY } from "../helpers/binary-bed.ts";
+import { STATUS_URL, runToEnd, start, waitForHttp, waitForOutput, type Proc } from "../helpers/processes.ts";
+import { binaryBed, TEST_BINARY, launchController } from "../helpers/binary-bed.ts";
 
 const binary = TEST_BINARY;
 const bed = binaryBed("edge-runner-e2e-rotation-");
@@ -27,11 +27,7 @@ test("keys rotate keeps queued inputs decryptable, new jobs use the new key, key
   };
   const dataDir = path.join(bed.dir, "controller");
   const runnerDir = path.join(bed.dir, "runner");
-  const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
-  procs.push(controller);
-  const url = await waitForOutput(controller, CONTROLLER_URL);
-  await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
-  const common = ["--controller-url", url, "--data-dir", dataDir];
+  const { proc: controller, url, common } = await launchController(binary, procs, dataDir);
   const keyFile = path.join(dataDir, "r1.key");
   await cli(["runner", "register", "r1", "--api-key-out", keyFile, ...common]);
   const runnerKeys = async (): Promise<string[]> => {

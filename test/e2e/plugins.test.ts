@@ -6,8 +6,8 @@
 import { expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { CONTROLLER_URL, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput } from "../helpers/processes.ts";
-import { binaryBed, TEST_BINARY } from "../helpers/binary-bed.ts";
+import { STATUS_URL, runToEnd, start, waitForHttp, waitForOutput } from "../helpers/processes.ts";
+import { binaryBed, TEST_BINARY, launchController } from "../helpers/binary-bed.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 // EDGE_RUNNER_TEST_BINARY runs this file against another build (e.g. one in /tmp while dist/ is in use).
@@ -62,12 +62,8 @@ interface JobJson { id: string; status: string; output?: Record<string, unknown>
 
 test("plugin build, sign, publish, run on a runner; rotate the key, publish v2, run again; a tampered bundle is refused", async () => {
   const dataDir = path.join(bed.dir, "controller");
-  const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
-  procs.push(controller);
-  const url = await waitForOutput(controller, CONTROLLER_URL);
-  await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
+  const { proc: controller, url, common } = await launchController(binary, procs, dataDir);
   const tokenFile = path.join(dataDir, "controller", "admin-token");
-  const common = ["--controller-url", url, "--data-dir", dataDir];
   // `job submit --wait` exits 1 for a failed job; its JSON is what the test looks at.
   const submit = async (plugin: string): Promise<JobJson> =>
     JSON.parse((await runToEnd(binary, ["job", "submit", plugin, "--action", "greet", "--input", '{"name":"Ada"}', "--wait", "--json", ...common])).output) as JobJson;

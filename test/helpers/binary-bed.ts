@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { FLAVOURS, assertBuilt, type Flavour, type Proc } from "./processes.ts";
+import { CONTROLLER_URL, FLAVOURS, assertBuilt, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "./processes.ts";
 
 /** The compiled binary, or the one EDGE_RUNNER_TEST_BINARY names. */
 export const TEST_BINARY: Flavour = process.env.EDGE_RUNNER_TEST_BINARY === undefined ? (FLAVOURS[0] as Flavour) : { name: "test binary", command: [process.env.EDGE_RUNNER_TEST_BINARY] };
@@ -38,4 +38,21 @@ export function binaryBed(prefix: string): BinaryBed {
     },
     procs,
   };
+}
+
+export interface LaunchedController {
+  proc: Proc;
+  url: string;
+  /** `--controller-url URL --data-dir DIR`: what a CLI command against it needs. */
+  common: string[];
+}
+
+/** A reference controller process on a free port (or `port`), answering its health endpoint. */
+export async function launchController(flavour: Flavour, procs: Proc[], dataDir: string, options: { port?: number | undefined; extra?: string[]; timeoutMs?: number } = {}): Promise<LaunchedController> {
+  const proc = start(flavour, ["controller", "--data-dir", dataDir, "--listen-port", String(options.port ?? 0), ...(options.extra ?? [])]);
+  procs.push(proc);
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const url = await waitForOutput(proc, CONTROLLER_URL, timeoutMs);
+  await waitForHttp(`${url}/api/v1/health`, timeoutMs, (s) => s < 500);
+  return { proc, url, common: ["--controller-url", url, "--data-dir", dataDir] };
 }

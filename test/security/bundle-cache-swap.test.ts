@@ -11,8 +11,8 @@ import * as path from "node:path";
 import { TrustedKeyRing } from "../../src/plugin-bundles/key-ring.ts";
 import { LEGACY_REQUIRE_SHIM, REQUIRE_SHIM } from "../../src/plugin-bundles/bundler.ts";
 import { verifiedBundleSource } from "../../src/plugin-bundles/verified-source.ts";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput } from "../helpers/processes.ts";
-import { binaryBed } from "../helpers/binary-bed.ts";
+import { FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput } from "../helpers/processes.ts";
+import { binaryBed, launchController } from "../helpers/binary-bed.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 /** Jobs per flavour: the compiled binary is quick to drive; the bundles' CLI starts slowly. */
@@ -48,11 +48,7 @@ describe("bundle cache swap race", () => {
       };
       const marker = path.join(base, "swapped-code-ran");
       const dataDir = path.join(base, "controller");
-      const controller = start(flavour, ["controller", "--data-dir", dataDir, "--listen-port", "0"]);
-      procs.push(controller);
-      const url = await waitForOutput(controller, CONTROLLER_URL, 60_000);
-      await waitForHttp(`${url}/api/v1/health`, 30_000, (s) => s < 500);
-      const common = ["--controller-url", url, "--data-dir", dataDir];
+      const { proc: controller, url, common } = await launchController(flavour, procs, dataDir, { timeoutMs: 60_000 });
 
       // The genuine bundle, signed and published; the swapped one built but never signed.
       const keys = path.join(base, "keys");

@@ -13,7 +13,8 @@ import * as path from "node:path";
 import { secretForms } from "../../src/secrets/redaction/secret-forms.ts";
 import { startFakeGcp } from "../fakes/fake-gcp.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { launchController } from "../helpers/binary-bed.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 // Every flavour: node-vault is loaded on first use, which must work compiled, bundled on Node and on Deno.
@@ -125,11 +126,7 @@ for (const binary of flavours) test(`no canary secret, in any form, reaches anyt
 
   const controllerDir = path.join(dir, "controller");
   const runnerDir = path.join(dir, "runner");
-  const controller = start(binary, ["controller", "--data-dir", controllerDir, "--listen-port", "0"]);
-  procs.push(controller);
-  const url = await waitForOutput(controller, CONTROLLER_URL);
-  await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
-  const common = ["--controller-url", url, "--data-dir", controllerDir];
+  const { proc: controller, url, common } = await launchController(binary, procs, controllerDir);
   const tokenFile = path.join(controllerDir, "controller", "admin-token");
 
   // The canary plugin, signed and published; the runner trusts its key.

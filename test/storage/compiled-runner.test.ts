@@ -10,7 +10,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { CONTROLLER_URL, FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { FLAVOURS, STATUS_URL, assertBuilt, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
+import { launchController } from "../helpers/binary-bed.ts";
 import { S3RVER_CREDENTIALS, startS3rver, type S3Server } from "./s3rver.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -89,11 +90,7 @@ export default definePlugin({
 async function scenario(runnerFlavour: Flavour, root: string): Promise<void> {
   const dir = mkdtempSync(path.join(base, "scenario-"));
   const dataDir = path.join(dir, "controller");
-  const controller = start(binary, ["controller", "--data-dir", dataDir, "--listen-port", "0", "--lease-ttl", "60s"]);
-  procs.push(controller);
-  const url = await waitForOutput(controller, CONTROLLER_URL);
-  await waitForHttp(`${url}/api/v1/health`, 20_000, (s) => s < 500);
-  const common = ["--controller-url", url, "--data-dir", dataDir];
+  const { proc: controller, url, common } = await launchController(binary, procs, dataDir, { extra: ["--lease-ttl", "60s"] });
 
   // A signed plugin bundle, trusted by both runners.
   const keysDir = path.join(dir, "keys");
