@@ -90,7 +90,8 @@ test("keys rotate keeps queued inputs decryptable, new jobs use the new key, key
   expect(await wait(fresh.id)).toMatchObject({ status: "succeeded", output: { password: "[REDACTED]" } });
 
   // Retired: the runner drops K1 and tells the controller; a value for K1 now fails at once.
-  await cli(["keys", "retire", k1, "--data-dir", runnerDir]);
+  // A key id is a base64url thumbprint: one in 64 starts with "-", so it goes after "--".
+  await cli(["keys", "retire", "--data-dir", runnerDir, "--", k1]);
   await waitForKeys([k2]);
   const oldValue = await encryptToRunner("too-late-secret-789", { ...k1Public, kid: k1 });
   const late = await submit(["--input", JSON.stringify({ db: { password: { $secret: oldValue } } })]);

@@ -12,8 +12,9 @@ test("keysCommand.run() lists and retires keys, and answers usage errors with 64
   expect(await keysCommand.run(["list", "--key-dir", dir, "--json"])).toBe(0);
   expect(await keysCommand.run(["retire", "--key-dir", dir])).toBe(64);
   expect(await keysCommand.run(["spin", "--key-dir", dir])).toBe(64);
-  expect(await keysCommand.run(["retire", second, "--key-dir", dir])).toBe(1);
-  expect(await keysCommand.run(["retire", previous!, "--key-dir", dir])).toBe(0);
+  // Key ids are base64url thumbprints: one in 64 starts with "-", so they go after "--".
+  expect(await keysCommand.run(["retire", "--key-dir", dir, "--", second])).toBe(1);
+  expect(await keysCommand.run(["retire", "--key-dir", dir, "--", previous!])).toBe(0);
   expect((await RunnerKeyRing.load(dir)).keys.map((k) => k.kid)).toEqual([second]);
 });
 
