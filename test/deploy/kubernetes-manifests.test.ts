@@ -96,6 +96,8 @@ describe("deploy/kubernetes", () => {
     const labels = set.spec.template.metadata.labels;
     const pdb = find(runners, "PodDisruptionBudget", "runners");
     expect(pdb.spec.maxUnavailable).toBe(1);
+    // A busy runner is not ready; the budget must not make a busy fleet unevictable.
+    expect(pdb.spec.unhealthyPodEvictionPolicy).toBe("AlwaysAllow");
     for (const selector of [pdb.spec.selector.matchLabels, set.spec.selector.matchLabels, find(runners, "Service", set.spec.serviceName).spec.selector]) {
       for (const [key, value] of Object.entries(selector)) expect(labels[key]).toBe(value);
     }
