@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { serializeError } from "../errors.ts";
 import type { ArtifactStore } from "./artifact-store.ts";
 import type { ControllerCore } from "./controller-core.ts";
-import { errorResponse } from "./http-helpers.ts";
+import { errorFromException, errorResponse } from "./http-helpers.ts";
 import { isLeased } from "./job-state.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import { bearerToken } from "./tokens.ts";
@@ -31,12 +31,17 @@ export function createEdgeArtifactsApp(options: { core: ControllerCore; runners:
     }
     const body = c.req.raw.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
     try {
+      // While the store cannot be written, an artifact is refused like every change (507/503).
+      core.store.commits.check(`store artifact "${name.slice(0, 128)}"`);
       const stored = await artifacts.put(jobId, attempt, name, body, c.req.header("content-type"), core.clock.now());
       core.logger.info("Stored a job artifact", { jobId, attempt, name, size: stored.size });
       return c.json({ v: 1, name: stored.name, size: stored.size, sha256: stored.sha256 });
     } catch (error) {
       const wire = serializeError(error);
-      return errorResponse(c, wire.code === "storage_limit" ? 413 : wire.code === "input_invalid" ? 400 : 500, wire.code, wire.message);
+      if (wire.code === "storage_limit") return errorResponse(c, 413, wire.code, wire.message);
+      // A full disk is 507, another write failure 503 (store-failure.ts); a bad name 400.
+      if (wire.code === "internal") core.logger.error("Artifact upload failed", { jobId, name: name.slice(0, 128), error: wire });
+      return errorFromException(c, error);
     }
   });
   return app;

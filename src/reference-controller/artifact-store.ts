@@ -5,9 +5,11 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { open, rename, rm, writeFile } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { EdgeError } from "../errors.ts";
+import { syncDir } from "../util/atomic-write.ts";
+import { isStoreWriteError, storeRefusal } from "./store-failure.ts";
 
 export interface StoredArtifact {
   name: string;
@@ -35,34 +37,54 @@ export class ArtifactStore {
     checkName(name);
     if (contentType !== undefined && !CONTENT_TYPE.test(contentType)) throw new EdgeError("input_invalid", `Cannot store artifact "${name}": content type "${contentType.slice(0, 100)}" is not printable ASCII of at most 200 characters`);
     const dir = this.#jobDir(jobId);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const temp = path.join(dir, `.${randomBytes(6).toString("hex")}.tmp`);
+    const stem = path.join(dir, `.${randomBytes(6).toString("hex")}`);
+    const temp = `${stem}.tmp`;
+    const metaTemp = `${stem}.meta.tmp`;
+    const data = path.join(dir, `${name}.data`);
     const hash = createHash("sha256");
     let size = 0;
-    const handle = await open(temp, "w", 0o600);
+    let renamed = false;
     const reader = body.getReader();
+    // Nothing is acknowledged that is not on disk and nothing partial stays: the bytes and the
+    // record are each written to a temp file and fsync'd before either is renamed into place; a
+    // failure (a full disk) removes both temps, and the data file too if its record did not land.
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        size += value.byteLength;
-        if (size > this.maxBytes) throw new EdgeError("storage_limit", `Cannot store artifact "${name}" of job "${jobId}": it is over the limit of ${this.maxBytes} bytes`);
-        hash.update(value);
-        let at = 0;
-        while (at < value.byteLength) at += (await handle.write(value, at, value.byteLength - at)).bytesWritten;
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const handle = await open(temp, "w", 0o600);
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          size += value.byteLength;
+          if (size > this.maxBytes) throw new EdgeError("storage_limit", `Cannot store artifact "${name}" of job "${jobId}": it is over the limit of ${this.maxBytes} bytes`);
+          hash.update(value);
+          let at = 0;
+          while (at < value.byteLength) at += (await handle.write(value, at, value.byteLength - at)).bytesWritten;
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
       }
-      await handle.sync();
+      const record: StoredArtifact = { name, size, sha256: hash.digest("hex"), attempt, storedAt: now, ...(contentType === undefined ? {} : { contentType }) };
+      const meta = await open(metaTemp, "w", 0o600);
+      try {
+        await meta.writeFile(JSON.stringify(record));
+        await meta.sync();
+      } finally {
+        await meta.close();
+      }
+      await rename(temp, data);
+      renamed = true;
+      await rename(metaTemp, path.join(dir, `${name}.meta`));
+      await syncDir(dir);
+      return record;
     } catch (error) {
       await reader.cancel().catch(() => undefined);
-      await handle.close();
       await rm(temp, { force: true });
-      throw error;
+      await rm(metaTemp, { force: true });
+      if (renamed) await rm(data, { force: true });
+      throw isStoreWriteError(error) ? storeRefusal(`store artifact "${name}" of job "${jobId}"`, error as Error) : error;
     }
-    await handle.close();
-    const record: StoredArtifact = { name, size, sha256: hash.digest("hex"), attempt, storedAt: now, ...(contentType === undefined ? {} : { contentType }) };
-    await rename(temp, path.join(dir, `${name}.data`));
-    await writeFile(path.join(dir, `${name}.meta`), JSON.stringify(record), { mode: 0o600 });
-    return record;
   }
 
   /** The job's artifacts, by name. */

@@ -4,8 +4,9 @@
 // directory (0600) so tokens survive a restart.
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import { createFileOnce } from "../util/create-file-once.ts";
 
 export const CALLBACK_PATH_PREFIX = "/callback/v1/jobs";
 
@@ -24,7 +25,8 @@ export class CallbackTokens {
   /** Reads `<dir>/callback.key`, creating it (32 random bytes, 0600) on first use. */
   static inDir(dir: string): CallbackTokens {
     const file = path.join(dir, "callback.key");
-    if (!existsSync(file)) writeFileSync(file, randomBytes(32), { mode: 0o600, flag: "wx" });
+    // Whole or absent: a short key left by a full disk would stop every later start.
+    if (!existsSync(file)) createFileOnce(file, randomBytes(32), 0o600);
     chmodSync(file, 0o600);
     return new CallbackTokens(readFileSync(file));
   }

@@ -10,7 +10,7 @@ import { EDGE_PATHS } from "../protocol/edge-v1.ts";
 import { encryptToRunner } from "../secrets/jwe.ts";
 import { parseRunnerPublicKeys } from "../secrets/public-keys.ts";
 import type { ControllerCore } from "./controller-core.ts";
-import { asObject, errorResponse, readJson } from "./http-helpers.ts";
+import { asObject, errorFromException, errorResponse, readJson } from "./http-helpers.ts";
 import { isLeased } from "./job-state.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import type { SecretStore } from "./secret-store.ts";
@@ -43,13 +43,21 @@ export function createEdgeSecretsApp(options: EdgeSecretsOptions): Hono {
       return errorResponse(c, 400, "invalid_request", "Cannot store runner keys: the body must be JSON {v, runnerId, keys}");
     }
     if (body.runnerId !== runnerId) return errorResponse(c, 400, "invalid_request", "Cannot store runner keys: the body's runnerId differs from the x-edge-runner-id header");
+    let keys;
     try {
-      const keys = await parseRunnerPublicKeys(body.keys);
-      runners.setEncryptionKeys(runnerId, keys);
-      return c.json({ v: 1, current: keys[0]?.kid });
+      keys = await parseRunnerPublicKeys(body.keys);
     } catch (error) {
       return errorResponse(c, 400, "invalid_request", errorMessage(error));
     }
+    try {
+      // Acknowledged once on disk: a runner told "stored" may rely on secrets sealed to that key.
+      runners.setEncryptionKeys(runnerId, keys);
+      await core.store.durable();
+    } catch (error) {
+      // The store cannot be written: 507 (full disk) or 503, never a 400 the runner would not retry.
+      return errorFromException(c, error);
+    }
+    return c.json({ v: 1, current: keys[0]?.kid });
   });
 
   app.post(EDGE_PATHS.resolveSecret, async function resolveSecret(c) {

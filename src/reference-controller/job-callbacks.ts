@@ -52,6 +52,7 @@ export function createCallbackApp(options: { core: ControllerCore; tokens: Callb
     if (body.name !== undefined) step.name = text(body.name, "name");
     if (body.message !== undefined) step.message = text(body.message, "message");
     append(core, job, { type: "step", step });
+    await acknowledged(core);
     return c.json({ accepted: true });
   });
 
@@ -68,6 +69,7 @@ export function createCallbackApp(options: { core: ControllerCore; tokens: Callb
       return { ts: now, level: level as "info", msg: text(line.msg, `lines[${i}].msg`) };
     });
     append(core, job, { type: "log", lines });
+    await acknowledged(core);
     return c.json({ accepted: lines.length });
   });
 
@@ -86,6 +88,7 @@ export function createCallbackApp(options: { core: ControllerCore; tokens: Callb
     core.store.putJobs([next]);
     append(core, job, { type: "step", step: { id: "callback-result", name: "Result reported by the pipeline", status: result.status === "succeeded" ? "succeeded" : "failed", ...(result.error === undefined ? {} : { message: result.error.message }) } });
     core.wakeAll();
+    await acknowledged(core);
     return c.json({ accepted: true });
   });
 
@@ -106,6 +109,14 @@ export function decideApproval(core: ControllerCore, id: string, decision: "appr
   core.store.putJobs([next]);
   core.logger.info(`Job ${decision}`, { jobId: id });
   return next;
+}
+
+/**
+ * Resolves once what the callback changed is on disk: a pipeline told "accepted" must not lose it
+ * to a crash. A store that cannot be written rejects, which onError answers with 507/503.
+ */
+function acknowledged(core: ControllerCore): Promise<void> {
+  return core.store.durable();
 }
 
 function append(core: ControllerCore, job: StoredJob, event: { type: "step"; step: StepUpdate } | { type: "log"; lines: Array<{ ts: number; level: "info"; msg: string }> }): void {

@@ -5,6 +5,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readSecretFile } from "../config/secret-file.ts";
+import { createFileOnce } from "../util/create-file-once.ts";
 
 /** 32 random bytes, base64url. */
 export function randomToken(): string {
@@ -34,7 +35,8 @@ export function loadOrCreateAdminToken(file: string): { token: string; created: 
   if (fs.existsSync(file)) return { token: readSecretFile(file, "adminTokenFile"), created: false };
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const token = randomToken();
-  // `wx` fails if another process created it meanwhile, rather than overwriting its token.
-  fs.writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
+  // Whole or absent (a full disk leaves no empty token file); if another process created it
+  // meanwhile, its token wins rather than being overwritten.
+  if (!createFileOnce(file, token + "\n", 0o600)) return { token: readSecretFile(file, "adminTokenFile"), created: false };
   return { token, created: true };
 }

@@ -7,6 +7,7 @@ import { secretFileRefusal } from "../util/secret-file-rule.ts";
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { EdgeError } from "../errors.ts";
+import { createFileOnce } from "../util/create-file-once.ts";
 
 const KEY_BYTES = 32;
 
@@ -21,13 +22,8 @@ export class AtRestCipher {
   /** Reads the key file, or creates it (0600) when missing; refuses one other users can read. */
   static fromKeyFile(file: string): AtRestCipher {
     if (!fs.existsSync(file)) {
-      const fd = fs.openSync(file, "wx", 0o600);
-      try {
-        fs.writeSync(fd, randomBytes(KEY_BYTES).toString("base64") + "\n");
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      // Whole or absent: a short key left by a full disk would stop every later start.
+      createFileOnce(file, randomBytes(KEY_BYTES).toString("base64") + "\n", 0o600);
     }
     const info = fs.statSync(file);
     const refusal = secretFileRefusal(file, info);
