@@ -143,48 +143,44 @@ function dataFiles(): string[] {
   return fs.readdirSync(disk!.dir, { recursive: true }).map(String).filter((n) => /\.tmp$|\.tmp-|\.data$|\.meta$/.test(n));
 }
 
-test.skipIf(skip !== undefined)("an artifact upload that fills the disk: 507, no partial file, no record; after space is back it stores", async () => {
+/** A job leased to runner r1 on a fresh tmpfs, and a 1 MiB upload of its artifact "out.bin". */
+async function leasedUpload(): Promise<{ put: () => Promise<Response>; job: { id: string } }> {
   const { EDGE_PATHS } = await import("../../src/protocol/edge-v1.ts");
   h = onDisk();
   const r = FakeRunner.connect(h.controller, "r1");
   const job = h.controller.submitJob({ plugin: "echo" });
   r.send({ type: "credit", slots: 1 });
   const attempt = r.last("offer").job.attempt;
-  const put = () => h!.controller.app.request(EDGE_PATHS.artifact(job.id, attempt, "out.bin"), {
+  const put = async () => h!.controller.app.request(EDGE_PATHS.artifact(job.id, attempt, "out.bin"), {
     method: "PUT",
     headers: { authorization: `Bearer ${r.apiKey}`, "x-edge-runner-id": "r1", "content-type": "application/octet-stream" },
     body: new Uint8Array(1024 * 1024).fill(7),
   });
+  return { put, job };
+}
+
+test.skipIf(skip !== undefined)("an artifact upload that fills the disk: 507, no partial file, no record; after space is back it stores", async () => {
+  const { put, job } = await leasedUpload();
   // Room for part of the body: the write fails midway.
   disk!.fill(256 * 1024);
   const refused = await put();
   expect(refused.status).toBe(507);
   expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("store_full");
   expect(dataFiles()).toEqual([]);
-  expect(h.controller.artifacts.list(job.id)).toEqual([]);
+  expect(h!.controller.artifacts.list(job.id)).toEqual([]);
   const listed = await request(`/api/v1/jobs/${job.id}/artifacts`);
   expect(listed).toMatchObject({ status: 200, body: { artifacts: [] } });
   disk!.free();
   expect((await put()).status).toBe(200);
-  expect(h.controller.artifacts.list(job.id)).toMatchObject([{ name: "out.bin", size: 1024 * 1024 }]);
+  expect(h!.controller.artifacts.list(job.id)).toMatchObject([{ name: "out.bin", size: 1024 * 1024 }]);
 });
 
 test.skipIf(skip !== undefined)("an artifact upload after the store failed is refused even with space left", async () => {
-  const { EDGE_PATHS } = await import("../../src/protocol/edge-v1.ts");
-  h = onDisk();
-  const r = FakeRunner.connect(h.controller, "r1");
-  const job = h.controller.submitJob({ plugin: "echo" });
-  r.send({ type: "credit", slots: 1 });
-  const attempt = r.last("offer").job.attempt;
+  const { put } = await leasedUpload();
   disk!.fill();
   expect((await request("/api/v1/jobs", { method: "POST", body: JSON.stringify({ plugin: "echo", input: { blob: "n".repeat(10_000) } }) })).status).toBe(507);
   disk!.free();
-  const res = await h.controller.app.request(EDGE_PATHS.artifact(job.id, attempt, "late.txt"), {
-    method: "PUT",
-    headers: { authorization: `Bearer ${r.apiKey}`, "x-edge-runner-id": "r1" },
-    body: "x",
-  });
-  expect(res.status).toBe(507);
+  expect((await put()).status).toBe(507);
   expect(dataFiles()).toEqual([]);
 });
 
