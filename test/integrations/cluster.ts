@@ -24,6 +24,8 @@ export interface Cluster {
   logs(id: string): Promise<string>;
   /** Stores a secret in the controller (through a 0600 file, as an operator would). */
   setSecret(name: string, value: string): Promise<void>;
+  /** Everything the runner process printed so far (stdout and stderr). */
+  runnerOutput(): string;
   stop(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function startCluster(options: { runnerEnv?: Record<string, string>
       writeFileSync(file, value, { mode: 0o600 });
       expect((await cli(["secret", "set", name, "--value-file", file])).code).toBe(0);
     },
+    runnerOutput: () => runner.output(),
     async stop() {
       for (const p of procs) p.kill("SIGKILL");
       await Promise.all(procs.map((p) => p.exited));

@@ -2,7 +2,7 @@
 // with a private key and a known-hosts line from secrets, host keys always checked) or a copy of
 // a local directory. Each job gets its own copy, so concurrent runs never share one.
 
-import { cp, writeFile } from "node:fs/promises";
+import { cp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError } from "../../../errors.ts";
 import { runCommand } from "../../processes/run-command.ts";
@@ -30,27 +30,58 @@ export async function fetchModule(source: ModuleSource, workDir: string, env: Re
       throw new EdgeError("input_invalid", `Cannot copy module from "${source.local}": ${error.message}`);
     });
   } else if (source.git !== undefined) {
-    const gitEnv: Record<string, string> = { ...env, GIT_TERMINAL_PROMPT: "0" };
-    const sshKey = source.sshKey ?? (source.sshKeyRef === undefined ? undefined : await ctx.secrets.get(source.sshKeyRef));
-    if (sshKey !== undefined) {
-      const key = join(workDir, ".ssh-key");
-      const hosts = join(workDir, ".known-hosts");
-      await writeFile(key, ensureNewline(sshKey), { mode: 0o600 });
-      const knownHosts = source.knownHosts ?? (source.knownHostsRef === undefined ? undefined : await ctx.secrets.get(source.knownHostsRef));
-      if (knownHosts === undefined) throw new EdgeError("input_invalid", "Cannot clone over SSH without a known-hosts line (module.knownHostsRef): host keys are always checked");
-      await writeFile(hosts, ensureNewline(knownHosts), { mode: 0o600 });
-      gitEnv.GIT_SSH_COMMAND = `ssh -i ${key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${hosts}`;
-    }
-    const args = ["git", "clone", "--depth", "1", ...(source.ref === undefined ? [] : ["--branch", source.ref]), "--", source.git, target];
-    ctx.step({ id: "fetch", name: "Fetch module", status: "running" });
-    const exit = await runCommand({ argv: args, cwd: workDir, env: gitEnv, signal: ctx.signal, onStdout: (l) => ctx.log.info(l), onStderr: (l) => ctx.log.info(l) });
-    if (exit.code !== 0) {
-      ctx.step({ id: "fetch", name: "Fetch module", status: "failed" });
-      throw new EdgeError(exit.cancelled ? "job_cancelled" : "integration_failed", `Cannot fetch module: git clone exited with code ${exit.code}`);
-    }
-    ctx.step({ id: "fetch", name: "Fetch module", status: "succeeded" });
+    await cloneModule(source as ModuleSource & { git: string }, target, workDir, env, ctx);
   }
   return source.path === undefined ? target : insideDir(target, source.path, "module.path");
+}
+
+/**
+ * `git clone --depth 1` into `target`. Over SSH the key and known-hosts line go to 0600 files
+ * that exist only for the clone: Terraform runs with HOME in the same work dir, and a module's
+ * provisioners must not find the key there.
+ */
+async function cloneModule(source: ModuleSource & { git: string }, target: string, workDir: string, env: Record<string, string>, ctx: ActionContext): Promise<void> {
+  const gitEnv: Record<string, string> = { ...env, GIT_TERMINAL_PROMPT: "0" };
+  const sshKey = source.sshKey ?? (source.sshKeyRef === undefined ? undefined : await ctx.secrets.get(source.sshKeyRef));
+  const key = join(workDir, ".ssh-key");
+  const hosts = join(workDir, ".known-hosts");
+  if (sshKey !== undefined) {
+    const knownHosts = source.knownHosts ?? (source.knownHostsRef === undefined ? undefined : await ctx.secrets.get(source.knownHostsRef));
+    if (knownHosts === undefined || knownHosts.trim() === "") {
+      throw new EdgeError("input_invalid", `Cannot fetch the terraform module from "${source.git}" over SSH: no known-hosts line (set module.knownHostsRef); host keys are always checked`);
+    }
+    await writeFile(key, ensureNewline(sshKey), { mode: 0o600 });
+    await writeFile(hosts, ensureNewline(knownHosts), { mode: 0o600 });
+    // git runs this through a shell: the paths are quoted, the key itself is never on it.
+    gitEnv.GIT_SSH_COMMAND = `ssh -i ${shellQuote(key)} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${shellQuote(hosts)}`;
+  }
+  const args = ["git", "clone", "--depth", "1", ...(source.ref === undefined ? [] : ["--branch", source.ref]), "--", source.git, target];
+  ctx.step({ id: "fetch", name: "Fetch module", status: "running" });
+  let hostKeyFailed = false;
+  let lastError: string | undefined;
+  const onStderr = (line: string): void => {
+    ctx.log.info(line);
+    if (/Host key verification failed/i.test(line)) hostKeyFailed = true;
+    if (/^(fatal|error):/.test(line) && lastError === undefined) lastError = line.slice(0, 500);
+  };
+  const exit = await runCommand({ argv: args, cwd: workDir, env: gitEnv, signal: ctx.signal, onStdout: (l) => ctx.log.info(l), onStderr }).finally(() =>
+    Promise.all([rm(key, { force: true }), rm(hosts, { force: true })]),
+  );
+  if (exit.code === 0) {
+    ctx.step({ id: "fetch", name: "Fetch module", status: "succeeded" });
+    return;
+  }
+  ctx.step({ id: "fetch", name: "Fetch module", status: "failed" });
+  if (exit.cancelled) throw new EdgeError("job_cancelled", `Fetching the terraform module from "${source.git}" stopped: the job was cancelled`);
+  if (hostKeyFailed) {
+    throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${source.git}": the SSH host key does not match the known-hosts line (module.knownHostsRef)`);
+  }
+  throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${source.git}": git clone exited with code ${exit.code}${lastError === undefined ? "" : ` (${lastError})`}`);
+}
+
+/** One POSIX shell word. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 function ensureNewline(text: string): string {
