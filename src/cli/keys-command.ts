@@ -31,7 +31,7 @@ export const keysCommand: Command = {
   summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire|cert.",
   async run(args) {
     try {
-      const { values, positionals } = parseCommandArgs(args, {
+      const { values, positionals } = parseCommandArgs(keyIdsAsPositionals(args), {
         "key-dir": { type: "string" },
         json: { type: "boolean" },
         "runner-key-file": { type: "string" },
@@ -76,6 +76,22 @@ export const keysCommand: Command = {
     }
   },
 };
+
+/** A key id is an RFC 7638 thumbprint: 43 base64url characters, one in 64 starting with "-". */
+const KEY_ID = /^-[A-Za-z0-9_-]{42}$/;
+
+/**
+ * Moves key ids that start with "-" behind "--", so the flag parser takes them as the id a user
+ * copied from `keys list` rather than as an unknown option (which would exit 64).
+ */
+function keyIdsAsPositionals(args: string[]): string[] {
+  const end = args.indexOf("--");
+  const head = end === -1 ? args : args.slice(0, end);
+  const ids = head.filter((arg) => KEY_ID.test(arg));
+  if (ids.length === 0) return args;
+  const rest = end === -1 ? [] : args.slice(end + 1);
+  return [...head.filter((arg) => !KEY_ID.test(arg)), "--", ...ids, ...rest];
+}
 
 /** `keys cert`: the certificate meshStack registers, for the current key or an extra key file. */
 async function certificateFor(dir: string, values: Record<string, string | boolean | string[] | undefined>): Promise<string> {

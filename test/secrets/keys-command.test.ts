@@ -27,3 +27,14 @@ test("keygenCommand.run() --force over an existing runner key keeps the old one 
   const ring = await RunnerKeyRing.load(dir);
   expect(ring.keys.map((k) => [k.kid === first, k.current])).toEqual([[false, true], [true, false]]);
 }, 60_000);
+
+test("keysCommand.run() takes a key id that starts with \"-\" (one RFC 7638 id in 64) as the id, not as a flag", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "keys-dash-"));
+  await rotateRunnerKey(dir);
+  const dashed = `-${"A".repeat(42)}`; // the shape of a SHA-256 thumbprint in base64url
+  // Not a usage error (64): the id is looked up, and this one is not in the ring (1).
+  expect(await keysCommand.run(["retire", "--key-dir", dir, dashed])).toBe(1);
+  expect(await keysCommand.run(["retire", dashed, "--key-dir", dir])).toBe(1);
+  // A mistyped flag is still a usage error.
+  expect(await keysCommand.run(["retire", "--key-dri", dir])).toBe(64);
+});
