@@ -268,7 +268,11 @@ export class ReferenceController {
       throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${errorMessage(error).slice(0, 200)})`, { cause: error });
     }
     controller.#state = "ready";
-    if (options.autoSweep !== false) controller.#sweeper.start();
+    if (options.autoSweep !== false) {
+      // The loop beats from now on: a pause before its first tick is a pause too.
+      controller.#pauses.arm();
+      controller.#sweeper.start();
+    }
     return controller;
   }
 

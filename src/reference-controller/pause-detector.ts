@@ -14,7 +14,11 @@ export class PauseDetector {
   readonly #monotonic: () => number;
   readonly #thresholdMs: number;
   readonly #onPause: (gapMs: number) => void;
-  /** Unset until the sweep loop's first beat: without a loop beating, a gap means nothing. */
+  /**
+   * Unset until the sweep loop starts (`arm`): without a loop beating, a gap means nothing. Armed
+   * at the start, not at the loop's first tick: a pause within the first interval (the controller
+   * stopped a second after it started) must count like any other.
+   */
   #last: number | undefined;
 
   constructor(options: PauseDetectorOptions) {
@@ -23,9 +27,14 @@ export class PauseDetector {
     this.#onPause = options.onPause;
   }
 
-  /** Called by the sweep loop on each tick (arms the detector). */
-  beat(): void {
+  /** Called when the sweep loop starts: from now on a long gap is a pause. */
+  arm(): void {
     this.#last ??= this.#monotonic();
+  }
+
+  /** Called by the sweep loop on each tick (arms the detector if `arm` was not called). */
+  beat(): void {
+    this.arm();
     this.check();
   }
 

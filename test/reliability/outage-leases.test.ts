@@ -97,17 +97,26 @@ test("after a restart no lease expires before leaseGraceMs, however long the con
   expect(h.controller.getJob(job.id)).toMatchObject({ status: "succeeded", attempt: 1 });
 });
 
-test("after a pause (SIGSTOP) every lease gets a fresh grace before a frame or a sweep can expire it", () => {
+/** A controller whose sweep loop runs on a manual timer and a fake monotonic clock, holding one lease of r1. */
+function pausable() {
   const timer = new ManualTimer();
-  let mono = 0;
-  h = makeController({ autoSweep: true, timer, monotonic: () => mono, leaseGraceMs: 40_000 });
+  const mono = { t: 0 };
+  h = makeController({ autoSweep: true, timer, monotonic: () => mono.t, leaseGraceMs: 40_000 });
   const r = FakeRunner.connect(h.controller, "r1");
   const job = h.controller.submitJob({ plugin: "echo" });
   r.send({ type: "credit", slots: 1 });
-  timer.fireAll(); // the sweep loop's first beat arms the pause detector
-  // Frozen for 60 s: wall clock and monotonic clock both move, no tick ran in between.
-  h.clock.advance(60_000);
-  mono += 60_000;
+  /** Frozen for `ms`: wall clock and monotonic clock both move, no tick runs in between. */
+  const freeze = (ms: number) => {
+    h!.clock.advance(ms);
+    mono.t += ms;
+  };
+  return { h, timer, r, job, freeze };
+}
+
+test("after a pause (SIGSTOP) every lease gets a fresh grace before a frame or a sweep can expire it", () => {
+  const { h, timer, r, job, freeze } = pausable();
+  timer.fireAll(); // one tick before the pause
+  freeze(60_000);
   // The runner's buffered heartbeat is read before the sweep runs: the lease is still its own.
   r.send({ type: "heartbeat", leases: [{ jobId: job.id, attempt: 1 }] });
   expect(r.last("heartbeat_ack").leases[0]?.ok).toBe(true);
@@ -115,9 +124,20 @@ test("after a pause (SIGSTOP) every lease gets a fresh grace before a frame or a
   // And a sweep right after a pause does not expire what was not heartbeated yet.
   const other = h.controller.submitJob({ plugin: "echo" });
   r.send({ type: "credit", slots: 1 });
-  h.clock.advance(60_000);
-  mono += 60_000;
+  freeze(60_000);
   timer.fireAll();
   expect(h.controller.getJob(other.id)?.status).toBe("leased");
   expect(h.controller.getJob(job.id)?.status).toBe("leased");
+});
+
+test("a pause before the sweep loop's first tick (stopped a second after the start) still gives every lease a grace", () => {
+  const { h, timer, r, job, freeze } = pausable();
+  // Frozen before the loop ever ticked: the chaos suite's SIGSTOP lands within the first second.
+  freeze(60_000);
+  timer.fireAll();
+  expect(h.records.some((x) => x.msg.includes("paused for 60 s"))).toBe(true);
+  expect(h.controller.getJob(job.id)).toMatchObject({ status: "leased", attempt: 1 });
+  // The result the runner sent during the pause is accepted: the job ran once.
+  r.send(result(job.id, 1));
+  expect(h.controller.getJob(job.id)).toMatchObject({ status: "succeeded", attempt: 1 });
 });
