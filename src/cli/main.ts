@@ -71,12 +71,14 @@ const EX_CANTCREAT = 73;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
+  // console.log, not process.stdout.write: on Bun the first touch of process.stdout builds a
+  // Node stream, which doubled what `--version` costs (docs/performance.md, start-up).
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    process.stdout.write(usage());
+    console.log(usage().trimEnd());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
   if (name === "--version" || name === "-v" || name === "version") {
-    process.stdout.write(`edge-runner ${VERSION} (commit ${COMMIT}, ${runtime})\n`);
+    console.log(`edge-runner ${VERSION} (commit ${COMMIT}, ${runtime})`);
     return EXIT.ok;
   }
   // Hidden: the plugin host child of process isolation mode (src/plugins/process-worker.ts). It
