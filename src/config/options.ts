@@ -114,6 +114,8 @@ export const OPTIONS = [
   { name: "jobRetentionMs", type: "duration", scope: "controller", default: "7d", help: "How long a finished job and its logs are kept before the reference controller prunes them." },
   { name: "adminToken", type: "string", scope: "controller", secret: true, help: "Admin API token of the reference controller. Prefer adminTokenFile: env and flags can be read by other users." },
   { name: "adminTokenFile", type: "path", scope: "controller", help: "File holding the admin token (mode 0600); the controller creates it when missing (default <dataDir>/controller/admin-token)." },
+  { name: "storeUrl", type: "string", scope: "controller", help: "PostgreSQL for the reference controller's jobs, runners and job logs (postgres://user@host:5432/db; several replicas may share it). Unset: the embedded journal in <dataDir>/controller/. No password in the URL: use storePasswordFile. See docs/scaling.md." },
+  { name: "storePasswordFile", type: "path", scope: "controller", help: "File holding the PostgreSQL password for storeUrl (mode 0600 or stricter)." },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionName = (typeof OPTIONS)[number]["name"];

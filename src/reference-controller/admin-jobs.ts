@@ -92,12 +92,12 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
     });
   }
 
-  app.get("/:id/logs", function jobLogs(c) {
+  app.get("/:id/logs", async function jobLogs(c) {
     const job = core.requireJob(c.req.param("id"), "read the logs of");
     const query = c.req.query();
     const after = optionalInt(query, "after", "read job logs", 0, Number.MAX_SAFE_INTEGER) ?? 0;
     const limit = optionalInt(query, "limit", "read job logs", 1, 10_000) ?? 1000;
-    const events = core.logs.read(job.id, after, limit);
+    const events = await core.logs.read(job.id, after, limit);
     // `nextSeq` is what to pass as `after` next time.
     return c.json({ events, nextSeq: events.at(-1)?.seq ?? after });
   });

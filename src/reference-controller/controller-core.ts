@@ -9,13 +9,13 @@ import type { Logger } from "../log/logger.ts";
 import { message, type JobOffer, type WireError } from "../protocol/edge-v1.ts";
 import type { Clock } from "../util/time.ts";
 import { isLeased, isTerminal, transitionJob, type JobState } from "./job-state.ts";
-import type { EventCursor, JobLogs } from "./job-logs.ts";
+import type { EventCursor } from "./job-logs.ts";
 import { JobQueue } from "./job-queue.ts";
 import { FinishedJobs } from "./job-retention.ts";
 import { JobWaiters } from "./job-waiters.ts";
 import type { StoredJob } from "./records.ts";
 import type { SessionRegistry } from "./session-registry.ts";
-import type { ControllerStore } from "./store.ts";
+import type { EventStore, StateStore } from "./store-seam.ts";
 
 export interface CoreSettings {
   leaseTtlMs: number;
@@ -33,8 +33,8 @@ export interface CoreSettings {
 }
 
 export interface CoreOptions extends CoreSettings {
-  store: ControllerStore;
-  logs: JobLogs;
+  store: StateStore;
+  logs: EventStore;
   /** Artifacts of jobs, dropped with them when their retention ends. */
   artifacts?: { drop(ids: readonly string[]): void };
   sessions: SessionRegistry;
@@ -61,8 +61,8 @@ export interface ControllerCounters {
 }
 
 export class ControllerCore {
-  readonly store: ControllerStore;
-  readonly logs: JobLogs;
+  readonly store: StateStore;
+  readonly logs: EventStore;
   readonly #artifacts: { drop(ids: readonly string[]): void } | undefined;
   readonly sessions: SessionRegistry;
   readonly clock: Clock;
@@ -75,7 +75,7 @@ export class ControllerCore {
   /** Which session last sent or received something about a lease (to re-send a cancel). */
   readonly leaseSession = new Map<string, string>();
   readonly #waiters = new JobWaiters();
-  readonly #finished: FinishedJobs;
+  #finished: FinishedJobs;
   /** Background steps as health shows them: a failure is logged, retried, and counted here. */
   readonly background: { sweep: { failures: number; lastError?: string; lastFailedAt?: number } } = { sweep: { failures: 0 } };
   /** Called before every lease decision (the controller wires its pause detector here). */
@@ -99,6 +99,19 @@ export class ControllerCore {
       leaseGraceMs: options.leaseGraceMs,
     };
     this.#finished = new FinishedJobs(options.jobRetentionMs);
+    this.reindex("the controller started");
+  }
+
+  /**
+   * Rebuilds queues, leases and retention from the store's view: at start, and after the
+   * database store reloaded its view on a reconnect (what memory held beyond it never committed).
+   */
+  reindex(why: string): void {
+    this.#queues.clear();
+    this.#leased.clear();
+    this.#graceUntil.clear();
+    this.leaseSession.clear();
+    this.#finished = new FinishedJobs(this.settings.jobRetentionMs);
     const finished: StoredJob[] = [];
     for (const job of [...this.store.jobs.values()].sort((a, b) => a.queueSeq - b.queueSeq)) {
       if (job.status === "queued") this.#queue(job.group).insert(job.id, job.queueSeq);
@@ -107,11 +120,16 @@ export class ControllerCore {
     }
     for (const job of finished.sort((a, b) => finishedAt(a) - finishedAt(b))) this.#finished.add(job.id, finishedAt(job));
     // Replayed leases lapsed while the controller was down: none expires before the grace.
-    this.graceLeases("the controller started");
+    this.graceLeases(why);
     // A replayed journal brings back jobs pruned before the restart: prune them again, and drop
     // the events of jobs the store no longer has.
     this.pruneFinished();
     this.logs.retainOnly((id) => this.store.jobs.has(id));
+  }
+
+  /** Groups with a queue (to dispatch each after a reindex). */
+  groups(): string[] {
+    return [...this.#queues.keys()];
   }
 
   #queue(group: string): JobQueue {

@@ -1,6 +1,7 @@
 // The reference controller as one object to embed: `edge-runner controller`, `edge-runner dev`
 // and the tests start it with `ReferenceController.start()` and stop it with `close()`.
 
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { Hono } from "hono";
 import { Logger } from "../log/logger.ts";
@@ -30,6 +31,7 @@ import { RunnerMessages } from "./runner-messages.ts";
 import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./runner-registry.ts";
 import { SessionRegistry } from "./session-registry.ts";
 import { ControllerStore } from "./store.ts";
+import type { StoreBackend } from "./store-seam.ts";
 import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-failure.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { createEdgeArtifactsApp } from "./artifact-routes.ts";
@@ -85,6 +87,15 @@ export interface ReferenceControllerOptions {
    */
   onStoreWritable?: () => void;
   spaceProbeMs?: number;
+  /**
+   * postgres://user@host:port/db: state, job events and runners live in PostgreSQL instead of the
+   * embedded journal (the driver is loaded only then). Needs `ReferenceController.open()`/`start()`.
+   */
+  storeUrl?: string;
+  /** The database password (from `storePasswordFile`; never in the URL). */
+  storePassword?: string;
+  /** How often the PostgreSQL store checks an idle connection (default 2 s). */
+  storePingMs?: number;
 }
 
 export class ReferenceController {
@@ -107,27 +118,33 @@ export class ReferenceController {
   #state: "starting" | "ready" | "stopping" | "failed" = "starting";
   #failureReason: string | undefined;
   #probe: SpaceProbe | undefined;
+  readonly #backend: StoreBackend;
+  #stopRecovery: (() => void) | undefined;
 
-  private constructor(options: ReferenceControllerOptions) {
+  private constructor(options: ReferenceControllerOptions, opened?: StoreBackend) {
     const logger = (options.logger ?? new Logger()).child({ component: "controller" });
     const clock = options.clock ?? realTimers;
     const timer = options.timer ?? realTimers;
     const dir = path.join(options.dataDir, "controller");
     this.dataDir = dir;
-    const commits = new GroupCommit({ logger, ...options.commit });
-    let store: ControllerStore;
+    // The lock first: nothing of the data directory is read or repaired while another process holds it.
     try {
-      store = ControllerStore.open({ dir, logger, commits, now: () => clock.now(), ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
-    } catch (error) {
-      if (!isStoreWriteError(error)) throw error;
-      throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${errorMessage(error).slice(0, 200)})`, { cause: error });
-    }
-    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.#lock = ControllerLock.acquire(path.join(dir, "controller.lock"));
     } catch (error) {
-      store.close();
+      opened?.stop?.();
+      void opened?.store.close();
       throw error;
     }
+    let backend: StoreBackend;
+    try {
+      backend = opened ?? embeddedBackend(options, dir, logger, clock);
+    } catch (error) {
+      this.#lock.release();
+      throw error;
+    }
+    const { store, commits } = backend;
+    this.#backend = backend;
     if (options.adminToken !== undefined) this.adminToken = options.adminToken;
     else {
       const file = options.adminTokenFile ?? path.join(dir, "admin-token");
@@ -139,14 +156,7 @@ export class ReferenceController {
     this.core = new ControllerCore({
       store,
       artifacts: this.artifacts,
-      logs: new JobLogs({
-        dir: path.join(dir, "events"),
-        logger,
-        commits,
-        legacyDir: path.join(dir, "logs"),
-        ...(options.jobLogMaxBytes === undefined ? {} : { jobMaxBytes: options.jobLogMaxBytes }),
-        ...(options.eventJournalMaxBytes === undefined ? {} : { maxBytes: options.eventJournalMaxBytes }),
-      }),
+      logs: backend.logs,
       sessions: new SessionRegistry(),
       clock,
       logger,
@@ -168,6 +178,18 @@ export class ReferenceController {
       this.#failureReason = storeRefusal("change anything", error).message;
       for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller store failed", 1011);
       this.core.wakeAll();
+      if (backend.startRecovery !== undefined) {
+        // The database came back: the view was reloaded from it, so the core rebuilds its queues
+        // and leases from what committed; runners reconnect and replay their outboxes.
+        this.#stopRecovery = backend.startRecovery(() => {
+          if (this.#state === "stopping") return;
+          this.core.reindex("the controller reconnected to its database");
+          this.#state = "ready";
+          this.#failureReason = undefined;
+          for (const group of this.core.groups()) this.core.dispatch(group);
+        });
+        return;
+      }
       this.#probe = new SpaceProbe({
         dir,
         timer,
@@ -257,11 +279,32 @@ export class ReferenceController {
     });
   }
 
-  /** Opens the store (replaying it) without binding a port: for in-memory tests. */
+  /** Opens the embedded store (replaying it) without binding a port: for in-memory tests. */
   static create(options: ReferenceControllerOptions): ReferenceController {
+    if (options.storeUrl !== undefined) throw new Error("A controller on PostgreSQL opens asynchronously: use ReferenceController.open()");
+    return ReferenceController.#ready(options);
+  }
+
+  /** Opens either store without binding a port; PostgreSQL's code is imported only here. */
+  static async open(options: ReferenceControllerOptions): Promise<ReferenceController> {
+    if (options.storeUrl === undefined) return ReferenceController.create(options);
+    const { openPostgresBackend } = await import("./postgres/open.ts");
+    const backend = await openPostgresBackend({
+      url: options.storeUrl,
+      logger: (options.logger ?? new Logger()).child({ component: "controller" }),
+      ...(options.storePassword === undefined ? {} : { password: options.storePassword }),
+      ...(options.commit === undefined ? {} : { commit: options.commit }),
+      ...(options.jobLogMaxBytes === undefined ? {} : { jobMaxBytes: options.jobLogMaxBytes }),
+      ...(options.eventJournalMaxBytes === undefined ? {} : { maxBytes: options.eventJournalMaxBytes }),
+      ...(options.storePingMs === undefined ? {} : { pingMs: options.storePingMs }),
+    });
+    return ReferenceController.#ready(options, backend);
+  }
+
+  static #ready(options: ReferenceControllerOptions, backend?: StoreBackend): ReferenceController {
     let controller: ReferenceController;
     try {
-      controller = new ReferenceController(options);
+      controller = new ReferenceController(options, backend);
     } catch (error) {
       if (error instanceof EdgeError || !isStoreWriteError(error)) throw error;
       const dir = path.join(options.dataDir, "controller");
@@ -278,7 +321,7 @@ export class ReferenceController {
 
   /** Opens the store, then serves HTTP and WebSocket on `hostname:port`. */
   static async start(options: ReferenceControllerOptions): Promise<ReferenceController> {
-    const controller = ReferenceController.create(options);
+    const controller = await ReferenceController.open(options);
     try {
       controller.#server = await serveHttp(controller.app, {
         hostname: options.hostname ?? "127.0.0.1",
@@ -366,11 +409,34 @@ export class ReferenceController {
     this.#sweeper.stop();
     this.#pauses.stop();
     this.#probe?.stop();
+    this.#stopRecovery?.();
+    this.#backend.stop?.();
     for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller stopping", 1001);
     this.core.wakeAll();
     await this.#server?.close();
-    this.core.store.close();
+    await this.core.store.close();
     this.#lock.release();
     this.core.logger.info("Reference controller stopped");
   }
+}
+
+/** The default store: the journal and event segments under `<dataDir>/controller/`. */
+function embeddedBackend(options: ReferenceControllerOptions, dir: string, logger: Logger, clock: Clock): StoreBackend {
+  const commits = new GroupCommit({ logger, ...options.commit });
+  let store: ControllerStore;
+  try {
+    store = ControllerStore.open({ dir, logger, commits, now: () => clock.now(), ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
+  } catch (error) {
+    if (!isStoreWriteError(error)) throw error;
+    throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${errorMessage(error).slice(0, 200)})`, { cause: error });
+  }
+  const logs = new JobLogs({
+    dir: path.join(dir, "events"),
+    logger,
+    commits,
+    legacyDir: path.join(dir, "logs"),
+    ...(options.jobLogMaxBytes === undefined ? {} : { jobMaxBytes: options.jobLogMaxBytes }),
+    ...(options.eventJournalMaxBytes === undefined ? {} : { maxBytes: options.eventJournalMaxBytes }),
+  });
+  return { store, logs, commits };
 }

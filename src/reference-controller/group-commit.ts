@@ -37,6 +37,16 @@ export interface GroupCommitStats {
   fsyncs: number;
 }
 
+/**
+ * Something other than a file that makes appends durable (the PostgreSQL store: one transaction
+ * per batch). `takePending` moves what was appended since its last call into the batch; `sync`
+ * makes that batch durable and calls `done` once (null = committed).
+ */
+export interface DurableSink {
+  takePending(): boolean;
+  sync(done: (error: Error | null) => void): void;
+}
+
 interface Waiting {
   target: number;
   run: () => void;
@@ -45,6 +55,7 @@ interface Waiting {
 
 export class GroupCommit {
   readonly #files = new Set<AppendFile>();
+  readonly #sinks = new Set<DurableSink>();
   /** Closed while an fsync on them may be running: closed when it ends. */
   readonly #retired: AppendFile[] = [];
   readonly #schedule: (flush: () => void) => void;
@@ -76,6 +87,9 @@ export class GroupCommit {
   get idle(): boolean { return this.#appended === this.#durable && !this.#inFlight; }
 
   track(file: AppendFile): void { this.#files.add(file); }
+
+  /** Batches also go to `sink`; with a sink, `flushSync()` cannot make a batch durable. */
+  trackSink(sink: DurableSink): void { this.#sinks.add(sink); }
 
   /** Stops flushing `file` and closes it (after a running fsync on it, if any). */
   retire(file: AppendFile): void {
@@ -128,6 +142,11 @@ export class GroupCommit {
   /** Writes and fsyncs everything now, on this thread (close, compaction, rare admin changes). */
   flushSync(): void {
     if (this.#failure !== undefined || this.#closed) return;
+    if (this.#sinks.size > 0) {
+      // A database commit is asynchronous: the batch goes out now, callers await `durable()`.
+      if (!this.#scheduled && !this.#inFlight && this.#appended > this.#durable) this.#flush();
+      return;
+    }
     const target = this.#appended;
     try {
       for (const file of this.#files) {
@@ -162,28 +181,51 @@ export class GroupCommit {
     const target = this.#appended;
     if (target === this.#durable) return;
     const dirty: AppendFile[] = [];
+    const sinks: DurableSink[] = [];
     try {
       for (const file of this.#files) if (file.writePending()) dirty.push(file);
+      for (const sink of this.#sinks) if (sink.takePending()) sinks.push(sink);
     } catch (error) {
       return this.#fail(error);
     }
     this.stats.flushes++;
-    if (dirty.length === 0) return this.#markDurable(target);
+    if (dirty.length === 0 && sinks.length === 0) return this.#markDurable(target);
     this.#inFlight = true;
-    let left = dirty.length;
+    let left = dirty.length + sinks.length;
     let failed: unknown;
+    const done = (error: Error | null) => {
+      if (error !== null) failed ??= error;
+      if (--left > 0) return;
+      this.#inFlight = false;
+      for (const retired of this.#retired.splice(0)) retired.close();
+      if (failed !== undefined) return this.#fail(failed);
+      this.#markDurable(target);
+    };
     for (const file of dirty) {
       file.markSyncStarted();
       this.stats.fsyncs++;
-      this.#fsync(file.fd, (error) => {
-        if (error !== null) failed ??= error;
-        if (--left > 0) return;
-        this.#inFlight = false;
-        for (const retired of this.#retired.splice(0)) retired.close();
-        if (failed !== undefined) return this.#fail(failed);
-        this.#markDurable(target);
-      });
+      this.#fsync(file.fd, done);
     }
+    for (const sink of sinks) sink.sync(done);
+  }
+
+  /**
+   * After a failure the store reloaded its view from the database: accept changes again. Only
+   * for a sink-backed store (a file store restarts the process instead, see controller.ts).
+   */
+  recover(): boolean {
+    if (this.#failure === undefined) return true;
+    // A batch still out on the dead connection ends in a failure of its own: wait for it.
+    if (this.#inFlight) return false;
+    this.#failure = undefined;
+    this.#durable = this.#appended;
+    this.#scheduled = false;
+    return true;
+  }
+
+  /** Fails the store from outside a batch (the database connection was lost while idle). */
+  failNow(cause: unknown): void {
+    this.#fail(cause);
   }
 
   #markDurable(target: number): void {

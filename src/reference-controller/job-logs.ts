@@ -10,6 +10,7 @@ import type { LogLine, StepUpdate } from "../protocol/edge-v1.ts";
 import { AppendFile } from "./append-file.ts";
 import type { GroupCommit } from "./group-commit.ts";
 import { readJsonl, syncDirectory } from "./jsonl-file.ts";
+import type { EventStore } from "./store-seam.ts";
 
 /** One stored event. `seq` is job-wide; `attemptSeq` is the runner's per-attempt sequence. */
 export type JobEvent =
@@ -18,6 +19,15 @@ export type JobEvent =
 
 export const DEFAULT_JOB_LOG_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_EVENT_JOURNAL_MAX_BYTES = 4 * 1024 * 1024 * 1024;
+
+/** The marker line stored in place of the first event past a quota (both stores). */
+export function truncationLine(ts: number, jobMaxBytes: number, maxBytes: number): LogLine {
+  return {
+    ts,
+    level: "warn",
+    msg: `[edge-runner] Log truncated: this job's events passed the controller's quota (${jobMaxBytes} bytes per job, ${maxBytes} bytes in all); later lines are dropped`,
+  };
+}
 
 /** What the controller must know about a job's events to dedupe and fence. */
 export interface EventCursor {
@@ -67,7 +77,7 @@ interface JobIndex {
 
 const SEGMENT_NAME = /^(\d{6,})\.jsonl$/;
 
-export class JobLogs {
+export class JobLogs implements EventStore {
   readonly #dir: string;
   readonly #logger: Logger;
   readonly #commits: GroupCommit;
@@ -117,11 +127,7 @@ export class JobLogs {
 
   /** The marker line stored in place of the first event past a quota. */
   truncationLine(ts: number): LogLine {
-    return {
-      ts,
-      level: "warn",
-      msg: `[edge-runner] Log truncated: this job's events passed the controller's quota (${this.#jobMaxBytes} bytes per job, ${this.#maxBytes} bytes in all); later lines are dropped`,
-    };
+    return truncationLine(ts, this.#jobMaxBytes, this.#maxBytes);
   }
 
   /** Jobs with stored events (for tests and status). */

@@ -36,7 +36,37 @@ export function controllerOptionsFromConfig(config: Config, logger: Logger): Ref
     logger,
     ...resolveAdminTokenForServer(config),
     ...tlsFromConfig(config),
+    ...storeFromConfig(config),
   };
+}
+
+/**
+ * `storeUrl` must be a postgres:// or postgresql:// URL without a password (secrets never go in
+ * URLs: they end up in process lists, shell history and logs); the password comes from
+ * `storePasswordFile`, read under the secret-file rule. Checked before any connection.
+ */
+export function storeFromConfig(config: Config): { storeUrl?: string; storePassword?: string } {
+  const { storeUrl, storePasswordFile } = config;
+  if (storeUrl === undefined) {
+    if (storePasswordFile !== undefined) throw new ConfigError("storePasswordFile", `Option "storePasswordFile" needs "storeUrl": set both or neither`);
+    return {};
+  }
+  let url: URL;
+  try {
+    url = new URL(storeUrl);
+  } catch {
+    throw new ConfigError("storeUrl", `Invalid value for "storeUrl": expected a postgres:// URL (postgres://user@host:5432/database)`);
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError("storeUrl", `Invalid value for "storeUrl": expected a postgres:// or postgresql:// URL, got "${url.protocol}"`);
+  }
+  if (url.password !== "" || url.searchParams.has("password")) {
+    throw new ConfigError("storeUrl", `Refusing "storeUrl": it holds a password; put the password in a file and set "storePasswordFile" (URLs show up in process lists and logs)`);
+  }
+  if (url.hostname === "" || url.pathname.replace(/^\//, "") === "") {
+    throw new ConfigError("storeUrl", `Invalid value for "storeUrl": expected a host and a database name (postgres://user@host:5432/database)`);
+  }
+  return { storeUrl, ...(storePasswordFile === undefined ? {} : { storePassword: readSecretFile(storePasswordFile, "storePasswordFile") }) };
 }
 
 /** Both TLS files or neither; the key must be private to its owner. Read before anything listens. */

@@ -9,6 +9,7 @@ import { AppendFile } from "./append-file.ts";
 import { GroupCommit, SYNCHRONOUS } from "./group-commit.ts";
 import { readJsonl, syncDirectory, writeFileAtomic } from "./jsonl-file.ts";
 import type { JournalRecord, Snapshot, StoredJob, StoredRunner } from "./records.ts";
+import type { StateStore } from "./store-seam.ts";
 import { checkJsonBounds, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
 
 export interface ControllerStoreOptions {
@@ -40,7 +41,8 @@ const MAX_COMPACTION_BACKOFF_MS = 60_000;
 const JOURNAL = "journal.jsonl";
 const SNAPSHOT = "snapshot.json";
 
-export class ControllerStore {
+export class ControllerStore implements StateStore {
+  readonly kind = "embedded" as const;
   readonly dir: string;
   readonly commits: GroupCommit;
   readonly #logger: Logger;

@@ -37,6 +37,14 @@ describe("modules loaded at start-up", async () => {
     expect([...builtins(meta, loaded)].filter((m) => ["worker_threads", "http", "https", "net", "tls", "child_process", "crypto", "zlib"].includes(m))).toEqual([]);
   });
 
+  test("a reference controller without storeUrl loads no PostgreSQL code (driver and src/reference-controller/postgres/ are imported only when it is set)", () => {
+    const postgres = [/node_modules\/postgres\//, /src\/reference-controller\/postgres\//];
+    for (const pattern of postgres) expect(all.some((f) => pattern.test(f))).toBe(true);
+    const loaded = [...staticClosure(meta, "src/main.ts"), ...staticClosure(meta, "src/cli/controller-command.ts"), ...staticClosure(meta, "src/cli/dev-command.ts")];
+    expect(loaded.some((f) => /reference-controller\/controller\.ts$/.test(f))).toBe(true);
+    expect(loaded.filter((f) => postgres.some((pattern) => pattern.test(f)))).toEqual([]);
+  });
+
   test("an idle `run` loads no S3, Vault, GCP, integration or meshStack code", () => {
     const loaded = [...staticClosure(meta, "src/main.ts"), ...staticClosure(meta, "src/cli/run-command.ts")];
     for (const [name, pattern] of Object.entries(BACKENDS)) expect({ name, loaded: loaded.filter((f) => pattern.test(f)) }).toEqual({ name, loaded: [] });

@@ -18,7 +18,7 @@ test("RunnerMessages.handleBatch() stores events in order and answers one ack pe
   const log = (seq: number) => message({ type: "log", jobId: job.id, attempt, seq, lines: [{ ts: seq, level: "info", msg: `line ${seq}` }] });
   h.controller.messages.handleBatch(runner.session, [log(1), log(2), log(3)]);
   expect(runner.of("ack").map((a) => a.seq)).toEqual([3]);
-  expect(h.controller.core.logs.read(job.id, 0, 10).map((e) => e.attemptSeq)).toEqual([1, 2, 3]);
+  expect((await h.controller.core.logs.read(job.id, 0, 10)).map((e) => e.attemptSeq)).toEqual([1, 2, 3]);
   h.controller.messages.handleFrame(runner.session, JSON.stringify([log(3), log(4)]));
   expect(runner.of("ack").map((a) => a.seq)).toEqual([3, 4]);
 });

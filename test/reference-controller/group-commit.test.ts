@@ -43,7 +43,7 @@ test("GroupCommit: many submits in one turn share one fsync, and no offer leaves
   expect(after.fsyncs - before.fsyncs).toBe(1);
 });
 
-test("GroupCommit: events of many jobs in one turn share the batch; acks and result_acks wait for it", () => {
+test("GroupCommit: events of many jobs in one turn share the batch; acks and result_acks wait for it", async () => {
   const commits = new ManualCommits();
   h = makeController({ commit: commits.options });
   const r = FakeRunner.connect(h.controller, "r1");
@@ -70,7 +70,7 @@ test("GroupCommit: events of many jobs in one turn share the batch; acks and res
   commits.settle();
   expect(r.of("result_ack").every((a) => a.accepted)).toBe(true);
   expect(r.of("result_ack")).toHaveLength(5);
-  expect(h.controller.core.logs.read(jobs[0] as string, 0, 10).map((e) => e.type)).toEqual(["log", "step"]);
+  expect((await h.controller.core.logs.read(jobs[0] as string, 0, 10)).map((e) => e.type)).toEqual(["log", "step"]);
 });
 
 test("GroupCommit: the admin API answers a submit only after its fsync", async () => {

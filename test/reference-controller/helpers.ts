@@ -10,6 +10,7 @@ import type { Timers } from "../../src/util/time.ts";
 import { ReferenceController, type ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
 import { SYNCHRONOUS, type GroupCommitOptions } from "../../src/reference-controller/group-commit.ts";
 import type { EdgeSession } from "../../src/reference-controller/session.ts";
+import type { StoreFixture } from "../helpers/stores.ts";
 
 export class FakeClock {
   t = 1_700_000_000_000;
@@ -51,11 +52,17 @@ export interface Harness {
   dataDir: string;
   records: ReturnType<typeof memoryLogger>["records"];
   reopen(extra?: Partial<ReferenceControllerOptions>): Promise<Harness>;
+  /**
+   * Waits until every change made so far is durable and what waited for it ran (offers, acks,
+   * wake-ups): at once for the embedded store in these tests (each change is fsync'd before the
+   * call returns), one COMMIT round trip or more for PostgreSQL.
+   */
+  settle(): Promise<void>;
 }
 
-export function makeController(extra: Partial<ReferenceControllerOptions> = {}, dataDir = tempDir(), clock = new FakeClock()): Harness {
+function testOptions(dataDir: string, clock: FakeClock, extra: Partial<ReferenceControllerOptions>) {
   const { logger, records } = memoryLogger();
-  const controller = ReferenceController.create({
+  const options: ReferenceControllerOptions = {
     dataDir,
     logger,
     clock,
@@ -69,17 +76,48 @@ export function makeController(extra: Partial<ReferenceControllerOptions> = {}, 
     // conversation; group-commit.test.ts covers batching with the real scheduling.
     commit: SYNCHRONOUS,
     ...extra,
-  });
+  };
+  return { options, records };
+}
+
+function harness(controller: ReferenceController, clock: FakeClock, dataDir: string, records: Harness["records"], reopen: Harness["reopen"]): Harness {
   return {
     controller,
     clock,
     dataDir,
     records,
-    async reopen(more = {}) {
-      await controller.close();
-      return makeController({ ...extra, ...more }, dataDir, clock);
+    reopen,
+    async settle() {
+      for (let i = 0; i < 100; i++) {
+        await turns(2);
+        if (controller.core.store.commits.idle || controller.core.store.commits.failure !== undefined) return;
+        await controller.durable().catch(() => {});
+      }
     },
   };
+}
+
+export function makeController(extra: Partial<ReferenceControllerOptions> = {}, dataDir = tempDir(), clock = new FakeClock()): Harness {
+  const { options, records } = testOptions(dataDir, clock, extra);
+  const controller = ReferenceController.create(options);
+  return harness(controller, clock, dataDir, records, async (more = {}) => {
+    await controller.close();
+    return makeController({ ...extra, ...more }, dataDir, clock);
+  });
+}
+
+/** A controller on `store` (embedded, or a fresh PostgreSQL database): see test/helpers/stores.ts. */
+export async function openController(store: StoreFixture, extra: Partial<ReferenceControllerOptions> = {}, dataDir = tempDir(), clock = new FakeClock()): Promise<Harness> {
+  return reopenController({ ...(await store.options()), ...extra }, dataDir, clock);
+}
+
+async function reopenController(extra: Partial<ReferenceControllerOptions>, dataDir: string, clock: FakeClock): Promise<Harness> {
+  const { options, records } = testOptions(dataDir, clock, extra);
+  const controller = await ReferenceController.open(options);
+  return harness(controller, clock, dataDir, records, async (more = {}) => {
+    await controller.close();
+    return reopenController({ ...extra, ...more }, dataDir, clock);
+  });
 }
 
 /** A runner connected in memory: `sent` is everything the controller sent to it. */

@@ -1,3 +1,4 @@
+import type { ControllerStore } from "../../src/reference-controller/store.ts";
 import { afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -32,7 +33,7 @@ test("ControllerCore.pruneFinished() drops a finished job and its logs after job
   h.clock.advance(1);
   h.controller.sweep();
   expect(h.controller.getJob(done)).toBeUndefined();
-  expect(h.controller.core.logs.read(done, 0, 10)).toEqual([]);
+  expect((await h.controller.core.logs.read(done, 0, 10))).toEqual([]);
   expect(h.controller.getJob(queued.id)?.status).toBe("queued");
   const res = await h.controller.app.request(`/api/v1/jobs/${done}`, { headers: { authorization: "Bearer test-admin-token" } });
   expect(res.status).toBe(404);
@@ -51,8 +52,8 @@ test("ControllerStore.compact() leaves pruned jobs out of the snapshot, and a re
   h = await h.reopen();
   expect(h.controller.getJob(old)).toBeUndefined();
   expect(h.controller.getJob(recent)?.status).toBe("succeeded");
-  expect(h.controller.core.logs.read(recent, 0, 10)).toHaveLength(1);
-  h.controller.core.store.compact();
+  expect((await h.controller.core.logs.read(recent, 0, 10))).toHaveLength(1);
+  (h.controller.core.store as ControllerStore).compact();
   const snapshot = fs.readFileSync(path.join(h.dataDir, "controller", "snapshot.json"), "utf8");
   expect(snapshot).toContain(recent);
   expect(snapshot).not.toContain(old);

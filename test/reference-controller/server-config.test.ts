@@ -32,3 +32,28 @@ test("controllerOptionsFromConfig() wants tlsCertFile and tlsKeyFile together, r
   const ok = controllerOptionsFromConfig(config(["--tls-cert-file", cert, "--tls-key-file", key]), memoryLogger().logger);
   expect(ok.tls?.cert).toContain("BEGIN CERTIFICATE");
 });
+
+test("storeUrl: a password in the URL is refused naming the field (exit 78, before any connection); the password comes from a private file", () => {
+  expect(fieldOf(["--store-url", "postgres://edge:s3cret@127.0.0.1:5432/edge"])).toBe("storeUrl");
+  expect(fieldOf(["--store-url", "postgresql://edge@127.0.0.1/edge?password=s3cret"])).toBe("storeUrl");
+  expect(fieldOf(["--store-url", "mysql://edge@127.0.0.1/edge"])).toBe("storeUrl");
+  expect(fieldOf(["--store-url", "postgres://edge@127.0.0.1:5432/"])).toBe("storeUrl");
+  const loose = path.join(dir, "pg-password-loose");
+  writeFileSync(loose, "pw\n", { mode: 0o644 });
+  chmodSync(loose, 0o644);
+  expect(fieldOf(["--store-url", "postgres://edge@127.0.0.1:5432/edge", "--store-password-file", loose])).toBe("storePasswordFile");
+  expect(fieldOf(["--store-password-file", loose])).toBe("storePasswordFile");
+  let message = "";
+  try {
+    controllerOptionsFromConfig(config(["--store-url", "postgres://edge:s3cret@127.0.0.1:5432/edge"]), memoryLogger().logger);
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  expect(message).toContain("storePasswordFile");
+  expect(message).not.toContain("s3cret");
+  const file = path.join(dir, "pg-password");
+  writeFileSync(file, "pw\n", { mode: 0o600 });
+  const ok = controllerOptionsFromConfig(config(["--store-url", "postgresql://edge@127.0.0.1:5432/edge", "--store-password-file", file]), memoryLogger().logger);
+  expect(ok).toMatchObject({ storeUrl: "postgresql://edge@127.0.0.1:5432/edge", storePassword: "pw" });
+  expect(controllerOptionsFromConfig(config([]), memoryLogger().logger).storeUrl).toBeUndefined();
+});

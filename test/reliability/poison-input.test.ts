@@ -2,6 +2,7 @@
 // nested 39,998 levels deep used to be accepted, made `GET /api/v1/jobs` answer 500 and every
 // compaction die in JSON.stringify (Bun stops at 40,000 levels), on every restart.
 
+import type { ControllerStore } from "../../src/reference-controller/store.ts";
 import { afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -66,7 +67,7 @@ test("a runner's result whose output is past the bounds fails the job (output_in
   expect(r.last("error").error).toMatchObject({ code: "malformed_frame", message: expect.stringContaining("nests deeper than 100 levels") });
   expect(h.controller.getJob(other.id)?.status).toBe("leased");
   // The journal still compacts and replays.
-  h.controller.core.store.compact();
+  (h.controller.core.store as ControllerStore).compact();
   h = await h.reopen();
   expect(h.controller.getJob(job.id)?.status).toBe("failed");
 });

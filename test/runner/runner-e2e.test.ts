@@ -30,7 +30,7 @@ describe("Runner end to end", () => {
       expect(done.status).toBe("succeeded");
       expect(done.output).toEqual({ hello: transport });
       expect(done.attempt).toBe(1);
-      const events = controller.core.logs.read(job.id, 0, 1000);
+      const events = (await controller.core.logs.read(job.id, 0, 1000));
       expect(events.some((e) => e.type === "log" && JSON.stringify(e).includes(transport))).toBe(true);
       expect(events.some((e) => e.type === "step")).toBe(true);
       expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
@@ -147,7 +147,7 @@ describe("Runner secrets", () => {
     const done = await controller.waitForJob(job.id, 10_000);
     expect(done.status).toBe("succeeded");
     expect(done.output).toEqual({ ref: "db/password", length: 19 });
-    const events = JSON.stringify(controller.core.logs.read(job.id, 0, 1000));
+    const events = JSON.stringify((await controller.core.logs.read(job.id, 0, 1000)));
     expect(events).toContain("[REDACTED]");
     expect(events).not.toContain("hunter2-very-secret");
   });
@@ -182,7 +182,7 @@ describe("Runner limits", () => {
       const job = controller.submitJob({ plugin: "echo" });
       const done = await controller.waitForJob(job.id, 20_000);
       expect(done.status).toBe("succeeded");
-      const lines = controller.core.logs.read(job.id, 0, 100_000).flatMap((e) => (e.type === "log" ? e.lines.map((l) => l.ts) : []));
+      const lines = (await controller.core.logs.read(job.id, 0, 100_000)).flatMap((e) => (e.type === "log" ? e.lines.map((l) => l.ts) : []));
       expect(lines).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
     });
   }

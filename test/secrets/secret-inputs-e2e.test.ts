@@ -40,7 +40,7 @@ test("a secret input is stored as ciphertext, decrypted by the runner, and maske
   expect(typeof answer.body.input.password.$secret).toBe("string");
   const done = await controller.waitForJob(answer.body.id, 10_000);
   expect(done.status).toBe("succeeded");
-  const events = JSON.stringify(controller.core.logs.read(done.id, 0, 1000));
+  const events = JSON.stringify((await controller.core.logs.read(done.id, 0, 1000)));
   expect(events).toContain("[REDACTED]");
   expect(events).not.toContain(secret);
   // The controller's files hold no plaintext of the input (its journal stores the JWE).

@@ -14,14 +14,14 @@ afterEach(async () => {
 
 const lines = (n: number, size: number) => Array.from({ length: n }, (_, i) => ({ ts: i, level: "info" as const, msg: "f".repeat(size) }));
 
-test("a job's log past jobLogMaxBytes is cut with a visible marker; later events are acked but store nothing", () => {
+test("a job's log past jobLogMaxBytes is cut with a visible marker; later events are acked but store nothing", async () => {
   h = makeController({ jobLogMaxBytes: 64 * 1024 });
   const r = FakeRunner.connect(h.controller, "r1");
   const job = h.controller.submitJob({ plugin: "echo" });
   r.send({ type: "credit", slots: 1 });
   for (let seq = 1; seq <= 200; seq++) r.send({ type: "log", jobId: job.id, attempt: 1, seq, lines: lines(10, 1000) });
   expect(r.last("ack").seq).toBe(200);
-  const events = h.controller.core.logs.read(job.id, 0, 1000);
+  const events = (await h.controller.core.logs.read(job.id, 0, 1000));
   expect(events).toHaveLength(200);
   const marker = events.findIndex((e) => e.type === "log" && e.lines[0]?.msg.includes("Log truncated"));
   expect(marker).toBeGreaterThan(0);
@@ -42,7 +42,7 @@ test("the whole event journal keeps no content past eventJournalMaxBytes, each j
   const bound = 128 * 1024 + 4 * 60 * 200;
   expect(h.controller.core.logs.totalBytes).toBeLessThan(bound);
   for (const job of jobs) {
-    const markers = h.controller.core.logs.read(job.id, 0, 100).filter((e) => e.type === "log" && e.lines.some((l) => l.msg.includes("Log truncated")));
+    const markers = (await h.controller.core.logs.read(job.id, 0, 100)).filter((e) => e.type === "log" && e.lines.some((l) => l.msg.includes("Log truncated")));
     expect(markers).toHaveLength(1);
   }
   // The quota survives a restart (the index is rebuilt from the segments).

@@ -1,5 +1,6 @@
-// The PostgreSQL store's schema, versioned: each migration runs once, at controller start. Replicas that start together serialise on an advisory lock, so a version
-// is applied once. A database migrated by a newer binary is refused (its schema may mean things
+// The PostgreSQL store's schema, versioned: each migration runs once, at controller start (every
+// version the database lacks, in order). Replicas that start together serialise on an advisory
+// lock, so a version is applied once. A database migrated by a newer binary is refused (its schema may mean things
 // this one does not know), never downgraded. Only loaded when `storeUrl` is set.
 
 import type { Sql } from "postgres";
@@ -15,24 +16,38 @@ export interface Migration {
 /** Append only: a released migration is never edited, a change is a new version. */
 export const MIGRATIONS: readonly Migration[] = [
   {
+    // Versions 1-9 are the controller's jobs, runners and events (postgres/pg-store.ts); 10-19
+    // are secrets, bundles and artifacts. Each job write is a compare-and-swap on `version`, so
+    // replicas sharing the database never overwrite a change they did not see.
     version: 1,
-    name: "jobs and runners",
+    name: "jobs, runners and job events",
     sql: `
       CREATE TABLE jobs (
         id text PRIMARY KEY,
         grp text NOT NULL,
         status text NOT NULL,
-        queue_seq bigint NOT NULL,
         attempt integer NOT NULL,
+        queue_seq bigint NOT NULL,
         runner_id text,
         lease_expires_at bigint,
-        data jsonb NOT NULL
+        version bigint NOT NULL,
+        doc jsonb NOT NULL
       );
       CREATE INDEX jobs_queued ON jobs (grp, queue_seq) WHERE status = 'queued';
       CREATE INDEX jobs_leases ON jobs (lease_expires_at) WHERE lease_expires_at IS NOT NULL;
       CREATE TABLE runners (
         id text PRIMARY KEY,
-        data jsonb NOT NULL
+        doc jsonb NOT NULL
+      );
+      CREATE TABLE job_events (
+        job_id text NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seq integer NOT NULL,
+        attempt integer NOT NULL,
+        attempt_seq integer NOT NULL,
+        bytes integer NOT NULL,
+        truncated boolean NOT NULL DEFAULT false,
+        body jsonb NOT NULL,
+        PRIMARY KEY (job_id, seq)
       );
     `,
   },
@@ -52,8 +67,9 @@ export async function migrate(sql: Sql, logger: Logger, migrations: readonly Mig
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`;
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const rows = await tx<Array<{ version: number }>>`SELECT max(version) AS version FROM schema_migrations`;
-    const current = rows[0]?.version ?? 0;
+    const rows = await tx<Array<{ version: number }>>`SELECT version FROM schema_migrations`;
+    const have = new Set(rows.map((r) => r.version));
+    const current = Math.max(0, ...have);
     if (current > latest) {
       throw new EdgeError(
         "store_unavailable",
@@ -61,7 +77,7 @@ export async function migrate(sql: Sql, logger: Logger, migrations: readonly Mig
       );
     }
     const applied: number[] = [];
-    for (const migration of migrations.filter((m) => m.version > current)) {
+    for (const migration of migrations.filter((m) => !have.has(m.version))) {
       // One transaction holds the lock and every pending migration (DDL is transactional in
       // PostgreSQL): a failing one leaves the database at the version it had before this start.
       await tx.unsafe(migration.sql);

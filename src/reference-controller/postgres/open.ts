@@ -1,0 +1,120 @@
+// Opens the PostgreSQL store: the only file the controller imports (dynamically) when `storeUrl`
+// is set, so the driver and everything under postgres/ stay unloaded otherwise. Connects,
+// migrates, loads the view, pings while idle (a lost connection flips the store to failed), and
+// after a failure reconnects with backoff and reloads the view from the database.
+
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
+import { EdgeError, errorMessage } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import { realTimers, type Timers } from "../../util/time.ts";
+import { GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
+import type { StoreBackend } from "../store-seam.ts";
+import { migrate } from "./migrations.ts";
+import { PgJobLogs } from "./pg-job-logs.ts";
+import { PgStore } from "./pg-store.ts";
+
+export interface OpenPostgresOptions {
+  /** postgres://user@host:port/db, without a password (server-config.ts refuses one). */
+  url: string;
+  password?: string;
+  logger: Logger;
+  commit?: GroupCommitOptions;
+  jobMaxBytes?: number;
+  maxBytes?: number;
+  /** How often an idle store checks its connection (default 2 s). */
+  pingMs?: number;
+  timer?: Pick<Timers, "setTimeout" | "clearTimeout">;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+export async function openPostgresBackend(options: OpenPostgresOptions): Promise<StoreBackend> {
+  const logger = options.logger.child({ store: "postgres" });
+  const timer = options.timer ?? realTimers;
+  const sql = postgres(options.url, {
+    ...(options.password === undefined ? {} : { password: options.password }),
+    max: 4,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: "edge-runner controller" },
+  });
+  try {
+    await migrate(sql, logger);
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    if (error instanceof EdgeError) throw error;
+    throw new EdgeError("store_unavailable", `Cannot open the PostgreSQL store at "${redactUrl(options.url)}": ${errorMessage(error).slice(0, 300)}`, { cause: error });
+  }
+  const commits = new GroupCommit({ logger, ...options.commit });
+  const store = new PgStore({ sql, logger, commits, replicaId: randomBytes(6).toString("base64url") });
+  const logs = new PgJobLogs({ store, logger, ...(options.jobMaxBytes === undefined ? {} : { jobMaxBytes: options.jobMaxBytes }), ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) });
+  await Promise.all([store.load(), logs.load()]);
+
+  let stopped = false;
+  let ping: unknown;
+  const schedulePing = () => {
+    if (stopped) return;
+    ping = timer.setTimeout(() => {
+      if (stopped || commits.failure !== undefined || !commits.idle) return schedulePing();
+      sql`SELECT 1`.then(
+        () => schedulePing(),
+        (error: unknown) => {
+          if (stopped) return;
+          commits.failNow(new Error(`the PostgreSQL connection was lost (${errorMessage(error).slice(0, 200)})`));
+          schedulePing();
+        },
+      );
+    }, options.pingMs ?? 2_000);
+  };
+  schedulePing();
+
+  return {
+    store,
+    logs,
+    commits,
+    startRecovery(onRecovered) {
+      let attempt = 0;
+      let handle: unknown;
+      let done = false;
+      const tryOnce = async () => {
+        if (done || stopped) return;
+        try {
+          await sql`SELECT 1`;
+          // Nothing is written meanwhile (the store refuses changes); a batch still out on the lost
+          // connection ends in its own failure first, then the next try recovers.
+          await Promise.all([store.load(), logs.load()]);
+          if (!commits.recover()) throw new Error("a batch on the lost connection has not ended yet");
+          done = true;
+          logger.warn("Reconnected to PostgreSQL and reloaded the controller's view from it", { attempts: attempt + 1 });
+          onRecovered();
+        } catch (error) {
+          attempt++;
+          const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempt, 10));
+          logger.warn("Cannot reach PostgreSQL yet; retrying", { attempt, delayMs: delay, error: errorMessage(error).slice(0, 200) });
+          handle = timer.setTimeout(() => void tryOnce(), delay);
+        }
+      };
+      handle = timer.setTimeout(() => void tryOnce(), 250);
+      return () => {
+        done = true;
+        if (handle !== undefined) timer.clearTimeout(handle);
+      };
+    },
+    stop() {
+      stopped = true;
+      if (ping !== undefined) timer.clearTimeout(ping);
+    },
+  };
+}
+
+/** The URL as logs may show it: never a password (there is none; this is belt and braces). */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = "";
+    return parsed.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
+}

@@ -1,0 +1,155 @@
+// One group-commit batch of the PostgreSQL store, written in ONE transaction: job inserts and
+// compare-and-swap updates (guarded by `version`), runner upserts and deletions, job deletions
+// (retention; their events go with them) and job events, then a NOTIFY of the changed job ids,
+// which PostgreSQL delivers only if the transaction commits. "Durable" = COMMIT returned.
+
+import type { Sql, TransactionSql } from "postgres";
+import type { JobEvent } from "../job-logs.ts";
+import type { StoredJob, StoredRunner } from "../records.ts";
+
+/** The channel replicas LISTEN on; a payload is `<replica id>:<job id>,<job id>,…`. */
+export const JOBS_CHANNEL = "edge_runner_jobs";
+/** NOTIFY payloads must stay under 8000 bytes. */
+const MAX_PAYLOAD = 7_000;
+
+export interface StoredEvent {
+  jobId: string;
+  event: JobEvent;
+  bytes: number;
+}
+
+/** What one turn changed: the last write of each job wins within a batch. */
+export class PendingBatch {
+  readonly jobs = new Map<string, StoredJob>();
+  readonly deletedJobs = new Set<string>();
+  readonly runners = new Map<string, StoredRunner>();
+  readonly deletedRunners = new Set<string>();
+  readonly events: StoredEvent[] = [];
+
+  get empty(): boolean {
+    return this.jobs.size === 0 && this.deletedJobs.size === 0 && this.runners.size === 0 && this.deletedRunners.size === 0 && this.events.length === 0;
+  }
+
+  putJob(job: StoredJob): void {
+    this.jobs.set(job.id, job);
+  }
+
+  deleteJob(id: string): void {
+    this.jobs.delete(id);
+    this.deletedJobs.add(id);
+  }
+
+  putRunner(runner: StoredRunner): void {
+    this.deletedRunners.delete(runner.id);
+    this.runners.set(runner.id, runner);
+  }
+
+  deleteRunner(id: string): void {
+    this.runners.delete(id);
+    this.deletedRunners.add(id);
+  }
+}
+
+export interface BatchOutcome {
+  /** Jobs whose compare-and-swap lost: another replica changed them first. */
+  lost: string[];
+  /** New version per job written. */
+  versions: Map<string, number>;
+}
+
+/**
+ * Writes `batch` in one transaction. `versionOf(id)` is the version this replica last saw (0 for a
+ * job it created). A lost compare-and-swap does not abort the transaction: the rest commits, and
+ * the caller reloads the lost jobs (their offers are never sent, see pg-store.ts).
+ */
+export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatch, versionOf: (id: string) => number): Promise<BatchOutcome> {
+  const inserts: unknown[] = [];
+  const updates: unknown[] = [];
+  for (const job of batch.jobs.values()) {
+    const expected = versionOf(job.id);
+    const row = { id: job.id, grp: job.group, status: job.status, attempt: job.attempt, queue_seq: job.queueSeq, runner_id: job.runnerId ?? null, lease_expires_at: job.leaseExpiresAt ?? null, expected, doc: job };
+    (expected === 0 ? inserts : updates).push(row);
+  }
+  const outcome: BatchOutcome = { lost: [], versions: new Map() };
+  await sql.begin(async (tx: TransactionSql) => {
+    if (batch.deletedJobs.size > 0) {
+      await tx.unsafe(`DELETE FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedJobs])]);
+    }
+    const written = new Set<string>();
+    if (inserts.length > 0) {
+      const rows = await tx.unsafe<Array<{ id: string }>>(
+        `INSERT INTO jobs (id, grp, status, attempt, queue_seq, runner_id, lease_expires_at, version, doc)
+         SELECT id, grp, status, attempt, queue_seq, runner_id, lease_expires_at, 1, doc
+         FROM jsonb_to_recordset($1::jsonb) AS v(id text, grp text, status text, attempt integer, queue_seq bigint, runner_id text, lease_expires_at bigint, doc jsonb)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        [json(tx, inserts)],
+      );
+      for (const row of rows) {
+        written.add(row.id);
+        outcome.versions.set(row.id, 1);
+      }
+    }
+    if (updates.length > 0) {
+      const rows = await tx.unsafe<Array<{ id: string; version: string }>>(
+        `UPDATE jobs SET grp = v.grp, status = v.status, attempt = v.attempt, queue_seq = v.queue_seq, runner_id = v.runner_id,
+           lease_expires_at = v.lease_expires_at, doc = v.doc, version = jobs.version + 1
+         FROM jsonb_to_recordset($1::jsonb) AS v(id text, grp text, status text, attempt integer, queue_seq bigint, runner_id text, lease_expires_at bigint, expected bigint, doc jsonb)
+         WHERE jobs.id = v.id AND jobs.version = v.expected
+         RETURNING jobs.id, jobs.version`,
+        [json(tx, updates)],
+      );
+      for (const row of rows) {
+        written.add(row.id);
+        outcome.versions.set(row.id, Number(row.version));
+      }
+    }
+    for (const id of batch.jobs.keys()) if (!written.has(id)) outcome.lost.push(id);
+    if (batch.runners.size > 0) {
+      await tx.unsafe(
+        `INSERT INTO runners (id, doc) SELECT id, doc FROM jsonb_to_recordset($1::jsonb) AS v(id text, doc jsonb)
+         ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
+        [json(tx, [...batch.runners.values()].map((runner) => ({ id: runner.id, doc: runner })))],
+      );
+    }
+    if (batch.deletedRunners.size > 0) {
+      await tx.unsafe(`DELETE FROM runners WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedRunners])]);
+    }
+    // Events of a job whose write was lost stay out: the job they belong to is not ours any more.
+    const lost = new Set(outcome.lost);
+    const events = batch.events.filter((e) => !lost.has(e.jobId) && !batch.deletedJobs.has(e.jobId));
+    if (events.length > 0) {
+      await tx.unsafe(
+        `INSERT INTO job_events (job_id, seq, attempt, attempt_seq, bytes, truncated, body)
+         SELECT job_id, seq, attempt, attempt_seq, bytes, truncated, body
+         FROM jsonb_to_recordset($1::jsonb) AS v(job_id text, seq integer, attempt integer, attempt_seq integer, bytes integer, truncated boolean, body jsonb)`,
+        [json(tx, events.map(({ jobId, event, bytes }) => ({ job_id: jobId, seq: event.seq, attempt: event.attempt, attempt_seq: event.attemptSeq, bytes, truncated: event.truncated === true, body: event })))],
+      );
+    }
+    const changed = [...written, ...batch.deletedJobs];
+    for (const payload of notifyPayloads(replicaId, changed)) await tx`SELECT pg_notify(${JOBS_CHANNEL}, ${payload})`;
+  });
+  return outcome;
+}
+
+/** One jsonb parameter (a whole batch's rows in one value: one round trip per statement). */
+function json(tx: TransactionSql, value: unknown): never {
+  return tx.json(value as never) as never;
+}
+
+/** `<replica>:<id>,<id>…` chunks under the NOTIFY payload limit. */
+export function notifyPayloads(replicaId: string, ids: readonly string[]): string[] {
+  const payloads: string[] = [];
+  let current: string[] = [];
+  let size = replicaId.length + 1;
+  for (const id of ids) {
+    if (current.length > 0 && size + id.length + 1 > MAX_PAYLOAD) {
+      payloads.push(`${replicaId}:${current.join(",")}`);
+      current = [];
+      size = replicaId.length + 1;
+    }
+    current.push(id);
+    size += id.length + 1;
+  }
+  if (current.length > 0) payloads.push(`${replicaId}:${current.join(",")}`);
+  return payloads;
+}

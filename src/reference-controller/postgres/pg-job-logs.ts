@@ -1,0 +1,127 @@
+// Job events (logs and steps) in PostgreSQL, with the embedded journal's quotas and seq rules
+// (job-logs.ts): each accepted event joins the store's next batch, an in-memory index per job
+// serves the dedupe cursor and the quotas, and reads come from the database once the events
+// are committed.
+
+import type { Logger } from "../../log/logger.ts";
+import type { LogLine } from "../../protocol/edge-v1.ts";
+import { DEFAULT_EVENT_JOURNAL_MAX_BYTES, DEFAULT_JOB_LOG_MAX_BYTES, truncationLine, type EventAdmission, type EventCursor, type JobEvent } from "../job-logs.ts";
+import type { EventStore } from "../store-seam.ts";
+import type { PgStore } from "./pg-store.ts";
+
+interface EventIndex {
+  count: number;
+  attempt: number;
+  highestSeq: number;
+  bytes: number;
+  truncated: boolean;
+}
+
+export interface PgJobLogsOptions {
+  store: PgStore;
+  logger: Logger;
+  jobMaxBytes?: number;
+  maxBytes?: number;
+}
+
+export class PgJobLogs implements EventStore {
+  readonly #store: PgStore;
+  readonly #logger: Logger;
+  readonly #jobMaxBytes: number;
+  readonly #maxBytes: number;
+  #index = new Map<string, EventIndex>();
+  #totalBytes = 0;
+
+  constructor(options: PgJobLogsOptions) {
+    this.#store = options.store;
+    this.#logger = options.logger;
+    this.#jobMaxBytes = options.jobMaxBytes ?? DEFAULT_JOB_LOG_MAX_BYTES;
+    this.#maxBytes = options.maxBytes ?? DEFAULT_EVENT_JOURNAL_MAX_BYTES;
+  }
+
+  get totalBytes(): number { return this.#totalBytes; }
+  get jobCount(): number { return this.#index.size; }
+
+  /** Rebuilds the index from the database (at open, and after a reconnect). */
+  async load(): Promise<void> {
+    const sql = this.#store.sql;
+    const [totals, lasts] = await Promise.all([
+      sql<Array<{ job_id: string; count: number; bytes: string; truncated: boolean }>>`
+        SELECT job_id, count(*)::int AS count, sum(bytes)::bigint AS bytes, bool_or(truncated) AS truncated FROM job_events GROUP BY job_id`,
+      sql<Array<{ job_id: string; attempt: number; attempt_seq: number }>>`
+        SELECT DISTINCT ON (job_id) job_id, attempt, attempt_seq FROM job_events ORDER BY job_id, seq DESC`,
+    ]);
+    const last = new Map(lasts.map((row) => [row.job_id, row]));
+    this.#index = new Map();
+    this.#totalBytes = 0;
+    for (const row of totals) {
+      const bytes = Number(row.bytes);
+      const end = last.get(row.job_id);
+      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes, truncated: row.truncated });
+      this.#totalBytes += bytes;
+    }
+    this.#logger.debug("Loaded the job event index from PostgreSQL", { jobs: this.#index.size, bytes: this.#totalBytes });
+  }
+
+  admit(jobId: string, bytes: number): EventAdmission {
+    const index = this.#index.get(jobId);
+    if (index?.truncated === true) return "drop";
+    if ((index?.bytes ?? 0) + bytes <= this.#jobMaxBytes && this.#totalBytes + bytes <= this.#maxBytes) return "store";
+    return "truncate";
+  }
+
+  truncationLine(ts: number): LogLine {
+    return truncationLine(ts, this.#jobMaxBytes, this.#maxBytes);
+  }
+
+  append(jobId: string, events: readonly JobEvent[]): void {
+    if (events.length === 0) return;
+    this.#store.commits.check(`store events of job "${jobId}"`);
+    for (const event of events) {
+      let index = this.#index.get(jobId);
+      const expected = (index?.count ?? 0) + 1;
+      if (event.seq !== expected) throw new RangeError(`Cannot store event ${event.seq} of job "${jobId}": expected seq ${expected}`);
+      if (index === undefined) this.#index.set(jobId, (index = { count: 0, attempt: 0, highestSeq: 0, bytes: 0, truncated: false }));
+      const bytes = Buffer.byteLength(JSON.stringify(event)) + jobId.length + 12;
+      this.#store.appendEvent(jobId, event, bytes);
+      index.count++;
+      index.bytes += bytes;
+      this.#totalBytes += bytes;
+      if (event.truncated === true) index.truncated = true;
+      if (event.attempt !== index.attempt) {
+        index.attempt = event.attempt;
+        index.highestSeq = 0;
+      }
+      if (event.attemptSeq === index.highestSeq + 1) index.highestSeq = event.attemptSeq;
+    }
+    this.#store.commits.appended();
+  }
+
+  async read(jobId: string, after: number, limit: number): Promise<JobEvent[]> {
+    // What was accepted before this read is committed first (or the store failed: read what is there).
+    await this.#store.durable().catch(() => {});
+    const rows = await this.#store.sql<Array<{ body: JobEvent }>>`
+      SELECT body FROM job_events WHERE job_id = ${jobId} AND seq > ${Math.max(0, after)} ORDER BY seq LIMIT ${limit}`;
+    return rows.map((row) => row.body);
+  }
+
+  cursor(jobId: string, attempt: number): EventCursor {
+    const index = this.#index.get(jobId);
+    if (index === undefined) return { count: 0, attempt, highestSeq: 0 };
+    return { count: index.count, attempt, highestSeq: index.attempt === attempt ? index.highestSeq : 0 };
+  }
+
+  /** Forgets the index of pruned jobs; their rows go with the job rows (ON DELETE CASCADE). */
+  drop(jobIds: Iterable<string>): void {
+    for (const id of jobIds) {
+      const index = this.#index.get(id);
+      if (index === undefined) continue;
+      this.#index.delete(id);
+      this.#totalBytes -= index.bytes;
+    }
+  }
+
+  retainOnly(keep: (jobId: string) => boolean): void {
+    this.drop([...this.#index.keys()].filter((id) => !keep(id)));
+  }
+}

@@ -1,0 +1,195 @@
+// The controller's state in PostgreSQL. Like the embedded store it keeps the whole view in memory
+// (the core stays synchronous); each group-commit batch is written in ONE transaction
+// (pg-batch.ts) and is durable when COMMIT returns. Loaded only when `storeUrl` is set.
+
+import type { Sql } from "postgres";
+import type { Logger } from "../../log/logger.ts";
+import type { DurableSink, GroupCommit } from "../group-commit.ts";
+import type { JobEvent } from "../job-logs.ts";
+import type { JournalRecord, StoredJob, StoredRunner } from "../records.ts";
+import type { StateStore } from "../store-seam.ts";
+import type { CompactionHealth } from "../store.ts";
+import { PendingBatch, writeBatch } from "./pg-batch.ts";
+
+export interface PgStoreOptions {
+  sql: Sql;
+  logger: Logger;
+  commits: GroupCommit;
+  /** Names this process in NOTIFY payloads, so it skips its own. */
+  replicaId: string;
+}
+
+/** Jobs another writer changed (a lost compare-and-swap, a NOTIFY): their rows as they are now. */
+export type RemoteChange = { jobs: StoredJob[]; deleted: string[] };
+
+export class PgStore implements StateStore, DurableSink {
+  readonly kind = "postgres" as const;
+  readonly commits: GroupCommit;
+  readonly sql: Sql;
+  readonly replicaId: string;
+  readonly compaction: Readonly<CompactionHealth> = { failures: 0 };
+  readonly #logger: Logger;
+  #jobs = new Map<string, StoredJob>();
+  #runners = new Map<string, StoredRunner>();
+  /** The row version of each job as this replica last wrote or read it. */
+  #versions = new Map<string, number>();
+  #pending = new PendingBatch();
+  #batch: PendingBatch | undefined;
+  #maxQueueSeq = 0;
+  #closed = false;
+  /** Called with jobs whose write lost to another replica, reloaded from the database. */
+  onRemoteChange: (change: RemoteChange) => void = () => {};
+
+  constructor(options: PgStoreOptions) {
+    this.sql = options.sql;
+    this.commits = options.commits;
+    this.replicaId = options.replicaId;
+    this.#logger = options.logger;
+    this.commits.trackSink(this);
+  }
+
+  get jobs(): ReadonlyMap<string, StoredJob> { return this.#jobs; }
+  get runners(): ReadonlyMap<string, StoredRunner> { return this.#runners; }
+
+  /** Replaces the in-memory view with the database's (at open, and after a reconnect). */
+  async load(): Promise<void> {
+    const [jobs, runners, seq] = await Promise.all([
+      this.sql<Array<{ version: string; doc: StoredJob }>>`SELECT version, doc FROM jobs`,
+      this.sql<Array<{ doc: StoredRunner }>>`SELECT doc FROM runners`,
+      this.sql<Array<{ max: string | null }>>`SELECT max(queue_seq) AS max FROM jobs`,
+    ]);
+    this.#jobs = new Map(jobs.map((row) => [row.doc.id, row.doc]));
+    this.#versions = new Map(jobs.map((row) => [row.doc.id, Number(row.version)]));
+    this.#runners = new Map(runners.map((row) => [row.doc.id, row.doc]));
+    this.#maxQueueSeq = Math.max(this.#maxQueueSeq, Number(seq[0]?.max ?? 0));
+    this.#pending = new PendingBatch();
+    this.#logger.debug("Loaded the controller store from PostgreSQL", { jobs: this.#jobs.size, runners: this.#runners.size });
+  }
+
+  nextQueueSeq(): number {
+    return ++this.#maxQueueSeq;
+  }
+
+  commit(records: readonly JournalRecord[]): void {
+    if (records.length === 0) return;
+    this.#writable("change the controller's state");
+    for (const record of records) {
+      if (record.t === "job") {
+        this.#jobs.set(record.job.id, record.job);
+        if (record.job.queueSeq > this.#maxQueueSeq) this.#maxQueueSeq = record.job.queueSeq;
+        this.#pending.putJob(record.job);
+      } else if (record.t === "runner") {
+        this.#runners.set(record.runner.id, record.runner);
+        this.#pending.putRunner(record.runner);
+      } else {
+        this.#runners.delete(record.id);
+        this.#pending.deleteRunner(record.id);
+      }
+    }
+    this.commits.appended();
+  }
+
+  putJobs(jobs: readonly StoredJob[]): void {
+    this.commit(jobs.map((job) => ({ t: "job", job })));
+  }
+
+  /** Retention: the rows go too (their events with them), in the next batch. */
+  forgetJobs(ids: readonly string[]): void {
+    if (ids.length === 0 || this.commits.failure !== undefined || this.#closed) {
+      for (const id of ids) this.#jobs.delete(id);
+      return;
+    }
+    for (const id of ids) {
+      this.#jobs.delete(id);
+      this.#pending.deleteJob(id);
+    }
+    this.commits.appended();
+  }
+
+  /** An event for the next batch (job-logs quotas and seqs are kept by pg-job-logs.ts). */
+  appendEvent(jobId: string, event: JobEvent, bytes: number): void {
+    this.#pending.events.push({ jobId, event, bytes });
+  }
+
+  durable(): Promise<void> {
+    return this.commits.durable();
+  }
+
+  takePending(): boolean {
+    if (this.#pending.empty) return false;
+    this.#batch = this.#pending;
+    this.#pending = new PendingBatch();
+    return true;
+  }
+
+  sync(done: (error: Error | null) => void): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (batch === undefined) return done(null);
+    writeBatch(this.sql, this.replicaId, batch, (id) => this.#versions.get(id) ?? 0).then(
+      async (outcome) => {
+        for (const [id, version] of outcome.versions) this.#versions.set(id, version);
+        for (const id of batch.deletedJobs) this.#versions.delete(id);
+        if (outcome.lost.length > 0) {
+          // Another replica changed these jobs first: take its version before anything acts on ours.
+          this.#logger.info("Jobs changed by another replica; reloading them", { jobs: outcome.lost.length });
+          try {
+            await this.reloadJobs(outcome.lost);
+          } catch (error) {
+            return done(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+        done(null);
+      },
+      (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+    );
+  }
+
+  /** Reads these jobs from the database into memory (gone ones are dropped) and tells the core. */
+  async reloadJobs(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const rows = await this.sql<Array<{ version: string; doc: StoredJob }>>`SELECT version, doc FROM jobs WHERE id = ANY(${this.sql.array(ids as string[])})`;
+    const found = new Set<string>();
+    const jobs: StoredJob[] = [];
+    for (const row of rows) {
+      const version = Number(row.version);
+      // A row older than what this replica holds is a stale notification: keep ours.
+      if ((this.#versions.get(row.doc.id) ?? 0) > version) continue;
+      found.add(row.doc.id);
+      // Our own write of it still waiting for a batch would overwrite theirs: drop it.
+      this.#pending.jobs.delete(row.doc.id);
+      this.#jobs.set(row.doc.id, row.doc);
+      this.#versions.set(row.doc.id, version);
+      if (row.doc.queueSeq > this.#maxQueueSeq) this.#maxQueueSeq = row.doc.queueSeq;
+      jobs.push(row.doc);
+    }
+    const deleted = ids.filter((id) => !found.has(id) && !rows.some((row) => row.doc.id === id));
+    for (const id of deleted) {
+      this.#jobs.delete(id);
+      this.#versions.delete(id);
+    }
+    this.onRemoteChange({ jobs, deleted });
+  }
+
+  /** The version this replica holds of a job (tests, and the offer check at send time). */
+  versionOf(id: string): number | undefined {
+    return this.#versions.get(id);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.commits.durable();
+    } catch {
+      // A failed store acknowledged nothing more; closing goes on.
+    }
+    this.commits.close();
+    await this.sql.end({ timeout: 5 });
+  }
+
+  #writable(action: string): void {
+    this.commits.check(action);
+    if (this.#closed) throw new Error("Cannot write to the controller store: it is closed");
+  }
+}

@@ -1,0 +1,58 @@
+// The seam between the controller and where its state lives: the embedded journal (store.ts,
+// job-logs.ts; the default) or PostgreSQL (postgres/, loaded only when `storeUrl` is set). Both
+// keep the whole view in memory so the core stays synchronous: a change is applied at once and
+// appended to the group commit, and whatever acknowledges it waits until the batch is durable
+// (fsync returned, or COMMIT returned).
+
+import type { LogLine } from "../protocol/edge-v1.ts";
+import type { GroupCommit } from "./group-commit.ts";
+import type { EventAdmission, EventCursor, JobEvent } from "./job-logs.ts";
+import type { JournalRecord, StoredJob, StoredRunner } from "./records.ts";
+import type { CompactionHealth } from "./store.ts";
+
+export interface StateStore {
+  /** `embedded` or `postgres` (health shows it). */
+  readonly kind: "embedded" | "postgres";
+  readonly commits: GroupCommit;
+  readonly jobs: ReadonlyMap<string, StoredJob>;
+  readonly runners: ReadonlyMap<string, StoredRunner>;
+  readonly compaction: Readonly<CompactionHealth>;
+  /** The next FIFO position for a new job. */
+  nextQueueSeq(): number;
+  /** Applies the records in memory at once; durable at the end of this turn's batch. */
+  commit(records: readonly JournalRecord[]): void;
+  putJobs(jobs: readonly StoredJob[]): void;
+  /** Retention: the jobs leave memory (and the database). */
+  forgetJobs(ids: readonly string[]): void;
+  /** Resolves once every change made so far is durable; rejects if the store failed. */
+  durable(): Promise<void>;
+  close(): void | Promise<void>;
+}
+
+export interface EventStore {
+  readonly totalBytes: number;
+  readonly jobCount: number;
+  admit(jobId: string, bytes: number): EventAdmission;
+  truncationLine(ts: number): LogLine;
+  append(jobId: string, events: readonly JobEvent[]): void;
+  /** Events with `seq > after`, at most `limit` (the database store reads them after its commit). */
+  read(jobId: string, after: number, limit: number): JobEvent[] | Promise<JobEvent[]>;
+  cursor(jobId: string, attempt: number): EventCursor;
+  drop(jobIds: Iterable<string>): void;
+  retainOnly(keep: (jobId: string) => boolean): void;
+}
+
+/** A store opened for the controller: its state, its events, and their shared group commit. */
+export interface StoreBackend {
+  store: StateStore;
+  logs: EventStore;
+  commits: GroupCommit;
+  /**
+   * After a failure, the database store reconnects with backoff, reloads its view (memory may be
+   * ahead of what committed) and calls `onRecovered`; returns a stop function. The embedded store
+   * has none: it probes its disk and the process restarts to replay the journal.
+   */
+  startRecovery?(onRecovered: () => void): () => void;
+  /** Stops background work (pings, listeners) before `store.close()`. */
+  stop?(): void;
+}

@@ -1,0 +1,56 @@
+// What only the PostgreSQL store does, against a real server: one transaction per batch with a
+// NOTIFY of the changed jobs (delivered on commit), and a job write guarded by its row version
+// (compare-and-swap) that loses to another writer and takes the database's row instead.
+
+import { afterEach, expect, test } from "bun:test";
+import { JOBS_CHANNEL } from "../../src/reference-controller/postgres/pg-batch.ts";
+import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
+import { forEachStore } from "../helpers/stores.ts";
+import { openController, type Harness } from "./helpers.ts";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.controller.close();
+  h = undefined;
+});
+
+forEachStore("PostgreSQL store", (store) => {
+  test("one turn's jobs are written in one transaction, and NOTIFY names them once it committed", async () => {
+    // The real batching (one flush per event-loop turn), not the tests' flush per change.
+    h = await openController(store, { commit: {} });
+    const sql = store.sql();
+    const payloads: string[] = [];
+    const listener = await sql.listen(JOBS_CHANNEL, (payload) => void payloads.push(payload));
+    const ids = [1, 2, 3].map(() => h!.controller.submitJob({ plugin: "echo" }).id);
+    // Applied in memory at once, not in the database before the batch commits.
+    expect(h.controller.getJob(ids[0] as string)?.status).toBe("queued");
+    await h.controller.durable();
+    const rows = await sql<Array<{ id: string; version: string; status: string; xmin: string }>>`SELECT id, version, status, xmin::text FROM jobs ORDER BY queue_seq`;
+    expect(rows.map((r) => [r.id, Number(r.version), r.status])).toEqual(ids.map((id) => [id, 1, "queued"]));
+    // One transaction: the three rows carry one transaction id.
+    expect(new Set(rows.map((r) => r.xmin)).size).toBe(1);
+    for (let i = 0; i < 100 && payloads.length === 0; i++) await Bun.sleep(10);
+    const store_ = h.controller.core.store as PgStore;
+    expect(payloads).toEqual([`${store_.replicaId}:${ids.join(",")}`]);
+    await listener.unlisten();
+  });
+
+  test("a job changed by another writer makes this one's compare-and-swap lose: it takes the database's row, its own write is dropped", async () => {
+    h = await openController(store);
+    const sql = store.sql();
+    const job = h.controller.submitJob({ plugin: "echo", input: { mine: true } });
+    await h.controller.durable();
+    // Another replica's write: a new version of the row.
+    await sql`UPDATE jobs SET version = version + 1, doc = jsonb_set(doc, '{input}', '{"theirs": true}') WHERE id = ${job.id}`;
+    const pg = h.controller.core.store as PgStore;
+    expect(pg.versionOf(job.id)).toBe(1);
+    h.controller.cancelJob(job.id);
+    expect(h.controller.getJob(job.id)?.status).toBe("cancelled");
+    await h.settle();
+    const [row] = await sql<Array<{ version: string; status: string }>>`SELECT version, status FROM jobs WHERE id = ${job.id}`;
+    expect({ version: Number(row?.version), status: row?.status }).toEqual({ version: 2, status: "queued" });
+    expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", input: { theirs: true } });
+    expect(pg.versionOf(job.id)).toBe(2);
+    expect(h.records.some((r) => r.msg.includes("changed by another replica"))).toBe(true);
+  });
+}, ["postgres"]);
