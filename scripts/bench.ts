@@ -2,7 +2,7 @@
 // the compiled executable's start-up and footprint on this machine; prints a table and writes a
 // Markdown report (docs/performance.md explains the numbers). Not a test: nothing depends on it.
 // Flags: --quick (fewer samples), --binary=PATH (skip the build), --report=FILE, --skip-binary,
-// --only=1,2,4,8,9 (only those sections).
+// --only=1,2,4,8,9 (only those sections; 8 is BullMQ throughput and latency, 8l the latency alone).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -17,13 +17,14 @@ import { judge, machine, markdown, text, type Row } from "./bench/report.ts";
 import { secretsBench } from "./bench/secrets-bench.ts";
 import { splitProcessThroughput } from "./bench/split-process-bench.ts";
 import { bullmqThroughput } from "./bench/bullmq-bench.ts";
+import { latencyBesideBullmq } from "./bench/latency-peer-bench.ts";
 import { startRedis } from "./bench/redis-process.ts";
 import { buildHelloWorlds } from "./bench/hello-world.ts";
 import { median, mib, ms, perSecond } from "./bench/stats.ts";
 import { meshstackBench } from "./bench/meshstack-bench.ts";
 import { shellBench } from "./bench/shell-bench.ts";
-import { fleetThroughput } from "./bench/fleet-bench.ts";
-import { reconnectAfterRestart } from "./bench/reconnect-bench.ts";
+import { fleetSection } from "./bench/fleet-section.ts";
+import { latencyRows } from "./bench/latency-peer-rows.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const flags = new Map(process.argv.slice(2).map((a) => {
@@ -174,6 +175,22 @@ if (binary !== undefined && want("8")) {
   );
 }
 
+// ---- 8 latency: submit → first line of the job's code beside BullMQ, interleaved job by job ----
+if (binary !== undefined && (want("8") || want("8l"))) {
+  const rounds = quick ? 2 : 5;
+  say(`8 latency: submit → first line of job code, edge-runner (controller + runner processes, disk) vs BullMQ (redis-server appendfsync always + worker process), one job at a time, ${rounds} rounds`);
+  const redis = await startRedis(diskDir);
+  try {
+    const latency = await latencyBesideBullmq({ binary, parentDir: diskDir, redis, concurrency: 16, rounds, warmup: n(100), samples: n(300) }, (round, r) => {
+      say(`  round ${r + 1}: p50 ${ms(round.edge.firstLine.p50Ms)} vs ${ms(round.bull.firstLine.p50Ms)}, p99 ${ms(round.edge.firstLine.p99Ms)} vs ${ms(round.bull.firstLine.p99Ms)} (edge-runner vs BullMQ)`);
+    });
+    raw.peerLatency = latency;
+    rows.push(...latencyRows(latency));
+  } finally {
+    await redis.stop();
+  }
+}
+
 // ---- 3. process per job ----
 if (want("3")) {
   say("3 process-per-job baseline");
@@ -251,31 +268,7 @@ if (want("7")) {
 }
 
 // ---- 9. a runner fleet against one controller (issue 16) ----
-if (binary !== undefined && want("9")) {
-  const concurrency = 4;
-  const jobMs = 50;
-  for (const runners of [1, 2, 4, 8]) {
-    say(`9 fleet: ${runners} runner process(es) × concurrency ${concurrency}, echo sleep ${jobMs} ms jobs, one controller process`);
-    const fleet = await fleetThroughput({ binary, parentDir: diskDir, runners, concurrency, jobMs, jobs: n(150) * runners, latencyJobs: n(200) });
-    raw[`fleet-${runners}`] = fleet;
-    const share = fleet.perRunner.map((count) => ((100 * count) / fleet.jobs).toFixed(0)).join(" / ");
-    rows.push(
-      { section: "9", metric: `Fleet of ${runners}: jobs/s over a backlog of ${fleet.jobs} (beside: ideal ${runners} × ${concurrency} slots / ${jobMs} ms)`, value: `${perSecond(fleet.perSecond)} (ideal ${perSecond(fleet.idealPerSecond)}, ${((100 * fleet.perSecond) / fleet.idealPerSecond).toFixed(0)} %)`, target: "", verdict: "info" },
-      { section: "9", metric: `  share of jobs per runner, % (even: ${(100 / runners).toFixed(0)} each); most running at once on one runner (credit ${concurrency})`, value: `${share}; ${fleet.maxConcurrentSeen}`, target: `none starves, ≤ ${concurrency}`, verdict: Math.min(...fleet.perRunner) > 0 && fleet.maxConcurrentSeen <= concurrency ? "ok" : "miss" },
-      { section: "9", metric: `  dispatch submitted → running at half that throughput, p50 / p99 (${n(200)} jobs; ms clock of the controller)`, value: `${ms(fleet.dispatchP50Ms)} / ${ms(fleet.dispatchP99Ms)}`, target: "", verdict: "info" },
-    );
-  }
-  for (const jitter of [true, false]) {
-    say(`9 reconnect: 100 runners' connections, controller SIGKILLed and restarted (${jitter ? "default jittered backoff" : "jitter removed: the herd floor"})`);
-    const rc = await reconnectAfterRestart({ binary, parentDir: diskDir, runners: 100, jitter, bucketMs: 100 });
-    raw[`reconnect-${jitter ? "jitter" : "nojitter"}`] = rc;
-    const label = jitter ? `default backoff (full jitter below ${rc.reconnectMinMs} ms, doubling to ${rc.reconnectMaxMs / 1000} s)` : "beside: the same without jitter (each waits its full ceiling)";
-    rows.push(
-      { section: "9", metric: `100 runners reconnecting after a controller restart, ${label}: controller up → session open, p50 / p99 / max`, value: `${ms(rc.p50Ms)} / ${ms(rc.p99Ms)} / ${ms(rc.maxMs)}`, target: "", verdict: "info" },
-      { section: "9", metric: `  sessions opened per 100 ms from the restart (controller down ${ms(rc.downtimeMs)}); peak; failed connect attempts`, value: `${rc.histogram.join(" ")}; peak ${rc.peakPerBucket}; ${rc.failedAttempts}`, target: "", verdict: "info" },
-    );
-  }
-}
+if (binary !== undefined && want("9")) rows.push(...(await fleetSection({ binary, parentDir: diskDir, quick, say, raw })));
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
 const m = machine();

@@ -1,12 +1,15 @@
 // Section 9, a runner fleet against one controller (issue 16 item 4). The compiled
 // `edge-runner controller` and N compiled `edge-runner run` processes in one group; jobs are
 // echo `sleep` jobs so each runner's slots, not the CPU, bound what it can take, and the ideal
-// (runners × concurrency / job length) is the figure beside each throughput. Every number comes
-// from the controller's own job records (runnerId, submittedAt, startedAt, finishedAt).
+// (runners × concurrency / job length) is the figure beside each throughput. Throughput, share
+// and overlap come from the controller's own job records (runnerId, startedAt, finishedAt);
+// dispatch latency is section 8's: this process's clock just before the submit call → the
+// clock read on the first line of the job's code (clock-bundle.ts), sub-millisecond.
 
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { clockBundle, CLOCK_PLUGIN, wallNow } from "./clock-bundle.ts";
 import { freePort, sleep, startChild, stopChild, waitFor200 } from "./processes.ts";
 import { quantile } from "./stats.ts";
 
@@ -34,7 +37,8 @@ export interface FleetResult {
   perRunner: number[];
   /** Most jobs any one runner had running at once (started → finished intervals), and its credit. */
   maxConcurrentSeen: number;
-  /** submittedAt → startedAt (the runner reported it running), at half the measured throughput. */
+  /** Submit call → first line of the job's code, at half the measured throughput (open loop), over `latencyJobs` jobs. */
+  latencyJobs: number;
   dispatchP50Ms: number;
   dispatchP99Ms: number;
 }
@@ -46,6 +50,8 @@ interface Job {
   submittedAt: number;
   startedAt?: number;
   finishedAt?: number;
+  output?: unknown;
+  error?: unknown;
 }
 
 export async function fleetThroughput(options: FleetOptions): Promise<FleetResult> {
@@ -54,8 +60,11 @@ export async function fleetThroughput(options: FleetOptions): Promise<FleetResul
   try {
     const { url, token } = await startController(options.binary, dir, children);
     const api = adminApi(url, token);
+    const bundle = await clockBundle();
+    await bundle.publish(url, token);
     for (let i = 0; i < options.runners; i++) {
       const id = `fleet-${i}`;
+      bundle.trust(path.join(dir, id, "trusted-keys"));
       const keyFile = path.join(dir, `${id}.key`);
       writeFileSync(keyFile, (await api.registerRunner(id)).apiKey, { mode: 0o600 });
       const runner = startChild(options.binary, [
@@ -76,19 +85,23 @@ export async function fleetThroughput(options: FleetOptions): Promise<FleetResul
     const maxConcurrentSeen = Math.max(...perRunner.map((_, i) => maxOverlap(done.filter((j) => j.runnerId === `fleet-${i}`))));
 
     // Dispatch latency at half the throughput just measured: jobs arrive while runners have
-    // free slots, so the figure is dispatch, not time in a queue.
+    // free slots, so the figure is dispatch, not time in a queue. First every slot of every
+    // runner runs the clock bundle once (download, verify, worker start: not dispatch).
+    const clockJob = (n: number) => ({ plugin: CLOCK_PLUGIN, action: "sleep", input: { ms: options.jobMs, n } });
+    await api.waitAll(await api.submitMany(options.runners * options.concurrency, clockJob), 60_000);
     const idealPerSecond = (options.runners * options.concurrency * 1000) / options.jobMs;
     const gapMs = 1000 / (perSecond / 2);
-    const ids: string[] = [];
+    const sent: Array<{ id: string; submitAt: number }> = [];
     let next = performance.now();
     for (let n = 0; n < options.latencyJobs; n++) {
-      ids.push((await api.submit({ plugin: "echo", action: "sleep", input: { ms: options.jobMs, n } })).id);
+      const submitAt = wallNow();
+      sent.push({ id: (await api.submit(clockJob(n))).id, submitAt });
       next += gapMs;
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
     }
-    const measured = await api.waitAll(ids, 60_000);
-    const dispatch = measured.map((j) => (j.startedAt as number) - j.submittedAt);
+    const measured = await api.waitAll(sent.map((s) => s.id), 60_000);
+    const dispatch = measured.map((j, i) => (j.output as { at: number }).at - (sent[i] as { submitAt: number }).submitAt);
     return {
       runners: options.runners,
       concurrency: options.concurrency,
@@ -97,6 +110,7 @@ export async function fleetThroughput(options: FleetOptions): Promise<FleetResul
       idealPerSecond,
       perRunner,
       maxConcurrentSeen,
+      latencyJobs: dispatch.length,
       dispatchP50Ms: quantile(dispatch, 0.5),
       dispatchP99Ms: quantile(dispatch, 0.99),
     };
@@ -142,6 +156,8 @@ export function adminApi(url: string, token: string) {
     registerRunner: (id: string) => call("POST", "/runners", { id, group: "default" }) as Promise<{ apiKey: string }>,
     submit: (job: unknown) => call("POST", "/jobs", job) as Promise<Job>,
     getJob: (id: string) => call("GET", `/jobs/${id}`) as Promise<Job>,
+    /** Long-polls until the job is terminal (or the timeout passes). */
+    wait: (id: string, timeoutMs: number) => call("GET", `/jobs/${id}/wait?timeoutMs=${timeoutMs}`) as Promise<Job>,
     sessions: async () => ((await call("GET", "/health")) as { sessions: number }).sessions,
     async waitSessions(count: number, timeoutMs: number): Promise<void> {
       const deadline = performance.now() + timeoutMs;

@@ -35,9 +35,13 @@ export interface ReconnectResult {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Most sessions opened within one bucket, and the histogram (sessions per bucket from the restart). */
-  peakPerBucket: number;
+  /**
+   * Sessions opened per bucket, counted from the SIGKILL (when every runner lost its session at
+   * once), so the buckets before `downtimeMs` hold the attempts' wait and the spread is all in
+   * view; the most in one bucket.
+   */
   histogram: number[];
+  peakPerBucket: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
   /** Connection attempts that failed while the controller was down or starting (load on it). */
@@ -108,8 +112,8 @@ export async function reconnectAfterRestart(options: ReconnectOptions): Promise<
     }
     const reconnectMs = connectedAt.map((t) => Math.max(0, t - upAt)).sort((a, b) => a - b);
     const histogram: number[] = [];
-    for (const t of reconnectMs) {
-      const bucket = Math.floor(t / options.bucketMs);
+    for (const t of connectedAt) {
+      const bucket = Math.floor((t - killedAt) / options.bucketMs);
       while (histogram.length <= bucket) histogram.push(0);
       histogram[bucket] = (histogram[bucket] as number) + 1;
     }

@@ -1,0 +1,140 @@
+// Section 8, latency beside BullMQ: submit call → first line of the job's code, one job at a time
+// on an idle system, the two systems interleaved job by job (the order swapped every job) so both
+// see the same machine load. Both sides are three processes:
+//   edge-runner: this process submits (admin API `POST /api/v1/jobs`), the compiled
+//     `edge-runner controller` (journal on disk, fsync'd) and the compiled `edge-runner run`;
+//   BullMQ: this process submits (`queue.add()`), redis-server (`appendfsync always`) and a
+//     worker process (bullmq-worker.ts).
+// Both jobs are no-ops whose first line reads the clock (clock-bundle.ts, bullmq-worker.ts) and
+// return it; this process reads the same clock just before the submit call. The result is read
+// after the job ends (`GET /api/v1/jobs/:id/wait`, `job.waitUntilFinished()`), outside the
+// measured interval. Both acknowledge a submit only after an fsync.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { Queue, QueueEvents } from "bullmq";
+import { clockBundle, CLOCK_PLUGIN, wallNow } from "./clock-bundle.ts";
+import { adminApi, startController } from "./fleet-bench.ts";
+import { probeFsync } from "./fsync-probe.ts";
+import { startChild, stopChild } from "./processes.ts";
+import type { RedisProcess } from "./redis-process.ts";
+import { summarize, type LatencySummary } from "./stats.ts";
+
+export interface LatencyPeerOptions {
+  binary: string;
+  /** Parent of the controller's data directory (the same disk as Redis's). */
+  parentDir: string;
+  redis: RedisProcess;
+  /** Slots of the runner and of the BullMQ worker. */
+  concurrency: number;
+  rounds: number;
+  warmup: number;
+  /** Jobs per side per round. */
+  samples: number;
+}
+
+export interface LatencySide {
+  /** Submit call → first line of the job's code. */
+  firstLine: LatencySummary;
+  /** Submit call → the call answered (the job is durable). */
+  submitCall: LatencySummary;
+}
+
+export interface LatencyRound {
+  edge: LatencySide;
+  bull: LatencySide;
+  /** The floor, probed before the round: one append + fsync on the disk both stores write to, median. */
+  fsyncMs: number;
+}
+
+interface Sample {
+  firstLineMs: number;
+  submitCallMs: number;
+}
+
+export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?: (round: LatencyRound, index: number) => void): Promise<LatencyRound[]> {
+  const dir = mkdtempSync(path.join(options.parentDir, "edge-runner-bench-latency-"));
+  const children = new Set<ChildProcess>();
+  const queueName = `latency-${process.pid}`;
+  const connection = { host: "127.0.0.1", port: options.redis.port, maxRetriesPerRequest: null };
+  const queue = new Queue(queueName, { connection, defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 1000 } });
+  const events = new QueueEvents(queueName, { connection });
+  try {
+    // edge-runner: controller and runner processes, the clock bundle published and trusted.
+    const controller = await startController(options.binary, dir, children);
+    const api = adminApi(controller.url, controller.token);
+    const bundle = await clockBundle();
+    await bundle.publish(controller.url, controller.token);
+    const runnerDir = path.join(dir, "runner");
+    bundle.trust(path.join(runnerDir, "trusted-keys"));
+    const keyFile = path.join(dir, "latency.key");
+    writeFileSync(keyFile, (await api.registerRunner("latency")).apiKey, { mode: 0o600 });
+    children.add(startChild(options.binary, [
+      "run", "--runner-id", "latency", "--api-key-file", keyFile, "--controller-url", controller.url, "--status-port", "0",
+      "--start-jitter", "0", "--concurrency", String(options.concurrency), "--data-dir", runnerDir, "--log-level", "warn",
+    ]));
+    await api.waitSessions(1, 30_000);
+
+    // BullMQ: the worker process.
+    const worker = spawn(process.execPath, [new URL("./bullmq-worker.ts", import.meta.url).pathname, String(options.redis.port), queueName, String(options.concurrency)], { stdio: ["ignore", "pipe", "inherit"] });
+    children.add(worker);
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      worker.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+        out += chunk;
+        if (out.includes("ready\n")) resolve();
+      });
+      worker.once("exit", (code) => reject(new Error(`Cannot start the BullMQ worker process: it exited ${code}`)));
+    });
+    await events.waitUntilReady();
+
+    let n = 0;
+    const edgeJob = async (): Promise<Sample> => {
+      const submitAt = wallNow();
+      const job = await api.submit({ plugin: CLOCK_PLUGIN, action: "first", input: { n: n++ } });
+      const answeredAt = wallNow();
+      const done = await api.wait(job.id, 30_000);
+      if (done.status !== "succeeded") throw new Error(`Cannot trust the latency bench: edge-runner job ${job.id} ended ${done.status}: ${JSON.stringify(done.error)}`);
+      return { firstLineMs: (done.output as { at: number }).at - submitAt, submitCallMs: answeredAt - submitAt };
+    };
+    const bullJob = async (): Promise<Sample> => {
+      const submitAt = wallNow();
+      const job = await queue.add("noop", { n: n++ });
+      const answeredAt = wallNow();
+      const output = (await job.waitUntilFinished(events, 30_000)) as { at: number };
+      return { firstLineMs: output.at - submitAt, submitCallMs: answeredAt - submitAt };
+    };
+
+    for (let i = 0; i < options.warmup; i++) {
+      await edgeJob();
+      await bullJob();
+    }
+    const rounds: LatencyRound[] = [];
+    for (let r = 0; r < options.rounds; r++) {
+      const fsyncMs = probeFsync(options.parentDir, 100).appendFsyncMs;
+      const edge: Sample[] = [];
+      const bull: Sample[] = [];
+      for (let i = 0; i < options.samples; i++) {
+        if (i % 2 === 0) {
+          edge.push(await edgeJob());
+          bull.push(await bullJob());
+        } else {
+          bull.push(await bullJob());
+          edge.push(await edgeJob());
+        }
+      }
+      const side = (samples: Sample[]): LatencySide => ({ firstLine: summarize(samples.map((s) => s.firstLineMs)), submitCall: summarize(samples.map((s) => s.submitCallMs)) });
+      const round = { edge: side(edge), bull: side(bull), fsyncMs };
+      rounds.push(round);
+      onRound?.(round, r);
+    }
+    return rounds;
+  } finally {
+    await events.close().catch(() => undefined);
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close().catch(() => undefined);
+    await Promise.all([...children].map((child) => stopChild(child, children)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
