@@ -16,8 +16,7 @@ import { poolLatency, poolThroughput } from "./bench/pool-bench.ts";
 import { judge, machine, markdown, text, type Row } from "./bench/report.ts";
 import { secretsBench } from "./bench/secrets-bench.ts";
 import { splitProcessThroughput } from "./bench/split-process-bench.ts";
-import { bullmqThroughput } from "./bench/bullmq-bench.ts";
-import { latencyBesideBullmq } from "./bench/latency-peer-bench.ts";
+import { ensureNodePackages } from "./bench/node-packages.ts";
 import { startRedis } from "./bench/redis-process.ts";
 import { buildHelloWorlds } from "./bench/hello-world.ts";
 import { median, mib, ms, perSecond } from "./bench/stats.ts";
@@ -137,7 +136,10 @@ if (binary !== undefined && want("2")) {
 }
 
 // ---- 8. peer: BullMQ on Redis at equal durability, interleaved with 2d and the pool ----
+// bullmq and ioredis are loaded only here, after they are installed when missing.
+if (binary !== undefined && (want("8") || want("8l"))) ensureNodePackages(root, ["bullmq", "ioredis"], say);
 if (binary !== undefined && want("8")) {
+  const { bullmqThroughput } = await import("./bench/bullmq-bench.ts");
   const rounds = quick ? 2 : 5;
   const concurrency = 16;
   say(`8 peer: BullMQ on redis-server (appendfsync always, ${diskDir}) vs runner + controller processes (store on ${diskDir}) vs pool alone, concurrency ${concurrency}, ${rounds} interleaved rounds`);
@@ -177,6 +179,7 @@ if (binary !== undefined && want("8")) {
 
 // ---- 8 latency: submit → first line of the job's code beside BullMQ, interleaved job by job ----
 if (binary !== undefined && (want("8") || want("8l"))) {
+  const { latencyBesideBullmq } = await import("./bench/latency-peer-bench.ts");
   const rounds = quick ? 2 : 5;
   say(`8 latency: submit → first line of job code, edge-runner (controller + runner processes, disk) vs BullMQ (redis-server appendfsync always + worker process), one job at a time, ${rounds} rounds`);
   const redis = await startRedis(diskDir);

@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
 import { clockBundle, CLOCK_PLUGIN, wallNow } from "./clock-bundle.ts";
 import { adminApi, startController } from "./fleet-bench.ts";
 import { probeFsync } from "./fsync-probe.ts";
@@ -46,6 +47,9 @@ export interface LatencyRound {
   bull: LatencySide;
   /** The floor, probed before the round: one append + fsync on the disk both stores write to, median. */
   fsyncMs: number;
+  /** Round trips without a job, interleaved with the jobs: `GET /api/v1/health` of the controller, Redis `PING`. */
+  httpRoundTrip: LatencySummary;
+  redisPing: LatencySummary;
 }
 
 interface Sample {
@@ -60,6 +64,7 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
   const connection = { host: "127.0.0.1", port: options.redis.port, maxRetriesPerRequest: null };
   const queue = new Queue(queueName, { connection, defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 1000 } });
   const events = new QueueEvents(queueName, { connection });
+  const closers: Array<() => Promise<unknown>> = [];
   try {
     // edge-runner: controller and runner processes, the clock bundle published and trusted.
     const controller = await startController(options.binary, dir, children);
@@ -106,6 +111,16 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
       return { firstLineMs: output.at - submitAt, submitCallMs: answeredAt - submitAt };
     };
 
+    // A client of its own (BullMQ's Queue talks to Redis through ioredis too).
+    const redisClient = new Redis({ host: "127.0.0.1", port: options.redis.port, lazyConnect: false });
+    closers.push(() => redisClient.quit());
+    const roundTrip = async (call: () => Promise<unknown>): Promise<number> => {
+      const at = wallNow();
+      await call();
+      return wallNow() - at;
+    };
+    const health = async () => (await fetch(`${controller.url}/api/v1/health`)).arrayBuffer();
+
     for (let i = 0; i < options.warmup; i++) {
       await edgeJob();
       await bullJob();
@@ -115,7 +130,13 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
       const fsyncMs = probeFsync(options.parentDir, 100).appendFsyncMs;
       const edge: Sample[] = [];
       const bull: Sample[] = [];
+      const http: number[] = [];
+      const ping: number[] = [];
       for (let i = 0; i < options.samples; i++) {
+        if (i % 3 === 0) {
+          http.push(await roundTrip(health));
+          ping.push(await roundTrip(() => redisClient.ping()));
+        }
         if (i % 2 === 0) {
           edge.push(await edgeJob());
           bull.push(await bullJob());
@@ -125,12 +146,13 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
         }
       }
       const side = (samples: Sample[]): LatencySide => ({ firstLine: summarize(samples.map((s) => s.firstLineMs)), submitCall: summarize(samples.map((s) => s.submitCallMs)) });
-      const round = { edge: side(edge), bull: side(bull), fsyncMs };
+      const round = { edge: side(edge), bull: side(bull), fsyncMs, httpRoundTrip: summarize(http), redisPing: summarize(ping) };
       rounds.push(round);
       onRound?.(round, r);
     }
     return rounds;
   } finally {
+    for (const close of closers) await close().catch(() => undefined);
     await events.close().catch(() => undefined);
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close().catch(() => undefined);

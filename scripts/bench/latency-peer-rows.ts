@@ -25,7 +25,7 @@ export function latencyRows(rounds: readonly LatencyRound[]): Row[] {
       section: "8",
       metric: "  beside: submit call → answered (job durable), p50, median of rounds: edge-runner (HTTP, fsync) vs BullMQ (`queue.add()`, fsync)",
       value: `${ms(mid((r) => r.edge.submitCall.p50Ms))} vs ${ms(mid((r) => r.bull.submitCall.p50Ms))}`,
-      target: "",
+      target: `floor: GET /api/v1/health ${ms(mid((r) => r.httpRoundTrip.p50Ms))} vs Redis PING ${ms(mid((r) => r.redisPing.p50Ms))}`,
       verdict: "info",
     },
   ];
