@@ -4,7 +4,7 @@
 import * as fs from "node:fs";
 import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import * as path from "node:path";
-import { resolveConfig, ConfigError, type Config } from "../config/resolve.ts";
+import { resolveConfig, ConfigError, primaryControllerUrl, type Config } from "../config/resolve.ts";
 import { AdminApiError, AdminClient } from "./http-client.ts";
 import { EXIT } from "./command.ts";
 import { readSecretFile } from "../config/secret-file.ts";
@@ -71,7 +71,7 @@ export function resolveAdminToken(config: Config): string {
 
 /** The admin API client; with `caFile` it trusts that CA for a controller behind private TLS. */
 export function adminClient(config: Config): AdminClient {
-  const options = { baseUrl: config.controllerUrl, adminToken: resolveAdminToken(config) };
+  const options = { baseUrl: primaryControllerUrl(config), adminToken: resolveAdminToken(config) };
   if (config.caFile === undefined) return new AdminClient(options);
   const client = controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
   return new AdminClient({ ...options, fetch: ((input: string | URL | Request, init?: RequestInit) => client.fetch(String(input), init)) as typeof fetch });

@@ -46,7 +46,7 @@ export const devCommand: Command = {
     // A part that fails to start stops the parts already running, so the command exits with the
     // failure's code (main maps it) instead of staying half-started.
     const service = await startRunnerService(
-      { ...config, runnerId: DEV_RUNNER_ID, apiKeyFile: keyFile, controllerUrl: controller.url, startJitterMs: 0 },
+      { ...config, runnerId: DEV_RUNNER_ID, apiKeyFile: keyFile, controllerUrl: [controller.url], startJitterMs: 0 },
       logger,
     ).catch(async (error: unknown) => {
       await controller.close().catch(() => undefined);

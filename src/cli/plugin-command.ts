@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { resolveConfig } from "../config/resolve.ts";
+import { primaryControllerUrl, resolveConfig } from "../config/resolve.ts";
 import { resolveAdminToken } from "./admin-support.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { buildPlugin } from "./plugin-tools/build-plugin.ts";
@@ -174,7 +174,7 @@ async function publish(args: string[]): Promise<number> {
     if (value !== undefined) argv.push(`--${flag}`, value);
   }
   const { config } = resolveConfig({ scopes: ["runner", "controller"], argv, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
-  const controllerUrl = config.controllerUrl;
+  const controllerUrl = primaryControllerUrl(config);
   const adminToken = resolveAdminToken(config);
 
   const showProgress = parsed.values.progress === true || process.stderr.isTTY === true;

@@ -4,7 +4,7 @@
 import { meshstackSection } from "../status/meshstack-section.ts";
 import { jobSecretResolver } from "../plugins/run-services.ts";
 import type { Config } from "../config/resolve.ts";
-import { ConfigError } from "../config/resolve.ts";
+import { ConfigError, primaryControllerUrl } from "../config/resolve.ts";
 import { readSecretFile } from "../config/secret-file.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
@@ -59,6 +59,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const { runnerId, apiKey } = meshstack === undefined ? runnerCredentials(config) : { runnerId: meshstack.meshstackSettings(config).runnerUuid, apiKey: "" };
   const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
   const metrics = new RunnerMetrics();
+  // With several controller URLs the edge connection picks the current one; every other call to
+  // the controller (keys, secrets, artifacts, bundles) follows it.
+  let edge: EdgeConnection | undefined;
+  const controllerUrl = (): string => edge?.currentUrl() ?? primaryControllerUrl(config);
   // Plugins: per-plugin warm-pool policy, signed bundles from the controller, per-job storage.
   const policy = parsePoolPolicy(config.pluginPolicy, {
     maxWorkers: config.concurrency, maxJobsPerWorker: 1000, idleMs: config.workerIdleMs, prewarm: 0, isolation: "thread", memoryCeilingMb: config.workerMaxHeapMb,
@@ -69,7 +73,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // The key ring is read before any network call, so a bad key file is a config error (78).
   const keys = await RunnerKeyService.load({
     dir: config.runnerKeyDir ?? join(config.dataDir, "keys"),
-    controllerUrl: config.controllerUrl,
+    controllerUrl,
     runnerId,
     apiKey,
     client: client ?? defaultControllerClient,
@@ -80,7 +84,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // before new work starts.
   await storage.start();
   const ring = () => keys.ring;
-  const controllerSecrets = controllerSecretResolver({ controllerUrl: config.controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) });
+  const controllerSecrets = controllerSecretResolver({ controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) });
   // Secret references (vault:, gcp:, controller:, env:, file:); backend tokens join the process scope.
   const backends = new SecretBackends({
     ...backendOptionsFromConfig(config),
@@ -90,7 +94,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const secrets = (request: { jobId: string; attempt: number; declaredSecrets?: readonly string[] }) => ({
     get: (ref: string, signal: AbortSignal) => backends.resolve(ref, { jobId: request.jobId, attempt: request.attempt, ...(request.declaredSecrets === undefined ? {} : { declared: request.declaredSecrets }) }, signal),
   });
-  const artifactSink = controllerArtifactSink({ controllerUrl: config.controllerUrl, runnerId, apiKey, ...(client === undefined ? {} : { client }) });
+  const artifactSink = controllerArtifactSink({ controllerUrl, runnerId, apiKey, ...(client === undefined ? {} : { client }) });
   const pool = new PluginPool({
     idleMs: config.workerIdleMs,
     maxWorkerHeapMb: config.workerMaxHeapMb,
@@ -104,7 +108,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     logger,
     // meshStack serves no plugin bundles: its runs use the built-in integrations.
     ...(meshstack !== undefined ? {} : { resolve: runnerBundleResolver({
-      controllerUrl: config.controllerUrl,
+      controllerUrl,
       runnerId,
       apiKey,
       dataDir: config.dataDir,
@@ -120,7 +124,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   let runner: Runner | undefined;
   let meshSecrets: ((runUuid: string) => Readonly<Record<string, string>> | undefined) | undefined;
   const onTick = (loop: string, maxSilenceMs: number) => runner?.loops.tick(loop, maxSilenceMs);
-  const connection = meshstack !== undefined ? await meshstack.createMeshstackConnection(config, logger, { onTick }) : new EdgeConnection({
+  const connection = meshstack !== undefined ? await meshstack.createMeshstackConnection(config, logger, { onTick }) : (edge = new EdgeConnection({
     controllerUrl: config.controllerUrl,
     runnerId,
     group: config.group,
@@ -137,12 +141,12 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     onReconnect: () => metrics.reconnected(),
     insecure: config.insecure,
     onConnectFailure: () => metrics.connectFailed(),
-  });
+  }));
   if ("secretsFor" in connection) meshSecrets = (uuid) => connection.secretsFor(uuid);
   runner = new Runner({
     runnerId,
     group: config.group,
-    controllerUrl: config.controllerUrl,
+    controllerUrl: primaryControllerUrl(config),
     concurrency: config.concurrency,
     jobTimeoutMs: config.jobTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
@@ -165,10 +169,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   // meshStack has its own key registration (a certificate pasted into meshStack).
   if (meshstack === undefined) keys.start();
-  if (config.insecure) logger.warn(insecureWarning(config.controllerUrl), { runnerId });
+  if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
   started.start();
   void pool.prewarmAll();
-  logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: publicUrl(config.controllerUrl) });
+  logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl.map(publicUrl).join(", ") });
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,7 +1,7 @@
 // The one table of options. Env vars, CLI flags, `--help` and docs/configuration.md all come
 // from here; nothing else defines an option.
 
-export type OptionType = "string" | "url" | "path" | "int" | "duration" | "bool" | "enum" | "host";
+export type OptionType = "string" | "url" | "urls" | "path" | "int" | "duration" | "bool" | "enum" | "host";
 
 /** Which command reads an option; `common` options apply to every long-running command. */
 export type OptionScope = "common" | "runner" | "controller";
@@ -35,7 +35,7 @@ export const OPTIONS = [
   // runner
   { name: "runnerId", type: "string", scope: "runner", help: "This runner's id, as registered with the controller." },
   { name: "group", type: "string", scope: "runner", default: "default", help: "Runner group whose queue this runner serves." },
-  { name: "controllerUrl", type: "url", scope: "runner", default: "http://127.0.0.1:8780", help: "Base URL of the controller (https://…; http only to loopback or with --insecure)." },
+  { name: "controllerUrl", type: "urls", scope: "runner", default: "http://127.0.0.1:8780", max: 16, help: "Base URL of the controller (https://…; http only to loopback or with --insecure). Several replicas: a JSON array in the config file or a comma-separated list, tried in order; the runner moves to the next when one cannot be reached or drops the session, and cycles (up to 16, no duplicates). Admin commands use the first." },
   { name: "apiKey", type: "string", scope: "runner", secret: true, help: "API key for the controller. Prefer apiKeyFile: env and flags can be read by other users." },
   { name: "apiKeyFile", type: "path", scope: "runner", help: "File holding the API key (mode 0600 or stricter)." },
   { name: "transport", type: "enum", scope: "runner", default: "auto", values: ["auto", "websocket", "poll"], help: "Edge transport; auto tries WebSocket and falls back to HTTP long-poll." },

@@ -6,12 +6,14 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { OPTIONS, envName, flagName, type OptionScope, type OptionSpec } from "./options.ts";
 import { parseDuration } from "./duration.ts";
 import { UsageError, unknownFlag } from "./usage-error.ts";
-import { normalizeHttpUrl, plainHttpRefusal } from "./url.ts";
+import { normalizeHttpUrl, plainHttpRefusal, publicUrl } from "./url.ts";
 
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S["type"] extends "int" | "duration"
   ? number
-  : S["type"] extends "bool"
+  : S["type"] extends "urls"
+    ? readonly string[]
+    : S["type"] extends "bool"
     ? boolean
     : S extends { values: readonly (infer V)[] }
       ? V
@@ -178,6 +180,8 @@ function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
       const url = typeof value === "string" ? normalizeHttpUrl(value) : undefined;
       return url ?? fail("an absolute http:// or https:// URL");
     }
+    case "urls":
+      return coerceUrlList(spec, value, source);
     case "host":
     case "path":
     case "string": {
@@ -188,10 +192,54 @@ function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
   }
 }
 
+/**
+ * An ordered list of URLs: a JSON array (config file) or comma-separated text (env, flag, file).
+ * Each entry passes the one URL rule; a bounded count, no duplicates (after normalizing), and the
+ * error names the entry's index.
+ */
+function coerceUrlList(spec: OptionSpec, value: unknown, source: string): readonly string[] {
+  const entries = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
+  const max = spec.max ?? 16;
+  if (entries === undefined || entries.length === 0) {
+    throw new ConfigError(spec.name, `Invalid value ${JSON.stringify(value)} for "${spec.name}" from ${source}: expected a URL, a comma-separated list of URLs or a JSON array of them`);
+  }
+  if (entries.length > max) {
+    throw new ConfigError(spec.name, `Invalid value for "${spec.name}" from ${source}: ${entries.length} URLs, expected at most ${max}`);
+  }
+  const urls: string[] = [];
+  entries.forEach((entry: unknown, index) => {
+    const url = typeof entry === "string" ? normalizeHttpUrl(entry.trim()) : undefined;
+    // A single URL keeps the plain field name; in a list the entry's index is named.
+    const field = entries.length === 1 ? spec.name : `${spec.name}[${index}]`;
+    const shown = JSON.stringify(typeof entry === "string" ? shownUrl(entry.trim()) : entry);
+    if (url === undefined) {
+      throw new ConfigError(field, `Invalid value ${shown} for "${field}" from ${source}: expected an absolute http:// or https:// URL`);
+    }
+    if (urls.includes(url)) {
+      throw new ConfigError(field, `Invalid value ${shown} for "${field}" from ${source}: the same URL as entry ${urls.indexOf(url)}`);
+    }
+    urls.push(url);
+  });
+  return Object.freeze(urls);
+}
+
+/** A URL as an error may show it: without credentials, query or fragment, even when it does not parse. */
+function shownUrl(text: string): string {
+  const parsed = publicUrl(text);
+  return parsed !== "(invalid URL)" ? parsed : text.replace(/^([^/]*\/\/)?[^/@]*@/, "$1…@").replace(/[?#].*$/, "").slice(0, 200);
+}
+
+/** The first of the controller URLs: the one admin commands talk to. */
+export function primaryControllerUrl(config: Pick<Config, "controllerUrl">): string {
+  return config.controllerUrl[0] as string;
+}
+
 function checkCrossField(out: Record<string, unknown>): void {
-  const url = out.controllerUrl;
-  const refusal = typeof url === "string" ? plainHttpRefusal(url, out.insecure === true) : undefined;
-  if (refusal !== undefined) throw new ConfigError("controllerUrl", refusal);
+  const urls = Array.isArray(out.controllerUrl) ? (out.controllerUrl as string[]) : [];
+  urls.forEach((url, index) => {
+    const refusal = plainHttpRefusal(url, out.insecure === true);
+    if (refusal !== undefined) throw new ConfigError(urls.length === 1 ? "controllerUrl" : `controllerUrl[${index}]`, refusal);
+  });
   if (out.apiKey !== undefined && out.apiKeyFile !== undefined) {
     throw new ConfigError("apiKey", `Options "apiKey" and "apiKeyFile" exclude each other: set one`);
   }

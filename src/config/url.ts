@@ -68,3 +68,13 @@ const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@"'<>]+@/gi;
 export function stripUrlCredentials(text: string): string {
   return text.includes("@") ? text.replace(USERINFO, "$1") : text;
 }
+
+/**
+ * A base URL that may change while the process runs: the runner's current controller, which moves
+ * to the next of its `controllerUrl` list on a failover. Read it at each call, never keep it.
+ */
+export type UrlSource = string | (() => string);
+
+export function urlOf(source: UrlSource): string {
+  return typeof source === "string" ? source : source();
+}

@@ -8,6 +8,16 @@ import type { JobOffer, JobResult, LogLine, StepUpdate, WireError } from "../pro
 
 export type ConnectionState = "idle" | "connecting" | "connected" | "backoff" | "unauthorized" | "closed";
 
+/** Which of the configured controller URLs is current: shown on the status page, no credentials. */
+export interface ControllerUrlStatus {
+  url: string;
+  /** Position of `url` in the list, from 0. */
+  index: number;
+  count: number;
+  /** How many times the runner moved to another URL. */
+  failovers: number;
+}
+
 export interface ConnectionStatus {
   state: ConnectionState;
   /** Epoch ms of the last state change. */
@@ -24,6 +34,8 @@ export interface ConnectionStatus {
   failedAttempts?: number;
   /** Malformed frames received and rejected. */
   protocolErrors: number;
+  /** Which of the configured controller URLs is current (edge adapter), without credentials. */
+  controller?: ControllerUrlStatus;
 }
 
 /** What the runner does with one job it was given; the adapter decides how each call travels. */

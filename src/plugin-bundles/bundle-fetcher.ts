@@ -12,6 +12,7 @@ import { assertPluginRef, pluginRef, type BundleManifest } from "./manifest.ts";
 import { SingleFlight } from "./single-flight.ts";
 import { checkBundleContent, verifySignedManifest } from "./verify-bundle.ts";
 import { readLimited } from "../util/read-limited.ts";
+import { urlOf, type UrlSource } from "../config/url.ts";
 
 /** Default size limit of a plugin bundle (option pluginMaxBytes). */
 export const DEFAULT_MAX_BUNDLE_BYTES = 32 * 1024 * 1024;
@@ -20,8 +21,8 @@ const MAX_MANIFEST_BYTES = 64 * 1024;
 export interface ResolvePluginBundleOptions {
   plugin: string;
   version: string;
-  /** Base URL of the controller, without a trailing slash. */
-  controllerUrl: string;
+  /** Base URL of the controller, without a trailing slash (read per download: it follows a failover). */
+  controllerUrl: UrlSource;
   /** Sent as `Authorization: Bearer …`. */
   auth?: { bearer: string };
   /** Extra request headers, e.g. `x-edge-runner-id` so the controller knows whose API key it is. */
@@ -59,7 +60,7 @@ export function resolvePluginBundle(options: ResolvePluginBundleOptions): Promis
   }
   let flight = flights.get(options.cache);
   if (flight === undefined) flights.set(options.cache, (flight = new SingleFlight()));
-  const key = `${options.controllerUrl} ${pluginRef(options.plugin, options.version)}`;
+  const key = `${urlOf(options.controllerUrl)} ${pluginRef(options.plugin, options.version)}`;
   return flight.run(key, (signal) => resolveOnce(options, signal), options.signal).catch((error: unknown) => {
     if (options.signal?.aborted && !(error instanceof EdgeError)) {
       throw new EdgeError("job_cancelled", `Cannot resolve bundle "${pluginRef(options.plugin, options.version)}": cancelled`, { cause: error });
@@ -70,7 +71,7 @@ export function resolvePluginBundle(options: ResolvePluginBundleOptions): Promis
 
 async function resolveOnce(options: ResolvePluginBundleOptions, signal: AbortSignal): Promise<ResolvedBundle> {
   const ref = pluginRef(options.plugin, options.version);
-  const base = `${options.controllerUrl}/api/v1/plugins/${encodeURIComponent(options.plugin)}/${encodeURIComponent(options.version)}`;
+  const base = `${urlOf(options.controllerUrl)}/api/v1/plugins/${encodeURIComponent(options.plugin)}/${encodeURIComponent(options.version)}`;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BUNDLE_BYTES;
   // Re-read the trusted keys for every download so an added or removed key counts at once.
   await options.trustedKeys.reload();

@@ -9,13 +9,14 @@ import type { PluginResolver } from "../plugins/plugin-ref.ts";
 import { BundleCache } from "./bundle-cache.ts";
 import { isBundleErrorCode } from "./bundle-errors.ts";
 import { createBundleResolver, noBuiltinMessage } from "./bundle-resolver.ts";
+import { urlOf, type UrlSource } from "../config/url.ts";
 import { defaultTrustedKeysPath, TrustedKeyRing } from "./key-ring.ts";
 
 /** The header naming the runner whose API key is the bearer credential of a bundle download. */
 export const RUNNER_ID_HEADER = "x-edge-runner-id";
 
 export interface RunnerBundleResolverOptions {
-  controllerUrl: string;
+  controllerUrl: UrlSource;
   runnerId: string;
   apiKey: string;
   dataDir: string;
@@ -74,7 +75,7 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
     if (hit !== undefined && now() - hit.at < recheckMs) return hit.source;
     try {
       inner ??= createBundleResolver({
-        controllerUrl: options.controllerUrl.replace(/\/+$/, ""),
+        controllerUrl: () => urlOf(options.controllerUrl).replace(/\/+$/, ""),
         auth: { bearer: options.apiKey },
         headers: { [RUNNER_ID_HEADER]: options.runnerId },
         trustedKeys: await keys(),

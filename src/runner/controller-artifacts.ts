@@ -6,9 +6,11 @@ import type { ArtifactSink } from "../artifacts/artifact-sink.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
+import { urlOf, type UrlSource } from "../config/url.ts";
 
 export interface ControllerArtifactsOptions {
-  controllerUrl: string;
+  /** The controller to upload to: the current one after a failover. */
+  controllerUrl: UrlSource;
   runnerId: string;
   apiKey: string;
   client?: ControllerClient;
@@ -20,7 +22,7 @@ export function controllerArtifactSink(options: ControllerArtifactsOptions): Art
     async put(upload) {
       let response: Response;
       try {
-        response = await client.fetch(options.controllerUrl + EDGE_PATHS.artifact(upload.jobId, upload.attempt, upload.name), {
+        response = await client.fetch(urlOf(options.controllerUrl) + EDGE_PATHS.artifact(upload.jobId, upload.attempt, upload.name), {
           method: "PUT",
           headers: {
             authorization: `Bearer ${options.apiKey}`,

@@ -8,10 +8,12 @@ import { decryptJwe } from "../secrets/jwe.ts";
 import type { RunnerKeyRing } from "../secrets/key-ring.ts";
 import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
+import { urlOf, type UrlSource } from "../config/url.ts";
 import type { SecretResolver } from "../plugins/run-services.ts";
 
 export interface ControllerSecretsOptions {
-  controllerUrl: string;
+  /** The controller to ask: the current one after a failover. */
+  controllerUrl: UrlSource;
   runnerId: string;
   apiKey: string;
   /** The runner's key ring as it is now (it can change with `keys rotate`). */
@@ -25,7 +27,7 @@ export function controllerSecretResolver(options: ControllerSecretsOptions): (jo
     async get(ref, signal) {
       let response: Response;
       try {
-        response = await client.fetch(options.controllerUrl + EDGE_PATHS.resolveSecret, {
+        response = await client.fetch(urlOf(options.controllerUrl) + EDGE_PATHS.resolveSecret, {
           method: "POST",
           headers: { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json" },
           body: JSON.stringify({ v: 1, runnerId: options.runnerId, jobId, attempt, ref }),

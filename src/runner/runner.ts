@@ -222,7 +222,8 @@ export class Runner {
       state: this.lifecycle.state,
       stateSince: this.lifecycle.since,
       connection: this.#o.connection.status(),
-      controllerUrl: this.#o.controllerUrl,
+      // The current one of a list of replicas, as the connection reports it.
+      controllerUrl: this.#o.connection.status().controller?.url ?? this.#o.controllerUrl,
       concurrency: this.#o.concurrency,
       freeSlots: this.#free(),
       running: [...this.#running.values()].map((r) => ({ ...r.info })),

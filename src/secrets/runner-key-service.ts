@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import type { Logger } from "../log/logger.ts";
 import type { ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
+import { urlOf, type UrlSource } from "../config/url.ts";
 import { RunnerKeyRing, ringKeyOf } from "./key-ring.ts";
 import { errorMessage } from "../errors.ts";
 
@@ -15,7 +16,8 @@ const generate = promisify(generateKeyPair);
 
 export interface RunnerKeyServiceOptions {
   dir: string;
-  controllerUrl: string;
+  /** The controller told about the keys: the current one after a failover. */
+  controllerUrl: UrlSource;
   runnerId: string;
   apiKey: string;
   client: ControllerClient;
@@ -74,7 +76,7 @@ export class RunnerKeyService {
     }
     if (this.#told === this.#ring.fingerprint) return;
     try {
-      const response = await this.#o.client.fetch(this.#o.controllerUrl + EDGE_PATHS.runnerKeys, {
+      const response = await this.#o.client.fetch(urlOf(this.#o.controllerUrl) + EDGE_PATHS.runnerKeys, {
         method: "POST",
         headers: { authorization: `Bearer ${this.#o.apiKey}`, "content-type": "application/json", "x-edge-runner-id": this.#o.runnerId },
         body: JSON.stringify({ v: 1, runnerId: this.#o.runnerId, keys: this.#ring.publicJwks() }),

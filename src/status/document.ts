@@ -21,7 +21,10 @@ export interface StatusDocument extends SnapshotFacts {
   readyReason?: string;
   /** The named cause of `readyReason` (busy is healthy; unauthorized is not). */
   readyKind?: NotReadyKind;
+  /** The controller talked to now (the current one of a `controllerUrl` list), without credentials. */
   controllerUrl: string;
+  /** With several controller URLs: which is current (from 0), how many, and how many failovers so far. */
+  controllers?: { index: number; count: number; failovers: number };
   /** Started with --insecure; also the page's notice and the edge_runner_insecure gauge. */
   insecure: boolean;
   connection: {
@@ -64,6 +67,7 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
     ready: readiness.ready,
     ...(readiness.ready ? {} : { readyReason: text(readiness.reason), readyKind: readiness.kind }),
     controllerUrl: text(publicUrl(snapshot.controllerUrl)),
+    ...(c.controller === undefined || c.controller.count < 2 ? {} : { controllers: { index: c.controller.index, count: c.controller.count, failovers: c.controller.failovers } }),
     insecure: snapshot.insecure === true,
     connection: {
       state: c.state,

@@ -71,11 +71,14 @@ export function renderSections(doc: StatusDocument, dur: (ms: number) => string 
   const pct = doc.concurrency > 0 ? Math.min(100, Math.round((busy / doc.concurrency) * 100)) : 0;
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
+  // "controller 2 of 3 · 1 failover" beside the URL when the runner has a list of them.
+  const r = doc.controllers;
+  const replicas = r === undefined ? "" : `<span>controller ${esc(r.index + 1)} of ${esc(r.count)}${r.failovers === 0 ? "" : ` · ${plural(r.failovers, "failover")}`}</span>`;
   const header =
     `<div class="brand"><span class="dot t-${tone}"></span>edge-runner</div>` +
     `<h1>${esc(doc.runnerId)}</h1>` +
     `<div class="meta"><span>group <b>${esc(doc.group)}</b></span><span>v${esc(doc.version)} <span class="mono">${esc(doc.commit)}</span></span>` +
-    `<span>${esc(doc.runtime)} · pid ${esc(doc.pid)}</span><span class="mono">${esc(doc.controllerUrl)}</span></div>`;
+    `<span>${esc(doc.runtime)} · pid ${esc(doc.pid)}</span><span class="mono">${esc(doc.controllerUrl)}</span>${replicas}</div>`;
 
   const since =
     c.state === "connected"
@@ -167,3 +170,4 @@ export function renderSections(doc: StatusDocument, dur: (ms: number) => string 
   const title = `${tone === "ok" ? "●" : tone === "warn" ? "◐" : "○"} ${doc.runnerId} · ${connLabel} · edge-runner`;
   return { title, tone, header, summary, running, recent, workers, footer };
 }
+

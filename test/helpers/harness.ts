@@ -42,7 +42,8 @@ export interface TestRunnerOptions {
   concurrency?: number;
   drainTimeoutMs?: number;
   executor?: JobExecutor;
-  controllerUrl?: string;
+  /** Default the controller's own URL; a list tries each in order with failover. */
+  controllerUrl?: string | readonly string[];
   /** The runner's key ring; default testKeyRing(), told to the controller at start. */
   ring?: RunnerKeyRing;
 }
@@ -54,10 +55,11 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
   const apiKey = options.apiKey ?? options.controller.registerRunner({ id: runnerId, group }).apiKey;
   const ring = options.ring ?? testKeyRing();
   options.controller.runners.setEncryptionKeys(runnerId, ring.publicJwks());
-  const secrets = controllerSecretResolver({ controllerUrl: options.controllerUrl ?? options.controller.url, runnerId, apiKey, ring: () => ring });
+  let connection: EdgeConnection | undefined;
+  const secrets = controllerSecretResolver({ controllerUrl: () => connection?.currentUrl() ?? options.controller.url, runnerId, apiKey, ring: () => ring });
   const executor = options.executor ?? new SecretInputsExecutor(new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => secrets(request) }), () => ring);
   let runner: Runner | undefined;
-  const connection = new EdgeConnection({
+  connection = new EdgeConnection({
     controllerUrl: options.controllerUrl ?? options.controller.url,
     runnerId,
     group,

@@ -32,11 +32,11 @@ describe("resolveConfig() controllerUrl spellings", () => {
 
   test("resolveConfig() keeps only the normalized form", () => {
     const { config } = resolveConfig({ scopes: ["runner"], argv: ["--controller-url", " HTTPS://Controller.Example.COM:443/base/"], env: {} });
-    expect(config.controllerUrl).toBe("https://controller.example.com/base");
+    expect(config.controllerUrl).toEqual(["https://controller.example.com/base"]);
     const insecure = resolveConfig({ scopes: ["runner"], argv: ["--controller-url", "HTTP://10.0.0.1:8780", "--insecure"], env: {} });
-    expect(insecure.config.controllerUrl).toBe("http://10.0.0.1:8780");
+    expect(insecure.config.controllerUrl).toEqual(["http://10.0.0.1:8780"]);
     const loopback = resolveConfig({ scopes: ["runner"], argv: [], env: { EDGE_RUNNER_CONTROLLER_URL: "HTTP://LOCALHOST:8780/" } });
-    expect(loopback.config.controllerUrl).toBe("http://localhost:8780");
+    expect(loopback.config.controllerUrl).toEqual(["http://localhost:8780"]);
   });
 });
 

@@ -16,9 +16,11 @@ import { insecureWarning } from "../../config/url.ts";
 import { clip, WarnLimiter } from "../../log/warn-limiter.ts";
 import { clampRetryAfter, sessionValues } from "./controller-values.ts";
 import { Liveness, LIVENESS_PROBE_MS, LIVENESS_TIMEOUT_MS } from "./liveness.ts";
+import { ControllerUrls } from "./controller-urls.ts";
 
 export interface EdgeConnectionOptions {
-  controllerUrl: string;
+  /** One controller, or replicas tried in order with failover (see controller-urls.ts). */
+  controllerUrl: string | readonly string[];
   runnerId: string;
   group: string;
   apiKey: string;
@@ -60,6 +62,7 @@ export class EdgeConnection implements ControllerConnection {
   readonly #backoff: Backoff;
   readonly #log: Logger;
   readonly #jobs = new Map<string, JobOutbox>();
+  readonly #urls: ControllerUrls;
   #status: ConnectionStatus;
   #transport: Transport | undefined;
   #onJob: (handle: JobHandle) => void = () => {};
@@ -81,6 +84,7 @@ export class EdgeConnection implements ControllerConnection {
 
   constructor(options: EdgeConnectionOptions) {
     this.#o = options;
+    this.#urls = new ControllerUrls(options.controllerUrl);
     this.#timers = options.timers ?? realTimers;
     this.#log = options.logger.child({ component: "edge" });
     this.#backoff = new Backoff({
@@ -94,7 +98,12 @@ export class EdgeConnection implements ControllerConnection {
   }
 
   status(): ConnectionStatus {
-    return { ...this.#status };
+    return { ...this.#status, controller: this.#urls.status() };
+  }
+
+  /** The controller the runner talks to now; secrets, artifacts and bundles follow it. */
+  currentUrl(): string {
+    return this.#urls.current;
   }
 
   onStateChange(listener: (status: ConnectionStatus) => void): () => void {
@@ -125,16 +134,21 @@ export class EdgeConnection implements ControllerConnection {
       const unauthorized = failureHandling(closed.code) === "unauthorized";
       this.#setState(unauthorized ? "unauthorized" : "backoff", closed.reason);
       const waitMs = unauthorized ? this.#backoff.ceiling() : this.#backoff.next(clampRetryAfter(closed.retryAfterMs, this.#o.reconnectMaxMs));
+      // Unreachable or dropped: the next attempt (after the same jittered wait) goes to the next
+      // replica. Unauthorized stays: replicas on one database answer a key alike.
+      const failedAt = this.#urls.where();
+      if (!unauthorized) this.#urls.next();
+      const next = failedAt === "" ? "" : ` (next: "${this.#urls.status().url}")`;
       // A lost session and an attempt that never opened one are different events: say which.
       const fields = { state: this.#status.state, failures: this.#backoff.failures };
       if (this.#sessionOpened) {
         this.#status.disconnectedSince = this.#timers.now();
-        this.#log.warn(`Controller connection lost: ${closed.reason}; next attempt in ${waitMs} ms`, fields);
+        this.#log.warn(`Controller connection lost${failedAt}: ${closed.reason}; next attempt in ${waitMs} ms${next}`, fields);
       } else {
         this.#status.failedAttempts = (this.#status.failedAttempts ?? 0) + 1;
         this.#o.onConnectFailure?.();
         const never = this.#status.firstConnectedAt === undefined ? " (never connected yet)" : "";
-        this.#log.warn(`Cannot connect to the controller${never}: ${closed.reason}; next attempt in ${waitMs} ms`, fields);
+        this.#log.warn(`Cannot connect to the controller${failedAt}${never}: ${closed.reason}; next attempt in ${waitMs} ms${next}`, fields);
       }
       await this.#timers.sleep(waitMs, signal);
     }
@@ -163,7 +177,7 @@ export class EdgeConnection implements ControllerConnection {
     let session;
     try {
       session = await (this.#o.opener ?? networkOpener).session({
-        baseUrl: this.#o.controllerUrl,
+        baseUrl: this.#urls.current,
         client: this.#o.client ?? defaultControllerClient,
         runnerId: this.#o.runnerId,
         group: this.#o.group,
@@ -186,7 +200,7 @@ export class EdgeConnection implements ControllerConnection {
     let transport: Transport;
     try {
       transport = await (this.#o.opener ?? networkOpener).open(kind, {
-        baseUrl: this.#o.controllerUrl,
+        baseUrl: this.#urls.current,
         client: this.#o.client ?? defaultControllerClient,
         sessionId: session.sessionId,
         token: session.token,
@@ -217,8 +231,8 @@ export class EdgeConnection implements ControllerConnection {
     }
     delete this.#status.disconnectedSince;
     this.#setState("connected");
-    this.#log.info(`Connected to controller over ${kind}`, { sessionId: session.sessionId });
-    if (this.#o.insecure === true) this.#log.warn(insecureWarning(this.#o.controllerUrl));
+    this.#log.info(`Connected to controller${this.#urls.where()} over ${kind}`, { sessionId: session.sessionId });
+    if (this.#o.insecure === true) this.#log.warn(insecureWarning(this.#urls.current));
     this.#startSession();
 
     const stopHeartbeat = new AbortController();

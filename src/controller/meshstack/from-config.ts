@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { ConfigError, type Config } from "../../config/resolve.ts";
+import { ConfigError, primaryControllerUrl, type Config } from "../../config/resolve.ts";
 import { readSecretFile } from "../../config/secret-file.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -34,6 +34,8 @@ export function meshstackSettings(config: Config): MeshstackSettings {
   const runnerUuid = config.runnerId;
   if (runnerUuid === undefined) throw new ConfigError("runnerId", `Missing "runnerId": set --runner-id to the runner's UUID in meshStack`);
   if (!UUID.test(runnerUuid)) throw new ConfigError("runnerId", `Invalid value "${runnerUuid.slice(0, 80)}" for "runnerId": meshStack runner ids are UUIDs (Platform Builder › Building Block Runners)`);
+  // meshStack is one API endpoint; a list is for replicas of the reference controller.
+  if (config.controllerUrl.length > 1) throw new ConfigError("controllerUrl[1]", `Invalid value for "controllerUrl": controllerKind meshstack takes one URL (meshStack's API), got ${config.controllerUrl.length}`);
   if (config.meshstackClientId !== undefined) {
     const secret = config.apiKey ?? (config.apiKeyFile !== undefined ? readSecretFile(config.apiKeyFile, "apiKeyFile") : undefined);
     if (secret === undefined) throw new ConfigError("apiKeyFile", `Missing the meshStack API key secret of client "${config.meshstackClientId}": set --api-key-file`);
@@ -87,7 +89,7 @@ export async function meshstackKeys(config: Config, logger: Logger): Promise<() 
 
 export function meshstackClient(config: Config, settings: MeshstackSettings, fetchImpl?: typeof fetch): MeshstackClient {
   return new MeshstackClient({
-    baseUrl: config.controllerUrl,
+    baseUrl: primaryControllerUrl(config),
     auth: settings.auth,
     runnerName: RUNNER_NAME,
     runnerVersion: VERSION,

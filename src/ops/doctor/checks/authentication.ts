@@ -8,6 +8,7 @@ import { EDGE_PATHS } from "../../../protocol/edge-v1.ts";
 import type { DoctorCheck } from "../check.ts";
 import { httpRequestText } from "../http-request.ts";
 import { publicUrl } from "../../../config/url.ts";
+import { primaryControllerUrl } from "../../../config/resolve.ts";
 
 export const authenticationCheck: DoctorCheck = {
   id: "authentication",
@@ -19,7 +20,7 @@ export const authenticationCheck: DoctorCheck = {
     const apiKey = ctx.state.apiKey;
     if (apiKey === undefined) return { status: "fail", summary: "no API key was read", fix: `set "apiKeyFile"` };
     redactor.add(apiKey);
-    const base = config.controllerUrl;
+    const base = primaryControllerUrl(config);
     const url = `${base}${EDGE_PATHS.check}`;
     const tls = { ...(ctx.state.caPem === undefined ? {} : { caPem: ctx.state.caPem }), timeoutMs: ctx.timeoutMs };
     let answer;

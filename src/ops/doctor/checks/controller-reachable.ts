@@ -7,13 +7,15 @@ import { errorMessage } from "../../../errors.ts";
 import type { DoctorCheck } from "../check.ts";
 import { httpRequestText } from "../http-request.ts";
 import { publicUrl } from "../../../config/url.ts";
+import { primaryControllerUrl } from "../../../config/resolve.ts";
 
 export const controllerReachableCheck: DoctorCheck = {
   id: "controller-reachable",
   title: "controller reachable",
   needs: ["config"],
   async run(ctx) {
-    const base = ctx.state.config!.controllerUrl;
+    // With replicas listed, the first is checked (the one a runner tries first).
+    const base = primaryControllerUrl(ctx.state.config!);
     const url = new URL(base);
     const host = url.hostname.replace(/^\[|\]$/g, "");
     const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));

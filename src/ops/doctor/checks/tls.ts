@@ -6,6 +6,7 @@ import { checkServerIdentity, connect, rootCertificates, type PeerCertificate } 
 import { isIP } from "node:net";
 import { errorMessage } from "../../../errors.ts";
 import type { CheckResult, DoctorCheck } from "../check.ts";
+import { primaryControllerUrl } from "../../../config/resolve.ts";
 
 const SOON_MS = 14 * 86_400_000;
 
@@ -15,7 +16,7 @@ export const tlsCheck: DoctorCheck = {
   needs: ["controller-reachable"],
   async run(ctx) {
     const config = ctx.state.config!;
-    const url = new URL(config.controllerUrl);
+    const url = new URL(primaryControllerUrl(config));
     if (url.protocol !== "https:") return { status: "skip", summary: `plain http to ${url.host}: no TLS to check` };
     if (config.caFile !== undefined) {
       try {
