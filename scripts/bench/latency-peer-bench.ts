@@ -11,13 +11,12 @@
 // measured interval. Both acknowledge a submit only after an fsync.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import * as path from "node:path";
 import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import { clockBundle, CLOCK_PLUGIN, wallNow } from "./clock-bundle.ts";
 import { adminApi, startController } from "./fleet-bench.ts";
-import { probeFsync } from "./fsync-probe.ts";
 import { startChild, stopChild } from "./processes.ts";
 import type { RedisProcess } from "./redis-process.ts";
 import { summarize, type LatencySummary } from "./stats.ts";
@@ -45,8 +44,8 @@ export interface LatencySide {
 export interface LatencyRound {
   edge: LatencySide;
   bull: LatencySide;
-  /** The floor, probed before the round: one append + fsync on the disk both stores write to, median. */
-  fsyncMs: number;
+  /** The floor: one append + fsync on the disk both stores write to, sampled between the round's jobs. */
+  fsync: LatencySummary;
   /** Round trips without a job, interleaved with the jobs: `GET /api/v1/health` of the controller, Redis `PING`. */
   httpRoundTrip: LatencySummary;
   redisPing: LatencySummary;
@@ -120,6 +119,14 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
       return wallNow() - at;
     };
     const health = async () => (await fetch(`${controller.url}/api/v1/health`)).arrayBuffer();
+    // The journal-like append the fsync floor times: a file of its own beside the stores' data.
+    const probe = openSync(path.join(dir, "fsync-probe.jsonl"), "a", 0o600);
+    closers.push(async () => closeSync(probe));
+    const line = Buffer.from(`${JSON.stringify({ t: "job", pad: "x".repeat(280) })}\n`);
+    const appendFsync = async () => {
+      writeSync(probe, line);
+      fsyncSync(probe);
+    };
 
     for (let i = 0; i < options.warmup; i++) {
       await edgeJob();
@@ -127,15 +134,16 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
     }
     const rounds: LatencyRound[] = [];
     for (let r = 0; r < options.rounds; r++) {
-      const fsyncMs = probeFsync(options.parentDir, 100).appendFsyncMs;
       const edge: Sample[] = [];
       const bull: Sample[] = [];
       const http: number[] = [];
       const ping: number[] = [];
+      const fsync: number[] = [];
       for (let i = 0; i < options.samples; i++) {
         if (i % 3 === 0) {
           http.push(await roundTrip(health));
           ping.push(await roundTrip(() => redisClient.ping()));
+          fsync.push(await roundTrip(appendFsync));
         }
         if (i % 2 === 0) {
           edge.push(await edgeJob());
@@ -146,7 +154,7 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
         }
       }
       const side = (samples: Sample[]): LatencySide => ({ firstLine: summarize(samples.map((s) => s.firstLineMs)), submitCall: summarize(samples.map((s) => s.submitCallMs)) });
-      const round = { edge: side(edge), bull: side(bull), fsyncMs, httpRoundTrip: summarize(http), redisPing: summarize(ping) };
+      const round = { edge: side(edge), bull: side(bull), fsync: summarize(fsync), httpRoundTrip: summarize(http), redisPing: summarize(ping) };
       rounds.push(round);
       onRound?.(round, r);
     }
