@@ -1,5 +1,6 @@
 // The peer of the 2d row: BullMQ on Redis with every write fsync'd before it is acknowledged
-// (redis-process.ts), the same no-op job shape (input `{ n }`, nothing done), the worker in
+// (redis-process.ts), the same no-op job shape (input `{ n }`, nothing done, nothing logged or
+// returned: edge-runner's side runs clock-bundle.ts's `noop`), the worker in
 // this process as the runner is in 2d, Redis in its own as the controller is. A backlog is added
 // first (not timed); the clock runs from the first job after warm-up until every job is
 // completed (BullMQ's completion is a Redis script whose write is fsync'd before it answers).

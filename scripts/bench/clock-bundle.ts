@@ -1,6 +1,9 @@
 // A signed plugin bundle whose job code reads the clock on its first line, for the latency rows
 // of sections 8 and 9: `benchclock@1.0.0`, action `first` (returns `{ at }` and does nothing
-// else, the peer's no-op job) and action `sleep` (takes `at`, then sleeps `input.ms`).
+// else, the peer's no-op job) and action `sleep` (takes `at`, then sleeps `input.ms`); and
+// action `noop` (returns nothing: BullMQ's `async () => undefined`), the job of section 8's
+// throughput rows, where the runner runs in the bench process and takes the same bytes from
+// `localClockResolver` instead of a controller (no per-job cost either way once warm).
 // `at` is `performance.timeOrigin + performance.now()`: wall-clock milliseconds with
 // sub-millisecond resolution that agree across processes on one machine (Bun's
 // `process.hrtime` starts per process, so it cannot be compared with the bench's clock).
@@ -14,8 +17,12 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey } fr
 import { sha256Digest } from "../../src/plugin-bundles/digest.ts";
 import type { BundleManifest } from "../../src/plugin-bundles/manifest.ts";
 import { signManifest } from "../../src/plugin-bundles/sign-manifest.ts";
+import { builtinSource, type PluginResolver } from "../../src/plugins/plugin-ref.ts";
 
 export const CLOCK_PLUGIN = "benchclock@1.0.0";
+
+/** Section 8's throughput job on edge-runner's side: nothing done, nothing logged, nothing returned. */
+export const NOOP_JOB = { plugin: CLOCK_PLUGIN, action: "noop" } as const;
 
 /** The same line on both sides of a comparison: the bench's clock, in the job's code and in the submitter. */
 export const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -28,6 +35,7 @@ const SOURCE = `export default {
       const at = performance.timeOrigin + performance.now();
       return { at };
     },
+    noop() {},
     sleep(input) {
       const at = performance.timeOrigin + performance.now();
       return new Promise((resolve) => setTimeout(() => resolve({ at }), input.ms));
@@ -35,6 +43,14 @@ const SOURCE = `export default {
   },
 };
 `;
+
+/** For a pool in the bench process: the built-ins, and this bundle's bytes as a data: URL (unsigned: nothing to verify in-process). */
+export const localClockResolver: PluginResolver = (ref) => {
+  const builtin = builtinSource(ref);
+  if (builtin !== undefined) return builtin;
+  if (ref.name !== "benchclock") throw new RangeError(`Cannot resolve plugin "${ref.name}" in the bench: only built-ins and "benchclock"`);
+  return { kind: "bundle", url: `data:text/javascript;base64,${Buffer.from(SOURCE).toString("base64")}`, id: "bench:benchclock", name: "benchclock", version: "1.0.0" };
+};
 
 export interface ClockBundle {
   /** Writes the public key into a runner's trusted-keys directory. */
@@ -45,7 +61,7 @@ export interface ClockBundle {
 
 export async function clockBundle(): Promise<ClockBundle> {
   const bytes = new TextEncoder().encode(SOURCE);
-  const manifest: BundleManifest = { name: "benchclock", version: "1.0.0", digest: sha256Digest(bytes), size: bytes.byteLength, sdkVersion: "bench", builtAt: new Date().toISOString(), actions: ["first", "sleep"] };
+  const manifest: BundleManifest = { name: "benchclock", version: "1.0.0", digest: sha256Digest(bytes), size: bytes.byteLength, sdkVersion: "bench", builtAt: new Date().toISOString(), actions: ["first", "noop", "sleep"] };
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk);

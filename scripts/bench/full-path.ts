@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import type { Logger, LogRecord } from "../../src/log/logger.ts";
+import type { PluginResolver } from "../../src/plugins/plugin-ref.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
 import { ReferenceController } from "../../src/reference-controller/controller.ts";
 import type { RunRequest } from "../../src/plugins/pool-options.ts";
@@ -86,6 +87,8 @@ export interface BenchRunnerOptions {
   apiKey: string;
   concurrency: number;
   logger: Logger;
+  /** Where the pool finds plugins beyond the built-ins (section 8: clock-bundle.ts). */
+  resolve?: PluginResolver;
 }
 
 export interface BenchRunner {
@@ -97,7 +100,7 @@ export interface BenchRunner {
 /** A runner wired like `edge-runner run` (runner-service.ts) minus the status server; not started. */
 export function createBenchRunner(options: BenchRunnerOptions): BenchRunner {
   const { logger } = options;
-  const pool = new PluginPool({ idleMs: 600_000, maxWorkersPerPlugin: options.concurrency, logger });
+  const pool = new PluginPool({ idleMs: 600_000, maxWorkersPerPlugin: options.concurrency, logger, ...(options.resolve === undefined ? {} : { resolve: options.resolve }) });
   const executor = new TimedExecutor(pool);
   let runner: Runner | undefined;
   const connection = new EdgeConnection({

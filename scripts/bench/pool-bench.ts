@@ -2,6 +2,7 @@
 // from the run() call to the first log line (latency) and as completed jobs per second.
 
 import { PluginPool } from "../../src/plugins/pool.ts";
+import { localClockResolver } from "./clock-bundle.ts";
 import type { JobOutcome } from "../../src/protocol/edge-v1.ts";
 import { benchLogger } from "./quiet-logger.ts";
 import { summarize, type LatencySummary } from "./stats.ts";
@@ -46,6 +47,8 @@ export interface ThroughputOptions {
   concurrency: number;
   warmupJobs: number;
   jobs: number;
+  /** Echo's default action (one log line, two steps) unless given (section 8: the no-op of clock-bundle.ts, which logs nothing). */
+  job?: { plugin: string; action: string };
 }
 
 export interface Throughput {
@@ -58,11 +61,11 @@ export interface Throughput {
 /** `concurrency` lanes, each running echo jobs back to back, on up to `concurrency` workers. */
 export async function poolThroughput(options: ThroughputOptions): Promise<Throughput> {
   const { logger } = benchLogger();
-  const pool = new PluginPool({ idleMs: 600_000, maxWorkersPerPlugin: options.concurrency, logger });
+  const pool = new PluginPool({ idleMs: 600_000, maxWorkersPerPlugin: options.concurrency, logger, resolve: localClockResolver });
   try {
-    await drive(pool, options.concurrency, options.warmupJobs, "warm");
+    await drive(pool, options.concurrency, options.warmupJobs, "warm", options.job);
     const startedAt = performance.now();
-    await drive(pool, options.concurrency, options.jobs, "tp");
+    await drive(pool, options.concurrency, options.jobs, "tp", options.job);
     const seconds = (performance.now() - startedAt) / 1000;
     return { concurrency: options.concurrency, jobs: options.jobs, seconds, perSecond: options.jobs / seconds };
   } finally {
@@ -70,14 +73,15 @@ export async function poolThroughput(options: ThroughputOptions): Promise<Throug
   }
 }
 
-async function drive(pool: PluginPool, lanes: number, jobs: number, prefix: string): Promise<void> {
+async function drive(pool: PluginPool, lanes: number, jobs: number, prefix: string, job?: { plugin: string; action: string }): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < jobs) {
       const id = `${prefix}-${next++}`;
       let logAt: number | undefined;
-      const outcome = await pool.run(echoRequest(id, () => (logAt ??= 1)));
-      expectEcho(outcome, id, logAt);
+      const outcome = await pool.run({ ...echoRequest(id, () => (logAt ??= 1)), ...job });
+      // The no-op logs nothing; echo must deliver its line.
+      expectEcho(outcome, id, job === undefined ? logAt : 1);
     }
   };
   await Promise.all(Array.from({ length: lanes }, lane));
@@ -100,7 +104,7 @@ function echoRequest(jobId: string, onLog: () => void) {
 /** A benchmark that silently counted a failed or log-less job would measure the wrong thing. */
 function expectEcho(outcome: JobOutcome, jobId: string, logAt: number | undefined): void {
   if (outcome.status !== "succeeded") {
-    throw new Error(`Cannot benchmark echo job "${jobId}": it ended ${outcome.status} (${outcome.error?.code ?? ""}: ${outcome.error?.message ?? ""})`);
+    throw new Error(`Cannot benchmark job "${jobId}": it ended ${outcome.status} (${outcome.error?.code ?? ""}: ${outcome.error?.message ?? ""})`);
   }
-  if (logAt === undefined) throw new Error(`Cannot benchmark echo job "${jobId}": its log line never arrived`);
+  if (logAt === undefined) throw new Error(`Cannot benchmark job "${jobId}": its log line never arrived`);
 }

@@ -6,6 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
+import { localClockResolver } from "./clock-bundle.ts";
 import { createBenchRunner, waitConnected } from "./full-path.ts";
 import { freePort, startChild, stopChild, waitFor200 } from "./processes.ts";
 import { benchLogger } from "./quiet-logger.ts";
@@ -18,6 +19,8 @@ export interface SplitOptions {
   concurrency: number;
   warmupJobs: number;
   jobs: number;
+  /** The job run: the built-in echo's default action (logs a line, reports two steps) unless given (section 8: the no-op of clock-bundle.ts). */
+  job?: { plugin: string; action: string };
 }
 
 export interface SplitThroughput {
@@ -43,10 +46,10 @@ export async function splitProcessThroughput(options: SplitOptions): Promise<Spl
     await timeSpawn(options.binary, ["runner", "register", "bench", "--api-key-out", keyFile, "--controller-url", url, "--data-dir", dir]);
     const token = readFileSync(path.join(dir, "controller", "admin-token"), "utf8").trim();
     const total = options.warmupJobs + options.jobs;
-    await submitBacklog(url, token, total);
+    await submitBacklog(url, token, total, options.job ?? { plugin: "echo", action: "default" });
 
     const { logger, problems } = benchLogger();
-    const bench = createBenchRunner({ controllerUrl: url, apiKey: readFileSync(keyFile, "utf8").trim(), concurrency: options.concurrency, logger });
+    const bench = createBenchRunner({ controllerUrl: url, apiKey: readFileSync(keyFile, "utf8").trim(), concurrency: options.concurrency, logger, resolve: localClockResolver });
     bench.runner.start();
     await waitConnected(bench.connection);
     await bench.executor.whenFinished(options.warmupJobs);
@@ -71,7 +74,7 @@ export async function splitProcessThroughput(options: SplitOptions): Promise<Spl
 }
 
 /** Eight submitters over the admin API; every job must be accepted (201). */
-async function submitBacklog(url: string, token: string, count: number): Promise<void> {
+async function submitBacklog(url: string, token: string, count: number, job: { plugin: string; action: string }): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < count) {
@@ -79,7 +82,7 @@ async function submitBacklog(url: string, token: string, count: number): Promise
       const response = await fetch(`${url}/api/v1/jobs`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify({ plugin: "echo", input: { n } }),
+        body: JSON.stringify({ ...job, input: { n } }),
       });
       if (response.status !== 201) throw new Error(`Cannot submit bench job ${n}: HTTP ${response.status} ${await response.text()}`);
       await response.arrayBuffer();
