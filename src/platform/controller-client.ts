@@ -4,10 +4,9 @@
 // (its global fetch has no per-request CA) and the `ws` package's `ca` option.
 
 import { readFileSync } from "node:fs";
-import WsWebSocket from "ws";
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
-import { openWebSocket } from "./websocket.ts";
+import { WsWebSocket, openWebSocket } from "./websocket.ts";
 import { errorMessage } from "../errors.ts";
 
 export interface ControllerClient {
@@ -58,7 +57,7 @@ export function controllerClient(options: ControllerClientOptions): ControllerCl
   }
   return {
     fetch: (url, init) => fetch(url, init),
-    openWebSocket: (url) => new WsWebSocket(url, { ca: caPem }) as unknown as WebSocket,
+    openWebSocket: (url) => new (WsWebSocket as NonNullable<typeof WsWebSocket>)(url, { ca: caPem }),
   };
 }
 

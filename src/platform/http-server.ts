@@ -3,10 +3,6 @@
 
 import type { Hono } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
-import { serve as nodeServe, upgradeWebSocket as nodeUpgrade } from "@hono/node-server";
-import { WebSocketServer } from "ws";
-import type { AddressInfo } from "node:net";
-import { createServer as createHttpsServer } from "node:https";
 import { runtime } from "./runtime.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 
@@ -38,14 +34,17 @@ export interface HttpServer {
 }
 
 // `hono/bun` and `hono/deno` read their runtime's global when loaded, so each is imported only
-// on its own runtime (esbuild keeps dynamic imports lazy in the Node/Deno bundle).
+// on its own runtime (esbuild keeps dynamic imports lazy in the Node/Deno bundle). The Node
+// server (@hono/node-server, ws, node:http/https) is as heavy as the rest of a runner's start
+// on Bun (~12 MiB, docs/performance.md), so it too is loaded only where it serves.
 const bun = runtime === "bun" ? await import("hono/bun") : undefined;
 const deno = runtime === "deno" ? await import("./deno-websocket.ts") : undefined;
+const node = runtime === "node" ? await import("./node-server.ts") : undefined;
 
 /** Upgrades a request to a WebSocket on whichever runtime serves it (use as Hono middleware). */
 export const upgradeWebSocket: UpgradeWebSocket<unknown> = (bun?.upgradeWebSocket ??
   deno?.denoUpgradeWebSocket ??
-  nodeUpgrade) as UpgradeWebSocket<unknown>;
+  node?.nodeUpgradeWebSocket) as UpgradeWebSocket<unknown>;
 
 // deno-lint-ignore no-explicit-any
 type AnyHono = Hono<any, any, any>;
@@ -54,7 +53,7 @@ export async function serveHttp(app: AnyHono, options: ServeOptions): Promise<Ht
   try {
     if (runtime === "bun") return await serveBun(app, options);
     if (runtime === "deno") return await serveDeno(app, options);
-    return await serveNode(app, options);
+    return await (node as typeof import("./node-server.ts")).serveNode(app, options, { maxWebSocketMessageBytes: MAX_WEBSOCKET_MESSAGE_BYTES, describe });
   } catch (error) {
     // Each runtime words "address in use" differently; say it one way, naming the address.
     const inUse = (error as { code?: string }).code === "EADDRINUSE" || /in use/i.test(errorMessage(error));
@@ -99,27 +98,4 @@ async function serveDeno(app: AnyHono, options: ServeOptions): Promise<HttpServe
   );
   const port = await listening;
   return describe(options, port, () => server.shutdown());
-}
-
-async function serveNode(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
-  return new Promise((resolve, reject) => {
-    const tls = options.tls === undefined ? {} : { createServer: createHttpsServer, serverOptions: { cert: options.tls.cert, key: options.tls.key } };
-    const server = nodeServe(
-      { fetch: app.fetch, hostname: options.hostname, port: options.port, websocket: { server: wss as never }, ...tls },
-      (info: AddressInfo) => {
-        resolve(
-          describe(options, info.port, () =>
-            new Promise<void>((done) => {
-              wss.close();
-              for (const client of wss.clients) client.terminate();
-              (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-              server.close(() => done());
-            }),
-          ),
-        );
-      },
-    );
-    server.once("error", reject);
-  });
 }

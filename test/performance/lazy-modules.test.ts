@@ -45,6 +45,15 @@ describe("modules loaded at start-up", async () => {
     expect(loaded.filter((f) => postgres.some((pattern) => pattern.test(f)))).toEqual([]);
   });
 
+  test("`run` and `controller` on Bun load no Node-only adapter (the ws package, @hono/node-server)", () => {
+    // They are imported at run time on Node only (src/platform/websocket.ts, http-server.ts).
+    const nodeOnly = /node_modules\/(ws|@hono\/node-server)\//;
+    expect(all.some((f) => nodeOnly.test(f))).toBe(true);
+    for (const entry of ["src/cli/run-command.ts", "src/cli/controller-command.ts"]) {
+      expect({ entry, loaded: [...staticClosure(meta, entry)].filter((f) => nodeOnly.test(f)) }).toEqual({ entry, loaded: [] });
+    }
+  });
+
   test("an idle `run` loads no S3, Vault, GCP, integration or meshStack code", () => {
     const loaded = [...staticClosure(meta, "src/main.ts"), ...staticClosure(meta, "src/cli/run-command.ts")];
     for (const [name, pattern] of Object.entries(BACKENDS)) expect({ name, loaded: loaded.filter((f) => pattern.test(f)) }).toEqual({ name, loaded: [] });
