@@ -122,6 +122,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     }) }),
   });
   let runner: Runner | undefined;
+  let stopping: Promise<void> | undefined;
   let meshSecrets: ((runUuid: string) => Readonly<Record<string, string>> | undefined) | undefined;
   const onTick = (loop: string, maxSilenceMs: number) => runner?.loops.tick(loop, maxSilenceMs);
   const connection = meshstack !== undefined ? await meshstack.createMeshstackConnection(config, logger, { onTick }) : (edge = new EdgeConnection({
@@ -167,14 +168,21 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     await storage.close();
     throw error;
   });
-  // meshStack has its own key registration (a certificate pasted into meshStack).
-  if (meshstack === undefined) keys.start();
+  // meshStack has its own key registration (a certificate pasted into meshStack). The edge
+  // runner tells its keys once the first session is up: readiness does not wait for them, and
+  // sent beside the session request the announcement delayed it (docs/performance.md, start-up).
+  if (meshstack === undefined) {
+    const stopWaiting = connection.onStateChange((status) => {
+      if (status.state !== "connected") return;
+      stopWaiting();
+      if (stopping === undefined) keys.start();
+    });
+  }
   if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
   started.start();
   void pool.prewarmAll();
   logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl.map(publicUrl).join(", ") });
 
-  let stopping: Promise<void> | undefined;
   return {
     runner: started,
     status,

@@ -121,7 +121,9 @@ export class EdgeConnection implements ControllerConnection {
     this.#onJob = options.onJob;
     const random = this.#o.random ?? Math.random;
     // Jitter before the first connect, so a fleet restarted at once does not arrive at once.
-    await this.#timers.sleep(Math.floor(random() * this.#o.startJitterMs), signal);
+    // None configured: connect in this turn (a zero sleep still cost a timer turn at start).
+    const jitterMs = Math.floor(random() * this.#o.startJitterMs);
+    if (jitterMs > 0) await this.#timers.sleep(jitterMs, signal);
 
     while (!signal.aborted) {
       this.#tick(this.#o.reconnectMaxMs);

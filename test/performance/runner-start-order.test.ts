@@ -1,0 +1,71 @@
+// What `edge-runner run` does before it can be ready, and what it leaves for later (issue 15,
+// docs/performance.md start-up): the runner's key announcement waits for the first session, so
+// it never competes with the session request on the way to /readyz.
+
+import { afterEach, expect, test } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { startRunnerService, type RunnerService } from "../../src/cli/runner-service.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { EDGE_PATHS } from "../../src/protocol/edge-v1.ts";
+import { eventually, startController, tempDir } from "../helpers/harness.ts";
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A runner data dir with a key pair, as `keygen` leaves it (2048 bits: faster to make). */
+function runnerDir(): string {
+  const { dir, remove } = tempDir("edge-runner-start-order-");
+  cleanups.push(remove);
+  mkdirSync(path.join(dir, "keys"), { recursive: true });
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  writeFileSync(path.join(dir, "keys", "runner-key.pem"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  return dir;
+}
+
+async function startService(controllerUrl: string, dataDir: string, apiKey = "k".repeat(32)): Promise<RunnerService> {
+  const { config } = resolveConfig({
+    scopes: ["runner"],
+    argv: ["--runner-id", "r1", "--controller-url", controllerUrl, "--data-dir", dataDir, "--status-port", "0", "--start-jitter", "0", "--reconnect-min", "20ms", "--reconnect-max", "40ms"],
+    env: { EDGE_RUNNER_API_KEY: apiKey },
+    readFile: () => "",
+  });
+  const service = await startRunnerService(config, memoryLogger("error").logger);
+  cleanups.push(() => service.stop());
+  return service;
+}
+
+test("the runner tells the controller its keys only once a session is up, never beside the session request", async () => {
+  // A controller that refuses every session (503): the runner keeps trying and never connects.
+  const seen: string[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request) {
+      seen.push(new URL(request.url).pathname);
+      return new Response(JSON.stringify({ error: { code: "unavailable", message: "not now" } }), { status: 503 });
+    },
+  });
+  cleanups.push(() => server.stop(true));
+  await startService(`http://127.0.0.1:${server.port}`, runnerDir());
+  // Three session attempts (backoff 20-40 ms each): the announcement, when it left at start, was
+  // sent within the first few milliseconds, long before the third attempt.
+  await eventually(() => (seen.filter((p) => p === EDGE_PATHS.sessions).length >= 3 ? true : undefined), 10_000, "three session attempts");
+  expect(seen.filter((p) => p === EDGE_PATHS.runnerKeys)).toEqual([]);
+});
+
+test("once its first session is up, the runner tells the controller its keys", async () => {
+  const data = tempDir("edge-runner-start-order-controller-");
+  cleanups.push(data.remove);
+  const { controller } = await startController({ dataDir: data.dir });
+  cleanups.push(() => controller.close());
+  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+  const service = await startService(controller.url, runnerDir(), apiKey);
+  await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
+  const keys = await eventually(() => controller.runners.groupKeys("default")[0], 10_000, "the runner's keys at the controller");
+  expect(keys.kty).toBe("RSA");
+});
