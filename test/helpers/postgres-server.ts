@@ -3,7 +3,7 @@
 // root), password authentication (scram-sha-256) with the password in a file, stopped and removed
 // after. Binaries from Debian's postgresql package (scripts/test.sh installs it when missing).
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir, userInfo } from "node:os";
@@ -17,6 +17,8 @@ export interface PostgresServer {
   /** The password in a mode-0600 file, as `storePasswordFile` takes it. */
   passwordFile: string;
   port: number;
+  /** Its temporary directory (data, socket, log). */
+  dir: string;
   /** A fresh database on this server; returns its URL (without the password). */
   createDatabase(name: string): string;
   /** Stops the server (fast shutdown); `start()` starts it again on the same port and data. */
@@ -84,6 +86,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     password,
     passwordFile,
     port,
+    dir,
     createDatabase(name: string) {
       psql("postgres", `CREATE DATABASE "${name.replaceAll('"', "")}"`);
       return `postgres://edge@127.0.0.1:${port}/${name}`;
@@ -105,4 +108,16 @@ function idOf(user: string): { uid: number; gid: number } {
   const gid = Number(spawnSync("id", ["-g", user], { encoding: "utf8" }).stdout.trim());
   if (!Number.isInteger(uid) || uid <= 0) throw new Error(`Cannot run the test PostgreSQL: no user "${user}" (apt-get install postgresql creates it)`);
   return { uid, gid };
+}
+
+/**
+ * Stops `server` (fast shutdown) and removes its directory once process `pid` has exited: for a
+ * server shared by every test file of one `bun test` process, which fires no exit event.
+ */
+export function stopWhenProcessExits(server: PostgresServer, pid = process.pid): void {
+  const data = path.join(server.dir, "data");
+  const script = `while kill -0 ${pid} 2>/dev/null; do sleep 0.5; done; ` +
+    `if [ -f '${data}/postmaster.pid' ]; then kill -INT "$(head -1 '${data}/postmaster.pid')"; ` +
+    `for i in $(seq 1 100); do [ -f '${data}/postmaster.pid' ] || break; sleep 0.1; done; fi; rm -rf '${server.dir}'`;
+  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
 }

@@ -1,14 +1,15 @@
 // Runs a controller test suite against both stores: `forEachStore(name, (store) => { … })` wraps
 // its body in one describe block per store. The PostgreSQL one starts one real server per test
-// file (test/helpers/postgres-server.ts), migrates one database for it, and empties every table
-// before each test (TRUNCATE: a few milliseconds; a database per test from a template took 170).
+// process, shared by its test files (test/helpers/postgres-server.ts), migrates one database, and
+// empties every table before each test (TRUNCATE: milliseconds; a database per test copied from a
+// template took 170 ms each here).
 
 import { afterAll, beforeAll, describe } from "bun:test";
 import postgres, { type Sql } from "postgres";
 import type { ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { migrate } from "../../src/reference-controller/postgres/migrations.ts";
-import { startPostgres, type PostgresServer } from "./postgres-server.ts";
+import { startPostgres, stopWhenProcessExits, type PostgresServer } from "./postgres-server.ts";
 
 export type StoreKind = "embedded" | "postgres";
 
@@ -22,36 +23,28 @@ export interface StoreFixture {
   sql(): Sql;
 }
 
-let shared: { server: PostgresServer; admin: Sql; url: string; users: number } | undefined;
+let shared: { server: PostgresServer; admin: Sql; url: string } | undefined;
 let starting: Promise<NonNullable<typeof shared>> | undefined;
 
+/**
+ * The server outlives a test file: bun test runs the files of one invocation in one process, and
+ * a start costs about 3 s against milliseconds per test, so a watchdog stops it (and removes its
+ * directory) once the process has exited (bun test fires no exit event).
+ */
 async function acquireServer(): Promise<NonNullable<typeof shared>> {
-  if (shared !== undefined) {
-    shared.users++;
-    return shared;
-  }
+  if (shared !== undefined) return shared;
   starting ??= (async () => {
     const server = await startPostgres();
+    stopWhenProcessExits(server);
     const admin = postgres(server.url, { password: server.password, max: 1, onnotice: () => {} });
     await migrate(admin, memoryLogger().logger);
-    shared = { server, admin, url: server.url, users: 0 };
+    shared = { server, admin, url: server.url };
     return shared;
   })();
-  const got = await starting;
-  got.users++;
-  return got;
+  return starting;
 }
 
-async function releaseServer(): Promise<void> {
-  if (shared === undefined || --shared.users > 0) return;
-  const { server, admin } = shared;
-  shared = undefined;
-  starting = undefined;
-  await admin.end({ timeout: 5 });
-  server.destroy();
-}
-
-/** One describe block per store around `body`; `only` limits it to one store (with a reason). */
+/** One describe block per store around `body`; `kinds` limits it (a test of one store's own behaviour). */
 export function forEachStore(name: string, body: (store: StoreFixture) => void, kinds: readonly StoreKind[] = ["embedded", "postgres"]): void {
   for (const kind of kinds) {
     describe(`${name} [${kind} store]`, () => {
@@ -64,7 +57,6 @@ export function forEachStore(name: string, body: (store: StoreFixture) => void, 
       beforeAll(async () => void (await acquireServer()), 120_000);
       afterAll(async () => {
         await Promise.all(clients.map((c) => c.end({ timeout: 5 })));
-        await releaseServer();
       });
       body({
         kind,

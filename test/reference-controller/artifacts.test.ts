@@ -3,11 +3,12 @@
 // own, the admin API lists and serves them, the result names them, and retention drops them.
 
 import { afterEach, expect, test } from "bun:test";
+import { forEachStore } from "../helpers/stores.ts";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { EDGE_PATHS } from "../../src/protocol/edge-v1.ts";
-import { FakeRunner, makeController, type Harness } from "./helpers.ts";
+import { FakeRunner, openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -25,74 +26,100 @@ function upload(runner: FakeRunner, jobId: string, attempt: number, name: string
   }));
 }
 
-function leased(runner: FakeRunner): { jobId: string; attempt: number } {
+async function leased(runner: FakeRunner): Promise<{ jobId: string; attempt: number }> {
   const job = h.controller.submitJob({ plugin: "echo" });
   runner.send({ type: "credit", slots: 1 });
+  await h.settle();
   return { jobId: job.id, attempt: runner.last("offer").job.attempt };
 }
 
-test("the lease holder uploads an artifact; the admin API lists it and serves its bytes with the digest", async () => {
-  h = makeController();
-  const r = FakeRunner.connect(h.controller, "r1");
-  const { jobId, attempt } = leased(r);
-  const body = "plan: 3 to add, 0 to destroy";
-  const sha256 = createHash("sha256").update(body).digest("hex");
-  const res = await upload(r, jobId, attempt, "plan.txt", body);
-  expect(res.status).toBe(200);
-  expect(await res.json()).toEqual({ v: 1, name: "plan.txt", size: body.length, sha256 });
-  r.send({ type: "result", jobId, attempt, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2, artifacts: [{ name: "plan.txt", size: body.length, sha256, contentType: "text/plain" }] });
-  expect(h.controller.getJob(jobId)).toMatchObject({ status: "succeeded", artifacts: [{ name: "plan.txt", size: body.length, sha256 }] });
+forEachStore("artifacts", (store) => {
+  test("the lease holder uploads an artifact; the admin API lists it and serves its bytes with the digest", async () => {
+    h = await openController(store);
+    const r = FakeRunner.connect(h.controller, "r1");
+    await h.settle();
+    const { jobId, attempt } = await leased(r);
+    await h.settle();
+    const body = "plan: 3 to add, 0 to destroy";
+    const sha256 = createHash("sha256").update(body).digest("hex");
+    const res = await upload(r, jobId, attempt, "plan.txt", body);
+    await h.settle();
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ v: 1, name: "plan.txt", size: body.length, sha256 });
+    r.send({ type: "result", jobId, attempt, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2, artifacts: [{ name: "plan.txt", size: body.length, sha256, contentType: "text/plain" }] });
+    await h.settle();
+    expect(h.controller.getJob(jobId)).toMatchObject({ status: "succeeded", artifacts: [{ name: "plan.txt", size: body.length, sha256 }] });
 
-  const list = await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts`, { headers: ADMIN });
-  expect(await list.json()).toMatchObject({ artifacts: [{ name: "plan.txt", size: body.length, sha256, contentType: "text/plain", attempt }] });
-  const got = await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts/plan.txt`, { headers: ADMIN });
-  expect(got.status).toBe(200);
-  expect(got.headers.get("x-artifact-sha256")).toBe(sha256);
-  expect(await got.text()).toBe(body);
-  expect((await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts/other`, { headers: ADMIN })).status).toBe(404);
-  // Without the admin token: nothing.
-  expect((await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts/plan.txt`)).status).toBe(401);
-});
+    const list = await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts`, { headers: ADMIN });
+    await h.settle();
+    expect(await list.json()).toMatchObject({ artifacts: [{ name: "plan.txt", size: body.length, sha256, contentType: "text/plain", attempt }] });
+    const got = await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts/plan.txt`, { headers: ADMIN });
+    await h.settle();
+    expect(got.status).toBe(200);
+    expect(got.headers.get("x-artifact-sha256")).toBe(sha256);
+    expect(await got.text()).toBe(body);
+    expect((await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts/other`, { headers: ADMIN })).status).toBe(404);
+    // Without the admin token: nothing.
+    expect((await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts/plan.txt`)).status).toBe(401);
+  });
 
-test("an upload is refused for a wrong key, another runner, another attempt, a bad name, or past the size limit", async () => {
-  h = makeController({ artifactMaxBytes: 1024 });
-  const r1 = FakeRunner.connect(h.controller, "r1");
-  const r2 = FakeRunner.connect(h.controller, "r2");
-  const { jobId, attempt } = leased(r1);
-  const wrongKey = await h.controller.app.request(EDGE_PATHS.artifact(jobId, attempt, "a"), { method: "PUT", headers: { authorization: "Bearer nope", "x-edge-runner-id": "r1" }, body: "x" });
-  expect(wrongKey.status).toBe(401);
-  expect((await upload(r2, jobId, attempt, "a", "x")).status).toBe(409);
-  expect((await upload(r1, jobId, attempt + 1, "a", "x")).status).toBe(409);
-  expect((await upload(r1, jobId, attempt, "bad name", "x")).status).toBe(400);
-  const big = await upload(r1, jobId, attempt, "big", new Uint8Array(2048));
-  expect(big.status).toBe(413);
-  expect(((await big.json()) as { error: { code: string } }).error.code).toBe("storage_limit");
-  // A refused upload leaves nothing behind, not even a temp file.
-  const list = await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts`, { headers: ADMIN });
-  expect(await list.json()).toEqual({ artifacts: [] });
-  const dir = path.join(h.dataDir, "controller", "artifacts");
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.includes(".tmp")) : [];
-  expect(files).toEqual([]);
-});
+  test("an upload is refused for a wrong key, another runner, another attempt, a bad name, or past the size limit", async () => {
+    h = await openController(store, { artifactMaxBytes: 1024 });
+    const r1 = FakeRunner.connect(h.controller, "r1");
+    await h.settle();
+    const r2 = FakeRunner.connect(h.controller, "r2");
+    await h.settle();
+    const { jobId, attempt } = await leased(r1);
+    await h.settle();
+    const wrongKey = await h.controller.app.request(EDGE_PATHS.artifact(jobId, attempt, "a"), { method: "PUT", headers: { authorization: "Bearer nope", "x-edge-runner-id": "r1" }, body: "x" });
+    await h.settle();
+    expect(wrongKey.status).toBe(401);
+    expect((await upload(r2, jobId, attempt, "a", "x")).status).toBe(409);
+    expect((await upload(r1, jobId, attempt + 1, "a", "x")).status).toBe(409);
+    expect((await upload(r1, jobId, attempt, "bad name", "x")).status).toBe(400);
+    const big = await upload(r1, jobId, attempt, "big", new Uint8Array(2048));
+    await h.settle();
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { code: string } }).error.code).toBe("storage_limit");
+    // A refused upload leaves nothing behind, not even a temp file.
+    const list = await h.controller.app.request(`/api/v1/jobs/${jobId}/artifacts`, { headers: ADMIN });
+    await h.settle();
+    expect(await list.json()).toEqual({ artifacts: [] });
+    const dir = path.join(h.dataDir, "controller", "artifacts");
+    await h.settle();
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.includes(".tmp")) : [];
+    await h.settle();
+    expect(files).toEqual([]);
+  });
 
-test("a result naming a malformed artifact is refused as a protocol error", async () => {
-  h = makeController();
-  const r = FakeRunner.connect(h.controller, "r1");
-  const { jobId, attempt } = leased(r);
-  r.send({ type: "result", jobId, attempt, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2, artifacts: [{ name: "../x", size: 1, sha256: "nothex" }] });
-  expect(h.controller.getJob(jobId)?.status).not.toBe("succeeded");
-});
+  test("a result naming a malformed artifact is refused as a protocol error", async () => {
+    h = await openController(store);
+    const r = FakeRunner.connect(h.controller, "r1");
+    await h.settle();
+    const { jobId, attempt } = await leased(r);
+    await h.settle();
+    r.send({ type: "result", jobId, attempt, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2, artifacts: [{ name: "../x", size: 1, sha256: "nothex" }] });
+    await h.settle();
+    expect(h.controller.getJob(jobId)?.status).not.toBe("succeeded");
+  });
 
-test("artifacts are deleted with their job when its retention ends", async () => {
-  h = makeController({ jobRetentionMs: HOUR });
-  const r = FakeRunner.connect(h.controller, "r1");
-  const { jobId, attempt } = leased(r);
-  expect((await upload(r, jobId, attempt, "kept", "bytes")).status).toBe(200);
-  r.send({ type: "result", jobId, attempt, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2 });
-  const dir = path.join(h.dataDir, "controller", "artifacts", encodeURIComponent(jobId));
-  expect(fs.existsSync(path.join(dir, "kept.data"))).toBe(true);
-  h.clock.advance(HOUR);
-  h.controller.sweep();
-  expect(h.controller.getJob(jobId)).toBeUndefined();
-  expect(fs.existsSync(dir)).toBe(false);
+  test("artifacts are deleted with their job when its retention ends", async () => {
+    h = await openController(store, { jobRetentionMs: HOUR });
+    const r = FakeRunner.connect(h.controller, "r1");
+    await h.settle();
+    const { jobId, attempt } = await leased(r);
+    await h.settle();
+    expect((await upload(r, jobId, attempt, "kept", "bytes")).status).toBe(200);
+    r.send({ type: "result", jobId, attempt, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2 });
+    await h.settle();
+    const dir = path.join(h.dataDir, "controller", "artifacts", encodeURIComponent(jobId));
+    await h.settle();
+    expect(fs.existsSync(path.join(dir, "kept.data"))).toBe(true);
+    h.clock.advance(HOUR);
+    await h.settle();
+    h.controller.sweep();
+    await h.settle();
+    expect(h.controller.getJob(jobId)).toBeUndefined();
+    expect(fs.existsSync(dir)).toBe(false);
+  });
 });

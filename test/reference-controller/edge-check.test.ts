@@ -1,6 +1,7 @@
 // POST /edge/v1/check: credentials are checked like session creation, but no session is made.
 import { afterEach, expect, test } from "bun:test";
-import { makeController, type Harness } from "./helpers.ts";
+import { forEachStore } from "../helpers/stores.ts";
+import { openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -16,18 +17,22 @@ async function check(body: unknown, apiKey: string) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-test("POST /edge/v1/check accepts good credentials without creating a session", async () => {
-  h = makeController();
-  const { apiKey } = h.controller.registerRunner({ id: "r1", group: "g1" });
-  expect(await check({ v: 1, runnerId: "r1", group: "g1" }, apiKey)).toEqual({ status: 200, body: { v: 1, runnerId: "r1", group: "g1" } });
-  expect([...h.controller.core.sessions.all()]).toHaveLength(0);
-});
+forEachStore("edge credential check", (store) => {
+  test("POST /edge/v1/check accepts good credentials without creating a session", async () => {
+    h = await openController(store);
+    const { apiKey } = h.controller.registerRunner({ id: "r1", group: "g1" });
+    await h.settle();
+    expect(await check({ v: 1, runnerId: "r1", group: "g1" }, apiKey)).toEqual({ status: 200, body: { v: 1, runnerId: "r1", group: "g1" } });
+    expect([...h.controller.core.sessions.all()]).toHaveLength(0);
+  });
 
-test("POST /edge/v1/check answers 401 for a wrong key or unknown runner and 403 for the wrong group", async () => {
-  h = makeController();
-  const { apiKey } = h.controller.registerRunner({ id: "r1", group: "g1" });
-  expect((await check({ v: 1, runnerId: "r1", group: "g1" }, "wrong")).status).toBe(401);
-  expect((await check({ v: 1, runnerId: "nobody", group: "g1" }, apiKey)).status).toBe(401);
-  expect((await check({ v: 1, runnerId: "r1", group: "other" }, apiKey)).status).toBe(403);
-  expect((await check({ v: 1, group: "g1" }, apiKey)).status).toBe(400);
+  test("POST /edge/v1/check answers 401 for a wrong key or unknown runner and 403 for the wrong group", async () => {
+    h = await openController(store);
+    const { apiKey } = h.controller.registerRunner({ id: "r1", group: "g1" });
+    await h.settle();
+    expect((await check({ v: 1, runnerId: "r1", group: "g1" }, "wrong")).status).toBe(401);
+    expect((await check({ v: 1, runnerId: "nobody", group: "g1" }, apiKey)).status).toBe(401);
+    expect((await check({ v: 1, runnerId: "r1", group: "other" }, apiKey)).status).toBe(403);
+    expect((await check({ v: 1, group: "g1" }, apiKey)).status).toBe(400);
+  });
 });

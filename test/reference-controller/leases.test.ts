@@ -72,12 +72,10 @@ forEachStore("leases and dispatch", (store) => {
     await h.settle();
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
     h.clock.advance(29_999);
-    await h.settle();
     h.controller.sweep();
     await h.settle();
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
     h.clock.advance(1);
-    await h.settle();
     h.controller.sweep();
     await h.settle();
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", attempt: 1, error: { code: "lease_expired" } });
@@ -97,7 +95,6 @@ forEachStore("leases and dispatch", (store) => {
       r.send({ type: "credit", slots: 1 });
       await h.settle();
       h.clock.advance(30_000);
-      await h.settle();
       h.controller.sweep();
       await h.settle();
     }
@@ -119,14 +116,12 @@ forEachStore("leases and dispatch", (store) => {
     await h.settle();
     expect(h.controller.getJob(job.id)?.status).toBe("running");
     h.clock.advance(20_000);
-    await h.settle();
     r.send({ type: "heartbeat", leases: [{ jobId: job.id, attempt: 1 }, { jobId: "nope", attempt: 1 }] });
     await h.settle();
     const ack = r.last("heartbeat_ack");
     expect(ack.leases[0]).toEqual({ jobId: job.id, attempt: 1, ok: true, leaseExpiresAt: h.clock.t + 30_000 });
     expect(ack.leases[1]).toMatchObject({ jobId: "nope", ok: false, reason: "unknown_job" });
     h.clock.advance(20_000);
-    await h.settle();
     h.controller.sweep();
     await h.settle();
     expect(h.controller.getJob(job.id)?.status).toBe("running");
@@ -165,7 +160,6 @@ forEachStore("leases and dispatch", (store) => {
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     h.clock.advance(30_000);
-    await h.settle();
     h.controller.sweep();
     await h.settle();
     r.send({ type: "credit", slots: 1 });
@@ -216,7 +210,6 @@ forEachStore("leases and dispatch", (store) => {
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     const line = (msg: string) => [{ ts: 1, level: "info" as const, msg }];
-    await h.settle();
     r.send({ type: "log", jobId: job.id, attempt: 1, seq: 1, lines: line("one") });
     await h.settle();
     r.send({ type: "log", jobId: job.id, attempt: 1, seq: 1, lines: line("one again") });

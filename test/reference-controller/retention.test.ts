@@ -3,7 +3,8 @@ import { afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { FinishedJobs } from "../../src/reference-controller/job-retention.ts";
-import { FakeRunner, makeController, type Harness } from "./helpers.ts";
+import { forEachStore } from "../helpers/stores.ts";
+import { FakeRunner, makeController, openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -13,39 +14,59 @@ afterEach(async () => {
 const HOUR = 3_600_000;
 
 /** Runs one job to success with one log line; returns its id. */
-function runOne(harness: Harness, runner: FakeRunner): string {
+async function runOne(harness: Harness, runner: FakeRunner): Promise<string> {
   const job = harness.controller.submitJob({ plugin: "echo" });
   runner.send({ type: "credit", slots: 1 });
+  await harness.settle();
   const attempt = runner.last("offer").job.attempt;
   runner.send({ type: "log", jobId: job.id, attempt, seq: 1, lines: [{ ts: 1, level: "info", msg: "done" }] });
   runner.send({ type: "result", jobId: job.id, attempt, lastSeq: 1, status: "succeeded", startedAt: 1, finishedAt: 2 });
+  await harness.settle();
   return job.id;
 }
 
-test("ControllerCore.pruneFinished() drops a finished job and its logs after jobRetentionMs, not before", async () => {
-  h = makeController({ jobRetentionMs: HOUR });
-  const r = FakeRunner.connect(h.controller, "r1");
-  const done = runOne(h, r);
-  const queued = h.controller.submitJob({ plugin: "echo" });
-  h.clock.advance(HOUR - 1);
-  h.controller.sweep();
-  expect(h.controller.getJob(done)?.status).toBe("succeeded");
-  h.clock.advance(1);
-  h.controller.sweep();
-  expect(h.controller.getJob(done)).toBeUndefined();
-  expect((await h.controller.core.logs.read(done, 0, 10))).toEqual([]);
-  expect(h.controller.getJob(queued.id)?.status).toBe("queued");
-  const res = await h.controller.app.request(`/api/v1/jobs/${done}`, { headers: { authorization: "Bearer test-admin-token" } });
-  expect(res.status).toBe(404);
-  expect(h.records.some((x) => x.msg === "Pruned finished jobs past their retention" && x.jobs === 1)).toBe(true);
+forEachStore("retention", (store) => {
+  test("ControllerCore.pruneFinished() drops a finished job and its logs after jobRetentionMs, not before", async () => {
+    h = await openController(store, { jobRetentionMs: HOUR });
+    const r = FakeRunner.connect(h.controller, "r1");
+    const done = await runOne(h, r);
+    const queued = h.controller.submitJob({ plugin: "echo" });
+    h.clock.advance(HOUR - 1);
+    h.controller.sweep();
+    await h.settle();
+    expect(h.controller.getJob(done)?.status).toBe("succeeded");
+    h.clock.advance(1);
+    h.controller.sweep();
+    await h.settle();
+    expect(h.controller.getJob(done)).toBeUndefined();
+    expect((await h.controller.core.logs.read(done, 0, 10))).toEqual([]);
+    expect(h.controller.getJob(queued.id)?.status).toBe("queued");
+    const res = await h.controller.app.request(`/api/v1/jobs/${done}`, { headers: { authorization: "Bearer test-admin-token" } });
+    expect(res.status).toBe(404);
+    expect(h.records.some((x) => x.msg === "Pruned finished jobs past their retention" && x.jobs === 1)).toBe(true);
+    // Gone from the store itself, not only from memory: a restart does not bring it back.
+    h = await h.reopen();
+    expect(h.controller.getJob(done)).toBeUndefined();
+    expect(h.controller.getJob(queued.id)?.status).toBe("queued");
+  });
+
+  test("ReferenceController start prunes jobs whose retention ended while it was down", async () => {
+    h = await openController(store, { jobRetentionMs: HOUR });
+    const r = FakeRunner.connect(h.controller, "r1");
+    const id = await runOne(h, r);
+    h.clock.advance(2 * HOUR);
+    h = await h.reopen();
+    expect(h.controller.getJob(id)).toBeUndefined();
+    expect(h.controller.core.logs.jobCount).toBe(0);
+  });
 });
 
 test("ControllerStore.compact() leaves pruned jobs out of the snapshot, and a restart keeps them pruned", async () => {
   h = makeController({ jobRetentionMs: HOUR });
   const r = FakeRunner.connect(h.controller, "r1");
-  const old = runOne(h, r);
+  const old = await runOne(h, r);
   h.clock.advance(HOUR);
-  const recent = runOne(h, r);
+  const recent = await runOne(h, r);
   h.controller.sweep();
   expect(h.controller.getJob(old)).toBeUndefined();
   // The journal still holds the pruned job's records: a replay must prune it again.
@@ -57,17 +78,6 @@ test("ControllerStore.compact() leaves pruned jobs out of the snapshot, and a re
   const snapshot = fs.readFileSync(path.join(h.dataDir, "controller", "snapshot.json"), "utf8");
   expect(snapshot).toContain(recent);
   expect(snapshot).not.toContain(old);
-});
-
-test("ReferenceController start prunes jobs whose retention ended while it was down", async () => {
-  h = makeController({ jobRetentionMs: HOUR });
-  const r = FakeRunner.connect(h.controller, "r1");
-  const id = runOne(h, r);
-  await h.controller.close();
-  h.clock.advance(2 * HOUR);
-  h = makeController({ jobRetentionMs: HOUR }, h.dataDir, h.clock);
-  expect(h.controller.getJob(id)).toBeUndefined();
-  expect(h.controller.core.logs.jobCount).toBe(0);
 });
 
 test("FinishedJobs.expired() returns jobs in finishing order and stops at the first one still kept", () => {

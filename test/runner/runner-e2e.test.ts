@@ -6,25 +6,26 @@ import type { ReferenceController } from "../../src/reference-controller/control
 import type { Runner } from "../../src/runner/runner.ts";
 import type { JobExecutor } from "../../src/runner/job-executor.ts";
 import { testPool } from "../plugins/support/helpers.ts";
+import { forEachStore, type StoreFixture } from "../helpers/stores.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(options: { transport?: "websocket" | "poll"; drainTimeoutMs?: number; concurrency?: number } = {}) {
+async function setup(options: { transport?: "websocket" | "poll"; drainTimeoutMs?: number; concurrency?: number } = {}, store?: StoreFixture) {
   const tmp = tempDir();
-  const { controller } = await startController({ dataDir: tmp.dir });
+  const { controller } = await startController({ dataDir: tmp.dir, ...(await store?.options()) });
   const started = startRunner({ controller, ...options });
   cleanups.push(tmp.remove, () => controller.close(), () => started.runner.drain());
   await eventually(() => (started.runner.lifecycle.state === "ready" ? true : undefined), 10_000, "runner ready");
   return { controller, ...started };
 }
 
-describe("Runner end to end", () => {
+forEachStore("Runner end to end", (store) => {
   for (const transport of ["websocket", "poll"] as const) {
     test(`Runner runs an echo job and its logs reach the controller over ${transport}`, async () => {
-      const { controller } = await setup({ transport });
+      const { controller } = await setup({ transport }, store);
       const job = controller.submitJob({ plugin: "echo", input: { hello: transport } });
       const done = await controller.waitForJob(job.id, 10_000);
       expect(done.status).toBe("succeeded");
@@ -38,7 +39,7 @@ describe("Runner end to end", () => {
   }
 
   test("Runner runs many jobs concurrently without exceeding its slots", async () => {
-    const { controller, runner } = await setup({ concurrency: 2 });
+    const { controller, runner } = await setup({ concurrency: 2 }, store);
     let maxRunning = 0;
     const timer = setInterval(() => (maxRunning = Math.max(maxRunning, runner.runningCount)), 1);
     const jobs = Array.from({ length: 6 }, (_, i) => controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 30 + i } }));
@@ -49,7 +50,7 @@ describe("Runner end to end", () => {
   });
 
   test("Runner.drain() lets a running job finish, reports it, then stops", async () => {
-    const { controller, runner } = await setup();
+    const { controller, runner } = await setup({}, store);
     const job = controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 300 } });
     await eventually(() => (runner.runningCount === 1 ? true : undefined), 10_000, "job running");
     await runner.drain();
@@ -58,7 +59,7 @@ describe("Runner end to end", () => {
   });
 
   test("Runner.drain() past its timeout reports the job interrupted and the controller re-queues it", async () => {
-    const { controller, runner } = await setup({ drainTimeoutMs: 100 });
+    const { controller, runner } = await setup({ drainTimeoutMs: 100 }, store);
     const job = controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 60_000 } });
     await eventually(() => (runner.runningCount === 1 ? true : undefined), 10_000, "job running");
     await runner.drain();
@@ -69,7 +70,7 @@ describe("Runner end to end", () => {
   });
 
   test("Runner.interruptNow() (second signal) stops a long job at once", async () => {
-    const { controller, runner } = await setup({ drainTimeoutMs: 60_000 });
+    const { controller, runner } = await setup({ drainTimeoutMs: 60_000 }, store);
     controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 60_000 } });
     await eventually(() => (runner.runningCount === 1 ? true : undefined), 10_000, "job running");
     const draining = runner.drain();
@@ -81,7 +82,7 @@ describe("Runner end to end", () => {
   });
 
   test("Runner rejects offers while draining is impossible to observe: it grants no credit", async () => {
-    const { controller, runner } = await setup({ drainTimeoutMs: 5_000 });
+    const { controller, runner } = await setup({ drainTimeoutMs: 5_000 }, store);
     controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 200 } });
     await eventually(() => (runner.runningCount === 1 ? true : undefined));
     const draining = runner.drain();
@@ -91,7 +92,7 @@ describe("Runner end to end", () => {
   });
 
   test("Controller cancel stops the job in its worker and records it cancelled", async () => {
-    const { controller, runner } = await setup();
+    const { controller, runner } = await setup({}, store);
     const job = controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 60_000 } });
     await eventually(() => (runner.runningCount === 1 ? true : undefined));
     controller.cancelJob(job.id);
@@ -102,7 +103,8 @@ describe("Runner end to end", () => {
   test("EdgeConnection reconnects after the controller restarts and the job completes", async () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
-    let { controller } = await startController({ dataDir: tmp.dir });
+    const storeOptions = await store.options();
+    let { controller } = await startController({ dataDir: tmp.dir, ...storeOptions });
     const port = controller.port;
     const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
     const started = startRunner({ controller, apiKey });
@@ -111,7 +113,7 @@ describe("Runner end to end", () => {
     const job = controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 500 } });
     await eventually(() => (started.runner.runningCount === 1 ? true : undefined));
     await controller.close();
-    controller = (await startController({ dataDir: tmp.dir, port })).controller;
+    controller = (await startController({ dataDir: tmp.dir, port, ...storeOptions })).controller;
     cleanups.push(() => controller.close());
     const done = await controller.waitForJob(job.id, 15_000);
     expect(done.status).toBe("succeeded");
@@ -122,7 +124,7 @@ describe("Runner end to end", () => {
   test("EdgeConnection shows unauthorized for a wrong API key and does not spin", async () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
-    const { controller } = await startController({ dataDir: tmp.dir });
+    const { controller } = await startController({ dataDir: tmp.dir, ...(await store.options()) });
     cleanups.push(() => controller.close());
     controller.registerRunner({ id: "r1", group: "default" });
     const { runner, connection } = startRunner({ controller, apiKey: "wrong-key-wrong-key" });
@@ -162,7 +164,7 @@ describe("Runner secrets", () => {
   });
 });
 
-describe("Runner limits", () => {
+forEachStore("Runner limits", (store) => {
   const chatty = (lines: number, output: unknown): JobExecutor => ({
     async run(request) {
       // All lines in one synchronous burst: the worst case for batching.
@@ -176,7 +178,7 @@ describe("Runner limits", () => {
   for (const transport of ["websocket", "poll"] as const) {
     test(`a plugin logging 5,000 lines at once loses none, in order, and the job completes (${transport})`, async () => {
       const tmp = tempDir();
-      const { controller } = await startController({ dataDir: tmp.dir });
+      const { controller } = await startController({ dataDir: tmp.dir, ...(await store.options()) });
       const { runner } = startRunner({ controller, transport, executor: chatty(5000, { ok: true }) });
       cleanups.push(tmp.remove, () => controller.close(), () => runner.drain());
       const job = controller.submitJob({ plugin: "echo" });
@@ -189,7 +191,7 @@ describe("Runner limits", () => {
 
   test("a plugin error of megabytes reaches the controller cut to a readable size", async () => {
     const tmp = tempDir();
-    const { controller } = await startController({ dataDir: tmp.dir });
+    const { controller } = await startController({ dataDir: tmp.dir, ...(await store.options()) });
     // The pool bounds a plugin's text (src/plugins/job-text.ts): a fixture plugin throws 5 MiB.
     const { pool: executor } = testPool();
     const { runner } = startRunner({ controller, executor });
@@ -203,7 +205,7 @@ describe("Runner limits", () => {
 
   test("an output too large for the protocol fails the job with output_invalid instead of wedging it", async () => {
     const tmp = tempDir();
-    const { controller } = await startController({ dataDir: tmp.dir });
+    const { controller } = await startController({ dataDir: tmp.dir, ...(await store.options()) });
     const { runner } = startRunner({ controller, executor: chatty(1, { blob: "y".repeat(2 * 1024 * 1024) }) });
     cleanups.push(tmp.remove, () => controller.close(), () => runner.drain());
     const job = controller.submitJob({ plugin: "echo" });
