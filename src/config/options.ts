@@ -116,6 +116,7 @@ export const OPTIONS = [
   { name: "adminTokenFile", type: "path", scope: "controller", help: "File holding the admin token (mode 0600); the controller creates it when missing (default <dataDir>/controller/admin-token)." },
   { name: "storeUrl", type: "string", scope: "controller", help: "PostgreSQL for the reference controller's jobs, runners and job logs (postgres://user@host:5432/db; several replicas may share it). Unset: the embedded journal in <dataDir>/controller/. No password in the URL: use storePasswordFile. See docs/scaling.md." },
   { name: "storePasswordFile", type: "path", scope: "controller", help: "File holding the PostgreSQL password for storeUrl (mode 0600 or stricter)." },
+  { name: "secretsKeyFile", type: "path", scope: "controller", help: "Key that seals the controller's secrets and sensitive job outputs at rest (mode 0600; created when missing; default <dataDir>/controller/secrets.key). With storeUrl every replica needs the same file: a replica with another key is refused at start." },
 ] as const satisfies readonly OptionSpec[];
 
 export type OptionName = (typeof OPTIONS)[number]["name"];

@@ -5,10 +5,10 @@ import { Hono } from "hono";
 import { VERSION } from "../version.ts";
 import { createAdminJobsApp } from "./admin-jobs.ts";
 import { createAdminArtifactsApp } from "./artifact-routes.ts";
-import type { ArtifactStore } from "./artifact-store.ts";
+import type { ControllerArtifacts } from "./artifact-store.ts";
 import { createAdminRunnersApp } from "./admin-runners.ts";
 import { createAdminSecretsApp } from "./admin-secrets.ts";
-import type { SecretStore } from "./secret-store.ts";
+import type { ControllerSecrets } from "./secret-store.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import { errorFromException, errorResponse } from "./http-helpers.ts";
 import { storeRefusal } from "./store-failure.ts";
@@ -18,8 +18,8 @@ import { bearerToken, matchesHash } from "./tokens.ts";
 export interface AdminAppOptions {
   core: ControllerCore;
   runners: RunnerRegistry;
-  secrets: SecretStore;
-  artifacts: ArtifactStore;
+  secrets: ControllerSecrets;
+  artifacts: ControllerArtifacts;
   adminTokenHash: string;
   state: () => "starting" | "ready" | "stopping" | "failed";
   /** Why the state is `failed` (the store cannot be written), shown by /health. */

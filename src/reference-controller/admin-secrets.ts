@@ -3,24 +3,34 @@
 
 import { Hono } from "hono";
 import { asObject, errorFromException, errorResponse, invalid, onlyFields, readJson } from "./http-helpers.ts";
-import type { SecretStore } from "./secret-store.ts";
+import type { ControllerSecrets } from "./secret-store.ts";
 
-export function createAdminSecretsApp(store: SecretStore): Hono {
+export function createAdminSecretsApp(store: ControllerSecrets): Hono {
   const app = new Hono();
-  app.get("/", (c) => c.json({ secrets: store.names() }));
+  app.get("/", async (c) => {
+    try {
+      return c.json({ secrets: await store.names() });
+    } catch (error) {
+      return errorFromException(c, error);
+    }
+  });
   app.put("/:name", async function setSecret(c) {
     try {
       const body = asObject(await readJson(c, "store a secret", 256 * 1024), "store a secret");
       onlyFields(body, ["value"], "store a secret");
       if (typeof body.value !== "string") throw invalid(`Cannot store a secret: "value" must be a string`);
-      store.set(c.req.param("name"), body.value);
+      await store.set(c.req.param("name"), body.value);
       return c.body(null, 204);
     } catch (error) {
       return errorFromException(c, error);
     }
   });
-  app.delete("/:name", (c) =>
-    store.delete(c.req.param("name")) ? c.body(null, 204) : errorResponse(c, 404, "not_found", `No secret "${c.req.param("name")}"`),
-  );
+  app.delete("/:name", async (c) => {
+    try {
+      return (await store.delete(c.req.param("name"))) ? c.body(null, 204) : errorResponse(c, 404, "not_found", `No secret "${c.req.param("name")}"`);
+    } catch (error) {
+      return errorFromException(c, error);
+    }
+  });
   return app;
 }

@@ -3,17 +3,16 @@
 // the size limit and digest (artifact-store.ts). Admin (under /api/v1, behind the admin token):
 // GET /jobs/:id/artifacts lists them, GET /jobs/:id/artifacts/:name downloads one.
 
-import { open } from "node:fs/promises";
 import { Hono } from "hono";
 import { serializeError } from "../errors.ts";
-import type { ArtifactStore } from "./artifact-store.ts";
+import type { ControllerArtifacts } from "./artifact-store.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import { errorFromException, errorResponse } from "./http-helpers.ts";
 import { isLeased } from "./job-state.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import { bearerToken } from "./tokens.ts";
 
-export function createEdgeArtifactsApp(options: { core: ControllerCore; runners: RunnerRegistry; artifacts: ArtifactStore }): Hono {
+export function createEdgeArtifactsApp(options: { core: ControllerCore; runners: RunnerRegistry; artifacts: ControllerArtifacts }): Hono {
   const { core, runners, artifacts } = options;
   const app = new Hono();
   app.put("/edge/v1/artifacts/:jobId/:attempt/:name", async function putArtifact(c) {
@@ -47,33 +46,28 @@ export function createEdgeArtifactsApp(options: { core: ControllerCore; runners:
   return app;
 }
 
-export function createAdminArtifactsApp(options: { core: ControllerCore; artifacts: ArtifactStore }): Hono {
+export function createAdminArtifactsApp(options: { core: ControllerCore; artifacts: ControllerArtifacts }): Hono {
   const { core, artifacts } = options;
   const app = new Hono();
-  app.get("/:id/artifacts", function listArtifacts(c) {
+  app.get("/:id/artifacts", async function listArtifacts(c) {
     const id = c.req.param("id");
     if (core.getJob(id) === undefined) return errorResponse(c, 404, "not_found", `Cannot list artifacts of job "${id.slice(0, 128)}": no such job`);
-    return c.json({ artifacts: artifacts.list(id) });
+    try {
+      return c.json({ artifacts: await artifacts.list(id) });
+    } catch (error) {
+      return errorFromException(c, error);
+    }
   });
   app.get("/:id/artifacts/:name", async function getArtifact(c) {
     const { id, name } = c.req.param();
-    const found = core.getJob(id) === undefined ? undefined : artifacts.find(id, name);
+    let found;
+    try {
+      found = core.getJob(id) === undefined ? undefined : await artifacts.open(id, name);
+    } catch (error) {
+      return errorFromException(c, error);
+    }
     if (found === undefined) return errorResponse(c, 404, "not_found", `Cannot read artifact "${name.slice(0, 128)}" of job "${id.slice(0, 128)}": no such artifact`);
-    const handle = await open(found.file, "r");
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const buffer = new Uint8Array(256 * 1024);
-        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
-        if (bytesRead === 0) {
-          await handle.close();
-          controller.close();
-        } else {
-          controller.enqueue(buffer.subarray(0, bytesRead));
-        }
-      },
-      cancel: () => handle.close(),
-    });
-    return new Response(body, {
+    return new Response(found.body, {
       headers: {
         "content-type": found.record.contentType ?? "application/octet-stream",
         "content-length": String(found.record.size),

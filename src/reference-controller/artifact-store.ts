@@ -5,7 +5,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { open, open as openFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { EdgeError } from "../errors.ts";
 import { syncDir } from "../util/atomic-write.ts";
@@ -23,7 +23,34 @@ export interface StoredArtifact {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const CONTENT_TYPE = /^[\x21-\x7e][\x20-\x7e]{0,199}$/;
 
-export class ArtifactStore {
+/**
+ * Where job artifacts live: the controller's disk (the default) or PostgreSQL with `storeUrl`
+ * (postgres/pg-artifacts.ts), with the same limit and the same all-or-nothing writes.
+ */
+export interface ControllerArtifacts {
+  readonly maxBytes: number;
+  /** Stores `body` as artifact `name` of `jobId`, replacing an earlier attempt's; refused past `maxBytes`. */
+  put(jobId: string, attempt: number, name: string, body: ReadableStream<Uint8Array>, contentType: string | undefined, now: number): Promise<StoredArtifact>;
+  /** The job's artifacts, by name. */
+  list(jobId: string): Promise<StoredArtifact[]>;
+  /** The artifact's record and its bytes as a stream read on demand, or undefined. */
+  open(jobId: string, name: string): Promise<{ record: StoredArtifact; body: ReadableStream<Uint8Array> } | undefined>;
+  /** Deletes the artifacts of jobs whose retention ended (in the background for a database). */
+  drop(jobIds: readonly string[]): void;
+}
+
+/** The one rule for an artifact's name and content type, whichever store keeps it. */
+export function checkArtifact(name: string, contentType: string | undefined): void {
+  checkName(name);
+  if (contentType !== undefined && !CONTENT_TYPE.test(contentType)) throw new EdgeError("input_invalid", `Cannot store artifact "${name}": content type "${contentType.slice(0, 100)}" is not printable ASCII of at most 200 characters`);
+}
+
+/** The error for the byte that crosses the limit. */
+export function artifactTooLarge(name: string, jobId: string, maxBytes: number): EdgeError {
+  return new EdgeError("storage_limit", `Cannot store artifact "${name}" of job "${jobId}": it is over the limit of ${maxBytes} bytes`);
+}
+
+export class ArtifactStore implements ControllerArtifacts {
   readonly maxBytes: number;
   readonly #dir: string;
 
@@ -34,8 +61,7 @@ export class ArtifactStore {
 
   /** Stores `body` as artifact `name` of `jobId`, replacing an earlier attempt's. */
   async put(jobId: string, attempt: number, name: string, body: ReadableStream<Uint8Array>, contentType: string | undefined, now: number): Promise<StoredArtifact> {
-    checkName(name);
-    if (contentType !== undefined && !CONTENT_TYPE.test(contentType)) throw new EdgeError("input_invalid", `Cannot store artifact "${name}": content type "${contentType.slice(0, 100)}" is not printable ASCII of at most 200 characters`);
+    checkArtifact(name, contentType);
     const dir = this.#jobDir(jobId);
     const stem = path.join(dir, `.${randomBytes(6).toString("hex")}`);
     const temp = `${stem}.tmp`;
@@ -56,7 +82,7 @@ export class ArtifactStore {
           const { done, value } = await reader.read();
           if (done) break;
           size += value.byteLength;
-          if (size > this.maxBytes) throw new EdgeError("storage_limit", `Cannot store artifact "${name}" of job "${jobId}": it is over the limit of ${this.maxBytes} bytes`);
+          if (size > this.maxBytes) throw artifactTooLarge(name, jobId, this.maxBytes);
           hash.update(value);
           let at = 0;
           while (at < value.byteLength) at += (await handle.write(value, at, value.byteLength - at)).bytesWritten;
@@ -87,8 +113,11 @@ export class ArtifactStore {
     }
   }
 
-  /** The job's artifacts, by name. */
-  list(jobId: string): StoredArtifact[] {
+  async list(jobId: string): Promise<StoredArtifact[]> {
+    return this.#list(jobId);
+  }
+
+  #list(jobId: string): StoredArtifact[] {
     let names: string[];
     try {
       names = readdirSync(this.#jobDir(jobId));
@@ -107,10 +136,30 @@ export class ArtifactStore {
     return out;
   }
 
+  async open(jobId: string, name: string): Promise<{ record: StoredArtifact; body: ReadableStream<Uint8Array> } | undefined> {
+    const found = this.#find(jobId, name);
+    if (found === undefined) return undefined;
+    const handle = await openFile(found.file, "r");
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const buffer = new Uint8Array(256 * 1024);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+        if (bytesRead === 0) {
+          await handle.close();
+          controller.close();
+        } else {
+          controller.enqueue(buffer.subarray(0, bytesRead));
+        }
+      },
+      cancel: () => handle.close(),
+    });
+    return { record: found.record, body };
+  }
+
   /** The artifact's record and file path, or undefined. */
-  find(jobId: string, name: string): { record: StoredArtifact; file: string } | undefined {
+  #find(jobId: string, name: string): { record: StoredArtifact; file: string } | undefined {
     if (!NAME.test(name)) return undefined;
-    const record = this.list(jobId).find((r) => r.name === name);
+    const record = this.#list(jobId).find((r) => r.name === name);
     if (record === undefined) return undefined;
     const file = path.join(this.#jobDir(jobId), `${name}.data`);
     try {

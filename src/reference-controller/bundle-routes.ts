@@ -5,14 +5,11 @@
 //       headers X-Edge-Plugin-Manifest (base64url JSON) and X-Edge-Plugin-Signature (compact JWS).
 // Errors answer {"error":{"code","message"}} like the rest of the controller API.
 
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
-import { Readable } from "node:stream";
 import { Hono, type Context } from "hono";
 import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { bundleError } from "../plugin-bundles/bundle-errors.ts";
-import type { BundleStore } from "./bundle-store.ts";
+import type { ControllerBundles, StoredBundle } from "./bundle-store.ts";
 import { pluginRef } from "../plugin-bundles/manifest.ts";
 import { readLimited } from "../util/read-limited.ts";
 
@@ -22,7 +19,7 @@ export const SIGNATURE_HEADER = "x-edge-plugin-signature";
 export type BundleAccess = "read" | "publish";
 
 export interface BundleRoutesOptions {
-  store: BundleStore;
+  store: ControllerBundles;
   /** Decides each request; runners need "read", `plugin publish` needs "publish". Fail closed. */
   authorize: (request: Request, access: BundleAccess) => boolean | Promise<boolean>;
   /** Where unexpected (500) errors are logged. */
@@ -51,20 +48,28 @@ export function bundleRoutes(options: BundleRoutesOptions): Hono {
 
   app.get("/api/v1/plugins/:name/:version/manifest", async (c) => {
     const { name, version } = c.req.param();
-    const entry = await store.get(name, version);
+    let entry: StoredBundle | undefined;
+    try {
+      entry = await store.get(name, version);
+    } catch (error) {
+      return fail(c, error, options.logger);
+    }
     if (entry === undefined) return fail(c, notFound(name, version));
     return c.json({ manifest: entry.manifest, signature: entry.signature });
   });
 
   app.get("/api/v1/plugins/:name/:version/bundle", async (c) => {
     const { name, version } = c.req.param();
-    const entry = await store.get(name, version);
+    let entry: StoredBundle | undefined;
+    try {
+      entry = await store.get(name, version);
+    } catch (error) {
+      return fail(c, error, options.logger);
+    }
     if (entry === undefined) return fail(c, notFound(name, version));
-    const size = (await stat(entry.path)).size;
-    const body = Readable.toWeb(createReadStream(entry.path)) as unknown as ReadableStream<Uint8Array>;
-    return c.body(body, 200, {
+    return c.body(entry.body(), 200, {
       "content-type": "text/javascript; charset=utf-8",
-      "content-length": String(size),
+      "content-length": String(entry.size),
       "x-edge-plugin-digest": entry.manifest.digest,
     });
   });
@@ -106,6 +111,11 @@ function fail(c: Context, error: unknown, logger?: Logger): Response {
     return c.json({ error: { code: "store_full", message: "Cannot store the bundle: the controller's disk is full" } }, 507);
   }
   const wire = serializeError(error);
+  // The database store out of reach: retried like any change the store cannot take now.
+  if (wire.code === "store_unavailable") {
+    c.header("Retry-After", "5");
+    return c.json({ error: wire }, 503);
+  }
   const status = STATUS[wire.code] ?? (wire.code.startsWith("bundle_") ? 422 : 500);
   if (status === 500) logger?.error("Plugin bundle request failed", { path: c.req.path, error: wire });
   if (status === 500) return c.json({ error: { code: "internal", message: "Internal error" } }, 500);

@@ -3,7 +3,9 @@
 // The controller holds no trusted keys (runners verify); it refuses bundles that do not match
 // their own manifest, and a published version is immutable except for a new signature.
 
+import { createReadStream } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
 import { EdgeError, errorMessage } from "../errors.ts";
@@ -21,8 +23,21 @@ export interface BundleStoreOptions {
 export interface StoredBundle {
   manifest: BundleManifest;
   signature: string;
-  /** Path of the bundle file. */
-  path: string;
+  /** The bundle's size in bytes (its manifest's). */
+  size: number;
+  /** The bundle's bytes, read on demand. */
+  body(): ReadableStream<Uint8Array>;
+}
+
+/**
+ * Where published bundles live: the controller's disk (the default) or PostgreSQL with
+ * `storeUrl` (postgres/pg-bundles.ts), so every replica serves every version.
+ */
+export interface ControllerBundles {
+  readonly maxBytes: number;
+  /** Stores a bundle; `created` is false when the version existed and only its signature changed. */
+  put(input: PutBundleInput): Promise<{ created: boolean; manifest: BundleManifest }>;
+  get(name: string, version: string): Promise<StoredBundle | undefined>;
 }
 
 export interface PutBundleInput {
@@ -33,7 +48,7 @@ export interface PutBundleInput {
   signature: string;
 }
 
-export class BundleStore {
+export class BundleStore implements ControllerBundles {
   readonly #dir: string;
   readonly #maxBytes: number;
   // Serialises publishes of one version so two uploads cannot interleave their files.
@@ -83,7 +98,9 @@ export class BundleStore {
       throw error;
     }
     const entry = JSON.parse(text) as { manifest: unknown; signature: string };
-    return { manifest: parseManifest(entry.manifest), signature: entry.signature, path: join(dir, "bundle.mjs") };
+    const manifest = parseManifest(entry.manifest);
+    const file = join(dir, "bundle.mjs");
+    return { manifest, signature: entry.signature, size: manifest.size, body: () => Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array> };
   }
 
   async #write(input: PutBundleInput, manifest: BundleManifest, ref: string): Promise<{ created: boolean; manifest: BundleManifest }> {
@@ -99,8 +116,8 @@ export class BundleStore {
   }
 }
 
-/** Everything the controller can check without trusted keys; the runner checks the rest. */
-function checkUpload(input: PutBundleInput, ref: string, maxBytes: number): BundleManifest {
+/** Everything the controller can check without trusted keys; the runner checks the rest. Shared by both stores. */
+export function checkUpload(input: PutBundleInput, ref: string, maxBytes: number): BundleManifest {
   const action = { action: "store" };
   let manifest: BundleManifest;
   try {

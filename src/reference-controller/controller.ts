@@ -6,7 +6,6 @@ import * as path from "node:path";
 import { Hono } from "hono";
 import { Logger } from "../log/logger.ts";
 import { bundleRoutes } from "./bundle-routes.ts";
-import { BundleStore } from "./bundle-store.ts";
 import { RUNNER_ID_HEADER } from "../plugin-bundles/runner-bundles.ts";
 import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-server.ts";
 import { hostGuard } from "../platform/host-guard.ts";
@@ -19,7 +18,8 @@ import { createEdgeApp } from "./edge-app.ts";
 import { createEdgeSecretsApp } from "./edge-secrets.ts";
 import { CALLBACK_PATH_PREFIX, CallbackTokens } from "./callback-tokens.ts";
 import { createCallbackApp } from "./job-callbacks.ts";
-import { SecretStore } from "./secret-store.ts";
+import { secretsCipher, type ControllerSecrets } from "./secret-store.ts";
+import { fileSharedStores, type SharedStores } from "./shared-stores.ts";
 import { sealSensitiveOutputs } from "../secrets/sensitive-outputs.ts";
 import { EdgeSessions } from "./edge-sessions.ts";
 import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
@@ -35,7 +35,7 @@ import type { StoreBackend } from "./store-seam.ts";
 import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-failure.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { createEdgeArtifactsApp } from "./artifact-routes.ts";
-import { ArtifactStore } from "./artifact-store.ts";
+import type { ControllerArtifacts } from "./artifact-store.ts";
 import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
 
 export interface ReferenceControllerOptions {
@@ -96,6 +96,11 @@ export interface ReferenceControllerOptions {
   storePassword?: string;
   /** How often the PostgreSQL store checks an idle connection (default 2 s). */
   storePingMs?: number;
+  /**
+   * The key that seals secrets and sensitive outputs at rest (default `<dataDir>/controller/secrets.key`,
+   * created when missing). Replicas on one database need the same one: a Secret mounted on each.
+   */
+  secretsKeyFile?: string;
 }
 
 export class ReferenceController {
@@ -107,9 +112,9 @@ export class ReferenceController {
   readonly app: Hono;
   readonly adminToken: string;
   /** Named secrets jobs may resolve by reference (values never leave except to a lease holder). */
-  readonly secrets: SecretStore;
+  readonly secrets: ControllerSecrets;
   /** Artifacts jobs kept (ctx.artifacts.put), dropped with their job. */
-  readonly artifacts: ArtifactStore;
+  readonly artifacts: ControllerArtifacts;
   readonly dataDir: string;
   readonly #sweeper: LeaseSweeper;
   readonly #pauses: PauseDetector;
@@ -121,7 +126,7 @@ export class ReferenceController {
   readonly #backend: StoreBackend;
   #stopRecovery: (() => void) | undefined;
 
-  private constructor(options: ReferenceControllerOptions, opened?: StoreBackend) {
+  private constructor(options: ReferenceControllerOptions, opened?: StoreBackend, openedShared?: SharedStores) {
     const logger = (options.logger ?? new Logger()).child({ component: "controller" });
     const clock = options.clock ?? realTimers;
     const timer = options.timer ?? realTimers;
@@ -152,7 +157,9 @@ export class ReferenceController {
       if (created) logger.info("Created the admin token (mode 0600)", { file });
       this.adminToken = token;
     }
-    this.artifacts = new ArtifactStore({ dir: path.join(dir, "artifacts"), maxBytes: options.artifactMaxBytes ?? 100 * 1024 * 1024 });
+    // Secrets, bundles and artifacts: in the database when the state is (every replica sees them), else files.
+    const shared = openedShared ?? fileSharedStores(dir, secretsCipher(dir, options.secretsKeyFile), artifactMaxBytesOf(options));
+    this.artifacts = shared.artifacts;
     this.core = new ControllerCore({
       store,
       artifacts: this.artifacts,
@@ -203,7 +210,7 @@ export class ReferenceController {
     });
     this.runners = new RunnerRegistry(this.core);
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
-    const secrets = new SecretStore(dir);
+    const secrets = shared.secrets;
     this.secrets = secrets;
     // Sensitive outputs are sealed with the secret store's key before anything stores them.
     this.messages = new RunnerMessages(this.core, this.runners, (jobId, output) => sealSensitiveOutputs(output, secrets.cipher, jobId));
@@ -225,7 +232,7 @@ export class ReferenceController {
     // /api/v1): the admin token may publish and read; a registered runner's API key may read.
     const adminTokenHash = sha256Hex(this.adminToken);
     this.app.route("/", bundleRoutes({
-      store: new BundleStore({ dir: path.join(dir, "plugins") }),
+      store: shared.bundles,
       logger,
       authorize: (request, access) => {
         const token = bearerToken(request.headers.get("authorization") ?? undefined);
@@ -298,13 +305,26 @@ export class ReferenceController {
       ...(options.eventJournalMaxBytes === undefined ? {} : { maxBytes: options.eventJournalMaxBytes }),
       ...(options.storePingMs === undefined ? {} : { pingMs: options.storePingMs }),
     });
-    return ReferenceController.#ready(options, backend);
+    let shared: SharedStores;
+    try {
+      // The key file is read (or created) before the lock, which the constructor takes: a second
+      // process on this data directory is refused there, after having read the same key.
+      const dir = path.join(options.dataDir, "controller");
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const { openPostgresSharedStores } = await import("./postgres/shared-stores.ts");
+      shared = await openPostgresSharedStores({ sql: backend.sql as NonNullable<StoreBackend["sql"]>, cipher: secretsCipher(dir, options.secretsKeyFile), artifactMaxBytes: artifactMaxBytesOf(options), logger: options.logger ?? new Logger() });
+    } catch (error) {
+      backend.stop?.();
+      await backend.store.close();
+      throw error;
+    }
+    return ReferenceController.#ready(options, backend, shared);
   }
 
-  static #ready(options: ReferenceControllerOptions, backend?: StoreBackend): ReferenceController {
+  static #ready(options: ReferenceControllerOptions, backend?: StoreBackend, shared?: SharedStores): ReferenceController {
     let controller: ReferenceController;
     try {
-      controller = new ReferenceController(options, backend);
+      controller = new ReferenceController(options, backend, shared);
     } catch (error) {
       if (error instanceof EdgeError || !isStoreWriteError(error)) throw error;
       const dir = path.join(options.dataDir, "controller");
@@ -439,4 +459,8 @@ function embeddedBackend(options: ReferenceControllerOptions, dir: string, logge
     ...(options.eventJournalMaxBytes === undefined ? {} : { maxBytes: options.eventJournalMaxBytes }),
   });
   return { store, logs, commits };
+}
+
+function artifactMaxBytesOf(options: ReferenceControllerOptions): number {
+  return options.artifactMaxBytes ?? 100 * 1024 * 1024;
 }

@@ -13,7 +13,7 @@ import type { ControllerCore } from "./controller-core.ts";
 import { asObject, errorFromException, errorResponse, readJson } from "./http-helpers.ts";
 import { isLeased } from "./job-state.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
-import type { SecretStore } from "./secret-store.ts";
+import type { ControllerSecrets } from "./secret-store.ts";
 import { bearerToken } from "./tokens.ts";
 import { CALLBACK_PATH_PREFIX, CALLBACK_TOKEN_REF, CALLBACK_URL_REF, type CallbackTokens } from "./callback-tokens.ts";
 import { errorMessage } from "../errors.ts";
@@ -21,7 +21,7 @@ import { errorMessage } from "../errors.ts";
 export interface EdgeSecretsOptions {
   core: ControllerCore;
   runners: RunnerRegistry;
-  secrets: SecretStore;
+  secrets: ControllerSecrets;
   /** Job-scoped callback tokens and the URL pipelines reach this controller at (job-callbacks.ts). */
   callbacks?: { tokens: CallbackTokens; baseUrl: () => string };
 }
@@ -86,7 +86,13 @@ export function createEdgeSecretsApp(options: EdgeSecretsOptions): Hono {
     // The job's own callback URL and token need no declaration: they are good for this job only.
     const callback = holder ? callbackValue(name, jobId) : undefined;
     const allowed = holder && (callback !== undefined || job.secrets?.includes(ref) === true);
-    const value = callback ?? (allowed ? secrets.get(name) : undefined);
+    let value: string | undefined;
+    try {
+      value = callback ?? (allowed ? await secrets.get(name) : undefined);
+    } catch (error) {
+      // The database is out of reach (503, retried), or a value does not open (its key changed).
+      return errorFromException(c, error);
+    }
     if (!allowed || value === undefined) {
       core.logger.warn("Refused a secret reference", { runnerId, jobId, attempt, ref });
       return errorResponse(c, 404, "secret_not_found", `Cannot resolve secret "${ref}" for job "${jobId}" attempt ${attempt}: not declared by the job, not held by this runner, or not stored`);

@@ -14,15 +14,39 @@ import { writeFileAtomic } from "./jsonl-file.ts";
 export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,127}$/;
 const MAX_VALUE_BYTES = 64 * 1024;
 
-export class SecretStore {
+/**
+ * Where the controller's secrets live: this file (the default) or PostgreSQL with `storeUrl`
+ * (postgres/pg-secrets.ts), both sealed with the same key file's cipher.
+ */
+export interface ControllerSecrets {
+  /** The controller's at-rest cipher (its key file), shared with sensitive job outputs. */
+  readonly cipher: AtRestCipher;
+  names(): Promise<string[]>;
+  get(name: string): Promise<string | undefined>;
+  set(name: string, value: string): Promise<void>;
+  delete(name: string): Promise<boolean>;
+}
+
+/** The one rule for a secret's name and value, whichever store keeps it. */
+export function checkSecret(name: string, value: string): void {
+  if (!SECRET_NAME.test(name)) throw new EdgeError("input_invalid", `Cannot store secret "${name.slice(0, 130)}": a name is 1 to 128 letters, digits and "_.-/", starting with a letter or digit`);
+  if (value === "" || Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new EdgeError("input_invalid", `Cannot store secret "${name}": its value must be 1 byte to 64 KiB`);
+}
+
+/** The key file: `secretsKeyFile`, or `secrets.key` in the controller's data directory. */
+export function secretsCipher(dir: string, keyFile?: string): AtRestCipher {
+  return AtRestCipher.fromKeyFile(keyFile ?? path.join(dir, "secrets.key"));
+}
+
+export class SecretStore implements ControllerSecrets {
   readonly #file: string;
   readonly #cipher: AtRestCipher;
   /** name → sealed value; opened only when a runner resolves it. */
   readonly #values = new Map<string, string>();
 
-  constructor(dir: string) {
+  constructor(dir: string, cipher: AtRestCipher = secretsCipher(dir)) {
     this.#file = path.join(dir, "secrets.json");
-    this.#cipher = AtRestCipher.fromKeyFile(path.join(dir, "secrets.key"));
+    this.#cipher = cipher;
     if (!fs.existsSync(this.#file)) return;
     const parsed = JSON.parse(fs.readFileSync(this.#file, "utf8")) as Record<string, unknown>;
     if (parsed.v === 2 && parsed.values !== null && typeof parsed.values === "object") {
@@ -39,25 +63,25 @@ export class SecretStore {
     return this.#cipher;
   }
 
-  names(): string[] {
+  // Async only to share the interface with the database store: the work is done at once.
+  async names(): Promise<string[]> {
     return [...this.#values.keys()].sort();
   }
 
-  get(name: string): string | undefined {
+  async get(name: string): Promise<string | undefined> {
     const sealed = this.#values.get(name);
     return sealed === undefined ? undefined : this.#cipher.open(sealed, name);
   }
 
-  set(name: string, value: string): void {
-    if (!SECRET_NAME.test(name)) throw new EdgeError("input_invalid", `Cannot store secret "${name.slice(0, 130)}": a name is 1 to 128 letters, digits and "_.-/", starting with a letter or digit`);
-    if (value === "" || Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new EdgeError("input_invalid", `Cannot store secret "${name}": its value must be 1 byte to 64 KiB`);
+  async set(name: string, value: string): Promise<void> {
+    checkSecret(name, value);
     const sealed = this.#cipher.seal(value, name);
     const next = new Map(this.#values).set(name, sealed);
     this.#save(next);
     this.#values.set(name, sealed);
   }
 
-  delete(name: string): boolean {
+  async delete(name: string): Promise<boolean> {
     if (!this.#values.has(name)) return false;
     const next = new Map(this.#values);
     next.delete(name);

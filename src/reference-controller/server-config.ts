@@ -33,6 +33,7 @@ export function controllerOptionsFromConfig(config: Config, logger: Logger): Ref
     jobLogMaxBytes: config.jobLogMaxBytes,
     eventJournalMaxBytes: config.eventJournalMaxBytes,
     artifactMaxBytes: config.artifactMaxBytes,
+    ...(config.secretsKeyFile === undefined ? {} : { secretsKeyFile: config.secretsKeyFile }),
     logger,
     ...resolveAdminTokenForServer(config),
     ...tlsFromConfig(config),

@@ -9,6 +9,7 @@ import type { GroupCommit } from "./group-commit.ts";
 import type { EventAdmission, EventCursor, JobEvent } from "./job-logs.ts";
 import type { JournalRecord, StoredJob, StoredRunner } from "./records.ts";
 import type { CompactionHealth } from "./store.ts";
+import type { Sql } from "postgres";
 
 export interface StateStore {
   /** `embedded` or `postgres` (health shows it). */
@@ -55,4 +56,6 @@ export interface StoreBackend {
   startRecovery?(onRecovered: () => void): () => void;
   /** Stops background work (pings, listeners) before `store.close()`. */
   stop?(): void;
+  /** The database store's connection pool: secrets, bundles and artifacts use it too (shared-stores.ts). */
+  sql?: Sql;
 }

@@ -1,13 +1,14 @@
 // The controller's secret store: the admin API never returns values; a runner resolves a secret
-// only for a job it holds the current lease of, and only for a reference the job declared.
+// only for a job it holds the current lease of, and only for a reference the job declared. Run
+// against both stores: the file in the data directory and PostgreSQL (storeUrl).
 import { afterEach, expect, test } from "bun:test";
-import { forEachStore } from "../helpers/stores.ts";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decryptJwe } from "../../src/secrets/jwe.ts";
 import { RunnerKeyRing, rotateRunnerKey } from "../../src/secrets/key-ring.ts";
-import { FakeRunner, openController, type Harness } from "./helpers.ts";
+import { FakeRunner, openController, tempDir, type Harness } from "./helpers.ts";
+import { forEachStore, type StoreFixture } from "../helpers/stores.ts";
 
 const ringDir = await mkdtemp(join(tmpdir(), "ctl-ring-"));
 await rotateRunnerKey(ringDir, { modulusLength: 2048 });
@@ -42,10 +43,8 @@ forEachStore("controller secrets", (store) => {
   test("admin API stores, lists (names only) and deletes secrets", async () => {
     h = await openController(store);
     const put = await h.controller.app.request("/api/v1/secrets/db%2Fpassword", { method: "PUT", headers: admin, body: JSON.stringify({ value: "s3cret-value" }) });
-    await h.settle();
     expect(put.status).toBe(204);
     const list = await h.controller.app.request("/api/v1/secrets", { headers: admin });
-    await h.settle();
     const text = await list.text();
     expect(JSON.parse(text)).toEqual({ secrets: ["db/password"] });
     expect(text).not.toContain("s3cret-value");
@@ -57,19 +56,14 @@ forEachStore("controller secrets", (store) => {
 
   test("POST /edge/v1/secrets/resolve answers only the lease holder, for a declared reference", async () => {
     h = await openController(store);
-    h.controller.secrets.set("token", "tok-123456");
-    await h.settle();
-    h.controller.secrets.set("undeclared", "nope-123456");
-    await h.settle();
+    await h.controller.secrets.set("token", "tok-123456");
+    await h.controller.secrets.set("undeclared", "nope-123456");
     const r1 = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     const r2 = FakeRunner.connect(h.controller, "r2");
     await h.settle();
     const job = h.controller.submitJob({ plugin: "echo", secrets: ["token"] });
     await h.settle();
     r1.send({ type: "credit", slots: 1 });
-    await h.settle();
-    await h.controller.durable();
     await h.settle();
     const offer = r1.last("offer");
     expect(offer.job.id).toBe(job.id);
@@ -78,7 +72,6 @@ forEachStore("controller secrets", (store) => {
     expect((await resolve(ask, r1.apiKey)).body.error.code).toBe("runner_key_unknown");
     expect((await tellKeys("r1", r1.apiKey)).status).toBe(200);
     const answer = await resolve(ask, r1.apiKey);
-    await h.settle();
     expect(answer.status).toBe(200);
     expect(JSON.stringify(answer.body)).not.toContain("tok-123456");
     expect(await decryptJwe(ring, answer.body.jwe, "the answer")).toBe("tok-123456");
@@ -89,35 +82,66 @@ forEachStore("controller secrets", (store) => {
     expect((await resolve({ jobId: job.id }, r1.apiKey)).status).toBe(400);
   });
 
-  test("SecretStore keeps secrets across a restart sealed with a 0600 key file, never in plain text", async () => {
+  test("the secret store keeps secrets across a restart sealed with a 0600 key file, never in plain text", async () => {
     h = await openController(store);
-    h.controller.secrets.set("a", "value-a-1234");
-    await h.settle();
+    await h.controller.secrets.set("a", "value-a-1234");
     h = await h.reopen();
-    expect(h.controller.secrets.get("a")).toBe("value-a-1234");
+    expect(await h.controller.secrets.get("a")).toBe("value-a-1234");
     const { statSync } = await import("node:fs");
-    await h.settle();
-    expect(statSync(`${h.dataDir}/controller/secrets.json`).mode & 0o777).toBe(0o600);
     expect(statSync(`${h.dataDir}/controller/secrets.key`).mode & 0o777).toBe(0o600);
-    const stored = await readFile(`${h.dataDir}/controller/secrets.json`, "utf8");
-    await h.settle();
-    expect(stored).not.toContain("value-a-1234");
-    expect(JSON.parse(stored).v).toBe(2);
+    if (store.kind === "embedded") {
+      expect(statSync(`${h.dataDir}/controller/secrets.json`).mode & 0o777).toBe(0o600);
+      const stored = await readFile(`${h.dataDir}/controller/secrets.json`, "utf8");
+      expect(stored).not.toContain("value-a-1234");
+      expect(JSON.parse(stored).v).toBe(2);
+    } else {
+      const rows = await store.sql()`SELECT name, sealed FROM controller_secrets`;
+      expect(rows.map((r) => r.name)).toEqual(["a"]);
+      expect(JSON.stringify(rows)).not.toContain("value-a-1234");
+    }
   });
 
   test("POST /edge/v1/keys authenticates first and checks every key", async () => {
     h = await openController(store);
     const r1 = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     expect((await tellKeys("r1", "wrong-key")).status).toBe(401);
     const key = ring.publicJwks()[0]!;
-    await h.settle();
     expect((await tellKeys("r1", r1.apiKey, [{ ...key, kid: "not-the-thumbprint" }])).body.error.message).toContain("not the RFC 7638 thumbprint");
     expect((await tellKeys("r1", r1.apiKey, [])).status).toBe(400);
     expect((await tellKeys("r1", r1.apiKey, [{ kty: "EC" }])).status).toBe(400);
     expect((await tellKeys("r1", r1.apiKey)).body).toEqual({ v: 1, current: key.kid });
     const runners = await h.controller.app.request("/api/v1/runners", { headers: admin });
-    await h.settle();
     expect(JSON.stringify(await runners.json())).toContain(key.kid);
   });
 });
+
+forEachStore("controller secrets shared by replicas", (store) => {
+  test("a second controller on the same database with the same key file resolves the first one's secrets; another key is refused at start (78)", async () => {
+    // One database for every controller below (options() empties it).
+    const options = await store.options();
+    const sameDatabase: StoreFixture = { kind: store.kind, server: store.server, sql: () => store.sql(), options: async () => options };
+    h = await openController(sameDatabase);
+    const keyFile = `${h.dataDir}/controller/secrets.key`;
+    await h.controller.secrets.set("db/password", "shared-value-1234");
+    // A replica: its own data directory, the same database and key file.
+    const replica = await openController(sameDatabase, { secretsKeyFile: keyFile }, tempDir());
+    try {
+      expect(await replica.controller.secrets.names()).toEqual(["db/password"]);
+      expect(await replica.controller.secrets.get("db/password")).toBe("shared-value-1234");
+      await replica.controller.secrets.delete("db/password");
+      expect(await h.controller.secrets.names()).toEqual([]);
+    } finally {
+      await replica.controller.close();
+    }
+    // Its own, other key: it could open none of them, so it does not start.
+    const { ConfigError } = await import("../../src/config/resolve.ts");
+    let refused: unknown;
+    try {
+      await (await openController(sameDatabase, {}, tempDir())).controller.close();
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as InstanceType<typeof ConfigError>).field).toBe("secretsKeyFile");
+  });
+}, ["postgres"]);

@@ -94,7 +94,7 @@ test.skipIf(skip !== undefined)("secrets file on a full disk: 507, the old file 
   disk!.fill();
   const refused = await request("/api/v1/secrets/b", { method: "PUT", body: JSON.stringify({ value: "z".repeat(60_000) }) });
   expect(refused.status).toBe(507);
-  expect(h.controller.secrets.names()).toEqual(["a"]);
+  expect(await h.controller.secrets.names()).toEqual(["a"]);
   expect(disk!.tempFiles()).toEqual([]);
 });
 
@@ -167,12 +167,12 @@ test.skipIf(skip !== undefined)("an artifact upload that fills the disk: 507, no
   expect(refused.status).toBe(507);
   expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("store_full");
   expect(dataFiles()).toEqual([]);
-  expect(h!.controller.artifacts.list(job.id)).toEqual([]);
+  expect(await h!.controller.artifacts.list(job.id)).toEqual([]);
   const listed = await request(`/api/v1/jobs/${job.id}/artifacts`);
   expect(listed).toMatchObject({ status: 200, body: { artifacts: [] } });
   disk!.free();
   expect((await put()).status).toBe(200);
-  expect(h!.controller.artifacts.list(job.id)).toMatchObject([{ name: "out.bin", size: 1024 * 1024 }]);
+  expect(await h!.controller.artifacts.list(job.id)).toMatchObject([{ name: "out.bin", size: 1024 * 1024 }]);
 });
 
 test.skipIf(skip !== undefined)("an artifact upload after the store failed is refused even with space left", async () => {

@@ -6,6 +6,7 @@
 import type { Sql } from "postgres";
 import { EdgeError } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
+import { SHARED_STORE_MIGRATIONS } from "./shared-store-migrations.ts";
 
 export interface Migration {
   readonly version: number;
@@ -51,6 +52,8 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  // Versions 10-19: secrets, plugin bundles, job artifacts.
+  ...SHARED_STORE_MIGRATIONS,
 ];
 
 /** Any constant: the advisory lock all replicas take while migrating ("edge-run" in ASCII). */

@@ -73,6 +73,7 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
     store,
     logs,
     commits,
+    sql,
     startRecovery(onRecovered) {
       let attempt = 0;
       let handle: unknown;

@@ -1,0 +1,76 @@
+// The controller's secrets in PostgreSQL, so every replica resolves every secret. Values are
+// sealed with the controller's key file before they reach the database, exactly as in the file
+// store: the database (and its backups) alone holds no value in plain text. At open, the key is
+// checked against one value sealed by the key that sealed the rest (controller_key_check).
+
+import type { Sql } from "postgres";
+import { ConfigError } from "../../config/resolve.ts";
+import type { AtRestCipher } from "../../secrets/at-rest.ts";
+import { checkSecret, type ControllerSecrets } from "../secret-store.ts";
+import { storeUnavailable } from "./pg-errors.ts";
+
+const KEY_CHECK_CONTEXT = "edge-runner controller key check";
+
+export class PgSecrets implements ControllerSecrets {
+  readonly cipher: AtRestCipher;
+  readonly #sql: Sql;
+
+  private constructor(sql: Sql, cipher: AtRestCipher) {
+    this.#sql = sql;
+    this.cipher = cipher;
+  }
+
+  /** Refuses (exit 78) a key that is not the one the database's secrets were sealed with. */
+  static async open(sql: Sql, cipher: AtRestCipher): Promise<PgSecrets> {
+    await sql`INSERT INTO controller_key_check (id, sealed) VALUES (1, ${cipher.seal(KEY_CHECK_CONTEXT, KEY_CHECK_CONTEXT)}) ON CONFLICT (id) DO NOTHING`;
+    const [row] = await sql<Array<{ sealed: string }>>`SELECT sealed FROM controller_key_check WHERE id = 1`;
+    try {
+      cipher.open(row?.sealed ?? "", KEY_CHECK_CONTEXT);
+    } catch {
+      throw new ConfigError(
+        "secretsKeyFile",
+        `Cannot open the PostgreSQL store: this controller's secrets key is not the one that sealed the secrets in the database; give every replica the same "secretsKeyFile"`,
+      );
+    }
+    return new PgSecrets(sql, cipher);
+  }
+
+  async names(): Promise<string[]> {
+    try {
+      const rows = await this.#sql<Array<{ name: string }>>`SELECT name FROM controller_secrets ORDER BY name`;
+      return rows.map((r) => r.name);
+    } catch (error) {
+      throw storeUnavailable("list secrets", error);
+    }
+  }
+
+  async get(name: string): Promise<string | undefined> {
+    let rows: Array<{ sealed: string }>;
+    try {
+      rows = await this.#sql<Array<{ sealed: string }>>`SELECT sealed FROM controller_secrets WHERE name = ${name}`;
+    } catch (error) {
+      throw storeUnavailable(`read secret "${name.slice(0, 130)}"`, error);
+    }
+    const sealed = rows[0]?.sealed;
+    return sealed === undefined ? undefined : this.cipher.open(sealed, name);
+  }
+
+  async set(name: string, value: string): Promise<void> {
+    checkSecret(name, value);
+    const sealed = this.cipher.seal(value, name);
+    try {
+      await this.#sql`INSERT INTO controller_secrets (name, sealed) VALUES (${name}, ${sealed}) ON CONFLICT (name) DO UPDATE SET sealed = EXCLUDED.sealed`;
+    } catch (error) {
+      throw storeUnavailable(`store secret "${name}"`, error);
+    }
+  }
+
+  async delete(name: string): Promise<boolean> {
+    try {
+      const rows = await this.#sql`DELETE FROM controller_secrets WHERE name = ${name} RETURNING name`;
+      return rows.length > 0;
+    } catch (error) {
+      throw storeUnavailable(`delete secret "${name.slice(0, 130)}"`, error);
+    }
+  }
+}
