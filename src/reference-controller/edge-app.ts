@@ -35,7 +35,7 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
   app.post(base, async function createSession(c) {
     if (!options.accepting()) {
       c.header("Retry-After", "1");
-      return errorResponse(c, 503, "unavailable", "The controller is starting or stopping; retry shortly");
+      return errorResponse(c, 503, "unavailable", "The controller is starting, stopping or waiting for its store; retry shortly");
     }
     try {
       // Authenticate before reading the body: no key, no bytes read.

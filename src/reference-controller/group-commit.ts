@@ -15,10 +15,12 @@ export interface GroupCommitOptions {
   schedule?: (flush: () => void) => void;
   /** Default `fs.fsync` on the thread pool, so the event loop keeps working during the fsync. */
   fsync?: FsyncFn;
+  /** How the store gets back from a failure, for the log line (default: a restart replays the disk). */
+  recovery?: string;
 }
 
 /** No batching: every append is written and fsync'd before the call that made it returns. */
-export const SYNCHRONOUS: Required<GroupCommitOptions> = {
+export const SYNCHRONOUS: Required<Pick<GroupCommitOptions, "schedule" | "fsync">> = {
   schedule: (flush) => flush(),
   fsync: (fd, done) => {
     let error: Error | null = null;
@@ -61,6 +63,7 @@ export class GroupCommit {
   readonly #schedule: (flush: () => void) => void;
   readonly #fsync: FsyncFn;
   readonly #logger: Logger;
+  readonly #recovery: string;
   readonly #onFailure: Array<(error: Error) => void> = [];
   readonly #afterFlush: Array<() => void> = [];
   /** FIFO, targets ascending; `#head` avoids an O(n) shift per callback. */
@@ -78,6 +81,7 @@ export class GroupCommit {
     this.#schedule = options.schedule ?? ((flush) => setImmediate(flush));
     this.#fsync = options.fsync ?? ((fd, done) => fs.fsync(fd, (error) => done(error)));
     this.#logger = options.logger;
+    this.#recovery = options.recovery ?? "until a restart replays it from disk";
   }
 
   /** The first write or fsync error; after it every change is refused (fail closed). */
@@ -261,7 +265,7 @@ export class GroupCommit {
     if (this.#failure !== undefined) return;
     const error = cause instanceof Error ? cause : new Error(String(cause));
     this.#failure = error;
-    this.#logger.error("Cannot write the controller's store: refusing every change until a restart replays it from disk", { error: error.message });
+    this.#logger.error(`Cannot write the controller's store: refusing every change ${this.#recovery}`, { error: error.message });
     // What waited for this batch was never acknowledged; runners and clients will resend.
     const waiting = this.#waiting.slice(this.#head);
     this.#waiting = [];

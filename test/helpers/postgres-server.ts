@@ -24,6 +24,9 @@ export interface PostgresServer {
   /** Stops the server (fast shutdown); `start()` starts it again on the same port and data. */
   stop(): void;
   start(): void;
+  /** Like stop() and start(), without blocking the event loop (a restart under load). */
+  stopAsync(): Promise<void>;
+  startAsync(): Promise<void>;
   /** Stops it and removes its directory. */
   destroy(): void;
 }
@@ -73,6 +76,12 @@ export async function startPostgres(): Promise<PostgresServer> {
   const start = () => {
     asServerUser([path.join(bin, "pg_ctl"), "-D", data, "-o", options, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start"]);
   };
+  const asServerUserAsync = (args: string[]) => new Promise<void>((resolve, reject) => {
+    const command = root ? ["runuser", "-u", "postgres", "--", ...args] : args;
+    const child = spawn(command[0] as string, command.slice(1), { cwd: dir, stdio: "ignore" });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(args[0] as string)} exited ${code}`))));
+  });
   start();
   const url = `postgres://edge@127.0.0.1:${port}/edge`;
   const psql = (database: string, statement: string) => {
@@ -93,6 +102,8 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     start,
     stop,
+    stopAsync: () => asServerUserAsync([path.join(bin, "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"]),
+    startAsync: () => asServerUserAsync([path.join(bin, "pg_ctl"), "-D", data, "-o", options, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start"]),
     destroy() {
       try {
         stop();

@@ -46,7 +46,7 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
     if (error instanceof EdgeError) throw error;
     throw new EdgeError("store_unavailable", `Cannot open the PostgreSQL store at "${redactUrl(options.url)}": ${errorMessage(error).slice(0, 300)}`, { cause: error });
   }
-  const commits = new GroupCommit({ logger, ...options.commit });
+  const commits = new GroupCommit({ logger, recovery: "until PostgreSQL answers again and the view is reloaded from it", ...options.commit });
   const store = new PgStore({ sql, logger, commits, replicaId: randomBytes(6).toString("base64url") });
   const logs = new PgJobLogs({ store, logger, ...(options.jobMaxBytes === undefined ? {} : { jobMaxBytes: options.jobMaxBytes }), ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) });
   await Promise.all([store.load(), logs.load()]);
