@@ -40,18 +40,20 @@ function find(docs: Obj[], kind: string, name: string): Obj {
 /** The container's env (literal values; downward-API values as a placeholder) and args, resolved by the real option table. */
 function resolvedConfig(container: Obj, scope: "runner" | "controller") {
   const env: Record<string, string> = {};
-  for (const entry of container.env ?? []) env[entry.name] = entry.value ?? "runners-0";
+  // A value from a Secret (the database URL) gets a placeholder of the right shape.
+  for (const entry of container.env ?? []) env[entry.name] = entry.value ?? (entry.valueFrom?.secretKeyRef !== undefined ? "postgres://edge@db.example:5432/edge" : "runners-0");
   const argv = ((container.args ?? []) as string[]).map((arg) => arg.replaceAll("$(POD_NAME)", env.POD_NAME ?? ""));
   return resolveConfig({ scopes: [scope], argv, env, readFile: () => "{}" }).config;
 }
 
 const runners = load("runners.yaml");
 const controller = load("controller.yaml");
+const replicas = load("controller-postgres.yaml");
 
 describe("deploy/kubernetes", () => {
   test("every object validates against the Kubernetes schema of its kind", () => {
-    const all = [...runners, ...controller];
-    expect(all.length).toBeGreaterThanOrEqual(6);
+    const all = [...runners, ...controller, ...replicas];
+    expect(all.length).toBeGreaterThanOrEqual(9);
     for (const doc of all) {
       const model = MODELS[`${doc.apiVersion}/${doc.kind}`];
       if (model === undefined) throw new Error(`No schema for ${doc.apiVersion} ${doc.kind} "${doc.metadata?.name}"`);
@@ -61,7 +63,7 @@ describe("deploy/kubernetes", () => {
 
   test("every EDGE_RUNNER_* variable is an option's (the resolver ignores unknown ones)", () => {
     const known = new Set(OPTIONS.map((spec) => envName(spec)));
-    const names = [...runners, ...controller].flatMap((doc) => doc.spec?.template?.spec?.containers ?? []).flatMap((c: Obj) => (c.env ?? []).map((e: Obj) => e.name as string));
+    const names = [...runners, ...controller, ...replicas].flatMap((doc) => doc.spec?.template?.spec?.containers ?? []).flatMap((c: Obj) => (c.env ?? []).map((e: Obj) => e.name as string));
     const ours = names.filter((name) => name.startsWith("EDGE_RUNNER_"));
     expect(ours.length).toBeGreaterThan(10);
     expect(ours.filter((name) => !known.has(name))).toEqual([]);
@@ -116,5 +118,49 @@ describe("deploy/kubernetes", () => {
     const dataMount = container.volumeMounts.find((m: Obj) => m.mountPath === config.dataDir);
     const dataVolume = deployment.spec.template.spec.volumes.find((v: Obj) => v.name === dataMount.name);
     expect(find(controller, "PersistentVolumeClaim", dataVolume.persistentVolumeClaim.claimName)).toBeDefined();
+  });
+
+  test("controller on PostgreSQL: 2+ replicas, no volume claim, the database URL and password and the secrets key from Secrets as 0600 files", () => {
+    const deployment = find(replicas, "Deployment", "edge-runner-controller");
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+    expect(deployment.spec.strategy).toMatchObject({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0 } });
+    const pod = deployment.spec.template.spec;
+    expect(pod.volumes.some((v: Obj) => v.persistentVolumeClaim !== undefined)).toBe(false);
+    expect(replicas.some((doc) => doc.kind === "PersistentVolumeClaim")).toBe(false);
+    const container = pod.containers[0];
+    const env = Object.fromEntries(container.env.map((e: Obj) => [e.name, e]));
+    expect(env.EDGE_RUNNER_STORE_URL.valueFrom.secretKeyRef).toEqual({ name: "edge-runner-controller-db", key: "url" });
+    const config = resolvedConfig(container, "controller");
+    expect(config.storeUrl).toBeDefined();
+    expect(config.tlsCertFile).toBeDefined();
+    expect(container.readinessProbe.httpGet).toMatchObject({ path: "/health", scheme: "HTTPS" });
+    // Each secret file is a mode-0600 copy, in the memory volume, of a key of a Secret.
+    const init = pod.initContainers[0].command.join(" ");
+    const memory = pod.volumes.find((v: Obj) => v.emptyDir?.medium === "Memory");
+    const memoryPath = container.volumeMounts.find((m: Obj) => m.name === memory.name).mountPath;
+    const secretsOf = (volume: string) => pod.volumes.find((v: Obj) => v.name === volume).secret;
+    for (const [file, secret, key] of [[config.storePasswordFile, "edge-runner-controller-db", "password"], [config.secretsKeyFile, "edge-runner-controller-secrets-key", "secrets.key"], [config.adminTokenFile, "edge-runner-controller-tls", "admin-token"]] as const) {
+      expect(file?.startsWith(`${memoryPath}/`)).toBe(true);
+      const copy = new RegExp(`install -m 0600 (/[\\w-]+)/${key.replace(".", "\\.")} ${file}`).exec(init);
+      expect(copy).not.toBeNull();
+      const source = pod.initContainers[0].volumeMounts.find((m: Obj) => m.mountPath === copy?.[1]);
+      expect(secretsOf(source.name).secretName).toBe(secret);
+      expect(secretsOf(source.name).items.some((item: Obj) => item.key === key)).toBe(true);
+    }
+  });
+
+  test("controller on PostgreSQL: a budget keeps one replica through drains, the Service keeps a client on one replica", () => {
+    const deployment = find(replicas, "Deployment", "edge-runner-controller");
+    const labels = deployment.spec.template.metadata.labels;
+    const pdb = find(replicas, "PodDisruptionBudget", "edge-runner-controller");
+    expect(pdb.spec.minAvailable).toBe(1);
+    const service = find(replicas, "Service", "edge-runner-controller");
+    expect(service.spec.sessionAffinity).toBe("ClientIP");
+    for (const selector of [pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels, service.spec.selector]) {
+      for (const [key, value] of Object.entries(selector)) expect(labels[key]).toBe(value);
+    }
+    // The runners' controllerUrl is this Service, as for the one-replica controller.
+    const runner = find(runners, "StatefulSet", "runners").spec.template.spec.containers.find((c: Obj) => c.name === "runner");
+    expect(resolvedConfig(runner, "runner").controllerUrl).toEqual([`https://${service.metadata.name}:${service.spec.ports[0].port}`]);
   });
 });
