@@ -29,7 +29,8 @@ const TERMINAL = new Set(["succeeded", "failed", "cancelled", "timed_out"]);
 /** Waits until every acknowledged job is terminal (or `settleMs` passed), then counts. */
 export async function takeCensus(options: {
   name: string;
-  cluster: Cluster;
+  /** Where each job's state is read (one controller, or any live replica). */
+  cluster: Pick<Cluster, "job">;
   sink: Sink;
   /** job id → the nonce its input carries */
   acked: Map<string, string>;
