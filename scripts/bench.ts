@@ -2,7 +2,7 @@
 // the compiled executable's start-up and footprint on this machine; prints a table and writes a
 // Markdown report (docs/performance.md explains the numbers). Not a test: nothing depends on it.
 // Flags: --quick (fewer samples), --binary=PATH (skip the build), --report=FILE, --skip-binary,
-// --only=1,2,4,8,9 (only those sections; 8 is BullMQ throughput and latency, 8l the latency alone).
+// --only=1,2,4,8,9,10 (only those sections; 8 is BullMQ throughput and latency, 8l the latency alone).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -24,6 +24,7 @@ import { median, mib, ms, perSecond } from "./bench/stats.ts";
 import { meshstackBench } from "./bench/meshstack-bench.ts";
 import { shellBench } from "./bench/shell-bench.ts";
 import { fleetSection } from "./bench/fleet-section.ts";
+import { storeSection } from "./bench/store-section.ts";
 import { latencyRows } from "./bench/latency-peer-rows.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -274,6 +275,9 @@ if (want("7")) {
 
 // ---- 9. a runner fleet against one controller (issue 16) ----
 if (binary !== undefined && want("9")) rows.push(...(await fleetSection({ binary, parentDir: diskDir, quick, say, raw })));
+
+// ---- 10. the controller's store: embedded journal vs PostgreSQL with 1 and 2 controller processes (issue 16) ----
+if (binary !== undefined && want("10")) rows.push(...(await storeSection({ binary, parentDir: diskDir, quick, say, raw })));
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
 const m = machine();
