@@ -49,6 +49,8 @@ export interface LatencyRound {
   /** Round trips without a job, interleaved with the jobs: `GET /api/v1/health` of the controller, Redis `PING`. */
   httpRoundTrip: LatencySummary;
   redisPing: LatencySummary;
+  /** `POST /api/v1/jobs` of a job no runner takes (a group nobody serves): the submit call without the dispatch that overlaps its answer. */
+  submitUntaken: LatencySummary;
 }
 
 interface Sample {
@@ -139,11 +141,13 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
       const http: number[] = [];
       const ping: number[] = [];
       const fsync: number[] = [];
+      const untaken: number[] = [];
       for (let i = 0; i < options.samples; i++) {
         if (i % 3 === 0) {
           http.push(await roundTrip(health));
           ping.push(await roundTrip(() => redisClient.ping()));
           fsync.push(await roundTrip(appendFsync));
+          untaken.push(await roundTrip(() => api.submit({ plugin: CLOCK_PLUGIN, action: "first", input: { n: n++ }, group: "bench-nobody" })));
         }
         if (i % 2 === 0) {
           edge.push(await edgeJob());
@@ -154,7 +158,7 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
         }
       }
       const side = (samples: Sample[]): LatencySide => ({ firstLine: summarize(samples.map((s) => s.firstLineMs)), submitCall: summarize(samples.map((s) => s.submitCallMs)) });
-      const round = { edge: side(edge), bull: side(bull), fsync: summarize(fsync), httpRoundTrip: summarize(http), redisPing: summarize(ping) };
+      const round = { edge: side(edge), bull: side(bull), fsync: summarize(fsync), httpRoundTrip: summarize(http), redisPing: summarize(ping), submitUntaken: summarize(untaken) };
       rounds.push(round);
       onRound?.(round, r);
     }

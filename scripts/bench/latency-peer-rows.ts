@@ -28,5 +28,12 @@ export function latencyRows(rounds: readonly LatencyRound[]): Row[] {
       target: `floor: GET /api/v1/health ${ms(mid((r) => r.httpRoundTrip.p50Ms))} vs Redis PING ${ms(mid((r) => r.redisPing.p50Ms))}`,
       verdict: "info",
     },
+    {
+      section: "8",
+      metric: "  beside: the same POST of a job no runner takes (a group nobody serves), p50, median of rounds: the submit call without the dispatch that overlaps its answer",
+      value: ms(mid((r) => r.submitUntaken.p50Ms)),
+      target: "",
+      verdict: "info",
+    },
   ];
 }
