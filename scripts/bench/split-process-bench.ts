@@ -4,7 +4,7 @@
 // warm-up until every result is acknowledged by the controller.
 
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { localClockResolver } from "./clock-bundle.ts";
 import { createBenchRunner, waitConnected } from "./full-path.ts";
@@ -21,6 +21,8 @@ export interface SplitOptions {
   jobs: number;
   /** The job run: the built-in echo's default action (logs a line, reports two steps) unless given (section 8: the no-op of clock-bundle.ts). */
   job?: { plugin: string; action: string };
+  /** Also measure CPU per thread of both processes (profile-split.ts). */
+  threads?: boolean;
 }
 
 export interface SplitThroughput {
@@ -31,6 +33,10 @@ export interface SplitThroughput {
   /** CPU time used during the timed window, as a share of one core: this process (runner + workers) and the controller's. */
   runnerCpu: number;
   controllerCpu: number;
+  /** The timed window in epoch milliseconds, to cut a CPU profile to it (scripts/bench/profile-window.ts). */
+  window: { from: number; to: number };
+  /** CPU seconds per thread name (`/proc/<pid>/task/<tid>/comm`) in the timed window, when asked for. */
+  threads?: { runner: Map<string, number>; controller: Map<string, number> };
 }
 
 export async function splitProcessThroughput(options: SplitOptions): Promise<SplitThroughput> {
@@ -54,19 +60,23 @@ export async function splitProcessThroughput(options: SplitOptions): Promise<Spl
     await waitConnected(bench.connection);
     await bench.executor.whenFinished(options.warmupJobs);
     const startedAt = performance.now();
+    const from = Date.now();
     const cpuBefore = process.cpuUsage();
     const controllerBefore = cpuSeconds(controller.pid as number);
+    const threadsBefore = options.threads === true ? { runner: threadCpu(process.pid), controller: threadCpu(controller.pid as number) } : undefined;
     await bench.executor.whenFinished(total);
     await bench.connection.flush(AbortSignal.timeout(30_000));
     const seconds = (performance.now() - startedAt) / 1000;
+    const to = Date.now();
     const cpu = process.cpuUsage(cpuBefore);
     const runnerCpu = (cpu.user + cpu.system) / 1e6 / seconds;
     const controllerCpu = (cpuSeconds(controller.pid as number) - controllerBefore) / seconds;
+    const threads = threadsBefore === undefined ? undefined : { runner: threadDelta(threadsBefore.runner, threadCpu(process.pid)), controller: threadDelta(threadsBefore.controller, threadCpu(controller.pid as number)) };
     await bench.runner.drain("bench done");
     if (bench.executor.failed > 0) throw new Error(`Cannot trust the split-process benchmark: ${bench.executor.failed} job(s) did not succeed`);
     const first = problems[0];
     if (first !== undefined) throw new Error(`Cannot trust the split-process benchmark: ${problems.length} warning(s), first: ${first.msg}`);
-    return { concurrency: options.concurrency, jobs: options.jobs, seconds, perSecond: options.jobs / seconds, runnerCpu, controllerCpu };
+    return { concurrency: options.concurrency, jobs: options.jobs, seconds, perSecond: options.jobs / seconds, runnerCpu, controllerCpu, window: { from, to }, threads };
   } finally {
     for (const child of [...children]) await stopChild(child, children);
     rmSync(dir, { recursive: true, force: true });
@@ -96,4 +106,24 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds per thread name of a process (threads of the same name summed). */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+function threadDelta(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
+  return new Map([...after].map(([name, s]) => [name, s - (before.get(name) ?? 0)] as [string, number]).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]));
 }
