@@ -38,8 +38,10 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
         closed,
         send(messages: RunnerMessage[]) {
           if (socket.readyState !== 1) return;
-          // Everything sent in one turn leaves as one frame (a JSON array when more than one).
-          if (pending.length === 0) queueMicrotask(flush);
+          // Everything sent in one turn of the event loop leaves as one frame (a JSON array when
+          // more than one). Not a microtask: each message of a plugin worker arrives in a task of
+          // its own, and a job's step, log, result and credit come from several of them.
+          if (pending.length === 0) setImmediate(flush);
           pending.push(...messages);
         },
         close() {

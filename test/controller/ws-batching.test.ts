@@ -1,0 +1,46 @@
+// The runner's WebSocket transport sends what one turn of the event loop produces as one frame.
+// Each message from a plugin worker arrives in a task of its own, so a flush per microtask sent
+// one frame per worker message (issue 15: 4 frames per no-op job, and an ack for each).
+import { afterEach, expect, test } from "bun:test";
+import { openWebSocketTransport } from "../../src/controller/edge/ws-transport.ts";
+import type { Transport } from "../../src/controller/edge/transport.ts";
+import { defaultControllerClient } from "../../src/platform/controller-client.ts";
+import { message, type RunnerMessage } from "../../src/protocol/edge-v1.ts";
+
+let server: ReturnType<typeof Bun.serve> | undefined;
+let transport: Transport | undefined;
+afterEach(() => {
+  transport?.close();
+  void server?.stop(true);
+});
+
+test("the WebSocket transport sends messages from separate tasks of one loop turn as one batch frame", async () => {
+  const frames: string[] = [];
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: { message: (_ws, data) => void frames.push(String(data)) },
+  });
+  transport = await openWebSocketTransport({
+    baseUrl: `http://127.0.0.1:${server.port}`,
+    client: defaultControllerClient,
+    sessionId: "s1",
+    token: "t",
+    pollWaitMs: 1000,
+    onFrame: () => undefined,
+  });
+  const open = transport;
+  // Three tasks queued at once, as three messages of a plugin worker are: each sends one message.
+  const channel = new MessageChannel();
+  const sent: RunnerMessage[] = [1, 2, 3].map((seq) => message({ type: "log", jobId: "j", attempt: 1, seq, lines: [] }));
+  let received = 0;
+  channel.port2.onmessage = (event: MessageEvent<number>) => {
+    open.send([sent[event.data] as RunnerMessage]);
+    if (++received === sent.length) channel.port2.close();
+  };
+  for (let i = 0; i < sent.length; i++) channel.port1.postMessage(i);
+  const deadline = Date.now() + 5000;
+  while (frames.flatMap((f) => [JSON.parse(f)].flat()).length < sent.length && Date.now() < deadline) await Bun.sleep(5);
+  expect(frames).toEqual([JSON.stringify(sent)]);
+});
