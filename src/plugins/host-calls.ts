@@ -26,7 +26,8 @@ export interface JobCallsOptions {
   storage: StorageService;
   artifacts: ArtifactSink;
   artifactMaxBytes: number;
-  signal: AbortSignal;
+  /** The job's signal; called at the first call that needs it (most jobs make no host call). */
+  signal: () => AbortSignal;
   /** The job's scope: every secret the plugin gets is added before it sees it. */
   redaction: RedactionScope;
 }
@@ -38,7 +39,8 @@ export class JobCalls {
   readonly #reads = new Map<number, HostRead>();
   readonly #artifacts: ArtifactRecord[] = [];
   readonly #artifactNames = new Set<string>();
-  readonly #ended = new AbortController();
+  /** Made at the first artifact write: the only call that waits on the attempt's end. */
+  #ended: AbortController | undefined;
   #storage: AttemptStorage | undefined;
   #nextStream = 1;
   #closed = false;
@@ -57,7 +59,7 @@ export class JobCalls {
     if (this.#closed) throw new EdgeError("storage_closed", `Cannot answer "${String(call?.op)}" for job "${this.#label}": the job attempt has ended`);
     switch (call.op) {
       case "secret.get": {
-        const value = await this.#options.secrets.get(String(call.ref), this.#options.signal);
+        const value = await this.#options.secrets.get(String(call.ref), this.#options.signal());
         // Registered before the plugin can print it: every log line and error passes the scope.
         this.#options.redaction.add(value);
         return value;
@@ -124,7 +126,9 @@ export class JobCalls {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#ended.abort(new EdgeError("storage_closed", `Job attempt "${this.#label}" has ended`));
+    // Most attempts made no host call: nothing to end, and no error (and its stack) to build.
+    if (this.#ended === undefined && this.#writes.size === 0 && this.#reads.size === 0 && this.#storage === undefined) return;
+    this.#ended?.abort(new EdgeError("storage_closed", `Job attempt "${this.#label}" has ended`));
     for (const write of this.#writes.values()) write.abort(new EdgeError("storage_closed", `Job attempt "${this.#label}" has ended`));
     this.#writes.clear();
     await Promise.allSettled([...this.#reads.values()].map((read) => read.cancel()));
@@ -155,11 +159,12 @@ export class JobCalls {
     if (this.#artifactNames.size >= MAX_ARTIFACTS) throw new EdgeError("storage_limit", `Cannot keep artifact "${name}" for job "${this.#label}": a job keeps at most ${MAX_ARTIFACTS} artifacts`);
     const { contentType } = checkObjectOptions(options, name);
     this.#artifactNames.add(name);
+    const ended = (this.#ended ??= new AbortController());
     const { jobId, attempt } = this.#options;
     return new HostWrite(async (source) => {
       const digest = digesting(source, this.#options.artifactMaxBytes, name);
       try {
-        const stored = await this.#options.artifacts.put({ jobId, attempt, name, body: digest.body, signal: this.#ended.signal, ...(contentType === undefined ? {} : { contentType }) });
+        const stored = await this.#options.artifacts.put({ jobId, attempt, name, body: digest.body, signal: ended.signal, ...(contentType === undefined ? {} : { contentType }) });
         const { size, sha256 } = digest.done();
         if (stored.sha256 !== undefined && stored.sha256 !== sha256) throw new EdgeError("storage_failed", `Cannot keep artifact "${name}" for job "${this.#label}": the destination stored different bytes (SHA-256 ${stored.sha256.slice(0, 16)}…, sent ${sha256.slice(0, 16)}…)`);
         const record: ArtifactRecord = { name, size, sha256, ...(contentType === undefined ? {} : { contentType }) };

@@ -143,6 +143,7 @@ export class PluginPool {
     }
     const redaction = request.redaction ?? redactor;
     const { interrupt } = request;
+    let anySignal: AbortSignal | undefined;
     const task: Task = {
       calls: new JobCalls({
         jobId: request.jobId,
@@ -151,7 +152,8 @@ export class PluginPool {
         storage: this.#storage,
         artifacts: this.#options.artifacts?.(request) ?? noArtifactSink,
         artifactMaxBytes: this.#options.artifactMaxBytes ?? 100 * 1024 * 1024,
-        signal: interrupt === undefined ? request.signal : AbortSignal.any([request.signal, interrupt]),
+        // Made at the first host call that needs it: AbortSignal.any() per job showed in the profile.
+        signal: interrupt === undefined ? () => request.signal : () => (anySignal ??= AbortSignal.any([request.signal, interrupt])),
         redaction,
       }),
       childGroups: new Set(),
