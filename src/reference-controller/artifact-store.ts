@@ -45,9 +45,21 @@ export function checkArtifact(name: string, contentType: string | undefined): vo
   if (contentType !== undefined && !CONTENT_TYPE.test(contentType)) throw new EdgeError("input_invalid", `Cannot store artifact "${name}": content type "${contentType.slice(0, 100)}" is not printable ASCII of at most 200 characters`);
 }
 
-/** The error for the byte that crosses the limit. */
-export function artifactTooLarge(name: string, jobId: string, maxBytes: number): EdgeError {
-  return new EdgeError("storage_limit", `Cannot store artifact "${name}" of job "${jobId}": it is over the limit of ${maxBytes} bytes`);
+/** Counts and hashes an upload as its bytes arrive; refuses the chunk that crosses the limit. */
+export class ArtifactMeter {
+  size = 0;
+  readonly #hash = createHash("sha256");
+  constructor(readonly name: string, readonly jobId: string, readonly maxBytes: number) {}
+
+  add(chunk: Uint8Array): void {
+    this.size += chunk.byteLength;
+    if (this.size > this.maxBytes) throw new EdgeError("storage_limit", `Cannot store artifact "${this.name}" of job "${this.jobId}": it is over the limit of ${this.maxBytes} bytes`);
+    this.#hash.update(chunk);
+  }
+
+  sha256(): string {
+    return this.#hash.digest("hex");
+  }
 }
 
 export class ArtifactStore implements ControllerArtifacts {
@@ -67,8 +79,7 @@ export class ArtifactStore implements ControllerArtifacts {
     const temp = `${stem}.tmp`;
     const metaTemp = `${stem}.meta.tmp`;
     const data = path.join(dir, `${name}.data`);
-    const hash = createHash("sha256");
-    let size = 0;
+    const meter = new ArtifactMeter(name, jobId, this.maxBytes);
     let renamed = false;
     const reader = body.getReader();
     // Nothing is acknowledged that is not on disk and nothing partial stays: the bytes and the
@@ -81,9 +92,7 @@ export class ArtifactStore implements ControllerArtifacts {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          size += value.byteLength;
-          if (size > this.maxBytes) throw artifactTooLarge(name, jobId, this.maxBytes);
-          hash.update(value);
+          meter.add(value);
           let at = 0;
           while (at < value.byteLength) at += (await handle.write(value, at, value.byteLength - at)).bytesWritten;
         }
@@ -91,7 +100,7 @@ export class ArtifactStore implements ControllerArtifacts {
       } finally {
         await handle.close();
       }
-      const record: StoredArtifact = { name, size, sha256: hash.digest("hex"), attempt, storedAt: now, ...(contentType === undefined ? {} : { contentType }) };
+      const record: StoredArtifact = { name, size: meter.size, sha256: meter.sha256(), attempt, storedAt: now, ...(contentType === undefined ? {} : { contentType }) };
       const meta = await open(metaTemp, "w", 0o600);
       try {
         await meta.writeFile(JSON.stringify(record));

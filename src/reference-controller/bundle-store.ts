@@ -66,11 +66,6 @@ export class BundleStore implements ControllerBundles {
   /** Stores a bundle; `created` is false when the version existed and only its signature changed. */
   async put(input: PutBundleInput): Promise<{ created: boolean; manifest: BundleManifest }> {
     const ref = pluginRef(input.name, input.version);
-    try {
-      assertPluginRef(input.name, input.version);
-    } catch (error) {
-      throw new EdgeError("input_invalid", `Cannot store bundle "${ref}": ${errorMessage(error)}`);
-    }
     const manifest = checkUpload(input, ref, this.#maxBytes);
     const key = ref;
     const previous = this.#locks.get(key) ?? Promise.resolve();
@@ -118,6 +113,11 @@ export class BundleStore implements ControllerBundles {
 
 /** Everything the controller can check without trusted keys; the runner checks the rest. Shared by both stores. */
 export function checkUpload(input: PutBundleInput, ref: string, maxBytes: number): BundleManifest {
+  try {
+    assertPluginRef(input.name, input.version);
+  } catch (error) {
+    throw new EdgeError("input_invalid", `Cannot store bundle "${ref}": ${errorMessage(error)}`);
+  }
   const action = { action: "store" };
   let manifest: BundleManifest;
   try {

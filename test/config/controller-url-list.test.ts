@@ -5,18 +5,11 @@
 import { expect, test } from "bun:test";
 import { ConfigError, primaryControllerUrl, resolveConfig, type ResolveOptions } from "../../src/config/resolve.ts";
 import { main } from "../../src/cli/main.ts";
+import { configFails } from "../helpers/config-errors.ts";
 
 const base: ResolveOptions = { scopes: ["runner"], argv: [], env: {} };
 
-function fails(options: Partial<ResolveOptions>): ConfigError {
-  try {
-    resolveConfig({ ...base, ...options });
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
-}
+const fails = (options: Partial<ResolveOptions>) => configFails({ ...base, ...options });
 
 test("resolveConfig() reads controllerUrl as one URL, a comma-separated list, or a JSON array, normalized and in order", () => {
   expect(resolveConfig(base).config.controllerUrl).toEqual(["http://127.0.0.1:8780"]);

@@ -4,18 +4,11 @@ import { OPTIONS, envName, flagName } from "../../src/config/options.ts";
 import { optionsHelp, optionsMarkdown } from "../../src/config/help.ts";
 import { parseDuration } from "../../src/config/duration.ts";
 import { UsageError } from "../../src/config/usage-error.ts";
+import { configFails } from "../helpers/config-errors.ts";
 
 const base: ResolveOptions = { scopes: ["runner", "controller"], argv: [], env: {} };
 
-function fails(options: Partial<ResolveOptions>): ConfigError {
-  try {
-    resolveConfig({ ...base, ...options });
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error("expected a ConfigError");
-}
+const fails = (options: Partial<ResolveOptions>) => configFails({ ...base, ...options });
 
 describe("resolveConfig()", () => {
   test("resolveConfig() fills every default and freezes the result", () => {

@@ -5,11 +5,11 @@
 // at them, replacing an earlier attempt's. A failed upload deletes its chunks; one cut off by a
 // crash is swept later (no record points at it).
 
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { Sql } from "postgres";
 import { EdgeError } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
-import { artifactTooLarge, checkArtifact, type ControllerArtifacts, type StoredArtifact } from "../artifact-store.ts";
+import { ArtifactMeter, checkArtifact, type ControllerArtifacts, type StoredArtifact } from "../artifact-store.ts";
 import { storeUnavailable } from "./pg-errors.ts";
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -30,9 +30,8 @@ export class PgArtifacts implements ControllerArtifacts {
   async put(jobId: string, attempt: number, name: string, body: ReadableStream<Uint8Array>, contentType: string | undefined, now: number): Promise<StoredArtifact> {
     checkArtifact(name, contentType);
     const uploadId = randomBytes(12).toString("base64url");
-    const hash = createHash("sha256");
+    const meter = new ArtifactMeter(name, jobId, this.maxBytes);
     const reader = body.getReader();
-    let size = 0;
     let seq = 0;
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
@@ -53,15 +52,13 @@ export class PgArtifacts implements ControllerArtifacts {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        size += value.byteLength;
-        if (size > this.maxBytes) throw artifactTooLarge(name, jobId, this.maxBytes);
-        hash.update(value);
+        meter.add(value);
         pending.push(value);
         pendingBytes += value.byteLength;
         await flush(false);
       }
       await flush(true);
-      const record: StoredArtifact = { name, size, sha256: hash.digest("hex"), attempt, storedAt: now, ...(contentType === undefined ? {} : { contentType }) };
+      const record: StoredArtifact = { name, size: meter.size, sha256: meter.sha256(), attempt, storedAt: now, ...(contentType === undefined ? {} : { contentType }) };
       await this.#sql.begin(async (tx) => {
         const [old] = await tx<Array<{ upload_id: string }>>`SELECT upload_id FROM job_artifacts WHERE job_id = ${jobId} AND name = ${name} FOR UPDATE`;
         if (old !== undefined) await tx`DELETE FROM job_artifact_chunks WHERE upload_id = ${old.upload_id}`;

@@ -4,7 +4,7 @@
 // publishing the same version at once cannot interleave.
 
 import type { Sql } from "postgres";
-import { EdgeError, errorMessage } from "../../errors.ts";
+import { EdgeError } from "../../errors.ts";
 import { DEFAULT_MAX_BUNDLE_BYTES } from "../../plugin-bundles/bundle-fetcher.ts";
 import { digestEquals } from "../../plugin-bundles/digest.ts";
 import { assertPluginRef, parseManifest, pluginRef, type BundleManifest } from "../../plugin-bundles/manifest.ts";
@@ -25,11 +25,6 @@ export class PgBundles implements ControllerBundles {
 
   async put(input: PutBundleInput): Promise<{ created: boolean; manifest: BundleManifest }> {
     const ref = pluginRef(input.name, input.version);
-    try {
-      assertPluginRef(input.name, input.version);
-    } catch (error) {
-      throw new EdgeError("input_invalid", `Cannot store bundle "${ref}": ${errorMessage(error)}`);
-    }
     const manifest = checkUpload(input, ref, this.maxBytes);
     try {
       return await this.#sql.begin(async (tx) => {
