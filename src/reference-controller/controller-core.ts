@@ -222,10 +222,52 @@ export class ControllerCore {
       this.#leased.add(job.id);
       this.leaseSession.set(job.id, sessionId);
       this.counters.offers++;
-      // Attempt and lease are durable before the offer leaves: sessions send after the batch's fsync.
-      this.sessions.get(sessionId)?.send(message({ type: "offer", job: offerOf(job) }));
+      // Attempt and lease are durable before the offer leaves: sessions send after the batch's
+      // commit, and only if the stored lease is still this one (another replica may have leased
+      // the job first: this write lost its compare-and-swap; the credit comes back).
+      const session = this.sessions.get(sessionId);
+      session?.send(message({ type: "offer", job: offerOf(job) }), () => {
+        const now = this.store.jobs.get(job.id);
+        if (now !== undefined && now.attempt === job.attempt && now.runnerId === job.runnerId && isLeased(now.status)) return true;
+        this.counters.offers--;
+        session.credit++;
+        this.logger.info("Offer withdrawn: another replica leased the job first", { jobId: job.id, attempt: job.attempt });
+        queueMicrotask(() => this.dispatch(job.group));
+        return false;
+      });
       this.logger.debug("Job offered", { jobId: job.id, attempt: job.attempt, runnerId: job.runnerId });
     }
+  }
+
+  /**
+   * Jobs another replica changed (its NOTIFY, or a compare-and-swap this one lost), already in the
+   * store's view: queues, leases and waiters follow, and what became queued is dispatched here too.
+   */
+  applyRemote(jobs: readonly StoredJob[], deleted: readonly string[]): void {
+    const groups = new Set<string>();
+    for (const id of deleted) {
+      this.#release(id);
+      for (const queue of this.#queues.values()) queue.remove(id);
+    }
+    for (const job of jobs) {
+      this.#queue(job.group).remove(job.id);
+      if (job.status === "queued") {
+        this.#release(job.id);
+        this.#queue(job.group).insert(job.id, job.queueSeq);
+        groups.add(job.group);
+      } else if (isLeased(job.status)) {
+        this.#leased.add(job.id);
+        const session = job.runnerId === undefined ? undefined : this.sessions.ofRunner(job.runnerId);
+        if (session === undefined) this.leaseSession.delete(job.id);
+        // Cancelled through another replica: the runner's session is here.
+        else if (job.status === "cancelling") session.send(message({ type: "cancel", jobId: job.id, attempt: job.attempt, reason: job.error?.message ?? "cancelled" }));
+      } else if (isTerminal(job.status)) {
+        this.#release(job.id);
+        this.#finished.add(job.id, finishedAt(job));
+        this.#waiters.wake(job.id);
+      }
+    }
+    for (const group of groups) this.dispatch(group);
   }
 
   /** The event cursor of a job's current attempt (from the event journal's in-memory index). */

@@ -137,8 +137,7 @@ export class ReferenceController {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       this.#lock = ControllerLock.acquire(path.join(dir, "controller.lock"));
     } catch (error) {
-      opened?.stop?.();
-      void opened?.store.close();
+      void Promise.resolve(opened?.stop?.()).then(() => opened?.store.close());
       throw error;
     }
     let backend: StoreBackend;
@@ -207,6 +206,10 @@ export class ReferenceController {
         },
       });
       this.#probe.start();
+    });
+    // Other replicas' changes (PostgreSQL): the core's queues, leases and waiters follow them.
+    backend.watchRemote?.((jobs, deleted) => {
+      if (this.#state === "ready") this.core.applyRemote(jobs, deleted);
     });
     this.runners = new RunnerRegistry(this.core);
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
@@ -430,7 +433,7 @@ export class ReferenceController {
     this.#pauses.stop();
     this.#probe?.stop();
     this.#stopRecovery?.();
-    this.#backend.stop?.();
+    await this.#backend.stop?.();
     for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller stopping", 1001);
     this.core.wakeAll();
     await this.#server?.close();

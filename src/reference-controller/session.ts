@@ -95,10 +95,16 @@ export class EdgeSession {
     for (const message of pending) socket.send(JSON.stringify(message));
   }
 
-  /** Queues `message` behind the current batch's fsync: an offer or ack never outruns its write. */
-  send(message: ControllerMessage): void {
+  /**
+   * Queues `message` behind the current batch's fsync: an offer or ack never outruns its write.
+   * `stillValid`, asked once the write is durable, may drop it then (an offer whose lease another
+   * replica took first).
+   */
+  send(message: ControllerMessage, stillValid?: () => boolean): void {
     if (this.closed) return;
-    this.#afterDurable(() => this.#deliver(message));
+    this.#afterDurable(() => {
+      if (stillValid === undefined || stillValid()) this.#deliver(message);
+    });
   }
 
   #deliver(message: ControllerMessage): void {

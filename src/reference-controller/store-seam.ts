@@ -55,7 +55,12 @@ export interface StoreBackend {
    */
   startRecovery?(onRecovered: () => void): () => void;
   /** Stops background work (pings, listeners) before `store.close()`. */
-  stop?(): void;
+  stop?(): void | Promise<void>;
+  /**
+   * Replicas sharing the database: `apply` gets the jobs another replica changed, already in the
+   * store's view (none for the embedded store, which has no other writer).
+   */
+  watchRemote?(apply: (jobs: readonly StoredJob[], deleted: readonly string[]) => void): void;
   /** The database store's connection pool: secrets, bundles and artifacts use it too (shared-stores.ts). */
   sql?: Sql;
 }

@@ -52,6 +52,8 @@ export interface Harness {
   dataDir: string;
   records: ReturnType<typeof memoryLogger>["records"];
   reopen(extra?: Partial<ReferenceControllerOptions>): Promise<Harness>;
+  /** What the controller was opened with. */
+  options: ReferenceControllerOptions;
   /**
    * Waits until every change made so far is durable and what waited for it ran (offers, acks,
    * wake-ups): at once for the embedded store in these tests (each change is fsync'd before the
@@ -80,9 +82,10 @@ function testOptions(dataDir: string, clock: FakeClock, extra: Partial<Reference
   return { options, records };
 }
 
-function harness(controller: ReferenceController, clock: FakeClock, dataDir: string, records: Harness["records"], reopen: Harness["reopen"]): Harness {
+function harness(controller: ReferenceController, options: ReferenceControllerOptions, clock: FakeClock, dataDir: string, records: Harness["records"], reopen: Harness["reopen"]): Harness {
   return {
     controller,
+    options,
     clock,
     dataDir,
     records,
@@ -100,10 +103,19 @@ function harness(controller: ReferenceController, clock: FakeClock, dataDir: str
 export function makeController(extra: Partial<ReferenceControllerOptions> = {}, dataDir = tempDir(), clock = new FakeClock()): Harness {
   const { options, records } = testOptions(dataDir, clock, extra);
   const controller = ReferenceController.create(options);
-  return harness(controller, clock, dataDir, records, async (more = {}) => {
+  return harness(controller, options, clock, dataDir, records, async (more = {}) => {
     await controller.close();
     return makeController({ ...extra, ...more }, dataDir, clock);
   });
+}
+
+/** Another replica on the same PostgreSQL database as `of` (its own data directory, the same clock). */
+export async function openReplica(of: Harness, extra: Partial<ReferenceControllerOptions> = {}): Promise<Harness> {
+  const { storeUrl, storePassword, storePingMs } = of.options;
+  if (storeUrl === undefined) throw new Error("Replicas need a controller on PostgreSQL");
+  // Every replica seals secrets with the same key (a replica with another one is refused).
+  const secretsKeyFile = of.options.secretsKeyFile ?? path.join(of.dataDir, "controller", "secrets.key");
+  return reopenController({ storeUrl, secretsKeyFile, ...(storePassword === undefined ? {} : { storePassword }), ...(storePingMs === undefined ? {} : { storePingMs }), ...extra }, tempDir(), of.clock);
 }
 
 /** A controller on `store` (embedded, or a fresh PostgreSQL database): see test/helpers/stores.ts. */
@@ -114,7 +126,7 @@ export async function openController(store: StoreFixture, extra: Partial<Referen
 async function reopenController(extra: Partial<ReferenceControllerOptions>, dataDir: string, clock: FakeClock): Promise<Harness> {
   const { options, records } = testOptions(dataDir, clock, extra);
   const controller = await ReferenceController.open(options);
-  return harness(controller, clock, dataDir, records, async (more = {}) => {
+  return harness(controller, options, clock, dataDir, records, async (more = {}) => {
     await controller.close();
     return reopenController({ ...extra, ...more }, dataDir, clock);
   });

@@ -11,6 +11,7 @@ import { realTimers, type Timers } from "../../util/time.ts";
 import { GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
 import type { StoreBackend } from "../store-seam.ts";
 import { migrate } from "./migrations.ts";
+import { listenToReplicas } from "./pg-listen.ts";
 import { PgJobLogs } from "./pg-job-logs.ts";
 import { PgStore } from "./pg-store.ts";
 
@@ -49,7 +50,10 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
   const commits = new GroupCommit({ logger, recovery: "until PostgreSQL answers again and the view is reloaded from it", ...options.commit });
   const store = new PgStore({ sql, logger, commits, replicaId: randomBytes(6).toString("base64url") });
   const logs = new PgJobLogs({ store, logger, ...(options.jobMaxBytes === undefined ? {} : { jobMaxBytes: options.jobMaxBytes }), ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) });
+  // Listening first: a change committed while the view loads is applied after it, not missed.
+  const listener = await listenToReplicas(store, logs, logger);
   await Promise.all([store.load(), logs.load()]);
+  listener.start();
 
   let stopped = false;
   let ping: unknown;
@@ -102,9 +106,13 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
         if (handle !== undefined) timer.clearTimeout(handle);
       };
     },
-    stop() {
+    watchRemote(apply) {
+      store.onRemoteChange = ({ jobs, deleted }) => apply(jobs, deleted);
+    },
+    async stop() {
       stopped = true;
       if (ping !== undefined) timer.clearTimeout(ping);
+      await listener.stop();
     },
   };
 }

@@ -9,6 +9,8 @@ import type { StoredJob, StoredRunner } from "../records.ts";
 
 /** The channel replicas LISTEN on; a payload is `<replica id>:<job id>,<job id>,…`. */
 export const JOBS_CHANNEL = "edge_runner_jobs";
+/** Runners registered, changed or deleted, in the same payload form. */
+export const RUNNERS_CHANNEL = "edge_runner_runners";
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_PAYLOAD = 7_000;
 
@@ -125,8 +127,11 @@ export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatc
         [json(tx, events.map(({ jobId, event, bytes }) => ({ job_id: jobId, seq: event.seq, attempt: event.attempt, attempt_seq: event.attemptSeq, bytes, truncated: event.truncated === true, body: event })))],
       );
     }
-    const changed = [...written, ...batch.deletedJobs];
-    for (const payload of notifyPayloads(replicaId, changed)) await tx`SELECT pg_notify(${JOBS_CHANNEL}, ${payload})`;
+    // Jobs whose events changed are named too: another replica the runner moves to needs their seqs.
+    const changed = new Set([...written, ...batch.deletedJobs, ...events.map((e) => e.jobId)]);
+    for (const payload of notifyPayloads(replicaId, [...changed])) await tx`SELECT pg_notify(${JOBS_CHANNEL}, ${payload})`;
+    const runners = [...batch.runners.keys(), ...batch.deletedRunners];
+    for (const payload of notifyPayloads(replicaId, runners)) await tx`SELECT pg_notify(${RUNNERS_CHANNEL}, ${payload})`;
   });
   return outcome;
 }

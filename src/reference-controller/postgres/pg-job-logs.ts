@@ -63,6 +63,31 @@ export class PgJobLogs implements EventStore {
     this.#logger.debug("Loaded the job event index from PostgreSQL", { jobs: this.#index.size, bytes: this.#totalBytes });
   }
 
+  /**
+   * Takes the database's counts for these jobs where it holds more events than this replica knows
+   * (another replica stored them: the runner may move here and go on from its seq).
+   */
+  async reloadIndex(jobIds: readonly string[]): Promise<void> {
+    if (jobIds.length === 0) return;
+    const sql = this.#store.sql;
+    const ids = sql.array(jobIds as string[]);
+    const [totals, lasts] = await Promise.all([
+      sql<Array<{ job_id: string; count: number; bytes: string; truncated: boolean }>>`
+        SELECT job_id, count(*)::int AS count, sum(bytes)::bigint AS bytes, bool_or(truncated) AS truncated FROM job_events WHERE job_id = ANY(${ids}) GROUP BY job_id`,
+      sql<Array<{ job_id: string; attempt: number; attempt_seq: number }>>`
+        SELECT DISTINCT ON (job_id) job_id, attempt, attempt_seq FROM job_events WHERE job_id = ANY(${ids}) ORDER BY job_id, seq DESC`,
+    ]);
+    const last = new Map(lasts.map((row) => [row.job_id, row]));
+    for (const row of totals) {
+      const known = this.#index.get(row.job_id);
+      if (known !== undefined && known.count >= row.count) continue;
+      const bytes = Number(row.bytes);
+      const end = last.get(row.job_id);
+      this.#totalBytes += bytes - (known?.bytes ?? 0);
+      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes, truncated: row.truncated });
+    }
+  }
+
   admit(jobId: string, bytes: number): EventAdmission {
     const index = this.#index.get(jobId);
     if (index?.truncated === true) return "drop";

@@ -134,7 +134,7 @@ export class PgStore implements StateStore, DurableSink {
           // Another replica changed these jobs first: take its version before anything acts on ours.
           this.#logger.info("Jobs changed by another replica; reloading them", { jobs: outcome.lost.length });
           try {
-            await this.reloadJobs(outcome.lost);
+            await this.reloadJobs(outcome.lost, true);
           } catch (error) {
             return done(error instanceof Error ? error : new Error(String(error)));
           }
@@ -145,30 +145,53 @@ export class PgStore implements StateStore, DurableSink {
     );
   }
 
-  /** Reads these jobs from the database into memory (gone ones are dropped) and tells the core. */
-  async reloadJobs(ids: readonly string[]): Promise<void> {
+  /**
+   * Reads these jobs from the database into memory (gone ones are dropped) and tells the core.
+   * A row no newer than what this replica holds is skipped (its own change may still be in a
+   * batch); `force` takes the row anyway (a compare-and-swap this replica lost).
+   */
+  async reloadJobs(ids: readonly string[], force = false): Promise<void> {
     if (ids.length === 0) return;
     const rows = await this.sql<Array<{ version: string; doc: StoredJob }>>`SELECT version, doc FROM jobs WHERE id = ANY(${this.sql.array(ids as string[])})`;
-    const found = new Set<string>();
+    const found = new Set(rows.map((row) => row.doc.id));
     const jobs: StoredJob[] = [];
     for (const row of rows) {
       const version = Number(row.version);
-      // A row older than what this replica holds is a stale notification: keep ours.
-      if ((this.#versions.get(row.doc.id) ?? 0) > version) continue;
-      found.add(row.doc.id);
-      // Our own write of it still waiting for a batch would overwrite theirs: drop it.
+      if (!force && (this.#versions.get(row.doc.id) ?? 0) >= version) continue;
+      // Our own write of it still waiting for a batch would lose its compare-and-swap: drop it.
       this.#pending.jobs.delete(row.doc.id);
       this.#jobs.set(row.doc.id, row.doc);
       this.#versions.set(row.doc.id, version);
       if (row.doc.queueSeq > this.#maxQueueSeq) this.#maxQueueSeq = row.doc.queueSeq;
       jobs.push(row.doc);
     }
-    const deleted = ids.filter((id) => !found.has(id) && !rows.some((row) => row.doc.id === id));
+    // Gone from the database (pruned by another replica); a job of ours not written yet stays.
+    const deleted = ids.filter((id) => !found.has(id) && this.#versions.has(id));
     for (const id of deleted) {
       this.#jobs.delete(id);
       this.#versions.delete(id);
     }
-    this.onRemoteChange({ jobs, deleted });
+    if (jobs.length > 0 || deleted.length > 0) this.onRemoteChange({ jobs, deleted });
+  }
+
+  /** Runners another replica registered, changed or deleted. */
+  async reloadRunners(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const rows = await this.sql<Array<{ doc: StoredRunner }>>`SELECT doc FROM runners WHERE id = ANY(${this.sql.array(ids as string[])})`;
+    const found = new Set(rows.map((row) => row.doc.id));
+    for (const row of rows) if (!this.#pending.runners.has(row.doc.id)) this.#runners.set(row.doc.id, row.doc);
+    for (const id of ids) if (!found.has(id) && !this.#pending.runners.has(id)) this.#runners.delete(id);
+  }
+
+  /** After notifications may have been missed (the listening connection was re-made): every job whose version differs is reloaded. */
+  async resync(): Promise<void> {
+    const rows = await this.sql<Array<{ id: string; version: string }>>`SELECT id, version FROM jobs`;
+    const stale = rows.filter((row) => (this.#versions.get(row.id) ?? 0) < Number(row.version)).map((row) => row.id);
+    const present = new Set(rows.map((row) => row.id));
+    const gone = [...this.#versions.keys()].filter((id) => !present.has(id));
+    await this.reloadJobs([...stale, ...gone]);
+    const runners = await this.sql<Array<{ id: string }>>`SELECT id FROM runners`;
+    await this.reloadRunners([...new Set([...runners.map((r) => r.id), ...this.#runners.keys()])]);
   }
 
   /** The version this replica holds of a job (tests, and the offer check at send time). */

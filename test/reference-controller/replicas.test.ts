@@ -1,0 +1,120 @@
+// Several controller replicas, all active on one PostgreSQL database (issue 16 item 2), in one
+// process with runners connected in memory: a job submitted on one replica is offered at once to
+// a runner on another (LISTEN/NOTIFY; no sweep loop runs here, so nothing polls), waiters wake on
+// any replica, two replicas leasing one job send one offer (compare-and-swap; the loser's credit
+// comes back), a lease held through a replica that is gone expires and is re-queued once by the
+// others, and fencing by attempt holds across replicas.
+
+import { afterEach, expect, test } from "bun:test";
+import { eventually } from "../helpers/harness.ts";
+import { forEachStore } from "../helpers/stores.ts";
+import { FakeRunner, openController, openReplica, type Harness } from "./helpers.ts";
+
+const open: Harness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.controller.close();
+});
+
+/** A runner registered through `registrar`, connected to `replica` once that replica knows it. */
+async function runnerOn(replica: Harness, registrar: Harness, id: string): Promise<FakeRunner> {
+  const apiKey = registrar.controller.registerRunner({ id, group: "default" }).apiKey;
+  await registrar.settle();
+  await eventually(() => (replica.controller.core.store.runners.has(id) ? true : undefined), 5_000, `replica knows runner ${id}`);
+  return FakeRunner.connect(replica.controller, id, "default", apiKey);
+}
+
+forEachStore("replicas on one database", (store) => {
+  async function replicas(n: number): Promise<Harness[]> {
+    const first = await openController(store);
+    const all = [first];
+    for (let i = 1; i < n; i++) all.push(await openReplica(first));
+    open.push(...all);
+    return all;
+  }
+
+  test("a job submitted on replica A is offered at once to a runner on replica B; a waiter on A wakes when it ends", async () => {
+    const [a, b] = (await replicas(2)) as [Harness, Harness];
+    const r = await runnerOn(b, b, "r1");
+    r.send({ type: "credit", slots: 1 });
+    await b.settle();
+    const job = a.controller.submitJob({ plugin: "echo" });
+    await a.settle();
+    const waiting = a.controller.waitForJob(job.id, 10_000);
+    const offer = await eventually(() => r.of("offer")[0], 5_000, "the offer on replica B");
+    expect(offer.job).toMatchObject({ id: job.id, attempt: 1 });
+    r.send({ type: "accept", jobId: job.id, attempt: 1 });
+    r.send({ type: "result", jobId: job.id, attempt: 1, lastSeq: 0, status: "succeeded", output: { via: "b" }, startedAt: 1, finishedAt: 2 });
+    await b.settle();
+    expect(r.last("result_ack").accepted).toBe(true);
+    expect(await waiting).toMatchObject({ status: "succeeded", output: { via: "b" } });
+  }, 30_000);
+
+  test("two replicas leasing the same job send one offer: the compare-and-swap that loses withdraws its offer and returns the credit", async () => {
+    const [a, b, c] = (await replicas(3)) as [Harness, Harness, Harness];
+    const ra = await runnerOn(a, a, "ra");
+    const rb = await runnerOn(b, b, "rb");
+    const job = c.controller.submitJob({ plugin: "echo" });
+    await c.settle();
+    await eventually(() => (a.controller.core.queuedCount() === 1 && b.controller.core.queuedCount() === 1 ? true : undefined), 5_000, "both replicas see the job queued");
+    // Credit on both in the same turn: each leases the job in memory before either commits.
+    ra.send({ type: "credit", slots: 1 });
+    rb.send({ type: "credit", slots: 1 });
+    await Promise.all([a.settle(), b.settle()]);
+    await eventually(() => (ra.session.credit + rb.session.credit === 1 ? true : undefined), 5_000, "the losing replica's credit back");
+    const offers = [...ra.of("offer"), ...rb.of("offer")];
+    expect(offers).toHaveLength(1);
+    expect(offers[0]?.job).toMatchObject({ id: job.id, attempt: 1 });
+    const [row] = await store.sql()<Array<{ attempt: number; runner_id: string; version: string }>>`SELECT attempt, runner_id, version FROM jobs WHERE id = ${job.id}`;
+    expect({ attempt: row?.attempt, runner: row?.runner_id, version: Number(row?.version) }).toEqual({ attempt: 1, runner: ra.of("offer").length === 1 ? "ra" : "rb", version: 2 });
+    const withdrawn = [...a.records, ...b.records].filter((x) => x.msg.includes("Offer withdrawn"));
+    expect(withdrawn).toHaveLength(1);
+    // The returned credit takes the next job.
+    const next = c.controller.submitJob({ plugin: "echo" });
+    await c.settle();
+    await eventually(() => ([...ra.of("offer"), ...rb.of("offer")].length === 2 ? true : undefined), 5_000, "the second offer");
+    expect(new Set([...ra.of("offer"), ...rb.of("offer")].map((m) => m.job.id))).toEqual(new Set([job.id, next.id]));
+  }, 30_000);
+
+  test("a lease held through a replica that is gone expires and is re-queued once by the others; fencing refuses the old attempt on any replica", async () => {
+    const [a, b, c] = (await replicas(3)) as [Harness, Harness, Harness];
+    const r1 = await runnerOn(a, a, "r1");
+    const job = a.controller.submitJob({ plugin: "echo" });
+    r1.send({ type: "credit", slots: 1 });
+    await a.settle();
+    expect(r1.last("offer").job.attempt).toBe(1);
+    await eventually(() => (b.controller.getJob(job.id)?.status === "leased" && c.controller.getJob(job.id)?.status === "leased" ? true : undefined), 5_000, "B and C see the lease");
+    // Replica A goes away with its runner's lease in the database.
+    await a.controller.close();
+    open.splice(open.indexOf(a), 1);
+    a.clock.advance(30_000);
+    // Both survivors sweep in the same turn: each re-queues in memory, one write wins.
+    b.controller.sweep();
+    c.controller.sweep();
+    await Promise.all([b.settle(), c.settle()]);
+    const sql = store.sql();
+    await eventually(async () => ((await sql`SELECT 1 FROM jobs WHERE id = ${job.id} AND status = 'queued'`).length === 1 ? true : undefined), 5_000, "re-queued");
+    const [row] = await sql<Array<{ version: string; doc: { attempt: number; error?: { code: string } } }>>`SELECT version, doc FROM jobs WHERE id = ${job.id}`;
+    // Inserted and leased in one batch (1), re-queued once (2): the other re-queue lost its compare-and-swap.
+    expect({ version: Number(row?.version), attempt: row?.doc.attempt, error: row?.doc.error?.code }).toEqual({ version: 2, attempt: 1, error: "lease_expired" });
+    expect([...b.records, ...c.records].filter((x) => x.msg.includes("changed by another replica"))).toHaveLength(1);
+    await eventually(() => (b.controller.getJob(job.id)?.status === "queued" && c.controller.getJob(job.id)?.status === "queued" ? true : undefined), 5_000, "both see it queued");
+    // Another runner on C takes attempt 2.
+    const r2 = await runnerOn(c, c, "r2");
+    r2.send({ type: "credit", slots: 1 });
+    await c.settle();
+    await eventually(() => r2.of("offer")[0], 5_000, "attempt 2 offered");
+    expect(r2.last("offer").job).toMatchObject({ id: job.id, attempt: 2 });
+    await eventually(() => (b.controller.getJob(job.id)?.attempt === 2 ? true : undefined), 5_000, "B sees attempt 2");
+    // The first runner reconnects to B and reports attempt 1: refused there.
+    const late = new FakeRunner(b.controller, "r1");
+    late.apiKey = r1.apiKey;
+    late.reconnect();
+    late.send({ type: "result", jobId: job.id, attempt: 1, lastSeq: 0, status: "succeeded", output: { stale: true }, startedAt: 1, finishedAt: 2 });
+    await b.settle();
+    expect(late.last("result_ack")).toMatchObject({ accepted: false, reason: "stale_attempt" });
+    r2.send({ type: "result", jobId: job.id, attempt: 2, lastSeq: 0, status: "succeeded", output: { fresh: true }, startedAt: 1, finishedAt: 2 });
+    await c.settle();
+    await eventually(() => (b.controller.getJob(job.id)?.status === "succeeded" ? true : undefined), 5_000, "B sees the result");
+    expect(b.controller.getJob(job.id)).toMatchObject({ attempt: 2, output: { fresh: true } });
+  }, 30_000);
+}, ["postgres"]);
