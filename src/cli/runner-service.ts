@@ -2,15 +2,12 @@
 // Used by `edge-runner run` and by `edge-runner dev` (which runs a controller beside it).
 
 import { meshstackSection } from "../status/meshstack-section.ts";
-import { jobSecretResolver } from "../plugins/run-services.ts";
 import type { Config } from "../config/resolve.ts";
 import { ConfigError, primaryControllerUrl } from "../config/resolve.ts";
 import { readSecretFile } from "../config/secret-file.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import { EdgeConnection } from "../controller/edge/edge-connection.ts";
-import { runnerBundleResolver } from "../plugin-bundles/runner-bundles.ts";
-import { PluginPool } from "../plugins/pool.ts";
 import { openStorageService } from "../storage/open-store.ts";
 import { storageSection } from "../status/storage-section.ts";
 import { parsePoolPolicy } from "../plugins/pool-policy.ts";
@@ -22,15 +19,14 @@ import { controllerClient, readCaFile } from "../platform/controller-client.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Runner } from "../runner/runner.ts";
-import { controllerSecretResolver } from "../runner/controller-secrets.ts";
-import { controllerArtifactSink } from "../runner/controller-artifacts.ts";
-import { SecretInputsExecutor } from "../runner/secret-inputs-executor.ts";
+import { DeferredExecutor } from "../runner/deferred-executor.ts";
 import { SecretBackends } from "../secrets/references/secret-backends.ts";
 import { secretsSection } from "../status/secrets-section.ts";
 import { backendOptionsFromConfig } from "../secrets/references/from-config.ts";
 import { RunnerKeyService } from "../secrets/runner-key-service.ts";
 import { defaultControllerClient } from "../platform/controller-client.ts";
 import { hostList, insecureWarning, publicUrl } from "../config/url.ts";
+import { errorMessage } from "../errors.ts";
 
 export interface RunnerService {
   runner: Runner;
@@ -68,7 +64,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     maxWorkers: config.concurrency, maxJobsPerWorker: 1000, idleMs: config.workerIdleMs, prewarm: 0, isolation: "thread", memoryCeilingMb: config.workerMaxHeapMb,
   }, (file) => readFileSync(file, "utf8"));
   // Job storage: options are checked here (a config error, 78) and the S3 SDK is loaded only
-  // when storageBackend is "s3"; its first sweep waits for the key ring below.
+  // when storageBackend is "s3"; its first sweep starts once the status port is up.
   const storage = await openStorageService(config, runnerId, logger);
   // The key ring is read before any network call, so a bad key file is a config error (78).
   const keys = await RunnerKeyService.load({
@@ -80,46 +76,30 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     logger,
     checkMs: config.keyRingCheckMs,
   });
-  // The first sweep runs before any job, so a crashed run's orphans past their grace are gone
-  // before new work starts.
-  await storage.start();
   const ring = () => keys.ring;
-  const controllerSecrets = controllerSecretResolver({ controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) });
+  // Controller secrets decrypt with the key ring (jose): loaded at the first controller: reference.
+  let controllerSecrets: Promise<ReturnType<typeof import("../runner/controller-secrets.ts").controllerSecretResolver>> | undefined;
+  const controllerSecret = async (ref: string, job: { jobId: string; attempt: number }, signal: AbortSignal) => {
+    controllerSecrets ??= import("../runner/controller-secrets.ts").then((m) => m.controllerSecretResolver({ controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) }));
+    return (await controllerSecrets)(job).get(ref, signal);
+  };
   // Secret references (vault:, gcp:, controller:, env:, file:); backend tokens join the process scope.
   const backends = new SecretBackends({
     ...backendOptionsFromConfig(config),
     registerSecret: (value) => redactor.add(value),
-    ...(meshstack === undefined ? { controller: (ref: string, job: { jobId: string; attempt: number }, signal: AbortSignal) => controllerSecrets(job).get(ref, signal) } : {}),
+    ...(meshstack === undefined ? { controller: controllerSecret } : {}),
   });
-  const secrets = (request: { jobId: string; attempt: number; declaredSecrets?: readonly string[] }) => ({
-    get: (ref: string, signal: AbortSignal) => backends.resolve(ref, { jobId: request.jobId, attempt: request.attempt, ...(request.declaredSecrets === undefined ? {} : { declared: request.declaredSecrets }) }, signal),
-  });
-  const artifactSink = controllerArtifactSink({ controllerUrl, runnerId, apiKey, ...(client === undefined ? {} : { client }) });
-  const pool = new PluginPool({
-    idleMs: config.workerIdleMs,
-    maxWorkerHeapMb: config.workerMaxHeapMb,
-    policy,
-    storage,
-    artifactMaxBytes: config.artifactMaxBytes,
-    // Artifacts go to the reference controller; a meshStack runner has no destination for them yet.
-    ...(meshstack === undefined ? { artifacts: () => artifactSink } : {}),
-    // A meshStack run's secrets are the ones its adapter decrypted (meshstack:inputs.KEY, meshstack:implementation.FIELD).
-    secrets: meshstack === undefined ? secrets : (request) => jobSecretResolver(request.jobId, meshSecrets?.(request.jobId)),
-    logger,
-    // meshStack serves no plugin bundles: its runs use the built-in integrations.
-    ...(meshstack !== undefined ? {} : { resolve: runnerBundleResolver({
-      controllerUrl,
-      runnerId,
-      apiKey,
-      dataDir: config.dataDir,
-      ...(config.trustedKeys === undefined ? {} : { trustedKeys: config.trustedKeys }),
-      maxBytes: config.pluginMaxBytes,
-      recheckMs: config.bundleRecheckMs,
-      logger,
-      onRefused: (code) => metrics.bundleRefused(code),
-      // Bundles come from the controller, so they use its TLS trust (caFile).
-      ...(client === undefined ? {} : { fetch: ((input: string | URL | Request, init?: RequestInit) => client.fetch(String(input), init)) as typeof fetch }),
-    }) }),
+  // The first sweep runs before any job (the executor waits for it), so a crashed run's orphans
+  // past their grace are gone before new work starts; it no longer holds up readiness.
+  let storageStarted: Promise<unknown> | undefined;
+  // Jobs run on an executor built at the first job, or at start when a plugin policy asks for
+  // warm workers: the pool, worker threads, bundles and decryption are no part of being ready.
+  const executor = new DeferredExecutor(async () => {
+    await storageStarted;
+    const { buildRunnerExecutor } = await import("./runner-executor.ts");
+    const built = buildRunnerExecutor({ config, controllerUrl, runnerId, apiKey, client, logger, metrics, policy, storage, backends, ring, meshSecrets, meshstack: meshstack !== undefined });
+    void built.pool.prewarmAll();
+    return built.executor;
   });
   let runner: Runner | undefined;
   let stopping: Promise<void> | undefined;
@@ -152,7 +132,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     jobTimeoutMs: config.jobTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
     connection,
-    executor: new SecretInputsExecutor(pool, ring),
+    executor,
     logger,
     metrics,
   });
@@ -164,10 +144,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
   });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
-    await pool.close(); // nothing else started yet: leave no worker behind the failure
-    await storage.close();
+    await storage.close(); // nothing else started yet
     throw error;
   });
+  storageStarted = storage.start().catch((error: unknown) => logger.warn(`Cannot sweep job storage at start: ${errorMessage(error)}`));
   // meshStack has its own key registration (a certificate pasted into meshStack). The edge
   // runner tells its keys once the first session is up: readiness does not wait for them, and
   // sent beside the session request the announcement delayed it (docs/performance.md, start-up).
@@ -180,7 +160,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   }
   if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
   started.start();
-  void pool.prewarmAll();
+  if (policy.prewarmList().length > 0) void executor.build().catch((error: unknown) => logger.error(`Cannot start the plugin pool: ${errorMessage(error)}`));
   logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl.map(publicUrl).join(", ") });
 
   return {

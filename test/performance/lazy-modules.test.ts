@@ -54,6 +54,23 @@ describe("modules loaded at start-up", async () => {
     }
   });
 
+  test("an idle `run` loads no plugin pool, worker threads, bundle verification or jose until its first job", () => {
+    // src/cli/runner-executor.ts is imported by the DeferredExecutor at the first job (or when a
+    // plugin policy asks for warm workers): what runs jobs is no part of being ready.
+    const jobOnly: Record<string, RegExp> = {
+      "the executor's assembly": /src\/cli\/runner-executor\.ts$/,
+      "the plugin pool": /src\/plugins\/pool\.ts$/,
+      // The list of refusal codes is read by /metrics; the verification code is not.
+      "bundle verification": /src\/plugin-bundles\/(?!bundle-errors\.ts$)/,
+      jose: /node_modules\/jose\//,
+      "controller secrets": /src\/runner\/controller-secrets\.ts$/,
+    };
+    for (const [name, pattern] of Object.entries(jobOnly)) expect({ name, found: all.some((f) => pattern.test(f)) }).toEqual({ name, found: true });
+    const loaded = [...staticClosure(meta, "src/main.ts"), ...staticClosure(meta, "src/cli/run-command.ts")];
+    for (const [name, pattern] of Object.entries(jobOnly)) expect({ name, loaded: loaded.filter((f) => pattern.test(f)) }).toEqual({ name, loaded: [] });
+    expect([...builtins(meta, loaded)].filter((m) => ["worker_threads", "child_process"].includes(m))).toEqual([]);
+  });
+
   test("an idle `run` loads no S3, Vault, GCP, integration or meshStack code", () => {
     const loaded = [...staticClosure(meta, "src/main.ts"), ...staticClosure(meta, "src/cli/run-command.ts")];
     for (const [name, pattern] of Object.entries(BACKENDS)) expect({ name, loaded: loaded.filter((f) => pattern.test(f)) }).toEqual({ name, loaded: [] });

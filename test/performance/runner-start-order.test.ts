@@ -1,6 +1,7 @@
 // What `edge-runner run` does before it can be ready, and what it leaves for later (issue 15,
 // docs/performance.md start-up): the runner's key announcement waits for the first session, so
-// it never competes with the session request on the way to /readyz.
+// it never competes with the session request on the way to /readyz; the executor (plugin pool)
+// is built at the first job, which then runs as before.
 
 import { afterEach, expect, test } from "bun:test";
 import { generateKeyPairSync } from "node:crypto";
@@ -68,4 +69,21 @@ test("once its first session is up, the runner tells the controller its keys", a
   await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
   const keys = await eventually(() => controller.runners.groupKeys("default")[0], 10_000, "the runner's keys at the controller");
   expect(keys.kty).toBe("RSA");
+});
+
+test("the first job runs on the executor built when it arrives, and later jobs on the same one", async () => {
+  const data = tempDir("edge-runner-start-order-job-");
+  cleanups.push(data.remove);
+  const { controller } = await startController({ dataDir: data.dir });
+  cleanups.push(() => controller.close());
+  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+  const service = await startService(controller.url, runnerDir(), apiKey);
+  await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
+  expect(service.runner.snapshot().workers).toEqual([]);
+  for (const n of [1, 2]) {
+    const job = controller.submitJob({ plugin: "echo", action: "default", input: { n } });
+    const done = await controller.waitForJob(job.id, 20_000);
+    expect({ n, status: done.status, output: done.output }).toEqual({ n, status: "succeeded", output: { n } });
+  }
+  expect(service.runner.snapshot().workers.length).toBe(1);
 });
