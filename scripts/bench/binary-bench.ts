@@ -1,6 +1,7 @@
 // Start-up and footprint of the compiled executable: size, `--version` wall time, spawn of
-// `edge-runner run` until /readyz answers 200 (against `edge-runner controller`), idle RSS, and
-// RSS per warm plugin worker. Every process started here is stopped here, by its own pid.
+// `edge-runner run` until /readyz answers 200 (against `edge-runner controller`) with the CPU
+// time used by then, idle RSS, and RSS per warm plugin worker; each beside its hello-world floor,
+// interleaved round by round. Every process started here is stopped here, by its own pid.
 
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -10,6 +11,7 @@ import type { HelloWorlds } from "./hello-world.ts";
 import { peakRss } from "./hello-world.ts";
 import { freePort, sleep, startChild, stopChild, vmRss, waitFor200 } from "./processes.ts";
 import { timeSpawn } from "./spawn-timer.ts";
+import { cpuTimeMs } from "./process-cpu.ts";
 import { median } from "./stats.ts";
 
 export interface BinaryOptions {
@@ -30,6 +32,8 @@ export interface BinaryFootprint {
   versionLine: string;
   /** Each run: spawn → first 200 from /readyz. */
   readyMs: number[];
+  /** Each run: CPU time (all threads) the runner had used when /readyz first answered 200. */
+  readyCpuMs: number[];
   idleRssBytes: number;
   rssWithWorkersBytes: number;
   workersSeen: number;
@@ -43,6 +47,11 @@ export interface BinaryFootprint {
     peakRssBytes: number;
     /** Each run: spawn of `hello-server` → first 200, interleaved with the runner's. */
     readyMs: number[];
+    /** Each run: CPU time `hello-server` had used at its first 200. */
+    readyCpuMs: number[];
+    /** Each run: spawn of `server-net` (session + WebSocket at the controller first) → first 200. */
+    netReadyMs: number[];
+    netReadyCpuMs: number[];
     /** RSS of `hello-server` after the same settle time as the runner's idle RSS. */
     idleRssBytes: number;
   };
@@ -79,6 +88,9 @@ export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFoo
     await waitFor200(`${controllerUrl}/api/v1/health`, 10_000, "the controller's /api/v1/health");
     const keyFile = path.join(dir, "bench.key");
     await timeSpawn(binary, ["runner", "register", "bench", "--api-key-out", keyFile, "--controller-url", controllerUrl, "--data-dir", controllerDir]);
+    // The network floor has its own runner id, so its session never replaces the runner's.
+    const floorKeyFile = path.join(dir, "floor.key");
+    await timeSpawn(binary, ["runner", "register", "bench-floor", "--api-key-out", floorKeyFile, "--controller-url", controllerUrl, "--data-dir", controllerDir]);
     const adminToken = readFileSync(path.join(controllerDir, "controller", "admin-token"), "utf8").trim();
 
     // As in production (the runner warns without one): a key pair on disk. Without it every
@@ -91,24 +103,42 @@ export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFoo
       "--data-dir", path.join(dir, "runner-data"), "--log-level", "warn",
     ];
     const readyMs: number[] = [];
+    const readyCpuMs: number[] = [];
     const helloReadyMs: number[] = [];
+    const helloReadyCpuMs: number[] = [];
+    const netReadyMs: number[] = [];
+    const netReadyCpuMs: number[] = [];
     let helloServer: ChildProcess | undefined;
     let runner: ChildProcess | undefined;
     let startedAt = 0;
+    // Spawned, then /readyz polled every 5 ms until 200; wall time and the child's CPU time then.
+    const timeReady = async (child: () => ChildProcess, port: number, what: string): Promise<{ ms: number; cpuMs: number; child: ChildProcess }> => {
+      const started = performance.now();
+      const spawned = child();
+      children.add(spawned);
+      await waitFor200(`http://127.0.0.1:${port}/readyz`, 10_000, what, 5);
+      const ms = performance.now() - started;
+      return { ms, cpuMs: cpuTimeMs(spawned.pid as number), child: spawned };
+    };
     for (let i = 0; i < options.readyRuns; i++) {
+      const last = i === options.readyRuns - 1;
       const helloPort = await freePort();
-      const helloStarted = performance.now();
-      helloServer = startChild(floor.server, [String(helloPort)]);
-      children.add(helloServer);
-      await waitFor200(`http://127.0.0.1:${helloPort}/readyz`, 10_000, "the hello-world server", 5);
-      helloReadyMs.push(performance.now() - helloStarted);
-      if (i < options.readyRuns - 1) await stopChild(helloServer, children);
+      const hello = await timeReady(() => startChild(floor.server, [String(helloPort)]), helloPort, "the hello-world server");
+      helloServer = hello.child;
+      helloReadyMs.push(hello.ms);
+      helloReadyCpuMs.push(hello.cpuMs);
+      if (!last) await stopChild(helloServer, children);
+      const netPort = await freePort();
+      const net = await timeReady(() => startChild(floor.serverNet, [String(netPort), controllerUrl, floorKeyFile, "bench-floor"]), netPort, "the hello-world server with a controller session");
+      netReadyMs.push(net.ms);
+      netReadyCpuMs.push(net.cpuMs);
+      await stopChild(net.child, children);
       startedAt = performance.now();
-      runner = startChild(binary, runArgs);
-      children.add(runner);
-      await waitFor200(`http://127.0.0.1:${statusPort}/readyz`, 10_000, "the runner's /readyz", 5);
-      readyMs.push(performance.now() - startedAt);
-      if (i < options.readyRuns - 1) await stopChild(runner, children);
+      const run = await timeReady(() => startChild(binary, runArgs), statusPort, "the runner's /readyz");
+      runner = run.child;
+      readyMs.push(run.ms);
+      readyCpuMs.push(run.cpuMs);
+      if (!last) await stopChild(runner, children);
     }
     const pid = (runner as ChildProcess).pid as number;
     await sleep(Math.max(0, startedAt + options.idleSettleMs - performance.now()));
@@ -139,12 +169,13 @@ export async function binaryFootprint(options: BinaryOptions): Promise<BinaryFoo
       versionMs: median(version),
       versionLine,
       readyMs,
+      readyCpuMs,
       idleRssBytes,
       rssWithWorkersBytes,
       workersSeen,
       perWorkerBytes: workersSeen > 0 ? (rssWithWorkersBytes - idleRssBytes) / workersSeen : Number.NaN,
       versionPeakRssBytes,
-      floor: { versionMs: median(helloVersion), peakRssBytes: helloPeakRssBytes, readyMs: helloReadyMs, idleRssBytes: helloIdleRssBytes },
+      floor: { versionMs: median(helloVersion), peakRssBytes: helloPeakRssBytes, readyMs: helloReadyMs, readyCpuMs: helloReadyCpuMs, netReadyMs, netReadyCpuMs, idleRssBytes: helloIdleRssBytes },
     };
   } finally {
     for (const child of [...children]) await stopChild(child, children);

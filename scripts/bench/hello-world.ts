@@ -1,6 +1,9 @@
-// The floor of the start-up rows: two compiled Bun hello-worlds, built with the same flags as
-// the executable (scripts/build.ts) so the ratio measures edge-runner's own start-up, not Bun's.
-// `hello` prints one line and exits; `hello-server` answers 200 on 127.0.0.1:<argv[2]>/readyz.
+// The floor of the start-up rows: compiled Bun hello-worlds, built with the same flags as the
+// executable (scripts/build.ts) so the ratio measures edge-runner's own start-up, not Bun's.
+// `hello` prints one line and exits; `server` answers 200 on 127.0.0.1:<argv[2]>/readyz.
+// `server-net` is the same server that, like a runner, is ready only once it has an edge session
+// (one POST) and its WebSocket open at the controller: the network step the runner's /readyz
+// waits for, which `server` does not take (argv: port, controller URL, API key file, runner id).
 
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -9,11 +12,22 @@ import * as path from "node:path";
 export interface HelloWorlds {
   hello: string;
   server: string;
+  serverNet: string;
 }
 
 const sources = {
   hello: `console.log("hello world");\n`,
   server: `Bun.serve({ hostname: "127.0.0.1", port: Number(process.argv[2]), fetch: () => new Response("ok") });\n`,
+  serverNet: `const [port, url, keyFile, runnerId] = process.argv.slice(2);
+let ready = false;
+Bun.serve({ hostname: "127.0.0.1", port: Number(port), fetch: () => new Response(ready ? "ok" : "not yet", { status: ready ? 200 : 503 }) });
+const key = (await Bun.file(keyFile).text()).trim();
+const response = await fetch(url + "/edge/v1/sessions", { method: "POST", headers: { authorization: "Bearer " + key, "content-type": "application/json" }, body: JSON.stringify({ v: 1, runnerId, group: "default", version: "hello", transport: "websocket" }) });
+if (response.status !== 201 && response.status !== 200) throw new Error("session: HTTP " + response.status);
+const session = await response.json();
+const socket = new WebSocket(url.replace(/^http/, "ws") + "/edge/v1/sessions/" + encodeURIComponent(session.sessionId) + "/ws?token=" + encodeURIComponent(session.token));
+socket.onopen = () => { ready = true; };
+`,
 };
 
 export function buildHelloWorlds(dir: string): HelloWorlds {
