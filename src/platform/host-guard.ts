@@ -5,7 +5,6 @@
 // Anything else gets 421 Misdirected Request before any handler runs.
 
 import type { MiddlewareHandler } from "hono";
-import { isIP } from "node:net";
 
 export interface HostGuardOptions {
   /** Extra names to answer (the bind address and `allowedHosts` from config), without ports. */
@@ -13,6 +12,25 @@ export interface HostGuardOptions {
 }
 
 const LOOPBACK_NAMES = new Set(["localhost", "localhost."]);
+
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)){3}$/;
+
+/**
+ * Whether `name` is an IPv4 or IPv6 address literal: what node:net's isIP() accepts, less IPv6
+ * zone ids (`fe80::1%eth0`, which no browser sends in a Host header). Not node:net itself: it
+ * is loaded only for this, and cost every runner start ~6 ms of CPU (docs/performance.md).
+ */
+export function isIpLiteral(name: string): boolean {
+  if (IPV4.test(name)) return true;
+  if (!name.includes(":") || /[^0-9a-fA-F:.]/.test(name)) return false;
+  try {
+    // The URL parser validates IPv6 literals exactly (RFC 4291 text forms, embedded IPv4 included).
+    new URL(`http://[${name}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** The host name of a `Host` header value, lower-cased, without port or IPv6 brackets. */
 export function hostName(header: string): string {
@@ -26,7 +44,7 @@ export function hostName(header: string): string {
 export function isAllowedHost(host: string, extra: ReadonlySet<string>): boolean {
   const name = hostName(host);
   if (name === "") return false;
-  if (LOOPBACK_NAMES.has(name) || name.endsWith(".localhost") || isIP(name) !== 0) return true;
+  if (LOOPBACK_NAMES.has(name) || name.endsWith(".localhost") || isIpLiteral(name)) return true;
   return extra.has(name);
 }
 
