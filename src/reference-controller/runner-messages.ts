@@ -231,7 +231,10 @@ export class RunnerMessages {
 
   #result(session: EdgeSession, msg: Msg<"result">): void {
     const ack = (accepted: boolean, extra: { reason?: "stale_attempt" | "unknown_job" | "events_missing"; expectedSeq?: number } = {}) =>
-      session.send(message({ type: "result_ack", jobId: msg.jobId, attempt: msg.attempt, accepted, ...extra }));
+      session.send(message({ type: "result_ack", jobId: msg.jobId, attempt: msg.attempt, accepted, ...extra }), accepted ? notLost : undefined);
+    // A result written on a stale view (another replica changed the job first) did not land: no
+    // ack, so the runner resends it and is answered from the stored state.
+    const notLost = this.#core.store.writeLanded?.(msg.jobId);
     const current = this.#core.getJob(msg.jobId);
     // A result resent because its ack was lost: acknowledge it again.
     if (current !== undefined && isTerminal(current.status) && current.reportedAttempt === msg.attempt && current.runnerId === session.runnerId) {

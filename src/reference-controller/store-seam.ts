@@ -28,6 +28,12 @@ export interface StateStore {
   /** Resolves once every change made so far is durable; rejects if the store failed. */
   durable(): Promise<void>;
   close(): void | Promise<void>;
+  /**
+   * For an acknowledgement of a write of this job made in the current batch: once the batch is
+   * durable, whether that write landed (false: it lost its compare-and-swap to another replica).
+   * None for the embedded store, where every durable write landed.
+   */
+  writeLanded?(jobId: string): () => boolean;
 }
 
 export interface EventStore {

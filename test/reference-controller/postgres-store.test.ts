@@ -1,12 +1,13 @@
 // What only the PostgreSQL store does, against a real server: one transaction per batch with a
 // NOTIFY of the changed jobs (delivered on commit), and a job write guarded by its row version
-// (compare-and-swap) that loses to another writer and takes the database's row instead.
+// (compare-and-swap) that loses to another writer and takes the database's row instead, without
+// acknowledging what did not land.
 
 import { afterEach, expect, test } from "bun:test";
 import { JOBS_CHANNEL } from "../../src/reference-controller/postgres/pg-batch.ts";
 import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
 import { forEachStore } from "../helpers/stores.ts";
-import { openController, type Harness } from "./helpers.ts";
+import { FakeRunner, openController, type Harness } from "./helpers.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -52,5 +53,28 @@ forEachStore("PostgreSQL store", (store) => {
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", input: { theirs: true } });
     expect(pg.versionOf(job.id)).toBe(2);
     expect(h.records.some((r) => r.msg.includes("changed by another replica"))).toBe(true);
+  });
+
+  test("a result written on a stale view (another replica cancelled the job first) is not acknowledged; resent, it is answered from the stored state", async () => {
+    h = await openController(store);
+    const sql = store.sql();
+    const r = FakeRunner.connect(h.controller, "r1");
+    const job = h.controller.submitJob({ plugin: "echo" });
+    r.send({ type: "credit", slots: 1 });
+    await h.settle();
+    r.send({ type: "accept", jobId: job.id, attempt: 1 });
+    await h.settle();
+    // Another replica's cancel, as a row change this controller has not heard of.
+    await sql`UPDATE jobs SET version = version + 1, status = 'cancelling', doc = jsonb_set(doc, '{status}', '"cancelling"') WHERE id = ${job.id}`;
+    const result = { type: "result", jobId: job.id, attempt: 1, lastSeq: 0, status: "succeeded", output: { done: true }, startedAt: 1, finishedAt: 2 } as const;
+    r.send(result);
+    await h.settle();
+    expect(r.of("result_ack")).toHaveLength(0);
+    expect(h.controller.getJob(job.id)?.status).toBe("cancelling");
+    r.send(result);
+    await h.settle();
+    expect(r.last("result_ack").accepted).toBe(true);
+    const [row] = await sql<Array<{ status: string }>>`SELECT status FROM jobs WHERE id = ${job.id}`;
+    expect(row?.status).toBe("cancelled");
   });
 }, ["postgres"]);

@@ -27,6 +27,8 @@ export class PendingBatch {
   readonly runners = new Map<string, StoredRunner>();
   readonly deletedRunners = new Set<string>();
   readonly events: StoredEvent[] = [];
+  /** Jobs another replica changed after this batch's write of them was made: the write must lose. */
+  readonly doomed = new Set<string>();
 
   get empty(): boolean {
     return this.jobs.size === 0 && this.deletedJobs.size === 0 && this.runners.size === 0 && this.deletedRunners.size === 0 && this.events.length === 0;
@@ -68,7 +70,8 @@ export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatc
   const inserts: unknown[] = [];
   const updates: unknown[] = [];
   for (const job of batch.jobs.values()) {
-    const expected = versionOf(job.id);
+    // -1 matches no row: a write made on a view another replica's change has since replaced.
+    const expected = batch.doomed.has(job.id) ? -1 : versionOf(job.id);
     const row = { id: job.id, grp: job.group, status: job.status, attempt: job.attempt, queue_seq: job.queueSeq, runner_id: job.runnerId ?? null, lease_expires_at: job.leaseExpiresAt ?? null, expected, doc: job };
     (expected === 0 ? inserts : updates).push(row);
   }
@@ -116,9 +119,9 @@ export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatc
     if (batch.deletedRunners.size > 0) {
       await tx.unsafe(`DELETE FROM runners WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedRunners])]);
     }
-    // Events of a job whose write was lost stay out: the job they belong to is not ours any more.
-    const lost = new Set(outcome.lost);
-    const events = batch.events.filter((e) => !lost.has(e.jobId) && !batch.deletedJobs.has(e.jobId));
+    // Events are stored even for a job whose row write lost: they were accepted (and are acked)
+    // under the attempt the runner holds; only a job deleted here takes its events with it.
+    const events = batch.events.filter((e) => !batch.deletedJobs.has(e.jobId));
     if (events.length > 0) {
       await tx.unsafe(
         `INSERT INTO job_events (job_id, seq, attempt, attempt_seq, bytes, truncated, body)

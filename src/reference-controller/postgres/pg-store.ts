@@ -37,6 +37,10 @@ export class PgStore implements StateStore, DurableSink {
   #batch: PendingBatch | undefined;
   #maxQueueSeq = 0;
   #closed = false;
+  /** Batches taken so far; the pending one is `#taken + 1`. */
+  #taken = 0;
+  /** Per recent batch number: the jobs whose write lost its compare-and-swap. */
+  readonly #lost = new Map<number, Set<string>>();
   /** Called with jobs whose write lost to another replica, reloaded from the database. */
   onRemoteChange: (change: RemoteChange) => void = () => {};
 
@@ -119,16 +123,20 @@ export class PgStore implements StateStore, DurableSink {
     if (this.#pending.empty) return false;
     this.#batch = this.#pending;
     this.#pending = new PendingBatch();
+    this.#taken++;
     return true;
   }
 
   sync(done: (error: Error | null) => void): void {
+    const taken = this.#taken;
     const batch = this.#batch;
     this.#batch = undefined;
     if (batch === undefined) return done(null);
     writeBatch(this.sql, this.replicaId, batch, (id) => this.#versions.get(id) ?? 0).then(
       async (outcome) => {
         for (const [id, version] of outcome.versions) this.#versions.set(id, version);
+        if (outcome.lost.length > 0) this.#lost.set(taken, new Set(outcome.lost));
+        this.#lost.delete(taken - 16);
         for (const id of batch.deletedJobs) this.#versions.delete(id);
         if (outcome.lost.length > 0) {
           // Another replica changed these jobs first: take its version before anything acts on ours.
@@ -158,8 +166,9 @@ export class PgStore implements StateStore, DurableSink {
     for (const row of rows) {
       const version = Number(row.version);
       if (!force && (this.#versions.get(row.doc.id) ?? 0) >= version) continue;
-      // Our own write of it still waiting for a batch would lose its compare-and-swap: drop it.
-      this.#pending.jobs.delete(row.doc.id);
+      // Our own write of it waiting for the next batch was made on the view this row replaces:
+      // it must lose its compare-and-swap (and withhold its acknowledgements), not overwrite it.
+      if (this.#pending.jobs.has(row.doc.id)) this.#pending.doomed.add(row.doc.id);
       this.#jobs.set(row.doc.id, row.doc);
       this.#versions.set(row.doc.id, version);
       if (row.doc.queueSeq > this.#maxQueueSeq) this.#maxQueueSeq = row.doc.queueSeq;
@@ -192,6 +201,11 @@ export class PgStore implements StateStore, DurableSink {
     await this.reloadJobs([...stale, ...gone]);
     const runners = await this.sql<Array<{ id: string }>>`SELECT id FROM runners`;
     await this.reloadRunners([...new Set([...runners.map((r) => r.id), ...this.#runners.keys()])]);
+  }
+
+  writeLanded(jobId: string): () => boolean {
+    const batch = this.#taken + 1;
+    return () => this.#lost.get(batch)?.has(jobId) !== true;
   }
 
   /** The version this replica holds of a job (tests, and the offer check at send time). */
