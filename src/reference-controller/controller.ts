@@ -116,6 +116,8 @@ export class ReferenceController {
   /** Artifacts jobs kept (ctx.artifacts.put), dropped with their job. */
   readonly artifacts: ControllerArtifacts;
   readonly dataDir: string;
+  /** The job-scoped tokens pipelines and approval steps call back with. */
+  readonly callbackTokens: CallbackTokens;
   readonly #sweeper: LeaseSweeper;
   readonly #pauses: PauseDetector;
   readonly #lock: ControllerLock;
@@ -247,7 +249,10 @@ export class ReferenceController {
     }));
     const artifacts = this.artifacts;
     this.app.route("/", createEdgeArtifactsApp({ core: this.core, runners: this.runners, artifacts }));
-    const callbackTokens = CallbackTokens.inDir(dir);
+    // On PostgreSQL every replica must check the tokens of every other: the key is derived from
+    // the secrets key they all share, not kept in one replica's data directory.
+    const callbackTokens = store.kind === "postgres" ? new CallbackTokens(secretsCipher(dir, options.secretsKeyFile).deriveKey("callback tokens v1")) : CallbackTokens.inDir(dir);
+    this.callbackTokens = callbackTokens;
     this.app.route("/", createEdgeSecretsApp({ core: this.core, runners: this.runners, secrets, callbacks: { tokens: callbackTokens, baseUrl: () => this.url } }));
     this.app.route(CALLBACK_PATH_PREFIX, createCallbackApp({ core: this.core, tokens: callbackTokens }));
     this.app.route("/api/v1", createAdminApp({

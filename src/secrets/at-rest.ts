@@ -4,7 +4,7 @@
 // holds no secret in plain text.
 
 import { secretFileRefusal } from "../util/secret-file-rule.ts";
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { EdgeError } from "../errors.ts";
 import { createFileOnce } from "../util/create-file-once.ts";
@@ -31,6 +31,11 @@ export class AtRestCipher {
     const key = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
     if (key.length !== KEY_BYTES) throw new EdgeError("config_invalid", `Cannot use controller key file "${file}": it must hold ${KEY_BYTES} bytes in base64`);
     return new AtRestCipher(key);
+  }
+
+  /** A key for another purpose derived from this one (HKDF-SHA256): every holder of the key file derives the same. */
+  deriveKey(purpose: string, bytes = 32): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.#key, Buffer.alloc(0), `edge-runner ${purpose}`, bytes));
   }
 
   seal(plain: string, context: string): string {

@@ -4,7 +4,6 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { CallbackTokens } from "../../src/reference-controller/callback-tokens.ts";
 import { openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
@@ -23,18 +22,18 @@ function call(path: string, token: string | undefined, body?: unknown) {
 forEachStore("job callbacks", (store) => {
   test("CallbackTokens: one token per job, checked in constant time, stable across restarts", async () => {
     h = await openController(store);
-    const tokens = CallbackTokens.inDir(`${h.dataDir}/controller`);
-    await h.settle();
+    const tokens = h.controller.callbackTokens;
     expect(tokens.verify("a", tokens.token("a"))).toBe(true);
     expect(tokens.verify("b", tokens.token("a"))).toBe(false);
     expect(tokens.verify("a", undefined)).toBe(false);
-    expect(CallbackTokens.inDir(`${h.dataDir}/controller`).token("a")).toBe(tokens.token("a"));
+    const token = tokens.token("a");
+    h = await h.reopen();
+    expect(h.controller.callbackTokens.token("a")).toBe(token);
   });
 
   test("callback endpoints take only the job's own token, and record steps, logs and the result", async () => {
     h = await openController(store);
-    const tokens = CallbackTokens.inDir(`${h.dataDir}/controller`);
-    await h.settle();
+    const tokens = h.controller.callbackTokens;
     const job = h.controller.submitJob({ plugin: "github-workflow" });
     await h.settle();
     const other = h.controller.submitJob({ plugin: "github-workflow" });
@@ -63,8 +62,7 @@ forEachStore("job callbacks", (store) => {
 
   test("POST /api/v1/jobs/:id/approve records the decision once; the callback reads it", async () => {
     h = await openController(store);
-    const tokens = CallbackTokens.inDir(`${h.dataDir}/controller`);
-    await h.settle();
+    const tokens = h.controller.callbackTokens;
     const job = h.controller.submitJob({ plugin: "manual" });
     await h.settle();
     const approve = await h.controller.app.request(`/api/v1/jobs/${job.id}/approve`, { method: "POST", headers: admin, body: JSON.stringify({ comment: "ok" }) });

@@ -117,4 +117,15 @@ forEachStore("replicas on one database", (store) => {
     await eventually(() => (b.controller.getJob(job.id)?.status === "succeeded" ? true : undefined), 5_000, "B sees the result");
     expect(b.controller.getJob(job.id)).toMatchObject({ attempt: 2, output: { fresh: true } });
   }, 30_000);
+
+  test("a job's callback token from one replica opens its callback on another (the key derives from the shared secrets key)", async () => {
+    const [a, b] = (await replicas(2)) as [Harness, Harness];
+    const job = a.controller.submitJob({ plugin: "manual" });
+    await a.settle();
+    await eventually(() => b.controller.getJob(job.id), 5_000, "B knows the job");
+    const token = a.controller.callbackTokens.token(job.id);
+    expect(b.controller.callbackTokens.token(job.id)).toBe(token);
+    const res = await b.controller.app.request(`/callback/v1/jobs/${job.id}/approval`, { headers: { authorization: `Bearer ${token}` } });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { decision: "pending" } });
+  }, 30_000);
 }, ["postgres"]);
