@@ -2,7 +2,7 @@
 // direction, and the parser that turns an untrusted frame into one of them or a clear error.
 // docs/protocol.md is the prose version of this file; keep them together.
 
-import { checkJsonBounds } from "../util/json-bounds.ts";
+import { nestsDeeperThan } from "../util/json-bounds.ts";
 import { MAX_ERROR_CODE_CHARS, MAX_LOG_LINES } from "./limits.ts";
 
 export const PROTOCOL_VERSION = 1;
@@ -273,8 +273,7 @@ function parseWith<M>(frame: unknown, types: readonly string[], validators: Reco
     const m = obj(value, "message");
     // Before any field is read: a value nested past this is hostile, and one past 40,000 levels
     // would make Bun's JSON.stringify throw wherever it is written back.
-    const problem = checkJsonBounds(m, { maxDepth: MAX_MESSAGE_DEPTH, maxBytes: Number.MAX_SAFE_INTEGER });
-    need(problem === undefined, `the message nests deeper than ${MAX_MESSAGE_DEPTH} levels`);
+    need(!nestsDeeperThan(m, MAX_MESSAGE_DEPTH), `the message nests deeper than ${MAX_MESSAGE_DEPTH} levels`);
     need(m.v === PROTOCOL_VERSION, `"v" must be ${PROTOCOL_VERSION}`);
     need(typeof m.type === "string", `"type" must be a string`);
     if (!types.includes(m.type)) {

@@ -44,6 +44,24 @@ export function checkJsonBounds(value: unknown, bounds: JsonBounds): JsonBoundsP
   return undefined;
 }
 
+/**
+ * Whether `value` nests arrays and objects deeper than `maxDepth` (same depth as checkJsonBounds:
+ * `{}` is 1). For the check on every protocol message, where the size bound does not apply: it
+ * allocates nothing per node and stops at the first level past the bound, so its recursion is at
+ * most `maxDepth` + 1 frames deep whatever the value (keep `maxDepth` small, as MAX_MESSAGE_DEPTH is).
+ */
+export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (maxDepth <= 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestsDeeperThan(value[i], maxDepth - 1)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) if (nestsDeeperThan(record[key], maxDepth - 1)) return true;
+  return false;
+}
+
 /** A sentence naming `field` and the bound it breaks, for a 400 or an `error` frame. */
 export function describeJsonProblem(field: string, problem: JsonBoundsProblem): string {
   if (problem.kind === "depth") return `"${field}" nests deeper than ${problem.limit} levels`;
