@@ -38,3 +38,23 @@ console.log(PatternMatcher.built);`;
   expect(result.stderr.toString()).toBe("");
   expect(result.stdout.toString().trim()).toBe("0");
 });
+
+// Each scope caches its list of matchers (issue 15: rebuilding it for every field of every log
+// record showed in the runner's profile); any change to any scope must still be seen at once.
+test("a scope's cached matchers follow every later change to it, its parent and its children", () => {
+  const process = new RedactionScope();
+  const job = process.child("job");
+  expect(job.text("a parent-secret-1 b")).toBe("a parent-secret-1 b");
+  expect(process.text("c job-secret-1 d")).toBe("c job-secret-1 d");
+  process.add("parent-secret-1");
+  expect(job.text("a parent-secret-1 b")).toBe("a [REDACTED] b");
+  job.add("job-secret-1");
+  expect(process.text("c job-secret-1 d")).toBe("c [REDACTED] d");
+  const late = process.child("late job");
+  late.add("late-secret-1");
+  expect(process.text("e late-secret-1 f")).toBe("e [REDACTED] f");
+  late.dispose();
+  expect(process.text("e late-secret-1 f")).toBe("e late-secret-1 f");
+  process.remove("parent-secret-1");
+  expect(job.text("a parent-secret-1 b job-secret-1")).toBe("a parent-secret-1 b [REDACTED]");
+});

@@ -14,6 +14,12 @@ let emptyMatcher: PatternMatcher | undefined;
 const SECRET_FIELD = /(secret|password|passwd|token|api[-_]?key|authorization|private[-_]?key|credential)/i;
 /** value() stops walking past this depth (a hostile object cannot blow the stack). */
 const MAX_DEPTH = 64;
+/**
+ * Bumped by every change to any scope's values or live children: a scope's list of matchers is
+ * cached until the next change (the runner redacts each log record's message and every field, and
+ * building the list per call showed in its profile, issue 15).
+ */
+let generation = 0;
 /** How two pieces of a stream may have been joined: directly (chunks) or by a line break. */
 const JOINS = ["", "\n", "\r\n"];
 
@@ -28,6 +34,8 @@ export class RedactionScope {
   #disposed = false;
   /** End state of each matcher after the last line of this scope's stream (see line()). */
   #lineStates = new Map<PatternMatcher, number>();
+  #matcherList: PatternMatcher[] = [];
+  #matcherListGeneration = -1;
 
   constructor(options: { name?: string; parent?: RedactionScope } = {}) {
     this.name = options.name ?? "process";
@@ -38,6 +46,7 @@ export class RedactionScope {
   child(name: string): RedactionScope {
     const scope = new RedactionScope({ name, parent: this });
     this.#live.add(scope);
+    generation++;
     return scope;
   }
 
@@ -48,7 +57,7 @@ export class RedactionScope {
    */
   dispose(): void {
     this.#disposed = true;
-    if (this.#parent !== undefined) this.#parent.#live.delete(this);
+    if (this.#parent !== undefined && this.#parent.#live.delete(this)) generation++;
   }
 
   get disposed(): boolean {
@@ -60,10 +69,13 @@ export class RedactionScope {
     if (this.#disposed || typeof value !== "string" || value.length < MIN_SECRET_CHARS || this.#values.has(value)) return;
     this.#values.set(value, secretForms(value));
     this.#matcher = undefined;
+    generation++;
   }
 
   remove(value: string): void {
-    if (this.#values.delete(value)) this.#matcher = undefined;
+    if (!this.#values.delete(value)) return;
+    this.#matcher = undefined;
+    generation++;
   }
 
   /** How many values this scope holds (not counting its parent or children). */
@@ -86,14 +98,20 @@ export class RedactionScope {
 
   /** The matchers this scope masks with: its own and its parent's; the process scope's own and every live job's. */
   #matchers(): PatternMatcher[] {
+    if (this.#matcherListGeneration === generation) return this.#matcherList;
     const out = [this.#own()];
     if (this.#parent !== undefined) out.push(this.#parent.#own());
     else for (const child of this.#live) out.push(child.#own());
-    return out.filter((m) => m.size > 0);
+    this.#matcherList = out.filter((m) => m.size > 0);
+    this.#matcherListGeneration = generation;
+    return this.#matcherList;
   }
 
   text(input: string): string {
     if (typeof input !== "string" || input.length === 0) return input;
+    const matchers = this.#matchers();
+    if (matchers.length === 0) return input;
+    if (matchers.length === 1) return applySpans(input, (matchers[0] as PatternMatcher).spans(input, 0), MASK);
     return applySpans(input, this.spans(input), MASK);
   }
 
