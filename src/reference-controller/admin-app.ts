@@ -45,7 +45,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         jobs: core.store.jobs.size,
         runners: core.store.runners.size,
         counters: { ...core.counters },
-        store: { compaction: { ...core.store.compaction }, eventJournalBytes: core.logs.totalBytes },
+        store: { kind: core.store.kind, compaction: { ...core.store.compaction }, eventJournalBytes: core.logs.totalBytes },
         background: { sweep: { ...core.background.sweep } },
       });
     }

@@ -27,6 +27,7 @@ forEachStore("admin API", (store) => {
     await h.settle();
     expect(health).toEqual({ status: 200, body: { status: "ok", version: expect.any(String) } });
     expect((await call("GET", "/health")).body.counters).toMatchObject({ protocolErrors: 0 });
+    expect((await call("GET", "/health")).body.store.kind).toBe(store.kind);
   });
 
   test("POST /api/v1/jobs validates the body with clear 400 errors", async () => {
