@@ -4,7 +4,7 @@
 // acknowledging what did not land.
 
 import { afterEach, expect, test } from "bun:test";
-import { JOBS_CHANNEL } from "../../src/reference-controller/postgres/pg-batch.ts";
+import { JOBS_CHANNEL, PendingBatch, writeBatch } from "../../src/reference-controller/postgres/pg-batch.ts";
 import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
 import { forEachStore } from "../helpers/stores.ts";
 import { FakeRunner, openController, type Harness } from "./helpers.ts";
@@ -32,7 +32,9 @@ forEachStore("PostgreSQL store", (store) => {
     expect(new Set(rows.map((r) => r.xmin)).size).toBe(1);
     for (let i = 0; i < 100 && payloads.length === 0; i++) await Bun.sleep(10);
     const store_ = h.controller.core.store as PgStore;
-    expect(payloads).toEqual([`${store_.replicaId}:${ids.join(",")}`]);
+    expect(payloads).toHaveLength(1);
+    const [replica, named] = (payloads[0] as string).split(":");
+    expect({ replica, named: named?.split(",").sort() }).toEqual({ replica: store_.replicaId, named: [...ids].sort() });
     await listener.unlisten();
   });
 
@@ -76,5 +78,25 @@ forEachStore("PostgreSQL store", (store) => {
     expect(r.last("result_ack").accepted).toBe(true);
     const [row] = await sql<Array<{ status: string }>>`SELECT status FROM jobs WHERE id = ${job.id}`;
     expect(row?.status).toBe("cancelled");
+  });
+
+  test("a batch PostgreSQL aborts as a deadlock (replicas writing the same rows) is written again, not failed", async () => {
+    await store.options();
+    const sql = store.sql();
+    let begins = 0;
+    // The first transaction is aborted as PostgreSQL aborts a deadlock victim.
+    const flaky = new Proxy(sql, {
+      get(target, prop) {
+        if (prop !== "begin") return Reflect.get(target, prop);
+        return (fn: (tx: unknown) => Promise<unknown>) =>
+          ++begins === 1 ? Promise.reject(Object.assign(new Error("deadlock detected"), { code: "40P01" })) : target.begin(fn as never);
+      },
+    });
+    const batch = new PendingBatch();
+    batch.putJob({ id: "job_deadlock", group: "default", plugin: "echo", action: "default", input: {}, status: "queued", attempt: 0, maxAttempts: 3, submittedAt: 1, queueSeq: 1 });
+    const outcome = await writeBatch(flaky, "test", batch, () => 0);
+    expect({ begins, version: outcome.versions.get("job_deadlock"), lost: outcome.lost }).toEqual({ begins: 2, version: 1, lost: [] });
+    const refused = await writeBatch(new Proxy(sql, { get: (t, p) => (p === "begin" ? () => Promise.reject(Object.assign(new Error("syntax"), { code: "42601" })) : Reflect.get(t, p)) }), "test", batch, () => 1).catch((e: { code: string }) => e.code);
+    expect(refused).toBe("42601");
   });
 }, ["postgres"]);

@@ -118,6 +118,26 @@ forEachStore("replicas on one database", (store) => {
     expect(b.controller.getJob(job.id)).toMatchObject({ attempt: 2, output: { fresh: true } });
   }, 30_000);
 
+  test("three replicas with credit for a burst of jobs lease each exactly once, and none fails on the contention", async () => {
+    const all = await replicas(3);
+    const runners = await Promise.all(all.map((h, i) => runnerOn(h, h, `r${i}`)));
+    const ids = Array.from({ length: 150 }, () => all[0]!.controller.submitJob({ plugin: "echo" }).id);
+    await all[0]!.settle();
+    await eventually(() => (all.every((h) => h.controller.core.queuedCount() === ids.length) ? true : undefined), 10_000, "every replica sees the burst");
+    // Credit on every replica in one turn: each leases the same head of the queue in memory.
+    for (const r of runners) r.send({ type: "credit", slots: 100 });
+    await eventually(() => (runners.reduce((n, r) => n + r.of("offer").length, 0) >= ids.length ? true : undefined), 20_000, "every job offered");
+    await Promise.all(all.map((h) => h.settle()));
+    const offered = runners.flatMap((r) => r.of("offer").map((m) => m.job.id));
+    expect(offered).toHaveLength(ids.length);
+    expect(new Set(offered)).toEqual(new Set(ids));
+    expect(all.map((h) => h.controller.health.state)).toEqual(["ready", "ready", "ready"]);
+    // Each runner holds exactly the jobs the database says it holds, and no more than its credit.
+    const rows = await store.sql()<Array<{ runner_id: string; n: number }>>`SELECT runner_id, count(*)::int AS n FROM jobs GROUP BY runner_id ORDER BY runner_id`;
+    expect(rows.map((r) => [r.runner_id, r.n])).toEqual(runners.map((r) => [r.id, r.of("offer").length]).filter(([, n]) => n !== 0).sort());
+    for (const r of runners) expect(r.of("offer").length + r.session.credit).toBe(100);
+  }, 60_000);
+
   test("a job's callback token from one replica opens its callback on another (the key derives from the shared secrets key)", async () => {
     const [a, b] = (await replicas(2)) as [Harness, Harness];
     const job = a.controller.submitJob({ plugin: "manual" });

@@ -67,9 +67,22 @@ export interface BatchOutcome {
  * the caller reloads the lost jobs (their offers are never sent, see pg-store.ts).
  */
 export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatch, versionOf: (id: string) => number): Promise<BatchOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeOnce(sql, replicaId, batch, versionOf);
+    } catch (error) {
+      // Replicas writing the same rows may still deadlock in PostgreSQL's eyes (it then aborts one
+      // transaction): that batch is written again, a few times, before the store counts as failed.
+      const code = (error as { code?: unknown } | null)?.code;
+      if (attempt >= 3 || (code !== "40P01" && code !== "40001")) throw error;
+    }
+  }
+}
+
+async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versionOf: (id: string) => number): Promise<BatchOutcome> {
   const inserts: unknown[] = [];
-  const updates: unknown[] = [];
-  for (const job of batch.jobs.values()) {
+  const updates: Array<{ id: string }> = [];
+  for (const job of [...batch.jobs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
     // -1 matches no row: a write made on a view another replica's change has since replaced.
     const expected = batch.doomed.has(job.id) ? -1 : versionOf(job.id);
     const row = { id: job.id, grp: job.group, status: job.status, attempt: job.attempt, queue_seq: job.queueSeq, runner_id: job.runnerId ?? null, lease_expires_at: job.leaseExpiresAt ?? null, expected, doc: job };
@@ -78,9 +91,15 @@ export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatc
   const outcome: BatchOutcome = { lost: [], versions: new Map() };
   await sql.begin(async (tx: TransactionSql) => {
     if (batch.deletedJobs.size > 0) {
-      await tx.unsafe(`DELETE FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedJobs])]);
+      await tx.unsafe(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE)`, [json(tx, [...batch.deletedJobs])]);
     }
     const written = new Set<string>();
+    if (updates.length > 0) {
+      // Rows locked in one order (by id) by every replica: two batches touching the same jobs
+      // wait for each other instead of deadlocking. NO KEY UPDATE leaves event inserts (which
+      // only KEY SHARE-lock their job) free to go on.
+      await tx.unsafe(`SELECT 1 FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR NO KEY UPDATE`, [json(tx, updates.map((u) => u.id))]);
+    }
     if (inserts.length > 0) {
       const rows = await tx.unsafe<Array<{ id: string }>>(
         `INSERT INTO jobs (id, grp, status, attempt, queue_seq, runner_id, lease_expires_at, version, doc)
@@ -113,7 +132,7 @@ export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatc
       await tx.unsafe(
         `INSERT INTO runners (id, doc) SELECT id, doc FROM jsonb_to_recordset($1::jsonb) AS v(id text, doc jsonb)
          ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
-        [json(tx, [...batch.runners.values()].map((runner) => ({ id: runner.id, doc: runner })))],
+        [json(tx, [...batch.runners.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((runner) => ({ id: runner.id, doc: runner })))],
       );
     }
     if (batch.deletedRunners.size > 0) {
