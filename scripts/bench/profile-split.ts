@@ -12,7 +12,7 @@ import { splitProcessThroughput } from "./split-process-bench.ts";
 
 const binary = process.argv[2];
 if (binary === undefined) throw new Error("Usage: bun scripts/bench/profile-split.ts <edge-runner or wrapper>");
-const result = await splitProcessThroughput({ binary, parentDir: tmpdir(), concurrency: 16, warmupJobs: Number(process.env.WARMUP ?? 200), jobs: Number(process.env.JOBS ?? 4000), threads: true, ...(process.argv.includes("--echo") ? {} : { job: NOOP_JOB }) });
+const result = await splitProcessThroughput({ binary, parentDir: tmpdir(), concurrency: Number(process.env.CONCURRENCY ?? 16), warmupJobs: Number(process.env.WARMUP ?? 200), jobs: Number(process.env.JOBS ?? 4000), threads: true, ...(process.argv.includes("--echo") ? {} : { job: NOOP_JOB }) });
 console.log(`${Math.round(result.perSecond)} jobs/s; CPU runner ${result.runnerCpu.toFixed(2)} / controller ${result.controllerCpu.toFixed(2)} cores; CPU-s per 1,000 jobs ${(((result.runnerCpu + result.controllerCpu) * result.seconds) / result.jobs * 1000).toFixed(2)}`);
 const threads = (m: Map<string, number>) => [...m].map(([name, s]) => `${name} ${((s / result.jobs) * 1000).toFixed(2)}`).join(", ");
 if (result.threads !== undefined) console.log(`CPU-s per 1,000 jobs by thread: runner: ${threads(result.threads.runner)}\ncontroller: ${threads(result.threads.controller)}`);

@@ -21,7 +21,7 @@ export interface ControllerStoreOptions {
    * its own that writes and fsyncs each change at once (a store used on its own).
    */
   commits?: GroupCommit;
-  /** Journal lines after which the next durable batch is followed by a snapshot. */
+  /** Journal lines after which the next durable batch is followed by a snapshot (at least as many as jobs kept). */
   compactAfter?: number;
   /** Wall clock for the compaction retry backoff (default `Date.now`). */
   now?: () => number;
@@ -141,7 +141,10 @@ export class ControllerStore implements StateStore {
    * for health, and retried with backoff. The journal stays whole and replayable meanwhile.
    */
   #compactInBackground(): void {
-    if (this.#journalLines < this.#compactAfter || this.#compacting || this.commits.failure !== undefined) return;
+    // A snapshot writes every job kept (finished ones for the retention period): compacting only
+    // once the journal holds at least as many lines keeps its cost per change constant, where a
+    // fixed count made a store of 100,000 jobs rewrite them all every 10,000 changes (issue 15).
+    if (this.#journalLines < Math.max(this.#compactAfter, this.#jobs.size) || this.#compacting || this.commits.failure !== undefined) return;
     if (this.#compaction.retryAt !== undefined && this.#now() < this.#compaction.retryAt) return;
     try {
       this.compact();

@@ -48,11 +48,33 @@ test("ControllerStore.compact() writes a snapshot and an empty journal; replay g
   const { logger } = memoryLogger();
   const a = ControllerStore.open({ dir, logger, compactAfter: 5 });
   for (let i = 1; i <= 12; i++) a.putJobs([job(`j${i}`, i)]);
-  expect(a.journalLines).toBeLessThan(5);
+  // Compacted after `compactAfter` lines, or once the journal holds as many lines as jobs kept.
+  expect(a.journalLines).toBeLessThan(12);
   expect(fs.existsSync(path.join(dir, "snapshot.json"))).toBe(true);
   a.close();
   const b = ControllerStore.open({ dir, logger });
   expect(b.jobs.size).toBe(12);
+  b.close();
+});
+
+// A snapshot rewrites every job kept (finished ones stay for the retention period): with a fixed
+// line count, a store of 100,000 jobs rewrote all of them every 10,000 changes, a cost per change
+// that grew with the store (issue 15). The journal now grows to as many lines as jobs first.
+test("ControllerStore compacts a large store once its journal is as long as the store, not every compactAfter lines", () => {
+  const dir = tempDir();
+  const { logger, records } = memoryLogger();
+  const a = ControllerStore.open({ dir, logger, compactAfter: 5 });
+  for (let i = 1; i <= 50; i++) a.putJobs([job(`j${i}`, i)]);
+  const compactions = () => records.filter((r) => r.msg === "Compacted the controller journal").length;
+  const before = compactions();
+  for (let round = 0; round < 4; round++) for (let i = 1; i <= 50; i++) a.putJobs([job(`j${i}`, i, { attempt: round + 1 })]);
+  // 200 changes to a store of 50 jobs: a snapshot about every 50 lines, not every 5 (that was 40).
+  expect(compactions() - before).toBeLessThanOrEqual(4);
+  expect(compactions() - before).toBeGreaterThanOrEqual(3);
+  a.close();
+  const b = ControllerStore.open({ dir, logger });
+  expect(b.jobs.size).toBe(50);
+  expect(b.jobs.get("j7")?.attempt).toBe(4);
   b.close();
 });
 
