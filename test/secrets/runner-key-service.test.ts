@@ -1,0 +1,42 @@
+// The runner's key service at start (src/secrets/runner-key-service.ts): a runner without a key
+// file is not held up by making a throwaway key before it can be ready; the key is made when the
+// service starts (once the first session is up) and then told to the controller.
+
+import { afterEach, expect, test } from "bun:test";
+import { memoryLogger } from "../../src/log/logger.ts";
+import type { ControllerClient } from "../../src/platform/controller-client.ts";
+import { RunnerKeyService } from "../../src/secrets/runner-key-service.ts";
+import { tempDir } from "../helpers/harness.ts";
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+test("without a key file, load() makes no key; check() makes a throwaway one and tells the controller", async () => {
+  const { dir, remove } = tempDir("edge-runner-key-service-");
+  cleanups.push(remove);
+  const told: Array<{ kid: string; kty: string }> = [];
+  const client: ControllerClient = {
+    fetch: async (_url, init) => {
+      told.push(...(JSON.parse(String(init?.body)) as { keys: Array<{ kid: string; kty: string }> }).keys);
+      return new Response(null, { status: 204 });
+    },
+    openWebSocket: () => {
+      throw new Error("not used");
+    },
+  };
+  const { logger, records } = memoryLogger("warn");
+  const service = await RunnerKeyService.load({ dir: `${dir}/keys`, controllerUrl: () => "http://127.0.0.1:1", runnerId: "r1", apiKey: "k", client, logger, checkMs: 60_000 });
+  expect(service.ring.keys.length).toBe(0);
+  expect(records.map((r) => r.msg).filter((m) => m.startsWith("No runner key"))).toHaveLength(1);
+
+  await service.check();
+  const [key] = service.ring.keys;
+  expect(key?.file).toBe("(memory)");
+  expect(told).toEqual([expect.objectContaining({ kid: key?.kid, kty: "RSA" })]);
+  // The same key is kept (and not told again) by later checks.
+  await service.check();
+  expect(service.ring.keys.map((k) => k.kid)).toEqual([key?.kid]);
+  expect(told).toHaveLength(1);
+});
