@@ -37,8 +37,6 @@ export interface StoreBenchResult {
   latencyJobs: number;
   dispatchP50Ms: number;
   dispatchP99Ms: number;
-  /** Jobs each replica acknowledged (submitted through it) and ran through its runners' sessions. */
-  perReplica: number[];
 }
 
 export async function storeThroughput(options: StoreBenchOptions): Promise<StoreBenchResult> {
@@ -88,16 +86,15 @@ export async function storeThroughput(options: StoreBenchOptions): Promise<Store
     }
     // Every slot runs the bundle once (download, verify, worker start: not what is measured).
     const warm = (n: number) => ({ plugin: CLOCK_PLUGIN, action: "first", input: { n } });
-    await first.waitAll(await submitSpread(apis, options.runners * options.concurrency * 2, warm), 60_000);
+    await waitSpread(apis, await submitSpread(apis, options.runners * options.concurrency * 2, warm), 60_000);
 
     // Jobs/s: a backlog submitted through every replica in turn, eight submitters.
     const noop = (n: number) => ({ ...NOOP_JOB, input: { n } });
     const backlog = await submitSpread(apis, options.jobs, noop);
-    const done = await first.waitAll(backlog, 180_000);
+    const done = await waitSpread(apis, backlog, 180_000);
     const started = Math.min(...done.map((j) => j.startedAt as number));
     const finished = Math.max(...done.map((j) => j.finishedAt as number));
     const perSecond = done.length / ((finished - started) / 1000);
-    const perReplica = urls.map((_, r) => backlog.filter((_, n) => n % urls.length === r).length);
 
     // Dispatch: one job at a time at a fixed rate, submitted through each replica in turn.
     const gapMs = 1000 / options.latencyPerSecond;
@@ -111,9 +108,9 @@ export async function storeThroughput(options: StoreBenchOptions): Promise<Store
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
     }
-    const measured = await first.waitAll(sent.map((s) => s.id), 60_000);
+    const measured = await waitSpread(apis, sent.map((s) => s.id), 60_000);
     const dispatch = measured.map((j, i) => (j.output as { at: number }).at - (sent[i] as { submitAt: number }).submitAt);
-    return { jobs: done.length, perSecond, latencyJobs: dispatch.length, dispatchP50Ms: quantile(dispatch, 0.5), dispatchP99Ms: quantile(dispatch, 0.99), perReplica };
+    return { jobs: done.length, perSecond, latencyJobs: dispatch.length, dispatchP50Ms: quantile(dispatch, 0.5), dispatchP99Ms: quantile(dispatch, 0.99) };
   } finally {
     await Promise.all([...children].map((child) => stopChild(child, children)));
   }
@@ -131,6 +128,17 @@ async function submitSpread(apis: ReadonlyArray<ReturnType<typeof adminApi>>, co
   };
   await Promise.all(Array.from({ length: 8 }, lane));
   return ids;
+}
+
+/**
+ * Waits for jobs submitted by submitSpread(), each read from the replica it was submitted through:
+ * another replica learns of a new job from a NOTIFY a moment later (and answers 404 until then).
+ */
+async function waitSpread(apis: ReadonlyArray<ReturnType<typeof adminApi>>, ids: readonly string[], timeoutMs: number): Promise<Awaited<ReturnType<ReturnType<typeof adminApi>["waitAll"]>>> {
+  const parts = await Promise.all(apis.map((api, r) => api.waitAll(ids.filter((_, n) => n % apis.length === r), timeoutMs)));
+  const out = new Array(ids.length);
+  parts.forEach((part, r) => part.forEach((job, k) => (out[r + k * apis.length] = job)));
+  return out;
 }
 
 /** The database's own floor: one single-row INSERT + COMMIT from this process, p50 / p99 of `samples`. */
