@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { EdgeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { message, type JobOffer, type WireError } from "../protocol/edge-v1.ts";
+import { message, type WireError } from "../protocol/edge-v1.ts";
 import type { Clock } from "../util/time.ts";
 import { isLeased, isTerminal, transitionJob, type JobState } from "./job-state.ts";
 import type { EventCursor } from "./job-logs.ts";
@@ -14,23 +14,12 @@ import { JobQueue } from "./job-queue.ts";
 import { FinishedJobs } from "./job-retention.ts";
 import { JobWaiters } from "./job-waiters.ts";
 import type { StoredJob } from "./records.ts";
+import { finishedAt, offerOf, type ControllerCounters, type CoreSettings, type SubmitJobInput } from "./core-types.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { EventStore, StateStore } from "./store-seam.ts";
 
-export interface CoreSettings {
-  leaseTtlMs: number;
-  heartbeatIntervalMs: number;
-  pollWaitMs: number;
-  maxAttempts: number;
-  /** Finished jobs and their events are pruned this long after they finished. */
-  jobRetentionMs: number;
-  /**
-   * After the controller starts, or resumes from a pause (SIGSTOP, a frozen VM), no lease expires
-   * before this long: leases lapsed because the controller was away, not the runner, and its
-   * runners need time to reconnect (their backoff) and heartbeat.
-   */
-  leaseGraceMs: number;
-}
+export type { ControllerCounters, CoreSettings, SubmitJobInput } from "./core-types.ts";
+export { offerOf } from "./core-types.ts";
 
 export interface CoreOptions extends CoreSettings {
   store: StateStore;
@@ -40,24 +29,6 @@ export interface CoreOptions extends CoreSettings {
   sessions: SessionRegistry;
   clock: Clock;
   logger: Logger;
-}
-
-export interface SubmitJobInput {
-  plugin: string;
-  action?: string;
-  input?: unknown;
-  group?: string;
-  timeoutMs?: number;
-  maxAttempts?: number;
-  /** Secret references the job may resolve (controller store); names only. */
-  secrets?: string[];
-}
-
-export interface ControllerCounters {
-  protocolErrors: number;
-  unknownTypes: number;
-  staleEvents: number;
-  offers: number;
 }
 
 export class ControllerCore {
@@ -431,21 +402,3 @@ export class ControllerCore {
   }
 }
 
-function finishedAt(job: StoredJob): number {
-  return job.finishedAt ?? job.submittedAt;
-}
-
-export function offerOf(job: StoredJob): JobOffer {
-  return {
-    id: job.id,
-    attempt: job.attempt,
-    group: job.group,
-    plugin: job.plugin,
-    action: job.action,
-    input: job.input,
-    ...(job.timeoutMs === undefined ? {} : { timeoutMs: job.timeoutMs }),
-    ...(job.secrets === undefined ? {} : { secrets: job.secrets }),
-    leaseExpiresAt: job.leaseExpiresAt ?? 0,
-    submittedAt: job.submittedAt,
-  };
-}

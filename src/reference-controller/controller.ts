@@ -22,15 +22,14 @@ import { secretsCipher, type ControllerSecrets } from "./secret-store.ts";
 import { fileSharedStores, type SharedStores } from "./shared-stores.ts";
 import { sealSensitiveOutputs } from "../secrets/sensitive-outputs.ts";
 import { EdgeSessions } from "./edge-sessions.ts";
-import { GroupCommit, type GroupCommitOptions } from "./group-commit.ts";
-import { JobLogs } from "./job-logs.ts";
+import type { GroupCommitOptions } from "./group-commit.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
 import { PauseDetector } from "./pause-detector.ts";
 import { jobJson, type JobJson } from "./records.ts";
 import { RunnerMessages } from "./runner-messages.ts";
 import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./runner-registry.ts";
 import { SessionRegistry } from "./session-registry.ts";
-import { ControllerStore } from "./store.ts";
+import { embeddedBackend } from "./embedded-backend.ts";
 import type { StoreBackend } from "./store-seam.ts";
 import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-failure.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
@@ -446,27 +445,6 @@ export class ReferenceController {
     this.#lock.release();
     this.core.logger.info("Reference controller stopped");
   }
-}
-
-/** The default store: the journal and event segments under `<dataDir>/controller/`. */
-function embeddedBackend(options: ReferenceControllerOptions, dir: string, logger: Logger, clock: Clock): StoreBackend {
-  const commits = new GroupCommit({ logger, ...options.commit });
-  let store: ControllerStore;
-  try {
-    store = ControllerStore.open({ dir, logger, commits, now: () => clock.now(), ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });
-  } catch (error) {
-    if (!isStoreWriteError(error)) throw error;
-    throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${errorMessage(error).slice(0, 200)})`, { cause: error });
-  }
-  const logs = new JobLogs({
-    dir: path.join(dir, "events"),
-    logger,
-    commits,
-    legacyDir: path.join(dir, "logs"),
-    ...(options.jobLogMaxBytes === undefined ? {} : { jobMaxBytes: options.jobLogMaxBytes }),
-    ...(options.eventJournalMaxBytes === undefined ? {} : { maxBytes: options.eventJournalMaxBytes }),
-  });
-  return { store, logs, commits };
 }
 
 function artifactMaxBytesOf(options: ReferenceControllerOptions): number {
