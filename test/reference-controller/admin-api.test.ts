@@ -87,7 +87,6 @@ forEachStore("admin API", (store) => {
   test("GET /api/v1/jobs/:id/logs pages events with after/nextSeq; /wait returns the terminal job", async () => {
     h = await openController(store);
     const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     const { body: job } = await call("POST", "/jobs", { plugin: "p" });
     await h.settle();
     r.send({ type: "credit", slots: 1 });
@@ -133,7 +132,6 @@ forEachStore("admin API", (store) => {
     await call("POST", "/runners", { id: "never" });
     await h.settle();
     const r = FakeRunner.connect(h.controller, "seen");
-    await h.settle();
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     h.controller.submitJob({ plugin: "p" });

@@ -31,7 +31,6 @@ function upload(runner: FakeRunner, jobId: string, attempt: number, name: string
 async function leased(runner: FakeRunner): Promise<{ jobId: string; attempt: number }> {
   await h.settle();
   const job = h.controller.submitJob({ plugin: "echo" });
-  await h.settle();
   runner.send({ type: "credit", slots: 1 });
   await h.settle();
   return { jobId: job.id, attempt: runner.last("offer").job.attempt };

@@ -14,9 +14,7 @@ forEachStore("batched runner messages", (store) => {
   test("RunnerMessages.handleBatch() stores events in order and answers one ack per job attempt", async () => {
     h = await openController(store);
     const runner = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
     runner.send({ type: "credit", slots: 1 });
     await h.settle();
     const { attempt } = runner.last("offer").job;

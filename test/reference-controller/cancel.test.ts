@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, openController, type Harness } from "./helpers.ts";
+import { FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -15,7 +15,6 @@ forEachStore("cancellation", (store) => {
     expect(h.controller.cancelJob(job.id)).toMatchObject({ status: "cancelled", error: { code: "job_cancelled" } });
     await h.settle();
     const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     expect(r.of("offer")).toHaveLength(0);
@@ -23,12 +22,7 @@ forEachStore("cancellation", (store) => {
 
   test("ControllerCore.cancelJob() on a running job sends cancel, then the result ends it cancelled", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "accept", jobId: job.id, attempt: 1 });
     await h.settle();
     expect(h.controller.cancelJob(job.id).status).toBe("cancelling");
@@ -48,12 +42,7 @@ forEachStore("cancellation", (store) => {
 
   test("ControllerCore.cancelJob() on a leased job whose runner is gone ends cancelled at lease expiry", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     h.controller.sessions.end(r.session, "test");
     await h.settle();
     expect(h.controller.cancelJob(job.id).status).toBe("cancelling");
@@ -66,12 +55,7 @@ forEachStore("cancellation", (store) => {
 
   test("ControllerCore.cancelJob() re-sends the cancel to the runner's new session on its heartbeat", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     h.controller.sessions.end(r.session, "network lost");
     await h.settle();
     h.controller.cancelJob(job.id);
@@ -86,12 +70,7 @@ forEachStore("cancellation", (store) => {
 
   test("ControllerCore.cancelJob() refuses a finished job and an unknown id", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "result", jobId: job.id, attempt: 1, lastSeq: 0, status: "failed", error: { code: "x", message: "boom" }, startedAt: 1, finishedAt: 2 });
     await h.settle();
     expect(() => h.controller.cancelJob(job.id)).toThrow(`Cannot cancel job "${job.id}": it is already failed`);
@@ -103,9 +82,7 @@ forEachStore("cancellation", (store) => {
   test("heartbeat for a cancelled or finished job answers the reason", async () => {
     h = await openController(store);
     const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     const a = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     r.send({ type: "result", jobId: a.id, attempt: 1, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2 });

@@ -9,6 +9,7 @@ import { message, type ControllerMessage, type RunnerMessage, type WithoutVersio
 import type { Timers } from "../../src/util/time.ts";
 import { ReferenceController, type ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
 import { SYNCHRONOUS, type GroupCommitOptions } from "../../src/reference-controller/group-commit.ts";
+import type { JobJson } from "../../src/reference-controller/records.ts";
 import type { EdgeSession } from "../../src/reference-controller/session.ts";
 import type { StoreFixture } from "../helpers/stores.ts";
 
@@ -217,4 +218,13 @@ export class ManualCommits {
 /** Lets pending promise callbacks and I/O callbacks run (not a timing wait). */
 export async function turns(n = 5): Promise<void> {
   for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Runner "r1" connected and one echo job offered to it (attempt 1), once that is durable. */
+export async function leaseOne(h: Harness): Promise<{ r: FakeRunner; job: JobJson }> {
+  const r = FakeRunner.connect(h.controller, "r1");
+  const job = h.controller.submitJob({ plugin: "echo" });
+  r.send({ type: "credit", slots: 1 });
+  await h.settle();
+  return { r, job };
 }

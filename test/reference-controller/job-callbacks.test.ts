@@ -35,7 +35,6 @@ forEachStore("job callbacks", (store) => {
     h = await openController(store);
     const tokens = h.controller.callbackTokens;
     const job = h.controller.submitJob({ plugin: "github-workflow" });
-    await h.settle();
     const other = h.controller.submitJob({ plugin: "github-workflow" });
     await h.settle();
     const base = `/callback/v1/jobs/${job.id}`;

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, openController, type Harness } from "./helpers.ts";
+import { FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -11,7 +11,6 @@ forEachStore("leases and dispatch", (store) => {
   test("ControllerCore.dispatch() offers only with credit and never more than granted", async () => {
     h = await openController(store);
     const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     for (let i = 0; i < 5; i++) h.controller.submitJob({ plugin: "echo" });
     await h.settle();
     expect(r.of("offer")).toHaveLength(0);
@@ -32,9 +31,7 @@ forEachStore("leases and dispatch", (store) => {
   test("ControllerCore.dispatch() gives two runners of a group distinct jobs, round-robin", async () => {
     h = await openController(store);
     const a = FakeRunner.connect(h.controller, "a");
-    await h.settle();
     const b = FakeRunner.connect(h.controller, "b");
-    await h.settle();
     a.send({ type: "credit", slots: 10 });
     await h.settle();
     b.send({ type: "credit", slots: 10 });
@@ -51,7 +48,6 @@ forEachStore("leases and dispatch", (store) => {
   test("ControllerCore.dispatch() keeps groups apart", async () => {
     h = await openController(store);
     const other = FakeRunner.connect(h.controller, "o", "gpu");
-    await h.settle();
     other.send({ type: "credit", slots: 5 });
     await h.settle();
     h.controller.submitJob({ plugin: "echo" });
@@ -64,12 +60,7 @@ forEachStore("leases and dispatch", (store) => {
 
   test("ControllerCore.expireLeases() re-queues with attempt + 1 on the next lease", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
     h.clock.advance(29_999);
     h.controller.sweep();
@@ -88,7 +79,6 @@ forEachStore("leases and dispatch", (store) => {
   test("ControllerCore.expireLeases() fails the job with lease_expired after maxAttempts", async () => {
     h = await openController(store, { maxAttempts: 2 });
     const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     const job = h.controller.submitJob({ plugin: "echo" });
     await h.settle();
     for (let i = 0; i < 2; i++) {
@@ -106,12 +96,7 @@ forEachStore("leases and dispatch", (store) => {
 
   test("heartbeat extends the lease and answers per lease", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "accept", jobId: job.id, attempt: 1 });
     await h.settle();
     expect(h.controller.getJob(job.id)?.status).toBe("running");
@@ -129,12 +114,7 @@ forEachStore("leases and dispatch", (store) => {
 
   test("heartbeat from a new session moves the lease there; a stale attempt is refused", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "accept", jobId: job.id, attempt: 1 });
     await h.settle();
     const oldSession = r.session;
@@ -153,12 +133,7 @@ forEachStore("leases and dispatch", (store) => {
 
   test("result from a stale attempt is refused (fencing) and a duplicate result is acked again", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     h.clock.advance(30_000);
     h.controller.sweep();
     await h.settle();
@@ -188,11 +163,8 @@ forEachStore("leases and dispatch", (store) => {
   test("result of another runner's lease is refused", async () => {
     h = await openController(store);
     const a = FakeRunner.connect(h.controller, "a");
-    await h.settle();
     const b = FakeRunner.connect(h.controller, "b");
-    await h.settle();
     const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
     a.send({ type: "credit", slots: 1 });
     await h.settle();
     b.send({ type: "result", jobId: job.id, attempt: 1, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2 });
@@ -203,12 +175,7 @@ forEachStore("leases and dispatch", (store) => {
 
   test("log/step events: duplicates dropped, gaps not stored, contiguous ack, events_missing", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     const line = (msg: string) => [{ ts: 1, level: "info" as const, msg }];
     r.send({ type: "log", jobId: job.id, attempt: 1, seq: 1, lines: line("one") });
     await h.settle();
@@ -236,12 +203,7 @@ forEachStore("leases and dispatch", (store) => {
 
   test("reject re-queues at once; interrupted re-queues while attempts remain, then fails", async () => {
     h = await openController(store, { maxAttempts: 2 });
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "reject", jobId: job.id, attempt: 1, error: { code: "draining", message: "draining" } });
     await h.settle();
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", attempt: 1 });
@@ -254,7 +216,6 @@ forEachStore("leases and dispatch", (store) => {
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "failed", error: { code: "job_interrupted" } });
 
     const again = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     r.send({ type: "result", jobId: again.id, attempt: 1, lastSeq: 0, status: "interrupted", startedAt: 1, finishedAt: 2 });

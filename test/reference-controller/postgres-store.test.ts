@@ -7,7 +7,7 @@ import { afterEach, expect, test } from "bun:test";
 import { JOBS_CHANNEL, PendingBatch, writeBatch } from "../../src/reference-controller/postgres/pg-batch.ts";
 import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, openController, type Harness } from "./helpers.ts";
+import { FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -60,10 +60,7 @@ forEachStore("PostgreSQL store", (store) => {
   test("a result written on a stale view (another replica cancelled the job first) is not acknowledged; resent, it is answered from the stored state", async () => {
     h = await openController(store);
     const sql = store.sql();
-    const r = FakeRunner.connect(h.controller, "r1");
-    const job = h.controller.submitJob({ plugin: "echo" });
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "accept", jobId: job.id, attempt: 1 });
     await h.settle();
     // Another replica's cancel, as a row change this controller has not heard of.

@@ -3,7 +3,7 @@
 
 import { expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, openController } from "./helpers.ts";
+import { FakeRunner, leaseOne, openController } from "./helpers.ts";
 
 forEachStore("controller restart", (store) => {
   test("ReferenceController restart loses no queued job and keeps FIFO order", async () => {
@@ -20,11 +20,7 @@ forEachStore("controller restart", (store) => {
 
   test("ReferenceController restart keeps a leased job leased with its expiry; a heartbeat keeps it", async () => {
     let h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "log", jobId: job.id, attempt: 1, seq: 1, lines: [{ ts: 1, level: "info", msg: "before restart" }] });
     await h.settle();
     const leased = h.controller.getJob(job.id);
@@ -49,11 +45,7 @@ forEachStore("controller restart", (store) => {
 
   test("ReferenceController restart re-queues a leased job whose runner does not come back, after the restart grace", async () => {
     let h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     h = await h.reopen();
     // The lease lapsed while the controller was down: it gets leaseGraceMs (TTL + 60 s) first.
     h.clock.advance(30_000);

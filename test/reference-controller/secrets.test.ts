@@ -60,9 +60,7 @@ forEachStore("controller secrets", (store) => {
     await h.controller.secrets.set("undeclared", "nope-123456");
     const r1 = FakeRunner.connect(h.controller, "r1");
     const r2 = FakeRunner.connect(h.controller, "r2");
-    await h.settle();
     const job = h.controller.submitJob({ plugin: "echo", secrets: ["token"] });
-    await h.settle();
     r1.send({ type: "credit", slots: 1 });
     await h.settle();
     const offer = r1.last("offer");

@@ -5,7 +5,7 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, openController, ManualTimer, type Harness } from "../reference-controller/helpers.ts";
+import { FakeRunner, leaseOne, openController, ManualTimer, type Harness } from "../reference-controller/helpers.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -19,12 +19,7 @@ const result = (jobId: string, attempt: number) =>
 forEachStore("outage and leases", (store) => {
   test("a result for an attempt whose lease expired is accepted while the job was not leased again", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     r.send({ type: "accept", jobId: job.id, attempt: 1 });
     await h.settle();
     h.clock.advance(30_000);
@@ -45,11 +40,8 @@ forEachStore("outage and leases", (store) => {
   test("a heartbeat takes back a lease that expired while its job waits, for its runner only", async () => {
     h = await openController(store);
     const a = FakeRunner.connect(h.controller, "a");
-    await h.settle();
     const b = FakeRunner.connect(h.controller, "b");
-    await h.settle();
     const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
     a.send({ type: "credit", slots: 1 });
     await h.settle();
     h.clock.advance(30_000);
@@ -70,12 +62,7 @@ forEachStore("outage and leases", (store) => {
 
   test("once the job was leased again, the older attempt's result is refused (fencing)", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     h.clock.advance(30_000);
     h.controller.sweep();
     await h.settle();
@@ -89,12 +76,7 @@ forEachStore("outage and leases", (store) => {
 
   test("a lease past its expiry but not yet swept stays its runner's: its heartbeat extends it", async () => {
     h = await openController(store);
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     h.clock.advance(45_000);
     r.send({ type: "heartbeat", leases: [{ jobId: job.id, attempt: 1 }] });
     await h.settle();
@@ -104,12 +86,7 @@ forEachStore("outage and leases", (store) => {
 
   test("after a restart no lease expires before leaseGraceMs, however long the controller was down", async () => {
     h = await openController(store, { leaseGraceMs: 50_000 });
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     // Down for 10 minutes: the stored lease is long past.
     h.clock.advance(600_000);
     h = await h.reopen();
@@ -137,12 +114,7 @@ forEachStore("outage and leases", (store) => {
     const timer = new ManualTimer();
     const mono = { t: 0 };
     h = await openController(store, { autoSweep: true, timer, monotonic: () => mono.t, leaseGraceMs: 40_000 });
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     /** Frozen for `ms`: wall clock and monotonic clock both move, no tick runs in between. */
     const freeze = (ms: number) => {
       h!.clock.advance(ms);
@@ -162,7 +134,6 @@ forEachStore("outage and leases", (store) => {
     expect(h.records.some((x) => x.msg.includes("paused for 60 s"))).toBe(true);
     // And a sweep right after a pause does not expire what was not heartbeated yet.
     const other = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     freeze(60_000);

@@ -5,7 +5,7 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, openController, type Harness } from "../reference-controller/helpers.ts";
+import { FakeRunner, leaseOne, openController, type Harness } from "../reference-controller/helpers.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -18,12 +18,7 @@ const lines = (n: number, size: number) => Array.from({ length: n }, (_, i) => (
 forEachStore("job log quotas", (store) => {
   test("a job's log past jobLogMaxBytes is cut with a visible marker; later events are acked but store nothing", async () => {
     h = await openController(store, { jobLogMaxBytes: 64 * 1024 });
-    const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
-    const job = h.controller.submitJob({ plugin: "echo" });
-    await h.settle();
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
+    const { r, job } = await leaseOne(h);
     for (let seq = 1; seq <= 200; seq++) r.send({ type: "log", jobId: job.id, attempt: 1, seq, lines: lines(10, 1000) });
     await h.settle();
     expect(r.last("ack").seq).toBe(200);
@@ -42,7 +37,6 @@ forEachStore("job log quotas", (store) => {
   test("the whole event journal keeps no content past eventJournalMaxBytes, each job marked once", async () => {
     h = await openController(store, { eventJournalMaxBytes: 128 * 1024 });
     const r = FakeRunner.connect(h.controller, "r1");
-    await h.settle();
     r.send({ type: "credit", slots: 10 });
     await h.settle();
     const jobs = Array.from({ length: 4 }, () => h!.controller.submitJob({ plugin: "echo" }));
