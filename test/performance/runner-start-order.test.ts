@@ -59,7 +59,8 @@ test("the runner tells the controller its keys only once a session is up, never 
   expect(seen.filter((p) => p === EDGE_PATHS.runnerKeys)).toEqual([]);
 });
 
-test("once its first session is up, the runner tells the controller its keys", async () => {
+/** A reference controller in-process and a runner service connected to it. */
+async function connectedRunner() {
   const data = tempDir("edge-runner-start-order-controller-");
   cleanups.push(data.remove);
   const { controller } = await startController({ dataDir: data.dir });
@@ -67,18 +68,17 @@ test("once its first session is up, the runner tells the controller its keys", a
   const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
   const service = await startService(controller.url, runnerDir(), apiKey);
   await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
+  return { controller, service };
+}
+
+test("once its first session is up, the runner tells the controller its keys", async () => {
+  const { controller } = await connectedRunner();
   const keys = await eventually(() => controller.runners.groupKeys("default")[0], 10_000, "the runner's keys at the controller");
   expect(keys.kty).toBe("RSA");
 });
 
 test("the first job runs on the executor built when it arrives, and later jobs on the same one", async () => {
-  const data = tempDir("edge-runner-start-order-job-");
-  cleanups.push(data.remove);
-  const { controller } = await startController({ dataDir: data.dir });
-  cleanups.push(() => controller.close());
-  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
-  const service = await startService(controller.url, runnerDir(), apiKey);
-  await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
+  const { controller, service } = await connectedRunner();
   expect(service.runner.snapshot().workers).toEqual([]);
   for (const n of [1, 2]) {
     const job = controller.submitJob({ plugin: "echo", action: "default", input: { n } });
