@@ -80,6 +80,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // Controller secrets decrypt with the key ring (jose): loaded at the first controller: reference.
   let controllerSecrets: Promise<ReturnType<typeof import("../runner/controller-secrets.ts").controllerSecretResolver>> | undefined;
   const controllerSecret = async (ref: string, job: { jobId: string; attempt: number }, signal: AbortSignal) => {
+    // The controller sends a value only encrypted to a key the runner has told it.
+    await keys.firstAnnouncement();
     controllerSecrets ??= import("../runner/controller-secrets.ts").then((m) => m.controllerSecretResolver({ controllerUrl, runnerId, apiKey, ring, ...(client === undefined ? {} : { client }) }));
     return (await controllerSecrets)(job).get(ref, signal);
   };

@@ -32,10 +32,21 @@ export class RunnerKeyService {
   #told = "";
   #timer: ReturnType<typeof setInterval> | undefined;
   #checking: Promise<void> | undefined;
+  #firstTold: () => void = () => {};
+  readonly #firstCheck = new Promise<void>((resolve) => (this.#firstTold = resolve));
 
   private constructor(options: RunnerKeyServiceOptions, ring: RunnerKeyRing) {
     this.#o = options;
     this.#ring = ring;
+  }
+
+  /**
+   * Resolves once the first announcement was sent (told or failed). The runner tells its keys
+   * once its first session is up, so a job may ask the controller for a secret before the
+   * controller knows a key to encrypt it to (409 runner_key_unknown): such a request waits here.
+   */
+  firstAnnouncement(): Promise<void> {
+    return this.#firstCheck;
   }
 
   /**
@@ -69,7 +80,10 @@ export class RunnerKeyService {
 
   /** Reloads the ring when it changed on disk and tells the controller until it has accepted the current keys. */
   check(): Promise<void> {
-    this.#checking ??= this.#check().finally(() => (this.#checking = undefined));
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+      this.#firstTold();
+    });
     return this.#checking;
   }
 

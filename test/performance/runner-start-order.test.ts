@@ -12,6 +12,7 @@ import { resolveConfig } from "../../src/config/resolve.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { EDGE_PATHS } from "../../src/protocol/edge-v1.ts";
 import { eventually, startController, tempDir } from "../helpers/harness.ts";
+import type { ReferenceController } from "../../src/reference-controller/controller.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -60,13 +61,14 @@ test("the runner tells the controller its keys only once a session is up, never 
 });
 
 /** A reference controller in-process and a runner service connected to it. */
-async function connectedRunner() {
+async function connectedRunner(dataDir = runnerDir(), before: (controller: ReferenceController) => void = () => {}) {
   const data = tempDir("edge-runner-start-order-controller-");
   cleanups.push(data.remove);
   const { controller } = await startController({ dataDir: data.dir });
   cleanups.push(() => controller.close());
   const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
-  const service = await startService(controller.url, runnerDir(), apiKey);
+  before(controller);
+  const service = await startService(controller.url, dataDir, apiKey);
   await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
   return { controller, service };
 }
@@ -86,4 +88,19 @@ test("the first job runs on the executor built when it arrives, and later jobs o
     expect({ n, status: done.status, output: done.output }).toEqual({ n, status: "succeeded", output: { n } });
   }
   expect(service.runner.snapshot().workers.length).toBe(1);
+});
+
+test("a job queued before the runner starts resolves a controller secret although the runner tells its keys only once connected", async () => {
+  // No key file: the runner makes its key once connected, and the queued job is offered at once,
+  // so its secret request reaches the controller first unless it waits for the announcement
+  // (the controller answers 409 runner_key_unknown to a runner that told no key).
+  const { dir, remove } = tempDir("edge-runner-start-order-keyless-");
+  cleanups.push(remove);
+  let id = "";
+  const { controller } = await connectedRunner(dir, (c) => {
+    c.secrets.set("db/password", "hunter2-very-secret");
+    id = c.submitJob({ plugin: "echo", action: "secret", input: { ref: "db/password" }, secrets: ["db/password"] }).id;
+  });
+  const done = await controller.waitForJob(id, 20_000);
+  expect({ status: done.status, error: done.error, output: done.output }).toEqual({ status: "succeeded", error: undefined, output: { ref: "db/password", length: 19 } });
 });
