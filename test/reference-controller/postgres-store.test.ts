@@ -6,6 +6,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { JOBS_CHANNEL, PendingBatch, writeBatch } from "../../src/reference-controller/postgres/pg-batch.ts";
 import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
+import { eventually } from "../helpers/harness.ts";
 import { forEachStore } from "../helpers/stores.ts";
 import { FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
 
@@ -96,4 +97,27 @@ forEachStore("PostgreSQL store", (store) => {
     const refused = await writeBatch(new Proxy(sql, { get: (t, p) => (p === "begin" ? () => Promise.reject(Object.assign(new Error("syntax"), { code: "42601" })) : Reflect.get(t, p)) }), "test", batch, () => 1).catch((e: { code: string }) => e.code);
     expect(refused).toBe("42601");
   });
+
+  test("an idle controller notices the database is gone (failed, changes and log reads refused with 503) and is ready again once it is back", async () => {
+    h = await openController(store);
+    const job = h.controller.submitJob({ plugin: "echo" });
+    await h.settle();
+    const server = store.server!;
+    await server.stopAsync();
+    try {
+      // Nothing is written meanwhile: the ping (storePingMs, 200 ms here) finds the connection gone.
+      await eventually(() => (h!.controller.health.state === "failed" ? true : undefined), 10_000, "failed");
+      const admin = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
+      const submit = await h.controller.app.request("/api/v1/jobs", { method: "POST", headers: admin, body: JSON.stringify({ plugin: "echo" }) });
+      expect({ status: submit.status, code: ((await submit.json()) as { error: { code: string } }).error.code }).toEqual({ status: 503, code: "store_unavailable" });
+      const logs = await h.controller.app.request(`/api/v1/jobs/${job.id}/logs`, { headers: admin });
+      const refusal = (await logs.json()) as { error: { code: string; message: string } };
+      expect({ status: logs.status, code: refusal.error.code }).toEqual({ status: 503, code: "store_unavailable" });
+    } finally {
+      await server.startAsync();
+    }
+    await eventually(() => (h!.controller.health.state === "ready" ? true : undefined), 20_000, "ready again");
+    expect(h.controller.getJob(job.id)?.status).toBe("queued");
+    expect(h.records.some((r) => r.msg.includes("Reconnected to PostgreSQL"))).toBe(true);
+  }, 40_000);
 }, ["postgres"]);
