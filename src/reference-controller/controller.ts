@@ -209,10 +209,15 @@ export class ReferenceController {
       this.#probe.start();
     });
     // Other replicas' changes (PostgreSQL): the core's queues, leases and waiters follow them.
-    backend.watchRemote?.((jobs, deleted) => {
-      if (this.#state === "ready") this.core.applyRemote(jobs, deleted);
-    });
     this.runners = new RunnerRegistry(this.core);
+    backend.watchRemote?.({
+      jobs: (jobs, deleted) => {
+        if (this.#state === "ready") this.core.applyRemote(jobs, deleted);
+      },
+      runnersGone: (ids) => {
+        for (const id of ids) this.runners.forget(id);
+      },
+    });
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
     const secrets = shared.secrets;
     this.secrets = secrets;

@@ -79,13 +79,18 @@ export class RunnerRegistry {
   deregister(id: string): void {
     if (!this.#core.store.runners.has(id)) throw new EdgeError("not_found", `Cannot deregister runner "${id}": no such runner`);
     this.#core.store.commit([{ t: "runner_deleted", id }]);
+    this.forget(id);
+    this.#core.logger.info("Runner deregistered", { runnerId: id });
+  }
+
+  /** A runner gone from the store (here, or deregistered through another replica): its session ends with 4401. */
+  forget(id: string): void {
     const session = this.#core.sessions.ofRunner(id);
     if (session !== undefined) {
       this.#core.sessions.remove(session);
       session.close(CLOSE_DEREGISTERED, "runner deregistered");
     }
     this.#lastSeen.delete(id);
-    this.#core.logger.info("Runner deregistered", { runnerId: id });
   }
 
   /** The runner if `apiKey` is its key; undefined for an unknown id or a wrong key alike. */

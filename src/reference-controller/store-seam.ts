@@ -66,7 +66,14 @@ export interface StoreBackend {
    * Replicas sharing the database: `apply` gets the jobs another replica changed, already in the
    * store's view (none for the embedded store, which has no other writer).
    */
-  watchRemote?(apply: (jobs: readonly StoredJob[], deleted: readonly string[]) => void): void;
+  watchRemote?(apply: RemoteHandlers): void;
   /** The database store's connection pool: secrets, bundles and artifacts use it too (shared-stores.ts). */
   sql?: Sql;
+}
+
+/** What the controller does with another replica's changes, once they are in the store's view. */
+export interface RemoteHandlers {
+  jobs(changed: readonly StoredJob[], deleted: readonly string[]): void;
+  /** Runners deregistered through another replica: their sessions here end. */
+  runnersGone(ids: readonly string[]): void;
 }

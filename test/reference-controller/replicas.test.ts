@@ -138,6 +138,17 @@ forEachStore("replicas on one database", (store) => {
     for (const r of runners) expect(r.of("offer").length + r.session.credit).toBe(100);
   }, 60_000);
 
+  test("a runner deregistered through replica A loses its session on replica B (4401) and its key there", async () => {
+    const [a, b] = (await replicas(2)) as [Harness, Harness];
+    const r = await runnerOn(b, a, "r1");
+    const res = await a.controller.app.request("/api/v1/runners/r1", { method: "DELETE", headers: { authorization: "Bearer test-admin-token" } });
+    expect(res.status).toBe(200);
+    await a.settle();
+    await eventually(() => r.closedWith, 5_000, "the session on B closed");
+    expect(r.closedWith).toBe(4401);
+    expect(b.controller.runners.authenticate("r1", r.apiKey)).toBeUndefined();
+  }, 30_000);
+
   test("a job's callback token from one replica opens its callback on another (the key derives from the shared secrets key)", async () => {
     const [a, b] = (await replicas(2)) as [Harness, Harness];
     const job = a.controller.submitJob({ plugin: "manual" });

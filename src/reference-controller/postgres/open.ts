@@ -107,7 +107,8 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
       };
     },
     watchRemote(apply) {
-      store.onRemoteChange = ({ jobs, deleted }) => apply(jobs, deleted);
+      store.onRemoteChange = ({ jobs, deleted }) => apply.jobs(jobs, deleted);
+      store.onRunnersGone = (ids) => apply.runnersGone(ids);
     },
     async stop() {
       stopped = true;

@@ -43,6 +43,8 @@ export class PgStore implements StateStore, DurableSink {
   readonly #lost = new Map<number, Set<string>>();
   /** Called with jobs whose write lost to another replica, reloaded from the database. */
   onRemoteChange: (change: RemoteChange) => void = () => {};
+  /** Called with runners another replica deleted. */
+  onRunnersGone: (ids: readonly string[]) => void = () => {};
 
   constructor(options: PgStoreOptions) {
     this.sql = options.sql;
@@ -189,7 +191,9 @@ export class PgStore implements StateStore, DurableSink {
     const rows = await this.sql<Array<{ doc: StoredRunner }>>`SELECT doc FROM runners WHERE id = ANY(${this.sql.array(ids as string[])})`;
     const found = new Set(rows.map((row) => row.doc.id));
     for (const row of rows) if (!this.#pending.runners.has(row.doc.id)) this.#runners.set(row.doc.id, row.doc);
-    for (const id of ids) if (!found.has(id) && !this.#pending.runners.has(id)) this.#runners.delete(id);
+    const gone = ids.filter((id) => !found.has(id) && !this.#pending.runners.has(id) && this.#runners.has(id));
+    for (const id of gone) this.#runners.delete(id);
+    if (gone.length > 0) this.onRunnersGone(gone);
   }
 
   /** After notifications may have been missed (the listening connection was re-made): every job whose version differs is reloaded. */
