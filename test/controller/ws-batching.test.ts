@@ -2,6 +2,7 @@
 // Each message from a plugin worker arrives in a task of its own, so a flush per microtask sent
 // one frame per worker message (issue 15: 4 frames per no-op job, and an ack for each).
 import { afterEach, expect, test } from "bun:test";
+import { foldCredits } from "../../src/controller/edge/credit-fold.ts";
 import { openWebSocketTransport } from "../../src/controller/edge/ws-transport.ts";
 import type { Transport } from "../../src/controller/edge/transport.ts";
 import { defaultControllerClient } from "../../src/platform/controller-client.ts";
@@ -43,4 +44,33 @@ test("the WebSocket transport sends messages from separate tasks of one loop tur
   const deadline = Date.now() + 5000;
   while (frames.flatMap((f) => [JSON.parse(f)].flat()).length < sent.length && Date.now() < deadline) await Bun.sleep(5);
   expect(frames).toEqual([JSON.stringify(sent)]);
+});
+
+test("foldCredits() folds a frame's credits into one at the last one's place, keeping the total and any reset", () => {
+  const credit = (slots: number, reset = false): RunnerMessage => message({ type: "credit", slots, ...(reset ? { reset: true } : {}) });
+  const result = (jobId: string): RunnerMessage => message({ type: "result", jobId, attempt: 1, lastSeq: 0, status: "succeeded", startedAt: 1, finishedAt: 2 });
+  const one = [result("a"), credit(1)];
+  expect(foldCredits(one)).toBe(one);
+  // Each result still goes out before the credit its slot gave.
+  expect(foldCredits([result("a"), credit(1), result("b"), credit(1), result("c"), credit(1)])).toEqual([result("a"), result("b"), result("c"), credit(3)]);
+  expect(foldCredits([credit(2), result("a"), credit(0, true), credit(1)])).toEqual([result("a"), credit(1, true)]);
+  expect(foldCredits([credit(2), credit(1), credit(0, true)])).toEqual([credit(0, true)]);
+});
+
+test("the WebSocket transport sends the credits of one turn as one message", async () => {
+  const frames: string[] = [];
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: { message: (_ws, data) => void frames.push(String(data)) },
+  });
+  transport = await openWebSocketTransport({ baseUrl: `http://127.0.0.1:${server.port}`, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: () => undefined });
+  const accept = message({ type: "accept", jobId: "j", attempt: 1 }) as RunnerMessage;
+  transport.send([message({ type: "credit", slots: 1 }) as RunnerMessage]);
+  transport.send([accept]);
+  transport.send([message({ type: "credit", slots: 1 }) as RunnerMessage]);
+  const deadline = Date.now() + 5000;
+  while (frames.length === 0 && Date.now() < deadline) await Bun.sleep(5);
+  expect(frames.map((f) => JSON.parse(f))).toEqual([[accept, { v: 1, type: "credit", slots: 2 }]]);
 });

@@ -4,6 +4,7 @@
 import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
+import { foldCredits } from "./credit-fold.ts";
 import { MAX_BATCH_MESSAGES, MAX_FRAME_CHARS } from "../../protocol/limits.ts";
 import { EdgeError } from "../../errors.ts";
 import { codeForClose } from "../failure.ts";
@@ -23,7 +24,7 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       pending = [];
       if (batch.length === 0 || socket.readyState !== 1) return;
       try {
-        for (const frame of packFrames(batch)) socket.send(frame);
+        for (const frame of packFrames(foldCredits(batch))) socket.send(frame);
       } catch {
         // Closing under us: the outbox replays unacknowledged messages on the next session.
       }
