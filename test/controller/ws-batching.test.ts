@@ -8,21 +8,26 @@ import type { Transport } from "../../src/controller/edge/transport.ts";
 import { defaultControllerClient } from "../../src/platform/controller-client.ts";
 import { message, type RunnerMessage } from "../../src/protocol/edge-v1.ts";
 
-let server: ReturnType<typeof Bun.serve> | undefined;
+let server: ReturnType<typeof frameServer> | undefined;
 let transport: Transport | undefined;
 afterEach(() => {
   transport?.close();
   void server?.stop(true);
 });
 
-test("the WebSocket transport sends messages from separate tasks of one loop turn as one batch frame", async () => {
-  const frames: string[] = [];
-  server = Bun.serve({
+/** A WebSocket server on a free loopback port that keeps every text frame it receives. */
+function frameServer(frames: string[]) {
+  return Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
-    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    fetch: (req, srv) => (srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 400 })),
     websocket: { message: (_ws, data) => void frames.push(String(data)) },
   });
+}
+
+test("the WebSocket transport sends messages from separate tasks of one loop turn as one batch frame", async () => {
+  const frames: string[] = [];
+  server = frameServer(frames);
   transport = await openWebSocketTransport({
     baseUrl: `http://127.0.0.1:${server.port}`,
     client: defaultControllerClient,
@@ -59,12 +64,7 @@ test("foldCredits() folds a frame's credits into one at the last one's place, ke
 
 test("the WebSocket transport sends the credits of one turn as one message", async () => {
   const frames: string[] = [];
-  server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch: (req, srv) => (srv.upgrade(req) ? undefined : new Response("no", { status: 400 })),
-    websocket: { message: (_ws, data) => void frames.push(String(data)) },
-  });
+  server = frameServer(frames);
   transport = await openWebSocketTransport({ baseUrl: `http://127.0.0.1:${server.port}`, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: () => undefined });
   const accept = message({ type: "accept", jobId: "j", attempt: 1 }) as RunnerMessage;
   transport.send([message({ type: "credit", slots: 1 }) as RunnerMessage]);
