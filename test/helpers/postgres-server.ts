@@ -27,6 +27,8 @@ export interface PostgresServer {
   /** Like stop() and start(), without blocking the event loop (a restart under load). */
   stopAsync(): Promise<void>;
   startAsync(): Promise<void>;
+  /** Whether the server is up (its postmaster.pid is there): a test that stopped it may have failed before starting it again. */
+  running(): boolean;
   /** Stops it and removes its directory. */
   destroy(): void;
 }
@@ -103,6 +105,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     start,
     stop,
     stopAsync: () => asServerUserAsync([path.join(bin, "pg_ctl"), "-D", data, "-m", "fast", "-w", "stop"]),
+    running: () => existsSync(path.join(data, "postmaster.pid")),
     startAsync: () => asServerUserAsync([path.join(bin, "pg_ctl"), "-D", data, "-o", options, "-l", path.join(dir, "server.log"), "-w", "-t", "60", "start"]),
     destroy() {
       try {

@@ -63,6 +63,9 @@ export function forEachStore(name: string, body: (store: StoreFixture) => void, 
         get server() { return shared?.server; },
         async options() {
           const db = shared as NonNullable<typeof shared>;
+          // The server is shared by every file of this process: one test that stopped it and then
+          // failed must not fail every test after it with "connection refused".
+          if (!db.server.running()) await db.server.startAsync();
           const tables = await db.admin<Array<{ name: string }>>`
             SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`;
           if (tables.length > 0) await db.admin.unsafe(`TRUNCATE ${tables.map((t) => t.name).join(", ")} CASCADE`);

@@ -64,6 +64,8 @@ forEachStore("PostgreSQL restarted under load", (store) => {
     })();
     await eventually(() => (acked.length >= 15 ? true : undefined), 20_000, "a third of the jobs acknowledged");
     const server = store.server!;
+    // Started again even when an assertion below fails first (the server is shared by later files).
+    cleanups.push(async () => { if (!server.running()) await server.startAsync(); });
     await server.stopAsync();
     await eventually(() => (controller.health.state === "failed" ? true : undefined), 10_000, "the controller failed");
     states.add(controller.health.state);
