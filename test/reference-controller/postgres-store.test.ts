@@ -78,6 +78,24 @@ forEachStore("PostgreSQL store", (store) => {
     expect(row?.status).toBe("cancelled");
   });
 
+  test("a change of a known runner (its last contact, its keys) never brings back a runner another replica deleted", async () => {
+    h = await openController(store);
+    const sql = store.sql();
+    h.controller.registerRunner({ id: "r1", group: "default" });
+    await h.settle();
+    expect((await sql`SELECT 1 FROM runners WHERE id = 'r1'`).length).toBe(1);
+    // Deleted by another replica (a row change this controller has not heard of yet).
+    await sql`DELETE FROM runners WHERE id = 'r1'`;
+    const known = h.controller.core.store.runners.get("r1")!;
+    h.controller.core.store.commit([{ t: "runner", runner: { ...known, lastSeenAt: known.registeredAt + 60_000 } }]);
+    await h.settle();
+    expect((await sql`SELECT 1 FROM runners WHERE id = 'r1'`).length).toBe(0);
+    // A registration does write the row.
+    h.controller.registerRunner({ id: "r2", group: "default" });
+    await h.settle();
+    expect((await sql`SELECT 1 FROM runners WHERE id = 'r2'`).length).toBe(1);
+  });
+
   test("a batch PostgreSQL aborts as a deadlock (replicas writing the same rows) is written again, not failed", async () => {
     await store.options();
     const sql = store.sql();

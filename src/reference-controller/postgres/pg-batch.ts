@@ -43,13 +43,19 @@ export class PendingBatch {
     this.deletedJobs.add(id);
   }
 
-  putRunner(runner: StoredRunner): void {
+  /** Runners registered here in this batch: only these are inserted; a change of a known runner
+   * (its last contact, its keys) updates the row and never brings back one another replica deleted. */
+  readonly newRunners = new Set<string>();
+
+  putRunner(runner: StoredRunner, registered: boolean): void {
     this.deletedRunners.delete(runner.id);
     this.runners.set(runner.id, runner);
+    if (registered) this.newRunners.add(runner.id);
   }
 
   deleteRunner(id: string): void {
     this.runners.delete(id);
+    this.newRunners.delete(id);
     this.deletedRunners.add(id);
   }
 }
@@ -128,12 +134,18 @@ async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versi
       }
     }
     for (const id of batch.jobs.keys()) if (!written.has(id)) outcome.lost.push(id);
-    if (batch.runners.size > 0) {
+    const runnerRows = [...batch.runners.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((runner) => ({ id: runner.id, doc: runner }));
+    const registered = runnerRows.filter((row) => batch.newRunners.has(row.id));
+    const touched = runnerRows.filter((row) => !batch.newRunners.has(row.id));
+    if (registered.length > 0) {
       await tx.unsafe(
         `INSERT INTO runners (id, doc) SELECT id, doc FROM jsonb_to_recordset($1::jsonb) AS v(id text, doc jsonb)
          ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
-        [json(tx, [...batch.runners.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((runner) => ({ id: runner.id, doc: runner })))],
+        [json(tx, registered)],
       );
+    }
+    if (touched.length > 0) {
+      await tx.unsafe(`UPDATE runners SET doc = v.doc FROM jsonb_to_recordset($1::jsonb) AS v(id text, doc jsonb) WHERE runners.id = v.id`, [json(tx, touched)]);
     }
     if (batch.deletedRunners.size > 0) {
       await tx.unsafe(`DELETE FROM runners WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedRunners])]);

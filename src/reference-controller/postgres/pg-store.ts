@@ -85,8 +85,9 @@ export class PgStore implements StateStore, DurableSink {
         if (record.job.queueSeq > this.#maxQueueSeq) this.#maxQueueSeq = record.job.queueSeq;
         this.#pending.putJob(record.job);
       } else if (record.t === "runner") {
+        const registered = !this.#runners.has(record.runner.id);
         this.#runners.set(record.runner.id, record.runner);
-        this.#pending.putRunner(record.runner);
+        this.#pending.putRunner(record.runner, registered);
       } else {
         this.#runners.delete(record.id);
         this.#pending.deleteRunner(record.id);
@@ -191,7 +192,9 @@ export class PgStore implements StateStore, DurableSink {
     const rows = await this.sql<Array<{ doc: StoredRunner }>>`SELECT doc FROM runners WHERE id = ANY(${this.sql.array(ids as string[])})`;
     const found = new Set(rows.map((row) => row.doc.id));
     for (const row of rows) if (!this.#pending.runners.has(row.doc.id)) this.#runners.set(row.doc.id, row.doc);
-    const gone = ids.filter((id) => !found.has(id) && !this.#pending.runners.has(id) && this.#runners.has(id));
+    // Gone unless registered here and not committed yet; a pending change of it will not bring it back.
+    const gone = ids.filter((id) => !found.has(id) && !this.#pending.newRunners.has(id) && this.#runners.has(id));
+    for (const id of gone) this.#pending.runners.delete(id);
     for (const id of gone) this.#runners.delete(id);
     if (gone.length > 0) this.onRunnersGone(gone);
   }
