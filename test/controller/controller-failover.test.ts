@@ -140,3 +140,24 @@ test("EdgeConnection replays the outbox on the controller it fails over to, afte
   expect(await answer).toEqual({ accepted: true });
   await stop();
 });
+
+test("EdgeConnection sends a result again with the heartbeat after a whole interval without its result_ack (a replica that could not write it stays silent)", async () => {
+  const opener = new ReplicaOpener();
+  const { clock, connection, jobs, stop } = await connect(opener, [A, B]);
+  await settle();
+  connection.setFreeSlots(1);
+  const live = opener.live;
+  live.deliver({ v: 1, type: "offer", job: offer("j1") });
+  const answer = jobs[0]!.complete({ status: "succeeded", output: 1, startedAt: 1, finishedAt: 2 });
+  expect(live.of("result")).toHaveLength(1);
+  // No answer: the first heartbeat after it only heartbeats, the next one sends the result again.
+  await clock.advance(60_000);
+  expect(live.of("result")).toHaveLength(1);
+  await clock.advance(60_000);
+  expect(live.of("result")).toHaveLength(2);
+  live.deliver({ v: 1, type: "result_ack", jobId: "j1", attempt: 1, accepted: true });
+  expect(await answer).toEqual({ accepted: true });
+  await clock.advance(120_000);
+  expect(live.of("result")).toHaveLength(2);
+  await stop();
+});

@@ -52,3 +52,21 @@ test("JobOutbox.abort() for a controller cancel keeps the lease and still report
   void job.complete({ status: "cancelled", startedAt: 1, finishedAt: 2 });
   expect(sent.at(-1)?.type).toBe("result");
 });
+
+test("JobOutbox.resendOverdue() sends the unanswered result again after a whole heartbeat interval, until it is answered", () => {
+  const { job } = outbox();
+  expect(job.resendOverdue()).toEqual([]);
+  job.log([{ ts: 1, level: "info", msg: "a" }]);
+  void job.complete({ status: "succeeded", output: 1, startedAt: 1, finishedAt: 2 });
+  // The first heartbeat may come right after the result was sent: not overdue yet.
+  expect(job.resendOverdue()).toEqual([]);
+  expect(job.resendOverdue().map((m) => m.type)).toEqual(["log", "result"]);
+  expect(job.resendOverdue()).toEqual([]);
+  // A replay (new session, events_missing) counts as sending it again.
+  job.pending();
+  expect(job.resendOverdue()).toEqual([]);
+  expect(job.resendOverdue().map((m) => m.type)).toEqual(["log", "result"]);
+  job.resultAnswered(true, undefined);
+  job.resendOverdue();
+  expect(job.resendOverdue()).toEqual([]);
+});

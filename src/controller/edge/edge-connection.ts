@@ -290,7 +290,7 @@ export class EdgeConnection implements ControllerConnection {
       this.#tick(this.#heartbeatMs);
       await this.#timers.sleep(this.#heartbeatMs, signal);
       if (signal.aborted) break;
-      this.#transport?.send([message({ type: "heartbeat", leases: this.#heldLeases() })]);
+      this.#transport?.send([message({ type: "heartbeat", leases: this.#heldLeases() }), ...[...this.#jobs.values()].flatMap((job) => job.resendOverdue())]);
     }
   }
 

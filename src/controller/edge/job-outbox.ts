@@ -21,6 +21,8 @@ export class JobOutbox implements JobHandle {
   #seq = 0;
   #events: EventMessage[] = [];
   #result: ResultMessage | undefined;
+  /** Heartbeats since the result was last sent without an answer (see resendOverdue()). */
+  #unansweredBeats = 0;
   #answer: ((answer: CompleteAnswer) => void) | undefined;
   #done = false;
   #lost: string | undefined;
@@ -87,9 +89,23 @@ export class JobOutbox implements JobHandle {
 
   // ---- called by the connection ----
 
-  /** Everything unacknowledged, in order: replayed on a new session. */
+  /** Everything unacknowledged, in order, for sending again (a new session, events_missing). */
   pending(): RunnerMessage[] {
+    this.#unansweredBeats = 0;
     return this.#result === undefined ? [...this.#events] : [...this.#events, this.#result];
+  }
+
+  /**
+   * Called at each heartbeat: the result (with the events before it) once more when a whole
+   * heartbeat interval passed without its result_ack. A controller that could not write it (a
+   * replica whose view of the job was stale) sends no answer and expects it again; an answer lost
+   * any other way is covered too. The controller acknowledges a result it already has again.
+   */
+  resendOverdue(): RunnerMessage[] {
+    if (this.#result === undefined || this.#done) return [];
+    if (++this.#unansweredBeats < 2) return [];
+    this.#unansweredBeats = 0;
+    return this.pending();
   }
 
   acked(seq: number): void {
