@@ -1,6 +1,6 @@
 // The runner side of the key ring while it runs: loads the ring (or, when the runner has none,
-// makes a key that lasts until it stops, with a warning), tells the controller its public keys
-// once started and whenever `keys rotate` or `keys retire` changed the ring on disk, and hands the
+// a key that lasts until it stops, with a warning), tells the controller its public keys once
+// started and whenever `keys rotate` or `keys retire` changed the ring on disk, and hands the
 // current ring to whatever decrypts.
 
 import { generateKeyPair } from "node:crypto";
@@ -51,16 +51,12 @@ export class RunnerKeyService {
 
   /**
    * Loads the ring (a config error for a bad key file is thrown before any network call). With
-   * no key on disk the ring stays empty until start() makes a throwaway one: generating it here
-   * held a runner's readiness up by 150-350 ms, and no input can be encrypted to a key the
-   * controller has not been told yet.
+   * no key on disk it makes a throwaway one here, before the runner connects: made after, the
+   * key reached the controller after /readyz said ready, and a job submitted with secret inputs
+   * at that moment found no key for the group (docs/performance.md, start-up).
    */
   static async load(options: RunnerKeyServiceOptions): Promise<RunnerKeyService> {
-    const ring = await RunnerKeyRing.load(options.dir);
-    if (ring.keys.length === 0) {
-      options.logger.warn(`No runner key in "${options.dir}": using a key that lasts until the runner stops, so inputs encrypted to it before a restart cannot be decrypted after; run "edge-runner keygen"`);
-    }
-    return new RunnerKeyService(options, ring);
+    return new RunnerKeyService(options, await loadOrEphemeral(options.dir, options.logger));
   }
 
   get ring(): RunnerKeyRing {
@@ -97,15 +93,6 @@ export class RunnerKeyService {
     } catch (error) {
       this.#o.logger.warn(`Cannot reload the runner key ring: ${errorMessage(error)}`);
     }
-    if (this.#ring.keys.length === 0) {
-      try {
-        const { privateKey } = await generate("rsa", { modulusLength: 2048 });
-        if (this.#ring.keys.length === 0) this.#ring = new RunnerKeyRing(this.#o.dir, [ringKeyOf(privateKey, true, "(memory)")]);
-      } catch (error) {
-        this.#o.logger.warn(`Cannot make a throwaway runner key: ${errorMessage(error)}`);
-        return;
-      }
-    }
     if (this.#told === this.#ring.fingerprint) return;
     try {
       const response = await this.#o.client.fetch(urlOf(this.#o.controllerUrl) + EDGE_PATHS.runnerKeys, {
@@ -122,4 +109,12 @@ export class RunnerKeyService {
       this.#o.logger.warn(`Cannot tell the controller the runner's encryption keys (retrying in ${Math.round(this.#o.checkMs / 1000)} s): ${errorMessage(error)}`);
     }
   }
+}
+
+async function loadOrEphemeral(dir: string, logger: Logger): Promise<RunnerKeyRing> {
+  const ring = await RunnerKeyRing.load(dir);
+  if (ring.keys.length > 0) return ring;
+  logger.warn(`No runner key in "${dir}": using a key that lasts until the runner stops, so inputs encrypted to it before a restart cannot be decrypted after; run "edge-runner keygen"`);
+  const { privateKey } = await generate("rsa", { modulusLength: 2048 });
+  return new RunnerKeyRing(dir, [ringKeyOf(privateKey, true, "(memory)")]);
 }

@@ -1,6 +1,6 @@
 // The runner's key service at start (src/secrets/runner-key-service.ts): a runner without a key
-// file is not held up by making a throwaway key before it can be ready; the key is made when the
-// service starts (once the first session is up) and then told to the controller.
+// file makes a throwaway key before it connects (so it is told right after the first session is
+// up, as a keyed runner's), says so once, and tells it once.
 
 import { afterEach, expect, test } from "bun:test";
 import { memoryLogger } from "../../src/log/logger.ts";
@@ -13,7 +13,7 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-test("without a key file, load() makes no key; check() makes a throwaway one and tells the controller", async () => {
+test("without a key file, load() makes a throwaway key and warns; check() tells it once", async () => {
   const { dir, remove } = tempDir("edge-runner-key-service-");
   cleanups.push(remove);
   const told: Array<{ kid: string; kty: string }> = [];
@@ -28,12 +28,12 @@ test("without a key file, load() makes no key; check() makes a throwaway one and
   };
   const { logger, records } = memoryLogger("warn");
   const service = await RunnerKeyService.load({ dir: `${dir}/keys`, controllerUrl: () => "http://127.0.0.1:1", runnerId: "r1", apiKey: "k", client, logger, checkMs: 60_000 });
-  expect(service.ring.keys.length).toBe(0);
-  expect(records.map((r) => r.msg).filter((m) => m.startsWith("No runner key"))).toHaveLength(1);
-
-  await service.check();
   const [key] = service.ring.keys;
   expect(key?.file).toBe("(memory)");
+  expect(records.map((r) => r.msg).filter((m) => m.startsWith("No runner key"))).toHaveLength(1);
+  expect(told).toEqual([]);
+
+  await service.check();
   expect(told).toEqual([expect.objectContaining({ kid: key?.kid, kty: "RSA" })]);
   // The same key is kept (and not told again) by later checks.
   await service.check();
