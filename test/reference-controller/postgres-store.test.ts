@@ -5,7 +5,9 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { JOBS_CHANNEL, PendingBatch, writeBatch } from "../../src/reference-controller/postgres/pg-batch.ts";
-import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
+import { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
+import { GroupCommit } from "../../src/reference-controller/group-commit.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
 import { eventually } from "../helpers/harness.ts";
 import { forEachStore } from "../helpers/stores.ts";
 import { FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
@@ -94,6 +96,19 @@ forEachStore("PostgreSQL store", (store) => {
     h.controller.registerRunner({ id: "r2", group: "default" });
     await h.settle();
     expect((await sql`SELECT 1 FROM runners WHERE id = 'r2'`).length).toBe(1);
+  });
+
+  test("a batch whose transaction never ends (a driver that lost the connection mid-write) fails the store after the timeout instead of holding every later batch", async () => {
+    await store.options();
+    const sql = store.sql();
+    const hanging = new Proxy(sql, { get: (target, prop) => (prop === "begin" ? () => new Promise(() => {}) : Reflect.get(target, prop)) });
+    const { logger } = memoryLogger();
+    const commits = new GroupCommit({ logger });
+    const pg = new PgStore({ sql: hanging as typeof sql, logger, commits, replicaId: "test", transactionTimeoutMs: 100 });
+    pg.putJobs([{ id: "job_hanging", group: "default", plugin: "echo", action: "default", input: {}, status: "queued", attempt: 0, maxAttempts: 3, submittedAt: 1, queueSeq: 1 }]);
+    const failure = await pg.durable().then(() => undefined, (error: Error) => error.message);
+    expect(failure).toContain("did not end within 100 ms");
+    expect(commits.failure?.message).toContain("did not end within 100 ms");
   });
 
   test("a batch PostgreSQL aborts as a deadlock (replicas writing the same rows) is written again, not failed", async () => {

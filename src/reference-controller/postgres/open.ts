@@ -85,10 +85,11 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
       const tryOnce = async () => {
         if (done || stopped) return;
         try {
-          await sql`SELECT 1`;
+          // Bounded: a query the driver never settles must not stop the retries.
+          await within(10_000, sql`SELECT 1`);
           // Nothing is written meanwhile (the store refuses changes); a batch still out on the lost
           // connection ends in its own failure first, then the next try recovers.
-          await Promise.all([store.load(), logs.load()]);
+          await within(60_000, Promise.all([store.load(), logs.load()]));
           if (!commits.recover()) throw new Error("a batch on the lost connection has not ended yet");
           done = true;
           logger.warn("Reconnected to PostgreSQL and reloaded the controller's view from it", { attempts: attempt + 1 });
@@ -116,6 +117,13 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
       await listener.stop();
     },
   };
+}
+
+/** `promise`, or a rejection once `ms` passed without it settling. */
+function within<T>(ms: number, promise: PromiseLike<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${ms} ms`)), ms)));
+  return Promise.race([Promise.resolve(promise), late]).finally(() => clearTimeout(timer));
 }
 
 /** The URL as logs may show it: never a password (there is none; this is belt and braces). */

@@ -17,6 +17,8 @@ export interface PgStoreOptions {
   commits: GroupCommit;
   /** Names this process in NOTIFY payloads, so it skips its own. */
   replicaId: string;
+  /** A batch's transaction that has not ended by then fails the store (default 30 s). */
+  transactionTimeoutMs?: number;
 }
 
 /** Jobs another writer changed (a lost compare-and-swap, a NOTIFY): their rows as they are now. */
@@ -29,6 +31,7 @@ export class PgStore implements StateStore, DurableSink {
   readonly replicaId: string;
   readonly compaction: Readonly<CompactionHealth> = { failures: 0 };
   readonly #logger: Logger;
+  readonly #transactionTimeoutMs: number;
   #jobs = new Map<string, StoredJob>();
   #runners = new Map<string, StoredRunner>();
   /** The row version of each job as this replica last wrote or read it. */
@@ -51,6 +54,7 @@ export class PgStore implements StateStore, DurableSink {
     this.commits = options.commits;
     this.replicaId = options.replicaId;
     this.#logger = options.logger;
+    this.#transactionTimeoutMs = options.transactionTimeoutMs ?? 30_000;
     this.commits.trackSink(this);
   }
 
@@ -130,13 +134,26 @@ export class PgStore implements StateStore, DurableSink {
     return true;
   }
 
-  sync(done: (error: Error | null) => void): void {
+  sync(whenDone: (error: Error | null) => void): void {
     const taken = this.#taken;
     const batch = this.#batch;
     this.#batch = undefined;
-    if (batch === undefined) return done(null);
+    if (batch === undefined) return whenDone(null);
+    // A transaction the driver never settles (its connection dropped mid-write) must not hold
+    // every later batch: past the timeout the store fails and reloads its view once it reconnects.
+    // A commit that still lands later was never acknowledged, and the reload reads it.
+    let settled = false;
+    const timeout = setTimeout(() => done(new Error(`the PostgreSQL transaction did not end within ${this.#transactionTimeoutMs} ms`)), this.#transactionTimeoutMs);
+    const done = (error: Error | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timeout);
+      whenDone(error);
+    };
     writeBatch(this.sql, this.replicaId, batch, (id) => this.#versions.get(id) ?? 0).then(
       async (outcome) => {
+        // Timed out already: the store failed and reloads everything; this late outcome is not applied.
+        if (settled) return;
         for (const [id, version] of outcome.versions) this.#versions.set(id, version);
         if (outcome.lost.length > 0) this.#lost.set(taken, new Set(outcome.lost));
         this.#lost.delete(taken - 16);
