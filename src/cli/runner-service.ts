@@ -140,7 +140,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   const started = runner;
   const app = createStatusApp({
-    snapshot: () => ({ ...started.snapshot(), insecure: config.insecure }),
+    snapshot: () => ({ ...started.snapshot(), insecure: config.insecure, keysPending: meshstack === undefined && !keys.firstAnnouncementSettled }),
     metrics,
     sections: [secretsSection(backends), storageSection(storage.stats), ...("details" in connection ? [meshstackSection(() => connection.details())] : [])],
     allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
@@ -151,8 +151,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   storageStarted = storage.start().catch((error: unknown) => logger.warn(`Cannot sweep job storage at start: ${errorMessage(error)}`));
   // meshStack has its own key registration (a certificate pasted into meshStack). The edge
-  // runner tells its keys once the first session is up: readiness does not wait for them, and
-  // sent beside the session request the announcement delayed it (docs/performance.md, start-up).
+  // runner tells its keys once the first session is up, and /readyz waits for that first
+  // announcement to settle: sent beside the session request it delayed the session
+  // (docs/performance.md, start-up), left out of readiness a job with secret inputs submitted at
+  // /readyz found no key for the group.
   if (meshstack === undefined) {
     const stopWaiting = connection.onStateChange((status) => {
       if (status.state !== "connected") return;

@@ -41,6 +41,11 @@ export interface RunnerSnapshot {
   controllerUrl: string;
   /** Started with --insecure (plain http/ws to a non-loopback controller allowed). */
   insecure?: boolean;
+  /**
+   * Connected, but the first announcement of the runner's encryption keys has not settled yet:
+   * a job with secret inputs submitted now would find no key for the group (edge protocol only).
+   */
+  keysPending?: boolean;
   concurrency: number;
   freeSlots: number;
   running: RunningJobInfo[];

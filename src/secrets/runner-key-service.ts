@@ -32,8 +32,12 @@ export class RunnerKeyService {
   #told = "";
   #timer: ReturnType<typeof setInterval> | undefined;
   #checking: Promise<void> | undefined;
+  #firstSettled = false;
   #firstTold: () => void = () => {};
-  readonly #firstCheck = new Promise<void>((resolve) => (this.#firstTold = resolve));
+  readonly #firstCheck = new Promise<void>((resolve) => (this.#firstTold = () => {
+    this.#firstSettled = true;
+    resolve();
+  }));
 
   private constructor(options: RunnerKeyServiceOptions, ring: RunnerKeyRing) {
     this.#o = options;
@@ -47,6 +51,11 @@ export class RunnerKeyService {
    */
   firstAnnouncement(): Promise<void> {
     return this.#firstCheck;
+  }
+
+  /** Whether the first announcement has settled (told, or failed and left to the periodic check). */
+  get firstAnnouncementSettled(): boolean {
+    return this.#firstSettled;
   }
 
   /**

@@ -1,4 +1,4 @@
-// /readyz: may the runner take jobs now? Ready means state `ready`, connected, and a free slot;
+// /readyz: may the runner take jobs now? Ready means state `ready`, connected, its keys told, and a free slot;
 // otherwise a named kind (busy is healthy, unauthorized is broken: the page must not show them
 // alike) and one short reason an operator (or a load balancer log) can act on.
 
@@ -34,6 +34,9 @@ export function checkReadiness(snapshot: RunnerSnapshot): Readiness {
   }
   // Connected but the runner has not finished its own start (state "connecting").
   if (state !== "ready") return { ready: false, kind: "starting", reason: "starting" };
+  // Told a few ms after the first session is up (not beside the session request, which it
+  // delayed): until then a job with secret inputs has no key to be encrypted to.
+  if (snapshot.keysPending === true) return { ready: false, kind: "starting", reason: "starting: telling the controller the encryption keys" };
   if (snapshot.freeSlots <= 0) {
     const busy = snapshot.concurrency - Math.max(0, snapshot.freeSlots);
     return { ready: false, kind: "busy", reason: `busy: every slot runs a job (${busy}/${snapshot.concurrency})` };

@@ -29,10 +29,10 @@ function runnerDir(): string {
   return dir;
 }
 
-async function startService(controllerUrl: string, dataDir: string, apiKey = "k".repeat(32)): Promise<RunnerService> {
+async function startService(controllerUrl: string, dataDir: string, apiKey = "k".repeat(32), extraArgs: string[] = []): Promise<RunnerService> {
   const { config } = resolveConfig({
     scopes: ["runner"],
-    argv: ["--runner-id", "r1", "--controller-url", controllerUrl, "--data-dir", dataDir, "--status-port", "0", "--start-jitter", "0", "--reconnect-min", "20ms", "--reconnect-max", "40ms"],
+    argv: ["--runner-id", "r1", "--controller-url", controllerUrl, "--data-dir", dataDir, "--status-port", "0", "--start-jitter", "0", "--reconnect-min", "20ms", "--reconnect-max", "40ms", ...extraArgs],
     env: { EDGE_RUNNER_API_KEY: apiKey },
     readFile: () => "",
   });
@@ -103,4 +103,36 @@ test("a job queued before the runner starts resolves a controller secret althoug
   });
   const done = await controller.waitForJob(id, 20_000);
   expect({ status: done.status, error: done.error, output: done.output }).toEqual({ status: "succeeded", error: undefined, output: { ref: "db/password", length: 19 } });
+});
+
+test("/readyz waits for the first key announcement: a job with secret inputs submitted at ready finds the key", async () => {
+  // A pass-through proxy (long-poll transport, plain HTTP) that holds the key announcement.
+  const data = tempDir("edge-runner-start-order-controller-");
+  cleanups.push(data.remove);
+  const { controller } = await startController({ dataDir: data.dir });
+  cleanups.push(() => controller.close());
+  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const proxy = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      const url = new URL(request.url);
+      if (url.pathname === EDGE_PATHS.runnerKeys) await held;
+      const body = request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer();
+      return fetch(controller.url + url.pathname + url.search, { method: request.method, headers: request.headers, body });
+    },
+  });
+  cleanups.push(() => proxy.stop(true));
+  const service = await startService(`http://127.0.0.1:${proxy.port}`, runnerDir(), apiKey, ["--transport", "poll"]);
+  await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
+  const before = await fetch(`${service.status.url}/readyz`);
+  expect(before.status).toBe(503);
+  expect(await before.json()).toEqual({ ready: false, kind: "starting", reason: "starting: telling the controller the encryption keys" });
+  expect(controller.runners.groupKeys("default")).toEqual([]);
+  release();
+  await eventually(async () => ((await fetch(`${service.status.url}/readyz`)).status === 200 ? true : undefined), 10_000, "/readyz 200");
+  // Ready means the controller can encrypt a secret input to the group.
+  expect(controller.runners.groupKeys("default")[0]?.kty).toBe("RSA");
 });

@@ -24,6 +24,7 @@ test("checkReadiness() gives one named kind and reason per cause", () => {
     [{ freeSlots: 0, running: [] }, "busy", "busy: every slot runs a job (4/4)"],
     [{ state: "stopped", connection: connection("closed") }, "stopped", "stopped"],
     [{ state: "failed" }, "failed", "failed"],
+    [{ keysPending: true }, "starting", "starting: telling the controller the encryption keys"],
   ];
   for (const [overrides, kind, reason] of cases) {
     expect(checkReadiness(snapshotFixture(overrides))).toEqual({ ready: false, kind, reason } as never);
