@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { errorMessage } from "../../src/errors.ts";
-import { startPostgres } from "../../test/helpers/postgres-server.ts";
+import { startPostgres, stopWhenProcessExits } from "../../test/helpers/postgres-server.ts";
 import type { Row } from "./report.ts";
 import { median, ms, perSecond } from "./stats.ts";
 import { postgresCommitFloor, storeThroughput, type StoreBenchResult, type StoreMode } from "./store-bench.ts";
@@ -29,6 +29,8 @@ export async function storeSection(options: StoreSectionOptions): Promise<Row[]>
   const n = (full: number) => (quick ? Math.max(1, Math.round(full / 10)) : full);
   const rounds = quick ? 1 : 3;
   const db = await startPostgres();
+  // Stopped even when the bench is interrupted (Ctrl-C) before its finally.
+  stopWhenProcessExits(db);
   const configs: Array<{ label: string; mode: (round: number) => StoreMode }> = [
     { label: "embedded journal (disk), 1 controller", mode: () => ({ kind: "embedded" }) },
     { label: "PostgreSQL, 1 controller", mode: (r) => ({ kind: "postgres", replicas: 1, url: db.createDatabase(`bench_one_${r}`), passwordFile: db.passwordFile }) },

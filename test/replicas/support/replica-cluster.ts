@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startPostgres, type PostgresServer } from "../../helpers/postgres-server.ts";
+import { startPostgres, stopWhenProcessExits, type PostgresServer } from "../../helpers/postgres-server.ts";
 import { CONTROLLER_URL, FLAVOURS, STATUS_URL, freePort, start, waitForHttp, waitForOutput, type Proc } from "../../helpers/processes.ts";
 import type { JobJson } from "../../chaos/support/cluster.ts";
 
@@ -49,7 +49,10 @@ export class ReplicaCluster {
 
   static async create(options: ReplicaClusterOptions): Promise<ReplicaCluster> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "edge-replicas-"));
-    const cluster = new ReplicaCluster(dir, await startPostgres(), options);
+    const db = await startPostgres();
+    // Stopped (and its directory removed) even when the test process dies before stop().
+    stopWhenProcessExits(db);
+    const cluster = new ReplicaCluster(dir, db, options);
     for (const name of options.replicas) cluster.ports.set(name, await freePort());
     return cluster;
   }
