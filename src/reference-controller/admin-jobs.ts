@@ -11,7 +11,7 @@ function isReference(ref: string): boolean {
     return false;
   }
 }
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
 import { asObject, boundedJson, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
@@ -61,6 +61,15 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
       .map(jobJson);
     return c.json({ jobs });
   });
+
+  // Every route that names a job: one submitted through another replica may not be in this
+  // replica's view yet (controller-core.ts catchUp).
+  const catchUp: MiddlewareHandler = async (c, next) => {
+    await core.catchUp(c.req.param("id") ?? "");
+    await next();
+  };
+  app.use("/:id", catchUp);
+  app.use("/:id/*", catchUp);
 
   app.get("/:id", function getJob(c) {
     return c.json(jobJson(core.requireJob(c.req.param("id"), "get")));

@@ -26,6 +26,13 @@ export function createCallbackApp(options: { core: ControllerCore; tokens: Callb
   const { core, tokens } = options;
   const app = new Hono();
   app.onError((error, c) => errorFromException(c, error));
+  // A pipeline calls back whichever replica its load balancer picks (controller-core.ts catchUp).
+  // Only with the job's callback token (checked without the job): no database read for others.
+  app.use("/:id/*", async (c, next) => {
+    const id = c.req.param("id") ?? "";
+    if (tokens.verify(id, bearerToken(c.req.header("authorization")))) await core.catchUp(id);
+    await next();
+  });
 
   /** The job when the bearer token is its callback token; one answer for every refusal (no probing of ids). */
   function authorized(c: Context, action: string): StoredJob {

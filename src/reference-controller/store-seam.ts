@@ -34,6 +34,12 @@ export interface StateStore {
    * None for the embedded store, where every durable write landed.
    */
   writeLanded?(jobId: string): () => boolean;
+  /**
+   * Reads one job this replica has not heard of from the shared database (another replica
+   * created it and its NOTIFY has not arrived yet). None for the embedded store: its memory is
+   * the whole truth.
+   */
+  readThrough?(jobId: string): Promise<void>;
 }
 
 export interface EventStore {

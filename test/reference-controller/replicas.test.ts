@@ -159,4 +159,26 @@ forEachStore("replicas on one database", (store) => {
     const res = await b.controller.app.request(`/callback/v1/jobs/${job.id}/approval`, { headers: { authorization: `Bearer ${token}` } });
     expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { decision: "pending" } });
   }, 30_000);
+
+  test("a job another replica created that this one has not heard of yet is read from the database, not answered 404", async () => {
+    const [a] = (await replicas(1)) as [Harness];
+    // A row as another replica writes it, whose NOTIFY this replica has not had yet.
+    const id = "job_readthrough000000000001";
+    const doc = { id, group: "default", plugin: "echo", action: "run", input: null, status: "queued", attempt: 0, maxAttempts: 3, submittedAt: 1, queueSeq: 1_000_000 };
+    const sql = store.sql();
+    await sql`INSERT INTO jobs (id, grp, status, attempt, queue_seq, version, doc) VALUES (${id}, 'default', 'queued', 0, 1000000, 1, ${sql.json(doc as never)})`;
+    const headers = { authorization: "Bearer test-admin-token" };
+    const res = await a.controller.app.request(`/api/v1/jobs/${id}`, { headers });
+    expect({ status: res.status, body: await res.json() }).toMatchObject({ status: 200, body: { id, status: "queued" } });
+    // Now in this replica's view, queued for its runners like any job it heard of.
+    expect(a.controller.core.queuedCount()).toBe(1);
+    expect((await a.controller.app.request(`/api/v1/jobs/${id}/logs`, { headers })).status).toBe(200);
+    // An id the database does not have either is still 404.
+    expect((await a.controller.app.request("/api/v1/jobs/job_nosuchjob", { headers })).status).toBe(404);
+    // A pipeline's callback lands on a replica that has not heard of its job either.
+    const other = "job_readthrough000000000002";
+    await sql`INSERT INTO jobs (id, grp, status, attempt, queue_seq, version, doc) VALUES (${other}, 'default', 'queued', 0, 1000001, 1, ${sql.json({ ...doc, id: other, queueSeq: 1_000_001 } as never)})`;
+    const callback = await a.controller.app.request(`/callback/v1/jobs/${other}/approval`, { headers: { authorization: `Bearer ${a.controller.callbackTokens.token(other)}` } });
+    expect({ status: callback.status, body: await callback.json() }).toEqual({ status: 200, body: { decision: "pending" } });
+  }, 30_000);
 }, ["postgres"]);

@@ -227,6 +227,10 @@ export class PgStore implements StateStore, DurableSink {
     await this.reloadRunners([...new Set([...runners.map((r) => r.id), ...this.#runners.keys()])]);
   }
 
+  readThrough(jobId: string): Promise<void> {
+    return this.reloadJobs([jobId]);
+  }
+
   writeLanded(jobId: string): () => boolean {
     const batch = this.#taken + 1;
     return () => this.#lost.get(batch)?.has(jobId) !== true;
