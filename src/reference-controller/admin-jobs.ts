@@ -11,7 +11,8 @@ function isReference(ref: string): boolean {
     return false;
   }
 }
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono } from "hono";
+import { readThrough } from "./job-read-through.ts";
 import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
 import { asObject, boundedJson, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
@@ -63,13 +64,9 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
   });
 
   // Every route that names a job: one submitted through another replica may not be in this
-  // replica's view yet (controller-core.ts catchUp).
-  const catchUp: MiddlewareHandler = async (c, next) => {
-    await core.catchUp(c.req.param("id") ?? "");
-    await next();
-  };
-  app.use("/:id", catchUp);
-  app.use("/:id/*", catchUp);
+  // replica's view yet (job-read-through.ts).
+  app.use("/:id", readThrough(core));
+  app.use("/:id/*", readThrough(core));
 
   app.get("/:id", function getJob(c) {
     return c.json(jobJson(core.requireJob(c.req.param("id"), "get")));

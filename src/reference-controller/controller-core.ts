@@ -120,16 +120,6 @@ export class ControllerCore {
     return this.store.jobs.get(id);
   }
 
-  /**
-   * Replicas: a job submitted through another replica reaches this one's view by NOTIFY a moment
-   * later; a client behind a load balancer may ask here first. Read it from the database before
-   * anything answers "no such job".
-   */
-  async catchUp(id: string): Promise<void> {
-    if (this.store.readThrough === undefined || id.length === 0 || id.length > 128 || this.store.jobs.has(id)) return;
-    await this.store.readThrough(id);
-  }
-
   requireJob(id: string, action: string): StoredJob {
     const job = this.store.jobs.get(id);
     if (job === undefined) throw new EdgeError("not_found", `Cannot ${action} job "${id}": no such job`);

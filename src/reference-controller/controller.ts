@@ -11,7 +11,7 @@ import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-s
 import { hostGuard } from "../platform/host-guard.ts";
 import { isLoopbackHost } from "../config/url.ts";
 import { createAdminApp } from "./admin-app.ts";
-import { type Clock, type Timers, realTimers } from "../util/time.ts";
+import { realTimers } from "../util/time.ts";
 import { ControllerLock } from "./controller-lock.ts";
 import { ControllerCore, type SubmitJobInput } from "./controller-core.ts";
 import { createEdgeApp } from "./edge-app.ts";
@@ -22,7 +22,6 @@ import { secretsCipher, type ControllerSecrets } from "./secret-store.ts";
 import { fileSharedStores, type SharedStores } from "./shared-stores.ts";
 import { sealSensitiveOutputs } from "../secrets/sensitive-outputs.ts";
 import { EdgeSessions } from "./edge-sessions.ts";
-import type { GroupCommitOptions } from "./group-commit.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
 import { PauseDetector } from "./pause-detector.ts";
 import { jobJson, type JobJson } from "./records.ts";
@@ -36,71 +35,9 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { createEdgeArtifactsApp } from "./artifact-routes.ts";
 import type { ControllerArtifacts } from "./artifact-store.ts";
 import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
+import type { ReferenceControllerOptions } from "./controller-options.ts";
 
-export interface ReferenceControllerOptions {
-  /** State lives in `<dataDir>/controller/`. */
-  dataDir: string;
-  hostname?: string;
-  /** Host names answered besides loopback names and IP addresses when bound to loopback. */
-  allowedHosts?: readonly string[];
-  /** PEM certificate chain and key: serve HTTPS/WSS (runners refuse plain http off loopback). */
-  tls?: { cert: string; key: string };
-  /** 0 (the default) picks a free port. */
-  port?: number;
-  leaseTtlMs?: number;
-  heartbeatIntervalMs?: number;
-  maxAttempts?: number;
-  /** Longest hold of a long-poll receive. */
-  pollWaitMs?: number;
-  /** Fixed admin token; otherwise read from (or created in) `adminTokenFile`. */
-  adminToken?: string;
-  /** Defaults to `<dataDir>/controller/admin-token`. */
-  adminTokenFile?: string;
-  logger?: Logger;
-  clock?: Clock;
-  timer?: Pick<Timers, "setTimeout" | "clearTimeout">;
-  /** Longest pause of the lease sweep loop. */
-  sweepIntervalMs?: number;
-  /** False: no sweep loop; tests call `sweep()` after moving their clock. */
-  autoSweep?: boolean;
-  /** Journal lines before compaction into a snapshot. */
-  compactAfter?: number;
-  /** Finished jobs and their logs are pruned this long after they finished (default 7 days). */
-  jobRetentionMs?: number;
-  /** After a start or a pause, no lease expires before this long (default leaseTtlMs + 60 s). */
-  leaseGraceMs?: number;
-  /** Monotonic clock of the pause detector (tests move it to fake a SIGSTOP). */
-  monotonic?: () => number;
-  /** Bytes of log and step events one job may store before the rest is cut (default 64 MiB). */
-  jobLogMaxBytes?: number;
-  /** Bytes the event journal may hold in all (default 4 GiB). */
-  eventJournalMaxBytes?: number;
-  /** Largest artifact a runner may upload (default 100 MiB). */
-  artifactMaxBytes?: number;
-  /** How changes are batched and fsync'd; tests inject `SYNCHRONOUS` or a fake fsync. */
-  commit?: GroupCommitOptions;
-  /**
-   * Called once when the store can be written again after it failed. Memory may be ahead of the
-   * disk then, so the only safe way on is a restart that replays the disk: `edge-runner
-   * controller` exits (75) for its service manager to restart it. Probed every `spaceProbeMs` (5 s).
-   */
-  onStoreWritable?: () => void;
-  spaceProbeMs?: number;
-  /**
-   * postgres://user@host:port/db: state, job events and runners live in PostgreSQL instead of the
-   * embedded journal (the driver is loaded only then). Needs `ReferenceController.open()`/`start()`.
-   */
-  storeUrl?: string;
-  /** The database password (from `storePasswordFile`; never in the URL). */
-  storePassword?: string;
-  /** How often the PostgreSQL store checks an idle connection (default 2 s). */
-  storePingMs?: number;
-  /**
-   * The key that seals secrets and sensitive outputs at rest (default `<dataDir>/controller/secrets.key`,
-   * created when missing). Replicas on one database need the same one: a Secret mounted on each.
-   */
-  secretsKeyFile?: string;
-}
+export type { ReferenceControllerOptions } from "./controller-options.ts";
 
 export class ReferenceController {
   readonly core: ControllerCore;

@@ -12,6 +12,7 @@ import { isLeased, isTerminal } from "./job-state.ts";
 import type { JobEvent } from "./job-logs.ts";
 import type { StoredJob } from "./records.ts";
 import { bearerToken } from "./tokens.ts";
+import { readThrough } from "./job-read-through.ts";
 import { EdgeError } from "../errors.ts";
 
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
@@ -28,11 +29,7 @@ export function createCallbackApp(options: { core: ControllerCore; tokens: Callb
   app.onError((error, c) => errorFromException(c, error));
   // A pipeline calls back whichever replica its load balancer picks (controller-core.ts catchUp).
   // Only with the job's callback token (checked without the job): no database read for others.
-  app.use("/:id/*", async (c, next) => {
-    const id = c.req.param("id") ?? "";
-    if (tokens.verify(id, bearerToken(c.req.header("authorization")))) await core.catchUp(id);
-    await next();
-  });
+  app.use("/:id/*", readThrough(core, (c, id) => tokens.verify(id, bearerToken(c.req.header("authorization")))));
 
   /** The job when the bearer token is its callback token; one answer for every refusal (no probing of ids). */
   function authorized(c: Context, action: string): StoredJob {
