@@ -9,45 +9,17 @@ import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
 import { failureHandling, failureOf } from "../failure.ts";
 import { JobOutbox } from "./job-outbox.ts";
-import { networkOpener, type TransportOpener } from "./opener.ts";
+import { networkOpener } from "./opener.ts";
 import type { Transport, TransportClosed, TransportKind } from "./transport.ts";
-import { defaultControllerClient, type ControllerClient } from "../../platform/controller-client.ts";
+import { defaultControllerClient } from "../../platform/controller-client.ts";
 import { insecureWarning } from "../../config/url.ts";
 import { clip, WarnLimiter } from "../../log/warn-limiter.ts";
 import { clampRetryAfter, sessionValues } from "./controller-values.ts";
 import { Liveness, LIVENESS_PROBE_MS, LIVENESS_TIMEOUT_MS } from "./liveness.ts";
 import { ControllerUrls } from "./controller-urls.ts";
+import type { EdgeConnectionOptions } from "./edge-connection-options.ts";
 
-export interface EdgeConnectionOptions {
-  /** One controller, or replicas tried in order with failover (see controller-urls.ts). */
-  controllerUrl: string | readonly string[];
-  runnerId: string;
-  group: string;
-  apiKey: string;
-  version: string;
-  transport: "auto" | TransportKind;
-  reconnectMinMs: number;
-  reconnectMaxMs: number;
-  startJitterMs: number;
-  logger: Logger;
-  /** HTTP and WebSocket clients (with the configured CA); the runtime's own by default. */
-  client?: ControllerClient;
-  timers?: Pick<Timers, "now" | "sleep">;
-  random?: () => number;
-  /** Called on each loop tick with how long the loop may stay silent, for /healthz. */
-  onTick?: (loop: string, maxSilenceMs: number) => void;
-  onProtocolError?: () => void;
-  onReconnect?: () => void;
-  /** Started with --insecure: every (re)connect logs a warning, so it is never silent. */
-  insecure?: boolean;
-  /** Called for every attempt to open a session that failed. */
-  onConnectFailure?: () => void;
-  /** Silence before a liveness probe, and before the session is given up (5 s and 10 s). */
-  livenessProbeMs?: number;
-  livenessTimeoutMs?: number;
-  /** Opens sessions and transports: over the network by default, scripted in tests. */
-  opener?: TransportOpener;
-}
+export type { EdgeConnectionOptions } from "./edge-connection-options.ts";
 
 /** Texts from the controller (error messages, cancel reasons) are cut to this in logs and job errors. */
 const MAX_LOGGED_TEXT = 256;
