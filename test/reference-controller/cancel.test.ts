@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
+import { expireLeases, FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -47,9 +47,7 @@ forEachStore("cancellation", (store) => {
     await h.settle();
     expect(h.controller.cancelJob(job.id).status).toBe("cancelling");
     await h.settle();
-    h.clock.advance(30_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h);
     expect(h.controller.getJob(job.id)?.status).toBe("cancelled");
   });
 

@@ -221,6 +221,13 @@ export async function turns(n = 5): Promise<void> {
 }
 
 /** Runner "r1" connected and one echo job offered to it (attempt 1), once that is durable. */
+/** Time passes past every lease (30 s by default) and the sweep runs: what it expired is queued again or failed. */
+export async function expireLeases(h: Harness, ms = 30_000): Promise<void> {
+  h.clock.advance(ms);
+  h.controller.sweep();
+  await h.settle();
+}
+
 export async function leaseOne(h: Harness): Promise<{ r: FakeRunner; job: JobJson }> {
   const r = FakeRunner.connect(h.controller, "r1");
   const job = h.controller.submitJob({ plugin: "echo" });

@@ -1,6 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
+import { expireLeases, FakeRunner, leaseOne, openController, type Harness } from "./helpers.ts";
 
 let h: Harness;
 afterEach(async () => {
@@ -62,13 +62,9 @@ forEachStore("leases and dispatch", (store) => {
     h = await openController(store);
     const { r, job } = await leaseOne(h);
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
-    h.clock.advance(29_999);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h, 29_999);
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
-    h.clock.advance(1);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h, 1);
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", attempt: 1, error: { code: "lease_expired" } });
     expect(h.controller.getJob(job.id)?.runnerId).toBeUndefined();
     r.send({ type: "credit", slots: 1 });
@@ -84,9 +80,7 @@ forEachStore("leases and dispatch", (store) => {
     for (let i = 0; i < 2; i++) {
       r.send({ type: "credit", slots: 1 });
       await h.settle();
-      h.clock.advance(30_000);
-      h.controller.sweep();
-      await h.settle();
+      await expireLeases(h);
     }
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "failed", attempt: 2, error: { code: "lease_expired" } });
     r.send({ type: "credit", slots: 1 });
@@ -106,9 +100,7 @@ forEachStore("leases and dispatch", (store) => {
     const ack = r.last("heartbeat_ack");
     expect(ack.leases[0]).toEqual({ jobId: job.id, attempt: 1, ok: true, leaseExpiresAt: h.clock.t + 30_000 });
     expect(ack.leases[1]).toMatchObject({ jobId: "nope", ok: false, reason: "unknown_job" });
-    h.clock.advance(20_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h, 20_000);
     expect(h.controller.getJob(job.id)?.status).toBe("running");
   });
 
@@ -134,9 +126,7 @@ forEachStore("leases and dispatch", (store) => {
   test("result from a stale attempt is refused (fencing) and a duplicate result is acked again", async () => {
     h = await openController(store);
     const { r, job } = await leaseOne(h);
-    h.clock.advance(30_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h);
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     expect(r.last("offer").job.attempt).toBe(2);

@@ -3,7 +3,7 @@
 
 import { expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, leaseOne, openController } from "./helpers.ts";
+import { expireLeases, FakeRunner, leaseOne, openController } from "./helpers.ts";
 
 forEachStore("controller restart", (store) => {
   test("ReferenceController restart loses no queued job and keeps FIFO order", async () => {
@@ -48,13 +48,9 @@ forEachStore("controller restart", (store) => {
     const { r, job } = await leaseOne(h);
     h = await h.reopen();
     // The lease lapsed while the controller was down: it gets leaseGraceMs (TTL + 60 s) first.
-    h.clock.advance(30_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h);
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
-    h.clock.advance(60_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h, 60_000);
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", attempt: 1 });
     await h.controller.close();
   });

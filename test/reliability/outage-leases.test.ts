@@ -5,7 +5,7 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { forEachStore } from "../helpers/stores.ts";
-import { FakeRunner, leaseOne, openController, ManualTimer, type Harness } from "../reference-controller/helpers.ts";
+import { expireLeases, FakeRunner, leaseOne, openController, ManualTimer, type Harness } from "../reference-controller/helpers.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -22,9 +22,7 @@ forEachStore("outage and leases", (store) => {
     const { r, job } = await leaseOne(h);
     r.send({ type: "accept", jobId: job.id, attempt: 1 });
     await h.settle();
-    h.clock.advance(30_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h);
     expect(h.controller.getJob(job.id)).toMatchObject({ status: "queued", attempt: 1 });
     r.send(result(job.id, 1));
     await h.settle();
@@ -44,9 +42,7 @@ forEachStore("outage and leases", (store) => {
     const job = h.controller.submitJob({ plugin: "echo" });
     a.send({ type: "credit", slots: 1 });
     await h.settle();
-    h.clock.advance(30_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h);
     // Another runner cannot claim it with a message about an attempt it never held.
     b.send(result(job.id, 1));
     await h.settle();
@@ -63,9 +59,7 @@ forEachStore("outage and leases", (store) => {
   test("once the job was leased again, the older attempt's result is refused (fencing)", async () => {
     h = await openController(store);
     const { r, job } = await leaseOne(h);
-    h.clock.advance(30_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h);
     r.send({ type: "credit", slots: 1 });
     await h.settle();
     expect(r.last("offer").job.attempt).toBe(2);
@@ -93,9 +87,7 @@ forEachStore("outage and leases", (store) => {
     h.controller.sweep();
     await h.settle();
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
-    h.clock.advance(49_000);
-    h.controller.sweep();
-    await h.settle();
+    await expireLeases(h, 49_000);
     expect(h.controller.getJob(job.id)?.status).toBe("leased");
     const again = new FakeRunner(h.controller, "r1");
     again.apiKey = r.apiKey;
