@@ -174,7 +174,11 @@ export class RunnerMessages {
     this.#core.requeueOrFail(job, { code: msg.error.code, message: `Runner "${session.runnerId}" rejected job "${job.id}": ${msg.error.message}` });
   }
 
-  #heartbeat(session: EdgeSession, leases: LeaseRef[]): void {
+  /**
+   * `retries`: how often this beat may be answered again when its lease extension lost its
+   * compare-and-swap (another replica changed the job after this one last read it).
+   */
+  #heartbeat(session: EdgeSession, leases: LeaseRef[], retries = 2): void {
     const now = this.#core.clock.now();
     const leaseExpiresAt = now + this.#core.settings.leaseTtlMs;
     const answers: Array<LeaseRef & { ok: boolean; leaseExpiresAt?: number; reason?: string }> = [];
@@ -199,8 +203,20 @@ export class RunnerMessages {
       answers.push({ jobId: job.id, attempt: job.attempt, ok: true, leaseExpiresAt });
     }
     // Durable before the ack: after a controller restart the lease keeps its extended expiry.
+    // Asked before the write: it names the batch the write joins.
+    const landed = extended.map((job) => this.#core.store.writeLanded?.(job.id)).filter((check) => check !== undefined);
     this.#core.store.putJobs(extended);
-    session.send(message({ type: "heartbeat_ack", leases: answers }));
+    // An extension that lost its compare-and-swap did not happen: `ok` for it would have the
+    // runner go on with a lease another replica re-queued or ended. This ack is dropped and the
+    // beat answered again from the reloaded view (the store reloads lost jobs before it sends):
+    // a refusal with its reason, a revived or extended lease, and a cancel (applyRemote) alike.
+    session.send(message({ type: "heartbeat_ack", leases: answers }), () => {
+      if (landed.every((check) => check())) return true;
+      if (session.closed) return false;
+      if (retries > 0) queueMicrotask(() => this.#heartbeat(session, leases, retries - 1));
+      else this.#core.logger.info("Heartbeat left unanswered: its lease writes kept losing to other replicas", { runnerId: session.runnerId, leases: leases.length });
+      return false;
+    });
     for (const job of cancels) {
       session.send(message({ type: "cancel", jobId: job.id, attempt: job.attempt, reason: job.error?.message ?? "cancelled" }));
     }

@@ -80,6 +80,36 @@ forEachStore("PostgreSQL store", (store) => {
     expect(row?.status).toBe("cancelled");
   });
 
+  test("a heartbeat whose lease extension lost its compare-and-swap is answered from the reloaded job: refused when another replica ended it, extended again when it still holds", async () => {
+    h = await openController(store);
+    const sql = store.sql();
+    const { r, job } = await leaseOne(h);
+    r.send({ type: "accept", jobId: job.id, attempt: 1 });
+    await h.settle();
+    // Another replica cancelled and finished the job, as a row change this controller has not heard of.
+    await sql`UPDATE jobs SET version = version + 1, status = 'cancelled', lease_expires_at = NULL, doc = doc || '{"status": "cancelled"}'::jsonb WHERE id = ${job.id}`;
+    r.send({ type: "heartbeat", leases: [{ jobId: job.id, attempt: 1 }] });
+    await h.settle();
+    await eventually(() => r.of("heartbeat_ack")[0], 5_000, "the heartbeat answered");
+    expect(r.of("heartbeat_ack").map((m) => m.leases)).toEqual([[{ jobId: job.id, attempt: 1, ok: false, reason: "cancelled" }]]);
+    expect(h.controller.getJob(job.id)?.status).toBe("cancelled");
+
+    // A change that leaves the lease with this runner (another replica extended it): answered ok once extended on the new version.
+    const second = h.controller.submitJob({ plugin: "echo" });
+    r.send({ type: "credit", slots: 1 });
+    await h.settle();
+    r.send({ type: "accept", jobId: second.id, attempt: 1 });
+    await h.settle();
+    await sql`UPDATE jobs SET version = version + 1 WHERE id = ${second.id}`;
+    r.send({ type: "heartbeat", leases: [{ jobId: second.id, attempt: 1 }] });
+    await h.settle();
+    await eventually(() => r.of("heartbeat_ack")[1], 5_000, "the second heartbeat answered");
+    expect(r.of("heartbeat_ack")).toHaveLength(2);
+    expect(r.last("heartbeat_ack").leases).toMatchObject([{ jobId: second.id, attempt: 1, ok: true }]);
+    const [row] = await sql<Array<{ version: string; lease: string }>>`SELECT version, lease_expires_at AS lease FROM jobs WHERE id = ${second.id}`;
+    expect({ version: Number(row?.version), lease: Number(row?.lease) }).toEqual({ version: 5, lease: r.last("heartbeat_ack").leases[0]?.leaseExpiresAt as number });
+  });
+
   test("a change of a known runner (its last contact, its keys) never brings back a runner another replica deleted", async () => {
     h = await openController(store);
     const sql = store.sql();

@@ -8,6 +8,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { eventually } from "../helpers/harness.ts";
 import { forEachStore } from "../helpers/stores.ts";
+import type { ReferenceControllerOptions } from "../../src/reference-controller/controller-options.ts";
 import { FakeRunner, openController, openReplica, type Harness } from "./helpers.ts";
 
 const open: Harness[] = [];
@@ -24,10 +25,10 @@ async function runnerOn(replica: Harness, registrar: Harness, id: string): Promi
 }
 
 forEachStore("replicas on one database", (store) => {
-  async function replicas(n: number): Promise<Harness[]> {
-    const first = await openController(store);
+  async function replicas(n: number, extra: Partial<ReferenceControllerOptions> = {}): Promise<Harness[]> {
+    const first = await openController(store, extra);
     const all = [first];
-    for (let i = 1; i < n; i++) all.push(await openReplica(first));
+    for (let i = 1; i < n; i++) all.push(await openReplica(first, extra));
     open.push(...all);
     return all;
   }
@@ -137,6 +138,59 @@ forEachStore("replicas on one database", (store) => {
     expect(rows.map((r) => [r.runner_id, r.n])).toEqual(runners.map((r) => [r.id, r.of("offer").length]).filter(([, n]) => n !== 0).sort());
     for (const r of runners) expect(r.of("offer").length + r.session.credit).toBe(100);
   }, 60_000);
+
+  test("the event quotas hold for the database as a whole: two replicas storing events together stay within eventJournalMaxBytes, and a job moved between replicas within jobLogMaxBytes", async () => {
+    const [a, b] = (await replicas(2, { eventJournalMaxBytes: 7_000, jobLogMaxBytes: 5_000 })) as [Harness, Harness];
+    const ra = await runnerOn(a, a, "ra");
+    const rb = await runnerOn(b, b, "rb");
+    const first = a.controller.submitJob({ plugin: "echo" });
+    ra.send({ type: "credit", slots: 1 });
+    await a.settle();
+    await eventually(() => (b.controller.getJob(first.id)?.status === "leased" ? true : undefined), 5_000, "B sees the first lease");
+    const second = b.controller.submitJob({ plugin: "echo" });
+    rb.send({ type: "credit", slots: 1 });
+    await b.settle();
+    expect([ra.last("offer").job.id, rb.last("offer").job.id]).toEqual([first.id, second.id]);
+    const line = (seq: number) => [{ ts: seq, level: "info" as const, msg: `${seq} ${"x".repeat(1_000)}` }];
+    // About 4,200 bytes through each replica: under either quota for each alone, past the total together.
+    for (let seq = 1; seq <= 4; seq++) {
+      ra.send({ type: "log", jobId: first.id, attempt: 1, seq, lines: line(seq) });
+      rb.send({ type: "log", jobId: second.id, attempt: 1, seq, lines: line(seq) });
+      await Promise.all([a.settle(), b.settle()]);
+    }
+    const sql = store.sql();
+    type Row = { job_id: string; content: string; markers: number; rows: number };
+    const stored = async () =>
+      await sql<Row[]>`SELECT job_id, coalesce(sum(bytes) FILTER (WHERE NOT truncated AND body->'lines' <> '[]'::jsonb), 0)::bigint AS content, (count(*) FILTER (WHERE truncated))::int AS markers, count(*)::int AS rows FROM job_events GROUP BY job_id`;
+    let rows: Row[] = [...(await stored())];
+    expect(rows.reduce((n, r) => n + Number(r.content), 0)).toBeLessThanOrEqual(7_000);
+    // One marker in each job that passed the quota, whichever replica stored it.
+    expect(rows.every((r) => r.markers <= 1) && rows.some((r) => r.markers === 1)).toBe(true);
+    // Every event keeps its place and is acked, truncated or not.
+    expect(rows.map((r) => r.rows)).toEqual([4, 4]);
+    expect([ra.last("ack").seq, rb.last("ack").seq]).toEqual([4, 4]);
+    const [totals] = await sql<Array<{ bytes: string; sum: string }>>`SELECT bytes, (SELECT sum(bytes) FROM job_events)::bigint AS sum FROM job_event_totals`;
+    expect(Number(totals?.bytes)).toBe(Number(totals?.sum));
+
+    // A third job's runner moves from A to B halfway: its events through both stay within the per-job quota.
+    await sql`TRUNCATE job_events, job_event_sizes, job_event_totals`;
+    const third = a.controller.submitJob({ plugin: "echo" });
+    ra.send({ type: "credit", slots: 1 });
+    await a.settle();
+    await eventually(() => ra.of("offer").find((m) => m.job.id === third.id), 5_000, "the third job offered");
+    for (let seq = 1; seq <= 3; seq++) ra.send({ type: "log", jobId: third.id, attempt: 1, seq, lines: line(seq) });
+    await a.settle();
+    await eventually(() => (b.controller.core.logs.cursor(third.id, 1).highestSeq === 3 ? true : undefined), 5_000, "B knows the events stored through A");
+    const moved = new FakeRunner(b.controller, "ra");
+    moved.apiKey = ra.apiKey;
+    moved.reconnect();
+    for (let seq = 4; seq <= 6; seq++) moved.send({ type: "log", jobId: third.id, attempt: 1, seq, lines: line(seq) });
+    await b.settle();
+    rows = (await stored()).filter((r) => r.job_id === third.id);
+    expect(rows.map((r) => ({ rows: r.rows, markers: r.markers }))).toEqual([{ rows: 6, markers: 1 }]);
+    expect(Number(rows[0]?.content)).toBeLessThanOrEqual(5_000);
+    expect(moved.last("ack").seq).toBe(6);
+  }, 30_000);
 
   test("a runner deregistered through replica A loses its session on replica B (4401) and its key there", async () => {
     const [a, b] = (await replicas(2)) as [Harness, Harness];

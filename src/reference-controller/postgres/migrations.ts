@@ -52,6 +52,25 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The event quotas hold for the database as a whole (pg-event-quota.ts): the totals every
+    // batch locks and updates, started from the events already stored.
+    version: 3,
+    name: "job event totals",
+    sql: `
+      CREATE TABLE job_event_sizes (
+        job_id text PRIMARY KEY,
+        bytes bigint NOT NULL,
+        truncated boolean NOT NULL DEFAULT false
+      );
+      CREATE TABLE job_event_totals (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        bytes bigint NOT NULL
+      );
+      INSERT INTO job_event_sizes (job_id, bytes, truncated) SELECT job_id, sum(bytes), bool_or(truncated) FROM job_events GROUP BY job_id;
+      INSERT INTO job_event_totals (id, bytes) SELECT 1, coalesce(sum(bytes), 0) FROM job_events;
+    `,
+  },
   // Versions 10-19: secrets, plugin bundles, job artifacts.
   ...SHARED_STORE_MIGRATIONS,
 ];

@@ -6,6 +6,7 @@
 import type { Sql, TransactionSql } from "postgres";
 import type { JobEvent } from "../job-logs.ts";
 import type { StoredJob, StoredRunner } from "../records.ts";
+import { admitEvents, DEFAULT_EVENT_QUOTA, type EventQuota, type EventSizes, type QuotaEvent } from "./pg-event-quota.ts";
 
 /** The channel replicas LISTEN on; a payload is `<replica id>:<job id>,<job id>,…`. */
 export const JOBS_CHANNEL = "edge_runner_jobs";
@@ -14,11 +15,8 @@ export const RUNNERS_CHANNEL = "edge_runner_runners";
 /** NOTIFY payloads must stay under 8000 bytes. */
 const MAX_PAYLOAD = 7_000;
 
-export interface StoredEvent {
-  jobId: string;
-  event: JobEvent;
-  bytes: number;
-}
+/** An event for the batch, with the bytes it counts for. */
+export type StoredEvent = QuotaEvent;
 
 /** What one turn changed: the last write of each job wins within a batch. */
 export class PendingBatch {
@@ -65,6 +63,8 @@ export interface BatchOutcome {
   lost: string[];
   /** New version per job written. */
   versions: Map<string, number>;
+  /** The database's event totals after this batch, when it stored or deleted events. */
+  eventSizes?: EventSizes;
 }
 
 /**
@@ -72,10 +72,10 @@ export interface BatchOutcome {
  * job it created). A lost compare-and-swap does not abort the transaction: the rest commits, and
  * the caller reloads the lost jobs (their offers are never sent, see pg-store.ts).
  */
-export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatch, versionOf: (id: string) => number): Promise<BatchOutcome> {
+export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatch, versionOf: (id: string) => number, quota: EventQuota = DEFAULT_EVENT_QUOTA): Promise<BatchOutcome> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await writeOnce(sql, replicaId, batch, versionOf);
+      return await writeOnce(sql, replicaId, batch, versionOf, quota);
     } catch (error) {
       // Replicas writing the same rows may still deadlock in PostgreSQL's eyes (it then aborts one
       // transaction): that batch is written again, a few times, before the store counts as failed.
@@ -85,7 +85,7 @@ export async function writeBatch(sql: Sql, replicaId: string, batch: PendingBatc
   }
 }
 
-async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versionOf: (id: string) => number): Promise<BatchOutcome> {
+async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versionOf: (id: string) => number, quota: EventQuota): Promise<BatchOutcome> {
   const inserts: unknown[] = [];
   const updates: Array<{ id: string }> = [];
   for (const job of [...batch.jobs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
@@ -152,7 +152,13 @@ async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versi
     }
     // Events are stored even for a job whose row write lost: they were accepted (and are acked)
     // under the attempt the runner holds; only a job deleted here takes its events with it.
-    const events = batch.events.filter((e) => !batch.deletedJobs.has(e.jobId));
+    // The quotas are decided here, against the database's totals (pg-event-quota.ts).
+    let events = batch.events.filter((e) => !batch.deletedJobs.has(e.jobId));
+    if (events.length > 0 || batch.deletedJobs.size > 0) {
+      const { admitted, sizes } = await admitEvents(tx, events, [...batch.deletedJobs], quota);
+      events = admitted;
+      outcome.eventSizes = sizes;
+    }
     if (events.length > 0) {
       await tx.unsafe(
         `INSERT INTO job_events (job_id, seq, attempt, attempt_seq, bytes, truncated, body)

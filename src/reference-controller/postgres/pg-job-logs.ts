@@ -1,12 +1,15 @@
 // Job events (logs and steps) in PostgreSQL, with the embedded journal's quotas and seq rules
 // (job-logs.ts): each accepted event joins the store's next batch, an in-memory index per job
-// serves the dedupe cursor and the quotas, and reads come from the database once the events
-// are committed.
+// serves the dedupe cursor, and reads come from the database once the events are committed.
+// The quotas are decided in each batch's transaction against the database's totals
+// (pg-event-quota.ts): other replicas store events too, so no replica's own count could hold
+// them. The index learns the outcome (bytes, truncated) when the batch commits.
 
 import type { Logger } from "../../log/logger.ts";
 import type { LogLine } from "../../protocol/edge-v1.ts";
 import { DEFAULT_EVENT_JOURNAL_MAX_BYTES, DEFAULT_JOB_LOG_MAX_BYTES, truncationLine, type EventAdmission, type EventCursor, type JobEvent } from "../job-logs.ts";
 import type { EventStore } from "../store-seam.ts";
+import { storedEventBytes, type EventSizes } from "./pg-event-quota.ts";
 import type { PgStore } from "./pg-store.ts";
 
 interface EventIndex {
@@ -22,6 +25,8 @@ export interface PgJobLogsOptions {
   logger: Logger;
   jobMaxBytes?: number;
   maxBytes?: number;
+  /** The truncation marker's timestamp (default Date.now). */
+  now?: () => number;
 }
 
 export class PgJobLogs implements EventStore {
@@ -37,6 +42,19 @@ export class PgJobLogs implements EventStore {
     this.#logger = options.logger;
     this.#jobMaxBytes = options.jobMaxBytes ?? DEFAULT_JOB_LOG_MAX_BYTES;
     this.#maxBytes = options.maxBytes ?? DEFAULT_EVENT_JOURNAL_MAX_BYTES;
+    this.#store.eventQuota = { jobMaxBytes: this.#jobMaxBytes, maxBytes: this.#maxBytes, now: options.now ?? (() => Date.now()) };
+    this.#store.onEventSizes = (sizes) => this.#applySizes(sizes);
+  }
+
+  /** What a batch's transaction stored, by the database's count (every replica's events). */
+  #applySizes(sizes: EventSizes): void {
+    this.#totalBytes = sizes.total;
+    for (const [jobId, size] of sizes.jobs) {
+      const index = this.#index.get(jobId);
+      if (index === undefined) continue;
+      index.bytes = size.bytes;
+      if (size.truncated) index.truncated = true;
+    }
   }
 
   get totalBytes(): number { return this.#totalBytes; }
@@ -45,21 +63,20 @@ export class PgJobLogs implements EventStore {
   /** Rebuilds the index from the database (at open, and after a reconnect). */
   async load(): Promise<void> {
     const sql = this.#store.sql;
-    const [totals, lasts] = await Promise.all([
+    const [totals, lasts, all] = await Promise.all([
       sql<Array<{ job_id: string; count: number; bytes: string; truncated: boolean }>>`
         SELECT job_id, count(*)::int AS count, sum(bytes)::bigint AS bytes, bool_or(truncated) AS truncated FROM job_events GROUP BY job_id`,
       sql<Array<{ job_id: string; attempt: number; attempt_seq: number }>>`
         SELECT DISTINCT ON (job_id) job_id, attempt, attempt_seq FROM job_events ORDER BY job_id, seq DESC`,
+      sql<Array<{ bytes: string }>>`SELECT bytes FROM job_event_totals WHERE id = 1`,
     ]);
     const last = new Map(lasts.map((row) => [row.job_id, row]));
     this.#index = new Map();
-    this.#totalBytes = 0;
     for (const row of totals) {
-      const bytes = Number(row.bytes);
       const end = last.get(row.job_id);
-      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes, truncated: row.truncated });
-      this.#totalBytes += bytes;
+      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes: Number(row.bytes), truncated: row.truncated });
     }
+    this.#totalBytes = Number(all[0]?.bytes ?? 0);
     this.#logger.debug("Loaded the job event index from PostgreSQL", { jobs: this.#index.size, bytes: this.#totalBytes });
   }
 
@@ -80,19 +97,22 @@ export class PgJobLogs implements EventStore {
     const last = new Map(lasts.map((row) => [row.job_id, row]));
     for (const row of totals) {
       const known = this.#index.get(row.job_id);
+      // Another replica truncated the job: later events here are stored without their lines.
+      if (known !== undefined && row.truncated) known.truncated = true;
       if (known !== undefined && known.count >= row.count) continue;
-      const bytes = Number(row.bytes);
       const end = last.get(row.job_id);
-      this.#totalBytes += bytes - (known?.bytes ?? 0);
-      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes, truncated: row.truncated });
+      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes: Number(row.bytes), truncated: row.truncated });
     }
+    const [all] = await sql<Array<{ bytes: string }>>`SELECT bytes FROM job_event_totals WHERE id = 1`;
+    if (all !== undefined) this.#totalBytes = Number(all.bytes);
   }
 
-  admit(jobId: string, bytes: number): EventAdmission {
-    const index = this.#index.get(jobId);
-    if (index?.truncated === true) return "drop";
-    if ((index?.bytes ?? 0) + bytes <= this.#jobMaxBytes && this.#totalBytes + bytes <= this.#maxBytes) return "store";
-    return "truncate";
+  /**
+   * Only a job known to be truncated drops here: whether an event fits the quotas is decided in
+   * its batch's transaction, on the database's totals (this replica's count may be behind).
+   */
+  admit(jobId: string, _bytes: number): EventAdmission {
+    return this.#index.get(jobId)?.truncated === true ? "drop" : "store";
   }
 
   truncationLine(ts: number): LogLine {
@@ -107,7 +127,7 @@ export class PgJobLogs implements EventStore {
       const expected = (index?.count ?? 0) + 1;
       if (event.seq !== expected) throw new RangeError(`Cannot store event ${event.seq} of job "${jobId}": expected seq ${expected}`);
       if (index === undefined) this.#index.set(jobId, (index = { count: 0, attempt: 0, highestSeq: 0, bytes: 0, truncated: false }));
-      const bytes = Buffer.byteLength(JSON.stringify(event)) + jobId.length + 12;
+      const bytes = storedEventBytes(jobId, event);
       this.#store.appendEvent(jobId, event, bytes);
       index.count++;
       index.bytes += bytes;

@@ -10,6 +10,7 @@ import type { JournalRecord, StoredJob, StoredRunner } from "../records.ts";
 import type { StateStore } from "../store-seam.ts";
 import type { CompactionHealth } from "../store.ts";
 import { PendingBatch, writeBatch } from "./pg-batch.ts";
+import { DEFAULT_EVENT_QUOTA, type EventQuota, type EventSizes } from "./pg-event-quota.ts";
 
 export interface PgStoreOptions {
   sql: Sql;
@@ -48,6 +49,10 @@ export class PgStore implements StateStore, DurableSink {
   onRemoteChange: (change: RemoteChange) => void = () => {};
   /** Called with runners another replica deleted. */
   onRunnersGone: (ids: readonly string[]) => void = () => {};
+  /** The event quotas each batch enforces (set by pg-job-logs.ts). */
+  eventQuota: EventQuota = DEFAULT_EVENT_QUOTA;
+  /** Called with the database's event totals after a batch that stored or deleted events. */
+  onEventSizes: (sizes: EventSizes) => void = () => {};
 
   constructor(options: PgStoreOptions) {
     this.sql = options.sql;
@@ -150,7 +155,7 @@ export class PgStore implements StateStore, DurableSink {
       clearTimeout(timeout);
       whenDone(error);
     };
-    writeBatch(this.sql, this.replicaId, batch, (id) => this.#versions.get(id) ?? 0).then(
+    writeBatch(this.sql, this.replicaId, batch, (id) => this.#versions.get(id) ?? 0, this.eventQuota).then(
       async (outcome) => {
         // Timed out already: the store failed and reloads everything; this late outcome is not applied.
         if (settled) return;
@@ -158,6 +163,7 @@ export class PgStore implements StateStore, DurableSink {
         if (outcome.lost.length > 0) this.#lost.set(taken, new Set(outcome.lost));
         this.#lost.delete(taken - 16);
         for (const id of batch.deletedJobs) this.#versions.delete(id);
+        if (outcome.eventSizes !== undefined) this.onEventSizes(outcome.eventSizes);
         if (outcome.lost.length > 0) {
           // Another replica changed these jobs first: take its version before anything acts on ours.
           this.#logger.info("Jobs changed by another replica; reloading them", { jobs: outcome.lost.length });
