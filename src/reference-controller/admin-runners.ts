@@ -30,8 +30,8 @@ export function createAdminRunnersApp(runners: RunnerRegistry): Hono {
     return c.json(created, rotated ? 200 : 201);
   });
 
-  app.get("/", function listRunners(c) {
-    return c.json({ runners: runners.list() });
+  app.get("/", async function listRunners(c) {
+    return c.json({ runners: await runners.listEverywhere() });
   });
 
   app.delete("/:id", function deregisterRunner(c) {

@@ -59,6 +59,11 @@ export interface ReferenceControllerOptions {
    * embedded journal (the driver is loaded only then). Needs `ReferenceController.open()`/`start()`.
    */
   storeUrl?: string;
+  /**
+   * PostgreSQL replicas: the URL the other replicas reach this one at, to forward long-poll calls
+   * of its sessions (default: its own listen URL once it listens).
+   */
+  advertiseUrl?: string;
   /** The database password (from `storePasswordFile`; never in the URL). */
   storePassword?: string;
   /** How often the PostgreSQL store checks an idle connection (default 2 s). */

@@ -21,7 +21,9 @@ import { createCallbackApp } from "./job-callbacks.ts";
 import { secretsCipher, type ControllerSecrets } from "./secret-store.ts";
 import { fileSharedStores, type SharedStores } from "./shared-stores.ts";
 import { sealSensitiveOutputs } from "../secrets/sensitive-outputs.ts";
-import { EdgeSessions } from "./edge-sessions.ts";
+import { EdgeSessions, POLL_GRACE_MS } from "./edge-sessions.ts";
+import { SessionDirectory } from "./session-directory.ts";
+import { sessionForwarder } from "./session-forward.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
 import { PauseDetector } from "./pause-detector.ts";
 import { jobJson, type JobJson } from "./records.ts";
@@ -63,6 +65,7 @@ export class ReferenceController {
   #probe: SpaceProbe | undefined;
   readonly #backend: StoreBackend;
   #stopRecovery: (() => void) | undefined;
+  readonly #directory: SessionDirectory | undefined;
 
   private constructor(options: ReferenceControllerOptions, opened?: StoreBackend, openedShared?: SharedStores) {
     const logger = (options.logger ?? new Logger()).child({ component: "controller" });
@@ -155,7 +158,17 @@ export class ReferenceController {
         for (const id of ids) this.runners.forget(id);
       },
     });
-    this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer });
+    // PostgreSQL: sessions are listed in the database, so any replica can forward to their owner.
+    const directory = backend.sessionRows === undefined ? undefined : new SessionDirectory({
+      rows: backend.sessionRows,
+      timer: { now: () => clock.now(), setTimeout: (callback, ms) => timer.setTimeout(callback, ms), clearTimeout: (handle) => timer.clearTimeout(handle) },
+      logger,
+      expiryMs: this.core.settings.pollWaitMs + POLL_GRACE_MS,
+      advertiseUrl: () => options.advertiseUrl ?? (this.#server === undefined ? "" : this.#server.url),
+    });
+    this.#directory = directory;
+    if (directory !== undefined) this.runners.remoteSessions = () => directory.remoteRunners();
+    this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer, ...(directory === undefined ? {} : { directory }) });
     const secrets = shared.secrets;
     this.secrets = secrets;
     // Sensitive outputs are sealed with the secret store's key before anything stores them.
@@ -173,6 +186,7 @@ export class ReferenceController {
       runners: this.runners,
       upgradeWebSocket,
       accepting: () => this.#state === "ready",
+      ...(directory === undefined ? {} : { forwarder: sessionForwarder({ directory, pollWaitMs: this.core.settings.pollWaitMs, logger }) }),
     }));
     // Plugin bundles (before the admin app, whose middleware wants the admin token on all of
     // /api/v1): the admin token may publish and read; a registered runner's API key may read.
@@ -285,6 +299,7 @@ export class ReferenceController {
       controller.#pauses.arm();
       controller.#sweeper.start();
     }
+    controller.#directory?.start();
     return controller;
   }
 
@@ -379,6 +394,7 @@ export class ReferenceController {
     this.#pauses.stop();
     this.#probe?.stop();
     this.#stopRecovery?.();
+    this.#directory?.stop();
     await this.#backend.stop?.();
     for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller stopping", 1001);
     this.core.wakeAll();

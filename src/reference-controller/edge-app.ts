@@ -12,6 +12,7 @@ import { asObject, errorFromException, errorResponse, invalid, readJson, type Ob
 import type { RunnerMessages } from "./runner-messages.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import type { EdgeSession } from "./session.ts";
+import type { SessionForwarder } from "./session-forward.ts";
 import { bearerToken } from "./tokens.ts";
 
 export interface EdgeAppOptions {
@@ -22,6 +23,8 @@ export interface EdgeAppOptions {
   upgradeWebSocket: UpgradeWebSocket<unknown>;
   /** False while starting or stopping: session creation answers 503 with Retry-After. */
   accepting: () => boolean;
+  /** PostgreSQL replicas: long-poll calls of a session another replica holds go there. */
+  forwarder?: SessionForwarder;
 }
 
 /** Session creation and credential checks carry a few short strings. */
@@ -71,9 +74,13 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
   });
 
   /** The session named in the path, if the presented token is right; else an error response. */
-  const pollSession = (c: Context): EdgeSession | Response => {
-    const session = core.sessions.get(c.req.param("id") ?? "");
-    if (session === undefined) return errorResponse(c, 404, "not_found", "No such session (it ended); create a new one");
+  const pollSession = async (c: Context): Promise<EdgeSession | Response> => {
+    const id = c.req.param("id") ?? "";
+    const session = core.sessions.get(id);
+    if (session === undefined) {
+      const forwarded = await options.forwarder?.forward(c, id);
+      return forwarded ?? errorResponse(c, 404, "not_found", "No such session (it ended); create a new one");
+    }
     if (!session.checkPollToken(bearerToken(c.req.header("authorization")))) {
       return errorResponse(c, 401, "unauthorized", "Wrong or missing session token");
     }
@@ -83,6 +90,8 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
   app.get(
     `${base}/:id/ws`,
     async function checkWebSocketToken(c, next) {
+      // Not forwarded: a WebSocket attach on a replica that does not hold the session gets 404,
+      // and a runner on `transport: auto` falls back to long-poll, whose calls are forwarded.
       const session = core.sessions.get(c.req.param("id"));
       if (session === undefined) return errorResponse(c, 404, "not_found", "No such session (it ended); create a new one");
       if (!session.consumeWebSocketToken(c.req.query("token"))) {
@@ -110,7 +119,7 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
   );
 
   app.post(`${base}/:id/send`, async function send(c) {
-    const session = pollSession(c);
+    const session = await pollSession(c);
     if (session instanceof Response) return session;
     try {
       const body = asObject(await readJson(c, "send messages"), "send messages");
@@ -127,7 +136,7 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
   });
 
   app.get(`${base}/:id/receive`, async function receive(c) {
-    const session = pollSession(c);
+    const session = await pollSession(c);
     if (session instanceof Response) return session;
     if (session.receiving) return errorResponse(c, 409, "conflict", "Another receive is outstanding for this session");
     const asked = Number(c.req.query("waitMs") ?? core.settings.pollWaitMs);
@@ -137,8 +146,8 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
     return c.json({ messages: out });
   });
 
-  app.delete(`${base}/:id`, function endSession(c) {
-    const session = pollSession(c);
+  app.delete(`${base}/:id`, async function endSession(c) {
+    const session = await pollSession(c);
     if (session instanceof Response) return session;
     sessions.end(session, "ended by the runner");
     return c.json({});

@@ -9,6 +9,8 @@ import type { ControllerCore } from "./controller-core.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import { CLOSE_REPLACED } from "./session-registry.ts";
 import { EdgeSession } from "./session.ts";
+import type { SessionDirectory } from "./session-directory.ts";
+import { sha256Hex } from "./tokens.ts";
 
 /** A long-poll session ends when no receive arrived for `pollWaitMs` plus this grace. */
 export const POLL_GRACE_MS = 15_000;
@@ -17,11 +19,14 @@ export class EdgeSessions {
   readonly #core: ControllerCore;
   readonly #runners: RunnerRegistry;
   readonly #timer: Pick<Timers, "setTimeout" | "clearTimeout">;
+  /** PostgreSQL: every session gets a row, so other replicas can forward to it and list it. */
+  readonly #directory: SessionDirectory | undefined;
 
-  constructor(options: { core: ControllerCore; runners: RunnerRegistry; timer: Pick<Timers, "setTimeout" | "clearTimeout"> }) {
+  constructor(options: { core: ControllerCore; runners: RunnerRegistry; timer: Pick<Timers, "setTimeout" | "clearTimeout">; directory?: SessionDirectory }) {
     this.#core = options.core;
     this.#runners = options.runners;
     this.#timer = options.timer;
+    this.#directory = options.directory;
   }
 
   /** Throws `unauthorized` (401) or `forbidden` (403); the request was validated before. */
@@ -51,8 +56,11 @@ export class EdgeSessions {
     });
     const token = session.token as string;
     session.token = undefined;
+    // Before anything else of this turn: a store that refuses changes refuses the session whole.
+    this.#directory?.created(session, sha256Hex(token));
     const replaced = this.#core.sessions.add(session);
     if (replaced !== undefined) {
+      this.#directory?.ended(replaced);
       replaced.close(CLOSE_REPLACED, "replaced by a newer session");
       this.#core.logger.info("Session replaced by a newer one", { runnerId: runner.id, sessionId: replaced.id });
     }
@@ -68,6 +76,7 @@ export class EdgeSessions {
    */
   end(session: EdgeSession, why: string, code = 1000): void {
     const removed = this.#core.sessions.remove(session);
+    if (removed) this.#directory?.ended(session);
     session.close(code, why);
     if (removed) this.#core.logger.info("Session ended", { runnerId: session.runnerId, sessionId: session.id, why });
   }

@@ -146,6 +146,15 @@ export class RunnerRegistry {
     return this.#lastSeen.get(runner.id) ?? runner.lastSeenAt;
   }
 
+  /** PostgreSQL replicas: the runners with a live session on another replica (session-directory.ts). */
+  remoteSessions: (() => Promise<ReadonlySet<string>>) | undefined;
+
+  /** `list()`, with `connected` true for a runner whose session is on another live replica too. */
+  async listEverywhere(): Promise<RunnerInfo[]> {
+    const remote = this.remoteSessions === undefined ? new Set<string>() : await this.remoteSessions();
+    return this.list().map((info) => (!info.connected && remote.has(info.id) ? { ...info, connected: true } : info));
+  }
+
   list(): RunnerInfo[] {
     const now = this.#clock.now();
     return [...this.#core.store.runners.values()]

@@ -38,6 +38,7 @@ export function controllerOptionsFromConfig(config: Config, logger: Logger): Ref
     ...resolveAdminTokenForServer(config),
     ...tlsFromConfig(config),
     ...storeFromConfig(config),
+    ...(config.advertiseUrl === undefined ? {} : { advertiseUrl: config.advertiseUrl }),
   };
 }
 

@@ -73,6 +73,8 @@ export interface StoreBackend {
    * store's view (none for the embedded store, which has no other writer).
    */
   watchRemote?(apply: RemoteHandlers): void;
+  /** Sessions in the database (PostgreSQL only): where each live session is, for the other replicas. */
+  sessionRows?: SessionRows;
   /** The database store's connection pool: secrets, bundles and artifacts use it too (shared-stores.ts). */
   sql?: Sql;
 }
@@ -82,4 +84,34 @@ export interface RemoteHandlers {
   jobs(changed: readonly StoredJob[], deleted: readonly string[]): void;
   /** Runners deregistered through another replica: their sessions here end. */
   runnersGone(ids: readonly string[]): void;
+}
+
+/** One edge session as the database knows it (table `edge_sessions`). */
+export interface SessionRow {
+  id: string;
+  runnerId: string;
+  group: string;
+  /** The replica holding the session in memory, and the URL the other replicas reach it at. */
+  replicaId: string;
+  advertiseUrl: string;
+  /** sha256 hex of the long-poll token; the token itself is never stored. */
+  tokenHash: string;
+  createdAt: number;
+  lastSeenAt: number;
+}
+
+/** Sessions shared through the database. Writes go through the store's group-commit batch. */
+export interface SessionRows {
+  /** This process's id in the rows it writes. */
+  readonly replicaId: string;
+  /** In the next batch: durable (before the creation is answered) with `store.durable()`. */
+  put(row: SessionRow): void;
+  /** In the next batch; nothing when the store failed or closed (the row goes stale instead). */
+  remove(id: string): void;
+  /** The row of `id` if its `lastSeenAt` is at least `freshSince`. */
+  find(id: string, freshSince: number): Promise<SessionRow | undefined>;
+  /** Rows with `lastSeenAt >= freshSince`, any replica. */
+  live(freshSince: number): Promise<SessionRow[]>;
+  /** Marks this replica's rows seen at `now` and deletes every row older than `staleBefore`. */
+  heartbeat(now: number, staleBefore: number): Promise<void>;
 }

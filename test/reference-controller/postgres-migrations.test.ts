@@ -38,7 +38,7 @@ describe("PostgreSQL store migrations", () => {
     const rows = await sql<Array<{ version: number }>>`SELECT version FROM schema_migrations ORDER BY version`;
     expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     const tables = await sql<Array<{ table_name: string }>>`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
-    expect(tables.map((t) => t.table_name)).toEqual(["controller_key_check", "controller_secrets", "job_artifact_chunks", "job_artifacts", "job_event_sizes", "job_event_totals", "job_events", "jobs", "plugin_bundles", "runners", "schema_migrations"]);
+    expect(tables.map((t) => t.table_name)).toEqual(["controller_key_check", "controller_secrets", "edge_sessions", "job_artifact_chunks", "job_artifacts", "job_event_sizes", "job_event_totals", "job_events", "jobs", "plugin_bundles", "runners", "schema_migrations"]);
   });
 
   test("replicas starting at once apply each version once", async () => {

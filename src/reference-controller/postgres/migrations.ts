@@ -53,6 +53,29 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    // Edge sessions live in one replica's memory; this row tells the others where (the owner's
+    // advertised URL) so a long-poll request that reaches another replica is forwarded there
+    // (session-forward.ts). Only a hash of the long-poll token is kept, never the token.
+    // `last_seen_at` is refreshed by the owner; a row older than the session expiry is a dead
+    // replica's and is ignored, then deleted.
+    version: 2,
+    name: "edge sessions",
+    sql: `
+      CREATE TABLE edge_sessions (
+        id text PRIMARY KEY,
+        runner_id text NOT NULL,
+        grp text NOT NULL,
+        replica_id text NOT NULL,
+        advertise_url text NOT NULL,
+        token_hash text NOT NULL,
+        created_at bigint NOT NULL,
+        last_seen_at bigint NOT NULL
+      );
+      CREATE INDEX edge_sessions_replica ON edge_sessions (replica_id);
+      CREATE INDEX edge_sessions_runner ON edge_sessions (runner_id);
+    `,
+  },
+  {
     // The event quotas hold for the database as a whole (pg-event-quota.ts): the totals every
     // batch locks and updates, started from the events already stored.
     version: 3,

@@ -14,6 +14,7 @@ import { migrate } from "./migrations.ts";
 import { listenToReplicas } from "./pg-listen.ts";
 import { PgJobLogs } from "./pg-job-logs.ts";
 import { PgStore } from "./pg-store.ts";
+import { pgSessionRows } from "./pg-sessions.ts";
 
 export interface OpenPostgresOptions {
   /** postgres://user@host:port/db, without a password (server-config.ts refuses one). */
@@ -78,6 +79,7 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
     logs,
     commits,
     sql,
+    sessionRows: pgSessionRows(store),
     startRecovery(onRecovered) {
       let attempt = 0;
       let handle: unknown;

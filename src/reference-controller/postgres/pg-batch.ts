@@ -7,6 +7,7 @@ import type { Sql, TransactionSql } from "postgres";
 import type { JobEvent } from "../job-logs.ts";
 import type { StoredJob, StoredRunner } from "../records.ts";
 import { admitEvents, DEFAULT_EVENT_QUOTA, type EventQuota, type EventSizes, type QuotaEvent } from "./pg-event-quota.ts";
+import type { SessionRow } from "../store-seam.ts";
 
 /** The channel replicas LISTEN on; a payload is `<replica id>:<job id>,<job id>,…`. */
 export const JOBS_CHANNEL = "edge_runner_jobs";
@@ -25,11 +26,14 @@ export class PendingBatch {
   readonly runners = new Map<string, StoredRunner>();
   readonly deletedRunners = new Set<string>();
   readonly events: StoredEvent[] = [];
+  /** Edge sessions created (rows to insert) and ended (rows to delete) in this turn. */
+  readonly sessions = new Map<string, SessionRow>();
+  readonly deletedSessions = new Set<string>();
   /** Jobs another replica changed after this batch's write of them was made: the write must lose. */
   readonly doomed = new Set<string>();
 
   get empty(): boolean {
-    return this.jobs.size === 0 && this.deletedJobs.size === 0 && this.runners.size === 0 && this.deletedRunners.size === 0 && this.events.length === 0;
+    return this.jobs.size === 0 && this.deletedJobs.size === 0 && this.runners.size === 0 && this.deletedRunners.size === 0 && this.events.length === 0 && this.sessions.size === 0 && this.deletedSessions.size === 0;
   }
 
   putJob(job: StoredJob): void {
@@ -49,6 +53,16 @@ export class PendingBatch {
     this.deletedRunners.delete(runner.id);
     this.runners.set(runner.id, runner);
     if (registered) this.newRunners.add(runner.id);
+  }
+
+  putSession(row: SessionRow): void {
+    this.deletedSessions.delete(row.id);
+    this.sessions.set(row.id, row);
+  }
+
+  deleteSession(id: string): void {
+    this.sessions.delete(id);
+    this.deletedSessions.add(id);
   }
 
   deleteRunner(id: string): void {
@@ -165,6 +179,21 @@ async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versi
          SELECT job_id, seq, attempt, attempt_seq, bytes, truncated, body
          FROM jsonb_to_recordset($1::jsonb) AS v(job_id text, seq integer, attempt integer, attempt_seq integer, bytes integer, truncated boolean, body jsonb)`,
         [json(tx, events.map(({ jobId, event, bytes }) => ({ job_id: jobId, seq: event.seq, attempt: event.attempt, attempt_seq: event.attemptSeq, bytes, truncated: event.truncated === true, body: event })))],
+      );
+    }
+    if (batch.deletedSessions.size > 0) {
+      await tx.unsafe(`DELETE FROM edge_sessions WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedSessions])]);
+    }
+    if (batch.sessions.size > 0) {
+      const rows = [...batch.sessions.values()].map((s) => ({
+        id: s.id, runner_id: s.runnerId, grp: s.group, replica_id: s.replicaId, advertise_url: s.advertiseUrl, token_hash: s.tokenHash, created_at: s.createdAt, last_seen_at: s.lastSeenAt,
+      }));
+      await tx.unsafe(
+        `INSERT INTO edge_sessions (id, runner_id, grp, replica_id, advertise_url, token_hash, created_at, last_seen_at)
+         SELECT id, runner_id, grp, replica_id, advertise_url, token_hash, created_at, last_seen_at
+         FROM jsonb_to_recordset($1::jsonb) AS v(id text, runner_id text, grp text, replica_id text, advertise_url text, token_hash text, created_at bigint, last_seen_at bigint)
+         ON CONFLICT (id) DO NOTHING`,
+        [json(tx, rows)],
       );
     }
     // Jobs whose events changed are named too: another replica the runner moves to needs their seqs.

@@ -7,7 +7,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { DurableSink, GroupCommit } from "../group-commit.ts";
 import type { JobEvent } from "../job-logs.ts";
 import type { JournalRecord, StoredJob, StoredRunner } from "../records.ts";
-import type { StateStore } from "../store-seam.ts";
+import type { SessionRow, StateStore } from "../store-seam.ts";
 import type { CompactionHealth } from "../store.ts";
 import { PendingBatch, writeBatch } from "./pg-batch.ts";
 import { DEFAULT_EVENT_QUOTA, type EventQuota, type EventSizes } from "./pg-event-quota.ts";
@@ -119,6 +119,20 @@ export class PgStore implements StateStore, DurableSink {
       this.#jobs.delete(id);
       this.#pending.deleteJob(id);
     }
+    this.commits.appended();
+  }
+
+  /** An edge session's row, in the next batch (pg-sessions.ts). */
+  putSession(row: SessionRow): void {
+    this.#writable("create a session");
+    this.#pending.putSession(row);
+    this.commits.appended();
+  }
+
+  /** Its row goes in the next batch; a failed or closed store leaves it to go stale. */
+  removeSession(id: string): void {
+    if (this.commits.failure !== undefined || this.#closed) return;
+    this.#pending.deleteSession(id);
     this.commits.appended();
   }
 
