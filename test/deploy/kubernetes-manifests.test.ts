@@ -41,7 +41,9 @@ function find(docs: Obj[], kind: string, name: string): Obj {
 function resolvedConfig(container: Obj, scope: "runner" | "controller") {
   const env: Record<string, string> = {};
   // A value from a Secret (the database URL) gets a placeholder of the right shape.
-  for (const entry of container.env ?? []) env[entry.name] = entry.value ?? (entry.valueFrom?.secretKeyRef !== undefined ? "postgres://edge@db.example:5432/edge" : "runners-0");
+  for (const entry of container.env ?? []) env[entry.name] = entry.value ?? (entry.valueFrom?.secretKeyRef !== undefined ? "postgres://edge@db.example:5432/edge" : entry.valueFrom?.fieldRef?.fieldPath === "status.podIP" ? "10.1.2.3" : "runners-0");
+  // Kubernetes expands $(VAR) of variables defined earlier in the same env list.
+  for (const name of Object.keys(env)) env[name] = (env[name] as string).replace(/\$\((\w+)\)/g, (all, ref: string) => env[ref] ?? all);
   const argv = ((container.args ?? []) as string[]).map((arg) => arg.replaceAll("$(POD_NAME)", env.POD_NAME ?? ""));
   return resolveConfig({ scopes: [scope], argv, env, readFile: () => "{}" }).config;
 }
@@ -133,6 +135,9 @@ describe("deploy/kubernetes", () => {
     const config = resolvedConfig(container, "controller");
     expect(config.storeUrl).toBeDefined();
     expect(config.tlsCertFile).toBeDefined();
+    // Other replicas forward long-poll calls to this pod's own address (downward API).
+    expect(env.POD_IP.valueFrom.fieldRef).toEqual({ fieldPath: "status.podIP" });
+    expect(config.advertiseUrl).toBe("https://10.1.2.3:8780");
     expect(container.readinessProbe.httpGet).toMatchObject({ path: "/health", scheme: "HTTPS" });
     // Each secret file is a mode-0600 copy, in the memory volume, of a key of a Secret.
     const init = pod.initContainers[0].command.join(" ");
