@@ -159,13 +159,7 @@ export class ReferenceController {
       },
     });
     // PostgreSQL: sessions are listed in the database, so any replica can forward to their owner.
-    const directory = backend.sessionRows === undefined ? undefined : new SessionDirectory({
-      rows: backend.sessionRows,
-      timer: { now: () => clock.now(), setTimeout: (callback, ms) => timer.setTimeout(callback, ms), clearTimeout: (handle) => timer.clearTimeout(handle) },
-      logger,
-      expiryMs: this.core.settings.pollWaitMs + POLL_GRACE_MS,
-      advertiseUrl: () => options.advertiseUrl ?? (this.#server === undefined ? "" : this.#server.url),
-    });
+    const directory = SessionDirectory.over(backend.sessionRows, { clock, timer, logger, expiryMs: this.core.settings.pollWaitMs + POLL_GRACE_MS, advertiseUrl: () => options.advertiseUrl ?? this.#server?.url ?? "" });
     this.#directory = directory;
     if (directory !== undefined) this.runners.remoteSessions = () => directory.remoteRunners();
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer, ...(directory === undefined ? {} : { directory }) });

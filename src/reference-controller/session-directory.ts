@@ -6,7 +6,7 @@
 // connected wherever its session is.
 
 import type { Logger } from "../log/logger.ts";
-import type { Timers } from "../util/time.ts";
+import type { Clock, Timers } from "../util/time.ts";
 import type { EdgeSession } from "./session.ts";
 import type { SessionRow, SessionRows } from "./store-seam.ts";
 
@@ -27,6 +27,13 @@ export class SessionDirectory {
 
   constructor(options: SessionDirectoryOptions) {
     this.#options = options;
+  }
+
+  /** A directory over the store's session rows; none for a store without them (embedded). */
+  static over(rows: SessionRows | undefined, options: Omit<SessionDirectoryOptions, "rows" | "timer"> & { clock: Clock; timer: Pick<Timers, "setTimeout" | "clearTimeout"> }): SessionDirectory | undefined {
+    if (rows === undefined) return undefined;
+    const { clock, timer, ...rest } = options;
+    return new SessionDirectory({ ...rest, rows, timer: { now: () => clock.now(), setTimeout: (callback, ms) => timer.setTimeout(callback, ms), clearTimeout: (handle) => timer.clearTimeout(handle) } });
   }
 
   get replicaId(): string {
