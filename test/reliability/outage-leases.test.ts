@@ -56,17 +56,8 @@ forEachStore("outage and leases", (store) => {
     expect(b.of("offer")).toHaveLength(0);
   });
 
-  test("once the job was leased again, the older attempt's result is refused (fencing)", async () => {
-    h = await openController(store);
-    const { r, job } = await leaseOne(h);
-    await expireLeases(h);
-    r.send({ type: "credit", slots: 1 });
-    await h.settle();
-    expect(r.last("offer").job.attempt).toBe(2);
-    r.send(result(job.id, 1));
-    await h.settle();
-    expect(r.last("result_ack")).toMatchObject({ accepted: false, reason: "stale_attempt" });
-  });
+  // Once the job was leased again, the older attempt's result is refused: the fencing test in
+  // test/reference-controller/leases.test.ts ("result from a stale attempt is refused").
 
   test("a lease past its expiry but not yet swept stays its runner's: its heartbeat extends it", async () => {
     h = await openController(store);
