@@ -14,22 +14,12 @@ import { JobQueue } from "./job-queue.ts";
 import { FinishedJobs } from "./job-retention.ts";
 import { JobWaiters } from "./job-waiters.ts";
 import type { StoredJob } from "./records.ts";
-import { finishedAt, offerOf, type ControllerCounters, type CoreSettings, type SubmitJobInput } from "./core-types.ts";
+import { finishedAt, offerOf, type ControllerCounters, type CoreOptions, type CoreSettings, type SubmitJobInput } from "./core-types.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { EventStore, StateStore } from "./store-seam.ts";
 
-export type { ControllerCounters, CoreSettings, SubmitJobInput } from "./core-types.ts";
+export type { ControllerCounters, CoreOptions, CoreSettings, SubmitJobInput } from "./core-types.ts";
 export { offerOf } from "./core-types.ts";
-
-export interface CoreOptions extends CoreSettings {
-  store: StateStore;
-  logs: EventStore;
-  /** Artifacts of jobs, dropped with them when their retention ends. */
-  artifacts?: { drop(ids: readonly string[]): void };
-  sessions: SessionRegistry;
-  clock: Clock;
-  logger: Logger;
-}
 
 export class ControllerCore {
   readonly store: StateStore;

@@ -74,3 +74,8 @@ export interface ReferenceControllerOptions {
    */
   secretsKeyFile?: string;
 }
+
+/** The largest artifact a runner may upload (default 100 MiB). */
+export function artifactMaxBytesOf(options: ReferenceControllerOptions): number {
+  return options.artifactMaxBytes ?? 100 * 1024 * 1024;
+}

@@ -37,7 +37,7 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { createEdgeArtifactsApp } from "./artifact-routes.ts";
 import type { ControllerArtifacts } from "./artifact-store.ts";
 import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
-import type { ReferenceControllerOptions } from "./controller-options.ts";
+import { artifactMaxBytesOf, type ReferenceControllerOptions } from "./controller-options.ts";
 
 export type { ReferenceControllerOptions } from "./controller-options.ts";
 
@@ -397,8 +397,4 @@ export class ReferenceController {
     this.#lock.release();
     this.core.logger.info("Reference controller stopped");
   }
-}
-
-function artifactMaxBytesOf(options: ReferenceControllerOptions): number {
-  return options.artifactMaxBytes ?? 100 * 1024 * 1024;
 }

@@ -3,6 +3,10 @@
 
 import type { JobOffer } from "../protocol/edge-v1.ts";
 import type { StoredJob } from "./records.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../util/time.ts";
+import type { SessionRegistry } from "./session-registry.ts";
+import type { EventStore, StateStore } from "./store-seam.ts";
 
 export interface CoreSettings {
   leaseTtlMs: number;
@@ -55,4 +59,15 @@ export function offerOf(job: StoredJob): JobOffer {
     leaseExpiresAt: job.leaseExpiresAt ?? 0,
     submittedAt: job.submittedAt,
   };
+}
+
+/** What the core is built with: its settings and the stores, sessions, clock and logger it uses. */
+export interface CoreOptions extends CoreSettings {
+  store: StateStore;
+  logs: EventStore;
+  /** Artifacts of jobs, dropped with them when their retention ends. */
+  artifacts?: { drop(ids: readonly string[]): void };
+  sessions: SessionRegistry;
+  clock: Clock;
+  logger: Logger;
 }
