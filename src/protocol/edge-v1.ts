@@ -86,6 +86,8 @@ export type RunnerMessage =
   | { v: 1; type: "credit"; slots: number; reset?: boolean }
   | { v: 1; type: "accept"; jobId: string; attempt: number }
   | { v: 1; type: "reject"; jobId: string; attempt: number; error: WireError }
+  /** Gives back an offered job the runner held and never started: re-queued at once, no attempt used. */
+  | { v: 1; type: "release"; jobId: string; attempt: number }
   | { v: 1; type: "heartbeat"; leases: LeaseRef[] }
   | { v: 1; type: "log"; jobId: string; attempt: number; seq: number; lines: LogLine[] }
   | { v: 1; type: "step"; jobId: string; attempt: number; seq: number; step: StepUpdate }
@@ -146,7 +148,7 @@ export type ParseResult<M> =
   /** `unknown_type` is to be logged and ignored; `malformed` answered with an error frame. */
   | { ok: false; kind: "malformed" | "unknown_type"; error: WireError };
 
-const RUNNER_TYPES = ["credit", "accept", "reject", "heartbeat", "log", "step", "result", "error"] as const;
+const RUNNER_TYPES = ["credit", "accept", "reject", "release", "heartbeat", "log", "step", "result", "error"] as const;
 const CONTROLLER_TYPES = ["offer", "cancel", "heartbeat_ack", "ack", "result_ack", "error"] as const;
 const JOB_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "cancelled", "timed_out", "interrupted"];
 const STEP_STATUSES: readonly StepStatus[] = ["pending", "running", "succeeded", "failed", "skipped"];
@@ -207,6 +209,7 @@ const runnerValidators: Record<RunnerMessage["type"], (m: Obj) => void> = {
   },
   accept: (m) => { str(m, "jobId"); int(m, "attempt", 1); },
   reject: (m) => { str(m, "jobId"); int(m, "attempt", 1); wireError(m.error, "error"); },
+  release: (m) => { str(m, "jobId"); int(m, "attempt", 1); },
   heartbeat: (m) => arr(m, "leases").forEach(lease),
   log: (m) => {
     str(m, "jobId"); int(m, "attempt", 1); int(m, "seq", 1);

@@ -13,7 +13,7 @@ import type { EventCursor } from "./job-logs.ts";
 import { JobQueue } from "./job-queue.ts";
 import { FinishedJobs } from "./job-retention.ts";
 import { JobWaiters } from "./job-waiters.ts";
-import type { StoredJob } from "./records.ts";
+import { attemptsUsed, type StoredJob } from "./records.ts";
 import { finishedAt, offerOf, type ControllerCounters, type CoreOptions, type CoreSettings, type SubmitJobInput } from "./core-types.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { EventStore, StateStore } from "./store-seam.ts";
@@ -278,7 +278,7 @@ export class ControllerCore {
 
   /** Ends a leased job: back to the queue while attempts remain, otherwise failed with `error`. */
   requeueOrFail(job: StoredJob, error: WireError, patch: Partial<StoredJob> = {}): StoredJob {
-    if (job.attempt < job.maxAttempts) {
+    if (attemptsUsed(job) < job.maxAttempts) {
       const { runnerId: _r, leaseExpiresAt: _l, ...rest } = job;
       const next: StoredJob = { ...rest, ...patch, status: transitionJob(job.id, job.status, "queued"), error };
       this.store.putJobs([next]);

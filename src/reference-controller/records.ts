@@ -29,6 +29,8 @@ export interface StoredJob {
   secrets?: string[];
   /** FIFO position in its group's queue; a re-queued job keeps it and so goes first again. */
   queueSeq: number;
+  /** Leases the runner gave back unstarted (`release`): not counted toward maxAttempts. */
+  releasedLeases?: number;
   /** The attempt whose `result` was accepted, so a resent result is acked again, not refused. */
   reportedAttempt?: number;
   /**
@@ -40,6 +42,11 @@ export interface StoredJob {
   approval?: { decision: "approved" | "rejected"; at: number; comment?: string };
   /** The final result an async pipeline reported with the job's callback token (job-callbacks.ts). */
   callbackResult?: { status: "succeeded" | "failed"; at: number; output?: unknown; error?: { code: string; message: string } };
+}
+
+/** Leases that count toward maxAttempts: every lease but those given back unstarted. */
+export function attemptsUsed(job: StoredJob): number {
+  return job.attempt - (job.releasedLeases ?? 0);
 }
 
 export interface StoredRunner {

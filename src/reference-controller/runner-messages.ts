@@ -6,7 +6,7 @@ import { message, parseRunnerMessage, type LeaseRef, type RunnerMessage } from "
 import type { ControllerCore } from "./controller-core.ts";
 import { isLeased, isTerminal } from "./job-state.ts";
 import type { JobEvent } from "./job-logs.ts";
-import type { StoredJob } from "./records.ts";
+import { attemptsUsed, type StoredJob } from "./records.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import type { EdgeSession } from "./session.ts";
 import { clip } from "../log/warn-limiter.ts";
@@ -132,6 +132,7 @@ export class RunnerMessages {
         return this.#core.dispatch(session.group);
       case "accept": return this.#accept(session, msg);
       case "reject": return this.#reject(session, msg);
+      case "release": return this.#release(session, msg);
       case "heartbeat": return this.#heartbeat(session, msg.leases);
       case "log":
       case "step": return this.#event(session, msg);
@@ -172,6 +173,23 @@ export class RunnerMessages {
       return;
     }
     this.#core.requeueOrFail(job, { code: msg.error.code, message: `Runner "${session.runnerId}" rejected job "${job.id}": ${msg.error.message}` });
+  }
+
+  /**
+   * A job the runner held unstarted and gives back (drain, or held past its bound): queued again
+   * at once without using up an attempt. Only the lease's own runner may release it, and not a
+   * job whose lease already lapsed (it is queued again, and an expiry counts). After `accept` the
+   * job may have run: that counts like a reject (the runner never does this).
+   */
+  #release(session: EdgeSession, msg: Msg<"release">): void {
+    const job = this.#core.getJob(msg.jobId);
+    if (job === undefined || job.attempt !== msg.attempt || job.runnerId !== session.runnerId || !isLeased(job.status)) {
+      return this.#stale(session, msg.jobId, msg.attempt, "release", job === undefined ? "unknown_job" : "stale_attempt");
+    }
+    if (job.status === "cancelling") this.#core.finish(job, "cancelled");
+    else if (job.status === "running") this.#core.requeueOrFail(job, { code: "job_released", message: `Runner "${session.runnerId}" gave back job "${job.id}" after it accepted it` });
+    // Counted as given back, the lease is not used up: requeueOrFail always re-queues it.
+    else this.#core.requeueOrFail({ ...job, releasedLeases: (job.releasedLeases ?? 0) + 1 }, { code: "job_released", message: `Runner "${session.runnerId}" gave back job "${job.id}" unstarted` });
   }
 
   /**
@@ -285,7 +303,7 @@ export class RunnerMessages {
     else if (msg.status === "interrupted") {
       const error = msg.error ?? { code: "job_interrupted", message: `Runner "${session.runnerId}" stopped before job "${job.id}" finished` };
       const { reportedAttempt: _r, ...requeuePatch } = patch;
-      if (job.attempt < job.maxAttempts) this.#core.requeueOrFail(job, error, requeuePatch);
+      if (attemptsUsed(job) < job.maxAttempts) this.#core.requeueOrFail(job, error, requeuePatch);
       else this.#core.finish(job, "failed", { ...patch, error: { code: "job_interrupted", message: error.message } });
     } else {
       const { error: _e, ...rest } = patch;
