@@ -92,8 +92,12 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     ...(meshstack === undefined ? { controller: controllerSecret } : {}),
   });
   // The first sweep runs before any job (the executor waits for it), so a crashed run's orphans
-  // past their grace are gone before new work starts; it no longer holds up readiness.
-  let storageStarted: Promise<unknown> | undefined;
+  // past their grace are gone before new work starts. It starts once the runner is ready, not on
+  // the way there (docs/performance.md, start-up), or at once when warm workers are asked for.
+  let sweepNow: () => void = () => {};
+  const storageStarted = new Promise<void>((resolve) => (sweepNow = resolve))
+    .then(() => storage.start())
+    .catch((error: unknown) => logger.warn(`Cannot sweep job storage at start: ${errorMessage(error)}`));
   // Jobs run on an executor built at the first job, or at start when a plugin policy asks for
   // warm workers: the pool, worker threads, bundles and decryption are no part of being ready.
   const executor = new DeferredExecutor(async () => {
@@ -139,6 +143,23 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     metrics,
   });
   const started = runner;
+  // meshStack has its own key registration (a certificate pasted into meshStack). The edge
+  // runner tells its keys once the first session is up, and /readyz waits for that first
+  // announcement to settle: sent beside the session request it delayed the session
+  // (docs/performance.md, start-up), left out of readiness a job with secret inputs submitted at
+  // /readyz found no key for the group.
+  const stopWaiting = connection.onStateChange((status) => {
+    if (status.state !== "connected") return;
+    stopWaiting();
+    if (stopping !== undefined) return;
+    if (meshstack !== undefined) return sweepNow();
+    keys.start();
+    void keys.firstAnnouncement().then(sweepNow);
+  });
+  if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
+  // Every config and key error was thrown above: the session request leaves now, and the status
+  // server is built while it is in flight (docs/performance.md, start-up).
+  started.start();
   const app = createStatusApp({
     snapshot: () => ({ ...started.snapshot(), insecure: config.insecure, keysPending: meshstack === undefined && !keys.firstAnnouncementSettled }),
     metrics,
@@ -146,25 +167,14 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
   });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
-    await storage.close(); // nothing else started yet
+    stopping = started.drain("cannot listen on the status port").then(() => storage.close());
+    await stopping;
     throw error;
   });
-  storageStarted = storage.start().catch((error: unknown) => logger.warn(`Cannot sweep job storage at start: ${errorMessage(error)}`));
-  // meshStack has its own key registration (a certificate pasted into meshStack). The edge
-  // runner tells its keys once the first session is up, and /readyz waits for that first
-  // announcement to settle: sent beside the session request it delayed the session
-  // (docs/performance.md, start-up), left out of readiness a job with secret inputs submitted at
-  // /readyz found no key for the group.
-  if (meshstack === undefined) {
-    const stopWaiting = connection.onStateChange((status) => {
-      if (status.state !== "connected") return;
-      stopWaiting();
-      if (stopping === undefined) keys.start();
-    });
+  if (policy.prewarmList().length > 0) {
+    sweepNow();
+    void executor.build().catch((error: unknown) => logger.error(`Cannot start the plugin pool: ${errorMessage(error)}`));
   }
-  if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
-  started.start();
-  if (policy.prewarmList().length > 0) void executor.build().catch((error: unknown) => logger.error(`Cannot start the plugin pool: ${errorMessage(error)}`));
   logger.info(`Status page on ${status.url}/`, { runnerId, group: config.group, controllerUrl: config.controllerUrl.map(publicUrl).join(", ") });
 
   return {

@@ -33,6 +33,7 @@ export class RunnerKeyService {
   #timer: ReturnType<typeof setInterval> | undefined;
   #checking: Promise<void> | undefined;
   #firstSettled = false;
+  #fresh = true;
   #firstTold: () => void = () => {};
   readonly #firstCheck = new Promise<void>((resolve) => (this.#firstTold = () => {
     this.#firstSettled = true;
@@ -72,6 +73,19 @@ export class RunnerKeyService {
     return this.#ring;
   }
 
+  /** Adopts the ring on disk when `keys rotate` or `keys retire` changed it. */
+  async #reload(): Promise<void> {
+    try {
+      const fresh = await RunnerKeyRing.load(this.#o.dir);
+      if (fresh.keys.length > 0 && fresh.fingerprint !== this.#ring.fingerprint) {
+        this.#o.logger.info("Runner key ring changed on disk", { current: fresh.current?.kid, keys: fresh.keys.length });
+        this.#ring = fresh;
+      }
+    } catch (error) {
+      this.#o.logger.warn(`Cannot reload the runner key ring: ${errorMessage(error)}`);
+    }
+  }
+
   /** Tells the controller the keys, then checks the ring every `checkMs`. */
   start(): void {
     void this.check();
@@ -93,15 +107,9 @@ export class RunnerKeyService {
   }
 
   async #check(): Promise<void> {
-    try {
-      const fresh = await RunnerKeyRing.load(this.#o.dir);
-      if (fresh.keys.length > 0 && fresh.fingerprint !== this.#ring.fingerprint) {
-        this.#o.logger.info("Runner key ring changed on disk", { current: fresh.current?.kid, keys: fresh.keys.length });
-        this.#ring = fresh;
-      }
-    } catch (error) {
-      this.#o.logger.warn(`Cannot reload the runner key ring: ${errorMessage(error)}`);
-    }
+    // load() read the ring a moment ago: the first check tells it without reading it again.
+    if (this.#fresh) this.#fresh = false;
+    else await this.#reload();
     if (this.#told === this.#ring.fingerprint) return;
     try {
       const response = await this.#o.client.fetch(urlOf(this.#o.controllerUrl) + EDGE_PATHS.runnerKeys, {

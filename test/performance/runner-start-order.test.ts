@@ -136,3 +136,34 @@ test("/readyz waits for the first key announcement: a job with secret inputs sub
   // Ready means the controller can encrypt a secret input to the group.
   expect(controller.runners.groupKeys("default")[0]?.kty).toBe("RSA");
 });
+
+test("a status port in use stops the runner that already asked for a session, and names the option", async () => {
+  // Config and key errors are thrown before any network call; the status server is built while
+  // the session request is in flight, so a taken port is found after the connection started: the
+  // failed start must stop it, or it would go on trying sessions after the error.
+  const sessions: string[] = [];
+  const controller = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch(request) {
+      sessions.push(new URL(request.url).pathname);
+      return new Response(JSON.stringify({ error: { code: "unavailable", message: "not now" } }), { status: 503 });
+    },
+  });
+  cleanups.push(() => controller.stop(true));
+  const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("taken") });
+  cleanups.push(() => taken.stop(true));
+  const { config } = resolveConfig({
+    scopes: ["runner"],
+    argv: ["--runner-id", "r1", "--controller-url", `http://127.0.0.1:${controller.port}`, "--data-dir", runnerDir(), "--status-port", String(taken.port), "--start-jitter", "0", "--reconnect-min", "20ms", "--reconnect-max", "40ms"],
+    env: { EDGE_RUNNER_API_KEY: "k".repeat(32) },
+    readFile: () => "",
+  });
+  const error = await startRunnerService(config, memoryLogger("error").logger).then(() => undefined, (e: unknown) => e as { code?: string; message?: string });
+  expect(error?.code).toBe("listen_failed");
+  expect(error?.message).toContain("--status-port");
+  // At most the one request in flight when the port was found taken, none after it (the
+  // connection retries every 20-40 ms while it runs).
+  await Bun.sleep(300);
+  expect(sessions.filter((p) => p === EDGE_PATHS.sessions).length).toBeLessThanOrEqual(1);
+});
