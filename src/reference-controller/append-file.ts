@@ -12,6 +12,8 @@ export class AppendFile {
   /** Written since the last fsync started. */
   #dirty = false;
   #closed = false;
+  /** A writer that serializes late (the store's journal) appends its text here, before a write. */
+  #beforeWrite: (() => void) | undefined;
 
   /** Opens (creating, mode 0600) for appending and reading. */
   constructor(file: string) {
@@ -24,6 +26,11 @@ export class AppendFile {
   get size(): number { return this.#size; }
   get closed(): boolean { return this.#closed; }
   get hasPending(): boolean { return this.#pending.length > 0; }
+
+  /** Runs `hook` before buffered text is written (and before a read), so it can append what it holds. */
+  beforeWrite(hook: () => void): void {
+    this.#beforeWrite = hook;
+  }
 
   /** Buffers `text` (whole lines, ending in "\n"); returns its byte offset in the file. */
   append(text: string): number {
@@ -39,6 +46,7 @@ export class AppendFile {
    * next start cuts off.
    */
   writePending(): boolean {
+    this.#beforeWrite?.();
     if (this.#pending.length > 0) {
       const buffer = Buffer.from(this.#pending.join(""), "utf8");
       this.#pending = [];

@@ -49,6 +49,13 @@ export class ControllerStore implements StateStore {
   readonly #compactAfter: number;
   readonly #jobs = new Map<string, StoredJob>();
   readonly #runners = new Map<string, StoredRunner>();
+  /**
+   * Records committed since the last write, the last one per job and per runner: serialized when
+   * the group commit writes its batch, so a job that changes twice in one batch (a runner's accept
+   * and result in one frame, a submit leased at once) costs one line and one stringify.
+   */
+  readonly #unwrittenJobs = new Map<string, JournalRecord>();
+  readonly #unwrittenRunners = new Map<string, JournalRecord>();
   #journal: AppendFile | undefined;
   #journalLines = 0;
   #maxQueueSeq = 0;
@@ -70,6 +77,7 @@ export class ControllerStore implements StateStore {
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     store.#load();
     store.#journal = new AppendFile(path.join(options.dir, JOURNAL));
+    store.#journal.beforeWrite(() => store.#serialize());
     store.commits.track(store.#journal);
     store.commits.afterFlush(() => store.#compactInBackground());
     return store;
@@ -86,19 +94,41 @@ export class ControllerStore implements StateStore {
   }
 
   /**
-   * Appends the records to the journal and applies them in memory at once; they are durable at
-   * the end of this turn's batch. Whatever acknowledges them must wait for that:
+   * Applies the records in memory at once and adds them to the journal's next batch; they are
+   * durable at the end of that batch. Whatever acknowledges them must wait for it:
    * `commits.afterDurable()` or `durable()`. Throws, changing nothing, once the store failed.
+   * Records are full upserts and nothing is acknowledged before its batch is durable, so only
+   * the last record of a job (or runner) in a batch is written: replay ends in the same state.
+   * A record is serialized when its batch is written and must not be changed after this call.
    */
   commit(records: readonly JournalRecord[]): void {
     if (records.length === 0) return;
     this.commits.check("change the controller's state");
     const journal = this.#journal;
     if (journal === undefined || journal.closed) throw new Error("Cannot write to the controller store: it is closed");
-    journal.append(records.map((r) => JSON.stringify(r)).join("\n") + "\n");
-    this.#journalLines += records.length;
-    for (const record of records) this.#apply(record);
+    for (const record of records) {
+      this.#apply(record);
+      if (record.t === "job") this.#unwrittenJobs.set(record.job.id, record);
+      else this.#unwrittenRunners.set(record.t === "runner" ? record.runner.id : record.id, record);
+    }
     this.commits.appended();
+  }
+
+  /**
+   * The journal's batch is being written: serializes the records committed since the last one.
+   * Every value in them was bounded before it was committed (inputs, outputs, texts), so this
+   * does not throw; if it did, the batch fails like a failed write (nothing acknowledged).
+   */
+  #serialize(): void {
+    const count = this.#unwrittenJobs.size + this.#unwrittenRunners.size;
+    if (count === 0) return;
+    let text = "";
+    for (const record of this.#unwrittenRunners.values()) text += JSON.stringify(record) + "\n";
+    for (const record of this.#unwrittenJobs.values()) text += JSON.stringify(record) + "\n";
+    this.#unwrittenJobs.clear();
+    this.#unwrittenRunners.clear();
+    this.#journal?.append(text);
+    this.#journalLines += count;
   }
 
   putJobs(jobs: readonly StoredJob[]): void {

@@ -2,9 +2,10 @@ import { expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { memoryLogger } from "../../src/log/logger.ts";
+import { GroupCommit } from "../../src/reference-controller/group-commit.ts";
 import { ControllerStore } from "../../src/reference-controller/store.ts";
 import type { StoredJob } from "../../src/reference-controller/records.ts";
-import { FakeRunner, makeController, tempDir } from "./helpers.ts";
+import { FakeRunner, makeController, ManualCommits, tempDir } from "./helpers.ts";
 
 const job = (id: string, queueSeq: number, extra: Partial<StoredJob> = {}): StoredJob => ({
   id, group: "default", plugin: "p", action: "default", input: {}, status: "queued", attempt: 0, maxAttempts: 3, submittedAt: 1, queueSeq, ...extra,
@@ -82,4 +83,57 @@ test("ReferenceController.create() refuses a data directory in use by a live con
   const h = makeController();
   expect(() => makeController({}, h.dataDir)).toThrow("data directory is in use");
   await h.controller.close();
+});
+
+// Issue 15: the controller stringified and wrote every record of a job, though a job that changes
+// twice in one batch (a runner's accept and result in one frame, a job submitted and leased at
+// once) is durable, and acknowledged, only in its last state.
+test("ControllerStore writes only a job's last record of a batch, and a replay ends in the same state", () => {
+  const dir = tempDir();
+  const { logger } = memoryLogger();
+  const manual = new ManualCommits();
+  const commits = new GroupCommit({ logger, ...manual.options });
+  const a = ControllerStore.open({ dir, logger, commits });
+  a.putJobs([job("j1", 1), job("j2", 2)]);
+  manual.settle();
+  a.putJobs([job("j1", 1, { status: "leased", attempt: 1 })]);
+  a.putJobs([job("j1", 1, { status: "running", attempt: 1 })]);
+  a.commit([{ t: "runner", runner: { id: "r1", group: "default", apiKeyHash: "00", registeredAt: 1 } }]);
+  a.putJobs([job("j1", 1, { status: "succeeded", attempt: 1, output: { ok: true } })]);
+  a.commit([{ t: "runner_deleted", id: "r1" }]);
+  // In memory at once, before the batch is written.
+  expect(a.jobs.get("j1")?.status).toBe("succeeded");
+  expect(a.runners.size).toBe(0);
+  manual.settle();
+  const lines = fs.readFileSync(path.join(dir, "journal.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { t: string; job?: StoredJob });
+  expect(lines.map((l) => `${l.t}:${l.job?.id ?? ""}:${l.job?.status ?? ""}`)).toEqual(["job:j1:queued", "job:j2:queued", "runner_deleted::", "job:j1:succeeded"]);
+  expect(a.journalLines).toBe(4);
+  a.close();
+  const b = ControllerStore.open({ dir, logger });
+  expect(b.jobs.get("j1")).toMatchObject({ status: "succeeded", attempt: 1, output: { ok: true } });
+  expect(b.jobs.get("j2")?.status).toBe("queued");
+  expect(b.runners.size).toBe(0);
+  b.close();
+});
+
+// A journal written before records were coalesced (every record on its own line) replays as before.
+test("ControllerStore replays a journal of the previous format, one line per record", () => {
+  const dir = tempDir();
+  const { logger } = memoryLogger();
+  const old = [
+    { t: "runner", runner: { id: "r1", group: "default", apiKeyHash: "00", registeredAt: 1 } },
+    { t: "job", job: job("j1", 1) },
+    { t: "job", job: job("j1", 1, { status: "leased", attempt: 1, runnerId: "r1", leaseExpiresAt: 5 }) },
+    { t: "job", job: job("j1", 1, { status: "running", attempt: 1, runnerId: "r1", leaseExpiresAt: 5, startedAt: 2 }) },
+    { t: "job", job: job("j1", 1, { status: "succeeded", attempt: 1, runnerId: "r1", startedAt: 2, finishedAt: 3, reportedAttempt: 1 }) },
+    { t: "job", job: job("j2", 2) },
+  ];
+  fs.writeFileSync(path.join(dir, "journal.jsonl"), old.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  const a = ControllerStore.open({ dir, logger });
+  expect(a.jobs.get("j1")).toMatchObject({ status: "succeeded", reportedAttempt: 1, finishedAt: 3 });
+  expect(a.jobs.get("j2")?.status).toBe("queued");
+  expect(a.runners.get("r1")?.group).toBe("default");
+  expect(a.journalLines).toBe(6);
+  expect(a.nextQueueSeq()).toBe(3);
+  a.close();
 });
