@@ -15,6 +15,10 @@ import type { JobExecutor } from "../../src/runner/job-executor.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import type { WorkerInfo } from "../../src/status/snapshot.ts";
 import { benchLogger } from "./quiet-logger.ts";
+import { OPTIONS } from "../../src/config/options.ts";
+
+/** The runner's default `prefetch` (src/config/options.ts): the bench measures what `edge-runner run` does unless told. */
+export const DEFAULT_PREFETCH = Number(OPTIONS.find((o) => o.name === "prefetch")?.default ?? 0);
 
 export interface JobMarks {
   /** The runner handed the job to its executor (after offer → onJob → accept). */
@@ -86,6 +90,8 @@ export interface BenchRunnerOptions {
   controllerUrl: string;
   apiKey: string;
   concurrency: number;
+  /** Offered jobs held beyond concurrency (local prefetch); default: the `prefetch` option's default, as `edge-runner run` has it. */
+  prefetch?: number;
   logger: Logger;
   /** Where the pool finds plugins beyond the built-ins (section 8: clock-bundle.ts). */
   resolve?: PluginResolver;
@@ -121,6 +127,7 @@ export function createBenchRunner(options: BenchRunnerOptions): BenchRunner {
     group: "default",
     controllerUrl: options.controllerUrl,
     concurrency: options.concurrency,
+    prefetch: options.prefetch ?? DEFAULT_PREFETCH,
     jobTimeoutMs: 30_000,
     drainTimeoutMs: 10_000,
     connection,

@@ -17,6 +17,8 @@ export interface SplitOptions {
   /** Parent of the controller's data directory (disk or tmpfs). */
   parentDir: string;
   concurrency: number;
+  /** Local prefetch of the runner (default: the option's default). */
+  prefetch?: number;
   warmupJobs: number;
   jobs: number;
   /** The job run: the built-in echo's default action (logs a line, reports two steps) unless given (section 8: the no-op of clock-bundle.ts). */
@@ -55,7 +57,7 @@ export async function splitProcessThroughput(options: SplitOptions): Promise<Spl
     await submitBacklog(url, token, total, options.job ?? { plugin: "echo", action: "default" });
 
     const { logger, problems } = benchLogger();
-    const bench = createBenchRunner({ controllerUrl: url, apiKey: readFileSync(keyFile, "utf8").trim(), concurrency: options.concurrency, logger, resolve: localClockResolver });
+    const bench = createBenchRunner({ controllerUrl: url, apiKey: readFileSync(keyFile, "utf8").trim(), concurrency: options.concurrency, ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }), logger, resolve: localClockResolver });
     bench.runner.start();
     await waitConnected(bench.connection);
     await bench.executor.whenFinished(options.warmupJobs);

@@ -135,6 +135,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     group: config.group,
     controllerUrl: primaryControllerUrl(config),
     concurrency: config.concurrency,
+    prefetch: config.prefetch,
+    prefetchHoldMs: config.prefetchHoldMs,
     jobTimeoutMs: config.jobTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
     connection,

@@ -42,6 +42,8 @@ export const OPTIONS = [
   { name: "insecure", type: "bool", scope: "runner", default: false, help: "Allow plain http/ws to a non-loopback controller. Never in production." },
   { name: "caFile", type: "path", scope: "runner", help: "PEM bundle of extra CAs trusted for the controller's TLS certificate." },
   { name: "concurrency", type: "int", scope: "runner", default: 4, min: 1, max: 1024, help: "Jobs run at once by this runner." },
+  { name: "prefetch", type: "int", scope: "runner", default: 0, min: 0, max: 1024, help: "Offered jobs this runner may hold beyond concurrency, to start the moment a slot frees instead of a round trip to the controller later (local prefetch; edge controllers only, meshStack ignores it). Held only as fast as slots free; one not started within prefetchHoldMs, and every one at drain, goes back to the controller without using an attempt. 0: off. See docs/performance.md." },
+  { name: "prefetchHoldMs", type: "duration", scope: "runner", default: "1s", min: 10, max: 3_600_000, help: "Longest an offered job is held (prefetch) before it goes back to the controller for another runner." },
   { name: "jobTimeoutMs", type: "duration", scope: "runner", default: "15m", help: "Default per-job timeout when the job sets none." },
   { name: "drainTimeoutMs", type: "duration", scope: "runner", default: "60s", help: "On the first SIGTERM, how long running jobs may take to finish." },
   { name: "workerIdleMs", type: "duration", scope: "runner", default: "60s", help: "A plugin worker idle this long is stopped." },

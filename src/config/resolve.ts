@@ -162,6 +162,7 @@ function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
     case "duration": {
       const ms = typeof value === "number" ? value : typeof value === "string" ? parseDuration(value) : undefined;
       if (ms === undefined || !Number.isSafeInteger(ms) || ms < 0) return fail('a duration such as "500ms", "30s", "5m", "1h" or milliseconds');
+      if ((spec.min !== undefined && ms < spec.min) || (spec.max !== undefined && ms > spec.max)) return fail(`a duration from ${spec.min ?? 0} ms to ${spec.max ?? "∞"} ms`);
       return ms;
     }
     case "bool": {

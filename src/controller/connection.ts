@@ -50,6 +50,11 @@ export interface JobHandle {
   readonly redaction?: RedactionScope;
   accept(): void;
   reject(error: WireError): void;
+  /**
+   * Gives the job back unstarted (never accepted) without using up an attempt: a job held by
+   * local prefetch (src/runner/local-queue.ts). Only adapters with `canRelease` have it.
+   */
+  release?(): void;
   log(lines: LogLine[]): void;
   step(step: StepUpdate): void;
   /** Queues the result; resolves once the controller acknowledged it or refused it for good. */
@@ -58,6 +63,11 @@ export interface JobHandle {
 
 export interface ControllerConnection {
   readonly kind: string;
+  /**
+   * The controller takes offered jobs back unstarted (`JobHandle.release`), so the runner may
+   * hold a few beyond its running ones (local prefetch). meshStack cannot give a claimed run back.
+   */
+  readonly canRelease?: boolean;
   status(): ConnectionStatus;
   /** Calls `listener` on every state change; returns the unsubscribe function. */
   onStateChange(listener: (status: ConnectionStatus) => void): () => void;

@@ -6,6 +6,9 @@ import type { WorkerInfo } from "../plugins/worker-state.ts";
 import type { JobStatus } from "../protocol/edge-v1.ts";
 import type { RunnerState } from "./lifecycle.ts";
 import type { LoopInfo } from "./loop-monitor.ts";
+import type { HeldJobInfo } from "./local-queue.ts";
+
+export type { HeldJobInfo } from "./local-queue.ts";
 
 export interface RunningJobInfo {
   jobId: string;
@@ -47,8 +50,13 @@ export interface RunnerSnapshot {
    */
   keysPending?: boolean;
   concurrency: number;
+  /** Slots not running a job (held jobs wait for these). */
   freeSlots: number;
+  /** How many offered jobs the runner may hold beyond `concurrency` (0: local prefetch off). */
+  prefetch: number;
   running: RunningJobInfo[];
+  /** Offered jobs held to start as slots free, oldest first (not accepted yet). */
+  held: HeldJobInfo[];
   recent: RecentResultInfo[];
   workers: WorkerInfo[];
   loops: LoopInfo[];

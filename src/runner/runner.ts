@@ -1,11 +1,13 @@
 // The runner: owns the lifecycle, the controller connection, the job executor and the slots.
-// First stop request drains (no new jobs, running ones may finish within the drain timeout,
-// the rest are reported interrupted); a second one interrupts at once.
+// First stop request drains (no new jobs, held ones given back, running ones may finish within
+// the drain timeout, the rest are reported interrupted); a second one interrupts at once.
 
 import type { ConnectionStatus, ControllerConnection, JobHandle } from "../controller/connection.ts";
 import type { Logger } from "../log/logger.ts";
 import { redactor } from "../log/redact.ts";
 import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo } from "./runner-snapshot.ts";
+import type { JobResult } from "../protocol/edge-v1.ts";
+import { LocalQueue } from "./local-queue.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { runtime } from "../platform/runtime.ts";
 import { realTimers, type Timers } from "../util/time.ts";
@@ -26,13 +28,17 @@ export interface RunnerOptions {
   group: string;
   controllerUrl: string;
   concurrency: number;
+  /** Offered jobs held beyond `concurrency` to start as slots free (local prefetch); 0 or absent: none. */
+  prefetch?: number;
+  /** Longest a job is held before it goes back to the controller (default 1 s). */
+  prefetchHoldMs?: number;
   jobTimeoutMs: number;
   drainTimeoutMs: number;
   connection: ControllerConnection;
   executor: JobExecutor;
   logger: Logger;
   metrics?: RunnerMetricsSink;
-  timers?: Pick<Timers, "now" | "sleep">;
+  timers?: Pick<Timers, "now" | "sleep"> & Partial<Pick<Timers, "setTimeout" | "clearTimeout">>;
   /** How long, after jobs end, results may take to reach the controller before we stop anyway. */
   flushTimeoutMs?: number;
 }
@@ -50,6 +56,9 @@ export class Runner {
   readonly #recent: RecentResultInfo[] = [];
   readonly #stopConnection = new AbortController();
   readonly #interrupt = new AbortController();
+  /** Held offers (local prefetch); undefined when off, or when the controller cannot take a job back. */
+  readonly #held: LocalQueue | undefined;
+  readonly #prefetch: number;
   #connectionDone: Promise<void> = Promise.resolve();
   #drained: Promise<void> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
@@ -61,6 +70,18 @@ export class Runner {
     this.lifecycle = new Lifecycle({ logger: this.#log, now: this.#timers.now });
     this.loops = new LoopMonitor(this.#timers.now);
     this.#startedAt = this.#timers.now();
+    const prefetch = options.connection.canRelease === true ? options.prefetch ?? 0 : 0;
+    this.#prefetch = prefetch;
+    if (prefetch > 0) {
+      const timers = options.timers;
+      this.#held = new LocalQueue({
+        capacity: prefetch,
+        holdMs: options.prefetchHoldMs ?? 1000,
+        timers: { now: this.#timers.now, setTimeout: timers?.setTimeout ?? realTimers.setTimeout, clearTimeout: timers?.clearTimeout ?? realTimers.clearTimeout },
+        onOverdue: (handles) => this.#giveBack(handles, `not started within ${options.prefetchHoldMs ?? 1000} ms`),
+        onAborted: (handle) => this.#dropHeld(handle),
+      });
+    }
   }
 
   /** Starts connecting and taking jobs; returns at once. */
@@ -72,7 +93,7 @@ export class Runner {
     this.lifecycle.transition("connecting");
     // The one way the lifecycle follows the connection: its state changes (ready while connected).
     this.#o.connection.onStateChange((status) => this.#follow(status));
-    this.#o.connection.setFreeSlots(this.#o.concurrency);
+    this.#o.connection.setFreeSlots(this.#credit());
     this.#connectionDone = this.#o.connection
       .run({ signal: this.#stopConnection.signal, onJob: (handle) => this.#onJob(handle) })
       .catch((error: unknown) => {
@@ -106,6 +127,8 @@ export class Runner {
   async #drain(reason: string): Promise<void> {
     if (this.lifecycle.canTransition("draining")) this.lifecycle.transition("draining", reason);
     this.#o.connection.setFreeSlots(0);
+    // Held jobs never started: back to the controller's queue now, no attempt used.
+    this.#giveBack(this.#held?.takeAll() ?? [], "the runner is draining");
     const deadline = this.#timers.now() + this.#o.drainTimeoutMs;
     if (this.#running.size > 0) {
       this.#log.info(`Draining: waiting up to ${this.#o.drainTimeoutMs} ms for ${this.#running.size} running job(s)`);
@@ -127,6 +150,7 @@ export class Runner {
     this.#stopConnection.abort();
     await this.#connectionDone;
     await this.#o.executor.close();
+    this.#held?.close();
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     if (this.lifecycle.canTransition("stopped")) this.lifecycle.transition("stopped");
   }
@@ -141,23 +165,82 @@ export class Runner {
     while (this.#running.size > 0) await Promise.all([...this.#running.values()].map((r) => r.done));
   }
 
-  #free(): number {
+  #taking(): boolean {
     const state = this.lifecycle.state;
-    if (state === "draining" || state === "stopped" || state === "failed") return 0;
-    return Math.max(0, this.#o.concurrency - this.#running.size);
+    return state !== "draining" && state !== "stopped" && state !== "failed";
+  }
+
+  /** Free slots, not counting held jobs' (the status page's "free"). */
+  #free(): number {
+    return this.#taking() ? Math.max(0, this.#o.concurrency - this.#running.size) : 0;
+  }
+
+  /** Credit to grant: free slots plus room to hold, less what is held (docs/protocol.md, "credit"). */
+  #credit(): number {
+    if (!this.#taking()) return 0;
+    const held = this.#held === undefined ? 0 : this.#held.room() - this.#held.size;
+    return Math.max(0, this.#o.concurrency - this.#running.size + held);
   }
 
   #onJob(handle: JobHandle): void {
-    const { job } = handle;
-    if (this.#free() === 0) {
-      const draining = this.lifecycle.state !== "ready" && this.lifecycle.state !== "connecting";
-      this.#o.metrics?.jobRejected();
-      handle.reject({
-        code: draining ? "runner_draining" : "no_free_slot",
-        message: draining ? "The runner is draining and takes no new jobs" : "The runner has no free slot",
-      });
-      return;
+    const draining = !this.#taking();
+    const held = this.#held?.size ?? 0;
+    if (!draining && this.#running.size < this.#o.concurrency && held === 0) return this.#start(handle);
+    // Offered on credit granted for holding (or, unexpectedly, while older held jobs wait: they
+    // go first): held until a slot frees.
+    if (!draining && this.#held !== undefined && held < this.#prefetch) {
+      this.#held.hold(handle);
+      return this.#slotFreed();
     }
+    // Sent before the drain's credit reset reached the controller: never started, so given back
+    // without using up an attempt where the controller can take it back.
+    if (draining && handle.release !== undefined) return this.#giveBack([handle], "the runner is draining");
+    this.#o.metrics?.jobRejected();
+    handle.reject({
+      code: draining ? "runner_draining" : "no_free_slot",
+      message: draining ? "The runner is draining and takes no new jobs" : "The runner has no free slot",
+    });
+  }
+
+  /** A slot freed: start held jobs in offer order while slots are free, then grant credit. */
+  #slotFreed(): void {
+    while (this.#taking() && this.#running.size < this.#o.concurrency) {
+      const next = this.#held?.take();
+      if (next === undefined) break;
+      this.#start(next);
+    }
+    this.#o.connection.setFreeSlots(this.#credit());
+  }
+
+  /** Held jobs go back unstarted: credit shrinks first, so the controller does not offer them here again. */
+  #giveBack(handles: JobHandle[], why: string): void {
+    if (handles.length === 0) return;
+    this.#o.connection.setFreeSlots(this.#credit());
+    for (const handle of handles) {
+      this.#log.debug(`Giving back a held job unstarted: ${why}`, { jobId: handle.job.id, attempt: handle.job.attempt });
+      handle.release?.();
+    }
+  }
+
+  /** A held job was cancelled (or its lease lost) before it started: reported cancelled, never run. */
+  #dropHeld(handle: JobHandle): void {
+    const { job } = handle;
+    const now = this.#timers.now();
+    const reason = String(handle.signal.reason ?? "cancelled");
+    const result: JobResult = { status: "cancelled", startedAt: now, finishedAt: now, error: { code: "job_cancelled", message: `Job "${job.id}" cancelled before it started: ${reason}` } };
+    void handle.complete(result);
+    this.#o.metrics?.jobFinished("cancelled", 0);
+    this.#remember({ jobId: job.id, attempt: job.attempt, plugin: job.plugin, status: "cancelled", durationMs: 0, finishedAt: now, errorCode: "job_cancelled", errorMessage: result.error!.message });
+    this.#o.connection.setFreeSlots(this.#credit());
+  }
+
+  #remember(recent: RecentResultInfo): void {
+    this.#recent.unshift(recent);
+    this.#recent.length = Math.min(this.#recent.length, RECENT_RESULTS);
+  }
+
+  #start(handle: JobHandle): void {
+    const { job } = handle;
     const info: RunningJobInfo = { jobId: job.id, attempt: job.attempt, plugin: job.plugin, action: job.action, startedAt: this.#timers.now() };
     const key = `${job.id}#${job.attempt}`;
     const log = this.#log.child({ jobId: job.id, attempt: job.attempt, plugin: job.plugin });
@@ -181,7 +264,8 @@ export class Runner {
       // The result goes out first, then the freed slot's credit (docs/protocol.md, "credit").
       const answered = handle.complete(result);
       this.#running.delete(key);
-      this.#o.connection.setFreeSlots(this.#free());
+      this.#held?.ended();
+      this.#slotFreed();
       const durationMs = result.finishedAt - result.startedAt;
       this.#o.metrics?.jobFinished(result.status, durationMs);
       const recent: RecentResultInfo = { jobId: job.id, attempt: job.attempt, plugin: job.plugin, status: result.status, durationMs, finishedAt: result.finishedAt };
@@ -189,8 +273,7 @@ export class Runner {
         recent.errorCode = result.error.code;
         recent.errorMessage = result.error.message;
       }
-      this.#recent.unshift(recent);
-      this.#recent.length = Math.min(this.#recent.length, RECENT_RESULTS);
+      this.#remember(recent);
       log.info(`Job ${result.status}`, { durationMs, ...(result.error ? { errorCode: result.error.code } : {}) });
       const answer = await answered;
       if (!answer.accepted) log.warn(`Result of job not recorded by the controller: ${answer.reason ?? "refused"}`);
@@ -199,9 +282,10 @@ export class Runner {
       if (ownScope) redaction.dispose();
       this.#running.delete(key);
       log.error(`Job runner failed unexpectedly: ${errorMessage(error)}`);
+      this.#slotFreed();
     });
     this.#running.set(key, { info, done });
-    this.#o.connection.setFreeSlots(this.#free());
+    this.#o.connection.setFreeSlots(this.#credit());
   }
 
   /** Keeps the lifecycle in step with the connection: ready while connected. */
@@ -228,7 +312,9 @@ export class Runner {
       controllerUrl: this.#o.connection.status().controller?.url ?? this.#o.controllerUrl,
       concurrency: this.#o.concurrency,
       freeSlots: this.#free(),
+      prefetch: this.#prefetch,
       running: [...this.#running.values()].map((r) => ({ ...r.info })),
+      held: this.#held?.list() ?? [],
       recent: this.#recent.map((r) => ({ ...r })),
       workers: this.#o.executor.workers(),
       loops: this.loops.list(),

@@ -6,13 +6,13 @@ import type { Redactor } from "../log/redact.ts";
 import type { ConnectionState } from "../controller/connection.ts";
 import { checkReadiness, type NotReadyKind } from "./readiness.ts";
 import { publicUrl } from "../config/url.ts";
-import type { RecentResultInfo, RunnerSnapshot, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
+import type { HeldJobInfo, RecentResultInfo, RunnerSnapshot, RunningJobInfo, WorkerInfo } from "./snapshot.ts";
 
 /** Longest error text shown; a plugin may throw a whole HTTP body. */
 const MAX_ERROR_CHARS = 300;
 
 /** The snapshot's own facts are copied as they are; the rest is derived or cleaned below. */
-type SnapshotFacts = Pick<RunnerSnapshot, "runnerId" | "group" | "version" | "commit" | "runtime" | "pid" | "now" | "startedAt" | "state" | "stateSince" | "concurrency" | "freeSlots">;
+type SnapshotFacts = Pick<RunnerSnapshot, "runnerId" | "group" | "version" | "commit" | "runtime" | "pid" | "now" | "startedAt" | "state" | "stateSince" | "concurrency" | "freeSlots" | "prefetch">;
 
 export interface StatusDocument extends SnapshotFacts {
   uptimeMs: number;
@@ -42,6 +42,8 @@ export interface StatusDocument extends SnapshotFacts {
     protocolErrors: number;
   };
   running: Array<RunningJobInfo & { elapsedMs: number }>;
+  /** Offered jobs held to start as slots free (local prefetch), oldest first. */
+  held: Array<HeldJobInfo & { heldMs: number }>;
   recent: Array<RecentResultInfo & { agoMs: number }>;
   workers: Array<{ id: number; plugin: string; state: WorkerInfo["state"]; jobsServed: number; startedAt: number; upMs: number; memoryBytes?: number }>;
   loops: Array<{ name: string; lastTickAt: number; lastTickSecondsAgo: number; maxSilenceMs: number }>;
@@ -83,6 +85,7 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
     },
     concurrency: snapshot.concurrency,
     freeSlots: snapshot.freeSlots,
+    prefetch: snapshot.prefetch,
     running: snapshot.running.map((j) => ({
       jobId: text(j.jobId),
       attempt: j.attempt,
@@ -90,6 +93,14 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
       action: text(j.action),
       startedAt: j.startedAt,
       elapsedMs: Math.max(0, now - j.startedAt),
+    })),
+    held: snapshot.held.map((j) => ({
+      jobId: text(j.jobId),
+      attempt: j.attempt,
+      plugin: text(j.plugin),
+      action: text(j.action),
+      heldSince: j.heldSince,
+      heldMs: Math.max(0, now - j.heldSince),
     })),
     recent: snapshot.recent.map((r) => ({
       jobId: text(r.jobId),

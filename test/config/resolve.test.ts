@@ -55,6 +55,8 @@ describe("resolveConfig()", () => {
     ["maxAttempts", { argv: ["--max-attempts", "0"] }, "1 to 100"],
     ["drainTimeoutMs", { argv: ["--drain-timeout", "soon"] }, "a duration"],
     ["jobTimeoutMs", { env: { EDGE_RUNNER_JOB_TIMEOUT: "-5s" } }, "a duration"],
+    ["prefetch", { argv: ["--prefetch", "-1"] }, "0 to 1024"],
+    ["prefetchHoldMs", { argv: ["--prefetch-hold", "30d"] }, "a duration from 10 ms to 3600000 ms"],
     ["logLevel", { argv: ["--log-level", "verbose"] }, '"debug", "info", "warn", "error"'],
     ["logFormat", { argv: ["--log-format", "xml"] }, '"auto", "json", "text"'],
     ["transport", { argv: ["--transport", "carrier-pigeon"] }, '"auto", "websocket", "poll"'],

@@ -7,7 +7,7 @@ const offer = { id: "j1", attempt: 1, group: "g", plugin: "echo", action: "defau
 function outbox() {
   const sent: RunnerMessage[] = [];
   const done: JobOutbox[] = [];
-  const job = new JobOutbox(offer, (m) => sent.push(...m), (j) => done.push(j));
+  const job = new JobOutbox(offer, (m) => void sent.push(...m), (j) => done.push(j));
   return { job, sent, done };
 }
 
@@ -69,4 +69,23 @@ test("JobOutbox.resendOverdue() sends the unanswered result again after a whole 
   job.resultAnswered(true, undefined);
   job.resendOverdue();
   expect(job.resendOverdue()).toEqual([]);
+});
+
+test("JobOutbox.release() with no session waits for the next one, and its lease is no longer heartbeated", () => {
+  let connected = false;
+  const sent: RunnerMessage[] = [];
+  const done: JobOutbox[] = [];
+  const job = new JobOutbox(offer, (m) => connected && sent.push(...m) > 0, (j) => done.push(j));
+  job.release();
+  expect(job.holdsLease).toBe(false);
+  expect(done).toEqual([]);
+  // The new session gets it first thing, then the job is forgotten.
+  connected = true;
+  expect(job.pending()).toEqual([{ v: 1, type: "release", jobId: "j1", attempt: 1 }]);
+  job.replayed();
+  expect(done).toEqual([job]);
+  const live = new JobOutbox(offer, (m) => sent.push(...m) > 0, (j) => done.push(j));
+  live.release();
+  expect(sent).toEqual([{ v: 1, type: "release", jobId: "j1", attempt: 1 }]);
+  expect(done).toEqual([job, live]);
 });

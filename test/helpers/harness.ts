@@ -40,6 +40,9 @@ export interface TestRunnerOptions {
   apiKey?: string;
   transport?: "websocket" | "poll" | "auto";
   concurrency?: number;
+  /** Local prefetch: offered jobs held beyond concurrency, and how long at most. */
+  prefetch?: number;
+  prefetchHoldMs?: number;
   drainTimeoutMs?: number;
   executor?: JobExecutor;
   /** Default the controller's own URL; a list tries each in order with failover. */
@@ -77,6 +80,8 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
     group,
     controllerUrl: options.controller.url,
     concurrency: options.concurrency ?? 4,
+    ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
+    ...(options.prefetchHoldMs === undefined ? {} : { prefetchHoldMs: options.prefetchHoldMs }),
     jobTimeoutMs: 30_000,
     drainTimeoutMs: options.drainTimeoutMs ?? 10_000,
     connection,

@@ -19,6 +19,8 @@ export function snapshotFixture(overrides: Partial<RunnerSnapshot> = {}): Runner
     controllerUrl: "https://controller.example.com",
     concurrency: 4,
     freeSlots: 3,
+    prefetch: 0,
+    held: [],
     running: [{ jobId: "job-1", attempt: 1, plugin: "http", action: "request", startedAt: NOW - 12_000 }],
     recent: [
       { jobId: "job-0", attempt: 1, plugin: "shell", status: "succeeded", durationMs: 850, finishedAt: NOW - 60_000 },

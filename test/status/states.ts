@@ -42,7 +42,9 @@ export function stateSnapshot(state: StatusState, now: number): RunnerSnapshot {
     controllerUrl: "https://automation.example.com",
     concurrency: 4,
     freeSlots: 4,
+    prefetch: 0,
     running: [],
+    held: [],
     recent,
     workers: workers.map((w) => ({ ...w, state: "idle" })),
     loops: [

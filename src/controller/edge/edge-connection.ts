@@ -29,6 +29,7 @@ const WS_FAILURES_BEFORE_POLL = 2;
 
 export class EdgeConnection implements ControllerConnection {
   readonly kind = "edge";
+  readonly canRelease = true;
   readonly #o: EdgeConnectionOptions;
   readonly #timers: Pick<Timers, "now" | "sleep">;
   readonly #backoff: Backoff;
@@ -241,6 +242,7 @@ export class EdgeConnection implements ControllerConnection {
     const replay: RunnerMessage[] = [message({ type: "heartbeat", leases: this.#heldLeases() })];
     for (const job of this.#jobs.values()) replay.push(...job.pending());
     this.#transport?.send(replay);
+    for (const job of [...this.#jobs.values()]) job.replayed();
     this.#grantCredit();
   }
 
@@ -293,8 +295,11 @@ export class EdgeConnection implements ControllerConnection {
     this.#o.onTick?.("connection", 2 * periodMs + 45_000);
   }
 
-  #send(messages: RunnerMessage[]): void {
-    this.#transport?.send(messages);
+  /** False when there is no session to send on (the messages are dropped). */
+  #send(messages: RunnerMessage[]): boolean {
+    if (this.#transport === undefined) return false;
+    this.#transport.send(messages);
+    return true;
   }
 
   #receive(frame: unknown): void {

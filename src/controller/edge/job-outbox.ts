@@ -16,7 +16,8 @@ export interface CompleteAnswer {
 export class JobOutbox implements JobHandle {
   readonly job: JobOffer;
   readonly #abort = new AbortController();
-  readonly #send: (messages: RunnerMessage[]) => void;
+  /** Sends on the current session; false when there is none (the messages are dropped). */
+  readonly #send: (messages: RunnerMessage[]) => boolean | void;
   readonly #onDone: (job: JobOutbox) => void;
   #seq = 0;
   #events: EventMessage[] = [];
@@ -26,8 +27,10 @@ export class JobOutbox implements JobHandle {
   #answer: ((answer: CompleteAnswer) => void) | undefined;
   #done = false;
   #lost: string | undefined;
+  /** A `release` not yet handed to a session: sent first thing on the next one. */
+  #release: RunnerMessage | undefined;
 
-  constructor(job: JobOffer, send: (messages: RunnerMessage[]) => void, onDone: (job: JobOutbox) => void) {
+  constructor(job: JobOffer, send: (messages: RunnerMessage[]) => boolean | void, onDone: (job: JobOutbox) => void) {
     this.job = job;
     this.#send = send;
     this.#onDone = onDone;
@@ -43,7 +46,7 @@ export class JobOutbox implements JobHandle {
 
   /** True while the lease should be heartbeated: not yet acknowledged and not lost. */
   get holdsLease(): boolean {
-    return !this.#done && this.#lost === undefined;
+    return !this.#done && this.#lost === undefined && this.#release === undefined;
   }
 
   get done(): boolean {
@@ -57,6 +60,14 @@ export class JobOutbox implements JobHandle {
   reject(error: WireError): void {
     this.#send([message({ type: "reject", jobId: this.job.id, attempt: this.job.attempt, error })]);
     this.#finish({ accepted: false, reason: "rejected" });
+  }
+
+  /** Gives the job back unstarted; done once the `release` is handed to a session (now, or the next one). */
+  release(): void {
+    if (this.#done) return;
+    if (this.#lost !== undefined) return this.#finish({ accepted: false, reason: this.#lost });
+    this.#release = message({ type: "release", jobId: this.job.id, attempt: this.job.attempt });
+    if (this.#send([this.#release]) !== false) this.#finish({ accepted: false, reason: "released" });
   }
 
   log(lines: LogLine[]): void {
@@ -92,7 +103,13 @@ export class JobOutbox implements JobHandle {
   /** Everything unacknowledged, in order, for sending again (a new session, events_missing). */
   pending(): RunnerMessage[] {
     this.#unansweredBeats = 0;
+    if (this.#release !== undefined) return [this.#release];
     return this.#result === undefined ? [...this.#events] : [...this.#events, this.#result];
+  }
+
+  /** A new session was handed `pending()`: a release waiting for one is done now. */
+  replayed(): void {
+    if (this.#release !== undefined) this.#finish({ accepted: false, reason: "released" });
   }
 
   /**
