@@ -62,9 +62,10 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
   const recheckMs = options.recheckMs ?? 0;
   const now = options.now ?? Date.now;
   let keysStamp = trustedStamp(trustedPath);
-  return async function resolveRunnerBundle(ref, signal) {
+  // A reuse is answered synchronously: the pool dispatches it in the same turn as the offer.
+  return function resolveRunnerBundle(ref, signal) {
     // A name without a version is a built-in that does not exist, not a bundle: say that first.
-    if (ref.version === undefined) throw new EdgeError("plugin_not_found", noBuiltinMessage(ref.name));
+    if (ref.version === undefined) return Promise.reject(new EdgeError("plugin_not_found", noBuiltinMessage(ref.name)));
     const stamp = trustedStamp(trustedPath);
     if (stamp !== keysStamp) {
       verified.clear();
@@ -73,6 +74,10 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
     const key = `${ref.name}@${ref.version ?? ""}`;
     const hit = verified.get(key);
     if (hit !== undefined && now() - hit.at < recheckMs) return hit.source;
+    return verify(ref, signal, key);
+  };
+
+  async function verify(ref: Parameters<PluginResolver>[0], signal: AbortSignal, key: string): Promise<Awaited<ReturnType<PluginResolver>>> {
     try {
       inner ??= createBundleResolver({
         controllerUrl: () => urlOf(options.controllerUrl).replace(/\/+$/, ""),
@@ -99,7 +104,7 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
       }
       throw error instanceof EdgeError ? error : new EdgeError("plugin_not_found", wire.message, { cause: error });
     }
-  };
+  }
 }
 
 /** Changes whenever a trusted key file or the key directory changes; "" when it is missing. */

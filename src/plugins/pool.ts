@@ -183,12 +183,17 @@ export class PluginPool {
       this.#enqueue(task, builtin);
       return;
     }
-    Promise.resolve()
-      .then(() => this.#resolve(ref, request.signal))
-      .then(
-        (source) => { if (!task.done) this.#enqueue(task, source); },
-        (error: unknown) => this.#settle(task, { status: "failed", error: serializeError(error, "plugin_not_found") }),
-      );
+    // A resolver that answers at once (a bundle verified moments ago) dispatches in this turn:
+    // every promise hop here lies between an offer and the job's first line (issue 15).
+    const failed = (error: unknown) => this.#settle(task, { status: "failed", error: serializeError(error, "plugin_not_found") });
+    let resolved: PluginSource | Promise<PluginSource>;
+    try {
+      resolved = this.#resolve(ref, request.signal);
+    } catch (error) {
+      return failed(error);
+    }
+    if (!(resolved instanceof Promise)) return this.#enqueue(task, resolved);
+    resolved.then((source) => { if (!task.done) this.#enqueue(task, source); }, failed);
   }
 
   #enqueue(task: Task, source: PluginSource): void {

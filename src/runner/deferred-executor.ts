@@ -43,7 +43,13 @@ export class DeferredExecutor implements JobExecutor {
     return this.#building;
   }
 
-  async run(request: RunRequest): Promise<JobOutcome> {
+  run(request: RunRequest): Promise<JobOutcome> {
+    // Built: straight through, no promise hop between an offer and the pool (issue 15, latency).
+    if (this.#built !== undefined && this.#state === "built") return this.#built.run(request);
+    return this.#runWhenBuilt(request);
+  }
+
+  async #runWhenBuilt(request: RunRequest): Promise<JobOutcome> {
     let executor: JobExecutor;
     try {
       executor = await this.build();

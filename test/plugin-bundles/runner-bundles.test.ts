@@ -53,6 +53,14 @@ test("runnerBundleResolver() reuses a verified bundle within bundleRecheckMs and
   expect(t.gets()).toBe(2);
 });
 
+test("runnerBundleResolver() answers a reuse synchronously, so the pool dispatches it in the same turn", async () => {
+  const t = await setup();
+  const first = await t.resolve();
+  const again = t.resolve();
+  expect(again).not.toBeInstanceOf(Promise);
+  expect(again).toEqual(first);
+});
+
 test("runnerBundleResolver() drops reuse at once when a trusted key is removed", async () => {
   const t = await setup();
   await t.resolve();

@@ -31,6 +31,16 @@ test("PluginPool.run() reuses the warm worker for sequential jobs", async () => 
   expect(pool.workers()[0]).toMatchObject({ id: first?.id, plugin: "echo", state: "idle", jobsServed: 2 });
 });
 
+test("PluginPool.run() hands a job whose resolver answers at once to the warm worker in the same turn", async () => {
+  const code = 'export default { name: "now", version: "1.0.0", actions: { default: () => 1 } };';
+  const source = { kind: "bundle", url: `data:text/javascript;base64,${Buffer.from(code).toString("base64")}`, id: "test:now", name: "now", version: "1.0.0" } as const;
+  const { pool } = track(testPool({ resolve: () => source }));
+  expect((await pool.run(request("now@1.0.0", "default"))).status).toBe("succeeded");
+  const running = pool.run(request("now@1.0.0", "default"));
+  expect(pool.workers().map((w) => w.state)).toEqual(["busy"]);
+  expect(await running).toEqual({ status: "succeeded", output: 1 });
+});
+
 test("PluginPool.run() stops a worker once it has been idle for idleMs", async () => {
   const timers = new ManualTimers();
   const { pool } = track(testPool({ timers, idleMs: 12_345 }));

@@ -63,3 +63,12 @@ test("close() before any job builds nothing; after a job it closes what was buil
   await used.close();
   expect(inner.closed).toBe(1);
 });
+
+test("once built, a job reaches the executor in the same turn (no promise hop on the way to the first line)", async () => {
+  const inner = fakeExecutor();
+  const deferred = new DeferredExecutor(async () => inner);
+  await deferred.build();
+  const outcome = deferred.run(request);
+  expect(inner.ran).toBe(1);
+  expect((await outcome).status).toBe("succeeded");
+});
