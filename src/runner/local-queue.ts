@@ -53,12 +53,13 @@ export class LocalQueue {
   }
 
   /**
-   * How many jobs to hold now: up to `capacity`, and no more than ended within the hold bound.
-   * Slots that free more slowly would leave held jobs waiting past the bound only to be given
-   * back; a runner busy with long jobs holds none (and an idle one none until jobs end).
+   * How many jobs to hold now: up to `capacity`, and no more than ended within half the hold
+   * bound, so a held job expects to start within that half. Slots that free more slowly would
+   * leave held jobs waiting past the bound only to be given back: a runner busy with long jobs
+   * holds none (and a runner none until its jobs end).
    */
   room(): number {
-    const since = this.#o.timers.now() - this.#o.holdMs;
+    const since = this.#o.timers.now() - this.#o.holdMs / 2;
     let stale = 0;
     while (stale < this.#ends.length && this.#ends[stale]! < since) stale++;
     if (stale > 0) this.#ends.splice(0, stale);

@@ -39,7 +39,7 @@ interface Setup {
   dataDir: string;
 }
 
-async function setup(options: { concurrency?: number; plugins?: Partial<Record<ImplementationType, PluginChoice>>; fake?: FakeMeshstack; dataDir?: string; statusIntervalMs?: number; pollIntervalMs?: number; requestTimeoutMs?: number } = {}): Promise<Setup> {
+async function setup(options: { concurrency?: number; prefetch?: number; plugins?: Partial<Record<ImplementationType, PluginChoice>>; fake?: FakeMeshstack; dataDir?: string; statusIntervalMs?: number; pollIntervalMs?: number; requestTimeoutMs?: number } = {}): Promise<Setup> {
   const fake = options.fake ?? (await new FakeMeshstack({ clientId: "cid", clientSecret: "csecret", publicKeyPem: publicPem }).start());
   if (options.fake === undefined) cleanups.push(() => fake.stop());
   let dataDir = options.dataDir;
@@ -64,7 +64,7 @@ async function setup(options: { concurrency?: number; plugins?: Partial<Record<I
     retryMaxMs: 200,
   });
   const pool = new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => jobSecretResolver(request.jobId, connection.secretsFor(request.jobId)) });
-  const runner = new Runner({ runnerId: fake.runnerUuid, group: "meshstack", controllerUrl: fake.url, concurrency: options.concurrency ?? 2, jobTimeoutMs: 30_000, drainTimeoutMs: 5000, connection, executor: pool, logger, flushTimeoutMs: 3000 });
+  const runner = new Runner({ runnerId: fake.runnerUuid, group: "meshstack", controllerUrl: fake.url, concurrency: options.concurrency ?? 2, ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }), jobTimeoutMs: 30_000, drainTimeoutMs: 5000, connection, executor: pool, logger, flushTimeoutMs: 3000 });
   runner.start();
   cleanups.push(() => runner.interruptNow());
   return { fake, runner, connection, dataDir };
@@ -131,8 +131,9 @@ describe("meshStack adapter", () => {
     expect(s.fake.run(uuid).status).toBe("ABORTED");
   });
 
-  test("claims only while a slot is free, and runs `concurrency` runs at once", async () => {
-    const s = await setup({ concurrency: 3, plugins: { MANUAL: { plugin: "echo", action: "sleep" } } });
+  test("claims only while a slot is free, and runs `concurrency` runs at once (local prefetch does not apply: a claimed run cannot be given back)", async () => {
+    const s = await setup({ concurrency: 3, prefetch: 16, plugins: { MANUAL: { plugin: "echo", action: "sleep" } } });
+    expect(s.runner.snapshot().prefetch).toBe(0);
     s.fake.claimProbe = () => s.runner.runningCount;
     const uuids = Array.from({ length: 6 }, () => s.fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 800, type: "INTEGER" }] }));
     await eventually(() => (s.runner.runningCount === 3 ? true : undefined), 10_000, "three running");

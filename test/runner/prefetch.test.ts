@@ -122,7 +122,7 @@ describe("local prefetch", () => {
   });
 
   test("Runner gives back a job held past prefetchHoldMs, and it goes to an idle runner, not back to it", async () => {
-    const { controller, executor, runner } = await setup({ prefetch: 1, prefetchHoldMs: 1000 });
+    const { controller, executor, runner } = await setup({ prefetch: 1, prefetchHoldMs: 2000 });
     await warmUp(controller, executor, 1);
     const long = controller.submitJob({ plugin: "echo", input: "long" }).id;
     const held = controller.submitJob({ plugin: "echo", input: "held" }).id;
