@@ -26,6 +26,7 @@ import { shellBench } from "./bench/shell-bench.ts";
 import { fleetSection } from "./bench/fleet-section.ts";
 import { storeSection } from "./bench/store-section.ts";
 import { latencyRows } from "./bench/latency-peer-rows.ts";
+import { DEFAULT_PREFETCH } from "./bench/full-path.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const flags = new Map(process.argv.slice(2).map((a) => {
@@ -146,11 +147,15 @@ if (binary !== undefined && want("8")) {
   const concurrency = 16;
   say(`8 peer: BullMQ on redis-server (appendfsync always, ${diskDir}) vs runner + controller processes (store on ${diskDir}) vs pool alone, concurrency ${concurrency}, ${rounds} interleaved rounds`);
   const redis = await startRedis(diskDir);
-  const perRound: Array<{ edge: number; bull: number; pool: number; edgeCpuPer1000: number; bullCpuPer1000: number }> = [];
+  // The runner as `edge-runner run` has it by default, and beside it the other local-prefetch
+  // setting (docs/protocol.md, "Local prefetch"), alternated in each round.
+  const otherPrefetch = DEFAULT_PREFETCH === 0 ? 16 : 0;
+  const perRound: Array<{ edge: number; bull: number; pool: number; edgeCpuPer1000: number; bullCpuPer1000: number; other: number; otherCpuPer1000: number }> = [];
   try {
     for (let r = 0; r < rounds; r++) {
       // One job shape on every side: a no-op (NOOP_JOB: nothing logged, no step, nothing returned; BullMQ's `async () => undefined`).
       const edge = await splitProcessThroughput({ binary, parentDir: diskDir, concurrency, warmupJobs: 200, jobs: n(4000), job: NOOP_JOB });
+      const other = await splitProcessThroughput({ binary, parentDir: diskDir, concurrency, prefetch: otherPrefetch, warmupJobs: 200, jobs: n(4000), job: NOOP_JOB });
       const bull = await bullmqThroughput({ redis, concurrency, warmupJobs: 200, jobs: n(4000) });
       const pool = await poolThroughput({ concurrency, warmupJobs: 500, jobs: n(20_000), job: NOOP_JOB });
       const round = {
@@ -159,9 +164,11 @@ if (binary !== undefined && want("8")) {
         pool: pool.perSecond,
         edgeCpuPer1000: ((edge.runnerCpu + edge.controllerCpu) * edge.seconds / edge.jobs) * 1000,
         bullCpuPer1000: ((bull.workerCpu + bull.redisCpu) * bull.seconds / bull.jobs) * 1000,
+        other: other.perSecond,
+        otherCpuPer1000: ((other.runnerCpu + other.controllerCpu) * other.seconds / other.jobs) * 1000,
       };
       perRound.push(round);
-      say(`  round ${r + 1}: edge-runner ${perSecond(round.edge)}, BullMQ ${perSecond(round.bull)}, pool ${perSecond(round.pool)}; CPU-s/1,000 jobs ${round.edgeCpuPer1000.toFixed(2)} vs ${round.bullCpuPer1000.toFixed(2)}`);
+      say(`  round ${r + 1}: edge-runner ${perSecond(round.edge)} (prefetch ${otherPrefetch}: ${perSecond(round.other)}), BullMQ ${perSecond(round.bull)}, pool ${perSecond(round.pool)}; CPU-s/1,000 jobs ${round.edgeCpuPer1000.toFixed(2)} vs ${round.bullCpuPer1000.toFixed(2)}`);
     }
   } finally {
     await redis.stop();
@@ -177,6 +184,8 @@ if (binary !== undefined && want("8")) {
     { section: "8", metric: `  ratio edge-runner / pool alone per round (${list(vsPool)}), median`, value: `${median(vsPool).toFixed(2)}×`, target: "≥ 0.5×", verdict: median(vsPool) >= 0.5 ? "ok" : "miss" },
     { section: "8", metric: `  CPU-seconds per 1,000 jobs, runner + controller per round (${list(perRound.map((x) => x.edgeCpuPer1000))}), median`, value: edgeCpu.toFixed(2), target: "≤ 0.30", verdict: edgeCpu <= 0.3 ? "ok" : "miss" },
     { section: "8", metric: `  beside: BullMQ worker + redis-server per round (${list(perRound.map((x) => x.bullCpuPer1000))}), median`, value: median(perRound.map((x) => x.bullCpuPer1000)).toFixed(2), target: "", verdict: "info" },
+    { section: "8", metric: `  the rows above with the runner's default prefetch ${DEFAULT_PREFETCH}; with --prefetch ${otherPrefetch} instead: jobs/s median, ratio to BullMQ per round (${list(perRound.map((x) => x.other / x.bull))}) median / to pool alone median / CPU-s per 1,000 jobs median`, value: `${perSecond(median(perRound.map((x) => x.other)))}; ${median(perRound.map((x) => x.other / x.bull)).toFixed(2)}× / ${median(perRound.map((x) => x.other / x.pool)).toFixed(2)}× / ${median(perRound.map((x) => x.otherCpuPer1000)).toFixed(2)}`, target: "", verdict: "info" },
+    { section: "8", metric: `  prefetch ${otherPrefetch} / default (${DEFAULT_PREFETCH}) jobs/s per round (${list(perRound.map((x) => x.other / x.edge))}), median`, value: `${median(perRound.map((x) => x.other / x.edge)).toFixed(2)}×`, target: "", verdict: "info" },
   );
 }
 

@@ -27,6 +27,13 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+// Each value against the first, round by round (the rounds ran back to back, so they share the load).
+const base = results.get(values[0]!)!;
+for (const [prefetch, rs] of results) {
+  if (prefetch === values[0]) continue;
+  const ratios = rs.map((x, i) => x.perSecond / base[i]!.perSecond);
+  console.log(`prefetch ${prefetch} / prefetch ${values[0]} jobs/s per round: ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median(ratios).toFixed(2)}`);
+}
 for (const [prefetch, rs] of results) {
   console.log(`prefetch ${prefetch}: median ${Math.round(median(rs.map((x) => x.perSecond)))} jobs/s (${rs.map((x) => Math.round(x.perSecond)).join(", ")}), CPU-s/1,000 median ${median(rs.map((x) => x.cpuPer1000)).toFixed(2)} (${rs.map((x) => x.cpuPer1000.toFixed(2)).join(", ")})`);
 }
