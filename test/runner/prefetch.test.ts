@@ -140,6 +140,33 @@ describe("local prefetch", () => {
     executor.finish(long);
   });
 
+  test("Runner's held jobs survive a controller restart: the new session's heartbeat keeps their leases, and they run once", async () => {
+    const tmp = tempDir();
+    let { controller } = await startController({ dataDir: tmp.dir });
+    const port = controller.port;
+    cleanups.push(tmp.remove, () => controller.close());
+    const executor = new GatedExecutor();
+    const { runner } = startRunner({ controller, executor, concurrency: 1, prefetch: 2, prefetchHoldMs: 60_000 });
+    cleanups.push(() => runner.drain());
+    await eventually(() => (runner.lifecycle.state === "ready" ? true : undefined), 10_000, "runner ready");
+    await warmUp(controller, executor, 2);
+    const jobs = Array.from({ length: 3 }, (_, i) => controller.submitJob({ plugin: "echo", input: { i } }).id);
+    await eventually(() => (runner.snapshot().held.length === 2 ? true : undefined), 10_000, "two jobs held");
+    await controller.close();
+    // Short leases after the restart: held jobs whose leases were not heartbeated would expire and be leased again.
+    controller = (await startController({ dataDir: tmp.dir, port, leaseTtlMs: 1000, heartbeatIntervalMs: 200, leaseGraceMs: 1000 })).controller;
+    await eventually(() => (runner.lifecycle.state === "ready" && runner.snapshot().connection.reconnects > 0 ? true : undefined), 10_000, "runner reconnected");
+    await Bun.sleep(2000);
+    expect(runner.snapshot().held.map((h) => h.jobId)).toEqual([jobs[1]!, jobs[2]!]);
+    expect(jobs.map((id) => [status(controller, id), controller.getJob(id)?.attempt])).toEqual([["running", 1], ["leased", 1], ["leased", 1]]);
+    for (const id of jobs) {
+      await eventually(() => (executor.started.includes(id) ? true : undefined), 10_000, `job ${id} started`);
+      executor.finish(id);
+    }
+    const done = await Promise.all(jobs.map((id) => controller.waitForJob(id, 10_000)));
+    expect(done.map((j) => [j.status, j.attempt])).toEqual(jobs.map(() => ["succeeded", 1]));
+  });
+
   test("Runner keeps the controller's credit and its leases within concurrency + prefetch", async () => {
     const { controller, runner, executor } = await setup({ prefetch: 3, concurrency: 2, autoMs: () => Math.floor(Math.random() * 4) });
     let most = 0;
