@@ -37,6 +37,11 @@ export function startPluginRuntime(port: RuntimePort): void {
   const calls = new PendingCalls();
   let plugin: PluginDefinition | undefined;
   let current: (CurrentRun & { startedAt: number }) | undefined;
+  // Runs the host queued behind the current one (pool-pipeline.ts), each started only if the
+  // worker wins its claim slot first; none is started once the worker is broken.
+  const queued: Array<{ runId: number; job: RunJob; claim: number }> = [];
+  let claims: Int32Array | undefined;
+  let broken = false;
   // -Infinity: the first run always reports, so a young worker's memory is known (the status page's MEMORY column).
   let lastUsageAt = -Infinity;
 
@@ -45,6 +50,7 @@ export function startPluginRuntime(port: RuntimePort): void {
   /** Reports the attempt to end the worker (the host then terminates it) and unwinds the plugin. */
   function intercept(call: string): never {
     const error = new ExitIntercepted(call);
+    broken = true;
     if (current !== undefined) current.finished = true;
     post({ type: "fatal", error: { code: "plugin_exit", message: error.message } });
     throw error;
@@ -73,6 +79,7 @@ export function startPluginRuntime(port: RuntimePort): void {
       if (error instanceof ExitIntercepted) return;
       const wire = toWire(error);
       const message = `${kind}: ${wire.message}`;
+      broken = true;
       if (current !== undefined && !current.finished) {
         current.finished = true;
         post({ type: "failed", runId: current.runId, error: { code: "plugin_error", message }, broken: true, ...outputsOf(current) });
@@ -145,7 +152,9 @@ export function startPluginRuntime(port: RuntimePort): void {
   port.onMessage((message: HostToWorker) => {
     switch (message.type) {
       case "run":
-        run(message.runId, message.job);
+        if (message.claim === undefined) run(message.runId, message.job);
+        else if (current !== undefined) queued.push({ runId: message.runId, job: message.job, claim: message.claim });
+        else if (claim(message.claim, message.runId)) run(message.runId, message.job);
         return;
       case "cancel":
         if (current?.runId === message.runId) current.abort.abort(new DOMException(message.reason, "AbortError"));
@@ -154,6 +163,7 @@ export function startPluginRuntime(port: RuntimePort): void {
         calls.settle(message.callId, message.ok, message.ok ? message.value : message.error);
         return;
       case "init":
+        if (message.claims instanceof Int32Array) claims = message.claims;
         void init(message.source);
         return;
     }
@@ -199,18 +209,37 @@ export function startPluginRuntime(port: RuntimePort): void {
     }
   }
 
+  /** The worker's side of a queued run's slot: false when the host took the run back. */
+  function claim(slot: number, runId: number): boolean {
+    return claims !== undefined && !broken && Atomics.compareExchange(claims, slot, runId, -runId) === runId;
+  }
+
+  /** The next queued run the host has not taken back, started right after the previous one's result is posted. */
+  function next(): void {
+    while (current === undefined && !broken && queued.length > 0) {
+      const waiting = queued.shift() as { runId: number; job: RunJob; claim: number };
+      if (claim(waiting.claim, waiting.runId)) run(waiting.runId, waiting.job);
+    }
+  }
+
   function settle(state: CurrentRun & { startedAt: number }, ok: boolean, value: unknown): void {
+    finish(state, ok, value);
+    if (queued.length > 0) next();
+  }
+
+  function finish(state: CurrentRun & { startedAt: number }, ok: boolean, value: unknown): void {
     if (current === state) current = undefined;
     if (state.finished) return;
     state.finished = true;
+    const ms = performance.now() - state.startedAt;
     reportUsage(state.startedAt);
     if (!ok) {
       if (value instanceof ExitIntercepted) return;
-      post({ type: "failed", runId: state.runId, error: toWire(value), ...outputsOf(state) });
+      post({ type: "failed", runId: state.runId, error: toWire(value), ...outputsOf(state), ms });
       return;
     }
     try {
-      post({ type: "done", runId: state.runId, output: mergeOutputs(value, state.outputs) });
+      post({ type: "done", runId: state.runId, output: mergeOutputs(value, state.outputs), ms });
     } catch (error) {
       // Functions, symbols and class instances with private state cannot be cloned to the host.
       post({ type: "failed", runId: state.runId, error: { code: "plugin_error", message: `Cannot send the output of run ${state.runId}: ${toWire(error).message}` }, ...outputsOf(state) });

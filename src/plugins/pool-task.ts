@@ -18,6 +18,8 @@ export interface Group {
   /** Most recently used last: the warmest worker is reused first, the coldest idles out. */
   readonly idle: WorkerHost[];
   readonly queue: Task[];
+  /** The score of runs that ended fast: past a threshold, runs may wait behind busy workers (pool-pipeline.ts). */
+  fastRuns: number;
 }
 
 export interface Task {

@@ -17,7 +17,7 @@ import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLa
 import { positive, type PluginPoolOptions, type RunRequest } from "./pool-options.ts";
 import { JobCalls } from "./host-calls.ts";
 import { PoolPolicy, type PluginPolicy } from "./pool-policy.ts";
-import { groupMembers, stopProcesses } from "./processes/process-group.ts";
+import { stopRunProcesses } from "./processes/process-group.ts";
 import { startPluginThread } from "./plugin-thread-start.ts";
 import { jobSecretResolver } from "./run-services.ts";
 import { boundLine, boundOutcome, boundStep } from "./job-text.ts";
@@ -26,6 +26,7 @@ import { realTimers, type Timers } from "../util/time.ts";
 import type { Group, Task } from "./pool-task.ts";
 import { deliver, guarded } from "./pool-guard.ts";
 import { WorkerHost } from "./worker-host.ts";
+import { busyWorkerFor, recordRun, STALL_MS } from "./pool-pipeline.ts";
 import type { PluginSource } from "./worker-protocol.ts";
 
 export type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
@@ -196,15 +197,17 @@ export class PluginPool {
     resolved.then((source) => { if (!task.done) this.#enqueue(task, source); }, failed);
   }
 
-  #enqueue(task: Task, source: PluginSource): void {
+  /** `handedBack`: a run taken back from a worker that never started it, first in line again. */
+  #enqueue(task: Task, source: PluginSource, handedBack = false): void {
     const group = this.#group(source);
     task.group = group;
-    const host = group.idle.pop();
+    const host = (handedBack ? undefined : busyWorkerFor(group)) ?? group.idle.pop();
     if (host !== undefined) {
       this.#dispatch(task, host);
       return;
     }
-    group.queue.push(task);
+    if (handedBack) group.queue.unshift(task);
+    else group.queue.push(task);
     this.#pump(group);
   }
 
@@ -226,12 +229,22 @@ export class PluginPool {
     const { request } = task;
     const { runId, result } = host.execute({ id: request.jobId, attempt: request.attempt, action: request.action, input: request.input }, task.sink);
     task.runId = runId;
-    void result.then(guarded(this.#log, (r: JobOutcome) => this.#finished(task, host, r)));
+    void result.then(guarded(this.#log, (r: JobOutcome | undefined) => (r === undefined ? this.#handedBack(task) : this.#finished(task, host, r))));
   }
 
   #finished(task: Task, host: WorkerHost, result: JobOutcome): void {
     this.#settle(task, task.ending === undefined ? result : this.#ended(task, task.ending, result));
-    if (host.state === "idle" && task.group !== undefined) this.#release(task.group, host);
+    if (task.group === undefined) return;
+    recordRun(task.group, host);
+    if (host.state === "idle") this.#release(task.group, host);
+  }
+
+  /** A queued run its worker never started (taken back: stalled, worker gone, or the run ended). */
+  #handedBack(task: Task): void {
+    task.host = undefined;
+    if (task.done || task.group === undefined) return;
+    if (task.ending !== undefined || this.#closing !== undefined) this.#settle(task, this.#ended(task, task.ending ?? "closed", undefined));
+    else this.#enqueue(task, task.group.source, true);
   }
 
   /** A worker just became idle (loaded, or finished a run): reuse it, recycle it, or let it idle. */
@@ -295,6 +308,7 @@ export class PluginPool {
         onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: host?.redactStray(line) ?? redactor.text(line) }),
       }),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
+      ...(group.policy.isolation === "thread" ? { pipeline: { stallMs: STALL_MS, onStalled: () => { group.fastRuns = 0; } } } : {}),
       redact: (text) => redactor.text(text),
     });
     return host;
@@ -320,6 +334,8 @@ export class PluginPool {
     if (task.done || task.ending !== undefined) return;
     task.ending = why;
     const host = task.host;
+    // A run still queued behind another is taken back (#handedBack ends it), never cancelled in the worker.
+    if (host?.reclaim(task.runId) === true) return;
     if (host === undefined) {
       const queue = task.group?.queue;
       const at = queue?.indexOf(task) ?? -1;
@@ -358,7 +374,9 @@ export class PluginPool {
     if (artifacts.length > 0) outcome.artifacts = artifacts;
     // The job's processes and intermediate data are gone before its result is reported (a failed
     // deletion is retried in the background by the storage service, and counted).
-    this.#stopProcesses(task).then(() => task.calls.close()).then(
+    stopRunProcesses(task.childGroups, task.host?.processGroup, this.#graceMs).catch((error: unknown) => {
+      this.#log.error("Cannot stop a job's processes", { jobId: task.request.jobId, error: serializeError(error).message });
+    }).then(() => task.calls.close()).then(
       () => task.resolve(outcome),
       (error: unknown) => {
         this.#log.error("Cannot delete a job's intermediate data", { jobId: task.request.jobId, attempt: task.request.attempt, error: serializeError(error).message });
@@ -367,26 +385,12 @@ export class PluginPool {
     );
   }
 
-  /**
-   * Stops what the run left running: the process groups of the children it started, and in
-   * process isolation every other member of the host process's own group (taken now, before the
-   * host serves another run). SIGTERM, the cancel grace, SIGKILL.
-   */
-  #stopProcesses(task: Task): Promise<void> {
-    const hostGroup = task.host?.processGroup;
-    const pids = hostGroup === undefined ? [] : groupMembers(hostGroup).filter((pid) => pid !== hostGroup);
-    if (task.childGroups.size === 0 && pids.length === 0) return Promise.resolve();
-    return stopProcesses({ groups: task.childGroups, pids }, { graceMs: this.#graceMs }).catch((error: unknown) => {
-      this.#log.error("Cannot stop a job's processes", { jobId: task.request.jobId, error: serializeError(error).message });
-    });
-  }
-
   #group(source: PluginSource): Group {
     const key = sourceKey(source);
     let group = this.#groups.get(key);
     if (group === undefined) {
       const policy = source.kind === "builtin" ? this.#policy.for(source.name) : this.#policy.for(source.name, source.version);
-      group = { key, label: sourceLabel(source), source, policy, hosts: new Set(), idle: [], queue: [] };
+      group = { key, label: sourceLabel(source), source, policy, hosts: new Set(), idle: [], queue: [], fastRuns: 0 };
       this.#groups.set(key, group);
     }
     return group;

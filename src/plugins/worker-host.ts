@@ -35,12 +35,29 @@ export interface WorkerHostOptions {
   onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
   /** Masks the runner's own secrets in what the worker prints before its first run. */
   redact(text: string): string;
+  /**
+   * Lets the pool queue runs behind a busy run (threads only: the claim slots are shared memory).
+   * `stallMs`: a queued run not started by then is taken back (`onStalled`), and its result
+   * promise resolves `undefined` for the pool to run it elsewhere.
+   */
+  pipeline?: { stallMs: number; onStalled(): void };
 }
+
+/**
+ * Runs queued behind a busy worker's current run, at most: one wake-up of the thread serves up to
+ * four runs (a sleeping thread woken per run cost more than the run; docs/performance.md).
+ */
+const CLAIM_SLOTS = 3;
 
 interface PendingRun {
   readonly sink: RunSink;
-  /** Settles with the pool's own outcome type: `succeeded`, or `failed` with the named outputs set before the failure. */
-  readonly settle: (outcome: JobOutcome) => void;
+  /**
+   * Settles with the pool's own outcome type: `succeeded`, or `failed` with the named outputs set
+   * before the failure; `undefined` when a queued run was taken back before the worker started it.
+   */
+  readonly settle: (outcome: JobOutcome | undefined) => void;
+  /** The claim slot of a run queued behind another (worker-protocol.ts, `init`). */
+  readonly slot: number | undefined;
 }
 
 export class WorkerHost {
@@ -61,6 +78,12 @@ export class WorkerHost {
   #terminated: Promise<void> = Promise.resolve();
   /** The last run's redaction: what the worker prints after (or between) runs is masked with it. */
   #lastRedact: ((text: string) => string) | undefined;
+  readonly #claims: Int32Array | undefined;
+  readonly #freeSlots: number[] = [];
+  #stallTimer: unknown;
+  /** When the oldest pending run became the one the worker runs (timers.now()); how long the last one took in the worker. */
+  #headSince = 0;
+  #lastRunMs: number | undefined;
 
   constructor(options: WorkerHostOptions) {
     this.#options = options;
@@ -86,7 +109,11 @@ export class WorkerHost {
     this.#worker.on("error", this.#guarded((error: Error & { code?: string }) => this.#onError(error)));
     this.#worker.on("exit", this.#guarded((code: number) => this.#onExit(code)));
     this.#worker.on("message", this.#guarded((message: WorkerToHost) => this.#onMessage(message)));
-    this.#post({ type: "init", source: options.source });
+    if (options.pipeline !== undefined) {
+      this.#claims = new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+      for (let slot = CLAIM_SLOTS - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
+    }
+    this.#post(this.#claims === undefined ? { type: "init", source: options.source } : { type: "init", source: options.source, claims: this.#claims });
   }
 
   get state(): WorkerState { return this.#state; }
@@ -95,14 +122,65 @@ export class WorkerHost {
   /** Resolves when the plugin is loaded; rejects with an EdgeError (plugin_not_found, plugin_error, …). */
   ready(): Promise<void> { return this.#started; }
 
-  /** Sends one run to an idle worker; the promise always resolves. */
-  execute(job: RunJob, sink: RunSink): { runId: number; result: Promise<JobOutcome> } {
-    this.#to("busy");
+  /**
+   * Sends one run to an idle worker, or queues it behind the busy worker's runs (`canQueue`).
+   * The promise always resolves: `undefined` only for a queued run taken back unstarted.
+   */
+  execute(job: RunJob, sink: RunSink): { runId: number; result: Promise<JobOutcome | undefined> } {
     const runId = this.#nextRunId++;
-    const result = new Promise<JobOutcome>((settle) => this.#pending.set(runId, { sink, settle }));
-    this.#lastRedact = (text) => sink.redact(text);
-    this.#post({ type: "run", runId, job });
+    const slot = this.#state === "busy" ? this.#freeSlots.pop() : undefined;
+    if (slot === undefined) {
+      this.#to("busy");
+      this.#headSince = this.#options.timers.now();
+    }
+    const result = new Promise<JobOutcome | undefined>((settle) => this.#pending.set(runId, { sink, settle, slot }));
+    if (slot === undefined) {
+      this.#lastRedact = (text) => sink.redact(text);
+      this.#post({ type: "run", runId, job });
+      return { runId, result };
+    }
+    Atomics.store(this.#claims as Int32Array, slot, runId);
+    this.#post({ type: "run", runId, job, claim: slot });
+    const pipeline = this.#options.pipeline;
+    if (pipeline !== undefined && this.#stallTimer === undefined) this.#armStall(pipeline, pipeline.stallMs);
     return { runId, result };
+  }
+
+  /** Queued runs are taken back once the worker has finished none for `stallMs` (a slow or stuck run ahead of them). */
+  #armStall(pipeline: NonNullable<WorkerHostOptions["pipeline"]>, ms: number): void {
+    this.#stallTimer = this.#options.timers.setTimeout(this.#guarded(() => {
+      this.#stallTimer = undefined;
+      if (!this.#hasQueued()) return;
+      const quiet = this.#options.timers.now() - this.#headSince;
+      if (quiet < pipeline.stallMs) this.#armStall(pipeline, pipeline.stallMs - quiet);
+      else if (this.#reclaimQueued() > 0) pipeline.onStalled();
+    }), ms);
+  }
+
+  /** Whether a run can be queued behind this busy worker's: it was made for it, and a slot is free. */
+  get canQueue(): boolean {
+    return this.#state === "busy" && this.#freeSlots.length > 0;
+  }
+
+  /** Runs sent and not yet answered (the one running and those queued behind it). */
+  get depth(): number {
+    return this.#pending.size;
+  }
+
+  /** How long the last finished run took in the worker, in ms, as the worker reported it. */
+  get lastRunMs(): number | undefined {
+    return this.#lastRunMs;
+  }
+
+  /** Takes back a queued run the worker has not started; its result resolves `undefined`. False once it started. */
+  reclaim(runId: number): boolean {
+    const run = this.#pending.get(runId);
+    const claims = this.#claims;
+    if (run?.slot === undefined || claims === undefined || Atomics.compareExchange(claims, run.slot, runId, 0) !== runId) return false;
+    this.#pending.delete(runId);
+    this.#freeSlots.push(run.slot);
+    run.settle(undefined);
+    return true;
   }
 
   cancel(runId: number, reason: string): void {
@@ -125,9 +203,11 @@ export class WorkerHost {
     return this.#worker.processGroup;
   }
 
-  /** Masks what the worker printed outside a run: with the last run's secrets, or the runner's own. */
+  /** Masks what the worker printed outside a run: with the last run's secrets (or the runner's own), and those of every run sent to it. */
   redactStray(text: string): string {
-    return (this.#lastRedact ?? this.#options.redact)(text);
+    let masked = (this.#lastRedact ?? this.#options.redact)(text);
+    for (const run of this.#pending.values()) masked = run.sink.redact(masked);
+    return masked;
   }
 
   /** The heap the worker last reported about itself (after a run), in bytes. */
@@ -160,10 +240,10 @@ export class WorkerHost {
         if (Number.isFinite(message.heapBytes)) this.#memoryBytes = message.heapBytes;
         return;
       case "done":
-        this.#finish(message.runId, { status: "succeeded", output: message.output }, false);
+        this.#finish(message.runId, { status: "succeeded", output: message.output }, false, message.ms);
         return;
       case "failed":
-        this.#finish(message.runId, message.output === undefined ? { status: "failed", error: message.error } : { status: "failed", error: message.error, output: message.output }, message.broken === true);
+        this.#finish(message.runId, message.output === undefined ? { status: "failed", error: message.error } : { status: "failed", error: message.error, output: message.output }, message.broken === true, message.ms);
         return;
       case "ready":
         if (this.#state !== "starting") return;
@@ -210,17 +290,22 @@ export class WorkerHost {
     }
   }
 
-  #finish(runId: number, result: JobOutcome, broken: boolean): void {
+  #finish(runId: number, result: JobOutcome, broken: boolean, ms?: unknown): void {
     const run = this.#pending.get(runId);
     if (run === undefined) return;
     this.#pending.delete(runId);
+    if (run.slot !== undefined) this.#freeSlots.push(run.slot);
+    this.#lastRunMs = typeof ms === "number" && ms >= 0 ? ms : undefined;
+    this.#headSince = this.#options.timers.now();
+    this.#lastRedact = (text) => run.sink.redact(text);
     this.#jobsServed++;
     if (broken) {
       // An escaped error may leave timers or half-done state behind that would hit the next job.
       const error = result.error ?? { code: "plugin_error", message: "broken" };
       this.#log.warn("Retiring plugin worker after an escaped error", { error: error.message });
       void this.#fail(error);
-    } else if (this.#state === "busy") {
+    } else if (this.#state === "busy" && this.#pending.size === 0) {
+      this.#clearStall();
       this.#to("idle");
     }
     run.settle(result);
@@ -244,6 +329,10 @@ export class WorkerHost {
   #fail(error: WireError): Promise<void> {
     if (this.#state === "stopping") return this.#terminated;
     const wasStarting = this.#state === "starting";
+    this.#lastRunMs = undefined;
+    this.#clearStall();
+    // Queued runs the worker never started go back to the pool, not down with the worker.
+    this.#reclaimQueued();
     this.#to("stopping");
     const pending = [...this.#pending.values()];
     this.#pending.clear();
@@ -253,6 +342,26 @@ export class WorkerHost {
     this.#options.onRetired(this, error, wasStarting);
     this.#terminated = this.#worker.terminate().then(() => undefined, () => undefined);
     return this.#terminated;
+  }
+
+  /** Whether a run sent to wait behind another is still unstarted. */
+  #hasQueued(): boolean {
+    const claims = this.#claims;
+    if (claims === undefined) return false;
+    for (const [runId, run] of this.#pending) if (run.slot !== undefined && Atomics.load(claims, run.slot) === runId) return true;
+    return false;
+  }
+
+  #reclaimQueued(): number {
+    let taken = 0;
+    for (const [runId, run] of [...this.#pending]) if (run.slot !== undefined && this.reclaim(runId)) taken++;
+    return taken;
+  }
+
+  #clearStall(): void {
+    if (this.#stallTimer === undefined) return;
+    this.#options.timers.clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
   }
 
   /** A bug here must be logged, not thrown from an event listener where it would stop the runner. */

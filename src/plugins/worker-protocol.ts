@@ -59,8 +59,15 @@ export interface StoredInfo {
 }
 
 export type HostToWorker =
-  | { type: "init"; source: PluginSource }
-  | { type: "run"; runId: number; job: RunJob }
+  /**
+   * `claims` (threads only: shared memory) holds one slot per run queued behind a busy run
+   * (pool-pipeline.ts): the run's id while it waits, then -id once the worker started it or 0
+   * once the host took it back. Whoever swaps the id first owns the run, so a run is never both
+   * started and handed to another worker (and a slot reused for a later run never matches).
+   */
+  | { type: "init"; source: PluginSource; claims?: Int32Array }
+  /** With `claim`, a run queued behind the current one: started only if the worker wins its slot. */
+  | { type: "run"; runId: number; job: RunJob; claim?: number }
   /** Aborts the run's AbortSignal; the host terminates the worker if the run does not end in its grace time. */
   | { type: "cancel"; runId: number; reason: string }
   | { type: "reply"; callId: number; ok: true; value: unknown }
@@ -78,12 +85,13 @@ export type WorkerToHost =
   | { type: "stray"; text: string }
   /** The worker's own heap after a run (Bun, Node and Deno all report it per worker). */
   | { type: "usage"; heapBytes: number; rssBytes: number }
-  | { type: "done"; runId: number; output: unknown }
+  /** `ms`: how long the run took in the worker, from its start to its result (pool-pipeline.ts). */
+  | { type: "done"; runId: number; output: unknown; ms?: number }
   /**
    * The run failed. `broken` means the failure escaped the action (uncaught error, unhandled
    * rejection): the worker's state is no longer trusted and the host retires it. `output`
    * carries the named outputs the action set before it failed, so they are not lost.
    */
-  | { type: "failed"; runId: number; error: WireError; broken?: true; output?: unknown }
+  | { type: "failed"; runId: number; error: WireError; broken?: true; output?: unknown; ms?: number }
   /** The plugin broke the worker itself (process.exit, uncaught error outside a run). */
   | { type: "fatal"; error: WireError };

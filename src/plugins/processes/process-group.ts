@@ -48,6 +48,17 @@ export async function stopProcesses(targets: StopTargets, options: StopOptions):
 }
 
 /** Stops the process groups led by `pgids` (children a plugin started); see stopProcesses. */
+/**
+ * Stops what a run left running: the process groups of the children it started, and in process
+ * isolation every other member of the host process's own group (taken now, before the host
+ * serves another run). SIGTERM, the grace, SIGKILL.
+ */
+export function stopRunProcesses(childGroups: ReadonlySet<number>, hostGroup: number | undefined, graceMs: number): Promise<void> {
+  const pids = hostGroup === undefined ? [] : groupMembers(hostGroup).filter((pid) => pid !== hostGroup);
+  if (childGroups.size === 0 && pids.length === 0) return Promise.resolve();
+  return stopProcesses({ groups: childGroups, pids }, { graceMs });
+}
+
 export function stopProcessGroups(pgids: Iterable<number>, options: StopOptions): Promise<void> {
   return stopProcesses({ groups: pgids }, options);
 }
