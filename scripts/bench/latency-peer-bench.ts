@@ -53,9 +53,40 @@ export interface LatencyRound {
   submitUntaken: LatencySummary;
 }
 
-interface Sample {
+export interface Sample {
   firstLineMs: number;
   submitCallMs: number;
+}
+
+/**
+ * edge-runner's side: the compiled `edge-runner controller` (journal in `dir`) and `edge-runner
+ * run` processes, the clock bundle published and trusted; `job()` submits one `first` job and
+ * reads its result once it ended (also used by latency-ab.ts, two builds side by side).
+ */
+export async function startEdgeLatencyStack(binary: string, dir: string, children: Set<ChildProcess>, concurrency: number) {
+  const controller = await startController(binary, dir, children);
+  const api = adminApi(controller.url, controller.token);
+  const bundle = await clockBundle();
+  await bundle.publish(controller.url, controller.token);
+  const runnerDir = path.join(dir, "runner");
+  bundle.trust(path.join(runnerDir, "trusted-keys"));
+  const keyFile = path.join(dir, "latency.key");
+  writeFileSync(keyFile, (await api.registerRunner("latency")).apiKey, { mode: 0o600 });
+  children.add(startChild(binary, [
+    "run", "--runner-id", "latency", "--api-key-file", keyFile, "--controller-url", controller.url, "--status-port", "0",
+    "--start-jitter", "0", "--concurrency", String(concurrency), "--data-dir", runnerDir, "--log-level", "warn",
+  ]));
+  await api.waitSessions(1, 30_000);
+  let n = 0;
+  const job = async (): Promise<Sample> => {
+    const submitAt = wallNow();
+    const submitted = await api.submit({ plugin: CLOCK_PLUGIN, action: "first", input: { n: n++ } });
+    const answeredAt = wallNow();
+    const done = await api.wait(submitted.id, 30_000);
+    if (done.status !== "succeeded") throw new Error(`Cannot trust the latency bench: edge-runner job ${submitted.id} ended ${done.status}: ${JSON.stringify(done.error)}`);
+    return { firstLineMs: (done.output as { at: number }).at - submitAt, submitCallMs: answeredAt - submitAt };
+  };
+  return { controller, api, job };
 }
 
 export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?: (round: LatencyRound, index: number) => void): Promise<LatencyRound[]> {
@@ -67,20 +98,8 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
   const events = new QueueEvents(queueName, { connection });
   const closers: Array<() => Promise<unknown>> = [];
   try {
-    // edge-runner: controller and runner processes, the clock bundle published and trusted.
-    const controller = await startController(options.binary, dir, children);
-    const api = adminApi(controller.url, controller.token);
-    const bundle = await clockBundle();
-    await bundle.publish(controller.url, controller.token);
-    const runnerDir = path.join(dir, "runner");
-    bundle.trust(path.join(runnerDir, "trusted-keys"));
-    const keyFile = path.join(dir, "latency.key");
-    writeFileSync(keyFile, (await api.registerRunner("latency")).apiKey, { mode: 0o600 });
-    children.add(startChild(options.binary, [
-      "run", "--runner-id", "latency", "--api-key-file", keyFile, "--controller-url", controller.url, "--status-port", "0",
-      "--start-jitter", "0", "--concurrency", String(options.concurrency), "--data-dir", runnerDir, "--log-level", "warn",
-    ]));
-    await api.waitSessions(1, 30_000);
+    const edge = await startEdgeLatencyStack(options.binary, dir, children, options.concurrency);
+    const { controller, api } = edge;
 
     // BullMQ: the worker process.
     const worker = spawn(process.execPath, [new URL("./bullmq-worker.ts", import.meta.url).pathname, String(options.redis.port), queueName, String(options.concurrency)], { stdio: ["ignore", "pipe", "inherit"] });
@@ -96,14 +115,7 @@ export async function latencyBesideBullmq(options: LatencyPeerOptions, onRound?:
     await events.waitUntilReady();
 
     let n = 0;
-    const edgeJob = async (): Promise<Sample> => {
-      const submitAt = wallNow();
-      const job = await api.submit({ plugin: CLOCK_PLUGIN, action: "first", input: { n: n++ } });
-      const answeredAt = wallNow();
-      const done = await api.wait(job.id, 30_000);
-      if (done.status !== "succeeded") throw new Error(`Cannot trust the latency bench: edge-runner job ${job.id} ended ${done.status}: ${JSON.stringify(done.error)}`);
-      return { firstLineMs: (done.output as { at: number }).at - submitAt, submitCallMs: answeredAt - submitAt };
-    };
+    const edgeJob = edge.job;
     const bullJob = async (): Promise<Sample> => {
       const submitAt = wallNow();
       const job = await queue.add("noop", { n: n++ });
