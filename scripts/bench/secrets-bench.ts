@@ -44,7 +44,7 @@ function timeLines(lines: string[], each: (line: string) => unknown, rounds: num
 
 export async function secretsBench(options: { jobs: number; rounds: number }): Promise<SecretsBench> {
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 4096 });
-  const ring = new RunnerKeyRing("(memory)", [ringKeyOf(privateKey, true, "(memory)")]);
+  const ring = new RunnerKeyRing("(memory)", [ringKeyOf(privateKey.export({ type: "pkcs8", format: "pem" }) as string, true, "(memory)")]);
   const jwk = ring.publicJwks()[0]!;
   const input = { db: { password: { $secret: await encryptToRunner(randomBytes(24).toString("base64"), jwk) } }, region: "eu-west-1" };
   const jwe: number[] = [];

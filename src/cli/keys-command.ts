@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { EdgeError } from "../errors.ts";
 import { commonConfig, parseCommandArgs, stringFlag, UsageError } from "./cli-args.ts";
 import { RunnerKeyRing, retireRunnerKey, rotateRunnerKey } from "../secrets/key-ring.ts";
+import { privateKeyOf } from "../secrets/ring-private-key.ts";
 import { loadMeshstackPrivateKey } from "../secrets/meshstack-decrypt.ts";
 import { readPrivateKeyFile } from "../secrets/runner-keys.ts";
 import { selfSignedCertificate } from "../secrets/self-signed-certificate.ts";
@@ -105,7 +106,7 @@ async function certificateFor(dir: string, values: Record<string, string | boole
   } else {
     const current = (await RunnerKeyRing.load(dir)).current;
     if (current === undefined) throw new EdgeError("config_invalid", `Cannot make a certificate: no runner key in "${dir}"; run "edge-runner keygen" first`);
-    privateKey = current.privateKey;
+    privateKey = privateKeyOf(current);
   }
   return selfSignedCertificate({ privateKey, commonName: stringFlag(values, "common-name") ?? "edge-runner", days });
 }

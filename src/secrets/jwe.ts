@@ -6,6 +6,7 @@
 import { CompactEncrypt, compactDecrypt, decodeProtectedHeader, importJWK } from "jose";
 import { EdgeError } from "../errors.ts";
 import type { RunnerKeyRing, RunnerPublicJwk } from "./key-ring.ts";
+import { privateKeyOf } from "./ring-private-key.ts";
 
 export const JWE_ALG = "RSA-OAEP-256";
 export const JWE_ENC = "A256GCM";
@@ -45,7 +46,7 @@ export async function decryptJwe(ring: RunnerKeyRing, jwe: string | readonly str
     const key = ring.get(kid);
     if (key === undefined) continue;
     try {
-      const { plaintext } = await compactDecrypt(candidate, key.privateKey, { keyManagementAlgorithms: [JWE_ALG], contentEncryptionAlgorithms: [JWE_ENC] });
+      const { plaintext } = await compactDecrypt(candidate, privateKeyOf(key), { keyManagementAlgorithms: [JWE_ALG], contentEncryptionAlgorithms: [JWE_ENC] });
       return new TextDecoder("utf-8", { fatal: true }).decode(plaintext);
     } catch {
       throw new EdgeError("secret_undecryptable", `Cannot decrypt ${what}: it names runner key "${kid}", which this runner holds, but the JWE does not verify (altered, or not RSA-OAEP-256/A256GCM)`);

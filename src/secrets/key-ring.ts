@@ -1,13 +1,16 @@
 // The runner's key ring: the current RSA key (runner-key.pem, the one keygen makes) and the keys
 // it replaced (runner-key.<kid>.pem), kept so inputs encrypted before a rotation still decrypt.
 // A key's id is the RFC 7638 thumbprint of its public key. Every private key file is refused
-// when other users can read it.
+// when other users can read it. Loading the ring reads each key's public numbers in plain JS
+// (rsa-private-pem.ts), not with node:crypto, which a runner's start-up does not load; the
+// private KeyObject is made at the first decryption (ring-private-key.ts).
 
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { sha256 } from "../util/sha256.ts";
+import { readRsaPrivatePem } from "./rsa-private-pem.ts";
 import { ensureRunnerKey, readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
 
 const RETAINED = /^runner-key\.([A-Za-z0-9_-]{43})\.pem$/;
@@ -26,44 +29,36 @@ export interface RunnerPublicJwk {
 
 export interface RingKey {
   kid: string;
-  privateKey: KeyObject;
+  /** The private key as read (PKCS#8 or PKCS#1 PEM); ring-private-key.ts makes its KeyObject. */
+  pem: string;
   publicJwk: RunnerPublicJwk;
   current: boolean;
   file: string;
   modulusLength: number;
 }
 
+const base64url = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
+
 /** The RFC 7638 thumbprint (SHA-256, base64url) of an RSA public key: members e, kty, n in that order. */
-export function rsaKeyId(publicKey: KeyObject): string {
-  const jwk = publicKey.export({ format: "jwk" });
-  return createHash("sha256").update(JSON.stringify({ e: jwk.e, kty: "RSA", n: jwk.n })).digest("base64url");
+export function rsaKeyId(jwk: { n: string; e: string }): string {
+  return base64url(sha256(new TextEncoder().encode(JSON.stringify({ e: jwk.e, kty: "RSA", n: jwk.n }))));
 }
 
-/** A ring entry for a private key held in memory (`file` says where it came from). */
-export function ringKeyOf(privateKey: KeyObject, current: boolean, file: string): RingKey {
-  if (privateKey.asymmetricKeyType !== "rsa") throw new EdgeError("config_invalid", `Cannot load runner key "${file}": not an RSA key`);
-  const publicKey = createPublicKey(privateKey);
-  const jwk = publicKey.export({ format: "jwk" });
-  const kid = rsaKeyId(publicKey);
-  return {
-    kid,
-    privateKey,
-    publicJwk: { kty: "RSA", n: jwk.n as string, e: jwk.e as string, kid, use: "enc", alg: "RSA-OAEP-256" },
-    current,
-    file,
-    modulusLength: privateKey.asymmetricKeyDetails?.modulusLength ?? 0,
-  };
+/** A ring entry for a private key PEM (`file` says where it came from); a config error when it is not a sound RSA key. */
+export function ringKeyOf(pem: string, current: boolean, file: string): RingKey {
+  const read = readRsaPrivatePem(pem);
+  if (!read.ok) {
+    const why = read.why === "not_rsa" ? "not an RSA key" : read.why === "corrupt" ? "not a well-formed RSA private key (corrupt?)" : "not a PEM private key";
+    throw new EdgeError("config_invalid", `Cannot load runner key "${file}": ${why}`);
+  }
+  const n = base64url(read.numbers.n);
+  const e = base64url(read.numbers.e);
+  const kid = rsaKeyId({ n, e });
+  return { kid, pem, publicJwk: { kty: "RSA", n, e, kid, use: "enc", alg: "RSA-OAEP-256" }, current, file, modulusLength: read.numbers.bits };
 }
 
 async function ringKey(file: string, current: boolean): Promise<RingKey> {
-  const pem = await readPrivateKeyFile(file);
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(pem);
-  } catch {
-    throw new EdgeError("config_invalid", `Cannot load runner key "${file}": not a PEM private key`);
-  }
-  return ringKeyOf(privateKey, current, file);
+  return ringKeyOf(await readPrivateKeyFile(file), current, file);
 }
 
 export class RunnerKeyRing {
@@ -137,8 +132,8 @@ export async function rotateRunnerKey(dir: string, options: RotateOptions = {}):
   if (previous !== undefined) {
     await writeFileAtomic(join(dir, `runner-key.${previous.kid}.pem`), await readFile(previous.file), { mode: 0o600, dirMode: 0o700 });
   }
-  const made = await ensureRunnerKey({ outDir: dir, force: true, ...(options.modulusLength === undefined ? {} : { modulusLength: options.modulusLength }) });
-  const current = rsaKeyId(createPublicKey(made.publicPem));
+  await ensureRunnerKey({ outDir: dir, force: true, ...(options.modulusLength === undefined ? {} : { modulusLength: options.modulusLength }) });
+  const current = (await ringKey(runnerKeyFiles(dir).privateKey, true)).kid;
   return previous === undefined ? { current } : { previous: previous.kid, current };
 }
 

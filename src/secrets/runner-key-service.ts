@@ -3,16 +3,13 @@
 // started and whenever `keys rotate` or `keys retire` changed the ring on disk, and hands the
 // current ring to whatever decrypts.
 
-import { generateKeyPair } from "node:crypto";
-import { promisify } from "node:util";
 import type { Logger } from "../log/logger.ts";
 import type { ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
 import { urlOf, type UrlSource } from "../config/url.ts";
 import { RunnerKeyRing, ringKeyOf } from "./key-ring.ts";
+import { generateRsaPem } from "./runner-keys.ts";
 import { errorMessage } from "../errors.ts";
-
-const generate = promisify(generateKeyPair);
 
 export interface RunnerKeyServiceOptions {
   dir: string;
@@ -132,6 +129,6 @@ async function loadOrEphemeral(dir: string, logger: Logger): Promise<RunnerKeyRi
   const ring = await RunnerKeyRing.load(dir);
   if (ring.keys.length > 0) return ring;
   logger.warn(`No runner key in "${dir}": using a key that lasts until the runner stops, so inputs encrypted to it before a restart cannot be decrypted after; run "edge-runner keygen"`);
-  const { privateKey } = await generate("rsa", { modulusLength: 2048 });
+  const { privateKey } = await generateRsaPem(2048);
   return new RunnerKeyRing(dir, [ringKeyOf(privateKey, true, "(memory)")]);
 }

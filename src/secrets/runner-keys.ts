@@ -2,14 +2,20 @@
 // check every reader of a private key file makes: refuse a file other users can read.
 
 import { secretFileRefusal } from "../util/secret-file-rule.ts";
-import { generateKeyPair as generateNodeKeyPair } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 
-const generate = promisify(generateNodeKeyPair);
+/** A new RSA pair as PEM (PKCS#8, SPKI). node:crypto is imported here, not by a runner's start-up. */
+export async function generateRsaPem(modulusLength: number): Promise<{ privateKey: string; publicKey: string }> {
+  const { generateKeyPair } = await import("node:crypto");
+  return new Promise((resolve, reject) => {
+    generateKeyPair("rsa", { modulusLength, publicKeyEncoding: { type: "spki", format: "pem" }, privateKeyEncoding: { type: "pkcs8", format: "pem" } }, (error, publicKey, privateKey) =>
+      error === null ? resolve({ privateKey, publicKey }) : reject(error),
+    );
+  });
+}
 
 export interface RunnerKeyFiles {
   privateKey: string;
@@ -45,11 +51,7 @@ export async function ensureRunnerKey(options: EnsureRunnerKeyOptions): Promise<
     }
     return { files, publicPem: await readFile(files.publicKey, "utf8"), created: false };
   }
-  const { privateKey, publicKey } = await generate("rsa", {
-    modulusLength: options.modulusLength ?? 4096,
-    publicKeyEncoding: { type: "spki", format: "pem" },
-    privateKeyEncoding: { type: "pkcs8", format: "pem" },
-  });
+  const { privateKey, publicKey } = await generateRsaPem(options.modulusLength ?? 4096);
   await writeFileAtomic(files.privateKey, privateKey, { mode: 0o600, dirMode: 0o700 });
   await writeFileAtomic(files.publicKey, publicKey, { mode: 0o644, dirMode: 0o700 });
   return { files, publicPem: publicKey, created: true };

@@ -10,7 +10,6 @@ import { redactor as processRedactor, type Redactor } from "../log/redact.ts";
 import { statusDocument } from "./document.ts";
 import { checkHealth } from "./health.ts";
 import type { RunnerMetrics } from "./metrics.ts";
-import { PAGE_CSP, renderPage } from "./page.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
 import { checkReadiness } from "./readiness.ts";
 import type { RunnerSnapshot } from "./snapshot.ts";
@@ -38,7 +37,10 @@ export function createStatusApp(options: StatusAppOptions): Hono {
   app.use("*", securityHeaders);
   app.use("*", hostGuard({ hosts: options.allowedHosts ?? [] }));
 
-  app.get("/", (c) => {
+  // The HTML page (its renderer and the hashes in its CSP) is loaded at its first request: no
+  // part of a runner's start-up, which /readyz and /healthz are (docs/performance.md, start-up).
+  app.get("/", async (c) => {
+    const { PAGE_CSP, renderPage } = await import("./page.ts");
     c.header("Content-Security-Policy", PAGE_CSP);
     // The document is redacted field by field; redacting the whole HTML could mangle the script.
     const snapshot = options.snapshot();

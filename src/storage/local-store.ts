@@ -3,10 +3,10 @@
 // content type and metadata), so "a" and "a/b" can both exist as they can in S3. Writes go to a
 // temp file then rename, so a reader sees all or nothing. No fsync: the data dies with the job.
 
-import { randomBytes } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
+import { randomHex } from "../util/random-hex.ts";
 import type { ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
 const READ_CHUNK = 1024 * 1024;
@@ -24,7 +24,7 @@ export class LocalObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutObjectOptions = {}): Promise<number> {
     const file = this.#file(key);
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const temp = join(dirname(file), `.${randomBytes(6).toString("hex")}.tmp`);
+    const temp = join(dirname(file), `.${randomHex(6)}.tmp`);
     let size = 0;
     try {
       if (body instanceof Uint8Array) {

@@ -1,9 +1,9 @@
 // Writing a file so that readers see either nothing or the whole file: temp file in the same
 // directory, fsync, rename, fsync the directory. A crash never leaves a half-written bundle or key.
 
-import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { randomHex } from "./random-hex.ts";
 
 export interface AtomicWriteOptions {
   /** File mode of the result, e.g. 0o600 for private keys; default 0o644. */
@@ -15,7 +15,7 @@ export interface AtomicWriteOptions {
 export async function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(dir, `.${basename(path)}.${randomHex(6)}.tmp`);
   const mode = options.mode ?? 0o644;
   const handle = await open(temp, "wx", mode);
   try {

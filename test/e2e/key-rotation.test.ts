@@ -75,7 +75,7 @@ test("keys rotate keeps queued inputs decryptable, new jobs use the new key, key
 
   const k2 = lastLine(await cli(["keys", "rotate", "--data-dir", runnerDir]));
   expect(k2).not.toBe(k1);
-  const k1Public = ringKeyOf(createPrivateKey(readFileSync(path.join(runnerDir, "keys", `runner-key.${k1}.pem`), "utf8")), false, "k1").publicJwk;
+  const k1Public = ringKeyOf(readFileSync(path.join(runnerDir, "keys", `runner-key.${k1}.pem`), "utf8"), false, "k1").publicJwk;
   runner = await startRunner();
   const ran = await wait(queued.id);
   expect(ran.error).toBeUndefined();

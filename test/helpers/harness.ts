@@ -18,7 +18,7 @@ import { SecretInputsExecutor } from "../../src/runner/secret-inputs-executor.ts
 let sharedRing: RunnerKeyRing | undefined;
 /** One RSA-2048 key ring for every test runner (made once: key generation is slow). */
 export function testKeyRing(): RunnerKeyRing {
-  sharedRing ??= new RunnerKeyRing("(memory)", [ringKeyOf(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, true, "(memory)")]);
+  sharedRing ??= new RunnerKeyRing("(memory)", [ringKeyOf(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string, true, "(memory)")]);
   return sharedRing;
 }
 

@@ -7,6 +7,7 @@ import { calculateJwkThumbprint } from "jose";
 import { decryptInputSecrets } from "../../src/secrets/input-secrets.ts";
 import { decryptJwe, encryptToRunner } from "../../src/secrets/jwe.ts";
 import { RunnerKeyRing, retireRunnerKey, rotateRunnerKey } from "../../src/secrets/key-ring.ts";
+import { privateKeyOf } from "../../src/secrets/ring-private-key.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
 
 const tempDir = () => mkdtemp(join(tmpdir(), "keyring-"));
@@ -26,7 +27,7 @@ describe("RunnerKeyRing", () => {
     const first = await rotateRunnerKey(dir, { modulusLength: 2048 });
     const ring1 = await RunnerKeyRing.load(dir);
     expect(ring1.current?.kid).toBe(first.current);
-    const jwk = createPublicKey(ring1.current!.privateKey).export({ format: "jwk" });
+    const jwk = createPublicKey(privateKeyOf(ring1.current!)).export({ format: "jwk" });
     expect(await calculateJwkThumbprint({ kty: "RSA", e: jwk.e!, n: jwk.n! })).toBe(first.current);
     const oldJwe = await encryptToRunner("old-secret-value", ring1.publicJwks()[0]!);
 

@@ -51,7 +51,7 @@ test("a secret input is stored as ciphertext, decrypted by the runner, and maske
 });
 
 test("a secret input for a key the runner does not hold fails at once with secret_undecryptable", async () => {
-  const other = new RunnerKeyRing("(memory)", [ringKeyOf(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey, true, "(memory)")]);
+  const other = new RunnerKeyRing("(memory)", [ringKeyOf(generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({ type: "pkcs8", format: "pem" }) as string, true, "(memory)")]);
   const { controller, submit } = await setup();
   // The controller believes the runner holds `other`'s key (as after the runner retired it).
   controller.runners.setEncryptionKeys("r1", other.publicJwks());

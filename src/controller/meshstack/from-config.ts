@@ -13,6 +13,7 @@ import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { redactor } from "../../log/redact.ts";
 import { RunnerKeyRing } from "../../secrets/key-ring.ts";
+import { privateKeyOf } from "../../secrets/ring-private-key.ts";
 import { loadMeshstackPrivateKey } from "../../secrets/meshstack-decrypt.ts";
 import { readPrivateKeyFile } from "../../secrets/runner-keys.ts";
 import { VERSION } from "../../version.ts";
@@ -66,7 +67,7 @@ export async function meshstackKeys(config: Config, logger: Logger): Promise<() 
   const dir = config.runnerKeyDir ?? join(config.dataDir, "keys");
   const extra = await loadExtraKey(config.runnerKeyFile);
   let ring = await RunnerKeyRing.load(dir);
-  let keys = [...ring.keys.map((k) => k.privateKey), ...(extra === undefined ? [] : [extra])];
+  let keys = [...ring.keys.map(privateKeyOf), ...(extra === undefined ? [] : [extra])];
   if (keys.length === 0) logger.warn(`No runner key in "${dir}" and no runnerKeyFile: runs with sensitive inputs will fail; run "edge-runner keygen" and register "edge-runner keys cert" in meshStack`);
   let checkedAt = Date.now();
   let reloading = false;
@@ -78,7 +79,7 @@ export async function meshstackKeys(config: Config, logger: Logger): Promise<() 
         .then((next) => {
           if (next.fingerprint !== ring.fingerprint) logger.info(`Runner key ring changed: ${next.keys.length} key(s)`);
           ring = next;
-          keys = [...ring.keys.map((k) => k.privateKey), ...(extra === undefined ? [] : [extra])];
+          keys = [...ring.keys.map(privateKeyOf), ...(extra === undefined ? [] : [extra])];
         })
         .catch((error: unknown) => logger.error(`Cannot reload the runner key ring: ${errorMessage(error)}`))
         .finally(() => (reloading = false));
