@@ -151,7 +151,8 @@ describe("local prefetch", () => {
     await eventually(() => (runner.lifecycle.state === "ready" ? true : undefined), 10_000, "runner ready");
     await warmUp(controller, executor, 2);
     const jobs = Array.from({ length: 3 }, (_, i) => controller.submitJob({ plugin: "echo", input: { i } }).id);
-    await eventually(() => (runner.snapshot().held.length === 2 ? true : undefined), 10_000, "two jobs held");
+    // The first one's `accept` stored too (an accept lost with the session is not resent: the job would stay leased until its result).
+    await eventually(() => (runner.snapshot().held.length === 2 && status(controller, jobs[0]!) === "running" ? true : undefined), 10_000, "one job running, two held");
     await controller.close();
     // Short leases after the restart: held jobs whose leases were not heartbeated would expire and be leased again.
     controller = (await startController({ dataDir: tmp.dir, port, leaseTtlMs: 1000, heartbeatIntervalMs: 200, leaseGraceMs: 1000 })).controller;
