@@ -142,7 +142,9 @@ describe("local prefetch", () => {
 
   test("Runner's held jobs survive a controller restart: the new session's heartbeat keeps their leases, and they run once", async () => {
     const tmp = tempDir();
-    let { controller } = await startController({ dataDir: tmp.dir });
+    // Leases of 3 s (heartbeats every 300 ms: a wide margin on a loaded machine), before the restart and after it.
+    const leases = { leaseTtlMs: 3000, heartbeatIntervalMs: 300, leaseGraceMs: 1000 };
+    let { controller } = await startController({ dataDir: tmp.dir, ...leases });
     const port = controller.port;
     cleanups.push(tmp.remove, () => controller.close());
     const executor = new GatedExecutor();
@@ -154,10 +156,10 @@ describe("local prefetch", () => {
     // The first one's `accept` stored too (an accept lost with the session is not resent: the job would stay leased until its result).
     await eventually(() => (runner.snapshot().held.length === 2 && status(controller, jobs[0]!) === "running" ? true : undefined), 10_000, "one job running, two held");
     await controller.close();
-    // Short leases after the restart: held jobs whose leases were not heartbeated would expire and be leased again.
-    controller = (await startController({ dataDir: tmp.dir, port, leaseTtlMs: 1000, heartbeatIntervalMs: 200, leaseGraceMs: 1000 })).controller;
+    controller = (await startController({ dataDir: tmp.dir, port, ...leases })).controller;
     await eventually(() => (runner.lifecycle.state === "ready" && runner.snapshot().connection.reconnects > 0 ? true : undefined), 10_000, "runner reconnected");
-    await Bun.sleep(2000);
+    // Past the lease and the restart's grace: held leases not heartbeated by the new session would have expired.
+    await Bun.sleep(4500);
     expect(runner.snapshot().held.map((h) => h.jobId)).toEqual([jobs[1]!, jobs[2]!]);
     expect(jobs.map((id) => [status(controller, id), controller.getJob(id)?.attempt])).toEqual([["running", 1], ["leased", 1], ["leased", 1]]);
     for (const id of jobs) {
