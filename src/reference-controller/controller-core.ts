@@ -46,6 +46,8 @@ export class ControllerCore {
 
   constructor(options: CoreOptions) {
     this.store = options.store;
+    // At most one job out: a small batch is fsync'd on the loop's thread (group-commit.ts).
+    this.store.commits.fsyncHereWhen(() => this.#leased.size <= 1);
     this.logs = options.logs;
     this.#artifacts = options.artifacts;
     this.sessions = options.sessions;

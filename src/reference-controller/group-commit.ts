@@ -15,6 +15,16 @@ export interface GroupCommitOptions {
   schedule?: (flush: () => void) => void;
   /** Default `fs.fsync` on the thread pool, so the event loop keeps working during the fsync. */
   fsync?: FsyncFn;
+  /**
+   * The fsync on this thread for a small batch while `fsyncHereWhen()` says the controller is
+   * quiet (default `fs.fsyncSync`, unless `fsync` is given alone): a lone submit then skips two
+   * hand-offs to and from a pool thread, a good part of its latency on an idle machine
+   * (docs/performance.md, issue 15). A busy store keeps the thread pool: the event loop works
+   * and the next batch gathers during the fsync.
+   */
+  fsyncHere?: (fd: number) => void;
+  /** At most this many appends make a batch small (default 4: a submit and its lease). */
+  loneAppends?: number;
   /** How the store gets back from a failure, for the log line (default: a restart replays the disk). */
   recovery?: string;
 }
@@ -37,6 +47,8 @@ export interface GroupCommitStats {
   /** Batches made durable. */
   flushes: number;
   fsyncs: number;
+  /** Batches fsync'd on the event loop's thread (small ones while the controller was quiet). */
+  quietBatches: number;
 }
 
 /**
@@ -62,6 +74,9 @@ export class GroupCommit {
   readonly #retired: AppendFile[] = [];
   readonly #schedule: (flush: () => void) => void;
   readonly #fsync: FsyncFn;
+  readonly #fsyncHere: ((fd: number) => void) | undefined;
+  readonly #loneAppends: number;
+  #quiet: () => boolean = () => false;
   readonly #logger: Logger;
   readonly #recovery: string;
   readonly #onFailure: Array<(error: Error) => void> = [];
@@ -75,11 +90,13 @@ export class GroupCommit {
   #inFlight = false;
   #failure: Error | undefined;
   #closed = false;
-  readonly stats: GroupCommitStats = { flushes: 0, fsyncs: 0 };
+  readonly stats: GroupCommitStats = { flushes: 0, fsyncs: 0, quietBatches: 0 };
 
   constructor(options: GroupCommitOptions & { logger: Logger }) {
     this.#schedule = options.schedule ?? ((flush) => setImmediate(flush));
     this.#fsync = options.fsync ?? ((fd, done) => fs.fsync(fd, (error) => done(error)));
+    this.#fsyncHere = options.fsyncHere ?? (options.fsync === undefined ? (fd) => fs.fsyncSync(fd) : undefined);
+    this.#loneAppends = options.loneAppends ?? 4;
     this.#logger = options.logger;
     this.#recovery = options.recovery ?? "until a restart replays it from disk";
   }
@@ -103,6 +120,9 @@ export class GroupCommit {
   }
 
   onFailure(listener: (error: Error) => void): void { this.#onFailure.push(listener); }
+
+  /** Small batches are fsync'd on this thread while `quiet()` (the core: at most one job leased). */
+  fsyncHereWhen(quiet: () => boolean): void { this.#quiet = quiet; }
 
   /** Runs after every durable batch (the store compacts there). */
   afterFlush(hook: () => void): void { this.#afterFlush.push(hook); }
@@ -194,6 +214,19 @@ export class GroupCommit {
     }
     this.stats.flushes++;
     if (dirty.length === 0 && sinks.length === 0) return this.#markDurable(target);
+    if (sinks.length === 0 && this.#fsyncHere !== undefined && target - this.#durable <= this.#loneAppends && this.#quiet()) {
+      try {
+        for (const file of dirty) {
+          file.markSyncStarted();
+          this.stats.fsyncs++;
+          this.#fsyncHere(file.fd);
+        }
+      } catch (error) {
+        return this.#fail(error);
+      }
+      this.stats.quietBatches++;
+      return this.#markDurable(target);
+    }
     this.#inFlight = true;
     let left = dirty.length + sinks.length;
     let failed: unknown;

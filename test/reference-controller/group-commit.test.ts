@@ -140,3 +140,59 @@ test("GroupCommit.afterDurable() runs at once when idle, else in call order afte
   expect(fs.readFileSync(file.path, "utf8")).toBe("a\nb\n");
   commits.close();
 });
+
+test("GroupCommit: a small batch while the controller is quiet is fsync'd on this thread; a busy one or a large one goes to the thread pool", () => {
+  const dir = tempDir();
+  const { logger } = memoryLogger();
+  const manual = new ManualCommits();
+  const here: number[] = [];
+  const commits = new GroupCommit({ logger, ...manual.options, fsyncHere: (fd) => void here.push(fd), loneAppends: 2 });
+  let quiet = true;
+  commits.fsyncHereWhen(() => quiet);
+  const file = new AppendFile(path.join(dir, "f.jsonl"));
+  commits.track(file);
+  const order: string[] = [];
+  const change = (name: string) => {
+    file.append(`${name}\n`);
+    commits.appended();
+    commits.afterDurable(() => order.push(name));
+  };
+  // Quiet: written, fsync'd on this thread, acknowledged within the flush, no thread-pool fsync.
+  change("lone");
+  manual.flush();
+  expect({ order, here: here.length, pool: manual.held.length, quiet: commits.stats.quietBatches }).toEqual({ order: ["lone"], here: 1, pool: 0, quiet: 1 });
+  // Busy: the next batch waits for the thread pool's fsync.
+  quiet = false;
+  change("busy");
+  manual.flush();
+  expect({ order, here: here.length, pool: manual.held.length }).toEqual({ order: ["lone"], here: 1, pool: 1 });
+  manual.completeFsyncs();
+  expect(order).toEqual(["lone", "busy"]);
+  // Quiet again, but more than loneAppends changes: not small, the thread pool.
+  quiet = true;
+  for (const name of ["b1", "b2", "b3"]) change(name);
+  manual.flush();
+  expect({ here: here.length, pool: manual.held.length }).toEqual({ here: 1, pool: 1 });
+  manual.completeFsyncs();
+  expect(order).toEqual(["lone", "busy", "b1", "b2", "b3"]);
+  expect(fs.readFileSync(file.path, "utf8")).toBe("lone\nbusy\nb1\nb2\nb3\n");
+  commits.close();
+});
+
+test("GroupCommit: a failed fsync on this thread acknowledges nothing and refuses later changes", () => {
+  const dir = tempDir();
+  const { logger } = memoryLogger();
+  const manual = new ManualCommits();
+  const commits = new GroupCommit({ logger, ...manual.options, fsyncHere: () => { throw new Error("EIO: i/o error"); } });
+  commits.fsyncHereWhen(() => true);
+  const file = new AppendFile(path.join(dir, "f.jsonl"));
+  commits.track(file);
+  const seen: string[] = [];
+  file.append("a\n");
+  commits.appended();
+  commits.afterDurable(() => seen.push("acked"), (error) => seen.push(`failed: ${error.message}`));
+  manual.flush();
+  expect(seen).toEqual(["failed: EIO: i/o error"]);
+  expect(() => commits.check("submit a job")).toThrow("EIO");
+  commits.close();
+});
