@@ -141,22 +141,27 @@ test("GroupCommit.afterDurable() runs at once when idle, else in call order afte
   commits.close();
 });
 
-test("GroupCommit: a small batch while the controller is quiet is fsync'd on this thread; a busy one or a large one goes to the thread pool", () => {
-  const dir = tempDir();
+/** A GroupCommit over one file, batches flushed and thread-pool fsyncs completed by hand, `fsyncHere` given. */
+function onThisThread(fsyncHere: (fd: number) => void, quiet: () => boolean) {
   const { logger } = memoryLogger();
   const manual = new ManualCommits();
-  const here: number[] = [];
-  const commits = new GroupCommit({ logger, ...manual.options, fsyncHere: (fd) => void here.push(fd), loneAppends: 2 });
-  let quiet = true;
-  commits.fsyncHereWhen(() => quiet);
-  const file = new AppendFile(path.join(dir, "f.jsonl"));
+  const commits = new GroupCommit({ logger, ...manual.options, fsyncHere, loneAppends: 2 });
+  commits.fsyncHereWhen(quiet);
+  const file = new AppendFile(path.join(tempDir(), "f.jsonl"));
   commits.track(file);
   const order: string[] = [];
   const change = (name: string) => {
     file.append(`${name}\n`);
     commits.appended();
-    commits.afterDurable(() => order.push(name));
+    commits.afterDurable(() => order.push(name), (error) => order.push(`failed: ${error.message}`));
   };
+  return { manual, commits, file, order, change };
+}
+
+test("GroupCommit: a small batch while the controller is quiet is fsync'd on this thread; a busy one or a large one goes to the thread pool", () => {
+  const here: number[] = [];
+  let quiet = true;
+  const { manual, commits, file, order, change } = onThisThread((fd) => void here.push(fd), () => quiet);
   // Quiet: written, fsync'd on this thread, acknowledged within the flush, no thread-pool fsync.
   change("lone");
   manual.flush();
@@ -180,19 +185,10 @@ test("GroupCommit: a small batch while the controller is quiet is fsync'd on thi
 });
 
 test("GroupCommit: a failed fsync on this thread acknowledges nothing and refuses later changes", () => {
-  const dir = tempDir();
-  const { logger } = memoryLogger();
-  const manual = new ManualCommits();
-  const commits = new GroupCommit({ logger, ...manual.options, fsyncHere: () => { throw new Error("EIO: i/o error"); } });
-  commits.fsyncHereWhen(() => true);
-  const file = new AppendFile(path.join(dir, "f.jsonl"));
-  commits.track(file);
-  const seen: string[] = [];
-  file.append("a\n");
-  commits.appended();
-  commits.afterDurable(() => seen.push("acked"), (error) => seen.push(`failed: ${error.message}`));
+  const { manual, commits, order, change } = onThisThread(() => { throw new Error("EIO: i/o error"); }, () => true);
+  change("a");
   manual.flush();
-  expect(seen).toEqual(["failed: EIO: i/o error"]);
+  expect(order).toEqual(["failed: EIO: i/o error"]);
   expect(() => commits.check("submit a job")).toThrow("EIO");
   commits.close();
 });
