@@ -138,7 +138,10 @@ export class GroupCommit {
     this.#appended++;
     if (!this.#scheduled && !this.#inFlight) {
       this.#scheduled = true;
-      this.#schedule(() => this.#flush());
+      // Quiet (see fsyncHereWhen): the batch is written at the end of this task (a submit and
+      // its lease), not on the loop's next turn, a wait that lies between a submit and its offer.
+      if (this.#fsyncHere !== undefined && this.#quiet()) queueMicrotask(() => this.#flush());
+      else this.#schedule(() => this.#flush());
     }
   }
 

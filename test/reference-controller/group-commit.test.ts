@@ -158,13 +158,13 @@ function onThisThread(fsyncHere: (fd: number) => void, quiet: () => boolean) {
   return { manual, commits, file, order, change };
 }
 
-test("GroupCommit: a small batch while the controller is quiet is fsync'd on this thread; a busy one or a large one goes to the thread pool", () => {
+test("GroupCommit: a small batch while the controller is quiet is fsync'd on this thread; a busy one or a large one goes to the thread pool", async () => {
   const here: number[] = [];
   let quiet = true;
   const { manual, commits, file, order, change } = onThisThread((fd) => void here.push(fd), () => quiet);
   // Quiet: written, fsync'd on this thread, acknowledged within the flush, no thread-pool fsync.
   change("lone");
-  manual.flush();
+  await Promise.resolve();
   expect({ order, here: here.length, pool: manual.held.length, quiet: commits.stats.quietBatches }).toEqual({ order: ["lone"], here: 1, pool: 0, quiet: 1 });
   // Busy: the next batch waits for the thread pool's fsync.
   quiet = false;
@@ -176,7 +176,7 @@ test("GroupCommit: a small batch while the controller is quiet is fsync'd on thi
   // Quiet again, but more than loneAppends changes: not small, the thread pool.
   quiet = true;
   for (const name of ["b1", "b2", "b3"]) change(name);
-  manual.flush();
+  await Promise.resolve();
   expect({ here: here.length, pool: manual.held.length }).toEqual({ here: 1, pool: 1 });
   manual.completeFsyncs();
   expect(order).toEqual(["lone", "busy", "b1", "b2", "b3"]);
@@ -184,10 +184,20 @@ test("GroupCommit: a small batch while the controller is quiet is fsync'd on thi
   commits.close();
 });
 
-test("GroupCommit: a failed fsync on this thread acknowledges nothing and refuses later changes", () => {
-  const { manual, commits, order, change } = onThisThread(() => { throw new Error("EIO: i/o error"); }, () => true);
+test("GroupCommit: while the controller is quiet, a batch is written at the end of the task, not on the loop's next turn", async () => {
+  const { manual, commits, order, change } = onThisThread(() => undefined, () => true);
   change("a");
-  manual.flush();
+  change("b");
+  expect(order).toEqual([]);
+  await Promise.resolve();
+  expect({ order, scheduled: manual.scheduled.length, quiet: commits.stats.quietBatches }).toEqual({ order: ["a", "b"], scheduled: 0, quiet: 1 });
+  commits.close();
+});
+
+test("GroupCommit: a failed fsync on this thread acknowledges nothing and refuses later changes", async () => {
+  const { commits, order, change } = onThisThread(() => { throw new Error("EIO: i/o error"); }, () => true);
+  change("a");
+  await Promise.resolve();
   expect(order).toEqual(["failed: EIO: i/o error"]);
   expect(() => commits.check("submit a job")).toThrow("EIO");
   commits.close();
