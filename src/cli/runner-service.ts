@@ -1,7 +1,6 @@
 // Assembles a runner from resolved config: logger, plugin pool, edge connection, status server.
 // Used by `edge-runner run` and by `edge-runner dev` (which runs a controller beside it).
 
-import { meshstackSection } from "../status/meshstack-section.ts";
 import type { Config } from "../config/resolve.ts";
 import { ConfigError, primaryControllerUrl } from "../config/resolve.ts";
 import { readSecretFile } from "../config/secret-file.ts";
@@ -162,10 +161,12 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // Every config and key error was thrown above: the session request leaves now, and the status
   // server is built while it is in flight (docs/performance.md, start-up).
   started.start();
+  // meshStack's status section (and its Prometheus lines) only for a meshStack connection.
+  const meshSection = "details" in connection ? (await import("../status/meshstack-section.ts")).meshstackSection(() => connection.details()) : undefined;
   const app = createStatusApp({
     snapshot: () => ({ ...started.snapshot(), insecure: config.insecure, keysPending: meshstack === undefined && !keys.firstAnnouncementSettled }),
     metrics,
-    sections: [secretsSection(backends), storageSection(storage.stats), ...("details" in connection ? [meshstackSection(() => connection.details())] : [])],
+    sections: [secretsSection(backends), storageSection(storage.stats), ...(meshSection === undefined ? [] : [meshSection])],
     allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
   });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {

@@ -3,7 +3,7 @@
 
 import { pathToFileURL } from "node:url";
 import { EdgeError } from "../errors.ts";
-import { BUILTIN_PLUGINS } from "./builtin/index.ts";
+import { BUILTIN_PLUGINS } from "./builtin/names.ts";
 import type { PluginSource } from "./worker-protocol.ts";
 
 export interface PluginRef {

@@ -3,7 +3,7 @@
 //   {"default": {"maxWorkers": 4}, "http": {"prewarm": 1}, "hello@1.0.0": {"isolation": "process"}}
 
 import { EdgeError, errorMessage } from "../errors.ts";
-import { BUILTIN_PLUGINS } from "./builtin/index.ts";
+import { BUILTIN_PLUGINS } from "./builtin/names.ts";
 import { parsePluginRef } from "./plugin-ref.ts";
 
 export type Isolation = "thread" | "process";

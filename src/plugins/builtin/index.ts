@@ -3,11 +3,12 @@
 // known without loading anything (`job submit` checks input against them).
 
 import type { PluginDefinition } from "../sdk.ts";
+import { BUILTIN_PLUGINS, type BuiltinName } from "./names.ts";
 import { INPUT_SCHEMAS } from "./schemas.ts";
 
 type Loader = () => Promise<{ default: PluginDefinition }>;
 
-const LOADERS: Readonly<Record<string, Loader>> = {
+const LOADERS: Readonly<Record<BuiltinName, Loader>> = {
   echo: () => import("./echo/plugin.ts"),
   http: () => import("./http/plugin.ts"),
   shell: () => import("./shell/plugin.ts"),
@@ -18,13 +19,11 @@ const LOADERS: Readonly<Record<string, Loader>> = {
   "azure-devops-pipeline": () => import("./azure-devops-pipeline/plugin.ts"),
 };
 
-/** Names of the built-in plugins (they win over bundles of the same name). */
-export const BUILTIN_PLUGINS: ReadonlySet<string> = new Set(Object.keys(LOADERS));
 
 /** Loads a built-in's code; undefined for a name that is not built in. */
 export async function loadBuiltin(name: string): Promise<PluginDefinition | undefined> {
-  const load = Object.hasOwn(LOADERS, name) ? LOADERS[name] : undefined;
+  const load = Object.hasOwn(LOADERS, name) ? LOADERS[name as BuiltinName] : undefined;
   return load === undefined ? undefined : (await load()).default;
 }
 
-export { INPUT_SCHEMAS };
+export { BUILTIN_PLUGINS, INPUT_SCHEMAS };
