@@ -69,8 +69,11 @@ function withoutUrlCredentials(value: unknown, depth: number): unknown {
 }
 
 function defaultSink(format: "auto" | "json" | "text"): LogSink {
-  const json = format === "json" || (format === "auto" && !process.stderr.isTTY);
+  // Asked at the first line, not here: on Bun the first touch of process.stderr builds a Node
+  // stream (~1.4 MiB and ~0.5 ms), which a runner that logs nothing at start never needs.
+  let json: boolean | undefined;
   return (record) => {
+    json ??= format === "json" || (format === "auto" && !process.stderr.isTTY);
     if (json) {
       process.stderr.write(JSON.stringify(record) + "\n");
       return;

@@ -36,4 +36,16 @@ describe("start-up paths never build the process.stdout/stderr streams", () => {
     const { touched, result } = probe(`const { main } = await import(src + "cli/main.ts"); return await main(["--help"]);`);
     expect({ touched, result }).toEqual({ touched: [], result: 0 });
   });
+
+  test("a logger touches process.stderr at its first line, not when it is made (a runner at level warn starts without the stream)", () => {
+    const { touched, result } = probe(`
+      const { Logger } = await import(src + "log/logger.ts");
+      const logger = new Logger({ level: "warn", format: "auto" });
+      logger.info("below the level: not written");
+      const before = [...touched];
+      logger.warn("written");
+      return before;
+    `);
+    expect({ touched: [...new Set(touched)], result }).toEqual({ touched: ["stderr"], result: [] });
+  });
 });
