@@ -171,19 +171,13 @@ export class PluginPool {
       },
     };
     const early: Ending | undefined = request.signal.aborted ? "cancelled" : interrupt?.aborted ? "interrupted" : undefined;
-    if (early !== undefined) {
-      this.#settle(task, this.#ended(task, early, undefined));
-      return;
-    }
+    if (early !== undefined) return this.#settle(task, this.#ended(task, early, undefined));
     request.signal.addEventListener("abort", task.onAbort, { once: true });
     interrupt?.addEventListener("abort", task.onInterrupt, { once: true });
     this.#tasks.add(task);
     task.deadline = this.#timers.setTimeout(guarded(this.#log, () => this.#end(task, "timed_out")), timeoutMs);
     const builtin = builtinSource(ref);
-    if (builtin !== undefined) {
-      this.#enqueue(task, builtin);
-      return;
-    }
+    if (builtin !== undefined) return this.#enqueue(task, builtin);
     // A resolver that answers at once (a bundle verified moments ago) dispatches in this turn:
     // every promise hop here lies between an offer and the job's first line (issue 15).
     const failed = (error: unknown) => this.#settle(task, { status: "failed", error: serializeError(error, "plugin_not_found") });
@@ -202,10 +196,7 @@ export class PluginPool {
     const group = this.#group(source);
     task.group = group;
     const host = (handedBack ? undefined : busyWorkerFor(group)) ?? group.idle.pop();
-    if (host !== undefined) {
-      this.#dispatch(task, host);
-      return;
-    }
+    if (host !== undefined) return this.#dispatch(task, host);
     if (handedBack) group.queue.unshift(task);
     else group.queue.push(task);
     this.#pump(group);
@@ -249,7 +240,8 @@ export class PluginPool {
 
   /** A worker just became idle (loaded, or finished a run): reuse it, recycle it, or let it idle. */
   #release(group: Group, host: WorkerHost): void {
-    if (this.#closing !== undefined || host.state !== "idle") return;
+    // Already given back: two runs of one worker can end in one task, each finishing here.
+    if (this.#closing !== undefined || host.state !== "idle" || this.#idleTimers.has(host)) return;
     if (host.jobsServed >= group.policy.maxJobsPerWorker) {
       this.#log.debug("Recycling plugin worker", { worker: host.id, plugin: host.label, jobsServed: host.jobsServed });
       void host.terminate({ code: "internal", message: "Plugin worker recycled" });

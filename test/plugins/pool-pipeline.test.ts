@@ -3,6 +3,8 @@
 // ahead is slow or stuck, when the worker breaks, and when the queued run itself is cancelled.
 import { afterEach, expect, test } from "bun:test";
 import type { PluginPool } from "../../src/plugins/pool.ts";
+import type { PluginThread } from "../../src/plugins/plugin-thread.ts";
+import type { HostToWorker, WorkerToHost } from "../../src/plugins/worker-protocol.ts";
 import { request, testPool } from "./support/helpers.ts";
 
 const pools: PluginPool[] = [];
@@ -72,4 +74,37 @@ test("PluginPool.run() cancels a queued run without touching the run ahead of it
   expect(await queued).toEqual({ status: "cancelled", error: { code: "job_cancelled", message: 'Job "queued" cancelled: no longer wanted' } });
   // The loop ahead ends by its own timeout, not by the queued run's cancel grace.
   expect((await ahead).status).toBe("timed_out");
+});
+
+/** A worker thread that answers in microtasks: two results can reach the pool in one task. */
+function instantThread(): PluginThread {
+  const listeners = new Map<string, (value: never) => void>();
+  const emit = (message: WorkerToHost) => queueMicrotask(() => (listeners.get("message") as ((m: WorkerToHost) => void) | undefined)?.(message));
+  return {
+    on(event: string, listener: (value: never) => void) {
+      listeners.set(event, listener);
+      return this;
+    },
+    postMessage(message: HostToWorker) {
+      if (message.type === "init") emit({ type: "ready", plugin: { name: "echo", version: "1.0.0", actions: ["default"] } });
+      if (message.type === "run") emit({ type: "done", runId: message.runId, output: message.job.input, ms: 0 });
+    },
+    terminate: async () => undefined,
+    ref() {},
+    unref() {},
+  } as PluginThread;
+}
+
+test("PluginPool.run() gives a worker back once when the two runs it held end in one task (it never runs two at once)", async () => {
+  const { pool } = testPool({ spawn: instantThread, maxWorkersPerPlugin: 16 });
+  pools.push(pool);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < 2000) {
+      const n = next++;
+      expect(await pool.run(request("echo", "default", { jobId: `instant-${n}`, input: n }))).toEqual({ status: "succeeded", output: n });
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, lane));
+  expect(pool.workers().every((w) => w.state === "idle")).toBe(true);
 });
