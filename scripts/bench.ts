@@ -154,15 +154,18 @@ if (binary !== undefined && want("8")) {
   try {
     for (let r = 0; r < rounds; r++) {
       // One job shape on every side: a no-op (NOOP_JOB: nothing logged, no step, nothing returned; BullMQ's `async () => undefined`).
-      const edge = await splitProcessThroughput({ binary, parentDir: diskDir, concurrency, warmupJobs: 200, jobs: n(4000), job: NOOP_JOB });
-      const other = await splitProcessThroughput({ binary, parentDir: diskDir, concurrency, prefetch: otherPrefetch, warmupJobs: 200, jobs: n(4000), job: NOOP_JOB });
+      const runEdge = (prefetch?: number) => splitProcessThroughput({ binary, parentDir: diskDir, concurrency, ...(prefetch === undefined ? {} : { prefetch }), warmupJobs: 200, jobs: n(4000), job: NOOP_JOB });
+      // The two prefetch settings swap places every round, so neither always runs first.
+      const edge = r % 2 === 0 ? await runEdge() : undefined;
+      const other = await runEdge(otherPrefetch);
+      const edgeRun = edge ?? (await runEdge());
       const bull = await bullmqThroughput({ redis, concurrency, warmupJobs: 200, jobs: n(4000) });
       const pool = await poolThroughput({ concurrency, warmupJobs: 500, jobs: n(20_000), job: NOOP_JOB });
       const round = {
-        edge: edge.perSecond,
+        edge: edgeRun.perSecond,
         bull: bull.perSecond,
         pool: pool.perSecond,
-        edgeCpuPer1000: ((edge.runnerCpu + edge.controllerCpu) * edge.seconds / edge.jobs) * 1000,
+        edgeCpuPer1000: ((edgeRun.runnerCpu + edgeRun.controllerCpu) * edgeRun.seconds / edgeRun.jobs) * 1000,
         bullCpuPer1000: ((bull.workerCpu + bull.redisCpu) * bull.seconds / bull.jobs) * 1000,
         other: other.perSecond,
         otherCpuPer1000: ((other.runnerCpu + other.controllerCpu) * other.seconds / other.jobs) * 1000,

@@ -38,6 +38,7 @@ export class RunnerMetrics {
   readonly #jobs: Counter;
   readonly #duration: Histogram;
   readonly #running: Gauge;
+  readonly #held: Gauge;
   readonly #connection: Gauge;
   readonly #reconnects: Counter;
   readonly #connectFailures: Counter;
@@ -64,6 +65,7 @@ export class RunnerMetrics {
     this.#jobs = r.counter({ name: "edge_runner_jobs_total", help: "Jobs finished, by result; rejected counts offers refused before running.", labelNames: ["result"] });
     this.#duration = r.histogram({ name: "edge_runner_job_duration_seconds", help: "Time from a job's start to its result.", buckets: JOB_DURATION_BUCKETS });
     this.#running = r.gauge({ name: "edge_runner_jobs_running", help: "Jobs running now." });
+    this.#held = r.gauge({ name: "edge_runner_jobs_held", help: "Offered jobs held to start as slots free (local prefetch)." });
     this.#workers = r.gauge({ name: "edge_runner_plugin_workers", help: "Plugin worker threads, by plugin and state.", labelNames: ["plugin", "state"] });
     this.#bundleRefusals = r.counter({ name: "edge_runner_plugin_bundle_refusals_total", help: "Plugin bundles refused (never run), by error code.", labelNames: ["code"] });
     this.#memory = r.gauge({ name: "process_resident_memory_bytes", help: "Resident memory size in bytes." });
@@ -114,6 +116,7 @@ export class RunnerMetrics {
     this.#info.set({ version: snapshot.version, commit: snapshot.commit, runtime: snapshot.runtime }, 1);
     for (const state of CONNECTION_STATES) this.#connection.set({ state }, snapshot.connection.state === state ? 1 : 0);
     this.#running.set({}, snapshot.running.length);
+    this.#held.set({}, snapshot.held.length);
     this.#workers.reset();
     const plugins = [...new Set(snapshot.workers.map((w) => w.plugin))].sort();
     for (const plugin of plugins) {

@@ -49,9 +49,10 @@ function parseExposition(text: string): Map<string, Family> {
 const metrics = () => new RunnerMetrics({ residentMemoryBytes: () => 123_456_789, processStartMs: NOW - 3_600_500 });
 
 test("RunnerMetrics.expose() writes every series with HELP and TYPE", () => {
-  const families = parseExposition(metrics().expose(snapshotFixture()));
+  const held = [{ jobId: "job-2", attempt: 1, plugin: "http", action: "request", heldSince: NOW - 3 }];
+  const families = parseExposition(metrics().expose(snapshotFixture({ prefetch: 16, held })));
   expect([...families.keys()].sort()).toEqual([
-    "edge_runner_connect_failures_total", "edge_runner_connection_state", "edge_runner_info", "edge_runner_insecure", "edge_runner_job_duration_seconds", "edge_runner_jobs_running",
+    "edge_runner_connect_failures_total", "edge_runner_connection_state", "edge_runner_info", "edge_runner_insecure", "edge_runner_job_duration_seconds", "edge_runner_jobs_held", "edge_runner_jobs_running",
     "edge_runner_jobs_total", "edge_runner_plugin_bundle_refusals_total", "edge_runner_plugin_workers", "edge_runner_protocol_errors_total", "edge_runner_reconnects_total",
     "edge_runner_up", "process_resident_memory_bytes", "process_start_time_seconds",
   ]);
@@ -61,6 +62,7 @@ test("RunnerMetrics.expose() writes every series with HELP and TYPE", () => {
   expect(value("edge_runner_insecure")).toBe(0);
   expect(value("edge_runner_info", { version: "1.2.3", commit: "abc123def456", runtime: "bun" })).toBe(1);
   expect(value("edge_runner_jobs_running")).toBe(1);
+  expect(value("edge_runner_jobs_held")).toBe(1);
   expect(value("process_resident_memory_bytes")).toBe(123_456_789);
   expect(value("process_start_time_seconds")).toBe(Math.floor((NOW - 3_600_500) / 1000));
   expect(value("edge_runner_plugin_workers", { plugin: "http", state: "busy" })).toBe(1);
