@@ -145,22 +145,23 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   });
   const started = runner;
   // meshStack has its own key registration (a certificate pasted into meshStack). The edge
-  // runner tells its keys once the first session is up, and /readyz waits for that first
-  // announcement to settle: sent beside the session request it delayed the session
-  // (docs/performance.md, start-up), left out of readiness a job with secret inputs submitted at
-  // /readyz found no key for the group.
+  // runner tells its keys beside its first session request, again once the session is up if that
+  // did not get through, and /readyz waits for that first announcement to settle: left out of
+  // readiness, a job with secret inputs submitted at /readyz found no key for the group
+  // (docs/performance.md, start-up).
   const stopWaiting = connection.onStateChange((status) => {
     if (status.state !== "connected") return;
     stopWaiting();
     if (stopping !== undefined) return;
     if (meshstack !== undefined) return sweepNow();
-    keys.start();
+    keys.connected();
     void keys.firstAnnouncement().then(sweepNow);
   });
   if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
   // Every config and key error was thrown above: the session request leaves now, and the status
   // server is built while it is in flight (docs/performance.md, start-up).
   started.start();
+  if (meshstack === undefined) keys.start();
   // meshStack's status section (and its Prometheus lines) only for a meshStack connection.
   const meshSection = "details" in connection ? (await import("../status/meshstack-section.ts")).meshstackSection(() => connection.details()) : undefined;
   const app = createStatusApp({
@@ -170,6 +171,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     allowedHosts: [config.statusHost, ...hostList(config.allowedHosts)],
   });
   const status = await serveHttp(app, { hostname: config.statusHost, port: config.statusPort, flag: "--status-port" }).catch(async (error: unknown) => {
+    keys.stop();
     stopping = started.drain("cannot listen on the status port").then(() => storage.close());
     await stopping;
     throw error;

@@ -31,6 +31,7 @@ export class RunnerKeyService {
   #checking: Promise<void> | undefined;
   #firstSettled = false;
   #fresh = true;
+  #connected = false;
   #firstTold: () => void = () => {};
   readonly #firstCheck = new Promise<void>((resolve) => (this.#firstTold = () => {
     this.#firstSettled = true;
@@ -43,8 +44,8 @@ export class RunnerKeyService {
   }
 
   /**
-   * Resolves once the first announcement was sent (told or failed). The runner tells its keys
-   * once its first session is up, so a job may ask the controller for a secret before the
+   * Resolves once the first announcement settled: told, or failed while the first session was up
+   * (then left to the periodic check). A job may ask the controller for a secret before the
    * controller knows a key to encrypt it to (409 runner_key_unknown): such a request waits here.
    */
   firstAnnouncement(): Promise<void> {
@@ -83,11 +84,25 @@ export class RunnerKeyService {
     }
   }
 
-  /** Tells the controller the keys, then checks the ring every `checkMs`. */
+  /**
+   * Tells the controller the keys (the runner calls it beside its first session request), then
+   * checks the ring every `checkMs`.
+   */
   start(): void {
     void this.check();
     this.#timer = setInterval(() => void this.check(), Math.max(1000, this.#o.checkMs));
     (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * The first session is up. Keys not told yet (the controller could not be reached when start()
+   * sent them) are sent again now, and the first announcement settles with that attempt.
+   */
+  connected(): void {
+    if (this.#connected) return;
+    this.#connected = true;
+    if (this.#told !== this.#ring.fingerprint) void this.check();
+    else this.#firstTold();
   }
 
   stop(): void {
@@ -98,7 +113,7 @@ export class RunnerKeyService {
   check(): Promise<void> {
     this.#checking ??= this.#check().finally(() => {
       this.#checking = undefined;
-      this.#firstTold();
+      if (this.#connected || this.#told === this.#ring.fingerprint) this.#firstTold();
     });
     return this.#checking;
   }
@@ -120,7 +135,9 @@ export class RunnerKeyService {
       this.#told = this.#ring.fingerprint;
       this.#o.logger.info("Told the controller the runner's encryption keys", { current: this.#ring.current?.kid, keys: this.#ring.keys.length });
     } catch (error) {
-      this.#o.logger.warn(`Cannot tell the controller the runner's encryption keys (retrying in ${Math.round(this.#o.checkMs / 1000)} s): ${errorMessage(error)}`);
+      // Before the first session is up the connection says what is wrong; connected() retries.
+      if (!this.#connected) this.#o.logger.debug(`Cannot tell the controller the runner's encryption keys yet (again once connected): ${errorMessage(error)}`);
+      else this.#o.logger.warn(`Cannot tell the controller the runner's encryption keys (retrying in ${Math.round(this.#o.checkMs / 1000)} s): ${errorMessage(error)}`);
     }
   }
 }

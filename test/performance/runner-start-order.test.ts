@@ -1,7 +1,7 @@
 // What `edge-runner run` does before it can be ready, and what it leaves for later (issue 15,
-// docs/performance.md start-up): the runner's key announcement waits for the first session, so
-// it never competes with the session request on the way to /readyz; the executor (plugin pool)
-// is built at the first job, which then runs as before.
+// docs/performance.md start-up): the runner's key announcement leaves beside the first session
+// request (again once the session is up if it did not get through), and /readyz waits for it;
+// the executor (plugin pool) is built at the first job, which then runs as before.
 
 import { afterEach, expect, test } from "bun:test";
 import { generateKeyPairSync } from "node:crypto";
@@ -41,7 +41,7 @@ async function startService(controllerUrl: string, dataDir: string, apiKey = "k"
   return service;
 }
 
-test("the runner tells the controller its keys only once a session is up, never beside the session request", async () => {
+test("the runner tells the controller its keys beside its first session request, not again before a session is up", async () => {
   // A controller that refuses every session (503): the runner keeps trying and never connects.
   const seen: string[] = [];
   const server = Bun.serve({
@@ -54,10 +54,35 @@ test("the runner tells the controller its keys only once a session is up, never 
   });
   cleanups.push(() => server.stop(true));
   await startService(`http://127.0.0.1:${server.port}`, runnerDir());
-  // Three session attempts (backoff 20-40 ms each): the announcement, when it left at start, was
-  // sent within the first few milliseconds, long before the third attempt.
+  // Three session attempts (backoff 20-40 ms each): one announcement, sent with the first.
   await eventually(() => (seen.filter((p) => p === EDGE_PATHS.sessions).length >= 3 ? true : undefined), 10_000, "three session attempts");
-  expect(seen.filter((p) => p === EDGE_PATHS.runnerKeys)).toEqual([]);
+  expect(seen.filter((p) => p === EDGE_PATHS.runnerKeys)).toEqual([EDGE_PATHS.runnerKeys]);
+});
+
+test("keys that did not get through before the first session are told again once it is up, and /readyz waits for that", async () => {
+  const data = tempDir("edge-runner-start-order-controller-");
+  cleanups.push(data.remove);
+  const { controller } = await startController({ dataDir: data.dir });
+  cleanups.push(() => controller.close());
+  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+  // A pass-through proxy (long-poll transport) that refuses the first key announcement.
+  let announcements = 0;
+  const proxy = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      const url = new URL(request.url);
+      if (url.pathname === EDGE_PATHS.runnerKeys && ++announcements === 1) return new Response("{}", { status: 503 });
+      const body = request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer();
+      return fetch(controller.url + url.pathname + url.search, { method: request.method, headers: request.headers, body });
+    },
+  });
+  cleanups.push(() => proxy.stop(true));
+  const service = await startService(`http://127.0.0.1:${proxy.port}`, runnerDir(), apiKey, ["--transport", "poll"]);
+  await eventually(async () => ((await fetch(`${service.status.url}/readyz`)).status === 200 ? true : undefined), 10_000, "/readyz 200");
+  // Ready means the controller can encrypt a secret input to the group.
+  expect(controller.runners.groupKeys("default")[0]?.kty).toBe("RSA");
+  expect(announcements).toBe(2);
 });
 
 /** A reference controller in-process and a runner service connected to it. */
@@ -90,10 +115,11 @@ test("the first job runs on the executor built when it arrives, and later jobs o
   expect(service.runner.snapshot().workers.length).toBe(1);
 });
 
-test("a job queued before the runner starts resolves a controller secret although the runner tells its keys only once connected", async () => {
-  // No key file: the runner makes its key once connected, and the queued job is offered at once,
-  // so its secret request reaches the controller first unless it waits for the announcement
-  // (the controller answers 409 runner_key_unknown to a runner that told no key).
+test("a job queued before the runner starts resolves a controller secret: its request waits for the first key announcement", async () => {
+  // No key file: the runner makes a throwaway key, and the queued job is offered as soon as the
+  // session is up, so its secret request could reach the controller before the announcement
+  // unless it waits for it (the controller answers 409 runner_key_unknown to a runner that told
+  // no key).
   const { dir, remove } = tempDir("edge-runner-start-order-keyless-");
   cleanups.push(remove);
   let id = "";
