@@ -200,7 +200,8 @@ function print(job: JobJson, json: boolean): number {
   }
   const lines: Array<[string, string]> = [
     ["id", job.id], ["status", job.status], ["plugin", `${job.plugin} (action ${job.action})`], ["group", job.group],
-    ["attempt", `${job.attempt} of ${job.maxAttempts}`], ["runner", job.runnerId ?? "-"],
+    // Leases given back unstarted (local prefetch's `release`) do not count toward maxAttempts.
+    ["attempt", `${job.attempt} of ${job.maxAttempts}${job.releasedLeases === undefined ? "" : ` (${job.releasedLeases} given back unstarted, not counted)`}`], ["runner", job.runnerId ?? "-"],
     ["submitted", time(job.submittedAt)], ["started", time(job.startedAt)], ["finished", time(job.finishedAt)],
   ];
   if (job.error !== undefined) lines.push(["error", `${job.error.code}: ${job.error.message}`]);

@@ -154,3 +154,15 @@ test("runController() prints its URL, serves, and stops when its signal aborts",
   expect(await running).toBe(0);
   expect((await run(controllerCommand, ["--help"])).stdout).toContain("--lease-ttl");
 });
+
+test("jobCommand get shows leases given back unstarted (release) as not counted toward maxAttempts", async () => {
+  const runner = FakeRunner.connect(controller, "cli-prefetch", "held");
+  const job = controller.submitJob({ plugin: "echo", group: "held", maxAttempts: 1 });
+  runner.send({ type: "credit", slots: 1 });
+  await controller.core.store.durable();
+  runner.send({ type: "release", jobId: job.id, attempt: 1 });
+  await controller.core.store.durable();
+  const got = await run(jobCommand, ["get", job.id, ...common]);
+  expect(got.stdout).toContain("attempt    1 of 1 (1 given back unstarted, not counted)");
+  expect(got.stdout).toContain("status     queued");
+});
