@@ -137,3 +137,26 @@ test("ControllerStore replays a journal of the previous format, one line per rec
   expect(a.nextQueueSeq()).toBe(3);
   a.close();
 });
+
+// Records are serialized when their batch is written (see the test above): one that cannot be
+// serialized fails that batch like a failed write, never the process, and nothing is acknowledged.
+test("ControllerStore: a record that cannot be serialized fails its batch closed, acknowledging nothing", async () => {
+  const dir = tempDir();
+  const { logger, records } = memoryLogger();
+  const manual = new ManualCommits();
+  const commits = new GroupCommit({ logger, ...manual.options });
+  const a = ControllerStore.open({ dir, logger, commits });
+  a.putJobs([job("j1", 1)]);
+  manual.settle();
+  a.putJobs([job("j2", 2, { input: { n: 1n } })]);
+  const durable = a.durable();
+  manual.flush();
+  await expect(durable).rejects.toThrow(/BigInt/);
+  expect(commits.failure).toBeDefined();
+  expect(() => a.putJobs([job("j3", 3)])).toThrow(/refusing changes/);
+  expect(records.some((r) => r.level === "error" && r.msg.includes("refusing every change"))).toBe(true);
+  a.close();
+  const b = ControllerStore.open({ dir, logger });
+  expect([...b.jobs.keys()]).toEqual(["j1"]);
+  b.close();
+});
