@@ -41,8 +41,8 @@ async function startService(controllerUrl: string, dataDir: string, apiKey = "k"
   return service;
 }
 
-test("the runner tells the controller its keys beside its first session request, not again before a session is up", async () => {
-  // A controller that refuses every session (503): the runner keeps trying and never connects.
+/** A controller that refuses every request (503): a runner keeps trying and never connects. `seen`: the paths asked for. */
+function refusingController(): { url: string; seen: string[] } {
   const seen: string[] = [];
   const server = Bun.serve({
     hostname: "127.0.0.1",
@@ -53,32 +53,47 @@ test("the runner tells the controller its keys beside its first session request,
     },
   });
   cleanups.push(() => server.stop(true));
-  await startService(`http://127.0.0.1:${server.port}`, runnerDir());
+  return { url: `http://127.0.0.1:${server.port}`, seen };
+}
+
+test("the runner tells the controller its keys beside its first session request, not again before a session is up", async () => {
+  const { url, seen } = refusingController();
+  await startService(url, runnerDir());
   // Three session attempts (backoff 20-40 ms each): one announcement, sent with the first.
   await eventually(() => (seen.filter((p) => p === EDGE_PATHS.sessions).length >= 3 ? true : undefined), 10_000, "three session attempts");
   expect(seen.filter((p) => p === EDGE_PATHS.runnerKeys)).toEqual([EDGE_PATHS.runnerKeys]);
 });
 
-test("keys that did not get through before the first session are told again once it is up, and /readyz waits for that", async () => {
+/**
+ * An in-process reference controller with runner r1 behind a pass-through proxy (plain HTTP, so
+ * the runner uses long-poll); `keys` sees each key announcement first and may answer it itself.
+ */
+async function proxiedController(keys: () => Promise<Response | undefined> | Response | undefined) {
   const data = tempDir("edge-runner-start-order-controller-");
   cleanups.push(data.remove);
   const { controller } = await startController({ dataDir: data.dir });
   cleanups.push(() => controller.close());
   const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
-  // A pass-through proxy (long-poll transport) that refuses the first key announcement.
-  let announcements = 0;
   const proxy = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     async fetch(request) {
       const url = new URL(request.url);
-      if (url.pathname === EDGE_PATHS.runnerKeys && ++announcements === 1) return new Response("{}", { status: 503 });
+      const answer = url.pathname === EDGE_PATHS.runnerKeys ? await keys() : undefined;
+      if (answer !== undefined) return answer;
       const body = request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer();
       return fetch(controller.url + url.pathname + url.search, { method: request.method, headers: request.headers, body });
     },
   });
   cleanups.push(() => proxy.stop(true));
-  const service = await startService(`http://127.0.0.1:${proxy.port}`, runnerDir(), apiKey, ["--transport", "poll"]);
+  return { controller, apiKey, url: `http://127.0.0.1:${proxy.port}` };
+}
+
+test("keys that did not get through before the first session are told again once it is up, and /readyz waits for that", async () => {
+  // The proxy refuses the first key announcement.
+  let announcements = 0;
+  const { controller, apiKey, url } = await proxiedController(() => (++announcements === 1 ? new Response("{}", { status: 503 }) : undefined));
+  const service = await startService(url, runnerDir(), apiKey, ["--transport", "poll"]);
   await eventually(async () => ((await fetch(`${service.status.url}/readyz`)).status === 200 ? true : undefined), 10_000, "/readyz 200");
   // Ready means the controller can encrypt a secret input to the group.
   expect(controller.runners.groupKeys("default")[0]?.kty).toBe("RSA");
@@ -132,26 +147,14 @@ test("a job queued before the runner starts resolves a controller secret: its re
 });
 
 test("/readyz waits for the first key announcement: a job with secret inputs submitted at ready finds the key", async () => {
-  // A pass-through proxy (long-poll transport, plain HTTP) that holds the key announcement.
-  const data = tempDir("edge-runner-start-order-controller-");
-  cleanups.push(data.remove);
-  const { controller } = await startController({ dataDir: data.dir });
-  cleanups.push(() => controller.close());
-  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+  // The proxy holds the key announcement until released.
   let release: () => void = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
-  const proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(request) {
-      const url = new URL(request.url);
-      if (url.pathname === EDGE_PATHS.runnerKeys) await held;
-      const body = request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer();
-      return fetch(controller.url + url.pathname + url.search, { method: request.method, headers: request.headers, body });
-    },
+  const { controller, apiKey, url } = await proxiedController(async () => {
+    await held;
+    return undefined;
   });
-  cleanups.push(() => proxy.stop(true));
-  const service = await startService(`http://127.0.0.1:${proxy.port}`, runnerDir(), apiKey, ["--transport", "poll"]);
+  const service = await startService(url, runnerDir(), apiKey, ["--transport", "poll"]);
   await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
   const before = await fetch(`${service.status.url}/readyz`);
   expect(before.status).toBe(503);
@@ -167,21 +170,12 @@ test("a status port in use stops the runner that already asked for a session, an
   // Config and key errors are thrown before any network call; the status server is built while
   // the session request is in flight, so a taken port is found after the connection started: the
   // failed start must stop it, or it would go on trying sessions after the error.
-  const sessions: string[] = [];
-  const controller = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch(request) {
-      sessions.push(new URL(request.url).pathname);
-      return new Response(JSON.stringify({ error: { code: "unavailable", message: "not now" } }), { status: 503 });
-    },
-  });
-  cleanups.push(() => controller.stop(true));
+  const { url, seen } = refusingController();
   const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("taken") });
   cleanups.push(() => taken.stop(true));
   const { config } = resolveConfig({
     scopes: ["runner"],
-    argv: ["--runner-id", "r1", "--controller-url", `http://127.0.0.1:${controller.port}`, "--data-dir", runnerDir(), "--status-port", String(taken.port), "--start-jitter", "0", "--reconnect-min", "20ms", "--reconnect-max", "40ms"],
+    argv: ["--runner-id", "r1", "--controller-url", url, "--data-dir", runnerDir(), "--status-port", String(taken.port), "--start-jitter", "0", "--reconnect-min", "20ms", "--reconnect-max", "40ms"],
     env: { EDGE_RUNNER_API_KEY: "k".repeat(32) },
     readFile: () => "",
   });
@@ -191,5 +185,5 @@ test("a status port in use stops the runner that already asked for a session, an
   // At most the one request in flight when the port was found taken, none after it (the
   // connection retries every 20-40 ms while it runs).
   await Bun.sleep(300);
-  expect(sessions.filter((p) => p === EDGE_PATHS.sessions).length).toBeLessThanOrEqual(1);
+  expect(seen.filter((p) => p === EDGE_PATHS.sessions).length).toBeLessThanOrEqual(1);
 });
