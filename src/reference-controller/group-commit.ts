@@ -140,7 +140,7 @@ export class GroupCommit {
       this.#scheduled = true;
       // Quiet (see fsyncHereWhen): the batch is written at the end of this task (a submit and
       // its lease), not on the loop's next turn, a wait that lies between a submit and its offer.
-      if (this.#fsyncHere !== undefined && this.#quiet()) queueMicrotask(() => this.#flush());
+      if (this.#fsyncHere !== undefined && this.#sinks.size === 0 && this.#quiet()) queueMicrotask(() => this.#flush());
       else this.#schedule(() => this.#flush());
     }
   }

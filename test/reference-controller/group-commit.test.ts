@@ -194,6 +194,18 @@ test("GroupCommit: while the controller is quiet, a batch is written at the end 
   commits.close();
 });
 
+test("GroupCommit: a store with a database sink keeps its batches to the end of the turn, quiet or not", async () => {
+  const { manual, commits, order, change } = onThisThread(() => undefined, () => true);
+  let pending = false;
+  commits.trackSink({ takePending: () => { const was = pending; pending = false; return was; }, sync: (done) => done(null) });
+  pending = true;
+  change("a");
+  await Promise.resolve();
+  expect({ order, scheduled: manual.scheduled.length }).toEqual({ order: [], scheduled: 1 });
+  manual.settle();
+  expect(order).toEqual(["a"]);
+});
+
 test("GroupCommit: a failed fsync on this thread acknowledges nothing and refuses later changes", async () => {
   const { commits, order, change } = onThisThread(() => { throw new Error("EIO: i/o error"); }, () => true);
   change("a");
