@@ -20,6 +20,20 @@ interface EventIndex {
   truncated: boolean;
 }
 
+/** A job's events as the database holds them (pg-job-logs.ts #indexRows). */
+interface IndexRow {
+  job_id: string;
+  count: number;
+  bytes: string;
+  truncated: boolean;
+  attempt: number;
+  attempt_seq: number;
+}
+
+function indexOf(row: IndexRow): EventIndex {
+  return { count: row.count, attempt: row.attempt, highestSeq: row.attempt_seq, bytes: Number(row.bytes), truncated: row.truncated };
+}
+
 export interface PgJobLogsOptions {
   store: PgStore;
   logger: Logger;
@@ -62,20 +76,12 @@ export class PgJobLogs implements EventStore {
 
   /** Rebuilds the index from the database (at open, and after a reconnect). */
   async load(): Promise<void> {
-    const sql = this.#store.sql;
-    const [totals, lasts, all] = await Promise.all([
-      sql<Array<{ job_id: string; count: number; bytes: string; truncated: boolean }>>`
-        SELECT job_id, count(*)::int AS count, sum(bytes)::bigint AS bytes, bool_or(truncated) AS truncated FROM job_events GROUP BY job_id`,
-      sql<Array<{ job_id: string; attempt: number; attempt_seq: number }>>`
-        SELECT DISTINCT ON (job_id) job_id, attempt, attempt_seq FROM job_events ORDER BY job_id, seq DESC`,
-      sql<Array<{ bytes: string }>>`SELECT bytes FROM job_event_totals WHERE id = 1`,
+    const [rows, all] = await Promise.all([
+      this.#indexRows(undefined),
+      this.#store.sql<Array<{ bytes: string }>>`SELECT bytes FROM job_event_totals WHERE id = 1`,
     ]);
-    const last = new Map(lasts.map((row) => [row.job_id, row]));
     this.#index = new Map();
-    for (const row of totals) {
-      const end = last.get(row.job_id);
-      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes: Number(row.bytes), truncated: row.truncated });
-    }
+    for (const row of rows) this.#index.set(row.job_id, indexOf(row));
     this.#totalBytes = Number(all[0]?.bytes ?? 0);
     this.#logger.debug("Loaded the job event index from PostgreSQL", { jobs: this.#index.size, bytes: this.#totalBytes });
   }
@@ -86,25 +92,36 @@ export class PgJobLogs implements EventStore {
    */
   async reloadIndex(jobIds: readonly string[]): Promise<void> {
     if (jobIds.length === 0) return;
-    const sql = this.#store.sql;
-    const ids = sql.array(jobIds as string[]);
-    const [totals, lasts] = await Promise.all([
-      sql<Array<{ job_id: string; count: number; bytes: string; truncated: boolean }>>`
-        SELECT job_id, count(*)::int AS count, sum(bytes)::bigint AS bytes, bool_or(truncated) AS truncated FROM job_events WHERE job_id = ANY(${ids}) GROUP BY job_id`,
-      sql<Array<{ job_id: string; attempt: number; attempt_seq: number }>>`
-        SELECT DISTINCT ON (job_id) job_id, attempt, attempt_seq FROM job_events WHERE job_id = ANY(${ids}) ORDER BY job_id, seq DESC`,
-    ]);
-    const last = new Map(lasts.map((row) => [row.job_id, row]));
-    for (const row of totals) {
+    for (const row of await this.#indexRows(jobIds)) {
       const known = this.#index.get(row.job_id);
       // Another replica truncated the job: later events here are stored without their lines.
       if (known !== undefined && row.truncated) known.truncated = true;
       if (known !== undefined && known.count >= row.count) continue;
-      const end = last.get(row.job_id);
-      this.#index.set(row.job_id, { count: row.count, attempt: end?.attempt ?? 0, highestSeq: end?.attempt_seq ?? 0, bytes: Number(row.bytes), truncated: row.truncated });
+      this.#index.set(row.job_id, indexOf(row));
     }
-    const [all] = await sql<Array<{ bytes: string }>>`SELECT bytes FROM job_event_totals WHERE id = 1`;
+    const [all] = await this.#store.sql<Array<{ bytes: string }>>`SELECT bytes FROM job_event_totals WHERE id = 1`;
     if (all !== undefined) this.#totalBytes = Number(all.bytes);
+  }
+
+  /**
+   * Each job's count and last event in ONE statement, so from one snapshot: read by two queries,
+   * an event committed between them gave a count that includes it beside a last seq that does not
+   * (0), and as the count was then known, no later reload corrected the seq: the runner's next
+   * event was a gap forever and its result was answered `events_missing` forever.
+   */
+  #indexRows(jobIds: readonly string[] | undefined): Promise<IndexRow[]> {
+    const sql = this.#store.sql;
+    if (jobIds === undefined) {
+      return sql<IndexRow[]>`
+        SELECT t.job_id, t.count, t.bytes, t.truncated, l.attempt, l.attempt_seq
+        FROM (SELECT job_id, count(*)::int AS count, sum(bytes)::bigint AS bytes, bool_or(truncated) AS truncated FROM job_events GROUP BY job_id) AS t
+        JOIN (SELECT DISTINCT ON (job_id) job_id, attempt, attempt_seq FROM job_events ORDER BY job_id, seq DESC) AS l USING (job_id)`;
+    }
+    const ids = sql.array(jobIds as string[]);
+    return sql<IndexRow[]>`
+      SELECT t.job_id, t.count, t.bytes, t.truncated, l.attempt, l.attempt_seq
+      FROM (SELECT job_id, count(*)::int AS count, sum(bytes)::bigint AS bytes, bool_or(truncated) AS truncated FROM job_events WHERE job_id = ANY(${ids}) GROUP BY job_id) AS t
+      JOIN (SELECT DISTINCT ON (job_id) job_id, attempt, attempt_seq FROM job_events WHERE job_id = ANY(${ids}) ORDER BY job_id, seq DESC) AS l USING (job_id)`;
   }
 
   /**
