@@ -89,3 +89,21 @@ test("JobOutbox.release() with no session waits for the next one, and its lease 
   expect(sent).toEqual([{ v: 1, type: "release", jobId: "j1", attempt: 1 }]);
   expect(done).toEqual([job, live]);
 });
+
+test("JobOutbox: events_missing for events it no longer holds (acked already) waits for the overdue resend instead of resending at once, which looped as fast as the connection went", () => {
+  const { job } = outbox();
+  job.log([{ ts: 1, level: "info", msg: "Request" }]);
+  job.acked(1);
+  job.log([{ ts: 2, level: "info", msg: "Response" }]);
+  void job.complete({ status: "succeeded", startedAt: 1, finishedAt: 2 });
+  // A replica whose view is behind asks for seq 1, which the replica before it acknowledged.
+  expect(job.resultAnswered(false, "events_missing", 1)).toBe("wait");
+  expect(job.done).toBe(false);
+  expect(job.resendOverdue()).toEqual([]);
+  expect(job.resendOverdue().map((m) => m.type)).toEqual(["log", "result"]);
+  // What it still holds is resent at once, as is everything when the controller names no seq.
+  expect(job.resultAnswered(false, "events_missing", 2)).toBe("resend");
+  expect(job.resultAnswered(false, "events_missing", undefined)).toBe("resend");
+  job.acked(2);
+  expect(job.resultAnswered(false, "events_missing", 2)).toBe("wait");
+});

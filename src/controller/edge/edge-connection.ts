@@ -362,7 +362,10 @@ export class EdgeConnection implements ControllerConnection {
         if (!msg.accepted && msg.reason !== "events_missing") {
           this.#warn("result_refused", `Controller refused the result of job "${msg.jobId}" attempt ${msg.attempt}: ${clip(String(msg.reason ?? "no reason"), 128)}`);
         }
-        if (job.resultAnswered(msg.accepted, msg.reason) === "resend") this.#send(job.pending());
+        const expected = Number.isSafeInteger(msg.expectedSeq) ? msg.expectedSeq : undefined;
+        const next = job.resultAnswered(msg.accepted, msg.reason, expected);
+        if (next === "resend") this.#send(job.pending());
+        if (next === "wait") this.#warn("events_gone", `Controller asks for events of job "${clip(msg.jobId, 128)}" from seq ${String(expected)} that it acknowledged already: the result goes again with a later heartbeat`);
         return;
       }
       case "error": {

@@ -131,8 +131,17 @@ export class JobOutbox implements JobHandle {
     }
   }
 
-  resultAnswered(accepted: boolean, reason: string | undefined): "resend" | "done" {
-    if (!accepted && reason === "events_missing") return "resend";
+  /**
+   * `wait`: the controller asks for events from `expectedSeq` on, which it acknowledged already
+   * (this outbox no longer holds them): resending at once would only be refused again, in a loop
+   * as fast as the connection goes. The result stays for resendOverdue(), by when a replica whose
+   * view was behind may have caught up.
+   */
+  resultAnswered(accepted: boolean, reason: string | undefined, expectedSeq?: number): "resend" | "wait" | "done" {
+    if (!accepted && reason === "events_missing") {
+      const first = this.#events[0]?.seq;
+      return expectedSeq === undefined || (first !== undefined && first <= expectedSeq) ? "resend" : "wait";
+    }
     this.#finish(reason === undefined ? { accepted } : { accepted, reason });
     return "done";
   }
