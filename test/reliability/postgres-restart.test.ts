@@ -43,11 +43,6 @@ forEachStore("PostgreSQL restarted under load", (store) => {
 
     const acked: string[] = [];
     let refused = 0;
-    // A submit whose connection failed (seen once in a full-suite run, never alone: a pooled
-    // keep-alive socket under load) is retried as any client would; the job may have committed,
-    // which the counts below already allow (a new id each time). Counted and bounded, so a
-    // controller that dropped connections while its store is down would still fail the test.
-    const networkErrors: string[] = [];
     const states = new Set<string>();
     const submit = async () => {
       for (;;) {
@@ -55,17 +50,10 @@ forEachStore("PostgreSQL restarted under load", (store) => {
           method: "POST",
           headers: { authorization: `Bearer ${controller.adminToken}`, "content-type": "application/json" },
           body: JSON.stringify({ plugin: "echo" }),
-        }).catch((error: unknown) => {
-          networkErrors.push(String(error));
-          return undefined;
-        });
-        if (res === undefined) {
-          await Bun.sleep(100);
-          continue;
-        }
-        if (res.status === 201) return acked.push(((await res.json()) as { id: string }).id);
-        await res.body?.cancel();
-        expect(res.status).toBe(503);
+        }).catch(() => undefined);
+        if (res?.status === 201) return acked.push(((await res.json()) as { id: string }).id);
+        await res?.body?.cancel();
+        expect(res?.status).toBe(503);
         refused++;
         await Bun.sleep(100);
       }
@@ -110,7 +98,6 @@ forEachStore("PostgreSQL restarted under load", (store) => {
       duplicated: 0,
       ackedNotCommitted: 0,
     });
-    expect(networkErrors.length, networkErrors.join("; ")).toBeLessThanOrEqual(2);
     // It was really down and back: refusals while failed, a reconnect, the runner's new session.
     expect(states.has("failed")).toBe(true);
     expect(refused).toBeGreaterThan(0);
