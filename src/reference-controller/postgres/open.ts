@@ -4,7 +4,7 @@
 // after a failure reconnects with backoff and reloads the view from the database.
 
 import { randomBytes } from "node:crypto";
-import postgres from "postgres";
+import postgres, { type Sql } from "postgres";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
@@ -24,6 +24,10 @@ export interface OpenPostgresOptions {
   commit?: GroupCommitOptions;
   jobMaxBytes?: number;
   maxBytes?: number;
+  /** Makes a connection pool (tests: one that strands its queries). */
+  connect?: () => Sql;
+  /** How long a reconnect waits for the database's answer before taking a new pool (default 10 s). */
+  probeTimeoutMs?: number;
   /** How often an idle store checks its connection (default 2 s). */
   pingMs?: number;
   timer?: Pick<Timers, "setTimeout" | "clearTimeout">;
@@ -34,13 +38,19 @@ const MAX_BACKOFF_MS = 10_000;
 export async function openPostgresBackend(options: OpenPostgresOptions): Promise<StoreBackend> {
   const logger = options.logger.child({ store: "postgres" });
   const timer = options.timer ?? realTimers;
-  const sql = postgres(options.url, {
+  const connect = options.connect ?? (() => postgres(options.url, {
     ...(options.password === undefined ? {} : { password: options.password }),
     max: 4,
     connect_timeout: 10,
     onnotice: () => {},
     connection: { application_name: "edge-runner controller" },
-  });
+  }));
+  // The driver's pool can strand every connection when backends die mid-transaction (seen with
+  // postgres 3.4.9: each later query then waits forever, server up or not), so a reconnect that
+  // gets no answer takes a new pool; everything holds this handle, never the pool itself.
+  let client = connect();
+  const abandoned: Sql[] = [];
+  const sql = swappable(() => client);
   try {
     await migrate(sql, logger);
   } catch (error) {
@@ -62,7 +72,8 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
     if (stopped) return;
     ping = timer.setTimeout(() => {
       if (stopped || commits.failure !== undefined || !commits.idle) return schedulePing();
-      sql`SELECT 1`.then(
+      // Bounded: a ping through a stranded pool would never settle, and never ping again.
+      within(options.probeTimeoutMs ?? 10_000, sql`SELECT 1`).then(
         () => schedulePing(),
         (error: unknown) => {
           if (stopped) return;
@@ -87,8 +98,18 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
       const tryOnce = async () => {
         if (done || stopped) return;
         try {
-          // Bounded: a query the driver never settles must not stop the retries.
-          await within(10_000, sql`SELECT 1`);
+          // Bounded: a query the driver never settles must not stop the retries; no answer at
+          // all may be a stranded pool, so the next try goes through a new one.
+          const probeMs = options.probeTimeoutMs ?? 10_000;
+          await within(probeMs, sql`SELECT 1`).catch((error: unknown) => {
+            if (!(error instanceof NoAnswer)) throw error;
+            // The old pool is ended at stop, not now: it also carries the LISTEN connection
+            // (pg-listen.ts), which reconnects on its own and must keep hearing other replicas.
+            abandoned.push(client);
+            client = connect();
+            logger.warn("No answer from PostgreSQL; reconnecting through a new connection pool", { attempt: attempt + 1 });
+            throw error;
+          });
           // Nothing is written meanwhile (the store refuses changes); a batch still out on the lost
           // connection ends in its own failure first, then the next try recovers.
           await within(60_000, Promise.all([store.load(), logs.load()]));
@@ -117,15 +138,31 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
       stopped = true;
       if (ping !== undefined) timer.clearTimeout(ping);
       await listener.stop();
+      // Not awaited: ending a stranded pool can wait forever (timeout 0 destroys its sockets).
+      for (const pool of abandoned.splice(0)) void pool.end({ timeout: 0 }).catch(() => {});
     },
   };
 }
 
+class NoAnswer extends Error {}
+
 /** `promise`, or a rejection once `ms` passed without it settling. */
 function within<T>(ms: number, promise: PromiseLike<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${ms} ms`)), ms)));
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer(`no answer from PostgreSQL within ${ms} ms`)), ms)));
   return Promise.race([Promise.resolve(promise), late]).finally(() => clearTimeout(timer));
+}
+
+/** A handle that always calls the current pool (tagged queries, begin, json, array, end…). */
+function swappable(current: () => Sql): Sql {
+  return new Proxy(function () {} as unknown as Sql, {
+    apply: (_target, _this, args: unknown[]) => (current() as unknown as (...a: unknown[]) => unknown)(...args),
+    get: (_target, key) => {
+      const pool = current() as unknown as Record<PropertyKey, unknown>;
+      const value = pool[key];
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(pool) : value;
+    },
+  });
 }
 
 /** The URL as logs may show it: never a password (there is none; this is belt and braces). */
