@@ -29,8 +29,11 @@ export interface RunnerPublicJwk {
 
 export interface RingKey {
   kid: string;
-  /** The private key as read (PKCS#8 or PKCS#1 PEM); ring-private-key.ts makes its KeyObject. */
-  pem: string;
+  /**
+   * The private key as read (PKCS#8 or PKCS#1 PEM); ring-private-key.ts makes its KeyObject.
+   * Not enumerable: a ring key spread, logged or serialized never carries it.
+   */
+  readonly pem: string;
   publicJwk: RunnerPublicJwk;
   current: boolean;
   file: string;
@@ -54,7 +57,8 @@ export function ringKeyOf(pem: string, current: boolean, file: string): RingKey 
   const n = base64url(read.numbers.n);
   const e = base64url(read.numbers.e);
   const kid = rsaKeyId({ n, e });
-  return { kid, pem, publicJwk: { kty: "RSA", n, e, kid, use: "enc", alg: "RSA-OAEP-256" }, current, file, modulusLength: read.numbers.bits };
+  const key = { kid, publicJwk: { kty: "RSA", n, e, kid, use: "enc", alg: "RSA-OAEP-256" }, current, file, modulusLength: read.numbers.bits } as Omit<RingKey, "pem">;
+  return Object.defineProperty(key, "pem", { value: pem, enumerable: false }) as RingKey;
 }
 
 async function ringKey(file: string, current: boolean): Promise<RingKey> {

@@ -42,6 +42,15 @@ describe("an RSA private key PEM read without node:crypto", () => {
     }
   });
 
+  test("a ring key keeps its PEM out of what is spread, logged or serialized, and still decrypts", () => {
+    const key = ringKeyOf(pkcs8, true, "k.pem");
+    const marker = pkcs8.split("\n")[1] as string;
+    expect(JSON.stringify(key)).not.toContain(marker);
+    expect(JSON.stringify({ ...key })).not.toContain("PRIVATE KEY");
+    expect(Object.keys(key)).not.toContain("pem");
+    expect(key.pem).toBe(pkcs8);
+  });
+
   test("a key whose numbers were altered (n no longer p·q) is refused, as is one with a broken structure", () => {
     // The last bytes are coefficient qInv (not checked) in PKCS#1; n starts near the front.
     const nAt = Buffer.from(pkcs1.trim().split("\n").slice(1, -1).join(""), "base64").length - 20;
