@@ -2,7 +2,7 @@
 // (store on disk), the runner's `prefetch` values alternated round by round in one run, so a
 // loaded machine moves every value alike. Not a test; figures for docs/performance.md.
 //
-//   bun scripts/bench/prefetch-ab.ts /tmp/p4-bin/edge-runner [--values=0,16] [--rounds=5] [--jobs=4000] [--concurrency=16]
+//   bun scripts/bench/prefetch-ab.ts /tmp/p4-bin/edge-runner [--values=0,16] [--rounds=5] [--jobs=4000] [--concurrency=16] [--warmup=200]
 
 import { tmpdir } from "node:os";
 import { NOOP_JOB } from "./clock-bundle.ts";
@@ -15,12 +15,13 @@ const values = flag("values", "0,16").split(",").map(Number);
 const rounds = Number(flag("rounds", "5"));
 const jobs = Number(flag("jobs", "4000"));
 const concurrency = Number(flag("concurrency", "16"));
+const warmupJobs = Number(flag("warmup", "200"));
 
 const results = new Map<number, Array<{ perSecond: number; cpuPer1000: number }>>(values.map((v) => [v, []]));
 for (let r = 0; r < rounds; r++) {
   // Alternate the order too, so neither value always runs right after the other.
   for (const prefetch of r % 2 === 0 ? values : [...values].reverse()) {
-    const tp = await splitProcessThroughput({ binary, parentDir: tmpdir(), concurrency, prefetch, warmupJobs: 200, jobs, job: NOOP_JOB });
+    const tp = await splitProcessThroughput({ binary, parentDir: tmpdir(), concurrency, prefetch, warmupJobs, jobs, job: NOOP_JOB });
     const cpuPer1000 = ((tp.runnerCpu + tp.controllerCpu) * tp.seconds / tp.jobs) * 1000;
     results.get(prefetch)!.push({ perSecond: tp.perSecond, cpuPer1000 });
     console.log(`round ${r + 1} prefetch ${prefetch}: ${Math.round(tp.perSecond)} jobs/s, ${cpuPer1000.toFixed(2)} CPU-s/1,000 (runner ${tp.runnerCpu.toFixed(2)}, controller ${tp.controllerCpu.toFixed(2)} cores)`);
