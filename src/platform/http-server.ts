@@ -23,7 +23,7 @@ export interface ServeOptions {
 }
 
 /** The largest WebSocket message the server takes (protocol frames are at most 4 MiB). */
-const MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024;
+export const MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024;
 const DEFAULT_MAX_BODY_BYTES = 40 * 1024 * 1024;
 
 export interface HttpServer {

@@ -5,13 +5,36 @@
 
 import { runtime } from "./runtime.ts";
 
+type WsOptions = { ca?: string; headers?: Record<string, string>; maxPayload?: number };
+
 /** The `ws` package's WebSocket on Node, else undefined. */
-export const WsWebSocket: (new (url: string, options?: { ca?: string }) => WebSocket) | undefined =
-  runtime === "node" ? ((await import("ws")).default as unknown as new (url: string, options?: { ca?: string }) => WebSocket) : undefined;
+export const WsWebSocket: (new (url: string, options?: WsOptions) => WebSocket) | undefined =
+  runtime === "node" ? ((await import("ws")).default as unknown as new (url: string, options?: WsOptions) => WebSocket) : undefined;
 
 export const WebSocketImpl: typeof WebSocket =
   (globalThis as { WebSocket?: typeof WebSocket }).WebSocket ?? (WsWebSocket as unknown as typeof WebSocket);
 
 export function openWebSocket(url: string): WebSocket {
   return new WebSocketImpl(url);
+}
+
+/**
+ * A client WebSocket that sends request headers, which the browser API cannot: `ws` on Node (which
+ * also refuses a message over `maxPayload` itself, closing with 1009), an options object with
+ * `headers` on Bun and Deno (whose clients take no such cap: the caller checks each message).
+ */
+export function openWebSocketWithHeaders(url: string, options: { headers: Record<string, string>; maxPayload: number }): WebSocket {
+  if (WsWebSocket !== undefined) return new WsWebSocket(url, { headers: options.headers, maxPayload: options.maxPayload });
+  const Ws = WebSocketImpl as unknown as new (url: string, init: { headers: Record<string, string> }) => WebSocket;
+  return new Ws(url, { headers: options.headers });
+}
+
+/**
+ * Bytes queued for sending on a server-side socket (Hono's `ws.raw`): Bun's ServerWebSocket says it
+ * through getBufferedAmount(), `ws` (Node) and Deno's WebSocket through bufferedAmount.
+ */
+export function serverSocketBufferedAmount(raw: unknown): number {
+  const socket = raw as { getBufferedAmount?: () => number; bufferedAmount?: number } | undefined;
+  if (typeof socket?.getBufferedAmount === "function") return socket.getBufferedAmount();
+  return typeof socket?.bufferedAmount === "number" ? socket.bufferedAmount : 0;
 }

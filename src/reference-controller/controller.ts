@@ -24,6 +24,7 @@ import { sealSensitiveOutputs } from "../secrets/sensitive-outputs.ts";
 import { EdgeSessions, POLL_GRACE_MS } from "./edge-sessions.ts";
 import { SessionDirectory } from "./session-directory.ts";
 import { sessionForwarder } from "./session-forward.ts";
+import { SessionRelays } from "./session-relay.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
 import { PauseDetector } from "./pause-detector.ts";
 import { jobJson, type JobJson } from "./records.ts";
@@ -66,6 +67,8 @@ export class ReferenceController {
   readonly #backend: StoreBackend;
   #stopRecovery: (() => void) | undefined;
   readonly #directory: SessionDirectory | undefined;
+  /** PostgreSQL: WebSocket attaches relayed to the replica holding their session. */
+  readonly #relays: SessionRelays | undefined;
 
   private constructor(options: ReferenceControllerOptions, opened?: StoreBackend, openedShared?: SharedStores) {
     const logger = (options.logger ?? new Logger()).child({ component: "controller" });
@@ -161,6 +164,8 @@ export class ReferenceController {
     // PostgreSQL: sessions are listed in the database, so any replica can forward to their owner.
     const directory = SessionDirectory.over(backend.sessionRows, { clock, timer, logger, expiryMs: this.core.settings.pollWaitMs + POLL_GRACE_MS, advertiseUrl: () => options.advertiseUrl ?? this.#server?.url ?? "" });
     this.#directory = directory;
+    const relays = directory === undefined ? undefined : new SessionRelays({ directory, logger, timer });
+    this.#relays = relays;
     if (directory !== undefined) this.runners.remoteSessions = () => directory.remoteRunners();
     this.sessions = new EdgeSessions({ core: this.core, runners: this.runners, timer, ...(directory === undefined ? {} : { directory }) });
     const secrets = shared.secrets;
@@ -180,7 +185,7 @@ export class ReferenceController {
       runners: this.runners,
       upgradeWebSocket,
       accepting: () => this.#state === "ready",
-      ...(directory === undefined ? {} : { forwarder: sessionForwarder({ directory, pollWaitMs: this.core.settings.pollWaitMs, logger }) }),
+      ...(directory === undefined || relays === undefined ? {} : { forwarder: sessionForwarder({ directory, pollWaitMs: this.core.settings.pollWaitMs, logger }), relays }),
     }));
     // Plugin bundles (before the admin app, whose middleware wants the admin token on all of
     // /api/v1): the admin token may publish and read; a registered runner's API key may read.
@@ -391,6 +396,7 @@ export class ReferenceController {
     this.#directory?.stop();
     await this.#backend.stop?.();
     for (const session of [...this.core.sessions.all()]) this.sessions.end(session, "controller stopping", 1001);
+    this.#relays?.closeAll(1001, "controller stopping");
     this.core.wakeAll();
     await this.#server?.close();
     await this.core.store.close();

@@ -2,7 +2,7 @@
 // attach, long-poll send/receive, and session end.
 
 import { Hono, type Context } from "hono";
-import type { UpgradeWebSocket } from "hono/ws";
+import type { UpgradeWebSocket, WSEvents } from "hono/ws";
 import { EDGE_PATHS, PROTOCOL_VERSION, type CreateSessionRequest } from "../protocol/edge-v1.ts";
 import { packTexts } from "../protocol/frames.ts";
 import { MAX_BATCH_MESSAGES } from "../protocol/limits.ts";
@@ -13,6 +13,7 @@ import type { RunnerMessages } from "./runner-messages.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import type { EdgeSession } from "./session.ts";
 import type { SessionForwarder } from "./session-forward.ts";
+import type { SessionRelays } from "./session-relay.ts";
 import { bearerToken } from "./tokens.ts";
 
 export interface EdgeAppOptions {
@@ -25,6 +26,8 @@ export interface EdgeAppOptions {
   accepting: () => boolean;
   /** PostgreSQL replicas: long-poll calls of a session another replica holds go there. */
   forwarder?: SessionForwarder;
+  /** PostgreSQL replicas: a WebSocket attach of a session another replica holds is relayed there. */
+  relays?: SessionRelays;
 }
 
 /** Session creation and credential checks carry a few short strings. */
@@ -90,10 +93,16 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
   app.get(
     `${base}/:id/ws`,
     async function checkWebSocketToken(c, next) {
-      // Not forwarded: a WebSocket attach on a replica that does not hold the session gets 404,
-      // and a runner on `transport: auto` falls back to long-poll, whose calls are forwarded.
-      const session = core.sessions.get(c.req.param("id"));
-      if (session === undefined) return errorResponse(c, 404, "not_found", "No such session (it ended); create a new one");
+      const id = c.req.param("id");
+      const session = core.sessions.get(id);
+      if (session === undefined) {
+        // Another replica's session (PostgreSQL): relayed there, once its socket there is open.
+        const relayed = await options.relays?.attach(c, id);
+        if (relayed instanceof Response) return relayed;
+        if (relayed === undefined) return errorResponse(c, 404, "not_found", "No such session (it ended); create a new one");
+        c.set("relay" as never, relayed as never);
+        return next();
+      }
       if (!session.consumeWebSocketToken(c.req.query("token"))) {
         return errorResponse(c, 401, "unauthorized", "Wrong, missing or already used session token");
       }
@@ -101,6 +110,8 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
       await next();
     },
     options.upgradeWebSocket((c) => {
+      const relayed = c.get("relay" as never) as WSEvents | undefined;
+      if (relayed !== undefined) return relayed;
       const session = c.get("session" as never) as EdgeSession;
       return {
         onOpen: (_event, ws) => {

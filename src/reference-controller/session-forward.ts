@@ -2,7 +2,8 @@
 // replica holds (PostgreSQL only): a load balancer without affinity may send a runner's calls to
 // any replica. The target is only ever the owner's advertised URL as it registered it in
 // `edge_sessions`; the presented token must match that row's hash before anything is sent; a
-// forwarded request carries FORWARDED_HEADER and is never forwarded again (no loops).
+// forwarded request carries FORWARDED_HEADER and is never forwarded again (no loops). Those rules
+// are `sessionOwner`, which the WebSocket relay (session-relay.ts) applies too.
 
 import type { Context } from "hono";
 import { EdgeError } from "../errors.ts";
@@ -11,12 +12,38 @@ import { normalizeHttpUrl, publicUrl } from "../config/url.ts";
 import { readLimited } from "../util/read-limited.ts";
 import { errorFromException, errorResponse, MAX_BODY_BYTES } from "./http-helpers.ts";
 import type { SessionDirectory } from "./session-directory.ts";
+import type { SessionRow } from "./store-seam.ts";
 import { bearerToken, matchesHash } from "./tokens.ts";
 
 /** Set on a forwarded request (value: the forwarding replica's id). */
 export const FORWARDED_HEADER = "x-edge-runner-forwarded";
 /** A send or DELETE answers at once; a receive is held up to `pollWaitMs`, plus this margin. */
-const FORWARD_MARGIN_MS = 10_000;
+export const FORWARD_MARGIN_MS = 10_000;
+
+/**
+ * Where a request for session `id`, which this replica does not hold, goes: nowhere (answer 404
+ * here: it was forwarded already, no live row says another replica holds it, or that row's URL is
+ * not http(s)); "unauthorized" when `token` is not that session's (checked before any hop); else
+ * the owner's row and its normalized advertised URL.
+ */
+export async function sessionOwner(
+  directory: SessionDirectory,
+  c: Context,
+  id: string,
+  token: string | undefined,
+): Promise<{ row: SessionRow; base: string } | "unauthorized" | undefined> {
+  if (c.req.header(FORWARDED_HEADER) !== undefined) return undefined;
+  const row = await directory.remote(id);
+  if (row === undefined) return undefined;
+  if (!matchesHash(token, row.tokenHash)) return "unauthorized";
+  const base = normalizeHttpUrl(row.advertiseUrl);
+  return base === undefined ? undefined : { row, base };
+}
+
+/** Logged when the owner cannot be reached (never with the token: the URL is the bare base). */
+export function logUnreachableOwner(logger: Logger, id: string, owner: { row: SessionRow; base: string }, error: unknown): void {
+  logger.info("Cannot reach the replica holding a session; answering 404 so the runner opens a new one", { sessionId: id, replica: owner.row.replicaId, url: publicUrl(owner.base), error: String(error).slice(0, 200) });
+}
 
 export interface SessionForwarder {
   /**
@@ -31,13 +58,11 @@ export function sessionForwarder(options: { directory: SessionDirectory; pollWai
   const { directory, logger } = options;
   return {
     async forward(c, id) {
-      if (c.req.header(FORWARDED_HEADER) !== undefined) return undefined;
-      const row = await directory.remote(id);
-      if (row === undefined) return undefined;
       const authorization = c.req.header("authorization");
-      if (!matchesHash(bearerToken(authorization), row.tokenHash)) return errorResponse(c, 401, "unauthorized", "Wrong or missing session token");
-      const base = normalizeHttpUrl(row.advertiseUrl);
-      if (base === undefined) return undefined;
+      const owner = await sessionOwner(directory, c, id, bearerToken(authorization));
+      if (owner === "unauthorized") return errorResponse(c, 401, "unauthorized", "Wrong or missing session token");
+      if (owner === undefined) return undefined;
+      const { base } = owner;
       const url = new URL(c.req.url);
       const method = c.req.method;
       let body: Uint8Array | undefined;
@@ -67,7 +92,7 @@ export function sessionForwarder(options: { directory: SessionDirectory; pollWai
         });
         return new Response(answer.body, { status: answer.status, headers: { "content-type": answer.headers.get("content-type") ?? "application/json" } });
       } catch (error) {
-        logger.info("Cannot reach the replica holding a session; answering 404 so the runner opens a new one", { sessionId: id, replica: row.replicaId, url: publicUrl(base), error: String(error).slice(0, 200) });
+        logUnreachableOwner(logger, id, owner, error);
         return undefined;
       }
     },

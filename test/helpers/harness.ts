@@ -14,6 +14,7 @@ import type { JobExecutor } from "../../src/runner/job-executor.ts";
 import { generateKeyPairSync } from "node:crypto";
 import { RunnerKeyRing, ringKeyOf } from "../../src/secrets/key-ring.ts";
 import { SecretInputsExecutor } from "../../src/runner/secret-inputs-executor.ts";
+import type { ControllerClient } from "../../src/platform/controller-client.ts";
 
 let sharedRing: RunnerKeyRing | undefined;
 /** One RSA-2048 key ring for every test runner (made once: key generation is slow). */
@@ -49,6 +50,8 @@ export interface TestRunnerOptions {
   controllerUrl?: string | readonly string[];
   /** The runner's key ring; default testKeyRing(), told to the controller at start. */
   ring?: RunnerKeyRing;
+  /** HTTP and WebSocket clients (a test may route them, as a load balancer would). */
+  client?: ControllerClient;
 }
 
 export function startRunner(options: TestRunnerOptions): { runner: Runner; connection: EdgeConnection; executor: JobExecutor; logger: Logger; records: LogRecord[] } {
@@ -74,6 +77,7 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
     startJitterMs: 0,
     logger,
     onTick: (loop, ms) => runner?.loops.tick(loop, ms),
+    ...(options.client === undefined ? {} : { client: options.client }),
   });
   runner = new Runner({
     runnerId,
