@@ -25,6 +25,8 @@ export interface AdminAppOptions {
   /** Why the state is `failed` (the store cannot be written), shown by /health. */
   reason: () => string | undefined;
   startedAt: number;
+  /** PostgreSQL: live sessions of every replica (undefined when the database cannot say). */
+  allSessions?: () => Promise<number | undefined>;
 }
 
 export function createAdminApp(options: AdminAppOptions): Hono {
@@ -32,7 +34,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   const app = new Hono();
 
   // Health without a token says only whether the controller is up; with one it adds counters.
-  app.get("/health", function health(c) {
+  app.get("/health", async function health(c) {
     const state = options.state();
     const body: Record<string, unknown> = { status: state === "ready" ? "ok" : state, version: VERSION };
     const reason = options.reason();
@@ -48,6 +50,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         store: { kind: core.store.kind, compaction: { ...core.store.compaction }, eventJournalBytes: core.logs.totalBytes },
         background: { sweep: { ...core.background.sweep } },
       });
+      const all = await options.allSessions?.();
+      if (all !== undefined) body.sessionsAllReplicas = all;
     }
     return c.json(body, state === "ready" ? 200 : 503);
   });

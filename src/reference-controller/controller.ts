@@ -218,6 +218,7 @@ export class ReferenceController {
       state: () => this.#state,
       reason: () => this.#failureReason,
       startedAt: clock.now(),
+      ...(directory === undefined ? {} : { allSessions: () => directory.liveCount() }),
     }));
     const sweepIntervalMs = options.sweepIntervalMs ?? 1000;
     this.#pauses = new PauseDetector({

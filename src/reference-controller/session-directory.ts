@@ -100,6 +100,21 @@ export class SessionDirectory {
     }
   }
 
+  /**
+   * Live sessions of every replica, this one's included; undefined if the database cannot say
+   * within `timeoutMs` (health must answer even when the database does not).
+   */
+  async liveCount(timeoutMs = 2_000): Promise<number | undefined> {
+    let handle: unknown;
+    const late = new Promise<undefined>((resolve) => (handle = this.#options.timer.setTimeout(() => resolve(undefined), timeoutMs)));
+    try {
+      const rows = this.#options.rows.live(this.#freshSince()).then((live) => live.length, () => undefined);
+      return await Promise.race([rows, late]);
+    } finally {
+      this.#options.timer.clearTimeout(handle);
+    }
+  }
+
   #freshSince(): number {
     return this.#options.timer.now() - this.#options.expiryMs;
   }

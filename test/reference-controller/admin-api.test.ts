@@ -28,6 +28,8 @@ forEachStore("admin API", (store) => {
     expect(health).toEqual({ status: 200, body: { status: "ok", version: expect.any(String) } });
     expect((await call("GET", "/health")).body.counters).toMatchObject({ protocolErrors: 0 });
     expect((await call("GET", "/health")).body.store.kind).toBe(store.kind);
+    // Only replicas on PostgreSQL count the sessions of them all (here: none).
+    expect((await call("GET", "/health")).body.sessionsAllReplicas).toBe(store.kind === "postgres" ? 0 : undefined);
   });
 
   test("POST /api/v1/jobs validates the body with clear 400 errors", async () => {

@@ -2,7 +2,8 @@
 // stand-in runner socket whose send queues the test sets. Neither direction queues past
 // RELAY_MAX_QUEUED_BYTES: a side that does not read is given up with 1013 on both sides, as is an
 // owner that sends more before the runner's upgrade completes; a frame over the message cap is
-// closed with 1009. Real sockets, across replicas and runtimes: session-forwarding*.test.ts.
+// closed with 1009. Real sockets, across replicas and runtimes: session-forwarding*.test.ts. And
+// health's count of every replica's sessions, which gives up on a database that does not answer.
 
 import { expect, test } from "bun:test";
 import { Hono } from "hono";
@@ -176,4 +177,18 @@ test("a frame over the WebSocket message cap, either way, closes both sides with
   expect(other.owner.sent).toEqual([]);
   expect(other.owner.closedWith?.code).toBe(1009);
   expect(second.runner.closedWith?.code).toBe(1009);
+});
+
+test("the count of every replica's live sessions (health) is undefined when the database does not answer in time, or fails", async () => {
+  const directory = (live: () => Promise<never[]>) =>
+    new SessionDirectory({
+      rows: { replicaId: "b", put: () => {}, remove: () => {}, find: async () => undefined, live, heartbeat: async () => {} },
+      timer: realTimers,
+      logger: memoryLogger().logger,
+      expiryMs: 60_000,
+      advertiseUrl: () => "http://b.test:8780",
+    });
+  expect(await directory(() => new Promise<never[]>(() => {})).liveCount(50)).toBeUndefined();
+  expect(await directory(() => Promise.reject(new Error("connection refused"))).liveCount(50)).toBeUndefined();
+  expect(await directory(async () => [] as never[]).liveCount(50)).toBe(0);
 });

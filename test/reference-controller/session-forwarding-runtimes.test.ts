@@ -81,7 +81,8 @@ forEachStore("WebSocket attach relayed between replica processes", (store) => {
         { v: 1, type: "result", jobId, attempt: 1, lastSeq: 0, status: "succeeded", output: { via: flavour.name }, startedAt: 1, finishedAt: 2 },
       ]));
       expect(await eventually(() => got.find((m) => m.type === "result_ack"), 15_000, "the result's ack through B")).toMatchObject({ jobId, accepted: true });
-      expect((await call(b.url, `/api/v1/jobs/${jobId}`, admin)).body).toMatchObject({ status: "succeeded", output: { via: flavour.name } });
+      // A acknowledged it once durable; B hears of it a moment later (LISTEN), so ask A.
+      expect((await call(a.url, `/api/v1/jobs/${jobId}`, admin)).body).toMatchObject({ status: "succeeded", output: { via: flavour.name } });
 
       // A's close code passes through B (its reason is A's runtime's: Deno's server says its own).
       a.proc.kill("SIGTERM");

@@ -106,6 +106,11 @@ forEachStore("long-poll sessions forwarded between replicas", (store) => {
 
     const listed = await fetch(`${b.url}/api/v1/runners`, { headers: { authorization: `Bearer ${ADMIN}` } });
     expect(((await listed.json()) as { runners: Array<{ id: string; connected: boolean }> }).runners).toEqual([expect.objectContaining({ id: "r1", connected: true })]);
+    // Health counts this process's sessions, and beside them the live ones of every replica.
+    for (const [replica, own] of [[a, 1], [b, 0]] as const) {
+      const health = await fetch(`${replica.url}/api/v1/health`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      expect(await health.json()).toMatchObject({ sessions: own, sessionsAllReplicas: 1 });
+    }
 
     // A wrong token is refused by B before anything is forwarded.
     expect((await call(b.url, "GET", `/edge/v1/sessions/${sessionId}/receive?waitMs=0`, "wrong")).status).toBe(401);
