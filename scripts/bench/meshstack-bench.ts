@@ -4,13 +4,14 @@
 // (one run at a time): instant runs (the built-in "manual" plugin) and runs that take 1 s
 // ("echo" sleeping, standing in for a pipeline).
 
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { MeshstackConnection } from "../../src/controller/meshstack/meshstack-connection.ts";
 import { RunOutboxStore } from "../../src/controller/meshstack/outbox.ts";
+import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { Logger } from "../../src/log/logger.ts";
 import { BUILTIN_PLUGINS } from "../../src/plugins/builtin/index.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
@@ -39,7 +40,7 @@ async function withRunner<T>(concurrency: number, pollIntervalMs: number, body: 
   const connection = new MeshstackConnection({
     client: new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "bench", clientSecret: "bench-secret" }, runnerName: "edge-runner", runnerVersion: "bench", nodeId: "bench" }),
     runnerUuid: fake.runnerUuid,
-    store: new RunOutboxStore(dataDir),
+    store: new RunOutboxStore(dataDir, new AtRestCipher(randomBytes(32), "meshStack outbox")),
     keys: () => [pair.privateKey],
     ...(plugins !== undefined ? { plugins } : manual ? {} : { plugins: { MANUAL: { plugin: "echo", action: "default" } } }),
     logger,

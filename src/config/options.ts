@@ -100,6 +100,7 @@ export const OPTIONS = [
   { name: "runnerKeyFile", type: "path", scope: "runner", help: "One PEM RSA private key (PKCS#8 or PKCS#1, mode 0600) used as an extra key of the runner's key ring: the key registered with meshcloud's own runner, when moving from it." },
   { name: "pollIntervalMs", type: "duration", scope: "runner", default: "5s", help: "meshStack: how often an idle runner asks for a run (jittered ±20%); it asks again at once after a run ends or a claim returned one." },
   { name: "meshstackStatusIntervalMs", type: "duration", scope: "runner", default: "10s", help: "meshStack: how often a running run's status is sent even when nothing changed (meshStack's liveness signal; an abort is noticed at the next one)." },
+  { name: "meshstackOutboxKeyFile", type: "path", scope: "runner", help: "meshStack: key that seals the outbox at rest (each run's token and unsent status updates, with sensitive outputs and plans; mode 0600; created when missing; default outbox.key in runnerKeyDir). A record sealed with another key is not resumed: keep the file with the data directory's state, out of backups that leave the host." },
   { name: "meshstackPlugins", type: "string", scope: "runner", help: "meshStack: JSON text or file mapping an implementation type (MANUAL, TERRAFORM, GITHUB_WORKFLOW, GITLAB_CICD, AZURE_DEVOPS) to the plugin that runs it: \"name[@version]\" or {\"plugin\", \"action\"}; default the built-in integrations." },
 
   // controller

@@ -1,36 +1,44 @@
-// Values a controller keeps on disk encrypted with a key file of its own (32 random bytes,
-// mode 0600, made on first use): AES-256-GCM with a fresh IV per value, stored as
-// "v1.<iv>.<ciphertext>.<tag>" in base64url. A copy of the data directory without the key file
-// holds no secret in plain text.
+// Values kept on disk encrypted with a key file of their own (32 random bytes, mode 0600, made on
+// first use): AES-256-GCM with a fresh IV per value, stored as "v1.<iv>.<ciphertext>.<tag>" in
+// base64url. The controller seals its secrets and sensitive outputs with one, the runner its
+// meshStack outbox with another. A copy of the data directory without the key file holds no
+// secret in plain text.
 
 import { secretFileRefusal } from "../util/secret-file-rule.ts";
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { EdgeError } from "../errors.ts";
 import { createFileOnce } from "../util/create-file-once.ts";
 
 const KEY_BYTES = 32;
 
+/** Whose key file it is, as messages name it: "controller" (secrets.key), "meshStack outbox" (the runner's outbox.key). */
+export type AtRestKeyOwner = "controller" | "meshStack outbox";
+
 export class AtRestCipher {
   readonly #key: Buffer;
+  readonly #owner: AtRestKeyOwner;
 
-  constructor(key: Buffer) {
+  constructor(key: Buffer, owner: AtRestKeyOwner = "controller") {
     if (key.length !== KEY_BYTES) throw new RangeError(`An at-rest key is ${KEY_BYTES} bytes, not ${key.length}`);
     this.#key = key;
+    this.#owner = owner;
   }
 
-  /** Reads the key file, or creates it (0600) when missing; refuses one other users can read. */
-  static fromKeyFile(file: string): AtRestCipher {
+  /** Reads the key file, or creates it (0600, its directory 0700) when missing; refuses one other users can read. */
+  static fromKeyFile(file: string, owner: AtRestKeyOwner = "controller"): AtRestCipher {
     if (!fs.existsSync(file)) {
+      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
       // Whole or absent: a short key left by a full disk would stop every later start.
       createFileOnce(file, randomBytes(KEY_BYTES).toString("base64") + "\n", 0o600);
     }
     const info = fs.statSync(file);
     const refusal = secretFileRefusal(file, info);
-    if (refusal !== undefined) throw new EdgeError("config_invalid", `Refusing controller key file "${file}": ${refusal.reason}${refusal.fix === undefined ? "" : `; run ${refusal.fix}`}`);
+    if (refusal !== undefined) throw new EdgeError("config_invalid", `Refusing ${owner} key file "${file}": ${refusal.reason}${refusal.fix === undefined ? "" : `; run ${refusal.fix}`}`);
     const key = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
-    if (key.length !== KEY_BYTES) throw new EdgeError("config_invalid", `Cannot use controller key file "${file}": it must hold ${KEY_BYTES} bytes in base64`);
-    return new AtRestCipher(key);
+    if (key.length !== KEY_BYTES) throw new EdgeError("config_invalid", `Cannot use ${owner} key file "${file}": it must hold ${KEY_BYTES} bytes in base64`);
+    return new AtRestCipher(key, owner);
   }
 
   /** A key for another purpose derived from this one (HKDF-SHA256): every holder of the key file derives the same. */
@@ -56,7 +64,7 @@ export class AtRestCipher {
       decipher.setAuthTag(Buffer.from(parts[3]!, "base64url"));
       return Buffer.concat([decipher.update(Buffer.from(parts[2]!, "base64url")), decipher.final()]).toString("utf8");
     } catch {
-      throw new EdgeError("secret_corrupt", `Cannot open the stored value of "${context}": the controller key file does not match or the value was altered`);
+      throw new EdgeError("secret_corrupt", `Cannot open the stored value of "${context}": the ${this.#owner} key file does not match or the value was altered`);
     }
   }
 }

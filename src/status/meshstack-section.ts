@@ -30,6 +30,8 @@ export interface MeshstackStatusSection {
   recent: Array<MeshstackActivitySnapshot["recent"][number] & { agoMs: number }>;
   outboxRuns: number;
   recoveredRuns: number;
+  /** Outbox files found at start-up that could not be opened: their runs stay unreported. */
+  outboxUnreadable: Array<{ file: string; reason: string }>;
 }
 
 const MAX_TEXT = 300;
@@ -50,6 +52,7 @@ export function meshstackStatusSection(m: MeshstackSnapshot, now: number, redact
     recent: m.recent.map((r) => ({ ...r, workspace: text(r.workspace), ...(r.message === undefined ? {} : { message: text(r.message) }), agoMs: Math.max(0, now - r.finishedAt) })),
     outboxRuns: m.outboxRuns,
     recoveredRuns: m.recoveredRuns,
+    outboxUnreadable: m.unreadable.map((u) => ({ file: text(u.file), reason: text(u.reason) })),
   };
   if (m.lastClaimPollAt !== undefined) {
     out.lastClaimPollAt = m.lastClaimPollAt;
@@ -75,6 +78,7 @@ export function meshstackMetrics(m: MeshstackSnapshot, now: number): string {
     .set({}, m.lastClaimPollAt === undefined ? -1 : Math.max(0, now - m.lastClaimPollAt) / 1000);
   r.gauge({ name: "edge_runner_meshstack_runs_running", help: "meshStack runs being worked on." }).set({}, m.running.length);
   r.gauge({ name: "edge_runner_meshstack_outbox_runs", help: "Runs with updates not yet acknowledged by meshStack." }).set({}, m.outboxRuns);
+  r.gauge({ name: "edge_runner_meshstack_outbox_unreadable", help: "Outbox files found at start-up that could not be opened (sealed with another key, or corrupt): their runs are not reported." }).set({}, m.unreadable.length);
   return r.expose();
 }
 
@@ -106,6 +110,7 @@ export function renderMeshstackSection(m: MeshstackStatusSection): string {
   const problems = [
     m.lastLoginError === undefined ? "" : `<p class="chip t-bad">Login failing: ${esc(m.lastLoginError.message)}</p>`,
     m.lastClaimError === undefined || (m.lastClaimPollAt !== undefined && m.lastClaimPollAt > m.lastClaimError.at) ? "" : `<p class="chip t-warn">Last claim failed: ${esc(m.lastClaimError.message)}</p>`,
+    ...m.outboxUnreadable.map((u) => `<p class="chip t-bad">Outbox file not resumed (its run is not reported): <span class="mono">${esc(u.file)}</span>: ${esc(u.reason)}</p>`),
   ].join("");
   return (
     `<h2>meshStack <span class="count">${m.running.length}</span></h2>` +

@@ -3,74 +3,24 @@
 // repeat the important cases as a user runs them.
 
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { generateKeyPairSync } from "node:crypto";
 import { readdirSync } from "node:fs";
-import { memoryLogger } from "../../src/log/logger.ts";
-import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
-import { MeshstackConnection } from "../../src/controller/meshstack/meshstack-connection.ts";
 import { RunOutboxStore } from "../../src/controller/meshstack/outbox.ts";
-import type { PluginChoice } from "../../src/controller/meshstack/implementations.ts";
-import type { ImplementationType } from "../../src/controller/meshstack/run-document.ts";
-import { PluginPool } from "../../src/plugins/pool.ts";
-import { jobSecretResolver } from "../../src/plugins/run-services.ts";
-import { Runner } from "../../src/runner/runner.ts";
-import { eventually, tempDir } from "../helpers/harness.ts";
-import { FakeMeshstack } from "./fake-meshstack.ts";
+import { eventually } from "../helpers/harness.ts";
+import { cleanUp, ended, runnerKeys, startAdapter } from "./adapter-bed.ts";
 
-let privateKey: KeyObject;
-let publicPem: string;
 let otherPublicPem: string;
 beforeAll(() => {
-  const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  privateKey = pair.privateKey;
-  publicPem = pair.publicKey.export({ type: "spki", format: "pem" }) as string;
+  runnerKeys();
   otherPublicPem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }) as string;
 });
+afterEach(cleanUp);
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-interface Setup {
-  fake: FakeMeshstack;
-  runner: Runner;
-  connection: MeshstackConnection;
-  dataDir: string;
-}
-
-async function setup(options: { concurrency?: number; prefetch?: number; plugins?: Partial<Record<ImplementationType, PluginChoice>>; fake?: FakeMeshstack; dataDir?: string; statusIntervalMs?: number; pollIntervalMs?: number; requestTimeoutMs?: number } = {}): Promise<Setup> {
-  const fake = options.fake ?? (await new FakeMeshstack({ clientId: "cid", clientSecret: "csecret", publicKeyPem: publicPem }).start());
-  if (options.fake === undefined) cleanups.push(() => fake.stop());
-  let dataDir = options.dataDir;
-  if (dataDir === undefined) {
-    const t = tempDir("meshstack-adapter-");
-    cleanups.push(t.remove);
-    dataDir = t.dir;
-  }
-  const { logger } = memoryLogger("error");
-  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "node-1", requestTimeoutMs: options.requestTimeoutMs ?? 2000 });
-  const connection = new MeshstackConnection({
-    client,
-    runnerUuid: fake.runnerUuid,
-    store: new RunOutboxStore(dataDir),
-    keys: () => [privateKey],
-    plugins: options.plugins ?? {},
-    logger,
-    pollIntervalMs: options.pollIntervalMs ?? 50,
-    statusIntervalMs: options.statusIntervalMs ?? 200,
-    logIntervalMs: 50,
-    retryMinMs: 20,
-    retryMaxMs: 200,
-  });
-  const pool = new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => jobSecretResolver(request.jobId, connection.secretsFor(request.jobId)) });
-  const runner = new Runner({ runnerId: fake.runnerUuid, group: "meshstack", controllerUrl: fake.url, concurrency: options.concurrency ?? 2, ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }), jobTimeoutMs: 30_000, drainTimeoutMs: 5000, connection, executor: pool, logger, flushTimeoutMs: 3000 });
-  runner.start();
-  cleanups.push(() => runner.interruptNow());
-  return { fake, runner, connection, dataDir };
-}
-
-const ended = (fake: FakeMeshstack, uuid: string) => () => (fake.run(uuid).status !== "IN_PROGRESS" ? fake.run(uuid) : undefined);
+/** Every test here runs a Runner beside the connection. */
+const setup = async (options: Parameters<typeof startAdapter>[0] = {}) => {
+  const s = await startAdapter(options);
+  return { ...s, runner: s.runner as NonNullable<typeof s.runner> };
+};
 
 describe("meshStack adapter", () => {
   test("a MANUAL run is claimed, registered and SUCCEEDED with the inputs copied back as outputs", async () => {
@@ -95,7 +45,7 @@ describe("meshStack adapter", () => {
     expect(String(step?.outputs?.password?.value)).not.toContain("pa55word-secret");
     expect(s.fake.violations).toEqual([]);
     // Nothing is left in the outbox once meshStack acknowledged the final status.
-    await eventually(() => (readdirSync(new RunOutboxStore(s.dataDir).dir).length === 0 ? true : undefined), 5000, "outbox empty");
+    await eventually(() => (readdirSync(RunOutboxStore.dirOf(s.dataDir)).length === 0 ? true : undefined), 5000, "outbox empty");
   });
 
   test("a run whose inputs were encrypted to another key fails at once (before any status interval or timeout) saying the key pair does not match", async () => {
@@ -175,7 +125,7 @@ describe("meshStack adapter", () => {
     const run = s.fake.run(uuid);
     expect(run.status).toBe("IN_PROGRESS");
     expect(run.updates.every((u) => u.body.status === undefined || u.body.status === "IN_PROGRESS")).toBe(true);
-    expect(readdirSync(new RunOutboxStore(s.dataDir).dir)).toEqual([]);
+    expect(readdirSync(RunOutboxStore.dirOf(s.dataDir))).toEqual([]);
     // The plugin saw the decrypted app key and the run token (echo returns its input; the outputs are not sent for a handed-off run).
     expect(JSON.stringify(run.updates)).not.toContain("BEGIN RSA PRIVATE KEY");
     // echo logged its whole input, run token included: the log tail sent to meshStack masks it.

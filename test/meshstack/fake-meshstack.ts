@@ -99,6 +99,8 @@ export class FakeMeshstack {
   outageAnswers = 0;
   /** While set, every call answers 503 (a meshStack outage). */
   outage = false;
+  /** While set, status updates (PATCH) answer 503 and every other call works: a run's updates wait in the runner's outbox. */
+  updateOutage = false;
   /** Delay before each answer, in ms. */
   slowMs = 0;
   /** Delay before answering a claim (after recording it), in ms: an answer the runner may not wait for. */
@@ -172,7 +174,7 @@ export class FakeMeshstack {
       res.writeHead(status, payload === undefined ? {} : { "Content-Type": type });
       res.end(payload === undefined ? undefined : Buffer.isBuffer(payload) ? payload : JSON.stringify(payload));
     };
-    if (this.outage) {
+    if (this.outage || (this.updateOutage && req.method === "PATCH")) {
       this.outageAnswers++;
       return send(503, { message: "meshStack is down for maintenance" }, "application/json");
     }

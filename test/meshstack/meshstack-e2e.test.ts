@@ -254,7 +254,7 @@ describe("edge-runner doctor for meshStack (compiled binary)", () => {
 });
 
 describe("meshStack configuration errors (compiled binary)", () => {
-  test("missing credentials, a runner id that is not a UUID and an unreadable runnerKeyFile exit 78 naming the option, before any network call", async () => {
+  test("missing credentials, a runner id that is not a UUID, an unreadable runnerKeyFile and a readable outbox key file exit 78 naming the option, before any network call", async () => {
     const fake = await fakeMeshstack();
     const base = ["run", "--controller-kind", "meshstack", "--controller-url", fake.url, "--data-dir", path.join(dir, "config-errors"), "--status-port", "0"];
     const noCreds = await runToEnd(binary, [...base, "--runner-id", fake.runnerUuid]);
@@ -268,6 +268,15 @@ describe("meshStack configuration errors (compiled binary)", () => {
     const badKey = await runToEnd(binary, [...base, "--runner-id", fake.runnerUuid, "--meshstack-client-id", "edge-client", "--api-key-file", path.join(dir, "client-secret"), "--runner-key-file", readable]);
     expect(badKey.code).toBe(78);
     expect(badKey.output).toContain("chmod 600");
+    // The outbox's key file (run tokens and unsent updates are sealed with it) follows the same rule.
+    const outboxKey = path.join(dir, "config-errors-outbox", "keys", "outbox.key");
+    mkdirSync(path.dirname(outboxKey), { recursive: true, mode: 0o700 });
+    writeFileSync(outboxKey, `${Buffer.alloc(32, 7).toString("base64")}\n`, { mode: 0o644 });
+    const ownArgs = ["--runner-id", fake.runnerUuid, "--meshstack-client-id", "edge-client", "--api-key-file", path.join(dir, "client-secret"), "--runner-key-file", keyFile];
+    const readableOutboxKey = await runToEnd(binary, [...base.slice(0, 5), "--data-dir", path.join(dir, "config-errors-outbox"), "--status-port", "0", ...ownArgs]);
+    expect(readableOutboxKey.code).toBe(78);
+    expect(readableOutboxKey.output).toContain(`Refusing meshStack outbox key file "${outboxKey}"`);
+    expect(readableOutboxKey.output).toContain("chmod 600");
     expect(fake.logins + fake.claims.length).toBe(0);
   }, 60_000);
 });

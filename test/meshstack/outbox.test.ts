@@ -1,23 +1,26 @@
 // The durable outbox's files: what a restarted runner finds, and how unsent updates merge.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mergeUpdates, RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
+import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const dirs: Array<() => void> = [];
+const key = () => new AtRestCipher(randomBytes(32), "meshStack outbox");
 afterEach(() => dirs.splice(0).forEach((remove) => remove()));
 
 function record(uuid: string, claimedAt: number): RunRecord {
-  return { v: 1, uuid, runToken: "t", registerUrl: "http://127.0.0.1/r", updateUrl: "http://127.0.0.1/u", claimedAt, phase: "running", workspace: "ws", implementationType: "MANUAL", nextSeq: 2, pending: [{ seq: 1, kind: "register", body: {} }] };
+  return { uuid, runToken: "t", registerUrl: "http://127.0.0.1/r", updateUrl: "http://127.0.0.1/u", claimedAt, phase: "running", workspace: "ws", implementationType: "MANUAL", nextSeq: 2, pending: [{ seq: 1, kind: "register", body: {} }] };
 }
 
 describe("RunOutboxStore", () => {
   test("load() returns records oldest claim first, removes temporary files a crash left, and reports a bad file", async () => {
     const t = tempDir("outbox-");
     dirs.push(t.remove);
-    const store = new RunOutboxStore(t.dir);
+    const store = new RunOutboxStore(t.dir, key());
     await store.save(record("b", 2));
     await store.save(record("a", 1));
     writeFileSync(join(store.dir, ".b.run.json.abc123.tmp"), "{half");
@@ -32,7 +35,43 @@ describe("RunOutboxStore", () => {
   });
 
   test("a missing directory is an empty outbox", async () => {
-    expect(await new RunOutboxStore("/nonexistent/edge-runner").load(() => {})).toEqual([]);
+    expect(await new RunOutboxStore("/nonexistent/edge-runner", key()).load(() => {})).toEqual([]);
+  });
+
+  test("save() seals the run token and the pending updates; the run, phase, workspace and type stay in clear; load() opens them", async () => {
+    const t = tempDir("outbox-");
+    dirs.push(t.remove);
+    const cipher = key();
+    const store = new RunOutboxStore(t.dir, cipher);
+    const saved = { ...record("a", 1), runToken: "run-token-Zq81xWv", pending: [{ seq: 1, kind: "patch" as const, body: { status: "SUCCEEDED", artifact: "UExBTi1ieXRlcw==" }, final: true }] };
+    await store.save(saved);
+    const text = readFileSync(join(store.dir, "a.run.json"), "utf8");
+    for (const secret of ["run-token-Zq81xWv", "SUCCEEDED", "UExBTi1ieXRlcw=="]) expect(text).not.toContain(secret);
+    expect(JSON.parse(text)).toMatchObject({ v: 2, uuid: "a", phase: "running", workspace: "ws", implementationType: "MANUAL", claimedAt: 1 });
+    expect(await new RunOutboxStore(t.dir, cipher).load(() => {})).toEqual([saved]);
+  });
+
+  test("a sealed part moved into another run's file does not open, and the file is reported, not loaded or removed", async () => {
+    const t = tempDir("outbox-");
+    dirs.push(t.remove);
+    const store = new RunOutboxStore(t.dir, key());
+    await store.save(record("a", 1));
+    await store.save(record("b", 2));
+    const a = JSON.parse(readFileSync(join(store.dir, "a.run.json"), "utf8")) as { sealed: string };
+    const b = JSON.parse(readFileSync(join(store.dir, "b.run.json"), "utf8")) as Record<string, unknown>;
+    writeFileSync(join(store.dir, "b.run.json"), JSON.stringify({ ...b, sealed: a.sealed }));
+    const bad: string[] = [];
+    expect((await store.load((file, reason) => bad.push(`${file}: ${reason}`))).map((r) => r.uuid)).toEqual(["a"]);
+    expect(bad).toEqual([`${join(store.dir, "b.run.json")}: Cannot open the stored value of "meshstack run b": the meshStack outbox key file does not match or the value was altered`]);
+    expect(readdirSync(store.dir).sort()).toEqual(["a.run.json", "b.run.json"]);
+  });
+});
+
+describe("AtRestCipher", () => {
+  test("open() names whose key file does not match: the controller's by default, the meshStack outbox's for the runner", () => {
+    const sealed = key().seal("value", "ctx");
+    expect(() => new AtRestCipher(randomBytes(32)).open(sealed, "ctx")).toThrow("the controller key file does not match");
+    expect(() => key().open(sealed, "ctx")).toThrow("the meshStack outbox key file does not match");
   });
 });
 

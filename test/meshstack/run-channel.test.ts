@@ -3,10 +3,11 @@
 // ends the line loudly, and an abort drops what is pending.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
+import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { RunChannel } from "../../src/controller/meshstack/run-channel.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { realTimers } from "../../src/util/time.ts";
@@ -22,14 +23,14 @@ afterEach(async () => {
 async function line(fake: FakeMeshstack, uuid: string) {
   const t = tempDir("channel-");
   cleanups.push(t.remove);
-  const store = new RunOutboxStore(t.dir);
+  const store = new RunOutboxStore(t.dir, new AtRestCipher(randomBytes(32), "meshStack outbox"));
   const { logger, records } = memoryLogger("debug");
   const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "c", clientSecret: "s" }, runnerName: "edge-runner", runnerVersion: "t", nodeId: "n", requestTimeoutMs: 2000 });
   // The run must be claimed in the fake for its routes to answer.
   await client.claim(fake.runnerUuid);
   const run = fake.run(uuid);
   const base = `${fake.url}/api/meshobjects/meshbuildingblockruns/${uuid}/status/source`;
-  const record: RunRecord = { v: 1, uuid, runToken: run.runToken, registerUrl: base, updateUrl: `${base}/${fake.runnerUuid}`, claimedAt: Date.now(), phase: "running", workspace: "ws", implementationType: "MANUAL", nextSeq: 1, pending: [] };
+  const record: RunRecord = { uuid, runToken: run.runToken, registerUrl: base, updateUrl: `${base}/${fake.runnerUuid}`, claimedAt: Date.now(), phase: "running", workspace: "ws", implementationType: "MANUAL", nextSeq: 1, pending: [] };
   const channel = new RunChannel(record, { client, store, logger, timers: realTimers, retryMinMs: 20, retryMaxMs: 100, recovered: () => new AbortController().signal });
   cleanups.push(() => channel.stop());
   return { channel, store, records };

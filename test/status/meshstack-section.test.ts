@@ -19,6 +19,7 @@ test("meshstackSection() shows the last claim poll, claims, login errors, runs a
     recent: [{ runUuid: "run-b", workspace: "ws2", type: "MANUAL", status: "FAILED", message: "key pair does not match", finishedAt: NOW - 500 }],
     outboxRuns: 1,
     recoveredRuns: 0,
+    unreadable: [{ file: "/data/meshstack/runs/run-c.run.json", reason: "the meshStack outbox key file does not match" }],
   });
   const app = createStatusApp({ snapshot: () => snapshotFixture(), metrics: new RunnerMetrics({ residentMemoryBytes: () => 1, processStartMs: NOW }), redactor, sections: [meshstackSection(source, () => NOW)] });
   const status = (await (await app.request("/status")).json()) as { meshstack: { lastClaimPollAgoMs: number; running: Array<{ runUuid: string; workspace: string }>; lastLoginError: { message: string } } };
@@ -31,10 +32,13 @@ test("meshstackSection() shows the last claim poll, claims, login errors, runs a
   expect(page).toContain("&lt;ws&gt;");
   expect(page).not.toContain("<ws>");
   expect(page).toContain("Login failing");
+  expect(page).toContain("Outbox file not resumed");
+  expect(page).toContain("run-c.run.json");
   const metrics = await (await app.request("/metrics")).text();
   expect(metrics).toContain('edge_runner_meshstack_claims_total{outcome="claimed"} 3');
   expect(metrics).toContain("edge_runner_meshstack_last_claim_poll_age_seconds 4");
   expect(metrics).toContain("edge_runner_meshstack_login_failing 1");
   expect(metrics).toContain("edge_runner_meshstack_outbox_runs 1");
+  expect(metrics).toContain("edge_runner_meshstack_outbox_unreadable 1");
   for (const text of [JSON.stringify(status), page, metrics]) expect(text).not.toContain("leaked-client-secret");
 });

@@ -38,9 +38,13 @@ export interface MeshstackActivitySnapshot {
   /** Runs whose updates are not all acknowledged yet. */
   outboxRuns: number;
   recoveredRuns: number;
+  /** Outbox files found at start-up that could not be read or opened (another key, corrupt): their runs are not reported. */
+  unreadable: Array<{ file: string; reason: string }>;
 }
 
 const RECENT = 20;
+/** How many unreadable outbox files are listed (all are counted in the log). */
+const UNREADABLE = 20;
 
 export class MeshstackActivity {
   readonly #now: () => number;
@@ -53,6 +57,7 @@ export class MeshstackActivity {
   #lastClaim: number | undefined;
   #lastClaimError: { at: number; message: string } | undefined;
   #recovered = 0;
+  readonly #unreadable: Array<{ file: string; reason: string }> = [];
   /** Final run status by run, set when the runner decides it (before meshStack acknowledges it). */
   readonly #decided = new Map<string, { status: string; message?: string }>();
 
@@ -84,6 +89,10 @@ export class MeshstackActivity {
   recovered(record: RunRecord): void {
     this.#recovered++;
     this.#outbox.add(record.uuid);
+  }
+
+  outboxUnreadable(file: string, reason: string): void {
+    if (this.#unreadable.length < UNREADABLE) this.#unreadable.push({ file, reason: reason.slice(0, 500) });
   }
 
   /** The runner decided the run's outcome (the update may still be on its way). */
@@ -118,6 +127,7 @@ export class MeshstackActivity {
       recent: this.#recent.map((r) => ({ ...r })),
       outboxRuns: this.#outbox.size,
       recoveredRuns: this.#recovered,
+      unreadable: this.#unreadable.map((u) => ({ ...u })),
     };
     if (this.#lastPoll !== undefined) out.lastClaimPollAt = this.#lastPoll;
     if (this.#lastClaim !== undefined) out.lastClaimAt = this.#lastClaim;

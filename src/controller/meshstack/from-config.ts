@@ -9,9 +9,10 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { ConfigError, primaryControllerUrl, type Config } from "../../config/resolve.ts";
 import { readSecretFile } from "../../config/secret-file.ts";
-import { errorMessage } from "../../errors.ts";
+import { EdgeError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { redactor } from "../../log/redact.ts";
+import { AtRestCipher } from "../../secrets/at-rest.ts";
 import { RunnerKeyRing } from "../../secrets/key-ring.ts";
 import { privateKeyOf } from "../../secrets/ring-private-key.ts";
 import { loadMeshstackPrivateKey } from "../../secrets/meshstack-decrypt.ts";
@@ -99,6 +100,22 @@ export function meshstackClient(config: Config, settings: MeshstackSettings, fet
   });
 }
 
+/** The outbox's key file: `meshstackOutboxKeyFile`, or outbox.key beside the key ring. */
+export function outboxKeyFile(config: Config): string {
+  return config.meshstackOutboxKeyFile ?? join(config.runnerKeyDir ?? join(config.dataDir, "keys"), "outbox.key");
+}
+
+/** The outbox's cipher; a key file others can read (or not a key) is a config error (exit 78), before any network call. */
+export function outboxCipher(config: Config): AtRestCipher {
+  const file = outboxKeyFile(config);
+  try {
+    return AtRestCipher.fromKeyFile(file, "meshStack outbox");
+  } catch (error) {
+    // The file's own refusals name it; an error of the file system (a read-only key directory) gets the context.
+    throw new ConfigError("meshstackOutboxKeyFile", error instanceof EdgeError ? error.message : `Cannot read or create the meshStack outbox key file "${file}": ${errorMessage(error)}; set --meshstack-outbox-key-file to a writable place`);
+  }
+}
+
 export async function createMeshstackConnection(config: Config, logger: Logger, options: { onTick?: (loop: string, maxSilenceMs: number) => void; fetch?: typeof fetch } = {}): Promise<MeshstackConnection> {
   const settings = meshstackSettings(config);
   let plugins;
@@ -110,7 +127,7 @@ export async function createMeshstackConnection(config: Config, logger: Logger, 
   return new MeshstackConnection({
     client: meshstackClient(config, settings, options.fetch),
     runnerUuid: settings.runnerUuid,
-    store: new RunOutboxStore(config.dataDir),
+    store: new RunOutboxStore(config.dataDir, outboxCipher(config)),
     keys: await meshstackKeys(config, logger),
     plugins,
     logger,

@@ -198,7 +198,11 @@ export class MeshstackConnection implements ControllerConnection {
 
   /** Runs a previous process claimed: report them instead of leaving them IN_PROGRESS forever. */
   async #recover(): Promise<void> {
-    const records = await this.#o.store.load((file, reason) => this.#log.error(`Ignoring meshStack outbox file "${file}": ${reason}`));
+    const records = await this.#o.store.load((file, reason) => {
+      // Kept, not deleted: with the key file it was sealed with (or a fixed file), a restart resumes the run.
+      this.#log.error(`Cannot resume the meshStack run of outbox file "${file}": ${reason}; its run is not reported until the file can be read (kept as it is: restore the outbox key file it was sealed with and restart)`);
+      this.activity.outboxUnreadable(file, reason);
+    });
     for (const record of records) {
       const scope = redactor.child(`meshstack run ${record.uuid}`);
       scope.add(record.runToken);
@@ -224,7 +228,7 @@ export class MeshstackConnection implements ControllerConnection {
     const scope = redactor.child(`meshstack run ${run.uuid}`);
     scope.add(run.runToken);
     const channel = this.#channel({
-      v: 1, uuid: run.uuid, runToken: run.runToken, registerUrl: run.links.registerSource, updateUrl: updateUrl(run, this.#o.runnerUuid),
+      uuid: run.uuid, runToken: run.runToken, registerUrl: run.links.registerSource, updateUrl: updateUrl(run, this.#o.runnerUuid),
       claimedAt: this.#timers.now(), phase: "ending", workspace: "", implementationType: "", nextSeq: 1, pending: [],
     });
     void channel.ended.then(() => scope.dispose());
@@ -255,7 +259,6 @@ export class MeshstackConnection implements ControllerConnection {
     const type = run.implementation.type;
     const mainStep = MAIN_STEP[type];
     const record: RunRecord = {
-      v: 1,
       uuid: run.uuid,
       runToken: run.runToken,
       registerUrl: run.links.registerSource,

@@ -3,10 +3,16 @@
 // retried with backoff through outages and restarts until meshStack acknowledges it (2xx, or 409
 // on a run that already ended). One file per run under <dataDir>/meshstack/runs/, rewritten
 // atomically; it is deleted once the run's last update is acknowledged.
+//
+// What is secret in a record (the run token, and the pending bodies: a final status carries
+// sensitive outputs' values, a DETECT run's plan) is sealed with the outbox key (AtRestCipher,
+// the run uuid authenticated, so a sealed blob cannot be moved to another run's file); what the
+// status page and the start-up listing need stays in clear.
 
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
+import type { AtRestCipher } from "../../secrets/at-rest.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 
 /** What the runner is doing with a run; a file found at start-up in `running` was cut off by a restart. */
@@ -21,7 +27,6 @@ export interface OutboxOp {
 }
 
 export interface RunRecord {
-  v: 1;
   uuid: string;
   runToken: string;
   registerUrl: string;
@@ -34,15 +39,29 @@ export interface RunRecord {
   pending: OutboxOp[];
 }
 
+/** The file as written: version 2 seals `runToken` and `pending`; version 1 (before 2026-12) held them in clear. */
+type RecordFile = Omit<RunRecord, "runToken" | "pending"> & { v: 2; sealed: string };
+type SealedPart = Pick<RunRecord, "runToken" | "pending">;
+
 const FILE_SUFFIX = ".run.json";
 /** A record is small; a bigger file is corrupt or not ours. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
+/** The AAD of a record's sealed part: its run, so a sealed blob opens in no other run's file. */
+const sealContext = (uuid: string): string => `meshstack run ${uuid}`;
+
 export class RunOutboxStore {
   readonly dir: string;
+  readonly #cipher: AtRestCipher;
 
-  constructor(dataDir: string) {
-    this.dir = join(dataDir, "meshstack", "runs");
+  constructor(dataDir: string, cipher: AtRestCipher) {
+    this.dir = RunOutboxStore.dirOf(dataDir);
+    this.#cipher = cipher;
+  }
+
+  /** Where a data directory's run records live. */
+  static dirOf(dataDir: string): string {
+    return join(dataDir, "meshstack", "runs");
   }
 
   #path(uuid: string): string {
@@ -50,14 +69,22 @@ export class RunOutboxStore {
   }
 
   async save(record: RunRecord): Promise<void> {
-    await writeFileAtomic(this.#path(record.uuid), JSON.stringify(record), { mode: 0o600, dirMode: 0o700 });
+    const { runToken, pending, ...clear } = record;
+    const secret: SealedPart = { runToken, pending };
+    const file: RecordFile = { v: 2, ...clear, sealed: this.#cipher.seal(JSON.stringify(secret), sealContext(record.uuid)) };
+    await writeFileAtomic(this.#path(record.uuid), JSON.stringify(file), { mode: 0o600, dirMode: 0o700 });
   }
 
   async remove(uuid: string): Promise<void> {
     await rm(this.#path(uuid), { force: true });
   }
 
-  /** Every run record left on disk (by a previous process, or this one), oldest claim first. */
+  /**
+   * Every run record left on disk (by a previous process, or this one), oldest claim first. A
+   * file that cannot be read or opened (corrupt, or sealed with another key) is reported to
+   * `onBad` and left where it is: with the key it was sealed with, a later start resumes it. A
+   * record of version 1 (run token in clear) is rewritten sealed at once.
+   */
   async load(onBad: (file: string, reason: string) => void): Promise<RunRecord[]> {
     let names: string[];
     try {
@@ -73,25 +100,44 @@ export class RunOutboxStore {
       try {
         const text = await readFile(file, "utf8");
         if (text.length > MAX_RECORD_BYTES) throw new Error("the file is too large");
-        records.push(checkRecord(JSON.parse(text) as unknown));
+        const value = JSON.parse(text) as { v?: unknown } | null;
+        if (value !== null && typeof value === "object" && value.v === 1) {
+          const record = checkRecord(value);
+          await this.save(record);
+          records.push(record);
+        } else {
+          records.push(this.#open(value));
+        }
       } catch (error) {
         onBad(file, errorMessage(error));
       }
     }
     return records.sort((a, b) => a.claimedAt - b.claimedAt);
   }
+
+  #open(value: unknown): RunRecord {
+    const f = value as Partial<RecordFile> | null;
+    if (f === null || typeof f !== "object" || f.v !== 2 || typeof f.uuid !== "string" || typeof f.sealed !== "string") throw new Error("not a run record of this runner version");
+    const { v: _v, sealed, ...clear } = f;
+    const secret = JSON.parse(this.#cipher.open(sealed, sealContext(f.uuid))) as Partial<SealedPart> | null;
+    return checkRecord({ ...clear, ...(secret !== null && typeof secret === "object" ? secret : {}) });
+  }
 }
 
 function checkRecord(value: unknown): RunRecord {
   const r = value as Partial<RunRecord> | null;
   const ok =
-    r !== null && typeof r === "object" && r.v === 1 && typeof r.uuid === "string" && typeof r.runToken === "string" &&
+    r !== null && typeof r === "object" && typeof r.uuid === "string" && typeof r.runToken === "string" &&
     typeof r.registerUrl === "string" && typeof r.updateUrl === "string" && typeof r.claimedAt === "number" &&
     (r.phase === "running" || r.phase === "handed_off" || r.phase === "ending") && typeof r.nextSeq === "number" &&
     Array.isArray(r.pending) && r.pending.every((op) => op !== null && typeof op === "object" && (op.kind === "register" || op.kind === "patch") && typeof op.body === "object");
   if (!ok) throw new Error("not a run record of this runner version");
   const record = r as RunRecord;
-  return { ...record, workspace: typeof record.workspace === "string" ? record.workspace : "", implementationType: typeof record.implementationType === "string" ? record.implementationType : "" };
+  return {
+    uuid: record.uuid, runToken: record.runToken, registerUrl: record.registerUrl, updateUrl: record.updateUrl, claimedAt: record.claimedAt, phase: record.phase,
+    workspace: typeof record.workspace === "string" ? record.workspace : "", implementationType: typeof record.implementationType === "string" ? record.implementationType : "",
+    nextSeq: record.nextSeq, pending: record.pending,
+  };
 }
 
 /** Merges a status update into an earlier one not yet sent: steps upsert by id, fields replace. */

@@ -1,0 +1,107 @@
+// The meshStack adapter in process for tests: the fake meshStack over loopback, a
+// MeshstackConnection with its outbox in a temporary data directory and, unless asked otherwise,
+// a Runner with the real plugin pool. Used by adapter.test.ts and outbox-at-rest.test.ts.
+
+import { generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
+import { memoryLogger, type LogRecord } from "../../src/log/logger.ts";
+import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
+import { MeshstackConnection } from "../../src/controller/meshstack/meshstack-connection.ts";
+import { RunOutboxStore } from "../../src/controller/meshstack/outbox.ts";
+import type { PluginChoice } from "../../src/controller/meshstack/implementations.ts";
+import type { ImplementationType } from "../../src/controller/meshstack/run-document.ts";
+import { AtRestCipher } from "../../src/secrets/at-rest.ts";
+import { PluginPool } from "../../src/plugins/pool.ts";
+import { jobSecretResolver } from "../../src/plugins/run-services.ts";
+import { Runner } from "../../src/runner/runner.ts";
+import { tempDir } from "../helpers/harness.ts";
+import { FakeMeshstack } from "./fake-meshstack.ts";
+
+/** The runner's key pair that the fake encrypts inputs to, made once per test file. */
+export const runnerKeys = (() => {
+  let made: { privateKey: KeyObject; publicPem: string } | undefined;
+  return () => {
+    if (made === undefined) {
+      const pair = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      made = { privateKey: pair.privateKey, publicPem: pair.publicKey.export({ type: "spki", format: "pem" }) as string };
+    }
+    return made;
+  };
+})();
+
+/** What each test started, stopped in reverse order by `cleanUp()` (call it in afterEach). */
+const cleanups: Array<() => Promise<void> | void> = [];
+export async function cleanUp(): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) await c();
+}
+
+export function startFake(): Promise<FakeMeshstack> {
+  return new FakeMeshstack({ clientId: "cid", clientSecret: "csecret", publicKeyPem: runnerKeys().publicPem }).start().then((fake) => {
+    cleanups.push(() => fake.stop());
+    return fake;
+  });
+}
+
+export function dataDirOf(prefix = "meshstack-adapter-"): string {
+  const t = tempDir(prefix);
+  cleanups.push(t.remove);
+  return t.dir;
+}
+
+export interface AdapterOptions {
+  concurrency?: number;
+  prefetch?: number;
+  plugins?: Partial<Record<ImplementationType, PluginChoice>>;
+  fake?: FakeMeshstack;
+  dataDir?: string;
+  statusIntervalMs?: number;
+  pollIntervalMs?: number;
+  requestTimeoutMs?: number;
+  /** The outbox's cipher; a fresh key by default. */
+  cipher?: AtRestCipher;
+  /** false: the connection alone, run until cleanUp() (it reports what the outbox holds and claims nothing). */
+  runner?: boolean;
+}
+
+export interface Adapter {
+  fake: FakeMeshstack;
+  runner: Runner | undefined;
+  connection: MeshstackConnection;
+  dataDir: string;
+  logs: LogRecord[];
+}
+
+export async function startAdapter(options: AdapterOptions = {}): Promise<Adapter> {
+  const fake = options.fake ?? (await startFake());
+  const dataDir = options.dataDir ?? dataDirOf();
+  const { logger, records } = memoryLogger("error");
+  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "node-1", requestTimeoutMs: options.requestTimeoutMs ?? 2000 });
+  const connection = new MeshstackConnection({
+    client,
+    runnerUuid: fake.runnerUuid,
+    store: new RunOutboxStore(dataDir, options.cipher ?? new AtRestCipher(randomBytes(32), "meshStack outbox")),
+    keys: () => [runnerKeys().privateKey],
+    plugins: options.plugins ?? {},
+    logger,
+    pollIntervalMs: options.pollIntervalMs ?? 50,
+    statusIntervalMs: options.statusIntervalMs ?? 200,
+    logIntervalMs: 50,
+    retryMinMs: 20,
+    retryMaxMs: 200,
+  });
+  if (options.runner === false) {
+    const stop = new AbortController();
+    const running = connection.run({ signal: stop.signal, onJob: () => {} });
+    cleanups.push(() => {
+      stop.abort();
+      return running;
+    });
+    return { fake, runner: undefined, connection, dataDir, logs: records };
+  }
+  const pool = new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => jobSecretResolver(request.jobId, connection.secretsFor(request.jobId)) });
+  const runner = new Runner({ runnerId: fake.runnerUuid, group: "meshstack", controllerUrl: fake.url, concurrency: options.concurrency ?? 2, ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }), jobTimeoutMs: 30_000, drainTimeoutMs: 5000, connection, executor: pool, logger, flushTimeoutMs: 3000 });
+  runner.start();
+  cleanups.push(() => runner.interruptNow());
+  return { fake, runner, connection, dataDir, logs: records };
+}
+
+export const ended = (fake: FakeMeshstack, uuid: string) => () => (fake.run(uuid).status !== "IN_PROGRESS" ? fake.run(uuid) : undefined);
