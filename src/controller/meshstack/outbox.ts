@@ -95,23 +95,23 @@ export class RunOutboxStore {
     // A write cut off by a crash leaves its temporary file; the record it replaced is intact.
     for (const name of names.filter((n) => n.startsWith(".") && n.endsWith(".tmp"))) await rm(join(this.dir, name), { force: true });
     const records: RunRecord[] = [];
+    const upgraded: RunRecord[] = [];
     for (const name of names.filter((n) => n.endsWith(FILE_SUFFIX))) {
       const file = join(this.dir, name);
       try {
         const text = await readFile(file, "utf8");
         if (text.length > MAX_RECORD_BYTES) throw new Error("the file is too large");
         const value = JSON.parse(text) as { v?: unknown } | null;
-        if (value !== null && typeof value === "object" && value.v === 1) {
-          const record = checkRecord(value);
-          await this.save(record);
-          records.push(record);
-        } else {
-          records.push(this.#open(value));
-        }
+        const old = value !== null && typeof value === "object" && value.v === 1;
+        const record = old ? checkRecord(value) : this.#open(value);
+        records.push(record);
+        if (old) upgraded.push(record);
       } catch (error) {
         onBad(file, errorMessage(error));
       }
     }
+    // Failing to reseal one loses nothing: the record is resumed, and its next write seals it.
+    for (const record of upgraded) await this.save(record).catch(() => {});
     return records.sort((a, b) => a.claimedAt - b.claimedAt);
   }
 
