@@ -2,7 +2,7 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mergeUpdates, RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
@@ -49,6 +49,22 @@ describe("RunOutboxStore", () => {
     for (const secret of ["run-token-Zq81xWv", "SUCCEEDED", "UExBTi1ieXRlcw=="]) expect(text).not.toContain(secret);
     expect(JSON.parse(text)).toMatchObject({ v: 2, uuid: "a", phase: "running", workspace: "ws", implementationType: "MANUAL", claimedAt: 1 });
     expect(await new RunOutboxStore(t.dir, cipher).load(() => {})).toEqual([saved]);
+  });
+
+  test("load() resumes a record of the previous format even when resealing it fails (its next write seals it)", async () => {
+    const t = tempDir("outbox-");
+    dirs.push(t.remove);
+    class CannotWrite extends AtRestCipher {
+      override seal(): string {
+        throw new Error("No space left on device");
+      }
+    }
+    const store = new RunOutboxStore(t.dir, new CannotWrite(randomBytes(32), "meshStack outbox"));
+    mkdirSync(store.dir, { recursive: true });
+    writeFileSync(join(store.dir, "a.run.json"), JSON.stringify({ v: 1, ...record("a", 1) }));
+    const bad: string[] = [];
+    expect(await store.load((file) => bad.push(file))).toEqual([record("a", 1)]);
+    expect(bad).toEqual([]);
   });
 
   test("a sealed part moved into another run's file does not open, and the file is reported, not loaded or removed", async () => {
