@@ -2,8 +2,7 @@
 // both transports, and refuses it without that CA.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ReferenceController } from "../../src/reference-controller/controller.ts";
@@ -11,6 +10,7 @@ import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import { controllerClient, type ControllerClient } from "../../src/platform/controller-client.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { eventually } from "../helpers/harness.ts";
+import { makePrivateCa } from "../helpers/private-ca.ts";
 
 let dir: string;
 let caFile: string;
@@ -20,24 +20,9 @@ let apiKey: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), "edge-runner-tls-"));
-  // A private CA and a server certificate it signed (a self-signed leaf used as its own CA is
-  // refused by rustls on Deno: "CaUsedAsEndEntity").
-  caFile = path.join(dir, "ca.pem");
-  const caKey = path.join(dir, "ca-key.pem");
-  const keyFile = path.join(dir, "key.pem");
-  const certFile = path.join(dir, "cert.pem");
-  const csrFile = path.join(dir, "cert.csr");
-  const extFile = path.join(dir, "ext.cnf");
-  writeFileSync(extFile, "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-  const openssl = (args: string[]) => {
-    const made = spawnSync("openssl", args, { encoding: "utf8" });
-    if (made.status !== 0) throw new Error(`openssl ${args[0]} failed: ${made.stderr}`);
-  };
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  openssl(["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=edge-runner test CA", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout", caKey, "-out", caFile]);
-  openssl(["req", ...ec, "-subj", "/CN=localhost", "-keyout", keyFile, "-out", csrFile]);
-  openssl(["x509", "-req", "-in", csrFile, "-CA", caFile, "-CAkey", caKey, "-CAcreateserial", "-days", "2", "-extfile", extFile, "-out", certFile]);
-  chmodSync(keyFile, 0o600);
+  const made = makePrivateCa(dir);
+  caFile = made.caFile;
+  const { certFile, keyFile } = made;
   // The reference controller itself serves HTTPS/WSS with the CA-signed certificate.
   controller = await ReferenceController.start({
     dataDir: path.join(dir, "c"), logger: memoryLogger("error").logger,
