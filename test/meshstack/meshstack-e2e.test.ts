@@ -234,7 +234,7 @@ describe("edge-runner against meshStack (compiled binary)", () => {
 
 
 describe("edge-runner doctor for meshStack (compiled binary)", () => {
-  test("passes when the login works, the runner UUID is registered and a key matches the registered certificate; fails on a foreign certificate", async () => {
+  test("passes when the login works, the runner UUID is registered and a key matches the registered certificate; fails on a foreign certificate and on an outbox key file others can read", async () => {
     const fake = await fakeMeshstack();
     mkdirSync(path.join(dir, "doctor"), { mode: 0o700 });
     const args = runnerArgs(fake, path.join(dir, "doctor"), ["--runner-key-file", keyFile]).slice(1).filter((a, i, all) => a !== "--status-port" && all[i - 1] !== "--status-port");
@@ -250,6 +250,16 @@ describe("edge-runner doctor for meshStack (compiled binary)", () => {
     expect(bad.output).toContain("none of the runner's 1 key(s) decrypts");
     expect(bad.code).not.toBe(0);
     expect(fake.claims.length).toBe(0);
+    // An outbox key file others can read fails the check before any call to meshStack.
+    const outboxKey = path.join(dir, "doctor", "keys", "outbox.key");
+    mkdirSync(path.dirname(outboxKey), { recursive: true, mode: 0o700 });
+    writeFileSync(outboxKey, `${Buffer.alloc(32, 7).toString("base64")}\n`, { mode: 0o644 });
+    const logins = fake.logins;
+    const readable = await runToEnd(binary, ["doctor", ...args]);
+    expect(readable.output).toContain(`meshStack outbox key file: "${outboxKey}" has mode 0644`);
+    expect(readable.output).toContain(`chmod 600 "${outboxKey}"`);
+    expect(readable.code).not.toBe(0);
+    expect(fake.logins).toBe(logins);
   }, 60_000);
 });
 

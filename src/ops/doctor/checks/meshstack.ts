@@ -1,12 +1,14 @@
 // Doctor check for controllerKind meshstack, without claiming a run: the credentials log in, the
 // runner UUID is registered in meshStack, and the runner's keys decrypt a value encrypted with
-// meshStack's scheme to the public key meshStack has registered for the runner (its certificate).
+// meshStack's scheme to the public key meshStack has registered for the runner (its certificate);
+// first, without the network, that the outbox key file (when there is one) is private.
 
 import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from "node:crypto";
 import { errorMessage } from "../../../errors.ts";
 import { Logger } from "../../../log/logger.ts";
 import { decryptMeshstackBytes } from "../../../secrets/meshstack-decrypt.ts";
 import type { DoctorCheck } from "../check.ts";
+import { secretFileProblem } from "../file-safety.ts";
 
 export const meshstackCheck: DoctorCheck = {
   id: "meshstack",
@@ -15,7 +17,11 @@ export const meshstackCheck: DoctorCheck = {
   async run(ctx) {
     const config = ctx.state.config!;
     if (config.controllerKind !== "meshstack") return { status: "skip", summary: "controllerKind is edge" };
-    const { meshstackSettings, meshstackKeys, meshstackClient } = await import("../../../controller/meshstack/from-config.ts");
+    const { meshstackSettings, meshstackKeys, meshstackClient, outboxKeyFile } = await import("../../../controller/meshstack/from-config.ts");
+    // The outbox key seals run tokens at rest: the runner refuses to start with one others can read.
+    const outboxKey = outboxKeyFile(config);
+    const outboxProblem = await secretFileProblem(outboxKey, ctx.uid);
+    if (outboxProblem !== undefined && !outboxProblem.problem.includes("(ENOENT)")) return { status: "fail", summary: `meshStack outbox key file: ${outboxProblem.problem}`, fix: outboxProblem.fix };
     let settings;
     let keys: readonly KeyObject[];
     try {
