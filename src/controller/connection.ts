@@ -64,10 +64,17 @@ export interface JobHandle {
 export interface ControllerConnection {
   readonly kind: string;
   /**
-   * The controller takes offered jobs back unstarted (`JobHandle.release`), so the runner may
-   * hold a few beyond its running ones (local prefetch). meshStack cannot give a claimed run back.
+   * The adapter can give offered jobs back unstarted (`JobHandle.release`), so the runner may hold
+   * a few beyond its running ones (local prefetch) where the controller takes them back (see
+   * `releases`). meshStack cannot give a claimed run back.
    */
   readonly canRelease?: boolean;
+  /**
+   * Whether the controller of the current (or last) session takes held jobs back: it listed the
+   * `release` feature in its session answer. Undefined before any session. An older controller
+   * ignores a `release`: the job would wait for its lease to expire and use up an attempt.
+   */
+  releases?(): boolean | undefined;
   status(): ConnectionStatus;
   /** Calls `listener` on every state change; returns the unsubscribe function. */
   onStateChange(listener: (status: ConnectionStatus) => void): () => void;
@@ -76,8 +83,12 @@ export interface ControllerConnection {
    * Rejects only on a fatal error; unauthorized is a state, not a rejection.
    */
   run(options: { signal: AbortSignal; onJob: (handle: JobHandle) => void }): Promise<void>;
-  /** How many more jobs the runner can take now; the adapter never hands out more. */
-  setFreeSlots(free: number): void;
+  /**
+   * How many more jobs the runner can take now (`free` slots), and how many more it would hold
+   * beyond them (`hold`, local prefetch): granted only while the controller `releases()`. The
+   * adapter never hands out more.
+   */
+  setFreeSlots(free: number, hold?: number): void;
   /** Resolves once every queued result and log line has been acknowledged, or `signal` aborts. */
   flush(signal: AbortSignal): Promise<void>;
 }

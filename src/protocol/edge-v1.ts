@@ -135,7 +135,20 @@ export interface CreateSessionResponse {
   leaseTtlMs: number;
   /** How long a long-poll receive may hold before answering with no messages. */
   pollWaitMs: number;
+  /**
+   * Protocol features the controller understands beyond the base of v1 (EDGE_FEATURES); missing
+   * from a controller that predates the list. A runner uses a feature only where it is listed.
+   */
+  features?: string[];
 }
+
+/**
+ * The optional features of edge protocol v1, named in the session answer's `features`.
+ * `release`: the controller re-queues an offered job given back unstarted (no attempt used), so
+ * a runner may hold offered jobs beyond its free slots (local prefetch).
+ */
+export const EDGE_FEATURES = ["release"] as const;
+export type EdgeFeature = (typeof EDGE_FEATURES)[number];
 
 export interface MessageBatch<M> {
   messages: M[];

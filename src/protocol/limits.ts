@@ -20,3 +20,6 @@ export const MAX_ERROR_MESSAGE_CHARS = 16 * 1024;
 export const MAX_ERROR_CODE_CHARS = 128;
 /** A result's output beyond this fails the job: it would not fit a frame the controller accepts. */
 export const MAX_OUTPUT_CHARS = 1024 * 1024;
+/** Names in a session answer's `features`, and the characters of each; the runner refuses more. */
+export const MAX_SESSION_FEATURES = 64;
+export const MAX_FEATURE_CHARS = 64;

@@ -3,7 +3,7 @@
 
 import type { StoredRunner } from "./records.ts";
 import { EdgeError } from "../errors.ts";
-import type { CreateSessionRequest, CreateSessionResponse } from "../protocol/edge-v1.ts";
+import type { CreateSessionRequest, CreateSessionResponse, EdgeFeature } from "../protocol/edge-v1.ts";
 import type { Timers } from "../util/time.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
@@ -11,6 +11,9 @@ import { CLOSE_REPLACED } from "./session-registry.ts";
 import { EdgeSession } from "./session.ts";
 import type { SessionDirectory } from "./session-directory.ts";
 import { sha256Hex } from "./tokens.ts";
+
+/** The optional protocol features this controller handles, listed in every session answer: `release` (runner-messages.ts). */
+export const CONTROLLER_FEATURES: readonly EdgeFeature[] = ["release"];
 
 /** A long-poll session ends when no receive arrived for `pollWaitMs` plus this grace. */
 export const POLL_GRACE_MS = 15_000;
@@ -67,7 +70,7 @@ export class EdgeSessions {
     this.#runners.touch(runner.id);
     this.#core.logger.info("Session created", { runnerId: runner.id, sessionId: session.id, transport: request.transport, version: request.version });
     const { heartbeatIntervalMs, leaseTtlMs, pollWaitMs } = this.#core.settings;
-    return { v: 1, sessionId: session.id, token, heartbeatIntervalMs, leaseTtlMs, pollWaitMs };
+    return { v: 1, sessionId: session.id, token, heartbeatIntervalMs, leaseTtlMs, pollWaitMs, features: [...CONTROLLER_FEATURES] };
   }
 
   /**

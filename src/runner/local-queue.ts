@@ -28,6 +28,13 @@ export interface LocalQueueOptions {
   onOverdue(handles: JobHandle[]): void;
   /** A held job whose signal aborted (cancelled, lease lost), already out of the queue. */
   onAborted(handle: JobHandle): void;
+  /**
+   * Whether held jobs past the bound can go back now (the controller lists `release`; default
+   * yes). When not, they stay held, heartbeated, to start as slots free (no attempt used), and
+   * the bound is looked at again one hold later: a controller that would ignore a `release`
+   * leaves the job waiting for its lease to expire, and uses an attempt.
+   */
+  canGiveBack?(): boolean;
 }
 
 interface Held {
@@ -123,6 +130,10 @@ export class LocalQueue {
 
   #due(): void {
     this.#timer = undefined;
+    if (this.#o.canGiveBack?.() === false) {
+      this.#timer = this.#o.timers.setTimeout(() => this.#due(), this.#o.holdMs);
+      return;
+    }
     const deadline = this.#o.timers.now() - this.#o.holdMs;
     let overdue = 0;
     while (overdue < this.#held.length && this.#held[overdue]!.since <= deadline) overdue++;

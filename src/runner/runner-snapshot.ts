@@ -54,6 +54,8 @@ export interface RunnerSnapshot {
   freeSlots: number;
   /** How many offered jobs the runner may hold beyond `concurrency` (0: local prefetch off). */
   prefetch: number;
+  /** Why no offered job is held although `prefetch` is set: the controller does not list `release`. */
+  prefetchOff?: string;
   running: RunningJobInfo[];
   /** Offered jobs held to start as slots free, oldest first (not accepted yet). */
   held: HeldJobInfo[];

@@ -44,6 +44,8 @@ export interface RunnerOptions {
 }
 
 const RECENT_RESULTS = 20;
+/** Why offers are taken only for free slots although `prefetch` is set (the log, /status). */
+const PREFETCH_OFF = "Local prefetch is off: the controller does not list the release feature in its session answer (one that predates it would ignore a release), so the runner takes offers only for free slots";
 
 export class Runner {
   readonly lifecycle: Lifecycle;
@@ -56,10 +58,12 @@ export class Runner {
   readonly #recent: RecentResultInfo[] = [];
   readonly #stopConnection = new AbortController();
   readonly #interrupt = new AbortController();
-  /** Held offers (local prefetch); undefined when off, or when the controller cannot take a job back. */
+  /** Held offers (local prefetch); undefined when off, or when the adapter cannot give a job back. */
   readonly #held: LocalQueue | undefined;
   readonly #prefetch: number;
   #connectionDone: Promise<void> = Promise.resolve();
+  /** What the log last said about the controller and `release` (said once per change). */
+  #releasesSaid: boolean | undefined;
   #drained: Promise<void> | undefined;
   #ticker: ReturnType<typeof setInterval> | undefined;
 
@@ -80,6 +84,7 @@ export class Runner {
         timers: { now: this.#timers.now, setTimeout: timers?.setTimeout ?? realTimers.setTimeout, clearTimeout: timers?.clearTimeout ?? realTimers.clearTimeout },
         onOverdue: (handles) => this.#giveBack(handles, `not started within ${options.prefetchHoldMs ?? 1000} ms`),
         onAborted: (handle) => this.#dropHeld(handle),
+        canGiveBack: () => this.#releases(),
       });
     }
   }
@@ -93,7 +98,7 @@ export class Runner {
     this.lifecycle.transition("connecting");
     // The one way the lifecycle follows the connection: its state changes (ready while connected).
     this.#o.connection.onStateChange((status) => this.#follow(status));
-    this.#o.connection.setFreeSlots(this.#credit());
+    this.#grant();
     this.#connectionDone = this.#o.connection
       .run({ signal: this.#stopConnection.signal, onJob: (handle) => this.#onJob(handle) })
       .catch((error: unknown) => {
@@ -175,11 +180,21 @@ export class Runner {
     return this.#taking() ? Math.max(0, this.#o.concurrency - this.#running.size) : 0;
   }
 
-  /** Credit to grant: free slots plus room to hold, less what is held (docs/protocol.md, "credit"). */
-  #credit(): number {
-    if (!this.#taking()) return 0;
-    const held = this.#held === undefined ? 0 : this.#held.room() - this.#held.size;
-    return Math.max(0, this.#o.concurrency - this.#running.size + held);
+  /**
+   * Tells the connection the credit to grant (docs/protocol.md, "credit"): free slots, and room
+   * to hold less what is held, which it grants only where the controller takes held jobs back.
+   */
+  #grant(): void {
+    if (!this.#taking()) return this.#o.connection.setFreeSlots(0);
+    const free = this.#o.concurrency - this.#running.size;
+    const total = Math.max(0, free + (this.#held === undefined ? 0 : this.#held.room() - this.#held.size));
+    const slots = Math.min(Math.max(0, free), total);
+    this.#o.connection.setFreeSlots(slots, total - slots);
+  }
+
+  /** The controller of the session takes held jobs back (it listed `release`): only then are offers held. */
+  #releases(): boolean {
+    return this.#o.connection.releases?.() === true;
   }
 
   #onJob(handle: JobHandle): void {
@@ -187,19 +202,20 @@ export class Runner {
     const held = this.#held?.size ?? 0;
     if (!draining && this.#running.size < this.#o.concurrency && held === 0) return this.#start(handle);
     // Offered on credit granted for holding (or, unexpectedly, while older held jobs wait: they
-    // go first): held until a slot frees.
-    if (!draining && this.#held !== undefined && held < this.#prefetch) {
+    // go first): held until a slot frees, where the controller would take it back.
+    if (!draining && this.#held !== undefined && held < this.#prefetch && this.#releases()) {
       this.#held.hold(handle);
       return this.#slotFreed();
     }
     // Sent before the drain's credit reset reached the controller: never started, so given back
     // without using up an attempt where the controller can take it back.
-    if (draining && handle.release !== undefined) return this.#giveBack([handle], "the runner is draining");
+    if (draining) return this.#giveBack([handle], "the runner is draining");
+    this.#refuse(handle, "no_free_slot", "The runner has no free slot");
+  }
+
+  #refuse(handle: JobHandle, code: string, message: string): void {
     this.#o.metrics?.jobRejected();
-    handle.reject({
-      code: draining ? "runner_draining" : "no_free_slot",
-      message: draining ? "The runner is draining and takes no new jobs" : "The runner has no free slot",
-    });
+    handle.reject({ code, message });
   }
 
   /** A slot freed: start held jobs in offer order while slots are free, then grant credit. */
@@ -209,16 +225,27 @@ export class Runner {
       if (next === undefined) break;
       this.#start(next);
     }
-    this.#o.connection.setFreeSlots(this.#credit());
+    this.#grant();
   }
 
-  /** Held jobs go back unstarted: credit shrinks first, so the controller does not offer them here again. */
+  /**
+   * Held jobs go back unstarted: credit shrinks first, so the controller does not offer them here
+   * again. Only past the hold bound and at drain: a job held past the bound for a controller that
+   * does not take it back stays held (local-queue.ts), so only a drain gets here then.
+   */
   #giveBack(handles: JobHandle[], why: string): void {
     if (handles.length === 0) return;
-    this.#o.connection.setFreeSlots(this.#credit());
+    this.#grant();
+    const releases = this.#releases();
     for (const handle of handles) {
+      // A controller that would ignore a `release` (the job would wait for its lease to expire)
+      // gets a reject: the job goes back at once, with the attempt used.
+      if (!releases || handle.release === undefined) {
+        this.#refuse(handle, "runner_draining", "The runner is draining and takes no new jobs");
+        continue;
+      }
       this.#log.debug(`Giving back a held job unstarted: ${why}`, { jobId: handle.job.id, attempt: handle.job.attempt });
-      handle.release?.();
+      handle.release();
     }
   }
 
@@ -231,7 +258,7 @@ export class Runner {
     void handle.complete(result);
     this.#o.metrics?.jobFinished("cancelled", 0);
     this.#remember({ jobId: job.id, attempt: job.attempt, plugin: job.plugin, status: "cancelled", durationMs: 0, finishedAt: now, errorCode: "job_cancelled", errorMessage: result.error!.message });
-    this.#o.connection.setFreeSlots(this.#credit());
+    this.#grant();
   }
 
   #remember(recent: RecentResultInfo): void {
@@ -285,7 +312,7 @@ export class Runner {
       this.#slotFreed();
     });
     this.#running.set(key, { info, done });
-    this.#o.connection.setFreeSlots(this.#credit());
+    this.#grant();
   }
 
   /** Keeps the lifecycle in step with the connection: ready while connected. */
@@ -294,6 +321,16 @@ export class Runner {
     const state = this.lifecycle.state;
     if (connected && state === "connecting") this.lifecycle.transition("ready", `connected over ${status.transport ?? "?"}`);
     else if (!connected && state === "ready") this.lifecycle.transition("connecting", status.lastError);
+    if (connected) this.#sayPrefetch();
+  }
+
+  /** Says in the log, once each time it changes, whether the controller lets local prefetch hold jobs. */
+  #sayPrefetch(): void {
+    const releases = this.#o.connection.releases?.();
+    if (this.#held === undefined || releases === undefined || releases === this.#releasesSaid) return;
+    // The first session with a controller that takes jobs back is the normal case: nothing to say.
+    if (!releases || this.#releasesSaid !== undefined) this.#log.info(releases ? "The controller lists the release feature: local prefetch is on again" : PREFETCH_OFF);
+    this.#releasesSaid = releases;
   }
 
   snapshot(): RunnerSnapshot {
@@ -313,6 +350,7 @@ export class Runner {
       concurrency: this.#o.concurrency,
       freeSlots: this.#free(),
       prefetch: this.#prefetch,
+      ...(this.#held !== undefined && this.#o.connection.releases?.() === false ? { prefetchOff: PREFETCH_OFF } : {}),
       running: [...this.#running.values()].map((r) => ({ ...r.info })),
       held: this.#held?.list() ?? [],
       recent: this.#recent.map((r) => ({ ...r })),

@@ -12,7 +12,7 @@ import type { HeldJobInfo, RecentResultInfo, RunnerSnapshot, RunningJobInfo, Wor
 const MAX_ERROR_CHARS = 300;
 
 /** The snapshot's own facts are copied as they are; the rest is derived or cleaned below. */
-type SnapshotFacts = Pick<RunnerSnapshot, "runnerId" | "group" | "version" | "commit" | "runtime" | "pid" | "now" | "startedAt" | "state" | "stateSince" | "concurrency" | "freeSlots" | "prefetch">;
+type SnapshotFacts = Pick<RunnerSnapshot, "runnerId" | "group" | "version" | "commit" | "runtime" | "pid" | "now" | "startedAt" | "state" | "stateSince" | "concurrency" | "freeSlots" | "prefetch" | "prefetchOff">;
 
 export interface StatusDocument extends SnapshotFacts {
   uptimeMs: number;
@@ -86,6 +86,7 @@ export function statusDocument(snapshot: RunnerSnapshot, redactor: Redactor): St
     concurrency: snapshot.concurrency,
     freeSlots: snapshot.freeSlots,
     prefetch: snapshot.prefetch,
+    ...(snapshot.prefetchOff === undefined ? {} : { prefetchOff: snapshot.prefetchOff }),
     running: snapshot.running.map((j) => ({
       jobId: text(j.jobId),
       attempt: j.attempt,

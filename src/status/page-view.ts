@@ -104,7 +104,9 @@ export function renderSections(doc: StatusDocument, dur: (ms: number) => string 
     `<div class="hint">state <b>${esc(doc.state)}</b> for ${esc(dur(doc.now - doc.stateSince))}</div></div>` +
     `<div class="card"><div class="label">Slots</div><div class="big">${esc(busy)}<span class="of"> / ${esc(doc.concurrency)} busy</span></div>` +
     `<div class="bar"><span class="fill t-${pct >= 100 ? "info" : "ok"} w${Math.round(pct / 5) * 5}"></span></div>` +
-    `<div class="hint">${esc(doc.running.length)} running · ${doc.held.length > 0 ? `${esc(doc.held.length)} held · ` : ""}${esc(Math.max(0, doc.freeSlots))} free</div></div>` +
+    `<div class="hint">${esc(doc.running.length)} running · ${doc.held.length > 0 ? `${esc(doc.held.length)} held · ` : ""}${esc(Math.max(0, doc.freeSlots))} free</div>` +
+    (doc.prefetchOff === undefined ? "" : `<div class="hint" title="${esc(doc.prefetchOff)}">prefetch off: the controller predates release</div>`) +
+    `</div>` +
     `<div class="card"><div class="label">Uptime</div><div class="big">${esc(dur(doc.uptimeMs))}</div>` +
     `<div class="hint">since ${esc(clock(doc.startedAt, false))}</div></div>`;
 

@@ -90,6 +90,19 @@ test("JobOutbox.release() with no session waits for the next one, and its lease 
   expect(done).toEqual([job, live]);
 });
 
+test("JobOutbox.release() waiting for a session goes as a reject when that session's controller does not take jobs back", () => {
+  let connected = false;
+  const sent: RunnerMessage[] = [];
+  const done: JobOutbox[] = [];
+  const job = new JobOutbox(offer, (m) => connected && sent.push(...m) > 0, (j) => done.push(j));
+  job.release();
+  connected = true;
+  // It would ignore a release: the job would wait for its lease to expire. A reject re-queues it at once.
+  expect(job.pending(false)).toEqual([{ v: 1, type: "reject", jobId: "j1", attempt: 1, error: { code: "runner_draining", message: expect.stringContaining("release") } }]);
+  job.replayed();
+  expect(done).toEqual([job]);
+});
+
 test("JobOutbox: events_missing for events it no longer holds (acked already) waits for the overdue resend instead of resending at once, which looped as fast as the connection went", () => {
   const { job } = outbox();
   job.log([{ ts: 1, level: "info", msg: "Request" }]);

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ReferenceController, type ReferenceControllerOptions } from "../../src/reference-controller/controller.ts";
 import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
+import type { TransportOpener } from "../../src/controller/edge/opener.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import { controllerSecretResolver } from "../../src/runner/controller-secrets.ts";
@@ -52,6 +53,8 @@ export interface TestRunnerOptions {
   ring?: RunnerKeyRing;
   /** HTTP and WebSocket clients (a test may route them, as a load balancer would). */
   client?: ControllerClient;
+  /** How sessions and transports open (default: over the network), e.g. to play an older controller. */
+  opener?: TransportOpener;
 }
 
 export function startRunner(options: TestRunnerOptions): { runner: Runner; connection: EdgeConnection; executor: JobExecutor; logger: Logger; records: LogRecord[] } {
@@ -78,6 +81,7 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
     logger,
     onTick: (loop, ms) => runner?.loops.tick(loop, ms),
     ...(options.client === undefined ? {} : { client: options.client }),
+    ...(options.opener === undefined ? {} : { opener: options.opener }),
   });
   runner = new Runner({
     runnerId,

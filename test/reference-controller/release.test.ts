@@ -11,6 +11,13 @@ afterEach(async () => {
 });
 
 forEachStore("release", (store) => {
+  test("the session answer lists the release feature, so runners hold offered jobs (local prefetch)", async () => {
+    h = await openController(store);
+    const apiKey = h.controller.registerRunner({ id: "r1", group: "default" }).apiKey;
+    const answer = h.controller.sessions.create({ v: 1, runnerId: "r1", group: "default", version: "test", transport: "websocket" }, apiKey);
+    expect(answer.features).toEqual(["release"]);
+  });
+
   test("release re-queues a held job at once without using up an attempt, however often", async () => {
     h = await openController(store, { maxAttempts: 1 });
     const { r, job } = await leaseOne(h);

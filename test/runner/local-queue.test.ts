@@ -5,7 +5,7 @@ import { expect, test } from "bun:test";
 import type { JobHandle } from "../../src/controller/connection.ts";
 import { LocalQueue } from "../../src/runner/local-queue.ts";
 
-function harness(capacity = 3, holdMs = 1000) {
+function harness(capacity = 3, holdMs = 1000, canGiveBack?: () => boolean) {
   let t = 0;
   const timers = new Map<number, { at: number; run: () => void }>();
   let next = 1;
@@ -21,6 +21,7 @@ function harness(capacity = 3, holdMs = 1000) {
     },
     onOverdue: (handles) => overdue.push(handles.map((h) => h.job.id)),
     onAborted: (handle) => aborted.push(handle.job.id),
+    ...(canGiveBack === undefined ? {} : { canGiveBack }),
   });
   const advance = (ms: number) => {
     t += ms;
@@ -71,5 +72,23 @@ test("LocalQueue gives back held jobs past the bound, oldest first, and drops an
   expect(queue.take()?.job.id).toBe("b");
   advance(1000);
   expect(overdue).toEqual([["a"]]);
+  expect(queue.size).toBe(0);
+});
+
+test("LocalQueue keeps held jobs past the bound while they cannot go back, and gives them back once they can", () => {
+  let releases = false;
+  const { queue, advance, handle, overdue } = harness(3, 1000, () => releases);
+  queue.hold(handle("a"));
+  advance(400);
+  queue.hold(handle("b"));
+  // A controller that would ignore a release: both stay held, in offer order, to start as slots free.
+  advance(2000);
+  expect(overdue).toEqual([]);
+  expect(queue.list().map((h) => h.jobId)).toEqual(["a", "b"]);
+  expect(queue.take()?.job.id).toBe("a");
+  // One that takes them back again: the rest go back at the next look.
+  releases = true;
+  advance(1000);
+  expect(overdue).toEqual([["b"]]);
   expect(queue.size).toBe(0);
 });

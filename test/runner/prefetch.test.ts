@@ -8,43 +8,13 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { eventually, startController, startRunner, tempDir } from "../helpers/harness.ts";
 import { start, type Proc } from "../helpers/processes.ts";
+import { GatedExecutor, sampleCredit, warmUp } from "../helpers/prefetch.ts";
 import type { ReferenceController } from "../../src/reference-controller/controller.ts";
-import type { JobExecutor } from "../../src/runner/job-executor.ts";
-import type { RunRequest } from "../../src/plugins/pool-options.ts";
-import type { JobOutcome } from "../../src/protocol/edge-v1.ts";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Jobs run until the test finishes them (or `autoMs` passes); records the order they started in. */
-class GatedExecutor implements JobExecutor {
-  readonly started: string[] = [];
-  readonly #gates = new Map<string, () => void>();
-  constructor(readonly autoMs?: () => number) {}
-
-  run(request: RunRequest): Promise<JobOutcome> {
-    this.started.push(request.jobId);
-    return new Promise((resolve) => {
-      this.#gates.set(request.jobId, () => resolve({ status: "succeeded", output: null }));
-      request.signal.addEventListener("abort", () => resolve({ status: "cancelled", error: { code: "job_cancelled", message: "cancelled" } }), { once: true });
-      request.interrupt?.addEventListener("abort", () => resolve({ status: "interrupted" }), { once: true });
-      if (this.autoMs !== undefined) setTimeout(() => this.finish(request.jobId), this.autoMs());
-    });
-  }
-
-  finish(jobId: string): void {
-    this.#gates.get(jobId)?.();
-    this.#gates.delete(jobId);
-  }
-
-  workers() {
-    return [];
-  }
-
-  async close(): Promise<void> {}
-}
 
 async function setup(options: { prefetch: number; prefetchHoldMs?: number; concurrency?: number; maxAttempts?: number; autoMs?: () => number }) {
   const tmp = tempDir();
@@ -54,16 +24,6 @@ async function setup(options: { prefetch: number; prefetchHoldMs?: number; concu
   cleanups.push(tmp.remove, () => controller.close(), () => started.runner.drain());
   await eventually(() => (started.runner.lifecycle.state === "ready" ? true : undefined), 10_000, "runner ready");
   return { ...started, controller, executor };
-}
-
-/** Jobs hold only as fast as slots free: a few jobs must end first (within the hold bound). */
-async function warmUp(controller: ReferenceController, executor: GatedExecutor, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const job = controller.submitJob({ plugin: "echo", input: { warm: i } });
-    await eventually(() => (executor.started.includes(job.id) ? true : undefined), 10_000, "warm-up job started");
-    executor.finish(job.id);
-    await controller.waitForJob(job.id, 10_000);
-  }
 }
 
 const status = (controller: ReferenceController, id: string) => controller.getJob(id)?.status;
@@ -171,22 +131,18 @@ describe("local prefetch", () => {
   });
 
   test("Runner keeps the controller's credit and its leases within concurrency + prefetch", async () => {
-    const { controller, runner, executor } = await setup({ prefetch: 3, concurrency: 2, autoMs: () => Math.floor(Math.random() * 4) });
-    let most = 0;
-    let mostHeld = 0;
-    const sample = setInterval(() => {
-      const session = controller.core.sessions.ofRunner("r1");
-      most = Math.max(most, controller.core.leasedBy("r1") + (session?.credit ?? 0));
-      mostHeld = Math.max(mostHeld, runner.snapshot().held.length);
-      expect(runner.runningCount).toBeLessThanOrEqual(2);
-    }, 1);
+    const { controller, runner, executor, records } = await setup({ prefetch: 3, concurrency: 2, autoMs: () => Math.floor(Math.random() * 4) });
+    const sampled = sampleCredit(controller, runner, () => expect(runner.runningCount).toBeLessThanOrEqual(2));
     const jobs = Array.from({ length: 60 }, (_, i) => controller.submitJob({ plugin: "echo", input: { i } }).id);
     const done = await Promise.all(jobs.map((id) => controller.waitForJob(id, 20_000)));
-    clearInterval(sample);
+    const { most, mostHeld } = sampled();
     expect(done.every((j) => j.status === "succeeded" && j.attempt === 1)).toBe(true);
     expect(most).toBeLessThanOrEqual(5);
     expect(mostHeld).toBeGreaterThan(0);
     expect(executor.started).toHaveLength(60);
+    // The reference controller lists the release feature: nothing to say about it.
+    expect(runner.snapshot().prefetchOff).toBeUndefined();
+    expect(records.filter((r) => r.msg.includes("release feature"))).toEqual([]);
   });
 });
 

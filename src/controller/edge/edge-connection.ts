@@ -17,6 +17,7 @@ import { clip, WarnLimiter } from "../../log/warn-limiter.ts";
 import { clampRetryAfter, sessionValues } from "./controller-values.ts";
 import { Liveness, LIVENESS_PROBE_MS, LIVENESS_TIMEOUT_MS } from "./liveness.ts";
 import { ControllerUrls } from "./controller-urls.ts";
+import { sessionFeatures } from "./session-features.ts";
 import type { EdgeConnectionOptions } from "./edge-connection-options.ts";
 
 export type { EdgeConnectionOptions } from "./edge-connection-options.ts";
@@ -29,6 +30,7 @@ const WS_FAILURES_BEFORE_POLL = 2;
 
 export class EdgeConnection implements ControllerConnection {
   readonly kind = "edge";
+  /** Where the controller lists `release` (releases()). */
   readonly canRelease = true;
   readonly #o: EdgeConnectionOptions;
   readonly #timers: Pick<Timers, "now" | "sleep">;
@@ -40,6 +42,10 @@ export class EdgeConnection implements ControllerConnection {
   #transport: Transport | undefined;
   #onJob: (handle: JobHandle) => void = () => {};
   #freeSlots = 0;
+  /** Offers the runner would hold beyond its free slots: credit only while the controller releases. */
+  #holdRoom = 0;
+  /** The controller of the current (or last) session listed `release`; undefined before any session. */
+  #releases: boolean | undefined;
   /** Credit granted in this session and not yet used by an offer. */
   #credit = 0;
   #heartbeatMs = 10_000;
@@ -84,9 +90,14 @@ export class EdgeConnection implements ControllerConnection {
     return () => this.#stateListeners.delete(listener);
   }
 
-  setFreeSlots(free: number): void {
+  setFreeSlots(free: number, hold = 0): void {
     this.#freeSlots = Math.max(0, free);
+    this.#holdRoom = Math.max(0, hold);
     this.#grantCredit();
+  }
+
+  releases(): boolean | undefined {
+    return this.#releases;
   }
 
   async run(options: { signal: AbortSignal; onJob: (handle: JobHandle) => void }): Promise<void> {
@@ -162,6 +173,8 @@ export class EdgeConnection implements ControllerConnection {
         signal,
         now: this.#timers.now,
       });
+      // Known before the session's first credit: an older controller gets none for holding.
+      this.#releases = sessionFeatures(session.features).has("release");
     } catch (error) {
       return failureOf(error);
     }
@@ -240,22 +253,23 @@ export class EdgeConnection implements ControllerConnection {
   #startSession(): void {
     this.#credit = 0;
     const replay: RunnerMessage[] = [message({ type: "heartbeat", leases: this.#heldLeases() })];
-    for (const job of this.#jobs.values()) replay.push(...job.pending());
+    for (const job of this.#jobs.values()) replay.push(...job.pending(this.#releases === true));
     this.#transport?.send(replay);
     for (const job of [...this.#jobs.values()]) job.replayed();
     this.#grantCredit();
   }
 
-  /** Keeps the session's unused credit equal to the free slots: grants more, or resets it when slots shrink (drain). */
+  /** Keeps the session's unused credit at the free slots (plus the room to hold, where the controller releases): grants more, or resets it when it shrinks (drain). */
   #grantCredit(): void {
     if (this.#transport === undefined) return;
-    const more = this.#freeSlots - this.#credit;
+    const target = this.#freeSlots + (this.#releases === true ? this.#holdRoom : 0);
+    const more = target - this.#credit;
     if (more > 0) {
       this.#credit += more;
       this.#transport.send([message({ type: "credit", slots: more })]);
     } else if (more < 0) {
-      this.#credit = this.#freeSlots;
-      this.#transport.send([message({ type: "credit", slots: this.#freeSlots, reset: true })]);
+      this.#credit = target;
+      this.#transport.send([message({ type: "credit", slots: target, reset: true })]);
     }
   }
 

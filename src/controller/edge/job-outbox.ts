@@ -100,9 +100,18 @@ export class JobOutbox implements JobHandle {
 
   // ---- called by the connection ----
 
-  /** Everything unacknowledged, in order, for sending again (a new session, events_missing). */
-  pending(): RunnerMessage[] {
+  /**
+   * Everything unacknowledged, in order, for sending again (a new session, events_missing). A
+   * release waiting for a session whose controller does not take jobs back (`releases` false: it
+   * would ignore it, and the lease would lapse with the attempt used) goes as a reject: back in
+   * the queue at once, with the attempt used.
+   */
+  pending(releases = true): RunnerMessage[] {
     this.#unansweredBeats = 0;
+    if (this.#release !== undefined && !releases) {
+      const error = { code: "runner_draining", message: "The runner gave back a job it never started; this controller does not take jobs back (release)" };
+      return [message({ type: "reject", jobId: this.job.id, attempt: this.job.attempt, error })];
+    }
     if (this.#release !== undefined) return [this.#release];
     return this.#result === undefined ? [...this.#events] : [...this.#events, this.#result];
   }
