@@ -2,9 +2,10 @@
 // the same CLI under Node and Deno (`dist/node/edge-runner.mjs`). Run with: bun scripts/build.ts
 // Options: --target=bun-linux-arm64 (cross-compile), --outfile=PATH, --skip-bundle, --skip-compile.
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
+import { buildRunWorld, runWorldRedirect } from "./run-world.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = new Map(
@@ -50,22 +51,32 @@ mkdirSync(`${root}/dist/node`, { recursive: true });
 if (args.get("skip-compile") !== "true") {
   const outfile = args.get("outfile") ?? `${root}/dist/edge-runner`;
   const target = args.get("target");
-  const bunArgs = [
-    // --splitting: each dynamically imported command and backend becomes its own chunk inside
-    // the executable, loaded only when imported, so `--version` and an idle `run` never read
-    // the S3, Vault, GCP or integration code (docs/performance.md, start-up).
-    "build", "--compile", "--splitting", "--minify", "--bytecode", "--format=esm",
-    "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
-    ...(target !== undefined ? [`--target=${target}`] : []),
-    ...Object.entries(define).map(([k, v]) => `--define=${k}=${v}`),
-    "src/main.ts", ...WORKER_ENTRIES,
-    `--outfile=${outfile}`,
-  ];
   const started = performance.now();
-  const result = spawnSync(process.execPath, bunArgs, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
-  if (result.status !== 0) {
-    process.stderr.write(result.stdout);
-    throw new Error(`bun build --compile failed with status ${result.status}`);
+  // `run` is compiled from its own pre-bundled copy, so a runner's start loads two chunks of its
+  // code instead of ~27 (scripts/run-world.ts; docs/performance.md, start-up, fourth pass).
+  const world = await buildRunWorld(root, `${root}/dist/run-world`, define);
+  const result = await Bun.build({
+    entrypoints: ["src/main.ts", ...WORKER_ENTRIES].map((entry) => `${root}/${entry}`),
+    // Each dynamically imported command and backend becomes its own chunk inside the executable,
+    // loaded only when imported, so `--version` and an idle `run` never read the S3, Vault, GCP
+    // or integration code (docs/performance.md, start-up).
+    splitting: true,
+    minify: true,
+    bytecode: true,
+    format: "esm",
+    target: "bun",
+    define,
+    plugins: [runWorldRedirect(root, world)],
+    compile: {
+      outfile,
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      ...(target !== undefined ? { target: target as Bun.Build.CompileTarget } : {}),
+    },
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error("bun build --compile failed");
   }
   const size = statSync(outfile).size;
   console.log(`built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB, ${version}+${commit}) in ${Math.round(performance.now() - started)} ms`);
