@@ -22,6 +22,7 @@ import { build, type Metafile, type Plugin } from "esbuild";
 import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { BunPlugin } from "bun";
+import { staticClosure } from "./static-closure.ts";
 
 const RUN_COMMAND = "src/cli/run-command.ts";
 const COMMAND_TABLE = "src/cli/main.ts";
@@ -33,26 +34,13 @@ export interface RunWorld {
   metafile: Metafile;
 }
 
-/** Every input reachable from `entry` through static imports (paths relative to the root). */
-function staticInputs(meta: Metafile, entry: string): Set<string> {
-  const seen = new Set<string>();
-  const stack = [entry];
-  while (stack.length > 0) {
-    const file = stack.pop() as string;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    for (const edge of meta.inputs[file]?.imports ?? []) if (edge.kind !== "dynamic-import" && edge.external !== true) stack.push(edge.path);
-  }
-  return seen;
-}
-
 /** The static closure of src/main.ts: what every command has loaded before its own module. */
 async function entryClosure(root: string): Promise<Set<string>> {
   const { metafile } = await build({
     absWorkingDir: root, entryPoints: ["src/main.ts"], bundle: true, platform: "node", format: "esm",
     write: false, metafile: true, outdir: path.join(root, "dist/.entry-closure"), logLevel: "silent",
   });
-  return new Set([...staticInputs(metafile, "src/main.ts")].map((file) => path.join(root, file)));
+  return new Set([...staticClosure(metafile, "src/main.ts")].map((file) => path.join(root, file)));
 }
 
 /**

@@ -23,18 +23,7 @@ export async function metafileOf(entry: string): Promise<Metafile> {
   return result.metafile;
 }
 
-/** Every input reachable from `entry` through static imports (paths relative to the root, node_modules/… included). */
-export function staticClosure(meta: Metafile, entry: string): Set<string> {
-  const seen = new Set<string>();
-  const stack = [entry];
-  while (stack.length > 0) {
-    const file = stack.pop() as string;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    for (const edge of meta.inputs[file]?.imports ?? []) if (edge.kind !== "dynamic-import" && edge.external !== true) stack.push(edge.path);
-  }
-  return seen;
-}
+export { staticClosure } from "../../scripts/static-closure.ts";
 
 /** The runtime's built-in modules (node:… without the prefix) those files import statically. */
 export function builtins(meta: Metafile, files: Iterable<string>): Set<string> {
