@@ -91,7 +91,7 @@ function sourceHash(arches: readonly string[], skipBundle: boolean): string {
     }
   };
   walk(join(root, "src"));
-  for (const file of ["scripts/build.ts", "package.json", "package-lock.json"]) {
+  for (const file of ["scripts/build.ts", "scripts/run-world.ts", "scripts/static-closure.ts", "package.json", "package-lock.json"]) {
     if (existsSync(join(root, file))) hash.update(file).update(readFileSync(join(root, file)));
   }
   return hash.digest("hex");
