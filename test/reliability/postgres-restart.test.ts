@@ -16,11 +16,17 @@ const cleanups: Array<() => Promise<void> | void> = [];
 // Set while the test runs, cleared once it passed: a failure (a timeout too) prints what the
 // controller logged, so a rare failure under load leaves its cause behind.
 let whenFailed: (() => Promise<void>) | undefined;
+// Bounded by design above bun's 5 s for a hook: the runner's drain (10 s at most), the store's
+// close (5 s for its connections), a server start after a failed test (pg_ctl waits up to 60 s).
 afterEach(async () => {
   await whenFailed?.().catch((error: unknown) => console.error(`Cannot print the failed run's diagnostics: ${String(error)}`));
   whenFailed = undefined;
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    const started = Date.now();
+    await cleanup();
+    if (Date.now() - started > 3_000) console.error(`postgres-restart: a cleanup took ${Date.now() - started} ms: ${cleanup.toString().slice(0, 80)}`);
+  }
+}, 90_000);
 
 const line = (r: LogRecord) => {
   const { ts, level, msg, ...fields } = r;
