@@ -1,9 +1,9 @@
-// The store's reconnect after a failure when the driver's pool is stranded: postgres 3.4.9 can
-// leave every connection of a pool waiting forever once backends died mid-transaction (seen with
-// test/helpers/pg-terminate-storm.ts: after a few storms every query on that pool hung, the server
-// up). The reconnect probed through that pool again and again, so the controller stayed `failed`
-// for good after a restart of its database (test/reliability/postgres-restart.test.ts, about 1 run
-// in 20 on a loaded machine). A probe that gets no answer now takes a new pool.
+// The store's reconnect after a failure when the driver's pool is stranded: postgres 3.4.9 left
+// every connection of a pool unable to connect once backends died mid-write (seen with
+// test/helpers/pg-terminate-storm.ts: after a storm every query on that pool hung, the server up).
+// That was a write left pending on a closed socket, which scripts/patch-dependencies.mjs now
+// fixes (postgres-driver-patch.test.ts); a probe that gets no answer still takes a new pool, as a
+// fallback for whatever else leaves a pool without an answer.
 
 import { afterEach, expect, test } from "bun:test";
 import postgres, { type Sql } from "postgres";

@@ -45,9 +45,9 @@ export async function openPostgresBackend(options: OpenPostgresOptions): Promise
     onnotice: () => {},
     connection: { application_name: "edge-runner controller" },
   }));
-  // The driver's pool can strand every connection when backends die mid-transaction (seen with
-  // postgres 3.4.9: each later query then waits forever, server up or not), so a reconnect that
-  // gets no answer takes a new pool; everything holds this handle, never the pool itself.
+  // A pool can be left without an answer (postgres 3.4.9 left every connection of one unable to
+  // connect after backends died mid-write, fixed by scripts/patch-dependencies.mjs), so a reconnect
+  // that gets no answer takes a new pool as a fallback; everything holds this handle, never the pool.
   let client = connect();
   const abandoned: Sql[] = [];
   const sql = swappable(() => client);
