@@ -3,7 +3,7 @@
 // root), password authentication (scram-sha-256) with the password in a file, stopped and removed
 // after. Binaries from Debian's postgresql package (scripts/test.sh installs it when missing).
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { tmpdir, userInfo } from "node:os";
@@ -126,12 +126,18 @@ function idOf(user: string): { uid: number; gid: number } {
 
 /**
  * Stops `server` (fast shutdown) and removes its directory once process `pid` has exited: for a
- * server shared by every test file of one `bun test` process, which fires no exit event.
+ * server shared by every test file of one `bun test` process, which fires no exit event. Returns
+ * the shell that launches the watchdog (it exits at once).
  */
-export function stopWhenProcessExits(server: PostgresServer, pid = process.pid): void {
+export function stopWhenProcessExits(server: Pick<PostgresServer, "dir">, pid = process.pid): ChildProcess {
   const data = path.join(server.dir, "data");
   const script = `while kill -0 ${pid} 2>/dev/null; do sleep 0.5; done; ` +
     `if [ -f '${data}/postmaster.pid' ]; then kill -INT "$(head -1 '${data}/postmaster.pid')"; ` +
     `for i in $(seq 1 100); do [ -f '${data}/postmaster.pid' ] || break; sleep 0.1; done; fi; rm -rf '${server.dir}'`;
-  spawn("sh", ["-c", script], { detached: true, stdio: "ignore" }).unref();
+  // In the background of a shell that exits at once, so the watchdog is nobody's child: when a
+  // test or hook times out, bun test kills every process the file spawned (a beforeAll's too),
+  // which killed this watchdog and left the shared server running, with its directory, for good.
+  const launcher = spawn("sh", ["-c", `(${script}) </dev/null >/dev/null 2>&1 &`], { detached: true, stdio: "ignore" });
+  launcher.unref();
+  return launcher;
 }
