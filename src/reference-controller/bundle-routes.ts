@@ -12,6 +12,8 @@ import { bundleError } from "../plugin-bundles/bundle-errors.ts";
 import type { ControllerBundles, StoredBundle } from "./bundle-store.ts";
 import { pluginRef } from "../plugin-bundles/manifest.ts";
 import { readLimited } from "../util/read-limited.ts";
+import { RUNNER_ID_HEADER } from "../plugin-bundles/runner-bundles.ts";
+import { bearerToken, matchesHash } from "./tokens.ts";
 
 export const MANIFEST_HEADER = "x-edge-plugin-manifest";
 export const SIGNATURE_HEADER = "x-edge-plugin-signature";
@@ -24,6 +26,20 @@ export interface BundleRoutesOptions {
   authorize: (request: Request, access: BundleAccess) => boolean | Promise<boolean>;
   /** Where unexpected (500) errors are logged. */
   logger?: Logger;
+}
+
+/**
+ * The reference controller's rule: the admin token may publish and read; a registered runner's
+ * API key (with its id in RUNNER_ID_HEADER) may read.
+ */
+export function adminPublishesRunnersRead(adminTokenHash: string, runnerKeyValid: (runnerId: string, token: string | undefined) => boolean): BundleRoutesOptions["authorize"] {
+  return (request, access) => {
+    const token = bearerToken(request.headers.get("authorization") ?? undefined);
+    if (matchesHash(token, adminTokenHash)) return true;
+    if (access !== "read") return false;
+    const runnerId = request.headers.get(RUNNER_ID_HEADER);
+    return runnerId !== null && runnerKeyValid(runnerId, token);
+  };
 }
 
 const STATUS: Record<string, 400 | 401 | 404 | 409 | 413 | 422> = {

@@ -5,8 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Hono } from "hono";
 import { Logger } from "../log/logger.ts";
-import { bundleRoutes } from "./bundle-routes.ts";
-import { RUNNER_ID_HEADER } from "../plugin-bundles/runner-bundles.ts";
+import { adminPublishesRunnersRead, bundleRoutes } from "./bundle-routes.ts";
 import { serveHttp, upgradeWebSocket, type HttpServer } from "../platform/http-server.ts";
 import { hostGuard } from "../platform/host-guard.ts";
 import { isLoopbackHost } from "../config/url.ts";
@@ -37,7 +36,7 @@ import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-fa
 import { EdgeError, errorMessage } from "../errors.ts";
 import { createEdgeArtifactsApp } from "./artifact-routes.ts";
 import type { ControllerArtifacts } from "./artifact-store.ts";
-import { bearerToken, loadOrCreateAdminToken, matchesHash, sha256Hex } from "./tokens.ts";
+import { loadOrCreateAdminToken, sha256Hex } from "./tokens.ts";
 import { artifactMaxBytesOf, type ReferenceControllerOptions } from "./controller-options.ts";
 
 export type { ReferenceControllerOptions } from "./controller-options.ts";
@@ -190,17 +189,8 @@ export class ReferenceController {
     // Plugin bundles (before the admin app, whose middleware wants the admin token on all of
     // /api/v1): the admin token may publish and read; a registered runner's API key may read.
     const adminTokenHash = sha256Hex(this.adminToken);
-    this.app.route("/", bundleRoutes({
-      store: shared.bundles,
-      logger,
-      authorize: (request, access) => {
-        const token = bearerToken(request.headers.get("authorization") ?? undefined);
-        if (matchesHash(token, adminTokenHash)) return true;
-        if (access !== "read") return false;
-        const runnerId = request.headers.get(RUNNER_ID_HEADER);
-        return runnerId !== null && this.runners.authenticate(runnerId, token) !== undefined;
-      },
-    }));
+    const authorize = adminPublishesRunnersRead(adminTokenHash, (runnerId, token) => this.runners.authenticate(runnerId, token) !== undefined);
+    this.app.route("/", bundleRoutes({ store: shared.bundles, logger, authorize }));
     const artifacts = this.artifacts;
     this.app.route("/", createEdgeArtifactsApp({ core: this.core, runners: this.runners, artifacts }));
     // On PostgreSQL every replica must check the tokens of every other: the key is derived from

@@ -17,6 +17,7 @@ import { clip, WarnLimiter } from "../../log/warn-limiter.ts";
 import { clampRetryAfter, sessionValues } from "./controller-values.ts";
 import { Liveness, LIVENESS_PROBE_MS, LIVENESS_TIMEOUT_MS } from "./liveness.ts";
 import { ControllerUrls } from "./controller-urls.ts";
+import { SessionCredit } from "./session-credit.ts";
 import { sessionFeatures } from "./session-features.ts";
 import type { EdgeConnectionOptions } from "./edge-connection-options.ts";
 
@@ -41,13 +42,7 @@ export class EdgeConnection implements ControllerConnection {
   #status: ConnectionStatus;
   #transport: Transport | undefined;
   #onJob: (handle: JobHandle) => void = () => {};
-  #freeSlots = 0;
-  /** Offers the runner would hold beyond its free slots: credit only while the controller releases. */
-  #holdRoom = 0;
-  /** The controller of the current (or last) session listed `release`; undefined before any session. */
-  #releases: boolean | undefined;
-  /** Credit granted in this session and not yet used by an offer. */
-  #credit = 0;
+  readonly #credit = new SessionCredit();
   #heartbeatMs = 10_000;
   #wsFailures = 0;
   #kind: TransportKind;
@@ -91,13 +86,12 @@ export class EdgeConnection implements ControllerConnection {
   }
 
   setFreeSlots(free: number, hold = 0): void {
-    this.#freeSlots = Math.max(0, free);
-    this.#holdRoom = Math.max(0, hold);
+    this.#credit.set(free, hold);
     this.#grantCredit();
   }
 
   releases(): boolean | undefined {
-    return this.#releases;
+    return this.#credit.releases;
   }
 
   async run(options: { signal: AbortSignal; onJob: (handle: JobHandle) => void }): Promise<void> {
@@ -174,7 +168,7 @@ export class EdgeConnection implements ControllerConnection {
         now: this.#timers.now,
       });
       // Known before the session's first credit: an older controller gets none for holding.
-      this.#releases = sessionFeatures(session.features).has("release");
+      this.#credit.releases = sessionFeatures(session.features).has("release");
     } catch (error) {
       return failureOf(error);
     }
@@ -251,9 +245,9 @@ export class EdgeConnection implements ControllerConnection {
 
   /** A new session starts with zero credit: re-announce leases, replay the outbox, grant credit. */
   #startSession(): void {
-    this.#credit = 0;
+    this.#credit.restart();
     const replay: RunnerMessage[] = [message({ type: "heartbeat", leases: this.#heldLeases() })];
-    for (const job of this.#jobs.values()) replay.push(...job.pending(this.#releases === true));
+    for (const job of this.#jobs.values()) replay.push(...job.pending(this.#credit.releases === true));
     this.#transport?.send(replay);
     for (const job of [...this.#jobs.values()]) job.replayed();
     this.#grantCredit();
@@ -262,15 +256,8 @@ export class EdgeConnection implements ControllerConnection {
   /** Keeps the session's unused credit at the free slots (plus the room to hold, where the controller releases): grants more, or resets it when it shrinks (drain). */
   #grantCredit(): void {
     if (this.#transport === undefined) return;
-    const target = this.#freeSlots + (this.#releases === true ? this.#holdRoom : 0);
-    const more = target - this.#credit;
-    if (more > 0) {
-      this.#credit += more;
-      this.#transport.send([message({ type: "credit", slots: more })]);
-    } else if (more < 0) {
-      this.#credit = target;
-      this.#transport.send([message({ type: "credit", slots: target, reset: true })]);
-    }
+    const credit = this.#credit.next();
+    if (credit !== undefined) this.#transport.send([credit]);
   }
 
   async #heartbeatLoop(signal: AbortSignal): Promise<void> {
@@ -338,7 +325,7 @@ export class EdgeConnection implements ControllerConnection {
     switch (msg.type) {
       case "offer": {
         const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#forget(done));
-        this.#credit = Math.max(0, this.#credit - 1);
+        this.#credit.offered();
         if (this.#jobs.has(job.key)) {
           this.#warn("repeated_offer", `Ignoring a repeated offer of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}`);
           return;
