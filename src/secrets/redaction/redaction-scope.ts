@@ -4,6 +4,7 @@
 // runner's own output (logs, /status, /metrics) with the process's and every live job's. So the
 // cost of a line never grows with secrets of jobs that have finished.
 
+import { decodedView, mayHoldEscapes } from "./decoded-view.ts";
 import { applySpans, mergeSpans, PatternMatcher, pushSpan, type Span } from "./pattern-matcher.ts";
 import { MIN_SECRET_CHARS, secretForms } from "./secret-forms.ts";
 
@@ -92,8 +93,9 @@ export class RedactionScope {
   /** Ranges of `text` to mask. `openTail`: also a trailing part of that many characters or more that begins a secret. */
   spans(text: string, openTail = 0): Span[] {
     let spans: Span[] = [];
-    for (const matcher of this.#matchers()) spans = mergeSpans(spans, matcher.spans(text, openTail));
-    return spans;
+    const matchers = this.#matchers();
+    for (const matcher of matchers) spans = mergeSpans(spans, matcher.spans(text, openTail));
+    return mayHoldEscapes(text) ? mergeSpans(spans, escapedSpans(text, matchers)) : spans;
   }
 
   /** The matchers this scope masks with: its own and its parent's; the process scope's own and every live job's. */
@@ -111,7 +113,7 @@ export class RedactionScope {
     if (typeof input !== "string" || input.length === 0) return input;
     const matchers = this.#matchers();
     if (matchers.length === 0) return input;
-    if (matchers.length === 1) return applySpans(input, (matchers[0] as PatternMatcher).spans(input, 0), MASK);
+    if (matchers.length === 1 && !mayHoldEscapes(input)) return applySpans(input, (matchers[0] as PatternMatcher).spans(input, 0), MASK);
     return applySpans(input, this.spans(input), MASK);
   }
 
@@ -137,6 +139,7 @@ export class RedactionScope {
       spans = mergeSpans(spans, own.sort((a, b) => a.start - b.start));
     }
     this.#lineStates = states;
+    if (mayHoldEscapes(input)) spans = mergeSpans(spans, escapedSpans(input, this.#matchers()));
     return applySpans(input, spans, MASK);
   }
 
@@ -197,6 +200,18 @@ export class RedactionScope {
     }
     return this.#matcher;
   }
+}
+
+/** Ranges of `text` whose decoded form (percent, backslash or HTML escapes) holds a secret. */
+function escapedSpans(text: string, matchers: PatternMatcher[]): Span[] {
+  const view = decodedView(text);
+  if (view === undefined) return [];
+  const spans: Span[] = [];
+  for (const matcher of matchers) {
+    for (const span of matcher.spans(view.text)) spans.push({ start: view.from[span.start]!, end: view.to[span.end - 1]! });
+  }
+  // Sorted and merged: mergeSpans() does both when given two lists.
+  return spans.length < 2 ? spans : mergeSpans(spans.slice(0, 1), spans.slice(1));
 }
 
 /** The process scope: the runner's own secrets, parent of every job's scope. */

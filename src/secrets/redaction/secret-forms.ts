@@ -1,7 +1,9 @@
 // The forms a secret can take in text a job writes: as is, base64 and base64url (at each of the
-// three byte alignments it can have inside a longer encoded string), URL-encoded, hex, and
-// JSON-escaped; a multi-line secret also line by line, so one printed over several log lines
-// is masked line by line.
+// three byte alignments it can have inside a longer encoded string, and whole, padded or not),
+// URL-encoded, hex (also with separators), JSON-escaped and shell-quoted; a multi-line secret
+// also with the other line ends and line by line, so one printed over several log lines is masked
+// line by line. Escapes a tool may apply to any character (percent, backslash, HTML) are decoded
+// before matching instead (decoded-view.ts): these forms are matched in the decoded text too.
 
 /** Shorter values are not masked: they would hit ordinary text everywhere. */
 export const MIN_SECRET_CHARS = 4;
@@ -20,15 +22,35 @@ export function secretForms(value: string): string[] {
     add(stable);
     add(stable.replace(/\+/g, "-").replace(/\//g, "_"));
   }
-  add(bytes.toString("hex"));
-  add(bytes.toString("hex").toUpperCase());
+  // The whole encoding, padding included: for a short secret the aligned part alone is too short.
+  add(bytes.toString("base64"));
+  add(bytes.toString("base64url"));
+  const hex = bytes.toString("hex");
+  for (const digits of [hex, hex.toUpperCase()]) {
+    add(digits);
+    const pairs = digits.match(/../g) ?? [];
+    add(pairs.join(":"));
+    add(pairs.join(" "));
+  }
   add(encodeURIComponent(value));
   add(encodeURIComponent(value).replace(/%20/g, "+"));
+  // Matched in the decoded view of form encoding, where a space became `+` and a `+` stayed.
+  if (value.includes(" ")) add(value.replace(/ /g, "+"), MIN_SECRET_CHARS);
+  // UTF-8 bytes read as Latin-1: what percent- or \x-decoding a non-ASCII secret gives.
+  if (bytes.length !== value.length) add(bytes.toString("latin1"), MIN_SECRET_CHARS);
   add(JSON.stringify(value).slice(1, -1));
   // A JSON string inside a JSON string (a log line that is itself a serialized object).
   add(JSON.stringify(JSON.stringify(value)).slice(2, -2));
+  // Inside single quotes for a shell: each quote closed, escaped and reopened.
+  if (value.includes("'")) {
+    add(value.replace(/'/g, "'\\''"), MIN_SECRET_CHARS);
+    add(value.replace(/'/g, `'"'"'`), MIN_SECRET_CHARS);
+  }
   if (/[\r\n]/.test(value)) {
-    for (const line of value.split(/\r?\n|\r/)) add(line.trim(), MIN_FORM_CHARS);
+    const lines = value.split(/\r?\n|\r/);
+    add(lines.join("\n"), MIN_SECRET_CHARS);
+    add(lines.join("\r\n"), MIN_SECRET_CHARS);
+    for (const line of lines) add(line.trim(), MIN_FORM_CHARS);
   }
   return [...forms];
 }
