@@ -48,6 +48,8 @@ export interface WorkerHostOptions {
  * four runs (a sleeping thread woken per run cost more than the run; docs/performance.md).
  */
 const CLAIM_SLOTS = 3;
+/** After a worker's error event, how long without a message from it before it is failed. */
+const ERROR_QUIET_MS = 250;
 
 interface PendingRun {
   readonly sink: RunSink;
@@ -73,6 +75,8 @@ export class WorkerHost {
   #memoryBytes: number | undefined;
   readonly #log: Logger;
   #lastError: string | undefined;
+  /** Armed by an error event: the worker is failed once its messages stop coming (#onError). */
+  #errorTimer: unknown;
   #startSettle: ((error?: EdgeError) => void) | undefined;
   readonly #started: Promise<void>;
   #terminated: Promise<void> = Promise.resolve();
@@ -216,6 +220,7 @@ export class WorkerHost {
   }
 
   #onMessage(message: WorkerToHost): void {
+    if (this.#errorTimer !== undefined) this.#quietAfterError();
     switch (message.type) {
       case "log": {
         const run = this.#pending.get(message.runId);
@@ -311,9 +316,19 @@ export class WorkerHost {
     run.settle(result);
   }
 
+  // Bun delivers a worker's error event ahead of the messages posted before it (log lines, the
+  // worker's own `failed`): failing at once lost them. The run settles on the worker's report, its
+  // exit (delivered after the rest) or once no message came for ERROR_QUIET_MS.
   #onError(error: Error & { code?: string }): void {
     this.#lastError = error.code === "ERR_WORKER_OUT_OF_MEMORY" ? "ran out of memory" : `crashed: ${error.message}`;
-    void this.#fail({ code: "plugin_crashed", message: `Plugin worker of "${this.label}" ${this.#lastError}` });
+    this.#quietAfterError();
+  }
+  #quietAfterError(): void {
+    if (this.#lastError === undefined || this.#state === "stopping") return;
+    if (this.#errorTimer !== undefined) this.#options.timers.clearTimeout(this.#errorTimer);
+    this.#errorTimer = this.#options.timers.setTimeout(this.#guarded(() => {
+      void this.#fail({ code: "plugin_crashed", message: `Plugin worker of "${this.label}" ${this.#lastError}` });
+    }), ERROR_QUIET_MS);
   }
 
   #onExit(code: number): void {
@@ -328,6 +343,7 @@ export class WorkerHost {
    */
   #fail(error: WireError): Promise<void> {
     if (this.#state === "stopping") return this.#terminated;
+    if (this.#errorTimer !== undefined) this.#options.timers.clearTimeout(this.#errorTimer);
     const wasStarting = this.#state === "starting";
     this.#lastRunMs = undefined;
     this.#clearStall();
