@@ -6,7 +6,8 @@ import type { JobCalls } from "./host-calls.ts";
 import type { RunRequest } from "./pool-options.ts";
 import type { PluginPolicy } from "./pool-policy.ts";
 import type { Ending } from "./run-outcome.ts";
-import type { RunSink, WorkerHost } from "./worker-host.ts";
+import type { WorkerHost } from "./worker-host.ts";
+import type { RunSink } from "./worker-host-options.ts";
 import type { PluginSource } from "./worker-protocol.ts";
 
 export interface Group {

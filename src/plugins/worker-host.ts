@@ -4,44 +4,12 @@
 
 import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import type { JobOutcome, LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
-import type { Timers } from "../util/time.ts";
+import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
 import { stopProcessGroups } from "./processes/process-group.ts";
 import type { PluginThread } from "./plugin-thread.ts";
-import type { HostCall, HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
+import type { RunSink, WorkerHostOptions } from "./worker-host-options.ts";
+import type { HostCall, HostToWorker, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { transitionWorker, type WorkerInfo, type WorkerState } from "./worker-state.ts";
-
-export interface RunSink {
-  onLog(line: LogLine): void;
-  onStep(step: StepUpdate): void;
-  /** Answers the plugin's ctx.secrets / ctx.storage calls; a rejection crosses as {code, message}. */
-  call(call: HostCall): Promise<unknown>;
-  /** The run started a child process leading its own process group, stopped when the job ends. */
-  onSpawned(pid: number): void;
-  /** Masks the job's secrets: kept after the run for what the worker prints later. */
-  redact(text: string): string;
-}
-
-export interface WorkerHostOptions {
-  id: number;
-  /** What status shows: "echo", "shell@1.2.0". */
-  label: string;
-  source: PluginSource;
-  logger: Logger;
-  timers: Pick<Timers, "now" | "setTimeout" | "clearTimeout">;
-  startTimeoutMs: number;
-  spawn(): PluginThread;
-  /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
-  onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
-  /** Masks the runner's own secrets in what the worker prints before its first run. */
-  redact(text: string): string;
-  /**
-   * Lets the pool queue runs behind a busy run (threads only: the claim slots are shared memory).
-   * `stallMs`: a queued run not started by then is taken back (`onStalled`), and its result
-   * promise resolves `undefined` for the pool to run it elsewhere.
-   */
-  pipeline?: { stallMs: number; onStalled(): void };
-}
 
 /**
  * Runs queued behind a busy worker's current run, at most: one wake-up of the thread serves up to
