@@ -132,12 +132,18 @@ export function startPluginRuntime(port: RuntimePort): void {
   const streams: ReadonlyArray<readonly [{ write?: unknown } | undefined, LogLevel]> = [[process.stdout, "info"], [process.stderr, "warn"]];
   for (const [stream, level] of streams) {
     if (stream === undefined || typeof stream.write !== "function") continue;
+    // One decoder per stream: a character split between two writes stays whole (each half decoded
+    // alone becomes U+FFFD, and a secret around it would no longer match its redaction).
+    const decoder = new TextDecoder();
     try {
       stream.write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
-        const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? new TextDecoder().decode(chunk) : String(chunk);
+        const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? decoder.decode(chunk, { stream: true }) : String(chunk);
         const run = current;
-        if (run !== undefined && !run.finished) logLine(run, level, text.replace(/\r?\n$/, ""));
-        else stray(text);
+        // Empty when the write held only the first bytes of a character: they come with the next.
+        if (text !== "") {
+          if (run !== undefined && !run.finished) logLine(run, level, text.replace(/\r?\n$/, ""));
+          else stray(text);
+        }
         const done = typeof encoding === "function" ? encoding : callback;
         if (typeof done === "function") queueMicrotask(() => (done as () => void)());
         return true;

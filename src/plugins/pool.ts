@@ -297,7 +297,7 @@ export class PluginPool {
         policy: group.policy,
         ...(this.#options.maxWorkerHeapMb === undefined ? {} : { maxWorkerHeapMb: this.#options.maxWorkerHeapMb }),
         ...(this.#options.spawn === undefined ? {} : { spawn: this.#options.spawn }),
-        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: host?.redactStray(line) ?? redactor.text(line) }),
+        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: (host?.redactStray(line) ?? redactor.text(line)).slice(0, 4096) }),
       }),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
       ...(group.policy.isolation === "thread" ? { pipeline: { stallMs: STALL_MS, onStalled: () => { group.fastRuns = 0; } } } : {}),

@@ -6,9 +6,13 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { readFile } from "node:fs/promises";
+import { StringDecoder } from "node:string_decoder";
 import { pluginEnv, pluginHostCommand } from "../platform/worker.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { HostToWorker, WorkerToHost } from "./worker-protocol.ts";
+
+/** A stderr line longer than this (one that never ends) is passed on in pieces. */
+const MAX_STDERR_LINE = 64 * 1024;
 
 
 export interface StartProcessWorkerOptions {
@@ -69,11 +73,19 @@ class ProcessWorker extends EventEmitter implements PluginThread {
     });
     child.on("error", (error) => this.emit("error", error));
     let buffered = "";
+    // Decoded as one stream (a character split between two chunks stays whole), and lines passed
+    // on uncut: the pool redacts before it cuts, so a cut cannot leave half a secret.
+    const decoder = new StringDecoder("utf8");
     child.stderr?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
+      buffered += decoder.write(chunk);
       const lines = buffered.split("\n");
       buffered = lines.pop() ?? "";
-      for (const line of lines) if (line !== "") options.onStderr?.(line.slice(0, 4096));
+      // A line that never ends is passed on in pieces rather than held in memory.
+      while (buffered.length > MAX_STDERR_LINE) {
+        lines.push(buffered.slice(0, MAX_STDERR_LINE));
+        buffered = buffered.slice(MAX_STDERR_LINE);
+      }
+      for (const line of lines) if (line !== "") options.onStderr?.(line);
     });
     (child.stderr as { unref?: () => void } | null)?.unref?.();
     // Between runs (a timer the plugin left behind) only polling sees the memory grow.

@@ -12,6 +12,7 @@ import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { checkInput } from "../input-schema.ts";
 import { insideDir } from "../work-dir.ts";
 import { SHELL_INPUT } from "./schema.ts";
+import { StdoutTail } from "./stdout-tail.ts";
 
 interface ShellInput {
   command?: string[];
@@ -33,8 +34,6 @@ export interface ShellOutput {
   stdout?: string;
   truncated: boolean;
 }
-
-const STDOUT_TAIL = 64 * 1024;
 
 async function run(raw: unknown, ctx: ActionContext): Promise<ShellOutput> {
   checkInput(SHELL_INPUT, raw, "shell");
@@ -69,7 +68,7 @@ async function execute(argv: string[], cwd: string, env: Record<string, string>,
   const label = `"${argv[0]}"`;
   ctx.step({ id: "command", name: `Run ${argv[0]}`, status: "running" });
   const budget = new OutputBudget(input.outputMaxBytes ?? 10 * 1024 * 1024, (limit) => ctx.log.warn(`[output truncated: more than ${limit} bytes; the rest is not logged]`));
-  let tail = "";
+  const tail = input.captureStdout === true ? new StdoutTail() : undefined;
   let exit;
   try {
     exit = await runCommand({
@@ -79,7 +78,7 @@ async function execute(argv: string[], cwd: string, env: Record<string, string>,
       ...(input.stdin === undefined ? {} : { stdin: input.stdin }),
       onStdout: (line) => ctx.log.info(line),
       onStderr: (line) => ctx.log.warn(line),
-      ...(input.captureStdout === true ? { onStdoutChunk: (chunk: Uint8Array) => (tail = (tail + Buffer.from(chunk).toString()).slice(-STDOUT_TAIL)) } : {}),
+      ...(tail === undefined ? {} : { onStdoutChunk: (chunk: Uint8Array) => tail.write(chunk) }),
     });
   } catch (error) {
     ctx.step({ id: "command", status: "failed", message: errorMessage(error) });
@@ -91,7 +90,7 @@ async function execute(argv: string[], cwd: string, env: Record<string, string>,
     throw new EdgeError("job_cancelled", `Command ${label} stopped: the job was cancelled`);
   }
   const output: ShellOutput = { exitCode: exit.code, truncated: budget.truncated };
-  if (input.captureStdout === true) output.stdout = tail;
+  if (tail !== undefined) output.stdout = tail.end();
   if (exit.code === 0) {
     ctx.step({ id: "command", status: "succeeded" });
     return output;
