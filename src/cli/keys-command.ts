@@ -1,7 +1,8 @@
 // `edge-runner keys list|rotate|retire|cert`: the runner's key ring. `rotate` makes a new current
 // key and keeps the old one for decryption; `retire KID` removes an old key once nothing
 // encrypted to it is left. A running runner notices either within its key check interval and
-// tells the controller its new public keys.
+// tells the controller its new public keys. With --outbox, the same for the meshStack outbox key
+// (outbox-keys.ts).
 
 import { join } from "node:path";
 import { EdgeError } from "../errors.ts";
@@ -13,28 +14,36 @@ import { readPrivateKeyFile } from "../secrets/runner-keys.ts";
 import { selfSignedCertificate } from "../secrets/self-signed-certificate.ts";
 import { EXIT, type Command } from "./command.ts";
 import { commandErrorExit } from "./command-error.ts";
+import { outboxKeysCommand } from "./outbox-keys.ts";
 
 const USAGE = `Usage:
   edge-runner keys list [--json]       the ring: key id (RFC 7638), current or retained, size, file
   edge-runner keys rotate              make a new current key; the old one stays for decryption
   edge-runner keys retire <KID>        remove a retained key (after re-encrypting what needed it)
+  edge-runner keys list|rotate|retire --outbox [<ID>]
+                                       the same for the meshStack outbox key (outbox.key): list
+                                       shows how many outbox records each key sealed; retire
+                                       refuses a key that still seals one
   edge-runner keys cert [--runner-key-file FILE] [--common-name CN] [--days N]
                                        a self-signed X.509 certificate (PEM) for the current key, or
                                        for FILE: what meshStack registers as the runner's public key
 Options:
   --key-dir DIR       default <dataDir>/keys
+  --meshstack-outbox-key-file FILE  with --outbox: the runner's meshstackOutboxKeyFile
   --data-dir DIR      the runner's data directory (default ./.edge-runner, env EDGE_RUNNER_DATA_DIR)
   --config-file FILE  JSON config file
 `;
 
 export const keysCommand: Command = {
   name: "keys",
-  summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire|cert.",
+  summary: "The runner's key ring for encrypted inputs: keys list|rotate|retire|cert; --outbox: the meshStack outbox key.",
   async run(args) {
     try {
       const { values, positionals } = parseCommandArgs(keyIdsAsPositionals(args), {
         "key-dir": { type: "string" },
         json: { type: "boolean" },
+        outbox: { type: "boolean" },
+        "meshstack-outbox-key-file": { type: "string" },
         "runner-key-file": { type: "string" },
         "common-name": { type: "string" },
         days: { type: "string" },
@@ -48,6 +57,10 @@ export const keysCommand: Command = {
       if (!["list", "rotate", "retire", "cert"].includes(sub)) throw new UsageError(`Unknown sub-command "${sub}"`);
       if (sub === "retire" && kid === undefined) throw new UsageError("Missing the key id to retire");
       if ((sub === "retire" ? extra : kid) !== undefined) throw new UsageError(`Unexpected argument "${sub === "retire" ? extra : kid}"`);
+      if (values.outbox === true) {
+        if (sub === "cert") throw new UsageError(`Option "--outbox" goes with list, rotate or retire, not cert`);
+        return await outboxKeysCommand(sub as "list" | "rotate" | "retire", kid, values);
+      }
       const dir = stringFlag(values, "key-dir") ?? join(commonConfig(values).dataDir, "keys");
       if (sub === "cert") {
         process.stdout.write(await certificateFor(dir, values));

@@ -58,7 +58,7 @@ export const OPTIONS = [
   { name: "bundleRecheckMs", type: "duration", scope: "runner", default: "30s", help: "How long a verified plugin bundle is reused before the runner checks it with the controller and its trusted keys again; 0 checks for every job." },
   { name: "pluginMaxBytes", type: "int", scope: "runner", default: 33554432, min: 1024, max: 1073741824, help: "Largest plugin bundle downloaded, in bytes; a larger one fails with bundle_too_large." },
   { name: "runnerKeyDir", type: "path", scope: "runner", help: "The runner's key ring for encrypted inputs (runner-key.pem and retained keys; default <dataDir>/keys). See `edge-runner keys` and docs/secrets.md." },
-  { name: "keyRingCheckMs", type: "duration", scope: "runner", default: "30s", help: "How often the runner re-reads its key ring and, after `keys rotate` or `keys retire`, tells the controller its public keys." },
+  { name: "keyRingCheckMs", type: "duration", scope: "runner", default: "30s", help: "How often the runner re-reads its key ring and, after `keys rotate` or `keys retire`, tells the controller its public keys; with meshStack, also its outbox key (`keys rotate --outbox`)." },
   { name: "vaultAddr", type: "url", scope: "runner", help: "HashiCorp Vault for vault: secret references (https://…; http only to loopback or with --insecure). See docs/secrets.md." },
   { name: "vaultTokenFile", type: "path", scope: "runner", help: "File holding a Vault token (mode 0600); renewed before its TTL ends. Or use AppRole (vaultRoleId, vaultSecretIdFile)." },
   { name: "vaultRoleId", type: "string", scope: "runner", help: "Vault AppRole role_id; with vaultSecretIdFile the runner logs in, renews, and logs in again when renewal is refused." },

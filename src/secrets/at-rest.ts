@@ -26,6 +26,14 @@ export class AtRestCipher {
     this.#owner = owner;
   }
 
+  /**
+   * The key's id: 16 hex digits derived from it (HKDF, not reversible), so a record, a listing or
+   * the doctor can name the key that sealed a value without showing it.
+   */
+  get id(): string {
+    return this.deriveKey("key id", 8).toString("hex");
+  }
+
   /** Reads the key file, or creates it (0600, its directory 0700) when missing; refuses one other users can read. */
   static fromKeyFile(file: string, owner: AtRestKeyOwner = "controller"): AtRestCipher {
     if (!fs.existsSync(file)) {
@@ -55,6 +63,11 @@ export class AtRestCipher {
     return ["v1", iv, body, cipher.getAuthTag()].map((part) => (typeof part === "string" ? part : part.toString("base64url"))).join(".");
   }
 
+  /** What open() says when this key does not open a value: the key file named, never the key. */
+  mismatch(context: string): EdgeError {
+    return new EdgeError("secret_corrupt", `Cannot open the stored value of "${context}": the ${this.#owner} key file does not match or the value was altered`);
+  }
+
   open(sealed: string, context: string): string {
     const parts = sealed.split(".");
     if (parts.length !== 4 || parts[0] !== "v1") throw new EdgeError("secret_corrupt", `Cannot open the stored value of "${context}": not a sealed value`);
@@ -64,7 +77,7 @@ export class AtRestCipher {
       decipher.setAuthTag(Buffer.from(parts[3]!, "base64url"));
       return Buffer.concat([decipher.update(Buffer.from(parts[2]!, "base64url")), decipher.final()]).toString("utf8");
     } catch {
-      throw new EdgeError("secret_corrupt", `Cannot open the stored value of "${context}": the ${this.#owner} key file does not match or the value was altered`);
+      throw this.mismatch(context);
     }
   }
 }

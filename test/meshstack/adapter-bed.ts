@@ -6,10 +6,11 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { memoryLogger, type LogRecord } from "../../src/log/logger.ts";
 import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { MeshstackConnection } from "../../src/controller/meshstack/meshstack-connection.ts";
-import { RunOutboxStore } from "../../src/controller/meshstack/outbox.ts";
+import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
 import type { PluginChoice } from "../../src/controller/meshstack/implementations.ts";
 import type { ImplementationType } from "../../src/controller/meshstack/run-document.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
+import type { AtRestKeyRing } from "../../src/secrets/at-rest-ring.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
 import { jobSecretResolver } from "../../src/plugins/run-services.ts";
 import { Runner } from "../../src/runner/runner.ts";
@@ -56,8 +57,8 @@ export interface AdapterOptions {
   statusIntervalMs?: number;
   pollIntervalMs?: number;
   requestTimeoutMs?: number;
-  /** The outbox's cipher; a fresh key by default. */
-  cipher?: AtRestCipher;
+  /** The outbox's cipher, or its key ring as a running runner reads it; a fresh key by default. */
+  cipher?: AtRestCipher | (() => AtRestKeyRing);
   /** false: the connection alone, run until cleanUp() (it reports what the outbox holds and claims nothing). */
   runner?: boolean;
 }
@@ -105,3 +106,19 @@ export async function startAdapter(options: AdapterOptions = {}): Promise<Adapte
 }
 
 export const ended = (fake: FakeMeshstack, uuid: string) => () => (fake.run(uuid).status !== "IN_PROGRESS" ? fake.run(uuid) : undefined);
+
+/** A run claimed from the fake, as the runner's record of it: the register call and the final status still to send. */
+export async function claimedRecord(fake: FakeMeshstack, summary: string): Promise<RunRecord> {
+  const uuid = fake.addRun({ type: "MANUAL", workspace: "ws-sealed" });
+  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "n" });
+  await client.claim(fake.runnerUuid);
+  const base = `${fake.url}/api/meshobjects/meshbuildingblockruns/${uuid}/status/source`;
+  const step = { id: "manual", displayName: "Manual" };
+  return {
+    uuid, runToken: fake.run(uuid).runToken, registerUrl: base, updateUrl: `${base}/${fake.runnerUuid}`, claimedAt: Date.now(), phase: "ending", workspace: "ws-sealed", implementationType: "MANUAL", nextSeq: 3,
+    pending: [
+      { seq: 1, kind: "register", body: { source: { id: fake.runnerUuid }, steps: [{ ...step, status: "PENDING" }] } },
+      { seq: 2, kind: "patch", body: { status: "SUCCEEDED", summary, steps: [{ ...step, status: "SUCCEEDED" }] }, final: true },
+    ],
+  };
+}

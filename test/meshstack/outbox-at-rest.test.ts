@@ -9,16 +9,14 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, resolveConfig } from "../../src/config/resolve.ts";
-import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { outboxCipher } from "../../src/controller/meshstack/from-config.ts";
-import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
+import { RunOutboxStore } from "../../src/controller/meshstack/outbox.ts";
 import { Redactor } from "../../src/log/redact.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { secretForms } from "../../src/secrets/redaction/secret-forms.ts";
 import { meshstackSection } from "../../src/status/meshstack-section.ts";
 import { eventually } from "../helpers/harness.ts";
-import { cleanUp, dataDirOf, ended, runnerKeys, startAdapter, startFake } from "./adapter-bed.ts";
-import type { FakeMeshstack } from "./fake-meshstack.ts";
+import { claimedRecord, cleanUp, dataDirOf, ended, runnerKeys, startAdapter, startFake } from "./adapter-bed.ts";
 
 beforeAll(() => void runnerKeys());
 afterEach(cleanUp);
@@ -42,22 +40,6 @@ function expectNone(text: string, secrets: Record<string, string>): void {
   for (const [name, secret] of Object.entries(secrets)) {
     expect({ name, found: secretForms(secret).filter((form) => text.includes(form)) }).toEqual({ name, found: [] });
   }
-}
-
-/** A run claimed from the fake, as the runner's record of it: the register call and the final status still to send. */
-async function claimedRecord(fake: FakeMeshstack, summary: string): Promise<RunRecord> {
-  const uuid = fake.addRun({ type: "MANUAL", workspace: "ws-sealed" });
-  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "n" });
-  await client.claim(fake.runnerUuid);
-  const base = `${fake.url}/api/meshobjects/meshbuildingblockruns/${uuid}/status/source`;
-  const step = { id: "manual", displayName: "Manual" };
-  return {
-    uuid, runToken: fake.run(uuid).runToken, registerUrl: base, updateUrl: `${base}/${fake.runnerUuid}`, claimedAt: Date.now(), phase: "ending", workspace: "ws-sealed", implementationType: "MANUAL", nextSeq: 3,
-    pending: [
-      { seq: 1, kind: "register", body: { source: { id: fake.runnerUuid }, steps: [{ ...step, status: "PENDING" }] } },
-      { seq: 2, kind: "patch", body: { status: "SUCCEEDED", summary, steps: [{ ...step, status: "SUCCEEDED" }] }, final: true },
-    ],
-  };
 }
 
 describe("the meshStack outbox at rest", () => {

@@ -12,7 +12,8 @@ import { readSecretFile } from "../../config/secret-file.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { redactor } from "../../log/redact.ts";
-import { AtRestCipher } from "../../secrets/at-rest.ts";
+import type { AtRestCipher } from "../../secrets/at-rest.ts";
+import { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { RunnerKeyRing } from "../../secrets/key-ring.ts";
 import { privateKeyOf } from "../../secrets/ring-private-key.ts";
 import { loadMeshstackPrivateKey } from "../../secrets/meshstack-decrypt.ts";
@@ -105,15 +106,42 @@ export function outboxKeyFile(config: Config): string {
   return config.meshstackOutboxKeyFile ?? join(config.runnerKeyDir ?? join(config.dataDir, "keys"), "outbox.key");
 }
 
-/** The outbox's cipher; a key file others can read (or not a key) is a config error (exit 78), before any network call. */
+/** The outbox's current key; a key file others can read (or not a key) is a config error (exit 78), before any network call. */
 export function outboxCipher(config: Config): AtRestCipher {
+  return outboxKeyRing(config).current.cipher;
+}
+
+/** The outbox's key file with the keys a rotation kept beside it; refused like outboxCipher(). */
+export function outboxKeyRing(config: Config): AtRestKeyRing {
   const file = outboxKeyFile(config);
   try {
-    return AtRestCipher.fromKeyFile(file, "meshStack outbox");
+    return AtRestKeyRing.load(file, "meshStack outbox")!;
   } catch (error) {
     // The file's own refusals name it; an error of the file system (a read-only key directory) gets the context.
     throw new ConfigError("meshstackOutboxKeyFile", error instanceof EdgeError ? error.message : `Cannot read or create the meshStack outbox key file "${file}": ${errorMessage(error)}; set --meshstack-outbox-key-file to a writable place`);
   }
+}
+
+/**
+ * The outbox key ring as a running runner sees it: read at start (errors are config errors), then
+ * again at most every keyRingCheckMs, so `edge-runner keys rotate --outbox` takes effect without a
+ * restart. A reload that fails keeps the keys in hand and logs why.
+ */
+export function outboxKeys(config: Config, logger: Logger, now: () => number = Date.now): () => AtRestKeyRing {
+  let ring = outboxKeyRing(config);
+  let checkedAt = now();
+  return () => {
+    if (now() - checkedAt < Math.max(1000, config.keyRingCheckMs)) return ring;
+    checkedAt = now();
+    try {
+      const next = AtRestKeyRing.load(outboxKeyFile(config), "meshStack outbox")!;
+      if (next.current.id !== ring.current.id) logger.info(`meshStack outbox key rotated: "${next.current.id}" is current; records sealed with "${ring.current.id}" are resealed`);
+      ring = next;
+    } catch (error) {
+      logger.error(`Cannot reload the meshStack outbox keys: ${errorMessage(error)}; sealing with "${ring.current.id}" meanwhile`);
+    }
+    return ring;
+  };
 }
 
 export async function createMeshstackConnection(config: Config, logger: Logger, options: { onTick?: (loop: string, maxSilenceMs: number) => void; fetch?: typeof fetch } = {}): Promise<MeshstackConnection> {
@@ -127,7 +155,7 @@ export async function createMeshstackConnection(config: Config, logger: Logger, 
   return new MeshstackConnection({
     client: meshstackClient(config, settings, options.fetch),
     runnerUuid: settings.runnerUuid,
-    store: new RunOutboxStore(config.dataDir, outboxCipher(config)),
+    store: new RunOutboxStore(config.dataDir, outboxKeys(config, logger)),
     keys: await meshstackKeys(config, logger),
     plugins,
     logger,

@@ -108,6 +108,7 @@ export class MeshstackConnection implements ControllerConnection {
     const backoff = new Backoff({ minMs: this.#o.retryMinMs, maxMs: this.#o.retryMaxMs, random: this.#random });
     while (!signal.aborted) {
       this.#o.onTick?.("meshstack-claim", Math.max(60_000, this.#o.pollIntervalMs * 3));
+      await this.#resealAfterRotation();
       let wait = this.#jittered(this.#o.pollIntervalMs);
       // A wake-up (a slot freed) from before this claim is answered by the claim itself.
       this.#wake = new AbortController();
@@ -143,6 +144,16 @@ export class MeshstackConnection implements ControllerConnection {
     }
     for (const channel of this.#channels.values()) channel.stop();
     this.#setState("closed");
+  }
+
+  /** After `keys rotate --outbox`: what the outbox holds moves to the new key, so the old one can be retired. */
+  async #resealAfterRotation(): Promise<void> {
+    try {
+      const resealed = await this.#o.store.resealIfRotated();
+      if (resealed > 0) this.#log.info(`Resealed ${resealed} meshStack outbox record(s) under the current outbox key`);
+    } catch (error) {
+      this.#log.error(`Cannot reseal the meshStack outbox under the current outbox key: ${errorMessage(error)}; retried at the next poll`);
+    }
   }
 
   #wakeUp(): void {

@@ -7,12 +7,16 @@
 // What is secret in a record (the run token, and the pending bodies: a final status carries
 // sensitive outputs' values, a DETECT run's plan) is sealed with the outbox key (AtRestCipher,
 // the run uuid authenticated, so a sealed blob cannot be moved to another run's file); what the
-// status page and the start-up listing need stays in clear.
+// status page and the start-up listing need stays in clear, with the id of the key that sealed
+// it. After a rotation of the outbox key (`edge-runner keys rotate --outbox`), records sealed
+// with a retained key still open, and are resealed under the current one (at start, and by
+// resealIfRotated() while running), so the old key can then be retired.
 
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
-import type { AtRestCipher } from "../../secrets/at-rest.ts";
+import { AtRestCipher } from "../../secrets/at-rest.ts";
+import { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 
 /** What the runner is doing with a run; a file found at start-up in `running` was cut off by a restart. */
@@ -39,8 +43,11 @@ export interface RunRecord {
   pending: OutboxOp[];
 }
 
-/** The file as written: version 2 seals `runToken` and `pending`; version 1 (before 2026-12) held them in clear. */
-type RecordFile = Omit<RunRecord, "runToken" | "pending"> & { v: 2; sealed: string };
+/**
+ * The file as written: version 2 seals `runToken` and `pending` (`key`: the id of the key that
+ * sealed them, absent in files written before key rotation); version 1 (before 2026-12) held them in clear.
+ */
+type RecordFile = Omit<RunRecord, "runToken" | "pending"> & { v: 2; key?: string; sealed: string };
 type SealedPart = Pick<RunRecord, "runToken" | "pending">;
 
 const FILE_SUFFIX = ".run.json";
@@ -50,13 +57,31 @@ const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 /** The AAD of a record's sealed part: its run, so a sealed blob opens in no other run's file. */
 const sealContext = (uuid: string): string => `meshstack run ${uuid}`;
 
+/** How many records each outbox key sealed, by key id; `unknown`: records that no key opens (or in clear, of version 1). */
+export interface OutboxKeyUsage {
+  byKey: Record<string, number>;
+  unknown: number;
+}
+
 export class RunOutboxStore {
   readonly dir: string;
-  readonly #cipher: AtRestCipher;
+  readonly #keys: () => AtRestKeyRing;
+  /** Writes, removals and reseals one at a time: a reseal never writes back a record just removed. */
+  #serial: Promise<unknown> = Promise.resolve();
+  /** The key every record on disk was last resealed under (start-up load or resealIfRotated). */
+  #resealedUnder: string | undefined;
 
-  constructor(dataDir: string, cipher: AtRestCipher) {
+  /** `keys`: one key, or the outbox key ring (a function, so that a running runner sees a rotation). */
+  constructor(dataDir: string, keys: AtRestCipher | AtRestKeyRing | (() => AtRestKeyRing)) {
     this.dir = RunOutboxStore.dirOf(dataDir);
-    this.#cipher = cipher;
+    const ring = keys instanceof AtRestCipher ? AtRestKeyRing.of([keys]) : keys;
+    this.#keys = typeof ring === "function" ? ring : () => ring;
+  }
+
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#serial.then(work, work);
+    this.#serial = next.catch(() => {});
+    return next;
   }
 
   /** Where a data directory's run records live. */
@@ -68,15 +93,70 @@ export class RunOutboxStore {
     return join(this.dir, `${uuid}${FILE_SUFFIX}`);
   }
 
-  async save(record: RunRecord): Promise<void> {
+  save(record: RunRecord): Promise<void> {
+    return this.#inTurn(() => this.#write(record));
+  }
+
+  async #write(record: RunRecord): Promise<void> {
     const { runToken, pending, ...clear } = record;
     const secret: SealedPart = { runToken, pending };
-    const file: RecordFile = { v: 2, ...clear, sealed: this.#cipher.seal(JSON.stringify(secret), sealContext(record.uuid)) };
+    const { sealed, key } = this.#keys().seal(JSON.stringify(secret), sealContext(record.uuid));
+    const file: RecordFile = { v: 2, ...clear, key, sealed };
     await writeFileAtomic(this.#path(record.uuid), JSON.stringify(file), { mode: 0o600, dirMode: 0o700 });
   }
 
-  async remove(uuid: string): Promise<void> {
-    await rm(this.#path(uuid), { force: true });
+  remove(uuid: string): Promise<void> {
+    return this.#inTurn(() => rm(this.#path(uuid), { force: true }));
+  }
+
+  /**
+   * After the outbox key was rotated (the ring's current key is not the one records were last
+   * resealed under), reseals every record on disk sealed with another key; returns how many. A
+   * record that cannot be read is left as it is (load() reports it at the next start).
+   */
+  async resealIfRotated(): Promise<number> {
+    const current = this.#keys().current.id;
+    if (current === this.#resealedUnder) return 0;
+    let resealed = 0;
+    for (const file of await this.#files()) {
+      await this.#inTurn(async () => {
+        let record: RunRecord;
+        try {
+          const opened = this.#read(await readFile(file, "utf8"));
+          if (opened.key === current) return;
+          record = opened.record;
+        } catch {
+          return; // removed meanwhile, or unreadable
+        }
+        await this.#write(record);
+        resealed++;
+      });
+    }
+    this.#resealedUnder = current;
+    return resealed;
+  }
+
+  /** Which key sealed each record on disk (from the id stored with it, or by trying each key), without changing any. */
+  async keyUsage(): Promise<OutboxKeyUsage> {
+    const usage: OutboxKeyUsage = { byKey: {}, unknown: 0 };
+    for (const file of await this.#files()) {
+      try {
+        const { key } = this.#read(await readFile(file, "utf8"));
+        if (key === undefined) throw new Error("in clear");
+        usage.byKey[key] = (usage.byKey[key] ?? 0) + 1;
+      } catch {
+        usage.unknown++;
+      }
+    }
+    return usage;
+  }
+
+  async #files(): Promise<string[]> {
+    try {
+      return (await readdir(this.dir)).filter((n) => n.endsWith(FILE_SUFFIX)).map((n) => join(this.dir, n));
+    } catch {
+      return [];
+    }
   }
 
   /**
@@ -96,31 +176,35 @@ export class RunOutboxStore {
     for (const name of names.filter((n) => n.startsWith(".") && n.endsWith(".tmp"))) await rm(join(this.dir, name), { force: true });
     const records: RunRecord[] = [];
     const upgraded: RunRecord[] = [];
+    const current = this.#keys().current.id;
     for (const name of names.filter((n) => n.endsWith(FILE_SUFFIX))) {
       const file = join(this.dir, name);
       try {
-        const text = await readFile(file, "utf8");
-        if (text.length > MAX_RECORD_BYTES) throw new Error("the file is too large");
-        const value = JSON.parse(text) as { v?: unknown } | null;
-        const old = value !== null && typeof value === "object" && value.v === 1;
-        const record = old ? checkRecord(value) : this.#open(value);
+        const { record, key } = this.#read(await readFile(file, "utf8"));
         records.push(record);
-        if (old) upgraded.push(record);
+        // In clear (version 1), or sealed with a key an outbox key rotation retired: reseal now.
+        if (key !== current) upgraded.push(record);
       } catch (error) {
         onBad(file, errorMessage(error));
       }
     }
     // Failing to reseal one loses nothing: the record is resumed, and its next write seals it.
     for (const record of upgraded) await this.save(record).catch(() => {});
+    this.#resealedUnder = current;
     return records.sort((a, b) => a.claimedAt - b.claimedAt);
   }
 
-  #open(value: unknown): RunRecord {
+  /** A record file's text as a record, and the id of the key that opened it (undefined: version 1, in clear). */
+  #read(text: string): { record: RunRecord; key?: string } {
+    if (text.length > MAX_RECORD_BYTES) throw new Error("the file is too large");
+    const value = JSON.parse(text) as { v?: unknown } | null;
+    if (value !== null && typeof value === "object" && value.v === 1) return { record: checkRecord(value) };
     const f = value as Partial<RecordFile> | null;
     if (f === null || typeof f !== "object" || f.v !== 2 || typeof f.uuid !== "string" || typeof f.sealed !== "string") throw new Error("not a run record of this runner version");
-    const { v: _v, sealed, ...clear } = f;
-    const secret = JSON.parse(this.#cipher.open(sealed, sealContext(f.uuid))) as Partial<SealedPart> | null;
-    return checkRecord({ ...clear, ...(secret !== null && typeof secret === "object" ? secret : {}) });
+    const { v: _v, key: hint, sealed, ...clear } = f;
+    const opened = this.#keys().open(sealed, sealContext(f.uuid), typeof hint === "string" ? hint : undefined);
+    const secret = JSON.parse(opened.plain) as Partial<SealedPart> | null;
+    return { record: checkRecord({ ...clear, ...(secret !== null && typeof secret === "object" ? secret : {}) }), key: opened.key };
   }
 }
 

@@ -1,7 +1,8 @@
 // Doctor check for controllerKind meshstack, without claiming a run: the credentials log in, the
 // runner UUID is registered in meshStack, and the runner's keys decrypt a value encrypted with
 // meshStack's scheme to the public key meshStack has registered for the runner (its certificate);
-// first, without the network, that the outbox key file (when there is one) is private.
+// first, without the network, that the outbox key file (when there is one) is private, and which
+// outbox keys seal the records on disk (after a rotation: whether the old key is still needed).
 
 import { constants, createCipheriv, createPublicKey, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from "node:crypto";
 import { errorMessage } from "../../../errors.ts";
@@ -22,6 +23,12 @@ export const meshstackCheck: DoctorCheck = {
     const outboxKey = outboxKeyFile(config);
     const outboxProblem = await secretFileProblem(outboxKey, ctx.uid);
     if (outboxProblem !== undefined && !outboxProblem.problem.includes("(ENOENT)")) return { status: "fail", summary: `meshStack outbox key file: ${outboxProblem.problem}`, fix: outboxProblem.fix };
+    let outboxNote: string;
+    try {
+      outboxNote = await outboxKeysNote(config.dataDir, outboxKey);
+    } catch (error) {
+      return { status: "fail", summary: `meshStack outbox keys: ${errorMessage(error)}`, fix: "see docs/meshstack.md, \"Rotating the outbox key\"" };
+    }
     let settings;
     let keys: readonly KeyObject[];
     try {
@@ -32,7 +39,7 @@ export const meshstackCheck: DoctorCheck = {
     }
     if (keys.length === 0) return { status: "fail", summary: "the runner has no private key for meshStack's encrypted inputs", fix: `edge-runner keygen, then register "edge-runner keys cert" in meshStack; or --runner-key-file with the registered key` };
     const client = meshstackClient(config, settings);
-    const notes: string[] = [];
+    const notes: string[] = [outboxNote];
     try {
       if (settings.auth.kind === "apiKey") {
         await client.login();
@@ -77,6 +84,23 @@ export const meshstackCheck: DoctorCheck = {
     return { status: "pass", summary: `${notes.join("; ")}; key ${match + 1} of ${keys.length} decrypts a test value encrypted to its registered public key` };
   },
 };
+
+/** Which outbox keys there are and how many records on disk each one sealed: a retained key that seals none can be retired. */
+async function outboxKeysNote(dataDir: string, file: string): Promise<string> {
+  const { AtRestKeyRing } = await import("../../../secrets/at-rest-ring.ts");
+  const { RunOutboxStore } = await import("../../../controller/meshstack/outbox.ts");
+  const ring = AtRestKeyRing.load(file, "meshStack outbox", { create: false });
+  if (ring === undefined) return "no outbox key yet (the runner makes it at its first start)";
+  const usage = await new RunOutboxStore(dataDir, ring).keyUsage();
+  const records = (n: number): string => `${n} record${n === 1 ? "" : "s"}`;
+  const keys = ring.keys.map((key) => {
+    const n = usage.byKey[key.id] ?? 0;
+    if (key.current) return `"${key.id}" current (${records(n)})`;
+    return n > 0 ? `"${key.id}" retained, still sealing ${records(n)} (the runner reseals them under the current key)` : `"${key.id}" retained, sealing none ("edge-runner keys retire --outbox ${key.id}" removes it)`;
+  });
+  const unknown = usage.unknown > 0 ? `; ${records(usage.unknown)} no outbox key opens` : "";
+  return `outbox key${ring.keys.length === 1 ? "" : "s"} ${keys.join(", ")}${unknown}`;
+}
 
 /** meshStack's scheme (RSA-OAEP-SHA1 key wrap, u32 IV length, IV, AES-128-GCM + tag), to test the keys. */
 function encryptLikeMeshstack(publicKey: KeyObject, plain: Buffer): string {
