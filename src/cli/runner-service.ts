@@ -125,6 +125,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     onTick,
     onProtocolError: () => metrics.protocolError(),
     onReconnect: () => metrics.reconnected(),
+    onLogLinesDropped: (lines) => metrics.logLinesDropped(lines),
     insecure: config.insecure,
     onConnectFailure: () => metrics.connectFailed(),
   }));

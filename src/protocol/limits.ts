@@ -12,6 +12,14 @@ export const PACK_FRAME_BYTES = 1024 * 1024;
 /** The runner cuts a log burst into messages of at most this many lines or characters. */
 export const SEND_LOG_LINES = 500;
 export const SEND_LOG_CHARS = 256 * 1024;
+/**
+ * Characters of one job's log lines the runner keeps until the controller acknowledges them (a
+ * controller away or slower than the plugin); past it lines are dropped, counted and said once
+ * there is room again (src/controller/edge/job-outbox.ts).
+ */
+export const MAX_UNACKED_LOG_CHARS = 8 * 1024 * 1024;
+/** What one log line counts towards MAX_UNACKED_LOG_CHARS and SEND_LOG_CHARS: its text and its JSON around it. */
+export const logLineChars = (line: { msg: string }): number => line.msg.length + 40;
 /** A log line or a step message from a plugin is cut (after redaction) beyond this. */
 export const MAX_LINE_CHARS = 64 * 1024;
 /** Error messages are for people; a plugin that throws megabytes gets them cut (after redaction). */

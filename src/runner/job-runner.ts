@@ -6,7 +6,7 @@
 import type { JobHandle } from "../controller/connection.ts";
 import type { RedactionScope } from "../log/redact.ts";
 import type { JobResult, LogLine } from "../protocol/edge-v1.ts";
-import { MAX_OUTPUT_CHARS, SEND_LOG_CHARS, SEND_LOG_LINES } from "../protocol/limits.ts";
+import { logLineChars, MAX_OUTPUT_CHARS, SEND_LOG_CHARS, SEND_LOG_LINES } from "../protocol/limits.ts";
 import type { JobExecutor } from "./job-executor.ts";
 
 /** The abort reason the runner uses when a drain timeout or a second signal stops a job. */
@@ -54,7 +54,7 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
     onLog(line) {
       if (buffer.length === 0) queueMicrotask(flush);
       buffer.push(line);
-      bufferedChars += line.msg.length + 40;
+      bufferedChars += logLineChars(line);
       if (buffer.length >= SEND_LOG_LINES || bufferedChars >= SEND_LOG_CHARS) flush();
     },
     onStep(step) {

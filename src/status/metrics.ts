@@ -43,6 +43,7 @@ export class RunnerMetrics {
   readonly #reconnects: Counter;
   readonly #connectFailures: Counter;
   readonly #protocolErrors: Counter;
+  readonly #logLinesDropped: Counter;
   readonly #workers: Gauge;
   readonly #bundleRefusals: Counter;
   readonly #info: Gauge;
@@ -62,6 +63,7 @@ export class RunnerMetrics {
     this.#reconnects = r.counter({ name: "edge_runner_reconnects_total", help: "New controller sessions after a lost one (a first connection and failed attempts do not count)." });
     this.#connectFailures = r.counter({ name: "edge_runner_connect_failures_total", help: "Attempts to open a controller session that failed (unreachable, refused, unauthorized)." });
     this.#protocolErrors = r.counter({ name: "edge_runner_protocol_errors_total", help: "Malformed frames received from the controller and rejected." });
+    this.#logLinesDropped = r.counter({ name: "edge_runner_log_lines_dropped_total", help: "Job log lines dropped because the controller did not take them as fast as plugins wrote them (each job's log says how many)." });
     this.#jobs = r.counter({ name: "edge_runner_jobs_total", help: "Jobs finished, by result; rejected counts offers refused before running.", labelNames: ["result"] });
     this.#duration = r.histogram({ name: "edge_runner_job_duration_seconds", help: "Time from a job's start to its result.", buckets: JOB_DURATION_BUCKETS });
     this.#running = r.gauge({ name: "edge_runner_jobs_running", help: "Jobs running now." });
@@ -75,6 +77,7 @@ export class RunnerMetrics {
     this.#reconnects.init();
     this.#connectFailures.init();
     this.#protocolErrors.init();
+    this.#logLinesDropped.init();
   }
 
   /** Records a finished job; `durationMs` is from start to result. */
@@ -106,6 +109,10 @@ export class RunnerMetrics {
 
   protocolError(): void {
     this.#protocolErrors.inc();
+  }
+
+  logLinesDropped(lines: number): void {
+    this.#logLinesDropped.inc({}, lines);
   }
 
   /** Renders every series; snapshot-backed gauges are rebuilt from `snapshot` first. */

@@ -53,7 +53,7 @@ test("RunnerMetrics.expose() writes every series with HELP and TYPE", () => {
   const families = parseExposition(metrics().expose(snapshotFixture({ prefetch: 16, held })));
   expect([...families.keys()].sort()).toEqual([
     "edge_runner_connect_failures_total", "edge_runner_connection_state", "edge_runner_info", "edge_runner_insecure", "edge_runner_job_duration_seconds", "edge_runner_jobs_held", "edge_runner_jobs_running",
-    "edge_runner_jobs_total", "edge_runner_plugin_bundle_refusals_total", "edge_runner_plugin_workers", "edge_runner_protocol_errors_total", "edge_runner_reconnects_total",
+    "edge_runner_jobs_total", "edge_runner_log_lines_dropped_total", "edge_runner_plugin_bundle_refusals_total", "edge_runner_plugin_workers", "edge_runner_protocol_errors_total", "edge_runner_reconnects_total",
     "edge_runner_up", "process_resident_memory_bytes", "process_start_time_seconds",
   ]);
   const value = (name: string, labels: Record<string, string> = {}) =>
@@ -67,6 +67,7 @@ test("RunnerMetrics.expose() writes every series with HELP and TYPE", () => {
   expect(value("process_start_time_seconds")).toBe(Math.floor((NOW - 3_600_500) / 1000));
   expect(value("edge_runner_plugin_workers", { plugin: "http", state: "busy" })).toBe(1);
   expect(value("edge_runner_plugin_workers", { plugin: "http", state: "idle" })).toBe(0);
+  expect(value("edge_runner_log_lines_dropped_total")).toBe(0);
 });
 
 test("RunnerMetrics.expose() sets 1 for the current connection state and 0 for the others", () => {
@@ -133,4 +134,11 @@ test("RunnerMetrics.expose() drops worker series of plugins that no longer run",
   const m = metrics();
   m.expose(snapshotFixture());
   expect(m.expose(snapshotFixture({ workers: [] }))).not.toContain('plugin="http"');
+});
+
+test("RunnerMetrics.logLinesDropped() adds the lines a job's outbox dropped", () => {
+  const m = metrics();
+  m.logLinesDropped(500);
+  m.logLinesDropped(7);
+  expect(m.expose(snapshotFixture({})).split("\n")).toContain("edge_runner_log_lines_dropped_total 507");
 });

@@ -27,6 +27,8 @@ export interface EdgeConnectionOptions {
   onTick?: (loop: string, maxSilenceMs: number) => void;
   onProtocolError?: () => void;
   onReconnect?: () => void;
+  /** Log lines of a job dropped because the controller did not take them fast enough (job-outbox.ts). */
+  onLogLinesDropped?: (lines: number) => void;
   /** Started with --insecure: every (re)connect logs a warning, so it is never silent. */
   insecure?: boolean;
   /** Called for every attempt to open a session that failed. */

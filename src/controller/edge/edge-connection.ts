@@ -4,6 +4,7 @@
 
 import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle } from "../connection.ts";
 import { message, parseControllerMessage, type ControllerMessage, type RunnerMessage } from "../../protocol/edge-v1.ts";
+import { MAX_UNACKED_LOG_CHARS } from "../../protocol/limits.ts";
 import { Backoff } from "../../util/backoff.ts";
 import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
@@ -324,7 +325,13 @@ export class EdgeConnection implements ControllerConnection {
   #handle(msg: ControllerMessage): void {
     switch (msg.type) {
       case "offer": {
-        const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#forget(done));
+        const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#forget(done), {
+          now: () => this.#timers.now(),
+          onDropped: (lines) => {
+            this.#o.onLogLinesDropped?.(lines);
+            this.#warn("log_lines_dropped", `Dropping log lines of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}: more than ${MAX_UNACKED_LOG_CHARS} characters of them wait for the controller; the job's log says how many`);
+          },
+        });
         this.#credit.offered();
         if (this.#jobs.has(job.key)) {
           this.#warn("repeated_offer", `Ignoring a repeated offer of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}`);

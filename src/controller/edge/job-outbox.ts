@@ -1,9 +1,13 @@
 // One leased job as the edge adapter tracks it: the handle the runner uses, and an outbox of
 // everything not yet acknowledged (log/step events by seq, then the result), so that a lost
-// connection loses nothing: a new session replays the outbox in order.
+// connection loses nothing: a new session replays the outbox in order. Log lines are the one
+// thing a plugin can produce faster than a controller takes them, for as long as it is away:
+// past MAX_UNACKED_LOG_CHARS they are dropped, counted, and said in the job's log (one line
+// naming how many) once acknowledgements make room, before a step, and before the result.
 
 import type { JobHandle } from "../connection.ts";
 import { message, type JobOffer, type JobResult, type LogLine, type RunnerMessage, type StepUpdate, type WireError } from "../../protocol/edge-v1.ts";
+import { logLineChars, MAX_UNACKED_LOG_CHARS } from "../../protocol/limits.ts";
 
 type EventMessage = Extract<RunnerMessage, { type: "log" | "step" }>;
 type ResultMessage = Extract<RunnerMessage, { type: "result" }>;
@@ -11,6 +15,13 @@ type ResultMessage = Extract<RunnerMessage, { type: "result" }>;
 export interface CompleteAnswer {
   accepted: boolean;
   reason?: string;
+}
+
+export interface JobOutboxOptions {
+  /** The clock of the dropped-lines line. */
+  now?: () => number;
+  /** Lines dropped because MAX_UNACKED_LOG_CHARS were waiting (the runner counts them). */
+  onDropped?: (lines: number) => void;
 }
 
 export class JobOutbox implements JobHandle {
@@ -21,6 +32,12 @@ export class JobOutbox implements JobHandle {
   readonly #onDone: (job: JobOutbox) => void;
   #seq = 0;
   #events: EventMessage[] = [];
+  /** Characters of the log lines in #events (logLineChars). */
+  #logChars = 0;
+  /** Lines dropped and not yet said in the log. */
+  #dropped = 0;
+  readonly #now: () => number;
+  readonly #onDropped: ((lines: number) => void) | undefined;
   #result: ResultMessage | undefined;
   /** Heartbeats since the result was last sent without an answer (see resendOverdue()). */
   #unansweredBeats = 0;
@@ -30,10 +47,12 @@ export class JobOutbox implements JobHandle {
   /** A `release` not yet handed to a session: sent first thing on the next one. */
   #release: RunnerMessage | undefined;
 
-  constructor(job: JobOffer, send: (messages: RunnerMessage[]) => boolean | void, onDone: (job: JobOutbox) => void) {
+  constructor(job: JobOffer, send: (messages: RunnerMessage[]) => boolean | void, onDone: (job: JobOutbox) => void, options: JobOutboxOptions = {}) {
     this.job = job;
     this.#send = send;
     this.#onDone = onDone;
+    this.#now = options.now ?? Date.now;
+    this.#onDropped = options.onDropped;
   }
 
   get key(): string {
@@ -72,11 +91,19 @@ export class JobOutbox implements JobHandle {
 
   log(lines: LogLine[]): void {
     if (lines.length === 0 || this.#lost !== undefined) return;
-    this.#push(message({ type: "log", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, lines }));
+    let chars = 0;
+    for (const line of lines) chars += logLineChars(line);
+    if (this.#logChars + chars > MAX_UNACKED_LOG_CHARS) {
+      this.#dropped += lines.length;
+      this.#onDropped?.(lines.length);
+      return;
+    }
+    this.#pushLines(this.#dropped > 0 ? [this.#droppedLine(), ...lines] : lines);
   }
 
   step(step: StepUpdate): void {
     if (this.#lost !== undefined) return;
+    this.#sayDropped();
     this.#push(message({ type: "step", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, step }));
   }
 
@@ -87,6 +114,7 @@ export class JobOutbox implements JobHandle {
       return Promise.resolve({ accepted: false, reason: this.#lost });
     }
     const answer = new Promise<CompleteAnswer>((resolve) => (this.#answer = resolve));
+    this.#sayDropped();
     const { status, output, error, artifacts, startedAt, finishedAt } = result;
     const body: ResultMessage = message({ type: "result", jobId: this.job.id, attempt: this.job.attempt, lastSeq: this.#seq, status, startedAt, finishedAt });
     if (output !== undefined) body.output = output;
@@ -136,7 +164,11 @@ export class JobOutbox implements JobHandle {
 
   acked(seq: number): void {
     if (this.#events.length > 0 && this.#events[0]!.seq <= seq) {
-      this.#events = this.#events.filter((event) => event.seq > seq);
+      this.#events = this.#events.filter((event) => {
+        if (event.seq > seq) return true;
+        if (event.type === "log") for (const line of event.lines) this.#logChars -= logLineChars(line);
+        return false;
+      });
     }
   }
 
@@ -162,6 +194,22 @@ export class JobOutbox implements JobHandle {
     if (leaseLost && this.#answer !== undefined) this.#finish({ accepted: false, reason });
   }
 
+  /** The lines dropped so far, said now (a step or the result follows: where they are missing is known). */
+  #sayDropped(): void {
+    if (this.#dropped > 0) this.#pushLines([this.#droppedLine()]);
+  }
+
+  #droppedLine(): LogLine {
+    const line: LogLine = { ts: this.#now(), level: "warn", msg: `${this.#dropped} log lines dropped: the controller did not take them as fast as the job wrote them (at most ${MAX_UNACKED_LOG_CHARS} characters wait for it)` };
+    this.#dropped = 0;
+    return line;
+  }
+
+  #pushLines(lines: LogLine[]): void {
+    for (const line of lines) this.#logChars += logLineChars(line);
+    this.#push(message({ type: "log", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, lines }));
+  }
+
   #push(event: EventMessage): void {
     this.#events.push(event);
     this.#send([event]);
@@ -171,6 +219,7 @@ export class JobOutbox implements JobHandle {
     if (this.#done) return;
     this.#done = true;
     this.#events = [];
+    this.#logChars = 0;
     this.#result = undefined;
     this.#answer?.(answer);
     this.#onDone(this);

@@ -1,0 +1,107 @@
+// Log lines under backpressure: a plugin that logs faster than the controller takes them (or
+// while the controller is away) must not grow the runner's memory without bound. The job's
+// outbox keeps at most MAX_UNACKED_LOG_CHARS of unacknowledged lines; past it, lines are dropped,
+// counted, and said: one "N log lines dropped" line as soon as there is room again, or before the
+// result at the latest, so the job log shows where lines are missing and how many.
+
+import { afterAll, expect, test } from "bun:test";
+import { JobOutbox } from "../../src/controller/edge/job-outbox.ts";
+import type { JobExecutor } from "../../src/runner/job-executor.ts";
+import { startController, startRunner, tempDir } from "../helpers/harness.ts";
+import type { LogLine, RunnerMessage } from "../../src/protocol/edge-v1.ts";
+import { MAX_UNACKED_LOG_CHARS } from "../../src/protocol/limits.ts";
+
+const offer = { id: "chatty", attempt: 1, group: "g", plugin: "echo", action: "default", input: null, leaseExpiresAt: 1, submittedAt: 1 };
+const batch = (from: number, n: number): LogLine[] => Array.from({ length: n }, (_, i) => ({ ts: 1, level: "info", msg: `line ${from + i} ${"x".repeat(200)}` }));
+const chars = (messages: RunnerMessage[]): number => messages.reduce((sum, m) => sum + JSON.stringify(m).length, 0);
+type LogMessage = Extract<RunnerMessage, { type: "log" }>;
+const lines = (messages: RunnerMessage[]): LogLine[] => messages.flatMap((m) => (m.type === "log" ? (m as LogMessage).lines : []));
+
+function offline(dropped: number[] = []) {
+  const job = new JobOutbox(offer, () => false, () => undefined, { now: () => 7, onDropped: (n) => dropped.push(n) });
+  return job;
+}
+
+test("with the controller away, a plugin logging 60 MB keeps the outbox under its bound; the loss is counted and said before the result", async () => {
+  const counted: number[] = [];
+  const job = offline(counted);
+  let logged = 0;
+  for (let i = 0; i < 600; i++) {
+    job.log(batch(logged, 500));
+    logged += 500;
+  }
+  expect(chars(job.pending())).toBeLessThanOrEqual(MAX_UNACKED_LOG_CHARS + 300 * 1024);
+  const kept = lines(job.pending()).length;
+  expect(kept).toBeGreaterThan(0);
+  const missing = logged - kept;
+  expect(missing).toBeGreaterThan(0);
+  void job.complete({ status: "succeeded", output: null, startedAt: 1, finishedAt: 2 });
+  const pending = job.pending();
+  const marker = lines(pending).at(-1);
+  expect(marker).toEqual({ ts: 7, level: "warn", msg: `${missing} log lines dropped: the controller did not take them as fast as the job wrote them (at most ${MAX_UNACKED_LOG_CHARS} characters wait for it)` });
+  // The result counts the marker's message among the events it follows.
+  const result = pending.at(-1) as Extract<RunnerMessage, { type: "result" }>;
+  expect(result.lastSeq).toBe((pending.at(-2) as LogMessage).seq);
+  expect(counted.reduce((a, b) => a + b, 0)).toBe(missing);
+});
+
+test("the dropped lines are said as soon as acknowledgements make room, before the next lines, and counting starts again", () => {
+  const job = offline();
+  let logged = 0;
+  while (lines(job.pending()).length === logged) {
+    job.log(batch(logged, 500));
+    logged += 500;
+  }
+  const kept = lines(job.pending()).length;
+  const seq = (job.pending().at(-1) as LogMessage).seq;
+  job.acked(seq);
+  expect(job.pending()).toEqual([]);
+  job.log([{ ts: 9, level: "info", msg: "after the outage" }]);
+  const after = lines(job.pending());
+  expect(after.map((l) => l.msg)).toEqual([expect.stringMatching(new RegExp(`^${logged - kept} log lines dropped: `)), "after the outage"]);
+  job.acked((job.pending().at(-1) as LogMessage).seq);
+  job.log([{ ts: 10, level: "info", msg: "no marker again" }]);
+  expect(lines(job.pending()).map((l) => l.msg)).toEqual(["no marker again"]);
+});
+
+test("a controller that keeps up sees every line: nothing is dropped while acknowledgements keep the outbox small", () => {
+  const counted: number[] = [];
+  const job = new JobOutbox(offer, () => true, () => undefined, { onDropped: (n) => counted.push(n) });
+  for (let i = 0; i < 400; i++) {
+    job.log(batch(i * 500, 500));
+    job.acked((job.pending().at(-1) as LogMessage).seq);
+  }
+  expect(counted).toEqual([]);
+  expect(job.pending()).toEqual([]);
+});
+
+const cleanups: Array<() => unknown> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+test("through a real controller: a plugin writing 60,000 lines (15 MB) in one burst gets a prefix of them in order, then the count of the rest, then its result", async () => {
+  const total = 60_000;
+  const burst: JobExecutor = {
+    async run(request) {
+      // Synchronous: no acknowledgement can arrive while it runs, the worst case for the outbox.
+      for (let i = 1; i <= total; i++) request.onLog({ ts: i, level: "info", msg: `line ${i} ${"x".repeat(240)}` });
+      return { status: "succeeded", output: { ok: true } };
+    },
+    workers: () => [],
+    close: async () => {},
+  };
+  const tmp = tempDir();
+  const { controller } = await startController({ dataDir: tmp.dir });
+  const { runner, records } = startRunner({ controller, executor: burst });
+  cleanups.push(tmp.remove, () => controller.close(), () => runner.drain());
+  const job = controller.submitJob({ plugin: "echo" });
+  expect((await controller.waitForJob(job.id, 30_000)).status).toBe("succeeded");
+  const logged = (await controller.core.logs.read(job.id, 0, 1_000_000)).flatMap((e) => (e.type === "log" ? e.lines : []));
+  const marker = logged.at(-1)!;
+  const kept = logged.slice(0, -1).map((l) => l.ts);
+  expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => i + 1));
+  expect(marker).toMatchObject({ level: "warn", msg: expect.stringMatching(new RegExp(`^${total - kept.length} log lines dropped: `)) });
+  expect(kept.length).toBeLessThan(total);
+  expect(records.some((r) => r.level === "warn" && String(r.msg).startsWith(`Dropping log lines of job "${job.id}" attempt 1`))).toBe(true);
+});
