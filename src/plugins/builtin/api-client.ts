@@ -189,7 +189,11 @@ async function errorDetail(response: Response): Promise<string> {
       // not JSON: an HTML sign-in page says nothing useful
       if (text.startsWith("<")) message = "";
     }
-    message = message.replace(/\s+/g, " ").slice(0, 200);
+    message = message.replace(/\s+/g, " ");
+    // Cut at a space: this runs before the runner redacts the job's error, and a cut inside a
+    // word could leave the first characters of a credential the answer echoed, which no longer
+    // match. A first word longer than the whole limit is dropped.
+    if (message.length > 200) message = `${message.slice(0, Math.max(0, message.lastIndexOf(" ", 200)))}…`;
     return message === "" ? "" : `: ${message}`;
   } catch {
     return "";

@@ -38,12 +38,21 @@ export async function appJwt(appId: string, privateKeyPem: string, nowSeconds = 
   return new SignJWT({}).setProtectedHeader({ alg: "RS256" }).setIssuedAt(nowSeconds - 60).setExpirationTime(nowSeconds + 540).setIssuer(appId).sign(key);
 }
 
-/** An installation access token for the repository, from the cache while it has 5 minutes left. */
-export async function installationToken(api: ApiClient, auth: AppAuth): Promise<string> {
+/**
+ * An installation access token for the repository, from the cache while it has 5 minutes left.
+ * `mask` gets the app JWT and the token before either is sent or returned: both are credentials
+ * the job's redaction must know (an API or a proxy may echo them in an error), and a cached token
+ * is masked again for each job that uses it.
+ */
+export async function installationToken(api: ApiClient, auth: AppAuth, mask: (credential: string) => void): Promise<string> {
   const key = `${auth.baseUrl}|${auth.appId}|${auth.installationId ?? `${auth.owner}/${auth.repo}`}`;
   const cached = cache.get(key);
-  if (cached !== undefined && cached.expiresAt - REFRESH_BEFORE_MS > Date.now()) return cached.token;
+  if (cached !== undefined && cached.expiresAt - REFRESH_BEFORE_MS > Date.now()) {
+    mask(cached.token);
+    return cached.token;
+  }
   const jwt = await appJwt(auth.appId, auth.privateKeyPem);
+  mask(jwt);
   const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${jwt}` };
   let installationId = auth.installationId;
   if (installationId === undefined) {
@@ -57,6 +66,7 @@ export async function installationToken(api: ApiClient, auth: AppAuth): Promise<
   });
   const token = created.body?.token;
   if (typeof token !== "string" || token === "") throw new EdgeError("integration_failed", "GitHub: the access token answer has no token");
+  mask(token);
   const expiresAt = Date.parse(String(created.body?.expires_at ?? "")) || Date.now() + 3_600_000;
   cache.set(key, { token, expiresAt });
   return token;

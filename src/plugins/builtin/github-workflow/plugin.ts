@@ -153,7 +153,7 @@ async function token(api: ApiClient, input: GithubInput, baseUrl: string, ctx: A
     return installationToken(api, {
       baseUrl, appId: String(input.app.appId), privateKeyPem, owner: input.owner, repo: input.repo,
       ...(input.app.installationId === undefined ? {} : { installationId: String(input.app.installationId) }),
-    });
+    }, (credential) => ctx.secrets.mask(credential));
   }
   if (input.tokenRef !== undefined) return ctx.secrets.get(input.tokenRef);
   throw new EdgeError("input_invalid", "GitHub: give app credentials or tokenRef");
