@@ -7,7 +7,7 @@ import { EDGE_PATHS, PROTOCOL_VERSION, type CreateSessionRequest } from "../prot
 import { packTexts } from "../protocol/frames.ts";
 import { MAX_BATCH_MESSAGES } from "../protocol/limits.ts";
 import type { ControllerCore } from "./controller-core.ts";
-import type { EdgeSessions } from "./edge-sessions.ts";
+import { CONTROLLER_FEATURES, type EdgeSessions } from "./edge-sessions.ts";
 import { asObject, errorFromException, errorResponse, invalid, readJson, type Obj } from "./http-helpers.ts";
 import type { RunnerMessages } from "./runner-messages.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
@@ -70,7 +70,8 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
       if (!runners.knowsKey(apiKey)) return errorResponse(c, 401, "unauthorized", "Cannot check credentials: unknown runner or wrong API key");
       const body = asObject(await readJson(c, "check credentials", MAX_SESSION_BODY_BYTES), "check credentials");
       const runner = sessions.authorize(sessionRequest({ ...body, v: PROTOCOL_VERSION, version: "check", transport: "poll" }), apiKey, "check credentials");
-      return c.json({ v: PROTOCOL_VERSION, runnerId: runner.id, group: runner.group });
+      // The features a session here would list, so that `doctor` can show them without opening one.
+      return c.json({ v: PROTOCOL_VERSION, runnerId: runner.id, group: runner.group, features: [...CONTROLLER_FEATURES] });
     } catch (error) {
       return errorFromException(c, error);
     }

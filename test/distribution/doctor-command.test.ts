@@ -17,6 +17,8 @@ let http: HttpServer;
 let https: { url: string; stop(): void };
 let certFile: string;
 let sessionsCreated = 0;
+/** What the fake's check answer says under "features": the reference controller's list, or another controller's. */
+let checkFeatures: unknown = ["release"];
 
 function controllerApp(): Hono {
   return new Hono()
@@ -26,7 +28,7 @@ function controllerApp(): Hono {
       // Echo the header back, as a careless controller might: the doctor must not print it.
       if (auth !== `Bearer ${API_KEY}`) return c.json({ error: { code: "unauthorized", message: `bad credentials ${auth}` } }, 401);
       if (body.runnerId === "disabled") return c.json({ error: { code: "forbidden", message: "runner is disabled" } }, 403);
-      return c.json({ v: 1, runnerId: body.runnerId, group: body.group });
+      return c.json({ v: 1, runnerId: body.runnerId, group: body.group, ...(checkFeatures === undefined ? {} : { features: checkFeatures }) });
     })
     .post("/edge/v1/sessions", (c) => {
       // A session would replace the live runner's own; the doctor must never create one.
@@ -89,6 +91,31 @@ test("doctorCommand passes a healthy setup without opening a session", async () 
   expect(result.status).toEqual({ config: "pass", "data-dir": "pass", "object-storage": "skip", "key-files": "pass", "signing-keys": "skip", "controller-reachable": "pass", tls: "skip", authentication: "pass", meshstack: "skip" });
   expect(result.code).toBe(0);
   expect(sessionsCreated).toBe(0);
+  expect(result.byId("authentication").summary).toBe('the controller accepted runner "r1" in group "default"; session features: release');
+});
+
+test("doctorCommand shows the session features the controller announces: without release, no local prefetch (a warning while prefetch asks for some)", async () => {
+  const { env } = setup();
+  try {
+    checkFeatures = undefined; // a controller from before the features list
+    const old = await doctor(env);
+    expect(old.byId("authentication")).toMatchObject({
+      status: "warn",
+      summary: 'the controller accepted runner "r1" in group "default"; the controller lists no session features; no "release": no local prefetch (the runner takes offered jobs for its free slots only), so prefetch 16 is not used',
+    });
+    expect(old.byId("authentication").fix).toContain('set "prefetch" to 0');
+    expect(old.code).toBe(0);
+    checkFeatures = ["zstd-frames"]; // a newer controller's feature this runner does not know
+    const unknown = await doctor({ ...env, EDGE_RUNNER_PREFETCH: "0" });
+    expect(unknown.byId("authentication")).toMatchObject({ status: "pass", summary: expect.stringContaining('the controller lists no session features; no "release": no local prefetch') });
+    checkFeatures = "release"; // not a list: the runner's session would fail the same way
+    const invalid = await doctor(env);
+    expect(invalid.byId("authentication").status).toBe("fail");
+    expect(invalid.byId("authentication").summary).toContain('the controller\'s answer has an invalid "features" (a string)');
+    expect(invalid.code).toBe(1);
+  } finally {
+    checkFeatures = ["release"];
+  }
 });
 
 test("doctorCommand prints one line per check and the fix for a failure", async () => {

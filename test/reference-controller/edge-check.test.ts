@@ -18,11 +18,11 @@ async function check(body: unknown, apiKey: string) {
 }
 
 forEachStore("edge credential check", (store) => {
-  test("POST /edge/v1/check accepts good credentials without creating a session", async () => {
+  test("POST /edge/v1/check accepts good credentials without creating a session, listing the session features (for doctor)", async () => {
     h = await openController(store);
     const { apiKey } = h.controller.registerRunner({ id: "r1", group: "g1" });
     await h.settle();
-    expect(await check({ v: 1, runnerId: "r1", group: "g1" }, apiKey)).toEqual({ status: 200, body: { v: 1, runnerId: "r1", group: "g1" } });
+    expect(await check({ v: 1, runnerId: "r1", group: "g1" }, apiKey)).toEqual({ status: 200, body: { v: 1, runnerId: "r1", group: "g1", features: ["release"] } });
     expect([...h.controller.core.sessions.all()]).toHaveLength(0);
   });
 

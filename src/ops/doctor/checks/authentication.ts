@@ -1,11 +1,15 @@
 // Doctor check: the controller accepts this runner's id and API key. It asks
 // POST /edge/v1/check, which authenticates like session creation but opens no session, so
 // running doctor next to a live runner does not replace (and disconnect) the runner's session.
+// Its answer lists the session features the controller announces (`release`: local prefetch),
+// which the check shows, with what a missing one means.
 
 import { errorMessage } from "../../../errors.ts";
 import { redactor } from "../../../log/redact.ts";
+import { sessionFeatures } from "../../../controller/edge/session-features.ts";
+import type { Config } from "../../../config/resolve.ts";
 import { EDGE_PATHS } from "../../../protocol/edge-v1.ts";
-import type { DoctorCheck } from "../check.ts";
+import type { CheckResult, DoctorCheck } from "../check.ts";
 import { httpRequestText } from "../http-request.ts";
 import { publicUrl } from "../../../config/url.ts";
 import { primaryControllerUrl } from "../../../config/resolve.ts";
@@ -33,7 +37,7 @@ export const authenticationCheck: DoctorCheck = {
     const who = `runner "${config.runnerId}"`;
     switch (answer.status) {
       case 200:
-        return { status: "pass", summary: `the controller accepted ${who} in group "${config.group}"` };
+        return withFeatures(`the controller accepted ${who} in group "${config.group}"`, answer.body, config);
       case 401:
         return { status: "fail", summary: `the controller refused ${who} with this API key (401)`, fix: `check the key in "${config.apiKeyFile ?? "apiKey"}" and that ${who} is registered with the controller` };
       case 403:
@@ -45,6 +49,28 @@ export const authenticationCheck: DoctorCheck = {
     }
   },
 };
+
+/**
+ * The accepted answer with the session features the controller lists, read as the runner reads
+ * a session answer's (session-features.ts). Without `release` the runner holds no offered job
+ * beyond its free slots: a warning when `prefetch` asks for some.
+ */
+function withFeatures(accepted: string, body: string, config: Config): CheckResult {
+  let features;
+  try {
+    const answer = JSON.parse(body) as { features?: unknown } | null;
+    features = sessionFeatures(answer !== null && typeof answer === "object" ? answer.features : undefined);
+  } catch (error) {
+    return { status: "fail", summary: `${accepted}, but ${errorMessage(error).replace(/^Cannot create session: /, "")}`, fix: "upgrade the controller, or report its answer to whoever runs it" };
+  }
+  const listed = features.size === 0 ? "the controller lists no session features" : `session features: ${[...features].join(", ")}`;
+  if (features.has("release")) return { status: "pass", summary: `${accepted}; ${listed}` };
+  const missing = `no "release": no local prefetch (the runner takes offered jobs for its free slots only)`;
+  if (config.prefetch > 0) {
+    return { status: "warn", summary: `${accepted}; ${listed}; ${missing}, so prefetch ${config.prefetch} is not used`, fix: `upgrade the controller to one that lists "release" (the reference controller does), or set "prefetch" to 0` };
+  }
+  return { status: "pass", summary: `${accepted}; ${listed}; ${missing}` };
+}
 
 /** The controller's `{"error":{"message"}}` if it sent one, else a short excerpt. */
 function reason(body: string): string {
