@@ -5,7 +5,7 @@
 
 import type { RedactionScope } from "../log/redact.ts";
 import { isSensitiveEntry } from "../secrets/sensitive-outputs.ts";
-import type { JobOutcome, LogLine, StepUpdate } from "../protocol/edge-v1.ts";
+import type { JobOutcome, LogLevel, LogLine, StepStatus, StepUpdate } from "../protocol/edge-v1.ts";
 import { MAX_ERROR_CODE_CHARS, MAX_ERROR_MESSAGE_CHARS, MAX_LINE_CHARS } from "../protocol/limits.ts";
 
 /** Step ids and names are labels; the protocol's frame check allows 256 characters for an id. */
@@ -17,17 +17,48 @@ export function redactThenClip(scope: RedactionScope, text: string, max: number)
   return clean.length <= max ? clean : `${clean.slice(0, max)}… (${clean.length - max} more characters cut)`;
 }
 
-/** A log line: redacted as the next line of the job's stream (a secret split over two lines is masked too), then clipped. */
-export function boundLine(scope: RedactionScope, line: LogLine): LogLine {
-  const clean = scope.line(typeof line.msg === "string" ? line.msg : String(line.msg));
-  return { ts: line.ts, level: line.level, msg: clean.length <= MAX_LINE_CHARS ? clean : `${clean.slice(0, MAX_LINE_CHARS)}… (${clean.length - MAX_LINE_CHARS} more characters cut)` };
+/**
+ * Any value a plugin sent where text belongs, as text: a plugin can post any message its worker
+ * can, and String() throws for an object whose toString is not a function.
+ */
+export function plainText(value: unknown): string {
+  if (typeof value === "string") return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
-/** A step: its id and name are redacted too (they reach the logs API and the journal like the message). */
-export function boundStep(scope: RedactionScope, step: StepUpdate): StepUpdate {
-  const bounded: StepUpdate = { ...step, id: redactThenClip(scope, String(step.id), MAX_STEP_ID_CHARS) };
-  if (step.name !== undefined) bounded.name = redactThenClip(scope, String(step.name), MAX_STEP_ID_CHARS);
-  if (step.message !== undefined) bounded.message = redactThenClip(scope, String(step.message), MAX_LINE_CHARS);
+const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const STEP_STATUSES: readonly StepStatus[] = ["pending", "running", "succeeded", "failed", "skipped"];
+
+/**
+ * A log line: redacted as the next line of the job's stream (a secret split over two lines is
+ * masked too), then clipped. A level the protocol does not know becomes `info` and a time that is
+ * not a non-negative integer becomes `now`: the controller refuses a whole `log` message for one
+ * bad line, and its events would then be missing for good.
+ */
+export function boundLine(scope: RedactionScope, line: LogLine, now: () => number = Date.now): LogLine {
+  const clean = scope.line(plainText(line?.msg));
+  const level = LOG_LEVELS.includes(line?.level) ? line.level : "info";
+  const ts = Number.isSafeInteger(line?.ts) && line.ts >= 0 ? line.ts : now();
+  return { ts, level, msg: clean.length <= MAX_LINE_CHARS ? clean : `${clean.slice(0, MAX_LINE_CHARS)}… (${clean.length - MAX_LINE_CHARS} more characters cut)` };
+}
+
+/**
+ * A step: its id and name are redacted too (they reach the logs API and the journal like the
+ * message). A step the protocol would refuse (not an object, an empty id, an unknown status) is a
+ * string naming the field instead, for the pool to log and drop.
+ */
+export function boundStep(scope: RedactionScope, step: StepUpdate): StepUpdate | string {
+  if (step === null || typeof step !== "object") return `"step" must be an object`;
+  if (!STEP_STATUSES.includes(step.status)) return `"step.status" must be one of ${STEP_STATUSES.join(", ")}`;
+  const id = redactThenClip(scope, plainText(step.id), MAX_STEP_ID_CHARS);
+  if (step.id === undefined || id === "") return `"step.id" must be a non-empty string`;
+  const bounded: StepUpdate = { id, status: step.status };
+  if (step.name !== undefined) bounded.name = redactThenClip(scope, plainText(step.name), MAX_STEP_ID_CHARS);
+  if (step.message !== undefined) bounded.message = redactThenClip(scope, plainText(step.message), MAX_LINE_CHARS);
   return bounded;
 }
 
@@ -41,8 +72,11 @@ export function boundOutcome(scope: RedactionScope, outcome: JobOutcome): JobOut
   // controller to seal, and are masked everywhere else (ctx.outputs.set registered them).
   if (outcome.output !== undefined) bounded.output = scope.strings(outcome.output, isSensitiveEntry);
   if (outcome.error !== undefined) {
-    // The code too: a plugin chooses it, and it reaches the journal and the status page.
-    bounded.error = { code: scope.text(String(outcome.error.code)).slice(0, MAX_ERROR_CODE_CHARS), message: redactThenClip(scope, String(outcome.error.message), MAX_ERROR_MESSAGE_CHARS) };
+    // The code too: a plugin chooses it, and it reaches the journal and the status page. A
+    // plugin's failure may carry anything as its error: an empty code is the plugin's error.
+    const error: Partial<Record<"code" | "message", unknown>> = outcome.error !== null && typeof outcome.error === "object" ? outcome.error : { message: outcome.error };
+    const code = error.code === undefined ? "" : scope.text(plainText(error.code)).slice(0, MAX_ERROR_CODE_CHARS);
+    bounded.error = { code: code === "" ? "plugin_error" : code, message: redactThenClip(scope, plainText(error.message), MAX_ERROR_MESSAGE_CHARS) };
   }
   return bounded;
 }

@@ -163,8 +163,12 @@ export class PluginPool {
       onInterrupt: guarded(this.#log, () => this.#end(task, "interrupted")),
       sink: {
         // The one place a plugin's text is redacted, then clipped (job-text.ts), before anyone sees it.
-        onLog: (line) => deliver(this.#log, task, request.onLog, boundLine(redaction, line)),
-        onStep: (step) => deliver(this.#log, task, request.onStep, boundStep(redaction, step)),
+        onLog: (line) => deliver(this.#log, task, request.onLog, boundLine(redaction, line, this.#timers.now)),
+        onStep: (step) => {
+          const bounded = boundStep(redaction, step);
+          if (typeof bounded === "string") this.#log.warn(`Dropped a step from plugin "${request.plugin}": ${bounded}`, { jobId: request.jobId });
+          else deliver(this.#log, task, request.onStep, bounded);
+        },
         call: (call) => task.calls.answer(call),
         onSpawned: (pid) => task.childGroups.add(pid),
         redact: (text) => redaction.text(text),

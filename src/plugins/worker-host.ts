@@ -10,6 +10,14 @@ import type { PluginThread } from "./plugin-thread.ts";
 import type { RunSink, WorkerHostOptions } from "./worker-host-options.ts";
 import type { HostCall, HostToWorker, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { transitionWorker, type WorkerInfo, type WorkerState } from "./worker-state.ts";
+import { plainText } from "./job-text.ts";
+
+/** The error a worker's message carries, as {code, message} of text whatever the plugin posted (clipped later, job-text.ts). */
+function workerError(value: unknown): WireError {
+  const error: Partial<Record<"code" | "message", unknown>> = value !== null && typeof value === "object" ? value : { message: value };
+  const code = error.code === undefined ? "" : plainText(error.code).slice(0, 128);
+  return { code: code === "" ? "plugin_error" : code, message: plainText(error.message ?? "The plugin failed without an error message").slice(0, 65_536) };
+}
 
 /**
  * Runs queued behind a busy worker's current run, at most: one wake-up of the thread serves up to
@@ -189,6 +197,12 @@ export class WorkerHost {
 
   #onMessage(message: WorkerToHost): void {
     if (this.#errorTimer !== undefined) this.#quietAfterError();
+    // A plugin's code runs in the worker and can post anything: what is not a message is logged
+    // and ignored, and every error it carries is made a {code, message} of text below.
+    if (message === null || typeof message !== "object" || typeof message.type !== "string") {
+      this.#log.warn("Ignored a message from the plugin worker that is not an object with a \"type\"");
+      return;
+    }
     switch (message.type) {
       case "log": {
         const run = this.#pending.get(message.runId);
@@ -215,8 +229,11 @@ export class WorkerHost {
       case "done":
         this.#finish(message.runId, { status: "succeeded", output: message.output }, false, message.ms);
         return;
-      case "failed":
-        this.#finish(message.runId, message.output === undefined ? { status: "failed", error: message.error } : { status: "failed", error: message.error, output: message.output }, message.broken === true, message.ms);
+      case "failed": {
+        const error = workerError(message.error);
+        this.#finish(message.runId, message.output === undefined ? { status: "failed", error } : { status: "failed", error, output: message.output }, message.broken === true, message.ms);
+        return;
+      }
         return;
       case "ready":
         if (this.#state !== "starting") return;
@@ -224,14 +241,17 @@ export class WorkerHost {
         this.#startSettle?.();
         return;
       case "init_failed":
-        void this.#fail(message.error);
+        void this.#fail(workerError(message.error));
         return;
       case "stray":
-        this.#log.warn("Plugin printed outside a run", { text: this.redactStray(String(message.text)).slice(0, 4096) });
+        this.#log.warn("Plugin printed outside a run", { text: this.redactStray(plainText(message.text)).slice(0, 4096) });
         return;
-      case "fatal":
-        this.#log.warn("Plugin broke its worker", { code: this.redactStray(String(message.error.code)), error: this.redactStray(String(message.error.message)) });
-        void this.#fail(message.error);
+      case "fatal": {
+        const error = workerError(message.error);
+        this.#log.warn("Plugin broke its worker", { code: this.redactStray(error.code), error: this.redactStray(error.message) });
+        void this.#fail(error);
+        return;
+      }
     }
   }
 

@@ -272,6 +272,10 @@ const controllerValidators: Record<ControllerMessage["type"], (m: Obj) => void> 
   result_ack: (m) => {
     str(m, "jobId"); int(m, "attempt", 1);
     need(typeof m.accepted === "boolean", `"accepted" must be a boolean`);
+    // Both reach the outbox and the log: a reason that is not a string once threw out of the
+    // socket's message handler (an object whose toString is no function).
+    if (m.reason !== undefined) str(m, "reason", 256);
+    optInt(m, "expectedSeq", 1);
   },
   error: (m) => wireError(m.error, "error"),
 };

@@ -319,7 +319,13 @@ export class EdgeConnection implements ControllerConnection {
       this.#trafficSeen = true;
       this.#backoff.reset();
     }
-    this.#handle(parsed.message);
+    // A bug in handling one message is logged, never thrown into the socket's event handler
+    // (where it would stop the runner).
+    try {
+      this.#handle(parsed.message);
+    } catch (error) {
+      this.#log.error(`Edge connection bug handling a "${parsed.message.type}" message: ${clip(String((error as Error)?.message ?? "unknown"), MAX_LOGGED_TEXT)}`);
+    }
   }
 
   #handle(msg: ControllerMessage): void {
