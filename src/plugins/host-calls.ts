@@ -8,6 +8,7 @@ import { checkArtifactName, MAX_ARTIFACTS, type ArtifactRecord, type ArtifactSin
 import { digesting } from "../artifacts/artifact-digest.ts";
 import { EdgeError } from "../errors.ts";
 import type { RedactionScope } from "../log/redact.ts";
+import { MIN_SECRET_CHARS } from "../secrets/redaction/secret-forms.ts";
 import type { AttemptStorage } from "../storage/attempt-storage.ts";
 import type { ObjectInfo } from "../storage/object-store.ts";
 import { checkObjectOptions, checkStorageKey, checkStoragePrefix } from "../storage/storage-keys.ts";
@@ -30,6 +31,8 @@ export interface JobCallsOptions {
   signal: () => AbortSignal;
   /** The job's scope: every secret the plugin gets is added before it sees it. */
   redaction: RedactionScope;
+  /** A warning for the job's own log (a secret too short to be masked). */
+  warn?: (message: string) => void;
 }
 
 export class JobCalls {
@@ -62,6 +65,7 @@ export class JobCalls {
         const value = await this.#options.secrets.get(String(call.ref), this.#options.signal());
         // Registered before the plugin can print it: every log line and error passes the scope.
         this.#options.redaction.add(value);
+        if (isTooShort(value)) this.#options.warn?.(`Secret "${String(call.ref)}" is shorter than ${MIN_SECRET_CHARS} characters: a value that short is not masked, so this job's logs and outputs can show it`);
         return value;
       }
       case "secret.mask": {
@@ -69,6 +73,7 @@ export class JobCalls {
         if (typeof call.value !== "string") throw new EdgeError("input_invalid", "Cannot mask a value: it must be a string");
         if (call.value.length > 1024 * 1024) throw new EdgeError("input_invalid", "Cannot mask a value of more than 1 MiB");
         this.#options.redaction.add(call.value);
+        if (isTooShort(call.value)) this.#options.warn?.(`A value the plugin asked to mask is shorter than ${MIN_SECRET_CHARS} characters: a value that short is not masked`);
         return undefined;
       }
       case "storage.put": {
@@ -199,4 +204,9 @@ function wireInfo(info: ObjectInfo | undefined): StoredInfo | undefined {
   if (info.contentType !== undefined) out.contentType = info.contentType;
   if (info.metadata !== undefined) out.metadata = info.metadata;
   return out;
+}
+
+/** Not empty, yet under the length the redactor masks (secret-forms.ts): the job is told. */
+function isTooShort(value: unknown): boolean {
+  return typeof value === "string" && value.length > 0 && value.length < MIN_SECRET_CHARS;
 }

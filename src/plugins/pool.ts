@@ -156,6 +156,7 @@ export class PluginPool {
         // Made at the first host call that needs it: AbortSignal.any() per job showed in the profile.
         signal: interrupt === undefined ? () => request.signal : () => (anySignal ??= AbortSignal.any([request.signal, interrupt])),
         redaction,
+        warn: (msg) => task.sink.onLog({ ts: this.#timers.now(), level: "warn", msg }),
       }),
       childGroups: new Set(),
       request, resolve, redaction, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
