@@ -69,13 +69,26 @@ function describe(options: ServeOptions, port: number, close: () => Promise<void
   return { hostname, port, url: `${options.tls === undefined ? "http" : "https"}://${host}:${port}`, close };
 }
 
+/**
+ * Bun's `drain` (a socket's send queue emptied after send() reported backpressure), which Hono does
+ * not pass on: handed to the upgrade's events as `onDrain` when they have one (DrainableEvents).
+ */
+function drained(ws: { data?: { events?: DrainableEvents } }): void {
+  ws.data?.events?.onDrain?.();
+}
+
+/** WebSocket events that also hear when the socket's send queue drained (on Bun; elsewhere never). */
+export interface DrainableEvents {
+  onDrain?: () => void;
+}
+
 async function serveBun(app: AnyHono, options: ServeOptions): Promise<HttpServer> {
   const Bun = (globalThis as unknown as { Bun: { serve(o: unknown): { port: number; stop(force?: boolean): Promise<void> | void } } }).Bun;
   const server = Bun.serve({
     hostname: options.hostname,
     port: options.port,
     fetch: app.fetch,
-    websocket: bun === undefined ? undefined : { ...bun.websocket, maxPayloadLength: MAX_WEBSOCKET_MESSAGE_BYTES },
+    websocket: bun === undefined ? undefined : { ...bun.websocket, maxPayloadLength: MAX_WEBSOCKET_MESSAGE_BYTES, drain: drained },
     maxRequestBodySize: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     ...(options.tls === undefined ? {} : { tls: options.tls }),
     // Long-poll requests hold for up to 30 s; Bun's default idle timeout is 10 s.

@@ -38,3 +38,35 @@ export function serverSocketBufferedAmount(raw: unknown): number {
   if (typeof socket?.getBufferedAmount === "function") return socket.getBufferedAmount();
   return typeof socket?.bufferedAmount === "number" ? socket.bufferedAmount : 0;
 }
+
+/**
+ * Stops reading a socket, so that its peer meets TCP backpressure instead of this process
+ * buffering: Bun's ServerWebSocket and WebSocket client and `ws` (Node) have pause(); Deno's
+ * WebSocket has none, and this answers false.
+ */
+export function pauseReading(socket: unknown): boolean {
+  const s = socket as { pause?: () => unknown; resume?: () => unknown } | undefined;
+  if (typeof s?.pause !== "function" || typeof s.resume !== "function") return false;
+  s.pause();
+  return true;
+}
+
+/** Reads a socket paused by pauseReading() again. */
+export function resumeReading(socket: unknown): void {
+  const s = socket as { resume?: () => unknown } | undefined;
+  if (typeof s?.resume === "function") s.resume();
+}
+
+/**
+ * Sends a frame on a server-side socket (Hono's WSContext). Bun's ServerWebSocket answers how it
+ * went, which Hono drops: 0 for a non-empty frame means dropped (past its backpressureLimit), and
+ * is answered "dropped" here; the others queue whatever they are given.
+ */
+export function sendOnServerSocket(ws: { send(frame: string): void; raw?: unknown }, frame: string | ArrayBuffer | ArrayBufferView | Blob, size: number): "sent" | "dropped" {
+  const raw = ws.raw as { getBufferedAmount?: unknown; send?: (frame: unknown) => number } | undefined;
+  if (typeof raw?.getBufferedAmount === "function" && typeof raw.send === "function") {
+    return raw.send(frame) === 0 && size > 0 ? "dropped" : "sent";
+  }
+  ws.send(frame as string);
+  return "sent";
+}

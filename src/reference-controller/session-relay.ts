@@ -8,18 +8,22 @@
 // before, and the runner creates a new session.
 //
 // Bounds, as on a direct attach: a frame over the server's WebSocket message cap closes both
-// sides with 1009 (the runner's frames are capped by the server itself); each side's send queue
-// is held under RELAY_MAX_QUEUED_BYTES (below Bun's 16 MiB, past which its send drops frames):
-// a relay whose reader does not keep up is closed with 1013 on both sides, never buffered further
-// (the runner reconnects and replays its outbox, as after any lost session). A side that closes
-// closes the other with its code when that code can be sent on (1000, 1001, 1007-1014, 4000s),
-// else with 1001.
+// sides with 1009 (the runner's frames are capped by the server itself). Backpressure: when one
+// side's send queue passes RELAY_PAUSE_BYTES, the relay stops reading the other side (Bun's
+// sockets and `ws` on Node can pause: the sender then meets TCP backpressure) and reads it again
+// once the queue is under RELAY_RESUME_BYTES (Bun's drain, else checked every RELAY_DRAIN_CHECK_MS),
+// so a slow reader loses and reorders nothing. Where reading cannot pause (Deno), or a queue still
+// passes RELAY_MAX_QUEUED_BYTES (below Bun's 16 MiB, past which its send drops frames), both sides
+// are closed with 1013, never buffered further (the runner reconnects and replays its outbox, as
+// after any lost session). A side that closes closes the other with its code when that code can
+// be sent on (1000, 1001, 1007-1014, 4000s), else with 1001.
 
 import type { Context } from "hono";
 import type { WSContext, WSEvents } from "hono/ws";
 import type { Logger } from "../log/logger.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../platform/http-server.ts";
-import { openWebSocketWithHeaders, serverSocketBufferedAmount } from "../platform/websocket.ts";
+import type { DrainableEvents } from "../platform/http-server.ts";
+import { openWebSocketWithHeaders, pauseReading, resumeReading, sendOnServerSocket, serverSocketBufferedAmount } from "../platform/websocket.ts";
 import type { Timers } from "../util/time.ts";
 import { errorResponse } from "./http-helpers.ts";
 import type { SessionDirectory } from "./session-directory.ts";
@@ -27,6 +31,12 @@ import { FORWARDED_HEADER, FORWARD_MARGIN_MS, logUnreachableOwner, sessionOwner 
 
 /** Bytes a relay lets wait in either side's send queue before it gives up on that side. */
 export const RELAY_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** A send queue past this stops the relay reading the side that fills it (where the runtime can pause a socket). */
+export const RELAY_PAUSE_BYTES = 1024 * 1024;
+/** ... and under this, it reads that side again. */
+export const RELAY_RESUME_BYTES = 256 * 1024;
+/** While a side is paused, how often the other's queue is looked at (Bun's server socket also says when it drained). */
+export const RELAY_DRAIN_CHECK_MS = 10;
 /** The owner's socket must open within this, and the runner's upgrade complete within it after. */
 const RELAY_OPEN_MS = FORWARD_MARGIN_MS;
 const CLOSE_TOO_BIG = 1009;
@@ -62,7 +72,7 @@ export class SessionRelays {
    * attach, not an upgrade, or the owner cannot be reached), or the events of the upgrade, the
    * owner's socket open.
    */
-  async attach(c: Context, id: string): Promise<Response | WSEvents | undefined> {
+  async attach(c: Context, id: string): Promise<Response | (WSEvents & DrainableEvents) | undefined> {
     const owner = await sessionOwner(this.#options.directory, c, id, c.req.query("token"));
     if (owner === "unauthorized") return errorResponse(c, 401, "unauthorized", "Wrong, missing or already used session token");
     // A plain GET is no attach: nothing to relay (the token was checked all the same).
@@ -120,6 +130,11 @@ class Relay {
   /** How the owner's side ended before the runner's socket opened, passed on once it does. */
   #ownerClose: { code: number; reason: string } = { code: CLOSE_GOING_AWAY, reason: "" };
   #upgradeTimer: unknown;
+  /** Reading the owner's socket is paused until the runner's queue drains (or the runner's upgrade completes). */
+  #ownerPaused = false;
+  /** Reading the runner's socket is paused until the owner's queue drains. */
+  #runnerPaused = false;
+  #drainTimer: unknown;
 
   constructor(options: SessionRelaysOptions, id: string, onDone: () => void) {
     this.#options = options;
@@ -170,7 +185,7 @@ class Relay {
     });
   }
 
-  events(): WSEvents {
+  events(): WSEvents & DrainableEvents {
     return {
       onOpen: (_event, ws) => {
         this.#options.timer.clearTimeout(this.#upgradeTimer);
@@ -180,7 +195,9 @@ class Relay {
         this.#early = [];
         this.#earlyBytes = 0;
         for (const frame of early) this.#toRunner(frame);
+        this.#checkDrained();
       },
+      onDrain: () => this.#checkDrained(),
       onMessage: (event) => this.#fromRunner(event.data as Frame),
       onClose: (event) => {
         this.#runnerClosed = true;
@@ -207,6 +224,8 @@ class Relay {
       this.#earlyBytes += size;
       if (this.#earlyBytes > RELAY_MAX_QUEUED_BYTES) return this.close(CLOSE_TRY_LATER, "relay queue full");
       this.#early.push(frame);
+      // Held until the runner's socket opens: the owner waits as for a slow runner.
+      if (this.#earlyBytes > RELAY_PAUSE_BYTES) this.#pauseOwner();
       return;
     }
     this.#toRunner(frame, size);
@@ -215,12 +234,14 @@ class Relay {
   #toRunner(frame: Frame, size = sizeOf(frame)): void {
     const runner = this.#runner as WSContext;
     if (this.#runnerClosed) return;
-    if (serverSocketBufferedAmount(runner.raw) + size > RELAY_MAX_QUEUED_BYTES) return this.close(CLOSE_TRY_LATER, "relay queue full");
+    if (this.#runnerQueued() + size > RELAY_MAX_QUEUED_BYTES) return this.close(CLOSE_TRY_LATER, "relay queue full");
     try {
-      runner.send(frame as string);
+      if (sendOnServerSocket(runner, frame, size) === "dropped") return this.close(CLOSE_TRY_LATER, "relay queue full");
     } catch {
       // The runner's socket closed under us: its close handler closes the owner's.
+      return;
     }
+    if (this.#runnerQueued() > RELAY_PAUSE_BYTES) this.#pauseOwner();
   }
 
   #fromRunner(frame: Frame): void {
@@ -233,6 +254,44 @@ class Relay {
       owner.send(frame as string);
     } catch {
       // Closing under us: its close handler closes the runner's side.
+      return;
+    }
+    if (owner.bufferedAmount > RELAY_PAUSE_BYTES && !this.#runnerPaused && this.#runner !== undefined && pauseReading(this.#runner.raw)) {
+      this.#runnerPaused = true;
+      this.#watchDrain();
+    }
+  }
+
+  #runnerQueued(): number {
+    return this.#runner === undefined ? this.#earlyBytes : serverSocketBufferedAmount(this.#runner.raw);
+  }
+
+  #pauseOwner(): void {
+    if (this.#ownerPaused || !pauseReading(this.#owner)) return;
+    this.#ownerPaused = true;
+    this.#watchDrain();
+  }
+
+  /** While a side is paused, looks at the other's queue until it is under RELAY_RESUME_BYTES. */
+  #watchDrain(): void {
+    if (this.#drainTimer !== undefined) return;
+    this.#drainTimer = this.#options.timer.setTimeout(() => {
+      this.#drainTimer = undefined;
+      this.#checkDrained();
+      if (!this.#closed && (this.#ownerPaused || this.#runnerPaused)) this.#watchDrain();
+    }, RELAY_DRAIN_CHECK_MS);
+  }
+
+  /** Reads again a side paused for a queue that has drained (the runner's only once its socket is open). */
+  #checkDrained(): void {
+    if (this.#closed) return;
+    if (this.#ownerPaused && this.#runner !== undefined && this.#runnerQueued() <= RELAY_RESUME_BYTES) {
+      this.#ownerPaused = false;
+      resumeReading(this.#owner);
+    }
+    if (this.#runnerPaused && (this.#owner as WebSocket).bufferedAmount <= RELAY_RESUME_BYTES) {
+      this.#runnerPaused = false;
+      resumeReading(this.#runner?.raw);
     }
   }
 
@@ -270,6 +329,8 @@ class Relay {
     this.#closed = true;
     this.#early = [];
     this.#options.timer.clearTimeout(this.#upgradeTimer);
+    this.#options.timer.clearTimeout(this.#drainTimer);
+    this.#drainTimer = undefined;
     this.#onDone();
   }
 }

@@ -1,6 +1,8 @@
 // The WebSocket relay's bounds, without ports (session-relay.ts): a stand-in owner socket and a
 // stand-in runner socket whose send queues the test sets. Neither direction queues past
-// RELAY_MAX_QUEUED_BYTES: a side that does not read is given up with 1013 on both sides, as is an
+// RELAY_MAX_QUEUED_BYTES: where a socket can pause, the relay stops reading the side that fills a
+// queue until it drains; where it cannot (these stand-ins without pause(), as on Deno), a side
+// that does not read is given up with 1013 on both sides, as is an
 // owner that sends more before the runner's upgrade completes; a frame over the message cap is
 // closed with 1009. Real sockets, across replicas and runtimes: session-forwarding*.test.ts. And
 // health's count of every replica's sessions, which gives up on a database that does not answer.
@@ -12,7 +14,7 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../../src/platform/http-server.ts";
 import { SessionDirectory } from "../../src/reference-controller/session-directory.ts";
 import { FORWARDED_HEADER } from "../../src/reference-controller/session-forward.ts";
-import { RELAY_MAX_QUEUED_BYTES, SessionRelays } from "../../src/reference-controller/session-relay.ts";
+import { RELAY_DRAIN_CHECK_MS, RELAY_MAX_QUEUED_BYTES, RELAY_PAUSE_BYTES, RELAY_RESUME_BYTES, SessionRelays } from "../../src/reference-controller/session-relay.ts";
 import { sha256Hex } from "../../src/reference-controller/tokens.ts";
 import { realTimers } from "../../src/util/time.ts";
 
@@ -125,6 +127,59 @@ test("a runner that does not read: the relay passes frames while its queue is un
   expect(runner.closedWith?.code).toBe(1013);
   expect(owner.closedWith?.code).toBe(1013);
   expect(relays.size).toBe(0);
+});
+
+test("a slow runner where sockets can pause (Bun, ws on Node): reading the owner stops past RELAY_PAUSE_BYTES and starts again once the runner's queue drained, every frame passed on in order, nothing closed", async () => {
+  const { relays, owners } = relaysOverOneRow();
+  const { events, owner } = await openRelay(relays, owners);
+  const paused: boolean[] = [];
+  Object.assign(owner, { pause: () => paused.push(true), resume: () => paused.push(false) });
+  const { runner, ws } = standInRunner();
+  events.onOpen?.(new Event("open"), ws);
+  owner.onmessage?.({ data: "offer 1" });
+  runner.buffered = RELAY_PAUSE_BYTES + 1;
+  owner.onmessage?.({ data: "offer 2" });
+  expect(paused).toEqual([true]);
+  // A frame read before the pause took effect still goes through.
+  owner.onmessage?.({ data: "offer 3" });
+  runner.buffered = RELAY_RESUME_BYTES + 1;
+  await Bun.sleep(RELAY_DRAIN_CHECK_MS * 5);
+  expect(paused).toEqual([true]);
+  runner.buffered = RELAY_RESUME_BYTES;
+  await Bun.sleep(RELAY_DRAIN_CHECK_MS * 5);
+  expect(paused).toEqual([true, false]);
+  owner.onmessage?.({ data: "offer 4" });
+  expect(runner.sent).toEqual(["offer 1", "offer 2", "offer 3", "offer 4"]);
+  expect(runner.closedWith).toBeUndefined();
+  expect(owner.closedWith).toBeUndefined();
+  // Bun's drain event resumes at once, without waiting for the next check.
+  runner.buffered = RELAY_PAUSE_BYTES + 1;
+  owner.onmessage?.({ data: "offer 5" });
+  runner.buffered = 0;
+  (events as { onDrain?: () => void }).onDrain?.();
+  expect(paused).toEqual([true, false, true, false]);
+  relays.closeAll(1001, "done");
+});
+
+test("a slow owner where sockets can pause: reading the runner's socket stops past RELAY_PAUSE_BYTES and starts again once the owner's queue drained", async () => {
+  const { relays, owners } = relaysOverOneRow();
+  const { events, owner } = await openRelay(relays, owners);
+  const paused: boolean[] = [];
+  const { runner, ws } = standInRunner();
+  Object.assign(ws.raw as object, { pause: () => paused.push(true), resume: () => paused.push(false) });
+  events.onOpen?.(new Event("open"), ws);
+  events.onMessage?.(new MessageEvent("message", { data: "credit" }), ws);
+  owner.bufferedAmount = RELAY_PAUSE_BYTES + 1;
+  events.onMessage?.(new MessageEvent("message", { data: "result" }), ws);
+  expect(paused).toEqual([true]);
+  owner.bufferedAmount = 0;
+  await Bun.sleep(RELAY_DRAIN_CHECK_MS * 5);
+  expect(paused).toEqual([true, false]);
+  events.onMessage?.(new MessageEvent("message", { data: "heartbeat" }), ws);
+  expect(owner.sent).toEqual(["credit", "result", "heartbeat"]);
+  expect(owner.closedWith).toBeUndefined();
+  expect(runner.closedWith).toBeUndefined();
+  relays.closeAll(1001, "done");
 });
 
 test("an owner that does not read: the runner's frames past the bound close both sides with 1013", async () => {
