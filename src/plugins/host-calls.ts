@@ -17,6 +17,11 @@ import { CHUNK_BYTES, HostRead, HostWrite } from "./host-streams.ts";
 import type { SecretResolver } from "./run-services.ts";
 import type { HostCall, StoredInfo } from "./worker-protocol.ts";
 
+/** What ctx.secrets.mask (and sensitive outputs) may register: per value, and per attempt in all. */
+export const MAX_MASK_CHARS = 64 * 1024;
+export const MAX_MASKS = 256;
+export const MAX_MASKED_CHARS = 256 * 1024;
+
 /** Streams one attempt may have open at once (reads and writes together). */
 const MAX_OPEN_STREAMS = 16;
 
@@ -47,6 +52,7 @@ export class JobCalls {
   #storage: AttemptStorage | undefined;
   #nextStream = 1;
   #closed = false;
+  readonly #masked = { count: 0, chars: 0 };
 
   constructor(options: JobCallsOptions) {
     this.#options = options;
@@ -71,7 +77,14 @@ export class JobCalls {
       case "secret.mask": {
         // Registered at once, before the plugin's next message is read: its next line is masked.
         if (typeof call.value !== "string") throw new EdgeError("input_invalid", "Cannot mask a value: it must be a string");
-        if (call.value.length > 1024 * 1024) throw new EdgeError("input_invalid", "Cannot mask a value of more than 1 MiB");
+        // Each value costs the job's matcher about 30 encoded forms of its length, rebuilt on the
+        // runner's main thread at the next line: bounded per value and per attempt.
+        if (call.value.length > MAX_MASK_CHARS) throw new EdgeError("input_invalid", `Cannot mask a value of ${call.value.length} characters (at most ${MAX_MASK_CHARS})`);
+        if (this.#masked.count >= MAX_MASKS || this.#masked.chars + call.value.length > MAX_MASKED_CHARS) {
+          throw new EdgeError("input_invalid", `Cannot mask another value for job "${this.#label}": an attempt masks at most ${MAX_MASKS} values and ${MAX_MASKED_CHARS} characters in all`);
+        }
+        this.#masked.count++;
+        this.#masked.chars += call.value.length;
         this.#options.redaction.add(call.value);
         if (isTooShort(call.value)) this.#options.warn?.(`A value the plugin asked to mask is shorter than ${MIN_SECRET_CHARS} characters: a value that short is not masked`);
         return undefined;

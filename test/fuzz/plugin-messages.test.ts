@@ -24,6 +24,9 @@ import { parseRunnerMessage, type RunnerMessage } from "../../src/protocol/edge-
 import { LocalObjectStore } from "../../src/storage/local-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
 import { offer, ScriptedHandle } from "../helpers/scripted.ts";
+import { JobCalls, MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS } from "../../src/plugins/host-calls.ts";
+import { noArtifactSink } from "../../src/artifacts/artifact-sink.ts";
+import { EdgeError } from "../../src/errors.ts";
 import { caseLabel, deepArray, fuzzCases, fuzzSeed, heapUsed, mutate, Rng } from "./fuzz-kit.ts";
 
 // Storage nested deep under its own directory: even a key that escaped its root would land here.
@@ -186,4 +189,32 @@ test("a fatal or failed message without a usable error ends the run with plugin_
   const failed = await runScripted([{ type: "failed", error: { code: { toString: 1 }, message: 7 } }]);
   expect(failed.result.error).toEqual({ code: "[object Object]", message: "7" });
   for (const r of [...fatal.records, ...failed.records]) expect(r.msg).not.toContain("bug");
+});
+
+// Found by the fuzz (a secret.mask of 300,000 characters took 1.7 s of one case): a plugin could
+// register values of up to 1 MiB, any number of them, and each costs the job's matcher about 30
+// encoded forms of its length, built on the runner's main thread. A 1 MiB value took about a
+// minute and gigabytes there; the matcher kept a Map entry per node (3 µs and ~70 bytes each).
+test("a plugin's masked values are bounded per value and per attempt, naming the limit", async () => {
+  const scope = redactor.child("mask bounds");
+  const { logger } = memoryLogger();
+  const storage = new StorageService({ store: new LocalObjectStore(join(root, "mask")), runnerId: "fuzz", limits: { maxObjectBytes: 1024, maxJobBytes: 1024 }, logger, sweepGraceMs: 0, sweepIntervalMs: 0 });
+  const calls = new JobCalls({ jobId: "j", attempt: 1, secrets: { get: () => Promise.reject(new Error("none")) }, storage, artifacts: noArtifactSink, artifactMaxBytes: 1, signal: () => new AbortController().signal, redaction: scope });
+  const refusal = (value: string) => calls.answer({ op: "secret.mask", value }).then(() => "masked", (e: unknown) => (e instanceof EdgeError ? `${e.code}: ${e.message}` : String(e)));
+  expect(await refusal("x".repeat(MAX_MASK_CHARS + 1))).toBe(`input_invalid: Cannot mask a value of ${MAX_MASK_CHARS + 1} characters (at most ${MAX_MASK_CHARS})`);
+  for (let i = 0; i < MAX_MASKS; i++) expect(await refusal(`value-${i}-secret`)).toBe("masked");
+  expect(await refusal("one-too-many")).toBe(`input_invalid: Cannot mask another value for job "j#1": an attempt masks at most ${MAX_MASKS} values and ${MAX_MASKED_CHARS} characters in all`);
+  expect(scope.text("value-7-secret and one-too-many")).toBe("[REDACTED] and one-too-many");
+  scope.dispose();
+});
+
+test("the matcher of a 64 KiB secret with its encoded forms is built in typed arrays, not a node per Map entry", () => {
+  const value = Array.from({ length: MAX_MASK_CHARS }, (_, i) => String.fromCharCode(33 + ((i * 7919) % 90))).join("");
+  const scope = redactor.child("long value");
+  const before = heapUsed();
+  scope.add(value);
+  expect(scope.text(`a ${value} b ${Buffer.from(value).toString("base64")}`)).toBe("a [REDACTED] b [REDACTED]");
+  // About 2 million nodes: ~50 MB in typed arrays; the Map kept ~140 MB.
+  expect(heapUsed() - before).toBeLessThan(96 * 1024 * 1024);
+  scope.dispose();
 });
