@@ -7,6 +7,7 @@ import { OPTIONS, envName, flagName, type OptionScope, type OptionSpec } from ".
 import { parseDuration } from "./duration.ts";
 import { UsageError, unknownFlag } from "./usage-error.ts";
 import { normalizeHttpUrl, plainHttpRefusal, publicUrl } from "./url.ts";
+import { jsonSyntaxProblem } from "../util/json-syntax.ts";
 
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S["type"] extends "int" | "duration"
@@ -138,7 +139,8 @@ function readConfigFile(path: string, readFile: ((path: string) => string) | und
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError("configFile", `Cannot parse config file "${path}" as JSON: ${errorMessage(error)}`);
+    // Never the parser's own message: it quotes the file, which may hold apiKey or adminToken.
+    throw new ConfigError("configFile", `Cannot parse config file "${path}" as JSON: ${jsonSyntaxProblem(error, text)}`);
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new ConfigError("configFile", `Cannot read config file "${path}": expected a JSON object`);

@@ -6,6 +6,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { jsonSyntaxProblem } from "../util/json-syntax.ts";
 import { checkPrivateKeyFile } from "../secrets/runner-keys.ts";
 
 const KID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -70,10 +71,13 @@ export interface SigningKey {
 export async function loadSigningKey(path: string): Promise<SigningKey> {
   await checkPrivateKeyFile(path);
   let jwk: JWK;
+  let text = "";
   try {
-    jwk = JSON.parse(await readFile(path, "utf8")) as JWK;
+    text = await readFile(path, "utf8");
+    jwk = JSON.parse(text) as JWK;
   } catch (error) {
-    throw new EdgeError("config_invalid", `Cannot read signing key "${path}": ${errorMessage(error)}`);
+    // A parser's message quotes the text, here the private key: say only where it broke.
+    throw new EdgeError("config_invalid", `Cannot read signing key "${path}": ${error instanceof SyntaxError ? jsonSyntaxProblem(error, text) : errorMessage(error)}`);
   }
   if (jwk === null || typeof jwk !== "object" || jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.d !== "string") {
     throw new EdgeError("config_invalid", `Cannot use signing key "${path}": expected a private Ed25519 JWK (kty "OKP", crv "Ed25519", with "d")`);
