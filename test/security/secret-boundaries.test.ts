@@ -25,6 +25,31 @@ const leaked = (text: string) => PARTS.filter((part) => text.includes(part));
 const { pool } = testPool({ cancelGraceMs: 100 });
 afterAll(() => pool.close());
 
+describe("a secret printed in three or more pieces", () => {
+  const cases: Array<[string, string[]]> = [
+    ["three chunks", ["cnry-bnd-", "Ä-7Hq2L", "x9Vb3Kd"]],
+    ["a first piece too short to mask alone", ["cn", "ry-bnd-Ä-7H", "q2Lx9Vb3Kd"]],
+    ["one character a line", Array.from(SECRET)],
+    ["an empty write in between", ["cnry-bnd-Ä", "", "-7Hq2Lx9", "Vb3Kd"]],
+  ];
+  for (const [name, pieces] of cases) {
+    test(`${name}: nothing past the first 3 characters is left`, () => {
+      const scope = scoped();
+      const out = pieces.map((piece) => scope.line(piece));
+      // Each piece whole or joined by line breaks: no 4 characters of the secret in a row.
+      for (const text of [out.join(""), out.join("\n")]) {
+        for (let i = 3; i + 4 <= SECRET.length; i++) expect(text).not.toContain(SECRET.slice(i, i + 4));
+      }
+    });
+  }
+
+  test("lines around it, and a line that merely starts like it, are left alone", () => {
+    const scope = scoped();
+    expect(["before", "cnry-bnd-Ä-7H", "q2Lx9Vb3Kd", "after"].map((l) => scope.line(l))).toEqual(["before", "[REDACTED]", "[REDACTED]", "after"]);
+    expect(["cnry-b", "and something else", "next"].map((l) => scope.line(l))).toEqual(["[REDACTED]", "and something else", "next"]);
+  });
+});
+
 describe("the shell plugin's captured stdout", () => {
   test("a secret whose multi-byte character is split between two writes is masked", async () => {
     // printf writes the first byte of Ä, sleeps, then the rest: two pipe chunks.

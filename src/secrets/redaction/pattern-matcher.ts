@@ -170,8 +170,10 @@ export class PatternMatcher {
   /**
    * Continues from `state` (the end of the piece before) through `join` and `piece`, adding the
    * part inside `piece` of every pattern that began before it. Stops as soon as no pattern can.
+   * Returns the state at the end of `piece` when a pattern that began before it is still open
+   * there (the piece is all middle: a secret printed in three or more pieces), else -1.
    */
-  straddle(state: number, join: string, piece: string, spans: Span[]): void {
+  straddle(state: number, join: string, piece: string, spans: Span[]): number {
     let node = state;
     const total = join.length + piece.length;
     for (let i = 0; i < total; i++) {
@@ -182,8 +184,9 @@ export class PatternMatcher {
         pushSpan(spans, 0, consumed - join.length);
       }
       // The longest candidate now starts inside the piece: nothing that began before can follow.
-      if (consumed - this.#depth[node]! >= join.length) return;
+      if (consumed - this.#depth[node]! >= join.length) return -1;
     }
+    return node;
   }
 
   /**

@@ -23,6 +23,8 @@ const MAX_DEPTH = 64;
 let generation = 0;
 /** How two pieces of a stream may have been joined: directly (chunks) or by a line break. */
 const JOINS = ["", "\n", "\r\n"];
+/** States carried from one line to the next per matcher, at most (each join may open one). */
+const MAX_CARRIED = 6;
 
 export class RedactionScope {
   readonly name: string;
@@ -33,8 +35,11 @@ export class RedactionScope {
   #matcher: PatternMatcher | undefined;
   #longest = 0;
   #disposed = false;
-  /** End state of each matcher after the last line of this scope's stream (see line()). */
-  #lineStates = new Map<PatternMatcher, number>();
+  /**
+   * Per matcher, the states a secret may continue from into the next line of this scope's stream
+   * (see line()): the end of the last line scanned alone, and of secrets still open across it.
+   */
+  #lineStates = new Map<PatternMatcher, number[]>();
   #matcherList: PatternMatcher[] = [];
   #matcherListGeneration = -1;
 
@@ -124,18 +129,28 @@ export class RedactionScope {
   line(input: string): string {
     if (typeof input !== "string") return input;
     let spans: Span[] = [];
-    const states = new Map<PatternMatcher, number>();
+    const states = new Map<PatternMatcher, number[]>();
     for (const matcher of this.#matchers()) {
       const own: Span[] = [];
-      // A secret that began at the end of the line before (printed in two chunks or two lines).
-      const before = this.#lineStates.get(matcher) ?? 0;
-      if (before !== 0) for (const join of JOINS) matcher.straddle(before, join, input, own);
+      const carried: number[] = [];
+      // A secret that began in a line before (printed in two or more chunks or lines).
+      for (const before of this.#lineStates.get(matcher) ?? []) {
+        for (const join of JOINS) {
+          const open = matcher.straddle(before, join, input, own);
+          if (open < 0 || carried.includes(open) || carried.length >= MAX_CARRIED) continue;
+          // All of this line continues it: masked whole once what came so far is long enough
+          // to be told from ordinary text, and carried on to the next line.
+          if (input.length > 0 && matcher.depth(open) >= MIN_SECRET_CHARS) pushSpan(own, 0, input.length);
+          carried.push(open);
+        }
+      }
       const end = matcher.scan(input, own);
       // A line that ends with the start of a secret: the rest may come next, and this part
       // cannot be called back once sent.
       const open = matcher.depth(end);
       if (open >= MIN_SECRET_CHARS) pushSpan(own, input.length - open, input.length);
-      states.set(matcher, end);
+      if (end !== 0 && !carried.includes(end)) carried.push(end);
+      if (carried.length > 0) states.set(matcher, carried);
       spans = mergeSpans(spans, own.sort((a, b) => a.start - b.start));
     }
     this.#lineStates = states;
