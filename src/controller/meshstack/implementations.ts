@@ -75,7 +75,9 @@ function decryptWithRing(keys: readonly KeyObject[], decrypt: (key: KeyObject) =
 
 /** Every sensitive input decrypted (STRING, CODE, FILE; any other string value as text). */
 export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[], register: (secret: string) => void): Record<string, unknown> {
-  const values: Record<string, unknown> = {};
+  // Keyed by meshStack's input keys: without a prototype, an input named "__proto__" is an input
+  // like any other (on a plain object it replaced the object's prototype and was lost).
+  const values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const input of run.inputs) {
     if (!input.isSensitive || typeof input.value !== "string") {
       values[input.key] = input.value;
@@ -113,7 +115,7 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
   const choice = plugins[type] ?? DEFAULT_PLUGINS[type];
   // GitLab pipelines are always async; the others say so in their definition.
   const async = type === "GITLAB_CICD" || implementation.async === true;
-  const environment: Record<string, unknown> = {};
+  const environment: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const input of run.inputs) if (input.isEnvironment) environment[input.key] = inputs[input.key];
   const input: Record<string, unknown> = {
     behavior: run.behavior,

@@ -2,6 +2,7 @@
 // untrusted input, so every string, list and link is bounded and a bad one is named.
 
 import { EdgeError } from "../../errors.ts";
+import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
 
 export const IMPLEMENTATION_TYPES = ["MANUAL", "TERRAFORM", "GITHUB_WORKFLOW", "GITLAB_CICD", "AZURE_DEVOPS"] as const;
 export type ImplementationType = (typeof IMPLEMENTATION_TYPES)[number];
@@ -37,6 +38,8 @@ const MAX_KEY = 256;
 const MAX_TEXT = 1024;
 const MAX_LINK = 4096;
 const MAX_TOKEN = 16_384;
+/** An input's value (CODE, a list, a FILE's content) nests like a stored JSON value; its size is the claim answer's (8 MiB). */
+const VALUE_BOUNDS = { maxDepth: STORED_JSON_BOUNDS.maxDepth, maxBytes: Number.MAX_SAFE_INTEGER };
 
 type Obj = Record<string, unknown>;
 
@@ -91,8 +94,13 @@ export function parseRun(raw: unknown): MeshstackRun {
   const inputs = rawInputs.map((item, i): RunInput => {
     const input = obj(item, `inputs[${i}]`);
     const key = str(input, "key", `inputs[${i}].key`, MAX_KEY);
-    if (seen.has(key)) throw new RunInvalid(`input "${key}" appears twice`);
+    if (key === "") throw new RunInvalid(`"inputs[${i}].key" is empty`);
+    if (seen.has(key)) throw new RunInvalid(`input "${key}" appears twice ("inputs[${i}].key")`);
     seen.add(key);
+    // Before anything walks or clones it: a value nested past this would make the structured
+    // clone to the plugin worker (and any JSON.stringify) overflow the stack.
+    const problem = checkJsonBounds(input.value, VALUE_BOUNDS);
+    if (problem !== undefined) throw new RunInvalid(describeJsonProblem(`inputs[${i}].value`, problem));
     return {
       key,
       value: input.value,
@@ -104,7 +112,7 @@ export function parseRun(raw: unknown): MeshstackRun {
   const definition = obj(spec.buildingBlockDefinition, "spec.buildingBlockDefinition");
   const implementation = obj(obj(definition.spec, "spec.buildingBlockDefinition.spec").implementation, "implementation");
   const type = str(implementation, "type", "implementation.type", 32) as ImplementationType;
-  if (!IMPLEMENTATION_TYPES.includes(type)) throw new RunInvalid(`implementation type "${type}" is not one of ${IMPLEMENTATION_TYPES.join(", ")}`);
+  if (!IMPLEMENTATION_TYPES.includes(type)) throw new RunInvalid(`implementation type "${type}" ("implementation.type") is not one of ${IMPLEMENTATION_TYPES.join(", ")}`);
   const links = obj(doc._links, "_links");
   const planArtifact = link(links, "planArtifact", true);
   const meshstackBaseUrl = link(links, "meshstackBaseUrl", true);
@@ -129,7 +137,11 @@ export function parseRun(raw: unknown): MeshstackRun {
   if (project !== "") run.projectIdentifier = project;
   const platform = str(bbSpec, "fullPlatformIdentifier", "fullPlatformIdentifier", MAX_TEXT, true);
   if (platform !== "") run.fullPlatformIdentifier = platform;
-  if (spec.trigger !== undefined) run.trigger = spec.trigger;
+  if (spec.trigger !== undefined) {
+    const problem = checkJsonBounds(spec.trigger, VALUE_BOUNDS);
+    if (problem !== undefined) throw new RunInvalid(describeJsonProblem("spec.trigger", problem));
+    run.trigger = spec.trigger;
+  }
   return run;
 }
 
