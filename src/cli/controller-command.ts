@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig, type Config } from "../config/resolve.ts";
+import { secretFlagWarning } from "../config/secret-flag-warning.ts";
 import { Logger, type LogLevel } from "../log/logger.ts";
 import { ReferenceController } from "../reference-controller/controller.ts";
 import { controllerOptionsFromConfig } from "../reference-controller/server-config.ts";
@@ -26,8 +27,9 @@ export const controllerCommand: Command = {
       process.stdout.write(`${USAGE}\n${optionsHelp(["controller"])}\n`);
       return EXIT.ok;
     }
-    const { config } = resolveConfig({ scopes: ["controller"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+    const { config, secretFlags } = resolveConfig({ scopes: ["controller"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
     const logger = new Logger({ level: config.logLevel as LogLevel, format: config.logFormat as "auto" | "json" | "text" });
+    for (const flag of secretFlags) logger.warn(secretFlagWarning(flag));
     const stop = new AbortController();
     const unsubscribe = onStopSignals({
       first: (signal) => {

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig } from "../config/resolve.ts";
+import { secretFlagWarning } from "../config/secret-flag-warning.ts";
 import { Logger } from "../log/logger.ts";
 import { startRunnerService, runnerCredentials } from "./runner-service.ts";
 import { EXIT, type Command } from "./command.ts";
@@ -17,11 +18,12 @@ export const runCommand: Command = {
       process.stdout.write(`Usage: edge-runner run [options]\n\n${optionsHelp(["runner"])}\n`);
       return EXIT.ok;
     }
-    const { config } = resolveConfig({ scopes: ["runner"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+    const { config, secretFlags } = resolveConfig({ scopes: ["runner"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
     // Fail on a missing id or key before anything starts.
     if (config.controllerKind === "meshstack") (await import("../controller/meshstack/from-config.ts")).meshstackSettings(config);
     else runnerCredentials(config);
     const logger = new Logger({ level: config.logLevel, format: config.logFormat });
+    for (const flag of secretFlags) logger.warn(secretFlagWarning(flag));
     const service = await startRunnerService(config, logger);
     const stopped = new Promise<void>((resolve) => {
       onStopSignals({

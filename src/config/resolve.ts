@@ -53,6 +53,8 @@ export interface Resolved {
   config: Config;
   /** Arguments that are not options (sub-commands, positional values). */
   positionals: string[];
+  /** Flags of secret options (apiKey, adminToken) given on the command line, which any local user can read. */
+  secretFlags: string[];
 }
 
 export function resolveConfig(options: ResolveOptions): Resolved {
@@ -87,7 +89,8 @@ export function resolveConfig(options: ResolveOptions): Resolved {
     if (entry !== undefined) out[spec.name] = coerce(spec, entry.value, entry.source);
   }
   checkCrossField(out);
-  return { config: Object.freeze(out) as Config, positionals };
+  const secretFlags = [...flags.keys()].map(byName).filter((spec) => spec.secret === true).map(flagName);
+  return { config: Object.freeze(out) as Config, positionals, secretFlags };
 }
 
 function byName(name: string): OptionSpec {
