@@ -20,7 +20,7 @@ export const SHELL_INPUT: JsonSchema = {
     stdin: { type: "string", maxLength: 1048576 },
     outputMaxBytes: { type: "integer", minimum: 1024, maximum: 104857600, default: 10485760, description: "log bytes kept; past it a truncation marker, and the rest is read and dropped" },
     killGraceMs: { type: "integer", minimum: 0, maximum: 60000, default: 1000, description: "after cancel or timeout: SIGTERM, this long, then SIGKILL" },
-    captureStdout: { type: "boolean", default: false, description: "also return the last 64 KiB of stdout as output \"stdout\"" },
+    captureStdout: { type: "boolean", default: false, description: "also return the last 64 KiB of stdout as output \"stdout\", from the first whole line in it (a cut never splits a line, so never a secret on it)" },
   },
   anyOf: [{ required: ["command"] }, { required: ["script", "interpreter"] }],
 };
