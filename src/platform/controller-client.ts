@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
-import { WsWebSocket, openWebSocket } from "./websocket.ts";
+import { openWebSocket } from "./websocket.ts";
 import { errorMessage } from "../errors.ts";
 
 export interface ControllerClient {
@@ -17,7 +17,7 @@ export interface ControllerClient {
 /** The runtime's own clients and trust store. */
 export const defaultControllerClient: ControllerClient = {
   fetch: (url, init) => fetch(url, init),
-  openWebSocket,
+  openWebSocket: (url) => openWebSocket(url),
 };
 
 export interface ControllerClientOptions {
@@ -57,7 +57,7 @@ export function controllerClient(options: ControllerClientOptions): ControllerCl
   }
   return {
     fetch: (url, init) => fetch(url, init),
-    openWebSocket: (url) => new (WsWebSocket as NonNullable<typeof WsWebSocket>)(url, { ca: caPem }),
+    openWebSocket: (url) => openWebSocket(url, { ca: caPem }),
   };
 }
 

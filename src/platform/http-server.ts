@@ -4,6 +4,7 @@
 import type { Hono } from "hono";
 import type { UpgradeWebSocket } from "hono/ws";
 import { runtime } from "./runtime.ts";
+import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../protocol/limits.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 
 export interface ServeOptions {
@@ -22,8 +23,8 @@ export interface ServeOptions {
   maxBodyBytes?: number;
 }
 
-/** The largest WebSocket message the server takes (protocol frames are at most 4 MiB). */
-export const MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024;
+/** The largest WebSocket message the server takes (protocol frames are at most 4 MiB), defined with the protocol's limits. */
+export { MAX_WEBSOCKET_MESSAGE_BYTES };
 const DEFAULT_MAX_BODY_BYTES = 40 * 1024 * 1024;
 
 export interface HttpServer {

@@ -1,9 +1,10 @@
-// The WebSocket client: Bun and Deno have a standard one built in; Node 20 does not, so the
-// `ws` package stands in (it implements the same browser API, and takes the `ca` option that
-// controller-client.ts needs on Node). It is imported on Node only: on Bun it would load
+// The WebSocket client: Bun and Deno have a standard one built in; on Node the `ws` package
+// stands in (Node 20 has none; it implements the same browser API, and takes the `ca` and
+// `maxPayload` options that Node's own client, where there is one, does not). It is imported on Node only: on Bun it would load
 // node:http, https, net, tls and zlib at every start (docs/performance.md, start-up).
 
 import { runtime } from "./runtime.ts";
+import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../protocol/limits.ts";
 
 type WsOptions = { ca?: string; headers?: Record<string, string>; maxPayload?: number };
 
@@ -14,7 +15,14 @@ export const WsWebSocket: (new (url: string, options?: WsOptions) => WebSocket) 
 export const WebSocketImpl: typeof WebSocket =
   (globalThis as { WebSocket?: typeof WebSocket }).WebSocket ?? (WsWebSocket as unknown as typeof WebSocket);
 
-export function openWebSocket(url: string): WebSocket {
+/**
+ * A client WebSocket. On Node it is `ws` (also where Node 22 has a global WebSocket, which takes
+ * no cap) with maxPayload: a message over the cap is refused as its header arrives, closing with
+ * 1009, never buffered. Bun's and Deno's clients have no such option (docs/protocol.md,
+ * "WebSocket transport"): the caller checks each message once it has arrived.
+ */
+export function openWebSocket(url: string, options: { ca?: string } = {}): WebSocket {
+  if (WsWebSocket !== undefined) return new WsWebSocket(url, { ...options, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
   return new WebSocketImpl(url);
 }
 

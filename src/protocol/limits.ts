@@ -7,6 +7,12 @@ export const MAX_BATCH_MESSAGES = 1000;
 export const MAX_LOG_LINES = 1000;
 /** The largest frame or long-poll body a controller accepts. */
 export const MAX_FRAME_CHARS = 4 * 1024 * 1024;
+/**
+ * The largest WebSocket message either side takes, above MAX_FRAME_CHARS (a frame of 4 Mi
+ * characters may hold more bytes): where the runtime has its own cap (Bun.serve, `ws` on Node) it
+ * refuses a larger message with 1009 before buffering it.
+ */
+export const MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024;
 /** The runner packs its frames to about this size, well under MAX_FRAME_CHARS. */
 export const PACK_FRAME_BYTES = 1024 * 1024;
 /** The runner cuts a log burst into messages of at most this many lines or characters. */

@@ -67,12 +67,17 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       if (batch.length > MAX_BATCH_MESSAGES) return options.onMalformed?.(`a batch of ${batch.length} messages (at most ${MAX_BATCH_MESSAGES})`);
       for (const message of batch) options.onFrame(message);
     };
+    // Why an open socket failed (on Node, `ws` refusing a message over its cap: "Max payload size
+    // exceeded"), said with the close that follows, which then carries no reason of its own (1006).
+    let failure: string | undefined;
     socket.onerror = (event: Event) => {
       const message = (event as { message?: string }).message ?? "WebSocket error";
       if (!opened) reject(new EdgeError("connection_failed", `Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${message}`));
+      else failure = message.slice(0, 200);
     };
     socket.onclose = (event: CloseEvent) => {
-      const reason = `WebSocket closed (${event.code}${event.reason ? `: ${event.reason}` : ""})`;
+      const why = event.reason || failure;
+      const reason = `WebSocket closed (${event.code}${why ? `: ${why}` : ""})`;
       if (!opened) reject(new EdgeError(codeForClose(event.code), `Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${reason}`));
       resolveClosed({ reason, code: codeForClose(event.code) });
     };
