@@ -96,3 +96,27 @@ describe("encodings beyond the plain forms", () => {
     }
   });
 });
+
+describe("base64 wrapped in lines", () => {
+  const long = "cnry-wrapped-" + "Qw8Zp1Rt6Ys4Mn5Bv7Jk3Hg8Fd2Sa9Pl0Ok9Ij8Uh7Yg".repeat(3);
+  // `base64` wraps at 76 columns, `openssl base64` at 64; `echo` adds a newline to the input.
+  const wrapped = (input: string, width: number) => (Buffer.from(input).toString("base64").match(new RegExp(`.{1,${width}}`, "g")) ?? []);
+  for (const [name, lines] of [
+    ["base64 (76 columns)", wrapped(long, 76)],
+    ["openssl base64 (64 columns)", wrapped(long, 64)],
+    ["echo | base64 (a newline encoded after the secret)", wrapped(`${long}\n`, 76)],
+  ] as const) {
+    test(`${name}, printed line by line or as one text`, () => {
+      expect(lines.length).toBeGreaterThan(1);
+      const scope = new RedactionScope();
+      scope.add(long);
+      const out = lines.map((line) => scope.line(line));
+      // Every line but the last few characters that also encode what follows the secret.
+      for (const [i, line] of out.entries()) if (i < lines.length - 1) expect(line).toBe("[REDACTED]");
+      expect(out.at(-1)!.replace("[REDACTED]", "").length).toBeLessThanOrEqual(4);
+      const whole = new RedactionScope();
+      whole.add(long);
+      expect(whole.text(`data:\n${lines.join("\n")}\nend`).replace(/\n?\[REDACTED\]\n?/g, "|").length).toBeLessThan(20);
+    });
+  }
+});

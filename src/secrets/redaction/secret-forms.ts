@@ -1,5 +1,5 @@
 // The forms a secret can take in text a job writes: as is, base64 and base64url (at each of the
-// three byte alignments it can have inside a longer encoded string, and whole, padded or not),
+// three byte alignments it can have inside a longer encoded string, whole, and wrapped in lines),
 // URL-encoded, hex (also with separators), JSON-escaped and shell-quoted; a multi-line secret
 // also with the other line ends and line by line, so one printed over several log lines is masked
 // line by line. Escapes a tool may apply to any character (percent, backslash, HTML) are decoded
@@ -25,6 +25,13 @@ export function secretForms(value: string): string[] {
   // The whole encoding, padding included: for a short secret the aligned part alone is too short.
   add(bytes.toString("base64"));
   add(bytes.toString("base64url"));
+  // A long secret encoded on its own comes in lines: `base64` wraps at 76 columns, PEM tools and
+  // `openssl base64` at 64. The part that does not depend on what follows it, wrapped the same.
+  for (const width of [64, 76]) {
+    for (const encoded of [bytes.toString("base64"), alignedBase64(bytes, 0)]) {
+      if (encoded.length > width) add(encoded.replace(new RegExp(`(.{${width}})(?=.)`, "g"), "$1\n"));
+    }
+  }
   const hex = bytes.toString("hex");
   for (const digits of [hex, hex.toUpperCase()]) {
     add(digits);
