@@ -15,8 +15,8 @@ import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../../src/platform/http-server.ts";
 import { SessionDirectory } from "../../src/reference-controller/session-directory.ts";
 import { FORWARDED_HEADER } from "../../src/reference-controller/session-forward.ts";
 import { RELAY_DRAIN_CHECK_MS, RELAY_MAX_QUEUED_BYTES, RELAY_PAUSE_BYTES, RELAY_RESUME_BYTES, SessionRelays } from "../../src/reference-controller/session-relay.ts";
-import { sha256Hex } from "../../src/reference-controller/tokens.ts";
 import { realTimers } from "../../src/util/time.ts";
+import { oneRowDirectory } from "./one-row-directory.ts";
 
 const TOKEN = "the-session-token";
 
@@ -70,20 +70,7 @@ async function openRelay(relays: SessionRelays, owners: StandInOwner[]): Promise
 }
 
 function relaysOverOneRow() {
-  const directory = new SessionDirectory({
-    rows: {
-      replicaId: "b",
-      put: () => {},
-      remove: () => {},
-      find: async (id) => ({ id, runnerId: "r1", group: "default", replicaId: "a", advertiseUrl: "http://a.test:8780", tokenHash: sha256Hex(TOKEN), createdAt: 0, lastSeenAt: Date.now() }),
-      live: async () => [],
-      heartbeat: async () => {},
-    },
-    timer: realTimers,
-    logger: memoryLogger().logger,
-    expiryMs: 60_000,
-    advertiseUrl: () => "http://b.test:8780",
-  });
+  const directory = oneRowDirectory("http://a.test:8780", TOKEN);
   const owners: StandInOwner[] = [];
   const relays = new SessionRelays({
     directory,

@@ -10,11 +10,10 @@ import { Hono } from "hono";
 import type { WSEvents } from "hono/ws";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { serveHttp, upgradeWebSocket, type HttpServer } from "../../src/platform/http-server.ts";
-import { SessionDirectory } from "../../src/reference-controller/session-directory.ts";
 import { RELAY_MAX_QUEUED_BYTES, SessionRelays } from "../../src/reference-controller/session-relay.ts";
-import { sha256Hex } from "../../src/reference-controller/tokens.ts";
 import { realTimers } from "../../src/util/time.ts";
 import { eventually } from "../helpers/harness.ts";
+import { oneRowDirectory } from "./one-row-directory.ts";
 
 const TOKEN = "relay-backpressure-token";
 const FRAME = 256 * 1024;
@@ -67,20 +66,7 @@ function ownerReplica(mode: "flood" | "stall") {
 
 /** The relaying replica: every attach of session "s1" is relayed to `ownerUrl`. */
 async function relayReplica(ownerUrl: string): Promise<{ server: HttpServer }> {
-  const directory = new SessionDirectory({
-    rows: {
-      replicaId: "b",
-      put: () => {},
-      remove: () => {},
-      find: async (id) => ({ id, runnerId: "r1", group: "default", replicaId: "a", advertiseUrl: ownerUrl, tokenHash: sha256Hex(TOKEN), createdAt: 0, lastSeenAt: Date.now() }),
-      live: async () => [],
-      heartbeat: async () => {},
-    },
-    timer: realTimers,
-    logger: memoryLogger().logger,
-    expiryMs: 60_000,
-    advertiseUrl: () => "http://127.0.0.1:1",
-  });
+  const directory = oneRowDirectory(ownerUrl, TOKEN);
   const relays = new SessionRelays({ directory, logger: memoryLogger().logger, timer: realTimers });
   const app = new Hono();
   app.get(
