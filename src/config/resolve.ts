@@ -8,6 +8,7 @@ import { parseDuration } from "./duration.ts";
 import { UsageError, unknownFlag } from "./usage-error.ts";
 import { normalizeHttpUrl, plainHttpRefusal, publicUrl } from "./url.ts";
 import { jsonSyntaxProblem } from "../util/json-syntax.ts";
+import { jsonPreview } from "../util/json-bounds.ts";
 
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S["type"] extends "int" | "duration"
@@ -153,7 +154,7 @@ function readConfigFile(path: string, readFile: ((path: string) => string) | und
 
 function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
   const fail = (expected: string): never => {
-    const shown = spec.secret ? "(hidden)" : JSON.stringify(value);
+    const shown = spec.secret ? "(hidden)" : jsonPreview(value);
     throw new ConfigError(spec.name, `Invalid value ${shown} for "${spec.name}" from ${source}: expected ${expected}`);
   };
   switch (spec.type) {
@@ -207,7 +208,7 @@ function coerceUrlList(spec: OptionSpec, value: unknown, source: string): readon
   const entries = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
   const max = spec.max ?? 16;
   if (entries === undefined || entries.length === 0) {
-    throw new ConfigError(spec.name, `Invalid value ${JSON.stringify(value)} for "${spec.name}" from ${source}: expected a URL, a comma-separated list of URLs or a JSON array of them`);
+    throw new ConfigError(spec.name, `Invalid value ${jsonPreview(value)} for "${spec.name}" from ${source}: expected a URL, a comma-separated list of URLs or a JSON array of them`);
   }
   if (entries.length > max) {
     throw new ConfigError(spec.name, `Invalid value for "${spec.name}" from ${source}: ${entries.length} URLs, expected at most ${max}`);
@@ -217,7 +218,7 @@ function coerceUrlList(spec: OptionSpec, value: unknown, source: string): readon
     const url = typeof entry === "string" ? normalizeHttpUrl(entry.trim()) : undefined;
     // A single URL keeps the plain field name; in a list the entry's index is named.
     const field = entries.length === 1 ? spec.name : `${spec.name}[${index}]`;
-    const shown = JSON.stringify(typeof entry === "string" ? shownUrl(entry.trim()) : entry);
+    const shown = jsonPreview(typeof entry === "string" ? shownUrl(entry.trim()) : entry);
     if (url === undefined) {
       throw new ConfigError(field, `Invalid value ${shown} for "${field}" from ${source}: expected an absolute http:// or https:// URL`);
     }

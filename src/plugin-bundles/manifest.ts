@@ -2,6 +2,7 @@
 // strict parser, and the rules for names and versions (they become URL and path segments).
 
 import { isDigest } from "./digest.ts";
+import { jsonPreview } from "../util/json-bounds.ts";
 
 export interface BundleManifest {
   name: string;
@@ -20,6 +21,9 @@ export interface BundleManifest {
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const VERSION = /^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/;
+/** A bundle's action names, as its manifest lists them (the SDK has a handful; these only bound a hostile one). */
+const MAX_ACTIONS = 1000;
+const MAX_ACTION_CHARS = 256;
 const FIELDS = new Set(["name", "version", "digest", "size", "sdkVersion", "builtAt", "actions"]);
 
 export function isPluginName(value: unknown): value is string {
@@ -59,15 +63,15 @@ export function parseManifest(value: unknown): BundleManifest {
   };
   if (value === null || typeof value !== "object" || Array.isArray(value)) return fail("expected a JSON object");
   const m = value as Record<string, unknown>;
-  for (const key of Object.keys(m)) if (!FIELDS.has(key)) fail(`unknown field "${key}"`);
-  if (!isPluginName(m.name)) fail(`field "name" is ${JSON.stringify(m.name)}, expected a plugin name`);
-  if (!isPluginVersion(m.version)) fail(`field "version" is ${JSON.stringify(m.version)}, expected a version`);
-  if (!isDigest(m.digest)) fail(`field "digest" is ${JSON.stringify(m.digest)}, expected "sha256-<base64url>"`);
-  if (typeof m.size !== "number" || !Number.isSafeInteger(m.size) || m.size < 0) fail(`field "size" is ${JSON.stringify(m.size)}, expected a byte count`);
-  if (typeof m.sdkVersion !== "string" || m.sdkVersion === "") fail(`field "sdkVersion" is ${JSON.stringify(m.sdkVersion)}, expected a string`);
-  if (typeof m.builtAt !== "string" || Number.isNaN(Date.parse(m.builtAt))) fail(`field "builtAt" is ${JSON.stringify(m.builtAt)}, expected an ISO date`);
-  if (m.actions !== undefined && (!Array.isArray(m.actions) || !m.actions.every((a) => typeof a === "string"))) {
-    fail(`field "actions" is ${JSON.stringify(m.actions)}, expected a list of action names`);
+  for (const key of Object.keys(m)) if (!FIELDS.has(key)) fail(`unknown field ${jsonPreview(key, 64)}`);
+  if (!isPluginName(m.name)) fail(`field "name" is ${jsonPreview(m.name)}, expected a plugin name`);
+  if (!isPluginVersion(m.version)) fail(`field "version" is ${jsonPreview(m.version)}, expected a version`);
+  if (!isDigest(m.digest)) fail(`field "digest" is ${jsonPreview(m.digest)}, expected "sha256-<base64url>"`);
+  if (typeof m.size !== "number" || !Number.isSafeInteger(m.size) || m.size < 0) fail(`field "size" is ${jsonPreview(m.size)}, expected a byte count`);
+  if (typeof m.sdkVersion !== "string" || m.sdkVersion === "") fail(`field "sdkVersion" is ${jsonPreview(m.sdkVersion)}, expected a string`);
+  if (typeof m.builtAt !== "string" || Number.isNaN(Date.parse(m.builtAt))) fail(`field "builtAt" is ${jsonPreview(m.builtAt)}, expected an ISO date`);
+  if (m.actions !== undefined && (!Array.isArray(m.actions) || m.actions.length > MAX_ACTIONS || !m.actions.every((a) => typeof a === "string" && a.length <= MAX_ACTION_CHARS))) {
+    fail(`field "actions" is ${jsonPreview(m.actions)}, expected a list of at most ${MAX_ACTIONS} action names of at most ${MAX_ACTION_CHARS} characters`);
   }
   const manifest: BundleManifest = {
     name: m.name as string,

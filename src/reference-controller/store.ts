@@ -8,6 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import { AppendFile } from "./append-file.ts";
 import { GroupCommit, SYNCHRONOUS } from "./group-commit.ts";
 import { readJsonl, syncDirectory, writeFileAtomic } from "./jsonl-file.ts";
+import { journalRecordProblem } from "./journal-record-check.ts";
 import type { JournalRecord, Snapshot, StoredJob, StoredRunner } from "./records.ts";
 import type { StateStore } from "./store-seam.ts";
 import { checkJsonBounds, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
@@ -204,8 +205,10 @@ export class ControllerStore implements StateStore {
     }
     const { values } = readJsonl(path.join(this.dir, JOURNAL), this.#logger);
     for (const value of values) {
-      if (isRecord(value)) this.#apply(value.t === "job" ? { t: "job", job: this.#bounded(value.job) } : value);
-      else this.#logger.error("Skipping an unknown journal record", { file: JOURNAL });
+      const problem = journalRecordProblem(value);
+      const record = value as JournalRecord;
+      if (problem === undefined) this.#apply(record.t === "job" ? { t: "job", job: this.#bounded(record.job) } : record);
+      else this.#logger.error("Skipping an invalid journal record", { file: JOURNAL, problem });
     }
     this.#journalLines = values.length;
     this.#logger.debug("Loaded the controller store", { jobs: this.#jobs.size, runners: this.#runners.size, journalLines: values.length });
@@ -236,10 +239,3 @@ export class ControllerStore implements StateStore {
   }
 }
 
-function isRecord(value: unknown): value is JournalRecord {
-  if (value === null || typeof value !== "object") return false;
-  const r = value as Record<string, unknown>;
-  const inner = (r.job ?? r.runner) as Record<string, unknown> | undefined;
-  if (r.t === "job" || r.t === "runner") return inner !== null && typeof inner === "object" && typeof inner.id === "string";
-  return r.t === "runner_deleted" && typeof r.id === "string";
-}

@@ -68,3 +68,19 @@ export function describeJsonProblem(field: string, problem: JsonBoundsProblem): 
   if (problem.kind === "size") return `"${field}" is larger than ${problem.limit} bytes of JSON`;
   return `"${field}" holds a ${problem.detail}, which is not JSON`;
 }
+
+/**
+ * `value` as JSON for an error message, cut to `max` characters: a value from a file or a peer
+ * can be megabytes, or nested past what JSON.stringify can write (it would throw instead).
+ */
+export function jsonPreview(value: unknown, max = 80): string {
+  if (nestsDeeperThan(value, 32)) return "(a value nested deeper than 32 levels)";
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) return `(${typeof value})`;
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}

@@ -97,7 +97,6 @@ test("fuzz: mutated HTTP requests to the reference controller never answer 500 a
   const rng = new Rng(seed ^ 0x4);
   const h = makeController();
   harnesses.push(h);
-  await h.controller.ready?.();
   const admin = { authorization: "Bearer test-admin-token" };
   const app = h.controller.app;
   const registered = (await (await app.request("/api/v1/runners", { method: "POST", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ id: "r1", group: "default" }) })).json()) as { apiKey: string };
