@@ -1,8 +1,9 @@
 // Issue 8 item 2 and issue 10 "how it is shown": a canary secret through every channel, through
 // the built executable. Known values from each backend (a secret input encrypted to the runner,
 // the controller's store, Vault, GCP Secret Manager) are logged, echoed, thrown, put in outputs,
-// step ids and names and error codes, split across chunks and lines, encoded (base64, base64url,
-// URL, hex, JSON), and printed after the run ended; then every byte the runner and the controller
+// step ids and names and error codes, split across chunks and lines (also in three pieces),
+// encoded (base64, base64url, URL, hex, JSON, and escaped per character: strict percent-encoding,
+// \u escapes), and printed after the run ended; then every byte the runner and the controller
 // wrote (process output, data directories, job logs and results, /status, /metrics, the page) is
 // scanned and none of the values is found in any form.
 
@@ -45,9 +46,15 @@ const CANARIES = {
   sensitive: "cnry-sensitive-Wd3Ef5Rg7Th9",
 };
 
+// Escapes a tool applies per character (the redactor matches them decoded): in the plugin and in the needles.
+const ESCAPES = `const strictPercent = (s) => Array.from(new TextEncoder().encode(s), (b) => /[A-Za-z0-9._~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : "%" + b.toString(16).padStart(2, "0")).join("");
+const unicodeEscapes = (s) => Array.from(s, (c) => "\\\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")).join("");`;
+const escapeForms = new Function(`${ESCAPES}; return (s) => [strictPercent(s), unicodeEscapes(s)];`)() as (s: string) => string[];
+
 const PLUGIN = (sdk: string) => `import { definePlugin } from ${JSON.stringify(sdk)};
 const hex = (s) => Array.from(new TextEncoder().encode(s), (b) => b.toString(16).padStart(2, "0")).join("");
 const b64 = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
+${ESCAPES}
 export default definePlugin({
   name: "canary",
   version: "1.0.0",
@@ -69,6 +76,11 @@ export default definePlugin({
         ctx.log.info("prefix-x" + b64("x" + v) + " prefix-xy" + b64("xy" + v));
         ctx.log.info("split start " + v.slice(0, 9));
         ctx.log.info(v.slice(9) + " split end");
+        ctx.log.info("escaped " + strictPercent(v) + " " + unicodeEscapes(v) + " " + JSON.stringify(unicodeEscapes(v)));
+        // Three pieces, the middle one all middle.
+        ctx.log.info(v.slice(0, 5));
+        ctx.log.info(v.slice(5, 12));
+        ctx.log.info(v.slice(12) + " three");
         console.log("console " + v);
         ctx.step({ id: "step-" + v, name: "name " + v, status: "running", message: "message " + v });
         ctx.step({ id: "step-" + v, status: "succeeded" });
@@ -93,7 +105,7 @@ function filesUnder(top: string): string[] {
 function needles(): Array<{ canary: string; form: string }> {
   const out: Array<{ canary: string; form: string }> = [];
   for (const [name, value] of Object.entries(CANARIES)) {
-    for (const form of secretForms(value)) if (form.length >= 8) out.push({ canary: name, form });
+    for (const form of [...secretForms(value), ...escapeForms(value)]) if (form.length >= 8) out.push({ canary: name, form });
   }
   return out;
 }
