@@ -2,7 +2,8 @@
 // (issue 8 item 2, "fail closed"): the GitHub App's JWT and installation access token are
 // credentials the plugin obtains itself, so the job's redaction must learn them; and the API's
 // error message, cut to 200 characters before the runner redacts it, must not keep the first
-// characters of an echoed token. Both failed before their fixes. The fake GitHub is the one of
+// characters of an echoed token; nor may a Vault error (src/util/clip-words.ts, also for GCP).
+// Each failed before its fix. The fake GitHub is the one of
 // test/integrations; the echo is a fault (a misbehaving server or proxy), not GitHub's behaviour.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -66,4 +67,23 @@ test("an API message cut to its limit does not keep the first characters of an e
   expect(outcome.status).toBe("failed");
   expect(outcome.error?.message).toContain("credentials were refused (401");
   expect(outcome.error?.message).not.toContain(pat.slice(0, 6));
+});
+
+test("a Vault error cut to its limit does not keep the first characters of an echoed token", async () => {
+  const { startFakeVault } = await import("../fakes/fake-vault.ts");
+  const { VaultBackend } = await import("../../src/secrets/references/vault-backend.ts");
+  const { parseReference } = await import("../../src/secrets/references/reference.ts");
+  const fake = await startFakeVault();
+  try {
+    const token = fake.token();
+    const scope = new RedactionScope();
+    const backend = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000, registerSecret: (v) => scope.add(v) });
+    // Vault's errors array, the token 9 characters past the 200 kept of an entry.
+    fake.fail({ status: 400, body: { errors: [`${"x".repeat(200 - 9 - 1)} ${token}`] } });
+    const message = await backend.read(parseReference("vault:kv/data/app#password") as never).then(() => "", (error: Error) => error.message);
+    expect(message).toContain("Vault refused the request (400)");
+    expect(scope.text(message)).not.toContain(token.slice(0, 6));
+  } finally {
+    await fake.close();
+  }
 });

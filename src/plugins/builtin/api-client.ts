@@ -6,6 +6,7 @@
 
 import { Backoff } from "../../util/backoff.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
+import { clipWords } from "../../util/clip-words.ts";
 import { sleep as realSleep } from "../../util/time.ts";
 import type { ActionContext } from "../sdk.ts";
 
@@ -189,11 +190,8 @@ async function errorDetail(response: Response): Promise<string> {
       // not JSON: an HTML sign-in page says nothing useful
       if (text.startsWith("<")) message = "";
     }
-    message = message.replace(/\s+/g, " ");
-    // Cut at a space: this runs before the runner redacts the job's error, and a cut inside a
-    // word could leave the first characters of a credential the answer echoed, which no longer
-    // match. A first word longer than the whole limit is dropped.
-    if (message.length > 200) message = `${message.slice(0, Math.max(0, message.lastIndexOf(" ", 200)))}…`;
+    // Cut at a space: the runner redacts the job's error only later (clip-words.ts).
+    message = clipWords(message.replace(/\s+/g, " "), 200);
     return message === "" ? "" : `: ${message}`;
   } catch {
     return "";

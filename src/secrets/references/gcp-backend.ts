@@ -8,6 +8,7 @@ import { EdgeError, errorMessage, type ErrorCode } from "../../errors.ts";
 import { publicUrl } from "../../config/url.ts";
 import { crc32c } from "./crc32c.ts";
 import type { SecretReference } from "./reference.ts";
+import { clipWords } from "../../util/clip-words.ts";
 
 export interface GcpBackendOptions {
   /** Secret Manager base URL; default https://secretmanager.googleapis.com. */
@@ -103,7 +104,7 @@ export class GcpBackend {
     }
     if (status !== 200) {
       const oauth = body as { error?: unknown; error_description?: unknown } | undefined;
-      const detail = typeof oauth?.error === "string" ? `: ${oauth.error}${typeof oauth.error_description === "string" ? ` (${oauth.error_description.slice(0, 200)})` : ""}` : "";
+      const detail = typeof oauth?.error === "string" ? `: ${oauth.error}${typeof oauth.error_description === "string" ? ` (${clipWords(oauth.error_description, 200)})` : ""}` : "";
       const code: ErrorCode = status >= 500 || status === 429 ? "secret_backend_unavailable" : "secret_permission_denied";
       throw new EdgeError(code, `${where}: the token endpoint answered ${status}${detail}`);
     }
@@ -134,7 +135,7 @@ export class GcpBackend {
     try {
       response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs), redirect: "error" });
     } catch (error) {
-      const reason = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs} ms` : errorMessage(error).slice(0, 200);
+      const reason = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs} ms` : clipWords(errorMessage(error), 200);
       throw new EdgeError("secret_backend_unavailable", `${where}: the service is unreachable (${reason})`, { retryable: true });
     }
     const text = await response.text();
@@ -150,7 +151,7 @@ export class GcpBackend {
 
   #failure(status: number, body: unknown, where: string): EdgeError {
     const error = (body as { error?: { message?: unknown; status?: unknown } } | undefined)?.error;
-    const detail = typeof error?.status === "string" ? `: ${error.status}${typeof error.message === "string" ? ` (${error.message.slice(0, 200)})` : ""}` : "";
+    const detail = typeof error?.status === "string" ? `: ${error.status}${typeof error.message === "string" ? ` (${clipWords(error.message, 200)})` : ""}` : "";
     if (status === 404) return new EdgeError("secret_not_found", `${where}: not found (404)${detail}`);
     if (status === 403 || status === 401) return new EdgeError("secret_permission_denied", `${where}: permission denied (${status})${detail}; the account needs roles/secretmanager.secretAccessor`);
     if (status >= 500 || status === 429) return new EdgeError("secret_backend_unavailable", `${where}: the service answered ${status}${detail}`, { retryable: true });

@@ -6,6 +6,7 @@
 
 import { EdgeError, type ErrorCode } from "../../errors.ts";
 import type { SecretReference } from "./reference.ts";
+import { clipWords } from "../../util/clip-words.ts";
 
 export interface VaultBackendOptions {
   addr: string;
@@ -186,12 +187,13 @@ function statusOf(error: unknown): number | undefined {
 function vaultErrors(error: unknown): string {
   const errors = (error as { response?: { body?: { errors?: unknown } } } | null)?.response?.body?.errors;
   if (!Array.isArray(errors) || errors.length === 0) return "";
-  return `: ${errors.filter((e) => typeof e === "string").map((e: string) => e.slice(0, 200)).join("; ").slice(0, 400)}`;
+  // Cut at spaces: the message is redacted only where it is shown (clip-words.ts).
+  return `: ${clipWords(errors.filter((e) => typeof e === "string").map((e: string) => clipWords(e, 200)).join("; "), 400)}`;
 }
 
 function networkReason(error: unknown, timeoutMs: number): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "ECONNABORTED" || code === "ETIMEDOUT") return `no answer within ${timeoutMs} ms`;
   if (typeof code === "string") return code;
-  return (error as Error)?.message?.slice(0, 200) ?? "unknown error";
+  return clipWords((error as Error)?.message ?? "unknown error", 200);
 }
