@@ -8,6 +8,8 @@ import { afterAll, expect, test } from "bun:test";
 import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import { openWebSocketTransport } from "../../src/controller/edge/ws-transport.ts";
 import { createSession } from "../../src/controller/edge/session.ts";
+import { openPollTransport } from "../../src/controller/edge/poll-transport.ts";
+import { parseControllerMessage } from "../../src/protocol/edge-v1.ts";
 import type { TransportOpener } from "../../src/controller/edge/opener.ts";
 import type { ControllerClient } from "../../src/platform/controller-client.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
@@ -219,4 +221,54 @@ test("createSession() refuses an answer that is not an object, too large, or who
   const big = await refusal(answering(endless));
   expect(big.message).toContain("larger than 65536 bytes");
   expect(pulled).toBeLessThan(10);
+});
+
+/** A controller client whose long-poll receive answers `body` once (after the probe), then holds until aborted. */
+function pollAnswering(body: BodyInit, status: number): ControllerClient {
+  let receives = 0;
+  return {
+    fetch: (url, init) => {
+      if (url.includes("/send") || (init?.method ?? "GET") === "DELETE") return Promise.resolve(new Response(null, { status: 204 }));
+      receives++;
+      if (receives === 1) return Promise.resolve(Response.json({ messages: [] }));
+      if (receives === 2) return Promise.resolve(new Response(body, { status }));
+      return new Promise((_, reject) => init?.signal?.addEventListener("abort", () => reject(new DOMException("aborted", "AbortError")), { once: true }));
+    },
+    openWebSocket: () => { throw new Error("not here"); },
+  };
+}
+
+test("fuzz: mutated long-poll answers become frames, a malformed report or a closed session with a reason, never a throw", async () => {
+  const seed = fuzzSeed();
+  const rng = new Rng(seed ^ 0x77);
+  const cases = Math.ceil(fuzzCases(1500) / 3);
+  const answer = { messages: VALID };
+  for (let i = 0; i < cases; i++) {
+    const form = rng.int(6);
+    const body = form < 3 ? JSON.stringify(mutate(answer, rng)) : form < 5 ? mutateText(JSON.stringify(answer), rng) : invalidUtf8('{"messages":[');
+    const status = rng.chance(0.9) ? 200 : rng.pick([204, 400, 401, 410, 500, 503]);
+    const frames: unknown[] = [];
+    const malformed: string[] = [];
+    const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering(body, status), sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: (f) => frames.push(f), onMalformed: (d) => malformed.push(d) });
+    for (let n = 0; n < 5 && frames.length === 0 && malformed.length === 0; n++) await idle();
+    transport.close();
+    const closed = await transport.closed;
+    // A receive that ended the session says why in words, not a TypeError's.
+    expect(closed.reason, caseLabel(seed, i, body)).not.toMatch(/is not an object|undefined|null is not|Cannot read prop/);
+  }
+});
+
+// Found by the fuzz: a long-poll answer of `null` ended the session with "Long-poll receive
+// failed: null is not an object (evaluating 'body.messages')"; it is a malformed frame like any
+// other answer without a `messages` list (the parser names why), and the session goes on.
+test("a long-poll answer that is not an object is one malformed frame, not the end of the session", async () => {
+  const frames: unknown[] = [];
+  const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering("null", 200), sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: (f) => frames.push(f) });
+  let ended: string | undefined;
+  void transport.closed.then((c) => (ended = c.reason));
+  for (let n = 0; n < 10 && frames.length === 0; n++) await idle();
+  expect(ended).toBeUndefined();
+  expect(frames).toEqual([null]);
+  expect(parseControllerMessage(frames[0])).toMatchObject({ ok: false, kind: "malformed", error: { message: `Malformed frame: "message" must be an object` } });
+  transport.close();
 });

@@ -17,19 +17,25 @@ import { readLimited } from "../../util/read-limited.ts";
  */
 export const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 
-/** The receive body, parsed, or an error naming the cap it passed. */
-async function readReceiveBody(response: Response): Promise<{ messages?: unknown }> {
+/**
+ * The receive body, parsed, or an error naming the cap it passed. Any JSON value: what is not an
+ * object with a `messages` list goes to the parser as one frame, which refuses it naming why (a
+ * `null` answer once ended the session with a TypeError's text).
+ */
+async function readReceiveBody(response: Response): Promise<{ messages?: unknown } | undefined> {
   const bytes = await readLimited(response.body, {
     maxBytes: MAX_RECEIVE_BYTES,
     tooLarge: (received) => {
       throw new Error(`the controller's long-poll answer is larger than ${MAX_RECEIVE_BYTES} bytes (${received} read)`);
     },
   });
+  let body: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as { messages?: unknown };
+    body = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new Error("the controller's long-poll answer is not valid JSON");
   }
+  return body !== null && typeof body === "object" && !Array.isArray(body) ? (body as { messages?: unknown }) : undefined;
 }
 
 export async function openPollTransport(options: OpenTransportOptions): Promise<Transport> {
@@ -95,8 +101,8 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
         });
         if (!response.ok) return finish(fromStatus(response, "receive"));
         const body = await readReceiveBody(response);
-        if (!Array.isArray(body.messages)) {
-          options.onFrame(body);
+        if (!Array.isArray(body?.messages)) {
+          options.onFrame(body ?? null);
           continue;
         }
         // Bounded work per answer, as per WebSocket frame.
@@ -119,7 +125,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     throw new EdgeError(result.code as ErrorCode, `Cannot attach long-poll transport: ${result.reason}`, result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs });
   }
   const first = await readReceiveBody(probe);
-  for (const frame of Array.isArray(first.messages) ? first.messages : []) options.onFrame(frame);
+  for (const frame of Array.isArray(first?.messages) ? first.messages : []) options.onFrame(frame);
   void receiveLoop();
 
   return {
