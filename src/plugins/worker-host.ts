@@ -5,7 +5,7 @@
 import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
-import { stopProcessGroups } from "./processes/process-group.ts";
+import { mayBeOwnChild, stopProcessGroups } from "./processes/process-group.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { RunSink, WorkerHostOptions } from "./worker-host-options.ts";
 import type { HostCall, HostToWorker, RunJob, WorkerToHost } from "./worker-protocol.ts";
@@ -214,10 +214,15 @@ export class WorkerHost {
         this.#pending.get(message.runId)?.sink.onStep(message.step);
         return;
       case "spawned": {
+        // The runner signals this group at the job's end: never one the plugin did not start.
+        if (!mayBeOwnChild(message.pid, this.#worker.processGroup ?? process.pid)) {
+          this.#log.warn("Ignored a spawned process that is not a child of the plugin's worker", { pid: plainText(message.pid).slice(0, 32) });
+          return;
+        }
         const run = this.#pending.get(message.runId);
         // A child of a run that already ended has no job left to stop it with: stop it now.
         if (run === undefined) stopProcessGroups([message.pid], { graceMs: 0 }).catch(() => undefined);
-        else if (Number.isInteger(message.pid) && message.pid > 1) run.sink.onSpawned(message.pid);
+        else run.sink.onSpawned(message.pid);
         return;
       }
       case "call":

@@ -16,7 +16,7 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import type { JobExecutor } from "../../src/runner/job-executor.ts";
 import { EdgeError } from "../../src/errors.ts";
-import { caseLabel, fuzzCases, fuzzSeed, heapUsed, invalidUtf8, mutate, mutateText, namesAField, Rng } from "./fuzz-kit.ts";
+import { caseLabel, fuzzCases, fuzzSeed, heapUsed, invalidUtf8, mutate, mutateText, namesAField, Rng, fuzzTimeout } from "./fuzz-kit.ts";
 
 /** A WebSocket the test drives: the transport sets its handlers, the test calls onmessage. */
 class FakeSocket {
@@ -151,7 +151,7 @@ test("fuzz: mutated controller frames reach the runner through the WebSocket han
   expect(runner.snapshot().state, JSON.stringify(runner.snapshot().state)).not.toBe("failed");
   // Bounded: what the fuzz left behind is far below what it sent (hundreds of MiB over the run).
   expect(heapUsed() - before).toBeLessThan(64 * 1024 * 1024);
-}, 120_000);
+}, fuzzTimeout());
 
 // Found by the fuzz (seed 3, case 8621): a result_ack's `reason` was not checked, and an object
 // whose toString is not a function made String() throw out of the socket's message handler.
@@ -200,7 +200,7 @@ test("fuzz: mutated session answers end in an EdgeError naming the field, never 
       if (status === 201 || status === 200) expect(namesAField(e.message) || /not a JSON object|larger than \d+ bytes/.test(e.message), `${caseLabel(seed, i, body)}: ${e.message}`).toBe(true);
     }
   }
-});
+}, fuzzTimeout());
 
 // Found by the fuzz: the session answer was read whole (response.json(), no cap), a `null` answer
 // threw a TypeError instead of an EdgeError, and sessionId and token had no length bound.
@@ -256,7 +256,7 @@ test("fuzz: mutated long-poll answers become frames, a malformed report or a clo
     // A receive that ended the session says why in words, not a TypeError's.
     expect(closed.reason, caseLabel(seed, i, body)).not.toMatch(/is not an object|undefined|null is not|Cannot read prop/);
   }
-});
+}, fuzzTimeout());
 
 // Found by the fuzz: a long-poll answer of `null` ended the session with "Long-poll receive
 // failed: null is not an object (evaluating 'body.messages')"; it is a malformed frame like any

@@ -13,7 +13,7 @@ import { parseManifest } from "../../src/plugin-bundles/manifest.ts";
 import { ringKeyOf } from "../../src/secrets/key-ring.ts";
 import { EdgeError } from "../../src/errors.ts";
 import { makeController, tempDir, type Harness } from "../reference-controller/helpers.ts";
-import { caseLabel, deepText, fuzzCases, fuzzSeed, mutate, mutateText, namesAField, Rng } from "./fuzz-kit.ts";
+import { caseLabel, deepText, fuzzCases, fuzzSeed, mutate, mutateText, namesAField, Rng, fuzzTimeout } from "./fuzz-kit.ts";
 
 const harnesses: Harness[] = [];
 afterAll(async () => {
@@ -57,7 +57,7 @@ test("fuzz: mutated config files end in a ConfigError naming the option, never a
       expect(message.length, `${caseLabel(seed, i, text)}: a message of ${message.length} characters`).toBeLessThanOrEqual(MAX_MESSAGE);
     }
   }
-});
+}, fuzzTimeout());
 
 const MANIFEST = { name: "hello", version: "1.2.3", digest: `sha256-${"A".repeat(43)}`, size: 1234, sdkVersion: "1", builtAt: "2026-01-01T00:00:00.000Z", actions: ["default", "greet"] };
 
@@ -76,7 +76,7 @@ test("fuzz: mutated bundle manifests are refused naming the field, in a message 
       expect(message.length, `${caseLabel(seed, i, value)}: a message of ${message.length} characters`).toBeLessThanOrEqual(MAX_MESSAGE);
     }
   }
-});
+}, fuzzTimeout());
 
 test("fuzz: damaged runner key PEMs are refused with a config error naming the file", () => {
   const seed = fuzzSeed();
@@ -102,7 +102,7 @@ test("fuzz: damaged runner key PEMs are refused with a config error naming the f
       expect((error as EdgeError).message, caseLabel(seed, i, damaged)).toContain(`"/keys/runner-key.pem"`);
     }
   }
-});
+}, fuzzTimeout());
 
 test("fuzz: a controller replays a journal of mutated lines, or refuses it naming the file, and then serves", async () => {
   const seed = fuzzSeed();
@@ -151,7 +151,7 @@ test("fuzz: a controller replays a journal of mutated lines, or refuses it namin
     await h.controller.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-}, 120_000);
+}, fuzzTimeout());
 
 // Found by the fuzz: a config file or a manifest value was put whole into the error (a 50,000
 // item list made a message of 289,000 characters), and one nested past what JSON.stringify can

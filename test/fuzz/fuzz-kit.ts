@@ -10,6 +10,11 @@ export function fuzzCases(fallback: number): number {
   return Number.isSafeInteger(n) && n > 0 ? n : fallback;
 }
 
+/** A ceiling for a fuzz test (not a timing assertion): generous, and unbounded in practice for a long run. */
+export function fuzzTimeout(): number {
+  return process.env.EDGE_FUZZ_CASES === undefined ? 60_000 : 24 * 3_600_000;
+}
+
 /** The run's seed: fixed unless EDGE_FUZZ_SEED names another (printed with every failure). */
 export function fuzzSeed(): number {
   const raw = process.env.EDGE_FUZZ_SEED;

@@ -10,7 +10,7 @@ import { makeController, type Harness } from "../reference-controller/helpers.ts
 import { createStatusApp } from "../../src/status/app.ts";
 import { RunnerMetrics } from "../../src/status/metrics.ts";
 import { snapshotFixture, NOW } from "../status/fixtures.ts";
-import { caseLabel, fuzzCases, fuzzSeed, heapUsed, hostileValue, invalidUtf8, mutate, mutateText, Rng } from "./fuzz-kit.ts";
+import { caseLabel, fuzzCases, fuzzSeed, heapUsed, hostileValue, invalidUtf8, mutate, mutateText, Rng, fuzzTimeout } from "./fuzz-kit.ts";
 
 const harnesses: Harness[] = [];
 afterAll(async () => {
@@ -177,7 +177,7 @@ test("fuzz: mutated HTTP requests to the reference controller never answer 500 a
   expect((await app.request("/api/v1/health")).status).toBe(200);
   expect((await app.request(`/api/v1/jobs/${job.id}`, { headers: admin })).status).toBe(200);
   expect(heapUsed() - before).toBeLessThan(96 * 1024 * 1024);
-}, 120_000);
+}, fuzzTimeout());
 
 test("fuzz: mutated requests to the runner's status server never answer 500", async () => {
   const seed = fuzzSeed();
@@ -202,4 +202,4 @@ test("fuzz: mutated requests to the runner's status server never answer 500", as
     expect(res.status, label).not.toBe(500);
     await res.arrayBuffer();
   }
-});
+}, fuzzTimeout());

@@ -9,7 +9,7 @@ import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { parseRun } from "../../src/controller/meshstack/run-document.ts";
 import { prepareRun } from "../../src/controller/meshstack/implementations.ts";
 import { EdgeError } from "../../src/errors.ts";
-import { caseLabel, fuzzCases, fuzzSeed, heapUsed, invalidUtf8, mutate, mutateText, namesAField, Rng } from "./fuzz-kit.ts";
+import { caseLabel, fuzzCases, fuzzSeed, heapUsed, invalidUtf8, mutate, mutateText, namesAField, Rng, fuzzTimeout } from "./fuzz-kit.ts";
 
 const BASE = "https://meshstack.test/api/meshobjects/meshbuildingblockruns/r-1";
 
@@ -80,7 +80,7 @@ test("fuzz: mutated claimed runs are taken bounded or refused with an EdgeError 
     }
   }
   expect(heapUsed() - before).toBeLessThan(64 * 1024 * 1024);
-});
+}, fuzzTimeout());
 
 /** A client whose every call is answered by `answer`. */
 function clientAnswering(answer: () => Response) {
@@ -121,7 +121,7 @@ test("fuzz: mutated login, claim and status answers end in a result or a Meshsta
       if (e.retryAfterMs !== undefined) expect(Number.isFinite(e.retryAfterMs) && e.retryAfterMs >= 0, `${caseLabel(seed, i, body)}: retryAfterMs ${e.retryAfterMs}`).toBe(true);
     }
   }
-});
+}, fuzzTimeout());
 
 // Found by the fuzz: an input named "__proto__" replaced the prototype of the plugin's inputs
 // object instead of being one of them (and was lost); values nested deeper than a structured clone

@@ -11,7 +11,7 @@
 // docs/testing.md "Fuzzing").
 
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PluginPool } from "../../src/plugins/pool.ts";
@@ -27,7 +27,7 @@ import { offer, ScriptedHandle } from "../helpers/scripted.ts";
 import { JobCalls, MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS } from "../../src/plugins/host-calls.ts";
 import { noArtifactSink } from "../../src/artifacts/artifact-sink.ts";
 import { EdgeError } from "../../src/errors.ts";
-import { caseLabel, deepArray, fuzzCases, fuzzSeed, heapUsed, mutate, Rng } from "./fuzz-kit.ts";
+import { caseLabel, fuzzCases, fuzzSeed, heapUsed, mutate, Rng, fuzzTimeout } from "./fuzz-kit.ts";
 
 // Storage nested deep under its own directory: even a key that escaped its root would land here.
 const root = mkdtempSync(join(tmpdir(), "p3-fuzz-"));
@@ -131,12 +131,12 @@ test("fuzz: mutated plugin worker messages settle every run, and what leaves the
   for (const r of records) expect(`${r.msg} ${JSON.stringify(r.fields ?? r)}`).not.toMatch(/\bbug\b|TypeError/);
   await pool.close();
   expect(heapUsed() - before).toBeLessThan(64 * 1024 * 1024);
-}, 120_000);
+}, fuzzTimeout());
 
 /** One run on a pool whose worker sends `messages`; what the runner would send, and the log. */
 async function runScripted(messages: unknown[]) {
   const { logger, records } = memoryLogger();
-  const pool = new PluginPool({ idleMs: 60_000, cancelGraceMs: 10, logger, spawn: () => scriptedThread((runId) => messages.map((m) => ({ ...(m as object), runId }))) });
+  const pool = new PluginPool({ idleMs: 60_000, cancelGraceMs: 10, logger, spawn: () => scriptedThread((runId) => messages.map((m) => ({ runId, ...(m as object) }))) });
   const handle = new ScriptedHandle(offer("job-1", { plugin: "echo", action: "default" }));
   const scope = redactor.child("focused");
   const result = await runJob(handle, { executor: pool, defaultTimeoutMs: 10_000, interrupt: new AbortController().signal, redaction: scope, now: () => 1234 });
@@ -217,4 +217,33 @@ test("the matcher of a 64 KiB secret with its encoded forms is built in typed ar
   // About 2 million nodes: ~50 MB in typed arrays; the Map kept ~140 MB.
   expect(heapUsed() - before).toBeLessThan(96 * 1024 * 1024);
   scope.dispose();
+});
+
+// Left out of the fuzz on purpose, and then fixed: a plugin could name any pid in a `spawned`
+// message, and the runner signalled that process group (SIGTERM, then SIGKILL) at the run's end,
+// or at once for a run that had ended: any process group of the runner's user.
+test("a spawned message naming a process the plugin did not start is ignored, and that process lives", async () => {
+  // A process that leads its own group and is not the runner's child (its shell exits: init adopts it).
+  const { execFileSync } = await import("node:child_process");
+  const pid = Number(execFileSync("sh", ["-c", "setsid sleep 30 >/dev/null 2>&1 & echo $!"], { encoding: "utf8" }).trim());
+  try {
+    for (let n = 0; n < 100; n++) {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      if (!stat.includes("(sh)") && !/\) \S+ \d+ /.exec(stat)?.[0].includes(` ${process.pid} `)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const { records } = await runScripted([{ type: "spawned", pid }, { type: "done", output: null }]);
+    // A run that has ended: the runner stopped such a group at once.
+    const after = await runScripted([{ type: "done", output: null }, { type: "spawned", pid, runId: 999 }]);
+    await new Promise((r) => setTimeout(r, 100));
+    // Alive, not a zombie (a killed process adopted by a PID 1 that does not reap stays one).
+    expect(/\) (\S) /.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1]).toBe("S");
+    expect([...records, ...after.records].filter((r) => r.msg === "Ignored a spawned process that is not a child of the plugin's worker").length).toBeGreaterThanOrEqual(1);
+  } finally {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
 });

@@ -100,6 +100,20 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether `pid` may be a child a plugin started: a plugin can post any pid in a `spawned` message,
+ * and the runner signals that process group. Refused: pids ≤ 1, the runner's own, and (where /proc
+ * tells) a live process whose parent is not `parent` (the runner for a thread, the host process in
+ * process isolation) or that does not lead its own group (every tracked child does). A pid that is
+ * already gone is accepted: its group may still hold the child's children.
+ */
+export function mayBeOwnChild(pid: unknown, parent: number): pid is number {
+  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 1 || pid === process.pid) return false;
+  if (process.platform !== "linux") return true;
+  const stat = readStat(pid);
+  return stat === undefined || stat.state === "Z" || (stat.ppid === parent && stat.pgrp === pid);
+}
+
 /** Live (not zombie) processes in process group `pgid`, from /proc (Linux); empty elsewhere. */
 export function groupMembers(pgid: number): number[] {
   const found: number[] = [];
