@@ -87,6 +87,19 @@ describe("encodings beyond the plain forms", () => {
     }
   });
 
+  test("a secret beyond the Basic Multilingual Plane, as HTML references or \\u surrogate pairs, and in a text of 100,000 characters", () => {
+    const value = "cnry-emoji-\u{1F600}-Zx4Cv6";
+    const scope = new RedactionScope();
+    scope.add(value);
+    const references = Array.from(value, (c) => `&#x${c.codePointAt(0)!.toString(16)};`).join("");
+    expect(scope.text(`a ${references} b`)).toBe("a [REDACTED] b");
+    expect(scope.text(`a ${JSON.stringify(value).slice(1, -1).replace(/[^\x20-\x7e]/g, (c) => "\\u" + c.charCodeAt(0).toString(16))} b`)).toBe("a [REDACTED] b");
+    const long = `${"%41".repeat(33_000)} ${encodeURIComponent(value).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())} end`;
+    expect(scope.text(long).endsWith(" [REDACTED] end")).toBe(true);
+    // And a short text after it still maps its positions right.
+    expect(scope.text(`x ${encodeURIComponent(value)} y`)).toBe("x [REDACTED] y");
+  });
+
   test("text with escapes but no secret in it is left exactly as it was", () => {
     const scope = new RedactionScope();
     scope.add(SECRET);
