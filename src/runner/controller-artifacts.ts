@@ -7,6 +7,10 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
 import { urlOf, type UrlSource } from "../config/url.ts";
+import { objectOf, readJsonAnswer } from "../util/json-answer.ts";
+
+/** The controller answers an upload with a few fields; anything longer is not its answer. */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 export interface ControllerArtifactsOptions {
   /** The controller to upload to: the current one after a failover. */
@@ -39,17 +43,18 @@ export function controllerArtifactSink(options: ControllerArtifactsOptions): Art
       }
       if (!response.ok) {
         let detail = "";
+        let error: Record<string, unknown> = {};
         try {
-          const body = (await response.json()) as { error?: { code?: string; message?: string } };
-          detail = body.error?.message ?? "";
-          if (body.error?.code === "storage_limit") throw new EdgeError("storage_limit", detail.slice(0, 500));
-        } catch (error) {
-          if (error instanceof EdgeError) throw error;
+          error = objectOf(objectOf(await readJsonAnswer(response, `upload artifact "${upload.name}"`, MAX_ANSWER_BYTES)).error);
+        } catch {
+          // The status says enough.
         }
+        detail = typeof error.message === "string" ? error.message : "";
+        if (error.code === "storage_limit") throw new EdgeError("storage_limit", detail.slice(0, 500));
         throw new EdgeError("storage_failed", `Cannot upload artifact "${upload.name}" of job "${upload.jobId}": the controller answered ${response.status}${detail === "" ? "" : ` (${detail.slice(0, 300)})`}`, { retryable: response.status >= 500 });
       }
-      const body = (await response.json()) as { sha256?: unknown };
-      return typeof body.sha256 === "string" ? { sha256: body.sha256 } : {};
+      const { sha256 } = objectOf(await readJsonAnswer(response, `upload artifact "${upload.name}"`, MAX_ANSWER_BYTES));
+      return typeof sha256 === "string" && sha256.length <= 128 ? { sha256 } : {};
     },
   };
 }

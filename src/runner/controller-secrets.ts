@@ -9,6 +9,10 @@ import type { RunnerKeyRing } from "../secrets/key-ring.ts";
 import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
 import { EDGE_PATHS } from "../protocol/edge-v1.ts";
 import { urlOf, type UrlSource } from "../config/url.ts";
+import { objectOf, readJsonAnswer } from "../util/json-answer.ts";
+
+/** A secret is at most 64 KiB; sealed to a 4096-bit key and base64url-encoded it stays far under this. */
+const MAX_SECRET_ANSWER_BYTES = 1024 * 1024;
 import type { SecretResolver } from "../plugins/run-services.ts";
 
 export interface ControllerSecretsOptions {
@@ -44,7 +48,7 @@ export function controllerSecretResolver(options: ControllerSecretsOptions): (jo
         await response.body?.cancel();
         throw new EdgeError("connection_failed", `Cannot resolve secret "${ref}": the controller answered ${response.status}`, { retryable: response.status >= 500 });
       }
-      const { jwe } = (await response.json()) as { jwe?: unknown };
+      const { jwe } = objectOf(await readJsonAnswer(response, `resolve secret "${ref}"`, MAX_SECRET_ANSWER_BYTES));
       if (typeof jwe !== "string") throw new EdgeError("protocol_error", `Cannot resolve secret "${ref}": the controller's answer has no "jwe"`);
       return decryptJwe(options.ring(), jwe, `secret "${ref}" from the controller`);
     },

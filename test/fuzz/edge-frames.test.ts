@@ -10,6 +10,9 @@ import { openWebSocketTransport } from "../../src/controller/edge/ws-transport.t
 import { createSession } from "../../src/controller/edge/session.ts";
 import { openPollTransport } from "../../src/controller/edge/poll-transport.ts";
 import { parseControllerMessage } from "../../src/protocol/edge-v1.ts";
+import { controllerSecretResolver } from "../../src/runner/controller-secrets.ts";
+import { controllerArtifactSink } from "../../src/runner/controller-artifacts.ts";
+import { RunnerKeyRing } from "../../src/secrets/key-ring.ts";
 import type { TransportOpener } from "../../src/controller/edge/opener.ts";
 import type { ControllerClient } from "../../src/platform/controller-client.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
@@ -271,4 +274,44 @@ test("a long-poll answer that is not an object is one malformed frame, not the e
   expect(frames).toEqual([null]);
   expect(parseControllerMessage(frames[0])).toMatchObject({ ok: false, kind: "malformed", error: { message: `Malformed frame: "message" must be an object` } });
   transport.close();
+});
+
+// Found while fuzzing the controller's answers: the runner read its controller's answers to a
+// secret resolution and an artifact upload with response.json(), whole whatever their size, and a
+// `null` answer threw a TypeError (or a body that is not JSON the parser's SyntaxError) into the
+// plugin's ctx.secrets.get / ctx.artifacts.put instead of an error with a code.
+test("fuzz: the controller's answers to secret resolutions and artifact uploads end in a value or an EdgeError", async () => {
+  const seed = fuzzSeed();
+  const rng = new Rng(seed ^ 0x88);
+  const cases = Math.ceil(fuzzCases(1500) / 3);
+  for (let i = 0; i < cases; i++) {
+    const form = rng.int(6);
+    const valid = rng.chance(0.5) ? { jwe: "eyJhbGciOiJSU0EtT0FFUC0yNTYifQ.a.b.c.d" } : { sha256: "a".repeat(64) };
+    const body = form < 3 ? JSON.stringify(mutate(valid, rng)) : form < 4 ? mutateText(JSON.stringify(valid), rng) : form < 5 ? "null" : invalidUtf8("{");
+    const status = rng.chance(0.8) ? 200 : rng.pick([400, 404, 413, 500]);
+    const client = answering(body, status);
+    const secrets = controllerSecretResolver({ controllerUrl: "http://127.0.0.1:1", runnerId: "r1", apiKey: "k", ring: () => new RunnerKeyRing("/nowhere", []), client })({ jobId: "j", attempt: 1 });
+    const sink = controllerArtifactSink({ controllerUrl: "http://127.0.0.1:1", runnerId: "r1", apiKey: "k", client });
+    for (const call of [() => secrets.get("controller:db", new AbortController().signal), () => sink.put({ jobId: "j", attempt: 1, name: "plan.bin", body: new Response("x").body as ReadableStream<Uint8Array>, signal: new AbortController().signal })]) {
+      try {
+        await call();
+      } catch (error) {
+        expect(error instanceof EdgeError, `${caseLabel(seed, i, body)} ${status}: ${String(error)}`).toBe(true);
+      }
+    }
+  }
+}, fuzzTimeout());
+
+test("a controller's null or oversized answer to a secret or an artifact is an EdgeError naming what was asked", async () => {
+  const secrets = (client: ControllerClient) => controllerSecretResolver({ controllerUrl: "http://127.0.0.1:1", runnerId: "r1", apiKey: "k", ring: () => new RunnerKeyRing("/nowhere", []), client })({ jobId: "j", attempt: 1 });
+  const error = await secrets(answering("null", 200)).get("controller:db", new AbortController().signal).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(EdgeError);
+  expect((error as EdgeError).message).toBe(`Cannot resolve secret "controller:db": the controller's answer has no "jwe"`);
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({ pull: (c) => { pulled++; c.enqueue(new Uint8Array(256 * 1024).fill(32)); } });
+  const big = await secrets(answering(endless, 200)).get("controller:db", new AbortController().signal).catch((e: unknown) => e);
+  expect((big as EdgeError).message).toContain(`Cannot resolve secret "controller:db": the controller's answer is larger than`);
+  expect(pulled).toBeLessThan(10);
+  const sink = controllerArtifactSink({ controllerUrl: "http://127.0.0.1:1", runnerId: "r1", apiKey: "k", client: answering("null", 200) });
+  expect(await sink.put({ jobId: "j", attempt: 1, name: "plan.bin", body: new Response("x").body as ReadableStream<Uint8Array>, signal: new AbortController().signal })).toEqual({});
 });

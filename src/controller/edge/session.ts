@@ -9,7 +9,7 @@ import { codeForStatus } from "../failure.ts";
 import type { TransportKind } from "./transport.ts";
 import type { ControllerClient } from "../../platform/controller-client.ts";
 import { publicUrl } from "../../config/url.ts";
-import { readLimited } from "../../util/read-limited.ts";
+import { readJsonAnswer } from "../../util/json-answer.ts";
 
 export interface CreateSessionOptions {
   baseUrl: string;
@@ -52,7 +52,7 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
       `the controller answered ${response.status}`;
     throw new EdgeError(codeForStatus(response.status), `Cannot create session: ${what}${detail}`, retryAfterMs === undefined ? {} : { retryAfterMs });
   }
-  const session = await readAnswer(response);
+  const session = await readJsonAnswer(response, "create session", MAX_ANSWER_BYTES);
   if (session === null || typeof session !== "object" || Array.isArray(session)) {
     throw new EdgeError("protocol_error", "Cannot create session: the controller's answer is not a JSON object");
   }
@@ -72,30 +72,9 @@ const MAX_TOKEN_CHARS = 16_384;
 /** A session answer is a few hundred bytes; a controller's answer is read up to this, never whole. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
-/** The answer's body as JSON, read through a capped reader; `undefined` when it is not JSON. */
-async function readAnswer(response: Response): Promise<unknown> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readLimited(response.body, {
-      maxBytes: MAX_ANSWER_BYTES,
-      tooLarge: (received) => {
-        throw new EdgeError("protocol_error", `Cannot create session: the controller's answer is larger than ${MAX_ANSWER_BYTES} bytes (${received} read)`);
-      },
-    });
-  } catch (error) {
-    if (error instanceof EdgeError) throw error;
-    throw new EdgeError("connection_failed", `Cannot create session: the controller's answer broke off (${errorMessage(error)})`);
-  }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 async function errorDetail(response: Response): Promise<string> {
   try {
-    const body = (await readAnswer(response)) as { error?: { message?: unknown } } | null | undefined;
+    const body = (await readJsonAnswer(response, "create session", MAX_ANSWER_BYTES)) as { error?: { message?: unknown } } | null | undefined;
     return typeof body?.error?.message === "string" ? ` (${body.error.message.slice(0, 200)})` : "";
   } catch {
     return "";
