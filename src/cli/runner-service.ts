@@ -7,6 +7,8 @@ import { readSecretFile } from "../config/secret-file.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import { EdgeConnection } from "../controller/edge/edge-connection.ts";
+import { ResultSpool } from "../controller/edge/result-spool.ts";
+import { sleep } from "../util/time.ts";
 import { openStorageService } from "../storage/open-store.ts";
 import { storageSection } from "../status/storage-section.ts";
 import { parsePoolPolicy } from "../plugins/pool-policy.ts";
@@ -126,6 +128,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     onProtocolError: () => metrics.protocolError(),
     onReconnect: () => metrics.reconnected(),
     onLogLinesDropped: (lines) => metrics.logLinesDropped(lines),
+    resultSpool: new ResultSpool({ dir: join(config.dataDir, "results"), apiKey, logger, sleep }),
     insecure: config.insecure,
     onConnectFailure: () => metrics.connectFailed(),
   }));

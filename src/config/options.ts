@@ -25,7 +25,7 @@ export interface OptionSpec {
 export const OPTIONS = [
   // common
   { name: "configFile", type: "path", scope: "common", help: "JSON config file; its keys are the option names below." },
-  { name: "dataDir", type: "path", scope: "common", default: "./.edge-runner", help: "Directory for state: keys, plugin cache, controller queue." },
+  { name: "dataDir", type: "path", scope: "common", default: "./.edge-runner", help: "Directory for state: keys, plugin cache, results waiting for the controller, controller queue." },
   { name: "logLevel", type: "enum", scope: "common", default: "info", values: ["debug", "info", "warn", "error"], help: "Lowest level written to the log." },
   { name: "logFormat", type: "enum", scope: "common", default: "auto", values: ["auto", "json", "text"], help: "Log line format; auto is JSON unless stderr is a terminal." },
   { name: "statusHost", type: "host", scope: "common", default: "127.0.0.1", help: "Address the status page binds to; loopback unless you mean otherwise." },

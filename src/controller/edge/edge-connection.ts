@@ -9,7 +9,7 @@ import { Backoff } from "../../util/backoff.ts";
 import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
 import { failureHandling, failureOf } from "../failure.ts";
-import { JobOutbox } from "./job-outbox.ts";
+import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
 import { networkOpener } from "./opener.ts";
 import type { Transport, TransportClosed, TransportKind } from "./transport.ts";
 import { defaultControllerClient } from "../../platform/controller-client.ts";
@@ -98,6 +98,8 @@ export class EdgeConnection implements ControllerConnection {
   async run(options: { signal: AbortSignal; onJob: (handle: JobHandle) => void }): Promise<void> {
     const { signal } = options;
     this.#onJob = options.onJob;
+    // Results a previous process could not report go first, on the first session.
+    for (const job of (await this.#o.resultSpool?.restore((m) => this.#send(m), (done) => this.#forget(done), { now: () => this.#timers.now() })) ?? []) this.#jobs.set(job.key, job);
     const random = this.#o.random ?? Math.random;
     // Jitter before the first connect, so a fleet restarted at once does not arrive at once.
     // None configured: connect in this turn (a zero sleep still cost a timer turn at start).
@@ -133,6 +135,7 @@ export class EdgeConnection implements ControllerConnection {
       }
       await this.#timers.sleep(waitMs, signal);
     }
+    await this.#o.resultSpool?.saveAll(this.#jobs.values());
     this.#transport?.close();
     this.#transport = undefined;
     this.#setState("closed");
@@ -158,15 +161,8 @@ export class EdgeConnection implements ControllerConnection {
     let session;
     try {
       session = await (this.#o.opener ?? networkOpener).session({
-        baseUrl: this.#urls.current,
-        client: this.#o.client ?? defaultControllerClient,
-        runnerId: this.#o.runnerId,
-        group: this.#o.group,
-        apiKey: this.#o.apiKey,
-        version: this.#o.version,
-        transport: kind,
-        signal,
-        now: this.#timers.now,
+        baseUrl: this.#urls.current, client: this.#o.client ?? defaultControllerClient, runnerId: this.#o.runnerId, group: this.#o.group,
+        apiKey: this.#o.apiKey, version: this.#o.version, transport: kind, signal, now: this.#timers.now,
       });
       // Known before the session's first credit: an older controller gets none for holding.
       this.#credit.releases = sessionFeatures(session.features).has("release");
@@ -183,11 +179,8 @@ export class EdgeConnection implements ControllerConnection {
     let transport: Transport;
     try {
       transport = await (this.#o.opener ?? networkOpener).open(kind, {
-        baseUrl: this.#urls.current,
-        client: this.#o.client ?? defaultControllerClient,
-        sessionId: session.sessionId,
-        token: session.token,
-        pollWaitMs: values.pollWaitMs,
+        baseUrl: this.#urls.current, client: this.#o.client ?? defaultControllerClient,
+        sessionId: session.sessionId, token: session.token, pollWaitMs: values.pollWaitMs,
         onFrame: (frame) => this.#receive(frame),
         onMalformed: (detail) => {
           this.#liveness?.heard();
@@ -331,13 +324,7 @@ export class EdgeConnection implements ControllerConnection {
   #handle(msg: ControllerMessage): void {
     switch (msg.type) {
       case "offer": {
-        const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#forget(done), {
-          now: () => this.#timers.now(),
-          onDropped: (lines) => {
-            this.#o.onLogLinesDropped?.(lines);
-            this.#warn("log_lines_dropped", `Dropping log lines of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}: more than ${MAX_UNACKED_LOG_CHARS} characters of them wait for the controller; the job's log says how many`);
-          },
-        });
+        const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#forget(done), this.#outboxOptions(msg.job));
         this.#credit.offered();
         if (this.#jobs.has(job.key)) {
           this.#warn("repeated_offer", `Ignoring a repeated offer of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}`);
@@ -390,7 +377,19 @@ export class EdgeConnection implements ControllerConnection {
     }
   }
 
+  #outboxOptions(job: { id: string; attempt: number }): JobOutboxOptions {
+    return {
+      now: () => this.#timers.now(),
+      onDropped: (lines) => {
+        this.#o.onLogLinesDropped?.(lines);
+        this.#warn("log_lines_dropped", `Dropping log lines of job "${clip(job.id, 128)}" attempt ${job.attempt}: more than ${MAX_UNACKED_LOG_CHARS} characters of them wait for the controller; the job's log says how many`);
+      },
+      onResult: (outbox) => this.#o.resultSpool?.resultPending(outbox, this.#transport !== undefined),
+    };
+  }
+
   #forget(job: JobOutbox): void {
+    this.#o.resultSpool?.answered(job);
     if (this.#jobs.get(job.key) === job) this.#jobs.delete(job.key);
     for (const waiter of [...this.#flushWaiters]) waiter();
   }

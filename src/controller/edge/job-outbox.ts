@@ -22,6 +22,8 @@ export interface JobOutboxOptions {
   now?: () => number;
   /** Lines dropped because MAX_UNACKED_LOG_CHARS were waiting (the runner counts them). */
   onDropped?: (lines: number) => void;
+  /** The result was handed to the connection and waits for its answer (result-spool.ts). */
+  onResult?: (job: JobOutbox) => void;
 }
 
 export class JobOutbox implements JobHandle {
@@ -38,6 +40,7 @@ export class JobOutbox implements JobHandle {
   #dropped = 0;
   readonly #now: () => number;
   readonly #onDropped: ((lines: number) => void) | undefined;
+  readonly #onResult: ((job: JobOutbox) => void) | undefined;
   #result: ResultMessage | undefined;
   /** Heartbeats since the result was last sent without an answer (see resendOverdue()). */
   #unansweredBeats = 0;
@@ -53,6 +56,21 @@ export class JobOutbox implements JobHandle {
     this.#onDone = onDone;
     this.#now = options.now ?? Date.now;
     this.#onDropped = options.onDropped;
+    this.#onResult = options.onResult;
+  }
+
+  /**
+   * A result a previous process of this runner saved unanswered (result-spool.ts), with the events
+   * before it: sent on the next session and finished by its answer, like any other.
+   */
+  static restore(job: JobOffer, messages: RunnerMessage[], send: (messages: RunnerMessage[]) => boolean | void, onDone: (job: JobOutbox) => void, options: JobOutboxOptions = {}): JobOutbox {
+    const outbox = new JobOutbox(job, send, onDone, options);
+    outbox.#events = messages.filter((m): m is EventMessage => m.type === "log" || m.type === "step");
+    outbox.#result = messages.find((m): m is ResultMessage => m.type === "result");
+    outbox.#seq = outbox.#result?.lastSeq ?? 0;
+    for (const event of outbox.#events) if (event.type === "log") for (const line of event.lines) outbox.#logChars += logLineChars(line);
+    outbox.#answer = () => undefined;
+    return outbox;
   }
 
   get key(): string {
@@ -123,6 +141,7 @@ export class JobOutbox implements JobHandle {
     if (artifacts !== undefined && artifacts.length > 0) body.artifacts = artifacts;
     this.#result = body;
     this.#send([body]);
+    this.#onResult?.(this);
     return answer;
   }
 
@@ -142,6 +161,11 @@ export class JobOutbox implements JobHandle {
     }
     if (this.#release !== undefined) return [this.#release];
     return this.#result === undefined ? [...this.#events] : [...this.#events, this.#result];
+  }
+
+  /** The result and the events before it while the result waits for its answer; undefined otherwise. */
+  unanswered(): RunnerMessage[] | undefined {
+    return this.#result === undefined || this.#done ? undefined : [...this.#events, this.#result];
   }
 
   /** A new session was handed `pending()`: a release waiting for one is done now. */

@@ -1,0 +1,171 @@
+// Results that outlive the runner process. A job's result waits in memory (job-outbox.ts) until
+// the controller acknowledges it; a controller away for minutes and a runner restarted meanwhile
+// (an upgrade, a crash, SIGKILL) lost it, and the job ran again once its lease lapsed. A result
+// not acknowledged within a second, or finished while there is no session, is written here with
+// the log lines and steps before it that are not acknowledged either; at the next start the
+// runner sends them on its first session, before any new job. The file goes once the controller
+// answers. Sealed (AES-256-GCM) with a key derived from the runner's API key: a result's output
+// may hold sensitive values, and a copy of the data directory without the key file reads nothing.
+
+import { createHash, hkdfSync } from "node:crypto";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { errorMessage } from "../../errors.ts";
+import type { Logger } from "../../log/logger.ts";
+import { parseRunnerMessage, type JobOffer, type RunnerMessage } from "../../protocol/edge-v1.ts";
+import { AtRestCipher } from "../../secrets/at-rest.ts";
+import { writeFileAtomic } from "../../util/atomic-write.ts";
+import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
+
+export interface ResultSpoolOptions {
+  /** `<dataDir>/results` */
+  dir: string;
+  /** The runner's API key: the sealing key is derived from it (HKDF), so it never lands on disk. */
+  apiKey: string;
+  logger: Logger;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** How long a result may wait for its ack before it is written; default 1000 ms. */
+  afterMs?: number;
+}
+
+const SUFFIX = ".result.json";
+/** The outbox keeps at most 8 MiB of lines and a 1 MiB result; a bigger file is not ours. */
+const MAX_FILE_CHARS = 32 * 1024 * 1024;
+const context = (key: string): string => `edge result ${key}`;
+
+export class ResultSpool {
+  readonly dir: string;
+  readonly #o: ResultSpoolOptions;
+  readonly #cipher: AtRestCipher;
+  readonly #log: Logger;
+  /** Per job attempt: the last write or removal, so a removal never overtakes a write. */
+  readonly #ops = new Map<string, Promise<void>>();
+  readonly #saved = new Set<string>();
+  /** Results waiting for their answer: since this period, and since the one before (written at the next tick). */
+  #fresh = new Set<JobOutbox>();
+  #due = new Set<JobOutbox>();
+  #ticking: Promise<void> | undefined;
+
+  constructor(options: ResultSpoolOptions) {
+    this.#o = options;
+    this.dir = options.dir;
+    this.#cipher = new AtRestCipher(Buffer.from(hkdfSync("sha256", options.apiKey, Buffer.alloc(0), "edge-runner result spool", 32)));
+    this.#log = options.logger.child({ component: "result-spool" });
+  }
+
+  /**
+   * A result was sent (or not: no session): written at once without a session, otherwise when it
+   * is still unanswered one to two `afterMs` later. One timer for all of them, not one per job:
+   * nearly every result is answered in milliseconds.
+   */
+  resultPending(outbox: JobOutbox, connected: boolean): void {
+    if (!connected) return void this.#save(outbox);
+    this.#fresh.add(outbox);
+    this.#ticking ??= this.#tick().finally(() => (this.#ticking = undefined));
+  }
+
+  async #tick(): Promise<void> {
+    while (this.#fresh.size > 0 || this.#due.size > 0) {
+      await this.#o.sleep(this.#o.afterMs ?? 1000);
+      for (const outbox of this.#due) if (!outbox.done) void this.#save(outbox);
+      this.#due = this.#fresh;
+      this.#fresh = new Set();
+    }
+  }
+
+  /** The controller answered (or the attempt was given up): its file goes. */
+  answered(outbox: JobOutbox): void {
+    if (!this.#saved.has(outbox.key)) return;
+    this.#saved.delete(outbox.key);
+    this.#then(outbox.key, () => rm(this.#path(outbox.key), { force: true }).catch((error: unknown) => {
+      this.#log.warn(`Cannot remove the saved result of job attempt "${outbox.key}"; it is sent again at the next start and acknowledged again: ${errorMessage(error)}`);
+    }));
+  }
+
+  /** On the way out: every result still unanswered is written now. */
+  async saveAll(outboxes: Iterable<JobOutbox>): Promise<void> {
+    for (const outbox of outboxes) void this.#save(outbox);
+    await Promise.all([...this.#ops.values()]);
+  }
+
+  /**
+   * The results a previous process left, as outboxes that replay them on the first session. A
+   * file that cannot be read or opened (another API key, corrupt) is logged and left in place.
+   */
+  async restore(send: (messages: RunnerMessage[]) => boolean | void, onDone: (job: JobOutbox) => void, options: JobOutboxOptions = {}): Promise<JobOutbox[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch {
+      return [];
+    }
+    const restored: JobOutbox[] = [];
+    for (const name of names.filter((n) => n.endsWith(SUFFIX))) {
+      const file = join(this.dir, name);
+      try {
+        const { job, messages } = this.#open(await readFile(file, "utf8"));
+        const outbox = JobOutbox.restore(job, messages, send, onDone, options);
+        this.#saved.add(outbox.key);
+        restored.push(outbox);
+      } catch (error) {
+        this.#log.error(`Cannot read the saved result "${file}"; left in place: ${errorMessage(error)}`);
+      }
+    }
+    if (restored.length > 0) this.#log.info(`Sending ${restored.length} job results a previous run of this runner could not report`, { jobs: restored.map((o) => o.key).slice(0, 20) });
+    return restored;
+  }
+
+  #save(outbox: JobOutbox): Promise<void> {
+    const messages = outbox.unanswered();
+    if (messages === undefined) return Promise.resolve();
+    const key = outbox.key;
+    this.#saved.add(key);
+    return this.#then(key, async () => {
+      if (outbox.done) return;
+      const sealed = this.#cipher.seal(JSON.stringify({ job: outbox.job, messages }), context(key));
+      try {
+        await writeFileAtomic(this.#path(key), JSON.stringify({ v: 1, key, sealed }), { mode: 0o600, dirMode: 0o700 });
+      } catch (error) {
+        this.#log.error(`Cannot save the result of job attempt "${key}" while it waits for the controller; a restart before it is acknowledged runs the job again: ${errorMessage(error)}`);
+      }
+    });
+  }
+
+  #open(text: string): { job: JobOffer; messages: RunnerMessage[] } {
+    if (text.length > MAX_FILE_CHARS) throw new Error(`the file is over ${MAX_FILE_CHARS} characters`);
+    const file = JSON.parse(text) as { v?: unknown; key?: unknown; sealed?: unknown } | null;
+    if (file === null || file.v !== 1 || typeof file.key !== "string" || typeof file.sealed !== "string") throw new Error("not a saved result of this runner version");
+    let plain: string;
+    try {
+      plain = this.#cipher.open(file.sealed, context(file.key));
+    } catch {
+      throw new Error("it was sealed with another API key (was the runner's key changed?) or altered");
+    }
+    const body = JSON.parse(plain) as { job?: JobOffer; messages?: unknown };
+    const job = body.job;
+    if (job === undefined || typeof job.id !== "string" || !Number.isInteger(job.attempt) || `${job.id}#${job.attempt}` !== file.key || !Array.isArray(body.messages)) throw new Error("not a saved result of this runner version");
+    const messages: RunnerMessage[] = [];
+    for (const raw of body.messages) {
+      const parsed = parseRunnerMessage(raw);
+      if (!parsed.ok) throw new Error(`a saved message is invalid: ${parsed.error.message}`);
+      const m = parsed.message;
+      if (!(m.type === "log" || m.type === "step" || m.type === "result") || m.jobId !== job.id || m.attempt !== job.attempt) throw new Error("a saved message is not one of this job attempt's");
+      messages.push(m);
+    }
+    if (messages.at(-1)?.type !== "result") throw new Error("the saved messages do not end with the result");
+    return { job, messages };
+  }
+
+  #then(key: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.#ops.get(key) ?? Promise.resolve()).then(op);
+    this.#ops.set(key, next);
+    void next.finally(() => {
+      if (this.#ops.get(key) === next) this.#ops.delete(key);
+    });
+    return next;
+  }
+
+  #path(key: string): string {
+    return join(this.dir, `${createHash("sha256").update(key).digest("hex").slice(0, 32)}${SUFFIX}`);
+  }
+}
