@@ -19,6 +19,8 @@ export interface UploadTarget {
   partSizeBytes: number;
   /** ContentType, Metadata, ServerSideEncryption, SSEKMSKeyId. */
   extra: Record<string, unknown>;
+  /** The bound of a request without a body to move (start, end, abort); see S3StoreOptions.requestTimeoutMs. */
+  bounded?: { requestTimeout: number };
 }
 
 /** S3 allows at most 10,000 parts: past that the object is too large for this part size. */
@@ -38,7 +40,7 @@ export async function uploadObject(target: UploadTarget, body: Uint8Array | Read
     await target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: first.bytes, ContentLength: first.bytes.byteLength, ...target.extra }), send);
     return first.bytes.byteLength;
   }
-  const created = await target.client.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, ...target.extra }), send);
+  const created = await target.client.send(new CreateMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, ...target.extra }), { ...send, ...target.bounded });
   const uploadId = created.UploadId as string;
   const done: Array<{ ETag: string; PartNumber: number }> = [];
   let size = 0;
@@ -57,12 +59,12 @@ export async function uploadObject(target: UploadTarget, body: Uint8Array | Read
       next = part !== undefined && part.full ? await parts.next() : undefined;
     }
     signal?.throwIfAborted();
-    await target.client.send(new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: done } }), send);
+    await target.client.send(new CompleteMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId, MultipartUpload: { Parts: done } }), { ...send, ...target.bounded });
     return size;
   } catch (error) {
     await parts.cancel(error);
     // Not with the caller's signal: the abort must reach the server even when the job was aborted.
-    await target.client.send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId })).catch(() => undefined);
+    await target.client.send(new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: uploadId }), target.bounded ?? {}).catch(() => undefined);
     throw error;
   }
 }
@@ -130,14 +132,14 @@ class PartReader {
  * Resolves with how many were aborted; a store that cannot list uploads (s3rver answers
  * NotImplemented) has none to abort.
  */
-export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number> {
+export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, olderThan: number, skip: (key: string) => boolean, bounded: { requestTimeout?: number } = {}): Promise<number> {
   let aborted = 0;
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
   for (;;) {
     let page;
     try {
-      page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }), ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }) }));
+      page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }), ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }) }), bounded);
     } catch (error) {
       if ((error as { name?: string }).name === "NotImplemented") return aborted;
       throw error;
@@ -145,7 +147,7 @@ export async function abortStaleUploads(client: S3Client, bucket: string, prefix
     for (const upload of page.Uploads ?? []) {
       if (upload.Key === undefined || upload.UploadId === undefined) continue;
       if ((upload.Initiated?.getTime() ?? 0) >= olderThan || skip(upload.Key)) continue;
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }));
+      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }), bounded);
       aborted++;
     }
     if (page.IsTruncated !== true) return aborted;

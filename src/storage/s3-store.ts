@@ -32,7 +32,20 @@ export interface S3StoreOptions {
   kmsKeyId?: string;
   /** Bytes per multipart part, and the size below which one PutObject is used. */
   partSizeBytes: number;
+  /**
+   * A connection, or a request with no body to move (list, head, delete, an upload's start, end or
+   * abort), not answered within this fails; the SDK tries it 3 times. Default 30 s. Bodies (a part,
+   * a read) are bounded by their job instead: its end aborts them.
+   */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * Without it a request to an endpoint that accepts connections and never answers (a frozen
+ * store, a black-holed VPC endpoint) waits forever, and with it the attempt's cleanup, which runs
+ * before the job's result is reported, and every later sweep (test/reliability/storage-stall.test.ts).
+ */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export function createS3Store(options: S3StoreOptions): ObjectStore {
   return new S3ObjectStore(options);
@@ -44,6 +57,8 @@ class S3ObjectStore implements ObjectStore {
   readonly #client: S3Client;
   readonly #options: S3StoreOptions;
   readonly #root: string;
+  /** Per request, for those with no body to move (see S3StoreOptions.requestTimeoutMs). */
+  readonly #bounded: { requestTimeout: number };
 
   constructor(options: S3StoreOptions) {
     this.#options = options;
@@ -60,7 +75,9 @@ class S3ObjectStore implements ObjectStore {
     };
     if (options.endpoint !== undefined) config.endpoint = options.endpoint;
     if (options.credentials !== undefined) config.credentials = options.credentials;
-    if (options.caPem !== undefined) config.requestHandler = { httpsAgent: new Agent({ ca: options.caPem, keepAlive: true }) };
+    this.#bounded = { requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS };
+    // Not a socket idle timeout: a plugin that reads an object slowly leaves its connection idle.
+    config.requestHandler = { throwOnRequestTimeout: true, connectionTimeout: this.#bounded.requestTimeout, ...(options.caPem === undefined ? {} : { httpsAgent: new Agent({ ca: options.caPem, keepAlive: true }) }) };
     this.#client = new S3Client(config);
   }
 
@@ -70,6 +87,7 @@ class S3ObjectStore implements ObjectStore {
       bucket: this.#options.bucket,
       key: this.#root + key,
       partSizeBytes: this.#options.partSizeBytes,
+      bounded: this.#bounded,
       extra: {
         ...(options.contentType === undefined ? {} : { ContentType: options.contentType }),
         ...(options.metadata === undefined ? {} : { Metadata: options.metadata }),
@@ -99,7 +117,7 @@ class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     return this.#wrap("inspect", key, async () => {
       try {
-        const response = await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }));
+        const response = await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), this.#bounded);
         const info: ObjectInfo = { key, size: response.ContentLength ?? 0, lastModified: response.LastModified?.getTime() ?? 0 };
         if (response.ContentType !== undefined && response.ContentType !== "binary/octet-stream") info.contentType = response.ContentType;
         if (response.Metadata !== undefined && Object.keys(response.Metadata).length > 0) info.metadata = response.Metadata;
@@ -118,7 +136,7 @@ class S3ObjectStore implements ObjectStore {
         Bucket: this.#options.bucket,
         Prefix: this.#root + prefix,
         ...(token === undefined ? {} : { ContinuationToken: token }),
-      })));
+      }), this.#bounded));
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined) continue;
         yield { key: item.Key.slice(this.#root.length), size: item.Size ?? 0, lastModified: item.LastModified?.getTime() ?? 0 };
@@ -128,7 +146,7 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#wrap("delete", key, () => this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key })));
+    await this.#wrap("delete", key, () => this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), this.#bounded));
   }
 
   async deletePrefix(prefix: string): Promise<number> {
@@ -141,7 +159,7 @@ class S3ObjectStore implements ObjectStore {
       const result = await this.#wrap("delete", prefix, () => this.#client.send(new DeleteObjectsCommand({
         Bucket: this.#options.bucket,
         Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
-      })));
+      }), this.#bounded));
       const failed = result.Errors ?? [];
       if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`.trim());
       count += keys.length;
@@ -155,7 +173,7 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async abortStaleUploads(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number> {
-    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#client, this.#options.bucket, this.#root + prefix, olderThan, (key) => skip(key.slice(this.#root.length))));
+    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#client, this.#options.bucket, this.#root + prefix, olderThan, (key) => skip(key.slice(this.#root.length)), this.#bounded));
   }
 
   async close(): Promise<void> {

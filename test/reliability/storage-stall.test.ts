@@ -1,0 +1,87 @@
+// Job storage against an S3 endpoint that stops answering (a frozen MinIO, a black-holed VPC
+// endpoint: connections open, requests never answered). The attempt's cleanup runs before its
+// result is reported, and the sweeper's listing at start and on its timer: a request with no
+// bound hung them for good, and the job never reported its result. A request with no body to
+// move now fails after 30 s (300 ms here); a cleanup that hits it is counted, logged and retried,
+// and done once S3 answers.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { createS3Store } from "../../src/storage/s3-store.ts";
+import { StorageService } from "../../src/storage/storage-service.ts";
+import { S3RVER_CREDENTIALS, startS3rver, type S3Server } from "../storage/s3rver.ts";
+
+/** A TCP relay to s3rver that, while `stalled`, swallows what clients send and answers nothing. */
+class StallingRelay {
+  stalled = false;
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(upstreamPort: number) {
+    this.#server = createServer((client) => {
+      const upstream = connect(upstreamPort, "127.0.0.1");
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on("error", () => undefined);
+        s.on("close", () => this.#sockets.delete(s));
+      }
+      client.on("data", (chunk) => { if (!this.stalled) upstream.write(chunk); });
+      upstream.on("data", (chunk) => { if (!this.stalled) client.write(chunk); });
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve) => this.#server.listen(0, "127.0.0.1", () => {
+      this.port = (this.#server.address() as { port: number }).port;
+      resolve();
+    }));
+  }
+
+  close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+let s3: S3Server;
+let relay: StallingRelay;
+beforeAll(async () => {
+  s3 = await startS3rver();
+  relay = new StallingRelay(Number(new URL(s3.endpoint).port));
+  await relay.listen();
+});
+afterAll(async () => {
+  await relay.close();
+  await s3.stop();
+});
+
+test("a cleanup and a sweep against a stalled S3 endpoint end (counted, logged, retried) instead of hanging; the objects go once it answers", async () => {
+  const store = createS3Store({
+    bucket: s3.bucket, prefix: "stall", region: "us-east-1", endpoint: `http://127.0.0.1:${relay.port}`, forcePathStyle: true,
+    credentials: S3RVER_CREDENTIALS, partSizeBytes: 5 * 1024 * 1024, requestTimeoutMs: 300,
+  });
+  const { logger, records } = memoryLogger("debug");
+  const service = new StorageService({ store, runnerId: "r1", limits: { maxObjectBytes: 1 << 20, maxJobBytes: 1 << 20 }, logger, sweepGraceMs: 0, sweepIntervalMs: 0, retryBaseMs: 200 });
+  const storage = service.open({ jobId: "j1", attempt: 1 });
+  await storage.put("work/state.json", new TextEncoder().encode("{}"));
+
+  relay.stalled = true;
+  // Bounded: the first try fails on the idle bound; the result could be reported.
+  await service.release(storage);
+  expect(service.stats.cleanupFailures).toBeGreaterThanOrEqual(1);
+  expect(records.some((r) => r.msg === "Cannot delete a job attempt's objects" && /timed? ?out/i.test(String(r.error)))).toBe(true);
+  const sweep = await service.sweep();
+  expect(sweep.errors.length).toBeGreaterThan(0);
+
+  relay.stalled = false;
+  const deadline = Date.now() + 20_000;
+  while (service.stats.cleanupsRetrying > 0 && Date.now() < deadline) await Bun.sleep(50);
+  const left: string[] = [];
+  for await (const info of store.list("r1/")) left.push(info.key);
+  expect(left).toEqual([]);
+  await service.close();
+}, 60_000);
