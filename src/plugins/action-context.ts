@@ -18,6 +18,8 @@ export interface CurrentRun {
   readonly abort: AbortController;
   readonly outputs: Map<string, unknown>;
   finished: boolean;
+  /** Log lines dropped by the log window and not said yet (log-window.ts). */
+  dropped?: number;
 }
 
 /** Host calls waiting for their reply, by call id; the runtime settles them on `reply`. */

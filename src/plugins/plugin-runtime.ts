@@ -9,6 +9,7 @@ import { serializeError } from "../errors.ts";
 import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
 import { loadBuiltin } from "./builtin/index.ts";
 import { actionContext, mergeOutputs, PendingCalls, type CurrentRun } from "./action-context.ts";
+import { droppedLinesText, LogWindow } from "./log-window.ts";
 import { trackChildProcesses } from "./processes/child-tracking.ts";
 import { isPluginDefinition, type PluginDefinition } from "./sdk.ts";
 import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
@@ -41,6 +42,7 @@ export function startPluginRuntime(port: RuntimePort): void {
   // worker wins its claim slot first; none is started once the worker is broken.
   const queued: Array<{ runId: number; job: RunJob; claim: number }> = [];
   let claims: Int32Array | undefined;
+  const logWindow = new LogWindow();
   let broken = false;
   // -Infinity: the first run always reports, so a young worker's memory is known (the status page's MEMORY column).
   let lastUsageAt = -Infinity;
@@ -170,6 +172,7 @@ export function startPluginRuntime(port: RuntimePort): void {
         return;
       case "init":
         if (message.claims instanceof Int32Array) claims = message.claims;
+        if (message.logWindow instanceof Int32Array) logWindow.attach(message.logWindow);
         void init(message.source);
         return;
     }
@@ -238,6 +241,7 @@ export function startPluginRuntime(port: RuntimePort): void {
     if (state.finished) return;
     state.finished = true;
     const ms = performance.now() - state.startedAt;
+    sayDropped(state);
     reportUsage(state.startedAt);
     if (!ok) {
       if (value instanceof ExitIntercepted) return;
@@ -264,8 +268,22 @@ export function startPluginRuntime(port: RuntimePort): void {
   function logLine(state: CurrentRun, level: LogLevel, msg: unknown): void {
     if (state.finished) return;
     const text = typeof msg === "string" ? msg : String(msg);
+    if (!logWindow.take(text)) {
+      state.dropped = (state.dropped ?? 0) + 1;
+      return;
+    }
+    sayDropped(state);
     // Not cut here: the host redacts first and then clips (src/plugins/job-text.ts), so a cut can never split a secret.
     post({ type: "log", runId: state.runId, level, msg: text, ts: Date.now() });
+  }
+
+  /** The lines the log window dropped, said before the next line that fits and before the result. */
+  function sayDropped(state: CurrentRun): void {
+    if (state.dropped === undefined || state.dropped === 0) return;
+    const text = droppedLinesText(state.dropped);
+    state.dropped = 0;
+    logWindow.take(text, true);
+    post({ type: "log", runId: state.runId, level: "warn", msg: text, ts: Date.now() });
   }
 }
 

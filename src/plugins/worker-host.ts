@@ -6,6 +6,7 @@ import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
 import { mayBeOwnChild, stopProcessGroups } from "./processes/process-group.ts";
+import { lineTaken, logWindowMemory } from "./log-window.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { RunSink, WorkerHostOptions } from "./worker-host-options.ts";
 import type { HostCall, HostToWorker, RunJob, WorkerToHost } from "./worker-protocol.ts";
@@ -59,6 +60,8 @@ export class WorkerHost {
   /** The last run's redaction: what the worker prints after (or between) runs is masked with it. */
   #lastRedact: ((text: string) => string) | undefined;
   readonly #claims: Int32Array | undefined;
+  /** Threads only: characters of log lines taken, shared with the worker (log-window.ts). */
+  readonly #logWindow: Int32Array | undefined;
   readonly #freeSlots: number[] = [];
   #stallTimer: unknown;
   /** When the oldest pending run became the one the worker runs (timers.now()); how long the last one took in the worker. */
@@ -92,8 +95,9 @@ export class WorkerHost {
     if (options.pipeline !== undefined) {
       this.#claims = new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT));
       for (let slot = CLAIM_SLOTS - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
+      this.#logWindow = logWindowMemory();
     }
-    this.#post(this.#claims === undefined ? { type: "init", source: options.source } : { type: "init", source: options.source, claims: this.#claims });
+    this.#post(this.#claims === undefined ? { type: "init", source: options.source } : { type: "init", source: options.source, claims: this.#claims, logWindow: this.#logWindow! });
   }
 
   get state(): WorkerState { return this.#state; }
@@ -205,6 +209,7 @@ export class WorkerHost {
     }
     switch (message.type) {
       case "log": {
+        if (this.#logWindow !== undefined && typeof message.msg === "string") lineTaken(this.#logWindow, message.msg);
         const run = this.#pending.get(message.runId);
         if (run === undefined) this.#log.debug("Dropped a log line of a finished run", { runId: message.runId });
         else run.sink.onLog({ ts: message.ts, level: message.level, msg: message.msg });

@@ -64,8 +64,9 @@ export type HostToWorker =
    * (pool-pipeline.ts): the run's id while it waits, then -id once the worker started it or 0
    * once the host took it back. Whoever swaps the id first owns the run, so a run is never both
    * started and handed to another worker (and a slot reused for a later run never matches).
+   * `logWindow` (threads only): the characters of log lines the host took (log-window.ts).
    */
-  | { type: "init"; source: PluginSource; claims?: Int32Array }
+  | { type: "init"; source: PluginSource; claims?: Int32Array; logWindow?: Int32Array }
   /** With `claim`, a run queued behind the current one: started only if the worker wins its slot. */
   | { type: "run"; runId: number; job: RunJob; claim?: number }
   /** Aborts the run's AbortSignal; the host terminates the worker if the run does not end in its grace time. */

@@ -2,12 +2,16 @@
 // while the controller is away) must not grow the runner's memory without bound. The job's
 // outbox keeps at most MAX_UNACKED_LOG_CHARS of unacknowledged lines; past it, lines are dropped,
 // counted, and said: one "N log lines dropped" line as soon as there is room again, or before the
-// result at the latest, so the job log shows where lines are missing and how many.
+// result at the latest, so the job log shows where lines are missing and how many. The same
+// between a plugin thread and the runner (LOG_WINDOW_CHARS): a plugin logging in a loop faster
+// than the runner's thread takes its lines used to pile them up in the thread's message queue.
 
 import { afterAll, expect, test } from "bun:test";
 import { JobOutbox } from "../../src/controller/edge/job-outbox.ts";
 import type { JobExecutor } from "../../src/runner/job-executor.ts";
+import { fileBundleSource } from "../../src/plugins/plugin-ref.ts";
 import { startController, startRunner, tempDir } from "../helpers/harness.ts";
+import { request, testPool } from "../plugins/support/helpers.ts";
 import type { LogLine, RunnerMessage } from "../../src/protocol/edge-v1.ts";
 import { MAX_UNACKED_LOG_CHARS } from "../../src/protocol/limits.ts";
 
@@ -105,3 +109,36 @@ test("through a real controller: a plugin writing 60,000 lines (15 MB) in one bu
   expect(kept.length).toBeLessThan(total);
   expect(records.some((r) => r.level === "warn" && String(r.msg).startsWith(`Dropping log lines of job "${job.id}" attempt 1`))).toBe(true);
 });
+
+test("a plugin thread logging 1,000,000 lines (200 MB) faster than the runner takes them: a bounded window, then the count of the rest", async () => {
+  const plugin = new URL("fixtures/last-words.ts", import.meta.url).pathname;
+  const { pool } = testPool({ resolve: (ref) => fileBundleSource(plugin, ref.name, "0.0.1") });
+  cleanups.push(() => pool.close());
+  await pool.prewarm("last-words@0.0.1");
+  const total = 1_000_000;
+  const msgs: string[] = [];
+  let peak = 0;
+  const before = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  const r = request("last-words", "flood", {
+    input: total,
+    timeoutMs: 120_000,
+    onLog: (line) => {
+      msgs.push(line.msg.length > 40 ? line.msg.slice(0, 40) : line.msg);
+      // A runner thread slower than the plugin, whatever the machine.
+      if (msgs.length % 1000 === 0) Bun.sleepSync(1);
+    },
+  });
+  const outcome = await pool.run(r);
+  clearInterval(sampler);
+  expect(outcome.status).toBe("succeeded");
+  const markers = msgs.map((m, i) => [i, /^(\d+) log lines dropped: /.exec(m)?.[1]] as const).filter(([, n]) => n !== undefined);
+  expect(markers.length).toBeGreaterThan(0);
+  const dropped = markers.reduce((sum, [, n]) => sum + Number(n), 0);
+  expect(msgs.length - markers.length + dropped).toBe(total);
+  // Lines keep their order around the gaps.
+  const numbers = msgs.filter((m) => m.startsWith("line ")).map((m) => Number(m.split(" ")[1]));
+  expect(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!)).toBe(true);
+  // Was 440 MB above the start here; the window holds 4 MiB of text. Generous: GC timing varies.
+  expect(peak - before).toBeLessThan(200 * 1024 * 1024);
+}, 180_000);
