@@ -143,7 +143,8 @@ export class StorageService {
       }
       // Left to the sweeper, which only skips prefixes still in use.
       this.#cleaning.delete(storage.prefix);
-      this.#log.error("Giving up deleting a job attempt's objects; the sweeper deletes them after its grace period", { attempt: storage.label, prefix: storage.prefix });
+      const when = this.#options.sweepIntervalMs > 0 ? "a later sweep deletes them once they are older than its grace period" : "the sweep at the runner's next start deletes them (storageSweepIntervalMs is 0)";
+      this.#log.error(`Giving up deleting a job attempt's objects; ${when}`, { attempt: storage.label, prefix: storage.prefix });
     } finally {
       this.stats.cleanupsRetrying--;
     }
