@@ -11,7 +11,7 @@ import type { RedactionScope } from "../log/redact.ts";
 import { MIN_SECRET_CHARS } from "../secrets/redaction/secret-forms.ts";
 import type { AttemptStorage } from "../storage/attempt-storage.ts";
 import type { ObjectInfo } from "../storage/object-store.ts";
-import { checkObjectOptions, checkStorageKey, checkStoragePrefix } from "../storage/storage-keys.ts";
+import { checkObjectOptions, checkStorageKey, checkStoragePrefix, type ObjectOptions } from "../storage/storage-keys.ts";
 import type { StorageService } from "../storage/storage-service.ts";
 import { CHUNK_BYTES, HostRead, HostWrite } from "./host-streams.ts";
 import type { SecretResolver } from "./run-services.ts";
@@ -92,7 +92,7 @@ export class JobCalls {
       case "storage.put": {
         const key = checkStorageKey(call.key, "store");
         if (!(call.data instanceof Uint8Array) || call.data.byteLength > CHUNK_BYTES) throw new EdgeError("input_invalid", `Cannot store "${key}": data must be bytes (at most ${CHUNK_BYTES} in one call)`);
-        return this.#open().put(key, call.data, checkObjectOptions(call.options, key));
+        return this.#open().put(key, call.data, this.#noSecret(key, checkObjectOptions(call.options, key), "store an object"));
       }
       case "storage.head":
         return wireInfo(await this.#open().head(checkStorageKey(call.key, "inspect")));
@@ -154,12 +154,26 @@ export class JobCalls {
     if (this.#storage !== undefined) await this.#options.storage.release(this.#storage);
   }
 
+  /**
+   * Refuses a key or artifact name, or a metadata value, that holds one of the job's secrets:
+   * they are stored and listed as given (S3 keys and metadata, an artifact's name in the job's
+   * result), where redaction cannot mask them. The error does not repeat them.
+   */
+  #noSecret<O extends ObjectOptions>(name: string, options: O, action: string): O {
+    const redaction = this.#options.redaction;
+    const texts = [name, ...Object.keys(options.metadata ?? {}), ...Object.values(options.metadata ?? {})];
+    if (texts.some((text) => redaction.text(text) !== text)) {
+      throw new EdgeError("input_invalid", `Cannot ${action} for job "${this.#label}": its ${action.endsWith("artifact") ? "name" : "key"} or metadata holds a secret of this job (they are stored and listed as given, never masked)`);
+    }
+    return options;
+  }
+
   #openWrite(target: unknown, name: unknown, options: unknown): { stream: number } {
     this.#roomForStream();
     let write: HostWrite<unknown>;
     if (target === "storage") {
       const key = checkStorageKey(name, "store");
-      const checked = checkObjectOptions(options, key);
+      const checked = this.#noSecret(key, checkObjectOptions(options, key), "store an object");
       const storage = this.#open();
       write = new HostWrite((body) => storage.put(key, body, checked));
     } else if (target === "artifact") {
@@ -175,7 +189,7 @@ export class JobCalls {
   #artifactWrite(name: string, options: unknown): HostWrite<ArtifactRecord> {
     if (this.#artifactNames.has(name)) throw new EdgeError("conflict", `Cannot keep artifact "${name}" for job "${this.#label}": the job already kept one by that name`);
     if (this.#artifactNames.size >= MAX_ARTIFACTS) throw new EdgeError("storage_limit", `Cannot keep artifact "${name}" for job "${this.#label}": a job keeps at most ${MAX_ARTIFACTS} artifacts`);
-    const { contentType } = checkObjectOptions(options, name);
+    const { contentType } = this.#noSecret(name, checkObjectOptions(options, name), "keep an artifact");
     this.#artifactNames.add(name);
     const ended = (this.#ended ??= new AbortController());
     const { jobId, attempt } = this.#options;
