@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { binaryBed, launchController, TEST_BINARY } from "../helpers/binary-bed.ts";
+import { eventually } from "../helpers/harness.ts";
 import { runToEnd, start, STATUS_URL, waitForHttp, waitForOutput, type Proc } from "../helpers/processes.ts";
 
 const bed = binaryBed("edge-runner-result-restart-");
@@ -16,16 +17,6 @@ async function cli(args: string[]): Promise<string> {
   const { code, output } = await runToEnd(TEST_BINARY, args);
   if (code !== 0) throw new Error(`edge-runner ${args.join(" ")} exited ${code}:\n${output}`);
   return output;
-}
-
-async function until<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await Bun.sleep(100);
-  }
 }
 
 const spooled = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith(".result.json")) : []);
@@ -47,13 +38,13 @@ for (const stop of ["SIGKILL", "SIGTERM"] as const) {
     let runner = await startRunner(common[1]!);
     const job = JSON.parse(await cli(["job", "submit", "echo", "--action", "sleep", "--input", '{"ms":1500}', "--json", ...common])) as { id: string };
     const get = async () => JSON.parse(await cli(["job", "get", job.id, "--json", ...common])) as { status: string; attempt: number };
-    await until("the job to run", async () => ((await get()).status === "running" ? true : undefined));
+    await eventually(async () => ((await get()).status === "running" ? true : undefined), 20_000, "the job to run");
 
     controller.kill("SIGKILL");
     await controller.exited;
     // The job ends with no controller to report to: its result is saved, sealed.
     const results = path.join(runnerDir, "results");
-    const [file] = await until("the result to be saved", () => (spooled(results).length === 1 ? spooled(results) : undefined));
+    const [file] = await eventually(() => (spooled(results).length === 1 ? spooled(results) : undefined), 20_000, "the result to be saved");
     const saved = readFileSync(path.join(results, file!), "utf8");
     expect(JSON.parse(saved)).toMatchObject({ v: 1, key: `${job.id}#1`, sealed: expect.any(String) });
     expect(saved).not.toContain("succeeded");
@@ -62,12 +53,12 @@ for (const stop of ["SIGKILL", "SIGTERM"] as const) {
 
     ({ proc: controller, common } = await launchController(TEST_BINARY, bed.procs, controllerDir));
     runner = await startRunner(common[1]!);
-    const done = await until("the first attempt's result", async () => {
+    const done = await eventually(async () => {
       const current = await get();
       return current.status === "running" ? undefined : current;
-    });
+    }, 20_000, "the first attempt's result");
     expect(done).toMatchObject({ status: "succeeded", attempt: 1 });
-    await until("the saved result to be removed", () => (spooled(results).length === 0 ? true : undefined));
+    await eventually(() => (spooled(results).length === 0 ? true : undefined), 20_000, "the saved result to be removed");
     runner.kill("SIGTERM");
     expect(await runner.exited).toBe(0);
     controller.kill("SIGTERM");
