@@ -5,8 +5,10 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { HTTP_BODY_LIMIT_BYTES } from "../../src/plugins/builtin/http/plugin.ts";
 import { fileBundleSource } from "../../src/plugins/plugin-ref.ts";
 import { PoolPolicy } from "../../src/plugins/pool-policy.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
@@ -125,3 +127,23 @@ test("a process worker's stderr split inside a multi-byte character is masked", 
     await own.close();
   }
 });
+
+describe("an output a plugin cut before returning it", () => {
+  test("ending with the first characters of a secret: they are masked (any plugin, here the http built-in's body limit)", async () => {
+    // The body's limit falls 9 characters into the secret.
+    const server = createServer((_req, res) => res.end("a".repeat(HTTP_BODY_LIMIT_BYTES - 9) + SECRET + " more"));
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const r = request("http", "request", { input: { url: `http://127.0.0.1:${port}/` }, redaction: scoped() });
+      const outcome = await pool.run(r);
+      const body = (outcome.output as { body: string; truncated: boolean }).body;
+      expect((outcome.output as { truncated: boolean }).truncated).toBe(true);
+      expect(body.endsWith(SECRET.slice(0, 9))).toBe(false);
+      expect(body).toEndWith("[REDACTED]");
+    } finally {
+      server.close();
+    }
+  });
+});
+

@@ -189,7 +189,9 @@ export class RedactionScope {
    * `keep(entry)` entries through untouched (sensitive outputs, which the controller seals).
    */
   strings(input: unknown, keep: (entry: unknown) => boolean = () => false, depth = 0): unknown {
-    if (typeof input === "string") return this.text(input);
+    // A value that ends with the first characters of a secret (4 or more) has them masked too: a
+    // plugin may have cut its output to size before the runner saw it (the http built-in's body).
+    if (typeof input === "string") return input.length === 0 || this.#matchers().length === 0 ? input : applySpans(input, this.spans(input, MIN_SECRET_CHARS), MASK);
     if (input === null || typeof input !== "object") return input;
     if (depth >= MAX_DEPTH) return MASK;
     if (Array.isArray(input)) return input.map((item) => this.strings(item, () => false, depth + 1));
