@@ -1,7 +1,8 @@
 // A secret cut by a boundary before it reaches the redactor (issue 8 item 2, "fail closed"):
 // a multi-byte character split between two writes or two pipe chunks (each half decoded alone
-// turns into U+FFFD and the rest of the secret no longer matches), and the shell plugin's stdout
-// tail, cut to 64 KiB before the runner redacts it. Each test failed before its fix.
+// turns into U+FFFD and the rest of the secret no longer matches), a secret printed in three or
+// more pieces, the shell plugin's stdout tail cut to 64 KiB before the runner redacts it, and an
+// output a plugin cut itself (the http built-in's body). Each test failed before its fix.
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
