@@ -51,6 +51,8 @@ export interface ContextDeps {
   post(message: WorkerToHost): void;
   calls: PendingCalls;
   logLine(state: CurrentRun, level: LogLevel, msg: unknown): void;
+  /** Says the lines the log window dropped (log-window.ts), so a step does not come before it. */
+  sayDropped(state: CurrentRun): void;
 }
 
 export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps): ActionContext {
@@ -73,6 +75,7 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
       if (typeof update.name === "string") step.name = update.name;
       // Not cut here: the host redacts first and then clips, so a cut can never split a secret.
       if (typeof update.message === "string") step.message = update.message;
+      deps.sayDropped(state);
       deps.post({ type: "step", runId: state.runId, step });
     },
     outputs: outputsOf(state, (value) => void call({ op: "secret.mask", value }).catch(() => undefined)),

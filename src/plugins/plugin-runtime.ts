@@ -206,7 +206,7 @@ export function startPluginRuntime(port: RuntimePort): void {
     current = state;
     let result: unknown;
     try {
-      result = action(job.input, actionContext(state, job, { post, calls, logLine }));
+      result = action(job.input, actionContext(state, job, { post, calls, logLine, sayDropped }));
     } catch (error) {
       settle(state, false, error);
       return;

@@ -117,6 +117,7 @@ test("a plugin thread logging 1,000,000 lines (200 MB) faster than the runner ta
   await pool.prewarm("last-words@0.0.1");
   const total = 1_000_000;
   const msgs: string[] = [];
+  let stepAt = -1;
   let peak = 0;
   const before = process.memoryUsage.rss();
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
@@ -128,6 +129,7 @@ test("a plugin thread logging 1,000,000 lines (200 MB) faster than the runner ta
       // A runner thread slower than the plugin, whatever the machine.
       if (msgs.length % 1000 === 0) Bun.sleepSync(1);
     },
+    onStep: () => (stepAt = msgs.length),
   });
   const outcome = await pool.run(r);
   clearInterval(sampler);
@@ -136,6 +138,8 @@ test("a plugin thread logging 1,000,000 lines (200 MB) faster than the runner ta
   expect(markers.length).toBeGreaterThan(0);
   const dropped = markers.reduce((sum, [, n]) => sum + Number(n), 0);
   expect(msgs.length - markers.length + dropped).toBe(total);
+  // Every loss is said where it happened: before the step the plugin reported after its lines.
+  expect(stepAt).toBe(msgs.length);
   // Lines keep their order around the gaps.
   const numbers = msgs.filter((m) => m.startsWith("line ")).map((m) => Number(m.split(" ")[1]));
   expect(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!)).toBe(true);
