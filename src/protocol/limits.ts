@@ -19,9 +19,9 @@ export const PACK_FRAME_BYTES = 1024 * 1024;
 export const SEND_LOG_LINES = 500;
 export const SEND_LOG_CHARS = 256 * 1024;
 /**
- * Characters of one job's log lines the runner keeps until the controller acknowledges them (a
- * controller away or slower than the plugin); past it lines are dropped, counted and said once
- * there is room again (src/controller/edge/job-outbox.ts).
+ * Characters of one job's log lines and steps the runner keeps until the controller acknowledges
+ * them (a controller away or slower than the plugin); past it lines are dropped, counted and said
+ * once there is room again, steps held (src/controller/edge/job-outbox.ts).
  */
 export const MAX_UNACKED_LOG_CHARS = 8 * 1024 * 1024;
 /** What one log line counts towards MAX_UNACKED_LOG_CHARS and SEND_LOG_CHARS: its text and its JSON around it. */

@@ -79,6 +79,27 @@ test("a controller that keeps up sees every line: nothing is dropped while ackno
   expect(job.pending()).toEqual([]);
 });
 
+test("step updates through an outage keep the outbox bounded too: the latest of each step is kept and sent once there is room, before the result", () => {
+  const job = offline();
+  // A progress step updated on every item, and a chatty log, while the controller is away.
+  for (let i = 1; i <= 200_000; i++) {
+    job.step({ id: "progress", status: "running", message: `item ${i} of 200000 ${"y".repeat(100)}` });
+    if (i % 1000 === 0) job.log(batch(i, 50));
+  }
+  job.step({ id: "other", name: "Other", status: "running" });
+  job.step({ id: "other", status: "succeeded" });
+  expect(chars(job.pending())).toBeLessThanOrEqual(MAX_UNACKED_LOG_CHARS + 300 * 1024);
+  void job.complete({ status: "succeeded", output: null, startedAt: 1, finishedAt: 2 });
+  const steps = job.pending().filter((m) => m.type === "step").map((m) => (m as Extract<RunnerMessage, { type: "step" }>).step);
+  // The final state of each step is there (updates merge by id), whatever was held back.
+  const last = (id: string) => steps.filter((s) => s.id === id).reduce((merged, s) => ({ ...merged, ...s }), {});
+  expect(last("progress")).toMatchObject({ status: "running", message: expect.stringMatching(/^item 200000 of 200000/) });
+  expect(last("other")).toMatchObject({ name: "Other", status: "succeeded" });
+  expect(steps.length).toBeLessThan(200_000);
+  const seqs = job.pending().map((m) => (m as { seq?: number }).seq).filter((n) => n !== undefined);
+  expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+});
+
 const cleanups: Array<() => unknown> = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();

@@ -1,9 +1,10 @@
 // One leased job as the edge adapter tracks it: the handle the runner uses, and an outbox of
 // everything not yet acknowledged (log/step events by seq, then the result), so that a lost
-// connection loses nothing: a new session replays the outbox in order. Log lines are the one
-// thing a plugin can produce faster than a controller takes them, for as long as it is away:
-// past MAX_UNACKED_LOG_CHARS they are dropped, counted, and said in the job's log (one line
-// naming how many) once acknowledgements make room, before a step, and before the result.
+// connection loses nothing: a new session replays the outbox in order. A plugin can log and
+// report steps faster than a controller takes them, for as long as it is away: past
+// MAX_UNACKED_LOG_CHARS log lines are dropped, counted, and said in the job's log (one line naming
+// how many) once acknowledgements make room, before a step, and before the result; a step update
+// is held instead (the latest of each step, MAX_HELD_STEPS of them) and sent once there is room.
 
 import type { JobHandle } from "../connection.ts";
 import { message, type JobOffer, type JobResult, type LogLine, type RunnerMessage, type StepUpdate, type WireError } from "../../protocol/edge-v1.ts";
@@ -34,10 +35,13 @@ export class JobOutbox implements JobHandle {
   readonly #onDone: (job: JobOutbox) => void;
   #seq = 0;
   #events: EventMessage[] = [];
-  /** Characters of the log lines in #events (logLineChars). */
-  #logChars = 0;
+  /** Characters of the log lines and steps in #events (eventChars()). */
+  #eventChars = 0;
   /** Lines dropped and not yet said in the log. */
   #dropped = 0;
+  /** Step updates waiting for room: the latest of each step by id; past MAX_HELD_STEPS ids, counted as dropped. */
+  readonly #held = new Map<string, StepUpdate>();
+  #droppedSteps = 0;
   readonly #now: () => number;
   readonly #onDropped: ((lines: number) => void) | undefined;
   readonly #onResult: ((job: JobOutbox) => void) | undefined;
@@ -68,7 +72,7 @@ export class JobOutbox implements JobHandle {
     outbox.#events = messages.filter((m): m is EventMessage => m.type === "log" || m.type === "step");
     outbox.#result = messages.find((m): m is ResultMessage => m.type === "result");
     outbox.#seq = outbox.#result?.lastSeq ?? 0;
-    for (const event of outbox.#events) if (event.type === "log") for (const line of event.lines) outbox.#logChars += logLineChars(line);
+    for (const event of outbox.#events) outbox.#eventChars += eventChars(event);
     outbox.#answer = () => undefined;
     return outbox;
   }
@@ -111,18 +115,20 @@ export class JobOutbox implements JobHandle {
     if (lines.length === 0 || this.#lost !== undefined) return;
     let chars = 0;
     for (const line of lines) chars += logLineChars(line);
-    if (this.#logChars + chars > MAX_UNACKED_LOG_CHARS) {
+    if (this.#eventChars + chars > MAX_UNACKED_LOG_CHARS) {
       this.#dropped += lines.length;
       this.#onDropped?.(lines.length);
       return;
     }
-    this.#pushLines(this.#dropped > 0 ? [this.#droppedLine(), ...lines] : lines);
+    this.#flushHeld();
+    this.#pushLines(lines);
   }
 
   step(step: StepUpdate): void {
     if (this.#lost !== undefined) return;
-    this.#sayDropped();
-    this.#push(message({ type: "step", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, step }));
+    if (this.#eventChars + stepChars(step) > MAX_UNACKED_LOG_CHARS) return this.#hold(step);
+    this.#flushHeld();
+    this.#pushStep(step);
   }
 
   complete(result: JobResult): Promise<CompleteAnswer> {
@@ -132,7 +138,7 @@ export class JobOutbox implements JobHandle {
       return Promise.resolve({ accepted: false, reason: this.#lost });
     }
     const answer = new Promise<CompleteAnswer>((resolve) => (this.#answer = resolve));
-    this.#sayDropped();
+    this.#flushHeld();
     const { status, output, error, artifacts, startedAt, finishedAt } = result;
     const body: ResultMessage = message({ type: "result", jobId: this.job.id, attempt: this.job.attempt, lastSeq: this.#seq, status, startedAt, finishedAt });
     if (output !== undefined) body.output = output;
@@ -190,7 +196,7 @@ export class JobOutbox implements JobHandle {
     if (this.#events.length > 0 && this.#events[0]!.seq <= seq) {
       this.#events = this.#events.filter((event) => {
         if (event.seq > seq) return true;
-        if (event.type === "log") for (const line of event.lines) this.#logChars -= logLineChars(line);
+        this.#eventChars -= eventChars(event);
         return false;
       });
     }
@@ -218,19 +224,35 @@ export class JobOutbox implements JobHandle {
     if (leaseLost && this.#answer !== undefined) this.#finish({ accepted: false, reason });
   }
 
-  /** The lines dropped so far, said now (a step or the result follows: where they are missing is known). */
-  #sayDropped(): void {
-    if (this.#dropped > 0) this.#pushLines([this.#droppedLine()]);
+  #hold(step: StepUpdate): void {
+    const held = this.#held.get(step.id);
+    if (held !== undefined) this.#held.set(step.id, { ...held, ...step });
+    else if (this.#held.size < MAX_HELD_STEPS) this.#held.set(step.id, step);
+    else this.#droppedSteps++;
   }
 
-  #droppedLine(): LogLine {
-    const line: LogLine = { ts: this.#now(), level: "warn", msg: `${this.#dropped} log lines dropped: the controller did not take them as fast as the job wrote them (at most ${MAX_UNACKED_LOG_CHARS} characters wait for it)` };
-    this.#dropped = 0;
-    return line;
+  /**
+   * What waited for room, now (room came, or the result follows): the count of what was dropped
+   * (so where lines are missing is known), then the held steps.
+   */
+  #flushHeld(): void {
+    if (this.#dropped > 0 || this.#droppedSteps > 0) {
+      const steps = this.#droppedSteps > 0 ? ` and ${this.#droppedSteps} step updates` : "";
+      this.#pushLines([{ ts: this.#now(), level: "warn", msg: `${this.#dropped} log lines${steps} dropped: the controller did not take them as fast as the job wrote them (at most ${MAX_UNACKED_LOG_CHARS} characters wait for it)` }]);
+      this.#dropped = 0;
+      this.#droppedSteps = 0;
+    }
+    for (const step of this.#held.values()) this.#pushStep(step);
+    this.#held.clear();
+  }
+
+  #pushStep(step: StepUpdate): void {
+    this.#eventChars += stepChars(step);
+    this.#push(message({ type: "step", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, step }));
   }
 
   #pushLines(lines: LogLine[]): void {
-    for (const line of lines) this.#logChars += logLineChars(line);
+    for (const line of lines) this.#eventChars += logLineChars(line);
     this.#push(message({ type: "log", jobId: this.job.id, attempt: this.job.attempt, seq: ++this.#seq, lines }));
   }
 
@@ -243,9 +265,23 @@ export class JobOutbox implements JobHandle {
     if (this.#done) return;
     this.#done = true;
     this.#events = [];
-    this.#logChars = 0;
+    this.#eventChars = 0;
+    this.#held.clear();
     this.#result = undefined;
     this.#answer?.(answer);
     this.#onDone(this);
   }
+}
+
+/** Distinct steps whose latest update is held while the outbox is full (each at most 64 KiB). */
+const MAX_HELD_STEPS = 100;
+
+/** A step message as JSON: its envelope (~110 characters) and its texts. */
+const stepChars = (step: StepUpdate): number => 150 + step.id.length + (step.name?.length ?? 0) + (step.message?.length ?? 0);
+
+function eventChars(event: EventMessage): number {
+  if (event.type === "step") return stepChars(event.step);
+  let chars = 0;
+  for (const line of event.lines) chars += logLineChars(line);
+  return chars;
 }
