@@ -6,6 +6,7 @@ import { calculateJwkThumbprint, exportJWK, importJWK, importSPKI, type CryptoKe
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
+import { jsonPreview } from "../util/json-bounds.ts";
 
 export interface TrustedKey {
   kid: string;
@@ -121,16 +122,24 @@ async function readKeyFile(file: string): Promise<TrustedKey[]> {
   return out;
 }
 
+/** A key id names the key in messages and in every signature that uses it. */
+const MAX_KID_CHARS = 256;
+
 async function fromJwk(jwk: JWK, source: string): Promise<TrustedKey> {
   const fail = (reason: string): never => {
     throw new EdgeError("config_invalid", `Cannot load trusted key from "${source}": ${reason}`);
   };
-  if (jwk === null || typeof jwk !== "object") fail("expected a JWK object");
-  if (jwk.d !== undefined) fail(`key "${jwk.kid ?? "?"}" holds a private key; trust only public keys`);
-  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string") fail(`key "${jwk.kid ?? "?"}" is not an Ed25519 public key (kty "OKP", crv "Ed25519")`);
-  if (jwk.alg !== undefined && jwk.alg !== "EdDSA" && jwk.alg !== "Ed25519") fail(`key "${jwk.kid ?? "?"}" has alg "${jwk.alg}", expected "EdDSA"`);
+  if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk)) fail("expected a JWK object");
+  // Checked first: it goes into every message below, and a file's value is shown only cut.
+  const rawKid: unknown = jwk.kid;
+  if (rawKid !== undefined && (typeof rawKid !== "string" || rawKid === "" || rawKid.length > MAX_KID_CHARS)) fail(`"kid" is ${jsonPreview(rawKid)}, expected a key id of 1 to ${MAX_KID_CHARS} characters`);
+  const named = rawKid ?? "?";
+  if (jwk.d !== undefined) fail(`key "${named}" holds a private key; trust only public keys`);
+  // An Ed25519 public key is 32 bytes: 43 base64url characters (jose's own refusal is not a config error).
+  if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.x !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(jwk.x)) fail(`key "${named}" is not an Ed25519 public key (kty "OKP", crv "Ed25519", "x" of 43 base64url characters)`);
+  if (jwk.alg !== undefined && jwk.alg !== "EdDSA" && jwk.alg !== "Ed25519") fail(`key "${named}" has alg ${jsonPreview(jwk.alg)}, expected "EdDSA"`);
   const exp = (jwk as { exp?: unknown }).exp;
-  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) fail(`key "${jwk.kid ?? "?"}" has exp ${JSON.stringify(exp)}, expected seconds since the epoch`);
+  if (exp !== undefined && (typeof exp !== "number" || !Number.isFinite(exp))) fail(`key "${named}" has exp ${jsonPreview(exp)}, expected seconds since the epoch`);
   const kid = jwk.kid ?? (await calculateJwkThumbprint({ kty: "OKP", crv: "Ed25519", x: jwk.x as string }, "sha256"));
   let key: CryptoKey;
   try {

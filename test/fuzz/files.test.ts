@@ -11,6 +11,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { resolveConfig, ConfigError } from "../../src/config/resolve.ts";
 import { parseManifest } from "../../src/plugin-bundles/manifest.ts";
 import { ringKeyOf } from "../../src/secrets/key-ring.ts";
+import { TrustedKeyRing } from "../../src/plugin-bundles/key-ring.ts";
 import { EdgeError } from "../../src/errors.ts";
 import { makeController, tempDir, type Harness } from "../reference-controller/helpers.ts";
 import { caseLabel, deepText, fuzzCases, fuzzSeed, mutate, mutateText, namesAField, Rng, fuzzTimeout } from "./fuzz-kit.ts";
@@ -187,4 +188,47 @@ test("a journal record with an unknown job status is skipped naming the field; t
   const job = await h.controller.app.request(`/api/v1/jobs/${created.id}`, { headers: admin });
   expect(((await job.json()) as { status: string }).status).toBe("queued");
   expect(h.records.some((r) => r.msg === "Skipping an invalid journal record" && JSON.stringify(r).includes(`\\"job.status\\" is not one of`))).toBe(true);
+});
+
+test("fuzz: mutated trusted key files (JWKS) load or are refused with a config error naming the file, in a short message", async () => {
+  const seed = fuzzSeed();
+  const rng = new Rng(seed ^ 0x5a);
+  const { publicKey } = generateKeyPairSync("ed25519");
+  const jwk = { ...(publicKey.export({ format: "jwk" }) as object), kid: "release-2026", alg: "EdDSA", exp: 4_102_444_800 };
+  const dir = tempDir();
+  const file = path.join(dir, "trusted.jwks");
+  const cases = Math.ceil(fuzzCases(3000) / 6);
+  for (let i = 0; i < cases; i++) {
+    const valid = rng.chance(0.5) ? { keys: [jwk, { ...jwk, kid: "second" }] } : jwk;
+    const text = rng.chance(0.8) ? JSON.stringify(mutate(valid, rng)) : mutateText(JSON.stringify(valid), rng);
+    fs.writeFileSync(file, text, { mode: 0o600 });
+    try {
+      await TrustedKeyRing.load(file);
+    } catch (error) {
+      expect(error instanceof EdgeError && error.code === "config_invalid", `${caseLabel(seed, i, text)}: ${String(error)}`).toBe(true);
+      const message = (error as EdgeError).message;
+      expect(message, caseLabel(seed, i, text)).toContain(file);
+      expect(message.length, `${caseLabel(seed, i, text)}: a message of ${message.length} characters`).toBeLessThanOrEqual(MAX_MESSAGE);
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+}, fuzzTimeout());
+
+// Found by the fuzz: a trusted key file's exp, alg or kid went whole into the error (a 300,000
+// character message), an `exp` nested too deep threw a RangeError, and a key without kid whose
+// "x" was empty threw jose's JWKInvalid instead of the config error (exit 78).
+test("a trusted key file with a huge exp, a bad kid or an empty x is refused with a short config error", async () => {
+  const dir = tempDir();
+  const file = path.join(dir, "k.jwk");
+  const refusal = async (jwk: unknown) => {
+    fs.writeFileSync(file, JSON.stringify(jwk), { mode: 0o600 });
+    return TrustedKeyRing.load(file).then(() => "loaded", (e: unknown) => (e instanceof EdgeError ? `${e.code}: ${e.message}` : String(e)));
+  };
+  const base = { kty: "OKP", crv: "Ed25519", x: "N0Hk25qwzEKGt8kOF1RXdB36e0qdbfur0isd19iP9zg" };
+  const huge = await refusal({ ...base, kid: "k1", exp: "x".repeat(300_000) });
+  expect(huge.length).toBeLessThan(400);
+  expect(huge).toStartWith(`config_invalid: Cannot load trusted key from "${file}": key "k1" has exp "xxx`);
+  expect(await refusal({ ...base, kid: { toString: 1 } })).toBe(`config_invalid: Cannot load trusted key from "${file}": "kid" is {"toString":1}, expected a key id of 1 to 256 characters`);
+  expect(await refusal({ ...base, x: "" })).toBe(`config_invalid: Cannot load trusted key from "${file}": key "?" is not an Ed25519 public key (kty "OKP", crv "Ed25519", "x" of 43 base64url characters)`);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
