@@ -42,7 +42,12 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
       const group = input.group ?? "default";
       input.input = await encryptSecretInputs(input.input, secretInputs, groupKeys(group), group);
     }
-    return c.json(jobJson(core.submitJob(input)), 201);
+    const job = core.submitJob(input);
+    // The answer is built once the job is durable, not before: while the controller is quiet the
+    // batch's write and fsync, and the offer after them, run first (issue 15, latency). The answer
+    // waits for the same fsync either way (answerWhenDurable).
+    await core.store.durable();
+    return c.json(jobJson(job), 201);
   });
 
   app.get("/", function listJobs(c) {
