@@ -177,10 +177,18 @@ export class PluginPool {
     };
     const early: Ending | undefined = request.signal.aborted ? "cancelled" : interrupt?.aborted ? "interrupted" : undefined;
     if (early !== undefined) return this.#settle(task, this.#ended(task, early, undefined));
+    this.#tasks.add(task);
+    this.#route(task, ref);
+    // Armed after the run went to a worker, in the same turn (no cancel or timeout can come in
+    // between): the listeners and the timer are not on the way to the job's first line (issue 15).
+    if (task.done) return;
     request.signal.addEventListener("abort", task.onAbort, { once: true });
     interrupt?.addEventListener("abort", task.onInterrupt, { once: true });
-    this.#tasks.add(task);
     task.deadline = this.#timers.setTimeout(guarded(this.#log, () => this.#end(task, "timed_out")), timeoutMs);
+  }
+
+  /** Finds the run's plugin and hands it to a worker (or queues it): in this turn when its source is known at once. */
+  #route(task: Task, ref: ReturnType<typeof parsePluginRef>): void {
     const builtin = builtinSource(ref);
     if (builtin !== undefined) return this.#enqueue(task, builtin);
     // A resolver that answers at once (a bundle verified moments ago) dispatches in this turn:
@@ -188,7 +196,7 @@ export class PluginPool {
     const failed = (error: unknown) => this.#settle(task, { status: "failed", error: serializeError(error, "plugin_not_found") });
     let resolved: PluginSource | Promise<PluginSource>;
     try {
-      resolved = this.#resolve(ref, request.signal);
+      resolved = this.#resolve(ref, task.request.signal);
     } catch (error) {
       return failed(error);
     }

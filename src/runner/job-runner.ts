@@ -25,7 +25,15 @@ export interface JobRunOptions {
 export async function runJob(handle: JobHandle, options: JobRunOptions): Promise<JobResult> {
   const { job } = handle;
   const startedAt = options.now();
-  handle.accept();
+  // The accept is queued once the run is on its way to a worker (in the same turn), not before:
+  // its bookkeeping is then not on the way to the job's first line (issue 15, latency). It still
+  // goes first: an executor that reports a line or step while being handed the run sends it then.
+  let accepted = false;
+  const accept = () => {
+    if (accepted) return;
+    accepted = true;
+    handle.accept();
+  };
 
   // Lines are batched until the end of the current tick (one message per burst, not per line),
   // and a burst is cut into messages of bounded size so a chatty plugin cannot build one the
@@ -34,13 +42,14 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
   let bufferedChars = 0;
   const flush = () => {
     if (buffer.length === 0) return;
+    accept();
     const lines = buffer;
     buffer = [];
     bufferedChars = 0;
     handle.log(lines);
   };
 
-  const outcome = await options.executor.run({
+  const running = options.executor.run({
     jobId: job.id,
     attempt: job.attempt,
     plugin: job.plugin,
@@ -59,9 +68,12 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
     },
     onStep(step) {
       flush();
+      accept();
       handle.step(step);
     },
   });
+  accept();
+  const outcome = await running;
   flush();
   const finishedAt = options.now();
   if (outcome.output !== undefined) {
