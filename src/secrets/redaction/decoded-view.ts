@@ -41,12 +41,13 @@ export function decodedView(text: string): DecodedView | undefined {
 /** An escape that decodes: most text with a `%`, `\\` or `&` has none, and is not decoded at all. */
 const ESCAPE = /%[0-9A-Fa-f]{2}|\\[^]|&(?:#[0-9xX]|amp;|lt;|gt;|quot;|apos;)/;
 
+const utf16 = new TextDecoder("utf-16le");
+/** Scratch buffers longer than this are not kept for the next call. */
+const MAX_KEPT = 64 * 1024;
 /**
  * Buffers reused from call to call (one set per pass): allocating three typed arrays per log
  * line cost more than the decoding. A view is valid until the next decodedView() call.
  */
-const utf16 = new TextDecoder("utf-16le");
-const MAX_KEPT = 64 * 1024;
 const scratch = Array.from({ length: MAX_PASSES }, () => ({ codes: new Uint16Array(256), from: new Int32Array(256), to: new Int32Array(256) }));
 
 function decodeOnce(text: string, pass: number): DecodedView | undefined {

@@ -137,11 +137,11 @@ export class RedactionScope {
       for (const before of this.#lineStates.get(matcher) ?? []) {
         for (const join of JOINS) {
           const open = matcher.straddle(before, join, input, own);
-          if (open < 0 || carried.includes(open) || carried.length >= MAX_CARRIED) continue;
+          if (open < 0) continue;
           // All of this line continues it: masked whole once what came so far is long enough
           // to be told from ordinary text, and carried on to the next line.
           if (input.length > 0 && matcher.depth(open) >= MIN_SECRET_CHARS) pushSpan(own, 0, input.length);
-          carried.push(open);
+          if (!carried.includes(open) && carried.length < MAX_CARRIED) carried.push(open);
         }
       }
       const end = matcher.scan(input, own);
