@@ -173,7 +173,8 @@ function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
     }
     case "bool": {
       if (typeof value === "boolean") return value;
-      const text = String(value).toLowerCase();
+      // Only text or a number can spell a boolean (String() of an object from a file can throw).
+      const text = typeof value === "string" || typeof value === "number" ? String(value).toLowerCase() : "";
       if (["true", "1", "yes", "on"].includes(text)) return true;
       if (["false", "0", "no", "off"].includes(text)) return false;
       return fail("true or false");

@@ -141,6 +141,8 @@ test("fuzz: a controller replays a journal of mutated lines, or refuses it namin
     expect(list.status, `${label} → ${await list.clone().text()}`).toBe(200);
     const { jobs } = (await list.json()) as { jobs: Array<{ id: string }> };
     for (const job of jobs) {
+      // An id no URL can spell (a lone surrogate) cannot be asked for: the list showed it.
+      if (/[\ud800-\udfff]/.test(String(job.id)) && !/^(?:[^\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff])*$/.test(String(job.id))) continue;
       const one = await app.request(`/api/v1/jobs/${encodeURIComponent(String(job.id))}`, { headers: admin });
       expect(one.status, `${label} → job ${JSON.stringify(job).slice(0, 200)}`).not.toBe(500);
       const cancel = await app.request(`/api/v1/jobs/${encodeURIComponent(String(job.id))}/cancel`, { method: "POST", headers: admin, body: "{}" });
@@ -231,4 +233,12 @@ test("a trusted key file with a huge exp, a bad kid or an empty x is refused wit
   expect(await refusal({ ...base, kid: { toString: 1 } })).toBe(`config_invalid: Cannot load trusted key from "${file}": "kid" is {"toString":1}, expected a key id of 1 to 256 characters`);
   expect(await refusal({ ...base, x: "" })).toBe(`config_invalid: Cannot load trusted key from "${file}": key "?" is not an Ed25519 public key (kty "OKP", crv "Ed25519", "x" of 43 base64url characters)`);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+// Found by the fuzz (seed 301, case 1727): a boolean option given an object whose toString is not
+// a function threw a TypeError ("No default value") instead of the config error (exit 78).
+test("a boolean option given an object in the config file is a config error naming it", () => {
+  const error = (() => { try { resolveConfig({ scopes: ["runner"], argv: ["--config-file", "/c.json"], env: {}, readFile: () => `{"insecure":{"toString":"x","valueOf":1}}` }); } catch (e) { return e; } })();
+  expect(error).toBeInstanceOf(ConfigError);
+  expect((error as ConfigError).message).toBe(`Invalid value {"toString":"x","valueOf":1} for "insecure" from config file "/c.json": expected true or false`);
 });
