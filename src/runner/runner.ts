@@ -151,7 +151,7 @@ export class Runner {
     // Results and log lines must reach the controller before we hang up.
     const flushTimeout = AbortSignal.timeout(this.#o.flushTimeoutMs ?? 10_000);
     await this.#o.connection.flush(flushTimeout);
-    if (flushTimeout.aborted) this.#log.warn("Stopping with results the controller has not acknowledged; it will re-run those jobs");
+    if (flushTimeout.aborted) this.#log.warn("Stopping with results the controller has not acknowledged; they are kept in the data directory and sent after the next start");
     this.#stopConnection.abort();
     await this.#connectionDone;
     await this.#o.executor.close();

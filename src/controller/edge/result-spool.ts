@@ -7,13 +7,12 @@
 // answers. Sealed (AES-256-GCM) with a key derived from the runner's API key: a result's output
 // may hold sensitive values, and a copy of the data directory without the key file reads nothing.
 
-import { createHash, hkdfSync } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { parseRunnerMessage, type JobOffer, type RunnerMessage } from "../../protocol/edge-v1.ts";
-import { AtRestCipher } from "../../secrets/at-rest.ts";
+import type { AtRestCipher } from "../../secrets/at-rest.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
 
@@ -36,7 +35,8 @@ const context = (key: string): string => `edge result ${key}`;
 export class ResultSpool {
   readonly dir: string;
   readonly #o: ResultSpoolOptions;
-  readonly #cipher: AtRestCipher;
+  /** Made at the first save or restore: an idle runner with nothing saved never loads node:crypto (test/performance/lazy-modules.test.ts). */
+  #cipher: Promise<AtRestCipher> | undefined;
   readonly #log: Logger;
   /** Per job attempt: the last write or removal, so a removal never overtakes a write. */
   readonly #ops = new Map<string, Promise<void>>();
@@ -49,7 +49,6 @@ export class ResultSpool {
   constructor(options: ResultSpoolOptions) {
     this.#o = options;
     this.dir = options.dir;
-    this.#cipher = new AtRestCipher(Buffer.from(hkdfSync("sha256", options.apiKey, Buffer.alloc(0), "edge-runner result spool", 32)));
     this.#log = options.logger.child({ component: "result-spool" });
   }
 
@@ -103,7 +102,7 @@ export class ResultSpool {
     for (const name of names.filter((n) => n.endsWith(SUFFIX))) {
       const file = join(this.dir, name);
       try {
-        const { job, messages } = this.#open(await readFile(file, "utf8"));
+        const { job, messages } = await this.#open(await readFile(file, "utf8"));
         const outbox = JobOutbox.restore(job, messages, send, onDone, options);
         this.#saved.add(outbox.key);
         restored.push(outbox);
@@ -122,7 +121,7 @@ export class ResultSpool {
     this.#saved.add(key);
     return this.#then(key, async () => {
       if (outbox.done) return;
-      const sealed = this.#cipher.seal(JSON.stringify({ job: outbox.job, messages }), context(key));
+      const sealed = (await this.#sealer()).seal(JSON.stringify({ job: outbox.job, messages }), context(key));
       try {
         await writeFileAtomic(this.#path(key), JSON.stringify({ v: 1, key, sealed }), { mode: 0o600, dirMode: 0o700 });
       } catch (error) {
@@ -131,13 +130,19 @@ export class ResultSpool {
     });
   }
 
-  #open(text: string): { job: JobOffer; messages: RunnerMessage[] } {
+  #sealer(): Promise<AtRestCipher> {
+    this.#cipher ??= Promise.all([import("node:crypto"), import("../../secrets/at-rest.ts")]).then(([crypto, { AtRestCipher }]) =>
+      new AtRestCipher(Buffer.from(crypto.hkdfSync("sha256", this.#o.apiKey, Buffer.alloc(0), "edge-runner result spool", 32))));
+    return this.#cipher;
+  }
+
+  async #open(text: string): Promise<{ job: JobOffer; messages: RunnerMessage[] }> {
     if (text.length > MAX_FILE_CHARS) throw new Error(`the file is over ${MAX_FILE_CHARS} characters`);
     const file = JSON.parse(text) as { v?: unknown; key?: unknown; sealed?: unknown } | null;
     if (file === null || file.v !== 1 || typeof file.key !== "string" || typeof file.sealed !== "string") throw new Error("not a saved result of this runner version");
     let plain: string;
     try {
-      plain = this.#cipher.open(file.sealed, context(file.key));
+      plain = (await this.#sealer()).open(file.sealed, context(file.key));
     } catch {
       throw new Error("it was sealed with another API key (was the runner's key changed?) or altered");
     }
@@ -166,6 +171,18 @@ export class ResultSpool {
   }
 
   #path(key: string): string {
-    return join(this.dir, `${createHash("sha256").update(key).digest("hex").slice(0, 32)}${SUFFIX}`);
+    return join(this.dir, `${fileStem(key)}${SUFFIX}`);
   }
+}
+
+/** 64 bits of two FNV-1a style hashes of the attempt's key: a file name whatever the job id holds (the file names its key inside). */
+function fileStem(key: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
 }
