@@ -18,8 +18,6 @@ export interface CurrentRun {
   readonly abort: AbortController;
   readonly outputs: Map<string, unknown>;
   finished: boolean;
-  /** Log lines dropped by the log window and not said yet (log-window.ts). */
-  dropped?: number;
 }
 
 /** Host calls waiting for their reply, by call id; the runtime settles them on `reply`. */
@@ -51,8 +49,8 @@ export interface ContextDeps {
   post(message: WorkerToHost): void;
   calls: PendingCalls;
   logLine(state: CurrentRun, level: LogLevel, msg: unknown): void;
-  /** Says the lines the log window dropped (log-window.ts), so a step does not come before it. */
-  sayDropped(state: CurrentRun): void;
+  /** Posts a checked step update (through the log window: log-window.ts). */
+  postStep(state: CurrentRun, step: StepUpdate): void;
 }
 
 export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps): ActionContext {
@@ -75,8 +73,7 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
       if (typeof update.name === "string") step.name = update.name;
       // Not cut here: the host redacts first and then clips, so a cut can never split a secret.
       if (typeof update.message === "string") step.message = update.message;
-      deps.sayDropped(state);
-      deps.post({ type: "step", runId: state.runId, step });
+      deps.postStep(state, step);
     },
     outputs: outputsOf(state, (value) => void call({ op: "secret.mask", value }).catch(() => undefined)),
     secrets: {

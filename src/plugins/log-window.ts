@@ -1,24 +1,36 @@
-// Log lines from a plugin thread to the runner's thread, bounded. A plugin logging in a loop
-// posts lines faster than the runner's thread takes them, and the thread's message queue held
-// them all (a million 200-character lines: 440 MB). The host counts the characters of the lines
-// it took in shared memory; the plugin's side posts a line only while at most LOG_WINDOW_CHARS
-// wait, drops (and counts) it otherwise, and says how many in one line as soon as one fits again,
-// or before the run's result. A child process (process isolation) holds its own queue, under its
-// own memory ceiling, and has no window.
+// Log lines and steps from a plugin thread to the runner's thread, bounded. A plugin logging (or
+// updating a progress step) in a loop posts faster than the runner's thread takes them, and the
+// thread's message queue held them all (a million 200-character lines: 440 MB). The host counts
+// the characters it took in shared memory; the plugin's side posts only while at most
+// LOG_WINDOW_CHARS wait. Past that a line is dropped and counted, said in one line as soon as one
+// fits again, before a step, and before the run's result; a step update is held instead (the
+// latest of each step) and posted once there is room. A child process (process isolation) holds
+// its own queue, under its own memory ceiling, and has no window.
 
+import type { LogLevel, StepUpdate } from "../protocol/edge-v1.ts";
 import { logLineChars } from "../protocol/limits.ts";
+import type { WorkerToHost } from "./worker-protocol.ts";
 
-/** Characters of log lines one plugin thread may have posted that the runner has not taken yet. */
+/** Characters of log lines and steps one plugin thread may have posted that the runner has not taken yet. */
 export const LOG_WINDOW_CHARS = 4 * 1024 * 1024;
+/** Distinct steps whose latest update one run holds while the window is full. */
+const MAX_HELD_STEPS = 100;
+
+/** What a step counts, on both sides (the host computes it from what arrived: not trusted further than that). */
+export function stepChars(step: { id?: unknown; name?: unknown; message?: unknown }): number {
+  const len = (v: unknown): number => (typeof v === "string" ? v.length : 0);
+  return 100 + len(step.id) + len(step.name) + len(step.message);
+}
 
 /** Shared memory for one worker: one counter of characters taken, wrapping at 2^32. */
 export function logWindowMemory(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 }
 
-/** The host took a line (of a run that may have ended: it left the queue all the same). */
-export function lineTaken(taken: Int32Array, msg: string): void {
-  Atomics.add(taken, 0, logLineChars({ msg }));
+/** The host took a line or a step (of a run that may have ended: it left the queue all the same). */
+export function taken(window: Int32Array, message: WorkerToHost): void {
+  if (message.type === "log") Atomics.add(window, 0, logLineChars({ msg: typeof message.msg === "string" ? message.msg : "" }));
+  else if (message.type === "step" && message.step !== null && typeof message.step === "object") Atomics.add(window, 0, stepChars(message.step));
 }
 
 /** The plugin thread's side: what it posted, against what the host took. */
@@ -26,17 +38,16 @@ export class LogWindow {
   #posted = 0;
   #taken: Int32Array | undefined;
 
-  /** Without shared memory (a child process) every line goes. */
+  /** Without shared memory (a child process) everything goes. */
   attach(taken: Int32Array | undefined): void {
     this.#taken = taken;
   }
 
   /**
-   * True, and counted as posted, when `msg` fits the window now (a line longer than the window
-   * goes when nothing waits: the host clips it); `force` for the dropped-lines line.
+   * True, and counted as posted, when `chars` fit the window now (more than the window goes when
+   * nothing waits: the host clips it); `force` for what must go (the dropped-lines line).
    */
-  take(msg: string, force = false): boolean {
-    const chars = logLineChars({ msg });
+  take(chars: number, force = false): boolean {
     const waiting = this.#taken === undefined ? 0 : (this.#posted - Atomics.load(this.#taken, 0)) | 0;
     if (!force && waiting > 0 && waiting + chars > LOG_WINDOW_CHARS) return false;
     this.#posted = (this.#posted + chars) | 0;
@@ -44,6 +55,50 @@ export class LogWindow {
   }
 }
 
-export function droppedLinesText(lines: number): string {
-  return `${lines} log lines dropped: the plugin wrote them faster than the runner took them (at most ${LOG_WINDOW_CHARS} characters wait)`;
+/** One run's lines and steps through the window. */
+export class WindowedRun {
+  #dropped = 0;
+  #droppedSteps = 0;
+  readonly #held = new Map<string, StepUpdate>();
+
+  constructor(private readonly window: LogWindow, private readonly post: (message: WorkerToHost) => void, private readonly runId: number) {}
+
+  line(level: LogLevel, msg: string): void {
+    if (!this.window.take(logLineChars({ msg }))) {
+      this.#dropped++;
+      return;
+    }
+    this.flush();
+    // Not cut here: the host redacts first and then clips (src/plugins/job-text.ts), so a cut can never split a secret.
+    this.post({ type: "log", runId: this.runId, level, msg, ts: Date.now() });
+  }
+
+  step(step: StepUpdate): void {
+    if (!this.window.take(stepChars(step))) {
+      const held = this.#held.get(step.id);
+      if (held !== undefined) this.#held.set(step.id, { ...held, ...step });
+      else if (this.#held.size < MAX_HELD_STEPS) this.#held.set(step.id, step);
+      else this.#droppedSteps++;
+      return;
+    }
+    this.flush();
+    this.post({ type: "step", runId: this.runId, step });
+  }
+
+  /** What waited, now (room came, or the result follows): the count of what was dropped, then the held steps. */
+  flush(): void {
+    if (this.#dropped > 0 || this.#droppedSteps > 0) {
+      const steps = this.#droppedSteps > 0 ? ` and ${this.#droppedSteps} step updates` : "";
+      const msg = `${this.#dropped} log lines${steps} dropped: the plugin wrote them faster than the runner took them (at most ${LOG_WINDOW_CHARS} characters wait)`;
+      this.#dropped = 0;
+      this.#droppedSteps = 0;
+      this.window.take(logLineChars({ msg }), true);
+      this.post({ type: "log", runId: this.runId, level: "warn", msg, ts: Date.now() });
+    }
+    for (const step of this.#held.values()) {
+      this.window.take(stepChars(step), true);
+      this.post({ type: "step", runId: this.runId, step });
+    }
+    this.#held.clear();
+  }
 }

@@ -9,10 +9,13 @@ import { serializeError } from "../errors.ts";
 import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
 import { loadBuiltin } from "./builtin/index.ts";
 import { actionContext, mergeOutputs, PendingCalls, type CurrentRun } from "./action-context.ts";
-import { droppedLinesText, LogWindow } from "./log-window.ts";
+import { LogWindow, WindowedRun } from "./log-window.ts";
 import { trackChildProcesses } from "./processes/child-tracking.ts";
 import { isPluginDefinition, type PluginDefinition } from "./sdk.ts";
 import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
+
+/** A run as the runtime keeps it: the context's state, when it started, and its lines and steps through the log window. */
+type Run = CurrentRun & { startedAt: number; out: WindowedRun };
 
 /** How the runtime talks to its host: a thread's parentPort or a child process's IPC channel. */
 export interface RuntimePort {
@@ -37,7 +40,7 @@ export function startPluginRuntime(port: RuntimePort): void {
   const post = (message: WorkerToHost): void => port.post(message);
   const calls = new PendingCalls();
   let plugin: PluginDefinition | undefined;
-  let current: (CurrentRun & { startedAt: number }) | undefined;
+  let current: (Run) | undefined;
   // Runs the host queued behind the current one (pool-pipeline.ts), each started only if the
   // worker wins its claim slot first; none is started once the worker is broken.
   const queued: Array<{ runId: number; job: RunJob; claim: number }> = [];
@@ -202,11 +205,11 @@ export function startPluginRuntime(port: RuntimePort): void {
       post({ type: "failed", runId, error: { code: "input_invalid", message } });
       return;
     }
-    const state = { runId, abort: new AbortController(), outputs: new Map<string, unknown>(), finished: false, startedAt: performance.now() };
+    const state = { runId, abort: new AbortController(), outputs: new Map<string, unknown>(), finished: false, startedAt: performance.now(), out: new WindowedRun(logWindow, post, runId) };
     current = state;
     let result: unknown;
     try {
-      result = action(job.input, actionContext(state, job, { post, calls, logLine, sayDropped }));
+      result = action(job.input, actionContext(state, job, { post, calls, logLine, postStep: (run, step) => (run as Run).out.step(step) }));
     } catch (error) {
       settle(state, false, error);
       return;
@@ -231,17 +234,17 @@ export function startPluginRuntime(port: RuntimePort): void {
     }
   }
 
-  function settle(state: CurrentRun & { startedAt: number }, ok: boolean, value: unknown): void {
+  function settle(state: Run, ok: boolean, value: unknown): void {
     finish(state, ok, value);
     if (queued.length > 0) next();
   }
 
-  function finish(state: CurrentRun & { startedAt: number }, ok: boolean, value: unknown): void {
+  function finish(state: Run, ok: boolean, value: unknown): void {
     if (current === state) current = undefined;
     if (state.finished) return;
     state.finished = true;
     const ms = performance.now() - state.startedAt;
-    sayDropped(state);
+    state.out.flush();
     reportUsage(state.startedAt);
     if (!ok) {
       if (value instanceof ExitIntercepted) return;
@@ -267,23 +270,7 @@ export function startPluginRuntime(port: RuntimePort): void {
 
   function logLine(state: CurrentRun, level: LogLevel, msg: unknown): void {
     if (state.finished) return;
-    const text = typeof msg === "string" ? msg : String(msg);
-    if (!logWindow.take(text)) {
-      state.dropped = (state.dropped ?? 0) + 1;
-      return;
-    }
-    sayDropped(state);
-    // Not cut here: the host redacts first and then clips (src/plugins/job-text.ts), so a cut can never split a secret.
-    post({ type: "log", runId: state.runId, level, msg: text, ts: Date.now() });
-  }
-
-  /** The lines the log window dropped, said before the next line that fits and before the result. */
-  function sayDropped(state: CurrentRun): void {
-    if (state.dropped === undefined || state.dropped === 0) return;
-    const text = droppedLinesText(state.dropped);
-    state.dropped = 0;
-    logWindow.take(text, true);
-    post({ type: "log", runId: state.runId, level: "warn", msg: text, ts: Date.now() });
+    (state as Run).out.line(level, typeof msg === "string" ? msg : String(msg));
   }
 }
 

@@ -6,7 +6,7 @@ import { EdgeError, errorMessage, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
 import { mayBeOwnChild, stopProcessGroups } from "./processes/process-group.ts";
-import { lineTaken, logWindowMemory } from "./log-window.ts";
+import { logWindowMemory, taken } from "./log-window.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { RunSink, WorkerHostOptions } from "./worker-host-options.ts";
 import type { HostCall, HostToWorker, RunJob, WorkerToHost } from "./worker-protocol.ts";
@@ -207,9 +207,9 @@ export class WorkerHost {
       this.#log.warn("Ignored a message from the plugin worker that is not an object with a \"type\"");
       return;
     }
+    if (this.#logWindow !== undefined) taken(this.#logWindow, message);
     switch (message.type) {
       case "log": {
-        if (this.#logWindow !== undefined && typeof message.msg === "string") lineTaken(this.#logWindow, message.msg);
         const run = this.#pending.get(message.runId);
         if (run === undefined) this.#log.debug("Dropped a log line of a finished run", { runId: message.runId });
         else run.sink.onLog({ ts: message.ts, level: message.level, msg: message.msg });

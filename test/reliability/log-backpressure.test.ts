@@ -167,3 +167,28 @@ test("a plugin thread logging 1,000,000 lines (200 MB) faster than the runner ta
   // Was 440 MB above the start here; the window holds 4 MiB of text. Generous: GC timing varies.
   expect(peak - before).toBeLessThan(200 * 1024 * 1024);
 }, 180_000);
+
+test("a plugin thread reporting 1,000,000 step updates faster than the runner takes them: bounded, and each step's latest state arrives", async () => {
+  const plugin = new URL("fixtures/last-words.ts", import.meta.url).pathname;
+  const { pool } = testPool({ resolve: (ref) => fileBundleSource(plugin, ref.name, "0.0.1") });
+  cleanups.push(() => pool.close());
+  await pool.prewarm("last-words@0.0.1");
+  const steps: Array<{ id: string; status: string; message?: string }> = [];
+  let peak = 0;
+  const before = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 20);
+  const r = request("last-words", "progress", {
+    input: 1_000_000,
+    timeoutMs: 120_000,
+    onStep: (step) => {
+      steps.push(step.message === undefined ? step : { ...step, message: step.message.slice(0, 20) });
+      if (steps.length % 1000 === 0) Bun.sleepSync(1);
+    },
+  });
+  expect((await pool.run(r)).status).toBe("succeeded");
+  clearInterval(sampler);
+  expect(steps.at(-1)).toMatchObject({ id: "progress", status: "succeeded" });
+  expect(steps.filter((s) => s.message?.startsWith("item 1000000 ")).length).toBe(1);
+  expect(steps.length).toBeLessThan(1_000_000);
+  expect(peak - before).toBeLessThan(200 * 1024 * 1024);
+}, 180_000);
