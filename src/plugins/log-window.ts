@@ -8,26 +8,18 @@
 // its own queue, under its own memory ceiling, and has no window.
 
 import type { LogLevel, StepUpdate } from "../protocol/edge-v1.ts";
+import { HeldSteps, stepChars } from "../protocol/held-steps.ts";
 import { logLineChars } from "../protocol/limits.ts";
 import type { WorkerToHost } from "./worker-protocol.ts";
 
 /** Characters of log lines and steps one plugin thread may have posted that the runner has not taken yet. */
 export const LOG_WINDOW_CHARS = 4 * 1024 * 1024;
-/** Distinct steps whose latest update one run holds while the window is full. */
-const MAX_HELD_STEPS = 100;
-
-/** What a step counts, on both sides (the host computes it from what arrived: not trusted further than that). */
-export function stepChars(step: { id?: unknown; name?: unknown; message?: unknown }): number {
-  const len = (v: unknown): number => (typeof v === "string" ? v.length : 0);
-  return 100 + len(step.id) + len(step.name) + len(step.message);
-}
-
 /** Shared memory for one worker: one counter of characters taken, wrapping at 2^32. */
 export function logWindowMemory(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 }
 
-/** The host took a line or a step (of a run that may have ended: it left the queue all the same). */
+/** The host took a line or a step (of a run that may have ended: it left the queue all the same); it counts as the plugin's side did. */
 export function taken(window: Int32Array, message: WorkerToHost): void {
   if (message.type === "log") Atomics.add(window, 0, logLineChars({ msg: typeof message.msg === "string" ? message.msg : "" }));
   else if (message.type === "step" && message.step !== null && typeof message.step === "object") Atomics.add(window, 0, stepChars(message.step));
@@ -57,15 +49,13 @@ export class LogWindow {
 
 /** One run's lines and steps through the window. */
 export class WindowedRun {
-  #dropped = 0;
-  #droppedSteps = 0;
-  readonly #held = new Map<string, StepUpdate>();
+  readonly #held = new HeldSteps();
 
   constructor(private readonly window: LogWindow, private readonly post: (message: WorkerToHost) => void, private readonly runId: number) {}
 
   line(level: LogLevel, msg: string): void {
     if (!this.window.take(logLineChars({ msg }))) {
-      this.#dropped++;
+      this.#held.dropLines(1);
       return;
     }
     this.flush();
@@ -74,31 +64,21 @@ export class WindowedRun {
   }
 
   step(step: StepUpdate): void {
-    if (!this.window.take(stepChars(step))) {
-      const held = this.#held.get(step.id);
-      if (held !== undefined) this.#held.set(step.id, { ...held, ...step });
-      else if (this.#held.size < MAX_HELD_STEPS) this.#held.set(step.id, step);
-      else this.#droppedSteps++;
-      return;
-    }
+    if (!this.window.take(stepChars(step))) return this.#held.hold(step);
     this.flush();
     this.post({ type: "step", runId: this.runId, step });
   }
 
   /** What waited, now (room came, or the result follows): the count of what was dropped, then the held steps. */
   flush(): void {
-    if (this.#dropped > 0 || this.#droppedSteps > 0) {
-      const steps = this.#droppedSteps > 0 ? ` and ${this.#droppedSteps} step updates` : "";
-      const msg = `${this.#dropped} log lines${steps} dropped: the plugin wrote them faster than the runner took them (at most ${LOG_WINDOW_CHARS} characters wait)`;
-      this.#dropped = 0;
-      this.#droppedSteps = 0;
-      this.window.take(logLineChars({ msg }), true);
-      this.post({ type: "log", runId: this.runId, level: "warn", msg, ts: Date.now() });
+    const { dropped, steps } = this.#held.drain(`the plugin wrote them faster than the runner took them (at most ${LOG_WINDOW_CHARS} characters wait)`);
+    if (dropped !== undefined) {
+      this.window.take(logLineChars({ msg: dropped }), true);
+      this.post({ type: "log", runId: this.runId, level: "warn", msg: dropped, ts: Date.now() });
     }
-    for (const step of this.#held.values()) {
+    for (const step of steps) {
       this.window.take(stepChars(step), true);
       this.post({ type: "step", runId: this.runId, step });
     }
-    this.#held.clear();
   }
 }

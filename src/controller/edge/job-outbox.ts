@@ -4,10 +4,12 @@
 // report steps faster than a controller takes them, for as long as it is away: past
 // MAX_UNACKED_LOG_CHARS log lines are dropped, counted, and said in the job's log (one line naming
 // how many) once acknowledgements make room, before a step, and before the result; a step update
-// is held instead (the latest of each step, MAX_HELD_STEPS of them) and sent once there is room.
+// is held instead (the latest of each step, MAX_HELD_STEPS of them: src/protocol/held-steps.ts) and
+// sent once there is room.
 
 import type { JobHandle } from "../connection.ts";
 import { message, type JobOffer, type JobResult, type LogLine, type RunnerMessage, type StepUpdate, type WireError } from "../../protocol/edge-v1.ts";
+import { HeldSteps, stepChars } from "../../protocol/held-steps.ts";
 import { logLineChars, MAX_UNACKED_LOG_CHARS } from "../../protocol/limits.ts";
 
 type EventMessage = Extract<RunnerMessage, { type: "log" | "step" }>;
@@ -37,11 +39,8 @@ export class JobOutbox implements JobHandle {
   #events: EventMessage[] = [];
   /** Characters of the log lines and steps in #events (eventChars()). */
   #eventChars = 0;
-  /** Lines dropped and not yet said in the log. */
-  #dropped = 0;
-  /** Step updates waiting for room: the latest of each step by id; past MAX_HELD_STEPS ids, counted as dropped. */
-  readonly #held = new Map<string, StepUpdate>();
-  #droppedSteps = 0;
+  /** Lines dropped and not yet said in the log, and step updates waiting for room (the latest of each step). */
+  readonly #held = new HeldSteps();
   readonly #now: () => number;
   readonly #onDropped: ((lines: number) => void) | undefined;
   readonly #onResult: ((job: JobOutbox) => void) | undefined;
@@ -116,7 +115,7 @@ export class JobOutbox implements JobHandle {
     let chars = 0;
     for (const line of lines) chars += logLineChars(line);
     if (this.#eventChars + chars > MAX_UNACKED_LOG_CHARS) {
-      this.#dropped += lines.length;
+      this.#held.dropLines(lines.length);
       this.#onDropped?.(lines.length);
       return;
     }
@@ -126,7 +125,7 @@ export class JobOutbox implements JobHandle {
 
   step(step: StepUpdate): void {
     if (this.#lost !== undefined) return;
-    if (this.#eventChars + stepChars(step) > MAX_UNACKED_LOG_CHARS) return this.#hold(step);
+    if (this.#eventChars + stepChars(step) > MAX_UNACKED_LOG_CHARS) return this.#held.hold(step);
     this.#flushHeld();
     this.#pushStep(step);
   }
@@ -224,26 +223,14 @@ export class JobOutbox implements JobHandle {
     if (leaseLost && this.#answer !== undefined) this.#finish({ accepted: false, reason });
   }
 
-  #hold(step: StepUpdate): void {
-    const held = this.#held.get(step.id);
-    if (held !== undefined) this.#held.set(step.id, { ...held, ...step });
-    else if (this.#held.size < MAX_HELD_STEPS) this.#held.set(step.id, step);
-    else this.#droppedSteps++;
-  }
-
   /**
    * What waited for room, now (room came, or the result follows): the count of what was dropped
    * (so where lines are missing is known), then the held steps.
    */
   #flushHeld(): void {
-    if (this.#dropped > 0 || this.#droppedSteps > 0) {
-      const steps = this.#droppedSteps > 0 ? ` and ${this.#droppedSteps} step updates` : "";
-      this.#pushLines([{ ts: this.#now(), level: "warn", msg: `${this.#dropped} log lines${steps} dropped: the controller did not take them as fast as the job wrote them (at most ${MAX_UNACKED_LOG_CHARS} characters wait for it)` }]);
-      this.#dropped = 0;
-      this.#droppedSteps = 0;
-    }
-    for (const step of this.#held.values()) this.#pushStep(step);
-    this.#held.clear();
+    const { dropped, steps } = this.#held.drain(`the controller did not take them as fast as the job wrote them (at most ${MAX_UNACKED_LOG_CHARS} characters wait for it)`);
+    if (dropped !== undefined) this.#pushLines([{ ts: this.#now(), level: "warn", msg: dropped }]);
+    for (const step of steps) this.#pushStep(step);
   }
 
   #pushStep(step: StepUpdate): void {
@@ -266,18 +253,12 @@ export class JobOutbox implements JobHandle {
     this.#done = true;
     this.#events = [];
     this.#eventChars = 0;
-    this.#held.clear();
+    this.#held.forgetSteps();
     this.#result = undefined;
     this.#answer?.(answer);
     this.#onDone(this);
   }
 }
-
-/** Distinct steps whose latest update is held while the outbox is full (each at most 64 KiB). */
-const MAX_HELD_STEPS = 100;
-
-/** A step message as JSON: its envelope (~110 characters) and its texts. */
-const stepChars = (step: StepUpdate): number => 150 + step.id.length + (step.name?.length ?? 0) + (step.message?.length ?? 0);
 
 function eventChars(event: EventMessage): number {
   if (event.type === "step") return stepChars(event.step);
