@@ -12,6 +12,7 @@ import type { RunSink, WorkerHostOptions } from "./worker-host-options.ts";
 import type { HostCall, HostToWorker, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { transitionWorker, type WorkerInfo, type WorkerState } from "./worker-state.ts";
 import { plainText } from "./job-text.ts";
+import { RunQueue, type QueuedRun } from "./worker-host-queue.ts";
 
 /** The error a worker's message carries, as {code, message} of text whatever the plugin posted (clipped later, job-text.ts). */
 function workerError(value: unknown): WireError {
@@ -20,23 +21,11 @@ function workerError(value: unknown): WireError {
   return { code: code === "" ? "plugin_error" : code, message: plainText(error.message ?? "The plugin failed without an error message").slice(0, 65_536) };
 }
 
-/**
- * Runs queued behind a busy worker's current run, at most: one wake-up of the thread serves up to
- * four runs (a sleeping thread woken per run cost more than the run; docs/performance.md).
- */
-const CLAIM_SLOTS = 3;
 /** After a worker's error event, how long without a message from it before it is failed. */
 const ERROR_QUIET_MS = 250;
 
-interface PendingRun {
+interface PendingRun extends QueuedRun {
   readonly sink: RunSink;
-  /**
-   * Settles with the pool's own outcome type: `succeeded`, or `failed` with the named outputs set
-   * before the failure; `undefined` when a queued run was taken back before the worker started it.
-   */
-  readonly settle: (outcome: JobOutcome | undefined) => void;
-  /** The claim slot of a run queued behind another (worker-protocol.ts, `init`). */
-  readonly slot: number | undefined;
 }
 
 export class WorkerHost {
@@ -59,13 +48,11 @@ export class WorkerHost {
   #terminated: Promise<void> = Promise.resolve();
   /** The last run's redaction: what the worker prints after (or between) runs is masked with it. */
   #lastRedact: ((text: string) => string) | undefined;
-  readonly #claims: Int32Array | undefined;
+  /** Threads only: runs queued behind the current one (worker-host-queue.ts). */
+  readonly #queue: RunQueue<PendingRun> | undefined;
   /** Threads only: characters of log lines taken, shared with the worker (log-window.ts). */
   readonly #logWindow: Int32Array | undefined;
-  readonly #freeSlots: number[] = [];
-  #stallTimer: unknown;
-  /** When the oldest pending run became the one the worker runs (timers.now()); how long the last one took in the worker. */
-  #headSince = 0;
+  /** How long the last run took in the worker. */
   #lastRunMs: number | undefined;
 
   constructor(options: WorkerHostOptions) {
@@ -93,11 +80,10 @@ export class WorkerHost {
     this.#worker.on("exit", this.#guarded((code: number) => this.#onExit(code)));
     this.#worker.on("message", this.#guarded((message: WorkerToHost) => this.#onMessage(message)));
     if (options.pipeline !== undefined) {
-      this.#claims = new Int32Array(new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT));
-      for (let slot = CLAIM_SLOTS - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
+      this.#queue = new RunQueue({ pending: this.#pending, pipeline: options.pipeline, timers: options.timers, guarded: (callback) => this.#guarded(callback) });
       this.#logWindow = logWindowMemory();
     }
-    this.#post(this.#claims === undefined ? { type: "init", source: options.source } : { type: "init", source: options.source, claims: this.#claims, logWindow: this.#logWindow! });
+    this.#post(this.#queue === undefined ? { type: "init", source: options.source } : { type: "init", source: options.source, claims: this.#queue.claims, logWindow: this.#logWindow! });
   }
 
   get state(): WorkerState { return this.#state; }
@@ -112,10 +98,10 @@ export class WorkerHost {
    */
   execute(job: RunJob, sink: RunSink): { runId: number; result: Promise<JobOutcome | undefined> } {
     const runId = this.#nextRunId++;
-    const slot = this.#state === "busy" ? this.#freeSlots.pop() : undefined;
+    const slot = this.#state === "busy" ? this.#queue?.take() : undefined;
     if (slot === undefined) {
       this.#to("busy");
-      this.#headSince = this.#options.timers.now();
+      this.#queue?.headStarted();
     }
     const result = new Promise<JobOutcome | undefined>((settle) => this.#pending.set(runId, { sink, settle, slot }));
     if (slot === undefined) {
@@ -123,27 +109,16 @@ export class WorkerHost {
       this.#post({ type: "run", runId, job });
       return { runId, result };
     }
-    Atomics.store(this.#claims as Int32Array, slot, runId);
+    const queue = this.#queue as RunQueue<PendingRun>;
+    queue.claim(slot, runId);
     this.#post({ type: "run", runId, job, claim: slot });
-    const pipeline = this.#options.pipeline;
-    if (pipeline !== undefined && this.#stallTimer === undefined) this.#armStall(pipeline, pipeline.stallMs);
+    queue.watch();
     return { runId, result };
-  }
-
-  /** Queued runs are taken back once the worker has finished none for `stallMs` (a slow or stuck run ahead of them). */
-  #armStall(pipeline: NonNullable<WorkerHostOptions["pipeline"]>, ms: number): void {
-    this.#stallTimer = this.#options.timers.setTimeout(this.#guarded(() => {
-      this.#stallTimer = undefined;
-      if (!this.#hasQueued()) return;
-      const quiet = this.#options.timers.now() - this.#headSince;
-      if (quiet < pipeline.stallMs) this.#armStall(pipeline, pipeline.stallMs - quiet);
-      else if (this.#reclaimQueued() > 0) pipeline.onStalled();
-    }), ms);
   }
 
   /** Whether a run can be queued behind this busy worker's: it was made for it, and a slot is free. */
   get canQueue(): boolean {
-    return this.#state === "busy" && this.#freeSlots.length > 0;
+    return this.#state === "busy" && this.#queue?.hasRoom === true;
   }
 
   /** Runs sent and not yet answered (the one running and those queued behind it). */
@@ -158,13 +133,7 @@ export class WorkerHost {
 
   /** Takes back a queued run the worker has not started; its result resolves `undefined`. False once it started. */
   reclaim(runId: number): boolean {
-    const run = this.#pending.get(runId);
-    const claims = this.#claims;
-    if (run?.slot === undefined || claims === undefined || Atomics.compareExchange(claims, run.slot, runId, 0) !== runId) return false;
-    this.#pending.delete(runId);
-    this.#freeSlots.push(run.slot);
-    run.settle(undefined);
-    return true;
+    return this.#queue?.reclaim(runId) ?? false;
   }
 
   cancel(runId: number, reason: string): void {
@@ -297,9 +266,9 @@ export class WorkerHost {
     const run = this.#pending.get(runId);
     if (run === undefined) return;
     this.#pending.delete(runId);
-    if (run.slot !== undefined) this.#freeSlots.push(run.slot);
+    if (run.slot !== undefined) this.#queue?.free(run.slot);
     this.#lastRunMs = typeof ms === "number" && ms >= 0 ? ms : undefined;
-    this.#headSince = this.#options.timers.now();
+    this.#queue?.headStarted();
     this.#lastRedact = (text) => run.sink.redact(text);
     this.#jobsServed++;
     if (broken) {
@@ -308,7 +277,7 @@ export class WorkerHost {
       this.#log.warn("Retiring plugin worker after an escaped error", { error: error.message });
       void this.#fail(error);
     } else if (this.#state === "busy" && this.#pending.size === 0) {
-      this.#clearStall();
+      this.#queue?.clearStall();
       this.#to("idle");
     }
     run.settle(result);
@@ -344,9 +313,9 @@ export class WorkerHost {
     if (this.#errorTimer !== undefined) this.#options.timers.clearTimeout(this.#errorTimer);
     const wasStarting = this.#state === "starting";
     this.#lastRunMs = undefined;
-    this.#clearStall();
+    this.#queue?.clearStall();
     // Queued runs the worker never started go back to the pool, not down with the worker.
-    this.#reclaimQueued();
+    this.#queue?.reclaimQueued();
     this.#to("stopping");
     const pending = [...this.#pending.values()];
     this.#pending.clear();
@@ -356,26 +325,6 @@ export class WorkerHost {
     this.#options.onRetired(this, error, wasStarting);
     this.#terminated = this.#worker.terminate().then(() => undefined, () => undefined);
     return this.#terminated;
-  }
-
-  /** Whether a run sent to wait behind another is still unstarted. */
-  #hasQueued(): boolean {
-    const claims = this.#claims;
-    if (claims === undefined) return false;
-    for (const [runId, run] of this.#pending) if (run.slot !== undefined && Atomics.load(claims, run.slot) === runId) return true;
-    return false;
-  }
-
-  #reclaimQueued(): number {
-    let taken = 0;
-    for (const [runId, run] of [...this.#pending]) if (run.slot !== undefined && this.reclaim(runId)) taken++;
-    return taken;
-  }
-
-  #clearStall(): void {
-    if (this.#stallTimer === undefined) return;
-    this.#options.timers.clearTimeout(this.#stallTimer);
-    this.#stallTimer = undefined;
   }
 
   /** A bug here must be logged, not thrown from an event listener where it would stop the runner. */
