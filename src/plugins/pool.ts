@@ -5,26 +5,24 @@
 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { noArtifactSink } from "../artifacts/artifact-sink.ts";
 import { EdgeError, serializeError } from "../errors.ts";
 import { LocalObjectStore } from "../storage/local-store.ts";
 import { StorageService } from "../storage/storage-service.ts";
-import { redactor, type RedactionScope } from "../log/redact.ts";
+import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
 import type { WorkerInfo } from "./worker-state.ts";
 import { builtinOnlyResolver, builtinSource, parsePluginRef, sourceKey, sourceLabel, type PluginResolver } from "./plugin-ref.ts";
 import { positive, type PluginPoolOptions, type RunRequest } from "./pool-options.ts";
-import { JobCalls } from "./host-calls.ts";
 import { PoolPolicy, type PluginPolicy } from "./pool-policy.ts";
 import { stopRunProcesses } from "./processes/process-group.ts";
 import { startPluginThread } from "./plugin-thread-start.ts";
-import { jobSecretResolver } from "./run-services.ts";
-import { boundLine, boundOutcome, boundStep } from "./job-text.ts";
+import { boundOutcome } from "./job-text.ts";
 import { abortReason, endedOutcome, type Ending } from "./run-outcome.ts";
 import { realTimers, type Timers } from "../util/time.ts";
 import type { Group, Task } from "./pool-task.ts";
-import { deliver, guarded } from "./pool-guard.ts";
+import { guarded } from "./pool-guard.ts";
+import { startTask } from "./pool-task-start.ts";
 import { WorkerHost } from "./worker-host.ts";
 import { busyWorkerFor, recordRun, STALL_MS } from "./pool-pipeline.ts";
 import type { PluginSource } from "./worker-protocol.ts";
@@ -142,39 +140,8 @@ export class PluginPool {
     if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS) {
       throw new EdgeError("input_invalid", `Cannot run job "${request.jobId}": timeoutMs must be between 1 and ${MAX_TIMER_MS}, got ${String(timeoutMs)}`);
     }
-    const redaction = request.redaction ?? redactor;
     const { interrupt } = request;
-    let anySignal: AbortSignal | undefined;
-    const task: Task = {
-      calls: new JobCalls({
-        jobId: request.jobId,
-        attempt: request.attempt,
-        secrets: this.#options.secrets?.(request) ?? jobSecretResolver(request.jobId, request.secrets),
-        storage: this.#storage,
-        artifacts: this.#options.artifacts?.(request) ?? noArtifactSink,
-        artifactMaxBytes: this.#options.artifactMaxBytes ?? 100 * 1024 * 1024,
-        // Made at the first host call that needs it: AbortSignal.any() per job showed in the profile.
-        signal: interrupt === undefined ? () => request.signal : () => (anySignal ??= AbortSignal.any([request.signal, interrupt])),
-        redaction,
-        warn: (msg) => task.sink.onLog({ ts: this.#timers.now(), level: "warn", msg }),
-      }),
-      childGroups: new Set(),
-      request, resolve, redaction, group: undefined, host: undefined, runId: 0, ending: undefined, done: false, deadline: undefined, grace: undefined,
-      onAbort: guarded(this.#log, () => this.#end(task, "cancelled")),
-      onInterrupt: guarded(this.#log, () => this.#end(task, "interrupted")),
-      sink: {
-        // The one place a plugin's text is redacted, then clipped (job-text.ts), before anyone sees it.
-        onLog: (line) => deliver(this.#log, task, request.onLog, boundLine(redaction, line, this.#timers.now)),
-        onStep: (step) => {
-          const bounded = boundStep(redaction, step);
-          if (typeof bounded === "string") this.#log.warn(`Dropped a step from plugin "${request.plugin}": ${bounded}`, { jobId: request.jobId });
-          else deliver(this.#log, task, request.onStep, bounded);
-        },
-        call: (call) => task.calls.answer(call),
-        onSpawned: (pid) => task.childGroups.add(pid),
-        redact: (text) => redaction.text(text),
-      },
-    };
+    const task = startTask(request, resolve, { options: this.#options, storage: this.#storage, log: this.#log, timers: this.#timers, end: (t, why) => this.#end(t, why) });
     const early: Ending | undefined = request.signal.aborted ? "cancelled" : interrupt?.aborted ? "interrupted" : undefined;
     if (early !== undefined) return this.#settle(task, this.#ended(task, early, undefined));
     this.#tasks.add(task);
