@@ -10,6 +10,7 @@ import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
 import { failureHandling, failureOf } from "../failure.ts";
 import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
+import { HeldJobs } from "./held-jobs.ts";
 import { networkOpener } from "./opener.ts";
 import type { Transport, TransportClosed, TransportKind } from "./transport.ts";
 import { defaultControllerClient } from "../../platform/controller-client.ts";
@@ -38,7 +39,7 @@ export class EdgeConnection implements ControllerConnection {
   readonly #timers: Pick<Timers, "now" | "sleep">;
   readonly #backoff: Backoff;
   readonly #log: Logger;
-  readonly #jobs = new Map<string, JobOutbox>();
+  readonly #jobs: HeldJobs;
   readonly #urls: ControllerUrls;
   #status: ConnectionStatus;
   #transport: Transport | undefined;
@@ -52,7 +53,6 @@ export class EdgeConnection implements ControllerConnection {
   /** The current session carried a valid message from the controller (the backoff was reset). */
   #trafficSeen = false;
   #liveness: Liveness | undefined;
-  #flushWaiters = new Set<() => void>();
   #stateListeners = new Set<(status: ConnectionStatus) => void>();
   /** Whether the current attempt got as far as a connected session. */
   #sessionOpened = false;
@@ -60,6 +60,7 @@ export class EdgeConnection implements ControllerConnection {
   constructor(options: EdgeConnectionOptions) {
     this.#o = options;
     this.#urls = new ControllerUrls(options.controllerUrl);
+    this.#jobs = new HeldJobs(options.resultSpool);
     this.#timers = options.timers ?? realTimers;
     this.#log = options.logger.child({ component: "edge" });
     this.#backoff = new Backoff({
@@ -99,7 +100,7 @@ export class EdgeConnection implements ControllerConnection {
     const { signal } = options;
     this.#onJob = options.onJob;
     // Results a previous process could not report go first, on the first session.
-    for (const job of (await this.#o.resultSpool?.restore((m) => this.#send(m), (done) => this.#forget(done), { now: () => this.#timers.now() })) ?? []) this.#jobs.set(job.key, job);
+    for (const job of (await this.#jobs.restore((m) => this.#send(m), { now: () => this.#timers.now() })) ?? []) this.#jobs.add(job);
     const random = this.#o.random ?? Math.random;
     // Jitter before the first connect, so a fleet restarted at once does not arrive at once.
     // None configured: connect in this turn (a zero sleep still cost a timer turn at start).
@@ -135,24 +136,14 @@ export class EdgeConnection implements ControllerConnection {
       }
       await this.#timers.sleep(waitMs, signal);
     }
-    await this.#o.resultSpool?.saveAll(this.#jobs.values());
+    await this.#jobs.save();
     this.#transport?.close();
     this.#transport = undefined;
     this.#setState("closed");
   }
 
-  async flush(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && [...this.#jobs.values()].some((job) => !job.done)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.#flushWaiters.delete(done);
-          signal.removeEventListener("abort", done);
-          resolve();
-        };
-        this.#flushWaiters.add(done);
-        signal.addEventListener("abort", done, { once: true });
-      });
-    }
+  flush(signal: AbortSignal): Promise<void> {
+    return this.#jobs.flush(signal);
   }
 
   /** Runs one session to its end; resolves with why it ended. */
@@ -224,7 +215,7 @@ export class EdgeConnection implements ControllerConnection {
         timers: this.#timers,
         probeAfterMs: this.#o.livenessProbeMs ?? LIVENESS_PROBE_MS,
         timeoutMs: this.#o.livenessTimeoutMs ?? LIVENESS_TIMEOUT_MS,
-        probe: () => this.#transport?.send([message({ type: "heartbeat", leases: this.#heldLeases() })]),
+        probe: () => this.#transport?.send([message({ type: "heartbeat", leases: this.#jobs.leases() })]),
         onSilent: (ms) => resolve({ reason: `The controller did not answer for ${Math.round(ms / 1000)} s (frozen or unreachable)`, code: "connection_failed" }),
       });
       void this.#liveness.run(loops);
@@ -240,10 +231,9 @@ export class EdgeConnection implements ControllerConnection {
   /** A new session starts with zero credit: re-announce leases, replay the outbox, grant credit. */
   #startSession(): void {
     this.#credit.restart();
-    const replay: RunnerMessage[] = [message({ type: "heartbeat", leases: this.#heldLeases() })];
-    for (const job of this.#jobs.values()) replay.push(...job.pending(this.#credit.releases === true));
+    const replay: RunnerMessage[] = [message({ type: "heartbeat", leases: this.#jobs.leases() }), ...this.#jobs.replay(this.#credit.releases === true)];
     this.#transport?.send(replay);
-    for (const job of [...this.#jobs.values()]) job.replayed();
+    this.#jobs.replayed();
     this.#grantCredit();
   }
 
@@ -259,12 +249,8 @@ export class EdgeConnection implements ControllerConnection {
       this.#tick(this.#heartbeatMs);
       await this.#timers.sleep(this.#heartbeatMs, signal);
       if (signal.aborted) break;
-      this.#transport?.send([message({ type: "heartbeat", leases: this.#heldLeases() }), ...[...this.#jobs.values()].flatMap((job) => job.resendOverdue())]);
+      this.#transport?.send([message({ type: "heartbeat", leases: this.#jobs.leases() }), ...this.#jobs.overdue()]);
     }
-  }
-
-  #heldLeases(): Array<{ jobId: string; attempt: number }> {
-    return [...this.#jobs.values()].filter((j) => j.holdsLease).map((j) => ({ jobId: j.job.id, attempt: j.job.attempt }));
   }
 
   /**
@@ -324,18 +310,18 @@ export class EdgeConnection implements ControllerConnection {
   #handle(msg: ControllerMessage): void {
     switch (msg.type) {
       case "offer": {
-        const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#forget(done), this.#outboxOptions(msg.job));
+        const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#jobs.forget(done), this.#outboxOptions(msg.job));
         this.#credit.offered();
-        if (this.#jobs.has(job.key)) {
+        if (this.#jobs.has(job)) {
           this.#warn("repeated_offer", `Ignoring a repeated offer of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}`);
           return;
         }
-        this.#jobs.set(job.key, job);
+        this.#jobs.add(job);
         this.#onJob(job);
         return;
       }
       case "cancel": {
-        const job = this.#jobs.get(`${msg.jobId}#${msg.attempt}`);
+        const job = this.#jobs.get(msg.jobId, msg.attempt);
         if (job === undefined) return this.#warn("unknown_cancel", `Cancel for a job this runner does not hold: "${clip(msg.jobId, 128)}"`, "info");
         this.#log.info(`Controller cancelled job "${msg.jobId}": ${clip(msg.reason, MAX_LOGGED_TEXT)}`);
         job.abort(`${clip(msg.reason, MAX_REASON_TEXT)} (via the controller)`, false);
@@ -345,7 +331,7 @@ export class EdgeConnection implements ControllerConnection {
         // Only leases this runner holds are looked at, each once, however long the list.
         for (const lease of msg.leases) {
           if (lease.ok) continue;
-          const job = this.#jobs.get(`${lease.jobId}#${lease.attempt}`);
+          const job = this.#jobs.get(lease.jobId, lease.attempt);
           if (job === undefined || !job.holdsLease) continue;
           const reason = clip(typeof lease.reason === "string" ? lease.reason : "refused by controller", 128);
           this.#log.warn(`Lease of job "${lease.jobId}" attempt ${lease.attempt} is lost (${reason}): stopping it`);
@@ -354,11 +340,11 @@ export class EdgeConnection implements ControllerConnection {
         return;
       }
       case "ack": {
-        this.#jobs.get(`${msg.jobId}#${msg.attempt}`)?.acked(msg.seq);
+        this.#jobs.get(msg.jobId, msg.attempt)?.acked(msg.seq);
         return;
       }
       case "result_ack": {
-        const job = this.#jobs.get(`${msg.jobId}#${msg.attempt}`);
+        const job = this.#jobs.get(msg.jobId, msg.attempt);
         if (job === undefined) return;
         if (!msg.accepted && msg.reason !== "events_missing") {
           this.#warn("result_refused", `Controller refused the result of job "${msg.jobId}" attempt ${msg.attempt}: ${clip(String(msg.reason ?? "no reason"), 128)}`);
@@ -386,12 +372,6 @@ export class EdgeConnection implements ControllerConnection {
       },
       onResult: (outbox) => this.#o.resultSpool?.resultPending(outbox, this.#transport !== undefined),
     };
-  }
-
-  #forget(job: JobOutbox): void {
-    this.#o.resultSpool?.answered(job);
-    if (this.#jobs.get(job.key) === job) this.#jobs.delete(job.key);
-    for (const waiter of [...this.#flushWaiters]) waiter();
   }
 
   #setState(state: ConnectionState, reason?: string): void {
