@@ -7,6 +7,7 @@ import type { ActionContext, ActionOutputs } from "./sdk.ts";
 import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { SENSITIVE } from "../secrets/sensitive-outputs.ts";
 import { errorMessage } from "../errors.ts";
+import { maskRefusal, type MaskCount } from "./mask-limits.ts";
 
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
 const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -18,6 +19,8 @@ export interface CurrentRun {
   readonly abort: AbortController;
   readonly outputs: Map<string, unknown>;
   finished: boolean;
+  /** What the run asked to mask so far (mask-limits.ts); made at its first mask. */
+  masked?: MaskCount;
 }
 
 /** Host calls waiting for their reply, by call id; the runtime settles them on `reply`. */
@@ -55,6 +58,19 @@ export interface ContextDeps {
 
 export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps): ActionContext {
   const log = (level: LogLevel) => (msg: string): void => deps.logLine(state, level, msg);
+  /**
+   * Refused here, thrown to the plugin, where the host would refuse it (a refusal answered later
+   * would reach no one); otherwise posted before anything the plugin prints next, so the host
+   * masks that already.
+   */
+  const mask = (value: string): void => {
+    const sofar = (state.masked ??= { count: 0, chars: 0 });
+    const refused = maskRefusal(value, sofar, `${job.id}#${job.attempt}`);
+    if (refused !== undefined) throw new RangeError(refused);
+    sofar.count++;
+    sofar.chars += value.length;
+    void call({ op: "secret.mask", value }).catch(() => undefined);
+  };
   const call = (request: HostCall): Promise<unknown> => {
     if (state.finished) return Promise.reject(Object.assign(new Error(`Cannot call "${request.op}" for job "${job.id}": the run has ended`), { code: "job_cancelled" }));
     return deps.calls.open(deps.post, state.runId, request);
@@ -75,12 +91,11 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
       if (typeof update.message === "string") step.message = update.message;
       deps.postStep(state, step);
     },
-    outputs: outputsOf(state, (value) => void call({ op: "secret.mask", value }).catch(() => undefined)),
+    outputs: outputsOf(state, (value) => mask(value)),
     secrets: {
       mask(value: string): void {
         if (typeof value !== "string") throw new TypeError("Cannot mask a value: it must be a string");
-        // Posted before anything the plugin prints next, so the host masks that already.
-        void call({ op: "secret.mask", value }).catch(() => undefined);
+        mask(value);
       },
       async get(ref: string): Promise<string> {
         if (typeof ref !== "string" || ref === "" || ref.length > 256) throw new TypeError(`Cannot get secret ${JSON.stringify(ref)}: a reference is a non-empty string of at most 256 characters`);

@@ -16,11 +16,9 @@ import type { StorageService } from "../storage/storage-service.ts";
 import { CHUNK_BYTES, HostRead, HostWrite } from "./host-streams.ts";
 import type { SecretResolver } from "./run-services.ts";
 import type { HostCall, StoredInfo } from "./worker-protocol.ts";
+import { maskRefusal } from "./mask-limits.ts";
 
-/** What ctx.secrets.mask (and sensitive outputs) may register: per value, and per attempt in all. */
-export const MAX_MASK_CHARS = 64 * 1024;
-export const MAX_MASKS = 256;
-export const MAX_MASKED_CHARS = 256 * 1024;
+export { MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS } from "./mask-limits.ts";
 
 /** Streams one attempt may have open at once (reads and writes together). */
 const MAX_OPEN_STREAMS = 16;
@@ -77,12 +75,9 @@ export class JobCalls {
       case "secret.mask": {
         // Registered at once, before the plugin's next message is read: its next line is masked.
         if (typeof call.value !== "string") throw new EdgeError("input_invalid", "Cannot mask a value: it must be a string");
-        // Each value costs the job's matcher about 30 encoded forms of its length, rebuilt on the
-        // runner's main thread at the next line: bounded per value and per attempt.
-        if (call.value.length > MAX_MASK_CHARS) throw new EdgeError("input_invalid", `Cannot mask a value of ${call.value.length} characters (at most ${MAX_MASK_CHARS})`);
-        if (this.#masked.count >= MAX_MASKS || this.#masked.chars + call.value.length > MAX_MASKED_CHARS) {
-          throw new EdgeError("input_invalid", `Cannot mask another value for job "${this.#label}": an attempt masks at most ${MAX_MASKS} values and ${MAX_MASKED_CHARS} characters in all`);
-        }
+        // Bounded per value and per attempt (mask-limits.ts); the plugin's side refuses the same first.
+        const refused = maskRefusal(call.value, this.#masked, this.#label);
+        if (refused !== undefined) throw new EdgeError("input_invalid", refused);
         this.#masked.count++;
         this.#masked.chars += call.value.length;
         this.#options.redaction.add(call.value);
