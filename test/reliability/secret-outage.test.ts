@@ -14,7 +14,7 @@ const tmp = tempDir("edge-runner-secret-outage-");
 const vault = await startFakeVault();
 vault.putKv2("kv/app", { token: "vault-value-93817" });
 const token = vault.token();
-const backendsFor = (addr: string) => new SecretBackends({ registerSecret: () => {}, env: { PRESENT: "env-value-55120" }, vault: { addr, token, timeoutMs: 300 } });
+const backendsFor = (addr: string) => new SecretBackends({ registerSecret: () => {}, env: { PRESENT: "env-value-55120" }, envNames: ["PRESENT"], vault: { addr, token, timeoutMs: 300 } });
 let backends = backendsFor(vault.url);
 const { pool } = testPool({
   secrets: (req) => ({ get: (ref: string, signal: AbortSignal) => backends.resolve(ref, { jobId: req.jobId, attempt: req.attempt, ...(req.declaredSecrets === undefined ? {} : { declared: req.declaredSecrets }) }, signal) }),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseReference } from "../../src/secrets/references/reference.ts";
@@ -38,7 +38,7 @@ describe("SecretBackends.resolve()", () => {
   test("checks declarations, resolves env and file, counts outcomes and keeps backend health", async () => {
     const dir = await mkdtemp(join(tmpdir(), "backends-"));
     await writeFile(join(dir, "secret.txt"), "from-a-file-1\n");
-    const backends = new SecretBackends({ registerSecret: () => {}, env: { TOKEN_X: "env-value-123" } });
+    const backends = new SecretBackends({ registerSecret: () => {}, env: { TOKEN_X: "env-value-123" }, envNames: ["TOKEN_X", "NOPE"], fileDir: { path: dir, realPath: await realpath(dir) } });
     const job = (declared: string[]) => ({ jobId: "j1", attempt: 1, declared });
     const signal = new AbortController().signal;
     expect(await backends.resolve("env:TOKEN_X", job(["env:TOKEN_X"]), signal)).toBe("env-value-123");

@@ -7,7 +7,7 @@ import { secretsSection } from "../../src/status/secrets-section.ts";
 import { NOW, snapshotFixture } from "./fixtures.ts";
 
 test("secretsSection() shows each backend's health on /status, the page and /metrics; a failing backend keeps /healthz green", async () => {
-  const backends = new SecretBackends({ registerSecret: () => {}, vault: { addr: "http://127.0.0.1:9", token: "t", timeoutMs: 300 }, env: { A_SECRET: "env-value-9876" }, now: () => NOW - 5000 });
+  const backends = new SecretBackends({ registerSecret: () => {}, vault: { addr: "http://127.0.0.1:9", token: "t", timeoutMs: 300 }, env: { A_SECRET: "env-value-9876" }, envNames: ["A_SECRET"], now: () => NOW - 5000 });
   const signal = new AbortController().signal;
   expect(await backends.resolve("env:A_SECRET", { jobId: "j", attempt: 1, declared: ["env:A_SECRET"] }, signal)).toBe("env-value-9876");
   await backends.resolve("vault:kv/data/x#y", { jobId: "j", attempt: 1, declared: ["vault:kv/data/x#y"] }, signal).catch(() => {});

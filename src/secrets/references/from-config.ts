@@ -6,12 +6,19 @@ import type { Config } from "../../config/resolve.ts";
 import { ConfigError } from "../../config/resolve.ts";
 import { readSecretFile } from "../../config/secret-file.ts";
 import { plainHttpRefusal, publicUrl } from "../../config/url.ts";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import * as nodePath from "node:path";
 import type { SecretBackendsOptions } from "./secret-backends.ts";
+import type { SecretFileDir } from "./local-sources.ts";
+import { ENV_NAME } from "./reference.ts";
 import { errorMessage } from "../../errors.ts";
 
-export function backendOptionsFromConfig(config: Config): Pick<SecretBackendsOptions, "vault" | "gcp"> {
-  const out: Pick<SecretBackendsOptions, "vault" | "gcp"> = {};
+type FromConfig = Pick<SecretBackendsOptions, "vault" | "gcp" | "envNames" | "fileDir">;
+
+export function backendOptionsFromConfig(config: Config): FromConfig {
+  const out: FromConfig = {};
+  if (config.secretEnvNames !== undefined) out.envNames = secretEnvNames(config.secretEnvNames);
+  if (config.secretFileDir !== undefined) out.fileDir = secretFileDir(config.secretFileDir);
   if (config.vaultAddr !== undefined) {
     const refusal = plainHttpRefusal(config.vaultAddr, config.insecure, "Vault");
     if (refusal !== undefined) throw new ConfigError("vaultAddr", refusal);
@@ -50,4 +57,30 @@ export function backendOptionsFromConfig(config: Config): Pick<SecretBackendsOpt
     };
   }
   return out;
+}
+
+const MAX_ENV_NAMES = 256;
+
+/** The env names env: references may read; the runner's own EDGE_RUNNER_* settings never. */
+function secretEnvNames(text: string): readonly string[] {
+  const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  if (names.length === 0 || names.length > MAX_ENV_NAMES) throw new ConfigError("secretEnvNames", `Invalid value for "secretEnvNames": expected 1 to ${MAX_ENV_NAMES} comma-separated environment variable names`);
+  for (const name of names) {
+    if (!ENV_NAME.test(name)) throw new ConfigError("secretEnvNames", `Invalid name "${name.slice(0, 40)}" in "secretEnvNames": expected letters, digits and _, not starting with a digit`);
+    if (name.toUpperCase().startsWith("EDGE_RUNNER_")) throw new ConfigError("secretEnvNames", `Refusing "${name}" in "secretEnvNames": the runner's own settings (EDGE_RUNNER_*) are never readable by jobs`);
+  }
+  return Object.freeze([...new Set(names)]);
+}
+
+function secretFileDir(path: string): SecretFileDir {
+  const absolute = nodePath.resolve(path);
+  let realPath: string;
+  try {
+    realPath = realpathSync(absolute);
+    if (!statSync(realPath).isDirectory()) throw Object.assign(new Error("not a directory"), { code: "ENOTDIR" });
+  } catch (error) {
+    throw new ConfigError("secretFileDir", `Cannot use "secretFileDir" "${path}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
+  }
+  if (realPath === nodePath.parse(realPath).root) throw new ConfigError("secretFileDir", `Refusing "secretFileDir" "${path}": it is the file system's root; name a directory that holds only secrets jobs may read`);
+  return Object.freeze({ path: absolute, realPath });
 }

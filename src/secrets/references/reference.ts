@@ -15,6 +15,8 @@ export type SecretReference =
   | { backend: "file"; raw: string; path: string };
 
 const MAX_REF_CHARS = 512;
+/** An environment variable name as env: references and secretEnvNames spell it. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const VAULT_PATH = /^[A-Za-z0-9_.\-/]+$/;
 const GCP = /^projects\/([a-z0-9-]{1,64})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
 
@@ -31,7 +33,7 @@ export function parseReference(raw: string): SecretReference {
       if (rest === "") throw bad("the secret name is missing");
       return { backend: "controller", raw, name: rest };
     case "env":
-      if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(rest)) throw bad("an environment variable name is letters, digits and _");
+      if (!ENV_NAME.test(rest)) throw bad("an environment variable name is letters, digits and _");
       return { backend: "env", raw, name: rest };
     case "file":
       if (!rest.startsWith("/")) throw bad("a file reference needs an absolute path");

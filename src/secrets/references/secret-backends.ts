@@ -3,9 +3,9 @@
 // use), and records each backend's health and a counter per backend and outcome for /status and
 // /metrics. A backend that is down fails the job that needs it, never the runner's /healthz.
 
-import * as fs from "node:fs/promises";
 import { EdgeError, serializeError } from "../../errors.ts";
 import type { GcpBackend, GcpBackendOptions } from "./gcp-backend.ts";
+import { readEnvReference, readFileReference, type LocalSourcesOptions } from "./local-sources.ts";
 import { BACKENDS, parseReference, type Backend, type SecretReference } from "./reference.ts";
 import type { VaultBackend, VaultBackendOptions } from "./vault-backend.ts";
 
@@ -21,18 +21,15 @@ export interface BackendHealth {
 
 export type ResolveOutcome = "ok" | "not_found" | "denied" | "unavailable" | "invalid" | "error";
 
-export interface SecretBackendsOptions {
+export interface SecretBackendsOptions extends LocalSourcesOptions {
   vault?: Omit<VaultBackendOptions, "registerSecret">;
   gcp?: Omit<GcpBackendOptions, "registerSecret">;
   /** The runner's own scope: backend tokens are registered there. */
   registerSecret: (value: string) => void;
   /** Secrets in the controller's store (controller: and bare names). */
   controller?: (ref: string, job: { jobId: string; attempt: number }, signal: AbortSignal) => Promise<string>;
-  env?: Readonly<Record<string, string | undefined>>;
   now?: () => number;
 }
-
-const MAX_FILE_BYTES = 1024 * 1024;
 
 export class SecretBackends {
   readonly #o: SecretBackendsOptions;
@@ -93,13 +90,10 @@ export class SecretBackends {
       case "controller":
         if (this.#o.controller === undefined) throw new EdgeError("secret_backend_unavailable", `Cannot resolve secret "${ref.raw}": this runner has no controller secret store`);
         return this.#o.controller(ref.raw, job, signal);
-      case "env": {
-        const value = (this.#o.env ?? process.env)[ref.name];
-        if (value === undefined || value === "") throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}": the runner's environment has no variable "${ref.name}"`);
-        return value;
-      }
+      case "env":
+        return readEnvReference(ref, this.#o);
       case "file":
-        return readSecretFile(ref.raw, ref.path);
+        return readFileReference(ref, this.#o);
       case "vault": {
         const vault = this.#o.vault;
         if (vault === undefined) throw new EdgeError("secret_backend_unavailable", `Cannot resolve secret "${ref.raw}": this runner has no Vault configured (vaultAddr)`);
@@ -139,24 +133,5 @@ function outcomeOf(code: string): ResolveOutcome {
     case "secret_backend_unavailable": case "connection_failed": return "unavailable";
     case "secret_reference_invalid": case "config_invalid": return "invalid";
     default: return "error";
-  }
-}
-
-async function readSecretFile(raw: string, path: string): Promise<string> {
-  let handle;
-  try {
-    handle = await fs.open(path, "r");
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new EdgeError(code === "ENOENT" ? "secret_not_found" : "secret_permission_denied", `Cannot resolve secret "${raw}": cannot open the file (${code ?? "error"})`);
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new EdgeError("secret_reference_invalid", `Cannot resolve secret "${raw}": not a regular file`);
-    if (info.size > MAX_FILE_BYTES) throw new EdgeError("secret_reference_invalid", `Cannot resolve secret "${raw}": the file is over ${MAX_FILE_BYTES} bytes`);
-    // One trailing newline is what editors and `echo` add; it is not part of the secret.
-    return (await handle.readFile("utf8")).replace(/\r?\n$/, "");
-  } finally {
-    await handle.close();
   }
 }
