@@ -7,7 +7,7 @@ import { readSecretFile } from "../config/secret-file.ts";
 import { redactor } from "../log/redact.ts";
 import type { Logger } from "../log/logger.ts";
 import { EdgeConnection } from "../controller/edge/edge-connection.ts";
-import { ResultSpool } from "../controller/edge/result-spool.ts";
+import { ResultSpoolFront } from "../controller/edge/result-spool-front.ts";
 import { sleep } from "../util/time.ts";
 import { openStorageService } from "../storage/open-store.ts";
 import { storageSection } from "../status/storage-section.ts";
@@ -128,7 +128,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     onProtocolError: () => metrics.protocolError(),
     onReconnect: () => metrics.reconnected(),
     onLogLinesDropped: (lines) => metrics.logLinesDropped(lines),
-    resultSpool: new ResultSpool({ dir: join(config.dataDir, "results"), apiKey, logger, sleep }),
+    // The spool's code loads only when a result waits on disk or must be saved (result-spool-front.ts).
+    resultSpool: new ResultSpoolFront({ dir: join(config.dataDir, "results"), apiKey, logger, sleep }),
     insecure: config.insecure,
     onConnectFailure: () => metrics.connectFailed(),
   }));

@@ -64,6 +64,8 @@ describe("modules loaded at start-up", async () => {
       "bundle verification": /src\/plugin-bundles\/(?!bundle-errors\.ts$)/,
       jose: /node_modules\/jose\//,
       "controller secrets": /src\/runner\/controller-secrets\.ts$/,
+      // Loaded by result-spool-front.ts when a saved result waits at start or one must be saved.
+      "the result spool": /src\/controller\/edge\/result-spool\.ts$/,
     };
     for (const [name, pattern] of Object.entries(jobOnly)) expect({ name, found: all.some((f) => pattern.test(f)) }).toEqual({ name, found: true });
     const loaded = [...staticClosure(meta, "src/main.ts"), ...staticClosure(meta, "src/cli/run-command.ts")];

@@ -5,7 +5,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { Timers } from "../../util/time.ts";
 import type { TransportOpener } from "./opener.ts";
 import type { TransportKind } from "./transport.ts";
-import type { ResultSpool } from "./result-spool.ts";
+import type { ResultSpooling } from "./result-spool-front.ts";
 import type { ControllerClient } from "../../platform/controller-client.ts";
 
 export interface EdgeConnectionOptions {
@@ -28,8 +28,8 @@ export interface EdgeConnectionOptions {
   onTick?: (loop: string, maxSilenceMs: number) => void;
   onProtocolError?: () => void;
   onReconnect?: () => void;
-  /** Where results wait across restarts while the controller has not acknowledged them (result-spool.ts). */
-  resultSpool?: ResultSpool;
+  /** Where results wait across restarts while the controller has not acknowledged them (result-spool.ts, loaded through result-spool-front.ts). */
+  resultSpool?: ResultSpooling;
   /** Log lines of a job dropped because the controller did not take them fast enough (job-outbox.ts). */
   onLogLinesDropped?: (lines: number) => void;
   /** Started with --insecure: every (re)connect logs a warning, so it is never silent. */

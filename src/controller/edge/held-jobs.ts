@@ -4,14 +4,14 @@
 
 import type { RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { JobOutbox, JobOutboxOptions } from "./job-outbox.ts";
-import type { ResultSpool } from "./result-spool.ts";
+import type { ResultSpooling } from "./result-spool-front.ts";
 
 export class HeldJobs {
   readonly #jobs = new Map<string, JobOutbox>();
   readonly #flushWaiters = new Set<() => void>();
-  readonly #spool: ResultSpool | undefined;
+  readonly #spool: ResultSpooling | undefined;
 
-  constructor(spool: ResultSpool | undefined) {
+  constructor(spool: ResultSpooling | undefined) {
     this.#spool = spool;
   }
 

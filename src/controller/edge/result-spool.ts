@@ -15,6 +15,7 @@ import { parseRunnerMessage, type JobOffer, type RunnerMessage } from "../../pro
 import type { AtRestCipher } from "../../secrets/at-rest.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
+import { SPOOL_FILE_SUFFIX as SUFFIX, type ResultSpooling } from "./result-spool-front.ts";
 
 export interface ResultSpoolOptions {
   /** `<dataDir>/results` */
@@ -27,12 +28,11 @@ export interface ResultSpoolOptions {
   afterMs?: number;
 }
 
-const SUFFIX = ".result.json";
 /** The outbox keeps at most 8 MiB of lines and a 1 MiB result; a bigger file is not ours. */
 const MAX_FILE_CHARS = 32 * 1024 * 1024;
 const context = (key: string): string => `edge result ${key}`;
 
-export class ResultSpool {
+export class ResultSpool implements ResultSpooling {
   readonly dir: string;
   readonly #o: ResultSpoolOptions;
   /** Made at the first save or restore: an idle runner with nothing saved never loads node:crypto (test/performance/lazy-modules.test.ts). */
