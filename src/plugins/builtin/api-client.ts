@@ -2,7 +2,10 @@
 // errors, 5xx, 429 and rate limits with their reset time) with full-jitter backoff, and errors
 // that name the integration and the call but never a credential. A call that is not idempotent
 // (a trigger) is retried only when the server surely did not act on it (429, a refused
-// connection) unless the caller supplies `alreadyDone` to check first.
+// connection) unless the caller supplies `alreadyDone` to check first. Rate limits pace the
+// client, not one call: after an answer that says the budget is spent (a 429, GitHub's 403, or a
+// success with `x-ratelimit-remaining: 0` or Azure's `Retry-After`), no call goes out before the
+// time the API named, and only the job's cancel or timeout ends that wait sooner.
 
 import { Backoff } from "../../util/backoff.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
@@ -11,8 +14,14 @@ import { sleep as realSleep } from "../../util/time.ts";
 import type { ActionContext } from "../sdk.ts";
 
 const BODY_MAX = 4 * 1024 * 1024;
-/** A rate-limit reset further away than this fails the call instead of holding the job. */
-const LONGEST_WAIT_MS = 15 * 60_000;
+/**
+ * A rate-limit wait longer than this fails the call instead of holding the job: GitHub's hourly
+ * window is the longest any of these APIs documents, so a longer Retry-After is an outage or a ban.
+ * Shorter waits are waited out; the job's timeout and cancel still end them (the sleep takes the signal).
+ */
+export const LONGEST_WAIT_MS = 65 * 60_000;
+/** GitHub: a secondary rate limit that names no time: "wait for at least one minute", longer each time. */
+const UNTIMED_WAIT_MS = 60_000;
 
 export interface ApiCall {
   /** "GitHub", "GitLab", "Azure DevOps": named in every error. */
@@ -51,6 +60,10 @@ export interface ApiClientOptions {
 export class ApiClient {
   readonly #ctx: ActionContext;
   readonly #o: Required<ApiClientOptions>;
+  /** No call is sent before this time (epoch ms): the API said its budget is spent until then. */
+  #notBefore = 0;
+  /** The hold was already logged (a rate-limit answer says why it waits). */
+  #holdLogged = false;
 
   constructor(ctx: ActionContext, options: ApiClientOptions = {}) {
     this.#ctx = ctx;
@@ -61,37 +74,49 @@ export class ApiClient {
     const backoff = new Backoff({ minMs: this.#o.minBackoffMs, maxMs: this.#o.maxBackoffMs });
     const signal = call.signal ?? this.#ctx.signal;
     const where = `${call.integration}: cannot ${call.call} (${call.method} ${safeUrl(call.url)})`;
+    let untimed = 0;
     for (let attempt = 1; ; attempt++) {
+      await this.#paced(where, signal);
       if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
       let response: Response;
       try {
         response = await fetch(call.url, this.#init(call, signal));
       } catch (error) {
         if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
+        // Runtimes quote the URL in some fetch errors (Node: "…a URL that includes credentials: …").
+        const why = scrubUrls(errorMessage(error));
         // Refused means nothing was sent; a reset or timeout may have reached the server.
-        const notSent = /ECONNREFUSED|Unable to connect|connection refused/i.test(errorMessage(error));
+        const notSent = /ECONNREFUSED|Unable to connect|connection refused/i.test(why);
         if (await this.#mayRetry(call, attempt, notSent)) {
-          this.#note(`${where}: ${errorMessage(error)}; retrying`);
+          this.#note(`${where}: ${why}; retrying`);
           await this.#o.sleep(backoff.next(), signal);
           continue;
         }
-        throw new EdgeError("connection_failed", `${where}: ${errorMessage(error)}`, { retryable: true });
+        throw new EdgeError("connection_failed", `${where}: ${why}`, { retryable: true });
       }
-      const wait = rateLimitWaitMs(response, this.#o.now());
+      const accepted = call.accept?.includes(response.status) === true || (response.status >= 200 && response.status < 300 && response.status !== 203);
+      // A 403 is a rate limit or a refusal: GitHub's secondary limit may say so only in the body.
+      const text = accepted ? undefined : await bodyText(response);
+      let wait = accepted ? undefined : rateLimitWaitMs(response, this.#o.now());
+      if (wait === undefined && response.status === 403 && /rate limit/i.test(text ?? "")) wait = UNTIMED_WAIT_MS * 2 ** Math.min(untimed++, 6);
       if (wait !== undefined) {
-        await response.body?.cancel().catch(() => undefined);
         if (wait > LONGEST_WAIT_MS || attempt >= this.#o.maxAttempts) {
           throw new EdgeError("integration_failed", `${where}: rate limited (answer ${response.status}) for ${Math.ceil(wait / 1000)} s more`, { retryable: true });
         }
         // The server refused the request outright: even a trigger is safe to send again.
         this.#note(`${where}: rate limited (${response.status}); waiting ${Math.ceil(wait / 1000)} s as the API asks`);
-        await this.#o.sleep(Math.max(wait, 50), signal);
+        this.#holdFor(Math.max(wait, 50));
+        this.#holdLogged = true;
         continue;
       }
-      if (call.accept?.includes(response.status) === true || (response.status >= 200 && response.status < 300 && response.status !== 203)) {
-        return { status: response.status, headers: response.headers, body: (await readBody(response, where)) as T };
+      if (accepted) {
+        const body = (await readBody(response, where)) as T;
+        // A success can still say the budget is spent: the next call waits instead of being refused.
+        const pace = paceMs(response, this.#o.now());
+        if (pace !== undefined) this.#holdFor(Math.min(pace, LONGEST_WAIT_MS));
+        return { status: response.status, headers: response.headers, body };
       }
-      const detail = await errorDetail(response);
+      const detail = errorDetail(text ?? "");
       if (response.status === 401 || response.status === 403 || response.status === 203) {
         // 203 is how Azure DevOps answers a bad PAT on some routes: a sign-in page.
         throw new EdgeError("integration_unauthorized", `${where}: the credentials were refused (${response.status}${detail})`);
@@ -103,6 +128,20 @@ export class ApiClient {
       }
       throw new EdgeError("integration_failed", `${where}: answer ${response.status}${detail}`, { retryable: response.status >= 500 });
     }
+  }
+
+  #holdFor(ms: number): void {
+    this.#notBefore = Math.max(this.#notBefore, this.#o.now() + ms);
+  }
+
+  /** Waits until the API's named time; a cancel or timeout of the job (the signal) ends the wait. */
+  async #paced(where: string, signal: AbortSignal): Promise<void> {
+    const wait = this.#notBefore - this.#o.now();
+    if (wait <= 0) return;
+    if (!this.#holdLogged && wait > 1000) this.#ctx.log.info(`${where}: waiting ${Math.ceil(wait / 1000)} s for the API's rate limit to reset`);
+    this.#holdLogged = false;
+    await this.#o.sleep(wait, signal);
+    if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled while waiting for the API's rate limit to reset`);
   }
 
   #init(call: ApiCall, signal: AbortSignal): RequestInit {
@@ -141,9 +180,10 @@ export class AlreadyDone extends Error {
 
 /** How long the API asks us to wait, or undefined when this is no rate-limit answer. */
 export function rateLimitWaitMs(response: Response, now: number): number | undefined {
-  const limited = response.status === 429 || (response.status === 403 && response.headers.get("x-ratelimit-remaining") === "0");
-  if (!limited) return undefined;
   const retryAfter = response.headers.get("retry-after");
+  // GitHub's secondary limits answer 403 (or 429) with retry-after and a remaining budget above 0.
+  const limited = response.status === 429 || (response.status === 403 && (response.headers.get("x-ratelimit-remaining") === "0" || retryAfter !== null));
+  if (!limited) return undefined;
   if (retryAfter !== null) {
     const seconds = Number(retryAfter);
     if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 86_400) * 1000;
@@ -153,7 +193,22 @@ export function rateLimitWaitMs(response: Response, now: number): number | undef
   const reset = Number(response.headers.get("x-ratelimit-reset") ?? response.headers.get("ratelimit-reset") ?? NaN);
   // GitHub and GitLab send an epoch second; a small number is seconds from now (RateLimit-Reset draft).
   if (Number.isFinite(reset)) return reset > 1e9 ? Math.max(0, reset * 1000 - now) : reset * 1000;
-  return 60_000;
+  return UNTIMED_WAIT_MS;
+}
+
+/**
+ * After a success: how long before the next call, when the answer says the budget is spent
+ * (Azure DevOps sends Retry-After on answers it delayed; GitHub and GitLab a remaining count of 0
+ * with the reset time), or undefined.
+ */
+export function paceMs(response: Response, now: number): number | undefined {
+  const retryAfter = Number(response.headers.get("retry-after") ?? NaN);
+  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter, 86_400) * 1000;
+  const remaining = response.headers.get("x-ratelimit-remaining") ?? response.headers.get("ratelimit-remaining");
+  if (remaining !== "0") return undefined;
+  const reset = Number(response.headers.get("x-ratelimit-reset") ?? response.headers.get("ratelimit-reset") ?? NaN);
+  if (!Number.isFinite(reset)) return undefined;
+  return reset > 1e9 ? Math.max(0, reset * 1000 - now) : reset * 1000;
 }
 
 async function readBody(response: Response, where: string): Promise<unknown> {
@@ -177,25 +232,34 @@ async function readCapped(response: Response, max: number, where: string): Promi
   return new TextDecoder().decode(buffer);
 }
 
-/** The API's own message, short and on one line (APIs do not echo credentials in them). */
-async function errorDetail(response: Response): Promise<string> {
+/** An error answer's body (at most 64 KiB), or "" when it cannot be read. */
+async function bodyText(response: Response): Promise<string> {
   try {
-    const text = (await readCapped(response, 64 * 1024, "")).trim();
-    let message = text;
-    try {
-      const json = JSON.parse(text) as { message?: unknown; error?: unknown; error_description?: unknown };
-      const m = json.message ?? json.error_description ?? json.error;
-      message = typeof m === "string" ? m : JSON.stringify(m ?? json);
-    } catch {
-      // not JSON: an HTML sign-in page says nothing useful
-      if (text.startsWith("<")) message = "";
-    }
-    // Cut at a space: the runner redacts the job's error only later (clip-words.ts).
-    message = clipWords(message.replace(/\s+/g, " "), 200);
-    return message === "" ? "" : `: ${message}`;
+    return (await readCapped(response, 64 * 1024, "")).trim();
   } catch {
     return "";
   }
+}
+
+/** The API's own message, short and on one line (APIs do not echo credentials in them). */
+function errorDetail(text: string): string {
+  let message = text;
+  try {
+    const json = JSON.parse(text) as { message?: unknown; error?: unknown; error_description?: unknown };
+    const m = json.message ?? json.error_description ?? json.error;
+    message = typeof m === "string" ? m : JSON.stringify(m ?? json);
+  } catch {
+    // not JSON: an HTML sign-in page says nothing useful
+    if (text.startsWith("<")) message = "";
+  }
+  // Cut at a space: the runner redacts the job's error only later (clip-words.ts).
+  message = scrubUrls(clipWords(message.replace(/\s+/g, " "), 200));
+  return message === "" ? "" : `: ${message}`;
+}
+
+/** `text` with every URL in it cut to its origin and path: no credentials, no query. */
+export function scrubUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => safeUrl(url));
 }
 
 /** The URL without query or credentials, for messages. */
