@@ -39,7 +39,7 @@ export function backendOptionsFromConfig(config: Config): FromConfig {
       addr: config.vaultAddr,
       timeoutMs: config.vaultTimeoutMs,
       appRoleMount: config.vaultAppRoleMount,
-      ...(token === undefined ? {} : { token }),
+      ...(token === undefined ? {} : { token, tokenFile: config.vaultTokenFile! }),
       ...(config.vaultRoleId === undefined ? {} : { roleId: config.vaultRoleId }),
       ...(secretId === undefined ? {} : { secretId }),
       ...(config.vaultNamespace === undefined ? {} : { namespace: config.vaultNamespace }),

@@ -1,16 +1,22 @@
-// `vault:` references through node-vault (loaded only when a runner uses Vault). Token or AppRole
-// auth; KV v2 (a path whose second segment is `data`, answer in data.data, `?version=N`) and
+// `vault:` references through node-vault (loaded only when a runner uses Vault). Token (a token
+// file is re-read when it changes, as Vault Agent rewrites it) or AppRole auth; KV v2 (a path whose second segment is `data`, answer in data.data, `?version=N`) and
 // KV v1 (answer in data); a namespace header; the token renewed before its TTL runs out and,
 // with AppRole, a new login when renewal or a read is refused; a custom CA; a timeout per call.
-// Errors say which reference and which Vault, never a value or a token.
+// Calls go through vault-transport.ts (no redirects, bounded answers); nothing is taken from
+// VAULT_* variables. Errors say which reference and which Vault, never a value or a token.
 
 import { EdgeError, type ErrorCode } from "../../errors.ts";
 import type { SecretReference } from "./reference.ts";
 import { clipWords } from "../../util/clip-words.ts";
+import { readSecretFile } from "../../config/secret-file.ts";
+import { statSync } from "node:fs";
+import { vaultTransport } from "./vault-transport.ts";
 
 export interface VaultBackendOptions {
   addr: string;
   token?: string;
+  /** Where `token` came from: re-read when it changes, or when Vault refuses the token. */
+  tokenFile?: string;
   roleId?: string;
   secretId?: string;
   /** AppRole mount point; default "approle". */
@@ -25,6 +31,8 @@ export interface VaultBackendOptions {
 
 interface VaultClient {
   token: string | undefined;
+  namespace: string | undefined;
+  pathPrefix: string;
   read(path: string, options?: unknown): Promise<any>;
   approleLogin(args: { role_id: string; secret_id: string; mount_point?: string }): Promise<any>;
   tokenRenewSelf(args?: unknown): Promise<any>;
@@ -34,6 +42,8 @@ interface VaultClient {
 /** Renew when this share of the TTL has passed (Vault's own agents renew at about two thirds). */
 const RENEW_AT = 2 / 3;
 const MAX_VALUE_CHARS = 1024 * 1024;
+/** Largest answer read from Vault; a KV read of a 1 MiB value as JSON fits. */
+export const MAX_VAULT_ANSWER_BYTES = 2 * 1024 * 1024;
 
 export class VaultBackend {
   readonly #o: VaultBackendOptions;
@@ -42,6 +52,8 @@ export class VaultBackend {
   /** When the token needs renewing (epoch ms); undefined: not known yet; Infinity: never expires. */
   #renewAt: number | undefined;
   #loginInFlight: Promise<void> | undefined;
+  /** The token file's identity (inode, size, mtime) when last read. */
+  #tokenFileStamp: string | undefined;
 
   constructor(options: VaultBackendOptions) {
     this.#o = options;
@@ -57,15 +69,15 @@ export class VaultBackend {
 
   async read(ref: Extract<SecretReference, { backend: "vault" }>): Promise<string> {
     const client = await this.#ensureClient();
+    this.#syncTokenFile(client, ref.raw, false);
     await this.#ensureToken(client, ref.raw);
     const path = ref.version === undefined ? ref.path : `${ref.path}?version=${ref.version}`;
     let body: any;
     try {
       body = await client.read(path);
     } catch (error) {
-      // A token revoked or expired early: with AppRole, log in again once and retry.
-      if (statusOf(error) === 403 && this.#canLogin()) {
-        await this.#login(client, ref.raw);
+      // A token revoked or expired early: a rewritten token file or a new AppRole login, once.
+      if (statusOf(error) === 403 && (await this.#recover(client, ref.raw))) {
         try {
           body = await client.read(path);
         } catch (retryError) {
@@ -92,19 +104,54 @@ export class VaultBackend {
     return this.#o.roleId !== undefined && this.#o.secretId !== undefined;
   }
 
+  /** A new token (from the file, or by AppRole) after Vault refused the current one; false: none. */
+  async #recover(client: VaultClient, ref: string): Promise<boolean> {
+    if (this.#syncTokenFile(client, ref, true)) return true;
+    if (!this.#canLogin()) return false;
+    await this.#login(client, ref);
+    return true;
+  }
+
+  /** Takes the token file's token when the file changed (or `force`); true when the token changed. */
+  #syncTokenFile(client: VaultClient, ref: string, force: boolean): boolean {
+    const file = this.#o.tokenFile;
+    if (file === undefined) return false;
+    let token: string;
+    let stamp: string;
+    try {
+      const info = statSync(file);
+      stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
+      if (!force && stamp === this.#tokenFileStamp) return false;
+      // The same rule as at start: a regular file no other user can read, not empty.
+      token = readSecretFile(file, "vaultTokenFile");
+    } catch (error) {
+      throw new EdgeError("config_invalid", `Cannot resolve secret "${ref}" from ${this.label}: ${clipWords((error as Error).message ?? String(error), 300)}`);
+    }
+    this.#tokenFileStamp = stamp;
+    if (token === client.token) return false;
+    this.#o.registerSecret?.(token);
+    client.token = token;
+    this.#renewAt = undefined; // a new token: its TTL is looked up again
+    return true;
+  }
+
   async #ensureClient(): Promise<VaultClient> {
     this.#client ??= (async () => {
-      // Loaded here, at first use: a runner that uses no Vault never loads node-vault (or axios).
+      // Loaded here, at first use: a runner that uses no Vault never loads node-vault.
       const { default: nodeVault } = (await import("node-vault")) as unknown as { default: (config: unknown) => VaultClient };
-      return nodeVault({
+      const client = nodeVault({
         apiVersion: "v1",
         endpoint: this.#o.addr,
-        ...(this.#o.token === undefined ? {} : { token: this.#o.token }),
-        ...(this.#o.namespace === undefined ? {} : { namespace: this.#o.namespace }),
-        // strictSSL would otherwise follow VAULT_SKIP_VERIFY from the environment.
-        rpDefaults: { timeout: this.#o.timeoutMs, strictSSL: true },
-        requestOptions: { timeout: this.#o.timeoutMs, ...(this.#o.caPem === undefined ? {} : { ca: this.#o.caPem }) },
+        // Its debug output would print request bodies (an AppRole secret_id) when DEBUG is set.
+        debug: () => {},
+        "request-promise": vaultTransport({ timeoutMs: this.#o.timeoutMs, maxBytes: MAX_VAULT_ANSWER_BYTES, ...(this.#o.caPem === undefined ? {} : { caPem: this.#o.caPem }) }),
       });
+      // node-vault fills what the config leaves unset from VAULT_TOKEN, VAULT_NAMESPACE and
+      // VAULT_PREFIX; the runner uses only what its own config says.
+      client.token = this.#o.token;
+      client.namespace = this.#o.namespace;
+      client.pathPrefix = "";
+      return client;
     })();
     return this.#client;
   }
@@ -122,8 +169,7 @@ export class VaultBackend {
         const ttl = Number(info?.data?.ttl ?? 0);
         this.#renewAt = ttl > 0 && info?.data?.renewable !== false ? this.#now() + ttl * 1000 * RENEW_AT : ttl > 0 ? this.#now() + ttl * 1000 : Infinity;
       } catch (error) {
-        if (statusOf(error) === 403 && this.#canLogin()) await this.#login(client, ref);
-        else throw this.#failure(error, ref);
+        if (!(statusOf(error) === 403 && (await this.#recover(client, ref)))) throw this.#failure(error, ref);
       }
       return;
     }
@@ -132,9 +178,9 @@ export class VaultBackend {
       const answer = await client.tokenRenewSelf();
       this.#setLease(answer?.auth);
     } catch (error) {
-      // Renewal refused (max TTL reached, token revoked): log in again when we can.
-      if (this.#canLogin() && statusOf(error) !== undefined && statusOf(error)! < 500) await this.#login(client, ref);
-      else throw this.#failure(error, ref);
+      // Renewal refused (max TTL reached, token revoked): a rewritten token file or a new login.
+      const status = statusOf(error);
+      if (!(status !== undefined && status >= 400 && status < 500 && (await this.#recover(client, ref)))) throw this.#failure(error, ref);
     }
   }
 
@@ -166,6 +212,12 @@ export class VaultBackend {
     const status = statusOf(error);
     const detail = vaultErrors(error);
     const where = `Cannot resolve secret "${ref}" from ${this.label}`;
+    // The transport's own refusal (an answer too large).
+    if (error instanceof EdgeError) return new EdgeError(error.code, `${where}: ${error.message}`);
+    // The token is never sent to where a redirect points (a standby node, or anyone).
+    if (status !== undefined && status >= 300 && status < 400) {
+      return new EdgeError("secret_backend_unavailable", `${where}: Vault answered a redirect (${status}), not followed; point vaultAddr at the active node or its load balancer`, { retryable: true });
+    }
     let code: ErrorCode;
     let why: string;
     if (status === 404) [code, why] = ["secret_not_found", "no secret at that path (404)"];
