@@ -7,11 +7,25 @@ import type { SubmitJobInput } from "../reference-controller/controller-core.ts"
 import type { JobEvent } from "../reference-controller/job-logs.ts";
 import type { RunnerInfo } from "../reference-controller/runner-registry.ts";
 import { publicUrl } from "../config/url.ts";
+import { nestsDeeperThan } from "../util/json-bounds.ts";
+import { readLimitedText } from "../util/read-limited.ts";
+
+/**
+ * The largest answer the client reads (a page of 1,000 jobs or 10,000 log events fits); a larger
+ * one is refused as it arrives, never held whole.
+ */
+export const DEFAULT_MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+/** An error answer is `{"error": {"code", "message"}}`; its body is read only this far. */
+const MAX_ERROR_ANSWER_BYTES = 64 * 1024;
+/** Deeper than a job (its input and output nest at most 64 levels) inside a list can be. */
+const MAX_ANSWER_DEPTH = 100;
 
 export interface AdminClientOptions {
   baseUrl: string;
   adminToken: string;
   fetch?: typeof fetch;
+  /** Default DEFAULT_MAX_ANSWER_BYTES. */
+  maxAnswerBytes?: number;
 }
 
 /** The body of POST /api/v1/jobs: the controller's own submit input. */
@@ -39,11 +53,26 @@ export class AdminClient {
   readonly baseUrl: string;
   readonly #token: string;
   readonly #fetch: typeof fetch;
+  readonly #maxAnswerBytes: number;
 
   constructor(options: AdminClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#token = options.adminToken;
     this.#fetch = options.fetch ?? fetch;
+    this.#maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+  }
+
+  /** The answer's text, refused (protocol_error) as soon as it passes `maxBytes`. */
+  async #text(response: Response, what: string, maxBytes: number): Promise<string> {
+    return readLimitedText(response.body, {
+      maxBytes,
+      tooLarge: () => {
+        throw new AdminApiError(response.status, "protocol_error", `${what} answered ${response.status} with a body larger than ${maxBytes} bytes`, false);
+      },
+      broken: (error) => {
+        throw new AdminApiError(0, "connection_failed", `${what}: the controller's answer broke off (${errorMessage(error)})`, true);
+      },
+    });
   }
 
   async #call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
@@ -59,16 +88,22 @@ export class AdminClient {
     } catch (error) {
       throw new AdminApiError(0, "connection_failed", `Cannot reach the controller at ${publicUrl(this.baseUrl)}: ${errorMessage(error)}`, true);
     }
-    const text = await response.text();
+    const text = await this.#text(response, `${method} ${path}`, response.ok ? this.#maxAnswerBytes : MAX_ERROR_ANSWER_BYTES);
     let parsed: unknown;
     try {
       parsed = text === "" ? {} : JSON.parse(text);
     } catch {
       throw new AdminApiError(response.status, "protocol_error", `${method} ${path} answered ${response.status} with a body that is not JSON`, false);
     }
+    // The commands print what they get: JSON.stringify throws on a value nested thousands deep.
+    if (nestsDeeperThan(parsed, MAX_ANSWER_DEPTH)) {
+      throw new AdminApiError(response.status, "protocol_error", `${method} ${path} answered ${response.status} with JSON nested deeper than ${MAX_ANSWER_DEPTH} levels`, false);
+    }
     if (!response.ok) {
-      const error = (parsed as { error?: { code?: string; message?: string } }).error;
-      throw new AdminApiError(response.status, error?.code ?? "unknown", error?.message ?? `${method} ${path} answered ${response.status}`, response.status >= 500 || response.status === 429);
+      const error = (parsed as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+      const code = typeof error?.code === "string" ? error.code.slice(0, 128) : "unknown";
+      const message = typeof error?.message === "string" ? error.message : `${method} ${path} answered ${response.status}`;
+      throw new AdminApiError(response.status, code, message, response.status >= 500 || response.status === 429);
     }
     return parsed as T;
   }
@@ -125,9 +160,9 @@ export class AdminClient {
     if (!response.ok || response.body === null) {
       let error: { code?: string; message?: string } | undefined;
       try {
-        error = ((await response.json()) as { error?: { code?: string; message?: string } }).error;
+        error = (JSON.parse(await this.#text(response, `GET ${path}`, MAX_ERROR_ANSWER_BYTES)) as { error?: { code?: string; message?: string } }).error;
       } catch {
-        // not JSON: the status says enough
+        // not JSON, or past the cap: the status says enough
       }
       throw new AdminApiError(response.status, error?.code ?? "unknown", error?.message ?? `GET ${path} answered ${response.status}`, response.status >= 500);
     }

@@ -2,7 +2,11 @@
 // answers 200 (systemd's ExecStartPost waits on this before the unit counts as started).
 
 import { errorMessage } from "../errors.ts";
+import { readLimitedText } from "../util/read-limited.ts";
 import { realTimers, type Timers } from "../util/time.ts";
+
+/** /healthz and /readyz answer a line or two; a larger answer is no health answer. */
+export const MAX_PROBE_ANSWER_BYTES = 64 * 1024;
 
 export type ProbeResult = { ok: true; status: number; body: string } | { ok: false; status?: number; reason: string };
 
@@ -16,7 +20,13 @@ export interface ProbeOptions {
 export async function probeOnce(options: ProbeOptions): Promise<ProbeResult> {
   try {
     const response = await (options.fetch ?? fetch)(options.url, { signal: AbortSignal.timeout(options.requestTimeoutMs ?? 2000) });
-    const body = (await response.text()).slice(0, 2000);
+    const text = await readLimitedText(response.body, {
+      maxBytes: MAX_PROBE_ANSWER_BYTES,
+      tooLarge: () => {
+        throw new Error(`HTTP ${response.status} with an answer larger than ${MAX_PROBE_ANSWER_BYTES} bytes`);
+      },
+    });
+    const body = text.slice(0, 2000);
     if (response.status === 200) return { ok: true, status: 200, body };
     return { ok: false, status: response.status, reason: `HTTP ${response.status}${body === "" ? "" : `: ${body.trim().slice(0, 200)}`}` };
   } catch (error) {

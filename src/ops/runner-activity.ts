@@ -4,6 +4,10 @@
 
 import { connect } from "node:net";
 import { EdgeError, errorMessage } from "../errors.ts";
+import { readLimitedText } from "../util/read-limited.ts";
+
+/** A runner's /status is a few KiB (running jobs, recent results); more is not a runner's status. */
+export const MAX_STATUS_ANSWER_BYTES = 4 * 1024 * 1024;
 
 export type RunnerActivity =
   | { kind: "not_running" }
@@ -26,7 +30,13 @@ export async function runnerActivity(options: RunnerActivityOptions): Promise<Ru
   try {
     const response = await (options.fetch ?? fetch)(target, { signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    body = await response.json();
+    const text = await readLimitedText(response.body, {
+      maxBytes: MAX_STATUS_ANSWER_BYTES,
+      tooLarge: () => {
+        throw new Error(`more than ${MAX_STATUS_ANSWER_BYTES} bytes`);
+      },
+    });
+    body = JSON.parse(text);
   } catch (error) {
     throw new EdgeError("busy", `Cannot tell whether jobs are running: "${target}" answered ${errorMessage(error)}`);
   }
@@ -34,7 +44,11 @@ export async function runnerActivity(options: RunnerActivityOptions): Promise<Ru
   if (typeof snapshot.state !== "string" || !Array.isArray(snapshot.running)) {
     throw new EdgeError("busy", `Cannot tell whether jobs are running: "${target}" did not answer a runner status`);
   }
-  const jobIds = snapshot.running.map((job) => String((job as { jobId?: unknown }).jobId ?? "?"));
+  // Only a string is a job id: String() of a deeply nested array recurses until the stack overflows.
+  const jobIds = snapshot.running.map((job) => {
+    const id = (job as { jobId?: unknown } | null)?.jobId;
+    return typeof id === "string" ? id.slice(0, 200) : "?";
+  });
   return jobIds.length === 0 ? { kind: "idle", state: snapshot.state } : { kind: "busy", state: snapshot.state, jobIds };
 }
 

@@ -22,11 +22,14 @@ import { encryptSecretInputs, parseSecretInputs } from "./secret-inputs.ts";
 import type { AtRestCipher } from "../secrets/at-rest.ts";
 import { openSensitiveOutput } from "../secrets/sensitive-outputs.ts";
 import { EdgeError } from "../errors.ts";
+import { readLimitedText } from "../util/read-limited.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 
 const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
 const MAX_WAIT_MS = 5 * 60_000;
 const DEFAULT_WAIT_MS = 30_000;
+/** An approve/reject body is `{"comment": "..."}`; read no further than this. */
+const MAX_DECISION_BODY_BYTES = 8192;
 
 /** What the jobs routes need beyond the core: the current encryption keys of a group's runners. */
 export type GroupKeys = (group: string) => RunnerPublicJwk[];
@@ -85,10 +88,17 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
   for (const decision of ["approved", "rejected"] as const) {
     app.post(`/:id/${decision === "approved" ? "approve" : "reject"}`, async function decide(c) {
       const action = `${decision === "approved" ? "approve" : "reject"} a job`;
-      const text = await c.req.text();
+      const text = await readLimitedText(c.req.raw.body, {
+        maxBytes: MAX_DECISION_BODY_BYTES,
+        tooLarge: () => {
+          throw invalid(`Cannot ${action}: the body is over 8 KiB`);
+        },
+        broken: () => {
+          throw invalid(`Cannot ${action}: the body broke off before its end`);
+        },
+      });
       let comment: string | undefined;
       if (text.trim() !== "") {
-        if (text.length > 8192) throw invalid(`Cannot ${action}: the body is over 8 KiB`);
         let body: Obj;
         try {
           body = asObject(JSON.parse(text), action);

@@ -36,3 +36,8 @@ export async function readLimited(body: ReadableStream<Uint8Array> | null | unde
   }
   return chunks.length === 0 ? new Uint8Array(0) : concatBytes(chunks);
 }
+
+/** The body as UTF-8 text, read through readLimited (a lone or cut sequence becomes U+FFFD). */
+export async function readLimitedText(body: ReadableStream<Uint8Array> | null | undefined, options: ReadLimitedOptions): Promise<string> {
+  return new TextDecoder().decode(await readLimited(body, options));
+}

@@ -6,6 +6,8 @@ import { EdgeError, errorMessage } from "../../errors.ts";
 import { MANIFEST_HEADER, SIGNATURE_HEADER } from "../../reference-controller/bundle-routes.ts";
 import { parseManifest, pluginRef, type BundleManifest } from "../../plugin-bundles/manifest.ts";
 import { publicUrl } from "../../config/url.ts";
+import { objectOf } from "../../util/json-answer.ts";
+import { readLimitedText } from "../../util/read-limited.ts";
 
 export interface PublishBundleOptions {
   bundlePath: string;
@@ -26,6 +28,7 @@ export interface PublishResult {
 }
 
 const CHUNK = 64 * 1024;
+const MAX_PUBLISH_ANSWER_BYTES = 64 * 1024;
 
 export async function publishBundle(options: PublishBundleOptions): Promise<PublishResult> {
   const read = async (path: string, what: string) => {
@@ -78,10 +81,16 @@ export async function publishBundle(options: PublishBundleOptions): Promise<Publ
   } catch (error) {
     throw new EdgeError("connection_failed", `Cannot publish bundle "${ref}" to "${publicUrl(options.controllerUrl)}": ${errorMessage(error)}`, { retryable: true });
   }
-  const text = await response.text();
+  // The answer is `{"created"}` or `{"error"}`; more is read no further.
+  const text = await readLimitedText(response.body, {
+    maxBytes: MAX_PUBLISH_ANSWER_BYTES,
+    tooLarge: () => {
+      throw new EdgeError("protocol_error", `Cannot publish bundle "${ref}": the controller answered ${response.status} with a body larger than ${MAX_PUBLISH_ANSWER_BYTES} bytes`);
+    },
+  });
   let answer: { created?: unknown; error?: { code?: unknown; message?: unknown } } = {};
   try {
-    answer = JSON.parse(text) as typeof answer;
+    answer = objectOf(JSON.parse(text)) as typeof answer;
   } catch {
     // Not JSON: the status line says enough below.
   }

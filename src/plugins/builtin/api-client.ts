@@ -10,6 +10,7 @@
 import { Backoff } from "../../util/backoff.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { clipWords } from "../../util/clip-words.ts";
+import { readLimitedText } from "../../util/read-limited.ts";
 import { sleep as realSleep } from "../../util/time.ts";
 import type { ActionContext } from "../sdk.ts";
 
@@ -227,9 +228,13 @@ async function readCapped(response: Response, max: number, where: string): Promi
     await response.body?.cancel().catch(() => undefined);
     throw new EdgeError("integration_failed", `${where}: the answer is over ${max} bytes`);
   }
-  const buffer = await response.arrayBuffer();
-  if (buffer.byteLength > max) throw new EdgeError("integration_failed", `${where}: the answer is over ${max} bytes`);
-  return new TextDecoder().decode(buffer);
+  // A chunked answer declares no length: the cap holds as it streams in, never after.
+  return readLimitedText(response.body, {
+    maxBytes: max,
+    tooLarge: () => {
+      throw new EdgeError("integration_failed", `${where}: the answer is over ${max} bytes`);
+    },
+  });
 }
 
 /** An error answer's body (at most 64 KiB), or "" when it cannot be read. */

@@ -9,6 +9,7 @@ import { publicUrl } from "../../config/url.ts";
 import { crc32c } from "./crc32c.ts";
 import type { SecretReference } from "./reference.ts";
 import { clipWords } from "../../util/clip-words.ts";
+import { readLimitedText } from "../../util/read-limited.ts";
 
 export interface GcpBackendOptions {
   /** Secret Manager base URL; default https://secretmanager.googleapis.com. */
@@ -35,7 +36,8 @@ interface ServiceAccount {
 const SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 /** Refresh a cached token this long before it expires. */
 const EARLY_MS = 60_000;
-const MAX_BODY_CHARS = 1024 * 1024;
+/** A secret version or a token is a few KiB; an answer past this is refused as it arrives. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export class GcpBackend {
   readonly #o: GcpBackendOptions;
@@ -138,8 +140,15 @@ export class GcpBackend {
       const reason = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs} ms` : clipWords(errorMessage(error), 200);
       throw new EdgeError("secret_backend_unavailable", `${where}: the service is unreachable (${reason})`, { retryable: true });
     }
-    const text = await response.text();
-    if (text.length > MAX_BODY_CHARS) throw new EdgeError("secret_corrupt", `${where}: the answer is over ${MAX_BODY_CHARS} characters`);
+    const text = await readLimitedText(response.body, {
+      maxBytes: MAX_ANSWER_BYTES,
+      tooLarge: () => {
+        throw new EdgeError("secret_corrupt", `${where}: the answer is over ${MAX_ANSWER_BYTES} bytes`);
+      },
+      broken: (error) => {
+        throw new EdgeError("secret_backend_unavailable", `${where}: the answer broke off (${clipWords(errorMessage(error), 200)})`, { retryable: true });
+      },
+    });
     let body: unknown;
     try {
       body = text === "" ? undefined : JSON.parse(text);

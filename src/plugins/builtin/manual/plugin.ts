@@ -5,6 +5,8 @@
 // (input with `meshstack`) completes at once with its inputs as outputs, as meshStack's MANUAL does.
 
 import { EdgeError, errorMessage } from "../../../errors.ts";
+import { objectOf } from "../../../util/json-answer.ts";
+import { readLimitedText } from "../../../util/read-limited.ts";
 import { sleep } from "../../../util/time.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { CALLBACK_TOKEN_REF, CALLBACK_URL_REF } from "../callback-info.ts";
@@ -12,6 +14,8 @@ import { checkInput } from "../input-schema.ts";
 import { isMeshstackRun } from "../meshstack-run.ts";
 import { MANUAL_INPUT } from "./schema.ts";
 
+/** The controller answers `{"decision", "comment"}` (a comment of at most 8 KiB): more is not a decision. */
+export const MAX_DECISION_BYTES = 64 * 1024;
 
 interface ManualInput {
   message?: string;
@@ -75,7 +79,20 @@ async function readDecision(url: string, token: string, ctx: ActionContext): Pro
     await response.body?.cancel();
     throw new EdgeError("integration_failed", `GET …/approval answered ${response.status}`, { retryable: true });
   }
-  const body = (await response.json()) as { decision?: unknown; comment?: unknown };
+  const where = "Cannot read the approval decision (GET …/approval)";
+  const text = await readLimitedText(response.body, {
+    maxBytes: MAX_DECISION_BYTES,
+    tooLarge: (received) => {
+      throw new EdgeError("integration_failed", `${where}: the controller's answer is larger than ${MAX_DECISION_BYTES} bytes (${received} read)`);
+    },
+  });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new EdgeError("integration_failed", `${where}: the controller's answer is not JSON`, { retryable: true });
+  }
+  const body = objectOf(parsed);
   const decision = typeof body.decision === "string" ? body.decision : "pending";
   return typeof body.comment === "string" ? { decision, comment: body.comment.slice(0, 1024) } : { decision };
 }
