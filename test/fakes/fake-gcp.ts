@@ -2,7 +2,9 @@
 // service-account JWT assertion (RFC 7523; the fake checks the RS256 signature with the test
 // account's public key, iss, aud, scope and exp), the metadata server's token
 // (Metadata-Flavor: Google), and Secret Manager's versions/*:access with its error shape
-// {"error": {code, message, status}}: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 NOT_FOUND.
+// {"error": {code, message, status}}: 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 NOT_FOUND,
+// and 400 FAILED_PRECONDITION for a version that is not ENABLED ("Secret Version [...] is in
+// DISABLED state."; `latest` is the newest version whatever its state, as in Secret Manager).
 
 import { generateKeyPairSync } from "node:crypto";
 import { importSPKI, jwtVerify } from "jose";
@@ -16,6 +18,8 @@ export async function startFakeGcp(options: { now?: () => number } = {}) {
   const tokens = new Map<string, { expiresAt: number; allowed: boolean }>();
   /** "projects/P/secrets/S" → versions (index 0 = version 1). */
   const secrets = new Map<string, string[]>();
+  /** "projects/P/secrets/S/N" → a state other than ENABLED. */
+  const states = new Map<string, "DISABLED" | "DESTROYED">();
   let corrupt = false;
   let exchanges = 0;
   let counter = 0;
@@ -66,6 +70,8 @@ export async function startFakeGcp(options: { now?: () => number } = {}) {
     const number = version === "latest" ? versions?.length ?? 0 : Number(version);
     const value = versions?.[number - 1];
     if (value === undefined) return gerror(404, "NOT_FOUND", `Secret Version [${name}/versions/${version}] not found.`);
+    const state = states.get(`${name}/${number}`);
+    if (state !== undefined) return gerror(400, "FAILED_PRECONDITION", `Secret Version [${name!.replace(/projects\/[^/]+/, "projects/123456789")}/versions/${number}] is in ${state} state.`);
     const bytes = Buffer.from(value, "utf8");
     const crc = corrupt ? (crc32c(bytes) ^ 1) >>> 0 : crc32c(bytes);
     return { status: 200, body: { name: `${name!.replace(/projects\/[^/]+/, "projects/123456789")}/versions/${number}`, payload: { data: bytes.toString("base64"), dataCrc32c: String(crc) } } };
@@ -88,6 +94,10 @@ export async function startFakeGcp(options: { now?: () => number } = {}) {
     }),
     addVersion: (name: string, value: string) => secrets.set(name, [...(secrets.get(name) ?? []), value]),
     corrupt: (on: boolean) => (corrupt = on),
+    /** Disables or destroys version `n` of `name` (projects/P/secrets/S). */
+    setState: (name: string, n: number, state: "DISABLED" | "DESTROYED") => states.set(`${name}/${n}`, state),
+    /** The next `times` :access calls get `answer` (token calls are not hit). */
+    failAccess: (answer: FakeReply, times = 1) => server.fault({ times, match: (req) => req.path.endsWith(":access"), reply: () => answer }),
     /** The next request gets `answer`, whatever it asks. */
     fail: (answer: FakeReply) => server.fault({ times: 1, reply: () => answer }),
     expireTokens: () => tokens.clear(),

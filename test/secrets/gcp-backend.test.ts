@@ -40,7 +40,7 @@ describe("GcpBackend", () => {
     expect(registered.some((v) => v.includes("PRIVATE KEY"))).toBe(true);
   });
 
-  test("refreshes the token shortly before it expires, and after a 401", async () => {
+  test("refetches a token with less than 60 s left before use", async () => {
     let clock = Date.now();
     const fake = await gcp({ now: () => clock });
     fake.addVersion("projects/p/secrets/s", "value-xyz");
@@ -49,10 +49,42 @@ describe("GcpBackend", () => {
     clock += 3_560_000; // within a minute of the 3599 s expiry
     await backend.read(ref("gcp:projects/p/secrets/s"));
     expect(fake.exchanges).toBe(2);
-    fake.expireTokens();
-    expect(await codeOf(backend.read(ref("gcp:projects/p/secrets/s")))).toStartWith("secret_permission_denied");
-    expect(await backend.read(ref("gcp:projects/p/secrets/s"))).toBe("value-xyz");
+    clock += 3_538_000; // the new token has 61 s left: still used
+    await backend.read(ref("gcp:projects/p/secrets/s"));
+    expect(fake.exchanges).toBe(2);
+    clock += 3_000; // 58 s left: fetched again before use
+    await backend.read(ref("gcp:projects/p/secrets/s"));
     expect(fake.exchanges).toBe(3);
+  });
+
+  test("a 401 (token revoked before its time) gets one new token and one retry", async () => {
+    const fake = await gcp();
+    fake.addVersion("projects/p/secrets/s", "value-after-401");
+    const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 2000 });
+    await backend.read(ref("gcp:projects/p/secrets/s"));
+    fake.expireTokens();
+    expect(await backend.read(ref("gcp:projects/p/secrets/s"))).toBe("value-after-401");
+    expect(fake.exchanges).toBe(2);
+    // Refused again with the new token: permission denied, no third token, no loop.
+    const unauthenticated = { status: 401, body: { error: { code: 401, message: "Request had invalid authentication credentials.", status: "UNAUTHENTICATED" } } };
+    fake.failAccess(unauthenticated, 2);
+    expect(await codeOf(backend.read(ref("gcp:projects/p/secrets/s")))).toMatch(/^secret_permission_denied: .*UNAUTHENTICATED/);
+    expect(fake.exchanges).toBe(3);
+  });
+
+  test("a disabled or destroyed version is secret_not_found saying its state", async () => {
+    const fake = await gcp();
+    const name = "projects/p/secrets/rotated";
+    fake.addVersion(name, "old-value-1");
+    fake.addVersion(name, "new-value-2");
+    fake.setState(name, 1, "DISABLED");
+    fake.setState(name, 2, "DESTROYED");
+    const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 2000 });
+    const disabled = await codeOf(backend.read(ref(`gcp:${name}/versions/1`)));
+    expect(disabled).toMatch(/^secret_not_found: .*gcp:projects\/p\/secrets\/rotated\/versions\/1.*DISABLED/);
+    const latest = await codeOf(backend.read(ref(`gcp:${name}`)));
+    expect(latest).toMatch(/^secret_not_found: .*DESTROYED/);
+    expect(latest).toContain("latest");
   });
 
   test("a JWT signed with another key is refused by the token endpoint", async () => {

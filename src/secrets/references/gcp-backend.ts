@@ -2,7 +2,9 @@
 // {endpoint}/v1/projects/P/secrets/S/versions/V:access, payload.data in base64 checked against
 // payload.dataCrc32c. The access token comes from a service-account key file (a JWT assertion
 // signed with jose, exchanged at the key's token_uri) or from the metadata server, and is cached
-// until shortly before it expires. Endpoints are configurable so tests can point at a fake.
+// until a minute before it expires; a 401 (revoked early) gets one new token and one retry. A
+// version that is not ENABLED is secret_not_found saying its state. Endpoints are configurable
+// so tests can point at a fake.
 
 import { EdgeError, errorMessage, type ErrorCode } from "../../errors.ts";
 import { publicUrl } from "../../config/url.ts";
@@ -65,11 +67,19 @@ export class GcpBackend {
 
   async read(ref: Extract<SecretReference, { backend: "gcp" }>): Promise<string> {
     const where = `Cannot resolve secret "${ref.raw}" from ${this.label}`;
-    const token = await this.#accessToken(ref.raw);
     const url = `${this.#endpoint}/v1/projects/${ref.project}/secrets/${ref.secret}/versions/${ref.version}:access`;
-    const { status, body } = await this.#call(url, { headers: { authorization: `Bearer ${token}` } }, where);
-    if (status === 401) this.#token = undefined; // a revoked token: the next call gets a new one
-    if (status !== 200) throw this.#failure(status, body, where);
+    const access = async () => {
+      const token = await this.#accessToken(ref.raw);
+      return { token, ...(await this.#call(url, { headers: { authorization: `Bearer ${token}` } }, where)) };
+    };
+    let { token, status, body } = await access();
+    if (status === 401) {
+      // Revoked or expired before its time: one new token and one retry, then it is refused.
+      this.#dropToken(token);
+      ({ token, status, body } = await access());
+      if (status === 401) this.#dropToken(token);
+    }
+    if (status !== 200) throw this.#failure(status, body, where, ref.version);
     const payload = (body as { payload?: { data?: unknown; dataCrc32c?: unknown } } | undefined)?.payload;
     if (typeof payload?.data !== "string") throw new EdgeError("secret_corrupt", `${where}: the answer has no payload.data`);
     const bytes = Buffer.from(payload.data, "base64");
@@ -80,6 +90,11 @@ export class GcpBackend {
       }
     }
     return bytes.toString("utf8");
+  }
+
+  /** Forgets `token` unless a concurrent read has already replaced it. */
+  #dropToken(token: string): void {
+    if (this.#token?.value === token) this.#token = undefined;
   }
 
   async #accessToken(ref: string): Promise<string> {
@@ -158,10 +173,17 @@ export class GcpBackend {
     return { status: response.status, body };
   }
 
-  #failure(status: number, body: unknown, where: string): EdgeError {
+  #failure(status: number, body: unknown, where: string, version: string): EdgeError {
     const error = (body as { error?: { message?: unknown; status?: unknown } } | undefined)?.error;
     const detail = typeof error?.status === "string" ? `: ${error.status}${typeof error.message === "string" ? ` (${clipWords(error.message, 200)})` : ""}` : "";
     if (status === 404) return new EdgeError("secret_not_found", `${where}: not found (404)${detail}`);
+    // Accessing a DISABLED or DESTROYED version is 400 FAILED_PRECONDITION; `latest` is the
+    // newest version whatever its state, so a destroyed newest version fails `latest` too.
+    if (status === 400 && error?.status === "FAILED_PRECONDITION") {
+      const state = typeof error.message === "string" ? /is in ([A-Z_]{1,32}) state/.exec(error.message)?.[1] : undefined;
+      const which = version === "latest" ? "the latest version (the newest, whatever its state)" : `version ${version}`;
+      return new EdgeError("secret_not_found", `${where}: ${which} is ${state ?? "not enabled"}${detail}; enable it, or reference an enabled version (…/versions/N)`);
+    }
     if (status === 403 || status === 401) return new EdgeError("secret_permission_denied", `${where}: permission denied (${status})${detail}; the account needs roles/secretmanager.secretAccessor`);
     if (status >= 500 || status === 429) return new EdgeError("secret_backend_unavailable", `${where}: the service answered ${status}${detail}`, { retryable: true });
     return new EdgeError("secret_reference_invalid", `${where}: the service refused the request (${status})${detail}`);
