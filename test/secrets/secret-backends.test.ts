@@ -75,4 +75,32 @@ describe("SecretBackends.resolve()", () => {
       await fake.close();
     }
   });
+
+  test("concurrent reads of one reference by one job attempt share one backend read", async () => {
+    const fake = await startFakeVault();
+    try {
+      fake.putKv2("kv/app", { pw: "shared-pw-1" });
+      const backends = new SecretBackends({ registerSecret: () => {}, vault: { addr: fake.url, token: fake.token(), timeoutMs: 2000 } });
+      const raw = "vault:kv/data/app#pw";
+      const job = (jobId: string, attempt = 1) => ({ jobId, attempt, declared: [raw] });
+      const signal = new AbortController().signal;
+      const reads = () => fake.requests.filter((r) => r.path === "/v1/kv/data/app").length;
+      const values = await Promise.all([1, 2, 3, 4, 5].map(() => backends.resolve(raw, job("j1"), signal)));
+      expect(values).toEqual(Array(5).fill("shared-pw-1"));
+      expect(reads()).toBe(1);
+      expect(backends.counts()).toContainEqual({ backend: "vault", outcome: "ok", count: 1 });
+      // Another job, or another attempt, reads for itself; a read after the first settled reads again.
+      await Promise.all([backends.resolve(raw, job("j2"), signal), backends.resolve(raw, job("j1", 2), signal)]);
+      expect(reads()).toBe(3);
+      await backends.resolve(raw, job("j1"), signal);
+      expect(reads()).toBe(4);
+      // A failure is shared too, each waiter gets it.
+      const missing = "vault:kv/data/nope#pw";
+      const failed = await Promise.all([1, 2].map(() => codeOf(backends.resolve(missing, { jobId: "j1", attempt: 1, declared: [missing] }, signal))));
+      expect(failed).toEqual(["secret_not_found", "secret_not_found"]);
+      expect(fake.requests.filter((r) => r.path === "/v1/kv/data/nope").length).toBe(1);
+    } finally {
+      await fake.close();
+    }
+  });
 });

@@ -38,6 +38,8 @@ export class SecretBackends {
   readonly #counts = new Map<string, number>();
   #vault: Promise<VaultBackend> | undefined;
   #gcp: Promise<GcpBackend> | undefined;
+  /** Reads under way, by job attempt and reference: a second read of the same one waits for the first. */
+  readonly #inFlight = new Map<string, Promise<string>>();
 
   constructor(options: SecretBackendsOptions) {
     this.#o = options;
@@ -48,8 +50,21 @@ export class SecretBackends {
     }
   }
 
-  /** Resolves `raw` for a job that declared `declared`; rejects with a coded EdgeError naming the reference. */
-  async resolve(raw: string, job: { jobId: string; attempt: number; declared?: readonly string[] }, signal: AbortSignal): Promise<string> {
+  /**
+   * Resolves `raw` for a job that declared `declared`; rejects with a coded EdgeError naming the
+   * reference. Concurrent reads of one reference by one job attempt share one backend read (and
+   * count once); a read after it settled reads again.
+   */
+  resolve(raw: string, job: { jobId: string; attempt: number; declared?: readonly string[] }, signal: AbortSignal): Promise<string> {
+    const key = `${job.jobId}\u0000${job.attempt}\u0000${raw}`;
+    const running = this.#inFlight.get(key);
+    if (running !== undefined) return running;
+    const read = this.#resolveOnce(raw, job, signal).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, read);
+    return read;
+  }
+
+  async #resolveOnce(raw: string, job: { jobId: string; attempt: number; declared?: readonly string[] }, signal: AbortSignal): Promise<string> {
     let ref: SecretReference;
     try {
       ref = parseReference(raw);
