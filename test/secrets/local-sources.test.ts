@@ -41,11 +41,14 @@ describe("SecretBackends env: references", () => {
       expect(message).not.toContain("aws-secret-888");
     }
     expect(backends.counts()).toContainEqual({ backend: "env", outcome: "denied", count: 2 });
+    // Off is what /status and the page say.
+    expect(backends.health().filter((h) => h.backend === "env" || h.backend === "file").map((h) => h.configured)).toEqual([false, false]);
   });
 
   test("read only the names secretEnvNames lists", async () => {
     const backends = new SecretBackends({ registerSecret: () => {}, envNames: ["DEPLOY_TOKEN"], env: { DEPLOY_TOKEN: "deploy-token-1", VAULT_TOKEN: "hvs.runner-own" } });
     expect(await resolveWith(backends, "env:DEPLOY_TOKEN")).toBe("deploy-token-1");
+    expect(backends.health().find((h) => h.backend === "env")?.configured).toBe(true);
     expect((await failure(resolveWith(backends, "env:VAULT_TOKEN"))).code).toBe("secret_permission_denied");
   });
 });

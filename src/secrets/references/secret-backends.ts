@@ -11,7 +11,7 @@ import type { VaultBackend, VaultBackendOptions } from "./vault-backend.ts";
 
 export interface BackendHealth {
   backend: Backend;
-  /** False when the runner has no configuration for it (vault, gcp). */
+  /** False when the runner has no configuration for it (vault, gcp; env and file are off unless allowed). */
   configured: boolean;
   lastSuccessAt?: number;
   lastErrorAt?: number;
@@ -45,7 +45,13 @@ export class SecretBackends {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     for (const backend of BACKENDS) {
-      const configured = backend === "vault" ? options.vault !== undefined : backend === "gcp" ? options.gcp !== undefined : backend === "controller" ? options.controller !== undefined : true;
+      const configured = {
+        vault: options.vault !== undefined,
+        gcp: options.gcp !== undefined,
+        controller: options.controller !== undefined,
+        env: (options.envNames?.length ?? 0) > 0,
+        file: options.fileDir !== undefined,
+      }[backend];
       this.#health.set(backend, { backend, configured });
     }
   }
