@@ -1,6 +1,8 @@
 // Following a pipeline run to its end (sync mode), shared by the GitHub, GitLab and Azure DevOps
-// integrations: poll, report the run's jobs or stages as steps when they change, stop on the
-// final state, and on cancel or timeout cancel the run itself before giving up.
+// integrations: poll, report the run's jobs or stages as steps when they change, log each new
+// state of the run (with what a waiting state waits for), stop on the final state, and on cancel
+// or timeout cancel the run itself before giving up, reporting that as a step. When following
+// fails otherwise, the error says the run may still be going, so nobody takes it for stopped.
 
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { sleep } from "../../util/time.ts";
@@ -13,22 +15,27 @@ export interface RunState {
   /** The API's own words for the state: "in_progress", "success", "canceled". */
   status: string;
   steps: StepUpdate[];
+  /** What the state means, for the log and errors: "waits for a manual job", "was cancelled on GitLab". */
+  meaning?: string;
 }
 
 export interface RunDriver {
   integration: string;
   /** "workflow run 123", "pipeline 45". */
   label: string;
+  /** The run's web page, named when the runner stops following it. */
+  url?: string;
   poll(): Promise<RunState>;
   /** Asks the API to cancel the run; gets its own signal, since the job's is already aborted. */
   cancel(signal: AbortSignal): Promise<void>;
 }
 
 /** How long the cancel call may take after the job was cancelled (the pool's grace is 2 s by default). */
-const CANCEL_BUDGET_MS = 1500;
+export const CANCEL_BUDGET_MS = 1500;
 
 export async function followRun(driver: RunDriver, ctx: ActionContext, pollMs: number): Promise<RunState> {
   const seen = new Map<string, string>();
+  let lastStatus: string | undefined;
   try {
     for (;;) {
       const state = await driver.poll();
@@ -38,18 +45,40 @@ export async function followRun(driver: RunDriver, ctx: ActionContext, pollMs: n
         seen.set(step.id, key);
         ctx.step(step);
       }
+      if (state.status !== lastStatus) {
+        lastStatus = state.status;
+        ctx.log.info(`${driver.integration}: ${driver.label} is "${state.status}"${state.meaning === undefined ? "" : `: it ${state.meaning}`}`);
+      }
       if (state.done) return state;
       await sleep(pollMs, ctx.signal);
       if (ctx.signal.aborted) throw new EdgeError("job_cancelled", "cancelled");
     }
   } catch (error) {
-    if (!ctx.signal.aborted) throw error;
-    try {
-      await driver.cancel(AbortSignal.timeout(CANCEL_BUDGET_MS));
-      ctx.log.warn(`${driver.integration}: cancelled ${driver.label}`);
-    } catch (cancelError) {
-      ctx.log.error(`${driver.integration}: cannot cancel ${driver.label}: ${errorMessage(cancelError)}`);
-    }
-    throw new EdgeError("job_cancelled", `${driver.integration}: stopped following ${driver.label}: the job was cancelled`);
+    if (!ctx.signal.aborted) throw stillGoing(driver, error);
+    throw new EdgeError("job_cancelled", `${driver.integration}: stopped following ${driver.label}: the job was cancelled; ${await cancelRun(driver, ctx)}`);
   }
+}
+
+/** Cancels the run after the job's cancel or timeout; reports it as a step and says how it went. */
+export async function cancelRun(driver: Pick<RunDriver, "integration" | "label" | "cancel">, ctx: ActionContext, signal = AbortSignal.timeout(CANCEL_BUDGET_MS)): Promise<string> {
+  const step = { id: "cancel-run", name: `Cancel ${driver.label}` };
+  try {
+    await driver.cancel(signal);
+    ctx.step({ ...step, status: "succeeded" });
+    ctx.log.warn(`${driver.integration}: cancelled ${driver.label}`);
+    return `${driver.label} was cancelled`;
+  } catch (cancelError) {
+    const why = errorMessage(cancelError);
+    ctx.step({ ...step, status: "failed", message: why.slice(0, 500) });
+    ctx.log.error(`${driver.integration}: cannot cancel ${driver.label}: ${why}`);
+    return `cannot cancel ${driver.label}, it may still be running`;
+  }
+}
+
+function stillGoing(driver: RunDriver, error: unknown): Error {
+  const where = `${driver.label} may still be running${driver.url === undefined ? "" : ` (${driver.url})`}`;
+  if (error instanceof EdgeError) {
+    return new EdgeError(error.code, `${error.message} (stopped following: ${where})`, { retryable: error.retryable, cause: error });
+  }
+  return new EdgeError("integration_failed", `${driver.integration}: stopped following ${driver.label}: ${errorMessage(error)} (${where})`, { cause: error });
 }

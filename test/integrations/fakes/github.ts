@@ -18,6 +18,8 @@ export interface FakeRun {
   polls: number;
   cancelled: boolean;
   createdAt: string;
+  /** List calls left that do not show it yet. */
+  unlisted?: number;
 }
 
 const BAD_CREDENTIALS = { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" } };
@@ -36,6 +38,8 @@ export class FakeGithub extends FakeServer {
   supportsRunDetails = true;
   /** Runs of the same workflow someone else dispatches right after each dispatch (newer than ours). */
   othersAfterEachDispatch = 0;
+  /** List calls that do not show a just-dispatched run yet (GitHub's list lags the dispatch by seconds). */
+  listLag = 0;
   readonly workflowInputs = new Set(["edge_run_id", "environment", "edge_callback_url", "edge_callback_token", "buildingBlockRun"]);
   #nextRun = 1000;
 
@@ -59,7 +63,7 @@ export class FakeGithub extends FakeServer {
       if (body.ref !== "main") return { status: 422, body: { message: `No ref found for: ${body.ref}`, status: "422" } };
       const unexpected = Object.keys(body.inputs ?? {}).filter((k) => !this.workflowInputs.has(k));
       if (unexpected.length > 0) return { status: 422, body: { message: `Unexpected inputs provided: ${JSON.stringify(unexpected)}`, status: "422" } };
-      const run: FakeRun = { id: this.#nextRun++, workflow: workflow as string, inputs: body.inputs ?? {}, ref: body.ref, polls: 0, cancelled: false, createdAt: new Date().toISOString() };
+      const run: FakeRun = { id: this.#nextRun++, workflow: workflow as string, inputs: body.inputs ?? {}, ref: body.ref, polls: 0, cancelled: false, createdAt: new Date().toISOString(), unlisted: this.listLag };
       this.runs.push(run);
       for (let i = 0; i < this.othersAfterEachDispatch; i++) this.runs.push({ ...run, id: this.#nextRun++, inputs: { edge_run_id: `someone-else-${i}` } });
       if (body.return_run_details !== true) return { status: 204 };
@@ -67,7 +71,8 @@ export class FakeGithub extends FakeServer {
       return { status: 200, body: { workflow_run_id: run.id, run_url: `${this.url}/repos/${owner}/${repoName}/actions/runs/${run.id}`, html_url: `https://github.test/acme/app/actions/runs/${run.id}` } };
     }));
     this.route("GET", new RegExp(`^${repo}/actions/workflows/([^/]+)/runs$`), (req, [, , workflow]) => this.#token(req, () => {
-      const runs = this.runs.filter((r) => r.workflow === workflow && (req.query.get("branch") ?? r.ref) === r.ref).reverse();
+      const runs = this.runs.filter((r) => r.workflow === workflow && (req.query.get("branch") ?? r.ref) === r.ref && (r.unlisted ?? 0) <= 0).reverse();
+      for (const r of this.runs) if ((r.unlisted ?? 0) > 0) r.unlisted = (r.unlisted ?? 0) - 1;
       return { status: 200, body: { total_count: runs.length, workflow_runs: runs.map((r) => this.#runJson(r)) } };
     }));
     this.route("GET", new RegExp(`^${repo}/actions/runs/(\\d+)$`), (req, [, , id]) => this.#token(req, () => {

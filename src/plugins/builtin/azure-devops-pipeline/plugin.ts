@@ -10,6 +10,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
+import { apiId, webUrl } from "../api-values.ts";
 import { followRun } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
 
@@ -47,6 +48,14 @@ interface TimelineRecord {
 
 const INTEGRATION = "Azure DevOps";
 const API = "api-version=7.1";
+/** The results a completed run can have (Runs and Builds APIs): does the job succeed, and what it means. */
+const RESULTS: Readonly<Record<string, { ok: boolean; meaning: string }>> = {
+  succeeded: { ok: true, meaning: "succeeded" },
+  // Tasks marked continueOnError failed: the pipeline's author chose not to fail the run for them.
+  partiallySucceeded: { ok: true, meaning: "partially succeeded (tasks with continueOnError failed)" },
+  failed: { ok: false, meaning: "failed" },
+  canceled: { ok: false, meaning: "was cancelled in Azure DevOps" },
+};
 
 async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
   const input = integrationInput<AzureInput>(raw, AZURE_DEVOPS_PIPELINE_INPUT, "azure-devops-pipeline", fromMeshstack);
@@ -70,34 +79,38 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
     ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "failed" });
     throw error;
   }
-  if (typeof started?.id !== "number") throw new EdgeError("integration_failed", `${INTEGRATION}: the run answer has no id`);
+  const runId = apiId(started?.id, INTEGRATION, "run");
   ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "succeeded" });
-  const runId = started.id;
-  const webUrl = started._links?.web?.href;
+  const runUrl = webUrl(started?._links?.web?.href);
   ctx.outputs.set("runId", runId);
-  if (webUrl !== undefined) ctx.outputs.set("runUrl", webUrl);
-  ctx.log.info(`${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} started ${webUrl ?? ""}`);
-  if (mode === "async") return { mode: "async", runId, runUrl: webUrl };
+  if (runUrl !== undefined) ctx.outputs.set("runUrl", runUrl);
+  ctx.log.info(`${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} started ${runUrl ?? ""}`);
+  if (mode === "async") return { mode: "async", runId, runUrl };
 
   const final = await followRun({
     integration: INTEGRATION,
     label: `run ${runId}`,
+    ...(runUrl === undefined ? {} : { url: runUrl }),
     async poll() {
       const current = await api.request<PipelineRun>({ integration: INTEGRATION, call: `read run ${runId}`, method: "GET", url: `${project}/_apis/pipelines/${input.pipelineId}/runs/${runId}?${API}`, headers, idempotent: true });
       // The timeline may not exist yet right after queueing (404): no stages to show then.
       const timeline = await api.request<{ records?: TimelineRecord[] }>({ integration: INTEGRATION, call: `read the timeline of run ${runId}`, method: "GET", url: `${project}/_apis/build/builds/${runId}/timeline?${API}`, headers, idempotent: true, accept: [404] });
-      const stages = (timeline.status === 404 ? [] : (timeline.body?.records ?? [])).filter((r) => r.type === "Stage").sort((a, b) => (a.order ?? 0) - (b.order ?? 0)).slice(0, 100);
+      const records = timeline.status === 404 || !Array.isArray(timeline.body?.records) ? [] : timeline.body.records;
+      const stages = records.slice(0, 5000).filter((r) => r.type === "Stage").sort((a, b) => (a.order ?? 0) - (b.order ?? 0)).slice(0, 100);
       const steps: StepUpdate[] = stages.map((r) => ({ id: `stage-${String(r.id).slice(0, 64)}`, name: String(r.name ?? r.id).slice(0, 200), status: stepStatus(r.state, r.result) }));
-      const done = current.body?.state === "completed";
-      const result = String(current.body?.result ?? "unknown");
-      return { done, ok: result === "succeeded", status: done ? result : String(current.body?.state ?? "unknown"), steps };
+      const state = String(current.body?.state ?? "unknown").slice(0, 100);
+      if (state !== "completed") return { done: false, ok: false, status: state, steps, ...(state === "canceling" ? { meaning: "is being cancelled in Azure DevOps" } : {}) };
+      const result = String(current.body?.result ?? "unknown").slice(0, 100);
+      const known = RESULTS[result] ?? { ok: false, meaning: "ended without a result the runner knows" };
+      if (result === "partiallySucceeded") ctx.log.warn(`${INTEGRATION}: run ${runId} ${known.meaning}`);
+      return { done: true, ok: known.ok, status: result, steps, meaning: known.meaning };
     },
     async cancel(signal) {
       await api.request({ integration: INTEGRATION, call: `cancel run ${runId}`, method: "PATCH", url: `${project}/_apis/build/builds/${runId}?${API}`, headers, body: { status: "cancelling" }, idempotent: true, signal });
     },
   }, ctx, input.pollMs ?? 5000);
-  if (!final.ok) throw new EdgeError("integration_failed", `${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} ended "${final.status}"${webUrl === undefined ? "" : ` (${webUrl})`}`);
-  return { runId, runUrl: webUrl, result: final.status };
+  if (!final.ok) throw new EdgeError("integration_failed", `${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} ended "${final.status}": it ${final.meaning ?? "failed"}${runUrl === undefined ? "" : ` (${runUrl})`}`);
+  return { runId, runUrl, result: final.status };
 }
 
 function stepStatus(state: string | undefined, result: string | null | undefined): StepUpdate["status"] {

@@ -10,7 +10,8 @@ import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { callbackFor } from "../callback-info.ts";
-import { followRun } from "../pipeline-run.ts";
+import { apiId, isApiId, webUrl } from "../api-values.ts";
+import { cancelRun, CANCEL_BUDGET_MS, followRun } from "../pipeline-run.ts";
 import { sleep } from "../../../util/time.ts";
 import { GITHUB_HEADERS, installationToken } from "./app-auth.ts";
 import { integrationInput } from "../meshstack-run.ts";
@@ -46,6 +47,27 @@ interface WorkflowRun {
 
 const INTEGRATION = "GitHub";
 
+/** Every conclusion GitHub documents for a completed run: does the job succeed, and what it means. */
+const CONCLUSIONS: Readonly<Record<string, { ok: boolean; meaning: string }>> = {
+  success: { ok: true, meaning: "succeeded" },
+  // GitHub counts neutral as passing (a required check is satisfied by it).
+  neutral: { ok: true, meaning: "ended neutral (GitHub counts it as passing)" },
+  failure: { ok: false, meaning: "failed" },
+  cancelled: { ok: false, meaning: "was cancelled on GitHub" },
+  timed_out: { ok: false, meaning: "hit its timeout on GitHub" },
+  // The job asked for the workflow to run; none of it did.
+  skipped: { ok: false, meaning: "was skipped: none of its jobs ran" },
+  action_required: { ok: false, meaning: "needs a maintainer's approval on GitHub before it can run" },
+  stale: { ok: false, meaning: "went stale on GitHub (it did not complete in time)" },
+  startup_failure: { ok: false, meaning: "could not start (the workflow file is invalid or not allowed to run)" },
+};
+/** States of a run that is not completed, where it waits on something the user may need to know. */
+const WAITING: Readonly<Record<string, string>> = {
+  queued: "waits for a runner",
+  waiting: "waits for a deployment protection rule (a review or a wait timer)",
+  pending: "waits for another run of its concurrency group",
+};
+
 async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
   const input = integrationInput<GithubInput>(raw, GITHUB_WORKFLOW_INPUT, "github-workflow", fromMeshstack);
   const api = new ApiClient(ctx);
@@ -67,11 +89,16 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   const byRunObject = input.meshstack !== undefined && input.runObjectInput !== false;
   if (byRunObject) inputs.buildingBlockRun = Buffer.from(JSON.stringify(runObject)).toString("base64");
 
+  const cancelCall = async (id: number, signal: AbortSignal): Promise<void> => {
+    // 409: the run already completed, nothing left to cancel.
+    await api.request({ integration: INTEGRATION, call: `cancel workflow run ${id}`, method: "POST", url: `${repo}/actions/runs/${id}/cancel`, headers, idempotent: true, signal, accept: [409] });
+  };
+
   const since = new Date(Date.now() - 60_000).toISOString();
-  const findRun = async (): Promise<WorkflowRun | undefined> => {
+  const findRun = async (signal?: AbortSignal): Promise<WorkflowRun | undefined> => {
     const query = new URLSearchParams({ event: "workflow_dispatch", branch: input.ref, created: `>=${since}`, per_page: "100" });
-    const listed = await api.request<{ workflow_runs?: WorkflowRun[] }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, headers, idempotent: true });
-    return (listed.body?.workflow_runs ?? []).find((run) => typeof run?.id === "number" && `${run.display_title ?? ""} ${run.name ?? ""}`.includes(correlation));
+    const listed = await api.request<{ workflow_runs?: WorkflowRun[] }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, headers, idempotent: true, ...(signal === undefined ? {} : { signal }) });
+    return (listed.body?.workflow_runs ?? []).slice(0, 100).find((run) => isApiId(run?.id) && `${run.display_title ?? ""} ${run.name ?? ""}`.includes(correlation));
   };
 
   ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "running" });
@@ -93,7 +120,8 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
       answer = await send(false);
     }
     const id = answer.body?.workflow_run_id;
-    if (answer.status === 200 && typeof id === "number") dispatched = { id, ...(typeof answer.body?.html_url === "string" ? { html_url: answer.body.html_url } : {}) };
+    const url = webUrl(answer.body?.html_url);
+    if (answer.status === 200 && id !== undefined) dispatched = { id: apiId(id, INTEGRATION, "workflow run"), ...(url === undefined ? {} : { html_url: url }) };
   } catch (error) {
     if (!(error instanceof AlreadyDone)) {
       ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "failed" });
@@ -106,44 +134,61 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   if (mode === "async") return { mode: "async", correlationId: correlation, ...(dispatched === undefined ? {} : { runId: dispatched.id, runUrl: dispatched.html_url }) };
   if (dispatched === undefined && runIdInput === null && !byRunObject) throw new EdgeError("input_invalid", "GitHub: this server does not return the run it started; sync mode needs runIdInput to find it");
 
-  const run = dispatched ?? (await waitForRun(findRun, input, ctx));
+  const found = dispatched ?? (await waitForRun(findRun, input, ctx, (id, budget) => cancelRun({ integration: INTEGRATION, label: `workflow run ${id}`, cancel: (signal) => cancelCall(id, signal) }, ctx, budget)));
+  const run: WorkflowRun = { id: found.id, ...(webUrl(found.html_url) === undefined ? {} : { html_url: found.html_url }) };
   ctx.outputs.set("runId", run.id);
   if (run.html_url !== undefined) ctx.outputs.set("runUrl", run.html_url);
   ctx.log.info(`GitHub: following workflow run ${run.id} ${run.html_url ?? ""}`);
   const final = await followRun({
     integration: INTEGRATION,
     label: `workflow run ${run.id}`,
+    ...(run.html_url === undefined ? {} : { url: run.html_url }),
     async poll() {
       const current = await api.request<WorkflowRun>({ integration: INTEGRATION, call: `read workflow run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}`, headers, idempotent: true });
       const jobs = await api.request<{ jobs?: Array<{ id: number; name?: string; status?: string; conclusion?: string | null }> }>({ integration: INTEGRATION, call: `list jobs of run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}/jobs?per_page=100`, headers, idempotent: true });
-      const steps: StepUpdate[] = (jobs.body?.jobs ?? []).slice(0, 200).map((job) => ({ id: `job-${job.id}`, name: String(job.name ?? job.id).slice(0, 200), status: stepStatus(job.status, job.conclusion) }));
-      const done = current.body?.status === "completed";
-      const conclusion = current.body?.conclusion ?? "";
-      return { done, ok: conclusion === "success", status: done ? String(conclusion) : String(current.body?.status ?? "unknown"), steps };
+      const listed = Array.isArray(jobs.body?.jobs) ? jobs.body.jobs : [];
+      const steps: StepUpdate[] = listed.slice(0, 200).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: String(job.name ?? job.id).slice(0, 200), status: stepStatus(job.status, job.conclusion) }));
+      const status = String(current.body?.status ?? "unknown").slice(0, 100);
+      if (status !== "completed") return { done: false, ok: false, status, steps, ...(WAITING[status] === undefined ? {} : { meaning: WAITING[status] }) };
+      const conclusion = String(current.body?.conclusion ?? "none").slice(0, 100);
+      const known = CONCLUSIONS[conclusion] ?? { ok: false, meaning: "ended with a conclusion the runner does not know" };
+      return { done: true, ok: known.ok, status: conclusion, steps, meaning: known.meaning };
     },
-    async cancel(signal) {
-      await api.request({ integration: INTEGRATION, call: `cancel workflow run ${run.id}`, method: "POST", url: `${repo}/actions/runs/${run.id}/cancel`, headers, idempotent: true, signal, accept: [409] });
-    },
+    cancel: (signal) => cancelCall(run.id, signal),
   }, ctx, input.pollMs ?? 5000);
-  if (!final.ok) throw new EdgeError("integration_failed", `GitHub: workflow run ${run.id} concluded "${final.status}"${run.html_url === undefined ? "" : ` (${run.html_url})`}`);
+  if (!final.ok) throw new EdgeError("integration_failed", `GitHub: workflow run ${run.id} concluded "${final.status}": it ${final.meaning ?? "failed"}${run.html_url === undefined ? "" : ` (${run.html_url})`}`);
   return { runId: run.id, runUrl: run.html_url, conclusion: final.status };
 }
 
-async function waitForRun(findRun: () => Promise<WorkflowRun | undefined>, input: GithubInput, ctx: ActionContext): Promise<WorkflowRun> {
+/**
+ * Looks for the dispatched run by its correlation id. Cancelled meanwhile, it looks once more
+ * (the run exists even when the list did not show it yet) and cancels what it finds.
+ */
+async function waitForRun(findRun: (signal?: AbortSignal) => Promise<WorkflowRun | undefined>, input: GithubInput, ctx: ActionContext, cancel: (id: number, budget: AbortSignal) => Promise<string>): Promise<WorkflowRun> {
   const deadline = Date.now() + (input.findRunTimeoutMs ?? 300_000);
   ctx.step({ id: "find-run", name: "Find the workflow run", status: "running" });
-  for (;;) {
-    const run = await findRun();
-    if (run !== undefined) {
-      ctx.step({ id: "find-run", name: "Find the workflow run", status: "succeeded" });
-      return run;
+  try {
+    for (;;) {
+      const run = await findRun();
+      if (run !== undefined) {
+        ctx.step({ id: "find-run", name: "Find the workflow run", status: "succeeded" });
+        return run;
+      }
+      if (Date.now() > deadline) {
+        ctx.step({ id: "find-run", name: "Find the workflow run", status: "failed" });
+        throw new EdgeError("integration_failed", `GitHub: no run of "${input.workflow}" shows the correlation id within ${input.findRunTimeoutMs ?? 300_000} ms (put \${{ inputs.${input.runIdInput ?? "edge_run_id"} }} in the workflow's run-name)`);
+      }
+      await sleep(Math.min(input.pollMs ?? 5000, 5000), ctx.signal);
+      if (ctx.signal.aborted) throw new EdgeError("job_cancelled", "cancelled");
     }
-    if (Date.now() > deadline) {
-      ctx.step({ id: "find-run", name: "Find the workflow run", status: "failed" });
-      throw new EdgeError("integration_failed", `GitHub: no run of "${input.workflow}" shows the correlation id within ${input.findRunTimeoutMs ?? 300_000} ms (put \${{ inputs.${input.runIdInput ?? "edge_run_id"} }} in the workflow's run-name)`);
-    }
-    await sleep(Math.min(input.pollMs ?? 5000, 5000), ctx.signal);
-    if (ctx.signal.aborted) throw new EdgeError("job_cancelled", "GitHub: cancelled while looking for the workflow run");
+  } catch (error) {
+    if (!ctx.signal.aborted) throw error;
+    ctx.step({ id: "find-run", name: "Find the workflow run", status: "failed", message: "the job was cancelled" });
+    // One budget for looking and cancelling: the pool's grace is short.
+    const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);
+    const late = await findRun(budget).catch(() => undefined);
+    const outcome = late === undefined ? "no run of it was found to cancel; it may still start" : await cancel(late.id, budget);
+    throw new EdgeError("job_cancelled", `GitHub: cancelled while looking for the dispatched workflow run; ${outcome}`);
   }
 }
 

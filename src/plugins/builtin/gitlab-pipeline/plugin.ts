@@ -11,6 +11,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
+import { apiId, isApiId, webUrl } from "../api-values.ts";
 import { followRun } from "../pipeline-run.ts";
 import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
 
@@ -35,7 +36,26 @@ interface Pipeline {
 }
 
 const INTEGRATION = "GitLab";
-const FINAL = new Set(["success", "failed", "canceled", "skipped"]);
+/** GitLab's final pipeline states: does the job succeed, and what it means. */
+const FINAL: Readonly<Record<string, { ok: boolean; meaning: string }>> = {
+  success: { ok: true, meaning: "succeeded" },
+  failed: { ok: false, meaning: "failed" },
+  canceled: { ok: false, meaning: "was cancelled in GitLab" },
+  // The job asked for the pipeline to run; none of it did.
+  skipped: { ok: false, meaning: "was skipped: none of its jobs ran" },
+};
+/**
+ * States in which a pipeline waits on something the user may need to know. `manual` (GitLab shows
+ * it as blocked) and `scheduled` are not final: a person may still run the job, so the runner
+ * keeps following until then or until the job's timeout.
+ */
+const WAITING: Readonly<Record<string, string>> = {
+  manual: "is blocked: it waits for someone to run a manual job in GitLab",
+  scheduled: "waits for a delayed job's scheduled time",
+  waiting_for_resource: "waits for a resource group",
+  pending: "waits for a runner",
+  canceling: "is being cancelled in GitLab",
+};
 
 async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
   const input = integrationInput<GitlabInput>(raw, GITLAB_PIPELINE_INPUT, "gitlab-pipeline", fromMeshstack);
@@ -55,9 +75,10 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
   // Only with a token: list the recent pipelines of the ref and look for our EDGE_RUN_ID.
   const alreadyDone = token === undefined ? undefined : async (): Promise<boolean> => {
     const listed = await api.request<Pipeline[]>({ integration: INTEGRATION, call: "list pipelines", method: "GET", url: `${project}/pipelines?ref=${encodeURIComponent(input.ref)}&updated_after=${since}&order_by=id&sort=desc&per_page=20`, headers, idempotent: true });
-    for (const pipeline of (listed.body ?? []).slice(0, 20)) {
+    for (const pipeline of (Array.isArray(listed.body) ? listed.body : []).slice(0, 20)) {
+      if (!isApiId(pipeline?.id)) continue;
       const vars = await api.request<Array<{ key: string; value: string }>>({ integration: INTEGRATION, call: `read variables of pipeline ${pipeline.id}`, method: "GET", url: `${project}/pipelines/${pipeline.id}/variables`, headers, idempotent: true });
-      if ((vars.body ?? []).some((v) => v.key === "EDGE_RUN_ID" && v.value === correlation)) {
+      if ((Array.isArray(vars.body) ? vars.body : []).slice(0, 1000).some((v) => v?.key === "EDGE_RUN_ID" && v.value === correlation)) {
         found = pipeline;
         return true;
       }
@@ -87,30 +108,33 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
     ctx.log.info(`GitLab: pipeline ${found.id} was started by an earlier try; not starting another`);
     pipeline = found;
   }
-  if (typeof pipeline?.id !== "number") throw new EdgeError("integration_failed", "GitLab: the pipeline answer has no id");
+  const id = apiId(pipeline?.id, INTEGRATION, "pipeline");
+  const webLink = webUrl(pipeline?.web_url);
   ctx.step({ id: "trigger", name: "Start pipeline", status: "succeeded" });
-  ctx.outputs.set("pipelineId", pipeline.id);
-  if (pipeline.web_url !== undefined) ctx.outputs.set("pipelineUrl", pipeline.web_url);
-  ctx.log.info(`GitLab: pipeline ${pipeline.id} started ${pipeline.web_url ?? ""}`);
-  if (mode === "async") return { mode: "async", pipelineId: pipeline.id, pipelineUrl: pipeline.web_url };
+  ctx.outputs.set("pipelineId", id);
+  if (webLink !== undefined) ctx.outputs.set("pipelineUrl", webLink);
+  ctx.log.info(`GitLab: pipeline ${id} started ${webLink ?? ""}`);
+  if (mode === "async") return { mode: "async", pipelineId: id, pipelineUrl: webLink };
 
-  const id = pipeline.id;
   const final = await followRun({
     integration: INTEGRATION,
     label: `pipeline ${id}`,
+    ...(webLink === undefined ? {} : { url: webLink }),
     async poll() {
       const current = await api.request<Pipeline>({ integration: INTEGRATION, call: `read pipeline ${id}`, method: "GET", url: `${project}/pipelines/${id}`, headers, idempotent: true });
       const jobs = await api.request<Array<{ id: number; name?: string; stage?: string; status?: string }>>({ integration: INTEGRATION, call: `list jobs of pipeline ${id}`, method: "GET", url: `${project}/pipelines/${id}/jobs?per_page=100`, headers, idempotent: true });
-      const steps: StepUpdate[] = (jobs.body ?? []).slice(0, 200).map((job) => ({ id: `job-${job.id}`, name: `${job.stage ?? ""}: ${job.name ?? job.id}`.slice(0, 200), status: stepStatus(job.status) }));
-      const status = String(current.body?.status ?? "unknown");
-      return { done: FINAL.has(status), ok: status === "success", status, steps };
+      const steps: StepUpdate[] = (Array.isArray(jobs.body) ? jobs.body : []).slice(0, 200).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${String(job.stage ?? "")}: ${String(job.name ?? job.id)}`.slice(0, 200), status: stepStatus(job.status) }));
+      const status = String(current.body?.status ?? "unknown").slice(0, 100);
+      const final = FINAL[status];
+      if (final !== undefined) return { done: true, ok: final.ok, status, steps, meaning: final.meaning };
+      return { done: false, ok: false, status, steps, ...(WAITING[status] === undefined ? {} : { meaning: WAITING[status] }) };
     },
     async cancel(signal) {
       await api.request({ integration: INTEGRATION, call: `cancel pipeline ${id}`, method: "POST", url: `${project}/pipelines/${id}/cancel`, headers, idempotent: true, signal });
     },
   }, ctx, input.pollMs ?? 5000);
-  if (!final.ok) throw new EdgeError("integration_failed", `GitLab: pipeline ${id} ended "${final.status}"${pipeline.web_url === undefined ? "" : ` (${pipeline.web_url})`}`);
-  return { pipelineId: id, pipelineUrl: pipeline.web_url, status: final.status };
+  if (!final.ok) throw new EdgeError("integration_failed", `GitLab: pipeline ${id} ended "${final.status}": it ${final.meaning ?? "failed"}${webLink === undefined ? "" : ` (${webLink})`}`);
+  return { pipelineId: id, pipelineUrl: webLink, status: final.status };
 }
 
 function stepStatus(status: string | undefined): StepUpdate["status"] {
