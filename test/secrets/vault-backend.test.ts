@@ -98,6 +98,18 @@ describe("VaultBackend", () => {
     expect(fake.renewals).toBe(1);
   });
 
+  test("reads that find the token due at the same time share one renewal", async () => {
+    let clock = 7_000_000;
+    const fake = await vault({ now: () => clock });
+    for (const name of ["a", "b", "c", "d"]) fake.putKv2(`kv/${name}`, { password: `pw-${name}-1` });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(["kv/"], 30), timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/a#password"))).toBe("pw-a-1");
+    clock += 25_000;
+    const values = await Promise.all(["a", "b", "c", "d"].map((name) => backend.read(ref(`vault:kv/data/${name}#password`))));
+    expect(values).toEqual(["pw-a-1", "pw-b-1", "pw-c-1", "pw-d-1"]);
+    expect(fake.renewals).toBe(1);
+  });
+
   test("trusts a Vault whose certificate a custom CA signed only when given that CA", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "vault-ca-"));
     const file = (name: string) => path.join(dir, name);

@@ -52,6 +52,8 @@ export class VaultBackend {
   /** When the token needs renewing (epoch ms); undefined: not known yet; Infinity: never expires. */
   #renewAt: number | undefined;
   #loginInFlight: Promise<void> | undefined;
+  /** A token lookup or renewal under way: reads that need one at the same time wait for it. */
+  readonly #calls = new Map<"lookup" | "renew", Promise<any>>();
   /** The token file's identity (inode, size, mtime) when last read. */
   #tokenFileStamp: string | undefined;
 
@@ -165,7 +167,7 @@ export class VaultBackend {
     if (this.#renewAt === undefined) {
       // A token from the config: learn its TTL once (0 means it never expires, like a root token).
       try {
-        const info = await client.tokenLookupSelf();
+        const info = await this.#once("lookup", () => client.tokenLookupSelf());
         const ttl = Number(info?.data?.ttl ?? 0);
         this.#renewAt = ttl > 0 && info?.data?.renewable !== false ? this.#now() + ttl * 1000 * RENEW_AT : ttl > 0 ? this.#now() + ttl * 1000 : Infinity;
       } catch (error) {
@@ -175,7 +177,7 @@ export class VaultBackend {
     }
     if (this.#now() < this.#renewAt) return;
     try {
-      const answer = await client.tokenRenewSelf();
+      const answer = await this.#once("renew", () => client.tokenRenewSelf());
       this.#setLease(answer?.auth);
     } catch (error) {
       // Renewal refused (max TTL reached, token revoked): a rewritten token file or a new login.
@@ -200,6 +202,16 @@ export class VaultBackend {
       }
     })();
     return this.#loginInFlight;
+  }
+
+  /** Shares one call among concurrent callers; each maps its outcome (and names its reference) itself. */
+  #once(kind: "lookup" | "renew", call: () => Promise<any>): Promise<any> {
+    let running = this.#calls.get(kind);
+    if (running === undefined) {
+      running = call().finally(() => this.#calls.delete(kind));
+      this.#calls.set(kind, running);
+    }
+    return running;
   }
 
   #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined): void {
