@@ -3,6 +3,7 @@
 // docs/protocol.md is the prose version of this file; keep them together.
 
 import { nestsDeeperThan } from "../util/json-bounds.ts";
+import { hasLoneSurrogate } from "../util/well-formed.ts";
 import { MAX_ERROR_CODE_CHARS, MAX_LOG_LINES } from "./limits.ts";
 
 export const PROTOCOL_VERSION = 1;
@@ -181,9 +182,11 @@ function obj(v: unknown, field: string): Obj {
   need(v !== null && typeof v === "object" && !Array.isArray(v), `"${field}" must be an object`);
   return v as Obj;
 }
-function str(o: Obj, field: string, max = 1024): string {
+function str(o: Obj, field: string, max = 1024, label = field): string {
   const v = o[field];
-  need(typeof v === "string" && v.length > 0 && v.length <= max, `"${field}" must be a non-empty string of at most ${max} characters`);
+  need(typeof v === "string" && v.length > 0 && v.length <= max, `"${label}" must be a non-empty string of at most ${max} characters`);
+  // Ids, names and codes become file names, storage keys and URL paths (encodeURIComponent throws on one).
+  need(!hasLoneSurrogate(v), `"${label}" must be well-formed Unicode (it holds a lone UTF-16 surrogate)`);
   return v;
 }
 function int(o: Obj, field: string, min = 0): number {
@@ -257,9 +260,9 @@ const runnerValidators: Record<RunnerMessage["type"], (m: Obj) => void> = {
 const controllerValidators: Record<ControllerMessage["type"], (m: Obj) => void> = {
   offer: (m) => {
     const j = obj(m.job, "job");
-    str(j, "id"); int(j, "attempt", 1); str(j, "group"); str(j, "plugin"); str(j, "action");
+    str(j, "id", 1024, "job.id"); int(j, "attempt", 1); str(j, "group", 1024, "job.group"); str(j, "plugin", 1024, "job.plugin"); str(j, "action", 1024, "job.action");
     int(j, "leaseExpiresAt"); int(j, "submittedAt"); optInt(j, "timeoutMs", 1);
-    if (j.secrets !== undefined) for (const ref of arr(j, "secrets", 50)) need(typeof ref === "string" && ref.length <= 512, `"job.secrets[]" must be strings of at most 512 characters`);
+    if (j.secrets !== undefined) for (const ref of arr(j, "secrets", 50)) need(typeof ref === "string" && ref.length <= 512 && !hasLoneSurrogate(ref), `"job.secrets[]" must be well-formed strings of at most 512 characters`);
   },
   cancel: (m) => { str(m, "jobId"); int(m, "attempt", 1); need(typeof m.reason === "string", `"reason" must be a string`); },
   heartbeat_ack: (m) => {

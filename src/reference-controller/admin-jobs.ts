@@ -23,6 +23,7 @@ import type { AtRestCipher } from "../secrets/at-rest.ts";
 import { openSensitiveOutput } from "../secrets/sensitive-outputs.ts";
 import { EdgeError } from "../errors.ts";
 import { readLimitedText } from "../util/read-limited.ts";
+import { hasLoneSurrogate } from "../util/well-formed.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 
 const MAX_TIMEOUT_MS = 7 * 24 * 3_600_000;
@@ -149,6 +150,8 @@ function parseSubmit(body: Obj): { input: SubmitJobInput; secretInputs?: Record<
     if (typeof v !== "string" || v.trim() === "" || v.length > 256) {
       throw invalid(`Cannot ${action}: "${field}" must be a non-empty string of at most 256 characters`);
     }
+    // Runners would refuse the offer as malformed, every attempt, until the job ran out of them.
+    if (hasLoneSurrogate(v)) throw invalid(`Cannot ${action}: "${field}" must be well-formed Unicode (it holds a lone UTF-16 surrogate)`);
     return v;
   };
   const plugin = name("plugin");
@@ -168,6 +171,7 @@ function parseSubmit(body: Obj): { input: SubmitJobInput; secretInputs?: Record<
     if (!Array.isArray(refs) || refs.length > 50 || !refs.every((r) => typeof r === "string" && (SECRET_NAME.test(r) || isReference(r)))) {
       throw invalid(`Cannot ${action}: "secrets" must be an array of at most 50 secret names (letters, digits, "_.-/") or references (vault:, gcp:, controller:, env:, file:)`);
     }
+    if ((refs as string[]).some(hasLoneSurrogate)) throw invalid(`Cannot ${action}: "secrets" must be well-formed Unicode (a reference holds a lone UTF-16 surrogate)`);
     out.secrets = [...new Set(refs as string[])];
   }
   return body.secretInputs === undefined ? { input: out } : { input: out, secretInputs: parseSecretInputs(body.secretInputs, action) };

@@ -4,6 +4,7 @@
 import { Hono } from "hono";
 import { asObject, errorFromException, errorResponse, invalid, onlyFields, readJson } from "./http-helpers.ts";
 import type { ControllerSecrets } from "./secret-store.ts";
+import { hasLoneSurrogate } from "../util/well-formed.ts";
 
 export function createAdminSecretsApp(store: ControllerSecrets): Hono {
   const app = new Hono();
@@ -19,6 +20,8 @@ export function createAdminSecretsApp(store: ControllerSecrets): Hono {
       const body = asObject(await readJson(c, "store a secret", 256 * 1024), "store a secret");
       onlyFields(body, ["value"], "store a secret");
       if (typeof body.value !== "string") throw invalid(`Cannot store a secret: "value" must be a string`);
+      // Sealed as UTF-8, a lone surrogate would become U+FFFD: runners would get another value.
+      if (hasLoneSurrogate(body.value)) throw invalid(`Cannot store a secret: "value" must be well-formed Unicode (it holds a lone UTF-16 surrogate)`);
       await store.set(c.req.param("name"), body.value);
       return c.body(null, 204);
     } catch (error) {

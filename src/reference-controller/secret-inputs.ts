@@ -6,6 +6,7 @@
 import { EdgeError } from "../errors.ts";
 import { encryptToRunner } from "../secrets/jwe.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
+import { hasLoneSurrogate } from "../util/well-formed.ts";
 
 const MAX_SECRET_INPUTS = 50;
 const MAX_VALUE_BYTES = 64 * 1024;
@@ -23,6 +24,8 @@ export function parseSecretInputs(value: unknown, action: string): Record<string
     if (typeof item !== "string" || item === "" || Buffer.byteLength(item) > MAX_VALUE_BYTES) {
       throw new EdgeError("input_invalid", `Cannot ${action}: secret input "${name}" must be a string of 1 byte to 64 KiB`);
     }
+    // Encrypted as UTF-8, a lone surrogate would become U+FFFD: the runner would get another value.
+    if (hasLoneSurrogate(item)) throw new EdgeError("input_invalid", `Cannot ${action}: secret input "${name}" must be well-formed Unicode (it holds a lone UTF-16 surrogate)`);
   }
   return value as Record<string, string>;
 }
