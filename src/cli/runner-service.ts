@@ -68,8 +68,9 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // when storageBackend is "s3"; its first sweep starts once the status port is up.
   const storage = await openStorageService(config, runnerId, logger);
   // The key ring is read before any network call, so a bad key file is a config error (78).
+  const keyDir = config.runnerKeyDir ?? join(config.dataDir, "keys");
   const keys = await RunnerKeyService.load({
-    dir: config.runnerKeyDir ?? join(config.dataDir, "keys"),
+    dir: keyDir,
     controllerUrl,
     runnerId,
     apiKey,
@@ -129,7 +130,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     onReconnect: () => metrics.reconnected(),
     onLogLinesDropped: (lines) => metrics.logLinesDropped(lines),
     // The spool's code loads only when a result waits on disk or must be saved (result-spool-front.ts).
-    resultSpool: new ResultSpoolFront({ dir: join(config.dataDir, "results"), apiKey, logger, sleep }),
+    // Sealed with its own key file beside the runner's keys, so a new API key opens what the old one left.
+    resultSpool: new ResultSpoolFront({ dir: join(config.dataDir, "results"), apiKey, keyFile: join(keyDir, "results.key"), logger, sleep }),
     insecure: config.insecure,
     onConnectFailure: () => metrics.connectFailed(),
   }));

@@ -13,8 +13,8 @@ import { createFileOnce } from "../util/create-file-once.ts";
 
 const KEY_BYTES = 32;
 
-/** Whose key file it is, as messages name it: "controller" (secrets.key), "meshStack outbox" (the runner's outbox.key). */
-export type AtRestKeyOwner = "controller" | "meshStack outbox";
+/** Whose key file it is, as messages name it: "controller" (secrets.key), "meshStack outbox" (the runner's outbox.key), "result spool" (the runner's results.key). */
+export type AtRestKeyOwner = "controller" | "meshStack outbox" | "result spool";
 
 export class AtRestCipher {
   readonly #key: Buffer;

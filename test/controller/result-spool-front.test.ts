@@ -20,7 +20,7 @@ function front(dir: string, gate?: Promise<void>) {
   const { logger, records } = memoryLogger("debug");
   const loads = { count: 0 };
   const sleep = () => new Promise<void>(() => {});
-  const spool = new ResultSpoolFront({ dir, apiKey: "key-1", logger, sleep }, async () => {
+  const spool = new ResultSpoolFront({ dir, apiKey: "key-1", keyFile: `${dir}.key`, logger, sleep }, async () => {
     loads.count++;
     await gate;
     return import("../../src/controller/edge/result-spool.ts");

@@ -2,12 +2,14 @@
 // restart gets back, and what it refuses (test/reliability/result-restart.test.ts kills real ones).
 
 import { afterAll, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hkdfSync } from "node:crypto";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ResultSpool } from "../../src/controller/edge/result-spool.ts";
 import { JobOutbox } from "../../src/controller/edge/job-outbox.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
-import type { RunnerMessage } from "../../src/protocol/edge-v1.ts";
+import { message, type RunnerMessage } from "../../src/protocol/edge-v1.ts";
+import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const tmp = tempDir("edge-runner-result-spool-");
@@ -15,11 +17,12 @@ afterAll(tmp.remove);
 const offer = (id: string) => ({ id, attempt: 2, group: "g", plugin: "echo", action: "default", input: { token: "in-the-input" }, leaseExpiresAt: 1, submittedAt: 1 });
 const files = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
 
-function spool(dir: string, apiKey = "key-1") {
+/** A spool in `dir`; its key file beside it (`<dir>.key`), as `<runnerKeyDir>/results.key` is beside `<dataDir>/results`. */
+function spool(dir: string, apiKey = "key-1", keyFile = `${dir}.key`) {
   const { logger, records } = memoryLogger("debug");
   let wake: () => void = () => {};
   const sleep = () => new Promise<void>((resolve) => (wake = resolve));
-  return { spool: new ResultSpool({ dir, apiKey, logger, sleep }), records, wake: () => wake() };
+  return { spool: new ResultSpool({ dir, apiKey, keyFile, logger, sleep }), records, wake: () => wake() };
 }
 
 async function finished(s: ResultSpool, id: string, connected: boolean): Promise<JobOutbox> {
@@ -27,6 +30,8 @@ async function finished(s: ResultSpool, id: string, connected: boolean): Promise
   job.log([{ ts: 1, level: "info", msg: "the line before the result" }]);
   void job.complete({ status: "succeeded", output: { sensitive: "value-42" }, startedAt: 1, finishedAt: 2 });
   await Bun.sleep(20);
+  // Every write begun so far has ended (a loaded machine took longer than the sleep).
+  await s.saveAll([]);
   return job;
 }
 
@@ -71,16 +76,59 @@ test("with a session, a result is saved only once it waited unanswered; one answ
   expect(files(dir)).toHaveLength(1);
 });
 
-test("a file sealed with another API key, or altered, is reported and left in place; nothing is replayed", async () => {
+test("a file no key of the key file opens (the key file replaced), or altered, is reported and left in place; nothing is replayed", async () => {
   const dir = path.join(tmp.dir, "other-key");
-  await finished(spool(dir, "old-key").spool, "j-old", false);
+  await finished(spool(dir, "key-1", path.join(tmp.dir, "first.key")).spool, "j-old", false);
   const [name] = files(dir);
-  const { spool: s, records } = spool(dir, "new-key");
+  const { spool: s, records } = spool(dir, "key-1", path.join(tmp.dir, "second.key"));
   expect(await s.restore(() => true, () => undefined)).toEqual([]);
-  expect(records.some((r) => r.level === "error" && String(r.msg).includes("sealed with another API key"))).toBe(true);
+  const errors = records.filter((r) => r.level === "error").map((r) => String(r.msg));
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toContain(`Cannot read the saved result "${path.join(dir, name!)}"; left in place: no key of "${path.join(tmp.dir, "second.key")}" opens it`);
   expect(files(dir)).toEqual([name!]);
   const file = path.join(dir, name!);
   const saved = JSON.parse(readFileSync(file, "utf8")) as { sealed: string };
   writeFileSync(file, JSON.stringify({ ...saved, key: "j-other#1" }));
-  expect(await spool(dir, "old-key").spool.restore(() => true, () => undefined)).toEqual([]);
+  expect(await spool(dir, "key-1", path.join(tmp.dir, "first.key")).spool.restore(() => true, () => undefined)).toEqual([]);
+  expect(files(dir)).toEqual([name!]);
+});
+
+test("a file of version 1 (sealed with a key derived from the API key) opens with that API key; with another it is reported and left in place", async () => {
+  const dir = path.join(tmp.dir, "version-1");
+  mkdirSync(dir, { recursive: true });
+  const job = offer("j-v1");
+  const messages = [message<RunnerMessage>({ type: "result", jobId: "j-v1", attempt: 2, lastSeq: 0, status: "succeeded", output: {}, startedAt: 1, finishedAt: 2 })];
+  const legacy = new AtRestCipher(Buffer.from(hkdfSync("sha256", "old-key", Buffer.alloc(0), "edge-runner result spool", 32)));
+  writeFileSync(path.join(dir, "0123456789abcdef.result.json"), JSON.stringify({ v: 1, key: "j-v1#2", sealed: legacy.seal(JSON.stringify({ job, messages }), "edge result j-v1#2") }));
+  const other = spool(dir, "new-key");
+  expect(await other.spool.restore(() => true, () => undefined)).toEqual([]);
+  expect(other.records.some((r) => r.level === "error" && String(r.msg).includes("the current API key does not open it"))).toBe(true);
+  expect(files(dir)).toHaveLength(1);
+  const [restored] = await spool(dir, "old-key").spool.restore(() => true, () => undefined);
+  expect(restored?.key).toBe("j-v1#2");
+});
+
+test("a result saved before the runner's API key changed (runner register --rotate) is replayed after it, not lost", async () => {
+  const dir = path.join(tmp.dir, "api-key-rotated");
+  await finished(spool(dir, "old-key").spool, "j-rotated", false);
+  expect(files(dir)).toHaveLength(1);
+  const sent: RunnerMessage[] = [];
+  const again = spool(dir, "new-key");
+  const [restored, ...none] = await again.spool.restore((m) => void sent.push(...m), (done) => again.spool.answered(done));
+  expect({ key: restored?.key, none, errors: again.records.filter((r) => r.level === "error").map((r) => r.msg) }).toEqual({ key: "j-rotated#2", none: [], errors: [] });
+  expect(restored!.pending().map((m) => m.type)).toEqual(["log", "result"]);
+});
+
+test("a key file other users can read is refused: the result is not written, the error says why, and the next save reads the file again", async () => {
+  const dir = path.join(tmp.dir, "open-key-file");
+  const keyFile = path.join(tmp.dir, "open.key");
+  writeFileSync(keyFile, Buffer.alloc(32, 7).toString("base64") + "\n", { mode: 0o644 });
+  chmodSync(keyFile, 0o644);
+  const first = spool(dir, "key-1", keyFile);
+  await finished(first.spool, "j-refused", false);
+  expect(files(dir)).toEqual([]);
+  expect(first.records.some((r) => r.level === "error" && String(r.msg).includes(`Cannot save the result of job attempt "j-refused#2"`) && String(r.msg).includes(`Refusing result spool key file "${keyFile}"`))).toBe(true);
+  chmodSync(keyFile, 0o600);
+  await finished(first.spool, "j-after-fix", false);
+  expect(files(dir)).toHaveLength(1);
 });

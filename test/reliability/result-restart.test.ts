@@ -2,10 +2,11 @@
 // while a job runs; the job finishes with nobody to report to; the runner is SIGKILLed too. Both
 // start again: the job's first attempt is reported (it used to wait out its lease, 90 s after a
 // controller start, and run again), the saved result was sealed on disk, and it is gone once
-// acknowledged. The same through a drain (SIGTERM) while the controller is away.
+// acknowledged. The same through a drain (SIGTERM) while the controller is away. After the SIGKILL
+// the runner's API key is rotated too (runner register --rotate): the result still goes out.
 
 import { expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { binaryBed, launchController, TEST_BINARY } from "../helpers/binary-bed.ts";
 import { eventually } from "../helpers/harness.ts";
@@ -46,12 +47,19 @@ for (const stop of ["SIGKILL", "SIGTERM"] as const) {
     const results = path.join(runnerDir, "results");
     const [file] = await eventually(() => (spooled(results).length === 1 ? spooled(results) : undefined), 20_000, "the result to be saved");
     const saved = readFileSync(path.join(results, file!), "utf8");
-    expect(JSON.parse(saved)).toMatchObject({ v: 1, key: `${job.id}#1`, sealed: expect.any(String) });
+    expect(JSON.parse(saved)).toMatchObject({ v: 2, key: `${job.id}#1`, sealedBy: expect.any(String), sealed: expect.any(String) });
     expect(saved).not.toContain("succeeded");
+    // Sealed with the spool's own key file, beside the runner's keys, not with the API key.
+    expect(statSync(path.join(runnerDir, "keys", "results.key")).mode & 0o777).toBe(0o600);
     runner.kill(stop);
     await runner.exited;
 
     ({ proc: controller, common } = await launchController(TEST_BINARY, bed.procs, controllerDir));
+    // After the SIGKILL the runner also comes back with a new API key: what it saved under the old one still goes out.
+    if (stop === "SIGKILL") {
+      rmSync(keyFile);
+      await cli(["runner", "register", "r1", "--rotate", "--api-key-out", keyFile, ...common]);
+    }
     runner = await startRunner(common[1]!);
     const done = await eventually(async () => {
       const current = await get();

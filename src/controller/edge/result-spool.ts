@@ -4,8 +4,12 @@
 // not acknowledged within a second, or finished while there is no session, is written here with
 // the log lines and steps before it that are not acknowledged either; at the next start the
 // runner sends them on its first session, before any new job. The file goes once the controller
-// answers. Sealed (AES-256-GCM) with a key derived from the runner's API key: a result's output
-// may hold sensitive values, and a copy of the data directory without the key file reads nothing.
+// answers. Sealed (AES-256-GCM) with the spool's own key file (`<runnerKeyDir>/results.key`, 0600,
+// made at the first save, beside the runner's private key): a result's output may hold sensitive
+// values, and a copy of the data directory without its keys reads nothing. Files were sealed with
+// a key derived from the runner's API key before (version 1); those still open with that key,
+// but a new API key (`runner register --rotate`) could not open them and their results were lost,
+// so the seal no longer depends on the API key.
 
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,6 +17,7 @@ import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { parseRunnerMessage, type JobOffer, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { AtRestCipher } from "../../secrets/at-rest.ts";
+import type { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
 import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
 import { SPOOL_FILE_SUFFIX as SUFFIX, type ResultSpooling } from "./result-spool-front.ts";
@@ -20,8 +25,10 @@ import { SPOOL_FILE_SUFFIX as SUFFIX, type ResultSpooling } from "./result-spool
 export interface ResultSpoolOptions {
   /** `<dataDir>/results` */
   dir: string;
-  /** The runner's API key: the sealing key is derived from it (HKDF), so it never lands on disk. */
+  /** The runner's API key: opens files of version 1, sealed with a key derived from it (HKDF). */
   apiKey: string;
+  /** The key file that seals (and opens) files of version 2: `<runnerKeyDir>/results.key`, made when missing. */
+  keyFile: string;
   logger: Logger;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** How long a result may wait for its ack before it is written; default 1000 ms. */
@@ -35,8 +42,10 @@ const context = (key: string): string => `edge result ${key}`;
 export class ResultSpool implements ResultSpooling {
   readonly dir: string;
   readonly #o: ResultSpoolOptions;
-  /** Made at the first save or restore: an idle runner with nothing saved never loads node:crypto (test/performance/lazy-modules.test.ts). */
-  #cipher: Promise<AtRestCipher> | undefined;
+  /** Read at the first save or restore: an idle runner with nothing saved never loads node:crypto (test/performance/lazy-modules.test.ts). */
+  #ring: Promise<AtRestKeyRing> | undefined;
+  /** Opens files of version 1 (sealed with a key derived from the API key). */
+  #legacy: Promise<AtRestCipher> | undefined;
   readonly #log: Logger;
   /** Per job attempt: the last write or removal, so a removal never overtakes a write. */
   readonly #ops = new Map<string, Promise<void>>();
@@ -121,30 +130,49 @@ export class ResultSpool implements ResultSpooling {
     this.#saved.add(key);
     return this.#then(key, async () => {
       if (outbox.done) return;
-      const sealed = (await this.#sealer()).seal(JSON.stringify({ job: outbox.job, messages }), context(key));
       try {
-        await writeFileAtomic(this.#path(key), JSON.stringify({ v: 1, key, sealed }), { mode: 0o600, dirMode: 0o700 });
+        // `sealedBy`: the id of the key that sealed it (never the key), to open it after a rotation.
+        const { sealed, key: sealedBy } = (await this.#keys()).seal(JSON.stringify({ job: outbox.job, messages }), context(key));
+        await writeFileAtomic(this.#path(key), JSON.stringify({ v: 2, key, sealedBy, sealed }), { mode: 0o600, dirMode: 0o700 });
       } catch (error) {
         this.#log.error(`Cannot save the result of job attempt "${key}" while it waits for the controller; a restart before it is acknowledged runs the job again: ${errorMessage(error)}`);
       }
     });
   }
 
-  #sealer(): Promise<AtRestCipher> {
-    this.#cipher ??= Promise.all([import("node:crypto"), import("../../secrets/at-rest.ts")]).then(([crypto, { AtRestCipher }]) =>
-      new AtRestCipher(Buffer.from(crypto.hkdfSync("sha256", this.#o.apiKey, Buffer.alloc(0), "edge-runner result spool", 32))));
-    return this.#cipher;
+  /** The key file and the keys a rotation kept beside it (AtRestKeyRing); a key file others can read is refused. */
+  #keys(): Promise<AtRestKeyRing> {
+    this.#ring ??= import("../../secrets/at-rest-ring.ts").then(({ AtRestKeyRing }) => AtRestKeyRing.load(this.#o.keyFile, "result spool")!);
+    // A refusal is not kept: the next save reads the file again (its mode may have been fixed).
+    this.#ring.catch(() => (this.#ring = undefined));
+    return this.#ring;
+  }
+
+  #legacyCipher(): Promise<AtRestCipher> {
+    this.#legacy ??= Promise.all([import("node:crypto"), import("../../secrets/at-rest.ts")]).then(([crypto, { AtRestCipher }]) =>
+      new AtRestCipher(Buffer.from(crypto.hkdfSync("sha256", this.#o.apiKey, Buffer.alloc(0), "edge-runner result spool", 32)), "result spool"));
+    return this.#legacy;
   }
 
   async #open(text: string): Promise<{ job: JobOffer; messages: RunnerMessage[] }> {
     if (text.length > MAX_FILE_CHARS) throw new Error(`the file is over ${MAX_FILE_CHARS} characters`);
-    const file = JSON.parse(text) as { v?: unknown; key?: unknown; sealed?: unknown } | null;
-    if (file === null || file.v !== 1 || typeof file.key !== "string" || typeof file.sealed !== "string") throw new Error("not a saved result of this runner version");
+    const file = JSON.parse(text) as { v?: unknown; key?: unknown; sealedBy?: unknown; sealed?: unknown } | null;
+    if (file === null || (file.v !== 1 && file.v !== 2) || typeof file.key !== "string" || typeof file.sealed !== "string") throw new Error("not a saved result of this runner version");
+    if (file.sealedBy !== undefined && typeof file.sealedBy !== "string") throw new Error("not a saved result of this runner version");
     let plain: string;
-    try {
-      plain = (await this.#sealer()).open(file.sealed, context(file.key));
-    } catch {
-      throw new Error("it was sealed with another API key (was the runner's key changed?) or altered");
+    if (file.v === 1) {
+      try {
+        plain = (await this.#legacyCipher()).open(file.sealed, context(file.key));
+      } catch {
+        throw new Error("it was written by an earlier version of the runner, sealed with a key derived from the API key it had then, and the current API key does not open it (was the key changed with runner register --rotate?), or it was altered; start the runner once with the earlier API key to send it");
+      }
+    } else {
+      const ring = await this.#keys();
+      try {
+        plain = ring.open(file.sealed, context(file.key), typeof file.sealedBy === "string" ? file.sealedBy : undefined).plain;
+      } catch {
+        throw new Error(`no key of "${this.#o.keyFile}" opens it (the key file was replaced or lost?) or it was altered; put back the key file that sealed it to send it`);
+      }
     }
     const body = JSON.parse(plain) as { job?: JobOffer; messages?: unknown };
     const job = body.job;
