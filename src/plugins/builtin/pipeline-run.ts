@@ -3,6 +3,8 @@
 // state of the run (with what a waiting state waits for), stop on the final state, and on cancel
 // or timeout cancel the run itself before giving up, reporting that as a step. When following
 // fails otherwise, the error says the run may still be going, so nobody takes it for stopped.
+// An API outage (5xx, network errors past the client's own retries) does not end a long run's
+// job: the runner keeps polling for up to OUTAGE_MS before it gives up.
 
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { sleep } from "../../util/time.ts";
@@ -32,13 +34,28 @@ export interface RunDriver {
 
 /** How long the cancel call may take after the job was cancelled (the pool's grace is 2 s by default). */
 export const CANCEL_BUDGET_MS = 1500;
+/** How long the run may stay unreadable (answers the client retries in vain) before the job gives up on it. */
+export const OUTAGE_MS = 10 * 60_000;
 
 export async function followRun(driver: RunDriver, ctx: ActionContext, pollMs: number): Promise<RunState> {
   const seen = new Map<string, string>();
   let lastStatus: string | undefined;
+  let failingSince: number | undefined;
   try {
     for (;;) {
-      const state = await driver.poll();
+      let state: RunState;
+      try {
+        state = await driver.poll();
+        failingSince = undefined;
+      } catch (error) {
+        if (ctx.signal.aborted || !(error instanceof EdgeError) || !error.retryable) throw error;
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > OUTAGE_MS) throw error;
+        ctx.log.warn(`${driver.integration}: cannot read ${driver.label} (${errorMessage(error)}); trying again for up to ${OUTAGE_MS / 60_000} min`);
+        await sleep(pollMs, ctx.signal);
+        if (ctx.signal.aborted) throw new EdgeError("job_cancelled", "cancelled");
+        continue;
+      }
       for (const step of state.steps) {
         const key = `${step.status}|${step.message ?? ""}`;
         if (seen.get(step.id) === key) continue;

@@ -171,3 +171,12 @@ test("ids from the API are checked before they go into a URL; a web link that is
   await azure.actions.run?.(azInput(), ctx);
   expect(ctx.outputs.all().runUrl).toBeUndefined();
 });
+
+test("an API outage longer than the client's own retries does not end the job: the runner keeps following the run", async () => {
+  gh.pollsToComplete = 2;
+  // Seven 502s in a row: more than the six tries one call gets.
+  gh.fault({ times: 7, match: (r) => r.method === "GET" && /\/actions\/runs\/\d+$/.test(r.path), reply: () => ({ status: 502, body: { message: "Server Error" } }) });
+  const { ctx } = context();
+  expect(await github.actions.dispatch?.(ghInput(), ctx)).toMatchObject({ conclusion: "success" });
+  expect(logText(ctx)).toContain("trying again for up to 10 min");
+}, 30_000);
