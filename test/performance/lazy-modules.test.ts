@@ -66,6 +66,8 @@ describe("modules loaded at start-up", async () => {
       "controller secrets": /src\/runner\/controller-secrets\.ts$/,
       // Loaded by result-spool-front.ts when a saved result waits at start or one must be saved.
       "the result spool": /src\/controller\/edge\/result-spool\.ts$/,
+      // Imported by opener.ts when a session uses long-poll (--transport poll, or WebSockets blocked).
+      "the long-poll transport": /src\/controller\/edge\/poll-transport\.ts$/,
     };
     for (const [name, pattern] of Object.entries(jobOnly)) expect({ name, found: all.some((f) => pattern.test(f)) }).toEqual({ name, found: true });
     const loaded = [...staticClosure(meta, "src/main.ts"), ...staticClosure(meta, "src/cli/run-command.ts")];

@@ -1,8 +1,8 @@
 // How the edge connection opens a session and its transport: over the network by default, a
-// scripted one in tests (no ports where ports are not the point).
+// scripted one in tests (no ports where ports are not the point). The long-poll transport is
+// imported at its first use: a runner on WebSockets (the default) never loads it (issue 15).
 
 import type { CreateSessionResponse } from "../../protocol/edge-v1.ts";
-import { openPollTransport } from "./poll-transport.ts";
 import { createSession, type CreateSessionOptions } from "./session.ts";
 import type { OpenTransportOptions, Transport, TransportKind } from "./transport.ts";
 import { openWebSocketTransport } from "./ws-transport.ts";
@@ -16,5 +16,5 @@ export interface TransportOpener {
 
 export const networkOpener: TransportOpener = {
   session: createSession,
-  open: (kind, options) => (kind === "websocket" ? openWebSocketTransport(options) : openPollTransport(options)),
+  open: async (kind, options) => (kind === "websocket" ? openWebSocketTransport(options) : (await import("./poll-transport.ts")).openPollTransport(options)),
 };
