@@ -1,7 +1,7 @@
 // The one table of options. Env vars, CLI flags, `--help` and docs/configuration.md all come
 // from here; nothing else defines an option.
 
-export type OptionType = "string" | "url" | "urls" | "path" | "int" | "duration" | "bool" | "enum" | "host";
+export type OptionType = "string" | "names" | "url" | "urls" | "path" | "int" | "duration" | "bool" | "enum" | "host";
 
 /** Which command reads an option; `common` options apply to every long-running command. */
 export type OptionScope = "common" | "runner" | "controller";
@@ -59,7 +59,7 @@ export const OPTIONS = [
   { name: "pluginMaxBytes", type: "int", scope: "runner", default: 33554432, min: 1024, max: 1073741824, help: "Largest plugin bundle downloaded, in bytes; a larger one fails with bundle_too_large." },
   { name: "runnerKeyDir", type: "path", scope: "runner", help: "The runner's key ring for encrypted inputs (runner-key.pem and retained keys; default <dataDir>/keys). See `edge-runner keys` and docs/secrets.md." },
   { name: "keyRingCheckMs", type: "duration", scope: "runner", default: "30s", help: "How often the runner re-reads its key ring and, after `keys rotate` or `keys retire`, tells the controller its public keys; with meshStack, also its outbox key (`keys rotate --outbox`)." },
-  { name: "secretEnvNames", type: "string", scope: "runner", help: "Comma-separated environment variables that env:NAME secret references may read; unset: env: references are refused (a job could otherwise read the runner's API key or cloud credentials). See docs/secrets.md." },
+  { name: "secretEnvNames", type: "names", scope: "runner", max: 256, help: "Environment variables (a JSON array in the config file, or comma-separated) that env:NAME secret references may read; unset: env: references are refused (a job could otherwise read the runner's API key or cloud credentials). See docs/secrets.md." },
   { name: "secretFileDir", type: "path", scope: "runner", help: "Directory that file:/path secret references must resolve into (after .. and symlinks; regular files up to 1 MiB); unset: file: references are refused. See docs/secrets.md." },
   { name: "vaultAddr", type: "url", scope: "runner", help: "HashiCorp Vault for vault: secret references (https://…; http only to loopback or with --insecure). See docs/secrets.md." },
   { name: "vaultTokenFile", type: "path", scope: "runner", help: "File holding a Vault token (mode 0600); renewed before its TTL ends. Or use AppRole (vaultRoleId, vaultSecretIdFile)." },

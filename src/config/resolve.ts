@@ -13,7 +13,7 @@ import { jsonPreview } from "../util/json-bounds.ts";
 type Spec = (typeof OPTIONS)[number];
 type ValueOf<S extends Spec> = S["type"] extends "int" | "duration"
   ? number
-  : S["type"] extends "urls"
+  : S["type"] extends "urls" | "names"
     ? readonly string[]
     : S["type"] extends "bool"
     ? boolean
@@ -190,6 +190,16 @@ function coerce(spec: OptionSpec, value: unknown, source: string): unknown {
     }
     case "urls":
       return coerceUrlList(spec, value, source);
+    case "names": {
+      // A list of names: a JSON array (config file) or comma-separated text (env, flag, file).
+      const entries = Array.isArray(value) ? value : typeof value === "string" ? value.split(",") : undefined;
+      const names = entries?.map((entry: unknown) => (typeof entry === "string" ? entry.trim() : entry)).filter((entry: unknown) => entry !== "");
+      const max = spec.max ?? 256;
+      if (names === undefined || names.length === 0 || names.length > max || names.some((name: unknown) => typeof name !== "string" || name.length > 256)) {
+        return fail(`1 to ${max} names, comma-separated or a JSON array of strings`);
+      }
+      return Object.freeze([...new Set(names as string[])]);
+    }
     case "host":
     case "path":
     case "string": {

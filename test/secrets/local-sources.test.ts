@@ -102,6 +102,11 @@ describe("SecretBackends file: references", () => {
 describe("backendOptionsFromConfig() for env: and file:", () => {
   test("refuses bad names, the runner's own settings, and a missing or root directory (config_invalid, exit 78)", () => {
     expect(configFrom({ EDGE_RUNNER_SECRET_ENV_NAMES: "A_TOKEN, B_TOKEN" }).envNames).toEqual(["A_TOKEN", "B_TOKEN"]);
+    const fromFile = (secretEnvNames: unknown) => backendOptionsFromConfig(resolveConfig({ scopes: ["runner"], argv: ["--config-file", "runner.json"], env: {}, readFile: () => JSON.stringify({ secretEnvNames }) }).config);
+    expect(fromFile(["A_TOKEN", "B_TOKEN", "A_TOKEN"]).envNames).toEqual(["A_TOKEN", "B_TOKEN"]);
+    for (const bad of [[], [1], ["OK", { a: 1 }], Array(257).fill("X")]) {
+      expect(() => fromFile(bad)).toThrow(/secretEnvNames/);
+    }
     for (const env of [
       { EDGE_RUNNER_SECRET_ENV_NAMES: "1BAD" },
       { EDGE_RUNNER_SECRET_ENV_NAMES: "EDGE_RUNNER_API_KEY" },

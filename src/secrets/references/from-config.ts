@@ -59,17 +59,14 @@ export function backendOptionsFromConfig(config: Config): FromConfig {
   return out;
 }
 
-const MAX_ENV_NAMES = 256;
 
-/** The env names env: references may read; the runner's own EDGE_RUNNER_* settings never. */
-function secretEnvNames(text: string): readonly string[] {
-  const names = text.split(",").map((name) => name.trim()).filter((name) => name !== "");
-  if (names.length === 0 || names.length > MAX_ENV_NAMES) throw new ConfigError("secretEnvNames", `Invalid value for "secretEnvNames": expected 1 to ${MAX_ENV_NAMES} comma-separated environment variable names`);
+/** The env names env: references may read (the list is bounded by the option table); the runner's own EDGE_RUNNER_* settings never. */
+function secretEnvNames(names: readonly string[]): readonly string[] {
   for (const name of names) {
     if (!ENV_NAME.test(name)) throw new ConfigError("secretEnvNames", `Invalid name "${name.slice(0, 40)}" in "secretEnvNames": expected letters, digits and _, not starting with a digit`);
     if (name.toUpperCase().startsWith("EDGE_RUNNER_")) throw new ConfigError("secretEnvNames", `Refusing "${name}" in "secretEnvNames": the runner's own settings (EDGE_RUNNER_*) are never readable by jobs`);
   }
-  return Object.freeze([...new Set(names)]);
+  return names;
 }
 
 function secretFileDir(path: string): SecretFileDir {
