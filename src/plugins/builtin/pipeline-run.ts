@@ -92,6 +92,27 @@ export async function cancelRun(driver: Pick<RunDriver, "integration" | "label" 
   }
 }
 
+/**
+ * The signal for the call that starts a run: it outlives the job's signal by CANCEL_BUDGET_MS, so
+ * the answer of a trigger already sent when the job is cancelled still arrives, and the run it
+ * started can be cancelled (cancelledAtStart) instead of going on unseen.
+ */
+export function triggerSignal(job: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  const later = (): void => {
+    const timer = setTimeout(() => controller.abort(job.reason), CANCEL_BUDGET_MS);
+    (timer as { unref?: () => void }).unref?.();
+  };
+  if (job.aborted) later();
+  else job.addEventListener("abort", later, { once: true });
+  return controller.signal;
+}
+
+/** The job was cancelled while its run was being started: cancel that run; the error to throw says how it went. */
+export async function cancelledAtStart(driver: Pick<RunDriver, "integration" | "label" | "cancel">, ctx: ActionContext): Promise<EdgeError> {
+  return new EdgeError("job_cancelled", `${driver.integration}: the job was cancelled while ${driver.label} was starting; ${await cancelRun(driver, ctx)}`);
+}
+
 function stillGoing(driver: RunDriver, error: unknown): Error {
   const where = `${driver.label} may still be running${driver.url === undefined ? "" : ` (${driver.url})`}`;
   if (error instanceof EdgeError) {

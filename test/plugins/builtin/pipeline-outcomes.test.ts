@@ -180,3 +180,27 @@ test("an API outage longer than the client's own retries does not end the job: t
   expect(await github.actions.dispatch?.(ghInput(), ctx)).toMatchObject({ conclusion: "success" });
   expect(logText(ctx)).toContain("trying again for up to 10 min");
 }, 30_000);
+
+test("a job cancelled while its trigger is out learns of the run it started and cancels it (GitHub, GitLab, Azure DevOps)", async () => {
+  const slow = (path: RegExp, reply: () => { status: number; body: unknown }) => ({ times: 1, afterHandling: true, match: (r: { method: string; path: string }) => r.method === "POST" && path.test(r.path), reply: () => ({ ...reply(), delayMs: 400 }) });
+  const cases = [
+    { name: "GitHub", server: gh, path: /\/dispatches$/, run: (ctx: TestContext) => github.actions.dispatch?.(ghInput(), ctx), cancelled: () => gh.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { workflow_run_id: gh.runs.at(-1)?.id, html_url: `https://github.test/acme/app/actions/runs/${gh.runs.at(-1)?.id}` } }) },
+    { name: "GitLab", server: gl, path: /\/pipeline$/, run: (ctx: TestContext) => gitlab.actions.trigger?.(glInput(), ctx), cancelled: () => gl.pipelines.at(-1)?.cancelled, reply: () => ({ status: 201, body: { id: gl.pipelines.at(-1)?.id, status: "created" } }) },
+    { name: "Azure DevOps", server: az, path: /\/runs$/, run: (ctx: TestContext) => azure.actions.run?.(azInput(), ctx), cancelled: () => az.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { id: az.runs.at(-1)?.id, state: "inProgress" } }) },
+  ];
+  for (const c of cases) {
+    c.server.fault(slow(c.path, c.reply));
+    const { ctx, controller } = context();
+    const before = c.server.requests.length;
+    const timer = setInterval(() => {
+      if (!c.server.requests.slice(before).some((r) => r.method === "POST" && c.path.test(r.path))) return;
+      clearInterval(timer);
+      setTimeout(() => controller.abort(), 100);
+    }, 5);
+    const error = await failure(c.run(ctx) as Promise<unknown>);
+    expect([c.name, error.code]).toEqual([c.name, "job_cancelled"]);
+    expect([c.name, c.cancelled()]).toEqual([c.name, true]);
+    expect(error.message).toContain("was cancelled");
+    expect(ctx.steps.at(-1)).toMatchObject({ id: "cancel-run", status: "succeeded" });
+  }
+});

@@ -11,7 +11,7 @@ import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
 import { apiId, webUrl } from "../api-values.ts";
-import { followRun } from "../pipeline-run.ts";
+import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
 
 export interface AzureInput {
@@ -74,7 +74,7 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
   ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "running" });
   let started: PipelineRun;
   try {
-    started = (await api.request<PipelineRun>({ integration: INTEGRATION, call: `run pipeline ${input.pipelineId}`, method: "POST", url: `${project}/_apis/pipelines/${input.pipelineId}/runs?${API}`, headers, body, idempotent: false })).body;
+    started = (await api.request<PipelineRun>({ integration: INTEGRATION, call: `run pipeline ${input.pipelineId}`, method: "POST", url: `${project}/_apis/pipelines/${input.pipelineId}/runs?${API}`, headers, body, idempotent: false, signal: triggerSignal(ctx.signal) })).body;
   } catch (error) {
     ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "failed" });
     throw error;
@@ -86,6 +86,10 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
   if (runUrl !== undefined) ctx.outputs.set("runUrl", runUrl);
   ctx.log.info(`${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} started ${runUrl ?? ""}`);
   if (mode === "async") return { mode: "async", runId, runUrl };
+  const cancel = async (signal: AbortSignal): Promise<void> => {
+    await api.request({ integration: INTEGRATION, call: `cancel run ${runId}`, method: "PATCH", url: `${project}/_apis/build/builds/${runId}?${API}`, headers, body: { status: "cancelling" }, idempotent: true, signal });
+  };
+  if (ctx.signal.aborted) throw await cancelledAtStart({ integration: INTEGRATION, label: `run ${runId}`, cancel }, ctx);
 
   const final = await followRun({
     integration: INTEGRATION,
@@ -105,9 +109,7 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
       if (result === "partiallySucceeded") ctx.log.warn(`${INTEGRATION}: run ${runId} ${known.meaning}`);
       return { done: true, ok: known.ok, status: result, steps, meaning: known.meaning };
     },
-    async cancel(signal) {
-      await api.request({ integration: INTEGRATION, call: `cancel run ${runId}`, method: "PATCH", url: `${project}/_apis/build/builds/${runId}?${API}`, headers, body: { status: "cancelling" }, idempotent: true, signal });
-    },
+    cancel,
   }, ctx, input.pollMs ?? 5000);
   if (!final.ok) throw new EdgeError("integration_failed", `${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} ended "${final.status}": it ${final.meaning ?? "failed"}${runUrl === undefined ? "" : ` (${runUrl})`}`);
   return { runId, runUrl, result: final.status };

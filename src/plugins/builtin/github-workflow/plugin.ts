@@ -11,7 +11,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { callbackFor } from "../callback-info.ts";
 import { apiId, isApiId, webUrl } from "../api-values.ts";
-import { cancelRun, CANCEL_BUDGET_MS, followRun } from "../pipeline-run.ts";
+import { cancelledAtStart, cancelRun, CANCEL_BUDGET_MS, followRun, triggerSignal } from "../pipeline-run.ts";
 import { sleep } from "../../../util/time.ts";
 import { GITHUB_HEADERS, installationToken } from "./app-auth.ts";
 import { integrationInput } from "../meshstack-run.ts";
@@ -103,10 +103,12 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
 
   ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "running" });
   const dispatchUrl = `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/dispatches`;
+  // A cancel while the dispatch is out still gets its answer, to cancel the run it started.
+  const signal = triggerSignal(ctx.signal);
   const send = (details: boolean) => api.request<{ workflow_run_id?: unknown; html_url?: unknown }>({
     integration: INTEGRATION, call: `dispatch workflow "${input.workflow}"`, method: "POST", url: dispatchUrl, headers,
     // return_run_details (GitHub, Feb 2026) answers 200 with the run's id: no search needed.
-    body: details ? { ref: input.ref, inputs, return_run_details: true } : { ref: input.ref, inputs }, idempotent: false,
+    body: details ? { ref: input.ref, inputs, return_run_details: true } : { ref: input.ref, inputs }, idempotent: false, signal,
     ...(details ? { accept: [400, 422] } : {}),
     // After an ambiguous failure, a run carrying our id means the dispatch went through.
     alreadyDone: async () => (runIdInput !== null || byRunObject) && (await findRun().catch(() => undefined)) !== undefined,
@@ -134,6 +136,10 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   if (mode === "async") return { mode: "async", correlationId: correlation, ...(dispatched === undefined ? {} : { runId: dispatched.id, runUrl: dispatched.html_url }) };
   if (dispatched === undefined && runIdInput === null && !byRunObject) throw new EdgeError("input_invalid", "GitHub: this server does not return the run it started; sync mode needs runIdInput to find it");
 
+  if (dispatched !== undefined && ctx.signal.aborted) {
+    const id = dispatched.id;
+    throw await cancelledAtStart({ integration: INTEGRATION, label: `workflow run ${id}`, cancel: (budget) => cancelCall(id, budget) }, ctx);
+  }
   const found = dispatched ?? (await waitForRun(findRun, input, ctx, (id, budget) => cancelRun({ integration: INTEGRATION, label: `workflow run ${id}`, cancel: (signal) => cancelCall(id, signal) }, ctx, budget)));
   const run: WorkflowRun = { id: found.id, ...(webUrl(found.html_url) === undefined ? {} : { html_url: found.html_url }) };
   ctx.outputs.set("runId", run.id);

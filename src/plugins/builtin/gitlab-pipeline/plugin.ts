@@ -12,7 +12,7 @@ import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
 import { apiId, isApiId, webUrl } from "../api-values.ts";
-import { followRun } from "../pipeline-run.ts";
+import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
 
 export interface GitlabInput {
@@ -87,18 +87,20 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
   };
 
   ctx.step({ id: "trigger", name: "Start pipeline", status: "running" });
+  // A cancel while the trigger is out still gets its answer, to cancel what it started.
+  const signal = triggerSignal(ctx.signal);
   let pipeline: Pipeline;
   try {
     if (triggerToken !== undefined) {
       const form = new URLSearchParams({ token: triggerToken, ref: input.ref });
       for (const [key, value] of Object.entries(variables)) form.set(`variables[${key}]`, value);
-      const answer = await api.request<Pipeline>({ integration: INTEGRATION, call: "trigger the pipeline", method: "POST", url: `${project}/trigger/pipeline`, body: form, idempotent: false, accept: [404], ...(alreadyDone === undefined ? {} : { alreadyDone }) });
+      const answer = await api.request<Pipeline>({ integration: INTEGRATION, call: "trigger the pipeline", method: "POST", url: `${project}/trigger/pipeline`, body: form, idempotent: false, accept: [404], signal, ...(alreadyDone === undefined ? {} : { alreadyDone }) });
       // GitLab answers a wrong trigger token like an unknown project, so neither is revealed.
       if (answer.status === 404) throw new EdgeError("integration_unauthorized", `GitLab: cannot trigger the pipeline (POST ${project.replace(/^https?:\/\/[^/]+/, "")}/trigger/pipeline): the trigger token was refused or the project does not exist (404)`);
       pipeline = answer.body;
     } else {
       const body = { ref: input.ref, variables: Object.entries(variables).map(([key, value]) => ({ key, value, variable_type: "env_var" })) };
-      pipeline = (await api.request<Pipeline>({ integration: INTEGRATION, call: "create the pipeline", method: "POST", url: `${project}/pipeline`, headers, body, idempotent: false, ...(alreadyDone === undefined ? {} : { alreadyDone }) })).body;
+      pipeline = (await api.request<Pipeline>({ integration: INTEGRATION, call: "create the pipeline", method: "POST", url: `${project}/pipeline`, headers, body, idempotent: false, signal, ...(alreadyDone === undefined ? {} : { alreadyDone }) })).body;
     }
   } catch (error) {
     if (!(error instanceof AlreadyDone) || found === undefined) {
@@ -116,6 +118,10 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
   ctx.log.info(`GitLab: pipeline ${id} started ${webLink ?? ""}`);
   if (mode === "async") return { mode: "async", pipelineId: id, pipelineUrl: webLink };
 
+  const cancel = async (signal: AbortSignal): Promise<void> => {
+    await api.request({ integration: INTEGRATION, call: `cancel pipeline ${id}`, method: "POST", url: `${project}/pipelines/${id}/cancel`, headers, idempotent: true, signal });
+  };
+  if (ctx.signal.aborted) throw await cancelledAtStart({ integration: INTEGRATION, label: `pipeline ${id}`, cancel }, ctx);
   const final = await followRun({
     integration: INTEGRATION,
     label: `pipeline ${id}`,
@@ -129,9 +135,7 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
       if (final !== undefined) return { done: true, ok: final.ok, status, steps, meaning: final.meaning };
       return { done: false, ok: false, status, steps, ...(WAITING[status] === undefined ? {} : { meaning: WAITING[status] }) };
     },
-    async cancel(signal) {
-      await api.request({ integration: INTEGRATION, call: `cancel pipeline ${id}`, method: "POST", url: `${project}/pipelines/${id}/cancel`, headers, idempotent: true, signal });
-    },
+    cancel,
   }, ctx, input.pollMs ?? 5000);
   if (!final.ok) throw new EdgeError("integration_failed", `GitLab: pipeline ${id} ended "${final.status}": it ${final.meaning ?? "failed"}${webLink === undefined ? "" : ` (${webLink})`}`);
   return { pipelineId: id, pipelineUrl: webLink, status: final.status };
