@@ -12,7 +12,8 @@ export interface StartPluginThreadOptions {
   maxWorkerHeapMb?: number;
   /** Replaces the thread starter (tests). */
   spawn?: (options: StartWorkerOptions) => PluginThread;
-  onStderr: (line: string) => void;
+  /** A process worker's stderr as it arrives (see StartProcessWorkerOptions.onStderr). */
+  onStderr: (text: string, end?: boolean) => void;
 }
 
 export function startPluginThread(options: StartPluginThreadOptions): PluginThread {

@@ -57,7 +57,7 @@ export function startTask(request: RunRequest, resolve: (outcome: JobOutcome) =>
       },
       call: (call) => task.calls.answer(call),
       onSpawned: (pid) => task.childGroups.add(pid),
-      redact: (text) => redaction.text(text),
+      redaction,
     },
   };
   return task;

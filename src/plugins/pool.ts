@@ -9,6 +9,7 @@ import { EdgeError, serializeError } from "../errors.ts";
 import { LocalObjectStore } from "../storage/local-store.ts";
 import { StorageService } from "../storage/storage-service.ts";
 import { redactor } from "../log/redact.ts";
+import { RedactedLines } from "../secrets/redaction/stream-cut.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
 import type { WorkerInfo } from "./worker-state.ts";
@@ -30,6 +31,8 @@ import type { PluginSource } from "./worker-protocol.ts";
 export type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
 
 const MAX_TIMER_MS = 2_147_483_647;
+/** A process worker's stderr line longer than this (one that never ends) is passed on in pieces. */
+const MAX_STDERR_LINE = 64 * 1024;
 
 export class PluginPool {
   readonly #policy: PoolPolicy;
@@ -264,8 +267,11 @@ export class PluginPool {
   }
 
   #newHost(group: Group): WorkerHost {
-    // Assigned below: the child's stderr (process isolation) is masked with its last run's secrets.
+    // Assigned below: the child's stderr (process isolation) is masked with its last run's secrets,
+    // and a line that does not end is passed on in pieces cut where no secret crosses.
     let host: WorkerHost | undefined;
+    const strayRedaction = () => host?.strayRedaction() ?? redactor;
+    const stderr = new RedactedLines(MAX_STDERR_LINE, (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: line.slice(0, 4096) }));
     host = new WorkerHost({
       id: this.#nextWorkerId++,
       label: group.label,
@@ -277,11 +283,11 @@ export class PluginPool {
         policy: group.policy,
         ...(this.#options.maxWorkerHeapMb === undefined ? {} : { maxWorkerHeapMb: this.#options.maxWorkerHeapMb }),
         ...(this.#options.spawn === undefined ? {} : { spawn: this.#options.spawn }),
-        onStderr: (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: (host?.redactStray(line) ?? redactor.text(line)).slice(0, 4096) }),
+        onStderr: (text, end) => (end === true ? stderr.end(strayRedaction()) : stderr.write(text, strayRedaction())),
       }),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
       ...(group.policy.isolation === "thread" ? { pipeline: { stallMs: STALL_MS, onStalled: () => { group.fastRuns = 0; } } } : {}),
-      redact: (text) => redactor.text(text),
+      redaction: redactor,
     });
     return host;
   }

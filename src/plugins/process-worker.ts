@@ -11,9 +11,6 @@ import { pluginEnv, pluginHostCommand } from "../platform/worker.ts";
 import type { PluginThread } from "./plugin-thread.ts";
 import type { HostToWorker, WorkerToHost } from "./worker-protocol.ts";
 
-/** A stderr line longer than this (one that never ends) is passed on in pieces. */
-const MAX_STDERR_LINE = 64 * 1024;
-
 
 export interface StartProcessWorkerOptions {
   /** Heap cap (Node: --max-old-space-size); Bun has none, see memoryCeilingMb. */
@@ -21,8 +18,12 @@ export interface StartProcessWorkerOptions {
   /** Resident memory ceiling; the child is killed past it (Linux /proc; checked every `pollMs`). */
   memoryCeilingMb?: number;
   pollMs?: number;
-  /** Lines the child writes to stderr (its runtime's crash output), for the runner's log. */
-  onStderr?: (line: string) => void;
+  /**
+   * Text the child writes to stderr (its runtime's crash output, a plugin's raw writes to fd 2),
+   * decoded, as it arrives: not cut into lines here, for the reader cuts it where no secret
+   * crosses a cut (src/secrets/redaction/stream-cut.ts). `end`: the child's stderr closed.
+   */
+  onStderr?: (text: string, end?: boolean) => void;
   /** Overrides the command (tests). */
   command?: { execPath: string; args: string[] };
 }
@@ -72,21 +73,14 @@ class ProcessWorker extends EventEmitter implements PluginThread {
       this.emit("message", message);
     });
     child.on("error", (error) => this.emit("error", error));
-    let buffered = "";
-    // Decoded as one stream (a character split between two chunks stays whole), and lines passed
-    // on uncut: the pool redacts before it cuts, so a cut cannot leave half a secret.
+    // Decoded as one stream (a character split between two chunks stays whole) and passed on as
+    // it comes: the pool redacts before it cuts, so a cut cannot leave part of a secret.
     const decoder = new StringDecoder("utf8");
     child.stderr?.on("data", (chunk: Buffer) => {
-      buffered += decoder.write(chunk);
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      // A line that never ends is passed on in pieces rather than held in memory.
-      while (buffered.length > MAX_STDERR_LINE) {
-        lines.push(buffered.slice(0, MAX_STDERR_LINE));
-        buffered = buffered.slice(MAX_STDERR_LINE);
-      }
-      for (const line of lines) if (line !== "") options.onStderr?.(line);
+      const text = decoder.write(chunk);
+      if (text !== "") options.onStderr?.(text);
     });
+    child.stderr?.on("end", () => options.onStderr?.(decoder.end(), true));
     (child.stderr as { unref?: () => void } | null)?.unref?.();
     // Between runs (a timer the plugin left behind) only polling sees the memory grow.
     if (ceiling !== undefined && process.platform === "linux" && child.pid !== undefined) {

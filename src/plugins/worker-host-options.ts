@@ -2,6 +2,7 @@
 // (where the run's log lines, steps and host calls go).
 
 import type { Logger } from "../log/logger.ts";
+import type { CutRedaction } from "../secrets/redaction/stream-cut.ts";
 import type { LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
 import type { Timers } from "../util/time.ts";
 import type { PluginThread } from "./plugin-thread.ts";
@@ -15,8 +16,8 @@ export interface RunSink {
   call(call: HostCall): Promise<unknown>;
   /** The run started a child process leading its own process group, stopped when the job ends. */
   onSpawned(pid: number): void;
-  /** Masks the job's secrets: kept after the run for what the worker prints later. */
-  redact(text: string): string;
+  /** The job's secrets: kept after the run to mask what the worker prints later. */
+  redaction: CutRedaction;
 }
 
 export interface WorkerHostOptions {
@@ -30,8 +31,8 @@ export interface WorkerHostOptions {
   spawn(): PluginThread;
   /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
   onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
-  /** Masks the runner's own secrets in what the worker prints before its first run. */
-  redact(text: string): string;
+  /** The runner's own secrets, masked in what the worker prints before its first run. */
+  redaction: CutRedaction;
   /**
    * Lets the pool queue runs behind a busy run (threads only: the claim slots are shared memory).
    * `stallMs`: a queued run not started by then is taken back (`onStalled`), and its result

@@ -13,6 +13,9 @@ import type { HostCall, HostToWorker, RunJob, WorkerToHost } from "./worker-prot
 import { transitionWorker, type WorkerInfo, type WorkerState } from "./worker-state.ts";
 import { plainText } from "./job-text.ts";
 import { RunQueue, type QueuedRun } from "./worker-host-queue.ts";
+import { MASK } from "../log/redact.ts";
+import { applySpans } from "../secrets/redaction/pattern-matcher.ts";
+import { unionOf, type CutRedaction } from "../secrets/redaction/stream-cut.ts";
 
 /** The error a worker's message carries, as {code, message} of text whatever the plugin posted (clipped later, job-text.ts). */
 function workerError(value: unknown): WireError {
@@ -47,7 +50,7 @@ export class WorkerHost {
   readonly #started: Promise<void>;
   #terminated: Promise<void> = Promise.resolve();
   /** The last run's redaction: what the worker prints after (or between) runs is masked with it. */
-  #lastRedact: ((text: string) => string) | undefined;
+  #lastRedaction: CutRedaction | undefined;
   /** Threads only: runs queued behind the current one (worker-host-queue.ts). */
   readonly #queue: RunQueue<PendingRun> | undefined;
   /** Threads only: characters of log lines taken, shared with the worker (log-window.ts). */
@@ -105,7 +108,7 @@ export class WorkerHost {
     }
     const result = new Promise<JobOutcome | undefined>((settle) => this.#pending.set(runId, { sink, settle, slot }));
     if (slot === undefined) {
-      this.#lastRedact = (text) => sink.redact(text);
+      this.#lastRedaction = sink.redaction;
       this.#post({ type: "run", runId, job });
       return { runId, result };
     }
@@ -158,9 +161,12 @@ export class WorkerHost {
 
   /** Masks what the worker printed outside a run: with the last run's secrets (or the runner's own), and those of every run sent to it. */
   redactStray(text: string): string {
-    let masked = (this.#lastRedact ?? this.#options.redact)(text);
-    for (const run of this.#pending.values()) masked = run.sink.redact(masked);
-    return masked;
+    return applySpans(text, this.strayRedaction().spans(text), MASK);
+  }
+
+  /** The secrets redactStray() masks, for a stream of stray text cut in pieces (a process worker's stderr). */
+  strayRedaction(): CutRedaction {
+    return unionOf([this.#lastRedaction ?? this.#options.redaction, ...[...this.#pending.values()].map((run) => run.sink.redaction)]);
   }
 
   /** The heap the worker last reported about itself (after a run), in bytes. */
@@ -269,7 +275,7 @@ export class WorkerHost {
     if (run.slot !== undefined) this.#queue?.free(run.slot);
     this.#lastRunMs = typeof ms === "number" && ms >= 0 ? ms : undefined;
     this.#queue?.headStarted();
-    this.#lastRedact = (text) => run.sink.redact(text);
+    this.#lastRedaction = run.sink.redaction;
     this.#jobsServed++;
     if (broken) {
       // An escaped error may leave timers or half-done state behind that would hit the next job.
