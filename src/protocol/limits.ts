@@ -13,6 +13,28 @@ export const MAX_FRAME_CHARS = 4 * 1024 * 1024;
  * refuses a larger message with 1009 before buffering it.
  */
 export const MAX_WEBSOCKET_MESSAGE_BYTES = 5 * 1024 * 1024;
+/**
+ * The close code for a message over MAX_WEBSOCKET_MESSAGE_BYTES that arrived whole: 4009, as the
+ * browser WebSocket API (Bun's and Deno's clients, Deno's server socket) takes only 1000 and
+ * 3000-4999 in close() (Deno throws on 1009). Where the runtime refuses it itself (`ws`, Bun.serve) the code is 1009.
+ */
+export const CLOSE_MESSAGE_TOO_BIG = 4009;
+
+/**
+ * Why a WebSocket message that arrived whole is over MAX_WEBSOCKET_MESSAGE_BYTES, or undefined.
+ * For the runtimes that take no cap (Bun's and Deno's clients, Deno's server): the message is
+ * already in memory (within the runtime's own bound), but the connection closes as where the
+ * runtime refuses it itself. A string's length in UTF-16 units is never more than its UTF-8 bytes.
+ */
+export function messageTooBig(data: unknown): string | undefined {
+  const size = typeof data === "string" ? data.length
+    : data instanceof ArrayBuffer ? data.byteLength
+      : ArrayBuffer.isView(data) ? data.byteLength
+        : typeof (data as { size?: unknown } | null)?.size === "number" ? (data as { size: number }).size : 0;
+  if (size <= MAX_WEBSOCKET_MESSAGE_BYTES) return undefined;
+  // A close reason is at most 123 bytes.
+  return `Message too big: ${size} ${typeof data === "string" ? "characters" : "bytes"}, over the cap of ${MAX_WEBSOCKET_MESSAGE_BYTES} bytes`;
+}
 /** The runner packs its frames to about this size, well under MAX_FRAME_CHARS. */
 export const PACK_FRAME_BYTES = 1024 * 1024;
 /** The runner cuts a log burst into messages of at most this many lines or characters. */

@@ -122,7 +122,7 @@ export function createEdgeApp(options: EdgeAppOptions): Hono {
         onMessage: (event, _ws) => {
           const data = event.data;
           if (typeof data === "string") messages.handleFrame(session, data);
-          else messages.handleBinaryFrame(session);
+          else messages.handleBinaryFrame(session, data);
         },
         onClose: () => sessions.end(session, "WebSocket closed"),
         onError: () => sessions.end(session, "WebSocket error"),

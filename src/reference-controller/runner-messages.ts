@@ -1,7 +1,7 @@
 // What the controller does with each message a runner sends: parse (malformed → error frame and
 // a count, unknown type → logged once), then credit, accept, reject, heartbeat, log/step, result.
 
-import { MAX_BATCH_MESSAGES, MAX_FRAME_CHARS } from "../protocol/limits.ts";
+import { CLOSE_MESSAGE_TOO_BIG, MAX_BATCH_MESSAGES, MAX_FRAME_CHARS, messageTooBig } from "../protocol/limits.ts";
 import { message, parseRunnerMessage, type LeaseRef, type RunnerMessage } from "../protocol/edge-v1.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import { isLeased, isTerminal } from "./job-state.ts";
@@ -41,6 +41,13 @@ export class RunnerMessages {
   handleFrame(session: EdgeSession, frame: unknown): void {
     if (session.closed) return;
     this.#core.awake();
+    // Where the server takes no cap (Deno) an oversized message arrives whole: close, as Bun.serve and `ws` do (1009).
+    const tooBig = messageTooBig(frame);
+    if (tooBig !== undefined) {
+      this.#core.counters.protocolErrors++;
+      this.#warn(session, "malformed", "Closing a runner's WebSocket: a message over the cap", { detail: tooBig });
+      return session.close(CLOSE_MESSAGE_TOO_BIG, tooBig);
+    }
     if (typeof frame === "string" && frame.length > MAX_FRAME_CHARS) {
       return this.#malformed(session, `Malformed frame: larger than ${MAX_FRAME_CHARS} characters`);
     }
@@ -100,8 +107,10 @@ export class RunnerMessages {
   }
 
   /** Binary WebSocket frames carry no protocol message: malformed, answered and counted. */
-  handleBinaryFrame(session: EdgeSession): void {
-    if (!session.closed) this.#malformed(session, "Malformed frame: binary frames are not supported (send JSON text)");
+  handleBinaryFrame(session: EdgeSession, data?: unknown): void {
+    if (session.closed) return;
+    if (messageTooBig(data) !== undefined) return this.handleFrame(session, data);
+    this.#malformed(session, "Malformed frame: binary frames are not supported (send JSON text)");
   }
 
   /**

@@ -5,7 +5,7 @@ import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
 import { foldCredits } from "./credit-fold.ts";
-import { MAX_BATCH_MESSAGES, MAX_FRAME_CHARS } from "../../protocol/limits.ts";
+import { CLOSE_MESSAGE_TOO_BIG, MAX_BATCH_MESSAGES, MAX_FRAME_CHARS, messageTooBig } from "../../protocol/limits.ts";
 import { EdgeError } from "../../errors.ts";
 import { codeForClose } from "../failure.ts";
 import { publicUrl } from "../../config/url.ts";
@@ -18,6 +18,8 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
 
   return new Promise((resolve, reject) => {
     let opened = false;
+    /** Why this side closed the socket (a message over the cap), said with the close. */
+    let refused: string | undefined;
     let pending: RunnerMessage[] = [];
     const flush = () => {
       const batch = pending;
@@ -51,6 +53,13 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       });
     };
     socket.onmessage = (event: MessageEvent) => {
+      // Where the runtime takes no cap (Bun, Deno) an oversized message arrives whole: close, as `ws` does on Node (1009).
+      const tooBig = messageTooBig(event.data);
+      if (tooBig !== undefined) {
+        refused = tooBig;
+        if (socket.readyState <= 1) socket.close(CLOSE_MESSAGE_TOO_BIG, tooBig);
+        return;
+      }
       if (typeof event.data !== "string") return options.onMalformed?.("a binary frame (the protocol sends JSON text)");
       const data = event.data;
       // Bounded work per frame: larger than any frame a controller sends, or more messages than a
@@ -76,7 +85,7 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
       else failure = message.slice(0, 200);
     };
     socket.onclose = (event: CloseEvent) => {
-      const why = event.reason || failure;
+      const why = refused ?? (event.reason || failure);
       const reason = `WebSocket closed (${event.code}${why ? `: ${why}` : ""})`;
       if (!opened) reject(new EdgeError(codeForClose(event.code), `Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${reason}`));
       resolveClosed({ reason, code: codeForClose(event.code) });
