@@ -7,6 +7,7 @@ import type { JobHandle } from "../controller/connection.ts";
 import type { RedactionScope } from "../log/redact.ts";
 import type { JobResult, LogLine } from "../protocol/edge-v1.ts";
 import { logLineChars, MAX_OUTPUT_CHARS, SEND_LOG_CHARS, SEND_LOG_LINES } from "../protocol/limits.ts";
+import { nestsDeeperThan, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
 import type { JobExecutor } from "./job-executor.ts";
 
 /** The abort reason the runner uses when a drain timeout or a second signal stops a job. */
@@ -82,6 +83,12 @@ export async function runJob(handle: JobHandle, options: JobRunOptions): Promise
       const message = size === undefined
         ? "The job's output cannot be sent as JSON (a cycle, or a BigInt)"
         : `The job's output is ${size} characters of JSON, over the ${MAX_OUTPUT_CHARS} limit; keep large data in storage and return a reference`;
+      return { status: "failed", startedAt, finishedAt, error: { code: "output_invalid", message } };
+    }
+    // The controller refuses a result nested past a message's depth (100) as a malformed frame and
+    // never acknowledges it (the job stays leased); one past 64 it fails. Failed here, it says why.
+    if (nestsDeeperThan(outcome.output, STORED_JSON_BOUNDS.maxDepth)) {
+      const message = `The job's output nests deeper than ${STORED_JSON_BOUNDS.maxDepth} levels of arrays and objects, which the controller does not store`;
       return { status: "failed", startedAt, finishedAt, error: { code: "output_invalid", message } };
     }
   }

@@ -72,6 +72,19 @@ test("runJob() fails a job whose output does not fit a frame, or cannot be JSON,
   expect(bad.error).toEqual({ code: "output_invalid", message: "The job's output cannot be sent as JSON (a cycle, or a BigInt)" });
 });
 
+test("runJob() fails a job whose output nests past the controller's depth with output_invalid, not a result the controller refuses as malformed", async () => {
+  const nested = (depth: number): unknown => JSON.parse("[".repeat(depth) + "]".repeat(depth));
+  const run = (output: unknown) => runJob(new ScriptedHandle(offer("j6")), {
+    executor: executor(() => ({ status: "succeeded", output })),
+    defaultTimeoutMs: 1000, interrupt: new AbortController().signal, redaction: redactor, now: clock(5, 6),
+  });
+  // 150 levels: past the controller's message depth (100), so its result would never be acknowledged.
+  const deep = await run(nested(150));
+  expect(deep).toMatchObject({ status: "failed", error: { code: "output_invalid", message: "The job's output nests deeper than 64 levels of arrays and objects, which the controller does not store" } });
+  expect(deep.output).toBeUndefined();
+  expect(await run(nested(64))).toMatchObject({ status: "succeeded" });
+});
+
 test("runJob() reports the pool's `interrupted` as it is: it no longer rebuilds it from signals", async () => {
   const interrupt = new AbortController();
   interrupt.abort("interrupted");
