@@ -45,6 +45,11 @@ export function publicUrl(raw: string): string {
   }
 }
 
+/** `text` with every URL in it shown as publicUrl() shows it: messages may quote a URL with a token in it. */
+export function scrubUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => publicUrl(url));
+}
+
 /** `allowedHosts` as a list: comma-separated, trimmed, empty entries dropped. */
 export function hostList(value: string | undefined): string[] {
   return (value ?? "").split(",").map((h) => h.trim()).filter((h) => h !== "");

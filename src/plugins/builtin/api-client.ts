@@ -10,6 +10,7 @@
 import { Backoff } from "../../util/backoff.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { clipWords } from "../../util/clip-words.ts";
+import { publicUrl, scrubUrls } from "../../config/url.ts";
 import { readLimitedText } from "../../util/read-limited.ts";
 import { sleep as realSleep } from "../../util/time.ts";
 import type { ActionContext } from "../sdk.ts";
@@ -74,7 +75,7 @@ export class ApiClient {
   async request<T = unknown>(call: ApiCall): Promise<ApiResponse<T>> {
     const backoff = new Backoff({ minMs: this.#o.minBackoffMs, maxMs: this.#o.maxBackoffMs });
     const signal = call.signal ?? this.#ctx.signal;
-    const where = `${call.integration}: cannot ${call.call} (${call.method} ${safeUrl(call.url)})`;
+    const where = `${call.integration}: cannot ${call.call} (${call.method} ${publicUrl(call.url)})`;
     let untimed = 0;
     for (let attempt = 1; ; attempt++) {
       await this.#paced(where, signal);
@@ -260,19 +261,4 @@ function errorDetail(text: string): string {
   // Cut at a space: the runner redacts the job's error only later (clip-words.ts).
   message = scrubUrls(clipWords(message.replace(/\s+/g, " "), 200));
   return message === "" ? "" : `: ${message}`;
-}
-
-/** `text` with every URL in it cut to its origin and path: no credentials, no query. */
-export function scrubUrls(text: string): string {
-  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (url) => safeUrl(url));
-}
-
-/** The URL without query or credentials, for messages. */
-export function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return "(bad URL)";
-  }
 }

@@ -5,6 +5,7 @@
 // maxLength, pattern, minimum, maximum, minItems, maxItems, maxProperties, propertyNames, anyOf.
 
 import { EdgeError } from "../../errors.ts";
+import { scrubUrls } from "../../config/url.ts";
 
 export interface JsonSchema {
   type?: "object" | "array" | "string" | "integer" | "number" | "boolean" | "null" | Array<"object" | "array" | "string" | "integer" | "number" | "boolean" | "null">;
@@ -117,7 +118,11 @@ function article(type: string): string {
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (typeof value === "string") {
+    // A URL is shown without user:password and query: a refused value may carry a token.
+    const shown = scrubUrls(value);
+    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 60)}…` : shown);
+  }
   if (typeof value === "object") return "an object";
   return String(value);
 }

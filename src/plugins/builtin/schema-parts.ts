@@ -11,5 +11,5 @@ export const RELATIVE_PATH = "^(?:(?!\\.{1,2}(?:/|$))[A-Za-z0-9._-]{1,128}/){0,1
 /** The name of a secret the job declared (`job submit --secrets`), never its value. */
 export const SECRET_REF: JsonSchema = { type: "string", minLength: 1, maxLength: 256, "x-secret-ref": true };
 
-/** An http(s) base URL of a self-hosted or cloud API. */
-export const BASE_URL: JsonSchema = { type: "string", maxLength: 2048, pattern: "^https?://[^\\s]+$" };
+/** An http(s) base URL of a self-hosted or cloud API; no user:password in it (credentials come by reference). */
+export const BASE_URL: JsonSchema = { type: "string", maxLength: 2048, pattern: "^https?://(?![^/@\\s]*@)[^\\s]+$" };

@@ -4,6 +4,7 @@
 
 import { cp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { publicUrl } from "../../../config/url.ts";
 import { EdgeError } from "../../../errors.ts";
 import { runCommand } from "../../processes/run-command.ts";
 import type { ActionContext } from "../../sdk.ts";
@@ -30,6 +31,7 @@ export async function fetchModule(source: ModuleSource, workDir: string, env: Re
       throw new EdgeError("input_invalid", `Cannot copy module from "${source.local}": ${error.message}`);
     });
   } else if (source.git !== undefined) {
+    maskUrlCredentials(source.git, ctx);
     await cloneModule(source as ModuleSource & { git: string }, target, workDir, env, ctx);
   }
   return source.path === undefined ? target : insideDir(target, source.path, "module.path");
@@ -41,6 +43,7 @@ export async function fetchModule(source: ModuleSource, workDir: string, env: Re
  * provisioners must not find the key there.
  */
 async function cloneModule(source: ModuleSource & { git: string }, target: string, workDir: string, env: Record<string, string>, ctx: ActionContext): Promise<void> {
+  const shown = publicUrl(source.git);
   const gitEnv: Record<string, string> = { ...env, GIT_TERMINAL_PROMPT: "0" };
   const sshKey = source.sshKey ?? (source.sshKeyRef === undefined ? undefined : await ctx.secrets.get(source.sshKeyRef));
   const key = join(workDir, ".ssh-key");
@@ -48,7 +51,7 @@ async function cloneModule(source: ModuleSource & { git: string }, target: strin
   if (sshKey !== undefined) {
     const knownHosts = source.knownHosts ?? (source.knownHostsRef === undefined ? undefined : await ctx.secrets.get(source.knownHostsRef));
     if (knownHosts === undefined || knownHosts.trim() === "") {
-      throw new EdgeError("input_invalid", `Cannot fetch the terraform module from "${source.git}" over SSH: no known-hosts line (set module.knownHostsRef); host keys are always checked`);
+      throw new EdgeError("input_invalid", `Cannot fetch the terraform module from "${shown}" over SSH: no known-hosts line (set module.knownHostsRef); host keys are always checked`);
     }
     await writeFile(key, ensureNewline(sshKey), { mode: 0o600 });
     await writeFile(hosts, ensureNewline(knownHosts), { mode: 0o600 });
@@ -72,11 +75,39 @@ async function cloneModule(source: ModuleSource & { git: string }, target: strin
     return;
   }
   ctx.step({ id: "fetch", name: "Fetch module", status: "failed" });
-  if (exit.cancelled) throw new EdgeError("job_cancelled", `Fetching the terraform module from "${source.git}" stopped: the job was cancelled`);
+  if (exit.cancelled) throw new EdgeError("job_cancelled", `Fetching the terraform module from "${shown}" stopped: the job was cancelled`);
   if (hostKeyFailed) {
-    throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${source.git}": the SSH host key does not match the known-hosts line (module.knownHostsRef)`);
+    throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${shown}": the SSH host key does not match the known-hosts line (module.knownHostsRef)`);
   }
-  throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${source.git}": git clone exited with code ${exit.code}${lastError === undefined ? "" : ` (${lastError})`}`);
+  throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${shown}": git clone exited with code ${exit.code}${lastError === undefined ? "" : ` (${lastError})`}`);
+}
+
+/**
+ * A repository URL with a token in it (https://oauth2:TOKEN@host/…, as a meshStack implementation
+ * may hold it): the token is masked in everything the job writes before git can print it, and
+ * messages show the URL without it. An edge job's schema refuses such a URL outright.
+ */
+function maskUrlCredentials(url: string, ctx: ActionContext): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return;
+  }
+  // user:TOKEN, or a token as the user name (https://TOKEN@github.com/…); ssh's "git" is no secret.
+  const secret = parsed.password !== "" ? parsed.password : parsed.username === "git" ? "" : parsed.username;
+  if (secret === "") return;
+  ctx.secrets.mask(secret);
+  const decoded = safeDecode(secret);
+  if (decoded !== secret) ctx.secrets.mask(decoded);
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** One POSIX shell word. */

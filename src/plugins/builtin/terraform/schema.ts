@@ -17,7 +17,7 @@ export const TERRAFORM_INPUT: JsonSchema = {
       additionalProperties: false,
       description: "where the module comes from: a git repository (HTTPS or SSH) or a local directory",
       properties: {
-        git: { type: "string", maxLength: 2048, pattern: "^(https://|ssh://|git@)[^\\s]+$", description: "repository URL" },
+        git: { type: "string", maxLength: 2048, pattern: "^(https://(?![^/@\\s]*@)|ssh://(?![^/@\\s]*:[^/@\\s]*@)|git@)[^\\s]+$", description: "repository URL, with no credentials in it (an SSH deploy key goes in sshKeyRef)" },
         ref: { type: "string", maxLength: 256, pattern: "^[A-Za-z0-9._/-]+$", description: "branch or tag (default: the default branch)" },
         path: { type: "string", pattern: RELATIVE_PATH, description: "the module's directory inside the repository or local directory" },
         local: { type: "string", maxLength: 4096, pattern: "^/(?!.*(^|/)\\.\\.(/|$)).*$", description: "an absolute directory on the runner's host, copied for the job" },
