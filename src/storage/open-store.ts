@@ -42,7 +42,7 @@ export function s3Options(config: StorageConfig): S3StoreOptions {
     const secretAccessKey = readSecretFile(config.s3SecretAccessKeyFile, "s3SecretAccessKeyFile");
     redactor.add(secretAccessKey);
     options.credentials = { accessKeyId: config.s3AccessKeyId, secretAccessKey };
-  }
+  } else options.registerSecret = (value) => redactor.add(value);
   if (config.s3CaFile !== undefined) {
     try {
       options.caPem = readFileSync(config.s3CaFile, "utf8");

@@ -26,6 +26,11 @@ export interface S3StoreOptions {
   forcePathStyle: boolean;
   /** Static keys; unset means the AWS default chain (environment, shared files, web identity, instance role). */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /**
+   * Told each secret of the credentials the default chain resolves (the secret key, a session
+   * token), before the request they sign is sent: the runner masks them in everything it shows.
+   */
+  registerSecret?: (value: string) => void;
   /** Extra CAs (PEM) trusted for the endpoint's certificate. */
   caPem?: string;
   sse?: "AES256" | "aws:kms";
@@ -79,6 +84,7 @@ class S3ObjectStore implements ObjectStore {
     // Not a socket idle timeout: a plugin that reads an object slowly leaves its connection idle.
     config.requestHandler = { throwOnRequestTimeout: true, connectionTimeout: this.#bounded.requestTimeout, ...(options.caPem === undefined ? {} : { httpsAgent: new Agent({ ca: options.caPem, keepAlive: true }) }) };
     this.#client = new S3Client(config);
+    if (options.credentials === undefined && options.registerSecret !== undefined) registerChainSecrets(this.#client, options.registerSecret);
   }
 
   async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutObjectOptions = {}): Promise<number> {
@@ -219,4 +225,18 @@ function webStream(body: unknown): ReadableStream<Uint8Array> {
       (body as { destroy?: () => void }).destroy?.();
     },
   }, { highWaterMark: 0 });
+}
+
+/**
+ * The default chain's credentials (environment, shared files, web identity, instance role) are
+ * the SDK's to find: each request asks the client's memoized provider, the same one the signer
+ * uses, and registers what it returns (a refreshed session token too).
+ */
+function registerChainSecrets(client: S3Client, register: (value: string) => void): void {
+  client.middlewareStack.add((next) => async (args) => {
+    const identity = await client.config.credentials();
+    register(identity.secretAccessKey);
+    if (identity.sessionToken !== undefined) register(identity.sessionToken);
+    return next(args);
+  }, { step: "build", name: "registerChainSecretsForRedaction" });
 }
