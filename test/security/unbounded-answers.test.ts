@@ -14,6 +14,7 @@ import { AdminClient, DEFAULT_MAX_ANSWER_BYTES } from "../../src/cli/http-client
 import { publishBundle } from "../../src/cli/plugin-tools/publish-bundle.ts";
 import { runnerActivity } from "../../src/ops/runner-activity.ts";
 import { probeOnce } from "../../src/ops/health-probe.ts";
+import { httpRequestText } from "../../src/ops/doctor/http-request.ts";
 import { ApiClient } from "../../src/plugins/builtin/api-client.ts";
 import { CALLBACK_TOKEN_REF, CALLBACK_URL_REF } from "../../src/plugins/builtin/callback-info.ts";
 import manual, { MAX_DECISION_BYTES } from "../../src/plugins/builtin/manual/plugin.ts";
@@ -109,6 +110,13 @@ test("runnerActivity() refuses a /status past 4 MiB, and a job id that is no str
 test("probeOnce() reads a health answer at most 64 KiB far", async () => {
   const result = await probeOnce({ url: `${server.url}/huge/healthz`, requestTimeoutMs: 30_000 });
   expect(result).toEqual({ ok: false, reason: "HTTP 200 with an answer larger than 65536 bytes" });
+  expectStoppedNear(64 * 1024);
+});
+
+test("httpRequestText() (the doctor's probes) stops reading at 64 KiB instead of reading to the end", async () => {
+  const answer = await httpRequestText({ url: `${server.url}/huge/healthz`, timeoutMs: 30_000 });
+  expect(answer.status).toBe(200);
+  expect(answer.body.length).toBe(64 * 1024);
   expectStoppedNear(64 * 1024);
 });
 

@@ -42,10 +42,16 @@ export function httpRequestText(options: HttpRequestOptions): Promise<HttpAnswer
       (res) => {
         let body = "";
         res.setEncoding("utf8");
+        const answer = () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
         res.on("data", (chunk: string) => {
-          if (body.length < MAX_BODY) body += chunk.slice(0, MAX_BODY - body.length);
+          body += chunk.slice(0, MAX_BODY - body.length);
+          // Stop reading at the cap: `timeout` is an idle timeout, so an endless body never ends otherwise.
+          if (body.length >= MAX_BODY) {
+            answer();
+            res.destroy();
+          }
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on("end", answer);
         res.on("error", reject);
       },
     );
