@@ -7,6 +7,7 @@ import type { RedactionScope } from "../log/redact.ts";
 import { isSensitiveEntry } from "../secrets/sensitive-outputs.ts";
 import type { JobOutcome, LogLevel, LogLine, StepStatus, StepUpdate } from "../protocol/edge-v1.ts";
 import { MAX_ERROR_CODE_CHARS, MAX_ERROR_MESSAGE_CHARS, MAX_LINE_CHARS } from "../protocol/limits.ts";
+import { toWellFormed } from "../util/well-formed.ts";
 
 /** Step ids and names are labels; the protocol's frame check allows 256 characters for an id. */
 const MAX_STEP_ID_CHARS = 200;
@@ -54,10 +55,12 @@ export function boundLine(scope: RedactionScope, line: LogLine, now: () => numbe
 export function boundStep(scope: RedactionScope, step: StepUpdate): StepUpdate | string {
   if (step === null || typeof step !== "object") return `"step" must be an object`;
   if (!STEP_STATUSES.includes(step.status)) return `"step.status" must be one of ${STEP_STATUSES.join(", ")}`;
-  const id = redactThenClip(scope, plainText(step.id), MAX_STEP_ID_CHARS);
+  // Well-formed: the controller refuses a whole `step` message whose id holds a lone surrogate (a
+  // plugin's own, or half of a pair the cut split), and the step would be lost.
+  const id = toWellFormed(redactThenClip(scope, plainText(step.id), MAX_STEP_ID_CHARS));
   if (step.id === undefined || id === "") return `"step.id" must be a non-empty string`;
   const bounded: StepUpdate = { id, status: step.status };
-  if (step.name !== undefined) bounded.name = redactThenClip(scope, plainText(step.name), MAX_STEP_ID_CHARS);
+  if (step.name !== undefined) bounded.name = toWellFormed(redactThenClip(scope, plainText(step.name), MAX_STEP_ID_CHARS));
   if (step.message !== undefined) bounded.message = redactThenClip(scope, plainText(step.message), MAX_LINE_CHARS);
   return bounded;
 }
@@ -75,7 +78,8 @@ export function boundOutcome(scope: RedactionScope, outcome: JobOutcome): JobOut
     // The code too: a plugin chooses it, and it reaches the journal and the status page. A
     // plugin's failure may carry anything as its error: an empty code is the plugin's error.
     const error: Partial<Record<"code" | "message", unknown>> = outcome.error !== null && typeof outcome.error === "object" ? outcome.error : { message: outcome.error };
-    const code = error.code === undefined ? "" : scope.text(plainText(error.code)).slice(0, MAX_ERROR_CODE_CHARS);
+    // Well-formed too: the controller refuses a whole result whose error code holds a lone surrogate.
+    const code = error.code === undefined ? "" : toWellFormed(scope.text(plainText(error.code)).slice(0, MAX_ERROR_CODE_CHARS));
     bounded.error = { code: code === "" ? "plugin_error" : code, message: redactThenClip(scope, plainText(error.message), MAX_ERROR_MESSAGE_CHARS) };
   }
   return bounded;

@@ -9,3 +9,8 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 export function hasLoneSurrogate(text: string): boolean {
   return LONE_SURROGATE.test(text);
 }
+
+/** `text` with each lone surrogate replaced by U+FFFD (what a UTF-8 encoder writes for it anyway). */
+export function toWellFormed(text: string): string {
+  return hasLoneSurrogate(text) ? text.replace(/[\uD800-\uDFFF]/gu, "\uFFFD") : text;
+}

@@ -6,6 +6,8 @@
 import { afterEach, expect, test } from "bun:test";
 import { parseControllerMessage, parseRunnerMessage } from "../../src/protocol/edge-v1.ts";
 import { keySegment } from "../../src/storage/storage-keys.ts";
+import { redactor } from "../../src/log/redact.ts";
+import { boundOutcome, boundStep } from "../../src/plugins/job-text.ts";
 import { makeController, type Harness } from "../reference-controller/helpers.ts";
 
 const offer = (job: Record<string, unknown>) =>
@@ -34,6 +36,18 @@ test("parseRunnerMessage() refuses a lone surrogate in a job id or an error code
   expect(accept.ok ? "" : accept.error.message).toBe('Malformed frame: "jobId" must be well-formed Unicode (it holds a lone UTF-16 surrogate)');
   const reject = parseRunnerMessage(JSON.stringify({ v: 1, type: "reject", jobId: "j1", attempt: 1, error: { code: "x\ud800", message: "m" } }));
   expect(reject.ok ? "" : reject.error.message).toContain('"code" must be well-formed Unicode');
+});
+
+test("boundStep() and boundOutcome() make a plugin's step id, name and error code well-formed, so the controller takes the message", () => {
+  const stepMessage = (step: unknown) => JSON.stringify({ v: 1, type: "step", jobId: "j1", attempt: 1, seq: 1, step });
+  expect(boundStep(redactor, { id: "a\ud800", name: "n\udc00", status: "running" })).toEqual({ id: "a\ufffd", name: "n\ufffd", status: "running" });
+  // The cut at 200 characters falls inside a surrogate pair.
+  const cut = boundStep(redactor, { id: `${"x".repeat(199)}\ud83d\ude00`, status: "running" });
+  expect(parseRunnerMessage(stepMessage(cut)).ok).toBe(true);
+  const { error } = boundOutcome(redactor, { status: "failed", error: { code: "e\ud800", message: "m" } });
+  expect(error?.code).toBe("e\ufffd");
+  const result = JSON.stringify({ v: 1, type: "result", jobId: "j1", attempt: 1, lastSeq: 0, status: "failed", startedAt: 1, finishedAt: 2, error });
+  expect(parseRunnerMessage(result).ok).toBe(true);
 });
 
 let h: Harness | undefined;
