@@ -3,7 +3,7 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { hkdfSync } from "node:crypto";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ResultSpool } from "../../src/controller/edge/result-spool.ts";
 import { JobOutbox } from "../../src/controller/edge/job-outbox.ts";
@@ -86,6 +86,12 @@ test("a file no key of the key file opens (the key file replaced), or altered, i
   expect(errors).toHaveLength(1);
   expect(errors[0]).toContain(`Cannot read the saved result "${path.join(dir, name!)}"; left in place: no key of "${path.join(tmp.dir, "second.key")}" opens it`);
   expect(files(dir)).toEqual([name!]);
+  // What the error line says to do works: the first key file, put back under its id beside the new one.
+  const sealedBy = (JSON.parse(readFileSync(path.join(dir, name!), "utf8")) as { sealedBy: string }).sealedBy;
+  expect(errors[0]).toContain(`to send it, put that key file back as "${path.join(tmp.dir, `second.${sealedBy}.key`)}"`);
+  copyFileSync(path.join(tmp.dir, "first.key"), path.join(tmp.dir, `second.${sealedBy}.key`));
+  const [reopened] = await spool(dir, "key-1", path.join(tmp.dir, "second.key")).spool.restore(() => true, () => undefined);
+  expect(reopened?.key).toBe("j-old#2");
   const file = path.join(dir, name!);
   const saved = JSON.parse(readFileSync(file, "utf8")) as { sealed: string };
   writeFileSync(file, JSON.stringify({ ...saved, key: "j-other#1" }));

@@ -38,6 +38,7 @@ export interface ResultSpoolOptions {
 /** The outbox keeps at most 8 MiB of lines and a 1 MiB result; a bigger file is not ours. */
 const MAX_FILE_CHARS = 32 * 1024 * 1024;
 const context = (key: string): string => `edge result ${key}`;
+const KEY_ID = /^[0-9a-f]{16}$/;
 
 export class ResultSpool implements ResultSpooling {
   readonly dir: string;
@@ -158,7 +159,8 @@ export class ResultSpool implements ResultSpooling {
     if (text.length > MAX_FILE_CHARS) throw new Error(`the file is over ${MAX_FILE_CHARS} characters`);
     const file = JSON.parse(text) as { v?: unknown; key?: unknown; sealedBy?: unknown; sealed?: unknown } | null;
     if (file === null || (file.v !== 1 && file.v !== 2) || typeof file.key !== "string" || typeof file.sealed !== "string") throw new Error("not a saved result of this runner version");
-    if (file.sealedBy !== undefined && typeof file.sealedBy !== "string") throw new Error("not a saved result of this runner version");
+    // The id of the key that sealed it (AtRestCipher.id) goes into a file name in the message below.
+    if (file.v === 2 && !(typeof file.sealedBy === "string" && KEY_ID.test(file.sealedBy))) throw new Error("not a saved result of this runner version");
     let plain: string;
     if (file.v === 1) {
       try {
@@ -167,11 +169,14 @@ export class ResultSpool implements ResultSpooling {
         throw new Error("it was written by an earlier version of the runner, sealed with a key derived from the API key it had then, and the current API key does not open it (was the key changed with runner register --rotate?), or it was altered; start the runner once with the earlier API key to send it");
       }
     } else {
+      const sealedBy = file.sealedBy as string;
       const ring = await this.#keys();
       try {
-        plain = ring.open(file.sealed, context(file.key), typeof file.sealedBy === "string" ? file.sealedBy : undefined).plain;
+        plain = ring.open(file.sealed, context(file.key), sealedBy).plain;
       } catch {
-        throw new Error(`no key of "${this.#o.keyFile}" opens it (the key file was replaced or lost?) or it was altered; put back the key file that sealed it to send it`);
+        // A key kept beside the key file under its id is read like one a rotation kept (AtRestKeyRing).
+        const { retainedKeyFile } = await import("../../secrets/at-rest-ring.ts");
+        throw new Error(`no key of "${this.#o.keyFile}" opens it (sealed by key ${sealedBy}: was the key file replaced or lost?) or it was altered; to send it, put that key file back as "${retainedKeyFile(this.#o.keyFile, sealedBy)}" and restart the runner`);
       }
     }
     const body = JSON.parse(plain) as { job?: JobOffer; messages?: unknown };
