@@ -148,6 +148,20 @@ test("doctorCommand fails an API key file other users can read, and one owned by
   expect(foreign.byId("key-files").summary).toContain("not by uid 12345 who runs this check");
 });
 
+test("doctorCommand fails a result spool key file (results.key) other users can read, and names it when it is private", async () => {
+  const { env } = setup();
+  const resultsKey = join(env.EDGE_RUNNER_DATA_DIR!, "keys", "results.key");
+  writeFileSync(resultsKey, "a key\n", { mode: 0o644 });
+  chmodSync(resultsKey, 0o644);
+  const readable = await doctor(env);
+  expect(readable.byId("key-files")).toMatchObject({ status: "fail", fix: `chmod 600 "${resultsKey}"` });
+  expect(readable.byId("key-files").summary).toContain("result spool key");
+  chmodSync(resultsKey, 0o600);
+  const ok = await doctor(env);
+  expect(ok.byId("key-files")).toMatchObject({ status: "pass" });
+  expect(ok.byId("key-files").summary).toContain(resultsKey);
+});
+
 test("doctorCommand only warns about a missing runner key pair (optional: encrypted inputs), naming keygen", async () => {
   const { env } = setup();
   const result = await doctor({ ...env, EDGE_RUNNER_DATA_DIR: join(env.EDGE_RUNNER_DATA_DIR!, "keys") });

@@ -1,6 +1,8 @@
 // Doctor check: the API key file exists, belongs to the runner's user and is unreadable by anyone
 // else (the runner refuses it otherwise). The runner's private key is optional: only jobs with
-// encrypted inputs need it, so a missing one warns; a present one must be as private.
+// encrypted inputs need it, so a missing one warns; a present one must be as private. So must the
+// result spool's key (results.key, made at the first saved result): the runner refuses to seal or
+// open saved results with one others can read, and found out only when a result had to be saved.
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -27,6 +29,10 @@ export const keyFilesCheck: DoctorCheck = {
     }
     // Where `edge-runner keygen` puts the pair by default, and where the runner looks for it.
     const keyDir = join(config.dataDir, "keys");
+    const resultsKey = join(config.runnerKeyDir ?? keyDir, "results.key");
+    const resultsProblem = await secretFileProblem(resultsKey, ctx.uid);
+    if (resultsProblem !== undefined && !resultsProblem.problem.includes("ENOENT")) return { status: "fail", summary: `result spool key: ${resultsProblem.problem}`, fix: resultsProblem.fix };
+    if (resultsProblem === undefined) checked.push(`"${resultsKey}"`);
     const runnerKey = runnerKeyFiles(keyDir).privateKey;
     const problem = await secretFileProblem(runnerKey, ctx.uid);
     if (problem !== undefined) {
