@@ -56,3 +56,9 @@ test("the pipeline integrations' baseUrl refuses user:password in it, without qu
     expect(problem).not.toContain("SECRET");
   }
 });
+
+test("terraform: an scp-like git@host:path is shown as given", async () => {
+  const ctx = createTestContext();
+  const error = await fetchModule({ git: "git@127.0.0.1:acme/infra.git", sshKey: "KEY" }, dir, {}, ctx).then(() => undefined, (e: unknown) => e);
+  expect((error as EdgeError).message).toStartWith('Cannot fetch the terraform module from "git@127.0.0.1:acme/infra.git" over SSH');
+});

@@ -43,7 +43,8 @@ export async function fetchModule(source: ModuleSource, workDir: string, env: Re
  * provisioners must not find the key there.
  */
 async function cloneModule(source: ModuleSource & { git: string }, target: string, workDir: string, env: Record<string, string>, ctx: ActionContext): Promise<void> {
-  const shown = publicUrl(source.git);
+  // scp-like git@host:path is no URL and has no place for a password: shown as given.
+  const shown = /^[a-z][a-z0-9+.-]*:\/\//i.test(source.git) ? publicUrl(source.git) : source.git;
   const gitEnv: Record<string, string> = { ...env, GIT_TERMINAL_PROMPT: "0" };
   const sshKey = source.sshKey ?? (source.sshKeyRef === undefined ? undefined : await ctx.secrets.get(source.sshKeyRef));
   const key = join(workDir, ".ssh-key");
