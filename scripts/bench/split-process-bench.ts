@@ -77,7 +77,7 @@ export async function splitProcessThroughput(options: SplitOptions): Promise<Spl
     await bench.runner.drain("bench done");
     if (bench.executor.failed > 0) throw new Error(`Cannot trust the split-process benchmark: ${bench.executor.failed} job(s) did not succeed`);
     const first = problems[0];
-    if (first !== undefined) throw new Error(`Cannot trust the split-process benchmark: ${problems.length} warning(s), first: ${first.msg}`);
+    if (first !== undefined) throw new Error(`Cannot trust the split-process benchmark: ${problems.length} warning(s), first: ${first.msg} ${JSON.stringify(first)}`);
     return { concurrency: options.concurrency, jobs: options.jobs, seconds, perSecond: options.jobs / seconds, runnerCpu, controllerCpu, window: { from, to }, ...(threads === undefined ? {} : { threads }) };
   } finally {
     for (const child of [...children]) await stopChild(child, children);

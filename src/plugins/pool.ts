@@ -118,7 +118,14 @@ export class PluginPool {
 
   /** Terminates every worker; runs still going end `cancelled` with `job_interrupted`. */
   close(): Promise<void> {
-    this.#closing ??= this.#close();
+    if (this.#closing === undefined) {
+      // Set before #close() runs: terminating a worker that is still starting retires it at once,
+      // and #retired must see the pool closing (else it logs a start failure and fails a job).
+      let closed!: () => void;
+      let failed!: (error: unknown) => void;
+      this.#closing = new Promise<void>((resolve, reject) => ((closed = resolve), (failed = reject)));
+      this.#close().then(closed, failed);
+    }
     return this.#closing;
   }
 

@@ -184,6 +184,16 @@ test("PluginPool.close() terminates every worker and interrupts running jobs", a
   await expect(pool.prewarm("echo")).rejects.toThrow("the plugin pool is closed");
 });
 
+test("PluginPool.close() while a worker is still starting ends its job cancelled and logs no start failure", async () => {
+  const { pool, records } = testPool();
+  // The run's worker is spawned in this turn and cannot have loaded yet.
+  const queued = pool.run(request("echo", "default"));
+  await pool.close();
+  expect(await queued).toMatchObject({ status: "cancelled", error: { code: "job_interrupted" } });
+  // Terminating a starting worker retires it at once; the pool closing is no start failure.
+  expect(records.filter((r) => r.level === "warn" || r.level === "error").map((r) => r.msg)).toEqual([]);
+});
+
 test("PluginPool.run() ends a run `interrupted` when the runner's interrupt aborts, and the plugin sees the reason", async () => {
   const { pool } = track(testPool());
   const interrupt = new AbortController();
