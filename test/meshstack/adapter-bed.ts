@@ -32,12 +32,25 @@ export const runnerKeys = (() => {
 /** What each test started, stopped in reverse order by `cleanUp()` (call it in afterEach). */
 const cleanups: Array<() => Promise<void> | void> = [];
 export async function cleanUp(): Promise<void> {
-  for (const c of cleanups.splice(0).reverse()) await c();
+  const errors: unknown[] = [];
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
 }
 
 export function startFake(): Promise<FakeMeshstack> {
   return new FakeMeshstack({ clientId: "cid", clientSecret: "csecret", publicKeyPem: runnerKeys().publicPem }).start().then((fake) => {
-    cleanups.push(() => fake.stop());
+    cleanups.push(async () => {
+      await fake.stop();
+      // Every request of every test is checked against the protocol (fake-meshstack-headers.ts,
+      // fake-meshstack-bodies.ts): a drift in what the runner sends fails the test that sent it.
+      if (fake.violations.length > 0) throw new Error(`The runner sent requests meshStack's API does not take:\n${fake.violations.join("\n")}`);
+    });
     return fake;
   });
 }

@@ -1,14 +1,17 @@
 // A faithful fake of meshStack's building block run API (docs: ../shared/design/meshstack-protocol.md):
 // API-key and basic login, claim (200/404/409), register source, PATCH status with runAborted,
-// plan artifacts, every header checked on every call, token expiry, and injectable faults
-// (5xx outages, slow answers). It records what each run received, in order, for assertions.
+// plan artifacts, every header (fake-meshstack-headers.ts: 406/415) and every body
+// (fake-meshstack-bodies.ts: 400) checked on every call, token expiry, and injectable faults
+// (5xx outages, slow answers, a run gone, a registration or an output refused). It records what
+// each run received, in order, for assertions.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
 import { meshstackEncrypt } from "./meshstack-encrypt.ts";
+import { checkHeaders, RUN_MEDIA_TYPE, RUNNER_MEDIA_TYPE, type HeaderExpectation } from "./fake-meshstack-headers.ts";
+import { checkClaimBody, checkLoginBody, checkRegisterBody, checkUpdateBody, type BodyVerdict } from "./fake-meshstack-bodies.ts";
 
-export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
-export const RUNNER_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrunner.v1-preview.hal+json";
+export { RUN_MEDIA_TYPE, RUNNER_MEDIA_TYPE };
 const RUN_BASE = "/api/meshobjects/meshbuildingblockruns";
 
 export type ImplementationType = "MANUAL" | "TERRAFORM" | "GITHUB_WORKFLOW" | "GITLAB_CICD" | "AZURE_DEVOPS";
@@ -59,6 +62,12 @@ export interface FakeRun {
   updates: Array<{ at: number; body: Record<string, unknown> }>;
   /** PATCHes refused with 409 because the run had ended or was aborted. */
   refusedUpdates: number;
+  /** Register and PATCH requests that reached the run, answered or refused. */
+  calls: number;
+  /** Set by gone(): every call about the run answers this (meshStack deleted or forgot it). */
+  goneStatus?: 404 | 410;
+  /** Set by refuseRegistration(): the register call answers this 4xx. */
+  registerRefusal?: number;
   finishedAt?: number;
   summary?: string;
   artifact?: string;
@@ -93,6 +102,10 @@ export class FakeMeshstack {
   readonly claims: ClaimRecord[] = [];
   /** Header or body problems found in requests; a test expects this empty. */
   readonly violations: string[] = [];
+  /** Requests meshStack would answer 400, 406 or 415, with the status (the problems are in `violations`). */
+  readonly refusals: Array<{ method: string; path: string; status: number }> = [];
+  /** An output whose value is longer than this (JSON) is refused with 400, as meshStack refuses one too large. */
+  maxOutputBytes: number | undefined;
   logins = 0;
   artifactDownloads = 0;
   /** Requests answered 503 because of an outage. */
@@ -139,7 +152,7 @@ export class FakeMeshstack {
   /** Queues a run for the runner; returns its uuid. */
   addRun(spec: RunSpec): string {
     const uuid = randomUUID();
-    this.runs.set(uuid, { uuid, spec, runToken: fakeJwt(uuid), status: "IN_PROGRESS", steps: new Map(), updates: [], refusedUpdates: 0 });
+    this.runs.set(uuid, { uuid, spec, runToken: fakeJwt(uuid), status: "IN_PROGRESS", steps: new Map(), updates: [], refusedUpdates: 0, calls: 0 });
     this.queue.push(uuid);
     return uuid;
   }
@@ -153,6 +166,16 @@ export class FakeMeshstack {
   /** meshStack's user pressed "abort": the next PATCH answers runAborted. */
   abort(uuid: string): void {
     this.run(uuid).status = "ABORTED";
+  }
+
+  /** meshStack deleted the run (410) or no longer knows it (404): every call about it answers so. */
+  gone(uuid: string, status: 404 | 410 = 410): void {
+    this.run(uuid).goneStatus = status;
+  }
+
+  /** The run's source registration is refused with `status` (a 4xx retrying cannot change). */
+  refuseRegistration(uuid: string, status = 422): void {
+    this.run(uuid).registerRefusal = status;
   }
 
   /** Makes every issued API token expire now (the runner must log in again on the 401). */
@@ -180,52 +203,76 @@ export class FakeMeshstack {
     }
     const url = new URL(req.url ?? "/", this.url);
     try {
-      if (req.method === "POST" && url.pathname === "/api/login") return this.#login(req, body, send);
+      const refuse = (status: number, problems: string[]) => {
+        this.violations.push(`${req.method} ${url.pathname}: ${problems.join("; ")}`);
+        this.refusals.push({ method: req.method ?? "", path: url.pathname, status });
+        send(status, { message: problems.join("; ") }, "application/json");
+      };
+      /** Header and body checks: false when the call was answered 400/406/415. */
+      const checked = (expect: HeaderExpectation, verdict?: BodyVerdict): boolean => {
+        const headers = checkHeaders(req.method ?? "", req.headers, expect);
+        if (headers.status !== undefined) {
+          refuse(headers.status, headers.problems);
+          return false;
+        }
+        if (headers.problems.length > 0) this.violations.push(`${req.method} ${url.pathname}: ${headers.problems.join("; ")}`);
+        if (verdict === undefined) return true;
+        if (verdict.unknown.length > 0) this.violations.push(`${req.method} ${url.pathname}: ${verdict.unknown.join("; ")}`);
+        if (verdict.refused.length > 0) {
+          refuse(400, verdict.refused);
+          return false;
+        }
+        return true;
+      };
+      if (req.method === "POST" && url.pathname === "/api/login") {
+        if (!checked({ accept: "application/json", contentType: "application/json" }, checkLoginBody(body))) return;
+        return this.#login(body, send);
+      }
       const runnerPath = /^\/api\/meshobjects\/meshbuildingblockrunners\/([^/]+)$/.exec(url.pathname);
-      this.#checkHeaders(req, url.pathname.endsWith("/artifact") ? "application/octet-stream" : runnerPath !== null ? RUNNER_MEDIA_TYPE : RUN_MEDIA_TYPE);
       if (runnerPath !== null && req.method === "GET") {
+        if (!checked({ accept: RUNNER_MEDIA_TYPE })) return;
         if (!this.#apiAuthorized(req)) return send(401, { message: "Unauthorized" }, "application/json");
         if (runnerPath[1] !== this.runnerUuid) return send(404, { message: "No such runner" }, "application/json");
         return send(200, { apiVersion: "v1-preview", kind: "meshBuildingBlockRunner", metadata: { uuid: this.runnerUuid, ownedByWorkspace: "platform-ws" }, spec: { displayName: "edge-runner", publicKey: this.registeredPublicKey ?? this.#o.publicKeyPem, implementationType: "ALL" } }, RUNNER_MEDIA_TYPE);
       }
-      if (req.method === "POST" && url.pathname === `${RUN_BASE}/create`) return this.#claim(req, url, send);
+      if (req.method === "POST" && url.pathname === `${RUN_BASE}/create`) {
+        if (!checked({ accept: RUN_MEDIA_TYPE, contentType: RUN_MEDIA_TYPE }, checkClaimBody(body))) return;
+        return this.#claim(req, url, send);
+      }
       const m = /^\/api\/meshobjects\/meshbuildingblockruns\/([^/]+)\/(status\/source(?:\/([^/]+))?|artifact)$/.exec(url.pathname);
       const run = m === null ? undefined : this.runs.get(m[1] as string);
       if (m === null || run === undefined) return send(404, { message: "not found" }, "application/json");
-      if (req.headers.authorization !== `Bearer ${run.runToken}`) {
-        this.violations.push(`${req.method} ${url.pathname} without the run token`);
-        return send(403, { message: "forbidden" }, "application/json");
-      }
       if (m[2] === "artifact" && req.method === "GET") {
+        if (!checked({ accept: "application/octet-stream" })) return;
+        if (!this.#runToken(req, run, url, send)) return;
+        if (run.goneStatus !== undefined) return send(run.goneStatus, { message: "run not found" }, "application/json");
         if (run.spec.planArtifact === undefined) return send(404, { message: "no plan" }, "application/json");
         this.artifactDownloads++;
         return send(200, run.spec.planArtifact, "application/octet-stream");
       }
-      if (req.method === "POST" && m[3] === undefined) return this.#register(run, body, send);
-      if (req.method === "PATCH" && m[3] !== undefined) return this.#patch(run, m[3], body, send);
-      return send(405, { message: "method not allowed" }, "application/json");
+      const register = req.method === "POST" && m[3] === undefined;
+      const patch = req.method === "PATCH" && m[3] !== undefined;
+      if (!register && !patch) return send(405, { message: "method not allowed" }, "application/json");
+      run.calls++;
+      if (!checked({ accept: RUN_MEDIA_TYPE, contentType: RUN_MEDIA_TYPE }, register ? checkRegisterBody(body) : checkUpdateBody(body))) return;
+      if (!this.#runToken(req, run, url, send)) return;
+      if (run.goneStatus !== undefined) return send(run.goneStatus, { message: run.goneStatus === 410 ? "The building block run was deleted" : "run not found" }, "application/json");
+      if (register) return this.#register(run, body, send);
+      return this.#patch(run, m[3] as string, body, send);
     } catch (error) {
       return send(400, { message: (error as Error).message }, "application/json");
     }
   }
 
-  #checkHeaders(req: IncomingMessage, accept: string): void {
-    const h = req.headers;
-    const problems: string[] = [];
-    if (h.accept !== accept) problems.push(`Accept ${String(h.accept)}`);
-    if (req.method !== "GET" && h["content-type"] !== RUN_MEDIA_TYPE && h["content-type"] !== RUNNER_MEDIA_TYPE) problems.push(`Content-Type ${String(h["content-type"])}`);
-    if (!/^\S+\/\S+/.test(h["user-agent"] ?? "")) problems.push(`User-Agent ${String(h["user-agent"])}`);
-    for (const name of ["x-meshcloud-runner-name", "x-meshcloud-runner-version", "x-block-runner-node-id"]) {
-      if (typeof h[name] !== "string" || h[name] === "") problems.push(`missing ${name}`);
-    }
-    if (problems.length > 0) {
-      this.violations.push(`${req.method} ${req.url}: ${problems.join(", ")}`);
-      throw new Error(`Bad headers: ${problems.join(", ")}`);
-    }
+  /** Calls about a run carry its run token; false when answered 403. */
+  #runToken(req: IncomingMessage, run: FakeRun, url: URL, send: (s: number, p?: unknown, t?: string) => void): boolean {
+    if (req.headers.authorization === `Bearer ${run.runToken}`) return true;
+    this.violations.push(`${req.method} ${url.pathname} without the run token`);
+    send(403, { message: "forbidden" }, "application/json");
+    return false;
   }
 
-  #login(req: IncomingMessage, body: string, send: (s: number, p?: unknown, t?: string) => void): void {
-    if (req.headers["content-type"] !== "application/json") this.violations.push(`login Content-Type ${String(req.headers["content-type"])}`);
+  #login(body: string, send: (s: number, p?: unknown, t?: string) => void): void {
     let ok = false;
     try {
       const parsed = JSON.parse(body) as { clientId?: unknown; clientSecret?: unknown };
@@ -325,9 +372,9 @@ export class FakeMeshstack {
 
   #register(run: FakeRun, body: string, send: (s: number, p?: unknown, t?: string) => void): void {
     if (run.registeredAt !== undefined) return send(409, { message: "Source already registered" }, "application/json");
+    if (run.registerRefusal !== undefined) return send(run.registerRefusal, { message: "The source cannot be registered for this run" }, "application/json");
     const parsed = JSON.parse(body) as { source?: { id?: unknown }; steps?: unknown };
     if (parsed.source?.id !== this.runnerUuid) this.violations.push(`register of ${run.uuid} with source ${String(parsed.source?.id)}`);
-    if (!Array.isArray(parsed.steps)) this.violations.push(`register of ${run.uuid} without steps`);
     run.registeredAt = preciseNow();
     run.source = parsed.source as Record<string, unknown>;
     for (const step of (parsed.steps ?? []) as StepRecord[]) run.steps.set(step.id, { ...step });
@@ -346,7 +393,8 @@ export class FakeMeshstack {
       return send(409, { message: `Run is ${run.status}` }, "application/json");
     }
     const parsed = JSON.parse(body) as Record<string, unknown>;
-    if (parsed.status === "PENDING") this.violations.push(`PATCH of ${run.uuid} with run status PENDING`);
+    const tooLarge = this.#tooLargeOutput(parsed);
+    if (tooLarge !== undefined) return send(400, { message: `Output "${tooLarge}" is too large` }, "application/json");
     run.updates.push({ at: preciseNow(), body: parsed });
     for (const step of (parsed.steps ?? []) as StepRecord[]) {
       const old = run.steps.get(step.id) ?? { id: step.id };
@@ -360,6 +408,16 @@ export class FakeMeshstack {
       run.finishedAt = preciseNow();
     }
     send(200, { runAborted: false });
+  }
+
+  /** The key of an output over maxOutputBytes, if any. */
+  #tooLargeOutput(body: Record<string, unknown>): string | undefined {
+    const max = this.maxOutputBytes;
+    if (max === undefined) return undefined;
+    for (const step of (body.steps ?? []) as StepRecord[]) {
+      for (const [key, output] of Object.entries(step.outputs ?? {})) if (JSON.stringify(output.value ?? null).length > max) return key;
+    }
+    return undefined;
   }
 }
 
