@@ -48,6 +48,28 @@ describe("meshStack adapter", () => {
     await eventually(() => (readdirSync(RunOutboxStore.dirOf(s.dataDir)).length === 0 ? true : undefined), 5000, "outbox empty");
   });
 
+  test("outputs go out as meshStack takes them: a list copied back by MANUAL is CODE text, an integer sent as text an INTEGER, a fraction a STRING", async () => {
+    const s = await setup();
+    const manual = s.fake.addRun({
+      type: "MANUAL",
+      inputs: [
+        { key: "regions", value: ["eu", "us"], type: "LIST" },
+        { key: "tags", value: ["a"], type: "MULTI_SELECT" },
+        { key: "count", value: "5", type: "INTEGER" },
+        { key: "on", value: "true", type: "BOOLEAN" },
+      ],
+    });
+    const run = await eventually(ended(s.fake, manual), 10_000, "MANUAL run ended");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(run.steps.get("manual")?.outputs).toEqual({
+      regions: { value: '["eu","us"]', type: "CODE", isSensitive: false },
+      tags: { value: '["a"]', type: "CODE", isSensitive: false },
+      count: { value: 5, type: "INTEGER", isSensitive: false },
+      on: { value: true, type: "BOOLEAN", isSensitive: false },
+    });
+    expect(s.fake.refusals).toEqual([]);
+  });
+
   test("a run whose inputs were encrypted to another key fails at once (before any status interval or timeout) saying the key pair does not match", async () => {
     // The "fails within 1 s", measured on one clock (the fake's) against the runner's own
     // intervals: about 50 ms on an idle machine, but a loaded one can stall a process for over a

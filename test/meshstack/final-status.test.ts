@@ -16,3 +16,15 @@ test("a sensitive job output goes to meshStack as its value with isSensitive: tr
     config: { value: '{"a":1}', type: "CODE", isSensitive: true },
   });
 });
+
+test("pluginOutputs() gives each output a value of its type: a fraction or a number typed STRING as text, an object typed STRING as CODE", () => {
+  expect(pluginOutputs({ ratio: 1.5, port: { value: 8080, type: "string" }, n: { value: "42", type: "INTEGER" }, flag: { value: "false", type: "BOOLEAN" }, cfg: { value: { a: 1 }, type: "STRING" }, bad: { value: "x", type: "INTEGER" } })).toEqual({
+    ratio: { value: "1.5", type: "STRING", isSensitive: false },
+    port: { value: "8080", type: "STRING", isSensitive: false },
+    n: { value: 42, type: "INTEGER", isSensitive: false },
+    flag: { value: false, type: "BOOLEAN", isSensitive: false },
+    cfg: { value: '{"a":1}', type: "CODE", isSensitive: false },
+    bad: { value: "x", type: "STRING", isSensitive: false },
+  });
+  expect(pluginOutputs({ pin: { $sensitive: 1.25 } })).toEqual({ pin: { value: "1.25", type: "STRING", isSensitive: true } });
+});

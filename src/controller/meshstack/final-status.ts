@@ -92,8 +92,32 @@ function summary(result: JobResult): string {
 /** meshcloud's manual runner: inputs go back as outputs, sensitive ones as meshStack sent them (encrypted). */
 export function manualOutputs(inputs: readonly RunInput[]): Record<string, MeshOutput> {
   const out: Record<string, MeshOutput> = {};
-  for (const input of inputs.slice(0, MAX_OUTPUTS)) out[input.key] = { value: input.value, type: outputType(input.type), isSensitive: input.isSensitive };
+  for (const input of inputs.slice(0, MAX_OUTPUTS)) {
+    const type = outputType(input.type);
+    out[input.key] = input.isSensitive ? { value: input.value, type, isSensitive: true } : { ...fitToType(input.value, type), isSensitive: false };
+  }
   return out;
+}
+
+/**
+ * A value in clear as meshStack takes it for `type` (meshStack refuses an output whose value does
+ * not fit its type): CODE and STRING are text, INTEGER a whole number, BOOLEAN a boolean. Text
+ * that spells one ("5", "true") becomes it; a value that fits no other type goes as STRING text,
+ * an object or list as CODE (JSON). null stays null (an output without a value).
+ */
+export function fitToType(value: unknown, type: string): { value: unknown; type: string } {
+  if (value === null || value === undefined) return { value: null, type };
+  if (typeof value === "object") return { value: JSON.stringify(value), type: "CODE" };
+  if (type === "INTEGER") {
+    if (typeof value === "number" && Number.isSafeInteger(value)) return { value, type };
+    if (typeof value === "string" && /^-?\d{1,15}$/.test(value.trim())) return { value: Number(value.trim()), type };
+  } else if (type === "BOOLEAN") {
+    if (typeof value === "boolean") return { value, type };
+    if (value === "true" || value === "false") return { value: value === "true", type };
+  } else if (type === "CODE") {
+    return { value: String(value), type };
+  }
+  return { value: String(value), type: "STRING" };
 }
 
 /** meshStack's output types are STRING, INTEGER, BOOLEAN and CODE (meshcloud's `toOutputType`). */
@@ -132,7 +156,7 @@ export function pluginOutputs(output: unknown): Record<string, MeshOutput> {
     const wrapped = raw !== null && typeof raw === "object" && !Array.isArray(raw) && "value" in raw ? (raw as { value: unknown; type?: unknown; sensitive?: unknown; isSensitive?: unknown }) : undefined;
     const value = wrapped === undefined ? raw : wrapped.value;
     const type = typeof wrapped?.type === "string" ? outputType(wrapped.type.toUpperCase()) : inferType(value);
-    out[key] = { value: type === "CODE" && typeof value !== "string" ? JSON.stringify(value) : value, type, isSensitive: wrapped?.sensitive === true || wrapped?.isSensitive === true };
+    out[key] = { ...fitToType(value, type), isSensitive: wrapped?.sensitive === true || wrapped?.isSensitive === true };
   }
   // With an `outputs` object, the sensitive job outputs are beside it at the top level (they win).
   if (source !== undefined) {
@@ -144,8 +168,7 @@ export function pluginOutputs(output: unknown): Record<string, MeshOutput> {
 }
 
 function sensitiveOutput(value: unknown): MeshOutput {
-  const type = inferType(value);
-  return { value: type === "CODE" && typeof value !== "string" ? JSON.stringify(value) : value, type, isSensitive: true };
+  return { ...fitToType(value, inferType(value)), isSensitive: true };
 }
 
 function inferType(value: unknown): string {
