@@ -201,6 +201,37 @@ describe("meshStack adapter", () => {
     expect(s.connection.details().claims.failed).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
+  for (const status of [410, 404] as const) {
+    test(`a run meshStack answers ${status} for stops on the runner: its job is cancelled, its line ends, an error names the run and the status`, async () => {
+      const s = await setup({ plugins: { MANUAL: { plugin: "echo", action: "sleep" } }, statusIntervalMs: 100 });
+      const uuid = s.fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 20_000, type: "INTEGER" }] });
+      await eventually(() => (s.fake.run(uuid).registeredAt !== undefined && s.runner.runningCount === 1 ? true : undefined), 10_000, "run started");
+      s.fake.gone(uuid, status);
+      await eventually(() => (s.runner.runningCount === 0 ? true : undefined), 10_000, "job stopped");
+      expect(s.runner.snapshot().recent[0]).toMatchObject({ jobId: uuid, status: "cancelled" });
+      // The line ended (nothing left to send or retry) and the status page says why.
+      const result = await eventually(() => s.connection.details().recent.find((r) => r.runUuid === uuid), 5000, "line ended");
+      expect(result.status).toBe("UNREPORTED");
+      expect(result.message).toContain(`HTTP ${status}`);
+      expect(s.connection.details().outboxRuns).toBe(0);
+      expect(s.logs.some((r) => r.level === "error" && r.msg.includes(uuid) && r.msg.includes(`HTTP ${status}`))).toBe(true);
+    });
+  }
+
+  test("a run whose source registration meshStack refuses with a 4xx stops on the runner: nothing is retried, nothing more is sent", async () => {
+    const s = await setup({ plugins: { MANUAL: { plugin: "echo", action: "sleep" } }, statusIntervalMs: 100 });
+    const uuid = s.fake.addRun({ type: "MANUAL", inputs: [{ key: "ms", value: 20_000, type: "INTEGER" }] });
+    s.fake.refuseRegistration(uuid, 422);
+    const result = await eventually(() => s.connection.details().recent.find((r) => r.runUuid === uuid), 10_000, "line ended");
+    expect(result).toMatchObject({ status: "UNREPORTED" });
+    expect(result.message).toContain("HTTP 422");
+    await eventually(() => (s.runner.runningCount === 0 && s.runner.snapshot().recent[0]?.jobId === uuid ? true : undefined), 10_000, "job stopped");
+    expect(s.runner.snapshot().recent[0]?.status).toBe("cancelled");
+    expect(s.fake.run(uuid).calls).toBe(1);
+    expect(s.fake.run(uuid).updates).toEqual([]);
+    expect(s.logs.some((r) => r.level === "error" && r.msg.includes(uuid) && r.msg.includes("HTTP 422"))).toBe(true);
+  });
+
   test("a claimed run this runner cannot take (an implementation type it does not know) fails at once with the reason, never hangs", async () => {
     const s = await setup();
     const uuid = s.fake.addRun({ type: "MANUAL" });

@@ -40,11 +40,32 @@ export class MeshstackCallError extends EdgeError {
   readonly status: number;
   /** True when the request may have reached meshStack (a timeout or a cut connection). */
   readonly outcomeUnknown: boolean;
-  constructor(message: string, status: number, options: { retryAfterMs?: number | undefined; outcomeUnknown?: boolean } = {}) {
+  /** What meshStack's answer said (its `message`), short and on one line; undefined when it said nothing readable. */
+  readonly detail: string | undefined;
+  constructor(message: string, status: number, options: { retryAfterMs?: number | undefined; outcomeUnknown?: boolean; detail?: string | undefined } = {}) {
     super(status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 0 ? "connection_failed" : "protocol_error", message, options.retryAfterMs === undefined ? {} : { retryAfterMs: options.retryAfterMs });
     this.status = status;
     this.outcomeUnknown = options.outcomeUnknown ?? false;
+    this.detail = options.detail;
   }
+}
+
+const DETAIL_MAX = 200;
+
+/** meshStack's reason for refusing a call: the `message` (or `error`) of a JSON answer, cut short, control characters out. */
+export function answerDetail(text: string): string | undefined {
+  let said: unknown;
+  try {
+    const body = JSON.parse(text) as { message?: unknown; error?: unknown } | null;
+    said = body === null || typeof body !== "object" ? undefined : typeof body.message === "string" ? body.message : body.error;
+  } catch {
+    return undefined;
+  }
+  if (typeof said !== "string") return undefined;
+  // deno-lint-ignore no-control-regex
+  const line = said.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  if (line === "") return undefined;
+  return line.length <= DETAIL_MAX ? line : `${line.slice(0, DETAIL_MAX - 1)}…`;
 }
 
 export type ClaimAnswer = { kind: "run"; run: unknown } | { kind: "none"; status: 404 | 409 };
@@ -155,7 +176,8 @@ export class MeshstackClient {
   async register(url: string, runToken: string, body: unknown): Promise<void> {
     const response = await this.#call("POST", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "register as the run's source");
     if (response.ok || response.status === 409) return;
-    throw new MeshstackCallError(`Cannot register as the run's source: HTTP ${response.status}`, response.status, { retryAfterMs: response.retryAfterMs });
+    const detail = answerDetail(response.text);
+    throw new MeshstackCallError(`Cannot register as the run's source: HTTP ${response.status}${detail === undefined ? "" : ` (${detail})`}`, response.status, { retryAfterMs: response.retryAfterMs, detail });
   }
 
   /** Sends a status update; `ended` when meshStack answered 409 (the run ended or was aborted). */
@@ -170,7 +192,8 @@ export class MeshstackClient {
       }
       return response.ok ? { kind: "ok", runAborted: aborted } : { kind: "ended", runAborted: aborted };
     }
-    throw new MeshstackCallError(`Cannot send the run's status: HTTP ${response.status}`, response.status, { retryAfterMs: response.retryAfterMs });
+    const detail = answerDetail(response.text);
+    throw new MeshstackCallError(`Cannot send the run's status: HTTP ${response.status}${detail === undefined ? "" : ` (${detail})`}`, response.status, { retryAfterMs: response.retryAfterMs, detail });
   }
 
   /** Downloads a predecessor DETECT run's plan (bytes, at most 128 MiB). */

@@ -1,6 +1,8 @@
 // One run's ordered, durable line to meshStack: ops are persisted (RunOutboxStore) before they
 // are sent, sent one at a time in order, and retried with backoff until acknowledged. An answer
-// with `runAborted` stops everything for the run at once; nothing more is sent.
+// with `runAborted` stops everything for the run at once; nothing more is sent. A 4xx that
+// retrying cannot change about the run itself (gone, unknown, its token or its registration
+// refused) ends the line at once.
 
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../errors.ts";
@@ -16,8 +18,19 @@ export type ChannelEnd =
   | { kind: "aborted" }
   /** meshStack answered 409: the run had already ended there. */
   | { kind: "already_ended" }
-  /** The run token was refused or the run is unknown: reporting is impossible. */
+  /** The run is gone or unknown, its token or registration was refused, or its final status was: reporting is impossible. */
   | { kind: "refused"; reason: string };
+
+/** 4xx answers that a resend may change: a timeout, too early, too many requests. */
+const RETRYABLE_4XX = new Set([408, 425, 429]);
+
+/** Answers about the run itself, after which nothing about it can be reported. */
+const RUN_REFUSED: Record<number, string> = {
+  401: "the run token was not accepted",
+  403: "the run token was not accepted",
+  404: "meshStack does not know the run",
+  410: "the run is gone from meshStack",
+};
 
 export interface ChannelDeps {
   client: MeshstackClient;
@@ -152,17 +165,24 @@ export class RunChannel {
         await this.#persist();
       } catch (error) {
         const status = error instanceof MeshstackCallError ? error.status : 0;
+        const detail = error instanceof MeshstackCallError ? error.detail : undefined;
         this.#d.onCall?.(false);
-        if (status === 401 || status === 403 || status === 404) {
-          const reason = `meshStack refused the ${op.kind === "register" ? "source registration" : "status update"} with HTTP ${status}${status === 404 ? " (the run is unknown)" : " (the run token was not accepted)"}`;
-          this.#log.error(`Giving up on run "${this.record.uuid}": ${reason}`);
-          return this.#finish({ kind: "refused", reason });
-        }
-        if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        const what = op.kind === "register" ? "source registration" : op.final === true ? "final status" : "status update";
+        const uuid = this.record.uuid;
+        if (status >= 400 && status < 500 && !RETRYABLE_4XX.has(status)) {
+          const why = `HTTP ${status}${detail === undefined ? "" : `: ${detail}`}`;
+          // The run itself is refused (gone, unknown, its token), or its registration is: nothing
+          // about it can be reported, so its work stops here instead of being retried for ever.
+          const about = RUN_REFUSED[status];
+          if (about !== undefined || op.kind === "register") {
+            const reason = `meshStack refused the ${what} of run "${uuid}" with ${why}${about === undefined ? "" : ` (${about})`}`;
+            this.#log.error(`Giving up on run "${uuid}": ${reason}; the run is stopped on this runner`);
+            return this.#finish({ kind: "refused", reason });
+          }
           // A body meshStack will never accept: drop this op, keep the run's later ones.
-          this.#log.error(`meshStack refused an update of run "${this.record.uuid}" with HTTP ${status}; dropping it: ${errorMessage(error)}`);
+          this.#log.error(`meshStack refused the ${what} of run "${uuid}" with ${why}; dropping it: ${errorMessage(error)}`);
           this.record.pending.shift();
-          if (op.final === true) return this.#finish({ kind: "refused", reason: `HTTP ${status}` });
+          if (op.final === true) return this.#finish({ kind: "refused", reason: why });
           await this.#persist();
           continue;
         }
