@@ -232,6 +232,27 @@ describe("meshStack adapter", () => {
     expect(s.logs.some((r) => r.level === "error" && r.msg.includes(uuid) && r.msg.includes("HTTP 422"))).toBe(true);
   });
 
+  test("a final status meshStack refuses with 400 (an output too large) is sent once more without outputs, as FAILED saying why; the operator gets an error line", async () => {
+    const s = await setup({ plugins: { TERRAFORM: { plugin: "echo", action: "default" } } });
+    s.fake.maxOutputBytes = 1000;
+    const uuid = s.fake.addRun({ type: "TERRAFORM", implementation: { repositoryUrl: "https://git.example.com/m.git" }, inputs: [{ key: "big", value: "x".repeat(5000), type: "STRING" }] });
+    const run = await eventually(ended(s.fake, uuid), 10_000, "run ended");
+    expect(run.status).toBe("FAILED");
+    expect(run.summary).toContain("meshStack refused the run's full result");
+    expect(run.summary).toContain('HTTP 400: Output "big" is too large');
+    expect(run.summary).toContain("The run succeeded on the runner");
+    expect(run.steps.get("terraform")).toMatchObject({ status: "FAILED", userMessage: run.summary });
+    expect(run.steps.get("terraform")?.outputs).toBeUndefined();
+    // The full status was refused once; the minimal one was taken.
+    expect(s.fake.refusals).toHaveLength(1);
+    expect(JSON.stringify(run.updates.at(-1)?.body)).not.toContain("xxxx");
+    expect(s.logs.some((r) => r.level === "error" && r.msg.includes(uuid) && r.msg.includes("HTTP 400"))).toBe(true);
+    // The status page shows what meshStack now shows.
+    const result = await eventually(() => s.connection.details().recent.find((r) => r.runUuid === uuid), 5000, "line ended");
+    expect(result).toMatchObject({ status: "FAILED" });
+    expect(result.message).toContain("refused");
+  });
+
   test("a claimed run this runner cannot take (an implementation type it does not know) fails at once with the reason, never hangs", async () => {
     const s = await setup();
     const uuid = s.fake.addRun({ type: "MANUAL" });

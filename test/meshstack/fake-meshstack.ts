@@ -102,7 +102,7 @@ export class FakeMeshstack {
   readonly claims: ClaimRecord[] = [];
   /** Header or body problems found in requests; a test expects this empty. */
   readonly violations: string[] = [];
-  /** Requests meshStack would answer 400, 406 or 415, with the status (the problems are in `violations`). */
+  /** Requests answered 400, 406 or 415: by the checks (their problems are in `violations`) or for an output over maxOutputBytes. */
   readonly refusals: Array<{ method: string; path: string; status: number }> = [];
   /** An output whose value is longer than this (JSON) is refused with 400, as meshStack refuses one too large. */
   maxOutputBytes: number | undefined;
@@ -394,7 +394,10 @@ export class FakeMeshstack {
     }
     const parsed = JSON.parse(body) as Record<string, unknown>;
     const tooLarge = this.#tooLargeOutput(parsed);
-    if (tooLarge !== undefined) return send(400, { message: `Output "${tooLarge}" is too large` }, "application/json");
+    if (tooLarge !== undefined) {
+      this.refusals.push({ method: "PATCH", path: `${RUN_BASE}/${run.uuid}/status/source/${sourceId}`, status: 400 });
+      return send(400, { message: `Output "${tooLarge}" is too large` }, "application/json");
+    }
     run.updates.push({ at: preciseNow(), body: parsed });
     for (const step of (parsed.steps ?? []) as StepRecord[]) {
       const old = run.steps.get(step.id) ?? { id: step.id };

@@ -86,6 +86,24 @@ describe("RunChannel", () => {
     expect(records.some((r) => r.level === "error" && r.msg.includes("HTTP 403"))).toBe(true);
   });
 
+  test("a final status refused with 400 goes once in its minimal form; refused again, the line ends as refused instead of resending it", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel, records } = await line(f, uuid);
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [{ id: "manual", displayName: "Manual", status: "PENDING" }, { id: "extra", displayName: "Extra", status: "PENDING" }] });
+    // "DONE" is no step status meshStack knows: the minimal form keeps the second step's status, so it is refused too.
+    await channel.enqueue("patch", { status: "SUCCEEDED", summary: "ok", steps: [{ id: "manual", status: "SUCCEEDED" }, { id: "extra", status: "DONE" }] }, { final: true });
+    const end = await channel.ended;
+    expect(end.kind).toBe("refused");
+    expect(f.refusals.map((r) => r.status)).toEqual([400, 400]);
+    expect(f.run(uuid).status).toBe("IN_PROGRESS");
+    const errors = records.filter((r) => r.level === "error").map((r) => r.msg);
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toContain("sending it once more without outputs, as FAILED");
+    expect(errors[1]).toContain("refused the minimal final status");
+    f.violations.length = 0;
+  });
+
   test("an answer with runAborted ends the line as aborted and drops what was pending", async () => {
     const f = await fake();
     const uuid = f.addRun({ type: "MANUAL" });

@@ -106,8 +106,10 @@ export class MeshstackActivity {
     this.#running.delete(runUuid);
     const decided = this.#decided.get(runUuid);
     this.#decided.delete(runUuid);
-    const status = end.kind === "aborted" ? "ABORTED" : end.kind === "refused" ? "UNREPORTED" : (decided?.status ?? "REPORTED");
-    const message = end.kind === "refused" ? end.reason : decided?.message;
+    // A final status meshStack took only in its minimal form says what meshStack now shows.
+    const minimal = end.kind === "acknowledged" ? end.minimal : undefined;
+    const status = end.kind === "aborted" ? "ABORTED" : end.kind === "refused" ? "UNREPORTED" : (minimal?.status ?? decided?.status ?? "REPORTED");
+    const message = end.kind === "refused" ? end.reason : minimal !== undefined ? minimal.summary : decided?.message;
     this.#recent.unshift({
       runUuid,
       workspace: info?.workspace ?? "",

@@ -222,11 +222,12 @@ export class MeshstackConnection implements ControllerConnection {
       this.activity.recovered(record);
       if (record.phase === "running") {
         this.#log.warn(`Run "${record.uuid}" was running when the runner stopped; reporting it FAILED`);
+        const mainStep = MAIN_STEP[record.implementationType as ImplementationType]?.id ?? "run";
         await channel.enqueue("patch", {
           status: "FAILED",
           summary: RESTARTED_MESSAGE,
-          steps: [{ id: MAIN_STEP[record.implementationType as ImplementationType]?.id ?? "run", status: "FAILED", userMessage: RESTARTED_MESSAGE }],
-        }, { final: true, phase: "ending" });
+          steps: [{ id: mainStep, status: "FAILED", userMessage: RESTARTED_MESSAGE }],
+        }, { final: true, phase: "ending", mainStep });
         this.activity.finished(record.uuid, "FAILED", RESTARTED_MESSAGE);
       } else {
         this.#log.info(`Sending the updates of run "${record.uuid}" that were not acknowledged before the restart`);
@@ -247,7 +248,7 @@ export class MeshstackConnection implements ControllerConnection {
     this.#log.error(`${message}: failing run "${run.uuid}"`);
     this.activity.finished(run.uuid, "FAILED", message);
     await channel.enqueue("register", { source: { id: this.#o.runnerUuid }, steps: [{ ...step, status: "PENDING" }] });
-    await channel.enqueue("patch", { status: "FAILED", summary: message, steps: [{ ...step, status: "FAILED", userMessage: message }] }, { final: true, phase: "ending" });
+    await channel.enqueue("patch", { status: "FAILED", summary: message, steps: [{ ...step, status: "FAILED", userMessage: message }] }, { final: true, phase: "ending", mainStep: step.id });
   }
 
   async #take(raw: unknown, onJob: (handle: JobHandle) => void): Promise<void> {
@@ -291,7 +292,7 @@ export class MeshstackConnection implements ControllerConnection {
     const fail = async (message: string) => {
       log.error(`Run failed before it started: ${message}`);
       this.activity.finished(run.uuid, "FAILED", message);
-      await channel.enqueue("patch", { status: "FAILED", summary: message, steps: [{ ...mainStep, status: "FAILED", userMessage: message }] }, { final: true, phase: "ending" });
+      await channel.enqueue("patch", { status: "FAILED", summary: message, steps: [{ ...mainStep, status: "FAILED", userMessage: message }] }, { final: true, phase: "ending", mainStep: mainStep.id });
     };
     let planArtifact: string | undefined;
     if (run.links.planArtifact !== undefined && run.behavior === "APPLY") {

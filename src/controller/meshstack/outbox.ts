@@ -28,6 +28,10 @@ export interface OutboxOp {
   body: Record<string, unknown>;
   /** The run's last update: once acknowledged, the run is done. */
   final?: boolean;
+  /** A final update already cut to its minimal form after meshStack refused the full one: not cut again. */
+  minimal?: boolean;
+  /** A final update's main step (the run's own step in meshStack), which carries the minimal form's summary. */
+  mainStep?: string;
 }
 
 export interface RunRecord {

@@ -1,8 +1,8 @@
 // One run's ordered, durable line to meshStack: ops are persisted (RunOutboxStore) before they
 // are sent, sent one at a time in order, and retried with backoff until acknowledged. An answer
 // with `runAborted` stops everything for the run at once; nothing more is sent. A 4xx that
-// retrying cannot change about the run itself (gone, unknown, its token or its registration
-// refused) ends the line at once.
+// retrying cannot change ends the line: for the run itself (gone, unknown, its token or its
+// registration refused) at once; for the final status after one resend in its minimal form.
 
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../errors.ts";
@@ -10,10 +10,12 @@ import type { Timers } from "../../util/time.ts";
 import { Backoff } from "../../util/backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
 import { mergeUpdates, type OutboxOp, type RunOutboxStore, type RunPhase, type RunRecord } from "./outbox.ts";
+import { minimalFinal } from "./minimal-final.ts";
 
 /** How a run's line to meshStack ended. */
 export type ChannelEnd =
-  | { kind: "acknowledged" }
+  /** `minimal`: meshStack took the final status only in its minimal form (the full one was refused). */
+  | { kind: "acknowledged"; minimal?: { status?: string; summary: string } }
   /** meshStack said the run was aborted: stop the work, send nothing more. */
   | { kind: "aborted" }
   /** meshStack answered 409: the run had already ended there. */
@@ -90,15 +92,16 @@ export class RunChannel {
    * Queues an op; resolves once it is on disk. A status update not yet sent is merged with the
    * one before it (steps upsert by id, messages replace), so an outage cannot grow the queue.
    */
-  async enqueue(kind: OutboxOp["kind"], body: Record<string, unknown>, options: { final?: boolean; phase?: RunPhase } = {}): Promise<void> {
+  async enqueue(kind: OutboxOp["kind"], body: Record<string, unknown>, options: { final?: boolean; phase?: RunPhase; mainStep?: string } = {}): Promise<void> {
     if (this.#end !== undefined) return;
     const pending = this.record.pending;
     const last = pending.at(-1);
     if (kind === "patch" && last !== undefined && last.kind === "patch" && last.final !== true && last.seq !== this.#inFlight) {
       last.body = mergeUpdates(last.body, body);
       if (options.final === true) last.final = true;
+      if (options.mainStep !== undefined) last.mainStep = options.mainStep;
     } else {
-      pending.push({ seq: this.record.nextSeq++, kind, body, ...(options.final === true ? { final: true } : {}) });
+      pending.push({ seq: this.record.nextSeq++, kind, body, ...(options.final === true ? { final: true } : {}), ...(options.mainStep === undefined ? {} : { mainStep: options.mainStep }) });
     }
     if (options.phase !== undefined) this.record.phase = options.phase;
     await this.#persist();
@@ -161,7 +164,7 @@ export class RunChannel {
         }
         this.#backoff.reset();
         this.record.pending.shift();
-        if (op.final === true) return this.#finish({ kind: "acknowledged" });
+        if (op.final === true) return this.#finish(op.minimal === true ? { kind: "acknowledged", minimal: minimalOf(op.body) } : { kind: "acknowledged" });
         await this.#persist();
       } catch (error) {
         const status = error instanceof MeshstackCallError ? error.status : 0;
@@ -179,10 +182,23 @@ export class RunChannel {
             this.#log.error(`Giving up on run "${uuid}": ${reason}; the run is stopped on this runner`);
             return this.#finish({ kind: "refused", reason });
           }
-          // A body meshStack will never accept: drop this op, keep the run's later ones.
-          this.#log.error(`meshStack refused the ${what} of run "${uuid}" with ${why}; dropping it: ${errorMessage(error)}`);
+          // The full final status is refused: sent once more in its minimal form, then given up.
+          if (op.final === true && op.minimal !== true) {
+            const minimal = minimalFinal(op.body, why, op.mainStep);
+            this.#log.error(`meshStack refused the final status of run "${uuid}" with ${why}; sending it once more without outputs${minimal.status === undefined ? "" : `, as ${minimal.status}`}`);
+            op.body = minimal.body;
+            op.minimal = true;
+            await this.#persist();
+            continue;
+          }
+          if (op.final === true) {
+            const reason = `meshStack refused the minimal final status of run "${uuid}" too, with ${why}`;
+            this.#log.error(`Giving up on run "${uuid}": ${reason}; its outcome is not reported`);
+            return this.#finish({ kind: "refused", reason });
+          }
+          // A status update meshStack will never take: dropped, the run's later ones still go.
+          this.#log.error(`meshStack refused a status update of run "${uuid}" with ${why}; dropping it`);
           this.record.pending.shift();
-          if (op.final === true) return this.#finish({ kind: "refused", reason: why });
           await this.#persist();
           continue;
         }
@@ -214,4 +230,11 @@ export class RunChannel {
     this.#drainWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** What a minimal final status (minimalFinal()) reports, read back from its body (it may come from the outbox after a restart). */
+function minimalOf(body: Record<string, unknown>): { status?: string; summary: string } {
+  const first = Array.isArray(body.steps) ? (body.steps[0] as { userMessage?: unknown } | undefined) : undefined;
+  const summary = typeof body.summary === "string" ? body.summary : typeof first?.userMessage === "string" ? first.userMessage : "";
+  return typeof body.status === "string" ? { status: body.status, summary } : { summary };
 }

@@ -111,8 +111,9 @@ export class MeshstackRunHandle implements JobHandle {
     const update = finalUpdate(this.#o.report, result, { logTail: this.#logTail, currentStep: this.#currentStep });
     const summary = typeof update.body.summary === "string" ? update.body.summary : undefined;
     this.#o.onDecided?.(update.handedOff ? "HANDED_OFF" : String(update.body.status), summary);
-    await channel.enqueue("patch", update.body, { final: true, phase: update.handedOff ? "handed_off" : "ending" });
+    await channel.enqueue("patch", update.body, { final: true, phase: update.handedOff ? "handed_off" : "ending", mainStep: this.#o.report.mainStep.id });
     const end = await channel.ended;
+    if (end.kind === "acknowledged" && end.minimal !== undefined) return { accepted: false, reason: end.minimal.summary };
     if (end.kind === "acknowledged" || end.kind === "already_ended") return { accepted: true };
     return { accepted: false, reason: end.kind === "refused" ? end.reason : "aborted by meshStack" };
   }
