@@ -50,7 +50,7 @@ describe("RunChannel", () => {
     f.run(uuid).registeredAt = Date.now(); // registered before a restart
     await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [] });
     await channel.enqueue("patch", { status: "SUCCEEDED", steps: [] }, { final: true, phase: "ending" });
-    expect(await channel.ended).toEqual({ kind: "acknowledged" });
+    expect(await channel.ended).toEqual({ kind: "acknowledged", reported: { status: "SUCCEEDED" } });
     expect(f.run(uuid).status).toBe("SUCCEEDED");
     expect(readdirSync(store.dir)).toEqual([]);
   });
@@ -68,7 +68,7 @@ describe("RunChannel", () => {
     await channel.enqueue("patch", { status: "SUCCEEDED", summary: "done", steps: [{ id: "manual", status: "SUCCEEDED" }] }, { final: true });
     expect(channel.pendingCount).toBeLessThanOrEqual(3);
     f.outage = false;
-    expect(await channel.ended).toEqual({ kind: "acknowledged" });
+    expect(await channel.ended).toEqual({ kind: "acknowledged", reported: { status: "SUCCEEDED", summary: "done" } });
     const run = f.run(uuid);
     expect(run.updates.length).toBeLessThanOrEqual(3);
     expect(run.updates.at(-1)?.body.status).toBe("SUCCEEDED");

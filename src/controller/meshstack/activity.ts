@@ -60,6 +60,8 @@ export class MeshstackActivity {
   readonly #unreadable: Array<{ file: string; reason: string }> = [];
   /** Final run status by run, set when the runner decides it (before meshStack acknowledges it). */
   readonly #decided = new Map<string, { status: string; message?: string }>();
+  /** Workspace and type of runs resumed from the outbox after a restart (not listed as running). */
+  readonly #resumed = new Map<string, { workspace: string; type: string }>();
 
   constructor(now: () => number) {
     this.#now = now;
@@ -89,6 +91,7 @@ export class MeshstackActivity {
   recovered(record: RunRecord): void {
     this.#recovered++;
     this.#outbox.add(record.uuid);
+    this.#resumed.set(record.uuid, { workspace: record.workspace, type: record.implementationType });
   }
 
   outboxUnreadable(file: string, reason: string): void {
@@ -102,14 +105,20 @@ export class MeshstackActivity {
 
   outboxEnded(runUuid: string, end: ChannelEnd): void {
     this.#outbox.delete(runUuid);
-    const info = this.#running.get(runUuid);
+    const info = this.#running.get(runUuid) ?? this.#resumed.get(runUuid);
     this.#running.delete(runUuid);
+    this.#resumed.delete(runUuid);
     const decided = this.#decided.get(runUuid);
     this.#decided.delete(runUuid);
-    // A final status meshStack took only in its minimal form says what meshStack now shows.
-    const minimal = end.kind === "acknowledged" ? end.minimal : undefined;
-    const status = end.kind === "aborted" ? "ABORTED" : end.kind === "refused" ? "UNREPORTED" : (minimal?.status ?? decided?.status ?? "REPORTED");
-    const message = end.kind === "refused" ? end.reason : minimal !== undefined ? minimal.summary : decided?.message;
+    // What meshStack now shows: the final update it took (a minimal one replaced the runner's
+    // decision; one that waited in the outbox across a restart has no decision in this process).
+    const reported = end.kind === "acknowledged" ? end.reported : undefined;
+    const minimal = end.kind === "acknowledged" && end.minimal === true;
+    const status =
+      end.kind === "aborted" ? "ABORTED"
+      : end.kind === "refused" ? "UNREPORTED"
+      : ((minimal ? reported?.status : undefined) ?? decided?.status ?? reported?.status ?? "REPORTED");
+    const message = end.kind === "refused" ? end.reason : minimal ? reported?.summary : (decided?.message ?? reported?.summary);
     this.#recent.unshift({
       runUuid,
       workspace: info?.workspace ?? "",

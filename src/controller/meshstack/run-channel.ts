@@ -14,8 +14,11 @@ import { minimalFinal } from "./minimal-final.ts";
 
 /** How a run's line to meshStack ended. */
 export type ChannelEnd =
-  /** `minimal`: meshStack took the final status only in its minimal form (the full one was refused). */
-  | { kind: "acknowledged"; minimal?: { status?: string; summary: string } }
+  /**
+   * `reported`: the run status and summary of the final update meshStack took (what meshStack now
+   * shows); `minimal`: it took that update only in its minimal form (the full one was refused).
+   */
+  | { kind: "acknowledged"; reported?: { status?: string; summary?: string }; minimal?: true }
   /** meshStack said the run was aborted: stop the work, send nothing more. */
   | { kind: "aborted" }
   /** meshStack answered 409: the run had already ended there. */
@@ -164,7 +167,7 @@ export class RunChannel {
         }
         this.#backoff.reset();
         this.record.pending.shift();
-        if (op.final === true) return this.#finish(op.minimal === true ? { kind: "acknowledged", minimal: minimalOf(op.body) } : { kind: "acknowledged" });
+        if (op.final === true) return this.#finish({ kind: "acknowledged", reported: reportedOf(op.body), ...(op.minimal === true ? { minimal: true as const } : {}) });
         await this.#persist();
       } catch (error) {
         const status = error instanceof MeshstackCallError ? error.status : 0;
@@ -232,9 +235,13 @@ export class RunChannel {
   }
 }
 
-/** What a minimal final status (minimalFinal()) reports, read back from its body (it may come from the outbox after a restart). */
-function minimalOf(body: Record<string, unknown>): { status?: string; summary: string } {
+/**
+ * The run status and summary a final update reports, read from its body: it may have waited in
+ * the outbox across a restart, and a minimal one was written here. Without a summary (an async
+ * hand-off) the first step's message stands in.
+ */
+function reportedOf(body: Record<string, unknown>): { status?: string; summary?: string } {
   const first = Array.isArray(body.steps) ? (body.steps[0] as { userMessage?: unknown } | undefined) : undefined;
-  const summary = typeof body.summary === "string" ? body.summary : typeof first?.userMessage === "string" ? first.userMessage : "";
-  return typeof body.status === "string" ? { status: body.status, summary } : { summary };
+  const summary = typeof body.summary === "string" ? body.summary : typeof first?.userMessage === "string" ? first.userMessage : undefined;
+  return { ...(typeof body.status === "string" ? { status: body.status } : {}), ...(summary === undefined ? {} : { summary }) };
 }

@@ -113,7 +113,7 @@ export class MeshstackRunHandle implements JobHandle {
     this.#o.onDecided?.(update.handedOff ? "HANDED_OFF" : String(update.body.status), summary);
     await channel.enqueue("patch", update.body, { final: true, phase: update.handedOff ? "handed_off" : "ending", mainStep: this.#o.report.mainStep.id });
     const end = await channel.ended;
-    if (end.kind === "acknowledged" && end.minimal !== undefined) return { accepted: false, reason: end.minimal.summary };
+    if (end.kind === "acknowledged" && end.minimal === true) return { accepted: false, reason: end.reported?.summary ?? "meshStack refused the full result" };
     if (end.kind === "acknowledged" || end.kind === "already_ended") return { accepted: true };
     return { accepted: false, reason: end.kind === "refused" ? end.reason : "aborted by meshStack" };
   }
