@@ -3,7 +3,7 @@
 // own implementation of the scheme; the integrations talk to the fakes of issue 12
 // (test/integrations/fakes: GitHub, GitLab and Azure DevOps APIs, a `terraform` speaking the -json UI).
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -66,6 +66,12 @@ afterAll(async () => {
   await gitlab?.stop();
   await azure?.stop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+// Every request the runner sent in a test is checked against the protocol (fake-meshstack-headers.ts,
+// fake-meshstack-bodies.ts): a drift fails the test that sent it.
+afterEach(() => {
+  expect(fake.violations.splice(0)).toEqual([]);
 });
 
 const ended = (uuid: string) => () => (fake.run(uuid).status !== "IN_PROGRESS" ? fake.run(uuid) : undefined);

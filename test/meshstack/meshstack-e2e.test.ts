@@ -7,7 +7,7 @@
 // poll, status and retry intervals are all well under it); MESHSTACK_TEST_OUTAGE_MS=60000 gives
 // the 60 s.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,6 +41,13 @@ afterAll(async () => {
   await Promise.all(procs.map((p) => p.exited));
   await Promise.all(fakes.map((f) => f.stop()));
   rmSync(dir, { recursive: true, force: true });
+});
+
+// Every request the runner sent in a test is checked against the protocol (fake-meshstack-headers.ts,
+// fake-meshstack-bodies.ts): a drift fails the test that sent it.
+afterEach(() => {
+  const violations = fakes.flatMap((f) => f.violations.splice(0));
+  expect(violations).toEqual([]);
 });
 
 async function fakeMeshstack(publicKeyPem = publicPem): Promise<FakeMeshstack> {
