@@ -253,6 +253,16 @@ describe("meshStack adapter", () => {
     expect(result.message).toContain("refused");
   });
 
+  test("a failure's summary and user message are cut to 2,000 characters (meshStack suggests short messages)", async () => {
+    const s = await setup({ plugins: { MANUAL: { plugin: "echo", action: "fail" } } });
+    const uuid = s.fake.addRun({ type: "MANUAL", inputs: [{ key: "message", value: `start ${"m".repeat(5000)}`, type: "STRING" }] });
+    const run = await eventually(ended(s.fake, uuid), 10_000, "run ended");
+    expect(run.status).toBe("FAILED");
+    expect(run.summary?.length).toBe(2000);
+    expect(run.summary?.startsWith("start mmm")).toBe(true);
+    expect(run.steps.get("manual")?.userMessage).toBe(run.summary);
+  });
+
   test("a claimed run this runner cannot take (an implementation type it does not know) fails at once with the reason, never hangs", async () => {
     const s = await setup();
     const uuid = s.fake.addRun({ type: "MANUAL" });

@@ -5,6 +5,11 @@
 import { describe, expect, test } from "bun:test";
 import { MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
 import { parseRun } from "../../src/controller/meshstack/run-document.ts";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { resolveConfig } from "../../src/config/resolve.ts";
+import { meshstackSettings } from "../../src/controller/meshstack/from-config.ts";
 
 interface Call {
   method: string;
@@ -148,6 +153,22 @@ describe("parseRun()", () => {
       const doc = valid();
       spoil(doc);
       expect(() => parseRun(doc)).toThrow(field);
+    }
+  });
+});
+
+describe("meshstackSettings()", () => {
+  test("meshstackSettings() takes the API key when basic auth is set too (basic auth is the deprecated fallback)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "meshstack-auth-"));
+    try {
+      writeFileSync(join(dir, "api-key"), "client-secret\n", { mode: 0o600 });
+      writeFileSync(join(dir, "password"), "user-password\n", { mode: 0o600 });
+      const both = ["--controller-kind", "meshstack", "--controller-url", "https://meshstack.example.com", "--runner-id", "0b4e6f0a-1111-4222-8333-944455556666", "--meshstack-username", "user", "--meshstack-password-file", join(dir, "password")];
+      const config = (argv: string[]) => resolveConfig({ scopes: ["runner"], argv, env: {}, readFile: (file) => readFileSync(file, "utf8") }).config;
+      expect(meshstackSettings(config([...both, "--meshstack-client-id", "client", "--api-key-file", join(dir, "api-key")])).auth).toEqual({ kind: "apiKey", clientId: "client", clientSecret: "client-secret" });
+      expect(meshstackSettings(config(both)).auth).toEqual({ kind: "basic", username: "user", password: "user-password" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
