@@ -7,7 +7,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
-import { meshstackEncrypt } from "./meshstack-encrypt.ts";
+import { runDocument } from "./fake-run-document.ts";
 import { checkHeaders, RUN_MEDIA_TYPE, RUNNER_MEDIA_TYPE, type HeaderExpectation } from "./fake-meshstack-headers.ts";
 import { checkClaimBody, checkLoginBody, checkRegisterBody, checkUpdateBody, type BodyVerdict } from "./fake-meshstack-bodies.ts";
 
@@ -325,49 +325,7 @@ export class FakeMeshstack {
     const run = this.run(uuid);
     run.claimedAt = preciseNow();
     if (this.slowClaimMs > 0) await new Promise((r) => setTimeout(r, this.slowClaimMs));
-    send(200, this.#runDocument(run));
-  }
-
-  #runDocument(run: FakeRun): unknown {
-    const spec = run.spec;
-    const encrypt = (value: unknown) => meshstackEncrypt(this.#o.publicKeyPem, typeof value === "string" ? value : JSON.stringify(value));
-    const inputs = (spec.inputs ?? []).map((i) => ({
-      key: i.key,
-      type: i.type,
-      isSensitive: i.isSensitive ?? false,
-      isEnvironment: i.isEnvironment ?? false,
-      value: i.isSensitive === true ? encrypt(i.value) : i.value,
-    }));
-    for (const raw of spec.rawInputs ?? []) inputs.push({ isEnvironment: false, isSensitive: false, ...raw });
-    const implementation: Record<string, unknown> = { type: spec.type, ...(spec.implementation ?? {}) };
-    for (const field of spec.encryptFields ?? []) {
-      if (implementation[field] !== undefined) implementation[field] = encrypt(implementation[field]);
-    }
-    const base = `${this.url}${RUN_BASE}/${run.uuid}`;
-    return {
-      apiVersion: "v1",
-      kind: "meshBuildingBlockRun",
-      metadata: { uuid: run.uuid },
-      status: "IN_PROGRESS",
-      spec: {
-        runNumber: 1,
-        behavior: spec.behavior ?? "APPLY",
-        runToken: run.runToken,
-        trigger: { reason: "MANUAL_EXECUTION", author: { identifier: "u1", type: "User", displayName: "Dev One", username: "dev1", email: "dev1@example.com", euid: "dev1" } },
-        buildingBlock: {
-          uuid: randomUUID(),
-          spec: { displayName: "bb", workspaceIdentifier: spec.workspace ?? "ws-1", projectIdentifier: "p-1", fullPlatformIdentifier: "aws.default", inputs, parentBuildingBlocks: [] },
-        },
-        buildingBlockDefinition: { uuid: randomUUID(), spec: { workspaceIdentifier: "platform-ws", version: 1, implementation } },
-      },
-      _links: {
-        self: { href: base },
-        registerSource: { href: `${base}/status/source` },
-        updateSource: { href: `${base}/status/source/{sourceId}`, templated: true },
-        meshstackBaseUrl: { href: this.url },
-        ...(spec.planArtifact === undefined ? {} : { planArtifact: { href: `${base}/artifact` } }),
-      },
-    };
+    send(200, runDocument(run, { url: this.url, publicKeyPem: this.#o.publicKeyPem }));
   }
 
   #register(run: FakeRun, body: string, send: (s: number, p?: unknown, t?: string) => void): void {
