@@ -9,6 +9,9 @@ import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { RunChannel } from "../../src/controller/meshstack/run-channel.ts";
+import { RunReport } from "../../src/controller/meshstack/final-status.ts";
+import { MeshstackRunHandle } from "../../src/controller/meshstack/run-handle.ts";
+import { redactor } from "../../src/log/redact.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { realTimers } from "../../src/util/time.ts";
 import { eventually, tempDir } from "../helpers/harness.ts";
@@ -102,6 +105,28 @@ describe("RunChannel", () => {
     expect(errors[0]).toContain("sending it once more without outputs, as FAILED");
     expect(errors[1]).toContain("refused the minimal final status");
     f.violations.length = 0;
+  });
+
+  test("MeshstackRunHandle.complete() on a run meshStack refused gives the refusal as the reason, not an abort", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel } = await line(f, uuid);
+    const scope = redactor.child(`test run ${uuid}`);
+    cleanups.push(() => scope.dispose());
+    const handle = new MeshstackRunHandle({
+      job: { id: uuid, attempt: 1, group: "meshstack", plugin: "manual", action: "apply", input: {}, leaseExpiresAt: 0, submittedAt: 0 },
+      channel,
+      report: new RunReport({ runUuid: uuid, implementationType: "MANUAL", behavior: "APPLY", async: false, mainStep: { id: "manual", displayName: "Manual" }, inputs: [] }),
+      redaction: scope,
+      timers: realTimers,
+      statusIntervalMs: 60_000,
+      logIntervalMs: 60_000,
+    });
+    f.gone(uuid, 410);
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [{ id: "manual", displayName: "Manual", status: "PENDING" }] });
+    await channel.ended;
+    await eventually(() => (handle.signal.aborted ? true : undefined), 5000, "job cancelled");
+    expect(await handle.complete({ status: "cancelled", startedAt: 0, finishedAt: 0 })).toEqual({ accepted: false, reason: expect.stringContaining("HTTP 410") });
   });
 
   test("an answer with runAborted ends the line as aborted and drops what was pending", async () => {

@@ -106,7 +106,8 @@ export class MeshstackRunHandle implements JobHandle {
     this.#stopTimers.abort();
     const channel = this.#o.channel;
     if (this.#abort.signal.aborted && channel.isEnded) {
-      return { accepted: false, reason: "aborted by meshStack" };
+      const end = await channel.ended;
+      return { accepted: false, reason: end.kind === "refused" ? end.reason : end.kind === "already_ended" ? "the run already ended in meshStack" : "aborted by meshStack" };
     }
     const update = finalUpdate(this.#o.report, result, { logTail: this.#logTail, currentStep: this.#currentStep });
     const summary = typeof update.body.summary === "string" ? update.body.summary : undefined;
