@@ -10,6 +10,7 @@ import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
 import { loadBuiltin } from "./builtin/index.ts";
 import { actionContext, mergeOutputs, PendingCalls, type CurrentRun } from "./action-context.ts";
 import { LogWindow, WindowedRun } from "./log-window.ts";
+import { shareRateHolds } from "./rate-holds.ts";
 import { trackChildProcesses } from "./processes/child-tracking.ts";
 import { isPluginDefinition, type PluginDefinition } from "./sdk.ts";
 import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
@@ -176,6 +177,7 @@ export function startPluginRuntime(port: RuntimePort): void {
       case "init":
         if (message.claims instanceof Int32Array) claims = message.claims;
         if (message.logWindow instanceof Int32Array) logWindow.attach(message.logWindow);
+        if (message.rateHolds instanceof BigInt64Array) shareRateHolds(message.rateHolds);
         void init(message.source);
         return;
     }

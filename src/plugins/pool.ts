@@ -26,6 +26,7 @@ import { guarded } from "./pool-guard.ts";
 import { startTask } from "./pool-task-start.ts";
 import { WorkerHost } from "./worker-host.ts";
 import { busyWorkerFor, recordRun, STALL_MS } from "./pool-pipeline.ts";
+import { rateHoldMemory } from "./rate-holds.ts";
 import type { PluginSource } from "./worker-protocol.ts";
 
 export type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
@@ -45,6 +46,8 @@ export class PluginPool {
   readonly #groups = new Map<string, Group>();
   readonly #tasks = new Set<Task>();
   readonly #idleTimers = new Map<WorkerHost, unknown>();
+  /** API rate-limit holds shared by every built-in plugin thread of this runner (rate-holds.ts). */
+  readonly #rateHolds = rateHoldMemory();
   #nextWorkerId = 1;
   #closing: Promise<void> | undefined;
 
@@ -294,6 +297,8 @@ export class PluginPool {
       }),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
       ...(group.policy.isolation === "thread" ? { pipeline: { stallMs: STALL_MS, onStalled: () => { group.fastRuns = 0; } } } : {}),
+      // A third-party bundle gets no say in the built-in integrations' pacing.
+      ...(group.policy.isolation === "thread" && group.source.kind === "builtin" ? { rateHolds: this.#rateHolds } : {}),
       redaction: redactor,
     });
     return host;

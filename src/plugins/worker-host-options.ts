@@ -39,4 +39,6 @@ export interface WorkerHostOptions {
    * promise resolves `undefined` for the pool to run it elsewhere.
    */
   pipeline?: { stallMs: number; onStalled(): void };
+  /** The process's API rate-limit holds (shared memory, rate-holds.ts): given to built-in plugins' threads only. */
+  rateHolds?: BigInt64Array;
 }

@@ -86,7 +86,8 @@ export class WorkerHost {
       this.#queue = new RunQueue({ pending: this.#pending, pipeline: options.pipeline, timers: options.timers, guarded: (callback) => this.#guarded(callback) });
       this.#logWindow = logWindowMemory();
     }
-    this.#post(this.#queue === undefined ? { type: "init", source: options.source } : { type: "init", source: options.source, claims: this.#queue.claims, logWindow: this.#logWindow! });
+    const shared = options.rateHolds === undefined ? {} : { rateHolds: options.rateHolds };
+    this.#post(this.#queue === undefined ? { type: "init", source: options.source, ...shared } : { type: "init", source: options.source, claims: this.#queue.claims, logWindow: this.#logWindow!, ...shared });
   }
 
   get state(): WorkerState { return this.#state; }

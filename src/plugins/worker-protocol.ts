@@ -65,8 +65,9 @@ export type HostToWorker =
    * once the host took it back. Whoever swaps the id first owns the run, so a run is never both
    * started and handed to another worker (and a slot reused for a later run never matches).
    * `logWindow` (threads only): the characters of log lines the host took (log-window.ts).
+   * `rateHolds` (threads of built-in plugins only): the process's API rate-limit holds (rate-holds.ts).
    */
-  | { type: "init"; source: PluginSource; claims?: Int32Array; logWindow?: Int32Array }
+  | { type: "init"; source: PluginSource; claims?: Int32Array; logWindow?: Int32Array; rateHolds?: BigInt64Array }
   /** With `claim`, a run queued behind the current one: started only if the worker wins its slot. */
   | { type: "run"; runId: number; job: RunJob; claim?: number }
   /** Aborts the run's AbortSignal; the host terminates the worker if the run does not end in its grace time. */

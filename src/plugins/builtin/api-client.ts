@@ -5,7 +5,9 @@
 // connection) unless the caller supplies `alreadyDone` to check first. Rate limits pace the
 // client, not one call: after an answer that says the budget is spent (a 429, GitHub's 403, or a
 // success with `x-ratelimit-remaining: 0` or Azure's `Retry-After`), no call goes out before the
-// time the API named, and only the job's cancel or timeout ends that wait sooner.
+// time the API named, and only the job's cancel or timeout ends that wait sooner. That time is
+// kept per (API origin, credential) in the runner's shared holds (rate-holds.ts): every job that
+// calls the same API with the same credential waits for it, not only the one that learned it.
 
 import { Backoff } from "../../util/backoff.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
@@ -13,6 +15,7 @@ import { clipWords } from "../../util/clip-words.ts";
 import { publicUrl, scrubUrls } from "../../config/url.ts";
 import { readLimitedText } from "../../util/read-limited.ts";
 import { sleep as realSleep } from "../../util/time.ts";
+import { rateHoldKey, rateHolds, type RateHolds } from "../rate-holds.ts";
 import type { ActionContext } from "../sdk.ts";
 
 const BODY_MAX = 4 * 1024 * 1024;
@@ -57,19 +60,21 @@ export interface ApiClientOptions {
   maxBackoffMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
+  /** Where the rate-limit holds live; default the process's (rate-holds.ts). */
+  holds?: RateHolds;
 }
 
 export class ApiClient {
   readonly #ctx: ActionContext;
   readonly #o: Required<ApiClientOptions>;
-  /** No call is sent before this time (epoch ms): the API said its budget is spent until then. */
+  /** This client's own hold (epoch ms), kept too: it holds even if the shared table is busy or full. */
   #notBefore = 0;
   /** The hold was already logged (a rate-limit answer says why it waits). */
   #holdLogged = false;
 
   constructor(ctx: ActionContext, options: ApiClientOptions = {}) {
     this.#ctx = ctx;
-    this.#o = { maxAttempts: 6, minBackoffMs: 250, maxBackoffMs: 10_000, sleep: realSleep, now: Date.now, ...options };
+    this.#o = { maxAttempts: 6, minBackoffMs: 250, maxBackoffMs: 10_000, sleep: realSleep, now: Date.now, holds: rateHolds(), ...options };
   }
 
   async request<T = unknown>(call: ApiCall): Promise<ApiResponse<T>> {
@@ -77,8 +82,10 @@ export class ApiClient {
     const signal = call.signal ?? this.#ctx.signal;
     const where = `${call.integration}: cannot ${call.call} (${call.method} ${publicUrl(call.url)})`;
     let untimed = 0;
+    // No call with this credential goes to this API before a time the API named (rate-holds.ts).
+    const key = rateHoldKey(originOf(call.url), credentialOf(call));
     for (let attempt = 1; ; attempt++) {
-      await this.#paced(where, signal);
+      await this.#paced(key, where, signal);
       if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
       let response: Response;
       try {
@@ -107,7 +114,7 @@ export class ApiClient {
         }
         // The server refused the request outright: even a trigger is safe to send again.
         this.#note(`${where}: rate limited (${response.status}); waiting ${Math.ceil(wait / 1000)} s as the API asks`);
-        this.#holdFor(Math.max(wait, 50));
+        this.#holdFor(key, Math.max(wait, 50));
         this.#holdLogged = true;
         continue;
       }
@@ -115,7 +122,7 @@ export class ApiClient {
         const body = (await readBody(response, where)) as T;
         // A success can still say the budget is spent: the next call waits instead of being refused.
         const pace = paceMs(response, this.#o.now());
-        if (pace !== undefined) this.#holdFor(Math.min(pace, LONGEST_WAIT_MS));
+        if (pace !== undefined) this.#holdFor(key, Math.min(pace, LONGEST_WAIT_MS));
         return { status: response.status, headers: response.headers, body };
       }
       const detail = errorDetail(text ?? "");
@@ -132,13 +139,19 @@ export class ApiClient {
     }
   }
 
-  #holdFor(ms: number): void {
-    this.#notBefore = Math.max(this.#notBefore, this.#o.now() + ms);
+  #holdFor(key: bigint, ms: number): void {
+    const now = this.#o.now();
+    this.#notBefore = Math.max(this.#notBefore, now + ms);
+    this.#o.holds.hold(key, now + ms, now);
   }
 
-  /** Waits until the API's named time; a cancel or timeout of the job (the signal) ends the wait. */
-  async #paced(where: string, signal: AbortSignal): Promise<void> {
-    const wait = this.#notBefore - this.#o.now();
+  /**
+   * Waits until the API's named time, learned by this job or another with the same credential;
+   * a cancel or timeout of this job (the signal) ends its own wait at once.
+   */
+  async #paced(key: bigint, where: string, signal: AbortSignal): Promise<void> {
+    const now = this.#o.now();
+    const wait = Math.max(this.#notBefore, this.#o.holds.notBefore(key, now)) - now;
     if (wait <= 0) return;
     if (!this.#holdLogged && wait > 1000) this.#ctx.log.info(`${where}: waiting ${Math.ceil(wait / 1000)} s for the API's rate limit to reset`);
     this.#holdLogged = false;
@@ -170,6 +183,25 @@ export class ApiClient {
   #note(message: string): void {
     this.#ctx.log.warn(message);
   }
+}
+
+/**
+ * What the call authenticates with, for the rate-hold key only (hashed there, never kept): the
+ * Authorization or PRIVATE-TOKEN header, or a GitLab trigger form's token; "" for none.
+ */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+function credentialOf(call: ApiCall): string {
+  for (const [name, value] of Object.entries(call.headers ?? {})) {
+    if (/^(authorization|private-token)$/i.test(name)) return value;
+  }
+  return call.body instanceof URLSearchParams ? (call.body.get("token") ?? "") : "";
 }
 
 /** Thrown out of request() when `alreadyDone` found that the first try of a trigger did act. */

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, expect, test } from "bun:test";
 import { ApiClient, LONGEST_WAIT_MS } from "../../../src/plugins/builtin/api-client.ts";
 import { EdgeError } from "../../../src/errors.ts";
 import { createTestContext } from "../../../src/plugins/test-context.ts";
+import { RateHolds } from "../../../src/plugins/rate-holds.ts";
 import { FakeServer, type FakeReply } from "../../fakes/http-fake.ts";
 
 const server = new FakeServer();
@@ -21,13 +22,17 @@ beforeEach(() => {
   server.requests.length = 0;
 });
 
-/** A client whose sleeps are recorded (and take no time); `onSleep` may abort the job. */
-function client(onSleep: (ms: number) => void = () => undefined) {
+/**
+ * A client whose sleeps are recorded (and take no time); `onSleep` may abort the job. Each has
+ * holds of its own unless `shared` says otherwise, so one test's rate limit does not pace the next.
+ */
+function client(onSleep: (ms: number) => void = () => undefined, shared?: { holds?: RateHolds; token?: string }) {
   const controller = new AbortController();
   const ctx = createTestContext({ signal: controller.signal });
   const slept: number[] = [];
-  const api = new ApiClient(ctx, { sleep: async (ms) => { slept.push(ms); onSleep(ms); }, minBackoffMs: 1, maxBackoffMs: 2 });
-  const get = (path = "/x") => api.request({ integration: "GitHub", call: "read run", method: "GET", url: `${server.url}${path}`, idempotent: true });
+  const api = new ApiClient(ctx, { sleep: async (ms) => { slept.push(ms); onSleep(ms); }, minBackoffMs: 1, maxBackoffMs: 2, ...(shared === undefined ? { holds: new RateHolds() } : shared.holds === undefined ? {} : { holds: shared.holds }) });
+  const headers = shared?.token === undefined ? {} : { authorization: `Bearer ${shared.token}` };
+  const get = (path = "/x") => api.request({ integration: "GitHub", call: "read run", method: "GET", url: `${server.url}${path}`, headers, idempotent: true });
   return { api, ctx, slept, get, controller };
 }
 const seconds = (ms: number) => Math.ceil(ms / 1000);
@@ -139,4 +144,29 @@ test("an API message that quotes a URL with a token in it is cut to origin and p
   const error = (await get().catch((e: unknown) => e)) as EdgeError;
   expect(error.message).toContain("Invalid callback https://hook.test/cb given");
   expect(error.message).not.toContain("SECRET");
+});
+
+test("ApiClient paces every job with the same token: after one sees x-ratelimit-remaining 0, another's next call waits for the reset; another token's does not", async () => {
+  // The process's own holds (no `holds` option), as two jobs in one worker thread have them.
+  const token = `ghs_shared_${Math.random().toString(36).slice(2)}`;
+  const first = client(() => undefined, { token });
+  const second = client(() => undefined, { token });
+  const other = client(() => undefined, { token: `${token}_other` });
+  replies = [{ status: 200, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": epoch(30) }, body: { ok: 1 } }];
+  await first.get();
+  await other.get();
+  expect(other.slept).toEqual([]);
+  await second.get();
+  expect(second.slept.map(seconds)).toEqual([30]);
+  expect(second.ctx.lines.map((l) => l.msg).join("\n")).toContain("waiting 30 s for the API's rate limit to reset");
+  // A 429's Retry-After is shared too, and a cancel ends only the waiting job's own wait.
+  const limitedToken = `${token}_429`;
+  replies = [{ status: 429, headers: { "retry-after": "20" }, body: "Retry later\n" }];
+  const learner = client(() => undefined, { token: limitedToken });
+  await learner.get();
+  const cancelled = client(() => cancelled.controller.abort(), { token: limitedToken });
+  const error = (await cancelled.get().catch((e: unknown) => e)) as EdgeError;
+  expect(error.code).toBe("job_cancelled");
+  expect(cancelled.slept.map(seconds)).toEqual([20]);
+  expect(learner.controller.signal.aborted).toBe(false);
 });
