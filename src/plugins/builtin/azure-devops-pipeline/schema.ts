@@ -1,7 +1,7 @@
 // The azure-devops-pipeline plugin's input, as the JSON Schema that `job submit` and the plugin both check.
 
 import type { JsonSchema } from "../input-schema.ts";
-import { BASE_URL, SECRET_REF } from "../schema-parts.ts";
+import { BASE_URL, POLL_MS, SECRET_REF } from "../schema-parts.ts";
 
 export const AZURE_DEVOPS_PIPELINE_INPUT: JsonSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
@@ -19,6 +19,6 @@ export const AZURE_DEVOPS_PIPELINE_INPUT: JsonSchema = {
     variables: { type: "object", maxProperties: 100, propertyNames: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_.]{0,99}$" }, additionalProperties: { type: "string", maxLength: 65536 }, description: "queue-time variables (the pipeline must allow them to be set at queue time)" },
     patRef: { ...SECRET_REF, description: "a personal access token (Build: read & execute), by reference" },
     mode: { type: "string", enum: ["sync", "async"], default: "sync" },
-    pollMs: { type: "integer", minimum: 100, maximum: 300000, default: 5000 },
+    pollMs: POLL_MS,
   },
 };

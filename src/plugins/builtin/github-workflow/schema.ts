@@ -1,7 +1,7 @@
 // The github-workflow plugin's input, as the JSON Schema that `job submit` and the plugin both check.
 
 import type { JsonSchema } from "../input-schema.ts";
-import { BASE_URL, SECRET_REF } from "../schema-parts.ts";
+import { BASE_URL, POLL_MS, SECRET_REF } from "../schema-parts.ts";
 
 const NAME = "^[A-Za-z0-9_.-]{1,100}$";
 
@@ -31,7 +31,7 @@ export const GITHUB_WORKFLOW_INPUT: JsonSchema = {
     },
     tokenRef: { ...SECRET_REF, description: "a fine-grained token instead of an App (actions: write)" },
     mode: { type: "string", enum: ["sync", "async"], default: "sync" },
-    pollMs: { type: "integer", minimum: 100, maximum: 300000, default: 5000 },
+    pollMs: POLL_MS,
     runIdInput: { type: ["string", "null"], pattern: "^[A-Za-z_][A-Za-z0-9_-]{0,99}$", default: "edge_run_id", description: "the workflow input that carries the correlation id (show it in run-name); null: none (then the server must return run details)" },
     findRunTimeoutMs: { type: "integer", minimum: 1000, maximum: 3600000, default: 300000 },
   },

@@ -1,7 +1,7 @@
 // The gitlab-pipeline plugin's input, as the JSON Schema that `job submit` and the plugin both check.
 
 import type { JsonSchema } from "../input-schema.ts";
-import { BASE_URL, SECRET_REF } from "../schema-parts.ts";
+import { BASE_URL, POLL_MS, SECRET_REF } from "../schema-parts.ts";
 
 export const GITLAB_PIPELINE_INPUT: JsonSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
@@ -17,7 +17,7 @@ export const GITLAB_PIPELINE_INPUT: JsonSchema = {
     triggerTokenRef: { ...SECRET_REF, description: "a pipeline trigger token (POST /projects/:id/trigger/pipeline)" },
     tokenRef: { ...SECRET_REF, description: "a project access token (api scope): create the pipeline, read it and its jobs, cancel it" },
     mode: { type: "string", enum: ["sync", "async"], default: "sync" },
-    pollMs: { type: "integer", minimum: 100, maximum: 300000, default: 5000 },
+    pollMs: POLL_MS,
   },
   anyOf: [{ required: ["triggerTokenRef"] }, { required: ["tokenRef"] }],
 };
