@@ -40,6 +40,8 @@ export class FakeGithub extends FakeServer {
   othersAfterEachDispatch = 0;
   /** List calls that do not show a just-dispatched run yet (GitHub's list lags the dispatch by seconds). */
   listLag = 0;
+  /** Jobs of every run besides build and deploy ("shard-N", succeeded): lists past one page of 100. */
+  extraJobs = 0;
   readonly workflowInputs = new Set(["edge_run_id", "environment", "edge_callback_url", "edge_callback_token", "buildingBlockRun"]);
   #nextRun = 1000;
 
@@ -89,7 +91,15 @@ export class FakeGithub extends FakeServer {
         const completed = state.status === "completed" || run.polls >= doneAt;
         return { id: run.id * 10 + jid, run_id: run.id, name, status: completed ? "completed" : run.polls >= doneAt - 1 ? "in_progress" : "queued", conclusion: completed ? (jid === 2 ? state.conclusion : "success") : null };
       };
-      return { status: 200, body: { total_count: 2, jobs: [job(1, "build", 1), job(2, "deploy", this.pollsToComplete)] } };
+      const extra = Array.from({ length: this.extraJobs }, (_, i) => ({ id: run.id * 10_000 + 100 + i, run_id: run.id, name: `shard-${i + 1}`, status: "completed", conclusion: "success" }));
+      const all = [job(1, "build", 1), job(2, "deploy", this.pollsToComplete), ...extra];
+      // Pages as GitHub hands them out: per_page (at most 100), page, and a Link header.
+      const perPage = Math.min(Number(req.query.get("per_page") ?? 30), 100);
+      const page = Number(req.query.get("page") ?? 1);
+      const last = Math.max(1, Math.ceil(all.length / perPage));
+      const link = (p: number) => `<${this.url}${req.path}?per_page=${perPage}&page=${p}>`;
+      const links = [...(page < last ? [`${link(page + 1)}; rel="next"`, `${link(last)}; rel="last"`] : []), ...(page > 1 ? [`${link(1)}; rel="first"`, `${link(page - 1)}; rel="prev"`] : [])];
+      return { status: 200, headers: links.length === 0 ? {} : { link: links.join(", ") }, body: { total_count: all.length, jobs: all.slice((page - 1) * perPage, page * perPage) } };
     }));
     this.route("POST", new RegExp(`^${repo}/actions/runs/(\\d+)/cancel$`), (req, [, , id]) => this.#token(req, () => {
       const run = this.runs.find((r) => r.id === Number(id));

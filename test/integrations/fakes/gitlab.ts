@@ -22,6 +22,8 @@ export class FakeGitlab extends FakeServer {
   readonly pipelines: FakePipeline[] = [];
   pollsToComplete = 2;
   finalStatus = "success";
+  /** Jobs of every pipeline besides compile and release ("shard-N", succeeded): lists past one page of 100. */
+  extraJobs = 0;
   #next = 500;
 
   constructor() {
@@ -60,7 +62,13 @@ export class FakeGitlab extends FakeServer {
       if (p === undefined) return { status: 404, body: { message: "404 Not found" } };
       const status = this.#status(p);
       const job = (n: number, stage: string, name: string, doneAt: number) => ({ id: p.id * 10 + n, name, stage, status: FINAL.has(status) ? (n === 2 ? status : "success") : p.polls >= doneAt ? "success" : p.polls >= doneAt - 1 ? "running" : "pending" });
-      return { status: 200, body: [job(1, "build", "compile", 1), job(2, "deploy", "release", this.pollsToComplete)] };
+      const extra = Array.from({ length: this.extraJobs }, (_, i) => ({ id: p.id * 10_000 + 100 + i, name: `shard-${i + 1}`, stage: "test", status: "success" }));
+      const all = [job(1, "build", "compile", 1), job(2, "deploy", "release", this.pollsToComplete), ...extra];
+      // Offset pagination as GitLab documents it: X-Page, X-Per-Page, X-Next-Page (empty on the last), X-Total.
+      const perPage = Math.min(Number(req.query.get("per_page") ?? 20), 100);
+      const page = Number(req.query.get("page") ?? 1);
+      const next = page * perPage < all.length ? String(page + 1) : "";
+      return { status: 200, headers: { "x-page": String(page), "x-per-page": String(perPage), "x-next-page": next, "x-total": String(all.length) }, body: all.slice((page - 1) * perPage, page * perPage) };
     }));
     this.route("POST", new RegExp(`^${project}/pipelines/(\\d+)/cancel$`), (req, [id, pid]) => this.#auth(req, () => {
       const p = this.#find(id as string, pid as string);

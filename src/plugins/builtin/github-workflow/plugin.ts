@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { AlreadyDone, ApiClient } from "../api-client.ts";
+import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor } from "../callback-info.ts";
 import { apiId, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, cancelRun, CANCEL_BUDGET_MS, followRun, triggerSignal } from "../pipeline-run.ts";
@@ -145,15 +146,23 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   ctx.outputs.set("runId", run.id);
   if (run.html_url !== undefined) ctx.outputs.set("runUrl", run.html_url);
   ctx.log.info(`GitHub: following workflow run ${run.id} ${run.html_url ?? ""}`);
+  let toldMore = false;
   const final = await followRun({
     integration: INTEGRATION,
     label: `workflow run ${run.id}`,
     ...(run.html_url === undefined ? {} : { url: run.html_url }),
     async poll() {
       const current = await api.request<WorkflowRun>({ integration: INTEGRATION, call: `read workflow run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}`, headers, idempotent: true });
-      const jobs = await api.request<{ jobs?: Array<{ id: number; name?: string; status?: string; conclusion?: string | null }> }>({ integration: INTEGRATION, call: `list jobs of run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}/jobs?per_page=100`, headers, idempotent: true });
-      const listed = Array.isArray(jobs.body?.jobs) ? jobs.body.jobs : [];
-      const steps: StepUpdate[] = listed.slice(0, 200).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: String(job.name ?? job.id).slice(0, 200), status: stepStatus(job.status, job.conclusion) }));
+      type Job = { id: number; name?: string; status?: string; conclusion?: string | null };
+      const jobs = await readPages<Job>(api, { integration: INTEGRATION, call: `list jobs of run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}/jobs?per_page=100`, headers, idempotent: true }, (body) => {
+        const listed = (body as { jobs?: unknown } | undefined)?.jobs;
+        return Array.isArray(listed) ? (listed as Job[]) : [];
+      });
+      if (jobs.more && !toldMore) {
+        toldMore = true;
+        ctx.log.warn(`GitHub: workflow run ${run.id} has more than ${MAX_PAGES * 100} jobs; only the first ${MAX_PAGES * 100} are shown as steps (the run's result is still its own)`);
+      }
+      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: String(job.name ?? job.id).slice(0, 200), status: stepStatus(job.status, job.conclusion) }));
       const status = String(current.body?.status ?? "unknown").slice(0, 100);
       if (status !== "completed") return { done: false, ok: false, status, steps, ...(WAITING[status] === undefined ? {} : { meaning: WAITING[status] }) };
       const conclusion = String(current.body?.conclusion ?? "none").slice(0, 100);

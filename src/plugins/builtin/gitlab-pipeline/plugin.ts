@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { AlreadyDone, ApiClient } from "../api-client.ts";
+import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
 import { apiId, isApiId, webUrl } from "../api-values.ts";
@@ -122,14 +123,20 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
     await api.request({ integration: INTEGRATION, call: `cancel pipeline ${id}`, method: "POST", url: `${project}/pipelines/${id}/cancel`, headers, idempotent: true, signal });
   };
   if (ctx.signal.aborted) throw await cancelledAtStart({ integration: INTEGRATION, label: `pipeline ${id}`, cancel }, ctx);
+  let toldMore = false;
   const final = await followRun({
     integration: INTEGRATION,
     label: `pipeline ${id}`,
     ...(webLink === undefined ? {} : { url: webLink }),
     async poll() {
       const current = await api.request<Pipeline>({ integration: INTEGRATION, call: `read pipeline ${id}`, method: "GET", url: `${project}/pipelines/${id}`, headers, idempotent: true });
-      const jobs = await api.request<Array<{ id: number; name?: string; stage?: string; status?: string }>>({ integration: INTEGRATION, call: `list jobs of pipeline ${id}`, method: "GET", url: `${project}/pipelines/${id}/jobs?per_page=100`, headers, idempotent: true });
-      const steps: StepUpdate[] = (Array.isArray(jobs.body) ? jobs.body : []).slice(0, 200).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${String(job.stage ?? "")}: ${String(job.name ?? job.id)}`.slice(0, 200), status: stepStatus(job.status) }));
+      type Job = { id: number; name?: string; stage?: string; status?: string };
+      const jobs = await readPages<Job>(api, { integration: INTEGRATION, call: `list jobs of pipeline ${id}`, method: "GET", url: `${project}/pipelines/${id}/jobs?per_page=100`, headers, idempotent: true }, (body) => (Array.isArray(body) ? (body as Job[]) : []));
+      if (jobs.more && !toldMore) {
+        toldMore = true;
+        ctx.log.warn(`GitLab: pipeline ${id} has more than ${MAX_PAGES * 100} jobs; only the first ${MAX_PAGES * 100} are shown as steps (the pipeline's result is still its own)`);
+      }
+      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${String(job.stage ?? "")}: ${String(job.name ?? job.id)}`.slice(0, 200), status: stepStatus(job.status) }));
       const status = String(current.body?.status ?? "unknown").slice(0, 100);
       const final = FINAL[status];
       if (final !== undefined) return { done: true, ok: final.ok, status, steps, meaning: final.meaning };
