@@ -10,6 +10,7 @@ import azure from "../../../src/plugins/builtin/azure-devops-pipeline/plugin.ts"
 import github from "../../../src/plugins/builtin/github-workflow/plugin.ts";
 import gitlab from "../../../src/plugins/builtin/gitlab-pipeline/plugin.ts";
 import { EdgeError } from "../../../src/errors.ts";
+import { CALLBACK_TOKEN_REF, CALLBACK_URL_REF } from "../../../src/plugins/builtin/callback-info.ts";
 import { createTestContext, type TestContext } from "../../../src/plugins/test-context.ts";
 import { FakeAzureDevops } from "../../integrations/fakes/azure-devops.ts";
 import { FakeGithub } from "../../integrations/fakes/github.ts";
@@ -201,6 +202,32 @@ test("a job cancelled while its trigger is out learns of the run it started and 
     expect([c.name, error.code]).toEqual([c.name, "job_cancelled"]);
     expect([c.name, c.cancelled()]).toEqual([c.name, true]);
     expect(error.message).toContain("was cancelled");
+    expect(ctx.steps.at(-1)).toMatchObject({ id: "cancel-run", status: "succeeded" });
+  }
+});
+
+test("async: a job cancelled while its trigger is out cancels the run it started instead of reporting it started (Azure DevOps, GitLab, GitHub)", async () => {
+  const slow = (path: RegExp, reply: () => { status: number; body: unknown }) => ({ times: 1, afterHandling: true, match: (r: { method: string; path: string }) => r.method === "POST" && path.test(r.path), reply: () => ({ ...reply(), delayMs: 400 }) });
+  const async = { mode: "async" as const };
+  const cases = [
+    { name: "Azure DevOps", server: az, path: /\/runs$/, run: (ctx: TestContext) => azure.actions.run?.({ ...azInput(), ...async }, ctx), cancelled: () => az.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { id: az.runs.at(-1)?.id, state: "inProgress" } }) },
+    { name: "GitLab", server: gl, path: /\/pipeline$/, run: (ctx: TestContext) => gitlab.actions.trigger?.({ ...glInput(), ...async }, ctx), cancelled: () => gl.pipelines.at(-1)?.cancelled, reply: () => ({ status: 201, body: { id: gl.pipelines.at(-1)?.id, status: "created" } }) },
+    { name: "GitHub", server: gh, path: /\/dispatches$/, run: (ctx: TestContext) => github.actions.dispatch?.({ ...ghInput(), ...async }, ctx), cancelled: () => gh.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { workflow_run_id: gh.runs.at(-1)?.id, html_url: `https://github.test/acme/app/actions/runs/${gh.runs.at(-1)?.id}` } }) },
+  ];
+  gh.pollsToComplete = 10_000;
+  for (const c of cases) {
+    c.server.fault(slow(c.path, c.reply));
+    const controller = new AbortController();
+    const ctx = createTestContext({ signal: controller.signal, secrets: { ...secrets, [CALLBACK_URL_REF]: "https://controller.test/callback/v1/jobs/j1", [CALLBACK_TOKEN_REF]: "cb-token" } });
+    const before = c.server.requests.length;
+    const timer = setInterval(() => {
+      if (!c.server.requests.slice(before).some((r) => r.method === "POST" && c.path.test(r.path))) return;
+      clearInterval(timer);
+      setTimeout(() => controller.abort(), 100);
+    }, 5);
+    const error = await failure(c.run(ctx) as Promise<unknown>);
+    expect([c.name, error.code]).toEqual([c.name, "job_cancelled"]);
+    expect([c.name, c.cancelled()]).toEqual([c.name, true]);
     expect(ctx.steps.at(-1)).toMatchObject({ id: "cancel-run", status: "succeeded" });
   }
 });

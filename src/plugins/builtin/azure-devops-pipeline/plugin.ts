@@ -85,11 +85,13 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
   ctx.outputs.set("runId", runId);
   if (runUrl !== undefined) ctx.outputs.set("runUrl", runUrl);
   ctx.log.info(`${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} started ${runUrl ?? ""}`);
-  if (mode === "async") return { mode: "async", runId, runUrl };
+  // A pipeline run is a build: the Builds API cancels it (the Runs API has no cancel).
   const cancel = async (signal: AbortSignal): Promise<void> => {
     await api.request({ integration: INTEGRATION, call: `cancel run ${runId}`, method: "PATCH", url: `${project}/_apis/build/builds/${runId}?${API}`, headers, body: { status: "cancelling" }, idempotent: true, signal });
   };
+  // Also in async mode: a job cancelled while its run was being started does not leave that run going.
   if (ctx.signal.aborted) throw await cancelledAtStart({ integration: INTEGRATION, label: `run ${runId}`, cancel }, ctx);
+  if (mode === "async") return { mode: "async", runId, runUrl };
 
   const final = await followRun({
     integration: INTEGRATION,

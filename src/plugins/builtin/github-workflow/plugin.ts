@@ -134,13 +134,13 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   }
   ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "succeeded" });
   ctx.log.info(`GitHub: dispatched ${input.owner}/${input.repo} ${input.workflow} on ${input.ref} (correlation id ${correlation}${dispatched === undefined ? "" : `, run ${dispatched.id}`})`);
-  if (mode === "async") return { mode: "async", correlationId: correlation, ...(dispatched === undefined ? {} : { runId: dispatched.id, runUrl: dispatched.html_url }) };
-  if (dispatched === undefined && runIdInput === null && !byRunObject) throw new EdgeError("input_invalid", "GitHub: this server does not return the run it started; sync mode needs runIdInput to find it");
-
+  // Also in async mode: a job cancelled while its dispatch was out does not leave the run going.
   if (dispatched !== undefined && ctx.signal.aborted) {
     const id = dispatched.id;
     throw await cancelledAtStart({ integration: INTEGRATION, label: `workflow run ${id}`, cancel: (budget) => cancelCall(id, budget) }, ctx);
   }
+  if (mode === "async") return { mode: "async", correlationId: correlation, ...(dispatched === undefined ? {} : { runId: dispatched.id, runUrl: dispatched.html_url }) };
+  if (dispatched === undefined && runIdInput === null && !byRunObject) throw new EdgeError("input_invalid", "GitHub: this server does not return the run it started; sync mode needs runIdInput to find it");
   const found = dispatched ?? (await waitForRun(findRun, input, ctx, (id, budget) => cancelRun({ integration: INTEGRATION, label: `workflow run ${id}`, cancel: (signal) => cancelCall(id, signal) }, ctx, budget)));
   const run: WorkflowRun = { id: found.id, ...(webUrl(found.html_url) === undefined ? {} : { html_url: found.html_url }) };
   ctx.outputs.set("runId", run.id);

@@ -117,12 +117,13 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
   ctx.outputs.set("pipelineId", id);
   if (webLink !== undefined) ctx.outputs.set("pipelineUrl", webLink);
   ctx.log.info(`GitLab: pipeline ${id} started ${webLink ?? ""}`);
-  if (mode === "async") return { mode: "async", pipelineId: id, pipelineUrl: webLink };
-
   const cancel = async (signal: AbortSignal): Promise<void> => {
     await api.request({ integration: INTEGRATION, call: `cancel pipeline ${id}`, method: "POST", url: `${project}/pipelines/${id}/cancel`, headers, idempotent: true, signal });
   };
+  // Also in async mode: a job cancelled while its pipeline was being started does not leave it going
+  // (cancelling needs tokenRef; with only a trigger token the error says it cannot).
   if (ctx.signal.aborted) throw await cancelledAtStart({ integration: INTEGRATION, label: `pipeline ${id}`, cancel }, ctx);
+  if (mode === "async") return { mode: "async", pipelineId: id, pipelineUrl: webLink };
   let toldMore = false;
   const final = await followRun({
     integration: INTEGRATION,
