@@ -11,12 +11,20 @@ const gh = new FakeGithub();
 beforeAll(() => gh.start());
 afterAll(() => gh.stop());
 
-test("PluginPool.run(): a github-workflow job in another worker thread waits for the reset a job with the same token learned", async () => {
+const auths = {
+  // One token for both jobs.
+  "the same token": { input: { tokenRef: "gh" }, secrets: () => ({ gh: "ghp_fake_personal_token_value" }) },
+  // Each worker thread gets an installation token of its own; both draw on the installation's limit.
+  "the same GitHub App installation": { input: { app: { appId: gh.appId, privateKeyRef: "key" } }, secrets: () => ({ key: gh.privateKeyPem }) },
+};
+
+test.each(Object.keys(auths))("PluginPool.run(): a github-workflow job in another worker thread waits for the reset a job with %s learned", async (auth) => {
+  const { input: credentials, secrets } = auths[auth as keyof typeof auths];
   gh.pollsToComplete = 10_000;
   const { pool } = testPool();
-  const token = "ghp_fake_personal_token_value";
-  const input = { baseUrl: gh.url, owner: "acme", repo: "app", workflow: "deploy.yml", ref: "main", tokenRef: "gh", pollMs: 100 };
-  const job = (jobId: string, signal: AbortSignal) => request("github-workflow", "dispatch", { jobId, input, secrets: { gh: token }, declaredSecrets: ["gh"], signal, timeoutMs: 60_000 });
+  const input = { baseUrl: gh.url, owner: "acme", repo: "app", workflow: "deploy.yml", ref: "main", pollMs: 100, ...credentials };
+  const job = (jobId: string, signal: AbortSignal) => request("github-workflow", "dispatch", { jobId, input, secrets: secrets(), declaredSecrets: Object.keys(secrets()), signal, timeoutMs: 60_000 });
+  const runsBefore = gh.runs.length;
   const stopA = new AbortController();
   const stopB = new AbortController();
   let resetMs = 0;
@@ -38,9 +46,9 @@ test("PluginPool.run(): a github-workflow job in another worker thread waits for
     const runB = pool.run(b);
     await eventually(() => (b.logs.some((l) => l.msg.includes("for the API's rate limit to reset")) ? true : undefined), 20_000, "job b to wait for the reset");
     expect(pool.workers()).toHaveLength(2);
-    expect(gh.runs).toHaveLength(1);
-    await eventually(() => (gh.runs.length === 2 ? true : undefined), 20_000, "job b's dispatch");
-    expect(Date.parse(gh.runs[1]?.createdAt ?? "")).toBeGreaterThanOrEqual(resetMs);
+    expect(gh.runs).toHaveLength(runsBefore + 1);
+    await eventually(() => (gh.runs.length === runsBefore + 2 ? true : undefined), 20_000, "job b's dispatch");
+    expect(Date.parse(gh.runs.at(-1)?.createdAt ?? "")).toBeGreaterThanOrEqual(resetMs);
     stopA.abort();
     stopB.abort();
     expect((await runA).status).toBe("cancelled");

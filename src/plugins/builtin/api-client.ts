@@ -36,6 +36,11 @@ export interface ApiCall {
   method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   url: string;
   headers?: Record<string, string>;
+  /**
+   * Whose rate limit the call draws on, when that is not its credential: a GitHub App's
+   * installation tokens all draw on the installation's. Default: the credential (hashed).
+   */
+  budget?: string;
   /** JSON (object) or a form (URLSearchParams). */
   body?: unknown;
   /** GET is; a trigger is not. */
@@ -83,7 +88,7 @@ export class ApiClient {
     const where = `${call.integration}: cannot ${call.call} (${call.method} ${publicUrl(call.url)})`;
     let untimed = 0;
     // No call with this credential goes to this API before a time the API named (rate-holds.ts).
-    const key = rateHoldKey(originOf(call.url), credentialOf(call));
+    const key = rateHoldKey(originOf(call.url), call.budget === undefined ? `credential ${credentialOf(call)}` : `budget ${call.budget}`);
     for (let attempt = 1; ; attempt++) {
       await this.#paced(key, where, signal);
       if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);

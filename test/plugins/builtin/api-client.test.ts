@@ -170,3 +170,13 @@ test("ApiClient paces every job with the same token: after one sees x-ratelimit-
   expect(cancelled.slept.map(seconds)).toEqual([20]);
   expect(learner.controller.signal.aborted).toBe(false);
 });
+
+test("ApiClient: calls with different credentials that name one budget (a GitHub App installation) share its hold", async () => {
+  const holds = new RateHolds();
+  replies = [{ status: 200, headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": epoch(25) }, body: {} }];
+  const call = (c: ReturnType<typeof client>, token: string) => c.api.request({ integration: "GitHub", call: "read run", method: "GET", url: `${server.url}/x`, headers: { authorization: `Bearer ${token}` }, budget: "github-app 1 installation 7", idempotent: true });
+  await call(client(() => undefined, { holds }), "ghs_thread_one");
+  const second = client(() => undefined, { holds });
+  await call(second, "ghs_thread_two");
+  expect(second.slept.map(seconds)).toEqual([25]);
+});

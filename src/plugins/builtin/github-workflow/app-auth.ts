@@ -10,7 +10,14 @@ import type { ApiClient } from "../api-client.ts";
 
 interface CachedToken {
   token: string;
+  installationId: string;
   expiresAt: number;
+}
+
+export interface InstallationToken {
+  token: string;
+  /** Whose rate limit calls with the token draw on: every token of one installation shares it. */
+  budget: string;
 }
 
 const cache = new Map<string, CachedToken>();
@@ -44,30 +51,33 @@ export async function appJwt(appId: string, privateKeyPem: string, nowSeconds = 
  * the job's redaction must know (an API or a proxy may echo them in an error), and a cached token
  * is masked again for each job that uses it.
  */
-export async function installationToken(api: ApiClient, auth: AppAuth, mask: (credential: string) => void): Promise<string> {
+export async function installationToken(api: ApiClient, auth: AppAuth, mask: (credential: string) => void): Promise<InstallationToken> {
   const key = `${auth.baseUrl}|${auth.appId}|${auth.installationId ?? `${auth.owner}/${auth.repo}`}`;
+  const budget = (installationId: string): string => `github-app ${auth.appId} installation ${installationId}`;
   const cached = cache.get(key);
   if (cached !== undefined && cached.expiresAt - REFRESH_BEFORE_MS > Date.now()) {
     mask(cached.token);
-    return cached.token;
+    return { token: cached.token, budget: budget(cached.installationId) };
   }
   const jwt = await appJwt(auth.appId, auth.privateKeyPem);
   mask(jwt);
+  // Every JWT is new, but GitHub counts the calls made with them against the app.
   const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${jwt}` };
+  const asApp = `github-app ${auth.appId}`;
   let installationId = auth.installationId;
   if (installationId === undefined) {
-    const found = await api.request<{ id?: unknown }>({ integration: "GitHub", call: "look up the app installation", method: "GET", url: `${auth.baseUrl}/repos/${auth.owner}/${auth.repo}/installation`, headers, idempotent: true });
+    const found = await api.request<{ id?: unknown }>({ integration: "GitHub", call: "look up the app installation", method: "GET", url: `${auth.baseUrl}/repos/${auth.owner}/${auth.repo}/installation`, headers, budget: asApp, idempotent: true });
     if (typeof found.body?.id !== "number") throw new EdgeError("integration_failed", `GitHub: the app installation for ${auth.owner}/${auth.repo} has no id`);
     installationId = String(found.body.id);
   }
   const created = await api.request<{ token?: unknown; expires_at?: unknown }>({
     integration: "GitHub", call: "create an installation access token", method: "POST",
-    url: `${auth.baseUrl}/app/installations/${installationId}/access_tokens`, headers, idempotent: true,
+    url: `${auth.baseUrl}/app/installations/${installationId}/access_tokens`, headers, budget: asApp, idempotent: true,
   });
   const token = created.body?.token;
   if (typeof token !== "string" || token === "") throw new EdgeError("integration_failed", "GitHub: the access token answer has no token");
   mask(token);
   const expiresAt = Date.parse(String(created.body?.expires_at ?? "")) || Date.now() + 3_600_000;
-  cache.set(key, { token, expiresAt });
-  return token;
+  cache.set(key, { token, installationId, expiresAt });
+  return { token, budget: budget(installationId) };
 }

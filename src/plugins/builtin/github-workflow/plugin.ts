@@ -74,7 +74,10 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   const api = new ApiClient(ctx);
   const base = (input.baseUrl ?? "https://api.github.com").replace(/\/+$/, "");
   const repo = `${base}/repos/${input.owner}/${input.repo}`;
-  const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${await token(api, input, base, ctx)}` };
+  const credential = await token(api, input, base, ctx);
+  const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${credential.token}` };
+  // What each call authenticates with, and whose rate limit it draws on (an App's installation).
+  const auth = credential.budget === undefined ? { headers } : { headers, budget: credential.budget };
   const correlation = input.meshstack !== undefined ? String(input.meshstack.runUuid ?? randomUUID()) : `${ctx.jobId}.${ctx.attempt}.${randomUUID().slice(0, 8)}`;
   const inputs: Record<string, string> = { ...input.inputs };
   const runIdInput = input.runIdInput === undefined ? "edge_run_id" : input.runIdInput;
@@ -92,13 +95,13 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
 
   const cancelCall = async (id: number, signal: AbortSignal): Promise<void> => {
     // 409: the run already completed, nothing left to cancel.
-    await api.request({ integration: INTEGRATION, call: `cancel workflow run ${id}`, method: "POST", url: `${repo}/actions/runs/${id}/cancel`, headers, idempotent: true, signal, accept: [409] });
+    await api.request({ integration: INTEGRATION, call: `cancel workflow run ${id}`, method: "POST", url: `${repo}/actions/runs/${id}/cancel`, ...auth, idempotent: true, signal, accept: [409] });
   };
 
   const since = new Date(Date.now() - 60_000).toISOString();
   const findRun = async (signal?: AbortSignal): Promise<WorkflowRun | undefined> => {
     const query = new URLSearchParams({ event: "workflow_dispatch", branch: input.ref, created: `>=${since}`, per_page: "100" });
-    const listed = await api.request<{ workflow_runs?: WorkflowRun[] }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, headers, idempotent: true, ...(signal === undefined ? {} : { signal }) });
+    const listed = await api.request<{ workflow_runs?: WorkflowRun[] }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, ...auth, idempotent: true, ...(signal === undefined ? {} : { signal }) });
     return (listed.body?.workflow_runs ?? []).slice(0, 100).find((run) => isApiId(run?.id) && `${run.display_title ?? ""} ${run.name ?? ""}`.includes(correlation));
   };
 
@@ -107,7 +110,7 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   // A cancel while the dispatch is out still gets its answer, to cancel the run it started.
   const signal = triggerSignal(ctx.signal);
   const send = (details: boolean) => api.request<{ workflow_run_id?: unknown; html_url?: unknown }>({
-    integration: INTEGRATION, call: `dispatch workflow "${input.workflow}"`, method: "POST", url: dispatchUrl, headers,
+    integration: INTEGRATION, call: `dispatch workflow "${input.workflow}"`, method: "POST", url: dispatchUrl, ...auth,
     // return_run_details (GitHub, Feb 2026) answers 200 with the run's id: no search needed.
     body: details ? { ref: input.ref, inputs, return_run_details: true } : { ref: input.ref, inputs }, idempotent: false, signal,
     ...(details ? { accept: [400, 422] } : {}),
@@ -152,9 +155,9 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
     label: `workflow run ${run.id}`,
     ...(run.html_url === undefined ? {} : { url: run.html_url }),
     async poll() {
-      const current = await api.request<WorkflowRun>({ integration: INTEGRATION, call: `read workflow run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}`, headers, idempotent: true });
+      const current = await api.request<WorkflowRun>({ integration: INTEGRATION, call: `read workflow run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}`, ...auth, idempotent: true });
       type Job = { id: number; name?: string; status?: string; conclusion?: string | null };
-      const jobs = await readPages<Job>(api, { integration: INTEGRATION, call: `list jobs of run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}/jobs?per_page=100`, headers, idempotent: true }, (body) => {
+      const jobs = await readPages<Job>(api, { integration: INTEGRATION, call: `list jobs of run ${run.id}`, method: "GET", url: `${repo}/actions/runs/${run.id}/jobs?per_page=100`, ...auth, idempotent: true }, (body) => {
         const listed = (body as { jobs?: unknown } | undefined)?.jobs;
         return Array.isArray(listed) ? (listed as Job[]) : [];
       });
@@ -207,7 +210,7 @@ async function waitForRun(findRun: (signal?: AbortSignal) => Promise<WorkflowRun
   }
 }
 
-async function token(api: ApiClient, input: GithubInput, baseUrl: string, ctx: ActionContext): Promise<string> {
+async function token(api: ApiClient, input: GithubInput, baseUrl: string, ctx: ActionContext): Promise<{ token: string; budget?: string }> {
   if (input.app !== undefined) {
     const privateKeyPem = input.app.privateKey ?? (await ctx.secrets.get(input.app.privateKeyRef ?? ""));
     return installationToken(api, {
@@ -215,7 +218,7 @@ async function token(api: ApiClient, input: GithubInput, baseUrl: string, ctx: A
       ...(input.app.installationId === undefined ? {} : { installationId: String(input.app.installationId) }),
     }, (credential) => ctx.secrets.mask(credential));
   }
-  if (input.tokenRef !== undefined) return ctx.secrets.get(input.tokenRef);
+  if (input.tokenRef !== undefined) return { token: await ctx.secrets.get(input.tokenRef) };
   throw new EdgeError("input_invalid", "GitHub: give app credentials or tokenRef");
 }
 
