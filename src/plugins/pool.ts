@@ -9,7 +9,6 @@ import { EdgeError, serializeError } from "../errors.ts";
 import { LocalObjectStore } from "../storage/local-store.ts";
 import { StorageService } from "../storage/storage-service.ts";
 import { redactor } from "../log/redact.ts";
-import { RedactedLines } from "../secrets/redaction/stream-cut.ts";
 import type { Logger } from "../log/logger.ts";
 import type { JobOutcome, WireError } from "../protocol/edge-v1.ts";
 import type { WorkerInfo } from "./worker-state.ts";
@@ -24,6 +23,7 @@ import { realTimers, type Timers } from "../util/time.ts";
 import type { Group, Task } from "./pool-task.ts";
 import { guarded } from "./pool-guard.ts";
 import { startTask } from "./pool-task-start.ts";
+import { StrayOutput } from "./stray-output.ts";
 import { WorkerHost } from "./worker-host.ts";
 import { busyWorkerFor, recordRun, STALL_MS } from "./pool-pipeline.ts";
 import { rateHoldMemory } from "./rate-holds.ts";
@@ -32,8 +32,6 @@ import type { PluginSource } from "./worker-protocol.ts";
 export type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
 
 const MAX_TIMER_MS = 2_147_483_647;
-/** A process worker's stderr line longer than this (one that never ends) is passed on in pieces. */
-const MAX_STDERR_LINE = 64 * 1024;
 
 export class PluginPool {
   readonly #policy: PoolPolicy;
@@ -277,11 +275,10 @@ export class PluginPool {
   }
 
   #newHost(group: Group): WorkerHost {
-    // Assigned below: the child's stderr (process isolation) is masked with its last run's secrets,
-    // and a line that does not end is passed on in pieces cut where no secret crosses.
+    // Assigned below: what the worker writes past the runtime's capture (a child's stderr, a
+    // thread's raw writes to fd 1 and 2) is masked with its last and pending runs' secrets.
     let host: WorkerHost | undefined;
-    const strayRedaction = () => host?.strayRedaction() ?? redactor;
-    const stderr = new RedactedLines(MAX_STDERR_LINE, (line) => this.#log.warn("Plugin host process wrote to stderr", { plugin: group.label, line: line.slice(0, 4096) }));
+    const stray = new StrayOutput(group.label, this.#log, () => host?.strayRedaction() ?? redactor);
     host = new WorkerHost({
       id: this.#nextWorkerId++,
       label: group.label,
@@ -293,8 +290,9 @@ export class PluginPool {
         policy: group.policy,
         ...(this.#options.maxWorkerHeapMb === undefined ? {} : { maxWorkerHeapMb: this.#options.maxWorkerHeapMb }),
         ...(this.#options.spawn === undefined ? {} : { spawn: this.#options.spawn }),
-        onStderr: (text, end) => (end === true ? stderr.end(strayRedaction()) : stderr.write(text, strayRedaction())),
+        onStderr: (text, end) => stray.write("process stderr", text, end),
       }),
+      onOutput: (fd, text, end) => stray.write(fd === 1 ? "stdout" : "stderr", text, end),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
       ...(group.policy.isolation === "thread" ? { pipeline: { stallMs: STALL_MS, onStalled: () => { group.fastRuns = 0; } } } : {}),
       // A third-party bundle gets no say in the built-in integrations' pacing.

@@ -31,6 +31,11 @@ export interface WorkerHostOptions {
   spawn(): PluginThread;
   /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
   onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
+  /**
+   * A thread's raw writes to fd 1 and 2 (stray-writes.ts), unmasked, as they arrive; `end`: the
+   * worker left service (what is held of a line without its end is passed on).
+   */
+  onOutput?(fd: 1 | 2, text: string, end?: boolean): void;
   /** The runner's own secrets, masked in what the worker prints before its first run. */
   redaction: CutRedaction;
   /**

@@ -232,6 +232,9 @@ export class WorkerHost {
       case "stray":
         this.#log.warn("Plugin printed outside a run", { text: this.redactStray(plainText(message.text)).slice(0, 4096) });
         return;
+      case "output":
+        if ((message.fd === 1 || message.fd === 2) && typeof message.text === "string") this.#options.onOutput?.(message.fd, message.text);
+        return;
       case "fatal": {
         const error = workerError(message.error);
         this.#log.warn("Plugin broke its worker", { code: this.redactStray(error.code), error: this.redactStray(error.message) });
@@ -330,6 +333,8 @@ export class WorkerHost {
     this.#startSettle?.(new EdgeError(error.code as EdgeError["code"], error.message));
     for (const run of pending) run.settle({ status: "failed", error });
     this.#options.onRetired(this, error, wasStarting);
+    this.#options.onOutput?.(1, "", true);
+    this.#options.onOutput?.(2, "", true);
     this.#terminated = this.#worker.terminate().then(() => undefined, () => undefined);
     return this.#terminated;
   }

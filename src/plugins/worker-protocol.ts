@@ -85,6 +85,11 @@ export type WorkerToHost =
   | { type: "spawned"; runId: number; pid: number }
   /** Text the plugin printed outside any run (a timer left behind): logged by the host, redacted. */
   | { type: "stray"; text: string }
+  /**
+   * Threads only: text the plugin wrote raw to the process's fd 1 or 2 (stray-writes.ts), as it
+   * came: not cut into lines, for the host cuts it where no secret crosses a cut.
+   */
+  | { type: "output"; fd: 1 | 2; text: string }
   /** The worker's own heap after a run (Bun, Node and Deno all report it per worker). */
   | { type: "usage"; heapBytes: number; rssBytes: number }
   /** `ms`: how long the run took in the worker, from its start to its result (pool-pipeline.ts). */
