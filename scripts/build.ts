@@ -83,9 +83,8 @@ if (args.get("skip-compile") !== "true") {
 }
 
 if (args.get("skip-bundle") !== "true") {
-  await build({
+  const common = {
     absWorkingDir: root,
-    entryPoints: { "edge-runner": "src/main.ts", "worker-entry": "src/plugins/worker-entry.ts" },
     outdir: "dist/node",
     outExtension: { ".js": ".mjs" },
     bundle: true,
@@ -98,6 +97,11 @@ if (args.get("skip-bundle") !== "true") {
     // Some dependencies still call require(); give the ESM bundle one.
     banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
     logLevel: "warning",
-  });
+  } as const;
+  await build({ ...common, entryPoints: { "edge-runner": "src/main.ts" } });
+  // The plugin thread's entry with its runtime in a chunk of its own (worker-chunks/): bundled
+  // whole, the runtime's node:fs imports would be the entry's and Deno would fix their named
+  // exports before the entry captures raw writes to fd 1 and 2 (src/plugins/worker-entry.ts).
+  await build({ ...common, entryPoints: { "worker-entry": "src/plugins/worker-entry.ts" }, splitting: true, chunkNames: "worker-chunks/[name]-[hash]" });
   console.log(`built dist/node/edge-runner.mjs (Node ≥ 20, Deno 2)`);
 }

@@ -3,7 +3,8 @@
 // writeSync) went to the journal as is, secrets included. The pool runs in a child process here,
 // so the test reads that process's real fd 1 and 2: no part of the secret may appear there, and
 // every write must be kept, masked, in the job's log or the runner's log naming the plugin.
-// Bun (what the compiled binary runs) from source, and the Node bundle built as scripts/build.ts does.
+// Bun (what the compiled binary runs) from source, and the pool bundled as scripts/build.ts
+// bundles for Node, on Node and on Deno; then `plugin run` of the built executable and bundle.
 
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -12,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { assertBuilt, FLAVOURS } from "../helpers/processes.ts";
 
 const SECRET = "raw-fd-Jq4Zt8Lm2Xc6Vb0N";
 const TAGS = ["ws2", "ws1", "wsbuf", "w2", "w1", "wf", "named", "named1", "pse", "pso", "cl", "ce", "split", "late"];
@@ -49,14 +51,45 @@ test("a thread plugin's raw writes to fd 1 and 2 reach neither, and are kept mas
   check(process.execPath, [CHILD], "bun");
 }, 60_000);
 
+/** The pool bundled as scripts/build.ts bundles src/main.ts for Node: the worker entry, its runtime a chunk of its own, beside it. */
+let bundled: Promise<string> | undefined;
+function bundle(): Promise<string> {
+  bundled ??= (async () => {
+    const outdir = join(dir, "bundle");
+    const common = {
+      absWorkingDir: fileURLToPath(new URL("../..", import.meta.url)),
+      outdir, outExtension: { ".js": ".mjs" }, bundle: true, platform: "node", target: "node20", format: "esm", logLevel: "warning",
+      banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+    } as const;
+    await build({ ...common, entryPoints: { "raw-writes-pool": CHILD } });
+    await build({ ...common, entryPoints: { "worker-entry": "src/plugins/worker-entry.ts" }, splitting: true, chunkNames: "worker-chunks/[name]-[hash]" });
+    return join(outdir, "raw-writes-pool.mjs");
+  })();
+  return bundled;
+}
+
 test("a thread plugin's raw writes to fd 1 and 2 reach neither, and are kept masked (Node, bundled)", async () => {
-  // The same bundle options as scripts/build.ts: the worker entry beside the bundle that starts it.
-  const outdir = join(dir, "node");
-  await build({
-    absWorkingDir: fileURLToPath(new URL("../..", import.meta.url)),
-    entryPoints: { "raw-writes-pool": CHILD, "worker-entry": "src/plugins/worker-entry.ts" },
-    outdir, outExtension: { ".js": ".mjs" }, bundle: true, platform: "node", target: "node20", format: "esm", logLevel: "warning",
-    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-  });
-  check("node", [join(outdir, "raw-writes-pool.mjs")], "node");
+  check(process.env.NODE_BINARY ?? "node", [await bundle()], "node");
 }, 60_000);
+
+test("a thread plugin's raw writes to fd 1 and 2 reach neither, and are kept masked (Deno, the Node bundle)", async () => {
+  check(fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url)), ["run", "-A", "--quiet", await bundle()], "deno");
+}, 60_000);
+
+// The product as built (dist/): `plugin run` runs the action in a thread of the same pool and logs
+// at warn to stderr. The late write is lost when it closes the pool at once (not printed either).
+for (const flavour of FLAVOURS) {
+  test(`a thread plugin's raw writes to fd 1 and 2 reach neither, and are kept masked (plugin run, ${flavour.name})`, () => {
+    assertBuilt();
+    const other = join(dir, `${flavour.name}.other`);
+    const [command, ...args] = flavour.command as [string, ...string[]];
+    const run = spawnSync(command, [...args, "plugin", "run", PLUGIN, "--action", "all", "--name", "rawwrites", "--version", "1.0.0",
+      "--input-json", JSON.stringify({ ref: "token", other }), "--secret", `token=${SECRET}`], { encoding: "utf8", timeout: 60_000 });
+    const printed = `${run.stdout}\n${run.stderr}`;
+    expect(leaked(printed)).toEqual([]);
+    expect(run.status).toBe(0);
+    const missing = TAGS.filter((tag) => tag !== "late" && !new RegExp(`\\b${tag} \\[REDACTED\\]`).test(printed));
+    expect(missing).toEqual([]);
+    expect(readFileSync(other, "utf8")).toBe(`sync ${SECRET}\nasync ${SECRET}\n`);
+  }, 60_000);
+}
