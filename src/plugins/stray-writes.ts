@@ -6,9 +6,9 @@
 // code loads; a write to any other descriptor costs one comparison and goes on untouched.
 //
 // Named ESM imports (`import { writeSync } from "node:fs"`) are bindings fixed by the runtime:
-// Node updates them on syncBuiltinESMExports(); Bun fixes them at the first ESM import of node:fs
-// in the thread, so nothing in the worker's own module graph may import node:fs statically (it
-// asks fsModule() at run time; test/security/thread-raw-writes.test.ts would catch one).
+// Node updates them on syncBuiltinESMExports(); Bun and Deno fix them when the first module that
+// imports node:fs is evaluated, so this module takes node:fs without an ESM import (fsModule())
+// and worker-entry.ts loads the runtime only after the capture (test/security/thread-raw-writes.test.ts).
 
 import { createRequire } from "node:module";
 
@@ -20,9 +20,9 @@ type Fn = (...args: unknown[]) => unknown;
 const isStd = (fd: unknown): fd is StdFd => fd === 1 || fd === 2;
 
 /**
- * Replaces the node:fs functions that write to a descriptor so that fd 1 and 2 go to
- * `onText(fd, text)` (UTF-8 decoded as one stream per descriptor) instead. Returns false when
- * node:fs could not be patched.
+ * Replaces the node:fs functions that write to a descriptor (write, writev, writeFile, appendFile,
+ * sync or not) so that fd 1 and 2 go to `onText(fd, text)` (UTF-8 decoded as one stream per
+ * descriptor) instead. Returns false when node:fs could not be patched.
  */
 export function captureStdWrites(onText: (fd: StdFd, text: string) => void): boolean {
   let fs: FsModule;
@@ -63,6 +63,16 @@ export function captureStdWrites(onText: (fd: StdFd, text: string) => void): boo
     if (callback !== undefined) queueMicrotask(() => callback(null, written, rest[0]));
     return undefined;
   });
+  for (const name of ["writeFile", "appendFile"] as const) {
+    patch(name, (original) => function file(this: unknown, target, ...rest) {
+      if (!isStd(target)) return original.call(this, target, ...rest);
+      const callback = typeof rest.at(-1) === "function" ? (rest.pop() as Fn) : undefined;
+      const encoding = typeof rest[1] === "string" ? rest[1] : (rest[1] as { encoding?: unknown } | undefined)?.encoding;
+      take(target, toBytes(rest[0], encoding));
+      if (callback !== undefined) queueMicrotask(() => callback(null));
+      return undefined;
+    });
+  }
   for (const name of ["writeFileSync", "appendFileSync"] as const) {
     patch(name, (original) => function fileSync(this: unknown, target, ...rest) {
       if (!isStd(target)) return original.call(this, target, ...rest);

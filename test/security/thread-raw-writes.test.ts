@@ -16,7 +16,7 @@ import { build } from "esbuild";
 import { assertBuilt, FLAVOURS } from "../helpers/processes.ts";
 
 const SECRET = "raw-fd-Jq4Zt8Lm2Xc6Vb0N";
-const TAGS = ["ws2", "ws1", "wsbuf", "w2", "w1", "wf", "parts", "opts", "wv", "named", "named1", "pse", "pso", "cl", "ce", "split", "late"];
+const TAGS = ["ws2", "ws1", "wsbuf", "w2", "w1", "wf", "wfa", "parts", "opts", "wv", "named", "named1", "pse", "pso", "cl", "ce", "split", "late"];
 const PLUGIN = fileURLToPath(new URL("./fixtures/raw-writes-plugin.mjs", import.meta.url));
 const CHILD = fileURLToPath(new URL("./fixtures/raw-writes-pool.ts", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "raw-writes-"));
