@@ -3,7 +3,7 @@
 // Options: --target=bun-linux-arm64 (cross-compile), --outfile=PATH, --skip-bundle, --skip-compile.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 import { buildRunWorld, runWorldRedirect } from "./run-world.ts";
 
@@ -83,6 +83,9 @@ if (args.get("skip-compile") !== "true") {
 }
 
 if (args.get("skip-bundle") !== "true") {
+  // Emptied first: the worker's chunks are named by their hash, and a release packs all of
+  // dist/node, so an earlier build's chunks would ship beside this one's.
+  rmSync(`${root}dist/node`, { recursive: true, force: true });
   const common = {
     absWorkingDir: root,
     outdir: "dist/node",
