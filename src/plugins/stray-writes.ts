@@ -3,7 +3,9 @@
 // anything is printed. A thread shares the runner's descriptors, so without this a plugin's
 // fs.writeSync(2, secret) reached the journal as is; console.* and process.stdout/stderr.write are
 // caught by the runtime itself (plugin-runtime.ts). Installed once per worker, before any plugin
-// code loads; a write to any other descriptor costs one comparison and goes on untouched.
+// code loads; a write to any other descriptor costs one comparison and goes on untouched. Bun's and
+// Deno's own stdio writers (Bun.write(Bun.stderr), Deno.stderr.write) go the same way, through the
+// same decoders (stray-runtime-writes.ts).
 //
 // Named ESM imports (`import { writeSync } from "node:fs"`) are bindings fixed by the runtime:
 // Node updates them on syncBuiltinESMExports(); Bun and Deno fix them when the first module that
@@ -11,6 +13,7 @@
 // and worker-entry.ts loads the runtime only after the capture (test/security/thread-raw-writes.test.ts).
 
 import { createRequire } from "node:module";
+import { captureRuntimeStdWrites } from "./stray-runtime-writes.ts";
 
 export type StdFd = 1 | 2;
 
@@ -22,15 +25,10 @@ const isStd = (fd: unknown): fd is StdFd => fd === 1 || fd === 2;
 /**
  * Replaces the node:fs functions that write to a descriptor (write, writev, writeFile, appendFile,
  * sync or not) so that fd 1 and 2 go to `onText(fd, text)` (UTF-8 decoded as one stream per
- * descriptor) instead. Returns false when node:fs could not be patched.
+ * descriptor) instead, and so the runtime's own writers for them (stray-runtime-writes.ts).
+ * Returns false when node:fs could not be patched.
  */
 export function captureStdWrites(onText: (fd: StdFd, text: string) => void): boolean {
-  let fs: FsModule;
-  try {
-    fs = fsModule();
-  } catch {
-    return false;
-  }
   // A character split between two writes stays whole: each half alone would become U+FFFD, and a
   // secret around it would no longer match its redaction.
   const decoders = { 1: new TextDecoder(), 2: new TextDecoder() };
@@ -39,6 +37,13 @@ export function captureStdWrites(onText: (fd: StdFd, text: string) => void): boo
     if (text !== "") onText(fd, text);
     return bytes.length;
   };
+  captureRuntimeStdWrites(take);
+  let fs: FsModule;
+  try {
+    fs = fsModule();
+  } catch {
+    return false;
+  }
   const patch = (name: keyof FsModule, replace: (original: Fn) => Fn): void => {
     const original = fs[name] as unknown as Fn;
     if (typeof original === "function") (fs as unknown as Record<string, unknown>)[name] = replace(original);
