@@ -182,52 +182,53 @@ test("an API outage longer than the client's own retries does not end the job: t
   expect(logText(ctx)).toContain("trying again for up to 10 min");
 }, 30_000);
 
+/** The trigger's POST (matched by `path`) answered 400 ms late, after the server acted on it. */
+const slowTrigger = (path: RegExp, reply: () => { status: number; body: unknown }) => ({ times: 1, afterHandling: true, match: (r: { method: string; path: string }) => r.method === "POST" && path.test(r.path), reply: () => ({ ...reply(), delayMs: 400 }) });
+
+/** Aborts the job 100 ms after the server has the trigger's POST, while its answer is still out. */
+function abortOnceTriggered(server: { requests: { method: string; path: string }[] }, path: RegExp, controller: AbortController): void {
+  const before = server.requests.length;
+  const timer = setInterval(() => {
+    if (!server.requests.slice(before).some((r) => r.method === "POST" && path.test(r.path))) return;
+    clearInterval(timer);
+    setTimeout(() => controller.abort(), 100);
+  }, 5);
+}
+
+/** Each integration's trigger with `extra` input, how its server answers it, and whether its run was cancelled. */
+function triggers(extra: Record<string, unknown>) {
+  return {
+    GitHub: { server: gh, path: /\/dispatches$/, run: (ctx: TestContext) => github.actions.dispatch?.({ ...ghInput(), ...extra }, ctx), cancelled: () => gh.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { workflow_run_id: gh.runs.at(-1)?.id, html_url: `https://github.test/acme/app/actions/runs/${gh.runs.at(-1)?.id}` } }) },
+    GitLab: { server: gl, path: /\/pipeline$/, run: (ctx: TestContext) => gitlab.actions.trigger?.({ ...glInput(), ...extra }, ctx), cancelled: () => gl.pipelines.at(-1)?.cancelled, reply: () => ({ status: 201, body: { id: gl.pipelines.at(-1)?.id, status: "created" } }) },
+    "Azure DevOps": { server: az, path: /\/runs$/, run: (ctx: TestContext) => azure.actions.run?.({ ...azInput(), ...extra }, ctx), cancelled: () => az.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { id: az.runs.at(-1)?.id, state: "inProgress" } }) },
+  };
+}
+
 test("a job cancelled while its trigger is out learns of the run it started and cancels it (GitHub, GitLab, Azure DevOps)", async () => {
-  const slow = (path: RegExp, reply: () => { status: number; body: unknown }) => ({ times: 1, afterHandling: true, match: (r: { method: string; path: string }) => r.method === "POST" && path.test(r.path), reply: () => ({ ...reply(), delayMs: 400 }) });
-  const cases = [
-    { name: "GitHub", server: gh, path: /\/dispatches$/, run: (ctx: TestContext) => github.actions.dispatch?.(ghInput(), ctx), cancelled: () => gh.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { workflow_run_id: gh.runs.at(-1)?.id, html_url: `https://github.test/acme/app/actions/runs/${gh.runs.at(-1)?.id}` } }) },
-    { name: "GitLab", server: gl, path: /\/pipeline$/, run: (ctx: TestContext) => gitlab.actions.trigger?.(glInput(), ctx), cancelled: () => gl.pipelines.at(-1)?.cancelled, reply: () => ({ status: 201, body: { id: gl.pipelines.at(-1)?.id, status: "created" } }) },
-    { name: "Azure DevOps", server: az, path: /\/runs$/, run: (ctx: TestContext) => azure.actions.run?.(azInput(), ctx), cancelled: () => az.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { id: az.runs.at(-1)?.id, state: "inProgress" } }) },
-  ];
-  for (const c of cases) {
-    c.server.fault(slow(c.path, c.reply));
+  for (const [name, c] of Object.entries(triggers({}))) {
+    c.server.fault(slowTrigger(c.path, c.reply));
     const { ctx, controller } = context();
-    const before = c.server.requests.length;
-    const timer = setInterval(() => {
-      if (!c.server.requests.slice(before).some((r) => r.method === "POST" && c.path.test(r.path))) return;
-      clearInterval(timer);
-      setTimeout(() => controller.abort(), 100);
-    }, 5);
+    abortOnceTriggered(c.server, c.path, controller);
     const error = await failure(c.run(ctx) as Promise<unknown>);
-    expect([c.name, error.code]).toEqual([c.name, "job_cancelled"]);
-    expect([c.name, c.cancelled()]).toEqual([c.name, true]);
+    expect([name, error.code]).toEqual([name, "job_cancelled"]);
+    expect([name, c.cancelled()]).toEqual([name, true]);
     expect(error.message).toContain("was cancelled");
     expect(ctx.steps.at(-1)).toMatchObject({ id: "cancel-run", status: "succeeded" });
   }
 });
 
 test("async: a job cancelled while its trigger is out cancels the run it started instead of reporting it started (Azure DevOps, GitLab, GitHub)", async () => {
-  const slow = (path: RegExp, reply: () => { status: number; body: unknown }) => ({ times: 1, afterHandling: true, match: (r: { method: string; path: string }) => r.method === "POST" && path.test(r.path), reply: () => ({ ...reply(), delayMs: 400 }) });
-  const async = { mode: "async" as const };
-  const cases = [
-    { name: "Azure DevOps", server: az, path: /\/runs$/, run: (ctx: TestContext) => azure.actions.run?.({ ...azInput(), ...async }, ctx), cancelled: () => az.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { id: az.runs.at(-1)?.id, state: "inProgress" } }) },
-    { name: "GitLab", server: gl, path: /\/pipeline$/, run: (ctx: TestContext) => gitlab.actions.trigger?.({ ...glInput(), ...async }, ctx), cancelled: () => gl.pipelines.at(-1)?.cancelled, reply: () => ({ status: 201, body: { id: gl.pipelines.at(-1)?.id, status: "created" } }) },
-    { name: "GitHub", server: gh, path: /\/dispatches$/, run: (ctx: TestContext) => github.actions.dispatch?.({ ...ghInput(), ...async }, ctx), cancelled: () => gh.runs.at(-1)?.cancelled, reply: () => ({ status: 200, body: { workflow_run_id: gh.runs.at(-1)?.id, html_url: `https://github.test/acme/app/actions/runs/${gh.runs.at(-1)?.id}` } }) },
-  ];
+  const cases = triggers({ mode: "async" });
   gh.pollsToComplete = 10_000;
-  for (const c of cases) {
-    c.server.fault(slow(c.path, c.reply));
+  for (const name of ["Azure DevOps", "GitLab", "GitHub"] as const) {
+    const c = cases[name];
+    c.server.fault(slowTrigger(c.path, c.reply));
     const controller = new AbortController();
     const ctx = createTestContext({ signal: controller.signal, secrets: { ...secrets, [CALLBACK_URL_REF]: "https://controller.test/callback/v1/jobs/j1", [CALLBACK_TOKEN_REF]: "cb-token" } });
-    const before = c.server.requests.length;
-    const timer = setInterval(() => {
-      if (!c.server.requests.slice(before).some((r) => r.method === "POST" && c.path.test(r.path))) return;
-      clearInterval(timer);
-      setTimeout(() => controller.abort(), 100);
-    }, 5);
+    abortOnceTriggered(c.server, c.path, controller);
     const error = await failure(c.run(ctx) as Promise<unknown>);
-    expect([c.name, error.code]).toEqual([c.name, "job_cancelled"]);
-    expect([c.name, c.cancelled()]).toEqual([c.name, true]);
+    expect([name, error.code]).toEqual([name, "job_cancelled"]);
+    expect([name, c.cancelled()]).toEqual([name, true]);
     expect(ctx.steps.at(-1)).toMatchObject({ id: "cancel-run", status: "succeeded" });
   }
 });
