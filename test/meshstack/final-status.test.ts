@@ -3,7 +3,8 @@
 // value and isSensitive, as meshcloud's runner sends Terraform's sensitive outputs.
 
 import { expect, test } from "bun:test";
-import { pluginOutputs } from "../../src/controller/meshstack/final-status.ts";
+import { finalUpdate, pluginOutputs, RunReport, SUMMARY_MAX } from "../../src/controller/meshstack/final-status.ts";
+import { hasLoneSurrogate } from "../../src/util/well-formed.ts";
 
 test("a sensitive job output goes to meshStack as its value with isSensitive: true, beside or instead of an outputs object", () => {
   expect(pluginOutputs({ outputs: { count: 2, password: "(sensitive value)" }, password: { $sensitive: "s3cr3t" }, changesDetected: true })).toEqual({
@@ -27,4 +28,13 @@ test("pluginOutputs() gives each output a value of its type: a fraction or a num
     bad: { value: "x", type: "STRING", isSensitive: false },
   });
   expect(pluginOutputs({ pin: { $sensitive: 1.25 } })).toEqual({ pin: { value: "1.25", type: "STRING", isSensitive: true } });
+});
+
+test("finalUpdate() cuts a failure's summary to 2,000 characters without splitting a surrogate pair", () => {
+  const report = new RunReport({ runUuid: "r", implementationType: "MANUAL", behavior: "APPLY", async: false, mainStep: { id: "manual", displayName: "Manual" }, inputs: [] });
+  const message = `${"a".repeat(SUMMARY_MAX - 2)}${"😀".repeat(10)}`;
+  const { body } = finalUpdate(report, { status: "failed", error: { code: "plugin_error", message }, startedAt: 0, finishedAt: 0 }, { logTail: "", currentStep: report.mainStep });
+  expect(typeof body.summary).toBe("string");
+  expect(hasLoneSurrogate(body.summary as string)).toBe(false);
+  expect((body.summary as string).length).toBeLessThanOrEqual(SUMMARY_MAX);
 });

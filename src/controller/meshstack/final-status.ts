@@ -6,6 +6,7 @@
 import type { JobResult } from "../../protocol/edge-v1.ts";
 import { isSensitiveEntry } from "../../secrets/sensitive-outputs.ts";
 import type { Behavior, ImplementationType, RunInput } from "./run-document.ts";
+import { keepHead } from "./short-message.ts";
 
 export const SUMMARY_MAX = 2000;
 const MAX_OUTPUTS = 1000;
@@ -86,7 +87,7 @@ function summary(result: JobResult): string {
       : result.status === "timed_out"
         ? `The run timed out${result.error ? `: ${result.error.message}` : ""}`
         : result.error?.message ?? `The run ended ${result.status}`;
-  return text.length <= SUMMARY_MAX ? text : `${text.slice(0, SUMMARY_MAX - 1)}…`;
+  return keepHead(text, SUMMARY_MAX);
 }
 
 /** meshcloud's manual runner: inputs go back as outputs, sensitive ones as meshStack sent them (encrypted). */

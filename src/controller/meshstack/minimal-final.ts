@@ -5,6 +5,7 @@
 // building blocks that depend on them would go on with nothing.
 
 import { SUMMARY_MAX } from "./final-status.ts";
+import { keepHead } from "./short-message.ts";
 
 /** Steps the minimal status keeps (their id and status only). */
 const MAX_STEPS = 100;
@@ -28,7 +29,7 @@ export function minimalFinal(refused: Record<string, unknown>, why: string, main
   const text =
     `meshStack refused the run's full result (${why}); this status leaves out its outputs and messages` +
     (ranAs === "SUCCEEDED" ? ". The run succeeded on the runner; without its outputs it is reported FAILED" : "");
-  const summary = text.length <= SUMMARY_MAX ? text : `${text.slice(0, SUMMARY_MAX - 1)}…`;
+  const summary = keepHead(text, SUMMARY_MAX);
   const steps: Array<Record<string, unknown>> = [];
   const given = (Array.isArray(refused.steps) ? (refused.steps as unknown[]) : []).filter(
     (raw): raw is { id: string; status?: unknown } => raw !== null && typeof raw === "object" && typeof (raw as { id?: unknown }).id === "string" && (raw as { id: string }).id !== "" && (raw as { id: string }).id.length <= MAX_STEP_ID,

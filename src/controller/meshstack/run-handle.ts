@@ -11,6 +11,7 @@ import type { RedactionScope } from "../../log/redact.ts";
 import type { Timers } from "../../util/time.ts";
 import type { RunChannel } from "./run-channel.ts";
 import { finalUpdate, type RunReport } from "./final-status.ts";
+import { keepHead, keepTail } from "./short-message.ts";
 
 /** meshStack suggests short messages: a user message is cut here, a system message keeps its tail. */
 export const USER_MESSAGE_MAX = 2000;
@@ -86,7 +87,7 @@ export class MeshstackRunHandle implements JobHandle {
   log(lines: LogLine[]): void {
     if (this.#completed) return;
     const text = lines.map((l) => l.msg).join("\n");
-    this.#logTail = tail(this.#logTail === "" ? text : `${this.#logTail}\n${text}`, SYSTEM_MESSAGE_MAX);
+    this.#logTail = keepTail(this.#logTail === "" ? text : `${this.#logTail}\n${text}`, SYSTEM_MESSAGE_MAX);
     this.#logDirty = true;
   }
 
@@ -95,7 +96,7 @@ export class MeshstackRunHandle implements JobHandle {
     const displayName = step.name ?? (step.id === this.#currentStep.id ? this.#currentStep.displayName : step.id);
     if (step.status === "running" || step.id !== this.#o.report.mainStep.id) this.#currentStep = { id: step.id, displayName };
     const update: Record<string, unknown> = { id: step.id, displayName, status: STEP_STATUS[step.status] };
-    if (step.message !== undefined) update.userMessage = head(step.message, USER_MESSAGE_MAX);
+    if (step.message !== undefined) update.userMessage = keepHead(step.message, USER_MESSAGE_MAX);
     this.#o.report.touchStep(step.id, displayName, STEP_STATUS[step.status]);
     void this.#o.channel.enqueue("patch", { status: "IN_PROGRESS", steps: [update, ...this.#logStep()] });
   }
@@ -141,12 +142,4 @@ export class MeshstackRunHandle implements JobHandle {
       await this.#o.channel.enqueue("patch", { status: "IN_PROGRESS", steps: this.#logStep() });
     }
   }
-}
-
-function tail(text: string, max: number): string {
-  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
-}
-
-function head(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
