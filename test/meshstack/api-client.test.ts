@@ -1,15 +1,16 @@
 // The meshStack API client with a scripted fetch and clock: login caching until expires_in − 30 s
 // (at least 1 s), re-login on 401, basic auth, the headers of every call, and claims never
-// retried after an error whose outcome is unknown.
+// retried after an error whose outcome is unknown, and the plan download cut off past 128 MiB.
 
 import { describe, expect, test } from "bun:test";
-import { MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
+import { MAX_PLAN_BYTES, MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
 import { parseRun } from "../../src/controller/meshstack/run-document.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { meshstackSettings } from "../../src/controller/meshstack/from-config.ts";
+import { EdgeError } from "../../src/errors.ts";
 
 interface Call {
   method: string;
@@ -105,6 +106,34 @@ describe("MeshstackClient", () => {
     const busy = await client.claim("r").catch((e: unknown) => e);
     expect((busy as MeshstackCallError).status).toBe(503);
     expect(calls.length).toBe(3);
+  });
+
+  test("planArtifact() stops reading a plan over 128 MiB as soon as it passes the cap, and says so", async () => {
+    // 1 MiB chunks (one buffer, so the test holds little), 4 MiB more than the cap in all; pulled on demand.
+    const chunk = new Uint8Array(1024 * 1024);
+    let served = 0;
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (served >= MAX_PLAN_BYTES + 4 * chunk.byteLength) return controller.close();
+        served += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    }, { highWaterMark: 0 });
+    const { client, calls } = scripted([() => new Response(body, { status: 200, headers: { "content-type": "application/octet-stream" } })]);
+    const error = await client.planArtifact("https://meshstack.test/runs/r/artifact", "run-token").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EdgeError);
+    expect((error as EdgeError).code).toBe("input_invalid");
+    expect((error as EdgeError).message).toContain(`over ${MAX_PLAN_BYTES} bytes`);
+    expect(MAX_PLAN_BYTES).toBe(128 * 1024 * 1024);
+    // Read one chunk past the cap, then the download was given up.
+    expect(served).toBeLessThanOrEqual(MAX_PLAN_BYTES + 2 * chunk.byteLength);
+    expect(cancelled).toBe(true);
+    expect(calls[0]?.headers.Accept).toBe("application/octet-stream");
+    expect(calls[0]?.headers.Authorization).toBe("Bearer run-token");
   });
 
   test("basic auth sends user:password on the API calls and never logs in; a refused login names the fix", async () => {
