@@ -17,6 +17,7 @@ import { fetchModule, type ModuleSource } from "./module-source.ts";
 import { integrationInput } from "../meshstack-run.ts";
 import { fromMeshstack } from "./meshstack-input.ts";
 import { TERRAFORM_INPUT } from "./schema.ts";
+import { PLAN_IN_OUTPUT_MAX, readPlanForMeshstack } from "./plan-for-meshstack.ts";
 
 export interface TerraformInput {
   module: ModuleSource & { sshKey?: string; knownHosts?: string };
@@ -39,8 +40,6 @@ const SENSITIVE = "(sensitive value)";
 const JOB_OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 /** The keys of this plugin's own result: a sensitive output of that name would be overwritten by it. */
 const RESULT_KEYS = new Set(["changesDetected", "changes", "outputs", "planArtifact", "plan", "result"]);
-/** A job's output is capped at 1 MiB; base64 of this stays well below. */
-const PLAN_IN_OUTPUT_MAX = 512 * 1024;
 
 function action(operation: Operation) {
   return async function terraform(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
@@ -184,14 +183,14 @@ async function keepPlan(file: string, ctx: ActionContext, result: Record<string,
   result.planArtifact = info;
 }
 
-/** meshStack takes a DETECT run's plan back as `artifact` (base64) with the result; bounded so the output stays small. */
+/** meshStack takes a DETECT run's plan back as `artifact` (base64) with the result; over 512 KiB it is left out, saying so. */
 async function planForMeshstack(file: string, ctx: ActionContext, result: Record<string, unknown>): Promise<void> {
-  const bytes = await readFile(file);
-  if (bytes.byteLength > PLAN_IN_OUTPUT_MAX) {
-    ctx.log.warn(`The plan file is ${bytes.byteLength} bytes, over ${PLAN_IN_OUTPUT_MAX}: not sent to meshStack`);
+  const read = await readPlanForMeshstack(file);
+  if ("size" in read) {
+    ctx.log.warn(`The plan file is ${read.size} bytes, over ${PLAN_IN_OUTPUT_MAX}: not sent to meshStack`);
     return;
   }
-  result.plan = bytes.toString("base64");
+  result.plan = read.plan;
 }
 
 /** The configured binary, or terraform, else tofu, from PATH. */
