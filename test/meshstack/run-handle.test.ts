@@ -1,5 +1,5 @@
 // The run handle's message bounds with a recording channel (run-handle.ts): the log's last 8,000
-// characters in the current step's systemMessage, user messages 2,000; a cut never leaves half a
+// characters in the current step's systemMessage, user messages 2,000, at most 1,000 steps; a cut never leaves half a
 // UTF-16 surrogate pair (no UTF-8 form: meshStack would get U+FFFD) or the tail of a mask.
 
 import { expect, test } from "bun:test";
@@ -91,4 +91,18 @@ test("MeshstackRunHandle cuts a step's user message to 2,000 characters without 
   expect(messages[0]?.endsWith("…")).toBe(true);
   expect(hasLoneSurrogate(messages[1] as string)).toBe(false);
   expect(messages[1]?.length).toBeLessThanOrEqual(USER_MESSAGE_MAX);
+});
+
+test("MeshstackRunHandle reports at most 1,000 steps to meshStack, in the updates as in the final status", async () => {
+  const { handle, sent } = handleOf();
+  for (let i = 0; i < 1200; i++) handle.step({ id: `step-${i}`, status: "running" });
+  // A step already reported is still updated after the limit.
+  handle.step({ id: "step-5", status: "succeeded" });
+  expect((sent.at(-1)?.body.steps as Array<Record<string, unknown>>)[0]).toMatchObject({ id: "step-5", status: "SUCCEEDED" });
+  await handle.complete({ status: "succeeded", startedAt: 0, finishedAt: 0 });
+  const ids = new Set(sent.flatMap((s) => (s.body.steps as Array<{ id: string }>).map((step) => step.id)));
+  expect(ids.size).toBe(1000);
+  expect(ids.has("manual")).toBe(true);
+  expect(ids.has("step-998")).toBe(true);
+  expect(ids.has("step-999")).toBe(false);
 });

@@ -9,6 +9,8 @@ import type { Behavior, ImplementationType, RunInput } from "./run-document.ts";
 import { keepHead } from "./short-message.ts";
 
 export const SUMMARY_MAX = 2000;
+/** Steps of one run reported to meshStack (its own step included): a plugin's further steps are left out. */
+export const MAX_STEPS = 1000;
 const MAX_OUTPUTS = 1000;
 const MAX_OUTPUT_KEY = 256;
 
@@ -39,9 +41,11 @@ export class RunReport {
     this.steps.set(init.mainStep.id, { displayName: init.mainStep.displayName, status: "PENDING" });
   }
 
-  touchStep(id: string, displayName: string, status: string): void {
-    if (this.steps.size >= 1000 && !this.steps.has(id)) return;
+  /** Records a step's status; false (and nothing recorded) for a new step past MAX_STEPS. */
+  touchStep(id: string, displayName: string, status: string): boolean {
+    if (this.steps.size >= MAX_STEPS && !this.steps.has(id)) return false;
     this.steps.set(id, { displayName, status });
+    return true;
   }
 }
 

@@ -94,10 +94,11 @@ export class MeshstackRunHandle implements JobHandle {
   step(step: StepUpdate): void {
     if (this.#completed) return;
     const displayName = step.name ?? (step.id === this.#currentStep.id ? this.#currentStep.displayName : step.id);
+    // A step past the run's limit is not reported at all (its log stays with the current step).
+    if (!this.#o.report.touchStep(step.id, displayName, STEP_STATUS[step.status])) return;
     if (step.status === "running" || step.id !== this.#o.report.mainStep.id) this.#currentStep = { id: step.id, displayName };
     const update: Record<string, unknown> = { id: step.id, displayName, status: STEP_STATUS[step.status] };
     if (step.message !== undefined) update.userMessage = keepHead(step.message, USER_MESSAGE_MAX);
-    this.#o.report.touchStep(step.id, displayName, STEP_STATUS[step.status]);
     void this.#o.channel.enqueue("patch", { status: "IN_PROGRESS", steps: [update, ...this.#logStep()] });
   }
 
