@@ -3,7 +3,7 @@
 // retried after an error whose outcome is unknown, and the plan download cut off past 128 MiB.
 
 import { describe, expect, test } from "bun:test";
-import { MAX_PLAN_BYTES, MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
+import { answerDetail, MAX_PLAN_BYTES, MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
 import { parseRun } from "../../src/controller/meshstack/run-document.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -134,6 +134,19 @@ describe("MeshstackClient", () => {
     expect(cancelled).toBe(true);
     expect(calls[0]?.headers.Accept).toBe("application/octet-stream");
     expect(calls[0]?.headers.Authorization).toBe("Bearer run-token");
+  });
+
+  test("a claimed run's answer over 8 MiB is refused (502) without being parsed; meshStack's reason is quoted at most 200 characters, on one line", async () => {
+    const huge = `{"x":"${"y".repeat(8 * 1024 * 1024)}"}`;
+    const { client } = scripted([login(3600), () => new Response(huge, { status: 200 })]);
+    const error = await client.claim("r").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MeshstackCallError);
+    expect((error as MeshstackCallError).status).toBe(502);
+    expect((error as MeshstackCallError).message).toContain(`over ${8 * 1024 * 1024} bytes`);
+    const detail = answerDetail(JSON.stringify({ message: `bad\nrequest ${"z".repeat(500)}` }));
+    expect(detail).toHaveLength(200);
+    expect(detail?.startsWith("bad request zzz")).toBe(true);
+    expect(detail?.endsWith("…")).toBe(true);
   });
 
   test("basic auth sends user:password on the API calls and never logs in; a refused login names the fix", async () => {

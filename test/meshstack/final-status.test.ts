@@ -38,3 +38,9 @@ test("finalUpdate() cuts a failure's summary to 2,000 characters without splitti
   expect(hasLoneSurrogate(body.summary as string)).toBe(false);
   expect((body.summary as string).length).toBeLessThanOrEqual(SUMMARY_MAX);
 });
+
+test("pluginOutputs() passes on at most 1,000 outputs and leaves out a key over 256 characters", () => {
+  const many = Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`o${i}`, i]));
+  expect(Object.keys(pluginOutputs(many))).toHaveLength(1000);
+  expect(Object.keys(pluginOutputs({ [`k${"x".repeat(256)}`]: 1, [`k${"x".repeat(255)}`]: 2 }))).toEqual([`k${"x".repeat(255)}`]);
+});

@@ -39,3 +39,12 @@ test("minimalFinal() keeps an async hand-off without a run status (the pipeline 
   expect(failed.body).toMatchObject({ status: "FAILED", steps: [{ id: "manual", status: "FAILED" }] });
   expect(failed.summary).not.toContain("succeeded on the runner");
 });
+
+test("minimalFinal() keeps at most 100 steps and leaves out a step id over 200 characters", () => {
+  const steps = [{ id: "x".repeat(201), status: "SUCCEEDED" }, ...Array.from({ length: 150 }, (_, i) => ({ id: `s${i}`, status: "SUCCEEDED" }))];
+  const minimal = minimalFinal({ status: "SUCCEEDED", steps }, "HTTP 413");
+  const kept = minimal.body.steps as Array<{ id: string }>;
+  expect(kept).toHaveLength(100);
+  expect(kept[0]?.id).toBe("s0");
+  expect(kept.some((s) => s.id.length > 200)).toBe(false);
+});
