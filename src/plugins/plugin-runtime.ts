@@ -15,6 +15,9 @@ import { trackChildProcesses } from "./processes/child-tracking.ts";
 import { isPluginDefinition, type PluginDefinition } from "./sdk.ts";
 import type { HostToWorker, PluginSource, RunJob, WorkerToHost } from "./worker-protocol.ts";
 
+/** What one console call or write outside a run keeps (the rest is dropped). */
+const STRAY_MAX_CHARS = 16 * 1024;
+
 /** A run as the runtime keeps it: the context's state, when it started, and its lines and steps through the log window. */
 type Run = CurrentRun & { startedAt: number; out: WindowedRun };
 
@@ -124,15 +127,16 @@ export function startPluginRuntime(port: RuntimePort): void {
   });
 
   // Plugins that print with console.* or process.stdout/stderr.write still reach their job's log.
-  // Outside a run (a timer left behind) the text goes to the host, which logs it redacted with the
+  // Outside a run (a timer left behind) the text goes to the host as the stream it is (a console
+  // call is a line, a write is what was written), which cuts it into lines and masks them with the
   // last job's scope: never raw to the runner's stderr, where a secret would reach the journal.
-  const stray = (text: string): void => post({ type: "stray", text: text.slice(0, 16 * 1024) });
+  const stray = (text: string): void => post({ type: "stray", text: text.slice(0, STRAY_MAX_CHARS) });
   const consoleLevels: ReadonlyArray<readonly [string, LogLevel]> = [["debug", "debug"], ["log", "info"], ["info", "info"], ["warn", "warn"], ["error", "error"]];
   for (const [method, level] of consoleLevels) {
     (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]): void => {
       const run = current;
       if (run !== undefined && !run.finished) logLine(run, level, format(...args));
-      else stray(format(...args));
+      else stray(`${format(...args).slice(0, STRAY_MAX_CHARS - 1)}\n`);
     };
   }
   const streams: ReadonlyArray<readonly [{ write?: unknown } | undefined, LogLevel]> = [[process.stdout, "info"], [process.stderr, "warn"]];

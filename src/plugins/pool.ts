@@ -292,7 +292,7 @@ export class PluginPool {
         ...(this.#options.spawn === undefined ? {} : { spawn: this.#options.spawn }),
         onStderr: (text, end) => stray.write("process stderr", text, end),
       }),
-      onOutput: (fd, text, end) => stray.write(fd === 1 ? "stdout" : "stderr", text, end),
+      onOutput: (stream, text, end) => stray.write(stream, text, end),
       onRetired: (retired, error, wasStarting) => this.#retired(group, retired, error, wasStarting),
       ...(group.policy.isolation === "thread" ? { pipeline: { stallMs: STALL_MS, onStalled: () => { group.fastRuns = 0; } } } : {}),
       // A third-party bundle gets no say in the built-in integrations' pacing.

@@ -1,7 +1,9 @@
-// What one plugin worker wrote past the runtime's capture, line by line into the runner's log,
-// masked before it is logged: a process host's stderr (its runtime's crash output, a plugin's raw
-// writes to fd 2) and a thread's raw writes to fd 1 and 2 (stray-writes.ts). A line that does not
-// end is passed on in pieces cut where no secret crosses (src/secrets/redaction/stream-cut.ts).
+// What one plugin worker wrote past its jobs' logs, line by line into the runner's log, masked
+// before it is logged: a process host's stderr (its runtime's crash output, a plugin's raw writes
+// to fd 2), a thread's raw writes to fd 1 and 2 (stray-writes.ts), and what a plugin printed with
+// console.* or process.stdout/stderr.write while no run of it was going (a timer left behind). A
+// line that does not end is passed on in pieces cut where no secret crosses
+// (src/secrets/redaction/stream-cut.ts), so a secret split between two writes is masked whole.
 
 import type { Logger } from "../log/logger.ts";
 import { RedactedLines, type CutRedaction } from "../secrets/redaction/stream-cut.ts";
@@ -11,12 +13,13 @@ const MAX_LINE = 64 * 1024;
 /** What one log record keeps of a line. */
 const MAX_LOGGED = 4096;
 
-export type StrayStream = "process stderr" | "stdout" | "stderr";
+export type StrayStream = "process stderr" | "stdout" | "stderr" | "outside a run";
 
 const MESSAGES: Record<StrayStream, string> = {
   "process stderr": "Plugin host process wrote to stderr",
   stdout: "Plugin wrote to stdout",
   stderr: "Plugin wrote to stderr",
+  "outside a run": "Plugin printed outside a run",
 };
 
 export class StrayOutput {

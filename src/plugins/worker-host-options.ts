@@ -1,6 +1,7 @@
 // What a plugin worker's host is given: its options from the pool, and the sink of each run
 // (where the run's log lines, steps and host calls go).
 
+import type { StrayStream } from "./stray-output.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CutRedaction } from "../secrets/redaction/stream-cut.ts";
 import type { LogLine, StepUpdate, WireError } from "../protocol/edge-v1.ts";
@@ -32,10 +33,11 @@ export interface WorkerHostOptions {
   /** Called once when the worker leaves service for any reason (asked to stop, crashed, broke, never loaded). */
   onRetired(host: WorkerHost, error: WireError, wasStarting: boolean): void;
   /**
-   * A thread's raw writes to fd 1 and 2 (stray-writes.ts), unmasked, as they arrive; `end`: the
-   * worker left service (what is held of a line without its end is passed on).
+   * What the worker wrote past its jobs' logs, unmasked, as it arrives: a thread's raw writes to
+   * fd 1 and 2 (stray-writes.ts), and what the plugin printed outside a run; `end`: the worker
+   * left service (what is held of a line without its end is passed on).
    */
-  onOutput?(fd: 1 | 2, text: string, end?: boolean): void;
+  onOutput?(stream: HostStrayStream, text: string, end?: boolean): void;
   /** The runner's own secrets, masked in what the worker prints before its first run. */
   redaction: CutRedaction;
   /**
@@ -47,3 +49,6 @@ export interface WorkerHostOptions {
   /** The process's API rate-limit holds (shared memory, rate-holds.ts): given to built-in plugins' threads only. */
   rateHolds?: BigInt64Array;
 }
+
+/** The stray streams a worker host passes on (a process host's own stderr is the pool's). */
+export type HostStrayStream = Exclude<StrayStream, "process stderr">;

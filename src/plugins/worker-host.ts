@@ -230,10 +230,10 @@ export class WorkerHost {
         void this.#fail(workerError(message.error));
         return;
       case "stray":
-        this.#log.warn("Plugin printed outside a run", { text: this.redactStray(plainText(message.text)).slice(0, 4096) });
+        this.#options.onOutput?.("outside a run", plainText(message.text));
         return;
       case "output":
-        if ((message.fd === 1 || message.fd === 2) && typeof message.text === "string") this.#options.onOutput?.(message.fd, message.text);
+        if ((message.fd === 1 || message.fd === 2) && typeof message.text === "string") this.#options.onOutput?.(message.fd === 1 ? "stdout" : "stderr", message.text);
         return;
       case "fatal": {
         const error = workerError(message.error);
@@ -333,8 +333,7 @@ export class WorkerHost {
     this.#startSettle?.(new EdgeError(error.code as EdgeError["code"], error.message));
     for (const run of pending) run.settle({ status: "failed", error });
     this.#options.onRetired(this, error, wasStarting);
-    this.#options.onOutput?.(1, "", true);
-    this.#options.onOutput?.(2, "", true);
+    for (const stream of ["stdout", "stderr", "outside a run"] as const) this.#options.onOutput?.(stream, "", true);
     this.#terminated = this.#worker.terminate().then(() => undefined, () => undefined);
     return this.#terminated;
   }

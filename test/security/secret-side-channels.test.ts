@@ -13,6 +13,7 @@ import { fileBundleSource } from "../../src/plugins/plugin-ref.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
 import { MAX_LINE_CHARS } from "../../src/protocol/limits.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
+import { eventually } from "../helpers/harness.ts";
 import { FakeRunner, makeController, type Harness } from "../reference-controller/helpers.ts";
 
 const SECRET = "side-channel-secret-Q7w9E1r3";
@@ -74,6 +75,29 @@ describe("issue 8 item 2: secret side channels", () => {
       await pool.close();
     }
   });
+
+  test("a secret printed after the run in two writes, and the end of a line never ended, reach the runner's log masked", async () => {
+    const { logger, records } = memoryLogger("debug");
+    // Outside a run each write went to the log masked on its own: a secret split between two
+    // writes of one line matched in neither. The line's last part, never ended, comes at retire.
+    const source = `export default { name: "late2", version: "1.0.0", actions: { default(input) { setTimeout(() => { const s = input.s; process.stdout.write("late " + s.slice(0, 9)); process.stdout.write(s.slice(9) + " done\\n"); process.stderr.write("tail " + s); }, 20); return { ok: true }; } } };`;
+    const file = join(mkdtempSync(join(tmpdir(), "late2-plugin-")), "late2.mjs");
+    writeFileSync(file, source);
+    const pool = new PluginPool({ idleMs: 60_000, logger, resolve: () => fileBundleSource(file, "late2", "1.0.0") });
+    const scope = new RedactionScope();
+    scope.add(SECRET);
+    try {
+      const outcome = await pool.run({ jobId: "j1", attempt: 1, plugin: "late2@1.0.0", action: "default", input: { s: SECRET }, timeoutMs: 10_000, signal: new AbortController().signal, onLog: () => {}, onStep: () => {}, redaction: scope });
+      expect(outcome.status).toBe("succeeded");
+      await eventually(() => (records.some((r) => r.msg === "Plugin printed outside a run" && String(r.line ?? r.text).includes("done")) ? true : undefined), 10_000, "the late line");
+    } finally {
+      await pool.close();
+    }
+    const printed = records.filter((r) => r.msg === "Plugin printed outside a run");
+    expect(JSON.stringify(records)).not.toContain(SECRET.slice(9));
+    expect(JSON.stringify(records)).not.toContain(SECRET.slice(0, 9));
+    expect(printed.map((r) => String(r.line ?? r.text))).toEqual(["late [REDACTED] done", "tail [REDACTED]"]);
+  }, 20_000);
 });
 
 describe("sensitive outputs at the controller", () => {
