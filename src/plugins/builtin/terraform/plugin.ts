@@ -5,7 +5,7 @@
 // everywhere else). Credentials come from secrets as environment variables
 // or variables; each run has its own working and data directory, so concurrent runs never share one.
 
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { constants as fsConstants } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
@@ -18,6 +18,7 @@ import { integrationInput } from "../meshstack-run.ts";
 import { fromMeshstack } from "./meshstack-input.ts";
 import { TERRAFORM_INPUT } from "./schema.ts";
 import { PLAN_IN_OUTPUT_MAX, readPlanForMeshstack } from "./plan-for-meshstack.ts";
+import { keepPlan } from "./keep-plan.ts";
 
 export interface TerraformInput {
   module: ModuleSource & { sshKey?: string; knownHosts?: string };
@@ -85,7 +86,7 @@ async function run(operation: Operation, input: TerraformInput, workDir: string,
   if (plan.code !== 0 && plan.code !== 2) fail("plan", plan);
   const changesDetected = plan.code === 2;
   const result: Record<string, unknown> = { changesDetected, ...(plan.changes === undefined ? {} : { changes: plan.changes }) };
-  if (input.keepPlan === true) await keepPlan(join(dir, "tfplan"), ctx, result);
+  if (input.keepPlan === true) result.planArtifact = await keepPlan(join(dir, "tfplan"), ctx);
   if (input.planInOutput === true && operation === "plan") await planForMeshstack(join(dir, "tfplan"), ctx, result);
   if (operation === "plan") return result;
   if (changesDetected) {
@@ -175,12 +176,6 @@ async function readOutputs(binary: string, dir: string, env: Record<string, stri
     else ctx.log.warn(`Sensitive output "${name.slice(0, 64)}" is not passed on: a job output name is a letter, then up to 63 letters, digits, "_" or "-", and not one of ${[...RESULT_KEYS].join(", ")}`);
   }
   return outputs;
-}
-
-/** The plan file as an artifact (streamed to the controller, kept with the job's result). */
-async function keepPlan(file: string, ctx: ActionContext, result: Record<string, unknown>): Promise<void> {
-  const info = await ctx.artifacts.put("tfplan", await readFile(file), { contentType: "application/octet-stream" });
-  result.planArtifact = info;
 }
 
 /** meshStack takes a DETECT run's plan back as `artifact` (base64) with the result; over 512 KiB it is left out, saying so. */
