@@ -4,6 +4,7 @@
 // module in separate directories, secrets as variables never in the logs, input checked at submit.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import terraformPlugin from "../../src/plugins/builtin/terraform/plugin.ts";
@@ -66,6 +67,9 @@ test("terraform keepPlan puts the plan file with ctx.artifacts; through the bina
   const ctx = createTestContext({ jobId: "tf-keep" });
   const output = (await terraformPlugin.actions.plan?.({ ...input({ keepPlan: true, binary: path.join(fakes, "terraform") }, { resources: 1 }) }, ctx)) as { planArtifact?: { name: string; size: number; sha256: string } };
   expect(output.planArtifact).toMatchObject({ name: "tfplan" });
+  // Byte for byte: the fake writes the plan file as this JSON.
+  const planText = JSON.stringify({ destroy: false, n: 1 });
+  expect(new TextDecoder().decode(ctx.artifactsKept.get("tfplan")?.bytes)).toBe(planText);
   expect(ctx.artifactsKept.get("tfplan")?.bytes.byteLength).toBe(output.planArtifact?.size);
   // Through the binary: the reference controller's artifact store keeps it.
   const id = await cluster.submit("terraform", "plan", input({ keepPlan: true }, { resources: 1 }));
@@ -73,11 +77,13 @@ test("terraform keepPlan puts the plan file with ctx.artifacts; through the bina
   expect(done.error).toBeUndefined();
   expect(done.status).toBe("succeeded");
   const kept = (done.output as { planArtifact: { name: string; size: number; sha256: string } }).planArtifact;
-  expect(kept).toMatchObject({ name: "tfplan", size: JSON.stringify({ destroy: false, n: 1 }).length });
+  expect(kept).toMatchObject({ name: "tfplan", size: planText.length, sha256: createHash("sha256").update(planText).digest("hex") });
   const listed = await cluster.cli(["job", "artifacts", id, "--json"]);
   expect(listed.code).toBe(0);
   const { artifacts } = JSON.parse(listed.output) as { artifacts: Array<{ name: string; size: number; sha256: string }> };
   expect(artifacts.map((a) => [a.name, a.size, a.sha256])).toEqual([["tfplan", kept.size, kept.sha256]]);
+  const downloaded = await cluster.cli(["job", "artifact", id, "tfplan"]);
+  expect(downloaded).toMatchObject({ code: 0, output: planText });
 }, 60_000);
 
 test("terraform destroy plans with -destroy and applies it", async () => {

@@ -1,9 +1,55 @@
-// keepPlan: the plan file as the job's artifact `tfplan`.
+// keepPlan: the plan file as the job's artifact `tfplan`, streamed from the file to ctx.artifacts
+// a chunk at a time (a plan can be hundreds of MiB, and the runner may run several jobs at once).
+// Its size is checked before anything is read, and the stream stops one chunk past the cap, so a
+// huge plan (or one still growing) never fills the runner's memory or starts an upload bound to fail.
 
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { EdgeError } from "../../../errors.ts";
 import type { ActionContext, ArtifactInfo } from "../../sdk.ts";
 
-/** The plan file as an artifact (streamed to the controller, kept with the job's result). */
-export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts" | "signal">): Promise<ArtifactInfo> {
-  return ctx.artifacts.put("tfplan", await readFile(file), { contentType: "application/octet-stream" });
+/** The largest plan kept: 1 GiB. The runner's artifactMaxBytes (default 100 MiB) applies too, while the bytes flow. */
+export const PLAN_KEEP_MAX = 1024 ** 3;
+/** Bytes per read, the same as one host write call (context-storage.ts), so a chunk is never re-cut. */
+const READ_BYTES = 1024 * 1024;
+const NAME = "tfplan";
+
+/** Streams `file` to ctx.artifacts as "tfplan"; rejects with `storage_limit` over `maxBytes`, `job_cancelled` on cancel. */
+export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts" | "signal">, maxBytes = PLAN_KEEP_MAX): Promise<ArtifactInfo> {
+  const handle = await open(file, "r");
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await handle.close().catch(() => undefined);
+  };
+  try {
+    const { size } = await handle.stat();
+    if (size > maxBytes) throw tooLarge(`is ${size} bytes`, maxBytes);
+    let position = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (ctx.signal.aborted) throw new EdgeError("job_cancelled", `Cannot keep the plan as artifact "${NAME}": the job was cancelled`);
+        // A fresh buffer per chunk: the consumer may keep the one it was given.
+        const buffer = new Uint8Array(READ_BYTES);
+        const { bytesRead } = await handle.read(buffer, 0, READ_BYTES, position);
+        if (bytesRead === 0) {
+          await close();
+          controller.close();
+          return;
+        }
+        position += bytesRead;
+        // The file grew since stat() (terraform still writing, or something else): stop, do not follow it.
+        if (position > maxBytes) throw tooLarge(`grew to at least ${position} bytes while it was read`, maxBytes);
+        controller.enqueue(buffer.subarray(0, bytesRead));
+      },
+      cancel: close,
+    }, { highWaterMark: 0 });
+    return await ctx.artifacts.put(NAME, body, { contentType: "application/octet-stream" });
+  } finally {
+    await close();
+  }
+}
+
+function tooLarge(what: string, maxBytes: number): EdgeError {
+  return new EdgeError("storage_limit", `Cannot keep the plan as artifact "${NAME}": the plan file ${what}, over the limit of ${maxBytes} bytes`);
 }
