@@ -32,7 +32,7 @@ export const TERRAFORM_INPUT: JsonSchema = {
     secretEnv: { type: "object", maxProperties: 64, propertyNames: { type: "string", pattern: ENV_NAME }, additionalProperties: SECRET_REF, description: "backend and provider credentials as environment variables, by reference" },
     backendConfig: { type: "object", maxProperties: 64, propertyNames: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]{0,127}$" }, additionalProperties: { type: "string", maxLength: 4096 }, description: "-backend-config=KEY=VALUE for init" },
     binary: { type: "string", maxLength: 4096, pattern: "^[^\\s]+$", description: "terraform or tofu, a name on PATH or an absolute path (default: terraform, else tofu)" },
-    keepPlan: { type: "boolean", default: false, description: "keep the plan file as an artifact (when the runner has object storage)" },
+    keepPlan: { type: "boolean", default: false, description: "keep the plan file as the job's artifact tfplan, streamed from the file; a plan over 1 GiB or the runner's artifactMaxBytes fails the job with storage_limit" },
     killGraceMs: { type: "integer", minimum: 0, maximum: 600000, default: 30000, description: "after cancel or timeout: SIGTERM (terraform stops gracefully), this long, then SIGKILL" },
   },
 };
