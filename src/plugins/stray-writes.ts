@@ -5,7 +5,7 @@
 // caught by the runtime itself (plugin-runtime.ts). Installed once per worker, before any plugin
 // code loads; a write to any other descriptor costs one comparison and goes on untouched. Bun's and
 // Deno's own stdio writers (Bun.write(Bun.stderr), Deno.stderr.write) go the same way, through the
-// same decoders (stray-runtime-writes.ts).
+// same decoders (src/platform/runtime-std-writes.ts).
 //
 // Named ESM imports (`import { writeSync } from "node:fs"`) are bindings fixed by the runtime:
 // Node updates them on syncBuiltinESMExports(); Bun and Deno fix them when the first module that
@@ -13,7 +13,7 @@
 // and worker-entry.ts loads the runtime only after the capture (test/security/thread-raw-writes.test.ts).
 
 import { createRequire } from "node:module";
-import { captureRuntimeStdWrites } from "./stray-runtime-writes.ts";
+import { captureRuntimeStdWrites } from "../platform/runtime-std-writes.ts";
 
 export type StdFd = 1 | 2;
 
@@ -25,7 +25,7 @@ const isStd = (fd: unknown): fd is StdFd => fd === 1 || fd === 2;
 /**
  * Replaces the node:fs functions that write to a descriptor (write, writev, writeFile, appendFile,
  * sync or not) so that fd 1 and 2 go to `onText(fd, text)` (UTF-8 decoded as one stream per
- * descriptor) instead, and so the runtime's own writers for them (stray-runtime-writes.ts).
+ * descriptor) instead, and so the runtime's own writers for them (src/platform/runtime-std-writes.ts).
  * Returns false when node:fs could not be patched.
  */
 export function captureStdWrites(onText: (fd: StdFd, text: string) => void): boolean {

@@ -1,5 +1,5 @@
 // Inside a plugin Worker thread: the runtime's own writers for the process's stdout and stderr,
-// past node:fs, are taken to the host like stray-writes.ts's node:fs writes. On Bun (what the
+// past node:fs, are taken to the host like src/plugins/stray-writes.ts's node:fs writes. On Bun (what the
 // compiled binary runs) Bun.write to Bun.stdout, Bun.stderr, Bun.file(1|2) or the number 1|2, and
 // those files' write() and writer(); on Deno Deno.stdout/Deno.stderr's write(), writeSync() and
 // writable. Each runtime's objects belong to the thread, so the host's own writers stay as they
