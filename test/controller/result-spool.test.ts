@@ -3,10 +3,11 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { hkdfSync } from "node:crypto";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ResultSpool } from "../../src/controller/edge/result-spool.ts";
 import { JobOutbox } from "../../src/controller/edge/job-outbox.ts";
+import { SPOOL_FILE_SUFFIX } from "../../src/controller/edge/result-spool-front.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { message, type RunnerMessage } from "../../src/protocol/edge-v1.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
@@ -138,4 +139,18 @@ test("a key file other users can read is refused: the result is not written, the
   chmodSync(keyFile, 0o600);
   await finished(first.spool, "j-after-fix", false);
   expect(files(dir)).toHaveLength(1);
+});
+
+test("a saved result far over the cap (an 8 GiB sparse file) is refused by its size before it is read: reported with its size and the cap, left in place", async () => {
+  const dir = path.join(tmp.dir, "huge");
+  await finished(spool(dir).spool, "j-kept", false);
+  const huge = path.join(dir, `huge${SPOOL_FILE_SUFFIX}`);
+  writeFileSync(huge, "");
+  truncateSync(huge, 8 * 1024 ** 3);
+  const { spool: s, records } = spool(dir);
+  const restored = await s.restore(() => true, () => undefined);
+  expect(restored.map((o) => o.key)).toEqual(["j-kept#2"]);
+  const errors = records.filter((r) => r.level === "error").map((r) => String(r.msg));
+  expect(errors).toEqual([`Cannot read the saved result "${huge}"; left in place: The file "${huge}" is ${8 * 1024 ** 3} bytes, over the cap of ${32 * 1024 * 1024} bytes for it; not read`]);
+  expect(files(dir)).toContain(`huge${SPOOL_FILE_SUFFIX}`);
 });

@@ -2,7 +2,7 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mergeUpdates, RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
@@ -32,6 +32,21 @@ describe("RunOutboxStore", () => {
     expect(readdirSync(store.dir).sort()).toEqual(["a.run.json", "b.run.json", "c.run.json"]);
     await store.remove("a");
     expect((await store.load(() => {})).map((r) => r.uuid)).toEqual(["b"]);
+  });
+
+  test("a record far over the cap (an 8 GiB sparse file) is refused by its size before it is read: reported with its size and the cap, left in place, counted unknown", async () => {
+    const t = tempDir("outbox-");
+    dirs.push(t.remove);
+    const store = new RunOutboxStore(t.dir, key());
+    await store.save(record("a", 1));
+    const huge = join(store.dir, "huge.run.json");
+    writeFileSync(huge, "");
+    truncateSync(huge, 8 * 1024 ** 3);
+    const bad: Array<[string, string]> = [];
+    expect((await store.load((file, reason) => bad.push([file, reason]))).map((r) => r.uuid)).toEqual(["a"]);
+    expect(bad).toEqual([[huge, `The file "${huge}" is ${8 * 1024 ** 3} bytes, over the cap of ${64 * 1024 * 1024} bytes for it; not read`]]);
+    expect((await store.keyUsage()).unknown).toBe(1);
+    expect(readdirSync(store.dir).sort()).toEqual(["a.run.json", "huge.run.json"]);
   });
 
   test("a missing directory is an empty outbox", async () => {

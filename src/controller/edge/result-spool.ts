@@ -11,7 +11,7 @@
 // but a new API key (`runner register --rotate`) could not open them and their results were lost,
 // so the seal no longer depends on the API key.
 
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -19,6 +19,7 @@ import { parseRunnerMessage, type JobOffer, type RunnerMessage } from "../../pro
 import type { AtRestCipher } from "../../secrets/at-rest.ts";
 import type { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
+import { readTextFileBounded } from "../../util/read-file-bounded.ts";
 import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
 import { SPOOL_FILE_SUFFIX as SUFFIX, type ResultSpooling } from "./result-spool-front.ts";
 
@@ -35,8 +36,11 @@ export interface ResultSpoolOptions {
   afterMs?: number;
 }
 
-/** The outbox keeps at most 8 MiB of lines and a 1 MiB result; a bigger file is not ours. */
-const MAX_FILE_CHARS = 32 * 1024 * 1024;
+/**
+ * The outbox keeps at most 8 MiB of lines and a 1 MiB result, sealed in base64 (ASCII: a byte a
+ * character); a bigger file is not ours, and is refused before it is read (left in place).
+ */
+const MAX_FILE_BYTES = 32 * 1024 * 1024;
 const context = (key: string): string => `edge result ${key}`;
 const KEY_ID = /^[0-9a-f]{16}$/;
 
@@ -112,7 +116,7 @@ export class ResultSpool implements ResultSpooling {
     for (const name of names.filter((n) => n.endsWith(SUFFIX))) {
       const file = join(this.dir, name);
       try {
-        const { job, messages } = await this.#open(await readFile(file, "utf8"));
+        const { job, messages } = await this.#open(await readTextFileBounded(file, MAX_FILE_BYTES));
         const outbox = JobOutbox.restore(job, messages, send, onDone, options);
         this.#saved.add(outbox.key);
         restored.push(outbox);
@@ -156,7 +160,6 @@ export class ResultSpool implements ResultSpooling {
   }
 
   async #open(text: string): Promise<{ job: JobOffer; messages: RunnerMessage[] }> {
-    if (text.length > MAX_FILE_CHARS) throw new Error(`the file is over ${MAX_FILE_CHARS} characters`);
     const file = JSON.parse(text) as { v?: unknown; key?: unknown; sealedBy?: unknown; sealed?: unknown } | null;
     if (file === null || (file.v !== 1 && file.v !== 2) || typeof file.key !== "string" || typeof file.sealed !== "string") throw new Error("not a saved result of this runner version");
     // The id of the key that sealed it (AtRestCipher.id) goes into a file name in the message below.

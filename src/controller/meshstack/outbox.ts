@@ -12,12 +12,13 @@
 // with a retained key still open, and are resealed under the current one (at start, and by
 // resealIfRotated() while running), so the old key can then be retired.
 
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
 import { AtRestCipher } from "../../secrets/at-rest.ts";
 import { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
+import { readTextFileBounded } from "../../util/read-file-bounded.ts";
 
 /** What the runner is doing with a run; a file found at start-up in `running` was cut off by a restart. */
 export type RunPhase = "running" | "handed_off" | "ending";
@@ -55,7 +56,7 @@ type RecordFile = Omit<RunRecord, "runToken" | "pending"> & { v: 2; key?: string
 type SealedPart = Pick<RunRecord, "runToken" | "pending">;
 
 const FILE_SUFFIX = ".run.json";
-/** A record is small; a bigger file is corrupt or not ours. */
+/** A record is small; a bigger file is corrupt or not ours, refused before it is read (and left in place). */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 /** The AAD of a record's sealed part: its run, so a sealed blob opens in no other run's file. */
@@ -126,7 +127,7 @@ export class RunOutboxStore {
       await this.#inTurn(async () => {
         let record: RunRecord;
         try {
-          const opened = this.#read(await readFile(file, "utf8"));
+          const opened = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES));
           if (opened.key === current) return;
           record = opened.record;
         } catch {
@@ -145,7 +146,7 @@ export class RunOutboxStore {
     const usage: OutboxKeyUsage = { byKey: {}, unknown: 0 };
     for (const file of await this.#files()) {
       try {
-        const { key } = this.#read(await readFile(file, "utf8"));
+        const { key } = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES));
         if (key === undefined) throw new Error("in clear");
         usage.byKey[key] = (usage.byKey[key] ?? 0) + 1;
       } catch {
@@ -184,7 +185,7 @@ export class RunOutboxStore {
     for (const name of names.filter((n) => n.endsWith(FILE_SUFFIX))) {
       const file = join(this.dir, name);
       try {
-        const { record, key } = this.#read(await readFile(file, "utf8"));
+        const { record, key } = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES));
         records.push(record);
         // In clear (version 1), or sealed with a key an outbox key rotation retired: reseal now.
         if (key !== current) upgraded.push(record);
@@ -200,7 +201,6 @@ export class RunOutboxStore {
 
   /** A record file's text as a record, and the id of the key that opened it (undefined: version 1, in clear). */
   #read(text: string): { record: RunRecord; key?: string } {
-    if (text.length > MAX_RECORD_BYTES) throw new Error("the file is too large");
     const value = JSON.parse(text) as { v?: unknown } | null;
     if (value !== null && typeof value === "object" && value.v === 1) return { record: checkRecord(value) };
     const f = value as Partial<RecordFile> | null;
