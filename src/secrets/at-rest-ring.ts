@@ -9,7 +9,8 @@ import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { EdgeError } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
-import { AtRestCipher, type AtRestKeyOwner } from "./at-rest.ts";
+import { readFileBoundedSync } from "../util/read-file-bounded.ts";
+import { AtRestCipher, MAX_KEY_FILE_BYTES, type AtRestKeyOwner } from "./at-rest.ts";
 
 /** More retained keys than this is a mistake: retire old ones. */
 const MAX_KEYS = 32;
@@ -109,7 +110,7 @@ export async function rotateAtRestKey(file: string, owner: AtRestKeyOwner): Prom
   const ring = AtRestKeyRing.load(file, owner)!;
   if (!existed) return { current: ring.current.id };
   const previous = ring.current.id;
-  await writeFileAtomic(retainedKeyFile(file, previous), fs.readFileSync(file), { mode: 0o600, dirMode: 0o700 });
+  await writeFileAtomic(retainedKeyFile(file, previous), readFileBoundedSync(file, MAX_KEY_FILE_BYTES), { mode: 0o600, dirMode: 0o700 });
   await writeFileAtomic(file, randomBytes(32).toString("base64") + "\n", { mode: 0o600, dirMode: 0o700 });
   return { previous, current: AtRestKeyRing.load(file, owner)!.current.id };
 }

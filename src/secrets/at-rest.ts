@@ -8,10 +8,13 @@ import { secretFileRefusal } from "../util/secret-file-rule.ts";
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { EdgeError } from "../errors.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
 import { createFileOnce } from "../util/create-file-once.ts";
+import { readTextFileBoundedSync } from "../util/read-file-bounded.ts";
 
 const KEY_BYTES = 32;
+/** A key file holds 45 characters; a few KiB leaves room for comments or CRLF, a bigger one is not a key. */
+export const MAX_KEY_FILE_BYTES = 4096;
 
 /** Whose key file it is, as messages name it: "controller" (secrets.key), "meshStack outbox" (the runner's outbox.key), "result spool" (the runner's results.key). */
 export type AtRestKeyOwner = "controller" | "meshStack outbox" | "result spool";
@@ -44,7 +47,13 @@ export class AtRestCipher {
     const info = fs.statSync(file);
     const refusal = secretFileRefusal(file, info);
     if (refusal !== undefined) throw new EdgeError("config_invalid", `Refusing ${owner} key file "${file}": ${refusal.reason}${refusal.fix === undefined ? "" : `; run ${refusal.fix}`}`);
-    const key = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
+    let text: string;
+    try {
+      text = readTextFileBoundedSync(file, MAX_KEY_FILE_BYTES);
+    } catch (error) {
+      throw new EdgeError("config_invalid", `Cannot use ${owner} key file "${file}": ${errorMessage(error)}`);
+    }
+    const key = Buffer.from(text.trim(), "base64");
     if (key.length !== KEY_BYTES) throw new EdgeError("config_invalid", `Cannot use ${owner} key file "${file}": it must hold ${KEY_BYTES} bytes in base64`);
     return new AtRestCipher(key, owner);
   }

@@ -1,0 +1,53 @@
+// Key and secret files are read bounded: one far over its cap (an 8 GiB sparse file) stops the
+// start with config_invalid naming the file, its size and the cap, instead of being read whole.
+
+import { afterAll, expect, test } from "bun:test";
+import { chmodSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { readSecretFile } from "../../src/config/secret-file.ts";
+import { AtRestCipher } from "../../src/secrets/at-rest.ts";
+import { AtRestKeyRing } from "../../src/secrets/at-rest-ring.ts";
+import { tempDir } from "../helpers/harness.ts";
+
+const tmp = tempDir("at-rest-key-bounded-");
+afterAll(tmp.remove);
+const GIB8 = 8 * 1024 ** 3;
+
+function hugeFile(name: string): string {
+  const file = join(tmp.dir, name);
+  writeFileSync(file, "", { mode: 0o600 });
+  chmodSync(file, 0o600);
+  truncateSync(file, GIB8);
+  return file;
+}
+
+function thrown(run: () => unknown): { code?: unknown; field?: unknown; message: string } {
+  try {
+    run();
+  } catch (error) {
+    return error as { code?: unknown; field?: unknown; message: string };
+  }
+  throw new Error("it did not throw");
+}
+
+test("AtRestCipher.fromKeyFile() refuses an 8 GiB key file by its size: config_invalid naming whose key file, its size and the 4 KiB cap", () => {
+  const file = hugeFile("outbox.key");
+  const error = thrown(() => AtRestCipher.fromKeyFile(file, "meshStack outbox"));
+  expect(error.code).toBe("config_invalid");
+  expect(error.message).toBe(`Cannot use meshStack outbox key file "${file}": The file "${file}" is ${GIB8} bytes, over the cap of 4096 bytes for it; not read`);
+});
+
+test("AtRestKeyRing.load() refuses an 8 GiB retained key beside the current one the same way", () => {
+  const current = join(tmp.dir, "results.key");
+  AtRestCipher.fromKeyFile(current, "result spool");
+  const retained = hugeFile("results.0123456789abcdef.key");
+  const error = thrown(() => AtRestKeyRing.load(current, "result spool"));
+  expect({ code: error.code, message: error.message }).toEqual({ code: "config_invalid", message: `Cannot use result spool key file "${retained}": The file "${retained}" is ${GIB8} bytes, over the cap of 4096 bytes for it; not read` });
+});
+
+test("readSecretFile() refuses an 8 GiB secret file: config_invalid naming the field, the file, its size and the 64 KiB cap", () => {
+  const file = hugeFile("api-key");
+  const error = thrown(() => readSecretFile(file, "apiKeyFile"));
+  expect({ code: error.code, field: error.field }).toEqual({ code: "config_invalid", field: "apiKeyFile" });
+  expect(error.message).toBe(`Cannot read "apiKeyFile" file "${file}": The file "${file}" is ${GIB8} bytes, over the cap of 65536 bytes for it; not read`);
+});
