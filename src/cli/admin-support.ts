@@ -9,6 +9,7 @@ import { AdminApiError, AdminClient } from "./http-client.ts";
 import { EXIT } from "./command.ts";
 import { readSecretFile } from "../config/secret-file.ts";
 import { UsageError } from "../config/usage-error.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 /** A command's own flags: `value` takes an argument, `bool` does not. */
 export type FlagSpec = Record<string, "value" | "bool">;
@@ -48,7 +49,7 @@ export function parseCommandArgs(args: readonly string[], own: FlagSpec): Parsed
     scopes: ["runner", "controller"],
     argv: rest,
     env: process.env,
-    readFile: (p) => fs.readFileSync(p, "utf8"),
+    readFile: readConfigText,
     ownFlags: Object.keys(own).filter((f) => f.startsWith("--")),
   });
   return { flags, positionals, config };

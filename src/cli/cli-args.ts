@@ -2,11 +2,11 @@
 // Node) with usage errors that name the flag, plus the common --data-dir/--config-file options
 // resolved through the one option table.
 
-import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { resolveConfig, type Config } from "../config/resolve.ts";
 import { errorMessage } from "../errors.ts";
 import { UsageError, unknownFlag } from "../config/usage-error.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 export { UsageError };
 
@@ -41,7 +41,7 @@ export function commonConfig(values: ParsedArgs["values"]): Config {
   const argv: string[] = [];
   if (typeof values["data-dir"] === "string") argv.push("--data-dir", values["data-dir"]);
   if (typeof values["config-file"] === "string") argv.push("--config-file", values["config-file"]);
-  return resolveConfig({ scopes: [], argv, env: process.env, readFile: (path) => readFileSync(path, "utf8") }).config;
+  return resolveConfig({ scopes: [], argv, env: process.env, readFile: readConfigText }).config;
 }
 
 export function stringFlag(values: ParsedArgs["values"], name: string): string | undefined {

@@ -1,7 +1,6 @@
 // `edge-runner controller`: the reference controller as a long-running service; prints its URL
 // and stops cleanly on SIGINT/SIGTERM.
 
-import { readFileSync } from "node:fs";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig, type Config } from "../config/resolve.ts";
 import { secretFlagWarning } from "../config/secret-flag-warning.ts";
@@ -11,6 +10,7 @@ import { controllerOptionsFromConfig } from "../reference-controller/server-conf
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
 import { errorMessage } from "../errors.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 const USAGE = `Usage: edge-runner controller [options]
 
@@ -27,7 +27,7 @@ export const controllerCommand: Command = {
       process.stdout.write(`${USAGE}\n${optionsHelp(["controller"])}\n`);
       return EXIT.ok;
     }
-    const { config, secretFlags } = resolveConfig({ scopes: ["controller"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+    const { config, secretFlags } = resolveConfig({ scopes: ["controller"], argv: args, env: process.env, readFile: readConfigText });
     const logger = new Logger({ level: config.logLevel as LogLevel, format: config.logFormat as "auto" | "json" | "text" });
     for (const flag of secretFlags) logger.warn(secretFlagWarning(flag));
     const stop = new AbortController();

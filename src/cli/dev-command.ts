@@ -12,6 +12,7 @@ import { controllerOptionsFromConfig } from "../reference-controller/server-conf
 import { startRunnerService } from "./runner-service.ts";
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 const DEV_RUNNER_ID = "dev-runner";
 
@@ -27,7 +28,7 @@ export const devCommand: Command = {
       scopes: ["runner", "controller"],
       argv: args,
       env: process.env,
-      readFile: (p) => readFileSync(p, "utf8"),
+      readFile: readConfigText,
     });
     const logger = new Logger({ level: config.logLevel, format: config.logFormat });
     const dataDir = path.resolve(config.dataDir);

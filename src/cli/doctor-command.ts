@@ -1,13 +1,13 @@
 // `edge-runner doctor`: runs every check in src/ops/doctor/checks/ and prints pass/fail with the
 // fix for each; exit 0 only when none failed. Run it as the runner's user with its config.
 
-import { readFileSync } from "node:fs";
 import { parseDuration } from "../config/duration.ts";
 import { optionsHelp } from "../config/help.ts";
 import { startOpsCommand } from "../ops/command-flags.ts";
 import { formatReport, passed, runDoctor, type DoctorCheck } from "../ops/doctor/check.ts";
 import { DOCTOR_CHECKS } from "../ops/doctor/checks/index.ts";
 import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 const HELP = `Usage: edge-runner doctor [--json] [--timeout 5s] [options]
 
@@ -41,7 +41,7 @@ export function createDoctorCommand(deps: DoctorDeps = {}): Command {
       const reports = await runDoctor(deps.checks ?? DOCTOR_CHECKS, {
         argv: taken.rest,
         env: deps.env ?? process.env,
-        readFile: (p) => readFileSync(p, "utf8"),
+        readFile: readConfigText,
         uid: deps.uid ?? process.getuid?.(),
         timeoutMs,
         state: {},

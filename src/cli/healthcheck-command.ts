@@ -2,7 +2,6 @@
 // asks /readyz once (connected and taking jobs); with --wait it polls /healthz (process up, loops
 // ticking) until the timeout, which is what systemd's ExecStartPost waits for at start-up.
 
-import { readFileSync } from "node:fs";
 import { parseDuration } from "../config/duration.ts";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig } from "../config/resolve.ts";
@@ -12,6 +11,7 @@ import { statusBaseUrl } from "../ops/status-url.ts";
 import type { Timers } from "../util/time.ts";
 import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
 import { errorMessage } from "../errors.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 const HELP = `Usage: edge-runner healthcheck [--wait] [--timeout 90s] [--path /readyz|/healthz] [options]
 
@@ -46,7 +46,7 @@ export function createHealthcheckCommand(deps: HealthcheckDeps = {}): Command {
         err(`edge-runner healthcheck: invalid value "${path}" for "--path": expected "/readyz" or "/healthz"\n`);
         return EXIT.usage;
       }
-      const { config } = resolveConfig({ scopes: ["runner"], argv: taken.rest, env: deps.env ?? process.env, readFile: (p) => readFileSync(p, "utf8") });
+      const { config } = resolveConfig({ scopes: ["runner"], argv: taken.rest, env: deps.env ?? process.env, readFile: readConfigText });
       let url: string;
       try {
         url = statusBaseUrl(config.statusHost, config.statusPort) + path;

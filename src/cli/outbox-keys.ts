@@ -3,12 +3,12 @@
 // within keyRingCheckMs (or at its next start), seals new records with it and reseals the ones it
 // holds; `retire ID` removes an old key once no record on disk is sealed with it.
 
-import { readFileSync } from "node:fs";
 import { resolveConfig, type Config } from "../config/resolve.ts";
 import { EdgeError } from "../errors.ts";
 import { AtRestKeyRing, retireAtRestKey, rotateAtRestKey } from "../secrets/at-rest-ring.ts";
 import { stringFlag, type ParsedArgs } from "./cli-args.ts";
 import { EXIT } from "./command.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 const OWNER = "meshStack outbox";
 
@@ -19,7 +19,7 @@ function runnerConfig(values: ParsedArgs["values"]): Config {
     const value = stringFlag(values, flag);
     if (value !== undefined) argv.push(`--${option}`, value);
   }
-  return resolveConfig({ scopes: ["runner"], argv, env: process.env, readFile: (path) => readFileSync(path, "utf8") }).config;
+  return resolveConfig({ scopes: ["runner"], argv, env: process.env, readFile: readConfigText }).config;
 }
 
 export async function outboxKeysCommand(sub: "list" | "rotate" | "retire", id: string | undefined, values: ParsedArgs["values"]): Promise<number> {

@@ -1,7 +1,6 @@
 // `edge-runner plugin build|sign|verify|publish|run`: the plugin author's tools. Each
 // sub-command is a thin layer over src/plugin-bundles/; this file parses flags and prints.
 
-import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { primaryControllerUrl, resolveConfig } from "../config/resolve.ts";
 import { resolveAdminToken } from "./admin-support.ts";
@@ -22,6 +21,7 @@ import { commandErrorExit } from "./command-error.ts";
 import { INIT_USAGE, initPlugin } from "./plugin-init.ts";
 import { testPlugin } from "./plugin-test.ts";
 import { publicUrl } from "../config/url.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 const USAGE = `Usage: edge-runner plugin <init|test|build|sign|verify|publish|run> …
 ${INIT_USAGE}  build <entry.ts> [--out DIR] [--name N] [--version V] [--bundler auto|esbuild|bun]
@@ -173,7 +173,7 @@ async function publish(args: string[]): Promise<number> {
     const value = stringFlag(parsed.values, flag);
     if (value !== undefined) argv.push(`--${flag}`, value);
   }
-  const { config } = resolveConfig({ scopes: ["runner", "controller"], argv, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+  const { config } = resolveConfig({ scopes: ["runner", "controller"], argv, env: process.env, readFile: readConfigText });
   const controllerUrl = primaryControllerUrl(config);
   const adminToken = resolveAdminToken(config);
 

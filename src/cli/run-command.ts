@@ -1,7 +1,6 @@
 // `edge-runner run`: the runner as a long-running service. First SIGTERM/SIGINT drains, a
 // second one interrupts running jobs at once.
 
-import { readFileSync } from "node:fs";
 import { optionsHelp } from "../config/help.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { secretFlagWarning } from "../config/secret-flag-warning.ts";
@@ -9,6 +8,7 @@ import { Logger } from "../log/logger.ts";
 import { startRunnerService, runnerCredentials } from "./runner-service.ts";
 import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 export const runCommand: Command = {
   name: "run",
@@ -18,7 +18,7 @@ export const runCommand: Command = {
       process.stdout.write(`Usage: edge-runner run [options]\n\n${optionsHelp(["runner"])}\n`);
       return EXIT.ok;
     }
-    const { config, secretFlags } = resolveConfig({ scopes: ["runner"], argv: args, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+    const { config, secretFlags } = resolveConfig({ scopes: ["runner"], argv: args, env: process.env, readFile: readConfigText });
     // Fail on a missing id or key before anything starts.
     if (config.controllerKind === "meshstack") (await import("../controller/meshstack/from-config.ts")).meshstackSettings(config);
     else runnerCredentials(config);

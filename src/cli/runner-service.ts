@@ -17,7 +17,6 @@ import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { VERSION } from "../version.ts";
 import { controllerClient, readCaFile } from "../platform/controller-client.ts";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Runner } from "../runner/runner.ts";
 import { DeferredExecutor } from "../runner/deferred-executor.ts";
@@ -28,6 +27,7 @@ import { RunnerKeyService } from "../secrets/runner-key-service.ts";
 import { defaultControllerClient } from "../platform/controller-client.ts";
 import { hostList, insecureWarning, publicUrl } from "../config/url.ts";
 import { errorMessage } from "../errors.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 export interface RunnerService {
   runner: Runner;
@@ -63,7 +63,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // Plugins: per-plugin warm-pool policy, signed bundles from the controller, per-job storage.
   const policy = parsePoolPolicy(config.pluginPolicy, {
     maxWorkers: config.concurrency, maxJobsPerWorker: 1000, idleMs: config.workerIdleMs, prewarm: 0, isolation: "thread", memoryCeilingMb: config.workerMaxHeapMb,
-  }, (file) => readFileSync(file, "utf8"));
+  }, readConfigText);
   // Job storage: options are checked here (a config error, 78) and the S3 SDK is loaded only
   // when storageBackend is "s3"; its first sweep starts once the status port is up.
   const storage = await openStorageService(config, runnerId, logger);

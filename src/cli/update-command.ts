@@ -2,7 +2,7 @@
 // only while the local runner runs no job; a busy runner exits 75 (try again later), never forced.
 
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { realpath } from "node:fs/promises";
 import { promisify } from "node:util";
 import { optionsHelp } from "../config/help.ts";
@@ -16,6 +16,7 @@ import { runUpdate, versionOf, type UpdateOptions } from "../ops/update.ts";
 import { isCompiled } from "../platform/runtime.ts";
 import { VERSION } from "../version.ts";
 import { EXIT, commandOutput, type Command, type CommandOutput } from "./command.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 /** sysexits.h EX_TEMPFAIL: jobs are running, try again later. */
 export const EXIT_BUSY = 75;
@@ -47,7 +48,7 @@ export function createUpdateCommand(deps: UpdateDeps = {}): Command {
     async run(args) {
       const taken = startOpsCommand("update", `${HELP}\n${optionsHelp(["runner"], "update")}\n`, args, { "--dry-run": "bool", "--allow-downgrade": "bool", "--restart": "bool", "--target": "string", "--from-dir": "string" }, { out, err });
       if ("exit" in taken) return taken.exit;
-      const { config } = resolveConfig({ scopes: ["runner"], argv: taken.rest, env: deps.env ?? process.env, readFile: (p) => readFileSync(p, "utf8") });
+      const { config } = resolveConfig({ scopes: ["runner"], argv: taken.rest, env: deps.env ?? process.env, readFile: readConfigText });
       const flag = (name: string) => taken.flags.get(name) as string | undefined;
       try {
         const given = flag("--target") ?? (isCompiled ? process.execPath : undefined);

@@ -3,11 +3,11 @@
 // Bun per request (`tls.ca`), Deno through an HttpClient, Node through NODE_EXTRA_CA_CERTS
 // (its global fetch has no per-request CA) and the `ws` package's `ca` option.
 
-import { readFileSync } from "node:fs";
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
 import { openWebSocket } from "./websocket.ts";
 import { errorMessage } from "../errors.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 export interface ControllerClient {
   fetch(url: string, init?: RequestInit): Promise<Response>;
@@ -65,7 +65,7 @@ export function controllerClient(options: ControllerClientOptions): ControllerCl
 export function readCaFile(path: string): string {
   let pem: string;
   try {
-    pem = readFileSync(path, "utf8");
+    pem = readConfigText(path);
   } catch (error) {
     throw new ConfigError("caFile", `Cannot read "caFile" "${path}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }

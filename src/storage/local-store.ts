@@ -3,13 +3,16 @@
 // content type and metadata), so "a" and "a/b" can both exist as they can in S3. Writes go to a
 // temp file then rename, so a reader sees all or nothing. No fsync: the data dies with the job.
 
-import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { randomHex } from "../util/random-hex.ts";
+import { readTextFileBounded } from "../util/read-file-bounded.ts";
 import type { ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
 const READ_CHUNK = 1024 * 1024;
+/** An object's content type and metadata (S3 allows 2 KiB of metadata); a bigger `.m` file is not ours. */
+const MAX_META_BYTES = 64 * 1024;
 
 export class LocalObjectStore implements ObjectStore {
   readonly kind = "local" as const;
@@ -93,7 +96,7 @@ export class LocalObjectStore implements ObjectStore {
     }
     const info: ObjectInfo = { key, size: stats.size, lastModified: stats.mtimeMs };
     try {
-      const meta = JSON.parse(await readFile(`${file.slice(0, -2)}.m`, "utf8")) as { contentType?: string; metadata?: Record<string, string> };
+      const meta = JSON.parse(await readTextFileBounded(`${file.slice(0, -2)}.m`, MAX_META_BYTES)) as { contentType?: string; metadata?: Record<string, string> };
       if (typeof meta.contentType === "string") info.contentType = meta.contentType;
       if (meta.metadata !== undefined) info.metadata = meta.metadata;
     } catch (error) {

@@ -3,7 +3,6 @@
 // on the local backend never loads them. Config errors are thrown before any network call.
 
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
 import { ConfigError, type Config } from "../config/resolve.ts";
 import { readSecretFile } from "../config/secret-file.ts";
 import { redactor } from "../log/redact.ts";
@@ -13,6 +12,7 @@ import type { ObjectStore } from "./object-store.ts";
 import type { S3StoreOptions } from "./s3-store.ts";
 import { StorageService } from "./storage-service.ts";
 import { errorMessage } from "../errors.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 type StorageConfig = Pick<Config, "dataDir" | "storageBackend" | "storageMaxObjectBytes" | "storageMaxJobBytes" | "storageSweepGraceMs" | "storageSweepIntervalMs"
   | "s3Bucket" | "s3Prefix" | "s3Region" | "s3Endpoint" | "s3ForcePathStyle" | "s3AccessKeyId" | "s3SecretAccessKeyFile" | "s3CaFile" | "s3Sse" | "s3KmsKeyId" | "s3PartSizeBytes">;
@@ -45,7 +45,7 @@ export function s3Options(config: StorageConfig): S3StoreOptions {
   } else options.registerSecret = (value) => redactor.add(value);
   if (config.s3CaFile !== undefined) {
     try {
-      options.caPem = readFileSync(config.s3CaFile, "utf8");
+      options.caPem = readConfigText(config.s3CaFile);
     } catch (error) {
       throw new ConfigError("s3CaFile", `Cannot read "s3CaFile" "${config.s3CaFile}": ${errorMessage(error)}`);
     }

@@ -4,7 +4,6 @@
 
 import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ConfigError, primaryControllerUrl, type Config } from "../../config/resolve.ts";
@@ -23,6 +22,7 @@ import { MeshstackClient, type MeshstackAuth } from "./api-client.ts";
 import { parsePluginChoices } from "./implementations.ts";
 import { MeshstackConnection } from "./meshstack-connection.ts";
 import { RunOutboxStore } from "./outbox.ts";
+import { readConfigText } from "../../config/read-config-text.ts";
 
 export const RUNNER_NAME = "edge-runner";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -148,7 +148,7 @@ export async function createMeshstackConnection(config: Config, logger: Logger, 
   const settings = meshstackSettings(config);
   let plugins;
   try {
-    plugins = parsePluginChoices(config.meshstackPlugins, (path) => readFileSync(path, "utf8"));
+    plugins = parsePluginChoices(config.meshstackPlugins, readConfigText);
   } catch (error) {
     throw new ConfigError("meshstackPlugins", errorMessage(error));
   }

@@ -6,12 +6,13 @@ import type { Config } from "../../config/resolve.ts";
 import { ConfigError } from "../../config/resolve.ts";
 import { readSecretFile } from "../../config/secret-file.ts";
 import { plainHttpRefusal, publicUrl } from "../../config/url.ts";
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import * as nodePath from "node:path";
 import type { SecretBackendsOptions } from "./secret-backends.ts";
 import type { SecretFileDir } from "./local-sources.ts";
 import { ENV_NAME } from "./reference.ts";
 import { errorMessage } from "../../errors.ts";
+import { readConfigText } from "../../config/read-config-text.ts";
 
 type FromConfig = Pick<SecretBackendsOptions, "vault" | "gcp" | "envNames" | "fileDir">;
 
@@ -30,7 +31,7 @@ export function backendOptionsFromConfig(config: Config): FromConfig {
     let caPem: string | undefined;
     if (config.vaultCaFile !== undefined) {
       try {
-        caPem = readFileSync(config.vaultCaFile, "utf8");
+        caPem = readConfigText(config.vaultCaFile);
       } catch (error) {
         throw new ConfigError("vaultCaFile", `Cannot read "vaultCaFile" "${config.vaultCaFile}": ${errorMessage(error)}`);
       }
