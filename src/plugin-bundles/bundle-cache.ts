@@ -4,13 +4,14 @@
 // second read of a file that may have been swapped in between. A corrupt file is deleted so the
 // caller downloads it once more.
 
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { bundleError } from "./bundle-errors.ts";
 import { digestEquals, digestHex, sha256Digest } from "./digest.ts";
 import type { BundleManifest } from "./manifest.ts";
+import { FileTooLargeError, readFileBounded } from "../util/read-file-bounded.ts";
 
 export interface BundleCacheOptions {
   /** The cache root, usually `<dataDir>/plugins`. */
@@ -40,9 +41,14 @@ export class BundleCache {
     const path = this.pathFor(manifest.digest);
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(path);
+      // The signed manifest says how big the bundle is: a bigger file is not it, and is not read.
+      bytes = await readFileBounded(path, manifest.size);
     } catch (error) {
       if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+      if (error instanceof FileTooLargeError) {
+        await rm(path, { force: true });
+        throw bundleError("bundle_cache_corrupt", `${manifest.name}@${manifest.version}`, `cached file "${path}" is ${error.size} bytes, not the ${manifest.size} signed; deleted it`, { action: "load", retryable: true });
+      }
       throw bundleError("bundle_cache_corrupt", manifest.digest, `cannot read "${path}" (${errorMessage(error)})`, { action: "load" });
     }
     const actual = sha256Digest(bytes);

@@ -2,12 +2,16 @@
 // and load a private JWK for `plugin sign`. The key id defaults to the RFC 7638 thumbprint.
 
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, importJWK, type CryptoKey, type JWK } from "jose";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { jsonSyntaxProblem } from "../util/json-syntax.ts";
 import { checkPrivateKeyFile } from "../secrets/runner-keys.ts";
+import { readTextFileBounded } from "../util/read-file-bounded.ts";
+
+/** A private Ed25519 JWK is about 200 bytes; a bigger file is not one. */
+const MAX_SIGNING_KEY_BYTES = 64 * 1024;
 
 const KID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -73,7 +77,7 @@ export async function loadSigningKey(path: string): Promise<SigningKey> {
   let jwk: JWK;
   let text = "";
   try {
-    text = await readFile(path, "utf8");
+    text = await readTextFileBounded(path, MAX_SIGNING_KEY_BYTES);
     jwk = JSON.parse(text) as JWK;
   } catch (error) {
     // A parser's message quotes the text, here the private key: say only where it broke.

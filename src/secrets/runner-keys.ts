@@ -2,10 +2,14 @@
 // check every reader of a private key file makes: refuse a file other users can read.
 
 import { secretFileRefusal } from "../util/secret-file-rule.ts";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
+import { readTextFileBounded } from "../util/read-file-bounded.ts";
+
+/** An RSA key of 4,096 bits is about 3.3 KiB of PEM; a bigger file is not one of ours. */
+const MAX_PEM_BYTES = 64 * 1024;
 
 /** A new RSA pair as PEM (PKCS#8, SPKI). node:crypto is imported here, not by a runner's start-up. */
 export async function generateRsaPem(modulusLength: number): Promise<{ privateKey: string; publicKey: string }> {
@@ -49,7 +53,7 @@ export async function ensureRunnerKey(options: EnsureRunnerKeyOptions): Promise<
     if (!(await fileExists(files.publicKey))) {
       throw new EdgeError("config_invalid", `Cannot use runner key "${files.privateKey}": public key "${files.publicKey}" is missing (use --force to make a new pair)`);
     }
-    return { files, publicPem: await readFile(files.publicKey, "utf8"), created: false };
+    return { files, publicPem: await readPem(files.publicKey, "public key"), created: false };
   }
   const { privateKey, publicKey } = await generateRsaPem(options.modulusLength ?? 4096);
   await writeFileAtomic(files.privateKey, privateKey, { mode: 0o600, dirMode: 0o700 });
@@ -75,7 +79,16 @@ export async function checkPrivateKeyFile(path: string): Promise<void> {
 /** Checks the file mode, then returns the PEM text. */
 export async function readPrivateKeyFile(path: string): Promise<string> {
   await checkPrivateKeyFile(path);
-  return readFile(path, "utf8");
+  return readPem(path, "private key");
+}
+
+/** A key file's PEM text; one over the cap (or unreadable) is config_invalid naming it. */
+async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await readTextFileBounded(path, MAX_PEM_BYTES);
+  } catch (error) {
+    throw new EdgeError("config_invalid", `Cannot read ${what} "${path}": ${errorMessage(error)}`);
+  }
 }
 
 async function fileExists(path: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { readdir, stat, writeFile, chmod } from "node:fs/promises";
+import { readdir, stat, writeFile, chmod, truncate } from "node:fs/promises";
 import { BundleCache } from "../../src/plugin-bundles/bundle-cache.ts";
 import { bundleBytes, codeOf, manifestFor, tempDir } from "./fixtures.ts";
 
@@ -29,5 +29,18 @@ test("BundleCache.load() deletes a corrupted file and reports bundle_cache_corru
   await chmod(path, 0o644);
   await writeFile(path, bytes.subarray(0, bytes.byteLength - 1));
   expect(await codeOf(() => cache.load(manifest))).toBe("bundle_cache_corrupt");
+  expect(await cache.load(manifest)).toBeUndefined();
+});
+
+test("BundleCache.load() refuses a cached file past the signed size (an 8 GiB sparse file) by its size, deletes it, and reports bundle_cache_corrupt", async () => {
+  const cache = new BundleCache({ dir: await tempDir() });
+  const bytes = bundleBytes("hello", "1.0.0");
+  const manifest = manifestFor("hello", "1.0.0", bytes);
+  const path = await cache.store(manifest, bytes);
+  await chmod(path, 0o644);
+  await truncate(path, 8 * 1024 ** 3);
+  const error = (await cache.load(manifest).catch((e: unknown) => e)) as { code?: unknown; message: string };
+  expect(error.code).toBe("bundle_cache_corrupt");
+  expect(error.message).toContain(`cached file "${path}" is ${8 * 1024 ** 3} bytes, not the ${manifest.size} signed; deleted it`);
   expect(await cache.load(manifest)).toBeUndefined();
 });

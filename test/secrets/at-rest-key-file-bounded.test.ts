@@ -1,5 +1,6 @@
-// Key and secret files are read bounded: one far over its cap (an 8 GiB sparse file) stops the
-// start with config_invalid naming the file, its size and the cap, instead of being read whole.
+// Key and secret files (at-rest keys, the runner key, configured secrets) are read bounded: one far
+// over its cap (an 8 GiB sparse file) stops the start with config_invalid naming the file, its
+// size and the cap, instead of being read whole.
 
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, truncateSync, writeFileSync } from "node:fs";
@@ -7,6 +8,7 @@ import { join } from "node:path";
 import { readSecretFile } from "../../src/config/secret-file.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { AtRestKeyRing } from "../../src/secrets/at-rest-ring.ts";
+import { readPrivateKeyFile } from "../../src/secrets/runner-keys.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const tmp = tempDir("at-rest-key-bounded-");
@@ -50,4 +52,10 @@ test("readSecretFile() refuses an 8 GiB secret file: config_invalid naming the f
   const error = thrown(() => readSecretFile(file, "apiKeyFile"));
   expect({ code: error.code, field: error.field }).toEqual({ code: "config_invalid", field: "apiKeyFile" });
   expect(error.message).toBe(`Cannot read "apiKeyFile" file "${file}": The file "${file}" is ${GIB8} bytes, over the cap of 65536 bytes for it; not read`);
+});
+
+test("readPrivateKeyFile() refuses an 8 GiB runner key file: config_invalid naming it, its size and the 64 KiB cap", async () => {
+  const file = hugeFile("runner-key.pem");
+  const error = (await readPrivateKeyFile(file).catch((e: unknown) => e)) as { code?: unknown; message: string };
+  expect({ code: error.code, message: error.message }).toEqual({ code: "config_invalid", message: `Cannot read private key "${file}": The file "${file}" is ${GIB8} bytes, over the cap of 65536 bytes for it; not read` });
 });
