@@ -6,6 +6,7 @@ import { ConfigError } from "../config/resolve.ts";
 import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, type FlagSpec } from "./admin-support.ts";
 import { EXIT, type Command } from "./command.ts";
 import { errorMessage } from "../errors.ts";
+import { readTextFileBoundedSync } from "../util/read-file-bounded.ts";
 
 const USAGE = `Usage:
   edge-runner runner register <id> [--group g] [--public-key-file F] [--api-key-out FILE] [--rotate]
@@ -91,7 +92,7 @@ export const runnerAdminCommand: Command = {
 
 function readPublicKey(file: string): string {
   try {
-    return fs.readFileSync(file, "utf8").trim();
+    return readTextFileBoundedSync(file, 64 * 1024).trim();
   } catch (error) {
     throw new ConfigError("--public-key-file", `Cannot read public key file "${file}": ${errorMessage(error)}`);
   }

@@ -1,17 +1,18 @@
 // Which release keys to trust: the built-in ones, or (for a mirror that re-signs releases) the
 // keys in `releasePublicKeyFile`, as a PEM public key, a JWK or a JWK set.
 
-import { readFile } from "node:fs/promises";
 import type { JWK } from "jose";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { RELEASE_PUBLIC_KEYS } from "./release-key.ts";
 import type { TrustedKey } from "./release-signature.ts";
+import { MAX_CONFIG_FILE_BYTES } from "../config/read-config-text.ts";
+import { readTextFileBounded } from "../util/read-file-bounded.ts";
 
 export async function loadTrustedReleaseKeys(file: string | undefined): Promise<readonly TrustedKey[]> {
   if (file === undefined) return RELEASE_PUBLIC_KEYS;
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readTextFileBounded(file, MAX_CONFIG_FILE_BYTES);
   } catch (error) {
     throw new EdgeError("config_invalid", `Cannot read release public key "${file}": ${errorMessage(error)}`);
   }

@@ -2,7 +2,7 @@
 // and with each piece broken in turn.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
@@ -146,6 +146,21 @@ test("doctorCommand fails an API key file other users can read, and one owned by
   chmodSync(join(dir, "api-key"), 0o600);
   const foreign = await doctor(env, { uid: 12345 });
   expect(foreign.byId("key-files").summary).toContain("not by uid 12345 who runs this check");
+});
+
+test("doctorCommand fails an 8 GiB API key file or config file by its size (naming it and the cap), without reading it", async () => {
+  const { dir, env } = setup();
+  const keyFile = join(dir, "api-key");
+  truncateSync(keyFile, 8 * 1024 ** 3);
+  const huge = await doctor(env);
+  expect(huge.code).toBe(1);
+  expect(huge.byId("key-files")).toMatchObject({ status: "fail", summary: `cannot read API key file "${keyFile}": The file "${keyFile}" is ${8 * 1024 ** 3} bytes, over the cap of 65536 bytes for it; not read` });
+  const configFile = join(dir, "config.json");
+  writeFileSync(configFile, "");
+  truncateSync(configFile, 8 * 1024 ** 3);
+  const config = await doctor({ ...env, EDGE_RUNNER_CONFIG_FILE: configFile });
+  expect(config.byId("config").status).toBe("fail");
+  expect(config.byId("config").summary).toContain(`The file "${configFile}" is ${8 * 1024 ** 3} bytes, over the cap of 1048576 bytes for it; not read`);
 });
 
 test("doctorCommand fails a result spool key file (results.key) other users can read, and names it when it is private", async () => {

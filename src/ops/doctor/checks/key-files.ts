@@ -4,11 +4,13 @@
 // result spool's key (results.key, made at the first saved result): the runner refuses to seal or
 // open saved results with one others can read, and found out only when a result had to be saved.
 
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { errorMessage } from "../../../errors.ts";
 import { runnerKeyFiles } from "../../../secrets/runner-keys.ts";
 import type { DoctorCheck } from "../check.ts";
 import { secretFileProblem } from "../file-safety.ts";
+import { MAX_SECRET_FILE_BYTES } from "../../../config/secret-file.ts";
+import { readTextFileBounded } from "../../../util/read-file-bounded.ts";
 
 export const keyFilesCheck: DoctorCheck = {
   id: "key-files",
@@ -20,7 +22,12 @@ export const keyFilesCheck: DoctorCheck = {
     if (config.apiKeyFile !== undefined) {
       const problem = await secretFileProblem(config.apiKeyFile, ctx.uid);
       if (problem !== undefined) return { status: "fail", summary: `API key file: ${problem.problem}`, fix: problem.fix };
-      const key = (await readFile(config.apiKeyFile, "utf8")).trim();
+      let key: string;
+      try {
+        key = (await readTextFileBounded(config.apiKeyFile, MAX_SECRET_FILE_BYTES)).trim();
+      } catch (error) {
+        return { status: "fail", summary: `cannot read API key file "${config.apiKeyFile}": ${errorMessage(error)}`, fix: `write the runner's API key into "${config.apiKeyFile}"` };
+      }
       if (key === "") return { status: "fail", summary: `API key file "${config.apiKeyFile}" is empty`, fix: `write the runner's API key into "${config.apiKeyFile}"` };
       ctx.state.apiKey = key;
       checked.push(`"${config.apiKeyFile}"`);

@@ -1,12 +1,13 @@
 // Doctor check: the controller's TLS certificate is valid for its host name with the system
 // roots plus `caFile`, the way the runner connects. Plain http (loopback only) is skipped.
 
-import { readFile } from "node:fs/promises";
 import { checkServerIdentity, connect, rootCertificates, type PeerCertificate } from "node:tls";
 import { isIP } from "node:net";
 import { errorMessage } from "../../../errors.ts";
 import type { CheckResult, DoctorCheck } from "../check.ts";
 import { primaryControllerUrl } from "../../../config/resolve.ts";
+import { MAX_CONFIG_FILE_BYTES } from "../../../config/read-config-text.ts";
+import { readTextFileBounded } from "../../../util/read-file-bounded.ts";
 
 const SOON_MS = 14 * 86_400_000;
 
@@ -20,7 +21,7 @@ export const tlsCheck: DoctorCheck = {
     if (url.protocol !== "https:") return { status: "skip", summary: `plain http to ${url.host}: no TLS to check` };
     if (config.caFile !== undefined) {
       try {
-        ctx.state.caPem = await readFile(config.caFile, "utf8");
+        ctx.state.caPem = await readTextFileBounded(config.caFile, MAX_CONFIG_FILE_BYTES);
       } catch (error) {
         return { status: "fail", summary: `cannot read "caFile" "${config.caFile}": ${errorMessage(error)}`, fix: `correct "caFile" or make it readable by the runner's user` };
       }
