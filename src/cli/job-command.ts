@@ -12,6 +12,12 @@ import { adminClient, fail, out, parseCommandArgs, table, time, withApiErrors, t
 import type { AdminClient, SubmitJobRequest } from "./http-client.ts";
 import { EXIT, type Command } from "./command.ts";
 import { errorMessage } from "../errors.ts";
+import { readTextFileBoundedSync } from "../util/read-file-bounded.ts";
+
+/** The controller takes a request body of 4 MiB: a bigger input file cannot be sent. */
+const MAX_INPUT_FILE_BYTES = 4 * 1024 * 1024;
+/** A secret value is 64 KiB at most (the controller's bound), and one newline. */
+const MAX_SECRET_VALUE_FILE_BYTES = 64 * 1024 + 2;
 
 const USAGE = `Usage:
   edge-runner job submit <plugin> [--action a] [--input JSON | --input-file F] [--group g]
@@ -183,7 +189,7 @@ function readInput(inline: string | undefined, file: string | undefined): unknow
 
 function readFile(file: string): string {
   try {
-    return fs.readFileSync(file, "utf8");
+    return readTextFileBoundedSync(file, MAX_INPUT_FILE_BYTES);
   } catch (error) {
     throw new ConfigError("--input-file", `Cannot read input file "${file}": ${errorMessage(error)}`);
   }
@@ -265,7 +271,7 @@ function takeSecretFlags(args: readonly string[]): { secretInputs?: Record<strin
     let value = spec.slice(eq + 1);
     if (value.startsWith("@")) {
       try {
-        value = fs.readFileSync(value.slice(1), "utf8").replace(/\r?\n$/, "");
+        value = readTextFileBoundedSync(value.slice(1), MAX_SECRET_VALUE_FILE_BYTES).replace(/\r?\n$/, "");
       } catch (error) {
         throw new ConfigError("--secret", `Cannot read secret input "${name}" from "${value.slice(1)}": ${errorMessage(error)}`);
       }

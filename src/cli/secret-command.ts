@@ -7,6 +7,10 @@ import { ConfigError } from "../config/resolve.ts";
 import { adminClient, fail, out, parseCommandArgs, withApiErrors, type FlagSpec } from "./admin-support.ts";
 import { EXIT, type Command } from "./command.ts";
 import { errorMessage } from "../errors.ts";
+import { readTextFileBoundedSync } from "../util/read-file-bounded.ts";
+
+/** A secret value is 64 KiB at most (the controller's bound), and one newline. */
+const MAX_VALUE_FILE_BYTES = 64 * 1024 + 2;
 
 const USAGE = `Usage:
   edge-runner secret set <name> (--value-file F | --value-stdin)
@@ -58,7 +62,7 @@ function readValue(file: string | boolean | undefined, stdin: boolean): string {
   }
   try {
     // One trailing newline is what `echo` and editors add; it is not part of the secret.
-    return fs.readFileSync(typeof file === "string" ? file : 0, "utf8").replace(/\r?\n$/, "");
+    return (typeof file === "string" ? readTextFileBoundedSync(file, MAX_VALUE_FILE_BYTES) : fs.readFileSync(0, "utf8")).replace(/\r?\n$/, "");
   } catch (error) {
     throw new ConfigError("--value-file", `Cannot read the secret value${typeof file === "string" ? ` from "${file}"` : ""}: ${errorMessage(error)}`);
   }

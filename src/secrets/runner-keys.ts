@@ -9,7 +9,7 @@ import { writeFileAtomic } from "../util/atomic-write.ts";
 import { readTextFileBounded } from "../util/read-file-bounded.ts";
 
 /** An RSA key of 4,096 bits is about 3.3 KiB of PEM; a bigger file is not one of ours. */
-const MAX_PEM_BYTES = 64 * 1024;
+export const MAX_PEM_BYTES = 64 * 1024;
 
 /** A new RSA pair as PEM (PKCS#8, SPKI). node:crypto is imported here, not by a runner's start-up. */
 export async function generateRsaPem(modulusLength: number): Promise<{ privateKey: string; publicKey: string }> {

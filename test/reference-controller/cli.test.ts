@@ -166,3 +166,14 @@ test("jobCommand get shows leases given back unstarted (release) as not counted 
   expect(got.stdout).toContain("attempt    1 of 1 (1 given back unstarted, not counted)");
   expect(got.stdout).toContain("status     queued");
 });
+
+test("jobCommand submit refuses an 8 GiB --input-file or --secret NAME=@FILE by its size, naming the option, the file and the cap", async () => {
+  const huge = path.join(dataDir, "huge-input.json");
+  fs.writeFileSync(huge, "");
+  fs.truncateSync(huge, 8 * 1024 ** 3);
+  const tooLarge = (cap: number) => `The file "${huge}" is ${8 * 1024 ** 3} bytes, over the cap of ${cap} bytes for it; not read`;
+  const input = run(jobCommand, ["submit", "echo", "--input-file", huge, ...common]);
+  await expect(input).rejects.toMatchObject({ code: "config_invalid", field: "--input-file" });
+  await expect(input).rejects.toThrow(`Cannot read input file "${huge}": ${tooLarge(4 * 1024 * 1024)}`);
+  await expect(run(jobCommand, ["submit", "echo", "--secret", `token=@${huge}`, ...common])).rejects.toThrow(`Cannot read secret input "token" from "${huge}": ${tooLarge(64 * 1024 + 2)}`);
+});
