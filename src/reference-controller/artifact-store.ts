@@ -4,12 +4,16 @@
 // crosses it. Dropped with their job when its retention ends.
 
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { open, open as openFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { EdgeError } from "../errors.ts";
 import { syncDir } from "../util/atomic-write.ts";
 import { isStoreWriteError, storeRefusal } from "./store-failure.ts";
+import { readTextFileBoundedSync } from "../util/read-file-bounded.ts";
+
+/** An artifact's record (name, size, digest, content type): well under 64 KiB; a bigger one is not ours. */
+const MAX_META_BYTES = 64 * 1024;
 
 export interface StoredArtifact {
   name: string;
@@ -137,7 +141,7 @@ export class ArtifactStore implements ControllerArtifacts {
     for (const file of names.sort()) {
       if (!file.endsWith(".meta")) continue;
       try {
-        out.push(JSON.parse(readFileSync(path.join(this.#jobDir(jobId), file), "utf8")) as StoredArtifact);
+        out.push(JSON.parse(readTextFileBoundedSync(path.join(this.#jobDir(jobId), file), MAX_META_BYTES)) as StoredArtifact);
       } catch {
         // A record being written right now; the next listing has it.
       }

@@ -4,7 +4,7 @@
 // their own manifest, and a published version is immutable except for a new signature.
 
 import { createReadStream } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { join } from "node:path";
 import { decodeProtectedHeader } from "jose";
@@ -14,6 +14,7 @@ import { bundleError } from "../plugin-bundles/bundle-errors.ts";
 import { digestEquals, sha256Digest } from "../plugin-bundles/digest.ts";
 import { assertPluginRef, manifestDifferences, parseManifest, pluginRef, type BundleManifest } from "../plugin-bundles/manifest.ts";
 import { DEFAULT_MAX_BUNDLE_BYTES } from "../plugin-bundles/bundle-fetcher.ts";
+import { readTextFileBounded } from "../util/read-file-bounded.ts";
 
 export interface BundleStoreOptions {
   dir: string;
@@ -87,7 +88,8 @@ export class BundleStore implements ControllerBundles {
     const dir = join(this.#dir, name, version);
     let text: string;
     try {
-      text = await readFile(join(dir, "entry.json"), "utf8");
+      // A manifest and its signature: a few KiB; a bigger file is not an entry this store wrote.
+      text = await readTextFileBounded(join(dir, "entry.json"), 64 * 1024);
     } catch (error) {
       if ((error as { code?: unknown }).code === "ENOENT") return undefined;
       throw error;

@@ -4,9 +4,11 @@
 // directory (0600) so tokens survive a restart.
 
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import * as path from "node:path";
 import { createFileOnce } from "../util/create-file-once.ts";
+import { EdgeError, errorMessage } from "../errors.ts";
+import { readFileBoundedSync } from "../util/read-file-bounded.ts";
 
 export const CALLBACK_PATH_PREFIX = "/callback/v1/jobs";
 
@@ -28,7 +30,14 @@ export class CallbackTokens {
     // Whole or absent: a short key left by a full disk would stop every later start.
     if (!existsSync(file)) createFileOnce(file, randomBytes(32), 0o600);
     chmodSync(file, 0o600);
-    return new CallbackTokens(readFileSync(file));
+    let key: Uint8Array;
+    try {
+      // 32 bytes are written; a bigger file is not this key.
+      key = readFileBoundedSync(file, 4096);
+    } catch (error) {
+      throw new EdgeError("config_invalid", `Cannot use the callback key file "${file}": ${errorMessage(error)}`);
+    }
+    return new CallbackTokens(Buffer.from(key));
   }
 
   token(jobId: string): string {

@@ -3,6 +3,7 @@
 
 import * as fs from "node:fs";
 import { EdgeError } from "../errors.ts";
+import { FileTooLargeError, readTextFileBoundedSync } from "../util/read-file-bounded.ts";
 
 export class ControllerLock {
   readonly #file: string;
@@ -32,7 +33,13 @@ export class ControllerLock {
         }
         return new ControllerLock(file);
       }
-      const pid = Number(fs.readFileSync(file, "utf8").trim());
+      // A pid is a few digits; a bigger file is not a lock this controller wrote: taken over, as an empty one.
+      let pid = Number.NaN;
+      try {
+        pid = Number(readTextFileBoundedSync(file, 64).trim());
+      } catch (error) {
+        if (!(error instanceof FileTooLargeError)) throw error;
+      }
       if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
         throw new EdgeError("conflict", `Cannot start the controller: data directory is in use by process ${pid} (lock "${file}")`);
       }

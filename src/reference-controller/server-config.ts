@@ -7,6 +7,7 @@ import { readSecretFile } from "../config/secret-file.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ReferenceControllerOptions } from "./controller.ts";
 import { errorMessage } from "../errors.ts";
+import { readConfigText } from "../config/read-config-text.ts";
 
 /** `adminToken` and `adminTokenFile` exclude each other; with neither, the data-dir default applies. */
 export function resolveAdminTokenForServer(config: Config): { adminToken?: string; adminTokenFile?: string } {
@@ -81,7 +82,7 @@ function tlsFromConfig(config: Config): { tls?: { cert: string; key: string } } 
   }
   let cert: string;
   try {
-    cert = fs.readFileSync(tlsCertFile, "utf8");
+    cert = readConfigText(tlsCertFile);
   } catch (error) {
     throw new ConfigError("tlsCertFile", `Cannot read "tlsCertFile" "${tlsCertFile}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
