@@ -3,13 +3,14 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { hkdfSync } from "node:crypto";
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ResultSpool } from "../../src/controller/edge/result-spool.ts";
 import { JobOutbox } from "../../src/controller/edge/job-outbox.ts";
 import { SPOOL_FILE_SUFFIX } from "../../src/controller/edge/result-spool-front.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { message, type RunnerMessage } from "../../src/protocol/edge-v1.ts";
+import { MAX_OUTPUT_CHARS, MAX_UNACKED_LOG_CHARS } from "../../src/protocol/limits.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import { eventually, tempDir } from "../helpers/harness.ts";
 
@@ -151,6 +152,24 @@ test("a saved result far over the cap (an 8 GiB sparse file) is refused by its s
   const restored = await s.restore(() => true, () => undefined);
   expect(restored.map((o) => o.key)).toEqual(["j-kept#2"]);
   const errors = records.filter((r) => r.level === "error").map((r) => String(r.msg));
-  expect(errors).toEqual([`Cannot read the saved result "${huge}"; left in place: The file "${huge}" is ${8 * 1024 ** 3} bytes, over the cap of ${32 * 1024 * 1024} bytes for it; not read`]);
+  expect(errors).toEqual([`Cannot read the saved result "${huge}"; left in place: The file "${huge}" is ${8 * 1024 ** 3} bytes, over the cap of ${Math.ceil((((MAX_UNACKED_LOG_CHARS + MAX_OUTPUT_CHARS) * 6 + 1024 * 1024) * 4) / 3)} bytes for it; not read`]);
   expect(files(dir)).toContain(`huge${SPOOL_FILE_SUFFIX}`);
+});
+
+test("a saved result as large as the outbox holds (8 Mi characters of coloured CJK lines: 6 bytes for \\x1b in JSON) is under the cap and replayed whole", async () => {
+  const dir = path.join(tmp.dir, "largest");
+  const { spool: s } = spool(dir);
+  const job = new JobOutbox(offer("j-big"), () => false, (done) => s.answered(done), { onResult: (o) => s.resultPending(o, false) });
+  const msg = "漢\x1b".repeat(30_000);
+  const lines = Math.floor(MAX_UNACKED_LOG_CHARS / (msg.length + 40));
+  for (let i = 0; i < lines; i++) job.log([{ ts: 1, level: "info", msg }]);
+  void job.complete({ status: "succeeded", output: {}, startedAt: 1, finishedAt: 2 });
+  await eventually(() => files(dir).length === 1);
+  await s.saveAll([]);
+  const size = statSync(path.join(dir, files(dir)[0]!)).size;
+  expect(size).toBeGreaterThan(32 * 1024 * 1024);
+  const { spool: again, records } = spool(dir);
+  const [restored] = await again.restore(() => true, () => undefined);
+  expect(records.filter((r) => r.level === "error")).toEqual([]);
+  expect(restored?.pending().filter((m) => m.type === "log").reduce((n, m) => n + (m as { lines: unknown[] }).lines.length, 0)).toBe(lines);
 });

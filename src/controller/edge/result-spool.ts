@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { parseRunnerMessage, type JobOffer, type RunnerMessage } from "../../protocol/edge-v1.ts";
+import { MAX_OUTPUT_CHARS, MAX_UNACKED_LOG_CHARS } from "../../protocol/limits.ts";
 import type { AtRestCipher } from "../../secrets/at-rest.ts";
 import type { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
@@ -37,10 +38,13 @@ export interface ResultSpoolOptions {
 }
 
 /**
- * The outbox keeps at most 8 MiB of lines and a 1 MiB result, sealed in base64 (ASCII: a byte a
- * character); a bigger file is not ours, and is refused before it is read (left in place).
+ * The largest file a save writes: the outbox keeps MAX_UNACKED_LOG_CHARS of lines and steps and a
+ * result of MAX_OUTPUT_CHARS; in JSON a character takes up to 6 bytes (a control character: the
+ * \x1b of a coloured line is \u001b), 1 MiB more for the rest of the messages, and sealed in
+ * base64, 4 bytes for 3 (about 73 MiB). A bigger file is not ours: refused before it is read, left
+ * in place. (It was 32 Mi characters, which refused a result with 8 MiB of coloured CJK lines.)
  */
-const MAX_FILE_BYTES = 32 * 1024 * 1024;
+const MAX_FILE_BYTES = Math.ceil((((MAX_UNACKED_LOG_CHARS + MAX_OUTPUT_CHARS) * 6 + 1024 * 1024) * 4) / 3);
 const context = (key: string): string => `edge result ${key}`;
 const KEY_ID = /^[0-9a-f]{16}$/;
 
