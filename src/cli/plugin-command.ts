@@ -1,7 +1,7 @@
 // `edge-runner plugin build|sign|verify|publish|run`: the plugin author's tools. Each
 // sub-command is a thin layer over src/plugin-bundles/; this file parses flags and prints.
 
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { primaryControllerUrl, resolveConfig } from "../config/resolve.ts";
 import { resolveAdminToken } from "./admin-support.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
@@ -22,6 +22,10 @@ import { INIT_USAGE, initPlugin } from "./plugin-init.ts";
 import { testPlugin } from "./plugin-test.ts";
 import { publicUrl } from "../config/url.ts";
 import { readConfigText } from "../config/read-config-text.ts";
+import { FileTooLargeError, readFileBounded, readTextFileBounded } from "../util/read-file-bounded.ts";
+
+/** A manifest or a signature (JWS) is a few KiB; 1 MiB leaves room, a bigger file is not one. */
+const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 const USAGE = `Usage: edge-runner plugin <init|test|build|sign|verify|publish|run> …
 ${INIT_USAGE}  build <entry.ts> [--out DIR] [--name N] [--version V] [--bundler auto|esbuild|bun]
@@ -74,7 +78,8 @@ function fileBase(path: string): string {
 
 async function readText(path: string, what: string, action: string): Promise<string> {
   try {
-    return await readFile(path, "utf8");
+    // A manifest is a few KiB; a bigger file is not one.
+    return await readTextFileBounded(path, MAX_MANIFEST_BYTES);
   } catch (error) {
     throw new EdgeError("input_invalid", `Cannot ${action}: cannot read ${what} "${path}" (${errorMessage(error)})`);
   }
@@ -137,16 +142,22 @@ async function verify(args: string[]): Promise<number> {
     if (error instanceof EdgeError) throw error;
     throw new EdgeError("input_invalid", `Cannot verify: manifest "${manifestPath}" is not JSON`);
   }
-  const signature = (await readFile(signaturePath, "utf8").catch(() => "")).trim();
+  const signature = (await readTextFileBounded(signaturePath, MAX_MANIFEST_BYTES).catch(() => "")).trim();
   const declared = manifest as { name?: unknown; version?: unknown };
   // Without --name/--version the manifest file says what is expected; a runner uses the job's values.
   const expected = {
     name: stringFlag(parsed.values, "name") ?? String(declared.name),
     version: stringFlag(parsed.values, "version") ?? String(declared.version),
   };
-  const bundle = await readFile(bundlePath).catch((error: unknown) => {
-    throw new EdgeError("bundle_not_found", `Cannot verify bundle "${bundlePath}": ${errorMessage(error)}`);
-  });
+  let bundle: Uint8Array;
+  try {
+    // --max-bytes bounds the read itself: a bigger bundle is refused by its size, never loaded.
+    bundle = await readFileBounded(bundlePath, maxBytes);
+  } catch (error) {
+    if (!(error instanceof FileTooLargeError)) throw new EdgeError("bundle_not_found", `Cannot verify bundle "${bundlePath}": ${errorMessage(error)}`);
+    process.stdout.write(`REFUSED: bundle_too_large: Cannot verify bundle "${bundlePath}": ${error.message}\n`);
+    return EXIT.failure;
+  }
   try {
     const result = await verifyBundle({ bundle, signature, manifest, keyRing, expected, maxBytes });
     const m = result.manifest;

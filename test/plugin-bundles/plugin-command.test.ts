@@ -2,7 +2,7 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { Hono } from "hono";
-import { mkdir, readdir, readFile, stat, writeFile, copyFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, truncate, writeFile, copyFile } from "node:fs/promises";
 import { serveHttp, type HttpServer } from "../../src/platform/http-server.ts";
 import { bundleRoutes } from "../../src/reference-controller/bundle-routes.ts";
 import { BundleStore } from "../../src/reference-controller/bundle-store.ts";
@@ -41,6 +41,14 @@ test("plugin build/sign/verify/publish/run round trip on examples/hello-plugin",
   const ok = await cli("plugin", "verify", `${dir}/dist/hello-1.0.0.mjs`, "--trusted-keys", `${dir}/trusted`, "--name", "hello", "--version", "1.0.0");
   expect(ok.code).toBe(0);
   expect(ok.stdout).toContain('is signed by trusted key "dev-key"');
+
+  // A bundle far over --max-bytes (an 8 GiB sparse file) is refused by its size, never read.
+  await copyFile(`${dir}/dist/hello-1.0.0.manifest.json`, `${dir}/dist/huge-1.0.0.manifest.json`);
+  await copyFile(`${dir}/dist/hello-1.0.0.jws`, `${dir}/dist/huge-1.0.0.jws`);
+  await writeFile(`${dir}/dist/huge-1.0.0.mjs`, "");
+  await truncate(`${dir}/dist/huge-1.0.0.mjs`, 8 * 1024 ** 3);
+  const huge = await cli("plugin", "verify", `${dir}/dist/huge-1.0.0.mjs`, "--trusted-keys", `${dir}/trusted`);
+  expect([huge.code, huge.stdout]).toEqual([1, `REFUSED: bundle_too_large: Cannot verify bundle "${dir}/dist/huge-1.0.0.mjs": The file "${dir}/dist/huge-1.0.0.mjs" is ${8 * 1024 ** 3} bytes, over the cap of 33554432 bytes for it; not read\n`]);
 
   const bytes = await readFile(`${dir}/dist/hello-1.0.0.mjs`);
   bytes[100] = (bytes[100] ?? 0) ^ 1;
