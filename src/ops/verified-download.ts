@@ -2,7 +2,6 @@
 // fetch SHA256SUMS and its signature, verify the signature against the trusted release keys
 // first, and only then fetch the asset and compare its SHA-256. Nothing unverified is returned.
 
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EdgeError, errorMessage } from "../errors.ts";
@@ -11,6 +10,7 @@ import { RELEASE_FILES } from "./release-assets.ts";
 import { verifyDetached, type TrustedKey } from "./release-signature.ts";
 import { readLimited } from "../util/read-limited.ts";
 import { publicUrl } from "../config/url.ts";
+import { readFileBounded } from "../util/read-file-bounded.ts";
 
 export interface VerifiedDownloadOptions {
   /** An http(s) base URL, a file:// URL or a local directory holding the release files. */
@@ -62,9 +62,8 @@ async function fetchFile(options: FetchFileOptions): Promise<Uint8Array> {
   if (!/^https?:\/\//.test(source)) {
     const dir = source.startsWith("file:") ? fileURLToPath(source) : source;
     try {
-      const bytes = new Uint8Array(await readFile(join(dir, name)));
-      if (bytes.byteLength > options.maxBytes) throw new Error(`larger than ${options.maxBytes} bytes`);
-      return bytes;
+      // Refused by its size before it is read, as a download is cut off past maxBytes.
+      return await readFileBounded(join(dir, name), options.maxBytes);
     } catch (error) {
       throw new EdgeError("download_failed", `Cannot read release file "${join(dir, name)}": ${errorMessage(error)}`);
     }

@@ -1,7 +1,7 @@
 // SHA256SUMS, its detached JWS, and the verified download that `update` shares with install.sh.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatChecksums, parseChecksums, sha256Hex } from "../../src/ops/checksums.ts";
@@ -106,5 +106,16 @@ test("downloadVerified() reports an HTTP error as download_failed naming the URL
   await expect(downloadVerified({ source: "https://releases.example", asset: "x", keys: [key.publicJwk], fetch: fetcher })).rejects.toMatchObject({
     code: "download_failed",
     message: expect.stringContaining('"https://releases.example/SHA256SUMS": HTTP 404'),
+  });
+});
+
+test("downloadVerified() from a local directory refuses an 8 GiB SHA256SUMS by its size (download_failed naming it and the cap), never reading it", async () => {
+  const dir = mkdtempSync(join(work, "local-release-"));
+  writeFileSync(join(dir, "SHA256SUMS"), "");
+  truncateSync(join(dir, "SHA256SUMS"), 8 * 1024 ** 3);
+  writeFileSync(join(dir, "SHA256SUMS.jws"), "x");
+  await expect(downloadVerified({ source: dir, asset: "edge-runner-linux-x64", keys: [key.publicJwk] })).rejects.toMatchObject({
+    code: "download_failed",
+    message: `Cannot read release file "${join(dir, "SHA256SUMS")}": The file "${join(dir, "SHA256SUMS")}" is ${8 * 1024 ** 3} bytes, over the cap of 65536 bytes for it; not read`,
   });
 });

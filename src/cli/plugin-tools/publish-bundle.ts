@@ -1,13 +1,13 @@
 // `plugin publish`: upload a bundle with its manifest and signature to the controller
 // (PUT /api/v1/plugins/:name/:version, see bundle-routes.ts), reporting bytes sent as it goes.
 
-import { readFile } from "node:fs/promises";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { MANIFEST_HEADER, SIGNATURE_HEADER } from "../../reference-controller/bundle-routes.ts";
 import { parseManifest, pluginRef, type BundleManifest } from "../../plugin-bundles/manifest.ts";
 import { publicUrl } from "../../config/url.ts";
 import { objectOf } from "../../util/json-answer.ts";
 import { readLimitedText } from "../../util/read-limited.ts";
+import { readFileBounded } from "../../util/read-file-bounded.ts";
 
 export interface PublishBundleOptions {
   bundlePath: string;
@@ -31,9 +31,11 @@ const CHUNK = 64 * 1024;
 const MAX_PUBLISH_ANSWER_BYTES = 64 * 1024;
 
 export async function publishBundle(options: PublishBundleOptions): Promise<PublishResult> {
-  const read = async (path: string, what: string) => {
+  // The bundle's bound is the controller's (it refuses a bigger one); a manifest or a signature
+  // is a few KiB, so a bigger file is not one.
+  const read = async (path: string, what: string, maxBytes = what === "bundle" ? Number.MAX_SAFE_INTEGER : 1024 * 1024) => {
     try {
-      return await readFile(path);
+      return Buffer.from(await readFileBounded(path, maxBytes));
     } catch (error) {
       throw new EdgeError("input_invalid", `Cannot publish: cannot read ${what} "${path}" (${errorMessage(error)})`);
     }

@@ -1,7 +1,6 @@
 // `plugin run`: one action of a local bundle in a real plugin worker, without a controller, for
 // plugin authors. The bundle is the author's own build, so it is run without a signature check.
 
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseDuration } from "../../config/duration.ts";
 import { EdgeError, errorMessage } from "../../errors.ts";
@@ -10,6 +9,7 @@ import { PluginPool } from "../../plugins/pool.ts";
 import { PoolPolicy } from "../../plugins/pool-policy.ts";
 import { builtinSource, fileBundleSource } from "../../plugins/plugin-ref.ts";
 import { parseCommandArgs, requireFlag, stringFlag, UsageError } from "../cli-args.ts";
+import { readTextFileBounded } from "../../util/read-file-bounded.ts";
 
 export const RUN_USAGE = `  run <bundle.mjs> --action A [--input k=v …] [--input-json JSON] [--secret ref=value …] [--timeout 60s] [--name N --version V] [--isolation thread|process]
       Run one action in a plugin worker and print its output as JSON. Name and version come from
@@ -101,7 +101,7 @@ async function pluginIdentity(bundle: string, name: string | undefined, version:
   const manifestPath = bundle.replace(/\.m?js$/, "") + ".manifest.json";
   let manifest: { name?: unknown; version?: unknown };
   try {
-    manifest = JSON.parse(await readFile(manifestPath, "utf8")) as typeof manifest;
+    manifest = JSON.parse(await readTextFileBounded(manifestPath, 1024 * 1024)) as typeof manifest;
   } catch (error) {
     throw new UsageError(`Cannot run plugin "${bundle}": no readable manifest "${manifestPath}" (${errorMessage(error)}); pass --name and --version`);
   }
