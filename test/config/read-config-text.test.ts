@@ -47,3 +47,12 @@ test("parsePluginChoices() with readConfigText() refuses an 8 GiB meshstackPlugi
   const file = hugeFile("plugins.json");
   expect(() => parsePluginChoices(file, readConfigText)).toThrow(tooLarge(file));
 });
+
+test("edge-runner run with an 8 GiB config file exits 78 naming configFile, the file, its size and the cap", async () => {
+  const file = hugeFile("run-config.json");
+  const root = new URL("../..", import.meta.url).pathname;
+  const child = Bun.spawn([process.execPath, `${root}src/main.ts`, "run", "--config-file", file], { cwd: root, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  expect(code).toBe(78);
+  expect(stdout + stderr).toContain(`Cannot read config file "${file}": ${tooLarge(file)}`);
+});
