@@ -2,54 +2,38 @@
 // an 8 GiB file stops the start with config_invalid naming the field, not out of memory.
 
 import { afterAll, expect, test } from "bun:test";
-import { truncateSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { readConfigText } from "../../src/config/read-config-text.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { parsePluginChoices } from "../../src/controller/meshstack/implementations.ts";
 import { readCaFile } from "../../src/platform/controller-client.ts";
 import { tempDir } from "../helpers/harness.ts";
+import { GIB8, hugeFile, thrown } from "../helpers/huge-files.ts";
 
 const tmp = tempDir("read-config-text-");
 afterAll(tmp.remove);
-const GIB8 = 8 * 1024 ** 3;
 const tooLarge = (file: string) => `The file "${file}" is ${GIB8} bytes, over the cap of 1048576 bytes for it; not read`;
 
-function hugeFile(name: string): string {
-  const file = join(tmp.dir, name);
-  writeFileSync(file, "");
-  truncateSync(file, GIB8);
-  return file;
-}
 
-function thrown(run: () => unknown): { code?: unknown; field?: unknown; message: string } {
-  try {
-    run();
-  } catch (error) {
-    return error as { code?: unknown; field?: unknown; message: string };
-  }
-  throw new Error("it did not throw");
-}
 
 test("readConfigText() read by resolveConfig(): an 8 GiB config file is config_invalid on configFile, naming its size and the cap", () => {
-  const file = hugeFile("config.json");
+  const file = hugeFile(tmp.dir, "config.json");
   const error = thrown(() => resolveConfig({ scopes: ["runner"], argv: ["--config-file", file], env: {}, readFile: readConfigText }));
   expect({ code: error.code, field: error.field, message: error.message }).toEqual({ code: "config_invalid", field: "configFile", message: `Cannot read config file "${file}": ${tooLarge(file)}` });
 });
 
 test("readCaFile() refuses an 8 GiB caFile: config_invalid on caFile", () => {
-  const file = hugeFile("ca.pem");
+  const file = hugeFile(tmp.dir, "ca.pem");
   const error = thrown(() => readCaFile(file));
   expect({ code: error.code, field: error.field, message: error.message }).toEqual({ code: "config_invalid", field: "caFile", message: `Cannot read "caFile" "${file}": ${tooLarge(file)}` });
 });
 
 test("parsePluginChoices() with readConfigText() refuses an 8 GiB meshstackPlugins file", () => {
-  const file = hugeFile("plugins.json");
+  const file = hugeFile(tmp.dir, "plugins.json");
   expect(() => parsePluginChoices(file, readConfigText)).toThrow(tooLarge(file));
 });
 
 test("edge-runner run with an 8 GiB config file exits 78 naming configFile, the file, its size and the cap", async () => {
-  const file = hugeFile("run-config.json");
+  const file = hugeFile(tmp.dir, "run-config.json");
   const root = new URL("../..", import.meta.url).pathname;
   const child = Bun.spawn([process.execPath, `${root}src/main.ts`, "run", "--config-file", file], { cwd: root, stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });
   const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);

@@ -11,20 +11,14 @@ import { CallbackTokens } from "../../src/reference-controller/callback-tokens.t
 import { ControllerLock } from "../../src/reference-controller/controller-lock.ts";
 import { controllerOptionsFromConfig } from "../../src/reference-controller/server-config.ts";
 import { tempDir } from "../helpers/harness.ts";
+import { GIB8, hugeFile } from "../helpers/huge-files.ts";
 
 const tmp = tempDir("rc-own-files-");
 afterAll(tmp.remove);
-const GIB8 = 8 * 1024 ** 3;
 
-function hugeFile(name: string): string {
-  const file = join(tmp.dir, name);
-  writeFileSync(file, "", { mode: 0o600 });
-  truncateSync(file, GIB8);
-  return file;
-}
 
 test("ControllerLock.acquire() takes over an 8 GiB lock file (not a pid this controller wrote) without reading it", () => {
-  const file = hugeFile("controller.lock");
+  const file = hugeFile(tmp.dir, "controller.lock");
   const lock = ControllerLock.acquire(file);
   expect(readFileSync(file, "utf8")).toBe(String(process.pid));
   lock.release();
@@ -39,7 +33,7 @@ test("CallbackTokens.inDir() refuses an 8 GiB callback.key: config_invalid namin
 });
 
 test("controllerOptionsFromConfig() refuses an 8 GiB tlsCertFile: config_invalid on tlsCertFile", () => {
-  const cert = hugeFile("cert.pem");
+  const cert = hugeFile(tmp.dir, "cert.pem");
   const key = join(tmp.dir, "key.pem");
   writeFileSync(key, "-----BEGIN PRIVATE KEY-----\n", { mode: 0o600 });
   const { config } = resolveConfig({ scopes: ["controller"], argv: ["--tls-cert-file", cert, "--tls-key-file", key, "--data-dir", tmp.dir], env: {}, readFile: readConfigText });
