@@ -65,6 +65,11 @@ export interface PluginPoolOptions {
   timers?: Pick<Timers, "now" | "setTimeout" | "clearTimeout">;
   /** Starts the thread; tests may point it elsewhere. Default: src/platform/worker.ts. */
   spawn?: (options: StartWorkerOptions) => PluginThread;
+  /**
+   * The runner's own secrets, masked in what a worker prints before its first run. Default: the
+   * process redaction; a test gives its own, as the process one holds every earlier test's secrets.
+   */
+  processRedaction?: RedactionScope;
 }
 
 /** Option check shared by the pool: a count that must be a positive integer. */

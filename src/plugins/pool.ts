@@ -278,7 +278,8 @@ export class PluginPool {
     // Assigned below: what the worker writes past the runtime's capture (a child's stderr, a
     // thread's raw writes to fd 1 and 2) is masked with its last and pending runs' secrets.
     let host: WorkerHost | undefined;
-    const stray = new StrayOutput(group.label, this.#log, () => host?.strayRedaction() ?? redactor);
+    const own = this.#options.processRedaction ?? redactor;
+    const stray = new StrayOutput(group.label, this.#log, () => host?.strayRedaction() ?? own);
     host = new WorkerHost({
       id: this.#nextWorkerId++,
       label: group.label,
@@ -297,7 +298,7 @@ export class PluginPool {
       ...(group.policy.isolation === "thread" ? { pipeline: { stallMs: STALL_MS, onStalled: () => { group.fastRuns = 0; } } } : {}),
       // A third-party bundle gets no say in the built-in integrations' pacing.
       ...(group.policy.isolation === "thread" && group.source.kind === "builtin" ? { rateHolds: this.#rateHolds } : {}),
-      redaction: redactor,
+      redaction: own,
     });
     return host;
   }

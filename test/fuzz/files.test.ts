@@ -227,9 +227,13 @@ test("a trusted key file with a huge exp, a bad kid or an empty x is refused wit
     return TrustedKeyRing.load(file).then(() => "loaded", (e: unknown) => (e instanceof EdgeError ? `${e.code}: ${e.message}` : String(e)));
   };
   const base = { kty: "OKP", crv: "Ed25519", x: "N0Hk25qwzEKGt8kOF1RXdB36e0qdbfur0isd19iP9zg" };
-  const huge = await refusal({ ...base, kid: "k1", exp: "x".repeat(300_000) });
+  // Within the file's 64 KiB cap, so the key's own check is what refuses it.
+  const huge = await refusal({ ...base, kid: "k1", exp: "x".repeat(60_000) });
   expect(huge.length).toBeLessThan(400);
   expect(huge).toStartWith(`config_invalid: Cannot load trusted key from "${file}": key "k1" has exp "xxx`);
+  // Past it, the file is refused unread, naming its size and the cap.
+  const past = await refusal({ ...base, kid: "k1", exp: "x".repeat(300_000) });
+  expect(past).toBe(`config_invalid: Cannot load trusted key file "${file}": The file "${file}" is ${fs.statSync(file).size} bytes, over the cap of 65536 bytes for it; not read`);
   expect(await refusal({ ...base, kid: { toString: 1 } })).toBe(`config_invalid: Cannot load trusted key from "${file}": "kid" is {"toString":1}, expected a key id of 1 to 256 characters`);
   expect(await refusal({ ...base, x: "" })).toBe(`config_invalid: Cannot load trusted key from "${file}": key "?" is not an Ed25519 public key (kty "OKP", crv "Ed25519", "x" of 43 base64url characters)`);
   fs.rmSync(dir, { recursive: true, force: true });
