@@ -7,10 +7,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { jsonPreview } from "../util/json-bounds.ts";
-import { readTextFileBounded } from "../util/read-file-bounded.ts";
-
-/** A trusted public key (PEM or JWK) is under a KiB; a bigger file is not one. */
-const MAX_KEY_FILE_BYTES = 64 * 1024;
+import { MAX_CREDENTIAL_FILE_BYTES, readTextFileBounded } from "../util/read-file-bounded.ts";
 
 export interface TrustedKey {
   kid: string;
@@ -102,7 +99,7 @@ async function readKeyFile(file: string): Promise<TrustedKey[]> {
   const fail = (reason: string): never => {
     throw new EdgeError("config_invalid", `Cannot load trusted key file "${file}": ${reason}`);
   };
-  const text = await readTextFileBounded(file, MAX_KEY_FILE_BYTES).catch((error: unknown) => fail(errorMessage(error)));
+  const text = await readTextFileBounded(file, MAX_CREDENTIAL_FILE_BYTES).catch((error: unknown) => fail(errorMessage(error)));
   if (text.includes("-----BEGIN")) {
     if (text.includes("PRIVATE KEY")) fail("it holds a private key; trust only public keys");
     try {

@@ -8,10 +8,7 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { jsonSyntaxProblem } from "../util/json-syntax.ts";
 import { checkPrivateKeyFile } from "../secrets/runner-keys.ts";
-import { readTextFileBounded } from "../util/read-file-bounded.ts";
-
-/** A private Ed25519 JWK is about 200 bytes; a bigger file is not one. */
-const MAX_SIGNING_KEY_BYTES = 64 * 1024;
+import { MAX_CREDENTIAL_FILE_BYTES, readTextFileBounded } from "../util/read-file-bounded.ts";
 
 const KID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -77,7 +74,7 @@ export async function loadSigningKey(path: string): Promise<SigningKey> {
   let jwk: JWK;
   let text = "";
   try {
-    text = await readTextFileBounded(path, MAX_SIGNING_KEY_BYTES);
+    text = await readTextFileBounded(path, MAX_CREDENTIAL_FILE_BYTES);
     jwk = JSON.parse(text) as JWK;
   } catch (error) {
     // A parser's message quotes the text, here the private key: say only where it broke.

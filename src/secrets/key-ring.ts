@@ -11,8 +11,8 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
 import { sha256 } from "../util/sha256.ts";
 import { readRsaPrivatePem } from "./rsa-private-pem.ts";
-import { ensureRunnerKey, MAX_PEM_BYTES, readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
-import { readFileBounded } from "../util/read-file-bounded.ts";
+import { ensureRunnerKey, readPrivateKeyFile, runnerKeyFiles } from "./runner-keys.ts";
+import { MAX_CREDENTIAL_FILE_BYTES, readFileBounded } from "../util/read-file-bounded.ts";
 
 const RETAINED = /^runner-key\.([A-Za-z0-9_-]{43})\.pem$/;
 /** A ring of more keys than this is a mistake (or an attack on start-up time). */
@@ -135,7 +135,7 @@ export async function rotateRunnerKey(dir: string, options: RotateOptions = {}):
   const ring = await RunnerKeyRing.load(dir);
   const previous = ring.current;
   if (previous !== undefined) {
-    await writeFileAtomic(join(dir, `runner-key.${previous.kid}.pem`), await readFileBounded(previous.file, MAX_PEM_BYTES), { mode: 0o600, dirMode: 0o700 });
+    await writeFileAtomic(join(dir, `runner-key.${previous.kid}.pem`), await readFileBounded(previous.file, MAX_CREDENTIAL_FILE_BYTES), { mode: 0o600, dirMode: 0o700 });
   }
   await ensureRunnerKey({ outDir: dir, force: true, ...(options.modulusLength === undefined ? {} : { modulusLength: options.modulusLength }) });
   const current = (await ringKey(runnerKeyFiles(dir).privateKey, true)).kid;

@@ -6,10 +6,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { writeFileAtomic } from "../util/atomic-write.ts";
-import { readTextFileBounded } from "../util/read-file-bounded.ts";
-
-/** An RSA key of 4,096 bits is about 3.3 KiB of PEM; a bigger file is not one of ours. */
-export const MAX_PEM_BYTES = 64 * 1024;
+import { MAX_CREDENTIAL_FILE_BYTES, readTextFileBounded } from "../util/read-file-bounded.ts";
 
 /** A new RSA pair as PEM (PKCS#8, SPKI). node:crypto is imported here, not by a runner's start-up. */
 export async function generateRsaPem(modulusLength: number): Promise<{ privateKey: string; publicKey: string }> {
@@ -85,7 +82,7 @@ export async function readPrivateKeyFile(path: string): Promise<string> {
 /** A key file's PEM text; one over the cap (or unreadable) is config_invalid naming it. */
 async function readPem(path: string, what: string): Promise<string> {
   try {
-    return await readTextFileBounded(path, MAX_PEM_BYTES);
+    return await readTextFileBounded(path, MAX_CREDENTIAL_FILE_BYTES);
   } catch (error) {
     throw new EdgeError("config_invalid", `Cannot read ${what} "${path}": ${errorMessage(error)}`);
   }

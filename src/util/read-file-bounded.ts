@@ -22,6 +22,12 @@ export class FileTooLargeError extends Error {
   }
 }
 
+/**
+ * The cap for a file that holds one credential: a token, a password, a PEM key or certificate, a
+ * JWK (a few KiB at most; an RSA-4096 PEM is 3.3 KiB). A bigger file is not one.
+ */
+export const MAX_CREDENTIAL_FILE_BYTES = 64 * 1024;
+
 /** At most 64 KiB, then grows: a small file costs a small buffer, a cap costs at most cap + 1. */
 const FIRST_READ = 64 * 1024;
 

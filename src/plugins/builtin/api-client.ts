@@ -190,10 +190,7 @@ export class ApiClient {
   }
 }
 
-/**
- * What the call authenticates with, for the rate-hold key only (hashed there, never kept): the
- * Authorization or PRIVATE-TOKEN header, or a GitLab trigger form's token; "" for none.
- */
+/** The API's origin, for the rate-hold key. */
 function originOf(url: string): string {
   try {
     return new URL(url).origin;
@@ -202,6 +199,10 @@ function originOf(url: string): string {
   }
 }
 
+/**
+ * What the call authenticates with, for the rate-hold key only (hashed there, never kept): the
+ * Authorization or PRIVATE-TOKEN header, or a GitLab trigger form's token; "" for none.
+ */
 function credentialOf(call: ApiCall): string {
   for (const [name, value] of Object.entries(call.headers ?? {})) {
     if (/^(authorization|private-token)$/i.test(name)) return value;

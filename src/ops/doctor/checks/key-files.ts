@@ -9,8 +9,7 @@ import { errorMessage } from "../../../errors.ts";
 import { runnerKeyFiles } from "../../../secrets/runner-keys.ts";
 import type { DoctorCheck } from "../check.ts";
 import { secretFileProblem } from "../file-safety.ts";
-import { MAX_SECRET_FILE_BYTES } from "../../../config/secret-file.ts";
-import { readTextFileBounded } from "../../../util/read-file-bounded.ts";
+import { MAX_CREDENTIAL_FILE_BYTES, readTextFileBounded } from "../../../util/read-file-bounded.ts";
 
 export const keyFilesCheck: DoctorCheck = {
   id: "key-files",
@@ -24,7 +23,7 @@ export const keyFilesCheck: DoctorCheck = {
       if (problem !== undefined) return { status: "fail", summary: `API key file: ${problem.problem}`, fix: problem.fix };
       let key: string;
       try {
-        key = (await readTextFileBounded(config.apiKeyFile, MAX_SECRET_FILE_BYTES)).trim();
+        key = (await readTextFileBounded(config.apiKeyFile, MAX_CREDENTIAL_FILE_BYTES)).trim();
       } catch (error) {
         return { status: "fail", summary: `cannot read API key file "${config.apiKeyFile}": ${errorMessage(error)}`, fix: `write the runner's API key into "${config.apiKeyFile}"` };
       }
