@@ -36,7 +36,7 @@ export default { name: "fd2", version: "1.0.0", actions: {
 const fd2File = join(mkdtempSync(join(tmpdir(), "fd2-plugin-")), "fd2.mjs");
 writeFileSync(fd2File, FD2_PLUGIN);
 
-// Skipped, with its reason: in full-suite runs (4 of 9 clean-clone runs on 2026-12-01/02) the line's
+// Skipped, with its reason: in full-suite runs (3 of 8 clean-clone runs on 2026-12-01/02) the line's
 // end never reached the pool's log within 15 s, even with the worker closed (its EOF) and a pool
 // and process redaction of its own; it never failed in about 40 runs of this file alone or under
 // CPU load, and the cause is not found (docs/testing.md, "Known flaky"). The rule it exercises,
