@@ -3,7 +3,7 @@
 // a Runner with the real plugin pool. Used by adapter.test.ts and outbox-at-rest.test.ts.
 
 import { generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
-import { memoryLogger, type LogRecord } from "../../src/log/logger.ts";
+import { memoryLogger, type LogLevel, type LogRecord } from "../../src/log/logger.ts";
 import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { MeshstackConnection } from "../../src/controller/meshstack/meshstack-connection.ts";
 import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
@@ -12,6 +12,7 @@ import type { ImplementationType } from "../../src/controller/meshstack/run-docu
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
 import type { AtRestKeyRing } from "../../src/secrets/at-rest-ring.ts";
 import { PluginPool } from "../../src/plugins/pool.ts";
+import type { PluginResolver } from "../../src/plugins/plugin-ref.ts";
 import { jobSecretResolver } from "../../src/plugins/run-services.ts";
 import { Runner } from "../../src/runner/runner.ts";
 import { tempDir } from "../helpers/harness.ts";
@@ -74,6 +75,10 @@ export interface AdapterOptions {
   cipher?: AtRestCipher | (() => AtRestKeyRing);
   /** false: the connection alone, run until cleanUp() (it reports what the outbox holds and claims nothing). */
   runner?: boolean;
+  /** Where plugins that are not built-ins come from (a test's own plugin as a data: URL bundle). */
+  resolve?: PluginResolver;
+  /** The lowest level of the log records kept in `logs`; default error. */
+  logLevel?: LogLevel;
 }
 
 export interface Adapter {
@@ -82,17 +87,29 @@ export interface Adapter {
   connection: MeshstackConnection;
   dataDir: string;
   logs: LogRecord[];
+  /** Every outbox record as it was written, before it was sealed (JSON). */
+  outboxWrites: string[];
+}
+
+/** The outbox, also keeping each record written as its JSON before sealing: what the files hold under the seal. */
+class RecordingStore extends RunOutboxStore {
+  readonly writes: string[] = [];
+  override save(record: RunRecord): Promise<void> {
+    this.writes.push(JSON.stringify(record));
+    return super.save(record);
+  }
 }
 
 export async function startAdapter(options: AdapterOptions = {}): Promise<Adapter> {
   const fake = options.fake ?? (await startFake());
   const dataDir = options.dataDir ?? dataDirOf();
-  const { logger, records } = memoryLogger("error");
+  const { logger, records } = memoryLogger(options.logLevel ?? "error");
+  const store = new RecordingStore(dataDir, options.cipher ?? new AtRestCipher(randomBytes(32), "meshStack outbox"));
   const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "node-1", requestTimeoutMs: options.requestTimeoutMs ?? 2000 });
   const connection = new MeshstackConnection({
     client,
     runnerUuid: fake.runnerUuid,
-    store: new RunOutboxStore(dataDir, options.cipher ?? new AtRestCipher(randomBytes(32), "meshStack outbox")),
+    store,
     keys: () => [runnerKeys().privateKey],
     plugins: options.plugins ?? {},
     logger,
@@ -109,13 +126,13 @@ export async function startAdapter(options: AdapterOptions = {}): Promise<Adapte
       stop.abort();
       return running;
     });
-    return { fake, runner: undefined, connection, dataDir, logs: records };
+    return { fake, runner: undefined, connection, dataDir, logs: records, outboxWrites: store.writes };
   }
-  const pool = new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, secrets: (request) => jobSecretResolver(request.jobId, connection.secretsFor(request.jobId)) });
+  const pool = new PluginPool({ idleMs: 60_000, logger, cancelGraceMs: 200, ...(options.resolve === undefined ? {} : { resolve: options.resolve }), secrets: (request) => jobSecretResolver(request.jobId, connection.secretsFor(request.jobId)) });
   const runner = new Runner({ runnerId: fake.runnerUuid, group: "meshstack", controllerUrl: fake.url, concurrency: options.concurrency ?? 2, ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }), jobTimeoutMs: 30_000, drainTimeoutMs: 5000, connection, executor: pool, logger, flushTimeoutMs: 3000 });
   runner.start();
   cleanups.push(() => runner.interruptNow());
-  return { fake, runner, connection, dataDir, logs: records };
+  return { fake, runner, connection, dataDir, logs: records, outboxWrites: store.writes };
 }
 
 export const ended = (fake: FakeMeshstack, uuid: string) => () => (fake.run(uuid).status !== "IN_PROGRESS" ? fake.run(uuid) : undefined);

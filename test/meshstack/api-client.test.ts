@@ -3,8 +3,10 @@
 // retried after an error whose outcome is unknown, and the plan download cut off past 128 MiB.
 
 import { describe, expect, test } from "bun:test";
-import { answerDetail, MAX_PLAN_BYTES, MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
+import { answerMessage, MAX_PLAN_BYTES, MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
 import { parseRun } from "../../src/controller/meshstack/run-document.ts";
+import { quotedReason } from "../../src/controller/meshstack/refusal-reason.ts";
+import { Redactor } from "../../src/log/redact.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -136,17 +138,27 @@ describe("MeshstackClient", () => {
     expect(calls[0]?.headers.Authorization).toBe("Bearer run-token");
   });
 
-  test("a claimed run's answer over 8 MiB is refused (502) without being parsed; meshStack's reason is quoted at most 200 characters, on one line", async () => {
+  test("a claimed run's answer over 8 MiB is refused (502) without being parsed; meshStack's reason is read on one line and quoted at most 200 characters, masked", async () => {
     const huge = `{"x":"${"y".repeat(8 * 1024 * 1024)}"}`;
     const { client } = scripted([login(3600), () => new Response(huge, { status: 200 })]);
     const error = await client.claim("r").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MeshstackCallError);
     expect((error as MeshstackCallError).status).toBe(502);
     expect((error as MeshstackCallError).message).toContain(`over ${8 * 1024 * 1024} bytes`);
-    const detail = answerDetail(JSON.stringify({ message: `bad\nrequest ${"z".repeat(500)}` }));
+    const said = answerMessage(JSON.stringify({ message: `bad\nrequest ${"z".repeat(5000)}` }));
+    expect(said).toHaveLength(4096);
+    const scope = new Redactor();
+    scope.add("zzzz-not-this");
+    const detail = quotedReason(said ?? "", scope);
     expect(detail).toHaveLength(200);
-    expect(detail?.startsWith("bad request zzz")).toBe(true);
-    expect(detail?.endsWith("…")).toBe(true);
+    expect(detail.startsWith("bad request zzz")).toBe(true);
+    expect(detail.endsWith("…")).toBe(true);
+    expect(quotedReason("refused: zzzz-not-this", scope)).toBe("refused: [REDACTED]");
+    // The client's own message never quotes meshStack: only the holder of the run's scope does, masked.
+    const { client: patching } = scripted([json(400, { message: "value hunter2-secret is refused" })]);
+    const refused = (await patching.patch("https://meshstack.test/x", "t", {}).catch((e: unknown) => e)) as MeshstackCallError;
+    expect(refused.message).toBe("Cannot send the run's status: HTTP 400");
+    expect(refused.detail).toBe("value hunter2-secret is refused");
   });
 
   test("basic auth sends user:password on the API calls and never logs in; a refused login names the fix", async () => {

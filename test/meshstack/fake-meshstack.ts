@@ -2,8 +2,8 @@
 // API-key and basic login, claim (200/404/409), register source, PATCH status with runAborted,
 // plan artifacts, every header (fake-meshstack-headers.ts: 406/415) and every body
 // (fake-meshstack-bodies.ts: 400) checked on every call, token expiry, and injectable faults
-// (5xx outages, slow answers, a run gone, a registration or an output refused). It records what
-// each run received, in order, for assertions.
+// (5xx outages, slow answers, a run gone, a registration, an output or a final status refused).
+// It records what each run received, in order, for assertions.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -68,6 +68,8 @@ export interface FakeRun {
   goneStatus?: 404 | 410;
   /** Set by refuseRegistration(): the register call answers this 4xx. */
   registerRefusal?: number;
+  /** Set by refuseFinalStatus(): the next update with a final run status answers this, once. */
+  finalRefusal?: { status: number; message: (body: Record<string, unknown>) => string };
   finishedAt?: number;
   summary?: string;
   artifact?: string;
@@ -176,6 +178,15 @@ export class FakeMeshstack {
   /** The run's source registration is refused with `status` (a 4xx retrying cannot change). */
   refuseRegistration(uuid: string, status = 422): void {
     this.run(uuid).registerRefusal = status;
+  }
+
+  /**
+   * The run's next final status (an update with SUCCEEDED, FAILED or ABORTED) is refused, once,
+   * with `status` and `message` (text, or made from the refused body): as meshStack refuses one
+   * it does not take, and its message may quote what it was sent.
+   */
+  refuseFinalStatus(uuid: string, message: string | ((body: Record<string, unknown>) => string), status = 400): void {
+    this.run(uuid).finalRefusal = { status, message: typeof message === "string" ? () => message : message };
   }
 
   /** Makes every issued API token expire now (the runner must log in again on the 401). */
@@ -355,6 +366,12 @@ export class FakeMeshstack {
     if (tooLarge !== undefined) {
       this.refusals.push({ method: "PATCH", path: `${RUN_BASE}/${run.uuid}/status/source/${sourceId}`, status: 400 });
       return send(400, { message: `Output "${tooLarge}" is too large` }, "application/json");
+    }
+    const refusal = run.finalRefusal;
+    if (refusal !== undefined && (parsed.status === "SUCCEEDED" || parsed.status === "FAILED" || parsed.status === "ABORTED")) {
+      delete run.finalRefusal;
+      this.refusals.push({ method: "PATCH", path: `${RUN_BASE}/${run.uuid}/status/source/${sourceId}`, status: refusal.status });
+      return send(refusal.status, { message: refusal.message(parsed) }, "application/json");
     }
     run.updates.push({ at: preciseNow(), body: parsed });
     for (const step of (parsed.steps ?? []) as StepRecord[]) {

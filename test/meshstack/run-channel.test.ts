@@ -8,7 +8,7 @@ import { readdirSync } from "node:fs";
 import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
 import { AtRestCipher } from "../../src/secrets/at-rest.ts";
-import { RunChannel } from "../../src/controller/meshstack/run-channel.ts";
+import { REASON_LEFT_OUT, RunChannel } from "../../src/controller/meshstack/run-channel.ts";
 import { RunReport } from "../../src/controller/meshstack/final-status.ts";
 import { MeshstackRunHandle } from "../../src/controller/meshstack/run-handle.ts";
 import { redactor } from "../../src/log/redact.ts";
@@ -23,7 +23,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function line(fake: FakeMeshstack, uuid: string) {
+/** `secretsComplete`: the run's scope holds all its secrets (a run claimed by this process), so meshStack's reasons are quoted masked. */
+async function line(fake: FakeMeshstack, uuid: string, options: { secretsComplete?: boolean } = {}) {
   const t = tempDir("channel-");
   cleanups.push(t.remove);
   const store = new RunOutboxStore(t.dir, new AtRestCipher(randomBytes(32), "meshStack outbox"));
@@ -34,9 +35,12 @@ async function line(fake: FakeMeshstack, uuid: string) {
   const run = fake.run(uuid);
   const base = `${fake.url}/api/meshobjects/meshbuildingblockruns/${uuid}/status/source`;
   const record: RunRecord = { uuid, runToken: run.runToken, registerUrl: base, updateUrl: `${base}/${fake.runnerUuid}`, claimedAt: Date.now(), phase: "running", workspace: "ws", implementationType: "MANUAL", nextSeq: 1, pending: [] };
-  const channel = new RunChannel(record, { client, store, logger, timers: realTimers, retryMinMs: 20, retryMaxMs: 100, recovered: () => new AbortController().signal });
+  const scope = redactor.child(`test run ${uuid}`);
+  cleanups.push(() => scope.dispose());
+  const channel = new RunChannel(record, { client, store, logger, redaction: scope, timers: realTimers, retryMinMs: 20, retryMaxMs: 100, recovered: () => new AbortController().signal });
+  if (options.secretsComplete !== false) channel.secretsComplete();
   cleanups.push(() => channel.stop());
-  return { channel, store, records };
+  return { channel, store, records, scope };
 }
 
 async function fake(): Promise<FakeMeshstack> {
@@ -105,6 +109,33 @@ describe("RunChannel", () => {
     expect(errors[0]).toContain("sending it once more without outputs, as FAILED");
     expect(errors[1]).toContain("refused the minimal final status");
     f.violations.length = 0;
+  });
+
+  test("meshStack's reason is masked before it is cut to 200 characters: a secret it echoes across the cut leaves no start of itself in the minimal status", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel, scope } = await line(f, uuid);
+    const secret = `cnry-cut-${randomBytes(12).toString("hex")}`;
+    scope.add(secret);
+    f.refuseFinalStatus(uuid, `${"m".repeat(190)} ${secret}`);
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [{ id: "manual", displayName: "Manual", status: "PENDING" }] });
+    await channel.enqueue("patch", { status: "SUCCEEDED", summary: "ok", steps: [{ id: "manual", status: "SUCCEEDED" }] }, { final: true, mainStep: "manual" });
+    expect(await channel.ended).toMatchObject({ kind: "acknowledged", minimal: true });
+    const summary = f.run(uuid).summary ?? "";
+    expect(summary).toContain(`HTTP 400: ${"m".repeat(190)} …`);
+    expect(summary).not.toContain("cnry");
+  });
+
+  test("a line whose run's secrets are not all known (resumed after a restart) quotes only the status of a refusal, never meshStack's text", async () => {
+    const f = await fake();
+    const uuid = f.addRun({ type: "MANUAL" });
+    const { channel, records } = await line(f, uuid, { secretsComplete: false });
+    f.refuseFinalStatus(uuid, "Output value hunter2-not-masked is refused");
+    await channel.enqueue("register", { source: { id: f.runnerUuid }, steps: [{ id: "manual", displayName: "Manual", status: "PENDING" }] });
+    await channel.enqueue("patch", { status: "SUCCEEDED", summary: "ok", steps: [{ id: "manual", status: "SUCCEEDED" }] }, { final: true, mainStep: "manual" });
+    expect(await channel.ended).toMatchObject({ kind: "acknowledged", minimal: true, reported: { status: "FAILED", summary: expect.stringContaining(`HTTP 400 (${REASON_LEFT_OUT})`) } });
+    expect(JSON.stringify(f.run(uuid).updates)).not.toContain("hunter2");
+    expect(JSON.stringify(records)).not.toContain("hunter2");
   });
 
   test("MeshstackRunHandle.complete() on a run meshStack refused gives the refusal as the reason, not an abort", async () => {

@@ -40,7 +40,12 @@ export class MeshstackCallError extends EdgeError {
   readonly status: number;
   /** True when the request may have reached meshStack (a timeout or a cut connection). */
   readonly outcomeUnknown: boolean;
-  /** What meshStack's answer said (its `message`), short and on one line; undefined when it said nothing readable. */
+  /**
+   * What meshStack's answer said (its `message`), on one line, at most 4,096 characters;
+   * undefined when it said nothing readable. Not masked and not in `message`: meshStack may echo
+   * a value of the run (a secret input, a sensitive output), so it is quoted only by whoever
+   * holds the run's redaction scope (run-channel.ts), masked and then cut to 200 characters.
+   */
   readonly detail: string | undefined;
   constructor(message: string, status: number, options: { retryAfterMs?: number | undefined; outcomeUnknown?: boolean; detail?: string | undefined } = {}) {
     super(status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 0 ? "connection_failed" : "protocol_error", message, options.retryAfterMs === undefined ? {} : { retryAfterMs: options.retryAfterMs });
@@ -50,10 +55,16 @@ export class MeshstackCallError extends EdgeError {
   }
 }
 
-const DETAIL_MAX = 200;
+/** How much of meshStack's reason is quoted (after masking). */
+export const DETAIL_MAX = 200;
+/**
+ * How much of it is kept to be masked: a secret echoed past the first 200 characters is masked
+ * before the cut, so no start of one is left at the end of the quote.
+ */
+const DETAIL_READ_MAX = 4096;
 
-/** meshStack's reason for refusing a call: the `message` (or `error`) of a JSON answer, cut short, control characters out. */
-export function answerDetail(text: string): string | undefined {
+/** The `message` (or `error`) of a JSON answer on one line, control characters out, at most 4,096 characters (a plain cut). */
+export function answerMessage(text: string): string | undefined {
   let said: unknown;
   try {
     const body = JSON.parse(text) as { message?: unknown; error?: unknown } | null;
@@ -65,7 +76,7 @@ export function answerDetail(text: string): string | undefined {
   // deno-lint-ignore no-control-regex
   const line = said.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
   if (line === "") return undefined;
-  return line.length <= DETAIL_MAX ? line : `${line.slice(0, DETAIL_MAX - 1)}…`;
+  return line.slice(0, DETAIL_READ_MAX);
 }
 
 export type ClaimAnswer = { kind: "run"; run: unknown } | { kind: "none"; status: 404 | 409 };
@@ -176,8 +187,7 @@ export class MeshstackClient {
   async register(url: string, runToken: string, body: unknown): Promise<void> {
     const response = await this.#call("POST", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "register as the run's source");
     if (response.ok || response.status === 409) return;
-    const detail = answerDetail(response.text);
-    throw new MeshstackCallError(`Cannot register as the run's source: HTTP ${response.status}${detail === undefined ? "" : ` (${detail})`}`, response.status, { retryAfterMs: response.retryAfterMs, detail });
+    throw new MeshstackCallError(`Cannot register as the run's source: HTTP ${response.status}`, response.status, { retryAfterMs: response.retryAfterMs, detail: answerMessage(response.text) });
   }
 
   /** Sends a status update; `ended` when meshStack answered 409 (the run ended or was aborted). */
@@ -192,8 +202,7 @@ export class MeshstackClient {
       }
       return response.ok ? { kind: "ok", runAborted: aborted } : { kind: "ended", runAborted: aborted };
     }
-    const detail = answerDetail(response.text);
-    throw new MeshstackCallError(`Cannot send the run's status: HTTP ${response.status}${detail === undefined ? "" : ` (${detail})`}`, response.status, { retryAfterMs: response.retryAfterMs, detail });
+    throw new MeshstackCallError(`Cannot send the run's status: HTTP ${response.status}`, response.status, { retryAfterMs: response.retryAfterMs, detail: answerMessage(response.text) });
   }
 
   /** Downloads a predecessor DETECT run's plan (bytes, at most 128 MiB). */

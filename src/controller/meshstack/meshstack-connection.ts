@@ -9,7 +9,7 @@ import type { KeyObject } from "node:crypto";
 import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle } from "../connection.ts";
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage, serializeError } from "../../errors.ts";
-import { redactor } from "../../log/redact.ts";
+import { redactor, type RedactionScope } from "../../log/redact.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
 import { Backoff } from "../../util/backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
@@ -184,11 +184,13 @@ export class MeshstackConnection implements ControllerConnection {
     for (const listener of this.#listeners) listener(this.status());
   }
 
-  #channel(record: RunRecord): RunChannel {
+  /** The run's line to meshStack; `scope` is the run's redaction scope, disposed when the line ends. */
+  #channel(record: RunRecord, scope: RedactionScope): RunChannel {
     const channel = new RunChannel(record, {
       client: this.#o.client,
       store: this.#o.store,
       logger: this.#o.logger,
+      redaction: scope,
       timers: this.#timers,
       retryMinMs: this.#o.retryMinMs,
       retryMaxMs: this.#o.retryMaxMs,
@@ -203,6 +205,8 @@ export class MeshstackConnection implements ControllerConnection {
     void channel.ended.then((end) => {
       this.#channels.delete(record.uuid);
       this.activity.outboxEnded(record.uuid, end);
+      // Only now: a reason meshStack gives for refusing the run's last update is masked with it.
+      scope.dispose();
     });
     return channel;
   }
@@ -215,10 +219,12 @@ export class MeshstackConnection implements ControllerConnection {
       this.activity.outboxUnreadable(file, reason);
     });
     for (const record of records) {
+      // What the record holds of the run's secrets: its token, and the sensitive outputs of its
+      // updates (the channel adds those when it masks). Its decrypted inputs are gone with the
+      // process, so the channel never learns that its scope is complete.
       const scope = redactor.child(`meshstack run ${record.uuid}`);
       scope.add(record.runToken);
-      const channel = this.#channel(record);
-      void channel.ended.then(() => scope.dispose());
+      const channel = this.#channel(record, scope);
       this.activity.recovered(record);
       if (record.phase === "running") {
         this.#log.warn(`Run "${record.uuid}" was running when the runner stopped; reporting it FAILED`);
@@ -237,13 +243,13 @@ export class MeshstackConnection implements ControllerConnection {
   }
 
   async #failUnrunnable(run: Pick<MeshstackRun, "uuid" | "runToken" | "links">, message: string): Promise<void> {
+    // Its inputs were never decrypted: the scope is not complete, meshStack's reasons are left out.
     const scope = redactor.child(`meshstack run ${run.uuid}`);
     scope.add(run.runToken);
     const channel = this.#channel({
       uuid: run.uuid, runToken: run.runToken, registerUrl: run.links.registerSource, updateUrl: updateUrl(run, this.#o.runnerUuid),
       claimedAt: this.#timers.now(), phase: "ending", workspace: "", implementationType: "", nextSeq: 1, pending: [],
-    });
-    void channel.ended.then(() => scope.dispose());
+    }, scope);
     const step = { id: "run", displayName: "edge-runner" };
     this.#log.error(`${message}: failing run "${run.uuid}"`);
     this.activity.finished(run.uuid, "FAILED", message);
@@ -282,8 +288,7 @@ export class MeshstackConnection implements ControllerConnection {
       nextSeq: 1,
       pending: [],
     };
-    const channel = this.#channel(record);
-    void channel.ended.then(() => scope.dispose());
+    const channel = this.#channel(record, scope);
     // On disk before anything else: a crash from here on still reports the run.
     await channel.enqueue("register", { source: { id: this.#o.runnerUuid }, steps: [{ ...mainStep, status: "PENDING" }] });
     this.activity.claimed(run);
@@ -308,6 +313,8 @@ export class MeshstackConnection implements ControllerConnection {
     } catch (error) {
       return fail(serializeError(error).message);
     }
+    // Every sensitive input and implementation secret is in the scope now.
+    channel.secretsComplete();
     this.#secrets.set(run.uuid, prepared.secrets);
     void channel.ended.then(() => this.#secrets.delete(run.uuid));
     const report = new RunReport({ runUuid: run.uuid, implementationType: type, behavior: run.behavior, async: prepared.async, mainStep, inputs: run.inputs });

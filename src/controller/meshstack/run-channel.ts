@@ -3,14 +3,18 @@
 // with `runAborted` stops everything for the run at once; nothing more is sent. A 4xx that
 // retrying cannot change ends the line: for the run itself (gone, unknown, its token or its
 // registration refused) at once; for the final status after one resend in its minimal form.
+// meshStack's reason for a refusal is quoted (log, minimal status, outbox, status page) only
+// masked with the run's redaction scope, or not at all when that scope may lack a secret of the run.
 
 import type { Logger } from "../../log/logger.ts";
+import type { RedactionScope } from "../../log/redact.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Timers } from "../../util/time.ts";
 import { Backoff } from "../../util/backoff.ts";
 import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
 import { mergeUpdates, type OutboxOp, type RunOutboxStore, type RunPhase, type RunRecord } from "./outbox.ts";
 import { minimalFinal } from "./minimal-final.ts";
+import { quotedReason, sensitiveOutputValues } from "./refusal-reason.ts";
 
 /** How a run's line to meshStack ended. */
 export type ChannelEnd =
@@ -37,10 +41,20 @@ const RUN_REFUSED: Record<number, string> = {
   410: "the run is gone from meshStack",
 };
 
+/** Said instead of meshStack's reason when the run's scope may lack one of the secrets it could echo. */
+export const REASON_LEFT_OUT = "meshStack's message left out: this runner does not hold every secret of the run to mask it with";
+
 export interface ChannelDeps {
   client: MeshstackClient;
   store: RunOutboxStore;
   logger: Logger;
+  /**
+   * The run's redaction scope (its token, the values decrypted for it, what its plugin masked),
+   * live until the line ends: meshStack's reasons are masked with it where they come in, so
+   * every place they go (a log line, the minimal final status, the outbox, the status page,
+   * the runner's own log after the scope ended) holds only the masked text.
+   */
+  redaction: RedactionScope;
   timers: Pick<Timers, "now" | "sleep">;
   retryMinMs: number;
   retryMaxMs: number;
@@ -63,6 +77,8 @@ export class RunChannel {
   readonly #ended: Promise<ChannelEnd>;
   #resolveEnd!: (end: ChannelEnd) => void;
   #drainWaiters: Array<() => void> = [];
+  /** Set by secretsComplete(): until then meshStack's reasons are left out, not quoted. */
+  #secretsComplete = false;
 
   constructor(record: RunRecord, deps: ChannelDeps) {
     this.record = record;
@@ -83,6 +99,17 @@ export class RunChannel {
 
   get pendingCount(): number {
     return this.record.pending.length;
+  }
+
+  /**
+   * The run's scope now holds every secret of the run the runner can know (its inputs and the
+   * implementation's secrets were decrypted into it): meshStack's reasons are quoted, masked.
+   * Never called for a run resumed after a restart (the decrypted values are not stored, only
+   * what the record holds) nor for one that failed before its inputs were decrypted: a reason
+   * that echoed a secret the scope lacks could not be masked, so it is left out.
+   */
+  secretsComplete(): void {
+    this.#secretsComplete = true;
   }
 
   /** Persists and starts sending whatever the record holds (used after a restart). */
@@ -175,8 +202,9 @@ export class RunChannel {
         this.#d.onCall?.(false);
         const what = op.kind === "register" ? "source registration" : op.final === true ? "final status" : "status update";
         const uuid = this.record.uuid;
+        const said = this.#said(detail, op.body);
         if (status >= 400 && status < 500 && !RETRYABLE_4XX.has(status)) {
-          const why = `HTTP ${status}${detail === undefined ? "" : `: ${detail}`}`;
+          const why = `HTTP ${status}${said}`;
           // The run itself is refused (gone, unknown, its token), or its registration is: nothing
           // about it can be reported, so its work stops here instead of being retried for ever.
           const about = RUN_REFUSED[status];
@@ -206,13 +234,26 @@ export class RunChannel {
           continue;
         }
         const wait = this.#backoff.next(error instanceof MeshstackCallError ? error.retryAfterMs : undefined);
-        this.#log.warn(`Cannot reach meshStack for run "${this.record.uuid}" (${errorMessage(error)}); retrying in ${wait} ms`);
+        this.#log.warn(`Cannot reach meshStack for run "${uuid}" (${errorMessage(error)}${said}); retrying in ${wait} ms`);
         await this.#d.timers.sleep(wait, AbortSignal.any([this.#stop.signal, this.#d.recovered()]));
       } finally {
         this.#inFlight = undefined;
       }
     }
     if (this.record.pending.length === 0) this.#wakeIdle();
+  }
+
+  /**
+   * meshStack's reason as quoted after "HTTP <status>": masked with the run's scope, which first
+   * takes the sensitive outputs of the update refused (after a restart the scope knows them only
+   * from there), then cut short; left out while the scope may lack a secret of the run.
+   */
+  #said(detail: string | undefined, body: Record<string, unknown>): string {
+    if (detail === undefined) return "";
+    if (!this.#secretsComplete) return ` (${REASON_LEFT_OUT})`;
+    const scope = this.#d.redaction;
+    for (const value of sensitiveOutputValues(body)) scope.add(value);
+    return `: ${quotedReason(detail, scope)}`;
   }
 
   async #finish(end: ChannelEnd): Promise<void> {
