@@ -2,8 +2,8 @@
 // API-key and basic login, claim (200/404/409), register source, PATCH status with runAborted,
 // plan artifacts, every header (fake-meshstack-headers.ts: 406/415) and every body
 // (fake-meshstack-bodies.ts: 400) checked on every call, token expiry, and injectable faults
-// (5xx outages, slow answers, a run gone, a registration, an output or a final status refused).
-// It records what each run received, in order, for assertions.
+// (5xx outages, slow answers, claims refused, a run gone, a registration, an output or a final
+// status refused). It records what each run received, in order, for assertions.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
@@ -124,6 +124,8 @@ export class FakeMeshstack {
   claimProbe: (() => number) | undefined;
   /** The next N claims answer 409 (meshStack's race). */
   conflictClaims = 0;
+  /** While set, every claim answers this (a 403 for an API key without the permission, a 400 with meshStack's message). */
+  claimRefusal: { status: number; message: string } | undefined;
   tokenTtlSeconds: number;
   /** What the runner's registration shows as `spec.publicKey` (a certificate); default the public key. */
   registeredPublicKey: string | undefined;
@@ -320,6 +322,10 @@ export class FakeMeshstack {
     if (url.searchParams.get("forRunnerUuid") !== this.runnerUuid) {
       record(404);
       return send(404, { message: "Unknown runner" }, "application/json");
+    }
+    if (this.claimRefusal !== undefined) {
+      record(this.claimRefusal.status);
+      return send(this.claimRefusal.status, { message: this.claimRefusal.message }, "application/json");
     }
     if (this.conflictClaims > 0) {
       this.conflictClaims--;

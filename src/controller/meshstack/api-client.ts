@@ -55,6 +55,14 @@ export class MeshstackCallError extends EdgeError {
   }
 }
 
+/** 4xx answers that a resend may change: a timeout, too early, too many requests. */
+const RETRYABLE_4XX = new Set([408, 425, 429]);
+
+/** A 4xx that sending the same request again cannot change (every 4xx but 408, 425 and 429). */
+export function isRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && !RETRYABLE_4XX.has(status);
+}
+
 /** How much of meshStack's reason is quoted (after masking). */
 export const DETAIL_MAX = 200;
 /**
@@ -178,7 +186,7 @@ export class MeshstackClient {
     }
     if (response.status === 404 || response.status === 409) return { kind: "none", status: response.status };
     if (response.status !== 200 && response.status !== 201) {
-      throw new MeshstackCallError(`Cannot claim a run from meshStack: HTTP ${response.status}${response.status === 401 || response.status === 403 ? " (check the runner's credentials and runnerId)" : ""}`, response.status, { retryAfterMs: response.retryAfterMs });
+      throw new MeshstackCallError(`Cannot claim a run from meshStack: HTTP ${response.status}${response.status === 401 || response.status === 403 ? " (check the runner's credentials and runnerId)" : ""}`, response.status, { retryAfterMs: response.retryAfterMs, detail: answerMessage(response.text) });
     }
     return { kind: "run", run: parseJson(response.text, "the claimed run") };
   }

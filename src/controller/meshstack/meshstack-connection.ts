@@ -12,7 +12,8 @@ import { errorMessage, serializeError } from "../../errors.ts";
 import { redactor, type RedactionScope } from "../../log/redact.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
 import { Backoff } from "../../util/backoff.ts";
-import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
+import { isRefusal, MeshstackCallError, type MeshstackClient } from "./api-client.ts";
+import { quotedReason } from "./refusal-reason.ts";
 import { RunReport } from "./final-status.ts";
 import { MAIN_STEP, prepareRun, type PluginChoice } from "./implementations.ts";
 import type { RunOutboxStore, RunRecord } from "./outbox.ts";
@@ -55,6 +56,8 @@ export class MeshstackConnection implements ControllerConnection {
   #wake = new AbortController();
   #recovered = new AbortController();
   #failing = false;
+  /** The cause of the claims meshStack keeps refusing (logged once), and how many it refused in a row. */
+  #claimRefusal: { cause: string; count: number } | undefined;
   /** Each running run's secrets by reference (ctx.secrets.get), dropped when its line ends. */
   readonly #secrets = new Map<string, Readonly<Record<string, string>>>();
 
@@ -119,24 +122,35 @@ export class MeshstackConnection implements ControllerConnection {
           this.activity.claimPolled(answer.kind === "run" ? "claimed" : answer.status === 409 ? "conflict" : "none");
           this.#answered();
           backoff.reset();
+          if (this.#claimRefusal !== undefined) {
+            this.#log.info(`meshStack takes this runner's claims again, after ${this.#claimRefusal.count} refused`);
+            this.#claimRefusal = undefined;
+          }
           if (answer.kind === "run") {
             await this.#take(answer.run, options.onJob);
             continue; // a claim that returned a run is followed by another at once
           }
         } catch (error) {
-          this.activity.claimFailed(errorMessage(error));
-          // The one table of controller failures decides (src/controller/failure.ts).
-          if (failureHandling(failureOf(error).code) === "unauthorized") {
-            this.#setState("unauthorized", errorMessage(error));
-            wait = backoff.ceiling();
+          // meshStack's own words (its answer's message), masked: it may quote what it was sent.
+          const cause = errorMessage(error);
+          const reason = error instanceof MeshstackCallError && error.detail !== undefined ? `${cause}: ${quotedReason(error.detail, redactor)}` : cause;
+          this.activity.claimFailed(reason);
+          // The one table of controller failures decides about 401/403 (src/controller/failure.ts).
+          const unauthorized = failureHandling(failureOf(error).code) === "unauthorized";
+          if (unauthorized || (error instanceof MeshstackCallError && isRefusal(error.status))) {
+            // Bad credentials, or a claim meshStack will not take: another in a moment gets the
+            // same answer, but a fix (in meshStack or the runner's key file) must be picked up.
+            this.#setState(unauthorized ? "unauthorized" : "backoff", reason);
+            wait = Math.max(wait, backoff.ceiling());
+            this.#claimRefused(cause, reason, wait);
           } else {
-            this.#setState("backoff", errorMessage(error));
+            this.#setState("backoff", reason);
             // Never retried at once: after an unknown outcome a retry could claim a second run.
             wait = Math.max(wait, backoff.next(failureOf(error).retryAfterMs));
+            this.#log.warn(`Cannot claim a run from meshStack: ${reason}; next try in ${wait} ms`);
           }
           this.#failing = true;
           failed = true;
-          this.#log.warn(`Cannot claim a run from meshStack: ${errorMessage(error)}; next try in ${wait} ms`);
         }
       }
       // After a failed claim (its outcome may be unknown) a freed slot does not cut the wait short.
@@ -144,6 +158,21 @@ export class MeshstackConnection implements ControllerConnection {
     }
     for (const channel of this.#channels.values()) channel.stop();
     this.#setState("closed");
+  }
+
+  /**
+   * A claim meshStack refused (401/403, or another 4xx but 408, 425, 429): an error line naming
+   * the cause when it is new, then a debug line per claim until the cause changes or a claim is
+   * taken; not an error line per poll for a runner that stays refused for hours.
+   */
+  #claimRefused(cause: string, reason: string, wait: number): void {
+    if (this.#claimRefusal?.cause === cause) {
+      this.#claimRefusal.count++;
+      this.#log.debug(`meshStack refused claim ${this.#claimRefusal.count} in a row: ${reason}; next try in ${wait} ms`);
+      return;
+    }
+    this.#claimRefusal = { cause, count: 1 };
+    this.#log.error(`meshStack refuses this runner's claims: ${reason}. No run is claimed until it takes them; the next try is in ${wait} ms, and this is logged again only when its answer changes`);
   }
 
   /** After `keys rotate --outbox`: what the outbox holds moves to the new key, so the old one can be retired. */

@@ -11,7 +11,7 @@ import type { RedactionScope } from "../../log/redact.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Timers } from "../../util/time.ts";
 import { Backoff } from "../../util/backoff.ts";
-import { MeshstackCallError, type MeshstackClient } from "./api-client.ts";
+import { isRefusal, MeshstackCallError, type MeshstackClient } from "./api-client.ts";
 import { mergeUpdates, type OutboxOp, type RunOutboxStore, type RunPhase, type RunRecord } from "./outbox.ts";
 import { minimalFinal } from "./minimal-final.ts";
 import { quotedReason, sensitiveOutputValues } from "./refusal-reason.ts";
@@ -29,9 +29,6 @@ export type ChannelEnd =
   | { kind: "already_ended" }
   /** The run is gone or unknown, its token or registration was refused, or its final status was: reporting is impossible. */
   | { kind: "refused"; reason: string };
-
-/** 4xx answers that a resend may change: a timeout, too early, too many requests. */
-const RETRYABLE_4XX = new Set([408, 425, 429]);
 
 /** Answers about the run itself, after which nothing about it can be reported. */
 const RUN_REFUSED: Record<number, string> = {
@@ -203,7 +200,7 @@ export class RunChannel {
         const what = op.kind === "register" ? "source registration" : op.final === true ? "final status" : "status update";
         const uuid = this.record.uuid;
         const said = this.#said(detail, op.body);
-        if (status >= 400 && status < 500 && !RETRYABLE_4XX.has(status)) {
+        if (isRefusal(status)) {
           const why = `HTTP ${status}${said}`;
           // The run itself is refused (gone, unknown, its token), or its registration is: nothing
           // about it can be reported, so its work stops here instead of being retried for ever.
