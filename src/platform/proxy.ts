@@ -1,0 +1,154 @@
+// Which HTTP forward proxy a URL goes through: the one rule every outbound client of the runner
+// asks (docs/operations.md, "Behind a proxy"). It reads https_proxy/HTTPS_PROXY for https: and
+// wss: URLs, http_proxy/HTTP_PROXY for http: and ws: ones, and no_proxy/NO_PROXY; the lower-case
+// form wins, as curl has it. A proxy's user:password is a credential: the route carries it for
+// the Proxy-Authorization header and shows the proxy without it everywhere else.
+
+import { BlockList, isIP } from "node:net";
+import { ConfigError } from "../config/resolve.ts";
+
+export type ProxyEnv = Readonly<Record<string, string | undefined>>;
+
+export interface ProxyRoute {
+  /** The proxy's URL as configured, credentials included: for the client only, never shown. */
+  href: string;
+  hostname: string;
+  port: number;
+  /** `http://host:port`: the proxy as messages and logs name it. */
+  shown: string;
+  /** The variable it came from (`https_proxy`, `HTTPS_PROXY`, ...), for messages. */
+  variable: string;
+  /** `Basic base64(user:password)` when the proxy URL has a user, else undefined. */
+  authorization: string | undefined;
+  /** The user:password pair and its parts, for masking them out of a message. */
+  secrets: readonly string[];
+}
+
+const BY_SCHEME: Readonly<Record<string, readonly [string, string]>> = {
+  "https:": ["https_proxy", "HTTPS_PROXY"],
+  "wss:": ["https_proxy", "HTTPS_PROXY"],
+  "http:": ["http_proxy", "HTTP_PROXY"],
+  "ws:": ["http_proxy", "HTTP_PROXY"],
+};
+
+/** A proxy URL is a host and a port, a user and password at most: longer is not one. */
+const MAX_PROXY_URL_CHARS = 2048;
+/** NO_PROXY lists are a few dozen entries; a longer value is read up to this, never whole. */
+const MAX_NO_PROXY_CHARS = 16_384;
+
+/** The route for `target`, or undefined when it goes direct (no proxy set, or NO_PROXY names it). */
+export function proxyFor(target: string | URL, env: ProxyEnv = process.env): ProxyRoute | undefined {
+  const url = typeof target === "string" ? new URL(target) : target;
+  const names = BY_SCHEME[url.protocol];
+  if (names === undefined) return undefined;
+  const variable = names.find((name) => (env[name] ?? "") !== "");
+  if (variable === undefined) return undefined;
+  if (bypassed(url, env)) return undefined;
+  return parseProxyUrl(variable, env[variable] ?? "");
+}
+
+/** Every proxy variable that is set, checked: a bad one is a config error naming the variable, before any network call. */
+export function checkProxyEnv(env: ProxyEnv = process.env): void {
+  for (const name of ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"]) {
+    const value = env[name];
+    if (value !== undefined && value !== "") parseProxyUrl(name, value);
+  }
+}
+
+/** `text` with the route's credentials masked: a runtime's error may quote the proxy URL it was given. */
+export function maskProxyCredentials(text: string, route: ProxyRoute | undefined): string {
+  if (route === undefined) return text;
+  let masked = text.split(route.href).join(route.shown);
+  for (const secret of route.secrets) if (secret !== "") masked = masked.split(secret).join("***");
+  return masked;
+}
+
+/** ` (through proxy "http://host:port" from HTTPS_PROXY)`, or "" when the URL goes direct. */
+export function viaProxy(route: ProxyRoute | undefined): string {
+  return route === undefined ? "" : ` (through proxy "${route.shown}" from ${route.variable})`;
+}
+
+function parseProxyUrl(variable: string, raw: string): ProxyRoute {
+  const value = raw.trim();
+  if (value.length > MAX_PROXY_URL_CHARS) throw new ConfigError(variable, `Cannot use ${variable}: it is ${value.length} characters (at most ${MAX_PROXY_URL_CHARS})`);
+  // curl and most clients take `host:port` as http://host:port.
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `http://${value}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new ConfigError(variable, `Cannot use ${variable}: it is not a URL (expected http://host:port)`);
+  }
+  const shown = `${url.protocol}//${url.host}`;
+  if (url.protocol !== "http:") {
+    throw new ConfigError(variable, `Cannot use ${variable} "${shown}": only an http:// forward proxy is supported (https:// tunnels through it with CONNECT)`);
+  }
+  const user = safeDecode(url.username);
+  const password = safeDecode(url.password);
+  const pair = `${user}:${password}`;
+  return {
+    href: url.href,
+    hostname: url.hostname.replace(/^\[|\]$/g, ""),
+    port: url.port === "" ? 80 : Number(url.port),
+    shown,
+    variable,
+    authorization: user === "" && password === "" ? undefined : `Basic ${Buffer.from(pair).toString("base64")}`,
+    secrets: user === "" && password === "" ? [] : [url.username + ":" + url.password, pair, password, url.password, Buffer.from(pair).toString("base64")].filter((s) => s.length >= 4),
+  };
+}
+
+function safeDecode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/**
+ * NO_PROXY as curl (7.86 on) and Go read it: comma- or space-separated entries; `*` alone means
+ * every host; `example.com`, `.example.com` and `*.example.com` match that host and every host
+ * under it; an entry with `:port` matches that port only; an IP matches that address and a CIDR
+ * (10.0.0.0/8, fd00::/8) the addresses in it. Hosts compare case-insensitively, without a
+ * trailing dot. There is no implicit entry: loopback goes through the proxy unless listed.
+ */
+function bypassed(url: URL, env: ProxyEnv): boolean {
+  const list = (env.no_proxy || env.NO_PROXY || "").slice(0, MAX_NO_PROXY_CHARS);
+  if (list.trim() === "") return false;
+  const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
+  const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" || url.protocol === "wss:" ? 443 : 80;
+  const hostIp = isIP(host);
+  for (const raw of list.split(/[\s,]+/)) {
+    let entry = raw.trim().toLowerCase();
+    if (entry === "") continue;
+    if (entry === "*") return true;
+    let entryPort: number | undefined;
+    const withPort = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(entry);
+    if (withPort !== null) {
+      entry = withPort[1] ?? entry;
+      entryPort = Number(withPort[2]);
+    }
+    entry = entry.replace(/^\[|\]$/g, "").replace(/\.$/, "");
+    if (entryPort !== undefined && entryPort !== port) continue;
+    if (hostIp !== 0) {
+      if (entry === host || inCidr(host, hostIp, entry)) return true;
+      continue;
+    }
+    const domain = entry.replace(/^\*?\./, "");
+    if (domain !== "" && (host === domain || host.endsWith(`.${domain}`))) return true;
+  }
+  return false;
+}
+
+function inCidr(address: string, family: number, entry: string): boolean {
+  const slash = entry.indexOf("/");
+  if (slash < 0) return false;
+  const network = entry.slice(0, slash);
+  const bits = Number(entry.slice(slash + 1));
+  const networkFamily = isIP(network);
+  if (networkFamily !== family || !Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) return false;
+  const list = new BlockList();
+  const type = family === 4 ? "ipv4" : "ipv6";
+  list.addSubnet(network, bits, type);
+  return list.check(address, type);
+}

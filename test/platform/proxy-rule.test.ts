@@ -1,0 +1,94 @@
+// The one rule for "which proxy for this URL" (src/platform/proxy.ts): the variables by scheme,
+// the lower-case form winning, NO_PROXY's entries, and credentials kept out of what is shown.
+
+import { describe, expect, test } from "bun:test";
+import { checkProxyEnv, maskProxyCredentials, proxyFor, viaProxy } from "../../src/platform/proxy.ts";
+import { ConfigError } from "../../src/config/resolve.ts";
+
+const P = "http://proxy.corp:3128";
+
+describe("proxyFor()", () => {
+  test("proxyFor() picks HTTPS_PROXY for https: and wss:, HTTP_PROXY for http: and ws:", () => {
+    const env = { HTTPS_PROXY: "http://tls-proxy:3128", HTTP_PROXY: "http://plain-proxy:8080" };
+    expect(proxyFor("https://ctl.example/x", env)?.shown).toBe("http://tls-proxy:3128");
+    expect(proxyFor("wss://ctl.example/x", env)?.shown).toBe("http://tls-proxy:3128");
+    expect(proxyFor("http://ctl.example/x", env)?.shown).toBe("http://plain-proxy:8080");
+    expect(proxyFor("ws://ctl.example/x", env)?.shown).toBe("http://plain-proxy:8080");
+    expect(proxyFor("https://ctl.example/x", { HTTP_PROXY: P })).toBeUndefined();
+    expect(proxyFor("https://ctl.example/x", {})).toBeUndefined();
+  });
+
+  test("proxyFor() lets the lower-case variable win, as curl does, and skips an empty one", () => {
+    expect(proxyFor("https://a.example", { https_proxy: "http://lower:1", HTTPS_PROXY: "http://upper:2" })?.variable).toBe("https_proxy");
+    expect(proxyFor("https://a.example", { https_proxy: "", HTTPS_PROXY: "http://upper:2" })?.shown).toBe("http://upper:2");
+    expect(proxyFor("http://a.example", { http_proxy: "http://lower:1", HTTP_PROXY: "http://upper:2" })?.shown).toBe("http://lower:1");
+  });
+
+  test("proxyFor() takes host:port as an http:// proxy and port 80 by default", () => {
+    expect(proxyFor("https://a.example", { HTTPS_PROXY: "proxy.corp:3128" })).toMatchObject({ hostname: "proxy.corp", port: 3128, shown: "http://proxy.corp:3128" });
+    expect(proxyFor("https://a.example", { HTTPS_PROXY: "http://proxy.corp" })?.port).toBe(80);
+  });
+
+  test("proxyFor() honours NO_PROXY: suffixes, leading dot, *., port, IPs, CIDR, IPv6 and *", () => {
+    const via = (url: string, noProxy: string) => proxyFor(url, { HTTPS_PROXY: P, HTTP_PROXY: P, NO_PROXY: noProxy }) !== undefined;
+    expect(via("https://vault.corp.example", "corp.example")).toBe(false);
+    expect(via("https://corp.example", "corp.example")).toBe(false);
+    expect(via("https://notcorp.example", "corp.example")).toBe(true);
+    expect(via("https://vault.corp.example", ".corp.example")).toBe(false);
+    expect(via("https://corp.example", ".corp.example")).toBe(false);
+    expect(via("https://vault.corp.example", "*.corp.example")).toBe(false);
+    expect(via("https://VAULT.Corp.Example.", "corp.example")).toBe(false);
+    expect(via("https://vault.corp.example:8200", "vault.corp.example:8200")).toBe(false);
+    expect(via("https://vault.corp.example", "vault.corp.example:8200")).toBe(true);
+    expect(via("https://vault.corp.example", "vault.corp.example:443")).toBe(false);
+    expect(via("https://10.1.2.3:8200", "10.1.2.3")).toBe(false);
+    expect(via("https://10.1.2.4:8200", "10.1.2.3")).toBe(true);
+    expect(via("https://10.1.2.4", "10.0.0.0/8")).toBe(false);
+    expect(via("https://11.1.2.4", "10.0.0.0/8")).toBe(true);
+    expect(via("http://[::1]:8080", "::1")).toBe(false);
+    expect(via("http://[fd00::5]:8080", "[fd00::5]:8080")).toBe(false);
+    expect(via("http://[fd12::5]", "fd00::/8")).toBe(false);
+    expect(via("https://anything.example", "*")).toBe(false);
+    expect(via("https://a.example", "b.example, a.example")).toBe(false);
+    expect(via("https://a.example", "b.example c.example")).toBe(true);
+    // No implicit entry: loopback goes through the proxy unless listed.
+    expect(via("http://127.0.0.1:8080", "")).toBe(true);
+  });
+
+  test("proxyFor() lets no_proxy win over NO_PROXY", () => {
+    expect(proxyFor("https://a.example", { HTTPS_PROXY: P, no_proxy: "b.example", NO_PROXY: "a.example" })).toBeDefined();
+    expect(proxyFor("https://a.example", { HTTPS_PROXY: P, no_proxy: "a.example", NO_PROXY: "b.example" })).toBeUndefined();
+  });
+
+  test("proxyFor() carries the credentials for Proxy-Authorization and shows the proxy without them", () => {
+    const route = proxyFor("https://a.example", { HTTPS_PROXY: "http://alice:p%40ss-w0rd@proxy.corp:3128" });
+    expect(route?.authorization).toBe(`Basic ${Buffer.from("alice:p@ss-w0rd").toString("base64")}`);
+    expect(route?.shown).toBe("http://proxy.corp:3128");
+    expect(viaProxy(route)).toBe(' (through proxy "http://proxy.corp:3128" from HTTPS_PROXY)');
+    const message = maskProxyCredentials(`failed: ${route?.href} said no to alice:p@ss-w0rd (p%40ss-w0rd)`, route);
+    expect(message).not.toContain("p@ss-w0rd");
+    expect(message).not.toContain("p%40ss-w0rd");
+    expect(message).toContain("http://proxy.corp:3128");
+  });
+});
+
+describe("checkProxyEnv()", () => {
+  test("checkProxyEnv() refuses a proxy that is not http:// or not a URL, naming the variable and not the password", () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        checkProxyEnv(env);
+        return undefined;
+      } catch (error) {
+        return error as ConfigError;
+      }
+    };
+    const socks = refusal({ HTTPS_PROXY: "socks5://bob:hunter22@proxy.corp:1080" });
+    expect(socks).toBeInstanceOf(ConfigError);
+    expect(socks?.field).toBe("HTTPS_PROXY");
+    expect(socks?.message).toContain("only an http:// forward proxy");
+    expect(socks?.message).not.toContain("hunter22");
+    expect(refusal({ http_proxy: "http://[bad" })?.field).toBe("http_proxy");
+    expect(refusal({ HTTPS_PROXY: `http://${"a".repeat(3000)}` })?.message).toContain("at most 2048");
+    expect(refusal({ HTTPS_PROXY: P, HTTP_PROXY: "", NO_PROXY: "whatever" })).toBeUndefined();
+  });
+});
