@@ -16,7 +16,8 @@ import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { VERSION } from "../version.ts";
-import { controllerClient, readCaFile } from "../platform/controller-client.ts";
+import { controllerClient, nodeProxyWarning, readCaFile } from "../platform/controller-client.ts";
+import { checkProxyEnv } from "../platform/proxy.ts";
 import { join } from "node:path";
 import { Runner } from "../runner/runner.ts";
 import { DeferredExecutor } from "../runner/deferred-executor.ts";
@@ -54,6 +55,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // meshStack (controllerKind meshstack) is loaded only when asked for.
   const meshstack = config.controllerKind === "meshstack" ? await import("../controller/meshstack/from-config.ts") : undefined;
   const { runnerId, apiKey } = meshstack === undefined ? runnerCredentials(config) : { runnerId: meshstack.meshstackSettings(config).runnerUuid, apiKey: "" };
+  // A proxy variable that is set but unusable is a config error (78) before any network call.
+  checkProxyEnv();
   const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
   const metrics = new RunnerMetrics();
   // With several controller URLs the edge connection picks the current one; every other call to
@@ -165,6 +168,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     void keys.firstAnnouncement().then(sweepNow);
   });
   if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
+  for (const url of config.controllerUrl) {
+    const warning = nodeProxyWarning(url);
+    if (warning !== undefined) logger.warn(warning, { runnerId });
+  }
   // Every config and key error was thrown above: the session request leaves now, and the status
   // server is built while it is in flight (docs/performance.md, start-up).
   started.start();

@@ -8,13 +8,15 @@ import { foldCredits } from "./credit-fold.ts";
 import { CLOSE_MESSAGE_TOO_BIG, MAX_BATCH_MESSAGES, MAX_FRAME_CHARS, messageTooBig } from "../../protocol/limits.ts";
 import { EdgeError } from "../../errors.ts";
 import { codeForClose } from "../failure.ts";
-import { publicUrl } from "../../config/url.ts";
+import { publicUrl, scrubUrls } from "../../config/url.ts";
 
 
 export function openWebSocketTransport(options: OpenTransportOptions): Promise<Transport> {
   const url = new URL(options.baseUrl.replace(/^http/, "ws") + EDGE_PATHS.websocket(options.sessionId));
   url.searchParams.set("token", options.token);
   const socket = options.client.openWebSocket(url.toString());
+  // Which proxy it went through, if any (never its credentials), said with a failure to open.
+  const via = options.client.via?.(url.toString()) ?? "";
 
   return new Promise((resolve, reject) => {
     let opened = false;
@@ -81,13 +83,13 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
     let failure: string | undefined;
     socket.onerror = (event: Event) => {
       const message = (event as { message?: string }).message ?? "WebSocket error";
-      if (!opened) reject(new EdgeError("connection_failed", `Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${message}`));
+      if (!opened) reject(new EdgeError("connection_failed", `Cannot open WebSocket to "${publicUrl(options.baseUrl)}"${via}: ${scrubUrls(message)}`));
       else failure = message.slice(0, 200);
     };
     socket.onclose = (event: CloseEvent) => {
       const why = refused ?? (event.reason || failure);
       const reason = `WebSocket closed (${event.code}${why ? `: ${why}` : ""})`;
-      if (!opened) reject(new EdgeError(codeForClose(event.code), `Cannot open WebSocket to "${publicUrl(options.baseUrl)}": ${reason}`));
+      if (!opened) reject(new EdgeError(codeForClose(event.code), `Cannot open WebSocket to "${publicUrl(options.baseUrl)}"${via}: ${reason}`));
       resolveClosed({ reason, code: codeForClose(event.code) });
     };
   });
