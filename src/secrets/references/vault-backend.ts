@@ -225,7 +225,8 @@ export class VaultBackend {
     const detail = vaultErrors(error);
     const where = `Cannot resolve secret "${ref}" from ${this.label}`;
     // The transport's own refusal (an answer too large).
-    if (error instanceof EdgeError) return new EdgeError(error.code, `${where}: ${error.message}`);
+    // A proxy that cannot open the tunnel to Vault says which proxy (never its credentials).
+    if (error instanceof EdgeError) return new EdgeError(error.code === "connection_failed" ? "secret_backend_unavailable" : error.code, `${where}: ${error.message}`, { retryable: error.retryable });
     // The token is never sent to where a redirect points (a standby node, or anyone).
     if (status !== undefined && status >= 300 && status < 400) {
       return new EdgeError("secret_backend_unavailable", `${where}: Vault answered a redirect (${status}), not followed; point vaultAddr at the active node or its load balancer`, { retryable: true });

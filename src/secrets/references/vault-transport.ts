@@ -3,17 +3,26 @@
 // follow a redirect and send X-Vault-Token to whatever host the Location names, read an answer
 // of any size into memory, and take TLS leniency from VAULT_SKIP_VERIFY. Here a redirect is
 // answered as what it is (a 3xx the backend refuses), an answer is cut off past `maxBytes`, and
-// the whole call, body included, has one deadline.
+// the whole call, body included, has one deadline. Where HTTPS_PROXY/HTTP_PROXY name a forward
+// proxy for vaultAddr (src/platform/proxy.ts), an https call goes through a CONNECT tunnel and
+// then TLS to Vault itself (vaultCaFile still decides trust); a plain-http one is sent to the
+// proxy with its absolute URL.
 
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { isIP, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { EdgeError } from "../../errors.ts";
+import { proxyFor, type ProxyEnv, type ProxyRoute } from "../../platform/proxy.ts";
+import { openProxyTunnel } from "../../platform/proxy-tunnel.ts";
 
 export interface VaultTransportOptions {
   /** PEM bundle trusted instead of the system roots (vaultCaFile). */
   caPem?: string;
   timeoutMs: number;
   maxBytes: number;
+  /** Where the proxy variables are read, at each call; process.env by default. */
+  env?: ProxyEnv;
 }
 
 /** The shape node-vault's request hook is called with (a subset of request-promise's). */
@@ -38,7 +47,7 @@ export function vaultTransport(options: VaultTransportOptions): { defaults(ignor
   return { defaults: () => send };
 }
 
-function sendOnce(request: VaultRequest, options: VaultTransportOptions): Promise<VaultAnswer> {
+async function sendOnce(request: VaultRequest, options: VaultTransportOptions): Promise<VaultAnswer> {
   const url = new URL(request.uri);
   const tls = url.protocol === "https:";
   const body = request.json !== undefined && typeof request.json === "object" ? JSON.stringify(request.json) : undefined;
@@ -48,48 +57,75 @@ function sendOnce(request: VaultRequest, options: VaultTransportOptions): Promis
     headers["content-type"] ??= "application/json";
     headers["content-length"] = String(Buffer.byteLength(body));
   }
+  const route = proxyFor(url, options.env ?? process.env);
+  const startedAt = Date.now();
+  // The tunnel is part of the call: it shares its deadline.
+  const tunnel = route !== undefined && tls ? await openProxyTunnel(route, hostOf(url), portOf(url), AbortSignal.timeout(options.timeoutMs)) : undefined;
+  const timeoutMs = Math.max(1, options.timeoutMs - (Date.now() - startedAt));
   return new Promise<VaultAnswer>((resolve, reject) => {
-    const send = tls ? httpsRequest : httpRequest;
-    const req = send(
-      url,
-      {
-        method: request.method,
-        headers,
-        // Never lenient, whatever VAULT_SKIP_VERIFY or NODE_TLS_REJECT_UNAUTHORIZED say.
-        ...(tls ? { rejectUnauthorized: true, ...(options.caPem === undefined ? {} : { ca: options.caPem }) } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let received = 0;
-        res.on("data", (chunk: Buffer) => {
-          received += chunk.byteLength;
-          if (received > options.maxBytes) {
-            req.destroy(new EdgeError("secret_corrupt", `Vault's answer is over ${options.maxBytes} bytes; refused`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on("end", () => {
-          clearTimeout(deadline);
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown;
-          try {
-            parsed = text === "" ? undefined : JSON.parse(text);
-          } catch {
-            // Not Vault's JSON (a proxy's page): nothing of it is shown.
-            parsed = undefined;
-          }
-          resolve({ statusCode: res.statusCode ?? 0, body: parsed, request: { path: url.pathname } });
-        });
-        res.on("error", fail);
-      },
-    );
+    const req = open(url, { method: request.method, headers }, { route, tunnel, caPem: options.caPem }, (res) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      res.on("data", (chunk: Buffer) => {
+        received += chunk.byteLength;
+        if (received > options.maxBytes) {
+          req.destroy(new EdgeError("secret_corrupt", `Vault's answer is over ${options.maxBytes} bytes; refused`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on("end", () => {
+        clearTimeout(deadline);
+        const text = Buffer.concat(chunks).toString("utf8");
+        let parsed: unknown;
+        try {
+          parsed = text === "" ? undefined : JSON.parse(text);
+        } catch {
+          // Not Vault's JSON (a proxy's page): nothing of it is shown.
+          parsed = undefined;
+        }
+        resolve({ statusCode: res.statusCode ?? 0, body: parsed, request: { path: url.pathname } });
+      });
+      res.on("error", fail);
+    });
     function fail(error: unknown): void {
       clearTimeout(deadline);
+      tunnel?.destroy();
       reject(error);
     }
-    const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: "ETIMEDOUT" })), options.timeoutMs);
+    const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: "ETIMEDOUT" })), timeoutMs);
     req.on("error", fail);
     req.end(body);
   });
+}
+
+interface Route {
+  route: ProxyRoute | undefined;
+  tunnel: Socket | undefined;
+  caPem: string | undefined;
+}
+
+/** The request, direct, over the tunnel (https), or to the proxy with the absolute URL (http). */
+function open(url: URL, base: RequestOptions, via: Route, onAnswer: (res: IncomingMessage) => void): ClientRequest {
+  // Never lenient, whatever VAULT_SKIP_VERIFY or NODE_TLS_REJECT_UNAUTHORIZED say.
+  const trust = { rejectUnauthorized: true, ...(via.caPem === undefined ? {} : { ca: via.caPem }) };
+  if (url.protocol === "https:") {
+    const { tunnel } = via;
+    if (tunnel === undefined) return httpsRequest(url, { ...base, ...trust }, onAnswer);
+    const host = hostOf(url);
+    const overTunnel = () => tlsConnect({ socket: tunnel, host, ...(isIP(host) === 0 ? { servername: host } : {}), ...trust });
+    return httpsRequest(url, { ...base, ...trust, agent: false, createConnection: overTunnel } as RequestOptions, onAnswer);
+  }
+  const { route } = via;
+  if (route === undefined) return httpRequest(url, base, onAnswer);
+  const headers = { ...(base.headers as Record<string, string>), host: url.host, ...(route.authorization === undefined ? {} : { "proxy-authorization": route.authorization }) };
+  return httpRequest({ ...base, host: route.hostname, port: route.port, path: url.href, headers }, onAnswer);
+}
+
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, "");
+}
+
+function portOf(url: URL): number {
+  return url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
 }

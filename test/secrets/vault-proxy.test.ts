@@ -1,0 +1,120 @@
+// Vault behind an HTTP forward proxy: the runner's own Vault transport (which node-vault's client
+// no longer does for it) goes through HTTPS_PROXY with a CONNECT tunnel and TLS to Vault with
+// vaultCaFile, through HTTP_PROXY with the absolute URL, direct where NO_PROXY says so; the proxy's
+// credentials go in Proxy-Authorization only; a proxy refusing the tunnel is named in the error.
+
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
+import { parseReference } from "../../src/secrets/references/reference.ts";
+import { startFakeVault } from "../fakes/fake-vault.ts";
+import { tempDir } from "../helpers/harness.ts";
+import { makePrivateCa } from "../helpers/private-ca.ts";
+import { startForwardProxy, type ForwardProxy, type ForwardProxyOptions } from "../helpers/forward-proxy.ts";
+
+const PASSWORD = "vault-pr0xy-Pw-9";
+const closers: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+let pki: { caPem: string; key: string; cert: string; remove: () => void };
+beforeAll(() => {
+  const tmp = tempDir("edge-runner-vault-proxy-");
+  const made = makePrivateCa(tmp.dir);
+  pki = { caPem: readFileSync(made.caFile, "utf8"), key: readFileSync(made.keyFile, "utf8"), cert: readFileSync(made.certFile, "utf8"), remove: tmp.remove };
+});
+afterAll(() => pki.remove());
+
+/** Sets process.env entries for one test (the transport reads them at each call). */
+function setEnv(values: Record<string, string>): void {
+  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, values);
+  closers.push(() => {
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+}
+
+async function proxy(options: ForwardProxyOptions = {}): Promise<ForwardProxy> {
+  const started = await startForwardProxy(options);
+  closers.push(started.close);
+  return started;
+}
+
+async function vault(tls: boolean) {
+  const fake = await startFakeVault(tls ? { tls: { key: pki.key, cert: pki.cert } } : {});
+  closers.push(fake.close);
+  fake.putKv2("kv/app", { password: "from-vault-1" });
+  const backend = new VaultBackend({ addr: fake.url, token: fake.token(["kv/"]), timeoutMs: 3000, ...(tls ? { caPem: pki.caPem } : {}) });
+  return { fake, backend, authority: new URL(fake.url).host };
+}
+
+const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected a failure");
+}
+
+describe("VaultBackend behind a forward proxy", () => {
+  test("VaultBackend reaches an https Vault through an HTTPS_PROXY tunnel, trusting vaultCaFile, with Proxy-Authorization", async () => {
+    const through = await proxy({ credentials: { user: "runner", pass: PASSWORD } });
+    const { fake, backend, authority } = await vault(true);
+    setEnv({ HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
+    expect(through.requests.length).toBeGreaterThan(0);
+    expect(through.requests.every((r) => r.method === "CONNECT" && r.target === authority)).toBe(true);
+    expect(through.requests.every((r) => r.proxyAuthorization === `Basic ${Buffer.from(`runner:${PASSWORD}`).toString("base64")}`)).toBe(true);
+    // The proxy's credentials stay with the proxy: Vault sees none.
+    expect(fake.requests.some((r) => r.headers["proxy-authorization"] !== undefined)).toBe(false);
+  });
+
+  test("VaultBackend sends a plain-http Vault call to HTTP_PROXY with its absolute URL", async () => {
+    const through = await proxy();
+    const { backend, fake } = await vault(false);
+    setEnv({ HTTP_PROXY: through.url });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
+    expect(through.requests.some((r) => r.method === "GET" && r.target.startsWith(`${fake.url}/v1/kv/data/app`))).toBe(true);
+  });
+
+  test("VaultBackend goes direct to a Vault NO_PROXY names, and through the proxy when it does not", async () => {
+    const through = await proxy();
+    const { backend } = await vault(true);
+    setEnv({ HTTPS_PROXY: through.url, NO_PROXY: "vault.example,localhost" });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
+    expect(through.requests).toEqual([]);
+    const other = await vault(true);
+    process.env.NO_PROXY = "vault.example";
+    expect(await other.backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
+    // One tunnel per call (the token's lookup, the read): each to that Vault.
+    expect(through.targets().length).toBeGreaterThan(0);
+    expect(new Set(through.targets())).toEqual(new Set([other.authority]));
+  });
+
+  test("VaultBackend: a proxy answering 407 to wrong credentials is named in the error, the password is not", async () => {
+    const through = await proxy({ credentials: { user: "runner", pass: "the-right-one" } });
+    const { backend, authority } = await vault(true);
+    setEnv({ HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` });
+    const error = await failure(backend.read(ref("vault:kv/data/app#password")));
+    expect((error as { code?: string }).code).toBe("secret_backend_unavailable");
+    expect(error.message).toContain(`Cannot open a tunnel to "${authority}" through proxy "${through.url}" (from HTTPS_PROXY)`);
+    expect(error.message).toContain("407");
+    for (const form of [PASSWORD, Buffer.from(`runner:${PASSWORD}`).toString("base64")]) expect(JSON.stringify(error) + error.message + String(error.stack)).not.toContain(form);
+  });
+
+  test("VaultBackend: a proxy refusing CONNECT with 403 is named in the error", async () => {
+    const through = await proxy({ refuseConnect: 403 });
+    const { backend } = await vault(true);
+    setEnv({ HTTPS_PROXY: through.url });
+    const error = await failure(backend.read(ref("vault:kv/data/app#password")));
+    expect((error as { code?: string }).code).toBe("secret_backend_unavailable");
+    expect(error.message).toContain(`through proxy "${through.url}" (from HTTPS_PROXY): the proxy answered 403`);
+  });
+});
