@@ -2,7 +2,6 @@
 // is only ever loaded by a dynamic import (open-store.ts), so a runner on the local backend never
 // loads the SDK. Large bodies go up as multipart uploads (multipart.ts) holding one part in memory.
 
-import { Agent } from "node:https";
 import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
@@ -13,6 +12,8 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { EdgeError, errorMessage } from "../errors.ts";
+import { proxyHttpAgent, proxyHttpsAgent } from "../platform/proxy-agent.ts";
+import type { ProxyEnv } from "../platform/proxy.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
 import type { ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
@@ -43,6 +44,8 @@ export interface S3StoreOptions {
    * a read) are bounded by their job instead: its end aborts them.
    */
   requestTimeoutMs?: number;
+  /** Where the proxy variables are read; process.env by default (tests pass their own). */
+  proxyEnv?: ProxyEnv;
 }
 
 /**
@@ -82,7 +85,15 @@ class S3ObjectStore implements ObjectStore {
     if (options.credentials !== undefined) config.credentials = options.credentials;
     this.#bounded = { requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS };
     // Not a socket idle timeout: a plugin that reads an object slowly leaves its connection idle.
-    config.requestHandler = { throwOnRequestTimeout: true, connectionTimeout: this.#bounded.requestTimeout, ...(options.caPem === undefined ? {} : { httpsAgent: new Agent({ ca: options.caPem, keepAlive: true }) }) };
+    // The agents open each connection through the forward proxy HTTPS_PROXY/HTTP_PROXY name for
+    // the endpoint's host, if any (docs/operations.md, "Behind a proxy"): the SDK reads none itself.
+    const proxy = { connectTimeoutMs: this.#bounded.requestTimeout, ...(options.proxyEnv === undefined ? {} : { env: options.proxyEnv }) };
+    config.requestHandler = {
+      throwOnRequestTimeout: true,
+      connectionTimeout: this.#bounded.requestTimeout,
+      httpsAgent: proxyHttpsAgent({ keepAlive: true, maxSockets: 50, ...(options.caPem === undefined ? {} : { ca: options.caPem }) }, proxy),
+      httpAgent: proxyHttpAgent({ keepAlive: true, maxSockets: 50 }, proxy),
+    };
     this.#client = new S3Client(config);
     if (options.credentials === undefined && options.registerSecret !== undefined) registerChainSecrets(this.#client, options.registerSecret);
   }

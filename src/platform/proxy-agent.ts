@@ -1,0 +1,63 @@
+// node:http(s) agents that open each connection through the forward proxy the rule names for
+// its host (src/platform/proxy.ts), or directly where none applies: for clients that take an
+// agent and no proxy option (the S3 SDK's request handler). Both schemes tunnel with CONNECT
+// (an agent cannot rewrite a request to the absolute-URI form). Bun and Node both wait for an
+// agent's createConnection() callback, so the tunnel may be opened asynchronously.
+
+import { Agent as HttpAgent, type AgentOptions } from "node:http";
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from "node:https";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
+import { isIP, type Socket } from "node:net";
+import { openProxyTunnel } from "./proxy-tunnel.ts";
+import { proxyFor, type ProxyEnv } from "./proxy.ts";
+
+export interface ProxyAgentOptions {
+  /** Where the proxy variables are read, at each new connection; process.env by default. */
+  env?: ProxyEnv;
+  /** A tunnel not opened within this fails the request. */
+  connectTimeoutMs: number;
+}
+
+type Done = (error: Error | null, socket?: Duplex) => void;
+interface ConnectOptions { host?: string | null; hostname?: string | null; port?: number | string | null }
+
+function targetOf(options: ConnectOptions, defaultPort: number): { host: string; port: number } {
+  const host = String(options.host ?? options.hostname ?? "localhost").replace(/^\[|\]$/g, "");
+  return { host, port: options.port === undefined || options.port === null || options.port === "" ? defaultPort : Number(options.port) };
+}
+
+function authority(host: string, port: number): string {
+  return `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+/** An https agent (with `ca`, keep-alive, ... as given) that tunnels to hosts a proxy applies to. */
+export function proxyHttpsAgent(agentOptions: HttpsAgentOptions, proxy: ProxyAgentOptions): HttpsAgent {
+  class ProxiedHttpsAgent extends HttpsAgent {
+    override createConnection(options: ConnectionOptions & ConnectOptions, done: Done): Duplex | undefined {
+      const { host, port } = targetOf(options, 443);
+      const route = proxyFor(`https://${authority(host, port)}`, proxy.env ?? process.env);
+      if (route === undefined) return super.createConnection(options, done) as Duplex | undefined;
+      openProxyTunnel(route, host, port, AbortSignal.timeout(proxy.connectTimeoutMs)).then(
+        (socket: Socket) => done(null, tlsConnect({ ...options, socket, ...(isIP(host) === 0 ? { servername: host } : {}) })),
+        (error: Error) => done(error),
+      );
+      return undefined;
+    }
+  }
+  return new ProxiedHttpsAgent(agentOptions);
+}
+
+/** An http agent that tunnels to hosts a proxy applies to (CONNECT, then plain HTTP inside). */
+export function proxyHttpAgent(agentOptions: AgentOptions, proxy: ProxyAgentOptions): HttpAgent {
+  class ProxiedHttpAgent extends HttpAgent {
+    override createConnection(options: ConnectOptions, done: Done): Duplex | undefined {
+      const { host, port } = targetOf(options, 80);
+      const route = proxyFor(`http://${authority(host, port)}`, proxy.env ?? process.env);
+      if (route === undefined) return super.createConnection(options as never, done) as Duplex | undefined;
+      openProxyTunnel(route, host, port, AbortSignal.timeout(proxy.connectTimeoutMs)).then((socket: Socket) => done(null, socket), (error: Error) => done(error));
+      return undefined;
+    }
+  }
+  return new ProxiedHttpAgent(agentOptions);
+}
