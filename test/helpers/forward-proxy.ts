@@ -18,6 +18,11 @@ export interface ForwardProxyOptions {
   credentials?: { user: string; pass: string };
   /** Answer every CONNECT with this status (403, 407, 502) instead of opening the tunnel. */
   refuseConnect?: number;
+  /**
+   * Names only the proxy resolves (name → address): a client can reach such a host through the
+   * proxy and not directly, so a test sees which way it went.
+   */
+  hosts?: Readonly<Record<string, string>>;
 }
 
 export interface ForwardProxy {
@@ -48,6 +53,8 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
       res.writeHead(400).end("absolute URI expected");
       return;
     }
+    const address = options.hosts?.[target.hostname];
+    if (address !== undefined) target.hostname = address;
     const headers = { ...req.headers };
     delete headers["proxy-authorization"];
     delete headers["proxy-connection"];
@@ -71,7 +78,8 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
       client.end(`HTTP/1.1 ${options.refuseConnect} Refused\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    const [host, port] = splitHostPort(req.url ?? "");
+    const [name, port] = splitHostPort(req.url ?? "");
+    const host = options.hosts?.[name] ?? name;
     const upstream = connect(port, host, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       if (head.length > 0) upstream.write(head);

@@ -5,14 +5,15 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
-export function makePrivateCa(dir: string): { caFile: string; certFile: string; keyFile: string } {
+/** `names`: more DNS names for the server certificate (a host only a test proxy resolves). */
+export function makePrivateCa(dir: string, names: readonly string[] = []): { caFile: string; certFile: string; keyFile: string } {
   const caFile = path.join(dir, "ca.pem");
   const caKey = path.join(dir, "ca-key.pem");
   const keyFile = path.join(dir, "key.pem");
   const certFile = path.join(dir, "cert.pem");
   const csrFile = path.join(dir, "cert.csr");
   const extFile = path.join(dir, "ext.cnf");
-  writeFileSync(extFile, "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+  writeFileSync(extFile, `subjectAltName=${["DNS:localhost", ...names.map((n) => `DNS:${n}`), "IP:127.0.0.1"].join(",")}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
   const openssl = (args: string[]) => {
     const made = spawnSync("openssl", args, { encoding: "utf8" });
     if (made.status !== 0) throw new Error(`openssl ${args[0]} failed: ${made.stderr}`);
