@@ -17,7 +17,7 @@ import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { VERSION } from "../version.ts";
 import { controllerClient, nodeProxyWarning, readCaFile } from "../platform/controller-client.ts";
-import { checkProxyEnv } from "../platform/proxy.ts";
+import { checkProxyEnv, proxySecrets } from "../platform/proxy.ts";
 import { join } from "node:path";
 import { Runner } from "../runner/runner.ts";
 import { DeferredExecutor } from "../runner/deferred-executor.ts";
@@ -55,8 +55,10 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // meshStack (controllerKind meshstack) is loaded only when asked for.
   const meshstack = config.controllerKind === "meshstack" ? await import("../controller/meshstack/from-config.ts") : undefined;
   const { runnerId, apiKey } = meshstack === undefined ? runnerCredentials(config) : { runnerId: meshstack.meshstackSettings(config).runnerUuid, apiKey: "" };
-  // A proxy variable that is set but unusable is a config error (78) before any network call.
+  // A proxy variable that is set but unusable is a config error (78) before any network call; a
+  // proxy password is a secret like any other (plugins see the variables: integrations need them).
   checkProxyEnv();
+  for (const secret of proxySecrets()) redactor.add(secret);
   const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
   const metrics = new RunnerMetrics();
   // With several controller URLs the edge connection picks the current one; every other call to

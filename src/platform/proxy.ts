@@ -55,6 +55,21 @@ export function checkProxyEnv(env: ProxyEnv = process.env): void {
   }
 }
 
+/** The credentials in every proxy variable that is set (password, user:password): for the redactor. */
+export function proxySecrets(env: ProxyEnv = process.env): string[] {
+  const found: string[] = [];
+  for (const name of ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"]) {
+    const value = env[name];
+    if (value === undefined || value === "") continue;
+    const route = parseProxyUrl(name, value);
+    if (route.authorization === undefined) continue;
+    const url = new URL(route.href);
+    const password = safeDecode(url.password);
+    found.push(password, `${safeDecode(url.username)}:${password}`);
+  }
+  return found.filter((s) => s.length > 0);
+}
+
 /** `text` with the route's credentials masked: a runtime's error may quote the proxy URL it was given. */
 export function maskProxyCredentials(text: string, route: ProxyRoute | undefined): string {
   if (route === undefined) return text;

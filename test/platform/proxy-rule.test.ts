@@ -2,7 +2,7 @@
 // the lower-case form winning, NO_PROXY's entries, and credentials kept out of what is shown.
 
 import { describe, expect, test } from "bun:test";
-import { checkProxyEnv, maskProxyCredentials, proxyFor, viaProxy } from "../../src/platform/proxy.ts";
+import { checkProxyEnv, maskProxyCredentials, proxyFor, proxySecrets, viaProxy } from "../../src/platform/proxy.ts";
 import { ConfigError } from "../../src/config/resolve.ts";
 
 const P = "http://proxy.corp:3128";
@@ -90,5 +90,13 @@ describe("checkProxyEnv()", () => {
     expect(refusal({ http_proxy: "http://[bad" })?.field).toBe("http_proxy");
     expect(refusal({ HTTPS_PROXY: `http://${"a".repeat(3000)}` })?.message).toContain("at most 2048");
     expect(refusal({ HTTPS_PROXY: P, HTTP_PROXY: "", NO_PROXY: "whatever" })).toBeUndefined();
+  });
+});
+
+describe("proxySecrets()", () => {
+  test("proxySecrets() lists the password and user:password of every proxy variable, decoded", () => {
+    expect(proxySecrets({ HTTPS_PROXY: "http://alice:p%40ss-w0rd@proxy:3128", http_proxy: "http://proxy:8080", HTTP_PROXY: "http://bob:hunter22@p2:1" }))
+      .toEqual(["p@ss-w0rd", "alice:p@ss-w0rd", "hunter22", "bob:hunter22"]);
+    expect(proxySecrets({})).toEqual([]);
   });
 });
