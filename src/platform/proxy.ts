@@ -4,8 +4,8 @@
 // form wins, as curl has it. A proxy's user:password is a credential: the route carries it for
 // the Proxy-Authorization header and shows the proxy without it everywhere else.
 
-import { BlockList, isIP } from "node:net";
 import { ConfigError } from "../config/resolve.ts";
+import { isIpLiteral } from "./host-guard.ts";
 
 export type ProxyEnv = Readonly<Record<string, string | undefined>>;
 
@@ -132,7 +132,7 @@ function bypassed(url: URL, env: ProxyEnv): boolean {
   if (list.trim() === "") return false;
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
   const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" || url.protocol === "wss:" ? 443 : 80;
-  const hostIp = isIP(host);
+  const hostIp = ipFamily(host);
   for (const raw of list.split(/[\s,]+/)) {
     let entry = raw.trim().toLowerCase();
     if (entry === "") continue;
@@ -155,15 +155,35 @@ function bypassed(url: URL, env: ProxyEnv): boolean {
   return false;
 }
 
+/** 4, 6, or 0 for a name. Not node:net: it is not loaded at start (docs/performance.md). */
+function ipFamily(name: string): 0 | 4 | 6 {
+  if (!isIpLiteral(name)) return 0;
+  return name.includes(":") ? 6 : 4;
+}
+
 function inCidr(address: string, family: number, entry: string): boolean {
   const slash = entry.indexOf("/");
   if (slash < 0) return false;
   const network = entry.slice(0, slash);
   const bits = Number(entry.slice(slash + 1));
-  const networkFamily = isIP(network);
-  if (networkFamily !== family || !Number.isInteger(bits) || bits < 0 || bits > (family === 4 ? 32 : 128)) return false;
-  const list = new BlockList();
-  const type = family === 4 ? "ipv4" : "ipv6";
-  list.addSubnet(network, bits, type);
-  return list.check(address, type);
+  const width = family === 4 ? 32 : 128;
+  if (ipFamily(network) !== family || !Number.isInteger(bits) || bits < 0 || bits > width) return false;
+  const toBits = family === 4 ? ipv4Bits : ipv6Bits;
+  const shift = BigInt(width - bits);
+  return toBits(address) >> shift === toBits(network) >> shift;
+}
+
+function ipv4Bits(address: string): bigint {
+  return address.split(".").reduce((sum, octet) => (sum << 8n) + BigInt(Number(octet)), 0n);
+}
+
+/** The address as 128 bits: the URL parser's canonical form (hex groups, one `::`), expanded. */
+function ipv6Bits(address: string): bigint {
+  const canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const [head = "", tail] = canonical.split("::");
+  const groupsOf = (part: string) => (part === "" ? [] : part.split(":"));
+  const front = groupsOf(head);
+  const back = tail === undefined ? [] : groupsOf(tail);
+  const groups = [...front, ...Array<string>(8 - front.length - back.length).fill("0"), ...back];
+  return groups.reduce((sum, group) => (sum << 16n) + BigInt(Number.parseInt(group, 16)), 0n);
 }

@@ -48,6 +48,17 @@ describe("proxyFor()", () => {
     expect(via("http://[::1]:8080", "::1")).toBe(false);
     expect(via("http://[fd00::5]:8080", "[fd00::5]:8080")).toBe(false);
     expect(via("http://[fd12::5]", "fd00::/8")).toBe(false);
+    expect(via("https://10.255.255.255", "10.0.0.0/8")).toBe(false);
+    expect(via("https://192.168.1.77", "192.168.1.64/26")).toBe(false);
+    expect(via("https://192.168.1.128", "192.168.1.64/26")).toBe(true);
+    expect(via("https://1.2.3.4", "0.0.0.0/0")).toBe(false);
+    expect(via("https://1.2.3.4", "1.2.3.4/32")).toBe(false);
+    expect(via("https://1.2.3.5", "1.2.3.4/32")).toBe(true);
+    expect(via("https://1.2.3.5", "1.2.3.4/33")).toBe(true);
+    expect(via("http://[2001:db8:0:1::7]", "2001:db8::/32")).toBe(false);
+    expect(via("http://[2001:db9::7]", "2001:db8::/32")).toBe(true);
+    expect(via("http://[::ffff:10.0.0.1]", "::ffff:0:0/96")).toBe(false);
+    expect(via("https://10.1.2.3", "fd00::/8")).toBe(true);
     expect(via("https://anything.example", "*")).toBe(false);
     expect(via("https://a.example", "b.example, a.example")).toBe(false);
     expect(via("https://a.example", "b.example c.example")).toBe(true);
