@@ -7,6 +7,7 @@ import type { KeyObject } from "node:crypto";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { decryptMeshstackBytes, decryptMeshstackInput, MESHSTACK_DECRYPTED_TYPES } from "../../secrets/meshstack-decrypt.ts";
 import type { ImplementationType, MeshstackRun } from "./run-document.ts";
+import { SensitiveParts } from "./sensitive-parts.ts";
 
 export interface PluginChoice {
   plugin: string;
@@ -73,13 +74,24 @@ function decryptWithRing(keys: readonly KeyObject[], decrypt: (key: KeyObject) =
   );
 }
 
-/** Every sensitive input decrypted (STRING, CODE, FILE; any other string value as text). */
+/**
+ * Every sensitive input decrypted (STRING, CODE, FILE; any other string value as text), and
+ * registered: the plaintext whole, and the parts of a value that is not one text (a LIST or
+ * object sent in clear, a number, decrypted JSON) one by one (sensitive-parts.ts).
+ */
 export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[], register: (secret: string) => void): Record<string, unknown> {
   // Keyed by meshStack's input keys: without a prototype, an input named "__proto__" is an input
   // like any other (on a plain object it replaced the object's prototype and was lost).
   const values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  const parts = new SensitiveParts(register);
   for (const input of run.inputs) {
-    if (!input.isSensitive || typeof input.value !== "string") {
+    if (!input.isSensitive) {
+      values[input.key] = input.value;
+      continue;
+    }
+    if (typeof input.value !== "string") {
+      // Sent in clear (meshStack encrypts text values only): the plugin gets it as it is.
+      parts.inClear(input.key, input.value);
       values[input.key] = input.value;
       continue;
     }
@@ -88,6 +100,7 @@ export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[], reg
       ? decryptWithRing(keys, (k) => decryptMeshstackInput(k, { key: input.key, type: input.type, value }), input.key)
       : decryptWithRing(keys, (k) => decryptMeshstackBytes(k, value, input.key).toString("utf8"), input.key);
     register(plain);
+    parts.decrypted(input.key, plain);
     values[input.key] = plain;
   }
   return values;

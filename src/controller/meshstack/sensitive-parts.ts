@@ -1,0 +1,111 @@
+// A sensitive input whose value is not one piece of text still holds secrets a plugin may print
+// one by one: a LIST or object meshStack sent in clear, a number, or decrypted text that is JSON
+// (a plugin may parse it and log an element, or a tool print one field of it). Masking only the
+// whole value would miss those parts, so every string and number in it is registered with the
+// run's redaction scope, and the value's compact JSON text (what a plugin that stringifies it
+// prints, object keys included). Bounded like what a plugin may mask in one attempt
+// (src/plugins/mask-limits.ts): a value past the bounds fails the run before its plugin starts,
+// naming the input, because handing a plugin a secret the runner cannot mask is the leak this
+// file exists to close.
+
+import { EdgeError } from "../../errors.ts";
+import { MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS, type MaskCount } from "../../plugins/mask-limits.ts";
+import { MIN_SECRET_CHARS } from "../../secrets/redaction/secret-forms.ts";
+import { STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
+
+/** As deep as a run's input value may nest at all (run-document.ts) and redaction walks (64). */
+export const MAX_PARTS_DEPTH = STORED_JSON_BOUNDS.maxDepth;
+/** Decrypted text longer than this is not parsed as JSON for its parts: it fails the run when it looks like JSON. */
+export const MAX_PARSED_CHARS = STORED_JSON_BOUNDS.maxBytes;
+
+/** The parts of one run's sensitive values, registered as they are found, counted against one budget. */
+export class SensitiveParts {
+  readonly #register: (secret: string) => void;
+  readonly #sofar: MaskCount = { count: 0, chars: 0 };
+
+  constructor(register: (secret: string) => void) {
+    this.#register = register;
+  }
+
+  /** How many parts the run's values registered so far, and their characters. */
+  get registered(): Readonly<MaskCount> {
+    return { ...this.#sofar };
+  }
+
+  /**
+   * A sensitive input's value as meshStack sent it in clear (not a string: a string value is
+   * decrypted, and its plaintext goes to `decrypted()`). Booleans and null are not registered:
+   * "true" masked everywhere would say nothing and hide every other "true" in the run's log.
+   */
+  inClear(key: string, value: unknown): void {
+    if (value === null || typeof value === "boolean" || value === undefined) return;
+    this.#walk(key, value);
+  }
+
+  /**
+   * A decrypted plaintext (already registered whole by the caller): when it is a JSON array or
+   * object, its parts too. Other text (a password, a data: URL, HCL) is one value and is done.
+   */
+  decrypted(key: string, plain: string): void {
+    const start = plain.trimStart()[0];
+    if (start !== "[" && start !== "{") return;
+    if (plain.length > MAX_PARSED_CHARS) throw refused(key, `its decrypted value starts like JSON and is ${plain.length} characters, more than the ${MAX_PARSED_CHARS} the runner reads for its parts`);
+    if (jsonNestsDeeperThan(plain, MAX_PARTS_DEPTH)) throw refused(key, `its decrypted value is JSON nested deeper than ${MAX_PARTS_DEPTH} levels`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(plain);
+    } catch {
+      return; // Not JSON after all (HCL, a shell snippet): it is masked whole, as every decrypted value.
+    }
+    this.#walk(key, parsed);
+  }
+
+  #walk(key: string, value: unknown): void {
+    if (typeof value === "object" && value !== null) this.#take(key, JSON.stringify(value), "its JSON text");
+    // An explicit stack: a value is at most MAX_PARTS_DEPTH deep, but a wide one must not recurse per element.
+    const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: key, depth: 0 }];
+    while (stack.length > 0) {
+      const { value: v, path, depth } = stack.pop() as { value: unknown; path: string; depth: number };
+      if (typeof v === "string") this.#take(key, v, `the string at "${path}"`);
+      else if (typeof v === "number" || typeof v === "bigint") this.#take(key, String(v), `the number at "${path}"`);
+      else if (v !== null && typeof v === "object") {
+        if (depth >= MAX_PARTS_DEPTH) throw refused(key, `its value nests deeper than ${MAX_PARTS_DEPTH} levels`);
+        if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: `${path}[${i}]`, depth: depth + 1 });
+        else for (const [k, item] of Object.entries(v)) stack.push({ value: item, path: `${path}.${k.slice(0, 64)}`, depth: depth + 1 });
+      }
+    }
+  }
+
+  #take(key: string, part: string, what: string): void {
+    // The scope ignores shorter values (they would hit ordinary text everywhere): they cost nothing.
+    if (part.length < MIN_SECRET_CHARS) return;
+    if (part.length > MAX_MASK_CHARS) throw refused(key, `${what} is ${part.length} characters, more than the ${MAX_MASK_CHARS} the runner masks as one value`);
+    if (this.#sofar.count >= MAX_MASKS || this.#sofar.chars + part.length > MAX_MASKED_CHARS) {
+      throw refused(key, `the run's sensitive values that are not plain text hold more than ${MAX_MASKS} parts or ${MAX_MASKED_CHARS} characters to mask, more than the runner masks for one run`);
+    }
+    this.#sofar.count++;
+    this.#sofar.chars += part.length;
+    this.#register(part);
+  }
+}
+
+function refused(key: string, why: string): EdgeError {
+  return new EdgeError("input_invalid", `Cannot take sensitive meshStack input "${key.slice(0, 256)}": ${why}; the runner could not mask each of its parts, so the run is not started`);
+}
+
+/** Whether JSON text nests arrays and objects deeper than `max`, found by a scan that skips strings (before JSON.parse, which a deep text can overflow). */
+function jsonNestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
