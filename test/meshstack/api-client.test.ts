@@ -161,6 +161,30 @@ describe("MeshstackClient", () => {
     expect(refused.detail).toBe("value hunter2-secret is refused");
   });
 
+  test("login() registers the access token and a refresh token with the redactor, and keeps those of the last two logins only", async () => {
+    const scope = new Redactor({ name: "login tokens test" });
+    const answers = [1, 2, 3].map((n) => json(200, { access_token: `access-${n}-secret`, refresh_token: `refresh-${n}-secret`, expires_in: 300 }));
+    const calls: string[] = [];
+    const client = new MeshstackClient({
+      baseUrl: "https://meshstack.test", auth: { kind: "apiKey", clientId: "cid", clientSecret: "cs" }, runnerName: "edge-runner", runnerVersion: "1", nodeId: "n", redaction: scope,
+      fetch: (async (url: string) => {
+        calls.push(String(url));
+        return (answers.shift() as () => Response)();
+      }) as typeof fetch,
+    });
+    const echo = (n: number) => `answer quoting Bearer access-${n}-secret and refresh-${n}-secret`;
+    await client.login();
+    expect(scope.text(echo(1))).toBe("answer quoting Bearer [REDACTED] and [REDACTED]");
+    await client.login();
+    expect(scope.text(`${echo(1)} ${echo(2)}`)).not.toContain("-secret");
+    await client.login();
+    // The first login's tokens are dropped (bounded), the last two logins' kept.
+    expect(scope.text(echo(1))).toBe(echo(1));
+    expect(scope.text(`${echo(2)} ${echo(3)}`)).not.toContain("-secret");
+    expect(scope.count).toBe(4);
+    expect(calls).toHaveLength(3);
+  });
+
   test("basic auth sends user:password on the API calls and never logs in; a refused login names the fix", async () => {
     const basic = scripted([json(404, {})], { kind: "basic", username: "svc", password: "pw" });
     await basic.client.claim("r");

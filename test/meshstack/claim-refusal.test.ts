@@ -8,7 +8,7 @@ import { afterEach, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { redactor } from "../../src/log/redact.ts";
 import { eventually } from "../helpers/harness.ts";
-import { cleanUp, ended, runnerKeys, startAdapter } from "./adapter-bed.ts";
+import { cleanUp, ended, runnerKeys, startAdapter, startFake } from "./adapter-bed.ts";
 
 beforeAll(() => void runnerKeys());
 afterEach(cleanUp);
@@ -59,4 +59,22 @@ test("MeshstackConnection: a claim refused with 400 logs meshStack's message onc
   } finally {
     scope.dispose();
   }
+}, 30_000);
+
+test("MeshstackConnection: meshStack's login token (and its refresh token) echoed in a refused claim's error body is masked in the runner's log and on the status page", async () => {
+  const fake = await startFake();
+  fake.refreshTokens = true;
+  const s = await startAdapter({ fake, pollIntervalMs: 20, logLevel: "debug" });
+  s.fake.claimRefusal = { status: 403, message: (token) => `Token ${token} (refresh ${s.fake.issuedTokens.at(-1) ?? ""}) may not claim runs of this runner` };
+  await eventually(() => (s.fake.claims.filter((c) => c.status === 403).length >= 2 ? true : undefined), 10_000, "refused claims");
+  const refusedLines = s.logs.filter((r) => r.msg.includes("HTTP 403") && r.level !== "debug");
+  expect(refusedLines.map((r) => r.level)).toEqual(["error"]);
+  expect(refusedLines[0]?.msg).toContain("Token [REDACTED] (refresh [REDACTED]) may not claim runs");
+  expect(s.fake.issuedTokens).toHaveLength(2);
+  for (const token of s.fake.issuedTokens) {
+    expect(JSON.stringify(s.logs)).not.toContain(token);
+    expect(JSON.stringify(s.connection.details())).not.toContain(token);
+    expect(JSON.stringify(s.connection.status())).not.toContain(token);
+  }
+  s.fake.claimRefusal = undefined;
 }, 30_000);

@@ -81,6 +81,8 @@ export interface ClaimRecord {
   status: number;
   /** Runs claimed and not yet ended when this claim arrived. */
   openRuns: number;
+  /** Logins the fake had answered when this claim arrived (a claim after a fresh login has a higher count). */
+  logins: number;
   /** What `claimProbe` said when the claim arrived (in-process tests: the runner's running count). */
   probe?: number;
 }
@@ -124,8 +126,15 @@ export class FakeMeshstack {
   claimProbe: (() => number) | undefined;
   /** The next N claims answer 409 (meshStack's race). */
   conflictClaims = 0;
-  /** While set, every claim answers this (a 403 for an API key without the permission, a 400 with meshStack's message). */
-  claimRefusal: { status: number; message: string } | undefined;
+  /**
+   * While set, every claim answers this (a 403 for an API key without the permission, a 400 with
+   * meshStack's message); a message made from the claim's API token echoes it, as an error body may.
+   */
+  claimRefusal: { status: number; message: string | ((apiToken: string) => string) } | undefined;
+  /** While set, login answers carry a `refresh_token` too (not in the protocol doc; some OAuth servers add one). */
+  refreshTokens = false;
+  /** Every API token (and refresh token) the fake issued, in order. */
+  readonly issuedTokens: string[] = [];
   tokenTtlSeconds: number;
   /** What the runner's registration shows as `spec.publicKey` (a certificate); default the public key. */
   registeredPublicKey: string | undefined;
@@ -297,7 +306,10 @@ export class FakeMeshstack {
     this.logins++;
     const token = `api-${randomUUID()}`;
     this.#tokens.set(token, Date.now() + this.tokenTtlSeconds * 1000);
-    send(200, { access_token: token, token_type: "bearer", expires_in: this.tokenTtlSeconds }, "application/json");
+    this.issuedTokens.push(token);
+    const refresh = this.refreshTokens ? `refresh-${randomUUID()}` : undefined;
+    if (refresh !== undefined) this.issuedTokens.push(refresh);
+    send(200, { access_token: token, token_type: "bearer", expires_in: this.tokenTtlSeconds, ...(refresh === undefined ? {} : { refresh_token: refresh }) }, "application/json");
   }
 
   #apiAuthorized(req: IncomingMessage): boolean {
@@ -314,7 +326,7 @@ export class FakeMeshstack {
 
   async #claim(req: IncomingMessage, url: URL, send: (s: number, p?: unknown, t?: string) => void): Promise<void> {
     const probe = this.claimProbe?.();
-    const record = (status: number) => this.claims.push({ at: preciseNow(), status, openRuns: this.openRuns(), ...(probe === undefined ? {} : { probe }) });
+    const record = (status: number) => this.claims.push({ at: preciseNow(), status, openRuns: this.openRuns(), logins: this.logins, ...(probe === undefined ? {} : { probe }) });
     if (!this.#apiAuthorized(req)) {
       record(401);
       return send(401, { message: "Unauthorized" }, "application/json");
@@ -325,7 +337,8 @@ export class FakeMeshstack {
     }
     if (this.claimRefusal !== undefined) {
       record(this.claimRefusal.status);
-      return send(this.claimRefusal.status, { message: this.claimRefusal.message }, "application/json");
+      const { status, message } = this.claimRefusal;
+      return send(status, { message: typeof message === "string" ? message : message((req.headers.authorization ?? "").replace(/^Bearer /, "")) }, "application/json");
     }
     if (this.conflictClaims > 0) {
       this.conflictClaims--;

@@ -7,6 +7,7 @@ import { EdgeError, errorMessage } from "../../errors.ts";
 import { publicUrl } from "../../config/url.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { parseRetryAfter } from "../../util/backoff.ts";
+import { redactor } from "../../log/redact.ts";
 
 export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
 /** meshcloud's run controller reads and updates its registration with this type. */
@@ -33,7 +34,24 @@ export interface MeshstackClientOptions {
   requestTimeoutMs?: number;
   fetch?: typeof fetch;
   now?: () => number;
+  /**
+   * Where the login's tokens are registered as secrets: the process-wide redactor (the runner's
+   * log, /status), unless a test passes its own scope.
+   */
+  redaction?: Pick<RedactionTarget, "add" | "remove">;
 }
+
+interface RedactionTarget {
+  add(value: string): void;
+  remove(value: string): void;
+}
+
+/**
+ * Logins whose tokens stay registered: the current one and the one before (a late answer or an
+ * error about a call made with it may still echo it); older ones are dropped, so a runner that
+ * logs in every hour for months does not grow its process matcher with each.
+ */
+const LOGINS_MASKED = 2;
 
 /** A failed call: `status` is the HTTP status (0 when no answer came), `retryAfterMs` from the server. */
 export class MeshstackCallError extends EdgeError {
@@ -96,6 +114,9 @@ export class MeshstackClient {
   readonly #now: () => number;
   #token: { value: string; until: number } | undefined;
   #login: Promise<string> | undefined;
+  readonly #redaction: Pick<RedactionTarget, "add" | "remove">;
+  /** The tokens of the last LOGINS_MASKED logins (access and refresh), oldest first. */
+  readonly #maskedLogins: string[][] = [];
   /** Epoch ms of the last failed login and its message, for the status page. */
   lastLoginError: { at: number; message: string } | undefined;
   logins = 0;
@@ -104,6 +125,7 @@ export class MeshstackClient {
     this.#o = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
     this.#fetch = options.fetch ?? fetch;
     this.#now = options.now ?? Date.now;
+    this.#redaction = options.redaction ?? redactor;
   }
 
   get baseUrl(): string {
@@ -149,6 +171,9 @@ export class MeshstackClient {
       const token = body.access_token;
       const expiresIn = body.expires_in;
       if (typeof token !== "string" || token === "" || token.length > 16_384) throw new MeshstackCallError(`Cannot log in to meshStack: the answer has no usable "access_token"`, 502);
+      // Secrets from here on: any later answer, error body or debug line that echoes them is
+      // masked. A refresh token is not used, but masked all the same.
+      this.#maskLogin([token, body.refresh_token]);
       const seconds = typeof expiresIn === "number" && Number.isFinite(expiresIn) ? Math.min(Math.max(expiresIn, 0), 86_400 * 30) : 60;
       this.#token = { value: token, until: this.#now() + Math.max(LOGIN_MIN_CACHE_MS, seconds * 1000 - LOGIN_EARLY_MS) };
       this.logins++;
@@ -157,6 +182,17 @@ export class MeshstackClient {
     } catch (error) {
       this.lastLoginError = { at: this.#now(), message: errorMessage(error) };
       throw error;
+    }
+  }
+
+  /** Registers a login's tokens (the strings among `values`) and drops those of the logins before the last LOGINS_MASKED. */
+  #maskLogin(values: unknown[]): void {
+    const tokens = values.filter((v): v is string => typeof v === "string" && v !== "" && v.length <= 16_384);
+    for (const token of tokens) this.#redaction.add(token);
+    this.#maskedLogins.push(tokens);
+    while (this.#maskedLogins.length > LOGINS_MASKED) {
+      const kept = new Set(this.#maskedLogins.slice(1).flat());
+      for (const old of this.#maskedLogins.shift() ?? []) if (!kept.has(old)) this.#redaction.remove(old);
     }
   }
 
