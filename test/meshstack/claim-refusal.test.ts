@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { redactor } from "../../src/log/redact.ts";
 import { eventually } from "../helpers/harness.ts";
 import { cleanUp, ended, runnerKeys, startAdapter, startFake } from "./adapter-bed.ts";
+import type { ClaimRecord } from "./fake-meshstack.ts";
 
 beforeAll(() => void runnerKeys());
 afterEach(cleanUp);
@@ -77,4 +78,48 @@ test("MeshstackConnection: meshStack's login token (and its refresh token) echoe
     expect(JSON.stringify(s.connection.status())).not.toContain(token);
   }
   s.fake.claimRefusal = undefined;
+}, 30_000);
+
+test("MeshstackConnection: a claim refused with 401 (the login token expired) logs in once more and claims again at once, without an error line", async () => {
+  // Polls 800-1,200 ms apart: a claim sooner than that after the 401 is the client's own second try.
+  const s = await startAdapter({ pollIntervalMs: 1000, logLevel: "debug" });
+  await eventually(() => (s.fake.claims.length >= 1 ? true : undefined), 10_000, "first claim");
+  s.fake.expireTokens();
+  const uuid = s.fake.addRun({ type: "MANUAL" });
+  expect((await eventually(ended(s.fake, uuid), 10_000, "run ended")).status).toBe("SUCCEEDED");
+  const refused = s.fake.claims.findIndex((c) => c.status === 401);
+  expect(refused).toBeGreaterThan(0);
+  const [first, again] = [s.fake.claims[refused], s.fake.claims[refused + 1]] as [ClaimRecord, ClaimRecord];
+  // The claim after the 401 comes with a fresh login, at once (not a poll interval later), and takes the run.
+  expect(again).toMatchObject({ status: 200, logins: first.logins + 1 });
+  expect(again.at - first.at).toBeLessThan(800);
+  expect(s.fake.logins).toBe(2);
+  expect(s.fake.claims.filter((c) => c.status === 401)).toHaveLength(1);
+  expect(s.logs.filter((r) => (r.level === "error" || r.level === "warn") && /claim/i.test(r.msg))).toEqual([]);
+  expect(s.connection.status().state).toBe("connected");
+}, 30_000);
+
+test("MeshstackConnection: a claim refused with 401 again after the fresh login is one error line, the state unauthorized and the longest backoff between tries", async () => {
+  const s = await startAdapter({ pollIntervalMs: 20, logLevel: "debug" });
+  s.fake.claimRefusal = { status: 401, message: "Unauthorized: this API key may not claim runs" };
+  await eventually(() => (s.fake.claims.filter((c) => c.status === 401).length >= 8 ? true : undefined), 10_000, "four tries refused twice");
+  s.fake.claimRefusal = undefined;
+  const refused = s.fake.claims.filter((c) => c.status === 401).slice(0, 8);
+  // Each try: a claim, a fresh login, the claim once more, both refused.
+  const tries = refused.filter((_, i) => i % 2 === 0);
+  for (let i = 0; i < refused.length; i += 2) {
+    const [first, again] = [refused[i], refused[i + 1]] as [ClaimRecord, ClaimRecord];
+    expect(again.logins).toBe(first.logins + 1);
+  }
+  for (const gap of gaps(tries, 401)) expect(gap).toBeGreaterThanOrEqual(LONGEST_MS - 5);
+  expect(s.connection.status()).toMatchObject({ state: "unauthorized", lastError: expect.stringContaining("HTTP 401 (check the runner's credentials and runnerId): Unauthorized: this API key may not claim runs") });
+  const refusedLines = s.logs.filter((r) => r.msg.includes("HTTP 401") && r.level !== "debug");
+  expect(refusedLines.map((r) => r.level)).toEqual(["error"]);
+  expect(refusedLines[0]?.msg).toContain("meshStack refuses this runner's claims: Cannot claim a run from meshStack: HTTP 401");
+
+  // Taken again: said once, and runs go on.
+  const uuid = s.fake.addRun({ type: "MANUAL" });
+  expect((await eventually(ended(s.fake, uuid), 10_000, "run ended")).status).toBe("SUCCEEDED");
+  expect(s.connection.status().state).toBe("connected");
+  expect(s.logs.filter((r) => r.msg.startsWith("meshStack takes this runner's claims again, after ")).map((r) => r.level)).toEqual(["info"]);
 }, 30_000);
