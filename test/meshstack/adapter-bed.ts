@@ -4,6 +4,7 @@
 
 import { generateKeyPairSync, randomBytes, type KeyObject } from "node:crypto";
 import { memoryLogger, type LogLevel, type LogRecord } from "../../src/log/logger.ts";
+import { redactor } from "../../src/log/redact.ts";
 import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
 import { MeshstackConnection } from "../../src/controller/meshstack/meshstack-connection.ts";
 import { RunOutboxStore, type RunRecord } from "../../src/controller/meshstack/outbox.ts";
@@ -105,7 +106,8 @@ export async function startAdapter(options: AdapterOptions = {}): Promise<Adapte
   const dataDir = options.dataDir ?? dataDirOf();
   const { logger, records } = memoryLogger(options.logLevel ?? "error");
   const store = new RecordingStore(dataDir, options.cipher ?? new AtRestCipher(randomBytes(32), "meshStack outbox"));
-  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "node-1", requestTimeoutMs: options.requestTimeoutMs ?? 2000 });
+  // The login's tokens go to the process redactor, as meshstackClient() (from-config.ts) wires them.
+  const client = new MeshstackClient({ baseUrl: fake.url, auth: { kind: "apiKey", clientId: "cid", clientSecret: "csecret" }, runnerName: "edge-runner", runnerVersion: "test", nodeId: "node-1", requestTimeoutMs: options.requestTimeoutMs ?? 2000, redaction: redactor });
   const connection = new MeshstackConnection({
     client,
     runnerUuid: fake.runnerUuid,

@@ -6,12 +6,12 @@ import { describe, expect, test } from "bun:test";
 import { answerMessage, MAX_PLAN_BYTES, MeshstackCallError, MeshstackClient, RUN_MEDIA_TYPE, type MeshstackAuth } from "../../src/controller/meshstack/api-client.ts";
 import { parseRun } from "../../src/controller/meshstack/run-document.ts";
 import { quotedReason } from "../../src/controller/meshstack/refusal-reason.ts";
-import { Redactor } from "../../src/log/redact.ts";
+import { redactor, Redactor } from "../../src/log/redact.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveConfig } from "../../src/config/resolve.ts";
-import { meshstackSettings } from "../../src/controller/meshstack/from-config.ts";
+import { meshstackClient, meshstackSettings } from "../../src/controller/meshstack/from-config.ts";
 import { EdgeError } from "../../src/errors.ts";
 
 interface Call {
@@ -185,6 +185,20 @@ describe("MeshstackClient", () => {
     expect(calls).toHaveLength(3);
   });
 
+  test("login() refuses an access_token that cannot go in a header (not visible ASCII) and registers nothing", async () => {
+    const scope = new Redactor({ name: "bad token test" });
+    for (const token of ["a\udc00bcdefg", "with space token", "x".repeat(16_385)]) {
+      const client = new MeshstackClient({
+        baseUrl: "https://meshstack.test", auth: { kind: "apiKey", clientId: "cid", clientSecret: "cs" }, runnerName: "edge-runner", runnerVersion: "1", nodeId: "n", redaction: scope,
+        fetch: (async () => json(200, { access_token: token, refresh_token: token, expires_in: 300 })()) as unknown as typeof fetch,
+      });
+      const error = (await client.login().catch((e: unknown) => e)) as MeshstackCallError;
+      expect(error).toBeInstanceOf(MeshstackCallError);
+      expect(error.message).toBe(`Cannot log in to meshStack: the answer has no usable "access_token"`);
+    }
+    expect(scope.count).toBe(0);
+  });
+
   test("basic auth sends user:password on the API calls and never logs in; a refused login names the fix", async () => {
     const basic = scripted([json(404, {})], { kind: "basic", username: "svc", password: "pw" });
     await basic.client.claim("r");
@@ -246,6 +260,23 @@ describe("meshstackSettings()", () => {
       expect(meshstackSettings(config([...both, "--meshstack-client-id", "client", "--api-key-file", join(dir, "api-key")])).auth).toEqual({ kind: "apiKey", clientId: "client", clientSecret: "client-secret" });
       expect(meshstackSettings(config(both)).auth).toEqual({ kind: "basic", username: "user", password: "user-password" });
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("meshstackClient(), the runner's client, registers the login's token with the process-wide redactor", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "meshstack-token-"));
+    const token = `eyJ-login-${crypto.randomUUID()}`;
+    try {
+      writeFileSync(join(dir, "api-key"), "client-secret-for-token-test\n", { mode: 0o600 });
+      const argv = ["--controller-kind", "meshstack", "--controller-url", "https://meshstack.example.com", "--runner-id", "0b4e6f0a-1111-4222-8333-944455556666", "--meshstack-client-id", "client", "--api-key-file", join(dir, "api-key")];
+      const config = resolveConfig({ scopes: ["runner"], argv, env: {}, readFile: (file) => readFileSync(file, "utf8") }).config;
+      const client = meshstackClient(config, meshstackSettings(config), (async () => json(200, { access_token: token, expires_in: 300 })()) as unknown as typeof fetch);
+      expect(redactor.text(`echoed ${token}`)).toBe(`echoed ${token}`);
+      await client.login();
+      expect(redactor.text(`echoed ${token}`)).toBe("echoed [REDACTED]");
+    } finally {
+      redactor.remove(token);
       rmSync(dir, { recursive: true, force: true });
     }
   });

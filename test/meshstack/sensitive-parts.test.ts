@@ -85,6 +85,14 @@ describe("decryptInputs() registers the parts of a sensitive value that is not o
     expect(() => parts.decrypted("huge", `[${" ".repeat(MAX_PARSED_CHARS)}]`)).toThrow(`"huge": its decrypted value starts like JSON and is ${MAX_PARSED_CHARS + 2} characters`);
   });
 
+  test("a part with a lone surrogate (JSON allows one) is masked around it, not a crash", () => {
+    const scope = new RedactionScope({ name: "surrogate test" });
+    const [a, b] = [canary("a"), canary("b")];
+    expect(() => decryptInputs(runWith([sensitive("odd", "LIST", [`${a}\udc00${b}`])]), [], (secret) => scope.add(secret))).not.toThrow();
+    expect(scope.text(`printed ${a}\ufffd${b}`)).toBe("printed [REDACTED]");
+    expect(scope.text(`printed ${a}\udc00${b}`)).not.toContain("cnry-");
+  });
+
   test("what it registers masks a plugin's line that prints one element", () => {
     const scope = new RedactionScope({ name: "parts test" });
     const a = canary("a");

@@ -7,7 +7,6 @@ import { EdgeError, errorMessage } from "../../errors.ts";
 import { publicUrl } from "../../config/url.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { parseRetryAfter } from "../../util/backoff.ts";
-import { redactor } from "../../log/redact.ts";
 
 export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
 /** meshcloud's run controller reads and updates its registration with this type. */
@@ -35,10 +34,11 @@ export interface MeshstackClientOptions {
   fetch?: typeof fetch;
   now?: () => number;
   /**
-   * Where the login's tokens are registered as secrets: the process-wide redactor (the runner's
-   * log, /status), unless a test passes its own scope.
+   * Where the login's tokens are registered as secrets: the runner passes the process-wide
+   * redactor (from-config.ts; the runner's log, /status). Without it they are not registered: a
+   * test's client does not fill the process's redactor with the tokens it makes up.
    */
-  redaction?: Pick<RedactionTarget, "add" | "remove">;
+  redaction?: RedactionTarget;
 }
 
 interface RedactionTarget {
@@ -114,7 +114,7 @@ export class MeshstackClient {
   readonly #now: () => number;
   #token: { value: string; until: number } | undefined;
   #login: Promise<string> | undefined;
-  readonly #redaction: Pick<RedactionTarget, "add" | "remove">;
+  readonly #redaction: RedactionTarget | undefined;
   /** The tokens of the last LOGINS_MASKED logins (access and refresh), oldest first. */
   readonly #maskedLogins: string[][] = [];
   /** Epoch ms of the last failed login and its message, for the status page. */
@@ -125,7 +125,7 @@ export class MeshstackClient {
     this.#o = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
     this.#fetch = options.fetch ?? fetch;
     this.#now = options.now ?? Date.now;
-    this.#redaction = options.redaction ?? redactor;
+    this.#redaction = options.redaction;
   }
 
   get baseUrl(): string {
@@ -170,7 +170,8 @@ export class MeshstackClient {
       const body = parseJson(response.text, "the login answer");
       const token = body.access_token;
       const expiresIn = body.expires_in;
-      if (typeof token !== "string" || token === "" || token.length > 16_384) throw new MeshstackCallError(`Cannot log in to meshStack: the answer has no usable "access_token"`, 502);
+      // A token goes in a header: visible ASCII only (OAuth's b64token is a subset of it).
+      if (!isToken(token)) throw new MeshstackCallError(`Cannot log in to meshStack: the answer has no usable "access_token"`, 502);
       // Secrets from here on: any later answer, error body or debug line that echoes them is
       // masked. A refresh token is not used, but masked all the same.
       this.#maskLogin([token, body.refresh_token]);
@@ -185,9 +186,14 @@ export class MeshstackClient {
     }
   }
 
-  /** Registers a login's tokens (the strings among `values`) and drops those of the logins before the last LOGINS_MASKED. */
+  /**
+   * Registers a login's tokens and drops those of the logins before the last LOGINS_MASKED. A
+   * refresh token that is not a token (not visible ASCII, or over 16 KiB) could be sent by no one
+   * and is not registered.
+   */
   #maskLogin(values: unknown[]): void {
-    const tokens = values.filter((v): v is string => typeof v === "string" && v !== "" && v.length <= 16_384);
+    if (this.#redaction === undefined) return;
+    const tokens = values.filter(isToken);
     for (const token of tokens) this.#redaction.add(token);
     this.#maskedLogins.push(tokens);
     while (this.#maskedLogins.length > LOGINS_MASKED) {
@@ -291,6 +297,11 @@ export class MeshstackClient {
     }
     return { status: response.status, ok: response.ok, text: new TextDecoder().decode(bytes), retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), this.#now()) };
   }
+}
+
+/** A bearer token as it can go in a header: visible ASCII, at most 16 KiB. */
+function isToken(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= 16_384 && /^[\x21-\x7e]+$/.test(value);
 }
 
 function parseJson(text: string, what: string): Record<string, unknown> {

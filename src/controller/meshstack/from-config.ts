@@ -97,6 +97,8 @@ export function meshstackClient(config: Config, settings: MeshstackSettings, fet
     runnerName: RUNNER_NAME,
     runnerVersion: VERSION,
     nodeId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    // The login's tokens are the runner's own secrets, like the client secret above.
+    redaction: redactor,
     ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
   });
 }
