@@ -272,4 +272,14 @@ describe("meshStack adapter", () => {
     expect(run.summary).toContain('implementation type "ANSIBLE_TOWER"');
     expect(s.fake.violations).toEqual([]);
   });
+
+  test("a claimed run whose token cannot go in a header (a lone surrogate) is refused naming spec.runToken, not a claim error that loses it", async () => {
+    const s = await setup({ logLevel: "warn" });
+    const uuid = s.fake.addRun({ type: "MANUAL" });
+    s.fake.run(uuid).runToken = "eyJhbGciOi\udc00JSUzI1NiJ9";
+    await eventually(() => s.logs.find((r) => r.level === "error" && r.msg.includes('"spec.runToken"')), 10_000, "the error line");
+    expect(s.logs.find((r) => r.level === "error" && r.msg.includes('"spec.runToken"'))?.msg).toContain("it cannot be reported back");
+    expect(s.logs.filter((r) => r.msg.startsWith("Cannot claim a run"))).toEqual([]);
+    expect(s.connection.status().state).toBe("connected");
+  });
 });

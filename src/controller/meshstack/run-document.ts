@@ -64,6 +64,16 @@ function str(o: Obj, key: string, field: string, max = MAX_TEXT, optional = fals
   return v;
 }
 
+/**
+ * The run token: every call about the run sends it in a header, and the run's redaction scope
+ * masks it, so it is visible ASCII (a JWT is) or the run is refused here, naming the field.
+ */
+function runTokenOf(spec: Obj): string {
+  const token = str(spec, "runToken", "spec.runToken", MAX_TOKEN);
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new RunInvalid(`"spec.runToken" must be visible ASCII (it goes in a header)`);
+  return token;
+}
+
 function link(links: Obj, name: string, optional: boolean): string | undefined {
   const l = links[name];
   if (l === undefined || l === null) {
@@ -84,7 +94,7 @@ export function parseRun(raw: unknown): MeshstackRun {
   const spec = obj(doc.spec, "spec");
   const behavior = str(spec, "behavior", "spec.behavior", 16) as Behavior;
   if (!BEHAVIORS.includes(behavior)) throw new RunInvalid(`"spec.behavior" must be one of ${BEHAVIORS.join(", ")}`);
-  const runToken = str(spec, "runToken", "spec.runToken", MAX_TOKEN);
+  const runToken = runTokenOf(spec);
   const runNumber = typeof spec.runNumber === "number" && Number.isSafeInteger(spec.runNumber) ? spec.runNumber : 0;
   const bb = obj(spec.buildingBlock, "spec.buildingBlock");
   const bbSpec = obj(bb.spec, "spec.buildingBlock.spec");
@@ -154,7 +164,7 @@ export function reportableRun(raw: unknown): Pick<MeshstackRun, "uuid" | "runTok
     const doc = obj(raw, "run");
     const uuid = str(obj(doc.metadata, "metadata"), "uuid", "metadata.uuid", 128);
     if (!/^[A-Za-z0-9._-]+$/.test(uuid)) return undefined;
-    const runToken = str(obj(doc.spec, "spec"), "runToken", "spec.runToken", MAX_TOKEN);
+    const runToken = runTokenOf(obj(doc.spec, "spec"));
     const links = obj(doc._links, "_links");
     return { uuid, runToken, links: { registerSource: link(links, "registerSource", false) as string, updateSource: link(links, "updateSource", false) as string } };
   } catch {
