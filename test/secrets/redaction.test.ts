@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { PatternMatcher } from "../../src/secrets/redaction/pattern-matcher.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
 import { secretForms } from "../../src/secrets/redaction/secret-forms.ts";
+import { toWellFormed } from "../../src/util/well-formed.ts";
 
 const SECRET = "hunter2-Sup3r/S3cret+value=";
 
@@ -84,6 +85,27 @@ describe("RedactionScope.text()", () => {
     scope.add("abc");
     expect(scope.text("abc")).toBe("abc");
   });
+});
+
+// A value from outside (a Vault or GCP answer, a controller's secret, ctx.secrets.mask) can hold
+// a lone UTF-16 surrogate: JSON's "\ud800" parses to one. encodeURIComponent throws on it, and a
+// throwing add() left the value unmasked wherever the caller went on.
+test("a secret with a lone surrogate is registered and masked as printed, in JSON and in its UTF-8 forms", () => {
+  const scope = new RedactionScope();
+  const secret = "tok-\ud800-Zq9xW7vLp";
+  expect(() => scope.add(secret)).not.toThrow();
+  expect(scope.count).toBe(1);
+  const bytes = Buffer.from(secret, "utf8");
+  for (const form of [secret, JSON.stringify({ s: secret }), bytes.toString("base64"), bytes.toString("hex"), encodeURIComponent(toWellFormed(secret))]) {
+    const out = scope.text(`before ${form} after`);
+    expect(out).toContain("[REDACTED]");
+    expect(out).not.toContain("Zq9xW7vLp");
+  }
+  // Printed through UTF-8 (a process's stdout), the surrogate comes back as U+FFFD.
+  expect(scope.text(`x ${toWellFormed(secret)} y`)).toBe("x [REDACTED] y");
+  const lowSurrogateFirst = "\udc00-Zq9xW7vLp-end";
+  expect(() => scope.add(lowSurrogateFirst)).not.toThrow();
+  expect(scope.text(`x ${lowSurrogateFirst} y`)).toBe("x [REDACTED] y");
 });
 
 describe("RedactionScope.line(), step(), error()", () => {

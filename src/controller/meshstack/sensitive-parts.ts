@@ -12,7 +12,6 @@ import { EdgeError } from "../../errors.ts";
 import { MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS, type MaskCount } from "../../plugins/mask-limits.ts";
 import { MIN_SECRET_CHARS } from "../../secrets/redaction/secret-forms.ts";
 import { STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
-import { hasLoneSurrogate, toWellFormed } from "../../util/well-formed.ts";
 
 /** As deep as a run's input value may nest at all (run-document.ts) and redaction walks (64). */
 export const MAX_PARTS_DEPTH = STORED_JSON_BOUNDS.maxDepth;
@@ -80,13 +79,6 @@ export class SensitiveParts {
   #take(key: string, part: string, what: string): void {
     // The scope ignores shorter values (they would hit ordinary text everywhere): they cost nothing.
     if (part.length < MIN_SECRET_CHARS) return;
-    if (hasLoneSurrogate(part)) {
-      // A lone surrogate (JSON allows "\ud800") has no encoded form, and the scope's encodings
-      // throw on it: masked are the whole as a UTF-8 writer prints it (U+FFFD in its place) and
-      // the text around each, which leaves at most the lone surrogate itself unmasked.
-      for (const piece of [toWellFormed(part), ...part.split(/[\uD800-\uDFFF]/u)]) this.#take(key, piece, what);
-      return;
-    }
     if (part.length > MAX_MASK_CHARS) throw refused(key, `${what} is ${part.length} characters, more than the ${MAX_MASK_CHARS} the runner masks as one value`);
     if (this.#sofar.count >= MAX_MASKS || this.#sofar.chars + part.length > MAX_MASKED_CHARS) {
       throw refused(key, `the run's sensitive values that are not plain text hold more than ${MAX_MASKS} parts or ${MAX_MASKED_CHARS} characters to mask, more than the runner masks for one run`);

@@ -8,6 +8,7 @@
 // before matching instead (decoded-view.ts): these forms are matched in the decoded text too.
 
 import { base32 } from "../../util/base32.ts";
+import { toWellFormed } from "../../util/well-formed.ts";
 
 /** Shorter values are not masked: they would hit ordinary text everywhere. */
 export const MIN_SECRET_CHARS = 4;
@@ -50,8 +51,14 @@ export function secretForms(value: string): string[] {
     add(pairs.join(":"));
     add(pairs.join(" "));
   }
-  add(encodeURIComponent(value));
-  add(encodeURIComponent(value).replace(/%20/g, "+"));
+  // encodeURIComponent throws on a lone surrogate (JSON's "\ud800" parses to one); an encoder that
+  // does not throw writes U+FFFD's bytes for it, as the UTF-8 forms above have them.
+  const wellFormed = toWellFormed(value);
+  // As text that went through UTF-8 (a process's stdout, a file): U+FFFD where the surrogate was.
+  add(wellFormed, MIN_SECRET_CHARS);
+  const uri = encodeURIComponent(wellFormed);
+  add(uri);
+  add(uri.replace(/%20/g, "+"));
   // Matched in the decoded view of form encoding, where a space became `+` and a `+` stayed.
   if (value.includes(" ")) add(value.replace(/ /g, "+"), MIN_SECRET_CHARS);
   // UTF-8 bytes read as Latin-1: what percent- or \x-decoding a non-ASCII secret gives.
