@@ -1,7 +1,8 @@
-// Files far larger than any cap, made sparse (no disk used), for the tests of bounded reads, and
-// the error a synchronous call throws, for asserting on its fields.
+// Files far larger than any cap, made sparse (no disk used), for the tests of bounded reads and of
+// files read a line at a time (one huge line), and the error a synchronous call throws, for
+// asserting on its fields.
 
-import { chmodSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, closeSync, openSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export const GIB8 = 8 * 1024 ** 3;
@@ -12,6 +13,22 @@ export function hugeFile(dir: string, name: string, bytes = GIB8): string {
   writeFileSync(file, "", { mode: 0o600 });
   chmodSync(file, 0o600);
   truncateSync(file, bytes);
+  return file;
+}
+
+/**
+ * hugeFile() starting with `head` and ending with `tail`: for a file of lines, one line of about
+ * 8 GiB between them (or, without a newline in `tail`, a torn last line of 8 GiB).
+ */
+export function hugeLine(dir: string, name: string, head: string, tail: string): string {
+  const file = hugeFile(dir, name);
+  const fd = openSync(file, "r+");
+  try {
+    writeSync(fd, head, 0);
+  } finally {
+    closeSync(fd);
+  }
+  appendFileSync(file, tail);
   return file;
 }
 
