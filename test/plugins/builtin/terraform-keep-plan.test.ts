@@ -110,3 +110,19 @@ test("keepPlan() streams a 900 MiB (sparse) plan in a process limited to 1 GB of
   expect({ code, err: err.slice(-2000) }).toEqual({ code: 0, err: "" });
   expect(JSON.parse(out)).toEqual({ name: "tfplan", size: 900 * 1024 * 1024, sha256: "" });
 }, 60_000);
+
+test("keepPlan() names the plan's size when the runner's artifactMaxBytes stops it mid-stream, beside the limit the runner names", async () => {
+  const file = planFile();
+  const size = 3 * 1024 * 1024 + 5;
+  writeFileSync(file, Buffer.alloc(size, 4));
+  const artifactMaxBytes = 2 * 1024 * 1024;
+  let seen = 0;
+  // As the runner's ctx.artifacts in a worker: an Error with a code (classes do not cross), at the byte past the limit.
+  const { ctx } = streamingSink((chunk) => {
+    seen += chunk.byteLength;
+    if (seen > artifactMaxBytes) throw Object.assign(new Error(`Cannot keep artifact "tfplan": it is over the limit of ${artifactMaxBytes} bytes`), { code: "storage_limit" });
+  });
+  const refused = await keepPlan(file, ctx).then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
+  expect(refused?.code).toBe("storage_limit");
+  expect(refused?.message).toBe(`Cannot keep the plan as artifact "tfplan": the plan file is ${size} bytes: Cannot keep artifact "tfplan": it is over the limit of ${artifactMaxBytes} bytes`);
+});

@@ -12,6 +12,7 @@ export const PLAN_KEEP_MAX = 1024 ** 3;
 /** Bytes per read, the same as one host write call (context-storage.ts), so a chunk is never re-cut. */
 const READ_BYTES = 1024 * 1024;
 const NAME = "tfplan";
+const REFUSED = `Cannot keep the plan as artifact "${NAME}": `;
 
 /** Streams `file` to ctx.artifacts as "tfplan"; rejects with `storage_limit` over `maxBytes`, `job_cancelled` on cancel. */
 export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts" | "signal">, maxBytes = PLAN_KEEP_MAX): Promise<ArtifactInfo> {
@@ -44,12 +45,24 @@ export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts
       },
       cancel: close,
     }, { highWaterMark: 0 });
-    return await ctx.artifacts.put(NAME, body, { contentType: "application/octet-stream" });
+    try {
+      return await ctx.artifacts.put(NAME, body, { contentType: "application/octet-stream" });
+    } catch (error) {
+      // The runner's artifactMaxBytes stops the stream at the byte that crosses it, and its
+      // message names only that limit: say how big the plan is (fstat, before the read). The
+      // plugin is not told the limit, so it cannot refuse the plan before the upload starts.
+      // In a worker the host's error arrives as an Error with its code (classes do not cross).
+      const { code, message } = error as { code?: unknown; message?: unknown };
+      if (code === "storage_limit" && typeof message === "string" && !message.startsWith(REFUSED)) {
+        throw new EdgeError("storage_limit", `${REFUSED}the plan file is ${size} bytes: ${message}`);
+      }
+      throw error;
+    }
   } finally {
     await close();
   }
 }
 
 function tooLarge(what: string, maxBytes: number): EdgeError {
-  return new EdgeError("storage_limit", `Cannot keep the plan as artifact "${NAME}": the plan file ${what}, over the limit of ${maxBytes} bytes`);
+  return new EdgeError("storage_limit", `${REFUSED}the plan file ${what}, over the limit of ${maxBytes} bytes`);
 }
