@@ -110,9 +110,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`edge-runner ${name}: ${error.message}\n`);
       return EX_CANTCREAT;
     }
-    // Expected failures (a port or a data directory in use, …) read as one line, never a stack.
+    // Expected failures (a port or a data directory in use, …) read as one line, never a stack;
+    // a file the command cannot use as it stands (a key, a store file over its cap) is a config
+    // error (78), as commandErrorExit() says for the commands that print their own usage.
     if (error instanceof EdgeError) {
       process.stderr.write(`edge-runner ${name}: ${error.message}\n`);
+      if (error.code === "config_invalid") return EX_CONFIG;
       return error.code === "listen_failed" || error.code === "conflict" ? EXIT.unavailable : EXIT.failure;
     }
     throw error;

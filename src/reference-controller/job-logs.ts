@@ -11,6 +11,8 @@ import { AppendFile } from "./append-file.ts";
 import type { GroupCommit } from "./group-commit.ts";
 import { readJsonl, syncDirectory } from "./jsonl-file.ts";
 import type { EventStore } from "./store-seam.ts";
+import { MAX_EVENT_LINE_BYTES, MAX_LOG_PAGE_BYTES } from "./store-file-bounds.ts";
+import { readLinesSync } from "../util/read-lines.ts";
 
 /** One stored event. `seq` is job-wide; `attemptSeq` is the runner's per-attempt sequence. */
 export type JobEvent =
@@ -152,14 +154,23 @@ export class JobLogs implements EventStore {
     this.#commits.appended();
   }
 
-  /** Events with `seq > after`, at most `limit` of them. */
+  /**
+   * Events with `seq > after`, at most `limit` of them and at most MAX_LOG_PAGE_BYTES of them as
+   * stored (never fewer than one): a page ends before the event that would pass it, and the
+   * caller asks again after the last seq it got. The index gives each event's length, so nothing
+   * past the page is read.
+   */
   read(jobId: string, after: number, limit: number): JobEvent[] {
     const refs = this.#index.get(jobId)?.refs ?? [];
     const out: JobEvent[] = [];
+    let bytes = 0;
     for (let i = Math.max(0, after) * 3; i < refs.length && out.length < limit; i += 3) {
       const segment = this.#segments.get(refs[i] as number);
       if (segment === undefined) continue;
-      const text = segment.file.read(refs[i + 1] as number, refs[i + 2] as number).toString("utf8");
+      const length = refs[i + 2] as number;
+      if (out.length > 0 && bytes + length > MAX_LOG_PAGE_BYTES) break;
+      bytes += length;
+      const text = segment.file.read(refs[i + 1] as number, length).toString("utf8");
       const { jobId: _j, ...event } = JSON.parse(text) as JobEvent & { jobId: string };
       out.push(event as JobEvent);
     }
@@ -229,28 +240,33 @@ export class JobLogs implements EventStore {
     return path.join(this.#dir, `${String(no).padStart(6, "0")}.jsonl`);
   }
 
-  /** Indexes one segment; a torn last line (crash mid-write) is cut off with a warning. */
+  /**
+   * Indexes one segment, a line at a time (a segment is read whole nowhere: it has no size
+   * limit). A torn last line (crash mid-write) is cut off with a warning; a corrupt line (one that
+   * does not parse, or over MAX_EVENT_LINE_BYTES) is skipped and logged.
+   */
   #loadSegment(no: number): void {
     const file = this.#segmentPath(no);
-    const bytes = fs.readFileSync(file);
     const segment: Segment = { no, file: undefined as unknown as AppendFile, jobs: new Set() };
-    let start = 0;
-    let line = 0;
-    for (let end = bytes.indexOf(10, start); end !== -1; start = end + 1, end = bytes.indexOf(10, start)) {
-      line++;
-      if (end === start) continue;
-      const event = parseEventLine(bytes.toString("utf8", start, end));
+    for (const line of readLinesSync(file, { maxLineBytes: MAX_EVENT_LINE_BYTES })) {
+      if (line.kind === "torn") {
+        this.#logger.warn("Skipping a torn last line (a crash mid-write) in the event journal", { file, bytes: line.bytes });
+        fs.truncateSync(file, line.offset);
+        break;
+      }
+      if (line.kind === "too_long") {
+        this.#logger.error("Skipping a corrupt line in the event journal", { file, line: line.number, bytes: line.bytes, reason: `over the cap of ${MAX_EVENT_LINE_BYTES} bytes for a line` });
+        continue;
+      }
+      if (line.text === "") continue;
+      const event = parseEventLine(line.text);
       const count = event === undefined ? 0 : (this.#index.get(event.jobId)?.refs.length ?? 0) / 3;
       if (event === undefined || event.seq > count + 1) {
-        this.#logger.error("Skipping a corrupt line in the event journal", { file, line });
+        this.#logger.error("Skipping a corrupt line in the event journal", { file, line: line.number });
         continue;
       }
       // seq <= count: a duplicate from an interrupted migration; the first copy stands.
-      if (event.seq === count + 1) this.#indexEvent(event.jobId, event, segment, start, end + 1 - start);
-    }
-    if (start < bytes.length) {
-      this.#logger.warn("Skipping a torn last line (a crash mid-write) in the event journal", { file, bytes: bytes.length - start });
-      fs.truncateSync(file, start);
+      if (event.seq === count + 1) this.#indexEvent(event.jobId, event, segment, line.offset, line.bytes);
     }
     segment.file = new AppendFile(file);
     this.#segments.set(no, segment);
@@ -268,7 +284,7 @@ export class JobLogs implements EventStore {
     for (const name of names) {
       const jobId = name.slice(0, -".jsonl".length);
       const have = (this.#index.get(jobId)?.refs.length ?? 0) / 3;
-      const events = (readJsonl(path.join(legacyDir, name), this.#logger).values as JobEvent[])
+      const events = (readJsonl(path.join(legacyDir, name), this.#logger, MAX_EVENT_LINE_BYTES).values as JobEvent[])
         .filter((e) => typeof e?.seq === "number" && e.seq > have)
         .sort((a, b) => a.seq - b.seq);
       const contiguous = events.filter((e, i) => e.seq === have + i + 1);

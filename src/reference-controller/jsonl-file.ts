@@ -1,44 +1,52 @@
-// JSON-lines files read back so that a line torn by a crash mid-write is skipped with a warning
-// (and cut off so the next append is clean), and whole files replaced atomically.
+// JSON-lines files read back a line at a time (src/util/read-lines.ts, never whole: a journal has
+// no size limit) so that a line torn by a crash mid-write is skipped with a warning (and cut off so
+// the next append is clean), a corrupt line (one that does not parse, or is longer than any record
+// its writer writes) is skipped and logged, and whole files replaced atomically.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "../log/logger.ts";
+import { readLinesSync, type LineRead } from "../util/read-lines.ts";
 
 export interface ReadJsonlResult {
   values: unknown[];
-  /** Lines that did not parse (a torn last line, or corruption elsewhere). */
+  /** Lines that did not parse or were over the cap (a torn last line, or corruption elsewhere). */
   skipped: number;
 }
 
-/** Reads every line of `file` (missing file: none). Never throws on bad content. */
-export function readJsonl(file: string, logger: Logger): ReadJsonlResult {
-  let text: string;
+/**
+ * Reads every line of `file` (missing file: none), holding at most `maxLineBytes` of one line.
+ * Never throws on bad content: a line over the cap is a corrupt line, and so is skipped, like
+ * one that does not parse; the bytes after the last newline are a torn line, cut off.
+ */
+export function readJsonl(file: string, logger: Logger, maxLineBytes: number): ReadJsonlResult {
+  const values: unknown[] = [];
+  let skipped = 0;
+  let torn: LineRead | undefined;
   try {
-    text = fs.readFileSync(file, "utf8");
+    for (const line of readLinesSync(file, { maxLineBytes })) {
+      if (line.kind === "torn") {
+        torn = line;
+      } else if (line.kind === "too_long") {
+        skipped++;
+        logger.error("Skipping a corrupt line in a journal file", { file, line: line.number, bytes: line.bytes, reason: `over the cap of ${maxLineBytes} bytes for a line` });
+      } else if (line.text.trim() !== "") {
+        try {
+          values.push(JSON.parse(line.text));
+        } catch {
+          skipped++;
+          logger.error("Skipping a corrupt line in a journal file", { file, line: line.number });
+        }
+      }
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { values: [], skipped: 0 };
     throw error;
   }
-  const values: unknown[] = [];
-  let skipped = 0;
-  const lines = text.split("\n");
-  const complete = text.endsWith("\n") || text === "";
-  // The piece after the last newline is a write that never finished.
-  const torn = complete ? undefined : lines.pop();
-  lines.forEach((line, index) => {
-    if (line.trim() === "") return;
-    try {
-      values.push(JSON.parse(line));
-    } catch {
-      skipped++;
-      logger.error("Skipping a corrupt line in a journal file", { file, line: index + 1 });
-    }
-  });
   if (torn !== undefined) {
     skipped++;
-    logger.warn("Skipping a torn last line (a crash mid-write) in a journal file", { file, bytes: torn.length });
-    fs.truncateSync(file, Buffer.byteLength(text) - Buffer.byteLength(torn));
+    logger.warn("Skipping a torn last line (a crash mid-write) in a journal file", { file, bytes: torn.bytes });
+    fs.truncateSync(file, torn.offset);
   }
   return { values, skipped };
 }

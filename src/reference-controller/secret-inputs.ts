@@ -7,6 +7,7 @@ import { EdgeError } from "../errors.ts";
 import { encryptToRunner } from "../secrets/jwe.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 import { hasLoneSurrogate } from "../util/well-formed.ts";
+import { MAX_STORED_INPUT_BYTES } from "./store-file-bounds.ts";
 
 const MAX_SECRET_INPUTS = 50;
 const MAX_VALUE_BYTES = 64 * 1024;
@@ -30,7 +31,10 @@ export function parseSecretInputs(value: unknown, action: string): Record<string
   return value as Record<string, string>;
 }
 
-/** The job input with each secret input encrypted in; fails when no runner of the group told a key. */
+/**
+ * The job input with each secret input encrypted in; fails when no runner of the group told a key
+ * (`conflict`) or when the result is over MAX_STORED_INPUT_BYTES (`too_large`, 413).
+ */
 export async function encryptSecretInputs(input: unknown, secrets: Record<string, string>, keys: RunnerPublicJwk[], group: string): Promise<Record<string, unknown>> {
   if (input !== undefined && (input === null || typeof input !== "object" || Array.isArray(input))) {
     throw new EdgeError("input_invalid", `Cannot submit a job with secret inputs: "input" must be an object to hold them`);
@@ -43,6 +47,11 @@ export async function encryptSecretInputs(input: unknown, secrets: Record<string
     if (name in out) throw new EdgeError("input_invalid", `Cannot submit a job: "${name}" is both an input and a secret input`);
     const jwes = await Promise.all(keys.map((key) => encryptToRunner(value, key)));
     out[name] = { $secret: jwes.length === 1 ? jwes[0] : jwes };
+  }
+  // One JWE per runner key: the input grows with the group, and the journal line that stores it has a cap.
+  const bytes = Buffer.byteLength(JSON.stringify(out));
+  if (bytes > MAX_STORED_INPUT_BYTES) {
+    throw new EdgeError("too_large", `Cannot submit a job with secret inputs: its input with them encrypted to the ${keys.length} runner keys of group "${group}" is ${bytes} bytes, over the limit of ${MAX_STORED_INPUT_BYTES}; send fewer or smaller secret inputs`);
   }
   return out;
 }

@@ -9,10 +9,29 @@ import * as path from "node:path";
 import { EdgeError } from "../errors.ts";
 import { AtRestCipher } from "../secrets/at-rest.ts";
 import { writeFileAtomic } from "./jsonl-file.ts";
+import { FileTooLargeError, readTextFileBoundedSync } from "../util/read-file-bounded.ts";
 
 /** A reference: what a job lists in `secrets` and a plugin passes to `ctx.secrets.get()`. */
 export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,127}$/;
 const MAX_VALUE_BYTES = 64 * 1024;
+
+/**
+ * The most secrets the file store keeps: the file is read whole at start, so it needs a bound
+ * (PostgreSQL's store, read a secret at a time, has none). A new name past it is refused (409).
+ */
+export const MAX_SECRETS = 1000;
+
+/**
+ * The most bytes of `secrets.json`: MAX_SECRETS entries of the longest name (128 characters) and
+ * the longest value sealed (AtRestCipher.seal(): "v1." + 16 characters of IV + "." + the 64 KiB
+ * value in base64url + "." + 22 characters of tag), as `"name":"sealed",`, and the file's own
+ * `{"v":2,"values":{}}`. Names and sealed values are ASCII: no JSON escapes. About 84 MiB.
+ */
+export const MAX_SECRETS_FILE_BYTES = MAX_SECRETS * (128 + 2 + 1 + sealedLength(MAX_VALUE_BYTES) + 2 + 1) + 64;
+
+function sealedLength(plainBytes: number): number {
+  return 3 + 16 + 1 + Math.ceil((plainBytes * 4) / 3) + 1 + 22;
+}
 
 /**
  * Where the controller's secrets live: this file (the default) or PostgreSQL with `storeUrl`
@@ -48,7 +67,7 @@ export class SecretStore implements ControllerSecrets {
     this.#file = path.join(dir, "secrets.json");
     this.#cipher = cipher;
     if (!fs.existsSync(this.#file)) return;
-    const parsed = JSON.parse(fs.readFileSync(this.#file, "utf8")) as Record<string, unknown>;
+    const parsed = JSON.parse(readSecretsFile(this.#file)) as Record<string, unknown>;
     if (parsed.v === 2 && parsed.values !== null && typeof parsed.values === "object") {
       for (const [name, value] of Object.entries(parsed.values)) if (typeof value === "string") this.#values.set(name, value);
       return;
@@ -75,6 +94,9 @@ export class SecretStore implements ControllerSecrets {
 
   async set(name: string, value: string): Promise<void> {
     checkSecret(name, value);
+    if (!this.#values.has(name) && this.#values.size >= MAX_SECRETS) {
+      throw new EdgeError("conflict", `Cannot store secret "${name}": the controller's secret file holds ${this.#values.size} secrets, the most it keeps (${MAX_SECRETS}); delete one first`);
+    }
     const sealed = this.#cipher.seal(value, name);
     const next = new Map(this.#values).set(name, sealed);
     this.#save(next);
@@ -93,5 +115,15 @@ export class SecretStore implements ControllerSecrets {
   /** Written before memory changes: a failed write (a full disk) changes nothing. */
   #save(values: Map<string, string> = this.#values): void {
     writeFileAtomic(this.#file, JSON.stringify({ v: 2, values: Object.fromEntries(values) }));
+  }
+}
+
+/** The store file's text; one larger than MAX_SECRETS_FILE_BYTES is refused before it is read. */
+function readSecretsFile(file: string): string {
+  try {
+    return readTextFileBoundedSync(file, MAX_SECRETS_FILE_BYTES);
+  } catch (error) {
+    if (error instanceof FileTooLargeError) throw new EdgeError("config_invalid", `Cannot load the controller's secrets: ${error.message} (${MAX_SECRETS} secrets of 64 KiB, sealed)`);
+    throw error;
   }
 }

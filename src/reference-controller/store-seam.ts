@@ -48,7 +48,10 @@ export interface EventStore {
   admit(jobId: string, bytes: number): EventAdmission;
   truncationLine(ts: number): LogLine;
   append(jobId: string, events: readonly JobEvent[]): void;
-  /** Events with `seq > after`, at most `limit` (the database store reads them after its commit). */
+  /**
+   * Events with `seq > after`, at most `limit` (the database store reads them after its commit);
+   * the embedded store also ends a page at MAX_LOG_PAGE_BYTES, so a page may hold fewer.
+   */
   read(jobId: string, after: number, limit: number): JobEvent[] | Promise<JobEvent[]>;
   cursor(jobId: string, attempt: number): EventCursor;
   drop(jobIds: Iterable<string>): void;

@@ -12,6 +12,9 @@ import { journalRecordProblem } from "./journal-record-check.ts";
 import type { JournalRecord, Snapshot, StoredJob, StoredRunner } from "./records.ts";
 import type { StateStore } from "./store-seam.ts";
 import { checkJsonBounds, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
+import { FileTooLargeError, readTextFileBoundedSync } from "../util/read-file-bounded.ts";
+import { EdgeError } from "../errors.ts";
+import { MAX_JOURNAL_LINE_BYTES, MAX_SNAPSHOT_BYTES } from "./store-file-bounds.ts";
 
 export interface ControllerStoreOptions {
   /** `<dataDir>/controller`; created when missing. */
@@ -72,7 +75,11 @@ export class ControllerStore implements StateStore {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Opens the store and replays snapshot + journal. A torn last journal line is skipped. */
+  /**
+   * Opens the store and replays snapshot + journal. A torn last journal line is skipped, a
+   * corrupt one (or one over MAX_JOURNAL_LINE_BYTES) skipped and logged; a snapshot over
+   * MAX_SNAPSHOT_BYTES is refused unread: `config_invalid` naming it, its size and the cap.
+   */
   static open(options: ControllerStoreOptions): ControllerStore {
     const store = new ControllerStore(options);
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
@@ -199,11 +206,11 @@ export class ControllerStore implements StateStore {
     const snapshotFile = path.join(this.dir, SNAPSHOT);
     if (fs.existsSync(snapshotFile)) {
       // The snapshot is written by rename, so it is whole or absent; a bad one is a real fault.
-      const snapshot = JSON.parse(fs.readFileSync(snapshotFile, "utf8")) as Snapshot;
+      const snapshot = JSON.parse(readSnapshot(snapshotFile)) as Snapshot;
       for (const runner of snapshot.runners) this.#runners.set(runner.id, runner);
       for (const job of snapshot.jobs) this.#putJob(this.#bounded(job));
     }
-    const { values } = readJsonl(path.join(this.dir, JOURNAL), this.#logger);
+    const { values } = readJsonl(path.join(this.dir, JOURNAL), this.#logger, MAX_JOURNAL_LINE_BYTES);
     for (const value of values) {
       const problem = journalRecordProblem(value);
       const record = value as JournalRecord;
@@ -239,3 +246,13 @@ export class ControllerStore implements StateStore {
   }
 }
 
+
+/** The snapshot's text; one larger than this store can write is refused before it is read. */
+function readSnapshot(file: string): string {
+  try {
+    return readTextFileBoundedSync(file, MAX_SNAPSHOT_BYTES);
+  } catch (error) {
+    if (error instanceof FileTooLargeError) throw new EdgeError("config_invalid", `Cannot load the controller's snapshot: ${error.message} (the largest snapshot this controller can write): it is not this store's`);
+    throw error;
+  }
+}

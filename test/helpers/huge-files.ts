@@ -18,10 +18,10 @@ export function hugeFile(dir: string, name: string, bytes = GIB8): string {
 
 /**
  * hugeFile() starting with `head` and ending with `tail`: for a file of lines, one line of about
- * 8 GiB between them (or, without a newline in `tail`, a torn last line of 8 GiB).
+ * `bytes` between them (or, without a newline in `tail`, a torn last line that long).
  */
-export function hugeLine(dir: string, name: string, head: string, tail: string): string {
-  const file = hugeFile(dir, name);
+export function hugeLine(dir: string, name: string, head: string, tail: string, bytes = GIB8): string {
+  const file = hugeFile(dir, name, bytes);
   const fd = openSync(file, "r+");
   try {
     writeSync(fd, head, 0);
