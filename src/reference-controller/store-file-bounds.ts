@@ -37,7 +37,9 @@ export const MAX_EVENT_LINE_BYTES = 4 * MAX_FRAME_CHARS;
  * many as were submitted), so no product of counts bounds it; what does is that compaction writes
  * it as one JSON.stringify() string, at most MAX_STRING_LENGTH UTF-16 units (V8: 2^29 - 24, Node
  * and Deno; JavaScriptCore: 2^31 - 1, Bun) of at most 3 UTF-8 bytes each, and that it is read
- * into one Buffer (at most MAX_LENGTH bytes, 4 GiB). Node: 1.5 GiB; Bun: 4 GiB - 1.
+ * into one Buffer (at most MAX_LENGTH bytes, 4 GiB). Node: 1.5 GiB; Bun: 4 GiB - 1. A
+ * compaction that would write a larger one fails instead (logged, retried, the journal kept
+ * whole), so the store never writes a snapshot its next start refuses.
  */
 export const MAX_SNAPSHOT_BYTES = Math.min(3 * constants.MAX_STRING_LENGTH, constants.MAX_LENGTH - 1);
 

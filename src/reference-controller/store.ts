@@ -29,6 +29,12 @@ export interface ControllerStoreOptions {
   compactAfter?: number;
   /** Wall clock for the compaction retry backoff (default `Date.now`). */
   now?: () => number;
+  /**
+   * The largest snapshot written and read (default MAX_SNAPSHOT_BYTES, the most this runtime
+   * can): one compaction would write past it fails instead (the journal stays whole), so the
+   * store never writes a snapshot its next start refuses. Tests pass a small one.
+   */
+  snapshotMaxBytes?: number;
 }
 
 /** Compaction as health shows it: a failure is logged, retried with backoff, and counted here. */
@@ -51,6 +57,7 @@ export class ControllerStore implements StateStore {
   readonly commits: GroupCommit;
   readonly #logger: Logger;
   readonly #compactAfter: number;
+  readonly #snapshotMaxBytes: number;
   readonly #jobs = new Map<string, StoredJob>();
   readonly #runners = new Map<string, StoredRunner>();
   /**
@@ -72,13 +79,14 @@ export class ControllerStore implements StateStore {
     this.commits = options.commits ?? new GroupCommit({ logger: options.logger, ...SYNCHRONOUS });
     this.#logger = options.logger;
     this.#compactAfter = options.compactAfter ?? 10_000;
+    this.#snapshotMaxBytes = options.snapshotMaxBytes ?? MAX_SNAPSHOT_BYTES;
     this.#now = options.now ?? Date.now;
   }
 
   /**
    * Opens the store and replays snapshot + journal. A torn last journal line is skipped, a
    * corrupt one (or one over MAX_JOURNAL_LINE_BYTES) skipped and logged; a snapshot over
-   * MAX_SNAPSHOT_BYTES is refused unread: `config_invalid` naming it, its size and the cap.
+   * `snapshotMaxBytes` is refused unread: `config_invalid` naming it, its size and the cap.
    */
   static open(options: ControllerStoreOptions): ControllerStore {
     const store = new ControllerStore(options);
@@ -161,7 +169,10 @@ export class ControllerStore implements StateStore {
       // The journal must hold every applied change before it is replaced by their fold.
       this.commits.flushSync();
       const snapshot: Snapshot = { v: 1, jobs: [...this.#jobs.values()], runners: [...this.#runners.values()] };
-      writeFileAtomic(path.join(this.dir, SNAPSHOT), JSON.stringify(snapshot));
+      const text = JSON.stringify(snapshot);
+      const bytes = Buffer.byteLength(text);
+      if (bytes > this.#snapshotMaxBytes) throw new Error(`Cannot write a snapshot of ${bytes} bytes: over the cap of ${this.#snapshotMaxBytes} bytes for reading it back at start; the journal stays whole`);
+      writeFileAtomic(path.join(this.dir, SNAPSHOT), text);
       // A crash between the rename and the truncate replays records the snapshot already holds:
       // harmless, because every record is a full upsert (and pruning runs again on load).
       this.#journal.truncate();
@@ -206,7 +217,7 @@ export class ControllerStore implements StateStore {
     const snapshotFile = path.join(this.dir, SNAPSHOT);
     if (fs.existsSync(snapshotFile)) {
       // The snapshot is written by rename, so it is whole or absent; a bad one is a real fault.
-      const snapshot = JSON.parse(readSnapshot(snapshotFile)) as Snapshot;
+      const snapshot = JSON.parse(readSnapshot(snapshotFile, this.#snapshotMaxBytes)) as Snapshot;
       for (const runner of snapshot.runners) this.#runners.set(runner.id, runner);
       for (const job of snapshot.jobs) this.#putJob(this.#bounded(job));
     }
@@ -248,9 +259,9 @@ export class ControllerStore implements StateStore {
 
 
 /** The snapshot's text; one larger than this store can write is refused before it is read. */
-function readSnapshot(file: string): string {
+function readSnapshot(file: string, maxBytes: number): string {
   try {
-    return readTextFileBoundedSync(file, MAX_SNAPSHOT_BYTES);
+    return readTextFileBoundedSync(file, maxBytes);
   } catch (error) {
     if (error instanceof FileTooLargeError) throw new EdgeError("config_invalid", `Cannot load the controller's snapshot: ${error.message} (the largest snapshot this controller can write): it is not this store's`);
     throw error;

@@ -76,6 +76,20 @@ test("edge-runner controller exits 78 (config) on an 8 GiB snapshot.json or secr
   }
 });
 
+test("ControllerStore does not write a snapshot over the cap it reads one with: the compaction fails, counted, and the journal stays whole", () => {
+  const dir = newDir();
+  const { logger } = memoryLogger();
+  const store = ControllerStore.open({ dir, logger, snapshotMaxBytes: 2000, compactAfter: 1 });
+  store.putJobs(Array.from({ length: 20 }, (_, i) => job(`j${i}`, i + 1)));
+  expect(store.compaction.failures).toBe(1);
+  expect(store.compaction.lastError).toMatch(/^Error: Cannot write a snapshot of \d+ bytes: over the cap of 2000 bytes for reading it back at start; the journal stays whole$/);
+  expect(fs.existsSync(path.join(dir, "snapshot.json"))).toBe(false);
+  store.close();
+  const again = ControllerStore.open({ dir, logger, snapshotMaxBytes: 2000 });
+  expect(again.jobs.size).toBe(20);
+  again.close();
+});
+
 test("ControllerStore.open() skips a 4.5 GiB journal line as a corrupt one, logged with the cap, and replays the records around it", () => {
   const dir = newDir();
   const file = hugeLine(dir, "journal.jsonl", `${jobLine("before", 1)}\n`, `\n${jobLine("after", 2)}\n`, HUGE);
