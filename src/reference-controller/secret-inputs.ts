@@ -7,7 +7,8 @@ import { EdgeError } from "../errors.ts";
 import { encryptToRunner } from "../secrets/jwe.ts";
 import type { RunnerPublicJwk } from "../secrets/key-ring.ts";
 import { hasLoneSurrogate } from "../util/well-formed.ts";
-import { MAX_STORED_INPUT_BYTES } from "./store-file-bounds.ts";
+import { MAX_STORED_INPUT_BYTES, STORED_INPUT_BOUNDS } from "./store-file-bounds.ts";
+import { checkJsonBounds } from "../util/json-bounds.ts";
 
 const MAX_SECRET_INPUTS = 50;
 const MAX_VALUE_BYTES = 64 * 1024;
@@ -49,8 +50,8 @@ export async function encryptSecretInputs(input: unknown, secrets: Record<string
     out[name] = { $secret: jwes.length === 1 ? jwes[0] : jwes };
   }
   // One JWE per runner key: the input grows with the group, and the journal line that stores it has a cap.
-  const bytes = Buffer.byteLength(JSON.stringify(out));
-  if (bytes > MAX_STORED_INPUT_BYTES) {
+  if (checkJsonBounds(out, STORED_INPUT_BOUNDS) !== undefined) {
+    const bytes = Buffer.byteLength(JSON.stringify(out));
     throw new EdgeError("too_large", `Cannot submit a job with secret inputs: its input with them encrypted to the ${keys.length} runner keys of group "${group}" is ${bytes} bytes, over the limit of ${MAX_STORED_INPUT_BYTES}; send fewer or smaller secret inputs`);
   }
   return out;

@@ -6,6 +6,7 @@
 
 import { constants } from "node:buffer";
 import { MAX_FRAME_CHARS } from "../protocol/limits.ts";
+import { STORED_JSON_BOUNDS, type JsonBounds } from "../util/json-bounds.ts";
 
 /**
  * A job's input as stored, its secret inputs encrypted in (one JWE per runner key of the group,
@@ -15,11 +16,19 @@ import { MAX_FRAME_CHARS } from "../protocol/limits.ts";
 export const MAX_STORED_INPUT_BYTES = 32 * 1024 * 1024;
 
 /**
+ * The bounds of an input with its secret inputs encrypted in, checked at submit: the input itself
+ * was checked against STORED_JSON_BOUNDS (1 MiB) before, so only the size differs.
+ */
+export const STORED_INPUT_BOUNDS: JsonBounds = { maxDepth: STORED_JSON_BOUNDS.maxDepth, maxBytes: MAX_STORED_INPUT_BYTES };
+
+/**
  * The longest line of the state journal (`journal.jsonl`). The largest record is a job's: its
- * input (MAX_STORED_INPUT_BYTES), its result from one runner frame (output, artifacts and error:
- * at most MAX_FRAME_CHARS characters, at most 3 UTF-8 bytes each, 12 MiB), a callback result (a
- * 1 MiB body), an approval (an 8 KiB body) and short fields: under 46 MiB. A runner's record is a
- * 64 KiB body at most. A longer line is a corrupt record: skipped and logged.
+ * input (STORED_INPUT_BOUNDS: 32 MiB as estimated, JWEs are ASCII, and the 1 MiB estimated before
+ * them up to 6 bytes a character once escaped: 37 MiB), its result from one runner frame (output,
+ * artifacts and error: at most MAX_FRAME_CHARS characters, at most 3 UTF-8 bytes each, and a
+ * sensitive output sealed in base64, 4/3 of that: 16 MiB), a callback result (a 1 MiB body), an
+ * approval (an 8 KiB body) and short fields: under 55 MiB. A runner's record is a 64 KiB body at
+ * most. A longer line is a corrupt record: skipped and logged.
  */
 export const MAX_JOURNAL_LINE_BYTES = 64 * 1024 * 1024;
 

@@ -11,7 +11,7 @@ import { readJsonl, syncDirectory, writeFileAtomic } from "./jsonl-file.ts";
 import { journalRecordProblem } from "./journal-record-check.ts";
 import type { JournalRecord, Snapshot, StoredJob, StoredRunner } from "./records.ts";
 import type { StateStore } from "./store-seam.ts";
-import { checkJsonBounds, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
+import { checkJsonBounds, STORED_JSON_BOUNDS, type JsonBounds } from "../util/json-bounds.ts";
 import { FileTooLargeError, readTextFileBoundedSync } from "../util/read-file-bounded.ts";
 import { EdgeError } from "../errors.ts";
 import { MAX_JOURNAL_LINE_BYTES, MAX_SNAPSHOT_BYTES } from "./store-file-bounds.ts";
@@ -47,6 +47,15 @@ export interface CompactionHealth {
 }
 
 const MAX_COMPACTION_BACKOFF_MS = 60_000;
+
+/**
+ * What a replayed input or output is checked against: its depth (one nested 40,000 levels made
+ * every compaction throw). Its size is bounded by the journal line it came in; STORED_JSON_BOUNDS'
+ * 1 MiB would drop values the controller stores larger: an input with its secret inputs encrypted
+ * in (up to 32 MiB), an output with its sensitive entries sealed (base64, 4/3 and more). Until
+ * 2026-12-02 such a value was dropped on every restart.
+ */
+const REPLAY_BOUNDS: JsonBounds = { maxDepth: STORED_JSON_BOUNDS.maxDepth, maxBytes: MAX_JOURNAL_LINE_BYTES };
 
 const JOURNAL = "journal.jsonl";
 const SNAPSHOT = "snapshot.json";
@@ -238,8 +247,8 @@ export class ControllerStore implements StateStore {
    */
   #bounded(job: StoredJob): StoredJob {
     const fix: Partial<StoredJob> = {};
-    if (checkJsonBounds(job.input, STORED_JSON_BOUNDS) !== undefined) fix.input = null;
-    if (job.output !== undefined && checkJsonBounds(job.output, STORED_JSON_BOUNDS) !== undefined) fix.output = null;
+    if (checkJsonBounds(job.input, REPLAY_BOUNDS) !== undefined) fix.input = null;
+    if (job.output !== undefined && checkJsonBounds(job.output, REPLAY_BOUNDS) !== undefined) fix.output = null;
     if (Object.keys(fix).length === 0) return job;
     this.#logger.error("Replaying a job whose stored input or output is past the bounds: that value is dropped", { jobId: job.id, fields: Object.keys(fix).join(",") });
     return { ...job, ...fix };

@@ -141,6 +141,30 @@ test("JobLogs cuts a 4.5 GiB torn last event line, with a warning", () => {
   commits.close();
 }, SLOW);
 
+test("The line caps are above the largest records the controller lets in: a 44 MiB job record (its input and output past 1 MiB kept) and a 12 MiB event replay whole", () => {
+  const dir = newDir();
+  const { logger, records } = memoryLogger();
+  // A 32 MiB input (secret inputs encrypted in) and a result of 4 Mi characters of 3 bytes each.
+  // Until 2026-12-02 replay dropped both: it measured them with the 1 MiB of a plain value.
+  const big: StoredJob = { ...job("big", 1), input: { s: "i".repeat(MAX_STORED_INPUT_BYTES - 10) }, output: { o: "€".repeat(4 * 1024 * 1024 - 10) }, status: "succeeded" };
+  const store = ControllerStore.open({ dir, logger });
+  store.putJobs([big]);
+  store.close();
+  expect(fs.statSync(path.join(dir, "journal.jsonl")).size).toBeGreaterThan(44 * 1024 * 1024);
+  const again = ControllerStore.open({ dir, logger });
+  expect((again.jobs.get("big")?.output as { o: string }).o.length).toBe(4 * 1024 * 1024 - 10);
+  expect((again.jobs.get("big")?.input as { s: string }).s.length).toBe(MAX_STORED_INPUT_BYTES - 10);
+  again.close();
+
+  const logs = openLogs(dir);
+  logs.logs.append("j1", [{ seq: 1, attempt: 1, attemptSeq: 1, type: "log", lines: [{ ts: 1, level: "info", msg: "€".repeat(4 * 1024 * 1024 - 100) }] }]);
+  logs.commits.close();
+  const reopened = openLogs(dir);
+  expect(reopened.logs.cursor("j1", 1)).toEqual({ count: 1, attempt: 1, highestSeq: 1 });
+  reopened.commits.close();
+  expect([...records, ...reopened.records].filter((r) => r.level === "error" || r.level === "warn")).toEqual([]);
+}, SLOW);
+
 test("JobLogs.read() ends a page before the event that would pass MAX_LOG_PAGE_BYTES, and the next pages from nextSeq hold the rest", () => {
   const dir = newDir();
   const { logs, commits } = openLogs(dir);
