@@ -266,7 +266,6 @@ export class ControllerStore implements StateStore {
   }
 }
 
-
 /** The snapshot's text; one larger than this store can write is refused before it is read. */
 function readSnapshot(file: string, maxBytes: number): string {
   try {
