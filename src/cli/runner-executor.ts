@@ -5,7 +5,7 @@
 
 import type { Config } from "../config/resolve.ts";
 import type { Logger } from "../log/logger.ts";
-import type { ControllerClient } from "../platform/controller-client.ts";
+import { defaultControllerClient, type ControllerClient } from "../platform/controller-client.ts";
 import { runnerBundleResolver } from "../plugin-bundles/runner-bundles.ts";
 import { PluginPool } from "../plugins/pool.ts";
 import type { PoolPolicy } from "../plugins/pool-policy.ts";
@@ -65,8 +65,9 @@ export function buildRunnerExecutor(o: RunnerExecutorOptions): { executor: JobEx
       recheckMs: config.bundleRecheckMs,
       logger,
       onRefused: (code) => o.metrics.bundleRefused(code),
-      // Bundles come from the controller, so they use its TLS trust (caFile).
-      ...(client === undefined ? {} : { fetch: ((input: string | URL | Request, init?: RequestInit) => client.fetch(String(input), init)) as typeof fetch }),
+      // Bundles come from the controller, so they use its client: its TLS trust (caFile), and its
+      // proxy (Node's global fetch takes none: docs/operations.md, "Behind a proxy").
+      fetch: ((input: string | URL | Request, init?: RequestInit) => (client ?? defaultControllerClient).fetch(String(input), init)) as typeof fetch,
     }) }),
   });
   return { executor: new SecretInputsExecutor(pool, o.ring), pool };

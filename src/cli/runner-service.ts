@@ -170,10 +170,8 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     void keys.firstAnnouncement().then(sweepNow);
   });
   if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
-  for (const url of config.controllerUrl) {
-    const warning = nodeProxyWarning(url);
-    if (warning !== undefined) logger.warn(warning, { runnerId });
-  }
+  const proxyWarning = nodeProxyWarning();
+  if (proxyWarning !== undefined) logger.warn(proxyWarning, { runnerId });
   // Every config and key error was thrown above: the session request leaves now, and the status
   // server is built while it is in flight (docs/performance.md, start-up).
   started.start();

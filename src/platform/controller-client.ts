@@ -4,7 +4,8 @@
 // (`tls.ca`, `proxy`: its WebSocket, unlike its fetch, does not read HTTPS_PROXY itself), Deno
 // through an HttpClient (its fetch and WebSocket read the proxy variables themselves), Node
 // through NODE_EXTRA_CA_CERTS (its global fetch has no per-request CA, and no proxy) and the `ws`
-// package's `ca` option.
+// package's `ca` option; where a proxy applies on Node, calls go out on node:http(s) through
+// CONNECT tunnel agents (node-proxy-fetch.ts), which `ws` takes too.
 
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
@@ -12,6 +13,10 @@ import { openWebSocket } from "./websocket.ts";
 import { errorMessage } from "../errors.ts";
 import { readConfigText } from "../config/read-config-text.ts";
 import { maskProxyCredentials, proxyFor, viaProxy, type ProxyEnv, type ProxyRoute } from "./proxy.ts";
+import type { NodeProxyAgents } from "./node-proxy-fetch.ts";
+
+/** Node only, beside `ws` (websocket.ts): node:http(s) would cost a Bun start (docs/performance.md). */
+const nodeProxy = runtime === "node" ? await import("./node-proxy-fetch.ts") : undefined;
 
 export interface ControllerClient {
   fetch(url: string, init?: RequestInit): Promise<Response>;
@@ -69,33 +74,47 @@ export function controllerClient(options: ControllerClientOptions): ControllerCl
       via,
     };
   }
-  // Node's fetch and `ws` take no proxy without a dependency of their own: the runner warns at
-  // start when one applies (nodeProxyWarning) and connects directly.
-  if (caPem === undefined) return { fetch: (url, init) => fetch(url, init), openWebSocket: (url) => openWebSocket(url) };
   // Node reads NODE_EXTRA_CA_CERTS once, at start; a CA file it did not read would be ignored
   // silently, so insist on it rather than fail later with an opaque TLS error.
-  if (env().NODE_EXTRA_CA_CERTS !== options.caFile) {
+  if (caPem !== undefined && env().NODE_EXTRA_CA_CERTS !== options.caFile) {
     throw new ConfigError(
       "caFile",
       `Cannot use "caFile" ("${options.caFile}") on Node without NODE_EXTRA_CA_CERTS: start the runner with NODE_EXTRA_CA_CERTS="${options.caFile}"`,
     );
   }
+  // Node's fetch and `ws` take no proxy option: where the rule names one, the call goes out on
+  // node:http(s) through tunnel agents (made at the first such call), and `ws` is given them.
+  let agents: NodeProxyAgents | undefined;
+  const agentsOf = (): NodeProxyAgents => (agents ??= (nodeProxy as NonNullable<typeof nodeProxy>).nodeProxyAgents(options.env));
+  const ca = caPem === undefined ? {} : { ca: caPem };
   return {
-    fetch: (url, init) => fetch(url, init),
-    openWebSocket: (url) => openWebSocket(url, { ca: caPem }),
+    fetch: (url, init) => {
+      const route = routeOf(url);
+      if (route === undefined) return fetch(url, init);
+      return namingProxy(route, (nodeProxy as NonNullable<typeof nodeProxy>).proxyFetch(url, init ?? {}, agentsOf()));
+    },
+    openWebSocket: (url) => {
+      if (routeOf(url) === undefined) return openWebSocket(url, ca);
+      const { http, https } = agentsOf();
+      return openWebSocket(url, { ...ca, agent: url.startsWith("wss:") ? https : http });
+    },
+    via,
   };
 }
 
 /**
- * The warning a runner on the Node bundle logs at start when a proxy variable applies to `url`:
- * its fetch and WebSocket connect directly, which in a network that allows only the proxy fails
- * with a plain connection error. Undefined elsewhere and when no proxy applies.
+ * The warning a runner on the Node bundle logs at start when a proxy variable applies: the
+ * controller, Vault and S3 go through the proxy, but the calls made with the global fetch (GCP
+ * Secret Manager, plugins' ctx.fetch and the integrations) connect directly, which in a network
+ * that allows only the proxy fails with a plain connection error. Undefined elsewhere and when
+ * no proxy applies (`*` in NO_PROXY).
  */
-export function nodeProxyWarning(url: string, env: ProxyEnv = process.env): string | undefined {
+export function nodeProxyWarning(env: ProxyEnv = process.env): string | undefined {
   if (runtime !== "node") return undefined;
-  const route = proxyFor(url, env);
+  // A name no NO_PROXY entry but `*` matches (.invalid is reserved): is any proxy set at all?
+  const route = proxyFor("https://edge-runner.invalid", env) ?? proxyFor("http://edge-runner.invalid", env);
   if (route === undefined) return undefined;
-  return `${route.variable} names proxy "${route.shown}", but the runner on Node connects to the controller, GCP, S3 and integrations directly (Vault calls do go through it): run the Bun executable or Deno behind a proxy (docs/operations.md, "Behind a proxy")`;
+  return `${route.variable} names proxy "${route.shown}": on Node the controller, Vault and S3 go through it, but GCP Secret Manager and plugins' own calls (ctx.fetch, the http plugin, the GitHub, GitLab and Azure DevOps integrations) connect directly: run the Bun executable or Deno where those must use the proxy (docs/operations.md, "Behind a proxy")`;
 }
 
 /** A fetch that went through a proxy fails naming the proxy, never its credentials; an abort stays an abort. */
@@ -106,6 +125,8 @@ async function namingProxy(route: ProxyRoute | undefined, response: Promise<Resp
   } catch (error) {
     const name = (error as { name?: unknown } | null)?.name;
     if (name === "AbortError" || name === "TimeoutError") throw error;
+    // A tunnel the proxy refused (Node's agents) already says so, naming the proxy.
+    if (name === "ProxyTunnelError") throw error;
     // No `cause`: the runtime's error may quote the proxy URL with its credentials.
     throw new Error(maskProxyCredentials(errorMessage(error), route) + viaProxy(route));
   }

@@ -6,7 +6,8 @@
 import { runtime } from "./runtime.ts";
 import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../protocol/limits.ts";
 
-type WsOptions = { ca?: string; headers?: Record<string, string>; maxPayload?: number };
+/** `agent`: a node:http(s) Agent, which opens the connection (a proxy's CONNECT tunnel: controller-client.ts). */
+type WsOptions = { ca?: string; agent?: unknown; headers?: Record<string, string>; maxPayload?: number };
 
 /** The `ws` package's WebSocket on Node, else undefined. */
 export const WsWebSocket: (new (url: string, options?: WsOptions) => WebSocket) | undefined =
@@ -21,7 +22,7 @@ export const WebSocketImpl: typeof WebSocket =
  * 1009, never buffered. Bun's and Deno's clients have no such option (docs/protocol.md,
  * "WebSocket transport"): the caller checks each message once it has arrived.
  */
-export function openWebSocket(url: string, options: { ca?: string } = {}): WebSocket {
+export function openWebSocket(url: string, options: { ca?: string; agent?: unknown } = {}): WebSocket {
   if (WsWebSocket !== undefined) return new WsWebSocket(url, { ...options, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
   return new WebSocketImpl(url);
 }

@@ -1,0 +1,105 @@
+// fetch() for the runner's controller calls that go through a forward proxy, on Node: Node 20's
+// global fetch takes no proxy without undici as a dependency, so where the rule names one these
+// calls go out on node:http(s) through the CONNECT tunnel agents of proxy-agent.ts (the agents
+// `ws` takes for the WebSocket too). Only what those calls use (session, long-poll, keys,
+// secrets, artifacts, bundles): a string, bytes or a stream as the body, the answer as a
+// streamed Response that each caller reads through its own cap. It asks for no content coding,
+// and follows no redirect (the edge API answers none): a 3xx is handed back as it came.
+// Imported on Node only (controller-client.ts): it loads node:http, https, net and tls.
+
+import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
+import { Readable, pipeline } from "node:stream";
+import { proxyHttpAgent, proxyHttpsAgent } from "./proxy-agent.ts";
+import type { ProxyEnv } from "./proxy.ts";
+
+export interface NodeProxyAgents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
+/** A tunnel not opened in this fails the call: Node's fetch gives a direct connection as long. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** A socket silent this long (no answer, or a stalled body) fails the call: undici's, so Node's fetch's, headers and body timeouts. */
+export const IDLE_TIMEOUT_MS = 300_000;
+
+/** Keep-alive agents that tunnel to every host the rule names a proxy for (read from `env` per connection). */
+export function nodeProxyAgents(env: ProxyEnv | undefined): NodeProxyAgents {
+  const proxy = { connectTimeoutMs: CONNECT_TIMEOUT_MS, ...(env === undefined ? {} : { env }) };
+  return { http: proxyHttpAgent({ keepAlive: true }, proxy), https: proxyHttpsAgent({ keepAlive: true }, proxy) };
+}
+
+/**
+ * `fetch(url, init)` on node:http(s) with `agents`. Rejects with `init.signal`'s reason when it
+ * aborts, before or after the answer (the body then fails with it too); a socket silent for
+ * `idleTimeoutMs` fails the call.
+ */
+export function proxyFetch(url: string, init: RequestInit, agents: NodeProxyAgents, idleTimeoutMs = IDLE_TIMEOUT_MS): Promise<Response> {
+  const target = new URL(url);
+  const secure = target.protocol === "https:";
+  if (!secure && target.protocol !== "http:") return Promise.reject(new TypeError(`Cannot fetch "${target.protocol}" URLs through the proxy (expected http: or https:)`));
+  const method = (init.method ?? "GET").toUpperCase();
+  const signal = init.signal ?? undefined;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const headers: OutgoingHttpHeaders = { "accept-encoding": "identity" };
+  new Headers(init.headers).forEach((value, name) => (headers[name] = value));
+  return new Promise<Response>((resolve, reject) => {
+    let answer: IncomingMessage | undefined;
+    const onAbort = () => {
+      req.destroy(signal?.reason);
+      answer?.destroy(signal?.reason);
+      reject(signal?.reason);
+    };
+    const settle = () => signal?.removeEventListener("abort", onAbort);
+    const req = (secure ? httpsRequest : httpRequest)(target, { method, headers, agent: secure ? agents.https : agents.http });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    req.setTimeout(idleTimeoutMs, () => {
+      const error = new Error(`no answer from "${target.host}" for ${Math.round(idleTimeoutMs / 1000)} s`);
+      req.destroy(error);
+      answer?.destroy(error);
+    });
+    req.on("error", (error) => {
+      settle();
+      reject(error);
+    });
+    req.on("response", (incoming: IncomingMessage) => {
+      answer = incoming;
+      incoming.on("close", settle);
+      try {
+        resolve(responseOf(incoming, method));
+      } catch (error) {
+        incoming.destroy();
+        reject(error);
+      }
+    });
+    sendBody(req, init.body);
+  });
+}
+
+function sendBody(req: ReturnType<typeof httpRequest>, body: RequestInit["body"]): void {
+  if (body === undefined || body === null) req.end();
+  else if (typeof body === "string") req.end(body);
+  else if (body instanceof ArrayBuffer) req.end(Buffer.from(body));
+  else if (ArrayBuffer.isView(body)) req.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  else if (body instanceof ReadableStream) {
+    // Streamed as it is read (an artifact): never held whole.
+    pipeline(Readable.fromWeb(body as unknown as import("node:stream/web").ReadableStream), req, (error) => {
+      if (error) req.destroy(error);
+    });
+  } else req.destroy(new TypeError("Cannot send this request body through the proxy on Node (expected a string, bytes or a ReadableStream)"));
+}
+
+/** The answer as a fetch Response, its body streamed (not read here: each caller caps it). */
+function responseOf(incoming: IncomingMessage, method: string): Response {
+  const status = incoming.statusCode ?? 0;
+  if (status < 200 || status > 599) throw new Error(`the answer's status ${status} is not an HTTP status fetch takes (200 to 599)`);
+  const headers = new Headers();
+  const raw = incoming.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
+  const init = { status, statusText: incoming.statusMessage ?? "", headers };
+  if (method === "HEAD" || status === 204 || status === 205 || status === 304) {
+    incoming.resume();
+    return new Response(null, init);
+  }
+  return new Response(Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>, init);
+}
