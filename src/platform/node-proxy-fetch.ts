@@ -54,7 +54,7 @@ export function proxyFetch(url: string, init: RequestInit, agents: NodeProxyAgen
     const req = (secure ? httpsRequest : httpRequest)(target, { method, headers, agent: secure ? agents.https : agents.http });
     signal?.addEventListener("abort", onAbort, { once: true });
     req.setTimeout(idleTimeoutMs, () => {
-      const error = new Error(`no answer from "${target.host}" for ${Math.round(idleTimeoutMs / 1000)} s`);
+      const error = new Error(`no answer from "${target.host}" for ${idleTimeoutMs / 1000} s`);
       req.destroy(error);
       answer?.destroy(error);
     });
