@@ -84,14 +84,15 @@ export function controllerClient(options: ControllerClientOptions): ControllerCl
   }
   // Node's fetch and `ws` take no proxy option: where the rule names one, the call goes out on
   // node:http(s) through tunnel agents (made at the first such call), and `ws` is given them.
+  const proxied = nodeProxy as NonNullable<typeof nodeProxy>;
   let agents: NodeProxyAgents | undefined;
-  const agentsOf = (): NodeProxyAgents => (agents ??= (nodeProxy as NonNullable<typeof nodeProxy>).nodeProxyAgents(options.env));
+  const agentsOf = (): NodeProxyAgents => (agents ??= proxied.nodeProxyAgents(options.env));
   const ca = caPem === undefined ? {} : { ca: caPem };
   return {
     fetch: (url, init) => {
       const route = routeOf(url);
       if (route === undefined) return fetch(url, init);
-      return namingProxy(route, (nodeProxy as NonNullable<typeof nodeProxy>).proxyFetch(url, init ?? {}, agentsOf()));
+      return namingProxy(route, proxied.proxyFetch(url, init ?? {}, agentsOf()));
     },
     openWebSocket: (url) => {
       if (routeOf(url) === undefined) return openWebSocket(url, ca);
