@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { controllerClient } from "../../src/platform/controller-client.ts";
 import { nodeProxyAgents, proxyFetch } from "../../src/platform/node-proxy-fetch.ts";
 import { startForwardProxy } from "../helpers/forward-proxy.ts";
+import { WebSocketServer } from "ws";
 
 const PASSWORD = process.env.CASE_PASSWORD ?? "";
 
@@ -78,5 +79,19 @@ results.refused = await outcome(() => controllerClient({ env: { HTTP_PROXY: `htt
 results.targets = [...new Set(through.targets())];
 results.authorizations = [...new Set(through.requests.map((r) => r.proxyAuthorization))];
 
+const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+await new Promise((resolve) => wss.once("listening", resolve));
+wss.on("connection", (socket) => socket.on("message", (data) => socket.send(`echo ${String(data)}`)));
+results.websocket = await outcome(() => new Promise((resolve, reject) => {
+  const before = through.requests.length;
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`;
+  const socket = client.openWebSocket(url);
+  socket.onopen = () => socket.send("hi");
+  socket.onmessage = (event) => {
+    resolve({ message: String(event.data), proxied: through.requests.slice(before).map((r) => `${r.method} ${r.target}`), via: client.via?.(url) });
+    socket.close();
+  };
+  socket.onerror = () => reject(new Error("the WebSocket failed"));
+}));
 // Stdout to a pipe is asynchronous on Node: exit once the line is out (held sockets stay open).
 process.stdout.write(`${JSON.stringify(results)}\n`, () => process.exit(0));

@@ -52,6 +52,11 @@ describe("proxyFetch() on Node, through controllerClient()", () => {
     expect(results.idleDuringBody.rejected).toMatch(/no answer from "127\.0\.0\.1:\d+"/);
   });
 
+  test("controllerClient().openWebSocket() on Node opens a ws:// WebSocket through a CONNECT tunnel of the same agents", () => {
+    expect(results.websocket).toMatchObject({ message: "echo hi", via: expect.stringContaining("from HTTP_PROXY") });
+    expect(results.websocket.proxied).toEqual([expect.stringMatching(/^CONNECT 127\.0\.0\.1:\d+$/)]);
+  });
+
   test("controllerClient() on Node goes direct where NO_PROXY names the host", () => {
     expect(results.direct).toEqual({ status: 201, proxied: 0 });
   });
