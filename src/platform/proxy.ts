@@ -31,6 +31,9 @@ const BY_SCHEME: Readonly<Record<string, readonly [string, string]>> = {
   "ws:": ["http_proxy", "HTTP_PROXY"],
 };
 
+/** The variables that name a proxy, both spellings, as curl and Go read them. */
+const PROXY_URL_VARIABLES = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"] as const;
+
 /** A proxy URL is a host and a port, a user and password at most: longer is not one. */
 const MAX_PROXY_URL_CHARS = 2048;
 /** NO_PROXY lists are a few dozen entries; a longer value is read up to this, never whole. */
@@ -49,16 +52,29 @@ export function proxyFor(target: string | URL, env: ProxyEnv = process.env): Pro
 
 /** Every proxy variable that is set, checked: a bad one is a config error naming the variable, before any network call. */
 export function checkProxyEnv(env: ProxyEnv = process.env): void {
-  for (const name of ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"]) {
+  for (const name of PROXY_URL_VARIABLES) {
     const value = env[name];
     if (value !== undefined && value !== "") parseProxyUrl(name, value);
   }
 }
 
+/**
+ * The proxy variables that are set, for the programs a job starts (shell, terraform): they are
+ * in the runner's network, so they need its way out. The job's own `env` overrides them.
+ */
+export function proxyVariables(env: ProxyEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of [...PROXY_URL_VARIABLES, "no_proxy", "NO_PROXY"]) {
+    const value = env[name];
+    if (value !== undefined && value !== "") out[name] = value;
+  }
+  return out;
+}
+
 /** The credentials in every proxy variable that is set (password, user:password): for the redactor. */
 export function proxySecrets(env: ProxyEnv = process.env): string[] {
   const found: string[] = [];
-  for (const name of ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"]) {
+  for (const name of PROXY_URL_VARIABLES) {
     const value = env[name];
     if (value === undefined || value === "") continue;
     const route = parseProxyUrl(name, value);

@@ -7,6 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../../../errors.ts";
+import { proxyVariables } from "../../../platform/proxy.ts";
 import { OutputBudget, runCommand } from "../../processes/run-command.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { checkInput } from "../input-schema.ts";
@@ -42,7 +43,7 @@ async function run(raw: unknown, ctx: ActionContext): Promise<ShellOutput> {
   const scratch: string[] = [workDir];
   try {
     await chmod(workDir, 0o700);
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: workDir, TMPDIR: workDir, LANG: process.env.LANG ?? "C.UTF-8", ...input.env };
+    const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", HOME: workDir, TMPDIR: workDir, LANG: process.env.LANG ?? "C.UTF-8", ...proxyVariables(), ...input.env };
     for (const [name, ref] of Object.entries(input.secretEnv ?? {})) env[name] = await ctx.secrets.get(ref);
     for (const [path, content] of Object.entries(input.files ?? {})) await writeInside(workDir, path, content, 0o644);
     for (const [path, ref] of Object.entries(input.secretFiles ?? {})) await writeInside(workDir, path, await ctx.secrets.get(ref), 0o600);

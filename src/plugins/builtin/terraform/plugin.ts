@@ -10,6 +10,7 @@ import { constants as fsConstants } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import { EdgeError } from "../../../errors.ts";
+import { proxyVariables } from "../../../platform/proxy.ts";
 import { runCommand } from "../../processes/run-command.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { parseUiLine } from "./json-ui.ts";
@@ -65,6 +66,8 @@ async function run(operation: Operation, input: TerraformInput, workDir: string,
     CHECKPOINT_DISABLE: "1",
     // Per run: providers, modules and the backend's local state of one run never meet another's.
     TF_DATA_DIR: join(workDir, ".terraform-data"),
+    // Providers, modules and the backend are downloaded through the runner's proxy, if it has one.
+    ...proxyVariables(),
     ...input.env,
   };
   for (const [name, ref] of Object.entries(input.secretEnv ?? {})) env[name] = await ctx.secrets.get(ref);
