@@ -36,7 +36,7 @@ const PROXY_URL_VARIABLES = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_P
 
 /** A proxy URL is a host and a port, a user and password at most: longer is not one. */
 const MAX_PROXY_URL_CHARS = 2048;
-/** NO_PROXY lists are a few dozen entries; a longer value is read up to this, never whole. */
+/** NO_PROXY lists are a few dozen entries; a longer one is refused at start (checkProxyEnv). */
 const MAX_NO_PROXY_CHARS = 16_384;
 
 /** The route for `target`, or undefined when it goes direct (no proxy set, or NO_PROXY names it). */
@@ -55,6 +55,11 @@ export function checkProxyEnv(env: ProxyEnv = process.env): void {
   for (const name of PROXY_URL_VARIABLES) {
     const value = env[name];
     if (value !== undefined && value !== "") parseProxyUrl(name, value);
+  }
+  // Bun's and Deno's own fetch read the whole list: a rule that read less would disagree with them.
+  for (const name of ["no_proxy", "NO_PROXY"]) {
+    const length = env[name]?.length ?? 0;
+    if (length > MAX_NO_PROXY_CHARS) throw new ConfigError(name, `Cannot use ${name}: it is ${length} characters (at most ${MAX_NO_PROXY_CHARS})`);
   }
 }
 
@@ -144,7 +149,7 @@ function safeDecode(part: string): string {
  * trailing dot. There is no implicit entry: loopback goes through the proxy unless listed.
  */
 function bypassed(url: URL, env: ProxyEnv): boolean {
-  const list = (env.no_proxy || env.NO_PROXY || "").slice(0, MAX_NO_PROXY_CHARS);
+  const list = boundedNoProxy(env.no_proxy || env.NO_PROXY || "");
   if (list.trim() === "") return false;
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
   const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" || url.protocol === "wss:" ? 443 : 80;
@@ -171,6 +176,16 @@ function bypassed(url: URL, env: ProxyEnv): boolean {
   return false;
 }
 
+/**
+ * checkProxyEnv() refuses a longer list at start; read later (a plugin's own environment), one is
+ * cut after its last whole entry: a cut inside one would widen it (`10.0.0.0/16` to `10.0.0.0/1`).
+ */
+function boundedNoProxy(list: string): string {
+  if (list.length <= MAX_NO_PROXY_CHARS) return list;
+  const head = list.slice(0, MAX_NO_PROXY_CHARS + 1);
+  return head.slice(0, Math.max(head.lastIndexOf(","), head.search(/\s\S*$/), 0));
+}
+
 /** 4, 6, or 0 for a name. Not node:net: it is not loaded at start (docs/performance.md). */
 function ipFamily(name: string): 0 | 4 | 6 {
   if (!isIpLiteral(name)) return 0;
@@ -181,7 +196,10 @@ function inCidr(address: string, family: number, entry: string): boolean {
   const slash = entry.indexOf("/");
   if (slash < 0) return false;
   const network = entry.slice(0, slash);
-  const bits = Number(entry.slice(slash + 1));
+  // Digits only: Number("") is 0, so `10.0.0.0/` would have matched every address (and `0x8` 8).
+  const length = entry.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(length)) return false;
+  const bits = Number(length);
   const width = family === 4 ? 32 : 128;
   if (ipFamily(network) !== family || !Number.isInteger(bits) || bits < 0 || bits > width) return false;
   const toBits = family === 4 ? ipv4Bits : ipv6Bits;

@@ -83,6 +83,28 @@ describe("proxyFor()", () => {
   });
 });
 
+describe("NO_PROXY entries that must not widen (review of the first version)", () => {
+  test("a CIDR entry without digits after its slash matches nothing, not every address", () => {
+    const env = { HTTPS_PROXY: P, NO_PROXY: "10.0.0.0/,fd00::/,10.1.0.0/0x10,10.2.0.0/1e1" };
+    for (const host of ["8.8.8.8", "10.0.0.1", "[2001:db8::1]", "[fd00::1]", "10.1.2.3", "10.2.3.4"]) expect(proxyFor(`https://${host}/`, env)).toBeDefined();
+    expect(proxyFor("https://10.9.9.9/", { HTTPS_PROXY: P, NO_PROXY: "10.0.0.0/8" })).toBeUndefined();
+  });
+
+  test("a list longer than 16,384 characters is refused at start, and read later only up to its last whole entry", () => {
+    const entry = "10.0.0.0/16";
+    for (const keep of [9, 10]) {
+      // The cut at 16,384 characters falls inside the entry: "10.0.0.0/" or "10.0.0.0/1".
+      const list = `${"a".repeat(16_384 - keep - 1)},${entry},other.example`;
+      expect(proxyFor("https://8.8.8.8/", { HTTPS_PROXY: P, NO_PROXY: list })).toBeDefined();
+      expect(proxyFor("https://99.1.2.3/", { HTTPS_PROXY: P, NO_PROXY: list })).toBeDefined();
+      expect(() => checkProxyEnv({ NO_PROXY: list })).toThrow(`Cannot use NO_PROXY: it is ${list.length} characters (at most 16384)`);
+    }
+    const spaced = `${"b".repeat(16_380)} corp.example.com`;
+    expect(proxyFor("https://api.corp/", { HTTPS_PROXY: P, no_proxy: spaced })).toBeDefined();
+    expect(() => checkProxyEnv({ no_proxy: "10.0.0.0/8 ".repeat(100) })).not.toThrow();
+  });
+});
+
 describe("checkProxyEnv()", () => {
   test("checkProxyEnv() refuses a proxy that is not http:// or not a URL, naming the variable and not the password", () => {
     const refusal = (env: Record<string, string>) => {
