@@ -1,9 +1,11 @@
 // A stream that must pass on part of a line before the line ends (a line too long to hold: a
 // process worker's stderr) cuts it where no secret crosses the cut, one rule for every such
-// cutter: the last (longest form - 1) characters are held back for the next piece, and the cut
-// moves back to the start of a masked range that would straddle it. Every secret that begins
-// before the cut then ends inside the text redacted with it, so each piece is masked whole on
-// its own, whatever is printed between two pieces.
+// cutter: a piece ends at the line's end or after `maxLine` characters, or earlier at the start of
+// a masked range that would straddle that point. The cut is chosen only once (longest form - 1)
+// characters past it are in (or the line has ended), so every secret that begins before the cut
+// ends inside the text redacted with it, and each piece is masked whole on its own, whatever is
+// printed between two pieces. The pieces depend on the text alone, never on how it was chunked:
+// a pipe read in one piece or in ten gives the same pieces (and the same log records).
 
 import { MASK } from "./redaction-scope.ts";
 import { applySpans, mergeSpans, type Span } from "./pattern-matcher.ts";
@@ -26,18 +28,24 @@ export function unionOf(redactions: readonly CutRedaction[]): CutRedaction {
 }
 
 /**
- * Where to cut `text` (ranges `spans` masked): the end less (longest - 1) characters, or the
- * start of a masked range over that point. 0 when nothing can be passed on yet.
+ * Where to cut `text` (ranges `spans` masked) whose continuation is not known: the end less
+ * (longest - 1) characters, or the start of a masked range over that point. 0 when nothing can be
+ * passed on yet.
  */
 export function safeCut(text: string, spans: readonly Span[], longest: number): number {
-  const cut = Math.max(0, text.length - Math.max(0, longest - 1));
-  const over = spans.find((span) => span.start < cut && cut < span.end);
-  return over === undefined ? cut : over.start;
+  return cutOutside(Math.max(0, text.length - Math.max(0, longest - 1)), spans);
+}
+
+/** `at`, or the start of a masked range over it. */
+function cutOutside(at: number, spans: readonly Span[]): number {
+  const over = spans.find((span) => span.start < at && at < span.end);
+  return over === undefined ? at : over.start;
 }
 
 /**
- * Text in, redacted lines out: whole lines masked whole, and a line longer than `maxLine` passed
- * on in pieces cut by safeCut(). Holds at most `maxLine` plus the longest form.
+ * Text in, redacted lines out: a line of at most `maxLine` characters masked whole, and a longer
+ * one passed on in pieces of at most `maxLine` (see the rule above). Holds at most `maxLine` plus
+ * the longest form.
  */
 export class RedactedLines {
   #buffer = "";
@@ -46,28 +54,51 @@ export class RedactedLines {
 
   /** `redaction`: the secrets to mask now (a stream's may change between writes). */
   write(text: string, redaction: CutRedaction): void {
+    // What is held has no line end (#drain passes on every line): only the new text is searched.
+    const held = this.#buffer.length;
     this.#buffer += text;
-    const lines = this.#buffer.split("\n");
-    this.#buffer = lines.pop() ?? "";
-    for (const line of lines) if (line !== "") this.emit(masked(line, redaction.spans(line)));
-    while (this.#buffer.length > this.maxLine) {
-      const spans = redaction.spans(this.#buffer);
-      let cut = safeCut(this.#buffer, spans, redaction.longestForm);
-      // Not yet longer than the longest form: wait for more.
-      if (cut === 0 && this.#buffer.length < redaction.longestForm) return;
-      // A masked range from the very start over the cut (the same secret printed again and
-      // again): passed on masked to its end, so the buffer cannot grow without bound.
-      if (cut === 0) cut = spans[0]?.end ?? this.#buffer.length;
-      this.emit(masked(this.#buffer.slice(0, cut), spans.filter((span) => span.start < cut)));
-      this.#buffer = this.#buffer.slice(cut);
-    }
+    this.#buffer = this.#drain(this.#buffer, held, false, redaction);
   }
 
   /** The rest, at the stream's end. */
   end(redaction: CutRedaction): void {
     const rest = this.#buffer;
     this.#buffer = "";
-    if (rest !== "") this.emit(masked(rest, redaction.spans(rest)));
+    this.#drain(rest, 0, true, redaction);
+  }
+
+  /**
+   * Passes on every line and piece `text` holds (no line end before `searchFrom`; `ended`: the
+   * stream's end closes its last line); returns the rest.
+   */
+  #drain(text: string, searchFrom: number, ended: boolean, redaction: CutRedaction): string {
+    // A cut at maxLine is chosen with this many characters after it in view: enough to know that
+    // the line goes on, and to see whole every secret that begins before the cut.
+    const lookahead = Math.max(1, redaction.longestForm - 1);
+    let from = 0;
+    let newline = text.indexOf("\n", searchFrom);
+    while (from < text.length) {
+      const closed = newline !== -1 || ended;
+      const length = (newline === -1 ? text.length : newline) - from;
+      if (closed && length <= this.maxLine) {
+        const line = text.slice(from, from + length);
+        if (line !== "") this.emit(masked(line, redaction.spans(line)));
+        from += length + 1;
+        newline = text.indexOf("\n", from);
+        continue;
+      }
+      // Too long for one piece, but the cut cannot be chosen yet: wait for more.
+      if (!closed && length < this.maxLine + lookahead) break;
+      const window = text.slice(from, from + Math.min(length, this.maxLine + lookahead));
+      const spans = redaction.spans(window);
+      let cut = cutOutside(this.maxLine, spans);
+      // A masked range from the very start over the cut (one secret longer than a piece, or the
+      // same one printed again and again): passed on masked to its end, so nothing is held without bound.
+      if (cut === 0) cut = spans[0]?.end ?? this.maxLine;
+      this.emit(masked(window.slice(0, cut), spans.filter((span) => span.start < cut)));
+      from += cut;
+    }
+    return from >= text.length ? "" : text.slice(from);
   }
 }
 
