@@ -44,7 +44,11 @@ export default { name: "fd2", version: "1.0.0", actions: {
 const fd2File = join(mkdtempSync(join(tmpdir(), "fd2-plugin-")), "fd2.mjs");
 writeFileSync(fd2File, FD2_PLUGIN);
 
-/** One line per own pool and process redaction (the process-wide one holds whatever earlier tests of a suite run put there); the pool's log records. */
+/**
+ * Runs the fd2 plugin once in a process worker of a pool of its own, with a process redaction of
+ * its own (the process-wide one holds whatever earlier tests of a suite run put there), and
+ * returns the pool's records of the child's stderr once the line's end is among them.
+ */
 async function linesLogged(input: Record<string, unknown>, onLog?: () => void): Promise<string[]> {
   const { pool: own, records } = testPool({ processRedaction: new RedactionScope(), policy: new PoolPolicy({ maxWorkers: 1, maxJobsPerWorker: 1000, idleMs: 60_000, prewarm: 0, isolation: "process" }), resolve: () => fileBundleSource(fd2File, "fd2", "1.0.0") });
   try {
@@ -63,7 +67,7 @@ async function linesLogged(input: Record<string, unknown>, onLog?: () => void): 
 
 // It was skipped for a while as flaky (3 of 8 full-suite runs): a runner busy elsewhere for the
 // 300 ms between the plugin's two writes read the whole line at once, and the cutter passed on
-// what it held plus the line's end as one line, whose record lost the end (docs/testing.md).
+// what it held plus the line's end as one line, whose record lost the end (docs/testing.md, "Known flaky").
 test("a process worker's stderr line longer than 64 KiB, cut inside a secret", async () => {
   for (const at of [64 * 1024, 128 * 1024]) {
     const printed = (await linesLogged({ at })).join("\n");
