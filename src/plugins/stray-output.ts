@@ -39,7 +39,8 @@ export class StrayOutput {
       // Made at the first write: a worker that prints nothing costs nothing here.
       if (text === "") return;
       const message = MESSAGES[stream];
-      lines = new RedactedLines(MAX_LINE, (line) => this.log.warn(message, { plugin: this.plugin, line: line.slice(0, MAX_LOGGED) }));
+      // Not silently: a record that keeps part of a line says how much it left out.
+      lines = new RedactedLines(MAX_LINE, (line) => this.log.warn(message, line.length <= MAX_LOGGED ? { plugin: this.plugin, line } : { plugin: this.plugin, line: line.slice(0, MAX_LOGGED), omittedChars: line.length - MAX_LOGGED }));
       this.#lines.set(stream, lines);
     }
     if (text !== "") lines.write(text, this.redaction());

@@ -54,3 +54,10 @@ test("StrayOutput passes on a line of 64 KiB and one character in two pieces, wi
   expect(logged(text + "\n", [text.length + 1]).map((line) => line.length)).toEqual([4096, 1]);
   expect(logged(text, [text.length])).toEqual(logged(text + "\n", [1024]));
 });
+
+test("a record that keeps the first 4096 characters of a longer stray line says how many it left out", () => {
+  const { logger, records } = memoryLogger();
+  const stray = new StrayOutput("long@1.0.0", logger, () => new RedactionScope());
+  stray.write("stderr", `${"a".repeat(10_000)}\nshort line\n`);
+  expect(records.map((r) => [String(r.line).length, r.omittedChars])).toEqual([[4096, 10_000 - 4096], [10, undefined]]);
+});
