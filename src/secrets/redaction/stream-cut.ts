@@ -27,15 +27,6 @@ export function unionOf(redactions: readonly CutRedaction[]): CutRedaction {
   };
 }
 
-/**
- * Where to cut `text` (ranges `spans` masked) whose continuation is not known: the end less
- * (longest - 1) characters, or the start of a masked range over that point. 0 when nothing can be
- * passed on yet.
- */
-export function safeCut(text: string, spans: readonly Span[], longest: number): number {
-  return cutOutside(Math.max(0, text.length - Math.max(0, longest - 1)), spans);
-}
-
 /** `at`, or the start of a masked range over it. */
 function cutOutside(at: number, spans: readonly Span[]): number {
   const over = spans.find((span) => span.start < at && at < span.end);
