@@ -172,7 +172,7 @@ export class MeshstackConnection implements ControllerConnection {
       return;
     }
     this.#claimRefusal = { cause, count: 1 };
-    this.#log.error(`meshStack refuses this runner's claims: ${reason}. No run is claimed until it takes them; the next try is in ${wait} ms, and this is logged again only when its answer changes`);
+    this.#log.error(`meshStack refuses this runner's claims: ${reason}. No run is claimed until it takes them; the next try is in ${wait} ms, and this is logged again only when its status or error changes (meshStack's message alone: at debug)`);
   }
 
   /** After `keys rotate --outbox`: what the outbox holds moves to the new key, so the old one can be retired. */
