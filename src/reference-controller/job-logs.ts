@@ -11,7 +11,8 @@ import { AppendFile } from "./append-file.ts";
 import type { GroupCommit } from "./group-commit.ts";
 import { readJsonl, syncDirectory } from "./jsonl-file.ts";
 import type { EventStore } from "./store-seam.ts";
-import { MAX_EVENT_LINE_BYTES, MAX_LOG_PAGE_BYTES } from "./store-file-bounds.ts";
+import { MAX_EVENT_LINE_BYTES } from "./store-file-bounds.ts";
+import { logPageLength } from "./log-page.ts";
 import { readLinesSync } from "../util/read-lines.ts";
 
 /** One stored event. `seq` is job-wide; `attemptSeq` is the runner's per-attempt sequence. */
@@ -156,25 +157,20 @@ export class JobLogs implements EventStore {
 
   /**
    * Events with `seq > after`, at most `limit` of them and at most MAX_LOG_PAGE_BYTES of them as
-   * stored (never fewer than one): a page ends before the event that would pass it, and the
-   * caller asks again after the last seq it got. The index gives each event's length, so nothing
-   * past the page is read.
+   * stored (logPageLength(): never fewer than one), and the caller asks again after the last seq
+   * it got. The index gives each event's length, so nothing past the page is read.
    */
   read(jobId: string, after: number, limit: number): JobEvent[] {
     const refs = this.#index.get(jobId)?.refs ?? [];
-    const out: JobEvent[] = [];
-    let bytes = 0;
-    for (let i = Math.max(0, after) * 3; i < refs.length && out.length < limit; i += 3) {
+    const page: Array<{ segment: Segment; offset: number; length: number }> = [];
+    for (let i = Math.max(0, after) * 3; i < refs.length && page.length < limit; i += 3) {
       const segment = this.#segments.get(refs[i] as number);
-      if (segment === undefined) continue;
-      const length = refs[i + 2] as number;
-      if (out.length > 0 && bytes + length > MAX_LOG_PAGE_BYTES) break;
-      bytes += length;
-      const text = segment.file.read(refs[i + 1] as number, length).toString("utf8");
-      const { jobId: _j, ...event } = JSON.parse(text) as JobEvent & { jobId: string };
-      out.push(event as JobEvent);
+      if (segment !== undefined) page.push({ segment, offset: refs[i + 1] as number, length: refs[i + 2] as number });
     }
-    return out;
+    return page.slice(0, logPageLength(page.map((ref) => ref.length))).map(({ segment, offset, length }) => {
+      const { jobId: _j, ...event } = JSON.parse(segment.file.read(offset, length).toString("utf8")) as JobEvent & { jobId: string };
+      return event as JobEvent;
+    });
   }
 
   /** The dedupe cursor of a job's `attempt`, from memory (no disk read, none for a first attempt). */

@@ -50,7 +50,7 @@ export interface EventStore {
   append(jobId: string, events: readonly JobEvent[]): void;
   /**
    * Events with `seq > after`, at most `limit` (the database store reads them after its commit);
-   * the embedded store also ends a page at MAX_LOG_PAGE_BYTES, so a page may hold fewer.
+   * a page also ends before MAX_LOG_PAGE_BYTES (log-page.ts, both stores), so it may hold fewer.
    */
   read(jobId: string, after: number, limit: number): JobEvent[] | Promise<JobEvent[]>;
   cursor(jobId: string, attempt: number): EventCursor;

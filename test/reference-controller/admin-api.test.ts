@@ -1,5 +1,6 @@
 // The admin API driven in memory with app.request(): auth, validation, jobs, runners, status.
 import { afterEach, expect, test } from "bun:test";
+import { MAX_LOG_PAGE_BYTES } from "../../src/reference-controller/store-file-bounds.ts";
 import { forEachStore } from "../helpers/stores.ts";
 import { FakeRunner, openController, type Harness } from "./helpers.ts";
 
@@ -85,6 +86,39 @@ forEachStore("admin API", (store) => {
     expect(again.status).toBe(409);
     expect(again.body.error.message).toBe(`Cannot cancel job "${body.id}": it is already cancelled`);
   });
+
+  test("GET /api/v1/jobs/:id/logs ends a page before MAX_LOG_PAGE_BYTES of events; paging on from nextSeq gives every event once", async () => {
+    h = await openController(store);
+    const r = FakeRunner.connect(h.controller, "r1");
+    const { body: job } = await call("POST", "/jobs", { plugin: "p" });
+    await h.settle();
+    r.send({ type: "credit", slots: 1 });
+    await h.settle();
+    // 40 events of 1 MiB (16 lines of 64 KiB): 40 MiB in all, under the job's 64 MiB quota.
+    const lines = Array.from({ length: 16 }, (_, i) => ({ ts: i, level: "info" as const, msg: String(i % 10).repeat(64 * 1024) }));
+    const count = 40;
+    for (let seq = 1; seq <= count; seq++) {
+      r.send({ type: "log", jobId: job.id, attempt: 1, seq, lines });
+      await h.settle();
+    }
+    const pages: number[][] = [];
+    for (let after = 0; ;) {
+      const res = await h.controller.app.request(`/api/v1/jobs/${job.id}/logs?after=${after}&limit=10000`, { headers: auth });
+      const text = await res.text();
+      const page = JSON.parse(text) as { events: Array<{ seq: number }>; nextSeq: number };
+      if (page.events.length === 0) {
+        expect(page.nextSeq).toBe(after);
+        break;
+      }
+      expect(text.length).toBeLessThanOrEqual(MAX_LOG_PAGE_BYTES);
+      pages.push(page.events.map((e) => e.seq));
+      after = page.nextSeq;
+    }
+    expect(pages.length).toBeGreaterThan(2);
+    expect(pages.flat()).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    // `limit` still applies under the byte cap.
+    expect((await call("GET", `/jobs/${job.id}/logs?after=5&limit=2`)).body.events.map((e: any) => e.seq)).toEqual([6, 7]);
+  }, 60_000);
 
   test("GET /api/v1/jobs/:id/logs pages events with after/nextSeq; /wait returns the terminal job", async () => {
     h = await openController(store);

@@ -8,6 +8,7 @@
 import type { Logger } from "../../log/logger.ts";
 import type { LogLine } from "../../protocol/edge-v1.ts";
 import { DEFAULT_EVENT_JOURNAL_MAX_BYTES, DEFAULT_JOB_LOG_MAX_BYTES, truncationLine, type EventAdmission, type EventCursor, type JobEvent } from "../job-logs.ts";
+import { logPageLength } from "../log-page.ts";
 import type { EventStore } from "../store-seam.ts";
 import { storedEventBytes, type EventSizes } from "./pg-event-quota.ts";
 import type { PgStore } from "./pg-store.ts";
@@ -159,11 +160,23 @@ export class PgJobLogs implements EventStore {
     this.#store.commits.appended();
   }
 
+  /**
+   * Events with `seq > after`, at most `limit` and at most MAX_LOG_PAGE_BYTES of them as stored
+   * (logPageLength(), as the embedded store): the candidates' sizes are read first (`bytes`, no
+   * body: a large body is TOASTed apart from its row), then the bodies of the page alone. Events
+   * are never changed once stored, so the seq range read second holds what the first measured
+   * (fewer only if the job was deleted in between).
+   */
   async read(jobId: string, after: number, limit: number): Promise<JobEvent[]> {
     // What was accepted before this read is committed first (or the store failed: read what is there).
     await this.#store.durable().catch(() => {});
+    const from = Math.max(0, after);
+    const sizes = await this.#store.sql<Array<{ seq: number; bytes: number }>>`
+      SELECT seq, bytes FROM job_events WHERE job_id = ${jobId} AND seq > ${from} ORDER BY seq LIMIT ${limit}`;
+    const last = sizes[logPageLength(sizes.map((row) => row.bytes)) - 1];
+    if (last === undefined) return [];
     const rows = await this.#store.sql<Array<{ body: JobEvent }>>`
-      SELECT body FROM job_events WHERE job_id = ${jobId} AND seq > ${Math.max(0, after)} ORDER BY seq LIMIT ${limit}`;
+      SELECT body FROM job_events WHERE job_id = ${jobId} AND seq > ${from} AND seq <= ${last.seq} ORDER BY seq`;
     return rows.map((row) => row.body);
   }
 
