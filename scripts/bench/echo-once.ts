@@ -21,7 +21,7 @@ const context: ActionContext = {
   outputs: { set: unused("outputs"), all: unused("outputs") },
   secrets: { get: unused("secrets"), mask: unused("secrets") },
   storage: { put: unused("storage"), get: unused("storage"), getText: unused("storage"), getStream: unused("storage"), head: unused("storage"), delete: unused("storage"), list: unused("storage") },
-  artifacts: { put: unused("artifacts") },
+  artifacts: { maxBytes: 0, put: unused("artifacts") },
   fetch: unused("fetch"),
 };
 const output = await action({ fresh: true }, context);

@@ -103,7 +103,7 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
       },
     },
     storage: contextStorage(call),
-    artifacts: contextArtifacts(call),
+    artifacts: contextArtifacts(call, job.artifactMaxBytes),
     fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
       const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
       const signal = own === undefined || own === null ? state.abort.signal : AbortSignal.any([own, state.abort.signal]);

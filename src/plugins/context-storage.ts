@@ -62,8 +62,9 @@ export function contextStorage(call: Call): ActionStorage {
   };
 }
 
-export function contextArtifacts(call: Call): ActionArtifacts {
+export function contextArtifacts(call: Call, maxBytes: number): ActionArtifacts {
   return {
+    maxBytes,
     async put(name: string, data: StorageData, options?: { contentType?: string }): Promise<ArtifactInfo> {
       const body = toBody(data, `Cannot keep artifact "${String(name)}"`);
       return (await upload(call, "artifact", name, body, options)) as ArtifactInfo;

@@ -57,6 +57,11 @@ export class JobCalls {
     this.#label = `${options.jobId}#${options.attempt}`;
   }
 
+  /** The largest artifact this job may keep, told to the plugin as ctx.artifacts.maxBytes. */
+  get artifactMaxBytes(): number {
+    return this.#options.artifactMaxBytes;
+  }
+
   /** The artifacts kept so far, for the job's result. */
   get artifacts(): ArtifactRecord[] {
     return [...this.#artifacts];

@@ -209,7 +209,7 @@ export class PluginPool {
     this.#clearIdle(host);
     task.host = host;
     const { request } = task;
-    const { runId, result } = host.execute({ id: request.jobId, attempt: request.attempt, action: request.action, input: request.input }, task.sink);
+    const { runId, result } = host.execute({ id: request.jobId, attempt: request.attempt, action: request.action, input: request.input, artifactMaxBytes: task.calls.artifactMaxBytes }, task.sink);
     task.runId = runId;
     void result.then(guarded(this.#log, (r: JobOutcome | undefined) => (r === undefined ? this.#handedBack(task) : this.#finished(task, host, r))));
   }

@@ -81,6 +81,11 @@ export interface ArtifactInfo {
  * each name once per attempt, at most 32, each under the runner's artifactMaxBytes.
  */
 export interface ActionArtifacts {
+  /**
+   * The runner's artifactMaxBytes: put() fails with `storage_limit` at the byte past it. An action
+   * that knows its data's size (a file's) can refuse a larger one before reading any of it.
+   */
+  readonly maxBytes: number;
   /** Streams `data` to the controller; resolves when it holds all of it, with the recorded size and digest. */
   put(name: string, data: StorageData, options?: { contentType?: string }): Promise<ArtifactInfo>;
 }

@@ -11,6 +11,8 @@ export interface TestContextOptions {
   signal?: AbortSignal;
   secrets?: Record<string, string>;
   fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** ctx.artifacts.maxBytes (default 100 MiB, the runner's default): a larger put fails with `storage_limit`, as on a runner. */
+  artifactMaxBytes?: number;
 }
 
 export interface TestContext extends ActionContext {
@@ -46,6 +48,7 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
   const sensitive = new Set<string>();
   const log = (level: LogLevel) => (msg: string): void => { lines.push({ level, msg }); };
   const signal = options.signal ?? new AbortController().signal;
+  const artifactMaxBytes = options.artifactMaxBytes ?? 100 * 1024 * 1024;
   return {
     jobId: options.jobId ?? "test-job",
     attempt: options.attempt ?? 1,
@@ -85,8 +88,12 @@ export function createTestContext(options: TestContextOptions = {}): TestContext
       list: async (prefix = "") => [...stored.keys()].filter((k) => k.startsWith(prefix)).sort(),
     },
     artifacts: {
+      maxBytes: artifactMaxBytes,
       put: async (name, data, options) => {
         const bytes = await bytesOf(data);
+        if (bytes.byteLength > artifactMaxBytes) {
+          throw Object.assign(new Error(`Cannot keep artifact "${name}": it is ${bytes.byteLength} bytes, over the limit of ${artifactMaxBytes} bytes`), { code: "storage_limit" });
+        }
         const info: ArtifactInfo = { name, size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex"), ...(options?.contentType === undefined ? {} : { contentType: options.contentType }) };
         artifactsKept.set(name, { bytes, info });
         return info;

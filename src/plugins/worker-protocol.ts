@@ -21,6 +21,8 @@ export interface RunJob {
   attempt: number;
   action: string;
   input: unknown;
+  /** The runner's artifactMaxBytes, as ctx.artifacts.maxBytes (the host enforces it: host-calls.ts). */
+  artifactMaxBytes: number;
 }
 
 /**

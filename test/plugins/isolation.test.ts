@@ -5,7 +5,7 @@ import { request, testPool } from "./support/helpers.ts";
 // Process isolation: each worker is a child process (`bun src/plugins/process-entry.ts` from
 // source, `edge-runner __plugin-host` in the executable) talking the same worker protocol.
 const policy = new PoolPolicy({ maxWorkers: 2, maxJobsPerWorker: 1000, idleMs: 60_000, prewarm: 0, isolation: "process", memoryCeilingMb: 200 });
-const { pool } = testPool({ policy, cancelGraceMs: 100 });
+const { pool } = testPool({ policy, cancelGraceMs: 100, artifactMaxBytes: 12_345_678 });
 afterAll(() => pool.close());
 
 test("PluginPool.run() in process isolation runs a plugin in a child process with the full SDK", async () => {
@@ -13,6 +13,10 @@ test("PluginPool.run() in process isolation runs a plugin in a child process wit
   const storage = await pool.run(request("sdk-features", "storage"));
   expect(storage.status).toBe("succeeded");
   expect((await pool.run(request("echo", "default", { input: { a: 1 } }))).output).toEqual({ a: 1 });
+});
+
+test("ActionContext.artifacts.maxBytes in process isolation is the runner's artifactMaxBytes", async () => {
+  expect(await pool.run(request("sdk-features", "artifactLimit"))).toEqual({ status: "succeeded", output: { maxBytes: 12_345_678 } });
 });
 
 const faults: Array<[action: string, status: string, code: string]> = [

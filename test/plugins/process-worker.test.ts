@@ -22,7 +22,7 @@ test("a process worker whose run ends past its memory ceiling is killed before t
   const exited = new Promise<number>((resolve) => worker.on("exit", resolve));
   worker.postMessage({ type: "init", source: fileBundleSource(fixture("sdk-features"), "sdk-features", "0.0.1") });
   await loaded;
-  worker.postMessage({ type: "run", runId: 1, job: { id: "mem", attempt: 1, action: "memory", input: { mb: 300 } } });
+  worker.postMessage({ type: "run", runId: 1, job: { id: "mem", attempt: 1, action: "memory", input: { mb: 300 }, artifactMaxBytes: 1024 } });
   await exited;
   expect(errors).toEqual(["ERR_WORKER_OUT_OF_MEMORY"]);
   expect(messages).toContain("ready");

@@ -69,6 +69,16 @@ test("ActionContext.storage puts, gets, lists and deletes a job's data", async (
   expect(outcome).toEqual({ status: "succeeded", output: { listed: ["a/b.txt", "bin"], text: "hello", bytes: [1, 2, 3], missing: true, deleted: true, after: ["a/b.txt"] } });
 });
 
+test("ActionContext.artifacts.maxBytes in a worker thread is the runner's artifactMaxBytes (100 MiB unless configured)", async () => {
+  expect(await pool.run(request("sdk-features", "artifactLimit"))).toEqual({ status: "succeeded", output: { maxBytes: 100 * 1024 * 1024 } });
+  const limited = testPool({ artifactMaxBytes: 7_654_321 }).pool;
+  try {
+    expect(await limited.run(request("sdk-features", "artifactLimit"))).toEqual({ status: "succeeded", output: { maxBytes: 7_654_321 } });
+  } finally {
+    await limited.close();
+  }
+});
+
 test("ActionContext.storage is deleted when the job ends", async () => {
   const outcome = await pool.run(request("sdk-features", "storageKeep", { jobId: "keep-1" }));
   expect(outcome.status).toBe("succeeded");

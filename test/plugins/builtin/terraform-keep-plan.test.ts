@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { keepPlan, PLAN_KEEP_MAX } from "../../../src/plugins/builtin/terraform/keep-plan.ts";
 import type { ActionContext, ArtifactInfo, StorageData } from "../../../src/plugins/sdk.ts";
 import { tempDir } from "../../helpers/harness.ts";
+import { hugeFile } from "../../helpers/huge-files.ts";
 
 const keepPlanModule = new URL("../../../src/plugins/builtin/terraform/keep-plan.ts", import.meta.url).pathname;
 const dirs: Array<{ remove(): void | Promise<void> }> = [];
@@ -21,12 +22,16 @@ function planFile(): string {
   return join(t.dir, "tfplan");
 }
 
-/** A ctx.artifacts that takes only a stream, reads it chunk by chunk and keeps what it saw. */
-function streamingSink(onChunk: (chunk: Uint8Array) => void = () => undefined) {
+/**
+ * A ctx.artifacts that takes only a stream, reads it chunk by chunk and keeps what it saw; it
+ * tells `maxBytes` (by default 5 GiB, the largest artifactMaxBytes) and does not enforce it.
+ */
+function streamingSink(onChunk: (chunk: Uint8Array) => void = () => undefined, maxBytes = 5 * 1024 ** 3) {
   const seen = { calls: 0, chunks: [] as Uint8Array[], largest: 0 };
   const ctx: Pick<ActionContext, "artifacts" | "signal"> = {
     signal: new AbortController().signal,
     artifacts: {
+      maxBytes,
       async put(name: string, data: StorageData): Promise<ArtifactInfo> {
         seen.calls++;
         if (!(data instanceof ReadableStream)) throw new TypeError(`Expected a stream for "${name}", got ${data.constructor.name} of ${(data as Uint8Array).length}`);
@@ -69,6 +74,29 @@ test("keepPlan() refuses a 64 GiB (sparse) plan file by its size, naming the siz
   expect(seen.calls).toBe(0);
 });
 
+test("keepPlan() refuses a 512 MiB (sparse) plan over ctx.artifacts.maxBytes by its size, naming both, before it reads or uploads a byte", async () => {
+  const t = tempDir("tf-keep-plan-");
+  dirs.push(t);
+  const size = 512 * 1024 * 1024;
+  const file = hugeFile(t.dir, "tfplan", size);
+  const artifactMaxBytes = 100 * 1024 * 1024;
+  const { ctx, seen } = streamingSink(undefined, artifactMaxBytes);
+  const refused = await keepPlan(file, ctx).then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
+  expect(refused?.code).toBe("storage_limit");
+  expect(refused?.message).toBe(`Cannot keep the plan as artifact "tfplan": the plan file is ${size} bytes, over the runner's artifactMaxBytes of ${artifactMaxBytes} bytes`);
+  // No upload was started, so no stream was pulled: not one byte of the file was read.
+  expect(seen).toEqual({ calls: 0, chunks: [], largest: 0 });
+});
+
+test("keepPlan() stops a plan file that grows past ctx.artifacts.maxBytes while it streams", async () => {
+  const file = planFile();
+  writeFileSync(file, Buffer.alloc(1024 * 1024 + 1, 1));
+  const { ctx } = streamingSink(() => appendFileSync(file, Buffer.alloc(2 * 1024 * 1024, 2)), 2 * 1024 * 1024);
+  const refused = await keepPlan(file, ctx).then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
+  expect(refused?.code).toBe("storage_limit");
+  expect(refused?.message).toContain(`over the runner's artifactMaxBytes of ${2 * 1024 * 1024} bytes`);
+});
+
 test("keepPlan() stops a plan file that grows past the cap while it streams", async () => {
   const file = planFile();
   writeFileSync(file, Buffer.alloc(1024 * 1024 + 1, 1));
@@ -97,7 +125,7 @@ test("keepPlan() streams a 900 MiB (sparse) plan in a process limited to 1 GB of
   const script = `
     const { keepPlan } = await import(${JSON.stringify(keepPlanModule)});
     let size = 0;
-    const artifacts = { async put(name, data) {
+    const artifacts = { maxBytes: 1024 ** 3, async put(name, data) {
       if (!(data instanceof ReadableStream)) throw new TypeError("not a stream");
       for await (const chunk of data) size += chunk.byteLength;
       return { name, size, sha256: "" };
@@ -111,7 +139,7 @@ test("keepPlan() streams a 900 MiB (sparse) plan in a process limited to 1 GB of
   expect(JSON.parse(out)).toEqual({ name: "tfplan", size: 900 * 1024 * 1024, sha256: "" });
 }, 60_000);
 
-test("keepPlan() names the plan's size when the runner's artifactMaxBytes stops it mid-stream, beside the limit the runner names", async () => {
+test("keepPlan() names the plan's size when the sink stops it mid-stream with storage_limit (a limit below the one it told), beside the limit the sink names", async () => {
   const file = planFile();
   const size = 3 * 1024 * 1024 + 5;
   writeFileSync(file, Buffer.alloc(size, 4));

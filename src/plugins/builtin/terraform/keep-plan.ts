@@ -1,20 +1,24 @@
 // keepPlan: the plan file as the job's artifact `tfplan`, streamed from the file to ctx.artifacts
 // a chunk at a time (a plan can be hundreds of MiB, and the runner may run several jobs at once).
-// Its size is checked before anything is read, and the stream stops one chunk past the cap, so a
-// huge plan (or one still growing) never fills the runner's memory or starts an upload bound to fail.
+// Its size is checked against PLAN_KEEP_MAX and the runner's artifactMaxBytes (ctx.artifacts.maxBytes)
+// before anything is read, and the stream stops one chunk past them, so a huge plan (or one still
+// growing) never fills the runner's memory or starts an upload bound to fail.
 
 import { open } from "node:fs/promises";
 import { EdgeError } from "../../../errors.ts";
 import type { ActionContext, ArtifactInfo } from "../../sdk.ts";
 
-/** The largest plan kept: 1 GiB. The runner's artifactMaxBytes (default 100 MiB) applies too, while the bytes flow. */
+/** The largest plan kept: 1 GiB. The runner's artifactMaxBytes (default 100 MiB, ctx.artifacts.maxBytes) applies too. */
 export const PLAN_KEEP_MAX = 1024 ** 3;
 /** Bytes per read, the same as one host write call (context-storage.ts), so a chunk is never re-cut. */
 const READ_BYTES = 1024 * 1024;
 const NAME = "tfplan";
 const REFUSED = `Cannot keep the plan as artifact "${NAME}": `;
 
-/** Streams `file` to ctx.artifacts as "tfplan"; rejects with `storage_limit` over `maxBytes`, `job_cancelled` on cancel. */
+/**
+ * Streams `file` to ctx.artifacts as "tfplan"; rejects with `storage_limit` over `maxBytes` or
+ * ctx.artifacts.maxBytes (by the file's size, before reading it), `job_cancelled` on cancel.
+ */
 export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts" | "signal">, maxBytes = PLAN_KEEP_MAX): Promise<ArtifactInfo> {
   const handle = await open(file, "r");
   let closed = false;
@@ -25,7 +29,10 @@ export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts
   };
   try {
     const { size } = await handle.stat();
-    if (size > maxBytes) throw tooLarge(`is ${size} bytes`, maxBytes);
+    if (size > maxBytes) throw tooLarge(`is ${size} bytes`, `the limit of ${maxBytes} bytes`);
+    const artifactMaxBytes = ctx.artifacts.maxBytes;
+    if (size > artifactMaxBytes) throw tooLarge(`is ${size} bytes`, `the runner's artifactMaxBytes of ${artifactMaxBytes} bytes`);
+    const limit = Math.min(maxBytes, artifactMaxBytes);
     let position = 0;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
@@ -40,7 +47,7 @@ export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts
         }
         position += bytesRead;
         // The file grew since stat() (terraform still writing, or something else): stop, do not follow it.
-        if (position > maxBytes) throw tooLarge(`grew to at least ${position} bytes while it was read`, maxBytes);
+        if (position > limit) throw tooLarge(`grew to at least ${position} bytes while it was read`, limit === maxBytes ? `the limit of ${maxBytes} bytes` : `the runner's artifactMaxBytes of ${limit} bytes`);
         controller.enqueue(buffer.subarray(0, bytesRead));
       },
       cancel: close,
@@ -48,10 +55,10 @@ export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts
     try {
       return await ctx.artifacts.put(NAME, body, { contentType: "application/octet-stream" });
     } catch (error) {
-      // The runner's artifactMaxBytes stops the stream at the byte that crosses it, and its
-      // message names only that limit: say how big the plan is (fstat, before the read). The
-      // plugin is not told the limit, so it cannot refuse the plan before the upload starts.
-      // In a worker the host's error arrives as an Error with its code (classes do not cross).
+      // The sink may still stop the stream with `storage_limit` (a limit below the one it told,
+      // or its count of artifacts), and its message names only its own limit: say how big the
+      // plan is (fstat, before the read). In a worker the host's error arrives as an Error with
+      // its code (classes do not cross).
       const { code, message } = error as { code?: unknown; message?: unknown };
       if (code === "storage_limit" && typeof message === "string" && !message.startsWith(REFUSED)) {
         throw new EdgeError("storage_limit", `${REFUSED}the plan file is ${size} bytes: ${message}`);
@@ -63,6 +70,6 @@ export async function keepPlan(file: string, ctx: Pick<ActionContext, "artifacts
   }
 }
 
-function tooLarge(what: string, maxBytes: number): EdgeError {
-  return new EdgeError("storage_limit", `${REFUSED}the plan file ${what}, over the limit of ${maxBytes} bytes`);
+function tooLarge(what: string, limit: string): EdgeError {
+  return new EdgeError("storage_limit", `${REFUSED}the plan file ${what}, over ${limit}`);
 }
