@@ -16,8 +16,9 @@ export const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.\/-]{0,127}$/;
 const MAX_VALUE_BYTES = 64 * 1024;
 
 /**
- * The most secrets the file store keeps: the file is read whole at start, so it needs a bound
- * (PostgreSQL's store, read a secret at a time, has none). A new name past it is refused (409).
+ * The most secrets a store keeps: the file store's file is read whole at start, and both answer
+ * every name in one list (`GET /api/v1/secrets`), so PostgreSQL's keeps as many. A new name past
+ * it is refused (409).
  */
 export const MAX_SECRETS = 1000;
 

@@ -9,6 +9,7 @@ import { decryptJwe } from "../../src/secrets/jwe.ts";
 import { RunnerKeyRing, rotateRunnerKey } from "../../src/secrets/key-ring.ts";
 import { FakeRunner, openController, tempDir, type Harness } from "./helpers.ts";
 import { forEachStore, type StoreFixture } from "../helpers/stores.ts";
+import { MAX_SECRETS } from "../../src/reference-controller/secret-store.ts";
 
 const ringDir = await mkdtemp(join(tmpdir(), "ctl-ring-"));
 await rotateRunnerKey(ringDir, { modulusLength: 2048 });
@@ -141,5 +142,30 @@ forEachStore("controller secrets shared by replicas", (store) => {
     }
     expect(refused).toBeInstanceOf(ConfigError);
     expect((refused as InstanceType<typeof ConfigError>).field).toBe("secretsKeyFile");
+  });
+}, ["postgres"]);
+
+forEachStore("controller secrets in PostgreSQL", (store) => {
+  test("the PostgreSQL store keeps at most MAX_SECRETS, as the file store: a new name past it is refused (409), a stored one can still be replaced, and GET /api/v1/secrets lists at most that many", async () => {
+    h = await openController(store);
+    const sql = store.sql();
+    // MAX_SECRETS - 1 rows as another replica left them (their sealed values are never opened here).
+    const names = Array.from({ length: MAX_SECRETS - 1 }, (_, i) => ({ name: `s${String(i).padStart(4, "0")}`, sealed: "v1.x" }));
+    await sql`INSERT INTO controller_secrets ${sql(names, "name", "sealed")}`;
+    const put = (name: string) => h.controller.app.request(`/api/v1/secrets/${name}`, { method: "PUT", headers: admin, body: JSON.stringify({ value: "value-1234" }) });
+    expect((await put("last")).status).toBe(204);
+    const refused = await put("one-more");
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toEqual({
+      code: "conflict",
+      message: `Cannot store secret "one-more": the controller's PostgreSQL store holds ${MAX_SECRETS} secrets, the most it keeps (${MAX_SECRETS}); delete one first`,
+    });
+    expect((await put("last")).status).toBe(204);
+    const listed = (await (await h.controller.app.request("/api/v1/secrets", { headers: admin })).json()) as { secrets: string[] };
+    expect(listed.secrets).toHaveLength(MAX_SECRETS);
+    expect((await h.controller.app.request("/api/v1/secrets/s0000", { method: "DELETE", headers: admin })).status).toBe(204);
+    expect((await put("one-more")).status).toBe(204);
+    const [count] = await sql<Array<{ count: number }>>`SELECT count(*)::int AS count FROM controller_secrets`;
+    expect(count?.count).toBe(MAX_SECRETS);
   });
 }, ["postgres"]);

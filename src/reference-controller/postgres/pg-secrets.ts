@@ -1,12 +1,14 @@
 // The controller's secrets in PostgreSQL, so every replica resolves every secret. Values are
 // sealed with the controller's key file before they reach the database, exactly as in the file
 // store: the database (and its backups) alone holds no value in plain text. At open, the key is
-// checked against one value sealed by the key that sealed the rest (controller_key_check).
+// checked against one value sealed by the key that sealed the rest (controller_key_check). It keeps
+// MAX_SECRETS at most, as the file store does.
 
 import type { Sql } from "postgres";
 import { ConfigError } from "../../config/resolve.ts";
 import type { AtRestCipher } from "../../secrets/at-rest.ts";
-import { checkSecret, type ControllerSecrets } from "../secret-store.ts";
+import { EdgeError } from "../../errors.ts";
+import { checkSecret, MAX_SECRETS, type ControllerSecrets } from "../secret-store.ts";
 import { storeUnavailable } from "./pg-errors.ts";
 
 const KEY_CHECK_CONTEXT = "edge-runner controller key check";
@@ -55,11 +57,24 @@ export class PgSecrets implements ControllerSecrets {
     return sealed === undefined ? undefined : this.cipher.open(sealed, name);
   }
 
+  /**
+   * At most MAX_SECRETS, as the file store: `GET /api/v1/secrets` answers every name in one list.
+   * The count and the insert hold a lock that writers of every replica take in turn (readers do
+   * not wait), so two replicas cannot both add the last one.
+   */
   async set(name: string, value: string): Promise<void> {
     checkSecret(name, value);
     const sealed = this.cipher.seal(value, name);
     try {
-      await this.#sql`INSERT INTO controller_secrets (name, sealed) VALUES (${name}, ${sealed}) ON CONFLICT (name) DO UPDATE SET sealed = EXCLUDED.sealed`;
+      await this.#sql.begin(async (tx) => {
+        await tx`LOCK TABLE controller_secrets IN SHARE ROW EXCLUSIVE MODE`;
+        const [held] = await tx<Array<{ count: number; known: boolean }>>`
+          SELECT count(*)::int AS count, coalesce(bool_or(name = ${name}), false) AS known FROM controller_secrets`;
+        if (held !== undefined && !held.known && held.count >= MAX_SECRETS) {
+          throw new EdgeError("conflict", `Cannot store secret "${name}": the controller's PostgreSQL store holds ${held.count} secrets, the most it keeps (${MAX_SECRETS}); delete one first`);
+        }
+        await tx`INSERT INTO controller_secrets (name, sealed) VALUES (${name}, ${sealed}) ON CONFLICT (name) DO UPDATE SET sealed = EXCLUDED.sealed`;
+      });
     } catch (error) {
       throw storeUnavailable(`store secret "${name}"`, error);
     }
