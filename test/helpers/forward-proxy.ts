@@ -31,12 +31,15 @@ export interface ForwardProxy {
   requests: ProxiedRequest[];
   /** CONNECT targets and absolute URIs seen, in order. */
   targets(): string[];
+  /** Clients' connections to the proxy still open (a tunnel is one): a client that leaves them open leaks. */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
 export async function startForwardProxy(options: ForwardProxyOptions = {}): Promise<ForwardProxy> {
   const requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
   const expected = options.credentials === undefined ? undefined : `Basic ${Buffer.from(`${options.credentials.user}:${options.credentials.pass}`).toString("base64")}`;
   const authorized = (req: IncomingMessage) => expected === undefined || req.headers["proxy-authorization"] === expected;
 
@@ -97,7 +100,11 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
   });
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    clients.add(socket);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      clients.delete(socket);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
@@ -106,6 +113,7 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
     port,
     requests,
     targets: () => requests.map((r) => r.target),
+    openConnections: () => clients.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
