@@ -2,17 +2,24 @@
 // no longer does for it) goes through HTTPS_PROXY with a CONNECT tunnel and TLS to Vault with
 // vaultCaFile, through HTTP_PROXY with the absolute URL, direct where NO_PROXY says so; the proxy's
 // credentials go in Proxy-Authorization only; a proxy refusing the tunnel is named in the error.
+// Vault under a name only the proxy resolves shows the call really went through it (a direct
+// connection fails), and the proxy's count of open connections shows none is left per call.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { createServer as createTlsServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
+import { vaultTransport } from "../../src/secrets/references/vault-transport.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
-import { tempDir } from "../helpers/harness.ts";
+import { eventually, tempDir } from "../helpers/harness.ts";
 import { makePrivateCa } from "../helpers/private-ca.ts";
 import { startForwardProxy, type ForwardProxy, type ForwardProxyOptions } from "../helpers/forward-proxy.ts";
 
 const PASSWORD = "vault-pr0xy-Pw-9";
+/** A name no resolver knows (.test is reserved): only the proxy maps it, to 127.0.0.1. */
+const PROXY_ONLY = "vault.proxy-only.test";
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
@@ -21,7 +28,7 @@ afterEach(async () => {
 let pki: { caPem: string; key: string; cert: string; remove: () => void };
 beforeAll(() => {
   const tmp = tempDir("edge-runner-vault-proxy-");
-  const made = makePrivateCa(tmp.dir);
+  const made = makePrivateCa(tmp.dir, [PROXY_ONLY]);
   pki = { caPem: readFileSync(made.caFile, "utf8"), key: readFileSync(made.keyFile, "utf8"), cert: readFileSync(made.certFile, "utf8"), remove: tmp.remove };
 });
 afterAll(() => pki.remove());
@@ -44,12 +51,20 @@ async function proxy(options: ForwardProxyOptions = {}): Promise<ForwardProxy> {
   return started;
 }
 
-async function vault(tls: boolean) {
+/** `proxyOnly`: Vault's address names PROXY_ONLY instead of localhost / 127.0.0.1. */
+async function vault(tls: boolean, proxyOnly = false) {
   const fake = await startFakeVault(tls ? { tls: { key: pki.key, cert: pki.cert } } : {});
   closers.push(fake.close);
   fake.putKv2("kv/app", { password: "from-vault-1" });
-  const backend = new VaultBackend({ addr: fake.url, token: fake.token(["kv/"]), timeoutMs: 3000, ...(tls ? { caPem: pki.caPem } : {}) });
-  return { fake, backend, authority: new URL(fake.url).host };
+  const addr = new URL(fake.url);
+  if (proxyOnly) addr.hostname = PROXY_ONLY;
+  const backend = new VaultBackend({ addr: addr.origin, token: fake.token(["kv/"]), timeoutMs: 3000, ...(tls ? { caPem: pki.caPem } : {}) });
+  return { fake, backend, authority: addr.host, addr: addr.origin };
+}
+
+/** Every connection to the proxy closed, soon after the calls (a leaked one never is). */
+async function noneLeftOpen(through: ForwardProxy): Promise<void> {
+  await eventually(() => (through.openConnections() === 0 ? true : undefined), 2000, `the proxy's ${through.openConnections()} open connection(s) to close`);
 }
 
 const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
@@ -74,6 +89,8 @@ describe("VaultBackend behind a forward proxy", () => {
     expect(through.requests.every((r) => r.proxyAuthorization === `Basic ${Buffer.from(`runner:${PASSWORD}`).toString("base64")}`)).toBe(true);
     // The proxy's credentials stay with the proxy: Vault sees none.
     expect(fake.requests.some((r) => r.headers["proxy-authorization"] !== undefined)).toBe(false);
+    // Each call's tunnel is closed once it is answered.
+    await noneLeftOpen(through);
   });
 
   test("VaultBackend sends a plain-http Vault call to HTTP_PROXY with its absolute URL", async () => {
@@ -82,6 +99,39 @@ describe("VaultBackend behind a forward proxy", () => {
     setEnv({ HTTP_PROXY: through.url });
     expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
     expect(through.requests.some((r) => r.method === "GET" && r.target.startsWith(`${fake.url}/v1/kv/data/app`))).toBe(true);
+    await noneLeftOpen(through);
+  });
+
+  test("VaultBackend reaches an https Vault only the proxy can reach, through the tunnel, and leaves no connection open at the proxy", async () => {
+    const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
+    const { backend, authority } = await vault(true, true);
+    setEnv({ HTTPS_PROXY: through.url });
+    for (let i = 0; i < 3; i++) expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
+    expect(through.targets().length).toBeGreaterThanOrEqual(3);
+    expect(new Set(through.targets())).toEqual(new Set([authority]));
+    await noneLeftOpen(through);
+  });
+
+  test("VaultBackend reaches a plain-http Vault only the proxy can reach, and leaves no connection open at the proxy", async () => {
+    const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
+    const { backend, addr } = await vault(false, true);
+    setEnv({ HTTP_PROXY: through.url });
+    for (let i = 0; i < 3; i++) expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
+    expect(through.targets().length).toBeGreaterThanOrEqual(3);
+    expect(through.targets().every((t) => t.startsWith(`${addr}/v1/`))).toBe(true);
+    await noneLeftOpen(through);
+  });
+
+  test("vaultTransport(): a Vault silent inside the tunnel fails the call at its deadline, and the tunnel is closed", async () => {
+    const silent = createTlsServer({ key: pki.key, cert: pki.cert }, () => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    closers.push(() => new Promise<void>((resolve) => { silent.closeAllConnections(); silent.close(() => resolve()); }));
+    const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
+    const send = vaultTransport({ caPem: pki.caPem, timeoutMs: 500, maxBytes: 1000, env: { HTTPS_PROXY: through.url } }).defaults(undefined);
+    const error = await failure(send({ method: "GET", uri: `https://${PROXY_ONLY}:${(silent.address() as AddressInfo).port}/v1/kv/data/app` }));
+    expect(error.message).toBe("no answer within 500 ms");
+    expect(through.requests.map((r) => r.method)).toEqual(["CONNECT"]);
+    await noneLeftOpen(through);
   });
 
   test("VaultBackend goes direct to a Vault NO_PROXY names, and through the proxy when it does not", async () => {

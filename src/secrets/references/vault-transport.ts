@@ -6,12 +6,13 @@
 // the whole call, body included, has one deadline. Where HTTPS_PROXY/HTTP_PROXY name a forward
 // proxy for vaultAddr (src/platform/proxy.ts), an https call goes through a CONNECT tunnel and
 // then TLS to Vault itself (vaultCaFile still decides trust); a plain-http one is sent to the
-// proxy with its absolute URL.
+// proxy with its absolute URL. Through a proxy each call has a connection of its own, closed
+// when the call ends (no keep-alive): a tunnel left open would hold a connection at the proxy.
 
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isIP, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { EdgeError } from "../../errors.ts";
 import { proxyFor, type ProxyEnv, type ProxyRoute } from "../../platform/proxy.ts";
 import { openProxyTunnel } from "../../platform/proxy-tunnel.ts";
@@ -76,6 +77,7 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
       });
       res.on("end", () => {
         clearTimeout(deadline);
+        release();
         const text = Buffer.concat(chunks).toString("utf8");
         let parsed: unknown;
         try {
@@ -87,10 +89,17 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
         resolve({ statusCode: res.statusCode ?? 0, body: parsed, request: { path: url.pathname } });
       });
       res.on("error", fail);
+      res.on("close", release);
     });
+    /** Through a proxy, the call's connection (and the tunnel under it) ends with the call, on every runtime. */
+    function release(): void {
+      if (route === undefined) return;
+      req.socket?.destroy();
+      tunnel?.destroy();
+    }
     function fail(error: unknown): void {
       clearTimeout(deadline);
-      tunnel?.destroy();
+      release();
       reject(error);
     }
     const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: "ETIMEDOUT" })), timeoutMs);
@@ -112,14 +121,26 @@ function open(url: URL, base: RequestOptions, via: Route, onAnswer: (res: Incomi
   if (url.protocol === "https:") {
     const { tunnel } = via;
     if (tunnel === undefined) return httpsRequest(url, { ...base, ...trust }, onAnswer);
-    const host = hostOf(url);
-    const overTunnel = () => tlsConnect({ socket: tunnel, host, ...(isIP(host) === 0 ? { servername: host } : {}), ...trust });
-    return httpsRequest(url, { ...base, ...trust, agent: false, createConnection: overTunnel } as RequestOptions, onAnswer);
+    // An agent's createConnection is the one both runtimes call: a request's own `createConnection`
+    // is ignored under `agent: false` by Node and Bun alike, which then connect to Vault directly.
+    return httpsRequest(url, { ...base, agent: tunnelAgent(tunnel, hostOf(url), trust) }, onAnswer);
   }
   const { route } = via;
   if (route === undefined) return httpRequest(url, base, onAnswer);
   const headers = { ...(base.headers as Record<string, string>), host: url.host, ...(route.authorization === undefined ? {} : { "proxy-authorization": route.authorization }) };
-  return httpRequest({ ...base, host: route.hostname, port: route.port, path: url.href, headers }, onAnswer);
+  // agent: false: a connection of its own, closed after the answer, not one the global agent
+  // (Node 20's and Bun's keep alive) leaves idle at the proxy.
+  return httpRequest({ ...base, agent: false, host: route.hostname, port: route.port, path: url.href, headers }, onAnswer);
+}
+
+/** A one-call agent whose only connection is TLS to Vault (`host`) inside the opened tunnel. */
+function tunnelAgent(tunnel: Socket, host: string, trust: ConnectionOptions): HttpsAgent {
+  class TunnelAgent extends HttpsAgent {
+    override createConnection(): Socket {
+      return tlsConnect({ ...trust, socket: tunnel, host, ...(isIP(host) === 0 ? { servername: host } : {}) });
+    }
+  }
+  return new TunnelAgent({ keepAlive: false, maxSockets: 1 });
 }
 
 function hostOf(url: URL): string {
