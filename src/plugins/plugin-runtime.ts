@@ -4,6 +4,7 @@
 // its own job and never takes the runner down.
 
 import { denoApi } from "../platform/runtime.ts";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
 import { serializeError } from "../errors.ts";
 import type { LogLevel, WireError } from "../protocol/edge-v1.ts";
@@ -45,6 +46,15 @@ export function startPluginRuntime(port: RuntimePort): void {
   const calls = new PendingCalls();
   let plugin: PluginDefinition | undefined;
   let current: (Run) | undefined;
+  // The run whose code is printing. A timer or promise a run left behind still belongs to it after
+  // the worker took the next job: its console output is stray (masked with that job's secrets by
+  // the host), not a line in the next job's log, where the next job's redaction knows none of them.
+  const runContext = new AsyncLocalStorage<Run>();
+  /** The unfinished run the calling code belongs to; where the runtime lost the context, the worker's current one. */
+  const printingRun = (): Run | undefined => {
+    const run = runContext.getStore() ?? current;
+    return run !== undefined && !run.finished ? run : undefined;
+  };
   // Runs the host queued behind the current one (pool-pipeline.ts), each started only if the
   // worker wins its claim slot first; none is started once the worker is broken.
   const queued: Array<{ runId: number; job: RunJob; claim: number }> = [];
@@ -134,8 +144,8 @@ export function startPluginRuntime(port: RuntimePort): void {
   const consoleLevels: ReadonlyArray<readonly [string, LogLevel]> = [["debug", "debug"], ["log", "info"], ["info", "info"], ["warn", "warn"], ["error", "error"]];
   for (const [method, level] of consoleLevels) {
     (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]): void => {
-      const run = current;
-      if (run !== undefined && !run.finished) logLine(run, level, format(...args));
+      const run = printingRun();
+      if (run !== undefined) logLine(run, level, format(...args));
       else stray(`${format(...args).slice(0, STRAY_MAX_CHARS - 1)}\n`);
     };
   }
@@ -148,10 +158,10 @@ export function startPluginRuntime(port: RuntimePort): void {
     try {
       stream.write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
         const text = typeof chunk === "string" ? chunk : chunk instanceof Uint8Array ? decoder.decode(chunk, { stream: true }) : String(chunk);
-        const run = current;
+        const run = printingRun();
         // Empty when the write held only the first bytes of a character: they come with the next.
         if (text !== "") {
-          if (run !== undefined && !run.finished) logLine(run, level, text.replace(/\r?\n$/, ""));
+          if (run !== undefined) logLine(run, level, text.replace(/\r?\n$/, ""));
           else stray(text);
         }
         const done = typeof encoding === "function" ? encoding : callback;
@@ -215,7 +225,7 @@ export function startPluginRuntime(port: RuntimePort): void {
     current = state;
     let result: unknown;
     try {
-      result = action(job.input, actionContext(state, job, { post, calls, logLine, postStep: (run, step) => (run as Run).out.step(step) }));
+      result = runContext.run(state, () => action(job.input, actionContext(state, job, { post, calls, logLine, postStep: (run, step) => (run as Run).out.step(step) })));
     } catch (error) {
       settle(state, false, error);
       return;

@@ -24,6 +24,9 @@ function workerError(value: unknown): WireError {
   return { code: code === "" ? "plugin_error" : code, message: plainText(error.message ?? "The plugin failed without an error message").slice(0, 65_536) };
 }
 
+/** How many runs back a worker's stray output is masked with (a timer outliving a few short runs). */
+const RECENT_REDACTIONS = 4;
+
 /** After a worker's error event, how long without a message from it before it is failed. */
 const ERROR_QUIET_MS = 250;
 
@@ -49,8 +52,11 @@ export class WorkerHost {
   #startSettle: ((error?: EdgeError) => void) | undefined;
   readonly #started: Promise<void>;
   #terminated: Promise<void> = Promise.resolve();
-  /** The last run's redaction: what the worker prints after (or between) runs is masked with it. */
-  #lastRedaction: CutRedaction | undefined;
+  /**
+   * The redactions of the worker's last runs, newest last: what it prints after a run (a timer left
+   * behind, a child's late output) can arrive once the next run began, and is masked with them.
+   */
+  #recentRedactions: CutRedaction[] = [];
   /** Threads only: runs queued behind the current one (worker-host-queue.ts). */
   readonly #queue: RunQueue<PendingRun> | undefined;
   /** Threads only: characters of log lines taken, shared with the worker (log-window.ts). */
@@ -109,7 +115,7 @@ export class WorkerHost {
     }
     const result = new Promise<JobOutcome | undefined>((settle) => this.#pending.set(runId, { sink, settle, slot }));
     if (slot === undefined) {
-      this.#lastRedaction = sink.redaction;
+      this.#remember(sink.redaction);
       this.#post({ type: "run", runId, job });
       return { runId, result };
     }
@@ -160,14 +166,21 @@ export class WorkerHost {
     return this.#worker.processGroup;
   }
 
-  /** Masks what the worker printed outside a run: with the last run's secrets (or the runner's own), and those of every run sent to it. */
+  /** Masks what the worker printed outside a run: with the secrets of its last few runs (or the runner's own), and those of every run sent to it. */
   redactStray(text: string): string {
     return applySpans(text, this.strayRedaction().spans(text), MASK);
   }
 
   /** The secrets redactStray() masks, for a stream of stray text cut in pieces (a process worker's stderr). */
   strayRedaction(): CutRedaction {
-    return unionOf([this.#lastRedaction ?? this.#options.redaction, ...[...this.#pending.values()].map((run) => run.sink.redaction)]);
+    const recent = this.#recentRedactions.length === 0 ? [this.#options.redaction] : this.#recentRedactions;
+    return unionOf([...recent, ...[...this.#pending.values()].map((run) => run.sink.redaction)]);
+  }
+
+  #remember(redaction: CutRedaction): void {
+    const recent = this.#recentRedactions.filter((r) => r !== redaction);
+    recent.push(redaction);
+    this.#recentRedactions = recent.length > RECENT_REDACTIONS ? recent.slice(-RECENT_REDACTIONS) : recent;
   }
 
   /** The heap the worker last reported about itself (after a run), in bytes. */
@@ -279,7 +292,7 @@ export class WorkerHost {
     if (run.slot !== undefined) this.#queue?.free(run.slot);
     this.#lastRunMs = typeof ms === "number" && ms >= 0 ? ms : undefined;
     this.#queue?.headStarted();
-    this.#lastRedaction = run.sink.redaction;
+    this.#remember(run.sink.redaction);
     this.#jobsServed++;
     if (broken) {
       // An escaped error may leave timers or half-done state behind that would hit the next job.

@@ -80,3 +80,53 @@ test("unionOf() masks what any of its redactions masks", () => {
   expect(union.longestForm).toBeGreaterThanOrEqual(SECRETS[1]!.length);
   expect(union.spans(`${SECRETS[0]} and ${SECRETS[1]}`)).toEqual([{ start: 0, end: SECRETS[0]!.length }, { start: SECRETS[0]!.length + 5, end: SECRETS[0]!.length + 5 + SECRETS[1]!.length }]);
 });
+
+// From the review of the cut rewrite: an escaped form (\uXXXX, %25XX, HTML references) is longer
+// than any listed form, so a look-ahead of the longest form less one could end inside it and leave
+// a secret in two unmasked halves, also for a line that arrived whole with its line end.
+test("an escaped secret straddling a cut is masked, whether the line came whole or in small writes", () => {
+  const secret = SECRETS[0]!;
+  const scope = scopeOf([secret]);
+  const escapes: Array<(c: string) => string> = [
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    (c) => `%25${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+    (c) => `&amp;#x${c.charCodeAt(0).toString(16)};`,
+  ];
+  const maxLine = 400;
+  for (const escape of escapes) {
+    const escaped = [...secret].map(escape).join("");
+    expect(scope.text(`x ${escaped} y`)).toBe("x [REDACTED] y");
+    for (let before = Math.max(0, maxLine - escaped.length); before < maxLine; before += 7) {
+      const line = `${"a".repeat(before)}${escaped}${"b".repeat(300)}\n`;
+      for (const size of [line.length, 13]) {
+        const pieces: string[] = [];
+        const lines = new RedactedLines(maxLine, (piece) => pieces.push(piece));
+        for (let at = 0; at < line.length; at += size) lines.write(line.slice(at, at + size), scope);
+        lines.end(scope);
+        // Whatever the cut, no piece holds the escaped secret's start or end in the clear.
+        expect(pieces.join("")).toContain("[REDACTED]");
+        for (const piece of pieces) expect(piece).not.toContain(escaped.slice(0, 24));
+        expect(pieces.join("").includes(escaped.slice(-24))).toBe(false);
+      }
+    }
+  }
+});
+
+// The worker's stray redaction changes when the next job takes the worker: text held without a
+// line end was masked with the secrets of the write that ended its line, not of the one it came in.
+test("held text is masked with the secrets of every write since it came, not only the last one's", () => {
+  const [a, b] = [scopeOf([SECRETS[0]!]), scopeOf([SECRETS[1]!])];
+  const pieces: string[] = [];
+  const lines = new RedactedLines(65_536, (piece) => pieces.push(piece));
+  lines.write(`token is ${SECRETS[0]}`, unionOf([a]));
+  lines.write(" done\nnext ", unionOf([b]));
+  lines.write(`${SECRETS[0]} and ${SECRETS[1]}\n`, unionOf([b]));
+  lines.end(b);
+  // The first line's secret came with a's write. The second line began in the write that ended the
+  // first, and keeps its redactions until it ends: masked with a's too (more masking, never less).
+  expect(pieces).toEqual(["token is [REDACTED] done", "next [REDACTED] and [REDACTED]"]);
+  // Once nothing is held, a new line is masked with the secrets in force only.
+  lines.write(`${SECRETS[0]}
+`, b);
+  expect(pieces.at(-1)).toBe(SECRETS[0]);
+});

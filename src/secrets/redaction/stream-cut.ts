@@ -2,13 +2,25 @@
 // process worker's stderr) cuts it where no secret crosses the cut, one rule for every such
 // cutter: a piece ends at the line's end or after `maxLine` characters, or earlier at the start of
 // a masked range that would straddle that point. The cut is chosen only once (longest form - 1)
-// characters past it are in (or the line has ended), so every secret that begins before the cut
-// ends inside the text redacted with it, and each piece is masked whole on its own, whatever is
+// characters past it are in, 12 times that where the text may hold escapes (or the line has
+// ended), so every secret that begins before the cut ends inside the text redacted with it (but
+// one escaped more than MAX_ESCAPE_EXPANSION times), and each piece is masked whole on its own, whatever is
 // printed between two pieces. The pieces depend on the text alone, never on how it was chunked:
 // a pipe read in one piece or in ten gives the same pieces (and the same log records).
 
 import { MASK } from "./redaction-scope.ts";
 import { applySpans, mergeSpans, type Span } from "./pattern-matcher.ts";
+import { mayHoldEscapes } from "./decoded-view.ts";
+
+/**
+ * How many characters of text one character of a masked form can take once escaped, decoded twice
+ * (decoded-view.ts): `&amp;#x2f;` is 10, `%25F0%259F%2598%2580` 20 for a surrogate pair. A cut
+ * in text that may hold escapes looks this much further ahead, or an escaped secret that begins
+ * before the cut could end past what was in view and be printed in two unmasked halves.
+ */
+const MAX_ESCAPE_EXPANSION = 12;
+/** How many redactions a held line remembers (a line held across more runs than this is rare). */
+const MAX_HELD_REDACTIONS = 32;
 
 /** What a cutter needs of a redaction (a RedactionScope, or several: unionOf()). */
 export interface CutRedaction {
@@ -17,14 +29,26 @@ export interface CutRedaction {
   readonly longestForm: number;
 }
 
+/** A union's parts, so a union of unions is flat and a part seen twice counts once. */
+interface Union extends CutRedaction {
+  readonly parts: readonly CutRedaction[];
+}
+
 /** Several redactions as one: every range any of them masks. */
 export function unionOf(redactions: readonly CutRedaction[]): CutRedaction {
-  return {
-    spans: (text) => redactions.reduce<Span[]>((all, r) => mergeSpans(all, r.spans(text)), []),
+  const parts = [...new Set(redactions.flatMap(partsOf))];
+  const union: Union = {
+    parts,
+    spans: (text) => parts.reduce<Span[]>((all, r) => mergeSpans(all, r.spans(text)), []),
     get longestForm() {
-      return redactions.reduce((longest, r) => Math.max(longest, r.longestForm), 0);
+      return parts.reduce((longest, r) => Math.max(longest, r.longestForm), 0);
     },
   };
+  return union;
+}
+
+function partsOf(redaction: CutRedaction): readonly CutRedaction[] {
+  return (redaction as Partial<Union>).parts ?? [redaction];
 }
 
 /** `at`, or the start of a masked range over it. */
@@ -35,11 +59,18 @@ function cutOutside(at: number, spans: readonly Span[]): number {
 
 /**
  * Text in, redacted lines out: a line of at most `maxLine` characters masked whole, and a longer
- * one passed on in pieces of at most `maxLine` (see the rule above). Holds at most `maxLine` plus
- * the longest form.
+ * one passed on in pieces of at most `maxLine` (see the rule above; a piece that is one masked
+ * range from its start runs to that range's end). Holds at most `maxLine` plus the look-ahead: the
+ * longest form, or 12 times it in text that may hold escapes.
  */
 export class RedactedLines {
   #buffer = "";
+  /**
+   * The redactions of every write since the oldest character held: held text is masked with the
+   * secrets in force when it came too (a job's, after the next job took the worker), not only with
+   * those of the write that ends its line.
+   */
+  #held: readonly CutRedaction[] = [];
 
   constructor(private readonly maxLine: number, private readonly emit: (line: string) => void) {}
 
@@ -48,14 +79,23 @@ export class RedactedLines {
     // What is held has no line end (#drain passes on every line): only the new text is searched.
     const held = this.#buffer.length;
     this.#buffer += text;
-    this.#buffer = this.#drain(this.#buffer, held, false, redaction);
+    this.#buffer = this.#drain(this.#buffer, held, false, this.#with(held, redaction));
   }
 
   /** The rest, at the stream's end. */
   end(redaction: CutRedaction): void {
     const rest = this.#buffer;
+    const all = this.#with(rest.length, redaction);
     this.#buffer = "";
-    this.#drain(rest, 0, true, redaction);
+    this.#held = [];
+    this.#drain(rest, 0, true, all);
+  }
+
+  /** `redaction` and, while text is held, those of the writes that brought it. */
+  #with(held: number, redaction: CutRedaction): CutRedaction {
+    const parts = held === 0 ? partsOf(redaction) : [...new Set([...this.#held, ...partsOf(redaction)])];
+    this.#held = parts.length > MAX_HELD_REDACTIONS ? parts.slice(-MAX_HELD_REDACTIONS) : parts;
+    return this.#held.length === 1 ? this.#held[0]! : unionOf(this.#held);
   }
 
   /**
@@ -64,8 +104,12 @@ export class RedactedLines {
    */
   #drain(text: string, searchFrom: number, ended: boolean, redaction: CutRedaction): string {
     // A cut at maxLine is chosen with this many characters after it in view: enough to know that
-    // the line goes on, and to see whole every secret that begins before the cut.
-    const lookahead = Math.max(1, redaction.longestForm - 1);
+    // the line goes on, and to see whole every secret that begins before the cut. Escaped, a secret
+    // is longer: where the text in view may hold an escape, the view is that much longer. (Where
+    // it holds none up to maxLine + plain, a secret beginning before the cut is whole in view.)
+    const longest = redaction.longestForm;
+    const plain = Math.max(1, longest - 1);
+    const escaped = Math.max(1, longest * MAX_ESCAPE_EXPANSION - 1);
     let from = 0;
     let newline = text.indexOf("\n", searchFrom);
     while (from < text.length) {
@@ -78,6 +122,7 @@ export class RedactedLines {
         newline = text.indexOf("\n", from);
         continue;
       }
+      const lookahead = mayHoldEscapes(text.slice(from, from + this.maxLine + escaped)) ? escaped : plain;
       // Too long for one piece, but the cut cannot be chosen yet: wait for more.
       if (!closed && length < this.maxLine + lookahead) break;
       const window = text.slice(from, from + Math.min(length, this.maxLine + lookahead));
