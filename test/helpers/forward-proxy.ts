@@ -72,6 +72,9 @@ export async function startForwardProxy(options: ForwardProxyOptions = {}): Prom
     sockets.add(client);
     client.on("close", () => sockets.delete(client));
     client.on("error", () => {});
+    // The client ended the tunnel: its connection is over, even when the target never closes its
+    // side (a half-open socket left here would be counted by openConnections() as the client's leak).
+    client.on("end", () => client.destroy());
     requests.push({ method: "CONNECT", target: req.url ?? "", proxyAuthorization: req.headers["proxy-authorization"] });
     if (!authorized(req)) {
       client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n');

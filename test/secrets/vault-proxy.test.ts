@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { createServer as createTlsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { vaultTransport } from "../../src/secrets/references/vault-transport.ts";
@@ -131,6 +131,32 @@ describe("VaultBackend behind a forward proxy", () => {
     const error = await failure(send({ method: "GET", uri: `https://${PROXY_ONLY}:${(silent.address() as AddressInfo).port}/v1/kv/data/app` }));
     expect(error.message).toBe("no answer within 500 ms");
     expect(through.requests.map((r) => r.method)).toEqual(["CONNECT"]);
+    await noneLeftOpen(through);
+  });
+
+  /**
+   * A Vault that accepts the tunnel's connection and never speaks or closes, not even its side
+   * after the client's (allowHalfOpen): only the client can end the tunnel.
+   */
+  async function mute(): Promise<number> {
+    const server = createTcpServer({ allowHalfOpen: true }, (socket) => socket.on("error", () => {}));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const open = new Set<Socket>();
+    server.on("connection", (socket) => { open.add(socket); socket.on("close", () => open.delete(socket)); });
+    closers.push(() => new Promise<void>((resolve) => { for (const socket of open) socket.destroy(); server.close(() => resolve()); }));
+    return (server.address() as AddressInfo).port;
+  }
+
+  test("startForwardProxy(): openConnections() does not count a tunnel its client ended while the target keeps its side open", async () => {
+    const port = await mute();
+    const through = await proxy();
+    const socket = connect({ port: through.port, host: "127.0.0.1", allowHalfOpen: true });
+    closers.push(() => { socket.destroy(); });
+    socket.write(`CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+    const answer = await new Promise<string>((resolve) => socket.once("data", (chunk: Buffer) => resolve(chunk.toString("latin1"))));
+    expect(answer).toStartWith("HTTP/1.1 200");
+    expect(through.openConnections()).toBe(1);
+    socket.end();
     await noneLeftOpen(through);
   });
 
