@@ -160,6 +160,28 @@ describe("VaultBackend behind a forward proxy", () => {
     await noneLeftOpen(through);
   });
 
+  test("vaultTransport(): a CA bundle the TLS layer refuses fails the call, and the tunnel is closed", async () => {
+    const port = await mute();
+    const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
+    const notPem = "-----BEGIN CERTIFICATE-----\nnot a cert\n-----END CERTIFICATE-----\n";
+    const send = vaultTransport({ caPem: notPem, timeoutMs: 5000, maxBytes: 1000, env: { HTTPS_PROXY: through.url } }).defaults(undefined);
+    const error = await failure(send({ method: "GET", uri: `https://${PROXY_ONLY}:${port}/v1/kv/data/app` }));
+    expect(error.message).not.toBe("no answer within 5000 ms");
+    expect(through.requests.map((r) => r.method)).toEqual(["CONNECT"]);
+    await noneLeftOpen(through);
+  });
+
+  test("vaultTransport(): a header value that cannot be sent fails the call, names no value, and the tunnel is closed", async () => {
+    const port = await mute();
+    const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
+    const send = vaultTransport({ caPem: pki.caPem, timeoutMs: 5000, maxBytes: 1000, env: { HTTPS_PROXY: through.url } }).defaults(undefined);
+    const error = await failure(send({ method: "GET", uri: `https://${PROXY_ONLY}:${port}/v1/kv/data/app`, headers: { "x-vault-token": "s.tok3n-part\r\nx-injected: 1" } }));
+    expect(error.message).not.toBe("no answer within 5000 ms");
+    expect(error.message).not.toContain("tok3n");
+    expect(through.requests.map((r) => r.method)).toEqual(["CONNECT"]);
+    await noneLeftOpen(through);
+  });
+
   test("VaultBackend goes direct to a Vault NO_PROXY names, and through the proxy when it does not", async () => {
     const through = await proxy();
     const { backend } = await vault(true);

@@ -64,7 +64,17 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
   const tunnel = route !== undefined && tls ? await openProxyTunnel(route, hostOf(url), portOf(url), AbortSignal.timeout(options.timeoutMs)) : undefined;
   const timeoutMs = Math.max(1, options.timeoutMs - (Date.now() - startedAt));
   return new Promise<VaultAnswer>((resolve, reject) => {
-    const req = open(url, { method: request.method, headers }, { route, tunnel, caPem: options.caPem }, (res) => {
+    let req: ClientRequest;
+    try {
+      req = open(url, { method: request.method, headers }, { route, tunnel, caPem: options.caPem }, answered);
+    } catch (error) {
+      // Refused before any byte was sent (a header value Node will not write, a CA bundle Bun's
+      // TLS will not load): the tunnel is already open at the proxy and ends here too.
+      tunnel?.destroy();
+      reject(error);
+      return;
+    }
+    function answered(res: IncomingMessage): void {
       const chunks: Buffer[] = [];
       let received = 0;
       res.on("data", (chunk: Buffer) => {
@@ -90,7 +100,7 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
       });
       res.on("error", fail);
       res.on("close", release);
-    });
+    }
     /** Through a proxy, the call's connection (and the tunnel under it) ends with the call, on every runtime. */
     function release(): void {
       if (route === undefined) return;
