@@ -13,6 +13,8 @@ import type { SecretFileDir } from "./local-sources.ts";
 import { ENV_NAME } from "./reference.ts";
 import { errorMessage } from "../../errors.ts";
 import { readConfigText } from "../../config/read-config-text.ts";
+import { pemCertificatesProblem } from "./pem-certificates.ts";
+import { headerUnsafeCharacter, readVaultTokenFile } from "./vault-token.ts";
 
 type FromConfig = Pick<SecretBackendsOptions, "vault" | "gcp" | "envNames" | "fileDir">;
 
@@ -23,7 +25,11 @@ export function backendOptionsFromConfig(config: Config): FromConfig {
   if (config.vaultAddr !== undefined) {
     const refusal = plainHttpRefusal(config.vaultAddr, config.insecure, "Vault");
     if (refusal !== undefined) throw new ConfigError("vaultAddr", refusal);
-    const token = config.vaultTokenFile === undefined ? undefined : readSecretFile(config.vaultTokenFile, "vaultTokenFile");
+    const token = config.vaultTokenFile === undefined ? undefined : readVaultTokenFile(config.vaultTokenFile);
+    if (config.vaultNamespace !== undefined) {
+      const bad = headerUnsafeCharacter(config.vaultNamespace);
+      if (bad !== undefined) throw new ConfigError("vaultNamespace", `Refusing "vaultNamespace": it holds ${bad}, which cannot be sent in the X-Vault-Namespace header`);
+    }
     const secretId = config.vaultSecretIdFile === undefined ? undefined : readSecretFile(config.vaultSecretIdFile, "vaultSecretIdFile");
     if (token === undefined && (config.vaultRoleId === undefined || secretId === undefined)) {
       throw new ConfigError("vaultAddr", `Vault at "${publicUrl(config.vaultAddr)}" needs credentials: set vaultTokenFile, or vaultRoleId with vaultSecretIdFile`);
@@ -35,6 +41,9 @@ export function backendOptionsFromConfig(config: Config): FromConfig {
       } catch (error) {
         throw new ConfigError("vaultCaFile", `Cannot read "vaultCaFile" "${config.vaultCaFile}": ${errorMessage(error)}`);
       }
+      // Checked here, not at the first vault: read, where Bun's TLS would refuse it mid-call.
+      const problem = pemCertificatesProblem(caPem);
+      if (problem !== undefined) throw new ConfigError("vaultCaFile", `Cannot use "vaultCaFile" "${config.vaultCaFile}": ${problem}`);
     }
     out.vault = {
       addr: config.vaultAddr,

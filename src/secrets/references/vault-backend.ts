@@ -8,7 +8,7 @@
 import { EdgeError, type ErrorCode } from "../../errors.ts";
 import type { SecretReference } from "./reference.ts";
 import { clipWords } from "../../util/clip-words.ts";
-import { readSecretFile } from "../../config/secret-file.ts";
+import { headerUnsafeCharacter, readVaultTokenFile } from "./vault-token.ts";
 import { statSync } from "node:fs";
 import { vaultTransport } from "./vault-transport.ts";
 
@@ -125,7 +125,7 @@ export class VaultBackend {
       stamp = `${info.ino}:${info.size}:${info.mtimeMs}`;
       if (!force && stamp === this.#tokenFileStamp) return false;
       // The same rule as at start: a regular file no other user can read, not empty.
-      token = readSecretFile(file, "vaultTokenFile");
+      token = readVaultTokenFile(file);
     } catch (error) {
       throw new EdgeError("config_invalid", `Cannot resolve secret "${ref}" from ${this.label}: ${clipWords((error as Error).message ?? String(error), 300)}`);
     }
@@ -193,6 +193,8 @@ export class VaultBackend {
         const token: unknown = answer?.auth?.client_token;
         if (typeof token !== "string" || token === "") throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer has no client_token`);
         this.#o.registerSecret?.(token);
+        const bad = headerUnsafeCharacter(token);
+        if (bad !== undefined) throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer's client_token holds ${bad}, which cannot be sent in the X-Vault-Token header; refused`);
         client.token = token;
         this.#setLease(answer.auth);
       } catch (error) {

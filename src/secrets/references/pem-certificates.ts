@@ -1,0 +1,36 @@
+// Whether a PEM bundle (vaultCaFile) holds only certificates a TLS layer can load, checked in
+// plain JavaScript when the config is read: node:tls is not loaded at start (test/performance),
+// and Node's createSecureContext skips a broken block without a word, while Bun's refuses the
+// whole bundle only at the first connection. Text outside the blocks (comments) is allowed, as
+// OpenSSL allows it; a block that is not one DER certificate is refused, not skipped.
+
+const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Why `pem` is not a usable bundle of CA certificates; undefined when it is. */
+export function pemCertificatesProblem(pem: string): string | undefined {
+  let certificates = 0;
+  let end = 0;
+  for (const match of pem.matchAll(BLOCK)) {
+    certificates++;
+    end = match.index + match[0].length;
+    if (match[1] !== "CERTIFICATE") return `block ${certificates} is a "${match[1]}", not a CERTIFICATE`;
+    const body = (match[2] ?? "").replace(/\s+/g, "");
+    if (body.length % 4 !== 0 || !BASE64.test(body) || !isDerSequence(Buffer.from(body, "base64"))) return `certificate ${certificates} is not valid PEM (its base64 is not one DER certificate)`;
+  }
+  if (certificates === 0) return "it holds no PEM certificate (-----BEGIN CERTIFICATE-----)";
+  if (pem.indexOf("-----BEGIN", end) !== -1) return `a block after certificate ${certificates} has no matching END line`;
+  return undefined;
+}
+
+/** One DER SEQUENCE whose length header covers exactly the bytes (an X.509 certificate is one). */
+function isDerSequence(der: Uint8Array): boolean {
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  const first = der[1]!;
+  if (first < 0x80) return 2 + first === der.length;
+  const octets = first & 0x7f;
+  if (octets === 0 || octets > 4 || der.length < 2 + octets) return false;
+  let length = 0;
+  for (let i = 0; i < octets; i++) length = length * 256 + der[2 + i]!;
+  return 2 + octets + length === der.length;
+}
