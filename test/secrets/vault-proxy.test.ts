@@ -182,6 +182,21 @@ describe("VaultBackend behind a forward proxy", () => {
     await noneLeftOpen(through);
   });
 
+  test("vaultTransport(): a call its signal cancels while Vault is silent ends at once (job_cancelled), and the tunnel is closed", async () => {
+    const port = await mute();
+    const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
+    const send = vaultTransport({ caPem: pki.caPem, timeoutMs: 30_000, maxBytes: 1000, env: { HTTPS_PROXY: through.url } }).defaults(undefined);
+    const cancel = new AbortController();
+    const startedAt = Date.now();
+    const call = failure(send({ method: "GET", uri: `https://${PROXY_ONLY}:${port}/v1/kv/data/app`, signal: cancel.signal }));
+    await eventually(() => (through.openConnections() === 1 && through.requests.length === 1 ? true : undefined), 2000, "the tunnel to open");
+    cancel.abort();
+    const error = await call;
+    expect({ code: (error as { code?: string }).code, message: error.message }).toEqual({ code: "job_cancelled", message: "the call was cancelled before Vault answered" });
+    expect(Date.now() - startedAt).toBeLessThan(10_000);
+    await noneLeftOpen(through);
+  });
+
   test("VaultBackend goes direct to a Vault NO_PROXY names, and through the proxy when it does not", async () => {
     const through = await proxy();
     const { backend } = await vault(true);

@@ -7,6 +7,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
+import { SecretBackends } from "../../src/secrets/references/secret-backends.ts";
+import { eventually } from "../helpers/harness.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { codeOf } from "../fakes/error-code.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
@@ -104,6 +106,22 @@ describe("VaultBackend HTTP", () => {
     expect(message).toContain("307");
     expect(message).not.toContain(token);
     expect(elsewhere.requests.length).toBe(0);
+  });
+
+  test("SecretBackends.resolve() hands the job's signal to the Vault read: cancelling it ends a read Vault does not answer", async () => {
+    const fake = await vault();
+    const token = fake.token();
+    fake.fail({ status: 200, body: { data: { ttl: 0 } } }); // lookup-self
+    fake.fail({ status: 200, body: { data: { data: { password: "late" } } }, delayMs: 60_000 });
+    const backends = new SecretBackends({ vault: { addr: fake.url, token, timeoutMs: 30_000 }, registerSecret: () => {} });
+    const raw = "vault:kv/data/app#password";
+    const cancel = new AbortController();
+    const read = codeOf(backends.resolve(raw, { jobId: "j1", attempt: 1, declared: [raw] }, cancel.signal));
+    await eventually(() => (fake.requests.some((r) => r.path === "/v1/kv/data/app") ? true : undefined), 5000, "the KV read to reach Vault");
+    const startedAt = Date.now();
+    cancel.abort();
+    expect(await read).toBe(`job_cancelled: Cannot resolve secret "${raw}" from Vault at "${fake.url}": the call was cancelled before Vault answered`);
+    expect(Date.now() - startedAt).toBeLessThan(5000);
   });
 
   test("refuses an answer over 2 MiB", async () => {

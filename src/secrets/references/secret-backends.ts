@@ -119,7 +119,7 @@ export class SecretBackends {
         const vault = this.#o.vault;
         if (vault === undefined) throw new EdgeError("secret_backend_unavailable", `Cannot resolve secret "${ref.raw}": this runner has no Vault configured (vaultAddr)`);
         this.#vault ??= import("./vault-backend.ts").then(({ VaultBackend }) => new VaultBackend({ ...vault, registerSecret: this.#o.registerSecret }));
-        return (await this.#vault).read(ref);
+        return (await this.#vault).read(ref, signal);
       }
       case "gcp": {
         const gcp = this.#o.gcp;

@@ -69,19 +69,25 @@ export class VaultBackend {
     return `Vault at "${this.#o.addr}"`;
   }
 
-  async read(ref: Extract<SecretReference, { backend: "vault" }>): Promise<string> {
+  /**
+   * `signal` (the job's) cancels the KV read itself; a token lookup, renewal or login is shared
+   * with other reads and ends only at its own deadline (vaultTimeoutMs).
+   */
+  async read(ref: Extract<SecretReference, { backend: "vault" }>, signal?: AbortSignal): Promise<string> {
     const client = await this.#ensureClient();
     this.#syncTokenFile(client, ref.raw, false);
     await this.#ensureToken(client, ref.raw);
     const path = ref.version === undefined ? ref.path : `${ref.path}?version=${ref.version}`;
+    // node-vault passes its request options on to the transport (vault-transport.ts).
+    const options = signal === undefined ? undefined : { signal };
     let body: any;
     try {
-      body = await client.read(path);
+      body = await client.read(path, options);
     } catch (error) {
       // A token revoked or expired early: a rewritten token file or a new AppRole login, once.
       if (statusOf(error) === 403 && (await this.#recover(client, ref.raw))) {
         try {
-          body = await client.read(path);
+          body = await client.read(path, options);
         } catch (retryError) {
           throw this.#failure(retryError, ref.raw);
         }

@@ -32,6 +32,8 @@ interface VaultRequest {
   uri: string;
   headers?: Record<string, string | undefined>;
   json?: unknown;
+  /** Ends the call early (the job's cancel): passed by VaultBackend.read through node-vault's request options. */
+  signal?: AbortSignal;
 }
 
 export interface VaultAnswer {
@@ -58,10 +60,22 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
     headers["content-type"] ??= "application/json";
     headers["content-length"] = String(Buffer.byteLength(body));
   }
+  const { signal } = request;
+  if (signal?.aborted) throw cancelled();
   const route = proxyFor(url, options.env ?? process.env);
   const startedAt = Date.now();
-  // The tunnel is part of the call: it shares its deadline.
-  const tunnel = route !== undefined && tls ? await openProxyTunnel(route, hostOf(url), portOf(url), AbortSignal.timeout(options.timeoutMs)) : undefined;
+  // The tunnel is part of the call: it shares its deadline, and ends with it when it is cancelled.
+  const deadlineSignal = AbortSignal.timeout(options.timeoutMs);
+  let tunnel: Socket | undefined;
+  try {
+    tunnel = route !== undefined && tls ? await openProxyTunnel(route, hostOf(url), portOf(url), signal === undefined ? deadlineSignal : AbortSignal.any([deadlineSignal, signal])) : undefined;
+  } catch (error) {
+    throw signal?.aborted === true ? cancelled() : error;
+  }
+  if (signal?.aborted) {
+    tunnel?.destroy();
+    throw cancelled();
+  }
   const timeoutMs = Math.max(1, options.timeoutMs - (Date.now() - startedAt));
   return new Promise<VaultAnswer>((resolve, reject) => {
     let req: ClientRequest;
@@ -86,8 +100,7 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
         chunks.push(chunk);
       });
       res.on("end", () => {
-        clearTimeout(deadline);
-        release();
+        settle();
         const text = Buffer.concat(chunks).toString("utf8");
         let parsed: unknown;
         try {
@@ -107,15 +120,29 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
       req.socket?.destroy();
       tunnel?.destroy();
     }
-    function fail(error: unknown): void {
+    /** The call is over: no deadline, no cancel, no connection left. */
+    function settle(): void {
       clearTimeout(deadline);
+      signal?.removeEventListener("abort", abort);
       release();
+    }
+    function fail(error: unknown): void {
+      settle();
       reject(error);
     }
+    function abort(): void {
+      req.destroy(cancelled());
+    }
     const deadline = setTimeout(() => req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: "ETIMEDOUT" })), timeoutMs);
+    signal?.addEventListener("abort", abort, { once: true });
     req.on("error", fail);
     req.end(body);
   });
+}
+
+/** A call ended by its caller's signal: the job was cancelled or the runner stops (not Vault's fault). */
+function cancelled(): EdgeError {
+  return new EdgeError("job_cancelled", "the call was cancelled before Vault answered", { retryable: false });
 }
 
 interface Route {
