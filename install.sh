@@ -40,6 +40,13 @@ kept as config.json.bak-<time>):
   --controller-url URL    Base URL of the controller (https://...).
   --group NAME            Runner group.
   --api-key-file FILE     File holding the API key; copied to /etc/edge-runner/api-key (0600).
+Proxy (an HTTP forward proxy for this installer's downloads and for the service):
+  --proxy URL             http://[user:password@]host:port. The downloads go through it, and it is
+                          written to /etc/edge-runner/proxy.env (root, 0600), which the service
+                          reads. Without --proxy an existing proxy.env is kept (and used for the
+                          downloads); --proxy "" removes it.
+  --no-proxy LIST         With --proxy: hosts, domains, IPs and CIDRs that go direct
+                          (comma-separated, e.g. localhost,127.0.0.1,.corp,10.0.0.0/8).
 Layout:
   --prefix DIR            Install the executable to DIR/bin (default /usr/local).
   --root DIR              Install into DIR as if it were / (images, tests); runs no service.
@@ -66,6 +73,11 @@ die() {
 	printf 'edge-runner install: error: %s\n' "$*" >&2
 	exit 1
 }
+# A bad --proxy or --no-proxy: EX_USAGE (64), as the edge-runner CLI exits for a usage error.
+die_usage() {
+	printf 'edge-runner install: error: %s\n' "$*" >&2
+	exit 64
+}
 
 parse_args() {
 	BASE_URL=${EDGE_RUNNER_BASE_URL:-$DEFAULT_BASE_URL}
@@ -75,8 +87,20 @@ parse_args() {
 	NO_USER=0 NO_SYSTEMD=0 NO_KEYGEN=0 NO_START=0 ALLOW_DOWNGRADE=0
 	ACTION=install
 	VERSION_TIMEOUT=${EDGE_RUNNER_VERSION_TIMEOUT:-10}
+	# PROXY_ACTION: keep (no --proxy: an existing proxy.env stays), write, or remove (--proxy "").
+	PROXY_ACTION=keep PROXY_ARG="" NO_PROXY_ARG="" NO_PROXY_GIVEN=0
 	while [ $# -gt 0 ]; do
 		case $1 in
+		--proxy | --no-proxy)
+			# "" is a value here: --proxy "" removes the proxy, --no-proxy "" lists nothing.
+			[ $# -ge 2 ] || die_usage "option \"$1\" needs a value"
+			case $1 in
+			--proxy) PROXY_ARG=$2 PROXY_ACTION=write ;;
+			--no-proxy) NO_PROXY_ARG=$2 NO_PROXY_GIVEN=1 ;;
+			esac
+			shift 2
+			continue
+			;;
 		--base-url | --from-dir | --public-key | --runner-id | --controller-url | --group | --api-key-file | --prefix | --root | --user)
 			if [ $# -lt 2 ] || [ -z "$2" ]; then die "option \"$1\" needs a value"; fi
 			case $1 in
@@ -122,6 +146,7 @@ parse_args() {
 		case $value in *[[:cntrl:]\"\\]*) die "invalid value \"$value\": quotes, backslashes and control characters are not allowed" ;; esac
 	done
 	case $CONTROLLER_URL in "" | http://* | https://*) ;; *) die "invalid value \"$CONTROLLER_URL\" for --controller-url: expected https://..." ;; esac
+	check_proxy_args
 	# Paths as the installed system sees them, and where this run writes them.
 	BIN_RUNTIME=$PREFIX/bin/edge-runner
 	BIN=$ROOT$BIN_RUNTIME
@@ -142,6 +167,105 @@ check_path() {
 	*[!A-Za-z0-9._+/-]*) die "invalid value \"$2\" for $1: only letters, digits and \"._+-/\" are allowed" ;;
 	*/../* | */.. | */./* | */.) die "invalid value \"$2\" for $1: \".\" and \"..\" steps are not allowed" ;;
 	esac
+}
+
+# --proxy and --no-proxy, checked as the runner checks HTTPS_PROXY and NO_PROXY at start
+# (src/platform/proxy.ts), so a value it would refuse is refused here, before anything is done.
+check_proxy_args() {
+	if [ "$PROXY_ACTION" = write ] && [ -z "$PROXY_ARG" ]; then PROXY_ACTION=remove; fi
+	if [ "$NO_PROXY_GIVEN" = 1 ] && [ "$PROXY_ACTION" != write ]; then
+		die_usage "option \"--no-proxy\" needs --proxy URL: the list is written with the proxy (give both again to change either)"
+	fi
+	[ "$PROXY_ACTION" = write ] || return 0
+	# The value is never quoted back: it may hold a password.
+	parse_proxy "$PROXY_ARG" || die_usage "invalid value for --proxy: $PROXY_PROBLEM"
+	parse_no_proxy "$NO_PROXY_ARG" || die_usage "invalid value \"$NO_PROXY_ARG\" for --no-proxy: $PROXY_PROBLEM"
+}
+
+# Sets PROXY_URL (http://[user:password@]host[:port]) and PROXY_SHOWN (http://host[:port], for
+# messages), or PROXY_PROBLEM and fails. Like the runner: http:// only, "host:port" alone means
+# http://host:port, at most 2048 characters. Stricter than the runner: the user and password
+# must be percent-encoded beyond "._~-!*+,;=", so the value needs no quoting in proxy.env (read
+# by systemd and by sh alike) and no character in it can mean anything to either.
+parse_proxy() {
+	PROXY_URL="" PROXY_SHOWN="" PROXY_PROBLEM=""
+	expected="expected http://host:port or http://user:password@host:port"
+	if [ ${#1} -gt 2048 ]; then
+		PROXY_PROBLEM="it is ${#1} characters (at most 2048)"
+		return 1
+	fi
+	case $1 in
+	[Hh][Tt][Tt][Pp]://*) rest=${1#*://} ;;
+	*://*)
+		# Named only when it is a well-known scheme: what precedes "://" may be a password.
+		scheme=$(printf '%s' "${1%%://*}" | tr '[:upper:]' '[:lower:]')
+		case $scheme in https | socks4 | socks4a | socks5 | socks5h) scheme=", not \"$scheme://\"" ;; *) scheme="" ;; esac
+		PROXY_PROBLEM="only an http:// forward proxy is supported$scheme (https:// targets go through it with CONNECT)"
+		return 1
+		;;
+	*) rest=$1 ;;
+	esac
+	rest=${rest%/}
+	case $rest in
+	*@*) userinfo=${rest%@*} hostport=${rest##*@} ;;
+	*) userinfo="" hostport=$rest ;;
+	esac
+	case $userinfo in
+	*[!A-Za-z0-9._~%!*+,\;=:-]*)
+		PROXY_PROBLEM="the user and password may hold letters, digits and \"._~-!*+,;=\" only; percent-encode any other character (%40 for @, %24 for \$)"
+		return 1
+		;;
+	esac
+	case $hostport in
+	\[*\]) host=$hostport port="" ;;
+	\[*\]:*) host=${hostport%:*} port=${hostport##*:} ;;
+	*:*) host=${hostport%:*} port=${hostport##*:} ;;
+	*) host=$hostport port="" ;;
+	esac
+	case $host in
+	\[*\])
+		inner=${host#[}
+		inner=${inner%]}
+		case $inner in "" | *[!0-9A-Fa-f:.]*) host="" ;; esac
+		;;
+	"" | [.-]* | *[!A-Za-z0-9._-]*) host="" ;;
+	esac
+	if [ -z "$host" ]; then
+		PROXY_PROBLEM="no valid host in it ($expected)"
+		return 1
+	fi
+	case $port in
+	"") ;;
+	*[!0-9]* | ??????*)
+		PROXY_PROBLEM="its port is not a number from 1 to 65535 ($expected)"
+		return 1
+		;;
+	*)
+		if [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
+			PROXY_PROBLEM="its port is not a number from 1 to 65535 ($expected)"
+			return 1
+		fi
+		;;
+	esac
+	PROXY_URL="http://$rest"
+	PROXY_SHOWN="http://$hostport"
+}
+
+# Sets NO_PROXY_LIST: $1 with spaces turned into commas (every client reads commas; not every
+# one reads spaces), or PROXY_PROBLEM and fails. At most 16384 characters, as the runner allows.
+parse_no_proxy() {
+	NO_PROXY_LIST="" PROXY_PROBLEM=""
+	if [ ${#1} -gt 16384 ]; then
+		PROXY_PROBLEM="it is ${#1} characters (at most 16384)"
+		return 1
+	fi
+	case $1 in
+	*[!][A-Za-z0-9._:/,*\ -]*)
+		PROXY_PROBLEM="expected host names, domains, IP addresses and CIDRs separated by commas (localhost,127.0.0.1,.corp,10.0.0.0/8)"
+		return 1
+		;;
+	esac
+	NO_PROXY_LIST=$(printf '%s' "$1" | tr -s ' ,' ',,' | sed -e 's/^,//' -e 's/,$//')
 }
 
 systemd_running() {
@@ -174,10 +298,69 @@ fetch() {
 		[ -f "$FROM_DIR/$name" ] || die "cannot read \"$FROM_DIR/$name\": no such file"
 		cp -- "$FROM_DIR/$name" "$WORK/$name"
 	elif command -v curl >/dev/null 2>&1; then
-		curl -fsSL --retry 3 -o "$WORK/$name" "${BASE_URL%/}/$name" || die "cannot download \"${BASE_URL%/}/$name\""
+		with_proxy curl -fsSL --retry 3 -o "$WORK/$name" "${BASE_URL%/}/$name" || die "cannot download \"${BASE_URL%/}/$name\"$DOWNLOAD_VIA"
 	else
-		wget -q -O "$WORK/$name" "${BASE_URL%/}/$name" || die "cannot download \"${BASE_URL%/}/$name\""
+		with_proxy wget -q -O "$WORK/$name" "${BASE_URL%/}/$name" || die "cannot download \"${BASE_URL%/}/$name\"$DOWNLOAD_VIA"
 	fi
+}
+
+# The downloads' proxy: --proxy, else the installed proxy.env (so an upgrade behind a proxy needs
+# no flag: sudo does not pass the caller's HTTPS_PROXY on), else whatever curl or wget read from
+# this environment themselves.
+download_proxy() {
+	DOWNLOAD_PROXY="" DOWNLOAD_NO_PROXY="" DOWNLOAD_VIA=""
+	[ -z "$FROM_DIR" ] || return 0
+	case $PROXY_ACTION in
+	write)
+		DOWNLOAD_PROXY=$PROXY_URL DOWNLOAD_NO_PROXY=$NO_PROXY_LIST
+		DOWNLOAD_VIA=" through proxy \"$PROXY_SHOWN\""
+		;;
+	keep)
+		[ -f "$CONF_DIR/proxy.env" ] || return 0
+		saved=$(env_file_value https_proxy) || saved=$(env_file_value HTTPS_PROXY) || return 0
+		if ! parse_proxy "$saved"; then
+			warn "not using the proxy in /etc/edge-runner/proxy.env for the downloads: $PROXY_PROBLEM"
+			return 0
+		fi
+		DOWNLOAD_PROXY=$PROXY_URL DOWNLOAD_VIA=" through proxy \"$PROXY_SHOWN\" (from /etc/edge-runner/proxy.env)"
+		saved=$(env_file_value no_proxy) || saved=$(env_file_value NO_PROXY) || saved=""
+		if parse_no_proxy "$saved"; then
+			DOWNLOAD_NO_PROXY=$NO_PROXY_LIST
+		else
+			warn "not using NO_PROXY in /etc/edge-runner/proxy.env for the downloads: $PROXY_PROBLEM"
+		fi
+		;;
+	esac
+	[ -z "$DOWNLOAD_VIA" ] || say "downloading$DOWNLOAD_VIA"
+}
+
+# The value of the last assignment to $1 in proxy.env (systemd lets the last one win), one pair
+# of quotes removed; fails when there is none or it is empty.
+env_file_value() {
+	v=$(sed -n "s/^[[:space:]]*$1=//p" "$CONF_DIR/proxy.env" | sed -n '$p')
+	case $v in
+	\"*\" | \'*\')
+		v=${v#?}
+		v=${v%?}
+		;;
+	esac
+	[ -n "$v" ] && printf '%s\n' "$v"
+}
+
+# Runs "$@" (curl or wget) with the download proxy in its environment, both spellings, so it
+# overrides any inherited one. Not curl --proxy: a command line is visible to every local user
+# (ps), a root process's environment is not.
+with_proxy() {
+	if [ -z "$DOWNLOAD_PROXY" ]; then
+		"$@"
+		return
+	fi
+	(
+		http_proxy=$DOWNLOAD_PROXY https_proxy=$DOWNLOAD_PROXY no_proxy=$DOWNLOAD_NO_PROXY
+		HTTP_PROXY=$DOWNLOAD_PROXY HTTPS_PROXY=$DOWNLOAD_PROXY NO_PROXY=$DOWNLOAD_NO_PROXY
+		export http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY
+		exec "$@"
+	)
 }
 
 sha256_of() {
@@ -449,6 +632,48 @@ write_config() {
 	[ "$CHANGED" = 0 ] || say "wrote /etc/edge-runner/config.json"
 }
 
+# /etc/edge-runner/proxy.env: the service's proxy, read by systemd as root (EnvironmentFile= in
+# the unit), so root-only 0600: the URL may hold a password. Both spellings with the same value:
+# the runner lets lower case win, curl and wget (in jobs) read lower case only, other tools upper
+# case; one value for both means no tool sees a different proxy. Without --proxy an existing file
+# stays as it is (an upgrade keeps it); --proxy "" removes it.
+write_proxy_env() {
+	PROXY_CHANGED=0
+	file=$CONF_DIR/proxy.env
+	case $PROXY_ACTION in
+	keep)
+		[ -f "$file" ] || return 0
+		chown 0:0 "$file"
+		chmod 0600 "$file"
+		say "kept /etc/edge-runner/proxy.env, the service's proxy (--proxy \"\" removes it)"
+		;;
+	remove)
+		[ -e "$file" ] || return 0
+		rm -f "$file"
+		PROXY_CHANGED=1
+		say "removed /etc/edge-runner/proxy.env: the service connects directly"
+		;;
+	write)
+		(
+			umask 077
+			{
+				echo "# Written by install.sh --proxy: the proxy of edge-runner.service (EnvironmentFile=)."
+				echo "# Root only (0600): the URL may hold a password. Both spellings, the same value."
+				for name in HTTPS_PROXY https_proxy HTTP_PROXY http_proxy; do echo "$name=$PROXY_URL"; done
+				[ -z "$NO_PROXY_LIST" ] || for name in NO_PROXY no_proxy; do echo "$name=$NO_PROXY_LIST"; done
+			} >"$WORK/proxy.env"
+		)
+		put_file "$WORK/proxy.env" "$file" 0600 0:0
+		PROXY_CHANGED=$CHANGED
+		if [ "$CHANGED" = 1 ]; then
+			say "wrote /etc/edge-runner/proxy.env (root, 0600): the service goes through proxy \"$PROXY_SHOWN\"${NO_PROXY_LIST:+, except for $NO_PROXY_LIST}"
+		else
+			say "/etc/edge-runner/proxy.env is up to date"
+		fi
+		;;
+	esac
+}
+
 ensure_keys() {
 	[ "$NO_KEYGEN" = 0 ] || return 0
 	if [ -f "$STATE_DIR/keys/runner-key.pem" ]; then
@@ -502,7 +727,7 @@ install_unit() {
 			say "enabled edge-runner.service (not started: --no-start)"
 		elif ! configured; then
 			say "enabled edge-runner.service; it starts once --runner-id and --api-key-file are set (run this installer again with them)"
-		elif [ "$BIN_CHANGED$UNIT_CHANGED" != 00 ] && systemctl is-active --quiet edge-runner.service; then
+		elif [ "$BIN_CHANGED$UNIT_CHANGED$PROXY_CHANGED" != 000 ] && systemctl is-active --quiet edge-runner.service; then
 			say "restarting edge-runner.service (running jobs drain first)"
 			systemctl restart edge-runner.service
 		else
@@ -515,6 +740,7 @@ install_unit() {
 		if [ -z "$ROOT" ]; then
 			say "systemd is not running here: the unit is installed and enabled for the next boot."
 			say "to run the runner now: runuser -u $SERVICE_USER -- $BIN_RUNTIME run --config-file /etc/edge-runner/config.json"
+			[ ! -f "$CONF_DIR/proxy.env" ] || say "(behind the proxy: set -a; . /etc/edge-runner/proxy.env; set +a; first)"
 		fi
 	fi
 }
@@ -525,6 +751,7 @@ do_install() {
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/edge-runner-install.XXXXXX")
 	trap 'rm -rf "$WORK"' EXIT
 	trap 'exit 130' INT TERM
+	download_proxy
 	download_release
 	refuse_downgrade
 	[ "$ACTION" != upgrade ] || [ -f "$BIN" ] || say "nothing installed yet at $BIN_RUNTIME: installing"
@@ -532,6 +759,7 @@ do_install() {
 	ensure_user
 	ensure_dirs
 	write_config
+	write_proxy_env
 	PUBLIC_KEY_NOTE=""
 	ensure_keys
 	install_unit

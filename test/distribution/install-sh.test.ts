@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startForwardProxy } from "../helpers/forward-proxy.ts";
 import { flipByte, makeDevKey, ROOT, run, serveDir, signedRelease, type DevKey, type ServedDir } from "./release-fixture.ts";
 import { snapshotTree } from "./tree-snapshot.ts";
 
@@ -248,6 +249,150 @@ test("install.sh rejects unknown options and bad values with a clear message", a
   const help = await run(["sh", join(ROOT, "install.sh"), "--help"]);
   expect(help.code).toBe(0);
   expect(help.stdout).toContain("--upgrade");
+});
+
+// The release is served as "release.test", a name only the fake proxy resolves: a download that
+// did not go through the proxy fails.
+const RELEASE_HOST = "release.test";
+const viaProxyName = (served: ServedDir) => served.url.replace("127.0.0.1", RELEASE_HOST);
+const proxyEnvLines = (proxyUrl: string, noProxy?: string) =>
+  [
+    "# Written by install.sh --proxy: the proxy of edge-runner.service (EnvironmentFile=).",
+    "# Root only (0600): the URL may hold a password. Both spellings, the same value.",
+    ...["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"].map((name) => `${name}=${proxyUrl}`),
+    ...(noProxy === undefined ? [] : ["NO_PROXY", "no_proxy"].map((name) => `${name}=${noProxy}`)),
+    "",
+  ].join("\n");
+
+test("install.sh --proxy downloads through the proxy, writes proxy.env (root, 0600) for the unit, and never prints the password", async () => {
+  const password = "s3cret-Pr0xy-pw";
+  const proxy = await startForwardProxy({ credentials: { user: "build", pass: password }, hosts: { [RELEASE_HOST]: "127.0.0.1" } });
+  try {
+    const root = newRoot();
+    const base = viaProxyName(releaseA);
+    const proxyUrl = `http://build:${password}@127.0.0.1:${proxy.port}`;
+    const flags = ["--no-keygen", "--proxy", proxyUrl, "--no-proxy", "localhost 127.0.0.1,,.corp"];
+    const result = await install(root, base, ...flags);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(proxy.targets()).toEqual(["SHA256SUMS", "SHA256SUMS.jws", "edge-runner-linux-x64", "edge-runner.service"].map((name) => `${base}/${name}`));
+    expect(proxy.requests.every((r) => r.proxyAuthorization === `Basic ${Buffer.from(`build:${password}`).toString("base64")}`)).toBe(true);
+    expect(result.stdout).toContain(`downloading through proxy "http://127.0.0.1:${proxy.port}"`);
+    expect(result.stdout).toContain(`the service goes through proxy "http://127.0.0.1:${proxy.port}", except for localhost,127.0.0.1,.corp`);
+
+    const file = join(root, "etc/edge-runner/proxy.env");
+    expect(readFileSync(file, "utf8")).toBe(proxyEnvLines(proxyUrl, "localhost,127.0.0.1,.corp"));
+    expect(mode(file)).toBe("600");
+    expect([statSync(file).uid, statSync(file).gid]).toEqual([0, 0]);
+    // The installer's hint for a host without systemd sources it: it must read the same in sh.
+    const sourced = await run(["sh", "-c", 'set -a; . "$1"; printf "%s|%s" "$HTTPS_PROXY" "$no_proxy"', "sh", file], { env: { HTTPS_PROXY: undefined, no_proxy: undefined } });
+    expect(sourced.stdout).toBe(`${proxyUrl}|localhost,127.0.0.1,.corp`);
+    expect(readFileSync(join(root, "etc/systemd/system/edge-runner.service"), "utf8")).toMatch(/^EnvironmentFile=-\/etc\/edge-runner\/proxy\.env$/m);
+
+    const before = snapshotTree(root);
+    const again = await install(root, base, ...flags);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("/etc/edge-runner/proxy.env is up to date");
+    expect(snapshotTree(root)).toEqual(before);
+
+    for (const output of [result.stdout, result.stderr, again.stdout, again.stderr]) {
+      expect(output).not.toContain(password);
+      expect(output).not.toContain(Buffer.from(`build:${password}`).toString("base64"));
+    }
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("install.sh keeps proxy.env on an upgrade without --proxy and downloads through it; --proxy \"\" removes it", async () => {
+  const proxy = await startForwardProxy({ hosts: { [RELEASE_HOST]: "127.0.0.1" } });
+  try {
+    const root = newRoot();
+    expect((await install(root, viaProxyName(releaseA), "--no-keygen", "--proxy", proxy.url)).code).toBe(0);
+    const file = join(root, "etc/edge-runner/proxy.env");
+    const written = readFileSync(file, "utf8");
+    expect(written).toBe(proxyEnvLines(proxy.url));
+
+    proxy.requests.length = 0;
+    const upgrade = await install(root, viaProxyName(releaseB), "--upgrade");
+    expect(upgrade.stderr).toBe("");
+    expect(upgrade.code).toBe(0);
+    expect(upgrade.stdout).toContain(`downloading through proxy "${proxy.url}" (from /etc/edge-runner/proxy.env)`);
+    expect(upgrade.stdout).toContain("kept /etc/edge-runner/proxy.env");
+    expect(proxy.targets()).toContain(`${viaProxyName(releaseB)}/edge-runner-linux-x64`);
+    expect((await run([join(root, "usr/local/bin/edge-runner"), "--version"])).stdout).toContain("commit test-b");
+    expect(readFileSync(file, "utf8")).toBe(written);
+    expect(mode(file)).toBe("600");
+
+    proxy.requests.length = 0;
+    const removed = await install(root, releaseB.url, "--proxy", "");
+    expect(removed.code).toBe(0);
+    expect(removed.stdout).toContain("removed /etc/edge-runner/proxy.env: the service connects directly");
+    expect(existsSync(file)).toBe(false);
+    expect(proxy.requests).toEqual([]);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("install.sh --no-proxy sends a listed host direct", async () => {
+  const proxy = await startForwardProxy();
+  try {
+    const root = newRoot();
+    const before = releaseA.requests.length;
+    const result = await install(root, releaseA.url, "--no-keygen", "--proxy", proxy.url, "--no-proxy", "127.0.0.1");
+    expect(result.code).toBe(0);
+    expect(proxy.requests).toEqual([]);
+    expect(releaseA.requests.slice(before)).toContain("edge-runner-linux-x64");
+    expect(readFileSync(join(root, "etc/edge-runner/proxy.env"), "utf8")).toBe(proxyEnvLines(proxy.url, "127.0.0.1"));
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("install.sh downloads through the proxy with wget when curl is missing", async () => {
+  if (Bun.which("wget") === null) throw new Error("wget is not installed (apt-get install -y wget)");
+  const bin = mkdtempSync(join(work, "path-"));
+  for (const dir of ["/usr/bin", "/bin"]) {
+    for (const name of readdirSync(dir)) {
+      if (name !== "curl" && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+    }
+  }
+  const password = "wget-Pr0xy-pw";
+  const proxy = await startForwardProxy({ credentials: { user: "build", pass: password }, hosts: { [RELEASE_HOST]: "127.0.0.1" } });
+  try {
+    const root = newRoot();
+    const base = viaProxyName(releaseA);
+    const result = await run(["sh", join(ROOT, "install.sh"), "--root", root, "--base-url", base, "--public-key", key.pemFile, "--no-user", "--no-keygen", "--proxy", `http://build:${password}@127.0.0.1:${proxy.port}`], { env: { PATH: bin } });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(proxy.targets()).toContain(`${base}/edge-runner-linux-x64`);
+    expect(result.stdout + result.stderr).not.toContain(password);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("install.sh refuses a bad --proxy or --no-proxy with exit 64 naming the option, without quoting the proxy, and changes nothing", async () => {
+  const cases: [string[], string][] = [
+    [["--proxy", "https://user:pw-not-shown@proxy:3128"], 'invalid value for --proxy: only an http:// forward proxy is supported, not "https://"'],
+    [["--proxy", "socks5://proxy:1080"], 'invalid value for --proxy: only an http:// forward proxy is supported, not "socks5://"'],
+    [["--proxy", "pw-not-shown://proxy:1080"], "invalid value for --proxy: only an http:// forward proxy is supported ("],
+    [["--proxy", "not a url pw-not-shown"], "invalid value for --proxy: no valid host in it"],
+    [["--proxy", "http://user:pw-not-shown@proxy:99999"], "invalid value for --proxy: its port is not a number from 1 to 65535"],
+    [["--proxy", "http://user:pw-not-$hown@proxy:3128"], "invalid value for --proxy: the user and password may hold"],
+    [["--proxy", "http://proxy:3128", "--no-proxy", "a;b"], 'invalid value "a;b" for --no-proxy'],
+    [["--no-proxy", "localhost"], 'option "--no-proxy" needs --proxy URL'],
+    [["--proxy"], 'option "--proxy" needs a value'],
+  ];
+  for (const [flags, message] of cases) {
+    const root = newRoot();
+    const result = await install(root, releaseA.url, "--no-keygen", ...flags);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain(message);
+    expect(result.stdout + result.stderr).not.toContain("pw-not");
+    expect(snapshotTree(root)).toEqual([]);
+  }
 });
 
 test("install.sh is clean under shellcheck", async () => {

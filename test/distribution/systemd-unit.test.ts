@@ -1,5 +1,6 @@
 // systemd/edge-runner.service: `systemd-analyze verify` prints nothing, the offline security
-// exposure stays low, and the settings the issue asks for are present.
+// exposure stays low, and the settings the issue asks for are present (and the proxy.env that
+// install.sh --proxy writes is read).
 
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -45,6 +46,8 @@ test("edge-runner.service waits for readiness, drains longer than the runner, an
   expect(value("Restart")).toEqual(["on-failure"]);
   expect(value("StartLimitBurst").length).toBe(1);
   expect(value("User")).toEqual(["edge-runner"]);
+  // install.sh --proxy writes it; optional ("-"), so a runner without a proxy starts without it.
+  expect(value("EnvironmentFile")).toEqual(["-/etc/edge-runner/proxy.env"]);
   // The runner's drainTimeoutMs defaults to 60 s; the stop timeout must outlast it.
   expect(Number(value("TimeoutStopSec")[0]?.replace(/s$/, ""))).toBeGreaterThan(60);
   for (const key of ["NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "StateDirectory", "ConfigurationDirectory", "CapabilityBoundingSet", "SystemCallFilter"]) {
