@@ -61,6 +61,7 @@ Actions:
   --uninstall             Remove the executable and the unit; keep config, state and keys.
   --purge                 Also remove /etc/edge-runner, /var/lib/edge-runner and the user.
   -h, --help              Show this help.
+Exit status: 0 done, 64 a bad option or value (nothing was changed), 1 any other failure.
 Environment:
   EDGE_RUNNER_VERSION_TIMEOUT
                           Seconds an executable's --version may take (default 10).
@@ -73,7 +74,7 @@ die() {
 	printf 'edge-runner install: error: %s\n' "$*" >&2
 	exit 1
 }
-# A bad --proxy or --no-proxy: EX_USAGE (64), as the edge-runner CLI exits for a usage error.
+# A bad option or value: EX_USAGE (64), as the edge-runner CLI exits for one.
 die_usage() {
 	printf 'edge-runner install: error: %s\n' "$*" >&2
 	exit 64
@@ -102,7 +103,7 @@ parse_args() {
 			continue
 			;;
 		--base-url | --from-dir | --public-key | --runner-id | --controller-url | --group | --api-key-file | --prefix | --root | --user)
-			if [ $# -lt 2 ] || [ -z "$2" ]; then die "option \"$1\" needs a value"; fi
+			if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "option \"$1\" needs a value"; fi
 			case $1 in
 			--base-url) BASE_URL=$2 ;;
 			--from-dir) FROM_DIR=$2 ;;
@@ -131,7 +132,7 @@ parse_args() {
 			usage
 			exit 0
 			;;
-		*) die "unknown option \"$1\" (see --help)" ;;
+		*) die_usage "unknown option \"$1\" (see --help)" ;;
 		esac
 		shift
 	done
@@ -140,12 +141,12 @@ parse_args() {
 	[ -z "$ROOT" ] || check_path --root "$ROOT"
 	ROOT=${ROOT%/}
 	PREFIX=${PREFIX%/}
-	case $VERSION_TIMEOUT in "" | *[!0-9]* | 0*) die "invalid value \"$VERSION_TIMEOUT\" for EDGE_RUNNER_VERSION_TIMEOUT: expected whole seconds" ;; esac
-	case $SERVICE_USER in *[!a-z0-9_-]* | "" | -*) die "invalid value \"$SERVICE_USER\" for --user: expected lower-case letters, digits, \"_\" or \"-\"" ;; esac
+	case $VERSION_TIMEOUT in "" | *[!0-9]* | 0*) die_usage "invalid value \"$VERSION_TIMEOUT\" for EDGE_RUNNER_VERSION_TIMEOUT: expected whole seconds" ;; esac
+	case $SERVICE_USER in *[!a-z0-9_-]* | "" | -*) die_usage "invalid value \"$SERVICE_USER\" for --user: expected lower-case letters, digits, \"_\" or \"-\"" ;; esac
 	for value in "$RUNNER_ID" "$CONTROLLER_URL" "$GROUP"; do
-		case $value in *[[:cntrl:]\"\\]*) die "invalid value \"$value\": quotes, backslashes and control characters are not allowed" ;; esac
+		case $value in *[[:cntrl:]\"\\]*) die_usage "invalid value \"$value\": quotes, backslashes and control characters are not allowed" ;; esac
 	done
-	case $CONTROLLER_URL in "" | http://* | https://*) ;; *) die "invalid value \"$CONTROLLER_URL\" for --controller-url: expected https://..." ;; esac
+	case $CONTROLLER_URL in "" | http://* | https://*) ;; *) die_usage "invalid value \"$CONTROLLER_URL\" for --controller-url: expected https://..." ;; esac
 	check_proxy_args
 	# Paths as the installed system sees them, and where this run writes them.
 	BIN_RUNTIME=$PREFIX/bin/edge-runner
@@ -161,11 +162,11 @@ parse_args() {
 check_path() {
 	case $2 in
 	/*) ;;
-	*) die "invalid value \"$2\" for $1: expected an absolute path" ;;
+	*) die_usage "invalid value \"$2\" for $1: expected an absolute path" ;;
 	esac
 	case $2 in
-	*[!A-Za-z0-9._+/-]*) die "invalid value \"$2\" for $1: only letters, digits and \"._+-/\" are allowed" ;;
-	*/../* | */.. | */./* | */.) die "invalid value \"$2\" for $1: \".\" and \"..\" steps are not allowed" ;;
+	*[!A-Za-z0-9._+/-]*) die_usage "invalid value \"$2\" for $1: only letters, digits and \"._+-/\" are allowed" ;;
+	*/../* | */.. | */./* | */.) die_usage "invalid value \"$2\" for $1: \".\" and \"..\" steps are not allowed" ;;
 	esac
 }
 

@@ -240,11 +240,12 @@ test("install.sh fails closed when openssl is missing, naming the way out", asyn
   expect(snapshotTree(root)).toEqual([]);
 });
 
-test("install.sh rejects unknown options and bad values with a clear message", async () => {
+test("install.sh rejects unknown options and bad values with a clear message and exit 64", async () => {
   const unknown = await run(["sh", join(ROOT, "install.sh"), "--frobnicate"]);
-  expect(unknown.code).toBe(1);
+  expect(unknown.code).toBe(64);
   expect(unknown.stderr).toContain('unknown option "--frobnicate"');
   const prefix = await run(["sh", join(ROOT, "install.sh"), "--prefix", "relative/dir"]);
+  expect(prefix.code).toBe(64);
   expect(prefix.stderr).toContain('invalid value "relative/dir" for --prefix');
   const help = await run(["sh", join(ROOT, "install.sh"), "--help"]);
   expect(help.code).toBe(0);

@@ -70,7 +70,7 @@ describe("install.sh path validation", () => {
         ? ["sh", join(ROOT, "install.sh"), "--root", value!, "--base-url", releaseA.url, "--public-key", key.pemFile, "--no-user", "--no-keygen"]
         : ["sh", join(ROOT, "install.sh"), "--root", root, "--base-url", releaseA.url, "--public-key", key.pemFile, "--no-user", "--no-keygen", flag!, value!];
       const result = await run(args);
-      expect({ value, code: result.code }).toEqual({ value, code: 1 });
+      expect({ value, code: result.code }).toEqual({ value, code: 64 });
       expect(result.stderr).toContain(`for ${flag}`);
       expect(releaseA.requests.length).toBe(before);
       expect(snapshotTree(root)).toEqual([]);
