@@ -183,9 +183,9 @@ check_proxy_args() {
 	parse_no_proxy "$NO_PROXY_ARG" || die_usage "invalid value \"$NO_PROXY_ARG\" for --no-proxy: $PROXY_PROBLEM"
 }
 
-# Sets PROXY_URL (http://[user:password@]host[:port]) and PROXY_SHOWN (http://host[:port], for
+# Sets PROXY_URL (http://[user:password@]host:port) and PROXY_SHOWN (http://host:port, for
 # messages), or PROXY_PROBLEM and fails. Like the runner: http:// only, "host:port" alone means
-# http://host:port, at most 2048 characters. Stricter than the runner: the user and password
+# http://host:port, no port means 80, at most 2048 characters. Stricter than the runner: the user and password
 # must be percent-encoded beyond "._~-!*+,;=", so the value needs no quoting in proxy.env (read
 # by systemd and by sh alike) and no character in it can mean anything to either.
 parse_proxy() {
@@ -248,6 +248,11 @@ parse_proxy() {
 		fi
 		;;
 	esac
+	# The port written out: the runner and wget take 80 for a proxy without one, curl 1080.
+	if [ -z "$port" ]; then
+		rest=$rest:80
+		hostport=$hostport:80
+	fi
 	PROXY_URL="http://$rest"
 	PROXY_SHOWN="http://$hostport"
 }
@@ -305,9 +310,10 @@ fetch() {
 	fi
 }
 
-# The downloads' proxy: --proxy, else the installed proxy.env (so an upgrade behind a proxy needs
-# no flag: sudo does not pass the caller's HTTPS_PROXY on), else whatever curl or wget read from
-# this environment themselves.
+# The downloads' proxy: --proxy, else the installed proxy.env's https_proxy (or HTTPS_PROXY: a
+# release is on https, and one proxy for every download is enough), so an upgrade behind a proxy
+# needs no flag (sudo does not pass the caller's HTTPS_PROXY on); else whatever curl or wget read
+# from this environment themselves.
 download_proxy() {
 	DOWNLOAD_PROXY="" DOWNLOAD_NO_PROXY="" DOWNLOAD_VIA=""
 	[ -z "$FROM_DIR" ] || return 0

@@ -266,12 +266,14 @@ const proxyEnvLines = (proxyUrl: string, noProxy?: string) =>
   ].join("\n");
 
 test("install.sh --proxy downloads through the proxy, writes proxy.env (root, 0600) for the unit, and never prints the password", async () => {
-  const password = "s3cret-Pr0xy-pw";
+  // Percent-encoded in the URL ("@" and "$" as %40 and %24), decoded by curl and the runner.
+  const password = "s3cret@Pr0xy$pw";
+  const encoded = "s3cret%40Pr0xy%24pw";
   const proxy = await startForwardProxy({ credentials: { user: "build", pass: password }, hosts: { [RELEASE_HOST]: "127.0.0.1" } });
   try {
     const root = newRoot();
     const base = viaProxyName(releaseA);
-    const proxyUrl = `http://build:${password}@127.0.0.1:${proxy.port}`;
+    const proxyUrl = `http://build:${encoded}@127.0.0.1:${proxy.port}`;
     const flags = ["--no-keygen", "--proxy", proxyUrl, "--no-proxy", "localhost 127.0.0.1,,.corp"];
     const result = await install(root, base, ...flags);
     expect(result.stderr).toBe("");
@@ -298,6 +300,7 @@ test("install.sh --proxy downloads through the proxy, writes proxy.env (root, 06
 
     for (const output of [result.stdout, result.stderr, again.stdout, again.stderr]) {
       expect(output).not.toContain(password);
+      expect(output).not.toContain(encoded);
       expect(output).not.toContain(Buffer.from(`build:${password}`).toString("base64"));
     }
   } finally {
@@ -336,6 +339,25 @@ test("install.sh keeps proxy.env on an upgrade without --proxy and downloads thr
   }
 });
 
+test("install.sh keeps a hand-written proxy.env (quoted, upper case only), makes it root 0600, and downloads through it", async () => {
+  const proxy = await startForwardProxy({ hosts: { [RELEASE_HOST]: "127.0.0.1" } });
+  try {
+    const root = newRoot();
+    mkdirSync(join(root, "etc/edge-runner"), { recursive: true });
+    const file = join(root, "etc/edge-runner/proxy.env");
+    const handWritten = `# by hand\nHTTPS_PROXY="${proxy.url}"\nNO_PROXY=localhost\n`;
+    writeFileSync(file, handWritten, { mode: 0o644 });
+    const result = await install(root, viaProxyName(releaseA), "--no-keygen");
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(proxy.targets()).toContain(`${viaProxyName(releaseA)}/edge-runner-linux-x64`);
+    expect(readFileSync(file, "utf8")).toBe(handWritten);
+    expect(mode(file)).toBe("600");
+  } finally {
+    await proxy.close();
+  }
+});
+
 test("install.sh --no-proxy sends a listed host direct", async () => {
   const proxy = await startForwardProxy();
   try {
@@ -351,6 +373,16 @@ test("install.sh --no-proxy sends a listed host direct", async () => {
   }
 });
 
+test("install.sh writes a proxy given as host alone as http://host:80, the port the runner and wget assume (curl would take 1080)", async () => {
+  const root = newRoot();
+  // The listed host goes direct, so the unreachable proxy is never asked.
+  const result = await install(root, releaseA.url, "--no-keygen", "--proxy", "proxy.invalid", "--no-proxy", "127.0.0.1");
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  expect(readFileSync(join(root, "etc/edge-runner/proxy.env"), "utf8")).toBe(proxyEnvLines("http://proxy.invalid:80", "127.0.0.1"));
+  expect(result.stdout).toContain('the service goes through proxy "http://proxy.invalid:80"');
+});
+
 test("install.sh downloads through the proxy with wget when curl is missing", async () => {
   if (Bun.which("wget") === null) throw new Error("wget is not installed (apt-get install -y wget)");
   const bin = mkdtempSync(join(work, "path-"));
@@ -359,16 +391,18 @@ test("install.sh downloads through the proxy with wget when curl is missing", as
       if (name !== "curl" && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
     }
   }
-  const password = "wget-Pr0xy-pw";
+  const password = "wget@Pr0xy-pw";
+  const encoded = "wget%40Pr0xy-pw";
   const proxy = await startForwardProxy({ credentials: { user: "build", pass: password }, hosts: { [RELEASE_HOST]: "127.0.0.1" } });
   try {
     const root = newRoot();
     const base = viaProxyName(releaseA);
-    const result = await run(["sh", join(ROOT, "install.sh"), "--root", root, "--base-url", base, "--public-key", key.pemFile, "--no-user", "--no-keygen", "--proxy", `http://build:${password}@127.0.0.1:${proxy.port}`], { env: { PATH: bin } });
+    const result = await run(["sh", join(ROOT, "install.sh"), "--root", root, "--base-url", base, "--public-key", key.pemFile, "--no-user", "--no-keygen", "--proxy", `http://build:${encoded}@127.0.0.1:${proxy.port}`], { env: { PATH: bin } });
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(proxy.targets()).toContain(`${base}/edge-runner-linux-x64`);
     expect(result.stdout + result.stderr).not.toContain(password);
+    expect(result.stdout + result.stderr).not.toContain(encoded);
   } finally {
     await proxy.close();
   }
