@@ -185,9 +185,9 @@ check_proxy_args() {
 
 # Sets PROXY_URL (http://[user:password@]host:port) and PROXY_SHOWN (http://host:port, for
 # messages), or PROXY_PROBLEM and fails. Like the runner: http:// only, "host:port" alone means
-# http://host:port, no port means 80, at most 2048 characters. Stricter than the runner: the user and password
-# must be percent-encoded beyond "._~-!*+,;=", so the value needs no quoting in proxy.env (read
-# by systemd and by sh alike) and no character in it can mean anything to either.
+# http://host:port, no port means 80, at most 2048 characters. Stricter than the runner: the
+# user and password must be percent-encoded beyond "._~-!*+,;=", so the value needs no quoting
+# in proxy.env (read by systemd and by sh alike) and no character in it means anything to either.
 parse_proxy() {
 	PROXY_URL="" PROXY_SHOWN="" PROXY_PROBLEM=""
 	expected="expected http://host:port or http://user:password@host:port"
@@ -747,7 +747,7 @@ install_unit() {
 		if [ -z "$ROOT" ]; then
 			say "systemd is not running here: the unit is installed and enabled for the next boot."
 			say "to run the runner now: runuser -u $SERVICE_USER -- $BIN_RUNTIME run --config-file /etc/edge-runner/config.json"
-			[ ! -f "$CONF_DIR/proxy.env" ] || say "(behind the proxy: set -a; . /etc/edge-runner/proxy.env; set +a; first)"
+			[ ! -f "$CONF_DIR/proxy.env" ] || say "behind the proxy, first: set -a; . /etc/edge-runner/proxy.env; set +a"
 		fi
 	fi
 }
