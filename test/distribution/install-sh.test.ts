@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { checkProxyEnv, proxyFor } from "../../src/platform/proxy.ts";
 import { startForwardProxy } from "../helpers/forward-proxy.ts";
 import { flipByte, makeDevKey, ROOT, run, serveDir, signedRelease, type DevKey, type ServedDir } from "./release-fixture.ts";
 import { snapshotTree } from "./tree-snapshot.ts";
@@ -287,6 +288,14 @@ test("install.sh --proxy downloads through the proxy, writes proxy.env (root, 06
     expect(readFileSync(file, "utf8")).toBe(proxyEnvLines(proxyUrl, "localhost,127.0.0.1,.corp"));
     expect(mode(file)).toBe("600");
     expect([statSync(file).uid, statSync(file).gid]).toEqual([0, 0]);
+    // The runner's own rule reads it as meant: the proxy, its decoded credentials, the list.
+    const env = Object.fromEntries(readFileSync(file, "utf8").split("\n").filter((l) => /^[A-Za-z_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(() => checkProxyEnv(env)).not.toThrow();
+    const route = proxyFor("https://controller.example/", env);
+    expect(route?.shown).toBe(`http://127.0.0.1:${proxy.port}`);
+    expect(route?.authorization).toBe(`Basic ${Buffer.from(`build:${password}`).toString("base64")}`);
+    expect(proxyFor("http://localhost:8080/", env)).toBeUndefined();
+    expect(proxyFor("https://vault.corp/", env)).toBeUndefined();
     // The installer's hint for a host without systemd sources it: it must read the same in sh.
     const sourced = await run(["sh", "-c", 'set -a; . "$1"; printf "%s|%s" "$HTTPS_PROXY" "$no_proxy"', "sh", file], { env: { HTTPS_PROXY: undefined, no_proxy: undefined } });
     expect(sourced.stdout).toBe(`${proxyUrl}|localhost,127.0.0.1,.corp`);
