@@ -1,13 +1,15 @@
 // Inside a plugin Worker thread: a child the plugin starts through the runtime's own API with its
 // stdout or stderr inherited is given pipes instead, read into the host's stray output like
 // src/plugins/stray-children.ts does for node:child_process. On Bun, Bun.spawn (whose stderr is
-// inherited by default) and Bun.spawnSync, for "inherit", the numbers 1 and 2, and Bun.stdout /
-// Bun.stderr; the Subprocess's or result's `stdout`/`stderr` stay undefined, as inherit leaves them.
+// inherited by default) and Bun.spawnSync, for "inherit", the numbers 1 and 2, Bun.stdout,
+// Bun.stderr and Bun.file(1|2); the Subprocess's or result's `stdout`/`stderr` stay undefined, as inherit leaves them.
 // Bun's node:child_process starts its children through Bun.spawn too: it reaches here with pipes
 // already (stray-children.ts ran first), so nothing is read twice. On Deno, Deno.Command (whose
 // spawn() inherits both by default, output() and outputSync() pipe them) is replaced by a subclass
 // that asks for pipes; a redirected `stdout`/`stderr` throws the TypeError Deno's own does when
 // it is not piped.
+
+import { bunStdFile } from "./runtime-std-writes.ts";
 
 /** One child's output on one fd: bytes as they come, then the end. */
 export type ChildOutput = (fd: 1 | 2) => { write(bytes: Uint8Array): void; end(): void };
@@ -105,9 +107,8 @@ function captureBun(bun: BunLike, output: ChildOutput): void {
   const fdOf = (entry: unknown, index: 1 | 2): 1 | 2 | undefined => {
     if (entry === "inherit") return index;
     if (entry === 1 || entry === 2) return entry;
-    if (entry === bun.stdout) return 1;
-    if (entry === bun.stderr) return 2;
-    return undefined;
+    // Bun.stdout, Bun.stderr and Bun.file(1|2), as runtime-std-writes.ts knows them (or the two alone if it did not run).
+    return bunStdFile(entry) ?? (entry === bun.stdout ? 1 : entry === bun.stderr ? 2 : undefined);
   };
   /** Rewrites the call's options (a copy) so entries reaching fd 1 or 2 are pipes; returns them by name. */
   const redirect = (args: unknown[], sync: boolean): Map<"stdout" | "stderr", 1 | 2> => {

@@ -33,8 +33,17 @@ export function captureRuntimeStdWrites(take: TakeStdBytes): void {
   else if (global.Deno !== undefined) captureDeno(global.Deno, take);
 }
 
+/** The thread's Bun.stdout and Bun.stderr, and each Bun.file(1|2) made after the capture, by fd. */
+const bunStd = new WeakMap<object, 1 | 2>();
+
+/** The fd 1 or 2 a Bun file object stands for (Bun.stdout, Bun.stderr, Bun.file(1|2)), else undefined. */
+export function bunStdFile(value: unknown): 1 | 2 | undefined {
+  return value !== null && typeof value === "object" ? bunStd.get(value) : undefined;
+}
+
 function captureBun(bun: BunLike, take: TakeStdBytes): void {
-  const std = new WeakMap<object, 1 | 2>([[bun.stdout, 1], [bun.stderr, 2]]);
+  const std = bunStd;
+  std.set(bun.stdout, 1).set(bun.stderr, 2);
   const fdOf = (dest: unknown): 1 | 2 | undefined =>
     dest === 1 || dest === 2 ? dest : dest !== null && typeof dest === "object" ? std.get(dest) : undefined;
   replace(bun, "write", (original) => function write(this: unknown, dest, ...rest) {

@@ -21,8 +21,8 @@ const SECRET = "chldout-Wq3Rt7Yu1Io5Pa9S";
 const STDOUT_TAGS = ["spo", "num", "pst", "named", "es", "esf", "nes", "ss", "efs", "fk"];
 const STDERR_TAGS = ["spe", "arre", "nume", "pste", "ese", "sse", "halfe", "fke"];
 /** Bun.spawn and Bun.spawnSync, on Bun only. */
-const BUN_STDOUT_TAGS = ["bsp", "bsa", "bss"];
-const BUN_STDERR_TAGS = ["bspe", "bsae", "bsse"];
+const BUN_STDOUT_TAGS = ["bsp", "bsa", "bsf", "bss"];
+const BUN_STDERR_TAGS = ["bspe", "bsae", "bsfe", "bsse"];
 /** Deno.Command, on Deno only. */
 const DENO_STDOUT_TAGS = ["dsp", "dout"];
 const DENO_STDERR_TAGS = ["dspe", "doute", "dsynce"];
