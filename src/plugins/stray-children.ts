@@ -8,9 +8,11 @@
 //
 // spawn and fork pass output on as it comes; the Sync variants block the thread, so theirs arrives
 // when the child ends (at most SYNC_MAX_BUFFER bytes: past that the child is stopped as maxBuffer
-// stops a piped one). exec and execFile always pipe their output to the callback (they do not
-// pass `stdio` on, on Bun, Node or Deno) and are left alone. Bun.spawn and Bun.spawnSync go the same
-// way (src/platform/runtime-child-stdio.ts). Installed before any plugin code loads, for the
+// stops a piped one). As with any pipe, a background process the child leaves holding them delays
+// `close` and a Sync call's return until it ends or closes them (docs/security.md). exec and
+// execFile always pipe their output to the callback (they do not pass `stdio` on, on Bun, Node or
+// Deno) and are left alone. Bun.spawn, Bun.spawnSync and Deno.Command go the same way
+// (src/platform/runtime-child-stdio.ts). Installed before any plugin code loads, for the
 // reason stray-writes.ts's header gives: named ESM imports are fixed then.
 
 import { createRequire } from "node:module";
@@ -32,10 +34,10 @@ const LINE_MAX = 64 * 1024;
 type Redirected = Map<number, StdFd>;
 
 /**
- * Wraps node:child_process's spawn, fork, spawnSync, execSync and execFileSync, and Bun's own
- * spawn (src/platform/runtime-child-stdio.ts), so a child's inherited fd 1 and 2 become pipes
- * whose text goes to `onText(fd, text)`, in whole lines. Returns false when node:child_process
- * could not be patched.
+ * Wraps node:child_process's spawn, fork, spawnSync, execSync and execFileSync, and Bun.spawn,
+ * Bun.spawnSync and Deno.Command (src/platform/runtime-child-stdio.ts), so a child's inherited fd
+ * 1 and 2 become pipes whose text goes to `onText(fd, text)`, in whole lines. Returns false when
+ * node:child_process could not be patched.
  */
 export function captureChildStdio(onText: (fd: StdFd, text: string) => void): boolean {
   const output: ChildOutput = (fd) => childLines(fd, onText);
