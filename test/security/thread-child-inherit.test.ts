@@ -56,6 +56,8 @@ function check(command: string, args: string[], name: string, runtime: "bun" | "
   expect(keptIn("Plugin wrote to stderr", [...STDERR_TAGS, ...(runtime === "bun" ? BUN_STDERR_TAGS : runtime === "deno" ? DENO_STDERR_TAGS : [])])).toEqual([]);
   // stdin stays the plugin's pipe: the child read what the plugin wrote to it.
   expect(mine.some((r) => r.line === "arr given [REDACTED]")).toBe(true);
+  // Two children printing at once: the other's line did not land inside the secret.
+  expect(mine.filter((r) => r.line?.startsWith("par") === true).map((r) => r.line).sort()).toEqual(["para [REDACTED]", "parb x"]);
 }
 
 test("captureChildStdio(): a thread plugin's children with fd 1 and 2 inherited reach neither, and are kept masked (Bun, from source)", () => {
