@@ -50,19 +50,19 @@ export function captureChildStdio(onText: (fd: StdFd, text: string) => void): bo
   }
   const originals = cp as unknown as Record<string, Fn>;
   const spawnSync = originals.spawnSync;
-  const patch = (name: string, make: (original: Fn) => Fn): boolean => {
+  // One the runtime does not let us replace is left as it is; the others are still patched.
+  let patched = true;
+  const patch = (name: string, make: (original: Fn) => Fn): void => {
     const original = originals[name];
-    if (typeof original !== "function") return true;
+    if (typeof original !== "function") return;
     try {
       originals[name] = make(original);
-      return true;
     } catch {
-      return false;
+      patched = false;
     }
   };
-  let patched = true;
   for (const name of ["spawn", "fork"] as const) {
-    patched &&= patch(name, (original) => function started(this: unknown, ...args: unknown[]) {
+    patch(name, (original) => function started(this: unknown, ...args: unknown[]) {
       const at = optionsAt(args);
       const redirected = redirect(args, at, name === "fork");
       const child = original.apply(this, args) as Child | undefined;
@@ -71,7 +71,7 @@ export function captureChildStdio(onText: (fd: StdFd, text: string) => void): bo
     });
   }
   if (typeof spawnSync === "function") {
-    patched &&= patch("spawnSync", (original) => function spawnSyncCaptured(this: unknown, ...args: unknown[]) {
+    patch("spawnSync", (original) => function spawnSyncCaptured(this: unknown, ...args: unknown[]) {
       const redirected = redirect(args, optionsAt(args), false, true);
       const result = original.apply(this, args) as SyncResult;
       if (redirected.size > 0) takeSync(result, redirected, output);
@@ -79,15 +79,15 @@ export function captureChildStdio(onText: (fd: StdFd, text: string) => void): bo
     });
     // execSync and execFileSync are spawnSync and an error on failure: they return only stdout,
     // so with stderr redirected they are run through spawnSync here, which has both.
-    patched &&= patch("execSync", (original) => function execSyncCaptured(this: unknown, ...args: unknown[]) {
+    patch("execSync", (original) => function execSyncCaptured(this: unknown, ...args: unknown[]) {
       const holder = [isOptions(args[1]) ? args[1] : {}];
       const redirected = redirect(holder, 0, false, true);
       if (redirected.size === 0) return original.apply(this, args);
       const options = holder[0] as { shell?: unknown };
-      const result = spawnSync.call(cp, args[0], [], { ...options, shell: typeof options.shell === "string" ? options.shell : true }) as SyncResult;
+      const result = spawnSync.call(cp, args[0], { ...options, shell: typeof options.shell === "string" ? options.shell : true }) as SyncResult;
       return execResult(result, redirected, output, String(args[0]));
     });
-    patched &&= patch("execFileSync", (original) => function execFileSyncCaptured(this: unknown, ...args: unknown[]) {
+    patch("execFileSync", (original) => function execFileSyncCaptured(this: unknown, ...args: unknown[]) {
       const list = Array.isArray(args[1]) ? (args[1] as unknown[]) : [];
       const at = Array.isArray(args[1]) || args[1] === undefined || args[1] === null ? 2 : 1;
       const holder = [isOptions(args[at]) ? args[at] : {}];
