@@ -9,7 +9,7 @@
 // that asks for pipes; a redirected `stdout`/`stderr` throws the TypeError Deno's own does when
 // it is not piped.
 
-import { bunStdFile } from "./runtime-std-writes.ts";
+import { bunStdFile, replace } from "./runtime-std-writes.ts";
 
 /** One child's output on one fd: bytes as they come, then the end. */
 export type ChildOutput = (fd: 1 | 2) => { write(bytes: Uint8Array): void; end(): void };
@@ -196,17 +196,5 @@ function notPiped(target: Record<string, unknown>, name: string): void {
     });
   } catch {
     // Not definable on this Deno: the pipe is still read.
-  }
-}
-
-/** Replaces target[name] if it is a function and the runtime lets us. */
-function replace(target: object, name: string, make: (original: Fn) => Fn): void {
-  const slots = target as Record<string, unknown>;
-  const original = slots[name];
-  if (typeof original !== "function") return;
-  try {
-    slots[name] = make(original as Fn);
-  } catch {
-    // Read-only on this runtime version: left as it is.
   }
 }

@@ -98,7 +98,7 @@ function captureDeno(deno: DenoLike, take: TakeStdBytes): void {
 }
 
 /** Replaces target[name] if it is a function and the runtime lets us. */
-function replace(target: object, name: string, make: (original: Fn) => Fn): void {
+export function replace(target: object, name: string, make: (original: Fn) => Fn): void {
   const slots = target as Record<string, unknown>;
   const original = slots[name];
   if (typeof original !== "function") return;

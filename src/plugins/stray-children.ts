@@ -15,7 +15,7 @@
 // (src/platform/runtime-child-stdio.ts). Installed before any plugin code loads, for the
 // reason stray-writes.ts's header gives: named ESM imports are fixed then.
 
-import { createRequire } from "node:module";
+import { builtinModule, syncBuiltinNamedExports } from "./node-builtins.ts";
 import { captureRuntimeChildStdio, type ChildOutput } from "../platform/runtime-child-stdio.ts";
 import type { StdFd } from "./stray-writes.ts";
 
@@ -44,7 +44,7 @@ export function captureChildStdio(onText: (fd: StdFd, text: string) => void): bo
   captureRuntimeChildStdio(output);
   let cp: ChildProcessModule;
   try {
-    cp = childProcessModule();
+    cp = builtinModule<ChildProcessModule>("node:child_process");
   } catch {
     return false;
   }
@@ -97,20 +97,8 @@ export function captureChildStdio(onText: (fd: StdFd, text: string) => void): bo
       return execResult(result, redirected, output, [args[0], ...list].join(" "));
     });
   }
-  // Node keeps the ESM named exports of a built-in in step only when asked.
-  try {
-    (createRequire(import.meta.url)("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.();
-  } catch {
-    // Bun and Deno: see stray-writes.ts's header.
-  }
+  syncBuiltinNamedExports();
   return patched;
-}
-
-/** node:child_process as a module object, without an ESM import (see stray-writes.ts's header). */
-function childProcessModule(): ChildProcessModule {
-  const get = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  if (typeof get === "function") return get.call(process, "node:child_process") as ChildProcessModule;
-  return createRequire(import.meta.url)("node:child_process") as ChildProcessModule;
 }
 
 function isOptions(value: unknown): boolean {

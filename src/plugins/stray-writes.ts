@@ -7,12 +7,11 @@
 // Deno's own stdio writers (Bun.write(Bun.stderr), Deno.stderr.write) go the same way, through the
 // same decoders (src/platform/runtime-std-writes.ts).
 //
-// Named ESM imports (`import { writeSync } from "node:fs"`) are bindings fixed by the runtime:
-// Node updates them on syncBuiltinESMExports(); Bun and Deno fix them when the first module that
-// imports node:fs is evaluated, so this module takes node:fs without an ESM import (fsModule())
-// and worker-entry.ts loads the runtime only after the capture (test/security/thread-raw-writes.test.ts).
+// Named ESM imports (`import { writeSync } from "node:fs"`) are bindings fixed by the runtime, so
+// this module takes node:fs without an ESM import (node-builtins.ts explains) and worker-entry.ts
+// loads the runtime only after the capture (test/security/thread-raw-writes.test.ts).
 
-import { createRequire } from "node:module";
+import { builtinModule, syncBuiltinNamedExports } from "./node-builtins.ts";
 import { captureRuntimeStdWrites } from "../platform/runtime-std-writes.ts";
 
 export type StdFd = 1 | 2;
@@ -40,7 +39,7 @@ export function captureStdWrites(onText: (fd: StdFd, text: string) => void): boo
   captureRuntimeStdWrites(take);
   let fs: FsModule;
   try {
-    fs = fsModule();
+    fs = builtinModule<FsModule>("node:fs");
   } catch {
     return false;
   }
@@ -86,20 +85,8 @@ export function captureStdWrites(onText: (fd: StdFd, text: string) => void): boo
       return undefined;
     });
   }
-  // Node keeps the ESM named exports of a built-in in step only when asked.
-  try {
-    (createRequire(import.meta.url)("node:module") as { syncBuiltinESMExports?: () => void }).syncBuiltinESMExports?.();
-  } catch {
-    // Bun and Deno: see the header.
-  }
+  syncBuiltinNamedExports();
   return true;
-}
-
-/** node:fs as a module object, without an ESM import (see the header). */
-function fsModule(): FsModule {
-  const get = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  if (typeof get === "function") return get.call(process, "node:fs") as FsModule;
-  return createRequire(import.meta.url)("node:fs") as FsModule;
 }
 
 /**
