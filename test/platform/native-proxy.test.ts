@@ -12,23 +12,13 @@ import { RateHolds } from "../../src/plugins/rate-holds.ts";
 import { startFakeGcp } from "../fakes/fake-gcp.ts";
 import { FakeServer } from "../fakes/http-fake.ts";
 import { startForwardProxy, type ForwardProxy, type ForwardProxyOptions } from "../helpers/forward-proxy.ts";
+import { setEnv } from "../helpers/env.ts";
 
 const PASSWORD = "native-pr0xy-Pw-7";
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-function setEnv(values: Record<string, string>): void {
-  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  closers.push(() => {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
 
 async function proxy(options: ForwardProxyOptions = {}): Promise<ForwardProxy> {
   const started = await startForwardProxy(options);
@@ -55,7 +45,7 @@ describe("fetch-based clients on Bun behind a forward proxy", () => {
     const fake = await startFakeGcp();
     closers.push(fake.close);
     fake.addVersion("projects/p/secrets/s", "gcp-through-proxy");
-    setEnv({ HTTP_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` });
+    closers.push(setEnv({ HTTP_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` }));
     const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 3000 });
     expect(await backend.read(parseReference("gcp:projects/p/secrets/s") as Extract<ReturnType<typeof parseReference>, { backend: "gcp" }>)).toBe("gcp-through-proxy");
     expect(through.targets().some((t) => t.startsWith(`${fake.url}/`) && t.includes("secrets/s"))).toBe(true);
@@ -65,7 +55,7 @@ describe("fetch-based clients on Bun behind a forward proxy", () => {
   test("ApiClient's call goes through HTTP_PROXY, and direct where NO_PROXY names the host", async () => {
     const through = await proxy();
     const api = await fakeApi();
-    setEnv({ HTTP_PROXY: through.url, NO_PROXY: "" });
+    closers.push(setEnv({ HTTP_PROXY: through.url, NO_PROXY: "" }));
     const call = { integration: "GitHub", call: "read run", method: "GET", url: `${api.url}/repos/x`, idempotent: true } as const;
     expect((await apiClient().request(call)).status).toBe(200);
     expect(through.targets()).toEqual([`${api.url}/repos/x`]);
@@ -77,7 +67,7 @@ describe("fetch-based clients on Bun behind a forward proxy", () => {
   test("ApiClient through a proxy that answers 407: the call fails saying so, without the proxy's password", async () => {
     const through = await proxy({ credentials: { user: "runner", pass: "the-right-one" } });
     const api = await fakeApi();
-    setEnv({ HTTP_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` });
+    closers.push(setEnv({ HTTP_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` }));
     const error = (await apiClient().request({ integration: "GitHub", call: "read run", method: "GET", url: `${api.url}/repos/x`, idempotent: true }).catch((e: unknown) => e)) as Error;
     expect(error.message).toContain("407");
     expect(JSON.stringify(error) + error.message).not.toContain(PASSWORD);

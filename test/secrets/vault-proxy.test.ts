@@ -16,6 +16,7 @@ import { startFakeVault } from "../fakes/fake-vault.ts";
 import { eventually, tempDir } from "../helpers/harness.ts";
 import { makePrivateCa } from "../helpers/private-ca.ts";
 import { startForwardProxy, type ForwardProxy, type ForwardProxyOptions } from "../helpers/forward-proxy.ts";
+import { setEnv } from "../helpers/env.ts";
 
 const PASSWORD = "vault-pr0xy-Pw-9";
 /** A name no resolver knows (.test is reserved): only the proxy maps it, to 127.0.0.1. */
@@ -32,18 +33,6 @@ beforeAll(() => {
   pki = { caPem: readFileSync(made.caFile, "utf8"), key: readFileSync(made.keyFile, "utf8"), cert: readFileSync(made.certFile, "utf8"), remove: tmp.remove };
 });
 afterAll(() => pki.remove());
-
-/** Sets process.env entries for one test (the transport reads them at each call). */
-function setEnv(values: Record<string, string>): void {
-  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  closers.push(() => {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
 
 async function proxy(options: ForwardProxyOptions = {}): Promise<ForwardProxy> {
   const started = await startForwardProxy(options);
@@ -82,7 +71,7 @@ describe("VaultBackend behind a forward proxy", () => {
   test("VaultBackend reaches an https Vault through an HTTPS_PROXY tunnel, trusting vaultCaFile, with Proxy-Authorization", async () => {
     const through = await proxy({ credentials: { user: "runner", pass: PASSWORD } });
     const { fake, backend, authority } = await vault(true);
-    setEnv({ HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` });
+    closers.push(setEnv({ HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` }));
     expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
     expect(through.requests.length).toBeGreaterThan(0);
     expect(through.requests.every((r) => r.method === "CONNECT" && r.target === authority)).toBe(true);
@@ -96,7 +85,7 @@ describe("VaultBackend behind a forward proxy", () => {
   test("VaultBackend sends a plain-http Vault call to HTTP_PROXY with its absolute URL", async () => {
     const through = await proxy();
     const { backend, fake } = await vault(false);
-    setEnv({ HTTP_PROXY: through.url });
+    closers.push(setEnv({ HTTP_PROXY: through.url }));
     expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
     expect(through.requests.some((r) => r.method === "GET" && r.target.startsWith(`${fake.url}/v1/kv/data/app`))).toBe(true);
     await noneLeftOpen(through);
@@ -105,7 +94,7 @@ describe("VaultBackend behind a forward proxy", () => {
   test("VaultBackend reaches an https Vault only the proxy can reach, through the tunnel, and leaves no connection open at the proxy", async () => {
     const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
     const { backend, authority } = await vault(true, true);
-    setEnv({ HTTPS_PROXY: through.url });
+    closers.push(setEnv({ HTTPS_PROXY: through.url }));
     for (let i = 0; i < 3; i++) expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
     expect(through.targets().length).toBeGreaterThanOrEqual(3);
     expect(new Set(through.targets())).toEqual(new Set([authority]));
@@ -115,7 +104,7 @@ describe("VaultBackend behind a forward proxy", () => {
   test("VaultBackend reaches a plain-http Vault only the proxy can reach, and leaves no connection open at the proxy", async () => {
     const through = await proxy({ hosts: { [PROXY_ONLY]: "127.0.0.1" } });
     const { backend, addr } = await vault(false, true);
-    setEnv({ HTTP_PROXY: through.url });
+    closers.push(setEnv({ HTTP_PROXY: through.url }));
     for (let i = 0; i < 3; i++) expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
     expect(through.targets().length).toBeGreaterThanOrEqual(3);
     expect(through.targets().every((t) => t.startsWith(`${addr}/v1/`))).toBe(true);
@@ -200,7 +189,7 @@ describe("VaultBackend behind a forward proxy", () => {
   test("VaultBackend goes direct to a Vault NO_PROXY names, and through the proxy when it does not", async () => {
     const through = await proxy();
     const { backend } = await vault(true);
-    setEnv({ HTTPS_PROXY: through.url, NO_PROXY: "vault.example,localhost" });
+    closers.push(setEnv({ HTTPS_PROXY: through.url, NO_PROXY: "vault.example,localhost" }));
     expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("from-vault-1");
     expect(through.requests).toEqual([]);
     const other = await vault(true);
@@ -214,7 +203,7 @@ describe("VaultBackend behind a forward proxy", () => {
   test("VaultBackend: a proxy answering 407 to wrong credentials is named in the error, the password is not", async () => {
     const through = await proxy({ credentials: { user: "runner", pass: "the-right-one" } });
     const { backend, authority } = await vault(true);
-    setEnv({ HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` });
+    closers.push(setEnv({ HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` }));
     const error = await failure(backend.read(ref("vault:kv/data/app#password")));
     expect((error as { code?: string }).code).toBe("secret_backend_unavailable");
     expect(error.message).toContain(`Cannot open a tunnel to "${authority}" through proxy "${through.url}" (from HTTPS_PROXY)`);
@@ -225,7 +214,7 @@ describe("VaultBackend behind a forward proxy", () => {
   test("VaultBackend: a proxy refusing CONNECT with 403 is named in the error", async () => {
     const through = await proxy({ refuseConnect: 403 });
     const { backend } = await vault(true);
-    setEnv({ HTTPS_PROXY: through.url });
+    closers.push(setEnv({ HTTPS_PROXY: through.url }));
     const error = await failure(backend.read(ref("vault:kv/data/app#password")));
     expect((error as { code?: string }).code).toBe("secret_backend_unavailable");
     expect(error.message).toContain(`through proxy "${through.url}" (from HTTPS_PROXY): the proxy answered 403`);

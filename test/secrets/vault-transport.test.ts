@@ -13,6 +13,7 @@ import { parseReference } from "../../src/secrets/references/reference.ts";
 import { codeOf } from "../fakes/error-code.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
 import { FakeServer } from "../fakes/http-fake.ts";
+import { setEnv } from "../helpers/env.ts";
 
 const closers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -25,18 +26,6 @@ async function vault(options: Parameters<typeof startFakeVault>[0] = {}) {
   return fake;
 }
 
-/** Sets process.env entries for one test. */
-function setEnv(values: Record<string, string>): void {
-  const before = Object.fromEntries(Object.keys(values).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, values);
-  closers.push(() => {
-    for (const [k, v] of Object.entries(before)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-}
-
 const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
 
 describe("VaultBackend and the environment", () => {
@@ -44,7 +33,7 @@ describe("VaultBackend and the environment", () => {
     const fake = await vault();
     fake.putKv2("kv/app", { password: "approle-pw-1" });
     const envToken = fake.token(["kv/"]);
-    setEnv({ VAULT_TOKEN: envToken, VAULT_NAMESPACE: "other-team", VAULT_PREFIX: "/prefix" });
+    closers.push(setEnv({ VAULT_TOKEN: envToken, VAULT_NAMESPACE: "other-team", VAULT_PREFIX: "/prefix" }));
     const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
     expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("approle-pw-1");
     expect(fake.logins).toBe(1);
@@ -54,7 +43,7 @@ describe("VaultBackend and the environment", () => {
   });
 
   test("ignores VAULT_SKIP_VERIFY", async () => {
-    setEnv({ VAULT_SKIP_VERIFY: "1" });
+    closers.push(setEnv({ VAULT_SKIP_VERIFY: "1" }));
     const { readFileSync } = await import("node:fs");
     const { spawnSync } = await import("node:child_process");
     const dir = mkdtempSync(path.join(tmpdir(), "vault-skip-"));

@@ -10,26 +10,17 @@ import * as path from "node:path";
 import shellPlugin from "../../../src/plugins/builtin/shell/plugin.ts";
 import terraformPlugin from "../../../src/plugins/builtin/terraform/plugin.ts";
 import { createTestContext } from "../../../src/plugins/test-context.ts";
+import { setEnv } from "../../helpers/env.ts";
 
 const fakes = new URL("../../integrations/fakes", import.meta.url).pathname;
 // Nothing listens there, and NO_PROXY names loopback: a call of this test process that read the
 // variables while they are set would still go direct.
 const PROXY = "http://edge:proxy-pw-4711@127.0.0.1:9";
 const VARIABLES = { https_proxy: PROXY, HTTP_PROXY: "http://127.0.0.1:9", no_proxy: "127.0.0.1,localhost,.corp.example" };
-const saved = new Map<string, string | undefined>();
-
-function setProxyEnv(values: Record<string, string>): void {
-  for (const [name, value] of Object.entries({ ...values, EDGE_RUNNER_TEST_UNRELATED: "not-for-jobs" })) {
-    if (!saved.has(name)) saved.set(name, process.env[name]);
-    process.env[name] = value;
-  }
-}
+const restores: Array<() => void> = [];
+const setProxyEnv = (values: Record<string, string>): void => void restores.push(setEnv({ ...values, EDGE_RUNNER_TEST_UNRELATED: "not-for-jobs" }));
 afterEach(() => {
-  for (const [name, value] of saved) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  saved.clear();
+  for (const restore of restores.splice(0).reverse()) restore();
 });
 
 test("shell: the command sees the runner's proxy variables, and the job's env overrides one", async () => {
