@@ -39,11 +39,24 @@ export class StrayOutput {
       // Made at the first write: a worker that prints nothing costs nothing here.
       if (text === "") return;
       const message = MESSAGES[stream];
-      // Not silently: a record that keeps part of a line says how much it left out.
-      lines = new RedactedLines(MAX_LINE, (line) => this.log.warn(message, line.length <= MAX_LOGGED ? { plugin: this.plugin, line } : { plugin: this.plugin, line: line.slice(0, MAX_LOGGED), omittedChars: line.length - MAX_LOGGED }));
+      lines = new RedactedLines(MAX_LINE, (line) => this.log.warn(message, logged(this.plugin, line)));
       this.#lines.set(stream, lines);
     }
     if (text !== "") lines.write(text, this.redaction());
     if (end) lines.end(this.redaction());
   }
+}
+
+/**
+ * A record of a line: whole up to MAX_LOGGED UTF-16 units, else its first ones (never half of a
+ * surrogate pair) and, not silently, how many it left out.
+ */
+function logged(plugin: string, line: string): { plugin: string; line: string; omittedChars?: number } {
+  if (line.length <= MAX_LOGGED) return { plugin, line };
+  const keep = isHighSurrogate(line.charCodeAt(MAX_LOGGED - 1)) ? MAX_LOGGED - 1 : MAX_LOGGED;
+  return { plugin, line: line.slice(0, keep), omittedChars: line.length - keep };
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

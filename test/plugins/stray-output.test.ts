@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { StrayOutput } from "../../src/plugins/stray-output.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
+import { hasLoneSurrogate } from "../../src/util/well-formed.ts";
 
 const SECRET = "cnry-cut-7Hq2Lx9Vb3Kd-Wm4Pz8Rt";
 const KIB = 1024;
@@ -60,4 +61,12 @@ test("a record that keeps the first 4096 characters of a longer stray line says 
   const stray = new StrayOutput("long@1.0.0", logger, () => new RedactionScope());
   stray.write("stderr", `${"a".repeat(10_000)}\nshort line\n`);
   expect(records.map((r) => [String(r.line).length, r.omittedChars])).toEqual([[4096, 10_000 - 4096], [10, undefined]]);
+});
+
+test("a record cut at 4096 UTF-16 units never keeps half of a surrogate pair", () => {
+  const { logger, records } = memoryLogger();
+  const stray = new StrayOutput("emoji@1.0.0", logger, () => new RedactionScope());
+  stray.write("stderr", `${"a".repeat(4095)}\u{1F600}${"b".repeat(10)}\n`);
+  expect(records.map((r) => [String(r.line).length, r.omittedChars])).toEqual([[4095, 12]]);
+  expect(hasLoneSurrogate(String(records[0]?.line))).toBe(false);
 });
