@@ -11,7 +11,7 @@ import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
 import { openWebSocket } from "./websocket.ts";
 import { errorMessage } from "../errors.ts";
-import { readConfigText } from "../config/read-config-text.ts";
+import { readCaBundle } from "../config/ca-bundle.ts";
 import { maskProxyCredentials, proxyFor, viaProxy, type ProxyEnv, type ProxyRoute } from "./proxy.ts";
 import type { NodeProxyAgents } from "./node-proxy-fetch.ts";
 
@@ -133,14 +133,7 @@ async function namingProxy(route: ProxyRoute | undefined, response: Promise<Resp
   }
 }
 
-/** Reads the `caFile` option's PEM bundle, naming the field when it is missing or holds no certificate. */
+/** Reads the `caFile` option's PEM bundle at start, naming the field when it is unreadable or not only certificates. */
 export function readCaFile(path: string): string {
-  let pem: string;
-  try {
-    pem = readConfigText(path);
-  } catch (error) {
-    throw new ConfigError("caFile", `Cannot read "caFile" "${path}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
-  }
-  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("caFile", `Cannot use "caFile" "${path}": it holds no PEM certificate`);
-  return pem;
+  return readCaBundle(path, "caFile");
 }

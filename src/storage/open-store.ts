@@ -11,8 +11,7 @@ import { LocalObjectStore } from "./local-store.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { S3StoreOptions } from "./s3-store.ts";
 import { StorageService } from "./storage-service.ts";
-import { errorMessage } from "../errors.ts";
-import { readConfigText } from "../config/read-config-text.ts";
+import { readCaBundle } from "../config/ca-bundle.ts";
 
 type StorageConfig = Pick<Config, "dataDir" | "storageBackend" | "storageMaxObjectBytes" | "storageMaxJobBytes" | "storageSweepGraceMs" | "storageSweepIntervalMs"
   | "s3Bucket" | "s3Prefix" | "s3Region" | "s3Endpoint" | "s3ForcePathStyle" | "s3AccessKeyId" | "s3SecretAccessKeyFile" | "s3CaFile" | "s3Sse" | "s3KmsKeyId" | "s3PartSizeBytes">;
@@ -43,13 +42,8 @@ export function s3Options(config: StorageConfig): S3StoreOptions {
     redactor.add(secretAccessKey);
     options.credentials = { accessKeyId: config.s3AccessKeyId, secretAccessKey };
   } else options.registerSecret = (value) => redactor.add(value);
-  if (config.s3CaFile !== undefined) {
-    try {
-      options.caPem = readConfigText(config.s3CaFile);
-    } catch (error) {
-      throw new ConfigError("s3CaFile", `Cannot read "s3CaFile" "${config.s3CaFile}": ${errorMessage(error)}`);
-    }
-  }
+  // Checked here, not at the first S3 call, where Bun's TLS would refuse it and Node's skip a bad block.
+  if (config.s3CaFile !== undefined) options.caPem = readCaBundle(config.s3CaFile, "s3CaFile");
   if (config.s3Sse !== "none") options.sse = config.s3Sse;
   if (config.s3KmsKeyId !== undefined) options.kmsKeyId = config.s3KmsKeyId;
   return options;

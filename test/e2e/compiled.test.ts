@@ -3,9 +3,11 @@
 // controller restarted with jobs queued.
 
 import { describe, expect, test } from "bun:test";
+import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { FLAVOURS, STATUS_URL, runToEnd, start, waitForHttp, waitForOutput, type Flavour, type Proc } from "../helpers/processes.ts";
 import { binaryBed, launchController } from "../helpers/binary-bed.ts";
+import { makePrivateCa } from "../helpers/private-ca.ts";
 
 const binary = FLAVOURS[0] as Flavour;
 const bed = binaryBed("edge-runner-e2e-");
@@ -188,8 +190,10 @@ describe("edge-runner executable", () => {
 
   test("the bundle on Node refuses caFile without NODE_EXTRA_CA_CERTS (exit 78, names the fix)", async () => {
     const node = FLAVOURS[1] as Flavour;
-    const caFile = path.join(bed.dir, "ca.pem");
-    await Bun.write(caFile, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    // A real CA: a made-up block is refused first, as not PEM certificates (src/config/ca-bundle.ts).
+    const caDir = path.join(bed.dir, "node-ca");
+    mkdirSync(caDir, { recursive: true });
+    const { caFile } = makePrivateCa(caDir);
     const args = ["run", "--runner-id", "r1", "--api-key", "k-123456", "--ca-file", caFile, "--controller-url", "https://127.0.0.1:9", "--status-port", "0"];
     const { code, output } = await runToEnd(node, args, { env: { NODE_EXTRA_CA_CERTS: "" } });
     expect(code).toBe(78);

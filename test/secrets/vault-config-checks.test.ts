@@ -5,18 +5,17 @@
 // or answered by an AppRole login is held to the same rule before it is sent.
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import * as path from "node:path";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { backendOptionsFromConfig } from "../../src/secrets/references/from-config.ts";
-import { pemCertificatesProblem } from "../../src/secrets/references/pem-certificates.ts";
 import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
 import { FakeServer } from "../fakes/http-fake.ts";
 import { tempDir } from "../helpers/harness.ts";
-import { makePrivateCa } from "../helpers/private-ca.ts";
+import { caBundles } from "../helpers/bad-ca-bundles.ts";
 
 const tmp = tempDir("edge-runner-vault-config-");
 afterAll(() => tmp.remove());
@@ -26,18 +25,9 @@ afterEach(async () => {
 });
 
 const TOKEN = "hvs.s3cr3t-T0ken-part";
-const made = makePrivateCa(tmp.dir);
-const caPem = readFileSync(made.caFile, "utf8");
-const leafPem = readFileSync(made.certFile, "utf8");
-const [head, ...bodyLines] = caPem.trim().split("\n");
-const BAD_BUNDLES: Record<string, string> = {
-  "no PEM at all": "just some text\n",
-  "markers around text that is not base64": "-----BEGIN CERTIFICATE-----\nnot a cert\n-----END CERTIFICATE-----\n",
-  "a certificate with a line cut out": [head, ...bodyLines.filter((_, i) => i !== 2)].join("\n") + "\n",
-  "a good certificate then a broken one": caPem + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
-  "a good certificate then one with no END line": caPem + caPem.replace("-----END CERTIFICATE-----", ""),
-  "a private key instead of a certificate": readFileSync(made.keyFile, "utf8"),
-};
+const made = caBundles(tmp.dir);
+const { caPem } = made;
+const BAD_BUNDLES = made.bad;
 
 function file(name: string, text: string): string {
   const at = path.join(tmp.dir, name);
@@ -57,18 +47,6 @@ function thrown(run: () => unknown): { code?: string; field?: string; message: s
 
 const fromEnv = (env: Record<string, string>) => backendOptionsFromConfig(resolveConfig({ scopes: ["runner"], argv: [], env }).config);
 const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
-
-describe("pemCertificatesProblem()", () => {
-  test("pemCertificatesProblem() accepts a CA, a bundle of two, and comments outside the blocks", () => {
-    expect(pemCertificatesProblem(caPem)).toBeUndefined();
-    expect(pemCertificatesProblem(caPem + leafPem)).toBeUndefined();
-    expect(pemCertificatesProblem(`# our private CA\n${caPem}\n# the end\n`)).toBeUndefined();
-  });
-
-  test("pemCertificatesProblem() refuses text, broken blocks, a missing END and a key", () => {
-    for (const [name, pem] of Object.entries(BAD_BUNDLES)) expect({ name, problem: pemCertificatesProblem(pem) }).toEqual({ name, problem: expect.any(String) });
-  });
-});
 
 describe("backendOptionsFromConfig() for Vault", () => {
   const base = { EDGE_RUNNER_VAULT_ADDR: "https://vault.example:8200" };

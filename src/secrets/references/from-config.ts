@@ -12,8 +12,7 @@ import type { SecretBackendsOptions } from "./secret-backends.ts";
 import type { SecretFileDir } from "./local-sources.ts";
 import { ENV_NAME } from "./reference.ts";
 import { errorMessage } from "../../errors.ts";
-import { readConfigText } from "../../config/read-config-text.ts";
-import { pemCertificatesProblem } from "./pem-certificates.ts";
+import { readCaBundle } from "../../config/ca-bundle.ts";
 import { headerUnsafeCharacter, readVaultTokenFile } from "./vault-token.ts";
 
 type FromConfig = Pick<SecretBackendsOptions, "vault" | "gcp" | "envNames" | "fileDir">;
@@ -34,17 +33,8 @@ export function backendOptionsFromConfig(config: Config): FromConfig {
     if (token === undefined && (config.vaultRoleId === undefined || secretId === undefined)) {
       throw new ConfigError("vaultAddr", `Vault at "${publicUrl(config.vaultAddr)}" needs credentials: set vaultTokenFile, or vaultRoleId with vaultSecretIdFile`);
     }
-    let caPem: string | undefined;
-    if (config.vaultCaFile !== undefined) {
-      try {
-        caPem = readConfigText(config.vaultCaFile);
-      } catch (error) {
-        throw new ConfigError("vaultCaFile", `Cannot read "vaultCaFile" "${config.vaultCaFile}": ${errorMessage(error)}`);
-      }
-      // Checked here, not at the first vault: read, where Bun's TLS would refuse it mid-call.
-      const problem = pemCertificatesProblem(caPem);
-      if (problem !== undefined) throw new ConfigError("vaultCaFile", `Cannot use "vaultCaFile" "${config.vaultCaFile}": ${problem}`);
-    }
+    // Checked here, not at the first vault: read, where Bun's TLS would refuse it mid-call.
+    const caPem = config.vaultCaFile === undefined ? undefined : readCaBundle(config.vaultCaFile, "vaultCaFile");
     out.vault = {
       addr: config.vaultAddr,
       timeoutMs: config.vaultTimeoutMs,
