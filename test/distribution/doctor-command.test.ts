@@ -251,6 +251,14 @@ test("doctorCommand fails TLS from an unknown CA, naming caFile, and passes with
   expect(trusted.code).toBe(0);
 });
 
+test("doctorCommand fails TLS for a caFile that is not PEM certificates, by the rule run applies at start", async () => {
+  const { dir, env } = setup();
+  const caFile = join(dir, "garbage-ca.pem");
+  writeFileSync(caFile, "-----BEGIN CERTIFICATE-----\nnot a cert\n-----END CERTIFICATE-----\n");
+  const result = await doctor({ ...env, EDGE_RUNNER_CONTROLLER_URL: https.url, EDGE_RUNNER_CA_FILE: caFile });
+  expect(result.byId("tls")).toMatchObject({ status: "fail", summary: `cannot use "caFile" "${caFile}": certificate 1 is not valid PEM (its base64 is not one DER certificate)` });
+});
+
 test("doctorCommand fails unreadable trusted signing keys", async () => {
   const { dir, env } = setup();
   writeFileSync(join(dir, "trusted.jwks"), "not json");

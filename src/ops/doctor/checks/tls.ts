@@ -8,6 +8,7 @@ import type { CheckResult, DoctorCheck } from "../check.ts";
 import { primaryControllerUrl } from "../../../config/resolve.ts";
 import { MAX_CONFIG_FILE_BYTES } from "../../../config/read-config-text.ts";
 import { readTextFileBounded } from "../../../util/read-file-bounded.ts";
+import { pemCertificatesProblem } from "../../../util/pem-certificates.ts";
 
 const SOON_MS = 14 * 86_400_000;
 
@@ -25,8 +26,10 @@ export const tlsCheck: DoctorCheck = {
       } catch (error) {
         return { status: "fail", summary: `cannot read "caFile" "${config.caFile}": ${errorMessage(error)}`, fix: `correct "caFile" or make it readable by the runner's user` };
       }
-      if (!ctx.state.caPem.includes("-----BEGIN CERTIFICATE-----")) {
-        return { status: "fail", summary: `"caFile" "${config.caFile}" holds no PEM certificate`, fix: "put the issuing CA's certificate in PEM form (-----BEGIN CERTIFICATE-----) there" };
+      // The rule `run` applies at start (src/config/ca-bundle.ts), so the doctor fails what run would refuse.
+      const problem = pemCertificatesProblem(ctx.state.caPem);
+      if (problem !== undefined) {
+        return { status: "fail", summary: `cannot use "caFile" "${config.caFile}": ${problem}`, fix: "put only the issuing CA's certificates in PEM form (-----BEGIN CERTIFICATE-----) there" };
       }
     }
     const host = url.hostname.replace(/^\[|\]$/g, "");
