@@ -13,8 +13,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
 import { assertBuilt, FLAVOURS } from "../helpers/processes.ts";
+import { poolBundle } from "./fixtures/bundle-pool.ts";
 
 const SECRET = "raw-fd-Jq4Zt8Lm2Xc6Vb0N";
 /** Written only where the runtime has them: Bun.write and BunFile writers, Deno.stdout/stderr. */
@@ -57,22 +57,7 @@ test("a thread plugin's raw writes to fd 1 and 2 reach neither, and are kept mas
   check(process.execPath, [CHILD], "bun", BUN_TAGS);
 }, 60_000);
 
-/** The pool bundled as scripts/build.ts bundles src/main.ts for Node: the worker entry, its runtime a chunk of its own, beside it. */
-let bundled: Promise<string> | undefined;
-function bundle(): Promise<string> {
-  bundled ??= (async () => {
-    const outdir = join(dir, "bundle");
-    const common = {
-      absWorkingDir: fileURLToPath(new URL("../..", import.meta.url)),
-      outdir, outExtension: { ".js": ".mjs" }, bundle: true, platform: "node", target: "node20", format: "esm", logLevel: "warning",
-      banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-    } as const;
-    await build({ ...common, entryPoints: { "raw-writes-pool": CHILD } });
-    await build({ ...common, entryPoints: { "worker-entry": "src/plugins/worker-entry.ts" }, splitting: true, chunkNames: "worker-chunks/[name]-[hash]" });
-    return join(outdir, "raw-writes-pool.mjs");
-  })();
-  return bundled;
-}
+const bundle = poolBundle(join(dir, "bundle"));
 
 test("a thread plugin's raw writes to fd 1 and 2 reach neither, and are kept masked (Node, bundled)", async () => {
   check(process.env.NODE_BINARY ?? "node", [await bundle()], "node");
