@@ -2,7 +2,8 @@
 // flags, the admin client built from config, tables for humans, and API errors to exit codes.
 
 import * as fs from "node:fs";
-import { controllerClient, readCaFile } from "../platform/controller-client.ts";
+import { controllerClient } from "../platform/controller-client.ts";
+import { readCaBundle } from "../config/ca-bundle.ts";
 import * as path from "node:path";
 import { resolveConfig, ConfigError, primaryControllerUrl, type Config } from "../config/resolve.ts";
 import { AdminApiError, AdminClient } from "./http-client.ts";
@@ -74,7 +75,7 @@ export function resolveAdminToken(config: Config): string {
 export function adminClient(config: Config): AdminClient {
   const options = { baseUrl: primaryControllerUrl(config), adminToken: resolveAdminToken(config) };
   if (config.caFile === undefined) return new AdminClient(options);
-  const client = controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
+  const client = controllerClient({ caPem: readCaBundle(config.caFile, "caFile"), caFile: config.caFile });
   return new AdminClient({ ...options, fetch: ((input: string | URL | Request, init?: RequestInit) => client.fetch(String(input), init)) as typeof fetch });
 }
 

@@ -16,7 +16,8 @@ import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { VERSION } from "../version.ts";
-import { controllerClient, nodeProxyWarning, readCaFile } from "../platform/controller-client.ts";
+import { controllerClient, nodeProxyWarning } from "../platform/controller-client.ts";
+import { readCaBundle } from "../config/ca-bundle.ts";
 import { checkProxyEnv, proxySecrets } from "../platform/proxy.ts";
 import { join } from "node:path";
 import { Runner } from "../runner/runner.ts";
@@ -59,7 +60,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // proxy password is a secret like any other (plugins see the variables: integrations need them).
   checkProxyEnv();
   for (const secret of proxySecrets()) redactor.add(secret);
-  const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaFile(config.caFile), caFile: config.caFile });
+  const client = config.caFile === undefined ? undefined : controllerClient({ caPem: readCaBundle(config.caFile, "caFile"), caFile: config.caFile });
   const metrics = new RunnerMetrics();
   // With several controller URLs the edge connection picks the current one; every other call to
   // the controller (keys, secrets, artifacts, bundles) follows it.

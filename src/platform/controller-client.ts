@@ -11,7 +11,6 @@ import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
 import { openWebSocket } from "./websocket.ts";
 import { errorMessage } from "../errors.ts";
-import { readCaBundle } from "../config/ca-bundle.ts";
 import { maskProxyCredentials, proxyFor, viaProxy, type ProxyEnv, type ProxyRoute } from "./proxy.ts";
 import type { NodeProxyAgents } from "./node-proxy-fetch.ts";
 
@@ -131,9 +130,4 @@ async function namingProxy(route: ProxyRoute | undefined, response: Promise<Resp
     // No `cause`: the runtime's error may quote the proxy URL with its credentials.
     throw new Error(maskProxyCredentials(errorMessage(error), route) + viaProxy(route));
   }
-}
-
-/** Reads the `caFile` option's PEM bundle at start, naming the field when it is unreadable or not only certificates. */
-export function readCaFile(path: string): string {
-  return readCaBundle(path, "caFile");
 }

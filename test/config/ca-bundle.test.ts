@@ -9,7 +9,6 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from "
 import * as path from "node:path";
 import { readCaBundle } from "../../src/config/ca-bundle.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
-import { readCaFile } from "../../src/platform/controller-client.ts";
 import { backendOptionsFromConfig } from "../../src/secrets/references/from-config.ts";
 import { s3Options } from "../../src/storage/open-store.ts";
 import { caBundles } from "../helpers/bad-ca-bundles.ts";
@@ -45,7 +44,7 @@ const runnerConfig = (env: Record<string, string>) => resolveConfig({ scopes: ["
 
 /** Each option, and the start-up function that reads it, from a path to the bundle. */
 const READERS: Record<string, (ca: string) => unknown> = {
-  caFile: (ca) => readCaFile(ca),
+  caFile: (ca) => readCaBundle(ca, "caFile"),
   s3CaFile: (ca) => s3Options(runnerConfig({ EDGE_RUNNER_STORAGE_BACKEND: "s3", EDGE_RUNNER_S3_BUCKET: "my-bucket", EDGE_RUNNER_S3_CA_FILE: ca })),
   vaultCaFile: (ca) => backendOptionsFromConfig(runnerConfig({ EDGE_RUNNER_VAULT_ADDR: "https://vault.example:8200", EDGE_RUNNER_VAULT_TOKEN_FILE: file("token", `${TOKEN}\n`), EDGE_RUNNER_VAULT_CA_FILE: ca })),
 };

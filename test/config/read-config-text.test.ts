@@ -5,7 +5,7 @@ import { afterAll, expect, test } from "bun:test";
 import { readConfigText } from "../../src/config/read-config-text.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { parsePluginChoices } from "../../src/controller/meshstack/implementations.ts";
-import { readCaFile } from "../../src/platform/controller-client.ts";
+import { readCaBundle } from "../../src/config/ca-bundle.ts";
 import { tempDir } from "../helpers/harness.ts";
 import { GIB8, hugeFile, thrown } from "../helpers/huge-files.ts";
 
@@ -21,9 +21,9 @@ test("readConfigText() read by resolveConfig(): an 8 GiB config file is config_i
   expect({ code: error.code, field: error.field, message: error.message }).toEqual({ code: "config_invalid", field: "configFile", message: `Cannot read config file "${file}": ${tooLarge(file)}` });
 });
 
-test("readCaFile() refuses an 8 GiB caFile: config_invalid on caFile", () => {
+test("readCaBundle() refuses an 8 GiB caFile: config_invalid on caFile", () => {
   const file = hugeFile(tmp.dir, "ca.pem");
-  const error = thrown(() => readCaFile(file));
+  const error = thrown(() => readCaBundle(file, "caFile"));
   expect({ code: error.code, field: error.field, message: error.message }).toEqual({ code: "config_invalid", field: "caFile", message: `Cannot read "caFile" "${file}": ${tooLarge(file)}` });
 });
 
