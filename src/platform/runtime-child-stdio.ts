@@ -50,12 +50,7 @@ function captureDeno(deno: DenoLike, output: ChildOutput): void {
   const took = (result: Record<string, unknown>, redirected: ReadonlyArray<"stdout" | "stderr">): Record<string, unknown> => {
     for (const [name, fd] of names) {
       if (!redirected.includes(name)) continue;
-      const data = result[name];
-      if (data instanceof Uint8Array) {
-        const lines = output(fd);
-        lines.write(data);
-        lines.end();
-      }
+      passOn(result[name], output, fd);
       notPiped(result, name);
     }
     return result;
@@ -155,16 +150,19 @@ function captureBun(bun: BunLike, output: ChildOutput): void {
     const found = redirect(args, true);
     const result = original.apply(this, args) as Record<string, unknown>;
     for (const [name, fd] of found) {
-      const data = result[name];
-      if (data instanceof Uint8Array) {
-        const lines = output(fd);
-        lines.write(data);
-        lines.end();
-      }
+      passOn(result[name], output, fd);
       hide(result, name);
     }
     return result;
   });
+}
+
+/** A finished child's captured bytes of one stream, passed on whole as that stream's output. */
+function passOn(data: unknown, output: ChildOutput, fd: 1 | 2): void {
+  if (!(data instanceof Uint8Array)) return;
+  const lines = output(fd);
+  lines.write(data);
+  lines.end();
 }
 
 async function drain(stream: ReadableStream<Uint8Array>, lines: ReturnType<ChildOutput>): Promise<void> {
