@@ -178,6 +178,8 @@ export class WorkerHost {
   }
 
   #remember(redaction: CutRedaction): void {
+    // Per run on the hot path: a run's finish repeats what its start remembered.
+    if (this.#recentRedactions.at(-1) === redaction) return;
     const recent = this.#recentRedactions.filter((r) => r !== redaction);
     recent.push(redaction);
     this.#recentRedactions = recent.length > RECENT_REDACTIONS ? recent.slice(-RECENT_REDACTIONS) : recent;
