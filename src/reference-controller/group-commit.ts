@@ -1,11 +1,15 @@
 // Group commit for the controller's files: appends made during one turn of the event loop are
 // written and fsync'd together, and what depends on them (an offer, an ack, an API answer) runs
 // only once they are durable. One fsync per file per batch instead of one per change.
+//
+// "fsync" here is fdatasync(2): it writes the data and whatever metadata reading it back needs
+// (a grown file's size and blocks), and skips only what is not needed (times). Files grow ahead
+// of their data in zeros (append-file.ts), so most batches need no file system journal commit.
 
 import * as fs from "node:fs";
 import { EdgeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import type { AppendFile } from "./append-file.ts";
+import { PREALLOCATE_BYTES, type AppendFile } from "./append-file.ts";
 import { storeRefusal } from "./store-failure.ts";
 
 export type FsyncFn = (fd: number, done: (error: Error | null) => void) => void;
@@ -13,11 +17,11 @@ export type FsyncFn = (fd: number, done: (error: Error | null) => void) => void;
 export interface GroupCommitOptions {
   /** Runs a flush later. Default `setImmediate`: every append of this turn joins the batch. */
   schedule?: (flush: () => void) => void;
-  /** Default `fs.fsync` on the thread pool, so the event loop keeps working during the fsync. */
+  /** Default `fs.fdatasync` on the thread pool, so the event loop keeps working during the fsync. */
   fsync?: FsyncFn;
   /**
    * The fsync on this thread for a small batch while `fsyncHereWhen()` says the controller is
-   * quiet (default `fs.fsyncSync`, unless `fsync` is given alone): a lone submit then skips two
+   * quiet (default `fs.fdatasyncSync`, unless `fsync` is given alone): a lone submit then skips two
    * hand-offs to and from a pool thread, a good part of its latency on an idle machine
    * (docs/performance.md, issue 15). A busy store keeps the thread pool: the event loop works
    * and the next batch gathers during the fsync.
@@ -27,6 +31,11 @@ export interface GroupCommitOptions {
   loneAppends?: number;
   /** How the store gets back from a failure, for the log line (default: a restart replays the disk). */
   recovery?: string;
+  /**
+   * How far the files grow ahead of their data, in zeros (append-file.ts; default 1 MiB). Writes
+   * that fit there still succeed on a full disk; tests of the full disk at one write site set 0.
+   */
+  preallocateBytes?: number;
 }
 
 /** No batching: every append is written and fsync'd before the call that made it returns. */
@@ -35,7 +44,7 @@ export const SYNCHRONOUS: Required<Pick<GroupCommitOptions, "schedule" | "fsync"
   fsync: (fd, done) => {
     let error: Error | null = null;
     try {
-      fs.fsyncSync(fd);
+      fs.fdatasyncSync(fd);
     } catch (caught) {
       error = caught instanceof Error ? caught : new Error(String(caught));
     }
@@ -91,12 +100,15 @@ export class GroupCommit {
   #failure: Error | undefined;
   #closed = false;
   readonly stats: GroupCommitStats = { flushes: 0, fsyncs: 0, quietBatches: 0 };
+  /** How far the files this commits grow ahead of their data (`new AppendFile(path, commits.preallocateBytes)`). */
+  readonly preallocateBytes: number;
 
   constructor(options: GroupCommitOptions & { logger: Logger }) {
     this.#schedule = options.schedule ?? ((flush) => setImmediate(flush));
-    this.#fsync = options.fsync ?? ((fd, done) => fs.fsync(fd, (error) => done(error)));
-    this.#fsyncHere = options.fsyncHere ?? (options.fsync === undefined ? (fd) => fs.fsyncSync(fd) : undefined);
+    this.#fsync = options.fsync ?? ((fd, done) => fs.fdatasync(fd, (error) => done(error)));
+    this.#fsyncHere = options.fsyncHere ?? (options.fsync === undefined ? (fd) => fs.fdatasyncSync(fd) : undefined);
     this.#loneAppends = options.loneAppends ?? 4;
+    this.preallocateBytes = options.preallocateBytes ?? PREALLOCATE_BYTES;
     this.#logger = options.logger;
     this.#recovery = options.recovery ?? "until a restart replays it from disk";
   }
@@ -180,7 +192,7 @@ export class GroupCommit {
         if (file.writePending()) {
           file.markSyncStarted();
           this.stats.fsyncs++;
-          fs.fsyncSync(file.fd);
+          fs.fdatasyncSync(file.fd);
         }
       }
     } catch (error) {

@@ -9,7 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { LogLine, StepUpdate } from "../protocol/edge-v1.ts";
 import { AppendFile } from "./append-file.ts";
 import type { GroupCommit } from "./group-commit.ts";
-import { readJsonl, syncDirectory } from "./jsonl-file.ts";
+import { cutAfterData, readJsonl, syncDirectory, type DataEnd } from "./jsonl-file.ts";
 import type { EventStore } from "./store-seam.ts";
 import { MAX_EVENT_LINE_BYTES } from "./store-file-bounds.ts";
 import { logPageLength } from "./log-page.ts";
@@ -224,7 +224,7 @@ export class JobLogs implements EventStore {
   }
 
   #newSegment(no: number): Segment {
-    const segment: Segment = { no, file: new AppendFile(this.#segmentPath(no)), jobs: new Set() };
+    const segment: Segment = { no, file: new AppendFile(this.#segmentPath(no), this.#commits.preallocateBytes), jobs: new Set() };
     // The new file's directory entry must survive a crash like its content.
     syncDirectory(this.#dir);
     this.#segments.set(no, segment);
@@ -244,11 +244,12 @@ export class JobLogs implements EventStore {
   #loadSegment(no: number): void {
     const file = this.#segmentPath(no);
     const segment: Segment = { no, file: undefined as unknown as AppendFile, jobs: new Set() };
-    for (const line of readLinesSync(file, { maxLineBytes: MAX_EVENT_LINE_BYTES })) {
-      if (line.kind === "torn") {
-        this.#logger.warn("Skipping a torn last line (a crash mid-write) in the event journal", { file, bytes: line.bytes });
-        fs.truncateSync(file, line.offset);
-        break;
+    const end: DataEnd = {};
+    for (const line of readLinesSync(file, { maxLineBytes: MAX_EVENT_LINE_BYTES, zeroEndsData: true })) {
+      if (line.kind === "torn" || line.kind === "zeros") {
+        if (line.kind === "torn") end.torn = line;
+        else end.zeros = line;
+        continue;
       }
       if (line.kind === "too_long") {
         this.#logger.error("Skipping a corrupt line in the event journal", { file, line: line.number, bytes: line.bytes, reason: `over the cap of ${MAX_EVENT_LINE_BYTES} bytes for a line` });
@@ -264,7 +265,8 @@ export class JobLogs implements EventStore {
       // seq <= count: a duplicate from an interrupted migration; the first copy stands.
       if (event.seq === count + 1) this.#indexEvent(event.jobId, event, segment, line.offset, line.bytes);
     }
-    segment.file = new AppendFile(file);
+    cutAfterData(file, this.#logger, "the event journal", end);
+    segment.file = new AppendFile(file, this.#commits.preallocateBytes);
     this.#segments.set(no, segment);
     this.#commits.track(segment.file);
   }

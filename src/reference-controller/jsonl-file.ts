@@ -1,6 +1,6 @@
 // JSON-lines files read back a line at a time (src/util/read-lines.ts, never whole: a journal has
 // no size limit) so that a line torn by a crash mid-write is skipped with a warning (and cut off so
-// the next append is clean), a corrupt line (one that does not parse, or is longer than any record
+// the next append is clean, with the zeros a journal is grown in ahead of its data), a corrupt line (one that does not parse, or is longer than any record
 // its writer writes) is skipped and logged, and whole files replaced atomically.
 
 import * as fs from "node:fs";
@@ -22,11 +22,12 @@ export interface ReadJsonlResult {
 export function readJsonl(file: string, logger: Logger, maxLineBytes: number): ReadJsonlResult {
   const values: unknown[] = [];
   let skipped = 0;
-  let torn: LineRead | undefined;
+  const end: DataEnd = {};
   try {
-    for (const line of readLinesSync(file, { maxLineBytes })) {
-      if (line.kind === "torn") {
-        torn = line;
+    for (const line of readLinesSync(file, { maxLineBytes, zeroEndsData: true })) {
+      if (line.kind === "torn" || line.kind === "zeros") {
+        if (line.kind === "torn") end.torn = line;
+        else end.zeros = line;
       } else if (line.kind === "too_long") {
         skipped++;
         logger.error("Skipping a corrupt line in a journal file", { file, line: line.number, bytes: line.bytes, reason: `over the cap of ${maxLineBytes} bytes for a line` });
@@ -43,12 +44,30 @@ export function readJsonl(file: string, logger: Logger, maxLineBytes: number): R
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return { values: [], skipped: 0 };
     throw error;
   }
-  if (torn !== undefined) {
-    skipped++;
-    logger.warn("Skipping a torn last line (a crash mid-write) in a journal file", { file, bytes: torn.bytes });
-    fs.truncateSync(file, torn.offset);
-  }
+  if (end.torn !== undefined) skipped++;
+  cutAfterData(file, logger, "a journal file", end);
   return { values, skipped };
+}
+
+/** How a journal file's data ended, as read: a torn last line, the zeros past the data (append-file.ts). */
+export interface DataEnd {
+  torn?: LineRead & { kind: "torn" };
+  zeros?: LineRead & { kind: "zeros" };
+}
+
+/**
+ * Cuts `file` where its complete lines end, so the next append is clean: a torn last line (with a
+ * warning) and the zeros it was grown in. Bytes that are not zero past the zeros can only be a
+ * batch a crash kept from its sync (never acknowledged): dropped, and said.
+ */
+export function cutAfterData(file: string, logger: Logger, label: string, end: DataEnd): void {
+  const { torn, zeros } = end;
+  if (torn !== undefined) logger.warn(`Skipping a torn last line (a crash mid-write) in ${label}`, { file, bytes: torn.bytes });
+  if (zeros !== undefined && zeros.nonZero > 0) {
+    logger.warn(`Dropping what follows the end of the data in ${label} (a write never acknowledged, kept in part by a crash)`, { file, bytes: zeros.bytes, nonZeroBytes: zeros.nonZero });
+  }
+  const cut = torn?.offset ?? zeros?.offset;
+  if (cut !== undefined) fs.truncateSync(file, cut);
 }
 
 /** Replaces `file` atomically: write a temp file, fsync it, rename over, fsync the directory. */

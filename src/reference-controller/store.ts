@@ -101,7 +101,7 @@ export class ControllerStore implements StateStore {
     const store = new ControllerStore(options);
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     store.#load();
-    store.#journal = new AppendFile(path.join(options.dir, JOURNAL));
+    store.#journal = new AppendFile(path.join(options.dir, JOURNAL), store.commits.preallocateBytes);
     store.#journal.beforeWrite(() => store.#serialize());
     store.commits.track(store.#journal);
     store.commits.afterFlush(() => store.#compactInBackground());

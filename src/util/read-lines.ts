@@ -11,18 +11,29 @@ export type LineRead =
   | { kind: "line"; number: number; offset: number; bytes: number; text: string }
   /** A line over `maxLineBytes` (newline not counted): its bytes were skipped, not kept. */
   | { kind: "too_long"; number: number; offset: number; bytes: number }
-  /** The bytes after the last newline (never more than one, always last); `text` is not kept. */
-  | { kind: "torn"; number: number; offset: number; bytes: number };
+  /** The bytes after the last newline (never more than one; last, or before "zeros"); `text` is not kept. */
+  | { kind: "torn"; number: number; offset: number; bytes: number }
+  /**
+   * With `zeroEndsData`: the file's data ends at `offset`, at its first zero byte; `bytes` from
+   * there to the end of the file, of which `nonZero` were not zero. Always last.
+   */
+  | { kind: "zeros"; offset: number; bytes: number; nonZero: number };
 
 export interface ReadLinesOptions {
   /** The longest line kept, in bytes without its newline. */
   maxLineBytes: number;
   /** Bytes per read (default 1 MiB). */
   chunkBytes?: number;
+  /**
+   * The first zero byte ends the data (a file grown ahead of its data in zeros, append-file.ts):
+   * what comes before it on its line is a torn line, the rest one "zeros" record.
+   */
+  zeroEndsData?: boolean;
 }
 
 const CHUNK_BYTES = 1024 * 1024;
 const NEWLINE = 10;
+const ZERO = 0;
 
 /**
  * The lines of `file`, read as they are asked for; the file is closed when the loop ends or
@@ -54,14 +65,19 @@ class LineScanner {
   #parts: Buffer[] = [];
   #number = 0;
   #ended = false;
+  readonly #zeroEndsData: boolean;
+  /** Where a zero byte ended the data, once found: the "zeros" record is next. */
+  #dataEnd: number | undefined;
 
   constructor(fd: number, options: ReadLinesOptions) {
     this.#fd = fd;
     this.#maxLineBytes = options.maxLineBytes;
     this.#chunk = Buffer.alloc(options.chunkBytes ?? CHUNK_BYTES);
+    this.#zeroEndsData = options.zeroEndsData === true;
   }
 
   next(): LineRead | undefined {
+    if (this.#dataEnd !== undefined) return this.#zeros(this.#dataEnd);
     for (;;) {
       if (this.#start >= this.#view.length) {
         if (this.#ended) return undefined;
@@ -77,6 +93,15 @@ class LineScanner {
       const view = this.#view;
       const start = this.#start;
       const newline = view.indexOf(NEWLINE, start);
+      if (this.#zeroEndsData) {
+        const zero = view.indexOf(ZERO, start);
+        if (zero !== -1 && (newline === -1 || zero < newline)) {
+          const bytes = this.#lineBytes + (zero - start);
+          this.#dataEnd = this.#position - view.length + zero;
+          this.#start = view.length;
+          return bytes > 0 ? { kind: "torn", number: this.#number + 1, offset: this.#lineStart, bytes } : this.#zeros(this.#dataEnd);
+        }
+      }
       const end = newline === -1 ? view.length : newline;
       const wasOver = this.#lineBytes > this.#maxLineBytes;
       this.#lineBytes += end - start;
@@ -100,5 +125,25 @@ class LineScanner {
       this.#parts = [];
       return line;
     }
+  }
+
+  /** The "zeros" record: the rest of the file read through, counting the bytes that are not zero. */
+  #zeros(offset: number): LineRead {
+    this.#dataEnd = undefined;
+    this.#ended = true;
+    let nonZero = 0;
+    let position = offset;
+    const zeros = Buffer.alloc(this.#chunk.length);
+    for (;;) {
+      const read = fs.readSync(this.#fd, this.#chunk, 0, this.#chunk.length, position);
+      if (read === 0) break;
+      position += read;
+      const view = this.#chunk.subarray(0, read);
+      // Whole chunks of zeros are the usual case: one comparison instead of a loop over bytes.
+      if (!view.equals(zeros.subarray(0, read))) for (const byte of view) if (byte !== ZERO) nonZero++;
+    }
+    this.#view = Buffer.alloc(0);
+    this.#start = 0;
+    return { kind: "zeros", offset, bytes: position - offset, nonZero };
   }
 }

@@ -32,6 +32,19 @@ export function hugeLine(dir: string, name: string, head: string, tail: string, 
   return file;
 }
 
+/**
+ * `dir/name`: `head`, one line of `bytes` "x" (not zeros: a journal's data ends at its first zero
+ * byte), then `tail`. Written, not sparse: keep `bytes` to tens of MiB.
+ */
+export function longLine(dir: string, name: string, head: string, tail: string, bytes: number): string {
+  const file = join(dir, name);
+  writeFileSync(file, head, { mode: 0o600 });
+  const chunk = Buffer.alloc(1024 * 1024, "x");
+  for (let left = bytes; left > 0; left -= chunk.length) appendFileSync(file, left >= chunk.length ? chunk : chunk.subarray(0, left));
+  appendFileSync(file, tail);
+  return file;
+}
+
 /** What `run` throws; fails the test if it returns. */
 export function thrown(run: () => unknown): { code?: unknown; field?: unknown; message: string } {
   try {

@@ -5,6 +5,7 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import { AppendFile } from "../../src/reference-controller/append-file.ts";
 import { GroupCommit } from "../../src/reference-controller/group-commit.ts";
 import { FakeRunner, makeController, ManualCommits, tempDir, turns, type Harness } from "./helpers.ts";
+import { journalText } from "../helpers/journal-text.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -13,7 +14,7 @@ afterEach(async () => {
 });
 
 const journalLines = (harness: Harness): number =>
-  fs.readFileSync(path.join(harness.dataDir, "controller", "journal.jsonl"), "utf8").split("\n").filter(Boolean).length;
+  journalText(path.join(harness.dataDir, "controller", "journal.jsonl")).split("\n").filter(Boolean).length;
 
 test("GroupCommit: many submits in one turn share one fsync, and no offer leaves before it completes", () => {
   const commits = new ManualCommits();
@@ -93,7 +94,7 @@ test("GroupCommit: the admin API answers a submit only after its fsync", async (
   expect(res.status).toBe(201);
   const body = (await res.json()) as { id: string };
   // On disk before the answer: a fresh reader of the journal sees it.
-  expect(fs.readFileSync(path.join(h.dataDir, "controller", "journal.jsonl"), "utf8")).toContain(body.id);
+  expect(journalText(path.join(h.dataDir, "controller", "journal.jsonl"))).toContain(body.id);
 });
 
 test("GroupCommit: a failed fsync acknowledges nothing, refuses every later change, and health says failed", async () => {
@@ -137,7 +138,7 @@ test("GroupCommit.afterDurable() runs at once when idle, else in call order afte
   expect(manual.scheduled).toHaveLength(1);
   manual.settle();
   expect(order).toEqual(["idle", "first", "second"]);
-  expect(fs.readFileSync(file.path, "utf8")).toBe("a\nb\n");
+  expect(journalText(file.path)).toBe("a\nb\n");
   commits.close();
 });
 
@@ -180,7 +181,7 @@ test("GroupCommit: a small batch while the controller is quiet is fsync'd on thi
   expect({ here: here.length, pool: manual.held.length }).toEqual({ here: 1, pool: 1 });
   manual.completeFsyncs();
   expect(order).toEqual(["lone", "busy", "b1", "b2", "b3"]);
-  expect(fs.readFileSync(file.path, "utf8")).toBe("lone\nbusy\nb1\nb2\nb3\n");
+  expect(journalText(file.path)).toBe("lone\nbusy\nb1\nb2\nb3\n");
   commits.close();
 });
 

@@ -5,6 +5,7 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import { GroupCommit, SYNCHRONOUS } from "../../src/reference-controller/group-commit.ts";
 import { JobLogs, type JobEvent } from "../../src/reference-controller/job-logs.ts";
 import { FakeRunner, makeController, tempDir } from "./helpers.ts";
+import { journalText } from "../helpers/journal-text.ts";
 
 const log = (seq: number, msg: string, attempt = 1, attemptSeq = seq): JobEvent =>
   ({ seq, attempt, attemptSeq, type: "log", lines: [{ ts: 1, level: "info", msg }] });
@@ -67,7 +68,7 @@ test("JobLogs starts new segments and deletes one once all its jobs are dropped"
   const files = () => fs.readdirSync(path.join(dir, "events")).sort();
   expect(files().length).toBeGreaterThan(2);
   const first = files()[0] as string;
-  const inFirst = fs.readFileSync(path.join(dir, "events", first), "utf8").split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { jobId: string }).jobId);
+  const inFirst = journalText(path.join(dir, "events", first)).split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { jobId: string }).jobId);
   logs.drop(inFirst.slice(0, -1));
   expect(files()).toContain(first);
   logs.drop(inFirst.slice(-1));

@@ -6,6 +6,7 @@ import { GroupCommit } from "../../src/reference-controller/group-commit.ts";
 import { ControllerStore } from "../../src/reference-controller/store.ts";
 import type { StoredJob } from "../../src/reference-controller/records.ts";
 import { FakeRunner, makeController, ManualCommits, tempDir } from "./helpers.ts";
+import { journalText } from "../helpers/journal-text.ts";
 
 const job = (id: string, queueSeq: number, extra: Partial<StoredJob> = {}): StoredJob => ({
   id, group: "default", plugin: "p", action: "default", input: {}, status: "queued", attempt: 0, maxAttempts: 3, submittedAt: 1, queueSeq, ...extra,
@@ -105,7 +106,7 @@ test("ControllerStore writes only a job's last record of a batch, and a replay e
   expect(a.jobs.get("j1")?.status).toBe("succeeded");
   expect(a.runners.size).toBe(0);
   manual.settle();
-  const lines = fs.readFileSync(path.join(dir, "journal.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { t: string; job?: StoredJob });
+  const lines = journalText(path.join(dir, "journal.jsonl")).trim().split("\n").map((l) => JSON.parse(l) as { t: string; job?: StoredJob });
   expect(lines.map((l) => `${l.t}:${l.job?.id ?? ""}:${l.job?.status ?? ""}`)).toEqual(["job:j1:queued", "job:j2:queued", "runner_deleted::", "job:j1:succeeded"]);
   expect(a.journalLines).toBe(4);
   a.close();

@@ -7,6 +7,7 @@ import { afterEach, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { FakeRunner, makeController, type Harness } from "../reference-controller/helpers.ts";
+import { SYNCHRONOUS } from "../../src/reference-controller/group-commit.ts";
 import { realTimers } from "../../src/util/time.ts";
 import { Tmpfs, tmpfsUnavailable } from "../helpers/tmpfs.ts";
 
@@ -22,9 +23,14 @@ afterEach(async () => {
 
 const ADMIN = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
 
+/**
+ * Each test is about one write site meeting the full disk, so the journal does not grow ahead of
+ * its data here (preallocateBytes 0): writes that fit in that room succeed on a full disk, which
+ * test/chaos/full-disk.test.ts covers with the default.
+ */
 function onDisk(extra: Parameters<typeof makeController>[0] = {}): Harness {
   disk = Tmpfs.mount(4 * 1024 * 1024);
-  return makeController(extra, path.join(disk.dir, "data"));
+  return makeController({ ...extra, commit: { ...(extra.commit ?? SYNCHRONOUS), preallocateBytes: 0 } }, path.join(disk.dir, "data"));
 }
 
 async function request(pathname: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
