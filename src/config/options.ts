@@ -108,8 +108,8 @@ export const OPTIONS = [
   // controller
   { name: "listenHost", type: "host", scope: "controller", default: "127.0.0.1", help: "Address the reference controller listens on." },
   { name: "listenPort", type: "int", scope: "controller", default: 8780, min: 0, max: 65535, help: "Port of the reference controller's API and edge endpoint." },
-  { name: "tlsCertFile", type: "path", scope: "controller", help: "PEM certificate chain: the reference controller serves HTTPS and WSS (with tlsKeyFile)." },
-  { name: "tlsKeyFile", type: "path", scope: "controller", help: "PEM private key of tlsCertFile (mode 0600 or stricter)." },
+  { name: "tlsCertFile", type: "path", scope: "controller", help: "PEM certificate chain: the reference controller serves HTTPS and WSS (with tlsKeyFile). Only certificates, each block one DER certificate (the CA bundle rule), checked at start (exit 78)." },
+  { name: "tlsKeyFile", type: "path", scope: "controller", help: "PEM private key of tlsCertFile (mode 0600 or stricter): exactly one unencrypted PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block, checked at start (exit 78)." },
   { name: "leaseTtlMs", type: "duration", scope: "controller", default: "30s", help: "How long a claimed job's lease lasts without a heartbeat." },
   { name: "heartbeatIntervalMs", type: "duration", scope: "controller", default: "10s", help: "How often runners are told to heartbeat (must be under leaseTtlMs)." },
   { name: "maxAttempts", type: "int", scope: "controller", default: 3, min: 1, max: 100, help: "Leases a job may get before it fails for good." },

@@ -8,6 +8,8 @@ import type { Logger } from "../log/logger.ts";
 import type { ReferenceControllerOptions } from "./controller.ts";
 import { errorMessage } from "../errors.ts";
 import { readConfigText } from "../config/read-config-text.ts";
+import { pemCertificatesProblem } from "../util/pem-certificates.ts";
+import { pemPrivateKeyProblem } from "../util/pem-private-key.ts";
 
 /** `adminToken` and `adminTokenFile` exclude each other; with neither, the data-dir default applies. */
 export function resolveAdminTokenForServer(config: Config): { adminToken?: string; adminTokenFile?: string } {
@@ -72,7 +74,13 @@ export function storeFromConfig(config: Config): { storeUrl?: string; storePassw
   return { storeUrl, ...(storePasswordFile === undefined ? {} : { storePassword: readSecretFile(storePasswordFile, "storePasswordFile") }) };
 }
 
-/** Both TLS files or neither; the key must be private to its owner. Read before anything listens. */
+/**
+ * Both TLS files or neither; the key must be private to its owner. Read and checked before
+ * anything listens: the certificate chain by the one PEM certificate rule (as every CA bundle),
+ * the key as one PEM private key, so a cut-off or corrupt file is a config error naming its field
+ * (exit 78) rather than a crash or a TLS failure at the first connection. The key's problem never
+ * quotes it.
+ */
 function tlsFromConfig(config: Config): { tls?: { cert: string; key: string } } {
   const { tlsCertFile, tlsKeyFile } = config;
   if (tlsCertFile === undefined && tlsKeyFile === undefined) return {};
@@ -86,6 +94,10 @@ function tlsFromConfig(config: Config): { tls?: { cert: string; key: string } } 
   } catch (error) {
     throw new ConfigError("tlsCertFile", `Cannot read "tlsCertFile" "${tlsCertFile}": ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
   }
-  if (!cert.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError("tlsCertFile", `Cannot use "tlsCertFile" "${tlsCertFile}": it holds no PEM certificate`);
-  return { tls: { cert, key: readSecretFile(tlsKeyFile, "tlsKeyFile") } };
+  const certProblem = pemCertificatesProblem(cert);
+  if (certProblem !== undefined) throw new ConfigError("tlsCertFile", `Cannot use "tlsCertFile" "${tlsCertFile}": ${certProblem}`);
+  const key = readSecretFile(tlsKeyFile, "tlsKeyFile");
+  const keyProblem = pemPrivateKeyProblem(key);
+  if (keyProblem !== undefined) throw new ConfigError("tlsKeyFile", `Cannot use "tlsKeyFile" "${tlsKeyFile}": ${keyProblem}`);
+  return { tls: { cert, key } };
 }
