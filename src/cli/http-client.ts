@@ -132,8 +132,10 @@ export class AdminClient {
     return this.#call("PUT", `/secrets/${encodeURIComponent(name)}`, { value });
   }
 
-  async listSecrets(): Promise<string[]> {
-    return (await this.#call<{ secrets: string[] }>("GET", "/secrets")).secrets;
+  /** The first 1,000 names; `truncated` when the controller holds more (false from a controller that does not say). */
+  async listSecrets(): Promise<{ secrets: string[]; truncated: boolean }> {
+    const answer = await this.#call<{ secrets: string[]; truncated?: boolean }>("GET", "/secrets");
+    return { secrets: answer.secrets, truncated: answer.truncated === true };
   }
 
   deleteSecret(name: string): Promise<void> {

@@ -42,8 +42,9 @@ export const secretCommand: Command = {
     const client = adminClient(config);
     return withApiErrors(`secret ${sub}`, async () => {
       if (sub === "list") {
-        const names = await client.listSecrets();
-        out(json ? JSON.stringify({ secrets: names }) : names.length === 0 ? "(no secrets)" : names.join("\n"));
+        const { secrets: names, truncated } = await client.listSecrets();
+        out(json ? JSON.stringify({ secrets: names, truncated }) : names.length === 0 ? "(no secrets)" : names.join("\n"));
+        if (truncated && !json) fail(`edge-runner secret list: the controller holds more than ${names.length} secrets; these are the first ${names.length} by name (it takes no new name until some are deleted)`);
       } else if (sub === "set") {
         await client.setSecret(name as string, readValue(flags.get("--value-file"), flags.has("--value-stdin")));
         out(json ? JSON.stringify({ name, stored: true }) : `Stored secret "${name}"`);

@@ -10,7 +10,9 @@ export function createAdminSecretsApp(store: ControllerSecrets): Hono {
   const app = new Hono();
   app.get("/", async (c) => {
     try {
-      return c.json({ secrets: await store.names() });
+      // At most MAX_SECRETS names; `truncated` says the store holds more (see SecretNames).
+      const { names, truncated } = await store.names();
+      return c.json({ secrets: names, truncated });
     } catch (error) {
       return errorFromException(c, error);
     }

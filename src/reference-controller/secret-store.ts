@@ -41,10 +41,27 @@ function sealedLength(plainBytes: number): number {
 export interface ControllerSecrets {
   /** The controller's at-rest cipher (its key file), shared with sensitive job outputs. */
   readonly cipher: AtRestCipher;
-  names(): Promise<string[]>;
+  /** At most MAX_SECRETS names, see SecretNames. */
+  names(): Promise<SecretNames>;
   get(name: string): Promise<string | undefined>;
   set(name: string, value: string): Promise<void>;
   delete(name: string): Promise<boolean>;
+}
+
+/**
+ * What `GET /api/v1/secrets` lists: the first MAX_SECRETS names in code-unit order, and whether
+ * the store holds more. A store can hold more only if it was filled before the cap or by another
+ * tool (a shared database, an edited `secrets.json`); the list stays bounded, and the operator
+ * sees the first names (to delete some) and the flag, instead of an unbounded answer or none.
+ */
+export interface SecretNames {
+  names: string[];
+  truncated: boolean;
+}
+
+/** `sorted`: the store's names in order, at least the first MAX_SECRETS + 1 of them (more is fine). */
+export function firstSecretNames(sorted: readonly string[]): SecretNames {
+  return { names: sorted.slice(0, MAX_SECRETS), truncated: sorted.length > MAX_SECRETS };
 }
 
 /** The one rule for a secret's name and value, whichever store keeps it. */
@@ -84,8 +101,8 @@ export class SecretStore implements ControllerSecrets {
   }
 
   // Async only to share the interface with the database store: the work is done at once.
-  async names(): Promise<string[]> {
-    return [...this.#values.keys()].sort();
+  async names(): Promise<SecretNames> {
+    return firstSecretNames([...this.#values.keys()].sort());
   }
 
   async get(name: string): Promise<string | undefined> {

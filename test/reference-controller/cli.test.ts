@@ -4,11 +4,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { jobCommand } from "../../src/cli/job-command.ts";
 import { runnerAdminCommand } from "../../src/cli/runner-admin-command.ts";
+import { secretCommand } from "../../src/cli/secret-command.ts";
 import { controllerCommand, runController } from "../../src/cli/controller-command.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { UsageError } from "../../src/config/usage-error.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { ReferenceController } from "../../src/reference-controller/controller.ts";
+import { MAX_SECRETS } from "../../src/reference-controller/secret-store.ts";
 import { FakeRunner, tempDir } from "./helpers.ts";
 
 let controller: ReferenceController;
@@ -176,4 +178,27 @@ test("jobCommand submit refuses an 8 GiB --input-file or --secret NAME=@FILE by 
   await expect(input).rejects.toMatchObject({ code: "config_invalid", field: "--input-file" });
   await expect(input).rejects.toThrow(`Cannot read input file "${huge}": ${tooLarge(4 * 1024 * 1024)}`);
   await expect(run(jobCommand, ["submit", "echo", "--secret", `token=@${huge}`, ...common])).rejects.toThrow(`Cannot read secret input "token" from "${huge}": ${tooLarge(64 * 1024 + 2)}`);
+});
+
+test("secretCommand list prints the first 1,000 names and says on stderr that the store holds more (--json: truncated)", async () => {
+  // A secrets.json filled past the cap (before it, or by another tool), read at start.
+  const full = tempDir();
+  fs.mkdirSync(path.join(full, "controller"), { recursive: true });
+  const names = Array.from({ length: MAX_SECRETS + 2 }, (_, i) => `s${String(i).padStart(5, "0")}`);
+  fs.writeFileSync(path.join(full, "controller", "secrets.json"), JSON.stringify({ v: 2, values: Object.fromEntries(names.map((name) => [name, "not read by a listing"])) }), { mode: 0o600 });
+  const crowded = await ReferenceController.start({ dataDir: full, port: 0, logger: memoryLogger().logger, autoSweep: false });
+  try {
+    const flags = ["--controller-url", crowded.url, "--data-dir", full];
+    const listed = await run(secretCommand, ["list", ...flags]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout.trimEnd().split("\n")).toEqual(names.slice(0, MAX_SECRETS));
+    expect(listed.stderr).toBe(`edge-runner secret list: the controller holds more than ${MAX_SECRETS} secrets; these are the first ${MAX_SECRETS} by name (it takes no new name until some are deleted)\n`);
+    const json = await run(secretCommand, ["list", "--json", ...flags]);
+    expect(JSON.parse(json.stdout)).toEqual({ secrets: names.slice(0, MAX_SECRETS), truncated: true });
+    expect(json.stderr).toBe("");
+  } finally {
+    await crowded.close();
+  }
+  const few = await run(secretCommand, ["list", "--json", ...common]);
+  expect({ stdout: JSON.parse(few.stdout), stderr: few.stderr }).toEqual({ stdout: { secrets: [], truncated: false }, stderr: "" });
 });

@@ -47,7 +47,7 @@ forEachStore("controller secrets", (store) => {
     expect(put.status).toBe(204);
     const list = await h.controller.app.request("/api/v1/secrets", { headers: admin });
     const text = await list.text();
-    expect(JSON.parse(text)).toEqual({ secrets: ["db/password"] });
+    expect(JSON.parse(text)).toEqual({ secrets: ["db/password"], truncated: false });
     expect(text).not.toContain("s3cret-value");
     expect((await h.controller.app.request("/api/v1/secrets/x", { method: "PUT", headers: {}, body: "{}" })).status).toBe(401);
     expect((await h.controller.app.request("/api/v1/secrets/..bad", { method: "PUT", headers: admin, body: JSON.stringify({ value: "v" }) })).status).toBe(400);
@@ -100,6 +100,27 @@ forEachStore("controller secrets", (store) => {
     }
   });
 
+  test("GET /api/v1/secrets lists the first MAX_SECRETS names and says truncated when the store holds more (filled before the cap or by another tool)", async () => {
+    h = await openController(store);
+    const names = Array.from({ length: MAX_SECRETS + 5 }, (_, i) => `s${String(i).padStart(5, "0")}`);
+    if (store.kind === "postgres") {
+      const sql = store.sql();
+      await sql`INSERT INTO controller_secrets ${sql(names.map((name) => ({ name, sealed: "not read by a listing" })))}`;
+    } else {
+      // secrets.json as another tool (or a version before the cap) wrote it; read at start.
+      const { writeFileSync } = await import("node:fs");
+      writeFileSync(`${h.dataDir}/controller/secrets.json`, JSON.stringify({ v: 2, values: Object.fromEntries(names.map((name) => [name, "not read by a listing"])) }), { mode: 0o600 });
+      h = await h.reopen();
+    }
+    const first = names.slice(0, MAX_SECRETS);
+    expect(await h.controller.secrets.names()).toEqual({ names: first, truncated: true });
+    const list = async () => (await h.controller.app.request("/api/v1/secrets", { headers: admin })).json();
+    expect(await list()).toEqual({ secrets: first, truncated: true });
+    // Deleted down to the cap, the list is whole again.
+    for (const name of names.slice(MAX_SECRETS)) expect((await h.controller.app.request(`/api/v1/secrets/${name}`, { method: "DELETE", headers: admin })).status).toBe(204);
+    expect(await list()).toEqual({ secrets: first, truncated: false });
+  });
+
   test("POST /edge/v1/keys authenticates first and checks every key", async () => {
     h = await openController(store);
     const r1 = FakeRunner.connect(h.controller, "r1");
@@ -125,10 +146,10 @@ forEachStore("controller secrets shared by replicas", (store) => {
     // A replica: its own data directory, the same database and key file.
     const replica = await openController(sameDatabase, { secretsKeyFile: keyFile }, tempDir());
     try {
-      expect(await replica.controller.secrets.names()).toEqual(["db/password"]);
+      expect((await replica.controller.secrets.names()).names).toEqual(["db/password"]);
       expect(await replica.controller.secrets.get("db/password")).toBe("shared-value-1234");
       await replica.controller.secrets.delete("db/password");
-      expect(await h.controller.secrets.names()).toEqual([]);
+      expect((await h.controller.secrets.names()).names).toEqual([]);
     } finally {
       await replica.controller.close();
     }

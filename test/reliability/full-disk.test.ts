@@ -100,7 +100,7 @@ test.skipIf(skip !== undefined)("secrets file on a full disk: 507, the old file 
   disk!.fill();
   const refused = await request("/api/v1/secrets/b", { method: "PUT", body: JSON.stringify({ value: "z".repeat(60_000) }) });
   expect(refused.status).toBe(507);
-  expect(await h.controller.secrets.names()).toEqual(["a"]);
+  expect((await h.controller.secrets.names()).names).toEqual(["a"]);
   expect(disk!.tempFiles()).toEqual([]);
 });
 

@@ -2,13 +2,13 @@
 // sealed with the controller's key file before they reach the database, exactly as in the file
 // store: the database (and its backups) alone holds no value in plain text. At open, the key is
 // checked against one value sealed by the key that sealed the rest (controller_key_check). It keeps
-// MAX_SECRETS at most, as the file store does.
+// MAX_SECRETS at most, as the file store does, and lists at most as many.
 
 import type { Sql } from "postgres";
 import { ConfigError } from "../../config/resolve.ts";
 import type { AtRestCipher } from "../../secrets/at-rest.ts";
 import { EdgeError } from "../../errors.ts";
-import { checkSecret, MAX_SECRETS, type ControllerSecrets } from "../secret-store.ts";
+import { checkSecret, firstSecretNames, MAX_SECRETS, type ControllerSecrets, type SecretNames } from "../secret-store.ts";
 import { storeUnavailable } from "./pg-errors.ts";
 
 const KEY_CHECK_CONTEXT = "edge-runner controller key check";
@@ -37,10 +37,15 @@ export class PgSecrets implements ControllerSecrets {
     return new PgSecrets(sql, cipher);
   }
 
-  async names(): Promise<string[]> {
+  /**
+   * One more row than MAX_SECRETS, so a table filled before the cap (or by another tool) is read
+   * bounded and still said to hold more. COLLATE "C": the same order as the file store's sort()
+   * (names are ASCII), whatever the database's collation.
+   */
+  async names(): Promise<SecretNames> {
     try {
-      const rows = await this.#sql<Array<{ name: string }>>`SELECT name FROM controller_secrets ORDER BY name`;
-      return rows.map((r) => r.name);
+      const rows = await this.#sql<Array<{ name: string }>>`SELECT name FROM controller_secrets ORDER BY name COLLATE "C" LIMIT ${MAX_SECRETS + 1}`;
+      return firstSecretNames(rows.map((r) => r.name));
     } catch (error) {
       throw storeUnavailable("list secrets", error);
     }
@@ -58,7 +63,7 @@ export class PgSecrets implements ControllerSecrets {
   }
 
   /**
-   * At most MAX_SECRETS, as the file store: `GET /api/v1/secrets` answers every name in one list.
+   * At most MAX_SECRETS, as the file store: `GET /api/v1/secrets` answers the names in one list.
    * The count and the insert hold a lock that writers of every replica take in turn (readers do
    * not wait), so two replicas cannot both add the last one.
    */
