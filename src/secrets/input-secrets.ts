@@ -48,7 +48,10 @@ export async function decryptInputSecrets(input: unknown, ring: RunnerKeyRing, s
       return out;
     }
     const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = await walk(item, path === "" ? key : `${path}.${key}`, depth + 1);
+    for (const [key, item] of Object.entries(value)) {
+      // Defined, not assigned: `out["__proto__"] = …` would set the copy's prototype and lose the key.
+      Object.defineProperty(out, key, { value: await walk(item, path === "" ? key : `${path}.${key}`, depth + 1), enumerable: true, writable: true, configurable: true });
+    }
     return out;
   };
   return hasInputSecrets(input) ? walk(input, "", 0) : input;
