@@ -19,7 +19,7 @@ import { stopRunProcesses } from "./processes/process-group.ts";
 import { startPluginThread } from "./plugin-thread-start.ts";
 import { boundOutcome } from "./job-text.ts";
 import { abortReason, endedOutcome, type Ending } from "./run-outcome.ts";
-import { realTimers, type Timers } from "../util/time.ts";
+import { MAX_TIMER_MS, realTimers, type Timers } from "../util/time.ts";
 import type { Group, Task } from "./pool-task.ts";
 import { guarded } from "./pool-guard.ts";
 import { startTask } from "./pool-task-start.ts";
@@ -31,7 +31,6 @@ import type { PluginSource } from "./worker-protocol.ts";
 
 export type { PluginPoolOptions, RunRequest } from "./pool-options.ts";
 
-const MAX_TIMER_MS = 2_147_483_647;
 
 export class PluginPool {
   readonly #policy: PoolPolicy;

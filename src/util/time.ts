@@ -15,6 +15,12 @@ export interface Timers extends Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * The longest delay a timer keeps: setTimeout (and Node's AbortSignal.timeout) takes a 32-bit
+ * signed delay and fires a longer one after 1 ms. A delay from input is refused past it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

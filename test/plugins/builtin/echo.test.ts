@@ -23,7 +23,14 @@ test("echo default shortens a huge input in its log line", () => {
 });
 
 test("echo sleep rejects a bad duration with input_invalid", () => {
-  expect(() => echo.actions.sleep?.({ ms: -1 }, context())).toThrow('Cannot run echo action "sleep": "ms" must be a number ≥ 0, got -1');
+  expect(() => echo.actions.sleep?.({ ms: -1 }, context())).toThrow('Cannot run echo action "sleep": "ms" must be a number from 0 to 2147483647, got -1');
+});
+
+test("echo sleep refuses ms past the longest timer (2^31-1 ms), which would fire after 1 ms", () => {
+  // 3e9 ms (~35 days) used to "sleep" a few ms and succeed.
+  for (const ms of [2 ** 31, 3e9]) {
+    expect(() => echo.actions.sleep?.({ ms }, context())).toThrow(`"ms" must be a number from 0 to 2147483647, got ${ms}`);
+  }
 });
 
 test("echo sleep resolves after ms and stops early on abort", async () => {

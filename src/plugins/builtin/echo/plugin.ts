@@ -2,6 +2,7 @@
 // cancels, failures and secret masking easy to try without a real automation behind them.
 
 import { EdgeError } from "../../../errors.ts";
+import { MAX_TIMER_MS } from "../../../util/time.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 
 const LOGGED_INPUT_MAX = 2048;
@@ -18,8 +19,9 @@ export default definePlugin({
     },
     sleep(input, ctx) {
       const ms = (input as { ms?: unknown } | null)?.ms;
-      if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-        throw new EdgeError("input_invalid", `Cannot run echo action "sleep": "ms" must be a number ≥ 0, got ${preview(ms)}`);
+      // Past MAX_TIMER_MS the timer would fire after 1 ms: "sleep 35 days" would succeed at once.
+      if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) {
+        throw new EdgeError("input_invalid", `Cannot run echo action "sleep": "ms" must be a number from 0 to ${MAX_TIMER_MS}, got ${preview(ms)}`);
       }
       return sleep(ms, ctx);
     },

@@ -2,6 +2,7 @@
 // scheme (file:, data:, ftp: are refused so a job cannot read the runner's disk).
 
 import { EdgeError, errorMessage } from "../../../errors.ts";
+import { MAX_TIMER_MS } from "../../../util/time.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 
 /** Larger bodies are cut here and the output says so; a runner is not a download manager. */
@@ -80,7 +81,7 @@ function parseInput(raw: unknown): HttpInput {
     }
   }
   if (o.timeoutMs !== undefined) {
-    if (typeof o.timeoutMs !== "number" || !Number.isInteger(o.timeoutMs) || o.timeoutMs <= 0) throw bad(`"timeoutMs" must be a positive integer, got ${String(o.timeoutMs)}`);
+    if (typeof o.timeoutMs !== "number" || !Number.isInteger(o.timeoutMs) || o.timeoutMs <= 0 || o.timeoutMs > MAX_TIMER_MS) throw bad(`"timeoutMs" must be an integer from 1 to ${MAX_TIMER_MS}, got ${String(o.timeoutMs)}`);
     input.timeoutMs = o.timeoutMs;
   }
   return input;
