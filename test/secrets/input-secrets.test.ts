@@ -20,7 +20,7 @@ test('decryptInputSecrets() keeps a "__proto__" key of the input as a key (a $se
   expect(Object.keys(out)).toEqual(["__proto__", "constructor", "db"]);
   expect(Object.getOwnPropertyDescriptor(out, "__proto__")?.value).toEqual({ region: "eu", tags: ["a"] });
   expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
-  expect(out.constructor).toBe(1);
+  expect(Object.getOwnPropertyDescriptor(out, "constructor")?.value).toBe(1);
   expect(out.db).toEqual({ password: "pw-proto-1" });
   // The copy serializes as the input did (what the plugin worker is sent).
   expect(JSON.parse(JSON.stringify(out))).toEqual(JSON.parse(JSON.stringify({ ...input, db: { password: "pw-proto-1" } })));
