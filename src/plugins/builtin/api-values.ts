@@ -28,3 +28,13 @@ export function webUrl(value: unknown): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * A name or state from an answer, as text: a string (or a number) cut to `max`, else undefined.
+ * Never String() on an object: `{"toString": 1}` makes that throw.
+ */
+export function apiText(value: unknown, max: number): string | undefined {
+  if (typeof value === "string") return value.slice(0, max);
+  if (typeof value === "number" && Number.isFinite(value)) return String(value).slice(0, max);
+  return undefined;
+}

@@ -10,7 +10,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
-import { apiId, webUrl } from "../api-values.ts";
+import { apiId, apiText, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
 
@@ -48,14 +48,17 @@ interface TimelineRecord {
 
 const INTEGRATION = "Azure DevOps";
 const API = "api-version=7.1";
-/** The results a completed run can have (Runs and Builds APIs): does the job succeed, and what it means. */
-const RESULTS: Readonly<Record<string, { ok: boolean; meaning: string }>> = {
-  succeeded: { ok: true, meaning: "succeeded" },
+/**
+ * The results a completed run can have (Runs and Builds APIs): does the job succeed, and what it
+ * means. A Map, not an object: a result such as "constructor" must not find Object.prototype's member.
+ */
+const RESULTS: ReadonlyMap<string, { ok: boolean; meaning: string }> = new Map([
+  ["succeeded", { ok: true, meaning: "succeeded" }],
   // Tasks marked continueOnError failed: the pipeline's author chose not to fail the run for them.
-  partiallySucceeded: { ok: true, meaning: "partially succeeded (tasks with continueOnError failed)" },
-  failed: { ok: false, meaning: "failed" },
-  canceled: { ok: false, meaning: "was cancelled in Azure DevOps" },
-};
+  ["partiallySucceeded", { ok: true, meaning: "partially succeeded (tasks with continueOnError failed)" }],
+  ["failed", { ok: false, meaning: "failed" }],
+  ["canceled", { ok: false, meaning: "was cancelled in Azure DevOps" }],
+]);
 
 async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
   const input = integrationInput<AzureInput>(raw, AZURE_DEVOPS_PIPELINE_INPUT, "azure-devops-pipeline", fromMeshstack);
@@ -100,14 +103,17 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
     async poll() {
       const current = await api.request<PipelineRun>({ integration: INTEGRATION, call: `read run ${runId}`, method: "GET", url: `${project}/_apis/pipelines/${input.pipelineId}/runs/${runId}?${API}`, headers, idempotent: true });
       // The timeline may not exist yet right after queueing (404): no stages to show then.
-      const timeline = await api.request<{ records?: TimelineRecord[] }>({ integration: INTEGRATION, call: `read the timeline of run ${runId}`, method: "GET", url: `${project}/_apis/build/builds/${runId}/timeline?${API}`, headers, idempotent: true, accept: [404] });
-      const records = timeline.status === 404 || !Array.isArray(timeline.body?.records) ? [] : timeline.body.records;
-      const stages = records.slice(0, 5000).filter((r) => r.type === "Stage").sort((a, b) => (a.order ?? 0) - (b.order ?? 0)).slice(0, 100);
-      const steps: StepUpdate[] = stages.map((r) => ({ id: `stage-${String(r.id).slice(0, 64)}`, name: String(r.name ?? r.id).slice(0, 200), status: stepStatus(r.state, r.result) }));
-      const state = String(current.body?.state ?? "unknown").slice(0, 100);
+      const timeline = await api.request<{ records?: unknown }>({ integration: INTEGRATION, call: `read the timeline of run ${runId}`, method: "GET", url: `${project}/_apis/build/builds/${runId}/timeline?${API}`, headers, idempotent: true, accept: [404] });
+      const listed = timeline.status === 404 ? undefined : timeline.body?.records;
+      const records = (Array.isArray(listed) ? (listed as unknown[]) : []).slice(0, 5000);
+      // A null or non-object record, or one without an id, is passed over: stages are only shown.
+      const stages = records.filter((r): r is TimelineRecord => r !== null && typeof r === "object" && (r as TimelineRecord).type === "Stage" && apiText((r as TimelineRecord).id, 64) !== undefined)
+        .sort((a, b) => order(a) - order(b)).slice(0, 100);
+      const steps: StepUpdate[] = stages.map((r) => ({ id: `stage-${apiText(r.id, 64)}`, name: apiText(r.name, 200) ?? apiText(r.id, 64) ?? "", status: stepStatus(r.state, r.result) }));
+      const state = apiText(current.body?.state, 100) ?? "unknown";
       if (state !== "completed") return { done: false, ok: false, status: state, steps, ...(state === "canceling" ? { meaning: "is being cancelled in Azure DevOps" } : {}) };
-      const result = String(current.body?.result ?? "unknown").slice(0, 100);
-      const known = RESULTS[result] ?? { ok: false, meaning: "ended without a result the runner knows" };
+      const result = apiText(current.body?.result, 100) ?? "unknown";
+      const known = RESULTS.get(result) ?? { ok: false, meaning: "ended without a result the runner knows" };
       if (result === "partiallySucceeded") ctx.log.warn(`${INTEGRATION}: run ${runId} ${known.meaning}`);
       return { done: true, ok: known.ok, status: result, steps, meaning: known.meaning };
     },
@@ -115,6 +121,10 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
   }, ctx, input.pollMs ?? 5000);
   if (!final.ok) throw new EdgeError("integration_failed", `${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} ended "${final.status}": it ${final.meaning ?? "failed"}${runUrl === undefined ? "" : ` (${runUrl})`}`);
   return { runId, runUrl, result: final.status };
+}
+
+function order(record: TimelineRecord): number {
+  return typeof record.order === "number" && Number.isFinite(record.order) ? record.order : 0;
 }
 
 function stepStatus(state: string | undefined, result: string | null | undefined): StepUpdate["status"] {

@@ -6,12 +6,12 @@
 // token, or meshStack's run URLs and token) as inputs and ends the runner's part at once.
 
 import { randomUUID } from "node:crypto";
-import { EdgeError } from "../../../errors.ts";
+import { EdgeError, errorMessage } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor } from "../callback-info.ts";
-import { apiId, isApiId, webUrl } from "../api-values.ts";
+import { apiId, apiText, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, cancelRun, CANCEL_BUDGET_MS, followRun, triggerSignal } from "../pipeline-run.ts";
 import { sleep } from "../../../util/time.ts";
 import { GITHUB_HEADERS, installationToken } from "./app-auth.ts";
@@ -48,26 +48,29 @@ interface WorkflowRun {
 
 const INTEGRATION = "GitHub";
 
-/** Every conclusion GitHub documents for a completed run: does the job succeed, and what it means. */
-const CONCLUSIONS: Readonly<Record<string, { ok: boolean; meaning: string }>> = {
-  success: { ok: true, meaning: "succeeded" },
+/**
+ * Every conclusion GitHub documents for a completed run: does the job succeed, and what it means.
+ * Maps, not objects: a value from the API such as "constructor" must not find Object.prototype's member.
+ */
+const CONCLUSIONS: ReadonlyMap<string, { ok: boolean; meaning: string }> = new Map([
+  ["success", { ok: true, meaning: "succeeded" }],
   // GitHub counts neutral as passing (a required check is satisfied by it).
-  neutral: { ok: true, meaning: "ended neutral (GitHub counts it as passing)" },
-  failure: { ok: false, meaning: "failed" },
-  cancelled: { ok: false, meaning: "was cancelled on GitHub" },
-  timed_out: { ok: false, meaning: "hit its timeout on GitHub" },
+  ["neutral", { ok: true, meaning: "ended neutral (GitHub counts it as passing)" }],
+  ["failure", { ok: false, meaning: "failed" }],
+  ["cancelled", { ok: false, meaning: "was cancelled on GitHub" }],
+  ["timed_out", { ok: false, meaning: "hit its timeout on GitHub" }],
   // The job asked for the workflow to run; none of it did.
-  skipped: { ok: false, meaning: "was skipped: none of its jobs ran" },
-  action_required: { ok: false, meaning: "needs a maintainer's approval on GitHub before it can run" },
-  stale: { ok: false, meaning: "went stale on GitHub (it did not complete in time)" },
-  startup_failure: { ok: false, meaning: "could not start (the workflow file is invalid or not allowed to run)" },
-};
+  ["skipped", { ok: false, meaning: "was skipped: none of its jobs ran" }],
+  ["action_required", { ok: false, meaning: "needs a maintainer's approval on GitHub before it can run" }],
+  ["stale", { ok: false, meaning: "went stale on GitHub (it did not complete in time)" }],
+  ["startup_failure", { ok: false, meaning: "could not start (the workflow file is invalid or not allowed to run)" }],
+]);
 /** States of a run that is not completed, where it waits on something the user may need to know. */
-const WAITING: Readonly<Record<string, string>> = {
-  queued: "waits for a runner",
-  waiting: "waits for a deployment protection rule (a review or a wait timer)",
-  pending: "waits for another run of its concurrency group",
-};
+const WAITING: ReadonlyMap<string, string> = new Map([
+  ["queued", "waits for a runner"],
+  ["waiting", "waits for a deployment protection rule (a review or a wait timer)"],
+  ["pending", "waits for another run of its concurrency group"],
+]);
 
 async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
   const input = integrationInput<GithubInput>(raw, GITHUB_WORKFLOW_INPUT, "github-workflow", fromMeshstack);
@@ -101,8 +104,10 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
   const since = new Date(Date.now() - 60_000).toISOString();
   const findRun = async (signal?: AbortSignal): Promise<WorkflowRun | undefined> => {
     const query = new URLSearchParams({ event: "workflow_dispatch", branch: input.ref, created: `>=${since}`, per_page: "100" });
-    const listed = await api.request<{ workflow_runs?: WorkflowRun[] }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, ...auth, idempotent: true, ...(signal === undefined ? {} : { signal }) });
-    return (listed.body?.workflow_runs ?? []).slice(0, 100).find((run) => isApiId(run?.id) && `${run.display_title ?? ""} ${run.name ?? ""}`.includes(correlation));
+    const listed = await api.request<{ workflow_runs?: unknown }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, ...auth, idempotent: true, ...(signal === undefined ? {} : { signal }) });
+    const runs = listed.body?.workflow_runs ?? [];
+    if (!Array.isArray(runs)) throw new EdgeError("integration_failed", `GitHub: the list of workflow runs has no array "workflow_runs" (${runs === null ? "null" : typeof runs})`);
+    return (runs as Array<Partial<WorkflowRun> | null>).slice(0, 100).find((run): run is WorkflowRun => isApiId(run?.id) && `${apiText(run.display_title, 1000) ?? ""} ${apiText(run.name, 1000) ?? ""}`.includes(correlation));
   };
 
   ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "running" });
@@ -165,11 +170,12 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
         toldMore = true;
         ctx.log.warn(`GitHub: workflow run ${run.id} has more than ${MAX_PAGES * 100} jobs; only the first ${MAX_PAGES * 100} are shown as steps (the run's result is still its own)`);
       }
-      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: String(job.name ?? job.id).slice(0, 200), status: stepStatus(job.status, job.conclusion) }));
-      const status = String(current.body?.status ?? "unknown").slice(0, 100);
-      if (status !== "completed") return { done: false, ok: false, status, steps, ...(WAITING[status] === undefined ? {} : { meaning: WAITING[status] }) };
-      const conclusion = String(current.body?.conclusion ?? "none").slice(0, 100);
-      const known = CONCLUSIONS[conclusion] ?? { ok: false, meaning: "ended with a conclusion the runner does not know" };
+      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: apiText(job.name, 200) ?? String(job.id), status: stepStatus(job.status, job.conclusion) }));
+      const status = apiText(current.body?.status, 100) ?? "unknown";
+      const waiting = WAITING.get(status);
+      if (status !== "completed") return { done: false, ok: false, status, steps, ...(waiting === undefined ? {} : { meaning: waiting }) };
+      const conclusion = apiText(current.body?.conclusion, 100) ?? "none";
+      const known = CONCLUSIONS.get(conclusion) ?? { ok: false, meaning: "ended with a conclusion the runner does not know" };
       return { done: true, ok: known.ok, status: conclusion, steps, meaning: known.meaning };
     },
     cancel: (signal) => cancelCall(run.id, signal),
@@ -193,14 +199,17 @@ async function waitForRun(findRun: (signal?: AbortSignal) => Promise<WorkflowRun
         return run;
       }
       if (Date.now() > deadline) {
-        ctx.step({ id: "find-run", name: "Find the workflow run", status: "failed" });
         throw new EdgeError("integration_failed", `GitHub: no run of "${input.workflow}" shows the correlation id within ${input.findRunTimeoutMs ?? 300_000} ms (put \${{ inputs.${input.runIdInput ?? "edge_run_id"} }} in the workflow's run-name)`);
       }
       await sleep(Math.min(input.pollMs ?? 5000, 5000), ctx.signal);
       if (ctx.signal.aborted) throw new EdgeError("job_cancelled", "cancelled");
     }
   } catch (error) {
-    if (!ctx.signal.aborted) throw error;
+    if (!ctx.signal.aborted) {
+      // Not found in time, or an unreadable list: the step says why rather than stay "running".
+      ctx.step({ id: "find-run", name: "Find the workflow run", status: "failed", message: errorMessage(error).slice(0, 500) });
+      throw error;
+    }
     ctx.step({ id: "find-run", name: "Find the workflow run", status: "failed", message: "the job was cancelled" });
     // One budget for looking and cancelling: the pool's grace is short.
     const budget = AbortSignal.timeout(CANCEL_BUDGET_MS);

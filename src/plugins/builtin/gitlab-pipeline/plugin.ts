@@ -12,7 +12,7 @@ import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
-import { apiId, isApiId, webUrl } from "../api-values.ts";
+import { apiId, apiText, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
 
@@ -37,26 +37,29 @@ interface Pipeline {
 }
 
 const INTEGRATION = "GitLab";
-/** GitLab's final pipeline states: does the job succeed, and what it means. */
-const FINAL: Readonly<Record<string, { ok: boolean; meaning: string }>> = {
-  success: { ok: true, meaning: "succeeded" },
-  failed: { ok: false, meaning: "failed" },
-  canceled: { ok: false, meaning: "was cancelled in GitLab" },
+/**
+ * GitLab's final pipeline states: does the job succeed, and what it means. Maps, not objects: a
+ * status from the API such as "constructor" must not find Object.prototype's member.
+ */
+const FINAL: ReadonlyMap<string, { ok: boolean; meaning: string }> = new Map([
+  ["success", { ok: true, meaning: "succeeded" }],
+  ["failed", { ok: false, meaning: "failed" }],
+  ["canceled", { ok: false, meaning: "was cancelled in GitLab" }],
   // The job asked for the pipeline to run; none of it did.
-  skipped: { ok: false, meaning: "was skipped: none of its jobs ran" },
-};
+  ["skipped", { ok: false, meaning: "was skipped: none of its jobs ran" }],
+]);
 /**
  * States in which a pipeline waits on something the user may need to know. `manual` (GitLab shows
  * it as blocked) and `scheduled` are not final: a person may still run the job, so the runner
  * keeps following until then or until the job's timeout.
  */
-const WAITING: Readonly<Record<string, string>> = {
-  manual: "is blocked: it waits for someone to run a manual job in GitLab",
-  scheduled: "waits for a delayed job's scheduled time",
-  waiting_for_resource: "waits for a resource group",
-  pending: "waits for a runner",
-  canceling: "is being cancelled in GitLab",
-};
+const WAITING: ReadonlyMap<string, string> = new Map([
+  ["manual", "is blocked: it waits for someone to run a manual job in GitLab"],
+  ["scheduled", "waits for a delayed job's scheduled time"],
+  ["waiting_for_resource", "waits for a resource group"],
+  ["pending", "waits for a runner"],
+  ["canceling", "is being cancelled in GitLab"],
+]);
 
 async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
   const input = integrationInput<GitlabInput>(raw, GITLAB_PIPELINE_INPUT, "gitlab-pipeline", fromMeshstack);
@@ -137,11 +140,12 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
         toldMore = true;
         ctx.log.warn(`GitLab: pipeline ${id} has more than ${MAX_PAGES * 100} jobs; only the first ${MAX_PAGES * 100} are shown as steps (the pipeline's result is still its own)`);
       }
-      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${String(job.stage ?? "")}: ${String(job.name ?? job.id)}`.slice(0, 200), status: stepStatus(job.status) }));
-      const status = String(current.body?.status ?? "unknown").slice(0, 100);
-      const final = FINAL[status];
+      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${apiText(job.stage, 100) ?? ""}: ${apiText(job.name, 200) ?? job.id}`.slice(0, 200), status: stepStatus(job.status) }));
+      const status = apiText(current.body?.status, 100) ?? "unknown";
+      const final = FINAL.get(status);
       if (final !== undefined) return { done: true, ok: final.ok, status, steps, meaning: final.meaning };
-      return { done: false, ok: false, status, steps, ...(WAITING[status] === undefined ? {} : { meaning: WAITING[status] }) };
+      const waiting = WAITING.get(status);
+      return { done: false, ok: false, status, steps, ...(waiting === undefined ? {} : { meaning: waiting }) };
     },
     cancel,
   }, ctx, input.pollMs ?? 5000);
