@@ -2,7 +2,8 @@
 // the whole job: past it one truncation marker is logged and the rest is read and dropped (a
 // child blocked on a full pipe would never exit).
 
-const LINE_MAX = 16 * 1024;
+/** The longest line kept whole by default; a longer one is passed on in pieces of this size. */
+export const LINE_MAX = 16 * 1024;
 
 export class OutputBudget {
   #left: number;
@@ -37,16 +38,17 @@ export class LineStream {
   #partial = "";
   readonly #decoder = new TextDecoder();
 
-  constructor(private readonly emit: (line: string) => void, private readonly budget: OutputBudget) {}
+  /** `lineMax`: a program whose lines are messages (terraform's -json) reads longer ones whole. */
+  constructor(private readonly emit: (line: string) => void, private readonly budget: OutputBudget, private readonly lineMax = LINE_MAX) {}
 
   write(chunk: Uint8Array): void {
     const text = this.#partial + this.#decoder.decode(chunk, { stream: true });
     const lines = text.split("\n");
     this.#partial = lines.pop() ?? "";
     // A line that never ends is still shown, in pieces, rather than held in memory.
-    while (this.#partial.length > LINE_MAX) {
-      lines.push(this.#partial.slice(0, LINE_MAX));
-      this.#partial = this.#partial.slice(LINE_MAX);
+    while (this.#partial.length > this.lineMax) {
+      lines.push(this.#partial.slice(0, this.lineMax));
+      this.#partial = this.#partial.slice(this.lineMax);
     }
     for (const line of lines) this.#line(line);
   }

@@ -19,6 +19,8 @@ export interface RunCommandOptions {
   graceMs?: number;
   /** Shared across the commands of one job when given, so the cap holds for the whole job. */
   budget?: OutputBudget;
+  /** The longest stdout line passed on whole (default LINE_MAX, 16 Ki characters); longer ones come in pieces. */
+  stdoutLineMax?: number;
   onStdout(line: string): void;
   onStderr(line: string): void;
   /** Raw stdout bytes as they come (the shell plugin keeps a tail). */
@@ -41,7 +43,7 @@ export function runCommand(options: RunCommandOptions): Promise<CommandExit> {
     // Looked up at run time, not imported: a static import would pin the unpatched functions in
     // a Bun bundle (see child-tracking.ts).
     const child = childProcessModule().spawn(program, args, { cwd: options.cwd, env: options.env, detached: true, stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
-    const out = new LineStream(options.onStdout, budget);
+    const out = new LineStream(options.onStdout, budget, options.stdoutLineMax);
     const err = new LineStream(options.onStderr, budget);
     child.stdout?.on("data", (chunk: Buffer) => {
       out.write(chunk);

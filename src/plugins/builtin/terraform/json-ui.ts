@@ -1,6 +1,8 @@
 // Terraform's (and OpenTofu's) machine-readable UI: one JSON message per line with `-json`
 // (https://developer.hashicorp.com/terraform/internals/machine-readable-ui). Resources being
 // applied become steps, diagnostics and messages become log lines, the change summary is kept.
+// Lines come from a program the job runs: only string (or number) fields are taken, levels are
+// looked up in a Map, and a message is cut after parsing, so no line can throw or flood a log.
 
 import type { LogLevel, StepUpdate } from "../../sdk.ts";
 
@@ -10,47 +12,67 @@ export interface UiEvent {
   changes?: { add: number; change: number; remove: number };
 }
 
-interface UiMessage {
-  "@level"?: string;
-  "@message"?: string;
-  type?: string;
-  hook?: { resource?: { addr?: string }; action?: string };
-  diagnostic?: { severity?: string; summary?: string; detail?: string };
-  changes?: { add?: number; change?: number; remove?: number };
-}
+/**
+ * The longest `-json` line read whole (terraform prints a diagnostic's whole detail on one line;
+ * the general 16 KiB line cut would break it into raw pieces and lose the error).
+ */
+export const UI_LINE_MAX = 1024 * 1024;
+/** The longest message a UI line becomes (a log line, a step message); the rest is cut, saying how long it was. */
+export const UI_MESSAGE_MAX = 16 * 1024;
 
-const LEVELS: Record<string, LogLevel> = { trace: "debug", debug: "debug", info: "info", warn: "warn", error: "error" };
+// A Map: "@level": "toString" must not find Object.prototype's member.
+const LEVELS: ReadonlyMap<string, LogLevel> = new Map([["trace", "debug"], ["debug", "debug"], ["info", "info"], ["warn", "warn"], ["error", "error"]]);
 
 /** One line of `terraform <cmd> -json`; a line that is not a UI message is logged as it is. */
 export function parseUiLine(line: string): UiEvent {
-  let m: UiMessage;
+  let parsed: unknown;
   try {
-    m = JSON.parse(line) as UiMessage;
+    parsed = JSON.parse(line);
   } catch {
-    return { log: { level: "info", msg: line } };
+    return { log: { level: "info", msg: cut(line) } };
   }
-  if (m === null || typeof m !== "object") return { log: { level: "info", msg: line } };
-  const msg = typeof m["@message"] === "string" ? m["@message"] : line;
-  const level = LEVELS[String(m["@level"])] ?? "info";
-  const addr = typeof m.hook?.resource?.addr === "string" ? m.hook.resource.addr.slice(0, 200) : undefined;
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return { log: { level: "info", msg: cut(line) } };
+  const m = parsed as Record<string, unknown>;
+  const msg = cut(text(m["@message"]) ?? line);
+  const level = LEVELS.get(text(m["@level"]) ?? "") ?? "info";
+  const hook = record(m.hook);
+  const addr = text(record(hook.resource).addr)?.slice(0, 200);
   switch (m.type) {
     case "apply_start":
-      return addr === undefined ? { log: { level, msg } } : { log: { level, msg }, step: { id: `resource:${addr}`, name: addr, status: "running", message: String(m.hook?.action ?? "") } };
+      return addr === undefined ? { log: { level, msg } } : { log: { level, msg }, step: { id: `resource:${addr}`, name: addr, status: "running", message: text(hook.action)?.slice(0, 100) ?? "" } };
     case "apply_complete":
       return addr === undefined ? { log: { level, msg } } : { log: { level, msg }, step: { id: `resource:${addr}`, name: addr, status: "succeeded" } };
     case "apply_errored":
       return addr === undefined ? { log: { level: "error", msg } } : { log: { level: "error", msg }, step: { id: `resource:${addr}`, name: addr, status: "failed", message: msg } };
     case "diagnostic": {
-      const d = m.diagnostic ?? {};
+      const d = record(m.diagnostic);
       const severity: LogLevel = d.severity === "error" ? "error" : "warn";
-      const detail = typeof d.detail === "string" && d.detail !== "" ? `: ${d.detail}` : "";
-      return { log: { level: severity, msg: `${d.summary ?? msg}${detail}` } };
+      const detail = text(d.detail);
+      return { log: { level: severity, msg: cut(`${text(d.summary) ?? msg}${detail === undefined || detail === "" ? "" : `: ${detail}`}`) } };
     }
     case "change_summary": {
-      const c = m.changes ?? {};
-      return { log: { level, msg }, changes: { add: Number(c.add ?? 0), change: Number(c.change ?? 0), remove: Number(c.remove ?? 0) } };
+      const c = record(m.changes);
+      return { log: { level, msg }, changes: { add: count(c.add), change: count(c.change), remove: count(c.remove) } };
     }
     default:
       return { log: { level, msg } };
   }
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : undefined;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : 0;
+}
+
+/** A message cut to UI_MESSAGE_MAX, saying how long it was (also for a line logged as it is). */
+export function cut(message: string): string {
+  return message.length > UI_MESSAGE_MAX ? `${message.slice(0, UI_MESSAGE_MAX)}… (${message.length} characters)` : message;
 }

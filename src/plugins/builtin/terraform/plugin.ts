@@ -13,7 +13,7 @@ import { EdgeError } from "../../../errors.ts";
 import { proxyVariables } from "../../../platform/proxy.ts";
 import { runCommand } from "../../processes/run-command.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
-import { parseUiLine } from "./json-ui.ts";
+import { cut, parseUiLine, UI_LINE_MAX } from "./json-ui.ts";
 import { fetchModule, type ModuleSource } from "./module-source.ts";
 import { integrationInput } from "../meshstack-run.ts";
 import { fromMeshstack } from "./meshstack-input.ts";
@@ -115,15 +115,27 @@ async function terraformCommand(o: { binary: string; dir: string; env: Record<st
   const step = { id: `terraform-${o.name}`, name: `terraform ${o.name}` };
   ctx.step({ ...step, status: "running" });
   const state: TfRun = { code: 0, cancelled: false };
-  const onLine = (line: string): void => {
-    if (!o.json) return ctx.log.info(line);
+  const onUiLine = (line: string): void => {
     const event = parseUiLine(line);
     if (event.log !== undefined) ctx.log[event.log.level](event.log.msg);
     if (event.log?.level === "error") state.lastError = event.log.msg;
     if (event.step !== undefined) ctx.step(event.step);
     if (event.changes !== undefined) state.changes = event.changes;
   };
-  const exit = await runCommand({ argv: [o.binary, ...o.args], cwd: o.dir, env: o.env, signal: ctx.signal, graceMs: o.graceMs, onStdout: onLine, onStderr: (line) => ctx.log.warn(line) });
+  // Runs inside the child's stdout handler: a throw there would be an uncaught error that breaks
+  // the worker mid-apply. One line that cannot be handled is logged as text instead.
+  const onLine = (line: string): void => {
+    if (!o.json) return ctx.log.info(line);
+    try {
+      onUiLine(line);
+    } catch {
+      ctx.log.info(cut(line));
+    }
+  };
+  const exit = await runCommand({
+    argv: [o.binary, ...o.args], cwd: o.dir, env: o.env, signal: ctx.signal, graceMs: o.graceMs, onStdout: onLine, onStderr: (line) => ctx.log.warn(line),
+    ...(o.json ? { stdoutLineMax: UI_LINE_MAX } : {}),
+  });
   state.code = exit.code;
   state.cancelled = exit.cancelled;
   const ok = exit.code === 0 || (o.name === "plan" && exit.code === 2);
