@@ -42,6 +42,8 @@ export class FakeGithub extends FakeServer {
   listLag = 0;
   /** Jobs of every run besides build and deploy ("shard-N", succeeded): lists past one page of 100. */
   extraJobs = 0;
+  /** How far out the `expires_at` of a new installation token is (GitHub: one hour). */
+  tokenExpiresInMs = 3_600_000;
   readonly workflowInputs = new Set(["edge_run_id", "environment", "edge_callback_url", "edge_callback_token", "buildingBlockRun"]);
   #nextRun = 1000;
 
@@ -57,7 +59,7 @@ export class FakeGithub extends FakeServer {
       if (Number(id) !== this.installationId) return { status: 404, body: { message: "Not Found" } };
       const token = `ghs_fake_${Math.random().toString(36).slice(2)}`;
       this.tokens.add(token);
-      return { status: 201, body: { token, expires_at: new Date(Date.now() + 3_600_000).toISOString(), permissions: { actions: "write" } } };
+      return { status: 201, body: { token, expires_at: new Date(Date.now() + this.tokenExpiresInMs).toISOString(), permissions: { actions: "write" } } };
     }));
     this.route("POST", new RegExp(`^${repo}/actions/workflows/([^/]+)/dispatches$`), (req, [, , workflow]) => this.#token(req, () => {
       const body = req.json() as { ref?: string; inputs?: Record<string, string>; return_run_details?: boolean };

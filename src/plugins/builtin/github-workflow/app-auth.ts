@@ -1,7 +1,8 @@
 // GitHub App authentication: an RS256 app JWT made with jose (iat now-60 for clock drift, exp
 // now+540, under GitHub's 10-minute limit, iss the app id), the installation looked up for the
 // repository when not given, and an installation access token cached until 5 minutes before it
-// expires (per worker; tokens never leave it).
+// expires, at most an hour (GitHub's own lifetime for one), and forgotten when a call with it is
+// refused (per worker; tokens never leave it).
 
 import { createPrivateKey } from "node:crypto";
 import { SignJWT } from "jose";
@@ -22,6 +23,11 @@ export interface InstallationToken {
 
 const cache = new Map<string, CachedToken>();
 const REFRESH_BEFORE_MS = 5 * 60_000;
+/**
+ * GitHub's installation tokens live an hour. An `expires_at` further out (a proxy, a server's
+ * clock) is not believed: a revoked token would otherwise be used for the life of the worker.
+ */
+export const TOKEN_LIFETIME_MAX_MS = 3_600_000;
 
 export interface AppAuth {
   baseUrl: string;
@@ -51,11 +57,11 @@ export async function appJwt(appId: string, privateKeyPem: string, nowSeconds = 
  * the job's redaction must know (an API or a proxy may echo them in an error), and a cached token
  * is masked again for each job that uses it.
  */
-export async function installationToken(api: ApiClient, auth: AppAuth, mask: (credential: string) => void): Promise<InstallationToken> {
-  const key = `${auth.baseUrl}|${auth.appId}|${auth.installationId ?? `${auth.owner}/${auth.repo}`}`;
+export async function installationToken(api: ApiClient, auth: AppAuth, mask: (credential: string) => void, now: () => number = Date.now): Promise<InstallationToken> {
+  const key = cacheKey(auth);
   const budget = (installationId: string): string => `github-app ${auth.appId} installation ${installationId}`;
   const cached = cache.get(key);
-  if (cached !== undefined && cached.expiresAt - REFRESH_BEFORE_MS > Date.now()) {
+  if (cached !== undefined && cached.expiresAt - REFRESH_BEFORE_MS > now()) {
     mask(cached.token);
     return { token: cached.token, budget: budget(cached.installationId) };
   }
@@ -77,7 +83,18 @@ export async function installationToken(api: ApiClient, auth: AppAuth, mask: (cr
   const token = created.body?.token;
   if (typeof token !== "string" || token === "") throw new EdgeError("integration_failed", "GitHub: the access token answer has no token");
   mask(token);
-  const expiresAt = Date.parse(String(created.body?.expires_at ?? "")) || Date.now() + 3_600_000;
+  const issuedAt = now();
+  const stated = typeof created.body?.expires_at === "string" ? Date.parse(created.body.expires_at) : Number.NaN;
+  const expiresAt = Math.min(Number.isFinite(stated) ? stated : Number.POSITIVE_INFINITY, issuedAt + TOKEN_LIFETIME_MAX_MS);
   cache.set(key, { token, installationId, expiresAt });
   return { token, budget: budget(installationId) };
+}
+
+/** Drops the cached token for `auth` (a call with it was refused): the next job asks for a new one. */
+export function forgetInstallationToken(auth: Pick<AppAuth, "baseUrl" | "appId" | "installationId" | "owner" | "repo">): void {
+  cache.delete(cacheKey(auth));
+}
+
+function cacheKey(auth: Pick<AppAuth, "baseUrl" | "appId" | "installationId" | "owner" | "repo">): string {
+  return `${auth.baseUrl}|${auth.appId}|${auth.installationId ?? `${auth.owner}/${auth.repo}`}`;
 }

@@ -14,7 +14,7 @@ import { callbackFor } from "../callback-info.ts";
 import { apiId, apiText, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, cancelRun, CANCEL_BUDGET_MS, followRun, triggerSignal } from "../pipeline-run.ts";
 import { sleep } from "../../../util/time.ts";
-import { GITHUB_HEADERS, installationToken } from "./app-auth.ts";
+import { forgetInstallationToken, GITHUB_HEADERS, installationToken, type AppAuth } from "./app-auth.ts";
 import { integrationInput } from "../meshstack-run.ts";
 import { fromMeshstack } from "./meshstack-input.ts";
 import { GITHUB_WORKFLOW_INPUT } from "./schema.ts";
@@ -74,8 +74,18 @@ const WAITING: ReadonlyMap<string, string> = new Map([
 
 async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string, unknown>> {
   const input = integrationInput<GithubInput>(raw, GITHUB_WORKFLOW_INPUT, "github-workflow", fromMeshstack);
-  const api = new ApiClient(ctx);
   const base = (input.baseUrl ?? "https://api.github.com").replace(/\/+$/, "");
+  try {
+    return await dispatchWith(input, base, ctx);
+  } catch (error) {
+    // A refused App token (revoked, or its installation changed) is not kept for the next job.
+    if (input.app !== undefined && error instanceof EdgeError && error.code === "integration_unauthorized") forgetInstallationToken(appAuth(input, base));
+    throw error;
+  }
+}
+
+async function dispatchWith(input: GithubInput, base: string, ctx: ActionContext): Promise<Record<string, unknown>> {
+  const api = new ApiClient(ctx);
   const repo = `${base}/repos/${input.owner}/${input.repo}`;
   const credential = await token(api, input, base, ctx);
   const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${credential.token}` };
@@ -222,13 +232,16 @@ async function waitForRun(findRun: (signal?: AbortSignal) => Promise<WorkflowRun
 async function token(api: ApiClient, input: GithubInput, baseUrl: string, ctx: ActionContext): Promise<{ token: string; budget?: string }> {
   if (input.app !== undefined) {
     const privateKeyPem = input.app.privateKey ?? (await ctx.secrets.get(input.app.privateKeyRef ?? ""));
-    return installationToken(api, {
-      baseUrl, appId: String(input.app.appId), privateKeyPem, owner: input.owner, repo: input.repo,
-      ...(input.app.installationId === undefined ? {} : { installationId: String(input.app.installationId) }),
-    }, (credential) => ctx.secrets.mask(credential));
+    return installationToken(api, { ...appAuth(input, baseUrl), privateKeyPem }, (credential) => ctx.secrets.mask(credential));
   }
   if (input.tokenRef !== undefined) return { token: await ctx.secrets.get(input.tokenRef) };
   throw new EdgeError("input_invalid", "GitHub: give app credentials or tokenRef");
+}
+
+/** Which App installation's token a job uses (the token cache's key), without the private key. */
+function appAuth(input: GithubInput, baseUrl: string): Omit<AppAuth, "privateKeyPem"> {
+  const app = input.app ?? { appId: "" };
+  return { baseUrl, appId: String(app.appId), owner: input.owner, repo: input.repo, ...(app.installationId === undefined ? {} : { installationId: String(app.installationId) }) };
 }
 
 function stepStatus(status: string | undefined, conclusion: string | null | undefined): StepUpdate["status"] {

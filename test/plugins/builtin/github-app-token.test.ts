@@ -1,0 +1,51 @@
+// The GitHub App installation token cache: a token whose expires_at lies years out is kept at most
+// an hour (GitHub's own lifetime for one), and a token GitHub refuses is forgotten, so the next job
+// asks for a new one instead of failing with 401 for the life of the worker. Against the fake
+// GitHub of test/integrations/fakes/.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import github from "../../../src/plugins/builtin/github-workflow/plugin.ts";
+import { installationToken, TOKEN_LIFETIME_MAX_MS } from "../../../src/plugins/builtin/github-workflow/app-auth.ts";
+import { ApiClient } from "../../../src/plugins/builtin/api-client.ts";
+import { EdgeError } from "../../../src/errors.ts";
+import { createTestContext } from "../../../src/plugins/test-context.ts";
+import { FakeGithub } from "../../integrations/fakes/github.ts";
+
+const gh = new FakeGithub();
+beforeAll(async () => {
+  await gh.start();
+  gh.pollsToComplete = 1;
+  // Ten years out.
+  gh.tokenExpiresInMs = 10 * 365 * 24 * 3_600_000;
+});
+afterAll(() => gh.stop());
+const tokenCalls = () => gh.count("POST", /\/access_tokens$/);
+
+test("installationToken() keeps a token whose expires_at is years out at most an hour (less the 5-minute refresh margin)", async () => {
+  let now = Date.now();
+  const api = new ApiClient(createTestContext());
+  const auth = { baseUrl: gh.url, appId: gh.appId, privateKeyPem: gh.privateKeyPem, owner: "acme", repo: "cache-bound" };
+  const first = await installationToken(api, auth, () => undefined, () => now);
+  const calls = tokenCalls();
+  now += 30 * 60_000;
+  expect((await installationToken(api, auth, () => undefined, () => now)).token).toBe(first.token);
+  expect(tokenCalls()).toBe(calls);
+  now += TOKEN_LIFETIME_MAX_MS - 30 * 60_000 - 4 * 60_000;
+  const second = await installationToken(api, auth, () => undefined, () => now);
+  expect(tokenCalls()).toBe(calls + 1);
+  expect(second.token).not.toBe(first.token);
+});
+
+test("github-workflow: an App token GitHub refuses (revoked) fails that job and is forgotten; the next job gets a new one", async () => {
+  const input = { baseUrl: gh.url, owner: "acme", repo: "app", workflow: "deploy.yml", ref: "main", app: { appId: gh.appId, privateKeyRef: "ghkey" }, pollMs: 100 };
+  const ctx = () => createTestContext({ secrets: { ghkey: gh.privateKeyPem } });
+  expect(await github.actions.dispatch?.(input, ctx())).toMatchObject({ conclusion: "success" });
+  // Revoke every token handed out so far (the cached one among them).
+  for (const token of [...gh.tokens]) if (token.startsWith("ghs_")) gh.tokens.delete(token);
+  const refused = await (github.actions.dispatch?.(input, ctx()) as Promise<unknown>).then(() => undefined, (e: unknown) => e);
+  expect(refused).toBeInstanceOf(EdgeError);
+  expect((refused as EdgeError).code).toBe("integration_unauthorized");
+  const calls = tokenCalls();
+  expect(await github.actions.dispatch?.(input, ctx())).toMatchObject({ conclusion: "success" });
+  expect(tokenCalls()).toBe(calls + 1);
+});
