@@ -30,7 +30,10 @@ export class AppendFile {
   /** Written since the last sync started. */
   #dirty = false;
   #closed = false;
-  readonly #room: number;
+  #room: number;
+  #sealed = false;
+  /** The error of a failed write: the file takes no more writes. */
+  #broken: Error | undefined;
   /** A writer that serializes late (the store's journal) appends its text here, before a write. */
   #beforeWrite: (() => void) | undefined;
 
@@ -67,22 +70,52 @@ export class AppendFile {
   }
 
   /**
-   * Writes the buffered text (page cache only, no sync), and zeros ahead of it when it reaches
-   * past them. Returns whether the file has bytes that are not yet covered by a sync. A failed
-   * write leaves at most a torn last line, which the next start cuts off.
+   * Writes the buffered text (page cache only, no sync), growing the file in zeros first when it
+   * reaches past them. Returns whether the file has bytes that are not yet covered by a sync.
+   *
+   * A failed write breaks the file for good: this and every later call throw that error, so the
+   * group commit fails the store (nothing of the batch acknowledged) even when a log read was the
+   * caller that met it, and the file is cut back to the data written before, best effort, so a
+   * refused batch is not replayed by the next start.
    */
   writePending(): boolean {
+    if (this.#broken !== undefined) throw this.#broken;
     this.#beforeWrite?.();
     if (this.#pending.length > 0) {
       const buffer = Buffer.from(this.#pending.join(""), "utf8");
       this.#pending = [];
-      let offset = 0;
-      while (offset < buffer.length) offset += fs.writeSync(this.#fd, buffer, offset, buffer.length - offset, this.#written + offset);
+      try {
+        // Zeros first: on a full disk the batch then fails before any of it is in the file.
+        const end = this.#written + buffer.length;
+        if (end > this.#allocated && this.#room > 0) this.#growTo(end + this.#room);
+        let offset = 0;
+        while (offset < buffer.length) offset += fs.writeSync(this.#fd, buffer, offset, buffer.length - offset, this.#written + offset);
+      } catch (error) {
+        this.#broken = error instanceof Error ? error : new Error(String(error));
+        try {
+          fs.ftruncateSync(this.#fd, this.#written);
+          this.#allocated = this.#written;
+        } catch {
+          // Cut at the next start instead (a torn line, or lines past the zeros).
+        }
+        throw this.#broken;
+      }
       this.#written += buffer.length;
       this.#dirty = true;
-      if (this.#written > this.#allocated) this.#growTo(this.#written + this.#room);
+      if (this.#written > this.#allocated) this.#allocated = this.#written;
+      if (this.#sealed && this.#allocated > this.#written) this.#cutZeros();
     }
     return this.#dirty;
+  }
+
+  /**
+   * No more appends will come (an event segment the journal moved on from): the zeros ahead of
+   * the data are cut when the rest is written, and the file no longer grows ahead.
+   */
+  seal(): void {
+    this.#sealed = true;
+    this.#room = 0;
+    if (this.#pending.length === 0 && this.#allocated > this.#written) this.#cutZeros();
   }
 
   /** Called as a sync of this file starts: later writes need another one. */
@@ -118,17 +151,22 @@ export class AppendFile {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      if (this.#allocated > this.#written) fs.ftruncateSync(this.#fd, this.#written);
-    } catch {
-      // The zeros stay; the next start cuts them.
-    }
+    if (this.#allocated > this.#written) this.#cutZeros();
     fs.closeSync(this.#fd);
   }
 
-  /** Writes zeros from the end of the data to `end`; the batch's sync makes them durable with it. */
+  #cutZeros(): void {
+    try {
+      fs.ftruncateSync(this.#fd, this.#written);
+      this.#allocated = this.#written;
+    } catch {
+      // The zeros stay; the next start cuts them.
+    }
+  }
+
+  /** Writes zeros from the end of the file to `end`; the batch's sync makes them durable with it. */
   #growTo(end: number): void {
-    for (let at = this.#written; at < end;) at += fs.writeSync(this.#fd, ZEROS, 0, Math.min(ZEROS.length, end - at), at);
+    for (let at = Math.max(this.#written, this.#allocated); at < end;) at += fs.writeSync(this.#fd, ZEROS, 0, Math.min(ZEROS.length, end - at), at);
     this.#allocated = end;
   }
 }

@@ -147,7 +147,11 @@ export class JobLogs implements EventStore {
     for (const event of events) {
       const expected = (this.#index.get(jobId)?.refs.length ?? 0) / 3 + 1;
       if (event.seq !== expected) throw new RangeError(`Cannot store event ${event.seq} of job "${jobId}": expected seq ${expected}`);
-      if (this.#open.file.size >= this.#segmentBytes) this.#open = this.#newSegment(this.#open.no + 1);
+      if (this.#open.file.size >= this.#segmentBytes) {
+        // The zeros written ahead of a full segment's data go with its last write (eventJournalMaxBytes counts data).
+        this.#open.file.seal();
+        this.#open = this.#newSegment(this.#open.no + 1);
+      }
       const line = JSON.stringify({ jobId, ...event }) + "\n";
       const offset = this.#open.file.append(line);
       this.#indexEvent(jobId, event, this.#open, offset, this.#open.file.size - offset);

@@ -19,12 +19,13 @@ export interface ReadJsonlResult {
  * Never throws on bad content: a line over the cap is a corrupt line, and so is skipped, like
  * one that does not parse; the bytes after the last newline are a torn line, cut off.
  */
-export function readJsonl(file: string, logger: Logger, maxLineBytes: number): ReadJsonlResult {
+/** `zeroEndsData`: a file the controller grows ahead of its data (append-file.ts); not for files of earlier versions. */
+export function readJsonl(file: string, logger: Logger, maxLineBytes: number, zeroEndsData = false): ReadJsonlResult {
   const values: unknown[] = [];
   let skipped = 0;
   const end: DataEnd = {};
   try {
-    for (const line of readLinesSync(file, { maxLineBytes, zeroEndsData: true })) {
+    for (const line of readLinesSync(file, { maxLineBytes, zeroEndsData })) {
       if (line.kind === "torn" || line.kind === "zeros") {
         if (line.kind === "torn") end.torn = line;
         else end.zeros = line;
@@ -57,14 +58,26 @@ export interface DataEnd {
 
 /**
  * Cuts `file` where its complete lines end, so the next append is clean: a torn last line (with a
- * warning) and the zeros it was grown in. Bytes that are not zero past the zeros can only be a
- * batch a crash kept from its sync (never acknowledged): dropped, and said.
+ * warning) and the zeros it was grown in. Bytes that are not zero past the zeros are, in a file
+ * this version grew, a batch a crash kept from its sync (never acknowledged): not replayed. A file
+ * an earlier version wrote cannot have been grown ahead, but a crash on a file system that shows
+ * unwritten blocks as zeros could have left some, with records acknowledged after them: so the
+ * whole file is first kept beside it (`<file>.kept-<time>`, named in the warning), never destroyed.
  */
 export function cutAfterData(file: string, logger: Logger, label: string, end: DataEnd): void {
   const { torn, zeros } = end;
   if (torn !== undefined) logger.warn(`Skipping a torn last line (a crash mid-write) in ${label}`, { file, bytes: torn.bytes });
   if (zeros !== undefined && zeros.nonZero > 0) {
-    logger.warn(`Dropping what follows the end of the data in ${label} (a write never acknowledged, kept in part by a crash)`, { file, bytes: zeros.bytes, nonZeroBytes: zeros.nonZero });
+    const kept = `${file}.kept-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    fs.copyFileSync(file, kept);
+    const copy = fs.openSync(kept, "r");
+    try {
+      fs.fsyncSync(copy);
+    } finally {
+      fs.closeSync(copy);
+    }
+    syncDirectory(path.dirname(file));
+    logger.warn(`Not replaying what follows the end of the data in ${label} (a write never acknowledged, kept in part by a crash); the whole file is kept beside it`, { file, kept, bytes: zeros.bytes, nonZeroBytes: zeros.nonZero });
   }
   const cut = torn?.offset ?? zeros?.offset;
   if (cut !== undefined) fs.truncateSync(file, cut);

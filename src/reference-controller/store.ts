@@ -230,7 +230,7 @@ export class ControllerStore implements StateStore {
       for (const runner of snapshot.runners) this.#runners.set(runner.id, runner);
       for (const job of snapshot.jobs) this.#putJob(this.#bounded(job));
     }
-    const { values } = readJsonl(path.join(this.dir, JOURNAL), this.#logger, MAX_JOURNAL_LINE_BYTES);
+    const { values } = readJsonl(path.join(this.dir, JOURNAL), this.#logger, MAX_JOURNAL_LINE_BYTES, true);
     for (const value of values) {
       const problem = journalRecordProblem(value);
       const record = value as JournalRecord;

@@ -66,6 +66,8 @@ class LineScanner {
   #number = 0;
   #ended = false;
   readonly #zeroEndsData: boolean;
+  /** The first zero byte at or after the view's start when it was read (-1: none); undefined: not searched yet. */
+  #zeroAt: number | undefined;
   /** Where a zero byte ended the data, once found: the "zeros" record is next. */
   #dataEnd: number | undefined;
 
@@ -89,12 +91,16 @@ class LineScanner {
         this.#position += read;
         this.#view = this.#chunk.subarray(0, read);
         this.#start = 0;
+        this.#zeroAt = undefined;
       }
       const view = this.#view;
       const start = this.#start;
       const newline = view.indexOf(NEWLINE, start);
       if (this.#zeroEndsData) {
-        const zero = view.indexOf(ZERO, start);
+        // The view's first zero, searched once per read (per line, a chunk without one was
+        // scanned to its end for every line: quadratic).
+        if (this.#zeroAt === undefined) this.#zeroAt = view.indexOf(ZERO, start);
+        const zero = this.#zeroAt;
         if (zero !== -1 && (newline === -1 || zero < newline)) {
           const bytes = this.#lineBytes + (zero - start);
           this.#dataEnd = this.#position - view.length + zero;
