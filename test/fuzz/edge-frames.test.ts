@@ -9,7 +9,6 @@ import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import { openWebSocketTransport } from "../../src/controller/edge/ws-transport.ts";
 import { createSession } from "../../src/controller/edge/session.ts";
 import { openPollTransport } from "../../src/controller/edge/poll-transport.ts";
-import { parseControllerMessage } from "../../src/protocol/edge-v1.ts";
 import { controllerSecretResolver } from "../../src/runner/controller-secrets.ts";
 import { controllerArtifactSink } from "../../src/runner/controller-artifacts.ts";
 import { RunnerKeyRing } from "../../src/secrets/key-ring.ts";
@@ -262,17 +261,18 @@ test("fuzz: mutated long-poll answers become frames, a malformed report or a clo
 }, fuzzTimeout());
 
 // Found by the fuzz: a long-poll answer of `null` ended the session with "Long-poll receive
-// failed: null is not an object (evaluating 'body.messages')"; it is a malformed frame like any
-// other answer without a `messages` list (the parser names why), and the session goes on.
-test("a long-poll answer that is not an object is one malformed frame, not the end of the session", async () => {
+// failed: null is not an object (evaluating 'body.messages')"; it is a malformed answer like any
+// other answer without a `messages` list (refused whole, naming what it is), and the session goes on.
+test("a long-poll answer that is not an object is one malformed answer, not the end of the session", async () => {
   const frames: unknown[] = [];
-  const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering("null", 200), sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: (f) => frames.push(f) });
+  const malformed: string[] = [];
+  const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering("null", 200), sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: (f) => frames.push(f), onMalformedAnswer: (d) => malformed.push(d) });
   let ended: string | undefined;
   void transport.closed.then((c) => (ended = c.reason));
-  for (let n = 0; n < 10 && frames.length === 0; n++) await idle();
+  for (let n = 0; n < 10 && malformed.length === 0; n++) await idle();
   expect(ended).toBeUndefined();
-  expect(frames).toEqual([null]);
-  expect(parseControllerMessage(frames[0])).toMatchObject({ ok: false, kind: "malformed", error: { message: `Malformed frame: "message" must be an object` } });
+  expect(frames).toEqual([]);
+  expect(malformed).toEqual(['a long-poll answer that is null (expected {"messages":[…]})']);
   transport.close();
 });
 

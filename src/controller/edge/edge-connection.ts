@@ -177,6 +177,9 @@ export class EdgeConnection implements ControllerConnection {
           this.#liveness?.heard();
           this.#malformed(`Malformed frame: ${detail}`);
         },
+        // Not heard from the controller (liveness still ends a session of nothing but these), and
+        // answered with an error frame only as often as it is logged.
+        onMalformedAnswer: (detail) => this.#malformed(`Malformed answer: ${detail}`, "malformed_answer"),
       });
     } catch (error) {
       if (kind === "websocket" && this.#o.transport === "auto" && ++this.#wsFailures >= WS_FAILURES_BEFORE_POLL) {
@@ -257,17 +260,24 @@ export class EdgeConnection implements ControllerConnection {
    * Logs a warning about what the controller sent, at most a few per kind and minute in a session
    * (the next one logged says how many were suppressed), with the controller's text clipped.
    */
-  #warn(kind: string, text: string, level: "warn" | "info" = "warn"): void {
+  #warn(kind: string, text: string, level: "warn" | "info" = "warn"): boolean {
     const decision = this.#warnings.allow(kind);
-    if (!decision.log) return;
+    if (!decision.log) return false;
     const suffix = decision.suppressed > 0 ? ` (${decision.suppressed} more like it suppressed)` : "";
     this.#log[level](`${text}${suffix}`);
+    return true;
   }
 
-  #malformed(detail: string): void {
+  /**
+   * Counts and logs what the controller sent that was refused, and tells it with an error frame:
+   * for each frame, or (`malformed_answer`, long-poll answers) only as often as it is logged, so
+   * answering broken answers does not become a loop of its own.
+   */
+  #malformed(detail: string, kind: "malformed" | "malformed_answer" = "malformed"): void {
     this.#status.protocolErrors++;
     this.#o.onProtocolError?.();
-    this.#warn("malformed", `Rejected a frame from the controller: ${clip(detail, MAX_LOGGED_TEXT)}`);
+    const logged = this.#warn(kind, `Rejected ${kind === "malformed" ? "a frame" : "a long-poll answer"} from the controller: ${clip(detail, MAX_LOGGED_TEXT)}`);
+    if (kind === "malformed_answer" && !logged) return;
     this.#send([message({ type: "error", error: { code: "malformed_frame", message: clip(detail, MAX_LOGGED_TEXT) } })]);
   }
 
@@ -288,7 +298,8 @@ export class EdgeConnection implements ControllerConnection {
     const parsed = parseControllerMessage(frame);
     if (!parsed.ok) {
       if (parsed.kind === "unknown_type") {
-        return this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
+        this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
+        return;
       }
       return this.#malformed(parsed.error.message);
     }
@@ -322,7 +333,10 @@ export class EdgeConnection implements ControllerConnection {
       }
       case "cancel": {
         const job = this.#jobs.get(msg.jobId, msg.attempt);
-        if (job === undefined) return this.#warn("unknown_cancel", `Cancel for a job this runner does not hold: "${clip(msg.jobId, 128)}"`, "info");
+        if (job === undefined) {
+          this.#warn("unknown_cancel", `Cancel for a job this runner does not hold: "${clip(msg.jobId, 128)}"`, "info");
+          return;
+        }
         this.#log.info(`Controller cancelled job "${msg.jobId}": ${clip(msg.reason, MAX_LOGGED_TEXT)}`);
         job.abort(`${clip(msg.reason, MAX_REASON_TEXT)} (via the controller)`, false);
         return;

@@ -9,6 +9,8 @@ import type { OpenTransportOptions, Transport, TransportClosed } from "./transpo
 import { packFrames } from "../../protocol/frames.ts";
 import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";
 import { readLimited } from "../../util/read-limited.ts";
+import { sleep } from "../../util/time.ts";
+import { PollPacing, type ReceiveAnswer } from "./poll-pacing.ts";
 
 /**
  * The largest long-poll receive body the runner reads: a batch of messages each of which fits a
@@ -19,10 +21,10 @@ export const MAX_RECEIVE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The receive body, parsed, or an error naming the cap it passed. Any JSON value: what is not an
- * object with a `messages` list goes to the parser as one frame, which refuses it naming why (a
+ * object with a `messages` list is refused whole as a malformed answer, naming what it is (a
  * `null` answer once ended the session with a TypeError's text).
  */
-async function readReceiveBody(response: Response): Promise<{ messages?: unknown } | undefined> {
+async function readReceiveBody(response: Response): Promise<unknown> {
   const bytes = await readLimited(response.body, {
     maxBytes: MAX_RECEIVE_BYTES,
     tooLarge: (received) => {
@@ -35,7 +37,15 @@ async function readReceiveBody(response: Response): Promise<{ messages?: unknown
   } catch {
     throw new Error("the controller's long-poll answer is not valid JSON");
   }
-  return body !== null && typeof body === "object" && !Array.isArray(body) ? (body as { messages?: unknown }) : undefined;
+  return body;
+}
+
+/** What a receive body is, when it is not `{"messages":[…]}`: said with its refusal. */
+function describeAnswer(body: unknown): string {
+  if (body === null) return "null";
+  if (Array.isArray(body)) return "an array";
+  if (typeof body !== "object") return `a ${typeof body}`;
+  return 'an object without a "messages" list';
 }
 
 export async function openPollTransport(options: OpenTransportOptions): Promise<Transport> {
@@ -91,29 +101,43 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     }
   };
 
+  // A long-poll answer refused whole proves nothing about the controller (a proxy may give it).
+  const refuse = (detail: string) => (options.onMalformedAnswer ?? options.onMalformed)?.(detail);
+  /** Hands an answer's messages on, in order; what it was, for the pacing. */
+  const deliver = (body: unknown, tookMs: number): ReceiveAnswer => {
+    const messages = (body as { messages?: unknown } | null)?.messages;
+    if (body === null || typeof body !== "object" || Array.isArray(body) || !Array.isArray(messages)) {
+      refuse(`a long-poll answer that is ${describeAnswer(body)} (expected {"messages":[…]})`);
+      return { tookMs, messages: 0, malformed: true };
+    }
+    // Bounded work per answer, as per WebSocket frame.
+    if (messages.length > MAX_FRAME_MESSAGES) {
+      refuse(`a long-poll answer of ${messages.length} messages (at most ${MAX_FRAME_MESSAGES})`);
+      return { tookMs, messages: 0, malformed: true };
+    }
+    for (const frame of messages) options.onFrame(frame);
+    return { tookMs, messages: messages.length, malformed: false };
+  };
+
   const receiveLoop = async () => {
     const url = `${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=${options.pollWaitMs}`;
+    const pacing = new PollPacing(options.pollWaitMs);
     while (!isClosed) {
+      let answer: ReceiveAnswer;
       try {
+        const askedAt = Date.now();
         const response = await options.client.fetch(url, {
           headers,
           signal: AbortSignal.any([stop.signal, AbortSignal.timeout(options.pollWaitMs + 15_000)]),
         });
         if (!response.ok) return finish(fromStatus(response, "receive"));
-        const body = await readReceiveBody(response);
-        if (!Array.isArray(body?.messages)) {
-          options.onFrame(body ?? null);
-          continue;
-        }
-        // Bounded work per answer, as per WebSocket frame.
-        if (body.messages.length > MAX_FRAME_MESSAGES) {
-          options.onMalformed?.(`a long-poll answer of ${body.messages.length} messages (at most ${MAX_FRAME_MESSAGES})`);
-          continue;
-        }
-        for (const frame of body.messages) options.onFrame(frame);
+        answer = deliver(await readReceiveBody(response), Date.now() - askedAt);
       } catch (error) {
         return finish({ reason: `Long-poll receive failed: ${errorMessage(error)}`, code: "connection_failed" });
       }
+      // Messages, or an answer held for the poll's wait: the next receive leaves at once.
+      const waitMs = pacing.next(answer);
+      if (waitMs > 0) await sleep(waitMs, stop.signal);
     }
   };
 
@@ -124,7 +148,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     const result = fromStatus(probe, "receive");
     throw new EdgeError(result.code as ErrorCode, `Cannot attach long-poll transport: ${result.reason}`, result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs });
   }
-  const first = await readReceiveBody(probe);
+  const first = (await readReceiveBody(probe)) as { messages?: unknown } | null;
   for (const frame of Array.isArray(first?.messages) ? first.messages : []) options.onFrame(frame);
   void receiveLoop();
 

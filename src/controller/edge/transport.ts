@@ -31,4 +31,10 @@ export interface OpenTransportOptions {
   onFrame(frame: unknown): void;
   /** Called for a frame refused whole (binary, oversized, a batch too long), with why. */
   onMalformed?(detail: string): void;
+  /**
+   * Called for a long-poll answer refused whole (not `{"messages":[…]}`, or a batch too long).
+   * Unlike a frame on an open socket it proves nothing about the controller (a proxy or a broken
+   * controller may give one at once, again and again); `onMalformed` where not given.
+   */
+  onMalformedAnswer?(detail: string): void;
 }
