@@ -59,3 +59,9 @@ export const MAX_OUTPUT_CHARS = 1024 * 1024;
 /** Names in a session answer's `features`, and the characters of each; the runner refuses more. */
 export const MAX_SESSION_FEATURES = 64;
 export const MAX_FEATURE_CHARS = 64;
+/**
+ * How long the runner waits for the controller to answer a session's creation or its transport's
+ * attach (the long-poll probe and its body, the WebSocket handshake) before it gives the attempt
+ * up and tries again; a stop ends the wait at once.
+ */
+export const CONTROLLER_CALL_TIMEOUT_MS = 30_000;

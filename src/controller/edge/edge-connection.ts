@@ -4,7 +4,7 @@
 
 import type { ConnectionState, ConnectionStatus, ControllerConnection, JobHandle } from "../connection.ts";
 import { message, parseControllerMessage, type ControllerMessage, type RunnerMessage } from "../../protocol/edge-v1.ts";
-import { MAX_UNACKED_LOG_CHARS } from "../../protocol/limits.ts";
+import { CONTROLLER_CALL_TIMEOUT_MS, MAX_UNACKED_LOG_CHARS } from "../../protocol/limits.ts";
 import { Backoff } from "../../util/backoff.ts";
 import type { Logger } from "../../log/logger.ts";
 import { realTimers, type Timers } from "../../util/time.ts";
@@ -172,6 +172,7 @@ export class EdgeConnection implements ControllerConnection {
       transport = await (this.#o.opener ?? networkOpener).open(kind, {
         baseUrl: this.#urls.current, client: this.#o.client ?? defaultControllerClient,
         sessionId: session.sessionId, token: session.token, pollWaitMs: values.pollWaitMs,
+        signal, attachTimeoutMs: this.#o.attachTimeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS,
         onFrame: (frame) => this.#receive(frame),
         onMalformed: (detail) => {
           this.#liveness?.heard();
@@ -189,6 +190,11 @@ export class EdgeConnection implements ControllerConnection {
       return failureOf(error);
     }
     if (kind === "websocket") this.#wsFailures = 0;
+    // Opened just as the runner stopped: the abort listener below would never fire.
+    if (signal.aborted) {
+      transport.close();
+      return { reason: "runner stopping", code: "connection_failed" };
+    }
 
     const openedAt = this.#timers.now();
     this.#transport = transport;
@@ -298,8 +304,7 @@ export class EdgeConnection implements ControllerConnection {
     const parsed = parseControllerMessage(frame);
     if (!parsed.ok) {
       if (parsed.kind === "unknown_type") {
-        this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
-        return;
+        return void this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
       }
       return this.#malformed(parsed.error.message);
     }
@@ -333,10 +338,7 @@ export class EdgeConnection implements ControllerConnection {
       }
       case "cancel": {
         const job = this.#jobs.get(msg.jobId, msg.attempt);
-        if (job === undefined) {
-          this.#warn("unknown_cancel", `Cancel for a job this runner does not hold: "${clip(msg.jobId, 128)}"`, "info");
-          return;
-        }
+        if (job === undefined) return void this.#warn("unknown_cancel", `Cancel for a job this runner does not hold: "${clip(msg.jobId, 128)}"`, "info");
         this.#log.info(`Controller cancelled job "${msg.jobId}": ${clip(msg.reason, MAX_LOGGED_TEXT)}`);
         job.abort(`${clip(msg.reason, MAX_REASON_TEXT)} (via the controller)`, false);
         return;

@@ -7,7 +7,7 @@ import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../../util/backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
-import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";
+import { CONTROLLER_CALL_TIMEOUT_MS, MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { sleep } from "../../util/time.ts";
 import { PollPacing, type ReceiveAnswer } from "./poll-pacing.ts";
@@ -141,15 +141,29 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     }
   };
 
-  // The first receive proves the session and token before we call the transport open.
-  const probe = await options.client.fetch(`${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=0`, { headers, signal: stop.signal });
-  if (!probe.ok) {
-    await probe.body?.cancel();
-    const result = fromStatus(probe, "receive");
-    throw new EdgeError(result.code as ErrorCode, `Cannot attach long-poll transport: ${result.reason}`, result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs });
+  // The first receive proves the session and token before we call the transport open. It and its
+  // body are bounded in time and end when the runner stops: a controller (or a proxy) that takes
+  // the request and never answers held the runner in `connecting` for minutes, deaf to a stop.
+  const attachTimeoutMs = options.attachTimeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS;
+  const attach = AbortSignal.any([stop.signal, AbortSignal.timeout(attachTimeoutMs), ...(options.signal ? [options.signal] : [])]);
+  let first: unknown;
+  try {
+    const probe = await options.client.fetch(`${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=0`, { headers, signal: attach });
+    if (!probe.ok) {
+      await probe.body?.cancel();
+      const result = fromStatus(probe, "receive");
+      throw new EdgeError(result.code as ErrorCode, `Cannot attach long-poll transport: ${result.reason}`, result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs });
+    }
+    first = await readReceiveBody(probe);
+  } catch (error) {
+    stop.abort();
+    if (error instanceof EdgeError) throw error;
+    const why = options.signal?.aborted ? "the runner is stopping" :
+      attach.aborted ? `the controller did not answer within ${attachTimeoutMs} ms` : errorMessage(error);
+    throw new EdgeError("connection_failed", `Cannot attach long-poll transport: ${why}`);
   }
-  const first = (await readReceiveBody(probe)) as { messages?: unknown } | null;
-  for (const frame of Array.isArray(first?.messages) ? first.messages : []) options.onFrame(frame);
+  const messages = (first as { messages?: unknown } | null)?.messages;
+  for (const frame of Array.isArray(messages) ? messages : []) options.onFrame(frame);
   void receiveLoop();
 
   return {

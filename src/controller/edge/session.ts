@@ -10,6 +10,7 @@ import type { TransportKind } from "./transport.ts";
 import type { ControllerClient } from "../../platform/controller-client.ts";
 import { publicUrl } from "../../config/url.ts";
 import { readJsonAnswer } from "../../util/json-answer.ts";
+import { CONTROLLER_CALL_TIMEOUT_MS } from "../../protocol/limits.ts";
 
 export interface CreateSessionOptions {
   baseUrl: string;
@@ -37,7 +38,7 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
       method: "POST",
       headers: { authorization: `Bearer ${options.apiKey}`, "content-type": "application/json", "user-agent": `edge-runner/${options.version}` },
       body: JSON.stringify(body),
-      signal: AbortSignal.any([options.signal, AbortSignal.timeout(30_000)]),
+      signal: AbortSignal.any([options.signal, AbortSignal.timeout(CONTROLLER_CALL_TIMEOUT_MS)]),
     });
   } catch (error) {
     throw new EdgeError("connection_failed", `Cannot reach controller at "${publicUrl(options.baseUrl)}": ${errorMessage(error)}`);

@@ -27,6 +27,10 @@ export interface OpenTransportOptions {
   sessionId: string;
   token: string;
   pollWaitMs: number;
+  /** The runner stopping: an attach still waiting for the controller is given up at once. */
+  signal?: AbortSignal;
+  /** An attach the controller has not answered by then is given up (CONTROLLER_CALL_TIMEOUT_MS). */
+  attachTimeoutMs?: number;
   /** Called with each raw frame (string or parsed JSON value) in arrival order. */
   onFrame(frame: unknown): void;
   /** Called for a frame refused whole (binary, oversized, a batch too long), with why. */

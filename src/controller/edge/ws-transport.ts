@@ -5,7 +5,7 @@ import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
 import { foldCredits } from "./credit-fold.ts";
-import { CLOSE_MESSAGE_TOO_BIG, MAX_BATCH_MESSAGES, MAX_FRAME_CHARS, messageTooBig } from "../../protocol/limits.ts";
+import { CLOSE_MESSAGE_TOO_BIG, CONTROLLER_CALL_TIMEOUT_MS, MAX_BATCH_MESSAGES, MAX_FRAME_CHARS, messageTooBig } from "../../protocol/limits.ts";
 import { EdgeError } from "../../errors.ts";
 import { codeForClose } from "../failure.ts";
 import { publicUrl, scrubUrls } from "../../config/url.ts";
@@ -14,12 +14,36 @@ import { publicUrl, scrubUrls } from "../../config/url.ts";
 export function openWebSocketTransport(options: OpenTransportOptions): Promise<Transport> {
   const url = new URL(options.baseUrl.replace(/^http/, "ws") + EDGE_PATHS.websocket(options.sessionId));
   url.searchParams.set("token", options.token);
-  const socket = options.client.openWebSocket(url.toString());
+  const cannotOpen = (why: string) => new EdgeError("connection_failed", `Cannot open WebSocket to "${publicUrl(options.baseUrl)}"${via}: ${why}`);
   // Which proxy it went through, if any (never its credentials), said with a failure to open.
   const via = options.client.via?.(url.toString()) ?? "";
+  if (options.signal?.aborted) return Promise.reject(cannotOpen("the runner is stopping"));
+  const socket = options.client.openWebSocket(url.toString());
 
   return new Promise((resolve, reject) => {
     let opened = false;
+    let gaveUp = false;
+    // A handshake the controller (or a proxy) never answers is given up after the timeout, and at
+    // once when the runner stops: it held the runner in `connecting` for minutes, deaf to a stop.
+    const attachTimeoutMs = options.attachTimeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS;
+    const giveUp = (why: string) => {
+      gaveUp = true;
+      settle();
+      reject(cannotOpen(why));
+      try {
+        socket.close();
+      } catch {
+        // Already closing.
+      }
+    };
+    const onStop = () => giveUp("the runner is stopping");
+    const timer = setTimeout(() => giveUp(`the controller did not answer the handshake within ${attachTimeoutMs} ms`), attachTimeoutMs);
+    /** The handshake is over (opened, failed or given up): its timer and stop listener go. */
+    const settle = () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onStop);
+    };
+    options.signal?.addEventListener("abort", onStop, { once: true });
     /** Why this side closed the socket (a message over the cap), said with the close. */
     let refused: string | undefined;
     let pending: RunnerMessage[] = [];
@@ -37,6 +61,9 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
     const closed = new Promise<TransportClosed>((r) => (resolveClosed = r));
 
     socket.onopen = () => {
+      settle();
+      // Opened as it was given up (a close racing the handshake): it is not used.
+      if (gaveUp) return socket.close();
       opened = true;
       resolve({
         kind: "websocket",
@@ -83,13 +110,18 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
     let failure: string | undefined;
     socket.onerror = (event: Event) => {
       const message = (event as { message?: string }).message ?? "WebSocket error";
-      if (!opened) reject(new EdgeError("connection_failed", `Cannot open WebSocket to "${publicUrl(options.baseUrl)}"${via}: ${scrubUrls(message)}`));
-      else failure = message.slice(0, 200);
+      if (!opened) {
+        settle();
+        reject(cannotOpen(scrubUrls(message)));
+      } else failure = message.slice(0, 200);
     };
     socket.onclose = (event: CloseEvent) => {
       const why = refused ?? (event.reason || failure);
       const reason = `WebSocket closed (${event.code}${why ? `: ${why}` : ""})`;
-      if (!opened) reject(new EdgeError(codeForClose(event.code), `Cannot open WebSocket to "${publicUrl(options.baseUrl)}"${via}: ${reason}`));
+      if (!opened) {
+        settle();
+        reject(new EdgeError(codeForClose(event.code), `Cannot open WebSocket to "${publicUrl(options.baseUrl)}"${via}: ${reason}`));
+      }
       resolveClosed({ reason, code: codeForClose(event.code) });
     };
   });
