@@ -17,9 +17,9 @@ const SESSION = JSON.stringify({ v: 1, sessionId: "s1", token: "t1", heartbeatIn
 
 /**
  * Creates sessions, then takes every attach (the long-poll probe, the WebSocket upgrade) and never
- * answers it; `headersOnly`: answers the probe's headers, never its body.
+ * answers it (or answers the probe's headers and never its body, or hangs up).
  */
-async function deafController(headersOnly = false): Promise<{ url: string; attaches: () => number }> {
+async function deafController(attach: "silent" | "headers only" | "hang up" = "silent"): Promise<{ url: string; attaches: () => number }> {
   let attaches = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
@@ -32,7 +32,8 @@ async function deafController(headersOnly = false): Promise<{ url: string; attac
         socket.end(`HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: ${SESSION.length}\r\nconnection: close\r\n\r\n${SESSION}`);
       } else {
         attaches++;
-        if (headersOnly) socket.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
+        if (attach === "hang up") socket.destroy();
+        if (attach === "headers only") socket.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
       }
       head = "";
     });
@@ -83,8 +84,16 @@ for (const transport of ["poll", "websocket"] as const) {
 }
 
 test("EdgeConnection gives a long-poll attach whose body never comes up after its timeout and attaches again", async () => {
-  const deaf = await deafController(true);
+  const deaf = await deafController("headers only");
   const { connection } = connect(deaf.url, "poll", 300);
   await eventually(() => (deaf.attaches() >= 2 ? true : undefined), 5_000, "a second attach");
   expect(connection.status().lastError).toContain("did not answer within 300 ms");
+});
+
+test("EdgeConnection says why a long-poll attach failed when it was not the deadline (the controller hung up)", async () => {
+  const deaf = await deafController("hang up");
+  const { connection } = connect(deaf.url, "poll", 5_000);
+  await eventually(() => (deaf.attaches() >= 1 && connection.status().lastError !== undefined ? true : undefined), 5_000, "a failed attach");
+  expect(connection.status().lastError).toContain("Cannot attach long-poll transport");
+  expect(connection.status().lastError).not.toContain("did not answer");
 });

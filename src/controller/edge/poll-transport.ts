@@ -145,7 +145,8 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
   // body are bounded in time and end when the runner stops: a controller (or a proxy) that takes
   // the request and never answers held the runner in `connecting` for minutes, deaf to a stop.
   const attachTimeoutMs = options.attachTimeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS;
-  const attach = AbortSignal.any([stop.signal, AbortSignal.timeout(attachTimeoutMs), ...(options.signal ? [options.signal] : [])]);
+  const deadline = AbortSignal.timeout(attachTimeoutMs);
+  const attach = AbortSignal.any([stop.signal, deadline, ...(options.signal ? [options.signal] : [])]);
   let first: unknown;
   try {
     const probe = await options.client.fetch(`${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=0`, { headers, signal: attach });
@@ -156,10 +157,10 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     }
     first = await readReceiveBody(probe);
   } catch (error) {
+    const why = options.signal?.aborted ? "the runner is stopping" :
+      deadline.aborted ? `the controller did not answer within ${attachTimeoutMs} ms` : errorMessage(error);
     stop.abort();
     if (error instanceof EdgeError) throw error;
-    const why = options.signal?.aborted ? "the runner is stopping" :
-      attach.aborted ? `the controller did not answer within ${attachTimeoutMs} ms` : errorMessage(error);
     throw new EdgeError("connection_failed", `Cannot attach long-poll transport: ${why}`);
   }
   const messages = (first as { messages?: unknown } | null)?.messages;
