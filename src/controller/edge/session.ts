@@ -11,6 +11,7 @@ import type { ControllerClient } from "../../platform/controller-client.ts";
 import { publicUrl } from "../../config/url.ts";
 import { readJsonAnswer } from "../../util/json-answer.ts";
 import { CONTROLLER_CALL_TIMEOUT_MS } from "../../protocol/limits.ts";
+import { hasLoneSurrogate } from "../../util/well-formed.ts";
 
 export interface CreateSessionOptions {
   baseUrl: string;
@@ -57,11 +58,13 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
   if (session === null || typeof session !== "object" || Array.isArray(session)) {
     throw new EdgeError("protocol_error", "Cannot create session: the controller's answer is not a JSON object");
   }
-  // Both go into URLs and headers of every later call: bounded like any value from the controller.
+  // Both go into URLs and headers of every later call: bounded like any value from the controller,
+  // and well-formed (encodeURIComponent throws on a lone surrogate, which every attach then failed
+  // with, naming nothing).
   for (const [field, max] of [["sessionId", MAX_SESSION_ID_CHARS], ["token", MAX_TOKEN_CHARS]] as const) {
     const value = (session as Record<string, unknown>)[field];
-    if (typeof value !== "string" || value.length === 0 || value.length > max) {
-      throw new EdgeError("protocol_error", `Cannot create session: the controller's answer has no usable "${field}" (expected a string of 1 to ${max} characters)`);
+    if (typeof value !== "string" || value.length === 0 || value.length > max || hasLoneSurrogate(value)) {
+      throw new EdgeError("protocol_error", `Cannot create session: the controller's answer has no usable "${field}" (expected a well-formed string of 1 to ${max} characters)`);
     }
   }
   return session as CreateSessionResponse;
