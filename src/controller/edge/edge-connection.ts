@@ -299,14 +299,17 @@ export class EdgeConnection implements ControllerConnection {
     return true;
   }
 
-  #receive(frame: unknown): void {
+  /** False for a frame refused as malformed (a message of an unknown type is a message). */
+  #receive(frame: unknown): boolean {
     this.#liveness?.heard();
     const parsed = parseControllerMessage(frame);
     if (!parsed.ok) {
       if (parsed.kind === "unknown_type") {
-        return void this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
+        this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
+        return true;
       }
-      return this.#malformed(parsed.error.message);
+      this.#malformed(parsed.error.message);
+      return false;
     }
     // The session carried traffic: the controller is back for real, so the next loss starts
     // the backoff from its floor again (its jitter still spreads a fleet).
@@ -321,6 +324,7 @@ export class EdgeConnection implements ControllerConnection {
     } catch (error) {
       this.#log.error(`Edge connection bug handling a "${parsed.message.type}" message: ${clip(String((error as Error)?.message ?? "unknown"), MAX_LOGGED_TEXT)}`);
     }
+    return true;
   }
 
   #handle(msg: ControllerMessage): void {

@@ -115,8 +115,10 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
       refuse(`a long-poll answer of ${messages.length} messages (at most ${MAX_FRAME_MESSAGES})`);
       return { tookMs, messages: 0, malformed: true };
     }
-    for (const frame of messages) options.onFrame(frame);
-    return { tookMs, messages: messages.length, malformed: false };
+    // Only messages the runner could read count as messages for the pacing: `[{}]` is no message.
+    let taken = 0;
+    for (const frame of messages) if (options.onFrame(frame) !== false) taken++;
+    return { tookMs, messages: taken, malformed: false };
   };
 
   const receiveLoop = async () => {
