@@ -32,6 +32,31 @@ describe("parseReference()", () => {
       }
     }
   });
+
+  test("refuses Vault's own API paths and . segments, naming the reference", () => {
+    const refused = [
+      "vault:auth/token/lookup-self#id",
+      "vault:/auth/token/lookup-self#id",
+      "vault:AUTH/token/lookup-self#id",
+      "vault:sys/mounts#data",
+      "vault:identity/oidc/token/runner#token",
+      "vault:cubbyhole/notes#x",
+      "vault:./auth/token/lookup-self#id",
+      "vault:kv/./data/app#x",
+    ];
+    for (const raw of refused) {
+      let caught: unknown;
+      try {
+        parseReference(raw);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toMatchObject({ code: "secret_reference_invalid" });
+      expect((caught as Error).message).toContain(raw);
+    }
+    // A secret engine mounted under a name that only starts like one of Vault's own is fine.
+    expect(parseReference("vault:authors/data/app#pw")).toMatchObject({ backend: "vault", path: "authors/data/app" });
+  });
 });
 
 describe("SecretBackends.resolve()", () => {

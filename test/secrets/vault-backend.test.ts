@@ -41,6 +41,22 @@ describe("VaultBackend", () => {
     expect(await codeOf(backend.read(ref("vault:kv/data/app?version=9#password")))).toStartWith("secret_not_found");
   });
 
+  test("refuses a value that holds the runner's own token or AppRole ids (secret_permission_denied, value not shown)", async () => {
+    const fake = await vault();
+    const token = fake.token();
+    fake.putKv2("kv/leak", { token, wrapped: { inner: token }, secretId: "secret-id-1", roleId: "role-1", fine: "an-ordinary-value" });
+    const byToken = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000 });
+    for (const field of ["token", "wrapped"]) {
+      const error = await byToken.read(ref(`vault:kv/data/leak#${field}`)).catch((e: unknown) => e as Error & { code: string });
+      expect(error).toMatchObject({ code: "secret_permission_denied" });
+      expect((error as Error).message).toContain(`vault:kv/data/leak#${field}`);
+      expect((error as Error).message).not.toContain(token);
+    }
+    expect(await byToken.read(ref("vault:kv/data/leak#fine"))).toBe("an-ordinary-value");
+    const byAppRole = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    for (const field of ["secretId", "roleId"]) expect(await codeOf(byAppRole.read(ref(`vault:kv/data/leak#${field}`)))).toStartWith("secret_permission_denied");
+  });
+
   test("logs in with AppRole, sends the namespace header, and registers tokens with the runner's scope", async () => {
     const fake = await vault({ namespace: "team-a" });
     fake.putKv2("kv/app", { password: "ns-password-1" });

@@ -18,6 +18,13 @@ const MAX_REF_CHARS = 512;
 /** An environment variable name as env: references and secretEnvNames spell it. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const VAULT_PATH = /^[A-Za-z0-9_.\-/]+$/;
+/**
+ * Vault's own paths, not secret engines a policy mounts for jobs: `auth/` (auth/token/lookup-self
+ * answers the runner's own token), `sys/` (mounts, policies, wrapping, internal UI endpoints),
+ * `identity/` (identity/oidc/token/NAME mints a token for the runner's identity) and `cubbyhole/`
+ * (the runner's token's private storage). Compared without case so no spelling reaches them.
+ */
+export const VAULT_OWN_PATHS: readonly string[] = ["auth", "sys", "identity", "cubbyhole"];
 const GCP = /^projects\/([a-z0-9-]{1,64})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
 
 export function parseReference(raw: string): SecretReference {
@@ -61,7 +68,10 @@ export function parseReference(raw: string): SecretReference {
       if (hash === -1) throw bad(`a vault reference names its field: vault:PATH#FIELD`);
       const path = body.slice(0, hash).replace(/^\/+/, "");
       const field = body.slice(hash + 1);
-      if (!VAULT_PATH.test(path) || path.split("/").some((part) => part === ".." || part === "")) throw bad("the vault path has characters other than letters, digits and _.-/ or an empty or .. segment");
+      const segments = path.split("/");
+      // `.` too: a URL drops it, so kv/./x would be read as kv/x and ./auth/… as auth/….
+      if (!VAULT_PATH.test(path) || segments.some((part) => part === ".." || part === "." || part === "")) throw bad("the vault path has characters other than letters, digits and _.-/ or an empty, . or .. segment");
+      if (VAULT_OWN_PATHS.includes(segments[0]!.toLowerCase())) throw bad(`"${segments[0]}/" is Vault's own API (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs; reference a secret engine's path`);
       if (field === "" || field.length > 256) throw bad("the field after # is 1 to 256 characters");
       return version === undefined ? { backend: "vault", raw, path, field } : { backend: "vault", raw, path, field, version };
     }

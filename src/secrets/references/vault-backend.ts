@@ -56,13 +56,17 @@ export class VaultBackend {
   readonly #calls = new Map<"lookup" | "renew", Promise<any>>();
   /** The token file's identity (inode, size, mtime) when last read. */
   #tokenFileStamp: string | undefined;
+  /** Every credential of the runner's own (tokens it held, AppRole ids): never handed to a job. */
+  readonly #own = new Set<string>();
 
   constructor(options: VaultBackendOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     // The runner's own secrets: masked in everything it writes, like its API key.
-    if (options.token !== undefined) options.registerSecret?.(options.token);
-    if (options.secretId !== undefined) options.registerSecret?.(options.secretId);
+    if (options.token !== undefined) this.#ownSecret(options.token);
+    if (options.secretId !== undefined) this.#ownSecret(options.secretId);
+    // Not secret enough to mask (it is in configs), but half of the AppRole login: never a job's.
+    if (options.roleId !== undefined && options.roleId !== "") this.#own.add(options.roleId);
   }
 
   get label(): string {
@@ -104,8 +108,19 @@ export class VaultBackend {
     const value: unknown = (data as Record<string, unknown>)[ref.field];
     if (value === undefined) throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no field "${ref.field}"`);
     const text = typeof value === "string" ? value : JSON.stringify(value);
+    // Second guard behind reference.ts's refusal of Vault's own paths: a policy that lets the
+    // runner read a path where its own token or AppRole ids are stored must not hand them on.
+    for (const own of this.#own) {
+      if (text.includes(own)) throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value holds the runner's own Vault credential (its token or AppRole ids), never readable by jobs; refused`);
+    }
     if (text.length > MAX_VALUE_CHARS) throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value is over ${MAX_VALUE_CHARS} characters`);
     return text;
+  }
+
+  /** Masked in all the runner writes, and refused as a job's value. */
+  #ownSecret(value: string): void {
+    this.#o.registerSecret?.(value);
+    if (value !== "") this.#own.add(value);
   }
 
   #canLogin(): boolean {
@@ -137,7 +152,7 @@ export class VaultBackend {
     }
     this.#tokenFileStamp = stamp;
     if (token === client.token) return false;
-    this.#o.registerSecret?.(token);
+    this.#ownSecret(token);
     client.token = token;
     this.#renewAt = undefined; // a new token: its TTL is looked up again
     return true;
@@ -198,7 +213,7 @@ export class VaultBackend {
         const answer = await client.approleLogin({ role_id: this.#o.roleId!, secret_id: this.#o.secretId!, ...(this.#o.appRoleMount === undefined ? {} : { mount_point: this.#o.appRoleMount }) });
         const token: unknown = answer?.auth?.client_token;
         if (typeof token !== "string" || token === "") throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer has no client_token`);
-        this.#o.registerSecret?.(token);
+        this.#ownSecret(token);
         const bad = headerUnsafeCharacter(token);
         if (bad !== undefined) throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer's client_token holds ${bad}, which cannot be sent in the X-Vault-Token header; refused`);
         client.token = token;
@@ -223,7 +238,7 @@ export class VaultBackend {
   }
 
   #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined): void {
-    if (typeof auth?.client_token === "string") this.#o.registerSecret?.(auth.client_token);
+    if (typeof auth?.client_token === "string") this.#ownSecret(auth.client_token);
     const ttl = Number(auth?.lease_duration ?? 0);
     this.#renewAt = ttl > 0 ? this.#now() + ttl * 1000 * RENEW_AT : Infinity;
   }
