@@ -7,7 +7,7 @@ import type { ActionContext, ActionOutputs } from "./sdk.ts";
 import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { SENSITIVE } from "../secrets/sensitive-outputs.ts";
 import { errorMessage } from "../errors.ts";
-import { maskRefusal, type MaskCount } from "./mask-limits.ts";
+import { maskRefusal, type MaskCount } from "../secrets/redaction/mask-limits.ts";
 
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
 const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;

@@ -16,9 +16,10 @@ import type { StorageService } from "../storage/storage-service.ts";
 import { CHUNK_BYTES, HostRead, HostWrite } from "./host-streams.ts";
 import type { SecretResolver } from "./run-services.ts";
 import type { HostCall, StoredInfo } from "./worker-protocol.ts";
-import { maskRefusal } from "./mask-limits.ts";
+import { maskRefusal } from "../secrets/redaction/mask-limits.ts";
+import { SensitiveParts } from "../secrets/redaction/sensitive-parts.ts";
 
-export { MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS } from "./mask-limits.ts";
+export { MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS } from "../secrets/redaction/mask-limits.ts";
 
 /** Streams one attempt may have open at once (reads and writes together). */
 const MAX_OPEN_STREAMS = 16;
@@ -51,6 +52,8 @@ export class JobCalls {
   #nextStream = 1;
   #closed = false;
   readonly #masked = { count: 0, chars: 0 };
+  /** The parts of resolved values that are JSON (a Vault field holding an object, a GCP payload of JSON text). */
+  #referenceParts: SensitiveParts | undefined;
 
   constructor(options: JobCallsOptions) {
     this.#options = options;
@@ -74,6 +77,9 @@ export class JobCalls {
         const value = await this.#options.secrets.get(String(call.ref), this.#options.signal());
         // Registered before the plugin can print it: every log line and error passes the scope.
         this.#options.redaction.add(value);
+        // A value that is JSON: each string and number in it too (one rule with meshStack's inputs).
+        this.#referenceParts ??= new SensitiveParts((part) => this.#options.redaction.add(part), referenceRefused);
+        this.#referenceParts.plaintext(String(call.ref), value);
         if (isTooShort(value)) this.#options.warn?.(`Secret "${String(call.ref)}" is shorter than ${MIN_SECRET_CHARS} characters: a value that short is not masked, so this job's logs and outputs can show it`);
         return value;
       }
@@ -236,4 +242,9 @@ function wireInfo(info: ObjectInfo | undefined): StoredInfo | undefined {
 /** Not empty, yet under the length the redactor masks (secret-forms.ts): the job is told. */
 function isTooShort(value: unknown): boolean {
   return typeof value === "string" && value.length > 0 && value.length < MIN_SECRET_CHARS;
+}
+
+/** A resolved value the runner cannot mask part by part: the plugin does not get it. */
+function referenceRefused(ref: string, why: string): EdgeError {
+  return new EdgeError("secret_corrupt", `Cannot hand secret "${ref.slice(0, 256)}" to the plugin: ${why}; the runner could not mask each of its parts`);
 }

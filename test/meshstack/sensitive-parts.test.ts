@@ -6,10 +6,10 @@
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { decryptInputs } from "../../src/controller/meshstack/implementations.ts";
-import { MAX_PARSED_CHARS, MAX_PARTS_DEPTH, SensitiveParts } from "../../src/controller/meshstack/sensitive-parts.ts";
+import { MAX_PARSED_CHARS, MAX_PARTS_DEPTH, SensitiveParts } from "../../src/secrets/redaction/sensitive-parts.ts";
 import type { MeshstackRun, RunInput } from "../../src/controller/meshstack/run-document.ts";
 import { redactor } from "../../src/log/redact.ts";
-import { MAX_MASK_CHARS, MAX_MASKS } from "../../src/plugins/mask-limits.ts";
+import { MAX_MASK_CHARS, MAX_MASKS } from "../../src/secrets/redaction/mask-limits.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
 import { secretForms } from "../../src/secrets/redaction/secret-forms.ts";
 import { createStatusApp } from "../../src/status/app.ts";
@@ -78,11 +78,11 @@ describe("decryptInputs() registers the parts of a sensitive value that is not o
     for (let i = 1; i < MAX_PARTS_DEPTH; i++) deep = [deep];
     expect(() => registered([sensitive("deep", "LIST", deep)])).not.toThrow();
     expect(() => registered([sensitive("deeper", "LIST", [deep])])).toThrow(`Cannot take sensitive meshStack input "deeper": its value nests deeper than ${MAX_PARTS_DEPTH} levels`);
-    const parts = new SensitiveParts(() => {});
-    expect(() => parts.decrypted("deepText", `${"[".repeat(MAX_PARTS_DEPTH + 1)}${"]".repeat(MAX_PARTS_DEPTH + 1)}`)).toThrow(`"deepText": its decrypted value is JSON nested deeper than ${MAX_PARTS_DEPTH} levels`);
+    const parts = new SensitiveParts(() => {}, (key, why) => new Error(`"${key}": ${why}`));
+    expect(() => parts.plaintext("deepText", `${"[".repeat(MAX_PARTS_DEPTH + 1)}${"]".repeat(MAX_PARTS_DEPTH + 1)}`)).toThrow(`"deepText": its value is JSON nested deeper than ${MAX_PARTS_DEPTH} levels`);
     // Brackets inside strings are text, not nesting.
-    expect(() => parts.decrypted("brackets", JSON.stringify(["[".repeat(200)]))).not.toThrow();
-    expect(() => parts.decrypted("huge", `[${" ".repeat(MAX_PARSED_CHARS)}]`)).toThrow(`"huge": its decrypted value starts like JSON and is ${MAX_PARSED_CHARS + 2} characters`);
+    expect(() => parts.plaintext("brackets", JSON.stringify(["[".repeat(200)]))).not.toThrow();
+    expect(() => parts.plaintext("huge", `[${" ".repeat(MAX_PARSED_CHARS)}]`)).toThrow(`"huge": its value starts like JSON and is ${MAX_PARSED_CHARS + 2} characters`);
   });
 
   test("a part with a lone surrogate (JSON allows one) is masked around it, not a crash", () => {

@@ -1,5 +1,5 @@
 // ctx.secrets.mask returns nothing, and the runner refuses a value past its bounds (64 KiB a value,
-// 256 values and 256 KiB an attempt, src/plugins/mask-limits.ts). The refusal used to come back
+// 256 values and 256 KiB an attempt, src/secrets/redaction/mask-limits.ts). The refusal used to come back
 // to no one: the plugin went on, and printed unmasked what it believed masked. The plugin's side
 // now throws at the call, with the host's words, and a sensitive output past the bound is refused
 // where it is set.

@@ -7,7 +7,7 @@ import type { KeyObject } from "node:crypto";
 import { EdgeError, errorMessage } from "../../errors.ts";
 import { decryptMeshstackBytes, decryptMeshstackInput, MESHSTACK_DECRYPTED_TYPES } from "../../secrets/meshstack-decrypt.ts";
 import type { ImplementationType, MeshstackRun } from "./run-document.ts";
-import { SensitiveParts } from "./sensitive-parts.ts";
+import { SensitiveParts } from "../../secrets/redaction/sensitive-parts.ts";
 
 export interface PluginChoice {
   plugin: string;
@@ -83,7 +83,7 @@ export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[], reg
   // Keyed by meshStack's input keys: without a prototype, an input named "__proto__" is an input
   // like any other (on a plain object it replaced the object's prototype and was lost).
   const values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  const parts = new SensitiveParts(register);
+  const parts = new SensitiveParts(register, inputRefused);
   for (const input of run.inputs) {
     if (!input.isSensitive) {
       values[input.key] = input.value;
@@ -100,7 +100,7 @@ export function decryptInputs(run: MeshstackRun, keys: readonly KeyObject[], reg
       ? decryptWithRing(keys, (k) => decryptMeshstackInput(k, { key: input.key, type: input.type, value }), input.key)
       : decryptWithRing(keys, (k) => decryptMeshstackBytes(k, value, input.key).toString("utf8"), input.key);
     register(plain);
-    parts.decrypted(input.key, plain);
+    parts.plaintext(input.key, plain);
     values[input.key] = plain;
   }
   return values;
@@ -179,4 +179,9 @@ export function parsePluginChoices(text: string | undefined, readFile: (path: st
     out[type as ImplementationType] = { plugin: choice.plugin, ...(typeof choice.action === "string" ? { action: choice.action } : {}) };
   }
   return out;
+}
+
+/** A sensitive input the runner cannot mask part by part: the run fails before its plugin starts. */
+function inputRefused(key: string, why: string): EdgeError {
+  return new EdgeError("input_invalid", `Cannot take sensitive meshStack input "${key.slice(0, 256)}": ${why}; the runner could not mask each of its parts, so the run is not started`);
 }

@@ -1,16 +1,16 @@
-// A sensitive input whose value is not one piece of text still holds secrets a plugin may print
-// one by one: a LIST or object meshStack sent in clear, a number, or decrypted text that is JSON
-// (a plugin may parse it and log an element, or a tool print one field of it). Masking only the
-// whole value would miss those parts, so every string and number in it is registered with the
-// run's redaction scope, and the value's compact JSON text (what a plugin that stringifies it
-// prints, object keys included). Bounded like what a plugin may mask in one attempt
-// (src/plugins/mask-limits.ts): a value past the bounds fails the run before its plugin starts,
-// naming the input, because handing a plugin a secret the runner cannot mask is the leak this
-// file exists to close.
+// A secret whose value is not one piece of text still holds secrets a plugin may print one by
+// one: a meshStack sensitive input (a LIST or object sent in clear, a number, decrypted text that
+// is JSON) or a resolved secret reference that is JSON (a Vault field holding an object, a GCP
+// payload of JSON text): a plugin may parse it and log an element, or a tool print one field of
+// it. Masking only the whole value would miss those parts, so every string and number in it is
+// registered with the run's redaction scope, and the value's compact JSON text (what a plugin
+// that stringifies it prints, object keys included). Bounded like what a plugin may mask in one
+// attempt (mask-limits.ts): a value past the bounds is refused before the plugin gets it, naming
+// the input or reference (the caller's `refuse`), because handing a plugin a secret the runner
+// cannot mask is the leak this file exists to close. One rule for both callers.
 
-import { EdgeError } from "../../errors.ts";
-import { MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS, type MaskCount } from "../../plugins/mask-limits.ts";
-import { MIN_SECRET_CHARS } from "../../secrets/redaction/secret-forms.ts";
+import { MAX_MASK_CHARS, MAX_MASKED_CHARS, MAX_MASKS, type MaskCount } from "./mask-limits.ts";
+import { MIN_SECRET_CHARS } from "./secret-forms.ts";
 import { STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
 
 /** As deep as a run's input value may nest at all (run-document.ts) and redaction walks (64). */
@@ -21,10 +21,13 @@ export const MAX_PARSED_CHARS = STORED_JSON_BOUNDS.maxBytes;
 /** The parts of one run's sensitive values, registered as they are found, counted against one budget. */
 export class SensitiveParts {
   readonly #register: (secret: string) => void;
+  readonly #refuse: (key: string, why: string) => Error;
   readonly #sofar: MaskCount = { count: 0, chars: 0 };
 
-  constructor(register: (secret: string) => void) {
+  /** `refuse` makes the caller's error for a value past the bounds, naming `key` (never the value). */
+  constructor(register: (secret: string) => void, refuse: (key: string, why: string) => Error) {
     this.#register = register;
+    this.#refuse = refuse;
   }
 
   /** How many parts the run's values registered so far, and their characters. */
@@ -34,7 +37,7 @@ export class SensitiveParts {
 
   /**
    * A sensitive input's value as meshStack sent it in clear (not a string: a string value is
-   * decrypted, and its plaintext goes to `decrypted()`). Booleans and null are not registered:
+   * decrypted, and its plaintext goes to `plaintext()`). Booleans and null are not registered:
    * "true" masked everywhere would say nothing and hide every other "true" in the run's log.
    */
   inClear(key: string, value: unknown): void {
@@ -43,14 +46,15 @@ export class SensitiveParts {
   }
 
   /**
-   * A decrypted plaintext (already registered whole by the caller): when it is a JSON array or
-   * object, its parts too. Other text (a password, a data: URL, HCL) is one value and is done.
+   * A plaintext (a decrypted input or a resolved reference, already registered whole by the
+   * caller): when it is a JSON array or object, its parts too. Other text (a password, a data:
+   * URL, HCL) is one value and is done.
    */
-  decrypted(key: string, plain: string): void {
+  plaintext(key: string, plain: string): void {
     const start = plain.trimStart()[0];
     if (start !== "[" && start !== "{") return;
-    if (plain.length > MAX_PARSED_CHARS) throw refused(key, `its decrypted value starts like JSON and is ${plain.length} characters, more than the ${MAX_PARSED_CHARS} the runner reads for its parts`);
-    if (jsonNestsDeeperThan(plain, MAX_PARTS_DEPTH)) throw refused(key, `its decrypted value is JSON nested deeper than ${MAX_PARTS_DEPTH} levels`);
+    if (plain.length > MAX_PARSED_CHARS) throw this.#refuse(key, `its value starts like JSON and is ${plain.length} characters, more than the ${MAX_PARSED_CHARS} the runner reads for its parts`);
+    if (jsonNestsDeeperThan(plain, MAX_PARTS_DEPTH)) throw this.#refuse(key, `its value is JSON nested deeper than ${MAX_PARTS_DEPTH} levels`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(plain);
@@ -69,7 +73,7 @@ export class SensitiveParts {
       if (typeof v === "string") this.#take(key, v, `the string at "${path}"`);
       else if (typeof v === "number" || typeof v === "bigint") this.#take(key, String(v), `the number at "${path}"`);
       else if (v !== null && typeof v === "object") {
-        if (depth >= MAX_PARTS_DEPTH) throw refused(key, `its value nests deeper than ${MAX_PARTS_DEPTH} levels`);
+        if (depth >= MAX_PARTS_DEPTH) throw this.#refuse(key, `its value nests deeper than ${MAX_PARTS_DEPTH} levels`);
         if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: `${path}[${i}]`, depth: depth + 1 });
         else for (const [k, item] of Object.entries(v)) stack.push({ value: item, path: `${path}.${k.slice(0, 64)}`, depth: depth + 1 });
       }
@@ -79,18 +83,14 @@ export class SensitiveParts {
   #take(key: string, part: string, what: string): void {
     // The scope ignores shorter values (they would hit ordinary text everywhere): they cost nothing.
     if (part.length < MIN_SECRET_CHARS) return;
-    if (part.length > MAX_MASK_CHARS) throw refused(key, `${what} is ${part.length} characters, more than the ${MAX_MASK_CHARS} the runner masks as one value`);
+    if (part.length > MAX_MASK_CHARS) throw this.#refuse(key, `${what} is ${part.length} characters, more than the ${MAX_MASK_CHARS} the runner masks as one value`);
     if (this.#sofar.count >= MAX_MASKS || this.#sofar.chars + part.length > MAX_MASKED_CHARS) {
-      throw refused(key, `the run's sensitive values that are not plain text hold more than ${MAX_MASKS} parts or ${MAX_MASKED_CHARS} characters to mask, more than the runner masks for one run`);
+      throw this.#refuse(key, `the run's sensitive values that are not plain text hold more than ${MAX_MASKS} parts or ${MAX_MASKED_CHARS} characters to mask, more than the runner masks for one run`);
     }
     this.#sofar.count++;
     this.#sofar.chars += part.length;
     this.#register(part);
   }
-}
-
-function refused(key: string, why: string): EdgeError {
-  return new EdgeError("input_invalid", `Cannot take sensitive meshStack input "${key.slice(0, 256)}": ${why}; the runner could not mask each of its parts, so the run is not started`);
 }
 
 /** Whether JSON text nests arrays and objects deeper than `max`, found by a scan that skips strings (before JSON.parse, which a deep text can overflow). */
