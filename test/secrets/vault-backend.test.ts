@@ -57,6 +57,17 @@ describe("VaultBackend", () => {
     for (const field of ["secretId", "roleId"]) expect(await codeOf(byAppRole.read(ref(`vault:kv/data/leak#${field}`)))).toStartWith("secret_permission_denied");
   });
 
+  test("a field named like an Object.prototype member is looked up among the secret's own fields only", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { password: "real-password-123" });
+    fake.putKv1("secret/legacy", { apiKey: "v1-api-key-value" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(), timeoutMs: 2000 });
+    for (const field of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) {
+      expect(await codeOf(backend.read(ref(`vault:kv/data/app#${field}`)))).toStartWith(`secret_not_found: Cannot resolve secret "vault:kv/data/app#${field}"`);
+      expect(await codeOf(backend.read(ref(`vault:secret/legacy#${field}`)))).toContain(`has no field "${field}"`);
+    }
+  });
+
   test("logs in with AppRole, sends the namespace header, and registers tokens with the runner's scope", async () => {
     const fake = await vault({ namespace: "team-a" });
     fake.putKv2("kv/app", { password: "ns-password-1" });

@@ -105,7 +105,8 @@ export class VaultBackend {
       // KV v2 answers data: null for a deleted or destroyed version.
       throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no data (deleted or destroyed version?)`);
     }
-    const value: unknown = (data as Record<string, unknown>)[ref.field];
+    // Own fields only: `#__proto__`, `#constructor` or `#toString` would read the prototype's.
+    const value: unknown = Object.hasOwn(data, ref.field) ? (data as Record<string, unknown>)[ref.field] : undefined;
     if (value === undefined) throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no field "${ref.field}"`);
     const text = typeof value === "string" ? value : JSON.stringify(value);
     // Second guard behind reference.ts's refusal of Vault's own paths: a policy that lets the
