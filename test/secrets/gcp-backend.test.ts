@@ -124,4 +124,14 @@ describe("GcpBackend", () => {
     expect(await codeOf(backend.read(ref("gcp:projects/p/secrets/s")))).toMatch(/^secret_backend_unavailable: .*within 300 ms/);
     expect(await backend.read(ref("gcp:projects/p/secrets/s"))).toBe("crc-checked-1");
   });
+
+  test("an answer nested past the JSON depth bound is secret_corrupt naming the reference (it overflowed the stack)", async () => {
+    const fake = await gcp();
+    const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 2000 });
+    const n = 400_000;
+    for (const deep of [`{"payload":{"data":${"[".repeat(n)}${"]".repeat(n)}}}`, `{"payload":{"data":"c2VjcmV0"},"x":${"[".repeat(65)}${"]".repeat(65)}}`]) {
+      fake.failAccess({ status: 200, body: deep });
+      expect(await codeOf(backend.read(ref("gcp:projects/p/secrets/deep")))).toMatch(/^secret_corrupt: Cannot resolve secret "gcp:projects\/p\/secrets\/deep" .*nests deeper than 64 levels/);
+    }
+  });
 });

@@ -68,6 +68,17 @@ describe("VaultBackend", () => {
     }
   });
 
+  test("an answer nested past the JSON depth bound is secret_corrupt naming the reference (it overflowed the stack as code internal)", async () => {
+    const fake = await vault();
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(), timeoutMs: 2000 });
+    expect(await codeOf(backend.read(ref("vault:kv/data/warm#f")))).toStartWith("secret_not_found"); // the token's lookup is done
+    const n = 400_000;
+    for (const deep of [`{"data":{"data":{"f":${"[".repeat(n)}${"]".repeat(n)}}}}`, `{"data":{"data":{"f":"ok-value-1","g":${"[".repeat(62)}${"]".repeat(62)}}}}`]) {
+      fake.fail({ status: 200, body: deep });
+      expect(await codeOf(backend.read(ref("vault:kv/data/deep#f")))).toMatch(/^secret_corrupt: Cannot resolve secret "vault:kv\/data\/deep#f" .*nests deeper than 64 levels/);
+    }
+  });
+
   test("logs in with AppRole, sends the namespace header, and registers tokens with the runner's scope", async () => {
     const fake = await vault({ namespace: "team-a" });
     fake.putKv2("kv/app", { password: "ns-password-1" });

@@ -12,6 +12,7 @@ import { crc32c } from "./crc32c.ts";
 import type { SecretReference } from "./reference.ts";
 import { clipWords } from "../../util/clip-words.ts";
 import { readLimitedText } from "../../util/read-limited.ts";
+import { nestsDeeperThan, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
 
 export interface GcpBackendOptions {
   /** Secret Manager base URL; default https://secretmanager.googleapis.com. */
@@ -170,6 +171,8 @@ export class GcpBackend {
     } catch {
       body = undefined;
     }
+    // Secret Manager's answers nest two levels; a deep one is refused before anything walks it.
+    if (nestsDeeperThan(body, STORED_JSON_BOUNDS.maxDepth)) throw new EdgeError("secret_corrupt", `${where}: the answer nests deeper than ${STORED_JSON_BOUNDS.maxDepth} levels; refused`);
     return { status: response.status, body };
   }
 

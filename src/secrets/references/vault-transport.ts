@@ -16,6 +16,10 @@ import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { EdgeError } from "../../errors.ts";
 import { proxyFor, type ProxyEnv, type ProxyRoute } from "../../platform/proxy.ts";
 import { openProxyTunnel } from "../../platform/proxy-tunnel.ts";
+import { nestsDeeperThan, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
+
+/** Vault's answers nest a few levels (data.data.FIELD); a field's value gets the rest of the runner's one JSON bound. */
+export const MAX_VAULT_ANSWER_DEPTH = STORED_JSON_BOUNDS.maxDepth;
 
 export interface VaultTransportOptions {
   /** PEM bundle trusted instead of the system roots (vaultCaFile). */
@@ -108,6 +112,12 @@ async function sendOnce(request: VaultRequest, options: VaultTransportOptions): 
         } catch {
           // Not Vault's JSON (a proxy's page): nothing of it is shown.
           parsed = undefined;
+        }
+        // Bounded before anything walks it: a value nested 400,000 deep overflowed the stack
+        // where the backend stringified it (a RangeError, code "internal", naming nothing).
+        if (nestsDeeperThan(parsed, MAX_VAULT_ANSWER_DEPTH)) {
+          reject(new EdgeError("secret_corrupt", `Vault's answer nests deeper than ${MAX_VAULT_ANSWER_DEPTH} levels; refused`));
+          return;
         }
         resolve({ statusCode: res.statusCode ?? 0, body: parsed, request: { path: url.pathname } });
       });
