@@ -57,6 +57,13 @@ describe("parseReference()", () => {
     // A secret engine mounted under a name that only starts like one of Vault's own is fine.
     expect(parseReference("vault:authors/data/app#pw")).toMatchObject({ backend: "vault", path: "authors/data/app" });
   });
+
+  test("refuses ?version=N on a path that is not KV v2 (KV v1 ignored it and answered the current value)", () => {
+    for (const raw of ["vault:secret/legacy/app?version=2#password", "vault:secret/app#pw?version=1", "vault:kv?version=1#f"]) {
+      expect(() => parseReference(raw)).toThrow(/is not a KV v2 path/);
+    }
+    expect(parseReference("vault:kv/data/app?version=2#pw")).toMatchObject({ version: 2 });
+  });
 });
 
 describe("SecretBackends.resolve()", () => {

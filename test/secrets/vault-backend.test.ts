@@ -79,6 +79,18 @@ describe("VaultBackend", () => {
     }
   });
 
+  test("a KV v2 answer that is not the pinned version is refused (secret_corrupt), the value not shown", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { password: "pw-version-1" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(), timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:kv/data/app?version=1#password"))).toBe("pw-version-1");
+    // As a proxy that drops the query would answer: the latest version, whatever was pinned.
+    fake.fail({ status: 200, body: { data: { data: { password: "pw-version-3" }, metadata: { version: 3 } } } });
+    const wrong = await codeOf(backend.read(ref("vault:kv/data/app?version=2#password")));
+    expect(wrong).toStartWith(`secret_corrupt: Cannot resolve secret "vault:kv/data/app?version=2#password"`);
+    expect(wrong).not.toContain("pw-version-3");
+  });
+
   test("logs in with AppRole, sends the namespace header, and registers tokens with the runner's scope", async () => {
     const fake = await vault({ namespace: "team-a" });
     fake.putKv2("kv/app", { password: "ns-password-1" });

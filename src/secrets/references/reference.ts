@@ -72,6 +72,8 @@ export function parseReference(raw: string): SecretReference {
       // `.` too: a URL drops it, so kv/./x would be read as kv/x and ./auth/… as auth/….
       if (!VAULT_PATH.test(path) || segments.some((part) => part === ".." || part === "." || part === "")) throw bad("the vault path has characters other than letters, digits and _.-/ or an empty, . or .. segment");
       if (VAULT_OWN_PATHS.includes(segments[0]!.toLowerCase())) throw bad(`"${segments[0]}/" is Vault's own API (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs; reference a secret engine's path`);
+      // KV v1 has no versions and ignores ?version: the pin would silently read the current value.
+      if (version !== undefined && segments[1] !== "data") throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
       if (field === "" || field.length > 256) throw bad("the field after # is 1 to 256 characters");
       return version === undefined ? { backend: "vault", raw, path, field } : { backend: "vault", raw, path, field, version };
     }

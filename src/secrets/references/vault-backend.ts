@@ -105,6 +105,11 @@ export class VaultBackend {
       // KV v2 answers data: null for a deleted or destroyed version.
       throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no data (deleted or destroyed version?)`);
     }
+    // A pin is checked against the version Vault says it answered (a proxy or plugin that drops
+    // the query would hand over the current value as if it were the pinned one).
+    if (kv2 && ref.version !== undefined && body?.data?.metadata?.version !== ref.version) {
+      throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: version ${ref.version} was asked for and the answer is not that version (metadata.version ${clipWords(String(body?.data?.metadata?.version), 20)}); refused`);
+    }
     // Own fields only: `#__proto__`, `#constructor` or `#toString` would read the prototype's.
     const value: unknown = Object.hasOwn(data, ref.field) ? (data as Record<string, unknown>)[ref.field] : undefined;
     if (value === undefined) throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no field "${ref.field}"`);
