@@ -125,6 +125,17 @@ describe("GcpBackend", () => {
     expect(await backend.read(ref("gcp:projects/p/secrets/s"))).toBe("crc-checked-1");
   });
 
+  test("a payload that is not strict base64 or not UTF-8 is secret_corrupt (it was decoded leniently)", async () => {
+    const fake = await gcp();
+    const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 2000 });
+    for (const data of ["!!!!%%%%", "c2VjcmV0LXZhbHVl!!garbage", "c2VjcmV0", "c2VjcmV0LX", Buffer.from([0xff, 0xfe, 0x41, 0x42]).toString("base64")]) {
+      fake.failAccess({ status: 200, body: { name: "projects/1/secrets/s/versions/1", payload: { data } } });
+      const result = await codeOf(backend.read(ref("gcp:projects/p/secrets/s")));
+      if (data === "c2VjcmV0") expect(result).toBe("resolved");
+      else expect(result).toStartWith(`secret_corrupt: Cannot resolve secret "gcp:projects/p/secrets/s"`);
+    }
+  });
+
   test("an answer nested past the JSON depth bound is secret_corrupt naming the reference (it overflowed the stack)", async () => {
     const fake = await gcp();
     const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 2000 });

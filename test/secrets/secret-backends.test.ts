@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { SecretBackends } from "../../src/secrets/references/secret-backends.ts";
+import { startFakeGcp } from "../fakes/fake-gcp.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -87,6 +88,36 @@ describe("SecretBackends.resolve()", () => {
     const vault = backends.health().find((h) => h.backend === "vault")!;
     expect(vault.configured).toBe(false);
     expect(vault.lastError?.code).toBe("secret_backend_unavailable");
+  });
+
+  test("an empty value is secret_not_found from every backend (env: refused it, Vault, GCP and file: gave \"\")", async () => {
+    const vault = await startFakeVault();
+    const gcp = await startFakeGcp();
+    try {
+      vault.putKv2("kv/app", { password: "" });
+      vault.putKv1("secret/app", { password: "" });
+      gcp.addVersion("projects/p/secrets/empty", "");
+      const dir = await mkdtemp(join(tmpdir(), "backends-"));
+      await writeFile(join(dir, "empty.txt"), "\n");
+      const refs = ["vault:kv/data/app#password", "vault:secret/app#password", "gcp:projects/p/secrets/empty", `file:${dir}/empty.txt`, "env:EMPTY_ONE", "controller:empty"];
+      const backends = new SecretBackends({
+        registerSecret: () => {},
+        vault: { addr: vault.url, token: vault.token(), timeoutMs: 2000 },
+        gcp: { endpoint: gcp.url, metadataUrl: gcp.url, timeoutMs: 2000 },
+        fileDir: { path: dir, realPath: await realpath(dir) },
+        env: { EMPTY_ONE: "" },
+        envNames: ["EMPTY_ONE"],
+        controller: async () => "",
+      });
+      for (const raw of refs) {
+        const error = await backends.resolve(raw, { jobId: "j", attempt: 1, declared: refs }, new AbortController().signal).catch((e: unknown) => e as Error);
+        expect(error).toMatchObject({ code: "secret_not_found" });
+        expect((error as Error).message).toContain(raw);
+      }
+    } finally {
+      await vault.close();
+      await gcp.close();
+    }
   });
 
   test("a Vault that goes down is reported in health with its last success kept", async () => {

@@ -91,6 +91,16 @@ describe("VaultBackend", () => {
     expect(wrong).not.toContain("pw-version-3");
   });
 
+  test("a null field is secret_not_found and a boolean one secret_corrupt (they came out as \"null\" and \"true\"); numbers and objects are text", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { n: null, b: true, port: 5432, obj: { a: "x" } });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(), timeoutMs: 2000 });
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#n")))).toStartWith(`secret_not_found: Cannot resolve secret "vault:kv/data/app#n"`);
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#b")))).toStartWith(`secret_corrupt: Cannot resolve secret "vault:kv/data/app#b"`);
+    expect(await backend.read(ref("vault:kv/data/app#port"))).toBe("5432");
+    expect(await backend.read(ref("vault:kv/data/app#obj"))).toBe('{"a":"x"}');
+  });
+
   test("logs in with AppRole, sends the namespace header, and registers tokens with the runner's scope", async () => {
     const fake = await vault({ namespace: "team-a" });
     fake.putKv2("kv/app", { password: "ns-password-1" });

@@ -41,6 +41,8 @@ const SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 const EARLY_MS = 60_000;
 /** A secret version or a token is a few KiB; an answer past this is refused as it arrives. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
+/** Standard base64 with its padding, as Secret Manager sends payload.data. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export class GcpBackend {
   readonly #o: GcpBackendOptions;
@@ -83,6 +85,8 @@ export class GcpBackend {
     if (status !== 200) throw this.#failure(status, body, where, ref.version);
     const payload = (body as { payload?: { data?: unknown; dataCrc32c?: unknown } } | undefined)?.payload;
     if (typeof payload?.data !== "string") throw new EdgeError("secret_corrupt", `${where}: the answer has no payload.data`);
+    // Strictly: Buffer.from(…, "base64") skips what is not base64 and decodes the rest.
+    if (!BASE64.test(payload.data)) throw new EdgeError("secret_corrupt", `${where}: the answer's payload.data is not base64; refused`);
     const bytes = Buffer.from(payload.data, "base64");
     if (payload.dataCrc32c !== undefined) {
       const expected = Number(payload.dataCrc32c);
@@ -90,7 +94,12 @@ export class GcpBackend {
         throw new EdgeError("secret_corrupt", `${where}: the payload's CRC32C does not match dataCrc32c (corrupted in transit); refused`);
       }
     }
-    return bytes.toString("utf8");
+    try {
+      // fatal: a payload that is not UTF-8 text (a binary secret) is refused, not turned into U+FFFD.
+      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      throw new EdgeError("secret_corrupt", `${where}: the payload is not UTF-8 text; refused`);
+    }
   }
 
   /** Forgets `token` unless a concurrent read has already replaced it. */

@@ -85,6 +85,9 @@ export class SecretBackends {
         throw new EdgeError("secret_not_found", `Cannot resolve secret "${raw}" for job "${job.jobId}": the job did not declare it at submit (list it in "secrets")`);
       }
       const value = await this.#read(ref, job, signal);
+      // One rule for every backend (env: always refused it): an empty value is no secret, and a
+      // job that ran with "" in place of its password would fail later, far from the cause.
+      if (value === "") throw new EdgeError("secret_not_found", `Cannot resolve secret "${raw}": its value is empty`);
       this.#record(ref.backend, "ok", started);
       return value;
     } catch (error) {

@@ -113,6 +113,10 @@ export class VaultBackend {
     // Own fields only: `#__proto__`, `#constructor` or `#toString` would read the prototype's.
     const value: unknown = Object.hasOwn(data, ref.field) ? (data as Record<string, unknown>)[ref.field] : undefined;
     if (value === undefined) throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no field "${ref.field}"`);
+    // A secret is text: a string as it is, a number as written, an object or array as its JSON
+    // text (its parts are masked too, sensitive-parts.ts). null and true/false are no secret's value.
+    if (value === null) throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the field "${ref.field}" is null`);
+    if (typeof value === "boolean") throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the field "${ref.field}" is a boolean, not a secret's text; refused`);
     const text = typeof value === "string" ? value : JSON.stringify(value);
     // Second guard behind reference.ts's refusal of Vault's own paths: a policy that lets the
     // runner read a path where its own token or AppRole ids are stored must not hand them on.
