@@ -120,6 +120,43 @@ describe("SecretBackends.resolve()", () => {
     }
   });
 
+  test("a job's cancel ends a Vault or GCP read at once (job_cancelled), counted as cancelled and not as the backend's error", async () => {
+    const vault = await startFakeVault();
+    const gcp = await startFakeGcp();
+    try {
+      vault.putKv2("kv/app", { pw: "cancel-pw-1" });
+      gcp.addVersion("projects/p/secrets/s", "cancel-gcp-1");
+      const refs = ["vault:kv/data/app#pw", "gcp:projects/p/secrets/s"];
+      const backends = new SecretBackends({
+        registerSecret: () => {},
+        vault: { addr: vault.url, token: vault.token(), timeoutMs: 10_000 },
+        gcp: { endpoint: gcp.url, metadataUrl: gcp.url, timeoutMs: 10_000 },
+      });
+      const job = { jobId: "j", attempt: 1, declared: refs };
+      // Warm: the Vault token's lookup and the GCP token are done, so the next call is the read.
+      for (const raw of refs) await backends.resolve(raw, job, new AbortController().signal);
+      vault.fail({ status: 200, body: {}, delayMs: 8000 });
+      gcp.failAccess({ status: 200, body: {}, delayMs: 8000 });
+      for (const raw of refs) {
+        const cancel = new AbortController();
+        const started = Date.now();
+        const read = backends.resolve(raw, { ...job, attempt: 2 }, cancel.signal).catch((e: unknown) => e as Error);
+        setTimeout(() => cancel.abort(), 50);
+        const error = await read;
+        expect(error).toMatchObject({ code: "job_cancelled" });
+        expect((error as Error).message).toContain(raw);
+        expect(Date.now() - started).toBeLessThan(4000);
+      }
+      for (const backend of ["vault", "gcp"] as const) {
+        expect(backends.health().find((h) => h.backend === backend)?.lastError).toBeUndefined();
+        expect(backends.counts()).toContainEqual({ backend, outcome: "cancelled", count: 1 });
+      }
+    } finally {
+      await vault.close();
+      await gcp.close();
+    }
+  });
+
   test("a Vault that goes down is reported in health with its last success kept", async () => {
     const fake = await startFakeVault();
     try {

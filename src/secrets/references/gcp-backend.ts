@@ -68,12 +68,16 @@ export class GcpBackend {
     return (this.#o.endpoint ?? "https://secretmanager.googleapis.com").replace(/\/+$/, "");
   }
 
-  async read(ref: Extract<SecretReference, { backend: "gcp" }>): Promise<string> {
+  /**
+   * `signal` (the job's) cancels the read: the :access call at once, and the wait for a token; the
+   * token fetch itself is shared with other reads and ends only at its own deadline (gcpTimeoutMs).
+   */
+  async read(ref: Extract<SecretReference, { backend: "gcp" }>, signal?: AbortSignal): Promise<string> {
     const where = `Cannot resolve secret "${ref.raw}" from ${this.label}`;
     const url = `${this.#endpoint}/v1/projects/${ref.project}/secrets/${ref.secret}/versions/${ref.version}:access`;
     const access = async () => {
-      const token = await this.#accessToken(ref.raw);
-      return { token, ...(await this.#call(url, { headers: { authorization: `Bearer ${token}` } }, where)) };
+      const token = await unlessCancelled(this.#accessToken(ref.raw), signal, where);
+      return { token, ...(await this.#call(url, { headers: { authorization: `Bearer ${token}` } }, where, signal)) };
     };
     let { token, status, body } = await access();
     if (status === 401) {
@@ -157,11 +161,17 @@ export class GcpBackend {
       .sign(key);
   }
 
-  async #call(url: string, init: RequestInit, where: string): Promise<{ status: number; body: unknown }> {
+  /** One call with its deadline; `cancel` (a job's signal) ends it too, body included, as job_cancelled. */
+  async #call(url: string, init: RequestInit, where: string, cancel?: AbortSignal): Promise<{ status: number; body: unknown }> {
+    // A call, not a property: the checks after an await must see an abort that came meanwhile.
+    const isCancelled = (): boolean => cancel?.aborted === true;
+    if (isCancelled()) throw cancelled(where);
+    const deadline = AbortSignal.timeout(this.#o.timeoutMs);
     let response: Response;
     try {
-      response = await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.#o.timeoutMs), redirect: "error" });
+      response = await this.#fetch(url, { ...init, signal: cancel === undefined ? deadline : AbortSignal.any([deadline, cancel]), redirect: "error" });
     } catch (error) {
+      if (isCancelled()) throw cancelled(where);
       const reason = (error as Error).name === "TimeoutError" ? `no answer within ${this.#o.timeoutMs} ms` : clipWords(errorMessage(error), 200);
       throw new EdgeError("secret_backend_unavailable", `${where}: the service is unreachable (${reason})`, { retryable: true });
     }
@@ -171,6 +181,7 @@ export class GcpBackend {
         throw new EdgeError("secret_corrupt", `${where}: the answer is over ${MAX_ANSWER_BYTES} bytes`);
       },
       broken: (error) => {
+        if (isCancelled()) throw cancelled(where);
         throw new EdgeError("secret_backend_unavailable", `${where}: the answer broke off (${clipWords(errorMessage(error), 200)})`, { retryable: true });
       },
     });
@@ -200,6 +211,31 @@ export class GcpBackend {
     if (status >= 500 || status === 429) return new EdgeError("secret_backend_unavailable", `${where}: the service answered ${status}${detail}`, { retryable: true });
     return new EdgeError("secret_reference_invalid", `${where}: the service refused the request (${status})${detail}`);
   }
+}
+
+/** A read ended by the job's signal: the job was cancelled or the runner stops (not Google's fault). */
+function cancelled(where: string): EdgeError {
+  return new EdgeError("job_cancelled", `${where}: the read was cancelled before Secret Manager answered`, { retryable: false });
+}
+
+/** `promise` (shared with other reads, so not itself cancelled), or job_cancelled as soon as `signal` aborts. */
+function unlessCancelled<T>(promise: Promise<T>, signal: AbortSignal | undefined, where: string): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(cancelled(where));
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(cancelled(where));
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", abort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function parseServiceAccount(json: string): ServiceAccount {

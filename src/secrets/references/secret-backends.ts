@@ -19,7 +19,7 @@ export interface BackendHealth {
   lastError?: { code: string; message: string };
 }
 
-export type ResolveOutcome = "ok" | "not_found" | "denied" | "unavailable" | "invalid" | "error";
+export type ResolveOutcome = "ok" | "not_found" | "denied" | "unavailable" | "invalid" | "cancelled" | "error";
 
 export interface SecretBackendsOptions extends LocalSourcesOptions {
   vault?: Omit<VaultBackendOptions, "registerSecret">;
@@ -128,7 +128,7 @@ export class SecretBackends {
         const gcp = this.#o.gcp;
         if (gcp === undefined) throw new EdgeError("secret_backend_unavailable", `Cannot resolve secret "${ref.raw}": this runner has no GCP Secret Manager configured (gcpCredentialsFile or gcpUseMetadata)`);
         this.#gcp ??= import("./gcp-backend.ts").then(({ GcpBackend }) => new GcpBackend({ ...gcp, registerSecret: this.#o.registerSecret }));
-        return (await this.#gcp).read(ref);
+        return (await this.#gcp).read(ref, signal);
       }
     }
   }
@@ -138,6 +138,8 @@ export class SecretBackends {
     const health = this.#health.get(backend)!;
     // A missing or undeclared secret says nothing about the backend's health.
     if (outcome === "ok" || outcome === "not_found") health.lastSuccessAt = at;
+    // A job cancelled (or the runner stopping) ended the read: nothing was learned of the backend.
+    else if (outcome === "cancelled") return;
     else if (error !== undefined) {
       health.lastErrorAt = at;
       health.lastError = { code: error.code, message: error.message.slice(0, 500) };
@@ -156,6 +158,7 @@ function outcomeOf(code: string): ResolveOutcome {
     case "secret_permission_denied": case "unauthorized": case "forbidden": return "denied";
     case "secret_backend_unavailable": case "connection_failed": return "unavailable";
     case "secret_reference_invalid": case "config_invalid": return "invalid";
+    case "job_cancelled": return "cancelled";
     default: return "error";
   }
 }
