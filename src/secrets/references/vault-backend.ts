@@ -121,7 +121,8 @@ export class VaultBackend {
     // Second guard behind reference.ts's refusal of Vault's own paths: a policy that lets the
     // runner read a path where its own token or AppRole ids are stored must not hand them on.
     for (const own of this.#own) {
-      if (text.includes(own)) throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value holds the runner's own Vault credential (its token or AppRole ids), never readable by jobs; refused`);
+      // Inside a longer text too (an object field's JSON); a short id (a test's) only whole.
+      if (own.length >= 8 ? text.includes(own) : text === own) throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value holds the runner's own Vault credential (its token or AppRole ids), never readable by jobs; refused`);
     }
     if (text.length > MAX_VALUE_CHARS) throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value is over ${MAX_VALUE_CHARS} characters`);
     return text;
