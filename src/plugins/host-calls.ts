@@ -54,6 +54,8 @@ export class JobCalls {
   readonly #masked = { count: 0, chars: 0 };
   /** The parts of resolved values that are JSON (a Vault field holding an object, a GCP payload of JSON text). */
   #referenceParts: SensitiveParts | undefined;
+  /** Values whose parts are registered, by reference: a plugin reading one again costs no budget. */
+  readonly #partsTaken = new Map<string, string>();
 
   constructor(options: JobCallsOptions) {
     this.#options = options;
@@ -78,8 +80,12 @@ export class JobCalls {
         // Registered before the plugin can print it: every log line and error passes the scope.
         this.#options.redaction.add(value);
         // A value that is JSON: each string and number in it too (one rule with meshStack's inputs).
-        this.#referenceParts ??= new SensitiveParts((part) => this.#options.redaction.add(part), referenceRefused);
-        this.#referenceParts.plaintext(String(call.ref), value);
+        const ref = String(call.ref);
+        if (this.#partsTaken.get(ref) !== value) {
+          this.#referenceParts ??= new SensitiveParts((part) => this.#options.redaction.add(part), referenceRefused);
+          this.#referenceParts.plaintext(ref, value);
+          this.#partsTaken.set(ref, value);
+        }
         if (isTooShort(value)) this.#options.warn?.(`Secret "${String(call.ref)}" is shorter than ${MIN_SECRET_CHARS} characters: a value that short is not masked, so this job's logs and outputs can show it`);
         return value;
       }

@@ -57,6 +57,14 @@ test("JobCalls secret.get masks the parts of JSON text (a GCP payload), and leav
   expect(printed).not.toContain("plain-secret-value");
 });
 
+test("JobCalls secret.get of the same JSON value again costs nothing of the attempt's mask budget", async () => {
+  const scope = new RedactionScope({ name: "job" });
+  const jobCalls = calls(async () => JSON.stringify({ a: "part-one-value", b: "part-two-value", c: "part-three-value" }), scope);
+  // 4 parts each (3 strings and the JSON text): 100 reads would pass the 256-part bound if each counted.
+  for (let i = 0; i < 100; i++) await jobCalls.answer({ op: "secret.get", ref: "vault:kv/data/app#obj" } as never);
+  expect(scope.text("part-two-value")).not.toContain("part-two-value");
+});
+
 test("JobCalls secret.get refuses a JSON value it cannot mask part by part, naming the reference, never the value", async () => {
   const scope = new RedactionScope({ name: "job" });
   const deep = `${"[".repeat(100)}"deep-secret-value"${"]".repeat(100)}`;
