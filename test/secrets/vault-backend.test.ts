@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
+import { OWN_TOKENS_KEPT, VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { codeOf } from "../fakes/error-code.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
@@ -206,5 +206,27 @@ describe("VaultBackend", () => {
     expect(await codeOf(down.read(ref("vault:kv/data/app#password")))).toStartWith("secret_backend_unavailable");
     const badLogin = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "wrong", timeoutMs: 2000 });
     expect(await codeOf(badLogin.read(ref("vault:kv/data/app#password")))).toStartWith("secret_permission_denied");
+  });
+});
+
+describe("VaultBackend's own tokens", () => {
+  test("keeps refusing the tokens it held lately, but not every token of its life: the set stays at OWN_TOKENS_KEPT rotated tokens (a token file rewritten by Vault Agent, here 20 times)", async () => {
+    const fake = await vault();
+    const dir = mkdtempSync(path.join(tmpdir(), "edge-runner-vault-own-"));
+    const file = path.join(dir, "token");
+    const tokens: string[] = [];
+    const backend = new VaultBackend({ addr: fake.url, tokenFile: file, timeoutMs: 2000 });
+    for (let i = 0; i < 20; i++) {
+      const token = fake.token();
+      tokens.push(token);
+      // A different size each time, so the file's identity changes whatever the clock's resolution.
+      writeFileSync(file, `${token}${"\n".repeat(i % 2)}`, { mode: 0o600 });
+      fake.putKv2("kv/held", { token });
+      expect(await codeOf(backend.read(ref("vault:kv/data/held#token")))).toStartWith("secret_permission_denied");
+    }
+    // The latest ones are still refused anywhere they show up; the oldest, long replaced, is not held any more.
+    fake.putKv2("kv/old", { recent: tokens[19 - (OWN_TOKENS_KEPT - 1)]!, oldest: tokens[0]! });
+    expect(await codeOf(backend.read(ref("vault:kv/data/old#recent")))).toStartWith("secret_permission_denied");
+    expect(await backend.read(ref("vault:kv/data/old#oldest"))).toBe(tokens[0]!);
   });
 });

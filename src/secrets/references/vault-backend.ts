@@ -45,6 +45,9 @@ const MAX_VALUE_CHARS = 1024 * 1024;
 /** Largest answer read from Vault; a KV read of a 1 MiB value as JSON fits. */
 export const MAX_VAULT_ANSWER_BYTES = 2 * 1024 * 1024;
 
+/** How many of the tokens the runner held lately are still refused as a job's value (a token older than that has expired). */
+export const OWN_TOKENS_KEPT = 8;
+
 export class VaultBackend {
   readonly #o: VaultBackendOptions;
   readonly #now: () => number;
@@ -56,15 +59,17 @@ export class VaultBackend {
   readonly #calls = new Map<"lookup" | "renew", Promise<any>>();
   /** The token file's identity (inode, size, mtime) when last read. */
   #tokenFileStamp: string | undefined;
-  /** Every credential of the runner's own (tokens it held, AppRole ids): never handed to a job. */
+  /** The runner's own credentials (configured token, AppRole ids, recent tokens): never handed to a job. */
   readonly #own = new Set<string>();
+  /** Tokens it logged in or renewed to, newest last: only the last OWN_TOKENS_KEPT stay in #own (older ones expired). */
+  readonly #recentTokens: string[] = [];
 
   constructor(options: VaultBackendOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     // The runner's own secrets: masked in everything it writes, like its API key.
-    if (options.token !== undefined) this.#ownSecret(options.token);
-    if (options.secretId !== undefined) this.#ownSecret(options.secretId);
+    if (options.token !== undefined) this.#ownSecret(options.token, "configured");
+    if (options.secretId !== undefined) this.#ownSecret(options.secretId, "configured");
     // Not secret enough to mask (it is in configs), but half of the AppRole login: never a job's.
     if (options.roleId !== undefined && options.roleId !== "") this.#own.add(options.roleId);
   }
@@ -128,10 +133,18 @@ export class VaultBackend {
     return text;
   }
 
-  /** Masked in all the runner writes, and refused as a job's value. */
-  #ownSecret(value: string): void {
+  /**
+   * Masked in all the runner writes, and refused as a job's value. A token from a login, a renewal
+   * or the token file joins the recent ones, of which the oldest leaves past OWN_TOKENS_KEPT: one
+   * login per token TTL would otherwise grow the set for as long as the runner lives.
+   */
+  #ownSecret(value: string, kind: "configured" | "token" = "token"): void {
     this.#o.registerSecret?.(value);
-    if (value !== "") this.#own.add(value);
+    if (value === "" || this.#own.has(value)) return;
+    this.#own.add(value);
+    if (kind === "configured") return;
+    this.#recentTokens.push(value);
+    if (this.#recentTokens.length > OWN_TOKENS_KEPT) this.#own.delete(this.#recentTokens.shift()!);
   }
 
   #canLogin(): boolean {
