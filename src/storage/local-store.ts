@@ -113,6 +113,12 @@ export class LocalObjectStore implements ObjectStore {
     for await (const info of this.#walk(dir, base)) if (info.key.startsWith(prefix)) yield info;
   }
 
+  async *leftovers(prefix: string): AsyncIterable<{ key: string; lastModified: number }> {
+    const base = prefix.endsWith("/") ? prefix : prefix.slice(0, prefix.lastIndexOf("/") + 1);
+    const dir = base === "" ? this.#dir : join(this.#dir, ...base.slice(0, -1).split("/").map((s) => `${s}.d`));
+    for await (const found of this.#residue(dir, base)) if (found.key.startsWith(prefix)) yield found;
+  }
+
   async delete(key: string): Promise<void> {
     const file = this.#file(key);
     await unlink(file).catch((error: unknown) => { if (!isMissing(error)) throw error; });
@@ -159,6 +165,29 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
+  /** Temp files, `.m` files and empty directories under `dir`, each with its mtime. */
+  async *#residue(dir: string, keyBase: string): AsyncIterable<{ key: string; lastModified: number }> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if (isMissing(error) || (error as { code?: string }).code === "ENOTDIR") return;
+      throw error;
+    }
+    if (names.length === 0) {
+      const modified = await mtimeOf(dir);
+      if (modified !== undefined) yield { key: keyBase, lastModified: modified };
+      return;
+    }
+    for (const name of names.sort()) {
+      if (name.endsWith(".d")) yield* this.#residue(join(dir, name), `${keyBase}${name.slice(0, -2)}/`);
+      else if (name.endsWith(".tmp") || name.endsWith(".m")) {
+        const modified = await mtimeOf(join(dir, name));
+        if (modified !== undefined) yield { key: `${keyBase}${name}`, lastModified: modified };
+      }
+    }
+  }
+
   #file(key: string): string {
     const parts = key.split("/");
     const last = parts.pop() as string;
@@ -191,6 +220,15 @@ async function writeStream(file: string, body: ReadableStream<Uint8Array>, signa
 function metaOf(options: PutObjectOptions): { contentType?: string; metadata?: Record<string, string> } | undefined {
   if (options.contentType === undefined && options.metadata === undefined) return undefined;
   return { ...(options.contentType === undefined ? {} : { contentType: options.contentType }), ...(options.metadata === undefined ? {} : { metadata: options.metadata }) };
+}
+
+async function mtimeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).mtimeMs;
+  } catch (error) {
+    if (isMissing(error)) return undefined; // deleted meanwhile (a write finishing, a cleanup)
+    throw error;
+  }
 }
 
 function isMissing(error: unknown): boolean {

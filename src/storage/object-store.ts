@@ -49,6 +49,13 @@ export interface ObjectStore {
    * does not claim; resolves with how many. Only backends with such uploads (S3) have it.
    */
   abortStaleUploads?(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number>;
+  /**
+   * What a killed process left under `prefix` that `list` does not show, dated by when it was
+   * last written: a partial write's temp file, a metadata file without its object, an empty
+   * directory. Keys name where it lies (`<dir>/<file name>`, or `<dir>/` for an empty directory),
+   * so the sweeper can tell which attempt it belongs to. Only the local backend has such things.
+   */
+  leftovers?(prefix: string): AsyncIterable<{ key: string; lastModified: number }>;
   /** Releases connections and files. */
   close(): Promise<void>;
 }

@@ -31,11 +31,15 @@ export interface SweepReport {
 
 export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> {
   const newest = new Map<string, number>();
-  for await (const info of options.store.list(options.runnerPrefix)) {
-    const prefix = attemptOf(options.runnerPrefix, info.key);
-    if (prefix === undefined || options.busy(prefix)) continue;
-    newest.set(prefix, Math.max(newest.get(prefix) ?? 0, info.lastModified));
-  }
+  const note = (key: string, modified: number): void => {
+    const prefix = attemptOf(options.runnerPrefix, key);
+    if (prefix === undefined || options.busy(prefix)) return;
+    newest.set(prefix, Math.max(newest.get(prefix) ?? 0, modified));
+  };
+  for await (const info of options.store.list(options.runnerPrefix)) note(info.key, info.lastModified);
+  // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
+  // attempt is found, dated and deleted by what it left, not only by its objects.
+  if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(options.runnerPrefix)) note(left.key, left.lastModified);
   const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, errors: [] };
   for (const [prefix, modified] of newest) {
     // Checked again: an attempt may have started between the listing and now.
