@@ -50,6 +50,8 @@ export class JobCalls {
   #ended: AbortController | undefined;
   #storage: AttemptStorage | undefined;
   #nextStream = 1;
+  /** Reads being opened (their get() not answered yet): they count against MAX_OPEN_STREAMS. */
+  #opening = 0;
   #closed = false;
   readonly #masked = { count: 0, chars: 0 };
   /** The parts of resolved values that are JSON (a Vault field holding an object, a GCP payload of JSON text). */
@@ -128,7 +130,14 @@ export class JobCalls {
       case "stream.read_open": {
         const key = checkStorageKey(call.key, "read");
         this.#roomForStream();
-        const found = await this.#open().get(key);
+        // The slot is held while the object is opened: opens racing each other all count.
+        this.#opening++;
+        let found;
+        try {
+          found = await this.#open().get(key);
+        } finally {
+          this.#opening--;
+        }
         if (found === undefined) return undefined;
         const id = this.#nextStream++;
         this.#reads.set(id, new HostRead(found.body));
@@ -228,7 +237,7 @@ export class JobCalls {
   }
 
   #roomForStream(): void {
-    if (this.#writes.size + this.#reads.size >= MAX_OPEN_STREAMS) throw new EdgeError("storage_limit", `Cannot open another stream for job "${this.#label}": ${MAX_OPEN_STREAMS} are open (close or read them to the end first)`);
+    if (this.#writes.size + this.#reads.size + this.#opening >= MAX_OPEN_STREAMS) throw new EdgeError("storage_limit", `Cannot open another stream for job "${this.#label}": ${MAX_OPEN_STREAMS} are open (close or read them to the end first)`);
   }
 
   #open(): AttemptStorage {

@@ -83,7 +83,7 @@ export class AttemptStorage {
   list(prefix: string): Promise<ObjectInfo[]> {
     return this.#track("list", prefix, async () => {
       const out: ObjectInfo[] = [];
-      for await (const info of this.#store.list(this.prefix + prefix)) {
+      for await (const info of this.#store.list(this.prefix + prefix, { signal: this.#abort.signal })) {
         const key = info.key.slice(this.prefix.length);
         // Keys starting with "." are never a plugin's (checkStorageKey refuses them): not listed.
         if (key.startsWith(".")) continue;

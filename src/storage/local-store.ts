@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { randomHex } from "../util/random-hex.ts";
 import { readTextFileBounded } from "../util/read-file-bounded.ts";
-import type { ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
+import type { ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
 const READ_CHUNK = 1024 * 1024;
 /** An object's content type and metadata (S3 allows 2 KiB of metadata); a bigger `.m` file is not ours. */
@@ -105,12 +105,15 @@ export class LocalObjectStore implements ObjectStore {
     return info;
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     // Walk from the deepest directory the prefix names completely, then filter by the rest.
     const slash = prefix.lastIndexOf("/");
     const base = slash < 0 ? "" : prefix.slice(0, slash + 1);
     const dir = base === "" ? this.#dir : join(this.#dir, ...base.slice(0, -1).split("/").map((s) => `${s}.d`));
-    for await (const info of this.#walk(dir, base)) if (info.key.startsWith(prefix)) yield info;
+    for await (const info of this.#walk(dir, base)) {
+      options.signal?.throwIfAborted();
+      if (info.key.startsWith(prefix)) yield info;
+    }
   }
 
   async *leftovers(prefix: string): AsyncIterable<{ key: string; lastModified: number }> {

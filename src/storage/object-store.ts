@@ -23,6 +23,16 @@ export interface PutObjectOptions {
   signal?: AbortSignal;
 }
 
+export interface ListOptions {
+  /** Stops the listing (the attempt ended). */
+  signal?: AbortSignal;
+  /**
+   * The runner's own upkeep (cleanup, the sweeper), not a job's call: on S3 it goes over
+   * connections of its own, so jobs holding every connection cannot hold up a job's cleanup.
+   */
+  upkeep?: boolean;
+}
+
 export interface StoredObject {
   info: ObjectInfo;
   /** The object's bytes; cancel it to stop reading early. */
@@ -39,7 +49,7 @@ export interface ObjectStore {
   get(key: string, signal?: AbortSignal): Promise<StoredObject | undefined>;
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix`, in no particular order; paginated underneath. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Deletes one object; a missing one is not an error. */
   delete(key: string): Promise<void>;
   /** Deletes every object under `prefix`; resolves with how many were deleted. */

@@ -15,7 +15,7 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { proxyHttpAgent, proxyHttpsAgent } from "../platform/proxy-agent.ts";
 import type { ProxyEnv } from "../platform/proxy.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
-import type { ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
+import type { ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
 export interface S3StoreOptions {
   bucket: string;
@@ -54,6 +54,11 @@ export interface S3StoreOptions {
  * before the job's result is reported, and every later sweep (test/reliability/storage-stall.test.ts).
  */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** Connections jobs share; the runner's upkeep (cleanup, sweeps) has its own UPKEEP_SOCKETS. */
+const JOB_SOCKETS = 50;
+const UPKEEP_SOCKETS = 8;
+/** The SDK's tries per request (maxAttempts). */
+const TRIES = 3;
 
 export function createS3Store(options: S3StoreOptions): ObjectStore {
   return new S3ObjectStore(options);
@@ -62,7 +67,10 @@ export function createS3Store(options: S3StoreOptions): ObjectStore {
 class S3ObjectStore implements ObjectStore {
   readonly kind = "s3" as const;
   readonly location: string;
+  /** Jobs' calls. */
   readonly #client: S3Client;
+  /** Cleanup and sweeps, on agents of their own: jobs holding every job connection cannot hold them up. */
+  readonly #upkeep: S3Client;
   readonly #options: S3StoreOptions;
   readonly #root: string;
   /** Per request, for those with no body to move (see S3StoreOptions.requestTimeoutMs). */
@@ -79,7 +87,7 @@ class S3ObjectStore implements ObjectStore {
       // S3-compatible servers (s3rver among them) store verbatim: the object is silently corrupted.
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 3,
+      maxAttempts: TRIES,
     };
     if (options.endpoint !== undefined) config.endpoint = options.endpoint;
     if (options.credentials !== undefined) config.credentials = options.credentials;
@@ -88,14 +96,41 @@ class S3ObjectStore implements ObjectStore {
     // The agents open each connection through the forward proxy HTTPS_PROXY/HTTP_PROXY name for
     // the endpoint's host, if any (docs/operations.md, "Behind a proxy"): the SDK reads none itself.
     const proxy = { connectTimeoutMs: this.#bounded.requestTimeout, ...(options.proxyEnv === undefined ? {} : { env: options.proxyEnv }) };
-    config.requestHandler = {
-      throwOnRequestTimeout: true,
-      connectionTimeout: this.#bounded.requestTimeout,
-      httpsAgent: proxyHttpsAgent({ keepAlive: true, maxSockets: 50, ...(options.caPem === undefined ? {} : { ca: options.caPem }) }, proxy),
-      httpAgent: proxyHttpAgent({ keepAlive: true, maxSockets: 50 }, proxy),
+    const client = (maxSockets: number): S3Client => {
+      const made = new S3Client({
+        ...config,
+        requestHandler: {
+          throwOnRequestTimeout: true,
+          connectionTimeout: this.#bounded.requestTimeout,
+          httpsAgent: proxyHttpsAgent({ keepAlive: true, maxSockets, ...(options.caPem === undefined ? {} : { ca: options.caPem }) }, proxy),
+          httpAgent: proxyHttpAgent({ keepAlive: true, maxSockets }, proxy),
+        },
+      });
+      if (options.credentials === undefined && options.registerSecret !== undefined) registerChainSecrets(made, options.registerSecret);
+      return made;
     };
-    this.#client = new S3Client(config);
-    if (options.credentials === undefined && options.registerSecret !== undefined) registerChainSecrets(this.#client, options.registerSecret);
+    this.#client = client(JOB_SOCKETS);
+    this.#upkeep = client(UPKEEP_SOCKETS);
+  }
+
+  /**
+   * Sends a request with no body to move, bounded as a whole: the SDK's requestTimeout starts
+   * once a socket is had, so a request queued behind busy connections waited unbounded (68 s
+   * and more behind one job's 50 open reads). The deadline covers the wait and every try.
+   */
+  async #send<T>(request: (options: { requestTimeout: number; abortSignal: AbortSignal }) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const deadlineMs = this.#bounded.requestTimeout * (TRIES + 1);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), deadlineMs);
+    const abortSignal = signal === undefined ? deadline.signal : AbortSignal.any([signal, deadline.signal]);
+    try {
+      return await request({ ...this.#bounded, abortSignal });
+    } catch (error) {
+      if (deadline.signal.aborted && signal?.aborted !== true) throw new EdgeError("storage_failed", `no answer within ${deadlineMs} ms (waiting for a connection included)`, { retryable: true });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutObjectOptions = {}): Promise<number> {
@@ -134,7 +169,7 @@ class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<ObjectInfo | undefined> {
     return this.#wrap("inspect", key, async () => {
       try {
-        const response = await this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), this.#bounded);
+        const response = await this.#send((o) => this.#client.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), o));
         const info: ObjectInfo = { key, size: response.ContentLength ?? 0, lastModified: response.LastModified?.getTime() ?? 0 };
         if (response.ContentType !== undefined && response.ContentType !== "binary/octet-stream") info.contentType = response.ContentType;
         if (response.Metadata !== undefined && Object.keys(response.Metadata).length > 0) info.metadata = response.Metadata;
@@ -146,14 +181,15 @@ class S3ObjectStore implements ObjectStore {
     });
   }
 
-  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    const client = options.upkeep === true ? this.#upkeep : this.#client;
     let token: string | undefined;
     do {
-      const page = await this.#wrap("list", prefix, () => this.#client.send(new ListObjectsV2Command({
+      const page = await this.#wrap("list", prefix, () => this.#send((o) => client.send(new ListObjectsV2Command({
         Bucket: this.#options.bucket,
         Prefix: this.#root + prefix,
         ...(token === undefined ? {} : { ContinuationToken: token }),
-      }), this.#bounded));
+      }), o), options.signal));
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined) continue;
         yield { key: item.Key.slice(this.#root.length), size: item.Size ?? 0, lastModified: item.LastModified?.getTime() ?? 0 };
@@ -163,7 +199,7 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#wrap("delete", key, () => this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), this.#bounded));
+    await this.#wrap("delete", key, () => this.#send((o) => this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), o)));
   }
 
   async deletePrefix(prefix: string): Promise<number> {
@@ -173,15 +209,15 @@ class S3ObjectStore implements ObjectStore {
       if (batch.length === 0) return;
       const keys = batch;
       batch = [];
-      const result = await this.#wrap("delete", prefix, () => this.#client.send(new DeleteObjectsCommand({
+      const result = await this.#wrap("delete", prefix, () => this.#send((o) => this.#upkeep.send(new DeleteObjectsCommand({
         Bucket: this.#options.bucket,
         Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
-      }), this.#bounded));
+      }), o)));
       const failed = result.Errors ?? [];
       if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`.trim());
       count += keys.length;
     };
-    for await (const info of this.list(prefix)) {
+    for await (const info of this.list(prefix, { upkeep: true })) {
       batch.push(this.#root + info.key);
       if (batch.length === 1000) await flush();
     }
@@ -190,11 +226,12 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async abortStaleUploads(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number> {
-    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#client, this.#options.bucket, this.#root + prefix, olderThan, (key) => skip(key.slice(this.#root.length)), this.#bounded));
+    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#upkeep, this.#options.bucket, this.#root + prefix, olderThan, (key) => skip(key.slice(this.#root.length)), this.#bounded));
   }
 
   async close(): Promise<void> {
     this.#client.destroy();
+    this.#upkeep.destroy();
   }
 
   /** Backend errors become `storage_failed` naming the action and key; the SDK's message carries no credential. */

@@ -36,7 +36,7 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> 
     if (prefix === undefined || options.busy(prefix)) return;
     newest.set(prefix, Math.max(newest.get(prefix) ?? 0, modified));
   };
-  for await (const info of options.store.list(options.runnerPrefix)) note(info.key, info.lastModified);
+  for await (const info of options.store.list(options.runnerPrefix, { upkeep: true })) note(info.key, info.lastModified);
   // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
   // attempt is found, dated and deleted by what it left, not only by its objects.
   if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(options.runnerPrefix)) note(left.key, left.lastModified);

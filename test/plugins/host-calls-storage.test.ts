@@ -1,0 +1,40 @@
+// JobCalls' storage streams: the per-attempt stream limit holds against opens racing each other,
+// and a read opening while the attempt closes is cancelled, never left open.
+
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { noArtifactSink } from "../../src/artifacts/artifact-sink.ts";
+import { EdgeError } from "../../src/errors.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { redactor } from "../../src/log/redact.ts";
+import { JobCalls } from "../../src/plugins/host-calls.ts";
+import { LocalObjectStore } from "../../src/storage/local-store.ts";
+import type { ObjectStore } from "../../src/storage/object-store.ts";
+import { StorageService } from "../../src/storage/storage-service.ts";
+
+const root = mkdtempSync(join(tmpdir(), "host-calls-storage-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function jobCalls(store: ObjectStore, jobId: string): { calls: JobCalls; storage: StorageService } {
+  const storage = new StorageService({ store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0 });
+  const calls = new JobCalls({ jobId, attempt: 1, secrets: { get: () => Promise.reject(new Error("none")) }, storage, artifacts: noArtifactSink, artifactMaxBytes: 1, signal: () => new AbortController().signal, redaction: redactor.child(jobId) });
+  return { calls, storage };
+}
+
+const code = (e: unknown): string => (e instanceof EdgeError ? e.code : String(e));
+
+test("JobCalls.answer() stream.read_open: 17 concurrent opens, exactly one refused with storage_limit", async () => {
+  const { calls } = jobCalls(new LocalObjectStore(join(root, "limit")), "limit");
+  await calls.answer({ op: "storage.put", key: "k", data: new Uint8Array([1, 2, 3]) });
+  const results = await Promise.allSettled(Array.from({ length: 17 }, () => calls.answer({ op: "stream.read_open", key: "k" })));
+  const refused = results.filter((r) => r.status === "rejected");
+  expect(refused.map((r) => code((r as PromiseRejectedResult).reason))).toEqual(["storage_limit"]);
+  // A slot held by an open that found nothing is given back.
+  await calls.answer({ op: "stream.read_end", stream: ((results.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<{ stream: number }>).value).stream });
+  expect(await calls.answer({ op: "stream.read_open", key: "missing" })).toBeUndefined();
+  expect(await calls.answer({ op: "stream.read_open", key: "k" })).toMatchObject({ info: { size: 3 } });
+  await expect(calls.answer({ op: "stream.read_open", key: "k" })).rejects.toMatchObject({ code: "storage_limit" });
+  await calls.close();
+});
