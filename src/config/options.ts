@@ -79,6 +79,7 @@ export const OPTIONS = [
   { name: "storageBackend", type: "enum", scope: "runner", default: "local", values: ["local", "s3"], help: "Where jobs' intermediate data (ctx.storage) lives: local (<dataDir>/storage) or s3 (an S3-compatible bucket, see docs/storage.md). Deleted when each job attempt ends." },
   { name: "storageMaxObjectBytes", type: "int", scope: "runner", default: 2147483648, min: 1, max: 5497558138880, help: "Largest object a job may store, in bytes; a larger one fails with storage_limit." },
   { name: "storageMaxJobBytes", type: "int", scope: "runner", default: 10737418240, min: 1, max: 1099511627776000, help: "Largest total of one job attempt's stored objects, in bytes; past it a put fails with storage_limit." },
+  { name: "storageMaxJobObjects", type: "int", scope: "runner", default: 100000, min: 1, max: 10000000, help: "Most objects one job attempt may hold at once; a put of one more fails with storage_limit. Bounds the attempt's cleanup and the sweeper's listing." },
   { name: "storageSweepGraceMs", type: "duration", scope: "runner", default: "10m", help: "Objects of this runner's job attempts that no longer run (a crash) are deleted once their newest object is this old." },
   { name: "storageSweepIntervalMs", type: "duration", scope: "runner", default: "5m", help: "How often the runner looks for its orphaned job storage (also at start); 0 only at start." },
   { name: "s3Bucket", type: "string", scope: "runner", help: "Bucket for storageBackend s3 (required with it)." },

@@ -13,7 +13,12 @@ export interface StorageLimits {
   maxObjectBytes: number;
   /** Largest total of one attempt's live objects, in bytes. */
   maxJobBytes: number;
+  /** Most objects one attempt may hold at once; DEFAULT_MAX_JOB_OBJECTS when unset. */
+  maxJobObjects?: number;
 }
+
+/** storageMaxJobObjects' default: keeps an attempt's cleanup and sweep listing bounded. */
+export const DEFAULT_MAX_JOB_OBJECTS = 100_000;
 
 /** At most this many keys come back from one list() call. */
 export const MAX_LIST_KEYS = 10_000;
@@ -29,6 +34,12 @@ export class AttemptStorage {
   readonly #stats: StorageStats;
   readonly #sizes = new Map<string, number>();
   readonly #writing = new Map<symbol, number>();
+  /** The sum of #sizes, kept as objects come and go: a put's check must not walk every object. */
+  #used = 0;
+  /** The sum of #writing. */
+  #writingBytes = 0;
+  /** Puts in flight of keys not stored yet: each may add an object. */
+  #creating = 0;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
   #state: AttemptState = "open";
@@ -46,18 +57,28 @@ export class AttemptStorage {
   /** Stores `body` under `key`; resolves with the size stored. Rejects with `storage_limit` past a limit. */
   put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: ObjectOptions = {}): Promise<number> {
     return this.#track("store", key, async () => {
+      const creates = !this.#sizes.has(key);
+      const maxObjects = this.#limits.maxJobObjects ?? DEFAULT_MAX_JOB_OBJECTS;
+      if (creates && this.#sizes.size + this.#creating >= maxObjects) {
+        throw new EdgeError("storage_limit", `Cannot store "${key}" for job "${this.label}": the job holds ${this.#sizes.size} objects, the limit is ${maxObjects} (storageMaxJobObjects)`);
+      }
       const token = Symbol(key);
       this.#writing.set(token, 0);
+      if (creates) this.#creating++;
       try {
         const check = (total: number): void => this.#check(key, token, total);
         const source = body instanceof Uint8Array ? (check(body.byteLength), body) : counted(body, check, (n) => { this.#stats.bytesWritten += n; });
         const size = await this.#store.put(this.prefix + key, source, { ...options, signal: this.#abort.signal });
         if (body instanceof Uint8Array) this.#stats.bytesWritten += size;
-        if (!this.#sizes.has(key)) this.#stats.objectsAlive++;
+        const old = this.#sizes.get(key);
+        if (old === undefined) this.#stats.objectsAlive++;
+        this.#used += size - (old ?? 0);
         this.#sizes.set(key, size);
         return size;
       } finally {
+        this.#writingBytes -= this.#writing.get(token) ?? 0;
         this.#writing.delete(token);
+        if (creates) this.#creating--;
       }
     });
   }
@@ -99,7 +120,12 @@ export class AttemptStorage {
     return this.#track("delete", key, async () => {
       const existed = this.#sizes.has(key) || (await this.#store.head(this.prefix + key)) !== undefined;
       await this.#store.delete(this.prefix + key);
-      if (this.#sizes.delete(key)) this.#stats.objectsAlive--;
+      const old = this.#sizes.get(key);
+      if (old !== undefined) {
+        this.#sizes.delete(key);
+        this.#used -= old;
+        this.#stats.objectsAlive--;
+      }
       return existed;
     });
   }
@@ -116,16 +142,17 @@ export class AttemptStorage {
   forget(): void {
     this.#stats.objectsAlive -= this.#sizes.size;
     this.#sizes.clear();
+    this.#used = 0;
   }
 
   #check(key: string, token: symbol, total: number): void {
     if (total > this.#limits.maxObjectBytes) {
       throw new EdgeError("storage_limit", `Cannot store "${key}" for job "${this.label}": it is over the limit of ${this.#limits.maxObjectBytes} bytes per object`);
     }
+    this.#writingBytes += total - (this.#writing.get(token) ?? 0);
     this.#writing.set(token, total);
-    let used = 0;
-    for (const [other, size] of this.#sizes) if (other !== key) used += size;
-    for (const size of this.#writing.values()) used += size;
+    // The object this put replaces does not count: its bytes go when the new ones are stored.
+    const used = this.#used - (this.#sizes.get(key) ?? 0) + this.#writingBytes;
     if (used > this.#limits.maxJobBytes) {
       throw new EdgeError("storage_limit", `Cannot store "${key}" for job "${this.label}": the job's objects would be over the limit of ${this.#limits.maxJobBytes} bytes`);
     }

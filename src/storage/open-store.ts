@@ -13,7 +13,7 @@ import type { S3StoreOptions } from "./s3-store.ts";
 import { StorageService } from "./storage-service.ts";
 import { readCaBundle } from "../config/ca-bundle.ts";
 
-type StorageConfig = Pick<Config, "dataDir" | "storageBackend" | "storageMaxObjectBytes" | "storageMaxJobBytes" | "storageSweepGraceMs" | "storageSweepIntervalMs"
+type StorageConfig = Pick<Config, "dataDir" | "storageBackend" | "storageMaxObjectBytes" | "storageMaxJobBytes" | "storageMaxJobObjects" | "storageSweepGraceMs" | "storageSweepIntervalMs"
   | "s3Bucket" | "s3Prefix" | "s3Region" | "s3Endpoint" | "s3ForcePathStyle" | "s3AccessKeyId" | "s3SecretAccessKeyFile" | "s3CaFile" | "s3Sse" | "s3KmsKeyId" | "s3PartSizeBytes">;
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -61,7 +61,7 @@ export async function openStorageService(config: StorageConfig, runnerId: string
   return new StorageService({
     store: await openObjectStore(config),
     runnerId,
-    limits: { maxObjectBytes: config.storageMaxObjectBytes, maxJobBytes: config.storageMaxJobBytes },
+    limits: { maxObjectBytes: config.storageMaxObjectBytes, maxJobBytes: config.storageMaxJobBytes, maxJobObjects: config.storageMaxJobObjects },
     logger,
     sweepGraceMs: config.storageSweepGraceMs,
     sweepIntervalMs: config.storageSweepIntervalMs,
