@@ -23,6 +23,9 @@ export interface UploadTarget {
   bounded?: { requestTimeout: number };
 }
 
+/** Pages of unfinished uploads one sweep lists (1,000 each) before it gives up. */
+const MAX_UPLOAD_PAGES = 1_000;
+
 /** S3 allows at most 10,000 parts: past that the object is too large for this part size. */
 const MAX_PARTS = 10_000;
 
@@ -136,7 +139,11 @@ export async function abortStaleUploads(client: S3Client, bucket: string, prefix
   let aborted = 0;
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
+  // Pagination is checked as list's is (s3-store.ts): a repeated or missing marker would loop
+  // forever or stop early.
+  const seen = new Set<string>();
   for (;;) {
+    if (seen.size >= MAX_UPLOAD_PAGES) throw new Error(`more than ${MAX_UPLOAD_PAGES} pages of unfinished uploads under "${prefix}"`);
     let page;
     try {
       page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }), ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }) }), bounded);
@@ -153,5 +160,9 @@ export async function abortStaleUploads(client: S3Client, bucket: string, prefix
     if (page.IsTruncated !== true) return aborted;
     keyMarker = page.NextKeyMarker;
     uploadIdMarker = page.NextUploadIdMarker;
+    if (keyMarker === undefined || keyMarker === "") throw new Error(`the store said the list of unfinished uploads under "${prefix}" goes on but gave no marker`);
+    const marker = `${keyMarker}\n${uploadIdMarker ?? ""}`;
+    if (seen.has(marker)) throw new Error(`the store repeated a marker listing unfinished uploads under "${prefix}"`);
+    seen.add(marker);
   }
 }

@@ -57,6 +57,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Connections jobs share; the runner's upkeep (cleanup, sweeps) has its own UPKEEP_SOCKETS. */
 const JOB_SOCKETS = 50;
 const UPKEEP_SOCKETS = 8;
+/**
+ * Pages one listing may take (1,000 keys each): far past an attempt's storageMaxJobObjects, so
+ * only a store that never stops paginating reaches it.
+ */
+const MAX_LIST_PAGES = 10_000;
 /** The SDK's tries per request (maxAttempts). */
 const TRIES = 3;
 
@@ -183,8 +188,14 @@ class S3ObjectStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     const client = options.upkeep === true ? this.#upkeep : this.#client;
+    const full = this.#root + prefix;
+    const seen = new Set<string>();
     let token: string | undefined;
     do {
+      // A store that repeats a token (or never stops) would make cleanup, and so the job's
+      // result, wait forever; one that says "truncated" without a token would end it early
+      // and count a half-done deletion as done.
+      if (seen.size >= MAX_LIST_PAGES) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: more than ${MAX_LIST_PAGES} pages`);
       const page = await this.#wrap("list", prefix, () => this.#send((o) => client.send(new ListObjectsV2Command({
         Bucket: this.#options.bucket,
         Prefix: this.#root + prefix,
@@ -192,9 +203,16 @@ class S3ObjectStore implements ObjectStore {
       }), o), options.signal));
       for (const item of page.Contents ?? []) {
         if (item.Key === undefined) continue;
+        // Cleanup deletes what a listing returns: a key outside the prefix (a store ignoring
+        // Prefix) is refused, never deleted.
+        if (!item.Key.startsWith(full)) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store answered a key outside it`);
         yield { key: item.Key.slice(this.#root.length), size: item.Size ?? 0, lastModified: item.LastModified?.getTime() ?? 0 };
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated !== true) break;
+      token = page.NextContinuationToken;
+      if (token === undefined || token === "") throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store said the listing goes on but gave no continuation token`);
+      if (seen.has(token)) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store repeated a continuation token`);
+      seen.add(token);
     } while (token !== undefined);
   }
 
