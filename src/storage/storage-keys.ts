@@ -3,6 +3,7 @@
 // attempt's objects live: `<runnerId>/<jobId>/<attempt>/`, with the ids encoded so neither can
 // climb out of its segment.
 
+import { createHash } from "node:crypto";
 import { EdgeError } from "../errors.ts";
 
 const KEY = /^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,199}$/;
@@ -68,9 +69,36 @@ export interface AttemptId {
   attempt: number;
 }
 
-/** One id as one key segment: URL-encoded, so "/" and ".." stay inside it. */
+/**
+ * Longest encoded id kept as it is. A segment is a directory name on the local backend (`.d`
+ * added; 255 bytes is the usual limit) and part of an S3 key (1024 bytes in all).
+ */
+export const MAX_SEGMENT_CHARS = 200;
+/** Readable characters kept before the hash of a longer id. */
+const SEGMENT_HEAD_CHARS = 120;
+
+/**
+ * One id as one key segment: URL-encoded, so "/" and ".." stay inside it ("~" too, so only the
+ * long form below has one). An id longer than MAX_SEGMENT_CHARS encoded (a 1024-character job id,
+ * or 28 CJK characters at 9 bytes each encoded) becomes its first SEGMENT_HEAD_CHARS encoded
+ * characters, "~" and the SHA-256 of the whole id in hex: a fixed length, the same in every
+ * process (the sweeper finds it after a restart), distinct for distinct ids.
+ */
 export function keySegment(id: string): string {
-  return encodeURIComponent(id).replace(/\./g, "%2E");
+  const encoded = encodeSegment(id);
+  if (encoded.length <= MAX_SEGMENT_CHARS) return encoded;
+  // Whole characters only, so the head still decodes.
+  let head = "";
+  for (const char of id) {
+    const next = encodeSegment(char);
+    if (head.length + next.length > SEGMENT_HEAD_CHARS) break;
+    head += next;
+  }
+  return `${head}~${createHash("sha256").update(id, "utf8").digest("hex")}`;
+}
+
+function encodeSegment(text: string): string {
+  return encodeURIComponent(text).replace(/\./g, "%2E").replace(/~/g, "%7E");
 }
 
 /** `<runnerId>/` : everything one runner writes, and the only place its sweeper looks. */
