@@ -139,6 +139,12 @@ export class JobCalls {
           this.#opening--;
         }
         if (found === undefined) return undefined;
+        if (this.#closed) {
+          // The attempt closed while the object opened: close() has cancelled the reads it knew
+          // of, so this one is cancelled here instead of being left open on a deleted object.
+          await found.body.cancel().catch(() => undefined);
+          throw new EdgeError("storage_closed", `Cannot read "${key}" for job "${this.#label}": the job attempt has ended`);
+        }
         const id = this.#nextStream++;
         this.#reads.set(id, new HostRead(found.body));
         return { stream: id, info: wireInfo(found.info) };

@@ -38,3 +38,39 @@ test("JobCalls.answer() stream.read_open: 17 concurrent opens, exactly one refus
   await expect(calls.answer({ op: "stream.read_open", key: "k" })).rejects.toMatchObject({ code: "storage_limit" });
   await calls.close();
 });
+
+test("JobCalls.answer() stream.read_open: a read still opening when the attempt closes is cancelled and refused", async () => {
+  const local = new LocalObjectStore(join(root, "closing"));
+  let letGo: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => { letGo = resolve; });
+  let opening: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => { opening = resolve; });
+  let cancelled = 0;
+  const store: ObjectStore = {
+    kind: local.kind,
+    location: local.location,
+    put: (key, body, options) => local.put(key, body, options),
+    head: (key) => local.head(key),
+    list: (prefix, options) => local.list(prefix, options),
+    delete: (key) => local.delete(key),
+    deletePrefix: (prefix) => local.deletePrefix(prefix),
+    close: () => local.close(),
+    async get(key) {
+      opening();
+      await gate;
+      const found = await local.get(key);
+      if (found === undefined) return undefined;
+      const reader = found.body.getReader();
+      return { info: found.info, body: new ReadableStream<Uint8Array>({ pull: async (c) => { const r = await reader.read(); if (r.done) c.close(); else c.enqueue(r.value); }, cancel: async (reason) => { cancelled++; await reader.cancel(reason); } }) };
+    },
+  };
+  const { calls } = jobCalls(store, "closing");
+  await calls.answer({ op: "storage.put", key: "k", data: new Uint8Array([1]) });
+  const open = calls.answer({ op: "stream.read_open", key: "k" }).then(() => "opened", code);
+  await started;
+  const closed = calls.close();
+  letGo();
+  expect(await open).toBe("storage_closed");
+  await closed;
+  expect(cancelled).toBe(1);
+});
