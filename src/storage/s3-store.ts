@@ -12,6 +12,7 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { EdgeError, errorMessage } from "../errors.ts";
+import { clipWords } from "../util/clip-words.ts";
 import { proxyHttpAgent, proxyHttpsAgent } from "../platform/proxy-agent.ts";
 import type { ProxyEnv } from "../platform/proxy.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
@@ -62,6 +63,12 @@ const UPKEEP_SOCKETS = 8;
  * only a store that never stops paginating reaches it.
  */
 const MAX_LIST_PAGES = 10_000;
+/**
+ * Characters of a store's error message kept: it is the store's to choose (a 20 MiB <Message>
+ * became a 20 MiB error, status-page lastError and warn line on every retry). Cut on a space, as
+ * it is not redacted yet (clip-words.ts).
+ */
+const MAX_STORE_MESSAGE_CHARS = 500;
 /** The SDK's tries per request (maxAttempts). */
 const TRIES = 3;
 
@@ -232,7 +239,7 @@ class S3ObjectStore implements ObjectStore {
         Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
       }), o)));
       const failed = result.Errors ?? [];
-      if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`.trim());
+      if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${clipWords(`${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`, MAX_STORE_MESSAGE_CHARS)}`.trim());
       count += keys.length;
     };
     for await (const info of this.list(prefix, { upkeep: true })) {
@@ -260,8 +267,8 @@ class S3ObjectStore implements ObjectStore {
       if (error instanceof EdgeError) throw error;
       if ((error as { name?: string }).name === "AbortError") throw error;
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      const name = (error as { name?: string }).name ?? "Error";
-      throw new EdgeError("storage_failed", `Cannot ${action} "${key}" in ${this.location}: ${name}${status === undefined ? "" : ` (HTTP ${status})`}: ${errorMessage(error)}`, { retryable: status === undefined || status >= 500 });
+      const name = clipWords(String((error as { name?: string }).name ?? "Error"), 100);
+      throw new EdgeError("storage_failed", `Cannot ${action} "${key}" in ${this.location}: ${name}${status === undefined ? "" : ` (HTTP ${status})`}: ${clipWords(errorMessage(error), MAX_STORE_MESSAGE_CHARS)}`, { retryable: status === undefined || status >= 500 });
     }
   }
 }
