@@ -38,6 +38,8 @@ export class StorageService {
   /** Attempt prefixes in use: open attempts and cleanups still retrying. */
   readonly #live = new Map<string, AttemptStorage>();
   readonly #cleaning = new Set<string>();
+  /** Attempts whose cleanup gave up: their objects still count as alive until the sweeper deletes them. */
+  readonly #abandoned = new Map<string, AttemptStorage>();
   readonly #stop = new AbortController();
   readonly #clock: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -88,6 +90,10 @@ export class StorageService {
       busy: (prefix) => this.#live.has(prefix) || this.#cleaning.has(prefix),
       graceMs: this.#options.sweepGraceMs,
       now: this.#clock(),
+      onDeleted: (prefix) => {
+        this.#abandoned.get(prefix)?.forget();
+        this.#abandoned.delete(prefix);
+      },
     }).then((report) => {
       this.stats.pendingSweeps = report.pending;
       this.stats.sweptAttempts += report.deleted;
@@ -143,6 +149,7 @@ export class StorageService {
       }
       // Left to the sweeper, which only skips prefixes still in use.
       this.#cleaning.delete(storage.prefix);
+      this.#abandoned.set(storage.prefix, storage);
       const when = this.#options.sweepIntervalMs > 0 ? "a later sweep deletes them once they are older than its grace period" : "the sweep at the runner's next start deletes them (storageSweepIntervalMs is 0)";
       this.#log.error(`Giving up deleting a job attempt's objects; ${when}`, { attempt: storage.label, prefix: storage.prefix });
     } finally {

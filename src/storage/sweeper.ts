@@ -15,6 +15,8 @@ export interface SweepOptions {
   busy(prefix: string): boolean;
   graceMs: number;
   now: number;
+  /** Told each attempt prefix the sweep deleted. */
+  onDeleted?(prefix: string): void;
 }
 
 export interface SweepReport {
@@ -51,6 +53,7 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> 
     try {
       await options.store.deletePrefix(prefix);
       report.deleted++;
+      options.onDeleted?.(prefix);
     } catch (error) {
       report.failed++;
       if (report.errors.length < 5) report.errors.push(serializeError(error).message);

@@ -1,0 +1,45 @@
+// An attempt whose cleanup gave up is the sweeper's: when the sweep deletes it, its objects stop
+// counting in edge_runner_storage_objects_alive (they used to count for the process's life).
+
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { LocalObjectStore } from "../../src/storage/local-store.ts";
+import type { ObjectStore } from "../../src/storage/object-store.ts";
+import { StorageService } from "../../src/storage/storage-service.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "edge-sweep-gauge-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("StorageService.sweep() deleting an abandoned attempt takes its objects off objectsAlive", async () => {
+  const local = new LocalObjectStore(dir);
+  let down = true;
+  const store: ObjectStore = {
+    kind: local.kind,
+    location: local.location,
+    put: (key, body, options) => local.put(key, body, options),
+    get: (key) => local.get(key),
+    head: (key) => local.head(key),
+    list: (prefix, options) => local.list(prefix, options),
+    delete: (key) => local.delete(key),
+    close: () => local.close(),
+    deletePrefix: async (prefix) => {
+      if (down) throw new Error("backend unavailable");
+      return local.deletePrefix(prefix);
+    },
+  };
+  const svc = new StorageService({ store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0, retries: 1, sleep: async () => undefined });
+  const storage = svc.open({ jobId: "j", attempt: 1 });
+  await storage.put("a", new Uint8Array([1]));
+  await storage.put("b", new Uint8Array([1]));
+  await svc.release(storage);
+  for (let i = 0; i < 500 && svc.stats.cleanupsRetrying > 0; i++) await Bun.sleep(5);
+  expect(svc.stats.cleanupsRetrying).toBe(0);
+  expect(svc.stats.objectsAlive).toBe(2);
+  down = false;
+  expect(await svc.sweep()).toMatchObject({ deleted: 1 });
+  expect(svc.stats.objectsAlive).toBe(0);
+  await svc.close();
+});
