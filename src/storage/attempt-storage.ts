@@ -20,6 +20,15 @@ export interface StorageLimits {
 /** storageMaxJobObjects' default: keeps an attempt's cleanup and sweep listing bounded. */
 export const DEFAULT_MAX_JOB_OBJECTS = 100_000;
 
+/**
+ * One-shot calls (a put of bytes, a get until the store answers, head, list, delete) one attempt
+ * has at the store at once; more wait their turn. The S3 backend's job connections are shared
+ * (50): without it one plugin firing hundreds of calls queued every other job's requests behind
+ * its own. Streamed puts are not held here: each is an open stream (16 at most) and one waiting
+ * for a turn behind others the plugin has not ended yet could wait forever.
+ */
+export const MAX_CONCURRENT_CALLS = 8;
+
 /** At most this many keys come back from one list() call. */
 export const MAX_LIST_KEYS = 10_000;
 
@@ -40,6 +49,9 @@ export class AttemptStorage {
   #writingBytes = 0;
   /** Puts in flight of keys not stored yet: each may add an object. */
   #creating = 0;
+  /** One-shot calls at the store now, and those waiting for a turn. */
+  #calls = 0;
+  readonly #waiting: Array<() => void> = [];
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
   #state: AttemptState = "open";
@@ -68,7 +80,8 @@ export class AttemptStorage {
       try {
         const check = (total: number): void => this.#check(key, token, total);
         const source = body instanceof Uint8Array ? (check(body.byteLength), body) : counted(body, check, (n) => { this.#stats.bytesWritten += n; });
-        const size = await this.#store.put(this.prefix + key, source, { ...options, signal: this.#abort.signal });
+        const store = (): Promise<number> => this.#store.put(this.prefix + key, source, { ...options, signal: this.#abort.signal });
+        const size = body instanceof Uint8Array ? await this.#turn(store) : await store();
         if (body instanceof Uint8Array) this.#stats.bytesWritten += size;
         const old = this.#sizes.get(key);
         if (old === undefined) this.#stats.objectsAlive++;
@@ -86,7 +99,7 @@ export class AttemptStorage {
   /** The object with its body stream (counted as read while it flows), or undefined. */
   get(key: string): Promise<StoredObject | undefined> {
     return this.#track("read", key, async () => {
-      const found = await this.#store.get(this.prefix + key, this.#abort.signal);
+      const found = await this.#turn(() => this.#store.get(this.prefix + key, this.#abort.signal));
       if (found === undefined) return undefined;
       const stats = this.#stats;
       return { info: { ...found.info, key }, body: counted(found.body, undefined, (n) => { stats.bytesRead += n; }) };
@@ -95,14 +108,14 @@ export class AttemptStorage {
 
   head(key: string): Promise<ObjectInfo | undefined> {
     return this.#track("inspect", key, async () => {
-      const info = await this.#store.head(this.prefix + key);
+      const info = await this.#turn(() => this.#store.head(this.prefix + key));
       return info === undefined ? undefined : { ...info, key };
     });
   }
 
   /** Objects whose key starts with `prefix`, sorted by key, at most MAX_LIST_KEYS. */
   list(prefix: string): Promise<ObjectInfo[]> {
-    return this.#track("list", prefix, async () => {
+    return this.#track("list", prefix, () => this.#turn(async () => {
       const out: ObjectInfo[] = [];
       for await (const info of this.#store.list(this.prefix + prefix, { signal: this.#abort.signal })) {
         const key = info.key.slice(this.prefix.length);
@@ -112,14 +125,17 @@ export class AttemptStorage {
         if (out.length >= MAX_LIST_KEYS) break;
       }
       return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    });
+    }));
   }
 
   /** True when an object was there. */
   delete(key: string): Promise<boolean> {
     return this.#track("delete", key, async () => {
-      const existed = this.#sizes.has(key) || (await this.#store.head(this.prefix + key)) !== undefined;
-      await this.#store.delete(this.prefix + key);
+      const existed = await this.#turn(async () => {
+        const known = this.#sizes.has(key) || (await this.#store.head(this.prefix + key)) !== undefined;
+        await this.#store.delete(this.prefix + key);
+        return known;
+      });
       const old = this.#sizes.get(key);
       if (old !== undefined) {
         this.#sizes.delete(key);
@@ -135,6 +151,8 @@ export class AttemptStorage {
     if (this.#state === "ended") return;
     this.#state = "ended";
     this.#abort.abort(new EdgeError("storage_closed", `Job attempt "${this.label}" has ended`));
+    // Calls waiting for a turn give up now (they see the abort), not after those ahead of them.
+    for (const wake of this.#waiting.splice(0)) wake();
     await Promise.allSettled([...this.#inFlight]);
   }
 
@@ -155,6 +173,22 @@ export class AttemptStorage {
     const used = this.#used - (this.#sizes.get(key) ?? 0) + this.#writingBytes;
     if (used > this.#limits.maxJobBytes) {
       throw new EdgeError("storage_limit", `Cannot store "${key}" for job "${this.label}": the job's objects would be over the limit of ${this.#limits.maxJobBytes} bytes`);
+    }
+  }
+
+  /** Runs `work` once fewer than MAX_CONCURRENT_CALLS of this attempt's calls are at the store. */
+  async #turn<T>(work: () => Promise<T>): Promise<T> {
+    while (this.#calls >= MAX_CONCURRENT_CALLS) {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      this.#abort.signal.throwIfAborted();
+    }
+    this.#abort.signal.throwIfAborted();
+    this.#calls++;
+    try {
+      return await work();
+    } finally {
+      this.#calls--;
+      this.#waiting.shift()?.();
     }
   }
 
