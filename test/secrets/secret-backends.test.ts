@@ -59,6 +59,33 @@ describe("parseReference()", () => {
     expect(parseReference("vault:authors/data/app#pw")).toMatchObject({ backend: "vault", path: "authors/data/app" });
   });
 
+  test("refuses Vault's own API paths after a namespace prefix (Vault Enterprise and HCP read namespaces from the path), and keeps KV paths", () => {
+    const refused = [
+      "vault:ns1/auth/token/lookup-self#id",
+      "vault:ns1/sys/wrapping/lookup#x",
+      "vault:child/identity/oidc/token/r#token",
+      "vault:a/b/Cubbyhole/notes#x",
+      // A namespace may be called data: "before the first data segment" would not be enough.
+      "vault:data/auth/token/lookup-self#id",
+      "vault:kv/data/sys/x#y",
+    ];
+    for (const raw of refused) {
+      let caught: unknown;
+      try {
+        parseReference(raw);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toMatchObject({ code: "secret_reference_invalid" });
+      expect((caught as Error).message).toContain(raw);
+    }
+    // An own name as the last segment is a secret's name (KV v1 and v2), and namespaced KV paths parse.
+    expect(parseReference("vault:kv/app/auth#pw")).toMatchObject({ path: "kv/app/auth" });
+    expect(parseReference("vault:kv/data/app/identity#pw")).toMatchObject({ path: "kv/data/app/identity" });
+    expect(parseReference("vault:ns1/kv/data/app#pw")).toMatchObject({ path: "ns1/kv/data/app" });
+    expect(parseReference("vault:secret/legacy/app#pw")).toMatchObject({ path: "secret/legacy/app" });
+  });
+
   test("refuses ?version=N on a path that is not KV v2 (KV v1 ignored it and answered the current value)", () => {
     for (const raw of ["vault:secret/legacy/app?version=2#password", "vault:secret/app#pw?version=1", "vault:kv?version=1#f"]) {
       expect(() => parseReference(raw)).toThrow(/is not a KV v2 path/);

@@ -25,6 +25,20 @@ const VAULT_PATH = /^[A-Za-z0-9_.\-/]+$/;
  * (the runner's token's private storage). Compared without case so no spelling reaches them.
  */
 export const VAULT_OWN_PATHS: readonly string[] = ["auth", "sys", "identity", "cubbyhole"];
+/**
+ * The segment of a Vault path that names one of Vault's own mounts, if any. Vault Enterprise and
+ * HCP take namespaces from the path's front (`ns1/auth/token/lookup-self` is auth/… in namespace
+ * ns1, `data/auth/…` in namespace data), so the first segment alone is not enough, and neither is
+ * "before the first data segment" (a namespace may be called data). Refused: an own name first,
+ * or anywhere before the last segment (every API path under those mounts goes deeper). Kept: an
+ * own name as the last segment (`kv/data/app/auth`, a secret called auth). The cost: a KV secret
+ * below a folder called auth, sys, identity or cubbyhole (`kv/data/app/auth/db`) cannot be
+ * referenced; docs/secrets.md says so.
+ */
+function ownPathSegment(segments: readonly string[]): string | undefined {
+  return segments.find((part, i) => (i === 0 || i < segments.length - 1) && VAULT_OWN_PATHS.includes(part.toLowerCase()));
+}
+
 const GCP = /^projects\/([a-z0-9-]{1,64})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
 
 export function parseReference(raw: string): SecretReference {
@@ -71,7 +85,8 @@ export function parseReference(raw: string): SecretReference {
       const segments = path.split("/");
       // `.` too: a URL drops it, so kv/./x would be read as kv/x and ./auth/… as auth/….
       if (!VAULT_PATH.test(path) || segments.some((part) => part === ".." || part === "." || part === "")) throw bad("the vault path has characters other than letters, digits and _.-/ or an empty, . or .. segment");
-      if (VAULT_OWN_PATHS.includes(segments[0]!.toLowerCase())) throw bad(`"${segments[0]}/" is Vault's own API (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs; reference a secret engine's path`);
+      const own = ownPathSegment(segments);
+      if (own !== undefined) throw bad(`"${own}/" is Vault's own API (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs, also after a namespace prefix (ns1/${own}/…); reference a secret engine's path`);
       // KV v1 has no versions and ignores ?version: the pin would silently read the current value.
       if (version !== undefined && segments[1] !== "data") throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
       if (field === "" || field.length > 256) throw bad("the field after # is 1 to 256 characters");
