@@ -147,6 +147,32 @@ describe("VaultBackend", () => {
     expect(fake.logins).toBe(3);
   });
 
+  test("a path the policy forbids (403) is a denial, not a dead token: 5 forbidden reads make no new AppRole login, and the first token stays refused as a value", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { password: "pw-approle-1" });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-approle-1");
+    const first = String(fake.requests.at(-1)!.headers["x-vault-token"]);
+    for (let i = 0; i < 5; i++) expect(await codeOf(backend.read(ref(`vault:other/data/x${i}#f`)))).toStartWith("secret_permission_denied");
+    // Concurrent forbidden reads too.
+    await Promise.all([1, 2, 3].map(async (i) => expect(await codeOf(backend.read(ref(`vault:other/data/y${i}#f`)))).toStartWith("secret_permission_denied")));
+    expect(fake.logins).toBe(1);
+    fake.putKv2("kv/leak", { t: first });
+    expect(await codeOf(backend.read(ref("vault:kv/data/leak#t")))).toStartWith("secret_permission_denied");
+  });
+
+  test("a token revoked under concurrent reads leads to one lookup-self and one new login", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { password: "pw-approle-2" });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-approle-2");
+    fake.revoke(String(fake.requests.at(-1)!.headers["x-vault-token"]));
+    const before = fake.requests.length;
+    expect(await Promise.all([1, 2, 3, 4].map(() => backend.read(ref("vault:kv/data/app#password"))))).toEqual(Array(4).fill("pw-approle-2"));
+    expect(fake.logins).toBe(2);
+    expect(fake.requests.slice(before).filter((r) => r.path === "/v1/auth/token/lookup-self").length).toBe(1);
+  });
+
   test("a static token's TTL is looked up once and renewed in time", async () => {
     let clock = 5_000_000;
     const fake = await vault({ now: () => clock });

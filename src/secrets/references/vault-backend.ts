@@ -1,7 +1,8 @@
 // `vault:` references through node-vault (loaded only when a runner uses Vault). Token (a token
 // file is re-read when it changes, as Vault Agent rewrites it) or AppRole auth; KV v2 (a path whose second segment is `data`, answer in data.data, `?version=N`) and
 // KV v1 (answer in data); a namespace header; the token renewed before its TTL runs out and,
-// with AppRole, a new login when renewal or a read is refused; a custom CA; a timeout per call.
+// with AppRole, a new login when renewal is refused or a read's 403 came from a dead token (not
+// from the policy: lookup-self tells them apart); a custom CA; a timeout per call.
 // Calls go through vault-transport.ts (no redirects, bounded answers); nothing is taken from
 // VAULT_* variables. Errors say which reference and which Vault, never a value or a token.
 
@@ -56,7 +57,7 @@ export class VaultBackend {
   #renewAt: number | undefined;
   #loginInFlight: Promise<void> | undefined;
   /** A token lookup or renewal under way: reads that need one at the same time wait for it. */
-  readonly #calls = new Map<"lookup" | "renew", Promise<any>>();
+  readonly #calls = new Map<string, Promise<any>>();
   /** The token file's identity (inode, size, mtime) when last read. */
   #tokenFileStamp: string | undefined;
   /** The runner's own credentials (configured token, AppRole ids, recent tokens): never handed to a job. */
@@ -90,11 +91,12 @@ export class VaultBackend {
     // node-vault passes its request options on to the transport (vault-transport.ts).
     const options = signal === undefined ? undefined : { signal };
     let body: any;
+    const used = client.token;
     try {
       body = await client.read(path, options);
     } catch (error) {
       // A token revoked or expired early: a rewritten token file or a new AppRole login, once.
-      if (statusOf(error) === 403 && (await this.#recover(client, ref.raw))) {
+      if (statusOf(error) === 403 && (await this.#replaceIfDead(client, used, ref.raw))) {
         try {
           body = await client.read(path, options);
         } catch (retryError) {
@@ -149,6 +151,28 @@ export class VaultBackend {
 
   #canLogin(): boolean {
     return this.#o.roleId !== undefined && this.#o.secretId !== undefined;
+  }
+
+  /**
+   * After a read's 403, whether the token was dead and is replaced now (true: read again) or the
+   * policy denied the path (false). Vault answers both with 403, and a job names the paths: taking
+   * every 403 for a dead token let any job make the runner log in again per forbidden read (tokens
+   * piling up unrevoked, a secret_id's num_uses spent). So one lookup-self, shared by the reads
+   * that ask about the same token, decides; a token another read replaced meanwhile is not looked
+   * up, so one dead token leads to one login. The dead token is not revoked: Vault refused it.
+   */
+  async #replaceIfDead(client: VaultClient, used: string | undefined, ref: string): Promise<boolean> {
+    if (client.token !== used) return true;
+    try {
+      await this.#once(`check:${used ?? ""}`, () => client.tokenLookupSelf());
+      return false; // the token is alive: the policy said no
+    } catch (error) {
+      const status = statusOf(error);
+      // Not an answer about the token (Vault unreachable, 5xx): the read's own 403 is reported.
+      if (status !== 401 && status !== 403) return false;
+    }
+    if (client.token !== used) return true;
+    return this.#recover(client, ref);
   }
 
   /** A new token (from the file, or by AppRole) after Vault refused the current one; false: none. */
@@ -252,7 +276,7 @@ export class VaultBackend {
   }
 
   /** Shares one call among concurrent callers; each maps its outcome (and names its reference) itself. */
-  #once(kind: "lookup" | "renew", call: () => Promise<any>): Promise<any> {
+  #once(kind: "lookup" | "renew" | `check:${string}`, call: () => Promise<any>): Promise<any> {
     let running = this.#calls.get(kind);
     if (running === undefined) {
       running = call().finally(() => this.#calls.delete(kind));
