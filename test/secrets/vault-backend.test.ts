@@ -236,6 +236,25 @@ describe("VaultBackend", () => {
 });
 
 describe("VaultBackend's own tokens", () => {
+  test("keeps refusing a token until its known TTL ends, past OWN_TOKENS_KEPT newer ones, and forgets it after", async () => {
+    let clock = 1_000_000;
+    const fake = await vault({ now: () => clock, loginTtlSec: 3600 });
+    fake.putKv2("kv/app", { password: "pw-rotating-1" });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
+    const tokens: string[] = [];
+    for (let i = 0; i < OWN_TOKENS_KEPT + 4; i++) {
+      expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-rotating-1");
+      tokens.push(String(fake.requests.at(-1)!.headers["x-vault-token"]));
+      // Revoked behind the runner's back: the next read logs in again (the runner cannot know the old one is dead).
+      fake.revoke(tokens.at(-1)!);
+    }
+    expect(fake.logins).toBe(OWN_TOKENS_KEPT + 4);
+    fake.putKv2("kv/held", { first: tokens[0]! });
+    expect(await codeOf(backend.read(ref("vault:kv/data/held#first")))).toStartWith("secret_permission_denied");
+    clock += 3601_000; // every token's TTL has ended
+    expect(await backend.read(ref("vault:kv/data/held#first"))).toBe(tokens[0]!);
+  });
+
   test("keeps refusing the tokens it held lately, but not every token of its life: the set stays at OWN_TOKENS_KEPT rotated tokens (a token file rewritten by Vault Agent, here 20 times)", async () => {
     const fake = await vault();
     const dir = mkdtempSync(path.join(tmpdir(), "edge-runner-vault-own-"));

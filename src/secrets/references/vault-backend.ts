@@ -46,8 +46,13 @@ const MAX_VALUE_CHARS = 1024 * 1024;
 /** Largest answer read from Vault; a KV read of a 1 MiB value as JSON fits. */
 export const MAX_VAULT_ANSWER_BYTES = 2 * 1024 * 1024;
 
-/** How many of the tokens the runner held lately are still refused as a job's value (a token older than that has expired). */
+/**
+ * Tokens the runner held whose end is not known (never expires, or not looked up yet): only the
+ * last this many are still refused as a job's value. A token with a known TTL is kept until it ends.
+ */
 export const OWN_TOKENS_KEPT = 8;
+/** The most tokens kept at all, however long their TTLs: the set must not grow for the runner's life. */
+export const MAX_OWN_TOKENS = 64;
 
 export class VaultBackend {
   readonly #o: VaultBackendOptions;
@@ -62,8 +67,8 @@ export class VaultBackend {
   #tokenFileStamp: string | undefined;
   /** The runner's own credentials (configured token, AppRole ids, recent tokens): never handed to a job. */
   readonly #own = new Set<string>();
-  /** Tokens it logged in or renewed to, newest last: only the last OWN_TOKENS_KEPT stay in #own (older ones expired). */
-  readonly #recentTokens: string[] = [];
+  /** Tokens it logged in to, renewed or read from the file, newest last, with when each ends (epoch ms; undefined: not known; Infinity: never). */
+  readonly #recentTokens: Array<{ token: string; endsAt: number | undefined }> = [];
 
   constructor(options: VaultBackendOptions) {
     this.#o = options;
@@ -137,16 +142,34 @@ export class VaultBackend {
 
   /**
    * Masked in all the runner writes, and refused as a job's value. A token from a login, a renewal
-   * or the token file joins the recent ones, of which the oldest leaves past OWN_TOKENS_KEPT: one
-   * login per token TTL would otherwise grow the set for as long as the runner lives.
+   * or the token file joins the recent ones, kept until its known end (a token that may still work
+   * is never handed to a job); of those with no known end the oldest leaves past OWN_TOKENS_KEPT,
+   * and of all past MAX_OWN_TOKENS: one token per TTL would otherwise grow the set for as long as
+   * the runner lives.
    */
   #ownSecret(value: string, kind: "configured" | "token" = "token"): void {
     this.#o.registerSecret?.(value);
     if (value === "" || this.#own.has(value)) return;
     this.#own.add(value);
     if (kind === "configured") return;
-    this.#recentTokens.push(value);
-    if (this.#recentTokens.length > OWN_TOKENS_KEPT) this.#own.delete(this.#recentTokens.shift()!);
+    this.#recentTokens.push({ token: value, endsAt: undefined });
+    this.#pruneTokens();
+  }
+
+  /** Records when a held token ends (from a login's or renewal's lease, or lookup-self's ttl). */
+  #tokenEndsAt(token: string, ttlSec: number): void {
+    const held = this.#recentTokens.find((t) => t.token === token);
+    if (held !== undefined) held.endsAt = ttlSec > 0 ? this.#now() + ttlSec * 1000 : Infinity;
+    this.#pruneTokens();
+  }
+
+  #pruneTokens(): void {
+    const now = this.#now();
+    const drop = (index: number) => this.#own.delete(this.#recentTokens.splice(index, 1)[0]!.token);
+    for (let i = this.#recentTokens.length - 1; i >= 0; i--) if (this.#recentTokens[i]!.endsAt! <= now) drop(i);
+    const endless = (t: { endsAt: number | undefined }) => t.endsAt === undefined || t.endsAt === Infinity;
+    while (this.#recentTokens.filter(endless).length > OWN_TOKENS_KEPT) drop(this.#recentTokens.findIndex(endless));
+    while (this.#recentTokens.length > MAX_OWN_TOKENS) drop(0);
   }
 
   #canLogin(): boolean {
@@ -235,9 +258,11 @@ export class VaultBackend {
     }
     if (this.#renewAt === undefined) {
       // A token from the config: learn its TTL once (0 means it never expires, like a root token).
+      const looked = client.token;
       try {
         const info = await this.#once("lookup", () => client.tokenLookupSelf());
         const ttl = Number(info?.data?.ttl ?? 0);
+        this.#tokenEndsAt(looked, ttl);
         this.#renewAt = ttl > 0 && info?.data?.renewable !== false ? this.#now() + ttl * 1000 * RENEW_AT : ttl > 0 ? this.#now() + ttl * 1000 : Infinity;
       } catch (error) {
         if (!(statusOf(error) === 403 && (await this.#recover(client, ref)))) throw this.#failure(error, ref);
@@ -286,8 +311,11 @@ export class VaultBackend {
   }
 
   #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined): void {
-    if (typeof auth?.client_token === "string") this.#ownSecret(auth.client_token);
     const ttl = Number(auth?.lease_duration ?? 0);
+    if (typeof auth?.client_token === "string") {
+      this.#ownSecret(auth.client_token);
+      this.#tokenEndsAt(auth.client_token, ttl);
+    }
     this.#renewAt = ttl > 0 ? this.#now() + ttl * 1000 * RENEW_AT : Infinity;
   }
 
