@@ -101,6 +101,27 @@ describe("decryptInputs() registers the parts of a sensitive value that is not o
   });
 });
 
+describe("SensitiveParts.plaintext()", () => {
+  test("registers a JSON number as written where parsing changed it (digits past a double, 1.50), never Infinity", () => {
+    const scope = new RedactionScope({ name: "numbers test" });
+    const got: string[] = [];
+    const value = '{"account_number": 12345678901234567890, "pin_float": 1.10, "huge": 1e400, "pw":"s3cret-pass"}';
+    scope.add(value);
+    new SensitiveParts((p) => (got.push(p), scope.add(p)), (_key, why) => new Error(why)).plaintext("vault:kv/data/bank#acct", value);
+    expect(scope.line("acct=12345678901234567890;")).toBe("acct=[REDACTED];");
+    expect(scope.line("python printed: 12345678901234567890 ok")).toBe("python printed: [REDACTED] ok");
+    expect(got).toContain("1e400");
+    expect(got).not.toContain("Infinity");
+    expect(scope.line("status: 200 Infinity")).toBe("status: 200 Infinity");
+  });
+
+  test("a meshStack input decrypted to JSON with a big integer: the digits as written are masked (one rule with references)", () => {
+    const scope = new RedactionScope({ name: "numbers test" });
+    decryptInputs(runWith([sensitive("acct", "CODE", meshstackEncrypt(runnerKeys().publicPem, '{"n":98765432109876543210}'))]), [runnerKeys().privateKey], (secret) => scope.add(secret));
+    expect(scope.line("n=98765432109876543210")).toBe("n=[REDACTED]");
+  });
+});
+
 /** A plugin that prints each part of its sensitive inputs and echoes them in plain outputs and a step message. */
 function echoPartsPlugin() {
   const code = `export default { name: "echoparts", version: "1.0.0", actions: { default(input, ctx) {

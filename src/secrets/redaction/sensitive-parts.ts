@@ -4,7 +4,9 @@
 // payload of JSON text): a plugin may parse it and log an element, or a tool print one field of
 // it. Masking only the whole value would miss those parts, so every string and number in it is
 // registered with the run's redaction scope, and the value's compact JSON text (what a plugin
-// that stringifies it prints, object keys included). Bounded like what a plugin may mask in one
+// that stringifies it prints, object keys included). A number of JSON text is registered as written
+// too (12345678901234567890 parses to 12345678901234567000, 1.50 to 1.5: the plugin that prints the
+// text prints the digits as written), and never as Infinity (1e400). Bounded like what a plugin may mask in one
 // attempt (mask-limits.ts): a value past the bounds is refused before the plugin gets it, naming
 // the input or reference (the caller's `refuse`), because handing a plugin a secret the runner
 // cannot mask is the leak this file exists to close. One rule for both callers.
@@ -62,6 +64,8 @@ export class SensitiveParts {
       return; // Not JSON after all (HCL, a shell snippet): it is masked whole, as every decrypted value.
     }
     this.#walk(key, parsed);
+    // The numbers as written where parsing changed them (digits past a double's precision, 1.50, 1E3).
+    for (const written of jsonNumberTokens(plain)) if (String(Number(written)) !== written) this.#take(key, written, "a number as written");
   }
 
   #walk(key: string, value: unknown): void {
@@ -71,7 +75,8 @@ export class SensitiveParts {
     while (stack.length > 0) {
       const { value: v, path, depth } = stack.pop() as { value: unknown; path: string; depth: number };
       if (typeof v === "string") this.#take(key, v, `the string at "${path}"`);
-      else if (typeof v === "number" || typeof v === "bigint") this.#take(key, String(v), `the number at "${path}"`);
+      // Infinity (1e400 parsed) is no secret's text: masked, it would hide every "Infinity" in the log.
+      else if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "bigint") this.#take(key, String(v), `the number at "${path}"`);
       else if (v !== null && typeof v === "object") {
         if (depth >= MAX_PARTS_DEPTH) throw this.#refuse(key, `its value nests deeper than ${MAX_PARTS_DEPTH} levels`);
         if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: `${path}[${i}]`, depth: depth + 1 });
@@ -90,6 +95,25 @@ export class SensitiveParts {
     this.#sofar.count++;
     this.#sofar.chars += part.length;
     this.#register(part);
+  }
+}
+
+/** The number tokens of JSON text (outside its strings), as written. */
+function* jsonNumberTokens(text: string): Generator<string> {
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      // Text JSON.parse accepted: from a - or digit, the number runs over digits, . e E + -.
+      let end = i + 1;
+      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
+      yield text.slice(i, end);
+      i = end - 1;
+    }
   }
 }
 
