@@ -120,6 +120,13 @@ describe("SensitiveParts.plaintext()", () => {
     decryptInputs(runWith([sensitive("acct", "CODE", meshstackEncrypt(runnerKeys().publicPem, '{"n":98765432109876543210}'))]), [runnerKeys().privateKey], (secret) => scope.add(secret));
     expect(scope.line("n=98765432109876543210")).toBe("n=[REDACTED]");
   });
+
+  test("JSON after a leading byte order mark (U+FEFF) still has its parts registered", () => {
+    const got: string[] = [];
+    new SensitiveParts((p) => got.push(p), (_key, why) => new Error(why)).plaintext("gcp:projects/p/secrets/db", '\uFEFF{"user":"dbadmin","password":"hunter2-secret"}\r\n');
+    expect(got).toContain("hunter2-secret");
+    expect(got).toContain("dbadmin");
+  });
 });
 
 /** A plugin that prints each part of its sensitive inputs and echoes them in plain outputs and a step message. */

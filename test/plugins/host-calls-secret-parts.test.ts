@@ -57,6 +57,13 @@ test("JobCalls secret.get masks the parts of JSON text (a GCP payload), and leav
   expect(printed).not.toContain("plain-secret-value");
 });
 
+test("JobCalls secret.get masks the parts of a GCP payload with a byte order mark, and its big integers as written", async () => {
+  const scope = new RedactionScope({ name: "job" });
+  const jobCalls = calls(async () => '\uFEFF{"token":"bom-inner-token-88","account":12345678901234567890}\n', scope);
+  await jobCalls.answer({ op: "secret.get", ref: "gcp:projects/p/secrets/bom" } as never);
+  expect(scope.text("token=bom-inner-token-88 account=12345678901234567890")).toBe("token=[REDACTED] account=[REDACTED]");
+});
+
 test("JobCalls secret.get of the same JSON value again costs nothing of the attempt's mask budget", async () => {
   const scope = new RedactionScope({ name: "job" });
   const jobCalls = calls(async () => JSON.stringify({ a: "part-one-value", b: "part-two-value", c: "part-three-value" }), scope);

@@ -52,7 +52,9 @@ export class SensitiveParts {
    * caller): when it is a JSON array or object, its parts too. Other text (a password, a data:
    * URL, HCL) is one value and is done.
    */
-  plaintext(key: string, plain: string): void {
+  plaintext(key: string, whole: string): void {
+    // A leading byte order mark (a file an editor saved with one): JSON.parse refuses it.
+    const plain = whole.charCodeAt(0) === 0xfeff ? whole.slice(1) : whole;
     const start = plain.trimStart()[0];
     if (start !== "[" && start !== "{") return;
     if (plain.length > MAX_PARSED_CHARS) throw this.#refuse(key, `its value starts like JSON and is ${plain.length} characters, more than the ${MAX_PARSED_CHARS} the runner reads for its parts`);
