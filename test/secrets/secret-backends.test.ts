@@ -92,6 +92,13 @@ describe("parseReference()", () => {
     }
     expect(parseReference("vault:kv/data/app?version=2#pw")).toMatchObject({ version: 2 });
   });
+
+  test("refuses a repeated or percent-encoded ?version (the version read would differ from the one written)", () => {
+    for (const raw of ["vault:kv/data/x?version=1&version=9#f", "vault:kv/data/x?version=1%30#f", "vault:kv/data/x?%76ersion=2#f", "vault:kv/data/x#f?version=2&version=3", "vault:kv/data/x?version=+2#f"]) {
+      expect(() => parseReference(raw)).toThrow(/the only query is \?version=N/);
+    }
+    expect(parseReference("vault:kv/data/x#f?version=12")).toMatchObject({ version: 12, field: "f" });
+  });
 });
 
 describe("SecretBackends.resolve()", () => {

@@ -72,10 +72,11 @@ export function parseReference(raw: string): SecretReference {
       let hash = body.indexOf("#");
       if (q !== -1) {
         const end = hash > q ? hash : body.length;
-        const query = new URLSearchParams(body.slice(q + 1, end));
-        const v = query.get("version");
-        if (v === null || !/^[1-9][0-9]{0,8}$/.test(v) || [...query.keys()].some((k) => k !== "version")) throw bad(`the only query is ?version=N with N ≥ 1`);
-        version = Number(v);
+        // Read as written, not URL-decoded: ?version=1&version=9 (first one wins) or ?version=1%30
+        // (read as 10) would pin a version other than the one a reader of the job sees.
+        const query = /^version=([1-9][0-9]{0,8})$/.exec(body.slice(q + 1, end));
+        if (query === null) throw bad(`the only query is ?version=N with N ≥ 1, once, in plain digits`);
+        version = Number(query[1]);
         body = body.slice(0, q) + body.slice(end);
         hash = body.indexOf("#");
       }
