@@ -20,7 +20,16 @@ export function contextStorage(call: Call): ActionStorage {
     let ended = false;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const chunk = (await call({ op: "stream.read", stream })) as Uint8Array | null;
+        let chunk: Uint8Array | null;
+        try {
+          chunk = (await call({ op: "stream.read", stream })) as Uint8Array | null;
+        } catch (error) {
+          // An errored stream is never cancelled, so read_end is sent here: the host holds the
+          // stream's slot until it hears of it (best effort; the host gives it back on its side too).
+          ended = true;
+          await call({ op: "stream.read_end", stream }).catch(() => undefined);
+          throw error;
+        }
         if (chunk === null) {
           ended = true;
           controller.close();

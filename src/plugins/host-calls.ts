@@ -152,7 +152,16 @@ export class JobCalls {
       case "stream.read": {
         const read = this.#reads.get(call.stream);
         if (read === undefined) throw new EdgeError("input_invalid", `Cannot read stream ${String(call.stream)} of job "${this.#label}": no such open stream`);
-        const chunk = await read.read();
+        let chunk;
+        try {
+          chunk = await read.read();
+        } catch (error) {
+          // A body that fails part-way (a reset connection) is over: its slot is given back, as
+          // the plugin may never send read_end for it.
+          this.#reads.delete(call.stream);
+          await read.cancel().catch(() => undefined);
+          throw error;
+        }
         if (chunk === null) this.#reads.delete(call.stream);
         return chunk;
       }

@@ -1,5 +1,6 @@
 // JobCalls' storage streams: the per-attempt stream limit holds against opens racing each other,
-// and a read opening while the attempt closes is cancelled, never left open.
+// a read opening while the attempt closes is cancelled, never left open, and a read whose body
+// fails part-way gives its slot back.
 
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,7 +10,9 @@ import { noArtifactSink } from "../../src/artifacts/artifact-sink.ts";
 import { EdgeError } from "../../src/errors.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { redactor } from "../../src/log/redact.ts";
+import { contextStorage } from "../../src/plugins/context-storage.ts";
 import { JobCalls } from "../../src/plugins/host-calls.ts";
+import type { HostCall } from "../../src/plugins/worker-protocol.ts";
 import { LocalObjectStore } from "../../src/storage/local-store.ts";
 import type { ObjectStore } from "../../src/storage/object-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
@@ -73,4 +76,58 @@ test("JobCalls.answer() stream.read_open: a read still opening when the attempt 
   expect(await open).toBe("storage_closed");
   await closed;
   expect(cancelled).toBe(1);
+});
+
+/** A local store whose bodies fail on their first pull (an S3 connection reset while streaming). */
+function failingBodies(dir: string): ObjectStore {
+  const local = new LocalObjectStore(join(root, dir));
+  return {
+    kind: local.kind,
+    location: local.location,
+    put: (key, body, options) => local.put(key, body, options),
+    head: (key) => local.head(key),
+    list: (prefix, options) => local.list(prefix, options),
+    delete: (key) => local.delete(key),
+    deletePrefix: (prefix) => local.deletePrefix(prefix),
+    close: () => local.close(),
+    async get(key) {
+      const found = await local.get(key);
+      if (found === undefined) return undefined;
+      await found.body.cancel();
+      return { info: found.info, body: new ReadableStream<Uint8Array>({ pull(c) { c.error(new Error("ECONNRESET")); } }) };
+    },
+  };
+}
+
+test("JobCalls.answer() stream.read: a body failing part-way gives its stream slot back", async () => {
+  const { calls } = jobCalls(failingBodies("read-fails-host"), "read-fails-host");
+  await calls.answer({ op: "storage.put", key: "k", data: new Uint8Array([1, 2, 3]) });
+  for (let i = 0; i < 16; i++) {
+    const { stream } = (await calls.answer({ op: "stream.read_open", key: "k" })) as { stream: number };
+    await expect(calls.answer({ op: "stream.read", stream })).rejects.toThrow("ECONNRESET");
+  }
+  // No read_end was sent for any of them: the 16 slots are free again all the same.
+  for (let i = 0; i < 16; i++) expect(await calls.answer({ op: "stream.read_open", key: "k" })).toMatchObject({ info: { size: 3 } });
+  await calls.close();
+});
+
+test("contextStorage() getStream: a read that fails sends read_end, so the host frees its slot", async () => {
+  const sent: string[] = [];
+  const ctx = contextStorage(async (request: HostCall) => {
+    sent.push(request.op);
+    if (request.op === "stream.read_open") return { stream: 7, info: { key: "k", size: 3 } };
+    if (request.op === "stream.read") throw new Error("ECONNRESET");
+    return undefined;
+  });
+  await expect(ctx.get("k")).rejects.toThrow("ECONNRESET");
+  expect(sent).toEqual(["stream.read_open", "stream.read", "stream.read_end"]);
+});
+
+test("ctx.storage.get() through JobCalls: 16 reads failing part-way leave the 17th able to open", async () => {
+  const { calls } = jobCalls(failingBodies("read-fails-sdk"), "read-fails-sdk");
+  const ctx = contextStorage((c) => calls.answer(c));
+  await ctx.put("k", new Uint8Array([1, 2, 3]));
+  for (let i = 0; i < 16; i++) await expect(ctx.get("k")).rejects.toThrow("ECONNRESET");
+  expect((await ctx.getStream("k"))?.info).toMatchObject({ size: 3 });
+  await calls.close();
 });
