@@ -156,7 +156,7 @@ export class LocalObjectStore implements ObjectStore {
     try {
       names = await readdir(dir);
     } catch (error) {
-      if (isMissing(error) || (error as { code?: string }).code === "ENOTDIR") return;
+      if (isAbsent(error)) return;
       throw error;
     }
     for (const name of names.sort()) {
@@ -174,7 +174,7 @@ export class LocalObjectStore implements ObjectStore {
     try {
       names = await readdir(dir);
     } catch (error) {
-      if (isMissing(error) || (error as { code?: string }).code === "ENOTDIR") return;
+      if (isAbsent(error)) return;
       throw error;
     }
     if (names.length === 0) {
@@ -232,6 +232,15 @@ async function mtimeOf(path: string): Promise<number | undefined> {
     if (isMissing(error)) return undefined; // deleted meanwhile (a write finishing, a cleanup)
     throw error;
   }
+}
+
+/**
+ * No such directory: missing, a file, or a name too long to exist (a runner id an earlier version
+ * used whole, which the sweeper still looks under: storage-keys.ts unhashedRunnerPrefix).
+ */
+function isAbsent(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG";
 }
 
 function isMissing(error: unknown): boolean {

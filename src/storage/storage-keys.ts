@@ -78,11 +78,14 @@ export const MAX_SEGMENT_CHARS = 200;
 const SEGMENT_HEAD_CHARS = 120;
 
 /**
- * One id as one key segment: URL-encoded, so "/" and ".." stay inside it ("~" too, so only the
- * long form below has one). An id longer than MAX_SEGMENT_CHARS encoded (a 1024-character job id,
- * or 28 CJK characters at 9 bytes each encoded) becomes its first SEGMENT_HEAD_CHARS encoded
- * characters, "~" and the SHA-256 of the whole id in hex: a fixed length, the same in every
- * process (the sweeper finds it after a restart), distinct for distinct ids.
+ * One id as one key segment: URL-encoded with "." as %2E, so "/" and ".." stay inside it (the
+ * encoding the storage has always used: a runner's prefix must not change between versions, or
+ * its sweeper would never look where a crash of the previous version left objects). An id longer
+ * than MAX_SEGMENT_CHARS encoded (a 1024-character job id, or 28 CJK characters at 9 bytes each
+ * encoded) becomes its first SEGMENT_HEAD_CHARS encoded characters, "." and the SHA-256 of the
+ * whole id in hex: a fixed length, the same in every process (the sweeper finds it after a
+ * restart), distinct for distinct ids. No short form holds a "." (encodeURIComponent leaves "."
+ * as it is, and it is turned into %2E), so no id's short form is another's long form.
  */
 export function keySegment(id: string): string {
   const encoded = encodeSegment(id);
@@ -94,16 +97,26 @@ export function keySegment(id: string): string {
     if (head.length + next.length > SEGMENT_HEAD_CHARS) break;
     head += next;
   }
-  return `${head}~${createHash("sha256").update(id, "utf8").digest("hex")}`;
+  return `${head}.${createHash("sha256").update(id, "utf8").digest("hex")}`;
 }
 
 function encodeSegment(text: string): string {
-  return encodeURIComponent(text).replace(/\./g, "%2E").replace(/~/g, "%7E");
+  return encodeURIComponent(text).replace(/\./g, "%2E");
 }
 
 /** `<runnerId>/` : everything one runner writes, and the only place its sweeper looks. */
 export function runnerPrefix(runnerId: string): string {
   return `${keySegment(runnerId)}/`;
+}
+
+/**
+ * Where versions before long ids were hashed kept this runner's objects, when that differs from
+ * runnerPrefix(): a runner id over MAX_SEGMENT_CHARS encoded was used whole. The sweeper looks
+ * there too, so what a crash of such a version left is still deleted.
+ */
+export function unhashedRunnerPrefix(runnerId: string): string | undefined {
+  const whole = `${encodeSegment(runnerId)}/`;
+  return whole === runnerPrefix(runnerId) ? undefined : whole;
 }
 
 /** `<runnerId>/<jobId>/<attempt>/` */

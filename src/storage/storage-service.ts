@@ -8,7 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import { sleep as realSleep } from "../util/time.ts";
 import { AttemptStorage, type StorageLimits } from "./attempt-storage.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { attemptPrefix, runnerPrefix, type AttemptId } from "./storage-keys.ts";
+import { attemptPrefix, runnerPrefix, unhashedRunnerPrefix, type AttemptId } from "./storage-keys.ts";
 import { StorageStats } from "./storage-stats.ts";
 import { sweepOrphans, type SweepReport } from "./sweeper.ts";
 
@@ -34,7 +34,8 @@ export class StorageService {
   readonly stats: StorageStats;
   readonly #options: StorageServiceOptions;
   readonly #log: Logger;
-  readonly #runnerPrefix: string;
+  /** Where this runner's objects are, and where an earlier version kept them if that differs. */
+  readonly #runnerPrefixes: readonly string[];
   /** Attempt prefixes in use: open attempts and cleanups still retrying. */
   readonly #live = new Map<string, AttemptStorage>();
   readonly #cleaning = new Set<string>();
@@ -50,7 +51,8 @@ export class StorageService {
   constructor(options: StorageServiceOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: "storage", backend: options.store.kind });
-    this.#runnerPrefix = runnerPrefix(options.runnerId);
+    const unhashed = unhashedRunnerPrefix(options.runnerId);
+    this.#runnerPrefixes = [runnerPrefix(options.runnerId), ...(unhashed === undefined ? [] : [unhashed])];
     this.#clock = options.clock ?? Date.now;
     this.#sleep = options.sleep ?? realSleep;
     this.stats = new StorageStats(options.store.kind, options.store.location);
@@ -86,7 +88,7 @@ export class StorageService {
   sweep(): Promise<SweepReport> {
     this.#sweeping ??= sweepOrphans({
       store: this.#options.store,
-      runnerPrefix: this.#runnerPrefix,
+      runnerPrefixes: this.#runnerPrefixes,
       busy: (prefix) => this.#live.has(prefix) || this.#cleaning.has(prefix),
       graceMs: this.#options.sweepGraceMs,
       now: this.#clock(),

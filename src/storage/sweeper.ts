@@ -1,7 +1,7 @@
 // Finds what a crashed process of this runner left behind: attempt prefixes under its own
 // `<runnerId>/` that no attempt of this process is using, and deletes those whose newest object
-// is older than the grace period. Only the runner's own prefix is ever listed, so another runner
-// sharing the bucket is never touched.
+// is older than the grace period. Only the runner's own prefix (and where an earlier version kept
+// it) is ever listed, so another runner sharing the bucket is never touched.
 
 import { serializeError } from "../errors.ts";
 import type { ObjectStore } from "./object-store.ts";
@@ -9,8 +9,8 @@ import { attemptOf } from "./storage-keys.ts";
 
 export interface SweepOptions {
   store: ObjectStore;
-  /** `<runnerId>/` */
-  runnerPrefix: string;
+  /** `<runnerId>/`, and where earlier versions kept this runner's objects if that differs (storage-keys.ts). */
+  runnerPrefixes: readonly string[];
   /** True for an attempt prefix this process still uses (running, or its cleanup in progress). */
   busy(prefix: string): boolean;
   graceMs: number;
@@ -32,17 +32,22 @@ export interface SweepReport {
 }
 
 export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> {
+  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, errors: [] };
+  for (const runnerPrefix of options.runnerPrefixes) await sweepRunner(options, runnerPrefix, report);
+  return report;
+}
+
+async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: SweepReport): Promise<void> {
   const newest = new Map<string, number>();
   const note = (key: string, modified: number): void => {
-    const prefix = attemptOf(options.runnerPrefix, key);
+    const prefix = attemptOf(runnerPrefix, key);
     if (prefix === undefined || options.busy(prefix)) return;
     newest.set(prefix, Math.max(newest.get(prefix) ?? 0, modified));
   };
-  for await (const info of options.store.list(options.runnerPrefix, { upkeep: true })) note(info.key, info.lastModified);
+  for await (const info of options.store.list(runnerPrefix, { upkeep: true })) note(info.key, info.lastModified);
   // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
   // attempt is found, dated and deleted by what it left, not only by its objects.
-  if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(options.runnerPrefix)) note(left.key, left.lastModified);
-  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, errors: [] };
+  if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(runnerPrefix)) note(left.key, left.lastModified);
   for (const [prefix, modified] of newest) {
     // Checked again: an attempt may have started between the listing and now.
     if (options.busy(prefix)) continue;
@@ -62,8 +67,8 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> 
   // A crash mid-upload leaves a multipart upload with no object to list: abort those too.
   if (options.store.abortStaleUploads !== undefined) {
     try {
-      report.abortedUploads = await options.store.abortStaleUploads(options.runnerPrefix, options.now - options.graceMs, (key) => {
-        const prefix = attemptOf(options.runnerPrefix, key);
+      report.abortedUploads += await options.store.abortStaleUploads(runnerPrefix, options.now - options.graceMs, (key) => {
+        const prefix = attemptOf(runnerPrefix, key);
         return prefix === undefined || options.busy(prefix);
       });
     } catch (error) {
@@ -71,5 +76,4 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> 
       if (report.errors.length < 5) report.errors.push(serializeError(error).message);
     }
   }
-  return report;
 }

@@ -13,22 +13,25 @@ describe("keySegment()", () => {
   test("keeps a short id as its URL encoding", () => {
     expect(keySegment("job-1")).toBe("job-1");
     expect(keySegment("../x")).toBe("%2E%2E%2Fx");
-    expect(keySegment("a~b")).toBe("a%7Eb");
+    // As every earlier version encoded it: a runner's prefix must not move between versions.
+    expect(keySegment("a~b")).toBe("a~b");
+    expect(keySegment("a.b")).toBe("a%2Eb");
   });
 
-  test("a long id becomes a readable head, '~' and a fixed-length SHA-256: stable, distinct, short", () => {
-    for (const id of ["字".repeat(100), "a".repeat(1024), "%".repeat(67), `${"x".repeat(119)}字${"y".repeat(200)}`]) {
+  test("a long id becomes a readable head, '.' and a fixed-length SHA-256: stable, distinct, short", () => {
+    for (const id of ["字".repeat(100), "a".repeat(1024), "%".repeat(67), "~".repeat(300), ".".repeat(300), `${"x".repeat(119)}字${"y".repeat(200)}`]) {
       const segment = keySegment(id);
       expect(segment.length).toBeLessThanOrEqual(MAX_SEGMENT_CHARS);
-      expect(segment).toMatch(/^[A-Za-z0-9%_!*'()-]*~[0-9a-f]{64}$/);
+      // The short form never holds a ".", so "." marks the long form.
+      expect(segment).toMatch(/^[A-Za-z0-9%_!*'()~-]*\.[0-9a-f]{64}$/);
       expect(keySegment(id)).toBe(segment);
-      expect(() => decodeURIComponent(segment.split("~")[0]!)).not.toThrow();
+      expect(() => decodeURIComponent(segment.split(".")[0]!)).not.toThrow();
     }
     // Same head, different tails.
     expect(keySegment(`${"a".repeat(300)}1`)).not.toBe(keySegment(`${"a".repeat(300)}2`));
     // An id of exactly the limit is kept; one more character is hashed.
     expect(keySegment("a".repeat(MAX_SEGMENT_CHARS))).toBe("a".repeat(MAX_SEGMENT_CHARS));
-    expect(keySegment("a".repeat(MAX_SEGMENT_CHARS + 1))).toContain("~");
+    expect(keySegment("a".repeat(MAX_SEGMENT_CHARS + 1))).toContain(".");
   });
 });
 
