@@ -164,6 +164,10 @@ export class StorageService {
       await this.#options.store.deletePrefix(storage.prefix);
       storage.forget();
       this.#cleaning.delete(storage.prefix);
+      // The same attempt opened again after an earlier cleanup of it gave up: this deletion took
+      // that one's objects too, so they stop counting as well.
+      this.#abandoned.get(storage.prefix)?.forget();
+      this.#abandoned.delete(storage.prefix);
       return true;
     } catch (error) {
       const message = serializeError(error).message;

@@ -1,5 +1,6 @@
 // An attempt whose cleanup gave up is the sweeper's: when the sweep deletes it, its objects stop
-// counting in edge_runner_storage_objects_alive (they used to count for the process's life).
+// counting in edge_runner_storage_objects_alive (they used to count for the process's life); so do
+// they when the same attempt, opened again, is cleaned up.
 
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -40,6 +41,37 @@ test("StorageService.sweep() deleting an abandoned attempt takes its objects off
   expect(svc.stats.objectsAlive).toBe(2);
   down = false;
   expect(await svc.sweep()).toMatchObject({ deleted: 1 });
+  expect(svc.stats.objectsAlive).toBe(0);
+  await svc.close();
+});
+
+test("StorageService.release() of an attempt opened again after its cleanup gave up takes both off objectsAlive", async () => {
+  const local = new LocalObjectStore(join(dir, "reopened"));
+  let failures = 1;
+  const store: ObjectStore = {
+    kind: local.kind,
+    location: local.location,
+    put: (key, body, options) => local.put(key, body, options),
+    get: (key) => local.get(key),
+    head: (key) => local.head(key),
+    list: (prefix, options) => local.list(prefix, options),
+    delete: (key) => local.delete(key),
+    close: () => local.close(),
+    deletePrefix: async (prefix) => {
+      if (failures-- > 0) throw new Error("backend unavailable");
+      return local.deletePrefix(prefix);
+    },
+  };
+  const svc = new StorageService({ store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0, retries: 0 });
+  const first = svc.open({ jobId: "j", attempt: 1 });
+  await first.put("k", new Uint8Array([1]));
+  await svc.release(first);
+  for (let i = 0; i < 500 && svc.stats.cleanupsRetrying > 0; i++) await Bun.sleep(5);
+  expect(svc.stats.objectsAlive).toBe(1);
+  // The same attempt again (re-delivered): its cleanup succeeds and deletes the whole prefix.
+  const again = svc.open({ jobId: "j", attempt: 1 });
+  await again.put("k", new Uint8Array([1]));
+  await svc.release(again);
   expect(svc.stats.objectsAlive).toBe(0);
   await svc.close();
 });
