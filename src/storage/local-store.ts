@@ -3,7 +3,7 @@
 // content type and metadata), so "a" and "a/b" can both exist as they can in S3. Writes go to a
 // temp file then rename, so a reader sees all or nothing. No fsync: the data dies with the job.
 
-import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { randomHex } from "../util/random-hex.ts";
@@ -113,6 +113,22 @@ export class LocalObjectStore implements ObjectStore {
     for await (const info of this.#walk(dir, base)) {
       options.signal?.throwIfAborted();
       if (info.key.startsWith(prefix)) yield info;
+    }
+  }
+
+  async *children(prefix: string, options: ListOptions = {}): AsyncIterable<string> {
+    const dir = prefix === "" ? this.#dir : join(this.#dir, ...prefix.slice(0, -1).split("/").map((s) => `${s}.d`));
+    let entries;
+    try {
+      // Streamed, not read whole: a runner directory may hold very many job directories.
+      entries = await opendir(dir);
+    } catch (error) {
+      if (isAbsent(error)) return;
+      throw error;
+    }
+    for await (const entry of entries) {
+      options.signal?.throwIfAborted();
+      if (entry.isDirectory() && entry.name.endsWith(".d")) yield `${prefix}${entry.name.slice(0, -2)}/`;
     }
   }
 

@@ -50,6 +50,12 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix`, in no particular order; paginated underneath. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /**
+   * The prefixes one level below `prefix` (which ends in "/"): `<prefix><segment>/` for each
+   * segment with something under it, in no particular order, paginated underneath. The sweeper
+   * walks runner, job and attempt with it, so no listing it makes holds more than one attempt.
+   */
+  children(prefix: string, options?: ListOptions): AsyncIterable<string>;
   /** Deletes one object; a missing one is not an error. */
   delete(key: string): Promise<void>;
   /** Deletes every object under `prefix`; resolves with how many were deleted. */

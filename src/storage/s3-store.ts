@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
@@ -59,8 +60,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const JOB_SOCKETS = 50;
 const UPKEEP_SOCKETS = 8;
 /**
- * Pages one listing may take (1,000 keys each): far past an attempt's storageMaxJobObjects, so
- * only a store that never stops paginating reaches it.
+ * Pages one listing may take (1,000 keys or prefixes each): far past an attempt's
+ * storageMaxJobObjects, so only a store that never stops paginating reaches it. The sweeper never
+ * lists more than one attempt's objects at once (sweeper.ts), so live attempts cannot push it there.
  */
 const MAX_LIST_PAGES = 10_000;
 /**
@@ -194,8 +196,34 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
-    const client = options.upkeep === true ? this.#upkeep : this.#client;
     const full = this.#root + prefix;
+    for await (const page of this.#pages(prefix, undefined, options)) {
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        // Cleanup deletes what a listing returns: a key outside the prefix (a store ignoring
+        // Prefix) is refused, never deleted.
+        if (!item.Key.startsWith(full)) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store answered a key outside it`);
+        yield { key: item.Key.slice(this.#root.length), size: item.Size ?? 0, lastModified: item.LastModified?.getTime() ?? 0 };
+      }
+    }
+  }
+
+  async *children(prefix: string, options: ListOptions = {}): AsyncIterable<string> {
+    const full = this.#root + prefix;
+    for await (const page of this.#pages(prefix, "/", options)) {
+      for (const item of page.CommonPrefixes ?? []) {
+        if (item.Prefix === undefined) continue;
+        const rest = item.Prefix.slice(full.length);
+        // The sweeper deletes under what this returns: anything but one segment below is refused.
+        if (!item.Prefix.startsWith(full) || rest.indexOf("/") !== rest.length - 1 || rest.length < 2) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store answered a prefix outside it`);
+        yield item.Prefix.slice(this.#root.length);
+      }
+    }
+  }
+
+  /** ListObjectsV2 pages under `prefix` (with `delimiter`, its CommonPrefixes too), checked as they come. */
+  async *#pages(prefix: string, delimiter: string | undefined, options: ListOptions): AsyncIterable<ListObjectsV2CommandOutput> {
+    const client = options.upkeep === true ? this.#upkeep : this.#client;
     const seen = new Set<string>();
     let token: string | undefined;
     do {
@@ -206,15 +234,10 @@ class S3ObjectStore implements ObjectStore {
       const page = await this.#wrap("list", prefix, () => this.#send((o) => client.send(new ListObjectsV2Command({
         Bucket: this.#options.bucket,
         Prefix: this.#root + prefix,
+        ...(delimiter === undefined ? {} : { Delimiter: delimiter }),
         ...(token === undefined ? {} : { ContinuationToken: token }),
       }), o), options.signal));
-      for (const item of page.Contents ?? []) {
-        if (item.Key === undefined) continue;
-        // Cleanup deletes what a listing returns: a key outside the prefix (a store ignoring
-        // Prefix) is refused, never deleted.
-        if (!item.Key.startsWith(full)) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store answered a key outside it`);
-        yield { key: item.Key.slice(this.#root.length), size: item.Size ?? 0, lastModified: item.LastModified?.getTime() ?? 0 };
-      }
+      yield page;
       if (page.IsTruncated !== true) break;
       token = page.NextContinuationToken;
       if (token === undefined || token === "") throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store said the listing goes on but gave no continuation token`);

@@ -105,7 +105,7 @@ export class StorageService {
       if (report.failed > 0) {
         this.stats.cleanupFailures += report.failed;
         this.stats.lastError = report.errors[0];
-        this.#log.warn("Cannot delete objects of orphaned job attempts; the next sweep tries again", { attempts: report.failed, error: report.errors[0] });
+        this.#log.warn("Cannot list or delete objects of orphaned job attempts; the next sweep tries again", { attempts: report.failed, error: report.errors[0] });
       }
       return report;
     }, (error: unknown) => {

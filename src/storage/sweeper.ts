@@ -24,7 +24,7 @@ export interface SweepReport {
   deleted: number;
   /** Orphaned attempts younger than the grace period, left for a later sweep. */
   pending: number;
-  /** Orphaned attempts whose deletion failed (retried at the next sweep). */
+  /** Orphaned attempts whose deletion failed, and listings that failed (retried at the next sweep). */
   failed: number;
   /** Unfinished multipart uploads of orphaned attempts that were aborted. */
   abortedUploads: number;
@@ -38,31 +38,23 @@ export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> 
 }
 
 async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: SweepReport): Promise<void> {
-  const newest = new Map<string, number>();
-  const note = (key: string, modified: number): void => {
-    const prefix = attemptOf(runnerPrefix, key);
-    if (prefix === undefined || options.busy(prefix)) return;
-    newest.set(prefix, Math.max(newest.get(prefix) ?? 0, modified));
-  };
-  for await (const info of options.store.list(runnerPrefix, { upkeep: true })) note(info.key, info.lastModified);
-  // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
-  // attempt is found, dated and deleted by what it left, not only by its objects.
-  if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(runnerPrefix)) note(left.key, left.lastModified);
-  for (const [prefix, modified] of newest) {
-    // Checked again: an attempt may have started between the listing and now.
-    if (options.busy(prefix)) continue;
-    if (options.now - modified < options.graceMs) {
-      report.pending++;
-      continue;
+  // Level by level (job, then attempt), each attempt listed, dated and deleted on its own: no
+  // listing holds more than one attempt's objects (storageMaxJobObjects), so however many objects
+  // live attempts hold, a sweep stays bounded, and one attempt that cannot be listed or deleted
+  // does not stop the rest. (Listing the whole runner prefix first failed every sweep once it
+  // passed the S3 listing cap, and then no orphan was ever deleted.)
+  try {
+    for await (const job of options.store.children(runnerPrefix, { upkeep: true })) {
+      try {
+        for await (const attempt of options.store.children(job, { upkeep: true })) {
+          if (attemptOf(runnerPrefix, attempt) === attempt) await sweepAttempt(options, attempt, report);
+        }
+      } catch (error) {
+        fail(report, error);
+      }
     }
-    try {
-      await options.store.deletePrefix(prefix);
-      report.deleted++;
-      options.onDeleted?.(prefix);
-    } catch (error) {
-      report.failed++;
-      if (report.errors.length < 5) report.errors.push(serializeError(error).message);
-    }
+  } catch (error) {
+    fail(report, error);
   }
   // A crash mid-upload leaves a multipart upload with no object to list: abort those too.
   if (options.store.abortStaleUploads !== undefined) {
@@ -72,8 +64,40 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
         return prefix === undefined || options.busy(prefix);
       });
     } catch (error) {
-      report.failed++;
-      if (report.errors.length < 5) report.errors.push(serializeError(error).message);
+      fail(report, error);
     }
   }
+}
+
+/** Dates one attempt by its newest object (or leftover) and deletes it once past the grace period. */
+async function sweepAttempt(options: SweepOptions, prefix: string, report: SweepReport): Promise<void> {
+  if (options.busy(prefix)) return;
+  let newest: number | undefined;
+  try {
+    for await (const info of options.store.list(prefix, { upkeep: true })) newest = Math.max(newest ?? 0, info.lastModified);
+    // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
+    // attempt is found, dated and deleted by what it left, not only by its objects.
+    if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(prefix)) newest = Math.max(newest ?? 0, left.lastModified);
+  } catch (error) {
+    fail(report, error);
+    return;
+  }
+  // Checked again: an attempt may have started while it was listed.
+  if (newest === undefined || options.busy(prefix)) return;
+  if (options.now - newest < options.graceMs) {
+    report.pending++;
+    return;
+  }
+  try {
+    await options.store.deletePrefix(prefix);
+    report.deleted++;
+    options.onDeleted?.(prefix);
+  } catch (error) {
+    fail(report, error);
+  }
+}
+
+function fail(report: SweepReport, error: unknown): void {
+  report.failed++;
+  if (report.errors.length < 5) report.errors.push(serializeError(error).message);
 }

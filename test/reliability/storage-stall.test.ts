@@ -89,7 +89,7 @@ test("a cleanup and a sweep against a stalled S3 endpoint end (counted, logged, 
 test("a cleanup given up says truly who deletes the objects: a later sweep, or the next start when the runner sweeps only then", async () => {
   for (const [intervalMs, who] of [[60_000, "a later sweep deletes them"], [0, "the sweep at the runner's next start deletes them"]] as const) {
     const { logger, records } = memoryLogger("debug");
-    const failing = { kind: "local" as const, location: "(test)", put: async () => 0, get: async () => undefined, head: async () => undefined, list: async function* () {}, delete: async () => {}, close: async () => {}, deletePrefix: async (): Promise<number> => { throw new Error("backend unavailable"); } };
+    const failing = { kind: "local" as const, location: "(test)", put: async () => 0, get: async () => undefined, head: async () => undefined, list: async function* () {}, children: async function* () {}, delete: async () => {}, close: async () => {}, deletePrefix: async (): Promise<number> => { throw new Error("backend unavailable"); } };
     const service = new StorageService({ store: failing, runnerId: "r2", limits: { maxObjectBytes: 1, maxJobBytes: 1 }, logger, sweepGraceMs: 1000, sweepIntervalMs: intervalMs, retries: 1, retryBaseMs: 1, sleep: async () => {} });
     await service.release(service.open({ jobId: "j", attempt: 1 }));
     for (let i = 0; i < 100 && service.stats.cleanupsRetrying > 0; i++) await Bun.sleep(5);

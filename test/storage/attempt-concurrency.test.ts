@@ -30,6 +30,7 @@ function gatedStore(): { store: ObjectStore; letGo(): void; atStore(): number; m
     get: () => held(undefined),
     head: (key) => held({ key, size: 1, lastModified: 0 }),
     async *list(): AsyncIterable<ObjectInfo> { await held(undefined); },
+    async *children(): AsyncIterable<string> {},
     delete: () => held(undefined),
     deletePrefix: async () => 0,
     close: async () => undefined,

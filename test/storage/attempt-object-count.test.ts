@@ -20,6 +20,7 @@ function sizesOnly(): ObjectStore {
     async get() { return undefined; },
     async head(key) { const size = sizes.get(key); return size === undefined ? undefined : { key, size, lastModified: 0 }; },
     async *list(prefix): AsyncIterable<ObjectInfo> { for (const [key, size] of sizes) if (key.startsWith(prefix)) yield { key, size, lastModified: 0 }; },
+    async *children(): AsyncIterable<string> {},
     async delete(key) { sizes.delete(key); },
     async deletePrefix(prefix) { let n = 0; for (const key of [...sizes.keys()]) if (key.startsWith(prefix)) { sizes.delete(key); n++; } return n; },
     async close() {},

@@ -6,3 +6,11 @@ declare module "s3rver" {
     close(): Promise<void>;
   }
 }
+
+declare module "s3rver/lib/stores/filesystem.js" {
+  export interface ListResult { objects: Array<{ key: string }>; commonPrefixes: string[]; isTruncated: boolean }
+  export interface ListOptions { delimiter?: string | undefined; prefix?: string | undefined; maxKeys?: number; startAfter?: string | undefined }
+  export default class FilesystemStore {
+    listObjects(bucket: string, options: ListOptions): Promise<ListResult>;
+  }
+}

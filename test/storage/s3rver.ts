@@ -5,6 +5,27 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import S3rver from "s3rver";
+import FilesystemStore, { type ListOptions, type ListResult } from "s3rver/lib/stores/filesystem.js";
+
+// s3rver's Delimiter listing does not descend below a common prefix, so `a/` is only reported
+// when an object lies directly under it (`a/k`), never for `a/1/k` alone; AWS S3, MinIO and the
+// others report it. The sweeper finds attempts with such listings (sweeper.ts), so the fixture
+// answers them as S3 does: from the whole listing under the prefix (small here), never truncated.
+const listObjects = FilesystemStore.prototype.listObjects;
+FilesystemStore.prototype.listObjects = async function listObjectsAsS3(bucket: string, options: ListOptions): Promise<ListResult> {
+  const delimiter = options.delimiter;
+  if (delimiter === undefined || delimiter === "") return listObjects.call(this, bucket, options);
+  const all = await listObjects.call(this, bucket, { ...options, delimiter: undefined, maxKeys: Infinity, startAfter: undefined });
+  const prefix = options.prefix ?? "";
+  const commonPrefixes = new Set<string>();
+  const objects: ListResult["objects"] = [];
+  for (const object of all.objects) {
+    const at = object.key.indexOf(delimiter, prefix.length);
+    if (at === -1) objects.push(object);
+    else commonPrefixes.add(object.key.slice(0, at + delimiter.length));
+  }
+  return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated: false };
+};
 
 export interface S3Server {
   endpoint: string;

@@ -170,6 +170,7 @@ for (const [name, start] of BACKENDS) {
         get: (key, signal) => store.get(key, signal),
         head: (key) => store.head(key),
         list: (prefix) => store.list(prefix),
+        children: (prefix, options) => store.children(prefix, options),
         delete: (key) => store.delete(key),
         close: () => store.close(),
         deletePrefix: async (prefix: string) => {

@@ -24,6 +24,7 @@ test("StorageService.sweep() deleting an abandoned attempt takes its objects off
     get: (key) => local.get(key),
     head: (key) => local.head(key),
     list: (prefix, options) => local.list(prefix, options),
+    children: (prefix, options) => local.children(prefix, options),
     delete: (key) => local.delete(key),
     close: () => local.close(),
     deletePrefix: async (prefix) => {
@@ -55,6 +56,7 @@ test("StorageService.release() of an attempt opened again after its cleanup gave
     get: (key) => local.get(key),
     head: (key) => local.head(key),
     list: (prefix, options) => local.list(prefix, options),
+    children: (prefix, options) => local.children(prefix, options),
     delete: (key) => local.delete(key),
     close: () => local.close(),
     deletePrefix: async (prefix) => {
