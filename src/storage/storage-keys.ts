@@ -3,7 +3,7 @@
 // attempt's objects live: `<runnerId>/<jobId>/<attempt>/`, with the ids encoded so neither can
 // climb out of its segment.
 
-import { createHash } from "node:crypto";
+import { sha256 } from "../util/sha256.ts";
 import { EdgeError } from "../errors.ts";
 
 const KEY = /^[A-Za-z0-9_-][A-Za-z0-9._/-]{0,199}$/;
@@ -97,7 +97,9 @@ export function keySegment(id: string): string {
     if (head.length + next.length > SEGMENT_HEAD_CHARS) break;
     head += next;
   }
-  return `${head}.${createHash("sha256").update(id, "utf8").digest("hex")}`;
+  // The plain-JS digest (util/sha256.ts): this module is on `run`'s start path, which loads no
+  // node:crypto (test/performance/lazy-modules.test.ts), and a long id is rare and short.
+  return `${head}.${Buffer.from(sha256(new TextEncoder().encode(id))).toString("hex")}`;
 }
 
 function encodeSegment(text: string): string {
