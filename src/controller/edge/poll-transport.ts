@@ -165,8 +165,9 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     if (error instanceof EdgeError) throw error;
     throw new EdgeError("connection_failed", `Cannot attach long-poll transport: ${why}`);
   }
-  const messages = (first as { messages?: unknown } | null)?.messages;
-  for (const frame of Array.isArray(messages) ? messages : []) options.onFrame(frame);
+  // The attach's answer is an answer like any other: bounded and refused the same way (it used to
+  // skip both: 5,000 messages were handed on one by one, a `null` dropped without a word).
+  deliver(first, 0);
   void receiveLoop();
 
   return {
