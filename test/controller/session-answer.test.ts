@@ -57,3 +57,27 @@ for (const transport of ["poll", "websocket"] as const) {
     expect(connection.status().lastError).toContain(`no usable "sessionId"`);
   });
 }
+
+// A token the runtime cannot put in the Authorization header ("Header 'Authorization' has invalid
+// value") used to be accepted, and every long-poll attach then failed with that, retried forever.
+for (const [label, raw, named] of [
+  ["a non-ASCII character", '"a\\u0100b"', "a non-ASCII character (U+0100)"],
+  ["a line break", '"a\\nb"', "a line break (U+000A)"],
+  ["a space", '"x y"', "a space (U+0020)"],
+  ["a comma (visible ASCII, not a b64token character)", '"x,y"', "(U+002C)"],
+] as const) {
+  test(`createSession() refuses a token holding ${label} as protocol_error naming "token", never quoting it`, async () => {
+    const error = await call(answering('"s1"', raw)).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(EdgeError);
+    expect((error as EdgeError).code).toBe("protocol_error");
+    expect((error as EdgeError).message).toContain('"token"');
+    expect((error as EdgeError).message).toContain(named);
+    expect((error as EdgeError).message).not.toContain(JSON.parse(raw));
+  });
+}
+
+test("createSession() takes a token of b64token characters (a JWT, base64 with padding)", async () => {
+  for (const token of ["eyJhbGciOi.eyJzdWIi.SflKxw-_~", "YWJj+/d==", "t"]) {
+    expect((await call(answering('"s1"', JSON.stringify(token)))).token).toBe(token);
+  }
+});

@@ -12,6 +12,7 @@ import { publicUrl } from "../../config/url.ts";
 import { readJsonAnswer } from "../../util/json-answer.ts";
 import { CONTROLLER_CALL_TIMEOUT_MS } from "../../protocol/limits.ts";
 import { hasLoneSurrogate } from "../../util/well-formed.ts";
+import { bearerTokenUnsafeCharacter } from "../../util/header-value.ts";
 
 export interface CreateSessionOptions {
   baseUrl: string;
@@ -66,6 +67,13 @@ export async function createSession(options: CreateSessionOptions): Promise<Crea
     if (typeof value !== "string" || value.length === 0 || value.length > max || hasLoneSurrogate(value)) {
       throw new EdgeError("protocol_error", `Cannot create session: the controller's answer has no usable "${field}" (expected a well-formed string of 1 to ${max} characters)`);
     }
+  }
+  // The token goes into every long-poll call's Authorization header: one the runtime refuses there
+  // ("Header 'Authorization' has invalid value") used to fail every attach, retried forever.
+  // The session id goes only into URLs, encoded: any well-formed string can.
+  const bad = bearerTokenUnsafeCharacter((session as { token: string }).token);
+  if (bad !== undefined) {
+    throw new EdgeError("protocol_error", `Cannot create session: the controller's answer has a "token" that cannot be sent as a bearer token: it holds ${bad} (expected RFC 6750 b64token characters)`);
   }
   return session as CreateSessionResponse;
 }

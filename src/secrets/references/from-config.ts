@@ -13,7 +13,8 @@ import type { SecretFileDir } from "./local-sources.ts";
 import { ENV_NAME } from "./reference.ts";
 import { errorMessage } from "../../errors.ts";
 import { readCaBundle } from "../../config/ca-bundle.ts";
-import { headerUnsafeCharacter, readVaultTokenFile } from "./vault-token.ts";
+import { readVaultTokenFile } from "./vault-token.ts";
+import { headerUnsafeCharacter } from "../../util/header-value.ts";
 
 type FromConfig = Pick<SecretBackendsOptions, "vault" | "gcp" | "envNames" | "fileDir">;
 

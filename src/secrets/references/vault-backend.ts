@@ -9,7 +9,8 @@
 import { EdgeError, type ErrorCode } from "../../errors.ts";
 import type { SecretReference } from "./reference.ts";
 import { clipWords } from "../../util/clip-words.ts";
-import { headerUnsafeCharacter, readVaultTokenFile } from "./vault-token.ts";
+import { readVaultTokenFile } from "./vault-token.ts";
+import { headerUnsafeCharacter } from "../../util/header-value.ts";
 import { statSync } from "node:fs";
 import { vaultTransport } from "./vault-transport.ts";
 

@@ -5,21 +5,7 @@
 
 import { ConfigError } from "../../config/resolve.ts";
 import { readSecretFile } from "../../config/secret-file.ts";
-
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
-
-/**
- * The first character that keeps `value` out of a header, named ("a line break (U+000A)");
- * undefined when it can be sent. Never quotes the value.
- */
-export function headerUnsafeCharacter(value: string): string | undefined {
-  if (HEADER_SAFE.test(value)) return undefined;
-  if (value === "") return "nothing (it is empty)";
-  const bad = [...value].find((c) => !HEADER_SAFE.test(c)) ?? "";
-  const code = bad.codePointAt(0) ?? 0;
-  const what = code === 0x0a || code === 0x0d ? "a line break" : code === 0x20 ? "a space" : code < 0x20 || code === 0x7f ? "a control character" : "a non-ASCII character";
-  return `${what} (U+${code.toString(16).toUpperCase().padStart(4, "0")})`;
-}
+import { headerUnsafeCharacter } from "../../util/header-value.ts";
 
 /** The token file's token, refused (naming vaultTokenFile) when it cannot be sent as X-Vault-Token; the backend applies the same rule when it re-reads the file. */
 export function readVaultTokenFile(path: string): string {
