@@ -57,7 +57,7 @@ function connect(url: string, liveness: { livenessProbeMs?: number; livenessTime
 
 const errorFrames = (fake: Fake) => fake.sends.filter((m) => (m as { type?: string }).type === "error").length;
 
-for (const [name, body] of [["an empty list", { messages: [] }], ["a malformed body ({})", {}], ["malformed messages only ([{}])", { messages: [{}] }]] as const) {
+for (const [name, body] of [["an empty list", { messages: [] }], ["a malformed body ({})", {}], ["malformed messages only ([{}])", { messages: [{}] }], ["messages of an unknown type only", { messages: [{ v: 1, type: "brand_new_thing" }] }]] as const) {
   test(`the long-poll loop backs off from a controller that answers every receive at once with ${name}`, async () => {
     const fake: Fake = { receive: () => Response.json(body), receives: [], sends: [] };
     const { connection } = connect(fakeController(fake));

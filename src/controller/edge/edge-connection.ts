@@ -174,12 +174,9 @@ export class EdgeConnection implements ControllerConnection {
         sessionId: session.sessionId, token: session.token, pollWaitMs: values.pollWaitMs,
         signal, attachTimeoutMs: this.#o.attachTimeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS,
         onFrame: (frame) => this.#receive(frame),
-        onMalformed: (detail) => {
-          this.#liveness?.heard();
-          this.#malformed(`Malformed frame: ${detail}`);
-        },
-        // Not heard from the controller (liveness still ends a session of nothing but these), and
-        // answered with an error frame only as often as it is logged.
+        // Refused frames and answers are not heard from the controller (liveness still ends a
+        // session of nothing but these), and answered with an error frame only as often as logged.
+        onMalformed: (detail) => this.#malformed(`Malformed frame: ${detail}`),
         onMalformedAnswer: (detail) => this.#malformed(`Malformed answer: ${detail}`, "malformed_answer"),
       });
     } catch (error) {
@@ -275,15 +272,15 @@ export class EdgeConnection implements ControllerConnection {
   }
 
   /**
-   * Counts and logs what the controller sent that was refused, and tells it with an error frame:
-   * for each frame, or (`malformed_answer`, long-poll answers) only as often as it is logged, so
-   * answering broken answers does not become a loop of its own.
+   * Counts and logs what the controller sent that was refused, and tells it with an error frame
+   * only as often as it is logged: one per refused frame was up to 1,000 per long-poll answer,
+   * and answering broken answers must not become a loop of its own.
    */
   #malformed(detail: string, kind: "malformed" | "malformed_answer" = "malformed"): void {
     this.#status.protocolErrors++;
     this.#o.onProtocolError?.();
     const logged = this.#warn(kind, `Rejected ${kind === "malformed" ? "a frame" : "a long-poll answer"} from the controller: ${clip(detail, MAX_LOGGED_TEXT)}`);
-    if (kind === "malformed_answer" && !logged) return;
+    if (!logged) return;
     this.#send([message({ type: "error", error: { code: "malformed_frame", message: clip(detail, MAX_LOGGED_TEXT) } })]);
   }
 
@@ -299,18 +296,22 @@ export class EdgeConnection implements ControllerConnection {
     return true;
   }
 
-  /** False for a frame refused as malformed (a message of an unknown type is a message). */
+  /**
+   * True for a frame the runner took. Only these are heard from the controller (liveness) and are
+   * messages for the long-poll's pacing: a malformed frame or one of an unknown type answered at
+   * once, again and again, kept a session alive and the receive loop busy.
+   */
   #receive(frame: unknown): boolean {
-    this.#liveness?.heard();
     const parsed = parseControllerMessage(frame);
     if (!parsed.ok) {
       if (parsed.kind === "unknown_type") {
         this.#warn("unknown_type", `Ignoring a message this runner does not know: ${clip(parsed.error.message, MAX_LOGGED_TEXT)}`, "info");
-        return true;
+        return false;
       }
       this.#malformed(parsed.error.message);
       return false;
     }
+    this.#liveness?.heard();
     // The session carried traffic: the controller is back for real, so the next loss starts
     // the backoff from its floor again (its jitter still spreads a fleet).
     if (!this.#trafficSeen) {

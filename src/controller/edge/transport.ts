@@ -31,7 +31,7 @@ export interface OpenTransportOptions {
   signal?: AbortSignal;
   /** An attach the controller has not answered by then is given up (CONTROLLER_CALL_TIMEOUT_MS). */
   attachTimeoutMs?: number;
-  /** Called with each raw frame (string or parsed JSON value) in arrival order; answers `false` where it refused it as malformed. */
+  /** Called with each raw frame (string or parsed JSON value) in arrival order; answers `false` for a frame not taken (malformed, or of an unknown type): no message for the long-poll's pacing. */
   onFrame(frame: unknown): unknown;
   /** Called for a frame refused whole (binary, oversized, a batch too long), with why. */
   onMalformed?(detail: string): void;
