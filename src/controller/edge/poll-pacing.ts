@@ -1,7 +1,9 @@
 // When the next long-poll receive leaves. A controller holds each receive until it has a message or
 // the poll's wait is over, so the next one can leave at once; something that answers at once with
 // nothing (a proxy, a broken controller: `{"messages":[]}` or `{}`) would make that a busy loop
-// (24,873 receives in 2 s, a full core). Such answers make the next receive wait, growing.
+// (24,873 receives in 2 s, a full core). Such answers make the next receive wait, growing; a send
+// the controller took ends the wait (poll-transport.ts): a liveness probe's ack waited up to 5 s
+// for the next receive, as long as liveness gives it, and the session was dropped.
 
 /** The first wait after an early empty or malformed answer, doubled each time up to the ceiling. */
 export const IDLE_RECEIVE_MIN_MS = 100;
@@ -25,6 +27,14 @@ export class PollPacing {
   /** An empty answer sooner than half the poll's wait (at most 1 s) was not held: early. */
   constructor(pollWaitMs: number) {
     this.#earlyMs = Math.min(1_000, pollWaitMs / 2);
+  }
+
+  /**
+   * The runner sent something the controller took: its answer (a heartbeat's ack, a liveness
+   * probe's) may be waiting, so the next waits start again from the floor.
+   */
+  reset(): void {
+    this.#idle = 0;
   }
 
   /** How long to wait before the next receive: 0 after messages or a held answer. */

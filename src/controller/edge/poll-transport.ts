@@ -72,6 +72,18 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
     return result;
   };
 
+  const pacing = new PollPacing(options.pollWaitMs);
+  /** Ends the receive loop's pacing wait; set while it waits. */
+  let wake: AbortController | undefined;
+  /**
+   * The controller took a batch: what it answers (a heartbeat's ack, a liveness probe's) is
+   * received now, not after a pacing wait of up to 5 s (liveness gives a probe 5 s).
+   */
+  const taken = () => {
+    pacing.reset();
+    wake?.abort();
+  };
+
   // Sends go one batch at a time so the controller sees them in order.
   let queue: RunnerMessage[] = [];
   let sending = false;
@@ -92,6 +104,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
           });
           await response.body?.cancel();
           if (!response.ok) return finish(fromStatus(response, "send"));
+          taken();
         }
       }
     } catch (error) {
@@ -115,7 +128,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
       refuse(`a long-poll answer of ${messages.length} messages (at most ${MAX_FRAME_MESSAGES})`);
       return { tookMs, messages: 0, malformed: true };
     }
-    // Only messages the runner could read count as messages for the pacing: `[{}]` is no message.
+    // Only messages the runner took count for the pacing: `[{}]` or `[{"type":"x"}]` is no message.
     let taken = 0;
     for (const frame of messages) if (options.onFrame(frame) !== false) taken++;
     return { tookMs, messages: taken, malformed: false };
@@ -123,7 +136,6 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
 
   const receiveLoop = async () => {
     const url = `${base}${EDGE_PATHS.receive(options.sessionId)}?waitMs=${options.pollWaitMs}`;
-    const pacing = new PollPacing(options.pollWaitMs);
     while (!isClosed) {
       let answer: ReceiveAnswer;
       try {
@@ -139,7 +151,11 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
       }
       // Messages, or an answer held for the poll's wait: the next receive leaves at once.
       const waitMs = pacing.next(answer);
-      if (waitMs > 0) await sleep(waitMs, stop.signal);
+      if (waitMs > 0) {
+        wake = new AbortController();
+        await sleep(waitMs, AbortSignal.any([stop.signal, wake.signal]));
+        wake = undefined;
+      }
     }
   };
 
