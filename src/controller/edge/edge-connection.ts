@@ -17,7 +17,8 @@ import { defaultControllerClient } from "../../platform/controller-client.ts";
 import { insecureWarning } from "../../config/url.ts";
 import { clip, WarnLimiter } from "../../log/warn-limiter.ts";
 import { clampRetryAfter, sessionValues } from "./controller-values.ts";
-import { Liveness, LIVENESS_PROBE_MS, LIVENESS_TIMEOUT_MS } from "./liveness.ts";
+import { type Liveness, LIVENESS_PROBE_MS, LIVENESS_TIMEOUT_MS } from "./liveness.ts";
+import { startSessionPulse } from "./session-pulse.ts";
 import { ControllerUrls } from "./controller-urls.ts";
 import { SessionCredit } from "./session-credit.ts";
 import { sessionFeatures } from "./session-features.ts";
@@ -45,7 +46,6 @@ export class EdgeConnection implements ControllerConnection {
   #transport: Transport | undefined;
   #onJob: (handle: JobHandle) => void = () => {};
   readonly #credit = new SessionCredit();
-  #heartbeatMs = 10_000;
   #wsFailures = 0;
   #kind: TransportKind;
   /** Warnings about what the controller sends: rate-limited per session and kind, never per text. */
@@ -162,7 +162,6 @@ export class EdgeConnection implements ControllerConnection {
     }
     // Every number from the controller, clamped to its documented range before any timer sees it.
     const values = sessionValues(session);
-    this.#heartbeatMs = values.heartbeatIntervalMs;
     this.#warnings = new WarnLimiter({ now: () => this.#timers.now() });
     this.#trafficSeen = false;
     if (values.adjusted.length > 0) this.#log.warn(`The controller's session values are out of range; using ${clip(values.adjusted.join(", "), 400)}`);
@@ -208,26 +207,21 @@ export class EdgeConnection implements ControllerConnection {
     if (this.#o.insecure === true) this.#log.warn(insecureWarning(this.#urls.current));
     this.#startSession();
 
-    const stopHeartbeat = new AbortController();
-    const loops = AbortSignal.any([signal, stopHeartbeat.signal]);
-    void this.#heartbeatLoop(loops);
-    const aborted = new Promise<TransportClosed>((resolve) =>
-      signal.addEventListener("abort", () => resolve({ reason: "runner stopping", code: "connection_failed" }), { once: true }),
-    );
+    let stopping = () => {};
+    const aborted = new Promise<TransportClosed>((resolve) => (stopping = () => resolve({ reason: "runner stopping", code: "connection_failed" })));
+    // Removed when the session ends: one listener per session on the runner's signal piled up.
+    signal.addEventListener("abort", stopping, { once: true });
     // A controller that stops answering (frozen, SIGSTOP, a dead peer behind a live proxy) keeps
     // the socket open: probe with a heartbeat after a few quiet seconds, give up after a few more.
-    const silent = new Promise<TransportClosed>((resolve) => {
-      this.#liveness = new Liveness({
-        timers: this.#timers,
-        probeAfterMs: this.#o.livenessProbeMs ?? LIVENESS_PROBE_MS,
-        timeoutMs: this.#o.livenessTimeoutMs ?? LIVENESS_TIMEOUT_MS,
-        probe: () => this.#transport?.send([message({ type: "heartbeat", leases: this.#jobs.leases() })]),
-        onSilent: (ms) => resolve({ reason: `The controller did not answer for ${Math.round(ms / 1000)} s (frozen or unreachable)`, code: "connection_failed" }),
-      });
-      void this.#liveness.run(loops);
-    });
-    const closed = await Promise.race([transport.closed, aborted, silent]);
-    stopHeartbeat.abort();
+    const pulse = startSessionPulse({
+      timers: this.#timers, heartbeatMs: values.heartbeatIntervalMs, tick: (ms) => this.#tick(ms),
+      probeAfterMs: this.#o.livenessProbeMs ?? LIVENESS_PROBE_MS, timeoutMs: this.#o.livenessTimeoutMs ?? LIVENESS_TIMEOUT_MS,
+      heartbeat: (overdue) => this.#transport?.send([message({ type: "heartbeat", leases: this.#jobs.leases() }), ...(overdue ? this.#jobs.overdue() : [])]),
+    }, signal);
+    this.#liveness = pulse.liveness;
+    const closed = await Promise.race([transport.closed, aborted, pulse.silent]);
+    signal.removeEventListener("abort", stopping);
+    pulse.stop();
     this.#liveness = undefined;
     transport.close();
     this.#transport = undefined;
@@ -248,15 +242,6 @@ export class EdgeConnection implements ControllerConnection {
     if (this.#transport === undefined) return;
     const credit = this.#credit.next();
     if (credit !== undefined) this.#transport.send([credit]);
-  }
-
-  async #heartbeatLoop(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      this.#tick(this.#heartbeatMs);
-      await this.#timers.sleep(this.#heartbeatMs, signal);
-      if (signal.aborted) break;
-      this.#transport?.send([message({ type: "heartbeat", leases: this.#jobs.leases() }), ...this.#jobs.overdue()]);
-    }
   }
 
   /**
