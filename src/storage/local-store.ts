@@ -168,13 +168,8 @@ export class LocalObjectStore implements ObjectStore {
   async close(): Promise<void> {}
 
   async *#walk(dir: string, keyBase: string): AsyncIterable<ObjectInfo> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if (isAbsent(error)) return;
-      throw error;
-    }
+    const names = await namesIn(dir);
+    if (names === undefined) return;
     for (const name of names.sort()) {
       if (name.endsWith(".d")) yield* this.#walk(join(dir, name), `${keyBase}${name.slice(0, -2)}/`);
       else if (name.endsWith(".o")) {
@@ -186,13 +181,8 @@ export class LocalObjectStore implements ObjectStore {
 
   /** Temp files, `.m` files and empty directories under `dir`, each with its mtime. */
   async *#residue(dir: string, keyBase: string): AsyncIterable<{ key: string; lastModified: number }> {
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if (isAbsent(error)) return;
-      throw error;
-    }
+    const names = await namesIn(dir);
+    if (names === undefined) return;
     if (names.length === 0) {
       const modified = await mtimeOf(dir);
       if (modified !== undefined) yield { key: keyBase, lastModified: modified };
@@ -239,6 +229,16 @@ async function writeStream(file: string, body: ReadableStream<Uint8Array>, signa
 function metaOf(options: PutObjectOptions): { contentType?: string; metadata?: Record<string, string> } | undefined {
   if (options.contentType === undefined && options.metadata === undefined) return undefined;
   return { ...(options.contentType === undefined ? {} : { contentType: options.contentType }), ...(options.metadata === undefined ? {} : { metadata: options.metadata }) };
+}
+
+/** The names in `dir`; undefined when it is not there (a walk over what a crash or a cleanup left). */
+async function namesIn(dir: string): Promise<string[] | undefined> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isAbsent(error)) return undefined;
+    throw error;
+  }
 }
 
 async function mtimeOf(path: string): Promise<number | undefined> {
