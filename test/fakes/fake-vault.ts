@@ -25,6 +25,11 @@ export interface FakeVaultOptions {
   loginTtlSec?: number;
   /** Serve HTTPS with this key and certificate. */
   tls?: { key: string; cert: string };
+  /**
+   * Tokens' policies deny auth/token/lookup-self and renew-self (a role with
+   * token_no_default_policy): 403 for live tokens too, as Vault answers a denial.
+   */
+  selfDenied?: boolean;
 }
 
 export async function startFakeVault(options: FakeVaultOptions = {}) {
@@ -62,6 +67,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     const token = String(req.headers["x-vault-token"] ?? "");
     const held = tokens.get(token);
     if (held === undefined || (held.ttlSec > 0 && now() >= held.expiresAt)) return errors(403, "permission denied");
+    if (options.selfDenied === true && req.path.startsWith("/v1/auth/token/")) return errors(403, "1 error occurred:\n\t* permission denied\n\n");
     if (req.method === "GET" && req.path === "/v1/auth/token/lookup-self") {
       const ttl = held.ttlSec === 0 ? 0 : Math.max(0, Math.round((held.expiresAt - now()) / 1000));
       return { status: 200, body: { data: { ttl, renewable: held.renewable, creation_ttl: held.ttlSec, policies: ["default"] } } };

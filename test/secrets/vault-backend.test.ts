@@ -3,10 +3,10 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { OWN_TOKENS_KEPT, VaultBackend } from "../../src/secrets/references/vault-backend.ts";
+import { MIN_DENIAL_RECOVERY_MS, OWN_TOKENS_KEPT, VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { codeOf } from "../fakes/error-code.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
@@ -161,7 +161,27 @@ describe("VaultBackend", () => {
     expect(await codeOf(backend.read(ref("vault:kv/data/leak#t")))).toStartWith("secret_permission_denied");
   });
 
-  test("a token revoked under concurrent reads leads to one lookup-self and one new login", async () => {
+  test("where the policy denies lookup-self too (403 for a live token), forbidden reads cannot make the runner log in again and again: one login finds it out, and the first token stays refused", async () => {
+    let clock = 1_000_000;
+    const fake = await vault({ selfDenied: true, now: () => clock });
+    fake.putKv2("kv/app", { password: "pw-self-denied" });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-self-denied");
+    const first = String(fake.requests.at(-1)!.headers["x-vault-token"]);
+    for (let i = 0; i < 10; i++) {
+      expect(await codeOf(backend.read(ref(`vault:other/data/x${i}#f`)))).toStartWith("secret_permission_denied");
+      clock += MIN_DENIAL_RECOVERY_MS; // even spread out in time
+    }
+    await Promise.all([1, 2, 3, 4, 5].map(async (i) => expect(await codeOf(backend.read(ref(`vault:other/data/y${i}#f`)))).toStartWith("secret_permission_denied")));
+    // The first forbidden read's lookup-self was refused (it looked dead): one login, whose own
+    // lookup-self refused too told the runner that its 403s say nothing. Before: one login per read.
+    expect(fake.logins).toBe(2);
+    fake.putKv2("kv/leak", { t: first });
+    expect(await codeOf(backend.read(ref("vault:kv/data/leak#t")))).toStartWith("secret_permission_denied");
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-self-denied");
+  });
+
+  test("a token revoked under concurrent reads leads to one lookup-self of it and one new login", async () => {
     const fake = await vault();
     fake.putKv2("kv/app", { password: "pw-approle-2" });
     const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
@@ -170,7 +190,8 @@ describe("VaultBackend", () => {
     const before = fake.requests.length;
     expect(await Promise.all([1, 2, 3, 4].map(() => backend.read(ref("vault:kv/data/app#password"))))).toEqual(Array(4).fill("pw-approle-2"));
     expect(fake.logins).toBe(2);
-    expect(fake.requests.slice(before).filter((r) => r.path === "/v1/auth/token/lookup-self").length).toBe(1);
+    // One for the dead token, one of the new token (a fresh token's lookup-self refused would mean the policy denies it).
+    expect(fake.requests.slice(before).filter((r) => r.path === "/v1/auth/token/lookup-self").length).toBe(2);
   });
 
   test("a static token's TTL is looked up once and renewed in time", async () => {
@@ -245,8 +266,10 @@ describe("VaultBackend's own tokens", () => {
     for (let i = 0; i < OWN_TOKENS_KEPT + 4; i++) {
       expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-rotating-1");
       tokens.push(String(fake.requests.at(-1)!.headers["x-vault-token"]));
-      // Revoked behind the runner's back: the next read logs in again (the runner cannot know the old one is dead).
+      // Revoked behind the runner's back: the next read logs in again (the runner cannot know the
+      // old one is dead), at most once per MIN_DENIAL_RECOVERY_MS.
       fake.revoke(tokens.at(-1)!);
+      clock += MIN_DENIAL_RECOVERY_MS;
     }
     expect(fake.logins).toBe(OWN_TOKENS_KEPT + 4);
     fake.putKv2("kv/held", { first: tokens[0]! });
@@ -273,5 +296,48 @@ describe("VaultBackend's own tokens", () => {
     fake.putKv2("kv/old", { recent: tokens[19 - (OWN_TOKENS_KEPT - 1)]!, oldest: tokens[0]! });
     expect(await codeOf(backend.read(ref("vault:kv/data/old#recent")))).toStartWith("secret_permission_denied");
     expect(await backend.read(ref("vault:kv/data/old#oldest"))).toBe(tokens[0]!);
+  });
+});
+
+describe("VaultBackend's token TTLs", () => {
+  test("a token file rewritten while the old token's lookup-self is in flight: the new token is looked up itself, not given the old one's TTL (it was then forgotten as a job's value while still live)", async () => {
+    let clock = 1_000_000_000;
+    const ttl: Record<string, number> = { "hvs.T0aaaaaaaa": 0, "hvs.T1aaaaaaaa": 10, "hvs.T2aaaaaaaa": 3600, "hvs.T3aaaaaaaa": 3600 };
+    // A stand-in for the shapes this needs (the fake Vault has no slow lookup): T1's lookup-self takes 300 ms.
+    const server = Bun.serve({
+      port: 0,
+      async fetch(request) {
+        const url = new URL(request.url);
+        const token = request.headers.get("x-vault-token") ?? "";
+        const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+        if (!(token in ttl)) return json(403, { errors: ["permission denied"] });
+        if (url.pathname === "/v1/auth/token/lookup-self") {
+          if (token === "hvs.T1aaaaaaaa") await Bun.sleep(300);
+          return json(200, { data: { ttl: ttl[token], renewable: true } });
+        }
+        if (url.pathname === "/v1/auth/token/renew-self") return json(200, { auth: { client_token: token, lease_duration: ttl[token], renewable: true } });
+        if (url.pathname === "/v1/kv/data/leak") return json(200, { data: { data: { t: "hvs.T2aaaaaaaa" }, metadata: { version: 1 } } });
+        return json(200, { data: { data: { pw: "ok" }, metadata: { version: 1 } } });
+      },
+    });
+    closers.push(async () => void server.stop(true));
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "edge-runner-vault-ttl-")), "token");
+    const put = (token: string) => {
+      writeFileSync(`${file}.new`, token, { mode: 0o600 });
+      renameSync(`${file}.new`, file);
+    };
+    put("hvs.T0aaaaaaaa");
+    const backend = new VaultBackend({ addr: `http://127.0.0.1:${server.port}`, token: "hvs.T0aaaaaaaa", tokenFile: file, timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("ok");
+    put("hvs.T1aaaaaaaa");
+    const first = backend.read(ref("vault:kv/data/app#pw")); // looks T1 up (slow)
+    await Bun.sleep(50);
+    put("hvs.T2aaaaaaaa");
+    const second = backend.read(ref("vault:kv/data/app#pw")); // T2: must not take T1's 10 s
+    expect([await first, await second]).toEqual(["ok", "ok"]);
+    expect(await codeOf(backend.read(ref("vault:kv/data/leak#t")))).toStartWith("secret_permission_denied");
+    clock += 20_000; // T1's 10 s are over; T2 has about an hour left
+    put("hvs.T3aaaaaaaa");
+    expect(await codeOf(backend.read(ref("vault:kv/data/leak#t")))).toStartWith("secret_permission_denied");
   });
 });

@@ -54,6 +54,12 @@ export const MAX_VAULT_ANSWER_BYTES = 2 * 1024 * 1024;
 export const OWN_TOKENS_KEPT = 8;
 /** The most tokens kept at all, however long their TTLs: the set must not grow for the runner's life. */
 export const MAX_OWN_TOKENS = 64;
+/**
+ * At most one new token per this long because reads met 403s: whatever lookup-self says, a job
+ * naming forbidden paths cannot make the runner log in faster than this (tokens piling up, a
+ * secret_id's num_uses spent, live tokens pushed out of the MAX_OWN_TOKENS it refuses).
+ */
+export const MIN_DENIAL_RECOVERY_MS = 60_000;
 
 export class VaultBackend {
   readonly #o: VaultBackendOptions;
@@ -62,6 +68,14 @@ export class VaultBackend {
   /** When the token needs renewing (epoch ms); undefined: not known yet; Infinity: never expires. */
   #renewAt: number | undefined;
   #loginInFlight: Promise<void> | undefined;
+  /** When reads' 403s last led to a new token (epoch ms). */
+  #deniedRecoveryAt = -Infinity;
+  /**
+   * lookup-self is denied by the policy (a role with token_no_default_policy): a fresh token's own
+   * lookup-self answered 403, so a 403 from it says nothing about a token being dead. Dead tokens
+   * are then found by their renewal (at two-thirds of the TTL) instead.
+   */
+  #lookupSelfDenied = false;
   /** A token lookup or renewal under way: reads that need one at the same time wait for it. */
   readonly #calls = new Map<string, Promise<any>>();
   /** The token file's identity (inode, size, mtime) when last read. */
@@ -187,8 +201,15 @@ export class VaultBackend {
    */
   async #replaceIfDead(client: VaultClient, used: string | undefined, ref: string): Promise<boolean> {
     if (client.token !== used) return true;
+    if (this.#lookupSelfDenied) return false;
+    // Shared by the reads that met a 403 with the same token: one lookup, at most one new token.
+    return this.#once(`check:${used ?? ""}`, () => this.#replaceDead(client, used, ref));
+  }
+
+  async #replaceDead(client: VaultClient, used: string | undefined, ref: string): Promise<boolean> {
+    if (this.#now() - this.#deniedRecoveryAt < MIN_DENIAL_RECOVERY_MS) return false;
     try {
-      await this.#once(`check:${used ?? ""}`, () => client.tokenLookupSelf());
+      await client.tokenLookupSelf();
       return false; // the token is alive: the policy said no
     } catch (error) {
       const status = statusOf(error);
@@ -196,7 +217,17 @@ export class VaultBackend {
       if (status !== 401 && status !== 403) return false;
     }
     if (client.token !== used) return true;
-    return this.#recover(client, ref);
+    this.#deniedRecoveryAt = this.#now();
+    if (!(await this.#recover(client, ref))) return false;
+    // A token just issued is alive: if its own lookup-self is refused too, the policy denies
+    // lookup-self, and no 403 of it ever meant a dead token.
+    const fresh = client.token;
+    try {
+      await client.tokenLookupSelf();
+    } catch (error) {
+      if (statusOf(error) === 403 && client.token === fresh) this.#lookupSelfDenied = true;
+    }
+    return true;
   }
 
   /** A new token (from the file, or by AppRole) after Vault refused the current one; false: none. */
@@ -261,9 +292,12 @@ export class VaultBackend {
       // A token from the config: learn its TTL once (0 means it never expires, like a root token).
       const looked = client.token;
       try {
-        const info = await this.#once("lookup", () => client.tokenLookupSelf());
+        // Keyed by the token: a lookup still running for a token the file replaced meanwhile
+        // must not give the new one its TTL.
+        const info = await this.#once(`lookup:${looked}`, () => client.tokenLookupSelf());
         const ttl = Number(info?.data?.ttl ?? 0);
         this.#tokenEndsAt(looked, ttl);
+        if (client.token !== looked) return;
         this.#renewAt = ttl > 0 && info?.data?.renewable !== false ? this.#now() + ttl * 1000 * RENEW_AT : ttl > 0 ? this.#now() + ttl * 1000 : Infinity;
       } catch (error) {
         if (!(statusOf(error) === 403 && (await this.#recover(client, ref)))) throw this.#failure(error, ref);
@@ -302,7 +336,7 @@ export class VaultBackend {
   }
 
   /** Shares one call among concurrent callers; each maps its outcome (and names its reference) itself. */
-  #once(kind: "lookup" | "renew" | `check:${string}`, call: () => Promise<any>): Promise<any> {
+  #once(kind: `lookup:${string}` | "renew" | `check:${string}`, call: () => Promise<any>): Promise<any> {
     let running = this.#calls.get(kind);
     if (running === undefined) {
       running = call().finally(() => this.#calls.delete(kind));
