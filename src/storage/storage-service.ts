@@ -92,6 +92,7 @@ export class StorageService {
       busy: (prefix) => this.#live.has(prefix) || this.#cleaning.has(prefix),
       graceMs: this.#options.sweepGraceMs,
       now: this.#clock(),
+      signal: this.#stop.signal,
       onDeleted: (prefix) => {
         this.#abandoned.get(prefix)?.forget();
         this.#abandoned.delete(prefix);
@@ -147,6 +148,15 @@ export class StorageService {
       for (let n = 1; n <= retries && !this.#stop.signal.aborted; n++) {
         await this.#sleep(base * 2 ** (n - 1), this.#stop.signal);
         if (this.#stop.signal.aborted) break;
+        // The same attempt opened again meanwhile (same job, same attempt number): deleting the
+        // prefix now would take the new one's objects. Its own cleanup deletes the prefix, these
+        // objects with it, and forgets them then (#deleteOnce).
+        const reopened = this.#live.get(storage.prefix);
+        if (reopened !== undefined && reopened !== storage) {
+          this.#cleaning.delete(storage.prefix);
+          this.#abandoned.set(storage.prefix, storage);
+          return;
+        }
         if (await this.#deleteOnce(storage, n)) return;
       }
       // Left to the sweeper, which only skips prefixes still in use.

@@ -17,7 +17,16 @@ export interface SweepOptions {
   now: number;
   /** Told each attempt prefix the sweep deleted. */
   onDeleted?(prefix: string): void;
+  /** Ends the sweep (the runner stops): its listings are aborted and no further prefix is visited. */
+  signal?: AbortSignal;
 }
+
+/**
+ * Job listings that may fail in a row before the sweep gives up on this runner prefix until the
+ * next sweep: on a stalled store each costs its retries and deadlines (~90 s on S3), and a walk
+ * job by job would otherwise pay that for every job.
+ */
+export const MAX_FAILED_LISTINGS_IN_A_ROW = 3;
 
 export interface SweepReport {
   /** Orphaned attempts deleted. */
@@ -43,21 +52,30 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
   // live attempts hold, a sweep stays bounded, and one attempt that cannot be listed or deleted
   // does not stop the rest. (Listing the whole runner prefix first failed every sweep once it
   // passed the S3 listing cap, and then no orphan was ever deleted.)
+  const listing = { upkeep: true, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  const stopped = () => options.signal?.aborted === true;
+  let failedInARow = 0;
   try {
-    for await (const job of options.store.children(runnerPrefix, { upkeep: true })) {
+    for await (const job of options.store.children(runnerPrefix, listing)) {
+      if (stopped()) return;
       try {
-        for await (const attempt of options.store.children(job, { upkeep: true })) {
+        for await (const attempt of options.store.children(job, listing)) {
+          if (stopped()) return;
           if (attemptOf(runnerPrefix, attempt) === attempt) await sweepAttempt(options, attempt, report);
         }
+        failedInARow = 0;
       } catch (error) {
+        if (stopped()) return;
         fail(report, error);
+        if (++failedInARow >= MAX_FAILED_LISTINGS_IN_A_ROW) return;
       }
     }
   } catch (error) {
+    if (stopped()) return;
     fail(report, error);
   }
   // A crash mid-upload leaves a multipart upload with no object to list: abort those too.
-  if (options.store.abortStaleUploads !== undefined) {
+  if (options.store.abortStaleUploads !== undefined && !stopped()) {
     try {
       report.abortedUploads += await options.store.abortStaleUploads(runnerPrefix, options.now - options.graceMs, (key) => {
         const prefix = attemptOf(runnerPrefix, key);
@@ -74,16 +92,16 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   if (options.busy(prefix)) return;
   let newest: number | undefined;
   try {
-    for await (const info of options.store.list(prefix, { upkeep: true })) newest = Math.max(newest ?? 0, info.lastModified);
+    for await (const info of options.store.list(prefix, { upkeep: true, ...(options.signal === undefined ? {} : { signal: options.signal }) })) newest = Math.max(newest ?? 0, info.lastModified);
     // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
     // attempt is found, dated and deleted by what it left, not only by its objects.
     if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(prefix)) newest = Math.max(newest ?? 0, left.lastModified);
   } catch (error) {
-    fail(report, error);
+    if (options.signal?.aborted !== true) fail(report, error);
     return;
   }
   // Checked again: an attempt may have started while it was listed.
-  if (newest === undefined || options.busy(prefix)) return;
+  if (newest === undefined || options.busy(prefix) || options.signal?.aborted === true) return;
   if (options.now - newest < options.graceMs) {
     report.pending++;
     return;
