@@ -4,10 +4,10 @@
 // node:http, https, net, tls and zlib at every start (docs/performance.md, start-up).
 
 import { runtime } from "./runtime.ts";
-import { CONTROLLER_CALL_TIMEOUT_MS, MAX_WEBSOCKET_MESSAGE_BYTES } from "../protocol/limits.ts";
+import { MAX_WEBSOCKET_MESSAGE_BYTES } from "../protocol/limits.ts";
 
 /** `agent`: a node:http(s) Agent, which opens the connection (a proxy's CONNECT tunnel: controller-client.ts). */
-type WsOptions = { ca?: string; agent?: unknown; headers?: Record<string, string>; maxPayload?: number; handshakeTimeout?: number };
+type WsOptions = { ca?: string; agent?: unknown; headers?: Record<string, string>; maxPayload?: number };
 
 /** The `ws` package's WebSocket on Node, else undefined. */
 export const WsWebSocket: (new (url: string, options?: WsOptions) => WebSocket) | undefined =
@@ -20,11 +20,10 @@ export const WebSocketImpl: typeof WebSocket =
  * A client WebSocket. On Node it is `ws` (also where Node 22 has a global WebSocket, which takes
  * no cap) with maxPayload: a message over the cap is refused as its header arrives, closing with
  * 1009, never buffered. Bun's and Deno's clients have no such option (docs/protocol.md,
- * "WebSocket transport"): the caller checks each message once it has arrived. `ws` also gives a
- * handshake up after CONTROLLER_CALL_TIMEOUT_MS (the caller's own timer does on every runtime).
+ * "WebSocket transport"): the caller checks each message once it has arrived.
  */
 export function openWebSocket(url: string, options: { ca?: string; agent?: unknown } = {}): WebSocket {
-  if (WsWebSocket !== undefined) return new WsWebSocket(url, { ...options, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES, handshakeTimeout: CONTROLLER_CALL_TIMEOUT_MS });
+  if (WsWebSocket !== undefined) return new WsWebSocket(url, { ...options, maxPayload: MAX_WEBSOCKET_MESSAGE_BYTES });
   return new WebSocketImpl(url);
 }
 

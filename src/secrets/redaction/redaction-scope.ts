@@ -158,17 +158,26 @@ export class RedactionScope {
     return applySpans(input, spans, MASK);
   }
 
-  /** A step update as it may leave the runner: id, name and message masked. */
+  /** A step update as it may leave the runner: id, name and message masked (a message cut to size too). */
   step<S extends { id: string; name?: string; message?: string }>(step: S): S {
     const out = { ...step, id: this.text(String(step.id)) };
     if (typeof step.name === "string") out.name = this.text(step.name);
-    if (typeof step.message === "string") out.message = this.text(step.message);
+    if (typeof step.message === "string") out.message = this.cutText(step.message);
     return out;
   }
 
-  /** An error as it may leave the runner: code and message masked. */
+  /** An error as it may leave the runner: code and message masked (a message cut to size too). */
   error<E extends { code: string; message: string }>(error: E): E {
-    return { ...error, code: this.text(String(error.code)), message: this.text(String(error.message)) };
+    return { ...error, code: this.text(String(error.code)), message: this.cutText(String(error.message)) };
+  }
+
+  /**
+   * Text that may have been cut to size before the runner saw it (a plugin's message sliced to
+   * 500 characters): as text(), and a trailing part of MIN_SECRET_CHARS or more that begins a
+   * secret is masked too, the rest of which the cut took away.
+   */
+  cutText(input: string): string {
+    return input.length === 0 || this.#matchers().length === 0 ? input : applySpans(input, this.spans(input, MIN_SECRET_CHARS), MASK);
   }
 
   /** Masks strings anywhere in a JSON-like value, and whole fields whose names look secret. */
@@ -191,7 +200,7 @@ export class RedactionScope {
   strings(input: unknown, keep: (entry: unknown) => boolean = () => false, depth = 0): unknown {
     // A value that ends with the first characters of a secret (4 or more) has them masked too: a
     // plugin may have cut its output to size before the runner saw it (the http built-in's body).
-    if (typeof input === "string") return input.length === 0 || this.#matchers().length === 0 ? input : applySpans(input, this.spans(input, MIN_SECRET_CHARS), MASK);
+    if (typeof input === "string") return this.cutText(input);
     if (input === null || typeof input !== "object") return input;
     if (depth >= MAX_DEPTH) return MASK;
     if (Array.isArray(input)) return input.map((item) => this.strings(item, () => false, depth + 1));

@@ -9,10 +9,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import terraform from "../../../src/plugins/builtin/terraform/plugin.ts";
-import { parseUiLine, UI_LINE_MAX, UI_MESSAGE_MAX } from "../../../src/plugins/builtin/terraform/json-ui.ts";
+import { cut, parseUiLine, UI_LINE_MAX, UI_MESSAGE_MAX } from "../../../src/plugins/builtin/terraform/json-ui.ts";
 import { LINE_MAX, LineStream, OutputBudget } from "../../../src/plugins/processes/line-stream.ts";
 import { EdgeError } from "../../../src/errors.ts";
 import { createTestContext } from "../../../src/plugins/test-context.ts";
+import { RedactionScope } from "../../../src/secrets/redaction/redaction-scope.ts";
 
 const fake = new URL("../../integrations/fakes/terraform", import.meta.url).pathname;
 function moduleDir(): string {
@@ -28,12 +29,12 @@ test("terraform apply: a 100 KB error diagnostic and a 100 KB apply_errored line
   expect(error).toBeInstanceOf(EdgeError);
   expect((error as EdgeError).code).toBe("command_failed");
   // The diagnostic's summary, not only "exited with code 1".
-  expect((error as EdgeError).message).toStartWith("terraform apply exited with code 1: local-exec provisioner error: Error running command 'false'");
+  expect((error as EdgeError).message).toMatch(/^terraform apply exited with code 1: \(\d+ characters, cut\) local-exec provisioner error: Error running command 'false'/);
   expect(ctx.steps.filter((s) => s.id === "resource:null_resource.r0").at(-1)).toMatchObject({ status: "failed" });
   // Messages are cut after parsing, saying how long they were; no raw pieces of JSON are logged.
   const errors = ctx.lines.filter((l) => l.level === "error");
   expect(errors.map((l) => l.msg.length).every((n) => n <= UI_MESSAGE_MAX + 40)).toBe(true);
-  expect(errors.some((l) => l.msg.endsWith(`(${"local-exec provisioner error: ".length + 100_000} characters)`))).toBe(true);
+  expect(errors.some((l) => l.msg.startsWith(`(${"local-exec provisioner error: ".length + 100_000} characters, cut) `))).toBe(true);
   expect(ctx.lines.some((l) => l.msg.startsWith('{"@level"') || l.msg.startsWith("xxxx"))).toBe(false);
 }, 30_000);
 
@@ -78,4 +79,24 @@ test("LineStream keeps the general 16 KiB cut of an unended line, and reads line
   const ui: string[] = [];
   feed(new LineStream((l) => ui.push(l), new OutputBudget(1e8, () => undefined), UI_LINE_MAX));
   expect(ui).toEqual([line]);
+});
+
+test("a secret the UI_MESSAGE_MAX cut splits is masked: the cut part ends the line, the note about the cut comes first (after it, the secret's first part showed)", () => {
+  const scope = new RedactionScope();
+  const secret = "s3cr3t-VALUE-0123456789";
+  scope.add(secret);
+  const message = `${"m".repeat(UI_MESSAGE_MAX - 10)}${secret} and more`;
+  const logged = scope.line(cut(message));
+  expect(logged).not.toContain("s3cr3t-VAL");
+  expect(logged).toStartWith(`(${message.length} characters, cut) `);
+});
+
+test("a step's or an error's message cut to size mid-secret has the secret's first part masked too (RedactionScope.cutText)", () => {
+  const scope = new RedactionScope();
+  const secret = "s3cr3t-VALUE-0123456789";
+  scope.add(secret);
+  const message = `${"e".repeat(490)}${secret}`.slice(0, 500);
+  expect(scope.error({ code: "command_failed", message }).message).not.toContain("s3cr3t-VAL");
+  expect(scope.step({ id: "s", message }).message).not.toContain("s3cr3t-VAL");
+  expect(scope.error({ code: "command_failed", message: "plain text, nothing secret" }).message).toBe("plain text, nothing secret");
 });

@@ -5,6 +5,8 @@
 // looked up in a Map, and a message is cut after parsing, so no line can throw or flood a log.
 
 import type { LogLevel, StepUpdate } from "../../sdk.ts";
+import { objectOf } from "../../../util/json-answer.ts";
+import { apiText } from "../api-values.ts";
 
 export interface UiEvent {
   log?: { level: LogLevel; msg: string };
@@ -33,25 +35,25 @@ export function parseUiLine(line: string): UiEvent {
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return { log: { level: "info", msg: cut(line) } };
   const m = parsed as Record<string, unknown>;
-  const msg = cut(text(m["@message"]) ?? line);
-  const level = LEVELS.get(text(m["@level"]) ?? "") ?? "info";
-  const hook = record(m.hook);
-  const addr = text(record(hook.resource).addr)?.slice(0, 200);
+  const msg = cut(apiText(m["@message"], UI_LINE_MAX) ?? line);
+  const level = LEVELS.get(apiText(m["@level"], 16) ?? "") ?? "info";
+  const hook = objectOf(m.hook);
+  const addr = apiText(objectOf(hook.resource).addr, 200);
   switch (m.type) {
     case "apply_start":
-      return addr === undefined ? { log: { level, msg } } : { log: { level, msg }, step: { id: `resource:${addr}`, name: addr, status: "running", message: text(hook.action)?.slice(0, 100) ?? "" } };
+      return addr === undefined ? { log: { level, msg } } : { log: { level, msg }, step: { id: `resource:${addr}`, name: addr, status: "running", message: apiText(hook.action, 100) ?? "" } };
     case "apply_complete":
       return addr === undefined ? { log: { level, msg } } : { log: { level, msg }, step: { id: `resource:${addr}`, name: addr, status: "succeeded" } };
     case "apply_errored":
       return addr === undefined ? { log: { level: "error", msg } } : { log: { level: "error", msg }, step: { id: `resource:${addr}`, name: addr, status: "failed", message: msg } };
     case "diagnostic": {
-      const d = record(m.diagnostic);
+      const d = objectOf(m.diagnostic);
       const severity: LogLevel = d.severity === "error" ? "error" : "warn";
-      const detail = text(d.detail);
-      return { log: { level: severity, msg: cut(`${text(d.summary) ?? msg}${detail === undefined || detail === "" ? "" : `: ${detail}`}`) } };
+      const detail = apiText(d.detail, UI_LINE_MAX);
+      return { log: { level: severity, msg: cut(`${apiText(d.summary, UI_LINE_MAX) ?? msg}${detail === undefined || detail === "" ? "" : `: ${detail}`}`) } };
     }
     case "change_summary": {
-      const c = record(m.changes);
+      const c = objectOf(m.changes);
       return { log: { level, msg }, changes: { add: count(c.add), change: count(c.change), remove: count(c.remove) } };
     }
     default:
@@ -59,20 +61,15 @@ export function parseUiLine(line: string): UiEvent {
   }
 }
 
-function text(value: unknown): string | undefined {
-  if (typeof value === "string") return value;
-  return typeof value === "number" && Number.isFinite(value) ? String(value) : undefined;
-}
-
-function record(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
 function count(value: unknown): number {
   return typeof value === "number" && Number.isFinite(value) ? value : 0;
 }
 
-/** A message cut to UI_MESSAGE_MAX, saying how long it was (also for a line logged as it is). */
+/**
+ * A message cut to UI_MESSAGE_MAX, saying how long it was (also for a line logged as it is). The
+ * note goes first: the kept part must end the line, so a secret the cut splits is masked as a
+ * line's cut-off end (redaction-scope.ts line()); after it, the secret's first part showed.
+ */
 export function cut(message: string): string {
-  return message.length > UI_MESSAGE_MAX ? `${message.slice(0, UI_MESSAGE_MAX)}… (${message.length} characters)` : message;
+  return message.length > UI_MESSAGE_MAX ? `(${message.length} characters, cut) ${message.slice(0, UI_MESSAGE_MAX)}` : message;
 }
