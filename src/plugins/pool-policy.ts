@@ -5,6 +5,7 @@
 import { EdgeError, errorMessage } from "../errors.ts";
 import { BUILTIN_PLUGINS } from "./builtin/names.ts";
 import { parsePluginRef } from "./plugin-ref.ts";
+import { MAX_TIMER_MS } from "../util/time.ts";
 
 export type Isolation = "thread" | "process";
 
@@ -26,7 +27,7 @@ export interface PluginPolicy {
 const FIELDS: Record<keyof PluginPolicy, (value: unknown) => boolean> = {
   maxWorkers: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1024,
   maxJobsPerWorker: (v) => Number.isInteger(v) && (v as number) >= 1,
-  idleMs: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2_147_483_647,
+  idleMs: (v) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_TIMER_MS,
   prewarm: (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 1024,
   isolation: (v) => v === "thread" || v === "process",
   memoryCeilingMb: (v) => Number.isInteger(v) && (v as number) >= 16,

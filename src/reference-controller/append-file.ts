@@ -92,12 +92,8 @@ export class AppendFile {
         while (offset < buffer.length) offset += fs.writeSync(this.#fd, buffer, offset, buffer.length - offset, this.#written + offset);
       } catch (error) {
         this.#broken = error instanceof Error ? error : new Error(String(error));
-        try {
-          fs.ftruncateSync(this.#fd, this.#written);
-          this.#allocated = this.#written;
-        } catch {
-          // Cut at the next start instead (a torn line, or lines past the zeros).
-        }
+        // Best effort; else the next start cuts it (a torn line, or lines past the zeros).
+        this.#cutZeros();
         throw this.#broken;
       }
       this.#written += buffer.length;
@@ -155,6 +151,7 @@ export class AppendFile {
     fs.closeSync(this.#fd);
   }
 
+  /** Cuts the file back to its data written (the zeros ahead, or a write that failed part-way). */
   #cutZeros(): void {
     try {
       fs.ftruncateSync(this.#fd, this.#written);

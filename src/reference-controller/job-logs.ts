@@ -9,7 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { LogLine, StepUpdate } from "../protocol/edge-v1.ts";
 import { AppendFile } from "./append-file.ts";
 import type { GroupCommit } from "./group-commit.ts";
-import { cutAfterData, readJsonl, syncDirectory, type DataEnd } from "./jsonl-file.ts";
+import { cutAfterData, noteDataEnd, readJsonl, syncDirectory, type DataEnd } from "./jsonl-file.ts";
 import type { EventStore } from "./store-seam.ts";
 import { MAX_EVENT_LINE_BYTES } from "./store-file-bounds.ts";
 import { logPageLength } from "./log-page.ts";
@@ -250,11 +250,7 @@ export class JobLogs implements EventStore {
     const segment: Segment = { no, file: undefined as unknown as AppendFile, jobs: new Set() };
     const end: DataEnd = {};
     for (const line of readLinesSync(file, { maxLineBytes: MAX_EVENT_LINE_BYTES, zeroEndsData: true })) {
-      if (line.kind === "torn" || line.kind === "zeros") {
-        if (line.kind === "torn") end.torn = line;
-        else end.zeros = line;
-        continue;
-      }
+      if (noteDataEnd(end, line)) continue;
       if (line.kind === "too_long") {
         this.#logger.error("Skipping a corrupt line in the event journal", { file, line: line.number, bytes: line.bytes, reason: `over the cap of ${MAX_EVENT_LINE_BYTES} bytes for a line` });
         continue;

@@ -1,7 +1,8 @@
 // JSON-lines files read back a line at a time (src/util/read-lines.ts, never whole: a journal has
-// no size limit) so that a line torn by a crash mid-write is skipped with a warning (and cut off so
-// the next append is clean, with the zeros a journal is grown in ahead of its data), a corrupt line (one that does not parse, or is longer than any record
-// its writer writes) is skipped and logged, and whole files replaced atomically.
+// no size limit) so that a line torn by a crash mid-write is skipped with a warning (and cut off,
+// with the zeros a journal is grown in ahead of its data, so the next append is clean), a corrupt
+// line (one that does not parse, or is longer than any record its writer writes) is skipped and
+// logged, and whole files replaced atomically.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -18,17 +19,17 @@ export interface ReadJsonlResult {
  * Reads every line of `file` (missing file: none), holding at most `maxLineBytes` of one line.
  * Never throws on bad content: a line over the cap is a corrupt line, and so is skipped, like
  * one that does not parse; the bytes after the last newline are a torn line, cut off.
+ * `zeroEndsData`: a file the controller grows ahead of its data (append-file.ts); not for files of
+ * earlier versions.
  */
-/** `zeroEndsData`: a file the controller grows ahead of its data (append-file.ts); not for files of earlier versions. */
 export function readJsonl(file: string, logger: Logger, maxLineBytes: number, zeroEndsData = false): ReadJsonlResult {
   const values: unknown[] = [];
   let skipped = 0;
   const end: DataEnd = {};
   try {
     for (const line of readLinesSync(file, { maxLineBytes, zeroEndsData })) {
-      if (line.kind === "torn" || line.kind === "zeros") {
-        if (line.kind === "torn") end.torn = line;
-        else end.zeros = line;
+      if (noteDataEnd(end, line)) {
+        continue;
       } else if (line.kind === "too_long") {
         skipped++;
         logger.error("Skipping a corrupt line in a journal file", { file, line: line.number, bytes: line.bytes, reason: `over the cap of ${maxLineBytes} bytes for a line` });
@@ -54,6 +55,14 @@ export function readJsonl(file: string, logger: Logger, maxLineBytes: number, ze
 export interface DataEnd {
   torn?: LineRead & { kind: "torn" };
   zeros?: LineRead & { kind: "zeros" };
+}
+
+/** Notes a torn last line or the zeros past the data in `end`; true when `line` was one of them. */
+export function noteDataEnd(end: DataEnd, line: LineRead): line is LineRead & { kind: "torn" | "zeros" } {
+  if (line.kind === "torn") end.torn = line;
+  else if (line.kind === "zeros") end.zeros = line;
+  else return false;
+  return true;
 }
 
 /**

@@ -109,7 +109,7 @@ export class LocalObjectStore implements ObjectStore {
     // Walk from the deepest directory the prefix names completely, then filter by the rest.
     const slash = prefix.lastIndexOf("/");
     const base = slash < 0 ? "" : prefix.slice(0, slash + 1);
-    const dir = base === "" ? this.#dir : join(this.#dir, ...base.slice(0, -1).split("/").map((s) => `${s}.d`));
+    const dir = this.#dirOf(base);
     for await (const info of this.#walk(dir, base)) {
       options.signal?.throwIfAborted();
       if (info.key.startsWith(prefix)) yield info;
@@ -117,7 +117,7 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async *children(prefix: string, options: ListOptions = {}): AsyncIterable<string> {
-    const dir = prefix === "" ? this.#dir : join(this.#dir, ...prefix.slice(0, -1).split("/").map((s) => `${s}.d`));
+    const dir = this.#dirOf(prefix);
     let entries;
     try {
       // Streamed, not read whole: a runner directory may hold very many job directories.
@@ -134,7 +134,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async *leftovers(prefix: string): AsyncIterable<{ key: string; lastModified: number }> {
     const base = prefix.endsWith("/") ? prefix : prefix.slice(0, prefix.lastIndexOf("/") + 1);
-    const dir = base === "" ? this.#dir : join(this.#dir, ...base.slice(0, -1).split("/").map((s) => `${s}.d`));
+    const dir = this.#dirOf(base);
     for await (const found of this.#residue(dir, base)) if (found.key.startsWith(prefix)) yield found;
   }
 
@@ -195,6 +195,11 @@ export class LocalObjectStore implements ObjectStore {
         if (modified !== undefined) yield { key: `${keyBase}${name}`, lastModified: modified };
       }
     }
+  }
+
+  /** The directory of a key prefix ending in "/" ("" for the root): each segment a `<segment>.d` directory. */
+  #dirOf(prefix: string): string {
+    return prefix === "" ? this.#dir : join(this.#dir, ...prefix.slice(0, -1).split("/").map((s) => `${s}.d`));
   }
 
   #file(key: string): string {

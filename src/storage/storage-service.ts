@@ -93,10 +93,7 @@ export class StorageService {
       graceMs: this.#options.sweepGraceMs,
       now: this.#clock(),
       signal: this.#stop.signal,
-      onDeleted: (prefix) => {
-        this.#abandoned.get(prefix)?.forget();
-        this.#abandoned.delete(prefix);
-      },
+      onDeleted: (prefix) => this.#forgetAbandoned(prefix),
     }).then((report) => {
       this.stats.pendingSweeps = report.pending;
       this.stats.sweptAttempts += report.deleted;
@@ -169,6 +166,12 @@ export class StorageService {
     }
   }
 
+  /** The objects of an attempt whose cleanup gave up are gone (a sweep or a later cleanup deleted its prefix). */
+  #forgetAbandoned(prefix: string): void {
+    this.#abandoned.get(prefix)?.forget();
+    this.#abandoned.delete(prefix);
+  }
+
   async #deleteOnce(storage: AttemptStorage, attempt: number): Promise<boolean> {
     try {
       await this.#options.store.deletePrefix(storage.prefix);
@@ -176,8 +179,7 @@ export class StorageService {
       this.#cleaning.delete(storage.prefix);
       // The same attempt opened again after an earlier cleanup of it gave up: this deletion took
       // that one's objects too, so they stop counting as well.
-      this.#abandoned.get(storage.prefix)?.forget();
-      this.#abandoned.delete(storage.prefix);
+      this.#forgetAbandoned(storage.prefix);
       return true;
     } catch (error) {
       const message = serializeError(error).message;

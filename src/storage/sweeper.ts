@@ -4,7 +4,7 @@
 // it) is ever listed, so another runner sharing the bucket is never touched.
 
 import { serializeError } from "../errors.ts";
-import type { ObjectStore } from "./object-store.ts";
+import type { ListOptions, ObjectStore } from "./object-store.ts";
 import { attemptOf } from "./storage-keys.ts";
 
 export interface SweepOptions {
@@ -52,8 +52,8 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
   // live attempts hold, a sweep stays bounded, and one attempt that cannot be listed or deleted
   // does not stop the rest. (Listing the whole runner prefix first failed every sweep once it
   // passed the S3 listing cap, and then no orphan was ever deleted.)
-  const listing = { upkeep: true, ...(options.signal === undefined ? {} : { signal: options.signal }) };
-  const stopped = () => options.signal?.aborted === true;
+  const listing = listingOf(options);
+  const stopped = () => stoppedOf(options);
   let failedInARow = 0;
   try {
     for await (const job of options.store.children(runnerPrefix, listing)) {
@@ -92,16 +92,16 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   if (options.busy(prefix)) return;
   let newest: number | undefined;
   try {
-    for await (const info of options.store.list(prefix, { upkeep: true, ...(options.signal === undefined ? {} : { signal: options.signal }) })) newest = Math.max(newest ?? 0, info.lastModified);
+    for await (const info of options.store.list(prefix, listingOf(options))) newest = Math.max(newest ?? 0, info.lastModified);
     // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
     // attempt is found, dated and deleted by what it left, not only by its objects.
     if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(prefix)) newest = Math.max(newest ?? 0, left.lastModified);
   } catch (error) {
-    if (options.signal?.aborted !== true) fail(report, error);
+    if (!stoppedOf(options)) fail(report, error);
     return;
   }
   // Checked again: an attempt may have started while it was listed.
-  if (newest === undefined || options.busy(prefix) || options.signal?.aborted === true) return;
+  if (newest === undefined || options.busy(prefix) || stoppedOf(options)) return;
   if (options.now - newest < options.graceMs) {
     report.pending++;
     return;
@@ -113,6 +113,15 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   } catch (error) {
     fail(report, error);
   }
+}
+
+/** The sweep's listings: the runner's own connections (upkeep), ended by the runner's stop. */
+function listingOf(options: SweepOptions): ListOptions {
+  return { upkeep: true, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+}
+
+function stoppedOf(options: SweepOptions): boolean {
+  return options.signal?.aborted === true;
 }
 
 function fail(report: SweepReport, error: unknown): void {

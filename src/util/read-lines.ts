@@ -66,8 +66,8 @@ class LineScanner {
   #number = 0;
   #ended = false;
   readonly #zeroEndsData: boolean;
-  /** The first zero byte at or after the view's start when it was read (-1: none); undefined: not searched yet. */
-  #zeroAt: number | undefined;
+  /** The view's first zero byte (-1: none, or zeros do not end the data), searched once per read. */
+  #zeroAt = -1;
   /** Where a zero byte ended the data, once found: the "zeros" record is next. */
   #dataEnd: number | undefined;
 
@@ -91,22 +91,19 @@ class LineScanner {
         this.#position += read;
         this.#view = this.#chunk.subarray(0, read);
         this.#start = 0;
-        this.#zeroAt = undefined;
+        // Once per read: searched per line, a chunk without a zero was scanned to its end for
+        // every line (quadratic).
+        this.#zeroAt = this.#zeroEndsData ? this.#view.indexOf(ZERO) : -1;
       }
       const view = this.#view;
       const start = this.#start;
       const newline = view.indexOf(NEWLINE, start);
-      if (this.#zeroEndsData) {
-        // The view's first zero, searched once per read (per line, a chunk without one was
-        // scanned to its end for every line: quadratic).
-        if (this.#zeroAt === undefined) this.#zeroAt = view.indexOf(ZERO, start);
-        const zero = this.#zeroAt;
-        if (zero !== -1 && (newline === -1 || zero < newline)) {
-          const bytes = this.#lineBytes + (zero - start);
-          this.#dataEnd = this.#position - view.length + zero;
-          this.#start = view.length;
-          return bytes > 0 ? { kind: "torn", number: this.#number + 1, offset: this.#lineStart, bytes } : this.#zeros(this.#dataEnd);
-        }
+      const zero = this.#zeroAt;
+      if (zero !== -1 && (newline === -1 || zero < newline)) {
+        const bytes = this.#lineBytes + (zero - start);
+        this.#dataEnd = this.#position - view.length + zero;
+        this.#start = view.length;
+        return bytes > 0 ? { kind: "torn", number: this.#number + 1, offset: this.#lineStart, bytes } : this.#zeros(this.#dataEnd);
       }
       const end = newline === -1 ? view.length : newline;
       const wasOver = this.#lineBytes > this.#maxLineBytes;

@@ -32,11 +32,6 @@ export class SensitiveParts {
     this.#refuse = refuse;
   }
 
-  /** How many parts the run's values registered so far, and their characters. */
-  get registered(): Readonly<MaskCount> {
-    return { ...this.#sofar };
-  }
-
   /**
    * A sensitive input's value as meshStack sent it in clear (not a string: a string value is
    * decrypted, and its plaintext goes to `plaintext()`). Booleans and null are not registered:
@@ -58,7 +53,9 @@ export class SensitiveParts {
     const start = plain.trimStart()[0];
     if (start !== "[" && start !== "{") return;
     if (plain.length > MAX_PARSED_CHARS) throw this.#refuse(key, `its value starts like JSON and is ${plain.length} characters, more than the ${MAX_PARSED_CHARS} the runner reads for its parts`);
-    if (jsonNestsDeeperThan(plain, MAX_PARTS_DEPTH)) throw this.#refuse(key, `its value is JSON nested deeper than ${MAX_PARTS_DEPTH} levels`);
+    // One scan before JSON.parse, which a deep text can overflow: the depth and the numbers as written.
+    const shape = jsonTextShape(plain, MAX_PARTS_DEPTH);
+    if (shape.tooDeep) throw this.#refuse(key, `its value is JSON nested deeper than ${MAX_PARTS_DEPTH} levels`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(plain);
@@ -67,22 +64,25 @@ export class SensitiveParts {
     }
     this.#walk(key, parsed);
     // The numbers as written where parsing changed them (digits past a double's precision, 1.50, 1E3).
-    for (const written of jsonNumberTokens(plain)) if (String(Number(written)) !== written) this.#take(key, written, "a number as written");
+    for (const written of shape.numbers) if (String(Number(written)) !== written) this.#take(key, written, "a number as written");
   }
 
   #walk(key: string, value: unknown): void {
     if (typeof value === "object" && value !== null) this.#take(key, JSON.stringify(value), "its JSON text");
     // An explicit stack: a value is at most MAX_PARTS_DEPTH deep, but a wide one must not recurse per element.
-    const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: key, depth: 0 }];
+    // No path into the value is kept for messages: an object's or array's whole JSON text is taken
+    // first and is longer than any part, so a part over the bounds is refused there already, and
+    // a key can itself be secret (only values are registered).
+    const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
     while (stack.length > 0) {
-      const { value: v, path, depth } = stack.pop() as { value: unknown; path: string; depth: number };
-      if (typeof v === "string") this.#take(key, v, `the string at "${path}"`);
+      const { value: v, depth } = stack.pop() as { value: unknown; depth: number };
+      if (typeof v === "string") this.#take(key, v, "its text");
       // Infinity (1e400 parsed) is no secret's text: masked, it would hide every "Infinity" in the log.
-      else if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "bigint") this.#take(key, String(v), `the number at "${path}"`);
+      else if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "bigint") this.#take(key, String(v), "its number");
       else if (v !== null && typeof v === "object") {
         if (depth >= MAX_PARTS_DEPTH) throw this.#refuse(key, `its value nests deeper than ${MAX_PARTS_DEPTH} levels`);
-        if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: `${path}[${i}]`, depth: depth + 1 });
-        else for (const [k, item] of Object.entries(v)) stack.push({ value: item, path: `${path}.${k.slice(0, 64)}`, depth: depth + 1 });
+        const items = Array.isArray(v) ? v : Object.values(v);
+        for (let i = items.length - 1; i >= 0; i--) stack.push({ value: items[i], depth: depth + 1 });
       }
     }
   }
@@ -100,27 +100,12 @@ export class SensitiveParts {
   }
 }
 
-/** The number tokens of JSON text (outside its strings), as written. */
-function* jsonNumberTokens(text: string): Generator<string> {
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
-      // Text JSON.parse accepted: from a - or digit, the number runs over digits, . e E + -.
-      let end = i + 1;
-      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
-      yield text.slice(i, end);
-      i = end - 1;
-    }
-  }
-}
-
-/** Whether JSON text nests arrays and objects deeper than `max`, found by a scan that skips strings (before JSON.parse, which a deep text can overflow). */
-function jsonNestsDeeperThan(text: string, max: number): boolean {
+/**
+ * What one scan of JSON text outside its strings finds: whether arrays and objects nest deeper
+ * than `max` (the scan stops there), and the number tokens as written.
+ */
+function jsonTextShape(text: string, max: number): { tooDeep: boolean; numbers: string[] } {
+  const numbers: string[] = [];
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -130,8 +115,15 @@ function jsonNestsDeeperThan(text: string, max: number): boolean {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) return true;
+      if (++depth > max) return { tooDeep: true, numbers };
     } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      // Text JSON.parse accepts: from a - or digit, the number runs over digits, . e E + -.
+      let end = i + 1;
+      while (end < text.length && /[0-9.eE+-]/.test(text[end]!)) end++;
+      numbers.push(text.slice(i, end));
+      i = end - 1;
+    }
   }
-  return false;
+  return { tooDeep: false, numbers };
 }
