@@ -3,9 +3,10 @@
 // Options: --target=bun-linux-arm64 (cross-compile), --outfile=PATH, --skip-bundle, --skip-compile.
 
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 import { buildRunWorld, runWorldRedirect } from "./run-world.ts";
+import { BYTECODE_ORDER_DIR, BYTECODE_ORDER_FILES } from "./record-bytecode-order.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = new Map(
@@ -32,6 +33,14 @@ const define = {
   __EDGE_RUNNER_COMMIT__: JSON.stringify(commit),
 };
 
+/**
+ * The executable's main thread starts with JavaScriptCore's tier-up thresholds ×16: the run-once
+ * code of a start (config, keys, the first session) stays in the interpreter instead of waking the
+ * JIT's threads and paging in its code. `run` and `controller` restore the normal policy once
+ * ready (src/platform/runtime.ts, endStartupJitPolicy); short commands keep it to their end.
+ */
+export const STARTUP_JIT_POLICY = 16;
+
 /** Every Worker entry must be an extra entrypoint of the compiled binary (Bun embeds only those). */
 export const WORKER_ENTRIES = ["src/plugins/worker-entry.ts"];
 
@@ -46,6 +55,12 @@ mkdirSync(`${root}/dist/node`, { recursive: true });
     writeFileSync(SDK_FILES_MODULE, text);
     console.log(`regenerated ${SDK_FILES_MODULE} (the plugin SDK changed): commit it`);
   }
+}
+
+/** The recorded profiles that exist, most important start first. */
+function bytecodeOrder(): string[] | false {
+  const files = BYTECODE_ORDER_FILES.map((name) => `${BYTECODE_ORDER_DIR}/${name}`).filter((file) => existsSync(file));
+  return files.length > 0 ? files : false;
 }
 
 if (args.get("skip-compile") !== "true") {
@@ -71,6 +86,10 @@ if (args.get("skip-compile") !== "true") {
       outfile,
       autoloadDotenv: false,
       autoloadBunfig: false,
+      jitPolicy: STARTUP_JIT_POLICY,
+      // The bytecode a recorded start used goes first in the executable, so a start touches fewer
+      // of its pages (scripts/record-bytecode-order.ts; a missing profile only loses the layout).
+      bytecodeOrder: bytecodeOrder(),
       ...(target !== undefined ? { target: target as Bun.Build.CompileTarget } : {}),
     },
   });

@@ -11,6 +11,7 @@ import { EXIT, type Command } from "./command.ts";
 import { onStopSignals } from "./signals.ts";
 import { errorMessage } from "../errors.ts";
 import { readConfigText } from "../config/read-config-text.ts";
+import { endStartupJitPolicy } from "../platform/runtime.ts";
 
 const USAGE = `Usage: edge-runner controller [options]
 
@@ -63,6 +64,7 @@ export async function runController(config: Config, logger: Logger, signal: Abor
   controller.core.store.commits.onFailure((error) => {
     logger.error(`The controller's store cannot be written (${error.message}): refusing changes, serving reads, waiting for the disk`);
   });
+  endStartupJitPolicy();
   process.stdout.write(`Reference controller listening on ${controller.url}\n`);
   const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();

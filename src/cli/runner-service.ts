@@ -15,6 +15,7 @@ import { parsePoolPolicy } from "../plugins/pool-policy.ts";
 import { createStatusApp } from "../status/app.ts";
 import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
+import { endStartupJitPolicy } from "../platform/runtime.ts";
 import { VERSION } from "../version.ts";
 import { controllerClient, nodeProxyWarning } from "../platform/controller-client.ts";
 import { readCaBundle } from "../config/ca-bundle.ts";
@@ -102,9 +103,13 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   // The first sweep runs before any job (the executor waits for it), so a crashed run's orphans
   // past their grace are gone before new work starts. It starts once the runner is ready, not on
   // the way there (docs/performance.md, start-up), or at once when warm workers are asked for.
+  // The JIT's normal thresholds come back at the same moment: start-up is over, jobs are next.
   let sweepNow: () => void = () => {};
   const storageStarted = new Promise<void>((resolve) => (sweepNow = resolve))
-    .then(() => storage.start())
+    .then(() => {
+      endStartupJitPolicy();
+      return storage.start();
+    })
     .catch((error: unknown) => logger.warn(`Cannot sweep job storage at start: ${errorMessage(error)}`));
   // Jobs run on an executor built at the first job, or at start when a plugin policy asks for
   // warm workers: the pool, worker threads, bundles and decryption are no part of being ready.

@@ -187,3 +187,31 @@ test("a status port in use stops the runner that already asked for a session, an
   await Bun.sleep(300);
   expect(seen.filter((p) => p === EDGE_PATHS.sessions).length).toBeLessThanOrEqual(1);
 });
+
+/** Records Bun.unsafe.setJITPolicy's calls in this process until the test ends. */
+function spyJitPolicy(): number[] {
+  const unsafe = Bun.unsafe as { setJITPolicy: (scale: number) => void };
+  const original = unsafe.setJITPolicy;
+  const calls: number[] = [];
+  unsafe.setJITPolicy = (scale: number) => {
+    calls.push(scale);
+  };
+  cleanups.push(() => (unsafe.setJITPolicy = original));
+  return calls;
+}
+
+test("the JIT's normal policy comes back once the runner is ready, not while it still tries for a session", async () => {
+  // The executable starts with raised tier-up thresholds (scripts/build.ts); a runner that stayed
+  // that way would run every job's hot path in the interpreter for 16 times longer.
+  const refused = spyJitPolicy();
+  const { url, seen } = refusingController();
+  await startService(url, runnerDir());
+  await eventually(() => (seen.filter((p) => p === EDGE_PATHS.sessions).length >= 3 ? true : undefined), 10_000, "three session attempts");
+  expect(refused).toEqual([]);
+
+  const calls = spyJitPolicy();
+  const { service } = await connectedRunner();
+  await eventually(async () => ((await fetch(`${service.status.url}/readyz`)).status === 200 ? true : undefined), 10_000, "/readyz 200");
+  await eventually(() => (calls.length > 0 ? true : undefined), 5_000, "setJITPolicy called");
+  expect(calls).toEqual([1]);
+});

@@ -135,7 +135,13 @@ test("jobCommand and runnerAdminCommand fail with a UsageError on bad flags, a C
   expect(unreachable.code).toBe(69);
 });
 
-test("runController() prints its URL, serves, and stops when its signal aborts", async () => {
+test("runController() prints its URL, serves, and stops when its signal aborts; the JIT's normal policy is back by then", async () => {
+  // The executable starts with raised tier-up thresholds (scripts/build.ts): a controller left
+  // that way would run its per-job path in the interpreter 16 times longer.
+  const unsafe = Bun.unsafe as { setJITPolicy: (scale: number) => void };
+  const setJITPolicy = unsafe.setJITPolicy;
+  const policies: number[] = [];
+  unsafe.setJITPolicy = (scale: number) => void policies.push(scale);
   const dir = tempDir();
   const { config } = resolveConfig({ scopes: ["controller"], argv: ["--data-dir", dir, "--listen-port", "0"], env: {} });
   const stop = new AbortController();
@@ -148,7 +154,9 @@ test("runController() prints its URL, serves, and stops when its signal aborts",
     for (let i = 0; i < 400 && !stdout.includes("listening"); i++) await Bun.sleep(5);
   } finally {
     process.stdout.write = write;
+    unsafe.setJITPolicy = setJITPolicy;
   }
+  expect(policies).toEqual([1]);
   const url = /listening on (\S+)/.exec(stdout)?.[1] as string;
   expect((await fetch(`${url}/api/v1/health`)).status).toBe(200);
   expect(fs.statSync(path.join(dir, "controller", "admin-token")).mode & 0o777).toBe(0o600);
