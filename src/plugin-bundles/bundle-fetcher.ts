@@ -9,7 +9,7 @@ import { bundleError } from "./bundle-errors.ts";
 import { sha256Digest } from "./digest.ts";
 import type { TrustedKeyRing } from "./key-ring.ts";
 import { assertPluginRef, pluginRef, type BundleManifest } from "./manifest.ts";
-import { SingleFlight } from "./single-flight.ts";
+import { SingleFlight } from "../util/single-flight.ts";
 import { checkBundleContent, verifySignedManifest } from "./verify-bundle.ts";
 import { readLimited } from "../util/read-limited.ts";
 import { urlOf, type UrlSource } from "../config/url.ts";

@@ -72,6 +72,35 @@ describe("GcpBackend", () => {
     expect(fake.exchanges).toBe(3);
   });
 
+  test("GcpBackend.read() starts a fresh token fetch once every read waiting for a stalled one was cancelled (it joined the stalled fetch)", async () => {
+    const fake = await gcp();
+    fake.addVersion("projects/p/secrets/s", "after-stalled-token");
+    const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 1000 });
+    // The first request, the token exchange, answers only after the deadline.
+    fake.fail({ status: 200, body: {}, delayMs: 1500 });
+    const job = new AbortController();
+    const first = codeOf(backend.read(ref("gcp:projects/p/secrets/s"), job.signal));
+    await Bun.sleep(50);
+    job.abort();
+    expect(await first).toStartWith("job_cancelled");
+    // Nobody waits for the stalled fetch: it is aborted, and the next read does not join it.
+    expect(await backend.read(ref("gcp:projects/p/secrets/s"))).toBe("after-stalled-token");
+    expect(fake.exchanges).toBe(1);
+  });
+
+  test("GcpBackend.read() shares one token fetch between concurrent reads; one read's cancel leaves the others waiting", async () => {
+    const fake = await gcp();
+    fake.addVersion("projects/p/secrets/s", "shared-token-value");
+    const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 2000 });
+    const job = new AbortController();
+    const cancelledRead = codeOf(backend.read(ref("gcp:projects/p/secrets/s"), job.signal));
+    const reads = [1, 2, 3].map(() => backend.read(ref("gcp:projects/p/secrets/s"), new AbortController().signal));
+    job.abort();
+    expect(await cancelledRead).toStartWith("job_cancelled");
+    expect(await Promise.all(reads)).toEqual(["shared-token-value", "shared-token-value", "shared-token-value"]);
+    expect(fake.exchanges).toBe(1);
+  });
+
   test("a disabled or destroyed version is secret_not_found saying its state", async () => {
     const fake = await gcp();
     const name = "projects/p/secrets/rotated";

@@ -13,6 +13,7 @@ import type { SecretReference } from "./reference.ts";
 import { clipWords } from "../../util/clip-words.ts";
 import { readLimitedText } from "../../util/read-limited.ts";
 import { nestsDeeperThan, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
+import { SingleFlight } from "../../util/single-flight.ts";
 
 export interface GcpBackendOptions {
   /** Secret Manager base URL; default https://secretmanager.googleapis.com. */
@@ -50,7 +51,8 @@ export class GcpBackend {
   readonly #now: () => number;
   readonly #account: ServiceAccount | undefined;
   #token: { value: string; expiresAt: number } | undefined;
-  #tokenInFlight: Promise<string> | undefined;
+  /** The token fetch, shared by the reads that need a token at the same time. */
+  readonly #tokenFetch = new SingleFlight<string>();
 
   constructor(options: GcpBackendOptions) {
     this.#o = options;
@@ -70,13 +72,14 @@ export class GcpBackend {
 
   /**
    * `signal` (the job's) cancels the read: the :access call at once, and the wait for a token; the
-   * token fetch itself is shared with other reads and ends only at its own deadline (gcpTimeoutMs).
+   * token fetch itself is shared with other reads, ends at its own deadline (gcpTimeoutMs), and is
+   * aborted when every read waiting for it was cancelled (a later read then fetches afresh).
    */
   async read(ref: Extract<SecretReference, { backend: "gcp" }>, signal?: AbortSignal): Promise<string> {
     const where = `Cannot resolve secret "${ref.raw}" from ${this.label}`;
     const url = `${this.#endpoint}/v1/projects/${ref.project}/secrets/${ref.secret}/versions/${ref.version}:access`;
     const access = async () => {
-      const token = await unlessCancelled(this.#accessToken(ref.raw), signal, where);
+      const token = await this.#accessToken(ref.raw, signal, where);
       return { token, ...(await this.#call(url, { headers: { authorization: `Bearer ${token}` } }, where, signal)) };
     };
     let { token, status, body } = await access();
@@ -111,13 +114,20 @@ export class GcpBackend {
     if (this.#token?.value === token) this.#token = undefined;
   }
 
-  async #accessToken(ref: string): Promise<string> {
+  async #accessToken(ref: string, signal: AbortSignal | undefined, where: string): Promise<string> {
     if (this.#token !== undefined && this.#now() < this.#token.expiresAt - EARLY_MS) return this.#token.value;
-    this.#tokenInFlight ??= this.#fetchToken(ref).finally(() => (this.#tokenInFlight = undefined));
-    return this.#tokenInFlight;
+    if (signal?.aborted) throw cancelled(where);
+    try {
+      return await this.#tokenFetch.run("token", (stop) => this.#fetchToken(ref, stop), signal);
+    } catch (error) {
+      // This read gave up (SingleFlight rejects with the signal's reason): the job's cancel.
+      if (signal?.aborted) throw cancelled(where);
+      throw error;
+    }
   }
 
-  async #fetchToken(ref: string): Promise<string> {
+  /** `stop` aborts when no read waits for the token any more. */
+  async #fetchToken(ref: string, stop: AbortSignal): Promise<string> {
     const where = `Cannot resolve secret "${ref}": cannot get a GCP access token`;
     let status: number;
     let body: unknown;
@@ -128,10 +138,10 @@ export class GcpBackend {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
         body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }).toString(),
-      }, `${where} from "${tokenUrl}"`));
+      }, `${where} from "${tokenUrl}"`, stop));
     } else {
       const base = (this.#o.metadataUrl ?? "http://metadata.google.internal").replace(/\/+$/, "");
-      ({ status, body } = await this.#call(`${base}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { "metadata-flavor": "Google" } }, `${where} from the metadata server`));
+      ({ status, body } = await this.#call(`${base}/computeMetadata/v1/instance/service-accounts/default/token`, { headers: { "metadata-flavor": "Google" } }, `${where} from the metadata server`, stop));
     }
     if (status !== 200) {
       const oauth = body as { error?: unknown; error_description?: unknown } | undefined;
@@ -216,26 +226,6 @@ export class GcpBackend {
 /** A read ended by the job's signal: the job was cancelled or the runner stops (not Google's fault). */
 function cancelled(where: string): EdgeError {
   return new EdgeError("job_cancelled", `${where}: the read was cancelled before Secret Manager answered`, { retryable: false });
-}
-
-/** `promise` (shared with other reads, so not itself cancelled), or job_cancelled as soon as `signal` aborts. */
-function unlessCancelled<T>(promise: Promise<T>, signal: AbortSignal | undefined, where: string): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(cancelled(where));
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(cancelled(where));
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", abort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", abort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function parseServiceAccount(json: string): ServiceAccount {

@@ -13,6 +13,7 @@ import { readVaultTokenFile } from "./vault-token.ts";
 import { headerUnsafeCharacter } from "../../util/header-value.ts";
 import { statSync } from "node:fs";
 import { vaultTransport } from "./vault-transport.ts";
+import { SingleFlight } from "../../util/single-flight.ts";
 
 export interface VaultBackendOptions {
   addr: string;
@@ -67,7 +68,6 @@ export class VaultBackend {
   #client: Promise<VaultClient> | undefined;
   /** When the token needs renewing (epoch ms); undefined: not known yet; Infinity: never expires. */
   #renewAt: number | undefined;
-  #loginInFlight: Promise<void> | undefined;
   /** When reads' 403s last led to a new token (epoch ms). */
   #deniedRecoveryAt = -Infinity;
   /**
@@ -76,8 +76,8 @@ export class VaultBackend {
    * are then found by their renewal (at two-thirds of the TTL) instead.
    */
   #lookupSelfDenied = false;
-  /** A token lookup or renewal under way: reads that need one at the same time wait for it. */
-  readonly #calls = new Map<string, Promise<any>>();
+  /** A token lookup, renewal or login under way: reads that need one at the same time wait for it. */
+  readonly #calls = new SingleFlight<any>();
   /** The token file's identity (inode, size, mtime) when last read. */
   #tokenFileStamp: string | undefined;
   /** The runner's own credentials (configured token, AppRole ids, recent tokens): never handed to a job. */
@@ -316,7 +316,7 @@ export class VaultBackend {
   }
 
   async #login(client: VaultClient, ref: string): Promise<void> {
-    this.#loginInFlight ??= (async () => {
+    return this.#once("login", async () => {
       try {
         const answer = await client.approleLogin({ role_id: this.#o.roleId!, secret_id: this.#o.secretId!, ...(this.#o.appRoleMount === undefined ? {} : { mount_point: this.#o.appRoleMount }) });
         const token: unknown = answer?.auth?.client_token;
@@ -328,21 +328,14 @@ export class VaultBackend {
         this.#setLease(answer.auth);
       } catch (error) {
         throw error instanceof EdgeError ? error : this.#failure(error, ref, "log in with AppRole");
-      } finally {
-        this.#loginInFlight = undefined;
       }
-    })();
-    return this.#loginInFlight;
+    });
   }
 
   /** Shares one call among concurrent callers; each maps its outcome (and names its reference) itself. */
-  #once(kind: `lookup:${string}` | "renew" | `check:${string}`, call: () => Promise<any>): Promise<any> {
-    let running = this.#calls.get(kind);
-    if (running === undefined) {
-      running = call().finally(() => this.#calls.delete(kind));
-      this.#calls.set(kind, running);
-    }
-    return running;
+  #once(kind: `lookup:${string}` | "renew" | "login" | `check:${string}`, call: () => Promise<any>): Promise<any> {
+    // No signal: a job's cancel never aborts work other reads share.
+    return this.#calls.run(kind, () => call());
   }
 
   #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined): void {

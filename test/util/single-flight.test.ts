@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { SingleFlight } from "../../src/plugin-bundles/single-flight.ts";
+import { SingleFlight } from "../../src/util/single-flight.ts";
 
 test("SingleFlight.run() shares one piece of work per key and starts fresh after it settles", async () => {
   const flight = new SingleFlight<number>();
