@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { MIN_DENIAL_RECOVERY_MS, OWN_TOKENS_KEPT, VaultBackend } from "../../src/secrets/references/vault-backend.ts";
+import { MIN_DENIAL_RECOVERY_MS, OWN_TOKENS_KEPT, TOKEN_FOUND_LIVE_MS, VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { codeOf } from "../fakes/error-code.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
@@ -159,6 +159,28 @@ describe("VaultBackend", () => {
     expect(fake.logins).toBe(1);
     fake.putKv2("kv/leak", { t: first });
     expect(await codeOf(backend.read(ref("vault:kv/data/leak#t")))).toStartWith("secret_permission_denied");
+  });
+
+  test("VaultBackend.read(): forbidden reads in a row with a live token share one lookup-self per TOKEN_FOUND_LIVE_MS (it was one each), and a token revoked meanwhile is still replaced after it", async () => {
+    let clock = 2_000_000;
+    const fake = await vault({ now: () => clock });
+    fake.putKv2("kv/app", { password: "pw-live-token" });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-live-token");
+    const lookups = () => fake.requests.filter((r) => r.path === "/v1/auth/token/lookup-self").length;
+    const before = lookups();
+    for (let i = 0; i < 20; i++) expect(await codeOf(backend.read(ref(`vault:other/data/x${i}#f`)))).toStartWith("secret_permission_denied");
+    expect(lookups() - before).toBe(1);
+    clock += TOKEN_FOUND_LIVE_MS;
+    for (let i = 0; i < 5; i++) expect(await codeOf(backend.read(ref(`vault:other/data/z${i}#f`)))).toStartWith("secret_permission_denied");
+    expect(lookups() - before).toBe(2);
+    expect(fake.logins).toBe(1);
+    // Revoked within the window: found at the first 403 after it.
+    fake.revoke(String(fake.requests.at(-1)!.headers["x-vault-token"]));
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#password")))).toStartWith("secret_permission_denied");
+    clock += TOKEN_FOUND_LIVE_MS;
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-live-token");
+    expect(fake.logins).toBe(2);
   });
 
   test("where the policy denies lookup-self too (403 for a live token), forbidden reads cannot make the runner log in again and again: one login finds it out, and the first token stays refused", async () => {

@@ -61,6 +61,12 @@ export const MAX_OWN_TOKENS = 64;
  * secret_id's num_uses spent, live tokens pushed out of the MAX_OWN_TOKENS it refuses).
  */
 export const MIN_DENIAL_RECOVERY_MS = 60_000;
+/**
+ * A lookup-self that found the token alive after a read's 403 answers for this long (never past
+ * the token's known end): forbidden reads in a row cost one lookup per this long, not one each. The
+ * cost: a token revoked within it is found (and replaced) up to this much later.
+ */
+export const TOKEN_FOUND_LIVE_MS = 30_000;
 
 export class VaultBackend {
   readonly #o: VaultBackendOptions;
@@ -76,6 +82,8 @@ export class VaultBackend {
    * are then found by their renewal (at two-thirds of the TTL) instead.
    */
   #lookupSelfDenied = false;
+  /** The token a 403's lookup-self last found alive, and until when that answer holds (epoch ms). */
+  #foundLive: { token: string; until: number } | undefined;
   /** A token lookup, renewal or login under way: reads that need one at the same time wait for it. */
   readonly #calls = new SingleFlight<any>();
   /** The token file's identity (inode, size, mtime) when last read. */
@@ -202,6 +210,7 @@ export class VaultBackend {
   async #replaceIfDead(client: VaultClient, used: string | undefined, ref: string): Promise<boolean> {
     if (client.token !== used) return true;
     if (this.#lookupSelfDenied) return false;
+    if (used !== undefined && this.#foundLive?.token === used && this.#now() < this.#foundLive.until) return false;
     // Shared by the reads that met a 403 with the same token: one lookup, at most one new token.
     return this.#once(`check:${used ?? ""}`, () => this.#replaceDead(client, used, ref));
   }
@@ -210,7 +219,12 @@ export class VaultBackend {
     if (this.#now() - this.#deniedRecoveryAt < MIN_DENIAL_RECOVERY_MS) return false;
     try {
       await client.tokenLookupSelf();
-      return false; // the token is alive: the policy said no
+      // The token is alive: the policy said no, and will for the next 403s for a while.
+      if (used !== undefined) {
+        const endsAt = this.#recentTokens.find((t) => t.token === used)?.endsAt ?? Infinity;
+        this.#foundLive = { token: used, until: Math.min(this.#now() + TOKEN_FOUND_LIVE_MS, endsAt) };
+      }
+      return false;
     } catch (error) {
       const status = statusOf(error);
       // Not an answer about the token (Vault unreachable, 5xx): the read's own 403 is reported.
