@@ -101,6 +101,43 @@ describe("GcpBackend", () => {
     expect(fake.exchanges).toBe(1);
   });
 
+  test("GcpBackend.read() refuses a value that holds the runner's own service-account key or access token (secret_permission_denied naming the reference, never the value); they were handed to the job", async () => {
+    const fake = await gcp();
+    const key = (JSON.parse(fake.serviceAccountJson) as { private_key: string }).private_key;
+    const body = key.replace(/-----[A-Z ]+-----/g, "").replace(/\s+/g, "");
+    const forms: Record<string, string> = {
+      "key-file": fake.serviceAccountJson, // the key file itself, private_key JSON-escaped
+      "key-file-pretty": JSON.stringify(JSON.parse(fake.serviceAccountJson), null, 2) + "\n",
+      "key-pem": `${key}\n`,
+      "key-rewrapped": `-----BEGIN PRIVATE KEY-----\r\n${body.match(/.{1,76}/g)!.join("\r\n")}\r\n-----END PRIVATE KEY-----`,
+      "key-file-in-json": JSON.stringify({ credentials: fake.serviceAccountJson }), // escaped twice
+      "key-file-base64": Buffer.from(fake.serviceAccountJson).toString("base64"),
+      "key-file-php-escaped": fake.serviceAccountJson.replaceAll("/", "\\/"),
+    };
+    for (const [name, value] of Object.entries(forms)) fake.addVersion(`projects/p/secrets/${name}`, value);
+    fake.addVersion("projects/p/secrets/ordinary", "an-ordinary-value");
+    const backend = new GcpBackend({ endpoint: fake.url, serviceAccountJson: fake.serviceAccountJson, timeoutMs: 2000 });
+    expect(await backend.read(ref("gcp:projects/p/secrets/ordinary"))).toBe("an-ordinary-value");
+    const token = String(fake.requests.at(-1)!.headers.authorization).replace(/^Bearer /, "");
+    fake.addVersion("projects/p/secrets/token", ` ${token}\n`);
+    fake.addVersion("projects/p/secrets/token-in-json", JSON.stringify({ access_token: token }));
+    for (const name of [...Object.keys(forms), "token", "token-in-json"]) {
+      const error = await backend.read(ref(`gcp:projects/p/secrets/${name}`)).catch((e: unknown) => e as Error & { code: string });
+      expect(error).toMatchObject({ code: "secret_permission_denied" });
+      expect((error as Error).message).toContain(`"gcp:projects/p/secrets/${name}"`);
+      expect((error as Error).message).toContain("own GCP credential");
+      expect((error as Error).message).not.toContain(token);
+      expect((error as Error).message).not.toContain(body.slice(0, 40));
+    }
+    expect(await backend.read(ref("gcp:projects/p/secrets/ordinary"))).toBe("an-ordinary-value");
+    // The metadata server's token too.
+    const viaMetadata = new GcpBackend({ endpoint: fake.url, metadataUrl: fake.url, timeoutMs: 2000 });
+    expect(await viaMetadata.read(ref("gcp:projects/p/secrets/ordinary"))).toBe("an-ordinary-value");
+    const metadataToken = String(fake.requests.at(-1)!.headers.authorization).replace(/^Bearer /, "");
+    fake.addVersion("projects/p/secrets/metadata-token", metadataToken);
+    expect(await codeOf(viaMetadata.read(ref("gcp:projects/p/secrets/metadata-token")))).toStartWith("secret_permission_denied");
+  });
+
   test("a disabled or destroyed version is secret_not_found saying its state", async () => {
     const fake = await gcp();
     const name = "projects/p/secrets/rotated";

@@ -57,6 +57,21 @@ describe("VaultBackend", () => {
     for (const field of ["secretId", "roleId"]) expect(await codeOf(byAppRole.read(ref(`vault:kv/data/leak#${field}`)))).toStartWith("secret_permission_denied");
   });
 
+  test("VaultBackend.read() refuses its own credential also as a short custom role_id with a newline, or as base64 (they were handed to the job)", async () => {
+    const fake = await vault();
+    const token = fake.token();
+    fake.putKv2("kv/forms", { roleLine: "role-1\n", roleSpaced: " role-1 ", tokenBase64: Buffer.from(`${token}\n`).toString("base64"), tokenLine: `${token}\n`, fine: "role-12" });
+    const byAppRole = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    for (const field of ["roleLine", "roleSpaced"]) expect(await codeOf(byAppRole.read(ref(`vault:kv/data/forms#${field}`)))).toStartWith("secret_permission_denied");
+    expect(await byAppRole.read(ref("vault:kv/data/forms#fine"))).toBe("role-12");
+    const byToken = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000 });
+    for (const field of ["tokenBase64", "tokenLine"]) {
+      const message = await codeOf(byToken.read(ref(`vault:kv/data/forms#${field}`)));
+      expect(message).toStartWith(`secret_permission_denied: Cannot resolve secret "vault:kv/data/forms#${field}"`);
+      expect(message).not.toContain(token);
+    }
+  });
+
   test("a field named like an Object.prototype member is looked up among the secret's own fields only", async () => {
     const fake = await vault();
     fake.putKv2("kv/app", { password: "real-password-123" });

@@ -3,7 +3,8 @@
 // payload.dataCrc32c. The access token comes from a service-account key file (a JWT assertion
 // signed with jose, exchanged at the key's token_uri) or from the metadata server, and is cached
 // until a minute before it expires; a 401 (revoked early) gets one new token and one retry. A
-// version that is not ENABLED is secret_not_found saying its state. Endpoints are configurable
+// version that is not ENABLED is secret_not_found saying its state. A value that holds the runner's
+// own key or one of its access tokens is refused (own-credential.ts). Endpoints are configurable
 // so tests can point at a fake.
 
 import { EdgeError, errorMessage, type ErrorCode } from "../../errors.ts";
@@ -14,6 +15,7 @@ import { clipWords } from "../../util/clip-words.ts";
 import { readLimitedText } from "../../util/read-limited.ts";
 import { nestsDeeperThan, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
 import { SingleFlight } from "../../util/single-flight.ts";
+import { holdsOwnCredential } from "./own-credential.ts";
 
 export interface GcpBackendOptions {
   /** Secret Manager base URL; default https://secretmanager.googleapis.com. */
@@ -43,6 +45,8 @@ const EARLY_MS = 60_000;
 /** A secret version or a token is a few KiB; an answer past this is refused as it arrives. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
 /** Standard base64 with its padding, as Secret Manager sends payload.data. */
+/** Access tokens still refused as a job's value (each until it expires): one is fetched per hour or so. */
+const OWN_TOKENS_KEPT = 8;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export class GcpBackend {
@@ -53,6 +57,8 @@ export class GcpBackend {
   #token: { value: string; expiresAt: number } | undefined;
   /** The token fetch, shared by the reads that need a token at the same time. */
   readonly #tokenFetch = new SingleFlight<string>();
+  /** Access tokens it fetched that have not expired yet, newest last: never handed to a job. */
+  readonly #ownTokens: Array<{ value: string; expiresAt: number }> = [];
 
   constructor(options: GcpBackendOptions) {
     this.#o = options;
@@ -101,12 +107,25 @@ export class GcpBackend {
         throw new EdgeError("secret_corrupt", `${where}: the payload's CRC32C does not match dataCrc32c (corrupted in transit); refused`);
       }
     }
+    let text: string;
     try {
       // fatal: a payload that is not UTF-8 text (a binary secret) is refused, not turned into U+FFFD.
-      return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
       throw new EdgeError("secret_corrupt", `${where}: the payload is not UTF-8 text; refused`);
     }
+    // The service account may read where its own key is stored (a key file kept in Secret Manager).
+    if (holdsOwnCredential(text, this.#ownCredentials())) {
+      throw new EdgeError("secret_permission_denied", `${where}: the value holds the runner's own GCP credential (its service-account key or access token), never readable by jobs; refused`);
+    }
+    return text;
+  }
+
+  /** The service-account key's private_key and the access tokens that have not expired. */
+  #ownCredentials(): string[] {
+    const now = this.#now();
+    for (let i = this.#ownTokens.length - 1; i >= 0; i--) if (this.#ownTokens[i]!.expiresAt <= now) this.#ownTokens.splice(i, 1);
+    return [...(this.#account === undefined ? [] : [this.#account.private_key]), ...this.#ownTokens.map((t) => t.value)];
   }
 
   /** Forgets `token` unless a concurrent read has already replaced it. */
@@ -154,6 +173,8 @@ export class GcpBackend {
     this.#o.registerSecret?.(value);
     const seconds = typeof expiresIn === "number" && expiresIn > 0 ? Math.min(expiresIn, 24 * 3600) : 300;
     this.#token = { value, expiresAt: this.#now() + seconds * 1000 };
+    this.#ownTokens.push(this.#token);
+    if (this.#ownTokens.length > OWN_TOKENS_KEPT) this.#ownTokens.shift();
     return value;
   }
 

@@ -14,6 +14,7 @@ import { headerUnsafeCharacter } from "../../util/header-value.ts";
 import { statSync } from "node:fs";
 import { vaultTransport } from "./vault-transport.ts";
 import { SingleFlight } from "../../util/single-flight.ts";
+import { holdsOwnCredential } from "./own-credential.ts";
 
 export interface VaultBackendOptions {
   addr: string;
@@ -153,13 +154,12 @@ export class VaultBackend {
     if (value === null) throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the field "${ref.field}" is null`);
     if (typeof value === "boolean") throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the field "${ref.field}" is a boolean, not a secret's text; refused`);
     const text = typeof value === "string" ? value : JSON.stringify(value);
+    if (text.length > MAX_VALUE_CHARS) throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value is over ${MAX_VALUE_CHARS} characters`);
     // Second guard behind reference.ts's refusal of Vault's own paths: a policy that lets the
     // runner read a path where its own token or AppRole ids are stored must not hand them on.
-    for (const own of this.#own) {
-      // Inside a longer text too (an object field's JSON); a short id (a test's) only whole.
-      if (own.length >= 8 ? text.includes(own) : text === own) throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value holds the runner's own Vault credential (its token or AppRole ids), never readable by jobs; refused`);
+    if (holdsOwnCredential(text, this.#own)) {
+      throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value holds the runner's own Vault credential (its token or AppRole ids), never readable by jobs; refused`);
     }
-    if (text.length > MAX_VALUE_CHARS) throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value is over ${MAX_VALUE_CHARS} characters`);
     return text;
   }
 
