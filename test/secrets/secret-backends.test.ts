@@ -67,7 +67,10 @@ describe("parseReference()", () => {
       "vault:a/b/Cubbyhole/notes#x",
       // A namespace may be called data: "before the first data segment" would not be enough.
       "vault:data/auth/token/lookup-self#id",
-      "vault:kv/data/sys/x#y",
+      // KV v1 (and a KV v2 mount of more than one segment) has no shape to tell a folder from a namespace.
+      "vault:secret/sys/db#pw",
+      "vault:team/kv/data/sys/db#pw",
+      "vault:sys/data/db#pw",
     ];
     for (const raw of refused) {
       let caught: unknown;
@@ -84,6 +87,12 @@ describe("parseReference()", () => {
     expect(parseReference("vault:kv/data/app/identity#pw")).toMatchObject({ path: "kv/data/app/identity" });
     expect(parseReference("vault:ns1/kv/data/app#pw")).toMatchObject({ path: "ns1/kv/data/app" });
     expect(parseReference("vault:secret/legacy/app#pw")).toMatchObject({ path: "secret/legacy/app" });
+  });
+
+  test("parseReference() keeps a KV v2 folder named like Vault's own mounts (secret/data/sys/db was refused): only the mount position counts", () => {
+    for (const raw of ["vault:secret/data/sys/db#pw", "vault:kv/data/app/auth/db#pw", "vault:kv/data/Identity/x#f", "vault:kv/data/cubbyhole/a/b#f?version=2"]) {
+      expect(parseReference(raw)).toMatchObject({ backend: "vault" });
+    }
   });
 
   test("refuses ?version=N on a path that is not KV v2 (KV v1 ignored it and answered the current value)", () => {

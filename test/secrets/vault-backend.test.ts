@@ -72,6 +72,27 @@ describe("VaultBackend", () => {
     }
   });
 
+  test("VaultBackend.read() reads a KV v2 secret in a folder called sys, and takes a KV v2 path's answer only in KV v2's shape (an API answer read through a namespace called data is refused)", async () => {
+    const fake = await vault();
+    fake.putKv2("secret/sys/db", { pw: "pw-in-sys-folder" });
+    const token = fake.token();
+    const backend = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:secret/data/sys/db#pw"))).toBe("pw-in-sys-folder");
+    // Vault Enterprise with namespaces ns and ns/data: ns/data/auth/token/lookup-self and
+    // ns/data/identity/oidc/token/r are API answers, not KV v2 ones.
+    for (const [raw, body] of [
+      ["vault:ns/data/auth/token/lookup-self#id", { data: { id: token, policies: ["default"], data: { id: token } } }],
+      ["vault:ns/data/identity/oidc/token/r#token", { data: { client_id: "c", token: "eyJ.minted.jwt", ttl: 300, data: { token: "eyJ.minted.jwt" } } }],
+    ] as const) {
+      fake.fail({ status: 200, body });
+      const message = await codeOf(backend.read(ref(raw)));
+      expect(message).toStartWith(`secret_corrupt: Cannot resolve secret "${raw}"`);
+      expect(message).toContain("not a KV v2 answer");
+      expect(message).not.toContain(token);
+      expect(message).not.toContain("eyJ.minted.jwt");
+    }
+  });
+
   test("a field named like an Object.prototype member is looked up among the secret's own fields only", async () => {
     const fake = await vault();
     fake.putKv2("kv/app", { password: "real-password-123" });

@@ -28,15 +28,23 @@ export const VAULT_OWN_PATHS: readonly string[] = ["auth", "sys", "identity", "c
 /**
  * The segment of a Vault path that names one of Vault's own mounts, if any. Vault Enterprise and
  * HCP take namespaces from the path's front (`ns1/auth/token/lookup-self` is auth/… in namespace
- * ns1, `data/auth/…` in namespace data), so the first segment alone is not enough, and neither is
- * "before the first data segment" (a namespace may be called data). Refused: an own name first,
- * or anywhere before the last segment (every API path under those mounts goes deeper). Kept: an
- * own name as the last segment (`kv/data/app/auth`, a secret called auth). The cost: a KV secret
- * below a folder called auth, sys, identity or cubbyhole (`kv/data/app/auth/db`) cannot be
- * referenced; docs/secrets.md says so.
+ * ns1, `data/auth/…` in namespace data), so the first segment alone is not enough. Refused: an own
+ * name first, or anywhere before the last segment (every API path under those mounts goes
+ * deeper); kept: an own name as the last segment (`kv/app/auth`, a secret called auth).
+ * A KV v2 path (MOUNT/data/…) counts its mount position only: below data/ are the secret's
+ * folders, and `secret/data/sys/db` is a secret in a folder called sys. Read as namespace
+ * `secret/data` and sys/db (a namespace may be called data), it could reach Vault's own API; the
+ * backend takes a KV v2 path's answer only in KV v2's shape (data.data and data.metadata.version),
+ * which no answer of those mounts has (vault-backend.ts).
  */
 function ownPathSegment(segments: readonly string[]): string | undefined {
-  return segments.find((part, i) => (i === 0 || i < segments.length - 1) && VAULT_OWN_PATHS.includes(part.toLowerCase()));
+  const kv2 = isKvV2Path(segments);
+  return segments.find((part, i) => (i === 0 || (!kv2 && i < segments.length - 1)) && VAULT_OWN_PATHS.includes(part.toLowerCase()));
+}
+
+/** A KV v2 path as the runner reads one: MOUNT/data/… (a mount of one segment). */
+export function isKvV2Path(segments: readonly string[]): boolean {
+  return segments[1] === "data";
 }
 
 const GCP = /^projects\/([a-z0-9-]{1,64})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
@@ -89,7 +97,7 @@ export function parseReference(raw: string): SecretReference {
       const own = ownPathSegment(segments);
       if (own !== undefined) throw bad(`"${own}/" is Vault's own API (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs, also after a namespace prefix (ns1/${own}/…); reference a secret engine's path`);
       // KV v1 has no versions and ignores ?version: the pin would silently read the current value.
-      if (version !== undefined && segments[1] !== "data") throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
+      if (version !== undefined && !isKvV2Path(segments)) throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
       if (field === "" || field.length > 256) throw bad("the field after # is 1 to 256 characters");
       return version === undefined ? { backend: "vault", raw, path, field } : { backend: "vault", raw, path, field, version };
     }

@@ -7,7 +7,7 @@
 // VAULT_* variables. Errors say which reference and which Vault, never a value or a token.
 
 import { EdgeError, type ErrorCode } from "../../errors.ts";
-import type { SecretReference } from "./reference.ts";
+import { isKvV2Path, type SecretReference } from "./reference.ts";
 import { clipWords } from "../../util/clip-words.ts";
 import { readVaultTokenFile } from "./vault-token.ts";
 import { headerUnsafeCharacter } from "../../util/header-value.ts";
@@ -135,16 +135,22 @@ export class VaultBackend {
         throw this.#failure(error, ref.raw);
       }
     }
-    const kv2 = ref.path.split("/")[1] === "data";
+    const kv2 = isKvV2Path(ref.path.split("/"));
     const data = kv2 ? body?.data?.data : body?.data;
     if (data === null || typeof data !== "object") {
       // KV v2 answers data: null for a deleted or destroyed version.
       throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no data (deleted or destroyed version?)`);
     }
+    const version: unknown = body?.data?.metadata?.version;
+    // KV v2 always says which version it answered; reference.ts reads folders named like Vault's
+    // own mounts below data/ on that condition (no API answer of auth/, sys/, … has this shape).
+    if (kv2 && !Number.isSafeInteger(version)) {
+      throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the answer is not a KV v2 answer (no data.metadata.version); refused`);
+    }
     // A pin is checked against the version Vault says it answered (a proxy or plugin that drops
     // the query would hand over the current value as if it were the pinned one).
-    if (kv2 && ref.version !== undefined && body?.data?.metadata?.version !== ref.version) {
-      throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: version ${ref.version} was asked for and the answer is not that version (metadata.version ${clipWords(String(body?.data?.metadata?.version), 20)}); refused`);
+    if (kv2 && ref.version !== undefined && version !== ref.version) {
+      throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: version ${ref.version} was asked for and the answer is not that version (metadata.version ${clipWords(String(version), 20)}); refused`);
     }
     // Own fields only: `#__proto__`, `#constructor` or `#toString` would read the prototype's.
     const value: unknown = Object.hasOwn(data, ref.field) ? (data as Record<string, unknown>)[ref.field] : undefined;
