@@ -8,6 +8,7 @@ import type { GcpBackend, GcpBackendOptions } from "./gcp-backend.ts";
 import { readEnvReference, readFileReference, type LocalSourcesOptions } from "./local-sources.ts";
 import { BACKENDS, parseReference, type Backend, type SecretReference } from "./reference.ts";
 import type { VaultBackend, VaultBackendOptions } from "./vault-backend.ts";
+import { SingleFlight } from "../../util/single-flight.ts";
 
 export interface BackendHealth {
   backend: Backend;
@@ -39,7 +40,7 @@ export class SecretBackends {
   #vault: Promise<VaultBackend> | undefined;
   #gcp: Promise<GcpBackend> | undefined;
   /** Reads under way, by job attempt and reference: a second read of the same one waits for the first. */
-  readonly #inFlight = new Map<string, Promise<string>>();
+  readonly #inFlight = new SingleFlight<string>();
 
   constructor(options: SecretBackendsOptions) {
     this.#o = options;
@@ -63,11 +64,8 @@ export class SecretBackends {
    */
   resolve(raw: string, job: { jobId: string; attempt: number; declared?: readonly string[] }, signal: AbortSignal): Promise<string> {
     const key = `${job.jobId}\u0000${job.attempt}\u0000${raw}`;
-    const running = this.#inFlight.get(key);
-    if (running !== undefined) return running;
-    const read = this.#resolveOnce(raw, job, signal).finally(() => this.#inFlight.delete(key));
-    this.#inFlight.set(key, read);
-    return read;
+    // No signal to the flight: the read itself takes the job's (one attempt, one signal).
+    return this.#inFlight.run(key, () => this.#resolveOnce(raw, job, signal));
   }
 
   async #resolveOnce(raw: string, job: { jobId: string; attempt: number; declared?: readonly string[] }, signal: AbortSignal): Promise<string> {
