@@ -44,9 +44,9 @@ const SCOPE = "https://www.googleapis.com/auth/cloud-platform";
 const EARLY_MS = 60_000;
 /** A secret version or a token is a few KiB; an answer past this is refused as it arrives. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
-/** Standard base64 with its padding, as Secret Manager sends payload.data. */
 /** Access tokens still refused as a job's value (each until it expires): one is fetched per hour or so. */
 const OWN_TOKENS_KEPT = 8;
+/** Standard base64 with its padding, as Secret Manager sends payload.data. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export class GcpBackend {
