@@ -24,7 +24,7 @@ async function attach(body: string) {
   let frames = 0;
   const refused: string[] = [];
   const transport = await openPollTransport({
-    baseUrl: "http://127.0.0.1:1", client: attachAnswering(body), sessionId: "s1", token: "t", pollWaitMs: 25_000,
+    baseUrl: "http://127.0.0.1:1", client: attachAnswering(body), sessionId: "s1", token: "t", pollWaitMs: 25_000, attachTimeoutMs: 30_000,
     onFrame: () => void frames++, onMalformed: (d) => void refused.push(`frame: ${d}`), onMalformedAnswer: (d) => void refused.push(d),
   });
   transport.close();

@@ -61,7 +61,7 @@ function instantController(): Fake {
 
 test("a send the controller took ends the long-poll pacing wait: the next receive leaves at once, and the waits start again from the floor", async () => {
   const fake = instantController();
-  const transport = await openPollTransport({ baseUrl: fake.url, client: { fetch: (u, i) => fetch(u, i), openWebSocket: () => { throw new Error("not here"); } }, sessionId: "s1", token: "t1", pollWaitMs: 25_000, onFrame: () => true });
+  const transport = await openPollTransport({ baseUrl: fake.url, client: { fetch: (u, i) => fetch(u, i), openWebSocket: () => { throw new Error("not here"); } }, sessionId: "s1", token: "t1", pollWaitMs: 25_000, attachTimeoutMs: 30_000, onFrame: () => true });
   cleanups.push(() => transport.close());
   // Receives 2..6 are answered empty at once: after the 6th the loop waits 1,600 ms.
   await fake.receiveNumber(6);

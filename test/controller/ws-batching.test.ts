@@ -33,7 +33,7 @@ test("the WebSocket transport sends messages from separate tasks of one loop tur
     client: defaultControllerClient,
     sessionId: "s1",
     token: "t",
-    pollWaitMs: 1000,
+    pollWaitMs: 1000, attachTimeoutMs: 30_000,
     onFrame: () => undefined,
   });
   const open = transport;
@@ -65,7 +65,7 @@ test("foldCredits() folds a frame's credits into one at the last one's place, ke
 test("the WebSocket transport sends the credits of one turn as one message", async () => {
   const frames: string[] = [];
   server = frameServer(frames);
-  transport = await openWebSocketTransport({ baseUrl: `http://127.0.0.1:${server.port}`, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: () => undefined });
+  transport = await openWebSocketTransport({ baseUrl: `http://127.0.0.1:${server.port}`, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000, attachTimeoutMs: 30_000, onFrame: () => undefined });
   const accept = message({ type: "accept", jobId: "j", attempt: 1 }) as RunnerMessage;
   transport.send([message({ type: "credit", slots: 1 }) as RunnerMessage]);
   transport.send([accept]);

@@ -251,7 +251,7 @@ test("fuzz: mutated long-poll answers become frames, a malformed report or a clo
     const status = rng.chance(0.9) ? 200 : rng.pick([204, 400, 401, 410, 500, 503]);
     const frames: unknown[] = [];
     const malformed: string[] = [];
-    const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering(body, status), sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: (f) => frames.push(f), onMalformed: (d) => malformed.push(d) });
+    const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering(body, status), sessionId: "s1", token: "t", pollWaitMs: 1000, attachTimeoutMs: 30_000, onFrame: (f) => frames.push(f), onMalformed: (d) => malformed.push(d) });
     for (let n = 0; n < 5 && frames.length === 0 && malformed.length === 0; n++) await idle();
     transport.close();
     const closed = await transport.closed;
@@ -266,7 +266,7 @@ test("fuzz: mutated long-poll answers become frames, a malformed report or a clo
 test("a long-poll answer that is not an object is one malformed answer, not the end of the session", async () => {
   const frames: unknown[] = [];
   const malformed: string[] = [];
-  const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering("null", 200), sessionId: "s1", token: "t", pollWaitMs: 1000, onFrame: (f) => frames.push(f), onMalformedAnswer: (d) => malformed.push(d) });
+  const transport = await openPollTransport({ baseUrl: "http://127.0.0.1:1", client: pollAnswering("null", 200), sessionId: "s1", token: "t", pollWaitMs: 1000, attachTimeoutMs: 30_000, onFrame: (f) => frames.push(f), onMalformedAnswer: (d) => malformed.push(d) });
   let ended: string | undefined;
   void transport.closed.then((c) => (ended = c.reason));
   for (let n = 0; n < 10 && malformed.length === 0; n++) await idle();

@@ -36,7 +36,7 @@ test("openPollTransport() stops reading a receive body past MAX_RECEIVE_BYTES an
   server = await serveHttp(app, { hostname: "127.0.0.1", port: 0 });
   const frames: unknown[] = [];
   const transport = await openPollTransport({
-    baseUrl: server.url, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000,
+    baseUrl: server.url, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000, attachTimeoutMs: 30_000,
     onFrame: (frame) => frames.push(frame),
   });
   const closed = await transport.closed;

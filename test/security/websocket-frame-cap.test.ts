@@ -66,7 +66,7 @@ async function probeTransport(runtime: string[], port: number): Promise<{ reason
     import { defaultControllerClient } from ${JSON.stringify(join(root, "src/platform/controller-client.ts"))};
     const malformed: string[] = [];
     const transport = await openWebSocketTransport({
-      baseUrl: process.argv[2], client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000,
+      baseUrl: process.argv[2], client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000, attachTimeoutMs: 30_000,
       onFrame: () => {},
       // Arrived whole and kept open (before the close on every runtime): said at once.
       onMalformed: (why) => { console.log(JSON.stringify({ reason: "", malformed: [why] })); process.exit(0); },
@@ -99,7 +99,7 @@ test("the runner's WebSocket transport on Bun (a client without a cap) closes (4
   const port = hostileController();
   const malformed: string[] = [];
   const transport = await openWebSocketTransport({
-    baseUrl: `http://127.0.0.1:${port}`, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000,
+    baseUrl: `http://127.0.0.1:${port}`, client: defaultControllerClient, sessionId: "s1", token: "t", pollWaitMs: 1000, attachTimeoutMs: 30_000,
     onFrame: () => {}, onMalformed: (why) => void malformed.push(why),
   });
   const open = new Promise<"still open">((resolve) => setTimeout(() => resolve("still open"), 5000));

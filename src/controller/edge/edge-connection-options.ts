@@ -39,7 +39,7 @@ export interface EdgeConnectionOptions {
   /** Silence before a liveness probe, and before the session is given up (5 s and 10 s). */
   livenessProbeMs?: number;
   livenessTimeoutMs?: number;
-  /** A transport attach the controller has not answered by then is given up and retried (CONTROLLER_CALL_TIMEOUT_MS, 30 s). */
+  /** A transport attach the controller has not answered by then is given up and retried (CONTROLLER_CALL_TIMEOUT_MS, 30 s): the one default, applied by EdgeConnection; the transports take the value as given. */
   attachTimeoutMs?: number;
   /** Opens sessions and transports: over the network by default, scripted in tests. */
   opener?: TransportOpener;

@@ -7,7 +7,7 @@ import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import { parseRetryAfter } from "../../util/backoff.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
-import { CONTROLLER_CALL_TIMEOUT_MS, MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";
+import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { sleep } from "../../util/time.ts";
 import { PollPacing, type ReceiveAnswer } from "./poll-pacing.ts";
@@ -162,7 +162,7 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
   // The first receive proves the session and token before we call the transport open. It and its
   // body are bounded in time and end when the runner stops: a controller (or a proxy) that takes
   // the request and never answers held the runner in `connecting` for minutes, deaf to a stop.
-  const attachTimeoutMs = options.attachTimeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS;
+  const { attachTimeoutMs } = options;
   const deadline = AbortSignal.timeout(attachTimeoutMs);
   const attach = AbortSignal.any([stop.signal, deadline, ...(options.signal ? [options.signal] : [])]);
   let first: unknown;

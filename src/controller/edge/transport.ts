@@ -29,8 +29,8 @@ export interface OpenTransportOptions {
   pollWaitMs: number;
   /** The runner stopping: an attach still waiting for the controller is given up at once. */
   signal?: AbortSignal;
-  /** An attach the controller has not answered by then is given up (CONTROLLER_CALL_TIMEOUT_MS). */
-  attachTimeoutMs?: number;
+  /** An attach the controller has not answered by then is given up. Given, not defaulted here: the one default is the connection's (EdgeConnectionOptions.attachTimeoutMs). */
+  attachTimeoutMs: number;
   /** Called with each raw frame (string or parsed JSON value) in arrival order; answers `false` for a frame not taken (malformed, or of an unknown type): no message for the long-poll's pacing. */
   onFrame(frame: unknown): unknown;
   /** Called for a frame refused whole (binary, oversized, a batch too long), with why. */

@@ -5,7 +5,7 @@ import { EDGE_PATHS, type RunnerMessage } from "../../protocol/edge-v1.ts";
 import type { OpenTransportOptions, Transport, TransportClosed } from "./transport.ts";
 import { packFrames } from "../../protocol/frames.ts";
 import { foldCredits } from "./credit-fold.ts";
-import { CLOSE_MESSAGE_TOO_BIG, CONTROLLER_CALL_TIMEOUT_MS, MAX_BATCH_MESSAGES, MAX_FRAME_CHARS, messageTooBig } from "../../protocol/limits.ts";
+import { CLOSE_MESSAGE_TOO_BIG, MAX_BATCH_MESSAGES, MAX_FRAME_CHARS, messageTooBig } from "../../protocol/limits.ts";
 import { EdgeError } from "../../errors.ts";
 import { codeForClose } from "../failure.ts";
 import { publicUrl, scrubUrls } from "../../config/url.ts";
@@ -25,7 +25,7 @@ export function openWebSocketTransport(options: OpenTransportOptions): Promise<T
     let gaveUp = false;
     // A handshake the controller (or a proxy) never answers is given up after the timeout, and at
     // once when the runner stops: it held the runner in `connecting` for minutes, deaf to a stop.
-    const attachTimeoutMs = options.attachTimeoutMs ?? CONTROLLER_CALL_TIMEOUT_MS;
+    const { attachTimeoutMs } = options;
     const giveUp = (why: string) => {
       gaveUp = true;
       settle();
