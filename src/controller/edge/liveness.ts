@@ -4,7 +4,6 @@
 // would otherwise leave the runner "connected" forever; this notices it within seconds.
 
 import type { Timers } from "../../util/time.ts";
-import type { TransportClosed } from "./transport.ts";
 
 export interface LivenessOptions {
   timers: Pick<Timers, "now" | "sleep">;
@@ -64,18 +63,3 @@ export class Liveness {
   }
 }
 
-/**
- * A session's liveness, started: `silent` resolves (once) with why the session ends when the
- * controller is found silent; it runs until `signal` aborts (the session's end).
- */
-export function watchLiveness(options: Omit<LivenessOptions, "onSilent">, signal: AbortSignal): { liveness: Liveness; silent: Promise<TransportClosed> } {
-  let liveness!: Liveness;
-  const silent = new Promise<TransportClosed>((resolve) => {
-    liveness = new Liveness({
-      ...options,
-      onSilent: (ms) => resolve({ reason: `The controller did not answer for ${Math.round(ms / 1000)} s (frozen or unreachable)`, code: "connection_failed" }),
-    });
-  });
-  void liveness.run(signal);
-  return { liveness, silent };
-}

@@ -3,7 +3,7 @@
 // up after a few more: liveness.ts).
 
 import type { Timers } from "../../util/time.ts";
-import { watchLiveness, type Liveness } from "./liveness.ts";
+import { Liveness } from "./liveness.ts";
 import type { TransportClosed } from "./transport.ts";
 
 export interface SessionPulseOptions {
@@ -30,7 +30,13 @@ export function startSessionPulse(o: SessionPulseOptions, signal: AbortSignal): 
   const stopped = new AbortController();
   const loops = AbortSignal.any([signal, stopped.signal]);
   void heartbeatLoop(o, loops);
-  const { liveness, silent } = watchLiveness({ timers: o.timers, probeAfterMs: o.probeAfterMs, timeoutMs: o.timeoutMs, probe: () => o.heartbeat(false) }, loops);
+  let silentFor: (closed: TransportClosed) => void = () => {};
+  const silent = new Promise<TransportClosed>((resolve) => (silentFor = resolve));
+  const liveness = new Liveness({
+    timers: o.timers, probeAfterMs: o.probeAfterMs, timeoutMs: o.timeoutMs, probe: () => o.heartbeat(false),
+    onSilent: (ms) => silentFor({ reason: `The controller did not answer for ${Math.round(ms / 1000)} s (frozen or unreachable)`, code: "connection_failed" }),
+  });
+  void liveness.run(loops);
   return { liveness, silent, stop: () => stopped.abort() };
 }
 
