@@ -2,10 +2,12 @@
 // with nothing: the pacing waits grow to 5 s, and liveness probes after 5 s of silence and gives
 // up 5 s later. A probe sent just as a long pacing wait began had its ack received only after
 // that wait, at (or after) the give-up check, so such a session was dropped. A send the controller
-// took now ends the wait and starts the waits again from the floor.
+// took now ends the wait and starts the waits again from the floor; but the receive never leaves
+// sooner than the floor after the wait began, or a runner sending every few ms polls at its send rate.
 
 import { afterEach, expect, test } from "bun:test";
 import { openPollTransport } from "../../src/controller/edge/poll-transport.ts";
+import { IDLE_RECEIVE_MIN_MS } from "../../src/controller/edge/poll-pacing.ts";
 import { EdgeConnection } from "../../src/controller/edge/edge-connection.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { eventually } from "../helpers/harness.ts";
@@ -95,3 +97,22 @@ test("a long-poll session against a controller that answers every receive at onc
   expect(left).toEqual([]);
   expect(connection.status().state).toBe("connected");
 }, 20_000);
+
+test("a runner sending every 10 ms to a controller that answers every receive at once with nothing polls no faster than the pacing floor", async () => {
+  const fake = instantController();
+  const transport = await openPollTransport({ baseUrl: fake.url, client: { fetch: (u, i) => fetch(u, i), openWebSocket: () => { throw new Error("not here"); } }, sessionId: "s1", token: "t1", pollWaitMs: 25_000, attachTimeoutMs: 30_000, onFrame: () => true });
+  cleanups.push(() => transport.close());
+  // A job's log lines, sent as they come (no heartbeat: nothing for the controller to answer).
+  const sending = setInterval(() => transport.send([{ v: 1, type: "log", jobId: "j", attempt: 1, seq: fake.sends.length + 1, lines: [] }]), 10);
+  cleanups.push(() => clearInterval(sending));
+  const before = fake.receives.length;
+  // A window of time is what is measured here: how many receives leave in it.
+  await Bun.sleep(2000);
+  clearInterval(sending);
+  const receives = fake.receives.length - before;
+  // Each send ended the pacing wait and the next receive left at once: one receive per send (~200).
+  // At most one per IDLE_RECEIVE_MIN_MS (100 ms) now: 20 in 2 s, and a little slack.
+  expect(fake.sends.length).toBeGreaterThan(50);
+  expect(receives).toBeLessThanOrEqual(2000 / IDLE_RECEIVE_MIN_MS + 3);
+  expect(receives).toBeGreaterThanOrEqual(5);
+});

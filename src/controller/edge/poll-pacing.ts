@@ -2,10 +2,14 @@
 // the poll's wait is over, so the next one can leave at once; something that answers at once with
 // nothing (a proxy, a broken controller: `{"messages":[]}` or `{}`) would make that a busy loop
 // (24,873 receives in 2 s, a full core). Such answers make the next receive wait, growing; a send
-// the controller took ends the wait (poll-transport.ts): a liveness probe's ack waited up to 5 s
-// for the next receive, as long as liveness gives it, and the session was dropped.
+// the controller took cuts the wait to the floor (poll-transport.ts): a liveness probe's ack waited
+// up to 5 s for the next receive, as long as liveness gives it, and the session was dropped. Never
+// below the floor: a send every 10 ms ending each wait made one receive per send.
 
-/** The first wait after an early empty or malformed answer, doubled each time up to the ceiling. */
+/**
+ * The first wait after an early empty or malformed answer, doubled each time up to the ceiling; the
+ * shortest, too, when a send ends a wait: at most one such receive per IDLE_RECEIVE_MIN_MS.
+ */
 export const IDLE_RECEIVE_MIN_MS = 100;
 export const IDLE_RECEIVE_MAX_MS = 5_000;
 

@@ -10,7 +10,7 @@ import { packFrames } from "../../protocol/frames.ts";
 import { MAX_BATCH_MESSAGES as MAX_FRAME_MESSAGES } from "../../protocol/limits.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { sleep } from "../../util/time.ts";
-import { PollPacing, type ReceiveAnswer } from "./poll-pacing.ts";
+import { IDLE_RECEIVE_MIN_MS, PollPacing, type ReceiveAnswer } from "./poll-pacing.ts";
 
 /**
  * The largest long-poll receive body the runner reads: a batch of messages each of which fits a
@@ -152,9 +152,15 @@ export async function openPollTransport(options: OpenTransportOptions): Promise<
       // Messages, or an answer held for the poll's wait: the next receive leaves at once.
       const waitMs = pacing.next(answer);
       if (waitMs > 0) {
+        const pausedAt = Date.now();
         wake = new AbortController();
         await sleep(waitMs, AbortSignal.any([stop.signal, wake.signal]));
         wake = undefined;
+        // Woken by a send, the wait is cut to the floor, never below it: a runner sending every
+        // few ms to something that answers at once with nothing polled at its send rate (198
+        // receives in 2 s for a send every 10 ms).
+        const floorLeftMs = pausedAt + IDLE_RECEIVE_MIN_MS - Date.now();
+        if (floorLeftMs > 0) await sleep(floorLeftMs, stop.signal);
       }
     }
   };
