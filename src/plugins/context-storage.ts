@@ -24,10 +24,10 @@ export function contextStorage(call: Call): ActionStorage {
         try {
           chunk = (await call({ op: "stream.read", stream })) as Uint8Array | null;
         } catch (error) {
-          // An errored stream is never cancelled, so read_end is sent here: the host holds the
-          // stream's slot until it hears of it (best effort; the host gives it back on its side too).
+          // No read_end: a read the host failed is one it dropped (host-calls.ts stream.read), and
+          // a call refused before it reached the host is one of an ended run, whose streams the
+          // host closed. The read_end sent here was a host call answered with nothing.
           ended = true;
-          await call({ op: "stream.read_end", stream }).catch(() => undefined);
           throw error;
         }
         if (chunk === null) {

@@ -156,8 +156,8 @@ export class JobCalls {
         try {
           chunk = await read.read();
         } catch (error) {
-          // A body that fails part-way (a reset connection) is over: its slot is given back, as
-          // the plugin may never send read_end for it.
+          // A body that fails part-way (a reset connection) is over: its slot is given back here;
+          // the plugin's SDK sends no read_end after a failed read (context-storage.ts).
           this.#reads.delete(call.stream);
           await read.cancel().catch(() => undefined);
           throw error;
