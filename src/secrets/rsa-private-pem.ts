@@ -5,6 +5,8 @@
 // (docs/performance.md, start-up); the KeyObject is made at the first decryption instead.
 // Checked here: the DER structure, the rsaEncryption algorithm, a two-prime key, and n = p·q.
 
+import { pemBase64, pemBlocks } from "../util/pem-blocks.ts";
+
 /** n and e as unsigned big-endian bytes (no leading zero), and n's length in bits. */
 export interface RsaPublicNumbers {
   n: Uint8Array;
@@ -14,7 +16,6 @@ export interface RsaPublicNumbers {
 
 export type PemReading = { ok: true; numbers: RsaPublicNumbers } | { ok: false; why: "not_pem" | "not_rsa" | "corrupt" };
 
-const PEM = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/;
 // 1.2.840.113549.1.1.1 (rsaEncryption), as DER content bytes.
 const RSA_ENCRYPTION = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 const SEQUENCE = 0x30;
@@ -85,16 +86,22 @@ function pkcs8(der: Uint8Array): RsaPublicNumbers | "not_rsa" {
   return rsaPrivateKey(info.next(OCTET_STRING));
 }
 
-/** The public numbers of the first private key PEM block in `text`. */
+/**
+ * The public numbers of the first PEM block in `text`, which must be a private key. A BEGIN line
+ * with no END line before it is not a key (node:crypto refuses the file: it used to be read past,
+ * and the key ring loaded a key that failed at its first decryption).
+ */
 export function readRsaPrivatePem(text: string): PemReading {
-  const match = PEM.exec(text);
-  if (match === null) return { ok: false, why: "not_pem" };
-  const [, label, body = ""] = match;
+  const block = pemBlocks(text).next().value;
+  // The BEGIN line must end its line (the shared scanner does not ask): node:crypto refuses a
+  // key written on one line, and a key read here must load there.
+  if (block === undefined || block === "unterminated" || !/^\r?\n/.test(block.body)) return { ok: false, why: "not_pem" };
+  const { label, body } = block;
   if (label === "EC PRIVATE KEY" || label === "DSA PRIVATE KEY") return { ok: false, why: "not_rsa" };
   if (label !== "PRIVATE KEY" && label !== "RSA PRIVATE KEY") return { ok: false, why: "not_pem" };
   // Headers (an encrypted PKCS#1 key's Proc-Type) or anything but base64 is not a key we can read.
-  const base64 = body.replace(/\s+/g, "");
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(base64)) return { ok: false, why: "not_pem" };
+  const base64 = pemBase64(body);
+  if (base64 === undefined) return { ok: false, why: "not_pem" };
   const der = new Uint8Array(Buffer.from(base64, "base64"));
   try {
     const numbers = label === "PRIVATE KEY" ? pkcs8(der) : rsaPrivateKey(der);

@@ -1,4 +1,5 @@
-// Reading PEM text block by block, for the PEM rules (pem-certificates.ts, pem-private-key.ts):
+// Reading PEM text block by block, for the PEM rules (pem-certificates.ts, pem-private-key.ts, and
+// the runner key ring's secrets/rsa-private-pem.ts):
 // one scanner, so a cut-off file (a BEGIN line that never finds its END) and a block whose base64
 // is not one DER structure are found the same way for certificates and keys. Plain JavaScript:
 // node:tls is not loaded at start (test/performance).
@@ -27,10 +28,16 @@ export function* pemBlocks(pem: string): Generator<PemBlock | "unterminated"> {
   if (pem.indexOf("-----BEGIN", end) !== -1) yield "unterminated";
 }
 
+/** The block's base64 without its line breaks; undefined when the body holds anything else (headers such as Proc-Type). */
+export function pemBase64(body: string): string | undefined {
+  const text = body.replace(/\s+/g, "");
+  return BASE64.test(text) ? text : undefined;
+}
+
 /** The block's body is base64 of one DER SEQUENCE whose length header covers exactly the bytes (a certificate or a key is one). */
 export function isDerSequenceBase64(body: string): boolean {
-  const text = body.replace(/\s+/g, "");
-  if (text.length % 4 !== 0 || !BASE64.test(text)) return false;
+  const text = pemBase64(body);
+  if (text === undefined || text.length % 4 !== 0) return false;
   const der = Buffer.from(text, "base64");
   if (der.length < 2 || der[0] !== 0x30) return false;
   const first = der[1]!;

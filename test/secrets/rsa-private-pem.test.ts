@@ -3,7 +3,7 @@
 // config error for anything node:crypto would refuse or that is not a sound RSA key.
 
 import { describe, expect, test } from "bun:test";
-import { createHash, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 import { calculateJwkThumbprint } from "jose";
 import { ringKeyOf } from "../../src/secrets/key-ring.ts";
 import { readRsaPrivatePem } from "../../src/secrets/rsa-private-pem.ts";
@@ -68,6 +68,14 @@ describe("an RSA private key PEM read without node:crypto", () => {
     const encryptedPkcs1 = privateKey.export({ type: "pkcs1", format: "pem", cipher: "aes-256-cbc", passphrase: "p" }) as string;
     const spki = createPublicKey(privateKey).export({ type: "spki", format: "pem" }) as string;
     for (const pem of [encrypted, encryptedPkcs1, spki, "hello", ""]) expect(loadError(pem)).toBe('Cannot load runner key "k.pem": not a PEM private key');
+  });
+
+  test("a key after a BEGIN line with no END line, or a key on one line, is not a PEM private key (node:crypto refuses both)", () => {
+    const body = pkcs8.trim().split("\n").slice(1, -1).join("");
+    for (const pem of [`-----BEGIN RSA PRIVATE KEY-----\nMIIB\n${pkcs8}`, `-----BEGIN CERTIFICATE-----\nMIIB\n${pkcs8}`, `-----BEGIN PRIVATE KEY-----${body}-----END PRIVATE KEY-----\n`]) {
+      expect(() => createPrivateKey(pem)).toThrow();
+      expect(loadError(pem)).toBe('Cannot load runner key "k.pem": not a PEM private key');
+    }
   });
 });
 
