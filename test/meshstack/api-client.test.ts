@@ -240,8 +240,8 @@ describe("parseRun()", () => {
       [(d) => ((d._links as Record<string, unknown>).updateSource = { href: "file:///etc/passwd" }), '"_links.updateSource.href"'],
       [(d) => d.spec.buildingBlock.spec.inputs.push({ key: "a", value: 2, type: "INTEGER", isSensitive: false, isEnvironment: false }), 'input "a" appears twice'],
       [(d) => ((d.spec as { runToken: unknown }).runToken = 42), '"spec.runToken"'],
-      [(d) => ((d.spec as { runToken: unknown }).runToken = "eyJ\udc00x"), '"spec.runToken" must be visible ASCII'],
-      [(d) => ((d.spec as { runToken: unknown }).runToken = "eyJ token"), '"spec.runToken" must be visible ASCII'],
+      [(d) => ((d.spec as { runToken: unknown }).runToken = "eyJ\udc00x"), '"spec.runToken" must be visible ASCII (it goes in a header); it holds a non-ASCII character (U+DC00)'],
+      [(d) => ((d.spec as { runToken: unknown }).runToken = "eyJ token"), '"spec.runToken" must be visible ASCII (it goes in a header); it holds a space (U+0020)'],
     ];
     for (const [spoil, field] of cases) {
       const doc = valid();

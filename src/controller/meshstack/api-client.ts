@@ -7,6 +7,7 @@ import { EdgeError, errorMessage } from "../../errors.ts";
 import { publicUrl } from "../../config/url.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { parseRetryAfter } from "../../util/backoff.ts";
+import { headerUnsafeCharacter } from "../../util/header-value.ts";
 
 export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
 /** meshcloud's run controller reads and updates its registration with this type. */
@@ -299,9 +300,9 @@ export class MeshstackClient {
   }
 }
 
-/** A bearer token as it can go in a header: visible ASCII, at most 16 KiB. */
+/** A bearer token as it can go in a header: visible ASCII (not only b64token: see #doLogin), at most 16 KiB. */
 function isToken(value: unknown): value is string {
-  return typeof value === "string" && value.length > 0 && value.length <= 16_384 && /^[\x21-\x7e]+$/.test(value);
+  return typeof value === "string" && value.length <= 16_384 && headerUnsafeCharacter(value) === undefined;
 }
 
 function parseJson(text: string, what: string): Record<string, unknown> {

@@ -3,6 +3,7 @@
 
 import { EdgeError } from "../../errors.ts";
 import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
+import { headerUnsafeCharacter } from "../../util/header-value.ts";
 
 export const IMPLEMENTATION_TYPES = ["MANUAL", "TERRAFORM", "GITHUB_WORKFLOW", "GITLAB_CICD", "AZURE_DEVOPS"] as const;
 export type ImplementationType = (typeof IMPLEMENTATION_TYPES)[number];
@@ -70,7 +71,8 @@ function str(o: Obj, key: string, field: string, max = MAX_TEXT, optional = fals
  */
 function runTokenOf(spec: Obj): string {
   const token = str(spec, "runToken", "spec.runToken", MAX_TOKEN);
-  if (!/^[\x21-\x7e]+$/.test(token)) throw new RunInvalid(`"spec.runToken" must be visible ASCII (it goes in a header)`);
+  const bad = headerUnsafeCharacter(token);
+  if (bad !== undefined) throw new RunInvalid(`"spec.runToken" must be visible ASCII (it goes in a header); it holds ${bad}`);
   return token;
 }
 
