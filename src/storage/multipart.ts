@@ -11,6 +11,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { ListingPages } from "./listing-pages.ts";
 
 export interface UploadTarget {
   client: S3Client;
@@ -139,11 +140,10 @@ export async function abortStaleUploads(client: S3Client, bucket: string, prefix
   let aborted = 0;
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
-  // Pagination is checked as list's is (s3-store.ts): a repeated or missing marker would loop
-  // forever or stop early.
-  const seen = new Set<string>();
+  const pages = new ListingPages(MAX_UPLOAD_PAGES, (problem) => new Error(problem === "too_many_pages" ? `more than ${MAX_UPLOAD_PAGES} pages of unfinished uploads under "${prefix}"`
+    : problem === "no_marker" ? `the store said the list of unfinished uploads under "${prefix}" goes on but gave no marker`
+    : `the store repeated a marker listing unfinished uploads under "${prefix}"`));
   for (;;) {
-    if (seen.size >= MAX_UPLOAD_PAGES) throw new Error(`more than ${MAX_UPLOAD_PAGES} pages of unfinished uploads under "${prefix}"`);
     let page;
     try {
       page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }), ...(uploadIdMarker === undefined ? {} : { UploadIdMarker: uploadIdMarker }) }), bounded);
@@ -157,12 +157,9 @@ export async function abortStaleUploads(client: S3Client, bucket: string, prefix
       await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }), bounded);
       aborted++;
     }
-    if (page.IsTruncated !== true) return aborted;
+    const marker = pages.next(page.IsTruncated, page.NextKeyMarker === undefined || page.NextKeyMarker === "" ? undefined : `${page.NextKeyMarker}\n${page.NextUploadIdMarker ?? ""}`);
+    if (marker === undefined) return aborted;
     keyMarker = page.NextKeyMarker;
     uploadIdMarker = page.NextUploadIdMarker;
-    if (keyMarker === undefined || keyMarker === "") throw new Error(`the store said the list of unfinished uploads under "${prefix}" goes on but gave no marker`);
-    const marker = `${keyMarker}\n${uploadIdMarker ?? ""}`;
-    if (seen.has(marker)) throw new Error(`the store repeated a marker listing unfinished uploads under "${prefix}"`);
-    seen.add(marker);
   }
 }

@@ -16,6 +16,7 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { clipWords } from "../util/clip-words.ts";
 import { proxyHttpAgent, proxyHttpsAgent } from "../platform/proxy-agent.ts";
 import type { ProxyEnv } from "../platform/proxy.ts";
+import { ListingPages, type PageProblem } from "./listing-pages.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
 import type { ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
@@ -65,6 +66,11 @@ const UPKEEP_SOCKETS = 8;
  * lists more than one attempt's objects at once (sweeper.ts), so live attempts cannot push it there.
  */
 const MAX_LIST_PAGES = 10_000;
+const LIST_PROBLEMS: Record<PageProblem, string> = {
+  too_many_pages: `more than ${MAX_LIST_PAGES} pages`,
+  no_marker: "the store said the listing goes on but gave no continuation token",
+  repeated_marker: "the store repeated a continuation token",
+};
 /**
  * Characters of a store's error message kept: it is the store's to choose (a 20 MiB <Message>
  * became a 20 MiB error, status-page lastError and warn line on every retry). Cut on a space, as
@@ -221,16 +227,12 @@ class S3ObjectStore implements ObjectStore {
     }
   }
 
-  /** ListObjectsV2 pages under `prefix` (with `delimiter`, its CommonPrefixes too), checked as they come. */
+  /** ListObjectsV2 pages under `prefix` (with `delimiter`, its CommonPrefixes too), checked as they come (listing-pages.ts). */
   async *#pages(prefix: string, delimiter: string | undefined, options: ListOptions): AsyncIterable<ListObjectsV2CommandOutput> {
     const client = options.upkeep === true ? this.#upkeep : this.#client;
-    const seen = new Set<string>();
+    const pages = new ListingPages(MAX_LIST_PAGES, (problem) => new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: ${LIST_PROBLEMS[problem]}`));
     let token: string | undefined;
     do {
-      // A store that repeats a token (or never stops) would make cleanup, and so the job's
-      // result, wait forever; one that says "truncated" without a token would end it early
-      // and count a half-done deletion as done.
-      if (seen.size >= MAX_LIST_PAGES) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: more than ${MAX_LIST_PAGES} pages`);
       const page = await this.#wrap("list", prefix, () => this.#send((o) => client.send(new ListObjectsV2Command({
         Bucket: this.#options.bucket,
         Prefix: this.#root + prefix,
@@ -238,11 +240,7 @@ class S3ObjectStore implements ObjectStore {
         ...(token === undefined ? {} : { ContinuationToken: token }),
       }), o), options.signal));
       yield page;
-      if (page.IsTruncated !== true) break;
-      token = page.NextContinuationToken;
-      if (token === undefined || token === "") throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store said the listing goes on but gave no continuation token`);
-      if (seen.has(token)) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store repeated a continuation token`);
-      seen.add(token);
+      token = pages.next(page.IsTruncated, page.NextContinuationToken);
     } while (token !== undefined);
   }
 
