@@ -16,6 +16,7 @@ import { EdgeError, errorMessage } from "../errors.ts";
 import { clipWords } from "../util/clip-words.ts";
 import { proxyHttpAgent, proxyHttpsAgent } from "../platform/proxy-agent.ts";
 import type { ProxyEnv } from "../platform/proxy.ts";
+import { childOfKey, childOfPrefix, YieldedPrefixes } from "./child-prefixes.ts";
 import { ListingPages, type PageProblem } from "./listing-pages.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
 import type { ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
@@ -215,15 +216,38 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async *children(prefix: string, options: ListOptions = {}): AsyncIterable<string> {
-    const full = this.#root + prefix;
+    const yielded = new YieldedPrefixes();
+    let answered = false;
     for await (const page of this.#pages(prefix, "/", options)) {
-      for (const item of page.CommonPrefixes ?? []) {
-        if (item.Prefix === undefined) continue;
-        const rest = item.Prefix.slice(full.length);
-        // The sweeper deletes under what this returns: anything but one segment below is refused.
-        if (!item.Prefix.startsWith(full) || rest.indexOf("/") !== rest.length - 1 || rest.length < 2) throw new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store answered a prefix outside it`);
-        yield item.Prefix.slice(this.#root.length);
-      }
+      answered ||= (page.CommonPrefixes?.length ?? 0) + (page.Contents?.length ?? 0) > 0;
+      yield* this.#childrenIn(prefix, page, yielded);
+    }
+    if (answered) return;
+    // Nothing at all: the prefix is empty, or the store reports no common prefix for one holding
+    // only nested keys (s3rver does so, and every key of the runner's layout is nested). One
+    // listing without Delimiter tells them apart, at the cost of one request for an empty prefix.
+    for await (const page of this.#pages(prefix, undefined, options)) yield* this.#childrenIn(prefix, page, yielded);
+  }
+
+  /**
+   * The children of `prefix` one listing page names (child-prefixes.ts): its common prefixes,
+   * and, for a store that ignores Delimiter and answers every key instead, the keys' first
+   * segments. The sweeper deletes under what this yields: anything else is refused.
+   */
+  *#childrenIn(prefix: string, page: ListObjectsV2CommandOutput, yielded: YieldedPrefixes): Iterable<string> {
+    const full = this.#root + prefix;
+    const refuse = (what: string): EdgeError => new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store answered ${what} outside it`);
+    for (const item of page.CommonPrefixes ?? []) {
+      if (item.Prefix === undefined) continue;
+      const child = childOfPrefix(full, item.Prefix);
+      if (child.state !== "child") throw refuse("a prefix");
+      if (yielded.first(child.prefix)) yield child.prefix.slice(this.#root.length);
+    }
+    for (const item of page.Contents ?? []) {
+      if (item.Key === undefined) continue;
+      const child = childOfKey(full, item.Key);
+      if (child.state === "refused") throw refuse("a key");
+      if (child.state === "child" && yielded.first(child.prefix)) yield child.prefix.slice(this.#root.length);
     }
   }
 

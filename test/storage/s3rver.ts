@@ -27,6 +27,13 @@ FilesystemStore.prototype.listObjects = async function listObjectsAsS3(bucket: s
   return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated: false };
 };
 
+/**
+ * How the server answers a Delimiter listing: as S3 does (the default, above); as s3rver itself
+ * does (no common prefix for a prefix holding only nested keys); or ignoring Delimiter as some
+ * S3-compatible stores do (every key under the prefix, no common prefixes).
+ */
+export type DelimiterListing = "as-s3" | "s3rver" | "ignored";
+
 export interface S3Server {
   endpoint: string;
   bucket: string;
@@ -37,9 +44,13 @@ export interface S3Server {
 /** s3rver's fixed development credentials (it checks signatures against them). */
 export const S3RVER_CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
 
-export async function startS3rver(bucket = "edge-runner-test"): Promise<S3Server> {
+export async function startS3rver(bucket = "edge-runner-test", delimiterListing: DelimiterListing = "as-s3"): Promise<S3Server> {
   const directory = mkdtempSync(join(tmpdir(), "s3rver-"));
   const server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  // This server's own store only: the prototype's answer stays as S3's for every other server.
+  const store = (server as unknown as { store: FilesystemStore }).store;
+  if (delimiterListing === "s3rver") store.listObjects = listObjects;
+  if (delimiterListing === "ignored") store.listObjects = (b, options) => listObjects.call(store, b, { ...options, delimiter: undefined });
   const address = (await server.run()) as { address: string; port: number };
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
