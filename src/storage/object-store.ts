@@ -31,6 +31,12 @@ export interface ListOptions {
    * connections of its own, so jobs holding every connection cannot hold up a job's cleanup.
    */
   upkeep?: boolean;
+  /**
+   * children() only: told each name the store answered that is not one plain segment below the
+   * prefix (outside it, more than one segment, an empty, "." or ".." segment). Such a name is
+   * skipped, never yielded, and the listing goes on.
+   */
+  onRefused?(name: string): void;
 }
 
 export interface StoredObject {

@@ -220,34 +220,31 @@ class S3ObjectStore implements ObjectStore {
     let answered = false;
     for await (const page of this.#pages(prefix, "/", options)) {
       answered ||= (page.CommonPrefixes?.length ?? 0) + (page.Contents?.length ?? 0) > 0;
-      yield* this.#childrenIn(prefix, page, yielded);
+      yield* this.#childrenIn(prefix, page, yielded, options);
     }
     if (answered) return;
     // Nothing at all: the prefix is empty, or the store reports no common prefix for one holding
     // only nested keys (s3rver does so, and every key of the runner's layout is nested). One
     // listing without Delimiter tells them apart, at the cost of one request for an empty prefix.
-    for await (const page of this.#pages(prefix, undefined, options)) yield* this.#childrenIn(prefix, page, yielded);
+    for await (const page of this.#pages(prefix, undefined, options)) yield* this.#childrenIn(prefix, page, yielded, options);
   }
 
   /**
    * The children of `prefix` one listing page names (child-prefixes.ts): its common prefixes,
    * and, for a store that ignores Delimiter and answers every key instead, the keys' first
-   * segments. The sweeper deletes under what this yields: anything else is refused.
+   * segments. The sweeper deletes under what this yields: anything else is skipped and told to
+   * onRefused (one such name used to fail the listing, and with it the whole sweep's walk).
    */
-  *#childrenIn(prefix: string, page: ListObjectsV2CommandOutput, yielded: YieldedPrefixes): Iterable<string> {
+  *#childrenIn(prefix: string, page: ListObjectsV2CommandOutput, yielded: YieldedPrefixes, options: ListOptions): Iterable<string> {
     const full = this.#root + prefix;
-    const refuse = (what: string): EdgeError => new EdgeError("storage_failed", `Cannot list "${prefix}" in ${this.location}: the store answered ${what} outside it`);
-    for (const item of page.CommonPrefixes ?? []) {
-      if (item.Prefix === undefined) continue;
-      const child = childOfPrefix(full, item.Prefix);
-      if (child.state !== "child") throw refuse("a prefix");
-      if (yielded.first(child.prefix)) yield child.prefix.slice(this.#root.length);
-    }
-    for (const item of page.Contents ?? []) {
-      if (item.Key === undefined) continue;
-      const child = childOfKey(full, item.Key);
-      if (child.state === "refused") throw refuse("a key");
-      if (child.state === "child" && yielded.first(child.prefix)) yield child.prefix.slice(this.#root.length);
+    const names = [
+      ...(page.CommonPrefixes ?? []).map((item) => item.Prefix === undefined ? undefined : { name: item.Prefix, child: childOfPrefix(full, item.Prefix) }),
+      ...(page.Contents ?? []).map((item) => item.Key === undefined ? undefined : { name: item.Key, child: childOfKey(full, item.Key) }),
+    ];
+    for (const found of names) {
+      if (found === undefined || found.child.state === "at_level") continue;
+      if (found.child.state === "refused") options.onRefused?.(found.name);
+      else if (yielded.first(found.child.prefix)) yield found.child.prefix.slice(this.#root.length);
     }
   }
 

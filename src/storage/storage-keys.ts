@@ -126,6 +126,16 @@ export function attemptPrefix(runnerId: string, job: AttemptId): string {
   return `${runnerPrefix(runnerId)}${keySegment(job.jobId)}/${job.attempt}/`;
 }
 
+/** What keySegment() can make: encodeURIComponent's characters and escapes (the long form adds "." and hex). */
+const KEY_SEGMENT = /^(?:[A-Za-z0-9_.!~*'()-]|%[0-9A-Fa-f]{2})+$/;
+
+/** True for `<runnerPrefix><job>/` whose job segment keySegment() could have made (never ".", ".." or empty). */
+export function isJobPrefix(runnerPrefixText: string, prefix: string): boolean {
+  if (!prefix.startsWith(runnerPrefixText) || !prefix.endsWith("/")) return false;
+  const segment = prefix.slice(runnerPrefixText.length, -1);
+  return segment !== "." && segment !== ".." && KEY_SEGMENT.test(segment);
+}
+
 /** The attempt prefix a full key belongs to, or undefined when the key is not `<runner>/<job>/<attempt>/…`. */
 export function attemptOf(runnerPrefixText: string, key: string): string | undefined {
   if (!key.startsWith(runnerPrefixText)) return undefined;

@@ -47,6 +47,8 @@ export class StorageService {
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<SweepReport> | undefined;
   #state: ServiceState = "running";
+  /** The sweep's skipped names were logged (sweeper.ts SweepReport.skipped). */
+  #skipWarned = false;
 
   constructor(options: StorageServiceOptions) {
     this.#options = options;
@@ -100,6 +102,11 @@ export class StorageService {
       this.stats.lastSweepAt = this.#clock();
       if (report.deleted > 0) this.#log.info("Deleted objects of job attempts a previous run of this runner left behind", { attempts: report.deleted });
       if (report.abortedUploads > 0) this.#log.info("Aborted unfinished uploads a previous run of this runner left behind", { uploads: report.abortedUploads });
+      // Once per process: the same names come back at every sweep.
+      if (report.skipped > 0 && !this.#skipWarned) {
+        this.#skipWarned = true;
+        this.#log.warn("Skipped prefixes under this runner's storage prefix that are not its job/attempt layout; nothing under them is deleted (logged once)", { skipped: report.skipped, first: report.firstSkipped });
+      }
       if (report.failed > 0) {
         this.stats.cleanupFailures += report.failed;
         this.stats.lastError = report.errors[0];
@@ -110,7 +117,7 @@ export class StorageService {
       const message = serializeError(error).message;
       this.stats.lastError = message;
       this.#log.warn("Cannot sweep orphaned job storage", { error: message });
-      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, errors: [message] };
+      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, skipped: 0, errors: [message] };
     }).finally(() => { this.#sweeping = undefined; });
     return this.#sweeping;
   }

@@ -5,7 +5,7 @@
 
 import { serializeError } from "../errors.ts";
 import type { ListOptions, ObjectStore } from "./object-store.ts";
-import { attemptOf } from "./storage-keys.ts";
+import { attemptOf, isJobPrefix } from "./storage-keys.ts";
 
 export interface SweepOptions {
   store: ObjectStore;
@@ -37,11 +37,21 @@ export interface SweepReport {
   failed: number;
   /** Unfinished multipart uploads of orphaned attempts that were aborted. */
   abortedUploads: number;
+  /**
+   * Names the job and attempt listings answered that are not this runner's `<job>/<attempt>/`
+   * layout (or not one plain segment below): skipped, never deleted under.
+   */
+  skipped: number;
+  /** The first of them, cut to MAX_NAME_CHARS (the store's to choose). */
+  firstSkipped?: string;
   errors: string[];
 }
 
+/** Characters of a skipped name kept for the report and its log line. */
+const MAX_NAME_CHARS = 200;
+
 export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> {
-  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, errors: [] };
+  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, skipped: 0, errors: [] };
   for (const runnerPrefix of options.runnerPrefixes) await sweepRunner(options, runnerPrefix, report);
   return report;
 }
@@ -52,16 +62,23 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
   // live attempts hold, a sweep stays bounded, and one attempt that cannot be listed or deleted
   // does not stop the rest. (Listing the whole runner prefix first failed every sweep once it
   // passed the S3 listing cap, and then no orphan was ever deleted.)
-  const listing = listingOf(options);
+  // A name outside the layout is skipped and counted, and the walk goes on: one such name used to
+  // end the whole walk, at every sweep.
+  const listing: ListOptions = { ...listingOf(options), onRefused: (name) => skip(report, name) };
   const stopped = () => stoppedOf(options);
   let failedInARow = 0;
   try {
     for await (const job of options.store.children(runnerPrefix, listing)) {
       if (stopped()) return;
+      if (!isJobPrefix(runnerPrefix, job)) {
+        skip(report, job);
+        continue;
+      }
       try {
         for await (const attempt of options.store.children(job, listing)) {
           if (stopped()) return;
           if (attemptOf(runnerPrefix, attempt) === attempt) await sweepAttempt(options, attempt, report);
+          else skip(report, attempt);
         }
         failedInARow = 0;
       } catch (error) {
@@ -122,6 +139,10 @@ function listingOf(options: SweepOptions): ListOptions {
 
 function stoppedOf(options: SweepOptions): boolean {
   return options.signal?.aborted === true;
+}
+
+function skip(report: SweepReport, name: string): void {
+  if (report.skipped++ === 0) report.firstSkipped = name.length > MAX_NAME_CHARS ? `${name.slice(0, MAX_NAME_CHARS)}… (${name.length} characters)` : name;
 }
 
 function fail(report: SweepReport, error: unknown): void {
