@@ -144,10 +144,11 @@ export class LocalObjectStore implements ObjectStore {
     await rm(`${file.slice(0, -2)}.m`, { force: true });
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, listed?: readonly string[]): Promise<number> {
     let count = 0;
-    for await (const info of this.list(prefix)) {
-      await this.delete(info.key);
+    for await (const key of listed ?? this.#keysUnder(prefix)) {
+      if (!key.startsWith(prefix)) throw new EdgeError("storage_failed", `Cannot delete the objects under "${prefix}": "${key.slice(0, 200)}" is not under it`);
+      await this.delete(key);
       count++;
     }
     // Attempt directories are whole prefixes ending in "/": remove the tree, then empty parents.
@@ -166,6 +167,10 @@ export class LocalObjectStore implements ObjectStore {
   }
 
   async close(): Promise<void> {}
+
+  async *#keysUnder(prefix: string): AsyncIterable<string> {
+    for await (const info of this.list(prefix)) yield info.key;
+  }
 
   async *#walk(dir: string, keyBase: string): AsyncIterable<ObjectInfo> {
     const names = await namesIn(dir);

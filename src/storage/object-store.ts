@@ -64,8 +64,13 @@ export interface ObjectStore {
   children(prefix: string, options?: ListOptions): AsyncIterable<string>;
   /** Deletes one object; a missing one is not an error. */
   delete(key: string): Promise<void>;
-  /** Deletes every object under `prefix`; resolves with how many were deleted. */
-  deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Deletes every object under `prefix`; resolves with how many were deleted. `listed`: the keys
+   * under it the caller has just listed (the sweeper, which lists an attempt to date it): they are
+   * deleted without listing the prefix again, and an object written after that listing is left
+   * (a later sweep finds it). The local backend still removes a prefix ending in "/" whole.
+   */
+  deletePrefix(prefix: string, listed?: readonly string[]): Promise<number>;
   /**
    * Aborts unfinished multipart uploads under `prefix` begun before `olderThan` whose key `skip`
    * does not claim; resolves with how many. Only backends with such uploads (S3) have it.

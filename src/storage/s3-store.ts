@@ -269,7 +269,7 @@ class S3ObjectStore implements ObjectStore {
     await this.#wrap("delete", key, () => this.#send((o) => this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), o)));
   }
 
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, listed?: readonly string[]): Promise<number> {
     let count = 0;
     let batch: string[] = [];
     const flush = async (): Promise<void> => {
@@ -284,12 +284,18 @@ class S3ObjectStore implements ObjectStore {
       if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${clipWords(`${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`, MAX_STORE_MESSAGE_CHARS)}`.trim());
       count += keys.length;
     };
-    for await (const info of this.list(prefix, { upkeep: true })) {
-      batch.push(this.#root + info.key);
+    for await (const key of listed ?? this.#keysUnder(prefix)) {
+      // Only what lies under the prefix is deleted, whoever listed it (list() checks the store's answer).
+      if (!key.startsWith(prefix)) throw new EdgeError("storage_failed", `Cannot delete the objects under "${prefix}": "${key.slice(0, 200)}" is not under it`);
+      batch.push(this.#root + key);
       if (batch.length === 1000) await flush();
     }
     await flush();
     return count;
+  }
+
+  async *#keysUnder(prefix: string): AsyncIterable<string> {
+    for await (const info of this.list(prefix, { upkeep: true })) yield info.key;
   }
 
   async abortStaleUploads(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number> {

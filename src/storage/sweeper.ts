@@ -28,6 +28,13 @@ export interface SweepOptions {
  */
 export const MAX_FAILED_LISTINGS_IN_A_ROW = 3;
 
+/**
+ * Keys of one old attempt the sweep keeps from the listing that dates it, so it deletes them
+ * without listing the attempt a second time (10 S3 pages of 1,000); an attempt with more is
+ * listed again by deletePrefix, so memory stays bounded whatever a crashed process left.
+ */
+export const MAX_KEYS_HELD = 10_000;
+
 export interface SweepReport {
   /** Orphaned attempts deleted. */
   deleted: number;
@@ -108,8 +115,13 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
 async function sweepAttempt(options: SweepOptions, prefix: string, report: SweepReport): Promise<void> {
   if (options.busy(prefix)) return;
   let newest: number | undefined;
+  let keys: string[] | undefined = [];
   try {
-    for await (const info of options.store.list(prefix, listingOf(options))) newest = Math.max(newest ?? 0, info.lastModified);
+    for await (const info of options.store.list(prefix, listingOf(options))) {
+      newest = Math.max(newest ?? 0, info.lastModified);
+      if (keys !== undefined && keys.length < MAX_KEYS_HELD) keys.push(info.key);
+      else keys = undefined;
+    }
     // A process killed mid-write leaves a temp file (up to an object's size) and no object: the
     // attempt is found, dated and deleted by what it left, not only by its objects.
     if (options.store.leftovers !== undefined) for await (const left of options.store.leftovers(prefix)) newest = Math.max(newest ?? 0, left.lastModified);
@@ -124,7 +136,8 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
     return;
   }
   try {
-    await options.store.deletePrefix(prefix);
+    // The keys just listed: one listing per old attempt, not one to date it and one to delete it.
+    await options.store.deletePrefix(prefix, keys);
     report.deleted++;
     options.onDeleted?.(prefix);
   } catch (error) {

@@ -38,6 +38,8 @@ export interface S3Server {
   endpoint: string;
   bucket: string;
   directory: string;
+  /** Every object listing the server answered (ListObjects and ListObjectsV2), in order. */
+  listings: Array<{ prefix: string; delimiter: string | undefined }>;
   stop(): Promise<void>;
 }
 
@@ -51,11 +53,18 @@ export async function startS3rver(bucket = "edge-runner-test", delimiterListing:
   const store = (server as unknown as { store: FilesystemStore }).store;
   if (delimiterListing === "s3rver") store.listObjects = listObjects;
   if (delimiterListing === "ignored") store.listObjects = (b, options) => listObjects.call(store, b, { ...options, delimiter: undefined });
+  const listings: S3Server["listings"] = [];
+  const answer = store.listObjects;
+  store.listObjects = (b, options) => {
+    listings.push({ prefix: options.prefix ?? "", delimiter: options.delimiter === "" ? undefined : options.delimiter });
+    return answer.call(store, b, options);
+  };
   const address = (await server.run()) as { address: string; port: number };
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
     bucket,
     directory,
+    listings,
     async stop() {
       // Clients keep connections alive; without this close() waits for them to time out.
       (server as unknown as { httpServer?: { closeAllConnections?: () => void } }).httpServer?.closeAllConnections?.();
