@@ -10,7 +10,7 @@ export type StorageBackendKind = "local" | "s3";
 export interface ObjectInfo {
   key: string;
   size: number;
-  /** Milliseconds since the epoch; the sweeper's grace is measured from it. */
+  /** Milliseconds since the epoch, 0 when the store gave none; the sweeper's grace is measured from it. */
   lastModified: number;
   contentType?: string;
   metadata?: Record<string, string>;

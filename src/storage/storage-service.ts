@@ -47,6 +47,8 @@ export class StorageService {
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<SweepReport> | undefined;
   #state: ServiceState = "running";
+  /** From the last sweep: when it first saw each attempt whose objects carry no date (sweeper.ts). */
+  #undatedSince: ReadonlyMap<string, number> = new Map();
   /** The sweep's skipped names were logged (sweeper.ts SweepReport.skipped). */
   #skipWarned = false;
 
@@ -96,7 +98,9 @@ export class StorageService {
       now: this.#clock(),
       signal: this.#stop.signal,
       onDeleted: (prefix) => this.#forgetAbandoned(prefix),
+      undatedSince: this.#undatedSince,
     }).then((report) => {
+      this.#undatedSince = report.undatedSince;
       this.stats.pendingSweeps = report.pending;
       this.stats.sweptAttempts += report.deleted;
       this.stats.lastSweepAt = this.#clock();
@@ -117,7 +121,7 @@ export class StorageService {
       const message = serializeError(error).message;
       this.stats.lastError = message;
       this.#log.warn("Cannot sweep orphaned job storage", { error: message });
-      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, skipped: 0, errors: [message] };
+      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(this.#undatedSince), errors: [message] };
     }).finally(() => { this.#sweeping = undefined; });
     return this.#sweeping;
   }

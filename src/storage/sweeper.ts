@@ -19,6 +19,8 @@ export interface SweepOptions {
   onDeleted?(prefix: string): void;
   /** Ends the sweep (the runner stops): its listings are aborted and no further prefix is visited. */
   signal?: AbortSignal;
+  /** The last sweep's SweepReport.undatedSince: when it first saw each attempt whose objects carry no date. */
+  undatedSince?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -51,14 +53,23 @@ export interface SweepReport {
   skipped: number;
   /** The first of them, cut to MAX_NAME_CHARS (the store's to choose). */
   firstSkipped?: string;
+  /**
+   * Attempts with an object the store gave no date (a listing without LastModified), each with
+   * when a sweep of this process first saw it: such an attempt is dated by that, so it waits the
+   * grace period too (dated at the epoch, it used to be deleted at the first sweep). At most
+   * MAX_UNDATED_ATTEMPTS; one past that is dated by this sweep, so it waits.
+   */
+  undatedSince: Map<string, number>;
   errors: string[];
 }
+
+export const MAX_UNDATED_ATTEMPTS = 10_000;
 
 /** Characters of a skipped name kept for the report and its log line. */
 const MAX_NAME_CHARS = 200;
 
 export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> {
-  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, skipped: 0, errors: [] };
+  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(), errors: [] };
   for (const runnerPrefix of options.runnerPrefixes) await sweepRunner(options, runnerPrefix, report);
   return report;
 }
@@ -115,10 +126,12 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
 async function sweepAttempt(options: SweepOptions, prefix: string, report: SweepReport): Promise<void> {
   if (options.busy(prefix)) return;
   let newest: number | undefined;
+  let undated = false;
   let keys: string[] | undefined = [];
   try {
     for await (const info of options.store.list(prefix, listingOf(options))) {
-      newest = Math.max(newest ?? 0, info.lastModified);
+      if (Number.isFinite(info.lastModified) && info.lastModified > 0) newest = Math.max(newest ?? 0, info.lastModified);
+      else undated = true;
       if (keys !== undefined && keys.length < MAX_KEYS_HELD) keys.push(info.key);
       else keys = undefined;
     }
@@ -129,6 +142,7 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
     if (!stoppedOf(options)) fail(report, error);
     return;
   }
+  if (undated) newest = Math.max(newest ?? 0, undatedSince(options, report, prefix));
   // Checked again: an attempt may have started while it was listed.
   if (newest === undefined || options.busy(prefix) || stoppedOf(options)) return;
   if (options.now - newest < options.graceMs) {
@@ -143,6 +157,13 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   } catch (error) {
     fail(report, error);
   }
+}
+
+/** When a sweep of this process first saw `prefix` holding an object without a date (now, the first time), remembered for the next sweep. */
+function undatedSince(options: SweepOptions, report: SweepReport, prefix: string): number {
+  const since = options.undatedSince?.get(prefix) ?? options.now;
+  if (report.undatedSince.size < MAX_UNDATED_ATTEMPTS) report.undatedSince.set(prefix, since);
+  return since;
 }
 
 /** The sweep's listings: the runner's own connections (upkeep), ended by the runner's stop. */

@@ -41,7 +41,7 @@ test("sweepOrphans() hands deletePrefix the keys it listed, and none past MAX_KE
       else yield `${prefix}1/`;
     },
     async *list(prefix: string): AsyncIterable<ObjectInfo> {
-      for (let i = 0; i < (sizes[prefix] ?? 0); i++) yield { key: `${prefix}k${i}`, size: 1, lastModified: 0 };
+      for (let i = 0; i < (sizes[prefix] ?? 0); i++) yield { key: `${prefix}k${i}`, size: 1, lastModified: 1 };
     },
     async deletePrefix(prefix: string, listed?: readonly string[]) {
       handed[prefix] = listed?.length;
