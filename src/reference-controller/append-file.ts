@@ -10,8 +10,14 @@
 // reader stops at the first zero byte (src/util/read-lines.ts), and the next start cuts the file
 // there (jsonl-file.ts), also dropping whatever a crash left beyond it (pages of a batch never
 // acknowledged, written back out of order).
+//
+// On a nearly full disk the zeros are room the store can do without: a step that does not fit is
+// given up (the zeros it got stay, the data goes over them), so the store fails only when the
+// data itself does not fit, the need the full-disk probe waits for (store-failure.ts). A restart
+// after that probe must not fail its first batch for want of zeros (a restart every 5 s).
 
 import * as fs from "node:fs";
+import { isNoSpace, noteRoomNeeded } from "./store-failure.ts";
 
 /** How far ahead of the data the file is grown, in zeros (the default; 0 appends as it goes). */
 export const PREALLOCATE_BYTES = 1024 * 1024;
@@ -31,6 +37,8 @@ export class AppendFile {
   #dirty = false;
   #closed = false;
   #room: number;
+  /** After a step of zeros did not fit: no step is tried again before the data reaches here. */
+  #growAgainAt = 0;
   #sealed = false;
   /** The error of a failed write: the file takes no more writes. */
   #broken: Error | undefined;
@@ -87,11 +95,13 @@ export class AppendFile {
       try {
         // Zeros first: on a full disk the batch then fails before any of it is in the file.
         const end = this.#written + buffer.length;
-        if (end > this.#allocated && this.#room > 0) this.#growTo(end + this.#room);
+        if (end > this.#allocated && this.#room > 0 && end >= this.#growAgainAt) this.#grow(end + this.#room);
         let offset = 0;
         while (offset < buffer.length) offset += fs.writeSync(this.#fd, buffer, offset, buffer.length - offset, this.#written + offset);
       } catch (error) {
         this.#broken = error instanceof Error ? error : new Error(String(error));
+        // What the restart's first batch will need again (a client resends it): the probe waits for it.
+        noteRoomNeeded(this.#broken, buffer.length);
         // Best effort; else the next start cuts it (a torn line, or lines past the zeros).
         this.#cutZeros();
         throw this.#broken;
@@ -161,9 +171,21 @@ export class AppendFile {
     }
   }
 
-  /** Writes zeros from the end of the file to `end`; the batch's sync makes them durable with it. */
-  #growTo(end: number): void {
-    for (let at = Math.max(this.#written, this.#allocated); at < end;) at += fs.writeSync(this.#fd, ZEROS, 0, Math.min(ZEROS.length, end - at), at);
-    this.#allocated = end;
+  /**
+   * Writes zeros from the end of the file to `end`; the batch's sync makes them durable with it.
+   * No space for them: the zeros written so far stay (the data goes over them, needing no more
+   * room than without them) and the next step is tried only a step of data later, so a nearly
+   * full disk costs one failed write per step, not per batch.
+   */
+  #grow(end: number): void {
+    try {
+      for (let at = this.#allocated; at < end;) {
+        at += fs.writeSync(this.#fd, ZEROS, 0, Math.min(ZEROS.length, end - at), at);
+        this.#allocated = at;
+      }
+    } catch (error) {
+      if (!isNoSpace(error)) throw error;
+      this.#growAgainAt = end;
+    }
   }
 }

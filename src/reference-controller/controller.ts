@@ -32,7 +32,7 @@ import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./run
 import { SessionRegistry } from "./session-registry.ts";
 import { embeddedBackend } from "./embedded-backend.ts";
 import type { StoreBackend } from "./store-seam.ts";
-import { errnoOf, isStoreWriteError, SpaceProbe, storeRefusal } from "./store-failure.ts";
+import { errnoOf, isStoreWriteError, roomNeededAfter, SpaceProbe, storeRefusal } from "./store-failure.ts";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { createEdgeArtifactsApp } from "./artifact-routes.ts";
 import type { ControllerArtifacts } from "./artifact-store.ts";
@@ -143,6 +143,9 @@ export class ReferenceController {
         dir,
         timer,
         intervalMs: options.spaceProbeMs ?? 5_000,
+        // The room the restarted store needs for what failed, so that a "yes" is not followed by
+        // the same failure after the restart (a restart every 5 s).
+        bytes: roomNeededAfter(error),
         onWritable: () => {
           logger.warn("The controller's store can be written again; a restart replays it from disk");
           options.onStoreWritable?.();

@@ -16,11 +16,39 @@ export function errnoOf(error: unknown): string | undefined {
   return typeof code === "string" && /^E[A-Z]+$/.test(code) ? code : undefined;
 }
 
+/** Whether `error` is a write that found no space (a full disk, or a quota). */
+export function isNoSpace(error: unknown): boolean {
+  const code = errnoOf(error);
+  return code !== undefined && NO_SPACE.has(code);
+}
+
+/** The least room the space probe waits for (its default write, a batch's usual need many times over). */
+export const PROBE_BYTES = 1024 * 1024;
+
+/** Bytes a failed write needed, by its error: the probe waits for that much room. */
+const ROOM_NEEDED = new WeakMap<object, number>();
+
+/** Notes that `error` failed a write of `bytes` (the largest noted counts). */
+export function noteRoomNeeded(error: unknown, bytes: number): void {
+  if (typeof error !== "object" || error === null) return;
+  ROOM_NEEDED.set(error, Math.max(bytes, ROOM_NEEDED.get(error) ?? 0));
+}
+
+/**
+ * The room the store needs to be written again after `error`: what the failed write needed, at
+ * least PROBE_BYTES. The store itself needs only its data (append-file.ts gives up its zeros on a
+ * full disk), so a probe that writes this much and a restarted store agree.
+ */
+export function roomNeededAfter(error: unknown): number {
+  const noted = typeof error === "object" && error !== null ? ROOM_NEEDED.get(error) : undefined;
+  return Math.max(PROBE_BYTES, noted ?? 0);
+}
+
 /** The refusal for a change while the store cannot be written: 507 for no space, 503 otherwise. */
 export function storeRefusal(action: string, cause: Error): EdgeError {
-  const code = errnoOf(cause);
-  const why = code !== undefined && NO_SPACE.has(code) ? "its disk is full" : "it cannot be written";
-  return new EdgeError(code !== undefined && NO_SPACE.has(code) ? "store_full" : "store_unavailable",
+  const noSpace = isNoSpace(cause);
+  const why = noSpace ? "its disk is full" : "it cannot be written";
+  return new EdgeError(noSpace ? "store_full" : "store_unavailable",
     `Cannot ${action}: the controller's store is refusing changes because ${why} (${clipMessage(cause.message)})`, { cause, retryable: true });
 }
 
@@ -39,7 +67,7 @@ export interface SpaceProbeOptions {
   dir: string;
   timer: Pick<Timers, "setTimeout" | "clearTimeout">;
   intervalMs: number;
-  /** Bytes written (and fsync'd) per probe: room the controller needs to start again. */
+  /** Bytes written (and fsync'd) per probe: room the controller needs to start again (default PROBE_BYTES; see `roomNeededAfter`). */
   bytes?: number;
   onWritable: () => void;
 }
@@ -73,7 +101,9 @@ export class SpaceProbe {
     let fd: number | undefined;
     try {
       fd = fs.openSync(file, "w", 0o600);
-      fs.writeSync(fd, Buffer.alloc(this.#options.bytes ?? 1024 * 1024));
+      // To the last byte: a disk with less room writes part and says how much, it does not throw.
+      const buffer = Buffer.alloc(this.#options.bytes ?? PROBE_BYTES);
+      for (let done = 0; done < buffer.length;) done += fs.writeSync(fd, buffer, done, buffer.length - done);
       fs.fsyncSync(fd);
       return true;
     } catch {

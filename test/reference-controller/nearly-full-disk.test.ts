@@ -1,0 +1,91 @@
+// The controller's store on a disk that is full or nearly so (a small tmpfs, root only), where the
+// zeros its files grow in ahead of their data (append-file.ts) meet the full-disk design
+// (store-failure.ts, docs/reliability.md): the store fails only when its data does not fit, the
+// space probe waits for the room a restarted store needs, acknowledged events stay readable, and a
+// start never throws for want of space. Found by a review of 1da8b8d/0bdd5ce: each failed before its fix.
+
+import { afterEach, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { memoryLogger } from "../../src/log/logger.ts";
+import { PREALLOCATE_BYTES } from "../../src/reference-controller/append-file.ts";
+import { GroupCommit, SYNCHRONOUS } from "../../src/reference-controller/group-commit.ts";
+import { JobLogs, type JobEvent } from "../../src/reference-controller/job-logs.ts";
+import type { StoredJob } from "../../src/reference-controller/records.ts";
+import { ControllerStore } from "../../src/reference-controller/store.ts";
+import { PROBE_BYTES, roomNeededAfter, SpaceProbe } from "../../src/reference-controller/store-failure.ts";
+import { Tmpfs, tmpfsUnavailable } from "../helpers/tmpfs.ts";
+
+const skip = tmpfsUnavailable();
+let disk: Tmpfs | undefined;
+afterEach(() => {
+  disk?.unmount();
+  disk = undefined;
+});
+
+const job = (id: string, queueSeq: number): StoredJob => ({
+  id, group: "default", plugin: "p", action: "default", input: {}, status: "queued", attempt: 0, maxAttempts: 3, submittedAt: 1, queueSeq,
+});
+const event = (seq: number, msg: string): JobEvent => ({ seq, attempt: 1, attemptSeq: seq, type: "log", lines: [{ ts: 1, level: "info", msg }] });
+const noTimer = { setTimeout: () => 0, clearTimeout: () => {} };
+
+/** A restarted controller's first batch (a job change and a runner's resent log line): "ok" or why not. */
+function firstBatch(dir: string, id: string, input: unknown = {}): { outcome: string; failure?: Error } {
+  const { logger } = memoryLogger();
+  const commits = new GroupCommit({ logger, ...SYNCHRONOUS });
+  const store = ControllerStore.open({ dir, logger, commits });
+  const logs = new JobLogs({ dir: path.join(dir, "events"), logger, commits });
+  let outcome = "ok";
+  try {
+    logs.append(id, [event(1, "resent")]);
+    store.putJobs([{ ...job(id, 1), input }]);
+  } catch (error) {
+    outcome = (error as Error).message;
+  }
+  const failure = commits.failure;
+  try {
+    store.close();
+  } catch {
+    // A failed store's close may throw its failure again.
+  }
+  return failure === undefined ? { outcome } : { outcome: `store failed: ${failure.message}`, failure };
+}
+
+test.skipIf(skip !== undefined)("A store restarted with room for its data but not for its zeros writes its first batch: the probe's yes (exit 75) is not followed by the same failure", () => {
+  disk = Tmpfs.mount(8 * 1024 * 1024);
+  const dir = path.join(disk.dir, "data");
+  fs.mkdirSync(dir);
+  expect(firstBatch(dir, "j0").outcome).toBe("ok");
+  // Room for the probe's 1 MiB, not for 1 MiB of zeros ahead of the journal and again of the segment.
+  disk.fill(PROBE_BYTES + PREALLOCATE_BYTES / 2);
+  const probe = new SpaceProbe({ dir, timer: noTimer, intervalMs: 5000, onWritable: () => {} });
+  for (let restart = 1; restart <= 3; restart++) {
+    expect(probe.probe()).toBe(true);
+    expect(firstBatch(dir, `j${restart}`).outcome).toBe("ok");
+  }
+  // Closed cleanly: no zeros left, every batch there.
+  disk.free();
+  const { logger } = memoryLogger();
+  const again = ControllerStore.open({ dir, logger });
+  expect([...again.jobs.keys()].sort()).toEqual(["j0", "j1", "j2", "j3"]);
+  again.close();
+});
+
+test.skipIf(skip !== undefined)("A store on a full disk fails only when its data does not fit, and the probe then waits for the room that data needs, not only its own 1 MiB", () => {
+  disk = Tmpfs.mount(8 * 1024 * 1024);
+  const dir = path.join(disk.dir, "data");
+  fs.mkdirSync(dir);
+  expect(firstBatch(dir, "j0").outcome).toBe("ok");
+  disk.fill(PROBE_BYTES + 256 * 1024);
+  const big = { blob: "b".repeat(2 * PROBE_BYTES) };
+  const refused = firstBatch(dir, "big", big);
+  expect(refused.outcome).toContain("ENOSPC");
+  expect(roomNeededAfter(refused.failure)).toBeGreaterThan(2 * PROBE_BYTES);
+  const probe = new SpaceProbe({ dir, timer: noTimer, intervalMs: 5000, bytes: roomNeededAfter(refused.failure), onWritable: () => {} });
+  expect(probe.probe()).toBe(false);
+  // A small batch still fits: the zeros were given up, not the store.
+  expect(firstBatch(dir, "small").outcome).toBe("ok");
+  disk.free();
+  expect(probe.probe()).toBe(true);
+  expect(firstBatch(dir, "big-again", big).outcome).toBe("ok");
+});
