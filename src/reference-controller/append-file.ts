@@ -129,9 +129,14 @@ export class AppendFile {
     this.#dirty = false;
   }
 
-  /** Reads `length` bytes at `offset`, writing buffered text first so every append is readable. */
+  /**
+   * Reads `length` bytes at `offset`; bytes still buffered are written first, so every append is
+   * readable. Once a write failed, what was written before it is still served from the file (it
+   * is intact up to there; the failure cut back only what it added); bytes never written throw
+   * that failure.
+   */
   read(offset: number, length: number): Buffer {
-    this.writePending();
+    if (offset + length > this.#written) this.writePending();
     const buffer = Buffer.alloc(length);
     let done = 0;
     while (done < length) {

@@ -171,10 +171,21 @@ export class JobLogs implements EventStore {
       const segment = this.#segments.get(refs[i] as number);
       if (segment !== undefined) page.push({ segment, offset: refs[i + 1] as number, length: refs[i + 2] as number });
     }
-    return page.slice(0, logPageLength(page.map((ref) => ref.length))).map(({ segment, offset, length }) => {
-      const { jobId: _j, ...event } = JSON.parse(segment.file.read(offset, length).toString("utf8")) as JobEvent & { jobId: string };
-      return event as JobEvent;
-    });
+    const events: JobEvent[] = [];
+    for (const { segment, offset, length } of page.slice(0, logPageLength(page.map((ref) => ref.length)))) {
+      let bytes: Buffer;
+      try {
+        bytes = segment.file.read(offset, length);
+      } catch (error) {
+        // The store failed: the events it wrote before are served, and the page ends at the
+        // first one it never wrote (never acknowledged); asked for alone, that one throws.
+        if (events.length > 0) break;
+        throw error;
+      }
+      const { jobId: _j, ...event } = JSON.parse(bytes.toString("utf8")) as JobEvent & { jobId: string };
+      events.push(event as JobEvent);
+    }
+    return events;
   }
 
   /** The dedupe cursor of a job's `attempt`, from memory (no disk read, none for a first attempt). */

@@ -89,3 +89,30 @@ test.skipIf(skip !== undefined)("A store on a full disk fails only when its data
   expect(probe.probe()).toBe(true);
   expect(firstBatch(dir, "big-again", big).outcome).toBe("ok");
 });
+
+test.skipIf(skip !== undefined)("JobLogs.read() after a segment write failed: every job's events written before are served, the page ends at the first event never written", () => {
+  disk = Tmpfs.mount(3 * 1024 * 1024);
+  const { logger } = memoryLogger();
+  const queue: Array<() => void> = [];
+  const commits = new GroupCommit({ logger, schedule: (flush) => queue.push(flush), fsync: SYNCHRONOUS.fsync });
+  const settle = () => { while (queue.length > 0) queue.shift()!(); };
+  const logs = new JobLogs({ dir: path.join(disk.dir, "events"), logger, commits });
+  const messages = (events: JobEvent[]) => events.map((e) => (e.type === "log" ? e.lines[0]?.msg : undefined));
+  logs.append("A", [event(1, "A one")]);
+  logs.append("B", [event(1, "B one")]);
+  let acked = false;
+  commits.afterDurable(() => (acked = true));
+  settle();
+  expect(acked).toBe(true);
+  disk.fill();
+  const big = "x".repeat(512 * 1024);
+  logs.append("B", [event(2, big), event(3, big), event(4, big)]);
+  commits.afterDurable(() => {}, () => {});
+  settle();
+  expect(commits.failure?.message).toContain("ENOSPC");
+  // Acknowledged events of every job in the segment: still served while the disk is full.
+  expect(messages(logs.read("A", 0, 10))).toEqual(["A one"]);
+  expect(messages(logs.read("B", 0, 10))).toEqual(["B one"]);
+  // An event the store never wrote (never acknowledged) is a store error, not an empty page.
+  expect(() => logs.read("B", 1, 10)).toThrow(/ENOSPC/);
+});
