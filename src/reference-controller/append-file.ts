@@ -124,6 +124,14 @@ export class AppendFile {
     if (this.#pending.length === 0 && this.#allocated > this.#written) this.#cutZeros();
   }
 
+  /**
+   * The file must not be written (its data does not end where it does: a reader could not cut
+   * it, jsonl-file.ts): every write throws `error`, reads of the data are served.
+   */
+  refuseWrites(error: Error): void {
+    this.#broken ??= error;
+  }
+
   /** Called as a sync of this file starts: later writes need another one. */
   markSyncStarted(): void {
     this.#dirty = false;

@@ -286,7 +286,8 @@ export class ReferenceController {
       const dir = path.join(options.dataDir, "controller");
       throw new EdgeError("store_unavailable", `Cannot start the controller: its data directory "${dir}" cannot be written (${errnoOf(error)}: ${errorMessage(error).slice(0, 200)})`, { cause: error });
     }
-    controller.#state = "ready";
+    // A store that failed at open (controller.ts onFailure) stays failed: reads, health, the probe.
+    if (controller.#state === "starting") controller.#state = "ready";
     if (options.autoSweep !== false) {
       // The loop beats from now on: a pause before its first tick is a pause too.
       controller.#pauses.arm();

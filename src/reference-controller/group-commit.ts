@@ -131,7 +131,11 @@ export class GroupCommit {
     else file.close();
   }
 
-  onFailure(listener: (error: Error) => void): void { this.#onFailure.push(listener); }
+  /** `listener` runs on the failure; added after it (a store that failed at open), at once. */
+  onFailure(listener: (error: Error) => void): void {
+    this.#onFailure.push(listener);
+    if (this.#failure !== undefined) listener(this.#failure);
+  }
 
   /** Small batches are fsync'd on this thread while `quiet()` (the core: at most one job leased). */
   fsyncHereWhen(quiet: () => boolean): void { this.#quiet = quiet; }

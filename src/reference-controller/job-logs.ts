@@ -109,7 +109,8 @@ export class JobLogs implements EventStore {
     for (const no of numbers) this.#loadSegment(no);
     const last = numbers.at(-1);
     this.#open = last === undefined ? this.#newSegment(1) : (this.#segments.get(last) as Segment);
-    if (options.legacyDir !== undefined) this.#migrate(options.legacyDir);
+    // A store that failed at open (a segment it could not cut) migrates at the next start.
+    if (options.legacyDir !== undefined && this.#commits.failure === undefined) this.#migrate(options.legacyDir);
   }
 
   /** Bytes the event journal holds (all segments). */
@@ -276,8 +277,13 @@ export class JobLogs implements EventStore {
       // seq <= count: a duplicate from an interrupted migration; the first copy stands.
       if (event.seq === count + 1) this.#indexEvent(event.jobId, event, segment, line.offset, line.bytes);
     }
-    cutAfterData(file, this.#logger, "the event journal", end);
+    const uncut = cutAfterData(file, this.#logger, "the event journal", end);
     segment.file = new AppendFile(file, this.#commits.preallocateBytes);
+    if (uncut !== undefined) {
+      // Its events are read from the file; no write may follow what comes after its data.
+      segment.file.refuseWrites(uncut);
+      this.#commits.failNow(uncut);
+    }
     this.#segments.set(no, segment);
     this.#commits.track(segment.file);
   }

@@ -8,11 +8,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "../log/logger.ts";
 import { readLinesSync, type LineRead } from "../util/read-lines.ts";
+import { noteRoomNeeded } from "./store-failure.ts";
 
 export interface ReadJsonlResult {
   values: unknown[];
   /** Lines that did not parse or were over the cap (a torn last line, or corruption elsewhere). */
   skipped: number;
+  /** Why the file could not be cut where its data ends (see `cutAfterData`): it must not be written. */
+  uncut?: Error;
 }
 
 /**
@@ -47,8 +50,8 @@ export function readJsonl(file: string, logger: Logger, maxLineBytes: number, ze
     throw error;
   }
   if (end.torn !== undefined) skipped++;
-  cutAfterData(file, logger, "a journal file", end);
-  return { values, skipped };
+  const uncut = cutAfterData(file, logger, "a journal file", end);
+  return uncut === undefined ? { values, skipped } : { values, skipped, uncut };
 }
 
 /** How a journal file's data ended, as read: a torn last line, the zeros past the data (append-file.ts). */
@@ -72,24 +75,47 @@ export function noteDataEnd(end: DataEnd, line: LineRead): line is LineRead & { 
  * an earlier version wrote cannot have been grown ahead, but a crash on a file system that shows
  * unwritten blocks as zeros could have left some, with records acknowledged after them: so the
  * whole file is first kept beside it (`<file>.kept-<time>`, named in the warning), never destroyed.
+ *
+ * When that copy cannot be made (a full disk), the partial copy is removed and nothing is cut: the
+ * error is returned (with the room the copy needs, for the space probe), and the caller opens the
+ * file for reads only and fails the store, which serves reads and waits for the disk like one
+ * whose write failed; the next start copies and cuts. Replay stops at the zeros either way.
  */
-export function cutAfterData(file: string, logger: Logger, label: string, end: DataEnd): void {
+export function cutAfterData(file: string, logger: Logger, label: string, end: DataEnd): Error | undefined {
   const { torn, zeros } = end;
   if (torn !== undefined) logger.warn(`Skipping a torn last line (a crash mid-write) in ${label}`, { file, bytes: torn.bytes });
   if (zeros !== undefined && zeros.nonZero > 0) {
     const kept = `${file}.kept-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-    fs.copyFileSync(file, kept);
-    const copy = fs.openSync(kept, "r");
     try {
-      fs.fsyncSync(copy);
-    } finally {
-      fs.closeSync(copy);
+      copyDurably(file, kept);
+    } catch (caught) {
+      const error = caught instanceof Error ? caught : new Error(String(caught));
+      try {
+        fs.rmSync(kept, { force: true });
+      } catch {
+        // Best effort: a partial copy left is a file too many, never one replayed.
+      }
+      noteRoomNeeded(error, zeros.offset + zeros.bytes);
+      logger.error(`Cannot keep a copy of ${label} before cutting what follows the end of its data: it is left uncut and the store refuses changes until a restart can copy it`, { file, error: error.message, bytes: zeros.offset + zeros.bytes });
+      return error;
     }
-    syncDirectory(path.dirname(file));
     logger.warn(`Not replaying what follows the end of the data in ${label} (a write never acknowledged, kept in part by a crash); the whole file is kept beside it`, { file, kept, bytes: zeros.bytes, nonZeroBytes: zeros.nonZero });
   }
   const cut = torn?.offset ?? zeros?.offset;
   if (cut !== undefined) fs.truncateSync(file, cut);
+  return undefined;
+}
+
+/** Copies `file` to `copy` and makes the copy and its name durable. */
+function copyDurably(file: string, copy: string): void {
+  fs.copyFileSync(file, copy);
+  const fd = fs.openSync(copy, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  syncDirectory(path.dirname(file));
 }
 
 /** Replaces `file` atomically: write a temp file, fsync it, rename over, fsync the directory. */

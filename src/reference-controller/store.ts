@@ -100,8 +100,13 @@ export class ControllerStore implements StateStore {
   static open(options: ControllerStoreOptions): ControllerStore {
     const store = new ControllerStore(options);
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    store.#load();
+    const uncut = store.#load();
     store.#journal = new AppendFile(path.join(options.dir, JOURNAL), store.commits.preallocateBytes);
+    if (uncut !== undefined) {
+      // Opened, not thrown: reads and health are served and the disk is probed (controller.ts).
+      store.#journal.refuseWrites(uncut);
+      store.commits.failNow(uncut);
+    }
     store.#journal.beforeWrite(() => store.#serialize());
     store.commits.track(store.#journal);
     store.commits.afterFlush(() => store.#compactInBackground());
@@ -222,7 +227,8 @@ export class ControllerStore implements StateStore {
     this.#journal = undefined;
   }
 
-  #load(): void {
+  /** Replays snapshot and journal; returns why the journal could not be cut after its data, if so. */
+  #load(): Error | undefined {
     const snapshotFile = path.join(this.dir, SNAPSHOT);
     if (fs.existsSync(snapshotFile)) {
       // The snapshot is written by rename, so it is whole or absent; a bad one is a real fault.
@@ -230,7 +236,7 @@ export class ControllerStore implements StateStore {
       for (const runner of snapshot.runners) this.#runners.set(runner.id, runner);
       for (const job of snapshot.jobs) this.#putJob(this.#bounded(job));
     }
-    const { values } = readJsonl(path.join(this.dir, JOURNAL), this.#logger, MAX_JOURNAL_LINE_BYTES, true);
+    const { values, uncut } = readJsonl(path.join(this.dir, JOURNAL), this.#logger, MAX_JOURNAL_LINE_BYTES, true);
     for (const value of values) {
       const problem = journalRecordProblem(value);
       const record = value as JournalRecord;
@@ -239,6 +245,7 @@ export class ControllerStore implements StateStore {
     }
     this.#journalLines = values.length;
     this.#logger.debug("Loaded the controller store", { jobs: this.#jobs.size, runners: this.#runners.size, journalLines: values.length });
+    return uncut;
   }
 
   /**

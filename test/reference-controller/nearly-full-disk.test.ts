@@ -15,6 +15,7 @@ import type { StoredJob } from "../../src/reference-controller/records.ts";
 import { ControllerStore } from "../../src/reference-controller/store.ts";
 import { PROBE_BYTES, roomNeededAfter, SpaceProbe } from "../../src/reference-controller/store-failure.ts";
 import { Tmpfs, tmpfsUnavailable } from "../helpers/tmpfs.ts";
+import { makeController } from "./helpers.ts";
 
 const skip = tmpfsUnavailable();
 let disk: Tmpfs | undefined;
@@ -115,4 +116,65 @@ test.skipIf(skip !== undefined)("JobLogs.read() after a segment write failed: ev
   expect(messages(logs.read("B", 0, 10))).toEqual(["B one"]);
   // An event the store never wrote (never acknowledged) is a store error, not an empty page.
   expect(() => logs.read("B", 1, 10)).toThrow(/ENOSPC/);
+});
+
+test.skipIf(skip !== undefined)("ControllerStore.open() of a journal with bytes past its zeros on a full disk: no partial copy left, nothing cut or replayed past the zeros, the store opened failed (not thrown); the next start with room copies and cuts", () => {
+  disk = Tmpfs.mount(4 * 1024 * 1024);
+  const dir = path.join(disk.dir, "data");
+  fs.mkdirSync(dir);
+  const file = path.join(dir, "journal.jsonl");
+  const line = (id: string, n: number) => `${JSON.stringify({ t: "job", job: job(id, n) })}\n`;
+  // j1 acknowledged; a later batch never acknowledged whose second page reached the disk, its first not.
+  const content = Buffer.concat([Buffer.from(line("j1", 1)), Buffer.alloc(PREALLOCATE_BYTES), Buffer.from(line("j3", 3)), Buffer.alloc(4096)]);
+  fs.writeFileSync(file, content);
+  disk.fill();
+  const { logger, records } = memoryLogger();
+  const store = ControllerStore.open({ dir, logger });
+  expect([...store.jobs.keys()]).toEqual(["j1"]);
+  expect(store.commits.failure?.message).toContain("ENOSPC");
+  expect(() => store.putJobs([job("j2", 2)])).toThrow(/disk is full/);
+  expect(records.some((r) => r.msg.startsWith("Cannot keep a copy of a journal file"))).toBe(true);
+  // The probe waits for room to copy the whole file.
+  expect(roomNeededAfter(store.commits.failure)).toBe(Math.max(PROBE_BYTES, content.length));
+  store.close();
+  expect(fs.readdirSync(dir)).toEqual(["journal.jsonl"]);
+  expect(fs.readFileSync(file).equals(content)).toBe(true);
+  disk.free();
+  const again = ControllerStore.open({ dir, logger });
+  expect([...again.jobs.keys()]).toEqual(["j1"]);
+  expect(again.commits.failure).toBeUndefined();
+  expect(fs.readdirSync(dir).filter((name) => name.startsWith("journal.jsonl.kept-"))).toHaveLength(1);
+  again.putJobs([job("j2", 2)]);
+  again.close();
+  const last = ControllerStore.open({ dir, logger });
+  expect([...last.jobs.keys()].sort()).toEqual(["j1", "j2"]);
+  last.close();
+});
+
+test.skipIf(skip !== undefined)("A controller started on a full disk with an event segment it cannot copy before the cut: health failed, reads served, changes refused, no partial copy", async () => {
+  disk = Tmpfs.mount(4 * 1024 * 1024);
+  const dataDir = path.join(disk.dir, "data");
+  let h = makeController({ commit: SYNCHRONOUS }, dataDir);
+  const id = h.controller.submitJob({ plugin: "echo" }).id;
+  await h.controller.close();
+  const segment = path.join(dataDir, "controller", "events", "000001.jsonl");
+  fs.appendFileSync(segment, Buffer.concat([Buffer.alloc(PREALLOCATE_BYTES), Buffer.from(`${JSON.stringify({ jobId: id, ...event(1, "never acknowledged") })}\n`)]));
+  disk.fill();
+  h = makeController({ commit: SYNCHRONOUS }, dataDir);
+  try {
+    expect(h.controller.health).toMatchObject({ state: "failed", reason: expect.stringContaining("ENOSPC") });
+    expect(h.controller.getJob(id)?.status).toBe("queued");
+    expect(() => h.controller.submitJob({ plugin: "echo" })).toThrow(/disk is full/);
+    expect(fs.readdirSync(path.dirname(segment))).toEqual(["000001.jsonl"]);
+  } finally {
+    await h.controller.close();
+  }
+  disk.free();
+  h = makeController({ commit: SYNCHRONOUS }, dataDir);
+  try {
+    expect(h.controller.health.state).toBe("ready");
+    expect(fs.readdirSync(path.dirname(segment)).filter((name) => name.includes(".kept-"))).toHaveLength(1);
+  } finally {
+    await h.controller.close();
+  }
 });
