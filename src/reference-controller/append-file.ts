@@ -93,7 +93,7 @@ export class AppendFile {
       const buffer = Buffer.from(this.#pending.join(""), "utf8");
       this.#pending = [];
       try {
-        // Zeros first: on a full disk the batch then fails before any of it is in the file.
+        // Zeros first, as far as they fit (#grow): a write that fails part-way is cut back below.
         const end = this.#written + buffer.length;
         if (end > this.#allocated && this.#room > 0 && end >= this.#growAgainAt) this.#grow(end + this.#room);
         let offset = 0;
