@@ -1,7 +1,8 @@
 // The one place a plugin's text is made fit to leave the runner: redacted with the job's scope
 // first, then clipped to the protocol's limits (src/protocol/limits.ts). In this order a cut can
-// never split a secret and let half of it through. The pool calls these on every log line, step
-// and outcome before anything else sees them.
+// never split a secret and let half of it through; a cut the plugin made before the runner saw
+// the text is met by masking a secret's first part at the end of every text (redactThenClip()).
+// The pool calls these on every log line, step and outcome before anything else sees them.
 
 import type { RedactionScope } from "../log/redact.ts";
 import { isSensitiveEntry } from "../secrets/sensitive-outputs.ts";
@@ -12,9 +13,16 @@ import { toWellFormed } from "../util/well-formed.ts";
 /** Step ids and names are labels; the protocol's frame check allows 256 characters for an id. */
 const MAX_STEP_ID_CHARS = 200;
 
-/** Redacts, then cuts to `max` characters with a note saying how much was cut. */
+/**
+ * Redacts, then cuts to `max` characters with a note saying how much was cut. Masked as text the
+ * plugin may have cut before the runner saw it (cutText(): a trailing part of 4 or more
+ * characters that begins a secret is masked too): terraform cuts a step message to 16 KiB and a
+ * resource address to 200, a built-in its error to 500 characters, and the runner cannot tell a
+ * cut end from a whole one. Masking 4 or more characters that begin a secret at an uncut end
+ * costs a little text; leaving them in a cut one shows a secret's first part.
+ */
 export function redactThenClip(scope: RedactionScope, text: string, max: number): string {
-  const clean = scope.text(text);
+  const clean = scope.cutText(text);
   return clean.length <= max ? clean : `${clean.slice(0, max)}… (${clean.length - max} more characters cut)`;
 }
 
@@ -79,7 +87,7 @@ export function boundOutcome(scope: RedactionScope, outcome: JobOutcome): JobOut
     // plugin's failure may carry anything as its error: an empty code is the plugin's error.
     const error: Partial<Record<"code" | "message", unknown>> = outcome.error !== null && typeof outcome.error === "object" ? outcome.error : { message: outcome.error };
     // Well-formed too: the controller refuses a whole result whose error code holds a lone surrogate.
-    const code = error.code === undefined ? "" : toWellFormed(scope.text(plainText(error.code)).slice(0, MAX_ERROR_CODE_CHARS));
+    const code = error.code === undefined ? "" : toWellFormed(scope.cutText(plainText(error.code)).slice(0, MAX_ERROR_CODE_CHARS));
     bounded.error = { code: code === "" ? "plugin_error" : code, message: redactThenClip(scope, plainText(error.message), MAX_ERROR_MESSAGE_CHARS) };
   }
   return bounded;

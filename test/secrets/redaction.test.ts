@@ -108,7 +108,7 @@ test("a secret with a lone surrogate is registered and masked as printed, in JSO
   expect(scope.text(`x ${lowSurrogateFirst} y`)).toBe("x [REDACTED] y");
 });
 
-describe("RedactionScope.line(), step(), error()", () => {
+describe("RedactionScope.line(), cutText()", () => {
   test("line() masks a secret split across two lines of the scope's stream", () => {
     const scope = new RedactionScope();
     scope.add("cnry-input-7Hq2Lx9Vb3Kd");
@@ -117,11 +117,13 @@ describe("RedactionScope.line(), step(), error()", () => {
     expect(out).not.toContain("7Hq2Lx9Vb3Kd");
   });
 
-  test("step() masks id, name and message; error() masks code and message", () => {
+  test("cutText() masks a secret whole and its first 4 or more characters at the end, not 3 or fewer", () => {
     const scope = new RedactionScope();
     scope.add("step-secret-1");
-    expect(scope.step({ id: "s-step-secret-1", name: "n step-secret-1", status: "running", message: "m step-secret-1" })).toEqual({ id: "s-[REDACTED]", name: "n [REDACTED]", status: "running", message: "m [REDACTED]" });
-    expect(scope.error({ code: "step-secret-1", message: "x step-secret-1" })).toEqual({ code: "[REDACTED]", message: "x [REDACTED]" });
+    expect(scope.cutText("x step-secret-1 y")).toBe("x [REDACTED] y");
+    expect(scope.cutText("x step-sec")).toBe("x [REDACTED]");
+    expect(scope.cutText("x ste")).toBe("x ste");
+    expect(scope.cutText("x step-sec y")).toBe("x step-sec y");
   });
 });
 

@@ -158,23 +158,11 @@ export class RedactionScope {
     return applySpans(input, spans, MASK);
   }
 
-  /** A step update as it may leave the runner: id, name and message masked (a message cut to size too). */
-  step<S extends { id: string; name?: string; message?: string }>(step: S): S {
-    const out = { ...step, id: this.text(String(step.id)) };
-    if (typeof step.name === "string") out.name = this.text(step.name);
-    if (typeof step.message === "string") out.message = this.cutText(step.message);
-    return out;
-  }
-
-  /** An error as it may leave the runner: code and message masked (a message cut to size too). */
-  error<E extends { code: string; message: string }>(error: E): E {
-    return { ...error, code: this.text(String(error.code)), message: this.cutText(String(error.message)) };
-  }
-
   /**
    * Text that may have been cut to size before the runner saw it (a plugin's message sliced to
    * 500 characters): as text(), and a trailing part of MIN_SECRET_CHARS or more that begins a
-   * secret is masked too, the rest of which the cut took away.
+   * secret is masked too, the rest of which the cut took away. Every step, error and output of a
+   * plugin leaves the runner through it (src/plugins/job-text.ts).
    */
   cutText(input: string): string {
     return input.length === 0 || this.#matchers().length === 0 ? input : applySpans(input, this.spans(input, MIN_SECRET_CHARS), MASK);

@@ -14,6 +14,8 @@ import { LINE_MAX, LineStream, OutputBudget } from "../../../src/plugins/process
 import { EdgeError } from "../../../src/errors.ts";
 import { createTestContext } from "../../../src/plugins/test-context.ts";
 import { RedactionScope } from "../../../src/secrets/redaction/redaction-scope.ts";
+import { boundOutcome, boundStep } from "../../../src/plugins/job-text.ts";
+import type { StepUpdate } from "../../../src/protocol/edge-v1.ts";
 
 const fake = new URL("../../integrations/fakes/terraform", import.meta.url).pathname;
 function moduleDir(): string {
@@ -91,12 +93,12 @@ test("a secret the UI_MESSAGE_MAX cut splits is masked: the cut part ends the li
   expect(logged).toStartWith(`(${message.length} characters, cut) `);
 });
 
-test("a step's or an error's message cut to size mid-secret has the secret's first part masked too (RedactionScope.cutText)", () => {
+test("a step's or an error's message cut to size mid-secret has the secret's first part masked as it leaves the runner (job-text.ts)", () => {
   const scope = new RedactionScope();
   const secret = "s3cr3t-VALUE-0123456789";
   scope.add(secret);
   const message = `${"e".repeat(490)}${secret}`.slice(0, 500);
-  expect(scope.error({ code: "command_failed", message }).message).not.toContain("s3cr3t-VAL");
-  expect(scope.step({ id: "s", message }).message).not.toContain("s3cr3t-VAL");
-  expect(scope.error({ code: "command_failed", message: "plain text, nothing secret" }).message).toBe("plain text, nothing secret");
+  expect(boundOutcome(scope, { status: "failed", error: { code: "command_failed", message } }).error!.message).not.toContain("s3cr3t-VAL");
+  expect((boundStep(scope, { id: "s", status: "failed", message }) as StepUpdate).message).not.toContain("s3cr3t-VAL");
+  expect(boundOutcome(scope, { status: "failed", error: { code: "command_failed", message: "plain text, nothing secret" } }).error!.message).toBe("plain text, nothing secret");
 });

@@ -1,0 +1,70 @@
+// A secret that a plugin's own cut splits before the runner sees the text (terraform's 16 KiB step
+// message, its 200-character resource address, its job error's 1,000 characters, a built-in's
+// 500-character step message): its first part ends the text, and every step and error leaves the
+// runner through job-text.ts, which must mask that part too. All failed before the fix (the masking
+// of a cut end lived in RedactionScope methods nothing on this path called).
+
+import { expect, test } from "bun:test";
+import { parseUiLine, UI_MESSAGE_MAX } from "../../src/plugins/builtin/terraform/json-ui.ts";
+import { boundLine, boundOutcome, boundStep } from "../../src/plugins/job-text.ts";
+import type { StepUpdate } from "../../src/protocol/edge-v1.ts";
+import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
+
+const SECRET = "s3cr3t-VALUE-0123456789";
+const FIRST = "s3cr3t-VAL";
+
+function scopeWithSecret(): RedactionScope {
+  const scope = new RedactionScope();
+  scope.add(SECRET);
+  return scope;
+}
+
+test("boundStep() masks the first part of a secret that terraform's 16 KiB cut of an apply_errored message split", () => {
+  const scope = scopeWithSecret();
+  const message = `${"m".repeat(UI_MESSAGE_MAX - 10)}${SECRET} and more`;
+  const event = parseUiLine(JSON.stringify({ "@level": "error", "@message": message, type: "apply_errored", hook: { resource: { addr: "null_resource.r0" } } }));
+  expect(boundLine(scope, { ts: 1, level: "error", msg: event.log!.msg }).msg).not.toContain(FIRST);
+  const step = boundStep(scope, event.step!) as StepUpdate;
+  expect(step.message).not.toContain(FIRST);
+  expect(step.message).toEndWith("m[REDACTED]");
+});
+
+test("boundStep() masks the first part of a secret in a resource address terraform cut to 200 characters (the step's id and name)", () => {
+  const scope = scopeWithSecret();
+  const addr = `null_resource.r["${"k".repeat(190 - 'null_resource.r["'.length)}${SECRET}"]`;
+  const event = parseUiLine(JSON.stringify({ "@level": "info", "@message": "Creating...", type: "apply_start", hook: { resource: { addr }, action: "create" } }));
+  const step = boundStep(scope, event.step!) as StepUpdate;
+  expect(step.name).not.toContain(FIRST);
+  expect(step.name).toEndWith("k[REDACTED]");
+  expect(step.id).not.toContain(FIRST.slice(0, 4));
+  // The same address gives the same id at the resource's start and end: its step is one step.
+  const done = parseUiLine(JSON.stringify({ "@level": "info", "@message": "Created", type: "apply_complete", hook: { resource: { addr } } }));
+  expect((boundStep(scope, done.step!) as StepUpdate).id).toBe(step.id);
+});
+
+test("boundOutcome() masks the first part of a secret that terraform's job error (lastError cut to 1,000) split", () => {
+  const scope = scopeWithSecret();
+  const lastError = `local-exec provisioner error: ${"d".repeat(960)}${SECRET}${"d".repeat(20_000)}`;
+  const message = `terraform apply exited with code 1: ${lastError.slice(0, 1000)}`; // plugin.ts fail()
+  const outcome = boundOutcome(scope, { status: "failed", error: { code: "command_failed", message } });
+  expect(outcome.error!.message).not.toContain(FIRST.slice(0, 4));
+  expect(outcome.error!.message).toEndWith("d[REDACTED]");
+});
+
+test("boundStep() and boundOutcome() mask the first part of a secret a built-in's 500-character cut split, and in an error code", () => {
+  const scope = scopeWithSecret();
+  const cut = `${"e".repeat(490)}${SECRET}`.slice(0, 500);
+  expect((boundStep(scope, { id: "find-run", status: "failed", message: cut }) as StepUpdate).message).toBe(`${"e".repeat(490)}[REDACTED]`);
+  const outcome = boundOutcome(scope, { status: "failed", error: { code: `code_${SECRET.slice(0, 8)}`, message: cut } });
+  expect(outcome.error).toEqual({ code: "code_[REDACTED]", message: `${"e".repeat(490)}[REDACTED]` });
+});
+
+test("boundStep() and boundOutcome() leave text that ends with no secret's first characters as it is", () => {
+  const scope = scopeWithSecret();
+  // "s3c" is under 4 characters (too short to tell from text); "s3cX" begins no secret.
+  const step = boundStep(scope, { id: "resource:a.s3c", name: "a s3cX", status: "running", message: "Creating..." });
+  expect(step).toEqual({ id: "resource:a.s3c", name: "a s3cX", status: "running", message: "Creating..." });
+  const outcome = boundOutcome(scope, { status: "failed", error: { code: "command_failed", message: "terraform apply exited with code 1: Error: s3cr3t" } });
+  // The last case is the price of the rule: an uncut text ending with 4 or more of a secret's first characters.
+  expect(outcome.error).toEqual({ code: "command_failed", message: "terraform apply exited with code 1: Error: [REDACTED]" });
+});
