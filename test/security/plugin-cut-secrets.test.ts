@@ -4,14 +4,22 @@
 // runner through job-text.ts, which must mask that part too. All failed before the fix (the masking
 // of a cut end lived in RedactionScope methods nothing on this path called).
 
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EdgeError } from "../../src/errors.ts";
+import { fetchModule } from "../../src/plugins/builtin/terraform/module-source.ts";
 import { parseUiLine, UI_MESSAGE_MAX } from "../../src/plugins/builtin/terraform/json-ui.ts";
 import { boundLine, boundOutcome, boundStep } from "../../src/plugins/job-text.ts";
 import type { StepUpdate } from "../../src/protocol/edge-v1.ts";
+import { createTestContext } from "../../src/plugins/test-context.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
 
 const SECRET = "s3cr3t-VALUE-0123456789";
 const FIRST = "s3cr3t-VAL";
+const dir = mkdtempSync(join(tmpdir(), "edge-runner-plugin-cut-secrets-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function scopeWithSecret(): RedactionScope {
   const scope = new RedactionScope();
@@ -67,4 +75,18 @@ test("boundStep() and boundOutcome() leave text that ends with no secret's first
   const outcome = boundOutcome(scope, { status: "failed", error: { code: "command_failed", message: "terraform apply exited with code 1: Error: s3cr3t" } });
   // The last case is the price of the rule: an uncut text ending with 4 or more of a secret's first characters.
   expect(outcome.error).toEqual({ code: "command_failed", message: "terraform apply exited with code 1: Error: [REDACTED]" });
+});
+
+test("terraform's module fetch ends its error with git's line cut to 500 characters, so boundOutcome() masks a secret's first part there", async () => {
+  // A fake git whose fatal line holds the secret across its 500th character.
+  const bin = join(dir, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(dir, "line.txt"), `fatal: ${"g".repeat(490 - "fatal: ".length)}${SECRET} more\n`);
+  writeFileSync(join(bin, "git"), `#!/bin/sh\ncat '${join(dir, "line.txt")}' >&2\nexit 128\n`);
+  chmodSync(join(bin, "git"), 0o755);
+  const error = await fetchModule({ git: "https://git.test/acme/infra.git" }, dir, { PATH: `${bin}:/usr/bin:/bin` }, createTestContext()).then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(EdgeError);
+  const message = boundOutcome(scopeWithSecret(), { status: "failed", error: { code: (error as EdgeError).code, message: (error as EdgeError).message } }).error!.message;
+  expect(message).not.toContain(FIRST.slice(0, 4));
+  expect(message).toStartWith('Cannot fetch the terraform module from "https://git.test/acme/infra.git": git clone exited with code 128: fatal: ggg');
 });

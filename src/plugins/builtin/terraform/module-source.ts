@@ -80,7 +80,9 @@ async function cloneModule(source: ModuleSource & { git: string }, target: strin
   if (hostKeyFailed) {
     throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${shown}": the SSH host key does not match the known-hosts line (module.knownHostsRef)`);
   }
-  throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${shown}": git clone exited with code ${exit.code}${lastError === undefined ? "" : ` (${lastError})`}`);
+  // git's line last, after nothing: cut to 500 characters, it may end with a secret's first part,
+  // which the runner masks only at the end of the message (job-text.ts redactThenClip()).
+  throw new EdgeError("integration_failed", `Cannot fetch the terraform module from "${shown}": git clone exited with code ${exit.code}${lastError === undefined ? "" : `: ${lastError}`}`);
 }
 
 /**
