@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EdgeError } from "../../src/errors.ts";
+import echo from "../../src/plugins/builtin/echo/plugin.ts";
 import { fetchModule } from "../../src/plugins/builtin/terraform/module-source.ts";
 import { parseUiLine, UI_MESSAGE_MAX } from "../../src/plugins/builtin/terraform/json-ui.ts";
 import { boundLine, boundOutcome, boundStep } from "../../src/plugins/job-text.ts";
@@ -89,4 +90,16 @@ test("terraform's module fetch ends its error with git's line cut to 500 charact
   const message = boundOutcome(scopeWithSecret(), { status: "failed", error: { code: (error as EdgeError).code, message: (error as EdgeError).message } }).error!.message;
   expect(message).not.toContain(FIRST.slice(0, 4));
   expect(message).toStartWith('Cannot fetch the terraform module from "https://git.test/acme/infra.git": git clone exited with code 128: fatal: ggg');
+});
+
+test("echo's log line and error quote a long input cut to 2,048 characters last, so a secret's first part there is masked", async () => {
+  const scope = scopeWithSecret();
+  const input = `${"i".repeat(2040)}${SECRET} and more`;
+  const ctx = createTestContext();
+  await echo.actions.default?.(input, ctx);
+  expect(ctx.lines).toHaveLength(1);
+  expect(boundLine(scope, { ts: 1, level: "info", msg: ctx.lines[0]!.msg }).msg).not.toContain(FIRST.slice(0, 4));
+  const error = await Promise.resolve().then(() => echo.actions.sleep?.({ ms: input }, createTestContext())).then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(EdgeError);
+  expect(boundOutcome(scope, { status: "failed", error: { code: "input_invalid", message: (error as EdgeError).message } }).error!.message).not.toContain(FIRST.slice(0, 4));
 });

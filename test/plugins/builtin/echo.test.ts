@@ -19,7 +19,7 @@ test("echo default returns its input and logs it", async () => {
 test("echo default shortens a huge input in its log line", () => {
   const ctx = context();
   echo.actions.default?.("x".repeat(5000), ctx);
-  expect(ctx.lines[0]?.msg).toEndWith("… (5000 characters)");
+  expect(ctx.lines[0]?.msg).toBe(`Echo: (5000 characters, cut) ${"x".repeat(2048)}`);
 });
 
 test("echo sleep rejects a bad duration with input_invalid", () => {

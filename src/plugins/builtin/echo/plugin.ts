@@ -63,5 +63,7 @@ function preview(value: unknown): string {
   } catch {
     text = String(value);
   }
-  return text.length > LOGGED_INPUT_MAX ? `${text.slice(0, LOGGED_INPUT_MAX)}… (${text.length} characters)` : text;
+  // The note about the cut goes first and the kept part last: the runner masks a secret's first
+  // part only where it ends the text (a log line's or an error's end, job-text.ts).
+  return text.length > LOGGED_INPUT_MAX ? `(${text.length} characters, cut) ${text.slice(0, LOGGED_INPUT_MAX)}` : text;
 }
