@@ -10,6 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EdgeError } from "../../src/errors.ts";
 import echo from "../../src/plugins/builtin/echo/plugin.ts";
+import http from "../../src/plugins/builtin/http/plugin.ts";
+import { builtinInputProblem } from "../../src/plugins/builtin/schemas.ts";
+import { fromMeshstack } from "../../src/plugins/builtin/terraform/meshstack-input.ts";
+import { insideDir } from "../../src/plugins/builtin/work-dir.ts";
 import { fetchModule } from "../../src/plugins/builtin/terraform/module-source.ts";
 import { parseUiLine, UI_MESSAGE_MAX } from "../../src/plugins/builtin/terraform/json-ui.ts";
 import { boundLine, boundOutcome, boundStep } from "../../src/plugins/job-text.ts";
@@ -102,4 +106,25 @@ test("echo's log line and error quote a long input cut to 2,048 characters last,
   const error = await Promise.resolve().then(() => echo.actions.sleep?.({ ms: input }, createTestContext())).then(() => undefined, (e: unknown) => e);
   expect(error).toBeInstanceOf(EdgeError);
   expect(boundOutcome(scope, { status: "failed", error: { code: "input_invalid", message: (error as EdgeError).message } }).error!.message).not.toContain(FIRST.slice(0, 4));
+});
+
+test("a refused URL, path or input value is quoted whole or not at all, never cut before a closing quote (http, work-dir, meshStack path, input schema)", async () => {
+  const scope = scopeWithSecret();
+  const refusals: string[] = [];
+  const refusalOf = async (run: () => unknown): Promise<void> => {
+    const error = await Promise.resolve().then(run).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(EdgeError);
+    refusals.push((error as EdgeError).message);
+  };
+  await refusalOf(() => http.actions.request?.({ url: `${"u".repeat(195)}${SECRET}` }, createTestContext()));
+  await refusalOf(() => insideDir(dir, `../${"p".repeat(192)}${SECRET}`, "cwd"));
+  const meshstack = { runUuid: "run-1", registerSourceUrl: "https://mesh.test/register", updateSourceUrl: "https://mesh.test/update", runToken: "tok" };
+  await refusalOf(() => fromMeshstack({ meshstack, implementation: { repositoryUrl: "https://x.test/r.git", repositoryPath: `../${"p".repeat(192)}${SECRET}` } } as never));
+  refusals.push(builtinInputProblem("shell", "run", { command: `${"c".repeat(55)}${SECRET}` }) ?? "no problem found");
+  for (const message of refusals) {
+    expect(boundOutcome(scope, { status: "failed", error: { code: "input_invalid", message } }).error!.message).not.toContain(FIRST.slice(0, 4));
+    expect(message).toContain(`characters, not shown)`);
+  }
+  // A short value is still quoted whole (and a secret in it masked whole).
+  expect(builtinInputProblem("shell", "run", { command: "ls -l" })).toContain('got "ls -l"');
 });

@@ -6,6 +6,7 @@
 
 import { EdgeError } from "../../errors.ts";
 import { scrubUrls } from "../../config/url.ts";
+import { quotedValue } from "./quoted-value.ts";
 
 export interface JsonSchema {
   type?: "object" | "array" | "string" | "integer" | "number" | "boolean" | "null" | Array<"object" | "array" | "string" | "integer" | "number" | "boolean" | "null">;
@@ -68,7 +69,7 @@ export function findInputProblem(schema: JsonSchema, value: unknown, path = "inp
     for (const key of keys) {
       const where = `${path}.${key}`;
       if (schema.propertyNames !== undefined) {
-        const problem = findInputProblem(schema.propertyNames, key, `${path} key ${JSON.stringify(key.slice(0, 64))}`);
+        const problem = findInputProblem(schema.propertyNames, key, `${path} key ${quotedValue(key, 64)}`);
         if (problem !== undefined) return problem;
       }
       const own = schema.properties !== undefined && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
@@ -121,7 +122,7 @@ function describe(value: unknown): string {
   if (typeof value === "string") {
     // A URL is shown without user:password and query: a refused value may carry a token.
     const shown = scrubUrls(value);
-    return JSON.stringify(shown.length > 60 ? `${shown.slice(0, 60)}…` : shown);
+    return quotedValue(shown, 60);
   }
   if (typeof value === "object") return "an object";
   return String(value);

@@ -4,6 +4,7 @@
 import { EdgeError, errorMessage } from "../../../errors.ts";
 import { MAX_TIMER_MS } from "../../../util/time.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
+import { quotedValue } from "../quoted-value.ts";
 
 /** Larger bodies are cut here and the output says so; a runner is not a download manager. */
 export const HTTP_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -59,7 +60,7 @@ function parseInput(raw: unknown): HttpInput {
   try {
     url = new URL(o.url);
   } catch {
-    throw bad(`"url" is not a URL: "${o.url.slice(0, 200)}"`);
+    throw bad(`"url" is not a URL: ${quotedValue(o.url, 200)}`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw bad(`only http and https URLs are allowed, got "${url.protocol}"`);
   const method = o.method === undefined ? "GET" : o.method;

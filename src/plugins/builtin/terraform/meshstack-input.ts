@@ -9,13 +9,14 @@
 import { EdgeError } from "../../../errors.ts";
 import { callbackVariables } from "../callback-info.ts";
 import { implementationFields, type MeshstackRun } from "../meshstack-run.ts";
+import { quotedValue } from "../quoted-value.ts";
 import type { TerraformInput } from "./plugin.ts";
 
 export function fromMeshstack(run: MeshstackRun): TerraformInput {
   const field = implementationFields(run, "TERRAFORM");
   const url = field.required("repositoryUrl");
   const path = field.optional("repositoryPath")?.replace(/^\.?\/+/, "");
-  if (path !== undefined && path.split("/").includes("..")) throw new EdgeError("input_invalid", `Cannot use implementation.repositoryPath "${path.slice(0, 200)}": it must stay inside the repository`);
+  if (path !== undefined && path.split("/").includes("..")) throw new EdgeError("input_invalid", `Cannot use implementation.repositoryPath ${quotedValue(path, 200)}: it must stay inside the repository`);
   const environment = run.environment ?? {};
   const variables: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(run.inputs ?? {})) if (!Object.hasOwn(environment, key)) variables[key] = value;
