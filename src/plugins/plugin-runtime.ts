@@ -140,13 +140,15 @@ export function startPluginRuntime(port: RuntimePort): void {
   // Outside a run (a timer left behind) the text goes to the host as the stream it is (a console
   // call is a line, a write is what was written), which cuts it into lines and masks them with the
   // last job's scope: never raw to the runner's stderr, where a secret would reach the journal.
-  const stray = (text: string): void => post({ type: "stray", text: text.slice(0, STRAY_MAX_CHARS) });
+  // A text cut to STRAY_MAX_CHARS ends its line there: the host masks a secret's first part at a
+  // line's end (stream-cut.ts), but not mid-line, where the next write would have continued it.
+  const stray = (text: string): void => post({ type: "stray", text: text.length <= STRAY_MAX_CHARS ? text : `${text.slice(0, STRAY_MAX_CHARS - 1)}\n` });
   const consoleLevels: ReadonlyArray<readonly [string, LogLevel]> = [["debug", "debug"], ["log", "info"], ["info", "info"], ["warn", "warn"], ["error", "error"]];
   for (const [method, level] of consoleLevels) {
     (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]): void => {
       const run = printingRun();
       if (run !== undefined) logLine(run, level, format(...args));
-      else stray(`${format(...args).slice(0, STRAY_MAX_CHARS - 1)}\n`);
+      else stray(`${format(...args)}\n`);
     };
   }
   const streams: ReadonlyArray<readonly [{ write?: unknown } | undefined, LogLevel]> = [[process.stdout, "info"], [process.stderr, "warn"]];

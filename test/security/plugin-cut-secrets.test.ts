@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EdgeError } from "../../src/errors.ts";
+import { memoryLogger } from "../../src/log/logger.ts";
 import echo from "../../src/plugins/builtin/echo/plugin.ts";
 import http from "../../src/plugins/builtin/http/plugin.ts";
 import { builtinInputProblem } from "../../src/plugins/builtin/schemas.ts";
@@ -17,6 +18,8 @@ import { insideDir } from "../../src/plugins/builtin/work-dir.ts";
 import { fetchModule } from "../../src/plugins/builtin/terraform/module-source.ts";
 import { parseUiLine, UI_MESSAGE_MAX } from "../../src/plugins/builtin/terraform/json-ui.ts";
 import { boundLine, boundOutcome, boundStep } from "../../src/plugins/job-text.ts";
+import { fileBundleSource } from "../../src/plugins/plugin-ref.ts";
+import { PluginPool } from "../../src/plugins/pool.ts";
 import type { StepUpdate } from "../../src/protocol/edge-v1.ts";
 import { createTestContext } from "../../src/plugins/test-context.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
@@ -127,4 +130,33 @@ test("a refused URL, path or input value is quoted whole or not at all, never cu
   }
   // A short value is still quoted whole (and a secret in it masked whole).
   expect(builtinInputProblem("shell", "run", { command: "ls -l" })).toContain('got "ls -l"');
+});
+
+test("what a plugin writes outside a run, cut to the worker's 16 KiB mid-secret, reaches the runner's log without the secret's first part", async () => {
+  const { logger, records } = memoryLogger("debug");
+  // A write keeps 16,383 characters (the worker's STRAY_MAX_CHARS - 1), here ending 10 characters
+  // into the secret; the line goes on with the next write. The host passes a line on in 64 KiB
+  // pieces and logs a piece's first 4,096 characters: 51,153 characters before the write put the
+  // secret's first part at the start of the second piece.
+  const source = `export default { name: "late-cut", version: "1.0.0", actions: { default(input) { setTimeout(() => {
+    for (const n of [16384, 16384, 16384, 2001]) process.stdout.write("w".repeat(n));
+    process.stdout.write("v".repeat(16373) + input.s + " more");
+    process.stdout.write(" next\\n");
+  }, 20); return { ok: true }; } } };`;
+  const file = join(dir, "late-cut.mjs");
+  writeFileSync(file, source);
+  const pool = new PluginPool({ idleMs: 60_000, logger, resolve: () => fileBundleSource(file, "late-cut", "1.0.0") });
+  try {
+    const outcome = await pool.run({ jobId: "j1", attempt: 1, plugin: "late-cut@1.0.0", action: "default", input: { s: SECRET }, timeoutMs: 10_000, signal: new AbortController().signal, onLog: () => {}, onStep: () => {}, redaction: scopeWithSecret() });
+    expect(outcome.status).toBe("succeeded");
+    const printed = () => records.filter((r) => r.msg === "Plugin printed outside a run");
+    const deadline = Date.now() + 5000;
+    while (!JSON.stringify(printed()).includes("next") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(JSON.stringify(printed())).toContain("next");
+    // The second piece's start is logged: the cut part is in view.
+    expect(JSON.stringify(printed()[1])).toContain("vvvv");
+    expect(JSON.stringify(records)).not.toContain(FIRST.slice(0, 4));
+  } finally {
+    await pool.close();
+  }
 });

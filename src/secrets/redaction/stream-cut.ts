@@ -11,6 +11,7 @@
 import { MASK } from "./redaction-scope.ts";
 import { applySpans, mergeSpans, type Span } from "./pattern-matcher.ts";
 import { mayHoldEscapes } from "./decoded-view.ts";
+import { MIN_SECRET_CHARS } from "./secret-forms.ts";
 
 /**
  * How many characters of text one character of a masked form can take once escaped, decoded twice
@@ -24,7 +25,8 @@ const MAX_HELD_REDACTIONS = 32;
 
 /** What a cutter needs of a redaction (a RedactionScope, or several: unionOf()). */
 export interface CutRedaction {
-  spans(text: string): Span[];
+  /** `openTail`: also a trailing part of that many characters or more that begins a secret (RedactionScope.spans()). */
+  spans(text: string, openTail?: number): Span[];
   /** The longest form masked: how far back from a cut a secret crossing it can begin. */
   readonly longestForm: number;
 }
@@ -39,7 +41,7 @@ export function unionOf(redactions: readonly CutRedaction[]): CutRedaction {
   const parts = [...new Set(redactions.flatMap(partsOf))];
   const union: Union = {
     parts,
-    spans: (text) => parts.reduce<Span[]>((all, r) => mergeSpans(all, r.spans(text)), []),
+    spans: (text, openTail) => parts.reduce<Span[]>((all, r) => mergeSpans(all, r.spans(text, openTail)), []),
     get longestForm() {
       return parts.reduce((longest, r) => Math.max(longest, r.longestForm), 0);
     },
@@ -117,7 +119,10 @@ export class RedactedLines {
       const length = (newline === -1 ? text.length : newline) - from;
       if (closed && length <= this.maxLine) {
         const line = text.slice(from, from + length);
-        if (line !== "") this.emit(masked(line, redaction.spans(line)));
+        // A line that ends with a secret's first 4 or more characters has them masked: a plugin
+        // may have cut the line there (a console line past the worker's 16 KiB), and the runner
+        // cannot tell such an end from a whole one (as for a job's text, job-text.ts).
+        if (line !== "") this.emit(masked(line, redaction.spans(line, MIN_SECRET_CHARS)));
         from += length + 1;
         newline = text.indexOf("\n", from);
         continue;
