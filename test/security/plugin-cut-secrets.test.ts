@@ -1,8 +1,9 @@
-// A secret that a plugin's own cut splits before the runner sees the text (terraform's 16 KiB step
-// message, its 200-character resource address, its job error's 1,000 characters, a built-in's
-// 500-character step message): its first part ends the text, and every step and error leaves the
-// runner through job-text.ts, which must mask that part too. All failed before the fix (the masking
-// of a cut end lived in RedactionScope methods nothing on this path called).
+// A secret that a plugin's own cut splits before the runner sees the text: its first part must not
+// leave the runner. The runner masks it where the cut ends a text (job-text.ts for steps and
+// errors: terraform's 16 KiB step message, 200-character resource address and 1,000-character job
+// error, a built-in's 500 characters; stream-cut.ts for a line printed outside a run), so a cut
+// must end its text: the module fetch's git line, echo's input, a refused value quoted in a
+// message, a write outside a run cut in the worker. Each test failed before its fix.
 
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
