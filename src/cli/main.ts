@@ -3,7 +3,7 @@
 
 import { PLUGIN_HOST_COMMAND } from "../platform/plugin-host-command.ts";
 import { COMMIT, VERSION } from "../version.ts";
-import { runtime } from "../platform/runtime.ts";
+import { endStartupJitPolicy, runtime } from "../platform/runtime.ts";
 import type { Command } from "./command.ts";
 import { EXIT } from "./command.ts";
 import { ConfigError, EX_CONFIG } from "../config/resolve.ts";
@@ -84,6 +84,9 @@ export async function main(argv: string[]): Promise<number> {
   // Hidden: the plugin host child of process isolation mode (src/plugins/process-worker.ts). It
   // runs until the runner closes the IPC channel, so this promise never settles.
   if (name === PLUGIN_HOST_COMMAND) {
+    // A fresh start of the executable: its main thread runs plugin code for its whole life, so
+    // the JIT's normal thresholds come back now (scripts/build.ts, STARTUP_JIT_POLICY).
+    endStartupJitPolicy();
     await import("../plugins/process-entry.ts");
     return new Promise<number>(() => undefined);
   }
