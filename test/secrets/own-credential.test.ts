@@ -26,3 +26,15 @@ test("holdsOwnCredential() finds a credential inside text, trimmed, JSON-escaped
   expect(holdsOwnCredential(Buffer.from(JSON.stringify({ private_key: key })).toString("base64"), [key])).toBe(true);
   expect(holdsOwnCredential(Buffer.from("hvs.0123456789\n").toString("base64"), ["hvs.0123456789"])).toBe(true);
 });
+
+test("holdsOwnCredential() finds base64 without padding, in the URL-safe alphabet, and as a run inside JSON", () => {
+  // A review's probe: each of these was handed to the job (only padded, standard, whole-value base64 was decoded).
+  const token = "hvs.CAESIJ2x7Vq3ZtY0mWbN1c8pQrS4uV5wX6yZ7aB8cD9eF0gHGh4KHGh2cy5aQ1JzVjNrUjNxWXpQdFV3Tm9oTXc";
+  const unpadded = Buffer.from(token).toString("base64").replace(/=+$/, "");
+  expect(unpadded.length % 4).not.toBe(0);
+  expect(holdsOwnCredential(unpadded, [token])).toBe(true);
+  expect(holdsOwnCredential(Buffer.from(token + "??>").toString("base64url"), [token])).toBe(true);
+  expect(holdsOwnCredential(JSON.stringify({ token: Buffer.from(token + "\n").toString("base64") }), [token])).toBe(true);
+  // Ordinary words and encoded other values are not refused.
+  expect(holdsOwnCredential(`the quick brown fox ${"abcdefghijklmnop".repeat(3)} ${Buffer.from("another value entirely").toString("base64")}`, [token])).toBe(false);
+});
