@@ -55,13 +55,16 @@ export class AttemptStorage {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
   #state: AttemptState = "open";
+  /** A deletion of this prefix under way when the attempt was opened (prefix-deletions.ts): no call touches the store before it ends. */
+  #deletion: Promise<void> | undefined;
 
-  constructor(options: { store: ObjectStore; prefix: string; label: string; limits: StorageLimits; stats: StorageStats }) {
+  constructor(options: { store: ObjectStore; prefix: string; label: string; limits: StorageLimits; stats: StorageStats; deletion?: Promise<void> }) {
     this.#store = options.store;
     this.prefix = options.prefix;
     this.label = options.label;
     this.#limits = options.limits;
     this.#stats = options.stats;
+    this.#deletion = options.deletion;
   }
 
   get state(): AttemptState { return this.#state; }
@@ -192,9 +195,29 @@ export class AttemptStorage {
     }
   }
 
+  /**
+   * Runs `work` once the deletion of this prefix under way at open() has ended: the same attempt
+   * opened again while an earlier one's cleanup (or the sweeper) was deleting the prefix had its
+   * objects deleted with the old ones. The attempt's end stops the wait.
+   */
+  async #afterDeletion<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#deletion !== undefined) {
+      const signal = this.#abort.signal;
+      let stop: (() => void) | undefined;
+      await Promise.race([this.#deletion, new Promise<void>((resolve) => {
+        stop = resolve;
+        signal.addEventListener("abort", stop, { once: true });
+      })]);
+      if (stop !== undefined) signal.removeEventListener("abort", stop);
+      signal.throwIfAborted();
+      this.#deletion = undefined;
+    }
+    return work();
+  }
+
   #track<T>(action: string, key: string, work: () => Promise<T>): Promise<T> {
     if (this.#state === "ended") return Promise.reject(new EdgeError("storage_closed", `Cannot ${action} "${key}" for job "${this.label}": the job attempt has ended`));
-    const promise = work().catch((error: unknown) => {
+    const promise = this.#afterDeletion(work).catch((error: unknown) => {
       if (error instanceof EdgeError) throw error;
       if (this.#abort.signal.aborted) throw new EdgeError("storage_closed", `Cannot ${action} "${key}" for job "${this.label}": the job attempt has ended`);
       throw new EdgeError("storage_failed", `Cannot ${action} "${key}" for job "${this.label}": ${errorMessage(error)}`);

@@ -8,6 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import { sleep as realSleep } from "../util/time.ts";
 import { AttemptStorage, type StorageLimits } from "./attempt-storage.ts";
 import type { ObjectStore } from "./object-store.ts";
+import { PrefixDeletions } from "./prefix-deletions.ts";
 import { attemptPrefix, runnerPrefix, unhashedRunnerPrefix, type AttemptId } from "./storage-keys.ts";
 import { StorageStats } from "./storage-stats.ts";
 import { sweepOrphans, type SweepReport } from "./sweeper.ts";
@@ -41,6 +42,8 @@ export class StorageService {
   readonly #cleaning = new Set<string>();
   /** Attempts whose cleanup gave up: their objects still count as alive until the sweeper deletes them. */
   readonly #abandoned = new Map<string, AttemptStorage>();
+  /** Deletions under way (cleanups and the sweeper's): the same attempt opened again waits for them. */
+  readonly #deletions = new PrefixDeletions();
   readonly #stop = new AbortController();
   readonly #clock: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -70,7 +73,10 @@ export class StorageService {
     const prefix = attemptPrefix(this.#options.runnerId, job);
     const existing = this.#live.get(prefix);
     if (existing !== undefined && existing.state === "open") return existing;
-    const storage = new AttemptStorage({ store: this.#options.store, prefix, label: `${job.jobId}#${job.attempt}`, limits: this.#options.limits, stats: this.stats });
+    // A deletion of the prefix under way (an earlier cleanup of this attempt, or the sweeper) would
+    // take this one's objects with it: its calls wait until that has ended.
+    const deletion = this.#deletions.settled(prefix);
+    const storage = new AttemptStorage({ store: this.#options.store, prefix, label: `${job.jobId}#${job.attempt}`, limits: this.#options.limits, stats: this.stats, ...(deletion === undefined ? {} : { deletion }) });
     this.#live.set(prefix, storage);
     return storage;
   }
@@ -84,8 +90,8 @@ export class StorageService {
     await storage.end();
     this.#cleaning.add(storage.prefix);
     if (this.#live.get(storage.prefix) === storage) this.#live.delete(storage.prefix);
-    if (await this.#deleteOnce(storage, 0)) return;
-    void this.#retry(storage);
+    const first = await this.#deleteUnlessReopened(storage, 0);
+    if (first === "failed") void this.#retry(storage);
   }
 
   /** Looks for orphans of this runner now; one sweep at a time. */
@@ -98,6 +104,7 @@ export class StorageService {
       now: this.#clock(),
       signal: this.#stop.signal,
       onDeleted: (prefix) => this.#forgetAbandoned(prefix),
+      deletions: this.#deletions,
       undatedSince: this.#undatedSince,
     }).then((report) => {
       this.#undatedSince = report.undatedSince;
@@ -156,16 +163,7 @@ export class StorageService {
       for (let n = 1; n <= retries && !this.#stop.signal.aborted; n++) {
         await this.#sleep(base * 2 ** (n - 1), this.#stop.signal);
         if (this.#stop.signal.aborted) break;
-        // The same attempt opened again meanwhile (same job, same attempt number): deleting the
-        // prefix now would take the new one's objects. Its own cleanup deletes the prefix, these
-        // objects with it, and forgets them then (#deleteOnce).
-        const reopened = this.#live.get(storage.prefix);
-        if (reopened !== undefined && reopened !== storage) {
-          this.#cleaning.delete(storage.prefix);
-          this.#abandoned.set(storage.prefix, storage);
-          return;
-        }
-        if (await this.#deleteOnce(storage, n)) return;
+        if (await this.#deleteUnlessReopened(storage, n) !== "failed") return;
       }
       // Left to the sweeper, which only skips prefixes still in use.
       this.#cleaning.delete(storage.prefix);
@@ -181,6 +179,23 @@ export class StorageService {
   #forgetAbandoned(prefix: string): void {
     this.#abandoned.get(prefix)?.forget();
     this.#abandoned.delete(prefix);
+  }
+
+  /**
+   * One try at deleting an ended attempt's prefix. When the same attempt was opened again
+   * meanwhile (same job, same attempt number), deleting the prefix would take the new one's
+   * objects: its own cleanup deletes the prefix, these objects with it, and forgets them then.
+   * The check and the deletion's registration are one step (no await between), so an attempt
+   * opened after it waits for the deletion instead (prefix-deletions.ts).
+   */
+  #deleteUnlessReopened(storage: AttemptStorage, attempt: number): Promise<"deleted" | "failed" | "handed_over"> {
+    const reopened = this.#live.get(storage.prefix);
+    if (reopened !== undefined && reopened !== storage) {
+      this.#cleaning.delete(storage.prefix);
+      this.#abandoned.set(storage.prefix, storage);
+      return Promise.resolve("handed_over");
+    }
+    return this.#deletions.run(storage.prefix, async () => await this.#deleteOnce(storage, attempt) ? "deleted" : "failed");
   }
 
   async #deleteOnce(storage: AttemptStorage, attempt: number): Promise<boolean> {

@@ -5,6 +5,7 @@
 
 import { serializeError } from "../errors.ts";
 import type { ListOptions, ObjectStore } from "./object-store.ts";
+import type { PrefixDeletions } from "./prefix-deletions.ts";
 import { attemptOf, isJobPrefix } from "./storage-keys.ts";
 
 export interface SweepOptions {
@@ -17,6 +18,11 @@ export interface SweepOptions {
   now: number;
   /** Told each attempt prefix the sweep deleted. */
   onDeleted?(prefix: string): void;
+  /**
+   * Where the sweep's deletions are registered as they start, right after the last busy() check:
+   * the same attempt opened again while one is under way waits for it (prefix-deletions.ts).
+   */
+  deletions?: PrefixDeletions;
   /** Ends the sweep (the runner stops): its listings are aborted and no further prefix is visited. */
   signal?: AbortSignal;
   /** The last sweep's SweepReport.undatedSince: when it first saw each attempt whose objects carry no date. */
@@ -151,7 +157,9 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   }
   try {
     // The keys just listed: one listing per old attempt, not one to date it and one to delete it.
-    await options.store.deletePrefix(prefix, keys);
+    // Registered with no await since the busy() check: an attempt opened from now on waits for it.
+    const deletion = () => options.store.deletePrefix(prefix, keys);
+    await (options.deletions === undefined ? deletion() : options.deletions.run(prefix, deletion));
     report.deleted++;
     options.onDeleted?.(prefix);
   } catch (error) {
