@@ -40,8 +40,12 @@ export class StorageService {
   /** Attempt prefixes in use: open attempts and cleanups still retrying. */
   readonly #live = new Map<string, AttemptStorage>();
   readonly #cleaning = new Set<string>();
-  /** Attempts whose cleanup gave up: their objects still count as alive until the sweeper deletes them. */
-  readonly #abandoned = new Map<string, AttemptStorage>();
+  /**
+   * Attempts whose cleanup gave up or was handed over to the same attempt opened again: their
+   * objects still count as alive until their prefix is deleted. Several per prefix (the same
+   * attempt opened again more than once): keeping only the last, the earlier ones counted forever.
+   */
+  readonly #abandoned = new Map<string, AttemptStorage[]>();
   /** Deletions under way (cleanups and the sweeper's): the same attempt opened again waits for them. */
   readonly #deletions = new PrefixDeletions();
   readonly #stop = new AbortController();
@@ -167,7 +171,7 @@ export class StorageService {
       }
       // Left to the sweeper, which only skips prefixes still in use.
       this.#cleaning.delete(storage.prefix);
-      this.#abandoned.set(storage.prefix, storage);
+      this.#abandon(storage);
       const when = this.#options.sweepIntervalMs > 0 ? "a later sweep deletes them once they are older than its grace period" : "the sweep at the runner's next start deletes them (storageSweepIntervalMs is 0)";
       this.#log.error(`Giving up deleting a job attempt's objects; ${when}`, { attempt: storage.label, prefix: storage.prefix });
     } finally {
@@ -175,9 +179,15 @@ export class StorageService {
     }
   }
 
-  /** The objects of an attempt whose cleanup gave up are gone (a sweep or a later cleanup deleted its prefix). */
+  #abandon(storage: AttemptStorage): void {
+    const earlier = this.#abandoned.get(storage.prefix);
+    if (earlier === undefined) this.#abandoned.set(storage.prefix, [storage]);
+    else if (!earlier.includes(storage)) earlier.push(storage);
+  }
+
+  /** The objects of the attempts whose cleanup gave up are gone (a sweep or a later cleanup deleted their prefix). */
   #forgetAbandoned(prefix: string): void {
-    this.#abandoned.get(prefix)?.forget();
+    for (const storage of this.#abandoned.get(prefix) ?? []) storage.forget();
     this.#abandoned.delete(prefix);
   }
 
@@ -192,7 +202,7 @@ export class StorageService {
     const reopened = this.#live.get(storage.prefix);
     if (reopened !== undefined && reopened !== storage) {
       this.#cleaning.delete(storage.prefix);
-      this.#abandoned.set(storage.prefix, storage);
+      this.#abandon(storage);
       return Promise.resolve("handed_over");
     }
     return this.#deletions.run(storage.prefix, async () => await this.#deleteOnce(storage, attempt) ? "deleted" : "failed");

@@ -77,3 +77,49 @@ test("StorageService.release() of an attempt opened again after its cleanup gave
   expect(svc.stats.objectsAlive).toBe(0);
   await svc.close();
 });
+
+test("StorageService: objects of an earlier abandoned cleanup of the same attempt stop counting once the prefix is deleted (it used to be overwritten by a later one)", async () => {
+  const local = new LocalObjectStore(join(dir, "twice"));
+  let failing = true;
+  let gated = false;
+  let wake!: () => void;
+  const store: ObjectStore = {
+    kind: local.kind,
+    location: local.location,
+    put: (key, body, options) => local.put(key, body, options),
+    get: (key) => local.get(key),
+    head: (key) => local.head(key),
+    list: (prefix, options) => local.list(prefix, options),
+    children: (prefix, options) => local.children(prefix, options),
+    delete: (key) => local.delete(key),
+    close: () => local.close(),
+    deletePrefix: async (prefix) => {
+      if (failing) throw new Error("backend unavailable");
+      return local.deletePrefix(prefix);
+    },
+  };
+  const svc = new StorageService({
+    store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0, retries: 1,
+    sleep: async () => { if (gated) await new Promise<void>((resolve) => (wake = resolve)); },
+  });
+  const first = svc.open({ jobId: "j", attempt: 1 });
+  await first.put("one", new Uint8Array([1]));
+  await svc.release(first); // fails, its retry fails: given up (abandoned)
+  for (let i = 0; i < 500 && svc.stats.cleanupsRetrying > 0; i++) await Bun.sleep(5);
+  gated = true;
+  const second = svc.open({ jobId: "j", attempt: 1 });
+  await second.put("two", new Uint8Array([2]));
+  await svc.release(second); // fails; its retry waits
+  for (let i = 0; i < 500 && wake === undefined; i++) await Bun.sleep(5);
+  const third = svc.open({ jobId: "j", attempt: 1 });
+  wake(); // the second's retry hands over to the third: abandoned as well
+  for (let i = 0; i < 500 && svc.stats.cleanupsRetrying > 0; i++) await Bun.sleep(5);
+  expect(svc.stats.objectsAlive).toBe(2);
+  failing = false;
+  await svc.release(third); // deletes the prefix: every earlier attempt's objects with it
+  const left: string[] = [];
+  for await (const info of local.list("r/")) left.push(info.key);
+  expect(left).toEqual([]);
+  expect(svc.stats.objectsAlive).toBe(0); // before: 1 (the first attempt's, dropped from the map)
+  await svc.close();
+});
