@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { randomHex } from "../util/random-hex.ts";
 import { readTextFileBounded } from "../util/read-file-bounded.ts";
-import type { ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
+import type { DeletePrefixOptions, ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
 const READ_CHUNK = 1024 * 1024;
 /** An object's content type and metadata (S3 allows 2 KiB of metadata); a bigger `.m` file is not ours. */
@@ -144,15 +144,17 @@ export class LocalObjectStore implements ObjectStore {
     await rm(`${file.slice(0, -2)}.m`, { force: true });
   }
 
-  async deletePrefix(prefix: string, listed?: readonly string[]): Promise<number> {
+  async deletePrefix(prefix: string, options: DeletePrefixOptions = {}): Promise<number> {
     let count = 0;
-    for await (const key of listed ?? this.#keysUnder(prefix)) {
+    for await (const key of options.listed ?? this.#keysUnder(prefix)) {
+      options.signal?.throwIfAborted();
       if (!key.startsWith(prefix)) throw new EdgeError("storage_failed", `Cannot delete the objects under "${prefix}": "${key.slice(0, 200)}" is not under it`);
       await this.delete(key);
       count++;
     }
     // Attempt directories are whole prefixes ending in "/": remove the tree, then empty parents.
     if (prefix.endsWith("/")) {
+      options.signal?.throwIfAborted();
       const parts = prefix.slice(0, -1).split("/");
       await rm(join(this.#dir, ...parts.map((s) => `${s}.d`)), { recursive: true, force: true });
       for (let n = parts.length - 1; n > 0; n--) {

@@ -136,7 +136,7 @@ class PartReader {
  * Resolves with how many were aborted; a store that cannot list uploads (s3rver answers
  * NotImplemented) has none to abort.
  */
-export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, olderThan: number, skip: (key: string) => boolean, bounded: { requestTimeout?: number } = {}): Promise<number> {
+export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, olderThan: number, skip: (key: string) => boolean, bounded: { requestTimeout?: number; abortSignal?: AbortSignal } = {}): Promise<number> {
   let aborted = 0;
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;

@@ -39,6 +39,26 @@ export interface ListOptions {
   onRefused?(name: string): void;
 }
 
+export interface DeletePrefixOptions {
+  /**
+   * The keys under the prefix the caller has just listed (the sweeper, which lists an attempt to
+   * date it): they are deleted without listing the prefix again, and an object written after that
+   * listing is left (a later sweep finds it).
+   */
+  listed?: readonly string[];
+  /** Stops the deletion (the runner stops during a sweep): what is left is for a later sweep. */
+  signal?: AbortSignal;
+}
+
+export interface StaleUploadOptions {
+  /** Epoch ms: only uploads begun before it are aborted. */
+  olderThan: number;
+  /** True for a key whose uploads are left alone (a running attempt's). */
+  skip(key: string): boolean;
+  /** Stops listing and aborting (the runner stops during a sweep). */
+  signal?: AbortSignal;
+}
+
 export interface StoredObject {
   info: ObjectInfo;
   /** The object's bytes; cancel it to stop reading early. */
@@ -65,17 +85,15 @@ export interface ObjectStore {
   /** Deletes one object; a missing one is not an error. */
   delete(key: string): Promise<void>;
   /**
-   * Deletes every object under `prefix`; resolves with how many were deleted. `listed`: the keys
-   * under it the caller has just listed (the sweeper, which lists an attempt to date it): they are
-   * deleted without listing the prefix again, and an object written after that listing is left
-   * (a later sweep finds it). The local backend still removes a prefix ending in "/" whole.
+   * Deletes every object under `prefix` (or the keys `options.listed` names); resolves with how
+   * many were deleted. The local backend still removes a prefix ending in "/" whole.
    */
-  deletePrefix(prefix: string, listed?: readonly string[]): Promise<number>;
+  deletePrefix(prefix: string, options?: DeletePrefixOptions): Promise<number>;
   /**
-   * Aborts unfinished multipart uploads under `prefix` begun before `olderThan` whose key `skip`
-   * does not claim; resolves with how many. Only backends with such uploads (S3) have it.
+   * Aborts unfinished multipart uploads under `prefix` begun before `options.olderThan` whose key
+   * `options.skip` does not claim; resolves with how many. Only backends with such uploads (S3) have it.
    */
-  abortStaleUploads?(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number>;
+  abortStaleUploads?(prefix: string, options: StaleUploadOptions): Promise<number>;
   /**
    * What a killed process left under `prefix` that `list` does not show, dated by when it was
    * last written: a partial write's temp file, a metadata file without its object, an empty

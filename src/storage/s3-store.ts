@@ -19,7 +19,7 @@ import type { ProxyEnv } from "../platform/proxy.ts";
 import { childOfKey, childOfPrefix, YieldedPrefixes } from "./child-prefixes.ts";
 import { ListingPages, type PageProblem } from "./listing-pages.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
-import type { ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
+import type { DeletePrefixOptions, ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StaleUploadOptions, StoredObject } from "./object-store.ts";
 
 export interface S3StoreOptions {
   bucket: string;
@@ -269,7 +269,7 @@ class S3ObjectStore implements ObjectStore {
     await this.#wrap("delete", key, () => this.#send((o) => this.#client.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#root + key }), o)));
   }
 
-  async deletePrefix(prefix: string, listed?: readonly string[]): Promise<number> {
+  async deletePrefix(prefix: string, options: DeletePrefixOptions = {}): Promise<number> {
     let count = 0;
     let batch: string[] = [];
     const flush = async (): Promise<void> => {
@@ -279,12 +279,12 @@ class S3ObjectStore implements ObjectStore {
       const result = await this.#wrap("delete", prefix, () => this.#send((o) => this.#upkeep.send(new DeleteObjectsCommand({
         Bucket: this.#options.bucket,
         Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
-      }), o)));
+      }), o), options.signal));
       const failed = result.Errors ?? [];
       if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${clipWords(`${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`, MAX_STORE_MESSAGE_CHARS)}`.trim());
       count += keys.length;
     };
-    for await (const key of listed ?? this.#keysUnder(prefix)) {
+    for await (const key of options.listed ?? this.#keysUnder(prefix, options.signal)) {
       // Only what lies under the prefix is deleted, whoever listed it (list() checks the store's answer).
       if (!key.startsWith(prefix)) throw new EdgeError("storage_failed", `Cannot delete the objects under "${prefix}": "${key.slice(0, 200)}" is not under it`);
       batch.push(this.#root + key);
@@ -294,12 +294,13 @@ class S3ObjectStore implements ObjectStore {
     return count;
   }
 
-  async *#keysUnder(prefix: string): AsyncIterable<string> {
-    for await (const info of this.list(prefix, { upkeep: true })) yield info.key;
+  async *#keysUnder(prefix: string, signal: AbortSignal | undefined): AsyncIterable<string> {
+    for await (const info of this.list(prefix, { upkeep: true, ...(signal === undefined ? {} : { signal }) })) yield info.key;
   }
 
-  async abortStaleUploads(prefix: string, olderThan: number, skip: (key: string) => boolean): Promise<number> {
-    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#upkeep, this.#options.bucket, this.#root + prefix, olderThan, (key) => skip(key.slice(this.#root.length)), this.#bounded));
+  async abortStaleUploads(prefix: string, options: StaleUploadOptions): Promise<number> {
+    const send = { ...this.#bounded, ...(options.signal === undefined ? {} : { abortSignal: options.signal }) };
+    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#upkeep, this.#options.bucket, this.#root + prefix, options.olderThan, (key) => options.skip(key.slice(this.#root.length)), send));
   }
 
   async close(): Promise<void> {

@@ -118,12 +118,16 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
   // A crash mid-upload leaves a multipart upload with no object to list: abort those too.
   if (options.store.abortStaleUploads !== undefined && !stopped()) {
     try {
-      report.abortedUploads += await options.store.abortStaleUploads(runnerPrefix, options.now - options.graceMs, (key) => {
-        const prefix = attemptOf(runnerPrefix, key);
-        return prefix === undefined || options.busy(prefix);
+      report.abortedUploads += await options.store.abortStaleUploads(runnerPrefix, {
+        olderThan: options.now - options.graceMs,
+        skip: (key) => {
+          const prefix = attemptOf(runnerPrefix, key);
+          return prefix === undefined || options.busy(prefix);
+        },
+        ...signalOf(options),
       });
     } catch (error) {
-      fail(report, error);
+      if (!stoppedOf(options)) fail(report, error);
     }
   }
 }
@@ -158,12 +162,13 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   try {
     // The keys just listed: one listing per old attempt, not one to date it and one to delete it.
     // Registered with no await since the busy() check: an attempt opened from now on waits for it.
-    const deletion = () => options.store.deletePrefix(prefix, keys);
+    // The runner's stop ends it too: close() used to wait for a stalled store's deadlines.
+    const deletion = () => options.store.deletePrefix(prefix, { ...(keys === undefined ? {} : { listed: keys }), ...signalOf(options) });
     await (options.deletions === undefined ? deletion() : options.deletions.run(prefix, deletion));
     report.deleted++;
     options.onDeleted?.(prefix);
   } catch (error) {
-    fail(report, error);
+    if (!stoppedOf(options)) fail(report, error);
   }
 }
 
@@ -176,7 +181,12 @@ function undatedSince(options: SweepOptions, report: SweepReport, prefix: string
 
 /** The sweep's listings: the runner's own connections (upkeep), ended by the runner's stop. */
 function listingOf(options: SweepOptions): ListOptions {
-  return { upkeep: true, ...(options.signal === undefined ? {} : { signal: options.signal }) };
+  return { upkeep: true, ...signalOf(options) };
+}
+
+/** The runner's stop, for every request of the sweep (listings, deletions, aborting uploads). */
+function signalOf(options: SweepOptions): { signal?: AbortSignal } {
+  return options.signal === undefined ? {} : { signal: options.signal };
 }
 
 function stoppedOf(options: SweepOptions): boolean {

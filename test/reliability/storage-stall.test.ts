@@ -6,46 +6,11 @@
 // and done once S3 answers.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { createS3Store } from "../../src/storage/s3-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
+import { StallingRelay } from "../helpers/stalling-relay.ts";
 import { S3RVER_CREDENTIALS, startS3rver, type S3Server } from "../storage/s3rver.ts";
-
-/** A TCP relay to s3rver that, while `stalled`, swallows what clients send and answers nothing. */
-class StallingRelay {
-  stalled = false;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(upstreamPort: number) {
-    this.#server = createServer((client) => {
-      const upstream = connect(upstreamPort, "127.0.0.1");
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on("error", () => undefined);
-        s.on("close", () => this.#sockets.delete(s));
-      }
-      client.on("data", (chunk) => { if (!this.stalled) upstream.write(chunk); });
-      upstream.on("data", (chunk) => { if (!this.stalled) client.write(chunk); });
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-    });
-  }
-
-  listen(): Promise<void> {
-    return new Promise((resolve) => this.#server.listen(0, "127.0.0.1", () => {
-      this.port = (this.#server.address() as { port: number }).port;
-      resolve();
-    }));
-  }
-
-  close(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
-  }
-}
 
 let s3: S3Server;
 let relay: StallingRelay;

@@ -43,9 +43,9 @@ test("sweepOrphans() hands deletePrefix the keys it listed, and none past MAX_KE
     async *list(prefix: string): AsyncIterable<ObjectInfo> {
       for (let i = 0; i < (sizes[prefix] ?? 0); i++) yield { key: `${prefix}k${i}`, size: 1, lastModified: 1 };
     },
-    async deletePrefix(prefix: string, listed?: readonly string[]) {
-      handed[prefix] = listed?.length;
-      return listed?.length ?? 0;
+    async deletePrefix(prefix: string, options?: { listed?: readonly string[] }) {
+      handed[prefix] = options?.listed?.length;
+      return options?.listed?.length ?? 0;
     },
     async close() {},
   } as unknown as ObjectStore;
@@ -60,7 +60,7 @@ test("deletePrefix() with listed keys refuses one not under the prefix and delet
   const s3 = createS3Store({ bucket: server.bucket, prefix: "refuse", region: "us-east-1", endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, partSizeBytes: 8 * 1024 * 1024 });
   for (const store of [local.open(), s3]) {
     await store.put("r/other/1/k", new Uint8Array([1]));
-    await expect(store.deletePrefix("r/j/1/", ["r/other/1/k"])).rejects.toMatchObject({ code: "storage_failed" });
+    await expect(store.deletePrefix("r/j/1/", { listed: ["r/other/1/k"] })).rejects.toMatchObject({ code: "storage_failed" });
     expect(await store.head("r/other/1/k")).toBeDefined();
     await store.close();
   }
