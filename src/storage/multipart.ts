@@ -12,6 +12,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { ListingPages } from "./listing-pages.ts";
+import type { UploadInfo } from "./object-store.ts";
 
 export interface UploadTarget {
   client: S3Client;
@@ -131,12 +132,13 @@ class PartReader {
 }
 
 /**
- * Aborts multipart uploads under `prefix` begun before `olderThan` (epoch ms) whose key `skip`
- * does not claim: what a crashed process left half-uploaded, invisible in listings but billed.
- * Resolves with how many were aborted; a store that cannot list uploads (s3rver answers
- * NotImplemented) has none to abort.
+ * Aborts the multipart uploads under `prefix` that `stale` picks: what a crashed process left
+ * half-uploaded, invisible in listings but billed. `stale` is given each upload's Initiated date,
+ * or 0 when the store lists none: the caller dates such an upload itself (an undated upload
+ * counted as ancient, aborted at the first sweep whatever the grace period). Resolves with how
+ * many were aborted; a store that cannot list uploads (s3rver answers NotImplemented) has none.
  */
-export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, olderThan: number, skip: (key: string) => boolean, bounded: { requestTimeout?: number; abortSignal?: AbortSignal } = {}): Promise<number> {
+export async function abortStaleUploads(client: S3Client, bucket: string, prefix: string, stale: (upload: UploadInfo) => boolean, bounded: { requestTimeout?: number; abortSignal?: AbortSignal } = {}): Promise<number> {
   let aborted = 0;
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
@@ -153,7 +155,7 @@ export async function abortStaleUploads(client: S3Client, bucket: string, prefix
     }
     for (const upload of page.Uploads ?? []) {
       if (upload.Key === undefined || upload.UploadId === undefined) continue;
-      if ((upload.Initiated?.getTime() ?? 0) >= olderThan || skip(upload.Key)) continue;
+      if (!stale({ key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated?.getTime() ?? 0 })) continue;
       await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }), bounded);
       aborted++;
     }

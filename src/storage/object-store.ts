@@ -50,11 +50,17 @@ export interface DeletePrefixOptions {
   signal?: AbortSignal;
 }
 
+/** An unfinished multipart upload as the store lists it. */
+export interface UploadInfo {
+  key: string;
+  uploadId: string;
+  /** When it began, epoch ms; 0 when the store gave none (the sweeper dates it itself). */
+  initiated: number;
+}
+
 export interface StaleUploadOptions {
-  /** Epoch ms: only uploads begun before it are aborted. */
-  olderThan: number;
-  /** True for a key whose uploads are left alone (a running attempt's). */
-  skip(key: string): boolean;
+  /** True for an upload to abort (old enough, not a running attempt's). */
+  stale(upload: UploadInfo): boolean;
   /** Stops listing and aborting (the runner stops during a sweep). */
   signal?: AbortSignal;
 }
@@ -90,8 +96,8 @@ export interface ObjectStore {
    */
   deletePrefix(prefix: string, options?: DeletePrefixOptions): Promise<number>;
   /**
-   * Aborts unfinished multipart uploads under `prefix` begun before `options.olderThan` whose key
-   * `options.skip` does not claim; resolves with how many. Only backends with such uploads (S3) have it.
+   * Aborts the unfinished multipart uploads under `prefix` that `options.stale` picks; resolves
+   * with how many. Only backends with such uploads (S3) have it.
    */
   abortStaleUploads?(prefix: string, options: StaleUploadOptions): Promise<number>;
   /**

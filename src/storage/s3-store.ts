@@ -300,7 +300,7 @@ class S3ObjectStore implements ObjectStore {
 
   async abortStaleUploads(prefix: string, options: StaleUploadOptions): Promise<number> {
     const send = { ...this.#bounded, ...(options.signal === undefined ? {} : { abortSignal: options.signal }) };
-    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#upkeep, this.#options.bucket, this.#root + prefix, options.olderThan, (key) => options.skip(key.slice(this.#root.length)), send));
+    return this.#wrap("abort the unfinished uploads under", prefix, () => abortStaleUploads(this.#upkeep, this.#options.bucket, this.#root + prefix, (upload) => options.stale({ ...upload, key: upload.key.slice(this.#root.length) }), send));
   }
 
   async close(): Promise<void> {

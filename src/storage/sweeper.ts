@@ -4,7 +4,7 @@
 // it) is ever listed, so another runner sharing the bucket is never touched.
 
 import { serializeError } from "../errors.ts";
-import type { ListOptions, ObjectStore } from "./object-store.ts";
+import type { ListOptions, ObjectStore, UploadInfo } from "./object-store.ts";
 import type { PrefixDeletions } from "./prefix-deletions.ts";
 import { attemptOf, isJobPrefix } from "./storage-keys.ts";
 
@@ -60,10 +60,11 @@ export interface SweepReport {
   /** The first of them, cut to MAX_NAME_CHARS (the store's to choose). */
   firstSkipped?: string;
   /**
-   * Attempts with an object the store gave no date (a listing without LastModified), each with
-   * when a sweep of this process first saw it: such an attempt is dated by that, so it waits the
-   * grace period too (dated at the epoch, it used to be deleted at the first sweep). At most
-   * MAX_UNDATED_ATTEMPTS; one past that is dated by this sweep, so it waits.
+   * Attempts with an object the store gave no date (a listing without LastModified), and
+   * unfinished uploads listed without an Initiated date (keyed by uploadKey()), each with when a
+   * sweep of this process first saw it: such an attempt or upload is dated by that, so it waits
+   * the grace period too (dated at the epoch, it used to go at the first sweep). At most
+   * MAX_UNDATED_ATTEMPTS of both; one past that is dated by this sweep, so it waits.
    */
   undatedSince: Map<string, number>;
   errors: string[];
@@ -119,10 +120,11 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
   if (options.store.abortStaleUploads !== undefined && !stopped()) {
     try {
       report.abortedUploads += await options.store.abortStaleUploads(runnerPrefix, {
-        olderThan: options.now - options.graceMs,
-        skip: (key) => {
-          const prefix = attemptOf(runnerPrefix, key);
-          return prefix === undefined || options.busy(prefix);
+        stale: (upload) => {
+          const prefix = attemptOf(runnerPrefix, upload.key);
+          if (prefix === undefined || options.busy(prefix)) return false;
+          const initiated = isDated(upload.initiated) ? upload.initiated : undatedSince(options, report, uploadKey(upload));
+          return initiated < options.now - options.graceMs;
         },
         ...signalOf(options),
       });
@@ -140,7 +142,7 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   let keys: string[] | undefined = [];
   try {
     for await (const info of options.store.list(prefix, listingOf(options))) {
-      if (Number.isFinite(info.lastModified) && info.lastModified > 0) newest = Math.max(newest ?? 0, info.lastModified);
+      if (isDated(info.lastModified)) newest = Math.max(newest ?? 0, info.lastModified);
       else undated = true;
       if (keys !== undefined && keys.length < MAX_KEYS_HELD) keys.push(info.key);
       else keys = undefined;
@@ -172,11 +174,24 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
   }
 }
 
-/** When a sweep of this process first saw `prefix` holding an object without a date (now, the first time), remembered for the next sweep. */
-function undatedSince(options: SweepOptions, report: SweepReport, prefix: string): number {
-  const since = options.undatedSince?.get(prefix) ?? options.now;
-  if (report.undatedSince.size < MAX_UNDATED_ATTEMPTS) report.undatedSince.set(prefix, since);
+/** A date a store gave (epoch ms): not 0 (none given), NaN or negative. */
+function isDated(ms: number): boolean {
+  return Number.isFinite(ms) && ms > 0;
+}
+
+/**
+ * When a sweep of this process first saw `id` (an attempt prefix holding an object without a
+ * date, or uploadKey() of an upload without one): now, the first time; remembered for the next sweep.
+ */
+function undatedSince(options: SweepOptions, report: SweepReport, id: string): number {
+  const since = options.undatedSince?.get(id) ?? options.now;
+  if (report.undatedSince.size < MAX_UNDATED_ATTEMPTS) report.undatedSince.set(id, since);
   return since;
+}
+
+/** An undated upload's key in SweepReport.undatedSince: never an attempt prefix (those hold no space, keySegment() encodes it). */
+function uploadKey(upload: UploadInfo): string {
+  return `upload ${upload.uploadId} of ${upload.key}`;
 }
 
 /** The sweep's listings: the runner's own connections (upkeep), ended by the runner's stop. */

@@ -43,3 +43,38 @@ test("StorageService.sweep(): an attempt whose objects carry no date is deleted 
   expect(deleted).toEqual(["runs/r/undated/1/k"]);
   await svc.close();
 });
+
+// The same for an unfinished multipart upload listed without an Initiated date: it counted as
+// begun at the epoch and was aborted at the first sweep, grace period or not.
+const aborted: string[] = [];
+const uploads = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  fetch(request) {
+    const url = new URL(request.url);
+    if (request.method === "DELETE" && url.searchParams.has("uploadId")) {
+      aborted.push(url.searchParams.get("uploadId") ?? "");
+      return new Response(null, { status: 204 });
+    }
+    if (url.searchParams.has("uploads")) {
+      const listed = aborted.length === 0 ? "<Upload><Key>runs/r/j/1/big</Key><UploadId>u-undated</UploadId></Upload>" : "";
+      return xml(`<ListMultipartUploadsResult><Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>${listed}</ListMultipartUploadsResult>`);
+    }
+    return xml("<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
+  },
+});
+afterAll(() => uploads.stop(true));
+
+test("StorageService.sweep(): an unfinished upload listed without an Initiated date is aborted only once a sweep has seen it for the grace period", async () => {
+  let now = Date.now();
+  const store = createS3Store({ bucket: "bkt", prefix: "runs", region: "us-east-1", endpoint: `http://127.0.0.1:${uploads.port}`, forcePathStyle: true, credentials: { accessKeyId: "a", secretAccessKey: "b" }, partSizeBytes: 8 * 1024 * 1024 });
+  const svc = new StorageService({ store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: HOUR, sweepIntervalMs: 0, retries: 0, clock: () => now });
+  expect(await svc.sweep()).toMatchObject({ abortedUploads: 0, failed: 0 });
+  expect(aborted).toEqual([]); // before: aborted at the first sweep
+  now += HOUR / 2;
+  expect(await svc.sweep()).toMatchObject({ abortedUploads: 0 });
+  now += HOUR;
+  expect(await svc.sweep()).toMatchObject({ abortedUploads: 1, failed: 0 });
+  expect(aborted).toEqual(["u-undated"]);
+  await svc.close();
+});
