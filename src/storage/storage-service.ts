@@ -56,6 +56,8 @@ export class StorageService {
   #state: ServiceState = "running";
   /** From the last sweep: when it first saw each attempt whose objects carry no date (sweeper.ts). */
   #undatedSince: ReadonlyMap<string, number> = new Map();
+  /** From the last sweep: jobs whose listing failed, listed after the others by the next (sweeper.ts). */
+  #failedJobs: ReadonlySet<string> = new Set();
   /** The sweep's skipped names were logged (sweeper.ts SweepReport.skipped). */
   #skipWarned = false;
 
@@ -110,8 +112,10 @@ export class StorageService {
       onDeleted: (prefix) => this.#forgetAbandoned(prefix),
       deletions: this.#deletions,
       undatedSince: this.#undatedSince,
+      failedJobs: this.#failedJobs,
     }).then((report) => {
       this.#undatedSince = report.undatedSince;
+      this.#failedJobs = report.failedJobs;
       this.stats.pendingSweeps = report.pending;
       this.stats.sweptAttempts += report.deleted;
       this.stats.lastSweepAt = this.#clock();
@@ -132,7 +136,7 @@ export class StorageService {
       const message = serializeError(error).message;
       this.stats.lastError = message;
       this.#log.warn("Cannot sweep orphaned job storage", { error: message });
-      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(this.#undatedSince), errors: [message] };
+      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(this.#undatedSince), failedJobs: new Set(this.#failedJobs), errors: [message] };
     }).finally(() => { this.#sweeping = undefined; });
     return this.#sweeping;
   }

@@ -4,6 +4,7 @@
 // it) is ever listed, so another runner sharing the bucket is never touched.
 
 import { serializeError } from "../errors.ts";
+import { FailedListings } from "./failed-listings.ts";
 import type { ListOptions, ObjectStore, UploadInfo } from "./object-store.ts";
 import type { PrefixDeletions } from "./prefix-deletions.ts";
 import { attemptOf, isJobPrefix } from "./storage-keys.ts";
@@ -27,12 +28,16 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** The last sweep's SweepReport.undatedSince: when it first saw each attempt whose objects carry no date. */
   undatedSince?: ReadonlyMap<string, number>;
+  /** The last sweep's SweepReport.failedJobs: listed after the other jobs. */
+  failedJobs?: ReadonlySet<string>;
 }
 
 /**
  * Job listings that may fail in a row before the sweep gives up on this runner prefix until the
  * next sweep: on a stalled store each costs its retries and deadlines (~90 s on S3), and a walk
- * job by job would otherwise pay that for every job.
+ * job by job would otherwise pay that for every job. A job whose listing failed is listed after
+ * the others at the next sweep (failed-listings.ts), so jobs that always fail cannot use up the
+ * count before the walk reaches the rest.
  */
 export const MAX_FAILED_LISTINGS_IN_A_ROW = 3;
 
@@ -67,6 +72,11 @@ export interface SweepReport {
    * MAX_UNDATED_ATTEMPTS of both; one past that is dated by this sweep, so it waits.
    */
   undatedSince: Map<string, number>;
+  /**
+   * Job prefixes whose listing failed, and those that failed before and were not listed since:
+   * the next sweep lists them after the others. At most MAX_FAILED_JOBS.
+   */
+  failedJobs: Set<string>;
   errors: string[];
 }
 
@@ -76,12 +86,13 @@ export const MAX_UNDATED_ATTEMPTS = 10_000;
 const MAX_NAME_CHARS = 200;
 
 export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> {
-  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(), errors: [] };
-  for (const runnerPrefix of options.runnerPrefixes) await sweepRunner(options, runnerPrefix, report);
+  const failedListings = new FailedListings(options.failedJobs);
+  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(), failedJobs: failedListings.next, errors: [] };
+  for (const runnerPrefix of options.runnerPrefixes) await sweepRunner(options, runnerPrefix, report, failedListings);
   return report;
 }
 
-async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: SweepReport): Promise<void> {
+async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: SweepReport, failedListings: FailedListings): Promise<void> {
   // Level by level (job, then attempt), each attempt listed, dated and deleted on its own: no
   // listing holds more than one attempt's objects (storageMaxJobObjects), so however many objects
   // live attempts hold, a sweep stays bounded, and one attempt that cannot be listed or deleted
@@ -92,6 +103,28 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
   const listing: ListOptions = { ...listingOf(options), onRefused: (name) => skip(report, name) };
   const stopped = () => stoppedOf(options);
   let failedInARow = 0;
+  /** Sweeps one job's attempts; false when the walk is to end (stopped, or too many failures in a row). */
+  const sweepJob = async (job: string): Promise<boolean> => {
+    try {
+      for await (const attempt of options.store.children(job, listing)) {
+        if (stopped()) return false;
+        if (attemptOf(runnerPrefix, attempt) === attempt) await sweepAttempt(options, attempt, report);
+        else skip(report, attempt);
+      }
+      failedListings.listed(job);
+      failedInARow = 0;
+      return true;
+    } catch (error) {
+      if (stopped()) return false;
+      fail(report, error);
+      failedListings.failed(job);
+      return ++failedInARow < MAX_FAILED_LISTINGS_IN_A_ROW;
+    }
+  };
+  // Jobs whose listing failed at the last sweep, listed last: those that always fail used to come
+  // first at every sweep, use up the failures in a row and stop it before any orphan after them.
+  const later: string[] = [];
+  let walked = false;
   try {
     for await (const job of options.store.children(runnerPrefix, listing)) {
       if (stopped()) return;
@@ -99,25 +132,24 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
         skip(report, job);
         continue;
       }
-      try {
-        for await (const attempt of options.store.children(job, listing)) {
-          if (stopped()) return;
-          if (attemptOf(runnerPrefix, attempt) === attempt) await sweepAttempt(options, attempt, report);
-          else skip(report, attempt);
-        }
-        failedInARow = 0;
-      } catch (error) {
-        if (stopped()) return;
-        fail(report, error);
-        if (++failedInARow >= MAX_FAILED_LISTINGS_IN_A_ROW) return;
-      }
+      if (failedListings.failedLastTime(job)) later.push(job);
+      else if (!await sweepJob(job)) return;
     }
+    walked = true;
+    failedListings.walked(runnerPrefix);
   } catch (error) {
     if (stopped()) return;
     fail(report, error);
   }
-  // A crash mid-upload leaves a multipart upload with no object to list: abort those too.
-  if (options.store.abortStaleUploads !== undefined && !stopped()) {
+  await abortStaleUploads(options, runnerPrefix, report);
+  if (!walked) return;
+  failedInARow = 0;
+  for (const job of later) if (stopped() || !await sweepJob(job)) return;
+}
+
+/** A crash mid-upload leaves a multipart upload with no object to list: abort those too. */
+async function abortStaleUploads(options: SweepOptions, runnerPrefix: string, report: SweepReport): Promise<void> {
+  if (options.store.abortStaleUploads !== undefined && !stoppedOf(options)) {
     try {
       report.abortedUploads += await options.store.abortStaleUploads(runnerPrefix, {
         stale: (upload) => {
