@@ -113,8 +113,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     },
     putKv1: (path: string, data: Record<string, unknown>) => kv1.set(path, data),
     revoke: (token: string) => tokens.delete(token),
-    /** The next request gets `answer`, whatever it asks. */
-    fail: (answer: FakeReply) => server.fault({ times: 1, reply: () => answer }),
+    /** The next request (the next one `match` picks, if given) gets `answer`, whatever it asks. */
+    fail: (answer: FakeReply, match?: (req: FakeRequest) => boolean) => server.fault({ times: 1, reply: () => answer, ...(match === undefined ? {} : { match }) }),
+    /** The next request `match` picks is answered as usual, but `delayMs` late (a slow Vault). */
+    slow: (match: (req: FakeRequest) => boolean, delayMs: number) => server.fault({ times: 1, match, reply: (req) => ({ ...handle(req), delayMs }) }),
     refuseRenewal: (refuse: boolean) => (refuseRenewal = refuse),
     get logins() {
       return logins;

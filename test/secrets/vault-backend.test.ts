@@ -252,6 +252,27 @@ describe("VaultBackend", () => {
     expect(fake.requests.slice(before).filter((r) => r.path === "/v1/auth/token/lookup-self").length).toBe(2);
   });
 
+  test("VaultBackend.read(): a new AppRole login that failed (Vault sealed for a moment) does not hold recovery off for MIN_DENIAL_RECOVERY_MS (every read was secret_permission_denied for 60 s)", async () => {
+    let clock = 3_000_000;
+    const fake = await vault({ now: () => clock });
+    fake.putKv2("kv/app", { password: "pw-after-blip" });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-after-blip");
+    fake.revoke(String(fake.requests.at(-1)!.headers["x-vault-token"]));
+    const isLogin = (r: { path: string }) => r.path === "/v1/auth/approle/login";
+    fake.fail({ status: 503, body: { errors: ["Vault is sealed"] } }, isLogin);
+    // The login's own failure, retryable: not a denial.
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#password")))).toStartWith("secret_backend_unavailable");
+    clock += 10_000; // Vault is back
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-after-blip");
+    expect(fake.logins).toBe(2);
+    // A login that made a token still counts: the next dead token within the minute is not replaced.
+    fake.revoke(String(fake.requests.at(-1)!.headers["x-vault-token"]));
+    clock += 10_000;
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#password")))).toStartWith("secret_permission_denied");
+    expect(fake.logins).toBe(2);
+  });
+
   test("a static token's TTL is looked up once and renewed in time", async () => {
     let clock = 5_000_000;
     const fake = await vault({ now: () => clock });

@@ -238,8 +238,11 @@ export class VaultBackend {
       if (status !== 401 && status !== 403) return false;
     }
     if (client.token !== used) return true;
-    this.#deniedRecoveryAt = this.#now();
+    // Counted only once there is a new token: a login that failed (Vault sealed, a leader election,
+    // no answer) made none, and counting it refused every read for MIN_DENIAL_RECOVERY_MS, as
+    // secret_permission_denied (not retried), though Vault was back seconds later.
     if (!(await this.#recover(client, ref))) return false;
+    this.#deniedRecoveryAt = this.#now();
     // A token just issued is alive: if its own lookup-self is refused too, the policy denies
     // lookup-self, and no 403 of it ever meant a dead token.
     const fresh = client.token;
