@@ -379,6 +379,28 @@ describe("VaultBackend's own tokens", () => {
 });
 
 describe("VaultBackend's token TTLs", () => {
+  test("VaultBackend.read(): a token file rewritten while the old, dead token's lookup-self is in flight reads with the new token (the old one's 403 failed the read)", async () => {
+    const fake = await vault();
+    fake.putKv2("kv/app", { pw: "pw-rewritten" });
+    const [t0, t1, t2] = [fake.token(), fake.token(), fake.token()];
+    fake.revoke(t1); // T1 expired before Vault Agent wrote the next one
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "edge-runner-vault-dead-")), "token");
+    const put = (token: string) => {
+      writeFileSync(`${file}.new`, token, { mode: 0o600 });
+      renameSync(`${file}.new`, file);
+    };
+    put(t0);
+    const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file, timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("pw-rewritten");
+    fake.slow((r) => r.path === "/v1/auth/token/lookup-self" && r.headers["x-vault-token"] === t1, 300);
+    put(t1);
+    const first = codeOf(backend.read(ref("vault:kv/data/app#pw"))); // looks T1 up: slow, then 403
+    await Bun.sleep(50);
+    put(t2);
+    const second = codeOf(backend.read(ref("vault:kv/data/app#pw")));
+    expect([await first, await second]).toEqual(["resolved", "resolved"]);
+  });
+
   test("a token file rewritten while the old token's lookup-self is in flight: the new token is looked up itself, not given the old one's TTL (it was then forgotten as a job's value while still live)", async () => {
     let clock = 1_000_000_000;
     const ttl: Record<string, number> = { "hvs.T0aaaaaaaa": 0, "hvs.T1aaaaaaaa": 10, "hvs.T2aaaaaaaa": 3600, "hvs.T3aaaaaaaa": 3600 };

@@ -324,6 +324,9 @@ export class VaultBackend {
         if (client.token !== looked) return;
         this.#renewAt = ttl > 0 && info?.data?.renewable !== false ? this.#now() + ttl * 1000 * RENEW_AT : ttl > 0 ? this.#now() + ttl * 1000 : Infinity;
       } catch (error) {
+        // The token file was rewritten while the old token was looked up: its 403 says nothing
+        // about the new token (#recover would find the file's token in use and fail the read).
+        if (client.token !== looked) return;
         if (!(statusOf(error) === 403 && (await this.#recover(client, ref)))) throw this.#failure(error, ref);
       }
       return;
