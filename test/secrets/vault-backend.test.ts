@@ -379,6 +379,62 @@ describe("VaultBackend's own tokens", () => {
 });
 
 describe("VaultBackend's token TTLs", () => {
+  /** A token file Vault Agent rewrites by rename, as its file sink does. */
+  function tokenFile(first: string): { path: string; put(token: string): void } {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), "edge-runner-vault-file-")), "token");
+    const put = (token: string) => {
+      writeFileSync(`${file}.new`, token, { mode: 0o600 });
+      renameSync(`${file}.new`, file);
+    };
+    put(first);
+    return { path: file, put };
+  }
+
+  test("VaultBackend.read(): a token file rewritten while the old, revoked token's renewal is in flight reads with the new token (the refused renewal failed the read)", async () => {
+    let clock = 7_000_000;
+    const fake = await vault({ now: () => clock });
+    fake.putKv2("kv/app", { pw: "pw-renewal" });
+    const t0 = fake.token(["kv/"], 30);
+    const file = tokenFile(t0);
+    const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file.path, timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("pw-renewal");
+    clock += 25_000; // past two thirds of T0's 30 s
+    const t1 = fake.token();
+    fake.revoke(t0);
+    fake.slow((r) => r.path === "/v1/auth/token/renew-self" && r.headers["x-vault-token"] === t0, 300);
+    const first = codeOf(backend.read(ref("vault:kv/data/app#pw"))); // renews T0: slow, then 403
+    await Bun.sleep(50);
+    file.put(t1);
+    const second = codeOf(backend.read(ref("vault:kv/data/app#pw")));
+    expect([await first, await second]).toEqual(["resolved", "resolved"]);
+  });
+
+  test("VaultBackend.read(): the old token's renewal ending after the token file was rewritten neither puts the old token back nor times the new one's renewal", async () => {
+    let clock = 8_000_000;
+    const fake = await vault({ now: () => clock });
+    fake.putKv2("kv/app", { pw: "pw-lease" });
+    const t0 = fake.token(["kv/"], 30);
+    const file = tokenFile(t0);
+    const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file.path, timeoutMs: 2000, now: () => clock });
+    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("pw-lease");
+    clock += 25_000;
+    const t1 = fake.token(["kv/"], 10); // to be renewed after about 6.7 s
+    fake.slow((r) => r.path === "/v1/auth/token/renew-self" && r.headers["x-vault-token"] === t0, 300);
+    const first = codeOf(backend.read(ref("vault:kv/data/app#pw"))); // renews T0 (30 s lease): slow
+    await Bun.sleep(50);
+    file.put(t1);
+    const second = codeOf(backend.read(ref("vault:kv/data/app#pw")));
+    expect([await first, await second]).toEqual(["resolved", "resolved"]);
+    const sent = () => fake.requests.at(-1)!.headers["x-vault-token"];
+    expect(sent()).toBe(t1);
+    clock += 8_000;
+    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("pw-lease");
+    expect(sent()).toBe(t1);
+    expect(fake.renewals).toBe(2); // T0's, and T1's at 8 s
+    clock += 8_000; // T1 renewed at 8 s lives on; not renewed, it ended at 10 s
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#pw")))).toBe("resolved");
+  });
+
   test("VaultBackend.read(): a token file rewritten while the old, dead token's lookup-self is in flight reads with the new token (the old one's 403 failed the read)", async () => {
     const fake = await vault();
     fake.putKv2("kv/app", { pw: "pw-rewritten" });

@@ -40,7 +40,8 @@ interface VaultClient {
   pathPrefix: string;
   read(path: string, options?: unknown): Promise<any>;
   approleLogin(args: { role_id: string; secret_id: string; mount_point?: string }): Promise<any>;
-  tokenRenewSelf(args?: unknown): Promise<any>;
+  /** A call as node-vault sends it, with the client's token and namespace and no side effect on them. */
+  request(options: { path: string; method: string; json?: unknown }): Promise<any>;
   tokenLookupSelf(args?: unknown): Promise<any>;
 }
 
@@ -332,10 +333,16 @@ export class VaultBackend {
       return;
     }
     if (this.#now() < this.#renewAt) return;
+    // Keyed by the token, as the lookup is: a renewal of a token the file replaced meanwhile
+    // neither sets the new token's renewal time nor fails its reads.
+    const renewed = client.token;
     try {
-      const answer = await this.#once("renew", () => client.tokenRenewSelf());
-      this.#setLease(answer?.auth);
+      // Not node-vault's tokenRenewSelf(): it sets client.token to the answer's token when the
+      // answer comes, and so put back a token the file replaced while the renewal was under way.
+      const answer = await this.#once(`renew:${renewed}`, () => client.request({ path: "/auth/token/renew-self", method: "POST", json: {} }));
+      this.#setLease(answer?.auth, client.token === renewed);
     } catch (error) {
+      if (client.token !== renewed) return;
       // Renewal refused (max TTL reached, token revoked): a rewritten token file or a new login.
       const status = statusOf(error);
       if (!(status !== undefined && status >= 400 && status < 500 && (await this.#recover(client, ref)))) throw this.#failure(error, ref);
@@ -360,18 +367,19 @@ export class VaultBackend {
   }
 
   /** Shares one call among concurrent callers; each maps its outcome (and names its reference) itself. */
-  #once(kind: `lookup:${string}` | "renew" | "login" | `check:${string}`, call: () => Promise<any>): Promise<any> {
+  #once(kind: `lookup:${string}` | `renew:${string}` | "login" | `check:${string}`, call: () => Promise<any>): Promise<any> {
     // No signal: a job's cancel never aborts work other reads share.
     return this.#calls.run(kind, () => call());
   }
 
-  #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined): void {
+  /** A login's or renewal's lease: when its token ends, and (`inUse`: still the client's token) when to renew. */
+  #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined, inUse = true): void {
     const ttl = Number(auth?.lease_duration ?? 0);
     if (typeof auth?.client_token === "string") {
       this.#ownSecret(auth.client_token);
       this.#tokenEndsAt(auth.client_token, ttl);
     }
-    this.#renewAt = ttl > 0 ? this.#now() + ttl * 1000 * RENEW_AT : Infinity;
+    if (inUse) this.#renewAt = ttl > 0 ? this.#now() + ttl * 1000 * RENEW_AT : Infinity;
   }
 
   #failure(error: unknown, ref: string, action = "read it"): EdgeError {
