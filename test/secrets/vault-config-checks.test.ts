@@ -13,6 +13,7 @@ import { backendOptionsFromConfig } from "../../src/secrets/references/from-conf
 import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
 import { parseReference } from "../../src/secrets/references/reference.ts";
 import { startFakeVault } from "../fakes/fake-vault.ts";
+import { codeOf } from "../fakes/error-code.ts";
 import { FakeServer } from "../fakes/http-fake.ts";
 import { tempDir } from "../helpers/harness.ts";
 import { caBundles } from "../helpers/bad-ca-bundles.ts";
@@ -110,6 +111,21 @@ describe("VaultBackend tokens that cannot be sent", () => {
     expect(error?.message).toBe(`Cannot log in to Vault at "${vault.url}" with AppRole: the answer's client_token holds a line break (U+000D), which cannot be sent in the X-Vault-Token header; refused`);
     expect(vault.requests.map((r) => r.path)).toEqual(["/v1/auth/approle/login"]);
     expect(registered).toContain(`${TOKEN}\r\nx-injected: 1`);
+  });
+
+  test("VaultBackend.read(): after an AppRole answer whose client_token was refused, the next read logs in again (node-vault had kept the refused token: every read was 'unreachable (ERR_INVALID_CHAR)')", async () => {
+    let answers = 0;
+    const vault = new FakeServer().any((req) => {
+      if (req.path === "/v1/auth/approle/login") return { status: 200, body: { auth: { client_token: ++answers === 1 ? `${TOKEN}\r\nx-injected: 1` : TOKEN, lease_duration: 3600, renewable: true } } };
+      if (req.headers["x-vault-token"] !== TOKEN) return { status: 403, body: { errors: ["permission denied"] } };
+      return { status: 200, body: { data: { data: { password: "pw-second-login" }, metadata: { version: 1 } } } };
+    });
+    await vault.start();
+    closers.push(() => vault.stop());
+    const backend = new VaultBackend({ addr: vault.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#password")))).toStartWith("secret_backend_unavailable: Cannot log in");
+    expect(await codeOf(backend.read(ref("vault:kv/data/app#password")))).toBe("resolved");
+    expect(vault.requests.map((r) => r.path)).toEqual(["/v1/auth/approle/login", "/v1/auth/approle/login", "/v1/kv/data/app"]);
   });
 });
 

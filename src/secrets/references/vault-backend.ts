@@ -351,8 +351,13 @@ export class VaultBackend {
 
   async #login(client: VaultClient, ref: string): Promise<void> {
     return this.#once("login", async () => {
+      const before = client.token;
       try {
         const answer = await client.approleLogin({ role_id: this.#o.roleId!, secret_id: this.#o.secretId!, ...(this.#o.appRoleMount === undefined ? {} : { mount_point: this.#o.appRoleMount }) });
+        // node-vault has already made the answer's client_token the client's token (its login
+        // commands do): taken back until checked, or a token refused below was sent at every
+        // later read (node:http refuses the header: "unreachable" for good, no new login).
+        client.token = before;
         const token: unknown = answer?.auth?.client_token;
         if (typeof token !== "string" || token === "") throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer has no client_token`);
         this.#ownSecret(token);
