@@ -1,5 +1,8 @@
 // A faithful fake of HashiCorp Vault's HTTP API, for what the runner uses: AppRole login
-// (POST /v1/auth/approle/login), token lookup-self and renew-self, KV v2 reads
+// (POST /v1/auth/approle/login), token lookup-self and renew-self, a mount table of KV v1 and v2
+// mounts (also of more than one segment, or behind a namespace at the path's front: `ns1/kv/`),
+// the mount a path is in (GET /v1/sys/internal/ui/mounts/<path> → {data: {path, type, options:
+// {version}}}, 403 for no mount or no access to it), KV v2 reads
 // (GET /v1/<mount>/data/<path>[?version=N] → {data: {data, metadata}}), KV v1 reads
 // (GET /v1/<mount>/<path> → {data}), namespaces (X-Vault-Namespace), and Vault's error shape
 // {"errors": [...]}: 403 "permission denied" for a missing, bad or expired token, 404 with an
@@ -30,7 +33,24 @@ export interface FakeVaultOptions {
    * token_no_default_policy): 403 for live tokens too, as Vault answers a denial.
    */
   selfDenied?: boolean;
+  /** The mount table (default: `kv/` KV v2, `secret/` KV v1). */
+  mounts?: FakeVaultMount[];
 }
+
+export interface FakeVaultMount {
+  /** As a request names it, with its trailing slash: `kv/`, `team/kv/`, `ns1/kv/` (in namespace ns1). */
+  path: string;
+  type: string;
+  /** options.version; null: no options (Vault's answer for a mount made without any). */
+  version?: "1" | "2" | null;
+  /** What sys/internal/ui/mounts answers as data.path, when not `path` (Vault puts a child namespace's full path in front). */
+  answerPath?: string;
+}
+
+const DEFAULT_MOUNTS: FakeVaultMount[] = [
+  { path: "kv/", type: "kv", version: "2" },
+  { path: "secret/", type: "kv", version: "1" },
+];
 
 export async function startFakeVault(options: FakeVaultOptions = {}) {
   const now = options.now ?? Date.now;
@@ -50,6 +70,11 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     return token;
   };
   const auth = (token: string, t: FakeVaultToken) => ({ client_token: token, accessor: `acc-${token.slice(-6)}`, policies: ["default", "edge-runner"], lease_duration: t.ttlSec, renewable: t.renewable });
+
+  const mounts = options.mounts ?? DEFAULT_MOUNTS;
+  /** The mount a path is in: the longest mount path in front of it, as Vault's router matches. */
+  const mountOf = (path: string) => mounts.filter((m) => `${path}/`.startsWith(m.path)).sort((a, b) => b.path.length - a.path.length)[0];
+  let mountLookups = 0;
 
   const handle = (req: FakeRequest): FakeReply => {
     if (options.namespace !== undefined && req.headers["x-vault-namespace"] !== options.namespace) {
@@ -80,10 +105,32 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     }
     if (req.method !== "GET" || !req.path.startsWith("/v1/")) return errors(405, "unsupported operation");
     const path = req.path.slice("/v1/".length);
+    const mountsPrefix = "sys/internal/ui/mounts/";
+    if (path.startsWith(mountsPrefix)) {
+      // Not under the token's policy itself (an unauthenticated path in Vault's router): the
+      // handler answers for a mount the token has any capability under, and 403 otherwise, also
+      // for no mount at all (so it cannot be used to list mounts).
+      mountLookups++;
+      const asked = path.slice(mountsPrefix.length);
+      const mount = mountOf(asked);
+      const denied = errors(403, `preflight capability check returned 403, please ensure client's policies grant access to path "${asked}/"`);
+      if (mount === undefined || !held.allow.some((prefix) => prefix.startsWith(mount.path) || mount.path.startsWith(prefix))) return denied;
+      const data = {
+        accessor: `${mount.type}_0a1b2c3d`, config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 }, description: "",
+        external_entropy_access: false, local: false, options: mount.version === null || mount.version === undefined ? null : { version: mount.version },
+        path: mount.answerPath ?? mount.path, plugin_version: "", running_plugin_version: "", running_sha256: "", seal_wrap: false, type: mount.type, uuid: "5e4d3c2b-0000-0000-0000-000000000000",
+      };
+      return { status: 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null } };
+    }
     if (!held.allow.some((prefix) => path.startsWith(prefix))) return errors(403, "1 error occurred:\n\t* permission denied\n\n");
-    const [mount, kind, ...rest] = path.split("/");
-    if (kind === "data") {
-      const versions = kv2.get(`${mount}/${rest.join("/")}`);
+    const mount = mountOf(path);
+    // No mount: Vault has no handler for the path.
+    if (mount === undefined) return errors(404, `no handler for route "${path}". route entry not found.`);
+    const [kind, ...rest] = path.slice(mount.path.length).split("/");
+    if (mount.version === "2") {
+      // A KV v2 mount answers secrets under data/ only (metadata/ and the rest are not read here).
+      if (kind !== "data") return errors(404);
+      const versions = kv2.get(`${mount.path}${rest.join("/")}`);
       if (versions === undefined) return errors(404);
       const wanted = req.query.get("version");
       const number = wanted === null || wanted === "0" ? versions.length : Number(wanted);
@@ -106,6 +153,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     close: () => server.stop(),
     /** A token the test hands to the runner (ttlSec 0 never expires, like a root token). */
     token: (allow: string[] = ["kv/", "secret/"], ttlSec = 0, renewable = true) => issue(allow, ttlSec, renewable),
+    /** A KV v2 secret by its mount and name, without data/: `kv/app` is read at kv/data/app. */
     putKv2: (path: string, data: Record<string, unknown> | null) => {
       const versions = kv2.get(path) ?? [];
       versions.push(data);
@@ -123,6 +171,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     },
     get renewals() {
       return renewals;
+    },
+    /** How many sys/internal/ui/mounts/<path> requests it answered. */
+    get mountLookups() {
+      return mountLookups;
     },
   };
 }

@@ -74,10 +74,10 @@ describe("VaultBackend", () => {
 
   test("VaultBackend.read() reads a KV v2 secret in a folder called sys, and takes a KV v2 path's answer only in KV v2's shape (an API answer read through a namespace called data is refused)", async () => {
     const fake = await vault();
-    fake.putKv2("secret/sys/db", { pw: "pw-in-sys-folder" });
+    fake.putKv2("kv/sys/db", { pw: "pw-in-sys-folder" });
     const token = fake.token();
     const backend = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000 });
-    expect(await backend.read(ref("vault:secret/data/sys/db#pw"))).toBe("pw-in-sys-folder");
+    expect(await backend.read(ref("vault:kv/data/sys/db#pw"))).toBe("pw-in-sys-folder");
     // Vault Enterprise with namespaces ns and ns/data: ns/data/auth/token/lookup-self and
     // ns/data/identity/oidc/token/r are API answers, not KV v2 ones.
     for (const [raw, body] of [

@@ -39,7 +39,7 @@ describe("VaultBackend and the environment", () => {
     expect(fake.logins).toBe(1);
     expect(fake.requests.some((r) => r.headers["x-vault-token"] === envToken)).toBe(false);
     expect(fake.requests.some((r) => r.headers["x-vault-namespace"] !== undefined)).toBe(false);
-    expect(fake.requests.every((r) => r.path.startsWith("/v1/auth/") || r.path.startsWith("/v1/kv/"))).toBe(true);
+    expect(fake.requests.every((r) => r.path.startsWith("/v1/auth/") || r.path.startsWith("/v1/kv/") || r.path === "/v1/sys/internal/ui/mounts/kv/data/app")).toBe(true);
   });
 
   test("ignores VAULT_SKIP_VERIFY", async () => {

@@ -34,17 +34,26 @@ export const VAULT_OWN_PATHS: readonly string[] = ["auth", "sys", "identity", "c
  * A KV v2 path (MOUNT/data/…) counts its mount position only: below data/ are the secret's
  * folders, and `secret/data/sys/db` is a secret in a folder called sys. Read as namespace
  * `secret/data` and sys/db (a namespace may be called data), it could reach Vault's own API; the
- * backend takes a KV v2 path's answer only in KV v2's shape (data.data and data.metadata.version),
- * which no answer of those mounts has (vault-backend.ts).
+ * backend refuses a path Vault says is in one of its own mounts (vault-mounts.ts) and, where Vault
+ * does not say, takes a KV v2 path's answer only in KV v2's shape (data.data and
+ * data.metadata.version), which no answer of those mounts has (vault-backend.ts).
  */
 function ownPathSegment(segments: readonly string[]): string | undefined {
   const kv2 = isKvV2Path(segments);
   return segments.find((part, i) => (i === 0 || (!kv2 && i < segments.length - 1)) && VAULT_OWN_PATHS.includes(part.toLowerCase()));
 }
 
-/** A KV v2 path as the runner reads one: MOUNT/data/… (a mount of one segment). */
+/**
+ * A KV v2 path by its segments alone: MOUNT/data/… (a mount of one segment). The backend asks
+ * Vault which mount a path is in (vault-mounts.ts) and uses this rule where Vault does not say.
+ */
 export function isKvV2Path(segments: readonly string[]): boolean {
   return segments[1] === "data";
+}
+
+/** A path that can be KV v2 in some mount: a `data` segment after the first and before the last (`ns1/kv/data/app`, `team/kv/data/app`). */
+function mayBeKvV2Path(segments: readonly string[]): boolean {
+  return segments.slice(1, -1).includes("data");
 }
 
 const GCP = /^projects\/([a-z0-9-]{1,64})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
@@ -97,7 +106,8 @@ export function parseReference(raw: string): SecretReference {
       const own = ownPathSegment(segments);
       if (own !== undefined) throw bad(`"${own}/" is Vault's own API (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs, also after a namespace prefix (ns1/${own}/…); reference a secret engine's path`);
       // KV v1 has no versions and ignores ?version: the pin would silently read the current value.
-      if (version !== undefined && !isKvV2Path(segments)) throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
+      // Whether the mount is KV v2 is checked at the read (vault-mounts.ts); here only what no mount can be.
+      if (version !== undefined && !mayBeKvV2Path(segments)) throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
       if (field === "" || field.length > 256) throw bad("the field after # is 1 to 256 characters");
       return version === undefined ? { backend: "vault", raw, path, field } : { backend: "vault", raw, path, field, version };
     }

@@ -1,5 +1,6 @@
 // `vault:` references through node-vault (loaded only when a runner uses Vault). Token (a token
-// file is re-read when it changes, as Vault Agent rewrites it) or AppRole auth; KV v2 (a path whose second segment is `data`, answer in data.data, `?version=N`) and
+// file is re-read when it changes, as Vault Agent rewrites it) or AppRole auth; KV v2 (answer in
+// data.data, `?version=N`: a path in a mount Vault says is KV v2, vault-mounts.ts) and
 // KV v1 (answer in data); a namespace header; the token renewed before its TTL runs out and,
 // with AppRole, a new login when renewal is refused or a read's 403 came from a dead token (not
 // from the policy: lookup-self tells them apart); a custom CA; a timeout per call.
@@ -7,7 +8,8 @@
 // VAULT_* variables. Errors say which reference and which Vault, never a value or a token.
 
 import { EdgeError } from "../../errors.ts";
-import { isKvV2Path, type SecretReference } from "./reference.ts";
+import type { SecretReference } from "./reference.ts";
+import { readsAsKvV2, VaultMounts, type VaultMount } from "./vault-mounts.ts";
 import { clipWords } from "../../util/clip-words.ts";
 import { readVaultTokenFile } from "./vault-token.ts";
 import { headerUnsafeCharacter } from "../../util/header-value.ts";
@@ -95,10 +97,13 @@ export class VaultBackend {
   readonly #own = new Set<string>();
   /** Tokens it logged in to, renewed or read from the file, newest last, with when each ends (epoch ms; undefined: not known; Infinity: never). */
   readonly #recentTokens: Array<{ token: string; endsAt: number | undefined }> = [];
+  /** The mounts Vault described, to tell a KV v2 path from a KV v1 one. */
+  readonly #mounts: VaultMounts;
 
   constructor(options: VaultBackendOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#mounts = new VaultMounts(this.#now);
     // The runner's own secrets: masked in everything it writes, like its API key.
     if (options.token !== undefined) this.#ownSecret(options.token, "configured");
     if (options.secretId !== undefined) this.#ownSecret(options.secretId, "configured");
@@ -137,7 +142,7 @@ export class VaultBackend {
         throw this.#failure(error, ref.raw);
       }
     }
-    const kv2 = isKvV2Path(ref.path.split("/"));
+    const kv2 = await this.#isKvV2(client, ref, options);
     const data = kv2 ? body?.data?.data : body?.data;
     if (data === null || typeof data !== "object") {
       // KV v2 answers data: null for a deleted or destroyed version.
@@ -169,6 +174,17 @@ export class VaultBackend {
       throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value holds the runner's own Vault credential (its token or AppRole ids), never readable by jobs; refused`);
     }
     return text;
+  }
+
+  /** Whether the answer is read as KV v2 (vault-mounts.ts): asked after the read succeeded, so the token is known good. */
+  async #isKvV2(client: VaultClient, ref: Extract<SecretReference, { backend: "vault" }>, options: unknown): Promise<boolean> {
+    let mount: VaultMount | undefined;
+    try {
+      mount = await this.#mounts.of(ref.path, (apiPath) => client.read(apiPath, options));
+    } catch (error) {
+      throw vaultFailure(error, { where: `Cannot resolve secret "${ref.raw}" from ${this.label} (asking which mount the path is in)`, action: "find its mount", timeoutMs: this.#o.timeoutMs });
+    }
+    return readsAsKvV2(ref, mount, `Cannot resolve secret "${ref.raw}" from ${this.label}`);
   }
 
   /**
