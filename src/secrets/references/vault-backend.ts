@@ -370,11 +370,11 @@ export class VaultBackend {
       const before = client.token;
       try {
         const answer = await client.approleLogin({ role_id: this.#o.roleId!, secret_id: this.#o.secretId!, ...(this.#o.appRoleMount === undefined ? {} : { mount_point: this.#o.appRoleMount }) });
+        const token: unknown = answer?.auth?.client_token;
         // node-vault has already made the answer's client_token the client's token (its login
         // commands do): taken back until checked, or a token refused below was sent at every
         // later read (node:http refuses the header: "unreachable" for good, no new login).
-        client.token = before;
-        const token: unknown = answer?.auth?.client_token;
+        if (client.token === token) client.token = before;
         if (typeof token !== "string" || token === "") throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer has no client_token`);
         this.#ownSecret(token);
         const bad = headerUnsafeCharacter(token);
