@@ -17,6 +17,7 @@ import { statSync } from "node:fs";
 import { vaultTransport } from "./vault-transport.ts";
 import { SingleFlight } from "../../util/single-flight.ts";
 import { holdsOwnCredential } from "./own-credential.ts";
+import { VaultOwnCredentials } from "./vault-own-credentials.ts";
 import { statusOf, vaultFailure } from "./vault-failure.ts";
 
 export interface VaultBackendOptions {
@@ -54,13 +55,6 @@ const MAX_VALUE_CHARS = 1024 * 1024;
 export const MAX_VAULT_ANSWER_BYTES = 2 * 1024 * 1024;
 
 /**
- * Tokens the runner held whose end is not known (never expires, or not looked up yet): only the
- * last this many are still refused as a job's value. A token with a known TTL is kept until it ends.
- */
-export const OWN_TOKENS_KEPT = 8;
-/** The most tokens kept at all, however long their TTLs: the set must not grow for the runner's life. */
-export const MAX_OWN_TOKENS = 64;
-/**
  * At most one new token per this long because reads met 403s: whatever lookup-self says, a job
  * naming forbidden paths cannot make the runner log in faster than this (tokens piling up, a
  * secret_id's num_uses spent, live tokens pushed out of the MAX_OWN_TOKENS it refuses).
@@ -94,9 +88,7 @@ export class VaultBackend {
   /** The token file's identity (inode, size, mtime) when last read. */
   #tokenFileStamp: string | undefined;
   /** The runner's own credentials (configured token, AppRole ids, recent tokens): never handed to a job. */
-  readonly #own = new Set<string>();
-  /** Tokens it logged in to, renewed or read from the file, newest last, with when each ends (epoch ms; undefined: not known; Infinity: never). */
-  readonly #recentTokens: Array<{ token: string; endsAt: number | undefined }> = [];
+  readonly #own: VaultOwnCredentials;
   /** The mounts Vault described, to tell a KV v2 path from a KV v1 one. */
   readonly #mounts: VaultMounts;
 
@@ -104,11 +96,12 @@ export class VaultBackend {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#mounts = new VaultMounts(this.#now);
+    this.#own = new VaultOwnCredentials(this.#now, options.registerSecret);
     // The runner's own secrets: masked in everything it writes, like its API key.
-    if (options.token !== undefined) this.#ownSecret(options.token, "configured");
-    if (options.secretId !== undefined) this.#ownSecret(options.secretId, "configured");
+    if (options.token !== undefined) this.#own.configured(options.token);
+    if (options.secretId !== undefined) this.#own.configured(options.secretId);
     // Not secret enough to mask (it is in configs), but half of the AppRole login: never a job's.
-    if (options.roleId !== undefined && options.roleId !== "") this.#own.add(options.roleId);
+    if (options.roleId !== undefined) this.#own.refused(options.roleId);
   }
 
   get label(): string {
@@ -170,7 +163,7 @@ export class VaultBackend {
     if (text.length > MAX_VALUE_CHARS) throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value is over ${MAX_VALUE_CHARS} characters`);
     // Second guard behind reference.ts's refusal of Vault's own paths: a policy that lets the
     // runner read a path where its own token or AppRole ids are stored must not hand them on.
-    if (holdsOwnCredential(text, this.#own)) {
+    if (holdsOwnCredential(text, this.#own.values)) {
       throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${ref.raw}" from ${this.label}: the value holds the runner's own Vault credential (its token or AppRole ids), never readable by jobs; refused`);
     }
     return text;
@@ -185,38 +178,6 @@ export class VaultBackend {
       throw vaultFailure(error, { where: `Cannot resolve secret "${ref.raw}" from ${this.label} (asking which mount the path is in)`, action: "find its mount", timeoutMs: this.#o.timeoutMs });
     }
     return readsAsKvV2(ref, mount, `Cannot resolve secret "${ref.raw}" from ${this.label}`);
-  }
-
-  /**
-   * Masked in all the runner writes, and refused as a job's value. A token from a login, a renewal
-   * or the token file joins the recent ones, kept until its known end (a token that may still work
-   * is never handed to a job); of those with no known end the oldest leaves past OWN_TOKENS_KEPT,
-   * and of all past MAX_OWN_TOKENS: one token per TTL would otherwise grow the set for as long as
-   * the runner lives.
-   */
-  #ownSecret(value: string, kind: "configured" | "token" = "token"): void {
-    this.#o.registerSecret?.(value);
-    if (value === "" || this.#own.has(value)) return;
-    this.#own.add(value);
-    if (kind === "configured") return;
-    this.#recentTokens.push({ token: value, endsAt: undefined });
-    this.#pruneTokens();
-  }
-
-  /** Records when a held token ends (from a login's or renewal's lease, or lookup-self's ttl). */
-  #tokenEndsAt(token: string, ttlSec: number): void {
-    const held = this.#recentTokens.find((t) => t.token === token);
-    if (held !== undefined) held.endsAt = ttlSec > 0 ? this.#now() + ttlSec * 1000 : Infinity;
-    this.#pruneTokens();
-  }
-
-  #pruneTokens(): void {
-    const now = this.#now();
-    const drop = (index: number) => this.#own.delete(this.#recentTokens.splice(index, 1)[0]!.token);
-    for (let i = this.#recentTokens.length - 1; i >= 0; i--) if (this.#recentTokens[i]!.endsAt! <= now) drop(i);
-    const endless = (t: { endsAt: number | undefined }) => t.endsAt === undefined || t.endsAt === Infinity;
-    while (this.#recentTokens.filter(endless).length > OWN_TOKENS_KEPT) drop(this.#recentTokens.findIndex(endless));
-    while (this.#recentTokens.length > MAX_OWN_TOKENS) drop(0);
   }
 
   #canLogin(): boolean {
@@ -245,7 +206,7 @@ export class VaultBackend {
       await client.tokenLookupSelf();
       // The token is alive: the policy said no, and will for the next 403s for a while.
       if (used !== undefined) {
-        const endsAt = this.#recentTokens.find((t) => t.token === used)?.endsAt ?? Infinity;
+        const endsAt = this.#own.endOf(used) ?? Infinity;
         this.#foundLive = { token: used, until: Math.min(this.#now() + TOKEN_FOUND_LIVE_MS, endsAt) };
       }
       return false;
@@ -296,7 +257,7 @@ export class VaultBackend {
     }
     this.#tokenFileStamp = stamp;
     if (token === client.token) return false;
-    this.#ownSecret(token);
+    this.#own.token(token);
     client.token = token;
     this.#renewAt = undefined; // a new token: its TTL is looked up again
     return true;
@@ -337,7 +298,7 @@ export class VaultBackend {
         // must not give the new one its TTL.
         const info = await this.#once(`lookup:${looked}`, () => client.tokenLookupSelf());
         const ttl = Number(info?.data?.ttl ?? 0);
-        this.#tokenEndsAt(looked, ttl);
+        this.#own.endsIn(looked, ttl);
         if (client.token !== looked) return;
         this.#renewAt = ttl > 0 && info?.data?.renewable !== false ? this.#now() + ttl * 1000 * RENEW_AT : ttl > 0 ? this.#now() + ttl * 1000 : Infinity;
       } catch (error) {
@@ -376,7 +337,7 @@ export class VaultBackend {
         // later read (node:http refuses the header: "unreachable" for good, no new login).
         if (client.token === token) client.token = before;
         if (typeof token !== "string" || token === "") throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer has no client_token`);
-        this.#ownSecret(token);
+        this.#own.token(token);
         const bad = headerUnsafeCharacter(token);
         if (bad !== undefined) throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer's client_token holds ${bad}, which cannot be sent in the X-Vault-Token header; refused`);
         client.token = token;
@@ -397,8 +358,8 @@ export class VaultBackend {
   #setLease(auth: { lease_duration?: unknown; renewable?: unknown; client_token?: unknown } | undefined, inUse = true): void {
     const ttl = Number(auth?.lease_duration ?? 0);
     if (typeof auth?.client_token === "string") {
-      this.#ownSecret(auth.client_token);
-      this.#tokenEndsAt(auth.client_token, ttl);
+      this.#own.token(auth.client_token);
+      this.#own.endsIn(auth.client_token, ttl);
     }
     if (inUse) this.#renewAt = ttl > 0 ? this.#now() + ttl * 1000 * RENEW_AT : Infinity;
   }
