@@ -5,7 +5,7 @@
 // or answered by an AppRole login is held to the same rule before it is sent.
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, renameSync, writeFileSync } from "node:fs";
 import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import * as path from "node:path";
 import { resolveConfig } from "../../src/config/resolve.ts";
@@ -111,6 +111,44 @@ describe("VaultBackend tokens that cannot be sent", () => {
     expect(error?.message).toBe(`Cannot log in to Vault at "${vault.url}" with AppRole: the answer's client_token holds a line break (U+000D), which cannot be sent in the X-Vault-Token header; refused`);
     expect(vault.requests.map((r) => r.path)).toEqual(["/v1/auth/approle/login"]);
     expect(registered).toContain(`${TOKEN}\r\nx-injected: 1`);
+  });
+
+  test("VaultBackend logs in at vaultAppRoleMount with role_id and secret_id as the JSON body", async () => {
+    const vault = new FakeServer().any((req) =>
+      req.path === "/v1/auth/team-approle/login" ? { status: 200, body: { auth: { client_token: TOKEN, lease_duration: 3600, renewable: true } } } : { status: 200, body: { data: { data: { password: "pw-mount" }, metadata: { version: 1 } } } });
+    await vault.start();
+    closers.push(() => vault.stop());
+    const backend = new VaultBackend({ addr: vault.url, roleId: "role-1", secretId: "secret-id-1", appRoleMount: "team-approle", timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-mount");
+    expect(vault.requests[0]).toMatchObject({ method: "POST", path: "/v1/auth/team-approle/login" });
+    expect(vault.requests[0]!.json()).toEqual({ role_id: "role-1", secret_id: "secret-id-1" });
+    expect(vault.requests[0]!.headers["x-vault-token"]).toBeUndefined();
+    expect(vault.requests[1]!.headers["x-vault-token"]).toBe(TOKEN);
+  });
+
+  test("VaultBackend.read(): a token file rewritten while an AppRole login is under way keeps its token when the login's answer is refused (node-vault had put the old, dead token back)", async () => {
+    const fake = await startFakeVault({ roleId: "role-1", secretId: "secret-id-1" });
+    closers.push(fake.close);
+    fake.putKv2("kv/app", { password: "pw-file-token" });
+    const [t0, t1] = [fake.token(), fake.token()];
+    const file = path.join(tmp.dir, "token-during-login");
+    const put = (token: string) => {
+      writeFileSync(`${file}.new`, token, { mode: 0o600 });
+      renameSync(`${file}.new`, file);
+    };
+    put(t0);
+    const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-file-token");
+    fake.revoke(t0);
+    fake.fail({ status: 200, body: { auth: { client_token: `${TOKEN}\r\nx-injected: 1`, lease_duration: 3600, renewable: true } }, delayMs: 300 }, (r) => r.path === "/v1/auth/approle/login");
+    const first = codeOf(backend.read(ref("vault:kv/data/app#password"))); // T0 dead, the file unchanged: a login (slow, then refused)
+    await Bun.sleep(100);
+    put(t1);
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-file-token");
+    expect(await first).toStartWith("secret_backend_unavailable: Cannot log in");
+    const sent = fake.requests.length;
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-file-token");
+    expect(fake.requests.slice(sent).map((r) => r.headers["x-vault-token"])).toEqual([t1]);
   });
 
   test("VaultBackend.read(): after an AppRole answer whose client_token was refused, the next read logs in again (node-vault had kept the refused token: every read was 'unreachable (ERR_INVALID_CHAR)')", async () => {

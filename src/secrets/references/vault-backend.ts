@@ -42,7 +42,6 @@ interface VaultClient {
   namespace: string | undefined;
   pathPrefix: string;
   read(path: string, options?: unknown): Promise<any>;
-  approleLogin(args: { role_id: string; secret_id: string; mount_point?: string }): Promise<any>;
   /** A call as node-vault sends it, with the client's token and namespace and no side effect on them. */
   request(options: { path: string; method: string; json?: unknown }): Promise<any>;
   tokenLookupSelf(args?: unknown): Promise<any>;
@@ -328,14 +327,13 @@ export class VaultBackend {
 
   async #login(client: VaultClient, ref: string): Promise<void> {
     return this.#once("login", async () => {
-      const before = client.token;
       try {
-        const answer = await client.approleLogin({ role_id: this.#o.roleId!, secret_id: this.#o.secretId!, ...(this.#o.appRoleMount === undefined ? {} : { mount_point: this.#o.appRoleMount }) });
+        // Not node-vault's approleLogin(): it makes the answer's client_token the client's token
+        // when the answer comes, before it is checked here (a token refused below was then sent
+        // at every later read), and over a token the file gave another read meanwhile.
+        const body = { role_id: this.#o.roleId!, secret_id: this.#o.secretId! };
+        const answer = await client.request({ path: `/auth/${this.#o.appRoleMount ?? "approle"}/login`, method: "POST", json: body });
         const token: unknown = answer?.auth?.client_token;
-        // node-vault has already made the answer's client_token the client's token (its login
-        // commands do): taken back until checked, or a token refused below was sent at every
-        // later read (node:http refuses the header: "unreachable" for good, no new login).
-        if (client.token === token) client.token = before;
         if (typeof token !== "string" || token === "") throw new EdgeError("secret_backend_unavailable", `Cannot log in to ${this.label} with AppRole: the answer has no client_token`);
         this.#own.token(token);
         const bad = headerUnsafeCharacter(token);
