@@ -59,6 +59,34 @@ describe("VaultBackend and Vault's mounts", () => {
     expect(message).not.toContain("v1-in-data-folder");
   });
 
+  test("VaultBackend.read() never reads an auth method's answer through a namespace called data as a KV v1 mount (a review's probe: another AppRole's role_id was handed to the job)", async () => {
+    // Vault answers an auth mount's lookup with its path in the auth table (approle/), no auth/ in it.
+    const fake = await vault({ mounts: [...MOUNTS, { path: "approle/data/auth/approle/", type: "approle", version: null, answerPath: "approle/data/approle/" }] });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(["approle/"]), timeoutMs: 2000 });
+    fake.fail({ status: 200, body: { data: { role_id: "deploy-role-id-0000" } } }, (r) => r.path === "/v1/approle/data/auth/approle/role/deploy/role-id");
+    const message = await codeOf(backend.read(ref("vault:approle/data/auth/approle/role/deploy/role-id#role_id")));
+    expect(message).toStartWith("secret_not_found");
+    expect(message).not.toContain("deploy-role-id-0000");
+  });
+
+  test("VaultBackend.read(): a mount lookup a server does not serve (400, 405, 501) falls back to the path rule; any other failure is retried, never blamed on the token's policy", async () => {
+    for (const status of [400, 405, 501]) {
+      const fake = await vault();
+      fake.putKv2("kv/app", { pw: "kv-pw" });
+      const backend = new VaultBackend({ addr: fake.url, token: fake.token(["kv/"]), timeoutMs: 2000 });
+      fake.fail({ status, body: { errors: ["unsupported path"] } }, isMountLookup);
+      expect({ status, value: await backend.read(ref("vault:kv/data/app#pw")) }).toEqual({ status, value: "kv-pw" });
+    }
+    const fake = await vault();
+    fake.putKv2("kv/app", { pw: "kv-pw" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(["kv/"]), timeoutMs: 2000 });
+    fake.fail({ status: 401, body: { errors: ["no"] } }, isMountLookup);
+    const error = await backend.read(ref("vault:kv/data/app#pw")).then(() => undefined, (e: unknown) => e as { code?: string; retryable?: boolean; message?: string });
+    expect({ code: error?.code, retryable: error?.retryable }).toEqual({ code: "secret_backend_unavailable", retryable: true });
+    expect(error?.message).toContain("asking which mount the path is in");
+    expect(error?.message).not.toContain("check the token's policy");
+  });
+
   test("VaultBackend.read() with X-Vault-Namespace: a child namespace's mount, answered with the full namespace path in front, is read as KV v2", async () => {
     const fake = await vault({ namespace: "team-a", mounts: [{ path: "child/kv/", type: "kv", version: "2", answerPath: "team-a/child/kv/" }] });
     fake.putKv2("child/kv/app", { pw: "child-pw" });
@@ -124,8 +152,13 @@ describe("VaultMounts", () => {
     expect(mountOf(answer("kv/", "kv", { version: "1" }), "kv/data/app")).toEqual({ path: "kv/", kv2: false, own: false });
     expect(mountOf(answer("kv/", "kv", null), "kv/data/app")).toEqual({ path: "kv/", kv2: false, own: false });
     expect(mountOf(answer("kv/", "generic", { version: "2" }), "kv/data/app")).toEqual({ path: "kv/", kv2: false, own: false });
-    // A child namespace's full path in front: only the part the reference spells is kept; own names anywhere count.
-    expect(mountOf(answer("team-a/child/kv/"), "child/kv/data/app")).toEqual({ path: "child/kv/", kv2: true, own: false });
+    // A child namespace's full path in front: the runner's own namespace is taken off, nothing else; own names anywhere count.
+    expect(mountOf(answer("team-a/child/kv/"), "child/kv/data/app", "team-a")).toEqual({ path: "child/kv/", kv2: true, own: false });
+    expect(mountOf(answer("team-a/child/kv/"), "child/kv/data/app", "/team-a/")).toEqual({ path: "child/kv/", kv2: true, own: false });
+    expect(mountOf(answer("team-a/child/kv/"), "child/kv/data/app")).toBeUndefined();
+    // An auth method's answer has no auth/ (Vault answers its path in the auth table): in a
+    // namespace called approle/data it once fitted the path as a KV v1 mount approle/ (a review's probe).
+    expect(mountOf(answer("approle/data/approle/", "approle", null), "approle/data/auth/approle/role/deploy/role-id")).toBeUndefined();
     expect(mountOf(answer("ns/data/sys/", "ns_system", null), "ns/data/sys/policy/x")).toEqual({ path: "ns/data/sys/", kv2: false, own: true });
     for (const bad of [answer("other/"), answer("kv"), answer("/"), answer(7), answer("kv/", 2), { data: null }, null, "text", { pw: "x" }]) {
       expect(mountOf(bad, "kv/data/app")).toBeUndefined();
@@ -141,19 +174,19 @@ describe("VaultMounts", () => {
       if (path.startsWith("denied/")) throw Object.assign(new Error("denied"), { response: { statusCode: 403 } });
       return answer(`${path.split("/")[0]}/`);
     };
-    for (let i = 0; i <= MAX_MOUNTS_KEPT; i++) await mounts.of(`m${i}/data/app`, get);
+    for (let i = 0; i <= MAX_MOUNTS_KEPT; i++) await mounts.of(`m${i}/data/app`, undefined, get);
     expect(asked.length).toBe(MAX_MOUNTS_KEPT + 1);
-    await mounts.of(`m${MAX_MOUNTS_KEPT}/data/other`, get);
+    await mounts.of(`m${MAX_MOUNTS_KEPT}/data/other`, undefined, get);
     expect(asked.length).toBe(MAX_MOUNTS_KEPT + 1);
-    await mounts.of("m0/data/app", get); // the oldest left
+    await mounts.of("m0/data/app", undefined, get); // the oldest left
     expect(asked.length).toBe(MAX_MOUNTS_KEPT + 2);
-    expect(await mounts.of("denied/data/app", get)).toBeUndefined();
-    expect(await mounts.of("denied/data/app", get)).toBeUndefined();
+    expect(await mounts.of("denied/data/app", undefined, get)).toBeUndefined();
+    expect(await mounts.of("denied/data/app", undefined, get)).toBeUndefined();
     expect(asked.length).toBe(MAX_MOUNTS_KEPT + 4);
     const failing = async () => {
       throw Object.assign(new Error("sealed"), { response: { statusCode: 503 } });
     };
-    expect(await codeOfError(mounts.of("x/data/app", failing))).toBe("sealed");
+    expect(await codeOfError(mounts.of("x/data/app", undefined, failing))).toBe("sealed");
   });
 });
 

@@ -172,9 +172,12 @@ export class VaultBackend {
   async #isKvV2(client: VaultClient, ref: Extract<SecretReference, { backend: "vault" }>, options: unknown): Promise<boolean> {
     let mount: VaultMount | undefined;
     try {
-      mount = await this.#mounts.of(ref.path, (apiPath) => client.read(apiPath, options));
+      mount = await this.#mounts.of(ref.path, this.#o.namespace, (apiPath) => client.read(apiPath, options));
     } catch (error) {
-      throw vaultFailure(error, { where: `Cannot resolve secret "${ref.raw}" from ${this.label} (asking which mount the path is in)`, action: "find its mount", timeoutMs: this.#o.timeoutMs });
+      // The read itself succeeded with this token: whatever the lookup met is passing (a 401 or a
+      // 5xx of a proxy), not the token's policy or the reference; retried, never a permanent refusal.
+      const failure = vaultFailure(error, { where: `Cannot resolve secret "${ref.raw}" from ${this.label} (asking which mount the path is in)`, action: "find its mount", timeoutMs: this.#o.timeoutMs });
+      throw failure.code === "secret_backend_unavailable" ? failure : new EdgeError("secret_backend_unavailable", failure.message.replace(/; check the token's policy$/, ""), { retryable: true });
     }
     return readsAsKvV2(ref, mount, `Cannot resolve secret "${ref.raw}" from ${this.label}`);
   }

@@ -32,6 +32,9 @@ export const MAX_MOUNTS_KEPT = 256;
 /** Vault's path for one mount's details (an unauthenticated path whose handler checks the token's access to the mount itself). */
 export const MOUNT_INFO_PATH = "sys/internal/ui/mounts/";
 
+/** Answers of the mount lookup that mean "Vault does not say": the path rule decides, nothing is kept. */
+const NOT_SAID = [400, 403, 404, 405, 501];
+
 /** Sends GET /v1/<apiPath> with the client's token and namespace; rejects as node-vault does. */
 export type VaultGet = (apiPath: string) => Promise<unknown>;
 
@@ -46,10 +49,12 @@ export class VaultMounts {
 
   /**
    * The mount `path` is in; undefined when Vault does not say: 403 (no such mount, or the token may
-   * do nothing under it; Vault answers both alike), 404 (a Vault or a proxy without the endpoint),
-   * or an answer not of its shape. Any other failure is thrown: the caller cannot tell the layout.
+   * do nothing under it; Vault answers both alike), 404, 400, 405 or 501 (a Vault, a proxy or a
+   * Vault-compatible server without the endpoint), or an answer not of its shape. Any other
+   * failure is thrown: the caller cannot tell the layout. `namespace`: the X-Vault-Namespace the
+   * runner sends, which Vault puts in front of a mount in a child namespace.
    */
-  async of(path: string, get: VaultGet): Promise<VaultMount | undefined> {
+  async of(path: string, namespace: string | undefined, get: VaultGet): Promise<VaultMount | undefined> {
     const kept = this.#cached(path);
     if (kept !== undefined) return kept;
     let body: unknown;
@@ -57,10 +62,10 @@ export class VaultMounts {
       body = await get(`${MOUNT_INFO_PATH}${path}`);
     } catch (error) {
       const status = statusOf(error);
-      if (status === 403 || status === 404) return undefined;
+      if (status !== undefined && NOT_SAID.includes(status)) return undefined;
       throw error;
     }
-    const mount = mountOf(body, path);
+    const mount = mountOf(body, path, namespace);
     if (mount !== undefined) this.#keep(mount);
     return mount;
   }
@@ -86,21 +91,21 @@ export class VaultMounts {
 
 /**
  * The mount in Vault's answer for `path`, or undefined when the answer is not one (no data.path
- * or data.type, or a mount path not in front of `path`). Vault puts a child namespace's full path
- * in front of the mount when the request's namespace (X-Vault-Namespace) is its parent, and the
- * reference then spells only the part below that namespace: leading segments are dropped until
- * the rest is in front of `path`, as Vault's CLI does.
+ * or data.type, or a mount path that is not exactly in front of `path`). Vault puts a child
+ * namespace's full path in front of the mount when the request's namespace (X-Vault-Namespace,
+ * `namespace`) is its parent, and the reference spells only the part below that namespace: that
+ * namespace, and only it, is taken off the front. Nothing else is dropped: an auth method's
+ * answer carries no `auth/` (Vault answers its path in the auth table, `approle/`), and dropping
+ * segments until something fits found a mount that was not the one asked about (`approle/data/`
+ * as a namespace, an auth mount in it, read as a KV v1 mount `approle/`).
  */
-export function mountOf(body: unknown, path: string): VaultMount | undefined {
+export function mountOf(body: unknown, path: string, namespace?: string): VaultMount | undefined {
   const data = (body as { data?: { path?: unknown; type?: unknown; options?: { version?: unknown } | null } } | null | undefined)?.data;
   const answered = data?.path;
   if (typeof answered !== "string" || typeof data?.type !== "string" || !answered.endsWith("/") || answered.length < 2) return undefined;
-  let spelled = answered;
-  while (!`${path}/`.startsWith(spelled)) {
-    const slash = spelled.indexOf("/");
-    if (slash === spelled.length - 1) return undefined;
-    spelled = spelled.slice(slash + 1);
-  }
+  const parent = namespace === undefined ? "" : namespace.replace(/^\/+|\/+$/g, "");
+  const spelled = parent !== "" && answered.startsWith(`${parent}/`) ? answered.slice(parent.length + 1) : answered;
+  if (spelled === "" || !`${path}/`.startsWith(spelled)) return undefined;
   const own = answered.split("/").some((segment) => VAULT_OWN_PATHS.includes(segment.toLowerCase()));
   return { path: spelled, kv2: data.type === "kv" && data.options?.version === "2", own };
 }
