@@ -54,7 +54,11 @@ export class StorageService {
   #timer: ReturnType<typeof setInterval> | undefined;
   #sweeping: Promise<SweepReport> | undefined;
   #state: ServiceState = "running";
-  /** From the last sweep: when it first saw each attempt whose objects carry no date (sweeper.ts). */
+  /**
+   * From the last sweep: when a sweep first saw each attempt or upload the store gives no date.
+   * Each sweep's report carries on what it did not reach (undated-since.ts), so taking it whole
+   * after a sweep that failed part-way forgets nothing.
+   */
   #undatedSince: ReadonlyMap<string, number> = new Map();
   /** From the last sweep: jobs whose listing failed, listed after the others by the next (sweeper.ts). */
   #failedJobs: ReadonlySet<string> = new Set();

@@ -5,9 +5,12 @@
 
 import { serializeError } from "../errors.ts";
 import { FailedListings } from "./failed-listings.ts";
-import type { ListOptions, ObjectStore, UploadInfo } from "./object-store.ts";
+import type { ListOptions, ObjectStore } from "./object-store.ts";
 import type { PrefixDeletions } from "./prefix-deletions.ts";
 import { attemptOf, isJobPrefix } from "./storage-keys.ts";
+import { UndatedSince } from "./undated-since.ts";
+
+export { MAX_UNDATED_ATTEMPTS } from "./undated-since.ts";
 
 export interface SweepOptions {
   store: ObjectStore;
@@ -66,10 +69,12 @@ export interface SweepReport {
   firstSkipped?: string;
   /**
    * Attempts with an object the store gave no date (a listing without LastModified), and
-   * unfinished uploads listed without an Initiated date (keyed by uploadKey()), each with when a
+   * unfinished uploads listed without an Initiated date (keyed as undated-since.ts spells them), each with when a
    * sweep of this process first saw it: such an attempt or upload is dated by that, so it waits
-   * the grace period too (dated at the epoch, it used to go at the first sweep). At most
-   * MAX_UNDATED_ATTEMPTS of both; one past that is dated by this sweep, so it waits.
+   * the grace period too (dated at the epoch, it used to go at the first sweep). The last sweep's
+   * entries are carried on until a sweep finds the attempt dated, empty or deleted (or the
+   * upload dated or aborted), or a listing that ended no longer names it (undated-since.ts). At
+   * most MAX_UNDATED_ATTEMPTS of both; one past that is dated by this sweep, so it waits.
    */
   undatedSince: Map<string, number>;
   /**
@@ -80,19 +85,27 @@ export interface SweepReport {
   errors: string[];
 }
 
-export const MAX_UNDATED_ATTEMPTS = 10_000;
-
 /** Characters of a skipped name kept for the report and its log line. */
 const MAX_NAME_CHARS = 200;
 
 export async function sweepOrphans(options: SweepOptions): Promise<SweepReport> {
   const failedListings = new FailedListings(options.failedJobs);
-  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(), failedJobs: failedListings.next, errors: [] };
-  for (const runnerPrefix of options.runnerPrefixes) await sweepRunner(options, runnerPrefix, report, failedListings);
+  const undated = new UndatedSince(options.undatedSince, options.now);
+  const report: SweepReport = { deleted: 0, pending: 0, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: undated.next, failedJobs: failedListings.next, errors: [] };
+  for (const runnerPrefix of options.runnerPrefixes) {
+    await sweepRunner(options, runnerPrefix, report, { failedListings, undated });
+    undated.prune(runnerPrefix);
+  }
   return report;
 }
 
-async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: SweepReport, failedListings: FailedListings): Promise<void> {
+/** What one sweep hands on to the next (failed-listings.ts, undated-since.ts). */
+interface Memory {
+  failedListings: FailedListings;
+  undated: UndatedSince;
+}
+
+async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: SweepReport, { failedListings, undated }: Memory): Promise<void> {
   // Level by level (job, then attempt), each attempt listed, dated and deleted on its own: no
   // listing holds more than one attempt's objects (storageMaxJobObjects), so however many objects
   // live attempts hold, a sweep stays bounded, and one attempt that cannot be listed or deleted
@@ -108,10 +121,13 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
     try {
       for await (const attempt of options.store.children(job, listing)) {
         if (stopped()) return false;
-        if (attemptOf(runnerPrefix, attempt) === attempt) await sweepAttempt(options, attempt, report);
-        else skip(report, attempt);
+        if (attemptOf(runnerPrefix, attempt) === attempt) {
+          undated.named(attempt);
+          await sweepAttempt(options, attempt, report, undated);
+        } else skip(report, attempt);
       }
       failedListings.listed(job);
+      undated.listed(job);
       failedInARow = 0;
       return true;
     } catch (error) {
@@ -132,34 +148,44 @@ async function sweepRunner(options: SweepOptions, runnerPrefix: string, report: 
         skip(report, job);
         continue;
       }
+      undated.named(job);
       if (failedListings.failedLastTime(job)) later.push(job);
       else if (!await sweepJob(job)) return;
     }
     walked = true;
     failedListings.walked(runnerPrefix);
+    undated.listed(runnerPrefix);
   } catch (error) {
     if (stopped()) return;
     fail(report, error);
   }
-  await abortStaleUploads(options, runnerPrefix, report);
+  await abortStaleUploads(options, runnerPrefix, report, undated);
   if (!walked) return;
   failedInARow = 0;
   for (const job of later) if (stopped() || !await sweepJob(job)) return;
 }
 
 /** A crash mid-upload leaves a multipart upload with no object to list: abort those too. */
-async function abortStaleUploads(options: SweepOptions, runnerPrefix: string, report: SweepReport): Promise<void> {
+async function abortStaleUploads(options: SweepOptions, runnerPrefix: string, report: SweepReport, undated: UndatedSince): Promise<void> {
   if (options.store.abortStaleUploads !== undefined && !stoppedOf(options)) {
     try {
       report.abortedUploads += await options.store.abortStaleUploads(runnerPrefix, {
         stale: (upload) => {
           const prefix = attemptOf(runnerPrefix, upload.key);
-          if (prefix === undefined || options.busy(prefix)) return false;
-          const initiated = isDated(upload.initiated) ? upload.initiated : undatedSince(options, report, uploadKey(upload));
-          return initiated < options.now - options.graceMs;
+          if (prefix === undefined) return false;
+          // Remembered as it was: when it is not in use any more, it has waited since then.
+          if (options.busy(prefix)) {
+            undated.keep(upload);
+            return false;
+          }
+          if (isDated(upload.initiated)) return upload.initiated < options.now - options.graceMs;
+          if (undated.upload(upload) < options.now - options.graceMs) return true;
+          undated.keep(upload);
+          return false;
         },
         ...signalOf(options),
       });
+      undated.listed(runnerPrefix, "uploads");
     } catch (error) {
       if (!stoppedOf(options)) fail(report, error);
     }
@@ -167,15 +193,15 @@ async function abortStaleUploads(options: SweepOptions, runnerPrefix: string, re
 }
 
 /** Dates one attempt by its newest object (or leftover) and deletes it once past the grace period. */
-async function sweepAttempt(options: SweepOptions, prefix: string, report: SweepReport): Promise<void> {
+async function sweepAttempt(options: SweepOptions, prefix: string, report: SweepReport, undated: UndatedSince): Promise<void> {
   if (options.busy(prefix)) return;
   let newest: number | undefined;
-  let undated = false;
+  let undatedObjects = false;
   let keys: string[] | undefined = [];
   try {
     for await (const info of options.store.list(prefix, listingOf(options))) {
       if (isDated(info.lastModified)) newest = Math.max(newest ?? 0, info.lastModified);
-      else undated = true;
+      else undatedObjects = true;
       if (keys !== undefined && keys.length < MAX_KEYS_HELD) keys.push(info.key);
       else keys = undefined;
     }
@@ -186,7 +212,8 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
     if (!stoppedOf(options)) fail(report, error);
     return;
   }
-  if (undated) newest = Math.max(newest ?? 0, undatedSince(options, report, prefix));
+  if (undatedObjects) newest = Math.max(newest ?? 0, undated.attempt(prefix));
+  else undated.forget(prefix);
   // Checked again: an attempt may have started while it was listed.
   if (newest === undefined || options.busy(prefix) || stoppedOf(options)) return;
   if (options.now - newest < options.graceMs) {
@@ -200,6 +227,7 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
     const deletion = () => options.store.deletePrefix(prefix, { ...(keys === undefined ? {} : { listed: keys }), ...signalOf(options) });
     await (options.deletions === undefined ? deletion() : options.deletions.run(prefix, deletion));
     report.deleted++;
+    undated.forget(prefix);
     options.onDeleted?.(prefix);
   } catch (error) {
     if (!stoppedOf(options)) fail(report, error);
@@ -209,21 +237,6 @@ async function sweepAttempt(options: SweepOptions, prefix: string, report: Sweep
 /** A date a store gave (epoch ms): not 0 (none given), NaN or negative. */
 function isDated(ms: number): boolean {
   return Number.isFinite(ms) && ms > 0;
-}
-
-/**
- * When a sweep of this process first saw `id` (an attempt prefix holding an object without a
- * date, or uploadKey() of an upload without one): now, the first time; remembered for the next sweep.
- */
-function undatedSince(options: SweepOptions, report: SweepReport, id: string): number {
-  const since = options.undatedSince?.get(id) ?? options.now;
-  if (report.undatedSince.size < MAX_UNDATED_ATTEMPTS) report.undatedSince.set(id, since);
-  return since;
-}
-
-/** An undated upload's key in SweepReport.undatedSince: never an attempt prefix (those hold no space, keySegment() encodes it). */
-function uploadKey(upload: UploadInfo): string {
-  return `upload ${upload.uploadId} of ${upload.key}`;
 }
 
 /** The sweep's listings: the runner's own connections (upkeep), ended by the runner's stop. */
