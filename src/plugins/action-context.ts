@@ -32,8 +32,20 @@ export class PendingCalls {
     const callId = this.#next++;
     return new Promise((resolve, reject) => {
       this.#calls.set(callId, { resolve, reject });
-      post({ type: "call", runId, callId, call });
+      try {
+        post({ type: "call", runId, callId, call });
+      } catch (error) {
+        // Never reached the host (a value that cannot be cloned, a closed port): no reply will come
+        // to remove the entry, so it goes now and the caller gets the error.
+        this.#calls.delete(callId);
+        reject(error);
+      }
     });
+  }
+
+  /** How many calls wait for a reply. */
+  get size(): number {
+    return this.#calls.size;
   }
 
   settle(callId: number, ok: boolean, value: unknown): void {
