@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { EdgeError } from "../../src/errors.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import echo from "../../src/plugins/builtin/echo/plugin.ts";
+import gitlab from "../../src/plugins/builtin/gitlab-pipeline/plugin.ts";
 import http from "../../src/plugins/builtin/http/plugin.ts";
 import { builtinInputProblem } from "../../src/plugins/builtin/schemas.ts";
 import { fromMeshstack } from "../../src/plugins/builtin/terraform/meshstack-input.ts";
@@ -24,6 +25,7 @@ import { PluginPool } from "../../src/plugins/pool.ts";
 import type { StepUpdate } from "../../src/protocol/edge-v1.ts";
 import { createTestContext } from "../../src/plugins/test-context.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
+import { FakeGitlab } from "../integrations/fakes/gitlab.ts";
 
 const SECRET = "s3cr3t-VALUE-0123456789";
 const FIRST = "s3cr3t-VAL";
@@ -131,6 +133,23 @@ test("a refused URL, path or input value is quoted whole or not at all, never cu
   }
   // A short value is still quoted whole (and a secret in it masked whole).
   expect(builtinInputProblem("shell", "run", { command: "ls -l" })).toContain('got "ls -l"');
+});
+
+test("GitLab's step name shows a stage over 100 characters only by its length, so a secret in it is not cut before the job's name", async () => {
+  const gl = new FakeGitlab();
+  await gl.start();
+  try {
+    gl.pollsToComplete = 1;
+    gl.firstStage = `${"t".repeat(90)}${SECRET}`;
+    const ctx = createTestContext({ secrets: { gl: gl.accessToken } });
+    expect(await gitlab.actions.trigger?.({ baseUrl: gl.url, projectId: "acme/app", ref: "main", tokenRef: "gl", pollMs: 100 }, ctx)).toMatchObject({ status: "success" });
+    const names = ctx.steps.filter((s) => s.id.startsWith("job-")).map((s) => (boundStep(scopeWithSecret(), s) as StepUpdate).name ?? "");
+    expect(names).toContain(`(${90 + SECRET.length} characters, not shown): compile`);
+    expect(names).toContain("deploy: release");
+    for (const name of names) expect(name).not.toContain(FIRST.slice(0, 4));
+  } finally {
+    await gl.stop();
+  }
 });
 
 test("what a plugin writes outside a run, cut to the worker's 16 KiB mid-secret, reaches the runner's log without the secret's first part", async () => {

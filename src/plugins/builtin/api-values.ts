@@ -38,3 +38,13 @@ export function apiText(value: unknown, max: number): string | undefined {
   if (typeof value === "number" && Number.isFinite(value)) return String(value).slice(0, max);
   return undefined;
 }
+
+/**
+ * A name from an answer that more text follows (GitLab's stage before its job's name): whole, or
+ * past `max` characters only its length. A cut of it could split a secret there, whose first
+ * characters the runner masks only where they end the text (quoted-value.ts).
+ */
+export function apiTextWhole(value: unknown, max: number): string | undefined {
+  const text = apiText(value, Infinity);
+  return text === undefined || text.length <= max ? text : `(${text.length} characters, not shown)`;
+}

@@ -24,6 +24,8 @@ export class FakeGitlab extends FakeServer {
   finalStatus = "success";
   /** Jobs of every pipeline besides compile and release ("shard-N", succeeded): lists past one page of 100. */
   extraJobs = 0;
+  /** The stage of the pipeline's first job (compile). */
+  firstStage = "build";
   #next = 500;
 
   constructor() {
@@ -63,7 +65,7 @@ export class FakeGitlab extends FakeServer {
       const status = this.#status(p);
       const job = (n: number, stage: string, name: string, doneAt: number) => ({ id: p.id * 10 + n, name, stage, status: FINAL.has(status) ? (n === 2 ? status : "success") : p.polls >= doneAt ? "success" : p.polls >= doneAt - 1 ? "running" : "pending" });
       const extra = Array.from({ length: this.extraJobs }, (_, i) => ({ id: p.id * 10_000 + 100 + i, name: `shard-${i + 1}`, stage: "test", status: "success" }));
-      const all = [job(1, "build", "compile", 1), job(2, "deploy", "release", this.pollsToComplete), ...extra];
+      const all = [job(1, this.firstStage, "compile", 1), job(2, "deploy", "release", this.pollsToComplete), ...extra];
       // Offset pagination as GitLab documents it: X-Page, X-Per-Page, X-Next-Page (empty on the last), X-Total.
       const perPage = Math.min(Number(req.query.get("per_page") ?? 20), 100);
       const page = Number(req.query.get("page") ?? 1);

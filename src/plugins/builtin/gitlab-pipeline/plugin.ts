@@ -12,7 +12,7 @@ import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
-import { apiId, apiText, isApiId, webUrl } from "../api-values.ts";
+import { apiId, apiText, apiTextWhole, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
 
@@ -140,7 +140,9 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
         toldMore = true;
         ctx.log.warn(`GitLab: pipeline ${id} has more than ${MAX_PAGES * 100} jobs; only the first ${MAX_PAGES * 100} are shown as steps (the pipeline's result is still its own)`);
       }
-      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${apiText(job.stage, 100) ?? ""}: ${apiText(job.name, 200) ?? job.id}`.slice(0, 200), status: stepStatus(job.status) }));
+      // The stage whole or only its length: the job's name follows it, so a cut there would not end
+      // the text; the name is cut only at the end, where the runner masks a split secret (job-text.ts).
+      const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${apiTextWhole(job.stage, 100) ?? ""}: ${apiText(job.name, 200) ?? job.id}`.slice(0, 200), status: stepStatus(job.status) }));
       const status = apiText(current.body?.status, 100) ?? "unknown";
       const final = FINAL.get(status);
       if (final !== undefined) return { done: true, ok: final.ok, status, steps, meaning: final.meaning };
