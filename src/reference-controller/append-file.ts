@@ -35,6 +35,10 @@ export class AppendFile {
   #allocated: number;
   /** Written since the last sync started. */
   #dirty = false;
+  /** Data written when the last sync started: what that batch makes durable. */
+  #syncing: number;
+  /** The end of the last batch acknowledged (what the file held at open, else its last durable sync's `#syncing`). */
+  #acknowledged: number;
   #closed = false;
   #room: number;
   /** After a step of zeros did not fit: no step is tried again before the data reaches here. */
@@ -57,6 +61,8 @@ export class AppendFile {
     this.#size = fs.fstatSync(this.#fd).size;
     this.#written = this.#size;
     this.#allocated = this.#size;
+    this.#syncing = this.#size;
+    this.#acknowledged = this.#size;
   }
 
   get fd(): number { return this.#fd; }
@@ -135,6 +141,31 @@ export class AppendFile {
   /** Called as a sync of this file starts: later writes need another one. */
   markSyncStarted(): void {
     this.#dirty = false;
+    this.#syncing = this.#written;
+  }
+
+  /** Called once the batch of the last sync started is durable and acknowledged. No syscall: every batch pays it. */
+  markDurable(): void {
+    this.#acknowledged = this.#syncing;
+  }
+
+  /**
+   * The group commit refused a batch (this file's write or sync failed, or another file's): the
+   * file takes no more writes (`error`), and its data past the last acknowledged batch is cut off,
+   * synced, best effort, so a restart does not replay a batch no one was told of. Reads of what
+   * was cut throw `error`; what was acknowledged is still read.
+   */
+  abandon(error: Error): void {
+    this.#broken ??= error;
+    this.#pending = [];
+    if (this.#written > this.#acknowledged) this.#written = this.#acknowledged;
+    if (this.#closed || this.#allocated === this.#written) return;
+    this.#cutZeros();
+    try {
+      fs.fdatasyncSync(this.#fd);
+    } catch {
+      // The cut stands for the next start in this boot; the next start cuts at the zeros anyway.
+    }
   }
 
   /**
@@ -164,6 +195,8 @@ export class AppendFile {
     this.#written = 0;
     this.#allocated = 0;
     this.#dirty = false;
+    this.#syncing = 0;
+    this.#acknowledged = 0;
   }
 
   /** Closes the file, first cutting the zeros past its data (a stopped controller leaves only data). */

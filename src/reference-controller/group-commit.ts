@@ -191,12 +191,14 @@ export class GroupCommit {
       return;
     }
     const target = this.#appended;
+    const synced: AppendFile[] = [];
     try {
       for (const file of this.#files) {
         if (file.writePending()) {
           file.markSyncStarted();
           this.stats.fsyncs++;
           fs.fdatasyncSync(file.fd);
+          synced.push(file);
         }
       }
     } catch (error) {
@@ -204,6 +206,7 @@ export class GroupCommit {
       throw this.#failure;
     }
     this.stats.flushes++;
+    for (const file of synced) file.markDurable();
     this.#markDurable(target);
   }
 
@@ -244,6 +247,7 @@ export class GroupCommit {
         return this.#fail(error);
       }
       this.stats.quietBatches++;
+      for (const file of dirty) file.markDurable();
       return this.#markDurable(target);
     }
     this.#inFlight = true;
@@ -255,6 +259,7 @@ export class GroupCommit {
       this.#inFlight = false;
       for (const retired of this.#retired.splice(0)) retired.close();
       if (failed !== undefined) return this.#fail(failed);
+      for (const file of dirty) file.markDurable();
       this.#markDurable(target);
     };
     for (const file of dirty) {
@@ -317,6 +322,10 @@ export class GroupCommit {
     if (this.#failure !== undefined) return;
     const error = cause instanceof Error ? cause : new Error(String(cause));
     this.#failure = error;
+    // A batch spans files (the journal, the open event segment): where one failed, another may
+    // hold its part, written or even synced. Nothing of it was acknowledged, so no file keeps it
+    // for a restart to replay: each goes back to the end of its last acknowledged batch.
+    for (const file of this.#files) file.abandon(error);
     this.#logger.error(`Cannot write the controller's store: refusing every change ${this.#recovery}`, { error: error.message });
     // What waited for this batch was never acknowledged; runners and clients will resend.
     const waiting = this.#waiting.slice(this.#head);
