@@ -13,6 +13,8 @@ import { EdgeError } from "../../src/errors.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import echo from "../../src/plugins/builtin/echo/plugin.ts";
 import gitlab from "../../src/plugins/builtin/gitlab-pipeline/plugin.ts";
+import github from "../../src/plugins/builtin/github-workflow/plugin.ts";
+import azure from "../../src/plugins/builtin/azure-devops-pipeline/plugin.ts";
 import http from "../../src/plugins/builtin/http/plugin.ts";
 import { builtinInputProblem } from "../../src/plugins/builtin/schemas.ts";
 import { fromMeshstack } from "../../src/plugins/builtin/terraform/meshstack-input.ts";
@@ -25,6 +27,8 @@ import { PluginPool } from "../../src/plugins/pool.ts";
 import type { StepUpdate } from "../../src/protocol/edge-v1.ts";
 import { createTestContext } from "../../src/plugins/test-context.ts";
 import { RedactionScope } from "../../src/secrets/redaction/redaction-scope.ts";
+import { FakeAzureDevops } from "../integrations/fakes/azure-devops.ts";
+import { FakeGithub } from "../integrations/fakes/github.ts";
 import { FakeGitlab } from "../integrations/fakes/gitlab.ts";
 
 const SECRET = "s3cr3t-VALUE-0123456789";
@@ -149,6 +153,50 @@ test("GitLab's step name shows a stage over 100 characters only by its length, s
     for (const name of names) expect(name).not.toContain(FIRST.slice(0, 4));
   } finally {
     await gl.stop();
+  }
+});
+
+test("a pipeline state over 100 characters is quoted only by its length, never cut before the closing quote (GitHub's conclusion and Azure's result in the error, GitLab's status in the log)", async () => {
+  const scope = scopeWithSecret();
+  const state = `${"t".repeat(90)}${SECRET}`;
+  const gh = new FakeGithub();
+  const az = new FakeAzureDevops();
+  const gl = new FakeGitlab();
+  await Promise.all([gh.start(), az.start(), gl.start()]);
+  try {
+    const errors: string[] = [];
+    const errorOf = async (run: Promise<unknown>): Promise<void> => {
+      const error = await run.then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(EdgeError);
+      errors.push((error as EdgeError).message);
+    };
+    gh.pollsToComplete = 1;
+    gh.conclusion = state;
+    await errorOf(github.actions.dispatch?.({ baseUrl: gh.url, owner: "acme", repo: "app", workflow: "deploy.yml", ref: "main", tokenRef: "gh", pollMs: 100 }, createTestContext({ secrets: { gh: "ghp_fake_personal_token_value" } })) as Promise<unknown>);
+    az.pollsToComplete = 1;
+    az.result = state;
+    await errorOf(azure.actions.run?.({ baseUrl: az.url, organization: "acme", project: "Platform", pipelineId: 12, patRef: "az", pollMs: 100 }, createTestContext({ secrets: { az: az.pat } })) as Promise<unknown>);
+    for (const message of errors) {
+      expect(message).toContain('"(113 characters, not shown)"');
+      expect(boundOutcome(scope, { status: "failed", error: { code: "integration_failed", message } }).error!.message).not.toContain(FIRST.slice(0, 4));
+    }
+    // GitLab: an unknown status is not final; the job follows the pipeline until it is cancelled.
+    gl.pollsToComplete = 1;
+    gl.finalStatus = state;
+    const controller = new AbortController();
+    const ctx = createTestContext({ signal: controller.signal, secrets: { gl: gl.accessToken } });
+    const run = gitlab.actions.trigger?.({ baseUrl: gl.url, projectId: "acme/app", ref: "main", tokenRef: "gl", pollMs: 100 }, ctx) as Promise<unknown>;
+    const deadline = Date.now() + 5000;
+    while (gl.pipelines.at(-1) === undefined || gl.pipelines.at(-1)!.polls < 2) {
+      if (Date.now() > deadline) throw new Error("the pipeline was not polled twice");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    controller.abort("Job timed out");
+    await run.then(() => undefined, () => undefined);
+    expect(ctx.lines.map((l) => l.msg)).toContain(`GitLab: pipeline ${gl.pipelines.at(-1)!.id} is "(113 characters, not shown)"`);
+    for (const line of ctx.lines) expect(boundLine(scope, { ts: 1, level: line.level, msg: line.msg }).msg).not.toContain(FIRST.slice(0, 4));
+  } finally {
+    await Promise.all([gh.stop(), az.stop(), gl.stop()]);
   }
 });
 

@@ -40,8 +40,8 @@ export function apiText(value: unknown, max: number): string | undefined {
 }
 
 /**
- * A name from an answer that more text follows (GitLab's stage before its job's name): whole, or
- * past `max` characters only its length. A cut of it could split a secret there, whose first
+ * A name or state from an answer that more text follows (GitLab's stage before its job's name, a
+ * run's state quoted in a log line or error): whole, or past `max` characters only its length. A cut of it could split a secret there, whose first
  * characters the runner masks only where they end the text (quoted-value.ts).
  */
 export function apiTextWhole(value: unknown, max: number): string | undefined {

@@ -10,7 +10,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
-import { apiId, apiText, webUrl } from "../api-values.ts";
+import { apiId, apiText, apiTextWhole, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
 
@@ -110,9 +110,9 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
       const stages = records.filter((r): r is TimelineRecord => r !== null && typeof r === "object" && (r as TimelineRecord).type === "Stage" && apiText((r as TimelineRecord).id, 64) !== undefined)
         .sort((a, b) => order(a) - order(b)).slice(0, 100);
       const steps: StepUpdate[] = stages.map((r) => ({ id: `stage-${apiText(r.id, 64)}`, name: apiText(r.name, 200) ?? apiText(r.id, 64) ?? "", status: stepStatus(r.state, r.result) }));
-      const state = apiText(current.body?.state, 100) ?? "unknown";
+      const state = apiTextWhole(current.body?.state, 100) ?? "unknown";
       if (state !== "completed") return { done: false, ok: false, status: state, steps, ...(state === "canceling" ? { meaning: "is being cancelled in Azure DevOps" } : {}) };
-      const result = apiText(current.body?.result, 100) ?? "unknown";
+      const result = apiTextWhole(current.body?.result, 100) ?? "unknown";
       const known = RESULTS.get(result) ?? { ok: false, meaning: "ended without a result the runner knows" };
       if (result === "partiallySucceeded") ctx.log.warn(`${INTEGRATION}: run ${runId} ${known.meaning}`);
       return { done: true, ok: known.ok, status: result, steps, meaning: known.meaning };

@@ -11,7 +11,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor } from "../callback-info.ts";
-import { apiId, apiText, isApiId, webUrl } from "../api-values.ts";
+import { apiId, apiText, apiTextWhole, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, cancelRun, CANCEL_BUDGET_MS, followRun, triggerSignal } from "../pipeline-run.ts";
 import { sleep } from "../../../util/time.ts";
 import { forgetInstallationToken, GITHUB_HEADERS, installationToken, type AppAuth } from "./app-auth.ts";
@@ -181,10 +181,10 @@ async function dispatchWith(input: GithubInput, base: string, ctx: ActionContext
         ctx.log.warn(`GitHub: workflow run ${run.id} has more than ${MAX_PAGES * 100} jobs; only the first ${MAX_PAGES * 100} are shown as steps (the run's result is still its own)`);
       }
       const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: apiText(job.name, 200) ?? String(job.id), status: stepStatus(job.status, job.conclusion) }));
-      const status = apiText(current.body?.status, 100) ?? "unknown";
+      const status = apiTextWhole(current.body?.status, 100) ?? "unknown";
       const waiting = WAITING.get(status);
       if (status !== "completed") return { done: false, ok: false, status, steps, ...(waiting === undefined ? {} : { meaning: waiting }) };
-      const conclusion = apiText(current.body?.conclusion, 100) ?? "none";
+      const conclusion = apiTextWhole(current.body?.conclusion, 100) ?? "none";
       const known = CONCLUSIONS.get(conclusion) ?? { ok: false, meaning: "ended with a conclusion the runner does not know" };
       return { done: true, ok: known.ok, status: conclusion, steps, meaning: known.meaning };
     },

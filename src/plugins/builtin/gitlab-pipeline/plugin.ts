@@ -143,7 +143,7 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
       // The stage whole or only its length: the job's name follows it, so a cut there would not end
       // the text; the name is cut only at the end, where the runner masks a split secret (job-text.ts).
       const steps: StepUpdate[] = jobs.items.slice(0, MAX_PAGES * 100).filter((job) => isApiId(job?.id)).map((job) => ({ id: `job-${job.id}`, name: `${apiTextWhole(job.stage, 100) ?? ""}: ${apiText(job.name, 200) ?? job.id}`.slice(0, 200), status: stepStatus(job.status) }));
-      const status = apiText(current.body?.status, 100) ?? "unknown";
+      const status = apiTextWhole(current.body?.status, 100) ?? "unknown";
       const final = FINAL.get(status);
       if (final !== undefined) return { done: true, ok: final.ok, status, steps, meaning: final.meaning };
       const waiting = WAITING.get(status);
