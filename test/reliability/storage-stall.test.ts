@@ -5,36 +5,21 @@
 // move now fails after 30 s (300 ms here); a cleanup that hits it is counted, logged and retried,
 // and done once S3 answers.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { memoryLogger } from "../../src/log/logger.ts";
-import { createS3Store } from "../../src/storage/s3-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
-import { StallingRelay } from "../helpers/stalling-relay.ts";
-import { S3RVER_CREDENTIALS, startS3rver, type S3Server } from "../storage/s3rver.ts";
+import { stallingS3 } from "../storage/stalling-s3.ts";
 
-let s3: S3Server;
-let relay: StallingRelay;
-beforeAll(async () => {
-  s3 = await startS3rver();
-  relay = new StallingRelay(Number(new URL(s3.endpoint).port));
-  await relay.listen();
-});
-afterAll(async () => {
-  await relay.close();
-  await s3.stop();
-});
+const endpoint = stallingS3();
 
 test("a cleanup and a sweep against a stalled S3 endpoint end (counted, logged, retried) instead of hanging; the objects go once it answers", async () => {
-  const store = createS3Store({
-    bucket: s3.bucket, prefix: "stall", region: "us-east-1", endpoint: `http://127.0.0.1:${relay.port}`, forcePathStyle: true,
-    credentials: S3RVER_CREDENTIALS, partSizeBytes: 5 * 1024 * 1024, requestTimeoutMs: 300,
-  });
+  const store = endpoint.store("stall", 300);
   const { logger, records } = memoryLogger("debug");
   const service = new StorageService({ store, runnerId: "r1", limits: { maxObjectBytes: 1 << 20, maxJobBytes: 1 << 20 }, logger, sweepGraceMs: 0, sweepIntervalMs: 0, retryBaseMs: 200 });
   const storage = service.open({ jobId: "j1", attempt: 1 });
   await storage.put("work/state.json", new TextEncoder().encode("{}"));
 
-  relay.stalled = true;
+  endpoint.relay.stalled = true;
   // Bounded: the first try fails on the idle bound; the result could be reported.
   await service.release(storage);
   expect(service.stats.cleanupFailures).toBeGreaterThanOrEqual(1);
@@ -42,7 +27,7 @@ test("a cleanup and a sweep against a stalled S3 endpoint end (counted, logged, 
   const sweep = await service.sweep();
   expect(sweep.errors.length).toBeGreaterThan(0);
 
-  relay.stalled = false;
+  endpoint.relay.stalled = false;
   const deadline = Date.now() + 20_000;
   while (service.stats.cleanupsRetrying > 0 && Date.now() < deadline) await Bun.sleep(50);
   const left: string[] = [];

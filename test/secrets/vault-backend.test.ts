@@ -26,6 +26,15 @@ async function vault(options: Parameters<typeof startFakeVault>[0] = {}) {
 const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
 
 describe("VaultBackend", () => {
+  /** A fake Vault holding kv/app#password, and an AppRole backend on the clock `now` that has read it once. */
+  async function appRoleReading(password: string, now: () => number, options: Parameters<typeof vault>[0] = {}) {
+    const fake = await vault({ ...options, now });
+    fake.putKv2("kv/app", { password });
+    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now });
+    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe(password);
+    return { fake, backend };
+  }
+
   test("reads KV v2 (latest and ?version=N) and KV v1 with a token", async () => {
     const fake = await vault();
     fake.putKv2("kv/app", { password: "pw-version-1" });
@@ -166,10 +175,7 @@ describe("VaultBackend", () => {
 
   test("renews the token before its TTL ends, and logs in again when renewal is refused or the token dies", async () => {
     let clock = 1_000_000;
-    const fake = await vault({ now: () => clock, loginTtlSec: 60 });
-    fake.putKv2("kv/app", { password: "renewed-pw-1" });
-    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
-    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("renewed-pw-1");
+    const { fake, backend } = await appRoleReading("renewed-pw-1", () => clock, { loginTtlSec: 60 });
     expect(fake.logins).toBe(1);
     clock += 45_000; // past two thirds of the 60 s TTL
     expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("renewed-pw-1");
@@ -200,10 +206,7 @@ describe("VaultBackend", () => {
 
   test("VaultBackend.read(): forbidden reads in a row with a live token share one lookup-self per TOKEN_FOUND_LIVE_MS (it was one each), and a token revoked meanwhile is still replaced after it", async () => {
     let clock = 2_000_000;
-    const fake = await vault({ now: () => clock });
-    fake.putKv2("kv/app", { password: "pw-live-token" });
-    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
-    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-live-token");
+    const { fake, backend } = await appRoleReading("pw-live-token", () => clock);
     const lookups = () => fake.requests.filter((r) => r.path === "/v1/auth/token/lookup-self").length;
     const before = lookups();
     for (let i = 0; i < 20; i++) expect(await codeOf(backend.read(ref(`vault:other/data/x${i}#f`)))).toStartWith("secret_permission_denied");
@@ -222,10 +225,7 @@ describe("VaultBackend", () => {
 
   test("where the policy denies lookup-self too (403 for a live token), forbidden reads cannot make the runner log in again and again: one login finds it out, and the first token stays refused", async () => {
     let clock = 1_000_000;
-    const fake = await vault({ selfDenied: true, now: () => clock });
-    fake.putKv2("kv/app", { password: "pw-self-denied" });
-    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
-    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-self-denied");
+    const { fake, backend } = await appRoleReading("pw-self-denied", () => clock, { selfDenied: true });
     const first = String(fake.requests.at(-1)!.headers["x-vault-token"]);
     for (let i = 0; i < 10; i++) {
       expect(await codeOf(backend.read(ref(`vault:other/data/x${i}#f`)))).toStartWith("secret_permission_denied");
@@ -255,10 +255,7 @@ describe("VaultBackend", () => {
 
   test("VaultBackend.read(): a new AppRole login that failed (Vault sealed for a moment) does not hold recovery off for MIN_DENIAL_RECOVERY_MS (every read was secret_permission_denied for 60 s)", async () => {
     let clock = 3_000_000;
-    const fake = await vault({ now: () => clock });
-    fake.putKv2("kv/app", { password: "pw-after-blip" });
-    const backend = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000, now: () => clock });
-    expect(await backend.read(ref("vault:kv/data/app#password"))).toBe("pw-after-blip");
+    const { fake, backend } = await appRoleReading("pw-after-blip", () => clock);
     fake.revoke(String(fake.requests.at(-1)!.headers["x-vault-token"]));
     const isLogin = (r: { path: string }) => r.path === "/v1/auth/approle/login";
     fake.fail({ status: 503, body: { errors: ["Vault is sealed"] } }, isLogin);
@@ -391,14 +388,20 @@ describe("VaultBackend's token TTLs", () => {
     return { path: file, put };
   }
 
-  test("VaultBackend.read(): a token file rewritten while the old, revoked token's renewal is in flight reads with the new token (the refused renewal failed the read)", async () => {
-    let clock = 7_000_000;
-    const fake = await vault({ now: () => clock });
-    fake.putKv2("kv/app", { pw: "pw-renewal" });
+  /** A fake Vault holding kv/app#pw, and a backend reading it with T0 (a 30 s token) from a token file: read once. */
+  async function readingWithTokenFile(pw: string, now: () => number) {
+    const fake = await vault({ now });
+    fake.putKv2("kv/app", { pw });
     const t0 = fake.token(["kv/"], 30);
     const file = tokenFile(t0);
-    const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file.path, timeoutMs: 2000, now: () => clock });
-    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("pw-renewal");
+    const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file.path, timeoutMs: 2000, now });
+    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe(pw);
+    return { fake, t0, file, backend };
+  }
+
+  test("VaultBackend.read(): a token file rewritten while the old, revoked token's renewal is in flight reads with the new token (the refused renewal failed the read)", async () => {
+    let clock = 7_000_000;
+    const { fake, t0, file, backend } = await readingWithTokenFile("pw-renewal", () => clock);
     clock += 25_000; // past two thirds of T0's 30 s
     const t1 = fake.token();
     fake.revoke(t0);
@@ -412,12 +415,7 @@ describe("VaultBackend's token TTLs", () => {
 
   test("VaultBackend.read(): the old token's renewal ending after the token file was rewritten neither puts the old token back nor times the new one's renewal", async () => {
     let clock = 8_000_000;
-    const fake = await vault({ now: () => clock });
-    fake.putKv2("kv/app", { pw: "pw-lease" });
-    const t0 = fake.token(["kv/"], 30);
-    const file = tokenFile(t0);
-    const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file.path, timeoutMs: 2000, now: () => clock });
-    expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("pw-lease");
+    const { fake, t0, file, backend } = await readingWithTokenFile("pw-lease", () => clock);
     clock += 25_000;
     const t1 = fake.token(["kv/"], 10); // to be renewed after about 6.7 s
     fake.slow((r) => r.path === "/v1/auth/token/renew-self" && r.headers["x-vault-token"] === t0, 300);
@@ -441,12 +439,7 @@ describe("VaultBackend's token TTLs", () => {
     fake.putKv2("kv/app", { pw: "pw-rewritten" });
     const [t0, t1, t2] = [fake.token(), fake.token(), fake.token()];
     fake.revoke(t1); // T1 expired before Vault Agent wrote the next one
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "edge-runner-vault-dead-")), "token");
-    const put = (token: string) => {
-      writeFileSync(`${file}.new`, token, { mode: 0o600 });
-      renameSync(`${file}.new`, file);
-    };
-    put(t0);
+    const { path: file, put } = tokenFile(t0);
     const backend = new VaultBackend({ addr: fake.url, token: t0, tokenFile: file, timeoutMs: 2000 });
     expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("pw-rewritten");
     fake.slow((r) => r.path === "/v1/auth/token/lookup-self" && r.headers["x-vault-token"] === t1, 300);
@@ -479,12 +472,7 @@ describe("VaultBackend's token TTLs", () => {
       },
     });
     closers.push(async () => void server.stop(true));
-    const file = path.join(mkdtempSync(path.join(tmpdir(), "edge-runner-vault-ttl-")), "token");
-    const put = (token: string) => {
-      writeFileSync(`${file}.new`, token, { mode: 0o600 });
-      renameSync(`${file}.new`, file);
-    };
-    put("hvs.T0aaaaaaaa");
+    const { path: file, put } = tokenFile("hvs.T0aaaaaaaa");
     const backend = new VaultBackend({ addr: `http://127.0.0.1:${server.port}`, token: "hvs.T0aaaaaaaa", tokenFile: file, timeoutMs: 2000, now: () => clock });
     expect(await backend.read(ref("vault:kv/data/app#pw"))).toBe("ok");
     put("hvs.T1aaaaaaaa");

@@ -12,8 +12,9 @@ import { EdgeError } from "../../src/errors.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
 import { LocalObjectStore } from "../../src/storage/local-store.ts";
 import type { ObjectInfo, ObjectStore } from "../../src/storage/object-store.ts";
-import { createS3Store } from "../../src/storage/s3-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
+import { forwardingStore } from "../helpers/forwarding-store.ts";
+import { contents, prefixes, scriptedS3, xml } from "../helpers/scripted-s3.ts";
 
 const root = mkdtempSync(join(tmpdir(), "edge-sweep-bounded-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -24,12 +25,7 @@ const HOUR = 3_600_000;
 function capped(dir: string, cap: number, broken?: string): { store: ObjectStore; listed: string[] } {
   const local = new LocalObjectStore(join(root, dir));
   const listed: string[] = [];
-  const store: ObjectStore = {
-    kind: local.kind,
-    location: local.location,
-    put: (key, body, options) => local.put(key, body, options),
-    get: (key) => local.get(key),
-    head: (key) => local.head(key),
+  const store = forwardingStore(local, {
     async *list(prefix, options): AsyncIterable<ObjectInfo> {
       listed.push(prefix);
       if (broken !== undefined && prefix.startsWith(broken)) throw new EdgeError("storage_failed", `Cannot list "${prefix}": broken`);
@@ -39,12 +35,8 @@ function capped(dir: string, cap: number, broken?: string): { store: ObjectStore
         yield info;
       }
     },
-    children: (prefix, options) => local.children(prefix, options),
-    delete: (key) => local.delete(key),
-    deletePrefix: (prefix) => local.deletePrefix(prefix),
     leftovers: (prefix) => local.leftovers(prefix),
-    close: () => local.close(),
-  };
+  });
   return { store, listed };
 }
 
@@ -79,40 +71,25 @@ test("StorageService.sweep(): an attempt that cannot be listed is counted, and t
 });
 
 test("StorageService.sweep() on S3 finds attempts with Delimiter listings, never listing the whole runner prefix", async () => {
-  const deleted: string[] = [];
   const whole: string[] = [];
-  const xml = (body: string): Response => new Response(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
-  const prefixes = (...names: string[]): string => names.map((p) => `<CommonPrefixes><Prefix>${p}</Prefix></CommonPrefixes>`).join("");
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      const url = new URL(request.url);
-      if (url.searchParams.has("uploads")) return xml("<ListMultipartUploadsResult><Bucket>bkt</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>");
-      if (request.method === "POST" && url.searchParams.has("delete")) {
-        deleted.push(...[...(await request.text()).matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!));
-        return xml("<DeleteResult></DeleteResult>");
-      }
-      const prefix = url.searchParams.get("prefix") ?? "";
-      if (url.searchParams.get("delimiter") === "/") {
-        const found = prefix === "runs/r/" ? prefixes("runs/r/live/", "runs/r/old/") : prefix === "runs/r/live/" ? prefixes("runs/r/live/1/") : prefix === "runs/r/old/" ? prefixes("runs/r/old/1/") : "";
-        return xml(`<ListBucketResult><IsTruncated>false</IsTruncated>${found}</ListBucketResult>`);
-      }
-      if (prefix === "runs/r/old/1/") return xml("<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>runs/r/old/1/k</Key><LastModified>2020-01-01T00:00:00.000Z</LastModified><Size>1</Size></Contents></ListBucketResult>");
+  const children: Record<string, string[]> = { "runs/r/": ["runs/r/live/", "runs/r/old/"], "runs/r/live/": ["runs/r/live/1/"], "runs/r/old/": ["runs/r/old/1/"] };
+  const s3 = scriptedS3({
+    list: ({ prefix, delimited }) => {
+      if (delimited) return prefixes(...(children[prefix] ?? []));
+      if (prefix === "runs/r/old/1/") return contents("runs/r/old/1/k");
       // Any wider listing stands for one past the page cap: it never completes.
       whole.push(prefix);
       return xml("<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>same</NextContinuationToken></ListBucketResult>");
     },
   });
   try {
-    const store = createS3Store({ bucket: "bkt", prefix: "runs", region: "us-east-1", endpoint: `http://127.0.0.1:${server.port}`, forcePathStyle: true, credentials: { accessKeyId: "a", secretAccessKey: "b" }, partSizeBytes: 8 * 1024 * 1024 });
-    const svc = service(store);
+    const svc = service(s3.store());
     svc.open({ jobId: "live", attempt: 1 });
     expect(await svc.sweep()).toMatchObject({ deleted: 1, failed: 0 });
-    expect(deleted).toEqual(["runs/r/old/1/k"]);
+    expect(s3.deleted).toEqual(["runs/r/old/1/k"]);
     expect(whole).toEqual([]);
     await svc.close();
   } finally {
-    await server.stop(true);
+    await s3.stop();
   }
 });

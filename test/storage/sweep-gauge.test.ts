@@ -10,28 +10,25 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import { LocalObjectStore } from "../../src/storage/local-store.ts";
 import type { ObjectStore } from "../../src/storage/object-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
+import { forwardingStore } from "../helpers/forwarding-store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "edge-sweep-gauge-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** `local`, but its deletePrefix() fails ("backend unavailable") whenever `failing()` says so. */
+function deletesFailingWhile(local: LocalObjectStore, failing: () => boolean): ObjectStore {
+  return forwardingStore(local, {
+    deletePrefix: async (prefix) => {
+      if (failing()) throw new Error("backend unavailable");
+      return local.deletePrefix(prefix);
+    },
+  });
+}
+
 test("StorageService.sweep() deleting an abandoned attempt takes its objects off objectsAlive", async () => {
   const local = new LocalObjectStore(dir);
   let down = true;
-  const store: ObjectStore = {
-    kind: local.kind,
-    location: local.location,
-    put: (key, body, options) => local.put(key, body, options),
-    get: (key) => local.get(key),
-    head: (key) => local.head(key),
-    list: (prefix, options) => local.list(prefix, options),
-    children: (prefix, options) => local.children(prefix, options),
-    delete: (key) => local.delete(key),
-    close: () => local.close(),
-    deletePrefix: async (prefix) => {
-      if (down) throw new Error("backend unavailable");
-      return local.deletePrefix(prefix);
-    },
-  };
+  const store = deletesFailingWhile(local, () => down);
   const svc = new StorageService({ store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0, retries: 1, sleep: async () => undefined });
   const storage = svc.open({ jobId: "j", attempt: 1 });
   await storage.put("a", new Uint8Array([1]));
@@ -49,21 +46,7 @@ test("StorageService.sweep() deleting an abandoned attempt takes its objects off
 test("StorageService.release() of an attempt opened again after its cleanup gave up takes both off objectsAlive", async () => {
   const local = new LocalObjectStore(join(dir, "reopened"));
   let failures = 1;
-  const store: ObjectStore = {
-    kind: local.kind,
-    location: local.location,
-    put: (key, body, options) => local.put(key, body, options),
-    get: (key) => local.get(key),
-    head: (key) => local.head(key),
-    list: (prefix, options) => local.list(prefix, options),
-    children: (prefix, options) => local.children(prefix, options),
-    delete: (key) => local.delete(key),
-    close: () => local.close(),
-    deletePrefix: async (prefix) => {
-      if (failures-- > 0) throw new Error("backend unavailable");
-      return local.deletePrefix(prefix);
-    },
-  };
+  const store = deletesFailingWhile(local, () => failures-- > 0);
   const svc = new StorageService({ store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0, retries: 0 });
   const first = svc.open({ jobId: "j", attempt: 1 });
   await first.put("k", new Uint8Array([1]));
@@ -83,21 +66,7 @@ test("StorageService: objects of an earlier abandoned cleanup of the same attemp
   let failing = true;
   let gated = false;
   let wake!: () => void;
-  const store: ObjectStore = {
-    kind: local.kind,
-    location: local.location,
-    put: (key, body, options) => local.put(key, body, options),
-    get: (key) => local.get(key),
-    head: (key) => local.head(key),
-    list: (prefix, options) => local.list(prefix, options),
-    children: (prefix, options) => local.children(prefix, options),
-    delete: (key) => local.delete(key),
-    close: () => local.close(),
-    deletePrefix: async (prefix) => {
-      if (failing) throw new Error("backend unavailable");
-      return local.deletePrefix(prefix);
-    },
-  };
+  const store = deletesFailingWhile(local, () => failing);
   const svc = new StorageService({
     store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: 0, sweepIntervalMs: 0, retries: 1,
     sleep: async () => { if (gated) await new Promise<void>((resolve) => (wake = resolve)); },

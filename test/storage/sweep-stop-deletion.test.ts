@@ -3,33 +3,18 @@
 // waited for a stalled S3 endpoint's deadlines (the request timeout, three tries). Both take the
 // signal now: close() returns at once, and what is left is for the next start's sweep.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { memoryLogger } from "../../src/log/logger.ts";
 import type { ObjectStore } from "../../src/storage/object-store.ts";
-import { createS3Store } from "../../src/storage/s3-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
-import { StallingRelay } from "../helpers/stalling-relay.ts";
-import { S3RVER_CREDENTIALS, startS3rver, type S3Server } from "./s3rver.ts";
+import { stallingS3 } from "./stalling-s3.ts";
 
-let s3: S3Server;
-let relay: StallingRelay;
-beforeAll(async () => {
-  s3 = await startS3rver();
-  relay = new StallingRelay(Number(new URL(s3.endpoint).port));
-  await relay.listen();
-});
-afterAll(async () => {
-  await relay.close();
-  await s3.stop();
-});
+const endpoint = stallingS3();
 
 /** The S3 store through the relay, which stops answering once `stallAt` of the store is called. */
 function stallingStore(prefix: string, stallAt: "deletePrefix" | "abortStaleUploads"): { store: ObjectStore; reached: Promise<void> } {
-  relay.stalled = false;
-  const store = createS3Store({
-    bucket: s3.bucket, prefix, region: "us-east-1", endpoint: `http://127.0.0.1:${relay.port}`, forcePathStyle: true,
-    credentials: S3RVER_CREDENTIALS, partSizeBytes: 5 * 1024 * 1024, requestTimeoutMs: 1_500,
-  });
+  endpoint.relay.stalled = false;
+  const store = endpoint.store(prefix, 1_500);
   let reach!: () => void;
   const reached = new Promise<void>((resolve) => (reach = resolve));
   const wrapped = new Proxy(store, {
@@ -38,7 +23,7 @@ function stallingStore(prefix: string, stallAt: "deletePrefix" | "abortStaleUplo
       if (typeof value !== "function") return value;
       if (property !== stallAt) return value.bind(target);
       return (...args: unknown[]) => {
-        relay.stalled = true;
+        endpoint.relay.stalled = true;
         reach();
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };

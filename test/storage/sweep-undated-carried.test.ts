@@ -10,9 +10,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { memoryLogger } from "../../src/log/logger.ts";
 import type { ObjectInfo, ObjectStore, StaleUploadOptions } from "../../src/storage/object-store.ts";
-import { createS3Store } from "../../src/storage/s3-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
 import { sweepOrphans, type SweepReport } from "../../src/storage/sweeper.ts";
+import { undatedOrphanS3 } from "./undated-orphan-s3.ts";
 
 const HOUR = 3_600_000;
 const T0 = 1_000_000_000_000;
@@ -79,12 +79,19 @@ async function sweepEvery30Minutes(fake: Fake, hours: number, before: (i: number
   return reports;
 }
 
+/** A `before` for sweepEvery30Minutes(): the listings of `names` (prefixes, or "uploads") fail on odd sweeps only. */
+const failingOnOddSweeps = (fake: Fake, ...names: string[]) => (i: number): void => {
+  for (const name of names) if (i % 2 === 1) fake.failing.add(name); else fake.failing.delete(name);
+};
+
+/** Three jobs holding one dated object each, too young to go: listed before any later job. */
+const YOUNG_JOBS = ["r/a/", "r/b/", "r/c/"];
+const youngAttempts = (): Record<string, Array<{ key: string; lastModified: number }>> =>
+  Object.fromEntries(YOUNG_JOBS.map((job) => [`${job}1/`, [{ key: `${job}1/k`, lastModified: T0 + 10 * HOUR }]]));
+
 test("sweepOrphans(): an undated orphan is deleted once past the grace though the runner listing fails every other sweep", async () => {
   const fake = fakeStore({ "r/undated/1/": [{ key: "r/undated/1/k", lastModified: 0 }] });
-  const reports = await sweepEvery30Minutes(fake, 10, (i) => {
-    if (i % 2 === 1) fake.failing.add("r/");
-    else fake.failing.delete("r/");
-  });
+  const reports = await sweepEvery30Minutes(fake, 10, failingOnOddSweeps(fake, "r/"));
   // First seen at sweep 0, failed at 1, one hour old at 2 (before: seen "now" again at every even sweep, never deleted).
   expect(fake.deleted).toEqual(["r/undated/1/"]);
   expect(reports.findIndex((r) => r.deleted === 1)).toBe(2);
@@ -93,17 +100,10 @@ test("sweepOrphans(): an undated orphan is deleted once past the grace though th
 });
 
 test("sweepOrphans(): an undated orphan is deleted once past the grace though every other sweep gives up after three failed job listings", async () => {
-  const fake = fakeStore({
-    "r/a/1/": [{ key: "r/a/1/k", lastModified: T0 + 10 * HOUR }],
-    "r/b/1/": [{ key: "r/b/1/k", lastModified: T0 + 10 * HOUR }],
-    "r/c/1/": [{ key: "r/c/1/k", lastModified: T0 + 10 * HOUR }],
-    "r/z/1/": [{ key: "r/z/1/k", lastModified: 0 }],
-  });
+  const fake = fakeStore({ ...youngAttempts(), "r/z/1/": [{ key: "r/z/1/k", lastModified: 0 }] });
   // a, b and c (dated, too young to go) fail on odd sweeps: the walk gives up before z. On
   // even sweeps they failed last time, so they are listed after z.
-  const reports = await sweepEvery30Minutes(fake, 3, (i) => {
-    for (const job of ["r/a/", "r/b/", "r/c/"]) if (i % 2 === 1) fake.failing.add(job); else fake.failing.delete(job);
-  });
+  const reports = await sweepEvery30Minutes(fake, 3, failingOnOddSweeps(fake, ...YOUNG_JOBS));
   expect(reports.map((r) => r.failed)).toEqual([0, 3, 0, 3, 0, 3]);
   expect(fake.deleted).toEqual(["r/z/1/"]);
   expect(reports.findIndex((r) => r.deleted > 0)).toBe(2);
@@ -112,10 +112,7 @@ test("sweepOrphans(): an undated orphan is deleted once past the grace though ev
 test("sweepOrphans(): an undated unfinished upload is aborted once past the grace though the uploads' listing fails every other sweep", async () => {
   const fake = fakeStore({});
   fake.uploads.push({ key: "r/j/1/big", uploadId: "u1", initiated: 0 });
-  const reports = await sweepEvery30Minutes(fake, 10, (i) => {
-    if (i % 2 === 1) fake.failing.add("uploads");
-    else fake.failing.delete("uploads");
-  });
+  const reports = await sweepEvery30Minutes(fake, 10, failingOnOddSweeps(fake, "uploads"));
   // First seen at sweep 0; an upload goes once strictly older than the grace, so not at sweep 2;
   // sweep 3 fails; aborted at 4 (before: seen "now" again at every even sweep, never aborted).
   expect(fake.aborted).toEqual(["u1"]);
@@ -124,15 +121,9 @@ test("sweepOrphans(): an undated unfinished upload is aborted once past the grac
 });
 
 test("sweepOrphans(): an undated unfinished upload is aborted once past the grace though every other sweep stops before the uploads' listing", async () => {
-  const fake = fakeStore({
-    "r/a/1/": [{ key: "r/a/1/k", lastModified: T0 + 10 * HOUR }],
-    "r/b/1/": [{ key: "r/b/1/k", lastModified: T0 + 10 * HOUR }],
-    "r/c/1/": [{ key: "r/c/1/k", lastModified: T0 + 10 * HOUR }],
-  });
+  const fake = fakeStore(youngAttempts());
   fake.uploads.push({ key: "r/j/1/big", uploadId: "u1", initiated: 0 });
-  const reports = await sweepEvery30Minutes(fake, 3, (i) => {
-    for (const job of ["r/a/", "r/b/", "r/c/"]) if (i % 2 === 1) fake.failing.add(job); else fake.failing.delete(job);
-  });
+  const reports = await sweepEvery30Minutes(fake, 3, failingOnOddSweeps(fake, ...YOUNG_JOBS));
   expect(reports.map((r) => r.failed)).toEqual([0, 3, 0, 3, 0, 3]);
   expect(fake.aborted).toEqual(["u1"]);
   expect(reports.findIndex((r) => r.abortedUploads === 1)).toBe(4);
@@ -195,32 +186,13 @@ test("sweepOrphans(): the jobs whose listing failed are handed on whole by a swe
 
 // The same through StorageService and the S3 store over HTTP: the runner listing answers 503
 // SlowDown (after the SDK's retries) on every other sweep.
-const deletedKeys: string[] = [];
 let failRunnerListing = false;
-const xml = (body: string): Response => new Response(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
-const server = Bun.serve({
-  port: 0,
-  hostname: "127.0.0.1",
-  async fetch(request) {
-    const url = new URL(request.url);
-    if (url.searchParams.has("uploads")) return xml("<ListMultipartUploadsResult><Bucket>bkt</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>");
-    if (request.method === "POST" && url.searchParams.has("delete")) {
-      deletedKeys.push(...[...(await request.text()).matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!));
-      return xml("<DeleteResult></DeleteResult>");
-    }
-    const prefix = url.searchParams.get("prefix") ?? "";
-    if (prefix === "runs/r/" && failRunnerListing) return new Response("<Error><Code>SlowDown</Code><Message>Reduce your request rate</Message></Error>", { status: 503 });
-    const common = prefix === "runs/r/" ? "runs/r/undated/" : prefix === "runs/r/undated/" ? "runs/r/undated/1/" : undefined;
-    if (url.searchParams.get("delimiter") === "/") return xml(`<ListBucketResult><IsTruncated>false</IsTruncated>${common === undefined ? "" : `<CommonPrefixes><Prefix>${common}</Prefix></CommonPrefixes>`}</ListBucketResult>`);
-    const found = prefix === "runs/r/undated/1/" && deletedKeys.length === 0 ? "<Contents><Key>runs/r/undated/1/k</Key><Size>1</Size></Contents>" : "";
-    return xml(`<ListBucketResult><IsTruncated>false</IsTruncated>${found}</ListBucketResult>`);
-  },
-});
-afterAll(() => server.stop(true));
+const s3 = undatedOrphanS3((prefix) => prefix === "runs/r/" && failRunnerListing);
+afterAll(() => s3.stop());
 
 test("StorageService.sweep(): an undated orphan on S3 is deleted once past the grace though the runner listing answers 503 every other sweep", async () => {
   let now = Date.now();
-  const store = createS3Store({ bucket: "bkt", prefix: "runs", region: "us-east-1", endpoint: `http://127.0.0.1:${server.port}`, forcePathStyle: true, credentials: { accessKeyId: "a", secretAccessKey: "b" }, partSizeBytes: 8 * 1024 * 1024 });
+  const store = s3.store();
   const svc = new StorageService({ store, runnerId: "r", limits: { maxObjectBytes: 1024, maxJobBytes: 4096 }, logger: memoryLogger().logger, sweepGraceMs: HOUR, sweepIntervalMs: 0, retries: 0, clock: () => now });
   const results: string[] = [];
   // Three hours of sweeps every 30 minutes (grace 1 h); each failing sweep costs the SDK's retries (~2 s).
@@ -233,5 +205,5 @@ test("StorageService.sweep(): an undated orphan on S3 is deleted once past the g
   await svc.close();
   // deleted/pending/failed per sweep (before: 0/1/0 0/0/1 0/1/0 0/0/1 0/1/0 0/0/1, never deleted).
   expect(results).toEqual(["0/1/0", "0/0/1", "1/0/0", "0/0/1", "0/0/0", "0/0/1"]);
-  expect(deletedKeys).toEqual(["runs/r/undated/1/k"]);
+  expect(s3.deleted).toEqual(["runs/r/undated/1/k"]);
 }, 60_000);

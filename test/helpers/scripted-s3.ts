@@ -1,0 +1,74 @@
+// A scripted S3 endpoint for the sweep tests: the test says what each object listing answers; the
+// server records the keys a DeleteObjects request names and the uploads aborted, and lists the
+// unfinished uploads the test gives (none unless told). Bun.serve on 127.0.0.1, port 0.
+
+import type { ObjectStore } from "../../src/storage/object-store.ts";
+import { createS3Store } from "../../src/storage/s3-store.ts";
+
+/** One ListObjectsV2 request: its prefix, and whether it asked for common prefixes (Delimiter "/"). */
+export interface ListRequest {
+  prefix: string;
+  delimited: boolean;
+}
+
+export interface ScriptedS3Options {
+  /**
+   * A listing's answer: what goes inside one complete (not truncated) ListBucketResult page, from
+   * prefixes() and contents(); or a Response sent as it is (an error, a page that never ends).
+   */
+  list(request: ListRequest): string | Response;
+  /** The `<Upload>` elements the uploads' listing answers (none when not given). */
+  uploads?(): string;
+}
+
+export interface ScriptedS3 {
+  /** Every key a DeleteObjects request named, in order. */
+  readonly deleted: string[];
+  /** Every upload id an AbortMultipartUpload request named, in order. */
+  readonly aborted: string[];
+  /** An S3 store on this endpoint: bucket "bkt", key prefix "runs". */
+  store(): ObjectStore;
+  stop(): Promise<void>;
+}
+
+/** An S3 answer: the XML declaration, then `body`. */
+export const xml = (body: string): Response => new Response(`<?xml version="1.0" encoding="UTF-8"?>${body}`);
+
+/** Common prefixes of a Delimiter listing. */
+export const prefixes = (...names: string[]): string => names.map((p) => `<CommonPrefixes><Prefix>${p}</Prefix></CommonPrefixes>`).join("");
+
+/** One object of a listing, one byte, last modified long ago (2020). */
+export const contents = (key: string): string => `<Contents><Key>${key}</Key><LastModified>2020-01-01T00:00:00.000Z</LastModified><Size>1</Size></Contents>`;
+
+/** One object of a listing with no LastModified, as some stores answer. */
+export const undatedContents = (key: string): string => `<Contents><Key>${key}</Key><Size>1</Size></Contents>`;
+
+export function scriptedS3(options: ScriptedS3Options): ScriptedS3 {
+  const deleted: string[] = [];
+  const aborted: string[] = [];
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(request) {
+      const url = new URL(request.url);
+      if (request.method === "DELETE" && url.searchParams.has("uploadId")) {
+        aborted.push(url.searchParams.get("uploadId") ?? "");
+        return new Response(null, { status: 204 });
+      }
+      if (url.searchParams.has("uploads")) return xml(`<ListMultipartUploadsResult><Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>${options.uploads?.() ?? ""}</ListMultipartUploadsResult>`);
+      if (request.method === "POST" && url.searchParams.has("delete")) {
+        deleted.push(...[...(await request.text()).matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!));
+        return xml("<DeleteResult></DeleteResult>");
+      }
+      const answer = options.list({ prefix: url.searchParams.get("prefix") ?? "", delimited: url.searchParams.get("delimiter") === "/" });
+      return answer instanceof Response ? answer : xml(`<ListBucketResult><IsTruncated>false</IsTruncated>${answer}</ListBucketResult>`);
+    },
+  });
+  const endpoint = `http://127.0.0.1:${server.port}`;
+  return {
+    deleted,
+    aborted,
+    store: () => createS3Store({ bucket: "bkt", prefix: "runs", region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "a", secretAccessKey: "b" }, partSizeBytes: 8 * 1024 * 1024 }),
+    stop: async () => void (await server.stop(true)),
+  };
+}
