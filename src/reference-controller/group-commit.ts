@@ -97,6 +97,8 @@ export class GroupCommit {
   #durable = 0;
   #scheduled = false;
   #inFlight = false;
+  /** What a `flushSync()` during a batch's fsync made durable: acknowledged when that fsync answers. */
+  #syncedAhead = 0;
   #failure: Error | undefined;
   #closed = false;
   readonly stats: GroupCommitStats = { flushes: 0, fsyncs: 0, quietBatches: 0 };
@@ -182,7 +184,11 @@ export class GroupCommit {
     return new Promise((resolve, reject) => this.afterDurable(resolve, reject));
   }
 
-  /** Writes and fsyncs everything now, on this thread (close, compaction, rare admin changes). */
+  /**
+   * Writes and fsyncs everything now, on this thread (close, compaction, rare admin changes): on
+   * disk when it returns. During a batch's thread-pool fsync, `durable()` and `afterDurable()`
+   * still answer only after that fsync does (a flush after it is acknowledged with it).
+   */
   flushSync(): void {
     if (this.#failure !== undefined || this.#closed) return;
     if (this.#sinks.size > 0) {
@@ -194,7 +200,10 @@ export class GroupCommit {
     const synced: AppendFile[] = [];
     try {
       for (const file of this.#files) {
-        if (file.writePending()) {
+        // A file whose last batch is still in its thread-pool fsync is synced again, though nothing
+        // new was written to it: an fdatasync returns only once every byte written before it is on
+        // disk, those being written back included, so all appended so far is on disk on return.
+        if (file.writePending() || file.syncOutstanding) {
           file.markSyncStarted();
           this.stats.fsyncs++;
           fs.fdatasyncSync(file.fd);
@@ -207,7 +216,11 @@ export class GroupCommit {
     }
     this.stats.flushes++;
     for (const file of synced) file.markDurable();
-    this.#markDurable(target);
+    // A batch in flight is acknowledged only by its own fsync's answer: a write-back error may be
+    // reported to only one fsync of the open file (Linux: once per open file), maybe that one. Its answer
+    // acknowledges this target with it, or fails the store (and what waits for this target).
+    if (this.#inFlight) this.#syncedAhead = Math.max(this.#syncedAhead, target);
+    else this.#markDurable(target);
   }
 
   /** Flushes what is left and closes the files (after a running fsync, if any). */
@@ -260,7 +273,7 @@ export class GroupCommit {
       for (const retired of this.#retired.splice(0)) retired.close();
       if (failed !== undefined) return this.#fail(failed);
       for (const file of dirty) file.markDurable();
-      this.#markDurable(target);
+      this.#markDurable(Math.max(target, this.#syncedAhead));
     };
     for (const file of dirty) {
       file.markSyncStarted();
