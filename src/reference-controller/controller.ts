@@ -143,8 +143,7 @@ export class ReferenceController {
         dir,
         timer,
         intervalMs: options.spaceProbeMs ?? 5_000,
-        // The room the restarted store needs for what failed, so that a "yes" is not followed by
-        // the same failure after the restart (a restart every 5 s).
+        // The room the restarted store needs for what failed: no "yes" followed by the same failure.
         bytes: roomNeededAfter(error),
         onWritable: () => {
           logger.warn("The controller's store can be written again; a restart replays it from disk");

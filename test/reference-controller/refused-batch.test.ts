@@ -58,6 +58,17 @@ function acknowledgedBatch(dir: string): void {
   c.close();
 }
 
+/** A data dir on a small tmpfs holding one acknowledged batch, with all but 256 KiB of the disk filled. */
+function nearlyFullDisk(): { dir: string; mounted: Tmpfs } {
+  const mounted = Tmpfs.mount(8 * 1024 * 1024);
+  disk = mounted;
+  const dir = path.join(mounted.dir, "data");
+  fs.mkdirSync(dir);
+  acknowledgedBatch(dir);
+  mounted.fill(256 * 1024);
+  return { dir, mounted };
+}
+
 /** What a restart replays: the jobs and job "a"'s and "b"'s log lines. */
 function replayed(dir: string): { jobs: string[]; a: unknown[]; b: unknown[] } {
   const c = open(dir);
@@ -69,11 +80,7 @@ function replayed(dir: string): { jobs: string[]; a: unknown[]; b: unknown[] } {
 }
 
 test.skipIf(skip !== undefined)("GroupCommit: a batch whose event segment write failed on a full disk leaves no part in the journal, though the journal's write fitted", () => {
-  disk = Tmpfs.mount(8 * 1024 * 1024);
-  const dir = path.join(disk.dir, "data");
-  fs.mkdirSync(dir);
-  acknowledgedBatch(dir);
-  disk.fill(256 * 1024);
+  const { dir, mounted } = nearlyFullDisk();
   const c = open(dir);
   c.store.putJobs([job("b", 2)]);
   c.logs.append("b", [event(1, "x".repeat(2 * 1024 * 1024))]);
@@ -82,16 +89,12 @@ test.skipIf(skip !== undefined)("GroupCommit: a batch whose event segment write 
   c.settle();
   expect(refused?.message).toContain("ENOSPC");
   c.close();
-  disk.free();
+  mounted.free();
   expect(replayed(dir)).toEqual({ jobs: ["a"], a: ["acknowledged"], b: [] });
 });
 
 test.skipIf(skip !== undefined)("GroupCommit: a batch whose journal write failed on a full disk leaves no part in the event segment, also after a log read reached its events", () => {
-  disk = Tmpfs.mount(8 * 1024 * 1024);
-  const dir = path.join(disk.dir, "data");
-  fs.mkdirSync(dir);
-  acknowledgedBatch(dir);
-  disk.fill(256 * 1024);
+  const { dir, mounted } = nearlyFullDisk();
   const c = open(dir);
   c.store.putJobs([job("b", 2, { blob: "j".repeat(2 * 1024 * 1024) })]);
   c.logs.append("b", [event(1, "refused")]);
@@ -101,7 +104,7 @@ test.skipIf(skip !== undefined)("GroupCommit: a batch whose journal write failed
   expect(() => c.logs.read("b", 0, 10)).toThrow(/ENOSPC/);
   expect(messages(c.logs.read("a", 0, 10))).toEqual(["acknowledged"]);
   c.close();
-  disk.free();
+  mounted.free();
   expect(replayed(dir)).toEqual({ jobs: ["a"], a: ["acknowledged"], b: [] });
 });
 
