@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { randomHex } from "../util/random-hex.ts";
 import { readTextFileBounded } from "../util/read-file-bounded.ts";
+import { keyUnder } from "./storage-keys.ts";
 import type { DeletePrefixOptions, ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
 const READ_CHUNK = 1024 * 1024;
@@ -148,8 +149,7 @@ export class LocalObjectStore implements ObjectStore {
     let count = 0;
     for await (const key of options.listed ?? this.#keysUnder(prefix)) {
       options.signal?.throwIfAborted();
-      if (!key.startsWith(prefix)) throw new EdgeError("storage_failed", `Cannot delete the objects under "${prefix}": "${key.slice(0, 200)}" is not under it`);
-      await this.delete(key);
+      await this.delete(keyUnder(prefix, key));
       count++;
     }
     // Attempt directories are whole prefixes ending in "/": remove the tree, then empty parents.

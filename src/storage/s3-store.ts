@@ -18,6 +18,7 @@ import { proxyHttpAgent, proxyHttpsAgent } from "../platform/proxy-agent.ts";
 import type { ProxyEnv } from "../platform/proxy.ts";
 import { childOfKey, childOfPrefix, YieldedPrefixes } from "./child-prefixes.ts";
 import { ListingPages, type PageProblem } from "./listing-pages.ts";
+import { keyUnder } from "./storage-keys.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
 import type { DeletePrefixOptions, ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StaleUploadOptions, StoredObject } from "./object-store.ts";
 
@@ -285,9 +286,7 @@ class S3ObjectStore implements ObjectStore {
       count += keys.length;
     };
     for await (const key of options.listed ?? this.#keysUnder(prefix, options.signal)) {
-      // Only what lies under the prefix is deleted, whoever listed it (list() checks the store's answer).
-      if (!key.startsWith(prefix)) throw new EdgeError("storage_failed", `Cannot delete the objects under "${prefix}": "${key.slice(0, 200)}" is not under it`);
-      batch.push(this.#root + key);
+      batch.push(this.#root + keyUnder(prefix, key));
       if (batch.length === 1000) await flush();
     }
     await flush();

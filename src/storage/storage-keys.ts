@@ -136,6 +136,12 @@ export function isJobPrefix(runnerPrefixText: string, prefix: string): boolean {
   return segment !== "." && segment !== ".." && KEY_SEGMENT.test(segment);
 }
 
+/** `key`, refused unless it lies under `prefix`: a deletion of a prefix deletes nothing else, whoever listed its keys. */
+export function keyUnder(prefix: string, key: string): string {
+  if (!key.startsWith(prefix)) throw new EdgeError("storage_failed", `Cannot delete the objects under "${prefix}": "${key.slice(0, 200)}" is not under it`);
+  return key;
+}
+
 /** The attempt prefix a full key belongs to, or undefined when the key is not `<runner>/<job>/<attempt>/…`. */
 export function attemptOf(runnerPrefixText: string, key: string): string | undefined {
   if (!key.startsWith(runnerPrefixText)) return undefined;

@@ -3,6 +3,7 @@
 // buggy server). One rule for the three integrations.
 
 import { EdgeError } from "../../errors.ts";
+import { wholeOrLength } from "./quoted-value.ts";
 
 const URL_MAX = 2048;
 
@@ -41,10 +42,10 @@ export function apiText(value: unknown, max: number): string | undefined {
 
 /**
  * A name or state from an answer that more text follows (GitLab's stage before its job's name, a
- * run's state quoted in a log line or error): whole, or past `max` characters only its length. A cut of it could split a secret there, whose first
- * characters the runner masks only where they end the text (quoted-value.ts).
+ * run's state quoted in a log line or error): whole, or past `max` characters only its length
+ * (quoted-value.ts: a cut there could show a secret's first characters).
  */
 export function apiTextWhole(value: unknown, max: number): string | undefined {
   const text = apiText(value, Infinity);
-  return text === undefined || text.length <= max ? text : `(${text.length} characters, not shown)`;
+  return text === undefined ? undefined : wholeOrLength(text, max);
 }

@@ -176,8 +176,7 @@ export class VaultBackend {
     } catch (error) {
       // The read itself succeeded with this token: whatever the lookup met is passing (a 401 or a
       // 5xx of a proxy), not the token's policy or the reference; retried, never a permanent refusal.
-      const failure = vaultFailure(error, { where: `Cannot resolve secret "${ref.raw}" from ${this.label} (asking which mount the path is in)`, action: "find its mount", timeoutMs: this.#o.timeoutMs });
-      throw failure.code === "secret_backend_unavailable" ? failure : new EdgeError("secret_backend_unavailable", failure.message.replace(/; check the token's policy$/, ""), { retryable: true });
+      throw vaultFailure(error, { where: `Cannot resolve secret "${ref.raw}" from ${this.label} (asking which mount the path is in)`, action: "find its mount", timeoutMs: this.#o.timeoutMs, passing: true });
     }
     return readsAsKvV2(ref, mount, `Cannot resolve secret "${ref.raw}" from ${this.label}`);
   }

@@ -7,9 +7,11 @@ import { clipWords } from "../../util/clip-words.ts";
 
 /**
  * A failed Vault call as the coded error a job sees: `where` names the reference and the Vault,
- * `action` what was tried ("read it", "log in with AppRole").
+ * `action` what was tried ("read it", "log in with AppRole"). `passing`: the call's failure says
+ * nothing of the token or the reference (a side question after the same token read the secret):
+ * whatever the status, secret_backend_unavailable, retryable.
  */
-export function vaultFailure(error: unknown, { where, action, timeoutMs }: { where: string; action: string; timeoutMs: number }): EdgeError {
+export function vaultFailure(error: unknown, { where, action, timeoutMs, passing = false }: { where: string; action: string; timeoutMs: number; passing?: boolean }): EdgeError {
   const status = statusOf(error);
   const detail = vaultErrors(error);
   // The transport's own refusal (an answer too large).
@@ -23,10 +25,11 @@ export function vaultFailure(error: unknown, { where, action, timeoutMs }: { whe
   let why: string;
   if (status === 404) [code, why] = ["secret_not_found", "no secret at that path (404)"];
   // Vault answers a bad AppRole role or secret id with 400.
-  else if (status === 403 || status === 401 || (status === 400 && action !== "read it")) [code, why] = ["secret_permission_denied", `permission denied (${status}) when trying to ${action}${detail}; check the token's policy`];
+  else if (status === 403 || status === 401 || (status === 400 && action !== "read it")) [code, why] = ["secret_permission_denied", `permission denied (${status}) when trying to ${action}${detail}${passing ? "" : "; check the token's policy"}`];
   else if (status !== undefined && status >= 400 && status < 500 && status !== 429) [code, why] = ["secret_reference_invalid", `Vault refused the request (${status})${detail}`];
   else if (status !== undefined) [code, why] = ["secret_backend_unavailable", `Vault answered ${status}${detail}`];
   else [code, why] = ["secret_backend_unavailable", `Vault is unreachable (${networkReason(error, timeoutMs)})`];
+  if (passing) code = "secret_backend_unavailable";
   return new EdgeError(code, `${where}: ${why}`, { retryable: code === "secret_backend_unavailable" });
 }
 

@@ -4,6 +4,7 @@
 import { EdgeError } from "../../../errors.ts";
 import { MAX_TIMER_MS } from "../../../util/time.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
+import { cutNoteFirst } from "../quoted-value.ts";
 
 const LOGGED_INPUT_MAX = 2048;
 
@@ -63,7 +64,5 @@ function preview(value: unknown): string {
   } catch {
     text = String(value);
   }
-  // The note about the cut goes first and the kept part last: the runner masks a secret's first
-  // part only where it ends the text (a log line's or an error's end, job-text.ts).
-  return text.length > LOGGED_INPUT_MAX ? `(${text.length} characters, cut) ${text.slice(0, LOGGED_INPUT_MAX)}` : text;
+  return cutNoteFirst(text, LOGGED_INPUT_MAX);
 }

@@ -7,6 +7,7 @@
 import type { LogLevel, StepUpdate } from "../../sdk.ts";
 import { objectOf } from "../../../util/json-answer.ts";
 import { apiText } from "../api-values.ts";
+import { cutNoteFirst } from "../quoted-value.ts";
 
 export interface UiEvent {
   log?: { level: LogLevel; msg: string };
@@ -66,10 +67,9 @@ function count(value: unknown): number {
 }
 
 /**
- * A message cut to UI_MESSAGE_MAX, saying how long it was (also for a line logged as it is). The
- * note goes first: the kept part must end the line, so a secret the cut splits is masked as a
- * line's cut-off end (redaction-scope.ts line()); after it, the secret's first part showed.
+ * A message cut to UI_MESSAGE_MAX, saying how long it was (also for a line logged as it is), the
+ * note first (quoted-value.ts): after the kept part, a secret's first part showed.
  */
 export function cut(message: string): string {
-  return message.length > UI_MESSAGE_MAX ? `(${message.length} characters, cut) ${message.slice(0, UI_MESSAGE_MAX)}` : message;
+  return cutNoteFirst(message, UI_MESSAGE_MAX);
 }
