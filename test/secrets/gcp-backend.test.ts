@@ -113,6 +113,10 @@ describe("GcpBackend", () => {
       "key-file-in-json": JSON.stringify({ credentials: fake.serviceAccountJson }), // escaped twice
       "key-file-base64": Buffer.from(fake.serviceAccountJson).toString("base64"),
       "key-file-php-escaped": fake.serviceAccountJson.replaceAll("/", "\\/"),
+      // Not found before (handed to the job): hex as `xxd -p` writes it, URL-encoded in a form, base64 of base64.
+      "key-file-xxd": Buffer.from(fake.serviceAccountJson).toString("hex").replace(/(.{60})/g, "$1\n"),
+      "key-file-form": `credentials=${encodeURIComponent(fake.serviceAccountJson)}`,
+      "key-file-base64-twice": Buffer.from(Buffer.from(fake.serviceAccountJson).toString("base64")).toString("base64"),
     };
     for (const [name, value] of Object.entries(forms)) fake.addVersion(`projects/p/secrets/${name}`, value);
     fake.addVersion("projects/p/secrets/ordinary", "an-ordinary-value");

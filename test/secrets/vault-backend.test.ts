@@ -82,6 +82,32 @@ describe("VaultBackend", () => {
     }
   });
 
+  test("VaultBackend.read() refuses its own token and role_id stored as hex, percent-encoded or base64 of base64 (they were handed to the job)", async () => {
+    const fake = await vault();
+    const token = fake.token();
+    const hex = (text: string) => Buffer.from(text).toString("hex");
+    const b64 = (text: string) => Buffer.from(text).toString("base64");
+    const percentAll = (text: string) => [...Buffer.from(text)].map((b) => `%${b.toString(16).padStart(2, "0")}`).join("");
+    fake.putKv2("kv/encoded", {
+      tokenHex: hex(`${token}\n`),
+      tokenPercent: percentAll(token),
+      tokenBase64Twice: b64(b64(token)),
+      roleHex: hex("role-1"),
+      roleBase64Twice: b64(b64("role-1\n")),
+      fine: hex("an-ordinary-value"),
+    });
+    const byAppRole = new VaultBackend({ addr: fake.url, roleId: "role-1", secretId: "secret-id-1", timeoutMs: 2000 });
+    for (const field of ["roleHex", "roleBase64Twice"]) expect(await codeOf(byAppRole.read(ref(`vault:kv/data/encoded#${field}`)))).toStartWith("secret_permission_denied");
+    expect(await byAppRole.read(ref("vault:kv/data/encoded#fine"))).toBe(hex("an-ordinary-value"));
+    const byToken = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000 });
+    for (const field of ["tokenHex", "tokenPercent", "tokenBase64Twice"]) {
+      const message = await codeOf(byToken.read(ref(`vault:kv/data/encoded#${field}`)));
+      expect(message).toStartWith(`secret_permission_denied: Cannot resolve secret "vault:kv/data/encoded#${field}"`);
+      expect(message).not.toContain(token);
+      expect(message).not.toContain(hex(token).slice(0, 16));
+    }
+  });
+
   test("VaultBackend.read() reads a KV v2 secret in a folder called sys, and takes a KV v2 path's answer only in KV v2's shape (an API answer read through a namespace called data is refused)", async () => {
     const fake = await vault();
     fake.putKv2("kv/sys/db", { pw: "pw-in-sys-folder" });
