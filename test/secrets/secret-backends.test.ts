@@ -67,10 +67,13 @@ describe("parseReference()", () => {
       "vault:a/b/Cubbyhole/notes#x",
       // A namespace may be called data: "before the first data segment" would not be enough.
       "vault:data/auth/token/lookup-self#id",
-      // KV v1 (and a KV v2 mount of more than one segment) has no shape to tell a folder from a namespace.
+      // KV v1 has no shape to tell a folder from a namespace.
       "vault:secret/sys/db#pw",
-      "vault:team/kv/data/sys/db#pw",
       "vault:sys/data/db#pw",
+      // Up to a KV v2 path's data/ every segment counts: a namespace, then the mount.
+      "vault:ns1/sys/data/db#pw",
+      "vault:ns1/Auth/data/token/x#pw",
+      "vault:a/identity/kv/data/x#pw",
     ];
     for (const raw of refused) {
       let caught: unknown;
@@ -92,6 +95,12 @@ describe("parseReference()", () => {
   test("parseReference() keeps a KV v2 folder named like Vault's own mounts (secret/data/sys/db was refused): only the mount position counts", () => {
     for (const raw of ["vault:secret/data/sys/db#pw", "vault:kv/data/app/auth/db#pw", "vault:kv/data/Identity/x#f", "vault:kv/data/cubbyhole/a/b#f?version=2"]) {
       expect(parseReference(raw)).toMatchObject({ backend: "vault" });
+    }
+  });
+
+  test("parseReference() keeps a KV v2 folder named like Vault's own mounts behind a namespace or in a mount of two segments (ns1/secret/data/sys/foo was refused)", () => {
+    for (const raw of ["vault:ns1/secret/data/sys/foo#pw", "vault:ns1/secret/data/auth/foo#pw", "vault:team/kv/data/sys/db#pw", "vault:a/b/kv/data/identity/x/y#f?version=3", "vault:ns1/kv/data/cubbyhole/z#f"]) {
+      expect(parseReference(raw)).toMatchObject({ backend: "vault", path: raw.slice("vault:".length).replace(/[#?].*$/, "") });
     }
   });
 

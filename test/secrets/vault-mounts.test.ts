@@ -45,7 +45,7 @@ describe("VaultBackend and Vault's mounts", () => {
     expect(fake.mountLookups).toBe(2);
     // KV v2's shape is still required of a KV v2 mount's answer.
     fake.fail({ status: 200, body: { data: { pw: "not-kv2-shaped" } } }, (r) => r.path === "/v1/ns1/kv/data/app");
-    expect(await codeOf(backend.read(ref("vault:ns1/kv/data/app#pw")))).toStartWith("secret_not_found");
+    expect(await codeOf(backend.read(ref("vault:ns1/kv/data/app#pw")))).toStartWith('secret_corrupt: Cannot resolve secret "vault:ns1/kv/data/app#pw"');
   });
 
   test("VaultBackend.read() reads a KV v1 mount's folder called data as KV v1 (it was refused as not a KV v2 answer), and refuses ?version there", async () => {
@@ -65,7 +65,8 @@ describe("VaultBackend and Vault's mounts", () => {
     const backend = new VaultBackend({ addr: fake.url, token: fake.token(["approle/"]), timeoutMs: 2000 });
     fake.fail({ status: 200, body: { data: { role_id: "deploy-role-id-0000" } } }, (r) => r.path === "/v1/approle/data/auth/approle/role/deploy/role-id");
     const message = await codeOf(backend.read(ref("vault:approle/data/auth/approle/role/deploy/role-id#role_id")));
-    expect(message).toStartWith("secret_not_found");
+    expect(message).toStartWith("secret_corrupt");
+    expect(message).toContain("not a KV v2 answer");
     expect(message).not.toContain("deploy-role-id-0000");
   });
 

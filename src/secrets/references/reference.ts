@@ -31,29 +31,42 @@ export const VAULT_OWN_PATHS: readonly string[] = ["auth", "sys", "identity", "c
  * ns1, `data/auth/…` in namespace data), so the first segment alone is not enough. Refused: an own
  * name first, or anywhere before the last segment (every API path under those mounts goes
  * deeper); kept: an own name as the last segment (`kv/app/auth`, a secret called auth).
- * A KV v2 path (MOUNT/data/…) counts its mount position only: below data/ are the secret's
- * folders, and `secret/data/sys/db` is a secret in a folder called sys. Read as namespace
- * `secret/data` and sys/db (a namespace may be called data), it could reach Vault's own API; the
- * backend refuses a path Vault says is in one of its own mounts (vault-mounts.ts) and, where Vault
- * does not say, takes a KV v2 path's answer only in KV v2's shape (data.data and
- * data.metadata.version), which no answer of those mounts has (vault-backend.ts).
+ * A KV v2 path (…/MOUNT/data/…, kvV2DataIndex()) counts the segments up to its data/ only: below
+ * it are the secret's folders, and `secret/data/sys/db` (or `ns1/secret/data/sys/db` in namespace
+ * ns1) is a secret in a folder called sys. Read as namespace `secret/data` and sys/db (a
+ * namespace may be called data), it could reach Vault's own API; the backend refuses a path Vault
+ * says is in one of its own mounts (vault-mounts.ts) and, where Vault does not say, takes the
+ * answer of a path with an own name below data/ only in KV v2's shape (data.data and
+ * data.metadata.version), which no answer of those mounts has (vault-mounts.ts readsAsKvV2()).
  */
 function ownPathSegment(segments: readonly string[]): string | undefined {
-  const kv2 = isKvV2Path(segments);
-  return segments.find((part, i) => (i === 0 || (!kv2 && i < segments.length - 1)) && VAULT_OWN_PATHS.includes(part.toLowerCase()));
+  const data = kvV2DataIndex(segments);
+  return segments.find((part, i) => (i === 0 || (i < segments.length - 1 && (data === -1 || i < data))) && isOwnName(part));
+}
+
+/** One of Vault's own mount names, in any case. */
+function isOwnName(segment: string): boolean {
+  return VAULT_OWN_PATHS.includes(segment.toLowerCase());
 }
 
 /**
- * A KV v2 path by its segments alone: MOUNT/data/… (a mount of one segment). The backend asks
- * Vault which mount a path is in (vault-mounts.ts) and uses this rule where Vault does not say.
+ * Where a path's KV v2 `data/` can be: the first `data` segment after the first and before the
+ * last (`kv/data/app`; `ns1/kv/data/app` and `team/kv/data/app` with a namespace or a mount of
+ * two segments in front), or -1 when the path cannot be KV v2 in any mount.
  */
-export function isKvV2Path(segments: readonly string[]): boolean {
-  return segments[1] === "data";
+export function kvV2DataIndex(segments: readonly string[]): number {
+  for (let i = 1; i < segments.length - 1; i++) if (segments[i] === "data") return i;
+  return -1;
 }
 
-/** A path that can be KV v2 in some mount: a `data` segment after the first and before the last (`ns1/kv/data/app`, `team/kv/data/app`). */
-function mayBeKvV2Path(segments: readonly string[]): boolean {
-  return segments.slice(1, -1).includes("data");
+/**
+ * Whether the path names one of Vault's own mounts below its data/ segment, before the last
+ * segment (`ns/data/auth/token/lookup-self`): parsed as a KV v2 secret's folders, so its answer is
+ * taken only as KV v2 where Vault does not say which mount the path is in.
+ */
+export function hasOwnNameBelowData(segments: readonly string[]): boolean {
+  const data = kvV2DataIndex(segments);
+  return data !== -1 && segments.some((part, i) => i > data && i < segments.length - 1 && isOwnName(part));
 }
 
 const GCP = /^projects\/([a-z0-9-]{1,64})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
@@ -107,7 +120,7 @@ export function parseReference(raw: string): SecretReference {
       if (own !== undefined) throw bad(`"${own}/" is Vault's own API (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs, also after a namespace prefix (ns1/${own}/…); reference a secret engine's path`);
       // KV v1 has no versions and ignores ?version: the pin would silently read the current value.
       // Whether the mount is KV v2 is checked at the read (vault-mounts.ts); here only what no mount can be.
-      if (version !== undefined && !mayBeKvV2Path(segments)) throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
+      if (version !== undefined && kvV2DataIndex(segments) === -1) throw bad(`?version=N pins a KV v2 version, and "${path}" is not a KV v2 path (MOUNT/data/…)`);
       if (field === "" || field.length > 256) throw bad("the field after # is 1 to 256 characters");
       return version === undefined ? { backend: "vault", raw, path, field } : { backend: "vault", raw, path, field, version };
     }

@@ -134,17 +134,18 @@ export class VaultBackend {
         throw this.#failure(error, ref.raw);
       }
     }
-    const kv2 = await this.#isKvV2(client, ref, options);
+    const kv2 = await this.#isKvV2(client, ref, body, options);
+    const version: unknown = body?.data?.metadata?.version;
+    // KV v2 always says which version it answered; reference.ts reads folders named like Vault's
+    // own mounts below data/ on that condition (no API answer of auth/, sys/, … has this shape).
+    // Asked first: such an answer is not a deleted version either.
+    if (kv2 && !Number.isSafeInteger(version)) {
+      throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the answer is not a KV v2 answer (no data.metadata.version); refused`);
+    }
     const data = kv2 ? body?.data?.data : body?.data;
     if (data === null || typeof data !== "object") {
       // KV v2 answers data: null for a deleted or destroyed version.
       throw new EdgeError("secret_not_found", `Cannot resolve secret "${ref.raw}" from ${this.label}: the secret has no data (deleted or destroyed version?)`);
-    }
-    const version: unknown = body?.data?.metadata?.version;
-    // KV v2 always says which version it answered; reference.ts reads folders named like Vault's
-    // own mounts below data/ on that condition (no API answer of auth/, sys/, … has this shape).
-    if (kv2 && !Number.isSafeInteger(version)) {
-      throw new EdgeError("secret_corrupt", `Cannot resolve secret "${ref.raw}" from ${this.label}: the answer is not a KV v2 answer (no data.metadata.version); refused`);
     }
     // A pin is checked against the version Vault says it answered (a proxy or plugin that drops
     // the query would hand over the current value as if it were the pinned one).
@@ -169,7 +170,7 @@ export class VaultBackend {
   }
 
   /** Whether the answer is read as KV v2 (vault-mounts.ts): asked after the read succeeded, so the token is known good. */
-  async #isKvV2(client: VaultClient, ref: Extract<SecretReference, { backend: "vault" }>, options: unknown): Promise<boolean> {
+  async #isKvV2(client: VaultClient, ref: Extract<SecretReference, { backend: "vault" }>, body: unknown, options: unknown): Promise<boolean> {
     let mount: VaultMount | undefined;
     try {
       mount = await this.#mounts.of(ref.path, this.#o.namespace, (apiPath) => client.read(apiPath, options));
@@ -178,7 +179,7 @@ export class VaultBackend {
       // 5xx of a proxy), not the token's policy or the reference; retried, never a permanent refusal.
       throw vaultFailure(error, { where: `Cannot resolve secret "${ref.raw}" from ${this.label} (asking which mount the path is in)`, action: "find its mount", timeoutMs: this.#o.timeoutMs, passing: true });
     }
-    return readsAsKvV2(ref, mount, `Cannot resolve secret "${ref.raw}" from ${this.label}`);
+    return readsAsKvV2(ref, mount, body, `Cannot resolve secret "${ref.raw}" from ${this.label}`);
   }
 
   #canLogin(): boolean {

@@ -6,7 +6,7 @@
 // mount for MOUNT_INFO_TTL_MS, at most MAX_MOUNTS_KEPT of them.
 
 import { EdgeError } from "../../errors.ts";
-import { isKvV2Path, VAULT_OWN_PATHS, type SecretReference } from "./reference.ts";
+import { hasOwnNameBelowData, kvV2DataIndex, VAULT_OWN_PATHS, type SecretReference } from "./reference.ts";
 import { statusOf } from "./vault-failure.ts";
 
 /** A mount as Vault described it. */
@@ -112,19 +112,32 @@ export function mountOf(body: unknown, path: string, namespace?: string): VaultM
 
 /**
  * Whether a read of `ref` is taken as KV v2: the mount is KV v2 and the path goes on with data/
- * after it; where Vault did not say (`mount` undefined), the rule on the path alone (MOUNT/data/…,
- * a mount of one segment). Refused (`where` names the reference and the Vault): a path Vault
+ * after it. Where Vault did not say (`mount` undefined: a Vault, proxy or compatible server
+ * without the lookup, or a 403), the answer decides: a path with a data/ segment
+ * after its first is KV v2 when the answer has KV v2's shape (data.data beside an integer
+ * data.metadata.version), so `ns1/kv/data/app` and `team/kv/data/app` read as KV v2 and a KV v1
+ * folder called data as KV v1. A path with one of Vault's own names below its data/ is read as
+ * KV v2 whatever the answer (the backend then refuses an answer without that shape): it was
+ * parsed as a KV v2 secret's folders, and read as KV v1 it could be Vault's own API in a
+ * namespace called data. Refused (`where` names the reference and the Vault): a path Vault
  * places in one of its own mounts, whatever the answer was, and ?version=N where the read is not
  * KV v2 (Vault ignores it there: the value would be the current one, not the pinned one).
  */
-export function readsAsKvV2(ref: Extract<SecretReference, { backend: "vault" }>, mount: VaultMount | undefined, where: string): boolean {
+export function readsAsKvV2(ref: Extract<SecretReference, { backend: "vault" }>, mount: VaultMount | undefined, body: unknown, where: string): boolean {
   if (mount?.own === true) {
     throw new EdgeError("secret_reference_invalid", `${where}: Vault says the path is in one of its own mounts (${VAULT_OWN_PATHS.map((p) => `${p}/`).join(", ")}), never readable by jobs; refused`);
   }
-  const kv2 = mount === undefined ? isKvV2Path(ref.path.split("/")) : mount.kv2 && ref.path.startsWith(`${mount.path}data/`);
+  const segments = ref.path.split("/");
+  const kv2 = mount === undefined ? kvV2DataIndex(segments) !== -1 && (hasOwnNameBelowData(segments) || hasKvV2Shape(body)) : mount.kv2 && ref.path.startsWith(`${mount.path}data/`);
   if (ref.version !== undefined && !kv2) {
-    const why = mount === undefined ? "the path is not MOUNT/data/… (and Vault did not say which mount it is in)" : mount.kv2 ? `the path does not go on with data/ after the KV v2 mount "${mount.path}"` : `the mount "${mount.path}" is not KV v2`;
+    const why = mount === undefined ? "the answer is not a KV v2 answer (and Vault did not say which mount the path is in)" : mount.kv2 ? `the path does not go on with data/ after the KV v2 mount "${mount.path}"` : `the mount "${mount.path}" is not KV v2`;
     throw new EdgeError("secret_reference_invalid", `${where}: ?version=N pins a KV v2 version, and ${why}; refused`);
   }
   return kv2;
+}
+
+/** KV v2's answer: data.data (an object, or null for a deleted version) beside an integer data.metadata.version. */
+function hasKvV2Shape(body: unknown): boolean {
+  const data = (body as { data?: { data?: unknown; metadata?: { version?: unknown } | null } } | null | undefined)?.data;
+  return data !== null && typeof data === "object" && typeof data.data === "object" && Number.isSafeInteger(data.metadata?.version);
 }

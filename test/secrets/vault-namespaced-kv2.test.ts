@@ -1,0 +1,87 @@
+// KV v2 behind a namespace named at the path's front (Vault Enterprise, HCP: `ns1/secret/data/…`)
+// against the fake Vault: a folder named like Vault's own mounts below data/, and what the read
+// takes where Vault does not say which mount the path is in (docs/secrets.md).
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { VaultBackend } from "../../src/secrets/references/vault-backend.ts";
+import { parseReference } from "../../src/secrets/references/reference.ts";
+import { codeOf } from "../fakes/error-code.ts";
+import { startFakeVault, type FakeVaultMount } from "../fakes/fake-vault.ts";
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0)) await close();
+});
+
+const MOUNTS: FakeVaultMount[] = [
+  { path: "ns1/secret/", type: "kv", version: "2" },
+  { path: "legacy/", type: "kv", version: "1" },
+];
+
+async function vault(options: Parameters<typeof startFakeVault>[0] = {}) {
+  const fake = await startFakeVault({ mounts: MOUNTS, ...options });
+  closers.push(fake.close);
+  return fake;
+}
+
+const ref = (raw: string) => parseReference(raw) as Extract<ReturnType<typeof parseReference>, { backend: "vault" }>;
+const isMountLookup = (r: { path: string }) => r.path.startsWith("/v1/sys/internal/ui/mounts/");
+const notSaid = { status: 403, body: { errors: ["preflight capability check returned 403, please ensure client's policies grant access to path \"ns1/secret/\""] } };
+
+describe("VaultBackend with KV v2 behind a namespace", () => {
+  test("VaultBackend.read() reads ns1/secret/data/sys/foo and …/auth/foo, folders named like Vault's own mounts (refused when parsed before)", async () => {
+    const fake = await vault();
+    fake.putKv2("ns1/secret/sys/foo", { pw: "pw-in-sys-folder" });
+    fake.putKv2("ns1/secret/auth/foo", { pw: "pw-in-auth-folder" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(["ns1/secret/"]), timeoutMs: 2000 });
+    expect(await backend.read(ref("vault:ns1/secret/data/sys/foo#pw"))).toBe("pw-in-sys-folder");
+    expect(await backend.read(ref("vault:ns1/secret/data/auth/foo?version=1#pw"))).toBe("pw-in-auth-folder");
+  });
+
+  test("VaultBackend.read(): where Vault does not say, a folder named like an own mount below data/ is taken only as a KV v2 answer (namespace ns1/secret/data and its auth/token/lookup-self, identity/oidc/token)", async () => {
+    const fake = await vault();
+    const token = fake.token(["ns1/secret/"]);
+    const backend = new VaultBackend({ addr: fake.url, token, timeoutMs: 2000 });
+    for (const [raw, body] of [
+      ["vault:ns1/secret/data/auth/token/lookup-self#id", { data: { id: token, policies: ["default"] } }],
+      ["vault:ns1/secret/data/identity/oidc/token/r#token", { data: { client_id: "c", token: "eyJ.minted.jwt", ttl: 300 } }],
+      ["vault:ns1/secret/data/sys/policy/default#rules", { data: { name: "default", rules: "path \"x\" {}" } }],
+    ] as const) {
+      const apiPath = `/v1/${ref(raw).path}`;
+      fake.fail({ status: 200, body }, (r) => r.path === apiPath);
+      fake.fail(notSaid, isMountLookup);
+      const message = await codeOf(backend.read(ref(raw)));
+      expect(message).toStartWith(`secret_corrupt: Cannot resolve secret "${raw}"`);
+      expect(message).toContain("not a KV v2 answer");
+      expect(message).not.toContain(token);
+      expect(message).not.toContain("eyJ.minted.jwt");
+    }
+  });
+
+  test("VaultBackend.read() refuses ns1/secret/data/sys/… where Vault says the path is in one of its own mounts", async () => {
+    const fake = await vault({ mounts: [...MOUNTS, { path: "ns1/secret/data/sys/", type: "system", version: null }] });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(["ns1/secret/"]), timeoutMs: 2000 });
+    fake.fail({ status: 200, body: { data: { data: { rules: "x" }, metadata: { version: 1 } } } }, (r) => r.path === "/v1/ns1/secret/data/sys/policy/default");
+    expect(await codeOf(backend.read(ref("vault:ns1/secret/data/sys/policy/default#rules")))).toContain("Vault says the path is in one of its own mounts");
+  });
+
+  test("VaultBackend.read(): where the mount lookup answers 403, a namespaced KV v2 path is read by its answer's shape (it was read as KV v1: no such field), a KV v1 folder called data as KV v1 (it was refused as not KV v2)", async () => {
+    const fake = await vault();
+    fake.putKv2("ns1/secret/app", { pw: "ns-pw-1" });
+    fake.putKv2("ns1/secret/app", { pw: "ns-pw-2" });
+    fake.putKv1("legacy/data/app", { pw: "v1-in-data-folder" });
+    const backend = new VaultBackend({ addr: fake.url, token: fake.token(["ns1/secret/", "legacy/"]), timeoutMs: 2000 });
+    fake.fail(notSaid, isMountLookup);
+    expect(await backend.read(ref("vault:ns1/secret/data/app#pw"))).toBe("ns-pw-2");
+    fake.fail(notSaid, isMountLookup);
+    expect(await backend.read(ref("vault:ns1/secret/data/app?version=1#pw"))).toBe("ns-pw-1");
+    fake.fail(notSaid, isMountLookup);
+    expect(await backend.read(ref("vault:legacy/data/app#pw"))).toBe("v1-in-data-folder");
+    // A pin on what is not a KV v2 answer is refused: KV v1 ignores ?version.
+    fake.fail(notSaid, isMountLookup);
+    const pinned = await codeOf(backend.read(ref("vault:legacy/data/app?version=1#pw")));
+    expect(pinned).toStartWith(`secret_reference_invalid: Cannot resolve secret "vault:legacy/data/app?version=1#pw"`);
+    expect(pinned).toContain("not a KV v2 answer");
+    expect(pinned).not.toContain("v1-in-data-folder");
+  });
+});
