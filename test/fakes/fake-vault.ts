@@ -4,7 +4,9 @@
 // the mount a path is in (GET /v1/sys/internal/ui/mounts/<path> → {data: {path, type, options:
 // {version}}}, 403 for no mount or no access to it), KV v2 reads
 // (GET /v1/<mount>/data/<path>[?version=N] → {data: {data, metadata}}), KV v1 reads
-// (GET /v1/<mount>/<path> → {data}), namespaces (X-Vault-Namespace), and Vault's error shape
+// (GET /v1/<mount>/<path> → {data}), namespaces (X-Vault-Namespace, and a child namespace named
+// in the header below the one every request names, as Vault Enterprise reads it: the header's
+// namespace, then the path in it), and Vault's error shape
 // {"errors": [...]}: 403 "permission denied" for a missing, bad or expired token, 404 with an
 // empty list for a missing path, 400 for a bad AppRole login. Faults can be injected.
 
@@ -35,6 +37,15 @@ export interface FakeVaultOptions {
   selfDenied?: boolean;
   /** The mount table (default: `kv/` KV v2, `secret/` KV v1). */
   mounts?: FakeVaultMount[];
+  /**
+   * Where sys/internal/ui/mounts/<path> checks the token's access, as Vault's
+   * pathInternalUIMountRead does: "mount" (newer Vault, OpenBao: the mount's full path, its
+   * namespace included) or "request-namespace" (older Vault: the request's namespace plus the
+   * mount's path inside its own namespace, `hasMountAccess(ctx, acl, ns.Path+me.Path)`, so a
+   * token of the root namespace asking about `ns1/kv/…` by the path is refused, 403, and asking
+   * with X-Vault-Namespace: ns1 about `kv/…` is answered). Default "mount".
+   */
+  mountLookupAccess?: "mount" | "request-namespace";
 }
 
 export interface FakeVaultMount {
@@ -43,8 +54,14 @@ export interface FakeVaultMount {
   type: string;
   /** options.version; null: no options (Vault's answer for a mount made without any). */
   version?: "1" | "2" | null;
-  /** What sys/internal/ui/mounts answers as data.path, when not `path` (Vault puts a child namespace's full path in front). */
+  /** What sys/internal/ui/mounts answers as data.path, when not as below. */
   answerPath?: string;
+  /**
+   * The namespace it is mounted in, a front part of `path` (`ns1` for `ns1/kv/`). Asked about in
+   * that namespace, Vault answers data.path inside it (`kv/`); from another, the namespace's path
+   * in front (`ns1/kv/`). None: mounted where `path` is counted from.
+   */
+  namespace?: string;
 }
 
 const DEFAULT_MOUNTS: FakeVaultMount[] = [
@@ -76,11 +93,26 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
   const mountOf = (path: string) => mounts.filter((m) => `${path}/`.startsWith(m.path)).sort((a, b) => b.path.length - a.path.length)[0];
   let mountLookups = 0;
 
+  /**
+   * The namespace a request names below the one every request must name (`ns1` for
+   * X-Vault-Namespace: ns1, or team-a/ns1 where `namespace` is team-a): "" for none, undefined
+   * for a request outside `namespace`.
+   */
+  const childNamespace = (req: FakeRequest): string | undefined => {
+    const header = req.headers["x-vault-namespace"];
+    const named = typeof header === "string" ? header.replace(/^\/+|\/+$/g, "") : "";
+    if (options.namespace === undefined) return named;
+    if (named === options.namespace) return "";
+    return named.startsWith(`${options.namespace}/`) ? named.slice(options.namespace.length + 1) : undefined;
+  };
+
   const handle = (req: FakeRequest): FakeReply => {
-    if (options.namespace !== undefined && req.headers["x-vault-namespace"] !== options.namespace) {
+    const child = childNamespace(req);
+    if (child === undefined) {
       // Outside its namespace a token and its paths do not exist.
       return req.path.startsWith("/v1/auth/approle/login") ? errors(400, "invalid role or secret ID") : errors(403, "permission denied");
     }
+    const inChild = (path: string) => (child === "" ? path : `${child}/${path}`);
     if (req.method === "POST" && req.path === "/v1/auth/approle/login") {
       const body = JSON.parse(req.body || "{}") as { role_id?: string; secret_id?: string };
       if (body.role_id === undefined || body.role_id !== options.roleId) return errors(400, "invalid role or secret ID");
@@ -104,24 +136,31 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
       return { status: 200, body: { auth: auth(token, held) } };
     }
     if (req.method !== "GET" || !req.path.startsWith("/v1/")) return errors(405, "unsupported operation");
-    const path = req.path.slice("/v1/".length);
+    const asSent = req.path.slice("/v1/".length);
     const mountsPrefix = "sys/internal/ui/mounts/";
-    if (path.startsWith(mountsPrefix)) {
+    if (asSent.startsWith(mountsPrefix)) {
       // Not under the token's policy itself (an unauthenticated path in Vault's router): the
       // handler answers for a mount the token has any capability under, and 403 otherwise, also
       // for no mount at all (so it cannot be used to list mounts).
       mountLookups++;
-      const asked = path.slice(mountsPrefix.length);
-      const mount = mountOf(asked);
+      const asked = asSent.slice(mountsPrefix.length);
+      const mount = mountOf(inChild(asked));
       const denied = errors(403, `preflight capability check returned 403, please ensure client's policies grant access to path "${asked}/"`);
-      if (mount === undefined || !held.allow.some((prefix) => prefix.startsWith(mount.path) || mount.path.startsWith(prefix))) return denied;
+      if (mount === undefined) return denied;
+      const inItsNamespace = mount.namespace === undefined ? mount.path : mount.path.slice(mount.namespace.length + 1);
+      const checked = options.mountLookupAccess === "request-namespace" ? inChild(inItsNamespace) : mount.path;
+      if (!held.allow.some((prefix) => prefix.startsWith(checked) || checked.startsWith(prefix))) return denied;
+      // From another namespace Vault puts the mount's namespace in front, its full path from the root.
+      const fromRoot = options.namespace === undefined ? mount.path : `${options.namespace}/${mount.path}`;
+      const answered = mount.answerPath ?? ((mount.namespace ?? "") === child ? inItsNamespace : fromRoot);
       const data = {
         accessor: `${mount.type}_0a1b2c3d`, config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 }, description: "",
         external_entropy_access: false, local: false, options: mount.version === null || mount.version === undefined ? null : { version: mount.version },
-        path: mount.answerPath ?? mount.path, plugin_version: "", running_plugin_version: "", running_sha256: "", seal_wrap: false, type: mount.type, uuid: "5e4d3c2b-0000-0000-0000-000000000000",
+        path: answered, plugin_version: "", running_plugin_version: "", running_sha256: "", seal_wrap: false, type: mount.type, uuid: "5e4d3c2b-0000-0000-0000-000000000000",
       };
       return { status: 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null } };
     }
+    const path = inChild(asSent);
     if (!held.allow.some((prefix) => path.startsWith(prefix))) return errors(403, "1 error occurred:\n\t* permission denied\n\n");
     const mount = mountOf(path);
     // No mount: Vault has no handler for the path.
@@ -163,6 +202,8 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
     revoke: (token: string) => tokens.delete(token),
     /** The next request (the next one `match` picks, if given) gets `answer`, whatever it asks. */
     fail: (answer: FakeReply, match?: (req: FakeRequest) => boolean) => server.fault({ times: 1, reply: () => answer, ...(match === undefined ? {} : { match }) }),
+    /** Every sys/internal/ui/mounts/<path> from now on is 403, also with X-Vault-Namespace (a proxy in front that refuses sys/ paths). */
+    refuseMountLookups: () => server.fault({ times: Infinity, match: (req) => req.path.startsWith("/v1/sys/internal/ui/mounts/"), reply: () => errors(403, "permission denied") }),
     /** The next request `match` picks is answered as usual, but `delayMs` late (a slow Vault). */
     slow: (match: (req: FakeRequest) => boolean, delayMs: number) => server.fault({ times: 1, match, reply: (req) => ({ ...handle(req), delayMs }) }),
     refuseRenewal: (refuse: boolean) => (refuseRenewal = refuse),

@@ -173,7 +173,7 @@ export class VaultBackend {
   async #isKvV2(client: VaultClient, ref: Extract<SecretReference, { backend: "vault" }>, body: unknown, options: unknown): Promise<boolean> {
     let mount: VaultMount | undefined;
     try {
-      mount = await this.#mounts.of(ref.path, this.#o.namespace, (apiPath) => client.read(apiPath, options));
+      mount = await this.#mounts.of(ref.path, this.#o.namespace, (apiPath, namespace) => (namespace === undefined ? client.read(apiPath, options) : readInNamespace(client, apiPath, namespace, options)));
     } catch (error) {
       // The read itself succeeded with this token: whatever the lookup met is passing (a 401 or a
       // 5xx of a proxy), not the token's policy or the reference; retried, never a permanent refusal.
@@ -367,5 +367,20 @@ export class VaultBackend {
 
   #failure(error: unknown, ref: string, action = "read it"): EdgeError {
     return vaultFailure(error, { where: `Cannot resolve secret "${ref}" from ${this.label}`, action, timeoutMs: this.#o.timeoutMs });
+  }
+}
+
+/**
+ * A GET sent with X-Vault-Namespace `namespace` instead of the client's. node-vault writes its own
+ * namespace over any header given, and builds the request's headers before its first await, so
+ * the client's namespace is swapped only for that synchronous part: no other call sees it.
+ */
+function readInNamespace(client: VaultClient, apiPath: string, namespace: string, options: unknown): Promise<any> {
+  const own = client.namespace;
+  client.namespace = namespace;
+  try {
+    return client.read(apiPath, options);
+  } finally {
+    client.namespace = own;
   }
 }

@@ -32,11 +32,20 @@ export const MAX_MOUNTS_KEPT = 256;
 /** Vault's path for one mount's details (an unauthenticated path whose handler checks the token's access to the mount itself). */
 export const MOUNT_INFO_PATH = "sys/internal/ui/mounts/";
 
-/** Answers of the mount lookup that mean "Vault does not say": the path rule decides, nothing is kept. */
+/** Answers of the mount lookup that mean "Vault does not say": the answer decides (readsAsKvV2()), nothing is kept. */
 const NOT_SAID = [400, 403, 404, 405, 501];
+/**
+ * After a 403, the most namespaces named at the path's front that are asked about in
+ * X-Vault-Namespace instead (`ns1`, then `ns1/ns2`, …): one more lookup each, only for a path with
+ * a data/ segment after its second, until one is answered.
+ */
+export const MAX_NAMESPACE_TRIES = 4;
 
-/** Sends GET /v1/<apiPath> with the client's token and namespace; rejects as node-vault does. */
-export type VaultGet = (apiPath: string) => Promise<unknown>;
+/**
+ * Sends GET /v1/<apiPath> with the client's token and namespace, or with X-Vault-Namespace
+ * `namespace` instead where given; rejects as node-vault does.
+ */
+export type VaultGet = (apiPath: string, namespace?: string) => Promise<unknown>;
 
 export class VaultMounts {
   readonly #now: () => number;
@@ -57,17 +66,22 @@ export class VaultMounts {
   async of(path: string, namespace: string | undefined, get: VaultGet): Promise<VaultMount | undefined> {
     const kept = this.#cached(path);
     if (kept !== undefined) return kept;
-    let body: unknown;
-    try {
-      body = await get(`${MOUNT_INFO_PATH}${path}`);
-    } catch (error) {
-      const status = statusOf(error);
-      if (status !== undefined && NOT_SAID.includes(status)) return undefined;
-      throw error;
+    let found = await ask(path, namespace, get, false);
+    // Vault before the fix seen in OpenBao's pathInternalUIMountRead checks the token's access at
+    // the request's namespace plus the mount's path inside its own namespace: a token of the root
+    // namespace is refused (403) for `ns1/kv/…` though it may read there, and answered when ns1
+    // goes in X-Vault-Namespace, as `vault kv get -namespace=ns1` sends it. So after a 403 the
+    // namespaces the path can name at its front are asked about that way, shortest first.
+    for (const front of found === "refused" ? namespaceFronts(path) : []) {
+      const inside = await ask(path.slice(front.length + 1), joinNamespace(namespace, front), get, true);
+      if (inside !== "refused" && inside !== undefined) {
+        found = { ...inside, path: `${front}/${inside.path}` };
+        break;
+      }
     }
-    const mount = mountOf(body, path, namespace);
-    if (mount !== undefined) this.#keep(mount);
-    return mount;
+    if (found === "refused" || found === undefined) return undefined;
+    this.#keep(found);
+    return found;
   }
 
   #cached(path: string): VaultMount | undefined {
@@ -87,6 +101,39 @@ export class VaultMounts {
     this.#kept.set(mount.path, { mount, until: this.#now() + MOUNT_INFO_TTL_MS });
     while (this.#kept.size > MAX_MOUNTS_KEPT) this.#kept.delete(this.#kept.keys().next().value!);
   }
+}
+
+/** One lookup: the mount, undefined where Vault does not say, "refused" for a 403; other failures thrown. */
+async function ask(path: string, namespace: string | undefined, get: VaultGet, inNamespace: boolean): Promise<VaultMount | undefined | "refused"> {
+  let body: unknown;
+  try {
+    body = await (inNamespace ? get(`${MOUNT_INFO_PATH}${path}`, namespace) : get(`${MOUNT_INFO_PATH}${path}`));
+  } catch (error) {
+    const status = statusOf(error);
+    if (status === 403) return "refused";
+    if (status !== undefined && NOT_SAID.includes(status)) return undefined;
+    throw error;
+  }
+  return mountOf(body, path, namespace);
+}
+
+/**
+ * The namespaces a path can name at its front before a KV v2 mount (`ns1`, `ns1/ns2` for
+ * `ns1/ns2/kv/data/app`): at least one segment is left for the mount before data/. Own names
+ * cannot be among them: reference.ts refuses them before data/.
+ */
+function namespaceFronts(path: string): string[] {
+  const segments = path.split("/");
+  const data = kvV2DataIndex(segments);
+  const fronts: string[] = [];
+  for (let k = 1; k < data && fronts.length < MAX_NAMESPACE_TRIES; k++) fronts.push(segments.slice(0, k).join("/"));
+  return fronts;
+}
+
+/** The runner's own namespace (X-Vault-Namespace) with a child namespace below it. */
+function joinNamespace(namespace: string | undefined, child: string): string {
+  const parent = namespace?.replace(/^\/+|\/+$/g, "") ?? "";
+  return parent === "" ? child : `${parent}/${child}`;
 }
 
 /**
