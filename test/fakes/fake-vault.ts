@@ -46,6 +46,8 @@ export interface FakeVaultOptions {
    * with X-Vault-Namespace: ns1 about `kv/…` is answered). Default "mount".
    */
   mountLookupAccess?: "mount" | "request-namespace";
+  /** A Vault without namespaces (the community edition): X-Vault-Namespace is ignored. */
+  withoutNamespaces?: boolean;
 }
 
 export interface FakeVaultMount {
@@ -99,7 +101,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
    * for a request outside `namespace`.
    */
   const childNamespace = (req: FakeRequest): string | undefined => {
-    const header = req.headers["x-vault-namespace"];
+    const header = options.withoutNamespaces === true ? undefined : req.headers["x-vault-namespace"];
     const named = typeof header === "string" ? header.replace(/^\/+|\/+$/g, "") : "";
     if (options.namespace === undefined) return named;
     if (named === options.namespace) return "";
@@ -154,9 +156,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}) {
       const fromRoot = options.namespace === undefined ? mount.path : `${options.namespace}/${mount.path}`;
       const answered = mount.answerPath ?? ((mount.namespace ?? "") === child ? inItsNamespace : fromRoot);
       const data = {
-        accessor: `${mount.type}_0a1b2c3d`, config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 }, description: "",
+        // Each mount its own accessor and uuid, as Vault makes them when it mounts.
+        accessor: `${mount.type}_${(mounts.indexOf(mount) + 0x0a1b2c3d).toString(16)}`, config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 }, description: "",
         external_entropy_access: false, local: false, options: mount.version === null || mount.version === undefined ? null : { version: mount.version },
-        path: answered, plugin_version: "", running_plugin_version: "", running_sha256: "", seal_wrap: false, type: mount.type, uuid: "5e4d3c2b-0000-0000-0000-000000000000",
+        path: answered, plugin_version: "", running_plugin_version: "", running_sha256: "", seal_wrap: false, type: mount.type, uuid: `5e4d3c2b-0000-0000-0000-${String(mounts.indexOf(mount)).padStart(12, "0")}`,
       };
       return { status: 200, body: { request_id: "r", lease_id: "", renewable: false, lease_duration: 0, data, wrap_info: null, warnings: null, auth: null } };
     }

@@ -20,6 +20,8 @@ export interface VaultMount {
    * mounts: `auth/…`, `sys/`, `identity/`, `cubbyhole/`, also in a namespace (`ns/data/sys/`).
    */
   own: boolean;
+  /** data.accessor, Vault's name for this one mount, where answered. */
+  accessor?: string;
 }
 
 /**
@@ -73,11 +75,14 @@ export class VaultMounts {
     // goes in X-Vault-Namespace, as `vault kv get -namespace=ns1` sends it. So after a 403 the
     // namespaces the path can name at its front are asked about that way, shortest first.
     for (const front of found === "refused" ? namespaceFronts(path) : []) {
-      const inside = await ask(path.slice(front.length + 1), joinNamespace(namespace, front), get, true);
-      if (inside !== "refused" && inside !== undefined) {
-        found = { ...inside, path: `${front}/${inside.path}` };
-        break;
-      }
+      const rest = path.slice(front.length + 1);
+      const inside = await ask(rest, joinNamespace(namespace, front), get, true);
+      if (inside === "refused" || inside === undefined) continue;
+      // A Vault without namespaces (the community edition) ignores the header and answers about
+      // `rest` where the runner is: the same mount asked about without it is that answer, not ns1's.
+      if (inside.accessor === undefined || (await sameMount(inside, rest, namespace, get))) break;
+      found = { ...inside, path: `${front}/${inside.path}` };
+      break;
     }
     if (found === "refused" || found === undefined) return undefined;
     this.#keep(found);
@@ -117,6 +122,12 @@ async function ask(path: string, namespace: string | undefined, get: VaultGet, i
   return mountOf(body, path, namespace);
 }
 
+/** Whether `rest` asked about without the header is the mount `inside` (same accessor): the header was not read. */
+async function sameMount(inside: VaultMount, rest: string, namespace: string | undefined, get: VaultGet): Promise<boolean> {
+  const here = await ask(rest, namespace, get, false);
+  return here !== "refused" && here !== undefined && here.accessor === inside.accessor;
+}
+
 /**
  * The namespaces a path can name at its front before a KV v2 mount (`ns1`, `ns1/ns2` for
  * `ns1/ns2/kv/data/app`): at least one segment is left for the mount before data/. Own names
@@ -147,14 +158,16 @@ function joinNamespace(namespace: string | undefined, child: string): string {
  * as a namespace, an auth mount in it, read as a KV v1 mount `approle/`).
  */
 export function mountOf(body: unknown, path: string, namespace?: string): VaultMount | undefined {
-  const data = (body as { data?: { path?: unknown; type?: unknown; options?: { version?: unknown } | null } } | null | undefined)?.data;
+  const data = (body as { data?: { path?: unknown; type?: unknown; accessor?: unknown; options?: { version?: unknown } | null } } | null | undefined)?.data;
   const answered = data?.path;
   if (typeof answered !== "string" || typeof data?.type !== "string" || !answered.endsWith("/") || answered.length < 2) return undefined;
   const parent = namespace === undefined ? "" : namespace.replace(/^\/+|\/+$/g, "");
   const spelled = parent !== "" && answered.startsWith(`${parent}/`) ? answered.slice(parent.length + 1) : answered;
   if (spelled === "" || !`${path}/`.startsWith(spelled)) return undefined;
   const own = answered.split("/").some((segment) => VAULT_OWN_PATHS.includes(segment.toLowerCase()));
-  return { path: spelled, kv2: data.type === "kv" && data.options?.version === "2", own };
+  const mount: VaultMount = { path: spelled, kv2: data.type === "kv" && data.options?.version === "2", own };
+  if (typeof data.accessor === "string" && data.accessor !== "") mount.accessor = data.accessor;
+  return mount;
 }
 
 /**
