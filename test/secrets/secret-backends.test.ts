@@ -172,6 +172,50 @@ describe("SecretBackends.resolve()", () => {
     }
   });
 
+  test("SecretBackends.resolve() refuses a value that holds another backend's own credential (a Vault secret_id in Secret Manager, a key file in the controller's store…): they were handed to the job", async () => {
+    const vault = await startFakeVault({ roleId: "role-id-of-runner", secretId: "secret-id-of-runner" });
+    const gcp = await startFakeGcp();
+    try {
+      const key = (JSON.parse(gcp.serviceAccountJson) as { private_key: string }).private_key;
+      const hex = (text: string) => Buffer.from(text).toString("hex");
+      vault.putKv2("kv/app", { gcpKey: gcp.serviceAccountJson, fine: "vault-ordinary" });
+      gcp.addVersion("projects/p/secrets/vault-secret-id", hex("secret-id-of-runner\n"));
+      gcp.addVersion("projects/p/secrets/fine", "gcp-ordinary");
+      const dir = await mkdtemp(join(tmpdir(), "backends-"));
+      await writeFile(join(dir, "sa.json.b64"), Buffer.from(gcp.serviceAccountJson).toString("base64"));
+      const backends = new SecretBackends({
+        registerSecret: () => {},
+        vault: { addr: vault.url, roleId: "role-id-of-runner", secretId: "secret-id-of-runner", timeoutMs: 2000 },
+        gcp: { endpoint: gcp.url, serviceAccountJson: gcp.serviceAccountJson, timeoutMs: 2000 },
+        fileDir: { path: dir, realPath: await realpath(dir) },
+        env: { DEPLOY_ROLE: "role-id-of-runner" },
+        envNames: ["DEPLOY_ROLE"],
+        controller: async (ref) => (ref === "controller:sa" ? JSON.stringify({ credentials: gcp.serviceAccountJson }) : "controller-ordinary"),
+      });
+      const refused = ["gcp:projects/p/secrets/vault-secret-id", "vault:kv/data/app#gcpKey", `file:${dir}/sa.json.b64`, "env:DEPLOY_ROLE", "controller:sa"];
+      const fine = ["vault:kv/data/app#fine", "gcp:projects/p/secrets/fine", "controller:ok"];
+      const job = { jobId: "j", attempt: 1, declared: [...refused, ...fine] };
+      // Before any Vault or GCP read (credentials as configured), and after both (as the loaded backends hold them).
+      for (const round of [1, 2]) {
+        for (const raw of refused) {
+          const error = await backends.resolve(raw, { ...job, attempt: round }, new AbortController().signal).catch((e: unknown) => e as Error);
+          expect({ raw, code: (error as { code?: string }).code }).toEqual({ raw, code: "secret_permission_denied" });
+          expect((error as Error).message).toContain(raw);
+          expect((error as Error).message).not.toContain("secret-id-of-runner");
+          expect((error as Error).message).not.toContain(key.slice(40, 80));
+        }
+        for (const raw of fine) expect(await backends.resolve(raw, { ...job, attempt: round }, new AbortController().signal)).toContain("ordinary");
+      }
+      // The GCP access token the runner fetched, kept in Vault.
+      const token = String(gcp.requests.find((r) => r.path.includes(":access"))?.headers.authorization).replace(/^Bearer /, "");
+      vault.putKv2("kv/leak", { t: token });
+      expect(await codeOf(backends.resolve("vault:kv/data/leak#t", { jobId: "j", attempt: 3, declared: ["vault:kv/data/leak#t"] }, new AbortController().signal))).toBe("secret_permission_denied");
+    } finally {
+      await vault.close();
+      await gcp.close();
+    }
+  });
+
   test("a job's cancel ends a Vault or GCP read at once (job_cancelled), counted as cancelled and not as the backend's error", async () => {
     const vault = await startFakeVault();
     const gcp = await startFakeGcp();

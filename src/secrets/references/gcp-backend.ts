@@ -115,14 +115,14 @@ export class GcpBackend {
       throw new EdgeError("secret_corrupt", `${where}: the payload is not UTF-8 text; refused`);
     }
     // The service account may read where its own key is stored (a key file kept in Secret Manager).
-    if (holdsOwnCredential(text, this.#ownCredentials())) {
+    if (holdsOwnCredential(text, this.ownCredentials())) {
       throw new EdgeError("secret_permission_denied", `${where}: the value holds the runner's own GCP credential (its service-account key or access token), never readable by jobs; refused`);
     }
     return text;
   }
 
-  /** The service-account key's private_key and the access tokens that have not expired. */
-  #ownCredentials(): string[] {
+  /** The service-account key's private_key and the access tokens that have not expired: what no backend's value may hold (secret-backends.ts). */
+  ownCredentials(): string[] {
     const now = this.#now();
     for (let i = this.#ownTokens.length - 1; i >= 0; i--) if (this.#ownTokens[i]!.expiresAt <= now) this.#ownTokens.splice(i, 1);
     return [...(this.#account === undefined ? [] : [this.#account.private_key]), ...this.#ownTokens.map((t) => t.value)];

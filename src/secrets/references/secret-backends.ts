@@ -7,6 +7,7 @@ import { EdgeError, serializeError } from "../../errors.ts";
 import type { GcpBackend, GcpBackendOptions } from "./gcp-backend.ts";
 import { readEnvReference, readFileReference, type LocalSourcesOptions } from "./local-sources.ts";
 import { BACKENDS, parseReference, type Backend, type SecretReference } from "./reference.ts";
+import { holdsOwnCredential } from "./own-credential.ts";
 import type { VaultBackend, VaultBackendOptions } from "./vault-backend.ts";
 import { SingleFlight } from "../../util/single-flight.ts";
 
@@ -86,6 +87,12 @@ export class SecretBackends {
       // One rule for every backend (env: always refused it): an empty value is no secret, and a
       // job that ran with "" in place of its password would fail later, far from the cause.
       if (value === "") throw new EdgeError("secret_not_found", `Cannot resolve secret "${raw}": its value is empty`);
+      // Vault and GCP refuse their own credentials; a value from any backend must not hold the
+      // others' either (a Vault secret_id kept in Secret Manager, a key file in the controller's
+      // store or in secretFileDir, a token in a variable listed in secretEnvNames).
+      if (holdsOwnCredential(value, await this.#credentialsOutside(ref.backend))) {
+        throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${raw}": the value holds one of the runner's own backend credentials (its Vault token or AppRole ids, its GCP key or access token), never readable by jobs; refused`);
+      }
       this.#record(ref.backend, "ok", started);
       return value;
     } catch (error) {
@@ -131,6 +138,31 @@ export class SecretBackends {
     }
   }
 
+  /**
+   * The runner's Vault and GCP credentials, but those of `backend` itself (it refused them
+   * already): from the backend where it is loaded (tokens it obtained included), else as
+   * configured (its token, AppRole ids, the key file's private_key).
+   */
+  async #credentialsOutside(backend: Backend): Promise<string[]> {
+    const own: string[] = [];
+    const vault = this.#o.vault;
+    if (backend !== "vault" && vault !== undefined) {
+      const loaded = await this.#vault?.catch(() => undefined);
+      if (loaded !== undefined) own.push(...loaded.ownCredentials);
+      else for (const value of [vault.token, vault.secretId, vault.roleId]) if (value !== undefined) own.push(value);
+    }
+    const gcp = this.#o.gcp;
+    if (backend !== "gcp" && gcp !== undefined) {
+      const loaded = await this.#gcp?.catch(() => undefined);
+      if (loaded !== undefined) own.push(...loaded.ownCredentials());
+      else {
+        const key = privateKeyOf(gcp.serviceAccountJson);
+        if (key !== undefined) own.push(key);
+      }
+    }
+    return own;
+  }
+
   #record(backend: Backend, outcome: ResolveOutcome, at: number, error?: { code: string; message: string }): void {
     this.#count(backend, outcome);
     const health = this.#health.get(backend)!;
@@ -147,6 +179,17 @@ export class SecretBackends {
   #count(backend: Backend, outcome: ResolveOutcome): void {
     const key = `${backend}|${outcome}`;
     this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+  }
+}
+
+/** A service-account key file's private_key, if it is one (GcpBackend refuses the file when it loads). */
+function privateKeyOf(serviceAccountJson: string | undefined): string | undefined {
+  if (serviceAccountJson === undefined) return undefined;
+  try {
+    const key: unknown = (JSON.parse(serviceAccountJson) as { private_key?: unknown } | null)?.private_key;
+    return typeof key === "string" && key !== "" ? key : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -107,6 +107,11 @@ export class VaultBackend {
     return `Vault at "${this.#o.addr}"`;
   }
 
+  /** Its configured token and AppRole ids and the tokens it held lately: what no backend's value may hold (secret-backends.ts). */
+  get ownCredentials(): ReadonlySet<string> {
+    return this.#own.values;
+  }
+
   /**
    * `signal` (the job's) cancels the KV read itself; a token lookup, renewal or login is shared
    * with other reads and ends only at its own deadline (vaultTimeoutMs).
