@@ -62,7 +62,7 @@ mkdirSync(join(dir, "trusted"));
 writeFileSync(join(dir, "trusted", "bench.jwk"), JSON.stringify({ ...publicJwk, kid }));
 
 const controller = await ReferenceController.start({ dataDir: join(dir, "controller"), logger: quiet, adminToken: "bench-admin-token" });
-const { apiKey } = controller.registerRunner({ id: "bench" } as Parameters<typeof controller.registerRunner>[0]);
+const { apiKey } = await controller.registerRunner({ id: "bench" } as Parameters<typeof controller.registerRunner>[0]);
 const put = await fetch(`${controller.url}/api/v1/plugins/bench/1.0.0`, {
   method: "PUT",
   body: bundle,

@@ -33,7 +33,7 @@ const controller = ReferenceController.create({
     fsync: realFsync ? (fd, done) => fs.fsync(fd, (error) => done(error)) : (_fd, done) => setImmediate(() => done(null)),
   },
 });
-const { apiKey } = controller.registerRunner({ id: "bench", group: "default" });
+const { apiKey } = await controller.registerRunner({ id: "bench", group: "default" });
 const created = controller.sessions.create({ v: 1, runnerId: "bench", group: "default", version: "bench", transport: "websocket" }, apiKey);
 const session = controller.core.sessions.get(created.sessionId) as EdgeSession;
 

@@ -164,7 +164,7 @@ export async function startFullPath(options: FullPathOptions): Promise<FullPath>
   const dataDir = mkdtempSync(path.join(options.parentDir, "edge-runner-bench-"));
   const { logger, problems } = benchLogger();
   const controller = await ReferenceController.start({ dataDir, port: 0, logger, leaseTtlMs: 30_000, heartbeatIntervalMs: 10_000 });
-  const { apiKey } = controller.registerRunner({ id: "bench", group: "default" });
+  const { apiKey } = await controller.registerRunner({ id: "bench", group: "default" });
   const bench = createBenchRunner({ controllerUrl: controller.url, apiKey, concurrency: options.concurrency, logger });
   bench.runner.start();
   await waitConnected(bench.connection);

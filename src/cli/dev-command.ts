@@ -40,7 +40,7 @@ export const devCommand: Command = {
     const keyFile = path.join(dataDir, "dev-runner.api-key");
     if (!existsSync(keyFile) || !controller.listRunners().some((r) => r.id === DEV_RUNNER_ID)) {
       const rotate = controller.listRunners().some((r) => r.id === DEV_RUNNER_ID);
-      const { apiKey } = controller.registerRunner({ id: DEV_RUNNER_ID, group: config.group, ...(rotate ? { rotate: true } : {}) });
+      const { apiKey } = await controller.registerRunner({ id: DEV_RUNNER_ID, group: config.group, ...(rotate ? { rotate: true } : {}) });
       writeFileSync(keyFile, apiKey + "\n", { mode: 0o600 });
     }
 

@@ -144,12 +144,6 @@ export class AppendFile {
     this.#syncing = this.#written;
   }
 
-  /**
-   * A sync started and its batch is not yet acknowledged: a batch's fsync still running on the
-   * thread pool (the group commit's `flushSync()` syncs such a file again, see there).
-   */
-  get syncOutstanding(): boolean { return this.#syncing > this.#acknowledged; }
-
   /** Called once the batch of the last sync started is durable and acknowledged. No syscall: every batch pays it. */
   markDurable(): void {
     this.#acknowledged = this.#syncing;

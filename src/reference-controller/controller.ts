@@ -330,10 +330,10 @@ export class ReferenceController {
     return this.#server?.port ?? 0;
   }
 
-  /** Durable when it returns: the key it hands out works after a crash. */
-  registerRunner(input: RegisterRunnerInput): { id: string; group: string; apiKey: string } {
+  /** Durable when it resolves (the key works after a crash): it awaits the batch, see flushSync(). */
+  async registerRunner(input: RegisterRunnerInput): Promise<{ id: string; group: string; apiKey: string }> {
     const { rotated: _r, ...created } = this.runners.register(input);
-    this.core.store.commits.flushSync();
+    await this.core.store.durable();
     return created;
   }
 
@@ -359,10 +359,10 @@ export class ReferenceController {
     return job === undefined ? undefined : jobJson(job);
   }
 
-  /** Durable when it returns. */
-  cancelJob(id: string): JobJson {
+  /** Durable when it resolves (see registerRunner()). */
+  async cancelJob(id: string): Promise<JobJson> {
     const job = jobJson(this.core.cancelJob(id));
-    this.core.store.commits.flushSync();
+    await this.core.store.durable();
     return job;
   }
 

@@ -97,10 +97,11 @@ export class GroupCommit {
   #durable = 0;
   #scheduled = false;
   #inFlight = false;
-  /** What a `flushSync()` during a batch's fsync made durable: acknowledged when that fsync answers. */
-  #syncedAhead = 0;
   #failure: Error | undefined;
+  /** `close()` was called: no more changes; the files are closed once no fsync runs (#whenClosed). */
   #closed = false;
+  #filesClosed: () => void = () => {};
+  readonly #whenClosed = new Promise<void>((resolve) => (this.#filesClosed = resolve));
   readonly stats: GroupCommitStats = { flushes: 0, fsyncs: 0, quietBatches: 0 };
   /** How far the files this commits grow ahead of their data (`new AppendFile(path, commits.preallocateBytes)`). */
   readonly preallocateBytes: number;
@@ -184,10 +185,21 @@ export class GroupCommit {
     return new Promise((resolve, reject) => this.afterDurable(resolve, reject));
   }
 
+  /** A batch's fsync is running on the thread pool: `flushSync()` must wait for its answer. */
+  get batchInFlight(): boolean { return this.#inFlight; }
+
   /**
-   * Writes and fsyncs everything now, on this thread (close, compaction, rare admin changes): on
-   * disk when it returns. During a batch's thread-pool fsync, `durable()` and `afterDurable()`
-   * still answer only after that fsync does (a flush after it is acknowledged with it).
+   * Writes and fsyncs everything now, on this thread: on disk when it returns. Only for steps
+   * during which no batch's fsync runs on the thread pool (compaction, from `afterFlush`; the
+   * event journal's migration at open; `close()`, which waits for that fsync), so it throws if
+   * one does (`batchInFlight`). A caller that must know its change is durable while batches run
+   * awaits `durable()` instead (the admin changes, controller.ts).
+   *
+   * Why not sync during such an fsync: a write-back error may be reported to one fsync of the
+   * open file only (Linux: once per open file), maybe the pool's. Its failure refuses that batch,
+   * yet a sync here would have put the batch on disk with what came after it, in the same file:
+   * either what this caller was told is durable is cut, or the refused batch is replayed after a
+   * restart (a job whose client was refused runs after all). Until 2026-12-02 it was the latter.
    */
   flushSync(): void {
     if (this.#failure !== undefined || this.#closed) return;
@@ -196,14 +208,42 @@ export class GroupCommit {
       if (!this.#scheduled && !this.#inFlight && this.#appended > this.#durable) this.#flush();
       return;
     }
+    if (this.#inFlight) throw new EdgeError("internal", "Cannot flush the controller's store on this thread while a batch's fsync is running: await durable() instead");
+    this.#syncNow();
+  }
+
+  /**
+   * Stops taking changes, flushes what is left and closes the files. During a batch's thread-pool
+   * fsync the rest waits for its answer (#finishClose): a failure refuses that batch and cuts
+   * every file back to its last acknowledged batch first. `closed()` resolves once it is done.
+   */
+  close(): void {
+    if (this.#closed) return;
+    // A database commit is asynchronous: what is left goes out now (the caller awaited durable()).
+    if (this.#sinks.size > 0) this.flushSync();
+    this.#closed = true;
+    if (!this.#inFlight) this.#finishClose();
+  }
+
+  /** Resolves once `close()` has flushed and closed every file. */
+  closed(): Promise<void> { return this.#whenClosed; }
+
+  #finishClose(): void {
+    try {
+      if (this.#failure === undefined && this.#sinks.size === 0) this.#syncNow();
+    } finally {
+      for (const file of [...this.#files]) this.retire(file);
+      this.#filesClosed();
+    }
+  }
+
+  /** flushSync() with no batch in flight (checked by the callers): syncs every file written since its last sync. */
+  #syncNow(): void {
     const target = this.#appended;
     const synced: AppendFile[] = [];
     try {
       for (const file of this.#files) {
-        // A file whose last batch is still in its thread-pool fsync is synced again, though nothing
-        // new was written to it: an fdatasync returns only once every byte written before it is on
-        // disk, those being written back included, so all appended so far is on disk on return.
-        if (file.writePending() || file.syncOutstanding) {
+        if (file.writePending()) {
           file.markSyncStarted();
           this.stats.fsyncs++;
           fs.fdatasyncSync(file.fd);
@@ -216,22 +256,7 @@ export class GroupCommit {
     }
     this.stats.flushes++;
     for (const file of synced) file.markDurable();
-    // A batch in flight is acknowledged only by its own fsync's answer: a write-back error may be
-    // reported to only one fsync of the open file (Linux: once per open file), maybe that one. Its answer
-    // acknowledges this target with it, or fails the store (and what waits for this target).
-    if (this.#inFlight) this.#syncedAhead = Math.max(this.#syncedAhead, target);
-    else this.#markDurable(target);
-  }
-
-  /** Flushes what is left and closes the files (after a running fsync, if any). */
-  close(): void {
-    if (this.#closed) return;
-    try {
-      this.flushSync();
-    } finally {
-      this.#closed = true;
-      for (const file of [...this.#files]) this.retire(file);
-    }
+    this.#markDurable(target);
   }
 
   #flush(): void {
@@ -271,9 +296,12 @@ export class GroupCommit {
       if (--left > 0) return;
       this.#inFlight = false;
       for (const retired of this.#retired.splice(0)) retired.close();
-      if (failed !== undefined) return this.#fail(failed);
-      for (const file of dirty) file.markDurable();
-      this.#markDurable(Math.max(target, this.#syncedAhead));
+      if (failed !== undefined) this.#fail(failed);
+      else {
+        for (const file of dirty) file.markDurable();
+        this.#markDurable(target);
+      }
+      if (this.#closed) this.#finishCloseQuietly();
     };
     for (const file of dirty) {
       file.markSyncStarted();
@@ -281,6 +309,15 @@ export class GroupCommit {
       this.#fsync(file.fd, done);
     }
     for (const sink of sinks) sink.sync(done);
+  }
+
+  /** #finishClose() from a batch's answer: a failure of its flush is the store's (logged by #fail), not the batch's. */
+  #finishCloseQuietly(): void {
+    try {
+      this.#finishClose();
+    } catch {
+      // #fail logged it and refused what waited.
+    }
   }
 
   /**

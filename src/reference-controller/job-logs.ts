@@ -306,7 +306,8 @@ export class JobLogs implements EventStore {
       this.append(jobId, contiguous);
     }
     // Durable in the journal before the old files go; a crash in between migrates again, and
-    // the duplicates are skipped by seq on the next load.
+    // the duplicates are skipped by seq on the next load. At open no batch is in flight, so
+    // flushSync() may run (it throws otherwise, group-commit.ts).
     this.#commits.flushSync();
     for (const name of names) fs.rmSync(path.join(legacyDir, name), { force: true });
     try {

@@ -175,7 +175,7 @@ export class ControllerStore implements StateStore {
     return this.commits.durable();
   }
 
-  /** Folds everything into a new snapshot and starts an empty journal. */
+  /** Folds everything into a new snapshot and starts an empty journal. Not during a batch's thread-pool fsync (it throws). */
   compact(): void {
     if (this.#journal === undefined || this.#journal.closed) return;
     this.#compacting = true;
@@ -208,6 +208,10 @@ export class ControllerStore implements StateStore {
     // once the journal holds at least as many lines keeps its cost per change constant, where a
     // fixed count made a store of 100,000 jobs rewrite them all every 10,000 changes (issue 15).
     if (this.#journalLines < Math.max(this.#compactAfter, this.#jobs.size) || this.#compacting || this.commits.failure !== undefined) return;
+    // It runs after a durable batch, when none is in flight; should a callback of that batch have
+    // started the next one (a synchronous schedule), the next durable batch compacts instead:
+    // compact()'s flushSync() must not run during a batch's fsync (group-commit.ts says why).
+    if (this.commits.batchInFlight) return;
     if (this.#compaction.retryAt !== undefined && this.#now() < this.#compaction.retryAt) return;
     try {
       this.compact();
@@ -222,9 +226,11 @@ export class ControllerStore implements StateStore {
     }
   }
 
-  close(): void {
+  /** Closes the files at once, or after a batch's running fsync: the promise says when. */
+  close(): Promise<void> {
     this.commits.close();
     this.#journal = undefined;
+    return this.commits.closed();
   }
 
   /** Replays snapshot and journal; returns why the journal could not be cut after its data, if so. */

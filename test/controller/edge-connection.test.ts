@@ -152,7 +152,7 @@ test("EdgeConnection in auto mode falls back to long-poll when a proxy refuses W
   const { tmpdir } = await import("node:os");
   const dataDir = mkdtempSync(`${tmpdir()}/edge-runner-proxy-`);
   const controller = ReferenceController.create({ dataDir, logger: memoryLogger("error").logger });
-  const { apiKey } = controller.registerRunner({ id: "r1", group: "g" });
+  const { apiKey } = await controller.registerRunner({ id: "r1", group: "g" });
   // A proxy in front of the controller that forwards plain HTTP and refuses every upgrade.
   const proxy = new Hono().all("*", (c) =>
     c.req.header("upgrade") !== undefined ? c.text("upgrades are not allowed here", 403) : controller.app.fetch(c.req.raw),

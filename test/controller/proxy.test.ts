@@ -28,7 +28,7 @@ beforeAll(async () => {
     dataDir: path.join(tmp.dir, "c"), logger: memoryLogger("error").logger,
     tls: { cert: readFileSync(made.certFile, "utf8"), key: readFileSync(made.keyFile, "utf8") },
   });
-  const apiKey = controller.registerRunner({ id: "tls-runner", group: "default" }).apiKey;
+  const apiKey = (await controller.registerRunner({ id: "tls-runner", group: "default" })).apiKey;
   tls = { ...tmp, caFile: made.caFile, caPem: readFileSync(made.caFile, "utf8"), controller, apiKey };
 });
 afterAll(async () => {

@@ -30,7 +30,7 @@ beforeAll(async () => {
   });
   expect(controller.url).toStartWith("https://");
   server = { port: controller.port };
-  apiKey = controller.registerRunner({ id: "r1", group: "default" }).apiKey;
+  apiKey = (await controller.registerRunner({ id: "r1", group: "default" })).apiKey;
 });
 
 afterAll(async () => {

@@ -273,7 +273,7 @@ test("doctorCommand passes against the reference controller with a registered ru
   const { dir, env } = setup();
   const controller = await ReferenceController.start({ dataDir: join(dir, "controller"), logger: memoryLogger().logger });
   try {
-    const { apiKey } = controller.registerRunner({ id: "r1" });
+    const { apiKey } = await controller.registerRunner({ id: "r1" });
     writeFileSync(join(dir, "api-key"), `${apiKey}\n`, { mode: 0o600 });
     const healthy = await doctor({ ...env, EDGE_RUNNER_CONTROLLER_URL: controller.url });
     expect(healthy.status.authentication).toBe("pass");

@@ -33,15 +33,15 @@ beforeAll(async () => {
 });
 afterAll(() => controller.close());
 
-function keyFileFor(id: string): string {
+async function keyFileFor(id: string): Promise<string> {
   const file = path.join(bed.dir, `${id}.key`);
-  writeFileSync(file, controller.registerRunner({ id, group: "default" }).apiKey, { mode: 0o600 });
+  writeFileSync(file, (await controller.registerRunner({ id, group: "default" })).apiKey, { mode: 0o600 });
   return file;
 }
 
-function runArgs(id: string): string[] {
+async function runArgs(id: string): Promise<string[]> {
   return [
-    "run", "--runner-id", id, "--api-key-file", keyFileFor(id), "--controller-url", `https://${HOST}:${controller.port}`, "--ca-file", caFile,
+    "run", "--runner-id", id, "--api-key-file", await keyFileFor(id), "--controller-url", `https://${HOST}:${controller.port}`, "--ca-file", caFile,
     "--status-port", "0", "--start-jitter", "0", "--data-dir", path.join(bed.dir, id),
   ];
 }
@@ -52,7 +52,7 @@ describe("the executable behind a forward proxy", () => {
     test(`${flavour.name}: a runner started with HTTPS_PROXY reaches a TLS controller through it, WebSocket included, and runs a job`, async () => {
       const through = await startForwardProxy({ credentials: { user: "runner", pass: PASSWORD }, hosts: { [HOST]: "127.0.0.1" } });
       try {
-        const proc = start(flavour, runArgs(`proxy-${tag}`), {
+        const proc = start(flavour, await runArgs(`proxy-${tag}`), {
           // DENO_NO_UPDATE_CHECK: Deno's own update check would go through the proxy too.
           env: { HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}`, NODE_EXTRA_CA_CERTS: caFile, DENO_NO_UPDATE_CHECK: "1" },
         });
@@ -85,7 +85,7 @@ describe("the executable behind a forward proxy", () => {
     const node = FLAVOURS.find((f) => f.name === "bundle on Node") as Flavour;
     const through = await startForwardProxy({ credentials: { user: "runner", pass: PASSWORD }, hosts: { [HOST]: "127.0.0.1" } });
     try {
-      const proc = start(node, [...runArgs("proxy-node-poll"), "--transport", "poll"], {
+      const proc = start(node, [...await runArgs("proxy-node-poll"), "--transport", "poll"], {
         env: { HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}`, NODE_EXTRA_CA_CERTS: caFile },
       });
       bed.procs.push(proc);
@@ -112,7 +112,7 @@ describe("the executable behind a forward proxy", () => {
     const through = await startForwardProxy({ credentials: { user: "runner", pass: PASSWORD }, hosts: { [HOST]: "127.0.0.1" } });
     try {
       const proxyUrl = `http://runner:${PASSWORD}@127.0.0.1:${through.port}`;
-      const proc = start(TEST_BINARY as Flavour, [...runArgs("proxy-masked"), "--log-level", "debug"], { env: { HTTPS_PROXY: proxyUrl } });
+      const proc = start(TEST_BINARY as Flavour, [...await runArgs("proxy-masked"), "--log-level", "debug"], { env: { HTTPS_PROXY: proxyUrl } });
       bed.procs.push(proc);
       await waitForHttp(`${await waitForOutput(proc, STATUS_URL)}/readyz`);
       const job = controller.submitJob({
@@ -141,7 +141,7 @@ describe("the executable behind a forward proxy", () => {
   test("compiled executable: a proxy refusing CONNECT leaves the runner not ready, its status naming the proxy without its password", async () => {
     const through = await startForwardProxy({ refuseConnect: 403 });
     try {
-      const proc = start(TEST_BINARY as Flavour, runArgs("proxy-refused"), { env: { HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` } });
+      const proc = start(TEST_BINARY as Flavour, await runArgs("proxy-refused"), { env: { HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}` } });
       bed.procs.push(proc);
       await waitForOutput(proc, new RegExp(`through proxy \\\\?"http://127\\.0\\.0\\.1:${through.port}\\\\?" from HTTPS_PROXY`));
       expect(proc.output()).toContain("403");
@@ -154,7 +154,7 @@ describe("the executable behind a forward proxy", () => {
   }, 60_000);
 
   test("compiled executable: a proxy variable that is not an http:// URL is a config error (78) naming it", async () => {
-    const { code, output } = await runToEnd(TEST_BINARY as Flavour, runArgs("proxy-bad"), { env: { HTTPS_PROXY: `socks5://runner:${PASSWORD}@127.0.0.1:1080` } });
+    const { code, output } = await runToEnd(TEST_BINARY as Flavour, await runArgs("proxy-bad"), { env: { HTTPS_PROXY: `socks5://runner:${PASSWORD}@127.0.0.1:1080` } });
     expect(code).toBe(78);
     expect(output).toContain("Cannot use HTTPS_PROXY");
     expect(output).not.toContain(PASSWORD);

@@ -61,7 +61,8 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
   const { logger, records } = memoryLogger("debug");
   const runnerId = options.runnerId ?? "r1";
   const group = options.group ?? "default";
-  const apiKey = options.apiKey ?? options.controller.registerRunner({ id: runnerId, group }).apiKey;
+  // Registered in memory like the admin API does (its batch is the next one): startRunner() stays synchronous.
+  const apiKey = options.apiKey ?? options.controller.runners.register({ id: runnerId, group }).apiKey;
   const ring = options.ring ?? testKeyRing();
   options.controller.runners.setEncryptionKeys(runnerId, ring.publicJwks());
   let connection: EdgeConnection | undefined;

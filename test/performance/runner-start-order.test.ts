@@ -73,7 +73,7 @@ async function proxiedController(keys: () => Promise<Response | undefined> | Res
   cleanups.push(data.remove);
   const { controller } = await startController({ dataDir: data.dir });
   cleanups.push(() => controller.close());
-  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+  const { apiKey } = await controller.registerRunner({ id: "r1", group: "default" });
   const proxy = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -106,7 +106,7 @@ async function connectedRunner(dataDir = runnerDir(), before: (controller: Refer
   cleanups.push(data.remove);
   const { controller } = await startController({ dataDir: data.dir });
   cleanups.push(() => controller.close());
-  const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+  const { apiKey } = await controller.registerRunner({ id: "r1", group: "default" });
   before(controller);
   const service = await startService(controller.url, dataDir, apiKey);
   await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");

@@ -12,7 +12,7 @@ forEachStore("cancellation", (store) => {
     h = await openController(store);
     const job = h.controller.submitJob({ plugin: "echo" });
     await h.settle();
-    expect(h.controller.cancelJob(job.id)).toMatchObject({ status: "cancelled", error: { code: "job_cancelled" } });
+    expect(await h.controller.cancelJob(job.id)).toMatchObject({ status: "cancelled", error: { code: "job_cancelled" } });
     await h.settle();
     const r = FakeRunner.connect(h.controller, "r1");
     r.send({ type: "credit", slots: 1 });
@@ -25,11 +25,11 @@ forEachStore("cancellation", (store) => {
     const { r, job } = await leaseOne(h);
     r.send({ type: "accept", jobId: job.id, attempt: 1 });
     await h.settle();
-    expect(h.controller.cancelJob(job.id).status).toBe("cancelling");
+    expect((await h.controller.cancelJob(job.id)).status).toBe("cancelling");
     await h.settle();
     expect(r.last("cancel")).toMatchObject({ jobId: job.id, attempt: 1 });
     // Cancelling twice is harmless.
-    expect(h.controller.cancelJob(job.id).status).toBe("cancelling");
+    expect((await h.controller.cancelJob(job.id)).status).toBe("cancelling");
     await h.settle();
     r.send({ type: "heartbeat", leases: [{ jobId: job.id, attempt: 1 }] });
     await h.settle();
@@ -45,7 +45,7 @@ forEachStore("cancellation", (store) => {
     const { r, job } = await leaseOne(h);
     h.controller.sessions.end(r.session, "test");
     await h.settle();
-    expect(h.controller.cancelJob(job.id).status).toBe("cancelling");
+    expect((await h.controller.cancelJob(job.id)).status).toBe("cancelling");
     await h.settle();
     await expireLeases(h);
     expect(h.controller.getJob(job.id)?.status).toBe("cancelled");
@@ -56,7 +56,7 @@ forEachStore("cancellation", (store) => {
     const { r, job } = await leaseOne(h);
     h.controller.sessions.end(r.session, "network lost");
     await h.settle();
-    h.controller.cancelJob(job.id);
+    await h.controller.cancelJob(job.id);
     await h.settle();
     expect(r.of("cancel")).toHaveLength(0);
     r.reconnect();
@@ -71,9 +71,9 @@ forEachStore("cancellation", (store) => {
     const { r, job } = await leaseOne(h);
     r.send({ type: "result", jobId: job.id, attempt: 1, lastSeq: 0, status: "failed", error: { code: "x", message: "boom" }, startedAt: 1, finishedAt: 2 });
     await h.settle();
-    expect(() => h.controller.cancelJob(job.id)).toThrow(`Cannot cancel job "${job.id}": it is already failed`);
+    await expect(h.controller.cancelJob(job.id)).rejects.toThrow(`Cannot cancel job "${job.id}": it is already failed`);
     await h.settle();
-    expect(() => h.controller.cancelJob("nope")).toThrow('Cannot cancel job "nope": no such job');
+    await expect(h.controller.cancelJob("nope")).rejects.toThrow('Cannot cancel job "nope": no such job');
     await h.settle();
   });
 

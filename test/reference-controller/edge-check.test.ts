@@ -20,7 +20,7 @@ async function check(body: unknown, apiKey: string) {
 forEachStore("edge credential check", (store) => {
   test("POST /edge/v1/check accepts good credentials without creating a session, listing the session features (for doctor)", async () => {
     h = await openController(store);
-    const { apiKey } = h.controller.registerRunner({ id: "r1", group: "g1" });
+    const { apiKey } = await h.controller.registerRunner({ id: "r1", group: "g1" });
     await h.settle();
     expect(await check({ v: 1, runnerId: "r1", group: "g1" }, apiKey)).toEqual({ status: 200, body: { v: 1, runnerId: "r1", group: "g1", features: ["release"] } });
     expect([...h.controller.core.sessions.all()]).toHaveLength(0);
@@ -28,7 +28,7 @@ forEachStore("edge credential check", (store) => {
 
   test("POST /edge/v1/check answers 401 for a wrong key or unknown runner and 403 for the wrong group", async () => {
     h = await openController(store);
-    const { apiKey } = h.controller.registerRunner({ id: "r1", group: "g1" });
+    const { apiKey } = await h.controller.registerRunner({ id: "r1", group: "g1" });
     await h.settle();
     expect((await check({ v: 1, runnerId: "r1", group: "g1" }, "wrong")).status).toBe(401);
     expect((await check({ v: 1, runnerId: "nobody", group: "g1" }, apiKey)).status).toBe(401);

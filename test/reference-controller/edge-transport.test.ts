@@ -11,7 +11,7 @@ let apiKey: string;
 
 beforeAll(async () => {
   controller = await ReferenceController.start({ dataDir: tempDir(), port: 0, logger: memoryLogger().logger, pollWaitMs: 2000, autoSweep: false });
-  apiKey = controller.registerRunner({ id: "r1" }).apiKey;
+  apiKey = (await controller.registerRunner({ id: "r1" })).apiKey;
 });
 afterAll(async () => {
   await controller.close();
@@ -134,7 +134,7 @@ test("WebSocket: garbage frames get error frames and are counted; the session go
   controller.runners.deregister("r1");
   await until(second.closeCode, "close code");
   expect(second.closeCode()).toBe(4401);
-  apiKey = controller.registerRunner({ id: "r1" }).apiKey;
+  apiKey = (await controller.registerRunner({ id: "r1" })).apiKey;
 });
 
 test("long-poll: garbage messages get error frames; tokens, 409 and 404 per docs/protocol.md", async () => {

@@ -1,8 +1,10 @@
-// flushSync() (close, compaction, rare admin changes) while a batch's fsync still runs on the
-// thread pool: it used to skip the files that batch had taken (nothing pending) and mark all
-// durable, so a caller of durable() was answered before that batch's fsync had answered, and a
-// failed fsync then cut from the journal a change already acknowledged. Each test failed before
-// the fix in group-commit.ts (flushSync), except the one named as a guard.
+// A batch's fsync still running on the thread pool, and a change made during it. Until
+// 2026-12-02 flushSync() (registerRunner(), cancelJob(), compaction, close) synced the files
+// there and acknowledged the change at once: when the pool's fsync then failed, its batch was
+// refused but stayed on disk with the change (what a caller was told is durable is never cut),
+// so a restart replayed a job submission whose client was told "refused" (docs/reliability.md).
+// Now the admin changes await durable(), flushSync() refuses to run during such an fsync, and
+// close() waits for its answer. Each test failed before that fix, except the ones named guards.
 
 import { expect, test } from "bun:test";
 import * as path from "node:path";
@@ -11,11 +13,12 @@ import { AppendFile } from "../../src/reference-controller/append-file.ts";
 import { GroupCommit } from "../../src/reference-controller/group-commit.ts";
 import type { StoredJob } from "../../src/reference-controller/records.ts";
 import { ControllerStore } from "../../src/reference-controller/store.ts";
-import { ManualCommits, tempDir } from "./helpers.ts";
+import { makeController, ManualCommits, tempDir, turns } from "./helpers.ts";
 
 const job = (id: string, queueSeq: number): StoredJob => ({
   id, group: "default", plugin: "p", action: "default", input: {}, status: "queued", attempt: 0, maxAttempts: 3, submittedAt: 1, queueSeq,
 });
+const EIO = () => new Error("EIO: i/o error, fdatasync");
 
 /** Two files; a change to "journal" is out in a thread-pool fsync held by `manual`, one to "segment" is only appended. */
 function batchInFlight() {
@@ -37,57 +40,107 @@ function batchInFlight() {
   manual.flush();
   expect(manual.held).toHaveLength(1);
   change(segment, "after");
-  return { manual, commits, journal, segment, order };
+  return { manual, commits, journal, segment, order, dir };
 }
 
-test("GroupCommit.flushSync() during a batch's thread-pool fsync acknowledges nothing before that fsync answers", () => {
+/** A store whose change to job "a" is out in a thread-pool fsync held by `manual`. */
+function storeBatchInFlight() {
+  const dir = tempDir();
+  const { logger } = memoryLogger();
+  const manual = new ManualCommits();
+  const commits = new GroupCommit({ logger, ...manual.options });
+  const store = ControllerStore.open({ dir, logger, commits, compactAfter: 1 });
+  store.putJobs([job("a", 1)]);
+  const told = { a: "pending" };
+  store.durable().then(() => (told.a = "acknowledged"), () => (told.a = "refused"));
+  manual.flush();
+  expect(manual.held).toHaveLength(1);
+  return { dir, logger, manual, store, told };
+}
+
+function replayedJobs(dir: string): string[] {
+  const { logger } = memoryLogger();
+  const again = ControllerStore.open({ dir, logger });
+  const ids = [...again.jobs.keys()].sort();
+  void again.close();
+  return ids;
+}
+
+test("GroupCommit.flushSync() during a batch's thread-pool fsync throws and syncs nothing: that fsync alone answers for its batch", () => {
   const { manual, commits, order } = batchInFlight();
   const before = commits.stats.fsyncs;
-  commits.flushSync();
-  // Both files synced here, the one whose batch is in flight too (nothing was pending on it).
-  expect({ order, fsyncs: commits.stats.fsyncs - before }).toEqual({ order: [], fsyncs: 2 });
-  manual.completeFsyncs();
+  expect(() => commits.flushSync()).toThrow(/while a batch's fsync is running: await durable\(\) instead/);
+  expect({ order, fsyncs: commits.stats.fsyncs - before }).toEqual({ order: [], fsyncs: 0 });
+  manual.settle();
   expect(order).toEqual(["in flight", "after"]);
   commits.close();
 });
 
-test("GroupCommit.flushSync(): a batch's thread-pool fsync failing after it acknowledges neither that batch nor the flush", () => {
-  const { manual, commits, order } = batchInFlight();
-  commits.flushSync();
-  manual.completeFsyncs(new Error("EIO: i/o error, fdatasync"));
-  expect(order).toEqual(["in flight failed: EIO: i/o error, fdatasync", "after failed: EIO: i/o error, fdatasync"]);
+test("GroupCommit: a batch's thread-pool fsync that fails refuses it and what was appended during it, and a restart replays neither (a guard)", () => {
+  const { manual, commits, journal, segment, order } = batchInFlight();
+  manual.completeFsyncs(EIO());
   commits.close();
+  expect(order).toEqual(["in flight failed: EIO: i/o error, fdatasync", "after failed: EIO: i/o error, fdatasync"]);
+  // Cut back to their last acknowledged batch (none): nothing for a restart to replay.
+  expect({ journal: Bun.file(journal.path).size, segment: Bun.file(segment.path).size }).toEqual({ journal: 0, segment: 0 });
 });
 
-test("GroupCommit.close() during a batch's thread-pool fsync answers its waiters after that fsync, and closes the file only then", () => {
+test("GroupCommit.close() during a batch's thread-pool fsync answers its waiters after that fsync, and closes the file only then (a guard)", () => {
   const { manual, commits, journal, segment, order } = batchInFlight();
   commits.close();
-  // The file whose fsync runs keeps its descriptor (a guard: this part passed before the fix).
+  // The file whose fsync runs keeps its descriptor until that fsync answers.
   expect({ order, journal: journal.closed, segment: segment.closed }).toEqual({ order: [], journal: false, segment: false });
   manual.completeFsyncs();
   expect({ order, journal: journal.closed, segment: segment.closed }).toEqual({ order: ["in flight", "after"], journal: true, segment: true });
 });
 
-test("ControllerStore.compact() during a batch's thread-pool fsync that then fails: the change is not acknowledged, and the journal keeps it", async () => {
-  const dir = tempDir();
-  const { logger } = memoryLogger();
+test("GroupCommit.close() during a batch's thread-pool fsync that then fails: the refused batch and what followed it are cut, not synced for a restart to replay", () => {
+  const { manual, commits, journal, segment, order } = batchInFlight();
+  commits.close();
+  manual.completeFsyncs(EIO());
+  // The close finished in the fsync's answer (closed() resolves then).
+  expect({ journal: journal.closed, segment: segment.closed }).toEqual({ journal: true, segment: true });
+  expect({ order, journal: Bun.file(journal.path).size, segment: Bun.file(segment.path).size }).toEqual({
+    order: ["in flight failed: EIO: i/o error, fdatasync", "after failed: EIO: i/o error, fdatasync"],
+    journal: 0,
+    segment: 0,
+  });
+});
+
+test("ControllerStore.compact() during a batch's thread-pool fsync throws; the background compaction waits for a batch with none in flight", async () => {
+  const { dir, manual, store, told } = storeBatchInFlight();
+  expect(() => store.compact()).toThrow(/while a batch's fsync is running/);
+  manual.completeFsyncs();
+  await turns(1);
+  // compactAfter 1: the batch's answer compacted (no batch in flight then).
+  expect({ told, journalLines: store.journalLines, compaction: store.compaction }).toEqual({ told: { a: "acknowledged" }, journalLines: 0, compaction: { failures: 0 } });
+  await store.close();
+  expect(replayedJobs(dir)).toEqual(["a"]);
+});
+
+test("ControllerStore.close() during a batch's thread-pool fsync that then fails: the change is refused and a restart does not replay it", async () => {
+  const { dir, manual, store, told } = storeBatchInFlight();
+  const closed = store.close();
+  manual.completeFsyncs(EIO());
+  await closed;
+  expect({ told, replayed: replayedJobs(dir) }).toEqual({ told: { a: "refused" }, replayed: [] });
+});
+
+test("ReferenceController: a submission refused by its batch's failed fsync is not replayed after a restart, though registerRunner() ran during that fsync", async () => {
   const manual = new ManualCommits();
-  const commits = new GroupCommit({ logger, ...manual.options });
-  // A snapshot never fits: the compaction fails after its flush and the journal stays whole.
-  const store = ControllerStore.open({ dir, logger, commits, snapshotMaxBytes: 10 });
-  store.putJobs([job("a", 1)]);
-  let outcome = "pending";
-  store.durable().then(() => (outcome = "acknowledged"), () => (outcome = "refused"));
+  const h = makeController({ commit: manual.options });
+  const job = h.controller.submitJob({ plugin: "echo" });
+  const told = { submission: "pending", registration: "pending" };
+  h.controller.durable().then(() => (told.submission = "acknowledged"), () => (told.submission = "refused"));
   manual.flush();
-  expect(() => store.compact()).toThrow(/over the cap/);
-  manual.completeFsyncs(new Error("EIO: i/o error, fdatasync"));
-  store.close();
-  await Promise.resolve(); // the durable() promise's handlers
-  // The compaction's flush put the change on disk (its own fdatasync succeeded), so the journal
-  // keeps it: refused, and still replayed (a full upsert; its sender retries). Before the fix it
-  // was acknowledged and then cut from the journal.
-  const again = ControllerStore.open({ dir, logger });
-  const replayed = again.jobs.has("a");
-  again.close();
-  expect({ outcome, replayed }).toEqual({ outcome: "refused", replayed: true });
+  expect(manual.held).toHaveLength(1);
+  Promise.resolve().then(() => h.controller.registerRunner({ id: "r1", group: "default" })).then(() => (told.registration = "acknowledged"), () => (told.registration = "refused"));
+  await turns();
+  manual.completeFsyncs(EIO());
+  await turns();
+  await h.controller.close();
+  const again = makeController({}, h.dataDir);
+  const replayed = { job: again.controller.getJob(job.id) !== undefined, runner: again.controller.listRunners().some((r) => r.id === "r1") };
+  await again.controller.close();
+  expect({ told, replayed }).toEqual({ told: { submission: "refused", registration: "refused" }, replayed: { job: false, runner: false } });
 });

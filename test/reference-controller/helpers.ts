@@ -144,7 +144,9 @@ export class FakeRunner {
 
   static connect(controller: ReferenceController, id: string, group = "default", apiKey?: string): FakeRunner {
     const runner = new FakeRunner(controller, id, group);
-    runner.apiKey = apiKey ?? controller.registerRunner({ id, group }).apiKey;
+    // Registered in memory like the admin API does (its batch is the next one; close flushes it):
+    // connect() stays synchronous, and the tests that wait for durability settle.
+    runner.apiKey = apiKey ?? controller.runners.register({ id, group }).apiKey;
     runner.reconnect();
     return runner;
   }

@@ -50,7 +50,8 @@ forEachStore("PostgreSQL store", (store) => {
     await sql`UPDATE jobs SET version = version + 1, doc = jsonb_set(doc, '{input}', '{"theirs": true}') WHERE id = ${job.id}`;
     const pg = h.controller.core.store as PgStore;
     expect(pg.versionOf(job.id)).toBe(1);
-    h.controller.cancelJob(job.id);
+    // The core's cancel: applied in memory at once, its batch not yet committed (controller.cancelJob() awaits it).
+    h.controller.core.cancelJob(job.id);
     expect(h.controller.getJob(job.id)?.status).toBe("cancelled");
     await h.settle();
     const [row] = await sql<Array<{ version: string; status: string }>>`SELECT version, status FROM jobs WHERE id = ${job.id}`;
@@ -113,7 +114,7 @@ forEachStore("PostgreSQL store", (store) => {
   test("a change of a known runner (its last contact, its keys) never brings back a runner another replica deleted", async () => {
     h = await openController(store);
     const sql = store.sql();
-    h.controller.registerRunner({ id: "r1", group: "default" });
+    await h.controller.registerRunner({ id: "r1", group: "default" });
     await h.settle();
     expect((await sql`SELECT 1 FROM runners WHERE id = 'r1'`).length).toBe(1);
     // Deleted by another replica (a row change this controller has not heard of yet).
@@ -123,7 +124,7 @@ forEachStore("PostgreSQL store", (store) => {
     await h.settle();
     expect((await sql`SELECT 1 FROM runners WHERE id = 'r1'`).length).toBe(0);
     // A registration does write the row.
-    h.controller.registerRunner({ id: "r2", group: "default" });
+    await h.controller.registerRunner({ id: "r2", group: "default" });
     await h.settle();
     expect((await sql`SELECT 1 FROM runners WHERE id = 'r2'`).length).toBe(1);
   });

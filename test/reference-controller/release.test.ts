@@ -13,7 +13,7 @@ afterEach(async () => {
 forEachStore("release", (store) => {
   test("the session answer lists the release feature, so runners hold offered jobs (local prefetch)", async () => {
     h = await openController(store);
-    const apiKey = h.controller.registerRunner({ id: "r1", group: "default" }).apiKey;
+    const apiKey = (await h.controller.registerRunner({ id: "r1", group: "default" })).apiKey;
     const answer = h.controller.sessions.create({ v: 1, runnerId: "r1", group: "default", version: "test", transport: "websocket" }, apiKey);
     expect(answer.features).toEqual(["release"]);
   });
@@ -75,7 +75,7 @@ forEachStore("release", (store) => {
   test("release of a held job being cancelled ends it cancelled", async () => {
     h = await openController(store);
     const { r, job } = await leaseOne(h);
-    h.controller.cancelJob(job.id);
+    await h.controller.cancelJob(job.id);
     await h.settle();
     expect(r.last("cancel")).toMatchObject({ jobId: job.id, attempt: 1 });
     r.send({ type: "release", jobId: job.id, attempt: 1 });

@@ -18,7 +18,7 @@ afterEach(async () => {
 
 /** A runner registered through `registrar`, connected to `replica` once that replica knows it. */
 async function runnerOn(replica: Harness, registrar: Harness, id: string): Promise<FakeRunner> {
-  const apiKey = registrar.controller.registerRunner({ id, group: "default" }).apiKey;
+  const apiKey = (await registrar.controller.registerRunner({ id, group: "default" })).apiKey;
   await registrar.settle();
   await eventually(() => (replica.controller.core.store.runners.has(id) ? true : undefined), 5_000, `replica knows runner ${id}`);
   return FakeRunner.connect(replica.controller, id, "default", apiKey);

@@ -80,7 +80,7 @@ forEachStore("long-poll sessions forwarded between replicas", (store) => {
     sharedKeyDir = keys.dir;
     const a = await replica("a");
     const b = await replica("b");
-    const apiKey = a.registerRunner({ id: "r1", group: "default" }).apiKey;
+    const apiKey = (await a.registerRunner({ id: "r1", group: "default" })).apiKey;
     const { sessionId, token } = await createSession(a.url, apiKey);
 
     const rows = await store.sql()<Array<Record<string, string>>>`SELECT * FROM edge_sessions`;
@@ -134,7 +134,7 @@ forEachStore("long-poll sessions forwarded between replicas", (store) => {
     const a = await replica("a");
     const bLog = memoryLogger();
     const b = await replica("b", bLog);
-    const apiKey = a.registerRunner({ id: "r1", group: "default" }).apiKey;
+    const apiKey = (await a.registerRunner({ id: "r1", group: "default" })).apiKey;
     const first = await createSession(a.url, apiKey);
     expect((await call(b.url, "POST", `/edge/v1/sessions/${first.sessionId}/send`, first.token, { messages: [{ v: 1, type: "credit", slots: 1 }] })).status).toBe(202);
 

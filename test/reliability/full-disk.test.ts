@@ -240,7 +240,7 @@ test.skipIf(skip !== undefined)("runner keys told on a full disk (POST /edge/v1/
   const keys = (await RunnerKeyRing.load(ringDir)).publicJwks();
   fs.rmSync(ringDir, { recursive: true, force: true });
   h = onDisk({ commit: {} });
-  const { apiKey } = h.controller.registerRunner({ id: "r1", group: "default" });
+  const { apiKey } = await h.controller.registerRunner({ id: "r1", group: "default" });
   disk!.fill();
   // The keys are a small record that can fit the journal's last page: fail the store first with a
   // large change; the keys must then be refused too, not answered 400 (which a runner never retries).

@@ -53,7 +53,7 @@ describe("local prefetch", () => {
     const first = controller.submitJob({ plugin: "echo", input: 1 }).id;
     const held = controller.submitJob({ plugin: "echo", input: 2 }).id;
     await eventually(() => (runner.snapshot().held.length === 1 ? true : undefined), 10_000, "job held");
-    controller.cancelJob(held);
+    await controller.cancelJob(held);
     expect((await controller.waitForJob(held, 10_000)).status).toBe("cancelled");
     expect(runner.snapshot().held).toEqual([]);
     expect(runner.snapshot().recent[0]).toMatchObject({ jobId: held, status: "cancelled", errorCode: "job_cancelled" });
@@ -153,7 +153,7 @@ test("a runner process SIGKILLed with held jobs loses none: their leases expire 
   const { controller } = await startController({ dataDir: tmp.dir, leaseTtlMs: 2000, heartbeatIntervalMs: 500 });
   cleanups.push(tmp.remove, () => controller.close());
   const keyFile = path.join(tmp.dir, "r1.key");
-  writeFileSync(keyFile, controller.registerRunner({ id: "r1", group: "default" }).apiKey, { mode: 0o600 });
+  writeFileSync(keyFile, (await controller.registerRunner({ id: "r1", group: "default" })).apiKey, { mode: 0o600 });
   const proc: Proc = start({ name: "source", command: [process.execPath, `${root}src/main.ts`] }, [
     "run", "--runner-id", "r1", "--api-key-file", keyFile, "--controller-url", controller.url, "--data-dir", path.join(tmp.dir, "runner"),
     "--status-port", "0", "--start-jitter", "0", "--concurrency", "1", "--prefetch", "2", "--prefetch-hold", "60s",

@@ -95,7 +95,7 @@ forEachStore("Runner end to end", (store) => {
     const { controller, runner } = await setup({}, store);
     const job = controller.submitJob({ plugin: "echo", action: "sleep", input: { ms: 60_000 } });
     await eventually(() => (runner.runningCount === 1 ? true : undefined));
-    controller.cancelJob(job.id);
+    await controller.cancelJob(job.id);
     const done = await controller.waitForJob(job.id, 10_000);
     expect(done.status).toBe("cancelled");
   });
@@ -106,7 +106,7 @@ forEachStore("Runner end to end", (store) => {
     const storeOptions = await store.options();
     let { controller } = await startController({ dataDir: tmp.dir, ...storeOptions });
     const port = controller.port;
-    const { apiKey } = controller.registerRunner({ id: "r1", group: "default" });
+    const { apiKey } = await controller.registerRunner({ id: "r1", group: "default" });
     const started = startRunner({ controller, apiKey });
     cleanups.push(() => started.runner.drain());
     await eventually(() => (started.runner.lifecycle.state === "ready" ? true : undefined));
@@ -126,7 +126,7 @@ forEachStore("Runner end to end", (store) => {
     cleanups.push(tmp.remove);
     const { controller } = await startController({ dataDir: tmp.dir, ...(await store.options()) });
     cleanups.push(() => controller.close());
-    controller.registerRunner({ id: "r1", group: "default" });
+    await controller.registerRunner({ id: "r1", group: "default" });
     const { runner, connection } = startRunner({ controller, apiKey: "wrong-key-wrong-key" });
     cleanups.push(() => runner.drain());
     await eventually(() => (connection.status().state === "unauthorized" ? true : undefined));
