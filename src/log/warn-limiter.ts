@@ -1,4 +1,4 @@
-// Rate limit for repeated warnings about what a peer sends: the first few in each window are
+// Rate limit for repeated warnings (what a peer sends, a nearly full disk): the first few in each window are
 // logged, the rest only counted, and the next logged one says how many were suppressed. Keyed by
 // a small fixed set of kinds (never by the peer's text, which would grow without bound).
 

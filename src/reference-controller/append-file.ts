@@ -48,6 +48,7 @@ export class AppendFile {
   #broken: Error | undefined;
   /** A writer that serializes late (the store's journal) appends its text here, before a write. */
   #beforeWrite: (() => void) | undefined;
+  #noRoomAhead: ((error: Error) => void) | undefined;
 
   /**
    * Opens (creating, mode 0600) for writing and reading. Its data must end at the file's end:
@@ -73,6 +74,14 @@ export class AppendFile {
   /** Runs `hook` before buffered text is written (and before a read), so it can append what it holds. */
   beforeWrite(hook: () => void): void {
     this.#beforeWrite = hook;
+  }
+
+  /**
+   * Runs `listener` when a step of zeros does not fit (#grow): the first sign of a nearly full
+   * disk, while writes still succeed (the group commit warns, rate-limited).
+   */
+  onNoRoomAhead(listener: (error: Error) => void): void {
+    this.#noRoomAhead = listener;
   }
 
   /** Buffers `text` (whole lines, ending in "\n"); returns its byte offset in the file. */
@@ -232,6 +241,7 @@ export class AppendFile {
     } catch (error) {
       if (!isNoSpace(error)) throw error;
       this.#growAgainAt = end;
+      this.#noRoomAhead?.(error as Error);
     }
   }
 }

@@ -20,7 +20,7 @@ export interface EmbeddedOptions {
 
 /** The default store: the journal and event segments under `<dataDir>/controller/`. */
 export function embeddedBackend(options: EmbeddedOptions, dir: string, logger: Logger, clock: Clock): StoreBackend {
-  const commits = new GroupCommit({ logger, ...options.commit });
+  const commits = new GroupCommit({ logger, now: () => clock.now(), ...options.commit });
   let store: ControllerStore;
   try {
     store = ControllerStore.open({ dir, logger, commits, now: () => clock.now(), ...(options.compactAfter === undefined ? {} : { compactAfter: options.compactAfter }) });

@@ -178,3 +178,46 @@ test.skipIf(skip !== undefined)("A controller started on a full disk with an eve
     await h.controller.close();
   }
 });
+
+test.skipIf(skip !== undefined)("GroupCommit warns once a file cannot grow ahead of its data (the disk nearly full), while changes are still written; one warning per minute, the next says how many it held back", () => {
+  disk = Tmpfs.mount(4 * 1024 * 1024);
+  const dir = path.join(disk.dir, "data");
+  fs.mkdirSync(dir);
+  expect(firstBatch(dir, "j0").outcome).toBe("ok");
+  // Closed cleanly: each file ends in a page with room left, which small data still fits.
+  const segment = path.join(dir, "events", "000001.jsonl");
+  const segmentBytes = fs.statSync(segment).size + 1;
+  disk.fill();
+  const { logger, records } = memoryLogger();
+  let now = 1_000_000;
+  const queue: Array<() => void> = [];
+  const commits = new GroupCommit({ logger, schedule: (flush) => queue.push(flush), fsync: SYNCHRONOUS.fsync, now: () => now });
+  const settle = () => { while (queue.length > 0) queue.shift()!(); };
+  const store = ControllerStore.open({ dir, logger, commits });
+  const logs = new JobLogs({ dir: path.join(dir, "events"), logger, commits, segmentBytes });
+  const warnings = () => records.filter((r) => r.level === "warn" && r.msg.includes("nearly full")).map((r) => ({ file: path.basename(String(r.file)), errno: r.errno, suppressed: r.suppressed }));
+  store.putJobs([job("j1", 2)]);
+  logs.append("j0", [event(2, "nearly full")]);
+  let acked = false;
+  commits.afterDurable(() => (acked = true));
+  settle();
+  // Neither file's zeros fit: one warning (the segment's is held back), the batch still written.
+  expect({ acked, failure: commits.failure, warnings: warnings() }).toEqual({ acked: true, failure: undefined, warnings: [{ file: "journal.jsonl", errno: "ENOSPC", suppressed: undefined }] });
+  // A minute later a new segment (no page of its own yet) warns, then its data fails the store.
+  now += 60_001;
+  logs.append("j0", [event(3, "new segment")]);
+  commits.afterDurable(() => {}, () => {});
+  settle();
+  expect(warnings()).toEqual([
+    { file: "journal.jsonl", errno: "ENOSPC", suppressed: undefined },
+    { file: "000002.jsonl", errno: "ENOSPC", suppressed: 1 },
+  ]);
+  expect(commits.failure?.message).toContain("ENOSPC");
+  const warned = records.findIndex((r) => String(r.file).endsWith("000002.jsonl"));
+  expect(warned).toBeLessThan(records.findIndex((r) => r.msg.startsWith("Cannot write the controller's store")));
+  try {
+    store.close();
+  } catch {
+    // A failed store's close may throw its failure again.
+  }
+});
