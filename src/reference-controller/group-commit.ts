@@ -10,8 +10,8 @@ import * as fs from "node:fs";
 import { EdgeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { PREALLOCATE_BYTES, type AppendFile } from "./append-file.ts";
-import { WarnLimiter } from "../log/warn-limiter.ts";
-import { errnoOf, storeRefusal } from "./store-failure.ts";
+import { nearlyFullWarning } from "./nearly-full-warning.ts";
+import { storeRefusal } from "./store-failure.ts";
 
 export type FsyncFn = (fd: number, done: (error: Error | null) => void) => void;
 
@@ -40,9 +40,6 @@ export interface GroupCommitOptions {
   /** Clock of the rate limit of the "nearly full" warning (default `Date.now`). */
   now?: () => number;
 }
-
-/** At most one "nearly full" warning per this many ms: a busy store meets a step per MiB written per file. */
-const NEARLY_FULL_WARN_MS = 60_000;
 
 /** No batching: every append is written and fsync'd before the call that made it returns. */
 export const SYNCHRONOUS: Required<Pick<GroupCommitOptions, "schedule" | "fsync">> = {
@@ -96,7 +93,8 @@ export class GroupCommit {
   readonly #recovery: string;
   readonly #onFailure: Array<(error: Error) => void> = [];
   readonly #afterFlush: Array<() => void> = [];
-  readonly #nearlyFull: WarnLimiter;
+  /** Said when a file's zeros ahead of its data do not fit: the early sign of a full disk. */
+  readonly #warnNearlyFull: (file: string, error: Error) => void;
   /** FIFO, targets ascending; `#head` avoids an O(n) shift per callback. */
   #waiting: Waiting[] = [];
   #head = 0;
@@ -121,7 +119,7 @@ export class GroupCommit {
     this.preallocateBytes = options.preallocateBytes ?? PREALLOCATE_BYTES;
     this.#logger = options.logger;
     this.#recovery = options.recovery ?? "until a restart replays it from disk";
-    this.#nearlyFull = new WarnLimiter({ burst: 1, windowMs: NEARLY_FULL_WARN_MS, ...(options.now === undefined ? {} : { now: options.now }) });
+    this.#warnNearlyFull = nearlyFullWarning(options.logger, options.now);
   }
 
   /** The first write or fsync error; after it every change is refused (fail closed). */
@@ -132,7 +130,7 @@ export class GroupCommit {
 
   track(file: AppendFile): void {
     this.#files.add(file);
-    file.onNoRoomAhead((error) => this.#warnNearlyFull(file, error));
+    file.onNoRoomAhead((error) => this.#warnNearlyFull(file.path, error));
   }
 
   /** Batches also go to `sink`; with a sink, `flushSync()` cannot make a batch durable. */
@@ -345,6 +343,16 @@ export class GroupCommit {
     return true;
   }
 
+  /**
+   * A file whose data does not end where the file does (it could not be cut at open, jsonl-file.ts):
+   * no write may follow what lies past its data, so it refuses writes and the store fails at once.
+   * Opened, not thrown: its data is read, reads and health are served, the disk is probed (controller.ts).
+   */
+  failUncut(file: AppendFile, error: Error): void {
+    file.refuseWrites(error);
+    this.#fail(error);
+  }
+
   /** Fails the store from outside a batch (the database connection was lost while idle). */
   failNow(cause: unknown): void {
     this.#fail(cause);
@@ -377,21 +385,6 @@ export class GroupCommit {
       this.#scheduled = true;
       this.#schedule(() => this.#flush());
     }
-  }
-
-  /**
-   * A file's zeros ahead of its data did not fit: changes are still written (over the zeros it
-   * got), but the disk holds less than a step (1 MiB); the store refuses changes (507) once a
-   * batch's data does not fit. Said before that, at most once a minute for all files.
-   */
-  #warnNearlyFull(file: AppendFile, error: Error): void {
-    const { log, suppressed } = this.#nearlyFull.allow("no room ahead");
-    if (!log) return;
-    this.#logger.warn("The controller's disk is nearly full: a file of its store cannot grow ahead of its data; changes are still written, and refused (507 store_full) once their data does not fit", {
-      file: file.path,
-      errno: errnoOf(error) ?? error.message.slice(0, 100),
-      ...(suppressed > 0 ? { suppressed } : {}),
-    });
   }
 
   #fail(cause: unknown): void {

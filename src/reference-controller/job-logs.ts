@@ -279,11 +279,7 @@ export class JobLogs implements EventStore {
     }
     const uncut = cutAfterData(file, this.#logger, "the event journal", end);
     segment.file = new AppendFile(file, this.#commits.preallocateBytes);
-    if (uncut !== undefined) {
-      // Its events are read from the file; no write may follow what comes after its data.
-      segment.file.refuseWrites(uncut);
-      this.#commits.failNow(uncut);
-    }
+    if (uncut !== undefined) this.#commits.failUncut(segment.file, uncut);
     this.#segments.set(no, segment);
     this.#commits.track(segment.file);
   }

@@ -102,11 +102,7 @@ export class ControllerStore implements StateStore {
     fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const uncut = store.#load();
     store.#journal = new AppendFile(path.join(options.dir, JOURNAL), store.commits.preallocateBytes);
-    if (uncut !== undefined) {
-      // Opened, not thrown: reads and health are served and the disk is probed (controller.ts).
-      store.#journal.refuseWrites(uncut);
-      store.commits.failNow(uncut);
-    }
+    if (uncut !== undefined) store.commits.failUncut(store.#journal, uncut);
     store.#journal.beforeWrite(() => store.#serialize());
     store.commits.track(store.#journal);
     store.commits.afterFlush(() => store.#compactInBackground());
