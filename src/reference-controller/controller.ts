@@ -330,7 +330,7 @@ export class ReferenceController {
     return this.#server?.port ?? 0;
   }
 
-  /** Durable when it resolves (the key works after a crash): it awaits the batch, see flushSync(). */
+  /** Durable when it resolves (the key works after a crash): it awaits the batch, see GroupCommit.flushSync(). */
   async registerRunner(input: RegisterRunnerInput): Promise<{ id: string; group: string; apiKey: string }> {
     const { rotated: _r, ...created } = this.runners.register(input);
     await this.core.store.durable();

@@ -144,3 +144,21 @@ test("ReferenceController: a submission refused by its batch's failed fsync is n
   await again.controller.close();
   expect({ told, replayed }).toEqual({ told: { submission: "refused", registration: "refused" }, replayed: { job: false, runner: false } });
 });
+
+test("ControllerStore: a compaction due while a callback of the batch started the next one waits for that one instead of failing", () => {
+  const dir = tempDir();
+  const { logger } = memoryLogger();
+  const manual = new ManualCommits();
+  // A synchronous schedule: a change made in a callback of a batch starts the next batch at once.
+  const commits = new GroupCommit({ logger, schedule: (flush) => flush(), fsync: manual.options.fsync! });
+  const store = ControllerStore.open({ dir, logger, commits, compactAfter: 1 });
+  store.putJobs([job("a", 1)]);
+  commits.afterDurable(() => store.putJobs([job("b", 2)]));
+  manual.completeFsyncs();
+  // "b"'s batch is in flight: the compaction due after "a"'s was not tried (it would have thrown).
+  expect({ held: manual.held.length, compaction: store.compaction, journalLines: store.journalLines }).toEqual({ held: 1, compaction: { failures: 0 }, journalLines: 2 });
+  manual.completeFsyncs();
+  expect({ compaction: store.compaction, journalLines: store.journalLines }).toEqual({ compaction: { failures: 0 }, journalLines: 0 });
+  void store.close();
+  expect(replayedJobs(dir)).toEqual(["a", "b"]);
+});
