@@ -19,6 +19,7 @@ import type { ProxyEnv } from "../platform/proxy.ts";
 import { childOfKey, childOfPrefix, YieldedPrefixes } from "./child-prefixes.ts";
 import { ListingPages, type PageProblem } from "./listing-pages.ts";
 import { keyUnder } from "./storage-keys.ts";
+import { S3KeyDeletions } from "./s3-key-deletions.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
 import type { DeletePrefixOptions, ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StaleUploadOptions, StoredObject } from "./object-store.ts";
 
@@ -63,6 +64,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const JOB_SOCKETS = 50;
 const UPKEEP_SOCKETS = 8;
 /**
+ * DeleteObject requests one deletion keeps in flight on a store without DeleteObjects
+ * (s3-key-deletions.ts): half the upkeep connections, so one attempt's cleanup leaves the others
+ * to another attempt's cleanup and the sweeper's listings.
+ */
+const ONE_BY_ONE_DELETES = UPKEEP_SOCKETS / 2;
+/**
  * Pages one listing may take (1,000 keys or prefixes each): far past an attempt's
  * storageMaxJobObjects, so only a store that never stops paginating reaches it. The sweeper never
  * lists more than one attempt's objects at once (sweeper.ts), so live attempts cannot push it there.
@@ -97,6 +104,8 @@ class S3ObjectStore implements ObjectStore {
   readonly #root: string;
   /** Per request, for those with no body to move (see S3StoreOptions.requestTimeoutMs). */
   readonly #bounded: { requestTimeout: number };
+  /** DeleteObjects, or one DeleteObject per key once this store has said it lacks the former. */
+  readonly #deletions: S3KeyDeletions;
 
   constructor(options: S3StoreOptions) {
     this.#options = options;
@@ -133,6 +142,17 @@ class S3ObjectStore implements ObjectStore {
     };
     this.#client = client(JOB_SOCKETS);
     this.#upkeep = client(UPKEEP_SOCKETS);
+    this.#deletions = new S3KeyDeletions({
+      batch: (keys, signal) => this.#send((o) => this.#upkeep.send(new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }), o), signal),
+      one: async (key, signal) => {
+        try {
+          await this.#send((o) => this.#upkeep.send(new DeleteObjectCommand({ Bucket: options.bucket, Key: key }), o), signal);
+        } catch (error) {
+          // Gone already (a cleanup and a sweep of the same attempt): S3 answers 204, Google Cloud Storage 404.
+          if (!isNotFound(error)) throw error;
+        }
+      },
+    }, ONE_BY_ONE_DELETES);
   }
 
   /**
@@ -277,11 +297,7 @@ class S3ObjectStore implements ObjectStore {
       if (batch.length === 0) return;
       const keys = batch;
       batch = [];
-      const result = await this.#wrap("delete", prefix, () => this.#send((o) => this.#upkeep.send(new DeleteObjectsCommand({
-        Bucket: this.#options.bucket,
-        Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
-      }), o), options.signal));
-      const failed = result.Errors ?? [];
+      const failed = await this.#wrap("delete", prefix, () => this.#deletions.delete(keys, options.signal));
       if (failed.length > 0) throw new EdgeError("storage_failed", `Cannot delete ${failed.length} objects under "${prefix}": ${clipWords(`${failed[0]?.Code ?? "error"} ${failed[0]?.Message ?? ""}`, MAX_STORE_MESSAGE_CHARS)}`.trim());
       count += keys.length;
     };

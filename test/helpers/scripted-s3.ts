@@ -1,6 +1,7 @@
-// A scripted S3 endpoint for the sweep tests: the test says what each object listing answers; the
-// server records the keys a DeleteObjects request names and the uploads aborted, and lists the
-// unfinished uploads the test gives (none unless told). Bun.serve on 127.0.0.1, port 0.
+// A scripted S3 endpoint for the sweep and deletion tests: the test says what each object listing
+// answers (and, if it wants, what DeleteObjects and DeleteObject answer); the server records the
+// keys a DeleteObjects request names, the keys deleted one by one and the uploads aborted, and
+// lists the unfinished uploads the test gives (none unless told). Bun.serve on 127.0.0.1, port 0.
 
 import type { ObjectStore } from "../../src/storage/object-store.ts";
 import { createS3Store } from "../../src/storage/s3-store.ts";
@@ -19,11 +20,21 @@ export interface ScriptedS3Options {
   list(request: ListRequest): string | Response;
   /** The `<Upload>` elements the uploads' listing answers (none when not given). */
   uploads?(): string;
+  /** A DeleteObjects request's answer instead of deleting `keys` (a refusal); undefined deletes them. */
+  deleteBatch?(keys: string[]): Response | undefined;
+  /** A DeleteObject request's answer instead of 204 (awaited: a test may hold it open); undefined deletes the key. */
+  deleteOne?(key: string): Promise<Response | undefined> | Response | undefined;
 }
 
 export interface ScriptedS3 {
-  /** Every key a DeleteObjects request named, in order. */
+  /** Every key a DeleteObjects request named, in order (not those deleteBatch refused). */
   readonly deleted: string[];
+  /** DeleteObjects requests received, refused ones included. */
+  readonly batchRequests: () => number;
+  /** Every key a DeleteObject request deleted (its answer a success), in the order answered. */
+  readonly deletedOneByOne: string[];
+  /** The most DeleteObject requests open at once. */
+  readonly mostOneByOneAtOnce: () => number;
   /** Every upload id an AbortMultipartUpload request named, in order. */
   readonly aborted: string[];
   /** An S3 store on this endpoint: bucket "bkt", key prefix "runs". */
@@ -46,6 +57,10 @@ export const undatedContents = (key: string): string => `<Contents><Key>${key}</
 export function scriptedS3(options: ScriptedS3Options): ScriptedS3 {
   const deleted: string[] = [];
   const aborted: string[] = [];
+  const deletedOneByOne: string[] = [];
+  let batchRequests = 0;
+  let oneByOneOpen = 0;
+  let mostOneByOneAtOnce = 0;
   const server = Bun.serve({
     port: 0,
     hostname: "127.0.0.1",
@@ -55,9 +70,27 @@ export function scriptedS3(options: ScriptedS3Options): ScriptedS3 {
         aborted.push(url.searchParams.get("uploadId") ?? "");
         return new Response(null, { status: 204 });
       }
+      if (request.method === "DELETE") {
+        // Path style: /bkt/<key>.
+        const key = decodeURIComponent(url.pathname.replace(/^\/bkt\//, ""));
+        oneByOneOpen++;
+        mostOneByOneAtOnce = Math.max(mostOneByOneAtOnce, oneByOneOpen);
+        try {
+          const answer = await options.deleteOne?.(key);
+          if (answer !== undefined) return answer;
+          deletedOneByOne.push(key);
+          return new Response(null, { status: 204 });
+        } finally {
+          oneByOneOpen--;
+        }
+      }
       if (url.searchParams.has("uploads")) return xml(`<ListMultipartUploadsResult><Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>${options.uploads?.() ?? ""}</ListMultipartUploadsResult>`);
       if (request.method === "POST" && url.searchParams.has("delete")) {
-        deleted.push(...[...(await request.text()).matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!));
+        batchRequests++;
+        const keys = [...(await request.text()).matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
+        const refusal = options.deleteBatch?.(keys);
+        if (refusal !== undefined) return refusal;
+        deleted.push(...keys);
         return xml("<DeleteResult></DeleteResult>");
       }
       const answer = options.list({ prefix: url.searchParams.get("prefix") ?? "", delimited: url.searchParams.get("delimiter") === "/" });
@@ -68,6 +101,9 @@ export function scriptedS3(options: ScriptedS3Options): ScriptedS3 {
   return {
     deleted,
     aborted,
+    deletedOneByOne,
+    batchRequests: () => batchRequests,
+    mostOneByOneAtOnce: () => mostOneByOneAtOnce,
     store: () => createS3Store({ bucket: "bkt", prefix: "runs", region: "us-east-1", endpoint, forcePathStyle: true, credentials: { accessKeyId: "a", secretAccessKey: "b" }, partSizeBytes: 8 * 1024 * 1024 }),
     stop: async () => void (await server.stop(true)),
   };
