@@ -93,9 +93,9 @@ function pkcs8(der: Uint8Array): RsaPublicNumbers | "not_rsa" {
  */
 export function readRsaPrivatePem(text: string): PemReading {
   const block = pemBlocks(text).next().value;
-  // The BEGIN line must end its line (the shared scanner does not ask): node:crypto refuses a
-  // key written on one line, and a key read here must load there.
-  if (block === undefined || block === "unterminated" || !/^\r?\n/.test(block.body)) return { ok: false, why: "not_pem" };
+  // BEGIN and END on lines of their own (pem-blocks.ts): node:crypto refuses a key written on one
+  // line, or with text beside a marker, and a key read here must load there.
+  if (block === undefined || block === "unterminated" || !block.onOwnLines) return { ok: false, why: "not_pem" };
   const { label, body } = block;
   if (label === "EC PRIVATE KEY" || label === "DSA PRIVATE KEY") return { ok: false, why: "not_rsa" };
   if (label !== "PRIVATE KEY" && label !== "RSA PRIVATE KEY") return { ok: false, why: "not_pem" };

@@ -1,16 +1,27 @@
 // Reading PEM text block by block, for the PEM rules (pem-certificates.ts, pem-private-key.ts, and
 // the runner key ring's secrets/rsa-private-pem.ts):
-// one scanner, so a cut-off file (a BEGIN line that never finds its END) and a block whose base64
-// is not one DER structure are found the same way for certificates and keys. Plain JavaScript:
+// one scanner, so a cut-off file (a BEGIN line that never finds its END), a block whose BEGIN or
+// END line is not a line of its own and a block whose base64 is not one DER structure are found
+// the same way for certificates and keys. Plain JavaScript:
 // node:tls is not loaded at start (test/performance).
 
 const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+/** What may follow a BEGIN or END marker on its line: blanks (OpenSSL and BoringSSL allow them), then the line's end. Sticky: tried at lastIndex. */
+const REST_OF_LINE = /[ \t]*(?:\r?\n|$)/y;
 
-/** One `BEGIN label … END label` block; `body` is what lies between the two lines. */
+/** One `BEGIN label … END label` block; `body` is what lies between the two markers. */
 export interface PemBlock {
   label: string;
   body: string;
+  /**
+   * The BEGIN and END markers each start a line and end it (blanks after them allowed), as
+   * OpenSSL (Node) and BoringSSL (Bun) read PEM. Otherwise (a block pasted on one line, the base64
+   * after BEGIN on its line, text before BEGIN or after END on theirs) both refuse the file with
+   * an unclear error ("DECODER routines::unsupported", "BAD_END_LINE", "no start line") when the
+   * key or certificate is first used, while the markers alone would still find the block here.
+   */
+  onOwnLines: boolean;
 }
 
 /** Each block in order, then "unterminated" (and nothing more) at a BEGIN line with no END line. */
@@ -23,9 +34,17 @@ export function* pemBlocks(pem: string): Generator<PemBlock | "unterminated"> {
       return;
     }
     end = match.index + match[0].length;
-    yield { label: match[1]!, body: match[2] ?? "" };
+    const body = match[2] ?? "";
+    const onOwnLines = (match.index === 0 || pem[match.index - 1] === "\n") && lineEndsAt(body, 0) && body.endsWith("\n") && lineEndsAt(pem, end);
+    yield { label: match[1]!, body, onOwnLines };
   }
   if (pem.indexOf("-----BEGIN", end) !== -1) yield "unterminated";
+}
+
+/** True when only blanks lie between `at` and the end of its line in `text`. */
+function lineEndsAt(text: string, at: number): boolean {
+  REST_OF_LINE.lastIndex = at;
+  return REST_OF_LINE.test(text);
 }
 
 /** The block's base64 without its line breaks; undefined when the body holds anything else (headers such as Proc-Type). */

@@ -3,8 +3,8 @@
 // doctor's TLS check): checked in plain JavaScript when the config is read, because node:tls is
 // not loaded at start (test/performance), Node's createSecureContext skips a broken block without
 // a word, and Bun's refuses the whole bundle only at the first connection. Text outside the
-// blocks (comments) is allowed, as OpenSSL allows it; a block that is not one DER certificate is
-// refused, not skipped. In util/ (the lowest layer) so platform/, storage/, secrets/, ops/ and
+// blocks (comments) is allowed on lines of its own, as OpenSSL allows it; a block that is not one
+// DER certificate, or not on lines of its own, is refused, not skipped. In util/ (the lowest layer) so platform/, storage/, secrets/, ops/ and
 // reference-controller/ all use this same function.
 
 import { isDerSequenceBase64, pemBlocks } from "./pem-blocks.ts";
@@ -15,6 +15,7 @@ export function pemCertificatesProblem(pem: string): string | undefined {
   for (const block of pemBlocks(pem)) {
     if (block === "unterminated") return unterminated(certificates);
     certificates++;
+    if (!block.onOwnLines) return `block ${certificates}'s BEGIN or END line is not a line of its own (pasted on one line?)`;
     if (block.label !== "CERTIFICATE") return `block ${certificates} is a "${block.label}", not a CERTIFICATE`;
     if (!isDerSequenceBase64(block.body)) return `certificate ${certificates} is not valid PEM (its base64 is not one DER certificate)`;
   }

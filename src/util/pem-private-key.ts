@@ -1,7 +1,8 @@
 // The rule for a PEM private key file (the reference controller's tlsKeyFile): exactly one
-// unencrypted private-key block whose base64 is one DER structure, checked when the config is read
-// so a cut-off or corrupt key is a config error naming its field, not a crash or a TLS failure at
-// the first connection. The text is a secret: no problem this returns quotes any of it.
+// unencrypted private-key block, on lines of its own, whose base64 is one DER structure, checked
+// when the config is read so a cut-off, corrupt or one-line key is a config error naming its
+// field, not a crash or a TLS failure when the controller starts serving. The text is a secret:
+// no problem this returns quotes any of it.
 
 import { isDerSequenceBase64, pemBlocks } from "./pem-blocks.ts";
 
@@ -13,6 +14,7 @@ export function pemPrivateKeyProblem(pem: string): string | undefined {
   let keys = 0;
   for (const block of pemBlocks(pem)) {
     if (block === "unterminated") return "a block has no matching END line (a cut-off file?)";
+    if (!block.onOwnLines) return "a block's BEGIN or END line is not a line of its own (the key pasted on one line?)";
     // `openssl ecparam -genkey` writes the curve's parameters before the key; OpenSSL passes over them.
     if (block.label === "EC PARAMETERS") continue;
     if (block.label === "ENCRYPTED PRIVATE KEY" || /^Proc-Type:.*ENCRYPTED/m.test(block.body)) return "the private key is encrypted; the controller takes an unencrypted key (file mode 0600 protects it)";

@@ -32,6 +32,9 @@ export function caBundles(dir: string): CaBundles {
       "a good certificate then one with no END line": caPem + caPem.replace("-----END CERTIFICATE-----", ""),
       "a block with no END line then a good certificate": "-----BEGIN TRUSTED CERTIFICATE-----\nAAAA\n" + caPem,
       "a private key instead of a certificate": readFileSync(made.keyFile, "utf8"),
+      // Node and Bun refuse both ("no start line"); the markers alone used to pass them.
+      "a certificate pasted on one line": `${head}${bodyLines.slice(0, -1).join("")}${bodyLines.at(-1)}\n`,
+      "a good certificate then one with text after its END line": `${caPem}${caPem.trim()} # expires 2030\n`,
     },
   };
 }

@@ -96,6 +96,7 @@ test("tlsKeyFile must hold exactly one unencrypted PEM private key; the error na
     "an encrypted key": made.keyPem.replace(/PRIVATE KEY/g, "ENCRYPTED PRIVATE KEY"),
     "a public key": made.keyPem.replace(/PRIVATE KEY/g, "PUBLIC KEY"),
     "text, no PEM": "not a key\n",
+    "a key pasted on one line": `${made.keyPem.trim().split("\n").join("")}\n`,
   };
   for (const [name, pem] of Object.entries(bad)) {
     const key = privateFile(`key-${name.replace(/\W+/g, "-")}.pem`, pem);

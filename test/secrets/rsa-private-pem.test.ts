@@ -70,9 +70,16 @@ describe("an RSA private key PEM read without node:crypto", () => {
     for (const pem of [encrypted, encryptedPkcs1, spki, "hello", ""]) expect(loadError(pem)).toBe('Cannot load runner key "k.pem": not a PEM private key');
   });
 
-  test("a key after a BEGIN line with no END line, or a key on one line, is not a PEM private key (node:crypto refuses both)", () => {
-    const body = pkcs8.trim().split("\n").slice(1, -1).join("");
-    for (const pem of [`-----BEGIN RSA PRIVATE KEY-----\nMIIB\n${pkcs8}`, `-----BEGIN CERTIFICATE-----\nMIIB\n${pkcs8}`, `-----BEGIN PRIVATE KEY-----${body}-----END PRIVATE KEY-----\n`]) {
+  test("a key after a BEGIN line with no END line, or a key whose BEGIN or END line is not a line of its own, is not a PEM private key (node:crypto refuses them)", () => {
+    const lines = pkcs8.trim().split("\n").slice(1, -1);
+    const body = lines.join("");
+    for (const pem of [
+      `-----BEGIN RSA PRIVATE KEY-----\nMIIB\n${pkcs8}`,
+      `-----BEGIN CERTIFICATE-----\nMIIB\n${pkcs8}`,
+      `-----BEGIN PRIVATE KEY-----${body}-----END PRIVATE KEY-----\n`,
+      `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}-----END PRIVATE KEY-----\n`,
+      `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY----- ours\n`,
+    ]) {
       expect(() => createPrivateKey(pem)).toThrow();
       expect(loadError(pem)).toBe('Cannot load runner key "k.pem": not a PEM private key');
     }

@@ -3,6 +3,7 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { pemPrivateKeyProblem } from "../../src/util/pem-private-key.ts";
@@ -23,6 +24,16 @@ function openssl(name: string, args: string[]): string {
   return readFileSync(out, "utf8");
 }
 
+/** Whether this runtime's crypto takes `pem` as a private key. */
+function loads(pem: string): boolean {
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("pemPrivateKeyProblem()", () => {
   test("pemPrivateKeyProblem() accepts PKCS#8, PKCS#1 (RSA), SEC1 (EC) and EC parameters before the key", () => {
     const rsa = openssl("rsa.pem", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"]);
@@ -32,6 +43,36 @@ describe("pemPrivateKeyProblem()", () => {
     expect(ecWithParameters).toStartWith("-----BEGIN EC PARAMETERS-----");
     expect(ecWithParameters).toContain("-----BEGIN EC PRIVATE KEY-----");
     for (const [name, pem] of Object.entries({ pkcs8, rsa, pkcs1, ecWithParameters, "with a comment": `# the controller's key\n${pkcs8}` })) {
+      expect({ name, problem: pemPrivateKeyProblem(pem) }).toEqual({ name, problem: undefined });
+    }
+  });
+
+  test("pemPrivateKeyProblem() refuses a key whose BEGIN or END line is not a line of its own, as node:crypto does; blanks after a marker, CRLF and a comment line pass", () => {
+    const [begin, ...rest] = pkcs8.trim().split("\n");
+    const end = rest.pop()!;
+    const refused: Record<string, string> = {
+      "on one line": `${begin}${rest.join("")}${end}\n`,
+      "the base64 after BEGIN on its line": `${begin}${rest.join("\n")}\n${end}\n`,
+      "END after the last base64 on its line": `${begin}\n${rest.join("\n")}${end}\n`,
+      "text after END on its line": `${begin}\n${rest.join("\n")}\n${end} # the controller's key\n`,
+      "text before BEGIN on its line": `key: ${pkcs8}`,
+      "an indented END line": `${begin}\n${rest.join("\n")}\n  ${end}\n`,
+      "old Mac line ends (CR only)": pkcs8.replace(/\n/g, "\r"),
+    };
+    for (const [name, pem] of Object.entries(refused)) {
+      // The runtime (BoringSSL on Bun, OpenSSL on Node) refuses each at first use.
+      expect({ name, loads: loads(pem) }).toEqual({ name, loads: false });
+      const said = pemPrivateKeyProblem(pem);
+      expect({ name, said }).toEqual({ name, said: "a block's BEGIN or END line is not a line of its own (the key pasted on one line?)" });
+    }
+    const accepted: Record<string, string> = {
+      "blanks after BEGIN and END": `${begin} \t\n${rest.join("\n")}\n${end}  \n`,
+      "CRLF line ends": pkcs8.replace(/\n/g, "\r\n"),
+      "no newline after END": pkcs8.trimEnd(),
+      "comment lines around": `# ours\n${pkcs8}# end\n`,
+    };
+    for (const [name, pem] of Object.entries(accepted)) {
+      expect({ name, loads: loads(pem) }).toEqual({ name, loads: true });
       expect({ name, problem: pemPrivateKeyProblem(pem) }).toEqual({ name, problem: undefined });
     }
   });
