@@ -11,7 +11,8 @@ import type { ObjectStore } from "./object-store.ts";
 import { PrefixDeletions } from "./prefix-deletions.ts";
 import { attemptPrefix, runnerPrefix, unhashedRunnerPrefix, type AttemptId } from "./storage-keys.ts";
 import { StorageStats } from "./storage-stats.ts";
-import { sweepOrphans, type SweepReport } from "./sweeper.ts";
+import { sweepOrphans } from "./sweeper.ts";
+import { emptySweepReport, type SweepReport } from "./sweep-report.ts";
 
 export interface StorageServiceOptions {
   store: ObjectStore;
@@ -140,7 +141,7 @@ export class StorageService {
       const message = serializeError(error).message;
       this.stats.lastError = message;
       this.#log.warn("Cannot sweep orphaned job storage", { error: message });
-      return { deleted: 0, pending: this.stats.pendingSweeps, failed: 0, abortedUploads: 0, skipped: 0, undatedSince: new Map(this.#undatedSince), failedJobs: new Set(this.#failedJobs), errors: [message] };
+      return { ...emptySweepReport({ undatedSince: new Map(this.#undatedSince), failedJobs: new Set(this.#failedJobs) }), pending: this.stats.pendingSweeps, errors: [message] };
     }).finally(() => { this.#sweeping = undefined; });
     return this.#sweeping;
   }

@@ -99,6 +99,11 @@ export class UndatedSince {
   }
 }
 
+/** A date a store gave (epoch ms): not 0 (none given), NaN or negative. */
+export function isDated(ms: number): boolean {
+  return Number.isFinite(ms) && ms > 0;
+}
+
 /** An upload's entry: JSON, so the key reads back whatever characters a store put in the key or the upload id. */
 function entryOf(upload: UploadInfo): string {
   return `${UPLOAD}${JSON.stringify([upload.key, upload.uploadId])}`;

@@ -11,7 +11,7 @@ import { StorageService } from "../../src/storage/storage-service.ts";
 import { MAX_FAILED_LISTINGS_IN_A_ROW, sweepOrphans } from "../../src/storage/sweeper.ts";
 
 /** A store whose runner listing names `jobs` in that order, each with attempt 1 holding one old object; listing a job in `failing` fails. */
-function storeOf(jobs: () => string[], failing: ReadonlySet<string>): { store: ObjectStore; deleted: string[]; listed: string[]; uploadSweeps: () => number } {
+function storeOf(jobs: () => Iterable<string>, failing: ReadonlySet<string>): { store: ObjectStore; deleted: string[]; listed: string[]; uploadSweeps: () => number } {
   const deleted: string[] = [];
   const listed: string[] = [];
   let uploadSweeps = 0;
@@ -75,4 +75,22 @@ test("sweepOrphans(): a failed job is remembered until it is listed or gone, and
   const gaveUp = await sweep(new Set(["r/f/"]));
   expect(gaveUp.failed).toBe(3);
   expect([...gaveUp.failedJobs].sort()).toEqual(["r/a/", "r/b/", "r/c/", "r/f/"]);
+});
+
+test("sweepOrphans(): after a runner listing that fails part-way the stale uploads are still looked at, but the jobs put aside are not listed; after three failed job listings in a row, neither", async () => {
+  const sweep = (store: ObjectStore, failedJobs: ReadonlySet<string>) => sweepOrphans({ store, runnerPrefixes: ["r/"], busy: () => false, graceMs: 0, now: 1e12, failedJobs });
+  const failsAfterD = storeOf(function* () {
+    yield "a";
+    yield "d";
+    throw new Error("SlowDown (HTTP 503)");
+  }, new Set());
+  const report = await sweep(failsAfterD.store, new Set(["r/a/"]));
+  expect(report).toMatchObject({ deleted: 1, failed: 1 });
+  expect(failsAfterD.listed).toEqual(["r/d/"]);
+  expect(failsAfterD.uploadSweeps()).toBe(1);
+  expect([...report.failedJobs]).toEqual(["r/a/"]);
+  const givesUp = storeOf(() => ["a", "b", "c", "d"], new Set(["r/a/", "r/b/", "r/c/"]));
+  expect(await sweep(givesUp.store, new Set())).toMatchObject({ deleted: 0, failed: 3 });
+  expect(givesUp.listed).toEqual(["r/a/", "r/b/", "r/c/"]);
+  expect(givesUp.uploadSweeps()).toBe(0);
 });

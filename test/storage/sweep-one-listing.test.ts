@@ -7,7 +7,8 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import type { ObjectInfo, ObjectStore } from "../../src/storage/object-store.ts";
 import { createS3Store } from "../../src/storage/s3-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
-import { MAX_KEYS_HELD, sweepOrphans } from "../../src/storage/sweeper.ts";
+import { MAX_KEYS_HELD } from "../../src/storage/sweep-attempt.ts";
+import { sweepOrphans } from "../../src/storage/sweeper.ts";
 import { S3RVER_CREDENTIALS, startS3rver, type S3Server } from "./s3rver.ts";
 
 const HOUR = 3_600_000;

@@ -11,7 +11,8 @@ import { afterAll, expect, test } from "bun:test";
 import { memoryLogger } from "../../src/log/logger.ts";
 import type { ObjectInfo, ObjectStore, StaleUploadOptions } from "../../src/storage/object-store.ts";
 import { StorageService } from "../../src/storage/storage-service.ts";
-import { sweepOrphans, type SweepReport } from "../../src/storage/sweeper.ts";
+import type { SweepReport } from "../../src/storage/sweep-report.ts";
+import { sweepOrphans } from "../../src/storage/sweeper.ts";
 import { undatedOrphanS3 } from "./undated-orphan-s3.ts";
 
 const HOUR = 3_600_000;
