@@ -20,6 +20,7 @@ import { childOfKey, childOfPrefix, YieldedPrefixes } from "./child-prefixes.ts"
 import { ListingPages, type PageProblem } from "./listing-pages.ts";
 import { keyUnder } from "./storage-keys.ts";
 import { S3KeyDeletions } from "./s3-key-deletions.ts";
+import { withContentMd5 } from "./delete-objects-md5.ts";
 import { abortStaleUploads, uploadObject, type UploadTarget } from "./multipart.ts";
 import type { DeletePrefixOptions, ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StaleUploadOptions, StoredObject } from "./object-store.ts";
 
@@ -143,7 +144,7 @@ class S3ObjectStore implements ObjectStore {
     this.#client = client(JOB_SOCKETS);
     this.#upkeep = client(UPKEEP_SOCKETS);
     this.#deletions = new S3KeyDeletions({
-      batch: (keys, signal) => this.#send((o) => this.#upkeep.send(new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }), o), signal),
+      batch: (keys, signal) => this.#send((o) => this.#upkeep.send(withContentMd5(new DeleteObjectsCommand({ Bucket: options.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } })), o), signal),
       one: async (key, signal) => {
         try {
           await this.#send((o) => this.#upkeep.send(new DeleteObjectCommand({ Bucket: options.bucket, Key: key }), o), signal);

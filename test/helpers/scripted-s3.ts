@@ -21,7 +21,7 @@ export interface ScriptedS3Options {
   /** The `<Upload>` elements the uploads' listing answers (none when not given). */
   uploads?(): string;
   /** A DeleteObjects request's answer instead of deleting `keys` (a refusal); undefined deletes them. */
-  deleteBatch?(keys: string[]): Response | undefined;
+  deleteBatch?(keys: string[], request: { headers: Headers; body: string }): Response | undefined;
   /** A DeleteObject request's answer instead of 204 (awaited: a test may hold it open); undefined deletes the key. */
   deleteOne?(key: string): Promise<Response | undefined> | Response | undefined;
 }
@@ -87,8 +87,9 @@ export function scriptedS3(options: ScriptedS3Options): ScriptedS3 {
       if (url.searchParams.has("uploads")) return xml(`<ListMultipartUploadsResult><Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>${options.uploads?.() ?? ""}</ListMultipartUploadsResult>`);
       if (request.method === "POST" && url.searchParams.has("delete")) {
         batchRequests++;
-        const keys = [...(await request.text()).matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
-        const refusal = options.deleteBatch?.(keys);
+        const body = await request.text();
+        const keys = [...body.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
+        const refusal = options.deleteBatch?.(keys, { headers: request.headers, body });
         if (refusal !== undefined) return refusal;
         deleted.push(...keys);
         return xml("<DeleteResult></DeleteResult>");
