@@ -126,10 +126,9 @@ export class MeshstackConnection implements ControllerConnection {
             this.#log.info(`meshStack takes this runner's claims again, after ${this.#claimRefusal.count} refused`);
             this.#claimRefusal = undefined;
           }
-          if (answer.kind === "run") {
-            await this.#take(answer.run, options.onJob);
-            continue; // a claim that returned a run is followed by another at once
-          }
+          // A claim that returned a run is followed by another at once; one that returned a run
+          // already here is not (meshStack may hand it out again at every claim).
+          if (answer.kind === "run" && (await this.#take(answer.run, options.onJob)) === "taken") continue;
         } catch (error) {
           // meshStack's own words (its answer's message), masked: it may quote what it was sent.
           const cause = errorMessage(error);
@@ -286,7 +285,20 @@ export class MeshstackConnection implements ControllerConnection {
     await channel.enqueue("patch", { status: "FAILED", summary: message, steps: [{ ...step, status: "FAILED", userMessage: message }] }, { final: true, phase: "ending", mainStep: step.id });
   }
 
-  async #take(raw: unknown, onJob: (handle: JobHandle) => void): Promise<void> {
+  /**
+   * A run meshStack handed out that this runner already works on (a claim race on meshStack's
+   * side, a claim it retried, a run resumed from the outbox): starting it again would run its
+   * work twice at once (two applies on one state) under one outbox file, and report it twice.
+   * The run's channel carries on; this claim is dropped with a warning.
+   */
+  #alreadyHere(uuid: string): boolean {
+    if (!this.#channels.has(uuid)) return false;
+    this.#log.warn(`meshStack handed out run "${uuid}" again, which this runner is already working on: not started a second time (the run here carries on and reports it)`);
+    return true;
+  }
+
+  /** "taken": a run started or failed here; "again": a run already here, left alone. */
+  async #take(raw: unknown, onJob: (handle: JobHandle) => void): Promise<"taken" | "again"> {
     let run: MeshstackRun;
     try {
       run = parseRun(raw);
@@ -295,11 +307,14 @@ export class MeshstackConnection implements ControllerConnection {
       const reportable = reportableRun(raw);
       if (reportable === undefined) {
         this.#log.error(`${errorMessage(error)}; it cannot be reported back`);
-        return;
+        return "taken";
       }
+      if (this.#alreadyHere(reportable.uuid)) return "again";
       // Claimed but not runnable here (say, an implementation type this version does not know): fail it now, never leave it hanging.
-      return this.#failUnrunnable(reportable, errorMessage(error));
+      await this.#failUnrunnable(reportable, errorMessage(error));
+      return "taken";
     }
+    if (this.#alreadyHere(run.uuid)) return "again";
     // The run's secrets (its token, decrypted values) live in a redaction scope dropped when its line ends.
     const scope = redactor.child(`meshstack run ${run.uuid}`);
     scope.add(run.runToken);
@@ -333,14 +348,16 @@ export class MeshstackConnection implements ControllerConnection {
       try {
         planArtifact = Buffer.from(await this.#o.client.planArtifact(run.links.planArtifact, run.runToken)).toString("base64");
       } catch (error) {
-        return fail(`Cannot download the plan of the preceding DETECT run: ${errorMessage(error)}`);
+        await fail(`Cannot download the plan of the preceding DETECT run: ${errorMessage(error)}`);
+        return "taken";
       }
     }
     let prepared;
     try {
       prepared = prepareRun(run, this.#o.keys(), this.#o.plugins ?? {}, { register: (secret) => scope.add(secret), ...(planArtifact === undefined ? {} : { planArtifact }) });
     } catch (error) {
-      return fail(serializeError(error).message);
+      await fail(serializeError(error).message);
+      return "taken";
     }
     // Every sensitive input and implementation secret is in the scope now.
     channel.secretsComplete();
@@ -362,5 +379,6 @@ export class MeshstackConnection implements ControllerConnection {
       if (end.kind === "aborted") log.warn("meshStack aborted the run: cancelling it");
     });
     onJob(handle);
+    return "taken";
   }
 }
