@@ -99,6 +99,27 @@ describe("MeshstackClient", () => {
     expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ended", runAborted: false });
   });
 
+  test("patch() and register() take a 2xx whose body is over 64 KiB, or breaks off, as acknowledged, runAborted false; a login's is still refused", async () => {
+    const big = (status: number, runAborted: boolean) => () => new Response(JSON.stringify({ runAborted, padding: "x".repeat(70 * 1024) }), { status, headers: { "content-type": RUN_MEDIA_TYPE } });
+    const broken = () => new Response(new ReadableStream({ start: (c) => { c.enqueue(new TextEncoder().encode('{"runAb')); c.error(new Error("connection reset")); } }), { status: 200 });
+    const { client } = scripted([big(200, false), big(200, true), broken, big(201, false), broken, big(409, true), big(200, false)]);
+    expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ok", runAborted: false });
+    // Over 64 KiB its body is not read at all: `runAborted` is told again on the next update's answer.
+    expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ok", runAborted: false });
+    expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ok", runAborted: false });
+    await client.register("https://meshstack.test/r", "t", {});
+    await client.register("https://meshstack.test/r", "t", {});
+    expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ended", runAborted: false });
+    // A login answers with its body: one over 64 KiB is still a failed call.
+    const login = await client.login().catch((e: unknown) => e);
+    expect((login as MeshstackCallError).status).toBe(502);
+  });
+
+  test("patch() reads runAborted from a 2xx answer of up to 64 KiB", async () => {
+    const { client } = scripted([json(200, { runAborted: true, padding: "x".repeat(60 * 1024) })]);
+    expect(await client.patch("https://meshstack.test/p", "t", {})).toEqual({ kind: "ok", runAborted: true });
+  });
+
   test("a claim that gets no answer fails with outcomeUnknown and is not retried; a 5xx is not retried either", async () => {
     const { client, calls } = scripted([login(3600), () => new Error("socket hang up"), json(503, {})]);
     const unknown = await client.claim("r").catch((e: unknown) => e);

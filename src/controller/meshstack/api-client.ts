@@ -212,7 +212,7 @@ export class MeshstackClient {
   /** The runner as registered in meshStack (its `spec.publicKey` certificate), or undefined when unknown (404). */
   async getRunner(runnerUuid: string): Promise<Record<string, unknown> | undefined> {
     const url = `${this.#o.baseUrl}/api/meshobjects/meshbuildingblockrunners/${encodeURIComponent(runnerUuid)}`;
-    const response = await this.#call("GET", url, { headers: this.headers({ Authorization: await this.#apiAuthorization(), Accept: RUNNER_MEDIA_TYPE }) }, "read the runner's registration", MAX_RUN_BYTES);
+    const response = await this.#call("GET", url, { headers: this.headers({ Authorization: await this.#apiAuthorization(), Accept: RUNNER_MEDIA_TYPE }) }, "read the runner's registration", { maxBytes: MAX_RUN_BYTES });
     if (response.status === 404) return undefined;
     if (!response.ok) throw new MeshstackCallError(`Cannot read the runner's registration in meshStack: HTTP ${response.status}`, response.status);
     return parseJson(response.text, "the runner's registration");
@@ -221,11 +221,11 @@ export class MeshstackClient {
   /** Claims one run for `runnerUuid`. Never retried here: a retry after an unknown outcome could claim a second run. */
   async claim(runnerUuid: string): Promise<ClaimAnswer> {
     const url = `${this.#o.baseUrl}/api/meshobjects/meshbuildingblockruns/create?forRunnerUuid=${encodeURIComponent(runnerUuid)}`;
-    let response = await this.#call("POST", url, { headers: this.headers({ Authorization: await this.#apiAuthorization() }) }, "claim a run", MAX_RUN_BYTES);
+    let response = await this.#call("POST", url, { headers: this.headers({ Authorization: await this.#apiAuthorization() }) }, "claim a run", { maxBytes: MAX_RUN_BYTES });
     // A 401 means nothing was claimed: log in again and ask once more.
     if (response.status === 401 && this.#o.auth.kind === "apiKey") {
       this.dropToken();
-      response = await this.#call("POST", url, { headers: this.headers({ Authorization: await this.#apiAuthorization() }) }, "claim a run", MAX_RUN_BYTES);
+      response = await this.#call("POST", url, { headers: this.headers({ Authorization: await this.#apiAuthorization() }) }, "claim a run", { maxBytes: MAX_RUN_BYTES });
     }
     if (response.status === 404 || response.status === 409) return { kind: "none", status: response.status };
     if (response.status !== 200 && response.status !== 201) {
@@ -236,14 +236,14 @@ export class MeshstackClient {
 
   /** Registers this runner as the run's source; 409 (already registered) counts as success. */
   async register(url: string, runToken: string, body: unknown): Promise<void> {
-    const response = await this.#call("POST", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "register as the run's source");
+    const response = await this.#call("POST", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "register as the run's source", { statusDecides: true });
     if (response.ok || response.status === 409) return;
     throw new MeshstackCallError(`Cannot register as the run's source: HTTP ${response.status}`, response.status, { retryAfterMs: response.retryAfterMs, detail: answerMessage(response.text) });
   }
 
   /** Sends a status update; `ended` when meshStack answered 409 (the run ended or was aborted). */
   async patch(url: string, runToken: string, body: unknown): Promise<PatchAnswer> {
-    const response = await this.#call("PATCH", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "send a run's status");
+    const response = await this.#call("PATCH", url, { headers: this.headers({ Authorization: `Bearer ${runToken}` }), body: JSON.stringify(body) }, "send a run's status", { statusDecides: true });
     if (response.ok || response.status === 409) {
       let aborted = false;
       try {
@@ -282,8 +282,20 @@ export class MeshstackClient {
     }
   }
 
-  async #call(method: string, url: string, init: { headers: Record<string, string>; body?: string }, action: string, maxBytes = MAX_SMALL_BYTES): Promise<{ status: number; ok: boolean; text: string; retryAfterMs: number | undefined }> {
+  /**
+   * One call, its answer read into memory, at most `maxBytes` of it. `statusDecides`: the call is
+   * answered by its status alone (register, PATCH), its body only adds `runAborted` or a reason.
+   * There a body over the cap, or one that broke off after the status came, is read as empty
+   * instead of failing the call: a 2xx is meshStack's acknowledgement whatever follows it, and
+   * an error that made the runner resend an update meshStack took would resend it for ever (the
+   * same answer each time), with the run's later updates and final status queued behind it. What
+   * the body said is lost: `runAborted` false, as when it is not there (a run aborted in
+   * meshStack is told again on the next update's answer).
+   */
+  async #call(method: string, url: string, init: { headers: Record<string, string>; body?: string }, action: string, read: { maxBytes?: number; statusDecides?: boolean } = {}): Promise<{ status: number; ok: boolean; text: string; retryAfterMs: number | undefined }> {
+    const maxBytes = read.maxBytes ?? MAX_SMALL_BYTES;
     const response = await this.#fetchRaw(method, url, init, action);
+    const answered = { status: response.status, ok: response.ok, retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), this.#now()) };
     let bytes: Uint8Array;
     try {
       bytes = await readLimited(response.body, {
@@ -293,10 +305,11 @@ export class MeshstackClient {
         },
       });
     } catch (error) {
+      if (read.statusDecides === true) return { ...answered, text: "" };
       if (error instanceof MeshstackCallError) throw error;
       throw new MeshstackCallError(`Cannot ${action}: the answer broke off (${errorMessage(error)})`, 0, { outcomeUnknown: true });
     }
-    return { status: response.status, ok: response.ok, text: new TextDecoder().decode(bytes), retryAfterMs: parseRetryAfter(response.headers.get("retry-after"), this.#now()) };
+    return { ...answered, text: new TextDecoder().decode(bytes) };
   }
 }
 
