@@ -138,6 +138,13 @@ test("a claimed run's input named __proto__ reaches the plugin as an input, and 
   let deep: unknown = 0;
   for (let i = 0; i < 50_000; i++) deep = [deep];
   expect(() => parseRun(withInputs([{ key: "deep", type: "CODE", value: deep }]))).toThrow(`Cannot take the meshStack run: "inputs[0].value" nests deeper than 64 levels`);
+  // The implementation goes into the plugin's input whole too (review probe p1: a 200,000-deep
+  // field failed the run with "Maximum call stack size exceeded", naming nothing).
+  const withImplementation = (implementation: Record<string, unknown>) => ({ ...RUN, spec: { ...RUN.spec, buildingBlockDefinition: { ...RUN.spec.buildingBlockDefinition, spec: { ...RUN.spec.buildingBlockDefinition.spec, implementation } } } });
+  const deepText = JSON.parse(`{"type":"MANUAL","knownHost":${"[".repeat(200_000)}${"]".repeat(200_000)}}`) as Record<string, unknown>;
+  expect(() => parseRun(withImplementation(deepText))).toThrow(`Cannot take the meshStack run: "spec.buildingBlockDefinition.spec.implementation.knownHost" nests deeper than 64 levels`);
+  expect(() => parseRun(withImplementation({ type: "MANUAL", ["x y".repeat(30)]: deep }))).toThrow(`"spec.buildingBlockDefinition.spec.implementation.(a field whose name is 90 characters)" nests deeper than 64 levels`);
+  expect(parseRun(withImplementation({ type: "MANUAL", nested: { a: [1, { b: 2 }] } })).implementation).toEqual({ type: "MANUAL", nested: { a: [1, { b: 2 }] } });
   // And an empty key (two of them were "input "" appears twice").
   expect(() => parseRun(withInputs([{ key: "", type: "STRING", value: "x" }]))).toThrow(`Cannot take the meshStack run: "inputs[0].key" is empty`);
 });

@@ -87,6 +87,11 @@ function link(links: Obj, name: string, optional: boolean): string | undefined {
   return href;
 }
 
+/** A field's name as quoted in a message: as it is when it is a plain name, else its length only. */
+function fieldName(key: string): string {
+  return /^[A-Za-z_$][\w$-]{0,63}$/.test(key) ? key : `(a field whose name is ${key.length} characters)`;
+}
+
 /** The run a claim returned, or a `protocol_error` naming the bad field. */
 export function parseRun(raw: unknown): MeshstackRun {
   const doc = obj(raw, "run");
@@ -123,6 +128,12 @@ export function parseRun(raw: unknown): MeshstackRun {
   });
   const definition = obj(spec.buildingBlockDefinition, "spec.buildingBlockDefinition");
   const implementation = obj(obj(definition.spec, "spec.buildingBlockDefinition.spec").implementation, "implementation");
+  // The implementation goes whole into the plugin's input: bounded like an input value, each
+  // field named, before a structured clone to the plugin worker would overflow the stack.
+  for (const key of Object.keys(implementation)) {
+    const problem = checkJsonBounds(implementation[key], VALUE_BOUNDS);
+    if (problem !== undefined) throw new RunInvalid(describeJsonProblem(`spec.buildingBlockDefinition.spec.implementation.${fieldName(key)}`, problem));
+  }
   const type = str(implementation, "type", "implementation.type", 32) as ImplementationType;
   if (!IMPLEMENTATION_TYPES.includes(type)) throw new RunInvalid(`implementation type "${type}" ("implementation.type") is not one of ${IMPLEMENTATION_TYPES.join(", ")}`);
   const links = obj(doc._links, "_links");
