@@ -58,7 +58,7 @@ test("fuzz: mutated claimed runs are taken bounded or refused with an EdgeError 
     const raw = rng.chance(0.15) ? (() => { try { return JSON.parse(mutateText(JSON.stringify(RUN), rng)) as unknown; } catch { return undefined; } })() : mutate(RUN, rng);
     let run;
     try {
-      run = parseRun(raw);
+      run = parseRun(raw, "https://meshstack.test");
     } catch (error) {
       expect(error instanceof EdgeError, `${caseLabel(seed, i, raw)}: ${String(error)}`).toBe(true);
       expect(namesAField((error as EdgeError).message), `${caseLabel(seed, i, raw)}: ${(error as EdgeError).message}`).toBe(true);
@@ -129,7 +129,7 @@ test("fuzz: mutated login, claim and status answers end in a result or a Meshsta
 test("a claimed run's input named __proto__ reaches the plugin as an input, and a value nested too deep is refused naming it", () => {
   const withInputs = (inputs: unknown[]) => ({ ...RUN, spec: { ...RUN.spec, buildingBlock: { ...RUN.spec.buildingBlock, spec: { ...RUN.spec.buildingBlock.spec, inputs } } } });
   const proto = JSON.parse(`{"key":"__proto__","type":"CODE","isSensitive":false,"isEnvironment":true,"value":{"polluted":true}}`) as unknown;
-  const prepared = prepareRun(parseRun(withInputs([proto])), [], {}, { register: () => {} });
+  const prepared = prepareRun(parseRun(withInputs([proto]), "https://meshstack.test"), [], {}, { register: () => {} });
   const input = prepared.input as { inputs: Record<string, unknown>; environment: Record<string, unknown> };
   expect(Object.hasOwn(input.inputs, "__proto__")).toBe(true);
   expect(Object.hasOwn(input.environment, "__proto__")).toBe(true);
@@ -137,14 +137,14 @@ test("a claimed run's input named __proto__ reaches the plugin as an input, and 
   expect(Object.keys(structuredClone(input.inputs) as object)).toEqual(["__proto__"]);
   let deep: unknown = 0;
   for (let i = 0; i < 50_000; i++) deep = [deep];
-  expect(() => parseRun(withInputs([{ key: "deep", type: "CODE", value: deep }]))).toThrow(`Cannot take the meshStack run: "inputs[0].value" nests deeper than 64 levels`);
+  expect(() => parseRun(withInputs([{ key: "deep", type: "CODE", value: deep }]), "https://meshstack.test")).toThrow(`Cannot take the meshStack run: "inputs[0].value" nests deeper than 64 levels`);
   // The implementation goes into the plugin's input whole too (review probe p1: a 200,000-deep
   // field failed the run with "Maximum call stack size exceeded", naming nothing).
   const withImplementation = (implementation: Record<string, unknown>) => ({ ...RUN, spec: { ...RUN.spec, buildingBlockDefinition: { ...RUN.spec.buildingBlockDefinition, spec: { ...RUN.spec.buildingBlockDefinition.spec, implementation } } } });
   const deepText = JSON.parse(`{"type":"MANUAL","knownHost":${"[".repeat(200_000)}${"]".repeat(200_000)}}`) as Record<string, unknown>;
-  expect(() => parseRun(withImplementation(deepText))).toThrow(`Cannot take the meshStack run: "spec.buildingBlockDefinition.spec.implementation.knownHost" nests deeper than 64 levels`);
-  expect(() => parseRun(withImplementation({ type: "MANUAL", ["x y".repeat(30)]: deep }))).toThrow(`"spec.buildingBlockDefinition.spec.implementation.(a field whose name is 90 characters)" nests deeper than 64 levels`);
-  expect(parseRun(withImplementation({ type: "MANUAL", nested: { a: [1, { b: 2 }] } })).implementation).toEqual({ type: "MANUAL", nested: { a: [1, { b: 2 }] } });
+  expect(() => parseRun(withImplementation(deepText), "https://meshstack.test")).toThrow(`Cannot take the meshStack run: "spec.buildingBlockDefinition.spec.implementation.knownHost" nests deeper than 64 levels`);
+  expect(() => parseRun(withImplementation({ type: "MANUAL", ["x y".repeat(30)]: deep }), "https://meshstack.test")).toThrow(`"spec.buildingBlockDefinition.spec.implementation.(a field whose name is 90 characters)" nests deeper than 64 levels`);
+  expect(parseRun(withImplementation({ type: "MANUAL", nested: { a: [1, { b: 2 }] } }), "https://meshstack.test").implementation).toEqual({ type: "MANUAL", nested: { a: [1, { b: 2 }] } });
   // And an empty key (two of them were "input "" appears twice").
-  expect(() => parseRun(withInputs([{ key: "", type: "STRING", value: "x" }]))).toThrow(`Cannot take the meshStack run: "inputs[0].key" is empty`);
+  expect(() => parseRun(withInputs([{ key: "", type: "STRING", value: "x" }]), "https://meshstack.test")).toThrow(`Cannot take the meshStack run: "inputs[0].key" is empty`);
 });

@@ -248,7 +248,7 @@ describe("parseRun()", () => {
   });
 
   test("reads a run and its inputs", () => {
-    const run = parseRun(valid());
+    const run = parseRun(valid(), "https://m");
     expect(run).toMatchObject({ uuid: "run-1", runNumber: 3, behavior: "APPLY", workspace: "ws", implementation: { type: "MANUAL" } });
     expect(run.inputs).toEqual([{ key: "a", value: 1, type: "INTEGER", isSensitive: false, isEnvironment: true }]);
   });
@@ -267,7 +267,7 @@ describe("parseRun()", () => {
     for (const [spoil, field] of cases) {
       const doc = valid();
       spoil(doc);
-      expect(() => parseRun(doc)).toThrow(field);
+      expect(() => parseRun(doc, "https://m")).toThrow(field);
     }
   });
 });

@@ -147,8 +147,8 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
       ...(run.projectIdentifier === undefined ? {} : { projectIdentifier: run.projectIdentifier }),
       ...(run.fullPlatformIdentifier === undefined ? {} : { fullPlatformIdentifier: run.fullPlatformIdentifier }),
       // What an async pipeline needs to report back to meshStack itself.
-      registerSourceUrl: run.links.registerSource,
-      updateSourceUrl: run.links.updateSource,
+      registerSourceUrl: run.pipelineLinks.registerSource,
+      updateSourceUrl: run.pipelineLinks.updateSource,
       ...(async ? { runToken: run.runToken } : {}),
     },
     ...(extras.planArtifact === undefined ? {} : { planArtifact: extras.planArtifact }),

@@ -76,6 +76,9 @@ export class MeshstackConnection implements ControllerConnection {
     return { ...this.activity.snapshot(), runnerUuid: this.#o.runnerUuid, logins: this.#o.client.logins, ...(error === undefined ? {} : { lastLoginError: { ...error } }) };
   }
 
+  /** Origins of run links called at the configured base URL instead, each logged once (run-links.ts). */
+  readonly #retargetedOrigins = new Set<string>();
+
   /** The secrets `ctx.secrets.get(ref)` resolves for a run (the plugin pool's resolver reads them). */
   secretsFor(runUuid: string): Readonly<Record<string, string>> | undefined {
     return this.#secrets.get(runUuid);
@@ -297,14 +300,21 @@ export class MeshstackConnection implements ControllerConnection {
     return true;
   }
 
+  /** meshStack's run links name another origin than controllerUrl: said once per origin, it is how that meshStack is set up. */
+  #retargeted(origin: string): void {
+    if (this.#retargetedOrigins.has(origin) || this.#retargetedOrigins.size >= 16) return;
+    this.#retargetedOrigins.add(origin);
+    this.#log.warn(`meshStack's run links point at ${origin}, not at the configured controllerUrl (${new URL(this.#o.client.baseUrl).origin}): the runner calls them at controllerUrl with their path, as meshcloud's Go runners do, and never sends a run token to ${origin} itself (an async pipeline gets the links as meshStack wrote them)`);
+  }
+
   /** "taken": a run started or failed here; "again": a run already here, left alone. */
   async #take(raw: unknown, onJob: (handle: JobHandle) => void): Promise<"taken" | "again"> {
     let run: MeshstackRun;
     try {
-      run = parseRun(raw);
+      run = parseRun(raw, this.#o.client.baseUrl);
     } catch (error) {
       this.#status.protocolErrors++;
-      const reportable = reportableRun(raw);
+      const reportable = reportableRun(raw, this.#o.client.baseUrl);
       if (reportable === undefined) {
         this.#log.error(`${errorMessage(error)}; it cannot be reported back`);
         return "taken";
@@ -315,6 +325,7 @@ export class MeshstackConnection implements ControllerConnection {
       return "taken";
     }
     if (this.#alreadyHere(run.uuid)) return "again";
+    if (run.retargetedFrom !== undefined) this.#retargeted(run.retargetedFrom);
     // The run's secrets (its token, decrypted values) live in a redaction scope dropped when its line ends.
     const scope = redactor.child(`meshstack run ${run.uuid}`);
     scope.add(run.runToken);

@@ -4,6 +4,7 @@
 import { EdgeError } from "../../errors.ts";
 import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
 import { headerUnsafeCharacter } from "../../util/header-value.ts";
+import { builtLinks, callTarget } from "./run-links.ts";
 
 export const IMPLEMENTATION_TYPES = ["MANUAL", "TERRAFORM", "GITHUB_WORKFLOW", "GITLAB_CICD", "AZURE_DEVOPS"] as const;
 export type ImplementationType = (typeof IMPLEMENTATION_TYPES)[number];
@@ -30,7 +31,15 @@ export interface MeshstackRun {
   fullPlatformIdentifier?: string;
   inputs: RunInput[];
   implementation: Record<string, unknown> & { type: ImplementationType };
+  /** Where the runner calls (run-links.ts: at the configured meshStack only). */
   links: { registerSource: string; updateSource: string; planArtifact?: string; meshstackBaseUrl?: string };
+  /**
+   * Register and update as an async pipeline gets them: as meshStack wrote them (meshcloud's
+   * runners hand a pipeline the run's links), but the runner's target for a plain http link.
+   */
+  pipelineLinks: { registerSource: string; updateSource: string };
+  /** The origin of the links the runner calls at the configured base URL instead (run-links.ts), if any. */
+  retargetedFrom?: string;
   trigger?: unknown;
 }
 
@@ -84,7 +93,18 @@ function link(links: Obj, name: string, optional: boolean): string | undefined {
   }
   const href = str(obj(l, `_links.${name}`), "href", `_links.${name}.href`, MAX_LINK);
   if (!/^https?:\/\//.test(href)) throw new RunInvalid(`"_links.${name}.href" is not an http(s) URL`);
+  // meshcloud's Kotlin runner refuses it too: without the placeholder, updates go to the bare template.
+  if (name === "updateSource" && !href.includes("{sourceId}")) throw new RunInvalid(`"_links.${name}.href" has no "{sourceId}" (where the runner's UUID goes)`);
   return href;
+}
+
+/** A link the runner calls with the run token: where it calls it (run-links.ts), or refused naming it. */
+function callLink(links: Obj, name: string, baseUrl: string, optional: boolean): { href: string; url: string; from?: string } | undefined {
+  const href = link(links, name, optional);
+  if (href === undefined) return undefined;
+  const target = callTarget(href, baseUrl);
+  if ("problem" in target) throw new RunInvalid(`"_links.${name}.href" ${target.problem}`);
+  return target.retargeted ? { href, url: target.url, from: new URL(href).origin } : { href, url: target.url };
 }
 
 /** A field's name as quoted in a message: as it is when it is a plain name, else its length only. */
@@ -92,8 +112,8 @@ function fieldName(key: string): string {
   return /^[A-Za-z_$][\w$-]{0,63}$/.test(key) ? key : `(a field whose name is ${key.length} characters)`;
 }
 
-/** The run a claim returned, or a `protocol_error` naming the bad field. */
-export function parseRun(raw: unknown): MeshstackRun {
+/** The run a claim returned, or a `protocol_error` naming the bad field; `baseUrl`: the configured meshStack. */
+export function parseRun(raw: unknown, baseUrl: string): MeshstackRun {
   const doc = obj(raw, "run");
   const metadata = obj(doc.metadata, "metadata");
   const uuid = str(metadata, "uuid", "metadata.uuid", 128);
@@ -137,8 +157,13 @@ export function parseRun(raw: unknown): MeshstackRun {
   const type = str(implementation, "type", "implementation.type", 32) as ImplementationType;
   if (!IMPLEMENTATION_TYPES.includes(type)) throw new RunInvalid(`implementation type "${type}" ("implementation.type") is not one of ${IMPLEMENTATION_TYPES.join(", ")}`);
   const links = obj(doc._links, "_links");
-  const planArtifact = link(links, "planArtifact", true);
+  const registerSource = callLink(links, "registerSource", baseUrl, false) as { href: string; url: string; from?: string };
+  const updateSource = callLink(links, "updateSource", baseUrl, false) as { href: string; url: string; from?: string };
+  const planArtifact = callLink(links, "planArtifact", baseUrl, true);
+  // Not called by the runner: a plugin may read it.
   const meshstackBaseUrl = link(links, "meshstackBaseUrl", true);
+  const retargetedFrom = registerSource.from ?? updateSource.from ?? planArtifact?.from;
+  const forPipeline = (l: { href: string; url: string }) => (l.href.startsWith("https://") ? l.href : l.url);
   const run: MeshstackRun = {
     uuid,
     runNumber,
@@ -150,12 +175,14 @@ export function parseRun(raw: unknown): MeshstackRun {
     inputs,
     implementation: { ...implementation, type },
     links: {
-      registerSource: link(links, "registerSource", false) as string,
-      updateSource: link(links, "updateSource", false) as string,
-      ...(planArtifact === undefined ? {} : { planArtifact }),
+      registerSource: registerSource.url,
+      updateSource: updateSource.url,
+      ...(planArtifact === undefined ? {} : { planArtifact: planArtifact.url }),
       ...(meshstackBaseUrl === undefined ? {} : { meshstackBaseUrl }),
     },
+    pipelineLinks: { registerSource: forPipeline(registerSource), updateSource: forPipeline(updateSource) },
   };
+  if (retargetedFrom !== undefined) run.retargetedFrom = retargetedFrom;
   const project = str(bbSpec, "projectIdentifier", "projectIdentifier", MAX_TEXT, true);
   if (project !== "") run.projectIdentifier = project;
   const platform = str(bbSpec, "fullPlatformIdentifier", "fullPlatformIdentifier", MAX_TEXT, true);
@@ -170,18 +197,29 @@ export function parseRun(raw: unknown): MeshstackRun {
 
 /**
  * What reporting needs from a run that `parseRun` refused (an implementation type this runner
- * does not know, a bad input): its uuid, token and links, or undefined when even those are bad.
+ * does not know, a bad input, a link it does not call): its uuid, token and where to report,
+ * or undefined when even the uuid or token is bad. Links the runner would not call for the run
+ * are replaced by the register and update URLs meshcloud's Go runners build on the configured
+ * base URL, so a run refused for its links is reported too, and the token goes nowhere else.
  */
-export function reportableRun(raw: unknown): Pick<MeshstackRun, "uuid" | "runToken" | "links"> | undefined {
+export function reportableRun(raw: unknown, baseUrl: string): Pick<MeshstackRun, "uuid" | "runToken" | "links"> | undefined {
+  let uuid: string;
+  let runToken: string;
   try {
     const doc = obj(raw, "run");
-    const uuid = str(obj(doc.metadata, "metadata"), "uuid", "metadata.uuid", 128);
+    uuid = str(obj(doc.metadata, "metadata"), "uuid", "metadata.uuid", 128);
     if (!/^[A-Za-z0-9._-]+$/.test(uuid)) return undefined;
-    const runToken = runTokenOf(obj(doc.spec, "spec"));
-    const links = obj(doc._links, "_links");
-    return { uuid, runToken, links: { registerSource: link(links, "registerSource", false) as string, updateSource: link(links, "updateSource", false) as string } };
+    runToken = runTokenOf(obj(doc.spec, "spec"));
   } catch {
     return undefined;
+  }
+  try {
+    const links = obj((raw as Obj)._links, "_links");
+    const registerSource = callLink(links, "registerSource", baseUrl, false)?.url as string;
+    const updateSource = callLink(links, "updateSource", baseUrl, false)?.url as string;
+    return { uuid, runToken, links: { registerSource, updateSource } };
+  } catch {
+    return { uuid, runToken, links: builtLinks(uuid, baseUrl) };
   }
 }
 
