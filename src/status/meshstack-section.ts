@@ -106,7 +106,7 @@ export function renderMeshstackSection(m: MeshstackStatusSection): string {
       : `<div class="scroll"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${body
           .map((r) => `<tr>${r.map((c, i) => `<td data-label="${esc(head[i] ?? "")}">${c}</td>`).join("")}</tr>`)
           .join("")}</tbody></table></div>`;
-  const tone: Record<string, string> = { SUCCEEDED: "ok", FAILED: "bad", ABORTED: "idle", HANDED_OFF: "info", UNREPORTED: "bad" };
+  const tone: Record<string, string> = { SUCCEEDED: "ok", FAILED: "bad", ABORTED: "idle", HANDED_OFF: "info", UNREPORTED: "bad", ALREADY_ENDED: "warn" };
   const problems = [
     m.lastLoginError === undefined ? "" : `<p class="chip t-bad">Login failing: ${esc(m.lastLoginError.message)}</p>`,
     m.lastClaimError === undefined || (m.lastClaimPollAt !== undefined && m.lastClaimPollAt > m.lastClaimError.at) ? "" : `<p class="chip t-warn">Last claim failed: ${esc(m.lastClaimError.message)}</p>`,

@@ -21,7 +21,10 @@ export interface MeshstackResultInfo {
   runUuid: string;
   workspace: string;
   type: string;
-  /** SUCCEEDED, FAILED, ABORTED, HANDED_OFF (async) or UNREPORTED (meshStack refused the run token). */
+  /**
+   * SUCCEEDED, FAILED, ABORTED, HANDED_OFF (async), UNREPORTED (meshStack refused the run token)
+   * or ALREADY_ENDED (meshStack had ended the run and took no final status of the runner).
+   */
   status: string;
   message?: string;
   finishedAt: number;
@@ -114,11 +117,17 @@ export class MeshstackActivity {
     // decision; one that waited in the outbox across a restart has no decision in this process).
     const reported = end.kind === "acknowledged" ? end.reported : undefined;
     const minimal = end.kind === "acknowledged" && end.minimal === true;
+    // meshStack ended the run before any final status of the runner reached it: what it shows is its own.
+    const notTaken = end.kind === "already_ended" && !end.finalMayBeTaken;
     const status =
       end.kind === "aborted" ? "ABORTED"
       : end.kind === "refused" ? "UNREPORTED"
+      : notTaken ? "ALREADY_ENDED"
       : ((minimal ? reported?.status : undefined) ?? decided?.status ?? reported?.status ?? "REPORTED");
-    const message = end.kind === "refused" ? end.reason : minimal ? reported?.summary : (decided?.message ?? reported?.summary);
+    const message =
+      end.kind === "refused" ? end.reason
+      : notTaken ? `meshStack had already ended the run and did not take the runner's result${decided === undefined ? "" : ` (${decided.status}${decided.message === undefined ? "" : `: ${decided.message}`})`}`.slice(0, 500)
+      : minimal ? reported?.summary : (decided?.message ?? reported?.summary);
     this.#recent.unshift({
       runUuid,
       workspace: info?.workspace ?? "",

@@ -25,8 +25,12 @@ export type ChannelEnd =
   | { kind: "acknowledged"; reported?: { status?: string; summary?: string }; minimal?: true }
   /** meshStack said the run was aborted: stop the work, send nothing more. */
   | { kind: "aborted" }
-  /** meshStack answered 409: the run had already ended there. */
-  | { kind: "already_ended" }
+  /**
+   * meshStack answered 409: the run had already ended there. `finalMayBeTaken`: the 409 answered
+   * a resend of the final status after an attempt whose outcome is unknown (or one from before a
+   * restart), so meshStack may have taken it then; otherwise it took no final status of the runner.
+   */
+  | { kind: "already_ended"; finalMayBeTaken: boolean }
   /** The run is gone or unknown, its token or registration was refused, or its final status was: reporting is impossible. */
   | { kind: "refused"; reason: string };
 
@@ -76,6 +80,8 @@ export class RunChannel {
   #drainWaiters: Array<() => void> = [];
   /** Set by secretsComplete(): until then meshStack's reasons are left out, not quoted. */
   #secretsComplete = false;
+  /** An attempt to send the final status had an unknown outcome (no answer, a 5xx, a 408/425/429, a restart): it may have been taken. */
+  #finalMayHaveLanded = false;
 
   constructor(record: RunRecord, deps: ChannelDeps) {
     this.record = record;
@@ -111,6 +117,8 @@ export class RunChannel {
 
   /** Persists and starts sending whatever the record holds (used after a restart). */
   async resume(): Promise<void> {
+    // A final status waiting across a restart may have been sent before it.
+    if (this.record.pending.some((op) => op.final === true)) this.#finalMayHaveLanded = true;
     await this.#persist();
     this.#kick();
   }
@@ -187,7 +195,7 @@ export class RunChannel {
           const answer = await client.patch(this.record.updateUrl, this.record.runToken, op.body);
           this.#d.onCall?.(true);
           if (answer.runAborted) return this.#finish({ kind: "aborted" });
-          if (answer.kind === "ended") return this.#finish({ kind: "already_ended" });
+          if (answer.kind === "ended") return this.#alreadyEnded(op);
         }
         this.#backoff.reset();
         this.record.pending.shift();
@@ -197,6 +205,7 @@ export class RunChannel {
         const status = error instanceof MeshstackCallError ? error.status : 0;
         const detail = error instanceof MeshstackCallError ? error.detail : undefined;
         this.#d.onCall?.(false);
+        if (op.final === true && !isRefusal(status)) this.#finalMayHaveLanded = true;
         const what = op.kind === "register" ? "source registration" : op.final === true ? "final status" : "status update";
         const uuid = this.record.uuid;
         const said = this.#said(detail, op.body);
@@ -251,6 +260,16 @@ export class RunChannel {
     const scope = this.#d.redaction;
     for (const value of sensitiveOutputValues(body)) scope.add(value);
     return `: ${quotedReason(detail, scope)}`;
+  }
+
+  /** meshStack answered 409 to `op`: the run had ended there before it. */
+  #alreadyEnded(op: OutboxOp): Promise<void> {
+    const finalMayBeTaken = op.final === true && this.#finalMayHaveLanded;
+    if (!finalMayBeTaken) {
+      const what = op.final === true ? "its final status" : "a status update";
+      this.#log.warn(`meshStack answered 409 to ${what} of run "${this.record.uuid}": it had already ended the run (it shows the status it ended it with) and did not take the runner's result; nothing more is sent`);
+    }
+    return this.#finish({ kind: "already_ended", finalMayBeTaken });
   }
 
   async #finish(end: ChannelEnd): Promise<void> {

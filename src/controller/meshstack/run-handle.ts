@@ -16,6 +16,7 @@ import { keepHead, keepTail } from "./short-message.ts";
 /** meshStack suggests short messages: a user message is cut here, a system message keeps its tail. */
 export const USER_MESSAGE_MAX = 2000;
 export const SYSTEM_MESSAGE_MAX = 8000;
+const ENDED_BEFORE = "meshStack had already ended the run";
 
 const STEP_STATUS: Record<StepStatus, string> = {
   pending: "PENDING",
@@ -109,7 +110,7 @@ export class MeshstackRunHandle implements JobHandle {
     const channel = this.#o.channel;
     if (this.#abort.signal.aborted && channel.isEnded) {
       const end = await channel.ended;
-      return { accepted: false, reason: end.kind === "refused" ? end.reason : end.kind === "already_ended" ? "the run already ended in meshStack" : "aborted by meshStack" };
+      return { accepted: false, reason: end.kind === "refused" ? end.reason : end.kind === "already_ended" ? ENDED_BEFORE : "aborted by meshStack" };
     }
     const update = finalUpdate(this.#o.report, result, { logTail: this.#logTail, currentStep: this.#currentStep });
     const summary = typeof update.body.summary === "string" ? update.body.summary : undefined;
@@ -117,7 +118,8 @@ export class MeshstackRunHandle implements JobHandle {
     await channel.enqueue("patch", update.body, { final: true, phase: update.handedOff ? "handed_off" : "ending", mainStep: this.#o.report.mainStep.id });
     const end = await channel.ended;
     if (end.kind === "acknowledged" && end.minimal === true) return { accepted: false, reason: end.reported?.summary ?? "meshStack refused the full result" };
-    if (end.kind === "acknowledged" || end.kind === "already_ended") return { accepted: true };
+    if (end.kind === "acknowledged" || (end.kind === "already_ended" && end.finalMayBeTaken)) return { accepted: true };
+    if (end.kind === "already_ended") return { accepted: false, reason: `${ENDED_BEFORE} (it took no final status of the runner)` };
     return { accepted: false, reason: end.kind === "refused" ? end.reason : "aborted by meshStack" };
   }
 
