@@ -49,6 +49,21 @@ describe("RunOutboxStore", () => {
     expect(readdirSync(store.dir).sort()).toEqual(["a.run.json", "huge.run.json"]);
   });
 
+  test("a run uuid that is not a plain file name (a claimed run failed for it) is stored under a name made from its hash, inside the outbox, and loaded and removed by its uuid", async () => {
+    const t = tempDir("outbox-");
+    dirs.push(t.remove);
+    const store = new RunOutboxStore(t.dir, key());
+    const uuid = "../../escaped/run:1";
+    await store.save(record(uuid, 1));
+    const names = readdirSync(store.dir);
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(/^~[0-9a-f]{64}\.run\.json$/);
+    expect(readdirSync(t.dir)).toEqual(["meshstack"]);
+    expect((await store.load(() => {})).map((r) => r.uuid)).toEqual([uuid]);
+    await store.remove(uuid);
+    expect(readdirSync(store.dir)).toEqual([]);
+  });
+
   test("a missing directory is an empty outbox", async () => {
     expect(await new RunOutboxStore("/nonexistent/edge-runner", key()).load(() => {})).toEqual([]);
   });

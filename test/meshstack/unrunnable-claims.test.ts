@@ -10,7 +10,7 @@ afterEach(async () => {
   stop = undefined;
 });
 
-const finalOf = (calls: Array<{ method: string; body?: string }>) => calls.find((c) => c.method === "PATCH" && c.body !== undefined && /"status":"(FAILED|SUCCEEDED)"/.test(c.body));
+const finalOf = (calls: Array<{ method: string; url: string; body?: string }>) => calls.find((c) => c.method === "PATCH" && c.body !== undefined && /"status":"(FAILED|SUCCEEDED)"/.test(c.body));
 
 test("MeshstackConnection: a run whose implementation has a field nested 200,000 deep is reported FAILED naming the field", async () => {
   const depth = 200_000;
@@ -21,4 +21,15 @@ test("MeshstackConnection: a run whose implementation has a field nested 200,000
   expect(final?.body).toContain('"FAILED"');
   expect(final?.body).toContain("spec.buildingBlockDefinition.spec.implementation.knownHost");
   expect(h.records.some((r) => r.msg.includes("Maximum call stack"))).toBe(false);
+}, 20_000);
+
+test("MeshstackConnection: a run whose uuid breaks the charset rule but whose token and links are fine is reported FAILED naming metadata.uuid, not left IN_PROGRESS", async () => {
+  const doc = runDoc("run/1:x");
+  const h = await startScripted({ claims: [() => Response.json(doc, { status: 201 })] });
+  stop = h.stop;
+  const final = await until(() => finalOf(h.calls), 5000);
+  expect(final?.url).toBe(`${doc._links.updateSource.href.replace("{sourceId}", "runner-uuid-1")}`);
+  expect(final?.body).toContain('"FAILED"');
+  expect(final?.body).toContain("metadata.uuid");
+  expect(h.records.some((r) => r.msg.includes("cannot be reported back"))).toBe(false);
 }, 20_000);

@@ -12,6 +12,7 @@
 // with a retained key still open, and are resealed under the current one (at start, and by
 // resealIfRotated() while running), so the old key can then be retired.
 
+import { createHash } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage } from "../../errors.ts";
@@ -94,8 +95,14 @@ export class RunOutboxStore {
     return join(dataDir, "meshstack", "runs");
   }
 
+  /**
+   * A run's file: named by its uuid, or, for a uuid that is not a plain file name (a claimed run
+   * refused for it is still reported: connection #failUnrunnable), by its SHA-256 after a "~",
+   * a character no plain name has. load() reads the uuid from the file, not from its name.
+   */
   #path(uuid: string): string {
-    return join(this.dir, `${uuid}${FILE_SUFFIX}`);
+    const name = /^[A-Za-z0-9._-]+$/.test(uuid) ? uuid : `~${createHash("sha256").update(uuid).digest("hex")}`;
+    return join(this.dir, `${name}${FILE_SUFFIX}`);
   }
 
   save(record: RunRecord): Promise<void> {

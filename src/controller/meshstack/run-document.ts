@@ -208,7 +208,9 @@ export function reportableRun(raw: unknown, baseUrl: string): Pick<MeshstackRun,
   try {
     const doc = obj(raw, "run");
     uuid = str(obj(doc.metadata, "metadata"), "uuid", "metadata.uuid", 128);
-    if (!/^[A-Za-z0-9._-]+$/.test(uuid)) return undefined;
+    // Outside parseRun's charset is still reportable (the outbox names its file by a hash): it
+    // goes in no header or file name, and visible ASCII keeps it whole on one log line.
+    if (uuid === "" || headerUnsafeCharacter(uuid) !== undefined) return undefined;
     runToken = runTokenOf(obj(doc.spec, "spec"));
   } catch {
     return undefined;
