@@ -17,7 +17,7 @@ import { RunnerMetrics } from "../status/metrics.ts";
 import { serveHttp, type HttpServer } from "../platform/http-server.ts";
 import { endStartupJitPolicy } from "../platform/runtime.ts";
 import { VERSION } from "../version.ts";
-import { controllerClient, nodeProxyWarning } from "../platform/controller-client.ts";
+import { controllerClient } from "../platform/controller-client.ts";
 import { readCaBundle } from "../config/ca-bundle.ts";
 import { checkProxyEnv, proxySecrets } from "../platform/proxy.ts";
 import { join } from "node:path";
@@ -176,8 +176,6 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
     void keys.firstAnnouncement().then(sweepNow);
   });
   if (config.insecure) for (const url of config.controllerUrl) logger.warn(insecureWarning(url), { runnerId });
-  const proxyWarning = nodeProxyWarning();
-  if (proxyWarning !== undefined) logger.warn(proxyWarning, { runnerId });
   // Every config and key error was thrown above: the session request leaves now, and the status
   // server is built while it is in flight (docs/performance.md, start-up).
   started.start();

@@ -11,6 +11,7 @@ import { verifyDetached, type TrustedKey } from "./release-signature.ts";
 import { readLimited } from "../util/read-limited.ts";
 import { publicUrl } from "../config/url.ts";
 import { readFileBounded } from "../util/read-file-bounded.ts";
+import { outboundFetch } from "../platform/outbound-fetch.ts";
 
 export interface VerifiedDownloadOptions {
   /** An http(s) base URL, a file:// URL or a local directory holding the release files. */
@@ -71,7 +72,7 @@ async function fetchFile(options: FetchFileOptions): Promise<Uint8Array> {
   const url = `${source.replace(/\/+$/, "")}/${name}`;
   let response: Response;
   try {
-    response = await (options.fetch ?? fetch)(url, { redirect: "follow", ...(options.signal === undefined ? {} : { signal: options.signal }) });
+    response = await (options.fetch ?? outboundFetch)(url, { redirect: "follow", ...(options.signal === undefined ? {} : { signal: options.signal }) });
   } catch (error) {
     throw new EdgeError("download_failed", `Cannot download "${publicUrl(url)}": ${errorMessage(error)}`, { retryable: true });
   }

@@ -10,8 +10,8 @@
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";
 import { openWebSocket } from "./websocket.ts";
-import { errorMessage } from "../errors.ts";
-import { maskProxyCredentials, proxyFor, viaProxy, type ProxyEnv, type ProxyRoute } from "./proxy.ts";
+import { proxyFor, viaProxy, type ProxyEnv, type ProxyRoute } from "./proxy.ts";
+import { namingProxy } from "./proxy-failure.ts";
 import type { NodeProxyAgents } from "./node-proxy-fetch.ts";
 
 /** Node only, beside `ws` (websocket.ts): node:http(s) would cost a Bun start (docs/performance.md). */
@@ -100,34 +100,4 @@ export function controllerClient(options: ControllerClientOptions): ControllerCl
     },
     via,
   };
-}
-
-/**
- * The warning a runner on the Node bundle logs at start when a proxy variable applies: the
- * controller, Vault and S3 go through the proxy, but the calls made with the global fetch (GCP
- * Secret Manager, plugins' ctx.fetch and the integrations) connect directly, which in a network
- * that allows only the proxy fails with a plain connection error. Undefined elsewhere and when
- * no proxy applies (`*` in NO_PROXY).
- */
-export function nodeProxyWarning(env: ProxyEnv = process.env): string | undefined {
-  if (runtime !== "node") return undefined;
-  // A name no NO_PROXY entry but `*` matches (.invalid is reserved): is any proxy set at all?
-  const route = proxyFor("https://edge-runner.invalid", env) ?? proxyFor("http://edge-runner.invalid", env);
-  if (route === undefined) return undefined;
-  return `${route.variable} names proxy "${route.shown}": on Node the controller, Vault and S3 go through it, but GCP Secret Manager and plugins' own calls (ctx.fetch, the http plugin, the GitHub, GitLab and Azure DevOps integrations) connect directly: run the Bun executable or Deno where those must use the proxy (docs/operations.md, "Behind a proxy")`;
-}
-
-/** A fetch that went through a proxy fails naming the proxy, never its credentials; an abort stays an abort. */
-async function namingProxy(route: ProxyRoute | undefined, response: Promise<Response>): Promise<Response> {
-  if (route === undefined) return response;
-  try {
-    return await response;
-  } catch (error) {
-    const name = (error as { name?: unknown } | null)?.name;
-    if (name === "AbortError" || name === "TimeoutError") throw error;
-    // A tunnel the proxy refused (Node's agents) already says so, naming the proxy.
-    if (name === "ProxyTunnelError") throw error;
-    // No `cause`: the runtime's error may quote the proxy URL with its credentials.
-    throw new Error(maskProxyCredentials(errorMessage(error), route) + viaProxy(route));
-  }
 }

@@ -1,15 +1,17 @@
-// fetch() for the runner's controller calls that go through a forward proxy, on Node: Node 20's
-// global fetch takes no proxy without undici as a dependency, so where the rule names one these
-// calls go out on node:http(s) through the CONNECT tunnel agents of proxy-agent.ts (the agents
-// `ws` takes for the WebSocket too). Only what those calls use (session, long-poll, keys,
-// secrets, artifacts, bundles): a string, bytes or a stream as the body, the answer as a
-// streamed Response that each caller reads through its own cap. It asks for no content coding,
-// and follows no redirect (the edge API answers none): a 3xx is handed back as it came.
-// Imported on Node only (controller-client.ts): it loads node:http, https, net and tls.
+// fetch() for the runner's calls that go through a forward proxy, on Node: Node 20's global
+// fetch takes no proxy without undici as a dependency, so where the rule names one these calls
+// go out on node:http(s) through the CONNECT tunnel agents of proxy-agent.ts (the agents `ws`
+// takes for the WebSocket too). One exchange: a string, bytes or a stream as the body, the
+// answer as a streamed Response that each caller reads through its own cap. It asks for no
+// content coding (a gzip, deflate or br answer to a caller that asked for one is decoded, as
+// fetch does), and follows no redirect: the controller client needs none (the edge API answers
+// none), node-outbound-fetch.ts follows them for the other calls. Imported on Node only: it
+// loads node:http, https, net, tls and zlib.
 
 import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
-import { Readable, pipeline } from "node:stream";
+import { Readable, pipeline, type Transform } from "node:stream";
+import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
 import { proxyHttpAgent, proxyHttpsAgent } from "./proxy-agent.ts";
 import type { ProxyEnv } from "./proxy.ts";
 
@@ -101,5 +103,24 @@ function responseOf(incoming: IncomingMessage, method: string): Response {
     incoming.resume();
     return new Response(null, init);
   }
-  return new Response(Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>, init);
+  const decoder = decoderOf(incoming.headers["content-encoding"]);
+  if (decoder === undefined) return new Response(Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>, init);
+  // An abort or idle timeout destroys `incoming`, and the pipeline the decoder with it.
+  pipeline(incoming, decoder, () => undefined);
+  return new Response(Readable.toWeb(decoder) as unknown as ReadableStream<Uint8Array>, init);
+}
+
+/** The decoder for a content coding fetch decodes; undefined for none (or one it hands back as is). */
+function decoderOf(coding: string | undefined): Transform | undefined {
+  switch (coding?.trim().toLowerCase()) {
+    case "gzip":
+    case "x-gzip":
+      return createGunzip();
+    case "deflate":
+      return createInflate();
+    case "br":
+      return createBrotliDecompress();
+    default:
+      return undefined;
+  }
 }

@@ -50,6 +50,12 @@ export function proxyFor(target: string | URL, env: ProxyEnv = process.env): Pro
   return parseProxyUrl(variable, env[variable] ?? "");
 }
 
+/** True when some URL may go through a proxy: one is set, and NO_PROXY is not `*`. */
+export function proxyConfigured(env: ProxyEnv = process.env): boolean {
+  // A name no NO_PROXY entry but `*` matches (.invalid is reserved).
+  return proxyFor("https://edge-runner.invalid", env) !== undefined || proxyFor("http://edge-runner.invalid", env) !== undefined;
+}
+
 /** Every proxy variable that is set, checked: a bad one is a config error naming the variable, before any network call. */
 export function checkProxyEnv(env: ProxyEnv = process.env): void {
   for (const name of PROXY_URL_VARIABLES) {

@@ -8,6 +8,7 @@ import type { HostCall, RunJob, WorkerToHost } from "./worker-protocol.ts";
 import { SENSITIVE } from "../secrets/sensitive-outputs.ts";
 import { errorMessage } from "../errors.ts";
 import { maskRefusal, type MaskCount } from "../secrets/redaction/mask-limits.ts";
+import { outboundFetch } from "../platform/outbound-fetch.ts";
 
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
 const OUTPUT_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -119,7 +120,8 @@ export function actionContext(state: CurrentRun, job: RunJob, deps: ContextDeps)
     fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
       const own = init?.signal ?? (input instanceof Request ? input.signal : undefined);
       const signal = own === undefined || own === null ? state.abort.signal : AbortSignal.any([own, state.abort.signal]);
-      return fetch(input, { ...init, signal });
+      // Through the runner's proxy, as every outbound call (Node's global fetch takes none).
+      return outboundFetch(input, { ...init, signal });
     },
   };
 }

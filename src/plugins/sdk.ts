@@ -103,7 +103,7 @@ export interface ActionContext {
   readonly secrets: ActionSecrets;
   readonly storage: ActionStorage;
   readonly artifacts: ActionArtifacts;
-  /** The global fetch, aborted with the job (a caller's own `signal` is combined with it). */
+  /** fetch through the runner's forward proxy if it has one (on Node too, where the global fetch takes none), aborted with the job (a caller's own `signal` is combined with it). */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
 }
 

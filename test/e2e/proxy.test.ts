@@ -8,6 +8,8 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { ReferenceController } from "../../src/reference-controller/controller.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
@@ -20,6 +22,9 @@ const bed = binaryBed("edge-runner-proxy-e2e-");
 const PASSWORD = "e2e-pr0xy-Pw-3";
 /** Resolved by the fake proxy only (.test is reserved: no resolver answers it). */
 const HOST = "controller.proxy.test";
+/** A system a job calls (the http plugin), resolved by the fake proxy only as well. */
+const API_HOST = "api.proxy.test";
+let api: { port: number; close(): void };
 let controller: ReferenceController;
 let caFile: string;
 
@@ -31,7 +36,15 @@ beforeAll(async () => {
     tls: { cert: readFileSync(made.certFile, "utf8"), key: readFileSync(made.keyFile, "utf8") },
   });
 });
-afterAll(() => controller.close());
+beforeAll(async () => {
+  const server = createServer((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("hello through the proxy"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  api = { port: (server.address() as AddressInfo).port, close: () => server.close() };
+});
+afterAll(() => {
+  api.close();
+  return controller.close();
+});
 
 async function keyFileFor(id: string): Promise<string> {
   const file = path.join(bed.dir, `${id}.key`);
@@ -50,25 +63,27 @@ describe("the executable behind a forward proxy", () => {
   for (const flavour of FLAVOURS) {
     const tag = flavour.name.replace(/\W/g, "");
     test(`${flavour.name}: a runner started with HTTPS_PROXY reaches a TLS controller through it, WebSocket included, and runs a job`, async () => {
-      const through = await startForwardProxy({ credentials: { user: "runner", pass: PASSWORD }, hosts: { [HOST]: "127.0.0.1" } });
+      const through = await startForwardProxy({ credentials: { user: "runner", pass: PASSWORD }, hosts: { [HOST]: "127.0.0.1", [API_HOST]: "127.0.0.1" } });
       try {
         const proc = start(flavour, await runArgs(`proxy-${tag}`), {
           // DENO_NO_UPDATE_CHECK: Deno's own update check would go through the proxy too.
-          env: { HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}`, NODE_EXTRA_CA_CERTS: caFile, DENO_NO_UPDATE_CHECK: "1" },
+          env: { HTTPS_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}`, HTTP_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${through.port}`, NODE_EXTRA_CA_CERTS: caFile, DENO_NO_UPDATE_CHECK: "1" },
         });
         bed.procs.push(proc);
         const statusUrl = await waitForOutput(proc, STATUS_URL);
         await waitForHttp(`${statusUrl}/readyz`);
         const job = controller.submitJob({ plugin: "echo", input: { via: flavour.name } });
         expect((await controller.waitForJob(job.id, 20_000)).status).toBe("succeeded");
+        // A plugin's own call (the http plugin's fetch, in the plugin worker) goes through the
+        // proxy too, on Node as well (src/platform/outbound-fetch.ts): direct, the name does not resolve.
+        const call = controller.submitJob({ plugin: "http", input: { url: `http://${API_HOST}:${api.port}/hello`, method: "GET" } });
+        expect(await controller.waitForJob(call.id, 20_000)).toMatchObject({ status: "succeeded", output: { status: 200, body: "hello through the proxy" } });
         // The WebSocket went through the proxy too (directly, the name does not resolve).
         expect(proc.output()).toContain("Connected to controller over websocket");
         expect(proc.output()).not.toContain("falling back to HTTP long-poll");
-        expect(new Set(through.targets())).toEqual(new Set([`${HOST}:${controller.port}`]));
-        if (flavour.name === "bundle on Node") {
-          // What still goes direct on Node (the global fetch: GCP, plugins' own calls) is said at start.
-          expect(proc.output()).toContain(`HTTPS_PROXY names proxy \\"http://127.0.0.1:${through.port}\\": on Node the controller, Vault and S3 go through it`);
-        }
+        // Bun and Deno send a plain-http call to the proxy as an absolute URI, Node's tunnel agents with CONNECT.
+        const apiTarget = flavour.name === "bundle on Node" ? `${API_HOST}:${api.port}` : `http://${API_HOST}:${api.port}/hello`;
+        expect(new Set(through.targets())).toEqual(new Set([`${HOST}:${controller.port}`, apiTarget]));
         expect(proc.output()).not.toContain(PASSWORD);
         expect(proc.output()).not.toContain(Buffer.from(`runner:${PASSWORD}`).toString("base64"));
         proc.kill("SIGTERM");

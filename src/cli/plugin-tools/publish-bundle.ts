@@ -8,6 +8,7 @@ import { publicUrl } from "../../config/url.ts";
 import { objectOf } from "../../util/json-answer.ts";
 import { readLimitedText } from "../../util/read-limited.ts";
 import { readFileBounded } from "../../util/read-file-bounded.ts";
+import { outboundFetch } from "../../platform/outbound-fetch.ts";
 
 export interface PublishBundleOptions {
   bundlePath: string;
@@ -67,7 +68,7 @@ export async function publishBundle(options: PublishBundleOptions): Promise<Publ
   });
   let response: Response;
   try {
-    response = await (options.fetch ?? fetch)(url, {
+    response = await (options.fetch ?? outboundFetch)(url, {
       method: "PUT",
       headers: {
         authorization: `Bearer ${options.adminToken}`,

@@ -8,6 +8,7 @@ import { publicUrl } from "../../config/url.ts";
 import { readLimited } from "../../util/read-limited.ts";
 import { parseRetryAfter } from "../../util/backoff.ts";
 import { headerUnsafeCharacter } from "../../util/header-value.ts";
+import { outboundFetch, type OutboundFetch } from "../../platform/outbound-fetch.ts";
 
 export const RUN_MEDIA_TYPE = "application/vnd.meshcloud.api.meshbuildingblockrun.v1.hal+json";
 /** meshcloud's run controller reads and updates its registration with this type. */
@@ -111,7 +112,7 @@ export type PatchAnswer = { kind: "ok"; runAborted: boolean } | { kind: "ended";
 
 export class MeshstackClient {
   readonly #o: MeshstackClientOptions;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: OutboundFetch;
   readonly #now: () => number;
   #token: { value: string; until: number } | undefined;
   #login: Promise<string> | undefined;
@@ -124,7 +125,8 @@ export class MeshstackClient {
 
   constructor(options: MeshstackClientOptions) {
     this.#o = { ...options, baseUrl: options.baseUrl.replace(/\/+$/, "") };
-    this.#fetch = options.fetch ?? fetch;
+    // Through the runner's proxy on every runtime (Node's global fetch takes none).
+    this.#fetch = options.fetch ?? outboundFetch;
     this.#now = options.now ?? Date.now;
     this.#redaction = options.redaction;
   }

@@ -17,6 +17,7 @@ import { readLimitedText } from "../../util/read-limited.ts";
 import { sleep as realSleep } from "../../util/time.ts";
 import { rateHoldKey, rateHolds, type RateHolds } from "../rate-holds.ts";
 import type { ActionContext } from "../sdk.ts";
+import { outboundFetch } from "../../platform/outbound-fetch.ts";
 
 const BODY_MAX = 4 * 1024 * 1024;
 /**
@@ -94,7 +95,7 @@ export class ApiClient {
       if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
       let response: Response;
       try {
-        response = await fetch(call.url, this.#init(call, signal));
+        response = await outboundFetch(call.url, this.#init(call, signal));
       } catch (error) {
         if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
         // Runtimes quote the URL in some fetch errors (Node: "…a URL that includes credentials: …").

@@ -16,6 +16,7 @@ import { readLimitedText } from "../../util/read-limited.ts";
 import { nestsDeeperThan, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
 import { SingleFlight } from "../../util/single-flight.ts";
 import { holdsOwnCredential } from "./own-credential.ts";
+import { outboundFetch, type OutboundFetch } from "../../platform/outbound-fetch.ts";
 
 export interface GcpBackendOptions {
   /** Secret Manager base URL; default https://secretmanager.googleapis.com. */
@@ -51,7 +52,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 export class GcpBackend {
   readonly #o: GcpBackendOptions;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: OutboundFetch;
   readonly #now: () => number;
   readonly #account: ServiceAccount | undefined;
   #token: { value: string; expiresAt: number } | undefined;
@@ -62,7 +63,8 @@ export class GcpBackend {
 
   constructor(options: GcpBackendOptions) {
     this.#o = options;
-    this.#fetch = options.fetch ?? fetch;
+    // Through the runner's proxy on every runtime (Node's global fetch takes none).
+    this.#fetch = options.fetch ?? outboundFetch;
     this.#now = options.now ?? Date.now;
     this.#account = options.serviceAccountJson === undefined ? undefined : parseServiceAccount(options.serviceAccountJson);
     if (this.#account !== undefined) options.registerSecret?.(this.#account.private_key);

@@ -5,6 +5,7 @@ import { EdgeError, errorMessage } from "../../../errors.ts";
 import { MAX_TIMER_MS } from "../../../util/time.ts";
 import { definePlugin, type ActionContext } from "../../sdk.ts";
 import { quotedValue } from "../quoted-value.ts";
+import { outboundFetch } from "../../../platform/outbound-fetch.ts";
 
 /** Larger bodies are cut here and the output says so; a runner is not a download manager. */
 export const HTTP_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -34,7 +35,7 @@ async function request(raw: unknown, ctx: ActionContext): Promise<HttpOutput> {
   try {
     const init: RequestInit = { method: input.method, headers: input.headers, signal, redirect: "follow" };
     if (input.body !== undefined) init.body = input.body;
-    response = await fetch(input.url, init);
+    response = await outboundFetch(input.url, init);
   } catch (error) {
     throw failure(where, error, ctx, input.timeoutMs);
   }
