@@ -44,8 +44,11 @@ Proxy (an HTTP forward proxy for this installer's downloads and for the service)
   --proxy URL             http://[user:password@]host:port. The downloads go through it, and it is
                           written to /etc/edge-runner/proxy.env (root, 0600), which the service
                           reads. Without --proxy an existing proxy.env is kept (and used for the
-                          downloads); --proxy "" removes it.
-  --no-proxy LIST         With --proxy: hosts, domains, IPs and CIDRs that go direct
+                          downloads); --proxy "" removes it. A password given here is visible to
+                          other local users (ps) while this runs: use --proxy-file for one.
+  --proxy-file FILE       As --proxy, the URL read from the first line of FILE, which must not be
+                          readable by group or others when it holds a password (chmod 600).
+  --no-proxy LIST         With --proxy(-file): hosts, domains, IPs and CIDRs that go direct
                           (comma-separated, e.g. localhost,127.0.0.1,.corp,10.0.0.0/8).
 Layout:
   --prefix DIR            Install the executable to DIR/bin (default /usr/local).
@@ -89,7 +92,7 @@ parse_args() {
 	ACTION=install
 	VERSION_TIMEOUT=${EDGE_RUNNER_VERSION_TIMEOUT:-10}
 	# PROXY_ACTION: keep (no --proxy: an existing proxy.env stays), write, or remove (--proxy "").
-	PROXY_ACTION=keep PROXY_ARG="" NO_PROXY_ARG="" NO_PROXY_GIVEN=0
+	PROXY_ACTION=keep PROXY_ARG="" PROXY_FILE="" NO_PROXY_ARG="" NO_PROXY_GIVEN=0
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--proxy | --no-proxy)
@@ -102,7 +105,7 @@ parse_args() {
 			shift 2
 			continue
 			;;
-		--base-url | --from-dir | --public-key | --runner-id | --controller-url | --group | --api-key-file | --prefix | --root | --user)
+		--base-url | --from-dir | --public-key | --runner-id | --controller-url | --group | --api-key-file | --proxy-file | --prefix | --root | --user)
 			if [ $# -lt 2 ] || [ -z "$2" ]; then die_usage "option \"$1\" needs a value"; fi
 			case $1 in
 			--base-url) BASE_URL=$2 ;;
@@ -112,6 +115,7 @@ parse_args() {
 			--controller-url) CONTROLLER_URL=$2 ;;
 			--group) GROUP=$2 ;;
 			--api-key-file) API_KEY_SOURCE=$2 ;;
+			--proxy-file) PROXY_FILE=$2 ;;
 			--prefix) PREFIX=$2 ;;
 			--root) ROOT=$2 ;;
 			--user) SERVICE_USER=$2 ;;
@@ -173,14 +177,45 @@ check_path() {
 # --proxy and --no-proxy, checked as the runner checks HTTPS_PROXY and NO_PROXY at start
 # (src/platform/proxy.ts), so a value it would refuse is refused here, before anything is done.
 check_proxy_args() {
+	if [ -n "$PROXY_FILE" ]; then
+		[ "$PROXY_ACTION" = keep ] || die_usage "options \"--proxy\" and \"--proxy-file\" exclude each other: give one"
+		read_proxy_file
+		PROXY_ACTION="write"
+	fi
 	if [ "$PROXY_ACTION" = write ] && [ -z "$PROXY_ARG" ]; then PROXY_ACTION=remove; fi
 	if [ "$NO_PROXY_GIVEN" = 1 ] && [ "$PROXY_ACTION" != write ]; then
 		die_usage "option \"--no-proxy\" needs --proxy URL: the list is written with the proxy (give both again to change either)"
 	fi
 	[ "$PROXY_ACTION" = write ] || return 0
 	# The value is never quoted back: it may hold a password.
-	parse_proxy "$PROXY_ARG" || die_usage "invalid value for --proxy: $PROXY_PROBLEM"
+	parse_proxy "$PROXY_ARG" || die_usage "invalid value for ${PROXY_FILE:+the proxy in }--proxy${PROXY_FILE:+-file}: $PROXY_PROBLEM"
 	parse_no_proxy "$NO_PROXY_ARG" || die_usage "invalid value \"$NO_PROXY_ARG\" for --no-proxy: $PROXY_PROBLEM"
+	# This process's own command line is readable by every local user while it runs (ps,
+	# /proc/PID/cmdline) and is kept in shell history and sudo's log: say so, once.
+	if [ -z "$PROXY_FILE" ]; then
+		case $PROXY_URL in *@*) warn "the proxy password given with --proxy is visible to other local users (ps) while this runs, and stays in your shell history; give it with --proxy-file FILE (chmod 600) instead" ;; esac
+	fi
+}
+
+# Sets PROXY_ARG from the first line of --proxy-file, read by the shell itself (no child process
+# sees it in its arguments). A URL with a password must be in a file only root and its owner can
+# read: the same rule the runner applies to its secret files.
+read_proxy_file() {
+	if [ ! -f "$PROXY_FILE" ] || [ ! -r "$PROXY_FILE" ]; then die_usage "cannot read --proxy-file \"$PROXY_FILE\""; fi
+	PROXY_ARG=""
+	IFS= read -r PROXY_ARG <"$PROXY_FILE" || [ -n "$PROXY_ARG" ] || die_usage "refusing --proxy-file \"$PROXY_FILE\": it is empty (--proxy \"\" removes the proxy)"
+	# Blanks around the URL, and a CR (a file written on Windows), are not part of it.
+	PROXY_ARG=${PROXY_ARG#"${PROXY_ARG%%[![:space:]]*}"}
+	PROXY_ARG=${PROXY_ARG%"${PROXY_ARG##*[![:space:]]}"}
+	[ -n "$PROXY_ARG" ] || die_usage "refusing --proxy-file \"$PROXY_FILE\": its first line is empty (--proxy \"\" removes the proxy)"
+	case $PROXY_ARG in
+	*@*)
+		perms=$(ls -ld -- "$PROXY_FILE")
+		case ${perms%% *} in
+		????r* | ???????r*) die_usage "refusing --proxy-file \"$PROXY_FILE\": it holds a password and is readable by group or others (chmod 600 it)" ;;
+		esac
+		;;
+	esac
 }
 
 # Sets PROXY_URL (http://[user:password@]host:port) and PROXY_SHOWN (http://host:port, for

@@ -29,10 +29,10 @@ the file must not be readable by group or others (\`chmod 600\`), or the runner 
 A forward proxy is not an option: the runner reads the usual variables, \`HTTPS_PROXY\`,
 \`HTTP_PROXY\` and \`NO_PROXY\` (lower case wins), and every outbound call takes it on each
 runtime, Node included: the controller, Vault, S3, GCP Secret Manager, meshStack, the
-integrations, the \`http\` plugin and plugins' \`ctx.fetch\`. A bad value is a config error (78) naming
-the variable; a proxy password is never shown. See
-[operations.md](operations.md#behind-a-proxy); under systemd, \`install.sh --proxy-file\` writes them
-([install.md](install.md#behind-a-proxy)).
+integrations, the \`http\` plugin and plugins' \`ctx.fetch\`. A bad value is a config error
+(78) naming the variable; a proxy password is never shown. See
+[operations.md](operations.md#behind-a-proxy). Under systemd, \`install.sh --proxy\` writes them
+(\`--proxy-file\` for a proxy with a password: [install.md](install.md#behind-a-proxy)).
 
 ${optionsMarkdown()}
 `;

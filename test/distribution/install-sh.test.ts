@@ -257,6 +257,8 @@ test("install.sh rejects unknown options and bad values with a clear message and
 // did not go through the proxy fails.
 const RELEASE_HOST = "release.test";
 const viaProxyName = (served: ServedDir) => served.url.replace("127.0.0.1", RELEASE_HOST);
+const PASSWORD_ON_COMMAND_LINE =
+  "edge-runner install: warning: the proxy password given with --proxy is visible to other local users (ps) while this runs, and stays in your shell history; give it with --proxy-file FILE (chmod 600) instead\n";
 const proxyEnvLines = (proxyUrl: string, noProxy?: string) =>
   [
     "# Written by install.sh --proxy: the proxy of edge-runner.service (EnvironmentFile=).",
@@ -277,7 +279,8 @@ test("install.sh --proxy downloads through the proxy, writes proxy.env (root, 06
     const proxyUrl = `http://build:${encoded}@127.0.0.1:${proxy.port}`;
     const flags = ["--no-keygen", "--proxy", proxyUrl, "--no-proxy", "localhost 127.0.0.1,,.corp"];
     const result = await install(root, base, ...flags);
-    expect(result.stderr).toBe("");
+    // A password on the installer's own command line is visible in `ps` while it runs: it says so.
+    expect(result.stderr).toBe(PASSWORD_ON_COMMAND_LINE);
     expect(result.code).toBe(0);
     expect(proxy.targets()).toEqual(["SHA256SUMS", "SHA256SUMS.jws", "edge-runner-linux-x64", "edge-runner.service"].map((name) => `${base}/${name}`));
     expect(proxy.requests.every((r) => r.proxyAuthorization === `Basic ${Buffer.from(`build:${password}`).toString("base64")}`)).toBe(true);
@@ -314,6 +317,102 @@ test("install.sh --proxy downloads through the proxy, writes proxy.env (root, 06
     }
   } finally {
     await proxy.close();
+  }
+});
+
+/**
+ * A PATH of shims, one per command in /usr/bin and /bin, each appending its arguments to `log`
+ * (one line per process) before it runs the real command: what every process the installer
+ * starts was given on its command line, which any local user can read (ps, /proc/PID/cmdline).
+ */
+function argvRecordingPath(log: string): string {
+  const bin = mkdtempSync(join(work, "argv-path-"));
+  for (const dir of ["/usr/bin", "/bin"]) {
+    for (const name of readdirSync(dir)) {
+      const target = join(bin, name);
+      if (existsSync(target) || !/^[A-Za-z0-9._+-]+$/.test(name)) continue;
+      writeFileSync(target, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >>'${log}'\nexec '${join(dir, name)}' "$@"\n`, { mode: 0o755 });
+    }
+  }
+  return bin;
+}
+
+test("install.sh --proxy-file reads the proxy from a 0600 file: its password is in no process's arguments and no output", async () => {
+  const password = "f1le@Pr0xy$pw";
+  const encoded = "f1le%40Pr0xy%24pw";
+  const proxy = await startForwardProxy({ credentials: { user: "build", pass: password }, hosts: { [RELEASE_HOST]: "127.0.0.1" } });
+  try {
+    const root = newRoot();
+    const base = viaProxyName(releaseA);
+    const proxyUrl = `http://build:${encoded}@127.0.0.1:${proxy.port}`;
+    const proxyFile = join(work, "proxy-url");
+    // Blanks and a CR around the URL (an editor's, Windows') are not part of it.
+    writeFileSync(proxyFile, `  ${proxyUrl}\r\n`, { mode: 0o600 });
+    const log = join(work, "argv.log");
+    writeFileSync(log, "");
+    const result = await run(["sh", join(ROOT, "install.sh"), "--root", root, "--base-url", base, "--public-key", key.pemFile, "--no-user", "--no-keygen", "--proxy-file", proxyFile, "--no-proxy", "localhost"], { env: { PATH: argvRecordingPath(log) } });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(proxy.targets()).toContain(`${base}/edge-runner-linux-x64`);
+    expect(proxy.requests.every((r) => r.proxyAuthorization === `Basic ${Buffer.from(`build:${password}`).toString("base64")}`)).toBe(true);
+    expect(result.stdout).toContain(`the service goes through proxy "http://127.0.0.1:${proxy.port}", except for localhost`);
+    expect(readFileSync(join(root, "etc/edge-runner/proxy.env"), "utf8")).toBe(proxyEnvLines(proxyUrl, "localhost"));
+    const argv = readFileSync(log, "utf8");
+    // The shims did see the processes: the downloads and the file copies.
+    expect(argv).toContain(`curl -fsSL --retry 3 -o `);
+    expect(argv).toContain("--proxy-file");
+    for (const seen of [argv, result.stdout, result.stderr]) {
+      expect(seen).not.toContain(password);
+      expect(seen).not.toContain(encoded);
+      expect(seen).not.toContain(Buffer.from(`build:${password}`).toString("base64"));
+    }
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("install.sh --proxy hands the password to no other process: only the installer's own command line holds it", async () => {
+  const password = "argv-Pr0xy-pw";
+  const proxy = await startForwardProxy({ credentials: { user: "build", pass: password }, hosts: { [RELEASE_HOST]: "127.0.0.1" } });
+  try {
+    const log = join(work, "argv-proxy.log");
+    writeFileSync(log, "");
+    const base = viaProxyName(releaseA);
+    const result = await run(["sh", join(ROOT, "install.sh"), "--root", newRoot(), "--base-url", base, "--public-key", key.pemFile, "--no-user", "--no-keygen", "--proxy", `http://build:${password}@127.0.0.1:${proxy.port}`], { env: { PATH: argvRecordingPath(log) } });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(PASSWORD_ON_COMMAND_LINE);
+    expect(proxy.targets()).toContain(`${base}/edge-runner-linux-x64`);
+    const lines = readFileSync(log, "utf8").split("\n");
+    expect(lines.some((line) => line.startsWith("curl "))).toBe(true);
+    expect(lines.filter((line) => line.includes(password)).map((line) => line.split(" ")[0])).toEqual(lines.some((line) => line.startsWith("sh ") && line.includes(password)) ? ["sh"] : []);
+    expect(result.stdout).not.toContain(password);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("install.sh refuses a --proxy-file that holds a password and is readable by others, an empty one, a missing one, and one with --proxy, with exit 64 and nothing changed", async () => {
+  const file = (name: string, text: string, fileMode: number) => {
+    const path = join(work, name);
+    writeFileSync(path, text, { mode: fileMode });
+    return path;
+  };
+  const cases: [string[], string][] = [
+    [["--proxy-file", file("open-proxy", "http://user:pw-not-shown@proxy:3128\n", 0o644)], "it holds a password and is readable by group or others (chmod 600 it)"],
+    [["--proxy-file", file("group-proxy", "http://user:pw-not-shown@proxy:3128\n", 0o640)], "it holds a password and is readable by group or others"],
+    [["--proxy-file", file("empty-proxy", "", 0o600)], "it is empty"],
+    [["--proxy-file", file("blank-proxy", " \nhttp://proxy:3128\n", 0o600)], "its first line is empty"],
+    [["--proxy-file", join(work, "no-such-proxy-file")], 'cannot read --proxy-file "'],
+    [["--proxy", "http://proxy:3128", "--proxy-file", file("both-proxy", "http://proxy:3128\n", 0o600)], 'options "--proxy" and "--proxy-file" exclude each other'],
+    [["--proxy-file", file("bad-proxy", "https://user:pw-not-shown@proxy:3128\n", 0o600)], 'invalid value for the proxy in --proxy-file: only an http:// forward proxy is supported, not "https://"'],
+  ];
+  for (const [flags, message] of cases) {
+    const root = newRoot();
+    const result = await install(root, releaseA.url, "--no-keygen", ...flags);
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain(message);
+    expect(result.stdout + result.stderr).not.toContain("pw-not");
+    expect(snapshotTree(root)).toEqual([]);
   }
 });
 
@@ -407,7 +506,7 @@ test("install.sh downloads through the proxy with wget when curl is missing", as
     const root = newRoot();
     const base = viaProxyName(releaseA);
     const result = await run(["sh", join(ROOT, "install.sh"), "--root", root, "--base-url", base, "--public-key", key.pemFile, "--no-user", "--no-keygen", "--proxy", `http://build:${encoded}@127.0.0.1:${proxy.port}`], { env: { PATH: bin } });
-    expect(result.stderr).toBe("");
+    expect(result.stderr).toBe(PASSWORD_ON_COMMAND_LINE);
     expect(result.code).toBe(0);
     expect(proxy.targets()).toContain(`${base}/edge-runner-linux-x64`);
     expect(result.stdout + result.stderr).not.toContain(password);
