@@ -9,6 +9,7 @@ import type { RunnerInfo } from "../reference-controller/runner-registry.ts";
 import { publicUrl } from "../config/url.ts";
 import { nestsDeeperThan } from "../util/json-bounds.ts";
 import { readLimitedText } from "../util/read-limited.ts";
+import { outboundFetch, type OutboundFetch } from "../platform/outbound-fetch.ts";
 
 /**
  * The largest answer the client reads (a page of 1,000 jobs or 10,000 log events fits); a larger
@@ -52,13 +53,14 @@ function codeFor(status: number): ErrorCode {
 export class AdminClient {
   readonly baseUrl: string;
   readonly #token: string;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: OutboundFetch;
   readonly #maxAnswerBytes: number;
 
   constructor(options: AdminClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.#token = options.adminToken;
-    this.#fetch = options.fetch ?? fetch;
+    // Through the forward proxy the environment names, on Node too (its global fetch takes none).
+    this.#fetch = options.fetch ?? outboundFetch;
     this.#maxAnswerBytes = options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
   }
 

@@ -19,6 +19,7 @@ import httpPlugin from "../../src/plugins/builtin/http/plugin.ts";
 import { actionContext, PendingCalls } from "../../src/plugins/action-context.ts";
 import type { RunJob } from "../../src/plugins/worker-protocol.ts";
 import { MeshstackClient } from "../../src/controller/meshstack/api-client.ts";
+import { AdminClient } from "../../src/cli/http-client.ts";
 import { outboundFetch, outboundFetchWith } from "../../src/platform/outbound-fetch.ts";
 
 const PASSWORD = process.env.CASE_PASSWORD ?? "";
@@ -26,7 +27,7 @@ const PASSWORD = process.env.CASE_PASSWORD ?? "";
 const API = "api.proxy.test";
 const OTHER = "other.proxy.test";
 /** One name per client below: a keep-alive tunnel one opened is not counted for the next. */
-const NAMES = ["plugin.proxy.test", "ctx.proxy.test", "mesh.proxy.test"] as const;
+const NAMES = ["plugin.proxy.test", "ctx.proxy.test", "mesh.proxy.test", "admin.proxy.test"] as const;
 const hostsOf = Object.fromEntries([API, OTHER, ...NAMES].map((name) => [name, "127.0.0.1"]));
 
 // One handler behind a plain and a TLS listener; it records what arrived.
@@ -102,6 +103,10 @@ results.ctxFetch = await counted(async () => (await workerCtx.fetch(`http://ctx.
 // The meshStack API client (a controller, but called with its own client).
 const mesh = new MeshstackClient({ baseUrl: `https://mesh.proxy.test:${tlsPort}`, auth: { kind: "basic", username: "u", password: "p" }, runnerName: "r", runnerVersion: "0", nodeId: "n" });
 results.meshstack = await counted(async () => ((await mesh.getRunner("uuid")) as { ok?: boolean } | undefined)?.ok);
+
+// The admin CLI's client (`edge-runner job …`) without caFile.
+const admin = new AdminClient({ baseUrl: `https://admin.proxy.test:${tlsPort}`, adminToken: "admin-token" });
+results.admin = await counted(async () => ((await admin.deleteRunner("r1")) as unknown as { method: string }).method);
 
 // outboundFetch() itself: fetch's behaviour on the Node path.
 results.redirect = await counted(async () => {

@@ -16,7 +16,7 @@ let results: Record<string, any>;
 let output = "";
 
 beforeAll(async () => {
-  const ca = makePrivateCa(dir, ["api.proxy.test", "other.proxy.test", "plugin.proxy.test", "mesh.proxy.test"]);
+  const ca = makePrivateCa(dir, ["api.proxy.test", "other.proxy.test", "plugin.proxy.test", "mesh.proxy.test", "admin.proxy.test"]);
   const built = await Bun.build({ entrypoints: [path.join(import.meta.dir, "outbound-fetch.cases.ts")], outdir: dir, target: "node", format: "esm", naming: "cases.mjs" });
   if (!built.success) throw new Error(built.logs.map(String).join("\n"));
   const noProxy = { HTTP_PROXY: "", HTTPS_PROXY: "", http_proxy: "", https_proxy: "", NO_PROXY: "", no_proxy: "" };
@@ -38,12 +38,13 @@ describe("the runner's outbound calls on Node go through HTTPS_PROXY/HTTP_PROXY"
     expect(results.gcp.tunnels.every((t: string) => t === `127.0.0.1:${results.gcpPort}`)).toBe(true);
   });
 
-  test("ApiClient (the GitHub, GitLab and Azure DevOps integrations), the http plugin, ctx.fetch and the meshStack client each go through a tunnel", () => {
+  test("ApiClient (the GitHub, GitLab and Azure DevOps integrations), the http plugin, ctx.fetch, the meshStack client and the admin CLI's client each go through a tunnel", () => {
     expect(results.apiClient).toEqual({ result: 200, tunnels: [tunnelTo("api.proxy.test")], plain: [] });
     expect(results.httpPlugin.result).toBe(JSON.stringify({ ok: true, method: "POST", body: "hi" }));
     expect(results.httpPlugin.tunnels).toEqual([tunnelTo("plugin.proxy.test")]);
     expect(results.ctxFetch).toEqual({ result: 200, tunnels: [tunnelTo("ctx.proxy.test")], plain: [] });
     expect(results.meshstack).toEqual({ result: true, tunnels: [tunnelTo("mesh.proxy.test")], plain: [] });
+    expect(results.admin).toEqual({ result: "DELETE", tunnels: [tunnelTo("admin.proxy.test")], plain: [] });
   });
 
   test("every request through the proxy carries its Proxy-Authorization", () => {
