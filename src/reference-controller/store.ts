@@ -103,7 +103,10 @@ export class ControllerStore implements StateStore {
     const uncut = store.#load();
     store.#journal = new AppendFile(path.join(options.dir, JOURNAL), store.commits.preallocateBytes);
     if (uncut !== undefined) store.commits.failUncut(store.#journal, uncut);
-    store.#journal.beforeWrite(() => store.#serialize());
+    // The file itself, not #journal: close() during a batch's fsync drops #journal at once, and
+    // the last batch is written after that fsync answers (GroupCommit.close()), into this file.
+    const journal = store.#journal;
+    journal.beforeWrite(() => store.#serialize(journal));
     store.commits.track(store.#journal);
     store.commits.afterFlush(() => store.#compactInBackground());
     return store;
@@ -145,7 +148,7 @@ export class ControllerStore implements StateStore {
    * Every value in them was bounded before it was committed (inputs, outputs, texts), so this
    * does not throw; if it did, the batch fails like a failed write (nothing acknowledged).
    */
-  #serialize(): void {
+  #serialize(journal: AppendFile): void {
     const count = this.#unwrittenJobs.size + this.#unwrittenRunners.size;
     if (count === 0) return;
     let text = "";
@@ -153,7 +156,7 @@ export class ControllerStore implements StateStore {
     for (const record of this.#unwrittenJobs.values()) text += JSON.stringify(record) + "\n";
     this.#unwrittenJobs.clear();
     this.#unwrittenRunners.clear();
-    this.#journal?.append(text);
+    journal.append(text);
     this.#journalLines += count;
   }
 
