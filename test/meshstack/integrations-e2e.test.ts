@@ -100,9 +100,12 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     expect(run.status).toBe("SUCCEEDED");
     expect(github.runs.length).toBe(before + 1);
     const dispatched = github.runs.at(-1);
-    const runObject = JSON.parse(Buffer.from(String(dispatched?.inputs.buildingBlockRun), "base64").toString("utf8")) as { runUuid?: string; runToken?: string };
-    expect(runObject.runUuid).toBe(uuid);
-    expect(runObject.runToken).toBeUndefined();
+    // meshcloud's run object (BuildingBlockWorkflowInputsBuilder.WithRun): the run as claimed, inputs decrypted.
+    const runObject = JSON.parse(Buffer.from(String(dispatched?.inputs.buildingBlockRun), "base64").toString("utf8")) as { metadata?: { uuid?: string }; spec?: { runToken?: string; buildingBlock?: { spec?: { inputs?: unknown[] } } } };
+    expect(runObject.metadata?.uuid).toBe(uuid);
+    expect(runObject.spec?.runToken).toBe(run.runToken);
+    expect(runObject.spec?.buildingBlock?.spec?.inputs).toEqual([{ key: "environment", value: "prod", type: "STRING", isSensitive: false, isEnvironment: false }]);
+    expect(runner.output()).not.toContain(run.runToken);
     expect([...run.steps.keys()].some((id) => id.startsWith("job-"))).toBe(true);
     expect(fake.violations).toEqual([]);
     expect(runner.output()).not.toContain("BEGIN RSA PRIVATE KEY");
@@ -122,10 +125,10 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     await eventually(() => (fake.run(uuid).steps.get("github-workflow")?.status === "SUCCEEDED" ? true : undefined), 60_000, "trigger step succeeded");
     const run = fake.run(uuid);
     expect(run.status).toBe("IN_PROGRESS");
-    const runObject = JSON.parse(Buffer.from(String(github.runs.at(-1)?.inputs.buildingBlockRun), "base64").toString("utf8")) as { runUuid?: string; runToken?: string; updateSourceUrl?: string };
-    expect(runObject.runUuid).toBe(uuid);
-    expect(runObject.runToken).toBe(run.runToken);
-    expect(runObject.updateSourceUrl).toContain(`/meshbuildingblockruns/${uuid}/status/source`);
+    const runObject = JSON.parse(Buffer.from(String(github.runs.at(-1)?.inputs.buildingBlockRun), "base64").toString("utf8")) as { metadata?: { uuid?: string }; spec?: { runToken?: string }; _links?: { updateSource?: { href?: string } } };
+    expect(runObject.metadata?.uuid).toBe(uuid);
+    expect(runObject.spec?.runToken).toBe(run.runToken);
+    expect(runObject._links?.updateSource?.href).toContain(`/meshbuildingblockruns/${uuid}/status/source`);
   }, 90_000);
 
   test("TERRAFORM APPLY: the module is cloned, planned and applied; resources become steps; outputs reach meshStack", async () => {
@@ -196,11 +199,13 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     expect(JSON.stringify(run.updates)).not.toContain(run.runToken);
   }, 90_000);
 
-  test("GITLAB_CICD (always async): the pipeline is triggered with the decrypted trigger token, the run's URLs and token as variables; the run is left IN_PROGRESS", async () => {
+  test("GITLAB_CICD (always async): the pipeline is triggered with the decrypted trigger token, the run object, inputs and the run's URLs and token as variables; the run is left IN_PROGRESS", async () => {
+    gitlab.declaredInputs.add("size");
     const uuid = fake.addRun({
       type: "GITLAB_CICD",
       implementation: { gitlabBaseUrl: gitlab.url, projectId: "42", refName: "main", pipelineTriggerToken: gitlab.triggerToken },
       encryptFields: ["pipelineTriggerToken"],
+      inputs: [{ key: "region", value: "eu", type: "STRING", isEnvironment: true }, { key: "size", value: "large", type: "STRING" }],
     });
     await eventually(() => (fake.run(uuid).steps.get("gitlab-pipeline")?.status === "SUCCEEDED" ? true : undefined), 60_000, "trigger step succeeded");
     const run = fake.run(uuid);
@@ -209,12 +214,18 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     expect(pipeline?.variables.MESHSTACK_BEHAVIOR).toBe("APPLY");
     expect(pipeline?.variables.MESHSTACK_RUN_TOKEN).toBe(run.runToken);
     expect(pipeline?.variables.MESHSTACK_UPDATE_SOURCE_URL).toContain(`/meshbuildingblockruns/${uuid}/status/source`);
+    expect(pipeline?.variables.region).toBe("eu");
+    expect(pipeline?.inputs).toEqual({ size: "large" });
+    expect(JSON.parse(pipeline?.variables.MESHSTACK_RUN ?? "{}").spec?.runToken).toBe(run.runToken);
     expect(runner.output()).not.toContain(gitlab.triggerToken);
+    expect(runner.output()).not.toContain(run.runToken);
   }, 90_000);
 
   test("AZURE_DEVOPS sync: the run is started with the decrypted PAT, followed through its timeline, SUCCEEDED; a failed result fails the run", async () => {
     azure.pollsToComplete = 2;
     azure.result = "succeeded";
+    // The pipeline declares the parameter meshcloud's runner always sends (the fake refuses undeclared ones).
+    azure.declaredParameters.add("MESHSTACK_BEHAVIOR");
     const implementation = { azureDevOpsBaseUrl: azure.url, organization: "acme", project: "infra", pipelineId: "12", personalAccessToken: azure.pat, async: false, refName: "main" };
     const ok = fake.addRun({ type: "AZURE_DEVOPS", implementation, encryptFields: ["personalAccessToken"] });
     const run = await eventually(ended(ok), 60_000, "run ended");
@@ -229,14 +240,17 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     expect(runner.output()).not.toContain(azure.pat);
   }, 120_000);
 
-  test("AZURE_DEVOPS async: started with the run's URLs and token, handed off, left IN_PROGRESS", async () => {
+  test("AZURE_DEVOPS async: started with meshcloud's template parameters (inputs, MESHSTACK_BEHAVIOR), handed off, left IN_PROGRESS", async () => {
+    azure.declaredParameters.add("size").add("MESHSTACK_BEHAVIOR");
     const uuid = fake.addRun({
       type: "AZURE_DEVOPS",
       implementation: { azureDevOpsBaseUrl: azure.url, organization: "acme", project: "infra", pipelineId: "12", personalAccessToken: azure.pat, async: true },
       encryptFields: ["personalAccessToken"],
+      inputs: [{ key: "size", value: "large", type: "STRING" }],
     });
     await eventually(() => (fake.run(uuid).steps.get("azure-devops-pipeline")?.status === "SUCCEEDED" ? true : undefined), 60_000, "trigger step succeeded");
     expect(fake.run(uuid).status).toBe("IN_PROGRESS");
-    expect(JSON.stringify(azure.runs.at(-1)?.body)).toContain(fake.run(uuid).runToken);
+    expect(azure.runs.at(-1)?.body.templateParameters).toEqual({ size: "large", MESHSTACK_BEHAVIOR: "APPLY" });
+    expect(azure.runs.at(-1)?.body.variables).toBeUndefined();
   }, 90_000);
 });

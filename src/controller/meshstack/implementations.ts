@@ -8,6 +8,7 @@ import { EdgeError, errorMessage } from "../../errors.ts";
 import { decryptMeshstackBytes, decryptMeshstackInput, MESHSTACK_DECRYPTED_TYPES } from "../../secrets/meshstack-decrypt.ts";
 import type { ImplementationType, MeshstackRun } from "./run-document.ts";
 import { SensitiveParts } from "../../secrets/redaction/sensitive-parts.ts";
+import { runObject } from "./run-object.ts";
 
 export interface PluginChoice {
   plugin: string;
@@ -138,6 +139,9 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
     // The same secrets by reference, for plugins that read credentials through ctx.secrets.
     secretRefs: Object.keys(secrets),
     implementation,
+    // The run as meshcloud's runners hand it to a pipeline (MESHSTACK_RUN, buildingBlockRun): it
+    // holds the run token and the decrypted inputs, both already in the run's redaction scope.
+    runObject: runObject(run, inputs, new Set(IMPLEMENTATION_SECRETS[type])),
     async,
     meshstack: {
       runUuid: run.uuid,
@@ -149,6 +153,8 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
       // What an async pipeline needs to report back to meshStack itself.
       registerSourceUrl: run.pipelineLinks.registerSource,
       updateSourceUrl: run.pipelineLinks.updateSource,
+      ...(run.links.self === undefined ? {} : { selfUrl: run.links.self }),
+      ...(run.links.meshstackBaseUrl === undefined ? {} : { meshstackBaseUrl: run.links.meshstackBaseUrl }),
       ...(async ? { runToken: run.runToken } : {}),
     },
     ...(extras.planArtifact === undefined ? {} : { planArtifact: extras.planArtifact }),

@@ -5,6 +5,7 @@ import { EdgeError } from "../../errors.ts";
 import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../../util/json-bounds.ts";
 import { headerUnsafeCharacter } from "../../util/header-value.ts";
 import { builtLinks, callTarget } from "./run-links.ts";
+import { runObjectFrame, type RunObjectFrame } from "./run-object.ts";
 
 export const IMPLEMENTATION_TYPES = ["MANUAL", "TERRAFORM", "GITHUB_WORKFLOW", "GITLAB_CICD", "AZURE_DEVOPS"] as const;
 export type ImplementationType = (typeof IMPLEMENTATION_TYPES)[number];
@@ -32,7 +33,7 @@ export interface MeshstackRun {
   inputs: RunInput[];
   implementation: Record<string, unknown> & { type: ImplementationType };
   /** Where the runner calls (run-links.ts: at the configured meshStack only). */
-  links: { registerSource: string; updateSource: string; planArtifact?: string; meshstackBaseUrl?: string };
+  links: { registerSource: string; updateSource: string; self?: string; planArtifact?: string; meshstackBaseUrl?: string };
   /**
    * Register and update as an async pipeline gets them: as meshStack wrote them (meshcloud's
    * runners hand a pipeline the run's links), but the runner's target for a plain http link.
@@ -41,6 +42,8 @@ export interface MeshstackRun {
   /** The origin of the links the runner calls at the configured base URL instead (run-links.ts), if any. */
   retargetedFrom?: string;
   trigger?: unknown;
+  /** What else the run object handed to pipelines carries (run-object.ts). */
+  frame: RunObjectFrame;
 }
 
 const MAX_INPUTS = 1000;
@@ -164,6 +167,8 @@ export function parseRun(raw: unknown, baseUrl: string): MeshstackRun {
   const meshstackBaseUrl = link(links, "meshstackBaseUrl", true);
   const retargetedFrom = registerSource.from ?? updateSource.from ?? planArtifact?.from;
   const forPipeline = (l: { href: string; url: string }) => (l.href.startsWith("https://") ? l.href : l.url);
+  // Handed to pipelines (buildingBlockRunUrl), never called by the runner.
+  const self = link(links, "self", true);
   const run: MeshstackRun = {
     uuid,
     runNumber,
@@ -178,9 +183,11 @@ export function parseRun(raw: unknown, baseUrl: string): MeshstackRun {
       registerSource: registerSource.url,
       updateSource: updateSource.url,
       ...(planArtifact === undefined ? {} : { planArtifact: planArtifact.url }),
+      ...(self === undefined ? {} : { self }),
       ...(meshstackBaseUrl === undefined ? {} : { meshstackBaseUrl }),
     },
     pipelineLinks: { registerSource: forPipeline(registerSource), updateSource: forPipeline(updateSource) },
+    frame: runObjectFrame(doc),
   };
   if (retargetedFrom !== undefined) run.retargetedFrom = retargetedFrom;
   const project = str(bbSpec, "projectIdentifier", "projectIdentifier", MAX_TEXT, true);

@@ -1,7 +1,8 @@
 // A meshStack run as the meshStack adapter hands it to a built-in integration
 // (src/controller/meshstack/implementations.ts): behavior, inputs, environment inputs, the
-// implementation's fields with its secrets decrypted, async, and the run's URLs and token.
-// Each integration turns it into its own input; these are the pieces they share.
+// implementation's fields with its secrets decrypted, async, the run's URLs and token, and the
+// run object meshcloud's runners hand to pipelines (run-object.ts). Each integration turns it into
+// its own input; these are the pieces they share.
 
 import { EdgeError } from "../../errors.ts";
 import { checkInput, type JsonSchema } from "./input-schema.ts";
@@ -13,6 +14,25 @@ export interface MeshstackRun {
   inputs?: Record<string, unknown>;
   environment?: Record<string, unknown>;
   implementation?: Record<string, unknown>;
+  /** The run as meshcloud's runners pass it to a pipeline (MESHSTACK_RUN, buildingBlockRun). */
+  runObject?: Record<string, unknown>;
+}
+
+/** A building block input as the run object lists it (value decrypted). */
+export interface RunObjectInput {
+  key: string;
+  value: unknown;
+  type: string;
+  isSensitive: boolean;
+  isEnvironment: boolean;
+}
+
+/** The run object, or `input_invalid` naming what is missing (the adapter always builds it). */
+export function runObjectOf(run: MeshstackRun, type: string): { object: Record<string, unknown>; inputs: RunObjectInput[] } {
+  const object = run.runObject;
+  const spec = (object?.spec as { buildingBlock?: { spec?: { inputs?: unknown } } } | undefined)?.buildingBlock?.spec;
+  if (object === undefined || !Array.isArray(spec?.inputs)) throw new EdgeError("input_invalid", `Cannot run a meshStack ${type} run: the adapter gave no run object`);
+  return { object, inputs: spec.inputs as RunObjectInput[] };
 }
 
 /** True for the adapter's shape (it always carries `meshstack`); edge jobs never do (their schemas refuse it). */

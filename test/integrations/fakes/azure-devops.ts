@@ -3,6 +3,11 @@
 // Pipeline (POST …/_apis/pipelines/{id}/runs), Runs - Get, Timeline - Get (Stage/Job/Task
 // records; 404 until the build has one), Builds - Update Build with status "cancelling", PAT Basic
 // auth (401 TF400813, or 203 with a sign-in page), api-version checks, and 429 rate limiting.
+// A run's body is checked as the service checks it: template parameters must be ones the
+// pipeline's YAML declares (`parameters:`, here `declaredParameters`) with text values, and a
+// queue-time variable must be marked settable at queue time (`settableVariables`; organizations
+// created since 2023 limit queue-time variables by default). Both refusals are 400s, their
+// wording approximated.
 
 import { FakeServer, type FakeRequest, type FakeReply } from "../../fakes/http-fake.ts";
 
@@ -21,6 +26,10 @@ export class FakeAzureDevops extends FakeServer {
   result = "succeeded";
   /** Answer a bad PAT the way some Azure DevOps routes do: 203 and an HTML sign-in page. */
   signInPageForBadPat = false;
+  /** The pipeline YAML's `parameters:`. */
+  declaredParameters = new Set<string>(["environment"]);
+  /** Variables the pipeline marks "Settable at queue time". */
+  settableVariables = new Set<string>(["EDGE_CALLBACK_URL", "EDGE_CALLBACK_TOKEN"]);
   #next = 9000;
 
   constructor() {
@@ -29,7 +38,10 @@ export class FakeAzureDevops extends FakeServer {
     this.route("POST", new RegExp(`^${project}/pipelines/(\\d+)/runs$`), (req, [, , id]) => this.#auth(req, () => {
       const pipelineId = Number(id);
       if (pipelineId !== 12) return { status: 404, body: this.#error("TF200016: The following pipeline does not exist: 13.", "PipelineNotFoundException") };
-      const run: FakeAzureRun = { id: this.#next++, pipelineId, body: req.json() ?? {}, polls: 0, cancelled: false };
+      const body = (req.json() ?? {}) as FakeAzureRun["body"];
+      const refused = this.#refusal(body);
+      if (refused !== undefined) return refused;
+      const run: FakeAzureRun = { id: this.#next++, pipelineId, body, polls: 0, cancelled: false };
       this.runs.push(run);
       return { status: 200, body: this.#runJson(run, req) };
     }));
@@ -80,6 +92,16 @@ export class FakeAzureDevops extends FakeServer {
       createdDate: new Date().toISOString(), url: `${this.url}/${org}/${project}/_apis/pipelines/${run.pipelineId}/runs/${run.id}`,
       id: run.id, name: `20261130.${run.id}`, templateParameters: run.body.templateParameters ?? {},
     };
+  }
+
+  #refusal(body: FakeAzureRun["body"]): FakeReply | undefined {
+    for (const [key, value] of Object.entries(body.templateParameters ?? {})) {
+      if (!this.declaredParameters.has(key)) return { status: 400, body: this.#error(`/azure-pipelines.yml: Unexpected parameter '${key}'`, "PipelineValidationException") };
+      if (typeof value !== "string") return { status: 400, body: this.#error(`The value of template parameter '${key}' is not a string.`, "PipelineValidationException") };
+    }
+    const notSettable = Object.keys(body.variables ?? {}).filter((k) => !this.settableVariables.has(k));
+    if (notSettable.length > 0) return { status: 400, body: this.#error(`You can't set the following variables (${notSettable.join(", ")}). If you want to be able to set these variables, then edit the pipeline and select Settable at queue time on the variables tab of the pipeline editor.`, "PipelineValidationException") };
+    return undefined;
   }
 
   #error(message: string, typeKey: string): Record<string, unknown> {

@@ -4,7 +4,9 @@
 // 200 with the run's id when asked with return_run_details; 422 for an unknown ref or unexpected
 // input, and for return_run_details on a server without it), workflow runs by workflow with filters, a run,
 // its jobs, cancel (202, 409 when already completed), 401 "Bad credentials", and rate limiting
-// with x-ratelimit-* headers or Retry-After.
+// with x-ratelimit-* headers or Retry-After. A dispatch's inputs are checked as GitHub documents
+// them: at most 25 properties, 65,535 characters in all (names and values), each name one the workflow declares (`workflowInputs`); over a limit it answers 422 (wording
+// approximated).
 
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { jwtVerify } from "jose";
@@ -65,6 +67,9 @@ export class FakeGithub extends FakeServer {
       const body = req.json() as { ref?: string; inputs?: Record<string, string>; return_run_details?: boolean };
       if (body.return_run_details !== undefined && !this.supportsRunDetails) return { status: 422, body: { message: "Invalid request.\n\n\"return_run_details\" is not a permitted key.", status: "422" } };
       if (body.ref !== "main") return { status: 422, body: { message: `No ref found for: ${body.ref}`, status: "422" } };
+      const given = Object.entries(body.inputs ?? {});
+      if (given.length > 25) return { status: 422, body: { message: `Invalid request.\n\nFor 'properties/inputs', {...} has too many properties (${given.length} > 25).`, status: "422" } };
+      if (given.reduce((n, [k, v]) => n + k.length + String(v).length, 0) > 65_535) return { status: 422, body: { message: "inputs are too large.", status: "422" } };
       const unexpected = Object.keys(body.inputs ?? {}).filter((k) => !this.workflowInputs.has(k));
       if (unexpected.length > 0) return { status: 422, body: { message: `Unexpected inputs provided: ${JSON.stringify(unexpected)}`, status: "422" } };
       const run: FakeRun = { id: this.#nextRun++, workflow: workflow as string, inputs: body.inputs ?? {}, ref: body.ref, polls: 0, cancelled: false, createdAt: new Date().toISOString(), unlisted: this.listLag };

@@ -2,7 +2,10 @@
 // paths, bodies and errors (docs.gitlab.com/api): trigger a pipeline with a trigger token (form
 // body, 201; a wrong token is a 404), create a pipeline with a PRIVATE-TOKEN (JSON, 201), read a
 // pipeline, its jobs and its variables, list pipelines, cancel (200), "401 Unauthorized", and
-// rate limiting (429 with Retry-After and RateLimit-* headers).
+// rate limiting (429 with Retry-After and RateLimit-* headers). Variables (`variables[KEY]`) and
+// pipeline inputs (`inputs[KEY]`, GitLab 17.11+) are kept apart; a variable key other than
+// letters, digits and "_" is refused (400), and so is an input the project's `spec:inputs` does
+// not declare (`declaredInputs`; 400, wording approximated: GitLab fails the pipeline creation).
 
 import { FakeServer, type FakeRequest, type FakeReply } from "../../fakes/http-fake.ts";
 
@@ -11,6 +14,7 @@ export interface FakePipeline {
   projectId: string;
   ref: string;
   variables: Record<string, string>;
+  inputs: Record<string, string>;
   source: "trigger" | "api";
   polls: number;
   cancelled: boolean;
@@ -26,6 +30,8 @@ export class FakeGitlab extends FakeServer {
   extraJobs = 0;
   /** The stage of the pipeline's first job (compile). */
   firstStage = "build";
+  /** The `spec:inputs` the project's .gitlab-ci.yml declares; an input not among them is refused. */
+  declaredInputs = new Set<string>();
   #next = 500;
 
   constructor() {
@@ -37,16 +43,17 @@ export class FakeGitlab extends FakeServer {
       const ref = form.get("ref");
       if (ref === null) return { status: 400, body: { error: "ref is missing" } };
       const variables: Record<string, string> = {};
+      const inputs: Record<string, string> = {};
       for (const [key, value] of form) {
-        const m = /^variables\[(.+)\]$/.exec(key);
-        if (m !== null) variables[m[1] as string] = value;
+        const m = /^(variables|inputs)\[(.+)\]$/.exec(key);
+        if (m !== null) (m[1] === "variables" ? variables : inputs)[m[2] as string] = value;
       }
-      return this.#create(id as string, ref, variables, "trigger");
+      return this.#create(id as string, ref, variables, inputs, "trigger");
     });
     this.route("POST", new RegExp(`^${project}/pipeline$`), (req, [id]) => this.#auth(req, () => {
-      const body = req.json() as { ref?: string; variables?: Array<{ key: string; value: string }> };
+      const body = req.json() as { ref?: string; variables?: Array<{ key: string; value: string }>; inputs?: Record<string, string> };
       if (typeof body.ref !== "string") return { status: 400, body: { message: { base: ["Reference not found"] } } };
-      return this.#create(id as string, body.ref, Object.fromEntries((body.variables ?? []).map((v) => [v.key, v.value])), "api");
+      return this.#create(id as string, body.ref, Object.fromEntries((body.variables ?? []).map((v) => [v.key, v.value])), body.inputs ?? {}, "api");
     }));
     this.route("GET", new RegExp(`^${project}/pipelines$`), (req, [id]) => this.#auth(req, () => ({ status: 200, body: this.pipelines.filter((p) => p.projectId === id && p.ref === (req.query.get("ref") ?? p.ref)).reverse().map((p) => this.#json(p)) })));
     this.route("GET", new RegExp(`^${project}/pipelines/(\\d+)$`), (req, [id, pid]) => this.#auth(req, () => {
@@ -84,9 +91,13 @@ export class FakeGitlab extends FakeServer {
     this.fault({ times, reply: () => ({ status: 429, headers: { "retry-after": "1", "ratelimit-limit": "600", "ratelimit-remaining": "0", "ratelimit-reset": String(Math.ceil(Date.now() / 1000) + 1) }, body: "Retry later\n" }) });
   }
 
-  #create(projectId: string, ref: string, variables: Record<string, string>, source: "trigger" | "api"): FakeReply {
+  #create(projectId: string, ref: string, variables: Record<string, string>, inputs: Record<string, string>, source: "trigger" | "api"): FakeReply {
     if (ref !== "main") return { status: 400, body: { message: { base: ["Reference not found"] } } };
-    const p: FakePipeline = { id: this.#next++, projectId, ref, variables, source, polls: 0, cancelled: false };
+    const badKey = Object.keys(variables).find((k) => !/^[A-Za-z0-9_]+$/.test(k));
+    if (badKey !== undefined) return { status: 400, body: { message: { "variables.key": ["can contain only letters, digits and '_'."] } } };
+    const unknown = Object.keys(inputs).filter((k) => !this.declaredInputs.has(k));
+    if (unknown.length > 0) return { status: 400, body: { message: { base: [`unknown input arguments: ${unknown.join(", ")}`] } } };
+    const p: FakePipeline = { id: this.#next++, projectId, ref, variables, inputs, source, polls: 0, cancelled: false };
     this.pipelines.push(p);
     return { status: 201, body: this.#json(p) };
   }

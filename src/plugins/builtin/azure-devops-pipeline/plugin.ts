@@ -9,7 +9,8 @@ import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
-import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
+import { implementationFields, integrationInput, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
+import { jvmText } from "../jvm-text.ts";
 import { apiId, apiText, apiTextWhole, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
@@ -68,7 +69,9 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
   const headers = { authorization: `Basic ${Buffer.from(`:${pat}`).toString("base64")}` };
   const project = `${(input.baseUrl ?? "https://dev.azure.com").replace(/\/+$/, "")}/${encodeURIComponent(input.organization)}/${encodeURIComponent(input.project)}`;
   const variables: Record<string, string> = { ...input.variables };
-  if (mode === "async") Object.assign(variables, callbackVariables(await callbackFor(ctx, input.meshstack, INTEGRATION)));
+  // A meshStack run sends what meshcloud's runner sends, no queue-time variables: Azure DevOps
+  // refuses those a pipeline does not mark settable at queue time (the default for new organizations).
+  if (mode === "async" && input.meshstack === undefined) Object.assign(variables, callbackVariables(await callbackFor(ctx, input.meshstack, INTEGRATION)));
   const body: Record<string, unknown> = {};
   if (input.ref !== undefined) body.resources = { repositories: { self: { refName: input.ref } } };
   if (input.templateParameters !== undefined) body.templateParameters = input.templateParameters;
@@ -136,16 +139,27 @@ function stepStatus(state: string | undefined, result: string | null | undefined
   return state === "inProgress" ? "running" : "pending";
 }
 
-/** meshStack AZURE_DEVOPS (azureDevOpsBaseUrl, organization, project, pipelineId, personalAccessToken, async, refName). */
+/**
+ * meshStack AZURE_DEVOPS (azureDevOpsBaseUrl, organization, project, pipelineId,
+ * personalAccessToken, async, refName), started as meshcloud's runner does (AzureDevOpsClient.kt
+ * triggerPipeline): every input that is not an environment input, and MESHSTACK_BEHAVIOR, as
+ * template parameters (texts as meshcloud writes them: jvm-text.ts); the pipeline declares them
+ * as `parameters:`. No queue-time variables.
+ */
 function fromMeshstack(run: MeshstackRun): AzureInput {
   const field = implementationFields(run, "AZURE_DEVOPS");
   const need = field.required;
   const pipelineId = Number(need("pipelineId"));
   if (!Number.isInteger(pipelineId) || pipelineId < 1) throw new EdgeError("input_invalid", "Cannot run a meshStack AZURE_DEVOPS run: implementation.pipelineId is not a number");
+  const templateParameters: Record<string, string> = {};
+  for (const item of runObjectOf(run, "AZURE_DEVOPS").inputs) {
+    const text = item.isEnvironment ? undefined : jvmText(item.value);
+    if (text !== undefined) templateParameters[item.key] = text;
+  }
+  templateParameters.MESHSTACK_BEHAVIOR = String(run.behavior ?? "");
   const input: AzureInput = {
     organization: need("organization"), project: need("project"), pipelineId, pat: need("personalAccessToken"),
-    mode: run.async === true ? "async" : "sync", meshstack: run.meshstack,
-    variables: { MESHSTACK_BEHAVIOR: String(run.behavior ?? "") },
+    mode: run.async === true ? "async" : "sync", meshstack: run.meshstack, templateParameters,
   };
   const base = field.optional("azureDevOpsBaseUrl"), ref = field.optional("refName");
   if (base !== undefined) input.baseUrl = base;

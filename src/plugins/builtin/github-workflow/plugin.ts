@@ -16,7 +16,8 @@ import { cancelledAtStart, cancelRun, CANCEL_BUDGET_MS, followRun, triggerSignal
 import { sleep } from "../../../util/time.ts";
 import { forgetInstallationToken, GITHUB_HEADERS, installationToken, type AppAuth } from "./app-auth.ts";
 import { integrationInput } from "../meshstack-run.ts";
-import { fromMeshstack } from "./meshstack-input.ts";
+import { fromMeshstack, RUN_OBJECT_INPUT, runObjectTooLarge } from "./meshstack-input.ts";
+import { checkDispatchInputs } from "./dispatch-limits.ts";
 import { GITHUB_WORKFLOW_INPUT } from "./schema.ts";
 
 export interface GithubInput {
@@ -32,9 +33,8 @@ export interface GithubInput {
   pollMs?: number;
   runIdInput?: string | null;
   findRunTimeoutMs?: number;
-  /** meshStack: how the callback goes to the workflow (one base64 JSON input, or none). */
+  /** meshStack: the run's URLs and uuid (its inputs are in `inputs` already). */
   meshstack?: Record<string, unknown>;
-  runObjectInput?: boolean;
 }
 
 interface WorkflowRun {
@@ -96,15 +96,15 @@ async function dispatchWith(input: GithubInput, base: string, ctx: ActionContext
   const runIdInput = input.runIdInput === undefined ? "edge_run_id" : input.runIdInput;
   if (runIdInput !== null) inputs[runIdInput] = correlation;
   const mode = input.mode ?? "sync";
-  const runObject: Record<string, unknown> = { runUuid: correlation };
-  if (mode === "async") {
-    const callback = await callbackFor(ctx, input.meshstack, INTEGRATION);
+  // A meshStack run's inputs are meshcloud's (meshstack-input.ts): the run object or its URL
+  // already carries the register/update links and the run token; edge jobs get their callback.
+  if (mode === "async" && input.meshstack === undefined) {
+    const callback = await callbackFor(ctx, undefined, INTEGRATION);
     if (callback.kind === "edge") Object.assign(inputs, { edge_callback_url: callback.url, edge_callback_token: callback.token });
-    else Object.assign(runObject, { registerSourceUrl: callback.registerSourceUrl, updateSourceUrl: callback.updateSourceUrl, runToken: callback.runToken });
   }
-  // meshcloud's workflows take the run as one base64 JSON input, `buildingBlockRun`.
-  const byRunObject = input.meshstack !== undefined && input.runObjectInput !== false;
-  if (byRunObject) inputs.buildingBlockRun = Buffer.from(JSON.stringify(runObject)).toString("base64");
+  // The run's uuid is in the run object or its URL: a workflow that shows either in its run-name is found by it.
+  const byRunObject = input.meshstack !== undefined;
+  checkDispatchInputs(inputs, input.workflow, (name) => (byRunObject && name === RUN_OBJECT_INPUT ? runObjectTooLarge(inputs[name] ?? "") : undefined));
 
   const cancelCall = async (id: number, signal: AbortSignal): Promise<void> => {
     // 409: the run already completed, nothing left to cancel.

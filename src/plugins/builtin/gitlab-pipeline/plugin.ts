@@ -11,7 +11,8 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
-import { implementationFields, integrationInput, type MeshstackRun } from "../meshstack-run.ts";
+import { implementationFields, integrationInput, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
+import { jvmText } from "../jvm-text.ts";
 import { apiId, apiText, apiTextWhole, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
@@ -21,6 +22,8 @@ export interface GitlabInput {
   projectId: number | string;
   ref: string;
   variables?: Record<string, string>;
+  /** The pipeline's `spec:inputs` (GitLab 17.11+). */
+  inputs?: Record<string, string>;
   triggerTokenRef?: string;
   tokenRef?: string;
   /** meshStack: the trigger token as a value (decrypted by the adapter). */
@@ -71,8 +74,12 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
   if (mode === "sync" && token === undefined) throw new EdgeError("input_invalid", "GitLab: sync mode reads the pipeline and its jobs: give tokenRef (a project access token with read_api or api)");
   const headers = token === undefined ? {} : { "private-token": token };
   const correlation = `${ctx.jobId}.${ctx.attempt}.${randomUUID().slice(0, 8)}`;
-  const variables: Record<string, string> = { ...input.variables, EDGE_RUN_ID: correlation };
-  if (mode === "async") Object.assign(variables, callbackVariables(await callbackFor(ctx, input.meshstack, INTEGRATION)));
+  const own: Record<string, string> = { EDGE_RUN_ID: correlation };
+  if (mode === "async") Object.assign(own, callbackVariables(await callbackFor(ctx, input.meshstack, INTEGRATION)));
+  // A meshStack run's variables are meshcloud's runner's, which win over the runner's own as
+  // they would there (an environment input named MESHSTACK_RUN_TOKEN is sent as it is).
+  const variables: Record<string, string> = input.meshstack === undefined ? { ...input.variables, ...own } : { ...own, ...input.variables };
+  const inputs = Object.entries(input.inputs ?? {});
 
   let found: Pipeline | undefined;
   const since = new Date(Date.now() - 60_000).toISOString();
@@ -98,12 +105,13 @@ async function trigger(raw: unknown, ctx: ActionContext): Promise<Record<string,
     if (triggerToken !== undefined) {
       const form = new URLSearchParams({ token: triggerToken, ref: input.ref });
       for (const [key, value] of Object.entries(variables)) form.set(`variables[${key}]`, value);
+      for (const [key, value] of inputs) form.set(`inputs[${key}]`, value);
       const answer = await api.request<Pipeline>({ integration: INTEGRATION, call: "trigger the pipeline", method: "POST", url: `${project}/trigger/pipeline`, body: form, idempotent: false, accept: [404], signal, ...(alreadyDone === undefined ? {} : { alreadyDone }) });
       // GitLab answers a wrong trigger token like an unknown project, so neither is revealed.
       if (answer.status === 404) throw new EdgeError("integration_unauthorized", `GitLab: cannot trigger the pipeline (POST ${project.replace(/^https?:\/\/[^/]+/, "")}/trigger/pipeline): the trigger token was refused or the project does not exist (404)`);
       pipeline = answer.body;
     } else {
-      const body = { ref: input.ref, variables: Object.entries(variables).map(([key, value]) => ({ key, value, variable_type: "env_var" })) };
+      const body = { ref: input.ref, variables: Object.entries(variables).map(([key, value]) => ({ key, value, variable_type: "env_var" })), ...(inputs.length === 0 ? {} : { inputs: Object.fromEntries(inputs) }) };
       pipeline = (await api.request<Pipeline>({ integration: INTEGRATION, call: "create the pipeline", method: "POST", url: `${project}/pipeline`, headers, body, idempotent: false, signal, ...(alreadyDone === undefined ? {} : { alreadyDone }) })).body;
     }
   } catch (error) {
@@ -165,12 +173,35 @@ function stepStatus(status: string | undefined): StepUpdate["status"] {
   }
 }
 
-/** meshStack GITLAB_CICD (gitlabBaseUrl, projectId, refName, pipelineTriggerToken): always async. */
+/**
+ * meshStack GITLAB_CICD (gitlabBaseUrl, projectId, refName, pipelineTriggerToken): always async,
+ * triggered as meshcloud's runner does (GitLabClient.kt buildPayload): MESHSTACK_BEHAVIOR, the
+ * run object as MESHSTACK_RUN, each environment input as a variable and every other input as a
+ * pipeline input (their texts as meshcloud writes them: jvm-text.ts), then the run's links.
+ */
 function fromMeshstack(run: MeshstackRun): GitlabInput {
   const field = implementationFields(run, "GITLAB_CICD");
+  const { object, inputs } = runObjectOf(run, "GITLAB_CICD");
+  // Map order is meshcloud's form order; a key set twice keeps the later value, as GitLab does.
+  const variables: Record<string, string> = { MESHSTACK_BEHAVIOR: String(run.behavior ?? ""), MESHSTACK_RUN: JSON.stringify(object) };
+  const pipelineInputs: Record<string, string> = {};
+  for (const item of inputs) {
+    const text = jvmText(item.value);
+    if (text === undefined) continue;
+    if (item.isEnvironment) variables[item.key] = text;
+    else pipelineInputs[item.key] = text;
+  }
+  const links = run.meshstack;
+  const link = (name: string, value: unknown) => {
+    if (typeof value === "string") variables[name] = value;
+  };
+  link("MESHSTACK_SELF_URL", links.selfUrl);
+  link("MESHSTACK_REGISTER_SOURCE_URL", links.registerSourceUrl);
+  link("MESHSTACK_UPDATE_SOURCE_URL", links.updateSourceUrl);
+  link("MESHSTACK_BASE_URL", links.meshstackBaseUrl);
   const input: GitlabInput = {
     projectId: field.required("projectId"), ref: field.required("refName"), triggerToken: field.required("pipelineTriggerToken"), mode: "async", meshstack: run.meshstack,
-    variables: { MESHSTACK_BEHAVIOR: String(run.behavior ?? "") },
+    variables, inputs: pipelineInputs,
   };
   const base = field.optional("gitlabBaseUrl");
   if (base !== undefined) input.baseUrl = base;
