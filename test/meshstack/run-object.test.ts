@@ -3,7 +3,7 @@
 // and never the implementation's own secret (meshcloud's GitLab runner passes that on encrypted).
 
 import { expect, test } from "bun:test";
-import { IMPLEMENTATION_SECRETS } from "../../src/controller/meshstack/implementations.ts";
+import { IMPLEMENTATION_SECRETS, prepareRun } from "../../src/controller/meshstack/implementations.ts";
 import { parseRun, type ImplementationType } from "../../src/controller/meshstack/run-document.ts";
 import { runObject } from "../../src/controller/meshstack/run-object.ts";
 
@@ -53,5 +53,22 @@ test("runObject() leaves out every implementation type's own secret; GITHUB_WORK
     const object = runObject(claimed(type, implementation), {}, new Set(IMPLEMENTATION_SECRETS[type]));
     expect((object.spec as { buildingBlockDefinition: { spec: { implementation: unknown } } }).buildingBlockDefinition.spec.implementation).toEqual(expected);
     expect(JSON.stringify(object)).not.toContain(secret);
+  }
+});
+
+test("prepareRun() gives the run object (and so the run token) only to the types that send it, and only then", () => {
+  const plain = (type: ImplementationType, implementation: Record<string, unknown>) => {
+    const run = claimed(type, implementation);
+    run.inputs = [{ key: "k", value: "v", type: "STRING", isSensitive: false, isEnvironment: false }];
+    return prepareRun(run, [], {}, { register: () => {} }).input;
+  };
+  for (const [type, implementation] of [["MANUAL", {}], ["AZURE_DEVOPS", { organization: "o", async: false }], ["TERRAFORM", { repositoryUrl: "https://x.test/r.git", async: false }]] as const) {
+    const input = plain(type, implementation);
+    expect(input.runObject).toBeUndefined();
+    expect(input.inputList).toEqual([{ key: "k", value: "v", type: "STRING", isSensitive: false, isEnvironment: false }]);
+    expect(JSON.stringify(input)).not.toContain("tok.en.sig");
+  }
+  for (const type of ["GITHUB_WORKFLOW", "GITLAB_CICD"] as const) {
+    expect((plain(type, { async: false }).runObject as { spec: { runToken: string } }).spec.runToken).toBe("tok.en.sig");
   }
 });

@@ -34,6 +34,13 @@ export const IMPLEMENTATION_SECRETS: Record<ImplementationType, readonly string[
   AZURE_DEVOPS: ["personalAccessToken"],
 };
 
+/**
+ * The types whose meshcloud runner hands the pipeline the run object (GitLab's MESHSTACK_RUN,
+ * GitHub's buildingBlockRun). It holds the run token, which the others' plugins get only when
+ * the run is async (meshstack.runToken).
+ */
+const RUN_OBJECT_TYPES: ReadonlySet<ImplementationType> = new Set(["GITHUB_WORKFLOW", "GITLAB_CICD"]);
+
 /** Step ids and names meshcloud's runners register for each type. */
 export const MAIN_STEP: Record<ImplementationType, { id: string; displayName: string }> = {
   MANUAL: { id: "manual", displayName: "Manual Block Run" },
@@ -139,9 +146,11 @@ export function prepareRun(run: MeshstackRun, keys: readonly KeyObject[], plugin
     // The same secrets by reference, for plugins that read credentials through ctx.secrets.
     secretRefs: Object.keys(secrets),
     implementation,
+    // The inputs in meshStack's order with what each is, values decrypted.
+    inputList: run.inputs.map((i) => ({ key: i.key, value: inputs[i.key] ?? null, type: i.type, isSensitive: i.isSensitive, isEnvironment: i.isEnvironment })),
     // The run as meshcloud's runners hand it to a pipeline (MESHSTACK_RUN, buildingBlockRun): it
     // holds the run token and the decrypted inputs, both already in the run's redaction scope.
-    runObject: runObject(run, inputs, new Set(IMPLEMENTATION_SECRETS[type])),
+    ...(RUN_OBJECT_TYPES.has(type) ? { runObject: runObject(run, inputs, new Set(IMPLEMENTATION_SECRETS[type])) } : {}),
     async,
     meshstack: {
       runUuid: run.uuid,

@@ -14,12 +14,14 @@ export interface MeshstackRun {
   inputs?: Record<string, unknown>;
   environment?: Record<string, unknown>;
   implementation?: Record<string, unknown>;
-  /** The run as meshcloud's runners pass it to a pipeline (MESHSTACK_RUN, buildingBlockRun). */
+  /** The inputs in meshStack's order, values decrypted. */
+  inputList?: MeshstackInput[];
+  /** GitHub and GitLab runs: the run as meshcloud's runners pass it to a pipeline (MESHSTACK_RUN, buildingBlockRun). */
   runObject?: Record<string, unknown>;
 }
 
-/** A building block input as the run object lists it (value decrypted). */
-export interface RunObjectInput {
+/** A building block input as meshStack lists it (value decrypted). */
+export interface MeshstackInput {
   key: string;
   value: unknown;
   type: string;
@@ -27,12 +29,16 @@ export interface RunObjectInput {
   isEnvironment: boolean;
 }
 
-/** The run object, or `input_invalid` naming what is missing (the adapter always builds it). */
-export function runObjectOf(run: MeshstackRun, type: string): { object: Record<string, unknown>; inputs: RunObjectInput[] } {
-  const object = run.runObject;
-  const spec = (object?.spec as { buildingBlock?: { spec?: { inputs?: unknown } } } | undefined)?.buildingBlock?.spec;
-  if (object === undefined || !Array.isArray(spec?.inputs)) throw new EdgeError("input_invalid", `Cannot run a meshStack ${type} run: the adapter gave no run object`);
-  return { object, inputs: spec.inputs as RunObjectInput[] };
+/** The building block's inputs, or `input_invalid` when the adapter gave none (it always does). */
+export function inputListOf(run: MeshstackRun, type: string): MeshstackInput[] {
+  if (!Array.isArray(run.inputList)) throw new EdgeError("input_invalid", `Cannot run a meshStack ${type} run: the adapter gave no input list`);
+  return run.inputList;
+}
+
+/** The run object, or `input_invalid` when the adapter gave none (it does for GitHub and GitLab runs). */
+export function runObjectOf(run: MeshstackRun, type: string): Record<string, unknown> {
+  if (run.runObject === undefined) throw new EdgeError("input_invalid", `Cannot run a meshStack ${type} run: the adapter gave no run object`);
+  return run.runObject;
 }
 
 /** True for the adapter's shape (it always carries `meshstack`); edge jobs never do (their schemas refuse it). */

@@ -32,14 +32,15 @@ test("terraform: repository, ref, path and SSH key from the implementation; envi
 
 test("github-workflow: apply and destroy workflows, App credentials, async; the run object as buildingBlockRun, or with omitRunObjectInput the run's URL", () => {
   const impl = { githubBaseUrl: "https://ghe.test/api/v3", owner: "acme", repository: "app", branch: "main", appId: "42", appPem: "PEM", applyWorkflow: "apply.yml", destroyWorkflow: "destroy.yml" };
-  const runObject = { kind: "meshBuildingBlockRun", spec: { buildingBlock: { spec: { inputs: [{ key: "MESHSTACK_RUN_TOKEN", value: "rt", type: "STRING", isSensitive: true, isEnvironment: true }] } } } };
-  const applied = github({ meshstack, behavior: "APPLY", async: true, implementation: impl, runObject });
+  const inputList = [{ key: "MESHSTACK_RUN_TOKEN", value: "rt", type: "STRING", isSensitive: true, isEnvironment: true }];
+  const runObject = { kind: "meshBuildingBlockRun", spec: { buildingBlock: { spec: { inputs: inputList } } } };
+  const applied = github({ meshstack, behavior: "APPLY", async: true, implementation: impl, runObject, inputList });
   expect(applied).toMatchObject({ baseUrl: "https://ghe.test/api/v3", owner: "acme", repo: "app", workflow: "apply.yml", ref: "main", app: { appId: "42", privateKey: "PEM" }, mode: "async", runIdInput: null });
   expect(JSON.parse(Buffer.from(applied.inputs?.buildingBlockRun ?? "", "base64").toString("utf8"))).toEqual(runObject);
-  const byUrl = github({ meshstack: { ...meshstack, selfUrl: "https://mesh.test/run-1" }, behavior: "DESTROY", implementation: { ...impl, omitRunObjectInput: true }, runObject });
+  const byUrl = github({ meshstack: { ...meshstack, selfUrl: "https://mesh.test/run-1" }, behavior: "DESTROY", implementation: { ...impl, omitRunObjectInput: true }, runObject, inputList });
   expect(byUrl).toMatchObject({ workflow: "destroy.yml", mode: "sync" });
   expect(byUrl.inputs).toEqual({ buildingBlockRunUrl: "https://mesh.test/run-1", MESHSTACK_RUN_TOKEN: "rt" });
-  expect(() => github({ meshstack, implementation: { ...impl, omitRunObjectInput: true }, runObject })).toThrow("the run has no _links.self");
+  expect(() => github({ meshstack, implementation: { ...impl, omitRunObjectInput: true }, runObject, inputList })).toThrow("the run has no _links.self");
 });
 
 test("job submit refuses the meshStack shape in an edge job (the adapter alone builds it)", () => {

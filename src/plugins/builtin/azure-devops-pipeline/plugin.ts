@@ -9,7 +9,7 @@ import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
 import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
-import { implementationFields, integrationInput, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
+import { implementationFields, integrationInput, inputListOf, type MeshstackRun } from "../meshstack-run.ts";
 import { jvmText } from "../jvm-text.ts";
 import { apiId, apiText, apiTextWhole, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
@@ -152,7 +152,7 @@ function fromMeshstack(run: MeshstackRun): AzureInput {
   const pipelineId = Number(need("pipelineId"));
   if (!Number.isInteger(pipelineId) || pipelineId < 1) throw new EdgeError("input_invalid", "Cannot run a meshStack AZURE_DEVOPS run: implementation.pipelineId is not a number");
   const templateParameters: Record<string, string> = {};
-  for (const item of runObjectOf(run, "AZURE_DEVOPS").inputs) {
+  for (const item of inputListOf(run, "AZURE_DEVOPS")) {
     const text = item.isEnvironment ? undefined : jvmText(item.value);
     if (text !== undefined) templateParameters[item.key] = text;
   }

@@ -9,7 +9,7 @@
 
 import { EdgeError } from "../../../errors.ts";
 import { jvmText } from "../jvm-text.ts";
-import { implementationFields, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
+import { implementationFields, inputListOf, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
 import type { GithubInput } from "./plugin.ts";
 
 export const RUN_OBJECT_INPUT = "buildingBlockRun";
@@ -28,7 +28,7 @@ export function fromMeshstack(run: MeshstackRun): GithubInput {
     app: { appId: need("appId"), privateKey: need("appPem") },
     mode: run.async === true ? "async" : "sync",
     meshstack: run.meshstack,
-    inputs: byUrl ? urlInputs(run) : { [RUN_OBJECT_INPUT]: Buffer.from(JSON.stringify(runObjectOf(run, "GITHUB_WORKFLOW").object)).toString("base64") },
+    inputs: byUrl ? urlInputs(run) : { [RUN_OBJECT_INPUT]: Buffer.from(JSON.stringify(runObjectOf(run, "GITHUB_WORKFLOW"))).toString("base64") },
     // meshcloud's workflows know only these inputs; the run's uuid in them serves as the correlation id.
     runIdInput: null,
   };
@@ -41,7 +41,7 @@ function urlInputs(run: MeshstackRun): Record<string, string> {
   const self = run.meshstack.selfUrl;
   if (typeof self !== "string") throw new EdgeError("input_invalid", "Cannot run a meshStack GITHUB_WORKFLOW run with omitRunObjectInput: the run has no _links.self to pass as buildingBlockRunUrl");
   const out: Record<string, string> = { buildingBlockRunUrl: self };
-  const { inputs } = runObjectOf(run, "GITHUB_WORKFLOW");
+  const inputs = inputListOf(run, "GITHUB_WORKFLOW");
   const text = (key: string) => jvmText(inputs.find((i) => i.key === key)?.value);
   for (const key of SYSTEM_TOKENS) {
     const value = text(key);

@@ -11,7 +11,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
-import { implementationFields, integrationInput, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
+import { implementationFields, inputListOf, integrationInput, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
 import { jvmText } from "../jvm-text.ts";
 import { apiId, apiText, apiTextWhole, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
@@ -181,11 +181,10 @@ function stepStatus(status: string | undefined): StepUpdate["status"] {
  */
 function fromMeshstack(run: MeshstackRun): GitlabInput {
   const field = implementationFields(run, "GITLAB_CICD");
-  const { object, inputs } = runObjectOf(run, "GITLAB_CICD");
   // Map order is meshcloud's form order; a key set twice keeps the later value, as GitLab does.
-  const variables: Record<string, string> = { MESHSTACK_BEHAVIOR: String(run.behavior ?? ""), MESHSTACK_RUN: JSON.stringify(object) };
+  const variables: Record<string, string> = { MESHSTACK_BEHAVIOR: String(run.behavior ?? ""), MESHSTACK_RUN: JSON.stringify(runObjectOf(run, "GITLAB_CICD")) };
   const pipelineInputs: Record<string, string> = {};
-  for (const item of inputs) {
+  for (const item of inputListOf(run, "GITLAB_CICD")) {
     const text = jvmText(item.value);
     if (text === undefined) continue;
     if (item.isEnvironment) variables[item.key] = text;
