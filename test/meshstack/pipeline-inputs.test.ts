@@ -50,7 +50,8 @@ describe("GITLAB_CICD: the trigger carries meshcloud's variables and inputs", ()
   test("MESHSTACK_RUN (the run object, inputs decrypted, no trigger token), environment inputs as variables, the others as inputs, the run's links", async () => {
     gitlab.declaredInputs = new Set(["size", "replicas", "public", "zones", "password", "cert"]);
     const a = await startAdapter({ logLevel: "debug" });
-    const uuid = a.fake.addRun({ type: "GITLAB_CICD", implementation: { gitlabBaseUrl: gitlab.url, projectId: "42", refName: "main", pipelineTriggerToken: gitlab.triggerToken }, encryptFields: ["pipelineTriggerToken"], inputs: INPUTS });
+    // An input named "__proto__" is a variable like any other (on a plain object it was lost).
+    const uuid = a.fake.addRun({ type: "GITLAB_CICD", implementation: { gitlabBaseUrl: gitlab.url, projectId: "42", refName: "main", pipelineTriggerToken: gitlab.triggerToken }, encryptFields: ["pipelineTriggerToken"], inputs: [...INPUTS, { key: "__proto__", value: "proto-env", type: "STRING", isEnvironment: true }] });
     await eventually(() => (a.fake.run(uuid).steps.get("gitlab-pipeline")?.status === "SUCCEEDED" ? true : undefined), 15_000, "trigger step succeeded");
     const pipeline = gitlab.pipelines.at(-1);
     const run = a.fake.run(uuid);
@@ -63,6 +64,7 @@ describe("GITLAB_CICD: the trigger carries meshcloud's variables and inputs", ()
       MESHSTACK_UPDATE_SOURCE_URL: `${base}/status/source/{sourceId}`,
       MESHSTACK_BASE_URL: a.fake.url,
     });
+    expect(Object.entries(pipeline?.variables ?? {})).toContainEqual(["__proto__", "proto-env"]);
     // Texts as Kotlin's toString() writes them; the sensitive one decrypted; a FILE its data: URL.
     expect(pipeline?.inputs).toEqual({ size: "large", replicas: "3", public: "true", zones: "[a, b]", password: SECRET, cert: "data:text/plain;base64,aGVsbG8=" });
     const object = JSON.parse(pipeline?.variables.MESHSTACK_RUN ?? "{}");

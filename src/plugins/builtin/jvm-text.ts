@@ -37,3 +37,8 @@ function scientific(n: number): string {
   const [mantissa = "", exponent = "0"] = n.toExponential().split("e");
   return `${mantissa.includes(".") ? mantissa : `${mantissa}.0`}E${Number(exponent)}`;
 }
+
+/** A map of texts keyed by input keys, without a prototype (an input named "__proto__" stays an entry). */
+export function textMap(entries: Record<string, string> = {}): Record<string, string> {
+  return Object.assign(Object.create(null) as Record<string, string>, entries);
+}

@@ -42,8 +42,8 @@ export class FakeGitlab extends FakeServer {
       if (form.get("token") !== this.triggerToken) return { status: 404, body: { message: "404 Not Found" } };
       const ref = form.get("ref");
       if (ref === null) return { status: 400, body: { error: "ref is missing" } };
-      const variables: Record<string, string> = {};
-      const inputs: Record<string, string> = {};
+      const variables = Object.create(null) as Record<string, string>;
+      const inputs = Object.create(null) as Record<string, string>;
       for (const [key, value] of form) {
         const m = /^(variables|inputs)\[(.+)\]$/.exec(key);
         if (m !== null) (m[1] === "variables" ? variables : inputs)[m[2] as string] = value;

@@ -10,7 +10,7 @@ import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts"
 import { ApiClient } from "../api-client.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, inputListOf, type MeshstackRun } from "../meshstack-run.ts";
-import { jvmText } from "../jvm-text.ts";
+import { jvmText, textMap } from "../jvm-text.ts";
 import { apiId, apiText, apiTextWhole, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
@@ -151,7 +151,8 @@ function fromMeshstack(run: MeshstackRun): AzureInput {
   const need = field.required;
   const pipelineId = Number(need("pipelineId"));
   if (!Number.isInteger(pipelineId) || pipelineId < 1) throw new EdgeError("input_invalid", "Cannot run a meshStack AZURE_DEVOPS run: implementation.pipelineId is not a number");
-  const templateParameters: Record<string, string> = {};
+  // Keyed by meshStack's input keys: without a prototype, an input named "__proto__" is one like any other.
+  const templateParameters = textMap();
   for (const item of inputListOf(run, "AZURE_DEVOPS")) {
     const text = item.isEnvironment ? undefined : jvmText(item.value);
     if (text !== undefined) templateParameters[item.key] = text;

@@ -12,7 +12,7 @@ import { AlreadyDone, ApiClient } from "../api-client.ts";
 import { MAX_PAGES, readPages } from "../api-pages.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, inputListOf, integrationInput, runObjectOf, type MeshstackRun } from "../meshstack-run.ts";
-import { jvmText } from "../jvm-text.ts";
+import { jvmText, textMap } from "../jvm-text.ts";
 import { apiId, apiText, apiTextWhole, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { GITLAB_PIPELINE_INPUT } from "./schema.ts";
@@ -182,8 +182,9 @@ function stepStatus(status: string | undefined): StepUpdate["status"] {
 function fromMeshstack(run: MeshstackRun): GitlabInput {
   const field = implementationFields(run, "GITLAB_CICD");
   // Map order is meshcloud's form order; a key set twice keeps the later value, as GitLab does.
-  const variables: Record<string, string> = { MESHSTACK_BEHAVIOR: String(run.behavior ?? ""), MESHSTACK_RUN: JSON.stringify(runObjectOf(run, "GITLAB_CICD")) };
-  const pipelineInputs: Record<string, string> = {};
+  // Keyed by meshStack's input keys: without a prototype, an input named "__proto__" is one like any other.
+  const variables = textMap({ MESHSTACK_BEHAVIOR: String(run.behavior ?? ""), MESHSTACK_RUN: JSON.stringify(runObjectOf(run, "GITLAB_CICD")) });
+  const pipelineInputs = textMap();
   for (const item of inputListOf(run, "GITLAB_CICD")) {
     const text = jvmText(item.value);
     if (text === undefined) continue;
