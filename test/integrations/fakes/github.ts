@@ -4,9 +4,10 @@
 // 200 with the run's id when asked with return_run_details; 422 for an unknown ref or unexpected
 // input, and for return_run_details on a server without it), workflow runs by workflow with filters, a run,
 // its jobs, cancel (202, 409 when already completed), 401 "Bad credentials", and rate limiting
-// with x-ratelimit-* headers or Retry-After. A dispatch's inputs are checked as GitHub documents
-// them: at most 25 properties, 65,535 characters in all (names and values), each name one the workflow declares (`workflowInputs`); over a limit it answers 422 (wording
-// approximated).
+// with x-ratelimit-* headers or Retry-After. A dispatch's inputs are checked: at most 25
+// properties (GitHub's REST reference), 65,535 characters in all, names and values (the limit
+// meshcloud's runner documents), each name one the workflow declares (`workflowInputs`); over a
+// limit it answers 422 (wording approximated).
 
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { jwtVerify } from "jose";
