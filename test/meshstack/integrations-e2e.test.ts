@@ -147,13 +147,63 @@ describe("meshStack implementation types on the built-in integrations (compiled 
     const run = await eventually(ended(uuid), 60_000, "run ended");
     expect(run.status).toBe("SUCCEEDED");
     expect(run.changesDetected).toBe(true);
-    // The plan file itself, base64, in the final PATCH (the fake terraform writes {destroy, n}).
+    // The plan file itself, base64, in the final PATCH (the fake terraform writes its plan as JSON).
     expect(typeof run.artifact).toBe("string");
-    expect(JSON.parse(Buffer.from(String(run.artifact), "base64").toString("utf8"))).toEqual({ destroy: false, n: 1 });
+    expect(JSON.parse(Buffer.from(String(run.artifact), "base64").toString("utf8"))).toMatchObject({ destroy: false, create: ["null_resource.r0"], delete: [] });
     const final = run.updates.find((u) => u.body.status === "SUCCEEDED");
     expect(final?.body.artifact).toBe(run.artifact);
     expect(final?.body.changesDetected).toBe(true);
     expect([...run.steps.keys()]).not.toContain("terraform-apply");
+  }, 90_000);
+
+  // A DETECT whose plan the user approves, then the APPLY meshStack links to it (planArtifact),
+  // both on one backend (FAKE_TERRAFORM_STATE, an environment input).
+  function detectThenApply(name: string, resources: number): { state: string; log: string; approved: () => Promise<Buffer> } {
+    const state = path.join(dir, `${name}.tfstate`);
+    const log = path.join(dir, `${name}.log`);
+    const env = [{ key: "FAKE_TERRAFORM_STATE", value: state, type: "STRING" as const, isEnvironment: true }, { key: "FAKE_TERRAFORM_LOG", value: log, type: "STRING" as const, isEnvironment: true }];
+    const uuid = fake.addRun({ type: "TERRAFORM", behavior: "DETECT", implementation: { repositoryUrl: repo, async: false }, inputs: [{ key: "resources", value: resources, type: "INTEGER" }, ...env] });
+    return {
+      state, log,
+      approved: async () => {
+        const detected = await eventually(ended(uuid), 60_000, "DETECT ended");
+        expect(detected.status).toBe("SUCCEEDED");
+        return Buffer.from(String(detected.artifact), "base64");
+      },
+    };
+  }
+  const tfEnv = (d: { state: string; log: string }) => [{ key: "FAKE_TERRAFORM_STATE", value: d.state, type: "STRING" as const, isEnvironment: true }, { key: "FAKE_TERRAFORM_LOG", value: d.log, type: "STRING" as const, isEnvironment: true }];
+  const commands = (log: string): string[] => readFileSync(log, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { argv: string[] }).argv[0] as string);
+
+  test("TERRAFORM APPLY after a DETECT applies the approved plan itself (terraform apply FILE), never a new plan", async () => {
+    const d = detectThenApply("tf-approved", 1);
+    const planArtifact = await d.approved();
+    const before = commands(d.log).length;
+    const uuid = fake.addRun({ type: "TERRAFORM", behavior: "APPLY", planArtifact, implementation: { repositoryUrl: repo, async: false }, inputs: [{ key: "resources", value: 1, type: "INTEGER" }, ...tfEnv(d)] });
+    const run = await eventually(ended(uuid), 60_000, "APPLY ended");
+    expect(run.summary).toBe("Run succeeded");
+    expect(run.status).toBe("SUCCEEDED");
+    expect(commands(d.log).slice(before)).toEqual(["init", "apply", "output"]);
+    expect(run.steps.get("resource:null_resource.r0")?.status).toBe("SUCCEEDED");
+    expect(run.steps.get("terraform")?.outputs?.resource_count).toEqual({ value: 1, type: "INTEGER", isSensitive: false });
+    expect(JSON.parse(readFileSync(d.state, "utf8"))).toMatchObject({ serial: 1, resources: ["null_resource.r0"] });
+  }, 90_000);
+
+  test("TERRAFORM APPLY of an approved plan whose state changed since the DETECT fails with Terraform's \"Saved plan is stale\"; nothing is applied", async () => {
+    const d = detectThenApply("tf-stale", 1);
+    const planArtifact = await d.approved();
+    // Another APPLY (no plan linked) changes the state after the DETECT.
+    const other = fake.addRun({ type: "TERRAFORM", behavior: "APPLY", implementation: { repositoryUrl: repo, async: false }, inputs: [{ key: "resources", value: 2, type: "INTEGER" }, ...tfEnv(d)] });
+    expect((await eventually(ended(other), 60_000, "other APPLY ended")).status).toBe("SUCCEEDED");
+    const stateBefore = readFileSync(d.state, "utf8");
+    const before = commands(d.log).length;
+    const uuid = fake.addRun({ type: "TERRAFORM", behavior: "APPLY", planArtifact, implementation: { repositoryUrl: repo, async: false }, inputs: [{ key: "resources", value: 1, type: "INTEGER" }, ...tfEnv(d)] });
+    const run = await eventually(ended(uuid), 60_000, "APPLY ended");
+    expect(run.status).toBe("FAILED");
+    expect(run.summary).toContain("Cannot apply the plan approved in meshStack: terraform apply exited with code 1: Saved plan is stale");
+    expect(run.summary).toContain("run the dry run (DETECT) again and approve the new plan");
+    expect(commands(d.log).slice(before)).toEqual(["init", "apply"]);
+    expect(readFileSync(d.state, "utf8")).toBe(stateBefore);
   }, 90_000);
 
   test("TERRAFORM APPLY: a sensitive output reaches meshStack as its real value with isSensitive, and nowhere else", async () => {

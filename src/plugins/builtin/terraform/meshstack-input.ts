@@ -5,6 +5,8 @@
 // module reports to meshStack itself: it gets the run's register/update URLs and run token as
 // environment variables (MESHSTACK_*) and as Terraform variables (TF_VAR_meshstack_*, which a
 // module that declares no such variable ignores); the token is masked like every run token.
+// An APPLY after a DETECT carries the approved plan (`planArtifact`, base64, downloaded by the
+// adapter): it becomes `approvedPlan`, which the plugin applies as it is.
 
 import { EdgeError } from "../../../errors.ts";
 import { callbackVariables } from "../callback-info.ts";
@@ -29,7 +31,9 @@ export function fromMeshstack(run: MeshstackRun): TerraformInput {
   if (path !== undefined && path !== "") module.path = path;
   if (key !== undefined) module.sshKey = key;
   if (hosts !== undefined) module.knownHosts = hosts;
-  return { module, variables, env, planInOutput: true };
+  // The adapter puts it beside the run's fields (implementations.ts prepareRun), only for an APPLY.
+  const planArtifact = (run as MeshstackRun & { planArtifact?: unknown }).planArtifact;
+  return { module, variables, env, planInOutput: true, ...(planArtifact === undefined ? {} : { approvedPlan: planArtifact as string }) };
 }
 
 /** What an async run's module needs to report back: MESHSTACK_* and TF_VAR_meshstack_* (lower case). */

@@ -1,6 +1,6 @@
 // Built-in "terraform" (Terraform or OpenTofu): fetch the module into the job's own directory,
 // write the inputs as *.auto.tfvars.json, `init`, then `plan` (detect), `apply` or `destroy` from
-// a saved plan, with `-json` machine output turned into steps and log lines and `output -json`
+// a saved plan (a meshStack APPLY after a DETECT: the approved plan itself, never a new one), with `-json` machine output turned into steps and log lines and `output -json`
 // into outputs (sensitive ones as sensitive job outputs: the real value for the controller, masked
 // everywhere else). Credentials come from secrets as environment variables
 // or variables; each run has its own working and data directory, so concurrent runs never share one.
@@ -20,6 +20,7 @@ import { fromMeshstack } from "./meshstack-input.ts";
 import { TERRAFORM_INPUT } from "./schema.ts";
 import { PLAN_IN_OUTPUT_MAX, readPlanForMeshstack } from "./plan-for-meshstack.ts";
 import { keepPlan } from "./keep-plan.ts";
+import { approvedPlanFailure, decodeApprovedPlan, removeApprovedPlan, writeApprovedPlan } from "./approved-plan.ts";
 
 export interface TerraformInput {
   module: ModuleSource & { sshKey?: string; knownHosts?: string };
@@ -33,6 +34,11 @@ export interface TerraformInput {
   killGraceMs?: number;
   /** meshStack DETECT: the plan goes back in the output as `plan` (base64). */
   planInOutput?: boolean;
+  /**
+   * meshStack APPLY after a DETECT: the approved plan (base64), applied as it is. Set only from a
+   * meshStack run (meshstack-input.ts); the schema has no such field, so an edge job cannot.
+   */
+  approvedPlan?: string;
 }
 
 type Operation = "plan" | "apply" | "destroy";
@@ -57,6 +63,9 @@ function action(operation: Operation) {
 }
 
 async function run(operation: Operation, input: TerraformInput, workDir: string, ctx: ActionContext): Promise<Record<string, unknown>> {
+  if (input.approvedPlan !== undefined && operation !== "apply") throw new EdgeError("input_invalid", `Cannot run terraform ${operation} with a plan to apply: meshStack sends one only with an APPLY`);
+  // Checked before anything is fetched or run: a plan that cannot be the approved one fails at once.
+  const approved = input.approvedPlan === undefined ? undefined : decodeApprovedPlan(input.approvedPlan);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: workDir,
@@ -83,6 +92,7 @@ async function run(operation: Operation, input: TerraformInput, workDir: string,
 
   const backend = Object.entries(input.backendConfig ?? {}).map(([k, v]) => `-backend-config=${k}=${v}`);
   await tf("init", ["init", "-input=false", "-no-color", ...backend], false).then(expectSuccess("init"));
+  if (approved !== undefined) return await applyApproved(approved, { workDir, dir, binary, env, ctx, tf });
   const planArgs = ["plan", "-input=false", "-json", "-detailed-exitcode", "-out=tfplan", ...(operation === "destroy" ? ["-destroy"] : [])];
   const plan = await tf("plan", planArgs, true);
   // -detailed-exitcode: 0 no changes, 2 changes present, anything else an error.
@@ -100,6 +110,31 @@ async function run(operation: Operation, input: TerraformInput, workDir: string,
     ctx.log.info("No changes: nothing to apply");
   }
   if (operation === "apply") result.outputs = await readOutputs(binary, dir, env, ctx);
+  return result;
+}
+
+/**
+ * `terraform apply FILE` with the approved plan: no plan of its own. Terraform takes the variables
+ * from the plan and refuses it when the state changed since ("Saved plan is stale"); either way
+ * the job fails saying so, and nothing is planned or applied in its place.
+ */
+async function applyApproved(plan: Uint8Array, o: { workDir: string; dir: string; binary: string; env: Record<string, string>; ctx: ActionContext; tf: (name: string, args: string[], json: boolean) => Promise<TfRun> }): Promise<Record<string, unknown>> {
+  o.ctx.log.info(`Applying the plan approved in meshStack (${plan.byteLength} bytes) as it is, without planning again`);
+  const file = await writeApprovedPlan(o.workDir, plan);
+  let apply: TfRun;
+  try {
+    apply = await o.tf("apply", ["apply", "-input=false", "-json", "-auto-approve", file], true);
+  } finally {
+    await removeApprovedPlan(file);
+  }
+  if (apply.cancelled) fail("apply", apply);
+  if (apply.code !== 0) throw new EdgeError("command_failed", approvedPlanFailure(apply.lastError, apply.code));
+  const result: Record<string, unknown> = {};
+  if (apply.changes !== undefined) {
+    result.changesDetected = apply.changes.add + apply.changes.change + apply.changes.remove > 0;
+    result.changes = apply.changes;
+  }
+  result.outputs = await readOutputs(o.binary, o.dir, o.env, o.ctx);
   return result;
 }
 
