@@ -12,6 +12,7 @@ function isReference(ref: string): boolean {
   }
 }
 import { Hono } from "hono";
+import { cancelDurably } from "./job-cancel.ts";
 import { readThrough } from "./job-read-through.ts";
 import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
@@ -81,8 +82,9 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
     return c.json(jobJson(core.requireJob(c.req.param("id"), "get")));
   });
 
-  app.post("/:id/cancel", function cancelJob(c) {
-    return c.json(jobJson(core.cancelJob(c.req.param("id"))));
+  // Answered with the job as stored: on PostgreSQL the cancel may lose to another replica's change (job-cancel.ts).
+  app.post("/:id/cancel", async function cancelJob(c) {
+    return c.json(jobJson(await cancelDurably(core, c.req.param("id"))));
   });
 
   // A manual step (the manual plugin) waits for one of these; the body may carry a comment.

@@ -26,6 +26,7 @@ import { sessionForwarder } from "./session-forward.ts";
 import { SessionRelays } from "./session-relay.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
 import { PauseDetector } from "./pause-detector.ts";
+import { cancelDurably } from "./job-cancel.ts";
 import { jobJson, type JobJson } from "./records.ts";
 import { RunnerMessages } from "./runner-messages.ts";
 import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./runner-registry.ts";
@@ -359,11 +360,9 @@ export class ReferenceController {
     return job === undefined ? undefined : jobJson(job);
   }
 
-  /** Durable when it resolves (see registerRunner()). */
+  /** Durable when it resolves (see registerRunner()), with the job as stored (job-cancel.ts: a write lost to another replica is made again). */
   async cancelJob(id: string): Promise<JobJson> {
-    const job = jobJson(this.core.cancelJob(id));
-    await this.core.store.durable();
-    return job;
+    return jobJson(await cancelDurably(this.core, id));
   }
 
   async waitForJob(id: string, timeoutMs: number): Promise<JobJson> {

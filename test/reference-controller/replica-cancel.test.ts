@@ -1,0 +1,104 @@
+// A cancel racing another replica's change of the same job (PostgreSQL, two replicas on one
+// database): the cancel's compare-and-swap loses, and the answer must be the job as stored, not the
+// `cancelled` this replica wrote and lost. A job still cancellable is cancelled again on the
+// winner's row; one that finished meanwhile is a 409 naming its real state.
+//
+// Deterministic: replica A's NOTIFY-driven reloads are held (A "has not heard yet") until the
+// cancel was answered, so B's change is always in the database before A's cancel is written.
+
+import { afterEach, expect, test } from "bun:test";
+import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
+import { eventually } from "../helpers/harness.ts";
+import { forEachStore } from "../helpers/stores.ts";
+import { FakeRunner, openController, openReplica, type Harness } from "./helpers.ts";
+
+const open: Harness[] = [];
+const gates: Array<() => void> = [];
+afterEach(async () => {
+  for (const release of gates.splice(0)) release();
+  for (const h of open.splice(0)) await h.controller.close();
+});
+
+const headers = { authorization: "Bearer test-admin-token" };
+
+/** Holds what replica `h` hears by NOTIFY (not the reload of a compare-and-swap it lost) until the returned function is called. */
+function holdNotifications(h: Harness): () => void {
+  const store = h.controller.core.store as PgStore;
+  const reload = store.reloadJobs.bind(store);
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  gates.push(release);
+  store.reloadJobs = async (ids, force = false) => {
+    if (!force) await gate;
+    return reload(ids, force);
+  };
+  return release;
+}
+
+forEachStore("a cancel racing another replica", (store) => {
+  async function twoReplicas(): Promise<{ a: Harness; b: Harness; r: FakeRunner; jobId: string }> {
+    const a = await openController(store);
+    const b = await openReplica(a);
+    open.push(a, b);
+    const apiKey = (await b.controller.registerRunner({ id: "rb", group: "default" })).apiKey;
+    const r = FakeRunner.connect(b.controller, "rb", "default", apiKey);
+    const job = a.controller.submitJob({ plugin: "echo" });
+    await a.settle();
+    await eventually(() => (b.controller.core.queuedCount() === 1 ? true : undefined), 5_000, "replica B sees the job queued");
+    return { a, b, r, jobId: job.id };
+  }
+
+  async function stored(jobId: string): Promise<string | undefined> {
+    const [row] = await store.sql()<Array<{ status: string }>>`SELECT status FROM jobs WHERE id = ${jobId}`;
+    return row?.status;
+  }
+
+  test("POST /jobs/:id/cancel on replica A of a job replica B leased a moment before: A's write loses, the cancel is made again on B's row and answered as stored (cancelling, the runner on B told)", async () => {
+    const { a, b, r, jobId } = await twoReplicas();
+    const release = holdNotifications(a);
+    r.send({ type: "credit", slots: 1 });
+    await b.settle();
+    expect(r.last("offer").job.id).toBe(jobId);
+    expect(await stored(jobId)).toBe("leased");
+    // A has not heard of the lease: its view still says queued, so its cancel is `cancelled`, written on a stale version.
+    expect(a.controller.getJob(jobId)?.status).toBe("queued");
+    const res = await a.controller.app.request(`/api/v1/jobs/${jobId}/cancel`, { method: "POST", headers });
+    const body = (await res.json()) as { status: string };
+    expect({ status: res.status, job: body.status, stored: await stored(jobId) }).toEqual({ status: 200, job: "cancelling", stored: "cancelling" });
+    expect(a.controller.getJob(jobId)?.status).toBe("cancelling");
+    release();
+    // B hears of it and tells its runner; the runner's report ends the job cancelled.
+    const cancel = await eventually(() => r.of("cancel")[0], 5_000, "the cancel on replica B");
+    expect(cancel).toMatchObject({ jobId, attempt: 1 });
+  }, 30_000);
+
+  test("POST /jobs/:id/cancel on replica A of a job that succeeded through replica B a moment before: 409 naming its real state, not `cancelling`", async () => {
+    const { a, b, r, jobId } = await twoReplicas();
+    r.send({ type: "credit", slots: 1 });
+    r.send({ type: "accept", jobId, attempt: 1 });
+    await b.settle();
+    await eventually(() => (a.controller.getJob(jobId)?.status === "running" ? true : undefined), 5_000, "replica A sees the job running");
+    const release = holdNotifications(a);
+    r.send({ type: "result", jobId, attempt: 1, lastSeq: 0, status: "succeeded", output: { done: true }, startedAt: 1, finishedAt: 2 });
+    await b.settle();
+    expect(r.last("result_ack").accepted).toBe(true);
+    expect(a.controller.getJob(jobId)?.status).toBe("running");
+    const res = await a.controller.app.request(`/api/v1/jobs/${jobId}/cancel`, { method: "POST", headers });
+    const body = (await res.json()) as { error?: { code: string; message: string } };
+    expect({ status: res.status, code: body.error?.code, stored: await stored(jobId) }).toEqual({ status: 409, code: "conflict", stored: "succeeded" });
+    expect(body.error?.message).toContain("already succeeded");
+    expect(a.controller.getJob(jobId)).toMatchObject({ status: "succeeded", output: { done: true } });
+    release();
+  }, 30_000);
+
+  test("ReferenceController.cancelJob() on replica A of a job replica B leased a moment before resolves with the stored job (cancelling), not the lost `cancelled`", async () => {
+    const { a, b, r, jobId } = await twoReplicas();
+    const release = holdNotifications(a);
+    r.send({ type: "credit", slots: 1 });
+    await b.settle();
+    expect(a.controller.getJob(jobId)?.status).toBe("queued");
+    expect((await a.controller.cancelJob(jobId)).status).toBe("cancelling");
+    expect(await stored(jobId)).toBe("cancelling");
+    release();
+  }, 30_000);
+}, ["postgres"]);
