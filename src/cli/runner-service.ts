@@ -56,7 +56,10 @@ export function runnerCredentials(config: Config): { runnerId: string; apiKey: s
 export async function startRunnerService(config: Config, logger: Logger): Promise<RunnerService> {
   // meshStack (controllerKind meshstack) is loaded only when asked for.
   const meshstack = config.controllerKind === "meshstack" ? await import("../controller/meshstack/from-config.ts") : undefined;
-  const { runnerId, apiKey } = meshstack === undefined ? runnerCredentials(config) : { runnerId: meshstack.meshstackSettings(config).runnerUuid, apiKey: "" };
+  const mesh = meshstack?.meshstackSettings(config);
+  const { runnerId, apiKey } = mesh === undefined ? runnerCredentials(config) : { runnerId: mesh.runnerUuid, apiKey: "" };
+  // What the runner connects to its controller with: no secret backend hands it to a job.
+  const controllerCredentials = mesh === undefined ? [apiKey] : [mesh.auth.kind === "apiKey" ? mesh.auth.clientSecret : mesh.auth.password];
   // A proxy variable that is set but unusable is a config error (78) before any network call; a
   // proxy password is a secret like any other (plugins see the variables: integrations need them).
   checkProxyEnv();
@@ -98,6 +101,7 @@ export async function startRunnerService(config: Config, logger: Logger): Promis
   const backends = new SecretBackends({
     ...backendOptionsFromConfig(config),
     registerSecret: (value) => redactor.add(value),
+    controllerCredentials,
     ...(meshstack === undefined ? { controller: controllerSecret } : {}),
   });
   // The first sweep runs before any job (the executor waits for it), so a crashed run's orphans

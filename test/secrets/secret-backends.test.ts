@@ -216,6 +216,48 @@ describe("SecretBackends.resolve()", () => {
     }
   });
 
+  test("SecretBackends.resolve() refuses a value that holds the runner's controller credential (its API key, meshStack's client secret) from every backend, the controller's store included: it was handed to the job", async () => {
+    const apiKey = "erk_Rk4vQ9mZt2Lx8Pw3Nc7Hb1Yd6Sg5Jf0A";
+    const vault = await startFakeVault({ roleId: "role-id-of-runner", secretId: "secret-id-of-runner" });
+    const gcp = await startFakeGcp();
+    try {
+      vault.putKv2("kv/app", { runnerKey: `EDGE_RUNNER_API_KEY=${apiKey}\n`, fine: "vault-ordinary" });
+      gcp.addVersion("projects/p/secrets/runner-key", Buffer.from(JSON.stringify({ apiKey })).toString("hex"));
+      gcp.addVersion("projects/p/secrets/fine", "gcp-ordinary");
+      const dir = await mkdtemp(join(tmpdir(), "backends-"));
+      await writeFile(join(dir, "api-key"), `${apiKey}\n`);
+      const store: Record<string, string> = {
+        "controller:key": apiKey,
+        "controller:key-b64": Buffer.from(apiKey).toString("base64"),
+        "controller:key-url": encodeURIComponent(JSON.stringify({ headers: { authorization: `Bearer ${apiKey}` } })),
+      };
+      const backends = new SecretBackends({
+        registerSecret: () => {},
+        controllerCredentials: [apiKey],
+        vault: { addr: vault.url, roleId: "role-id-of-runner", secretId: "secret-id-of-runner", timeoutMs: 2000 },
+        gcp: { endpoint: gcp.url, serviceAccountJson: gcp.serviceAccountJson, timeoutMs: 2000 },
+        fileDir: { path: dir, realPath: await realpath(dir) },
+        env: { DEPLOY_KEY: apiKey },
+        envNames: ["DEPLOY_KEY"],
+        controller: async (ref) => store[ref] ?? "controller-ordinary",
+      });
+      const refused = [...Object.keys(store), "vault:kv/data/app#runnerKey", "gcp:projects/p/secrets/runner-key", `file:${dir}/api-key`, "env:DEPLOY_KEY"];
+      const fine = ["controller:ok", "vault:kv/data/app#fine", "gcp:projects/p/secrets/fine"];
+      const job = { jobId: "j", attempt: 1, declared: [...refused, ...fine] };
+      for (const raw of refused) {
+        const error = await backends.resolve(raw, job, new AbortController().signal).catch((e: unknown) => e as Error);
+        expect({ raw, code: (error as { code?: string }).code }).toEqual({ raw, code: "secret_permission_denied" });
+        expect((error as Error).message).toContain(raw);
+        expect((error as Error).message).toContain("controller API key");
+        expect((error as Error).message).not.toContain(apiKey);
+      }
+      for (const raw of fine) expect(await backends.resolve(raw, job, new AbortController().signal)).toContain("ordinary");
+    } finally {
+      await vault.close();
+      await gcp.close();
+    }
+  });
+
   test("a job's cancel ends a Vault or GCP read at once (job_cancelled), counted as cancelled and not as the backend's error", async () => {
     const vault = await startFakeVault();
     const gcp = await startFakeGcp();

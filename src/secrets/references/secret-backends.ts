@@ -30,6 +30,12 @@ export interface SecretBackendsOptions extends LocalSourcesOptions {
   registerSecret: (value: string) => void;
   /** Secrets in the controller's store (controller: and bare names). */
   controller?: (ref: string, job: { jobId: string; attempt: number }, signal: AbortSignal) => Promise<string>;
+  /**
+   * The credentials the runner connects to its controller with (the edge API key; meshStack's API
+   * key client secret or password): refused in a value from every backend, the controller's store
+   * included, which serves other secrets through the controller but never the runner's own key.
+   */
+  controllerCredentials?: readonly string[];
   now?: () => number;
 }
 
@@ -89,9 +95,10 @@ export class SecretBackends {
       if (value === "") throw new EdgeError("secret_not_found", `Cannot resolve secret "${raw}": its value is empty`);
       // Vault and GCP refuse their own credentials; a value from any backend must not hold the
       // others' either (a Vault secret_id kept in Secret Manager, a key file in the controller's
-      // store or in secretFileDir, a token in a variable listed in secretEnvNames).
+      // store or in secretFileDir, a token in a variable listed in secretEnvNames), nor the
+      // runner's controller API key from any backend at all.
       if (holdsOwnCredential(value, await this.#credentialsOutside(ref.backend))) {
-        throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${raw}": the value holds one of the runner's own backend credentials (its Vault token or AppRole ids, its GCP key or access token), never readable by jobs; refused`);
+        throw new EdgeError("secret_permission_denied", `Cannot resolve secret "${raw}": the value holds one of the runner's own credentials (its controller API key, its Vault token or AppRole ids, its GCP key or access token), never readable by jobs; refused`);
       }
       this.#record(ref.backend, "ok", started);
       return value;
@@ -139,12 +146,13 @@ export class SecretBackends {
   }
 
   /**
-   * The runner's Vault and GCP credentials, but those of `backend` itself (it refused them
-   * already): from the backend where it is loaded (tokens it obtained included), else as
-   * configured (its token, AppRole ids, the key file's private_key).
+   * The runner's controller credentials, and its Vault and GCP credentials but those of `backend`
+   * itself (it refused them already): from the backend where it is loaded (tokens it obtained
+   * included), else as configured (its token, AppRole ids, the key file's private_key). The
+   * controller credentials whatever the backend: no backend refuses them on its own.
    */
   async #credentialsOutside(backend: Backend): Promise<string[]> {
-    const own: string[] = [];
+    const own: string[] = [...(this.#o.controllerCredentials ?? [])];
     const vault = this.#o.vault;
     if (backend !== "vault" && vault !== undefined) {
       const loaded = await this.#vault?.catch(() => undefined);
