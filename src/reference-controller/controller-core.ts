@@ -314,7 +314,12 @@ export class ControllerCore {
 
   /** Forgets finished jobs past their retention, and their events; returns how many. */
   pruneFinished(): number {
-    const ids = this.#finished.expired(this.clock.now());
+    // Only jobs still finished: a finish whose write lost to another replica (PostgreSQL) left its
+    // id here while the job lives on as that replica wrote it; it is added again when it ends.
+    const ids = this.#finished.expired(this.clock.now()).filter((id) => {
+      const job = this.store.jobs.get(id);
+      return job === undefined || isTerminal(job.status);
+    });
     if (ids.length === 0) return 0;
     this.store.forgetJobs(ids);
     this.logs.drop(ids);

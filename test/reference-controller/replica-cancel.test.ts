@@ -91,6 +91,21 @@ forEachStore("a cancel racing another replica", (store) => {
     release();
   }, 30_000);
 
+  test("a finish on replica A whose write lost (its cancel of a job B had leased) leaves A's retention list: past jobRetentionMs A prunes nothing, the live job's row stays", async () => {
+    const { a, b, r, jobId } = await twoReplicas();
+    const release = holdNotifications(a);
+    r.send({ type: "credit", slots: 1 });
+    await b.settle();
+    // A's first write was a finish (`cancelled`); it lost, and the job is live (`cancelling`) on the second.
+    expect((await a.controller.cancelJob(jobId)).status).toBe("cancelling");
+    release();
+    a.clock.advance(a.controller.core.settings.jobRetentionMs + 1);
+    expect(a.controller.core.pruneFinished()).toBe(0);
+    await a.settle();
+    expect(await stored(jobId)).toBe("cancelling");
+    expect(a.controller.getJob(jobId)?.status).toBe("cancelling");
+  }, 30_000);
+
   test("ReferenceController.cancelJob() on replica A of a job replica B leased a moment before resolves with the stored job (cancelling), not the lost `cancelled`", async () => {
     const { a, b, r, jobId } = await twoReplicas();
     const release = holdNotifications(a);
