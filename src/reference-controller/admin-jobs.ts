@@ -12,13 +12,12 @@ function isReference(ref: string): boolean {
   }
 }
 import { Hono } from "hono";
-import { cancelDurably } from "./job-cancel.ts";
+import { cancelDurably, decideDurably } from "./operator-change.ts";
 import { readThrough } from "./job-read-through.ts";
 import type { ControllerCore, SubmitJobInput } from "./controller-core.ts";
 import { JOB_STATES, type JobState } from "./job-state.ts";
 import { asObject, boundedJson, errorFromException, invalid, onlyFields, optionalId, optionalInt, readJson, type Obj } from "./http-helpers.ts";
 import { jobJson } from "./records.ts";
-import { decideApproval } from "./job-callbacks.ts";
 import { encryptSecretInputs, parseSecretInputs } from "./secret-inputs.ts";
 import type { AtRestCipher } from "../secrets/at-rest.ts";
 import { openSensitiveOutput } from "../secrets/sensitive-outputs.ts";
@@ -82,7 +81,7 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
     return c.json(jobJson(core.requireJob(c.req.param("id"), "get")));
   });
 
-  // Answered with the job as stored: on PostgreSQL the cancel may lose to another replica's change (job-cancel.ts).
+  // Answered with the job as stored: on PostgreSQL the cancel may lose to another replica's change (operator-change.ts).
   app.post("/:id/cancel", async function cancelJob(c) {
     return c.json(jobJson(await cancelDurably(core, c.req.param("id"))));
   });
@@ -112,7 +111,8 @@ export function createAdminJobsApp(core: ControllerCore, groupKeys: GroupKeys = 
         if (body.comment !== undefined && typeof body.comment !== "string") throw invalid(`Cannot ${action}: "comment" must be a string`);
         comment = body.comment as string | undefined;
       }
-      return c.json(jobJson(decideApproval(core, c.req.param("id"), decision, comment)));
+      // Answered as stored: on PostgreSQL the decision may lose to another replica's change (operator-change.ts).
+      return c.json(jobJson(await decideDurably(core, c.req.param("id"), decision, comment)));
     });
   }
 

@@ -26,7 +26,7 @@ import { sessionForwarder } from "./session-forward.ts";
 import { SessionRelays } from "./session-relay.ts";
 import { LeaseSweeper } from "./lease-sweeper.ts";
 import { PauseDetector } from "./pause-detector.ts";
-import { cancelDurably } from "./job-cancel.ts";
+import { cancelDurably } from "./operator-change.ts";
 import { jobJson, type JobJson } from "./records.ts";
 import { RunnerMessages } from "./runner-messages.ts";
 import { RunnerRegistry, type RegisterRunnerInput, type RunnerInfo } from "./runner-registry.ts";
@@ -360,7 +360,7 @@ export class ReferenceController {
     return job === undefined ? undefined : jobJson(job);
   }
 
-  /** Durable when it resolves (see registerRunner()), with the job as stored (job-cancel.ts: a write lost to another replica is made again). */
+  /** Durable when it resolves (see registerRunner()), with the job as stored (operator-change.ts: a write lost to another replica is made again). */
   async cancelJob(id: string): Promise<JobJson> {
     return jobJson(await cancelDurably(this.core, id));
   }

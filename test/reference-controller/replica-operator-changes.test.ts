@@ -1,7 +1,8 @@
-// A cancel racing another replica's change of the same job (PostgreSQL, two replicas on one
-// database): the cancel's compare-and-swap loses, and the answer must be the job as stored, not the
-// `cancelled` this replica wrote and lost. A job still cancellable is cancelled again on the
-// winner's row; one that finished meanwhile is a 409 naming its real state.
+// An operator's cancel, approval or rejection racing another replica's change of the same job
+// (PostgreSQL, two replicas on one database): the write's compare-and-swap loses, and the answer
+// must be the job as stored, not what this replica wrote and lost. A job still cancellable (or
+// undecided) is changed again on the winner's row; one that finished (or was decided) meanwhile is
+// a 409 naming its real state.
 //
 // Deterministic: replica A's NOTIFY-driven reloads are held (A "has not heard yet") until the
 // cancel was answered, so B's change is always in the database before A's cancel is written.
@@ -35,7 +36,7 @@ function holdNotifications(h: Harness): () => void {
   return release;
 }
 
-forEachStore("a cancel racing another replica", (store) => {
+forEachStore("an operator's change racing another replica", (store) => {
   async function twoReplicas(): Promise<{ a: Harness; b: Harness; r: FakeRunner; jobId: string }> {
     const a = await openController(store);
     const b = await openReplica(a);
@@ -114,6 +115,44 @@ forEachStore("a cancel racing another replica", (store) => {
     expect(a.controller.getJob(jobId)?.status).toBe("queued");
     expect((await a.controller.cancelJob(jobId)).status).toBe("cancelling");
     expect(await stored(jobId)).toBe("cancelling");
+    release();
+  }, 30_000);
+
+  async function running(): Promise<{ a: Harness; b: Harness; r: FakeRunner; jobId: string }> {
+    const race = await twoReplicas();
+    race.r.send({ type: "credit", slots: 1 });
+    race.r.send({ type: "accept", jobId: race.jobId, attempt: 1 });
+    await race.b.settle();
+    await eventually(() => (race.a.controller.getJob(race.jobId)?.status === "running" ? true : undefined), 5_000, "replica A sees the job running");
+    return race;
+  }
+
+  async function approval(jobId: string): Promise<string | undefined> {
+    const [row] = await store.sql()<Array<{ decision: string | null }>>`SELECT doc->'approval'->>'decision' AS decision FROM jobs WHERE id = ${jobId}`;
+    return row?.decision ?? undefined;
+  }
+
+  test("POST /jobs/:id/approve on replica A while replica B extended the job's lease a moment before: A's write loses, the approval is made again and stored, not answered and dropped", async () => {
+    const { a, b, r, jobId } = await running();
+    const release = holdNotifications(a);
+    r.send({ type: "heartbeat", leases: [{ jobId, attempt: 1 }] });
+    await b.settle();
+    expect(r.last("heartbeat_ack").leases[0]?.ok).toBe(true);
+    const res = await a.controller.app.request(`/api/v1/jobs/${jobId}/approve`, { method: "POST", headers });
+    const body = (await res.json()) as { approval?: { decision: string } };
+    expect({ status: res.status, decision: body.approval?.decision, stored: await approval(jobId) }).toEqual({ status: 200, decision: "approved", stored: "approved" });
+    release();
+  }, 30_000);
+
+  test("POST /jobs/:id/reject on replica A of a job approved through replica B a moment before: 409 naming the decision that stands, not `rejected`", async () => {
+    const { a, b, jobId } = await running();
+    const release = holdNotifications(a);
+    expect((await b.controller.app.request(`/api/v1/jobs/${jobId}/approve`, { method: "POST", headers })).status).toBe(200);
+    expect(a.controller.getJob(jobId)?.approval).toBeUndefined();
+    const res = await a.controller.app.request(`/api/v1/jobs/${jobId}/reject`, { method: "POST", headers });
+    const body = (await res.json()) as { error?: { code: string; message: string } };
+    expect({ status: res.status, code: body.error?.code, stored: await approval(jobId) }).toEqual({ status: 409, code: "conflict", stored: "approved" });
+    expect(body.error?.message).toContain("already approved");
     release();
   }, 30_000);
 }, ["postgres"]);
