@@ -13,6 +13,7 @@ import type { JobEvent } from "./job-logs.ts";
 import type { StoredJob } from "./records.ts";
 import { bearerToken } from "./tokens.ts";
 import { readThrough } from "./job-read-through.ts";
+import { changeUntilLanded } from "./job-write-landed.ts";
 import { EdgeError } from "../errors.ts";
 
 const STEP_STATUSES = new Set(["pending", "running", "succeeded", "failed", "skipped"]);
@@ -88,9 +89,14 @@ export function createCallbackApp(options: { core: ControllerCore; tokens: Callb
       const error = asObject(body.error, "report the result");
       result.error = { code: typeof error.code === "string" && /^[a-z][a-z0-9_]{0,63}$/.test(error.code) ? error.code : "pipeline_failed", message: text(error.message ?? "", "error.message") };
     }
-    const next: StoredJob = { ...job, callbackResult: result };
-    core.store.putJobs([next]);
-    append(core, job, { type: "step", step: { id: "callback-result", name: "Result reported by the pipeline", status: result.status === "succeeded" ? "succeeded" : "failed", ...(result.error === undefined ? {} : { message: result.error.message }) } });
+    // Written until it lands (on PostgreSQL another replica may have changed the job first): the
+    // pipeline is told `accepted` once, and does not send it again.
+    const stored = await changeUntilLanded(core, job.id, "report the result of", () => {
+      const next: StoredJob = { ...core.requireJob(job.id, "report the result of"), callbackResult: result };
+      core.store.putJobs([next]);
+      return next;
+    });
+    append(core, stored, { type: "step", step: { id: "callback-result", name: "Result reported by the pipeline", status: result.status === "succeeded" ? "succeeded" : "failed", ...(result.error === undefined ? {} : { message: result.error.message }) } });
     core.wakeAll();
     await acknowledged(core);
     return c.json({ accepted: true });

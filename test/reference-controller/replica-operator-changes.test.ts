@@ -155,4 +155,20 @@ forEachStore("an operator's change racing another replica", (store) => {
     expect(body.error?.message).toContain("already approved");
     release();
   }, 30_000);
+
+  test("a pipeline's POST /callback/v1/jobs/:id/result on replica A while replica B extended the job's lease a moment before: A's write loses, the result is written again and stored, not acknowledged and dropped", async () => {
+    const { a, b, r, jobId } = await running();
+    const release = holdNotifications(a);
+    r.send({ type: "heartbeat", leases: [{ jobId, attempt: 1 }] });
+    await b.settle();
+    const res = await a.controller.app.request(`/callback/v1/jobs/${jobId}/result`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${a.controller.callbackTokens.token(jobId)}`, "content-type": "application/json" },
+      body: JSON.stringify({ status: "succeeded", output: { pipeline: 7 } }),
+    });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 200, body: { accepted: true } });
+    const [row] = await store.sql()<Array<{ result: { status: string; output: unknown } | null }>>`SELECT doc->'callbackResult' AS result FROM jobs WHERE id = ${jobId}`;
+    expect(row?.result).toMatchObject({ status: "succeeded", output: { pipeline: 7 } });
+    release();
+  }, 30_000);
 }, ["postgres"]);
