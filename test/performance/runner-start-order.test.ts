@@ -13,6 +13,7 @@ import { memoryLogger } from "../../src/log/logger.ts";
 import { EDGE_PATHS } from "../../src/protocol/edge-v1.ts";
 import { eventually, startController, tempDir } from "../helpers/harness.ts";
 import type { ReferenceController } from "../../src/reference-controller/controller.ts";
+import { PatternMatcher } from "../../src/secrets/redaction/pattern-matcher.ts";
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -214,4 +215,22 @@ test("the JIT's normal policy comes back once the runner is ready, not while it 
   await eventually(async () => ((await fetch(`${service.status.url}/readyz`)).status === 200 ? true : undefined), 10_000, "/readyz 200");
   await eventually(() => (calls.length > 0 ? true : undefined), 5_000, "setJITPolicy called");
   expect(calls).toEqual([1]);
+});
+
+test("a runner's start to /readyz 200, its not-ready answers included, builds no redaction matcher", async () => {
+  // The key announcement is held, so /readyz answers 503 with a reason (masked like every answer).
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const { apiKey, url } = await proxiedController(async () => {
+    await held;
+    return undefined;
+  });
+  const built = PatternMatcher.built;
+  const service = await startService(url, runnerDir(), apiKey, ["--transport", "poll"]);
+  await eventually(() => (service.runner.snapshot().connection.state === "connected" ? true : undefined), 10_000, "the first session");
+  expect((await fetch(`${service.status.url}/readyz`)).status).toBe(503);
+  release();
+  await eventually(async () => ((await fetch(`${service.status.url}/readyz`)).status === 200 ? true : undefined), 10_000, "/readyz 200");
+  // Building it cold cost a compiled runner ~2-4 ms of CPU before ready (docs/performance.md, start-up, seventh pass).
+  expect(PatternMatcher.built - built).toBe(0);
 });

@@ -58,3 +58,59 @@ test("a scope's cached matchers follow every later change to it, its parent and 
   process.remove("parent-secret-1");
   expect(job.text("a parent-secret-1 b job-secret-1")).toBe("a parent-secret-1 b [REDACTED]");
 });
+
+// A runner's start masks its first log lines and its first /readyz answers with the process
+// scope: building its matcher for them cost ~2-4 ms of CPU before ready (issue 15,
+// docs/performance.md start-up, seventh pass). Text without a secret is answered without it.
+test("RedactionScope.text() of a scope alone builds no matcher for text without its secrets; the first that holds one does", () => {
+  const alone = new RedactionScope();
+  alone.add("api-key-0123456789abcdef");
+  const before = PatternMatcher.built;
+  expect(alone.text("starting: telling the controller the encryption keys")).toBe("starting: telling the controller the encryption keys");
+  expect(alone.value({ msg: "Status page on http://127.0.0.1:8787/", runnerId: "r1" })).toEqual({ msg: "Status page on http://127.0.0.1:8787/", runnerId: "r1" });
+  expect(PatternMatcher.built - before).toBe(0);
+  // Escapes to decode, or a secret in it: the matcher as before.
+  expect(alone.text("key=api%2Dkey%2D0123456789abcdef")).toBe("key=[REDACTED]");
+  expect(PatternMatcher.built - before).toBe(1);
+  expect(alone.text("Bearer YXBpLWtleS0wMTIzNDU2Nzg5YWJjZGVm")).toBe("Bearer [REDACTED]");
+  expect(PatternMatcher.built - before).toBe(1);
+});
+
+// The shortcut must give text()'s answer exactly: compared with the same scope made to use its
+// matcher (a live job scope beside it) on texts full of whole and broken forms.
+test("RedactionScope.text() answers the same with and without its matcher", () => {
+  const secrets = ["api-key-0123456789abcdef", "p@ss w0rd/with+chars", "ünïcødé-sécret"];
+  const alone = new RedactionScope();
+  const withJob = new RedactionScope();
+  for (const secret of secrets) {
+    alone.add(secret);
+    withJob.add(secret);
+  }
+  withJob.child("a job without secrets");
+  const pieces = [
+    ...secrets,
+    ...secrets.map((s) => Buffer.from(s).toString("base64")),
+    ...secrets.map((s) => encodeURIComponent(s)),
+    ...secrets.map((s) => JSON.stringify(s).slice(1, -1)),
+    ...secrets.map((s) => s.slice(0, s.length - 1)),
+    ...secrets.map((s) => s.slice(1)),
+    "plain words", " ", "\n", "%", "\\", "&amp;", "x",
+  ];
+  let seed = 7;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  let masked = 0;
+  for (let i = 0; i < 2000; i++) {
+    let text = "";
+    for (let k = 1 + random(4); k > 0; k--) text += pieces[random(pieces.length)];
+    const expected = withJob.text(text);
+    if (expected !== text) masked++;
+    // Fresh copies each time: the first text that holds a secret builds the matcher of `alone`.
+    const fresh = new RedactionScope();
+    for (const secret of secrets) fresh.add(secret);
+    expect(fresh.text(text)).toBe(expected);
+    expect(alone.text(text)).toBe(expected);
+  }
+  // Both kinds were drawn: texts with secrets and without.
+  expect(masked).toBeGreaterThan(300);
+  expect(masked).toBeLessThan(1900);
+});

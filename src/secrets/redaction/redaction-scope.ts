@@ -23,6 +23,12 @@ const MAX_DEPTH = 64;
 let generation = 0;
 /** How two pieces of a stream may have been joined: directly (chunks) or by a line break. */
 const JOINS = ["", "\n", "\r\n"];
+/**
+ * A scope alone looks for each of its forms with includes() before it builds a matcher
+ * (#holdsNoForm) while forms × text length stays under this (a line of 200 characters against
+ * 20 secrets' forms; ~0.1 ms at worst): past it, one pass of the matcher is cheaper.
+ */
+const MAX_SEARCH_WITHOUT_MATCHER = 131_072;
 /** States carried from one line to the next per matcher, at most (each join may open one). */
 const MAX_CARRIED = 6;
 
@@ -116,6 +122,7 @@ export class RedactionScope {
 
   text(input: string): string {
     if (typeof input !== "string" || input.length === 0) return input;
+    if (this.#holdsNoForm(input)) return input;
     const matchers = this.#matchers();
     if (matchers.length === 0) return input;
     if (matchers.length === 1 && !mayHoldEscapes(input)) return applySpans(input, (matchers[0] as PatternMatcher).spans(input, 0), MASK);
@@ -195,6 +202,28 @@ export class RedactionScope {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(input)) out[depth === 0 && keep(v) ? k : this.text(k)] = depth === 0 && keep(v) ? v : this.strings(v, () => false, depth + 1);
     return out;
+  }
+
+  /**
+   * True when `input` cannot hold a secret of this scope, told without building its matcher: the
+   * scope stands alone (no parent, no live job), its matcher is not built yet, its forms are few
+   * for the length of `input`, none of them is in it, and it has no escapes to decode. text()
+   * gives the same answer with the matcher, whose cold build (~2-4 ms of CPU) a runner's start
+   * paid for its first log line or /readyz answer before it was ready (issue 15,
+   * docs/performance.md start-up). The first text that holds a form, or the first job, builds it.
+   */
+  #holdsNoForm(input: string): boolean {
+    if (this.#matcher !== undefined || this.#parent !== undefined || this.#live.size > 0) return false;
+    if (mayHoldEscapes(input)) return false;
+    let forms = 0;
+    for (const list of this.#values.values()) {
+      forms += list.length;
+      if (forms * input.length > MAX_SEARCH_WITHOUT_MATCHER) return false;
+    }
+    for (const list of this.#values.values()) {
+      for (const form of list) if (input.includes(form)) return false;
+    }
+    return true;
   }
 
   #own(): PatternMatcher {
