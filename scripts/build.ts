@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { build } from "esbuild";
 import { buildRunWorld, runWorldRedirect } from "./run-world.ts";
 import { BYTECODE_ORDER_DIR, BYTECODE_ORDER_FILES } from "./record-bytecode-order.ts";
+import { REQUIRE_SHIM } from "../src/plugin-bundles/require-shim.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const args = new Map(
@@ -116,8 +117,10 @@ if (args.get("skip-bundle") !== "true") {
     minify: true,
     sourcemap: "linked",
     define,
-    // Some dependencies still call require(); give the ESM bundle one.
-    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+    // Some dependencies still call require(); give the ESM bundle one, for built-ins only: the
+    // others are optional (ws: bufferutil, utf-8-validate), and a full require() would search
+    // $HOME/.node_modules, which is the data dir under the shipped units (require-shim.ts).
+    banner: { js: REQUIRE_SHIM },
     logLevel: "warning",
   } as const;
   await build({ ...common, entryPoints: { "edge-runner": "src/main.ts" } });

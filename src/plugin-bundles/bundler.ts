@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type * as Esbuild from "esbuild";
 import { EdgeError, errorMessage } from "../errors.ts";
+import { REQUIRE_SHIM } from "./require-shim.ts";
 
 export type BundlerChoice = "auto" | "esbuild" | "bun";
 
@@ -18,14 +19,8 @@ export interface BundleOutput {
   bundler: string;
 }
 
-// Some npm packages still call require() for Node built-ins; give the ESM bundle one.
-// A runner imports a verified bundle from a data: URL (see verified-source.ts), where Node's and
-// Deno's createRequire() refuse import.meta.url: the shim falls back to a fixed file URL, which
-// is all require() of built-in modules needs.
-export const REQUIRE_SHIM =
-  'import { createRequire as __edgeCreateRequire } from "node:module"; const require = __edgeCreateRequire(import.meta.url.startsWith("file:") ? import.meta.url : "file:///edge-runner-plugin.mjs");';
-/** The shim bundles built before runners imported from data: URLs start with. */
-export const LEGACY_REQUIRE_SHIM = 'import { createRequire as __edgeCreateRequire } from "node:module"; const require = __edgeCreateRequire(import.meta.url);';
+// Bundles open with a require() for built-in modules only: see require-shim.ts.
+export { LEGACY_REQUIRE_SHIM, REQUIRE_SHIM } from "./require-shim.ts";
 
 export async function bundleEntry(entry: string, choice: BundlerChoice = "auto"): Promise<BundleOutput> {
   const esbuildPath = choice === "bun" ? undefined : findEsbuild([dirname(resolve(entry)), process.cwd()]);

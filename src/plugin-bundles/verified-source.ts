@@ -3,7 +3,7 @@
 // between would run unchecked (time of check to time of use).
 
 import type { PluginSource } from "../plugins/worker-protocol.ts";
-import { LEGACY_REQUIRE_SHIM, REQUIRE_SHIM } from "./bundler.ts";
+import { withCurrentRequireShim } from "./require-shim.ts";
 
 export function verifiedBundleSource(bundle: { name: string; version: string; digest: string; bytes: Uint8Array }): PluginSource {
   // Bytes that matched one digest are the same bytes: their URL is built once, not per check.
@@ -12,12 +12,8 @@ export function verifiedBundleSource(bundle: { name: string; version: string; di
 }
 
 function dataUrl(verified: Uint8Array): string {
-  let bytes = Buffer.from(verified.buffer, verified.byteOffset, verified.byteLength);
-  // Bundles built by esbuild before this change open with a require() shim that Node and Deno
-  // reject from a data: URL. The one rewrite: that fixed first line, for its data:-safe twin;
-  // nothing a signer or an attacker controls changes.
-  if (bytes.subarray(0, LEGACY_SHIM.byteLength).equals(LEGACY_SHIM)) bytes = Buffer.concat([CURRENT_SHIM, bytes.subarray(LEGACY_SHIM.byteLength)]);
-  return `data:text/javascript;base64,${bytes.toString("base64")}`;
+  // The one rewrite: an older require() shim line for the current one (see require-shim.ts).
+  return `data:text/javascript;base64,${withCurrentRequireShim(verified).toString("base64")}`;
 }
 
 /** The URLs of the last few digests (a runner runs a handful of bundles; each may be 32 MiB). */
@@ -29,6 +25,3 @@ function remember(digest: string, url: string): string {
   if (urls.size > REMEMBERED) urls.delete(urls.keys().next().value as string);
   return url;
 }
-
-const LEGACY_SHIM = Buffer.from(LEGACY_REQUIRE_SHIM);
-const CURRENT_SHIM = Buffer.from(REQUIRE_SHIM);

@@ -4,6 +4,7 @@
 // its own job and never takes the runner down.
 
 import { denoApi } from "../platform/runtime.ts";
+import { closeGlobalModuleSearchPaths } from "../platform/module-search-paths.ts";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { format } from "node:util";
 import { serializeError } from "../errors.ts";
@@ -83,6 +84,9 @@ export function startPluginRuntime(port: RuntimePort): void {
     if (pid === process.pid || pid === 0 || pid === -process.pid || pid === process.ppid) intercept(`process.kill(${pid}, ${String(signal ?? "SIGTERM")})`);
     return realKill(pid, signal);
   }) as typeof process.kill;
+  // No require() a plugin reaches searches $HOME/.node_modules or NODE_PATH (HOME is the data dir
+  // under the shipped units): only built-ins and node_modules.
+  closeGlobalModuleSearchPaths();
   const deno = denoApi();
   if (deno !== undefined && typeof deno.exit === "function") {
     try {
