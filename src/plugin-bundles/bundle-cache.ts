@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../util/atomic-write.ts";
 import { bundleError } from "./bundle-errors.ts";
 import { digestEquals, digestHex, sha256Digest } from "./digest.ts";
 import type { BundleManifest } from "./manifest.ts";
-import { FileTooLargeError, readFileBounded } from "../util/read-file-bounded.ts";
+import { FileTooLargeError, NotRegularFileError, OWN_FILE, readFileBounded } from "../util/read-file-bounded.ts";
 
 export interface BundleCacheOptions {
   /** The cache root, usually `<dataDir>/plugins`. */
@@ -42,9 +42,16 @@ export class BundleCache {
     let bytes: Uint8Array;
     try {
       // The signed manifest says how big the bundle is: a bigger file is not it, and is not read.
-      bytes = await readFileBounded(path, manifest.size);
+      // Only the runner writes here, by rename: a FIFO, device or symlink at the path is not its
+      // file (and a FIFO would block the resolve forever); it is removed like a corrupt file.
+      bytes = await readFileBounded(path, manifest.size, OWN_FILE);
     } catch (error) {
       if ((error as { code?: unknown }).code === "ENOENT") return undefined;
+      if (error instanceof NotRegularFileError || (error as { code?: unknown }).code === "ELOOP") {
+        await rm(path, { force: true }).catch(() => undefined); // a directory stays: store() then names it
+        const what = error instanceof NotRegularFileError ? `a ${error.kind}` : "a symlink";
+        throw bundleError("bundle_cache_corrupt", `${manifest.name}@${manifest.version}`, `cached file "${path}" is ${what}, not a regular file; deleted it`, { action: "load", retryable: true });
+      }
       if (error instanceof FileTooLargeError) {
         await rm(path, { force: true });
         throw bundleError("bundle_cache_corrupt", `${manifest.name}@${manifest.version}`, `cached file "${path}" is ${error.size} bytes, not the ${manifest.size} signed; deleted it`, { action: "load", retryable: true });

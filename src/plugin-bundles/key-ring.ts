@@ -99,7 +99,9 @@ async function readKeyFile(file: string): Promise<TrustedKey[]> {
   const fail = (reason: string): never => {
     throw new EdgeError("config_invalid", `Cannot load trusted key file "${file}": ${reason}`);
   };
-  const text = await readTextFileBounded(file, MAX_CREDENTIAL_FILE_BYTES).catch((error: unknown) => fail(errorMessage(error)));
+  // A FIFO named like a key file would block every verification: refused (a symlink is followed:
+  // Kubernetes ConfigMap and Secret mounts are symlinks).
+  const text = await readTextFileBounded(file, MAX_CREDENTIAL_FILE_BYTES, { regularOnly: true }).catch((error: unknown) => fail(errorMessage(error)));
   if (text.includes("-----BEGIN")) {
     if (text.includes("PRIVATE KEY")) fail("it holds a private key; trust only public keys");
     try {

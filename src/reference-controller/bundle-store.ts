@@ -14,7 +14,7 @@ import { bundleError } from "../plugin-bundles/bundle-errors.ts";
 import { digestEquals, sha256Digest } from "../plugin-bundles/digest.ts";
 import { assertPluginRef, manifestDifferences, parseManifest, pluginRef, type BundleManifest } from "../plugin-bundles/manifest.ts";
 import { DEFAULT_MAX_BUNDLE_BYTES } from "../plugin-bundles/bundle-fetcher.ts";
-import { readTextFileBounded } from "../util/read-file-bounded.ts";
+import { OWN_FILE, readTextFileBounded } from "../util/read-file-bounded.ts";
 
 export interface BundleStoreOptions {
   dir: string;
@@ -89,7 +89,7 @@ export class BundleStore implements ControllerBundles {
     let text: string;
     try {
       // A manifest and its signature: a few KiB; a bigger file is not an entry this store wrote.
-      text = await readTextFileBounded(join(dir, "entry.json"), 64 * 1024);
+      text = await readTextFileBounded(join(dir, "entry.json"), 64 * 1024, OWN_FILE);
     } catch (error) {
       if ((error as { code?: unknown }).code === "ENOENT") return undefined;
       throw error;

@@ -7,7 +7,7 @@ import { mkdir, open, opendir, readdir, rename, rm, rmdir, stat, unlink, writeFi
 import { dirname, join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
 import { randomHex } from "../util/random-hex.ts";
-import { readTextFileBounded } from "../util/read-file-bounded.ts";
+import { OWN_FILE, readTextFileBounded } from "../util/read-file-bounded.ts";
 import { keyUnder } from "./storage-keys.ts";
 import type { DeletePrefixOptions, ListOptions, ObjectInfo, ObjectStore, PutObjectOptions, StoredObject } from "./object-store.ts";
 
@@ -97,7 +97,7 @@ export class LocalObjectStore implements ObjectStore {
     }
     const info: ObjectInfo = { key, size: stats.size, lastModified: stats.mtimeMs };
     try {
-      const meta = JSON.parse(await readTextFileBounded(`${file.slice(0, -2)}.m`, MAX_META_BYTES)) as { contentType?: string; metadata?: Record<string, string> };
+      const meta = JSON.parse(await readTextFileBounded(`${file.slice(0, -2)}.m`, MAX_META_BYTES, OWN_FILE)) as { contentType?: string; metadata?: Record<string, string> };
       if (typeof meta.contentType === "string") info.contentType = meta.contentType;
       if (meta.metadata !== undefined) info.metadata = meta.metadata;
     } catch (error) {

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
 import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { TrustedKeyRing } from "../../src/plugin-bundles/key-ring.ts";
 import { checkPrivateKeyFile, ensureRunnerKey } from "../../src/secrets/runner-keys.ts";
@@ -71,3 +72,14 @@ test("TrustedKeyRing.fromJwks() refuses two different keys under one id", async 
   expect(await codeOf(() => TrustedKeyRing.fromJwks([one.publicJwk, two.publicJwk]))).toBe("config_invalid");
   expect((await TrustedKeyRing.fromJwks([one.publicJwk, one.publicJwk])).size).toBe(1);
 });
+
+test("TrustedKeyRing.load() refuses a FIFO named like a key file at once instead of blocking every verification", async () => {
+  const dir = await tempDir();
+  execFileSync("mkfifo", [`${dir}/stuck.jwk`]);
+  const outcome = await Promise.race([
+    TrustedKeyRing.load(dir).then(() => "loaded", (e: { code?: string; message?: string }) => `${e.code}: ${e.message}`),
+    new Promise((r) => setTimeout(r, 3000)).then(() => "still blocked after 3 s"),
+  ]);
+  expect(outcome).toContain("config_invalid");
+  expect(outcome).toContain("FIFO");
+}, 10_000);

@@ -2,9 +2,10 @@
 // any of it is read (an 8 GiB sparse file costs nothing), and a file that grows while read is cut.
 
 import { afterAll, expect, test } from "bun:test";
-import { truncateSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FileTooLargeError, readFileBounded, readFileBoundedSync, readTextFileBounded, readTextFileBoundedSync } from "../../src/util/read-file-bounded.ts";
+import { FileTooLargeError, NotRegularFileError, readFileBounded, readFileBoundedSync, readTextFileBounded, readTextFileBoundedSync } from "../../src/util/read-file-bounded.ts";
 import { tempDir } from "../helpers/harness.ts";
 
 const tmp = tempDir("read-file-bounded-");
@@ -41,4 +42,27 @@ test("readFileBoundedSync() reads at most cap + 1 bytes of a file fstat says is 
 
 test("readFileBounded() passes on a missing file's error (ENOENT), so callers keep telling missing from bad", async () => {
   expect(((await readFileBounded(join(tmp.dir, "missing"), 10).catch((e: unknown) => e)) as { code?: string }).code).toBe("ENOENT");
+});
+
+test("readFileBounded() and readFileBoundedSync() with regularOnly refuse a FIFO at once instead of blocking, and still read a regular file", async () => {
+  const dir = mkdtempSync(join(tmp.dir, "fifo-"));
+  const fifo = join(dir, "fifo");
+  execFileSync("mkfifo", [fifo]);
+  const outcome = await Promise.race([
+    readFileBounded(fifo, 1024, { regularOnly: true }).then(() => "read", (e: unknown) => (e instanceof NotRegularFileError ? `refused ${e.kind}` : `threw ${String(e)}`)),
+    new Promise((r) => setTimeout(r, 3000)).then(() => "still blocked after 3 s"),
+  ]);
+  expect(outcome).toBe("refused FIFO");
+  expect(() => readFileBoundedSync(fifo, 1024, { regularOnly: true })).toThrow(NotRegularFileError);
+  expect(() => readFileBoundedSync(dir, 1024, { regularOnly: true })).toThrow("is a directory, not a regular file");
+  writeFileSync(join(dir, "plain"), "text");
+  expect(await readTextFileBounded(join(dir, "plain"), 1024, { regularOnly: true })).toBe("text");
+});
+
+test("readFileBounded() with noFollow refuses a symlink at the path (ELOOP); without it the link is followed", async () => {
+  const dir = mkdtempSync(join(tmp.dir, "link-"));
+  writeFileSync(join(dir, "target"), "secret");
+  symlinkSync(join(dir, "target"), join(dir, "link"));
+  expect(await readFileBounded(join(dir, "link"), 1024, { regularOnly: true, noFollow: true }).then(() => "read", (e: { code?: string }) => e.code)).toBe("ELOOP");
+  expect(await readTextFileBounded(join(dir, "link"), 1024, { regularOnly: true })).toBe("secret");
 });

@@ -20,7 +20,7 @@ import { MAX_OUTPUT_CHARS, MAX_UNACKED_LOG_CHARS } from "../../protocol/limits.t
 import type { AtRestCipher } from "../../secrets/at-rest.ts";
 import type { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
-import { readTextFileBounded } from "../../util/read-file-bounded.ts";
+import { OWN_FILE, readTextFileBounded } from "../../util/read-file-bounded.ts";
 import { JobOutbox, type JobOutboxOptions } from "./job-outbox.ts";
 import { SPOOL_FILE_SUFFIX as SUFFIX, type ResultSpooling } from "./result-spool-front.ts";
 
@@ -120,7 +120,7 @@ export class ResultSpool implements ResultSpooling {
     for (const name of names.filter((n) => n.endsWith(SUFFIX))) {
       const file = join(this.dir, name);
       try {
-        const { job, messages } = await this.#open(await readTextFileBounded(file, MAX_FILE_BYTES));
+        const { job, messages } = await this.#open(await readTextFileBounded(file, MAX_FILE_BYTES, OWN_FILE));
         const outbox = JobOutbox.restore(job, messages, send, onDone, options);
         this.#saved.add(outbox.key);
         restored.push(outbox);

@@ -19,7 +19,7 @@ import { errorMessage } from "../../errors.ts";
 import { AtRestCipher } from "../../secrets/at-rest.ts";
 import { AtRestKeyRing } from "../../secrets/at-rest-ring.ts";
 import { writeFileAtomic } from "../../util/atomic-write.ts";
-import { readTextFileBounded } from "../../util/read-file-bounded.ts";
+import { OWN_FILE, readTextFileBounded } from "../../util/read-file-bounded.ts";
 
 /** What the runner is doing with a run; a file found at start-up in `running` was cut off by a restart. */
 export type RunPhase = "running" | "handed_off" | "ending";
@@ -134,7 +134,7 @@ export class RunOutboxStore {
       await this.#inTurn(async () => {
         let record: RunRecord;
         try {
-          const opened = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES));
+          const opened = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES, OWN_FILE));
           if (opened.key === current) return;
           record = opened.record;
         } catch {
@@ -153,7 +153,7 @@ export class RunOutboxStore {
     const usage: OutboxKeyUsage = { byKey: {}, unknown: 0 };
     for (const file of await this.#files()) {
       try {
-        const { key } = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES));
+        const { key } = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES, OWN_FILE));
         if (key === undefined) throw new Error("in clear");
         usage.byKey[key] = (usage.byKey[key] ?? 0) + 1;
       } catch {
@@ -192,7 +192,7 @@ export class RunOutboxStore {
     for (const name of names.filter((n) => n.endsWith(FILE_SUFFIX))) {
       const file = join(this.dir, name);
       try {
-        const { record, key } = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES));
+        const { record, key } = this.#read(await readTextFileBounded(file, MAX_RECORD_BYTES, OWN_FILE));
         records.push(record);
         // In clear (version 1), or sealed with a key an outbox key rotation retired: reseal now.
         if (key !== current) upgraded.push(record);
