@@ -35,6 +35,11 @@ export interface ResolvePluginBundleOptions {
   fetch?: typeof fetch;
   logger?: Logger;
   now?: () => number;
+  /**
+   * The state of the trusted keys this resolve was asked under (trustedKeysStamp()): a resolve
+   * joins only a download started under the same state, never one that read keys since changed.
+   */
+  keysStamp?: string;
 }
 
 export interface ResolvedBundle {
@@ -45,6 +50,8 @@ export interface ResolvedBundle {
   /** The signed manifest. */
   manifest: BundleManifest;
   kid: string;
+  /** When the verifying key expires, if it does. */
+  keyExpiresAt?: number;
   /** True when the bundle came from the cache without a download. */
   cached: boolean;
 }
@@ -60,7 +67,7 @@ export function resolvePluginBundle(options: ResolvePluginBundleOptions): Promis
   }
   let flight = flights.get(options.cache);
   if (flight === undefined) flights.set(options.cache, (flight = new SingleFlight()));
-  const key = `${urlOf(options.controllerUrl)} ${pluginRef(options.plugin, options.version)}`;
+  const key = `${urlOf(options.controllerUrl)} ${pluginRef(options.plugin, options.version)} ${options.keysStamp ?? ""}`;
   return flight.run(key, (signal) => resolveOnce(options, signal), options.signal).catch((error: unknown) => {
     if (options.signal?.aborted && !(error instanceof EdgeError)) {
       throw new EdgeError("job_cancelled", `Cannot resolve bundle "${pluginRef(options.plugin, options.version)}": cancelled`, { cause: error });
@@ -77,7 +84,7 @@ async function resolveOnce(options: ResolvePluginBundleOptions, signal: AbortSig
   await options.trustedKeys.reload();
 
   const served = await getManifest(options, `${base}/manifest`, ref, signal);
-  const { manifest, kid } = await verifySignedManifest({
+  const { manifest, kid, keyExpiresAt } = await verifySignedManifest({
     signature: served.signature,
     manifest: served.manifest,
     keyRing: options.trustedKeys,
@@ -88,7 +95,7 @@ async function resolveOnce(options: ResolvePluginBundleOptions, signal: AbortSig
 
   try {
     const cachedBytes = await options.cache.load(manifest);
-    if (cachedBytes !== undefined) return { path: options.cache.pathFor(manifest.digest), bytes: cachedBytes, manifest, kid, cached: true };
+    if (cachedBytes !== undefined) return { path: options.cache.pathFor(manifest.digest), bytes: cachedBytes, manifest, kid, ...expiry(keyExpiresAt), cached: true };
   } catch (error) {
     if (!(error instanceof EdgeError) || error.code !== "bundle_cache_corrupt") throw error;
     // A corrupt cache file is deleted by load(); download it once more.
@@ -98,7 +105,11 @@ async function resolveOnce(options: ResolvePluginBundleOptions, signal: AbortSig
   const bytes = await download(options, `${base}/bundle`, manifest, maxBytes, signal);
   const path = await options.cache.store(manifest, bytes);
   options.logger?.info(`Cached bundle "${ref}"`, { plugin: ref, digest: manifest.digest, kid, size: manifest.size });
-  return { path, bytes, manifest, kid, cached: false };
+  return { path, bytes, manifest, kid, ...expiry(keyExpiresAt), cached: false };
+}
+
+function expiry(keyExpiresAt: number | undefined): { keyExpiresAt?: number } {
+  return keyExpiresAt === undefined ? {} : { keyExpiresAt };
 }
 
 async function request(options: ResolvePluginBundleOptions, url: string, ref: string, signal: AbortSignal): Promise<Response> {

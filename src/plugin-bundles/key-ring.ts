@@ -3,6 +3,7 @@
 // Loaded from a directory of public JWK / JWKS / PEM files or from one JWKS file; reload() re-reads.
 
 import { calculateJwkThumbprint, exportJWK, importJWK, importSPKI, type CryptoKey, type JWK } from "jose";
+import { readdirSync, statSync, type Stats } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { EdgeError, errorMessage } from "../errors.ts";
@@ -72,7 +73,7 @@ async function readKeys(path: string): Promise<Map<string, TrustedKey>> {
     if (error instanceof EdgeError) throw error;
     throw new EdgeError("config_invalid", `Cannot load trusted keys "${path}": ${errorMessage(error)}`);
   }
-  const files = isDir ? (await readdir(path)).filter((f) => KEY_FILE.test(f) && !f.startsWith(".")).sort().map((f) => join(path, f)) : [path];
+  const files = isDir ? (await readdir(path)).filter(isKeyFileName).sort().map((f) => join(path, f)) : [path];
   for (const file of files) {
     if (isDir) {
       const info = await stat(file).catch((error: unknown) => {
@@ -166,6 +167,40 @@ function add(map: Map<string, TrustedKey>, key: TrustedKey): void {
     throw new EdgeError("config_invalid", `Cannot load trusted key "${key.kid}" from "${key.source}": the id is already used by "${existing.source}"`);
   }
   map.set(key.kid, key);
+}
+
+/**
+ * A fingerprint of the trusted keys on disk, taken synchronously (a reused verification is
+ * answered in the same turn as the job's offer): inode, size, mtime and ctime of the path and,
+ * for a directory, of every key file in it. Adding, removing, replacing, editing in place or
+ * chmod-ing a key changes it; "" when the path is missing. Costs a readdir and one stat per file.
+ */
+export function trustedKeysStamp(path: string): string {
+  try {
+    const top = statSync(path);
+    const parts = [fingerprint(top)];
+    if (top.isDirectory()) {
+      for (const name of readdirSync(path).filter(isKeyFileName).sort()) {
+        try {
+          parts.push(`${name}=${fingerprint(statSync(join(path, name)))}`);
+        } catch {
+          parts.push(`${name}=?`); // removed meanwhile, or unreadable: the reload says which
+        }
+      }
+    }
+    return parts.join(" ");
+  } catch {
+    return "";
+  }
+}
+
+function fingerprint(info: Stats): string {
+  return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+}
+
+/** The files of a key directory that hold keys: *.jwk, *.json, *.jwks, *.pem, not hidden. */
+function isKeyFileName(name: string): boolean {
+  return KEY_FILE.test(name) && !name.startsWith(".");
 }
 
 /** Where the trusted keys are when the `trustedKeys` option is not set. */

@@ -2,15 +2,16 @@
 // runner's API key, verified against the trusted keys, cached under the data dir. Every refusal
 // is counted and logged, and fails only the job that asked for the bundle.
 
-import { existsSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { EdgeError, serializeError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { PluginResolver } from "../plugins/plugin-ref.ts";
 import { BundleCache } from "./bundle-cache.ts";
 import { isBundleErrorCode } from "./bundle-errors.ts";
-import { createBundleResolver, noBuiltinMessage } from "./bundle-resolver.ts";
+import { createBundleResolver, noBuiltinMessage, type BundleResolver } from "./bundle-resolver.ts";
 import { urlOf, type UrlSource } from "../config/url.ts";
-import { defaultTrustedKeysPath, TrustedKeyRing } from "./key-ring.ts";
+import { defaultTrustedKeysPath, TrustedKeyRing, trustedKeysStamp } from "./key-ring.ts";
+import type { PluginSource } from "../plugins/worker-protocol.ts";
 
 /** The header naming the runner whose API key is the bearer credential of a bundle download. */
 export const RUNNER_ID_HEADER = "x-edge-runner-id";
@@ -53,45 +54,66 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
     });
     return ring;
   };
-  let inner: PluginResolver | undefined;
+  let inner: BundleResolver | undefined;
+  // The ring as last loaded (or reloaded by a download): a reuse whose key it no longer holds, or
+  // holds with another expiry, is checked again.
+  let loaded: TrustedKeyRing | undefined;
   // A verified resolution is reused for `recheckMs`: without it every bundle job costs a manifest
-  // request to the controller and a re-hash of the cached file. Any change to the trusted keys
-  // (a key added or removed changes the file's or directory's mtime) drops every reuse at once,
-  // so a removed key still stops the next job.
-  const verified = new Map<string, { source: Awaited<ReturnType<PluginResolver>>; at: number }>();
+  // request to the controller and a re-hash of the cached file. A reuse never outlives what would
+  // refuse the bundle now: any change to the trusted keys on disk (trustedKeysStamp(): the path
+  // and every key file, so an in-place edit counts) drops every reuse at once; a reuse ends when
+  // the key that verified it expires or leaves the loaded ring; a verification is kept only if the
+  // keys did not change while it ran, and a job never joins one started under other keys.
+  const verified = new Map<string, Reuse>();
   const recheckMs = options.recheckMs ?? 0;
   const now = options.now ?? Date.now;
-  let keysStamp = trustedStamp(trustedPath);
+  let keysStamp = trustedKeysStamp(trustedPath);
   // A reuse is answered synchronously: the pool dispatches it in the same turn as the offer.
   return function resolveRunnerBundle(ref, signal) {
     // A name without a version is a built-in that does not exist, not a bundle: say that first.
     if (ref.version === undefined) return Promise.reject(new EdgeError("plugin_not_found", noBuiltinMessage(ref.name)));
-    const stamp = trustedStamp(trustedPath);
+    const stamp = trustedKeysStamp(trustedPath);
     if (stamp !== keysStamp) {
       verified.clear();
       keysStamp = stamp;
     }
     const key = `${ref.name}@${ref.version ?? ""}`;
     const hit = verified.get(key);
-    if (hit !== undefined && now() - hit.at < recheckMs) return hit.source;
-    return verify(ref, signal, key);
+    if (hit !== undefined) {
+      if (reusable(hit, now())) return hit.source;
+      verified.delete(key);
+    }
+    return verify(ref, signal, key, stamp);
   };
 
-  async function verify(ref: Parameters<PluginResolver>[0], signal: AbortSignal, key: string): Promise<Awaited<ReturnType<PluginResolver>>> {
+  function reusable(hit: Reuse, at: number): boolean {
+    if (at - hit.at >= recheckMs) return false;
+    if (hit.keyExpiresAt !== undefined && at >= hit.keyExpiresAt) return false;
+    const trusted = loaded?.get(hit.kid);
+    return trusted !== undefined && trusted.expiresAt === hit.keyExpiresAt;
+  }
+
+  async function verify(ref: Parameters<PluginResolver>[0], signal: AbortSignal, key: string, stamp: string): Promise<PluginSource> {
     try {
+      const trustedKeys = await keys();
+      loaded = trustedKeys;
       inner ??= createBundleResolver({
         controllerUrl: () => urlOf(options.controllerUrl).replace(/\/+$/, ""),
         auth: { bearer: options.apiKey },
         headers: { [RUNNER_ID_HEADER]: options.runnerId },
-        trustedKeys: await keys(),
+        trustedKeys,
         cache,
         maxBytes: options.maxBytes,
         logger: log,
+        now,
         ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
       });
-      const source = await inner(ref, signal);
-      if (recheckMs > 0) verified.set(key, { source, at: now() });
-      return source;
+      const resolved = await inner(ref, signal, stamp);
+      // Kept only if the keys it was checked against are still the keys on disk.
+      if (recheckMs > 0 && trustedKeysStamp(trustedPath) === stamp) {
+        verified.set(key, { source: resolved.source, at: now(), kid: resolved.kid, ...(resolved.keyExpiresAt === undefined ? {} : { keyExpiresAt: resolved.keyExpiresAt }) });
+      }
+      return resolved.source;
     } catch (error) {
       verified.delete(key);
       const wire = serializeError(error);
@@ -107,12 +129,11 @@ export function runnerBundleResolver(options: RunnerBundleResolverOptions): Plug
   }
 }
 
-/** Changes whenever a trusted key file or the key directory changes; "" when it is missing. */
-function trustedStamp(path: string): string {
-  try {
-    const stat = statSync(path);
-    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
-  } catch {
-    return "";
-  }
+/** A verification reused for later jobs, with the key that made it. */
+interface Reuse {
+  source: PluginSource;
+  /** When it was verified (options.now). */
+  at: number;
+  kid: string;
+  keyExpiresAt?: number;
 }

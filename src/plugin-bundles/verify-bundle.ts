@@ -32,6 +32,8 @@ export interface VerifiedManifest {
   /** The signed payload: the only manifest the runner trusts. */
   manifest: BundleManifest;
   kid: string;
+  /** When the verifying key expires (its `exp`), if it does: a reuse of this verification ends then. */
+  keyExpiresAt?: number;
 }
 
 /** Checks the signature and every signed field that can be checked before the bytes are read. */
@@ -92,7 +94,7 @@ export async function verifySignedManifest(options: VerifyManifestOptions): Prom
     throw bundleError("bundle_version_mismatch", ref, `signed version is "${manifest.version}", expected "${options.expected.version}"`);
   }
   if (manifest.size > options.maxBytes) throw bundleError("bundle_too_large", ref, `size ${manifest.size} bytes exceeds the limit of ${options.maxBytes}`);
-  return { manifest, kid };
+  return { manifest, kid, ...(trusted.expiresAt === undefined ? {} : { keyExpiresAt: trusted.expiresAt }) };
 }
 
 /** Checks a received body against the signed size and digest. */
