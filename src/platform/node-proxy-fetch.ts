@@ -1,7 +1,8 @@
 // fetch() for the runner's calls that go through a forward proxy, on Node: Node 20's global
 // fetch takes no proxy without undici as a dependency, so where the rule names one these calls
-// go out on node:http(s) through the CONNECT tunnel agents of proxy-agent.ts (the agents `ws`
-// takes for the WebSocket too). One exchange: a string, bytes or a stream as the body, the
+// go out on node:http(s): https through the CONNECT tunnel agents of proxy-agent.ts (the agents
+// `ws` takes for the WebSocket too), plain http sent to the proxy absolute-form (the full URL as
+// the request target, as Bun and Deno send it: Squid's default refuses CONNECT to ports but 443). One exchange: a string, bytes or a stream as the body, the
 // answer as a streamed Response that each caller reads through its own cap. It asks for no
 // content coding (a gzip, deflate or br answer to a caller that asked for one is decoded, as
 // fetch does), and follows no redirect: the controller client needs none (the edge API answers
@@ -12,12 +13,17 @@ import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, 
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
 import { Readable, pipeline, type Transform } from "node:stream";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
-import { proxyHttpAgent, proxyHttpsAgent } from "./proxy-agent.ts";
-import type { ProxyEnv } from "./proxy.ts";
+import { proxyForwardAgent, proxyHttpAgent, proxyHttpsAgent } from "./proxy-agent.ts";
+import { proxyFor, type ProxyEnv, type ProxyRoute } from "./proxy.ts";
 
 export interface NodeProxyAgents {
+  /** CONNECT tunnels for ws:// (proxyFetch sends plain http on `forward`). */
   http: HttpAgent;
   https: HttpsAgent;
+  /** Connections to the proxies, for plain-http requests sent to them absolute-form. */
+  forward: HttpAgent;
+  /** Where the rule reads the proxy variables; process.env when undefined. */
+  env: ProxyEnv | undefined;
 }
 
 /** A tunnel not opened in this fails the call: Node's fetch gives a direct connection as long. */
@@ -28,7 +34,7 @@ export const IDLE_TIMEOUT_MS = 300_000;
 /** Keep-alive agents that tunnel to every host the rule names a proxy for (read from `env` per connection). */
 export function nodeProxyAgents(env: ProxyEnv | undefined): NodeProxyAgents {
   const proxy = { connectTimeoutMs: CONNECT_TIMEOUT_MS, ...(env === undefined ? {} : { env }) };
-  return { http: proxyHttpAgent({ keepAlive: true }, proxy), https: proxyHttpsAgent({ keepAlive: true }, proxy) };
+  return { http: proxyHttpAgent({ keepAlive: true }, proxy), https: proxyHttpsAgent({ keepAlive: true }, proxy), forward: proxyForwardAgent({ keepAlive: true }, proxy), env };
 }
 
 /**
@@ -53,7 +59,8 @@ export function proxyFetch(url: string, init: RequestInit, agents: NodeProxyAgen
       reject(signal?.reason);
     };
     const settle = () => signal?.removeEventListener("abort", onAbort);
-    const req = (secure ? httpsRequest : httpRequest)(target, { method, headers, agent: secure ? agents.https : agents.http });
+    const route = secure ? undefined : proxyFor(target, agents.env ?? process.env);
+    const req = route !== undefined ? forwarded(target, route, method, headers, agents.forward) : (secure ? httpsRequest : httpRequest)(target, { method, headers, agent: secure ? agents.https : agents.http });
     signal?.addEventListener("abort", onAbort, { once: true });
     req.setTimeout(idleTimeoutMs, () => {
       const error = new Error(`no answer from "${target.host}" for ${idleTimeoutMs / 1000} s`);
@@ -76,6 +83,15 @@ export function proxyFetch(url: string, init: RequestInit, agents: NodeProxyAgen
     });
     sendBody(req, init.body);
   });
+}
+
+/** A plain-http request sent to the proxy of `route` with the full URL as its target. */
+function forwarded(target: URL, route: ProxyRoute, method: string, headers: OutgoingHttpHeaders, agent: HttpAgent): ReturnType<typeof httpRequest> {
+  const absolute = new URL(target);
+  absolute.hash = "";
+  const sent: OutgoingHttpHeaders = { host: target.host, ...headers };
+  if (route.authorization !== undefined) sent["proxy-authorization"] = route.authorization;
+  return httpRequest({ host: route.hostname, port: route.port, method, path: absolute.href, headers: sent, agent });
 }
 
 function sendBody(req: ReturnType<typeof httpRequest>, body: RequestInit["body"]): void {

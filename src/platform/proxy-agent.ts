@@ -1,15 +1,16 @@
 // node:http(s) agents that open each connection through the forward proxy the rule names for
 // its host (src/platform/proxy.ts), or directly where none applies: for clients that take an
-// agent and no proxy option (the S3 SDK's request handler). Both schemes tunnel with CONNECT
-// (an agent cannot rewrite a request to the absolute-URI form). Bun and Node both wait for an
-// agent's createConnection() callback, so the tunnel may be opened asynchronously.
+// agent and no proxy option (the S3 SDK's request handler, `ws`). Both schemes tunnel with CONNECT
+// (an agent cannot rewrite a request to the absolute-URI form); proxyFetch() sends plain-http
+// targets absolute-form itself, on proxyForwardAgent(). Bun and Node both wait for an agent's
+// createConnection() callback, so the tunnel may be opened asynchronously.
 
 import { Agent as HttpAgent, type AgentOptions } from "node:http";
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from "node:https";
 import type { Duplex } from "node:stream";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 import { isIP, type Socket } from "node:net";
-import { openProxyTunnel } from "./proxy-tunnel.ts";
+import { openProxyTunnel, ProxyTunnelError } from "./proxy-tunnel.ts";
 import { proxyFor, type ProxyEnv } from "./proxy.ts";
 
 export interface ProxyAgentOptions {
@@ -60,4 +61,25 @@ export function proxyHttpAgent(agentOptions: AgentOptions, proxy: ProxyAgentOpti
     }
   }
   return new ProxiedHttpAgent(agentOptions);
+}
+
+/**
+ * Keep-alive connections to the proxies themselves, for requests sent to them absolute-form
+ * (plain-http targets: a proxy that allows CONNECT to 443 only, Squid's default, forwards these).
+ * A proxy not connected to within the connect timeout fails the request, as a tunnel does.
+ */
+export function proxyForwardAgent(agentOptions: AgentOptions, proxy: Pick<ProxyAgentOptions, "connectTimeoutMs">): HttpAgent {
+  class ForwardAgent extends HttpAgent {
+    override createConnection(options: ConnectOptions, done: Done): Duplex | undefined {
+      const socket = super.createConnection(options as never, done) as Socket;
+      const timer = setTimeout(() => {
+        const { host, port } = targetOf(options, 80);
+        socket.destroy(new ProxyTunnelError(`Cannot connect to the proxy at "${authority(host, port)}": no answer in time`));
+      }, proxy.connectTimeoutMs);
+      socket.once("connect", () => clearTimeout(timer));
+      socket.once("close", () => clearTimeout(timer));
+      return socket;
+    }
+  }
+  return new ForwardAgent(agentOptions);
 }

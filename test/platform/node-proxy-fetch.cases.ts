@@ -75,7 +75,7 @@ results.direct = await outcome(async () => {
   return { status: r.status, proxied: through.requests.length - before };
 });
 const refusing = await startForwardProxy({ credentials: { user: "runner", pass: "another" } });
-results.refused = await outcome(() => controllerClient({ env: { HTTP_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${refusing.port}` } }).fetch(`${base}/answer`));
+results.refused = await outcome(async () => (await controllerClient({ env: { HTTP_PROXY: `http://runner:${PASSWORD}@127.0.0.1:${refusing.port}` } }).fetch(`${base}/answer`)).status);
 results.targets = [...new Set(through.targets())];
 results.authorizations = [...new Set(through.requests.map((r) => r.proxyAuthorization))];
 

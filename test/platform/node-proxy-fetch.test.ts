@@ -25,10 +25,11 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("proxyFetch() on Node, through controllerClient()", () => {
-  test("proxyFetch() tunnels a GET with Proxy-Authorization, and hands back the status, every header value and the body", () => {
+  test("proxyFetch() sends a plain-http GET to the proxy absolute-form with Proxy-Authorization, and hands back the status, every header value and the body", () => {
     expect(results.get).toMatchObject({ status: 201, many: "a, b", body: { method: "GET", coding: "identity" } });
     expect(results.get.via).toMatch(/^ \(through proxy "http:\/\/127\.0\.0\.1:\d+" from HTTP_PROXY\)$/);
-    expect(results.targets).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+    expect(results.targets.length).toBeGreaterThan(0);
+    expect(results.targets.every((t: string) => /^http:\/\/127\.0\.0\.1:\d+\/[a-z]+$/.test(t))).toBe(true);
     expect(results.authorizations).toEqual([`Basic ${Buffer.from(`runner:${PASSWORD}`).toString("base64")}`]);
   });
 
@@ -61,9 +62,8 @@ describe("proxyFetch() on Node, through controllerClient()", () => {
     expect(results.direct).toEqual({ status: 201, proxied: 0 });
   });
 
-  test("controllerClient() on Node: a proxy that answers 407 fails the call naming the proxy, never its password", () => {
-    expect(results.refused.name).toBe("ProxyTunnelError");
-    expect(results.refused.rejected).toMatch(/through proxy "http:\/\/127\.0\.0\.1:\d+" \(from HTTP_PROXY\): the proxy asks for credentials \(407\)/);
+  test("controllerClient() on Node: a proxy's 407 to a plain-http request is its answer (as Bun's and Deno's fetch hand it back), never showing the password", () => {
+    expect(results.refused).toBe(407);
     expect(output).not.toContain(PASSWORD);
   });
 });

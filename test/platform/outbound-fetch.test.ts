@@ -32,17 +32,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const tunnelTo = (host: string) => expect.stringMatching(new RegExp(`^${host.replace(/\./g, "\\.")}:\\d+$`));
 
 describe("the runner's outbound calls on Node go through HTTPS_PROXY/HTTP_PROXY", () => {
-  test("GcpBackend: the token exchange and the secret read each go through a CONNECT tunnel", () => {
+  test("GcpBackend: the token exchange and the secret read (plain http here) are each sent to the proxy absolute-form", () => {
     expect(results.gcp.result).toBe("gcp-through-proxy");
-    expect(results.gcp.tunnels.length).toBeGreaterThanOrEqual(1);
-    expect(results.gcp.tunnels.every((t: string) => t === `127.0.0.1:${results.gcpPort}`)).toBe(true);
+    expect(results.gcp.tunnels).toEqual([]);
+    expect(results.gcp.plain.length).toBeGreaterThanOrEqual(2);
+    expect(results.gcp.plain.every((t: string) => t.startsWith(`http://127.0.0.1:${results.gcpPort}/`))).toBe(true);
   });
 
-  test("ApiClient (the GitHub, GitLab and Azure DevOps integrations), the http plugin, ctx.fetch, the meshStack client and the admin CLI's client each go through a tunnel", () => {
+  test("ApiClient (the GitHub, GitLab and Azure DevOps integrations), the http plugin, ctx.fetch, the meshStack client and the admin CLI's client each go through the proxy (https in a tunnel)", () => {
     expect(results.apiClient).toEqual({ result: 200, tunnels: [tunnelTo("api.proxy.test")], plain: [] });
     expect(results.httpPlugin.result).toBe(JSON.stringify({ ok: true, method: "POST", body: "hi" }));
     expect(results.httpPlugin.tunnels).toEqual([tunnelTo("plugin.proxy.test")]);
-    expect(results.ctxFetch).toEqual({ result: 200, tunnels: [tunnelTo("ctx.proxy.test")], plain: [] });
+    expect(results.ctxFetch).toEqual({ result: 200, tunnels: [], plain: [expect.stringMatching(/^http:\/\/ctx\.proxy\.test:\d+\/plain$/)] });
     expect(results.meshstack).toEqual({ result: true, tunnels: [tunnelTo("mesh.proxy.test")], plain: [] });
     expect(results.admin).toEqual({ result: "DELETE", tunnels: [tunnelTo("admin.proxy.test")], plain: [] });
   });

@@ -1,0 +1,31 @@
+// outboundFetch() on Node behind a forward proxy answers as Node's own fetch does
+// (src/platform/outbound-fetch.ts and the node:http(s) path under it): outbound-fetch-as-fetch.cases.ts,
+// bundled for Node and run with `node`, makes each call both ways against one loopback server.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+const dir = mkdtempSync(path.join(tmpdir(), "edge-runner-outbound-as-fetch-"));
+let results: Record<string, any>;
+
+beforeAll(async () => {
+  const built = await Bun.build({ entrypoints: [path.join(import.meta.dir, "outbound-fetch-as-fetch.cases.ts")], outdir: dir, target: "node", format: "esm", naming: "cases.mjs" });
+  if (!built.success) throw new Error(built.logs.map(String).join("\n"));
+  const noProxy = { HTTP_PROXY: "", HTTPS_PROXY: "", http_proxy: "", https_proxy: "", NO_PROXY: "", no_proxy: "" };
+  const proc = Bun.spawn([process.env.NODE_BINARY ?? "node", path.join(dir, "cases.mjs")], { env: { ...process.env, ...noProxy }, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`the cases exited ${code}:\n${stdout}${stderr}`);
+  results = JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}");
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("outboundFetch() on Node behind a proxy", () => {
+  test("outboundFetch() sends an http:// target to the proxy absolute-form with Proxy-Authorization, not through CONNECT (Squid's default refuses CONNECT but to 443)", () => {
+    expect(results.squidLike.answer).toEqual({ ok: { method: "GET", contentLength: null, transferEncoding: null, body: "" } });
+    expect(results.squidLike.seen).toEqual([
+      { method: "GET", target: expect.stringMatching(/^http:\/\/plain\.proxy\.test:\d+\/echo\?x=1$/), proxyAuthorization: `Basic ${Buffer.from("u:squid-like-Pw-1").toString("base64")}` },
+    ]);
+  });
+});
