@@ -16,7 +16,7 @@ import { proxyFor, type ProxyEnv } from "./proxy.ts";
 export interface ProxyAgentOptions {
   /** Where the proxy variables are read, at each new connection; process.env by default. */
   env?: ProxyEnv;
-  /** A tunnel not opened within this fails the request. */
+  /** A tunnel (and the TLS handshake inside it) not done within this fails the request. */
   connectTimeoutMs: number;
 }
 
@@ -39,8 +39,20 @@ export function proxyHttpsAgent(agentOptions: HttpsAgentOptions, proxy: ProxyAge
       const { host, port } = targetOf(options, 443);
       const route = proxyFor(`https://${authority(host, port)}`, proxy.env ?? process.env);
       if (route === undefined) return super.createConnection(options, done) as Duplex | undefined;
+      const deadline = Date.now() + proxy.connectTimeoutMs;
       openProxyTunnel(route, host, port, AbortSignal.timeout(proxy.connectTimeoutMs)).then(
-        (socket: Socket) => done(null, tlsConnect({ ...options, socket, ...(isIP(host) === 0 ? { servername: host } : {}) })),
+        (socket: Socket) => {
+          const secured = tlsConnect({ ...options, socket, ...(isIP(host) === 0 ? { servername: host } : {}) });
+          // The handshake inside the tunnel is part of connecting: the budget left covers it, as
+          // Node's fetch's connect timeout covers a direct handshake (no call waits on a mute target).
+          const timer = setTimeout(() => {
+            secured.destroy(new ProxyTunnelError(`Cannot open a TLS connection to "${authority(host, port)}" through proxy "${route.shown}" (from ${route.variable}): no TLS handshake in ${proxy.connectTimeoutMs / 1000} s`));
+          }, Math.max(0, deadline - Date.now()));
+          const disarm = () => clearTimeout(timer);
+          secured.once("secureConnect", disarm);
+          secured.once("close", disarm);
+          done(null, secured);
+        },
         (error: Error) => done(error),
       );
       return undefined;

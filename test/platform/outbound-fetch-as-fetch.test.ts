@@ -28,4 +28,9 @@ describe("outboundFetch() on Node behind a proxy", () => {
       { method: "GET", target: expect.stringMatching(/^http:\/\/plain\.proxy\.test:\d+\/echo\?x=1$/), proxyAuthorization: `Basic ${Buffer.from("u:squid-like-Pw-1").toString("base64")}` },
     ]);
   });
+
+  test("proxyFetch(): a TLS handshake that never completes inside an open tunnel fails within the connect timeout", () => {
+    expect(results.tlsStall.answer).toEqual({ error: expect.stringMatching(/^ProxyTunnelError: Cannot open a TLS connection to "api\.example\.test:443" through proxy "http:\/\/127\.0\.0\.1:\d+" \(from HTTPS_PROXY\): no TLS handshake in 0\.3 s$/) });
+    expect(results.tlsStall.ms).toBeLessThan(3_000);
+  });
 });
