@@ -50,10 +50,10 @@ export function proxyFor(target: string | URL, env: ProxyEnv = process.env): Pro
   return parseProxyUrl(variable, env[variable] ?? "");
 }
 
-/** True when some URL may go through a proxy: one is set, and NO_PROXY is not `*`. */
+/** True when some URL may go through a proxy: one is set, and NO_PROXY has no `*` entry. */
 export function proxyConfigured(env: ProxyEnv = process.env): boolean {
-  // A name no NO_PROXY entry but `*` matches (.invalid is reserved).
-  return proxyFor("https://edge-runner.invalid", env) !== undefined || proxyFor("http://edge-runner.invalid", env) !== undefined;
+  // Decided from the variables, not by asking about a made-up host: NO_PROXY may name any host.
+  return PROXY_URL_VARIABLES.some((name) => (env[name] ?? "") !== "") && !noProxyEntries(env).includes("*");
 }
 
 /** Every proxy variable that is set, checked: a bad one is a config error naming the variable, before any network call. */
@@ -155,14 +155,12 @@ function safeDecode(part: string): string {
  * trailing dot. There is no implicit entry: loopback goes through the proxy unless listed.
  */
 function bypassed(url: URL, env: ProxyEnv): boolean {
-  const list = boundedNoProxy(env.no_proxy || env.NO_PROXY || "");
-  if (list.trim() === "") return false;
+  const entries = noProxyEntries(env);
+  if (entries.length === 0) return false;
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, "").replace(/\.$/, "");
   const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" || url.protocol === "wss:" ? 443 : 80;
   const hostIp = ipFamily(host);
-  for (const raw of list.split(/[\s,]+/)) {
-    let entry = raw.trim().toLowerCase();
-    if (entry === "") continue;
+  for (let entry of entries) {
     if (entry === "*") return true;
     let entryPort: number | undefined;
     const withPort = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(entry);
@@ -180,6 +178,14 @@ function bypassed(url: URL, env: ProxyEnv): boolean {
     if (domain !== "" && (host === domain || host.endsWith(`.${domain}`))) return true;
   }
   return false;
+}
+
+/** NO_PROXY's entries, lower case (the lower-case variable wins). */
+function noProxyEntries(env: ProxyEnv): string[] {
+  return boundedNoProxy(env.no_proxy || env.NO_PROXY || "")
+    .split(/[\s,]+/)
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== "");
 }
 
 /**

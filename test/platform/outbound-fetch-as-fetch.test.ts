@@ -33,4 +33,8 @@ describe("outboundFetch() on Node behind a proxy", () => {
     expect(results.tlsStall.answer).toEqual({ error: expect.stringMatching(/^ProxyTunnelError: Cannot open a TLS connection to "api\.example\.test:443" through proxy "http:\/\/127\.0\.0\.1:\d+" \(from HTTPS_PROXY\): no TLS handshake in 0\.3 s$/) });
     expect(results.tlsStall.ms).toBeLessThan(3_000);
   });
+
+  test("outboundFetch(): NO_PROXY naming the reserved .invalid TLD (.invalid, invalid, *.invalid) does not turn the proxy off for other hosts", () => {
+    for (const noProxy of [".invalid", "invalid", "*.invalid"]) expect({ noProxy, ...results[`noProxy ${noProxy}`] }).toEqual({ noProxy, answer: { ok: 200 }, proxied: true });
+  });
 });

@@ -2,7 +2,7 @@
 // the lower-case form winning, NO_PROXY's entries, and credentials kept out of what is shown.
 
 import { describe, expect, test } from "bun:test";
-import { checkProxyEnv, maskProxyCredentials, proxyFor, proxySecrets, viaProxy } from "../../src/platform/proxy.ts";
+import { checkProxyEnv, maskProxyCredentials, proxyConfigured, proxyFor, proxySecrets, viaProxy } from "../../src/platform/proxy.ts";
 import { ConfigError } from "../../src/config/resolve.ts";
 
 const P = "http://proxy.corp:3128";
@@ -131,5 +131,18 @@ describe("proxySecrets()", () => {
     expect(proxySecrets({ HTTPS_PROXY: "http://alice:p%40ss-w0rd@proxy:3128", http_proxy: "http://proxy:8080", HTTP_PROXY: "http://bob:hunter22@p2:1" }))
       .toEqual(["p@ss-w0rd", "alice:p@ss-w0rd", "hunter22", "bob:hunter22"]);
     expect(proxySecrets({})).toEqual([]);
+  });
+});
+
+describe("proxyConfigured()", () => {
+  test("proxyConfigured() is true while a proxy variable is set, whatever hosts NO_PROXY names, and false for NO_PROXY `*`", () => {
+    for (const noProxy of ["", ".invalid", "invalid", "*.invalid", "edge-runner.invalid", "localhost,.corp"]) {
+      expect({ noProxy, on: proxyConfigured({ HTTPS_PROXY: P, NO_PROXY: noProxy }) }).toEqual({ noProxy, on: true });
+    }
+    expect(proxyConfigured({ http_proxy: P, no_proxy: "a.example" })).toBe(true);
+    expect(proxyConfigured({ HTTPS_PROXY: P, NO_PROXY: "*" })).toBe(false);
+    expect(proxyConfigured({ HTTPS_PROXY: P, no_proxy: "a.example, *" })).toBe(false);
+    expect(proxyConfigured({ HTTPS_PROXY: P, no_proxy: "a.example", NO_PROXY: "*" })).toBe(true);
+    expect(proxyConfigured({ HTTPS_PROXY: "", NO_PROXY: "" })).toBe(false);
   });
 });
