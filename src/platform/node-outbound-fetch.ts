@@ -1,7 +1,8 @@
 // fetch() as the runner's outbound calls other than the controller's need it, on Node behind a
 // forward proxy (outbound-fetch.ts): proxyFetch (node-proxy-fetch.ts) does one exchange; this
 // adds what the global fetch would have done around it: a Request as the input, every body type
-// fetch takes (a form, a Blob, URLSearchParams are serialized with their content type), and
+// fetch takes (a form, a Blob, URLSearchParams are serialized with their content type; a
+// Request's body is read first, as fetch sends it with its length), and
 // redirects as fetch has them ("follow" up to 20 hops, "error", "manual"). Each hop asks the
 // agents again, so a redirect to a host NO_PROXY names goes direct. Imported on Node only.
 
@@ -15,6 +16,9 @@ const BODY_HEADERS = ["content-type", "content-length", "content-encoding", "con
 /** Never sent on to another origin (undici drops the same). */
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
 
+/** A Request's body up to this is held to be sent with a Content-Length (and again on a 307/308). */
+const MAX_HELD_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
+
 type Body = string | ArrayBuffer | ArrayBufferView | ReadableStream | null;
 
 /** `fetch(input, init)` on node:http(s) through `agents`, following redirects as `init.redirect` says. */
@@ -25,7 +29,7 @@ export async function followingFetch(input: string | URL | Request, init: Reques
   const headers = new Headers(init.headers ?? request?.headers);
   const signal = init.signal ?? request?.signal ?? undefined;
   const mode = init.redirect ?? request?.redirect ?? "follow";
-  let body = await bodyOf(init.body !== undefined ? init.body : (request?.body ?? null), headers);
+  let body = init.body !== undefined || request === undefined ? await bodyOf(init.body, headers) : await requestBodyOf(request);
   for (let hop = 0; ; hop++) {
     const response = await proxyFetch(url.href, { method, headers, body: body as BodyInit | null, ...(signal === undefined ? {} : { signal }) }, agents);
     const location = response.headers.get("location");
@@ -47,6 +51,34 @@ export async function followingFetch(input: string | URL | Request, init: Reques
     if (next.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
     url = next;
   }
+}
+
+/**
+ * A Request's body as fetch sends it: its stream read here, whole up to the cap, so it goes out
+ * with a Content-Length and can be sent again on a 307/308 (fetch keeps a Request's source). A
+ * longer one (an upload built on a stream) is sent on as a stream, its start held here.
+ */
+async function requestBodyOf(request: Request): Promise<Body> {
+  if (request.body === null) return null;
+  const reader = request.body.getReader();
+  const held: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(held, size);
+    held.push(value);
+    size += value.byteLength;
+    if (size > MAX_HELD_REQUEST_BODY_BYTES) break;
+  }
+  return new ReadableStream<Uint8Array>({
+    start: (controller) => held.forEach((chunk) => controller.enqueue(chunk)),
+    pull: async (controller) => {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
 }
 
 /** The body as proxyFetch sends it, with the content type fetch would give it where none is set. */

@@ -37,4 +37,12 @@ describe("outboundFetch() on Node behind a proxy", () => {
   test("outboundFetch(): NO_PROXY naming the reserved .invalid TLD (.invalid, invalid, *.invalid) does not turn the proxy off for other hosts", () => {
     for (const noProxy of [".invalid", "invalid", "*.invalid"]) expect({ noProxy, ...results[`noProxy ${noProxy}`] }).toEqual({ noProxy, answer: { ok: 200 }, proxied: true });
   });
+
+  test("outboundFetch(): a Request's body is sent with a Content-Length as fetch sends it, and again after a 307", () => {
+    expect(results.requestBodyFraming.fetch).toEqual({ ok: { method: "POST", contentLength: "7", transferEncoding: null, body: '{"a":1}' } });
+    expect(results.requestBodyFraming.outbound).toEqual(results.requestBodyFraming.fetch);
+    expect(results.requestBody307.fetch).toEqual({ ok: { status: 200, body: "kept" } });
+    expect(results.requestBody307.outbound).toEqual(results.requestBody307.fetch);
+    expect(results.requestBody307.proxied).toBe(true);
+  });
 });
