@@ -4,15 +4,15 @@
 // `ws` takes for the WebSocket too), plain http sent to the proxy absolute-form (the full URL as
 // the request target, as Bun and Deno send it: Squid's default refuses CONNECT to ports but 443). One exchange: a string, bytes or a stream as the body, the
 // answer as a streamed Response that each caller reads through its own cap. It asks for no
-// content coding (a gzip, deflate or br answer to a caller that asked for one is decoded, as
-// fetch does), and follows no redirect: the controller client needs none (the edge API answers
+// content coding (a gzip, deflate or br answer to a caller that asked for one is decoded as fetch
+// decodes it: node-content-decoding.ts), and follows no redirect: the controller client needs none (the edge API answers
 // none), node-outbound-fetch.ts follows them for the other calls. Imported on Node only: it
 // loads node:http, https, net, tls and zlib.
 
 import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest, type Agent as HttpsAgent } from "node:https";
-import { Readable, pipeline, type Transform } from "node:stream";
-import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { Readable, pipeline } from "node:stream";
+import { contentDecoders } from "./node-content-decoding.ts";
 import { proxyForwardAgent, proxyHttpAgent, proxyHttpsAgent } from "./proxy-agent.ts";
 import { proxyFor, type ProxyEnv, type ProxyRoute } from "./proxy.ts";
 
@@ -119,24 +119,10 @@ function responseOf(incoming: IncomingMessage, method: string): Response {
     incoming.resume();
     return new Response(null, init);
   }
-  const decoder = decoderOf(incoming.headers["content-encoding"]);
-  if (decoder === undefined) return new Response(Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>, init);
-  // An abort or idle timeout destroys `incoming`, and the pipeline the decoder with it.
-  pipeline(incoming, decoder, () => undefined);
-  return new Response(Readable.toWeb(decoder) as unknown as ReadableStream<Uint8Array>, init);
-}
-
-/** The decoder for a content coding fetch decodes; undefined for none (or one it hands back as is). */
-function decoderOf(coding: string | undefined): Transform | undefined {
-  switch (coding?.trim().toLowerCase()) {
-    case "gzip":
-    case "x-gzip":
-      return createGunzip();
-    case "deflate":
-      return createInflate();
-    case "br":
-      return createBrotliDecompress();
-    default:
-      return undefined;
-  }
+  const decoders = contentDecoders(incoming.headers["content-encoding"]);
+  const last = decoders.at(-1);
+  if (last === undefined) return new Response(Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>, init);
+  // An abort or idle timeout destroys `incoming`, and the pipeline the decoders with it.
+  pipeline([incoming, ...decoders], () => undefined);
+  return new Response(Readable.toWeb(last) as unknown as ReadableStream<Uint8Array>, init);
 }

@@ -45,4 +45,11 @@ describe("outboundFetch() on Node behind a proxy", () => {
     expect(results.requestBody307.outbound).toEqual(results.requestBody307.fetch);
     expect(results.requestBody307.proxied).toBe(true);
   });
+
+  test("outboundFetch() decodes answers as fetch does: an empty or truncated gzip, zlib and raw deflate, two codings, an unknown coding left as sent", () => {
+    for (const name of ["gzipEmpty", "gzipTruncated", "deflate", "deflateRaw", "gzipThenBr", "unknownCoding"]) {
+      expect({ name, fetch: results[name].fetch }).toEqual({ name, fetch: { ok: expect.any(String) } });
+      expect({ name, outbound: results[name].outbound }).toEqual({ name, outbound: results[name].fetch });
+    }
+  });
 });
