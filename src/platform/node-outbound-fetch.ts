@@ -13,8 +13,8 @@ const MAX_REDIRECTS = 20;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Dropped with the body when a redirect turns the request into a GET. */
 const BODY_HEADERS = ["content-type", "content-length", "content-encoding", "content-language", "content-location"];
-/** Never sent on to another origin (undici drops the same). */
-const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
+/** Never sent on to another origin (undici drops the same): credentials, and a Host naming the first. */
+const CROSS_ORIGIN_DROPPED = ["authorization", "cookie", "proxy-authorization", "host"];
 
 /** A Request's body up to this is held to be sent with a Content-Length (and again on a 307/308). */
 const MAX_HELD_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -48,7 +48,7 @@ export async function followingFetch(input: string | URL | Request, init: Reques
       // A stream was read once; 307 and 308 must send the same body again.
       throw new TypeError(`fetch failed: cannot follow a redirect (${response.status}) with a streamed request body`);
     }
-    if (next.origin !== url.origin) for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+    if (next.origin !== url.origin) for (const name of CROSS_ORIGIN_DROPPED) headers.delete(name);
     url = next;
   }
 }

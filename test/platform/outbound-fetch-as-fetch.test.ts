@@ -52,4 +52,9 @@ describe("outboundFetch() on Node behind a proxy", () => {
       expect({ name, outbound: results[name].outbound }).toEqual({ name, outbound: results[name].fetch });
     }
   });
+
+  test("outboundFetch() does not send a caller's Host header on to another origin, as fetch does not", () => {
+    expect(results.hostAcrossOrigins.fetch).toEqual({ ok: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(results.hostAcrossOrigins.outbound).toEqual(results.hostAcrossOrigins.fetch);
+  });
 });
