@@ -46,6 +46,10 @@ export function proxyFetch(url: string, init: RequestInit, agents: NodeProxyAgen
   const target = new URL(url);
   const secure = target.protocol === "https:";
   if (!secure && target.protocol !== "http:") return Promise.reject(new TypeError(`Cannot fetch "${target.protocol}" URLs through the proxy (expected http: or https:)`));
+  // fetch refuses these (and a redirect to one): never turned into Basic auth or kept in response.url.
+  if (target.username !== "" || target.password !== "") {
+    return Promise.reject(new TypeError(`Cannot fetch "${target.protocol}//${target.host}${target.pathname}": the URL includes credentials (fetch refuses them)`));
+  }
   const method = (init.method ?? "GET").toUpperCase();
   const signal = init.signal ?? undefined;
   if (signal?.aborted) return Promise.reject(signal.reason);

@@ -15,7 +15,9 @@ export async function namingProxy(route: ProxyRoute | undefined, response: Promi
     if (name === "AbortError" || name === "TimeoutError") throw error;
     // A tunnel the proxy refused (Node's agents) already says so, naming the proxy.
     if (name === "ProxyTunnelError") throw error;
-    // No `cause`: the runtime's error may quote the proxy URL with its credentials.
-    throw new Error(maskProxyCredentials(errorMessage(error), route) + viaProxy(route));
+    // No `cause`: the runtime's error may quote the proxy URL with its credentials. A TypeError
+    // stays one: fetch fails with TypeError, and callers may tell it so.
+    const Class = error instanceof TypeError ? TypeError : Error;
+    throw new Class(maskProxyCredentials(errorMessage(error), route) + viaProxy(route));
   }
 }

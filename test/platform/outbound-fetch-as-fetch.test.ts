@@ -57,4 +57,12 @@ describe("outboundFetch() on Node behind a proxy", () => {
     expect(results.hostAcrossOrigins.fetch).toEqual({ ok: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
     expect(results.hostAcrossOrigins.outbound).toEqual(results.hostAcrossOrigins.fetch);
   });
+
+  test("outboundFetch() refuses a URL with user:password, and a redirect to one, as fetch does (TypeError), never showing the password", () => {
+    expect(results.urlWithCredentials.fetch).toEqual({ error: expect.stringMatching(/^TypeError: /) });
+    expect(results.urlWithCredentials.outbound).toEqual({ error: expect.stringMatching(/^TypeError: Cannot fetch "http:\/\/localhost:\d+\/echo": the URL includes credentials/) });
+    expect(results.redirectToCredentials.fetch).toEqual({ error: expect.stringMatching(/^TypeError: /) });
+    expect(results.redirectToCredentials.outbound).toEqual({ error: expect.stringMatching(/^TypeError: Cannot fetch "http:\/\/localhost:\d+\/echo": the URL includes credentials/) });
+    expect(JSON.stringify([results.urlWithCredentials.outbound, results.redirectToCredentials.outbound])).not.toContain("pw-in-");
+  });
 });

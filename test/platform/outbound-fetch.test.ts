@@ -68,7 +68,7 @@ describe("outboundFetch() on Node behind a proxy behaves as fetch", () => {
   });
 
   test("outboundFetch() with redirect \"error\" rejects a redirect, and with \"manual\" hands it back", () => {
-    expect(results.redirectError).toMatchObject({ name: "Error", rejected: expect.stringContaining("unexpected redirect (302)") });
+    expect(results.redirectError).toMatchObject({ name: "TypeError", rejected: expect.stringContaining("unexpected redirect (302)") });
     expect(results.manual).toBe(302);
   });
 
