@@ -125,8 +125,52 @@ function responseOf(incoming: IncomingMessage, method: string): Response {
   }
   const decoders = contentDecoders(incoming.headers["content-encoding"]);
   const last = decoders.at(-1);
-  if (last === undefined) return new Response(Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>, init);
+  if (last === undefined) return new Response(byteStreamOf(incoming), init);
   // An abort or idle timeout destroys `incoming`, and the pipeline the decoders with it.
   pipeline([incoming, ...decoders], () => undefined);
-  return new Response(Readable.toWeb(last) as unknown as ReadableStream<Uint8Array>, init);
+  return new Response(byteStreamOf(last), init);
+}
+
+/** How much of an answer is read ahead of the caller (a byte stream's default is none). */
+const READ_AHEAD_BYTES = 64 * 1024;
+
+/**
+ * `source` as a byte stream, as fetch's body is one (a BYOB reader works on it), read ahead as far
+ * as READ_AHEAD_BYTES: Readable.toWeb() makes a default stream.
+ */
+function byteStreamOf(source: Readable): ReadableStream<Uint8Array> {
+  let open = true;
+  return new ReadableStream({
+    type: "bytes",
+    start(controller) {
+      const fail = (error: unknown) => {
+        if (!open) return;
+        open = false;
+        controller.error(error);
+      };
+      source.on("data", (chunk: Buffer) => {
+        if (!open) return;
+        // A copy: enqueue() takes over the chunk's ArrayBuffer, which a Buffer may share with others.
+        controller.enqueue(new Uint8Array(chunk));
+        if ((controller.desiredSize ?? 0) <= 0) source.pause();
+      });
+      source.once("end", () => {
+        if (!open) return;
+        open = false;
+        controller.close();
+        // A BYOB read waiting when the stream closes is answered only by respond(0).
+        controller.byobRequest?.respond(0);
+      });
+      source.once("error", fail);
+      source.once("close", () => fail(new Error("the connection closed before the answer's end")));
+      source.pause();
+    },
+    pull() {
+      source.resume();
+    },
+    cancel(reason) {
+      open = false;
+      source.destroy(reason instanceof Error ? reason : undefined);
+    },
+  }, { highWaterMark: READ_AHEAD_BYTES });
 }

@@ -36,6 +36,8 @@ const server = createServer((req, res) => {
         return void res.writeHead(200, { "content-encoding": "gzip, br" }).end(brotliCompressSync(gzipSync("double coded")));
       case "/unknown-coding":
         return void res.writeHead(200, { "content-encoding": "gzip, zz" }).end("as sent");
+      case "/large":
+        return void res.end(Buffer.alloc(3 * 1024 * 1024, "x"));
       case "/host":
         return void res.end(String(req.headers.host));
       case "/to-other":
@@ -95,6 +97,7 @@ await both("byobReader", async (f) => {
   const { value } = await (r.body as ReadableStream<Uint8Array>).getReader({ mode: "byob" }).read(new Uint8Array(8));
   return value?.byteLength;
 });
+await both("largeBody", async (f) => (await (await f(`${base}/large`)).arrayBuffer()).byteLength);
 
 // NO_PROXY naming the reserved .invalid TLD, every spelling: the proxy stays on for other hosts.
 for (const noProxy of [".invalid", "invalid", "*.invalid"]) {

@@ -65,4 +65,10 @@ describe("outboundFetch() on Node behind a proxy", () => {
     expect(results.redirectToCredentials.outbound).toEqual({ error: expect.stringMatching(/^TypeError: Cannot fetch "http:\/\/localhost:\d+\/echo": the URL includes credentials/) });
     expect(JSON.stringify([results.urlWithCredentials.outbound, results.redirectToCredentials.outbound])).not.toContain("pw-in-");
   });
+
+  test("outboundFetch()'s response.body is a byte stream as fetch's is (a BYOB reader works)", () => {
+    expect(results.byobReader.fetch).toEqual({ ok: 8 });
+    expect(results.byobReader.outbound).toEqual(results.byobReader.fetch);
+    expect(results.largeBody.outbound).toEqual({ ok: 3 * 1024 * 1024 });
+  });
 });
