@@ -210,9 +210,13 @@ read_proxy_file() {
 	[ -n "$PROXY_ARG" ] || die_usage "refusing --proxy-file \"$PROXY_FILE\": its first line is empty (--proxy \"\" removes the proxy)"
 	case $PROXY_ARG in
 	*@*)
-		perms=$(ls -ld -- "$PROXY_FILE")
+		# -L: the mode of the file a symlink points to, not the link's own lrwxrwxrwx. Every group
+		# and other permission bit must be clear (the runner's mode & 077); setgid (S) and sticky
+		# (T) without execute are no access.
+		perms=$(ls -lLd -- "$PROXY_FILE")
 		case ${perms%% *} in
-		????r* | ???????r*) die_usage "refusing --proxy-file \"$PROXY_FILE\": it holds a password and is readable by group or others (chmod 600 it)" ;;
+		????--[-S]--[-T]*) ;;
+		*) die_usage "refusing --proxy-file \"$PROXY_FILE\": it holds a password and group or others have some access to it (chmod 600 it)" ;;
 		esac
 		;;
 	esac

@@ -1,7 +1,7 @@
 // install.sh for real: a signed test release served on 127.0.0.1, installed into temp roots.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkProxyEnv, proxyFor } from "../../src/platform/proxy.ts";
@@ -391,15 +391,19 @@ test("install.sh --proxy hands the password to no other process: only the instal
   }
 });
 
-test("install.sh refuses a --proxy-file that holds a password and is readable by others, an empty one, a missing one, and one with --proxy, with exit 64 and nothing changed", async () => {
+test("install.sh refuses a --proxy-file that holds a password and any group or other permission bit (0640, 0620, 0602, ...), an empty one, a missing one, and one with --proxy, with exit 64 and nothing changed", async () => {
   const file = (name: string, text: string, fileMode: number) => {
     const path = join(work, name);
     writeFileSync(path, text, { mode: fileMode });
     return path;
   };
   const cases: [string[], string][] = [
-    [["--proxy-file", file("open-proxy", "http://user:pw-not-shown@proxy:3128\n", 0o644)], "it holds a password and is readable by group or others (chmod 600 it)"],
-    [["--proxy-file", file("group-proxy", "http://user:pw-not-shown@proxy:3128\n", 0o640)], "it holds a password and is readable by group or others"],
+    [["--proxy-file", file("open-proxy", "http://user:pw-not-shown@proxy:3128\n", 0o644)], "it holds a password and group or others have some access to it (chmod 600 it)"],
+    ...[0o640, 0o620, 0o602, 0o610, 0o601, 0o604].map((bits): [string[], string] => {
+      const path = file(`proxy-${bits.toString(8)}`, "http://user:pw-not-shown@proxy:3128\n", 0o600);
+      chmodSync(path, bits);
+      return [["--proxy-file", path], "it holds a password and group or others have some access to it"];
+    }),
     [["--proxy-file", file("empty-proxy", "", 0o600)], "it is empty"],
     [["--proxy-file", file("blank-proxy", " \nhttp://proxy:3128\n", 0o600)], "its first line is empty"],
     [["--proxy-file", join(work, "no-such-proxy-file")], 'cannot read --proxy-file "'],
@@ -414,6 +418,27 @@ test("install.sh refuses a --proxy-file that holds a password and is readable by
     expect(result.stdout + result.stderr).not.toContain("pw-not");
     expect(snapshotTree(root)).toEqual([]);
   }
+});
+
+test("install.sh --proxy-file judges a symlink by the file it points to: one to a 0600 file is taken, one to a 0644 file refused", async () => {
+  const url = "http://user:pw-not-shown@proxy:3128\n";
+  const target = join(work, "linked-proxy-600");
+  writeFileSync(target, url, { mode: 0o600 });
+  const link = join(work, "proxy-link-600");
+  symlinkSync(target, link);
+  const open = join(work, "linked-proxy-644");
+  writeFileSync(open, url, { mode: 0o644 });
+  const openLink = join(work, "proxy-link-644");
+  symlinkSync(open, openLink);
+  // A bad --no-proxy after it: a taken proxy file ends in the --no-proxy error, a refused one in its own.
+  const taken = await install(newRoot(), releaseA.url, "--no-keygen", "--proxy-file", link, "--no-proxy", "bad value!!");
+  expect(taken.code).toBe(64);
+  expect(taken.stderr).not.toContain("refusing --proxy-file");
+  expect(taken.stderr).toContain("--no-proxy");
+  const refused = await install(newRoot(), releaseA.url, "--no-keygen", "--proxy-file", openLink);
+  expect(refused.code).toBe(64);
+  expect(refused.stderr).toContain("it holds a password and group or others have some access to it");
+  expect(taken.stderr + refused.stderr).not.toContain("pw-not");
 });
 
 test("install.sh keeps proxy.env on an upgrade without --proxy and downloads through it; --proxy \"\" removes it", async () => {
