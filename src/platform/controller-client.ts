@@ -4,8 +4,8 @@
 // (`tls.ca`, `proxy`: its WebSocket, unlike its fetch, does not read HTTPS_PROXY itself), Deno
 // through an HttpClient (its fetch and WebSocket read the proxy variables themselves), Node
 // through NODE_EXTRA_CA_CERTS (its global fetch has no per-request CA, and no proxy) and the `ws`
-// package's `ca` option; where a proxy applies on Node, calls go out on node:http(s) through
-// CONNECT tunnel agents (node-proxy-fetch.ts), which `ws` takes too.
+// package's `ca` option; where a proxy applies on Node, calls go out on node:http(s)
+// (node-proxy-fetch.ts: https tunnelled, plain http forwarded), and `ws` takes its tunnel agents.
 
 import { ConfigError } from "../config/resolve.ts";
 import { runtime } from "./runtime.ts";

@@ -4,8 +4,8 @@
 // the rule (proxy.ts) names for its URL, on every runtime: Bun is given it per call (as the
 // controller client does: its fetch would read the variables too, but by its own NO_PROXY
 // reading), Deno's fetch reads the same variables itself, and Node's global fetch takes no proxy,
-// so while one is set calls go out on node:http(s) through the CONNECT tunnel agents
-// (node-outbound-fetch.ts), which connect directly to the hosts NO_PROXY names.
+// so while one is set calls go out on node:http(s) (node-outbound-fetch.ts): https through
+// CONNECT tunnels, plain http forwarded with its absolute URL, hosts NO_PROXY names direct.
 
 import { runtime } from "./runtime.ts";
 import { proxyConfigured, proxyFor, type ProxyEnv } from "./proxy.ts";
