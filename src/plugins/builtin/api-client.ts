@@ -2,7 +2,8 @@
 // errors, 5xx, 429 and rate limits with their reset time) with full-jitter backoff, and errors
 // that name the integration and the call but never a credential. A call that is not idempotent
 // (a trigger) is retried only when the server surely did not act on it (429, a refused
-// connection) unless the caller supplies `alreadyDone` to check first. Rate limits pace the
+// connection) or the caller's `alreadyDone` check says for certain that it did not; otherwise its
+// error says it may have gone through. Rate limits pace the
 // client, not one call: after an answer that says the budget is spent (a 429, GitHub's 403, or a
 // success with `x-ratelimit-remaining: 0` or Azure's `Retry-After`), no call goes out before the
 // time the API named, and only the job's cancel or timeout ends that wait sooner. That time is
@@ -46,7 +47,11 @@ export interface ApiCall {
   body?: unknown;
   /** GET is; a trigger is not. */
   idempotent: boolean;
-  /** For a non-idempotent call after an ambiguous failure: true when the first try did act. */
+  /**
+   * For a non-idempotent call after an ambiguous failure: true when an earlier try did act, false
+   * only when it surely did not (then the call is sent again); throws when it cannot tell (then
+   * the call fails saying it may have gone through).
+   */
   alreadyDone?: () => Promise<boolean>;
   /** Status codes that are answers, not errors (e.g. 404 while a run is not yet listed). */
   accept?: readonly number[];
@@ -102,12 +107,12 @@ export class ApiClient {
         const why = scrubUrls(errorMessage(error));
         // Refused means nothing was sent; a reset or timeout may have reached the server.
         const notSent = /ECONNREFUSED|Unable to connect|connection refused/i.test(why);
-        if (await this.#mayRetry(call, attempt, notSent)) {
+        if (await this.#mayRetry(call, attempt, notSent, `${where}: ${why}`, signal)) {
           this.#note(`${where}: ${why}; retrying`);
           await this.#o.sleep(backoff.next(), signal);
           continue;
         }
-        throw new EdgeError("connection_failed", `${where}: ${why}`, { retryable: true });
+        throw new EdgeError("connection_failed", `${where}: ${why}${mayHaveActed(call, notSent)}`, { retryable: true });
       }
       const accepted = call.accept?.includes(response.status) === true || (response.status >= 200 && response.status < 300 && response.status !== 203);
       // A 403 is a rate limit or a refusal: GitHub's secondary limit may say so only in the body.
@@ -136,12 +141,12 @@ export class ApiClient {
         // 203 is how Azure DevOps answers a bad PAT on some routes: a sign-in page.
         throw new EdgeError("integration_unauthorized", `${where}: the credentials were refused (${response.status}${detail})`);
       }
-      if (response.status >= 500 && (await this.#mayRetry(call, attempt, false))) {
+      if (response.status >= 500 && (await this.#mayRetry(call, attempt, false, `${where}: answer ${response.status}${detail}`, signal))) {
         this.#note(`${where}: answer ${response.status}; retrying`);
         await this.#o.sleep(backoff.next(), signal);
         continue;
       }
-      throw new EdgeError("integration_failed", `${where}: answer ${response.status}${detail}`, { retryable: response.status >= 500 });
+      throw new EdgeError("integration_failed", `${where}: answer ${response.status}${detail}${response.status >= 500 ? mayHaveActed(call, false) : ""}`, { retryable: response.status >= 500 });
     }
   }
 
@@ -177,18 +182,34 @@ export class ApiClient {
     return init;
   }
 
-  async #mayRetry(call: ApiCall, attempt: number, notSent: boolean): Promise<boolean> {
+  /**
+   * Whether to send the call again. A trigger may have started something: it is sent again only
+   * when the caller's `alreadyDone` says for certain that it did not; a check that cannot tell
+   * (it throws) fails the call, naming `failure`, the ambiguous answer.
+   */
+  async #mayRetry(call: ApiCall, attempt: number, notSent: boolean, failure: string, signal: AbortSignal): Promise<boolean> {
     if (attempt >= this.#o.maxAttempts) return false;
     if (call.idempotent || notSent) return true;
-    // A trigger may have started something: retry only when the caller can tell it did not.
     if (call.alreadyDone === undefined) return false;
-    if (await call.alreadyDone()) throw new AlreadyDone();
+    let done: boolean;
+    try {
+      done = await call.alreadyDone();
+    } catch (error) {
+      const code = signal.aborted || (error instanceof EdgeError && error.code === "job_cancelled") ? "job_cancelled" : "integration_failed";
+      throw new EdgeError(code, `${failure}; it may have gone through and cannot be checked (${errorMessage(error)}), so it is not sent again`, { cause: error });
+    }
+    if (done) throw new AlreadyDone();
     return true;
   }
 
   #note(message: string): void {
     this.#ctx.log.warn(message);
   }
+}
+
+/** For a trigger's ambiguous failure (the server may have acted): says so, and that it was not sent again. */
+function mayHaveActed(call: ApiCall, notSent: boolean): string {
+  return call.idempotent || notSent ? "" : "; it may have gone through, so it is not sent again";
 }
 
 /** The API's origin, for the rate-hold key. */

@@ -18,6 +18,7 @@ import { forgetInstallationToken, GITHUB_HEADERS, installationToken, type AppAut
 import { integrationInput } from "../meshstack-run.ts";
 import { fromMeshstack, RUN_OBJECT_INPUT, runObjectTooLarge } from "./meshstack-input.ts";
 import { checkDispatchInputs } from "./dispatch-limits.ts";
+import { dispatchWentThrough, LIST_LAG_MS } from "./lost-dispatch.ts";
 import { GITHUB_WORKFLOW_INPUT } from "./schema.ts";
 
 export interface GithubInput {
@@ -124,13 +125,15 @@ async function dispatchWith(input: GithubInput, base: string, ctx: ActionContext
   const dispatchUrl = `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/dispatches`;
   // A cancel while the dispatch is out still gets its answer, to cancel the run it started.
   const signal = triggerSignal(ctx.signal);
+  // After an ambiguous failure: a run carrying our id means the dispatch went through (lost-dispatch.ts).
+  const alreadyDone = (): Promise<boolean> => dispatchWentThrough({ findRun, windowMs: Math.min(input.findRunTimeoutMs ?? LIST_LAG_MS, LIST_LAG_MS), pollMs: input.pollMs ?? 5000, signal: ctx.signal });
   const send = (details: boolean) => api.request<{ workflow_run_id?: unknown; html_url?: unknown }>({
     integration: INTEGRATION, call: `dispatch workflow "${input.workflow}"`, method: "POST", url: dispatchUrl, ...auth,
     // return_run_details (GitHub, Feb 2026) answers 200 with the run's id: no search needed.
     body: details ? { ref: input.ref, inputs, return_run_details: true } : { ref: input.ref, inputs }, idempotent: false, signal,
     ...(details ? { accept: [400, 422] } : {}),
-    // After an ambiguous failure, a run carrying our id means the dispatch went through.
-    alreadyDone: async () => (runIdInput !== null || byRunObject) && (await findRun().catch(() => undefined)) !== undefined,
+    // Without a correlation id nothing can tell whether a lost dispatch went through: it is not sent again.
+    ...(runIdInput === null && !byRunObject ? {} : { alreadyDone }),
   });
   let dispatched: WorkflowRun | undefined;
   try {
