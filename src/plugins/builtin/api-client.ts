@@ -53,10 +53,29 @@ export interface ApiCall {
    * the call fails saying it may have gone through).
    */
   alreadyDone?: () => Promise<boolean>;
+  /**
+   * A credential that can expire during a job (a GitHub App's installation token): asked for
+   * before every try, so a token near its end is renewed; after a 401 it is renewed and the call
+   * tried once more (a 401 means the server did not act, so even a trigger is safe to send again).
+   */
+  credential?: CallCredential;
   /** Status codes that are answers, not errors (e.g. 404 while a run is not yet listed). */
   accept?: readonly number[];
   /** Aborts the call; default ctx.signal. A cancel must still reach the API after ctx.signal aborted. */
   signal?: AbortSignal;
+}
+
+/** What authenticates one try of a call: headers, and whose rate limit it draws on (ApiCall.budget). */
+export interface CallAuth {
+  headers: Record<string, string>;
+  budget?: string;
+}
+
+export interface CallCredential {
+  /** The credential for the next try; `signal` is the call's (a cancel outlives the job's signal). */
+  current(signal: AbortSignal): Promise<CallAuth>;
+  /** `refused` got a 401: drop it. True when a new one may be asked for and the call tried again. */
+  renew(refused: CallAuth): boolean;
 }
 
 export interface ApiResponse<T = unknown> {
@@ -93,14 +112,17 @@ export class ApiClient {
     const signal = call.signal ?? this.#ctx.signal;
     const where = `${call.integration}: cannot ${call.call} (${call.method} ${publicUrl(call.url)})`;
     let untimed = 0;
-    // No call with this credential goes to this API before a time the API named (rate-holds.ts).
-    const key = rateHoldKey(originOf(call.url), call.budget === undefined ? `credential ${credentialOf(call)}` : `budget ${call.budget}`);
+    let renewed = false;
     for (let attempt = 1; ; attempt++) {
+      const auth = call.credential === undefined ? undefined : await call.credential.current(signal);
+      const sent: ApiCall = auth === undefined ? call : { ...call, headers: { ...call.headers, ...auth.headers }, ...(auth.budget === undefined ? {} : { budget: auth.budget }) };
+      // No call with this credential goes to this API before a time the API named (rate-holds.ts).
+      const key = rateHoldKey(originOf(sent.url), sent.budget === undefined ? `credential ${credentialOf(sent)}` : `budget ${sent.budget}`);
       await this.#paced(key, where, signal);
       if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
       let response: Response;
       try {
-        response = await outboundFetch(call.url, this.#init(call, signal));
+        response = await outboundFetch(sent.url, this.#init(sent, signal));
       } catch (error) {
         if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
         // Runtimes quote the URL in some fetch errors (Node: "…a URL that includes credentials: …").
@@ -137,6 +159,12 @@ export class ApiClient {
         return { status: response.status, headers: response.headers, body };
       }
       const detail = errorDetail(text ?? "");
+      // An expired or revoked token: one more try with a new one.
+      if (response.status === 401 && auth !== undefined && !renewed && call.credential?.renew(auth) === true) {
+        renewed = true;
+        this.#note(`${where}: the credentials were refused (401); retrying once with a new token`);
+        continue;
+      }
       if (response.status === 401 || response.status === 403 || response.status === 203) {
         // 203 is how Azure DevOps answers a bad PAT on some routes: a sign-in page.
         throw new EdgeError("integration_unauthorized", `${where}: the credentials were refused (${response.status}${detail})`);

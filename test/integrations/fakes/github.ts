@@ -3,7 +3,8 @@
 // access tokens (the app JWT is verified: RS256, iss, iat/exp window), workflow_dispatch (204, or
 // 200 with the run's id when asked with return_run_details; 422 for an unknown ref or unexpected
 // input, and for return_run_details on a server without it), workflow runs by workflow with filters, a run,
-// its jobs, cancel (202, 409 when already completed), 401 "Bad credentials", and rate limiting
+// its jobs, cancel (202, 409 when already completed), 401 "Bad credentials" (also for an
+// installation token past its `expires_at`, as GitHub refuses an expired one), and rate limiting
 // with x-ratelimit-* headers or Retry-After. A dispatch's inputs are checked: at most 25
 // properties (GitHub's REST reference), 65,535 characters in all, names and values (the limit
 // meshcloud's runner documents), each name one the workflow declares (`workflowInputs`); over a
@@ -49,6 +50,8 @@ export class FakeGithub extends FakeServer {
   tokenExpiresInMs = 3_600_000;
   readonly workflowInputs = new Set(["edge_run_id", "environment", "edge_callback_url", "edge_callback_token", "buildingBlockRun"]);
   #nextRun = 1000;
+  /** When each installation token stops being accepted (epoch ms). */
+  readonly #expiry = new Map<string, number>();
 
   constructor() {
     super();
@@ -62,7 +65,9 @@ export class FakeGithub extends FakeServer {
       if (Number(id) !== this.installationId) return { status: 404, body: { message: "Not Found" } };
       const token = `ghs_fake_${Math.random().toString(36).slice(2)}`;
       this.tokens.add(token);
-      return { status: 201, body: { token, expires_at: new Date(Date.now() + this.tokenExpiresInMs).toISOString(), permissions: { actions: "write" } } };
+      const expiresAt = Date.now() + this.tokenExpiresInMs;
+      this.#expiry.set(token, expiresAt);
+      return { status: 201, body: { token, expires_at: new Date(expiresAt).toISOString(), permissions: { actions: "write" } } };
     }));
     this.route("POST", new RegExp(`^${repo}/actions/workflows/([^/]+)/dispatches$`), (req, [, , workflow]) => this.#token(req, () => {
       const body = req.json() as { ref?: string; inputs?: Record<string, string>; return_run_details?: boolean };
@@ -157,6 +162,7 @@ export class FakeGithub extends FakeServer {
 
   #token(req: FakeRequest, ok: () => FakeReply): FakeReply {
     const token = /^(?:Bearer|token) (.+)$/.exec(String(req.headers.authorization ?? ""))?.[1];
-    return token !== undefined && this.tokens.has(token) ? ok() : BAD_CREDENTIALS;
+    const live = token !== undefined && this.tokens.has(token) && (this.#expiry.get(token) ?? Number.POSITIVE_INFINITY) > Date.now();
+    return live ? ok() : BAD_CREDENTIALS;
   }
 }

@@ -1,6 +1,7 @@
 // The GitHub App installation token cache: a token whose expires_at lies years out is kept at most
-// an hour (GitHub's own lifetime for one), and a token GitHub refuses is forgotten, so the next job
-// asks for a new one instead of failing with 401 for the life of the worker. Against the fake
+// an hour (GitHub's own lifetime for one), and a token GitHub refuses is renewed once within the
+// job and, refused again, forgotten, so the next job asks for a new one instead of failing with
+// 401 for the life of the worker. Against the fake
 // GitHub of test/integrations/fakes/.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -36,16 +37,21 @@ test("installationToken() keeps a token whose expires_at is years out at most an
   expect(second.token).not.toBe(first.token);
 });
 
-test("github-workflow: an App token GitHub refuses (revoked) fails that job and is forgotten; the next job gets a new one", async () => {
+test("github-workflow: an App token GitHub refuses (revoked) is dropped and renewed once within the job; refused again, the job fails and the next job gets a new one", async () => {
   const input = { baseUrl: gh.url, owner: "acme", repo: "app", workflow: "deploy.yml", ref: "main", app: { appId: gh.appId, privateKeyRef: "ghkey" }, pollMs: 100 };
   const ctx = () => createTestContext({ secrets: { ghkey: gh.privateKeyPem } });
   expect(await github.actions.dispatch?.(input, ctx())).toMatchObject({ conclusion: "success" });
-  // Revoke every token handed out so far (the cached one among them).
+  // Revoke every token handed out so far (the cached one among them): the job renews it once.
   for (const token of [...gh.tokens]) if (token.startsWith("ghs_")) gh.tokens.delete(token);
+  let calls = tokenCalls();
+  expect(await github.actions.dispatch?.(input, ctx())).toMatchObject({ conclusion: "success" });
+  expect(tokenCalls()).toBe(calls + 1);
+  // GitHub refuses the dispatch with the renewed token too: the job fails, the token is forgotten.
+  gh.fault({ times: 2, match: (r) => r.path.endsWith("/dispatches"), reply: () => ({ status: 401, body: { message: "Bad credentials" } }) });
   const refused = await (github.actions.dispatch?.(input, ctx()) as Promise<unknown>).then(() => undefined, (e: unknown) => e);
   expect(refused).toBeInstanceOf(EdgeError);
   expect((refused as EdgeError).code).toBe("integration_unauthorized");
-  const calls = tokenCalls();
+  calls = tokenCalls();
   expect(await github.actions.dispatch?.(input, ctx())).toMatchObject({ conclusion: "success" });
   expect(tokenCalls()).toBe(calls + 1);
 });

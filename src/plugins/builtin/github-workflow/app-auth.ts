@@ -2,7 +2,8 @@
 // now+540, under GitHub's 10-minute limit, iss the app id), the installation looked up for the
 // repository when not given, and an installation access token cached until 5 minutes before it
 // expires, at most an hour (GitHub's own lifetime for one), and forgotten when a call with it is
-// refused (per worker; tokens never leave it).
+// refused (per worker; tokens never leave it). A job asks for it before each call
+// (github-credential.ts), so a run longer than the token's life gets a new one.
 
 import { createPrivateKey } from "node:crypto";
 import { SignJWT } from "jose";
@@ -57,7 +58,7 @@ export async function appJwt(appId: string, privateKeyPem: string, nowSeconds = 
  * the job's redaction must know (an API or a proxy may echo them in an error), and a cached token
  * is masked again for each job that uses it.
  */
-export async function installationToken(api: ApiClient, auth: AppAuth, mask: (credential: string) => void, now: () => number = Date.now): Promise<InstallationToken> {
+export async function installationToken(api: ApiClient, auth: AppAuth, mask: (credential: string) => void, now: () => number = Date.now, signal?: AbortSignal): Promise<InstallationToken> {
   const key = cacheKey(auth);
   const budget = (installationId: string): string => `github-app ${auth.appId} installation ${installationId}`;
   const cached = cache.get(key);
@@ -72,13 +73,13 @@ export async function installationToken(api: ApiClient, auth: AppAuth, mask: (cr
   const asApp = `github-app ${auth.appId}`;
   let installationId = auth.installationId;
   if (installationId === undefined) {
-    const found = await api.request<{ id?: unknown }>({ integration: "GitHub", call: "look up the app installation", method: "GET", url: `${auth.baseUrl}/repos/${auth.owner}/${auth.repo}/installation`, headers, budget: asApp, idempotent: true });
+    const found = await api.request<{ id?: unknown }>({ integration: "GitHub", call: "look up the app installation", method: "GET", url: `${auth.baseUrl}/repos/${auth.owner}/${auth.repo}/installation`, headers, budget: asApp, idempotent: true, ...(signal === undefined ? {} : { signal }) });
     if (typeof found.body?.id !== "number") throw new EdgeError("integration_failed", `GitHub: the app installation for ${auth.owner}/${auth.repo} has no id`);
     installationId = String(found.body.id);
   }
   const created = await api.request<{ token?: unknown; expires_at?: unknown }>({
     integration: "GitHub", call: "create an installation access token", method: "POST",
-    url: `${auth.baseUrl}/app/installations/${installationId}/access_tokens`, headers, budget: asApp, idempotent: true,
+    url: `${auth.baseUrl}/app/installations/${installationId}/access_tokens`, headers, budget: asApp, idempotent: true, ...(signal === undefined ? {} : { signal }),
   });
   const token = created.body?.token;
   if (typeof token !== "string" || token === "") throw new EdgeError("integration_failed", "GitHub: the access token answer has no token");
@@ -90,9 +91,13 @@ export async function installationToken(api: ApiClient, auth: AppAuth, mask: (cr
   return { token, budget: budget(installationId) };
 }
 
-/** Drops the cached token for `auth` (a call with it was refused): the next job asks for a new one. */
-export function forgetInstallationToken(auth: Pick<AppAuth, "baseUrl" | "appId" | "installationId" | "owner" | "repo">): void {
-  cache.delete(cacheKey(auth));
+/**
+ * Drops the cached token for `auth` (a call with it was refused): the next call asks for a new
+ * one. Given `token`, only when that is still the cached one (another job may have renewed it).
+ */
+export function forgetInstallationToken(auth: Pick<AppAuth, "baseUrl" | "appId" | "installationId" | "owner" | "repo">, token?: string): void {
+  const key = cacheKey(auth);
+  if (token === undefined || cache.get(key)?.token === token) cache.delete(key);
 }
 
 function cacheKey(auth: Pick<AppAuth, "baseUrl" | "appId" | "installationId" | "owner" | "repo">): string {

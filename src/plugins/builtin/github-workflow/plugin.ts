@@ -14,7 +14,8 @@ import { callbackFor } from "../callback-info.ts";
 import { apiId, apiText, apiTextWhole, isApiId, webUrl } from "../api-values.ts";
 import { cancelledAtStart, cancelRun, CANCEL_BUDGET_MS, followRun, triggerSignal } from "../pipeline-run.ts";
 import { sleep } from "../../../util/time.ts";
-import { forgetInstallationToken, GITHUB_HEADERS, installationToken, type AppAuth } from "./app-auth.ts";
+import { forgetInstallationToken } from "./app-auth.ts";
+import { appAuth, githubCredential } from "./github-credential.ts";
 import { integrationInput } from "../meshstack-run.ts";
 import { fromMeshstack, RUN_OBJECT_INPUT, runObjectTooLarge } from "./meshstack-input.ts";
 import { checkDispatchInputs } from "./dispatch-limits.ts";
@@ -88,10 +89,8 @@ async function dispatch(raw: unknown, ctx: ActionContext): Promise<Record<string
 async function dispatchWith(input: GithubInput, base: string, ctx: ActionContext): Promise<Record<string, unknown>> {
   const api = new ApiClient(ctx);
   const repo = `${base}/repos/${input.owner}/${input.repo}`;
-  const credential = await token(api, input, base, ctx);
-  const headers = { ...GITHUB_HEADERS, authorization: `Bearer ${credential.token}` };
-  // What each call authenticates with, and whose rate limit it draws on (an App's installation).
-  const auth = credential.budget === undefined ? { headers } : { headers, budget: credential.budget };
+  // What each call authenticates with, asked for per call (an App's token is renewed), and whose rate limit it draws on.
+  const auth = { credential: await githubCredential(api, input, base, ctx) };
   const correlation = input.meshstack !== undefined ? String(input.meshstack.runUuid ?? randomUUID()) : `${ctx.jobId}.${ctx.attempt}.${randomUUID().slice(0, 8)}`;
   const inputs: Record<string, string> = { ...input.inputs };
   const runIdInput = input.runIdInput === undefined ? "edge_run_id" : input.runIdInput;
@@ -230,21 +229,6 @@ async function waitForRun(findRun: (signal?: AbortSignal) => Promise<WorkflowRun
     const outcome = late === undefined ? "no run of it was found to cancel; it may still start" : await cancel(late.id, budget);
     throw new EdgeError("job_cancelled", `GitHub: cancelled while looking for the dispatched workflow run; ${outcome}`);
   }
-}
-
-async function token(api: ApiClient, input: GithubInput, baseUrl: string, ctx: ActionContext): Promise<{ token: string; budget?: string }> {
-  if (input.app !== undefined) {
-    const privateKeyPem = input.app.privateKey ?? (await ctx.secrets.get(input.app.privateKeyRef ?? ""));
-    return installationToken(api, { ...appAuth(input, baseUrl), privateKeyPem }, (credential) => ctx.secrets.mask(credential));
-  }
-  if (input.tokenRef !== undefined) return { token: await ctx.secrets.get(input.tokenRef) };
-  throw new EdgeError("input_invalid", "GitHub: give app credentials or tokenRef");
-}
-
-/** Which App installation's token a job uses (the token cache's key), without the private key. */
-function appAuth(input: GithubInput, baseUrl: string): Omit<AppAuth, "privateKeyPem"> {
-  const app = input.app ?? { appId: "" };
-  return { baseUrl, appId: String(app.appId), owner: input.owner, repo: input.repo, ...(app.installationId === undefined ? {} : { installationId: String(app.installationId) }) };
 }
 
 function stepStatus(status: string | undefined, conclusion: string | null | undefined): StepUpdate["status"] {
