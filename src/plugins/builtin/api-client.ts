@@ -120,6 +120,9 @@ export class ApiClient {
       const key = rateHoldKey(originOf(sent.url), sent.budget === undefined ? `credential ${credentialOf(sent)}` : `budget ${sent.budget}`);
       await this.#paced(key, where, signal);
       if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
+      // A trigger's own signal outlives the job's (triggerSignal), for the answer of one already in
+      // flight; a job cancelled before it is sent (or sent again) does not start anything.
+      if (!call.idempotent && this.#ctx.signal.aborted) throw new EdgeError("job_cancelled", `${where}: not sent: the job was cancelled`);
       let response: Response;
       try {
         response = await outboundFetch(sent.url, this.#init(sent, signal));

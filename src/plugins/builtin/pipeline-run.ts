@@ -95,7 +95,8 @@ export async function cancelRun(driver: Pick<RunDriver, "integration" | "label" 
 /**
  * The signal for the call that starts a run: it outlives the job's signal by CANCEL_BUDGET_MS, so
  * the answer of a trigger already sent when the job is cancelled still arrives, and the run it
- * started can be cancelled (cancelledAtStart) instead of going on unseen.
+ * started can be cancelled (cancelledAtStart) instead of going on unseen. It does not let a trigger
+ * be sent after the cancel: ApiClient checks the job's own signal before every non-idempotent send.
  */
 export function triggerSignal(job: AbortSignal): AbortSignal {
   const controller = new AbortController();
