@@ -338,8 +338,8 @@ async function bodyText(response: Response): Promise<string> {
   }
 }
 
-/** The API's own message, short and on one line (APIs do not echo credentials in them). */
-function errorDetail(text: string): string {
+/** The API's own message, short and on one line (APIs do not echo credentials in them): ": …" or "". */
+export function errorDetail(text: string): string {
   let message = text;
   try {
     const json = JSON.parse(text) as { message?: unknown; error?: unknown; error_description?: unknown };

@@ -2,7 +2,8 @@
 // the documented paths, bodies and errors (learn.microsoft.com/rest/api/azure/devops): Runs - Run
 // Pipeline (POST …/_apis/pipelines/{id}/runs), Runs - Get, Timeline - Get (Stage/Job/Task
 // records; 404 until the build has one), Builds - Update Build with status "cancelling", PAT Basic
-// auth (401 TF400813, or 203 with a sign-in page), api-version checks, and 429 rate limiting.
+// auth (401 TF400813, or 203 with a sign-in page), api-version checks (`serverVersion`: a server
+// refuses a version newer than its own), and 429 rate limiting.
 // A run's body is checked as the service checks it: template parameters must be ones the
 // pipeline's YAML declares (`parameters:`, here `declaredParameters`) with text values, and a
 // queue-time variable must be marked settable at queue time (`settableVariables`; organizations
@@ -30,6 +31,12 @@ export class FakeAzureDevops extends FakeServer {
   declaredParameters = new Set<string>(["environment"]);
   /** Variables the pipeline marks "Settable at queue time". */
   settableVariables = new Set<string>(["EDGE_CALLBACK_URL", "EDGE_CALLBACK_TOKEN"]);
+  /**
+   * The newest REST API version the server supports: Azure DevOps Services 7.1, Server 2022 7.0,
+   * Server 2020 6.0 (learn.microsoft.com, "REST API versioning"). A newer one is refused with 400
+   * VssVersionOutOfRangeException; on 6.0 the Pipelines (Runs) API is only a preview: 6.0-preview.1.
+   */
+  serverVersion: "7.1" | "7.0" | "6.0" = "7.1";
   #next = 9000;
 
   constructor() {
@@ -108,8 +115,20 @@ export class FakeAzureDevops extends FakeServer {
     return { $id: "1", innerException: null, message, typeName: `Microsoft.TeamFoundation.${typeKey}, Microsoft.TeamFoundation`, typeKey, errorCode: 0, eventId: 3000 };
   }
 
+  #versionRefusal(req: FakeRequest): FakeReply | undefined {
+    const asked = req.query.get("api-version") ?? "";
+    const parsed = /^(\d+\.\d+)(-preview(?:\.\d+)?)?$/.exec(asked);
+    if (parsed === null) return { status: 400, body: this.#error(`The requested REST API version of ${asked} is not valid.`, "VssInvalidApiVersionException") };
+    const version = Number(parsed[1]);
+    if (version > Number(this.serverVersion)) return { status: 400, body: this.#error(`The requested REST API version of ${asked} is out of range for this server. The latest REST API version this server supports is ${this.serverVersion}.`, "VssVersionOutOfRangeException") };
+    const pipelinesArea = req.path.includes("/_apis/pipelines/");
+    if (pipelinesArea && version < 7 && parsed[2] === undefined) return { status: 400, body: this.#error(`The requested version "${asked}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${asked}-preview"`, "VssInvalidPreviewVersionException") };
+    return undefined;
+  }
+
   #auth(req: FakeRequest, ok: () => FakeReply): FakeReply {
-    if (req.query.get("api-version") !== "7.1") return { status: 400, body: this.#error(`The requested REST API version of ${req.query.get("api-version")} is out of range for this server.`, "VssVersionOutOfRangeException") };
+    const refused = this.#versionRefusal(req);
+    if (refused !== undefined) return refused;
     const expected = `Basic ${Buffer.from(`:${this.pat}`).toString("base64")}`;
     if (req.headers.authorization === expected) return ok();
     if (this.signInPageForBadPat) return { status: 203, headers: { "content-type": "text/html; charset=utf-8" }, body: "<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head></html>" };

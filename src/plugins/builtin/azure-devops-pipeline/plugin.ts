@@ -1,5 +1,5 @@
-// Built-in "azure-devops-pipeline": runs an Azure Pipelines pipeline (REST API 7.1) on Azure
-// DevOps Services or Server with a PAT (Basic auth, empty user), template parameters and a ref.
+// Built-in "azure-devops-pipeline": runs an Azure Pipelines pipeline (REST API 7.1, or the
+// server's: api-version.ts) on Azure DevOps Services or Server with a PAT (Basic auth, empty user), template parameters and a ref.
 // Sync mode polls the run and its build timeline (stages become steps) to the end; cancel asks
 // the build to cancel; async passes the job's callback as queue-time variables and ends at once.
 // The run request is not idempotent and its answer carries the only handle on the run, so it is
@@ -7,13 +7,15 @@
 
 import { EdgeError } from "../../../errors.ts";
 import { definePlugin, type ActionContext, type StepUpdate } from "../../sdk.ts";
-import { ApiClient } from "../api-client.ts";
+import { ApiClient, errorDetail } from "../api-client.ts";
+import { publicUrl } from "../../../config/url.ts";
 import { callbackFor, callbackVariables } from "../callback-info.ts";
 import { implementationFields, integrationInput, inputListOf, type MeshstackRun } from "../meshstack-run.ts";
 import { jvmText, textMap } from "../jvm-text.ts";
 import { apiId, apiText, apiTextWhole, webUrl } from "../api-values.ts";
 import { cancelledAtStart, followRun, triggerSignal } from "../pipeline-run.ts";
 import { AZURE_DEVOPS_PIPELINE_INPUT } from "./schema.ts";
+import { areaVersions, versionTheServerTakes, type ApiVersion } from "./api-version.ts";
 
 export interface AzureInput {
   baseUrl?: string;
@@ -28,6 +30,7 @@ export interface AzureInput {
   pat?: string;
   mode?: "sync" | "async";
   pollMs?: number;
+  apiVersion?: ApiVersion;
   meshstack?: Record<string, unknown>;
 }
 
@@ -48,7 +51,6 @@ interface TimelineRecord {
 }
 
 const INTEGRATION = "Azure DevOps";
-const API = "api-version=7.1";
 /**
  * The results a completed run can have (Runs and Builds APIs): does the job succeed, and what it
  * means. A Map, not an object: a result such as "constructor" must not find Object.prototype's member.
@@ -79,8 +81,21 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
 
   ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "running" });
   let started: PipelineRun;
+  let version: ApiVersion = input.apiVersion ?? "7.1";
+  const signal = triggerSignal(ctx.signal);
+  // Without a chosen apiVersion, a server's 400 is read: one refusing 7.1 as out of its range is asked once more in its own.
+  const runRequest = (asked: ApiVersion, fallBack: boolean) => api.request<PipelineRun>({ integration: INTEGRATION, call: `run pipeline ${input.pipelineId}`, method: "POST", url: `${project}/_apis/pipelines/${input.pipelineId}/runs?${areaVersions(asked).pipelines}`, headers, body, idempotent: false, signal, ...(fallBack ? { accept: [400] } : {}) });
   try {
-    started = (await api.request<PipelineRun>({ integration: INTEGRATION, call: `run pipeline ${input.pipelineId}`, method: "POST", url: `${project}/_apis/pipelines/${input.pipelineId}/runs?${API}`, headers, body, idempotent: false, signal: triggerSignal(ctx.signal) })).body;
+    let answer = await runRequest(version, input.apiVersion === undefined);
+    if (answer.status === 400) {
+      const older = versionTheServerTakes(answer.body, version);
+      const detail = errorDetail(JSON.stringify(answer.body ?? ""));
+      if (older === undefined) throw new EdgeError("integration_failed", `${INTEGRATION}: cannot run pipeline ${input.pipelineId} (POST ${publicUrl(`${project}/_apis/pipelines/${input.pipelineId}/runs`)}): answer 400${detail}`);
+      ctx.log.info(`${INTEGRATION}: the server refused REST API version ${version}${detail}; asking in ${older} (set apiVersion to skip this)`);
+      version = older;
+      answer = await runRequest(version, false);
+    }
+    started = answer.body;
   } catch (error) {
     ctx.step({ id: "queue", name: `Run pipeline ${input.pipelineId}`, status: "failed" });
     throw error;
@@ -93,7 +108,7 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
   ctx.log.info(`${INTEGRATION}: run ${runId} of pipeline ${input.pipelineId} started ${runUrl ?? ""}`);
   // A pipeline run is a build: the Builds API cancels it (the Runs API has no cancel).
   const cancel = async (signal: AbortSignal): Promise<void> => {
-    await api.request({ integration: INTEGRATION, call: `cancel run ${runId}`, method: "PATCH", url: `${project}/_apis/build/builds/${runId}?${API}`, headers, body: { status: "cancelling" }, idempotent: true, signal });
+    await api.request({ integration: INTEGRATION, call: `cancel run ${runId}`, method: "PATCH", url: `${project}/_apis/build/builds/${runId}?${areaVersions(version).build}`, headers, body: { status: "cancelling" }, idempotent: true, signal });
   };
   // Also in async mode: a job cancelled while its run was being started does not leave that run going.
   if (ctx.signal.aborted) throw await cancelledAtStart({ integration: INTEGRATION, label: `run ${runId}`, cancel }, ctx);
@@ -104,9 +119,9 @@ async function run(raw: unknown, ctx: ActionContext): Promise<Record<string, unk
     label: `run ${runId}`,
     ...(runUrl === undefined ? {} : { url: runUrl }),
     async poll() {
-      const current = await api.request<PipelineRun>({ integration: INTEGRATION, call: `read run ${runId}`, method: "GET", url: `${project}/_apis/pipelines/${input.pipelineId}/runs/${runId}?${API}`, headers, idempotent: true });
+      const current = await api.request<PipelineRun>({ integration: INTEGRATION, call: `read run ${runId}`, method: "GET", url: `${project}/_apis/pipelines/${input.pipelineId}/runs/${runId}?${areaVersions(version).pipelines}`, headers, idempotent: true });
       // The timeline may not exist yet right after queueing (404): no stages to show then.
-      const timeline = await api.request<{ records?: unknown }>({ integration: INTEGRATION, call: `read the timeline of run ${runId}`, method: "GET", url: `${project}/_apis/build/builds/${runId}/timeline?${API}`, headers, idempotent: true, accept: [404] });
+      const timeline = await api.request<{ records?: unknown }>({ integration: INTEGRATION, call: `read the timeline of run ${runId}`, method: "GET", url: `${project}/_apis/build/builds/${runId}/timeline?${areaVersions(version).build}`, headers, idempotent: true, accept: [404] });
       const listed = timeline.status === 404 ? undefined : timeline.body?.records;
       const records = (Array.isArray(listed) ? (listed as unknown[]) : []).slice(0, 5000);
       // A null or non-object record, or one without an id, is passed over: stages are only shown.

@@ -2,6 +2,7 @@
 
 import type { JsonSchema } from "../input-schema.ts";
 import { BASE_URL, POLL_MS, SECRET_REF } from "../schema-parts.ts";
+import { API_VERSIONS } from "./api-version.ts";
 
 export const AZURE_DEVOPS_PIPELINE_INPUT: JsonSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
@@ -20,5 +21,6 @@ export const AZURE_DEVOPS_PIPELINE_INPUT: JsonSchema = {
     patRef: { ...SECRET_REF, description: "a personal access token (Build: read & execute), by reference" },
     mode: { type: "string", enum: ["sync", "async"], default: "sync" },
     pollMs: POLL_MS,
+    apiVersion: { type: "string", enum: [...API_VERSIONS], description: "REST API version: 7.1 (Azure DevOps Services; the default), 7.0 (Azure DevOps Server 2022), 6.0 (Server 2020). Not given: 7.1, and once the server's own when it refuses 7.1 as out of its range" },
   },
 };
