@@ -55,3 +55,16 @@ test("github-workflow: an App token GitHub refuses (revoked) is dropped and rene
   expect(await github.actions.dispatch?.(input, ctx())).toMatchObject({ conclusion: "success" });
   expect(tokenCalls()).toBe(calls + 1);
 });
+
+for (const bad of [-5, 1.5, 1e300, "777"]) {
+  test(`installationToken() refuses an installation id of ${JSON.stringify(bad)} naming it, before any call with it`, async () => {
+    gh.fault({ times: 1, match: (r) => r.path.endsWith("/installation"), reply: () => ({ status: 200, body: { id: bad, app_id: Number(gh.appId) } }) });
+    const before = gh.requests.length;
+    const api = new ApiClient(createTestContext());
+    const auth = { baseUrl: gh.url, appId: gh.appId, privateKeyPem: gh.privateKeyPem, owner: "acme", repo: `bad-id-${String(bad).replace(/\W/g, "")}` };
+    const error = await installationToken(api, auth, () => undefined).then(() => undefined, (e: unknown) => e);
+    expect(gh.requests.slice(before).filter((r) => r.path.includes("/access_tokens"))).toEqual([]);
+    expect(error).toBeInstanceOf(EdgeError);
+    expect((error as EdgeError).message).toMatch(/app installation \(of acme\/bad-id-\w*\) id is not a positive integer/);
+  });
+}

@@ -9,6 +9,7 @@ import { createPrivateKey } from "node:crypto";
 import { SignJWT } from "jose";
 import { EdgeError } from "../../../errors.ts";
 import type { ApiClient } from "../api-client.ts";
+import { apiId } from "../api-values.ts";
 
 interface CachedToken {
   token: string;
@@ -74,8 +75,8 @@ export async function installationToken(api: ApiClient, auth: AppAuth, mask: (cr
   let installationId = auth.installationId;
   if (installationId === undefined) {
     const found = await api.request<{ id?: unknown }>({ integration: "GitHub", call: "look up the app installation", method: "GET", url: `${auth.baseUrl}/repos/${auth.owner}/${auth.repo}/installation`, headers, budget: asApp, idempotent: true, ...(signal === undefined ? {} : { signal }) });
-    if (typeof found.body?.id !== "number") throw new EdgeError("integration_failed", `GitHub: the app installation for ${auth.owner}/${auth.repo} has no id`);
-    installationId = String(found.body.id);
+    // It goes into the token URL: checked like every id an API hands back.
+    installationId = String(apiId(found.body?.id, "GitHub", `app installation (of ${auth.owner}/${auth.repo})`));
   }
   const created = await api.request<{ token?: unknown; expires_at?: unknown }>({
     integration: "GitHub", call: "create an installation access token", method: "POST",
