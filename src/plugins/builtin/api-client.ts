@@ -27,6 +27,11 @@ const BODY_MAX = 4 * 1024 * 1024;
  * Shorter waits are waited out; the job's timeout and cancel still end them (the sleep takes the signal).
  */
 export const LONGEST_WAIT_MS = 65 * 60_000;
+/**
+ * How long one try may take, answer and body, before it is given up like a dropped connection: a
+ * hung connection would otherwise stall a poll (or a trigger) until the job's timeout.
+ */
+export const CALL_TIMEOUT_MS = 60_000;
 /** GitHub: a secondary rate limit that names no time: "wait for at least one minute", longer each time. */
 const UNTIMED_WAIT_MS = 60_000;
 
@@ -90,6 +95,8 @@ export interface ApiClientOptions {
   maxBackoffMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
+  /** One try's time limit (CALL_TIMEOUT_MS). */
+  callTimeoutMs?: number;
   /** Where the rate-limit holds live; default the process's (rate-holds.ts). */
   holds?: RateHolds;
 }
@@ -104,7 +111,7 @@ export class ApiClient {
 
   constructor(ctx: ActionContext, options: ApiClientOptions = {}) {
     this.#ctx = ctx;
-    this.#o = { maxAttempts: 6, minBackoffMs: 250, maxBackoffMs: 10_000, sleep: realSleep, now: Date.now, holds: rateHolds(), ...options };
+    this.#o = { maxAttempts: 6, minBackoffMs: 250, maxBackoffMs: 10_000, callTimeoutMs: CALL_TIMEOUT_MS, sleep: realSleep, now: Date.now, holds: rateHolds(), ...options };
   }
 
   async request<T = unknown>(call: ApiCall): Promise<ApiResponse<T>> {
@@ -124,12 +131,16 @@ export class ApiClient {
       // flight; a job cancelled before it is sent (or sent again) does not start anything.
       if (!call.idempotent && this.#ctx.signal.aborted) throw new EdgeError("job_cancelled", `${where}: not sent: the job was cancelled`);
       let response: Response;
+      // The try's own deadline also bounds reading its body (the body streams under the same signal).
+      const deadline = AbortSignal.timeout(this.#o.callTimeoutMs);
+      const trySignal = AbortSignal.any([signal, deadline]);
+      const late = `no answer within ${this.#o.callTimeoutMs} ms`;
       try {
-        response = await outboundFetch(sent.url, this.#init(sent, signal));
+        response = await outboundFetch(sent.url, this.#init(sent, trySignal));
       } catch (error) {
         if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
         // Runtimes quote the URL in some fetch errors (Node: "…a URL that includes credentials: …").
-        const why = scrubUrls(errorMessage(error));
+        const why = deadline.aborted ? late : scrubUrls(errorMessage(error));
         // Refused means nothing was sent; a reset or timeout may have reached the server.
         const notSent = /ECONNREFUSED|Unable to connect|connection refused/i.test(why);
         if (await this.#mayRetry(call, attempt, notSent, `${where}: ${why}`, signal)) {
@@ -155,7 +166,20 @@ export class ApiClient {
         continue;
       }
       if (accepted) {
-        const body = (await readBody(response, where)) as T;
+        let body: T;
+        try {
+          body = (await readBody(response, where)) as T;
+        } catch (error) {
+          if (signal.aborted) throw new EdgeError("job_cancelled", `${where}: cancelled`);
+          if (!deadline.aborted || error instanceof EdgeError) throw error;
+          // Answered, but the body stalled: idempotent calls are tried again (a poll), a trigger is not.
+          if (call.idempotent && attempt < this.#o.maxAttempts) {
+            this.#note(`${where}: ${late} (the answer's body stalled); retrying`);
+            await this.#o.sleep(backoff.next(), signal);
+            continue;
+          }
+          throw new EdgeError("connection_failed", `${where}: ${late} (the answer's body stalled)${call.idempotent ? "" : "; it went through, but its answer is lost"}`, { retryable: true });
+        }
         // A success can still say the budget is spent: the next call waits instead of being refused.
         const pace = paceMs(response, this.#o.now());
         if (pace !== undefined) this.#holdFor(key, Math.min(pace, LONGEST_WAIT_MS));
