@@ -2,7 +2,8 @@
 // paths, bodies and errors (docs.github.com/rest): app installation lookup and installation
 // access tokens (the app JWT is verified: RS256, iss, iat/exp window), workflow_dispatch (204, or
 // 200 with the run's id when asked with return_run_details; 422 for an unknown ref or unexpected
-// input, and for return_run_details on a server without it), workflow runs by workflow with filters, a run,
+// input, and for return_run_details on a server without it), workflow runs by workflow with filters
+// (`created` in the documented date syntax only: a timestamp with milliseconds matches nothing), a run,
 // its jobs, cancel (202, 409 when already completed), 401 "Bad credentials" (also for an
 // installation token past its `expires_at`, as GitHub refuses an expired one), and rate limiting
 // with x-ratelimit-* headers or Retry-After. A dispatch's inputs are checked: at most 25
@@ -24,6 +25,29 @@ export interface FakeRun {
   createdAt: string;
   /** List calls left that do not show it yet. */
   unlisted?: number;
+}
+
+/**
+ * The `created` qualifier as GitHub's search syntax documents it: `>=`, `>`, `<=`, `<` or a range
+ * `A..B`, each date YYYY-MM-DD with an optional THH:MM:SS and UTC offset or Z. A value outside that
+ * syntax (fractional seconds among them) matches no run, as some servers were seen to do.
+ */
+function createdFilter(value: string | null): (createdAt: string) => boolean {
+  if (value === null) return () => true;
+  const date = "(\\d{4}-\\d{2}-\\d{2}(?:T\\d{2}:\\d{2}:\\d{2}(?:Z|[+-]\\d{2}:\\d{2})?)?)";
+  const at = (text: string) => Date.parse(/T/.test(text) && !/(Z|[+-]\d{2}:\d{2})$/.test(text) ? `${text}Z` : text);
+  const bound = new RegExp(`^(>=|>|<=|<)${date}$`).exec(value);
+  if (bound !== null) {
+    const limit = at(bound[2] as string);
+    const op = bound[1];
+    return (createdAt) => {
+      const t = Date.parse(createdAt);
+      return op === ">=" ? t >= limit : op === ">" ? t > limit : op === "<=" ? t <= limit : t < limit;
+    };
+  }
+  const range = new RegExp(`^${date}\\.\\.${date}$`).exec(value);
+  if (range !== null) return (createdAt) => Date.parse(createdAt) >= at(range[1] as string) && Date.parse(createdAt) <= at(range[2] as string);
+  return () => false;
 }
 
 const BAD_CREDENTIALS = { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" } };
@@ -86,7 +110,8 @@ export class FakeGithub extends FakeServer {
       return { status: 200, body: { workflow_run_id: run.id, run_url: `${this.url}/repos/${owner}/${repoName}/actions/runs/${run.id}`, html_url: `https://github.test/acme/app/actions/runs/${run.id}` } };
     }));
     this.route("GET", new RegExp(`^${repo}/actions/workflows/([^/]+)/runs$`), (req, [, , workflow]) => this.#token(req, () => {
-      const runs = this.runs.filter((r) => r.workflow === workflow && (req.query.get("branch") ?? r.ref) === r.ref && (r.unlisted ?? 0) <= 0).reverse();
+      const created = createdFilter(req.query.get("created"));
+      const runs = this.runs.filter((r) => r.workflow === workflow && (req.query.get("branch") ?? r.ref) === r.ref && (r.unlisted ?? 0) <= 0 && created(r.createdAt)).reverse();
       for (const r of this.runs) if ((r.unlisted ?? 0) > 0) r.unlisted = (r.unlisted ?? 0) - 1;
       return { status: 200, body: { total_count: runs.length, workflow_runs: runs.map((r) => this.#runJson(r)) } };
     }));

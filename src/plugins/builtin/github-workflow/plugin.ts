@@ -46,6 +46,7 @@ interface WorkflowRun {
   status?: string;
   conclusion?: string | null;
   html_url?: string;
+  created_at?: string;
 }
 
 const INTEGRATION = "GitHub";
@@ -111,13 +112,18 @@ async function dispatchWith(input: GithubInput, base: string, ctx: ActionContext
     await api.request({ integration: INTEGRATION, call: `cancel workflow run ${id}`, method: "POST", url: `${repo}/actions/runs/${id}/cancel`, ...auth, idempotent: true, signal, accept: [409] });
   };
 
-  const since = new Date(Date.now() - 60_000).toISOString();
+  // The server filters by a date, the day before: GitHub's documented `created` syntax has no
+  // fractional seconds (a timestamp with them was seen to match nothing). The minute is checked
+  // here: a meshStack run's id (its uuid) is the same in every attempt, so an earlier attempt's
+  // run must not be taken for this one's.
+  const notBefore = Date.now() - 60_000;
+  const since = new Date(notBefore - 86_400_000).toISOString().slice(0, 10);
   const findRun = async (signal?: AbortSignal): Promise<WorkflowRun | undefined> => {
     const query = new URLSearchParams({ event: "workflow_dispatch", branch: input.ref, created: `>=${since}`, per_page: "100" });
     const listed = await api.request<{ workflow_runs?: unknown }>({ integration: INTEGRATION, call: "list workflow runs", method: "GET", url: `${repo}/actions/workflows/${encodeURIComponent(input.workflow)}/runs?${query}`, ...auth, idempotent: true, ...(signal === undefined ? {} : { signal }) });
     const runs = listed.body?.workflow_runs ?? [];
     if (!Array.isArray(runs)) throw new EdgeError("integration_failed", `GitHub: the list of workflow runs has no array "workflow_runs" (${runs === null ? "null" : typeof runs})`);
-    return (runs as Array<Partial<WorkflowRun> | null>).slice(0, 100).find((run): run is WorkflowRun => isApiId(run?.id) && `${apiText(run.display_title, 1000) ?? ""} ${apiText(run.name, 1000) ?? ""}`.includes(correlation));
+    return (runs as Array<Partial<WorkflowRun> | null>).slice(0, 100).find((run): run is WorkflowRun => isApiId(run?.id) && Date.parse(apiText(run.created_at, 100) ?? "") >= notBefore && `${apiText(run.display_title, 1000) ?? ""} ${apiText(run.name, 1000) ?? ""}`.includes(correlation));
   };
 
   ctx.step({ id: "dispatch", name: `Dispatch ${input.workflow}`, status: "running" });
