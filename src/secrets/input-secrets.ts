@@ -23,9 +23,14 @@ export function isSecretMarker(value: unknown): value is { $secret: string | str
   return keys.length === 1 && keys[0] === SECRET_MARKER;
 }
 
-/** True when the input holds at least one marker (so a ring without keys can still run plain jobs). */
+/**
+ * True when the input holds at least one marker (so a ring without keys can still run plain jobs),
+ * or nests an object past the depth bound: a marker may hide there, so the walk must see it and
+ * refuse the input (input_invalid, naming the path) rather than hand a plugin the ciphertext.
+ */
 export function hasInputSecrets(input: unknown, depth = 0): boolean {
-  if (input === null || typeof input !== "object" || depth > MAX_DEPTH) return false;
+  if (input === null || typeof input !== "object") return false;
+  if (depth > MAX_DEPTH) return true;
   if (isSecretMarker(input)) return true;
   return Object.values(input).some((item) => hasInputSecrets(item, depth + 1));
 }
