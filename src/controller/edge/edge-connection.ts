@@ -317,11 +317,13 @@ export class EdgeConnection implements ControllerConnection {
     switch (msg.type) {
       case "offer": {
         const job = new JobOutbox(msg.job, (messages) => this.#send(messages), (done) => this.#jobs.forget(done), this.#outboxOptions(msg.job));
-        this.#credit.offered();
         if (this.#jobs.has(job)) {
+          // A repeated frame, not a second lease: counting it would leave the runner's idea of its
+          // unused credit below the controller's, and its next grant would top it up past its slots.
           this.#warn("repeated_offer", `Ignoring a repeated offer of job "${clip(msg.job.id, 128)}" attempt ${msg.job.attempt}`);
           return;
         }
+        this.#credit.offered();
         this.#jobs.add(job);
         this.#onJob(job);
         return;
