@@ -289,7 +289,15 @@ export class Runner {
       });
       if (ownScope) redaction.dispose();
       // The result goes out first, then the freed slot's credit (docs/protocol.md, "credit").
+      // The job is done once its result is handed over: the controller's answer may never come
+      // (an outage), and a drain bounds that wait itself (connection.flush, then the spool).
       const answered = handle.complete(result);
+      void answered.then(
+        (answer) => {
+          if (!answer.accepted) log.warn(`Result of job not recorded by the controller: ${answer.reason ?? "refused"}`);
+        },
+        (error: unknown) => log.error(`Result of job not delivered: ${errorMessage(error)}`),
+      );
       this.#running.delete(key);
       this.#held?.ended();
       this.#slotFreed();
@@ -302,8 +310,6 @@ export class Runner {
       }
       this.#remember(recent);
       log.info(`Job ${result.status}`, { durationMs, ...(result.error ? { errorCode: result.error.code } : {}) });
-      const answer = await answered;
-      if (!answer.accepted) log.warn(`Result of job not recorded by the controller: ${answer.reason ?? "refused"}`);
     })().catch((error: unknown) => {
       // runJob never throws; this is the last line of defence so a bug cannot kill the runner.
       if (ownScope) redaction.dispose();

@@ -16,6 +16,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { RunnerKeyRing, ringKeyOf } from "../../src/secrets/key-ring.ts";
 import { SecretInputsExecutor } from "../../src/runner/secret-inputs-executor.ts";
 import type { ControllerClient } from "../../src/platform/controller-client.ts";
+import { ResultSpoolFront } from "../../src/controller/edge/result-spool-front.ts";
+import { sleep } from "../../src/util/time.ts";
 
 let sharedRing: RunnerKeyRing | undefined;
 /** One RSA-2048 key ring for every test runner (made once: key generation is slow). */
@@ -55,6 +57,8 @@ export interface TestRunnerOptions {
   client?: ControllerClient;
   /** How sessions and transports open (default: over the network), e.g. to play an older controller. */
   opener?: TransportOpener;
+  /** A result spool in this directory (`<dataDir>/results`), its key file beside it; none by default. */
+  resultSpoolDir?: string;
 }
 
 export function startRunner(options: TestRunnerOptions): { runner: Runner; connection: EdgeConnection; executor: JobExecutor; logger: Logger; records: LogRecord[] } {
@@ -83,6 +87,7 @@ export function startRunner(options: TestRunnerOptions): { runner: Runner; conne
     onTick: (loop, ms) => runner?.loops.tick(loop, ms),
     ...(options.client === undefined ? {} : { client: options.client }),
     ...(options.opener === undefined ? {} : { opener: options.opener }),
+    ...(options.resultSpoolDir === undefined ? {} : { resultSpool: new ResultSpoolFront({ dir: options.resultSpoolDir, apiKey, keyFile: `${options.resultSpoolDir}.key`, logger, sleep }) }),
   });
   runner = new Runner({
     runnerId,
