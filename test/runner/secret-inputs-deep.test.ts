@@ -36,9 +36,9 @@ test("SecretInputsExecutor fails a job whose only encrypted input is nested past
   expect(seen).toHaveLength(0);
   expect(outcome.status).toBe("failed");
   if (outcome.status !== "failed") return;
-  expect(outcome.error.code).toBe("input_invalid");
-  expect(outcome.error.message).toContain("nested deeper than 64 levels");
-  expect(outcome.error.message).not.toContain("eyJhbGci");
+  expect(outcome.error?.code).toBe("input_invalid");
+  expect(outcome.error?.message).toContain("nested deeper than 64 levels");
+  expect(outcome.error?.message).not.toContain("eyJhbGci");
 });
 
 test("SecretInputsExecutor still runs a plain input at the depth bound as it is", async () => {
