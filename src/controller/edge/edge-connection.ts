@@ -338,9 +338,14 @@ export class EdgeConnection implements ControllerConnection {
       case "heartbeat_ack": {
         // Only leases this runner holds are looked at, each once, however long the list.
         for (const lease of msg.leases) {
-          if (lease.ok) continue;
           const job = this.#jobs.get(lease.jobId, lease.attempt);
-          if (job === undefined || !job.holdsLease) continue;
+          if (job === undefined) continue;
+          // A given-back job's lease, answered after its release: `ok: false` confirms the release.
+          if (job.releasing) {
+            job.releaseAnswered(lease.ok);
+            continue;
+          }
+          if (lease.ok || !job.holdsLease) continue;
           const reason = clip(typeof lease.reason === "string" ? lease.reason : "refused by controller", 128);
           this.#log.warn(`Lease of job "${lease.jobId}" attempt ${lease.attempt} is lost (${reason}): stopping it`);
           job.abort(`lease_lost: ${reason}`, true);

@@ -45,13 +45,18 @@ export class JobOutbox implements JobHandle {
   readonly #onDropped: ((lines: number) => void) | undefined;
   readonly #onResult: ((job: JobOutbox) => void) | undefined;
   #result: ResultMessage | undefined;
-  /** Heartbeats since the result was last sent without an answer (see resendOverdue()). */
+  /** Heartbeats since the result (or release) was last sent without an answer (see resendOverdue()). */
   #unansweredBeats = 0;
   #answer: ((answer: CompleteAnswer) => void) | undefined;
   #done = false;
   #lost: string | undefined;
-  /** A `release` not yet handed to a session: sent first thing on the next one. */
+  /**
+   * A `release` the controller has not yet confirmed (releaseAnswered()): sent again first thing
+   * on the next session, and after a whole heartbeat interval unanswered (resendOverdue()).
+   */
   #release: RunnerMessage | undefined;
+  /** The waiting release went to a controller that does not take jobs back, as a reject (pending(false)). */
+  #releaseRejected = false;
 
   constructor(job: JobOffer, send: (messages: RunnerMessage[]) => boolean | void, onDone: (job: JobOutbox) => void, options: JobOutboxOptions = {}) {
     this.job = job;
@@ -102,12 +107,39 @@ export class JobOutbox implements JobHandle {
     this.#finish({ accepted: false, reason: "rejected" });
   }
 
-  /** Gives the job back unstarted; done once the `release` is handed to a session (now, or the next one). */
+  /**
+   * Gives the job back unstarted; done once the controller confirms it (releaseAnswered()), not
+   * when it is handed to a session: a session can die with it unsent or unread (a half-open
+   * socket takes it; the WebSocket drops sends while not open), and a release never heard of
+   * lets the lease lapse with the attempt used.
+   */
   release(): void {
-    if (this.#done) return;
+    if (this.#done || this.#release !== undefined) return;
     if (this.#lost !== undefined) return this.#finish({ accepted: false, reason: this.#lost });
     this.#release = message({ type: "release", jobId: this.job.id, attempt: this.job.attempt });
-    if (this.#send([this.#release]) !== false) this.#finish({ accepted: false, reason: "released" });
+    this.#send(this.#releaseMessages());
+  }
+
+  /** True while a release waits for the controller's confirmation. */
+  get releasing(): boolean {
+    return this.#release !== undefined && !this.#done;
+  }
+
+  /**
+   * The controller answered a heartbeat naming this lease after the release. A session's
+   * messages are handled in order, so the heartbeat sent right behind the release is answered
+   * after it: `ok: false` (the lease is not this runner's any more) confirms it. `ok: true` is an
+   * earlier heartbeat's answer, or a release the controller did not handle: resendOverdue() sends
+   * it again.
+   */
+  releaseAnswered(ok: boolean): void {
+    if (!ok && this.releasing) this.#finish({ accepted: false, reason: "released" });
+  }
+
+  /** The release, and a heartbeat naming only this lease, whose answer confirms it (releaseAnswered()). */
+  #releaseMessages(): RunnerMessage[] {
+    if (this.#release === undefined) return [];
+    return [this.#release, message({ type: "heartbeat", leases: [{ jobId: this.job.id, attempt: this.job.attempt }] })];
   }
 
   log(lines: LogLine[]): void {
@@ -161,10 +193,11 @@ export class JobOutbox implements JobHandle {
   pending(releases = true): RunnerMessage[] {
     this.#unansweredBeats = 0;
     if (this.#release !== undefined && !releases) {
+      this.#releaseRejected = true;
       const error = { code: "runner_draining", message: "The runner gave back a job it never started; this controller does not take jobs back (release)" };
       return [message({ type: "reject", jobId: this.job.id, attempt: this.job.attempt, error })];
     }
-    if (this.#release !== undefined) return [this.#release];
+    if (this.#release !== undefined) return this.#releaseMessages();
     return this.#result === undefined ? [...this.#events] : [...this.#events, this.#result];
   }
 
@@ -173,9 +206,12 @@ export class JobOutbox implements JobHandle {
     return this.#result === undefined || this.#done ? undefined : [...this.#events, this.#result];
   }
 
-  /** A new session was handed `pending()`: a release waiting for one is done now. */
+  /**
+   * A new session was handed `pending()`: a release that went as a reject is done now (a reject
+   * is answered by nothing); one that went as a release waits for releaseAnswered().
+   */
   replayed(): void {
-    if (this.#release !== undefined) this.#finish({ accepted: false, reason: "released" });
+    if (this.#releaseRejected) this.#finish({ accepted: false, reason: "released" });
   }
 
   /**
@@ -185,6 +221,11 @@ export class JobOutbox implements JobHandle {
    * any other way is covered too. The controller acknowledges a result it already has again.
    */
   resendOverdue(): RunnerMessage[] {
+    if (this.releasing) {
+      if (++this.#unansweredBeats < 2) return [];
+      this.#unansweredBeats = 0;
+      return this.#releaseMessages();
+    }
     if (this.#result === undefined || this.#done) return [];
     if (++this.#unansweredBeats < 2) return [];
     this.#unansweredBeats = 0;
