@@ -26,7 +26,7 @@ export function createAdminRunnersApp(runners: RunnerRegistry): Hono {
       }
       input.publicKey = body.publicKey;
     }
-    const { rotated, ...created } = runners.register(input);
+    const { rotated, ...created } = await runners.registerLanded(input);
     return c.json(created, rotated ? 200 : 201);
   });
 

@@ -333,8 +333,7 @@ export class ReferenceController {
 
   /** Durable when it resolves (the key works after a crash): it awaits the batch, see GroupCommit.flushSync(). */
   async registerRunner(input: RegisterRunnerInput): Promise<{ id: string; group: string; apiKey: string }> {
-    const { rotated: _r, ...created } = this.runners.register(input);
-    await this.core.store.durable();
+    const { rotated: _r, ...created } = await this.runners.registerLanded(input);
     return created;
   }
 

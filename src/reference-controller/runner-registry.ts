@@ -75,6 +75,27 @@ export class RunnerRegistry {
     return { id: runner.id, group: runner.group, apiKey, rotated: existing !== undefined };
   }
 
+  /**
+   * `register()`, answered once durable and landed. On PostgreSQL replicas a registration made on
+   * a view that has not heard of another replica's registration of the same id loses (the other
+   * key stands): 409, as if this replica had known. A rotation that lost (the runner was
+   * registered or deregistered elsewhere meanwhile) is made again on the row as it is now.
+   */
+  async registerLanded(input: RegisterRunnerInput): Promise<{ id: string; group: string; apiKey: string; rotated: boolean }> {
+    for (let tries = 1; ; tries++) {
+      // Asked before the change: a batch may be taken as the change is made (a synchronous schedule).
+      const landed = this.#core.store.runnerWriteLanded?.(input.id);
+      const created = this.register(input);
+      await this.#core.store.durable();
+      if (landed === undefined || landed()) return created;
+      this.#core.logger.info("Runner registration lost to another replica's change of the runner", { runnerId: input.id, rotate: input.rotate === true });
+      if (input.rotate !== true) {
+        throw new EdgeError("conflict", `Cannot register runner "${input.id}": it is already registered (use rotate=true for a new key)`);
+      }
+      if (tries >= 5) throw new EdgeError("conflict", `Cannot rotate the key of runner "${input.id}": other controller replicas kept changing it (5 tries); try again`, { retryable: true });
+    }
+  }
+
   /** Removes the runner and closes its session with 4401; its leases expire and re-queue. */
   deregister(id: string): void {
     if (!this.#core.store.runners.has(id)) throw new EdgeError("not_found", `Cannot deregister runner "${id}": no such runner`);

@@ -40,6 +40,12 @@ export interface StateStore {
    * the whole truth.
    */
   readThrough?(jobId: string): Promise<void>;
+  /**
+   * Asked just before a runner registration or key rotation is made: once its batch is
+   * batch is durable, whether it landed (false: another replica registered that id first, or
+   * deregistered the runner). None for the embedded store.
+   */
+  runnerWriteLanded?(runnerId: string): () => boolean;
 }
 
 export interface EventStore {

@@ -94,6 +94,18 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO job_event_totals (id, bytes) SELECT 1, coalesce(sum(bytes), 0) FROM job_events;
     `,
   },
+  {
+    // Runner rows get a version like jobs: a replica applies a row it reads only when it is newer
+    // than the one it holds, so a read that overtook its own write (a key rotation) cannot put
+    // the old key back in its memory (pg-store.ts reloadRunners). One sequence for all rows, so a
+    // runner deregistered and registered again never goes back to a version a replica has seen.
+    version: 4,
+    name: "runner row versions",
+    sql: `
+      CREATE SEQUENCE runner_versions;
+      ALTER TABLE runners ADD COLUMN version bigint NOT NULL DEFAULT nextval('runner_versions');
+    `,
+  },
   // Versions 10-19: secrets, plugin bundles, job artifacts.
   ...SHARED_STORE_MIGRATIONS,
 ];

@@ -1,5 +1,6 @@
 // One group-commit batch of the PostgreSQL store, written in ONE transaction: job inserts and
-// compare-and-swap updates (guarded by `version`), runner upserts and deletions, job deletions
+// compare-and-swap updates (guarded by `version`), runner registrations (inserts that lose to a
+// row already there), runner changes (only the fields changed) and deletions, job deletions
 // (retention; their events go with them) and job events, then a NOTIFY of the changed job ids,
 // which PostgreSQL delivers only if the transaction commits. "Durable" = COMMIT returned.
 
@@ -8,6 +9,7 @@ import type { JobEvent } from "../job-logs.ts";
 import type { StoredJob, StoredRunner } from "../records.ts";
 import { admitEvents, DEFAULT_EVENT_QUOTA, type EventQuota, type EventSizes, type QuotaEvent } from "./pg-event-quota.ts";
 import type { SessionRow } from "../store-seam.ts";
+import { diffRunner, mergePatch, type RunnerPatch } from "./runner-patch.ts";
 
 /** The channel replicas LISTEN on; a payload is `<replica id>:<job id>,<job id>,…`. */
 export const JOBS_CHANNEL = "edge_runner_jobs";
@@ -23,7 +25,10 @@ export type StoredEvent = QuotaEvent;
 export class PendingBatch {
   readonly jobs = new Map<string, StoredJob>();
   readonly deletedJobs = new Set<string>();
-  readonly runners = new Map<string, StoredRunner>();
+  /** Runners registered here in this batch (whole rows to insert). */
+  readonly newRunners = new Map<string, StoredRunner>();
+  /** Changes of known runners: only the fields this replica changed (runner-patch.ts). */
+  readonly runnerPatches = new Map<string, RunnerPatch>();
   readonly deletedRunners = new Set<string>();
   readonly events: StoredEvent[] = [];
   /** Edge sessions created (rows to insert) and ended (rows to delete) in this turn. */
@@ -33,7 +38,7 @@ export class PendingBatch {
   readonly doomed = new Set<string>();
 
   get empty(): boolean {
-    return this.jobs.size === 0 && this.deletedJobs.size === 0 && this.runners.size === 0 && this.deletedRunners.size === 0 && this.events.length === 0 && this.sessions.size === 0 && this.deletedSessions.size === 0;
+    return this.jobs.size === 0 && this.deletedJobs.size === 0 && this.newRunners.size === 0 && this.runnerPatches.size === 0 && this.deletedRunners.size === 0 && this.events.length === 0 && this.sessions.size === 0 && this.deletedSessions.size === 0;
   }
 
   putJob(job: StoredJob): void {
@@ -45,14 +50,19 @@ export class PendingBatch {
     this.deletedJobs.add(id);
   }
 
-  /** Runners registered here in this batch: only these are inserted; a change of a known runner
-   * (its last contact, its keys) updates the row and never brings back one another replica deleted. */
-  readonly newRunners = new Set<string>();
-
-  putRunner(runner: StoredRunner, registered: boolean): void {
-    this.deletedRunners.delete(runner.id);
-    this.runners.set(runner.id, runner);
-    if (registered) this.newRunners.add(runner.id);
+  /**
+   * `previous` is the runner as this replica held it before the change (undefined: a new
+   * registration). A change is kept as the fields it changed, never as the whole record: a whole
+   * record made on a stale view would put back what another replica changed meanwhile (a
+   * rotated API key). A registration is an insert that loses to a row already there.
+   */
+  putRunner(runner: StoredRunner, previous: StoredRunner | undefined): void {
+    if (previous === undefined || this.newRunners.has(runner.id)) {
+      this.newRunners.set(runner.id, runner);
+      this.runnerPatches.delete(runner.id);
+      return;
+    }
+    this.runnerPatches.set(runner.id, mergePatch(this.runnerPatches.get(runner.id), diffRunner(previous, runner)));
   }
 
   putSession(row: SessionRow): void {
@@ -65,8 +75,9 @@ export class PendingBatch {
     this.deletedSessions.add(id);
   }
 
+  /** Deleted before this batch's inserts: a runner deregistered and registered again in one batch is the new one. */
   deleteRunner(id: string): void {
-    this.runners.delete(id);
+    this.runnerPatches.delete(id);
     this.newRunners.delete(id);
     this.deletedRunners.add(id);
   }
@@ -79,6 +90,16 @@ export interface BatchOutcome {
   versions: Map<string, number>;
   /** The database's event totals after this batch, when it stored or deleted events. */
   eventSizes?: EventSizes;
+  /** Runner rows as this batch left them (registered or changed), with their new versions. */
+  runners: RunnerRow[];
+  /** Registrations that lost to a row already there, and changes of runners no longer there. */
+  lostRunners: string[];
+}
+
+/** A runner row: `version` (one sequence for all runners) grows with every write of it. */
+export interface RunnerRow {
+  version: number;
+  doc: StoredRunner;
 }
 
 /**
@@ -108,7 +129,7 @@ async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versi
     const row = { id: job.id, grp: job.group, status: job.status, attempt: job.attempt, queue_seq: job.queueSeq, runner_id: job.runnerId ?? null, lease_expires_at: job.leaseExpiresAt ?? null, expected, doc: job };
     (expected === 0 ? inserts : updates).push(row);
   }
-  const outcome: BatchOutcome = { lost: [], versions: new Map() };
+  const outcome: BatchOutcome = { lost: [], versions: new Map(), runners: [], lostRunners: [] };
   await sql.begin(async (tx: TransactionSql) => {
     if (batch.deletedJobs.size > 0) {
       await tx.unsafe(`DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE)`, [json(tx, [...batch.deletedJobs])]);
@@ -148,22 +169,7 @@ async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versi
       }
     }
     for (const id of batch.jobs.keys()) if (!written.has(id)) outcome.lost.push(id);
-    const runnerRows = [...batch.runners.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map((runner) => ({ id: runner.id, doc: runner }));
-    const registered = runnerRows.filter((row) => batch.newRunners.has(row.id));
-    const touched = runnerRows.filter((row) => !batch.newRunners.has(row.id));
-    if (registered.length > 0) {
-      await tx.unsafe(
-        `INSERT INTO runners (id, doc) SELECT id, doc FROM jsonb_to_recordset($1::jsonb) AS v(id text, doc jsonb)
-         ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc`,
-        [json(tx, registered)],
-      );
-    }
-    if (touched.length > 0) {
-      await tx.unsafe(`UPDATE runners SET doc = v.doc FROM jsonb_to_recordset($1::jsonb) AS v(id text, doc jsonb) WHERE runners.id = v.id`, [json(tx, touched)]);
-    }
-    if (batch.deletedRunners.size > 0) {
-      await tx.unsafe(`DELETE FROM runners WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedRunners])]);
-    }
+    await writeRunners(tx, batch, outcome);
     // Events are stored even for a job whose row write lost: they were accepted (and are acked)
     // under the attempt the runner holds; only a job deleted here takes its events with it.
     // The quotas are decided here, against the database's totals (pg-event-quota.ts).
@@ -199,10 +205,49 @@ async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versi
     // Jobs whose events changed are named too: another replica the runner moves to needs their seqs.
     const changed = new Set([...written, ...batch.deletedJobs, ...events.map((e) => e.jobId)]);
     for (const payload of notifyPayloads(replicaId, [...changed])) await tx`SELECT pg_notify(${JOBS_CHANNEL}, ${payload})`;
-    const runners = [...batch.runners.keys(), ...batch.deletedRunners];
+    const runners = [...new Set([...batch.newRunners.keys(), ...batch.runnerPatches.keys(), ...batch.deletedRunners])];
     for (const payload of notifyPayloads(replicaId, runners)) await tx`SELECT pg_notify(${RUNNERS_CHANNEL}, ${payload})`;
   });
   return outcome;
+}
+
+/**
+ * Deletions first (a runner deregistered and registered again in this batch is the new one), then
+ * registrations: ON CONFLICT DO NOTHING, so of two replicas registering one id at once one wins
+ * and the other is told (its key is never handed out). Then changes: each merges only its fields
+ * into the row as it is now, so a stale view cannot undo another replica's key rotation.
+ */
+async function writeRunners(tx: TransactionSql, batch: PendingBatch, outcome: BatchOutcome): Promise<void> {
+  const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  if (batch.deletedRunners.size > 0) {
+    await tx.unsafe(`DELETE FROM runners WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [json(tx, [...batch.deletedRunners])]);
+  }
+  const inserts = [...batch.newRunners.values()].sort(byId).map((runner) => ({ id: runner.id, doc: runner }));
+  if (inserts.length > 0) {
+    const rows = await tx.unsafe<Array<{ version: string; doc: StoredRunner }>>(
+      `INSERT INTO runners (id, doc) SELECT id, doc FROM jsonb_to_recordset($1::jsonb) AS v(id text, doc jsonb)
+       ON CONFLICT (id) DO NOTHING RETURNING version, doc`,
+      [json(tx, inserts)],
+    );
+    collect(outcome, inserts, rows);
+  }
+  const patches = [...batch.runnerPatches].map(([id, patch]) => ({ id, set: patch.set, unset: [...patch.unset] })).sort(byId);
+  if (patches.length > 0) {
+    const rows = await tx.unsafe<Array<{ version: string; doc: StoredRunner }>>(
+      `UPDATE runners SET doc = (runners.doc || v.set) - ARRAY(SELECT jsonb_array_elements_text(v.unset)), version = nextval('runner_versions')
+       FROM jsonb_to_recordset($1::jsonb) AS v(id text, set jsonb, unset jsonb)
+       WHERE runners.id = v.id
+       RETURNING runners.version, runners.doc`,
+      [json(tx, patches)],
+    );
+    collect(outcome, patches, rows);
+  }
+}
+
+function collect(outcome: BatchOutcome, sent: ReadonlyArray<{ id: string }>, rows: ReadonlyArray<{ version: string; doc: StoredRunner }>): void {
+  const written = new Set(rows.map((row) => row.doc.id));
+  for (const row of rows) outcome.runners.push({ version: Number(row.version), doc: row.doc });
+  for (const { id } of sent) if (!written.has(id)) outcome.lostRunners.push(id);
 }
 
 /** One jsonb parameter (a whole batch's rows in one value: one round trip per statement). */

@@ -9,7 +9,8 @@ import type { JobEvent } from "../job-logs.ts";
 import type { JournalRecord, StoredJob, StoredRunner } from "../records.ts";
 import type { SessionRow, StateStore } from "../store-seam.ts";
 import type { CompactionHealth } from "../store.ts";
-import { PendingBatch, writeBatch } from "./pg-batch.ts";
+import { PendingBatch, writeBatch, type RunnerRow } from "./pg-batch.ts";
+import { applyPatch } from "./runner-patch.ts";
 import { DEFAULT_EVENT_QUOTA, type EventQuota, type EventSizes } from "./pg-event-quota.ts";
 
 export interface PgStoreOptions {
@@ -35,16 +36,22 @@ export class PgStore implements StateStore, DurableSink {
   readonly #transactionTimeoutMs: number;
   #jobs = new Map<string, StoredJob>();
   #runners = new Map<string, StoredRunner>();
+  /** The row version of each runner as this replica last wrote or read it (kept after a deletion). */
+  #runnerVersions = new Map<string, number>();
   /** The row version of each job as this replica last wrote or read it. */
   #versions = new Map<string, number>();
   #pending = new PendingBatch();
   #batch: PendingBatch | undefined;
+  /** The batch being written (its runner changes are laid over rows read meanwhile). */
+  #writing: PendingBatch | undefined;
   #maxQueueSeq = 0;
   #closed = false;
   /** Batches taken so far; the pending one is `#taken + 1`. */
   #taken = 0;
   /** Per recent batch number: the jobs whose write lost its compare-and-swap. */
   readonly #lost = new Map<number, Set<string>>();
+  /** Per recent batch number: the runners whose registration or change did not land. */
+  readonly #lostRunners = new Map<number, Set<string>>();
   /** Called with jobs whose write lost to another replica, reloaded from the database. */
   onRemoteChange: (change: RemoteChange) => void = () => {};
   /** Called with runners another replica deleted. */
@@ -70,12 +77,13 @@ export class PgStore implements StateStore, DurableSink {
   async load(): Promise<void> {
     const [jobs, runners, seq] = await Promise.all([
       this.sql<Array<{ version: string; doc: StoredJob }>>`SELECT version, doc FROM jobs`,
-      this.sql<Array<{ doc: StoredRunner }>>`SELECT doc FROM runners`,
+      this.sql<Array<{ version: string; doc: StoredRunner }>>`SELECT version, doc FROM runners`,
       this.sql<Array<{ max: string | null }>>`SELECT max(queue_seq) AS max FROM jobs`,
     ]);
     this.#jobs = new Map(jobs.map((row) => [row.doc.id, row.doc]));
     this.#versions = new Map(jobs.map((row) => [row.doc.id, Number(row.version)]));
     this.#runners = new Map(runners.map((row) => [row.doc.id, row.doc]));
+    this.#runnerVersions = new Map(runners.map((row) => [row.doc.id, Number(row.version)]));
     this.#maxQueueSeq = Math.max(this.#maxQueueSeq, Number(seq[0]?.max ?? 0));
     this.#pending = new PendingBatch();
     this.#logger.debug("Loaded the controller store from PostgreSQL", { jobs: this.#jobs.size, runners: this.#runners.size });
@@ -94,9 +102,9 @@ export class PgStore implements StateStore, DurableSink {
         if (record.job.queueSeq > this.#maxQueueSeq) this.#maxQueueSeq = record.job.queueSeq;
         this.#pending.putJob(record.job);
       } else if (record.t === "runner") {
-        const registered = !this.#runners.has(record.runner.id);
+        const previous = this.#runners.get(record.runner.id);
         this.#runners.set(record.runner.id, record.runner);
-        this.#pending.putRunner(record.runner, registered);
+        this.#pending.putRunner(record.runner, previous);
       } else {
         this.#runners.delete(record.id);
         this.#pending.deleteRunner(record.id);
@@ -158,6 +166,7 @@ export class PgStore implements StateStore, DurableSink {
     const batch = this.#batch;
     this.#batch = undefined;
     if (batch === undefined) return whenDone(null);
+    this.#writing = batch;
     // A transaction the driver never settles (its connection dropped mid-write) must not hold
     // every later batch: past the timeout the store fails and reloads its view once it reconnects.
     // A commit that still lands later was never acknowledged, and the reload reads it.
@@ -166,6 +175,7 @@ export class PgStore implements StateStore, DurableSink {
     const done = (error: Error | null) => {
       if (settled) return;
       settled = true;
+      if (this.#writing === batch) this.#writing = undefined;
       clearTimeout(timeout);
       whenDone(error);
     };
@@ -178,6 +188,18 @@ export class PgStore implements StateStore, DurableSink {
         this.#lost.delete(taken - 16);
         for (const id of batch.deletedJobs) this.#versions.delete(id);
         if (outcome.eventSizes !== undefined) this.onEventSizes(outcome.eventSizes);
+        this.#writing = undefined;
+        for (const row of outcome.runners) this.#applyRunnerRow(row);
+        if (outcome.lostRunners.length > 0) this.#lostRunners.set(taken, new Set(outcome.lostRunners));
+        this.#lostRunners.delete(taken - 16);
+        if (outcome.lostRunners.length > 0) {
+          // Registered by another replica first (or deregistered meanwhile): take the row as it is.
+          try {
+            await this.reloadRunners(outcome.lostRunners, true);
+          } catch (error) {
+            return done(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
         if (outcome.lost.length > 0) {
           // Another replica changed these jobs first: take its version before anything acts on ours.
           this.#logger.info("Jobs changed by another replica; reloading them", { jobs: outcome.lost.length });
@@ -223,17 +245,33 @@ export class PgStore implements StateStore, DurableSink {
     if (jobs.length > 0 || deleted.length > 0) this.onRemoteChange({ jobs, deleted });
   }
 
-  /** Runners another replica registered, changed or deleted. */
-  async reloadRunners(ids: readonly string[]): Promise<void> {
+  /**
+   * Runners another replica registered, changed or deleted. A row no newer than the one held is
+   * skipped (a read that overtook this replica's own write of it); `force` takes it anyway (a
+   * registration that lost). This replica's changes not written yet are laid over the row.
+   */
+  async reloadRunners(ids: readonly string[], force = false): Promise<void> {
     if (ids.length === 0) return;
-    const rows = await this.sql<Array<{ doc: StoredRunner }>>`SELECT doc FROM runners WHERE id = ANY(${this.sql.array(ids as string[])})`;
+    const rows = await this.sql<Array<{ version: string; doc: StoredRunner }>>`SELECT version, doc FROM runners WHERE id = ANY(${this.sql.array(ids as string[])})`;
     const found = new Set(rows.map((row) => row.doc.id));
-    for (const row of rows) if (!this.#pending.runners.has(row.doc.id)) this.#runners.set(row.doc.id, row.doc);
-    // Gone unless registered here and not committed yet; a pending change of it will not bring it back.
+    for (const row of rows) this.#applyRunnerRow({ version: Number(row.version), doc: row.doc }, force);
+    // Gone unless registered here and not written yet; a pending change of it will not bring it back.
     const gone = ids.filter((id) => !found.has(id) && !this.#pending.newRunners.has(id) && this.#runners.has(id));
-    for (const id of gone) this.#pending.runners.delete(id);
-    for (const id of gone) this.#runners.delete(id);
+    for (const id of gone) {
+      this.#pending.runnerPatches.delete(id);
+      // Its version stays known: the sequence never repeats one, and a late read of the old row must not bring it back.
+      this.#runners.delete(id);
+    }
     if (gone.length > 0) this.onRunnersGone(gone);
+  }
+
+  /** A runner row read or written: held unless older than the one held. */
+  #applyRunnerRow(row: RunnerRow, force = false): void {
+    const id = row.doc.id;
+    if (!force && (this.#runnerVersions.get(id) ?? 0) >= row.version) return;
+    this.#runnerVersions.set(id, row.version);
+    // A registration of ours waiting for the next batch will lose to this row: the row stands.
+    this.#runners.set(id, applyPatch(applyPatch(row.doc, this.#writing?.runnerPatches.get(id)), this.#pending.runnerPatches.get(id)));
   }
 
   /** After notifications may have been missed (the listening connection was re-made): every job whose version differs is reloaded. */
@@ -254,6 +292,12 @@ export class PgStore implements StateStore, DurableSink {
   writeLanded(jobId: string): () => boolean {
     const batch = this.#taken + 1;
     return () => this.#lost.get(batch)?.has(jobId) !== true;
+  }
+
+  /** For an answer to a registration or key rotation made next (in the pending batch): whether it landed. */
+  runnerWriteLanded(runnerId: string): () => boolean {
+    const batch = this.#taken + 1;
+    return () => this.#lostRunners.get(batch)?.has(runnerId) !== true;
   }
 
   /** The version this replica holds of a job (tests, and the offer check at send time). */
