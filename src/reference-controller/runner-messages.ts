@@ -10,6 +10,7 @@ import { attemptsUsed, type StoredJob } from "./records.ts";
 import type { RunnerRegistry } from "./runner-registry.ts";
 import type { EdgeSession } from "./session.ts";
 import { clip } from "../log/warn-limiter.ts";
+import { recheckBeforeRefusal } from "./stale-view-recheck.ts";
 import { checkJsonBounds, describeJsonProblem, STORED_JSON_BOUNDS } from "../util/json-bounds.ts";
 
 type Msg<T extends RunnerMessage["type"]> = Extract<RunnerMessage, { type: T }>;
@@ -165,9 +166,24 @@ export class RunnerMessages {
     return job;
   }
 
-  #accept(session: EdgeSession, msg: Msg<"accept">): void {
+  /**
+   * Whether this view says `session`'s runner holds (jobId, attempt), without #fence()'s revival
+   * of a lapsed lease (a question, not a change).
+   */
+  #holds(session: EdgeSession, jobId: string, attempt: number): boolean {
+    const job = this.#core.getJob(jobId);
+    if (job === undefined || job.attempt !== attempt) return false;
+    // A queued job is refused unless its lapsed lease can be revived: read it again first too.
+    return job.runnerId === session.runnerId && isLeased(job.status);
+  }
+
+  /** `reread`: the job's row was read again after this view refused it (stale-view-recheck.ts). */
+  #accept(session: EdgeSession, msg: Msg<"accept">, reread = false): void {
     const job = this.#fence(session, msg.jobId, msg.attempt);
-    if (typeof job === "string") return this.#stale(session, msg.jobId, msg.attempt, "accept", job);
+    if (typeof job === "string") {
+      if (!reread && recheckBeforeRefusal(this.#core, session, [msg.jobId], () => this.#accept(session, msg, true))) return;
+      return this.#stale(session, msg.jobId, msg.attempt, "accept", job);
+    }
     this.#core.leaseSession.set(job.id, session.id);
     if (job.status !== "leased") return;
     this.#core.store.putJobs([{ ...job, status: "running", startedAt: job.startedAt ?? this.#core.clock.now() }]);
@@ -205,7 +221,7 @@ export class RunnerMessages {
    * `retries`: how often this beat may be answered again when its lease extension lost its
    * compare-and-swap (another replica changed the job after this one last read it).
    */
-  #heartbeat(session: EdgeSession, leases: LeaseRef[], retries = 2): void {
+  #heartbeat(session: EdgeSession, leases: LeaseRef[], retries = 2, reread = false): void {
     const now = this.#core.clock.now();
     const leaseExpiresAt = now + this.#core.settings.leaseTtlMs;
     const answers: Array<LeaseRef & { ok: boolean; leaseExpiresAt?: number; reason?: string }> = [];
@@ -213,6 +229,12 @@ export class RunnerMessages {
     const cancels: StoredJob[] = [];
     // One answer and at most one write per lease, however often a frame lists it.
     const seen = new Set<string>();
+    // A lease this view refuses may be one it has not heard of yet: the beat is answered once its
+    // jobs were read again (ok:false has the runner abort the job).
+    if (!reread) {
+      const refused = leases.filter((lease) => !this.#holds(session, lease.jobId, lease.attempt)).map((lease) => lease.jobId);
+      if (recheckBeforeRefusal(this.#core, session, [...new Set(refused)], () => this.#heartbeat(session, leases, retries, true))) return;
+    }
     for (const lease of leases) {
       const key = `${lease.jobId}#${lease.attempt}`;
       if (seen.has(key)) continue;
@@ -240,7 +262,7 @@ export class RunnerMessages {
     session.send(message({ type: "heartbeat_ack", leases: answers }), () => {
       if (landed.every((check) => check())) return true;
       if (session.closed) return false;
-      if (retries > 0) queueMicrotask(() => this.#heartbeat(session, leases, retries - 1));
+      if (retries > 0) queueMicrotask(() => this.#heartbeat(session, leases, retries - 1, reread));
       else this.#core.logger.info("Heartbeat left unanswered: its lease writes kept losing to other replicas", { runnerId: session.runnerId, leases: leases.length });
       return false;
     });
@@ -272,7 +294,7 @@ export class RunnerMessages {
     else session.send(message({ type: "ack", ...ack }));
   }
 
-  #result(session: EdgeSession, msg: Msg<"result">): void {
+  #result(session: EdgeSession, msg: Msg<"result">, reread = false): void {
     const ack = (accepted: boolean, extra: { reason?: "stale_attempt" | "unknown_job" | "events_missing"; expectedSeq?: number } = {}) =>
       session.send(message({ type: "result_ack", jobId: msg.jobId, attempt: msg.attempt, accepted, ...extra }), accepted ? notLost : undefined);
     // A result written on a stale view (another replica changed the job first) did not land: no
@@ -285,6 +307,8 @@ export class RunnerMessages {
     }
     const job = this.#fence(session, msg.jobId, msg.attempt);
     if (typeof job === "string") {
+      // Refused, the runner drops the result for good: only once the stored row says so too.
+      if (!reread && recheckBeforeRefusal(this.#core, session, [msg.jobId], () => this.#result(session, msg, true))) return;
       this.#stale(session, msg.jobId, msg.attempt, "result", job);
       return ack(false, { reason: job });
     }

@@ -35,8 +35,9 @@ export interface StateStore {
    */
   writeLanded?(jobId: string): () => boolean;
   /**
-   * Reads one job this replica has not heard of from the shared database (another replica
-   * created it and its NOTIFY has not arrived yet). None for the embedded store: its memory is
+   * Reads one job from the shared database, taken when newer than the one held (another replica
+   * created or changed it and its NOTIFY has not arrived yet): before answering "no such job",
+   * and before refusing a runner's message about it. None for the embedded store: its memory is
    * the whole truth.
    */
   readThrough?(jobId: string): Promise<void>;

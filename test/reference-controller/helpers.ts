@@ -94,6 +94,10 @@ function harness(controller: ReferenceController, options: ReferenceControllerOp
     async settle() {
       for (let i = 0; i < 100; i++) {
         await turns(2);
+        // PostgreSQL: a job read again before a refusal (stale-view-recheck.ts) is handled after its read.
+        const store = controller.core.store as { readsSettled?: () => Promise<void> };
+        if (store.readsSettled !== undefined) await store.readsSettled();
+        await turns(1);
         if (controller.core.store.commits.idle || controller.core.store.commits.failure !== undefined) return;
         await controller.durable().catch(() => {});
       }

@@ -220,7 +220,12 @@ export class PgStore implements StateStore, DurableSink {
    * A row no newer than what this replica holds is skipped (its own change may still be in a
    * batch); `force` takes the row anyway (a compare-and-swap this replica lost).
    */
-  async reloadJobs(ids: readonly string[], force = false): Promise<void> {
+  reloadJobs(ids: readonly string[], force = false): Promise<void> {
+    return this.#reloadJobs(ids, force);
+  }
+
+  /** reloadJobs() for a read this replica asks for itself (not a NOTIFY's): readThrough(). */
+  async #reloadJobs(ids: readonly string[], force: boolean): Promise<void> {
     if (ids.length === 0) return;
     const rows = await this.sql<Array<{ version: string; doc: StoredJob }>>`SELECT version, doc FROM jobs WHERE id = ANY(${this.sql.array(ids as string[])})`;
     const found = new Set(rows.map((row) => row.doc.id));
@@ -285,8 +290,21 @@ export class PgStore implements StateStore, DurableSink {
     await this.reloadRunners([...new Set([...runners.map((r) => r.id), ...this.#runners.keys()])]);
   }
 
+  /** The job's row, taken when newer than the one held (a NOTIFY of it may not have arrived yet). */
   readThrough(jobId: string): Promise<void> {
-    return this.reloadJobs([jobId]);
+    const read = this.#reloadJobs([jobId], false);
+    this.#reads.add(read);
+    const forget = () => void this.#reads.delete(read);
+    read.then(forget, forget);
+    return read;
+  }
+
+  /** readThrough() calls running now. */
+  readonly #reads = new Set<Promise<void>>();
+
+  /** Resolves once the readThrough() calls running now have ended (tests settle on it; a failed read counts as ended). */
+  async readsSettled(): Promise<void> {
+    await Promise.allSettled([...this.#reads]);
   }
 
   writeLanded(jobId: string): () => boolean {

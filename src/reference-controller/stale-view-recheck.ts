@@ -1,0 +1,32 @@
+// PostgreSQL replicas: a runner's session may move to a replica that has not yet heard of the
+// last change of its job (the NOTIFY is on its way). A refusal the runner takes as final (a
+// result answered stale_attempt or unknown_job: the runner drops it; a heartbeat lease answered
+// ok:false: the runner aborts the job) is given only after the job's row was read again and the
+// message handled again on that view. The embedded store has no other writer: no second look.
+
+import { errorMessage } from "../errors.ts";
+import type { ControllerCore } from "./controller-core.ts";
+import type { EdgeSession } from "./session.ts";
+
+/**
+ * Reads the rows of `jobIds` and then runs `again` (the message handled once more, on the view
+ * the read left). False when there is nothing to read (the embedded store): refuse now. A read
+ * that fails answers nothing: the runner sends the message again (result, heartbeat) and is
+ * answered then.
+ */
+export function recheckBeforeRefusal(core: ControllerCore, session: EdgeSession, jobIds: readonly string[], again: () => void): boolean {
+  const store = core.store;
+  if (store.readThrough === undefined || jobIds.length === 0) return false;
+  void Promise.all(jobIds.map((id) => store.readThrough!(id))).then(
+    () => {
+      if (session.closed) return;
+      try {
+        again();
+      } catch (error) {
+        core.logger.warn("Cannot handle a runner message again after reading its job", { runnerId: session.runnerId, error: errorMessage(error).slice(0, 200) });
+      }
+    },
+    (error: unknown) => core.logger.warn("Cannot read a job before refusing a runner's message about it; left unanswered", { runnerId: session.runnerId, error: errorMessage(error).slice(0, 200) }),
+  );
+  return true;
+}
