@@ -294,7 +294,8 @@ export class RunnerMessages {
     else session.send(message({ type: "ack", ...ack }));
   }
 
-  #result(session: EdgeSession, msg: Msg<"result">, reread = false): void {
+  /** `reread`, `rereadEvents`: the job's row, its event count, was read again after this view refused. */
+  #result(session: EdgeSession, msg: Msg<"result">, reread = false, rereadEvents = false): void {
     const ack = (accepted: boolean, extra: { reason?: "stale_attempt" | "unknown_job" | "events_missing"; expectedSeq?: number } = {}) =>
       session.send(message({ type: "result_ack", jobId: msg.jobId, attempt: msg.attempt, accepted, ...extra }), accepted ? notLost : undefined);
     // A result written on a stale view (another replica changed the job first) did not land: no
@@ -308,12 +309,15 @@ export class RunnerMessages {
     const job = this.#fence(session, msg.jobId, msg.attempt);
     if (typeof job === "string") {
       // Refused, the runner drops the result for good: only once the stored row says so too.
-      if (!reread && recheckBeforeRefusal(this.#core, session, [msg.jobId], () => this.#result(session, msg, true))) return;
+      if (!reread && recheckBeforeRefusal(this.#core, session, [msg.jobId], () => this.#result(session, msg, true, rereadEvents))) return;
       this.#stale(session, msg.jobId, msg.attempt, "result", job);
       return ack(false, { reason: job });
     }
     const cursor = this.#core.cursor(job);
-    if (msg.lastSeq > cursor.highestSeq) return ack(false, { reason: "events_missing", expectedSeq: cursor.highestSeq + 1 });
+    if (msg.lastSeq > cursor.highestSeq) {
+      if (!rereadEvents && recheckBeforeRefusal(this.#core, session, [msg.jobId], () => this.#result(session, msg, reread, true), "events")) return;
+      return ack(false, { reason: "events_missing", expectedSeq: cursor.highestSeq + 1 });
+    }
 
     const patch: Partial<StoredJob> = {
       reportedAttempt: msg.attempt,

@@ -9,15 +9,17 @@ import type { ControllerCore } from "./controller-core.ts";
 import type { EdgeSession } from "./session.ts";
 
 /**
- * Reads the rows of `jobIds` and then runs `again` (the message handled once more, on the view
+ * Reads the rows (or the event counts) of `jobIds` and then runs `again` (the message handled once more, on the view
  * the read left). False when there is nothing to read (the embedded store): refuse now. A read
  * that fails answers nothing: the runner sends the message again (result, heartbeat) and is
  * answered then.
  */
-export function recheckBeforeRefusal(core: ControllerCore, session: EdgeSession, jobIds: readonly string[], again: () => void): boolean {
-  const store = core.store;
-  if (store.readThrough === undefined || jobIds.length === 0) return false;
-  void Promise.all(jobIds.map((id) => store.readThrough!(id))).then(
+export function recheckBeforeRefusal(core: ControllerCore, session: EdgeSession, jobIds: readonly string[], again: () => void, what: "job" | "events" = "job"): boolean {
+  // The job's row, or its event count (a result answered events_missing makes the runner resend
+  // events it may no longer hold, see docs/protocol.md).
+  const source = what === "job" ? core.store : core.logs;
+  if (source.readThrough === undefined || jobIds.length === 0) return false;
+  void Promise.all(jobIds.map((id) => source.readThrough!(id))).then(
     () => {
       if (session.closed) return;
       try {

@@ -62,6 +62,12 @@ export interface EventStore {
   read(jobId: string, after: number, limit: number): JobEvent[] | Promise<JobEvent[]>;
   cursor(jobId: string, attempt: number): EventCursor;
   drop(jobIds: Iterable<string>): void;
+  /**
+   * Reads one job's event count from the shared database (events another replica stored, whose
+   * NOTIFY has not arrived or was missed), before a result is answered events_missing. None for
+   * the embedded store.
+   */
+  readThrough?(jobId: string): Promise<void>;
   retainOnly(keep: (jobId: string) => boolean): void;
 }
 

@@ -93,7 +93,30 @@ export class PgJobLogs implements EventStore {
    */
   async reloadIndex(jobIds: readonly string[]): Promise<void> {
     if (jobIds.length === 0) return;
-    for (const row of await this.#indexRows(jobIds)) {
+    await this.#merge(await this.#indexRows(jobIds));
+  }
+
+  /**
+   * reloadIndex() of every job: after notifications may have been missed (the listening
+   * connection was re-made). Until 2026-12-02 a resync reloaded job rows only, and a runner that
+   * moved here after missed event NOTIFYs had its next events refused as a gap, and its result
+   * answered events_missing, forever. Unlike load() it keeps what this replica appended and has
+   * not committed yet (a count is only ever raised).
+   */
+  async reloadAllIndex(): Promise<void> {
+    await this.#merge(await this.#indexRows(undefined));
+  }
+
+  /**
+   * One job's index read from the database, before this replica answers its runner
+   * events_missing (its NOTIFY may be on its way, or was missed): a backstop for resync.
+   */
+  readThrough(jobId: string): Promise<void> {
+    return this.#store.trackRead(this.#indexRows([jobId]).then((rows) => this.#merge(rows)));
+  }
+
+  async #merge(rows: readonly IndexRow[]): Promise<void> {
+    for (const row of rows) {
       const known = this.#index.get(row.job_id);
       // Another replica truncated the job: later events here are stored without their lines.
       if (known !== undefined && row.truncated) known.truncated = true;

@@ -2,7 +2,7 @@
 // NOTIFYs (pg-batch.ts), reload the named jobs, their event counts and runners, and hand the jobs
 // to the core (queues, leases, waiters, dispatch). Notifications of this replica's own batches
 // are skipped. When the listening connection is re-made, notifications may have been missed:
-// every job whose version differs is reloaded.
+// every job whose version differs is reloaded, and every job's event index.
 
 import type { Logger } from "../../log/logger.ts";
 import { errorMessage } from "../../errors.ts";
@@ -44,7 +44,11 @@ export async function listenToReplicas(store: PgStore, logs: PgJobLogs, logger: 
         runners.clear();
         resync = false;
         try {
-          if (full) await store.resync();
+          if (full) {
+            await store.resync();
+            // Event NOTIFYs were missed too: every job's event count (a runner may move here).
+            await logs.reloadAllIndex();
+          }
           await store.reloadRunners(runnerIds);
           await store.reloadJobs(jobIds);
           await logs.reloadIndex(jobIds);

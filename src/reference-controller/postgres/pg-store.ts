@@ -292,7 +292,11 @@ export class PgStore implements StateStore, DurableSink {
 
   /** The job's row, taken when newer than the one held (a NOTIFY of it may not have arrived yet). */
   readThrough(jobId: string): Promise<void> {
-    const read = this.#reloadJobs([jobId], false);
+    return this.trackRead(this.#reloadJobs([jobId], false));
+  }
+
+  /** Counts `read` until it ends, for readsSettled() (pg-job-logs.ts tracks its reads here too). */
+  trackRead(read: Promise<void>): Promise<void> {
     this.#reads.add(read);
     const forget = () => void this.#reads.delete(read);
     read.then(forget, forget);
