@@ -92,6 +92,8 @@ export interface BatchOutcome {
   eventSizes?: EventSizes;
   /** Runner rows as this batch left them (registered or changed), with their new versions. */
   runners: RunnerRow[];
+  /** Jobs with an event this batch did not store: another replica had stored that seq (pg-event-quota.ts dropStored). */
+  duplicateEvents?: string[];
   /** Registrations that lost to a row already there, and changes of runners no longer there. */
   lostRunners: string[];
 }
@@ -175,15 +177,17 @@ async function writeOnce(sql: Sql, replicaId: string, batch: PendingBatch, versi
     // The quotas are decided here, against the database's totals (pg-event-quota.ts).
     let events = batch.events.filter((e) => !batch.deletedJobs.has(e.jobId));
     if (events.length > 0 || batch.deletedJobs.size > 0) {
-      const { admitted, sizes } = await admitEvents(tx, events, [...batch.deletedJobs], quota);
+      const { admitted, sizes, duplicates } = await admitEvents(tx, events, [...batch.deletedJobs], quota);
       events = admitted;
       outcome.eventSizes = sizes;
+      outcome.duplicateEvents = [...new Set(duplicates.map((e) => e.jobId))];
     }
     if (events.length > 0) {
       await tx.unsafe(
         `INSERT INTO job_events (job_id, seq, attempt, attempt_seq, bytes, truncated, body)
          SELECT job_id, seq, attempt, attempt_seq, bytes, truncated, body
-         FROM jsonb_to_recordset($1::jsonb) AS v(job_id text, seq integer, attempt integer, attempt_seq integer, bytes integer, truncated boolean, body jsonb)`,
+         FROM jsonb_to_recordset($1::jsonb) AS v(job_id text, seq integer, attempt integer, attempt_seq integer, bytes integer, truncated boolean, body jsonb)
+         ON CONFLICT (job_id, seq) DO NOTHING`,
         [json(tx, events.map(({ jobId, event, bytes }) => ({ job_id: jobId, seq: event.seq, attempt: event.attempt, attempt_seq: event.attemptSeq, bytes, truncated: event.truncated === true, body: event })))],
       );
     }

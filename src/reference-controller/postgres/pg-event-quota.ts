@@ -40,13 +40,15 @@ export function storedEventBytes(jobId: string, event: JobEvent): number {
 
 /**
  * Within `tx`: takes the totals row's lock, forgets the sizes of `deletedJobs` (their events go
- * with their rows), and returns `events` as they may be stored under the quotas, with the totals
- * after them (written back in the same transaction).
+ * with their rows), drops the events another replica already stored, and returns the rest as
+ * they may be stored under the quotas, with the totals after them (written back in the same
+ * transaction).
  */
-export async function admitEvents(tx: TransactionSql, events: readonly QuotaEvent[], deletedJobs: readonly string[], quota: EventQuota): Promise<{ admitted: QuotaEvent[]; sizes: EventSizes }> {
+export async function admitEvents(tx: TransactionSql, candidates: readonly QuotaEvent[], deletedJobs: readonly string[], quota: EventQuota): Promise<{ admitted: QuotaEvent[]; sizes: EventSizes; duplicates: QuotaEvent[] }> {
   const [row] = await tx<Array<{ bytes: string }>>`
     INSERT INTO job_event_totals (id, bytes) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET bytes = job_event_totals.bytes RETURNING bytes`;
   let total = Number(row?.bytes ?? 0);
+  const { fresh: events, duplicates } = await dropStored(tx, candidates);
   if (deletedJobs.length > 0) {
     const gone = await tx<Array<{ bytes: string }>>`DELETE FROM job_event_sizes WHERE job_id = ANY(${tx.array(deletedJobs as string[])}) RETURNING bytes`;
     for (const size of gone) total -= Number(size.bytes);
@@ -87,5 +89,27 @@ export async function admitEvents(tx: TransactionSql, events: readonly QuotaEven
     );
   }
   await tx`UPDATE job_event_totals SET bytes = ${total} WHERE id = 1`;
-  return { admitted, sizes: { total, jobs } };
+  return { admitted, sizes: { total, jobs }, duplicates };
+}
+
+/**
+ * The same event delivered through two replicas (a runner's resend after it moved, while the
+ * first replica's copy was still on its way) is stored by both with the same seq when both
+ * replicas' counts are behind. Under the totals lock every earlier batch's events are committed
+ * and visible (READ COMMITTED reads a new snapshot per statement), so the second copy is found
+ * here and dropped, before it is counted. Until 2026-12-02 it hit the PRIMARY KEY (job_id, seq):
+ * the whole batch failed, and with it the replica's store and every session on it.
+ */
+async function dropStored(tx: TransactionSql, events: readonly QuotaEvent[]): Promise<{ fresh: QuotaEvent[]; duplicates: QuotaEvent[] }> {
+  if (events.length === 0) return { fresh: [], duplicates: [] };
+  const stored = await tx<Array<{ job_id: string; seq: number }>>`
+    SELECT e.job_id, e.seq FROM job_events e
+    JOIN unnest(${tx.array(events.map((e) => e.jobId))}::text[], ${tx.array(events.map((e) => e.event.seq))}::int[]) AS v(job_id, seq)
+      ON e.job_id = v.job_id AND e.seq = v.seq`;
+  if (stored.length === 0) return { fresh: [...events], duplicates: [] };
+  const taken = new Set(stored.map((e) => `${e.seq}#${e.job_id}`));
+  const fresh: QuotaEvent[] = [];
+  const duplicates: QuotaEvent[] = [];
+  for (const e of events) (taken.has(`${e.event.seq}#${e.jobId}`) ? duplicates : fresh).push(e);
+  return { fresh, duplicates };
 }

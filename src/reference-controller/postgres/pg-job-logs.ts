@@ -59,6 +59,7 @@ export class PgJobLogs implements EventStore {
     this.#maxBytes = options.maxBytes ?? DEFAULT_EVENT_JOURNAL_MAX_BYTES;
     this.#store.eventQuota = { jobMaxBytes: this.#jobMaxBytes, maxBytes: this.#maxBytes, now: options.now ?? (() => Date.now()) };
     this.#store.onEventSizes = (sizes) => this.#applySizes(sizes);
+    this.#store.onEventsStoredElsewhere = async (jobIds) => this.#merge(await this.#indexRows(jobIds));
   }
 
   /** What a batch's transaction stored, by the database's count (every replica's events). */

@@ -60,6 +60,8 @@ export class PgStore implements StateStore, DurableSink {
   eventQuota: EventQuota = DEFAULT_EVENT_QUOTA;
   /** Called with the database's event totals after a batch that stored or deleted events. */
   onEventSizes: (sizes: EventSizes) => void = () => {};
+  /** Called with jobs whose event this replica's batch found stored already (another replica's copy): their index is read again. */
+  onEventsStoredElsewhere: (jobIds: readonly string[]) => Promise<void> = async () => {};
 
   constructor(options: PgStoreOptions) {
     this.sql = options.sql;
@@ -192,6 +194,14 @@ export class PgStore implements StateStore, DurableSink {
         for (const row of outcome.runners) this.#applyRunnerRow(row);
         if (outcome.lostRunners.length > 0) this.#lostRunners.set(taken, new Set(outcome.lostRunners));
         this.#lostRunners.delete(taken - 16);
+        if (outcome.duplicateEvents !== undefined && outcome.duplicateEvents.length > 0) {
+          // Our count was behind the database's: take its count before the next event is numbered.
+          try {
+            await this.onEventsStoredElsewhere(outcome.duplicateEvents);
+          } catch (error) {
+            return done(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
         if (outcome.lostRunners.length > 0) {
           // Registered by another replica first (or deregistered meanwhile): take the row as it is.
           try {
