@@ -3,6 +3,7 @@
 // of a rotation cannot undo it by writing the runner's last contact (runner-patch.ts).
 import { afterEach, expect, test } from "bun:test";
 import type { PgStore } from "../../src/reference-controller/postgres/pg-store.ts";
+import { eventually } from "../helpers/harness.ts";
 import { forEachStore } from "../helpers/stores.ts";
 import { FakeRunner, openController, openReplica, type Harness } from "../reference-controller/helpers.ts";
 
@@ -73,4 +74,36 @@ forEachStore("runner registry across replicas", (store) => {
       aAcceptsOld: a.controller.runners.authenticate("r1", oldKey) !== undefined,
     }).toEqual({ storedIsNewKey: true, aAcceptsNew: true, aAcceptsOld: false });
   }, 30_000);
+
+  test("registerRunner({rotate}) on B before B heard of A's registration: the rotation lands (made again on the stored row), only its key works", async () => {
+    const a = await openController(store);
+    const b = await openReplica(a);
+    open.push(a, b);
+    const release = holdRunnerNotifications(b);
+    const first = await a.controller.registerRunner({ id: "r1", group: "eu" });
+    const rotated = await b.controller.registerRunner({ id: "r1", rotate: true });
+    release();
+    const { sha256Hex } = await import("../../src/reference-controller/tokens.ts");
+    const [row] = await store.sql()<Array<{ doc: { apiKeyHash: string; group: string } }>>`SELECT doc FROM runners WHERE id = 'r1'`;
+    expect({ stored: row?.doc.apiKeyHash === sha256Hex(rotated.apiKey), group: row?.doc.group }).toEqual({ stored: true, group: "eu" });
+    await eventually(() => (a.controller.runners.authenticate("r1", rotated.apiKey) !== undefined ? true : undefined), 5_000, "A takes the rotation");
+    expect(a.controller.runners.authenticate("r1", first.apiKey)).toBeUndefined();
+    expect(b.controller.runners.authenticate("r1", first.apiKey)).toBeUndefined();
+  }, 30_000);
 }, ["postgres"]);
+
+forEachStore("runner registry in one process", (store) => {
+  test("deregister() and registerRunner() of the same id in one turn: the new key works, the old one does not", async () => {
+    const a = await openController(store);
+    open.push(a);
+    const old = await a.controller.registerRunner({ id: "r1", group: "default" });
+    a.controller.runners.deregister("r1");
+    const fresh = await a.controller.registerRunner({ id: "r1", group: "default" });
+    expect(a.controller.runners.authenticate("r1", fresh.apiKey)).toBeDefined();
+    expect(a.controller.runners.authenticate("r1", old.apiKey)).toBeUndefined();
+    const b = await a.reopen();
+    open.splice(open.indexOf(a), 1, b);
+    expect(b.controller.runners.authenticate("r1", fresh.apiKey)).toBeDefined();
+    expect(b.controller.runners.authenticate("r1", old.apiKey)).toBeUndefined();
+  }, 30_000);
+});

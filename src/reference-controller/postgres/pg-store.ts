@@ -205,7 +205,7 @@ export class PgStore implements StateStore, DurableSink {
         if (outcome.lostRunners.length > 0) {
           // Registered by another replica first (or deregistered meanwhile): take the row as it is.
           try {
-            await this.reloadRunners(outcome.lostRunners, true);
+            await this.#reloadRunners(outcome.lostRunners, true);
           } catch (error) {
             return done(error instanceof Error ? error : new Error(String(error)));
           }
@@ -265,7 +265,12 @@ export class PgStore implements StateStore, DurableSink {
    * skipped (a read that overtook this replica's own write of it); `force` takes it anyway (a
    * registration that lost). This replica's changes not written yet are laid over the row.
    */
-  async reloadRunners(ids: readonly string[], force = false): Promise<void> {
+  reloadRunners(ids: readonly string[], force = false): Promise<void> {
+    return this.#reloadRunners(ids, force);
+  }
+
+  /** reloadRunners() for a read this replica asks for itself (a registration that lost), not a NOTIFY's. */
+  async #reloadRunners(ids: readonly string[], force: boolean): Promise<void> {
     if (ids.length === 0) return;
     const rows = await this.sql<Array<{ version: string; doc: StoredRunner }>>`SELECT version, doc FROM runners WHERE id = ANY(${this.sql.array(ids as string[])})`;
     const found = new Set(rows.map((row) => row.doc.id));
