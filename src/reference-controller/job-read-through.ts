@@ -8,7 +8,7 @@ import type { ControllerCore } from "./controller-core.ts";
 /** Loads job `id` from the shared database when this replica has not heard of it (a no-op on the embedded store). */
 export async function catchUp(core: ControllerCore, id: string): Promise<void> {
   if (core.store.readThrough === undefined || id.length === 0 || id.length > 128 || core.store.jobs.has(id)) return;
-  await core.store.readThrough(id);
+  await core.store.readThrough([id]);
 }
 
 /** Middleware for routes with an `:id` job parameter; `allowed` gates the read (a callback's token first). */

@@ -8,6 +8,9 @@ import { errorMessage } from "../errors.ts";
 import type { ControllerCore } from "./controller-core.ts";
 import type { EdgeSession } from "./session.ts";
 
+/** As job-read-through.ts: longer ids name no job, and are not read. */
+const MAX_JOB_ID_CHARS = 128;
+
 /**
  * Reads the rows (or the event counts) of `jobIds` and then runs `again` (the message handled once more, on the view
  * the read left). False when there is nothing to read (the embedded store): refuse now. A read
@@ -18,8 +21,11 @@ export function recheckBeforeRefusal(core: ControllerCore, session: EdgeSession,
   // The job's row, or its event count (a result answered events_missing makes the runner resend
   // events it may no longer hold, see docs/protocol.md).
   const source = what === "job" ? core.store : core.logs;
-  if (source.readThrough === undefined || jobIds.length === 0) return false;
-  void Promise.all(jobIds.map((id) => source.readThrough!(id))).then(
+  if (source.readThrough === undefined) return false;
+  // One query for all of them (a heartbeat may list thousands of leases); no id a job can have is longer.
+  const ids = [...new Set(jobIds)].filter((id) => id.length > 0 && id.length <= MAX_JOB_ID_CHARS);
+  if (ids.length === 0) return false;
+  void source.readThrough(ids).then(
     () => {
       if (session.closed) return;
       try {

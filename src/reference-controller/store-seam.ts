@@ -35,12 +35,12 @@ export interface StateStore {
    */
   writeLanded?(jobId: string): () => boolean;
   /**
-   * Reads one job from the shared database, taken when newer than the one held (another replica
-   * created or changed it and its NOTIFY has not arrived yet): before answering "no such job",
-   * and before refusing a runner's message about it. None for the embedded store: its memory is
-   * the whole truth.
+   * Reads these jobs (one query) from the shared database, each taken when newer than the one
+   * held (another replica created or changed it and its NOTIFY has not arrived yet): before
+   * answering "no such job", and before refusing a runner's message about it. None for the
+   * embedded store: its memory is the whole truth.
    */
-  readThrough?(jobId: string): Promise<void>;
+  readThrough?(jobIds: readonly string[]): Promise<void>;
   /**
    * Asked just before a runner registration or key rotation is made: once its batch is
    * batch is durable, whether it landed (false: another replica registered that id first, or
@@ -63,11 +63,11 @@ export interface EventStore {
   cursor(jobId: string, attempt: number): EventCursor;
   drop(jobIds: Iterable<string>): void;
   /**
-   * Reads one job's event count from the shared database (events another replica stored, whose
+   * Reads these jobs' event counts from the shared database (events another replica stored, whose
    * NOTIFY has not arrived or was missed), before a result is answered events_missing. None for
    * the embedded store.
    */
-  readThrough?(jobId: string): Promise<void>;
+  readThrough?(jobIds: readonly string[]): Promise<void>;
   retainOnly(keep: (jobId: string) => boolean): void;
 }
 

@@ -109,11 +109,11 @@ export class PgJobLogs implements EventStore {
   }
 
   /**
-   * One job's index read from the database, before this replica answers its runner
+   * These jobs' index read from the database, before this replica answers its runner
    * events_missing (its NOTIFY may be on its way, or was missed): a backstop for resync.
    */
-  readThrough(jobId: string): Promise<void> {
-    return this.#store.trackRead(this.#indexRows([jobId]).then((rows) => this.#merge(rows)));
+  readThrough(jobIds: readonly string[]): Promise<void> {
+    return this.#store.trackRead(this.#indexRows(jobIds).then((rows) => this.#merge(rows)));
   }
 
   async #merge(rows: readonly IndexRow[]): Promise<void> {

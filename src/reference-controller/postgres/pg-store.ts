@@ -305,9 +305,9 @@ export class PgStore implements StateStore, DurableSink {
     await this.reloadRunners([...new Set([...runners.map((r) => r.id), ...this.#runners.keys()])]);
   }
 
-  /** The job's row, taken when newer than the one held (a NOTIFY of it may not have arrived yet). */
-  readThrough(jobId: string): Promise<void> {
-    return this.trackRead(this.#reloadJobs([jobId], false));
+  /** These jobs' rows, each taken when newer than the one held (a NOTIFY of it may not have arrived yet). */
+  readThrough(jobIds: readonly string[]): Promise<void> {
+    return this.trackRead(this.#reloadJobs(jobIds, false));
   }
 
   /** Counts `read` until it ends, for readsSettled() (pg-job-logs.ts tracks its reads here too). */
