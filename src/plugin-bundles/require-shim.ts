@@ -25,15 +25,26 @@ const CURRENT = Buffer.from(REQUIRE_SHIM);
 /**
  * Verified bundle bytes as they are imported: a bundle that opens with exactly the text of an
  * older shim gets the current one in its place; any other byte is left as signed. This is sound
- * because it replaces only a whole statement the runner's own bundler wrote at offset 0 (each
+ * because it replaces only a whole statement the runner's own bundler wrote at the start (each
  * shim ends with ";", so what follows starts a statement in both), and the replacement can do
  * less than the original (built-ins only), never more; a bundle that itself declares a name the
- * new shim adds (`__edgeIsBuiltin`) fails to load rather than run differently.
+ * new shim adds (`__edgeIsBuiltin`) fails to load rather than run differently. The start is
+ * offset 0, or just after a hashbang line: esbuild writes an entry file's `#!` line before the
+ * banner, and such a bundle kept its full require() (a review proved it).
  */
 export function withCurrentRequireShim(verified: Uint8Array): Buffer {
   const bytes = Buffer.from(verified.buffer, verified.byteOffset, verified.byteLength);
+  const start = hashbangEnd(bytes);
   for (const old of SUPERSEDED) {
-    if (bytes.byteLength >= old.byteLength && bytes.subarray(0, old.byteLength).equals(old)) return Buffer.concat([CURRENT, bytes.subarray(old.byteLength)]);
+    const end = start + old.byteLength;
+    if (bytes.byteLength >= end && bytes.subarray(start, end).equals(old)) return Buffer.concat([bytes.subarray(0, start), CURRENT, bytes.subarray(end)]);
   }
   return bytes;
+}
+
+/** Where the text after a leading `#!` line begins (0 without one; the line's own bytes are kept). */
+function hashbangEnd(bytes: Buffer): number {
+  if (bytes.byteLength < 2 || bytes[0] !== 0x23 || bytes[1] !== 0x21) return 0;
+  const newline = bytes.indexOf(0x0a);
+  return newline < 0 ? 0 : newline + 1;
 }

@@ -39,6 +39,16 @@ describe("withCurrentRequireShim()", () => {
     }
   });
 
+  test("withCurrentRequireShim() swaps an older shim after a hashbang line too, keeping that line (esbuild writes an entry's #! before the banner)", () => {
+    for (const old of [LEGACY_REQUIRE_SHIM, DATA_URL_REQUIRE_SHIM]) {
+      expect(decoded(withCurrentRequireShim(new TextEncoder().encode(`#!/usr/bin/env node\n${old}\n${BODY}`)))).toBe(`#!/usr/bin/env node\n${REQUIRE_SHIM}\n${BODY}`);
+    }
+  });
+
+  test("verifiedBundleSource() runs a hashbang bundle signed with the data: URL shim with the built-in-only require()", async () => {
+    expect((await import(urlOf(`#!/usr/bin/env node\n${DATA_URL_REQUIRE_SHIM}\n${BODY}`, "sha256:shim-hb"))).default).toEqual(EXPECTED);
+  });
+
   test("withCurrentRequireShim() leaves bytes alone unless an older shim is their exact start", () => {
     const cases = [
       `${REQUIRE_SHIM}\n${BODY}`, // already current
@@ -47,6 +57,8 @@ describe("withCurrentRequireShim()", () => {
       `${DATA_URL_REQUIRE_SHIM.slice(0, -1)}\n${BODY}`, // one byte short
       DATA_URL_REQUIRE_SHIM.replace("edge-runner-plugin.mjs", "edge-runner-plugin.mjx"), // one byte changed
       DATA_URL_REQUIRE_SHIM.slice(0, 20), // shorter than any shim
+      `#!/usr/bin/env node\n ${DATA_URL_REQUIRE_SHIM}\n${BODY}`, // not right after the hashbang line
+      `#!/usr/bin/env node ${DATA_URL_REQUIRE_SHIM}`, // on the hashbang line itself (a comment there)
     ];
     for (const text of cases) expect(decoded(withCurrentRequireShim(new TextEncoder().encode(text)))).toBe(text);
   });
